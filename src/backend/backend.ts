@@ -1,0 +1,203 @@
+// The backend interface: a small set of primitive ops over flat typed-array storage, plus a few fused
+// transformer ops (each with a composed twin in src/tensor/ that tests compare it against), allocation, and a
+// capability query. Two implementations: ref/ (pure TypeScript, the specification) and cpu/ (native kernels).
+//
+// Conventions (both backends, every op):
+// - Storage is a plain typed array: f32 → Float32Array, bf16 and f16 → Uint16Array (raw bits), i32 → Int32Array,
+//   quantized GGUF blocks → Uint8Array. Ops read/write from element offset 0 of what they are given; callers pass
+//   subarray() views for offsets. Buffers never alias unless an op says so.
+// - Shapes are row-major; "rows × cols" ops work on the last dimension (cols contiguous).
+// - Ops never allocate their outputs: the caller passes `out`. Ops validate sizes and throw BackendError naming
+//   the op, the shapes and what was expected.
+// - Backward ops *accumulate* into gradient buffers (dx += ...) only where the op says "accumulate"; otherwise
+//   they overwrite.
+// Leaves out: autograd, views and broadcasting rules (those live in src/tensor/), devices other than the CPU.
+
+export type DType = "f32" | "bf16" | "f16" | "i32";
+export type FloatStorage = Float32Array;
+export type HalfStorage = Uint16Array;
+export type Storage = Float32Array | Uint16Array | Int32Array;
+
+/** GGUF/ggml quantized block types the backend can multiply with directly. */
+export type QuantType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
+/** Weight storage types for inference matmuls with ggml semantics (raw GGUF bytes). */
+export type WeightType = "f32" | "f16" | "bf16" | QuantType;
+
+export type UnaryOp =
+  | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "recip" | "abs" | "tanh" | "sigmoid" | "relu"
+  | "gelu_tanh" | "gelu_erf" | "silu" | "square";
+
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "max" | "min" | "pow";
+
+export interface MatmulParams {
+  /** Number of independent matrix products (batched matmul); 1 for a plain GEMM. */
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  /** A is stored [k, m] (row-major) instead of [m, k]. */
+  transA: boolean;
+  /** B is stored [n, k] (row-major, i.e. a weight matrix in nn.Linear layout) instead of [k, n]. */
+  transB: boolean;
+  /** Elements between consecutive batch matrices; 0 broadcasts one matrix over the batch. */
+  strideA: number;
+  strideB: number;
+  strideC: number;
+  /** out = alpha·A·B + beta·out (beta 0 ignores what out held, even NaN). */
+  alpha: number;
+  beta: number;
+}
+
+export interface AttentionParams {
+  /** Batch size. */
+  b: number;
+  /** Query positions in this call. */
+  tq: number;
+  /** Key/value positions visible (cache length after appending this call's keys). Causal: query i sees keys
+   *  [0, tk - tq + i]. */
+  tk: number;
+  nHead: number;
+  nKvHead: number; // nHead % nKvHead == 0 (grouped-query attention)
+  headDim: number;
+  /** Softmax scale, normally 1/sqrt(headDim). */
+  scale: number;
+  causal: boolean;
+}
+// Attention layouts: q [b, tq, nHead, headDim]; k, v [b, tk, nKvHead, headDim] (a KV cache is just a larger
+// buffer whose first tk positions are filled); out [b, tq, nHead, headDim]. The forward also writes the
+// log-sum-exp of each score row, lse [b, nHead, tq], which the backward uses instead of storing probabilities.
+
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+}
+
+export interface BackendInfo {
+  name: "ref" | "cpu";
+  isa: string;
+  threads: number;
+}
+
+export type OpName =
+  | "copyStrided" | "cast" | "fill" | "unary" | "unaryBackward" | "binary" | "scale" | "axpy" | "reduceSum" | "reduceMax"
+  | "matmul" | "softmax" | "softmaxBackward" | "logSoftmax" | "logSoftmaxBackward"
+  | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward" | "rope"
+  | "embedding" | "embeddingBackward" | "attention" | "attentionBackward"
+  | "crossEntropy" | "crossEntropyBackward" | "adamw" | "swiglu" | "swigluBackward"
+  | "quantMatmul" | "dequantize";
+
+export interface Backend {
+  info(): BackendInfo;
+  /** Whether op runs natively for this dtype (ref answers true for everything it implements). */
+  supports(op: OpName, dtype?: DType | WeightType): boolean;
+  setThreads(n: number): void;
+
+  // ---- memory ----
+  /** Zero-filled storage of n elements; may come from a pool (see release). */
+  alloc(dtype: DType, n: number): Storage;
+  /** Returns storage to the pool. The caller must not touch it afterwards. */
+  release(storage: Storage): void;
+
+  // ---- layout and conversion ----
+  /** dst[dstOffset + Σ i_d·dstStrides_d] = src[srcOffset + Σ i_d·srcStrides_d] over all indices of shape.
+   *  Same dtype on both sides. A 0 stride in src broadcasts. */
+  copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void;
+  /** Element-wise dtype conversion of n elements (f32↔bf16 rounds to nearest even, f32↔f16 IEEE). */
+  cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void;
+  fill(dst: Storage, value: number, n: number): void;
+
+  // ---- elementwise (f32) ----
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, n: number): void;
+  /** dx (+)= dy · op'(x), accumulate when `accumulate`. */
+  unaryBackward(op: UnaryOp, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, accumulate: boolean): void;
+  /** out[i] = a[ai] op b[bi] over `shape`, with strides for broadcasting (0 = broadcast). out is contiguous. */
+  binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[],
+    out: Float32Array, shape: readonly number[]): void;
+  /** out = alpha·x + beta (n elements). */
+  scale(x: Float32Array, out: Float32Array, n: number, alpha: number, beta: number): void;
+  /** y += alpha·x (n elements). */
+  axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void;
+  /** x viewed as [outer, size, inner]: out[o, i] = Σ_s x[o, s, i] (accumulate adds into out). */
+  reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void;
+  reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
+
+  // ---- matmul ----
+  /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */
+  matmul(a: Storage, b: Storage, c: Float32Array, p: MatmulParams, dtype: "f32" | "bf16"): void;
+
+  // ---- fused row ops (rows × cols, f32) ----
+  /** Softmax over each row; rows that are all -inf give all zeros (never NaN). */
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** dx = y ⊙ (dy − Σ dy⊙y), y the softmax output. Accumulates into dx. */
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  logSoftmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  logSoftmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  /** y = (x − mean)/sqrt(var + eps)·w + b; saves mean and rstd per row ([rows]). w, b may be null. */
+  layerNorm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, out: Float32Array, mean: Float32Array,
+    rstd: Float32Array, rows: number, cols: number, eps: number): void;
+  /** Accumulates into dx, dw, db (dw, db may be null). */
+  layerNormBackward(x: Float32Array, w: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
+    dx: Float32Array, dw: Float32Array | null, db: Float32Array | null, rows: number, cols: number): void;
+  /** y = x / sqrt(mean(x²) + eps) · w; saves rstd per row. w may be null. */
+  rmsNorm(x: Float32Array, w: Float32Array | null, out: Float32Array, rstd: Float32Array, rows: number, cols: number,
+    eps: number): void;
+  rmsNormBackward(x: Float32Array, w: Float32Array | null, rstd: Float32Array, dy: Float32Array, dx: Float32Array,
+    dw: Float32Array | null, rows: number, cols: number): void;
+  /** Rotary embedding in place on x [b, t, heads, headDim] for positions pos0 .. pos0+t-1 (rotDim ≤ headDim dims
+   *  rotated). layout "neox" pairs (i, i + rotDim/2); "interleaved" pairs (2i, 2i+1). inverse rotates by −θ
+   *  (that is the backward). freqs[i] = theta^(−2i/rotDim), precomputed by the caller (scaling applied there). */
+  rope(x: Float32Array, b: number, t: number, heads: number, headDim: number, rotDim: number, pos0: number,
+    freqs: Float32Array, layout: "neox" | "interleaved", inverse: boolean): void;
+  /** out[i, :] = table[ids[i], :]; throws on an id outside [0, vocab). */
+  embedding(table: Float32Array, ids: Int32Array, out: Float32Array, n: number, dim: number, vocab: number): void;
+  /** dTable[ids[i], :] += dOut[i, :]. */
+  embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void;
+  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq]. */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    p: AttentionParams): void;
+  /** Accumulates into dq, dk, dv (same layouts as q, k, v). */
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, p: AttentionParams): void;
+  /** losses[r] = logsumexp(logits[r]) − logits[r, targets[r]], 0 where targets[r] == ignoreIndex.
+   *  Returns the number of rows not ignored. Throws on a target outside [0, cols) other than ignoreIndex. */
+  crossEntropy(logits: Float32Array, targets: Int32Array, losses: Float32Array, rows: number, cols: number,
+    ignoreIndex: number): number;
+  /** dLogits[r] = (softmax(logits[r]) − onehot(target)) · dLoss[r] (overwrite; 0 rows where ignored). */
+  crossEntropyBackward(logits: Float32Array, targets: Int32Array, dLoss: Float32Array, dLogits: Float32Array,
+    rows: number, cols: number, ignoreIndex: number): void;
+  /** out = silu(gate) ⊙ up (n elements). */
+  swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;
+  /** Accumulates dGate, dUp. */
+  swigluBackward(gate: Float32Array, up: Float32Array, dOut: Float32Array, dGate: Float32Array, dUp: Float32Array,
+    n: number): void;
+
+  // ---- optimizer ----
+  /** Fused AdamW on n elements: m, v updated in place; param −= lr·(m̂/(sqrt(v̂)+eps) + wd·param).
+   *  decay=false skips weight decay (norms, biases, embeddings by default). */
+  adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, p: AdamWParams,
+    decay: boolean): void;
+
+  // ---- quantized weights (inference) ----
+  /** out[m, rows] = x[m, cols] · Wᵀ, W [rows, cols] as raw GGUF bytes of `type` (rows·cols/blockSize blocks).
+   *  Activations are rounded the way ggml-cpu does before the dot products, so results match llama.cpp:
+   *  Q8_0 blocks for q8_0, q4_0, q4_1, q5_0, q5_1 (integer dot products), Q8_K for k-quants, f16 for f16 weights, bf16 for
+   *  bf16 weights, exact for f32. */
+  quantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number): void;
+  /** Dequantizes n elements (a multiple of the block size) of blocks to f32. */
+  dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void;
+}
+
+/** An error from a backend op: `[op] message`, naming shapes and the expected values. */
+export class BackendError extends Error {
+  override name = "BackendError";
+  constructor(readonly op: string, message: string) {
+    super(`[${op}] ${message}`);
+  }
+}
