@@ -62,9 +62,12 @@ export interface AttentionParams {
   /** Softmax scale, normally 1/sqrt(headDim). */
   scale: number;
   causal: boolean;
+  /** Positions allocated per batch entry in the k/v buffers (≥ tk), so a cache [b, maxT, nKvHead, headDim] can be
+   *  passed as is; default tk. Only the first tk positions of each batch entry are read. */
+  kvCapacity?: number;
 }
-// Attention layouts: q [b, tq, nHead, headDim]; k, v [b, tk, nKvHead, headDim] (a KV cache is just a larger
-// buffer whose first tk positions are filled); out [b, tq, nHead, headDim]. The forward also writes the
+// Attention layouts: q [b, tq, nHead, headDim]; k, v [b, kvCapacity, nKvHead, headDim] (a KV cache is just a larger
+// buffer whose first tk positions per batch entry are filled); out [b, tq, nHead, headDim]. The forward also writes the
 // log-sum-exp of each score row, lse [b, nHead, tq], which the backward uses instead of storing probabilities.
 
 export interface AdamWParams {
@@ -110,6 +113,8 @@ export interface Backend {
     dstStrides: readonly number[], shape: readonly number[]): void;
   /** Element-wise dtype conversion of n elements (f32↔bf16 rounds to nearest even, f32↔f16 IEEE). */
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void;
+  /** dst[0..n) = value. Float32Array: value rounded to f32; Int32Array: an integer; Uint16Array (bf16/f16): value is
+   *  the raw 16-bit pattern (convert with f32ToBf16/f32ToF16 first). */
   fill(dst: Storage, value: number, n: number): void;
 
   // ---- elementwise (f32) ----
@@ -136,7 +141,9 @@ export interface Backend {
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   /** dx = y ⊙ (dy − Σ dy⊙y), y the softmax output. Accumulates into dx. */
   softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  /** log of softmax per row; rows that are all -inf give all zeros (never NaN), like softmax. */
   logSoftmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** dx += dy − exp(y)·Σ dy, y the logSoftmax output. Accumulates into dx. */
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
   /** y = (x − mean)/sqrt(var + eps)·w + b; saves mean and rstd per row ([rows]). w, b may be null. */
   layerNorm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, out: Float32Array, mean: Float32Array,
@@ -147,6 +154,7 @@ export interface Backend {
   /** y = x / sqrt(mean(x²) + eps) · w; saves rstd per row. w may be null. */
   rmsNorm(x: Float32Array, w: Float32Array | null, out: Float32Array, rstd: Float32Array, rows: number, cols: number,
     eps: number): void;
+  /** Accumulates into dx and dw (dw may be null). */
   rmsNormBackward(x: Float32Array, w: Float32Array | null, rstd: Float32Array, dy: Float32Array, dx: Float32Array,
     dw: Float32Array | null, rows: number, cols: number): void;
   /** Rotary embedding in place on x [b, t, heads, headDim] for positions pos0 .. pos0+t-1 (rotDim ≤ headDim dims

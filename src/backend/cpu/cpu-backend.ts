@@ -1,0 +1,250 @@
+// The native cpu backend: every Backend op validated in TypeScript (the same checks as the reference backend,
+// so no native call can read or write out of bounds), then run by the C kernels of native/ops_*.c through the
+// addon. matmul goes to the GEMM kernels (gemmF32/gemmBf16) and quantized ops to the quant kernels when the addon
+// has them, else to the reference implementation (supports() says which).
+// Leaves out: the kernels (native/), argument rules (ref/checks.ts, ref/ref-backend.ts), choosing a backend (../index.ts).
+
+import {
+  BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
+  type MatmulParams, type OpName, type QuantType, type Storage, type UnaryOp, type WeightType,
+} from "../backend.js";
+import type { NativeAddon, NativeOps } from "../native.js";
+import { BufferPool } from "../pool.js";
+import * as C from "../ref/checks.js";
+import { matmul as refMatmul } from "../ref/matmul.js";
+import { refQuantOps } from "../ref/quant-adapter.js";
+import {
+  checkAdamw, checkBinary, checkBinaryOp, checkCast, checkCopyStrided, checkCrossEntropy, checkEmbedding,
+  checkEmbeddingBackward, checkFill, checkLayerNorm, checkReduce, checkRope, checkUnaryOp,
+} from "../ref/ref-backend.js";
+import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
+
+export class CpuBackend implements Backend {
+  constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
+
+  info(): BackendInfo {
+    return { name: "cpu", isa: this.addon.isa(), threads: this.addon.threads() };
+  }
+
+  supports(op: OpName, dtype?: DType | WeightType): boolean {
+    switch (op) {
+      case "matmul":
+        if (dtype === "bf16") return typeof this.addon.gemmBf16 === "function";
+        return (dtype === undefined || dtype === "f32") && typeof this.addon.gemmF32 === "function";
+      case "quantMatmul":
+        return typeof this.addon.quantMatmul === "function" && (dtype === undefined || (C.WEIGHT_TYPES as readonly string[]).includes(dtype));
+      case "dequantize":
+        return typeof this.addon.dequantize === "function" && (dtype === undefined || (C.QUANT_TYPES as readonly string[]).includes(dtype));
+      case "copyStrided": case "cast": case "fill":
+        return dtype === undefined || dtype in DTYPE_CODE;
+      default:
+        return dtype === undefined || dtype === "f32";
+    }
+  }
+
+  setThreads(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new BackendError("setThreads", `n must be an integer ≥ 0 (0 = all cores), got ${n}`);
+    this.addon.setThreads(n);
+  }
+
+  alloc(dtype: DType, n: number): Storage {
+    return this.pool.alloc(dtype, n);
+  }
+
+  release(storage: Storage): void {
+    this.pool.release(storage);
+  }
+
+  copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void {
+    checkCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+    this.addon.opsCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+  }
+
+  cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void {
+    checkCast(src, srcType, dst, dstType, n);
+    this.addon.opsCast(src, DTYPE_CODE[srcType], dst, DTYPE_CODE[dstType], n);
+  }
+
+  fill(dst: Storage, value: number, n: number): void {
+    checkFill(dst, value, n);
+    dst.fill(value, 0, n); // TypedArray.fill is already a native loop
+  }
+
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, n: number): void {
+    checkUnaryOp("unary", op);
+    C.checkElementwise("unary", n, { x, out });
+    this.addon.opsUnary(UNARY_CODE[op], x, out, n);
+  }
+
+  unaryBackward(op: UnaryOp, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, accumulate: boolean): void {
+    checkUnaryOp("unaryBackward", op);
+    C.checkElementwise("unaryBackward", n, { x, dy, dx });
+    this.addon.opsUnaryBackward(UNARY_CODE[op], x, dy, dx, n, accumulate);
+  }
+
+  binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[],
+    out: Float32Array, shape: readonly number[]): void {
+    checkBinaryOp(op);
+    checkBinary(a, aStrides, b, bStrides, out, shape);
+    this.addon.opsBinary(BINARY_CODE[op], a, aStrides, b, bStrides, out, shape);
+  }
+
+  scale(x: Float32Array, out: Float32Array, n: number, alpha: number, beta: number): void {
+    C.checkElementwise("scale", n, { x, out });
+    this.addon.opsScale(x, out, n, alpha, beta);
+  }
+
+  axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void {
+    C.checkElementwise("axpy", n, { x, y });
+    this.addon.opsAxpy(alpha, x, y, n);
+  }
+
+  reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void {
+    checkReduce("reduceSum", x, out, outer, size, inner);
+    this.addon.opsReduceSum(x, out, outer, size, inner, accumulate);
+  }
+
+  reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void {
+    checkReduce("reduceMax", x, out, outer, size, inner);
+    this.addon.opsReduceMax(x, out, outer, size, inner);
+  }
+
+  matmul(a: Storage, b: Storage, c: Float32Array, p: MatmulParams, dtype: "f32" | "bf16"): void {
+    C.checkMatmul(a, b, c, p, dtype);
+    const gemm = dtype === "bf16" ? this.addon.gemmBf16 : this.addon.gemmF32;
+    if (!gemm) {
+      refMatmul(a, b, c, p, dtype);
+      return;
+    }
+    (gemm as (a: Storage, ...rest: unknown[]) => void)(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA,
+      p.strideB, p.strideC, p.alpha, p.beta);
+  }
+
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+    C.checkRows("softmax", rows, cols, { x, out });
+    this.addon.opsSoftmax(x, out, rows, cols, false);
+  }
+
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void {
+    C.checkRows("softmaxBackward", rows, cols, { y, dy, dx });
+    this.addon.opsSoftmaxBackward(y, dy, dx, rows, cols, false);
+  }
+
+  logSoftmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
+    C.checkRows("logSoftmax", rows, cols, { x, out });
+    this.addon.opsSoftmax(x, out, rows, cols, true);
+  }
+
+  logSoftmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void {
+    C.checkRows("logSoftmaxBackward", rows, cols, { y, dy, dx });
+    this.addon.opsSoftmaxBackward(y, dy, dx, rows, cols, true);
+  }
+
+  layerNorm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, out: Float32Array, mean: Float32Array,
+    rstd: Float32Array, rows: number, cols: number, eps: number): void {
+    checkLayerNorm("layerNorm", rows, cols, { x, out }, { w, b }, { mean, rstd });
+    this.addon.opsLayerNorm(x, w, b, out, mean, rstd, rows, cols, eps);
+  }
+
+  layerNormBackward(x: Float32Array, w: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
+    dx: Float32Array, dw: Float32Array | null, db: Float32Array | null, rows: number, cols: number): void {
+    checkLayerNorm("layerNormBackward", rows, cols, { x, dy, dx }, { w, dw, db }, { mean, rstd });
+    this.addon.opsLayerNormBackward(x, w, mean, rstd, dy, dx, dw, db, rows, cols);
+  }
+
+  rmsNorm(x: Float32Array, w: Float32Array | null, out: Float32Array, rstd: Float32Array, rows: number, cols: number,
+    eps: number): void {
+    checkLayerNorm("rmsNorm", rows, cols, { x, out }, { w }, { rstd });
+    this.addon.opsRmsNorm(x, w, out, rstd, rows, cols, eps);
+  }
+
+  rmsNormBackward(x: Float32Array, w: Float32Array | null, rstd: Float32Array, dy: Float32Array, dx: Float32Array,
+    dw: Float32Array | null, rows: number, cols: number): void {
+    checkLayerNorm("rmsNormBackward", rows, cols, { x, dy, dx }, { w, dw }, { rstd });
+    this.addon.opsRmsNormBackward(x, w, rstd, dy, dx, dw, rows, cols);
+  }
+
+  rope(x: Float32Array, b: number, t: number, heads: number, headDim: number, rotDim: number, pos0: number,
+    freqs: Float32Array, layout: "neox" | "interleaved", inverse: boolean): void {
+    checkRope(x, b, t, heads, headDim, rotDim, pos0, freqs, layout);
+    this.addon.opsRope(x, b, t, heads, headDim, rotDim, pos0, freqs, layout === "interleaved", inverse);
+  }
+
+  embedding(table: Float32Array, ids: Int32Array, out: Float32Array, n: number, dim: number, vocab: number): void {
+    checkEmbedding(table, ids, out, n, dim, vocab);
+    this.addon.opsEmbedding(table, ids, out, n, dim);
+  }
+
+  embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void {
+    checkEmbeddingBackward(ids, dOut, dTable, n, dim);
+    this.addon.opsEmbeddingBackward(ids, dOut, dTable, n, dim);
+  }
+
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    p: AttentionParams): void {
+    C.checkAttention("attention", p, { q, k, v, out, lse });
+    this.addon.opsAttention(q, k, v, out, lse, p.b, p.tq, p.tk, p.nHead, p.nKvHead, p.headDim, p.scale, p.causal,
+      C.kvCapacity(p));
+  }
+
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, p: AttentionParams): void {
+    C.checkAttention("attentionBackward", p, { q, k, v, out, lse, dOut, dq, dk, dv });
+    this.addon.opsAttentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, p.b, p.tq, p.tk, p.nHead, p.nKvHead,
+      p.headDim, p.scale, p.causal, C.kvCapacity(p));
+  }
+
+  crossEntropy(logits: Float32Array, targets: Int32Array, losses: Float32Array, rows: number, cols: number,
+    ignoreIndex: number): number {
+    checkCrossEntropy("crossEntropy", logits, targets, rows, cols, ignoreIndex, { losses });
+    return this.addon.opsCrossEntropy(logits, targets, losses, rows, cols, ignoreIndex);
+  }
+
+  crossEntropyBackward(logits: Float32Array, targets: Int32Array, dLoss: Float32Array, dLogits: Float32Array,
+    rows: number, cols: number, ignoreIndex: number): void {
+    checkCrossEntropy("crossEntropyBackward", logits, targets, rows, cols, ignoreIndex, { dLoss });
+    C.checkRows("crossEntropyBackward", rows, cols, { dLogits });
+    this.addon.opsCrossEntropyBackward(logits, targets, dLoss, dLogits, rows, cols, ignoreIndex);
+  }
+
+  swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void {
+    C.checkElementwise("swiglu", n, { gate, up, out });
+    this.addon.opsSwiglu(gate, up, out, n);
+  }
+
+  swigluBackward(gate: Float32Array, up: Float32Array, dOut: Float32Array, dGate: Float32Array, dUp: Float32Array,
+    n: number): void {
+    C.checkElementwise("swigluBackward", n, { gate, up, dOut, dGate, dUp });
+    this.addon.opsSwigluBackward(gate, up, dOut, dGate, dUp, n);
+  }
+
+  adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, p: AdamWParams,
+    decay: boolean): void {
+    checkAdamw(param, grad, m, v, n, p);
+    this.addon.opsAdamw(param, grad, m, v, n, p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.step, decay);
+  }
+
+  quantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number): void {
+    C.checkQuantMatmul(w, type, rows, cols, x, out, m);
+    if (this.addon.quantMatmul) {
+      this.addon.quantMatmul(w, type, rows, cols, x, out, m);
+      return;
+    }
+    const q = refQuantOps();
+    if (!q) throw new BackendError("quantMatmul", "not available yet: neither the addon nor src/backend/ref/quant.ts provides it");
+    q.refQuantMatmul(w, type, rows, cols, x, out, m);
+  }
+
+  dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void {
+    C.checkDequantize(w, type, out, n);
+    if (this.addon.dequantize) {
+      this.addon.dequantize(w, type, out, n);
+      return;
+    }
+    const q = refQuantOps();
+    if (!q) throw new BackendError("dequantize", "not available yet: neither the addon nor src/backend/ref/quant.ts provides it");
+    q.refDequantize(w, type, out, n);
+  }
+}

@@ -1,0 +1,116 @@
+// Loads the native addon (build/Release/zhiyu_native.node) once per process and exposes it typed. Functions
+// the backend's cpu kernels register (native/ops_napi.cc) are listed in NativeOps; functions other native
+// files register (GEMM, quantized kernels) are typed loosely as optional members.
+// Leaves out: choosing a backend (index.ts) and any computation.
+
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+
+/** The element-wise and fused kernels of native/ops_*.c (op codes: see cpu/codes.ts). */
+export interface NativeOps {
+  opsCopyStrided(src: Float32Array | Uint16Array | Int32Array, srcOffset: number, srcStrides: readonly number[],
+    dst: Float32Array | Uint16Array | Int32Array, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void;
+  opsCast(src: Float32Array | Uint16Array | Int32Array, srcType: number, dst: Float32Array | Uint16Array | Int32Array,
+    dstType: number, n: number): void;
+  opsUnary(op: number, x: F32, out: F32, n: number): void;
+  opsUnaryBackward(op: number, x: F32, dy: F32, dx: F32, n: number, accumulate: boolean): void;
+  opsBinary(op: number, a: F32, aStrides: readonly number[], b: F32, bStrides: readonly number[], out: F32,
+    shape: readonly number[]): void;
+  opsScale(x: F32, out: F32, n: number, alpha: number, beta: number): void;
+  opsAxpy(alpha: number, x: F32, y: F32, n: number): void;
+  opsReduceSum(x: F32, out: F32, outer: number, size: number, inner: number, accumulate: boolean): void;
+  opsReduceMax(x: F32, out: F32, outer: number, size: number, inner: number): void;
+  opsSoftmax(x: F32, out: F32, rows: number, cols: number, log: boolean): void;
+  opsSoftmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number, log: boolean): void;
+  opsLayerNorm(x: F32, w: F32 | null, b: F32 | null, out: F32, mean: F32, rstd: F32, rows: number, cols: number,
+    eps: number): void;
+  opsLayerNormBackward(x: F32, w: F32 | null, mean: F32, rstd: F32, dy: F32, dx: F32, dw: F32 | null, db: F32 | null,
+    rows: number, cols: number): void;
+  opsRmsNorm(x: F32, w: F32 | null, out: F32, rstd: F32, rows: number, cols: number, eps: number): void;
+  opsRmsNormBackward(x: F32, w: F32 | null, rstd: F32, dy: F32, dx: F32, dw: F32 | null, rows: number, cols: number): void;
+  opsRope(x: F32, b: number, t: number, heads: number, headDim: number, rotDim: number, pos0: number, freqs: F32,
+    interleaved: boolean, inverse: boolean): void;
+  opsEmbedding(table: F32, ids: I32, out: F32, n: number, dim: number): void;
+  opsEmbeddingBackward(ids: I32, dOut: F32, dTable: F32, n: number, dim: number): void;
+  opsAttention(q: F32, k: F32, v: F32, out: F32, lse: F32, b: number, tq: number, tk: number, nHead: number,
+    nKvHead: number, headDim: number, scale: number, causal: boolean, kvCapacity: number): void;
+  opsAttentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dOut: F32, dq: F32, dk: F32, dv: F32, b: number,
+    tq: number, tk: number, nHead: number, nKvHead: number, headDim: number, scale: number, causal: boolean,
+    kvCapacity: number): void;
+  opsCrossEntropy(logits: F32, targets: I32, losses: F32, rows: number, cols: number, ignoreIndex: number): number;
+  opsCrossEntropyBackward(logits: F32, targets: I32, dLoss: F32, dLogits: F32, rows: number, cols: number,
+    ignoreIndex: number): void;
+  opsSwiglu(gate: F32, up: F32, out: F32, n: number): void;
+  opsSwigluBackward(gate: F32, up: F32, dOut: F32, dGate: F32, dUp: F32, n: number): void;
+  opsAdamw(param: F32, grad: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decay: boolean): void;
+}
+
+type GemmFn<T> = (a: T, b: T, c: Float32Array, batch: number, m: number, n: number, k: number, transA: boolean,
+  transB: boolean, strideA: number, strideB: number, strideC: number, alpha: number, beta: number) => void;
+
+/** Everything the addon may export. Always present: the pool and CPU queries of native/addon.cc. */
+export interface NativeAddon extends Partial<NativeOps> {
+  setThreads(n: number): number;
+  threads(): number;
+  isa(): string;
+  /** 0 portable, 1 AVX2, 2 AVX-512 (capped to what the CPU has); returns the resulting ISA name. */
+  limitIsa(level: number): string;
+  // GEMM kernels (native/gemm_napi.cc).
+  gemmF32?: GemmFn<Float32Array>;
+  gemmBf16?: GemmFn<Uint16Array>;
+  // Quantized kernels (native/quant_napi.cc).
+  quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
+  dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;
+  [name: string]: unknown;
+}
+
+export const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../build/Release/zhiyu_native.node");
+
+let loaded: { addon: NativeAddon | null; reason: string } | null = null;
+
+function load(): { addon: NativeAddon | null; reason: string } {
+  if (loaded) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    loaded = { addon: null, reason: `${path.relative(process.cwd(), ADDON_PATH)} not found; build it with npm run build:native` };
+    return loaded;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    loaded = { addon: require(ADDON_PATH) as NativeAddon, reason: "" };
+  } catch (err) {
+    loaded = { addon: null, reason: `loading ${ADDON_PATH} failed: ${(err as Error).message.split("\n")[0]}` };
+  }
+  return loaded;
+}
+
+/** The addon, or null when it is not built or fails to load (then nativeLoadError() says why). Loaded once. */
+export function loadNative(): NativeAddon | null {
+  return load().addon;
+}
+
+/** Why loadNative() returned null ("" when it loaded). */
+export function nativeLoadError(): string {
+  return load().reason;
+}
+
+const OPS_FUNCTIONS: readonly (keyof NativeOps)[] = [
+  "opsCopyStrided", "opsCast", "opsUnary", "opsUnaryBackward", "opsBinary", "opsScale", "opsAxpy", "opsReduceSum",
+  "opsReduceMax", "opsSoftmax", "opsSoftmaxBackward", "opsLayerNorm", "opsLayerNormBackward", "opsRmsNorm",
+  "opsRmsNormBackward", "opsRope", "opsEmbedding", "opsEmbeddingBackward", "opsAttention", "opsAttentionBackward",
+  "opsCrossEntropy", "opsCrossEntropyBackward", "opsSwiglu", "opsSwigluBackward", "opsAdamw",
+];
+
+/** Names of the NativeOps functions this addon lacks (a stale build), [] when complete. */
+export function missingOps(addon: NativeAddon): string[] {
+  return OPS_FUNCTIONS.filter((name) => typeof addon[name] !== "function");
+}
+
+export function hasAllOps(addon: NativeAddon): addon is NativeAddon & NativeOps {
+  return missingOps(addon).length === 0;
+}
