@@ -5,9 +5,9 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
 
-/** fsync a folder so that renames and new entries in it survive a crash. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
+/** fsync a file, or a folder so that renames and new entries in it survive a crash (Linux: open read-only). */
+export function fsyncPath(p: string): void {
+  const fd = openSync(p, "r");
   try {
     fsyncSync(fd);
   } finally {
@@ -33,5 +33,5 @@ export function writeFileAtomic(filePath: string, bytes: Uint8Array | string): v
   const tmp = `${filePath}.tmp-${process.pid}`;
   writeFileDurable(tmp, bytes);
   renameSync(tmp, filePath);
-  fsyncDir(path.dirname(path.resolve(filePath)));
+  fsyncPath(path.dirname(path.resolve(filePath)));
 }
