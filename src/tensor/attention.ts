@@ -1,0 +1,225 @@
+// Transformer position and attention ops with their derivatives: rotary embeddings (rope, with the frequency
+// table helper incl. linear and Llama-3 scaling), fused causal scaled-dot-product attention with grouped-query
+// heads, and KvCache (preallocated k/v [b, maxT, nKvHead, headDim] that attention appends to).
+// Dims: B batch, Tq query positions, Tk key positions, H heads, Hkv kv heads, D head dim.
+// Leaves out: dropout, ALiBi, sliding windows, arbitrary masks (compose them from primitives if needed).
+import { OpError, fmtShape } from "../core/errors.js";
+import type { Backend } from "../backend/backend.js";
+import type { DerivativeTable } from "./graph.js";
+import { Tensor, getDefaultBackend } from "./tensor.js";
+import { needsGrad, record, save } from "./autograd.js";
+import { backendOf, copyInto, denseF32, outF32 } from "./operands.js";
+import { narrow } from "./views.js";
+
+// ---- rotary embeddings ----
+
+export type RopeLayout = "neox" | "interleaved";
+
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+
+/** freqs[i] = theta^(−2i/rotDim) for i < rotDim/2, with optional scaling (linear divides every frequency by
+ *  factor; llama3 scales only long wavelengths, smoothly between the two wavelength bounds, as HF/Meta do). */
+export function ropeFrequencies(rotDim: number, theta = 10000, scaling?: RopeScaling): Float32Array {
+  if (!Number.isInteger(rotDim) || rotDim <= 0 || rotDim % 2 !== 0) {
+    throw new OpError("ropeFrequencies", `rotDim must be a positive even integer, got ${rotDim}`);
+  }
+  const freqs = new Float32Array(rotDim / 2);
+  for (let i = 0; i < rotDim / 2; i++) {
+    let f = Math.pow(theta, (-2 * i) / rotDim);
+    if (scaling?.type === "linear") f /= scaling.factor;
+    else if (scaling?.type === "llama3") {
+      const lowWavelen = scaling.originalMaxPositions / scaling.lowFreqFactor;
+      const highWavelen = scaling.originalMaxPositions / scaling.highFreqFactor;
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen > lowWavelen) f /= scaling.factor;
+      else if (wavelen >= highWavelen) {
+        const smooth = (scaling.originalMaxPositions / wavelen - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+        f = (1 - smooth) * (f / scaling.factor) + smooth * f;
+      }
+    }
+    freqs[i] = f;
+  }
+  return freqs;
+}
+
+export interface RopeOptions {
+  /** Table from ropeFrequencies(rotDim, ...): length rotDim/2. */
+  freqs: Float32Array;
+  /** Position of the first of the t positions (the KV-cache length before this call). Default 0. */
+  pos0?: number;
+  /** "neox" pairs (i, i + rotDim/2) (HF Llama, Qwen, GPT-NeoX); "interleaved" pairs (2i, 2i+1). Default neox. */
+  layout?: RopeLayout;
+}
+
+declare module "./graph.js" {
+  interface SavedByOp {
+    rope: { pos0: number; freqs: Float32Array; layout: RopeLayout };
+    attention: { q: Tensor; k: Tensor; v: Tensor; out: Tensor; lse: Tensor; scale: number; causal: boolean };
+  }
+}
+
+/** Rotates x [B, T, heads, D] by position; the first rotDim = 2·freqs.length dims of each head rotate. */
+export function rope(x: Tensor, opts: RopeOptions): Tensor {
+  if (x.rank !== 4) throw new OpError("rope", `x must be [batch, time, heads, headDim], got ${fmtShape(x.shape)}`);
+  const [b, t, heads, headDim] = x.shape;
+  const rotDim = opts.freqs.length * 2;
+  if (rotDim > headDim) throw new OpError("rope", `freqs cover ${rotDim} dims but headDim is ${headDim}`);
+  const pos0 = opts.pos0 ?? 0;
+  const layout = opts.layout ?? "neox";
+  const out = ropeCopy(x, b, t, heads, headDim, rotDim, pos0, opts.freqs, layout, false);
+  return record(out, "rope", [x], () => ({ pos0, freqs: opts.freqs, layout }));
+}
+
+function ropeCopy(x: Tensor, b: number, t: number, heads: number, headDim: number, rotDim: number, pos0: number,
+  freqs: Float32Array, layout: RopeLayout, inverse: boolean): Tensor {
+  const xs = denseF32("rope", x);
+  const out = Tensor.empty(x.backend, "f32", x.shape);
+  const o = outF32(out);
+  o.set(xs.data);
+  xs.release();
+  if (out.size > 0) x.backend.rope(o, b, t, heads, headDim, rotDim, pos0, freqs, layout, inverse);
+  return out;
+}
+
+// ---- KV cache ----
+
+/** Preallocated keys and values for one attention layer: k, v [B, maxT, Hkv, D]; positions [0, length) filled. */
+export class KvCache {
+  readonly k: Tensor;
+  readonly v: Tensor;
+  private len = 0;
+
+  constructor(readonly batch: number, readonly maxT: number, readonly nKvHead: number, readonly headDim: number,
+    backend: Backend = getDefaultBackend()) {
+    this.k = Tensor.empty(backend, "f32", [batch, maxT, nKvHead, headDim]);
+    this.v = Tensor.empty(backend, "f32", [batch, maxT, nKvHead, headDim]);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  /** Writes k, v [B, t, Hkv, D] at positions [length, length + t) and advances length. */
+  append(k: Tensor, v: Tensor): void {
+    const t = k.shape[1];
+    const want = [this.batch, t, this.nKvHead, this.headDim];
+    for (const [name, x] of [["k", k], ["v", v]] as const) {
+      if (x.rank !== 4 || x.shape.some((s, i) => s !== want[i])) {
+        throw new OpError("KvCache.append", `${name} ${fmtShape(x.shape)} does not fit the cache; expected ${fmtShape(want)}`);
+      }
+    }
+    if (this.len + t > this.maxT) {
+      throw new OpError("KvCache.append", `cache holds ${this.maxT} positions; ${this.len} used, ${t} more do not fit ` +
+        "(raise the context length or truncate)");
+    }
+    const kDst = narrow(this.k, 1, this.len, t);
+    const vDst = narrow(this.v, 1, this.len, t);
+    copyInto("KvCache.append", kDst, k);
+    copyInto("KvCache.append", vDst, v);
+    kDst.dispose();
+    vDst.dispose();
+    this.len += t;
+  }
+
+  /** Forgets positions from n on (n ≤ length). */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.len) {
+      throw new OpError("KvCache.truncate", `n must be an integer in [0, ${this.len}], got ${n}`);
+    }
+    this.len = n;
+  }
+
+  dispose(): void {
+    this.k.dispose();
+    this.v.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+// ---- attention ----
+
+export interface AttentionOptions {
+  /** Causal mask (query i sees keys up to its own position). Default true. */
+  causal?: boolean;
+  /** Score scale; default 1/sqrt(headDim). */
+  scale?: number;
+  /** Append k, v to this cache first, then attend over everything cached (inference; no gradient). */
+  cache?: KvCache;
+}
+
+/** Scaled dot-product attention: q [B, Tq, H, D], k, v [B, Tk, Hkv, D] (H a multiple of Hkv) → [B, Tq, H, D].
+ *  With a cache, k and v are this call's new positions and attention runs over the cache's filled prefix; the
+ *  causal mask lets query i see keys up to position (cache length before the call) + i. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Tensor {
+  const backend = backendOf("attention", q, k, v);
+  const causal = opts?.causal ?? true;
+  const cache = opts?.cache;
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
+    throw new OpError("attention", `q, k, v must be [batch, time, heads, headDim]; got q ${fmtShape(q.shape)}, ` +
+      `k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`);
+  }
+  const [b, tq, nHead, headDim] = q.shape;
+  const nKvHead = k.shape[2];
+  if (k.shape[0] !== b || k.shape[3] !== headDim || v.shape.some((s, i) => s !== k.shape[i]) || nHead % nKvHead !== 0) {
+    throw new OpError("attention", `shapes do not fit: q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}; ` +
+      "expected k and v equal, the same batch and headDim as q, and heads a multiple of kv heads");
+  }
+  const scale = opts?.scale ?? 1 / Math.sqrt(headDim);
+  const out = Tensor.empty(backend, "f32", q.shape);
+  const lse = Tensor.empty(backend, "f32", [b, nHead, tq]);
+  const qs = denseF32("attention", q, "q");
+  if (cache) {
+    if (needsGrad(q, k, v)) throw new OpError("attention", "a KV cache is for inference; run under noGrad (no gradient through the cache)");
+    if (cache.batch !== b || cache.nKvHead !== nKvHead || cache.headDim !== headDim) {
+      throw new OpError("attention", `cache [${cache.batch}, ${cache.maxT}, ${cache.nKvHead}, ${cache.headDim}] does not fit k ${fmtShape(k.shape)}`);
+    }
+    cache.append(k, v);
+    try {
+      backend.attention(qs.data, outF32(cache.k), outF32(cache.v), outF32(out), outF32(lse),
+        { b, tq, tk: cache.length, nHead, nKvHead, headDim, scale, causal, kvCapacity: cache.maxT });
+    } finally {
+      qs.release();
+      lse.dispose();
+    }
+    return out;
+  }
+  if (causal && k.shape[1] < tq) {
+    throw new OpError("attention", `causal attention needs at least as many keys as queries; got Tq ${tq}, Tk ${k.shape[1]}`);
+  }
+  const ks = denseF32("attention", k, "k");
+  const vs = denseF32("attention", v, "v");
+  try {
+    backend.attention(qs.data, ks.data, vs.data, outF32(out), outF32(lse),
+      { b, tq, tk: k.shape[1], nHead, nKvHead, headDim, scale, causal });
+  } finally {
+    qs.release(); ks.release(); vs.release();
+  }
+  record(out, "attention", [q, k, v], () => ({ q: save(q), k: save(k), v: save(v), out: save(out), lse: save(lse), scale, causal }));
+  lse.dispose();
+  return out;
+}
+
+export const attentionDerivatives: DerivativeTable<"rope" | "attention"> = {
+  rope: ({ saved: { pos0, freqs, layout } }, dy) => {
+    const [b, t, heads, headDim] = dy.shape;
+    return [ropeCopy(dy, b, t, heads, headDim, freqs.length * 2, pos0, freqs, layout, true)];
+  },
+  attention: ({ saved: { q, k, v, out, lse, scale, causal } }, dy) => {
+    const backend = q.backend;
+    const [b, tq, nHead, headDim] = q.shape;
+    const dq = Tensor.empty(backend, "f32", q.shape);
+    const dk = Tensor.empty(backend, "f32", k.shape);
+    const dv = Tensor.empty(backend, "f32", v.shape);
+    const qs = denseF32("attention", q), ks = denseF32("attention", k), vs = denseF32("attention", v);
+    const ds = denseF32("attention", dy);
+    backend.attentionBackward(qs.data, ks.data, vs.data, outF32(out), outF32(lse), ds.data, outF32(dq), outF32(dk), outF32(dv),
+      { b, tq, tk: k.shape[1], nHead, nKvHead: k.shape[2], headDim, scale, causal });
+    qs.release(); ks.release(); vs.release(); ds.release();
+    return [dq, dk, dv];
+  },
+};

@@ -1,0 +1,159 @@
+// The reverse-mode autograd engine. Ops record a GradNode on their output when grad mode is on and an input
+// requires grad (see record()); backward walks the nodes in reverse topological order, calls each op's
+// derivative from the merged derivative table, sums gradients per tensor, adds them into leaves' .grad
+// (accumulating across backward calls), and frees every node's saved buffers as soon as it has run.
+// Leaves out: higher-order gradients (derivatives run under noGrad), retain_graph, hooks.
+import { OpError, fmtShape } from "../core/errors.js";
+import { shapesEqual } from "../core/shape.js";
+import type { Derivative, DerivativeTable, GradNode, GradOp, SavedByOp } from "./graph.js";
+import { Tensor, isGradEnabled, noGrad, tidy, untracked } from "./tensor.js";
+import { elementwiseDerivatives } from "./elementwise.js";
+import { viewDerivatives } from "./views.js";
+import { reduceDerivatives } from "./reduce.js";
+import { matmulDerivatives } from "./matmul.js";
+import { normDerivatives } from "./norm.js";
+import { softmaxDerivatives } from "./softmax.js";
+import { attentionDerivatives } from "./attention.js";
+import { embeddingDerivatives } from "./embedding.js";
+import { add, copyOf, onesLike } from "./elementwise.js";
+
+// Built on first use (op files import this module too, so nothing here may run at import time).
+let table: DerivativeTable<GradOp> | null = null;
+function derivatives(): DerivativeTable<GradOp> {
+  // A GradOp missing from these tables is a compile error here.
+  table ??= {
+    ...elementwiseDerivatives, ...viewDerivatives, ...reduceDerivatives, ...matmulDerivatives, ...normDerivatives,
+    ...softmaxDerivatives, ...attentionDerivatives, ...embeddingDerivatives,
+  };
+  return table;
+}
+
+/** Whether an op on these inputs must record a node. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (!isGradEnabled()) return false;
+  for (const t of inputs) if (t?.requiresGrad) return true;
+  return false;
+}
+
+/** Private, untracked alias of t for a node's saved context (keeps the storage alive until backward). */
+export function save(t: Tensor): Tensor {
+  return t.withLayout(t.shape, t.strides, t.offset, false);
+}
+
+/** Attaches a GradNode to out if any input requires grad (and grad mode is on). `saved` is built lazily so
+ *  no alias is taken when no graph is recorded. Returns out. */
+export function record<K extends GradOp>(out: Tensor, op: K, inputs: readonly (Tensor | null)[],
+  saved: () => SavedByOp[K]): Tensor {
+  if (!needsGrad(...inputs)) return out;
+  out.requiresGrad = true;
+  out.node = { op, inputs, needs: inputs.map((t) => !!t?.requiresGrad), saved: saved() } as GradNode;
+  return out;
+}
+
+function releaseNode(node: GradNode): void {
+  const walk = (v: unknown): void => {
+    if (v instanceof Tensor) v.dispose();
+    else if (Array.isArray(v)) v.forEach(walk);
+  };
+  for (const v of Object.values(node.saved as object)) walk(v);
+}
+
+/** Frees the graph under t without running backward (e.g. an evaluation loss computed with grad on). */
+export function releaseGraph(t: Tensor): void {
+  for (const n of topoOrder(t)) if (n.node) { releaseNode(n.node); n.node = null; }
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  // Iterative DFS post-order (deep graphs would overflow a recursive one).
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>([root]);
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const inputs = top[0].node?.inputs ?? [];
+    if (top[1] < inputs.length) {
+      const next = inputs[top[1]++];
+      if (next && next.requiresGrad && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(top[0]);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+export function runBackward(root: Tensor, grad?: Tensor): void {
+  root.assertAlive("backward");
+  if (!root.requiresGrad) {
+    throw new OpError("backward", "tensor does not require grad: no parameter with requiresGrad=true took part in " +
+      "computing it (or it was computed under noGrad)");
+  }
+  if (!grad && root.size !== 1) {
+    throw new OpError("backward", `a gradient is needed for non-scalar output of shape ${fmtShape(root.shape)}; pass one or reduce to a scalar`);
+  }
+  if (grad && !shapesEqual(grad.shape, root.shape)) {
+    throw new OpError("backward", `gradient shape ${fmtShape(grad.shape)} does not match output shape ${fmtShape(root.shape)}`);
+  }
+  const order = topoOrder(root);
+  untracked(() => noGrad(() => {
+    const grads = new Map<Tensor, Tensor>();
+    grads.set(root, grad ? copyOf(grad) : onesLike(root));
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const dy = grads.get(t);
+      grads.delete(t);
+      const node = t.node;
+      if (!node) {
+        if (dy) accumulateLeafGrad(t, dy);
+        continue;
+      }
+      t.node = null;
+      try {
+        if (!dy) continue;
+        const fn = derivatives()[node.op] as Derivative<GradOp>;
+        const inputGrads = tidy(() => fn(node, dy));
+        dy.dispose();
+        node.inputs.forEach((input, k) => {
+          const g = inputGrads[k];
+          if (!g) return;
+          if (!input || !node.needs[k]) { g.dispose(); return; }
+          if (!shapesEqual(g.shape, input.shape)) {
+            throw new OpError("backward", `derivative of '${node.op}' returned shape ${fmtShape(g.shape)} for input ${k} ` +
+              `of shape ${fmtShape(input.shape)} (bug in the op's derivative)`);
+          }
+          const prev = grads.get(input);
+          if (prev) {
+            grads.set(input, add(prev, g));
+            prev.dispose();
+            g.dispose();
+          } else grads.set(input, g);
+        });
+      } finally {
+        releaseNode(node);
+      }
+    }
+    for (const g of grads.values()) g.dispose();
+  }));
+}
+
+function accumulateLeafGrad(leaf: Tensor, dy: Tensor): void {
+  if (!leaf.grad) {
+    // The leaf keeps dy as its grad only if dy is a private dense buffer; otherwise copy.
+    if (dy.ownsStorage && dy.isContiguous && dy.offset === 0 && dy.dtype === "f32") leaf.grad = dy;
+    else {
+      leaf.grad = copyOf(dy);
+      dy.dispose();
+    }
+    return;
+  }
+  const g = leaf.grad;
+  const src = dy.isContiguous ? dy : copyOf(dy);
+  const n = g.size;
+  g.backend.axpy(1, src.storage("backward").subarray(src.offset, src.offset + n) as Float32Array,
+    g.storage("backward").subarray(g.offset, g.offset + n) as Float32Array, n);
+  if (src !== dy) src.dispose();
+  dy.dispose();
+}

@@ -1,0 +1,200 @@
+// Matrix products with their derivatives: batched matmul with broadcasting over batch dims (transposed views
+// map to the backend's transA/transB, so x·wᵀ never copies w), an optional bf16 mode (operands rounded to bf16,
+// f32 accumulation: the trainer's mixed precision), linear(x, w, bias) for f32 weights [out, in] or quantized
+// GGUF weights (QuantWeight, inference; the gradient flows to x only), and dequantizeWeight.
+// Leaves out: 1-d operands (unsqueeze first), integer matmul.
+import type { Backend, QuantType, Storage, WeightType } from "../backend/backend.js";
+import { OpError, fmtShape } from "../core/errors.js";
+import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/shape.js";
+import type { DerivativeTable } from "./graph.js";
+import { Tensor } from "./tensor.js";
+import { record, save } from "./autograd.js";
+import { backendOf, dense, denseF32, expectDType, outF32 } from "./operands.js";
+import { add } from "./elementwise.js";
+import { reshape, transpose } from "./views.js";
+import { sumTo } from "./reduce.js";
+
+/** A weight matrix [rows = out, cols = in] kept in its GGUF encoding (raw bytes of `type` blocks). */
+export interface QuantWeight {
+  type: WeightType;
+  rows: number;
+  cols: number;
+  data: Uint8Array;
+}
+
+export type MatmulDType = "f32" | "bf16";
+
+export interface MatmulOptions {
+  /** "bf16" rounds both operands to bf16 and accumulates in f32 (forward and backward). Default "f32". */
+  dtype?: MatmulDType;
+}
+
+declare module "./graph.js" {
+  interface SavedByOp {
+    matmul: { a: Tensor; b: Tensor; dtype: MatmulDType };
+    quantLinear: { w: QuantWeight; inShape: Shape };
+  }
+}
+
+export function isQuantWeight(w: unknown): w is QuantWeight {
+  return typeof w === "object" && w !== null && !(w instanceof Tensor) && (w as QuantWeight).data instanceof Uint8Array;
+}
+
+interface Operand {
+  data: Storage;
+  trans: boolean;
+  batchStride: number;
+  release(): void;
+}
+
+/** "n" if the last two dims (r, c) are stored densely row-major, "t" if stored as the dense transpose. */
+function matrixLayout(r: number, c: number, sr: number, sc: number): "n" | "t" | null {
+  if ((c === 1 || sc === 1) && (r === 1 || sr === c)) return "n";
+  if ((r === 1 || sr === 1) && (c === 1 || sc === r)) return "t";
+  return null;
+}
+
+/** One stride that walks the flattened batch dims, or null if they do not collapse (0 = broadcast). */
+function collapseBatch(shape: Shape, strides: Shape): number | null {
+  const dims = shape.map((s, i) => [s, strides[i]] as const).filter(([s]) => s !== 1);
+  if (dims.length === 0 || dims.every(([, st]) => st === 0)) return 0;
+  for (let i = 0; i + 1 < dims.length; i++) if (dims[i][1] !== dims[i + 1][1] * dims[i + 1][0]) return null;
+  return dims[dims.length - 1][1];
+}
+
+function operand(op: string, x: Tensor, batchShape: Shape, bf16: boolean): Operand {
+  const r = x.shape[x.rank - 2];
+  const c = x.shape[x.rank - 1];
+  const batchStrides = broadcastStrides(op, x.shape.slice(0, -2), x.strides.slice(0, -2), batchShape);
+  const layout = matrixLayout(r, c, x.strides[x.rank - 2], x.strides[x.rank - 1]);
+  const stride = collapseBatch(batchShape, batchStrides);
+  const backend = x.backend;
+  if (!bf16 && layout && stride !== null) {
+    return { data: x.storage(op).subarray(x.offset), trans: layout === "t", batchStride: stride, release() {} };
+  }
+  // Copy into a dense [batch, r, c] buffer (expanded over the batch unless x has no batch dims to speak of).
+  const ownBatch = numel(x.shape.slice(0, -2));
+  const fullShape = [...batchShape, r, c];
+  const src = ownBatch === 1 ? x : x.withLayout(fullShape, [...batchStrides, x.strides[x.rank - 2], x.strides[x.rank - 1]], x.offset, false);
+  const d = dense(op, src);
+  if (src !== x) src.dispose();
+  const batchStride = ownBatch === 1 ? 0 : r * c;
+  if (!bf16) return { data: d.data, trans: false, batchStride, release: d.release };
+  const n = src === x ? x.size : numel(fullShape);
+  const half = backend.alloc("bf16", n);
+  backend.cast(d.data, "f32", half, "bf16", n);
+  d.release();
+  return { data: half, trans: false, batchStride, release: () => backend.release(half) };
+}
+
+/** a [..., m, k] · b [..., k, n] → [..., m, n], batch dims broadcast. Either operand may be a transposed view. */
+export function matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor {
+  const dtype = opts?.dtype ?? "f32";
+  const backend = backendOf("matmul", a, b);
+  expectDType("matmul", a, "f32", "a");
+  expectDType("matmul", b, "f32", "b");
+  if (a.rank < 2 || b.rank < 2) {
+    throw new OpError("matmul", `operands need rank ≥ 2, got a ${fmtShape(a.shape)} and b ${fmtShape(b.shape)}; unsqueeze vectors first`);
+  }
+  const m = a.shape[a.rank - 2];
+  const k = a.shape[a.rank - 1];
+  const n = b.shape[b.rank - 1];
+  if (b.shape[b.rank - 2] !== k) {
+    throw new OpError("matmul", `inner dims differ: a ${fmtShape(a.shape)} · b ${fmtShape(b.shape)} (${k} vs ${b.shape[b.rank - 2]}); ` +
+      "expected b.shape[-2] == a.shape[-1]");
+  }
+  const batchShape = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = numel(batchShape);
+  const out = Tensor.empty(backend, "f32", [...batchShape, m, n]);
+  if (out.size > 0) {
+    const A = operand("matmul", a, batchShape, dtype === "bf16");
+    const B = operand("matmul", b, batchShape, dtype === "bf16");
+    try {
+      backend.matmul(A.data, B.data, outF32(out), {
+        batch, m, n, k, transA: A.trans, transB: B.trans, strideA: A.batchStride, strideB: B.batchStride,
+        strideC: m * n, alpha: 1, beta: 0,
+      }, dtype);
+    } finally {
+      A.release();
+      B.release();
+    }
+  }
+  return record(out, "matmul", [a, b], () => ({ a: save(a), b: save(b), dtype }));
+}
+
+/** y = x · wᵀ + bias for x [..., in]: w is an f32 tensor [out, in] or a QuantWeight (rows = out, cols = in). */
+export function linear(x: Tensor, w: Tensor | QuantWeight, bias?: Tensor | null, opts?: MatmulOptions): Tensor {
+  if (isQuantWeight(w)) {
+    const y = quantLinear(x, w);
+    if (!bias) return y;
+    const out = add(y, bias);
+    y.dispose();
+    return out;
+  }
+  const inDim = x.shape[x.rank - 1];
+  if (w.rank !== 2 || w.shape[1] !== inDim) {
+    throw new OpError("linear", `weight ${fmtShape(w.shape)} does not fit input ${fmtShape(x.shape)}; expected [out, ${inDim}]`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) {
+    throw new OpError("linear", `bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)}; expected [${w.shape[0]}]`);
+  }
+  const x2 = reshape(x, [-1, inDim]); // [N, in]
+  const wt = transpose(w); // [in, out], a view: the backend reads it with transB
+  const y = matmul(x2, wt, opts); // [N, out]
+  const yb = bias ? add(y, bias) : y;
+  const out = reshape(yb, [...x.shape.slice(0, -1), w.shape[0]]);
+  x2.dispose();
+  wt.dispose();
+  y.dispose();
+  yb.dispose();
+  return out;
+}
+
+/** x [..., cols] · Wᵀ with W a QuantWeight [rows, cols] → [..., rows] (llama.cpp's rounding of activations). */
+export function quantLinear(x: Tensor, w: QuantWeight): Tensor {
+  const backend = backendOf("linear", x);
+  const cols = x.shape[x.rank - 1];
+  if (cols !== w.cols) {
+    throw new OpError("linear", `quantized weight [${w.rows}, ${w.cols}] (${w.type}) does not fit input ${fmtShape(x.shape)}; ` +
+      `expected the last dim to be ${w.cols}`);
+  }
+  const m = x.size / cols;
+  const xs = denseF32("linear", x);
+  const out = Tensor.empty(backend, "f32", [...x.shape.slice(0, -1), w.rows]);
+  try {
+    if (m > 0) backend.quantMatmul(w.data, w.type, w.rows, w.cols, xs.data, outF32(out), m);
+  } finally {
+    xs.release();
+  }
+  return record(out, "quantLinear", [x], () => ({ w, inShape: x.shape }));
+}
+
+/** The f32 matrix [rows, cols] a QuantWeight encodes. */
+export function dequantizeWeight(w: QuantWeight, backend: Backend): Tensor {
+  const n = w.rows * w.cols;
+  const out = Tensor.empty(backend, "f32", [w.rows, w.cols]);
+  const dst = outF32(out);
+  const bytes = w.data;
+  if (w.type === "f32") {
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    dst.set(new Float32Array(aligned.buffer, aligned.byteOffset, n));
+  } else if (w.type === "f16" || w.type === "bf16") {
+    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    backend.cast(new Uint16Array(aligned.buffer, aligned.byteOffset, n), w.type, dst, "f32", n);
+  } else {
+    backend.dequantize(bytes, w.type as QuantType, dst, n);
+  }
+  return out;
+}
+
+export const matmulDerivatives: DerivativeTable<"matmul" | "quantLinear"> = {
+  matmul: ({ saved: { a, b, dtype }, needs }, dy) => [
+    needs[0] ? sumTo(matmul(dy, transpose(b), { dtype }), a.shape) : null, // dA = dy · bᵀ
+    needs[1] ? sumTo(matmul(transpose(a), dy, { dtype }), b.shape) : null, // dB = aᵀ · dy
+  ],
+  quantLinear: ({ saved: { w, inShape } }, dy) => {
+    const wf = dequantizeWeight(w, dy.backend); // [rows, cols]
+    const dy2 = reshape(dy, [-1, w.rows]);
+    return [reshape(matmul(dy2, wf), inShape)]; // dx = dy · W
+  },
+};
