@@ -1,0 +1,104 @@
+// `zhiyu generate`: load a model (.gguf or HF folder), feed a prompt (text, or exact ids with --prompt-ids) and
+// sample a continuation, streaming the text (or printing one JSON object with --json).
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.js";
+import { loadModel } from "../../infer/load.js";
+import { generateStreaming } from "../../infer/generate.js";
+import { tokenizerForPath } from "../../infer/tokenizer-source.js";
+
+const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
+
+  --model PATH          a .gguf file or a Hugging Face folder
+  --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does)
+  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added)
+  --max-tokens N        tokens to generate (default 128)
+  --temperature T       0 = greedy (default 0.8)
+  --top-k K             keep the K most likely tokens (default 40; 0 = off)
+  --top-p P             nucleus sampling (default 0.95; 1 = off)
+  --min-p P             drop tokens below P × the top probability (default 0.05; 0 = off)
+  --repeat-penalty R    repetition penalty over the last 64 tokens (default 1 = off)
+  --seed S              RNG seed (default 0)
+  --stop TEXT           stop string (repeatable)
+  --threads N           compute threads
+  --ctx N               override the context length from the model file
+  --tokenizer PATH      tokenizer to use instead of the model's own
+  --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
+  --logits-out FILE     write the logits at the last prompt position (little-endian float32)`;
+
+function int(name: string, v: string | undefined, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${v}: expected an integer ≥ ${min}`);
+  return n;
+}
+
+function float(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} ${v}: expected a number`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number | void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" }, prompt: { type: "string" }, "prompt-ids": { type: "string" },
+      "max-tokens": { type: "string" }, temperature: { type: "string" }, "top-k": { type: "string" },
+      "top-p": { type: "string" }, "min-p": { type: "string" }, "repeat-penalty": { type: "string" },
+      seed: { type: "string" }, stop: { type: "string", multiple: true }, threads: { type: "string" },
+      ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" },
+      "logits-out": { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.model) throw new UsageError(`--model is required\n\n${HELP}`);
+  if (values.prompt !== undefined && values["prompt-ids"] !== undefined) throw new UsageError("give --prompt or --prompt-ids, not both");
+  const threads = values.threads === undefined ? undefined : int("threads", values.threads, 1, 1);
+  const model = await loadModel(values.model, {
+    threads,
+    contextLength: values.ctx === undefined ? undefined : int("ctx", values.ctx, 0, 1),
+    tokenizer: values.tokenizer ? await tokenizerForPath(values.tokenizer, 0) : undefined,
+  });
+  let promptIds: number[];
+  if (values["prompt-ids"] !== undefined) {
+    promptIds = values["prompt-ids"].split(",").filter((s) => s.trim() !== "").map((s) => {
+      const n = Number(s.trim());
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--prompt-ids: '${s}' is not a token id`);
+      return n;
+    });
+  } else {
+    promptIds = model.tokenizer.encode(values.prompt ?? "");
+    if (promptIds.length === 0 && model.tokenizer.bosTokenId != null) promptIds = [model.tokenizer.bosTokenId];
+  }
+  const d = model.generationDefaults;
+  let promptLogits: Float32Array | null = null;
+  const result = await generateStreaming(model, promptIds, {
+    maxTokens: int("max-tokens", values["max-tokens"], 128),
+    temperature: float("temperature", values.temperature, d.temperature ?? 0.8),
+    topK: int("top-k", values["top-k"], d.topK ?? 40),
+    topP: float("top-p", values["top-p"], d.topP ?? 0.95),
+    minP: float("min-p", values["min-p"], d.minP ?? 0.05),
+    repetitionPenalty: float("repeat-penalty", values["repeat-penalty"], d.repetitionPenalty ?? 1),
+    seed: int("seed", values.seed, 0),
+    stop: values.stop,
+    onPromptLogits: (l) => { promptLogits = l.slice(); },
+    onText: values.json ? undefined : (t) => process.stdout.write(t),
+  });
+  if (values["logits-out"] && promptLogits) {
+    const l = promptLogits as Float32Array;
+    writeFileSync(values["logits-out"], new Uint8Array(l.buffer, l.byteOffset, l.byteLength));
+  }
+  if (values.json) {
+    console.log(JSON.stringify({ prompt_ids: result.promptIds, ids: result.ids, text: result.text }));
+  } else {
+    process.stdout.write("\n");
+  }
+  model.dispose();
+  return 0;
+}

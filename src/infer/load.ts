@@ -1,0 +1,269 @@
+// loadModel(path): a .gguf file or a Hugging Face folder → a TextModel (src/infer/model-api.ts) ready for
+// generation and for the server's continuous batching.
+// - GGUF: config from `<arch>.*` metadata, tokenizer and chat template from `tokenizer.*`; 2-D weights stay in
+//   their GGUF encoding (QuantWeight: f32, f16, bf16, q8_0, q4_0, …, q6_k), each read once from the file, so
+//   resident memory stays close to the file size; the backend multiplies them with llama.cpp's activation rounding.
+// - HF folder: config.json, model.safetensors or a sharded index, tokenizer.json, tokenizer_config.json or
+//   chat_template.jinja, generation_config.json (EOS may be a list; sampling defaults). Weights become f32 tensors
+//   (exact float semantics, and what the trainer needs).
+// Leaves out: LoRA adapters, multimodal projectors, architectures other than llama / qwen2 / gpt2.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import type { Backend } from "../backend/backend.js";
+import { createBackend } from "../backend/index.js";
+import { readGguf, readTensorBytes, getOptionalString } from "../io/gguf.js";
+import { openSafetensorsFolder } from "../io/safetensors.js";
+import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
+import {
+  type Tensor, type QuantWeight, fromTypedArray, getDefaultBackend, setDefaultBackend, noGrad, tidy, untracked,
+  mean, rmsNorm, layerNorm,
+} from "../tensor/index.js";
+import type { Tokenizer } from "../tokenizers/tokenizer.js";
+import { idsOnlyTokenizer, tokenizerForGguf, tokenizerForPath } from "./tokenizer-source.js";
+import { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
+import { type Gpt2Config, GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
+import { LlamaModel } from "../models/llama.js";
+import { Gpt2Model } from "../models/gpt2.js";
+import { KvCache } from "../models/kv-cache.js";
+import type { Weight } from "../models/embed.js";
+import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, readChecked } from "../models/weights.js";
+import { GgufSource, SafetensorsSource } from "./sources.js";
+import { chatTemplateFromFolder } from "./chat-template.js";
+import type { ForwardItem, SequenceState, TextModel } from "./model-api.js";
+
+export interface LoadModelOptions {
+  threads?: number;
+  backend?: Backend;
+  /** Override the context length from the file (e.g. stories260K's GGUF says 128; it was trained on 512). */
+  contextLength?: number;
+  /** A tokenizer to use instead of the model's own (needed for HF folders without tokenizer.json). */
+  tokenizer?: Tokenizer;
+}
+
+type FamilyModel = LlamaModel | Gpt2Model;
+
+/** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. */
+function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend: Backend): Weight {
+  // f32 matrices become tensors: exact either way, and dense f32 goes through the GEMM kernels.
+  if (spec.kind === "matrix" && keepEncoded && raw.type !== "f32") {
+    const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: raw.data };
+    return q;
+  }
+  return fromTypedArray(decodeToF32(raw, backend), spec.shape);
+}
+
+export function decodeToF32(raw: RawTensor, backend: Backend): Float32Array {
+  const n = raw.shape.reduce((a, b) => a * b, 1);
+  const bytes = raw.data;
+  if (raw.type === "f32") return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 4));
+  const out = new Float32Array(n);
+  if (raw.type === "f16" || raw.type === "bf16") {
+    const bits = new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 2));
+    if (raw.type === "f16") for (let i = 0; i < n; i++) out[i] = f16ToF32(bits[i]);
+    else for (let i = 0; i < n; i++) out[i] = bf16ToF32(bits[i]);
+    return out;
+  }
+  backend.dequantize(bytes, raw.type, out, n);
+  return out;
+}
+
+function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend): Map<string, Weight> {
+  const params = new Map<string, Weight>();
+  for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend));
+  return params;
+}
+
+/** A sequence's state: its KV cache. */
+class Sequence implements SequenceState {
+  constructor(readonly cache: KvCache) {}
+  get length(): number {
+    return this.cache.length;
+  }
+  truncate(n: number): void {
+    this.cache.truncate(n);
+  }
+  dispose(): void {
+    this.cache.dispose();
+  }
+}
+
+export class LoadedModel implements TextModel {
+  readonly vocabSize: number;
+  readonly embeddingDim: number;
+  constructor(
+    readonly id: string,
+    readonly architecture: string,
+    readonly model: FamilyModel,
+    readonly contextLength: number,
+    readonly tokenizer: Tokenizer,
+    readonly chatTemplate: string | null,
+    readonly stopTokenIds: readonly number[],
+    readonly generationDefaults: Readonly<Record<string, number>>,
+    readonly backend: Backend,
+    /** Bytes of weights held (for memory reports). */
+    readonly weightBytes: number,
+  ) {
+    this.vocabSize = model.config.vocabSize;
+    this.embeddingDim = model.config.hiddenSize;
+  }
+
+  private kvShape() {
+    const c = this.model.config;
+    const numKvHeads = "numKvHeads" in c ? c.numKvHeads : c.numHeads;
+    const headDim = "headDim" in c ? c.headDim : c.hiddenSize / c.numHeads;
+    return { numLayers: c.numLayers, numKvHeads, headDim, maxLength: this.contextLength };
+  }
+
+  createSequence(): SequenceState {
+    return new Sequence(new KvCache(this.kvShape()));
+  }
+
+  forward(batch: readonly ForwardItem[]): Float32Array[] {
+    if (batch.length === 0) return [];
+    const items = batch.map((item, i) => {
+      if (!(item.seq instanceof Sequence)) throw new Error(`[forward] batch[${i}].seq was not created by this model's createSequence()`);
+      if (item.tokens.length === 0) throw new Error(`[forward] batch[${i}] has no tokens`);
+      const need = item.seq.length + item.tokens.length;
+      if (need > this.contextLength) {
+        throw new RangeError(`[forward] batch[${i}]: ${item.seq.length} cached + ${item.tokens.length} new tokens = ` +
+          `${need} exceeds the context length ${this.contextLength}`);
+      }
+      for (const id of item.tokens) {
+        if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+          throw new RangeError(`[forward] batch[${i}]: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
+        }
+      }
+      return { ids: item.tokens, cache: item.seq.cache };
+    });
+    const logits = noGrad(() => tidy(() => this.model.forwardSegments(items).toFloat32Array()));
+    const v = this.vocabSize;
+    return items.map((_, i) => logits.slice(i * v, (i + 1) * v));
+  }
+
+  embed(tokens: readonly number[]): Float32Array {
+    if (tokens.length === 0) throw new Error("[embed] no tokens");
+    if (tokens.length > this.contextLength) throw new RangeError(`[embed] ${tokens.length} tokens exceed the context length ${this.contextLength}`);
+    return noGrad(() => tidy(() => {
+      const m = this.model;
+      const x = m.trunk(Int32Array.from(tokens), [{ start: 0, b: 1, t: tokens.length, pos0: 0, cache: null }]);
+      const c = m.config;
+      const normed = m instanceof LlamaModel
+        ? rmsNorm(x, m.params.get("model.norm.weight") as Tensor, (c as LlamaConfig).rmsNormEps)
+        : layerNorm(x, m.params.get("transformer.ln_f.weight") as Tensor, m.params.get("transformer.ln_f.bias") as Tensor,
+          (c as Gpt2Config).layerNormEps);
+      return mean(normed, 0).toFloat32Array();
+    }));
+  }
+
+  dispose(): void {
+    for (const p of this.model.params.values()) if ("dispose" in p) (p as Tensor).dispose();
+  }
+}
+
+/** Loads a .gguf file or a Hugging Face folder. */
+export async function loadModel(modelPath: string, options: LoadModelOptions = {}): Promise<TextModel & LoadedModel> {
+  if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
+  let backend: Backend;
+  if (options.backend) backend = options.backend;
+  else {
+    try {
+      backend = getDefaultBackend();
+    } catch {
+      backend = createBackend({ threads: options.threads });
+      setDefaultBackend(backend);
+    }
+  }
+  if (options.threads) backend.setThreads(options.threads);
+  return statSync(modelPath).isDirectory()
+    ? loadHfFolder(modelPath, options, backend)
+    : loadGgufFile(modelPath, options, backend);
+}
+
+function weightBytes(params: Map<string, Weight>): number {
+  let n = 0;
+  for (const p of params.values()) n += "data" in p && p.data instanceof Uint8Array ? p.data.length : (p as Tensor).size * 4;
+  return n;
+}
+
+async function loadGgufFile(file: string, options: LoadModelOptions, backend: Backend): Promise<LoadedModel> {
+  const gguf = readGguf(file);
+  const arch = getOptionalString(gguf, "general.architecture") ?? "(none)";
+  let model: FamilyModel;
+  keepTensorsAlive(() => {
+    if (arch === "llama" || arch === "qwen2") {
+      const config = llamaConfigFromGguf(gguf);
+      const freqs = gguf.tensorByName.get("rope_freqs.weight");
+      if (freqs) {
+        config.ropeFreqFactors = decodeToF32({ fileName: freqs.name, shape: [...freqs.dims].reverse(), type: "f32",
+          data: readTensorBytes(gguf, freqs) }, backend);
+      }
+      if (options.contextLength) config.contextLength = options.contextLength;
+      const params = loadParams(llamaParamSpecs(config), new GgufSource(gguf, llamaGgufName), true, backend);
+      model = new LlamaModel(config, params);
+    } else if (arch === "gpt2") {
+      const config = gpt2ConfigFromGguf(gguf);
+      const params = loadParams(gpt2ParamSpecs(config), new GgufSource(gguf, gpt2GgufName), true, backend);
+      model = new Gpt2Model(config, params, { ggmlGelu: true });
+    } else {
+      throw new ModelLoadError(`${file}: architecture '${arch}' is not supported (supported: llama, qwen2, gpt2)`);
+    }
+  });
+  const m = model!;
+  const tokenizer = options.tokenizer ?? await tokenizerForGguf(gguf, m.config.vocabSize);
+  const contextLength = options.contextLength ?? m.config.contextLength;
+  return new LoadedModel(path.basename(file), arch, m, contextLength, tokenizer,
+    getOptionalString(gguf, "tokenizer.chat_template") ?? null, stopIdsOf(tokenizer, []), {}, backend,
+    weightBytes(m.params as Map<string, Weight>));
+}
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new ModelLoadError(`${file}: ${(err as Error).message}`);
+  }
+}
+
+async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Backend): Promise<LoadedModel> {
+  const configPath = path.join(dir, "config.json");
+  if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
+  const json = readJson(configPath);
+  const modelType = String(json.model_type ?? "");
+  const folder = openSafetensorsFolder(dir);
+  let model: FamilyModel;
+  keepTensorsAlive(() => {
+    if (modelType === "llama" || modelType === "mistral" || modelType === "qwen2") {
+      const config = llamaConfigFromHf(json, configPath);
+      if (options.contextLength) config.contextLength = options.contextLength;
+      model = new LlamaModel(config, loadParams(llamaParamSpecs(config), new SafetensorsSource(folder, null), false, backend));
+    } else if (modelType === "gpt2") {
+      const config = gpt2ConfigFromHf(json, configPath);
+      model = new Gpt2Model(config, loadParams(gpt2ParamSpecs(config), new SafetensorsSource(folder, GPT2_CONV1D_WEIGHT), false, backend));
+    } else {
+      throw new ModelLoadError(`${configPath}: model_type '${modelType}' is not supported (supported: llama, mistral, qwen2, gpt2)`);
+    }
+  });
+  const m = model!;
+  const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? await tokenizerForPath(dir, m.config.vocabSize)
+    : idsOnlyTokenizer(dir, m.config.vocabSize, "the folder has no tokenizer.json"));
+  const gen = existsSync(path.join(dir, "generation_config.json")) ? readJson(path.join(dir, "generation_config.json")) : {};
+  const eos = [gen.eos_token_id, json.eos_token_id].flatMap((v) => (Array.isArray(v) ? v : v == null ? [] : [v]))
+    .filter((v): v is number => typeof v === "number");
+  const defaults: Record<string, number> = {};
+  const keys: Array<[string, string]> = [["temperature", "temperature"], ["top_p", "topP"], ["top_k", "topK"],
+    ["min_p", "minP"], ["repetition_penalty", "repetitionPenalty"], ["max_new_tokens", "maxTokens"]];
+  for (const [from, to] of keys) if (typeof gen[from] === "number") defaults[to] = gen[from] as number;
+  if (gen.do_sample === false) defaults.temperature = 0;
+  const contextLength = options.contextLength ?? m.config.contextLength;
+  return new LoadedModel(path.basename(path.resolve(dir)), m.config.architecture, m, contextLength, tokenizer,
+    chatTemplateFromFolder(dir), stopIdsOf(tokenizer, eos), defaults, backend, weightBytes(m.params as Map<string, Weight>));
+}
+
+function stopIdsOf(tokenizer: Tokenizer, extra: number[]): number[] {
+  return [...new Set([...tokenizer.stopTokenIds, ...(tokenizer.eosTokenId != null ? [tokenizer.eosTokenId] : []), ...extra])];
+}
+
+/** Parameters must outlive any tidy scope the caller is in. */
+function keepTensorsAlive(fn: () => void): void {
+  untracked(fn);
+}

@@ -1,0 +1,97 @@
+// GPT-2: learned token + position embeddings, pre-LayerNorm blocks of causal multi-head attention (fused QKV
+// projection) and a GELU(tanh) MLP, final LayerNorm, LM head tied to the token embedding by default.
+// Written once over the Tensor API (training: forward(ids); inference: forwardSegments with KV caches, like
+// llama.ts). Config, parameter specs and the HF ↔ GGUF name map live in gpt2-config.ts; matrices are [out, in].
+// `ggmlGelu` emulates ggml-cpu's GELU (input rounded to f16, f16 table of the tanh GELU) so GGUF F16 files match
+// llama.cpp to ~1e-7; the exact GELU stays the default for training.
+// Dims: B batch, T positions, N packed tokens, D hidden, V vocab.
+// Leaves out: dropout, scale_attn_by_inverse_layer_idx, cross-attention.
+import { type Tensor, add, concat, contiguous, layerNorm, linear, narrow, reshape, gelu, to } from "../tensor/index.js";
+import type { Gpt2Config } from "./gpt2-config.js";
+import { embedRows, type Weight } from "./embed.js";
+import { attendSegments, type Segment } from "./llama.js";
+import type { KvCache } from "./kv-cache.js";
+
+export interface Gpt2Options {
+  /** Round GELU's input and output to f16 as ggml-cpu's lookup table does (for GGUF parity). */
+  ggmlGelu?: boolean;
+}
+
+export class Gpt2Model {
+  constructor(readonly config: Gpt2Config, readonly params: ReadonlyMap<string, Weight>,
+    readonly options: Gpt2Options = {}) {}
+
+  private w(name: string): Weight {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`[gpt2] parameter '${name}' is missing`);
+    return p;
+  }
+  private t(name: string): Tensor {
+    return this.w(name) as Tensor;
+  }
+
+  /** Training / plain forward: ids [B, T] → logits [B, T, V]. */
+  forward(ids: Tensor): Tensor {
+    const [b, t] = ids.shape;
+    const x = this.trunk(Int32Array.from(ids.toArray()), [{ start: 0, b, t, pos0: 0, cache: null }]);
+    return reshape(this.head(x), [b, t, this.config.vocabSize]);
+  }
+
+  forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
+    const segs: Segment[] = [];
+    const packed: number[] = [];
+    for (const it of items) {
+      it.cache.reserve(it.ids.length);
+      segs.push({ start: packed.length, b: 1, t: it.ids.length, pos0: it.cache.length, cache: it.cache });
+      for (const id of it.ids) packed.push(id);
+    }
+    const x = this.trunk(Int32Array.from(packed), segs);
+    for (const s of segs) s.cache!.length += s.t;
+    const last = segs.map((s) => narrow(x, 0, s.start + s.t - 1, 1));
+    return this.head(last.length === 1 ? last[0] : concat(last, 0));
+  }
+
+  trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {
+    const c = this.config;
+    const positions = new Int32Array(ids.length);
+    for (const s of segs) {
+      if (s.pos0 + s.t > c.contextLength) {
+        throw new RangeError(`[gpt2] positions up to ${s.pos0 + s.t} exceed the ${c.contextLength} learned positions`);
+      }
+      for (let r = 0; r < s.b; r++) for (let i = 0; i < s.t; i++) positions[s.start + r * s.t + i] = s.pos0 + i;
+    }
+    let x = add(embedRows(this.w("transformer.wte.weight"), ids, c.hiddenSize),
+      embedRows(this.w("transformer.wpe.weight"), positions, c.hiddenSize)); // [N, D]
+    for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
+    return x;
+  }
+
+  head(x: Tensor): Tensor {
+    const c = this.config;
+    const h = layerNorm(x, this.t("transformer.ln_f.weight"), this.t("transformer.ln_f.bias"), c.layerNormEps);
+    return linear(h, c.tieWordEmbeddings ? this.w("transformer.wte.weight") : this.w("lm_head.weight"));
+  }
+
+  private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
+    const c = this.config;
+    const d = c.hiddenSize;
+    const p = `transformer.h.${l}`;
+    const h = layerNorm(x, this.t(`${p}.ln_1.weight`), this.t(`${p}.ln_1.bias`), c.layerNormEps);
+    const qkv = linear(h, this.w(`${p}.attn.c_attn.weight`), this.t(`${p}.attn.c_attn.bias`)); // [N, 3D]
+    const q = contiguous(narrow(qkv, 1, 0, d));
+    const k = contiguous(narrow(qkv, 1, d, d));
+    const v = contiguous(narrow(qkv, 1, 2 * d, d));
+    const att = attendSegments(l, q, k, v, segs, {
+      numHeads: c.numHeads, numKvHeads: c.numHeads, headDim: d / c.numHeads, freqs: null, ropeLayout: "neox",
+    });
+    x = add(x, linear(att, this.w(`${p}.attn.c_proj.weight`), this.t(`${p}.attn.c_proj.bias`)));
+    const h2 = layerNorm(x, this.t(`${p}.ln_2.weight`), this.t(`${p}.ln_2.bias`), c.layerNormEps);
+    const up = linear(h2, this.w(`${p}.mlp.c_fc.weight`), this.t(`${p}.mlp.c_fc.bias`));
+    const act = this.options.ggmlGelu ? roundF16(gelu(roundF16(up), "tanh")) : gelu(up, "tanh");
+    return add(x, linear(act, this.w(`${p}.mlp.c_proj.weight`), this.t(`${p}.mlp.c_proj.bias`)));
+  }
+}
+
+function roundF16(x: Tensor): Tensor {
+  return to(to(x, "f16"), "f32");
+}

@@ -1,0 +1,80 @@
+// The key/value cache of one sequence: per layer, k and v tensors [1, capacity, nKvHead, headDim] whose first
+// `length` positions are filled. Capacity grows by doubling (up to maxLength), so a short chat with a model whose
+// context is 32k does not reserve 32k positions up front.
+// Leaves out: paging/sharing blocks between sequences, quantized (f16/q8) caches.
+import { Tensor, zeros, narrow, assign, noGrad, tidy, keep } from "../tensor/index.js";
+
+export interface KvShape {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Hard limit (the model's context length). */
+  maxLength: number;
+}
+
+export class KvCache {
+  /** Positions filled. */
+  length = 0;
+  capacity = 0;
+  k: Tensor[] = [];
+  v: Tensor[] = [];
+  private disposed = false;
+
+  constructor(readonly shape: KvShape, initialCapacity = 64) {
+    this.grow(Math.min(initialCapacity, shape.maxLength));
+  }
+
+  /** Makes room for `extra` more positions; throws a clear error past the context length. */
+  reserve(extra: number): void {
+    if (this.disposed) throw new Error("[KvCache] the sequence was disposed");
+    const need = this.length + extra;
+    if (need > this.shape.maxLength) {
+      throw new RangeError(`[KvCache] ${this.length} cached + ${extra} new tokens = ${need} exceeds the context length ` +
+        `${this.shape.maxLength}`);
+    }
+    if (need > this.capacity) {
+      let cap = Math.max(this.capacity, 16);
+      while (cap < need) cap *= 2;
+      this.grow(Math.min(cap, this.shape.maxLength));
+    }
+  }
+
+  private grow(capacity: number): void {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    tidy(() => noGrad(() => {
+      for (let l = 0; l < numLayers; l++) {
+        const k = keep(zeros([1, capacity, numKvHeads, headDim]));
+        const v = keep(zeros([1, capacity, numKvHeads, headDim]));
+        if (this.length > 0) {
+          assign(narrow(k, 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
+          assign(narrow(v, 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));
+        }
+        this.k[l]?.dispose();
+        this.v[l]?.dispose();
+        this.k[l] = k;
+        this.v[l] = v;
+      }
+    }));
+    this.capacity = capacity;
+  }
+
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) {
+      throw new RangeError(`[KvCache.truncate] n = ${n}; expected an integer in [0, ${this.length}]`);
+    }
+    this.length = n;
+  }
+
+  /** Bytes held by the cache tensors. */
+  get bytes(): number {
+    return this.shape.numLayers * 2 * this.capacity * this.shape.numKvHeads * this.shape.headDim * 4;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of [...this.k, ...this.v]) t.dispose();
+    this.k = [];
+    this.v = [];
+  }
+}

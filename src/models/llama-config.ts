@@ -1,0 +1,272 @@
+// LLaMA-family configuration (Llama 1–3, Mistral-style, SmolLM, TinyLlama, and Qwen2, which is LLaMA with Q/K/V
+// biases): typed config parsed from config.json or GGUF metadata, RoPE frequencies with linear / llama3 scaling,
+// the parameter list a config implies, and the HF ↔ GGUF name map and Q/K row permutation, as data.
+// Kept apart from llama.ts (the model) so loaders, converters and init can use it without the tensor layer.
+// Leaves out: YaRN and dynamic-NTK scaling (rejected / ignored with a clear note), sliding-window attention
+// (Mistral's window is larger than the contexts we run), MoE.
+import type { GgufFile } from "../io/gguf.js";
+import { getOptionalNumber, getOptionalString } from "../io/gguf.js";
+import { ModelLoadError, type ParamSpec } from "./weights.js";
+
+export interface RopeScaling {
+  type: "linear" | "llama3";
+  factor: number;
+  /** llama3 only. */
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  originalContextLength?: number;
+}
+
+export interface LlamaConfig {
+  /** "llama" or "qwen2": the GGUF architecture string and HF model_type. */
+  architecture: "llama" | "qwen2";
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  /** Per-frequency divisors from a GGUF `rope_freqs.weight` (llama3 scaling baked in), or null. */
+  ropeFreqFactors: Float32Array | null;
+  /** How Q/K rows are ordered in the loaded weights: HF order rotates pairs (i, i + d/2) ("neox"); llama.cpp's
+   *  converter permutes LLaMA rows so pairs are adjacent ("interleaved"). Qwen2 is "neox" in both. */
+  ropeLayout: "neox" | "interleaved";
+  contextLength: number;
+  tieWordEmbeddings: boolean;
+  /** Q/K/V projections have biases (Qwen2; HF Llama's attention_bias). */
+  attentionBias: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function num(json: Json, key: string, where: string, fallback?: number): number {
+  const v = json[key];
+  if (v === undefined || v === null) {
+    if (fallback !== undefined) return fallback;
+    throw new ModelLoadError(`${where}: '${key}' is missing; a LLaMA-style config needs it`);
+  }
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new ModelLoadError(`${where}: '${key}' is ${JSON.stringify(v)}, expected a number`);
+  return v;
+}
+
+function checkConfig(c: LlamaConfig, where: string): LlamaConfig {
+  const positive = ["vocabSize", "hiddenSize", "intermediateSize", "numLayers", "numHeads", "numKvHeads", "headDim", "contextLength"] as const;
+  for (const k of positive) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0 || c[k] > 2 ** 31) throw new ModelLoadError(`${where}: ${k} = ${c[k]} must be a positive integer`);
+  }
+  if (c.numHeads % c.numKvHeads !== 0) {
+    throw new ModelLoadError(`${where}: ${c.numHeads} attention heads are not a multiple of ${c.numKvHeads} KV heads`);
+  }
+  if (c.headDim % 2 !== 0) throw new ModelLoadError(`${where}: head dim ${c.headDim} must be even for RoPE`);
+  return c;
+}
+
+function parseHfRopeScaling(json: Json, where: string): RopeScaling | null {
+  const rs = json.rope_scaling as Json | null | undefined;
+  if (!rs) return null;
+  const type = String(rs.rope_type ?? rs.type ?? "default");
+  if (type === "default" || type === "dynamic") return null; // dynamic NTK only acts beyond the trained context
+  if (type === "linear") return { type, factor: num(rs, "factor", `${where} rope_scaling`) };
+  if (type === "llama3") {
+    return {
+      type, factor: num(rs, "factor", `${where} rope_scaling`),
+      lowFreqFactor: num(rs, "low_freq_factor", `${where} rope_scaling`, 1),
+      highFreqFactor: num(rs, "high_freq_factor", `${where} rope_scaling`, 4),
+      originalContextLength: num(rs, "original_max_position_embeddings", `${where} rope_scaling`, 8192),
+    };
+  }
+  throw new ModelLoadError(`${where}: rope_scaling type '${type}' is not supported (supported: linear, llama3)`);
+}
+
+/** From a Hugging Face config.json (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM). */
+export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfig {
+  const modelType = String(json.model_type ?? "llama");
+  const isQwen2 = modelType === "qwen2";
+  const hiddenSize = num(json, "hidden_size", where);
+  const numHeads = num(json, "num_attention_heads", where);
+  return checkConfig({
+    architecture: isQwen2 ? "qwen2" : "llama",
+    vocabSize: num(json, "vocab_size", where),
+    hiddenSize,
+    intermediateSize: num(json, "intermediate_size", where),
+    numLayers: num(json, "num_hidden_layers", where),
+    numHeads,
+    numKvHeads: num(json, "num_key_value_heads", where, numHeads),
+    headDim: num(json, "head_dim", where, hiddenSize / numHeads),
+    rmsNormEps: num(json, "rms_norm_eps", where, 1e-6),
+    ropeTheta: num(json, "rope_theta", where, 10000),
+    ropeScaling: parseHfRopeScaling(json, where),
+    ropeFreqFactors: null,
+    ropeLayout: "neox",
+    contextLength: num(json, "max_position_embeddings", where, 2048),
+    tieWordEmbeddings: json.tie_word_embeddings === true,
+    attentionBias: isQwen2 || json.attention_bias === true,
+  }, where);
+}
+
+/** From GGUF metadata (`llama.*` or `qwen2.*` keys). tieWordEmbeddings is true when output.weight is absent. */
+export function llamaConfigFromGguf(file: GgufFile): LlamaConfig {
+  const arch = getOptionalString(file, "general.architecture") ?? "llama";
+  if (arch !== "llama" && arch !== "qwen2") throw new ModelLoadError(`${file.path}: architecture '${arch}' is not LLaMA-style`);
+  const where = file.path;
+  const need = (key: string, fallback?: number) => {
+    const v = getOptionalNumber(file, `${arch}.${key}`);
+    if (v !== undefined) return v;
+    if (fallback !== undefined) return fallback;
+    throw new ModelLoadError(`${where}: metadata '${arch}.${key}' is missing`);
+  };
+  const embd = file.tensorByName.get("token_embd.weight");
+  if (!embd) throw new ModelLoadError(`${where}: tensor 'token_embd.weight' is missing`);
+  const hiddenSize = need("embedding_length");
+  const numHeads = need("attention.head_count");
+  let ropeScaling: RopeScaling | null = null;
+  const scalingType = getOptionalString(file, `${arch}.rope.scaling.type`);
+  if (scalingType === "linear") {
+    ropeScaling = { type: "linear", factor: need("rope.scaling.factor") };
+  } else if (scalingType && scalingType !== "none") {
+    throw new ModelLoadError(`${where}: ${arch}.rope.scaling.type '${scalingType}' is not supported (supported: linear, none)`);
+  }
+  return checkConfig({
+    architecture: arch,
+    vocabSize: need("vocab_size", embd.dims[1]),
+    hiddenSize,
+    intermediateSize: need("feed_forward_length"),
+    numLayers: need("block_count"),
+    numHeads,
+    numKvHeads: need("attention.head_count_kv", numHeads),
+    headDim: need("attention.key_length", need("rope.dimension_count", hiddenSize / numHeads)),
+    rmsNormEps: need("attention.layer_norm_rms_epsilon", 1e-5),
+    ropeTheta: need("rope.freq_base", 10000),
+    ropeScaling,
+    ropeFreqFactors: null, // the loader fills it from rope_freqs.weight when present
+    ropeLayout: arch === "llama" ? "interleaved" : "neox",
+    contextLength: need("context_length", 2048),
+    tieWordEmbeddings: !file.tensorByName.has("output.weight"),
+    attentionBias: arch === "qwen2",
+  }, where);
+}
+
+/** RoPE inverse frequencies θ^(−2i/d) for i < d/2, with the config's scaling applied. */
+export function ropeFrequencies(c: LlamaConfig): Float32Array {
+  const half = c.headDim / 2;
+  const out = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    let f = Math.pow(c.ropeTheta, (-2 * i) / c.headDim);
+    const s = c.ropeScaling;
+    if (s?.type === "linear") f /= s.factor;
+    else if (s?.type === "llama3") {
+      // HF _compute_llama3_parameters: long wavelengths are divided by factor, short ones kept, smooth between.
+      const old = s.originalContextLength ?? 8192;
+      const lowWavelen = old / (s.lowFreqFactor ?? 1);
+      const highWavelen = old / (s.highFreqFactor ?? 4);
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen > lowWavelen) f /= s.factor;
+      else if (wavelen >= highWavelen) {
+        const smooth = (old / wavelen - (s.lowFreqFactor ?? 1)) / ((s.highFreqFactor ?? 4) - (s.lowFreqFactor ?? 1));
+        f = (1 - smooth) * (f / s.factor) + smooth * f;
+      }
+    }
+    if (c.ropeFreqFactors) f /= c.ropeFreqFactors[i];
+    out[i] = f;
+  }
+  return out;
+}
+
+/** Every parameter the config implies, HF names and torch shapes, in a stable order. */
+export function llamaParamSpecs(c: LlamaConfig): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  const mat = (name: string, shape: number[]) => specs.push({ name, shape, kind: "matrix", init: "normal" });
+  const vec = (name: string, n: number, init: "ones" | "zeros") => specs.push({ name, shape: [n], kind: "vector", init });
+  const qDim = c.numHeads * c.headDim;
+  const kvDim = c.numKvHeads * c.headDim;
+  mat("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]);
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    vec(`${p}.input_layernorm.weight`, c.hiddenSize, "ones");
+    mat(`${p}.self_attn.q_proj.weight`, [qDim, c.hiddenSize]);
+    mat(`${p}.self_attn.k_proj.weight`, [kvDim, c.hiddenSize]);
+    mat(`${p}.self_attn.v_proj.weight`, [kvDim, c.hiddenSize]);
+    if (c.attentionBias) {
+      vec(`${p}.self_attn.q_proj.bias`, qDim, "zeros");
+      vec(`${p}.self_attn.k_proj.bias`, kvDim, "zeros");
+      vec(`${p}.self_attn.v_proj.bias`, kvDim, "zeros");
+    }
+    mat(`${p}.self_attn.o_proj.weight`, [c.hiddenSize, qDim]);
+    vec(`${p}.post_attention_layernorm.weight`, c.hiddenSize, "ones");
+    mat(`${p}.mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]);
+    mat(`${p}.mlp.up_proj.weight`, [c.intermediateSize, c.hiddenSize]);
+    mat(`${p}.mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize]);
+  }
+  vec("model.norm.weight", c.hiddenSize, "ones");
+  if (!c.tieWordEmbeddings) mat("lm_head.weight", [c.vocabSize, c.hiddenSize]);
+  return specs;
+}
+
+// HF → GGUF names, as data: [HF pattern, GGUF pattern] with N for the layer index.
+const LLAMA_NAME_MAP: ReadonlyArray<readonly [string, string]> = [
+  ["model.embed_tokens.weight", "token_embd.weight"],
+  ["model.norm.weight", "output_norm.weight"],
+  ["lm_head.weight", "output.weight"],
+  ["model.layers.N.input_layernorm.weight", "blk.N.attn_norm.weight"],
+  ["model.layers.N.self_attn.q_proj.weight", "blk.N.attn_q.weight"],
+  ["model.layers.N.self_attn.k_proj.weight", "blk.N.attn_k.weight"],
+  ["model.layers.N.self_attn.v_proj.weight", "blk.N.attn_v.weight"],
+  ["model.layers.N.self_attn.q_proj.bias", "blk.N.attn_q.bias"],
+  ["model.layers.N.self_attn.k_proj.bias", "blk.N.attn_k.bias"],
+  ["model.layers.N.self_attn.v_proj.bias", "blk.N.attn_v.bias"],
+  ["model.layers.N.self_attn.o_proj.weight", "blk.N.attn_output.weight"],
+  ["model.layers.N.post_attention_layernorm.weight", "blk.N.ffn_norm.weight"],
+  ["model.layers.N.mlp.gate_proj.weight", "blk.N.ffn_gate.weight"],
+  ["model.layers.N.mlp.up_proj.weight", "blk.N.ffn_up.weight"],
+  ["model.layers.N.mlp.down_proj.weight", "blk.N.ffn_down.weight"],
+];
+
+/** Maps names between two spellings with a table of patterns where N stands for a layer index. */
+export function mapName(table: ReadonlyArray<readonly [string, string]>, name: string, toGguf: boolean): string | null {
+  const layer = /\.(\d+)\./.exec(name);
+  const generic = layer ? name.replace(`.${layer[1]}.`, ".N.") : name;
+  for (const [hf, gguf] of table) {
+    const [from, to] = toGguf ? [hf, gguf] : [gguf, hf];
+    if (from === generic) return layer ? to.replace(".N.", `.${layer[1]}.`) : to;
+  }
+  return null;
+}
+
+export function llamaGgufName(hfName: string): string | null {
+  return mapName(LLAMA_NAME_MAP, hfName, true);
+}
+
+export function llamaHfName(ggufName: string): string | null {
+  return mapName(LLAMA_NAME_MAP, ggufName, false);
+}
+
+/** Row order llama.cpp's converter gives Q (nHead) and K (nKvHead) weights: within each head, HF row
+ *  (half, j) moves to GGUF row (j, half), so RoPE pairs become adjacent. Returns src row for each dst row. */
+export function ggufQkRowOrder(rows: number, nHead: number, toGguf: boolean): Int32Array {
+  const headDim = rows / nHead;
+  const half = headDim / 2;
+  const order = new Int32Array(rows);
+  for (let h = 0; h < nHead; h++) {
+    for (let j = 0; j < half; j++) {
+      for (let s = 0; s < 2; s++) {
+        const hfRow = h * headDim + s * half + j;
+        const ggufRow = h * headDim + j * 2 + s;
+        if (toGguf) order[ggufRow] = hfRow;
+        else order[hfRow] = ggufRow;
+      }
+    }
+  }
+  return order;
+}
+
+/** Reorders whole rows of a row-major byte matrix (works for any row-wise block type). */
+export function permuteRows(data: Uint8Array, rows: number, order: Int32Array): Uint8Array {
+  const rowBytes = data.length / rows;
+  const out = new Uint8Array(data.length);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(order[r] * rowBytes, (order[r] + 1) * rowBytes), r * rowBytes);
+  return out;
+}

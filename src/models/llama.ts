@@ -1,0 +1,140 @@
+// The LLaMA family (Llama 1–3, Mistral-style, SmolLM, TinyLlama; Qwen2 = LLaMA + Q/K/V biases): pre-norm
+// decoder blocks of RMSNorm → grouped-query attention with RoPE → residual, RMSNorm → SwiGLU MLP → residual.
+// Written once over the Tensor API, so the trainer runs it with autograd (forward(ids) → logits) and inference
+// runs it under noGrad with a KV cache (forwardSegments: several sequences packed into one activation matrix
+// for the linear layers, attention per sequence against its own cache).
+// Config parsing, parameter specs and the HF ↔ GGUF name map live in llama-config.ts.
+// Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
+// Leaves out: sliding-window attention, MoE, dropout.
+import {
+  type Tensor, add, attention, concat, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, contiguous,
+} from "../tensor/index.js";
+import { type LlamaConfig, ropeFrequencies } from "./llama-config.js";
+import { embedRows, type Weight } from "./embed.js";
+import type { KvCache } from "./kv-cache.js";
+
+/** A run of tokens sharing positions pos0 … pos0+t−1 (b rows of t each) and, in inference, one cache. */
+export interface Segment {
+  /** First row of the segment in the packed activation matrix. */
+  start: number;
+  b: number;
+  t: number;
+  pos0: number;
+  cache: KvCache | null;
+}
+
+export class LlamaModel {
+  readonly freqs: Float32Array;
+  constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>) {
+    this.freqs = ropeFrequencies(config);
+  }
+
+  private w(name: string): Weight {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`[llama] parameter '${name}' is missing`);
+    return p;
+  }
+  private t(name: string): Tensor {
+    const p = this.w(name);
+    if (!("shape" in p)) throw new Error(`[llama] parameter '${name}' must be a dense f32 tensor (norms, biases)`);
+    return p as Tensor;
+  }
+  private optional(name: string): Tensor | null {
+    return (this.params.get(name) as Tensor | undefined) ?? null;
+  }
+
+  /** Training / plain forward: ids [B, T] (i32 tensor) → logits [B, T, V], positions 0 … T−1, no cache. */
+  forward(ids: Tensor): Tensor {
+    const [b, t] = ids.shape;
+    const flat = Int32Array.from(ids.toArray());
+    const x = this.trunk(flat, [{ start: 0, b, t, pos0: 0, cache: null }]);
+    return reshape(this.head(x), [b, t, this.config.vocabSize]);
+  }
+
+  /** Inference: each segment's ids are appended to its cache; returns logits [segments, V] at each segment's
+   *  last token. */
+  forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
+    const segs: Segment[] = [];
+    const packed: number[] = [];
+    for (const it of items) {
+      it.cache.reserve(it.ids.length);
+      segs.push({ start: packed.length, b: 1, t: it.ids.length, pos0: it.cache.length, cache: it.cache });
+      for (const id of it.ids) packed.push(id);
+    }
+    const x = this.trunk(Int32Array.from(packed), segs);
+    for (const s of segs) s.cache!.length += s.t;
+    const last = segs.map((s) => narrow(x, 0, s.start + s.t - 1, 1));
+    return this.head(last.length === 1 ? last[0] : concat(last, 0));
+  }
+
+  /** The final hidden states [N, D] (before the output norm). */
+  trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {
+    const c = this.config;
+    let x = embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize); // [N, D]
+    for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
+    return x;
+  }
+
+  /** Output norm and LM head: [n, D] → [n, V]. */
+  head(x: Tensor): Tensor {
+    const c = this.config;
+    const h = rmsNorm(x, this.t("model.norm.weight"), c.rmsNormEps);
+    const out = c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
+    return linear(h, out);
+  }
+
+  private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
+    const c = this.config;
+    const p = `model.layers.${l}`;
+    const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
+    const q = linear(h, this.w(`${p}.self_attn.q_proj.weight`), this.optional(`${p}.self_attn.q_proj.bias`)); // [N, H·Dh]
+    const k = linear(h, this.w(`${p}.self_attn.k_proj.weight`), this.optional(`${p}.self_attn.k_proj.bias`)); // [N, Hkv·Dh]
+    const v = linear(h, this.w(`${p}.self_attn.v_proj.weight`), this.optional(`${p}.self_attn.v_proj.bias`));
+    const att = attendSegments(l, q, k, v, segs, {
+      numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, freqs: this.freqs, ropeLayout: c.ropeLayout,
+    });
+    x = add(x, linear(att, this.w(`${p}.self_attn.o_proj.weight`)));
+    const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+    const gate = linear(h2, this.w(`${p}.mlp.gate_proj.weight`));
+    const up = linear(h2, this.w(`${p}.mlp.up_proj.weight`));
+    return add(x, linear(swiglu(gate, up), this.w(`${p}.mlp.down_proj.weight`)));
+  }
+}
+
+export interface AttentionShape {
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  /** RoPE frequencies, or null for models with learned positions (GPT-2). */
+  freqs: Float32Array | null;
+  ropeLayout: "neox" | "interleaved";
+}
+
+/** Causal self-attention over packed rows q [N, H·Dh], k, v [N, Hkv·Dh]: each segment gets RoPE at its own
+ *  positions, appends k/v to its cache (if any) and attends to everything cached before it. → [N, H·Dh]. */
+export function attendSegments(layer: number, q: Tensor, k: Tensor, v: Tensor, segs: readonly Segment[],
+  s: AttentionShape): Tensor {
+  const outs: Tensor[] = [];
+  for (const seg of segs) {
+    const rows = seg.b * seg.t;
+    const pick = (x: Tensor, heads: number) =>
+      reshape(contiguous(segs.length === 1 ? x : narrow(x, 0, seg.start, rows)), [seg.b, seg.t, heads, s.headDim]);
+    let qs = pick(q, s.numHeads); // [B, T, H, Dh]
+    let ks = pick(k, s.numKvHeads); // [B, T, Hkv, Dh]
+    let vs = pick(v, s.numKvHeads);
+    if (s.freqs) {
+      qs = rope(qs, { pos0: seg.pos0, freqs: s.freqs, layout: s.ropeLayout });
+      ks = rope(ks, { pos0: seg.pos0, freqs: s.freqs, layout: s.ropeLayout });
+    }
+    if (seg.cache) {
+      const cache = seg.cache;
+      assign(narrow(cache.k[layer], 1, seg.pos0, seg.t), ks);
+      assign(narrow(cache.v[layer], 1, seg.pos0, seg.t), vs);
+      ks = narrow(cache.k[layer], 1, 0, seg.pos0 + seg.t); // [1, pos0+T, Hkv, Dh]
+      vs = narrow(cache.v[layer], 1, 0, seg.pos0 + seg.t);
+    }
+    const o = attention(qs, ks, vs, { causal: true, scale: 1 / Math.sqrt(s.headDim) }); // [B, T, H, Dh]
+    outs.push(reshape(o, [rows, s.numHeads * s.headDim]));
+  }
+  return outs.length === 1 ? outs[0] : concat(outs, 0);
+}
