@@ -1,0 +1,218 @@
+// The trainer's view of a model: the GPT-2 or LLaMA model of src/models (written once, over the Tensor API)
+// with its parameters as trainable f32 tensors, plus what training needs around it — random init from a
+// config, import/export of Hugging Face weights (model.safetensors, GPT-2's Conv1D matrices transposed), the
+// weight-decay mask, the mean cross-entropy loss of a batch, and the FLOPs shape for MFU.
+// Leaves out: the model math (src/models), quantized or f16 master weights (training keeps f32 masters).
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { Rng } from "../core/rng.js";
+import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
+import { type Tensor, crossEntropy, fromTypedArray, reshape } from "../tensor/index.js";
+import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
+import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromHf, gpt2ParamSpecs, type Gpt2Config } from "../models/gpt2-config.js";
+import { llamaConfigFromHf, llamaParamSpecs, type LlamaConfig } from "../models/llama-config.js";
+import { Gpt2Model, type Gpt2Options } from "../models/gpt2.js";
+import { LlamaModel } from "../models/llama.js";
+import type { ParamSpec } from "../models/weights.js";
+import type { TrainDType } from "./options.js";
+
+export type TrainFamily = "gpt2" | "llama";
+
+export class TrainModelError extends Error {
+  override name = "TrainModelError";
+}
+
+/** Which family a config.json describes. */
+export function familyOf(hfConfig: Record<string, unknown>, where: string): TrainFamily {
+  const type = String(hfConfig.model_type ?? "");
+  const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
+  if (type === "gpt2" || arch.startsWith("GPT2")) return "gpt2";
+  if (["llama", "mistral", "qwen2"].includes(type) || /^(Llama|Mistral|Qwen2)/.test(arch)) return "llama";
+  throw new TrainModelError(`${where}: model_type '${type}' / architecture '${arch}' is not trainable here; ` +
+    "supported: gpt2 (GPT2LMHeadModel) and llama (LlamaForCausalLM, Mistral, Qwen2)");
+}
+
+/** Parameters that take no weight decay by default: norms, biases and embedding tables. */
+export function isNoDecay(spec: ParamSpec): boolean {
+  return spec.kind === "vector" || /(^|\.)(wte|wpe|embed_tokens)\.weight$/.test(spec.name);
+}
+
+export class TrainModel {
+  readonly family: TrainFamily;
+  readonly config: Gpt2Config | LlamaConfig;
+  readonly specs: readonly ParamSpec[];
+  private readonly gpt2: Gpt2Model | null;
+  private readonly llama: LlamaModel | null;
+
+  private constructor(readonly hfConfig: Record<string, unknown>, readonly params: ReadonlyMap<string, Tensor>,
+    readonly matmulDtype: TrainDType) {
+    this.family = familyOf(hfConfig, "config.json");
+    if (this.family === "gpt2") {
+      const c = gpt2ConfigFromHf(hfConfig);
+      this.config = c;
+      this.specs = gpt2ParamSpecs(c);
+      // matmulDtype: bf16 mixed precision in the model's linear layers (ignored by a model without the option).
+      this.gpt2 = new Gpt2Model(c, params, { matmulDtype } as Gpt2Options);
+      this.llama = null;
+    } else {
+      const c = llamaConfigFromHf(hfConfig);
+      this.config = c;
+      this.specs = llamaParamSpecs(c);
+      this.llama = new (LlamaModel as unknown as new (c: LlamaConfig, p: ReadonlyMap<string, Tensor>, o: object) => LlamaModel)(
+        c, params, { matmulDtype });
+      this.gpt2 = null;
+    }
+    for (const s of this.specs) {
+      const t = params.get(s.name);
+      if (!t) throw new TrainModelError(`[TrainModel] parameter '${s.name}' is missing`);
+      if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+        throw new TrainModelError(`[TrainModel] parameter '${s.name}' has shape [${t.shape.join(", ")}], expected [${s.shape.join(", ")}]`);
+      }
+    }
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  get contextLength(): number {
+    return this.config.contextLength;
+  }
+
+  /** Parameter count (tied embeddings counted once). */
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.size;
+    return n;
+  }
+
+  /** Shape for the MFU estimate: parameters used in matmuls (all but the embedding tables, plus the head). */
+  flopsShape(): { matmulParams: number; nLayer: number; nEmbd: number } {
+    let n = 0;
+    for (const s of this.specs) if (!/(wte|wpe|embed_tokens)\.weight$/.test(s.name)) n += s.shape.reduce((a, b) => a * b, 1);
+    n += this.config.vocabSize * this.config.hiddenSize; // the LM head matmul (tied or not)
+    if (this.specs.some((s) => s.name === "lm_head.weight")) n -= this.config.vocabSize * this.config.hiddenSize;
+    return { matmulParams: n, nLayer: this.config.numLayers, nEmbd: this.config.hiddenSize };
+  }
+
+  /** Mean cross-entropy of next-token prediction over a batch: inputs/targets are B rows of T ids. */
+  loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): Tensor {
+    const ids = fromTypedArray(inputs, [batch, seq]);
+    const logits = this.gpt2 ? this.gpt2.forward(ids) : this.llama!.forward(ids); // [B, T, V]
+    const v = logits.shape[logits.shape.length - 1]!;
+    return crossEntropy(reshape(logits, [batch * seq, v]), fromTypedArray(targets, [batch * seq]));
+  }
+
+  /** The config.json to write into checkpoints. */
+  configJson(): Record<string, unknown> {
+    return { ...this.hfConfig };
+  }
+
+  /** Parameters in Hugging Face layout (GPT-2's Conv1D matrices back to [in, out]) for model.safetensors. */
+  hfTensors(): SafetensorsWriteTensor[] {
+    return this.specs.map((s) => {
+      const data = this.params.get(s.name)!.toFloat32Array();
+      if (this.family === "gpt2" && GPT2_CONV1D_WEIGHT.test(s.name)) {
+        const [rows, cols] = s.shape as [number, number];
+        return { name: s.name, dtype: "F32", shape: [cols, rows], data: transpose(data, rows, cols) };
+      }
+      return { name: s.name, dtype: "F32", shape: s.shape, data };
+    });
+  }
+
+  saveSafetensors(filePath: string): void {
+    writeSafetensors(filePath, this.hfTensors(), { format: "pt" });
+  }
+
+  /** Overwrites every parameter with the values of an HF folder's weights (the same shapes). */
+  loadWeightsFrom(dir: string): void {
+    const values = readHfWeights(dir, this.family, this.specs);
+    for (const s of this.specs) {
+      const t = this.params.get(s.name)!;
+      const dst = t.storage("loadWeights") as Float32Array;
+      dst.set(values.get(s.name)!, t.offset);
+    }
+  }
+
+  /** A model with freshly initialised weights (GPT-2 scheme: N(0, 0.02), residual projections 0.02/√(2L)). */
+  static random(hfConfig: Record<string, unknown>, rng: Rng, dtype: TrainDType): TrainModel {
+    const family = familyOf(hfConfig, "config");
+    const specs = family === "gpt2" ? gpt2ParamSpecs(gpt2ConfigFromHf(hfConfig)) : llamaParamSpecs(llamaConfigFromHf(hfConfig));
+    const nLayer = Number(hfConfig.n_layer ?? hfConfig.num_hidden_layers);
+    const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
+    const params = new Map<string, Tensor>();
+    for (const s of specs) {
+      const n = s.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      if (s.init === "ones") data.fill(1);
+      else if (s.init === "normal") {
+        const residual = /(c_proj|o_proj|down_proj)\.weight$/.test(s.name);
+        const sd = residual ? std / Math.sqrt(2 * nLayer) : std;
+        for (let i = 0; i < n; i++) data[i] = rng.normal(0, sd);
+      }
+      params.set(s.name, trainable(data, s.shape));
+    }
+    return new TrainModel(hfConfig, params, dtype);
+  }
+
+  /** Loads an HF folder (config.json + model.safetensors) as trainable f32 parameters. */
+  static fromHfFolder(dir: string, dtype: TrainDType): TrainModel {
+    const hfConfig = readConfigJson(dir);
+    const family = familyOf(hfConfig, path.join(dir, "config.json"));
+    const specs = family === "gpt2" ? gpt2ParamSpecs(gpt2ConfigFromHf(hfConfig)) : llamaParamSpecs(llamaConfigFromHf(hfConfig));
+    const values = readHfWeights(dir, family, specs);
+    const params = new Map<string, Tensor>();
+    for (const s of specs) params.set(s.name, trainable(values.get(s.name)!, s.shape));
+    return new TrainModel(hfConfig, params, dtype);
+  }
+}
+
+function trainable(data: Float32Array, shape: readonly number[]): Tensor {
+  const t = fromTypedArray(data, [...shape]);
+  t.requiresGrad = true;
+  return t;
+}
+
+function transpose(src: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
+  return out;
+}
+
+export function readConfigJson(dir: string): Record<string, unknown> {
+  const file = path.join(dir, "config.json");
+  if (!existsSync(file)) throw new TrainModelError(`${dir}: no config.json; --init needs a Hugging Face model folder`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new TrainModelError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Reads every spec'd parameter as f32 in Zhiyu layout; errors name the tensor, its shape and the expected one. */
+function readHfWeights(dir: string, family: TrainFamily, specs: readonly ParamSpec[]): Map<string, Float32Array> {
+  const folder = openSafetensorsFolder(dir);
+  const out = new Map<string, Float32Array>();
+  for (const s of specs) {
+    const conv1d = family === "gpt2" && GPT2_CONV1D_WEIGHT.test(s.name);
+    const fileShape = conv1d ? [s.shape[1]!, s.shape[0]!] : s.shape;
+    let info;
+    try {
+      info = folder.info(s.name);
+    } catch {
+      throw new TrainModelError(`${dir}: tensor '${s.name}' is missing (expected shape [${fileShape.join(", ")}] from config.json)`);
+    }
+    if (info.shape.length !== fileShape.length || info.shape.some((d, i) => d !== fileShape[i])) {
+      throw new TrainModelError(`${dir}: tensor '${s.name}' has shape [${info.shape.join(", ")}], expected ` +
+        `[${fileShape.join(", ")}] from config.json`);
+    }
+    const raw = folder.readTensor(s.name);
+    let data: Float32Array;
+    if (info.dtype === "F32") data = Float32Array.from(raw as Float32Array);
+    else if (info.dtype === "BF16") data = Float32Array.from(raw as Uint16Array, (b) => bf16ToF32(b));
+    else if (info.dtype === "F16") data = Float32Array.from(raw as Uint16Array, (b) => f16ToF32(b));
+    else throw new TrainModelError(`${dir}: tensor '${s.name}' is ${info.dtype}; training loads F32, BF16 or F16 weights`);
+    out.set(s.name, conv1d ? transpose(data, fileShape[0]!, fileShape[1]!) : data);
+  }
+  return out;
+}
