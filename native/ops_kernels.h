@@ -1,0 +1,64 @@
+/* C API of the backend's non-GEMM kernels (native/ops_*.c). Semantics are those of the Backend interface in
+ * src/backend/backend.ts; the TypeScript reference backend (src/backend/ref/) is the specification and the
+ * cpu backend validates every size before calling these, so they do no bounds checks of their own.
+ * All f32; shapes row-major; multithreaded through zy_pool.h when the work is large.
+ * Leaves out: GEMM (gemm.h), quantized kernels (quant*.h). */
+#ifndef ZY_OPS_KERNELS_H
+#define ZY_OPS_KERNELS_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* layout (ops_elementwise.c) */
+void zy_op_copy_strided(const void *src, int64_t src_off, const int64_t *src_strides, void *dst, int64_t dst_off,
+                        const int64_t *dst_strides, const int64_t *shape, int rank, int elem_bytes);
+void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t n);
+/* elementwise (ops_elementwise.c) */
+void zy_op_unary(int op, const float *x, float *y, int64_t n);
+void zy_op_unary_bw(int op, const float *x, const float *dy, float *dx, int64_t n, int accumulate);
+void zy_op_binary(int op, const float *a, const int64_t *a_strides, const float *b, const int64_t *b_strides,
+                  float *out, const int64_t *shape, int rank);
+void zy_op_scale(const float *x, float *y, int64_t n, float alpha, float beta);
+void zy_op_axpy(float alpha, const float *x, float *y, int64_t n);
+void zy_op_swiglu(const float *g, const float *u, float *out, int64_t n);
+void zy_op_swiglu_bw(const float *g, const float *u, const float *dout, float *dg, float *du, int64_t n);
+/* reduce (ops_reduce.c) */
+void zy_op_reduce_sum(const float *x, float *out, int64_t outer, int64_t size, int64_t inner, int accumulate);
+void zy_op_reduce_max(const float *x, float *out, int64_t outer, int64_t size, int64_t inner);
+/* softmax (ops_softmax.c) */
+void zy_op_softmax(const float *x, float *y, int64_t rows, int64_t cols, int log);
+void zy_op_softmax_bw(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols, int log);
+/* norms (ops_norm.c); w, b, dw, db may be NULL; backward returns -1 when out of memory */
+void zy_op_layernorm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                     int64_t rows, int64_t cols, float eps);
+int zy_op_layernorm_bw(const float *x, const float *w, const float *mean, const float *rstd, const float *dy,
+                        float *dx, float *dw, float *db, int64_t rows, int64_t cols);
+void zy_op_rmsnorm(const float *x, const float *w, float *y, float *rstd, int64_t rows, int64_t cols, float eps);
+int zy_op_rmsnorm_bw(const float *x, const float *w, const float *rstd, const float *dy, float *dx, float *dw,
+                      int64_t rows, int64_t cols);
+/* rope (ops_rope.c); returns -1 when out of memory */
+int zy_op_rope(float *x, int64_t b, int64_t t, int64_t heads, int64_t head_dim, int64_t rot_dim, int64_t pos0,
+                const float *freqs, int interleaved, int inverse);
+/* embedding (ops_embedding.c) */
+void zy_op_embedding(const float *table, const int32_t *ids, float *out, int64_t n, int64_t dim);
+void zy_op_embedding_bw(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
+/* attention (ops_attention.c): q, out [b, tq, nh, d]; k, v [b, cap, nkv, d]; lse [b, nh, tq] */
+void zy_op_attention(const float *q, const float *k, const float *v, float *out, float *lse, int64_t b, int64_t tq,
+                     int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
+void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
+                        const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
+                        int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
+/* loss (ops_loss.c) */
+int64_t zy_op_cross_entropy(const float *logits, const int32_t *targets, float *losses, int64_t rows, int64_t cols,
+                            int32_t ignore_index);
+void zy_op_cross_entropy_bw(const float *logits, const int32_t *targets, const float *dloss, float *dlogits,
+                            int64_t rows, int64_t cols, int32_t ignore_index);
+/* optimizer (ops_optim.c) */
+void zy_op_adamw(float *param, const float *grad, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
+                 float eps, float weight_decay, int64_t step, int decay);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
