@@ -1,0 +1,541 @@
+// Hugging Face tokenizer.json (+ tokenizer_config.json) → Tokenizer, and the writer for Zhiyu's trained
+// byte-level BPE. Reads models BPE (both merges spellings: "a b" and ["a","b"]; byte_fallback, ignore_merges,
+// unk/fuse_unk, subword prefix/suffix) and WordPiece; normalizers, pre-tokenizers, post-processors and
+// decoders as listed in the issue. Every malformed field is reported by its JSON path, e.g.
+// `tokenizer.json: model.merges[12] is not "a b" or ["a","b"]`.
+// Leaves out: the Unigram model (an error says so), truncation/padding, and SentencePiece's Precompiled
+// charsmap (approximated by NFKC).
+import { fromByteLevel, parseByteToken, utf8Encode } from "./byte-level.js";
+import { BpeModel, MergeTable, type WordModel } from "./bpe.js";
+import {
+  bertNormalizer, lowercaseNormalizer, prependNormalizer, replaceNormalizer, sequenceNormalizer, stripAccentsNormalizer,
+  stripNormalizer, unicodeNormalizer, type Normalizer,
+} from "./normalizers.js";
+import { PipelineTokenizer, type AddedToken, type TokenizerParts } from "./pipeline.js";
+import {
+  bertPreTokenizer, byteLevelPreTokenizer, digitsPreTokenizer, identityPreTokenizer, metaspacePreTokenizer,
+  punctuationPreTokenizer, sequencePreTokenizer, splitPreTokenizer, whitespacePreTokenizer, whitespaceSplitPreTokenizer,
+  type PreTokenizer,
+} from "./pretokenizers.js";
+import { compileTokenizerRegex, escapeRegex, type SplitBehavior } from "./regex.js";
+import { WordPieceModel } from "./wordpiece.js";
+
+export class TokenizerFormatError extends Error {
+  override name = "TokenizerFormatError";
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+/** A JSON value with the path it was read from, for error messages. */
+class Field {
+  constructor(readonly file: string, readonly path: string, readonly value: Json | undefined) {}
+  fail(what: string): never {
+    throw new TokenizerFormatError(`${this.file}: ${this.path || "(top level)"} ${what}`);
+  }
+  get(key: string): Field {
+    const v = this.value;
+    const sub = v !== null && typeof v === "object" && !Array.isArray(v) ? v[key] : undefined;
+    return new Field(this.file, this.path ? `${this.path}.${key}` : key, sub);
+  }
+  at(i: number): Field {
+    const v = this.value;
+    return new Field(this.file, `${this.path}[${i}]`, Array.isArray(v) ? v[i] : undefined);
+  }
+  get present(): boolean {
+    return this.value !== undefined && this.value !== null;
+  }
+  object(): JsonObject {
+    const v = this.value;
+    if (v === null || typeof v !== "object" || Array.isArray(v)) this.fail(`is ${describe(v)}, expected an object`);
+    return v;
+  }
+  array(): Json[] {
+    if (!Array.isArray(this.value)) this.fail(`is ${describe(this.value)}, expected an array`);
+    return this.value;
+  }
+  string(): string {
+    if (typeof this.value !== "string") this.fail(`is ${describe(this.value)}, expected a string`);
+    return this.value;
+  }
+  optString(fallback: string): string {
+    return this.present ? this.string() : fallback;
+  }
+  bool(fallback: boolean): boolean {
+    if (!this.present) return fallback;
+    if (typeof this.value !== "boolean") this.fail(`is ${describe(this.value)}, expected true or false`);
+    return this.value;
+  }
+  int(): number {
+    if (typeof this.value !== "number" || !Number.isInteger(this.value) || this.value < 0) {
+      this.fail(`is ${describe(this.value)}, expected a non-negative integer`);
+    }
+    return this.value;
+  }
+  type(): string {
+    return this.get("type").string();
+  }
+}
+
+function describe(v: Json | undefined): string {
+  if (v === undefined) return "missing";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+export interface HfLoadOptions {
+  /** tokenizer_config.json's parsed content (bos/eos/pad, add_bos_token/add_eos_token, added_tokens_decoder). */
+  config?: unknown;
+  /** generation_config.json's parsed content (extra stop ids from eos_token_id). */
+  generationConfig?: unknown;
+  /** Name used in error messages. */
+  source?: string;
+}
+
+/** Builds a tokenizer from a parsed tokenizer.json. */
+export function tokenizerFromHfJson(json: unknown, options: HfLoadOptions = {}): PipelineTokenizer {
+  const file = options.source ?? "tokenizer.json";
+  const root = new Field(file, "", json as Json);
+  root.object();
+  const cfg = new Field(options.source ? `${options.source.replace(/tokenizer\.json$/, "")}tokenizer_config.json` : "tokenizer_config.json", "", (options.config ?? null) as Json);
+
+  const modelF = root.get("model");
+  modelF.object();
+  const modelType = modelF.get("type").present ? modelF.type() : "BPE";
+
+  // Vocabulary: model.vocab, then added tokens (which may extend it).
+  const tokens: (string | undefined)[] = [];
+  const tokenToId = new Map<string, number>();
+  const vocabF = modelF.get("vocab");
+  if (modelType === "Unigram") modelF.get("type").fail(`is "Unigram", which Zhiyu does not load yet (BPE and WordPiece are supported)`);
+  if (modelType !== "BPE" && modelType !== "WordPiece") modelF.get("type").fail(`is ${describe(modelType)}, expected "BPE" or "WordPiece"`);
+  const vocab = vocabF.object();
+  for (const tok of Object.keys(vocab)) {
+    const id = vocabF.get(tok).int();
+    tokens[id] = tok;
+    tokenToId.set(tok, id);
+  }
+
+  const added = readAddedTokens(root, cfg);
+  for (const t of added) {
+    if (tokens[t.id] === undefined || tokens[t.id] === t.content) {
+      tokens[t.id] = t.content;
+      if (!tokenToId.has(t.content)) tokenToId.set(t.content, t.id);
+    }
+  }
+  for (let i = 0; i < tokens.length; i++) if (!(i in tokens)) tokens[i] = undefined;
+  const special = new Uint8Array(tokens.length);
+  for (const t of added) if (t.special) special[t.id] = 1;
+
+  const normalizerF = root.get("normalizer");
+  let byteLevel = false;
+  const normalize = normalizerF.present ? buildNormalizer(normalizerF, () => (byteLevel = true)) : null;
+  const preF = root.get("pre_tokenizer");
+  const preTokenize = preF.present ? buildPreTokenizer(preF, () => (byteLevel = true)) : identityPreTokenizer;
+  const decoderF = root.get("decoder");
+  if (decoderF.present && decoderF.type() === "ByteLevel") byteLevel = true;
+
+  let model: WordModel;
+  if (modelType === "BPE") {
+    model = buildBpe(modelF, tokens, tokenToId, byteLevel);
+  } else {
+    const unk = modelF.get("unk_token").optString("[UNK]");
+    const unkId = tokenToId.get(unk);
+    if (unkId === undefined) modelF.get("unk_token").fail(`is ${describe(unk)}, which is not in model.vocab`);
+    model = new WordPieceModel({
+      tokenToId,
+      unkId: unkId!,
+      prefix: modelF.get("continuing_subword_prefix").optString("##"),
+      maxInputChars: modelF.get("max_input_chars_per_word").present ? modelF.get("max_input_chars_per_word").int() : 100,
+    });
+  }
+
+  const decoded = buildDecoder(decoderF, tokens, byteLevel);
+  const addedById = new Map(added.map((t) => [t.id, t]));
+  const decodeToken = (id: number): Uint8Array => {
+    const a = addedById.get(id);
+    return a ? utf8Encode(a.content) : decoded.decodeToken(tokens[id] ?? "");
+  };
+
+  // BOS/EOS: the post-processor's template, overridden by tokenizer_config's add_bos_token/add_eos_token.
+  const post = buildPostProcessor(root.get("post_processor"), tokenToId);
+  const specialId = (key: string): number | null => {
+    const f = cfg.get(key);
+    if (!f.present) return null;
+    const content = typeof f.value === "string" ? f.string() : f.get("content").string();
+    const id = tokenToId.get(content);
+    if (id === undefined) f.fail(`is ${describe(content)}, which is not a token of ${file}`);
+    return id!;
+  };
+  const bosTokenId = specialId("bos_token") ?? post.prefix[0] ?? null;
+  const eosTokenId = specialId("eos_token") ?? post.suffix[post.suffix.length - 1] ?? firstPresent(tokenToId, ["</s>", "<|endoftext|>", "<|end_of_text|>"]);
+  const padTokenId = specialId("pad_token");
+  let prefixIds = post.prefix;
+  let suffixIds = post.suffix;
+  const addBos = cfg.get("add_bos_token");
+  const addEos = cfg.get("add_eos_token");
+  if (addBos.present) prefixIds = addBos.bool(false) && bosTokenId !== null ? [bosTokenId] : [];
+  if (addEos.present) suffixIds = addEos.bool(false) && eosTokenId !== null ? [eosTokenId] : [];
+
+  const stop = new Set<number>();
+  if (eosTokenId !== null) stop.add(eosTokenId);
+  const gen = new Field("generation_config.json", "", (options.generationConfig ?? null) as Json).get("eos_token_id");
+  if (gen.present) for (const v of Array.isArray(gen.value) ? gen.value : [gen.value]) if (typeof v === "number") stop.add(v);
+  for (const name of END_OF_TURN_TOKENS) {
+    const id = tokenToId.get(name);
+    if (id !== undefined && special[id] === 1) stop.add(id);
+  }
+
+  const parts: TokenizerParts = {
+    kind: modelType === "WordPiece" ? "wordpiece" : decoded.spmLike ? "spm" : "bpe",
+    tokens,
+    tokenToId,
+    special,
+    added,
+    normalize,
+    preTokenize,
+    model,
+    prefixIds,
+    suffixIds,
+    decodeToken,
+    stripLeadingSpace: decoded.stripLeadingSpace,
+    bosTokenId,
+    eosTokenId,
+    padTokenId,
+    stopTokenIds: [...stop],
+  };
+  return new PipelineTokenizer(parts);
+}
+
+/** Tokens that end a chat turn in common templates; counted as stop tokens when the vocabulary marks them special. */
+export const END_OF_TURN_TOKENS = ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<|endoftext|>", "<end_of_turn>", "<|end_of_text|>"];
+
+function firstPresent(map: ReadonlyMap<string, number>, names: readonly string[]): number | null {
+  for (const n of names) {
+    const id = map.get(n);
+    if (id !== undefined) return id;
+  }
+  return null;
+}
+
+function readAddedTokens(root: Field, cfg: Field): AddedToken[] {
+  const out = new Map<number, AddedToken>();
+  const read = (f: Field, id: number): AddedToken => ({
+    id,
+    content: f.get("content").string(),
+    special: f.get("special").bool(false),
+    lstrip: f.get("lstrip").bool(false),
+    rstrip: f.get("rstrip").bool(false),
+    singleWord: f.get("single_word").bool(false),
+  });
+  const list = root.get("added_tokens");
+  if (list.present) {
+    list.array().forEach((_, i) => {
+      const f = list.at(i);
+      const t = read(f, f.get("id").int());
+      out.set(t.id, t);
+    });
+  }
+  const dec = cfg.get("added_tokens_decoder");
+  if (dec.present) {
+    for (const key of Object.keys(dec.object())) {
+      const id = Number(key);
+      if (!Number.isInteger(id) || id < 0) dec.get(key).fail("has a key that is not a token id");
+      if (!out.has(id)) out.set(id, read(dec.get(key), id));
+    }
+  }
+  return [...out.values()];
+}
+
+function buildBpe(modelF: Field, tokens: (string | undefined)[], tokenToId: Map<string, number>, byteLevel: boolean): BpeModel {
+  const mergesF = modelF.get("merges");
+  const list = mergesF.present ? mergesF.array() : [];
+  const triples: [number, number, number][] = new Array(list.length);
+  const prefix = modelF.get("continuing_subword_prefix").optString("");
+  for (let r = 0; r < list.length; r++) {
+    const m = list[r];
+    let a: string | undefined;
+    let b: string | undefined;
+    if (typeof m === "string") {
+      const sp = m.indexOf(" ", 1);
+      if (sp > 0 && m.indexOf(" ", sp + 1) < 0) {
+        a = m.slice(0, sp);
+        b = m.slice(sp + 1);
+      }
+    } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") {
+      a = m[0];
+      b = m[1];
+    }
+    if (a === undefined || b === undefined) return mergesF.at(r).fail(`is ${describe(m)}, not "a b" or ["a","b"]`);
+    const ia = tokenToId.get(a);
+    const ib = tokenToId.get(b);
+    const merged = a + (prefix && b.startsWith(prefix) ? b.slice(prefix.length) : b);
+    const im = tokenToId.get(merged);
+    if (ia === undefined || ib === undefined || im === undefined) {
+      const missing = ia === undefined ? a : ib === undefined ? b : merged;
+      return mergesF.at(r).fail(`merges ${describe(a)} + ${describe(b)}, but ${describe(missing)} is not in model.vocab`);
+    }
+    triples[r] = [ia, ib, im];
+  }
+  const unk = modelF.get("unk_token");
+  let unkId: number | null = null;
+  if (unk.present) {
+    const id = tokenToId.get(unk.string());
+    if (id === undefined) return unk.fail(`is ${describe(unk.value)}, which is not in model.vocab`);
+    unkId = id;
+  }
+  return new BpeModel({
+    tokens: tokens.map((t) => t ?? ""),
+    tokenToId,
+    merges: new MergeTable(triples),
+    byteLevel,
+    byteFallback: modelF.get("byte_fallback").bool(false),
+    unkId,
+    fuseUnk: modelF.get("fuse_unk").bool(false),
+    ignoreMerges: modelF.get("ignore_merges").bool(false),
+    continuingSubwordPrefix: prefix,
+    endOfWordSuffix: modelF.get("end_of_word_suffix").optString(""),
+  });
+}
+
+function patternOf(f: Field): { regex: string } | { literal: string } {
+  const p = f.get("pattern");
+  if (p.get("Regex").present) return { regex: p.get("Regex").string() };
+  if (p.get("String").present) return { literal: p.get("String").string() };
+  return p.fail(`is ${describe(p.value)}, expected {"Regex": …} or {"String": …}`);
+}
+
+function buildNormalizer(f: Field, markByteLevel: () => void): Normalizer {
+  const type = f.type();
+  switch (type) {
+    case "NFC": case "NFD": case "NFKC": case "NFKD":
+      return unicodeNormalizer(type);
+    case "Precompiled":
+      return unicodeNormalizer("NFKC");
+    case "Lowercase":
+      return lowercaseNormalizer;
+    case "Strip":
+      return stripNormalizer(f.get("strip_left").bool(true), f.get("strip_right").bool(true));
+    case "StripAccents":
+      return stripAccentsNormalizer;
+    case "Prepend":
+      return prependNormalizer(f.get("prepend").string());
+    case "Replace": {
+      const p = patternOf(f);
+      const re = "regex" in p ? compileTokenizerRegex(p.regex, `${f.path}.pattern.Regex`) : new RegExp(escapeRegex(p.literal), "gu");
+      return replaceNormalizer(re, f.get("content").string());
+    }
+    case "BertNormalizer": {
+      const sa = f.get("strip_accents");
+      return bertNormalizer(f.get("clean_text").bool(true), f.get("handle_chinese_chars").bool(true), sa.present ? sa.bool(false) : null, f.get("lowercase").bool(true));
+    }
+    case "ByteLevel":
+      markByteLevel();
+      return (t) => t;
+    case "Sequence": {
+      const list = f.get("normalizers");
+      return sequenceNormalizer(list.array().map((_, i) => buildNormalizer(list.at(i), markByteLevel)));
+    }
+    default:
+      return f.get("type").fail(`is ${describe(type)}, not a normalizer Zhiyu knows (NFC/NFD/NFKC/NFKD, Lowercase, Strip, StripAccents, Replace, Prepend, BertNormalizer, Precompiled, Sequence)`);
+  }
+}
+
+const BEHAVIORS = new Set(["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"]);
+
+function behaviorOf(f: Field, fallback: SplitBehavior): SplitBehavior {
+  const b = f.get("behavior");
+  if (!b.present) return fallback;
+  const s = b.string();
+  if (!BEHAVIORS.has(s)) b.fail(`is ${describe(s)}, expected one of ${[...BEHAVIORS].join(", ")}`);
+  return s as SplitBehavior;
+}
+
+function buildPreTokenizer(f: Field, markByteLevel: () => void): PreTokenizer {
+  const type = f.type();
+  switch (type) {
+    case "Split": {
+      const p = patternOf(f);
+      return splitPreTokenizer(p, behaviorOf(f, "Isolated"), f.get("invert").bool(false), `${f.file}: ${f.path}.pattern`);
+    }
+    case "ByteLevel":
+      markByteLevel();
+      return byteLevelPreTokenizer(f.get("add_prefix_space").bool(true), f.get("use_regex").bool(true));
+    case "Metaspace": {
+      const scheme = f.get("prepend_scheme");
+      let prepend: "always" | "first" | "never";
+      if (scheme.present) {
+        const s = scheme.string();
+        if (s !== "always" && s !== "first" && s !== "never") scheme.fail(`is ${describe(s)}, expected "always", "first" or "never"`);
+        prepend = s as "always" | "first" | "never";
+      } else {
+        prepend = f.get("add_prefix_space").bool(true) ? "always" : "never";
+      }
+      return metaspacePreTokenizer(f.get("replacement").optString("▁"), prepend, f.get("split").bool(true));
+    }
+    case "Digits":
+      return digitsPreTokenizer(f.get("individual_digits").bool(false));
+    case "Whitespace":
+      return whitespacePreTokenizer;
+    case "WhitespaceSplit":
+      return whitespaceSplitPreTokenizer;
+    case "BertPreTokenizer":
+      return bertPreTokenizer;
+    case "Punctuation":
+      return punctuationPreTokenizer(behaviorOf(f, "Isolated"));
+    case "Sequence": {
+      const list = f.get("pretokenizers");
+      return sequencePreTokenizer(list.array().map((_, i) => buildPreTokenizer(list.at(i), markByteLevel)));
+    }
+    default:
+      return f.get("type").fail(`is ${describe(type)}, not a pre-tokenizer Zhiyu knows (Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit, BertPreTokenizer, Punctuation, Sequence)`);
+  }
+}
+
+interface DecoderPlan {
+  decodeToken: (token: string) => Uint8Array;
+  stripLeadingSpace: boolean;
+  /** SentencePiece-style (▁ for spaces, byte fallback). */
+  spmLike: boolean;
+}
+
+/** Turns the decoder chain into a per-token byte mapping plus a "drop one leading space" flag. */
+function buildDecoder(f: Field, tokens: readonly (string | undefined)[], byteLevel: boolean): DecoderPlan {
+  const steps: ((t: string) => string)[] = [];
+  let byteFallback = false;
+  let byteLevelDecode = false;
+  let strip = false;
+  let spmLike = false;
+  let wordPiecePrefix: string | null = null;
+  const visit = (d: Field): void => {
+    const type = d.type();
+    switch (type) {
+      case "ByteLevel":
+        byteLevelDecode = true;
+        break;
+      case "ByteFallback":
+        byteFallback = true;
+        spmLike = true;
+        break;
+      case "Fuse":
+        break;
+      case "Replace": {
+        const p = patternOf(d);
+        const re = "regex" in p ? compileTokenizerRegex(p.regex, `${d.path}.pattern.Regex`) : new RegExp(escapeRegex(p.literal), "gu");
+        const content = d.get("content").string();
+        steps.push((t) => t.replace(re, () => content));
+        if ("literal" in p && p.literal === "▁") spmLike = true;
+        break;
+      }
+      case "Strip": {
+        const content = d.get("content").optString(" ");
+        const start = d.get("start").present ? d.get("start").int() : 0;
+        if (content === " " && start > 0) strip = true;
+        break;
+      }
+      case "Metaspace": {
+        const replacement = d.get("replacement").optString("▁");
+        steps.push((t) => t.split(replacement).join(" "));
+        const scheme = d.get("prepend_scheme");
+        strip = scheme.present ? scheme.string() !== "never" : d.get("add_prefix_space").bool(true);
+        spmLike = true;
+        break;
+      }
+      case "WordPiece":
+        wordPiecePrefix = d.get("prefix").optString("##");
+        strip = true;
+        break;
+      case "BPEDecoder": {
+        const suffix = d.get("suffix").optString("</w>");
+        steps.push((t) => (t.endsWith(suffix) ? t.slice(0, -suffix.length) + " " : t));
+        break;
+      }
+      case "Sequence": {
+        const list = d.get("decoders");
+        list.array().forEach((_, i) => visit(list.at(i)));
+        break;
+      }
+      default:
+        d.get("type").fail(`is ${describe(type)}, not a decoder Zhiyu knows (ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace, WordPiece, BPEDecoder, Sequence)`);
+    }
+  };
+  if (f.present) visit(f);
+  else if (byteLevel) byteLevelDecode = true;
+  void tokens;
+  const wp = wordPiecePrefix as string | null;
+  return {
+    stripLeadingSpace: strip,
+    spmLike,
+    decodeToken: (token) => {
+      if (byteFallback) {
+        const b = parseByteToken(token);
+        if (b >= 0) return Uint8Array.of(b);
+      }
+      if (wp !== null) token = token.startsWith(wp) ? token.slice(wp.length) : " " + token;
+      for (const s of steps) token = s(token);
+      return byteLevelDecode ? fromByteLevel(token) : utf8Encode(token);
+    },
+  };
+}
+
+interface PostPlan {
+  prefix: number[];
+  suffix: number[];
+}
+
+function buildPostProcessor(f: Field, tokenToId: ReadonlyMap<string, number>): PostPlan {
+  if (!f.present) return { prefix: [], suffix: [] };
+  const type = f.type();
+  const pairId = (p: Field): number => {
+    const arr = p.array();
+    if (arr.length !== 2) p.fail(`is ${describe(p.value)}, expected ["token", id]`);
+    return p.at(1).int();
+  };
+  switch (type) {
+    case "ByteLevel":
+      return { prefix: [], suffix: [] };
+    case "BertProcessing":
+    case "RobertaProcessing":
+      return { prefix: [pairId(f.get("cls"))], suffix: [pairId(f.get("sep"))] };
+    case "TemplateProcessing": {
+      const single = f.get("single");
+      const prefix: number[] = [];
+      const suffix: number[] = [];
+      let seenSequence = false;
+      single.array().forEach((_, i) => {
+        const item = single.at(i);
+        if (item.get("Sequence").present) {
+          seenSequence = true;
+          return;
+        }
+        const st = item.get("SpecialToken");
+        if (!st.present) item.fail(`is ${describe(item.value)}, expected {"SpecialToken": …} or {"Sequence": …}`);
+        const name = st.get("id").string();
+        const spec = f.get("special_tokens").get(name);
+        let ids: number[];
+        if (spec.present) {
+          const idsF = spec.get("ids");
+          ids = idsF.array().map((_, k) => idsF.at(k).int());
+        } else {
+          const id = tokenToId.get(name);
+          if (id === undefined) return st.get("id").fail(`is ${describe(name)}, which is neither in special_tokens nor in the vocabulary`);
+          ids = [id];
+        }
+        (seenSequence ? suffix : prefix).push(...ids);
+      });
+      return { prefix, suffix };
+    }
+    case "Sequence": {
+      const list = f.get("processors");
+      const out: PostPlan = { prefix: [], suffix: [] };
+      list.array().forEach((_, i) => {
+        const p = buildPostProcessor(list.at(i), tokenToId);
+        out.prefix.push(...p.prefix);
+        out.suffix.push(...p.suffix);
+      });
+      return out;
+    }
+    default:
+      return f.get("type").fail(`is ${describe(type)}, not a post-processor Zhiyu knows (ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing, Sequence)`);
+  }
+}
