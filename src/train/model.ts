@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
-import { type Tensor, crossEntropy, fromTypedArray, reshape } from "../tensor/index.js";
+import { type Tensor, crossEntropy, fromTypedArray, noGrad, reshape, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
 import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromHf, gpt2ParamSpecs, type Gpt2Config } from "../models/gpt2-config.js";
 import { llamaConfigFromHf, llamaParamSpecs, type LlamaConfig } from "../models/llama-config.js";
@@ -101,6 +101,15 @@ export class TrainModel {
     const logits = this.gpt2 ? this.gpt2.forward(ids) : this.llama!.forward(ids); // [B, T, V]
     const v = logits.shape[logits.shape.length - 1]!;
     return crossEntropy(reshape(logits, [batch * seq, v]), fromTypedArray(targets, [batch * seq]));
+  }
+
+  /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */
+  bf16Effective(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): boolean {
+    const f32 = new TrainModel(this.hfConfig, this.params, "f32");
+    const bf16 = new TrainModel(this.hfConfig, this.params, "bf16");
+    const a = noGrad(() => tidy(() => f32.loss(inputs, targets, batch, seq).item()));
+    const b = noGrad(() => tidy(() => bf16.loss(inputs, targets, batch, seq).item()));
+    return a !== b;
   }
 
   /** The config.json to write into checkpoints. */

@@ -120,13 +120,3 @@ export function validateOptions(o: TrainOptions): TrainOptions {
   if (o.peakFlops !== null && !(o.peakFlops > 0)) fail(`--peak-flops ${o.peakFlops} must be > 0`);
   return o;
 }
-
-/** The learning rate at a step (before any spike-guard factor): linear warmup, then the schedule to minLr. */
-export function learningRateAt(o: Pick<TrainOptions, "lr" | "minLr" | "warmup" | "schedule" | "steps">, step: number): number {
-  if (o.warmup > 0 && step < o.warmup) return (o.lr * (step + 1)) / o.warmup;
-  if (o.schedule === "constant") return o.lr;
-  const span = Math.max(1, o.steps - o.warmup);
-  const progress = Math.min(1, Math.max(0, (step - o.warmup) / span));
-  if (o.schedule === "linear") return o.lr + (o.minLr - o.lr) * progress;
-  return o.minLr + 0.5 * (o.lr - o.minLr) * (1 + Math.cos(Math.PI * progress));
-}

@@ -21,8 +21,8 @@ import {
 } from "./checkpoint.js";
 import { MetricsLog, defaultPeakFlops, mfu, trainFlopsPerToken, type StepRecord } from "./metrics.js";
 import { TrainModel, isNoDecay, readConfigJson } from "./model.js";
-import { TrainAdamW, clipGradients, globalGradNorm, type NamedParam } from "./optimizer.js";
-import { TrainConfigError, learningRateAt, type TrainOptions } from "./options.js";
+import { AdamW, clipGradNorm, gradNorm, lrAt, type AdamWState } from "../optim/index.js";
+import { TrainConfigError, type TrainOptions } from "./options.js";
 import { findPreset } from "./presets.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
@@ -66,6 +66,21 @@ export function readTrainerState(checkpointDir: string): TrainerState {
     throw new TrainingError(`${file}: not a Zhiyu trainer state (format ${String(state.format)}, version ${String(state.version)})`);
   }
   return state;
+}
+
+/** AdamW moments as safetensors tensors named "<param>.m" / "<param>.v", shaped like the parameters. */
+function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
+  const tensors = model.specs.flatMap((s) => (["m", "v"] as const).map((k) => ({
+    name: `${s.name}.${k}`, dtype: "F32" as const, shape: s.shape, data: state.moments[`${s.name}.${k}`]!,
+  })));
+  writeSafetensors(filePath, tensors, { format: "pt", step: String(state.step) });
+}
+
+function readOptimizerState(checkpointDir: string, step: number): AdamWState {
+  const file = openSafetensors(path.join(checkpointDir, "optimizer.safetensors"));
+  const moments: Record<string, Float32Array> = {};
+  for (const name of file.tensors.keys()) moments[name] = file.readTensor(name) as Float32Array;
+  return { step, moments };
 }
 
 export interface RunTrainingInput {
@@ -209,11 +224,21 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
     model = TrainModel.random(modelConfigFor(o, data.train), rng, o.dtype);
   }
   checkCompatible(o, model, data);
+  if (o.dtype === "bf16") {
+    const probe = new BatchIterator(data.train, { batch: o.batch, seq: o.seq, shuffle: null }).next();
+    if (!model.bf16Effective(probe.inputs, probe.targets, o.batch, o.seq)) {
+      fail(`--dtype bf16: the ${model.family} model code does not apply bf16 matmuls yet (its loss is identical to f32); ` +
+        "use --dtype f32");
+    }
+  }
   const copies = tokenizerCopies(o, sourceDir);
-  const named: NamedParam[] = model.specs.map((s) => ({
-    name: s.name, tensor: model.params.get(s.name)!, decay: o.decayAll || !isNoDecay(s),
-  }));
-  const optimizer = new TrainAdamW(named, { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay });
+  const params = model.specs.map((s) => model.params.get(s.name)!);
+  const noDecay = new Set(model.specs.filter((s) => isNoDecay(s)).map((s) => s.name));
+  const optimizer = new AdamW(model.specs.map((s) => [s.name, model.params.get(s.name)!] as [string, typeof params[0]]), {
+    lr: o.lr, betas: [o.beta1, o.beta2], eps: o.eps, weightDecay: o.weightDecay,
+    decay: (name) => o.decayAll || !noDecay.has(name),
+  });
+  const schedule = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmup, totalSteps: o.steps, kind: o.schedule };
   const guard = new SpikeGuard({ window: o.spikeWindow, zThreshold: o.spikeZscore });
   let step = 0;
   let lrFactor = 1;
@@ -223,8 +248,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
 
   if (state && resume) {
     // The weights came from the checkpoint folder above; the rest of the state from trainer_state.json.
-    const file = openSafetensors(path.join(resume.checkpoint.dir, "optimizer.safetensors"));
-    optimizer.loadState(state.optimizerStep, (name) => file.readTensor(name) as Float32Array);
+    optimizer.importState(readOptimizerState(resume.checkpoint.dir, state.optimizerStep));
     rng.setState(state.rng);
     guard.restore(state.spikeWindow);
     step = state.step;
@@ -257,13 +281,13 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
     if (!runDir) return null;
     const s: TrainerState = {
       format: "zhiyu-trainer-state", version: 1, step, options: o, dataPosition: trainIt.position,
-      optimizerStep: optimizer.step, rng: rng.getState(), lrFactor, rollbacks, spikeWindow: guard.snapshot(),
+      optimizerStep: optimizer.stepCount, rng: rng.getState(), lrFactor, rollbacks, spikeWindow: guard.snapshot(),
       tokensSeen, metricsTail: tail.slice(-20),
     };
     const files = new Map<string, string | Uint8Array | ((p: string) => void)>([
       ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
       ["model.safetensors", (p: string) => model.saveSafetensors(p)],
-      ["optimizer.safetensors", (p: string) => writeSafetensors(p, optimizer.stateTensors(), { format: "pt" })],
+      ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
       [TRAINER_STATE_FILE, JSON.stringify(s, null, 1) + "\n"],
     ]);
     const info = writeCheckpoint({ runDir, step, files, copies, keepLast: o.keepLast });
@@ -283,8 +307,8 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   let avgDt = 0;
   while (step < o.steps) {
     const t0 = performance.now();
-    const lr = learningRateAt(o, step) * lrFactor;
-    for (const p of named) p.tensor.zeroGrad();
+    const lr = lrAt(step, schedule) * lrFactor;
+    optimizer.zeroGrad();
     let lossSum = 0;
     const firstPosition = trainIt.position;
     for (let micro = 0; micro < o.gradAccum; micro++) {
@@ -297,8 +321,9 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       });
     }
     const loss = lossSum / o.gradAccum;
-    const gradNorm = globalGradNorm(named);
-    const verdict = o.spikeGuard ? guard.check(loss, gradNorm) : { spike: false as const };
+    // Clipping before the spike check is harmless: a spiking step's gradients are thrown away.
+    const norm = o.gradClip > 0 ? clipGradNorm(params, o.gradClip) : gradNorm(params);
+    const verdict = o.spikeGuard ? guard.check(loss, norm) : { spike: false as const };
     if (verdict.spike) {
       rollbacks++;
       const skipped = 1 + o.spikeSkip;
@@ -325,8 +350,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       const position = trainIt.position;
       const saved = readTrainerState(ck.dir);
       model.loadWeightsFrom(ck.dir);
-      const file = openSafetensors(path.join(ck.dir, "optimizer.safetensors"));
-      optimizer.loadState(saved.optimizerStep, (name) => file.readTensor(name) as Float32Array);
+      optimizer.importState(readOptimizerState(ck.dir, saved.optimizerStep));
       rng.setState(saved.rng);
       guard.restore(saved.spikeWindow);
       step = saved.step;
@@ -336,8 +360,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       lrFactor *= o.spikeLrFactor;
       continue;
     }
-    if (o.gradClip > 0) clipGradients(named, o.gradClip, gradNorm);
-    optimizer.update(lr);
+    optimizer.step(lr);
     guard.accept(loss);
     losses.push(loss);
     tokensSeen += tokensPerStep;
@@ -345,7 +368,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
     avgDt = avgDt === 0 ? dt : 0.9 * avgDt + 0.1 * dt;
     const tps = tokensPerStep / dt;
     const rec: StepRecord = {
-      step, loss, lr, grad_norm: gradNorm, tokens_per_s: tps, mfu: mfu(tps, flopsPerToken, peak), dt,
+      step, loss, lr, grad_norm: norm, tokens_per_s: tps, mfu: mfu(tps, flopsPerToken, peak), dt,
     };
     tail.push(rec);
     if (tail.length > 20) tail.shift();
