@@ -1,0 +1,261 @@
+// Continuous batching: every active sequence advances by one token per step, and one model.forward() call per step
+// carries all of them (new sequences bring their whole prompt as their item, so prefill rides along with the
+// others' decode). New requests join between steps, cancelled ones (client gone, time limit) leave between steps
+// and free their slot and KV cache at once. A bounded queue holds requests waiting for a slot; past it submit()
+// throws QueueFullError (the server answers 429).
+// Text is not this file's business: callers get token ids (with log-probabilities when asked) through onToken and
+// decide there whether a stop string ended the sequence.
+// Leaves out: prompt-prefix sharing between sequences, chunked prefill of very long prompts, priorities.
+import type { SequenceState, TextModel, ForwardItem } from "./model-api.js";
+import type { Sampler } from "./sampler.js";
+import type { TokenConstraint } from "./grammar/token-mask.js";
+
+export type FinishReason = "stop" | "length" | "cancelled" | "error";
+
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
+}
+
+export interface TokenEvent {
+  id: number;
+  /** Log-probability of id under the (biased, constrained) distribution at temperature 1; present when asked. */
+  logprob?: number;
+  /** The most likely alternatives, best first; present when topLogprobs > 0. */
+  top?: TokenLogprob[];
+}
+
+export interface SequenceRequest {
+  promptIds: readonly number[];
+  maxTokens: number;
+  sampler: Sampler;
+  /** Added to the logits before sampling (OpenAI logit_bias, already range-checked). */
+  logitBias?: ReadonlyMap<number, number>;
+  constraint?: TokenConstraint;
+  /** Ids that end the sequence (the id itself is reported through onToken, then finish "stop"). */
+  stopTokenIds: ReadonlySet<number>;
+  /** null: no log-probabilities; k ≥ 0: the chosen token's and the k best. */
+  topLogprobs?: number | null;
+  /** Called with each sampled token; return true to end the sequence with "stop" (e.g. a stop string matched). */
+  onToken(event: TokenEvent): boolean | void;
+  signal?: AbortSignal;
+  /** Wall-clock deadline (Date.now() ms); past it the sequence ends with "length". */
+  deadline?: number;
+}
+
+export interface SequenceResult {
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  /** Set when finishReason is "error". */
+  error?: Error;
+  /** Whether the deadline ended the sequence. */
+  timedOut: boolean;
+}
+
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+  constructor(readonly queued: number, readonly retryAfterSeconds: number) {
+    super(`[scheduler] the queue is full (${queued} requests waiting); retry after ${retryAfterSeconds} s`);
+  }
+}
+
+export interface SchedulerOptions {
+  /** Most sequences decoding at once (slots). */
+  parallel: number;
+  /** Most sequences waiting for a slot; beyond it submit() throws QueueFullError. */
+  maxQueue: number;
+  /** Context length cap (≤ model.contextLength). */
+  contextLength?: number;
+}
+
+interface Active {
+  req: SequenceRequest;
+  seq: SequenceState | null;
+  /** Tokens to feed at the next step: the prompt first, then the last sampled token. */
+  pending: number[];
+  history: number[];
+  generated: number;
+  timedOut: boolean;
+  resolve: (r: SequenceResult) => void;
+  finished: boolean;
+}
+
+export class Scheduler {
+  readonly parallel: number;
+  readonly maxQueue: number;
+  readonly contextLength: number;
+  private readonly queue: Active[] = [];
+  private readonly active: Active[] = [];
+  private running = false;
+  /** Steps run and tokens generated since start (for /metrics). */
+  stats = { steps: 0, generatedTokens: 0, promptTokens: 0, batchedItems: 0 };
+
+  constructor(private readonly model: TextModel, options: SchedulerOptions) {
+    if (!Number.isInteger(options.parallel) || options.parallel < 1) {
+      throw new RangeError(`[scheduler] parallel = ${options.parallel}; expected an integer ≥ 1`);
+    }
+    this.parallel = options.parallel;
+    this.maxQueue = Math.max(0, options.maxQueue);
+    this.contextLength = Math.min(options.contextLength ?? model.contextLength, model.contextLength);
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get activeCount(): number {
+    return this.active.length;
+  }
+
+  /** Queues a sequence; resolves when it ends. Throws QueueFullError when no slot and no queue room is left. */
+  submit(req: SequenceRequest): Promise<SequenceResult> {
+    if (req.promptIds.length === 0) throw new Error("[scheduler] the prompt is empty; give at least one token id");
+    if (req.promptIds.length >= this.contextLength) {
+      throw new RangeError(`[scheduler] the prompt has ${req.promptIds.length} tokens but the context length is ${this.contextLength}`);
+    }
+    const freeSlots = Math.max(0, this.parallel - this.active.length);
+    if (this.queue.length >= this.maxQueue + freeSlots) {
+      throw new QueueFullError(this.queue.length, 1 + Math.ceil(this.queue.length / this.parallel));
+    }
+    return new Promise<SequenceResult>((resolve) => {
+      const a: Active = { req, seq: null, pending: [...req.promptIds], history: [...req.promptIds], generated: 0,
+        timedOut: false, resolve, finished: false };
+      if (req.signal?.aborted) {
+        resolve(this.result(a, "cancelled"));
+        return;
+      }
+      req.signal?.addEventListener("abort", () => this.cancelQueued(a), { once: true });
+      this.queue.push(a);
+      this.kick();
+    });
+  }
+
+  private cancelQueued(a: Active): void {
+    const i = this.queue.indexOf(a);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      this.finish(a, "cancelled");
+    }
+    // An active sequence is dropped at the next step boundary (see step()).
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.queue.length > 0 || this.active.length > 0) {
+        this.step();
+        // Let I/O run between steps: new requests arrive, disconnects are noticed, streamed text goes out.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One decode step over every active sequence (admitting queued ones first). */
+  private step(): void {
+    const now = Date.now();
+    for (const a of [...this.active]) {
+      if (a.req.signal?.aborted) this.finish(a, "cancelled");
+      else if (a.req.deadline !== undefined && now > a.req.deadline) {
+        a.timedOut = true;
+        this.finish(a, "length");
+      }
+    }
+    while (this.active.length < this.parallel && this.queue.length > 0) {
+      const a = this.queue.shift()!;
+      a.seq = this.model.createSequence();
+      this.active.push(a);
+      this.stats.promptTokens += a.pending.length;
+    }
+    if (this.active.length === 0) return;
+    const batch = [...this.active];
+    const items: ForwardItem[] = batch.map((a) => ({ seq: a.seq!, tokens: a.pending }));
+    let logits: Float32Array[];
+    try {
+      logits = this.model.forward(items);
+    } catch (err) {
+      for (const a of batch) this.finish(a, "error", err as Error);
+      return;
+    }
+    this.stats.steps++;
+    this.stats.batchedItems += batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const a = batch[i];
+      try {
+        this.advance(a, logits[i]);
+      } catch (err) {
+        this.finish(a, "error", err as Error);
+      }
+    }
+  }
+
+  private advance(a: Active, rawLogits: Float32Array): void {
+    const req = a.req;
+    if (a.generated >= req.maxTokens) return this.finish(a, "length");
+    const logits = new Float32Array(rawLogits);
+    if (req.logitBias) for (const [id, bias] of req.logitBias) if (id < logits.length) logits[id] += bias;
+    req.constraint?.mask(logits);
+    const id = req.sampler.sample(logits, a.history);
+    if (!Number.isFinite(logits[id])) {
+      // Every token was masked out: the grammar and the vocabulary cannot agree on a continuation.
+      throw new Error("[scheduler] no token is allowed by the output constraint at this point");
+    }
+    req.constraint?.accept(id);
+    const event: TokenEvent = { id };
+    if (req.topLogprobs !== undefined && req.topLogprobs !== null) Object.assign(event, logprobsOf(logits, id, req.topLogprobs));
+    a.generated++;
+    a.history.push(id);
+    this.stats.generatedTokens++;
+    const stopByCaller = req.onToken(event) === true;
+    if (a.finished) return;
+    if (req.stopTokenIds.has(id) || stopByCaller || req.constraint?.finished) return this.finish(a, "stop");
+    if (a.generated >= req.maxTokens) return this.finish(a, "length");
+    if (a.seq!.length + 1 > this.contextLength) return this.finish(a, "length");
+    a.pending = [id];
+  }
+
+  private finish(a: Active, reason: FinishReason, error?: Error): void {
+    if (a.finished) return;
+    a.finished = true;
+    const i = this.active.indexOf(a);
+    if (i >= 0) this.active.splice(i, 1);
+    a.seq?.dispose();
+    a.seq = null;
+    a.resolve(this.result(a, reason, error));
+  }
+
+  private result(a: Active, reason: FinishReason, error?: Error): SequenceResult {
+    return { finishReason: reason, promptTokens: a.req.promptIds.length, completionTokens: a.generated, error, timedOut: a.timedOut };
+  }
+}
+
+/** Log-softmax value of `id` and the k best tokens (temperature 1). */
+export function logprobsOf(logits: Float32Array, id: number, k: number): { logprob: number; top?: TokenLogprob[] } {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const logZ = max + Math.log(sum);
+  const out: { logprob: number; top?: TokenLogprob[] } = { logprob: logits[id] - logZ };
+  if (k > 0) {
+    const best: TokenLogprob[] = [];
+    for (let i = 0; i < logits.length; i++) {
+      const v = logits[i];
+      if (v === -Infinity) continue;
+      if (best.length < k || v - logZ > best[best.length - 1].logprob) {
+        best.push({ id: i, logprob: v - logZ });
+        best.sort((x, y) => y.logprob - x.logprob || x.id - y.id);
+        if (best.length > k) best.pop();
+      }
+    }
+    out.top = best;
+  }
+  return out;
+}

@@ -1,0 +1,295 @@
+// The serving engine between the HTTP routes and the batching scheduler: turns a validated request into prompt ids
+// (chat template, tool prompt), an output constraint (JSON schema / tool_choice grammar, failing closed with 400),
+// and n scheduled sequences; then turns each sequence's tokens into text deltas (UTF-8-safe, stop strings held
+// back), tool calls and log-probabilities, delivered to a sink as they happen. The routes only format them.
+// Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
+import { renderChat, type ChatMessage } from "../infer/chat-template.js";
+import { StopStringMatcher } from "../infer/generate.js";
+import { Grammar } from "../infer/grammar/grammar.js";
+import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
+import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
+import type { TextModel } from "../infer/model-api.js";
+import { Sampler, type SamplingParams } from "../infer/sampler.js";
+import { QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
+import { ApiError, invalid } from "./errors.js";
+import type { ChatRequest, GenerationParams, ToolDefinition } from "./protocol.js";
+import { inlineToolsIntoMessages, templateHandlesTools, templateTools, toolCallGrammar, ToolCallStreamParser,
+  type ParsedToolCall } from "./tool-calls.js";
+
+export interface LogprobEntry {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+}
+
+export interface ChoiceDelta {
+  text?: string;
+  toolCalls?: ParsedToolCall[];
+  logprobs?: LogprobEntry[];
+}
+
+export type ChoiceFinish = "stop" | "length" | "tool_calls";
+
+export interface ChoiceOutcome {
+  index: number;
+  text: string;
+  toolCalls: ParsedToolCall[];
+  finishReason: ChoiceFinish;
+  completionTokens: number;
+  logprobs: LogprobEntry[];
+}
+
+export interface GenerationJob {
+  promptIds: number[];
+  params: GenerationParams;
+  /** Fresh constraint per choice (grammar state is per sequence). */
+  makeConstraint?: () => TokenConstraint;
+  /** Parse tool calls out of the text for these tool names. */
+  toolNames?: ReadonlySet<string>;
+  signal?: AbortSignal;
+  /** Request field named in a prompt-too-long error ("messages" or "prompt"). */
+  promptParam?: string;
+}
+
+export interface GenerationSink {
+  /** First token of any choice (for time-to-first-token). */
+  onFirstToken?(): void;
+  onDelta?(index: number, delta: ChoiceDelta): void;
+}
+
+export interface EngineOptions {
+  /** Per-request wall-clock limit in ms; the sequence ends with finish_reason "length" past it. */
+  requestTimeoutMs: number;
+}
+
+export class Engine {
+  private trie: TokenTrie | null = null;
+  readonly contextLength: number;
+
+  constructor(readonly model: TextModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
+    this.contextLength = scheduler.contextLength;
+  }
+
+  /** The vocabulary trie for grammar masks, built on first use. */
+  get tokenTrie(): TokenTrie {
+    this.trie ??= new TokenTrie(this.model.tokenizer, this.model.vocabSize);
+    return this.trie;
+  }
+
+  /** Prompt ids, constraint and tool parsing for a chat request (throws ApiError 400s). */
+  prepareChat(req: ChatRequest): Omit<GenerationJob, "params" | "signal"> {
+    const useTools = req.toolChoice !== "none" && req.tools.length > 0;
+    const tools: ToolDefinition[] = useTools ? req.tools : [];
+    let messages: ChatMessage[] = req.messages;
+    const native = templateHandlesTools(this.model.chatTemplate);
+    if (!native) messages = inlineToolsIntoMessages(messages, tools);
+    let text: string;
+    try {
+      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined });
+    } catch (err) {
+      throw invalid("messages", (err as Error).message, "invalid_messages");
+    }
+    const promptIds = this.model.tokenizer.encode(text, { parseSpecial: true, addSpecialTokens: false });
+    let grammar: Grammar | null = null;
+    try {
+      if (req.toolChoice === "required") grammar = toolCallGrammar(tools, req.parallelToolCalls);
+      else if (typeof req.toolChoice === "object") {
+        const name = req.toolChoice.name;
+        grammar = toolCallGrammar(tools.filter((t) => t.name === name), false);
+      } else if (req.responseFormat.type === "json_object") grammar = jsonObjectGrammar();
+      else if (req.responseFormat.type === "json_schema") grammar = grammarFromJsonSchema(req.responseFormat.schema);
+    } catch (err) {
+      if (err instanceof UnsupportedSchemaError) {
+        const param = req.toolChoice === "required" || typeof req.toolChoice === "object" ? "tools" : "response_format.json_schema.schema";
+        throw new ApiError(400, `${err.message}. The server enforces schemas by constrained decoding and refuses ` +
+          "schemas it cannot enforce rather than return unconstrained output.", "invalid_request_error", param, "unsupported_schema");
+      }
+      throw err;
+    }
+    const stopIds = this.model.stopTokenIds;
+    const makeConstraint = grammar ? () => new GrammarConstraint(grammar!, this.tokenTrie, stopIds) : undefined;
+    return { promptIds, makeConstraint, toolNames: useTools ? new Set(tools.map((t) => t.name)) : undefined };
+  }
+
+  /** Encodes a completion prompt (text or ids) and checks ids are in the vocabulary. */
+  encodePrompt(prompt: string | number[], param: string): number[] {
+    if (typeof prompt === "string") return this.model.tokenizer.encode(prompt, { addSpecialTokens: true });
+    for (const id of prompt) {
+      if (id < 0 || id >= this.model.vocabSize) throw invalid(param, `token id ${id} is outside the vocabulary [0, ${this.model.vocabSize})`);
+    }
+    return prompt;
+  }
+
+  /** Checks that the prompt fits and returns the completion budget. */
+  budget(promptIds: readonly number[], params: GenerationParams, param: string): number {
+    if (promptIds.length === 0) throw invalid(param, "the prompt is empty after tokenization");
+    if (promptIds.length >= this.contextLength) {
+      throw new ApiError(400, `This model's maximum context length is ${this.contextLength} tokens, but the prompt has ` +
+        `${promptIds.length} tokens. Shorten the ${param}.`, "invalid_request_error", param, "context_length_exceeded");
+    }
+    const room = this.contextLength - promptIds.length;
+    return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
+  }
+
+  /** Runs n choices through the scheduler; deltas go to the sink as they are produced. */
+  async run(job: GenerationJob, sink: GenerationSink = {}): Promise<ChoiceOutcome[]> {
+    const p = job.params;
+    const maxTokens = this.budget(job.promptIds, p, job.promptParam ?? "messages");
+    for (const id of p.logitBias.keys()) {
+      if (id >= this.model.vocabSize) throw invalid("logit_bias", `logit_bias token id ${id} is outside the vocabulary [0, ${this.model.vocabSize})`);
+    }
+    const sampling = this.samplingFor(p.sampling);
+    let firstSeen = false;
+    const deadline = Date.now() + this.options.requestTimeoutMs;
+    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolNames));
+    const runs: Promise<SequenceResult>[] = [];
+    // One signal for all choices, so a refused choice (queue full) cancels its siblings too.
+    const cancel = new AbortController();
+    if (job.signal?.aborted) cancel.abort();
+    job.signal?.addEventListener("abort", () => cancel.abort(), { once: true });
+    try {
+      for (const choice of choices) {
+        const seed = sampling.seed !== undefined ? sampling.seed + choice.index : Math.floor(Math.random() * 2 ** 31);
+        runs.push(this.scheduler.submit({
+          promptIds: job.promptIds,
+          maxTokens,
+          sampler: new Sampler({ ...sampling, seed }),
+          logitBias: p.logitBias.size > 0 ? p.logitBias : undefined,
+          constraint: job.makeConstraint?.(),
+          stopTokenIds: new Set(this.model.stopTokenIds),
+          topLogprobs: p.topLogprobs,
+          signal: cancel.signal,
+          deadline,
+          onToken: (event) => {
+            if (!firstSeen) {
+              firstSeen = true;
+              sink.onFirstToken?.();
+            }
+            const { delta, stopped } = choice.push(event);
+            if (delta) sink.onDelta?.(choice.index, delta);
+            return stopped;
+          },
+        }));
+      }
+    } catch (err) {
+      cancel.abort();
+      if (err instanceof QueueFullError) {
+        throw new ApiError(429, `The server is busy (${err.queued} requests queued); retry in ${err.retryAfterSeconds} s.`,
+          "rate_limit_error", null, "queue_full", { "retry-after": String(err.retryAfterSeconds) });
+      }
+      throw err;
+    }
+    const results = await Promise.all(runs);
+    const outcomes: ChoiceOutcome[] = [];
+    for (let i = 0; i < choices.length; i++) {
+      const r = results[i];
+      if (r.finishReason === "error") {
+        throw new ApiError(500, `generation failed: ${r.error?.message ?? "unknown error"}`, "server_error", null, "generation_failed",
+          { "x-should-retry": "false" });
+      }
+      const { delta, outcome } = choices[i].finish(r);
+      if (delta) sink.onDelta?.(i, delta);
+      outcomes.push(outcome);
+    }
+    return outcomes;
+  }
+
+  /** Request sampling settings over the model's generation_config defaults. */
+  private samplingFor(req: SamplingParams): SamplingParams {
+    const d = this.model.generationDefaults;
+    const pick = (v: number | undefined, ...keys: string[]) => v ?? keys.map((k) => d[k]).find((x) => typeof x === "number");
+    return {
+      temperature: pick(req.temperature, "temperature"),
+      topP: pick(req.topP, "top_p", "topP"),
+      topK: pick(req.topK, "top_k", "topK"),
+      minP: pick(req.minP, "min_p", "minP"),
+      repetitionPenalty: pick(req.repetitionPenalty, "repetition_penalty", "repetitionPenalty"),
+      presencePenalty: req.presencePenalty,
+      frequencyPenalty: req.frequencyPenalty,
+      seed: req.seed,
+    };
+  }
+}
+
+/** One choice's text assembly: stream decoder → stop strings → tool-call parser, plus log-probabilities. */
+class ChoiceState {
+  private readonly decoder;
+  private readonly matcher: StopStringMatcher;
+  private readonly tools: ToolCallStreamParser | null;
+  private readonly stopIds: Set<number>;
+  private pendingLogprobs: LogprobEntry[] = [];
+  private stoppedByString = false;
+  text = "";
+  toolCalls: ParsedToolCall[] = [];
+  logprobs: LogprobEntry[] = [];
+  tokens = 0;
+
+  constructor(readonly index: number, private readonly model: TextModel, stop: readonly string[], toolNames?: ReadonlySet<string>) {
+    this.decoder = model.tokenizer.createStreamDecoder();
+    this.matcher = new StopStringMatcher(stop);
+    this.tools = toolNames ? new ToolCallStreamParser(toolNames) : null;
+    this.stopIds = new Set(model.stopTokenIds);
+  }
+
+  push(event: TokenEvent): { delta: ChoiceDelta | null; stopped: boolean } {
+    this.tokens++;
+    if (this.stopIds.has(event.id)) return { delta: null, stopped: true };
+    if (event.logprob !== undefined) this.pendingLogprobs.push(this.entry(event));
+    const { emit, stopped } = this.matcher.push(this.decoder.push(event.id));
+    if (stopped) this.stoppedByString = true;
+    return { delta: this.deliver(emit, false), stopped };
+  }
+
+  finish(r: SequenceResult): { delta: ChoiceDelta | null; outcome: ChoiceOutcome } {
+    let tail = "";
+    if (!this.stoppedByString) {
+      const { emit, stopped } = this.matcher.push(this.decoder.flush());
+      tail = emit + (stopped ? "" : this.matcher.flush());
+    }
+    const delta = this.deliver(tail, true);
+    const finishReason: ChoiceFinish = this.toolCalls.length > 0 ? "tool_calls" : r.finishReason === "length" ? "length" : "stop";
+    return {
+      delta,
+      outcome: { index: this.index, text: this.text, toolCalls: this.toolCalls, finishReason, completionTokens: r.completionTokens,
+        logprobs: this.logprobs },
+    };
+  }
+
+  private deliver(text: string, final: boolean): ChoiceDelta | null {
+    const delta: ChoiceDelta = {};
+    let out = "";
+    if (this.tools) {
+      const events = final ? [...this.tools.push(text), ...this.tools.end()] : this.tools.push(text);
+      const calls: ParsedToolCall[] = [];
+      for (const e of events) {
+        if (e.kind === "text") out += e.text;
+        else calls.push(e.call);
+      }
+      if (calls.length > 0) {
+        delta.toolCalls = calls;
+        this.toolCalls.push(...calls);
+      }
+    } else out = text;
+    if (out.length > 0) {
+      delta.text = out;
+      this.text += out;
+    }
+    // Log-probabilities travel with the text they produced (or with the last delta).
+    if (this.pendingLogprobs.length > 0 && (out.length > 0 || delta.toolCalls || final)) {
+      delta.logprobs = this.pendingLogprobs;
+      this.logprobs.push(...this.pendingLogprobs);
+      this.pendingLogprobs = [];
+    }
+    return delta.text !== undefined || delta.toolCalls || delta.logprobs ? delta : null;
+  }
+
+  private entry(e: TokenEvent): LogprobEntry {
+    const info = (id: number) => {
+      const bytes = this.model.tokenizer.tokenBytes(id);
+      const token = bytes.length > 0 ? new TextDecoder().decode(bytes) : this.model.tokenizer.idToToken(id) ?? "";
+      return { token, bytes: Array.from(bytes) };
+    };
+    return { ...info(e.id), logprob: e.logprob!, top_logprobs: (e.top ?? []).map((t) => ({ ...info(t.id), logprob: t.logprob })) };
+  }
+}

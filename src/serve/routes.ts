@@ -1,0 +1,247 @@
+// The OpenAI endpoints' handlers: validated request → engine → response JSON or SSE chunks, in exactly the shapes of
+// ../shared/docs/CONVENTIONS.md §3.1 (ids and `created` fixed per response, `usage` only where asked for in streams,
+// tool calls streamed by index, finish_reason null until the last chunk of each choice).
+// Leaves out: HTTP plumbing (server.ts) and generation (engine.ts).
+import { randomBytes } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import type { ChoiceDelta, ChoiceOutcome, Engine, LogprobEntry } from "./engine.js";
+import { ApiError, invalid } from "./errors.js";
+import type { Metrics } from "./metrics.js";
+import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type GenerationParams } from "./protocol.js";
+import { SseWriter } from "./sse.js";
+import type { ParsedToolCall } from "./tool-calls.js";
+
+export interface RouteContext {
+  engine: Engine;
+  metrics: Metrics;
+  /** Names a request's `model` may use (the model id first). */
+  modelNames: readonly string[];
+  /** Unix seconds when the model was loaded (for /v1/models). */
+  createdAt: number;
+  /** When the request arrived (performance.now() ms), for time to first token. */
+  arrivedAt: number;
+  /** Aborted when the client disconnects. */
+  signal: AbortSignal;
+}
+
+function id(prefix: string): string {
+  return `${prefix}-${randomBytes(12).toString("hex")}`;
+}
+
+const FINGERPRINT = "fp_zhiyu";
+
+function checkModel(ctx: RouteContext, model: string): void {
+  if (!ctx.modelNames.includes(model)) {
+    throw new ApiError(404, `The model '${model}' does not exist; this server serves '${ctx.modelNames[0]}' (see GET /v1/models).`,
+      "invalid_request_error", "model", "model_not_found");
+  }
+}
+
+function usage(promptTokens: number, completionTokens: number) {
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0 },
+  };
+}
+
+function toolCallsJson(calls: ParsedToolCall[]) {
+  return calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
+}
+
+export function listModels(ctx: Pick<RouteContext, "modelNames" | "createdAt">) {
+  return { object: "list", data: [modelObject(ctx, ctx.modelNames[0])] };
+}
+
+export function modelObject(ctx: Pick<RouteContext, "modelNames" | "createdAt">, name: string) {
+  return { id: name, object: "model", created: ctx.createdAt, owned_by: "zhiyu" };
+}
+
+function observeFirstToken(ctx: RouteContext): () => void {
+  return () => ctx.metrics.observeTimeToFirstToken((performance.now() - ctx.arrivedAt) / 1000);
+}
+
+/** POST /v1/chat/completions. Returns the JSON body, or null when it streamed the response itself. */
+export async function chatCompletions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
+  const req = parseChatRequest(body);
+  checkModel(ctx, req.model);
+  const prepared = ctx.engine.prepareChat(req);
+  const job = { ...prepared, params: req, signal: ctx.signal, promptParam: "messages" };
+  ctx.engine.budget(prepared.promptIds, req, "messages"); // a 400 before any stream starts
+  const base = { id: id("chatcmpl"), created: Math.floor(Date.now() / 1000), model: req.model, system_fingerprint: FINGERPRINT };
+  const promptTokens = prepared.promptIds.length;
+  ctx.metrics.promptTokens += promptTokens * req.n;
+  if (!req.stream) {
+    const outcomes = await ctx.engine.run(job, { onFirstToken: observeFirstToken(ctx) });
+    const completion = outcomes.reduce((s, o) => s + o.completionTokens, 0);
+    ctx.metrics.completionTokens += completion;
+    return {
+      ...base,
+      object: "chat.completion",
+      choices: outcomes.map((o) => ({
+        index: o.index,
+        message: {
+          role: "assistant",
+          content: o.toolCalls.length > 0 && o.text.trim().length === 0 ? null : o.text,
+          refusal: null,
+          ...(o.toolCalls.length > 0 ? { tool_calls: toolCallsJson(o.toolCalls) } : {}),
+        },
+        logprobs: req.topLogprobs === null ? null : { content: o.logprobs, refusal: null },
+        finish_reason: o.finishReason,
+      })),
+      usage: usage(promptTokens, completion),
+    };
+  }
+  const sse = new SseWriter(res);
+  const chunkBase = { ...base, object: "chat.completion.chunk" };
+  const extra = req.includeUsage ? { usage: null } : {};
+  const chunk = (index: number, delta: object, logprobs: unknown = null, finish: string | null = null) =>
+    sse.send({ ...chunkBase, choices: [{ index, delta, logprobs, finish_reason: finish }], ...extra });
+  for (let i = 0; i < req.n; i++) chunk(i, { role: "assistant", content: "" });
+  const toolIndex = new Array<number>(req.n).fill(0);
+  const lp = (entries: LogprobEntry[] | undefined) => (req.topLogprobs === null || !entries ? null : { content: entries, refusal: null });
+  let outcomes: ChoiceOutcome[];
+  try {
+    outcomes = await ctx.engine.run(job, {
+      onFirstToken: observeFirstToken(ctx),
+      onDelta: (index: number, d: ChoiceDelta) => {
+        if (d.text !== undefined || (d.logprobs && !d.toolCalls)) chunk(index, { content: d.text ?? "" }, lp(d.logprobs));
+        for (const call of d.toolCalls ?? []) {
+          const k = toolIndex[index]++;
+          chunk(index, { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] });
+          chunk(index, { tool_calls: [{ index: k, function: { arguments: call.arguments } }] });
+        }
+      },
+    });
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
+    sse.send(e.body());
+    sse.done();
+    return null;
+  }
+  const completion = outcomes.reduce((s, o) => s + o.completionTokens, 0);
+  ctx.metrics.completionTokens += completion;
+  for (const o of outcomes) chunk(o.index, {}, null, o.finishReason);
+  if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(promptTokens, completion) });
+  sse.done();
+  return null;
+}
+
+function legacyLogprobs(entries: LogprobEntry[], startOffset: number) {
+  const text_offset: number[] = [];
+  let offset = startOffset;
+  for (const e of entries) {
+    text_offset.push(offset);
+    offset += e.token.length;
+  }
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => e.logprob),
+    top_logprobs: entries.map((e) => Object.fromEntries(e.top_logprobs.map((t) => [t.token, t.logprob]))),
+    text_offset,
+  };
+}
+
+/** POST /v1/completions. */
+export async function completions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
+  const req = parseCompletionRequest(body);
+  checkModel(ctx, req.model);
+  if (req.suffix !== null && req.suffix.length > 0) throw invalid("suffix", "'suffix' (fill-in-the-middle) is not supported");
+  const prompts = req.prompts.map((p, i) => ctx.engine.encodePrompt(p, req.prompts.length > 1 ? `prompt[${i}]` : "prompt"));
+  prompts.forEach((ids, i) => ctx.engine.budget(ids, req, req.prompts.length > 1 ? `prompt[${i}]` : "prompt"));
+  const promptTexts = req.prompts.map((p) => (typeof p === "string" ? p : ctx.engine.model.tokenizer.decode(p)));
+  const promptTokens = prompts.reduce((s, p) => s + p.length, 0) * req.n;
+  ctx.metrics.promptTokens += promptTokens;
+  const base = { id: id("cmpl"), created: Math.floor(Date.now() / 1000), model: req.model, system_fingerprint: FINGERPRINT };
+  const runAll = (onDelta?: (index: number, d: ChoiceDelta) => void) => {
+    let first = false;
+    const onFirstToken = () => {
+      if (!first) observeFirstToken(ctx)();
+      first = true;
+    };
+    return Promise.all(prompts.map((ids, p) => ctx.engine.run({ promptIds: ids, params: req as GenerationParams, signal: ctx.signal,
+      promptParam: "prompt" }, { onFirstToken, onDelta: onDelta ? (i, d) => onDelta(p * req.n + i, d) : undefined })));
+  };
+  if (!req.stream) {
+    const perPrompt = await runAll();
+    let completion = 0;
+    const choices = perPrompt.flatMap((outs, p) => outs.map((o) => {
+      completion += o.completionTokens;
+      const prefix = req.echo ? promptTexts[p] : "";
+      return {
+        text: prefix + o.text,
+        index: p * req.n + o.index,
+        logprobs: req.topLogprobs === null ? null : legacyLogprobs(o.logprobs, prefix.length),
+        finish_reason: o.finishReason === "tool_calls" ? "stop" : o.finishReason,
+      };
+    }));
+    ctx.metrics.completionTokens += completion;
+    return { ...base, object: "text_completion", choices, usage: usage(promptTokens, completion) };
+  }
+  const sse = new SseWriter(res);
+  const extra = req.includeUsage ? { usage: null } : {};
+  const chunk = (index: number, text: string, logprobs: unknown, finish: string | null) =>
+    sse.send({ ...base, object: "text_completion", choices: [{ text, index, logprobs, finish_reason: finish }], ...extra });
+  const offsets = new Map<number, number>();
+  if (req.echo) prompts.forEach((_, p) => { for (let i = 0; i < req.n; i++) chunk(p * req.n + i, promptTexts[p], null, null); });
+  let perPrompt: ChoiceOutcome[][];
+  try {
+    perPrompt = await runAll((index, d) => {
+      const off = offsets.get(index) ?? 0;
+      offsets.set(index, off + (d.text?.length ?? 0));
+      chunk(index, d.text ?? "", req.topLogprobs === null || !d.logprobs ? null : legacyLogprobs(d.logprobs, off), null);
+    });
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
+    sse.send(e.body());
+    sse.done();
+    return null;
+  }
+  let completion = 0;
+  perPrompt.forEach((outs, p) => outs.forEach((o) => {
+    completion += o.completionTokens;
+    chunk(p * req.n + o.index, "", null, o.finishReason === "tool_calls" ? "stop" : o.finishReason);
+  }));
+  ctx.metrics.completionTokens += completion;
+  if (req.includeUsage) sse.send({ ...base, object: "text_completion", choices: [], usage: usage(promptTokens, completion) });
+  sse.done();
+  return null;
+}
+
+/** Little-endian float32 bytes, base64 (what openai-node asks for by default and decodes). */
+export function float32ToBase64(v: Float32Array): string {
+  const buf = Buffer.alloc(v.length * 4);
+  for (let i = 0; i < v.length; i++) buf.writeFloatLE(v[i], i * 4);
+  return buf.toString("base64");
+}
+
+/** POST /v1/embeddings: mean-pooled final hidden states, L2-normalised (as llama.cpp's server does by default). */
+export async function embeddings(ctx: RouteContext, body: unknown): Promise<unknown> {
+  const req = parseEmbeddingRequest(body);
+  checkModel(ctx, req.model);
+  const model = ctx.engine.model;
+  if (req.dimensions !== null && req.dimensions !== model.embeddingDim) {
+    throw invalid("dimensions", `this model's embeddings have ${model.embeddingDim} dimensions; 'dimensions' = ${req.dimensions} is not supported`);
+  }
+  let total = 0;
+  const data = req.inputs.map((input, index) => {
+    const param = req.inputs.length > 1 ? `input[${index}]` : "input";
+    const ids = ctx.engine.encodePrompt(input, param);
+    if (ids.length > ctx.engine.contextLength) {
+      throw new ApiError(400, `input has ${ids.length} tokens; the maximum is ${ctx.engine.contextLength}`, "invalid_request_error",
+        param, "context_length_exceeded");
+    }
+    total += ids.length;
+    const v = model.embed(ids);
+    let norm = 0;
+    for (let i = 0; i < v.length; i++) norm += v[i] * v[i];
+    norm = Math.sqrt(norm);
+    const unit = new Float32Array(v.length);
+    for (let i = 0; i < v.length; i++) unit[i] = norm > 0 ? v[i] / norm : 0;
+    return { object: "embedding", index, embedding: req.encodingFormat === "base64" ? float32ToBase64(unit) : Array.from(unit) };
+  });
+  ctx.metrics.promptTokens += total;
+  return { object: "list", data, model: req.model, usage: { prompt_tokens: total, total_tokens: total } };
+}

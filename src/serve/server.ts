@@ -1,0 +1,202 @@
+// The HTTP server: OpenAI-compatible endpoints, /health, /metrics and the web chat page, on plain node:http.
+// Why not fastify: the surface is eight routes, SSE needs raw control of the response anyway, validation is the
+// OpenAI-specific code in protocol.ts, and node:http adds no dependency or startup cost.
+// Auth: with an API key set, every /v1/* request needs `Authorization: Bearer <key>` (401 otherwise); /health,
+// /metrics and the page stay open (the page asks for the key and sends it).
+// Leaves out: TLS (put a proxy in front), multiple models per process, HTTP/2.
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TextModel } from "../infer/model-api.js";
+import { Scheduler } from "../infer/scheduler.js";
+import { Engine } from "./engine.js";
+import { ApiError } from "./errors.js";
+import { Metrics } from "./metrics.js";
+import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
+
+export interface ServerOptions {
+  model: TextModel;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  apiKey?: string | null;
+  /** Decode slots (sequences batched per step). */
+  parallel?: number;
+  /** Requests that may wait for a slot before 429. */
+  maxQueue?: number;
+  /** Context length cap. */
+  contextLength?: number;
+  /** Per-request time limit in seconds. */
+  requestTimeoutSeconds?: number;
+  /** Extra names the `model` field may use besides model.id. */
+  modelAliases?: string[];
+  /** Largest request body in bytes. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  engine: Engine;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+const WEB_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "web");
+const STATIC: Record<string, [file: string, type: string]> = {
+  "/": ["index.html", "text/html; charset=utf-8"],
+  "/index.html": ["index.html", "text/html; charset=utf-8"],
+  "/app.js": ["app.js", "text/javascript; charset=utf-8"],
+  "/markdown.js": ["markdown.js", "text/javascript; charset=utf-8"],
+  "/style.css": ["style.css", "text/css; charset=utf-8"],
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError(413, `the request body is larger than ${limit} bytes`, "invalid_request_error", null, "body_too_large");
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim().length === 0) throw new ApiError(400, "the request body is empty; send a JSON object", "invalid_request_error", null, "invalid_json");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, `the request body is not valid JSON: ${(err as Error).message}`, "invalid_request_error", null, "invalid_json");
+  }
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const model = options.model;
+  const parallel = options.parallel ?? 4;
+  const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength });
+  const engine = new Engine(model, scheduler, { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 });
+  const metrics = new Metrics();
+  const modelNames = [model.id, ...(options.modelAliases ?? [])];
+  const createdAt = Math.floor(Date.now() / 1000);
+  const apiKey = options.apiKey ?? null;
+  const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
+
+  async function handle(req: IncomingMessage, res: ServerResponse, endpoint: { name: string }): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const route = url.pathname.replace(/\/+$/, "") || "/";
+    const method = req.method ?? "GET";
+    res.setHeader("access-control-allow-origin", "*");
+    if (method === "OPTIONS") {
+      res.writeHead(204, {
+        "access-control-allow-methods": "GET, POST, OPTIONS",
+        "access-control-allow-headers": "authorization, content-type, x-stainless-*, openai-*",
+        "access-control-max-age": "86400",
+      });
+      res.end();
+      return;
+    }
+    if (method === "GET" && STATIC[url.pathname]) {
+      endpoint.name = "page";
+      const [file, type] = STATIC[url.pathname];
+      const text = readFileSync(path.join(WEB_DIR, file));
+      res.writeHead(200, { "content-type": type, "content-length": text.length, "cache-control": "no-cache" });
+      res.end(text);
+      return;
+    }
+    if (method === "GET" && route === "/health") {
+      endpoint.name = "health";
+      sendJson(res, 200, { status: "ok", model: model.id, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth });
+      return;
+    }
+    if (method === "GET" && route === "/metrics") {
+      endpoint.name = "metrics";
+      const text = metrics.render({ queueDepth: scheduler.queueDepth, activeSequences: scheduler.activeCount, slots: parallel });
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      res.end(text);
+      return;
+    }
+    if (route.startsWith("/v1/")) {
+      if (apiKey !== null) {
+        const auth = req.headers.authorization ?? "";
+        if (auth !== `Bearer ${apiKey}`) {
+          throw new ApiError(401, auth ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer <key>'.",
+            "authentication_error", null, "invalid_api_key");
+        }
+      }
+      const disconnect = new AbortController();
+      res.on("close", () => {
+        if (!res.writableFinished) disconnect.abort();
+      });
+      const ctx: RouteContext = { engine, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal };
+      if (method === "GET" && route === "/v1/models") {
+        endpoint.name = "models";
+        sendJson(res, 200, listModels(ctx));
+        return;
+      }
+      if (method === "GET" && route.startsWith("/v1/models/")) {
+        endpoint.name = "models";
+        const name = decodeURIComponent(route.slice("/v1/models/".length));
+        if (!modelNames.includes(name)) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
+        sendJson(res, 200, modelObject(ctx, name));
+        return;
+      }
+      const handlers: Record<string, (body: unknown) => Promise<unknown>> = {
+        "/v1/chat/completions": (b) => chatCompletions(ctx, b, res),
+        "/v1/completions": (b) => completions(ctx, b, res),
+        "/v1/embeddings": (b) => embeddings(ctx, b),
+      };
+      const h = handlers[route];
+      if (h) {
+        endpoint.name = route.slice(4);
+        if (method !== "POST") throw new ApiError(405, `${route} takes POST, not ${method}`, "invalid_request_error", null, "method_not_allowed");
+        const body = await readJson(req, maxBody);
+        const out = await h(body);
+        if (out !== null) sendJson(res, 200, out);
+        return;
+      }
+    }
+    throw new ApiError(404, `no route for ${method} ${url.pathname}`, "invalid_request_error", null, "not_found");
+  }
+
+  const server = createHttpServer((req, res) => {
+    const endpoint = { name: "other" };
+    handle(req, res, endpoint).then(
+      () => metrics.countRequest(endpoint.name, res.statusCode),
+      (err: unknown) => {
+        const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`, "server_error");
+        if (!(err instanceof ApiError)) console.error(err);
+        metrics.countRequest(endpoint.name, e.status);
+        if (!res.headersSent) sendJson(res, e.status, e.body(), e.headers);
+        else if (!res.writableEnded) res.end();
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    engine,
+    metrics,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
