@@ -1,0 +1,71 @@
+// `zhiyu bench prefill --model PATH --threads N [--tokens N] [--json]`: tokens per second reading a prompt of N
+// tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts).
+// Reports the median of several runs, resident memory, and the model's weight bytes.
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.js";
+import { loadModel } from "../../infer/load.js";
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
+      json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(`usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--json]`);
+    return 0;
+  }
+  if (!values.model) throw new UsageError(`bench ${kind}: --model is required`);
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads ${values.threads}: expected an integer ≥ 1`);
+  const tokens = Number(values.tokens ?? (kind === "decode" ? 64 : 128));
+  if (!Number.isInteger(tokens) || tokens < 1) throw new UsageError(`--tokens ${values.tokens}: expected an integer ≥ 1`);
+  const repeat = Number(values.repeat ?? 3);
+  const model = await loadModel(values.model, { threads });
+  const vocab = model.vocabSize;
+  // Deterministic pseudo-random prompt ids (content does not change the cost).
+  const ids = Array.from({ length: Math.min(tokens, model.contextLength - 1) }, (_, i) => (i * 7919 + 13) % vocab);
+  const rates: number[] = [];
+  for (let r = 0; r < repeat + 1; r++) {
+    const seq = model.createSequence();
+    let rate: number;
+    if (kind === "prefill") {
+      const t0 = performance.now();
+      model.forward([{ seq, tokens: ids }]);
+      rate = ids.length / ((performance.now() - t0) / 1000);
+    } else {
+      let logits = model.forward([{ seq, tokens: ids.slice(0, 4) }])[0];
+      const n = Math.min(tokens, model.contextLength - 5);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+        logits = model.forward([{ seq, tokens: [best] }])[0];
+      }
+      rate = n / ((performance.now() - t0) / 1000);
+    }
+    seq.dispose();
+    if (r > 0) rates.push(rate); // the first run warms up caches and the pool
+  }
+  const result = {
+    bench: kind, model: model.id, threads: model.backend.info().threads, backend: model.backend.info().name,
+    tokens, tokens_per_s: Number(median(rates).toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))),
+    rss_mb: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
+  };
+  if (values.json) console.log(JSON.stringify(result));
+  else console.log(`${kind}: ${result.tokens_per_s} tokens/s (${result.backend}, ${result.threads} threads; runs ${result.runs.join(", ")}); RSS ${result.rss_mb} MB, weights ${result.weight_mb} MB`);
+  model.dispose();
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number | void> {
+  return runDecodeOrPrefill("prefill", argv);
+}

@@ -1,0 +1,85 @@
+// `zhiyu chat --model PATH`: an interactive conversation rendered with the model's chat template (or ChatML),
+// streaming each reply. Works with stdin piped too: every input line is one user turn.
+// Leaves out: tools (--tools/--docs would call src/tools/agent.ts's runAgent once it exists), prefix reuse of
+// the KV cache between turns (each turn re-reads the conversation).
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.js";
+import { loadModel } from "../../infer/load.js";
+import { generateStreaming } from "../../infer/generate.js";
+import { renderChat, type ChatMessage } from "../../infer/chat-template.js";
+
+const HELP = `usage: zhiyu chat --model PATH [options]
+
+  --model PATH        a .gguf file or a Hugging Face folder
+  --system TEXT       system prompt
+  --max-tokens N      most tokens per reply (default 512)
+  --temperature T     default 0.7 (0 = greedy)
+  --top-p P           default 0.9
+  --seed S            RNG seed (default 0)
+  --threads N         compute threads
+
+Type a message and press Enter; /reset clears the conversation, /exit (or end of input) quits.`;
+
+export async function run(argv: string[]): Promise<number | void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" }, system: { type: "string" }, "max-tokens": { type: "string" },
+      temperature: { type: "string" }, "top-p": { type: "string" }, seed: { type: "string" },
+      threads: { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.model) throw new UsageError(`--model is required\n\n${HELP}`);
+  const num = (name: string, v: string | undefined, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} ${v}: expected a number ≥ 0`);
+    return n;
+  };
+  const model = await loadModel(values.model, { threads: values.threads ? num("threads", values.threads, 1) : undefined });
+  const interactive = process.stdin.isTTY === true;
+  const base: ChatMessage[] = values.system ? [{ role: "system", content: values.system }] : [];
+  let messages: ChatMessage[] = [...base];
+  // ChatML and most templates end a turn with a special token; stop on its text too in case it is not one id.
+  const stop = model.chatTemplate === null || model.chatTemplate.includes("<|im_end|>") ? ["<|im_end|>"] : [];
+  if (interactive) console.error(`zhiyu chat: ${model.id} (${model.architecture}); /exit to quit`);
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  if (interactive) process.stdout.write("> ");
+  for await (const line of rl) {
+    const text = line.trim();
+    if (text === "/exit" || text === "/quit") break;
+    if (text === "/reset") {
+      messages = [...base];
+      if (interactive) process.stdout.write("(conversation cleared)\n> ");
+      continue;
+    }
+    if (text === "") {
+      if (interactive) process.stdout.write("> ");
+      continue;
+    }
+    messages.push({ role: "user", content: text });
+    const prompt = renderChat(model, messages, { addGenerationPrompt: true });
+    let ids = model.tokenizer.encode(prompt, { addSpecialTokens: false, parseSpecial: true });
+    // Keep the most recent part of a conversation that outgrew the context.
+    const maxTokens = num("max-tokens", values["max-tokens"], 512);
+    if (ids.length + 1 > model.contextLength) ids = ids.slice(ids.length - Math.max(1, model.contextLength - maxTokens));
+    const result = await generateStreaming(model, ids, {
+      maxTokens, stop,
+      temperature: num("temperature", values.temperature, model.generationDefaults.temperature ?? 0.7),
+      topP: num("top-p", values["top-p"], model.generationDefaults.topP ?? 0.9),
+      seed: num("seed", values.seed, 0),
+      onText: (t) => process.stdout.write(t),
+    });
+    process.stdout.write(interactive ? "\n> " : "\n");
+    messages.push({ role: "assistant", content: result.text });
+  }
+  rl.close();
+  model.dispose();
+  return 0;
+}

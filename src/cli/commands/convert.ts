@@ -1,0 +1,61 @@
+// `zhiyu convert --from PATH --to OUT [--type f32|f16|q8_0|q4_0]`: HF folder or GGUF → GGUF file (OUT ends in
+// .gguf; llama Q/K rows permuted the way llama.cpp's converter does, tokenizer.* keys kept from a GGUF source), or
+// GGUF/HF → Hugging Face folder (OUT is a directory; F32 safetensors + config.json, Q/K rows back in HF order).
+// Leaves out: k-quant output (quantize the f16 file with llama-quantize), writing tokenizer.json.
+import { existsSync, statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.js";
+import { createBackend } from "../../backend/index.js";
+import { readGguf, getOptionalString, type GgufValue, type GgufValueType } from "../../io/gguf.js";
+import { openSafetensorsFolder } from "../../io/safetensors.js";
+import { llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName } from "../../models/llama-config.js";
+import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName } from "../../models/gpt2-config.js";
+import type { WeightSource } from "../../models/weights.js";
+import { GgufSource, SafetensorsSource } from "../../infer/sources.js";
+import { type ExportType, type ModelConfig, readParamF32, writeModelGguf, writeModelHf } from "../../infer/export.js";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+export async function run(argv: string[]): Promise<number | void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { from: { type: "string" }, to: { type: "string" }, type: { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+  });
+  if (values.help || !values.from || !values.to) {
+    console.log("usage: zhiyu convert --from MODEL(.gguf or HF folder) --to OUT(.gguf or folder) [--type f32|f16|q8_0|q4_0]");
+    return values.help ? 0 : 2;
+  }
+  const type = (values.type ?? "f16") as ExportType;
+  if (!["f32", "f16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${values.type}: expected f32, f16, q8_0 or q4_0`);
+  if (!existsSync(values.from)) throw new UsageError(`--from ${values.from}: no such file or folder`);
+  const backend = createBackend({ kind: "ref" }); // only dequantize is needed
+  let config: ModelConfig;
+  let source: WeightSource;
+  let fromGguf = false;
+  let extra: Array<readonly [string, GgufValue, GgufValueType?]> = [];
+  if (statSync(values.from).isDirectory()) {
+    const json = JSON.parse(readFileSync(path.join(values.from, "config.json"), "utf8")) as Record<string, unknown>;
+    const gpt2 = json.model_type === "gpt2";
+    config = gpt2 ? gpt2ConfigFromHf(json) : llamaConfigFromHf(json);
+    source = new SafetensorsSource(openSafetensorsFolder(values.from), gpt2 ? GPT2_CONV1D_WEIGHT : null);
+    extra = [["tokenizer.ggml.model", "no_vocab"]];
+  } else {
+    const file = readGguf(values.from);
+    const arch = getOptionalString(file, "general.architecture");
+    config = arch === "gpt2" ? gpt2ConfigFromGguf(file) : llamaConfigFromGguf(file);
+    source = new GgufSource(file, arch === "gpt2" ? gpt2GgufName : llamaGgufName);
+    fromGguf = true;
+    extra = [...file.metadata].filter(([k]) => k.startsWith("tokenizer.")).map(([k, v]) => [k, v, file.metadataTypes.get(k)] as const);
+  }
+  const getParam = (spec: Parameters<typeof readParamF32>[2]) => readParamF32(source, config, spec, backend, fromGguf);
+  // Params come out in HF order; mark the config so the GGUF writer permutes llama Q/K rows.
+  if (config.architecture !== "gpt2") config = { ...config, ropeLayout: "neox" };
+  if (values.to.endsWith(".gguf")) {
+    writeModelGguf(values.to, config, getParam, { type, name: path.basename(values.to, ".gguf"), extraMetadata: extra });
+  } else {
+    writeModelHf(values.to, config, getParam);
+  }
+  console.log(`wrote ${values.to} (${config.architecture}${values.to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
+  return 0;
+}
