@@ -1,0 +1,7 @@
+#!/bin/sh
+# Builds dev/gemm/harness.c with the GEMM and pool sources into /tmp and runs it: run.sh THREADS SIZE TRANSB ISA_LEVEL BF16
+set -e
+cd "$(dirname "$0")/../.."
+gcc -O3 $ZY_CFLAGS -std=gnu11 -Wall -Wno-unused-function -Inative native/gemm.c native/gemm_avx512.c native/gemm_avx2.c \
+  native/zy_pool.c native/zy_cpu.c dev/gemm/harness.c -lpthread -lm -ldl -o /tmp/zy_gemm_harness
+/tmp/zy_gemm_harness "$@"

@@ -1,0 +1,281 @@
+/* GEMM driver (see gemm.h): the naive specification, a GotoBLAS/BLIS-style blocked loop nest that packs A and
+ * B blocks into per-thread buffers and runs a register-blocked micro-kernel over them, the portable C
+ * micro-kernel, the matrix-vector path for m = 1 or n = 1, ISA dispatch and the split over the thread pool.
+ * The AVX-512 and AVX2 micro-kernels live in gemm_avx512.c and gemm_avx2.c.
+ *
+ * Loop nest per (sub-)problem, with the A micro-panel (mr × kc) resident in L1 and the packed B block
+ * (kc × nc) in L2:
+ *   for i0 in m step mc:  for p0 in k step kc:  pack A[i0.., p0..]
+ *     for j0 in n step nc:  pack B[p0.., j0..]   (or read B in place when it is f32 [k, n] and m is small)
+ *       for ii in mb step mr:  for jj in nb step nr:  tile
+ * Leaves out: sharing one packed block between threads (each thread packs its own, so threads never wait
+ * for each other); column-major inputs. */
+#include "gemm.h"
+#include "gemm_impl.h"
+#include "zy_cpu.h"
+#include "zy_pool.h"
+#include <stdlib.h>
+
+/* ---- the specification ---- */
+
+void zy_sgemm_naive(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
+                    int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,
+                    float beta) {
+  for (int64_t b = 0; b < batch; b++) {
+    const float *a = A + b * strideA, *bb = B + b * strideB;
+    float *c = C + b * strideC;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        float s = 0.0f;
+        for (int64_t p = 0; p < k; p++)
+          s += (transA ? a[p * m + i] : a[i * k + p]) * (transB ? bb[j * k + p] : bb[p * n + j]);
+        c[i * n + j] = beta == 0.0f ? alpha * s : alpha * s + beta * c[i * n + j];
+      }
+  }
+}
+
+/* ---- portable micro-kernel (4 × 16, plain C the compiler vectorizes for the baseline ISA) ---- */
+
+#define PORT_MR 4
+#define PORT_NR 16
+
+static void port_pack_a(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
+  zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, PORT_MR);
+}
+static void port_pack_b(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
+  zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, PORT_NR);
+}
+static void port_tile(int64_t kb, const void *pav, const void *pbv, int64_t ldb, float *c, int64_t ldc, int mr,
+                      int nr, float alpha, float beta) {
+  const float *pa = (const float *)pav, *pb = (const float *)pbv;
+  float acc[PORT_MR][PORT_NR] = {{0}};
+  for (int64_t p = 0; p < kb; p++, pa += PORT_MR, pb += ldb)
+    for (int i = 0; i < PORT_MR; i++)
+      for (int j = 0; j < PORT_NR; j++) acc[i][j] += pa[i] * pb[j];
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++)
+      c[i * ldc + j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[i * ldc + j];
+}
+static const zy_gemm_kernel kernel_portable = {
+    "portable", PORT_MR, PORT_NR, 1, 4, 256, 128, 1024, 0, port_pack_a, port_pack_b, port_tile};
+
+static void gemv_portable(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha,
+                          float beta) {
+  zy_gemv_generic(n, k, x, b, y, alpha, beta);
+}
+
+/* ---- dispatch ---- */
+
+static const zy_gemm_kernel *pick_kernel(int bf16) {
+  const zy_cpu_features *cpu = zy_cpu();
+  if (bf16 && cpu->avx512_bf16) return &zy_gemm_kernel_avx512bf16;
+  if (cpu->avx512) return bf16 ? &zy_gemm_kernel_avx512_bf16in : &zy_gemm_kernel_avx512_f32;
+  if (cpu->avx2_fma) return bf16 ? &zy_gemm_kernel_avx2_bf16in : &zy_gemm_kernel_avx2_f32;
+  return &kernel_portable;
+}
+static zy_gemv_fn pick_gemv(void) {
+  const zy_cpu_features *cpu = zy_cpu();
+  if (cpu->avx512) return zy_gemv_avx512;
+  if (cpu->avx2_fma) return zy_gemv_avx2;
+  return gemv_portable;
+}
+const char *zy_gemm_impl_name(int bf16) { return pick_kernel(bf16)->name; }
+
+/* ---- per-thread packing buffers, grown on demand and kept for the next call ---- */
+
+typedef struct {
+  void *a, *b;
+  float *x;
+  size_t a_bytes, b_bytes, x_bytes;
+} pack_buffers;
+static __thread pack_buffers thread_buffers;
+
+static void *grow(void **p, size_t *have, size_t need) {
+  if (*have >= need) return *p;
+  need = (need + 4095) & ~(size_t)4095;
+  void *q = aligned_alloc(64, need);
+  if (!q) return NULL;
+  free(*p);
+  *p = q;
+  *have = need;
+  return q;
+}
+
+/* ---- one (sub-)problem on the calling thread ---- */
+
+static void scale_c(int64_t m, int64_t n, float *c, int64_t ldc, float beta) {
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+}
+
+/* m = 1: y = alpha·x·op(B) + beta·y with x = op(A)'s only row (contiguous whatever transA says). */
+static int gemv(int64_t n, int64_t k, zy_gemm_operand x, const zy_gemm_operand *b, float *y, float alpha,
+                float beta) {
+  const float *xf = (const float *)x.base;
+  if (x.bf16) {
+    pack_buffers *buf = &thread_buffers;
+    float *t = (float *)grow((void **)&buf->x, &buf->x_bytes, (size_t)k * 4);
+    if (!t) return 0;
+    for (int64_t p = 0; p < k; p++) t[p] = zy_bf16_to_f32(((const uint16_t *)x.base)[p * x.cs]);
+    xf = t;
+  }
+  pick_gemv()(n, k, xf, b, y, alpha, beta);
+  return 1;
+}
+
+static void gemm_naive_operands(int64_t m, int64_t n, int64_t k, const zy_gemm_operand *a,
+                                const zy_gemm_operand *b, float *c, int64_t ldc, float alpha, float beta) {
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      float s = 0.0f;
+      for (int64_t p = 0; p < k; p++) s += zy_gemm_load(a, i * a->rs + p * a->cs) * zy_gemm_load(b, p * b->rs + j * b->cs);
+      c[i * ldc + j] = beta == 0.0f ? alpha * s : alpha * s + beta * c[i * ldc + j];
+    }
+}
+
+static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm_operand b, float *c, int64_t ldc,
+                     float alpha, float beta) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) { scale_c(m, n, c, ldc, beta); return; }
+  if (m == 1 && gemv(n, k, a, &b, c, alpha, beta)) return;
+  if (n == 1) { /* C is a column: Cᵀ[1, m] = op(B)ᵀ · op(A)ᵀ has the same memory layout */
+    zy_gemm_operand bt = {b.base, b.cs, b.rs, b.bf16}, at = {a.base, a.cs, a.rs, a.bf16};
+    if (gemv(m, k, bt, &at, c, alpha, beta)) return;
+  }
+  const zy_gemm_kernel *K = pick_kernel(a.bf16);
+  int direct = K->direct_b && !b.bf16 && b.cs == 1 && m <= 4 * K->mr;
+  int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
+  int64_t mc_pad = (K->mc + K->mr - 1) / K->mr * K->mr, nc_pad = (K->nc + K->nr - 1) / K->nr * K->nr;
+  pack_buffers *buf = &thread_buffers;
+  char *pa = (char *)grow(&buf->a, &buf->a_bytes, (size_t)(mc_pad * kbp_max * K->elem_bytes));
+  char *pb = direct ? NULL : (char *)grow(&buf->b, &buf->b_bytes, (size_t)(nc_pad * kbp_max * K->elem_bytes));
+  if (!pa || (!direct && !pb)) { gemm_naive_operands(m, n, k, &a, &b, c, ldc, alpha, beta); return; }
+
+  for (int64_t i0 = 0; i0 < m; i0 += K->mc) {
+    int64_t mb = m - i0 < K->mc ? m - i0 : K->mc;
+    for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
+      int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
+      int64_t kbp = (kb + K->kgroup - 1) / K->kgroup * K->kgroup;
+      float beta_block = p0 == 0 ? beta : 1.0f;
+      K->pack_a(&a, i0, mb, p0, kb, pa);
+      for (int64_t j0 = 0; j0 < n; j0 += K->nc) {
+        int64_t nb = n - j0 < K->nc ? n - j0 : K->nc;
+        const char *bsrc;
+        int64_t ldb, panel_step;
+        if (direct) {
+          bsrc = (const char *)b.base + (p0 * b.rs + j0) * 4;
+          ldb = b.rs;
+          panel_step = (int64_t)K->nr * 4;
+        } else {
+          K->pack_b(&b, p0, kb, j0, nb, pb);
+          bsrc = pb;
+          ldb = K->nr;
+          panel_step = (int64_t)K->nr * kbp * K->elem_bytes;
+        }
+        for (int64_t ii = 0; ii < mb; ii += K->mr) {
+          int rows = mb - ii < K->mr ? (int)(mb - ii) : K->mr;
+          const char *apanel = pa + ii * kbp * K->elem_bytes;
+          float *crow = c + (i0 + ii) * ldc + j0;
+          for (int64_t jj = 0, q = 0; jj < nb; jj += K->nr, q++) {
+            int cols = nb - jj < K->nr ? (int)(nb - jj) : K->nr;
+            K->tile(kbp, apanel, bsrc + q * panel_step, ldb, crow + jj, ldc, rows, cols, alpha, beta_block);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Operand views of batch item `bi`: op(A)(i, p) and op(B)(p, j). */
+static zy_gemm_operand view_a(const void *A, int bf16, int64_t bi, int64_t strideA, int64_t m, int64_t k, int transA) {
+  zy_gemm_operand v = {(const char *)A + bi * strideA * (bf16 ? 2 : 4), transA ? 1 : k, transA ? m : 1, bf16};
+  return v;
+}
+static zy_gemm_operand view_b(const void *B, int bf16, int64_t bi, int64_t strideB, int64_t n, int64_t k, int transB) {
+  zy_gemm_operand v = {(const char *)B + bi * strideB * (bf16 ? 2 : 4), transB ? 1 : n, transB ? k : 1, bf16};
+  return v;
+}
+static zy_gemm_operand offset(zy_gemm_operand v, int64_t i, int64_t j) {
+  v.base = (const char *)v.base + (i * v.rs + j * v.cs) * (v.bf16 ? 2 : 4);
+  return v;
+}
+
+/* ---- the split over threads: batch items × parts of M (or of N when M is short) ---- */
+
+typedef struct {
+  int64_t m, n, k, parts;
+  int split_n;
+  int64_t part_grain;
+  const void *A, *B;
+  int64_t strideA, strideB, strideC;
+  float *C;
+  int transA, transB, bf16;
+  float alpha, beta;
+} gemm_plan;
+
+static void run_unit(const gemm_plan *g, int64_t u) {
+  int64_t bi = u / g->parts, part = u % g->parts;
+  int64_t len = g->split_n ? g->n : g->m;
+  int64_t chunks = (len + g->part_grain - 1) / g->part_grain;
+  int64_t lo = chunks * part / g->parts * g->part_grain, hi = chunks * (part + 1) / g->parts * g->part_grain;
+  if (hi > len) hi = len;
+  if (lo >= hi) return;
+  zy_gemm_operand a = view_a(g->A, g->bf16, bi, g->strideA, g->m, g->k, g->transA);
+  zy_gemm_operand b = view_b(g->B, g->bf16, bi, g->strideB, g->n, g->k, g->transB);
+  float *c = g->C + bi * g->strideC;
+  if (g->split_n)
+    gemm_one(g->m, hi - lo, g->k, a, offset(b, 0, lo), c + lo, g->n, g->alpha, g->beta);
+  else
+    gemm_one(hi - lo, g->n, g->k, offset(a, lo, 0), b, c + lo * g->n, g->n, g->alpha, g->beta);
+}
+
+static void run_units_task(void *ctx, int64_t begin, int64_t end, int thread_index) {
+  (void)thread_index;
+  for (int64_t u = begin; u < end; u++) run_unit((const gemm_plan *)ctx, u);
+}
+
+static int64_t gcd64(int64_t a, int64_t b) {
+  while (b) { int64_t t = a % b; a = b; b = t; }
+  return a;
+}
+
+static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB,
+                     const void *A, int64_t strideA, const void *B, int64_t strideB, float *C, int64_t strideC,
+                     float alpha, float beta, int bf16) {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  gemm_plan g = {m, n, k, 1, 0, 1, A, B, strideA, strideB, strideC, C, transA, transB, bf16, alpha, beta};
+  int threads = threaded ? zy_threads() : 1;
+  double flops = 2.0 * (double)batch * (double)m * (double)n * (double)(k > 0 ? k : 1);
+  /* below ~100 µs of one core, or with C shared across the batch, one thread does it all */
+  if (threads <= 1 || flops < 4e6 || (strideC == 0 && batch > 1)) {
+    for (int64_t u = 0; u < batch; u++) run_unit(&g, u);
+    return;
+  }
+  const zy_gemm_kernel *K = pick_kernel(bf16);
+  if (batch < 4 * threads) g.parts = threads / gcd64(batch, threads);
+  if (g.parts > 1) {
+    /* split the longer side (in tiles), preferring rows: each part packs its own copy of the other operand */
+    g.split_n = (m == 1) || (n != 1 && m < 2 * K->mr * g.parts && n > m);
+    g.part_grain = g.split_n ? K->nr : K->mr;
+    if (m == 1 || n == 1) g.part_grain = 64;
+  }
+  zy_parallel_for(batch * g.parts, 1, run_units_task, &g);
+}
+
+void zy_sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A, int64_t strideA,
+              const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
+  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0);
+}
+void zy_sgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
+                 int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
+  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0);
+}
+void zy_bgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
+              int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
+  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1);
+}
+void zy_bgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
+                 int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha,
+                 float beta) {
+  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1);
+}

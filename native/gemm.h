@@ -1,0 +1,47 @@
+/* Dense matrix multiply (GEMM) for f32 and bf16 operands, f32 output and accumulation.
+ *
+ *   C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C        (for each of `batch` matrices)
+ *
+ * Row-major and contiguous: A is stored [m,k] (or [k,m] when transA), B is stored [k,n] (or [n,k] when transB,
+ * the nn.Linear weight layout), C is [m,n]. strideA/B/C are the elements between consecutive batch matrices;
+ * 0 broadcasts one matrix over the batch; strideC 0 with batch > 1 applies the items in order to the same C
+ * (so beta 1 sums the products, as a gradient of a broadcast weight needs). beta == 0 overwrites C without
+ * reading it (NaN in C does not leak). bf16 operands are raw bits (uint16_t), widened exactly to f32.
+ * Semantics are those of MatmulParams in src/backend/backend.ts; zy_sgemm_naive is the C specification.
+ *
+ * Leaves out: column-major layouts, leading dimensions other than the row length, f16 operands, integer GEMM
+ * (quantized matmuls live in their own kernels). */
+#ifndef ZY_GEMM_H
+#define ZY_GEMM_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Multi-threaded (zy_parallel_for over the pool); must not be called from inside a pool task. */
+void zy_sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A, int64_t strideA,
+              const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta);
+void zy_bgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
+              int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta);
+
+/* Single-threaded: same result on the calling thread only, safe inside a zy_parallel_for/run task (fused
+ * kernels that are already parallel). Packing buffers are per thread, so concurrent calls do not collide. */
+void zy_sgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
+                 int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta);
+void zy_bgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
+                 int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha,
+                 float beta);
+
+/* The specification: a plain triple loop, f32 accumulation in k order. Slow; for tests and as documentation. */
+void zy_sgemm_naive(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
+                    int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,
+                    float beta);
+
+/* Which micro-kernel family the current ISA level selects for `bf16` operands (0 = f32):
+ * "avx512-bf16" (vdpbf16ps), "avx512", "avx2", "portable". For benchmarks and tests. */
+const char *zy_gemm_impl_name(int bf16);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,258 @@
+/* AVX-512 GEMM micro-kernels (driven by gemm.c): a 12 × 32 f32 tile (24 zmm accumulators, two B vectors and
+ * broadcast FMAs from the packed A panel) used for f32 and for bf16 operands widened while packing, and a
+ * 12 × 32 bf16 tile on vdpbf16ps (AVX512_BF16, only selected when the CPU has it) with f32 accumulation.
+ * Edges use masked loads/stores, so the f32 tile can also read an unpacked row-major B in place.
+ * Leaves out: prefetch tuning per CPU model, AMX. */
+#include "gemm_impl.h"
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define AVX512BF16 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#ifndef ZY_GEMM_MR
+#define ZY_GEMM_MR 12
+#endif
+#define MR ZY_GEMM_MR
+#define NR 32
+/* cache blocks: KC·NR·4 B panel rows stream from L2, MR·KC·4 A panel in L1, KC·NC·4 B block in L2 */
+#ifndef ZY_GEMM_KC
+#define ZY_GEMM_KC 384
+#endif
+#ifndef ZY_GEMM_MC
+#define ZY_GEMM_MC 1200
+#endif
+#ifndef ZY_GEMM_NC
+#define ZY_GEMM_NC 768
+#endif
+
+static inline AVX512 __mmask16 lane_mask(int count) {
+  return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1);
+}
+
+/* Writes acc rows [0, R) to C: alpha·acc (+ beta·C). */
+#define STORE_ROWS(R)                                                                               \
+  do {                                                                                              \
+    __m512 va = _mm512_set1_ps(alpha);                                                              \
+    if (beta == 0.0f) {                                                                             \
+      for (int i = 0; i < R; i++) {                                                                 \
+        _mm512_mask_storeu_ps(c + i * ldc, m0, _mm512_mul_ps(va, acc0[i]));                         \
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, _mm512_mul_ps(va, acc1[i]));                    \
+      }                                                                                             \
+    } else {                                                                                        \
+      __m512 vb = _mm512_set1_ps(beta);                                                             \
+      for (int i = 0; i < R; i++) {                                                                 \
+        __m512 c0 = _mm512_maskz_loadu_ps(m0, c + i * ldc), c1 = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16); \
+        _mm512_mask_storeu_ps(c + i * ldc, m0, _mm512_fmadd_ps(va, acc0[i], _mm512_mul_ps(vb, c0)));          \
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, _mm512_fmadd_ps(va, acc1[i], _mm512_mul_ps(vb, c1)));     \
+      }                                                                                             \
+    }                                                                                               \
+  } while (0)
+
+/* R rows × 32 columns of C from a packed A panel (stride MR per k) and a B panel with row stride ldb. */
+static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, int64_t kb, const float *pa,
+                                                                   const float *pb, int64_t ldb, float *c,
+                                                                   int64_t ldc, int nr, float alpha, float beta) {
+  __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < R; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+#pragma GCC unroll 14
+  for (int i = 0; i < R; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+  if (nr == NR) {
+#pragma GCC unroll 2
+    for (int64_t p = 0; p < kb; p++) {
+#ifdef ZY_GEMM_PF
+      _mm_prefetch((const char *)(pb + ZY_GEMM_PF * ldb), _MM_HINT_T0);
+      _mm_prefetch((const char *)(pb + ZY_GEMM_PF * ldb + 16), _MM_HINT_T0);
+#endif
+      __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+#pragma GCC unroll 14
+      for (int i = 0; i < R; i++) {
+        __m512 ai = _mm512_set1_ps(pa[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+      pa += MR;
+      pb += ldb;
+    }
+  } else {
+    for (int64_t p = 0; p < kb; p++) {
+      __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
+#pragma GCC unroll 14
+      for (int i = 0; i < R; i++) {
+        __m512 ai = _mm512_set1_ps(pa[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+      pa += MR;
+      pb += ldb;
+    }
+  }
+  STORE_ROWS(R);
+}
+
+#define TILE_FN(R)                                                                                              \
+  static AVX512 void tile_##R(int64_t kb, const float *pa, const float *pb, int64_t ldb, float *c, int64_t ldc, \
+                              int nr, float alpha, float beta) {                                                \
+    tile_rows(R, kb, pa, pb, ldb, c, ldc, nr, alpha, beta);                                                     \
+  }
+TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
+TILE_FN(7) TILE_FN(8) TILE_FN(9) TILE_FN(10) TILE_FN(11) TILE_FN(12)
+#if MR > 12
+TILE_FN(13) TILE_FN(14)
+#endif
+
+typedef void (*tile_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, int, float, float);
+static const tile_fn tiles[MR + 1] = {0, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6,
+                                      tile_7, tile_8, tile_9, tile_10, tile_11, tile_12
+#if MR > 12
+                                      , tile_13, tile_14
+#endif
+};
+
+static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t ldb, float *c, int64_t ldc, int mr,
+                            int nr, float alpha, float beta) {
+  tiles[mr](kbp, (const float *)pa, (const float *)pb, ldb, c, ldc, nr, alpha, beta);
+}
+
+/* ---- packing ---- */
+
+/* B stored [n, k] (transB, f32): 16 × 16 register transposes from 16 source rows into the panel. */
+static AVX512 void pack_b_trans16(const float *src, int64_t ld, int64_t kb, float *dst, int cols) {
+  int64_t p = 0;
+  if (cols == 16) {
+    for (; p + 16 <= kb; p += 16) {
+      __m512 r[16], t[16];
+      for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(src + j * ld + p);
+      /* transpose 16x16: interleave 32-bit, then 64-bit, then 128-bit lanes twice */
+      for (int j = 0; j < 16; j += 2) {
+        t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+      }
+      for (int j = 0; j < 16; j += 4) {
+        r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+        r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+        r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+        r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+      }
+      /* r[4g + s] holds, per 128-bit lane L, source rows 4L'.. : now gather lanes across groups */
+      for (int s = 0; s < 4; s++) {
+        __m512 a = r[s], b = r[4 + s], cc = r[8 + s], d = r[12 + s];
+        __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x44), ab_hi = _mm512_shuffle_f32x4(a, b, 0xEE);
+        __m512 cd_lo = _mm512_shuffle_f32x4(cc, d, 0x44), cd_hi = _mm512_shuffle_f32x4(cc, d, 0xEE);
+        t[s] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+        t[s + 4] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD);
+        t[s + 8] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+        t[s + 12] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD);
+      }
+      for (int q = 0; q < 16; q++) _mm512_storeu_ps(dst + (p + q) * NR, t[q]);
+    }
+  }
+  for (; p < kb; p++)
+    for (int j = 0; j < cols; j++) dst[p * NR + j] = src[j * ld + p];
+}
+
+static AVX512 void pack_a_f32(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
+  zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, MR);
+}
+static AVX512 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
+  if (b->rs == 1 && !b->bf16) {
+    float *d = (float *)dst;
+    for (int64_t q = 0; q < nb; q += NR) {
+      int cols = nb - q < NR ? (int)(nb - q) : NR;
+      float *dp = d + q * kb;
+      const float *s = (const float *)b->base + (j0 + q) * b->cs + p0;
+      if (cols < NR)
+        for (int64_t p = 0; p < kb; p++)
+          for (int j = cols; j < NR; j++) dp[p * NR + j] = 0.0f;
+      pack_b_trans16(s, b->cs, kb, dp, cols < 16 ? cols : 16);
+      if (cols > 16) pack_b_trans16(s + 16 * b->cs, b->cs, kb, dp + 16, cols - 16);
+    }
+    return;
+  }
+  zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR);
+}
+
+const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 1,
+                                                  pack_a_f32, pack_b_f32, tile_f32};
+/* bf16 operands on a CPU without AVX512_BF16: widened to f32 while packing (a 16-bit shift), same tile. */
+const zy_gemm_kernel zy_gemm_kernel_avx512_bf16in = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 0,
+                                                     pack_a_f32, pack_b_f32, tile_f32};
+
+void AVX512 zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha,
+                           float beta) {
+  zy_gemv_generic(n, k, x, b, y, alpha, beta);
+}
+
+/* ---- AVX512_BF16: pairs of k in 32 bits, vdpbf16ps adds a(i,p)·b(p,j) + a(i,p+1)·b(p+1,j) per lane ---- */
+
+static inline uint16_t bf16_at(const zy_gemm_operand *x, int64_t at) { return ((const uint16_t *)x->base)[at]; }
+
+/* A panel: pair pp of row i at 32-bit element pp·MR + i (low half k = 2pp, high half 2pp+1; zero past kb). */
+static void pack_a_bf16pairs(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
+  int64_t pairs = (kb + 1) / 2;
+  uint32_t *d = (uint32_t *)dst;
+  for (int64_t q = 0; q < mb; q += MR, d += MR * pairs) {
+    int rows = mb - q < MR ? (int)(mb - q) : MR;
+    for (int64_t pp = 0; pp < pairs; pp++)
+      for (int i = 0; i < MR; i++) {
+        uint32_t lo = 0, hi = 0;
+        if (i < rows) {
+          int64_t row = (i0 + q + i) * a->rs, p = p0 + 2 * pp;
+          lo = bf16_at(a, row + p * a->cs);
+          if (2 * pp + 1 < kb) hi = bf16_at(a, row + (p + 1) * a->cs);
+        }
+        d[pp * MR + i] = lo | hi << 16;
+      }
+  }
+}
+/* B panel: pair pp, column j at 16-bit elements pp·2NR + 2j (k = 2pp) and + 1 (k = 2pp+1); zero padding. */
+static void pack_b_bf16pairs(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
+  int64_t pairs = (kb + 1) / 2;
+  uint16_t *d = (uint16_t *)dst;
+  for (int64_t q = 0; q < nb; q += NR, d += 2 * NR * pairs) {
+    int cols = nb - q < NR ? (int)(nb - q) : NR;
+    for (int64_t pp = 0; pp < pairs; pp++)
+      for (int j = 0; j < NR; j++)
+        for (int t = 0; t < 2; t++) {
+          int64_t p = 2 * pp + t;
+          d[pp * 2 * NR + 2 * j + t] = j < cols && p < kb ? bf16_at(b, (p0 + p) * b->rs + (j0 + q + j) * b->cs) : 0;
+        }
+  }
+}
+
+static AVX512BF16 void tile_bf16pairs(int64_t kbp, const void *pav, const void *pbv, int64_t ldb, float *c,
+                                      int64_t ldc, int mr, int nr, float alpha, float beta) {
+  (void)ldb; /* always packed: pair rows are 2·NR bf16 apart */
+  const uint32_t *pa = (const uint32_t *)pav;
+  const uint16_t *pb = (const uint16_t *)pbv;
+  __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  __m512 acc0[MR], acc1[MR];
+  for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int64_t pp = 0; pp < kbp / 2; pp++) {
+    __m512bh b0 = (__m512bh)_mm512_loadu_si512(pb), b1 = (__m512bh)_mm512_loadu_si512(pb + 32);
+    for (int i = 0; i < MR; i++) {
+      __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pa[i]);
+      acc0[i] = _mm512_dpbf16_ps(acc0[i], ai, b0);
+      acc1[i] = _mm512_dpbf16_ps(acc1[i], ai, b1);
+    }
+    pa += MR;
+    pb += 2 * NR;
+  }
+  switch (mr) { /* store only the rows that exist */
+    case 12: STORE_ROWS(12); break;
+    case 11: STORE_ROWS(11); break;
+    case 10: STORE_ROWS(10); break;
+    case 9: STORE_ROWS(9); break;
+    case 8: STORE_ROWS(8); break;
+    case 7: STORE_ROWS(7); break;
+    case 6: STORE_ROWS(6); break;
+    case 5: STORE_ROWS(5); break;
+    case 4: STORE_ROWS(4); break;
+    case 3: STORE_ROWS(3); break;
+    case 2: STORE_ROWS(2); break;
+    default: STORE_ROWS(1); break;
+  }
+}
+
+const zy_gemm_kernel zy_gemm_kernel_avx512bf16 = {"avx512-bf16", MR, NR, 2, 2, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 0,
+                                                  pack_a_bf16pairs, pack_b_bf16pairs, tile_bf16pairs};

@@ -1,0 +1,190 @@
+// Native GEMM (gemmF32/gemmBf16 of native/gemm_napi.cc) against a plain TypeScript triple loop written here:
+// awkward shapes around the tile sizes, all transposes, batch broadcast, alpha/beta, beta 0 over NaN, bf16
+// operands, every ISA level (AVX-512, AVX2, portable), and the argument checks.
+// Leaves out: speed (zhiyu bench gemm), the AVX512_BF16 kernel (this CPU lacks the instructions).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadNative, type NativeAddon } from "../../src/backend/native.js";
+
+const addon = loadNative();
+const skip = addon?.gemmF32 ? false : "native addon with gemmF32 not built (npm run build:native)";
+
+interface Case {
+  batch?: number; m: number; n: number; k: number; transA?: boolean; transB?: boolean;
+  strideA?: number; strideB?: number; strideC?: number; alpha?: number; beta?: number;
+}
+
+/** Deterministic values in [-1, 1). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  };
+}
+
+const scratchF = new Float32Array(1), scratchU = new Uint32Array(scratchF.buffer);
+function f32ToBf16(x: number): number {
+  scratchF[0] = x;
+  const u = scratchU[0];
+  return (u + 0x7fff + ((u >> 16) & 1)) >>> 16; // round to nearest even (inputs are finite)
+}
+/** bf16 bits widened exactly to f32 (the low 16 bits zero). */
+function widen(h: Uint16Array): Float32Array {
+  const u = new Uint32Array(h.length);
+  for (let i = 0; i < h.length; i++) u[i] = h[i] << 16;
+  return new Float32Array(u.buffer);
+}
+
+/** Expected C and, per element, the bound 1e-5·(Σ|a||b|·|alpha| + |beta·c|) the native result must meet. */
+function reference(a: ArrayLike<number>, b: ArrayLike<number>, c0: Float32Array, p: Required<Case>) {
+  const want = new Float64Array(c0.length), tol = new Float64Array(c0.length);
+  const c = Float64Array.from(c0);
+  for (let bi = 0; bi < p.batch; bi++) {
+    const a0 = bi * p.strideA, b0 = bi * p.strideB, cb = bi * p.strideC;
+    for (let i = 0; i < p.m; i++)
+      for (let j = 0; j < p.n; j++) {
+        let sum = 0, mag = 0;
+        for (let q = 0; q < p.k; q++) {
+          const av = p.transA ? a[a0 + q * p.m + i] : a[a0 + i * p.k + q];
+          const bv = p.transB ? b[b0 + j * p.k + q] : b[b0 + q * p.n + j];
+          sum += av * bv;
+          mag += Math.abs(av * bv);
+        }
+        const ci = cb + i * p.n + j;
+        const old = p.beta === 0 ? 0 : p.beta * c[ci];
+        c[ci] = p.alpha * sum + old;
+        tol[ci] = 1e-5 * (Math.abs(p.alpha) * mag + Math.abs(old)) + 1e-30;
+      }
+  }
+  want.set(c);
+  return { want, tol };
+}
+
+function complete(c: Case): Required<Case> {
+  const batch = c.batch ?? 1;
+  return {
+    batch, m: c.m, n: c.n, k: c.k, transA: c.transA ?? false, transB: c.transB ?? false,
+    strideA: c.strideA ?? c.m * c.k, strideB: c.strideB ?? c.k * c.n, strideC: c.strideC ?? c.m * c.n,
+    alpha: c.alpha ?? 1, beta: c.beta ?? 0,
+  };
+}
+
+function run(native: NativeAddon, spec: Case, dtype: "f32" | "bf16", seed = 1): void {
+  const p = complete(spec);
+  const r = rng(seed + p.m * 7 + p.n * 131 + p.k * 1031);
+  const lenA = Math.max((p.batch - 1) * p.strideA + p.m * p.k, 0), lenB = Math.max((p.batch - 1) * p.strideB + p.k * p.n, 0);
+  const lenC = Math.max((p.batch - 1) * p.strideC + p.m * p.n, 0);
+  const c = new Float32Array(lenC).map(() => (p.beta === 0 ? NaN : r()));
+  const label = `${dtype} ${JSON.stringify(spec)}`;
+  let got: Float32Array;
+  let expected: ReturnType<typeof reference>;
+  if (dtype === "f32") {
+    const a = new Float32Array(lenA).map(r), b = new Float32Array(lenB).map(r);
+    expected = reference(a, b, c, p);
+    native.gemmF32!(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideC, p.alpha, p.beta);
+  } else {
+    const a = new Uint16Array(lenA).map(() => f32ToBf16(r())), b = new Uint16Array(lenB).map(() => f32ToBf16(r()));
+    expected = reference(widen(a), widen(b), c, p);
+    native.gemmBf16!(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideC, p.alpha, p.beta);
+  }
+  got = c;
+  for (let i = 0; i < got.length; i++) {
+    const err = Math.abs(got[i] - expected.want[i]);
+    if (!(err <= expected.tol[i])) {
+      assert.fail(`${label}: C[${i}] = ${got[i]}, expected ${expected.want[i]} (tolerance ${expected.tol[i]})`);
+    }
+  }
+}
+
+const awkward = [1, 7, 31, 33, 127];
+const transposes = [[false, false], [true, false], [false, true], [true, true]] as const;
+
+/** Shapes around the tile sizes (12×32 AVX-512, 6×16 AVX2, 4×16 portable) plus cache-block and thread splits. */
+function shapeSuite(native: NativeAddon, dtype: "f32" | "bf16", full: boolean): void {
+  for (const [transA, transB] of transposes) {
+    for (const m of awkward)
+      for (const n of awkward)
+        for (const k of full ? awkward : [1, 33, 127]) run(native, { m, n, k, transA, transB }, dtype);
+    // 2049: long thin products, matrix-vector both ways, the split over threads by rows and by columns
+    for (const [m, n, k] of [[2049, 7, 33], [33, 2049, 7], [7, 33, 2049], [1, 2049, 1100], [2049, 1, 1100], [20, 2049, 127]])
+      run(native, { m, n, k, transA, transB }, dtype);
+  }
+  // blocks: k past KC (accumulation over k blocks), n past NC, m past MC; m ≤ 48 reads B in place
+  run(native, { m: 40, n: 800, k: 800 }, dtype);
+  run(native, { m: 60, n: 800, k: 800, transB: true, alpha: 0.5, beta: 0.25 }, dtype);
+  run(native, { m: 1250, n: 40, k: 400, transA: true }, dtype);
+}
+
+test("gemmF32 matches a triple loop on awkward shapes and transposes", { skip }, () => {
+  shapeSuite(addon!, "f32", true);
+});
+
+test("gemmF32 batches: broadcast A or B (stride 0), accumulation into one C, alpha and beta", { skip }, () => {
+  const native = addon!;
+  for (const [transA, transB] of transposes) {
+    run(native, { batch: 3, m: 33, n: 31, k: 65, transA, transB, strideA: 0 }, "f32");
+    run(native, { batch: 4, m: 50, n: 70, k: 40, transA, transB, strideB: 0, alpha: -1.5, beta: 2 }, "f32");
+    run(native, { batch: 5, m: 64, n: 64, k: 64, transA, transB, alpha: 0.125 }, "f32");
+  }
+  run(native, { batch: 3, m: 17, n: 9, k: 40, strideC: 0, beta: 1 }, "f32"); // Σ over the batch into one C
+  run(native, { batch: 2, m: 200, n: 300, k: 100, strideA: 100 * 200 + 5, strideB: 0 }, "f32"); // gaps between items
+});
+
+test("beta 0 ignores NaN in C; k 0 scales C; alpha 0 skips the product", { skip }, () => {
+  const native = addon!;
+  const c = new Float32Array(6).fill(NaN);
+  native.gemmF32!(new Float32Array(0), new Float32Array(0), c, 1, 2, 3, 0, false, false, 0, 0, 6, 1, 0);
+  assert.deepEqual(Array.from(c), [0, 0, 0, 0, 0, 0]);
+  const d = new Float32Array([1, 2, 3, 4]);
+  native.gemmF32!(new Float32Array(4).fill(NaN), new Float32Array(4), d, 1, 2, 2, 2, false, false, 4, 4, 4, 0, 3);
+  assert.deepEqual(Array.from(d), [3, 6, 9, 12]);
+  run(native, { m: 100, n: 100, k: 100, beta: 0 }, "f32"); // c starts as NaN in run() when beta is 0
+});
+
+test("gemmBf16 matches the triple loop on the bf16 values widened to f32", { skip }, () => {
+  shapeSuite(addon!, "bf16", false);
+  run(addon!, { batch: 3, m: 40, n: 50, k: 60, transB: true, strideB: 0, beta: 0.5 }, "bf16");
+});
+
+test("the AVX2 and portable kernels give the same answers", { skip }, () => {
+  const native = addon!;
+  const levels: [number, string][] = [[1, "avx2"], [0, "portable"]];
+  try {
+    for (const [level, name] of levels) {
+      native.limitIsa(level);
+      const impl = (native.gemmImpl as (bf16: boolean) => string)(false);
+      if (level === 1 && impl !== "avx2") continue; // CPU without AVX2
+      assert.equal(impl, name);
+      for (const [transA, transB] of transposes)
+        for (const [m, n, k] of [[7, 33, 31], [31, 17, 127], [127, 33, 1], [1, 300, 70], [300, 1, 70], [60, 70, 500]]) {
+          run(native, { m, n, k, transA, transB, alpha: 1.25 }, "f32");
+          run(native, { m, n, k, transA, transB, beta: -1 }, "bf16");
+        }
+    }
+  } finally {
+    native.limitIsa(2);
+  }
+});
+
+test("bad arguments throw a TypeError naming the function, the dims and the lengths needed", { skip }, () => {
+  const native = addon!;
+  assert.throws(
+    () => native.gemmF32!(new Float32Array(5), new Float32Array(6), new Float32Array(4), 1, 2, 2, 3, false, false, 6, 6, 4, 1, 0),
+    (err: Error) => err instanceof TypeError && /gemmF32/.test(err.message) && /m=2 n=2 k=3/.test(err.message) &&
+      /a\.length >= 6/.test(err.message),
+  );
+  assert.throws(
+    () => native.gemmBf16!(new Uint16Array(8), new Uint16Array(8), new Float32Array(7), 2, 2, 2, 2, false, false, 4, 4, 4, 1, 0),
+    (err: Error) => err instanceof TypeError && /gemmBf16/.test(err.message) && /c\.length >= 8/.test(err.message),
+  );
+  assert.throws(
+    () => native.gemmF32!(new Float64Array(4) as unknown as Float32Array, new Float32Array(4), new Float32Array(4), 1, 2, 2, 2,
+      false, false, 4, 4, 4, 1, 0),
+    (err: Error) => err instanceof TypeError && /a must be a Float32Array/.test(err.message),
+  );
+  assert.throws(
+    () => native.gemmF32!(new Float32Array(4), new Float32Array(4), new Float32Array(4), 1, -2, 2, 2, false, false, 4, 4, 4, 1, 0),
+    (err: Error) => err instanceof TypeError && /m must be a non-negative integer/.test(err.message),
+  );
+});
