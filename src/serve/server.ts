@@ -87,7 +87,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength });
   const engine = new Engine(model, scheduler, { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 });
   const metrics = new Metrics();
-  const modelNames = [model.id, ...(options.modelAliases ?? [])];
+  // The file name without .gguf is a natural name for clients to use too.
+  const modelNames = [...new Set([model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
   const createdAt = Math.floor(Date.now() / 1000);
   const apiKey = options.apiKey ?? null;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;

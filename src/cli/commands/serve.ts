@@ -1,0 +1,80 @@
+// `zhiyu serve`: loads a model and runs the OpenAI-compatible server with the web chat page at `/`.
+// Flags are parsed here (the only layer that reads argv/env) and passed to src/serve/server.ts as plain options.
+// Leaves out: a default model (until one ships, --model is required), TLS, daemonising.
+import { parseArgs } from "node:util";
+import { loadModel } from "../../infer/load.js";
+import { startServer } from "../../serve/server.js";
+import { UsageError } from "../errors.js";
+
+const HELP = `usage: zhiyu serve --model PATH [options]
+
+  --model PATH        a .gguf file or a Hugging Face model folder (required until a default model ships)
+  --host HOST         address to listen on (default 127.0.0.1)
+  --port N            port (default 8080; 0 picks a free one)
+  --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
+  --parallel N        sequences decoded together per step (default 4)
+  --queue N           requests that may wait for a slot before 429 (default 8 × parallel)
+  --ctx N             context length cap in tokens (default: the model's)
+  --timeout S         per-request time limit in seconds (default 600)
+  --threads N         compute threads
+  --alias NAME        another name clients may use in 'model' (repeatable)
+
+Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics; page at /.`;
+
+function int(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${v}: expected an integer ≥ ${min}`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number | void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
+        parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
+        threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.model) {
+    throw new UsageError("serve needs --model PATH (a .gguf file or a Hugging Face folder); no default model ships yet. " +
+      "For a quick try: zhiyu serve --model ../shared/testdata/gguf/stories260K.gguf");
+  }
+  const port = int("port", values.port, 0) ?? 8080;
+  const parallel = int("parallel", values.parallel, 1) ?? 4;
+  const ctx = int("ctx", values.ctx, 16);
+  const model = await loadModel(values.model, { threads: int("threads", values.threads, 1), contextLength: undefined });
+  const server = await startServer({
+    model,
+    host: values.host ?? "127.0.0.1",
+    port,
+    apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
+    parallel,
+    maxQueue: int("queue", values.queue, 0),
+    contextLength: ctx,
+    requestTimeoutSeconds: int("timeout", values.timeout, 1),
+    modelAliases: values.alias,
+  });
+  console.log(`zhiyu serve: ${model.id} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
+  console.log(`  chat page   ${server.url}/`);
+  console.log(`  OpenAI API  ${server.url}/v1   (new OpenAI({ baseURL: "${server.url}/v1", apiKey: "..." }))`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.close();
+  model.dispose();
+  return 0;
+}
