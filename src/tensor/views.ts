@@ -5,7 +5,7 @@
 import { OpError, fmtShape } from "../core/errors.js";
 import { contiguousStrides, inferShape, normDim, numel, viewStrides, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
-import { Tensor } from "./tensor.js";
+import { Tensor, isGradEnabled } from "./tensor.js";
 import { record } from "./autograd.js";
 import { backendOf, copyInto } from "./operands.js";
 import { copyOf } from "./elementwise.js";
@@ -198,10 +198,13 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   return out;
 }
 
-/** Writes src into dst in place (dst may be a view, e.g. a KV-cache slice). Not differentiable: throws if dst
- *  takes part in a graph. */
+/** Writes src into dst in place (dst may be a view, e.g. a KV-cache slice). Not differentiable: writing into a
+ *  tensor that requires grad (e.g. loading a parameter) must happen under noGrad. */
 export function assign(dst: Tensor, src: Tensor): void {
-  if (dst.requiresGrad) throw new OpError("assign", "cannot write in place into a tensor that requires grad; use noGrad or a copy");
+  if (dst.requiresGrad && isGradEnabled()) {
+    throw new OpError("assign", "cannot write in place into a tensor that requires grad while grad mode is on; " +
+      "wrap it in noGrad(() => assign(dst, src))");
+  }
   copyInto("assign", dst, src);
 }
 
