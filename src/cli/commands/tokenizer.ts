@@ -1,0 +1,100 @@
+// `zhiyu tokenizer train --input FILE... --vocab-size N --out DIR`: trains a byte-level BPE tokenizer on UTF-8
+// text files and writes DIR/tokenizer.json + DIR/tokenizer_config.json. Every --holdout-th line is kept out of
+// training and used for the summary's characters-per-token figures (Chinese and English lines separately).
+// Leaves out: other sub-commands (tokenize/detokenize are their own commands).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { tokenizerFromHfJson } from "../../tokenizers/hf-json.js";
+import { BpeTrainer, DEFAULT_SPECIAL_TOKENS, trainedTokenizerConfig, trainedTokenizerJson } from "../../tokenizers/train-bpe.js";
+import { UsageError } from "../errors.js";
+
+const USAGE = `usage: zhiyu tokenizer train --input FILE... --vocab-size N --out DIR
+  [--special-tokens "<|endoftext|>,<|im_start|>,<|im_end|>,<|pad|>"] [--min-frequency 2] [--holdout 50]`;
+
+/** Share of CJK characters that makes a line "Chinese" for the summary. */
+const CJK = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/gu;
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === "--help" || sub === "-h") {
+    console.log(USAGE);
+    return sub ? 0 : 2;
+  }
+  if (sub !== "train") throw new UsageError(`unknown sub-command 'tokenizer ${sub}'\n${USAGE}`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      input: { type: "string", multiple: true },
+      "vocab-size": { type: "string" },
+      out: { type: "string" },
+      "special-tokens": { type: "string" },
+      "min-frequency": { type: "string", default: "2" },
+      holdout: { type: "string", default: "50" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const inputs = [...(values.input ?? []), ...positionals];
+  if (inputs.length === 0 || !values["vocab-size"] || !values.out) throw new UsageError(`--input, --vocab-size and --out are required\n${USAGE}`);
+  const vocabSize = Number(values["vocab-size"]);
+  const minFrequency = Number(values["min-frequency"]);
+  const holdout = Number(values.holdout);
+  if (!Number.isInteger(vocabSize)) throw new UsageError(`--vocab-size must be an integer, got ${values["vocab-size"]}`);
+  if (!Number.isInteger(minFrequency) || minFrequency < 1) throw new UsageError(`--min-frequency must be a positive integer, got ${values["min-frequency"]}`);
+  if (!Number.isInteger(holdout) || holdout < 0) throw new UsageError(`--holdout must be 0 (none) or a positive integer, got ${values.holdout}`);
+  const specialTokens = values["special-tokens"] !== undefined ? values["special-tokens"].split(",").filter((s) => s.length > 0) : DEFAULT_SPECIAL_TOKENS;
+
+  const t0 = performance.now();
+  const trainer = new BpeTrainer({
+    vocabSize,
+    specialTokens,
+    minFrequency,
+    progressEvery: 5000,
+    onProgress: (done, wanted) => process.stderr.write(`  merges ${done}/${wanted}\n`),
+  });
+  const heldOut: string[] = [];
+  let trainChars = 0;
+  let lineNo = 0;
+  for (const file of inputs) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (line.length === 0) continue;
+      if (holdout > 0 && lineNo++ % holdout === holdout - 1) {
+        heldOut.push(line);
+        continue;
+      }
+      trainer.addText(line + "\n");
+      trainChars += line.length + 1;
+    }
+  }
+  const t1 = performance.now();
+  process.stderr.write(`counted ${trainer.uniqueWords} unique words in ${trainChars} characters (${((t1 - t0) / 1000).toFixed(1)} s)\n`);
+  const trained = trainer.train();
+  const t2 = performance.now();
+
+  mkdirSync(values.out, { recursive: true });
+  const json = trainedTokenizerJson(trained);
+  const config = trainedTokenizerConfig(trained);
+  writeFileSync(path.join(values.out, "tokenizer.json"), JSON.stringify(json));
+  writeFileSync(path.join(values.out, "tokenizer_config.json"), JSON.stringify(config, null, 2) + "\n");
+
+  // Summary: chars per token on held-out lines, by language.
+  const tok = tokenizerFromHfJson(json, { config });
+  const stats = { zh: { chars: 0, tokens: 0, lines: 0 }, en: { chars: 0, tokens: 0, lines: 0 } };
+  for (const line of heldOut) {
+    const cjk = line.match(CJK)?.length ?? 0;
+    const s = cjk / line.length >= 0.3 ? stats.zh : stats.en;
+    s.chars += [...line].length;
+    s.tokens += tok.encode(line, { addSpecialTokens: false }).length;
+    s.lines++;
+  }
+  const cpt = (s: { chars: number; tokens: number }): string => (s.tokens > 0 ? (s.chars / s.tokens).toFixed(3) : "n/a");
+  console.log(`trained ${trained.tokens.length} tokens (${trained.merges.length} merges + 256 bytes + ${trained.specialTokens.length} special) in ${((t2 - t0) / 1000).toFixed(1)} s (counting ${((t1 - t0) / 1000).toFixed(1)} s, merging ${((t2 - t1) / 1000).toFixed(1)} s)`);
+  console.log(`wrote ${path.join(values.out, "tokenizer.json")} and tokenizer_config.json`);
+  console.log(`held-out chars per token: Chinese ${cpt(stats.zh)} (${stats.zh.lines} lines), English ${cpt(stats.en)} (${stats.en.lines} lines)`);
+  return 0;
+}
