@@ -244,7 +244,7 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
     }
   });
   const m = model!;
-  const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? await tokenizerForPath(dir, m.config.vocabSize)
+  const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? await tokenizerForPath(dir)
     : idsOnlyTokenizer(dir, m.config.vocabSize, "the folder has no tokenizer.json"));
   const gen = existsSync(path.join(dir, "generation_config.json")) ? readJson(path.join(dir, "generation_config.json")) : {};
   const eos = [gen.eos_token_id, json.eos_token_id].flatMap((v) => (Array.isArray(v) ? v : v == null ? [] : [v]))

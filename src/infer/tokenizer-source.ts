@@ -1,26 +1,10 @@
-// Adapter to the TOKENIZERS engineer's src/tokenizers/load.ts (loadTokenizer / tokenizerFromGguf), imported
-// lazily so model loading works (with token ids only) while that module is absent or a vocabulary is
-// unsupported. Remove once load.ts is settled: then import it directly.
+// How inference gets a model's tokenizer: src/tokenizers/load.ts for GGUF vocabularies and tokenizer.json, with
+// an ids-only stand-in when a model has no usable tokenizer (an HF folder without tokenizer.json, a GGUF written
+// with tokenizer.ggml.model = "no_vocab", a vocabulary type the loader rejects), so such models still run on
+// token ids (--prompt-ids) and say clearly why text does not work.
 import type { GgufFile } from "../io/gguf.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
-
-interface TokenizerLoaders {
-  loadTokenizer(path: string): Tokenizer;
-  tokenizerFromGguf(file: GgufFile): Tokenizer;
-}
-
-let loaders: TokenizerLoaders | null | undefined;
-
-async function getLoaders(): Promise<TokenizerLoaders | null> {
-  if (loaders !== undefined) return loaders;
-  const modulePath = "../tokenizers/load.js";
-  try {
-    loaders = (await import(modulePath)) as TokenizerLoaders;
-  } catch {
-    loaders = null;
-  }
-  return loaders;
-}
+import { loadTokenizer, tokenizerFromGguf } from "../tokenizers/load.js";
 
 /** A stand-in for a model without a usable tokenizer: ids work, text does not. */
 export function idsOnlyTokenizer(where: string, vocabSize: number, reason: string): Tokenizer {
@@ -36,17 +20,16 @@ export function idsOnlyTokenizer(where: string, vocabSize: number, reason: strin
 }
 
 export async function tokenizerForGguf(file: GgufFile, vocabSize: number): Promise<Tokenizer> {
-  const l = await getLoaders();
-  if (!l) return idsOnlyTokenizer(file.path, vocabSize, "src/tokenizers/load.ts is not available");
+  if (!file.metadata.has("tokenizer.ggml.model") || file.metadata.get("tokenizer.ggml.model") === "no_vocab") {
+    return idsOnlyTokenizer(file.path, vocabSize, "the file has no vocabulary");
+  }
   try {
-    return l.tokenizerFromGguf(file);
+    return tokenizerFromGguf(file);
   } catch (err) {
     return idsOnlyTokenizer(file.path, vocabSize, (err as Error).message);
   }
 }
 
-export async function tokenizerForPath(p: string, vocabSize: number): Promise<Tokenizer> {
-  const l = await getLoaders();
-  if (!l) return idsOnlyTokenizer(p, vocabSize, "src/tokenizers/load.ts is not available");
-  return l.loadTokenizer(p);
+export async function tokenizerForPath(p: string): Promise<Tokenizer> {
+  return loadTokenizer(p);
 }

@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const model = await loadModel(values.model, {
     threads,
     contextLength: values.ctx === undefined ? undefined : int("ctx", values.ctx, 0, 1),
-    tokenizer: values.tokenizer ? await tokenizerForPath(values.tokenizer, 0) : undefined,
+    tokenizer: values.tokenizer ? await tokenizerForPath(values.tokenizer) : undefined,
   });
   let promptIds: number[];
   if (values["prompt-ids"] !== undefined) {
