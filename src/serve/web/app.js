@@ -1,0 +1,205 @@
+// Zhiyu web chat: keeps the conversation in memory, sends it to /v1/chat/completions with stream: true, parses the
+// SSE stream by hand (the openai package refuses to run in browsers), renders Markdown as text arrives, shows tool
+// calls as they stream (by index), and stops a generation with an AbortController (the server sees the disconnect
+// and frees the slot). Settings live in localStorage.
+// Leaves out: executing tools in the page, editing past messages, multiple conversations.
+import { renderMarkdown, escapeHtml } from "/markdown.js";
+
+const $ = (id) => document.getElementById(id);
+const messagesEl = $("messages");
+const input = $("input");
+const sendBtn = $("send");
+const stopBtn = $("stop");
+const statusEl = $("status");
+const SETTINGS = ["system-prompt", "temperature", "top-p", "top-k", "max-tokens", "seed", "api-key", "tools"];
+
+let history = [];
+let controller = null;
+let modelId = null;
+
+for (const id of SETTINGS) {
+  const saved = localStorage.getItem(`zhiyu:${id}`);
+  if (saved !== null) $(id).value = saved;
+  $(id).addEventListener("change", () => localStorage.setItem(`zhiyu:${id}`, $(id).value));
+}
+
+$("toggle-settings").addEventListener("click", () => {
+  const s = $("settings");
+  s.hidden = !s.hidden;
+  $("toggle-settings").setAttribute("aria-expanded", String(!s.hidden));
+});
+$("new-chat").addEventListener("click", () => {
+  if (controller) controller.abort();
+  history = [];
+  messagesEl.replaceChildren();
+  statusEl.textContent = "";
+});
+
+function headers() {
+  const h = { "content-type": "application/json" };
+  const key = $("api-key").value.trim();
+  if (key) h.authorization = `Bearer ${key}`;
+  return h;
+}
+
+async function loadModel() {
+  try {
+    const r = await fetch("/v1/models", { headers: headers() });
+    const j = await r.json();
+    if (!r.ok) throw new Error(j.error?.message ?? r.statusText);
+    modelId = j.data[0].id;
+    $("model-name").textContent = modelId;
+  } catch (err) {
+    statusEl.textContent = `Could not list models: ${err.message}`;
+  }
+}
+
+function addMessage(role, text) {
+  const div = document.createElement("div");
+  div.className = `msg ${role}`;
+  if (role === "user") div.textContent = text;
+  messagesEl.append(div);
+  div.scrollIntoView({ block: "end" });
+  return div;
+}
+
+function numberSetting(id) {
+  const v = $(id).value.trim();
+  return v === "" ? undefined : Number(v);
+}
+
+function parseTools() {
+  const text = $("tools").value.trim();
+  if (!text) return undefined;
+  const tools = JSON.parse(text);
+  if (!Array.isArray(tools)) throw new Error("Tools must be a JSON array");
+  return tools;
+}
+
+/** Reads an SSE body and calls onEvent(json) per `data:` event until [DONE]. */
+async function readSse(body, onEvent) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+      if (!data) continue; // comments such as ": ping"
+      if (data === "[DONE]") return;
+      onEvent(JSON.parse(data));
+    }
+  }
+}
+
+function render(div, text, toolCalls, finish) {
+  let html = renderMarkdown(text);
+  for (const call of toolCalls) {
+    if (!call) continue;
+    html += `<div class="tool-call">🔧 ${escapeHtml(call.name ?? "")}(${escapeHtml(call.arguments)})</div>`;
+  }
+  if (finish) html += `<div class="finish">${escapeHtml(finish)}</div>`;
+  div.innerHTML = html;
+}
+
+async function send(text) {
+  let tools;
+  try {
+    tools = parseTools();
+  } catch (err) {
+    statusEl.textContent = `Tools: ${err.message}`;
+    return;
+  }
+  history.push({ role: "user", content: text });
+  addMessage("user", text);
+  const div = addMessage("assistant", "");
+  div.classList.add("streaming");
+  const system = $("system-prompt").value.trim();
+  const body = {
+    model: modelId ?? "default",
+    messages: system ? [{ role: "system", content: system }, ...history] : history,
+    stream: true,
+    stream_options: { include_usage: true },
+    temperature: numberSetting("temperature"),
+    top_p: numberSetting("top-p"),
+    top_k: numberSetting("top-k"),
+    max_tokens: numberSetting("max-tokens"),
+    seed: numberSetting("seed"),
+    tools,
+  };
+  controller = new AbortController();
+  sendBtn.hidden = true;
+  stopBtn.hidden = false;
+  statusEl.textContent = "Generating…";
+  let content = "";
+  const toolCalls = [];
+  let finish = null;
+  const started = performance.now();
+  let usage = null;
+  try {
+    const r = await fetch("/v1/chat/completions", { method: "POST", headers: headers(), body: JSON.stringify(body), signal: controller.signal });
+    if (!r.ok) {
+      const j = await r.json().catch(() => ({}));
+      throw new Error(j.error?.message ?? `${r.status} ${r.statusText}`);
+    }
+    await readSse(r.body, (chunk) => {
+      if (chunk.error) throw new Error(chunk.error.message);
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices?.[0];
+      if (!choice) return;
+      if (choice.delta?.content) content += choice.delta.content;
+      for (const t of choice.delta?.tool_calls ?? []) {
+        toolCalls[t.index] ??= { id: t.id, name: "", arguments: "" };
+        if (t.function?.name) toolCalls[t.index].name = t.function.name;
+        toolCalls[t.index].arguments += t.function?.arguments ?? "";
+      }
+      if (choice.finish_reason) finish = choice.finish_reason;
+      render(div, content, toolCalls, null);
+      div.scrollIntoView({ block: "end" });
+    });
+    const secs = (performance.now() - started) / 1000;
+    statusEl.textContent = usage ? `${usage.completion_tokens} tokens in ${secs.toFixed(1)} s` : "";
+  } catch (err) {
+    if (err.name === "AbortError") {
+      finish = "stopped";
+      statusEl.textContent = "Stopped.";
+    } else {
+      div.classList.add("error");
+      content += `${content ? "\n\n" : ""}Error: ${err.message}`;
+      statusEl.textContent = "";
+    }
+  } finally {
+    controller = null;
+    sendBtn.hidden = false;
+    stopBtn.hidden = true;
+    div.classList.remove("streaming");
+    div.dataset.finish = finish ?? "";
+  }
+  render(div, content, toolCalls, finish && finish !== "stop" ? finish : null);
+  const message = { role: "assistant", content: content || null };
+  const calls = toolCalls.filter(Boolean);
+  if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  if (message.content !== null || message.tool_calls) history.push(message);
+}
+
+$("composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = input.value.trim();
+  if (!text || controller) return;
+  input.value = "";
+  void send(text);
+});
+input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+stopBtn.addEventListener("click", () => controller?.abort());
+
+void loadModel();
