@@ -60,8 +60,12 @@ function releaseNode(node: GradNode): void {
 
 /** Frees the graph under t without running backward (e.g. an evaluation loss computed with grad on). */
 export function releaseGraph(t: Tensor): void {
-  for (const n of topoOrder(t)) if (n.node) { releaseNode(n.node); n.node = null; }
+  for (const n of topoOrder(t)) if (n.node) { releaseNode(n.node); n.node = null; consumed.add(n); }
 }
+
+// Non-leaf tensors whose node backward already consumed: reaching one again means a second backward through a
+// freed graph, which would otherwise silently treat it as a leaf. (A WeakSet only for this check.)
+const consumed = new WeakSet<Tensor>();
 
 function topoOrder(root: Tensor): Tensor[] {
   // Iterative DFS post-order (deep graphs would overflow a recursive one).
@@ -74,6 +78,10 @@ function topoOrder(root: Tensor): Tensor[] {
     if (top[1] < inputs.length) {
       const next = inputs[top[1]++];
       if (next && next.requiresGrad && !seen.has(next)) {
+        if (!next.node && consumed.has(next)) {
+          throw new OpError("backward", "part of this graph was already freed by an earlier backward(); recompute the " +
+            "forward pass (gradients accumulate across backward calls on fresh graphs)");
+        }
         seen.add(next);
         stack.push([next, 0]);
       }
@@ -97,6 +105,9 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
   if (grad && !shapesEqual(grad.shape, root.shape)) {
     throw new OpError("backward", `gradient shape ${fmtShape(grad.shape)} does not match output shape ${fmtShape(root.shape)}`);
   }
+  if (!root.node && consumed.has(root)) {
+    throw new OpError("backward", "this graph was already freed by an earlier backward(); recompute the forward pass");
+  }
   const order = topoOrder(root);
   untracked(() => noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
@@ -111,6 +122,7 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
         continue;
       }
       t.node = null;
+      consumed.add(t);
       try {
         if (!dy) continue;
         const fn = derivatives()[node.op] as Derivative<GradOp>;
