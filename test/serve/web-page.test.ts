@@ -51,19 +51,15 @@ after(async () => {
 });
 
 test("send a message: the reply streams in and renders as escaped Markdown", { skip }, async () => {
-  await page.waitForFunction(() => document.getElementById("model-name")?.textContent === "fake-chatml");
+  // Page-side predicates are strings: they run in the browser, and this project type-checks without DOM types.
+  const lastReply = "[...document.querySelectorAll('.msg.assistant')].pop()";
+  await page.waitForFunction("document.getElementById('model-name')?.textContent === 'fake-chatml'");
   await page.fill("#input", "hello page");
   await page.press("#input", "Enter");
   const reply = page.locator(".msg.assistant").last();
   // Seen mid-stream: some text is there while the message is still streaming.
-  await page.waitForFunction(() => {
-    const m = [...document.querySelectorAll(".msg.assistant")].pop();
-    return !!m && m.classList.contains("streaming") && (m.textContent ?? "").length > 0;
-  });
-  await page.waitForFunction(() => {
-    const m = [...document.querySelectorAll(".msg.assistant")].pop();
-    return !!m && !m.classList.contains("streaming");
-  });
+  await page.waitForFunction(`${lastReply}?.classList.contains('streaming') && ${lastReply}.textContent.length > 0`);
+  await page.waitForFunction(`${lastReply} && !${lastReply}.classList.contains('streaming')`);
   assert.equal(await reply.locator("strong").textContent(), "Bold");
   assert.match((await reply.textContent()) ?? "", /reply to: hello page <script>x<\/script>/);
   assert.equal(await reply.locator("script").count(), 0, "model output cannot inject tags");
@@ -73,9 +69,10 @@ test("send a message: the reply streams in and renders as escaped Markdown", { s
 test("Stop ends a long generation and frees the server's slot", { skip }, async () => {
   await page.fill("#input", "something long please");
   await page.click("#send");
-  await page.waitForFunction(() => ([...document.querySelectorAll(".msg.assistant")].pop()?.textContent ?? "").length > 20);
+  const lastReply = "[...document.querySelectorAll('.msg.assistant')].pop()";
+  await page.waitForFunction(`(${lastReply}?.textContent ?? '').length > 20`);
   await page.click("#stop");
-  await page.waitForFunction(() => [...document.querySelectorAll(".msg.assistant")].pop()?.getAttribute("data-finish") === "stopped");
+  await page.waitForFunction(`${lastReply}?.getAttribute('data-finish') === 'stopped'`);
   const seq = model.sequences[model.sequences.length - 1];
   for (let i = 0; i < 100 && !seq.disposed; i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(seq.disposed, "the cancelled sequence was freed");
