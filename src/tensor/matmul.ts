@@ -69,8 +69,16 @@ function operand(op: string, x: Tensor, batchShape: Shape, bf16: boolean): Opera
   const layout = matrixLayout(r, c, x.strides[x.rank - 2], x.strides[x.rank - 1]);
   const stride = collapseBatch(batchShape, batchStrides);
   const backend = x.backend;
-  if (!bf16 && layout && stride !== null) {
-    return { data: x.storage(op).subarray(x.offset), trans: layout === "t", batchStride: stride, release() {} };
+  if (layout && stride !== null) {
+    if (!bf16) return { data: x.storage(op).subarray(x.offset), trans: layout === "t", batchStride: stride, release() {} };
+    // bf16: round the addressed range as laid out (a transposed weight stays transposed: no transpose copy).
+    const batch = numel(batchShape);
+    const extent = (stride === 0 ? 0 : stride * (batch - 1)) + r * c;
+    if (extent <= 2 * (stride === 0 ? r * c : batch * r * c)) {
+      const half = backend.alloc("bf16", extent);
+      backend.cast(x.storage(op).subarray(x.offset, x.offset + extent), "f32", half, "bf16", extent);
+      return { data: half, trans: layout === "t", batchStride: stride, release: () => backend.release(half) };
+    }
   }
   // Copy into a dense [batch, r, c] buffer (expanded over the batch unless x has no batch dims to speak of).
   const ownBatch = numel(x.shape.slice(0, -2));

@@ -179,6 +179,9 @@ describeBackends("tensor", ({ name, backend }) => {
       const want = naiveMatmul(round(a), round(b), m, k, n);
       const got = T.matmul(T.fromTypedArray(a, [m, k]), T.fromTypedArray(b, [k, n]), { dtype: "bf16" }).toArray();
       assertClose(got, want, 1e-5, 1e-5, "bf16 matmul");
+      // linear reads w [n, k] through a transposed view: rounded in place, still the same product.
+      const viaLinear = T.linear(T.fromTypedArray(a, [m, k]), T.fromTypedArray(transposeArray(b, k, n), [n, k]), null, { dtype: "bf16" });
+      assertClose(viaLinear.toArray(), want, 1e-5, 1e-5, "bf16 linear");
       // Its gradient also runs in bf16 and stays close to the f32 one.
       const A = T.fromTypedArray(a, [m, k], { requiresGrad: true });
       T.sum(T.matmul(A, T.fromTypedArray(b, [k, n]), { dtype: "bf16" })).backward();
