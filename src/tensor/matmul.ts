@@ -7,7 +7,7 @@ import type { Backend, QuantType, Storage, WeightType } from "../backend/backend
 import { OpError, fmtShape } from "../core/errors.js";
 import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
-import { Tensor } from "./tensor.js";
+import { Tensor, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
 import { backendOf, dense, denseF32, expectDType, outF32 } from "./operands.js";
 import { add } from "./elementwise.js";
@@ -32,6 +32,7 @@ export interface MatmulOptions {
 declare module "./graph.js" {
   interface SavedByOp {
     matmul: { a: Tensor; b: Tensor; dtype: MatmulDType };
+    linear: { x: Tensor; w: Tensor; dtype: MatmulDType };
     quantLinear: { w: QuantWeight; inShape: Shape };
   }
 }
@@ -146,16 +147,24 @@ export function linear(x: Tensor, w: Tensor | QuantWeight, bias?: Tensor | null,
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) {
     throw new OpError("linear", `bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)}; expected [${w.shape[0]}]`);
   }
+  // One op of its own (not matmul of a transposed view) so the weight gradient comes out as dyᵀ·x, already
+  // [out, in] and contiguous, with no transpose copy per step.
+  const dtype = opts?.dtype ?? "f32";
   const x2 = reshape(x, [-1, inDim]); // [N, in]
-  const wt = transpose(w); // [in, out], a view: the backend reads it with transB
-  const y = matmul(x2, wt, opts); // [N, out]
+  const wt = w.withLayout([w.shape[1], w.shape[0]], [w.strides[1], w.strides[0]], w.offset, false); // [in, out] view
+  const y = noGradMatmul(x2, wt, dtype); // [N, out]
+  wt.dispose();
+  record(y, "linear", [x2, w], () => ({ x: save(x2), w: save(w), dtype }));
   const yb = bias ? add(y, bias) : y;
   const out = reshape(yb, [...x.shape.slice(0, -1), w.shape[0]]);
   x2.dispose();
-  wt.dispose();
   y.dispose();
   yb.dispose();
   return out;
+}
+
+function noGradMatmul(a: Tensor, b: Tensor, dtype: MatmulDType): Tensor {
+  return noGrad(() => matmul(a, b, { dtype }));
 }
 
 /** x [..., cols] · Wᵀ with W a QuantWeight [rows, cols] → [..., rows] (llama.cpp's rounding of activations). */
@@ -195,7 +204,11 @@ export function dequantizeWeight(w: QuantWeight, backend: Backend): Tensor {
   return out;
 }
 
-export const matmulDerivatives: DerivativeTable<"matmul" | "quantLinear"> = {
+export const matmulDerivatives: DerivativeTable<"matmul" | "linear" | "quantLinear"> = {
+  linear: ({ saved: { x, w, dtype }, needs }, dy) => [
+    needs[0] ? matmul(dy, w, { dtype }) : null, // dx [N, in] = dy [N, out] · w [out, in]
+    needs[1] ? matmul(transpose(dy), x, { dtype }) : null, // dw [out, in] = dyᵀ · x
+  ],
   matmul: ({ saved: { a, b, dtype }, needs }, dy) => [
     needs[0] ? sumTo(matmul(dy, transpose(b), { dtype }), a.shape) : null, // dA = dy · bᵀ
     needs[1] ? sumTo(matmul(transpose(a), dy, { dtype }), b.shape) : null, // dB = aᵀ · dy
