@@ -1,0 +1,53 @@
+// The in-process ChatClient for the agent loop (src/tools/agent.ts): the same engine the HTTP server uses — chat
+// template, tool prompt, tool-call parsing, batching scheduler — without HTTP. `zhiyu chat --tools …` and the server's
+// own tool runs use it, so the CLI and the server share one loop.
+// Leaves out: streaming of the answer text (the agent loop works turn by turn; onText gives the final turn's text).
+import type { TextModel } from "../infer/model-api.js";
+import { Scheduler } from "../infer/scheduler.js";
+import type { ChatClient, ChatClientRequest, ChatTurn } from "../tools/agent.js";
+import { Engine } from "./engine.js";
+import type { ChatRequest } from "./protocol.js";
+
+export interface LocalChatOptions {
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  /** Per-turn completion limit (default 512). */
+  maxTokens?: number;
+}
+
+/** A ChatClient over an existing engine (shares its scheduler with other requests). */
+export function engineChatClient(engine: Engine, options: LocalChatOptions = {}): ChatClient {
+  return {
+    async complete(req: ChatClientRequest): Promise<ChatTurn> {
+      const chat: ChatRequest = {
+        model: engine.model.id,
+        messages: req.messages,
+        stream: false,
+        includeUsage: false,
+        n: 1,
+        maxTokens: options.maxTokens ?? 512,
+        stop: [],
+        sampling: { temperature: options.temperature, topP: options.topP, seed: options.seed },
+        logitBias: new Map(),
+        topLogprobs: null,
+        tools: req.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })),
+        toolChoice: req.tools.length > 0 ? req.toolChoice : "none",
+        parallelToolCalls: true,
+        responseFormat: { type: "text" },
+      };
+      const prepared = engine.prepareChat(chat);
+      const [out] = await engine.run({ ...prepared, params: chat, signal: req.signal });
+      return {
+        content: out.toolCalls.length > 0 && out.text.trim() === "" ? null : out.text,
+        toolCalls: out.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
+      };
+    },
+  };
+}
+
+/** A ChatClient with its own one-slot engine, for a single user (e.g. the `zhiyu chat` command). */
+export function localChatClient(model: TextModel, options: LocalChatOptions & { contextLength?: number } = {}): ChatClient {
+  const scheduler = new Scheduler(model, { parallel: 1, maxQueue: 4, contextLength: options.contextLength });
+  return engineChatClient(new Engine(model, scheduler, { requestTimeoutMs: 10 * 60 * 1000 }), options);
+}
