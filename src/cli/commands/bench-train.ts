@@ -1,0 +1,155 @@
+// `zhiyu bench train --preset gpt2-124m --batch 4 --seq 64 --threads 2 --dtype bf16|f32 [--steps N] [--json]
+// [--profile]`: training throughput of the real trainer loop (forward, backward, clipping, AdamW) on random
+// tokens, the same shape llm.c's train_gpt2 runs (B = 4, T = 64). Prints {"tokens_per_s": n} with --json, from
+// the median step time after one warm-up step. --profile adds the time spent per backend op over the timed steps.
+// Leaves out: data loading from disk (the random tokens sit in a temporary file read once).
+import { parseArgs } from "node:util";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { UsageError } from "../errors.js";
+import { createBackend } from "../../backend/index.js";
+import type { Backend } from "../../backend/backend.js";
+import { Rng } from "../../core/rng.js";
+import { DEFAULT_OPTIONS, validateOptions, type TrainOptions } from "../../train/options.js";
+import { findPreset } from "../../train/presets.js";
+import { runTraining } from "../../train/trainer.js";
+import { writeTokenFile } from "../../train/token-file.js";
+
+const HELP = `usage: zhiyu bench train [--preset NAME] [--batch B] [--seq T] [--threads N] [--dtype f32|bf16] [--steps N]
+                        [--backend cpu|ref] [--json] [--profile]
+  defaults: --preset gpt2-124m --batch 4 --seq 64 --dtype f32 --steps 5 (after 1 warm-up step)`;
+
+interface OpTotals {
+  calls: number;
+  ms: number;
+}
+
+/** Wraps every backend method to accumulate wall time per op (while `enabled()`). */
+function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () => boolean): Backend {
+  return new Proxy(backend, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function" || typeof prop !== "string") return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      return (...args: unknown[]) => {
+        if (!enabled()) return fn.apply(target, args);
+        const t0 = performance.now();
+        try {
+          return fn.apply(target, args);
+        } finally {
+          const key = prop === "unary" || prop === "binary" || prop === "unaryBackward" ? `${prop}:${String(args[0])}` :
+            prop === "matmul" ? `matmul:${String(args[4])}` : prop;
+          const t = totals.get(key) ?? { calls: 0, ms: 0 };
+          t.calls++;
+          t.ms += performance.now() - t0;
+          totals.set(key, t);
+        }
+      };
+    },
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        preset: { type: "string", default: "gpt2-124m" }, batch: { type: "string", default: "4" },
+        seq: { type: "string", default: "64" }, threads: { type: "string" }, dtype: { type: "string", default: "f32" },
+        steps: { type: "string", default: "5" }, backend: { type: "string" }, json: { type: "boolean" },
+        profile: { type: "boolean" }, help: { type: "boolean" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const int = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`bench train: --${flag} ${v} must be a positive integer`);
+    return n;
+  };
+  const batch = int("batch", values.batch)!;
+  const seq = int("seq", values.seq)!;
+  const steps = int("steps", values.steps)!;
+  const threads = int("threads", values.threads);
+  if (values.backend !== undefined && values.backend !== "cpu" && values.backend !== "ref") {
+    throw new UsageError(`bench train: --backend ${values.backend} must be cpu or ref`);
+  }
+  const preset = findPreset(values.preset!);
+  const vocab = Number(preset.config.vocab_size);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bench-train-"));
+  try {
+    // Random ids, enough for every step without wrapping.
+    const rng = new Rng(1234);
+    const n = (steps + 2) * batch * seq + 1;
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) ids[i] = rng.int(vocab);
+    const data = path.join(dir, "random.bin");
+    writeTokenFile(data, ids, vocab);
+
+    const options: TrainOptions = validateOptions({
+      ...DEFAULT_OPTIONS, preset: preset.name, data, batch, seq, steps: steps + 1, dtype: values.dtype as TrainOptions["dtype"],
+      threads: threads ?? null, shuffle: false, warmup: 0, spikeGuard: false, jsonLog: true, lr: 6e-4,
+    });
+    const base = createBackend({ kind: (values.backend as "cpu" | "ref" | undefined) ?? "cpu", threads });
+    const totals = new Map<string, OpTotals>();
+    let stepsSeen = 0;
+    const backend = values.profile ? profiled(base, totals, () => stepsSeen >= 1) : base;
+    const dts: number[] = [];
+    const quiet = { write: () => {}, isTTY: false };
+    await runTraining({
+      options, backend,
+      stdout: {
+        isTTY: false,
+        write: (line: string) => {
+          const rec = JSON.parse(line) as { step: number; dt?: number };
+          if (typeof rec.dt === "number") {
+            if (rec.step >= 1) dts.push(rec.dt);
+            stepsSeen++;
+          }
+        },
+      },
+      stderr: values.json ? quiet : { write: (t: string) => void process.stderr.write(t), isTTY: false },
+    });
+    const stepMs = median(dts) * 1000;
+    const tokensPerSecond = (batch * seq) / (stepMs / 1000);
+    const info = base.info();
+    if (values.json) {
+      console.log(JSON.stringify({
+        tokens_per_s: tokensPerSecond, step_ms: stepMs, steps: dts.length, preset: preset.name, batch, seq,
+        dtype: options.dtype, backend: info.name, isa: info.isa, threads: info.threads,
+      }));
+    } else {
+      console.log(`bench train ${preset.name} B=${batch} T=${seq} ${options.dtype} on ${info.name} (${info.isa}, ` +
+        `${info.threads} threads): ${tokensPerSecond.toFixed(1)} tokens/s, median step ${stepMs.toFixed(1)} ms over ${dts.length} steps`);
+    }
+    if (values.profile) {
+      const total = [...totals.values()].reduce((a, t) => a + t.ms, 0);
+      const stepTotal = dts.reduce((a, b) => a + b, 0) * 1000;
+      const rows = [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
+      const out = values.json ? process.stderr : process.stdout;
+      out.write(`per-op time over ${dts.length} timed steps (${stepTotal.toFixed(0)} ms in steps, ${total.toFixed(0)} ms in backend ops):\n`);
+      for (const [op, t] of rows) {
+        out.write(`  ${op.padEnd(28)} ${t.ms.toFixed(1).padStart(10)} ms ${(100 * t.ms / stepTotal).toFixed(1).padStart(6)}% ` +
+          `${String(t.calls).padStart(8)} calls\n`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return 0;
+}
