@@ -4,11 +4,12 @@
 // Token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. Control tokens are matched in
 // text only with parseSpecial; user-defined ones always (as llama.cpp does).
 // Leaves out: `t5`/`rwkv`/`ugm` vocabularies (an error names tokenizer.ggml.model), and llama.cpp's per-model
-// lstrip/rstrip hacks.
+// lstrip/rstrip hacks. One deliberate difference: `qwen2` vocabularies normalize to NFC as Qwen's tokenizer.json
+// does (llama.cpp does not).
 import { fromByteLevel, parseByteToken, utf8Encode } from "./byte-level.js";
 import { BpeModel, MergeTable, type WordModel } from "./bpe.js";
 import { END_OF_TURN_TOKENS, TokenizerFormatError } from "./hf-json.js";
-import { bertNormalizer } from "./normalizers.js";
+import { bertNormalizer, unicodeNormalizer } from "./normalizers.js";
 import { PipelineTokenizer, type AddedToken } from "./pipeline.js";
 import { bertPreTokenizer, GGUF_PRE_REGEXES, regexListPreTokenizer, type PreTokenizer } from "./pretokenizers.js";
 import { SpmModel } from "./spm.js";
@@ -133,6 +134,9 @@ export function tokenizerFromGguf(file: GgufMetadataSource): PipelineTokenizer {
       throw new TokenizerFormatError(`${file.path ?? "GGUF"}: tokenizer.ggml.pre is ${JSON.stringify(pre)}, not one Zhiyu knows (${Object.keys(GGUF_PRE_REGEXES).join(", ")})`);
     }
     preTokenize = regexListPreTokenizer(regexes, "tokenizer.ggml.pre");
+    // Qwen2's tokenizer.json normalizes to NFC; llama.cpp skips that step, which only matters for text holding
+    // non-NFC characters (e.g. CJK compatibility ideographs). Follow the model's own tokenizer here.
+    if (pre === "qwen2" || pre === "deepseek-r1-qwen") normalize = unicodeNormalizer("NFC");
     const merges = meta.strings("tokenizer.ggml.merges")!;
     const triples: [number, number, number][] = new Array(merges.length);
     for (let r = 0; r < merges.length; r++) {

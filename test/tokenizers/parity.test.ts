@@ -30,5 +30,8 @@ for (const [name, gguf, json] of pairs) {
       }
     }
     assert.ok(checked > 10000, `only ${checked} lines checked`);
+    // A CJK compatibility ideograph (U+2F936, from wenzimengqiu.json) that NFC folds to U+753E.
+    const compat = "卽災字。害也。從一壅川。\u{2F936}甾從之。";
+    assert.deepEqual(a.encode(compat, { addSpecialTokens: false }), b.encode(compat, { addSpecialTokens: false }));
   });
 }
