@@ -4,7 +4,8 @@
 // the median step time after one warm-up step. --profile adds the time spent per backend op over the timed steps.
 // Leaves out: data loading from disk (the random tokens sit in a temporary file read once).
 import { parseArgs } from "node:util";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { UsageError } from "../errors.js";
@@ -17,8 +18,43 @@ import { runTraining } from "../../train/trainer.js";
 import { writeTokenFile } from "../../train/token-file.js";
 
 const HELP = `usage: zhiyu bench train [--preset NAME] [--batch B] [--seq T] [--threads N] [--dtype f32|bf16] [--steps N]
-                        [--backend cpu|ref] [--json] [--profile]
-  defaults: --preset gpt2-124m --batch 4 --seq 64 --dtype f32 --steps 5 (after 1 warm-up step)`;
+                        [--backend cpu|ref] [--json] [--profile] [--vs-llmc DIR [--llmc-steps N]]
+  defaults: --preset gpt2-124m --batch 4 --seq 64 --dtype f32 --steps 5 (after 1 warm-up step)
+  --vs-llmc DIR   first run llm.c's CPU trainer (DIR/train_gpt2, built with OpenMP, inputs from
+                  ../shared/tools/make_llmc_inputs.py) with OMP_NUM_THREADS = --threads, and report both
+                  (llm.c's shape is fixed at B = 4, T = 64; its step 0 is not timed)`;
+
+/** Runs llm.c's train_gpt2 until it has printed `steps` timed steps after step 0; returns their times in ms. */
+async function runLlmc(dir: string, threads: number, steps: number): Promise<number[]> {
+  const exe = path.join(dir, "train_gpt2");
+  if (!existsSync(exe)) throw new UsageError(`--vs-llmc ${dir}: no train_gpt2 there; build it with \`make train_gpt2\``);
+  // llm.c prints with printf: stdbuf makes its stdout line-buffered through the pipe.
+  const child = spawn("stdbuf", ["-oL", exe], {
+    cwd: dir, env: { ...process.env, OMP_NUM_THREADS: String(threads) }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  const times: number[] = [];
+  let buf = "";
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (c: string) => { stderr += c; });
+  return new Promise((resolve, reject) => {
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      buf += chunk;
+      for (let i; (i = buf.indexOf("\n")) >= 0;) {
+        const m = /^step (\d+): train loss [\d.]+ \(took ([\d.]+) ms\)/.exec(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (m && Number(m[1]) >= 1) times.push(Number(m[2]));
+        if (times.length >= steps) child.kill("SIGKILL");
+      }
+    });
+    child.on("error", (err) => reject(new Error(`--vs-llmc: cannot run ${exe} (${err.message})`)));
+    child.on("close", () => {
+      if (times.length === 0) reject(new Error(`--vs-llmc: ${exe} printed no timed steps; stderr: ${stderr.slice(-500)}`));
+      else resolve(times);
+    });
+  });
+}
 
 interface OpTotals {
   calls: number;
@@ -65,7 +101,8 @@ export async function run(argv: string[]): Promise<number> {
         preset: { type: "string", default: "gpt2-124m" }, batch: { type: "string", default: "4" },
         seq: { type: "string", default: "64" }, threads: { type: "string" }, dtype: { type: "string", default: "f32" },
         steps: { type: "string", default: "5" }, backend: { type: "string" }, json: { type: "boolean" },
-        profile: { type: "boolean" }, help: { type: "boolean" },
+        profile: { type: "boolean" }, help: { type: "boolean" }, "vs-llmc": { type: "string" },
+        "llmc-steps": { type: "string", default: "5" },
       },
     }));
   } catch (err) {
@@ -89,6 +126,14 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`bench train: --backend ${values.backend} must be cpu or ref`);
   }
   const preset = findPreset(values.preset!);
+  let llmc: { tokens_per_s: number; step_ms: number; steps: number } | null = null;
+  if (values["vs-llmc"] !== undefined) {
+    if (batch !== 4 || seq !== 64) throw new UsageError("bench train: --vs-llmc needs --batch 4 --seq 64 (llm.c's fixed shape)");
+    const times = await runLlmc(values["vs-llmc"], threads ?? 2, int("llmc-steps", values["llmc-steps"])!);
+    const ms = median(times);
+    llmc = { tokens_per_s: (batch * seq) / (ms / 1000), step_ms: ms, steps: times.length };
+    if (!values.json) console.log(`llm.c train_gpt2 (OpenMP, ${threads ?? 2} threads): ${llmc.tokens_per_s.toFixed(1)} tokens/s, median step ${ms.toFixed(0)} ms over ${times.length} steps`);
+  }
   const vocab = Number(preset.config.vocab_size);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bench-train-"));
@@ -132,10 +177,12 @@ export async function run(argv: string[]): Promise<number> {
       console.log(JSON.stringify({
         tokens_per_s: tokensPerSecond, step_ms: stepMs, steps: dts.length, preset: preset.name, batch, seq,
         dtype: options.dtype, backend: info.name, isa: info.isa, threads: info.threads,
+        ...(llmc ? { llmc, speedup_vs_llmc: tokensPerSecond / llmc.tokens_per_s } : {}),
       }));
     } else {
       console.log(`bench train ${preset.name} B=${batch} T=${seq} ${options.dtype} on ${info.name} (${info.isa}, ` +
-        `${info.threads} threads): ${tokensPerSecond.toFixed(1)} tokens/s, median step ${stepMs.toFixed(1)} ms over ${dts.length} steps`);
+        `${info.threads} threads): ${tokensPerSecond.toFixed(1)} tokens/s, median step ${stepMs.toFixed(1)} ms over ${dts.length} steps` +
+        (llmc ? ` (${(tokensPerSecond / llmc.tokens_per_s).toFixed(2)}× llm.c)` : ""));
     }
     if (values.profile) {
       const total = [...totals.values()].reduce((a, t) => a + t.ms, 0);
