@@ -46,7 +46,7 @@ function quantUnavailable(err: unknown): boolean {
 
 async function check(name: string, modelPath: string, opts: { quantized: boolean; greedy: boolean }) {
   const ref = JSON.parse(readFileSync(path.join(dir, `${name}.json`), "utf8")) as Reference;
-  const all = new Float32Array(readFileSync(path.join(dir, `${name}.logits.bin`)).buffer.slice(0));
+  const all = float32s(readFileSync(path.join(dir, `${name}.logits.bin`)));
   const model: TextModel = await loadModel(modelPath, { contextLength: 256 });
   const v = ref.n_vocab;
   assert.equal(model.vocabSize, v);
@@ -104,3 +104,8 @@ test("dev-gpt2-e32-f16.hf (Conv1D layout) gives llama.cpp's logits and greedy id
 test("dev-qwen2-e32-f16emb-q8_0.hf (BF16, Q/K/V biases) gives llama.cpp's logits within cosine 0.999", async () => {
   await check("dev-qwen2-e32-f16emb-q8_0", path.join(dir, "dev-qwen2-e32-f16emb-q8_0.hf"), { quantized: true, greedy: false });
 });
+
+/** The file's bytes as float32 (copying: a Buffer may be a view into a larger shared pool). */
+function float32s(b: Buffer): Float32Array {
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
