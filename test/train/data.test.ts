@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
 import {
   encodeTokenFile, parseTokenFile, readTokenFile, tokenStreamFromFiles, writeTokenFile, resolveTokenPaths, openTokenStream,
@@ -198,6 +199,39 @@ test("writeTokenFile then readTokenFile round-trips", () => {
     const p = path.join(dir, "a.bin");
     writeTokenFile(p, [3, 1, 4, 1, 5], 10);
     assert.deepEqual([...readTokenFile(p).tokens], [3, 1, 4, 1, 5]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("zhiyu data prepare with GPT-2's vocabulary writes llama.cpp's token ids, each document after <|endoftext|>", () => {
+  const vocabDir = path.resolve("../shared/testdata/llama-vocab");
+  const inputs = readFileSync(path.join(vocabDir, "ggml-vocab-gpt-2.gguf.inp"), "utf8").split("\n__ggml_vocab_test__\n");
+  const outputs = readFileSync(path.join(vocabDir, "ggml-vocab-gpt-2.gguf.out"), "utf8").split("\n");
+  const docs: string[] = [];
+  const expected: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    if (inputs[i]!.trim() === "") continue; // data prepare drops empty documents
+    docs.push(inputs[i]!);
+    expected.push(50256, ...outputs[i]!.trim().split(/\s+/).map(Number));
+  }
+  const dir = tmp();
+  try {
+    const input = path.join(dir, "docs.jsonl");
+    writeFileSync(input, docs.map((d) => JSON.stringify({ text: d })).join("\n") + "\n");
+    const r = spawnSync(process.execPath, ["bin/zhiyu.mjs", "data", "prepare", "--tokenizer",
+      path.join(vocabDir, "ggml-vocab-gpt-2.gguf"), "--input", input, "--out", path.join(dir, "out"), "--json"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const stats = JSON.parse(r.stdout) as { train: { documents: number; tokens: number }; vocabSize: number; bytesPerToken: number };
+    assert.equal(stats.train.documents, docs.length);
+    assert.equal(stats.vocabSize, 50257);
+    assert.equal(stats.bytesPerToken, 2);
+    const shard = readTokenFile(path.join(dir, "out", "train_000000.bin"));
+    assert.equal(shard.vocabSize, 50257);
+    assert.deepEqual([...shard.tokens], expected);
+    const bad = spawnSync(process.execPath, ["bin/zhiyu.mjs", "data", "prepare", "--tokenizer", "x", "--out", dir], { encoding: "utf8" });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /at least one --input FILE is required/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,19 +4,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { prepareData, type TextSplit } from "../../train/data-prepare.js";
-import type { Tokenizer } from "../../tokenizers/tokenizer.js";
-
-// ADAPTER (until src/tokenizers/load.ts lands): import it by a computed path so the type check passes without it.
-async function loadTokenizer(tokenizerPath: string): Promise<Tokenizer> {
-  const modulePath = "../../tokenizers/load.js";
-  let mod: { loadTokenizer(p: string): Tokenizer };
-  try {
-    mod = (await import(modulePath)) as typeof mod;
-  } catch (err) {
-    throw new Error(`data prepare: the tokenizer loader is not available (${(err as Error).message})`);
-  }
-  return mod.loadTokenizer(tokenizerPath);
-}
+import { loadTokenizer } from "../../tokenizers/load.js";
 
 const HELP = `usage: zhiyu data prepare --tokenizer PATH --input FILE [--input FILE ...] --out DIR [options]
 
@@ -69,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   if (shardTokens !== undefined && !(Number.isInteger(shardTokens) && shardTokens > 0)) {
     throw new UsageError(`data prepare: --shard-tokens ${values["shard-tokens"]} must be a positive integer`);
   }
-  const tokenizer = await loadTokenizer(values.tokenizer);
+  const tokenizer = loadTokenizer(values.tokenizer);
   const stats = prepareData(tokenizer, {
     inputs: values.input, outDir: values.out, valFraction, split, field: values.field, shardTokens,
     onFile: values.json ? undefined : (file, docs) => console.error(`read ${file}: ${docs} documents`),
