@@ -31,6 +31,7 @@ export function engineChatClient(engine: Engine, options: LocalChatOptions = {})
         sampling: { temperature: options.temperature, topP: options.topP, seed: options.seed },
         logitBias: new Map(),
         topLogprobs: null,
+        ignoreEos: false,
         tools: req.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })),
         toolChoice: req.tools.length > 0 ? req.toolChoice : "none",
         parallelToolCalls: true,

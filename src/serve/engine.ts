@@ -142,7 +142,7 @@ export class Engine {
     const sampling = this.samplingFor(p.sampling);
     let firstSeen = false;
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolNames));
+    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolNames, p.ignoreEos));
     const runs: Promise<SequenceResult>[] = [];
     // One signal for all choices, so a refused choice (queue full) cancels its siblings too.
     const cancel = new AbortController();
@@ -157,7 +157,7 @@ export class Engine {
           sampler: new Sampler({ ...sampling, seed }),
           logitBias: p.logitBias.size > 0 ? p.logitBias : undefined,
           constraint: job.makeConstraint?.(),
-          stopTokenIds: new Set(this.model.stopTokenIds),
+          stopTokenIds: new Set(p.ignoreEos ? [] : this.model.stopTokenIds),
           topLogprobs: p.topLogprobs,
           signal: cancel.signal,
           deadline,
@@ -225,11 +225,12 @@ class ChoiceState {
   logprobs: LogprobEntry[] = [];
   tokens = 0;
 
-  constructor(readonly index: number, private readonly model: TextModel, stop: readonly string[], toolNames?: ReadonlySet<string>) {
-    this.decoder = model.tokenizer.createStreamDecoder();
+  constructor(readonly index: number, private readonly model: TextModel, stop: readonly string[], toolNames?: ReadonlySet<string>,
+    ignoreEos = false) {
+    this.decoder = model.tokenizer.createStreamDecoder({ skipSpecialTokens: ignoreEos });
     this.matcher = new StopStringMatcher(stop);
     this.tools = toolNames ? new ToolCallStreamParser(toolNames) : null;
-    this.stopIds = new Set(model.stopTokenIds);
+    this.stopIds = new Set(ignoreEos ? [] : model.stopTokenIds);
   }
 
   push(event: TokenEvent): { delta: ChoiceDelta | null; stopped: boolean } {

@@ -34,6 +34,8 @@ export interface GenerationParams {
   /** null: no log-probabilities; otherwise how many alternatives per token. */
   topLogprobs: number | null;
   user?: string;
+  /** llama.cpp extension: keep generating past EOS / end-of-turn (benchmarks use it for fixed lengths). */
+  ignoreEos: boolean;
 }
 
 export interface ChatRequest extends GenerationParams {
@@ -156,6 +158,7 @@ function generationParams(o: Json, maxN: number): GenerationParams {
     logitBias,
     topLogprobs: null,
     user: optString(o, "user"),
+    ignoreEos: optBool(o, "ignore_eos", false),
   };
 }
 

@@ -14,7 +14,7 @@ const HELP = `usage: zhiyu serve --model PATH [options]
   --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
   --parallel N        sequences decoded together per step (default 4)
   --queue N           requests that may wait for a slot before 429 (default 8 × parallel)
-  --ctx N             context length cap in tokens (default: the model's)
+  --ctx N             context length in tokens (default: the model's; larger values override the file's)
   --timeout S         per-request time limit in seconds (default 600)
   --threads N         compute threads
   --alias NAME        another name clients may use in 'model' (repeatable)
@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const port = int("port", values.port, 0) ?? 8080;
   const parallel = int("parallel", values.parallel, 1) ?? 4;
   const ctx = int("ctx", values.ctx, 16);
-  const model = await loadModel(values.model, { threads: int("threads", values.threads, 1), contextLength: undefined });
+  const model = await loadModel(values.model, { threads: int("threads", values.threads, 1), contextLength: ctx });
   const server = await startServer({
     model,
     host: values.host ?? "127.0.0.1",

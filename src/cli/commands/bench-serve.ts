@@ -1,0 +1,205 @@
+// `zhiyu bench serve`: serving throughput under concurrency. Starts `zhiyu serve` in process on the model (or targets
+// any OpenAI-compatible server with --url, e.g. llama.cpp's `llama-server -np 8`, for a side-by-side run), then
+//   1. one streaming client alone (the single-client baseline, after a warm-up request),
+//   2. N streaming clients at once,
+// each asking /v1/chat/completions for exactly --tokens tokens (ignore_eos, temperature 0). Reports aggregate and
+// per-client tokens/s, time to first token (p50/p99), lost requests, and the speed-up of N clients over one.
+// tokens/s per client = completion tokens / (last chunk − request start); aggregate = all tokens / phase wall time.
+// Leaves out: prompt-length sweeps and latency-under-load curves (one fixed prompt, one concurrency per run).
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { loadModel } from "../../infer/load.js";
+import { startServer } from "../../serve/server.js";
+import { UsageError } from "../errors.js";
+
+const HELP = `usage: zhiyu bench serve (--model PATH | --url URL --model-name NAME) [options] [--json]
+
+  --model PATH        model to serve in process (.gguf or Hugging Face folder)
+  --url URL           benchmark an already running OpenAI-compatible server instead (its /v1 base URL)
+  --model-name NAME   'model' field to send (default: the served model's id)
+  --clients N         concurrent streaming clients (default 8)
+  --tokens N          completion tokens per request (default 128)
+  --parallel N        server decode slots when serving in process (default: --clients)
+  --prompt TEXT       user message (default: a short story request)
+  --threads N         compute threads for the in-process server
+  --ctx N             context length to load the model with (e.g. 512 for stories260K, whose GGUF says 128)
+  --json              print one JSON object instead of a table`;
+
+interface ClientResult {
+  ok: boolean;
+  tokens: number;
+  ttftMs: number;
+  seconds: number;
+  error?: string;
+}
+
+/** The load generator, as plain JavaScript run in a worker thread: when the server runs in this process, its forward
+ *  passes block this event loop, and clients sharing it would only connect between steps (an artefact no real
+ *  client has). The worker streams requests and posts back one ClientResult per request. */
+const CLIENT_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+async function streamOnce(base, model, prompt, tokens) {
+  const start = performance.now();
+  let first = -1, last = start, usageTokens = -1, chunks = 0;
+  try {
+    const r = await fetch(base + "/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer bench" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: prompt }], stream: true, stream_options: { include_usage: true },
+        max_tokens: tokens, temperature: 0, ignore_eos: true }),
+    });
+    if (!r.ok || !r.body) return { ok: false, tokens: 0, ttftMs: 0, seconds: 0, error: "HTTP " + r.status + ": " + (await r.text()).slice(0, 200) };
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for await (const part of r.body) {
+      buffer += decoder.decode(part, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\\n\\n")) >= 0) {
+        const event = buffer.slice(0, cut).trim();
+        buffer = buffer.slice(cut + 2);
+        if (!event.startsWith("data:")) continue;
+        const data = event.slice(5).trim();
+        if (data === "[DONE]") continue;
+        const j = JSON.parse(data);
+        if (j.error) return { ok: false, tokens: 0, ttftMs: 0, seconds: 0, error: j.error.message };
+        if (j.usage) usageTokens = j.usage.completion_tokens;
+        const content = j.choices && j.choices[0] && j.choices[0].delta && j.choices[0].delta.content;
+        if (content) {
+          chunks++;
+          if (first < 0) first = performance.now();
+          last = performance.now();
+        }
+      }
+    }
+  } catch (err) {
+    return { ok: false, tokens: 0, ttftMs: 0, seconds: 0, error: String(err && err.message || err) };
+  }
+  const n = usageTokens >= 0 ? usageTokens : chunks;
+  return { ok: n > 0, tokens: n, ttftMs: first < 0 ? 0 : first - start, seconds: (last - start) / 1000 };
+}
+parentPort.on("message", async ({ count, tokens }) => {
+  const { base, model, prompt } = workerData;
+  const t0 = performance.now();
+  const results = await Promise.all(Array.from({ length: count }, () => streamOnce(base, model, prompt, tokens)));
+  parentPort.postMessage({ results, wall: (performance.now() - t0) / 1000 });
+});
+`;
+
+class LoadGenerator {
+  private readonly worker: Worker;
+  constructor(base: string, model: string, prompt: string) {
+    this.worker = new Worker(CLIENT_WORKER, { eval: true, workerData: { base, model, prompt } });
+  }
+  /** Runs `count` concurrent streaming requests; resolves with their results and the phase's wall time. */
+  run(count: number, tokens: number): Promise<{ results: ClientResult[]; wall: number }> {
+    return new Promise((resolve, reject) => {
+      this.worker.once("message", resolve);
+      this.worker.once("error", reject);
+      this.worker.postMessage({ count, tokens });
+    });
+  }
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export async function run(argv: string[]): Promise<number | void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string" }, url: { type: "string" }, "model-name": { type: "string" }, clients: { type: "string" },
+        tokens: { type: "string" }, parallel: { type: "string" }, prompt: { type: "string" }, threads: { type: "string" }, ctx: { type: "string" },
+        json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const int = (name: string, v: string | undefined, dflt: number) => {
+    const n = v === undefined ? dflt : Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected an integer ≥ 1`);
+    return n;
+  };
+  const clients = int("clients", values.clients, 8);
+  const tokens = int("tokens", values.tokens, 128);
+  const prompt = values.prompt ?? "Tell me a story about a little girl who finds a cat.";
+  if (!values.model && !values.url) throw new UsageError(`bench serve needs --model PATH or --url URL\n\n${HELP}`);
+
+  let base: string;
+  let modelName: string;
+  let stop = async () => {};
+  let label: string;
+  if (values.url) {
+    base = values.url.replace(/\/+$/, "");
+    modelName = values["model-name"] ?? "default";
+    label = `${base} (external)`;
+  } else {
+    const model = await loadModel(values.model!, { threads: values.threads ? int("threads", values.threads, 1) : undefined,
+      contextLength: values.ctx ? int("ctx", values.ctx, 16) : undefined });
+    const parallel = int("parallel", values.parallel, clients);
+    const server = await startServer({ model, port: 0, parallel, maxQueue: clients * 2 });
+    base = `${server.url}/v1`;
+    modelName = values["model-name"] ?? model.id;
+    label = `zhiyu serve --parallel ${parallel}`;
+    stop = async () => {
+      await server.close();
+      model.dispose();
+    };
+  }
+  const load = new LoadGenerator(base, modelName, prompt);
+  try {
+    await load.run(1, Math.min(8, tokens)); // warm-up
+    const single = (await load.run(1, tokens)).results[0];
+    if (!single.ok) throw new Error(`[bench serve] the single-client request failed: ${single.error}`);
+    const { results, wall } = await load.run(clients, tokens);
+    const ok = results.filter((r) => r.ok);
+    const total = ok.reduce((s, r) => s + r.tokens, 0);
+    const singleTps = single.tokens / single.seconds;
+    const aggregate = total / wall;
+    const report = {
+      server: label,
+      model: modelName,
+      clients,
+      tokensPerRequest: tokens,
+      single: { tokens: single.tokens, tokensPerSecond: round(singleTps), ttftMs: round(single.ttftMs, 1) },
+      concurrent: {
+        aggregateTokensPerSecond: round(aggregate),
+        wallSeconds: round(wall, 3),
+        completed: ok.length,
+        lost: clients - ok.length,
+        ttftP50Ms: round(percentile(ok.map((r) => r.ttftMs), 50), 1),
+        ttftP99Ms: round(percentile(ok.map((r) => r.ttftMs), 99), 1),
+        perClient: results.map((r) => ({ tokens: r.tokens, tokensPerSecond: r.seconds > 0 ? round(r.tokens / r.seconds) : 0,
+          ttftMs: round(r.ttftMs, 1), ...(r.error ? { error: r.error } : {}) })),
+      },
+      speedup: round(aggregate / singleTps),
+    };
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(`bench serve: ${label}, model ${modelName}, ${tokens} tokens per request`);
+      console.log(`  1 client        ${report.single.tokensPerSecond} tok/s, TTFT ${report.single.ttftMs} ms`);
+      console.log(`  ${clients} clients${" ".repeat(Math.max(1, 8 - String(clients).length))}${report.concurrent.aggregateTokensPerSecond} tok/s aggregate ` +
+        `(${report.speedup}× one client), TTFT p50 ${report.concurrent.ttftP50Ms} ms, p99 ${report.concurrent.ttftP99Ms} ms, ` +
+        `${report.concurrent.lost} lost`);
+      report.concurrent.perClient.forEach((c, i) => console.log(`    client ${i}: ${c.tokens} tokens, ${c.tokensPerSecond} tok/s, TTFT ${c.ttftMs} ms${c.error ? `, ${c.error}` : ""}`));
+    }
+    return report.concurrent.lost > 0 ? 1 : 0;
+  } finally {
+    await load.close();
+    await stop();
+  }
+}
