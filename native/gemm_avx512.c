@@ -60,10 +60,8 @@ static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, 
   if (nr == NR) {
 #pragma GCC unroll 2
     for (int64_t p = 0; p < kb; p++) {
-#ifdef ZY_GEMM_PF
-      _mm_prefetch((const char *)(pb + ZY_GEMM_PF * ldb), _MM_HINT_T0);
-      _mm_prefetch((const char *)(pb + ZY_GEMM_PF * ldb + 16), _MM_HINT_T0);
-#endif
+      _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0); /* B rows from L2, 16 k-steps ahead */
+      _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
       __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
 #pragma GCC unroll 14
       for (int i = 0; i < R; i++) {
@@ -114,62 +112,103 @@ static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t
   tiles[mr](kbp, (const float *)pa, (const float *)pb, ldb, c, ldc, nr, alpha, beta);
 }
 
-/* ---- packing ---- */
+/* ---- packing (f32, or bf16 widened with a 16-bit shift) ---- */
 
-/* B stored [n, k] (transB, f32): 16 × 16 register transposes from 16 source rows into the panel. */
-static AVX512 void pack_b_trans16(const float *src, int64_t ld, int64_t kb, float *dst, int cols) {
-  int64_t p = 0;
-  if (cols == 16) {
-    for (; p + 16 <= kb; p += 16) {
-      __m512 r[16], t[16];
-      for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(src + j * ld + p);
-      /* transpose 16x16: interleave 32-bit, then 64-bit, then 128-bit lanes twice */
-      for (int j = 0; j < 16; j += 2) {
-        t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-        t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+/* 16 values of one source row starting at element `at`: f32, or bf16 bits widened; lanes past `count` zero. */
+static inline __attribute__((always_inline)) AVX512 __m512 load16(const void *base, int bf16, int64_t at, int count) {
+  __mmask16 m = lane_mask(count);
+  if (!bf16) return _mm512_maskz_loadu_ps(m, (const float *)base + at);
+  __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)base + at);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Transposing copy: `rows` (≤ 16) source rows, `ld` apart and contiguous along k, become kb destination rows of
+ * 16 lanes, dst_stride apart; lanes past `rows` are zero and only the lanes in `store` are written. */
+static inline __attribute__((always_inline)) AVX512 void transpose_rows(const void *src, int bf16, int64_t ld,
+                                                                         int rows, int64_t kb, float *dst,
+                                                                         int64_t dst_stride, __mmask16 store) {
+  for (int64_t p = 0; p < kb; p += 16) {
+    int count = kb - p < 16 ? (int)(kb - p) : 16;
+    __m512 r[16], t[16];
+    for (int j = 0; j < 16; j++) r[j] = j < rows ? load16(src, bf16, j * ld + p, count) : _mm512_setzero_ps();
+    /* 16 × 16 transpose: interleave 32-bit, then 64-bit elements, then 128-bit lanes */
+    for (int j = 0; j < 16; j += 2) {
+      t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+      t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int j = 0; j < 16; j += 4) {
+      r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+      r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+      r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+      r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+    }
+    /* r[4g + s], 128-bit lane L, holds column 4L + s of source rows 4g..4g+3 */
+    for (int s = 0; s < 4; s++) {
+      __m512 ab_lo = _mm512_shuffle_f32x4(r[s], r[4 + s], 0x44), ab_hi = _mm512_shuffle_f32x4(r[s], r[4 + s], 0xEE);
+      __m512 cd_lo = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0x44), cd_hi = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0xEE);
+      t[s] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+      t[s + 4] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD);
+      t[s + 8] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+      t[s + 12] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD);
+    }
+    for (int q = 0; q < count; q++) _mm512_mask_storeu_ps(dst + (p + q) * dst_stride, store, t[q]);
+  }
+}
+
+static inline __attribute__((always_inline)) AVX512 void pack_a_any(const zy_gemm_operand *a, int64_t i0, int64_t mb,
+                                                                     int64_t p0, int64_t kb, float *dst, int bf16) {
+  int eb = bf16 ? 2 : 4;
+  if (a->rs == 1) { /* transA: a k row holds consecutive rows of op(A); read it once, scatter to the panels */
+    for (int64_t p = 0; p < kb; p++) {
+      const char *row = (const char *)a->base + ((p0 + p) * a->cs + i0) * eb;
+      for (int64_t q = 0; q < mb; q += MR) {
+        int rows = mb - q < MR ? (int)(mb - q) : MR;
+        _mm512_mask_storeu_ps(dst + q * kb + p * MR, lane_mask(MR), load16(row, bf16, q, rows));
       }
-      for (int j = 0; j < 16; j += 4) {
-        r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-        r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-        r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-        r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-      }
-      /* r[4g + s] holds, per 128-bit lane L, source rows 4L'.. : now gather lanes across groups */
-      for (int s = 0; s < 4; s++) {
-        __m512 a = r[s], b = r[4 + s], cc = r[8 + s], d = r[12 + s];
-        __m512 ab_lo = _mm512_shuffle_f32x4(a, b, 0x44), ab_hi = _mm512_shuffle_f32x4(a, b, 0xEE);
-        __m512 cd_lo = _mm512_shuffle_f32x4(cc, d, 0x44), cd_hi = _mm512_shuffle_f32x4(cc, d, 0xEE);
-        t[s] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
-        t[s + 4] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD);
-        t[s + 8] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
-        t[s + 12] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD);
-      }
-      for (int q = 0; q < 16; q++) _mm512_storeu_ps(dst + (p + q) * NR, t[q]);
+    }
+  } else { /* rows of op(A) contiguous along k: transpose MR rows at a time */
+    for (int64_t q = 0; q < mb; q += MR) {
+      int rows = mb - q < MR ? (int)(mb - q) : MR;
+      const char *src = (const char *)a->base + ((i0 + q) * a->rs + p0 * a->cs) * eb;
+      transpose_rows(src, bf16, a->rs, rows, kb, dst + q * kb, MR, lane_mask(MR));
     }
   }
-  for (; p < kb; p++)
-    for (int j = 0; j < cols; j++) dst[p * NR + j] = src[j * ld + p];
+}
+
+static inline __attribute__((always_inline)) AVX512 void pack_b_any(const zy_gemm_operand *b, int64_t p0, int64_t kb,
+                                                                     int64_t j0, int64_t nb, float *dst, int bf16) {
+  int eb = bf16 ? 2 : 4;
+  if (b->cs == 1) { /* B [k, n]: read each k row once, 32 columns into each panel (zero past nb) */
+    for (int64_t p = 0; p < kb; p++) {
+      const char *row = (const char *)b->base + ((p0 + p) * b->rs + j0) * eb;
+      for (int64_t q = 0; q < nb; q += NR) {
+        int cols = nb - q < NR ? (int)(nb - q) : NR;
+        float *d = dst + q * kb + p * NR;
+        _mm512_storeu_ps(d, load16(row, bf16, q, cols));
+        _mm512_storeu_ps(d + 16, load16(row, bf16, q + 16, cols - 16));
+      }
+    }
+  } else { /* B stored [n, k] (transB): transpose 16 columns at a time, zero columns written as padding */
+    for (int64_t q = 0; q < nb; q += 16) {
+      int cols = nb - q < 16 ? (int)(nb - q) : 16;
+      const char *src = (const char *)b->base + ((j0 + q) * b->cs + p0 * b->rs) * eb;
+      float *d = dst + (q / NR) * NR * kb + q % NR;
+      transpose_rows(src, bf16, b->cs, cols, kb, d, NR, (__mmask16)0xFFFF);
+    }
+    if (nb % NR && nb % NR <= 16) /* the panel's upper 16 columns have no source rows */
+      for (int64_t p = 0; p < kb; p++) _mm512_storeu_ps(dst + (nb / NR) * NR * kb + p * NR + 16, _mm512_setzero_ps());
+  }
 }
 
 static AVX512 void pack_a_f32(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
-  zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, MR);
+  if (a->rs != 1 && a->cs != 1) { zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, MR); return; }
+  if (a->bf16) pack_a_any(a, i0, mb, p0, kb, (float *)dst, 1);
+  else pack_a_any(a, i0, mb, p0, kb, (float *)dst, 0);
 }
 static AVX512 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
-  if (b->rs == 1 && !b->bf16) {
-    float *d = (float *)dst;
-    for (int64_t q = 0; q < nb; q += NR) {
-      int cols = nb - q < NR ? (int)(nb - q) : NR;
-      float *dp = d + q * kb;
-      const float *s = (const float *)b->base + (j0 + q) * b->cs + p0;
-      if (cols < NR)
-        for (int64_t p = 0; p < kb; p++)
-          for (int j = cols; j < NR; j++) dp[p * NR + j] = 0.0f;
-      pack_b_trans16(s, b->cs, kb, dp, cols < 16 ? cols : 16);
-      if (cols > 16) pack_b_trans16(s + 16 * b->cs, b->cs, kb, dp + 16, cols - 16);
-    }
-    return;
-  }
-  zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR);
+  if (b->rs != 1 && b->cs != 1) { zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR); return; }
+  if (b->bf16) pack_b_any(b, p0, kb, j0, nb, (float *)dst, 1);
+  else pack_b_any(b, p0, kb, j0, nb, (float *)dst, 0);
 }
 
 const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 1,
@@ -178,9 +217,69 @@ const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEM
 const zy_gemm_kernel zy_gemm_kernel_avx512_bf16in = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 0,
                                                      pack_a_f32, pack_b_f32, tile_f32};
 
+/* ---- matrix-vector (m = 1): memory-bound, so the point is streaming B once with few instructions ---- */
+
+#define GEMV_CHUNK 1024
 void AVX512 zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha,
                            float beta) {
-  zy_gemv_generic(n, k, x, b, y, alpha, beta);
+  int bf16 = b->bf16, eb = bf16 ? 2 : 4;
+  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (b->cs == 1) { /* B [k, n]: y chunk (in L1) += x[p]·B[p, chunk], four rows per pass */
+    float acc[GEMV_CHUNK] __attribute__((aligned(64)));
+    for (int64_t j0 = 0; j0 < n; j0 += GEMV_CHUNK) {
+      int64_t w = n - j0 < GEMV_CHUNK ? n - j0 : GEMV_CHUNK;
+      for (int64_t j = 0; j < w; j += 16) _mm512_store_ps(acc + j, _mm512_setzero_ps());
+      for (int64_t p = 0; p < k; p += 4) {
+        int g = k - p < 4 ? (int)(k - p) : 4;
+        const char *r0 = (const char *)b->base + ((p * b->rs) + j0) * eb;
+        const char *r1 = g > 1 ? r0 + b->rs * eb : r0, *r2 = g > 2 ? r0 + 2 * b->rs * eb : r0;
+        const char *r3 = g > 3 ? r0 + 3 * b->rs * eb : r0;
+        __m512 x0 = _mm512_set1_ps(x[p]), x1 = _mm512_set1_ps(g > 1 ? x[p + 1] : 0.0f);
+        __m512 x2 = _mm512_set1_ps(g > 2 ? x[p + 2] : 0.0f), x3 = _mm512_set1_ps(g > 3 ? x[p + 3] : 0.0f);
+        for (int64_t j = 0; j < w; j += 16) {
+          int cnt = w - j < 16 ? (int)(w - j) : 16;
+          __m512 s0 = _mm512_fmadd_ps(x0, load16(r0, bf16, j, cnt), _mm512_load_ps(acc + j));
+          __m512 s1 = _mm512_mul_ps(x1, load16(r1, bf16, j, cnt));
+          s0 = _mm512_fmadd_ps(x2, load16(r2, bf16, j, cnt), s0);
+          s1 = _mm512_fmadd_ps(x3, load16(r3, bf16, j, cnt), s1);
+          _mm512_store_ps(acc + j, _mm512_add_ps(s0, s1));
+        }
+      }
+      for (int64_t j = 0; j < w; j += 16) {
+        __mmask16 m = lane_mask((int)(w - j));
+        __m512 r = _mm512_mul_ps(va, _mm512_load_ps(acc + j));
+        if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, y + j0 + j), r);
+        _mm512_mask_storeu_ps(y + j0 + j, m, r);
+      }
+    }
+    return;
+  }
+  if (b->rs != 1) { zy_gemv_generic(n, k, x, b, y, alpha, beta); return; }
+  /* B stored [n, k]: four dot products at a time, each row streamed once, x shared */
+  for (int64_t j = 0; j < n; j += 4) {
+    int g = n - j < 4 ? (int)(n - j) : 4;
+    const char *r[4];
+    for (int i = 0; i < 4; i++) r[i] = (const char *)b->base + (j + (i < g ? i : 0)) * b->cs * eb;
+    __m512 s[4][2];
+    for (int i = 0; i < 4; i++) s[i][0] = s[i][1] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 32 <= k; p += 32) {
+      __m512 xa = _mm512_loadu_ps(x + p), xb = _mm512_loadu_ps(x + p + 16);
+      for (int i = 0; i < 4; i++) {
+        s[i][0] = _mm512_fmadd_ps(xa, load16(r[i], bf16, p, 16), s[i][0]);
+        s[i][1] = _mm512_fmadd_ps(xb, load16(r[i], bf16, p + 16, 16), s[i][1]);
+      }
+    }
+    for (; p < k; p += 16) {
+      int cnt = k - p < 16 ? (int)(k - p) : 16;
+      __m512 xa = _mm512_maskz_loadu_ps(lane_mask(cnt), x + p);
+      for (int i = 0; i < 4; i++) s[i][0] = _mm512_fmadd_ps(xa, load16(r[i], bf16, p, cnt), s[i][0]);
+    }
+    for (int i = 0; i < g; i++) {
+      float d = alpha * _mm512_reduce_add_ps(_mm512_add_ps(s[i][0], s[i][1]));
+      y[j + i] = beta == 0.0f ? d : d + beta * y[j + i];
+    }
+  }
 }
 
 /* ---- AVX512_BF16: pairs of k in 32 bits, vdpbf16ps adds a(i,p)·b(p,j) + a(i,p+1)·b(p+1,j) per lane ---- */
