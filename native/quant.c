@@ -1,0 +1,573 @@
+/* Quantized GGUF weights, portable part: type table, f16/bf16 conversions, dequantization, ggml's reference
+ * quantizers, ggml-cpu's activation quantizers, the portable dot kernels, and the matmul driver (activation
+ * quantization into a reused scratch buffer, kernel choice by ISA, threading over weight rows, tiling over
+ * activation rows so each weight row is reused from L1 for several activation rows).
+ * The portable code follows src/backend/ref/quant.ts operation for operation (products of an f32 and an integer
+ * are formed in double and rounded once, as the TS twin does), so it gives the same bits.
+ * Leaves out: SIMD kernels (quant_avx512.c), k-quant quantization, the iq* types. */
+#include "quant_impl.h"
+#include "zy_cpu.h"
+#include "zy_pool.h"
+#include <math.h>
+#include <stdlib.h>
+
+static const char *const NAMES[ZY_QT_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
+static const int BLOCK_ELEMS[ZY_QT_COUNT] = {1, 1, 1, 32, 32, 32, 32, 32, 256, 256, 256};
+static const int BLOCK_BYTES[ZY_QT_COUNT] = {4, 2, 2, 34, 18, 20, 22, 24, 144, 176, 210};
+
+int zy_qtype_from_name(const char *name) {
+  for (int t = 0; t < ZY_QT_COUNT; t++)
+    if (strcmp(name, NAMES[t]) == 0) return t;
+  return -1;
+}
+const char *zy_qtype_name(int type) { return type >= 0 && type < ZY_QT_COUNT ? NAMES[type] : "?"; }
+int zy_qtype_block_elems(int type) { return BLOCK_ELEMS[type]; }
+int zy_qtype_block_bytes(int type) { return BLOCK_BYTES[type]; }
+
+/* ---- scalar conversions ---- */
+
+float zy_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, u;
+  if (exp == 0) {
+    float f = (float)mant * (1.0f / 16777216.0f); /* subnormal: mant · 2^-24, exact */
+    memcpy(&u, &f, 4);
+    u |= sign;
+  } else if (exp == 31) {
+    u = sign | 0x7f800000u | (mant << 13);
+  } else {
+    u = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t zy_f32_to_f16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, mant = x & 0x7fffff;
+  if (exp == 0xff) return (uint16_t)(mant ? sign | 0x7e00 | (mant >> 13) : sign | 0x7c00);
+  int e = (int)exp - 127 + 15;
+  if (e >= 31) return (uint16_t)(sign | 0x7c00);
+  if (e <= 0) {
+    if (e < -10) return (uint16_t)sign;
+    uint32_t m = mant | 0x800000u;
+    int shift = 14 - e;
+    uint32_t r = m >> shift, rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+  }
+  uint32_t r = ((uint32_t)e << 10) | (mant >> 13), rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (r & 1))) r++; /* may carry into the exponent, up to inf: correct */
+  return (uint16_t)(sign | r);
+}
+
+uint16_t zy_f32_to_bf16(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)(((x >> 16) & 0x8000) | 0x7fc0);
+  return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+static inline float f16_round(float x) { return zy_f16_to_f32(zy_f32_to_f16(x)); }
+/* f32 · integer rounded once to f32 (the double product is exact: 24 + 29 bits). */
+static inline float mul_fi(float a, int64_t i) { return (float)((double)a * (double)i); }
+
+/* ---- dequantization ---- */
+
+void zy_dequantize(const uint8_t *w, int type, float *out, int64_t n) {
+  switch (type) {
+    case ZY_QT_F32:
+      memcpy(out, w, (size_t)n * 4);
+      return;
+    case ZY_QT_F16:
+      for (int64_t i = 0; i < n; i++) out[i] = zy_f16_at(w + 2 * i);
+      return;
+    case ZY_QT_BF16:
+      for (int64_t i = 0; i < n; i++) out[i] = zy_bf16_to_f32((uint16_t)(w[2 * i] | (w[2 * i + 1] << 8)));
+      return;
+    case ZY_QT_Q8_0:
+      for (int64_t b = 0; b < n / 32; b++, w += 34, out += 32) {
+        float d = zy_f16_at(w);
+        for (int j = 0; j < 32; j++) out[j] = (float)(int8_t)w[2 + j] * d;
+      }
+      return;
+    case ZY_QT_Q4_0:
+    case ZY_QT_Q4_1: {
+      int one = type == ZY_QT_Q4_1;
+      for (int64_t b = 0; b < n / 32; b++, w += one ? 20 : 18, out += 32) {
+        float d = zy_f16_at(w), m = one ? zy_f16_at(w + 2) : 0.0f;
+        const uint8_t *qs = w + (one ? 4 : 2);
+        for (int j = 0; j < 16; j++) {
+          if (one) {
+            out[j] = (float)(qs[j] & 0xF) * d + m;
+            out[j + 16] = (float)(qs[j] >> 4) * d + m;
+          } else {
+            out[j] = (float)((qs[j] & 0xF) - 8) * d;
+            out[j + 16] = (float)((qs[j] >> 4) - 8) * d;
+          }
+        }
+      }
+      return;
+    }
+    case ZY_QT_Q5_0:
+    case ZY_QT_Q5_1: {
+      int one = type == ZY_QT_Q5_1;
+      for (int64_t b = 0; b < n / 32; b++, w += one ? 24 : 22, out += 32) {
+        float d = zy_f16_at(w), m = one ? zy_f16_at(w + 2) : 0.0f;
+        const uint8_t *h = w + (one ? 4 : 2), *qs = h + 4;
+        uint32_t qh = (uint32_t)h[0] | ((uint32_t)h[1] << 8) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 24);
+        for (int j = 0; j < 16; j++) {
+          int x0 = (qs[j] & 0xF) | (((qh >> j) << 4) & 0x10), x1 = (qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+          if (one) {
+            out[j] = (float)x0 * d + m;
+            out[j + 16] = (float)x1 * d + m;
+          } else {
+            out[j] = (float)(x0 - 16) * d;
+            out[j + 16] = (float)(x1 - 16) * d;
+          }
+        }
+      }
+      return;
+    }
+    case ZY_QT_Q4_K:
+    case ZY_QT_Q5_K: {
+      int five = type == ZY_QT_Q5_K;
+      for (int64_t b = 0; b < n / 256; b++, w += five ? 176 : 144) {
+        float d = zy_f16_at(w), dmin = zy_f16_at(w + 2);
+        const uint8_t *qh = w + 16, *q = w + (five ? 48 : 16);
+        int u1 = 1, u2 = 2;
+        for (int j = 0; j < 4; j++, q += 32, u1 <<= 2, u2 <<= 2) {
+          int sc, mn;
+          zy_scale_min_k4(2 * j, w + 4, &sc, &mn);
+          float d1 = d * (float)sc, m1 = dmin * (float)mn;
+          zy_scale_min_k4(2 * j + 1, w + 4, &sc, &mn);
+          float d2 = d * (float)sc, m2 = dmin * (float)mn;
+          for (int l = 0; l < 32; l++) *out++ = d1 * (float)((q[l] & 0xF) + (five && (qh[l] & u1) ? 16 : 0)) - m1;
+          for (int l = 0; l < 32; l++) *out++ = d2 * (float)((q[l] >> 4) + (five && (qh[l] & u2) ? 16 : 0)) - m2;
+        }
+      }
+      return;
+    }
+    case ZY_QT_Q6_K:
+      for (int64_t b = 0; b < n / 256; b++, w += 210) {
+        float d = zy_f16_at(w + 208);
+        for (int half = 0; half < 2; half++, out += 128) {
+          const uint8_t *ql = w + half * 64, *qh = w + 128 + half * 32;
+          const int8_t *sc = (const int8_t *)(w + 192 + half * 8);
+          for (int l = 0; l < 32; l++) {
+            int is = l >> 4;
+            int q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32;
+            int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            out[l] = (d * (float)sc[is]) * (float)q1;
+            out[l + 32] = (d * (float)sc[is + 2]) * (float)q2;
+            out[l + 64] = (d * (float)sc[is + 4]) * (float)q3;
+            out[l + 96] = (d * (float)sc[is + 6]) * (float)q4;
+          }
+        }
+      }
+      return;
+  }
+}
+
+/* ---- ggml's reference quantizers (what llama-quantize runs without an importance matrix) ---- */
+
+static void put_f16(uint8_t *p, float v) {
+  uint16_t h = zy_f32_to_f16(v);
+  p[0] = (uint8_t)(h & 0xff);
+  p[1] = (uint8_t)(h >> 8);
+}
+
+int zy_quantize(const float *x, int type, uint8_t *out, int64_t n) {
+  switch (type) {
+    case ZY_QT_F16:
+      for (int64_t i = 0; i < n; i++) put_f16(out + 2 * i, x[i]);
+      return 0;
+    case ZY_QT_BF16:
+      for (int64_t i = 0; i < n; i++) {
+        uint16_t h = zy_f32_to_bf16(x[i]);
+        out[2 * i] = (uint8_t)(h & 0xff);
+        out[2 * i + 1] = (uint8_t)(h >> 8);
+      }
+      return 0;
+    case ZY_QT_Q8_0:
+      for (int64_t b = 0; b < n / 32; b++, x += 32, out += 34) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        put_f16(out, d);
+        for (int j = 0; j < 32; j++) out[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+      }
+      return 0;
+    case ZY_QT_Q4_0:
+    case ZY_QT_Q5_0: {
+      const int five = type == ZY_QT_Q5_0, nmax = five ? 16 : 8, top = 2 * nmax - 1;
+      for (int64_t b = 0; b < n / 32; b++, x += 32, out += five ? 22 : 18) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < 32; j++)
+          if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+        const float d = max / (float)-nmax, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float half = (float)nmax + 0.5f;
+        put_f16(out, d);
+        uint32_t qh = 0;
+        for (int j = 0; j < 16; j++) {
+          int q0 = (int8_t)(x[j] * id + half), q1 = (int8_t)(x[16 + j] * id + half);
+          if (q0 > top) q0 = top;
+          if (q1 > top) q1 = top;
+          if (five) {
+            out[6 + j] = (uint8_t)((q0 & 0xF) | ((q1 & 0xF) << 4));
+            qh |= ((uint32_t)(q0 & 0x10) >> 4) << j;
+            qh |= ((uint32_t)(q1 & 0x10) >> 4) << (j + 16);
+          } else {
+            out[2 + j] = (uint8_t)(q0 | (q1 << 4));
+          }
+        }
+        if (five) memcpy(out + 2, &qh, 4);
+      }
+      return 0;
+    }
+    case ZY_QT_Q4_1:
+    case ZY_QT_Q5_1: {
+      const int five = type == ZY_QT_Q5_1;
+      for (int64_t b = 0; b < n / 32; b++, x += 32, out += five ? 24 : 20) {
+        float min = INFINITY, max = -INFINITY;
+        for (int j = 0; j < 32; j++) {
+          if (x[j] < min) min = x[j];
+          if (x[j] > max) max = x[j];
+        }
+        const float d = (max - min) / (float)(five ? 31 : 15), id = d != 0.0f ? 1.0f / d : 0.0f;
+        put_f16(out, d);
+        put_f16(out + 2, min);
+        uint32_t qh = 0;
+        for (int j = 0; j < 16; j++) {
+          int q0 = (int8_t)((x[j] - min) * id + 0.5f), q1 = (int8_t)((x[16 + j] - min) * id + 0.5f);
+          if (five) {
+            out[8 + j] = (uint8_t)((q0 & 0xF) | ((q1 & 0xF) << 4));
+            qh |= ((uint32_t)(q0 & 0x10) >> 4) << j;
+            qh |= ((uint32_t)(q1 & 0x10) >> 4) << (j + 16);
+          } else {
+            if (q0 > 15) q0 = 15;
+            if (q1 > 15) q1 = 15;
+            out[4 + j] = (uint8_t)(q0 | (q1 << 4));
+          }
+        }
+        if (five) memcpy(out + 4, &qh, 4);
+      }
+      return 0;
+    }
+    default:
+      return -1;
+  }
+}
+
+/* ---- ggml-cpu's activation quantizers ---- */
+
+void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum) {
+  for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    const float dd = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < 32; j++) {
+      q[j] = (int8_t)nearbyintf(x[j] * id); /* default rounding mode: half to even, like _mm256_round_ps */
+      sum += q[j];
+    }
+    d[b] = f16_round(dd);
+    if (with_sum) s[b] = f16_round(dd * (float)sum);
+    bsum[b] = sum;
+  }
+}
+
+void zy_quantize_row_q8k(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums) {
+  for (int64_t b = 0; b < n / 256; b++, x += 256, q += 256, bsums += 16) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < 256; j++)
+      if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    if (amax == 0.0f) {
+      d[b] = 0.0f;
+      memset(q, 0, 256);
+      memset(bsums, 0, 32);
+      continue;
+    }
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < 256; j++) {
+      int v = (int)nearbyintf(iscale * x[j]);
+      q[j] = (int8_t)(v > 127 ? 127 : v);
+    }
+    for (int j = 0; j < 16; j++) {
+      int sum = 0;
+      for (int k = 0; k < 16; k++) sum += q[j * 16 + k];
+      bsums[j] = (int16_t)sum;
+    }
+    d[b] = 1.0f / iscale;
+  }
+}
+
+/* ---- portable dot kernels (the TS reference's order of operations) ---- */
+
+static void dot_float_portable(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, int na, float *out,
+                               int64_t out_stride, int type) {
+  for (int j = 0; j < na; j++) {
+    const float *x = act->xf + (a0 + j) * cols;
+    double s = 0.0;
+    for (int64_t k = 0; k < cols; k++) {
+      float wk;
+      if (type == ZY_QT_F32) memcpy(&wk, w + 4 * k, 4);
+      else if (type == ZY_QT_F16) wk = zy_f16_at(w + 2 * k);
+      else wk = zy_bf16_to_f32((uint16_t)(w[2 * k] | (w[2 * k + 1] << 8)));
+      s += (double)wk * (double)x[k];
+    }
+    out[j * out_stride] = (float)s;
+  }
+}
+static void dot_f32_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_float_portable(w, c, a, a0, na, o, os, ZY_QT_F32); }
+static void dot_f16_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_float_portable(w, c, a, a0, na, o, os, ZY_QT_F16); }
+static void dot_bf16_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_float_portable(w, c, a, a0, na, o, os, ZY_QT_BF16); }
+
+/* Unpacks one 32-element block of a q8_0, q4_0, q4_1, q5_0 or q5_1 row to integers; returns its scale (and min). */
+static inline float unpack32(const uint8_t *p, int type, int8_t *q, float *m) {
+  switch (type) {
+    case ZY_QT_Q8_0:
+      memcpy(q, p + 2, 32);
+      return zy_f16_at(p);
+    case ZY_QT_Q4_0:
+    case ZY_QT_Q4_1: {
+      int one = type == ZY_QT_Q4_1, off = one ? 0 : 8;
+      const uint8_t *qs = p + (one ? 4 : 2);
+      for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)((qs[j] & 0xF) - off);
+        q[j + 16] = (int8_t)((qs[j] >> 4) - off);
+      }
+      if (one) *m = zy_f16_at(p + 2);
+      return zy_f16_at(p);
+    }
+    default: { /* q5_0, q5_1 */
+      int one = type == ZY_QT_Q5_1, off = one ? 0 : 16;
+      const uint8_t *h = p + (one ? 4 : 2), *qs = h + 4;
+      uint32_t qh = (uint32_t)h[0] | ((uint32_t)h[1] << 8) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 24);
+      for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)(((qs[j] & 0xF) | (((qh >> j) << 4) & 0x10)) - off);
+        q[j + 16] = (int8_t)(((qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - off);
+      }
+      if (one) *m = zy_f16_at(p + 2);
+      return zy_f16_at(p);
+    }
+  }
+}
+
+static void dot_q32_portable(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, int na, float *out,
+                             int64_t out_stride, int type) {
+  const int64_t nb = cols / 32;
+  const int bytes = BLOCK_BYTES[type], with_min = type == ZY_QT_Q4_1 || type == ZY_QT_Q5_1;
+  float acc[4] = {0, 0, 0, 0};
+  int8_t q[32];
+  for (int64_t b = 0; b < nb; b++) {
+    float m = 0.0f;
+    const float dw = unpack32(w + b * bytes, type, q, &m);
+    for (int j = 0; j < na; j++) {
+      const int64_t row = a0 + j;
+      const int8_t *x = act->q + row * cols + b * 32;
+      int sumi = 0;
+      for (int k = 0; k < 32; k++) sumi += q[k] * x[k];
+      const float dd = dw * act->d[row * act->nb + b];
+      acc[j] = acc[j] + mul_fi(dd, sumi);
+      if (with_min) acc[j] = acc[j] + m * act->s[row * act->nb + b];
+    }
+  }
+  for (int j = 0; j < na; j++) out[j * out_stride] = acc[j];
+}
+static void dot_q8_0_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_q32_portable(w, c, a, a0, na, o, os, ZY_QT_Q8_0); }
+static void dot_q4_0_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_q32_portable(w, c, a, a0, na, o, os, ZY_QT_Q4_0); }
+static void dot_q4_1_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_q32_portable(w, c, a, a0, na, o, os, ZY_QT_Q4_1); }
+static void dot_q5_0_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_q32_portable(w, c, a, a0, na, o, os, ZY_QT_Q5_0); }
+static void dot_q5_1_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_q32_portable(w, c, a, a0, na, o, os, ZY_QT_Q5_1); }
+
+static void dot_k_portable(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, int na, float *out,
+                           int64_t out_stride, int type) {
+  const int64_t nb = cols / 256;
+  float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
+  int8_t q[256];
+  int sc[16], mn[8];
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *p = w + b * BLOCK_BYTES[type];
+    float d, dmin = 0.0f;
+    if (type == ZY_QT_Q6_K) {
+      d = zy_f16_at(p + 208);
+      for (int g = 0; g < 16; g++) sc[g] = (int8_t)p[192 + g];
+      for (int half = 0; half < 2; half++) {
+        const uint8_t *ql = p + half * 64, *qh = p + 128 + half * 32;
+        int8_t *y = q + half * 128;
+        for (int l = 0; l < 32; l++) {
+          y[l] = (int8_t)(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32);
+          y[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+          y[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+          y[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+      }
+    } else {
+      const int five = type == ZY_QT_Q5_K;
+      d = zy_f16_at(p);
+      dmin = zy_f16_at(p + 2);
+      for (int j = 0; j < 8; j++) zy_scale_min_k4(j, p + 4, &sc[j], &mn[j]);
+      const uint8_t *qs = p + (five ? 48 : 16), *qh = p + 16;
+      for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+          int lo = qs[c * 32 + l] & 0xF, hi = qs[c * 32 + l] >> 4;
+          if (five) {
+            if (qh[l] & (1 << (2 * c))) lo += 16;
+            if (qh[l] & (2 << (2 * c))) hi += 16;
+          }
+          q[c * 64 + l] = (int8_t)lo;
+          q[c * 64 + 32 + l] = (int8_t)hi;
+        }
+    }
+    for (int j = 0; j < na; j++) {
+      const int64_t row = a0 + j;
+      const int8_t *x = act->q + row * cols + b * 256;
+      const float da = act->d[row * act->nb + b];
+      int64_t isum = 0;
+      if (type == ZY_QT_Q6_K) {
+        for (int g = 0; g < 16; g++) {
+          int s = 0;
+          for (int k = 0; k < 16; k++) s += q[g * 16 + k] * x[g * 16 + k];
+          isum += (int64_t)sc[g] * s;
+        }
+      } else {
+        for (int g = 0; g < 8; g++) {
+          int s = 0;
+          for (int k = 0; k < 32; k++) s += q[g * 32 + k] * x[g * 32 + k];
+          isum += (int64_t)sc[g] * s;
+        }
+        const int16_t *bs = act->bsums + (row * act->nb + b) * 16;
+        int64_t msum = 0;
+        for (int k = 0; k < 16; k++) msum += (int64_t)bs[k] * mn[k >> 1];
+        accm[j] = accm[j] + mul_fi(dmin * da, msum);
+      }
+      acc[j] = acc[j] + mul_fi(d * da, isum);
+    }
+  }
+  for (int j = 0; j < na; j++) out[j * out_stride] = acc[j] - accm[j];
+}
+static void dot_q4_k_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_k_portable(w, c, a, a0, na, o, os, ZY_QT_Q4_K); }
+static void dot_q5_k_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_k_portable(w, c, a, a0, na, o, os, ZY_QT_Q5_K); }
+static void dot_q6_k_portable(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { dot_k_portable(w, c, a, a0, na, o, os, ZY_QT_Q6_K); }
+
+const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT] = {
+    dot_f32_portable, dot_f16_portable, dot_bf16_portable, dot_q8_0_portable, dot_q4_0_portable, dot_q4_1_portable,
+    dot_q5_0_portable, dot_q5_1_portable, dot_q4_k_portable, dot_q5_k_portable, dot_q6_k_portable,
+};
+
+/* ---- matmul driver ---- */
+
+/* Grow-only scratch for quantized activations (one matmul at a time: the pool is not reentrant either). */
+static uint8_t *scratch = NULL;
+static size_t scratch_size = 0;
+
+static void *scratch_take(size_t *at, size_t bytes) {
+  void *p = scratch + *at;
+  *at += (bytes + 63) & ~(size_t)63;
+  return p;
+}
+
+typedef enum { ACT_EXACT, ACT_F16, ACT_BF16, ACT_Q8_0, ACT_Q8_1, ACT_Q8_K } act_format;
+
+static act_format act_format_of(int type) {
+  switch (type) {
+    case ZY_QT_F32: return ACT_EXACT;
+    case ZY_QT_F16: return ACT_F16;
+    case ZY_QT_BF16: return ACT_BF16;
+    case ZY_QT_Q4_1: case ZY_QT_Q5_1: return ACT_Q8_1;
+    case ZY_QT_Q4_K: case ZY_QT_Q5_K: case ZY_QT_Q6_K: return ACT_Q8_K;
+    default: return ACT_Q8_0;
+  }
+}
+
+typedef struct {
+  const uint8_t *w;
+  int64_t rows, cols, row_bytes, m;
+  const zy_qact *act;
+  float *out;
+  zy_qdot_fn dot;
+} matmul_ctx;
+
+/* Activation rows per tile: the tile's quantized rows stay in L2 while every weight row of the range passes. */
+#define ACT_TILE 64
+
+static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
+  (void)thread_index;
+  const matmul_ctx *c = (const matmul_ctx *)p;
+  for (int64_t i0 = 0; i0 < c->m; i0 += ACT_TILE) {
+    const int64_t i1 = i0 + ACT_TILE < c->m ? i0 + ACT_TILE : c->m;
+    for (int64_t r = begin; r < end; r++) {
+      const uint8_t *wr = c->w + r * c->row_bytes;
+      for (int64_t i = i0; i < i1; i += 4) {
+        const int na = i1 - i >= 4 ? 4 : (int)(i1 - i);
+        c->dot(wr, c->cols, c->act, i, na, c->out + i * c->rows + r, c->rows);
+      }
+    }
+  }
+}
+
+static zy_qdot_fn pick_kernel(int type) {
+  const zy_cpu_features *cpu = zy_cpu();
+  if (cpu->avx512_vnni && zy_qdot_avx512vnni[type]) return zy_qdot_avx512vnni[type];
+  if (cpu->avx2_fma && zy_qdot_avx2[type]) return zy_qdot_avx2[type];
+  return zy_qdot_portable[type];
+}
+
+const char *zy_quant_impl(void) {
+  const zy_cpu_features *cpu = zy_cpu();
+  if (cpu->avx512_vnni) return "avx512-vnni";
+  if (cpu->avx2_fma && zy_qdot_avx2[ZY_QT_Q8_0]) return "avx2";
+  return "portable";
+}
+
+int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m) {
+  if (rows == 0 || m == 0) return 0;
+  const act_format fmt = act_format_of(type);
+  const int64_t bs = fmt == ACT_Q8_K ? 256 : 32, nb = fmt <= ACT_BF16 ? 0 : cols / bs;
+  size_t need = 0;
+  if (fmt == ACT_F16 || fmt == ACT_BF16) need = (size_t)(m * cols * 4 + 64);
+  else if (fmt != ACT_EXACT) need = (size_t)(m * cols + 64) + 3 * (size_t)(m * nb * 4 + 64) + (size_t)(m * nb * 32 + 64);
+  if (need > scratch_size) {
+    free(scratch);
+    scratch_size = 0;
+    scratch = (uint8_t *)aligned_alloc(64, (need + 63) & ~(size_t)63);
+    if (!scratch) return -1;
+    scratch_size = need;
+  }
+  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL};
+  size_t at = 0;
+  const int use512 = zy_cpu()->avx512_vnni;
+  if (fmt == ACT_EXACT) {
+    act.xf = (float *)x;
+  } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
+    act.xf = (float *)scratch_take(&at, (size_t)(m * cols * 4));
+    for (int64_t i = 0; i < m * cols; i++)
+      act.xf[i] = fmt == ACT_F16 ? f16_round(x[i]) : zy_bf16_to_f32(zy_f32_to_bf16(x[i]));
+  } else {
+    act.q = (int8_t *)scratch_take(&at, (size_t)(m * cols));
+    act.d = (float *)scratch_take(&at, (size_t)(m * nb * 4));
+    if (fmt == ACT_Q8_K) {
+      act.bsums = (int16_t *)scratch_take(&at, (size_t)(m * nb * 32));
+      for (int64_t i = 0; i < m; i++)
+        zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
+    } else {
+      act.s = (float *)scratch_take(&at, (size_t)(m * nb * 4));
+      act.bsum = (int32_t *)scratch_take(&at, (size_t)(m * nb * 4));
+      for (int64_t i = 0; i < m; i++) {
+        if (use512)
+          zy_quantize_row_q8_avx512(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
+        else
+          zy_quantize_row_q8(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
+      }
+    }
+  }
+  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, pick_kernel(type)};
+  /* Small products are not worth waking the pool. */
+  if (rows * cols * m < 32768 || rows < 8) matmul_task(&c, 0, rows, 0);
+  else zy_parallel_for(rows, 4, matmul_task, &c);
+  return 0;
+}

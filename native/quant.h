@@ -1,0 +1,39 @@
+/* Quantized GGUF weights: dequantization, ggml's reference quantizers, and matmul with activations rounded the
+ * way ggml-cpu rounds them (Q8_0/Q8_1 blocks for q8_0/q4_0/q4_1/q5_0/q5_1, Q8_K for k-quants, f16/bf16 for
+ * f16/bf16 weights, exact for f32). src/backend/ref/quant.ts is the specification; the portable path here follows
+ * it operation for operation, the SIMD paths sum in a different order (within ~1e-6 relative).
+ * Not reentrant (shares a scratch buffer for quantized activations and the thread pool). */
+#ifndef ZY_QUANT_H
+#define ZY_QUANT_H
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  ZY_QT_F32, ZY_QT_F16, ZY_QT_BF16, ZY_QT_Q8_0, ZY_QT_Q4_0, ZY_QT_Q4_1, ZY_QT_Q5_0, ZY_QT_Q5_1,
+  ZY_QT_Q4_K, ZY_QT_Q5_K, ZY_QT_Q6_K, ZY_QT_COUNT
+} zy_qtype;
+
+/* The type named "q4_k" etc. (lowercase GGUF names), or -1. */
+int zy_qtype_from_name(const char *name);
+const char *zy_qtype_name(int type);
+int zy_qtype_block_elems(int type);
+int zy_qtype_block_bytes(int type);
+
+/* n elements (a multiple of the block size) of raw blocks → f32. */
+void zy_dequantize(const uint8_t *w, int type, float *out, int64_t n);
+/* f32 → blocks with ggml's quantize_row_*_ref (q8_0, q4_0, q4_1, q5_0, q5_1) or round-to-nearest-even (f16,
+ * bf16). Returns 0, or -1 for a type it cannot produce. */
+int zy_quantize(const float *x, int type, uint8_t *out, int64_t n);
+/* out[i*rows + r] = dot(W row r, x row i), W [rows, cols] raw blocks, x [m, cols], out [m, rows]. Returns 0, or
+ * -1 when the scratch buffer for the quantized activations cannot be allocated. */
+int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m);
+/* Which kernel family the current ISA level selects: "avx512-vnni", "avx2" or "portable". */
+const char *zy_quant_impl(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

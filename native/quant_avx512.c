@@ -1,0 +1,298 @@
+/* AVX-512 + VNNI dot kernels for quantized weights (selected when the CPU has AVX512_VNNI). Each kernel unpacks
+ * a weight block once into unsigned bytes and runs vpdpbusd against up to 4 activation rows:
+ * - 32-blocks (q8_0, q4_0, q4_1, q5_0, q5_1): two blocks per zmm; a weight offset (q8_0: +128, q4_0: +8, q5_0: +16)
+ *   makes the values unsigned and the accumulator starts at −offset·Σa (Σa per block comes with the activations);
+ *   then one f32 multiply-add per block pair: lanes · (d_w·d_a).
+ * - k-quants: four zmm per super-block, int32 lanes scaled by the 6-bit/8-bit sub-block scales (vpmulld), mins
+ *   (q4_k, q5_k) and the q6_k offset from the activations' per-16 sums.
+ * - f32/f16/bf16: f32 FMAs on the (rounded) activations.
+ * Integer parts are exact; the f32 sums run in 16 lanes, so results differ from the reference's left-to-right
+ * order by rounding only. Leaves out: an AVX-512 path without VNNI (uses the portable kernels). */
+#include "quant_impl.h"
+#include <immintrin.h>
+#include <math.h>
+
+#define QV __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma,f16c")))
+
+static inline QV float f16s(const uint8_t *p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+/* [x0 ×8, x1 ×8] */
+static inline QV __m512 pair_ps(float x0, float x1) {
+  return _mm512_insertf32x8(_mm512_set1_ps(x0), _mm256_set1_ps(x1), 1);
+}
+
+/* The 16 bytes at p0 and at p1 as nibbles: [lo(p0), hi(p0), lo(p1), hi(p1)], each byte 0..15. */
+static inline QV __m512i nibbles2(const uint8_t *p0, const uint8_t *p1) {
+  const __m128i a = _mm_loadu_si128((const __m128i *)p0), b = _mm_loadu_si128((const __m128i *)p1);
+  __m512i v = _mm512_castsi128_si512(a);
+  v = _mm512_inserti32x4(v, a, 1);
+  v = _mm512_inserti32x4(v, b, 2);
+  v = _mm512_inserti32x4(v, b, 3);
+  v = _mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+  return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+}
+
+/* The 32 bytes at p as nibbles: [lo(p[0..32]), hi(p[0..32])]. */
+static inline QV __m512i nibbles32(const uint8_t *p) {
+  const __m256i a = _mm256_loadu_si256((const __m256i *)p);
+  __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), a, 1);
+  v = _mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0));
+  return _mm512_and_si512(v, _mm512_set1_epi8(0x0F));
+}
+
+static inline QV uint32_t load_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* ---- 32-element blocks ---- */
+
+/* Unsigned bytes of blocks b (p0) and b+1 (p1) of a row of `type`, their scales and mins. */
+static inline QV __m512i unpack_pair(int type, const uint8_t *p0, const uint8_t *p1, float *d0, float *d1, float *m0,
+                                     float *m1) {
+  *d0 = f16s(p0);
+  *d1 = f16s(p1);
+  switch (type) {
+    case ZY_QT_Q8_0: {
+      __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p0 + 2))),
+                                     _mm256_loadu_si256((const __m256i *)(p1 + 2)), 1);
+      return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+    }
+    case ZY_QT_Q4_0:
+      return nibbles2(p0 + 2, p1 + 2);
+    case ZY_QT_Q4_1:
+      *m0 = f16s(p0 + 2);
+      *m1 = f16s(p1 + 2);
+      return nibbles2(p0 + 4, p1 + 4);
+    case ZY_QT_Q5_0: {
+      const __mmask64 hb = (__mmask64)load_u32(p0 + 2) | ((__mmask64)load_u32(p1 + 2) << 32);
+      return _mm512_or_si512(nibbles2(p0 + 6, p1 + 6), _mm512_maskz_mov_epi8(hb, _mm512_set1_epi8(0x10)));
+    }
+    default: { /* q5_1 */
+      *m0 = f16s(p0 + 2);
+      *m1 = f16s(p1 + 2);
+      const __mmask64 hb = (__mmask64)load_u32(p0 + 4) | ((__mmask64)load_u32(p1 + 4) << 32);
+      return _mm512_or_si512(nibbles2(p0 + 8, p1 + 8), _mm512_maskz_mov_epi8(hb, _mm512_set1_epi8(0x10)));
+    }
+  }
+}
+
+static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, const int na,
+                              float *out, int64_t os, const int type) {
+  const int bytes = type == ZY_QT_Q8_0 ? 34 : type == ZY_QT_Q4_0 ? 18 : type == ZY_QT_Q4_1 ? 20 : type == ZY_QT_Q5_0 ? 22 : 24;
+  const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
+  const int with_min = type == ZY_QT_Q4_1 || type == ZY_QT_Q5_1;
+  const int64_t nb = cols / 32, nbs = act->nb;
+  __m512 acc[4];
+  float accm[4] = {0, 0, 0, 0};
+  for (int j = 0; j < 4; j++) acc[j] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b += 2) {
+    const int tail = b + 1 == nb; /* odd block count: the upper half reads block b again and is masked out */
+    const uint8_t *p0 = w + b * bytes, *p1 = tail ? p0 : p0 + bytes;
+    _mm_prefetch((const char *)(p0 + 768), _MM_HINT_T0);
+    float d0, d1, m0 = 0, m1 = 0;
+    const __m512i u = unpack_pair(type, p0, p1, &d0, &d1, &m0, &m1);
+    if (tail) d1 = 0.0f;
+    for (int j = 0; j < na; j++) {
+      const int64_t row = a0 + j;
+      const int8_t *aq = act->q + row * cols + b * 32;
+      const __m512i av = tail ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, aq) : _mm512_loadu_si512((const void *)aq);
+      __m512i init = _mm512_setzero_si512();
+      if (off) {
+        const int32_t *bs = act->bsum + row * nbs + b;
+        init = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, -off * bs[0]), 0x0100, tail ? 0 : -off * bs[1]);
+      }
+      const __m512i dp = _mm512_dpbusd_epi32(init, u, av);
+      const float *da = act->d + row * nbs + b;
+      const __m512 scale = pair_ps(d0 * da[0], tail ? 0.0f : d1 * da[1]);
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), scale, acc[j]);
+      if (with_min) {
+        const float *s = act->s + row * nbs + b;
+        accm[j] += m0 * s[0] + (tail ? 0.0f : m1 * s[1]);
+      }
+    }
+  }
+  for (int j = 0; j < na; j++) out[j * os] = _mm512_reduce_add_ps(acc[j]) + accm[j];
+}
+
+#define Q32_KERNEL(NAME, TYPE)                                                                                    \
+  static QV void NAME(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { \
+    switch (na) {                                                                                                 \
+      case 1: dot_q32(w, c, a, a0, 1, o, os, TYPE); break;                                                        \
+      case 2: dot_q32(w, c, a, a0, 2, o, os, TYPE); break;                                                        \
+      case 3: dot_q32(w, c, a, a0, 3, o, os, TYPE); break;                                                        \
+      default: dot_q32(w, c, a, a0, 4, o, os, TYPE); break;                                                       \
+    }                                                                                                             \
+  }
+Q32_KERNEL(dot_q8_0, ZY_QT_Q8_0)
+Q32_KERNEL(dot_q4_0, ZY_QT_Q4_0)
+Q32_KERNEL(dot_q4_1, ZY_QT_Q4_1)
+Q32_KERNEL(dot_q5_0, ZY_QT_Q5_0)
+Q32_KERNEL(dot_q5_1, ZY_QT_Q5_1)
+
+/* ---- k-quants ---- */
+
+static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, const int na, float *out,
+                            int64_t os, const int type) {
+  const int bytes = type == ZY_QT_Q4_K ? 144 : type == ZY_QT_Q5_K ? 176 : 210;
+  const int64_t nb = cols / 256, nbs = act->nb;
+  float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *p = w + b * bytes;
+    _mm_prefetch((const char *)(p + 2 * bytes), _MM_HINT_T0);
+    __m512i u[4], scv[4];
+    float d, dmin = 0.0f;
+    int mn[8] = {0};
+    if (type == ZY_QT_Q6_K) {
+      d = f16s(p + 208);
+      const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
+      for (int k = 0; k < 4; k++) {
+        const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2, 4 * k + 2,
+                                             4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k, 4 * k, 4 * k, 4 * k);
+        scv[k] = _mm512_permutexvar_epi32(idx, sc16);
+      }
+      const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+      for (int h = 0; h < 2; h++) {
+        const __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
+        const __m256i qh256 = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+        const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh256), qh256, 1);
+        const __m512i h01 = _mm512_and_si512(_mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0)), m2);
+        const __m512i h23 = _mm512_and_si512(_mm512_srlv_epi64(qh, _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)), m2);
+        u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
+        u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(h23, 4));
+      }
+    } else {
+      d = f16s(p);
+      dmin = f16s(p + 2);
+      int sc[8];
+      for (int j = 0; j < 8; j++) zy_scale_min_k4(j, p + 4, &sc[j], &mn[j]);
+      for (int c = 0; c < 4; c++) scv[c] = _mm512_inserti32x8(_mm512_set1_epi32(sc[2 * c]), _mm256_set1_epi32(sc[2 * c + 1]), 1);
+      if (type == ZY_QT_Q4_K) {
+        for (int c = 0; c < 4; c++) u[c] = nibbles32(p + 16 + 32 * c);
+      } else {
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+        for (int c = 0; c < 4; c++) {
+          const __mmask32 lo = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * c))));
+          const __mmask32 hi = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(2 << (2 * c))));
+          const __mmask64 hb = (__mmask64)lo | ((__mmask64)hi << 32);
+          u[c] = _mm512_or_si512(nibbles32(p + 48 + 32 * c), _mm512_maskz_mov_epi8(hb, _mm512_set1_epi8(0x10)));
+        }
+      }
+    }
+    for (int j = 0; j < na; j++) {
+      const int64_t row = a0 + j;
+      const int8_t *aq = act->q + row * cols + b * 256;
+      const int16_t *bs = act->bsums + (row * nbs + b) * 16;
+      const float da = act->d[row * nbs + b];
+      __m512i isum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; k++) {
+        const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[k], _mm512_loadu_si512((const void *)(aq + 64 * k)));
+        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dp, scv[k]));
+      }
+      const __m512i bsv = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)bs));
+      /* The super-block's integer sum is exact (|isum| < 2^31); the f32 steps follow the reference exactly. */
+      int64_t total = _mm512_reduce_add_epi32(isum);
+      if (type == ZY_QT_Q6_K) {
+        /* values were stored +32: subtract 32·Σ_g sc_g·bsums_g */
+        const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
+        total -= 32 * (int64_t)_mm512_reduce_add_epi32(_mm512_mullo_epi32(sc16, bsv));
+      } else {
+        const __m512i mnv = _mm512_set_epi32(mn[7], mn[7], mn[6], mn[6], mn[5], mn[5], mn[4], mn[4], mn[3], mn[3], mn[2],
+                                             mn[2], mn[1], mn[1], mn[0], mn[0]);
+        const int msum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(bsv, mnv));
+        accm[j] = accm[j] + (float)((double)(dmin * da) * (double)msum);
+      }
+      acc[j] = acc[j] + (float)((double)(d * da) * (double)total);
+    }
+  }
+  for (int j = 0; j < na; j++) out[j * os] = acc[j] - accm[j];
+}
+
+#define K_KERNEL(NAME, TYPE)                                                                                      \
+  static QV void NAME(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { \
+    switch (na) {                                                                                                 \
+      case 1: dot_k(w, c, a, a0, 1, o, os, TYPE); break;                                                          \
+      case 2: dot_k(w, c, a, a0, 2, o, os, TYPE); break;                                                          \
+      case 3: dot_k(w, c, a, a0, 3, o, os, TYPE); break;                                                          \
+      default: dot_k(w, c, a, a0, 4, o, os, TYPE); break;                                                         \
+    }                                                                                                             \
+  }
+K_KERNEL(dot_q4_k, ZY_QT_Q4_K)
+K_KERNEL(dot_q5_k, ZY_QT_Q5_K)
+K_KERNEL(dot_q6_k, ZY_QT_Q6_K)
+
+/* ---- float weights ---- */
+
+static inline QV __m512 load_w16(const uint8_t *w, int64_t k, int type, __mmask16 mask) {
+  switch (type) {
+    case ZY_QT_F32: return _mm512_maskz_loadu_ps(mask, w + 4 * k);
+    case ZY_QT_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, w + 2 * k));
+    default: return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, w + 2 * k)), 16));
+  }
+}
+
+static inline QV void dot_float(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, const int na,
+                                float *out, int64_t os, const int type) {
+  __m512 acc[4][2];
+  for (int j = 0; j < 4; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+  const int wb = type == ZY_QT_F32 ? 4 : 2;
+  int64_t k = 0;
+  for (; k + 32 <= cols; k += 32) {
+    _mm_prefetch((const char *)(w + wb * (k + 256)), _MM_HINT_T0);
+    const __m512 w0 = load_w16(w, k, type, 0xFFFF), w1 = load_w16(w, k + 16, type, 0xFFFF);
+    for (int j = 0; j < na; j++) {
+      const float *x = act->xf + (a0 + j) * cols + k;
+      acc[j][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc[j][0]);
+      acc[j][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), acc[j][1]);
+    }
+  }
+  for (; k < cols; k += 16) {
+    const __mmask16 mask = cols - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - k)) - 1);
+    const __m512 w0 = load_w16(w, k, type, mask);
+    for (int j = 0; j < na; j++)
+      acc[j][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mask, act->xf + (a0 + j) * cols + k), acc[j][0]);
+  }
+  for (int j = 0; j < na; j++) out[j * os] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
+}
+
+#define F_KERNEL(NAME, TYPE)                                                                                      \
+  static QV void NAME(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { \
+    switch (na) {                                                                                                 \
+      case 1: dot_float(w, c, a, a0, 1, o, os, TYPE); break;                                                      \
+      case 2: dot_float(w, c, a, a0, 2, o, os, TYPE); break;                                                      \
+      case 3: dot_float(w, c, a, a0, 3, o, os, TYPE); break;                                                      \
+      default: dot_float(w, c, a, a0, 4, o, os, TYPE); break;                                                     \
+    }                                                                                                             \
+  }
+F_KERNEL(dot_f32, ZY_QT_F32)
+F_KERNEL(dot_f16, ZY_QT_F16)
+F_KERNEL(dot_bf16, ZY_QT_BF16)
+
+const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT] = {
+    dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q5_0, dot_q5_1, dot_q4_k, dot_q5_k, dot_q6_k,
+};
+
+/* ---- activation quantizer (same bytes as zy_quantize_row_q8) ---- */
+
+QV void zy_quantize_row_q8_avx512(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s,
+                                  int32_t *bsum) {
+  for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float dd = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const __m512 mul = _mm512_set1_ps(id);
+    /* cvtps_epi32 rounds with the default mode (half to even), like _mm256_round_ps(_MM_ROUND_NEAREST) */
+    const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, mul)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, mul));
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(i0));
+    _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtsepi32_epi8(i1));
+    const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    d[b] = _cvtsh_ss(_cvtss_sh(dd, _MM_FROUND_TO_NEAREST_INT));
+    if (with_sum) s[b] = _cvtsh_ss(_cvtss_sh(dd * (float)sum, _MM_FROUND_TO_NEAREST_INT));
+    bsum[b] = sum;
+  }
+}

@@ -1,0 +1,61 @@
+/* Internal to native/quant*.c: block sizes, quantized-activation rows and the kernel signatures the ISA files
+ * implement. A kernel computes one weight row against na ≤ 4 activation rows. */
+#ifndef ZY_QUANT_IMPL_H
+#define ZY_QUANT_IMPL_H
+#include "quant.h"
+#include <stdint.h>
+#include <string.h>
+
+/* Quantized activations of m rows. Which arrays are filled depends on the weight type:
+ * Q8_0/Q8_1 (blocks of 32): q, d, s (Q8_1), bsum (Σq per block);
+ * Q8_K (blocks of 256): q, d, bsums (Σq per 16, as int16);
+ * f32/f16/bf16 weights: xf (the activations rounded to f16/bf16 values, or exact). */
+typedef struct {
+  int64_t m, cols, nb; /* nb: blocks per row */
+  int8_t *q;           /* [m, cols] */
+  float *d;            /* [m, nb] block scales as stored (Q8_0/1: f16-rounded; Q8_K: f32) */
+  float *s;            /* [m, nb] Q8_1: f16(d·Σq) */
+  int32_t *bsum;       /* [m, nb] Q8_0/1: Σq of the block */
+  int16_t *bsums;      /* [m, nb*16] Q8_K */
+  float *xf;           /* [m, cols] */
+} zy_qact;
+
+/* Computes out[j*out_stride] = dot(W row at w, activation row a0 + j) for j < na (na in 1..4). */
+typedef void (*zy_qdot_fn)(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, int na, float *out,
+                           int64_t out_stride);
+
+/* Per-ISA kernel tables, indexed by zy_qtype; a NULL entry falls back to the portable kernel. */
+extern const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT];
+extern const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT];
+extern const zy_qdot_fn zy_qdot_avx2[ZY_QT_COUNT];
+
+/* Activation quantizers (ggml-cpu's), one row; fast variants must give identical bytes. */
+void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
+void zy_quantize_row_q8k(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums);
+void zy_quantize_row_q8_avx512(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
+
+/* f16 / bf16 scalar conversions (IEEE round to nearest even). */
+float zy_f16_to_f32(uint16_t h);
+uint16_t zy_f32_to_f16(float f);
+static inline float zy_bf16_to_f32(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t zy_f32_to_bf16(float f);
+
+static inline float zy_f16_at(const uint8_t *p) { return zy_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
+
+/* 6-bit scale and min j (0..7) of a q4_k/q5_k super-block (ggml's get_scale_min_k4). */
+static inline void zy_scale_min_k4(int j, const uint8_t *q, int *d, int *m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+#endif
