@@ -7,7 +7,7 @@
 // `defaultPeakFlops`): this machine's AVX-512 cores do 2 FMA × 16 f32 lanes × 2 FLOPs = 64 FLOPs per cycle.
 // Leaves out: embedding-lookup FLOPs (excluded from N by convention: N counts non-embedding parameters plus
 // the output head, which is a real matmul even when tied).
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 
 export interface StepRecord {
@@ -38,7 +38,19 @@ export type MetricsRecord = StepRecord | ValRecord | EventRecord;
 /** Appends records to a JSONL file (written line by line so a crash loses nothing already logged). */
 export class MetricsLog {
   constructor(readonly filePath: string | null) {
-    if (filePath) mkdirSync(path.dirname(filePath), { recursive: true });
+    if (!filePath) return;
+    mkdirSync(path.dirname(filePath), { recursive: true });
+    // A killed run may have left a torn last line: end it, so the next record starts on a line of its own.
+    if (existsSync(filePath) && statSync(filePath).size > 0) {
+      const fd = openSync(filePath, "r");
+      const last = Buffer.alloc(1);
+      try {
+        readSync(fd, last, 0, 1, statSync(filePath).size - 1);
+      } finally {
+        closeSync(fd);
+      }
+      if (last[0] !== 0x0a) appendFileSync(filePath, "\n");
+    }
   }
 
   write(record: MetricsRecord): void {

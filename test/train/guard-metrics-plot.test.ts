@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { SpikeGuard } from "../../src/train/spike-guard.js";
 import { ProgressDisplay, formatDuration } from "../../src/train/progress.js";
-import { readMetrics, trainFlopsPerToken, mfu } from "../../src/train/metrics.js";
+import { MetricsLog, readMetrics, trainFlopsPerToken, mfu } from "../../src/train/metrics.js";
 import { niceTicks, plotDataFromMetrics, renderSvg, renderHtml } from "../../src/train/plot.js";
 
 test("spike guard: NaN/Inf always, z-score only once the window is full", () => {
@@ -61,6 +61,8 @@ test("metrics: torn lines are skipped; MFU arithmetic", () => {
     const f = path.join(dir, "m.jsonl");
     writeFileSync(f, '{"step":0,"loss":5}\n{"step":1,"loss":4}\n{"step":2,"lo');
     assert.deepEqual(readMetrics(f).map((r) => r.step), [0, 1]);
+    new MetricsLog(f).write({ step: 2, event: "resume" });
+    assert.deepEqual(readMetrics(f).map((r) => r.step), [0, 1, 2]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

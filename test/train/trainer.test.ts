@@ -76,3 +76,33 @@ test("validation loss after k updates equals llm.c's training loss at step k; ch
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--model-config (LLaMA) and --config FILE: a random init starts at ln(vocab) and trains", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-trainer-"));
+  try {
+    const { writeFileSync } = await import("node:fs");
+    const modelConfig = path.join(dir, "config.json");
+    writeFileSync(modelConfig, JSON.stringify({
+      architectures: ["LlamaForCausalLM"], model_type: "llama", num_hidden_layers: 2, hidden_size: 32, num_attention_heads: 4,
+      num_key_value_heads: 2, intermediate_size: 64, max_position_embeddings: 64, vocab_size: 1000, rms_norm_eps: 1e-5,
+      rope_theta: 10000, tie_word_embeddings: false, hidden_act: "silu",
+    }));
+    const { parseTrainArgs, resolveOptions } = await import("../../src/cli/commands/train.js");
+    const flags = path.join(dir, "train.json");
+    writeFileSync(flags, JSON.stringify({ "model-config": modelConfig, data: path.join(LLMC, "tokens.bin"), batch: 2, seq: 16,
+      steps: 8, lr: 3e-3, warmup: 0, shuffle: false, "grad-clip": 1 }));
+    const parsed = parseTrainArgs(["--config", flags, "--steps", "6"]);
+    assert.notEqual(parsed, "help");
+    if (parsed === "help") return;
+    const options = resolveOptions(parsed);
+    assert.equal(options.steps, 6); // flags override the file
+    assert.equal(options.gradClip, 1);
+    const r = await runTraining({ options, backend: createBackend(), stdout: quiet, stderr: quiet });
+    assert.equal(r.losses.length, 6);
+    assert.ok(Math.abs(r.losses[0]! - Math.log(1000)) < 0.05, `initial loss ${r.losses[0]} vs ln(1000)`);
+    assert.ok(r.losses[5]! < r.losses[0]! - 0.1, `loss should fall on one repeated batch: ${r.losses.join(", ")}`);
+    assert.throws(() => parseTrainArgs(["--config", modelConfig]), /unknown key "architectures"; keys are the flag names/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
