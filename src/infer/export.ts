@@ -12,20 +12,17 @@ import { writeGguf, type GgufWriteTensor } from "../io/gguf-writer.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import type { GgufValue, GgufValueType } from "../io/gguf.js";
 import type { GgmlType } from "../io/ggml-types.js";
-import { type LlamaConfig, ggufQkRowOrder, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
-import { type Gpt2Config, GPT2_CONV1D_WEIGHT, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
+import { type LlamaConfig, ggufQkRowOrder, llamaGgufName } from "../models/llama-config.js";
+import { GPT2_CONV1D_WEIGHT, gpt2GgufName } from "../models/gpt2-config.js";
 import type { ParamSpec, RawTensor, WeightSource } from "../models/weights.js";
+import { type ModelConfig, paramSpecs } from "../models/presets.js";
 import { readChecked } from "../models/weights.js";
 import { decodeToF32 } from "./load.js";
 import { transposeBytes } from "./sources.js";
 
-export type ModelConfig = LlamaConfig | Gpt2Config;
+export type { ModelConfig };
 export type ExportType = "f32" | "f16" | "q8_0" | "q4_0";
 type Metadata = Array<readonly [string, GgufValue, GgufValueType?]>;
-
-export function paramSpecs(config: ModelConfig): ParamSpec[] {
-  return config.architecture === "gpt2" ? gpt2ParamSpecs(config) : llamaParamSpecs(config);
-}
 
 function ggufName(config: ModelConfig, hfName: string): string {
   const n = config.architecture === "gpt2" ? gpt2GgufName(hfName) : llamaGgufName(hfName);

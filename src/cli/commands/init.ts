@@ -5,56 +5,9 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { Rng } from "../../core/rng.js";
+import { GPT2_PRESETS, LLAMA_PRESETS, paramSpecs, presetConfig, randomParam } from "../../models/presets.js";
 import { readGguf, type GgufValue, type GgufValueType } from "../../io/gguf.js";
-import type { LlamaConfig } from "../../models/llama-config.js";
-import type { Gpt2Config } from "../../models/gpt2-config.js";
-import type { ParamSpec } from "../../models/weights.js";
 import { type ExportType, type ModelConfig, writeModelGguf, writeModelHf } from "../../infer/export.js";
-
-type LlamaShape = Pick<LlamaConfig, "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "contextLength" | "tieWordEmbeddings">;
-
-/** LLaMA-shaped presets (qwen2 uses the same shapes with Q/K/V biases and θ = 1e6). */
-const LLAMA_PRESETS: Record<string, LlamaShape> = {
-  tiny: { vocabSize: 512, hiddenSize: 64, intermediateSize: 192, numLayers: 2, numHeads: 4, numKvHeads: 2, contextLength: 256, tieWordEmbeddings: false },
-  small: { vocabSize: 32000, hiddenSize: 512, intermediateSize: 1408, numLayers: 8, numHeads: 8, numKvHeads: 8, contextLength: 2048, tieWordEmbeddings: true },
-  // ~110M parameters: the benchmark model.
-  "110m": { vocabSize: 32000, hiddenSize: 768, intermediateSize: 2048, numLayers: 12, numHeads: 12, numKvHeads: 12, contextLength: 2048, tieWordEmbeddings: true },
-  // ~1.0B parameters (Llama-3.2-1B-like shape with a 32k vocabulary).
-  "1b": { vocabSize: 32000, hiddenSize: 2048, intermediateSize: 8192, numLayers: 16, numHeads: 32, numKvHeads: 8, contextLength: 2048, tieWordEmbeddings: true },
-};
-
-const GPT2_PRESETS: Record<string, Omit<Gpt2Config, "architecture" | "layerNormEps" | "tieWordEmbeddings">> = {
-  tiny: { vocabSize: 512, hiddenSize: 64, intermediateSize: 256, numLayers: 2, numHeads: 4, contextLength: 256 },
-  small: { vocabSize: 50257, hiddenSize: 384, intermediateSize: 1536, numLayers: 6, numHeads: 6, contextLength: 1024 },
-  "124m": { vocabSize: 50257, hiddenSize: 768, intermediateSize: 3072, numLayers: 12, numHeads: 12, contextLength: 1024 },
-};
-
-export function presetConfig(arch: string, preset: string, vocabSize?: number): ModelConfig {
-  if (arch === "gpt2") {
-    const p = GPT2_PRESETS[preset];
-    if (!p) throw new UsageError(`--preset ${preset}: gpt2 presets are ${Object.keys(GPT2_PRESETS).join(", ")}`);
-    return { architecture: "gpt2", ...p, vocabSize: vocabSize ?? p.vocabSize, layerNormEps: 1e-5, tieWordEmbeddings: true };
-  }
-  if (arch !== "llama" && arch !== "qwen2") throw new UsageError(`--arch ${arch}: expected llama, qwen2 or gpt2`);
-  const p = LLAMA_PRESETS[preset];
-  if (!p) throw new UsageError(`--preset ${preset}: ${arch} presets are ${Object.keys(LLAMA_PRESETS).join(", ")}`);
-  return {
-    architecture: arch, ...p, vocabSize: vocabSize ?? p.vocabSize, headDim: p.hiddenSize / p.numHeads,
-    rmsNormEps: arch === "qwen2" ? 1e-6 : 1e-5, ropeTheta: arch === "qwen2" ? 1e6 : 1e4, ropeScaling: null,
-    ropeFreqFactors: null, ropeLayout: "neox", attentionBias: arch === "qwen2",
-  };
-}
-
-/** Random parameters in spec order from one seeded RNG. */
-export function randomParam(rng: Rng, std: number): (spec: ParamSpec) => Float32Array {
-  return (spec) => {
-    const n = spec.shape.reduce((a, b) => a * b, 1);
-    const x = new Float32Array(n);
-    if (spec.init === "ones") x.fill(1);
-    else if (spec.init === "normal") for (let i = 0; i < n; i++) x[i] = rng.normal(0, std);
-    return x;
-  };
-}
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseArgs({
@@ -83,7 +36,12 @@ export async function run(argv: string[]): Promise<number | void> {
     const tokens = v.metadata.get("tokenizer.ggml.tokens");
     if (Array.isArray(tokens)) vocabSize = tokens.length;
   }
-  const config = presetConfig(values.arch, values.preset, vocabSize);
+  let config: ModelConfig;
+  try {
+    config = presetConfig(values.arch, values.preset, vocabSize);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const getParam = randomParam(new Rng(seed), std);
   const t0 = Date.now();
   if (values.out.endsWith(".gguf")) {
@@ -93,7 +51,7 @@ export async function run(argv: string[]): Promise<number | void> {
     if (type !== "f32") throw new UsageError("--type applies to .gguf output; HF folders are written in f32");
     writeModelHf(values.out, config, getParam);
   }
-  const params = (await import("../../infer/export.js")).paramSpecs(config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  const params = paramSpecs(config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   console.log(`wrote ${values.out}: ${values.arch} ${values.preset}, ${(params / 1e6).toFixed(1)}M parameters, ${type}, seed ${seed} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   return 0;
 }
