@@ -94,6 +94,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const cpt = (s: { chars: number; tokens: number }): string => (s.tokens > 0 ? (s.chars / s.tokens).toFixed(3) : "n/a");
   console.log(`trained ${trained.tokens.length} tokens (${trained.merges.length} merges + 256 bytes + ${trained.specialTokens.length} special) in ${((t2 - t0) / 1000).toFixed(1)} s (counting ${((t1 - t0) / 1000).toFixed(1)} s, merging ${((t2 - t1) / 1000).toFixed(1)} s)`);
+  if (trained.tokens.length < vocabSize) {
+    console.log(`stopped at ${trained.tokens.length} of ${vocabSize} tokens: no pair occurs --min-frequency (${minFrequency}) times any more`);
+  }
   console.log(`wrote ${path.join(values.out, "tokenizer.json")} and tokenizer_config.json`);
   console.log(`held-out chars per token: Chinese ${cpt(stats.zh)} (${stats.zh.lines} lines), English ${cpt(stats.en)} (${stats.en.lines} lines)`);
   return 0;
