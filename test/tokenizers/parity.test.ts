@@ -1,5 +1,5 @@
 // The same tokenizer loaded from its GGUF vocabulary and from its tokenizer.json gives identical ids, on a
-// deterministic sample (every 40th line) of every data set in ../shared/data. The whole corpus is checked by
+// deterministic sample (every 60th line) of every data set in ../shared/data. The whole corpus is checked by
 // dev/tokenizers/parity-full.ts (too slow for the unit suite).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ const pairs = [
   ["llama-bpe", path.join(VOCAB_DIR, "rebuilt/ggml-vocab-llama-bpe.gguf"), path.join(LLAMA3_JSON_DIR, "tokenizer.json")],
 ] as const;
 
-const sample = textSets().map((s) => ({ name: s.name, lines: sampleLines(s, 40, 7) }));
+const sample = textSets().map((s) => ({ name: s.name, lines: sampleLines(s, 60, 7) }));
 
 for (const [name, gguf, json] of pairs) {
   test(`${name}: GGUF and tokenizer.json agree on a sample of every data set`, () => {
