@@ -322,7 +322,8 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
     }
     const loss = lossSum / o.gradAccum;
     // Clipping before the spike check is harmless: a spiking step's gradients are thrown away.
-    const norm = o.gradClip > 0 ? clipGradNorm(params, o.gradClip) : gradNorm(params);
+    // The norm costs a pass over every gradient: only computed when clipping or the guard needs it.
+    const norm = o.gradClip > 0 ? clipGradNorm(params, o.gradClip) : o.spikeGuard ? gradNorm(params) : null;
     const verdict = o.spikeGuard ? guard.check(loss, norm) : { spike: false as const };
     if (verdict.spike) {
       rollbacks++;

@@ -148,7 +148,10 @@ export async function run(argv: string[]): Promise<number> {
 
     const options: TrainOptions = validateOptions({
       ...DEFAULT_OPTIONS, preset: preset.name, data, batch, seq, steps: steps + 1, dtype: values.dtype as TrainOptions["dtype"],
-      threads: threads ?? null, shuffle: false, warmup: 0, spikeGuard: false, jsonLog: true, lr: 6e-4,
+      threads: threads ?? null, shuffle: false, jsonLog: true,
+      // The same work per step as llm.c's train_gpt2.c: AdamW(1e-4, 0.9, 0.999, 1e-8, wd 0), no clipping, no guard.
+      lr: 1e-4, warmup: 0, schedule: "constant", beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 0,
+      spikeGuard: false,
     });
     const base = createBackend({ kind: (values.backend as "cpu" | "ref" | undefined) ?? "cpu", threads });
     const totals = new Map<string, OpTotals>();
