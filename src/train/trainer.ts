@@ -176,7 +176,8 @@ function tokenizerCopies(o: TrainOptions, sourceDir: string | null): Map<string,
   if (o.tokenizer) {
     if (!existsSync(o.tokenizer)) fail(`--tokenizer ${o.tokenizer} does not exist`);
     if (statSync(o.tokenizer).isDirectory()) fromDir(o.tokenizer);
-    else copies.set(path.basename(o.tokenizer), o.tokenizer);
+    // A .gguf vocabulary is not a Hugging Face tokenizer file (and would look like a model in the folder).
+    else if (!o.tokenizer.endsWith(".gguf")) copies.set(path.basename(o.tokenizer), o.tokenizer);
   } else if (sourceDir) {
     fromDir(sourceDir);
   }
