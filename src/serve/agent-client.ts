@@ -1,7 +1,8 @@
 // The in-process ChatClient for the agent loop (src/tools/agent.ts): the same engine the HTTP server uses — chat
 // template, tool prompt, tool-call parsing, batching scheduler — without HTTP. `zhiyu chat --tools …` and the server's
 // own tool runs use it, so the CLI and the server share one loop.
-// Leaves out: streaming of the answer text (the agent loop works turn by turn; onText gives the final turn's text).
+// Text streams through ChatClientRequest.onText as it is generated.
+// Leaves out: prefix reuse between turns (each turn re-reads the conversation).
 import type { TextModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import type { ChatClient, ChatClientRequest, ChatTurn } from "../tools/agent.js";
@@ -36,12 +37,16 @@ export function engineChatClient(engine: Engine, options: LocalChatOptions = {})
         toolChoice: req.tools.length > 0 ? req.toolChoice : "none",
         parallelToolCalls: true,
         responseFormat: { type: "text" },
+        serverTools: false,
       };
       const prepared = engine.prepareChat(chat);
-      const [out] = await engine.run({ ...prepared, params: chat, signal: req.signal });
+      const onText = req.onText;
+      const [out] = await engine.run({ ...prepared, params: chat, signal: req.signal },
+        onText ? { onDelta: (_i, d) => d.text && onText(d.text) } : {});
       return {
         content: out.toolCalls.length > 0 && out.text.trim() === "" ? null : out.text,
         toolCalls: out.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
+        usage: { promptTokens: prepared.promptIds.length, completionTokens: out.completionTokens },
       };
     },
   };

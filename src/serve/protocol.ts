@@ -44,6 +44,8 @@ export interface ChatRequest extends GenerationParams {
   toolChoice: ToolChoice;
   parallelToolCalls: boolean;
   responseFormat: ResponseFormat;
+  /** Zhiyu extension `zhiyu_tools: true`: run the server's own tools (zhiyu serve --tools) in the agent loop. */
+  serverTools: boolean;
 }
 
 export interface CompletionRequest extends GenerationParams {
@@ -291,6 +293,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     toolChoice: parseToolChoice(o.tool_choice, tools),
     parallelToolCalls: optBool(o, "parallel_tool_calls", true),
     responseFormat: parseResponseFormat(o.response_format),
+    serverTools: optBool(o, "zhiyu_tools", false),
   };
 }
 

@@ -10,9 +10,15 @@ import type { Metrics } from "./metrics.js";
 import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type GenerationParams } from "./protocol.js";
 import { SseWriter } from "./sse.js";
 import type { ParsedToolCall } from "./tool-calls.js";
+import { runAgent } from "../tools/agent.js";
+import type { Tool } from "../tools/tool.js";
+import { engineChatClient } from "./agent-client.js";
+import type { ChatRequest } from "./protocol.js";
 
 export interface RouteContext {
   engine: Engine;
+  /** Tools the server runs itself for requests with `zhiyu_tools: true` (zhiyu serve --tools). */
+  serverTools: readonly Tool[];
   metrics: Metrics;
   /** Names a request's `model` may use (the model id first). */
   modelNames: readonly string[];
@@ -67,6 +73,7 @@ function observeFirstToken(ctx: RouteContext): () => void {
 export async function chatCompletions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
   const req = parseChatRequest(body);
   checkModel(ctx, req.model);
+  if (req.serverTools) return agentCompletion(ctx, req, res);
   const prepared = ctx.engine.prepareChat(req);
   const job = { ...prepared, params: req, signal: ctx.signal, promptParam: "messages" };
   ctx.engine.budget(prepared.promptIds, req, "messages"); // a 400 before any stream starts
@@ -125,6 +132,66 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
   ctx.metrics.completionTokens += completion;
   for (const o of outcomes) chunk(o.index, {}, null, o.finishReason);
   if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(promptTokens, completion) });
+  sse.done();
+  return null;
+}
+
+/** `zhiyu_tools: true`: the agent loop with the server's tools. The stream carries the model's text as content,
+ *  each tool call as a tool_calls delta (by index) and each result as a `zhiyu_tool_result` delta (an extension only
+ *  sent to clients that asked for it); the final answer ends with finish_reason "stop". */
+async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerResponse): Promise<unknown | null> {
+  if (ctx.serverTools.length === 0) {
+    throw invalid("zhiyu_tools", "this server runs no tools of its own; start it with zhiyu serve --tools calculator,search");
+  }
+  if (req.n !== 1) throw invalid("n", "zhiyu_tools supports n = 1 only");
+  if (req.tools.length > 0) throw invalid("tools", "send either client 'tools' or zhiyu_tools, not both");
+  const client = engineChatClient(ctx.engine, { temperature: req.sampling.temperature, topP: req.sampling.topP,
+    seed: req.sampling.seed, maxTokens: req.maxTokens ?? 512 });
+  const base = { id: id("chatcmpl"), created: Math.floor(Date.now() / 1000), model: req.model, system_fingerprint: FINGERPRINT };
+  const trace: { id: string; name: string; arguments: string; ok?: boolean; output?: string }[] = [];
+  if (!req.stream) {
+    const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
+      onEvent: (e) => {
+        if (e.kind === "tool_call") trace.push({ ...e.call });
+        if (e.kind === "tool_result") Object.assign(trace.find((t) => t.id === e.call.id) ?? {}, { ok: e.ok, output: e.output });
+      } });
+    ctx.metrics.promptTokens += r.usage.promptTokens;
+    ctx.metrics.completionTokens += r.usage.completionTokens;
+    return { ...base, object: "chat.completion",
+      choices: [{ index: 0, message: { role: "assistant", content: r.answer, refusal: null }, logprobs: null, finish_reason: "stop" }],
+      usage: usage(r.usage.promptTokens, r.usage.completionTokens), zhiyu_tool_trace: trace };
+  }
+  const sse = new SseWriter(res);
+  const chunkBase = { ...base, object: "chat.completion.chunk" };
+  const extra = req.includeUsage ? { usage: null } : {};
+  const chunk = (delta: object, finish: string | null = null) =>
+    sse.send({ ...chunkBase, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
+  chunk({ role: "assistant", content: "" });
+  let k = 0;
+  let firstText = true;
+  try {
+    const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
+      onText: (text) => {
+        if (firstText) observeFirstToken(ctx)();
+        firstText = false;
+        chunk({ content: text });
+      },
+      onEvent: (e) => {
+        if (e.kind === "tool_call") {
+          chunk({ tool_calls: [{ index: k, id: e.call.id, type: "function", function: { name: e.call.name, arguments: "" } }] });
+          chunk({ tool_calls: [{ index: k++, function: { arguments: e.call.arguments } }] });
+        } else if (e.kind === "tool_result") {
+          chunk({ zhiyu_tool_result: { tool_call_id: e.call.id, name: e.call.name, ok: e.ok, content: e.output } });
+        }
+      } });
+    ctx.metrics.promptTokens += r.usage.promptTokens;
+    ctx.metrics.completionTokens += r.usage.completionTokens;
+    chunk({}, "stop");
+    if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(r.usage.promptTokens, r.usage.completionTokens) });
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
+    sse.send(e.body());
+  }
   sse.done();
   return null;
 }

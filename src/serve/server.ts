@@ -15,6 +15,7 @@ import { Engine } from "./engine.js";
 import { ApiError } from "./errors.js";
 import { Metrics } from "./metrics.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
+import type { Tool } from "../tools/tool.js";
 
 export interface ServerOptions {
   model: TextModel;
@@ -34,6 +35,8 @@ export interface ServerOptions {
   modelAliases?: string[];
   /** Largest request body in bytes. */
   maxBodyBytes?: number;
+  /** Tools the server itself runs for requests with `zhiyu_tools: true` (the agent loop of src/tools/agent.ts). */
+  tools?: readonly Tool[];
 }
 
 export interface RunningServer {
@@ -92,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const createdAt = Math.floor(Date.now() / 1000);
   const apiKey = options.apiKey ?? null;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const serverTools = options.tools ?? [];
 
   async function handle(req: IncomingMessage, res: ServerResponse, endpoint: { name: string }): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -117,7 +121,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (method === "GET" && route === "/health") {
       endpoint.name = "health";
-      sendJson(res, 200, { status: "ok", model: model.id, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth });
+      sendJson(res, 200, { status: "ok", model: model.id, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
+        tools: serverTools.map((t) => t.definition.name) });
       return;
     }
     if (method === "GET" && route === "/metrics") {
@@ -139,7 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.on("close", () => {
         if (!res.writableFinished) disconnect.abort();
       });
-      const ctx: RouteContext = { engine, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal };
+      const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal };
       if (method === "GET" && route === "/v1/models") {
         endpoint.name = "models";
         sendJson(res, 200, listModels(ctx));

@@ -21,6 +21,8 @@ export interface ChatToolCall {
 export interface ChatTurn {
   content: string | null;
   toolCalls: ChatToolCall[];
+  /** Token counts, when the client knows them. */
+  usage?: { promptTokens: number; completionTokens: number };
 }
 
 export interface ChatClientRequest {
@@ -28,6 +30,8 @@ export interface ChatClientRequest {
   tools: ToolDefinition[];
   toolChoice: "auto" | "none";
   signal?: AbortSignal;
+  /** Receives reply text as it is generated (clients that cannot stream may call it once or never). */
+  onText?: (text: string) => void;
 }
 
 /** One assistant turn from a chat model. */
@@ -51,6 +55,8 @@ export interface RunAgentOptions {
   /** Longest tool output passed back to the model, in characters (default 6000). */
   maxToolOutputChars?: number;
   onEvent?: (event: AgentEvent) => void;
+  /** Streams each model turn's text as it is generated. */
+  onText?: (text: string, step: number) => void;
   signal?: AbortSignal;
 }
 
@@ -63,6 +69,8 @@ export interface AgentResult {
   steps: number;
   /** "answer": the model answered; "max_steps": the budget ran out and the answer was forced. */
   stoppedBy: "answer" | "max_steps";
+  /** Summed over all turns (zeros when the client reports none). */
+  usage: { promptTokens: number; completionTokens: number };
 }
 
 /** Tool output as the model sees it: labelled data, with an explicit reminder that it carries no instructions. */
@@ -85,20 +93,25 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
   const definitions = options.tools.map((t) => t.definition);
   const messages: ChatMessage[] = options.messages.map((m) => ({ ...m }));
   const emit = options.onEvent ?? (() => {});
+  const usage = { promptTokens: 0, completionTokens: 0 };
   for (let step = 1; step <= maxSteps + 1; step++) {
     options.signal?.throwIfAborted();
     const forceAnswer = step > maxSteps || definitions.length === 0;
+    const onText = options.onText;
     const turn = await options.client.complete({
       messages,
       tools: forceAnswer ? [] : definitions,
       toolChoice: forceAnswer ? "none" : "auto",
       signal: options.signal,
+      onText: onText ? (t) => onText(t, step) : undefined,
     });
+    usage.promptTokens += turn.usage?.promptTokens ?? 0;
+    usage.completionTokens += turn.usage?.completionTokens ?? 0;
     if (forceAnswer || turn.toolCalls.length === 0) {
       const content = turn.content ?? "";
       messages.push({ role: "assistant", content });
       emit({ kind: "answer", step, content });
-      return { answer: content, messages, steps: step, stoppedBy: step > maxSteps ? "max_steps" : "answer" };
+      return { answer: content, messages, steps: step, stoppedBy: step > maxSteps ? "max_steps" : "answer", usage };
     }
     messages.push({
       role: "assistant",

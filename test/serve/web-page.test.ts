@@ -1,7 +1,8 @@
 // The web chat page in a real headless Chromium (playwright-core driving Debian's /usr/bin/chromium): the page loads
 // from the server with no outside requests, a sent message's reply streams in (seen partially before it is
 // complete) and is rendered as Markdown with HTML escaped, and the Stop button ends a long generation early — the
-// server sees the disconnect and frees the sequence. Skips with a message when chromium is not installed.
+// server sees the disconnect and frees the sequence; with the server's tools on, a calculator call and its result
+// appear in the conversation. Skips with a message when chromium is not installed.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -9,7 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
-import { FakeModel } from "./fake-model.js";
+import { calculatorAsTool } from "../../src/tools/tool.js";
+import { FakeModel, scriptedReply } from "./fake-model.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const available = existsSync(CHROMIUM);
@@ -22,12 +24,14 @@ let userDataDir: string;
 const offsite: string[] = [];
 const model = new FakeModel({
   forwardDelayMs: 4,
-  script: (lastTurn) => (/long/.test(lastTurn) ? "word ".repeat(2000) : `**Bold** reply to: ${lastTurn.trim()} <script>x</script>`),
+  script: (lastTurn, prompt) => (/long/.test(lastTurn) ? "word ".repeat(2000)
+    : /calc|<tool_response>/.test(lastTurn) ? scriptedReply(lastTurn, prompt)
+    : `**Bold** reply to: ${lastTurn.trim()} <script>x</script>`),
 });
 
 before(async () => {
   if (!available) return;
-  srv = await startServer({ model, port: 0, parallel: 2 });
+  srv = await startServer({ model, port: 0, parallel: 2, tools: [calculatorAsTool()] });
   userDataDir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-chromium-"));
   // A fresh profile directory (playwright passes it as --user-data-dir).
   browser = await chromium.launchPersistentContext(userDataDir, {
@@ -79,4 +83,19 @@ test("Stop ends a long generation and frees the server's slot", { skip }, async 
   assert.ok(seq.tokens.length - seq.promptLength < 2000 * 5, "generation stopped early");
   assert.equal(srv.engine.scheduler.activeCount, 0);
   assert.equal(await page.isVisible("#send"), true);
+});
+
+test("server tools: the calculator call and its result are shown", { skip }, async () => {
+  assert.equal(await page.isVisible("#server-tools-row"), false, "settings are collapsed");
+  await page.click("#toggle-settings");
+  assert.equal(await page.isChecked("#server-tools"), true);
+  await page.fill("#input", "calc 6*7");
+  await page.press("#input", "Enter");
+  const reply = page.locator(".msg.assistant").last();
+  await reply.locator(".tool-call").waitFor();
+  assert.match((await reply.locator(".tool-call").textContent()) ?? "", /calculator\(\{"expression":"6\*7"\}\)/);
+  await reply.locator(".tool-result").waitFor();
+  assert.match((await reply.locator(".tool-result").textContent()) ?? "", /"result":"42"/);
+  await page.waitForFunction("[...document.querySelectorAll('.msg.assistant')].pop()?.getAttribute('data-finish') === 'stop'");
+  assert.match((await reply.textContent()) ?? "", /The answer is/);
 });

@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { loadModel } from "../../infer/load.js";
 import { startServer } from "../../serve/server.js";
+import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
 
 const HELP = `usage: zhiyu serve --model PATH [options]
@@ -18,6 +19,11 @@ const HELP = `usage: zhiyu serve --model PATH [options]
   --timeout S         per-request time limit in seconds (default 600)
   --threads N         compute threads
   --alias NAME        another name clients may use in 'model' (repeatable)
+  --tools LIST        tools the server runs itself for requests with "zhiyu_tools": true (and the page's
+                      "server tools" switch): calculator, search
+  --docs DIR          documents folder for the search tool (indexed incrementally into DIR/.zhiyu/)
+  --user-dict FILE    domain words for Chinese segmentation, one per line
+  --plugins FILE      JSON array of HTTP plugin declarations (name, description, parameters, url)
 
 Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics; page at /.`;
 
@@ -37,6 +43,7 @@ export async function run(argv: string[]): Promise<number | void> {
         model: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
         parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
         threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+        tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
       },
       strict: true,
     }));
@@ -54,6 +61,19 @@ export async function run(argv: string[]): Promise<number | void> {
   const port = int("port", values.port, 0) ?? 8080;
   const parallel = int("parallel", values.parallel, 1) ?? 4;
   const ctx = int("ctx", values.ctx, 16);
+  const names = (values.tools ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0);
+  let toolset;
+  try {
+    toolset = names.length > 0 || values.plugins
+      ? createToolset({ names, docs: values.docs, userDictionary: values["user-dict"], pluginsFile: values.plugins })
+      : null;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (toolset?.indexReport) {
+    const r = toolset.indexReport;
+    console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
+  }
   const model = await loadModel(values.model, { threads: int("threads", values.threads, 1), contextLength: ctx });
   const server = await startServer({
     model,
@@ -65,9 +85,11 @@ export async function run(argv: string[]): Promise<number | void> {
     contextLength: ctx,
     requestTimeoutSeconds: int("timeout", values.timeout, 1),
     modelAliases: values.alias,
+    tools: toolset?.tools,
   });
   console.log(`zhiyu serve: ${model.id} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
   console.log(`  chat page   ${server.url}/`);
+  if (toolset) console.log(`  tools       ${toolset.tools.map((t) => t.definition.name).join(", ")} (requests with "zhiyu_tools": true)`);
   console.log(`  OpenAI API  ${server.url}/v1   (new OpenAI({ baseURL: "${server.url}/v1", apiKey: "..." }))`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -75,6 +97,7 @@ export async function run(argv: string[]): Promise<number | void> {
     process.once("SIGTERM", stop);
   });
   await server.close();
+  toolset?.close();
   model.dispose();
   return 0;
 }

@@ -2,6 +2,8 @@
 // SSE stream by hand (the openai package refuses to run in browsers), renders Markdown as text arrives, shows tool
 // calls as they stream (by index), and stops a generation with an AbortController (the server sees the disconnect
 // and frees the slot). Settings live in localStorage.
+// With server tools (zhiyu serve --tools …) switched on, requests carry `zhiyu_tools: true` and the server runs the
+// agent loop; its tool calls and results stream in and are shown as they happen.
 // Leaves out: executing tools in the page, editing past messages, multiple conversations.
 import { renderMarkdown, escapeHtml } from "/markdown.js";
 
@@ -12,6 +14,7 @@ const sendBtn = $("send");
 const stopBtn = $("stop");
 const statusEl = $("status");
 const SETTINGS = ["system-prompt", "temperature", "top-p", "top-k", "max-tokens", "seed", "api-key", "tools"];
+let serverToolNames = [];
 
 let history = [];
 let controller = null;
@@ -44,6 +47,14 @@ function headers() {
 
 async function loadModel() {
   try {
+    const health = await (await fetch("/health")).json();
+    serverToolNames = health.tools ?? [];
+    if (serverToolNames.length > 0) {
+      $("server-tools-row").hidden = false;
+      $("server-tools-names").textContent = serverToolNames.join(", ");
+      $("server-tools").checked = localStorage.getItem("zhiyu:server-tools") !== "false";
+      $("server-tools").addEventListener("change", () => localStorage.setItem("zhiyu:server-tools", String($("server-tools").checked)));
+    }
     const r = await fetch("/v1/models", { headers: headers() });
     const j = await r.json();
     if (!r.ok) throw new Error(j.error?.message ?? r.statusText);
@@ -102,6 +113,9 @@ function render(div, text, toolCalls, finish) {
   for (const call of toolCalls) {
     if (!call) continue;
     html += `<div class="tool-call">🔧 ${escapeHtml(call.name ?? "")}(${escapeHtml(call.arguments)})</div>`;
+    if (call.result !== undefined) {
+      html += `<div class="tool-result${call.ok ? "" : " failed"}">${escapeHtml(call.result.length > 600 ? call.result.slice(0, 600) + "…" : call.result)}</div>`;
+    }
   }
   if (finish) html += `<div class="finish">${escapeHtml(finish)}</div>`;
   div.innerHTML = html;
@@ -132,6 +146,8 @@ async function send(text) {
     seed: numberSetting("seed"),
     tools,
   };
+  const useServerTools = serverToolNames.length > 0 && $("server-tools").checked && !tools;
+  if (useServerTools) body.zhiyu_tools = true;
   controller = new AbortController();
   sendBtn.hidden = true;
   stopBtn.hidden = false;
@@ -158,6 +174,11 @@ async function send(text) {
         if (t.function?.name) toolCalls[t.index].name = t.function.name;
         toolCalls[t.index].arguments += t.function?.arguments ?? "";
       }
+      const result = choice.delta?.zhiyu_tool_result;
+      if (result) {
+        const call = toolCalls.find((c) => c && c.id === result.tool_call_id);
+        if (call) Object.assign(call, { result: result.content, ok: result.ok });
+      }
       if (choice.finish_reason) finish = choice.finish_reason;
       render(div, content, toolCalls, null);
       div.scrollIntoView({ block: "end" });
@@ -182,7 +203,8 @@ async function send(text) {
   }
   render(div, content, toolCalls, finish && finish !== "stop" ? finish : null);
   const message = { role: "assistant", content: content || null };
-  const calls = toolCalls.filter(Boolean);
+  // Server-run tool calls are already answered inside that turn; only client tools stay in the history.
+  const calls = useServerTools ? [] : toolCalls.filter(Boolean);
   if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
   if (message.content !== null || message.tool_calls) history.push(message);
 }

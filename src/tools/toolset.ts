@@ -1,0 +1,59 @@
+// Builds the tool list that `zhiyu chat --tools …` and `zhiyu serve --tools …` hand to the agent loop, from names:
+// "calculator", "search" (needs a docs folder; its SQLite index lives in <docs>/.zhiyu/index.sqlite, re-indexed
+// incrementally on open) and any plugins from a manifest file.
+// Leaves out: watching the folder for changes while running (re-open to re-index).
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { loadPluginManifests, pluginTool } from "./plugins.js";
+import { DocumentIndex, type IndexReport } from "./search.js";
+import { calculatorAsTool, searchAsTool, type Tool } from "./tool.js";
+
+export const TOOL_NAMES = ["calculator", "search"] as const;
+
+export interface ToolsetOptions {
+  /** Built-in tools by name: "calculator", "search". */
+  names: readonly string[];
+  /** Folder of documents for "search". */
+  docs?: string;
+  /** A user dictionary for segmentation: one word per line (jieba's "word freq tag" lines work too). */
+  userDictionary?: string;
+  /** JSON file with an array of plugin declarations (see plugins.ts). */
+  pluginsFile?: string;
+  /** Where the search index goes (default <docs>/.zhiyu/index.sqlite). */
+  indexPath?: string;
+}
+
+export interface Toolset {
+  tools: Tool[];
+  /** What indexing did, when search is on. */
+  indexReport: IndexReport | null;
+  close(): void;
+}
+
+export function readUserDictionary(file: string): string[] {
+  return readFileSync(file, "utf8").split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]).filter((w) => w && !w.startsWith("#"));
+}
+
+export function createToolset(o: ToolsetOptions): Toolset {
+  const tools: Tool[] = [];
+  let index: DocumentIndex | null = null;
+  let indexReport: IndexReport | null = null;
+  for (const name of o.names) {
+    if (name === "calculator") tools.push(calculatorAsTool());
+    else if (name === "search") {
+      if (!o.docs) throw new Error("[tools] the search tool needs a documents folder (--docs DIR)");
+      const dbPath = o.indexPath ?? path.join(o.docs, ".zhiyu", "index.sqlite");
+      mkdirSync(path.dirname(dbPath), { recursive: true });
+      index = new DocumentIndex({ dbPath, userWords: o.userDictionary ? readUserDictionary(o.userDictionary) : [] });
+      indexReport = index.indexFolder(o.docs);
+      tools.push(searchAsTool(index));
+    } else throw new Error(`[tools] unknown tool '${name}'; built-in tools: ${TOOL_NAMES.join(", ")} (plugins come from --plugins FILE)`);
+  }
+  if (o.pluginsFile) for (const m of loadPluginManifests(o.pluginsFile)) tools.push(pluginTool(m));
+  const names = new Set<string>();
+  for (const t of tools) {
+    if (names.has(t.definition.name)) throw new Error(`[tools] two tools are named '${t.definition.name}'`);
+    names.add(t.definition.name);
+  }
+  return { tools, indexReport, close: () => index?.close() };
+}
