@@ -149,9 +149,13 @@ export class Scheduler {
   private async loop(): Promise<void> {
     try {
       while (this.queue.length > 0 || this.active.length > 0) {
+        // Let I/O run between steps: new requests arrive, disconnects are noticed, streamed text goes out. With free
+        // slots, give I/O a few more turns (microseconds when idle): a new connection is accepted in one poll and
+        // read in later ones, and without them a burst of clients would be admitted one per step, each step then
+        // paying a prefill alone.
+        const turns = this.active.length < this.parallel ? 4 : 1;
+        for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
         this.step();
-        // Let I/O run between steps: new requests arrive, disconnects are noticed, streamed text goes out.
-        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.running = false;
