@@ -112,6 +112,17 @@ test("native quantMatmul is bit-identical to the reference on the portable path"
   assert.equal(addon!.isa(), isa);
 });
 
+test("native quantMatmul matches the reference on the AVX2 path", { skip }, () => {
+  try {
+    if (addon!.limitIsa(1) !== "avx2") return; // no AVX2 on this CPU
+    assert.equal(addon!.quantImpl(), "avx2");
+    let seed = 200;
+    for (const type of ALL) for (const [rows, cols, m] of shapes(type).filter((_, i) => i % 3 === 0)) compare(type, rows, cols, m, seed++, K_TYPES.has(type));
+  } finally {
+    addon!.limitIsa(2);
+  }
+});
+
 test("native quantMatmul on real tensors of the shared k-quant and q8_0 models (multithreaded sizes)", { skip }, () => {
   const D = path.resolve("../shared/testdata/gguf");
   for (const [f, name] of [["dev-llama-tok512-e256-q4_k_m-pure.gguf", "blk.0.ffn_down.weight"], ["dev-llama-tok512-e256-q6_k-pure.gguf", "blk.0.ffn_up.weight"],
