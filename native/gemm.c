@@ -14,6 +14,9 @@
 #include "gemm_impl.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
+#include <immintrin.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 /* ---- the specification ---- */
@@ -84,9 +87,9 @@ const char *zy_gemm_impl_name(int bf16) { return pick_kernel(bf16)->name; }
 /* ---- per-thread packing buffers, grown on demand and kept for the next call ---- */
 
 typedef struct {
-  void *a, *b;
+  void *a, *b, *shared;
   float *x;
-  size_t a_bytes, b_bytes, x_bytes;
+  size_t a_bytes, b_bytes, x_bytes, shared_bytes;
 } pack_buffers;
 static __thread pack_buffers thread_buffers;
 
@@ -133,6 +136,34 @@ static void gemm_naive_operands(int64_t m, int64_t n, int64_t k, const zy_gemm_o
     }
 }
 
+/* C[mb × nb] = alpha·(packed A block)·B[p0 .. p0+kb, j0 .. j0+nb] + beta·C, c at C(i0, j0): packs the B block
+ * into pb (or reads B in place when direct) and runs the micro-kernel over every tile. */
+static void block_product(const zy_gemm_kernel *K, const char *pa, int64_t mb, const zy_gemm_operand *b, int direct,
+                          char *pb, int64_t p0, int64_t kb, int64_t j0, int64_t nb, float *c, int64_t ldc,
+                          float alpha, float beta) {
+  int64_t kbp = (kb + K->kgroup - 1) / K->kgroup * K->kgroup;
+  const char *bsrc;
+  int64_t ldb, panel_step;
+  if (direct) {
+    bsrc = (const char *)b->base + (p0 * b->rs + j0) * 4;
+    ldb = b->rs;
+    panel_step = (int64_t)K->nr * 4;
+  } else {
+    K->pack_b(b, p0, kb, j0, nb, pb);
+    bsrc = pb;
+    ldb = K->nr;
+    panel_step = (int64_t)K->nr * kbp * K->elem_bytes;
+  }
+  for (int64_t ii = 0; ii < mb; ii += K->mr) {
+    int rows = mb - ii < K->mr ? (int)(mb - ii) : K->mr;
+    const char *apanel = pa + ii * kbp * K->elem_bytes;
+    for (int64_t jj = 0, q = 0; jj < nb; jj += K->nr, q++) {
+      int cols = nb - jj < K->nr ? (int)(nb - jj) : K->nr;
+      K->tile(kbp, apanel, bsrc + q * panel_step, ldb, c + ii * ldc + jj, ldc, rows, cols, alpha, beta);
+    }
+  }
+}
+
 static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm_operand b, float *c, int64_t ldc,
                      float alpha, float beta) {
   if (m <= 0 || n <= 0) return;
@@ -155,32 +186,10 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
     int64_t mb = m - i0 < K->mc ? m - i0 : K->mc;
     for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
       int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
-      int64_t kbp = (kb + K->kgroup - 1) / K->kgroup * K->kgroup;
-      float beta_block = p0 == 0 ? beta : 1.0f;
       K->pack_a(&a, i0, mb, p0, kb, pa);
       for (int64_t j0 = 0; j0 < n; j0 += K->nc) {
         int64_t nb = n - j0 < K->nc ? n - j0 : K->nc;
-        const char *bsrc;
-        int64_t ldb, panel_step;
-        if (direct) {
-          bsrc = (const char *)b.base + (p0 * b.rs + j0) * 4;
-          ldb = b.rs;
-          panel_step = (int64_t)K->nr * 4;
-        } else {
-          K->pack_b(&b, p0, kb, j0, nb, pb);
-          bsrc = pb;
-          ldb = K->nr;
-          panel_step = (int64_t)K->nr * kbp * K->elem_bytes;
-        }
-        for (int64_t ii = 0; ii < mb; ii += K->mr) {
-          int rows = mb - ii < K->mr ? (int)(mb - ii) : K->mr;
-          const char *apanel = pa + ii * kbp * K->elem_bytes;
-          float *crow = c + (i0 + ii) * ldc + j0;
-          for (int64_t jj = 0, q = 0; jj < nb; jj += K->nr, q++) {
-            int cols = nb - jj < K->nr ? (int)(nb - jj) : K->nr;
-            K->tile(kbp, apanel, bsrc + q * panel_step, ldb, crow + jj, ldc, rows, cols, alpha, beta_block);
-          }
-        }
+        block_product(K, pa, mb, &b, direct, pb, p0, kb, j0, nb, c + i0 * ldc + j0, ldc, alpha, p0 == 0 ? beta : 1.0f);
       }
     }
   }
@@ -198,6 +207,120 @@ static zy_gemm_operand view_b(const void *B, int bf16, int64_t bi, int64_t strid
 static zy_gemm_operand offset(zy_gemm_operand v, int64_t i, int64_t j) {
   v.base = (const char *)v.base + (i * v.rs + j * v.cs) * (v.bf16 ? 2 : 4);
   return v;
+}
+
+/* ---- one large product on all threads together (BLIS-style) ----
+ * Steps walk (A block of mc rows) × (k block of kc); in each, the threads first pack the A block into a shared
+ * buffer (groups of panels taken from a counter), then take column units of the B side from a second counter,
+ * packing each B block privately. Dynamic counters keep both cores busy when the OS gives one of them less
+ * time; A is double-buffered so packing the next block overlaps the other thread's last unit. A unit waits
+ * for the same unit of the previous k block (they add into the same C tile). */
+
+#define COOP_GROUP_PANELS 8
+typedef struct {
+  _Atomic int64_t a_next, a_done, u_next, u_done;
+  char pad[32]; /* one cache line per step */
+} coop_step;
+
+typedef struct {
+  const zy_gemm_kernel *K;
+  zy_gemm_operand a, b;
+  float *c;
+  int64_t m, n, k, mc, nu, ksteps, steps, units;
+  float alpha, beta;
+  int direct;
+  char *abuf[2];
+  coop_step *step;
+  _Atomic int *unit_done; /* [steps × units] */
+} coop_ctx;
+
+static void wait_at_least(_Atomic int64_t *x, int64_t v) {
+  for (int spins = 0; atomic_load_explicit(x, memory_order_acquire) < v;)
+    if (++spins < 2048) _mm_pause();
+    else sched_yield(); /* the other thread is descheduled: give it the core */
+}
+static void wait_flag(_Atomic int *x) {
+  for (int spins = 0; !atomic_load_explicit(x, memory_order_acquire);)
+    if (++spins < 2048) _mm_pause();
+    else sched_yield();
+}
+
+static void coop_task(void *ctxp, int64_t begin, int64_t end, int thread_index) {
+  (void)begin; (void)end; (void)thread_index;
+  coop_ctx *g = (coop_ctx *)ctxp;
+  const zy_gemm_kernel *K = g->K;
+  char *pb = NULL;
+  if (!g->direct) {
+    pack_buffers *buf = &thread_buffers;
+    int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
+    pb = (char *)grow(&buf->b, &buf->b_bytes, (size_t)((g->nu + K->nr - 1) / K->nr * K->nr * kbp_max * K->elem_bytes));
+  }
+  for (int64_t s = 0; s < g->steps; s++) {
+    coop_step *st = &g->step[s];
+    int64_t i0 = s / g->ksteps * g->mc, p0 = s % g->ksteps * K->kc;
+    int64_t mb = g->m - i0 < g->mc ? g->m - i0 : g->mc, kb = g->k - p0 < K->kc ? g->k - p0 : K->kc;
+    int64_t kbp = (kb + K->kgroup - 1) / K->kgroup * K->kgroup;
+    char *pa = g->abuf[s & 1];
+    int64_t group_rows = (int64_t)K->mr * COOP_GROUP_PANELS, groups = (mb + group_rows - 1) / group_rows;
+    if (s >= 2) wait_at_least(&g->step[s - 2].u_done, g->units); /* pa is free again */
+    for (int64_t q; (q = atomic_fetch_add(&st->a_next, 1)) < groups;) {
+      int64_t r0 = q * group_rows, rows = mb - r0 < group_rows ? mb - r0 : group_rows;
+      K->pack_a(&g->a, i0 + r0, rows, p0, kb, pa + r0 * kbp * K->elem_bytes);
+      atomic_fetch_add_explicit(&st->a_done, 1, memory_order_acq_rel);
+    }
+    wait_at_least(&st->a_done, groups);
+    for (int64_t u; (u = atomic_fetch_add(&st->u_next, 1)) < g->units;) {
+      if (p0 > 0) wait_flag(&g->unit_done[(s - 1) * g->units + u]);
+      int64_t j0 = u * g->nu, nb = g->n - j0 < g->nu ? g->n - j0 : g->nu;
+      if (pb || g->direct)
+        block_product(K, pa, mb, &g->b, g->direct, pb, p0, kb, j0, nb, g->c + i0 * g->n + j0, g->n, g->alpha,
+                      p0 == 0 ? g->beta : 1.0f);
+      else /* no memory for this thread's B block: the slow specification for this unit */
+        gemm_naive_operands(mb, nb, kb, &(zy_gemm_operand){(const char *)g->a.base + (i0 * g->a.rs + p0 * g->a.cs) * (g->a.bf16 ? 2 : 4), g->a.rs, g->a.cs, g->a.bf16},
+                            &(zy_gemm_operand){(const char *)g->b.base + (p0 * g->b.rs + j0 * g->b.cs) * (g->b.bf16 ? 2 : 4), g->b.rs, g->b.cs, g->b.bf16},
+                            g->c + i0 * g->n + j0, g->n, g->alpha, p0 == 0 ? g->beta : 1.0f);
+      atomic_store_explicit(&g->unit_done[s * g->units + u], 1, memory_order_release);
+      atomic_fetch_add_explicit(&st->u_done, 1, memory_order_acq_rel);
+    }
+  }
+}
+
+/* Whether one product of this shape is worth running on all threads together (else: split statically). */
+static int coop_fits(const zy_gemm_kernel *K, int threads, int64_t m, int64_t n, int64_t k) {
+#ifdef ZY_GEMM_NO_COOP /* dev/gemm experiments: the static split only */
+  return 0;
+#endif
+  return threads > 1 && m > 1 && n >= (int64_t)K->nr * 8 * threads && (double)m * n * k >= 16e6;
+}
+
+/* Returns 0 (nothing done) when the shared buffers cannot be allocated. */
+static int gemm_coop(int threads, int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm_operand b, float *c,
+                     float alpha, float beta) {
+  const zy_gemm_kernel *K = pick_kernel(a.bf16);
+  coop_ctx g = {0};
+  g.K = K; g.a = a; g.b = b; g.c = c; g.m = m; g.n = n; g.k = k; g.alpha = alpha; g.beta = beta;
+  g.mc = 2 * K->mc; /* one shared A block serves every thread: B is packed half as often as with mc */
+  g.nu = (n / (8 * threads) + K->nr - 1) / K->nr * K->nr;
+  if (g.nu < 4 * K->nr) g.nu = 4 * K->nr;
+  if (g.nu > K->nc) g.nu = K->nc;
+  g.units = (n + g.nu - 1) / g.nu;
+  g.ksteps = (k + K->kc - 1) / K->kc;
+  g.steps = (m + g.mc - 1) / g.mc * g.ksteps;
+  g.direct = K->direct_b && !b.bf16 && b.cs == 1 && m <= 4 * K->mr;
+  int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
+  size_t ablock = (size_t)((g.mc + K->mr - 1) / K->mr * K->mr * kbp_max * K->elem_bytes);
+  size_t ablock_pad = (ablock + 63) & ~(size_t)63;
+  size_t sync = (size_t)g.steps * sizeof(coop_step) + (size_t)(g.steps * g.units) * sizeof(_Atomic int);
+  pack_buffers *buf = &thread_buffers;
+  char *shared = (char *)grow(&buf->shared, &buf->shared_bytes, 2 * ablock_pad + sync);
+  if (!shared) return 0;
+  g.abuf[0] = shared;
+  g.abuf[1] = shared + ablock_pad;
+  g.step = (coop_step *)(shared + 2 * ablock_pad);
+  g.unit_done = (_Atomic int *)(g.step + g.steps);
+  memset(g.step, 0, sync);
+  zy_parallel_run(coop_task, &g);
+  return 1;
 }
 
 /* ---- the split over threads: batch items × parts of M (or of N when M is short) ---- */
@@ -252,6 +375,14 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
     return;
   }
   const zy_gemm_kernel *K = pick_kernel(bf16);
+  if (batch < threads && k > 0 && alpha != 0.0f && coop_fits(K, threads, m, n, k)) {
+    for (int64_t bi = 0; bi < batch; bi++) {
+      zy_gemm_operand a = view_a(A, bf16, bi, strideA, m, k, transA), b = view_b(B, bf16, bi, strideB, n, k, transB);
+      if (!gemm_coop(threads, m, n, k, a, b, C + bi * strideC, alpha, beta)) /* no memory for the shared blocks */
+        gemm_one(m, n, k, a, b, C + bi * strideC, n, alpha, beta);
+    }
+    return;
+  }
   if (batch < 4 * threads) g.parts = threads / gcd64(batch, threads);
   if (g.parts > 1) {
     /* split the longer side (in tiles), preferring rows: each part packs its own copy of the other operand */

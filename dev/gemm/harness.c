@@ -68,6 +68,8 @@ int main(int argc, char **argv) {
   fails += !check(1, 2049, 1, 500, 1, 0, bf16, 1, 0);
   fails += !check(2, 500, 1300, 400, 0, 0, bf16, 2, 0);
   fails += !check(1, 50, 1300, 400, 0, 0, bf16, 2, 0);
+  fails += !check(1, 2500, 700, 800, 1, 1, bf16, 1, 0.5f);
+  fails += !check(2, 30, 1000, 900, 0, 0, bf16, 1, 0.5f);
   printf("correctness: %d failures\n", fails);
   int64_t m = size, n = size, k = size;
   float *A = aligned_alloc(64, 4 * m * k), *B = aligned_alloc(64, 4 * k * n), *C = aligned_alloc(64, 4 * m * n);
