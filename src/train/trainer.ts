@@ -117,11 +117,9 @@ function openData(o: TrainOptions): { train: TokenStream; val: TokenStream | nul
 
 function modelConfigFor(o: TrainOptions, data: TokenStream): Record<string, unknown> {
   const config = o.preset ? findPreset(o.preset).config : readJsonFile(o.modelConfig!);
+  // The vocabulary follows the data (or --vocab-size), so a preset trains on any tokenizer's ids.
   const vocab = o.vocabSize ?? data.vocabSize;
-  if (vocab !== null) {
-    const key = "n_embd" in config ? "vocab_size" : "vocab_size";
-    config[key] = vocab;
-  }
+  if (vocab !== null) config.vocab_size = vocab;
   return config;
 }
 
