@@ -531,6 +531,10 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   size_t need = 0;
   if (fmt == ACT_F16 || fmt == ACT_BF16) need = (size_t)(m * cols * 4 + 64);
   else if (fmt != ACT_EXACT) need = (size_t)(m * cols + 64) + 3 * (size_t)(m * nb * 4 + 64) + (size_t)(m * nb * 32 + 64);
+  const int64_t npairs = (nb + 1) / 2;
+  const int use512 = zy_cpu()->avx512_vnni;
+  const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1);
+  if (pairs) need += 2 * (size_t)(m * npairs * 64 + 64);
   if (need > scratch_size) {
     free(scratch);
     scratch_size = 0;
@@ -538,9 +542,8 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
     if (!scratch) return -1;
     scratch_size = need;
   }
-  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL};
+  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   size_t at = 0;
-  const int use512 = zy_cpu()->avx512_vnni;
   if (fmt == ACT_EXACT) {
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
@@ -562,6 +565,19 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
           zy_quantize_row_q8_avx512(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
         else
           zy_quantize_row_q8(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
+      }
+      if (pairs) {
+        const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
+        act.dav = (float *)scratch_take(&at, (size_t)(m * npairs * 64));
+        act.corrv = (int32_t *)scratch_take(&at, (size_t)(m * npairs * 64));
+        memset(act.corrv, 0, (size_t)(m * npairs * 64));
+        for (int64_t i = 0; i < m; i++)
+          for (int64_t b = 0; b < 2 * npairs; b++) {
+            const int in = b < nb;
+            float *dv = act.dav + i * npairs * 16 + b * 8;
+            for (int l = 0; l < 8; l++) dv[l] = in ? act.d[i * nb + b] : 0.0f;
+            act.corrv[i * npairs * 16 + b * 8] = in ? -off * act.bsum[i * nb + b] : 0;
+          }
       }
     }
   }

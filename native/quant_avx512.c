@@ -97,19 +97,15 @@ static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act
     _mm_prefetch((const char *)(p0 + 768), _MM_HINT_T0);
     float d0, d1, m0 = 0, m1 = 0;
     const __m512i u = unpack_pair(type, p0, p1, &d0, &d1, &m0, &m1);
-    if (tail) d1 = 0.0f;
+    const __m512 dw = pair_ps(d0, d1); /* the tail's upper half is zeroed through dav */
+    const int64_t pv = b * 8;            /* this pair's 16 lanes in dav / corrv */
     for (int j = 0; j < na; j++) {
-      const int64_t row = a0 + j;
+      const int64_t row = a0 + j, rv = row * ((nbs + 1) / 2) * 16 + pv;
       const int8_t *aq = act->q + row * cols + b * 32;
       const __m512i av = tail ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, aq) : _mm512_loadu_si512((const void *)aq);
-      __m512i init = _mm512_setzero_si512();
-      if (off) {
-        const int32_t *bs = act->bsum + row * nbs + b;
-        init = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, -off * bs[0]), 0x0100, tail ? 0 : -off * bs[1]);
-      }
+      const __m512i init = off ? _mm512_loadu_si512((const void *)(act->corrv + rv)) : _mm512_setzero_si512();
       const __m512i dp = _mm512_dpbusd_epi32(init, u, av);
-      const float *da = act->d + row * nbs + b;
-      const __m512 scale = pair_ps(d0 * da[0], tail ? 0.0f : d1 * da[1]);
+      const __m512 scale = _mm512_mul_ps(dw, _mm512_loadu_ps(act->dav + rv));
       acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), scale, acc[j]);
       if (with_min) {
         const float *s = act->s + row * nbs + b;
@@ -169,9 +165,21 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
     } else {
       d = f16s(p);
       dmin = f16s(p + 2);
-      int sc[8];
-      for (int j = 0; j < 8; j++) zy_scale_min_k4(j, p + 4, &sc[j], &mn[j]);
-      for (int c = 0; c < 4; c++) scv[c] = _mm512_inserti32x8(_mm512_set1_epi32(sc[2 * c]), _mm256_set1_epi32(sc[2 * c + 1]), 1);
+      /* 12 bytes of 6-bit scales and mins → 8 scale bytes (u[0..1]) and 8 min bytes (u[2..3]) */
+      uint32_t ut[4];
+      memcpy(ut, p + 4, 12);
+      ut[3] = ((ut[2] >> 4) & 0x0f0f0f0fu) | (((ut[1] >> 6) & 0x03030303u) << 4);
+      const uint32_t mins_lo = ut[1] & 0x3f3f3f3fu;
+      ut[1] = (ut[2] & 0x0f0f0f0fu) | (((ut[0] >> 6) & 0x03030303u) << 4);
+      ut[2] = mins_lo;
+      ut[0] &= 0x3f3f3f3fu;
+      for (int j = 0; j < 8; j++) mn[j] = (int)((ut[2 + (j >> 2)] >> (8 * (j & 3))) & 0xff);
+      /* through a register, not memory: a 64-bit load of two 32-bit stores would stall store forwarding */
+      const __m512i sc8 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)((uint64_t)ut[0] | ((uint64_t)ut[1] << 32))));
+      for (int c = 0; c < 4; c++) {
+        const __m512i idx = _mm512_inserti32x8(_mm512_set1_epi32(2 * c), _mm256_set1_epi32(2 * c + 1), 1);
+        scv[c] = _mm512_permutexvar_epi32(idx, sc8);
+      }
       if (type == ZY_QT_Q4_K) {
         for (int c = 0; c < 4; c++) u[c] = nibbles32(p + 16 + 32 * c);
       } else {
@@ -194,17 +202,16 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
         const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[k], _mm512_loadu_si512((const void *)(aq + 64 * k)));
         isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dp, scv[k]));
       }
-      const __m512i bsv = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)bs));
       /* The super-block's integer sum is exact (|isum| < 2^31); the f32 steps follow the reference exactly. */
       int64_t total = _mm512_reduce_add_epi32(isum);
       if (type == ZY_QT_Q6_K) {
         /* values were stored +32: subtract 32·Σ_g sc_g·bsums_g */
         const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
+        const __m512i bsv = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)bs));
         total -= 32 * (int64_t)_mm512_reduce_add_epi32(_mm512_mullo_epi32(sc16, bsv));
       } else {
-        const __m512i mnv = _mm512_set_epi32(mn[7], mn[7], mn[6], mn[6], mn[5], mn[5], mn[4], mn[4], mn[3], mn[3], mn[2],
-                                             mn[2], mn[1], mn[1], mn[0], mn[0]);
-        const int msum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(bsv, mnv));
+        int msum = 0;
+        for (int g = 0; g < 8; g++) msum += mn[g] * (bs[2 * g] + bs[2 * g + 1]);
         accm[j] = accm[j] + (float)((double)(dmin * da) * (double)msum);
       }
       acc[j] = acc[j] + (float)((double)(d * da) * (double)total);

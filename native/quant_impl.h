@@ -18,6 +18,10 @@ typedef struct {
   int32_t *bsum;       /* [m, nb] Q8_0/1: Σq of the block */
   int16_t *bsums;      /* [m, nb*16] Q8_K */
   float *xf;           /* [m, cols] */
+  /* AVX-512 32-block kernels only, per row and block pair: [d_a(b) ×8, d_a(b+1) ×8] and the weight-offset
+   * correction [−off·Σa(b), 0 ×7, −off·Σa(b+1), 0 ×7] (0 past the last block). */
+  float *dav;          /* [m, npairs·16] */
+  int32_t *corrv;      /* [m, npairs·16] */
 } zy_qact;
 
 /* Computes out[j*out_stride] = dot(W row at w, activation row a0 + j) for j < na (na in 1..4). */
