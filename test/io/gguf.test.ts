@@ -81,6 +81,16 @@ test("llama.cpp's vocab files load, with real-size vocabularies", () => {
   }
 });
 
+test("a version 2 header reads the same as version 3", () => {
+  const bytes = readFileSync(path.join(GGUF_DIR, "stories260K.gguf"));
+  const v2 = Buffer.from(bytes);
+  v2.writeUInt32LE(2, 4);
+  const a = readGguf(path.join(GGUF_DIR, "stories260K.gguf")), b = load(v2);
+  assert.equal(b.version, 2);
+  assert.deepEqual([...b.metadata], [...a.metadata]);
+  assert.deepEqual(b.tensors, a.tensors);
+});
+
 // ---- malformed files ----
 
 /** Minimal little-endian GGUF builder for malformed-file tests (independent of src/io/gguf-writer.ts). */
