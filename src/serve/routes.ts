@@ -7,13 +7,12 @@ import type { ServerResponse } from "node:http";
 import type { ChoiceDelta, ChoiceOutcome, Engine, LogprobEntry } from "./engine.js";
 import { ApiError, invalid } from "./errors.js";
 import type { Metrics } from "./metrics.js";
-import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type GenerationParams } from "./protocol.js";
+import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type ChatRequest, type GenerationParams } from "./protocol.js";
 import { SseWriter } from "./sse.js";
 import type { ParsedToolCall } from "./tool-calls.js";
 import { runAgent } from "../tools/agent.js";
 import type { Tool } from "../tools/tool.js";
 import { engineChatClient } from "./agent-client.js";
-import type { ChatRequest } from "./protocol.js";
 
 export interface RouteContext {
   engine: Engine;
