@@ -5,9 +5,10 @@
 #include <stdatomic.h>
 #include <unistd.h>
 #include <immintrin.h>
+#include <sched.h>
 
 #define ZY_MAX_THREADS 256
-#define ZY_SPIN_ITERS 200000
+#define ZY_SPIN_ITERS 50000
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
@@ -23,6 +24,13 @@ static void *cur_ctx;
 static int64_t cur_n, cur_grain;
 static int cur_parts;
 static int cur_mode; /* 0 = range split, 1 = one call per thread */
+static uint64_t start_generation[ZY_MAX_THREADS]; /* generation when each worker was created */
+
+/* Busy-wait step: pause first, then yield, so an oversubscribed machine still makes progress. */
+static inline void relax(int spins) {
+  if (spins < 2000) _mm_pause();
+  else sched_yield();
+}
 
 static void run_part(int t) {
   if (t >= cur_parts) return;
@@ -36,12 +44,13 @@ static void run_part(int t) {
 
 static void *worker_main(void *arg) {
   int t = (int)(intptr_t)arg;
-  uint64_t seen = atomic_load(&generation);
+  /* Not a fresh load of `generation`: a dispatch issued before this thread first ran must not be missed. */
+  uint64_t seen = start_generation[t];
   for (;;) {
     int spins = 0;
     uint64_t g;
     while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen) {
-      if (++spins < ZY_SPIN_ITERS) { _mm_pause(); continue; }
+      if (++spins < ZY_SPIN_ITERS) { relax(spins); continue; }
       pthread_mutex_lock(&pool_lock);
       atomic_fetch_add(&sleepers, 1);
       while ((g = atomic_load(&generation)) == seen) pthread_cond_wait(&pool_wake, &pool_lock);
@@ -69,6 +78,7 @@ void zy_set_threads(int n) {
   if (n > ZY_MAX_THREADS) n = ZY_MAX_THREADS;
   while (n_workers < n - 1) {
     int t = n_workers + 1;
+    start_generation[t] = atomic_load(&generation);
     if (pthread_create(&workers[n_workers], NULL, worker_main, (void *)(intptr_t)t) != 0) break;
     n_workers++;
   }
@@ -87,7 +97,8 @@ static void dispatch(void) {
   if (atomic_load(&sleepers) > 0) pthread_cond_broadcast(&pool_wake);
   pthread_mutex_unlock(&pool_lock);
   run_part(0);
-  while (atomic_load_explicit(&pending, memory_order_acquire) > 0) _mm_pause();
+  int spins = 0;
+  while (atomic_load_explicit(&pending, memory_order_acquire) > 0) relax(++spins);
 }
 
 void zy_parallel_for(int64_t n, int64_t grain, zy_task_fn fn, void *ctx) {

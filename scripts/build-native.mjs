@@ -25,7 +25,9 @@ if (!gyp) {
   console.warn("zhiyu: node-gyp not found; the native backend was not built (the reference backend will be used).");
   process.exit(0);
 }
-const args = [gyp, "rebuild", "-j", "max"];
+// --incremental (development): rebuild only what changed, keeping build/Release/*.node in place meanwhile.
+const incremental = process.argv.includes("--incremental") && existsSync("build/Makefile");
+const args = [gyp, incremental ? "build" : "rebuild", "-j", "max"];
 if (!process.env.npm_config_nodedir && existsSync("/usr/include/node/node_api.h")) args.push("--nodedir=/usr");
 const res = spawnSync(process.execPath, args, { stdio: verbose ? "inherit" : ["ignore", "pipe", "pipe"], encoding: "utf8" });
 if (res.status !== 0) {
