@@ -187,7 +187,9 @@ export class Grammar {
       if (!out.includes(f)) out.push(f);
       return;
     }
-    const after = this.frame(f.rule, f.alt, f.pos + 1, f.parent);
+    // Tail position: continue straight with the parent, so right recursion (item*, a string's characters) keeps
+    // the stack constant and revisits the same states — whose transitions and masks are then cached.
+    const after = f.pos + 1 >= alt.length ? f.parent : this.frame(f.rule, f.alt, f.pos + 1, f.parent);
     const alts = this.rules[el.rule];
     for (let a = 0; a < alts.length; a++) this.expand(this.frame(el.rule, a, 0, after), out, acc, depth + 1);
   }
