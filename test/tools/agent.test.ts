@@ -10,12 +10,13 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runAgent, type AgentEvent, type ChatClient, type ChatClientRequest, type ChatTurn } from "../../src/tools/agent.js";
+import { openAIChatClient, runAgent, type AgentEvent, type ChatClient, type ChatClientRequest, type ChatTurn } from "../../src/tools/agent.js";
 import { calculatorAsTool, searchAsTool, type Tool } from "../../src/tools/tool.js";
 import { pluginTool } from "../../src/tools/plugins.js";
 import { DocumentIndex } from "../../src/tools/search.js";
 import { localChatClient } from "../../src/serve/agent-client.js";
 import { FakeModel } from "../serve/fake-model.js";
+import { startServer } from "../../src/serve/server.js";
 
 /** A client that plays back scripted turns and records what it was sent. */
 function scripted(turns: ChatTurn[]): ChatClient & { requests: ChatClientRequest[] } {
@@ -148,5 +149,24 @@ test("HTTP plugin and Chinese document search through the loop", async () => {
   } finally {
     plugin.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the same loop over HTTP: openAIChatClient against zhiyu serve", async () => {
+  const srv = await startServer({ model: new FakeModel(), port: 0 });
+  try {
+    const events: AgentEvent[] = [];
+    const r = await runAgent({
+      client: openAIChatClient({ baseURL: `${srv.url}/v1`, model: "fake-chatml", temperature: 0 }),
+      messages: [{ role: "user", content: "calc 15% of 80" }],
+      tools: [calculatorAsTool()],
+      onEvent: (e) => events.push(e),
+    });
+    const result = events.find((e) => e.kind === "tool_result");
+    assert.ok(result && result.kind === "tool_result");
+    assert.deepEqual(JSON.parse(result.output), { result: "12", decimal: "12" });
+    assert.match(r.answer, /^The answer is /);
+  } finally {
+    await srv.close();
   }
 });
