@@ -72,6 +72,9 @@ static void gemv_portable(int64_t n, int64_t k, const float *x, const zy_gemm_op
 static const zy_gemm_kernel *pick_kernel(int bf16) {
   const zy_cpu_features *cpu = zy_cpu();
   if (bf16 && cpu->avx512_bf16) return &zy_gemm_kernel_avx512bf16;
+#ifdef ZY_GEMM_EMULATE_BF16 /* dev/gemm: run the pair kernel (vdpbf16ps emulated) on any AVX-512 CPU */
+  if (bf16 && cpu->avx512) return &zy_gemm_kernel_avx512bf16;
+#endif
   if (cpu->avx512) return bf16 ? &zy_gemm_kernel_avx512_bf16in : &zy_gemm_kernel_avx512_f32;
   if (cpu->avx2_fma) return bf16 ? &zy_gemm_kernel_avx2_bf16in : &zy_gemm_kernel_avx2_f32;
   return &kernel_portable;

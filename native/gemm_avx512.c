@@ -319,6 +319,25 @@ static void pack_b_bf16pairs(const zy_gemm_operand *b, int64_t p0, int64_t kb, i
   }
 }
 
+#ifdef ZY_GEMM_EMULATE_BF16
+/* dev/gemm only: vdpbf16ps emulated with AVX-512F (each bf16 widened exactly, two FMAs), so the pair layout of
+ * the packers and the tile can be checked on a CPU without AVX512_BF16. */
+#undef AVX512BF16
+#define AVX512BF16 AVX512
+typedef __m512i bf16x32;
+static inline AVX512 __m512 dpbf16(__m512 acc, __m512i a, __m512i b) {
+  __m512i hi_mask = _mm512_set1_epi32((int)0xFFFF0000u);
+  acc = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(a, 16)), _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)), acc);
+  return _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(a, hi_mask)),
+                         _mm512_castsi512_ps(_mm512_and_si512(b, hi_mask)), acc);
+}
+#define AS_BF16(x) (x)
+#else
+typedef __m512bh bf16x32;
+#define dpbf16 _mm512_dpbf16_ps
+#define AS_BF16(x) ((__m512bh)(x))
+#endif
+
 static AVX512BF16 void tile_bf16pairs(int64_t kbp, const void *pav, const void *pbv, int64_t ldb, float *c,
                                       int64_t ldc, int mr, int nr, float alpha, float beta) {
   (void)ldb; /* always packed: pair rows are 2·NR bf16 apart */
@@ -328,11 +347,11 @@ static AVX512BF16 void tile_bf16pairs(int64_t kbp, const void *pav, const void *
   __m512 acc0[MR], acc1[MR];
   for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
   for (int64_t pp = 0; pp < kbp / 2; pp++) {
-    __m512bh b0 = (__m512bh)_mm512_loadu_si512(pb), b1 = (__m512bh)_mm512_loadu_si512(pb + 32);
+    bf16x32 b0 = AS_BF16(_mm512_loadu_si512(pb)), b1 = AS_BF16(_mm512_loadu_si512(pb + 32));
     for (int i = 0; i < MR; i++) {
-      __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pa[i]);
-      acc0[i] = _mm512_dpbf16_ps(acc0[i], ai, b0);
-      acc1[i] = _mm512_dpbf16_ps(acc1[i], ai, b1);
+      bf16x32 ai = AS_BF16(_mm512_set1_epi32((int)pa[i]));
+      acc0[i] = dpbf16(acc0[i], ai, b0);
+      acc1[i] = dpbf16(acc1[i], ai, b1);
     }
     pa += MR;
     pb += 2 * NR;
