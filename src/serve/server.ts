@@ -105,7 +105,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (method === "OPTIONS") {
       res.writeHead(204, {
         "access-control-allow-methods": "GET, POST, OPTIONS",
-        "access-control-allow-headers": "authorization, content-type, x-stainless-*, openai-*",
+        // "*" covers every header but Authorization, which must be named.
+        "access-control-allow-headers": "authorization, *",
         "access-control-max-age": "86400",
       });
       res.end();
