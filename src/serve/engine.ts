@@ -84,6 +84,8 @@ export class Engine {
     let messages: ChatMessage[] = req.messages;
     const native = templateHandlesTools(this.model.chatTemplate);
     if (!native) messages = inlineToolsIntoMessages(messages, tools);
+    // Many templates test or search message.content as a string ('</think>' in content); null breaks them.
+    else messages = messages.map((m) => (m.content === null ? { ...m, content: "" } : m));
     let text: string;
     try {
       text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined });

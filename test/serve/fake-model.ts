@@ -108,6 +108,8 @@ export interface FakeModelOptions {
   forwardDelayMs?: number;
   /** Replace the scripted reply picker. */
   script?: (lastTurn: string, prompt: string) => string;
+  /** A Jinja chat template (default null: ChatML). */
+  chatTemplate?: string;
 }
 
 export function scriptedReply(lastTurn: string, prompt: string): string {
@@ -132,7 +134,7 @@ export class FakeModel implements TextModel {
   readonly vocabSize = 259;
   readonly contextLength: number;
   readonly embeddingDim = 8;
-  readonly chatTemplate = null;
+  readonly chatTemplate: string | null;
   readonly stopTokenIds = [EOT, IM_END];
   readonly generationDefaults = {};
   readonly batchSizes: number[] = [];
@@ -140,6 +142,7 @@ export class FakeModel implements TextModel {
 
   constructor(private readonly options: FakeModelOptions = {}) {
     this.contextLength = options.contextLength ?? 4096;
+    this.chatTemplate = options.chatTemplate ?? null;
   }
 
   createSequence(): SequenceState {
