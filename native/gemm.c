@@ -372,7 +372,15 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
   gemm_plan g = {m, n, k, 1, 0, 1, A, B, strideA, strideB, strideC, C, transA, transB, bf16, alpha, beta};
   int threads = threaded ? zy_threads() : 1;
   double flops = 2.0 * (double)batch * (double)m * (double)n * (double)(k > 0 ? k : 1);
-  /* below ~100 µs of one core, or with C shared across the batch, one thread does it all */
+  if (strideC == 0 && batch > 1 && threads > 1 && flops >= 4e6) {
+    /* every item adds into the same C: items in order, each on all threads */
+    size_t eb = bf16 ? 2 : 4;
+    for (int64_t bi = 0; bi < batch; bi++)
+      gemm_any(threaded, 1, m, n, k, transA, transB, (const char *)A + bi * strideA * eb, 0,
+               (const char *)B + bi * strideB * eb, 0, C, 0, alpha, beta, bf16);
+    return;
+  }
+  /* below ~100 µs of one core, or with C shared across a small batch, one thread does it all */
   if (threads <= 1 || flops < 4e6 || (strideC == 0 && batch > 1)) {
     for (int64_t u = 0; u < batch; u++) run_unit(&g, u);
     return;

@@ -130,6 +130,7 @@ test("gemmF32 batches: broadcast A or B (stride 0), accumulation into one C, alp
     run(native, { batch: 5, m: 64, n: 64, k: 64, transA, transB, alpha: 0.125 }, "f32");
   }
   run(native, { batch: 3, m: 17, n: 9, k: 40, strideC: 0, beta: 1 }, "f32"); // Σ over the batch into one C
+  run(native, { batch: 3, m: 40, n: 600, k: 300, transA: true, strideC: 0, beta: 1 }, "f32"); // the same, threaded
   run(native, { batch: 2, m: 200, n: 300, k: 100, strideA: 100 * 200 + 5, strideB: 0 }, "f32"); // gaps between items
 });
 
