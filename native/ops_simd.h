@@ -156,20 +156,33 @@ static inline VTGT VT VSFX(vunary)(int op, VT x) {
   }
 }
 
-/* f'(x) for the vectorised unary ops. */
+/* sigmoid(z) and 1 − sigmoid(z) without cancellation: with e = exp(−|z|) ≤ 1, one is 1/(1 + e), the other e/(1 + e). */
+static inline VTGT void VSFX(vsig2)(VT z, VT *s, VT *oms) {
+  VT e = vexp(vor(z, vset1(-0.0f))); /* setting the sign bit gives −|z| */
+  VT r = vdiv(vset1(1.0f), vadd(vset1(1.0f), e)), pe = vmul(e, r);
+  *s = vsel_lt(z, vset1(0.0f), pe, r);
+  *oms = vsel_lt(z, vset1(0.0f), r, pe);
+}
+#define vsig2 VSFX(vsig2)
+
+/* f'(x) for the vectorised unary ops, each written so that no 1 − (something near 1) cancels. */
 static inline VTGT VT VSFX(vunary_grad)(int op, VT x) {
-  VT one = vset1(1.0f);
+  VT one = vset1(1.0f), s, oms;
   switch (op) {
     case ZY_EXP: return vexp(x);
-    case ZY_TANH: { VT t = vtanh(x); return vsub(one, vmul(t, t)); }
-    case ZY_SIGMOID: { VT s = vsigmoid(x); return vmul(s, vsub(one, s)); }
-    case ZY_SILU: { VT s = vsigmoid(x); return vmul(s, vfma(x, vsub(one, s), one)); }
+    case ZY_TANH: { /* 1 − tanh² = 4e/(1 + e)², e = exp(−2|x|) */
+      VT a = vor(x, vset1(-0.0f));
+      VT e = vexp(vadd(a, a)), d = vadd(one, e);
+      return vdiv(vmul(vset1(4.0f), e), vmul(d, d));
+    }
+    case ZY_SIGMOID: vsig2(x, &s, &oms); return vmul(s, oms);
+    case ZY_SILU: vsig2(x, &s, &oms); return vmul(s, vfma(x, oms, one));
     default: { /* gelu_tanh: s + 2·x·s·(1 − s)·u', s = sigmoid(2u), u' = √(2/π)(1 + 3c·x²) */
       VT x2 = vmul(x, x);
-      VT u = vmul(vset1(2.0f * ZY_SQRT_2_OVER_PI), vfma(vmul(vset1(ZY_GELU_C), x2), x, x));
-      VT s = vsigmoid(u);
+      VT u2 = vmul(vset1(2.0f * ZY_SQRT_2_OVER_PI), vfma(vmul(vset1(ZY_GELU_C), x2), x, x));
+      vsig2(u2, &s, &oms);
       VT du = vmul(vset1(2.0f * ZY_SQRT_2_OVER_PI), vfma(vset1(3.0f * ZY_GELU_C), x2, one));
-      return vfma(vmul(x, vmul(s, vsub(one, s))), du, s);
+      return vfma(vmul(x, vmul(s, oms)), du, s);
     }
   }
 }
@@ -206,8 +219,9 @@ static VTGT void VSFX(swiglu_bw_vec)(const float *g, const float *u, const float
   VT one = vset1(1.0f);
   for (int64_t i = 0; i < n; i += VN) {
     int64_t m = n - i < VN ? n - i : VN;
-    VT x = vloadn(g + i, m, 0.0f), s = vsigmoid(x), d = vloadn(dout + i, m, 0.0f);
-    VT dsilu = vmul(s, vfma(x, vsub(one, s), one));
+    VT x = vloadn(g + i, m, 0.0f), d = vloadn(dout + i, m, 0.0f), s, oms;
+    vsig2(x, &s, &oms);
+    VT dsilu = vmul(s, vfma(x, oms, one));
     vstoren(dg + i, vfma(vmul(d, vloadn(u + i, m, 0.0f)), dsilu, vloadn(dg + i, m, 0.0f)), m);
     vstoren(du + i, vfma(d, vmul(x, s), vloadn(du + i, m, 0.0f)), m);
   }
@@ -293,3 +307,4 @@ static VTGT void VSFX(row_scale)(float alpha, float *y, int64_t n) {
 #undef vexp
 #undef vtanh
 #undef vsigmoid
+#undef vsig2

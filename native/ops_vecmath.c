@@ -13,6 +13,13 @@
 
 static float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* sigmoid(z) and 1 − sigmoid(z) without cancellation (see vsig2 in ops_simd.h). */
+static void sig2(float z, float *s, float *oms) {
+  float e = expf(-fabsf(z)), r = 1.0f / (1.0f + e), pe = e * r;
+  *s = z < 0 ? pe : r;
+  *oms = z < 0 ? r : pe;
+}
+
 static float unary_scalar(int op, float x) {
   switch (op) {
     case ZY_EXP: return expf(x);
@@ -24,15 +31,15 @@ static float unary_scalar(int op, float x) {
 }
 
 static float unary_grad_scalar(int op, float x) {
+  float s, oms;
   switch (op) {
     case ZY_EXP: return expf(x);
-    case ZY_TANH: { float t = tanhf(x); return 1.0f - t * t; }
-    case ZY_SIGMOID: { float s = sigmoidf_(x); return s * (1.0f - s); }
-    case ZY_SILU: { float s = sigmoidf_(x); return s * (1.0f + x * (1.0f - s)); }
-    default: {
-      float s = sigmoidf_(2.0f * ZY_SQRT_2_OVER_PI * (x + ZY_GELU_C * x * x * x));
-      return s + 2.0f * x * s * (1.0f - s) * ZY_SQRT_2_OVER_PI * (1.0f + 3.0f * ZY_GELU_C * x * x);
-    }
+    case ZY_TANH: { float e = expf(-2.0f * fabsf(x)), d = 1.0f + e; return 4.0f * e / (d * d); }
+    case ZY_SIGMOID: sig2(x, &s, &oms); return s * oms;
+    case ZY_SILU: sig2(x, &s, &oms); return s * (1.0f + x * oms);
+    default:
+      sig2(2.0f * ZY_SQRT_2_OVER_PI * (x + ZY_GELU_C * x * x * x), &s, &oms);
+      return s + 2.0f * x * s * oms * ZY_SQRT_2_OVER_PI * (1.0f + 3.0f * ZY_GELU_C * x * x);
   }
 }
 
@@ -67,8 +74,9 @@ void zy_swiglu_bw_vec(int isa, const float *g, const float *u, const float *dout
   if (isa >= 2) { swiglu_bw_vec_avx512(g, u, dout, dg, du, n); return; }
   if (isa == 1) { swiglu_bw_vec_avx2(g, u, dout, dg, du, n); return; }
   for (int64_t i = 0; i < n; i++) {
-    float s = sigmoidf_(g[i]);
-    dg[i] += dout[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+    float s, oms;
+    sig2(g[i], &s, &oms);
+    dg[i] += dout[i] * u[i] * s * (1.0f + g[i] * oms);
     du[i] += dout[i] * g[i] * s;
   }
 }
