@@ -24,6 +24,7 @@ const HELP = `usage: zhiyu serve --model PATH [options]
   --docs DIR          documents folder for the search tool (indexed incrementally into DIR/.zhiyu/)
   --user-dict FILE    domain words for Chinese segmentation, one per line
   --plugins FILE      JSON array of HTTP plugin declarations (name, description, parameters, url)
+  --mcp "CMD ARGS"    start an MCP server over stdio and offer its tools (repeatable)
 
 Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics; page at /.`;
 
@@ -43,7 +44,7 @@ export async function run(argv: string[]): Promise<number | void> {
         model: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
         parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
         threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
-        tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
+        tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" }, mcp: { type: "string", multiple: true },
       },
       strict: true,
     }));
@@ -64,8 +65,8 @@ export async function run(argv: string[]): Promise<number | void> {
   const names = (values.tools ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0);
   let toolset;
   try {
-    toolset = names.length > 0 || values.plugins
-      ? createToolset({ names, docs: values.docs, userDictionary: values["user-dict"], pluginsFile: values.plugins })
+    toolset = names.length > 0 || values.plugins || values.mcp
+      ? await createToolset({ names, docs: values.docs, userDictionary: values["user-dict"], pluginsFile: values.plugins, mcpServers: values.mcp })
       : null;
   } catch (err) {
     throw new UsageError((err as Error).message);
