@@ -1,0 +1,114 @@
+// Attention, forward and backward: the reference against a composed twin built here from reference matmul and
+// softmax (scores = q·kᵀ·scale, causal mask with the KV-cache offset, softmax, ·v; the backward by the chain
+// rule through those pieces), and the cpu backend against the reference under every ISA level — with GQA,
+// causal and not, tk > tq (a cache), a k/v buffer larger than tk (kvCapacity) and awkward head dims.
+
+import { test } from "node:test";
+import type { AttentionParams, Backend } from "../../src/backend/backend.js";
+import { assertClose, clone, cpu, forEachIsa, ref, skipCpu, TOL, uniform } from "./harness.js";
+
+const CASES: AttentionParams[] = [
+  { b: 2, tq: 5, tk: 5, nHead: 4, nKvHead: 2, headDim: 16, scale: 0.25, causal: true },
+  { b: 1, tq: 3, tk: 70, nHead: 2, nKvHead: 1, headDim: 33, scale: 1 / Math.sqrt(33), causal: true, kvCapacity: 80 },
+  { b: 2, tq: 7, tk: 9, nHead: 3, nKvHead: 3, headDim: 7, scale: 0.4, causal: false },
+  { b: 1, tq: 1, tk: 130, nHead: 8, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 131 },
+  { b: 3, tq: 31, tk: 31, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
+];
+
+function sizes(p: AttentionParams) {
+  const cap = p.kvCapacity ?? p.tk;
+  return { q: p.b * p.tq * p.nHead * p.headDim, kv: p.b * cap * p.nKvHead * p.headDim, lse: p.b * p.nHead * p.tq, cap };
+}
+
+function inputs(p: AttentionParams, seed: number) {
+  const s = sizes(p);
+  return { q: uniform(s.q, seed, -2, 2), k: uniform(s.kv, seed + 1, -2, 2), v: uniform(s.kv, seed + 2), dOut: uniform(s.q, seed + 3) };
+}
+
+function run(be: Backend, p: AttentionParams, seed: number) {
+  const s = sizes(p), x = inputs(p, seed);
+  const out = new Float32Array(s.q), lse = new Float32Array(s.lse);
+  be.attention(x.q, x.k, x.v, out, lse, p);
+  const dq = uniform(s.q, 9), dk = uniform(s.kv, 10), dv = uniform(s.kv, 11); // accumulated into
+  be.attentionBackward(x.q, x.k, x.v, out, lse, x.dOut, dq, dk, dv, p);
+  return { out, lse, dq, dk, dv };
+}
+
+/** The composed twin: per (batch, head) gather Q [tq, D], K, V [tk, D]; S = Q·Kᵀ·scale (+ mask); P = softmax(S);
+ *  O = P·V; backward dV = Pᵀ·dO, dP = dO·Vᵀ, dS = softmaxBackward(P, dP), dQ = dS·K·scale, dK = dSᵀ·Q·scale. */
+function composed(p: AttentionParams, seed: number) {
+  const s = sizes(p), x = inputs(p, seed), D = p.headDim, group = p.nHead / p.nKvHead;
+  const out = new Float32Array(s.q), lse = new Float32Array(s.lse);
+  const dq = uniform(s.q, 9), dk = uniform(s.kv, 10), dv = uniform(s.kv, 11);
+  const mm = (a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, alpha = 1) =>
+    ref.matmul(a, b, c, { batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideC: 0, alpha, beta: 0 }, "f32");
+  for (let bi = 0; bi < p.b; bi++) {
+    for (let h = 0; h < p.nHead; h++) {
+      const kvh = Math.floor(h / group);
+      const Q = new Float32Array(p.tq * D), K = new Float32Array(p.tk * D), V = new Float32Array(p.tk * D), dO = new Float32Array(p.tq * D);
+      ref.copyStrided(x.q, (bi * p.tq * p.nHead + h) * D, [p.nHead * D, 1], Q, 0, [D, 1], [p.tq, D]);
+      ref.copyStrided(x.dOut, (bi * p.tq * p.nHead + h) * D, [p.nHead * D, 1], dO, 0, [D, 1], [p.tq, D]);
+      ref.copyStrided(x.k, (bi * s.cap * p.nKvHead + kvh) * D, [p.nKvHead * D, 1], K, 0, [D, 1], [p.tk, D]);
+      ref.copyStrided(x.v, (bi * s.cap * p.nKvHead + kvh) * D, [p.nKvHead * D, 1], V, 0, [D, 1], [p.tk, D]);
+      const S = new Float32Array(p.tq * p.tk), P = new Float32Array(p.tq * p.tk);
+      mm(Q, K, S, p.tq, p.tk, D, false, true, p.scale);
+      if (p.causal) for (let i = 0; i < p.tq; i++) for (let j = p.tk - p.tq + i + 1; j < p.tk; j++) S[i * p.tk + j] = -Infinity;
+      ref.softmax(S, P, p.tq, p.tk);
+      const O = new Float32Array(p.tq * D);
+      mm(P, V, O, p.tq, D, p.tk, false, false);
+      ref.copyStrided(O, 0, [D, 1], out, (bi * p.tq * p.nHead + h) * D, [p.nHead * D, 1], [p.tq, D]);
+      for (let i = 0; i < p.tq; i++) { // lse = max + log Σ exp(S − max)
+        let max = -Infinity, sum = 0;
+        for (let j = 0; j < p.tk; j++) max = Math.max(max, S[i * p.tk + j]);
+        for (let j = 0; j < p.tk; j++) sum += Math.exp(S[i * p.tk + j] - max);
+        lse[(bi * p.nHead + h) * p.tq + i] = max + Math.log(sum);
+      }
+      const dV = new Float32Array(p.tk * D), dP = new Float32Array(p.tq * p.tk), dS = new Float32Array(p.tq * p.tk);
+      const dQ = new Float32Array(p.tq * D), dK = new Float32Array(p.tk * D);
+      mm(P, dO, dV, p.tk, D, p.tq, true, false);
+      mm(dO, V, dP, p.tq, p.tk, D, false, true);
+      ref.softmaxBackward(P, dP, dS, p.tq, p.tk);
+      mm(dS, K, dQ, p.tq, D, p.tk, false, false, p.scale);
+      mm(dS, Q, dK, p.tk, D, p.tq, true, false, p.scale);
+      for (let i = 0; i < p.tq; i++) for (let d = 0; d < D; d++) dq[((bi * p.tq + i) * p.nHead + h) * D + d] += dQ[i * D + d];
+      for (let j = 0; j < p.tk; j++) for (let d = 0; d < D; d++) {
+        dk[((bi * s.cap + j) * p.nKvHead + kvh) * D + d] += dK[j * D + d];
+        dv[((bi * s.cap + j) * p.nKvHead + kvh) * D + d] += dV[j * D + d];
+      }
+    }
+  }
+  return { out, lse, dq, dk, dv };
+}
+
+function describe(p: AttentionParams): string {
+  return `b ${p.b} tq ${p.tq} tk ${p.tk} heads ${p.nHead}/${p.nKvHead} d ${p.headDim} causal ${p.causal} cap ${p.kvCapacity ?? p.tk}`;
+}
+
+function compare(label: string, got: ReturnType<typeof run>, want: ReturnType<typeof run>): void {
+  assertClose(`${label} out`, got.out, want.out, TOL.f32Chain);
+  assertClose(`${label} lse`, got.lse, want.lse, TOL.f32Sum);
+  for (const g of ["dq", "dk", "dv"] as const) assertClose(`${label} ${g}`, got[g], want[g], TOL.f32Chain);
+}
+
+test("reference attention matches the composed matmul + mask + softmax twin, forward and backward", () => {
+  CASES.forEach((p, i) => compare(`ref vs composed (${describe(p)})`, run(ref, p, i * 10), composed(p, i * 10)));
+});
+
+test("cpu attention matches the reference at every ISA level", { skip: skipCpu }, () => {
+  const want = CASES.map((p, i) => run(ref, p, i * 10));
+  forEachIsa((isa) => CASES.forEach((p, i) => compare(`cpu/${isa} (${describe(p)})`, run(cpu!, p, i * 10), want[i])));
+});
+
+test("attention with one query over a cache equals the last row of the full causal pass", () => {
+  const full: AttentionParams = { b: 1, tq: 6, tk: 6, nHead: 2, nKvHead: 1, headDim: 8, scale: 0.3, causal: true };
+  const x = inputs(full, 42), out = new Float32Array(6 * 2 * 8), lse = new Float32Array(12);
+  for (const be of [ref, ...(cpu ? [cpu] : [])]) {
+    be.attention(x.q, x.k, x.v, out, lse, full);
+    const last: AttentionParams = { ...full, tq: 1, kvCapacity: 10 };
+    const k = new Float32Array(10 * 8), v = new Float32Array(10 * 8);
+    k.set(x.k); v.set(x.v);
+    const o1 = new Float32Array(16), l1 = new Float32Array(2);
+    be.attention(clone(x.q.subarray(5 * 16, 6 * 16)), k, v, o1, l1, last);
+    assertClose(`${be.info().name}: decode step vs full pass`, o1, out.subarray(5 * 16), TOL.f32Sum);
+  }
+});
