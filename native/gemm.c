@@ -1,15 +1,17 @@
 /* GEMM driver (see gemm.h): the naive specification, a GotoBLAS/BLIS-style blocked loop nest that packs A and
- * B blocks into per-thread buffers and runs a register-blocked micro-kernel over them, the portable C
- * micro-kernel, the matrix-vector path for m = 1 or n = 1, ISA dispatch and the split over the thread pool.
- * The AVX-512 and AVX2 micro-kernels live in gemm_avx512.c and gemm_avx2.c.
+ * B blocks and runs a register-blocked micro-kernel over them, the portable C micro-kernel, the matrix-vector
+ * path for m = 1 or n = 1, ISA dispatch, and the work split over the thread pool. The AVX-512 and AVX2
+ * micro-kernels and packers live in gemm_avx512.c and gemm_avx2.c.
  *
  * Loop nest per (sub-)problem, with the A micro-panel (mr × kc) resident in L1 and the packed B block
  * (kc × nc) in L2:
  *   for i0 in m step mc:  for p0 in k step kc:  pack A[i0.., p0..]
  *     for j0 in n step nc:  pack B[p0.., j0..]   (or read B in place when it is f32 [k, n] and m is small)
  *       for ii in mb step mr:  for jj in nb step nr:  tile
- * Leaves out: sharing one packed block between threads (each thread packs its own, so threads never wait
- * for each other); column-major inputs. */
+ * Threads: one large product runs on all threads together (gemm_coop: shared A blocks, B column units taken
+ * from a counter); batches of products, thin shapes and matrix-vector products are split statically (each
+ * part packs its own blocks, no waiting).
+ * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
 #include "zy_cpu.h"
@@ -278,10 +280,10 @@ static void coop_task(void *ctxp, int64_t begin, int64_t end, int thread_index) 
       if (pb || g->direct)
         block_product(K, pa, mb, &g->b, g->direct, pb, p0, kb, j0, nb, g->c + i0 * g->n + j0, g->n, g->alpha,
                       p0 == 0 ? g->beta : 1.0f);
-      else /* no memory for this thread's B block: the slow specification for this unit */
-        gemm_naive_operands(mb, nb, kb, &(zy_gemm_operand){(const char *)g->a.base + (i0 * g->a.rs + p0 * g->a.cs) * (g->a.bf16 ? 2 : 4), g->a.rs, g->a.cs, g->a.bf16},
-                            &(zy_gemm_operand){(const char *)g->b.base + (p0 * g->b.rs + j0 * g->b.cs) * (g->b.bf16 ? 2 : 4), g->b.rs, g->b.cs, g->b.bf16},
-                            g->c + i0 * g->n + j0, g->n, g->alpha, p0 == 0 ? g->beta : 1.0f);
+      else { /* no memory for this thread's B block: the slow specification for this unit */
+        zy_gemm_operand a = offset(g->a, i0, p0), b = offset(g->b, p0, j0);
+        gemm_naive_operands(mb, nb, kb, &a, &b, g->c + i0 * g->n + j0, g->n, g->alpha, p0 == 0 ? g->beta : 1.0f);
+      }
       atomic_store_explicit(&g->unit_done[s * g->units + u], 1, memory_order_release);
       atomic_fetch_add_explicit(&st->u_done, 1, memory_order_acq_rel);
     }
