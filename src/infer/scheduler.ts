@@ -5,7 +5,9 @@
 // throws QueueFullError (the server answers 429).
 // Text is not this file's business: callers get token ids (with log-probabilities when asked) through onToken and
 // decide there whether a stop string ended the sequence.
-// Leaves out: prompt-prefix sharing between sequences, chunked prefill of very long prompts, priorities.
+// Long prompts are fed in chunks of at most prefillChunk tokens per step, so one long prompt does not stall everyone
+// else's decoding for its whole prefill.
+// Leaves out: prompt-prefix sharing between sequences, priorities.
 import type { SequenceState, TextModel, ForwardItem } from "./model-api.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
@@ -67,6 +69,8 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Context length cap (≤ model.contextLength). */
   contextLength?: number;
+  /** Most prompt tokens one sequence feeds per step (default 512). */
+  prefillChunk?: number;
 }
 
 interface Active {
@@ -85,6 +89,7 @@ export class Scheduler {
   readonly parallel: number;
   readonly maxQueue: number;
   readonly contextLength: number;
+  readonly prefillChunk: number;
   private readonly queue: Active[] = [];
   private readonly active: Active[] = [];
   private running = false;
@@ -98,6 +103,10 @@ export class Scheduler {
     this.parallel = options.parallel;
     this.maxQueue = Math.max(0, options.maxQueue);
     this.contextLength = Math.min(options.contextLength ?? model.contextLength, model.contextLength);
+    this.prefillChunk = options.prefillChunk ?? 512;
+    if (!Number.isInteger(this.prefillChunk) || this.prefillChunk < 1) {
+      throw new RangeError(`[scheduler] prefillChunk = ${options.prefillChunk}; expected an integer ≥ 1`);
+    }
   }
 
   get queueDepth(): number {
@@ -180,7 +189,9 @@ export class Scheduler {
     }
     if (this.active.length === 0) return;
     const batch = [...this.active];
-    const items: ForwardItem[] = batch.map((a) => ({ seq: a.seq!, tokens: a.pending }));
+    // A prompt longer than one chunk feeds its next chunk; the logits of a partial prefill are not sampled from.
+    const fed = batch.map((a) => (a.pending.length > this.prefillChunk ? a.pending.slice(0, this.prefillChunk) : a.pending));
+    const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i] }));
     let logits: Float32Array[];
     try {
       logits = this.model.forward(items);
@@ -192,6 +203,10 @@ export class Scheduler {
     this.stats.batchedItems += batch.length;
     for (let i = 0; i < batch.length; i++) {
       const a = batch[i];
+      if (fed[i].length < a.pending.length) {
+        a.pending = a.pending.slice(fed[i].length);
+        continue;
+      }
       try {
         this.advance(a, logits[i]);
       } catch (err) {

@@ -162,7 +162,11 @@ export class FakeModel implements TextModel {
       if (seq.disposed) throw new Error("[fake] forward on a disposed sequence");
       if (seq.tokens.length + item.tokens.length > this.contextLength) throw new Error("[fake] context exceeded");
       seq.tokens.push(...item.tokens);
-      if (seq.reply === null) {
+      // The prompt ends at the assistant header (chat) — a chunked prefill arrives in pieces — or with the first
+      // forward for raw completion prompts (no <|im_start|> at all).
+      const header = [IM_START, ...this.tokenizer.encode("assistant\n")];
+      const endsWithHeader = header.every((t, i) => seq.tokens[seq.tokens.length - header.length + i] === t);
+      if (seq.reply === null && (endsWithHeader || !seq.tokens.includes(IM_START))) {
         seq.promptLength = seq.tokens.length;
         const prompt = this.tokenizer.decode(seq.tokens);
         const turns = prompt.split("<|im_start|>");
@@ -171,8 +175,9 @@ export class FakeModel implements TextModel {
         const text = (this.options.script ?? scriptedReply)(lastTurn, prompt);
         seq.reply = [...this.tokenizer.encode(text), IM_END];
       }
+      const reply = seq.reply ?? [IM_END];
       const pos = seq.tokens.length - seq.promptLength;
-      const next = seq.reply[Math.min(pos, seq.reply.length - 1)];
+      const next = reply[Math.min(pos, reply.length - 1)];
       const logits = new Float32Array(this.vocabSize);
       logits[0x22] = 3;
       logits[0x7d] = 2;

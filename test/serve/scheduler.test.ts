@@ -126,3 +126,18 @@ test("HTTP: full queue → 429 with retry-after; a disconnected stream is cancel
     await srv.close();
   }
 });
+
+test("a long prompt is prefilled in chunks while another sequence keeps decoding", async () => {
+  const model = new FakeModel();
+  const s = new Scheduler(model, { parallel: 2, maxQueue: 2, prefillChunk: 16 });
+  const short = request(model, "hi");
+  const long = request(model, "x".repeat(100));
+  const [r1, r2] = await Promise.all([s.submit(short.req), s.submit(long.req)]);
+  assert.equal(short.text(), "Hello! You said: hi");
+  assert.equal(long.text(), `Hello! You said: ${"x".repeat(100)}`);
+  assert.equal(r1.finishReason, "stop");
+  assert.equal(r2.finishReason, "stop");
+  // The long prompt (> 100 tokens) went in ≤ 16-token pieces, beside the short one's decode steps.
+  assert.ok(model.batchSizes.length > 100 / 16);
+  assert.ok(model.sequences[1].promptLength > 100);
+});

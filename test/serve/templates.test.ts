@@ -18,9 +18,11 @@ let srv: RunningServer;
 
 before(async () => {
   const forward = model.forward.bind(model);
+  // Record each prompt whole (the scheduler may feed it in chunks): the sequence's tokens after a multi-token item.
   model.forward = (batch) => {
-    for (const item of batch) if (item.tokens.length > 1) prompts.push(model.tokenizer.decode(item.tokens));
-    return forward(batch);
+    const out = forward(batch);
+    for (const item of batch) if (item.tokens.length > 1) prompts.push(model.tokenizer.decode((item.seq as unknown as { tokens: number[] }).tokens));
+    return out;
   };
   srv = await startServer({ model, port: 0 });
 });
