@@ -97,7 +97,7 @@ test("SIGKILL at random moments never corrupts a checkpoint; --resume reproduces
     const data = path.join(dir, "shakespeare-bytes.bin");
     writeTokenFile(data, Array.from(text.subarray(0, 20000)), 256);
     const common = ["--preset", "tiny", "--data", data, "--batch", "4", "--seq", "32", "--steps", String(STEPS),
-      "--lr", "3e-3", "--warmup", "4", "--checkpoint-every", "3", "--keep-last", "3", "--seed", "7"];
+      "--lr", "3e-3", "--warmup", "4", "--checkpoint-every", "2", "--keep-last", "3", "--seed", "7"];
 
     const refRun = startTrainer([...common, "--out", path.join(dir, "ref")]);
     const ref = await refRun.done;
