@@ -205,6 +205,10 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   // ---- everything that can be wrong is checked before the first step ----
   const data = openData(o);
   const trainIt = makeIterator(data.train, o, undefined, "--data");
+  if (o.evalEvery > 0 && !data.val) {
+    fail(`--eval-every ${o.evalEvery} but there is no validation data; pass --val-data FILE|DIR, or prepare --data with ` +
+      "`zhiyu data prepare --val-fraction F`");
+  }
   const valIt = data.val && o.evalEvery > 0 ? makeIterator(data.val, { ...o, shuffle: false }, undefined, "validation data") : null;
   const state = resume ? readTrainerState(resume.checkpoint.dir) : null;
   const rng = new Rng(o.seed);
@@ -326,8 +330,9 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
     const verdict = o.spikeGuard ? guard.check(loss, norm) : { spike: false as const };
     if (verdict.spike) {
       rollbacks++;
+      // The bad step's micro-batches are already consumed; --spike-skip N skips N more steps' worth.
       const skipped = 1 + o.spikeSkip;
-      trainIt.skip(o.spikeSkip);
+      trainIt.skip(o.spikeSkip * o.gradAccum);
       const ck = runDir ? latestCheckpoint(runDir) : null;
       const event = {
         step, event: "rollback" as const, reason: verdict.reason, loss, z_score: verdict.zScore, window_mean: verdict.mean,
