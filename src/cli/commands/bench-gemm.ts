@@ -37,6 +37,15 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 }
 
 function parse(argv: string[]): Options | null {
+  try {
+    return parseOptions(argv);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`bench gemm: ${(err as Error).message} (see zhiyu bench gemm --help)`);
+  }
+}
+
+function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
     args: argv,
     options: {
