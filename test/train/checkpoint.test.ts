@@ -53,3 +53,25 @@ test("checkpoints appear complete, are pruned to the last N, and resolve for --r
     rmSync(run, { recursive: true, force: true });
   }
 });
+
+test("a writer that dies mid-checkpoint leaves no step folder behind, only a hidden temporary that is cleaned", () => {
+  const run = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ckpt-"));
+  try {
+    writeCheckpoint({ runDir: run, step: 5, files: new Map([["trainer_state.json", "{}"]]) });
+    assert.throws(() => writeCheckpoint({
+      runDir: run, step: 10,
+      files: new Map<string, string | Uint8Array | ((p: string) => void)>([
+        ["config.json", "{}"],
+        ["model.safetensors", (p: string) => { writeFileSync(p, "partial"); throw new Error("killed while writing"); }],
+      ]),
+    }), /killed while writing/);
+    assert.deepEqual(listCheckpoints(run).map((c) => c.step), [5]);
+    assert.equal(latestCheckpoint(run)!.step, 5);
+    const hidden = readdirSync(path.join(run, "checkpoints")).filter((n) => n.startsWith("."));
+    assert.equal(hidden.length, 1);
+    cleanStaleCheckpoints(run);
+    assert.deepEqual(readdirSync(path.join(run, "checkpoints")), ["step-00000005"]);
+  } finally {
+    rmSync(run, { recursive: true, force: true });
+  }
+});
