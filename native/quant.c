@@ -1,13 +1,15 @@
 /* Quantized GGUF weights, portable part: type table, f16/bf16 conversions, dequantization, ggml's reference
  * quantizers, ggml-cpu's activation quantizers, the portable dot kernels, and the matmul driver (activation
- * quantization into a reused scratch buffer, kernel choice by ISA, threading over weight rows, tiling over
- * activation rows so each weight row is reused from L1 for several activation rows).
+ * quantization into a reused scratch buffer, kernel choice by ISA, threading over weight rows, tiling weight rows
+ * for L2 and walking activation rows in groups of 4 that stay in L1).
  * The portable code follows src/backend/ref/quant.ts operation for operation (products of an f32 and an integer
  * are formed in double and rounded once, as the TS twin does), so it gives the same bits.
  * Leaves out: SIMD kernels (quant_avx512.c), k-quant quantization, the iq* types. */
 #include "quant_impl.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
+#include "gemm.h"
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -490,23 +492,82 @@ typedef struct {
   const zy_qact *act;
   float *out;
   zy_qdot_fn dot;
+  int type;
 } matmul_ctx;
 
-/* Activation rows per tile: the tile's quantized rows stay in L2 while every weight row of the range passes. */
-#define ACT_TILE 64
+/* Weight bytes per tile: a tile of weight rows stays in L2 while every group of 4 activation rows passes over it,
+ * and the group's quantized rows (with their scales) stay in L1 across the tile's weight rows — walking the
+ * activations in the inner loop instead re-read all m rows from L2 for every weight row. */
+#define W_TILE_BYTES (192 * 1024)
 
 static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
   (void)thread_index;
   const matmul_ctx *c = (const matmul_ctx *)p;
-  for (int64_t i0 = 0; i0 < c->m; i0 += ACT_TILE) {
-    const int64_t i1 = i0 + ACT_TILE < c->m ? i0 + ACT_TILE : c->m;
-    for (int64_t r = begin; r < end; r++) {
-      const uint8_t *wr = c->w + r * c->row_bytes;
-      for (int64_t i = i0; i < i1; i += 4) {
-        const int na = i1 - i >= 4 ? 4 : (int)(i1 - i);
-        c->dot(wr, c->cols, c->act, i, na, c->out + i * c->rows + r, c->rows);
-      }
+  int64_t tile = W_TILE_BYTES / c->row_bytes;
+  if (tile < 4) tile = 4;
+  for (int64_t r0 = begin; r0 < end; r0 += tile) {
+    const int64_t r1 = r0 + tile < end ? r0 + tile : end;
+    for (int64_t i = 0; i < c->m; i += 4) {
+      const int na = c->m - i >= 4 ? 4 : (int)(c->m - i);
+      for (int64_t r = r0; r < r1; r++)
+        c->dot(c->w + r * c->row_bytes, c->cols, c->act, i, na, c->out + i * c->rows + r, c->rows);
     }
+  }
+}
+
+/* f16/bf16 weights against many activation rows (prompt processing): each thread decodes a panel of weight rows
+ * to f32 once and runs the single-threaded GEMM on it (x rounded as for the dot kernels · panelᵀ), instead of
+ * m/4 passes of f32 dot products over the encoded row. Same products, f32 sums in the GEMM's order. */
+#define FLOAT_GEMM_MIN_M 16
+#define PANEL_ROWS 64
+#define PANEL_THREADS 256
+
+typedef struct {
+  float *w, *c;
+  size_t w_size, c_size;
+} panel_buffers;
+static panel_buffers panels[PANEL_THREADS];
+
+static float *grow(float **buf, size_t *size, size_t n) {
+  if (n > *size) {
+    free(*buf);
+    *size = 0;
+    *buf = (float *)aligned_alloc(64, (n * 4 + 63) & ~(size_t)63);
+    if (*buf) *size = n;
+  }
+  return *buf;
+}
+
+/* x rounded to the nearest f16 value, as f32 (F16C; same values as f16_round, overflow to ±inf included). */
+__attribute__((target("avx2,fma,f16c"))) static void f16_round_row(const float *x, float *out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+  for (; i < n; i++) out[i] = f16_round(x[i]);
+}
+
+/* f16 → f32 with F16C (exact, like zy_f16_to_f32). */
+__attribute__((target("avx2,fma,f16c"))) static void f16_row_to_f32(const uint8_t *w, float *out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i))));
+  for (; i < n; i++) out[i] = zy_f16_at(w + 2 * i);
+}
+
+static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_index) {
+  const matmul_ctx *c = (const matmul_ctx *)p;
+  panel_buffers *pb = &panels[thread_index < PANEL_THREADS ? thread_index : 0];
+  float *wf = grow(&pb->w, &pb->w_size, (size_t)(PANEL_ROWS * c->cols));
+  float *cf = grow(&pb->c, &pb->c_size, (size_t)(PANEL_ROWS * c->m));
+  if (!wf || !cf) { /* no room for a panel: the dot kernels need none */
+    matmul_task(p, begin, end, thread_index);
+    return;
+  }
+  for (int64_t r0 = begin; r0 < end; r0 += PANEL_ROWS) {
+    const int64_t n = end - r0 < PANEL_ROWS ? end - r0 : PANEL_ROWS;
+    if (c->type == ZY_QT_F16) f16_row_to_f32(c->w + r0 * c->row_bytes, wf, n * c->cols);
+    else zy_dequantize(c->w + r0 * c->row_bytes, c->type, wf, n * c->cols);
+    zy_sgemm_st(1, c->m, n, c->cols, 0, 1, c->act->xf, 0, wf, 0, cf, 0, 1.0f, 0.0f);
+    for (int64_t i = 0; i < c->m; i++) memcpy(c->out + i * c->rows + r0, cf + i * n, (size_t)n * 4);
   }
 }
 
@@ -548,8 +609,10 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
     act.xf = (float *)scratch_take(&at, (size_t)(m * cols * 4));
-    for (int64_t i = 0; i < m * cols; i++)
-      act.xf[i] = fmt == ACT_F16 ? f16_round(x[i]) : zy_bf16_to_f32(zy_f32_to_bf16(x[i]));
+    if (fmt == ACT_F16 && zy_cpu()->avx2_fma) f16_round_row(x, act.xf, m * cols);
+    else
+      for (int64_t i = 0; i < m * cols; i++)
+        act.xf[i] = fmt == ACT_F16 ? f16_round(x[i]) : zy_bf16_to_f32(zy_f32_to_bf16(x[i]));
   } else {
     act.q = (int8_t *)scratch_take(&at, (size_t)(m * cols));
     act.d = (float *)scratch_take(&at, (size_t)(m * nb * 4));
@@ -581,9 +644,10 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
       }
     }
   }
-  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, pick_kernel(type)};
+  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, pick_kernel(type), type};
+  const int panel = (fmt == ACT_F16 || fmt == ACT_BF16) && m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   /* Small products are not worth waking the pool. */
   if (rows * cols * m < 32768 || rows < 8) matmul_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, 4, matmul_task, &c);
+  else zy_parallel_for(rows, panel ? PANEL_ROWS : 4, panel ? float_gemm_task : matmul_task, &c);
   return 0;
 }

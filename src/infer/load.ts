@@ -22,7 +22,7 @@ import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { idsOnlyTokenizer, tokenizerForGguf, tokenizerForPath } from "./tokenizer-source.js";
 import { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
 import { type Gpt2Config, GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
-import { LlamaModel } from "../models/llama.js";
+import { LlamaModel, fuseProjections } from "../models/llama.js";
 import { Gpt2Model } from "../models/gpt2.js";
 import { KvCache } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
@@ -199,7 +199,7 @@ async function loadGgufFile(file: string, options: LoadModelOptions, backend: Ba
       }
       if (options.contextLength) config.contextLength = options.contextLength;
       const params = loadParams(llamaParamSpecs(config), new GgufSource(gguf, llamaGgufName), true, backend);
-      model = new LlamaModel(config, params);
+      model = new LlamaModel(config, params, fuseProjections(config, params));
     } else if (arch === "gpt2") {
       const config = gpt2ConfigFromGguf(gguf);
       const params = loadParams(gpt2ParamSpecs(config), new GgufSource(gguf, gpt2GgufName), true, backend);

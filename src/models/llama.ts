@@ -7,7 +7,8 @@
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
-  type Tensor, add, attention, concat, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, contiguous,
+  type QuantWeight, type Tensor, add, attention, concat, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
+  contiguous, isQuantWeight,
 } from "../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./llama-config.js";
 import { embedRows, type Weight } from "./embed.js";
@@ -23,9 +24,47 @@ export interface Segment {
   cache: KvCache | null;
 }
 
+/** Per layer, the encoded projections that read the same input, as one matrix each (see fuseProjections). */
+export interface FusedProjections {
+  /** q, k, v stacked by rows: [H·Dh + 2·Hkv·Dh, D]. */
+  qkv: QuantWeight[];
+  /** gate, up stacked by rows: [2·F, D]. */
+  gateUp: QuantWeight[];
+}
+
+/** Inference only: stacks each layer's encoded q/k/v and gate/up matrices into one buffer, so a step runs one
+ *  quantized matmul (one activation quantization, one thread-pool dispatch) where it ran three or two. The
+ *  params keep their names and become views into the stacked buffers, so memory does not grow. Returns null
+ *  unless every one of those matrices is a QuantWeight (f32 tensors, the trainer's case, are left alone). */
+export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>): FusedProjections | null {
+  const fused: FusedProjections = { qkv: [], gateUp: [] };
+  const stack = (names: string[]): QuantWeight | null => {
+    const ws = names.map((n) => params.get(n));
+    if (!ws.every((w): w is QuantWeight => isQuantWeight(w) && w.type === (ws[0] as QuantWeight).type && w.cols === (ws[0] as QuantWeight).cols)) return null;
+    const data = new Uint8Array(ws.reduce((a, w) => a + w.data.length, 0));
+    let at = 0;
+    for (let i = 0; i < ws.length; i++) {
+      data.set(ws[i].data, at);
+      params.set(names[i], { ...ws[i], data: data.subarray(at, at + ws[i].data.length) });
+      at += ws[i].data.length;
+    }
+    return { type: ws[0].type, rows: ws.reduce((a, w) => a + w.rows, 0), cols: ws[0].cols, data };
+  };
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    const qkv = stack([`${p}.self_attn.q_proj.weight`, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.v_proj.weight`]);
+    const gateUp = stack([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]);
+    if (!qkv || !gateUp) return null;
+    fused.qkv.push(qkv);
+    fused.gateUp.push(gateUp);
+  }
+  return fused;
+}
+
 export class LlamaModel {
   readonly freqs: Float32Array;
-  constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>) {
+  constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>,
+    readonly fused: FusedProjections | null = null) {
     this.freqs = ropeFrequencies(config);
   }
 
@@ -87,16 +126,36 @@ export class LlamaModel {
     const c = this.config;
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
-    const q = linear(h, this.w(`${p}.self_attn.q_proj.weight`), this.optional(`${p}.self_attn.q_proj.bias`)); // [N, H·Dh]
-    const k = linear(h, this.w(`${p}.self_attn.k_proj.weight`), this.optional(`${p}.self_attn.k_proj.bias`)); // [N, Hkv·Dh]
-    const v = linear(h, this.w(`${p}.self_attn.v_proj.weight`), this.optional(`${p}.self_attn.v_proj.bias`));
+    let q: Tensor, k: Tensor, v: Tensor; // [N, H·Dh], [N, Hkv·Dh], [N, Hkv·Dh]
+    if (this.fused) {
+      const qkv = linear(h, this.fused.qkv[l]);
+      const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
+      const withBias = (y: Tensor, name: string) => {
+        const b = this.optional(name);
+        return b ? add(y, b) : y;
+      };
+      q = withBias(narrow(qkv, 1, 0, qd), `${p}.self_attn.q_proj.bias`);
+      k = withBias(narrow(qkv, 1, qd, kd), `${p}.self_attn.k_proj.bias`);
+      v = withBias(narrow(qkv, 1, qd + kd, kd), `${p}.self_attn.v_proj.bias`);
+    } else {
+      q = linear(h, this.w(`${p}.self_attn.q_proj.weight`), this.optional(`${p}.self_attn.q_proj.bias`));
+      k = linear(h, this.w(`${p}.self_attn.k_proj.weight`), this.optional(`${p}.self_attn.k_proj.bias`));
+      v = linear(h, this.w(`${p}.self_attn.v_proj.weight`), this.optional(`${p}.self_attn.v_proj.bias`));
+    }
     const att = attendSegments(l, q, k, v, segs, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, freqs: this.freqs, ropeLayout: c.ropeLayout,
     });
     x = add(x, linear(att, this.w(`${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
-    const gate = linear(h2, this.w(`${p}.mlp.gate_proj.weight`));
-    const up = linear(h2, this.w(`${p}.mlp.up_proj.weight`));
+    let gate: Tensor, up: Tensor; // [N, F]
+    if (this.fused) {
+      const gu = linear(h2, this.fused.gateUp[l]);
+      gate = narrow(gu, 1, 0, c.intermediateSize);
+      up = narrow(gu, 1, c.intermediateSize, c.intermediateSize);
+    } else {
+      gate = linear(h2, this.w(`${p}.mlp.gate_proj.weight`));
+      up = linear(h2, this.w(`${p}.mlp.up_proj.weight`));
+    }
     return add(x, linear(swiglu(gate, up), this.w(`${p}.mlp.down_proj.weight`)));
   }
 }
