@@ -108,13 +108,17 @@ async function readSse(body, onEvent) {
   }
 }
 
-function render(div, text, toolCalls, finish) {
-  let html = renderMarkdown(text);
-  for (const call of toolCalls) {
-    if (!call) continue;
-    html += `<div class="tool-call">🔧 ${escapeHtml(call.name ?? "")}(${escapeHtml(call.arguments)})</div>`;
-    if (call.result !== undefined) {
-      html += `<div class="tool-result${call.ok ? "" : " failed"}">${escapeHtml(call.result.length > 600 ? call.result.slice(0, 600) + "…" : call.result)}</div>`;
+/** Renders the reply's segments in the order they streamed: text runs (Markdown) and tool calls with results. */
+function render(div, segments, finish) {
+  let html = "";
+  for (const seg of segments) {
+    if (seg.kind === "text") html += renderMarkdown(seg.text);
+    else {
+      const call = seg.call;
+      html += `<div class="tool-call">→ ${escapeHtml(call.name ?? "")}(${escapeHtml(call.arguments)})</div>`;
+      if (call.result !== undefined) {
+        html += `<div class="tool-result${call.ok ? "" : " failed"}">${escapeHtml(call.result.length > 600 ? call.result.slice(0, 600) + "…" : call.result)}</div>`;
+      }
     }
   }
   if (finish) html += `<div class="finish">${escapeHtml(finish)}</div>`;
@@ -154,6 +158,7 @@ async function send(text) {
   statusEl.textContent = "Generating…";
   let content = "";
   const toolCalls = [];
+  const segments = [];
   let finish = null;
   const started = performance.now();
   let usage = null;
@@ -168,9 +173,17 @@ async function send(text) {
       if (chunk.usage) usage = chunk.usage;
       const choice = chunk.choices?.[0];
       if (!choice) return;
-      if (choice.delta?.content) content += choice.delta.content;
+      if (choice.delta?.content) {
+        content += choice.delta.content;
+        const last = segments[segments.length - 1];
+        if (last?.kind === "text") last.text += choice.delta.content;
+        else segments.push({ kind: "text", text: choice.delta.content });
+      }
       for (const t of choice.delta?.tool_calls ?? []) {
-        toolCalls[t.index] ??= { id: t.id, name: "", arguments: "" };
+        if (!toolCalls[t.index]) {
+          toolCalls[t.index] = { id: t.id, name: "", arguments: "" };
+          segments.push({ kind: "call", call: toolCalls[t.index] });
+        }
         if (t.function?.name) toolCalls[t.index].name = t.function.name;
         toolCalls[t.index].arguments += t.function?.arguments ?? "";
       }
@@ -180,7 +193,7 @@ async function send(text) {
         if (call) Object.assign(call, { result: result.content, ok: result.ok });
       }
       if (choice.finish_reason) finish = choice.finish_reason;
-      render(div, content, toolCalls, null);
+      render(div, segments, null);
       div.scrollIntoView({ block: "end" });
     });
     const secs = (performance.now() - started) / 1000;
@@ -191,7 +204,7 @@ async function send(text) {
       statusEl.textContent = "Stopped.";
     } else {
       div.classList.add("error");
-      content += `${content ? "\n\n" : ""}Error: ${err.message}`;
+      segments.push({ kind: "text", text: `${content ? "\n\n" : ""}Error: ${err.message}` });
       statusEl.textContent = "";
     }
   } finally {
@@ -201,7 +214,7 @@ async function send(text) {
     div.classList.remove("streaming");
     div.dataset.finish = finish ?? "";
   }
-  render(div, content, toolCalls, finish && finish !== "stop" ? finish : null);
+  render(div, segments, finish && finish !== "stop" ? finish : null);
   const message = { role: "assistant", content: content || null };
   // Server-run tool calls are already answered inside that turn; only client tools stay in the history.
   const calls = useServerTools ? [] : toolCalls.filter(Boolean);
