@@ -68,6 +68,15 @@ export function readTrainerState(checkpointDir: string): TrainerState {
   return state;
 }
 
+/** Options with file paths made absolute, so `--resume` works from any working directory. */
+function absolutePaths(o: TrainOptions): TrainOptions {
+  const abs = (p: string | null) => (p === null ? null : path.resolve(p));
+  return {
+    ...o, data: path.resolve(o.data), valData: abs(o.valData), tokenizer: abs(o.tokenizer), init: abs(o.init),
+    modelConfig: abs(o.modelConfig), out: abs(o.out),
+  };
+}
+
 /** AdamW moments as safetensors tensors named "<param>.m" / "<param>.v", shaped like the parameters. */
 function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
   const tensors = model.specs.flatMap((s) => (["m", "v"] as const).map((k) => ({
@@ -283,7 +292,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   const saveCheckpoint = (): CheckpointInfo | null => {
     if (!runDir) return null;
     const s: TrainerState = {
-      format: "zhiyu-trainer-state", version: 1, step, options: o, dataPosition: trainIt.position,
+      format: "zhiyu-trainer-state", version: 1, step, options: absolutePaths(o), dataPosition: trainIt.position,
       optimizerStep: optimizer.stepCount, rng: rng.getState(), lrFactor, rollbacks, spikeWindow: guard.snapshot(),
       tokensSeen, metricsTail: tail.slice(-20),
     };
