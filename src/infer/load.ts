@@ -7,11 +7,11 @@
 //   chat_template.jinja, generation_config.json (EOS may be a list; sampling defaults). Weights become f32 tensors
 //   (exact float semantics, and what the trainer needs).
 // Leaves out: LoRA adapters, multimodal projectors, architectures other than llama / qwen2 / gpt2.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
 import { createBackend } from "../backend/index.js";
-import { readGguf, readTensorBytes, getOptionalString } from "../io/gguf.js";
+import { type GgufFile, readGguf, readTensorBytes, getOptionalString } from "../io/gguf.js";
 import { openSafetensorsFolder } from "../io/safetensors.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
 import {
@@ -27,6 +27,7 @@ import { Gpt2Model } from "../models/gpt2.js";
 import { KvCache } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, readChecked } from "../models/weights.js";
+import type { WeightType } from "../backend/backend.js";
 import { GgufSource, SafetensorsSource } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
 import type { ForwardItem, SequenceState, TextModel } from "./model-api.js";
@@ -71,6 +72,60 @@ function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boole
   const params = new Map<string, Weight>();
   for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend));
   return params;
+}
+
+/** GGUF reads that put each group of tensors (a LLaMA layer's q/k/v, gate/up) side by side in one buffer, so that
+ *  fuseProjections stacks them without a copy — a copy would hold both versions until the next GC, and resident
+ *  memory must stay near the file size. Tensors outside a group, or a group whose types differ, read as usual. */
+class StackedGgufSource implements WeightSource {
+  readonly description: string;
+  private readonly groupOf = new Map<string, string[]>();
+  private readonly ready = new Map<string, RawTensor>();
+  constructor(private readonly file: GgufFile, private readonly inner: GgufSource, groups: string[][]) {
+    this.description = inner.description;
+    for (const g of groups) for (const n of g) this.groupOf.set(n, g);
+  }
+  fileName(hfName: string): string {
+    return this.inner.fileName(hfName);
+  }
+  has(hfName: string): boolean {
+    return this.inner.has(hfName);
+  }
+  read(hfName: string): RawTensor {
+    const done = this.ready.get(hfName);
+    if (done) {
+      this.ready.delete(hfName);
+      return done;
+    }
+    const group = this.groupOf.get(hfName);
+    if (!group || !group.every((n) => this.inner.has(n))) return this.inner.read(hfName);
+    const infos = group.map((n) => this.inner.info(n));
+    if (infos.some((t) => t.type !== infos[0].type || t.type === "f32")) return this.inner.read(hfName);
+    const first = this.inner.read(group[0]); // validates the type and reads the first tensor
+    const buf = new Uint8Array(infos.reduce((a, t) => a + t.byteSize, 0));
+    buf.set(first.data);
+    let at = first.data.length;
+    const fd = openSync(this.file.path, "r");
+    try {
+      for (let i = 1; i < infos.length; i++) {
+        const t = infos[i];
+        for (let got = 0; got < t.byteSize;) {
+          const n = readSync(fd, buf, at + got, t.byteSize - got, t.offset + got);
+          if (n <= 0) throw new ModelLoadError(`${this.file.path}: tensor '${t.name}': file ended after ${got} of ${t.byteSize} bytes`);
+          got += n;
+        }
+        this.ready.set(group[i], { fileName: t.name, shape: [...t.dims].reverse(), type: t.type as WeightType,
+          data: buf.subarray(at, at + t.byteSize) });
+        at += t.byteSize;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const head: RawTensor = { ...first, data: buf.subarray(0, first.data.length) };
+    if (group[0] === hfName) return head;
+    this.ready.set(group[0], head);
+    return this.read(hfName);
+  }
 }
 
 /** A sequence's state: its KV cache. */
@@ -198,7 +253,12 @@ async function loadGgufFile(file: string, options: LoadModelOptions, backend: Ba
           data: readTensorBytes(gguf, freqs) }, backend);
       }
       if (options.contextLength) config.contextLength = options.contextLength;
-      const params = loadParams(llamaParamSpecs(config), new GgufSource(gguf, llamaGgufName), true, backend);
+      const groups = Array.from({ length: config.numLayers }, (_, l) => [
+        ["q_proj", "k_proj", "v_proj"].map((n) => `model.layers.${l}.self_attn.${n}.weight`),
+        ["gate_proj", "up_proj"].map((n) => `model.layers.${l}.mlp.${n}.weight`),
+      ]).flat();
+      const source = new StackedGgufSource(gguf, new GgufSource(gguf, llamaGgufName), groups);
+      const params = loadParams(llamaParamSpecs(config), source, true, backend);
       model = new LlamaModel(config, params, fuseProjections(config, params));
     } else if (arch === "gpt2") {
       const config = gpt2ConfigFromGguf(gguf);

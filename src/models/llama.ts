@@ -41,6 +41,16 @@ export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>
   const stack = (names: string[]): QuantWeight | null => {
     const ws = names.map((n) => params.get(n));
     if (!ws.every((w): w is QuantWeight => isQuantWeight(w) && w.type === (ws[0] as QuantWeight).type && w.cols === (ws[0] as QuantWeight).cols)) return null;
+    // Already side by side in one buffer (the GGUF loader reads them so): a view, no copy.
+    const first = ws[0].data;
+    let end = first.byteOffset;
+    const adjacent = ws.every((w) => {
+      const ok = w.data.buffer === first.buffer && w.data.byteOffset === end;
+      end += w.data.length;
+      return ok;
+    });
+    const rows = ws.reduce((a, w) => a + w.rows, 0);
+    if (adjacent) return { type: ws[0].type, rows, cols: ws[0].cols, data: new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) };
     const data = new Uint8Array(ws.reduce((a, w) => a + w.data.length, 0));
     let at = 0;
     for (let i = 0; i < ws.length; i++) {
@@ -48,7 +58,7 @@ export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>
       params.set(names[i], { ...ws[i], data: data.subarray(at, at + ws[i].data.length) });
       at += ws[i].data.length;
     }
-    return { type: ws[0].type, rows: ws.reduce((a, w) => a + w.rows, 0), cols: ws[0].cols, data };
+    return { type: ws[0].type, rows, cols: ws[0].cols, data };
   };
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}`;
