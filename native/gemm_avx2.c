@@ -71,9 +71,9 @@ static AVX2 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, in
   zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR);
 }
 
-const zy_gemm_kernel zy_gemm_kernel_avx2_f32 = {"avx2", MR, NR, 1, 4, 256, 576, 1024, 0,
+const zy_gemm_kernel zy_gemm_kernel_avx2_f32 = {"avx2", MR, NR, 1, 4, 256, 576, 1024,
                                                 pack_a_f32, pack_b_f32, tile_f32};
-const zy_gemm_kernel zy_gemm_kernel_avx2_bf16in = {"avx2", MR, NR, 1, 4, 256, 576, 1024, 0,
+const zy_gemm_kernel zy_gemm_kernel_avx2_bf16in = {"avx2", MR, NR, 1, 4, 256, 576, 1024,
                                                    pack_a_f32, pack_b_f32, tile_f32};
 
 void AVX2 zy_gemv_avx2(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha,

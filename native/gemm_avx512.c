@@ -1,17 +1,14 @@
 /* AVX-512 GEMM micro-kernels (driven by gemm.c): a 12 × 32 f32 tile (24 zmm accumulators, two B vectors and
  * broadcast FMAs from the packed A panel) used for f32 and for bf16 operands widened while packing, and a
  * 12 × 32 bf16 tile on vdpbf16ps (AVX512_BF16, only selected when the CPU has it) with f32 accumulation.
- * Edges use masked loads/stores, so the f32 tile can also read an unpacked row-major B in place.
+ * Partial tiles at the right edge store through lane masks (packed B is zero-padded to 32 columns).
  * Leaves out: prefetch tuning per CPU model, AMX. */
 #include "gemm_impl.h"
 #include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define AVX512BF16 __attribute__((target("avx512bf16,avx512f,avx512bw,avx512dq,avx512vl,fma")))
-#ifndef ZY_GEMM_MR
-#define ZY_GEMM_MR 12
-#endif
-#define MR ZY_GEMM_MR
+#define MR 12
 #define NR 32
 /* cache blocks: KC·NR·4 B panel rows stream from L2, MR·KC·4 A panel in L1, KC·NC·4 B block in L2 */
 #ifndef ZY_GEMM_KC
@@ -47,43 +44,29 @@ static inline AVX512 __mmask16 lane_mask(int count) {
     }                                                                                               \
   } while (0)
 
-/* R rows × 32 columns of C from a packed A panel (stride MR per k) and a B panel with row stride ldb. */
+/* R rows × nr (≤ 32) columns of C from a packed A panel (stride MR per k) and a packed B panel (stride ldb). */
 static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, int64_t kb, const float *pa,
                                                                    const float *pb, int64_t ldb, float *c,
                                                                    int64_t ldc, int nr, float alpha, float beta) {
   __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
   __m512 acc0[MR], acc1[MR];
-#pragma GCC unroll 14
+#pragma GCC unroll 12
   for (int i = 0; i < R; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
-#pragma GCC unroll 14
+#pragma GCC unroll 12
   for (int i = 0; i < R; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-  if (nr == NR) {
 #pragma GCC unroll 2
-    for (int64_t p = 0; p < kb; p++) {
-      _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0); /* B rows from L2, 16 k-steps ahead */
-      _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
-      __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
-#pragma GCC unroll 14
-      for (int i = 0; i < R; i++) {
-        __m512 ai = _mm512_set1_ps(pa[i]);
-        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-      }
-      pa += MR;
-      pb += ldb;
+  for (int64_t p = 0; p < kb; p++) {
+    _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0); /* B rows from L2, 16 k-steps ahead */
+    _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
+    __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < R; i++) {
+      __m512 ai = _mm512_set1_ps(pa[i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
     }
-  } else {
-    for (int64_t p = 0; p < kb; p++) {
-      __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
-#pragma GCC unroll 14
-      for (int i = 0; i < R; i++) {
-        __m512 ai = _mm512_set1_ps(pa[i]);
-        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-      }
-      pa += MR;
-      pb += ldb;
-    }
+    pa += MR;
+    pb += ldb;
   }
   STORE_ROWS(R);
 }
@@ -95,17 +78,10 @@ static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, 
   }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 TILE_FN(7) TILE_FN(8) TILE_FN(9) TILE_FN(10) TILE_FN(11) TILE_FN(12)
-#if MR > 12
-TILE_FN(13) TILE_FN(14)
-#endif
 
 typedef void (*tile_fn)(int64_t, const float *, const float *, int64_t, float *, int64_t, int, float, float);
 static const tile_fn tiles[MR + 1] = {0, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6,
-                                      tile_7, tile_8, tile_9, tile_10, tile_11, tile_12
-#if MR > 12
-                                      , tile_13, tile_14
-#endif
-};
+                                      tile_7, tile_8, tile_9, tile_10, tile_11, tile_12};
 
 static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t ldb, float *c, int64_t ldc, int mr,
                             int nr, float alpha, float beta) {
@@ -211,10 +187,10 @@ static AVX512 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, 
   else pack_b_any(b, p0, kb, j0, nb, (float *)dst, 0);
 }
 
-const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 1,
+const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                   pack_a_f32, pack_b_f32, tile_f32};
 /* bf16 operands on a CPU without AVX512_BF16: widened to f32 while packing (a 16-bit shift), same tile. */
-const zy_gemm_kernel zy_gemm_kernel_avx512_bf16in = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 0,
+const zy_gemm_kernel zy_gemm_kernel_avx512_bf16in = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                      pack_a_f32, pack_b_f32, tile_f32};
 
 /* ---- matrix-vector (m = 1): memory-bound, so the point is streaming B once with few instructions ---- */
@@ -372,5 +348,5 @@ static AVX512BF16 void tile_bf16pairs(int64_t kbp, const void *pav, const void *
   }
 }
 
-const zy_gemm_kernel zy_gemm_kernel_avx512bf16 = {"avx512-bf16", MR, NR, 2, 2, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC, 0,
+const zy_gemm_kernel zy_gemm_kernel_avx512bf16 = {"avx512-bf16", MR, NR, 2, 2, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                   pack_a_bf16pairs, pack_b_bf16pairs, tile_bf16pairs};

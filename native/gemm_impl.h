@@ -26,10 +26,10 @@ typedef struct {
   int kgroup;          /* k values per packed step: 1, or 2 for bf16 pairs */
   int elem_bytes;      /* bytes per packed A/B element (f32 4, bf16 2) */
   int64_t kc, mc, nc;  /* cache blocks: depth, rows of a packed A block, columns of a packed B block */
-  int direct_b;        /* tile can read an unpacked f32 B with row stride ldb (masked loads at the edge) */
   void (*pack_a)(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst);
   void (*pack_b)(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst);
-  /* C[mr × nr] = alpha·(packed A panel · B panel) + beta·C (beta 0: C not read); mr ≤ .mr, nr ≤ .nr. */
+  /* C[mr × nr] = alpha·(packed A panel · packed B panel, rows ldb apart) + beta·C (beta 0: C not read);
+   * mr ≤ .mr, nr ≤ .nr. */
   void (*tile)(int64_t kbp, const void *pa, const void *pb, int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                float alpha, float beta);
 } zy_gemm_kernel;
