@@ -1,0 +1,53 @@
+// `zhiyu recipe FILE [--work DIR] [--budget-minutes M] [--until STAGE] [--threads N]`: runs the reproducible
+// default-model recipe of src/train/recipe.ts (extract → tokenizer → prepare → sweep → fit → pretrain → sft →
+// eval → export). Finished stages are skipped, so running the same command again continues a killed recipe.
+// Leaves out: editing the recipe file (flags override its budget and threads only).
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { createBackend } from "../../backend/index.js";
+import { readRecipeConfig, runRecipe, STAGES, type StageName } from "../../train/recipe.js";
+import { UsageError } from "../errors.js";
+
+const HELP = `usage: zhiyu recipe FILE [options]
+
+  --work DIR            work folder for intermediate files and checkpoints (default runs/recipe-<name>)
+  --budget-minutes M    override the recipe's time budget (sizes the final model and SFT)
+  --threads N           override the recipe's thread count (results are deterministic per thread count)
+  --until STAGE         stop after STAGE (${STAGES.join(", ")})
+
+Stages already finished (WORK/<stage>.done.json) are skipped; pretraining and SFT resume from checkpoints.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      work: { type: "string" }, "budget-minutes": { type: "string" }, threads: { type: "string" }, until: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`give exactly one recipe file\n\n${HELP}`);
+  const config = readRecipeConfig(positionals[0]!);
+  if (values["budget-minutes"] !== undefined) {
+    const m = Number(values["budget-minutes"]);
+    if (!(m > 0)) throw new UsageError(`--budget-minutes ${values["budget-minutes"]} must be a positive number`);
+    config.budgetMinutes = m;
+  }
+  if (values.threads !== undefined) {
+    const t = Number(values.threads);
+    if (!Number.isInteger(t) || t < 1) throw new UsageError(`--threads ${values.threads} must be a positive integer`);
+    config.threads = t;
+  }
+  const until = (values.until ?? null) as StageName | null;
+  if (until !== null && !STAGES.includes(until)) throw new UsageError(`--until ${until}: stages are ${STAGES.join(", ")}`);
+  const backend = createBackend({ threads: config.threads });
+  const log = (line: string) => console.log(`[recipe ${new Date().toISOString().slice(11, 19)}] ${line}`);
+  await runRecipe({
+    config, work: path.resolve(values.work ?? path.join("runs", `recipe-${config.name}`)), dataRoot: path.resolve("../shared/data"),
+    repoRoot: process.cwd(), backend, log, stdout: process.stdout,
+  }, until);
+  return 0;
+}

@@ -1,0 +1,69 @@
+// `zhiyu sft --model DIR --data FILE... --out DIR`: supervised fine-tuning on chat data (OpenAI messages JSONL,
+// Alpaca JSON, ShareGPT JSON; the format of each file is detected and printed), rendered with the model's chat
+// template, loss on assistant tokens only, short examples packed. Running the same command again resumes from
+// the newest checkpoint in --out. See src/train/sft.ts.
+// Leaves out: a config file (the recipe drives SFT in code).
+import { parseArgs } from "node:util";
+import { createBackend } from "../../backend/index.js";
+import { DEFAULT_SFT_OPTIONS, runSft, type SftOptions } from "../../train/sft.js";
+import { UsageError } from "../errors.js";
+
+const D = DEFAULT_SFT_OPTIONS;
+const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
+
+  --model DIR           Hugging Face folder to fine-tune (config.json, model.safetensors, tokenizer files)
+  --data FILE           chat data: OpenAI {"messages": [...]} JSONL, Alpaca JSON, ShareGPT JSON (repeatable)
+  --out DIR             run folder (checkpoints/, metrics.jsonl); an existing run resumes
+  --seq T (${D.seq})  --batch B (${D.batch})  --steps N (default: --epochs passes)  --epochs E (${D.epochs})
+  --lr LR (${D.lr})  --min-lr (${D.minLr})  --warmup N (${D.warmup})  --weight-decay (${D.weightDecay})  --grad-clip (${D.gradClip})
+  --seed S (${D.seed})  --dtype f32|bf16  --threads N  --checkpoint-every K (${D.checkpointEvery})  --keep-last N (${D.keepLast})
+  --val-every K         hold out every K-th packed row for validation (${D.valEvery}; 0 = none)
+  --no-spike-guard      --spike-zscore Z (${D.spikeZscore})  --max-rollbacks N (${D.maxRollbacks})  --no-resume`;
+
+function num(flag: string, raw: string | undefined, fallback: number, integer: boolean): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new UsageError(`--${flag} expects ${integer ? "an integer" : "a number"}, got ${raw}`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const s = { type: "string" } as const;
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: s, data: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
+      warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
+      "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.model || !values.data?.length || !values.out) throw new UsageError(`--model, --data and --out are required\n\n${HELP}`);
+  const dtype = values.dtype ?? "f32";
+  if (dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype ${dtype} must be f32 or bf16`);
+  const options: SftOptions = {
+    ...D, model: values.model, data: values.data, out: values.out,
+    seq: num("seq", values.seq, D.seq, true), batch: num("batch", values.batch, D.batch, true),
+    steps: values.steps !== undefined ? num("steps", values.steps, 0, true) : null, epochs: num("epochs", values.epochs, D.epochs, false),
+    lr: num("lr", values.lr, D.lr, false), minLr: num("min-lr", values["min-lr"], D.minLr, false),
+    warmup: num("warmup", values.warmup, D.warmup, true), weightDecay: num("weight-decay", values["weight-decay"], D.weightDecay, false),
+    gradClip: num("grad-clip", values["grad-clip"], D.gradClip, false), seed: num("seed", values.seed, D.seed, true), dtype,
+    checkpointEvery: num("checkpoint-every", values["checkpoint-every"], D.checkpointEvery, true),
+    keepLast: num("keep-last", values["keep-last"], D.keepLast, true), valEvery: num("val-every", values["val-every"], D.valEvery, true),
+    spikeGuard: !values["no-spike-guard"], spikeZscore: num("spike-zscore", values["spike-zscore"], D.spikeZscore, false),
+    maxRollbacks: num("max-rollbacks", values["max-rollbacks"], D.maxRollbacks, true),
+  };
+  if (options.seq < 1 || options.batch < 1 || (options.steps !== null && options.steps < 1) || !(options.lr > 0)) {
+    throw new UsageError("--seq, --batch and --steps must be positive and --lr > 0");
+  }
+  const threads = values.threads !== undefined ? num("threads", values.threads, 0, true) : undefined;
+  const backend = createBackend(threads !== undefined ? { threads } : {});
+  const r = await runSft({ options, backend, stdout: process.stdout, resume: !values["no-resume"] });
+  console.log(`SFT finished at step ${r.finalStep}/${r.totalSteps}` + (r.valLoss !== null ? `, validation loss ${r.valLoss.toFixed(4)}` : "") +
+    (r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
+  return 0;
+}

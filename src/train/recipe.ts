@@ -1,0 +1,618 @@
+// The reproducible recipe of Zhiyu's default model (`zhiyu recipe recipes/zhiyu-mini.json`): from ../shared/data
+// only, and only its sets whose licence allows redistributing a model trained on them, it runs
+//   extract → tokenizer → prepare → sweep → fit (the prediction is written BEFORE the final run) → pretrain →
+//   sft → eval → export
+// into a work folder. Each stage writes <work>/<stage>.done.json when its output is complete and is skipped when
+// that file exists, so a killed recipe continues where it stopped (pretraining and SFT also resume from their
+// newest checkpoint). Everything is seeded: for a fixed thread count and budget the tokenizer and the training
+// losses are the same on every run. The final model's size and token budget come from the scaling fit and the
+// time budget (`budgetMinutes`), using an assumed training speed in FLOP/s from the config (not a live
+// measurement, which would make the choice depend on machine load).
+// Leaves out: downloading anything; data sets without a licence or with a non-commercial one (see LICENSED_SETS).
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { inflateRawSync, gunzipSync } from "node:zlib";
+import type { Backend } from "../backend/backend.js";
+import { Rng } from "../core/rng.js";
+import { f32ArrayToBf16 } from "../core/dtype.js";
+import { writeSafetensors } from "../io/safetensors.js";
+import { CHATML_TEMPLATE } from "../infer/chat-template.js";
+import { loadTokenizer } from "../tokenizers/load.js";
+import { BpeTrainer, DEFAULT_SPECIAL_TOKENS, trainedTokenizerConfig, trainedTokenizerJson } from "../tokenizers/train-bpe.js";
+import { latestCheckpoint, resolveResume } from "./checkpoint.js";
+import { prepareData } from "./data-prepare.js";
+import { bestBigram, evaluateModel, fitBigram, readEvalDocuments, scoredStream, type EvalFigures } from "./eval.js";
+import { readMetrics } from "./metrics.js";
+import { TrainModel } from "./model.js";
+import { plotDataFromMetrics, renderSvg } from "./plot.js";
+import type { ProgressSink } from "./progress.js";
+import {
+  bootstrapFit, computeOptimal, fitLaw, llamaHfConfig, llamaParamCount, llamaTrainFlopsPerToken, predictionInterval,
+  predictLoss, readRuns, renderFitSvg, runSweep, shapeName, sweepRunOptions, type LawConstants, type LlamaShape, type SweepConfig,
+} from "./scaling.js";
+import { DEFAULT_SFT_OPTIONS, prepareSftData, runSft } from "./sft.js";
+import { openTokenStream, resolveTokenPaths } from "./token-file.js";
+import { runTraining } from "./trainer.js";
+
+export interface RecipeConfig {
+  name: string;
+  seed: number;
+  threads: number;
+  /** Wall-clock budget of the whole recipe; the final run's size and tokens follow from it. */
+  budgetMinutes: number;
+  /** Shares of the budget for pretraining and SFT (the rest covers data, sweep, eval). */
+  pretrainShare: number;
+  sftShare: number;
+  /** Assumed training speed (FLOP/s, 6·N per token plus attention) on `threads` threads, used for sizing. */
+  trainFlopsPerSecond: number;
+  /** Every valEvery-th document of each set is held out (validation loss and bits per byte). */
+  valEvery: number;
+  /** Cap on the classical-Chinese poetry text (characters), so it does not dominate the Chinese data. */
+  poetryMaxChars: number;
+  tokenizer: { vocabSize: number; minFrequency: number };
+  train: { batch: number; seq: number; lr: number; evalBatches: number; warmupFraction: number; maxWarmup: number };
+  sweep: { shapes: LlamaShape[]; tokens: number[] };
+  /** Shapes the final model may take; the fit picks the one with the lowest predicted loss in the budget. */
+  candidates: LlamaShape[];
+  /** Largest shipped size in bytes (bf16 weights + tokenizer). */
+  maxModelBytes: number;
+  sft: { batch: number; seq: number; lr: number; maxEpochs: number };
+  /** Where the shipped model goes (relative to the repository root). */
+  exportDir: string;
+}
+
+export class RecipeError extends Error {
+  override name = "RecipeError";
+}
+
+export function readRecipeConfig(file: string): RecipeConfig {
+  let c: RecipeConfig;
+  try {
+    c = JSON.parse(readFileSync(file, "utf8")) as RecipeConfig;
+  } catch (err) {
+    throw new RecipeError(`${file}: cannot read the recipe (${(err as Error).message})`);
+  }
+  for (const key of ["name", "seed", "threads", "budgetMinutes", "tokenizer", "train", "sweep", "candidates", "sft", "exportDir"] as const) {
+    if (c[key] === undefined) throw new RecipeError(`${file}: missing "${key}"`);
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------- licensed data
+
+/** The sets used, with their licences (MODEL_CARD.md lists the same). */
+export const LICENSED_SETS: { name: string; licence: string; lang: "zh" | "en"; use: string }[] = [
+  { name: "tinystories-val-sample", licence: "CDLA-Sharing-1.0", lang: "en", use: "pretraining" },
+  { name: "tinyshakespeare", licence: "MIT (text public domain)", lang: "en", use: "pretraining" },
+  { name: "banking77", licence: "CC BY 4.0", lang: "en", use: "pretraining (train split), SFT (intent → short reply)" },
+  { name: "clinc150", licence: "CC BY 3.0", lang: "en", use: "pretraining (train/val), SFT (intent → short reply)" },
+  { name: "hh-rlhf-harmless-test", licence: "MIT", lang: "en", use: "pretraining only (not used as reply templates)" },
+  { name: "crosswoz", licence: "Apache-2.0", lang: "zh", use: "pretraining + SFT (val split dialogues)" },
+  { name: "kdconv-travel", licence: "Apache-2.0", lang: "zh", use: "pretraining + SFT (dev split dialogues)" },
+  { name: "lccc-toy", licence: "MIT", lang: "zh", use: "pretraining + SFT (train split chit-chat)" },
+  { name: "chinese-poetry-subset", licence: "MIT (texts public domain)", lang: "zh", use: "pretraining (capped)" },
+  { name: "llamafactory-demo/identity.json", licence: "Apache-2.0", lang: "en", use: "SFT (self-introduction, placeholders filled)" },
+];
+
+interface Doc {
+  set: string;
+  lang: "zh" | "en";
+  text: string;
+}
+
+function unzipSingle(buf: Buffer, file: string): Buffer {
+  if (buf.readUInt32LE(0) !== 0x04034b50) throw new RecipeError(`${file}: not a zip archive`);
+  const method = buf.readUInt16LE(8);
+  let size = buf.readUInt32LE(18);
+  const start = 30 + buf.readUInt16LE(26) + buf.readUInt16LE(28);
+  if (size === 0) {
+    const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    size = buf.readUInt32LE(buf.readUInt32LE(eocd + 16) + 20);
+  }
+  const data = buf.subarray(start, start + size);
+  return method === 0 ? data : inflateRawSync(data);
+}
+
+function readJson(file: string): unknown {
+  const raw = readFileSync(file);
+  if (file.endsWith(".zip")) return JSON.parse(unzipSingle(raw, file).toString("utf8"));
+  return JSON.parse(raw.toString("utf8"));
+}
+
+function stringLeaves(v: unknown, out: string[]): void {
+  if (typeof v === "string") { if (v.trim()) out.push(v.trim()); } else if (Array.isArray(v)) for (const x of v) stringLeaves(x, out);
+  else if (v && typeof v === "object") for (const x of Object.values(v)) stringLeaves(x, out);
+}
+
+/** LCCC separates every character by a space; join CJK characters back. */
+export function joinLccc(s: string): string {
+  return s.replace(/(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])/g, "").replace(/(?<=[^\x00-\x7f]) (?=[\x00-\x7f])|(?<=[\x00-\x7f]) (?=[^\x00-\x7f])/g, "").trim();
+}
+
+function groups<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+function csvColumn(file: string, column = 0): string[] {
+  const lines = readFileSync(file, "utf8").split("\n").slice(1).filter((l) => l.trim());
+  return lines.map((l) => {
+    const m = /^"((?:[^"]|"")*)",(.*)$/.exec(l);
+    const cols = m ? [m[1]!.replace(/""/g, '"'), m[2]!] : [l.slice(0, l.lastIndexOf(",")), l.slice(l.lastIndexOf(",") + 1)];
+    return cols[column]!.trim();
+  });
+}
+
+function csvRows(file: string): [string, string][] {
+  const texts = csvColumn(file, 0);
+  const labels = csvColumn(file, 1);
+  return texts.map((t, i) => [t, labels[i]!]);
+}
+
+/** The pretraining documents of the licensed sets (training splits only; test splits stay unseen). */
+export function pretrainingDocuments(dataRoot: string, poetryMaxChars: number): Doc[] {
+  const docs: Doc[] = [];
+  const add = (set: string, lang: "zh" | "en", text: string) => { if (text.trim()) docs.push({ set, lang, text: text.trim() }); };
+  const d = (p: string) => path.join(dataRoot, p);
+  // English
+  const paragraphs = readFileSync(d("tinystories-val-sample/tinystories_val.txt"), "utf8").split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean);
+  let story: string[] = [];
+  for (const p of paragraphs) {
+    if (/^(Once upon a time|One day|Once there)/.test(p) && story.length > 0) { add("tinystories-val-sample", "en", story.join("\n")); story = []; }
+    story.push(p);
+  }
+  if (story.length) add("tinystories-val-sample", "en", story.join("\n"));
+  const speeches = readFileSync(d("tinyshakespeare/input.txt"), "utf8").split(/\n\s*\n/).filter((s) => s.trim());
+  for (const g of groups(speeches, 8)) add("tinyshakespeare", "en", g.join("\n"));
+  for (const g of groups(csvColumn(d("banking77/train.csv")), 20)) add("banking77", "en", g.join("\n"));
+  const clinc = readJson(d("clinc150/data_full.json")) as Record<string, [string, string][]>;
+  for (const split of ["train", "val", "oos_train", "oos_val"]) for (const g of groups(clinc[split]!.map((r) => r[0]), 20)) add("clinc150", "en", g.join("\n"));
+  for (const line of gunzipSync(readFileSync(d("hh-rlhf-harmless-test/test.jsonl.gz"))).toString("utf8").split("\n")) {
+    if (line.trim()) add("hh-rlhf-harmless-test", "en", String((JSON.parse(line) as { chosen: string }).chosen).replace(/^\s+/, ""));
+  }
+  // Chinese
+  const crosswoz = readJson(d("crosswoz/val.json.zip")) as Record<string, { messages: { content: string }[] }>;
+  for (const k of Object.keys(crosswoz)) add("crosswoz", "zh", crosswoz[k]!.messages.map((m) => m.content).join("\n"));
+  for (const dlg of readJson(d("kdconv-travel/dev.json")) as { messages: { message: string }[] }[]) {
+    add("kdconv-travel", "zh", dlg.messages.map((m) => m.message).join("\n"));
+  }
+  const lccc = readJson(d("lccc-toy/toy_data.json")) as { train: string[][] };
+  for (const dlg of lccc.train) add("lccc-toy", "zh", dlg.map(joinLccc).join("\n"));
+  const single = readFileSync(d("lccc-toy/toy_train.txt"), "utf8").split("\n").filter((l) => l.trim()).map((l) => l.split("\t").map(joinLccc).join("\n"));
+  for (const g of groups(single, 10)) add("lccc-toy", "zh", g.join("\n"));
+  let poetry = 0;
+  const poetryFiles = ["全唐诗/唐诗三百首.json", "宋词/宋词三百首.json", "论语/lunyu.json", "诗经/shijing.json",
+    ...readdirSync(d("chinese-poetry-subset/蒙学")).sort().map((f) => `蒙学/${f}`)];
+  for (const f of poetryFiles) {
+    const value = readJson(d(`chinese-poetry-subset/${f}`));
+    const records = Array.isArray(value) ? value : [value];
+    for (const r of records) {
+      const leaves: string[] = [];
+      stringLeaves(r, leaves);
+      const text = leaves.join("\n");
+      if (poetry + text.length > poetryMaxChars) break;
+      poetry += text.length;
+      add("chinese-poetry-subset", "zh", text);
+    }
+  }
+  return docs;
+}
+
+interface Message { role: string; content: string }
+
+const IDENTITY_EXTRA: [string, string][] = [
+  ["你是谁？", "我是智语（Zhiyu），一个由智语项目从零训练的小型中英文对话模型。"],
+  ["你叫什么名字？", "我叫智语，是一个小型的中英文助手。"],
+  ["你能做什么？", "我可以用简短的中文或英文和你聊天，回答一些简单的问题。"],
+  ["你好", "你好！我是智语，有什么可以帮你的吗？"],
+  ["谢谢", "不客气！"],
+  ["再见", "再见，祝你愉快！"],
+  ["Who are you?", "I am Zhiyu, a small Chinese and English assistant trained from scratch by the Zhiyu project."],
+  ["What can you do?", "I can chat briefly in Chinese or English and answer simple questions."],
+  ["Hello", "Hello! I am Zhiyu. How can I help you?"],
+  ["Thanks!", "You're welcome!"],
+  ["Goodbye", "Goodbye, have a nice day!"],
+  ["Are you a large model?", "No, I am a very small model, so my answers are short and often imperfect."],
+];
+
+function humanize(label: string): string {
+  return label.replace(/_/g, " ").replace(/\?$/, "");
+}
+
+/** Instruction-tuning conversations (OpenAI messages) from the licensed sets' training splits. */
+export function sftConversations(dataRoot: string, seed: number): { messages: Message[]; lang: "zh" | "en" }[] {
+  const d = (p: string) => path.join(dataRoot, p);
+  const out: { messages: Message[]; lang: "zh" | "en" }[] = [];
+  const pair = (lang: "zh" | "en", q: string, a: string) => out.push({ lang, messages: [{ role: "user", content: q }, { role: "assistant", content: a }] });
+  const cjk = /[\u4e00-\u9fff]/;
+  for (let rep = 0; rep < 3; rep++) {
+    for (const r of readJson(d("llamafactory-demo/identity.json")) as { instruction: string; input: string; output: string }[]) {
+      const zh = cjk.test(r.output);
+      const a = r.output.replace(/\{\{name\}\}/g, zh ? "智语" : "Zhiyu").replace(/\{\{author\}\}/g, zh ? "智语项目" : "the Zhiyu project");
+      pair(zh ? "zh" : "en", r.input ? `${r.instruction}\n${r.input}` : r.instruction, a);
+    }
+    for (const [q, a] of IDENTITY_EXTRA) pair(cjk.test(q) ? "zh" : "en", q, a);
+  }
+  // Multi-turn Chinese dialogues: user/assistant alternate, at most 6 turns, ending on an assistant turn.
+  const dialogue = (turns: string[], lang: "zh" | "en") => {
+    const t = turns.slice(0, 6).filter((s) => s.length > 0 && s.length <= 160);
+    if (t.length < 2) return;
+    const even = t.length - (t.length % 2);
+    out.push({ lang, messages: t.slice(0, even).map((content, i) => ({ role: i % 2 === 0 ? "user" : "assistant", content })) });
+  };
+  const crosswoz = readJson(d("crosswoz/val.json.zip")) as Record<string, { messages: { content: string }[] }>;
+  for (const k of Object.keys(crosswoz)) dialogue(crosswoz[k]!.messages.map((m) => m.content), "zh");
+  for (const dlg of readJson(d("kdconv-travel/dev.json")) as { messages: { message: string }[] }[]) dialogue(dlg.messages.map((m) => m.message), "zh");
+  for (const dlg of (readJson(d("lccc-toy/toy_data.json")) as { train: string[][] }).train) dialogue(dlg.map(joinLccc), "zh");
+  const single = readFileSync(d("lccc-toy/toy_train.txt"), "utf8").split("\n").filter((l) => l.includes("\t"));
+  for (const l of single.slice(0, 4000)) {
+    const [q, a] = l.split("\t").map(joinLccc);
+    if (q && a) pair("zh", q, a);
+  }
+  // English intents → short replies.
+  const rng = new Rng(seed);
+  const banking = csvRows(d("banking77/train.csv"));
+  for (let i = 0; i < 2500; i++) {
+    const [q, label] = banking[rng.int(banking.length)]!;
+    pair("en", q, `It sounds like your question is about ${humanize(label)}. I can help you with that.`);
+  }
+  const clinc = readJson(d("clinc150/data_full.json")) as Record<string, [string, string][]>;
+  const clincTrain = [...clinc.train!, ...clinc.oos_train!];
+  for (let i = 0; i < 2500; i++) {
+    const [q, intent] = clincTrain[rng.int(clincTrain.length)]!;
+    pair("en", q, intent === "oos" ? "Sorry, I can't help with that request." : `This is a ${humanize(intent)} request. I'll take care of it.`);
+  }
+  // A seeded shuffle so packing mixes sources and languages.
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- stages
+
+export interface RecipeContext {
+  config: RecipeConfig;
+  /** Work folder (intermediate files, checkpoints). */
+  work: string;
+  /** ../shared/data */
+  dataRoot: string;
+  /** Repository root (exportDir is relative to it). */
+  repoRoot: string;
+  backend: Backend;
+  log: (line: string) => void;
+  stdout: ProgressSink;
+}
+
+export const STAGES = ["extract", "tokenizer", "prepare", "sweep", "fit", "pretrain", "sft", "eval", "export"] as const;
+export type StageName = typeof STAGES[number];
+
+function doneFile(ctx: RecipeContext, stage: StageName): string {
+  return path.join(ctx.work, `${stage}.done.json`);
+}
+
+function markDone(ctx: RecipeContext, stage: StageName, info: Record<string, unknown>): void {
+  const f = doneFile(ctx, stage);
+  writeFileSync(f + ".tmp", JSON.stringify({ stage, ...info }, null, 2) + "\n");
+  renameSync(f + ".tmp", f);
+}
+
+export function readDone<T = Record<string, unknown>>(work: string, stage: StageName): T | null {
+  const f = path.join(work, `${stage}.done.json`);
+  return existsSync(f) ? JSON.parse(readFileSync(f, "utf8")) as T : null;
+}
+
+function sweepConfig(ctx: RecipeContext): SweepConfig {
+  const c = ctx.config;
+  return {
+    data: path.join(ctx.work, "tokens"), valData: path.join(ctx.work, "tokens-val", "train_000000.bin"),
+    vocabSize: readDone<{ vocabSize: number }>(ctx.work, "tokenizer")!.vocabSize,
+    shapes: c.sweep.shapes, tokens: c.sweep.tokens, batch: c.train.batch, seq: c.train.seq, lr: c.train.lr,
+    warmupFraction: c.train.warmupFraction, maxWarmup: c.train.maxWarmup, evalBatches: c.train.evalBatches,
+    seed: c.seed, threads: c.threads,
+  };
+}
+
+async function stageExtract(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const dir = path.join(ctx.work, "text");
+  mkdirSync(dir, { recursive: true });
+  const docs = pretrainingDocuments(ctx.dataRoot, ctx.config.poetryMaxChars);
+  const rng = new Rng(ctx.config.seed);
+  const split: Record<string, string[]> = { train_zh: [], train_en: [], val_zh: [], val_en: [] };
+  const perSet = new Map<string, number>();
+  for (const doc of docs) {
+    const i = perSet.get(doc.set) ?? 0;
+    perSet.set(doc.set, i + 1);
+    const text = doc.text.replace(/\n\s*\n/g, "\n");
+    split[`${i % ctx.config.valEvery === ctx.config.valEvery - 1 ? "val" : "train"}_${doc.lang}`]!.push(text);
+  }
+  const stats: Record<string, { documents: number; bytes: number }> = {};
+  for (const [name, list] of Object.entries(split)) {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [list[i], list[j]] = [list[j]!, list[i]!];
+    }
+    writeFileSync(path.join(dir, `${name}.txt`), list.join("\n\n") + "\n");
+    stats[name] = { documents: list.length, bytes: Buffer.byteLength(list.join("\n\n")) };
+  }
+  // Validation text mixed across languages so the trainer's first validation batches cover both.
+  const val = [...split.val_zh!, ...split.val_en!];
+  for (let i = val.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [val[i], val[j]] = [val[j]!, val[i]!];
+  }
+  writeFileSync(path.join(dir, "val_mixed.txt"), val.join("\n\n") + "\n");
+  const sft = sftConversations(ctx.dataRoot, ctx.config.seed);
+  mkdirSync(path.join(ctx.work, "sft-data"), { recursive: true });
+  writeFileSync(path.join(ctx.work, "sft-data", "sft_train.jsonl"), sft.map((c) => JSON.stringify({ messages: c.messages })).join("\n") + "\n");
+  ctx.log(`extract: ${JSON.stringify(stats)}; ${sft.length} SFT conversations`);
+  return { stats, sftConversations: sft.length, sets: LICENSED_SETS };
+}
+
+async function stageTokenizer(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const dir = path.join(ctx.work, "tokenizer");
+  mkdirSync(dir, { recursive: true });
+  const trainer = new BpeTrainer({
+    vocabSize: ctx.config.tokenizer.vocabSize, specialTokens: DEFAULT_SPECIAL_TOKENS, minFrequency: ctx.config.tokenizer.minFrequency,
+  });
+  for (const f of ["train_zh.txt", "train_en.txt"]) {
+    for (const line of readFileSync(path.join(ctx.work, "text", f), "utf8").split("\n")) if (line) trainer.addText(line + "\n");
+  }
+  const trained = trainer.train();
+  const config = { ...trainedTokenizerConfig(trained) as Record<string, unknown>, chat_template: CHATML_TEMPLATE };
+  writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(trainedTokenizerJson(trained)));
+  writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(config, null, 2) + "\n");
+  const tok = loadTokenizer(dir);
+  ctx.log(`tokenizer: ${tok.vocabSize} tokens`);
+  return { vocabSize: tok.vocabSize, imEnd: tok.tokenToId("<|im_end|>"), endOfText: tok.tokenToId("<|endoftext|>") };
+}
+
+async function stagePrepare(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const tok = loadTokenizer(path.join(ctx.work, "tokenizer"));
+  const t = (f: string) => path.join(ctx.work, "text", f);
+  for (const d of ["tokens", "tokens-val"]) rmSync(path.join(ctx.work, d), { recursive: true, force: true });
+  const train = prepareData(tok, { inputs: [t("train_zh.txt"), t("train_en.txt")], outDir: path.join(ctx.work, "tokens"), split: "blank-line" });
+  const val = prepareData(tok, { inputs: [t("val_mixed.txt")], outDir: path.join(ctx.work, "tokens-val"), split: "blank-line" });
+  ctx.log(`prepare: ${train.train.tokens} training tokens (${train.charsPerToken.toFixed(2)} chars/token), ${val.train.tokens} validation tokens`);
+  return { trainTokens: train.train.tokens, valTokens: val.train.tokens, charsPerToken: train.charsPerToken };
+}
+
+async function stageSweep(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const runs = await runSweep(sweepConfig(ctx), path.join(ctx.work, "sweep"), ctx.backend, ctx.log);
+  return { runs: runs.length };
+}
+
+export interface Prediction {
+  constants: LawConstants;
+  std: LawConstants;
+  bootstrapSamples: number;
+  shape: LlamaShape;
+  N: number;
+  D: number;
+  steps: number;
+  predictedValLoss: number;
+  interval90: [number, number];
+  computeOptimal: { N: number; D: number; loss: number };
+  flops: number;
+  measuredSweepFlopsPerSecond: number;
+  createdAt: string;
+}
+
+/** The final run's shape and tokens: the lowest predicted loss among candidates that fit the time and size budget. */
+export function chooseFinal(ctx: { config: RecipeConfig }, vocabSize: number, c: LawConstants): { shape: LlamaShape; D: number; predicted: number } {
+  const cfg = ctx.config;
+  const seconds = cfg.budgetMinutes * 60 * cfg.pretrainShare;
+  const tokensPerStep = cfg.train.batch * cfg.train.seq;
+  let best: { shape: LlamaShape; D: number; predicted: number } | null = null;
+  for (const s of cfg.candidates) {
+    if (llamaParamCount(s, vocabSize) * 2 > cfg.maxModelBytes) continue;
+    const rate = cfg.trainFlopsPerSecond / llamaTrainFlopsPerToken(s, vocabSize, cfg.train.seq);
+    const steps = Math.max(10, Math.floor((rate * seconds) / tokensPerStep / 10) * 10);
+    const D = steps * tokensPerStep;
+    const predicted = predictLoss(c, llamaParamCount(s, vocabSize), D);
+    if (!best || predicted < best.predicted) best = { shape: s, D, predicted };
+  }
+  if (!best) throw new RecipeError("no candidate shape fits maxModelBytes; add smaller candidates");
+  return best;
+}
+
+async function stageFit(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const runs = readRuns(path.join(ctx.work, "sweep"));
+  const pts = runs.map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));
+  const fit = fitLaw(pts);
+  const boot = bootstrapFit(pts, fit.constants, 100, ctx.config.seed);
+  const vocab = readDone<{ vocabSize: number }>(ctx.work, "tokenizer")!.vocabSize;
+  const choice = chooseFinal(ctx, vocab, fit.constants);
+  const N = llamaParamCount(choice.shape, vocab);
+  const flops = 6 * N * choice.D;
+  const largest = runs.reduce((a, b) => (a.params * a.tokens > b.params * b.tokens ? a : b));
+  const prediction: Prediction = {
+    constants: fit.constants, std: boot.std, bootstrapSamples: boot.samples.length, shape: choice.shape, N, D: choice.D,
+    steps: choice.D / (ctx.config.train.batch * ctx.config.train.seq), predictedValLoss: choice.predicted,
+    interval90: predictionInterval(boot.samples, N, choice.D), computeOptimal: computeOptimal(fit.constants, flops), flops,
+    measuredSweepFlopsPerSecond: largest.tokensPerSecond * largest.flopsPerToken, createdAt: new Date().toISOString(),
+  };
+  writeFileSync(path.join(ctx.work, "prediction.json"), JSON.stringify(prediction, null, 2) + "\n");
+  writeFileSync(path.join(ctx.work, "scaling-fit.svg"), renderFitSvg({
+    runs: pts, constants: fit.constants, target: { N, D: choice.D, predicted: choice.predicted },
+  }));
+  ctx.log(`fit: E=${fit.constants.E.toFixed(3)} A=${fit.constants.A.toPrecision(3)} α=${fit.constants.alpha.toFixed(3)} ` +
+    `B=${fit.constants.B.toPrecision(3)} β=${fit.constants.beta.toFixed(3)}; final ${shapeName(choice.shape)} (${N} parameters) × ` +
+    `${choice.D} tokens, predicted validation loss ${choice.predicted.toFixed(4)}`);
+  return { prediction: "prediction.json" };
+}
+
+function readPrediction(ctx: RecipeContext): Prediction {
+  return JSON.parse(readFileSync(path.join(ctx.work, "prediction.json"), "utf8")) as Prediction;
+}
+
+function pretrainOptions(ctx: RecipeContext) {
+  const p = readPrediction(ctx);
+  const cfg = sweepConfig(ctx);
+  const vocab = cfg.vocabSize;
+  const tokDone = readDone<{ endOfText: number }>(ctx.work, "tokenizer")!;
+  const configPath = path.join(ctx.work, "final.config.json");
+  writeFileSync(configPath, JSON.stringify(llamaHfConfig(p.shape, vocab, Math.max(ctx.config.train.seq, ctx.config.sft.seq), tokDone.endOfText), null, 2) + "\n");
+  const base = sweepRunOptions(cfg, configPath, p.D);
+  return {
+    ...base, out: path.join(ctx.work, "pretrain"), tokenizer: path.join(ctx.work, "tokenizer"), jsonLog: false,
+    evalEvery: Math.max(1, base.steps / 10), checkpointEvery: Math.max(10, Math.round(base.steps / 20)), keepLast: 2,
+    spikeGuard: true, logEvery: 20,
+  };
+}
+
+async function stagePretrain(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const o = pretrainOptions(ctx);
+  const resume = latestCheckpoint(o.out!) ? resolveResume(o.out!) : null;
+  const result = await runTraining({ options: o, resume, backend: ctx.backend, stdout: ctx.stdout, stderr: ctx.stdout });
+  const records = readMetrics(path.join(o.out!, "metrics.jsonl"));
+  const val = records.filter((r): r is { step: number; val_loss: number; val_ppl: number } => "val_loss" in r);
+  const last = val[val.length - 1];
+  if (!last || last.step !== o.steps) throw new RecipeError(`pretrain: no validation loss at the final step ${o.steps}`);
+  const p = readPrediction(ctx);
+  ctx.log(`pretrain: final validation loss ${last.val_loss.toFixed(4)} (predicted ${p.predictedValLoss.toFixed(4)}, ` +
+    `${(100 * (last.val_loss - p.predictedValLoss) / p.predictedValLoss).toFixed(1)}%)`);
+  return { finalStep: result.finalStep, valLoss: last.val_loss, checkpoint: latestCheckpoint(o.out!)!.dir };
+}
+
+async function stageSft(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const pre = readDone<{ checkpoint: string }>(ctx.work, "pretrain")!;
+  const records = readMetrics(path.join(ctx.work, "pretrain", "metrics.jsonl"));
+  const rates = records.filter((r): r is { tokens_per_s: number } & typeof r => "tokens_per_s" in r).map((r) => r.tokens_per_s).sort((a, b) => a - b);
+  const rate = rates[Math.floor(rates.length / 2)] ?? 1000;
+  const c = ctx.config;
+  // Deterministic step count: the assumed speed scaled like pretraining's (not the measured one).
+  const p = readPrediction(ctx);
+  const assumedRate = c.trainFlopsPerSecond / llamaTrainFlopsPerToken(p.shape, sweepConfig(ctx).vocabSize, c.sft.seq);
+  const budgetSteps = Math.max(20, Math.floor((assumedRate * c.budgetMinutes * 60 * c.sftShare) / (c.sft.batch * c.sft.seq)));
+  const out = path.join(ctx.work, "sft");
+  const probe = prepareSftData(pre.checkpoint, [path.join(ctx.work, "sft-data", "sft_train.jsonl")], c.sft.seq, DEFAULT_SFT_OPTIONS.valEvery);
+  const epochSteps = Math.floor(probe.train.rows / c.sft.batch);
+  const steps = Math.min(budgetSteps, Math.round(c.sft.maxEpochs * epochSteps));
+  ctx.log(`sft: ${steps} steps (${(steps / epochSteps).toFixed(2)} epochs; measured pretraining speed ${rate.toFixed(0)} tokens/s)`);
+  const result = await runSft({
+    options: {
+      ...DEFAULT_SFT_OPTIONS, model: pre.checkpoint, data: [path.join(ctx.work, "sft-data", "sft_train.jsonl")], out,
+      seq: c.sft.seq, batch: c.sft.batch, steps, lr: c.sft.lr, minLr: c.sft.lr / 10, seed: c.seed,
+      checkpointEvery: Math.max(20, Math.round(steps / 10)), warmup: Math.min(50, Math.round(steps / 20)),
+    },
+    backend: ctx.backend, stdout: ctx.stdout,
+  });
+  return { finalStep: result.finalStep, valLoss: result.valLoss, checkpoint: latestCheckpoint(out)!.dir };
+}
+
+export interface LanguageEval {
+  file: string;
+  model: EvalFigures;
+  bigram: EvalFigures & { k: number };
+  /** 1 − model bits per byte / bigram bits per byte. */
+  reduction: number;
+}
+
+async function stageEval(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const sft = readDone<{ checkpoint: string }>(ctx.work, "sft")!;
+  const pre = readDone<{ checkpoint: string }>(ctx.work, "pretrain")!;
+  const tok = loadTokenizer(path.join(ctx.work, "tokenizer"));
+  const trainIds = openTokenStream(resolveTokenPaths(path.join(ctx.work, "tokens"), "train"));
+  const ids = new Int32Array(trainIds.length);
+  trainIds.copyTo(0, trainIds.length, ids);
+  const bigram = fitBigram(ids, tok.vocabSize);
+  const result: Record<string, Record<string, LanguageEval>> = {};
+  for (const [which, dir] of [["pretrained", pre.checkpoint], ["sft", sft.checkpoint]] as const) {
+    const model = TrainModel.fromHfFolder(dir, "f32");
+    result[which] = {};
+    for (const lang of ["zh", "en"]) {
+      const file = path.join(ctx.work, "text", `val_${lang}.txt`);
+      const s = scoredStream(tok, readEvalDocuments(file));
+      const m = evaluateModel(model, s, ctx.config.train.seq);
+      const b = bestBigram(bigram, s);
+      result[which]![lang] = { file, model: m, bigram: { ...b.figures, k: b.k }, reduction: 1 - m.bitsPerByte / b.figures.bitsPerByte };
+      ctx.log(`eval ${which} ${lang}: loss ${m.loss.toFixed(4)}, ${m.bitsPerByte.toFixed(4)} bits/byte; bigram (k=${b.k}) ` +
+        `${b.figures.bitsPerByte.toFixed(4)} bits/byte; ${(100 * (1 - m.bitsPerByte / b.figures.bitsPerByte)).toFixed(1)}% lower`);
+    }
+  }
+  writeFileSync(path.join(ctx.work, "eval.json"), JSON.stringify(result, null, 2) + "\n");
+  return { eval: "eval.json" };
+}
+
+/** Writes the shipped Hugging Face folder: bf16 weights, tokenizer, ChatML template, end-of-turn stop ids. */
+export function exportModel(checkpointDir: string, tokenizerDir: string, outDir: string): { bytes: number } {
+  const model = TrainModel.fromHfFolder(checkpointDir, "f32");
+  const tok = loadTokenizer(tokenizerDir);
+  const imEnd = tok.tokenToId("<|im_end|>");
+  const eot = tok.tokenToId("<|endoftext|>");
+  if (imEnd === undefined || eot === undefined) throw new RecipeError(`${tokenizerDir}: the tokenizer lacks <|im_end|> or <|endoftext|>`);
+  const tmp = `${outDir}.tmp-export`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const tensors = model.hfTensors().map((t) => {
+    const src = t.data as Float32Array;
+    const dst = new Uint16Array(src.length);
+    f32ArrayToBf16(src, dst, src.length);
+    return { name: t.name, dtype: "BF16" as const, shape: t.shape, data: dst };
+  });
+  writeSafetensors(path.join(tmp, "model.safetensors"), tensors, { format: "pt" });
+  const config = { ...model.configJson(), torch_dtype: "bfloat16", eos_token_id: [imEnd, eot], bos_token_id: null };
+  writeFileSync(path.join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  writeFileSync(path.join(tmp, "generation_config.json"), JSON.stringify({
+    eos_token_id: [imEnd, eot], pad_token_id: tok.padTokenId, do_sample: true, temperature: 0.7, top_p: 0.9,
+  }, null, 2) + "\n");
+  copyFileSync(path.join(tokenizerDir, "tokenizer.json"), path.join(tmp, "tokenizer.json"));
+  const tc = JSON.parse(readFileSync(path.join(tokenizerDir, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
+  writeFileSync(path.join(tmp, "tokenizer_config.json"), JSON.stringify({ ...tc, chat_template: CHATML_TEMPLATE }, null, 2) + "\n");
+  // Keep what was written by hand (MODEL_CARD.md, pictures) and replace the model files.
+  mkdirSync(outDir, { recursive: true });
+  let bytes = 0;
+  for (const name of readdirSync(tmp)) {
+    renameSync(path.join(tmp, name), path.join(outDir, name));
+    bytes += readFileSync(path.join(outDir, name)).length;
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  return { bytes };
+}
+
+async function stageExport(ctx: RecipeContext): Promise<Record<string, unknown>> {
+  const sft = readDone<{ checkpoint: string }>(ctx.work, "sft")!;
+  const out = path.resolve(ctx.repoRoot, ctx.config.exportDir);
+  const { bytes } = exportModel(sft.checkpoint, path.join(ctx.work, "tokenizer"), out);
+  // Pictures for the model card: training curves and the scaling fit with the measured result.
+  for (const [name, run] of [["pretrain-curve.svg", "pretrain"], ["sft-curve.svg", "sft"]]) {
+    const records = readMetrics(path.join(ctx.work, run!, "metrics.jsonl"));
+    writeFileSync(path.join(out, name!), renderSvg(plotDataFromMetrics(records), `${ctx.config.name} ${run}`));
+  }
+  const p = readPrediction(ctx);
+  const pre = readDone<{ valLoss: number }>(ctx.work, "pretrain")!;
+  const runs = readRuns(path.join(ctx.work, "sweep")).map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));
+  writeFileSync(path.join(out, "scaling-fit.svg"), renderFitSvg({
+    runs, constants: p.constants, target: { N: p.N, D: p.D, predicted: p.predictedValLoss, actual: pre.valLoss },
+  }));
+  for (const f of ["prediction.json", "eval.json"]) copyFileSync(path.join(ctx.work, f), path.join(out, f));
+  const sweepSummary = readRuns(path.join(ctx.work, "sweep"));
+  writeFileSync(path.join(out, "sweep-runs.json"), JSON.stringify(sweepSummary, null, 1) + "\n");
+  ctx.log(`export: ${out} (${(bytes / 1e6).toFixed(1)} MB of model files)`);
+  return { dir: out, bytes };
+}
+
+const RUNNERS: Record<StageName, (ctx: RecipeContext) => Promise<Record<string, unknown>>> = {
+  extract: stageExtract, tokenizer: stageTokenizer, prepare: stagePrepare, sweep: stageSweep, fit: stageFit,
+  pretrain: stagePretrain, sft: stageSft, eval: stageEval, export: stageExport,
+};
+
+/** Runs the stages in order, skipping finished ones; `until` stops after that stage. */
+export async function runRecipe(ctx: RecipeContext, until: StageName | null = null): Promise<void> {
+  mkdirSync(ctx.work, { recursive: true });
+  for (const stage of STAGES) {
+    if (existsSync(doneFile(ctx, stage))) {
+      ctx.log(`stage ${stage}: done already (${doneFile(ctx, stage)})`);
+    } else {
+      const t0 = performance.now();
+      ctx.log(`stage ${stage}: starting at ${new Date().toISOString()}`);
+      const info = await RUNNERS[stage](ctx);
+      markDone(ctx, stage, { ...info, seconds: (performance.now() - t0) / 1000, finishedAt: new Date().toISOString() });
+      ctx.log(`stage ${stage}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+    if (stage === until) return;
+  }
+}
