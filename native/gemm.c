@@ -9,7 +9,8 @@
  *     for j0 in n step nc:  pack B[p0.., j0..]   (or read B in place when it is f32 [k, n] and m is small)
  *       for ii in mb step mr:  for jj in nb step nr:  tile
  * Threads: one large product runs on all threads together (gemm_coop: shared A blocks, B column units taken
- * from a counter); batches of products, thin shapes and matrix-vector products are split statically (each
+ * from a counter); batches of products, thin shapes and matrix-vector products (also 2..8 rows against B
+ * stored [n, k], which stream B once) are split statically (each
  * part packs its own blocks, no waiting).
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
@@ -131,6 +132,21 @@ static int gemv(int64_t n, int64_t k, zy_gemm_operand x, const zy_gemm_operand *
   return 1;
 }
 
+/* 2..8 rows of A against B stored [n, k] on AVX-512: one pass over B (see zy_gemv_rows_avx512). */
+static int few_rows_fit(int64_t m, const zy_gemm_operand *b) {
+  return m >= 2 && m <= ZY_GEMV_ROWS_MAX && b->rs == 1 && zy_cpu()->avx512;
+}
+static int few_rows(int64_t m, int64_t n, int64_t k, const zy_gemm_operand *a, const zy_gemm_operand *b, float *c,
+                    int64_t ldc, float alpha, float beta) {
+  pack_buffers *buf = &thread_buffers;
+  float *x = (float *)grow((void **)&buf->x, &buf->x_bytes, (size_t)(m * k) * 4);
+  if (!x) return 0;
+  for (int64_t i = 0; i < m; i++) /* op(A) rows as contiguous f32 */
+    for (int64_t p = 0; p < k; p++) x[i * k + p] = zy_gemm_load(a, i * a->rs + p * a->cs);
+  zy_gemv_rows_avx512((int)m, n, k, x, k, b, c, ldc, alpha, beta);
+  return 1;
+}
+
 static void gemm_naive_operands(int64_t m, int64_t n, int64_t k, const zy_gemm_operand *a,
                                 const zy_gemm_operand *b, float *c, int64_t ldc, float alpha, float beta) {
   for (int64_t i = 0; i < m; i++)
@@ -169,6 +185,7 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
     zy_gemm_operand bt = {b.base, b.cs, b.rs, b.bf16}, at = {a.base, a.cs, a.rs, a.bf16};
     if (gemv(m, k, bt, &at, c, alpha, beta)) return;
   }
+  if (few_rows_fit(m, &b) && few_rows(m, n, k, &a, &b, c, ldc, alpha, beta)) return;
   const zy_gemm_kernel *K = pick_kernel(a.bf16);
   int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
   int64_t mc_pad = (K->mc + K->mr - 1) / K->mr * K->mr, nc_pad = (K->nc + K->nr - 1) / K->nr * K->nr;
@@ -277,7 +294,8 @@ static void coop_task(void *ctxp, int64_t begin, int64_t end, int thread_index) 
 }
 
 /* Whether one product of this shape is worth running on all threads together (else: split statically). */
-static int coop_fits(const zy_gemm_kernel *K, int threads, int64_t m, int64_t n, int64_t k) {
+static int coop_fits(const zy_gemm_kernel *K, int threads, int64_t m, int64_t n, int64_t k, const zy_gemm_operand *b) {
+  if (few_rows_fit(m, b)) return 0; /* matrix-vector-like: split N statically */
 #ifdef ZY_GEMM_NO_COOP /* dev/gemm experiments: the static split only */
   return 0;
 #endif
@@ -373,7 +391,8 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
     return;
   }
   const zy_gemm_kernel *K = pick_kernel(bf16);
-  if (batch < threads && k > 0 && alpha != 0.0f && coop_fits(K, threads, m, n, k)) {
+  zy_gemm_operand b0 = view_b(B, bf16, 0, strideB, n, k, transB);
+  if (batch < threads && k > 0 && alpha != 0.0f && coop_fits(K, threads, m, n, k, &b0)) {
     for (int64_t bi = 0; bi < batch; bi++) {
       zy_gemm_operand a = view_a(A, bf16, bi, strideA, m, k, transA), b = view_b(B, bf16, bi, strideB, n, k, transB);
       if (!gemm_coop(threads, m, n, k, a, b, C + bi * strideC, alpha, beta)) /* no memory for the shared blocks */

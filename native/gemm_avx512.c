@@ -258,6 +258,37 @@ void AVX512 zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_o
   }
 }
 
+/* A few rows (m ≤ 8) times B stored [n, k] (transB, the nn.Linear layout): still memory-bound, so each B row
+ * is read once and dotted with all m rows of x (f32, rows ldx apart, in L1/L2). Two B rows per pass. */
+void AVX512 zy_gemv_rows_avx512(int m, int64_t n, int64_t k, const float *x, int64_t ldx, const zy_gemm_operand *b,
+                                float *y, int64_t ldy, float alpha, float beta) {
+  int bf16 = b->bf16, eb = bf16 ? 2 : 4;
+  for (int64_t j = 0; j < n; j += 2) {
+    int g = n - j < 2 ? 1 : 2;
+    const char *r0 = (const char *)b->base + j * b->cs * eb, *r1 = g > 1 ? r0 + b->cs * eb : r0;
+    __m512 acc[8][2];
+    for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; p += 16) {
+      int cnt = k - p < 16 ? (int)(k - p) : 16;
+      __mmask16 mk = lane_mask(cnt);
+      __m512 b0 = load16(r0, bf16, p, cnt), b1 = load16(r1, bf16, p, cnt);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++)
+        if (i < m) {
+          __m512 xi = _mm512_maskz_loadu_ps(mk, x + i * ldx + p);
+          acc[i][0] = _mm512_fmadd_ps(xi, b0, acc[i][0]);
+          acc[i][1] = _mm512_fmadd_ps(xi, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < m; i++)
+      for (int t = 0; t < g; t++) {
+        float d = alpha * _mm512_reduce_add_ps(acc[i][t]);
+        float *yo = y + i * ldy + j + t;
+        *yo = beta == 0.0f ? d : d + beta * *yo;
+      }
+  }
+}
+
 /* ---- AVX512_BF16: pairs of k in 32 bits, vdpbf16ps adds a(i,p)·b(p,j) + a(i,p+1)·b(p+1,j) per lane ---- */
 
 static inline uint16_t bf16_at(const zy_gemm_operand *x, int64_t at) { return ((const uint16_t *)x->base)[at]; }

@@ -41,6 +41,10 @@ typedef void (*zy_gemv_fn)(int64_t n, int64_t k, const float *x, const zy_gemm_o
 extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32, zy_gemm_kernel_avx512_bf16in, zy_gemm_kernel_avx512bf16;
 extern const zy_gemm_kernel zy_gemm_kernel_avx2_f32, zy_gemm_kernel_avx2_bf16in;
 void zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
+/* m (2..8) rows: y[i, 0..n) = alpha · x[i, 0..k) · op(B) + beta·y[i, ..], B stored [n, k] (b->rs == 1). */
+#define ZY_GEMV_ROWS_MAX 8
+void zy_gemv_rows_avx512(int m, int64_t n, int64_t k, const float *x, int64_t ldx, const zy_gemm_operand *b, float *y,
+                         int64_t ldy, float alpha, float beta);
 void zy_gemv_avx2(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
 
 static inline float zy_bf16_to_f32(uint16_t h) {

@@ -69,6 +69,9 @@ int main(int argc, char **argv) {
   fails += !check(2, 500, 1300, 400, 0, 0, bf16, 2, 0);
   fails += !check(1, 50, 1300, 400, 0, 0, bf16, 2, 0);
   fails += !check(1, 2500, 700, 800, 1, 1, bf16, 1, 0.5f);
+  fails += !check(1, 3, 1000, 700, 0, 1, bf16, 1, 0);
+  fails += !check(2, 8, 333, 1025, 1, 1, bf16, 0.5f, 0.5f);
+  fails += !check(1, 5, 4000, 1500, 0, 1, bf16, 1, 1);
   fails += !check(2, 30, 1000, 900, 0, 0, bf16, 1, 0.5f);
   printf("correctness: %d failures\n", fails);
   int64_t m = size, n = size, k = size;

@@ -116,6 +116,7 @@ function shapeSuite(native: NativeAddon, dtype: "f32" | "bf16", full: boolean): 
   run(native, { m: 60, n: 800, k: 800, transB: true, alpha: 0.5, beta: 0.25 }, dtype);
   run(native, { m: 1250, n: 40, k: 400, transA: true }, dtype);
   run(native, { m: 2500, n: 520, k: 50, transA: true, transB: true, beta: 0.5 }, dtype); // two shared A blocks
+  run(native, { m: 4, n: 600, k: 1100, transB: true, beta: 0.5 }, dtype); // few rows × B [n,k]: one pass over B
 }
 
 test("gemmF32 matches a triple loop on awkward shapes and transposes", { skip }, () => {
