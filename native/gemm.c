@@ -10,8 +10,7 @@
  *       for ii in mb step mr:  for jj in nb step nr:  tile
  * Threads: one large product runs on all threads together (gemm_coop: shared A blocks, B column units taken
  * from a counter); batches of products, thin shapes and matrix-vector products (also 2..8 rows against B
- * stored [n, k], which stream B once) are split statically (each
- * part packs its own blocks, no waiting).
+ * stored [n, k], which stream B once) are split statically (each part packs its own blocks, no waiting).
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
