@@ -7,7 +7,10 @@
 // decide there whether a stop string ended the sequence.
 // Long prompts are fed in chunks of at most prefillChunk tokens per step, so one long prompt does not stall everyone
 // else's decoding for its whole prefill.
-// Leaves out: prompt-prefix sharing between sequences, priorities.
+// Prefix reuse: a finished sequence's KV cache is kept (up to `parallel` of them, least recently used evicted); a new
+// request whose prompt starts with the same tokens — the next turn of a chat, an agent's next step — takes it over,
+// truncated to the common prefix, and only feeds the rest.
+// Leaves out: sharing one prefix between several live sequences (copy-on-write caches), priorities.
 import type { SequenceState, TextModel, ForwardItem } from "./model-api.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
@@ -48,6 +51,8 @@ export interface SequenceRequest {
 export interface SequenceResult {
   finishReason: FinishReason;
   promptTokens: number;
+  /** Prompt tokens whose KV cache was reused from an earlier sequence (not recomputed). */
+  cachedTokens: number;
   completionTokens: number;
   /** Set when finishReason is "error". */
   error?: Error;
@@ -71,11 +76,16 @@ export interface SchedulerOptions {
   contextLength?: number;
   /** Most prompt tokens one sequence feeds per step (default 512). */
   prefillChunk?: number;
+  /** Keep finished sequences' caches for prompts that share their prefix (default true). */
+  prefixReuse?: boolean;
 }
 
 interface Active {
   req: SequenceRequest;
   seq: SequenceState | null;
+  /** Tokens in seq's cache, in order (what a later prompt can share). */
+  cached: number[];
+  reused: number;
   /** Tokens to feed at the next step: the prompt first, then the last sampled token. */
   pending: number[];
   history: number[];
@@ -90,7 +100,10 @@ export class Scheduler {
   readonly maxQueue: number;
   readonly contextLength: number;
   readonly prefillChunk: number;
+  readonly prefixReuse: boolean;
   private readonly queue: Active[] = [];
+  /** Finished sequences kept for prefix reuse, most recently finished first. */
+  private idle: { seq: SequenceState; tokens: number[] }[] = [];
   private readonly active: Active[] = [];
   private running = false;
   /** Steps run and tokens generated since start (for /metrics). */
@@ -104,6 +117,7 @@ export class Scheduler {
     this.maxQueue = Math.max(0, options.maxQueue);
     this.contextLength = Math.min(options.contextLength ?? model.contextLength, model.contextLength);
     this.prefillChunk = options.prefillChunk ?? 512;
+    this.prefixReuse = options.prefixReuse ?? true;
     if (!Number.isInteger(this.prefillChunk) || this.prefillChunk < 1) {
       throw new RangeError(`[scheduler] prefillChunk = ${options.prefillChunk}; expected an integer ≥ 1`);
     }
@@ -128,8 +142,8 @@ export class Scheduler {
       throw new QueueFullError(this.queue.length, 1 + Math.ceil(this.queue.length / this.parallel));
     }
     return new Promise<SequenceResult>((resolve) => {
-      const a: Active = { req, seq: null, pending: [...req.promptIds], history: [...req.promptIds], generated: 0,
-        timedOut: false, resolve, finished: false };
+      const a: Active = { req, seq: null, cached: [], reused: 0, pending: [...req.promptIds], history: [...req.promptIds],
+        generated: 0, timedOut: false, resolve, finished: false };
       if (req.signal?.aborted) {
         resolve(this.result(a, "cancelled"));
         return;
@@ -183,7 +197,7 @@ export class Scheduler {
     }
     while (this.active.length < this.parallel && this.queue.length > 0) {
       const a = this.queue.shift()!;
-      a.seq = this.model.createSequence();
+      this.attach(a);
       this.active.push(a);
       this.stats.promptTokens += a.pending.length;
     }
@@ -191,6 +205,7 @@ export class Scheduler {
     const batch = [...this.active];
     // A prompt longer than one chunk feeds its next chunk; the logits of a partial prefill are not sampled from.
     const fed = batch.map((a) => (a.pending.length > this.prefillChunk ? a.pending.slice(0, this.prefillChunk) : a.pending));
+    batch.forEach((a, i) => a.cached.push(...fed[i]));
     const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i] }));
     let logits: Float32Array[];
     try {
@@ -240,18 +255,59 @@ export class Scheduler {
     a.pending = [id];
   }
 
+  /** Gives a newly admitted sequence a cache: the idle one sharing the longest prompt prefix, or a fresh one. */
+  private attach(a: Active): void {
+    const prompt = a.req.promptIds;
+    let best = -1;
+    let bestLen = 0;
+    this.idle.forEach((entry, i) => {
+      const t = entry.tokens;
+      let n = 0;
+      while (n < t.length && n < prompt.length && t[n] === prompt[n]) n++;
+      if (n > bestLen) {
+        best = i;
+        bestLen = n;
+      }
+    });
+    if (best < 0) {
+      a.seq = this.model.createSequence();
+      return;
+    }
+    const [entry] = this.idle.splice(best, 1);
+    // At least one prompt token must be fed, to get logits for the first sampled token.
+    const keep = Math.min(bestLen, prompt.length - 1);
+    entry.seq.truncate(keep);
+    a.seq = entry.seq;
+    a.cached = prompt.slice(0, keep);
+    a.pending = prompt.slice(keep);
+    a.reused = keep;
+  }
+
   private finish(a: Active, reason: FinishReason, error?: Error): void {
     if (a.finished) return;
     a.finished = true;
     const i = this.active.indexOf(a);
     if (i >= 0) this.active.splice(i, 1);
-    a.seq?.dispose();
+    if (a.seq) {
+      // A cache is worth keeping only if every fed token is in it (not after an error mid-forward).
+      if (this.prefixReuse && (reason === "stop" || reason === "length") && a.seq.length === a.cached.length) {
+        this.idle.unshift({ seq: a.seq, tokens: a.cached });
+        while (this.idle.length > this.parallel) this.idle.pop()!.seq.dispose();
+      } else a.seq.dispose();
+    }
     a.seq = null;
     a.resolve(this.result(a, reason, error));
   }
 
   private result(a: Active, reason: FinishReason, error?: Error): SequenceResult {
-    return { finishReason: reason, promptTokens: a.req.promptIds.length, completionTokens: a.generated, error, timedOut: a.timedOut };
+    return { finishReason: reason, promptTokens: a.req.promptIds.length, cachedTokens: a.reused, completionTokens: a.generated,
+      error, timedOut: a.timedOut };
+  }
+
+  /** Frees the caches kept for prefix reuse (active sequences are untouched). */
+  releaseIdle(): void {
+    for (const e of this.idle) e.seq.dispose();
+    this.idle = [];
   }
 }
 

@@ -37,6 +37,8 @@ export interface ChoiceOutcome {
   toolCalls: ParsedToolCall[];
   finishReason: ChoiceFinish;
   completionTokens: number;
+  /** Prompt tokens served from a reused KV cache. */
+  cachedTokens: number;
   logprobs: LogprobEntry[];
 }
 
@@ -255,7 +257,7 @@ class ChoiceState {
     return {
       delta,
       outcome: { index: this.index, text: this.text, toolCalls: this.toolCalls, finishReason, completionTokens: r.completionTokens,
-        logprobs: this.logprobs },
+        cachedTokens: r.cachedTokens, logprobs: this.logprobs },
     };
   }
 

@@ -42,12 +42,12 @@ function checkModel(ctx: RouteContext, model: string): void {
   }
 }
 
-function usage(promptTokens: number, completionTokens: number) {
+function usage(promptTokens: number, completionTokens: number, cachedTokens = 0) {
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details: { cached_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: cachedTokens },
     completion_tokens_details: { reasoning_tokens: 0 },
   };
 }
@@ -97,7 +97,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
         logprobs: req.topLogprobs === null ? null : { content: o.logprobs, refusal: null },
         finish_reason: o.finishReason,
       })),
-      usage: usage(promptTokens, completion),
+      usage: usage(promptTokens, completion, Math.max(...outcomes.map((o) => o.cachedTokens))),
     };
   }
   const sse = new SseWriter(res);
@@ -130,7 +130,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
   const completion = outcomes.reduce((s, o) => s + o.completionTokens, 0);
   ctx.metrics.completionTokens += completion;
   for (const o of outcomes) chunk(o.index, {}, null, o.finishReason);
-  if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(promptTokens, completion) });
+  if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(promptTokens, completion, Math.max(...outcomes.map((o) => o.cachedTokens))) });
   sse.done();
   return null;
 }

@@ -37,6 +37,8 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Tools the server itself runs for requests with `zhiyu_tools: true` (the agent loop of src/tools/agent.ts). */
   tools?: readonly Tool[];
+  /** Reuse finished sequences' KV caches for prompts sharing their prefix (default true). */
+  prefixReuse?: boolean;
 }
 
 export interface RunningServer {
@@ -87,7 +89,8 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const model = options.model;
   const parallel = options.parallel ?? 4;
-  const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength });
+  const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength,
+    prefixReuse: options.prefixReuse });
   const engine = new Engine(model, scheduler, { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 });
   const metrics = new Metrics();
   // The file name without .gguf is a natural name for clients to use too.
@@ -203,7 +206,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
-      server.close(() => resolve());
+      server.close(() => {
+        scheduler.releaseIdle();
+        resolve();
+      });
     }),
   };
 }

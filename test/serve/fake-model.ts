@@ -95,7 +95,9 @@ class FakeSequence implements SequenceState {
     return this.tokens.length;
   }
   truncate(n: number): void {
+    if (n > this.tokens.length) throw new Error(`[fake] truncate(${n}) beyond length ${this.tokens.length}`);
     this.tokens.length = n;
+    this.reply = null; // the prompt changes: the script is chosen again at the next assistant header
   }
   dispose(): void {
     this.disposed = true;

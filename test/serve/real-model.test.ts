@@ -90,3 +90,24 @@ describe("server on stories260K", () => {
     assert.ok(s.batchedItems / s.steps > before, "some steps carried several sequences");
   });
 });
+
+test("prefix reuse: a second chat turn reuses the first turn's cache and greedy output is unchanged", async () => {
+  const plain = await startServer({ model, port: 0, parallel: 1, prefixReuse: false });
+  try {
+    const turns = async (url: string) => {
+      const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
+      const messages: { role: "user" | "assistant"; content: string }[] = [{ role: "user", content: "Lily went to the park" }];
+      const a = await c.chat.completions.create({ model: "stories260K", messages, max_tokens: 24, temperature: 0 });
+      messages.push({ role: "assistant", content: a.choices[0].message.content! }, { role: "user", content: "Then what happened?" });
+      const b = await c.chat.completions.create({ model: "stories260K", messages, max_tokens: 24, temperature: 0 });
+      return { texts: [a.choices[0].message.content, b.choices[0].message.content], cached: b.usage!.prompt_tokens_details!.cached_tokens! };
+    };
+    const reused = await turns(srv.url);
+    const fresh = await turns(plain.url);
+    assert.deepEqual(reused.texts, fresh.texts);
+    assert.equal(fresh.cached, 0);
+    assert.ok(reused.cached > 10, `cached ${reused.cached} prompt tokens`);
+  } finally {
+    await plain.close();
+  }
+});

@@ -38,7 +38,8 @@ test("concurrent sequences share forward calls and each gets its own reply", asy
   // 3 sequences of ≤ 35 tokens: far fewer forward calls than the 3 × 35 a one-at-a-time loop would make.
   assert.ok(model.batchSizes.length <= 40, `forward calls: ${model.batchSizes.length}`);
   assert.equal(Math.max(...model.batchSizes), 3);
-  assert.ok(model.sequences.every((q) => q.disposed), "every KV cache freed");
+  s.releaseIdle();
+  assert.ok(model.sequences.every((q) => q.disposed), "every KV cache freed (finished ones once released)");
 });
 
 test("a request arriving mid-generation joins between steps", async () => {
@@ -89,10 +90,14 @@ test("HTTP: full queue → 429 with retry-after; a disconnected stream is cancel
   const srv = await startServer({ model, port: 0, parallel: 1, maxQueue: 0 });
   try {
     const body = (content: string, stream = false) => JSON.stringify({ model: "fake-chatml", stream, messages: [{ role: "user", content }] });
-    // Open a stream and drop the connection after the first bytes.
+    // Open a stream and drop the connection mid-generation.
     const dropped = await new Promise<void>((resolve, reject) => {
       const req = http.request(`${srv.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
-        res.once("data", () => {
+        // Drop the connection once generated text has arrived (the sequence is decoding, not queued).
+        let seen = "";
+        res.on("data", (d: Buffer) => {
+          seen += d.toString();
+          if (!seen.includes('"content":"n"')) return;
           req.destroy();
           resolve();
         });
@@ -140,4 +145,27 @@ test("a long prompt is prefilled in chunks while another sequence keeps decoding
   // The long prompt (> 100 tokens) went in ≤ 16-token pieces, beside the short one's decode steps.
   assert.ok(model.batchSizes.length > 100 / 16);
   assert.ok(model.sequences[1].promptLength > 100);
+});
+
+test("a prompt that extends a finished one reuses its cache (prefix reuse)", async () => {
+  const model = new FakeModel();
+  const s = new Scheduler(model, { parallel: 2, maxQueue: 2 });
+  const first = request(model, "first turn");
+  const r1 = await s.submit(first.req);
+  assert.equal(r1.cachedTokens, 0);
+  // The next turn's prompt starts with the whole first prompt plus the reply.
+  const turn2 = model.tokenizer.encode(`<|im_start|>user\nfirst turn<|im_end|>\n<|im_start|>assistant\n${first.text()}<|im_end|>\n` +
+    "<|im_start|>user\nsecond<|im_end|>\n<|im_start|>assistant\n", { parseSpecial: true });
+  const second = request(model, "");
+  second.req.promptIds = turn2;
+  const r2 = await s.submit(second.req);
+  assert.equal(second.text(), "Hello! You said: second");
+  assert.equal(model.sequences.length, 1, "no new sequence was created");
+  assert.ok(r2.cachedTokens >= first.req.promptIds.length, `${r2.cachedTokens} cached`);
+  // A different prompt also reuses the idle cache, truncated to the common prefix; results stay right.
+  const third = request(model, "other");
+  await s.submit(third.req);
+  assert.equal(third.text(), "Hello! You said: other");
+  s.releaseIdle();
+  assert.ok(model.sequences.every((q) => q.disposed));
 });
