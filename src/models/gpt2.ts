@@ -15,11 +15,18 @@ import type { KvCache } from "./kv-cache.js";
 export interface Gpt2Options {
   /** Round GELU's input and output to f16 as ggml-cpu's lookup table does (for GGUF parity). */
   ggmlGelu?: boolean;
+  /** "bf16": projections multiply bf16-rounded operands with f32 accumulation (training mixed precision). */
+  matmulDtype?: "f32" | "bf16";
 }
 
 export class Gpt2Model {
   constructor(readonly config: Gpt2Config, readonly params: ReadonlyMap<string, Weight>,
     readonly options: Gpt2Options = {}) {}
+
+  /** Every projection goes through here so mixed precision applies to all of them, the tied head included. */
+  private lin(x: Tensor, w: Weight, bias?: Tensor | null): Tensor {
+    return linear(x, w, bias, { dtype: this.options.matmulDtype ?? "f32" });
+  }
 
   private w(name: string): Weight {
     const p = this.params.get(name);
@@ -69,7 +76,7 @@ export class Gpt2Model {
   head(x: Tensor): Tensor {
     const c = this.config;
     const h = layerNorm(x, this.t("transformer.ln_f.weight"), this.t("transformer.ln_f.bias"), c.layerNormEps);
-    return linear(h, c.tieWordEmbeddings ? this.w("transformer.wte.weight") : this.w("lm_head.weight"));
+    return this.lin(h, c.tieWordEmbeddings ? this.w("transformer.wte.weight") : this.w("lm_head.weight"));
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
@@ -77,18 +84,18 @@ export class Gpt2Model {
     const d = c.hiddenSize;
     const p = `transformer.h.${l}`;
     const h = layerNorm(x, this.t(`${p}.ln_1.weight`), this.t(`${p}.ln_1.bias`), c.layerNormEps);
-    const qkv = linear(h, this.w(`${p}.attn.c_attn.weight`), this.t(`${p}.attn.c_attn.bias`)); // [N, 3D]
+    const qkv = this.lin(h, this.w(`${p}.attn.c_attn.weight`), this.t(`${p}.attn.c_attn.bias`)); // [N, 3D]
     const q = contiguous(narrow(qkv, 1, 0, d));
     const k = contiguous(narrow(qkv, 1, d, d));
     const v = contiguous(narrow(qkv, 1, 2 * d, d));
     const att = attendSegments(l, q, k, v, segs, {
       numHeads: c.numHeads, numKvHeads: c.numHeads, headDim: d / c.numHeads, freqs: null, ropeLayout: "neox",
     });
-    x = add(x, linear(att, this.w(`${p}.attn.c_proj.weight`), this.t(`${p}.attn.c_proj.bias`)));
+    x = add(x, this.lin(att, this.w(`${p}.attn.c_proj.weight`), this.t(`${p}.attn.c_proj.bias`)));
     const h2 = layerNorm(x, this.t(`${p}.ln_2.weight`), this.t(`${p}.ln_2.bias`), c.layerNormEps);
-    const up = linear(h2, this.w(`${p}.mlp.c_fc.weight`), this.t(`${p}.mlp.c_fc.bias`));
+    const up = this.lin(h2, this.w(`${p}.mlp.c_fc.weight`), this.t(`${p}.mlp.c_fc.bias`));
     const act = this.options.ggmlGelu ? roundF16(gelu(roundF16(up), "tanh")) : gelu(up, "tanh");
-    return add(x, linear(act, this.w(`${p}.mlp.c_proj.weight`), this.t(`${p}.mlp.c_proj.bias`)));
+    return add(x, this.lin(act, this.w(`${p}.mlp.c_proj.weight`), this.t(`${p}.mlp.c_proj.bias`)));
   }
 }
 

@@ -71,11 +71,21 @@ export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>
   return fused;
 }
 
+export interface LlamaOptions {
+  /** "bf16": projections multiply bf16-rounded operands with f32 accumulation (training mixed precision). */
+  matmulDtype?: "f32" | "bf16";
+}
+
 export class LlamaModel {
   readonly freqs: Float32Array;
   constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>,
-    readonly fused: FusedProjections | null = null) {
+    readonly fused: FusedProjections | null = null, readonly options: LlamaOptions = {}) {
     this.freqs = ropeFrequencies(config);
+  }
+
+  /** Every projection goes through here so mixed precision (bf16 matmuls, f32 weights) applies to all of them. */
+  private lin(x: Tensor, w: Weight, bias?: Tensor | null): Tensor {
+    return linear(x, w, bias, { dtype: this.options.matmulDtype ?? "f32" });
   }
 
   private w(name: string): Weight {
@@ -129,7 +139,7 @@ export class LlamaModel {
     const c = this.config;
     const h = rmsNorm(x, this.t("model.norm.weight"), c.rmsNormEps);
     const out = c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
-    return linear(h, out);
+    return this.lin(h, out);
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
@@ -138,7 +148,7 @@ export class LlamaModel {
     const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
     let q: Tensor, k: Tensor, v: Tensor; // [N, H·Dh], [N, Hkv·Dh], [N, Hkv·Dh]
     if (this.fused) {
-      const qkv = linear(h, this.fused.qkv[l]);
+      const qkv = this.lin(h, this.fused.qkv[l]);
       const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
       const withBias = (y: Tensor, name: string) => {
         const b = this.optional(name);
@@ -148,25 +158,25 @@ export class LlamaModel {
       k = withBias(narrow(qkv, 1, qd, kd), `${p}.self_attn.k_proj.bias`);
       v = withBias(narrow(qkv, 1, qd + kd, kd), `${p}.self_attn.v_proj.bias`);
     } else {
-      q = linear(h, this.w(`${p}.self_attn.q_proj.weight`), this.optional(`${p}.self_attn.q_proj.bias`));
-      k = linear(h, this.w(`${p}.self_attn.k_proj.weight`), this.optional(`${p}.self_attn.k_proj.bias`));
-      v = linear(h, this.w(`${p}.self_attn.v_proj.weight`), this.optional(`${p}.self_attn.v_proj.bias`));
+      q = this.lin(h, this.w(`${p}.self_attn.q_proj.weight`), this.optional(`${p}.self_attn.q_proj.bias`));
+      k = this.lin(h, this.w(`${p}.self_attn.k_proj.weight`), this.optional(`${p}.self_attn.k_proj.bias`));
+      v = this.lin(h, this.w(`${p}.self_attn.v_proj.weight`), this.optional(`${p}.self_attn.v_proj.bias`));
     }
     const att = attendSegments(l, q, k, v, segs, {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, freqs: this.freqs, ropeLayout: c.ropeLayout,
     });
-    x = add(x, linear(att, this.w(`${p}.self_attn.o_proj.weight`)));
+    x = add(x, this.lin(att, this.w(`${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
     let gate: Tensor, up: Tensor; // [N, F]
     if (this.fused) {
-      const gu = linear(h2, this.fused.gateUp[l]);
+      const gu = this.lin(h2, this.fused.gateUp[l]);
       gate = narrow(gu, 1, 0, c.intermediateSize);
       up = narrow(gu, 1, c.intermediateSize, c.intermediateSize);
     } else {
-      gate = linear(h2, this.w(`${p}.mlp.gate_proj.weight`));
-      up = linear(h2, this.w(`${p}.mlp.up_proj.weight`));
+      gate = this.lin(h2, this.w(`${p}.mlp.gate_proj.weight`));
+      up = this.lin(h2, this.w(`${p}.mlp.up_proj.weight`));
     }
-    return add(x, linear(swiglu(gate, up), this.w(`${p}.mlp.down_proj.weight`)));
+    return add(x, this.lin(swiglu(gate, up), this.w(`${p}.mlp.down_proj.weight`)));
   }
 }
 

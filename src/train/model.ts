@@ -51,15 +51,14 @@ export class TrainModel {
       const c = gpt2ConfigFromHf(hfConfig);
       this.config = c;
       this.specs = gpt2ParamSpecs(c);
-      // matmulDtype: bf16 mixed precision in the model's linear layers (ignored by a model without the option).
-      this.gpt2 = new Gpt2Model(c, params, { matmulDtype } as Gpt2Options);
+      // matmulDtype: bf16 mixed precision in the model's linear layers.
+      this.gpt2 = new Gpt2Model(c, params, { matmulDtype } satisfies Gpt2Options);
       this.llama = null;
     } else {
       const c = llamaConfigFromHf(hfConfig);
       this.config = c;
       this.specs = llamaParamSpecs(c);
-      // No bf16 option on LlamaModel yet (the trainer's bf16 probe refuses --dtype bf16 until there is).
-      this.llama = new LlamaModel(c, params);
+      this.llama = new LlamaModel(c, params, null, { matmulDtype });
       this.gpt2 = null;
     }
     for (const s of this.specs) {

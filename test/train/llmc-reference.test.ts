@@ -40,12 +40,8 @@ for (const data of ["tokens.bin", "tokens.u16"]) {
   });
 }
 
-test("bf16 mixed precision losses match llm.c within 2e-2 at every step", (t) => {
+test("bf16 mixed precision losses match llm.c within 2e-2 at every step", () => {
   const r = train("tokens.bin", "bf16");
-  if (r.status !== 0 && /does not apply bf16 matmuls yet/.test(r.stderr)) {
-    t.skip("the model code does not apply bf16 matmuls yet (models engineer: matmulDtype option)");
-    return;
-  }
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.losses.length, reference.losses.length);
   r.losses.forEach((l, i) => assert.ok(Math.abs(l - reference.losses[i]!) < 2e-2,
