@@ -315,7 +315,7 @@ function sweepConfig(ctx: RecipeContext): SweepConfig {
   };
 }
 
-async function stageExtract(ctx: RecipeContext): Promise<Record<string, unknown>> {
+export async function stageExtract(ctx: RecipeContext): Promise<Record<string, unknown>> {
   const dir = path.join(ctx.work, "text");
   mkdirSync(dir, { recursive: true });
   const docs = pretrainingDocuments(ctx.dataRoot, ctx.config.poetryMaxChars);
@@ -351,7 +351,7 @@ async function stageExtract(ctx: RecipeContext): Promise<Record<string, unknown>
   return { stats, sftConversations: sft.length, sets: LICENSED_SETS };
 }
 
-async function stageTokenizer(ctx: RecipeContext): Promise<Record<string, unknown>> {
+export async function stageTokenizer(ctx: RecipeContext): Promise<Record<string, unknown>> {
   const dir = path.join(ctx.work, "tokenizer");
   mkdirSync(dir, { recursive: true });
   const trainer = new BpeTrainer({
@@ -448,7 +448,7 @@ function readPrediction(ctx: RecipeContext): Prediction {
   return JSON.parse(readFileSync(path.join(ctx.work, "prediction.json"), "utf8")) as Prediction;
 }
 
-function pretrainOptions(ctx: RecipeContext) {
+export function pretrainOptions(ctx: RecipeContext) {
   const p = readPrediction(ctx);
   const cfg = sweepConfig(ctx);
   const vocab = cfg.vocabSize;
