@@ -43,9 +43,10 @@ for (let round = 0; round < 2; round++) {
   const t0 = performance.now();
   let logits = model.forward([{ seq, tokens: ids }])[0];
   const prefillMs = performance.now() - t0;
-  let n = 0, total = 0;
+  let n = 0, total = 0, cpuMs = NaN;
   if (prompt <= 4) {
     on = true;
+    const c1 = process.cpuUsage();
     const t1 = performance.now();
     for (; n < steps; n++) {
       let best = 0;
@@ -53,6 +54,8 @@ for (let round = 0; round < 2; round++) {
       logits = model.forward([{ seq, tokens: [best] }])[0];
     }
     total = performance.now() - t1;
+    const c = process.cpuUsage(c1);
+    cpuMs = (c.user + c.system) / 1e3;
   } else {
     n = 1;
     total = prefillMs;
@@ -63,7 +66,7 @@ for (let round = 0; round < 2; round++) {
   let opsMs = 0;
   const rows = [...times.entries()].sort((a, b) => b[1].ms - a[1].ms);
   for (const [, e] of rows) opsMs += e.ms;
-  console.log(`${prompt > 4 ? `prefill ${prompt}` : `decode ${steps} steps`}: ${(total / n).toFixed(2)} ms/step, ops ${(opsMs / n).toFixed(2)} ms, rest ${((total - opsMs) / n).toFixed(2)} ms`);
+  console.log(`${prompt > 4 ? `prefill ${prompt}` : `decode ${steps} steps`}: ${(total / n).toFixed(2)} ms/step (CPU ${(cpuMs / n).toFixed(2)} ms/step, all threads), ops ${(opsMs / n).toFixed(2)} ms, rest ${((total - opsMs) / n).toFixed(2)} ms`);
   for (const [k, e] of rows) console.log(`  ${(e.ms / n).toFixed(3).padStart(8)} ms  ${String(e.calls / n).padStart(5)}×  ${k}`);
 }
 model.dispose();

@@ -19,4 +19,9 @@ for (let i = 0; i < 32; i++) {
   logits = model.forward([{ seq, tokens: [best] }])[0];
 }
 mem("decoded 36");
+seq.dispose();
+const seq2 = model.createSequence();
+model.forward([{ seq: seq2, tokens: Array.from({ length: 128 }, (_, i) => (i * 7919 + 13) % model.vocabSize) }]);
+mem("prefill 128");
+seq2.dispose();
 console.log(`weights ${(model.weightBytes / 2 ** 20).toFixed(1)} MB`);

@@ -1,9 +1,20 @@
 // `zhiyu bench prefill --model PATH --threads N [--tokens N] [--json]`: tokens per second reading a prompt of N
 // tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts).
-// Reports the median of several runs, resident memory, and the model's weight bytes.
+// Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
+
+/** Peak resident set of this process (Linux VmHWM), or NaN elsewhere. */
+function peakRssMb(): number {
+  try {
+    const kb = /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
+    return kb ? Number((Number(kb[1]) / 1024).toFixed(1)) : NaN;
+  } catch {
+    return NaN;
+  }
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -34,6 +45,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   // Deterministic pseudo-random prompt ids (content does not change the cost).
   const ids = Array.from({ length: Math.min(tokens, model.contextLength - 1) }, (_, i) => (i * 7919 + 13) % vocab);
   const rates: number[] = [];
+  let kvBytes = 0;
   for (let r = 0; r < repeat + 1; r++) {
     const seq = model.createSequence();
     let rate: number;
@@ -52,13 +64,15 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
       }
       rate = n / ((performance.now() - t0) / 1000);
     }
+    kvBytes = (seq as { cache?: { bytes?: number } }).cache?.bytes ?? NaN;
     seq.dispose();
     if (r > 0) rates.push(rate); // the first run warms up caches and the pool
   }
   const result = {
     bench: kind, model: model.id, threads: model.backend.info().threads, backend: model.backend.info().name,
     tokens, tokens_per_s: Number(median(rates).toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))),
-    rss_mb: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
+    rss_mb: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)), peak_rss_mb: peakRssMb(),
+    kv_mb: Number((kvBytes / 2 ** 20).toFixed(2)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
   };
   if (values.json) console.log(JSON.stringify(result));
   else console.log(`${kind}: ${result.tokens_per_s} tokens/s (${result.backend}, ${result.threads} threads; runs ${result.runs.join(", ")}); RSS ${result.rss_mb} MB, weights ${result.weight_mb} MB`);

@@ -1,0 +1,152 @@
+// `zhiyu bench infer --models A.gguf[,B.gguf…] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128]
+//   [--llama-bench PATH] [--nlc DIR] [--kinds decode,prefill] [--json]`: Zhiyu, llama.cpp (llama-bench) and
+// node-llama-cpp side by side on the same GGUF files. Each measurement is its own child process under
+// /usr/bin/time (peak RSS); within a round the order of the implementations rotates, so load that drifts over
+// the run hits all of them alike. Prints per model and kind the median tokens/s of each, the ratios, and the
+// load average at start and end. Leaves out: GPU backends, batch sizes other than one sequence.
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.js";
+
+type Kind = "decode" | "prefill";
+type Impl = "zhiyu" | "llama.cpp" | "node-llama-cpp";
+interface Sample {
+  tokensPerS: number;
+  peakRssMb: number;
+  kvMb?: number;
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs argv under /usr/bin/time; returns stdout and the peak RSS in MB (GNU time's %M is in KiB). */
+function timed(argv: string[], timeoutS: number): { stdout: string; peakRssMb: number } {
+  const r = spawnSync("/usr/bin/time", ["-f", "ZHIYU_MAXRSS %M", ...argv], { encoding: "utf8", timeout: timeoutS * 1000, maxBuffer: 1 << 26 });
+  if (r.error) throw new Error(`bench infer: ${argv.join(" ")}: ${r.error.message}`);
+  const m = /ZHIYU_MAXRSS (\d+)/.exec(r.stderr ?? "");
+  if (r.status !== 0) throw new Error(`bench infer: ${argv.join(" ")} exited ${r.status}: ${(r.stderr ?? "").slice(-600)}`);
+  return { stdout: r.stdout, peakRssMb: m ? Number(m[1]) / 1024 : NaN };
+}
+
+function lastJson(stdout: string, what: string): Record<string, unknown> {
+  const line = stdout.trim().split("\n").reverse().find((l) => l.startsWith("{") || l.startsWith("["));
+  if (!line) throw new Error(`bench infer: ${what} printed no JSON; output: ${stdout.slice(-400)}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+export async function run(argv: string[]): Promise<number | void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      models: { type: "string" }, threads: { type: "string", default: "2" }, rounds: { type: "string", default: "3" },
+      decode: { type: "string", default: "64" }, prefill: { type: "string", default: "128" },
+      kinds: { type: "string", default: "decode,prefill" },
+      "llama-bench": { type: "string", default: "/work/peers/llama.cpp/build/bin/llama-bench" },
+      nlc: { type: "string", default: "/work/peers/nlc" }, impls: { type: "string", default: "zhiyu,llama.cpp,node-llama-cpp" },
+      timeout: { type: "string", default: "900" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || !values.models) {
+    console.log("usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
+      "[--kinds decode,prefill] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] [--nlc DIR] [--json]");
+    if (!values.models && !values.help) throw new UsageError("bench infer: --models is required");
+    return 0;
+  }
+  const int = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected an integer ≥ 1`);
+    return n;
+  };
+  const threads = int("threads", values.threads!), rounds = int("rounds", values.rounds!);
+  const tokens: Record<Kind, number> = { decode: int("decode", values.decode!), prefill: int("prefill", values.prefill!) };
+  const timeoutS = int("timeout", values.timeout!);
+  const models = values.models.split(",");
+  for (const m of models) if (!existsSync(m)) throw new UsageError(`--models: ${m} does not exist`);
+  const kinds = values.kinds!.split(",") as Kind[];
+  for (const k of kinds) if (k !== "decode" && k !== "prefill") throw new UsageError(`--kinds ${k}: expected decode and/or prefill`);
+  const impls = values.impls!.split(",") as Impl[];
+  for (const i of impls) if (!["zhiyu", "llama.cpp", "node-llama-cpp"].includes(i)) throw new UsageError(`--impls ${i}: expected zhiyu, llama.cpp, node-llama-cpp`);
+  const llamaBench = values["llama-bench"]!, nlcDir = values.nlc!;
+  if (impls.includes("llama.cpp") && !existsSync(llamaBench)) throw new UsageError(`--llama-bench ${llamaBench} does not exist (build llama.cpp, or drop llama.cpp from --impls)`);
+  if (impls.includes("node-llama-cpp") && !existsSync(path.join(nlcDir, "node_modules/node-llama-cpp"))) {
+    throw new UsageError(`--nlc ${nlcDir}: node-llama-cpp is not installed there (or drop node-llama-cpp from --impls)`);
+  }
+
+  const measure = (impl: Impl, model: string, kind: Kind): Sample => {
+    const n = tokens[kind];
+    if (impl === "zhiyu") {
+      const r = timed([process.execPath, path.join(repoRoot, "bin/zhiyu.mjs"), "bench", kind, "--model", model, "--threads",
+        String(threads), "--tokens", String(n), "--repeat", "1", "--json"], timeoutS);
+      const j = lastJson(r.stdout, "zhiyu");
+      return { tokensPerS: Number(j.tokens_per_s), peakRssMb: r.peakRssMb, kvMb: Number(j.kv_mb) };
+    }
+    if (impl === "llama.cpp") {
+      // One warm-up run (llama-bench's default) then one timed repetition; decode starts from an empty context.
+      const r = timed([llamaBench, "-m", model, "-t", String(threads), "-p", kind === "prefill" ? String(n) : "0",
+        "-n", kind === "decode" ? String(n) : "0", "-r", "1", "-o", "json"], timeoutS);
+      const arr = JSON.parse(r.stdout.slice(r.stdout.indexOf("["))) as Array<{ avg_ts: number }>;
+      return { tokensPerS: arr[0].avg_ts, peakRssMb: r.peakRssMb };
+    }
+    const r = timed([process.execPath, path.join(repoRoot, "dev/perf/nlc-bench.mjs"), nlcDir, model, kind, String(n), String(threads)], timeoutS);
+    const j = lastJson(r.stdout, "node-llama-cpp");
+    return { tokensPerS: Number(j.tokens_per_s), peakRssMb: r.peakRssMb };
+  };
+
+  const load0 = os.loadavg();
+  const samples = new Map<string, Sample[]>(); // `${model}|${kind}|${impl}`
+  for (let round = 0; round < rounds; round++) {
+    for (const model of models) {
+      for (const kind of kinds) {
+        const order = impls.map((_, i) => impls[(i + round) % impls.length]);
+        for (const impl of order) {
+          const s = measure(impl, model, kind);
+          const key = `${model}|${kind}|${impl}`;
+          samples.set(key, [...(samples.get(key) ?? []), s]);
+          if (!values.json) {
+            process.stderr.write(`round ${round + 1}/${rounds} ${path.basename(model)} ${kind} ${impl}: ${s.tokensPerS.toFixed(2)} tok/s, ` +
+              `peak RSS ${s.peakRssMb.toFixed(0)} MB (load ${os.loadavg()[0].toFixed(1)})\n`);
+          }
+        }
+      }
+    }
+  }
+  const load1 = os.loadavg();
+
+  const rows = models.flatMap((model) => kinds.map((kind) => {
+    const med = (impl: Impl) => median((samples.get(`${model}|${kind}|${impl}`) ?? []).map((s) => s.tokensPerS));
+    const rss = (impl: Impl) => median((samples.get(`${model}|${kind}|${impl}`) ?? []).map((s) => s.peakRssMb));
+    const z = med("zhiyu"), l = med("llama.cpp"), n = med("node-llama-cpp");
+    const fileMb = statSync(model).size / 2 ** 20;
+    const kvMb = median((samples.get(`${model}|${kind}|zhiyu`) ?? []).map((s) => s.kvMb ?? NaN));
+    return {
+      model: path.basename(model), kind, tokens: tokens[kind], zhiyu: z, llama_cpp: l, node_llama_cpp: n,
+      vs_llama_cpp: z / l, vs_node_llama_cpp: z / n, file_mb: fileMb, zhiyu_kv_mb: kvMb,
+      zhiyu_peak_rss_mb: rss("zhiyu"), llama_cpp_peak_rss_mb: rss("llama.cpp"), node_llama_cpp_peak_rss_mb: rss("node-llama-cpp"),
+      zhiyu_rss_over_file_plus_kv: rss("zhiyu") / (fileMb + kvMb),
+      runs: Object.fromEntries(impls.map((i) => [i, (samples.get(`${model}|${kind}|${i}`) ?? []).map((s) => +s.tokensPerS.toFixed(2))])),
+    };
+  }));
+  const result = { threads, rounds, load_start: load0.map((x) => +x.toFixed(2)), load_end: load1.map((x) => +x.toFixed(2)), rows };
+  if (values.json) {
+    console.log(JSON.stringify(result));
+    return 0;
+  }
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+  console.log(`threads ${threads}, ${rounds} rounds, median tok/s; load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}`);
+  console.log("| model | test | Zhiyu | llama.cpp | node-llama-cpp | Zhiyu / llama.cpp | Zhiyu / node-llama-cpp | peak RSS Zhiyu / llama.cpp / nlc (MB) | file + Zhiyu KV (MB) |");
+  console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) {
+    console.log(`| ${r.model} | ${r.kind === "decode" ? "tg" : "pp"}${r.tokens} | ${f(r.zhiyu)} | ${f(r.llama_cpp)} | ${f(r.node_llama_cpp)} | ` +
+      `${f(r.vs_llama_cpp, 2)}× | ${f(r.vs_node_llama_cpp, 2)}× | ${f(r.zhiyu_peak_rss_mb, 0)} / ${f(r.llama_cpp_peak_rss_mb, 0)} / ` +
+      `${f(r.node_llama_cpp_peak_rss_mb, 0)} | ${f(r.file_mb, 0)} + ${f(r.zhiyu_kv_mb, 1)} |`);
+  }
+  return 0;
+}
