@@ -3,8 +3,9 @@
  * - 32-blocks (q8_0, q4_0, q4_1, q5_0, q5_1): two blocks per zmm; a weight offset (q8_0: +128, q4_0: +8, q5_0: +16)
  *   makes the values unsigned and the accumulator starts at −offset·Σa (Σa per block comes with the activations);
  *   then one f32 multiply-add per block pair: lanes · (d_w·d_a).
- * - k-quants: four zmm per super-block, int32 lanes scaled by the 6-bit/8-bit sub-block scales (vpmulld), mins
- *   (q4_k, q5_k) and the q6_k offset from the activations' per-16 sums.
+ * - k-quants: four zmm per super-block, int32 lanes scaled by the 6-bit/8-bit sub-block scales (vpmaddwd), mins
+ *   (q4_k, q5_k) and the q6_k offset from the activations' per-16 sums; the sums of 4 activation rows are reduced
+ *   together and their f32 steps run in 4 lanes, rounding exactly as the reference does.
  * - f32/f16/bf16: f32 FMAs on the (rounded) activations.
  * Integer parts are exact; the f32 sums run in 16 lanes, so results differ from the reference's left-to-right
  * order by rounding only. Leaves out: an AVX-512 path without VNNI (uses the portable kernels). */
@@ -133,25 +134,37 @@ Q32_KERNEL(dot_q5_1, ZY_QT_Q5_1)
 
 /* ---- k-quants ---- */
 
+/* [Σ v[0], Σ v[1], Σ v[2], Σ v[3]] of four int32 vectors. */
+static inline QV __m128i reduce4_256(const __m256i v[4]) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+static inline QV __m128i reduce4_512(const __m512i v[4]) {
+  __m256i f[4];
+  for (int j = 0; j < 4; j++) f[j] = _mm256_add_epi32(_mm512_castsi512_si256(v[j]), _mm512_extracti64x4_epi64(v[j], 1));
+  return reduce4_256(f);
+}
+
 static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, const int na, float *out,
                             int64_t os, const int type) {
   const int bytes = type == ZY_QT_Q4_K ? 144 : type == ZY_QT_Q5_K ? 176 : 210;
   const int64_t nb = cols / 256, nbs = act->nb;
-  float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
+  __m128 acc4 = _mm_setzero_ps(), accm4 = _mm_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *p = w + b * bytes;
     _mm_prefetch((const char *)(p + 2 * bytes), _MM_HINT_T0);
     __m512i u[4], scv[4];
+    __m256i corr16 = _mm256_setzero_si256(), mins16 = _mm256_setzero_si256(); /* q6_k scales / q4_k, q5_k mins per 16 */
     float d, dmin = 0.0f;
-    int mn[8] = {0};
     if (type == ZY_QT_Q6_K) {
       d = f16s(p + 208);
       const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
       for (int k = 0; k < 4; k++) {
         const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2, 4 * k + 2,
                                              4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k, 4 * k, 4 * k, 4 * k);
-        scv[k] = _mm512_permutexvar_epi32(idx, sc16);
+        scv[k] = _mm512_and_si512(_mm512_permutexvar_epi32(idx, sc16), _mm512_set1_epi32(0xFFFF));
       }
+      corr16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
       const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
       for (int h = 0; h < 2; h++) {
         const __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
@@ -173,7 +186,9 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
       ut[1] = (ut[2] & 0x0f0f0f0fu) | (((ut[0] >> 6) & 0x03030303u) << 4);
       ut[2] = mins_lo;
       ut[0] &= 0x3f3f3f3fu;
-      for (int j = 0; j < 8; j++) mn[j] = (int)((ut[2 + (j >> 2)] >> (8 * (j & 3))) & 0xff);
+      /* mins[g] for each of the 16 per-16 sums: bsums 2g and 2g+1 belong to min g */
+      const __m128i mn8 = _mm_cvtsi64_si128((long long)((uint64_t)ut[2] | ((uint64_t)ut[3] << 32)));
+      mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
       /* through a register, not memory: a 64-bit load of two 32-bit stores would stall store forwarding */
       const __m512i sc8 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)((uint64_t)ut[0] | ((uint64_t)ut[1] << 32))));
       for (int c = 0; c < 4; c++) {
@@ -192,31 +207,43 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
         }
       }
     }
+    /* Integer sums for up to 4 activation rows at once: dp·scale via vpmaddwd (dp lanes and scales fit in int16;
+     * the scales' upper halves are zero), the q6_k offset folded in as −32·Σ sc·bsums, then one 4-way reduction. */
+    __m512i isum[4];
+    __m256i msum[4];
+    __m128 da4 = _mm_setzero_ps();
+    float dav[4] = {0, 0, 0, 0};
+    for (int j = 0; j < 4; j++) {
+      isum[j] = _mm512_setzero_si512();
+      msum[j] = _mm256_setzero_si256();
+    }
     for (int j = 0; j < na; j++) {
       const int64_t row = a0 + j;
       const int8_t *aq = act->q + row * cols + b * 256;
-      const int16_t *bs = act->bsums + (row * nbs + b) * 16;
-      const float da = act->d[row * nbs + b];
-      __m512i isum = _mm512_setzero_si512();
+      const __m256i bs = _mm256_loadu_si256((const __m256i *)(act->bsums + (row * nbs + b) * 16));
+      dav[j] = act->d[row * nbs + b];
+      __m512i t = _mm512_setzero_si512();
       for (int k = 0; k < 4; k++) {
         const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[k], _mm512_loadu_si512((const void *)(aq + 64 * k)));
-        isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dp, scv[k]));
+        t = _mm512_add_epi32(t, _mm512_madd_epi16(dp, scv[k]));
       }
-      /* The super-block's integer sum is exact (|isum| < 2^31); the f32 steps follow the reference exactly. */
-      int64_t total = _mm512_reduce_add_epi32(isum);
-      if (type == ZY_QT_Q6_K) {
-        /* values were stored +32: subtract 32·Σ_g sc_g·bsums_g */
-        const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
-        const __m512i bsv = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)bs));
-        total -= 32 * (int64_t)_mm512_reduce_add_epi32(_mm512_mullo_epi32(sc16, bsv));
-      } else {
-        int msum = 0;
-        for (int g = 0; g < 8; g++) msum += mn[g] * (bs[2 * g] + bs[2 * g + 1]);
-        accm[j] = accm[j] + (float)((double)(dmin * da) * (double)msum);
-      }
-      acc[j] = acc[j] + (float)((double)(d * da) * (double)total);
+      if (type == ZY_QT_Q6_K) t = _mm512_sub_epi32(t, _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(bs, corr16), 5)));
+      else msum[j] = _mm256_madd_epi16(bs, mins16);
+      isum[j] = t;
+    }
+    da4 = _mm_loadu_ps(dav);
+    const __m128i total = reduce4_512(isum);
+    /* acc += (float)((double)(d·da) · total), per row, as the reference rounds it */
+    const __m256d prod = _mm256_mul_pd(_mm256_cvtps_pd(_mm_mul_ps(_mm_set1_ps(d), da4)), _mm256_cvtepi32_pd(total));
+    acc4 = _mm_add_ps(acc4, _mm256_cvtpd_ps(prod));
+    if (type != ZY_QT_Q6_K) {
+      const __m256d pm = _mm256_mul_pd(_mm256_cvtps_pd(_mm_mul_ps(_mm_set1_ps(dmin), da4)), _mm256_cvtepi32_pd(reduce4_256(msum)));
+      accm4 = _mm_add_ps(accm4, _mm256_cvtpd_ps(pm));
     }
   }
+  float acc[4], accm[4];
+  _mm_storeu_ps(acc, acc4);
+  _mm_storeu_ps(accm, accm4);
   for (int j = 0; j < na; j++) out[j * os] = acc[j] - accm[j];
 }
 
