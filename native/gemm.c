@@ -8,17 +8,15 @@
  *   for i0 in m step mc:  for p0 in k step kc:  pack A[i0.., p0..]
  *     for j0 in n step nc:  pack B[p0.., j0..]   (or read B in place when it is f32 [k, n] and m is small)
  *       for ii in mb step mr:  for jj in nb step nr:  tile
- * Threads: one large product runs on all threads together (gemm_coop: shared A blocks, B column units taken
- * from a counter); batches of products, thin shapes and matrix-vector products (also 2..8 rows against B
- * stored [n, k], which stream B once) are split statically (each part packs its own blocks, no waiting).
+ * Threads: the batch × (rows, or columns when rows are few) is cut into one equal part per thread; each part
+ * packs its own blocks, so threads never wait for each other. (A BLIS-style variant that shared packed A
+ * blocks and handed out B columns from a counter packed less, but measured 4–10% slower next to other jobs:
+ * its threads wait for each other whenever one is descheduled.)
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
-#include <immintrin.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 /* ---- the specification ---- */
@@ -92,9 +90,9 @@ const char *zy_gemm_impl_name(int bf16) { return pick_kernel(bf16)->name; }
 /* ---- per-thread packing buffers, grown on demand and kept for the next call ---- */
 
 typedef struct {
-  void *a, *b, *shared;
+  void *a, *b;
   float *x;
-  size_t a_bytes, b_bytes, x_bytes, shared_bytes;
+  size_t a_bytes, b_bytes, x_bytes;
 } pack_buffers;
 static __thread pack_buffers thread_buffers;
 
@@ -220,116 +218,6 @@ static zy_gemm_operand offset(zy_gemm_operand v, int64_t i, int64_t j) {
   return v;
 }
 
-/* ---- one large product on all threads together (BLIS-style) ----
- * Steps walk (A block of mc rows) × (k block of kc); in each, the threads first pack the A block into a shared
- * buffer (groups of panels taken from a counter), then take column units of the B side from a second counter,
- * packing each B block privately. Dynamic counters keep both cores busy when the OS gives one of them less
- * time; A is double-buffered so packing the next block overlaps the other thread's last unit. A unit waits
- * for the same unit of the previous k block (they add into the same C tile). */
-
-#define COOP_GROUP_PANELS 8
-typedef struct {
-  _Atomic int64_t a_next, a_done, u_next, u_done;
-  char pad[32]; /* one cache line per step */
-} coop_step;
-
-typedef struct {
-  const zy_gemm_kernel *K;
-  zy_gemm_operand a, b;
-  float *c;
-  int64_t m, n, k, mc, nu, ksteps, steps, units;
-  float alpha, beta;
-  char *abuf[2];
-  coop_step *step;
-  _Atomic int *unit_done; /* [steps × units] */
-} coop_ctx;
-
-static void wait_at_least(_Atomic int64_t *x, int64_t v) {
-  for (int spins = 0; atomic_load_explicit(x, memory_order_acquire) < v;)
-    if (++spins < 2048) _mm_pause();
-    else sched_yield(); /* the other thread is descheduled: give it the core */
-}
-static void wait_flag(_Atomic int *x) {
-  for (int spins = 0; !atomic_load_explicit(x, memory_order_acquire);)
-    if (++spins < 2048) _mm_pause();
-    else sched_yield();
-}
-
-static void coop_task(void *ctxp, int64_t begin, int64_t end, int thread_index) {
-  (void)begin; (void)end; (void)thread_index;
-  coop_ctx *g = (coop_ctx *)ctxp;
-  const zy_gemm_kernel *K = g->K;
-  pack_buffers *buf = &thread_buffers;
-  int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
-  char *pb = (char *)grow(&buf->b, &buf->b_bytes, (size_t)((g->nu + K->nr - 1) / K->nr * K->nr * kbp_max * K->elem_bytes));
-  for (int64_t s = 0; s < g->steps; s++) {
-    coop_step *st = &g->step[s];
-    int64_t i0 = s / g->ksteps * g->mc, p0 = s % g->ksteps * K->kc;
-    int64_t mb = g->m - i0 < g->mc ? g->m - i0 : g->mc, kb = g->k - p0 < K->kc ? g->k - p0 : K->kc;
-    int64_t kbp = (kb + K->kgroup - 1) / K->kgroup * K->kgroup;
-    char *pa = g->abuf[s & 1];
-    int64_t group_rows = (int64_t)K->mr * COOP_GROUP_PANELS, groups = (mb + group_rows - 1) / group_rows;
-    if (s >= 2) wait_at_least(&g->step[s - 2].u_done, g->units); /* pa is free again */
-    for (int64_t q; (q = atomic_fetch_add(&st->a_next, 1)) < groups;) {
-      int64_t r0 = q * group_rows, rows = mb - r0 < group_rows ? mb - r0 : group_rows;
-      K->pack_a(&g->a, i0 + r0, rows, p0, kb, pa + r0 * kbp * K->elem_bytes);
-      atomic_fetch_add_explicit(&st->a_done, 1, memory_order_acq_rel);
-    }
-    wait_at_least(&st->a_done, groups);
-    for (int64_t u; (u = atomic_fetch_add(&st->u_next, 1)) < g->units;) {
-      if (p0 > 0) wait_flag(&g->unit_done[(s - 1) * g->units + u]);
-      int64_t j0 = u * g->nu, nb = g->n - j0 < g->nu ? g->n - j0 : g->nu;
-      if (pb)
-        block_product(K, pa, mb, &g->b, pb, p0, kb, j0, nb, g->c + i0 * g->n + j0, g->n, g->alpha,
-                      p0 == 0 ? g->beta : 1.0f);
-      else { /* no memory for this thread's B block: the slow specification for this unit */
-        zy_gemm_operand a = offset(g->a, i0, p0), b = offset(g->b, p0, j0);
-        gemm_naive_operands(mb, nb, kb, &a, &b, g->c + i0 * g->n + j0, g->n, g->alpha, p0 == 0 ? g->beta : 1.0f);
-      }
-      atomic_store_explicit(&g->unit_done[s * g->units + u], 1, memory_order_release);
-      atomic_fetch_add_explicit(&st->u_done, 1, memory_order_acq_rel);
-    }
-  }
-}
-
-/* Whether one product of this shape is worth running on all threads together (else: split statically). */
-static int coop_fits(const zy_gemm_kernel *K, int threads, int64_t m, int64_t n, int64_t k, const zy_gemm_operand *b) {
-  if (few_rows_fit(m, b)) return 0; /* matrix-vector-like: split N statically */
-#ifdef ZY_GEMM_NO_COOP /* dev/gemm experiments: the static split only */
-  return 0;
-#endif
-  return threads > 1 && m > 1 && n >= (int64_t)K->nr * 8 * threads && (double)m * n * k >= 16e6;
-}
-
-/* Returns 0 (nothing done) when the shared buffers cannot be allocated. */
-static int gemm_coop(int threads, int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm_operand b, float *c,
-                     float alpha, float beta) {
-  const zy_gemm_kernel *K = pick_kernel(a.bf16);
-  coop_ctx g = {0};
-  g.K = K; g.a = a; g.b = b; g.c = c; g.m = m; g.n = n; g.k = k; g.alpha = alpha; g.beta = beta;
-  g.mc = 2 * K->mc; /* one shared A block serves every thread: B is packed half as often as with mc */
-  g.nu = (n / (8 * threads) + K->nr - 1) / K->nr * K->nr;
-  if (g.nu < 4 * K->nr) g.nu = 4 * K->nr;
-  if (g.nu > K->nc) g.nu = K->nc;
-  g.units = (n + g.nu - 1) / g.nu;
-  g.ksteps = (k + K->kc - 1) / K->kc;
-  g.steps = (m + g.mc - 1) / g.mc * g.ksteps;
-  int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
-  size_t ablock = (size_t)((g.mc + K->mr - 1) / K->mr * K->mr * kbp_max * K->elem_bytes);
-  size_t ablock_pad = (ablock + 63) & ~(size_t)63;
-  size_t sync = (size_t)g.steps * sizeof(coop_step) + (size_t)(g.steps * g.units) * sizeof(_Atomic int);
-  pack_buffers *buf = &thread_buffers;
-  char *shared = (char *)grow(&buf->shared, &buf->shared_bytes, 2 * ablock_pad + sync);
-  if (!shared) return 0;
-  g.abuf[0] = shared;
-  g.abuf[1] = shared + ablock_pad;
-  g.step = (coop_step *)(shared + 2 * ablock_pad);
-  g.unit_done = (_Atomic int *)(g.step + g.steps);
-  memset(g.step, 0, sync);
-  zy_parallel_run(coop_task, &g);
-  return 1;
-}
-
 /* ---- the split over threads: batch items × parts of M (or of N when M is short) ---- */
 
 typedef struct {
@@ -390,15 +278,6 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
     return;
   }
   const zy_gemm_kernel *K = pick_kernel(bf16);
-  zy_gemm_operand b0 = view_b(B, bf16, 0, strideB, n, k, transB);
-  if (batch < threads && k > 0 && alpha != 0.0f && coop_fits(K, threads, m, n, k, &b0)) {
-    for (int64_t bi = 0; bi < batch; bi++) {
-      zy_gemm_operand a = view_a(A, bf16, bi, strideA, m, k, transA), b = view_b(B, bf16, bi, strideB, n, k, transB);
-      if (!gemm_coop(threads, m, n, k, a, b, C + bi * strideC, alpha, beta)) /* no memory for the shared blocks */
-        gemm_one(m, n, k, a, b, C + bi * strideC, n, alpha, beta);
-    }
-    return;
-  }
   if (batch < 4 * threads) g.parts = threads / gcd64(batch, threads);
   if (g.parts > 1) {
     /* split the longer side (in tiles), preferring rows: each part packs its own copy of the other operand */

@@ -54,19 +54,35 @@ static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, 
   for (int i = 0; i < R; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
 #pragma GCC unroll 12
   for (int i = 0; i < R; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+  /* Two loops (full panels; edge panels with masked loads) because GCC then keeps all 24 accumulators and
+   * both B vectors in registers: a single loop made GCC 14 spill a B vector to the stack (check the asm). */
+  if (nr == NR) {
 #pragma GCC unroll 2
-  for (int64_t p = 0; p < kb; p++) {
-    _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0); /* B rows from L2, 16 k-steps ahead */
-    _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
-    __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+    for (int64_t p = 0; p < kb; p++) {
+      _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0); /* B rows from L2, 16 k-steps ahead */
+      _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
+      __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
 #pragma GCC unroll 12
-    for (int i = 0; i < R; i++) {
-      __m512 ai = _mm512_set1_ps(pa[i]);
-      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      for (int i = 0; i < R; i++) {
+        __m512 ai = _mm512_set1_ps(pa[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+      pa += MR;
+      pb += ldb;
     }
-    pa += MR;
-    pb += ldb;
+  } else {
+    for (int64_t p = 0; p < kb; p++) {
+      __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
+#pragma GCC unroll 12
+      for (int i = 0; i < R; i++) {
+        __m512 ai = _mm512_set1_ps(pa[i]);
+        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      }
+      pa += MR;
+      pb += ldb;
+    }
   }
   STORE_ROWS(R);
 }

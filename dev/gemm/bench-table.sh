@@ -18,5 +18,6 @@ echo "|---|---|---:|---|---:|---:|---:|"
 for s in 1024 2048 4096; do row $s $s $s f32; done
 for s in 1024 2048 4096; do row $s $s $s bf16; done
 row 512 4096 4096 f32 --trans-b
+row 8 4096 4096 f32 --trans-b
 row 1 4096 4096 f32 --trans-b
 row 1 4096 4096 bf16 --trans-b

@@ -110,12 +110,11 @@ function shapeSuite(native: NativeAddon, dtype: "f32" | "bf16", full: boolean): 
     for (const [m, n, k] of [[2049, 7, 33], [33, 2049, 7], [7, 33, 2049], [1, 2049, 1100], [2049, 1, 1100], [20, 2049, 127]])
       run(native, { m, n, k, transA, transB }, dtype);
   }
-  // blocks: k past KC (accumulation over k blocks), n past NC, m past MC; n ≥ 512
-  // runs on both threads together (shared A blocks, units of B columns)
+  // blocks: k past KC (accumulation over k blocks), n past NC, m past MC
   run(native, { m: 40, n: 800, k: 800 }, dtype);
   run(native, { m: 60, n: 800, k: 800, transB: true, alpha: 0.5, beta: 0.25 }, dtype);
   run(native, { m: 1250, n: 40, k: 400, transA: true }, dtype);
-  run(native, { m: 2500, n: 520, k: 50, transA: true, transB: true, beta: 0.5 }, dtype); // two shared A blocks
+  run(native, { m: 2500, n: 520, k: 50, transA: true, transB: true, beta: 0.5 }, dtype); // two A blocks per thread
   run(native, { m: 4, n: 600, k: 1100, transB: true, beta: 0.5 }, dtype); // few rows × B [n,k]: one pass over B
 }
 
