@@ -1,7 +1,8 @@
 /* Quantized GGUF weights, portable part: type table, f16/bf16 conversions, dequantization, ggml's reference
  * quantizers, ggml-cpu's activation quantizers, the portable dot kernels, and the matmul driver (activation
- * quantization into a reused scratch buffer, kernel choice by ISA, threading over weight rows, tiling weight rows
- * for L2 and walking activation rows in groups of 4 that stay in L1).
+ * quantization into a reused scratch buffer, kernel choice by ISA, threading over chunks of weight rows taken from a
+ * shared counter (serial while the machine is too busy for the workers), tiling weight rows for L2 and walking
+ * activation rows in groups of 4 that stay in L1).
  * The portable code follows src/backend/ref/quant.ts operation for operation (products of an f32 and an integer
  * are formed in double and rounded once, as the TS twin does), so it gives the same bits.
  * Leaves out: SIMD kernels (quant_avx512.c), k-quant quantization, the iq* types. */
@@ -11,6 +12,7 @@
 #include "gemm.h"
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 static const char *const NAMES[ZY_QT_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
@@ -571,6 +573,62 @@ static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_inde
   }
 }
 
+/* Threading that tolerates an oversubscribed machine. Rows go out in small chunks from a shared counter, so
+ * whichever thread is running takes the next one: a worker that the OS schedules late finds the work done
+ * instead of leaving the caller waiting on a fixed half. The pool still waits for every worker to check in, so
+ * when workers keep arriving too late to take any chunk (other processes hold the cores), the following calls
+ * run on the caller alone, and every SERIAL_PROBE calls one goes parallel again to see whether that changed. */
+#define CHUNKS_PER_THREAD 8
+#define LATE_STRIKES 3
+#define SERIAL_PROBE 64
+
+typedef struct {
+  const matmul_ctx *c;
+  int panel;
+  int64_t chunk_rows, nchunks;
+  _Atomic int64_t next;
+  _Atomic int64_t by_workers; /* chunks the workers took */
+} dynamic_ctx;
+
+static int late_strikes = 0, serial_left = 0;
+
+static void dynamic_task(void *p, int64_t begin, int64_t end, int thread_index) {
+  (void)begin;
+  (void)end;
+  dynamic_ctx *d = (dynamic_ctx *)p;
+  for (;;) {
+    const int64_t k = atomic_fetch_add_explicit(&d->next, 1, memory_order_relaxed);
+    if (k >= d->nchunks) break;
+    const int64_t b = k * d->chunk_rows, e = b + d->chunk_rows < d->c->rows ? b + d->chunk_rows : d->c->rows;
+    if (d->panel) float_gemm_task((void *)d->c, b, e, thread_index);
+    else matmul_task((void *)d->c, b, e, thread_index);
+    if (thread_index != 0) atomic_fetch_add_explicit(&d->by_workers, 1, memory_order_relaxed);
+  }
+}
+
+static void run_threaded(const matmul_ctx *c, int panel) {
+  const int threads = zy_threads();
+  if (threads <= 1 || serial_left > 0) {
+    if (serial_left > 0) serial_left--;
+    if (panel) float_gemm_task((void *)c, 0, c->rows, 0);
+    else matmul_task((void *)c, 0, c->rows, 0);
+    return;
+  }
+  const int64_t grain = panel ? PANEL_ROWS : 4;
+  int64_t chunk = (c->rows + (int64_t)threads * CHUNKS_PER_THREAD - 1) / ((int64_t)threads * CHUNKS_PER_THREAD);
+  chunk = (chunk + grain - 1) / grain * grain;
+  dynamic_ctx d = {c, panel, chunk, (c->rows + chunk - 1) / chunk, 0, 0};
+  zy_parallel_run(dynamic_task, &d);
+  if (atomic_load(&d.by_workers) == 0 && d.nchunks > 1) {
+    if (++late_strikes >= LATE_STRIKES) {
+      serial_left = SERIAL_PROBE;
+      late_strikes = 0;
+    }
+  } else {
+    late_strikes = 0;
+  }
+}
+
 static zy_qdot_fn pick_kernel(int type) {
   const zy_cpu_features *cpu = zy_cpu();
   if (cpu->avx512_vnni && zy_qdot_avx512vnni[type]) return zy_qdot_avx512vnni[type];
@@ -648,6 +706,6 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   const int panel = (fmt == ACT_F16 || fmt == ACT_BF16) && m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   /* Small products are not worth waking the pool. */
   if (rows * cols * m < 32768 || rows < 8) matmul_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, panel ? PANEL_ROWS : 4, panel ? float_gemm_task : matmul_task, &c);
+  else run_threaded(&c, panel);
   return 0;
 }
