@@ -16,6 +16,7 @@ import type { Backend } from "../backend/backend.js";
 import { Rng } from "../core/rng.js";
 import { f32ArrayToBf16 } from "../core/dtype.js";
 import { writeSafetensors } from "../io/safetensors.js";
+import { setDefaultBackend } from "../tensor/index.js";
 import { CHATML_TEMPLATE } from "../infer/chat-template.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { BpeTrainer, DEFAULT_SPECIAL_TOKENS, trainedTokenizerConfig, trainedTokenizerJson } from "../tokenizers/train-bpe.js";
@@ -611,6 +612,7 @@ const RUNNERS: Record<StageName, (ctx: RecipeContext) => Promise<Record<string, 
 /** Runs the stages in order, skipping finished ones; `until` stops after that stage. */
 export async function runRecipe(ctx: RecipeContext, until: StageName | null = null): Promise<void> {
   mkdirSync(ctx.work, { recursive: true });
+  setDefaultBackend(ctx.backend);
   for (const stage of STAGES) {
     if (existsSync(doneFile(ctx, stage))) {
       ctx.log(`stage ${stage}: done already (${doneFile(ctx, stage)})`);
@@ -706,8 +708,13 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
   const k = p.constants;
   const sd = p.std;
   L.push(`| E | A | α | B | β |`, "|---|---|---|---|---|");
-  L.push(`| ${k.E.toFixed(3)} ± ${sd.E.toFixed(3)} | ${k.A.toPrecision(3)} ± ${sd.A.toPrecision(2)} | ${k.alpha.toFixed(3)} ± ${sd.alpha.toFixed(3)} | ` +
-    `${k.B.toPrecision(3)} ± ${sd.B.toPrecision(2)} | ${k.beta.toFixed(3)} ± ${sd.beta.toFixed(3)} |`, "");
+  // A bootstrap std is null in JSON when a resample's fit ran off to infinity.
+  const pm = (v: number, e: number | null, digits: number, precision: boolean) => {
+    const f = (x: number) => (precision ? x.toPrecision(digits) : x.toFixed(digits));
+    return `${f(v)} ± ${e === null || !Number.isFinite(e) ? "∞" : f(e)}`;
+  };
+  L.push(`| ${pm(k.E, sd.E, 3, false)} | ${pm(k.A, sd.A, 3, true)} | ${pm(k.alpha, sd.alpha, 3, false)} | ` +
+    `${pm(k.B, sd.B, 3, true)} | ${pm(k.beta, sd.beta, 3, false)} |`, "");
   L.push(`Recorded at ${p.createdAt} (prediction.json), before pretraining started: the budget allowed ${shapeName(s)} (N = ${p.N}) × ` +
     `D = ${p.D} tokens (the candidate with the lowest predicted loss), predicted validation loss **${p.predictedValLoss.toFixed(3)}** ` +
     `(90% bootstrap interval ${p.interval90[0].toFixed(3)} … ${p.interval90[1].toFixed(3)}). Measured: **${pre.valLoss.toFixed(3)}**, ` +
