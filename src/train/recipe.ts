@@ -700,6 +700,7 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
     `${c.sft.seq + 1}-token rows (packed examples can attend to each other: no block mask, positions not reset), peak LR ${c.sft.lr}; ` +
     `${(sft.seconds / 60).toFixed(0)} minutes` + (sft.valLoss !== null ? `; held-out assistant-token loss ${sft.valLoss.toFixed(3)}.` : "."), "");
   L.push("![pretraining curve](pretrain-curve.svg)", "", "![SFT curve](sft-curve.svg)", "");
+  L.push(`(The same pictures as \`npx zhiyu plot runs/recipe-${c.name}/pretrain/metrics.jsonl --out pretrain-curve.svg\`, and likewise for sft/.)`, "");
   L.push("## Scaling law: predicted before the final run", "");
   L.push(`The sweep trained ${runs.length} small models (${[...new Set(runs.map((r) => shapeName(r.shape)))].join(", ")}) × ` +
     `(${[...new Set(runs.map((r) => r.tokens))].join(", ")} tokens) with the same data, batch, LR schedule and validation windows` +
@@ -750,6 +751,12 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
     L.push("");
   } else {
     L.push("Not run yet: `node --import tsx dev/default-model/eot-check.ts models/zhiyu-mini --json runs/recipe-zhiyu-mini/eot.json`.", "");
+  }
+  const repro = path.join(w, "repro.txt");
+  if (existsSync(repro)) {
+    L.push("## Reproducibility", "", "`node --import tsx dev/default-model/repro-check.ts recipes/" + c.name + ".json` rebuilds the tokenizer from " +
+      "../shared/data in a fresh folder and reruns the first 100 pretraining steps with the recipe's options:", "", "```",
+      readFileSync(repro, "utf8").trim(), "```", "");
   }
   L.push("## Limits", "");
   L.push("- Tiny and briefly trained: facts, arithmetic, reasoning and long answers are beyond it; replies are often generic or off-topic.");
