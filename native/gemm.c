@@ -6,7 +6,7 @@
  * Loop nest per (sub-)problem, with the A micro-panel (mr × kc) resident in L1 and the packed B block
  * (kc × nc) in L2:
  *   for i0 in m step mc:  for p0 in k step kc:  pack A[i0.., p0..]
- *     for j0 in n step nc:  pack B[p0.., j0..]   (or read B in place when it is f32 [k, n] and m is small)
+ *     for j0 in n step nc:  pack B[p0.., j0..]
  *       for ii in mb step mr:  for jj in nb step nr:  tile
  * Threads: the batch × (rows, or columns when rows are few) is cut into one equal part per thread; each part
  * packs its own blocks, so threads never wait for each other. (A BLIS-style variant that shared packed A

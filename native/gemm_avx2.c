@@ -1,7 +1,7 @@
 /* AVX2 + FMA GEMM micro-kernel (driven by gemm.c): a 6 × 16 f32 tile (12 ymm accumulators, two B vectors,
  * broadcast FMAs), used for f32 and for bf16 operands widened while packing. B is always packed (zero-padded
  * to 16 columns); partial C tiles go through a small buffer.
- * Leaves out: reading B in place, masked edges. */
+ * Leaves out: masked edges, AVX2-specific packers (the generic ones in gemm_impl.h are used). */
 #include "gemm_impl.h"
 #include <immintrin.h>
 
