@@ -64,6 +64,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   // GEMM kernels (native/gemm_napi.cc).
   gemmF32?: GemmFn<Float32Array>;
   gemmBf16?: GemmFn<Uint16Array>;
+  /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */
+  gemmImpl?: (bf16: boolean) => string;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;

@@ -156,7 +156,7 @@ test("the AVX2 and portable kernels give the same answers", { skip }, () => {
   try {
     for (const [level, name] of levels) {
       native.limitIsa(level);
-      const impl = (native.gemmImpl as (bf16: boolean) => string)(false);
+      const impl = native.gemmImpl!(false);
       if (level === 1 && impl !== "avx2") continue; // CPU without AVX2
       assert.equal(impl, name);
       for (const [transA, transB] of transposes)

@@ -189,7 +189,7 @@ export async function run(argv: string[]): Promise<number | void> {
     throw new Error(`bench gemm needs the native addon with gemmF32/gemmBf16: ${nativeLoadError() || "rebuild it with npm run build:native"}`);
   }
   const threads = addon.setThreads(o.threads);
-  const kernel = typeof addon.gemmImpl === "function" ? (addon.gemmImpl as (bf16: boolean) => string)(o.dtype === "bf16") : "?";
+  const kernel = addon.gemmImpl ? addon.gemmImpl(o.dtype === "bf16") : "?";
   const ops = operands(o);
   const flops = 2 * o.m * o.n * o.k;
 
