@@ -57,7 +57,8 @@ export interface RecipeConfig {
   candidates: LlamaShape[];
   /** Largest shipped size in bytes (bf16 weights + tokenizer). */
   maxModelBytes: number;
-  sft: { batch: number; seq: number; lr: number; maxEpochs: number };
+  /** replayChars: characters of pretraining text (a seeded sample of training documents) mixed into SFT. */
+  sft: { batch: number; seq: number; lr: number; maxEpochs: number; replayChars?: number };
   /** Where the shipped model goes (relative to the repository root). */
   exportDir: string;
 }
@@ -489,19 +490,43 @@ async function stageSft(ctx: RecipeContext): Promise<Record<string, unknown>> {
   const assumedRate = c.trainFlopsPerSecond / llamaTrainFlopsPerToken(p.shape, sweepConfig(ctx).vocabSize, c.sft.seq);
   const budgetSteps = Math.max(20, Math.floor((assumedRate * c.budgetMinutes * 60 * c.sftShare) / (c.sft.batch * c.sft.seq)));
   const out = path.join(ctx.work, "sft");
-  const probe = prepareSftData(pre.checkpoint, [path.join(ctx.work, "sft-data", "sft_train.jsonl")], c.sft.seq, DEFAULT_SFT_OPTIONS.valEvery);
+  const replay = writeReplayText(ctx);
+  const text = replay ? [replay] : [];
+  const probe = prepareSftData(pre.checkpoint, [path.join(ctx.work, "sft-data", "sft_train.jsonl")], c.sft.seq, DEFAULT_SFT_OPTIONS.valEvery, text);
   const epochSteps = Math.floor(probe.train.rows / c.sft.batch);
   const steps = Math.min(budgetSteps, Math.round(c.sft.maxEpochs * epochSteps));
   ctx.log(`sft: ${steps} steps (${(steps / epochSteps).toFixed(2)} epochs; measured pretraining speed ${rate.toFixed(0)} tokens/s)`);
   const result = await runSft({
     options: {
-      ...DEFAULT_SFT_OPTIONS, model: pre.checkpoint, data: [path.join(ctx.work, "sft-data", "sft_train.jsonl")], out,
+      ...DEFAULT_SFT_OPTIONS, model: pre.checkpoint, data: [path.join(ctx.work, "sft-data", "sft_train.jsonl")], text, out,
       seq: c.sft.seq, batch: c.sft.batch, steps, lr: c.sft.lr, minLr: c.sft.lr / 10, seed: c.seed,
       checkpointEvery: Math.max(20, Math.round(steps / 10)), warmup: Math.min(50, Math.round(steps / 20)),
     },
     backend: ctx.backend, stdout: ctx.stdout,
   });
   return { finalStep: result.finalStep, valLoss: result.valLoss, checkpoint: latestCheckpoint(out)!.dir };
+}
+
+/** A seeded sample of training documents (both languages) for SFT replay; null when replayChars is 0/absent. */
+function writeReplayText(ctx: RecipeContext): string | null {
+  const want = ctx.config.sft.replayChars ?? 0;
+  if (want <= 0) return null;
+  const docs = ["train_zh.txt", "train_en.txt"].flatMap((f) => readEvalDocuments(path.join(ctx.work, "text", f)));
+  const rng = new Rng(ctx.config.seed + 1);
+  for (let i = docs.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [docs[i], docs[j]] = [docs[j]!, docs[i]!];
+  }
+  const picked: string[] = [];
+  let chars = 0;
+  for (const d of docs) {
+    if (chars >= want) break;
+    picked.push(d);
+    chars += d.length;
+  }
+  const file = path.join(ctx.work, "sft-data", "replay.txt");
+  writeFileSync(file, picked.join("\n\n") + "\n");
+  return file;
 }
 
 export interface LanguageEval {
@@ -696,7 +721,8 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
     `(${(p.D / prep.trainTokens).toFixed(2)} epochs of ${prep.trainTokens} training tokens), AdamW (β = 0.9/0.95, weight decay 0.1 on matrices), ` +
     `peak LR ${c.train.lr}, warmup then cosine to 10%, gradient clipping 1.0, spike guard on, f32; ${(pre.seconds / 60).toFixed(0)} minutes.`);
   L.push(`- SFT: ${sft.finalStep} steps × ${c.sft.batch}×${c.sft.seq} tokens on ${ext.sftConversations} conversations ` +
-    `(messages JSONL written by the recipe), loss on assistant tokens and their <|im_end|> only, examples packed first-fit into ` +
+    `(messages JSONL written by the recipe)` + (c.sft.replayChars ? ` plus ${c.sft.replayChars} characters of pretraining text (a seeded sample of training documents, all tokens trained, so SFT does not erase the language model)` : "") +
+    `, loss on assistant tokens and their <|im_end|> only, examples packed first-fit into ` +
     `${c.sft.seq + 1}-token rows (packed examples can attend to each other: no block mask, positions not reset), peak LR ${c.sft.lr}; ` +
     `${(sft.seconds / 60).toFixed(0)} minutes` + (sft.valLoss !== null ? `; held-out assistant-token loss ${sft.valLoss.toFixed(3)}.` : "."), "");
   L.push("![pretraining curve](pretrain-curve.svg)", "", "![SFT curve](sft-curve.svg)", "");

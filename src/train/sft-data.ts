@@ -8,6 +8,8 @@
 // Packing: whole examples are laid greedily into rows of seq + 1 tokens (first-fit in file order); the rest of a
 // row is padding with ignored targets. Examples in one row attend to each other (no block-diagonal mask, no
 // position reset): acceptable for short chats, and documented in the model card.
+// Plain-text "replay" documents (pretraining text mixed into SFT so the model keeps its language modelling) become
+// examples whose every token is trained, cut into pieces that fit a row, each piece led by the document delimiter.
 // Leaves out: tool calls and function messages (skipped with a count), DPO/KTO preference fields.
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -244,4 +246,22 @@ export function packExamples(examples: readonly TokenizedExample[], seq: number,
     }
   }
   return { seq, inputs, targets, rows, examples: examples.length, truncated, trainedTokens };
+}
+
+/** Plain-text documents as fully trained examples: [delimiter, …tokens], cut into pieces of at most seq + 1 tokens. */
+export function textExamples(tokenizer: Tokenizer, documents: readonly string[], seq: number): TokenizedExample[] {
+  const delimiter = tokenizer.bosTokenId ?? tokenizer.eosTokenId;
+  const out: TokenizedExample[] = [];
+  const width = seq + 1 - (delimiter === null ? 0 : 1);
+  for (const d of documents) {
+    const ids = tokenizer.encode(d, { addSpecialTokens: false });
+    for (let at = 0; at < ids.length; at += width) {
+      const piece = ids.slice(at, at + width);
+      const full = delimiter === null ? piece : [delimiter, ...piece];
+      const mask = new Uint8Array(full.length).fill(1);
+      mask[0] = 0; // the delimiter itself is context, not a target
+      out.push({ ids: full, trainMask: mask });
+    }
+  }
+  return out;
 }

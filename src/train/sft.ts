@@ -19,7 +19,8 @@ import { MetricsLog } from "./metrics.js";
 import { TrainModel, isNoDecay } from "./model.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
-import { packExamples, readChatFile, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
+import { packExamples, readChatFile, textExamples, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
+import { readEvalDocuments } from "./eval.js";
 
 export const SFT_STATE_FILE = "sft_state.json";
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
@@ -28,6 +29,8 @@ export interface SftOptions {
   /** The model to fine-tune: a Hugging Face folder (config.json, model.safetensors, tokenizer files). */
   model: string;
   data: string[];
+  /** Plain-text files (documents separated by blank lines) mixed in as fully trained rows (replay); may be empty. */
+  text: string[];
   out: string;
   seq: number;
   batch: number;
@@ -53,7 +56,7 @@ export interface SftOptions {
 }
 
 export const DEFAULT_SFT_OPTIONS: Omit<SftOptions, "model" | "data" | "out"> = {
-  seq: 256, batch: 8, steps: null, epochs: 2, lr: 5e-4, minLr: 5e-5, warmup: 20, weightDecay: 0.0, gradClip: 1.0,
+  text: [], seq: 256, batch: 8, steps: null, epochs: 2, lr: 5e-4, minLr: 5e-5, warmup: 20, weightDecay: 0.0, gradClip: 1.0,
   seed: 1337, dtype: "f32", checkpointEvery: 100, keepLast: 2, spikeGuard: true, spikeWindow: 50, spikeZscore: 6,
   maxRollbacks: 5, valEvery: 50, logEvery: 10,
 };
@@ -76,11 +79,14 @@ export interface PreparedSftData {
   val: PackedRows | null;
   /** Per file: the format detected and how many conversations were used/skipped. */
   files: { file: string; format: string; conversations: number; skipped: number }[];
+  /** Rows of plain-text replay in `train` (the validation rows are chat rows only). */
+  textRows: number;
   endOfTurnId: number | null;
 }
 
 /** Reads, renders, tokenizes and packs the data files for a model folder. */
-export function prepareSftData(modelDir: string, files: readonly string[], seq: number, valEvery: number): PreparedSftData {
+export function prepareSftData(modelDir: string, files: readonly string[], seq: number, valEvery: number,
+  textFiles: readonly string[] = []): PreparedSftData {
   const tokenizer = loadTokenizer(modelDir);
   const chatTemplate = chatTemplateFromFolder(modelDir) ?? CHATML_TEMPLATE;
   const endOfTurnId = tokenizer.tokenToId("<|im_end|>") ?? tokenizer.eosTokenId;
@@ -93,7 +99,23 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
     for (const c of parsed.conversations) examples.push(tokenizeConversation({ chatTemplate, tokenizer }, c.messages, endOfTurnId));
   }
   const packed = packExamples(examples, seq, padId);
-  if (valEvery <= 0 || packed.rows < 2 * valEvery) return { train: packed, val: null, files: report, endOfTurnId };
+  const docs = textFiles.flatMap((f) => readEvalDocuments(f));
+  const text = docs.length > 0 ? packExamples(textExamples(tokenizer, docs, seq), seq, padId) : null;
+  const withText = (p: PackedRows): PackedRows => {
+    if (!text) return p;
+    const inputs = new Int32Array((p.rows + text.rows) * seq);
+    inputs.set(p.inputs);
+    inputs.set(text.inputs, p.inputs.length);
+    const targets = new Int32Array((p.rows + text.rows) * seq);
+    targets.set(p.targets);
+    targets.set(text.targets, p.targets.length);
+    return {
+      ...p, inputs, targets, rows: p.rows + text.rows, examples: p.examples + text.examples,
+      truncated: p.truncated + text.truncated, trainedTokens: p.trainedTokens + text.trainedTokens,
+    };
+  };
+  const textRows = text?.rows ?? 0;
+  if (valEvery <= 0 || packed.rows < 2 * valEvery) return { train: withText(packed), val: null, files: report, endOfTurnId, textRows };
   const pick = (keep: (r: number) => boolean): PackedRows => {
     const rows = [...Array(packed.rows).keys()].filter(keep);
     const inputs = new Int32Array(rows.length * seq);
@@ -108,8 +130,8 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
     return { ...packed, inputs, targets, rows: rows.length, trainedTokens: trained };
   };
   return {
-    train: pick((r) => r % valEvery !== valEvery - 1), val: pick((r) => r % valEvery === valEvery - 1),
-    files: report, endOfTurnId,
+    train: withText(pick((r) => r % valEvery !== valEvery - 1)), val: pick((r) => r % valEvery === valEvery - 1),
+    files: report, endOfTurnId, textRows,
   };
 }
 
@@ -182,7 +204,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
   setDefaultBackend(input.backend);
   const display = new ProgressDisplay(input.stdout, o.logEvery);
   const ck0 = input.resume === false ? null : latestCheckpoint(o.out);
-  const data = prepareSftData(o.model, o.data, o.seq, o.valEvery);
+  const data = prepareSftData(o.model, o.data, o.seq, o.valEvery, o.text);
   for (const f of data.files) {
     display.log(`${f.file}: ${f.format} format, ${f.conversations} conversations` + (f.skipped ? ` (${f.skipped} skipped: tool calls or no assistant turn)` : ""));
   }
@@ -191,7 +213,8 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
     throw new SftError(`the SFT data packs into ${train.rows} rows of ${o.seq} tokens, fewer than --batch ${o.batch}; lower --batch or add data`);
   }
   display.log(`packed ${train.examples} examples into ${train.rows} training rows of ${o.seq} tokens ` +
-    `(${train.trainedTokens} assistant target tokens, ${train.truncated} examples truncated)` +
+    `(${train.trainedTokens} target tokens, ${train.truncated} examples truncated` +
+    (data.textRows > 0 ? `; ${data.textRows} of the rows are plain-text replay` : "") + ")" +
     (data.val ? `, ${data.val.rows} validation rows` : ""));
   const model = TrainModel.fromHfFolder(ck0 ? ck0.dir : o.model, o.dtype);
   if (o.seq > model.contextLength) throw new SftError(`--seq ${o.seq} exceeds the model's context of ${model.contextLength}`);

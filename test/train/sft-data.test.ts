@@ -1,11 +1,12 @@
 // SFT data: the three chat formats parse (and say which they are), the ChatML loss mask trains exactly the
 // assistant tokens up to and including <|im_end|> (a 2-turn example worked out by hand on a bytes-only tokenizer,
-// where every character is one token), and first-fit packing lays examples into rows as computed by hand.
+// where every character is one token), first-fit packing lays examples into rows as computed by hand, and plain-text
+// replay documents are cut into delimiter-led pieces.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BpeTrainer, trainedTokenizerConfig, trainedTokenizerJson } from "../../src/tokenizers/train-bpe.js";
 import { tokenizerFromHfJson } from "../../src/tokenizers/hf-json.js";
-import { IGNORE_INDEX, detectChatFormat, packExamples, parseChatData, tokenizeConversation } from "../../src/train/sft-data.js";
+import { IGNORE_INDEX, detectChatFormat, packExamples, parseChatData, textExamples, tokenizeConversation } from "../../src/train/sft-data.js";
 
 /** 256 byte tokens + the 4 special tokens, no merges: one token per ASCII character. */
 function bytesTokenizer() {
@@ -82,4 +83,16 @@ test("first-fit packing into rows of seq + 1 with ignored targets outside the ma
   const q = packExamples([ex(0, 12, 0)], 7, 0);
   assert.equal(q.truncated, 1);
   assert.equal(q.rows, 1);
+});
+
+test("plain-text replay: delimiter-led pieces of at most seq + 1 tokens, every token but the delimiter trained", () => {
+  const tok = bytesTokenizer();
+  const eos = tok.eosTokenId!;
+  // "abcdefg" = 7 byte tokens; seq 4 → pieces of 1 + 4 tokens: [eos a b c d], [eos e f g]
+  const ex = textExamples(tok, ["abcdefg"], 4);
+  assert.equal(ex.length, 2);
+  assert.deepEqual(ex.map((e) => e.ids.length), [5, 4]);
+  assert.equal(ex[0]!.ids[0], eos);
+  assert.equal(tok.decode(ex[1]!.ids.slice(1)), "efg");
+  assert.deepEqual([...ex[0]!.trainMask], [0, 1, 1, 1, 1]);
 });

@@ -13,6 +13,7 @@ const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
 
   --model DIR           Hugging Face folder to fine-tune (config.json, model.safetensors, tokenizer files)
   --data FILE           chat data: OpenAI {"messages": [...]} JSONL, Alpaca JSON, ShareGPT JSON (repeatable)
+  --text FILE           plain text (documents separated by blank lines) mixed in as fully trained replay rows (repeatable)
   --out DIR             run folder (checkpoints/, metrics.jsonl); an existing run resumes
   --seq T (${D.seq})  --batch B (${D.batch})  --steps N (default: --epochs passes)  --epochs E (${D.epochs})
   --lr LR (${D.lr})  --min-lr (${D.minLr})  --warmup N (${D.warmup})  --weight-decay (${D.weightDecay})  --grad-clip (${D.gradClip})
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: s, data: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
+      model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
       warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
       "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -46,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   const dtype = values.dtype ?? "f32";
   if (dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype ${dtype} must be f32 or bf16`);
   const options: SftOptions = {
-    ...D, model: values.model, data: values.data, out: values.out,
+    ...D, model: values.model, data: values.data, text: values.text ?? [], out: values.out,
     seq: num("seq", values.seq, D.seq, true), batch: num("batch", values.batch, D.batch, true),
     steps: values.steps !== undefined ? num("steps", values.steps, 0, true) : null, epochs: num("epochs", values.epochs, D.epochs, false),
     lr: num("lr", values.lr, D.lr, false), minLr: num("min-lr", values["min-lr"], D.minLr, false),
