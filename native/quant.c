@@ -2,7 +2,7 @@
  * quantizers, ggml-cpu's activation quantizers, the portable dot kernels, and the matmul driver (activation
  * quantization into a reused scratch buffer, kernel choice by ISA, threading over chunks of weight rows taken from a
  * shared counter (serial while the machine is too busy for the workers), tiling weight rows for L2 and walking
- * activation rows in groups of 4 that stay in L1).
+ * activation rows in groups of 4 (8 for the AVX-512 32-block kernels) that stay in L1).
  * The portable code follows src/backend/ref/quant.ts operation for operation (products of an f32 and an integer
  * are formed in double and rounded once, as the TS twin does), so it gives the same bits.
  * Leaves out: SIMD kernels (quant_avx512.c), k-quant quantization, the iq* types. */
@@ -495,6 +495,7 @@ typedef struct {
   float *out;
   zy_qdot_fn dot;
   int type;
+  int group; /* activation rows per kernel call: 4, or 8 for the AVX-512 32-block kernels */
 } matmul_ctx;
 
 /* Weight bytes per tile: a tile of weight rows stays in L2 while every group of 4 activation rows passes over it,
@@ -509,8 +510,8 @@ static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
   if (tile < 4) tile = 4;
   for (int64_t r0 = begin; r0 < end; r0 += tile) {
     const int64_t r1 = r0 + tile < end ? r0 + tile : end;
-    for (int64_t i = 0; i < c->m; i += 4) {
-      const int na = c->m - i >= 4 ? 4 : (int)(c->m - i);
+    for (int64_t i = 0; i < c->m; i += c->group) {
+      const int na = c->m - i >= c->group ? c->group : (int)(c->m - i);
       for (int64_t r = r0; r < r1; r++)
         c->dot(c->w + r * c->row_bytes, c->cols, c->act, i, na, c->out + i * c->rows + r, c->rows);
     }
@@ -702,7 +703,9 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
       }
     }
   }
-  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, pick_kernel(type), type};
+  const zy_qdot_fn dot = pick_kernel(type);
+  const int wide = dot == zy_qdot_avx512vnni[type] && zy_qdot_avx512vnni_wide8[type];
+  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, dot, type, wide ? 8 : 4};
   const int panel = (fmt == ACT_F16 || fmt == ACT_BF16) && m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   /* Small products are not worth waking the pool. */
   if (rows * cols * m < 32768 || rows < 8) matmul_task(&c, 0, rows, 0);

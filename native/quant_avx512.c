@@ -89,9 +89,9 @@ static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act
   const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
   const int with_min = type == ZY_QT_Q4_1 || type == ZY_QT_Q5_1;
   const int64_t nb = cols / 32, nbs = act->nb;
-  __m512 acc[4];
-  float accm[4] = {0, 0, 0, 0};
-  for (int j = 0; j < 4; j++) acc[j] = _mm512_setzero_ps();
+  __m512 acc[8];
+  float accm[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b += 2) {
     const int tail = b + 1 == nb; /* odd block count: the upper half reads block b again and is masked out */
     const uint8_t *p0 = w + b * bytes, *p1 = tail ? p0 : p0 + bytes;
@@ -117,13 +117,18 @@ static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act
   for (int j = 0; j < na; j++) out[j * os] = _mm512_reduce_add_ps(acc[j]) + accm[j];
 }
 
+/* Up to 8 activation rows per unpacked weight block (the driver asks for 8 when ZY_QDOT_WIDE8 says so). */
 #define Q32_KERNEL(NAME, TYPE)                                                                                    \
   static QV void NAME(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { \
     switch (na) {                                                                                                 \
       case 1: dot_q32(w, c, a, a0, 1, o, os, TYPE); break;                                                        \
       case 2: dot_q32(w, c, a, a0, 2, o, os, TYPE); break;                                                        \
       case 3: dot_q32(w, c, a, a0, 3, o, os, TYPE); break;                                                        \
-      default: dot_q32(w, c, a, a0, 4, o, os, TYPE); break;                                                       \
+      case 4: dot_q32(w, c, a, a0, 4, o, os, TYPE); break;                                                        \
+      case 5: dot_q32(w, c, a, a0, 5, o, os, TYPE); break;                                                        \
+      case 6: dot_q32(w, c, a, a0, 6, o, os, TYPE); break;                                                        \
+      case 7: dot_q32(w, c, a, a0, 7, o, os, TYPE); break;                                                        \
+      default: dot_q32(w, c, a, a0, 8, o, os, TYPE); break;                                                       \
     }                                                                                                             \
   }
 Q32_KERNEL(dot_q8_0, ZY_QT_Q8_0)
@@ -306,6 +311,8 @@ static inline QV void dot_float(const uint8_t *w, int64_t cols, const zy_qact *a
 F_KERNEL(dot_f32, ZY_QT_F32)
 F_KERNEL(dot_f16, ZY_QT_F16)
 F_KERNEL(dot_bf16, ZY_QT_BF16)
+
+const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT] = {0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0};
 
 const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT] = {
     dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q5_0, dot_q5_1, dot_q4_k, dot_q5_k, dot_q6_k,

@@ -24,7 +24,8 @@ typedef struct {
   int32_t *corrv;      /* [m, npairs·16] */
 } zy_qact;
 
-/* Computes out[j*out_stride] = dot(W row at w, activation row a0 + j) for j < na (na in 1..4). */
+/* Computes out[j*out_stride] = dot(W row at w, activation row a0 + j) for j < na (na in 1..4; in 1..8 for the
+ * kernels marked in zy_qdot_avx512vnni_wide8). */
 typedef void (*zy_qdot_fn)(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, int na, float *out,
                            int64_t out_stride);
 
@@ -32,6 +33,8 @@ typedef void (*zy_qdot_fn)(const uint8_t *w, int64_t cols, const zy_qact *act, i
 extern const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT];
 extern const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT];
 extern const zy_qdot_fn zy_qdot_avx2[ZY_QT_COUNT];
+/* Which AVX-512 kernels take up to 8 activation rows per call (the 32-element block types). */
+extern const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT];
 
 /* Activation quantizers (ggml-cpu's), one row; fast variants must give identical bytes. */
 void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
