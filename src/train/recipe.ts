@@ -689,6 +689,8 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
   const eotFile = path.join(w, "eot.json");
   const eot = existsSync(eotFile) ? JSON.parse(readFileSync(eotFile, "utf8")) as EotResults : null;
   const runs = readRuns(path.join(w, "sweep"));
+  const rollbacks = readMetrics(path.join(w, "pretrain", "metrics.jsonl"))
+    .filter((r) => (r as { event?: string }).event === "rollback") as { step: number; loss?: number }[];
   const err = (pre.valLoss - p.predictedValLoss) / p.predictedValLoss;
   const s = p.shape;
   const L: string[] = [];
@@ -719,7 +721,8 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
   L.push("## Training", "");
   L.push(`- Pretraining: ${pre.finalStep} steps × ${c.train.batch}×${c.train.seq} tokens = ${p.D} tokens ` +
     `(${(p.D / prep.trainTokens).toFixed(2)} epochs of ${prep.trainTokens} training tokens), AdamW (β = 0.9/0.95, weight decay 0.1 on matrices), ` +
-    `peak LR ${c.train.lr}, warmup then cosine to 10%, gradient clipping 1.0, spike guard on, f32; ${(pre.seconds / 60).toFixed(0)} minutes.`);
+    `peak LR ${c.train.lr}, warmup then cosine to 10%, gradient clipping 1.0, f32; ${(pre.seconds / 60).toFixed(0)} minutes. ` +
+    `The loss-spike guard rolled back ${rollbacks.length} time(s)` + (rollbacks.length ? ` (${rollbacks.map((r) => `step ${r.step}, loss ${Number(r.loss).toFixed(2)}`).join("; ")}) to the last checkpoint and skipped the batch.` : "."));
   L.push(`- SFT: ${sft.finalStep} steps × ${c.sft.batch}×${c.sft.seq} tokens on ${ext.sftConversations} conversations ` +
     `(messages JSONL written by the recipe)` + (c.sft.replayChars ? ` plus ${c.sft.replayChars} characters of pretraining text (a seeded sample of training documents, all tokens trained, so SFT does not erase the language model)` : "") +
     `, loss on assistant tokens and their <|im_end|> only, examples packed first-fit into ` +
@@ -771,6 +774,12 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
     };
     L.push(`\`node --import tsx dev/default-model/eot-check.ts ${c.exportDir}\` (temperature ${eot.temperature}): **${eot.pass}/${eot.total}** ` +
       `replies end with <|im_end|> within 256 tokens and contain no role markers or template debris (Chinese ${by("zh")}, English ${by("en")}); the issue asks for ≥ 95%.`, "");
+    const sampledFile = path.join(w, "eot-sampled.json");
+    if (existsSync(sampledFile)) {
+      const t = JSON.parse(readFileSync(sampledFile, "utf8")) as EotResults;
+      L.push(`With sampling as \`zhiyu chat\` does it (\`--temperature ${t.temperature}\`, seed 0): **${t.pass}/${t.total}**. Greedy decoding ` +
+        "fails only where it falls into a repetition loop.", "");
+    }
     L.push("## Sample outputs (greedy, held-out prompts)", "");
     const pick = [...eot.results.filter((r) => r.lang === "zh").slice(0, 4), ...eot.results.filter((r) => r.lang === "en").slice(0, 4)];
     for (const r of pick) L.push(`- **${r.prompt.replace(/\n/g, " ")}** → ${r.reply.replace(/\n/g, " ").slice(0, 200) || "(empty)"}`);
