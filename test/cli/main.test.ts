@@ -14,3 +14,12 @@ test("unknown command exits 2 and says so", () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown command 'no-such-command'/);
 });
+
+test("without --model, generate uses the shipped default model (models/zhiyu-mini)", () => {
+  const r = spawnSync(process.execPath, ["bin/zhiyu.mjs", "generate", "--prompt", "<|im_start|>user\n你好<|im_end|>\n<|im_start|>assistant\n",
+    "--max-tokens", "64", "--temperature", "0", "--json"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { prompt_ids: number[]; ids: number[]; text: string };
+  assert.ok(out.prompt_ids.length > 0 && out.ids.length > 0);
+  assert.equal(typeof out.text, "string");
+});

@@ -2,18 +2,14 @@
 // streaming each reply. Works with stdin piped too: every input line is one user turn.
 // Leaves out: tools (--tools/--docs would call src/tools/agent.ts's runAgent once it exists), prefix reuse of
 // the KV cache between turns (each turn re-reads the conversation).
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
+import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { generateStreaming } from "../../infer/generate.js";
 import { renderChat, type ChatMessage } from "../../infer/chat-template.js";
 
-/** The shipped default model, found relative to this file so the command works from any folder. */
-const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../../models/zhiyu-mini", import.meta.url));
 
 const HELP = `usage: zhiyu chat --model PATH [options]
 
@@ -41,13 +37,7 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(HELP);
     return 0;
   }
-  // Without --model, the shipped default model (models/zhiyu-mini, trained by recipes/zhiyu-mini.json).
-  if (!values.model) {
-    if (!existsSync(path.join(DEFAULT_MODEL_DIR, "config.json"))) {
-      throw new UsageError(`--model is required (the default model ${DEFAULT_MODEL_DIR} is not there)\n\n${HELP}`);
-    }
-    values.model = DEFAULT_MODEL_DIR;
-  }
+  values.model = modelOrDefault(values.model, HELP);
   const num = (name: string, v: string | undefined, fallback: number) => {
     if (v === undefined) return fallback;
     const n = Number(v);

@@ -1,16 +1,13 @@
 // `zhiyu generate`: load a model (.gguf or HF folder), feed a prompt (text, or exact ids with --prompt-ids) and
 // sample a continuation, streaming the text (or printing one JSON object with --json).
-import { existsSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
+import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { generateStreaming } from "../../infer/generate.js";
 import { tokenizerForPath } from "../../infer/tokenizer-source.js";
 
-/** The shipped default model, found relative to this file so the command works from any folder. */
-const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../../../models/zhiyu-mini", import.meta.url));
 
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
 
@@ -62,13 +59,7 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(HELP);
     return 0;
   }
-  // Without --model, the shipped default model (models/zhiyu-mini, trained by recipes/zhiyu-mini.json).
-  if (!values.model) {
-    if (!existsSync(path.join(DEFAULT_MODEL_DIR, "config.json"))) {
-      throw new UsageError(`--model is required (the default model ${DEFAULT_MODEL_DIR} is not there)\n\n${HELP}`);
-    }
-    values.model = DEFAULT_MODEL_DIR;
-  }
+  values.model = modelOrDefault(values.model, HELP);
   if (values.prompt !== undefined && values["prompt-ids"] !== undefined) throw new UsageError("give --prompt or --prompt-ids, not both");
   const threads = values.threads === undefined ? undefined : int("threads", values.threads, 1, 1);
   const model = await loadModel(values.model, {

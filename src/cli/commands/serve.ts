@@ -1,15 +1,17 @@
 // `zhiyu serve`: loads a model and runs the OpenAI-compatible server with the web chat page at `/`.
 // Flags are parsed here (the only layer that reads argv/env) and passed to src/serve/server.ts as plain options.
-// Leaves out: a default model (until one ships, --model is required), TLS, daemonising.
+// Without --model it serves the shipped default model (models/zhiyu-mini).
+// Leaves out: TLS, daemonising.
 import { parseArgs } from "node:util";
 import { loadModel } from "../../infer/load.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
+import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../default-model.js";
 
-const HELP = `usage: zhiyu serve --model PATH [options]
+const HELP = `usage: zhiyu serve [--model PATH] [options]
 
-  --model PATH        a .gguf file or a Hugging Face model folder (required until a default model ships)
+  --model PATH        a .gguf file or a Hugging Face model folder (default: models/zhiyu-mini)
   --host HOST         address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
@@ -56,8 +58,11 @@ export async function run(argv: string[]): Promise<number | void> {
     return 0;
   }
   if (!values.model) {
-    throw new UsageError("serve needs --model PATH (a .gguf file or a Hugging Face folder); no default model ships yet. " +
-      "For a quick try: zhiyu serve --model ../shared/testdata/gguf/stories260K.gguf");
+    if (!hasDefaultModel()) {
+      throw new UsageError("serve needs --model PATH (a .gguf file or a Hugging Face folder): the default model " +
+        `${DEFAULT_MODEL_DIR} is not there. For a quick try: zhiyu serve --model ../shared/testdata/gguf/stories260K.gguf`);
+    }
+    values.model = DEFAULT_MODEL_DIR;
   }
   const port = int("port", values.port, 0) ?? 8080;
   const parallel = int("parallel", values.parallel, 1) ?? 4;
