@@ -140,12 +140,13 @@ export async function run(argv: string[]): Promise<number | void> {
     return 0;
   }
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+  const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "–");
   console.log(`threads ${threads}, ${rounds} rounds, median tok/s; load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}`);
   console.log("| model | test | Zhiyu | llama.cpp | node-llama-cpp | Zhiyu / llama.cpp | Zhiyu / node-llama-cpp | peak RSS Zhiyu / llama.cpp / nlc (MB) | file + Zhiyu KV (MB) |");
   console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
     console.log(`| ${r.model} | ${r.kind === "decode" ? "tg" : "pp"}${r.tokens} | ${f(r.zhiyu)} | ${f(r.llama_cpp)} | ${f(r.node_llama_cpp)} | ` +
-      `${f(r.vs_llama_cpp, 2)}× | ${f(r.vs_node_llama_cpp, 2)}× | ${f(r.zhiyu_peak_rss_mb, 0)} / ${f(r.llama_cpp_peak_rss_mb, 0)} / ` +
+      `${ratio(r.vs_llama_cpp)} | ${ratio(r.vs_node_llama_cpp)} | ${f(r.zhiyu_peak_rss_mb, 0)} / ${f(r.llama_cpp_peak_rss_mb, 0)} / ` +
       `${f(r.node_llama_cpp_peak_rss_mb, 0)} | ${f(r.file_mb, 0)} + ${f(r.zhiyu_kv_mb, 1)} |`);
   }
   return 0;
