@@ -23,3 +23,13 @@ test("without --model, generate uses the shipped default model (models/zhiyu-min
   assert.ok(out.prompt_ids.length > 0 && out.ids.length > 0);
   assert.equal(typeof out.text, "string");
 });
+
+test("chat --tools runs turns through the agent loop (default model, piped input) and rejects search without --docs", () => {
+  const ok = spawnSync(process.execPath, ["bin/zhiyu.mjs", "chat", "--tools", "calculator", "--max-tokens", "24", "--temperature", "0"],
+    { input: "12乘以7等于多少？\n", encoding: "utf8" });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.ok(ok.stdout.trim().length > 0, "a reply was printed");
+  const bad = spawnSync(process.execPath, ["bin/zhiyu.mjs", "chat", "--tools", "search"], { input: "hi\n", encoding: "utf8" });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /search tool needs a documents folder \(--docs DIR\)/);
+});
