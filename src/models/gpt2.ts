@@ -9,7 +9,7 @@
 import { type Tensor, add, concat, contiguous, layerNorm, linear, narrow, reshape, gelu, to } from "../tensor/index.js";
 import type { Gpt2Config } from "./gpt2-config.js";
 import { embedRows, type Weight } from "./embed.js";
-import { attendSegments, type Segment } from "./llama.js";
+import { attendSegments, forwardPackedSegments, type Segment } from "./llama.js";
 import type { KvCache } from "./kv-cache.js";
 
 export interface Gpt2Options {
@@ -45,17 +45,7 @@ export class Gpt2Model {
   }
 
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    const segs: Segment[] = [];
-    const packed: number[] = [];
-    for (const it of items) {
-      it.cache.reserve(it.ids.length);
-      segs.push({ start: packed.length, b: 1, t: it.ids.length, pos0: it.cache.length, cache: it.cache });
-      for (const id of it.ids) packed.push(id);
-    }
-    const x = this.trunk(Int32Array.from(packed), segs);
-    for (const s of segs) s.cache!.length += s.t;
-    const last = segs.map((s) => narrow(x, 0, s.start + s.t - 1, 1));
-    return this.head(last.length === 1 ? last[0] : concat(last, 0));
+    return forwardPackedSegments(this, items);
   }
 
   trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {

@@ -71,6 +71,24 @@ export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>
   return fused;
 }
 
+/** Inference for any family with trunk + head: packs several sequences' new ids into one activation matrix
+ *  (one pass through the weights for all of them), appends to each cache, and returns logits [segments, V] at each
+ *  segment's last token. */
+export function forwardPackedSegments(model: { trunk(ids: Int32Array, segs: readonly Segment[]): Tensor; head(x: Tensor): Tensor },
+  items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
+  const segs: Segment[] = [];
+  const packed: number[] = [];
+  for (const it of items) {
+    it.cache.reserve(it.ids.length);
+    segs.push({ start: packed.length, b: 1, t: it.ids.length, pos0: it.cache.length, cache: it.cache });
+    for (const id of it.ids) packed.push(id);
+  }
+  const x = model.trunk(Int32Array.from(packed), segs);
+  for (const s of segs) s.cache!.length += s.t;
+  const last = segs.map((s) => narrow(x, 0, s.start + s.t - 1, 1));
+  return model.head(last.length === 1 ? last[0] : concat(last, 0));
+}
+
 export interface LlamaOptions {
   /** "bf16": projections multiply bf16-rounded operands with f32 accumulation (training mixed precision). */
   matmulDtype?: "f32" | "bf16";
@@ -113,17 +131,7 @@ export class LlamaModel {
   /** Inference: each segment's ids are appended to its cache; returns logits [segments, V] at each segment's
    *  last token. */
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    const segs: Segment[] = [];
-    const packed: number[] = [];
-    for (const it of items) {
-      it.cache.reserve(it.ids.length);
-      segs.push({ start: packed.length, b: 1, t: it.ids.length, pos0: it.cache.length, cache: it.cache });
-      for (const id of it.ids) packed.push(id);
-    }
-    const x = this.trunk(Int32Array.from(packed), segs);
-    for (const s of segs) s.cache!.length += s.t;
-    const last = segs.map((s) => narrow(x, 0, s.start + s.t - 1, 1));
-    return this.head(last.length === 1 ? last[0] : concat(last, 0));
+    return forwardPackedSegments(this, items);
   }
 
   /** The final hidden states [N, D] (before the output norm). */
