@@ -6,7 +6,7 @@
 // llama.cpp to ~1e-7; the exact GELU stays the default for training.
 // Dims: B batch, T positions, N packed tokens, D hidden, V vocab.
 // Leaves out: dropout, scale_attn_by_inverse_layer_idx, cross-attention.
-import { type Tensor, add, concat, contiguous, layerNorm, linear, narrow, reshape, gelu, to } from "../tensor/index.js";
+import { type Tensor, add, contiguous, layerNorm, linear, narrow, reshape, gelu, to } from "../tensor/index.js";
 import type { Gpt2Config } from "./gpt2-config.js";
 import { embedRows, type Weight } from "./embed.js";
 import { attendSegments, forwardPackedSegments, type Segment } from "./llama.js";
