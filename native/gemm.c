@@ -12,12 +12,16 @@
  * packs its own blocks, so threads never wait for each other. (A BLIS-style variant that shared packed A
  * blocks and handed out B columns from a counter packed less, but measured 4–10% slower next to other jobs:
  * its threads wait for each other whenever one is descheduled.)
+ * zy_sgemm_round_bf16 runs the f32 kernels on f32 operands and rounds each packed A/B block to bf16 (RNE) in
+ * place right after packing: the numerics of zy_bgemm on pre-rounded operands without the separate rounding
+ * passes, bf16 copies and widening (for CPUs without AVX512_BF16; it never uses the vdpbf16ps kernel).
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- the specification ---- */
 
@@ -107,6 +111,53 @@ static void *grow(void **p, size_t *have, size_t need) {
   return q;
 }
 
+/* ---- rounding f32 operands to bf16 (zy_sgemm_round_bf16) ---- */
+
+/* x → the nearest-even bf16 value, still as f32: the rounding of src/core/dtype.ts f32ToBf16 (NaN → quiet NaN,
+ * sign kept), so the product equals zy_bgemm on operands rounded beforehand. */
+typedef uint32_t zy_u32_alias __attribute__((may_alias));
+static inline uint32_t round_bits(uint32_t b) {
+  uint32_t r = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+  return (b & 0x7fffffffu) > 0x7f800000u ? ((b & 0x80000000u) | 0x7fc00000u) : r;
+}
+static inline float round_one(float x) {
+  uint32_t b;
+  memcpy(&b, &x, 4);
+  b = round_bits(b);
+  memcpy(&x, &b, 4);
+  return x;
+}
+static inline uint32_t load_bits(const zy_gemm_operand *x, int64_t at) {
+  float f = ((const float *)x->base)[at];
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  return b;
+}
+/* In place over a packed block (it is in L1/L2 right after packing, so this pass is cheap next to the tiles). */
+static void round_block(void *p, int64_t count) {
+  zy_u32_alias *u = (zy_u32_alias *)p;
+  for (int64_t i = 0; i < count; i++) u[i] = round_bits(u[i]);
+}
+/* Dense copy of op(X) [r × c] as bf16 bits, in X's orientation, for the small-m/n paths that read operands in
+ * place: they then run exactly as zy_bgemm does (their f32 and bf16 summation orders may differ). */
+static uint16_t *rounded_copy(const zy_gemm_operand *x, int64_t r, int64_t c, zy_gemm_operand *out) {
+  uint16_t *d = (uint16_t *)malloc((size_t)(r * c > 0 ? r * c : 1) * 2);
+  if (!d) return NULL;
+  if (x->cs == 1) { /* row-major like X */
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) d[i * c + j] = (uint16_t)(round_bits(load_bits(x, i * x->rs + j)) >> 16);
+    zy_gemm_operand v = {d, c, 1, 1};
+    *out = v;
+  } else { /* X is stored transposed: keep it so */
+    for (int64_t j = 0; j < c; j++)
+      for (int64_t i = 0; i < r; i++)
+        d[j * r + i] = (uint16_t)(round_bits(load_bits(x, i * x->rs + j * x->cs)) >> 16);
+    zy_gemm_operand v = {d, 1, r, 1};
+    *out = v;
+  }
+  return d;
+}
+
 /* ---- one (sub-)problem on the calling thread ---- */
 
 static void scale_c(int64_t m, int64_t n, float *c, int64_t ldc, float beta) {
@@ -145,11 +196,14 @@ static int few_rows(int64_t m, int64_t n, int64_t k, const zy_gemm_operand *a, c
 }
 
 static void gemm_naive_operands(int64_t m, int64_t n, int64_t k, const zy_gemm_operand *a,
-                                const zy_gemm_operand *b, float *c, int64_t ldc, float alpha, float beta) {
+                                const zy_gemm_operand *b, float *c, int64_t ldc, float alpha, float beta, int round) {
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
       float s = 0.0f;
-      for (int64_t p = 0; p < k; p++) s += zy_gemm_load(a, i * a->rs + p * a->cs) * zy_gemm_load(b, p * b->rs + j * b->cs);
+      for (int64_t p = 0; p < k; p++) {
+        float x = zy_gemm_load(a, i * a->rs + p * a->cs), y = zy_gemm_load(b, p * b->rs + j * b->cs);
+        s += round ? round_one(x) * round_one(y) : x * y;
+      }
       c[i * ldc + j] = beta == 0.0f ? alpha * s : alpha * s + beta * c[i * ldc + j];
     }
 }
@@ -159,10 +213,11 @@ static void gemm_naive_operands(int64_t m, int64_t n, int64_t k, const zy_gemm_o
  * slower even for m = 12..48: its rows are a page apart, so every k step misses the TLB and the prefetchers.) */
 static void block_product(const zy_gemm_kernel *K, const char *pa, int64_t mb, const zy_gemm_operand *b, char *pb,
                           int64_t p0, int64_t kb, int64_t j0, int64_t nb, float *c, int64_t ldc, float alpha,
-                          float beta) {
+                          float beta, int round) {
   int64_t kbp = (kb + K->kgroup - 1) / K->kgroup * K->kgroup;
   int64_t panel_step = (int64_t)K->nr * kbp * K->elem_bytes;
   K->pack_b(b, p0, kb, j0, nb, pb);
+  if (round) round_block(pb, (nb + K->nr - 1) / K->nr * K->nr * kbp);
   for (int64_t ii = 0; ii < mb; ii += K->mr) {
     int rows = mb - ii < K->mr ? (int)(mb - ii) : K->mr;
     const char *apanel = pa + ii * kbp * K->elem_bytes;
@@ -173,10 +228,20 @@ static void block_product(const zy_gemm_kernel *K, const char *pa, int64_t mb, c
   }
 }
 
+/* round: a and b are f32 and each element is rounded to bf16 first (f32 kernels, rounding the packed blocks). */
 static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm_operand b, float *c, int64_t ldc,
-                     float alpha, float beta) {
+                     float alpha, float beta, int round) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) { scale_c(m, n, c, ldc, beta); return; }
+  if (round && (m == 1 || n == 1 || few_rows_fit(m, &b))) { /* these paths read operands in place: round copies */
+    zy_gemm_operand ra, rb;
+    uint16_t *da = rounded_copy(&a, m, k, &ra), *db = rounded_copy(&b, k, n, &rb);
+    if (da && db) gemm_one(m, n, k, ra, rb, c, ldc, alpha, beta, 0);
+    else gemm_naive_operands(m, n, k, &a, &b, c, ldc, alpha, beta, 1);
+    free(da);
+    free(db);
+    return;
+  }
   if (m == 1 && gemv(n, k, a, &b, c, alpha, beta)) return;
   if (n == 1) { /* C is a column: Cᵀ[1, m] = op(B)ᵀ · op(A)ᵀ has the same memory layout */
     zy_gemm_operand bt = {b.base, b.cs, b.rs, b.bf16}, at = {a.base, a.cs, a.rs, a.bf16};
@@ -189,16 +254,18 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
   pack_buffers *buf = &thread_buffers;
   char *pa = (char *)grow(&buf->a, &buf->a_bytes, (size_t)(mc_pad * kbp_max * K->elem_bytes));
   char *pb = (char *)grow(&buf->b, &buf->b_bytes, (size_t)(nc_pad * kbp_max * K->elem_bytes));
-  if (!pa || !pb) { gemm_naive_operands(m, n, k, &a, &b, c, ldc, alpha, beta); return; }
+  if (!pa || !pb) { gemm_naive_operands(m, n, k, &a, &b, c, ldc, alpha, beta, round); return; }
 
   for (int64_t i0 = 0; i0 < m; i0 += K->mc) {
     int64_t mb = m - i0 < K->mc ? m - i0 : K->mc;
     for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
       int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
       K->pack_a(&a, i0, mb, p0, kb, pa);
+      if (round) round_block(pa, (mb + K->mr - 1) / K->mr * K->mr * kb); /* f32 kernels: kgroup 1 */
       for (int64_t j0 = 0; j0 < n; j0 += K->nc) {
         int64_t nb = n - j0 < K->nc ? n - j0 : K->nc;
-        block_product(K, pa, mb, &b, pb, p0, kb, j0, nb, c + i0 * ldc + j0, ldc, alpha, p0 == 0 ? beta : 1.0f);
+        block_product(K, pa, mb, &b, pb, p0, kb, j0, nb, c + i0 * ldc + j0, ldc, alpha, p0 == 0 ? beta : 1.0f,
+                      round);
       }
     }
   }
@@ -227,7 +294,7 @@ typedef struct {
   const void *A, *B;
   int64_t strideA, strideB, strideC;
   float *C;
-  int transA, transB, bf16;
+  int transA, transB, bf16, round;
   float alpha, beta;
 } gemm_plan;
 
@@ -242,9 +309,9 @@ static void run_unit(const gemm_plan *g, int64_t u) {
   zy_gemm_operand b = view_b(g->B, g->bf16, bi, g->strideB, g->n, g->k, g->transB);
   float *c = g->C + bi * g->strideC;
   if (g->split_n)
-    gemm_one(g->m, hi - lo, g->k, a, offset(b, 0, lo), c + lo, g->n, g->alpha, g->beta);
+    gemm_one(g->m, hi - lo, g->k, a, offset(b, 0, lo), c + lo, g->n, g->alpha, g->beta, g->round);
   else
-    gemm_one(hi - lo, g->n, g->k, offset(a, lo, 0), b, c + lo * g->n, g->n, g->alpha, g->beta);
+    gemm_one(hi - lo, g->n, g->k, offset(a, lo, 0), b, c + lo * g->n, g->n, g->alpha, g->beta, g->round);
 }
 
 static void run_units_task(void *ctx, int64_t begin, int64_t end, int thread_index) {
@@ -259,9 +326,9 @@ static int64_t gcd64(int64_t a, int64_t b) {
 
 static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB,
                      const void *A, int64_t strideA, const void *B, int64_t strideB, float *C, int64_t strideC,
-                     float alpha, float beta, int bf16) {
+                     float alpha, float beta, int bf16, int round) {
   if (batch <= 0 || m <= 0 || n <= 0) return;
-  gemm_plan g = {m, n, k, 1, 0, 1, A, B, strideA, strideB, strideC, C, transA, transB, bf16, alpha, beta};
+  gemm_plan g = {m, n, k, 1, 0, 1, A, B, strideA, strideB, strideC, C, transA, transB, bf16, round, alpha, beta};
   int threads = threaded ? zy_threads() : 1;
   double flops = 2.0 * (double)batch * (double)m * (double)n * (double)(k > 0 ? k : 1);
   if (strideC == 0 && batch > 1 && threads > 1 && flops >= 4e6) {
@@ -269,7 +336,7 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
     size_t eb = bf16 ? 2 : 4;
     for (int64_t bi = 0; bi < batch; bi++)
       gemm_any(threaded, 1, m, n, k, transA, transB, (const char *)A + bi * strideA * eb, 0,
-               (const char *)B + bi * strideB * eb, 0, C, 0, alpha, beta, bf16);
+               (const char *)B + bi * strideB * eb, 0, C, 0, alpha, beta, bf16, round);
     return;
   }
   /* below ~100 µs of one core, or with C shared across a small batch, one thread does it all */
@@ -290,18 +357,23 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
 
 void zy_sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A, int64_t strideA,
               const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
-  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0);
+  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0, 0);
 }
 void zy_sgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                  int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
-  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0);
+  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0, 0);
 }
 void zy_bgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
               int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
-  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1);
+  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1, 0);
 }
 void zy_bgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
                  int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha,
                  float beta) {
-  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1);
+  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1, 0);
+}
+void zy_sgemm_round_bf16(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
+                         int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,
+                         float beta) {
+  gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0, 1);
 }

@@ -2,6 +2,7 @@
 //   gemmF32(a: Float32Array, b: Float32Array, c: Float32Array, batch, m, n, k, transA, transB, strideA, strideB,
 //           strideC, alpha, beta)
 //   gemmBf16(a: Uint16Array, b: Uint16Array, c: Float32Array, ...same)
+//   gemmF32RoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, ...same): operands rounded to bf16 first
 //   gemmImpl(bf16: boolean): the micro-kernel family the current ISA level selects
 // Validates types, dims and that every batch matrix lies inside its array; throws TypeError naming the function,
 // the dims and the required lengths. Runs on the calling thread plus the pool (synchronous).
@@ -31,7 +32,8 @@ int64_t required(int64_t batch, int64_t stride, int64_t size) {
 }
 
 template <typename In>
-Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray_type inType, const char *inName) {
+Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray_type inType, const char *inName,
+                 bool roundBf16 = false) {
   Napi::Env env = info.Env();
   std::string sig = std::string(fn) +
                     "(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, alpha, beta)";
@@ -78,9 +80,13 @@ Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray
                        "; got " + std::to_string(lenA) + ", " + std::to_string(lenB) + ", " + std::to_string(lenC));
     return env.Undefined();
   }
-  if constexpr (sizeof(In) == 4)
-    zy_sgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC, g.alpha, g.beta);
-  else
+  if constexpr (sizeof(In) == 4) {
+    if (roundBf16)
+      zy_sgemm_round_bf16(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC,
+                          g.alpha, g.beta);
+    else
+      zy_sgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC, g.alpha, g.beta);
+  } else
     zy_bgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC, g.alpha, g.beta);
   return env.Undefined();
 }
@@ -91,6 +97,9 @@ Napi::Value GemmF32(const Napi::CallbackInfo &info) {
 Napi::Value GemmBf16(const Napi::CallbackInfo &info) {
   return Gemm<uint16_t>(info, "gemmBf16", napi_uint16_array, "Uint16Array (bf16 bits)");
 }
+Napi::Value GemmF32RoundBf16(const Napi::CallbackInfo &info) {
+  return Gemm<float>(info, "gemmF32RoundBf16", napi_float32_array, "Float32Array", true);
+}
 Napi::Value GemmImpl(const Napi::CallbackInfo &info) {
   bool bf16 = info.Length() > 0 && info[0].ToBoolean().Value();
   return Napi::String::New(info.Env(), zy_gemm_impl_name(bf16 ? 1 : 0));
@@ -100,4 +109,5 @@ Napi::Value GemmImpl(const Napi::CallbackInfo &info) {
 
 ZY_REGISTER("gemmF32", GemmF32);
 ZY_REGISTER("gemmBf16", GemmBf16);
+ZY_REGISTER("gemmF32RoundBf16", GemmF32RoundBf16);
 ZY_REGISTER("gemmImpl", GemmImpl);

@@ -135,6 +135,9 @@ export interface Backend {
   // ---- matmul ----
   /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */
   matmul(a: Storage, b: Storage, c: Float32Array, p: MatmulParams, dtype: "f32" | "bf16"): void;
+  /** Optional: matmul(cast(a, bf16), cast(b, bf16), c, p, "bf16") for f32 a and b, without the bf16 copies (the
+   *  bf16 mixed-precision product on CPUs without bf16 dot products). Absent: callers cast, then call matmul. */
+  matmulRoundBf16?(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void;
 
   // ---- fused row ops (rows × cols, f32) ----
   /** Softmax over each row; rows that are all -inf give all zeros (never NaN). */

@@ -64,6 +64,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   // GEMM kernels (native/gemm_napi.cc).
   gemmF32?: GemmFn<Float32Array>;
   gemmBf16?: GemmFn<Uint16Array>;
+  /** f32 operands, each rounded to bf16 (nearest even) before the product: gemmBf16's numerics, gemmF32's speed. */
+  gemmF32RoundBf16?: GemmFn<Float32Array>;
   /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */
   gemmImpl?: (bf16: boolean) => string;
   // Quantized kernels (native/quant_napi.cc).

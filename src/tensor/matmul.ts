@@ -1,7 +1,9 @@
 // Matrix products with their derivatives: batched matmul with broadcasting over batch dims (transposed views
 // map to the backend's transA/transB, so x·wᵀ never copies w), an optional bf16 mode (operands rounded to bf16,
 // f32 accumulation: the trainer's mixed precision), linear(x, w, bias) for f32 weights [out, in] or quantized
-// GGUF weights (QuantWeight, inference; the gradient flows to x only), and dequantizeWeight.
+// GGUF weights (QuantWeight, inference; the gradient flows to x only), and dequantizeWeight. bf16 products go to
+// the backend's optional matmulRoundBf16 when it has one (f32 operands rounded inside the GEMM's packing), else
+// the operands are cast to bf16 copies here and passed to matmul with dtype "bf16" (the same numbers).
 // Leaves out: 1-d operands (unsqueeze first), integer matmul.
 import type { Backend, QuantType, Storage, WeightType } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
@@ -116,13 +118,17 @@ export function matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor {
   const batch = numel(batchShape);
   const out = Tensor.empty(backend, "f32", [...batchShape, m, n]);
   if (out.size > 0) {
-    const A = operand("matmul", a, batchShape, dtype === "bf16");
-    const B = operand("matmul", b, batchShape, dtype === "bf16");
+    // bf16 with a backend that rounds inside the product: pass the f32 operands as they are (no bf16 copies)
+    const roundInside = dtype === "bf16" && typeof backend.matmulRoundBf16 === "function";
+    const A = operand("matmul", a, batchShape, dtype === "bf16" && !roundInside);
+    const B = operand("matmul", b, batchShape, dtype === "bf16" && !roundInside);
     try {
-      backend.matmul(A.data, B.data, outF32(out), {
+      const params = {
         batch, m, n, k, transA: A.trans, transB: B.trans, strideA: A.batchStride, strideB: B.batchStride,
         strideC: m * n, alpha: 1, beta: 0,
-      }, dtype);
+      };
+      if (roundInside) backend.matmulRoundBf16!(A.data as Float32Array, B.data as Float32Array, outF32(out), params);
+      else backend.matmul(A.data, B.data, outF32(out), params, dtype);
     } finally {
       A.release();
       B.release();

@@ -1,6 +1,7 @@
 // Native GEMM (gemmF32/gemmBf16 of native/gemm_napi.cc) against a plain TypeScript triple loop written here:
 // awkward shapes around the tile sizes, all transposes, batch broadcast, alpha/beta, beta 0 over NaN, bf16
-// operands, every ISA level (AVX-512, AVX2, portable), and the argument checks.
+// operands, every ISA level (AVX-512, AVX2, portable), and the argument checks; gemmF32RoundBf16 against
+// gemmBf16 / gemmF32 on operands rounded here (bit for bit, with NaN, ±Inf, overflow and ties).
 // Leaves out: speed (zhiyu bench gemm), the AVX512_BF16 kernel (this CPU lacks the instructions).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -164,6 +165,89 @@ test("the AVX2 and portable kernels give the same answers", { skip }, () => {
           run(native, { m, n, k, transA, transB, alpha: 1.25 }, "f32");
           run(native, { m, n, k, transA, transB, beta: -1 }, "bf16");
         }
+    }
+  } finally {
+    native.limitIsa(2);
+  }
+});
+
+/** f32 → bf16 bits, round to nearest even, NaN → quiet NaN with its sign (as src/core/dtype.ts documents). */
+function f32ToBf16Any(x: number): number {
+  scratchF[0] = x;
+  const u = scratchU[0];
+  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) & 0x8000) | 0x7fc0;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** Random f32 operand values with, sparsely, the cases rounding must get right. */
+function roundingOperand(n: number, r: () => number, specials: boolean): Float32Array {
+  const x = new Float32Array(n).map(r);
+  const u = new Uint32Array(x.buffer);
+  for (let i = 0; i < n; i++) {
+    const pick = Math.floor((r() + 1) * 64);
+    if (pick === 0) u[i] = (u[i] & 0xffff0000) | 0x8000; // tie: even upper half stays, odd rounds up
+    else if (pick === 1) u[i] = (u[i] & 0xfffe0000) | 0x18000; // tie with odd upper half
+    else if (pick === 2) u[i] = (u[i] & 0xffff0000) | 0x7fff; // just below a tie
+    else if (specials && pick === 3 && i % 97 === 0) u[i] = [0x7fc00001, 0xff800000, 0x7f800000, 0x7f7fffff, 0xffa00000][i % 5]; // NaN, ∓Inf, overflow to Inf, sNaN
+    else if (pick === 4) u[i] = 0x00008001; // subnormal
+  }
+  return x;
+}
+
+/** Same bits, or both NaN (NaN payloads may differ by path). */
+function assertSameBits(got: Float32Array, want: Float32Array, label: string): void {
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length), w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < got.length; i++) {
+    if (g[i] === w[i] || (Number.isNaN(got[i]) && Number.isNaN(want[i]))) continue;
+    assert.fail(`${label}: C[${i}] = ${got[i]} (0x${g[i].toString(16)}), expected ${want[i]} (0x${w[i].toString(16)})`);
+  }
+}
+
+function runRounded(native: NativeAddon, spec: Case, specials: boolean): void {
+  const p = complete(spec);
+  const r = rng(7 + p.m * 7 + p.n * 131 + p.k * 1031);
+  const lenA = Math.max((p.batch - 1) * p.strideA + p.m * p.k, 0), lenB = Math.max((p.batch - 1) * p.strideB + p.k * p.n, 0);
+  const lenC = Math.max((p.batch - 1) * p.strideC + p.m * p.n, 0);
+  const a = roundingOperand(lenA, r, specials), b = roundingOperand(lenB, r, specials);
+  const ha = Uint16Array.from(a, f32ToBf16Any), hb = Uint16Array.from(b, f32ToBf16Any);
+  const c0 = new Float32Array(lenC).map(() => (p.beta === 0 ? NaN : r()));
+  const call = <T,>(fn: (a: T, b: T, c: Float32Array, batch: number, m: number, n: number, k: number, transA: boolean,
+    transB: boolean, strideA: number, strideB: number, strideC: number, alpha: number, beta: number) => void, x: T, y: T) => {
+    const c = c0.slice();
+    fn(x, y, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideC, p.alpha, p.beta);
+    return c;
+  };
+  const got = call(native.gemmF32RoundBf16!, a, b);
+  const label = `gemmF32RoundBf16 ${JSON.stringify(spec)} on ${native.gemmImpl!(false)}`;
+  // gemmBf16 widens to the same f32 kernels unless the CPU has AVX512_BF16 (vdpbf16ps sums pairs differently)
+  if (native.gemmImpl!(true) !== "avx512-bf16") {
+    assertSameBits(got, call(native.gemmBf16!, ha, hb), `${label} vs gemmBf16`);
+    return;
+  }
+  if (specials) return; // NaN/Inf positions make the tolerance check below meaningless
+  const expected = reference(widen(ha), widen(hb), c0, p);
+  for (let i = 0; i < got.length; i++) {
+    if (!(Math.abs(got[i] - expected.want[i]) <= expected.tol[i])) assert.fail(`${label}: C[${i}] = ${got[i]}, expected ${expected.want[i]}`);
+  }
+}
+
+const skipRound = addon?.gemmF32RoundBf16 ? false : "native addon with gemmF32RoundBf16 not built (npm run build:native)";
+
+test("gemmF32RoundBf16 equals gemmBf16 on the rounded operands, bit for bit, at every ISA level", { skip: skipRound }, () => {
+  const native = addon!;
+  try {
+    for (const level of [2, 1, 0]) {
+      native.limitIsa(level);
+      for (const [transA, transB] of transposes) {
+        for (const [m, n, k] of [[7, 33, 31], [31, 17, 127], [127, 33, 1], [1, 300, 70], [300, 1, 70], [4, 600, 130],
+          [60, 70, 500], [40, 300, 400], [2049, 7, 33], [20, 2049, 127]]) {
+          runRounded(native, { m, n, k, transA, transB }, false);
+          runRounded(native, { m, n, k, transA, transB, alpha: 1.25, beta: -0.5 }, true);
+        }
+      }
+      runRounded(native, { m: 60, n: 800, k: 800, transB: true, beta: 0.25 }, false); // k and n past KC/NC
+      runRounded(native, { batch: 3, m: 40, n: 50, k: 60, transB: true, strideB: 0, beta: 0.5 }, true);
+      runRounded(native, { batch: 4, m: 64, n: 70, k: 90, strideC: 0, beta: 1 }, false); // summed into one C
     }
   } finally {
     native.limitIsa(2);

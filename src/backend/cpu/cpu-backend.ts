@@ -1,6 +1,7 @@
 // The native cpu backend: every Backend op validated in TypeScript (the same checks as the reference backend,
 // so no native call can read or write out of bounds), then run by the C kernels of native/ops_*.c through the
-// addon. matmul goes to the GEMM kernels (gemmF32/gemmBf16) and quantized ops to the quant kernels when the addon
+// addon. matmul goes to the GEMM kernels (gemmF32/gemmBf16; matmulRoundBf16, the optional Backend op for bf16
+// products of f32 operands, to gemmF32RoundBf16, which rounds while packing) and quantized ops to the quant kernels when the addon
 // has them, else to the reference implementation (supports() says which).
 // Leaves out: the kernels (native/), argument rules (ref/checks.ts, ref/ref-backend.ts), choosing a backend (../index.ts).
 
@@ -119,6 +120,27 @@ export class CpuBackend implements Backend {
     }
     (gemm as (a: Storage, ...rest: unknown[]) => void)(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA,
       p.strideB, p.strideC, p.alpha, p.beta);
+  }
+
+  /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
+  matmulRoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void {
+    C.checkMatmul(a, b, c, p, "f32");
+    const gemm = this.addon.gemmF32RoundBf16;
+    if (gemm) {
+      gemm(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideC, p.alpha, p.beta);
+      return;
+    }
+    const used = p.batch === 0 || p.m === 0 || p.n === 0 || p.k === 0;
+    const lenA = used ? 0 : (p.batch - 1) * p.strideA + p.m * p.k, lenB = used ? 0 : (p.batch - 1) * p.strideB + p.k * p.n;
+    const ha = this.alloc("bf16", lenA), hb = this.alloc("bf16", lenB);
+    try {
+      this.cast(a, "f32", ha, "bf16", lenA);
+      this.cast(b, "f32", hb, "bf16", lenB);
+      this.matmul(ha, hb, c, p, "bf16");
+    } finally {
+      this.release(ha);
+      this.release(hb);
+    }
   }
 
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
