@@ -106,10 +106,23 @@ static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t
 
 /* ---- packing (f32, or bf16 widened with a 16-bit shift) ---- */
 
-/* 16 values of one source row starting at element `at`: f32, or bf16 bits widened; lanes past `count` zero. */
+/* 16 values of one source row starting at element `at`: f32, or bf16 bits widened (bf16 1), or f32 rounded to
+ * the nearest-even bf16 value (bf16 2, ROUND_BF16: NaN → quiet NaN, sign kept); lanes past `count` zero. */
+#define ROUND_BF16 2
 static inline __attribute__((always_inline)) AVX512 __m512 load16(const void *base, int bf16, int64_t at, int count) {
   __mmask16 m = lane_mask(count);
   if (!bf16) return _mm512_maskz_loadu_ps(m, (const float *)base + at);
+  if (bf16 == ROUND_BF16) {
+    __m512i x = _mm512_maskz_loadu_epi32(m, (const float *)base + at);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), lsb);
+    r = _mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    __m512i q = _mm512_or_si512(_mm512_and_si512(x, _mm512_set1_epi32((int)0x80000000u)),
+                                _mm512_set1_epi32(0x7fc00000));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(nan, r, q));
+  }
   __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)base + at);
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
@@ -149,7 +162,7 @@ static inline __attribute__((always_inline)) AVX512 void transpose_rows(const vo
 
 static inline __attribute__((always_inline)) AVX512 void pack_a_any(const zy_gemm_operand *a, int64_t i0, int64_t mb,
                                                                      int64_t p0, int64_t kb, float *dst, int bf16) {
-  int eb = bf16 ? 2 : 4;
+  int eb = bf16 == 1 ? 2 : 4;
   if (a->rs == 1) { /* transA: a k row holds consecutive rows of op(A); read it once, scatter to the panels */
     for (int64_t p = 0; p < kb; p++) {
       const char *row = (const char *)a->base + ((p0 + p) * a->cs + i0) * eb;
@@ -169,7 +182,7 @@ static inline __attribute__((always_inline)) AVX512 void pack_a_any(const zy_gem
 
 static inline __attribute__((always_inline)) AVX512 void pack_b_any(const zy_gemm_operand *b, int64_t p0, int64_t kb,
                                                                      int64_t j0, int64_t nb, float *dst, int bf16) {
-  int eb = bf16 ? 2 : 4;
+  int eb = bf16 == 1 ? 2 : 4;
   if (b->cs == 1) { /* B [k, n]: read each k row once, 32 columns into each panel (zero past nb) */
     for (int64_t p = 0; p < kb; p++) {
       const char *row = (const char *)b->base + ((p0 + p) * b->rs + j0) * eb;
@@ -202,6 +215,19 @@ static AVX512 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, 
   if (b->bf16) pack_b_any(b, p0, kb, j0, nb, (float *)dst, 1);
   else pack_b_any(b, p0, kb, j0, nb, (float *)dst, 0);
 }
+
+/* f32 operands rounded to bf16 while packing (zy_sgemm_round_bf16): the f32 tile on bf16 values. Operands with
+ * neither stride 1 take the generic packer and are rounded by the driver afterwards (rounding is idempotent). */
+static AVX512 void pack_a_round(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
+  if (a->rs != 1 && a->cs != 1) { zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, MR); return; }
+  pack_a_any(a, i0, mb, p0, kb, (float *)dst, ROUND_BF16);
+}
+static AVX512 void pack_b_round(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
+  if (b->rs != 1 && b->cs != 1) { zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR); return; }
+  pack_b_any(b, p0, kb, j0, nb, (float *)dst, ROUND_BF16);
+}
+const zy_gemm_kernel zy_gemm_kernel_avx512_f32round = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
+                                                       pack_a_round, pack_b_round, tile_f32};
 
 const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                   pack_a_f32, pack_b_f32, tile_f32};

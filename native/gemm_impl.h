@@ -40,6 +40,8 @@ typedef void (*zy_gemv_fn)(int64_t n, int64_t k, const float *x, const zy_gemm_o
 
 extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32, zy_gemm_kernel_avx512_bf16in, zy_gemm_kernel_avx512bf16;
 extern const zy_gemm_kernel zy_gemm_kernel_avx2_f32, zy_gemm_kernel_avx2_bf16in;
+/* f32 operands rounded to bf16 (RNE) by its packers when an operand has a stride 1 (zy_sgemm_round_bf16). */
+extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32round;
 void zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
 /* m (2..8) rows: y[i, 0..n) = alpha · x[i, 0..k) · op(B) + beta·y[i, ..], B stored [n, k] (b->rs == 1). */
 #define ZY_GEMV_ROWS_MAX 8
