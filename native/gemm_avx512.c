@@ -2,6 +2,7 @@
  * broadcast FMAs from the packed A panel) used for f32 and for bf16 operands widened while packing, and a
  * 12 × 32 bf16 tile on vdpbf16ps (AVX512_BF16, only selected when the CPU has it) with f32 accumulation.
  * Partial tiles at the right edge store through lane masks (packed B is zero-padded to 32 columns).
+ * Also the f32 packers that round to bf16 while copying (zy_gemm_kernel_avx512_f32round, for zy_sgemm_round_bf16).
  * Leaves out: prefetch tuning per CPU model, AMX. */
 #include "gemm_impl.h"
 #include <immintrin.h>

@@ -5,7 +5,8 @@
 // Leaves out: speed (zhiyu bench gemm), the AVX512_BF16 kernel (this CPU lacks the instructions).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadNative, type NativeAddon } from "../../src/backend/native.js";
+import { loadNative, type NativeAddon, type NativeOps } from "../../src/backend/native.js";
+import { CpuBackend } from "../../src/backend/cpu/cpu-backend.js";
 
 const addon = loadNative();
 const skip = addon?.gemmF32 ? false : "native addon with gemmF32 not built (npm run build:native)";
@@ -252,6 +253,19 @@ test("gemmF32RoundBf16 equals gemmBf16 on the rounded operands, bit for bit, at 
   } finally {
     native.limitIsa(2);
   }
+});
+
+test("CpuBackend.matmulRoundBf16 gives the same bits with and without the addon's gemmF32RoundBf16", { skip: skipRound }, () => {
+  const withRound = new CpuBackend(addon as NativeAddon & NativeOps);
+  const withoutRound = new CpuBackend({ ...addon, gemmF32RoundBf16: undefined } as unknown as NativeAddon & NativeOps);
+  const r = rng(99);
+  const [m, n, k] = [37, 45, 70];
+  const a = roundingOperand(m * k + 5, r, true), b = roundingOperand(n * k, r, true);
+  const p = { batch: 1, m, n, k, transA: false, transB: true, strideA: 0, strideB: 0, strideC: 0, alpha: 1, beta: 0 };
+  const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n);
+  withRound.matmulRoundBf16(a, b, c1, p);
+  withoutRound.matmulRoundBf16(a, b, c2, p); // cast to bf16 copies, then gemmBf16
+  if (addon!.gemmImpl!(true) !== "avx512-bf16") assertSameBits(c1, c2, "matmulRoundBf16 native vs cast + gemmBf16");
 });
 
 test("bad arguments throw a TypeError naming the function, the dims and the lengths needed", { skip }, () => {
