@@ -6,7 +6,7 @@
 //        (default models/zhiyu-mini, greedy decoding, prints the pass rate and the failures)
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { inflateRawSync } from "node:zlib";
+import { readSingleEntryZip } from "../../src/io/zip.js";
 import { loadModel } from "../../src/infer/load.js";
 import { generateStreaming } from "../../src/infer/generate.js";
 import { renderChat } from "../../src/infer/chat-template.js";
@@ -21,17 +21,6 @@ const jsonOut = flag("--json");
 const modelDir = args[0] ?? "models/zhiyu-mini";
 const data = path.resolve("../shared/data");
 
-function unzipSingle(buf: Buffer): Buffer {
-  const method = buf.readUInt16LE(8);
-  let size = buf.readUInt32LE(18);
-  const start = 30 + buf.readUInt16LE(26) + buf.readUInt16LE(28);
-  if (size === 0) {
-    const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-    size = buf.readUInt32LE(buf.readUInt32LE(eocd + 16) + 20);
-  }
-  const body = buf.subarray(start, start + size);
-  return method === 0 ? body : inflateRawSync(body);
-}
 
 /** n items spread evenly over the distinct values of xs (the sets repeat some utterances). */
 const every = (all: string[], n: number): string[] => {
@@ -42,7 +31,7 @@ const joinLccc = (s: string) => s.replace(/(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])|(?
 
 export function heldOutPrompts(): { lang: "zh" | "en"; source: string; prompt: string }[] {
   const lccc = (JSON.parse(readFileSync(`${data}/lccc-toy/toy_data.json`, "utf8")) as { test: string[][] }).test.map((d) => joinLccc(d[0]!));
-  const crosswoz = Object.values(JSON.parse(unzipSingle(readFileSync(`${data}/crosswoz/test.json.zip`)).toString("utf8")) as
+  const crosswoz = Object.values(JSON.parse(readSingleEntryZip(readFileSync(`${data}/crosswoz/test.json.zip`), "crosswoz/test.json.zip").toString("utf8")) as
     Record<string, { messages: { content: string }[] }>).map((d) => d.messages[0]!.content);
   const banking = readFileSync(`${data}/banking77/test.csv`, "utf8").split("\n").slice(1).filter((l) => l.trim())
     .map((l) => (l.startsWith('"') ? l.slice(1, l.lastIndexOf('"')) : l.slice(0, l.lastIndexOf(","))));

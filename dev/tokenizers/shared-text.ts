@@ -5,7 +5,8 @@
 // unpacked in memory. Leaves out: stories260K (a binary model) and README/LICENSE files.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { gunzipSync, inflateRawSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
+import { readSingleEntryZip } from "../../src/io/zip.js";
 
 export interface TextSet {
   name: string;
@@ -53,23 +54,6 @@ export function textSets(root = path.resolve("../shared/data"), forTraining = fa
   }));
 }
 
-/** The one file inside a single-entry zip archive (stored or deflated). */
-function unzipSingle(buf: Buffer, file: string): Buffer {
-  if (buf.readUInt32LE(0) !== 0x04034b50) throw new Error(`${file}: not a zip archive`);
-  const method = buf.readUInt16LE(8);
-  let compressedSize = buf.readUInt32LE(18);
-  const nameLen = buf.readUInt16LE(26);
-  const extraLen = buf.readUInt16LE(28);
-  const start = 30 + nameLen + extraLen;
-  if (compressedSize === 0) {
-    // Sizes live in the central directory when bit 3 is set: find it from the end-of-central-directory record.
-    const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-    const cd = buf.readUInt32LE(eocd + 16);
-    compressedSize = buf.readUInt32LE(cd + 20);
-  }
-  const data = buf.subarray(start, start + compressedSize);
-  return method === 0 ? data : inflateRawSync(data);
-}
 
 function stringLeaves(v: unknown, out: string[]): void {
   if (typeof v === "string") {
@@ -86,7 +70,7 @@ export function fileLines(file: string): string[] {
   const raw = readFileSync(file);
   const out: string[] = [];
   if (file.endsWith(".zip")) {
-    stringLeaves(JSON.parse(unzipSingle(raw, file).toString("utf8")), out);
+    stringLeaves(JSON.parse(readSingleEntryZip(raw, file).toString("utf8")), out);
   } else if (file.endsWith(".jsonl.gz")) {
     for (const line of gunzipSync(raw).toString("utf8").split("\n")) if (line.trim()) stringLeaves(JSON.parse(line), out);
   } else if (file.endsWith(".json")) {

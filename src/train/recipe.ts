@@ -11,7 +11,8 @@
 // Leaves out: downloading anything; data sets without a licence or with a non-commercial one (see LICENSED_SETS).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { inflateRawSync, gunzipSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
+import { readSingleEntryZip } from "../io/zip.js";
 import type { Backend } from "../backend/backend.js";
 import { Rng } from "../core/rng.js";
 import { f32ArrayToBf16 } from "../core/dtype.js";
@@ -102,22 +103,10 @@ interface Doc {
   text: string;
 }
 
-function unzipSingle(buf: Buffer, file: string): Buffer {
-  if (buf.readUInt32LE(0) !== 0x04034b50) throw new RecipeError(`${file}: not a zip archive`);
-  const method = buf.readUInt16LE(8);
-  let size = buf.readUInt32LE(18);
-  const start = 30 + buf.readUInt16LE(26) + buf.readUInt16LE(28);
-  if (size === 0) {
-    const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-    size = buf.readUInt32LE(buf.readUInt32LE(eocd + 16) + 20);
-  }
-  const data = buf.subarray(start, start + size);
-  return method === 0 ? data : inflateRawSync(data);
-}
 
 function readJson(file: string): unknown {
   const raw = readFileSync(file);
-  if (file.endsWith(".zip")) return JSON.parse(unzipSingle(raw, file).toString("utf8"));
+  if (file.endsWith(".zip")) return JSON.parse(readSingleEntryZip(raw, file).toString("utf8"));
   return JSON.parse(raw.toString("utf8"));
 }
 
