@@ -8,8 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
-import { openSafetensors, writeSafetensors } from "../io/safetensors.js";
-import { AdamW, clipGradNorm, gradNorm, lrAt, type AdamWState } from "../optim/index.js";
+import { AdamW, clipGradNorm, gradNorm, lrAt } from "../optim/index.js";
 import { noGrad, setDefaultBackend, tidy } from "../tensor/index.js";
 import { chatTemplateFromFolder, CHATML_TEMPLATE } from "../infer/chat-template.js";
 import { loadTokenizer } from "../tokenizers/load.js";
@@ -21,6 +20,7 @@ import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
 import { packExamples, readChatFile, textExamples, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
 import { readEvalDocuments } from "./eval.js";
+import { readOptimizerState, writeOptimizerState } from "./trainer.js";
 
 export const SFT_STATE_FILE = "sft_state.json";
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
@@ -135,20 +135,6 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
   };
 }
 
-function writeOptimizer(file: string, state: AdamWState, model: TrainModel): void {
-  const tensors = model.specs.flatMap((s) => (["m", "v"] as const).map((k) => ({
-    name: `${s.name}.${k}`, dtype: "F32" as const, shape: s.shape, data: state.moments[`${s.name}.${k}`]!,
-  })));
-  writeSafetensors(file, tensors, { format: "pt", step: String(state.step) });
-}
-
-function readOptimizer(dir: string, step: number): AdamWState {
-  const f = openSafetensors(path.join(dir, "optimizer.safetensors"));
-  const moments: Record<string, Float32Array> = {};
-  for (const name of f.tensors.keys()) moments[name] = f.readTensor(name) as Float32Array;
-  return { step, moments };
-}
-
 function gatherRows(p: PackedRows, rows: ArrayLike<number>): { inputs: Int32Array; targets: Int32Array } {
   const s = p.seq;
   const inputs = new Int32Array(rows.length * s);
@@ -236,7 +222,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
   let rollbacks = 0;
   if (ck0) {
     const s = JSON.parse(readFileSync(path.join(ck0.dir, SFT_STATE_FILE), "utf8")) as SftState;
-    optimizer.importState(readOptimizer(ck0.dir, s.optimizerStep));
+    optimizer.importState(readOptimizerState(ck0.dir, s.optimizerStep));
     guard.restore(s.spikeWindow);
     ({ step, epoch, index, rollbacks } = s);
     display.log(`resuming SFT from ${ck0.dir} at step ${step}`);
@@ -254,7 +240,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
     const files = new Map<string, string | Uint8Array | ((p: string) => void)>([
       ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
       ["model.safetensors", (p: string) => model.saveSafetensors(p)],
-      ["optimizer.safetensors", (p: string) => writeOptimizer(p, optimizer.exportState(), model)],
+      ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
       [SFT_STATE_FILE, JSON.stringify(state, null, 1) + "\n"],
     ]);
     lastCheckpoint = writeCheckpoint({ runDir: o.out, step, files, copies, keepLast: o.keepLast });
@@ -294,7 +280,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
       }
       const s = JSON.parse(readFileSync(path.join(ck.dir, SFT_STATE_FILE), "utf8")) as SftState;
       model.loadWeightsFrom(ck.dir);
-      optimizer.importState(readOptimizer(ck.dir, s.optimizerStep));
+      optimizer.importState(readOptimizerState(ck.dir, s.optimizerStep));
       guard.restore(s.spikeWindow);
       step = s.step; // the data position stays past the bad batch
       continue;

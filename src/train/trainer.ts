@@ -78,14 +78,14 @@ function absolutePaths(o: TrainOptions): TrainOptions {
 }
 
 /** AdamW moments as safetensors tensors named "<param>.m" / "<param>.v", shaped like the parameters. */
-function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
+export function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
   const tensors = model.specs.flatMap((s) => (["m", "v"] as const).map((k) => ({
     name: `${s.name}.${k}`, dtype: "F32" as const, shape: s.shape, data: state.moments[`${s.name}.${k}`]!,
   })));
   writeSafetensors(filePath, tensors, { format: "pt", step: String(state.step) });
 }
 
-function readOptimizerState(checkpointDir: string, step: number): AdamWState {
+export function readOptimizerState(checkpointDir: string, step: number): AdamWState {
   const file = openSafetensors(path.join(checkpointDir, "optimizer.safetensors"));
   const moments: Record<string, Float32Array> = {};
   for (const name of file.tensors.keys()) moments[name] = file.readTensor(name) as Float32Array;
