@@ -118,15 +118,9 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
   if (valEvery <= 0 || packed.rows < 2 * valEvery) return { train: withText(packed), val: null, files: report, endOfTurnId, textRows };
   const pick = (keep: (r: number) => boolean): PackedRows => {
     const rows = [...Array(packed.rows).keys()].filter(keep);
-    const inputs = new Int32Array(rows.length * seq);
-    const targets = new Int32Array(rows.length * seq);
+    const { inputs, targets } = gatherRows(packed, rows);
     let trained = 0;
-    rows.forEach((r, i) => {
-      inputs.set(packed.inputs.subarray(r * seq, (r + 1) * seq), i * seq);
-      const t = packed.targets.subarray(r * seq, (r + 1) * seq);
-      targets.set(t, i * seq);
-      for (const v of t) if (v >= 0) trained++;
-    });
+    for (const v of targets) if (v >= 0) trained++;
     return { ...packed, inputs, targets, rows: rows.length, trainedTokens: trained };
   };
   return {
