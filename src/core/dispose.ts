@@ -6,15 +6,6 @@ export interface DisposableLike {
   dispose(): void;
 }
 
-/** Disposes every item (arrays and objects are walked one level deep); null/undefined are skipped. */
-export function disposeAll(...items: unknown[]): void {
-  for (const item of items) {
-    if (item == null) continue;
-    if (Array.isArray(item)) disposeAll(...item);
-    else if (typeof (item as DisposableLike).dispose === "function") (item as DisposableLike).dispose();
-  }
-}
-
 /** Collects disposables and disposes them in reverse order: `using bag = new DisposeBag(); bag.add(t)`. */
 export class DisposeBag implements Disposable {
   private items: DisposableLike[] = [];

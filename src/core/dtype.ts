@@ -8,14 +8,6 @@ export type TypedStorage = Float32Array | Uint16Array | Int32Array;
 
 export const DTYPES: readonly DType[] = ["f32", "bf16", "f16", "i32"];
 
-export function bytesPerElement(dtype: DType): number {
-  return dtype === "bf16" || dtype === "f16" ? 2 : 4;
-}
-
-export function isFloatDType(dtype: DType): boolean {
-  return dtype !== "i32";
-}
-
 // One shared scratch word for bit reinterpretation (module-local, never escapes a call).
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
@@ -82,18 +74,6 @@ export function f16ToF32(h: number): number {
 /** Converts n f32 values to bf16 bits. */
 export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array, n: number): void {
   for (let i = 0; i < n; i++) dst[i] = f32ToBf16(src[i]);
-}
-
-export function bf16ArrayToF32(src: Uint16Array, dst: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] = bf16ToF32(src[i]);
-}
-
-export function f32ArrayToF16(src: Float32Array, dst: Uint16Array, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] = f32ToF16(src[i]);
-}
-
-export function f16ArrayToF32(src: Uint16Array, dst: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] = f16ToF32(src[i]);
 }
 
 /** Converts n elements between storages of the given dtypes (float ↔ i32 truncates toward zero). */

@@ -11,6 +11,3 @@ export const UNARY_CODE: Record<UnaryOp, number> = {
 export const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6 };
 
 export const DTYPE_CODE: Record<DType, number> = { f32: 0, bf16: 1, f16: 2, i32: 3 };
-
-/** addon.limitIsa levels. */
-export const ISA_LEVEL = { portable: 0, avx2: 1, avx512: 2 } as const;
