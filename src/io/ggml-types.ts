@@ -72,10 +72,6 @@ export function ggmlType(name: string): GgmlTypeInfo {
   return info;
 }
 
-export function isGgmlType(name: string): name is GgmlType {
-  return BY_NAME.has(name);
-}
-
 /** Bytes of a row-major tensor of `elements` elements; throws when the count is not a whole number of blocks. */
 export function ggmlByteSize(type: GgmlType, elements: number): number {
   const info = ggmlType(type);

@@ -355,16 +355,6 @@ export function readTensorBytes(file: GgufFile, t: GgufTensorInfo): Uint8Array {
   return out;
 }
 
-/** The tensor named `name`; throws GgufError listing a few names when it is absent. */
-export function getTensor(file: GgufFile, name: string): GgufTensorInfo {
-  const t = file.tensorByName.get(name);
-  if (!t) {
-    const some = file.tensors.slice(0, 8).map((x) => x.name).join(", ");
-    throw new GgufError(`${file.path}: no tensor '${name}' (has ${file.tensors.length}: ${some}${file.tensors.length > 8 ? ", …" : ""})`);
-  }
-  return t;
-}
-
 // ---- typed metadata getters ----
 
 function describe(v: GgufValue | undefined): string {
@@ -404,19 +394,6 @@ export function getNumber(file: GgufFile, key: string): number {
   return v;
 }
 
-export function getOptionalBool(file: GgufFile, key: string): boolean | undefined {
-  const v = file.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== "boolean") wrongType(file, key, "a bool");
-  return v;
-}
-
-export function getBool(file: GgufFile, key: string): boolean {
-  const v = getOptionalBool(file, key);
-  if (v === undefined) wrongType(file, key, "a bool");
-  return v;
-}
-
 export function getOptionalArray(file: GgufFile, key: string): GgufValue[] | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) return undefined;
@@ -435,19 +412,4 @@ export function getStringArray(file: GgufFile, key: string): string[] {
   const v = getArray(file, key);
   for (let i = 0; i < v.length; i++) if (typeof v[i] !== "string") wrongType(file, key, `an array of strings (element ${i} is ${describe(v[i])})`);
   return v as string[];
-}
-
-/** An array whose elements are all numbers (e.g. tokenizer.ggml.scores, .token_type). */
-export function getNumberArray(file: GgufFile, key: string): number[] {
-  const v = getArray(file, key);
-  for (let i = 0; i < v.length; i++) if (typeof v[i] !== "number") wrongType(file, key, `an array of numbers (element ${i} is ${describe(v[i])})`);
-  return v as number[];
-}
-
-export function getOptionalStringArray(file: GgufFile, key: string): string[] | undefined {
-  return file.metadata.has(key) ? getStringArray(file, key) : undefined;
-}
-
-export function getOptionalNumberArray(file: GgufFile, key: string): number[] | undefined {
-  return file.metadata.has(key) ? getNumberArray(file, key) : undefined;
 }
