@@ -16,8 +16,7 @@ import { type LlamaConfig, ggufQkRowOrder, llamaGgufName } from "../models/llama
 import { GPT2_CONV1D_WEIGHT, gpt2GgufName } from "../models/gpt2-config.js";
 import type { ParamSpec, RawTensor, WeightSource } from "../models/weights.js";
 import { type ModelConfig, paramSpecs } from "../models/presets.js";
-import { readChecked } from "../models/weights.js";
-import { decodeToF32 } from "./load.js";
+import { decodeToF32, readChecked } from "../models/weights.js";
 import { transposeBytes } from "./sources.js";
 
 export type { ModelConfig };

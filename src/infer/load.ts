@@ -13,7 +13,6 @@ import type { Backend } from "../backend/backend.js";
 import { createBackend } from "../backend/index.js";
 import { type GgufFile, readGguf, readTensorBytes, getOptionalString } from "../io/gguf.js";
 import { openSafetensorsFolder } from "../io/safetensors.js";
-import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
 import {
   type Tensor, type QuantWeight, fromTypedArray, getDefaultBackend, setDefaultBackend, noGrad, tidy, untracked,
   mean, rmsNorm, layerNorm,
@@ -26,7 +25,7 @@ import { LlamaModel, fuseProjections } from "../models/llama.js";
 import { Gpt2Model } from "../models/gpt2.js";
 import { KvCache } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
-import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, readChecked } from "../models/weights.js";
+import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
 import type { WeightType } from "../backend/backend.js";
 import { GgufSource, SafetensorsSource } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
@@ -51,21 +50,6 @@ function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend:
     return q;
   }
   return fromTypedArray(decodeToF32(raw, backend), spec.shape);
-}
-
-export function decodeToF32(raw: RawTensor, backend: Backend): Float32Array {
-  const n = raw.shape.reduce((a, b) => a * b, 1);
-  const bytes = raw.data;
-  if (raw.type === "f32") return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 4));
-  const out = new Float32Array(n);
-  if (raw.type === "f16" || raw.type === "bf16") {
-    const bits = new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 2));
-    if (raw.type === "f16") for (let i = 0; i < n; i++) out[i] = f16ToF32(bits[i]);
-    else for (let i = 0; i < n; i++) out[i] = bf16ToF32(bits[i]);
-    return out;
-  }
-  backend.dequantize(bytes, raw.type, out, n);
-  return out;
 }
 
 function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend): Map<string, Weight> {
