@@ -201,14 +201,14 @@ export class Engine {
 
   /** Request sampling settings over the model's generation_config defaults. */
   private samplingFor(req: SamplingParams): SamplingParams {
+    // generationDefaults keys are already camelCase (infer/load.ts maps generation_config.json's names).
     const d = this.model.generationDefaults;
-    const pick = (v: number | undefined, ...keys: string[]) => v ?? keys.map((k) => d[k]).find((x) => typeof x === "number");
     return {
-      temperature: pick(req.temperature, "temperature"),
-      topP: pick(req.topP, "top_p", "topP"),
-      topK: pick(req.topK, "top_k", "topK"),
-      minP: pick(req.minP, "min_p", "minP"),
-      repetitionPenalty: pick(req.repetitionPenalty, "repetition_penalty", "repetitionPenalty"),
+      temperature: req.temperature ?? d.temperature,
+      topP: req.topP ?? d.topP,
+      topK: req.topK ?? d.topK,
+      minP: req.minP ?? d.minP,
+      repetitionPenalty: req.repetitionPenalty ?? d.repetitionPenalty,
       presencePenalty: req.presencePenalty,
       frequencyPenalty: req.frequencyPenalty,
       seed: req.seed,
