@@ -227,7 +227,6 @@ class ChoiceState {
   text = "";
   toolCalls: ParsedToolCall[] = [];
   logprobs: LogprobEntry[] = [];
-  tokens = 0;
 
   constructor(readonly index: number, private readonly model: TextModel, stop: readonly string[], toolNames?: ReadonlySet<string>,
     ignoreEos = false) {
@@ -238,7 +237,6 @@ class ChoiceState {
   }
 
   push(event: TokenEvent): { delta: ChoiceDelta | null; stopped: boolean } {
-    this.tokens++;
     if (this.stopIds.has(event.id)) return { delta: null, stopped: true };
     if (event.logprob !== undefined) this.pendingLogprobs.push(this.entry(event));
     const { emit, stopped } = this.matcher.push(this.decoder.push(event.id));
