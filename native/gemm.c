@@ -386,11 +386,6 @@ void zy_bgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int tr
               int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta) {
   gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1, 0);
 }
-void zy_bgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
-                 int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha,
-                 float beta) {
-  gemm_any(0, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 1, 0);
-}
 void zy_sgemm_round_bf16(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                          int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,
                          float beta) {

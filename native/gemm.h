@@ -35,9 +35,6 @@ void zy_sgemm_round_bf16(int64_t batch, int64_t m, int64_t n, int64_t k, int tra
  * kernels that are already parallel). Packing buffers are per thread, so concurrent calls do not collide. */
 void zy_sgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                  int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta);
-void zy_bgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const uint16_t *A,
-                 int64_t strideA, const uint16_t *B, int64_t strideB, float *C, int64_t strideC, float alpha,
-                 float beta);
 
 /* The specification: a plain triple loop, f32 accumulation in k order. Slow; for tests and as documentation. */
 void zy_sgemm_naive(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
