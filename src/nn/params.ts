@@ -3,6 +3,7 @@
 // layers register their tensors under their own path without knowing where they sit in the model.
 // Leaves out: loading/saving files (src/io), freezing policies (set requiresGrad on the tensors directly).
 import { OpError, fmtShape } from "../core/errors.js";
+import { shapesEqual } from "../core/shape.js";
 import type { Tensor } from "../tensor/index.js";
 
 export class ParamStore {
@@ -37,7 +38,7 @@ export class ParamStore {
   /** Replaces the tensor at an existing name (e.g. loading weights); disposes the old one. */
   replace(name: string, t: Tensor): void {
     const old = this.get(name);
-    if (old.shape.length !== t.shape.length || old.shape.some((s, i) => s !== t.shape[i])) {
+    if (!shapesEqual(old.shape, t.shape)) {
       throw new OpError("params", `'${name}' has shape ${fmtShape(old.shape)}; cannot replace it with ${fmtShape(t.shape)}`);
     }
     t.requiresGrad = old.requiresGrad;
