@@ -88,6 +88,8 @@ export class Generation {
   private readonly stopIds: Set<number>;
   private readonly maxTokens: number;
   private logits: Float32Array | null = null;
+  /** Prompt + generated ids, for the sampler's penalties (grown in place, not re-concatenated each token). */
+  private readonly history: number[];
 
   constructor(private readonly model: TextModel, promptIds: readonly number[], private readonly options: GenerateOptions = {}) {
     if (promptIds.length === 0) throw new Error("[generate] the prompt is empty; give at least one token id (e.g. BOS)");
@@ -104,6 +106,7 @@ export class Generation {
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`[generate] maxTokens = ${maxTokens}; expected an integer ≥ 0`);
     this.maxTokens = maxTokens;
     this.promptIds = [...promptIds];
+    this.history = [...promptIds];
     this.sampler = new Sampler(options);
     this.decoder = model.tokenizer.createStreamDecoder();
     this.matcher = new StopStringMatcher(options.stop ?? []);
@@ -123,16 +126,16 @@ export class Generation {
       this.options.onPromptLogits?.(this.logits);
     }
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    const history = this.promptIds.length + this.ids.length;
-    const id = this.sampler.sample(this.logits, this.ids.length === 0 ? this.promptIds : this.promptIds.concat(this.ids));
+    const id = this.sampler.sample(this.logits, this.history);
     this.ids.push(id);
+    this.history.push(id);
     this.options.onToken?.(id, this.logits);
     if (this.stopIds.has(id)) return this.finish("stop");
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
     this.emit(emit);
     if (stopped) return this.finish("stop", false);
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    if (history + 1 > this.model.contextLength) return this.finish("length");
+    if (this.history.length > this.model.contextLength) return this.finish("length");
     this.logits = this.model.forward([{ seq: this.seq, tokens: [id] }])[0];
     return true;
   }
