@@ -15,12 +15,12 @@ import { type GgufFile, readGguf, readTensorBytes, getOptionalString } from "../
 import { openSafetensorsFolder } from "../io/safetensors.js";
 import {
   type Tensor, type QuantWeight, fromTypedArray, getDefaultBackend, setDefaultBackend, noGrad, tidy, untracked,
-  mean, rmsNorm, layerNorm,
+  mean,
 } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { idsOnlyTokenizer, tokenizerForGguf, tokenizerForPath } from "./tokenizer-source.js";
-import { type LlamaConfig, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
-import { type Gpt2Config, GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
+import { llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
+import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
 import { LlamaModel, fuseProjections } from "../models/llama.js";
 import { Gpt2Model } from "../models/gpt2.js";
 import { KvCache } from "../models/kv-cache.js";
@@ -191,12 +191,7 @@ export class LoadedModel implements TextModel {
     return noGrad(() => tidy(() => {
       const m = this.model;
       const x = m.trunk(Int32Array.from(tokens), [{ start: 0, b: 1, t: tokens.length, pos0: 0, cache: null }]);
-      const c = m.config;
-      const normed = m instanceof LlamaModel
-        ? rmsNorm(x, m.params.get("model.norm.weight") as Tensor, (c as LlamaConfig).rmsNormEps)
-        : layerNorm(x, m.params.get("transformer.ln_f.weight") as Tensor, m.params.get("transformer.ln_f.bias") as Tensor,
-          (c as Gpt2Config).layerNormEps);
-      return mean(normed, 0).toFloat32Array();
+      return mean(m.norm(x), 0).toFloat32Array();
     }));
   }
 

@@ -63,10 +63,14 @@ export class Gpt2Model {
     return x;
   }
 
+  /** The final LayerNorm: [n, D] → [n, D] (what embeddings average). */
+  norm(x: Tensor): Tensor {
+    return layerNorm(x, this.t("transformer.ln_f.weight"), this.t("transformer.ln_f.bias"), this.config.layerNormEps);
+  }
+
   head(x: Tensor): Tensor {
     const c = this.config;
-    const h = layerNorm(x, this.t("transformer.ln_f.weight"), this.t("transformer.ln_f.bias"), c.layerNormEps);
-    return this.lin(h, c.tieWordEmbeddings ? this.w("transformer.wte.weight") : this.w("lm_head.weight"));
+    return this.lin(this.norm(x), c.tieWordEmbeddings ? this.w("transformer.wte.weight") : this.w("lm_head.weight"));
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {

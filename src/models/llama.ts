@@ -152,12 +152,16 @@ export class LlamaModel {
     return x;
   }
 
+  /** The output norm: final hidden states [n, D] → [n, D] (what embeddings average). */
+  norm(x: Tensor): Tensor {
+    return rmsNorm(x, this.t("model.norm.weight"), this.config.rmsNormEps);
+  }
+
   /** Output norm and LM head: [n, D] → [n, V]. */
   head(x: Tensor): Tensor {
     const c = this.config;
-    const h = rmsNorm(x, this.t("model.norm.weight"), c.rmsNormEps);
     const out = c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
-    return this.lin(h, out);
+    return this.lin(this.norm(x), out);
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
