@@ -8,6 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { loadNative, nativeLoadError, type NativeAddon } from "../../backend/native.js";
+import { f32ArrayToBf16 } from "../../core/dtype.js";
 import { UsageError } from "../errors.js";
 
 const HELP = `usage: zhiyu bench gemm [options]
@@ -75,8 +76,8 @@ function operands(o: Options): { a: Float32Array | Uint16Array; b: Float32Array 
   const c = new Float32Array(o.m * o.n);
   if (o.dtype === "f32") return { a, b, c };
   const toBf16 = (x: Float32Array) => {
-    const u = new Uint32Array(x.buffer, x.byteOffset, x.length), h = new Uint16Array(x.length);
-    for (let i = 0; i < u.length; i++) h[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
+    const h = new Uint16Array(x.length);
+    f32ArrayToBf16(x, h, x.length);
     return h;
   };
   return { a: toBf16(a), b: toBf16(b), c };
