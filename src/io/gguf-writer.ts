@@ -8,8 +8,7 @@
 // the inferred type of their elements (all-integer number arrays → i32, else f32). Pass the type from
 // GgufFile.metadataTypes to reproduce a file exactly.
 // Leaves out: streaming tensors from another file (each tensor's bytes are passed in memory), big-endian output.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import path from "node:path";
+import { writeFileAtomicChunks } from "./atomic-write.js";
 import { type GgmlType, ggmlType } from "./ggml-types.js";
 import { GGUF_VALUE_TYPES, GgufError, type GgufScalarType, type GgufValue, type GgufValueType } from "./gguf.js";
 
@@ -197,30 +196,16 @@ function encodeHeader(spec: GgufWriteSpec): { header: Buffer; offsets: number[];
   return { header: out.buf.subarray(0, out.len), offsets, alignment };
 }
 
-function writeAll(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done);
-}
-
 /** Writes a GGUF v3 file atomically. Throws GgufError on invalid metadata or tensor sizes (before touching disk). */
 export function writeGguf(filePath: string, spec: GgufWriteSpec): void {
   const { header, alignment } = encodeHeader(spec);
-  const tmp = path.join(path.dirname(filePath), `.${path.basename(filePath)}.tmp-${process.pid}-${Date.now()}`);
-  const fd = openSync(tmp, "w");
-  let ok = false;
-  try {
-    writeAll(fd, header);
+  writeFileAtomicChunks(filePath, (put) => {
+    put(header);
     const pad = new Uint8Array(alignment);
     for (const t of spec.tensors) {
-      writeAll(fd, t.data);
+      put(t.data);
       const rem = t.data.byteLength % alignment;
-      if (rem !== 0) writeAll(fd, pad.subarray(0, alignment - rem));
+      if (rem !== 0) put(pad.subarray(0, alignment - rem));
     }
-    fsyncSync(fd);
-    ok = true;
-  } finally {
-    closeSync(fd);
-    if (!ok) rmSync(tmp, { force: true });
-  }
-  renameSync(tmp, filePath);
+  });
 }

@@ -8,8 +8,9 @@
 // "__metadata__" first and pads the header with spaces to a multiple of 8, so it reproduces files written by
 // Python's safetensors byte for byte.
 // Leaves out: memory mapping (tensors are read on demand into fresh buffers), the sub-byte F4/F6 dtypes.
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicChunks } from "./atomic-write.js";
 
 export type SafetensorsDType =
   | "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "I16" | "U16" | "F16" | "BF16"
@@ -331,18 +332,8 @@ export function writeSafetensors(file: string, tensors: readonly SafetensorsWrit
   head.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(head, 8);
 
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  const fd = openSync(tmp, "w");
-  let ok = false;
-  try {
-    const put = (b: Uint8Array) => { let d = 0; while (d < b.byteLength) d += writeSync(fd, b, d, b.byteLength - d); };
+  writeFileAtomicChunks(file, (put) => {
     put(head);
     for (const t of ordered) put(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fsyncSync(fd);
-    ok = true;
-  } finally {
-    closeSync(fd);
-    if (!ok) rmSync(tmp, { force: true });
-  }
-  renameSync(tmp, file);
+  });
 }
