@@ -297,19 +297,25 @@ export function parseChatRequest(body: unknown): ChatRequest {
   };
 }
 
+/** A `prompt` / `input` field: a string, strings, one token-id array or several, as a list of texts or id arrays. */
+function textsOrIds(o: Json, key: string, want: string): (string | number[])[] {
+  const v = o[key];
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v) && v.length > 0) {
+    if (v.every((x) => typeof x === "string")) return v as string[];
+    if (v.every((x) => Number.isInteger(x))) return [v as number[]];
+    if (v.every((x) => Array.isArray(x) && x.every((y) => Number.isInteger(y)))) return v as number[][];
+  }
+  if (v === undefined) throw invalid(key, `'${key}' is required`, "missing_required_parameter");
+  throw wrongType(key, want, v);
+}
+
 export function parseCompletionRequest(body: unknown): CompletionRequest {
   const o = asObject(body, "completion");
   const params = generationParams(o, 16);
   const lp = optNumber(o, "logprobs", 0, 5, { integer: true });
   params.topLogprobs = lp ?? null;
-  const p = o.prompt;
-  let prompts: (string | number[])[];
-  if (typeof p === "string") prompts = [p];
-  else if (Array.isArray(p) && p.length > 0 && p.every((x) => typeof x === "string")) prompts = p as string[];
-  else if (Array.isArray(p) && p.length > 0 && p.every((x) => Number.isInteger(x))) prompts = [p as number[]];
-  else if (Array.isArray(p) && p.length > 0 && p.every((x) => Array.isArray(x) && x.every((y) => Number.isInteger(y)))) prompts = p as number[][];
-  else if (p === undefined) throw invalid("prompt", "'prompt' is required", "missing_required_parameter");
-  else throw wrongType("prompt", "a string, an array of strings, or token ids", p);
+  const prompts = textsOrIds(o, "prompt", "a string, an array of strings, or token ids");
   if (prompts.length * params.n > 16) throw invalid("n", "at most 16 choices (prompts × n) per request");
   return { ...params, prompts, echo: optBool(o, "echo", false), suffix: optString(o, "suffix") ?? null };
 }
@@ -317,14 +323,7 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
 export function parseEmbeddingRequest(body: unknown): EmbeddingRequest {
   const o = asObject(body, "embedding");
   const model = modelField(o);
-  const v = o.input;
-  let inputs: (string | number[])[];
-  if (typeof v === "string") inputs = [v];
-  else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string")) inputs = v as string[];
-  else if (Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x))) inputs = [v as number[]];
-  else if (Array.isArray(v) && v.length > 0 && v.every((x) => Array.isArray(x) && x.every((y) => Number.isInteger(y)))) inputs = v as number[][];
-  else if (v === undefined) throw invalid("input", "'input' is required", "missing_required_parameter");
-  else throw wrongType("input", "a non-empty string, array of strings, or token ids", v);
+  const inputs = textsOrIds(o, "input", "a non-empty string, array of strings, or token ids");
   if (inputs.length > 2048) throw invalid("input", `at most 2048 inputs per request, got ${inputs.length}`);
   inputs.forEach((x, i) => {
     if (x.length === 0) throw invalid(`input[${i}]`, "an input must not be empty");
