@@ -20,7 +20,7 @@ import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
 import { packExamples, readChatFile, textExamples, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
 import { readEvalDocuments } from "./eval.js";
-import { readOptimizerState, writeOptimizerState } from "./trainer.js";
+import { checkpointFiles, readOptimizerState } from "./trainer.js";
 
 export const SFT_STATE_FILE = "sft_state.json";
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
@@ -231,12 +231,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
       format: "zhiyu-sft-state", version: 1, step, totalSteps, options: o, epoch, index,
       optimizerStep: optimizer.stepCount, spikeWindow: guard.snapshot(), rollbacks,
     };
-    const files = new Map<string, string | Uint8Array | ((p: string) => void)>([
-      ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
-      ["model.safetensors", (p: string) => model.saveSafetensors(p)],
-      ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
-      [SFT_STATE_FILE, JSON.stringify(state, null, 1) + "\n"],
-    ]);
+    const files = checkpointFiles(model, optimizer, SFT_STATE_FILE, state);
     lastCheckpoint = writeCheckpoint({ runDir: o.out, step, files, copies, keepLast: o.keepLast });
     metrics.write({ step, event: "checkpoint", dir: lastCheckpoint.dir });
   };

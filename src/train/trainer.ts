@@ -17,7 +17,7 @@ import { noGrad, setDefaultBackend, tidy, mul } from "../tensor/index.js";
 import { openSafetensors, writeSafetensors } from "../io/safetensors.js";
 import { BatchIterator, seededPermutation, type BatchPosition } from "./batches.js";
 import {
-  TRAINER_STATE_FILE, cleanStaleCheckpoints, latestCheckpoint, writeCheckpoint, type CheckpointInfo,
+  TRAINER_STATE_FILE, cleanStaleCheckpoints, latestCheckpoint, writeCheckpoint, type CheckpointInfo, type CheckpointWrite,
 } from "./checkpoint.js";
 import { MetricsLog, defaultPeakFlops, mfu, trainFlopsPerToken, type StepRecord } from "./metrics.js";
 import { TrainModel, isNoDecay, readConfigJson } from "./model.js";
@@ -78,7 +78,7 @@ function absolutePaths(o: TrainOptions): TrainOptions {
 }
 
 /** AdamW moments as safetensors tensors named "<param>.m" / "<param>.v", shaped like the parameters. */
-export function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
+function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
   const tensors = model.specs.flatMap((s) => (["m", "v"] as const).map((k) => ({
     name: `${s.name}.${k}`, dtype: "F32" as const, shape: s.shape, data: state.moments[`${s.name}.${k}`]!,
   })));
@@ -90,6 +90,16 @@ export function readOptimizerState(checkpointDir: string, step: number): AdamWSt
   const moments: Record<string, Float32Array> = {};
   for (const name of file.tensors.keys()) moments[name] = file.readTensor(name) as Float32Array;
   return { step, moments };
+}
+
+/** The files of a checkpoint folder: the HF config and weights, the AdamW moments and the loop's own state file. */
+export function checkpointFiles(model: TrainModel, optimizer: AdamW, stateFile: string, state: object): CheckpointWrite["files"] {
+  return new Map<string, string | Uint8Array | ((p: string) => void)>([
+    ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
+    ["model.safetensors", (p: string) => model.saveSafetensors(p)],
+    ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
+    [stateFile, JSON.stringify(state, null, 1) + "\n"],
+  ]);
 }
 
 export interface RunTrainingInput {
@@ -296,12 +306,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       optimizerStep: optimizer.stepCount, rng: rng.getState(), lrFactor, rollbacks, spikeWindow: guard.snapshot(),
       tokensSeen, metricsTail: tail.slice(-20),
     };
-    const files = new Map<string, string | Uint8Array | ((p: string) => void)>([
-      ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
-      ["model.safetensors", (p: string) => model.saveSafetensors(p)],
-      ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
-      [TRAINER_STATE_FILE, JSON.stringify(s, null, 1) + "\n"],
-    ]);
+    const files = checkpointFiles(model, optimizer, TRAINER_STATE_FILE, s);
     const info = writeCheckpoint({ runDir, step, files, copies, keepLast: o.keepLast });
     metrics.write({ step, event: "checkpoint", dir: info.dir });
     lastCheckpoint = info;
