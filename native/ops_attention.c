@@ -59,8 +59,7 @@ void zy_op_attention(const float *q, const float *k, const float *v, float *out,
   attn_ctx c = {.q = q, .k = k, .v = v, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
                 .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
   int64_t rows = b * nh * tq;
-  if (rows * tk * d < ZY_PAR_MIN) attn_fwd_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, 1, attn_fwd_task, &c);
+  zy_ops_for(rows, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
 static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {
@@ -99,6 +98,5 @@ void zy_op_attention_bw(const float *q, const float *k, const float *v, const fl
                 .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv, .d = d, .cap = cap, .scale = scale,
                 .causal = causal, .isa = zy_isa_level()};
   int64_t groups = b * nkv;
-  if (groups * tq * tk * d < ZY_PAR_MIN) attn_bwd_task(&c, 0, groups, 0);
-  else zy_parallel_for(groups, 1, attn_bwd_task, &c);
+  zy_ops_for(groups, 1, groups * tq * tk * d, attn_bwd_task, &c);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "zy_cpu.h"
+#include "zy_pool.h"
 
 enum zy_unary_op {
   ZY_NEG = 0, ZY_EXP, ZY_LOG, ZY_SQRT, ZY_RSQRT, ZY_RECIP, ZY_ABS, ZY_TANH, ZY_SIGMOID, ZY_RELU,
@@ -20,6 +21,12 @@ enum zy_dtype { ZY_F32 = 0, ZY_BF16, ZY_F16, ZY_I32 };
 
 /* Elements of work below which a kernel stays on the calling thread (waking the pool costs more). */
 #define ZY_PAR_MIN 32768
+
+/* fn over [0, n): on the calling thread when `work` (elements touched) is below ZY_PAR_MIN, else on the pool. */
+static inline void zy_ops_for(int64_t n, int64_t grain, int64_t work, zy_task_fn fn, void *ctx) {
+  if (work < ZY_PAR_MIN) fn(ctx, 0, n, 0);
+  else zy_parallel_for(n, grain, fn, ctx);
+}
 
 /* 2 = AVX-512, 1 = AVX2+FMA, 0 = portable; follows zy_cpu_limit. */
 static inline int zy_isa_level(void) {

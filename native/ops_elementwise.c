@@ -56,8 +56,7 @@ static void unary_task(void *p, int64_t b, int64_t e, int t) {
 
 void zy_op_unary(int op, const float *x, float *y, int64_t n) {
   unary_ctx c = {.op = op, .isa = zy_isa_level(), .x = x, .y = y};
-  if (n < ZY_PAR_MIN) unary_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, unary_task, &c);
+  zy_ops_for(n, 4096, n, unary_task, &c);
 }
 
 static void unary_bw_task(void *p, int64_t b, int64_t e, int t) {
@@ -72,8 +71,7 @@ static void unary_bw_task(void *p, int64_t b, int64_t e, int t) {
 
 void zy_op_unary_bw(int op, const float *x, const float *dy, float *dx, int64_t n, int accumulate) {
   unary_ctx c = {.op = op, .isa = zy_isa_level(), .accumulate = accumulate, .x = x, .dy = dy, .dx = dx};
-  if (n < ZY_PAR_MIN) unary_bw_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, unary_bw_task, &c);
+  zy_ops_for(n, 4096, n, unary_bw_task, &c);
 }
 
 static void swiglu_task(void *p, int64_t b, int64_t e, int t) {
@@ -85,14 +83,12 @@ static void swiglu_task(void *p, int64_t b, int64_t e, int t) {
 
 void zy_op_swiglu(const float *g, const float *u, float *out, int64_t n) {
   unary_ctx c = {.isa = zy_isa_level(), .g = g, .u = u, .y = out};
-  if (n < ZY_PAR_MIN) swiglu_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, swiglu_task, &c);
+  zy_ops_for(n, 4096, n, swiglu_task, &c);
 }
 
 void zy_op_swiglu_bw(const float *g, const float *u, const float *dout, float *dg, float *du, int64_t n) {
   unary_ctx c = {.isa = zy_isa_level(), .g = g, .u = u, .dy = dout, .dg = dg, .du = du};
-  if (n < ZY_PAR_MIN) swiglu_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, swiglu_task, &c);
+  zy_ops_for(n, 4096, n, swiglu_task, &c);
 }
 
 /* ---- scale, axpy ---- */
@@ -110,14 +106,12 @@ static void scale_task(void *p, int64_t b, int64_t e, int t) {
 
 void zy_op_scale(const float *x, float *y, int64_t n, float alpha, float beta) {
   scale_ctx c = {x, y, alpha, beta, 0};
-  if (n < ZY_PAR_MIN) scale_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, scale_task, &c);
+  zy_ops_for(n, 4096, n, scale_task, &c);
 }
 
 void zy_op_axpy(float alpha, const float *x, float *y, int64_t n) {
   scale_ctx c = {x, y, alpha, 0.0f, 1};
-  if (n < ZY_PAR_MIN) scale_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, scale_task, &c);
+  zy_ops_for(n, 4096, n, scale_task, &c);
 }
 
 /* ---- binary with broadcasting strides ---- */
@@ -210,8 +204,7 @@ void zy_op_binary(int op, const float *a, const int64_t *a_strides, const float 
   c.rank = r;
   int64_t rows = total / c.shape[r - 1];
   int64_t grain = 4096 / c.shape[r - 1] + 1;
-  if (total < ZY_PAR_MIN || rows == 1) binary_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, grain, binary_task, &c);
+  zy_ops_for(rows, grain, total, binary_task, &c);
 }
 
 /* ---- casts and strided copies ---- */

@@ -42,8 +42,7 @@ int64_t zy_op_cross_entropy(const float *logits, const int32_t *targets, float *
                             int32_t ignore_index) {
   ce_ctx c = {.logits = logits, .targets = targets, .losses = losses, .cols = cols, .ignore = ignore_index,
               .isa = zy_isa_level()};
-  if (rows * cols < ZY_PAR_MIN) ce_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, 1, ce_task, &c);
+  zy_ops_for(rows, 1, rows * cols, ce_task, &c);
   int64_t counted = 0;
   for (int64_t r = 0; r < rows; r++) counted += targets[r] != ignore_index;
   return counted;
@@ -53,6 +52,5 @@ void zy_op_cross_entropy_bw(const float *logits, const int32_t *targets, const f
                             int64_t rows, int64_t cols, int32_t ignore_index) {
   ce_ctx c = {.logits = logits, .targets = targets, .dloss = dloss, .dlogits = dlogits, .cols = cols,
               .ignore = ignore_index, .isa = zy_isa_level()};
-  if (rows * cols < ZY_PAR_MIN) ce_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, 1, ce_task, &c);
+  zy_ops_for(rows, 1, rows * cols, ce_task, &c);
 }

@@ -77,8 +77,7 @@ static void norm_bw_task(void *p, int64_t t0, int64_t t1, int t) {
 }
 
 static void forward(norm_ctx *c) {
-  if (c->rows * c->cols < ZY_PAR_MIN) norm_task(c, 0, c->rows, 0);
-  else zy_parallel_for(c->rows, 1, norm_task, c);
+  zy_ops_for(c->rows, 1, c->rows * c->cols, norm_task, c);
 }
 
 /* Serial when small; else each thread sums its rows' dw/db into its own partial row, then they are added. */

@@ -27,6 +27,5 @@ void zy_op_adamw(float *param, const float *grad, float *m, float *v, int64_t n,
                  float eps, float weight_decay, int64_t step, int decay) {
   adamw_ctx c = {param, m, v, grad, lr, beta1, beta2, eps, decay ? weight_decay : 0.0f,
                  (float)(1.0 - pow(beta1, (double)step)), (float)(1.0 - pow(beta2, (double)step))};
-  if (n < ZY_PAR_MIN) adamw_task(&c, 0, n, 0);
-  else zy_parallel_for(n, 4096, adamw_task, &c);
+  zy_ops_for(n, 4096, n, adamw_task, &c);
 }

@@ -40,8 +40,7 @@ static void reduce_task(void *p, int64_t o0, int64_t o1, int t) {
 
 static void reduce(const float *x, float *out, int64_t outer, int64_t size, int64_t inner, int accumulate, int max) {
   reduce_ctx c = {x, out, size, inner, accumulate, max, zy_isa_level()};
-  if (outer * size * inner < ZY_PAR_MIN || outer == 1) reduce_task(&c, 0, outer, 0);
-  else zy_parallel_for(outer, 1, reduce_task, &c);
+  zy_ops_for(outer, 1, outer * size * inner, reduce_task, &c);
 }
 
 void zy_op_reduce_sum(const float *x, float *out, int64_t outer, int64_t size, int64_t inner, int accumulate) {

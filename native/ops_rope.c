@@ -50,8 +50,7 @@ int zy_op_rope(float *x, int64_t b, int64_t t, int64_t heads, int64_t head_dim, 
     }
   }
   rope_ctx c = {x, cs, t, heads, head_dim, half, interleaved};
-  if (b * t * heads * head_dim < ZY_PAR_MIN) rope_task(&c, 0, b * t, 0);
-  else zy_parallel_for(b * t, 1, rope_task, &c);
+  zy_ops_for(b * t, 1, b * t * heads * head_dim, rope_task, &c);
   free(cs);
   return 0;
 }

@@ -29,8 +29,7 @@ static void softmax_task(void *p, int64_t r0, int64_t r1, int t) {
 
 void zy_op_softmax(const float *x, float *y, int64_t rows, int64_t cols, int log) {
   softmax_ctx c = {.x = x, .y = y, .cols = cols, .log = log, .isa = zy_isa_level()};
-  if (rows * cols < ZY_PAR_MIN) softmax_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, 1, softmax_task, &c);
+  zy_ops_for(rows, 1, rows * cols, softmax_task, &c);
 }
 
 static void softmax_bw_task(void *p, int64_t r0, int64_t r1, int t) {
@@ -52,6 +51,5 @@ static void softmax_bw_task(void *p, int64_t r0, int64_t r1, int t) {
 
 void zy_op_softmax_bw(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols, int log) {
   softmax_ctx c = {.x = y, .dy = dy, .dx = dx, .cols = cols, .log = log, .isa = zy_isa_level()};
-  if (rows * cols < ZY_PAR_MIN) softmax_bw_task(&c, 0, rows, 0);
-  else zy_parallel_for(rows, 1, softmax_bw_task, &c);
+  zy_ops_for(rows, 1, rows * cols, softmax_bw_task, &c);
 }
