@@ -64,6 +64,14 @@ export function modelObject(ctx: Pick<RouteContext, "modelNames" | "createdAt">,
   return { id: name, object: "model", created: ctx.createdAt, owned_by: "zhiyu" };
 }
 
+/** Once a stream has started, an error travels as a last `{"error":…}` event before [DONE]. */
+function endStreamWithError(sse: SseWriter, err: unknown): null {
+  const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
+  sse.send(e.body());
+  sse.done();
+  return null;
+}
+
 function observeFirstToken(ctx: RouteContext): () => void {
   return () => ctx.metrics.observeTimeToFirstToken((performance.now() - ctx.arrivedAt) / 1000);
 }
@@ -122,10 +130,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
       },
     });
   } catch (err) {
-    const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
-    sse.send(e.body());
-    sse.done();
-    return null;
+    return endStreamWithError(sse, err);
   }
   const completion = outcomes.reduce((s, o) => s + o.completionTokens, 0);
   ctx.metrics.completionTokens += completion;
@@ -188,8 +193,7 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
     chunk({}, "stop");
     if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(r.usage.promptTokens, r.usage.completionTokens) });
   } catch (err) {
-    const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
-    sse.send(e.body());
+    return endStreamWithError(sse, err);
   }
   sse.done();
   return null;
@@ -260,10 +264,7 @@ export async function completions(ctx: RouteContext, body: unknown, res: ServerR
       chunk(index, d.text ?? "", req.topLogprobs === null || !d.logprobs ? null : legacyLogprobs(d.logprobs, off), null);
     });
   } catch (err) {
-    const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, "server_error");
-    sse.send(e.body());
-    sse.done();
-    return null;
+    return endStreamWithError(sse, err);
   }
   let completion = 0;
   perPrompt.forEach((outs, p) => outs.forEach((o) => {
