@@ -13,7 +13,7 @@ import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
 import * as C from "../ref/checks.js";
 import { matmul as refMatmul } from "../ref/matmul.js";
-import { refQuantOps } from "../ref/quant-adapter.js";
+import { refDequantize, refQuantMatmul } from "../ref/quant.js";
 import {
   checkAdamw, checkBinary, checkBinaryOp, checkCast, checkCopyStrided, checkCrossEntropy, checkEmbedding,
   checkEmbeddingBackward, checkFill, checkLayerNorm, checkReduce, checkRope, checkUnaryOp,
@@ -254,9 +254,7 @@ export class CpuBackend implements Backend {
       this.addon.quantMatmul(w, type, rows, cols, x, out, m);
       return;
     }
-    const q = refQuantOps();
-    if (!q) throw new BackendError("quantMatmul", "not available yet: neither the addon nor src/backend/ref/quant.ts provides it");
-    q.refQuantMatmul(w, type, rows, cols, x, out, m);
+    refQuantMatmul(w, type, rows, cols, x, out, m);
   }
 
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void {
@@ -265,8 +263,6 @@ export class CpuBackend implements Backend {
       this.addon.dequantize(w, type, out, n);
       return;
     }
-    const q = refQuantOps();
-    if (!q) throw new BackendError("dequantize", "not available yet: neither the addon nor src/backend/ref/quant.ts provides it");
-    q.refDequantize(w, type, out, n);
+    refDequantize(w, type, out, n);
   }
 }

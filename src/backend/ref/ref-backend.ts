@@ -20,7 +20,7 @@ import { adamw } from "./optim.js";
 import { reduceMax, reduceSum } from "./reduce.js";
 import { rope } from "./rope.js";
 import { logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from "./softmax.js";
-import { refQuantOps } from "./quant-adapter.js";
+import { refDequantize, refQuantMatmul } from "./quant.js";
 
 const DTYPES: readonly DType[] = ["f32", "bf16", "f16", "i32"];
 
@@ -162,8 +162,7 @@ export class RefBackend implements Backend {
 
   supports(op: OpName, dtype?: DType | WeightType): boolean {
     if (op === "quantMatmul" || op === "dequantize") {
-      const q = refQuantOps();
-      return q !== null && (dtype === undefined || (C.WEIGHT_TYPES as readonly string[]).includes(dtype));
+      return dtype === undefined || (C.WEIGHT_TYPES as readonly string[]).includes(dtype);
     }
     if (op === "matmul") return dtype === undefined || dtype === "f32" || dtype === "bf16";
     if (op === "copyStrided" || op === "cast" || op === "fill") return dtype === undefined || DTYPES.includes(dtype as DType);
@@ -345,15 +344,11 @@ export class RefBackend implements Backend {
   quantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
     m: number): void {
     C.checkQuantMatmul(w, type, rows, cols, x, out, m);
-    const q = refQuantOps();
-    if (!q) throw new BackendError("quantMatmul", "not available yet: src/backend/ref/quant.ts (refQuantMatmul) is missing");
-    q.refQuantMatmul(w, type, rows, cols, x, out, m);
+    refQuantMatmul(w, type, rows, cols, x, out, m);
   }
 
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void {
     C.checkDequantize(w, type, out, n);
-    const q = refQuantOps();
-    if (!q) throw new BackendError("dequantize", "not available yet: src/backend/ref/quant.ts (refDequantize) is missing");
-    q.refDequantize(w, type, out, n);
+    refDequantize(w, type, out, n);
   }
 }
