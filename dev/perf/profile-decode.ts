@@ -5,6 +5,7 @@
 // Leaves out: per-layer attribution (ops are summed over the whole step).
 import { createBackend, type Backend } from "../../src/backend/index.js";
 import { loadModel } from "../../src/infer/load.js";
+import { argmax } from "../../src/infer/sampler.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 
 const [modelPath, stepsArg, threadsArg, promptArg] = process.argv.slice(2);
@@ -49,9 +50,7 @@ for (let round = 0; round < 2; round++) {
     const c1 = process.cpuUsage();
     const t1 = performance.now();
     for (; n < steps; n++) {
-      let best = 0;
-      for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-      logits = model.forward([{ seq, tokens: [best] }])[0];
+      logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0];
     }
     total = performance.now() - t1;
     const c = process.cpuUsage(c1);

@@ -2,6 +2,7 @@
 // after a short decode. Usage: node --import tsx dev/perf/rss-probe.ts MODEL.gguf
 import { readFileSync } from "node:fs";
 import { loadModel } from "../../src/infer/load.js";
+import { argmax } from "../../src/infer/sampler.js";
 
 const mem = (what: string) => {
   const s = readFileSync("/proc/self/status", "utf8");
@@ -14,9 +15,7 @@ mem("loaded");
 const seq = model.createSequence();
 let logits = model.forward([{ seq, tokens: [1, 2, 3, 4] }])[0];
 for (let i = 0; i < 32; i++) {
-  let best = 0;
-  for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-  logits = model.forward([{ seq, tokens: [best] }])[0];
+  logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0];
 }
 mem("decoded 36");
 seq.dispose();

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
+import { argmax } from "../../infer/sampler.js";
 
 /** Peak resident set of this process (Linux VmHWM), or NaN elsewhere. */
 function peakRssMb(): number {
@@ -58,9 +59,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
       const n = Math.min(tokens, model.contextLength - 5);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
-        let best = 0;
-        for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-        logits = model.forward([{ seq, tokens: [best] }])[0];
+        logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0];
       }
       rate = n / ((performance.now() - t0) / 1000);
     }
