@@ -18,7 +18,8 @@ import {
   mean,
 } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
-import { idsOnlyTokenizer, tokenizerForGguf, tokenizerForPath } from "./tokenizer-source.js";
+import { loadTokenizer } from "../tokenizers/load.js";
+import { idsOnlyTokenizer, tokenizerForGguf } from "./tokenizer-source.js";
 import { llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
 import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
 import { LlamaModel, fuseProjections } from "../models/llama.js";
@@ -229,7 +230,7 @@ async function loadGgufFile(file: string, options: LoadModelOptions, backend: Ba
   const gguf = readGguf(file);
   const arch = getOptionalString(gguf, "general.architecture") ?? "(none)";
   let model: FamilyModel;
-  keepTensorsAlive(() => {
+  untracked(() => { // parameters must outlive any tidy scope the caller is in
     if (arch === "llama" || arch === "qwen2") {
       const config = llamaConfigFromGguf(gguf);
       const freqs = gguf.tensorByName.get("rope_freqs.weight");
@@ -254,7 +255,7 @@ async function loadGgufFile(file: string, options: LoadModelOptions, backend: Ba
     }
   });
   const m = model!;
-  const tokenizer = options.tokenizer ?? await tokenizerForGguf(gguf, m.config.vocabSize);
+  const tokenizer = options.tokenizer ?? tokenizerForGguf(gguf, m.config.vocabSize);
   const contextLength = options.contextLength ?? m.config.contextLength;
   return new LoadedModel(path.basename(file), arch, m, contextLength, tokenizer,
     getOptionalString(gguf, "tokenizer.chat_template") ?? null, stopIdsOf(tokenizer, []), {}, backend,
@@ -276,7 +277,7 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
   const modelType = String(json.model_type ?? "");
   const folder = openSafetensorsFolder(dir);
   let model: FamilyModel;
-  keepTensorsAlive(() => {
+  untracked(() => { // parameters must outlive any tidy scope the caller is in
     if (modelType === "llama" || modelType === "mistral" || modelType === "qwen2") {
       const config = llamaConfigFromHf(json, configPath);
       if (options.contextLength) config.contextLength = options.contextLength;
@@ -289,7 +290,7 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
     }
   });
   const m = model!;
-  const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? await tokenizerForPath(dir)
+  const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, m.config.vocabSize, "the folder has no tokenizer.json"));
   const gen = existsSync(path.join(dir, "generation_config.json")) ? readJson(path.join(dir, "generation_config.json")) : {};
   const eos = [gen.eos_token_id, json.eos_token_id].flatMap((v) => (Array.isArray(v) ? v : v == null ? [] : [v]))
@@ -306,9 +307,4 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
 
 function stopIdsOf(tokenizer: Tokenizer, extra: number[]): number[] {
   return [...new Set([...tokenizer.stopTokenIds, ...(tokenizer.eosTokenId != null ? [tokenizer.eosTokenId] : []), ...extra])];
-}
-
-/** Parameters must outlive any tidy scope the caller is in. */
-function keepTensorsAlive(fn: () => void): void {
-  untracked(fn);
 }

@@ -4,7 +4,7 @@
 // token ids (--prompt-ids) and say clearly why text does not work.
 import type { GgufFile } from "../io/gguf.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
-import { loadTokenizer, tokenizerFromGguf } from "../tokenizers/load.js";
+import { tokenizerFromGguf } from "../tokenizers/load.js";
 
 /** A stand-in for a model without a usable tokenizer: ids work, text does not. */
 export function idsOnlyTokenizer(where: string, vocabSize: number, reason: string): Tokenizer {
@@ -19,7 +19,7 @@ export function idsOnlyTokenizer(where: string, vocabSize: number, reason: strin
   };
 }
 
-export async function tokenizerForGguf(file: GgufFile, vocabSize: number): Promise<Tokenizer> {
+export function tokenizerForGguf(file: GgufFile, vocabSize: number): Tokenizer {
   if (!file.metadata.has("tokenizer.ggml.model") || file.metadata.get("tokenizer.ggml.model") === "no_vocab") {
     return idsOnlyTokenizer(file.path, vocabSize, "the file has no vocabulary");
   }
@@ -28,8 +28,4 @@ export async function tokenizerForGguf(file: GgufFile, vocabSize: number): Promi
   } catch (err) {
     return idsOnlyTokenizer(file.path, vocabSize, (err as Error).message);
   }
-}
-
-export async function tokenizerForPath(p: string): Promise<Tokenizer> {
-  return loadTokenizer(p);
 }

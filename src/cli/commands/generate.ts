@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { generateStreaming } from "../../infer/generate.js";
-import { tokenizerForPath } from "../../infer/tokenizer-source.js";
+import { loadTokenizer } from "../../tokenizers/load.js";
 
 
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const model = await loadModel(values.model, {
     threads,
     contextLength: values.ctx === undefined ? undefined : int("ctx", values.ctx, 0, 1),
-    tokenizer: values.tokenizer ? await tokenizerForPath(values.tokenizer) : undefined,
+    tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });
   let promptIds: number[];
   if (values["prompt-ids"] !== undefined) {
