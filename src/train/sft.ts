@@ -8,19 +8,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
-import { AdamW, clipGradNorm, gradNorm, lrAt } from "../optim/index.js";
+import { clipGradNorm, gradNorm, lrAt } from "../optim/index.js";
 import { noGrad, setDefaultBackend, tidy } from "../tensor/index.js";
 import { chatTemplateFromFolder, CHATML_TEMPLATE } from "../infer/chat-template.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { seededPermutation } from "./batches.js";
 import { cleanStaleCheckpoints, latestCheckpoint, writeCheckpoint, type CheckpointInfo } from "./checkpoint.js";
 import { MetricsLog } from "./metrics.js";
-import { TrainModel, isNoDecay } from "./model.js";
+import { TrainModel } from "./model.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
 import { packExamples, readChatFile, textExamples, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
 import { readEvalDocuments } from "./eval.js";
-import { checkpointFiles, readOptimizerState } from "./trainer.js";
+import { checkpointFiles, modelOptimizer, readOptimizerState } from "./trainer.js";
 
 export const SFT_STATE_FILE = "sft_state.json";
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
@@ -203,10 +203,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
   const batchesPerEpoch = Math.floor(train.rows / o.batch);
   const totalSteps = o.steps ?? Math.max(1, Math.round(o.epochs * batchesPerEpoch));
   const params = model.specs.map((s) => model.params.get(s.name)!);
-  const noDecay = new Set(model.specs.filter((s) => isNoDecay(s)).map((s) => s.name));
-  const optimizer = new AdamW(model.specs.map((s) => [s.name, model.params.get(s.name)!] as [string, typeof params[0]]), {
-    lr: o.lr, betas: [0.9, 0.95], eps: 1e-8, weightDecay: o.weightDecay, decay: (name) => !noDecay.has(name),
-  });
+  const optimizer = modelOptimizer(model, { lr: o.lr, betas: [0.9, 0.95], eps: 1e-8, weightDecay: o.weightDecay });
   const schedule = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmup, totalSteps, kind: "cosine" as const };
   const guard = new SpikeGuard({ window: o.spikeWindow, zThreshold: o.spikeZscore });
   const permute = seededPermutation(o.seed);

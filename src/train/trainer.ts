@@ -21,7 +21,7 @@ import {
 } from "./checkpoint.js";
 import { MetricsLog, defaultPeakFlops, mfu, trainFlopsPerToken, type StepRecord } from "./metrics.js";
 import { TrainModel, isNoDecay, readConfigJson } from "./model.js";
-import { AdamW, clipGradNorm, gradNorm, lrAt, type AdamWState } from "../optim/index.js";
+import { AdamW, clipGradNorm, gradNorm, lrAt, type AdamWOptions, type AdamWState } from "../optim/index.js";
 import { TrainConfigError, type TrainOptions } from "./options.js";
 import { findPreset } from "./presets.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
@@ -90,6 +90,14 @@ export function readOptimizerState(checkpointDir: string, step: number): AdamWSt
   const moments: Record<string, Float32Array> = {};
   for (const name of file.tensors.keys()) moments[name] = file.readTensor(name) as Float32Array;
   return { step, moments };
+}
+
+/** AdamW over every parameter of the model; norms, biases and embeddings (isNoDecay) are not decayed unless decayAll. */
+export function modelOptimizer(model: TrainModel, opts: Omit<AdamWOptions, "decay">, decayAll = false): AdamW {
+  const noDecay = new Set(model.specs.filter((s) => isNoDecay(s)).map((s) => s.name));
+  return new AdamW(model.specs.map((s) => [s.name, model.params.get(s.name)!] as const), {
+    ...opts, decay: (name) => decayAll || !noDecay.has(name),
+  });
 }
 
 /** The files of a checkpoint folder: the HF config and weights, the AdamW moments and the loop's own state file. */
@@ -255,11 +263,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   }
   const copies = tokenizerCopies(o, sourceDir);
   const params = model.specs.map((s) => model.params.get(s.name)!);
-  const noDecay = new Set(model.specs.filter((s) => isNoDecay(s)).map((s) => s.name));
-  const optimizer = new AdamW(model.specs.map((s) => [s.name, model.params.get(s.name)!] as [string, typeof params[0]]), {
-    lr: o.lr, betas: [o.beta1, o.beta2], eps: o.eps, weightDecay: o.weightDecay,
-    decay: (name) => o.decayAll || !noDecay.has(name),
-  });
+  const optimizer = modelOptimizer(model, { lr: o.lr, betas: [o.beta1, o.beta2], eps: o.eps, weightDecay: o.weightDecay }, o.decayAll);
   const schedule = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmup, totalSteps: o.steps, kind: o.schedule };
   const guard = new SpikeGuard({ window: o.spikeWindow, zThreshold: o.spikeZscore });
   let step = 0;
