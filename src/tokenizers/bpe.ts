@@ -7,7 +7,7 @@
 // boxed-number keys), short words merge by a scan over cached pair ranks, long ones with a binary heap over a
 // linked list, and whole words are cached (most words repeat).
 // Leaves out: BPE dropout (training-time noise), and continuing_subword_prefix on byte-level words.
-import { BYTE_TO_CHAR, byteTokenName, utf8EncodeInto } from "./byte-level.js";
+import { BYTE_TO_CHAR, byteTokenName, toByteLevel, utf8EncodeInto } from "./byte-level.js";
 
 /** Anything that turns a word into ids (BPE, WordPiece, SentencePiece-style bigram merging). */
 export interface WordModel {
@@ -245,7 +245,7 @@ export class BpeModel implements WordModel {
     const { opts } = this;
     let n: number;
     if (opts.ignoreMerges) {
-      const whole = opts.tokenToId.get(opts.byteLevel ? byteLevelSpelling(word) : word);
+      const whole = opts.tokenToId.get(opts.byteLevel ? toByteLevel(word) : word);
       if (whole !== undefined) {
         out.push(whole);
         this.remember(word, Int32Array.of(whole));
@@ -319,12 +319,4 @@ export class BpeModel implements WordModel {
     }
     return n;
   }
-}
-
-const encoder = new TextEncoder();
-
-function byteLevelSpelling(word: string): string {
-  let s = "";
-  for (const b of encoder.encode(word)) s += BYTE_TO_CHAR[b];
-  return s;
 }

@@ -24,6 +24,14 @@ export const CHAR_TO_BYTE: Int16Array = (() => {
   return t;
 })();
 
+/** The byte-level spelling of a string's UTF-8 bytes ("ä" → "Ã¤"). */
+export function toByteLevel(text: string): string {
+  const bytes = utf8Encode(text);
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += BYTE_TO_CHAR[bytes[i]];
+  return s;
+}
+
 /** Bytes of a byte-level token string; characters outside the table contribute their own UTF-8 (as HF does for
  *  added tokens that were never byte-mapped). */
 export function fromByteLevel(token: string): Uint8Array {
