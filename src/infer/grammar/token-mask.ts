@@ -62,11 +62,6 @@ export class GrammarConstraint implements TokenConstraint {
     return this.state.finished;
   }
 
-  /** True when the text so far is a complete sentence (a stop token may come now). */
-  get accepting(): boolean {
-    return this.state.accepting;
-  }
-
   allowed(): Uint32Array {
     const s = this.state;
     if (!s.mask) {
