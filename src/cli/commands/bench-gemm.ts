@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { loadNative, nativeLoadError, type NativeAddon } from "../../backend/native.js";
 import { f32ArrayToBf16 } from "../../core/dtype.js";
+import { Rng } from "../../core/rng.js";
 import { UsageError } from "../errors.js";
 
 const HELP = `usage: zhiyu bench gemm [options]
@@ -70,8 +71,8 @@ function parseOptions(argv: string[]): Options | null {
 
 /** Random operands in [-1, 1) (bf16: rounded to nearest even). */
 function operands(o: Options): { a: Float32Array | Uint16Array; b: Float32Array | Uint16Array; c: Float32Array } {
-  let s = 12345;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
+  const rng = new Rng(12345);
+  const rand = () => rng.uniform(-1, 1);
   const a = new Float32Array(o.m * o.k).map(rand), b = new Float32Array(o.k * o.n).map(rand);
   const c = new Float32Array(o.m * o.n);
   if (o.dtype === "f32") return { a, b, c };

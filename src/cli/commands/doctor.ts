@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import type { Backend } from "../../backend/backend.js";
 import { createBackend, nativeUnavailableReason } from "../../backend/index.js";
 import { loadNative } from "../../backend/native.js";
+import { Rng } from "../../core/rng.js";
 import { UsageError } from "../errors.js";
 
 const HELP = `usage: zhiyu doctor [--threads N]
@@ -18,8 +19,8 @@ level, the thread count, and runs a small self-test comparing both backends.
 
 /** Max |difference| between the two backends on a 17×33·33×19 matmul and a 5×257 softmax (seeded inputs). */
 function selfTest(a: Backend, b: Backend): number {
-  let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  const rng = new Rng(12345);
+  const rand = () => rng.uniform(-1, 1);
   const x = Float32Array.from({ length: 17 * 33 }, rand), w = Float32Array.from({ length: 33 * 19 }, rand);
   const s = Float32Array.from({ length: 5 * 257 }, () => rand() * 8);
   let worst = 0;
