@@ -137,9 +137,5 @@ const GPT2_NAME_MAP: ReadonlyArray<readonly [string, string]> = [
 ];
 
 export function gpt2GgufName(hfName: string): string | null {
-  return mapName(GPT2_NAME_MAP, hfName, true);
-}
-
-export function gpt2HfName(ggufName: string): string | null {
-  return mapName(GPT2_NAME_MAP, ggufName, false);
+  return mapName(GPT2_NAME_MAP, hfName);
 }

@@ -225,23 +225,18 @@ const LLAMA_NAME_MAP: ReadonlyArray<readonly [string, string]> = [
   ["model.layers.N.mlp.down_proj.weight", "blk.N.ffn_down.weight"],
 ];
 
-/** Maps names between two spellings with a table of patterns where N stands for a layer index. */
-export function mapName(table: ReadonlyArray<readonly [string, string]>, name: string, toGguf: boolean): string | null {
-  const layer = /\.(\d+)\./.exec(name);
-  const generic = layer ? name.replace(`.${layer[1]}.`, ".N.") : name;
+/** The GGUF name of a HF name, from a table of [HF, GGUF] patterns where N stands for a layer index. */
+export function mapName(table: ReadonlyArray<readonly [string, string]>, hfName: string): string | null {
+  const layer = /\.(\d+)\./.exec(hfName);
+  const generic = layer ? hfName.replace(`.${layer[1]}.`, ".N.") : hfName;
   for (const [hf, gguf] of table) {
-    const [from, to] = toGguf ? [hf, gguf] : [gguf, hf];
-    if (from === generic) return layer ? to.replace(".N.", `.${layer[1]}.`) : to;
+    if (hf === generic) return layer ? gguf.replace(".N.", `.${layer[1]}.`) : gguf;
   }
   return null;
 }
 
 export function llamaGgufName(hfName: string): string | null {
-  return mapName(LLAMA_NAME_MAP, hfName, true);
-}
-
-export function llamaHfName(ggufName: string): string | null {
-  return mapName(LLAMA_NAME_MAP, ggufName, false);
+  return mapName(LLAMA_NAME_MAP, hfName);
 }
 
 /** Row order llama.cpp's converter gives Q (nHead) and K (nKvHead) weights: within each head, HF row
@@ -261,12 +256,4 @@ export function ggufQkRowOrder(rows: number, nHead: number, toGguf: boolean): In
     }
   }
   return order;
-}
-
-/** Reorders whole rows of a row-major byte matrix (works for any row-wise block type). */
-export function permuteRows(data: Uint8Array, rows: number, order: Int32Array): Uint8Array {
-  const rowBytes = data.length / rows;
-  const out = new Uint8Array(data.length);
-  for (let r = 0; r < rows; r++) out.set(data.subarray(order[r] * rowBytes, (order[r] + 1) * rowBytes), r * rowBytes);
-  return out;
 }
