@@ -29,9 +29,9 @@ function timeEncode(lines: string[], encode: (line: string) => number[]): { seco
 }
 
 async function loadHf(tokPath: string): Promise<HfLike> {
-  let dir = tokPath;
-  if (!statSync(tokPath).isDirectory()) dir = path.dirname(tokPath);
-  const jsonPath = statSync(tokPath).isDirectory() ? path.join(tokPath, "tokenizer.json") : tokPath;
+  const isDir = statSync(tokPath).isDirectory();
+  const dir = isDir ? tokPath : path.dirname(tokPath);
+  const jsonPath = isDir ? path.join(tokPath, "tokenizer.json") : tokPath;
   if (!jsonPath.endsWith(".json")) throw new UsageError(`--compare-hf needs a tokenizer.json (or a folder with one), not ${tokPath}`);
   let mod: { Tokenizer: new (json: object, config: object) => HfLike };
   try {
