@@ -12,6 +12,7 @@
 #define ZY_GEMM_IMPL_H
 #include <stdint.h>
 #include <string.h>
+#include "zy_half.h"
 
 /* Element (i, j) of op(X) is at base[i·rs + j·cs]; elements are f32, or bf16 bits when bf16 is set. */
 typedef struct {
@@ -49,12 +50,6 @@ void zy_gemv_rows_avx512(int m, int64_t n, int64_t k, const float *x, int64_t ld
                          int64_t ldy, float alpha, float beta);
 void zy_gemv_avx2(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
 
-static inline float zy_bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
 static inline float zy_gemm_load(const zy_gemm_operand *x, int64_t at) {
   return x->bf16 ? zy_bf16_to_f32(((const uint16_t *)x->base)[at]) : ((const float *)x->base)[at];
 }

@@ -7,6 +7,7 @@
 #include "ops_common.h"
 #include "ops_kernels.h"
 #include "zy_pool.h"
+#include "zy_half.h"
 
 /* ---- unary ---- */
 
@@ -209,44 +210,11 @@ void zy_op_binary(int op, const float *a, const int64_t *a_strides, const float 
 
 /* ---- casts and strided copies ---- */
 
-static inline uint32_t f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-static inline float f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
-
-static inline uint16_t f32_to_bf16(float x) {
-  uint32_t u = f32_bits(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(((u >> 16) & 0x8000u) | 0x7fc0u);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-static inline uint16_t f32_to_f16(float x) {
-  uint32_t u = f32_bits(x), sign = (u >> 16) & 0x8000u, exp = (u >> 23) & 0xffu, mant = u & 0x7fffffu;
-  if (exp == 0xff) return (uint16_t)(mant ? sign | 0x7e00u | (mant >> 13) : sign | 0x7c00u);
-  int e = (int)exp - 127 + 15;
-  if (e >= 31) return (uint16_t)(sign | 0x7c00u);
-  if (e <= 0) {
-    int shift = 14 - e;
-    if (shift > 24) return (uint16_t)sign;
-    uint32_t m = mant | 0x800000u, r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (r & 1u))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++;
-  return (uint16_t)(sign | r);
-}
-
-static inline float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  if (exp == 0) { float v = (float)mant * 5.9604644775390625e-8f; return sign ? -v : v; }
-  if (exp == 31) return f32_from(sign | 0x7f800000u | (mant << 13));
-  return f32_from(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-
 static inline float load_as_f32(const void *src, int type, int64_t i) {
   switch (type) {
     case ZY_F32: return ((const float *)src)[i];
-    case ZY_BF16: return f32_from((uint32_t)((const uint16_t *)src)[i] << 16);
-    case ZY_F16: return f16_to_f32(((const uint16_t *)src)[i]);
+    case ZY_BF16: return zy_bf16_to_f32(((const uint16_t *)src)[i]);
+    case ZY_F16: return zy_f16_to_f32(((const uint16_t *)src)[i]);
     default: return (float)((const int32_t *)src)[i];
   }
 }
@@ -258,8 +226,8 @@ void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t 
     float v = load_as_f32(src, src_type, i);
     switch (dst_type) {
       case ZY_F32: ((float *)dst)[i] = v; break;
-      case ZY_BF16: ((uint16_t *)dst)[i] = f32_to_bf16(v); break;
-      case ZY_F16: ((uint16_t *)dst)[i] = f32_to_f16(v); break;
+      case ZY_BF16: ((uint16_t *)dst)[i] = zy_f32_to_bf16(v); break;
+      case ZY_F16: ((uint16_t *)dst)[i] = zy_f32_to_f16(v); break;
       default: { /* truncate toward zero, NaN → 0, saturate */
         int32_t r = v != v ? 0 : v >= 2147483647.0f ? 2147483647 : v <= -2147483648.0f ? INT32_MIN : (int32_t)v;
         ((int32_t *)dst)[i] = r;

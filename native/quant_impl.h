@@ -3,6 +3,7 @@
 #ifndef ZY_QUANT_IMPL_H
 #define ZY_QUANT_IMPL_H
 #include "quant.h"
+#include "zy_half.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -41,16 +42,6 @@ void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, floa
 void zy_quantize_row_q8k(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums);
 void zy_quantize_row_q8_avx512(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
 
-/* f16 / bf16 scalar conversions (IEEE round to nearest even). */
-float zy_f16_to_f32(uint16_t h);
-uint16_t zy_f32_to_f16(float f);
-static inline float zy_bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-uint16_t zy_f32_to_bf16(float f);
 
 static inline float zy_f16_at(const uint8_t *p) { return zy_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
 
