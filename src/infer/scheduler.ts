@@ -233,7 +233,8 @@ export class Scheduler {
   private advance(a: Active, rawLogits: Float32Array): void {
     const req = a.req;
     if (a.generated >= req.maxTokens) return this.finish(a, "length");
-    const logits = new Float32Array(rawLogits);
+    // Bias and masks write into the row: copy it then only (the model's row may be shared or reused).
+    const logits = req.logitBias || req.constraint ? new Float32Array(rawLogits) : rawLogits;
     if (req.logitBias) for (const [id, bias] of req.logitBias) if (id < logits.length) logits[id] += bias;
     req.constraint?.mask(logits);
     const id = req.sampler.sample(logits, a.history);
