@@ -126,19 +126,14 @@ function groups<T>(xs: readonly T[], size: number): T[][] {
   return out;
 }
 
-function csvColumn(file: string, column = 0): string[] {
+/** The (text, label) rows of a two-column CSV file with a header line; a quoted first column may hold commas. */
+function csvRows(file: string): [string, string][] {
   const lines = readFileSync(file, "utf8").split("\n").slice(1).filter((l) => l.trim());
   return lines.map((l) => {
     const m = /^"((?:[^"]|"")*)",(.*)$/.exec(l);
     const cols = m ? [m[1]!.replace(/""/g, '"'), m[2]!] : [l.slice(0, l.lastIndexOf(",")), l.slice(l.lastIndexOf(",") + 1)];
-    return cols[column]!.trim();
+    return [cols[0]!.trim(), cols[1]!.trim()];
   });
-}
-
-function csvRows(file: string): [string, string][] {
-  const texts = csvColumn(file, 0);
-  const labels = csvColumn(file, 1);
-  return texts.map((t, i) => [t, labels[i]!]);
 }
 
 /** The pretraining documents of the licensed sets (training splits only; test splits stay unseen). */
@@ -156,7 +151,7 @@ export function pretrainingDocuments(dataRoot: string, poetryMaxChars: number): 
   if (story.length) add("tinystories-val-sample", "en", story.join("\n"));
   const speeches = readFileSync(d("tinyshakespeare/input.txt"), "utf8").split(/\n\s*\n/).filter((s) => s.trim());
   for (const g of groups(speeches, 8)) add("tinyshakespeare", "en", g.join("\n"));
-  for (const g of groups(csvColumn(d("banking77/train.csv")), 20)) add("banking77", "en", g.join("\n"));
+  for (const g of groups(csvRows(d("banking77/train.csv")).map((r) => r[0]), 20)) add("banking77", "en", g.join("\n"));
   const clinc = readJson(d("clinc150/data_full.json")) as Record<string, [string, string][]>;
   for (const split of ["train", "val", "oos_train", "oos_val"]) for (const g of groups(clinc[split]!.map((r) => r[0]), 20)) add("clinc150", "en", g.join("\n"));
   for (const line of gunzipSync(readFileSync(d("hh-rlhf-harmless-test/test.jsonl.gz"))).toString("utf8").split("\n")) {
