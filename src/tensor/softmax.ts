@@ -3,6 +3,7 @@
 // target is not ignored. The composed twins in composed.ts are the specification.
 // Leaves out: label smoothing, class weights, softmax over other dims (transpose first).
 import { OpError, fmtShape } from "../core/errors.js";
+import { shapesEqual } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
 import { Tensor } from "./tensor.js";
 import { record, save } from "./autograd.js";
@@ -54,7 +55,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts?: CrossEntrop
   const reduction = opts?.reduction ?? "mean";
   const cols = logits.shape[logits.rank - 1];
   const rows = logits.size / cols;
-  if (targets.size !== rows || targets.rank !== logits.rank - 1 || targets.shape.some((s, i) => s !== logits.shape[i])) {
+  if (targets.size !== rows || !shapesEqual(targets.shape, logits.shape.slice(0, -1))) {
     throw new OpError("crossEntropy", `targets ${fmtShape(targets.shape)} do not match logits ${fmtShape(logits.shape)}; ` +
       `expected ${fmtShape(logits.shape.slice(0, -1))}`);
   }
@@ -90,7 +91,7 @@ export const softmaxDerivatives: DerivativeTable<"softmax" | "logSoftmax" | "cro
     const cols = logits.shape[logits.rank - 1];
     const rows = logits.size / cols;
     const dLoss = new Float32Array(rows);
-    if (reduction === "none") dLoss.set(denseCopy(dy));
+    if (reduction === "none") dLoss.set(dy.toFloat32Array());
     else dLoss.fill(dy.item() / (reduction === "mean" ? Math.max(counted, 1) : 1));
     const dLogits = Tensor.empty(backend, "f32", logits.shape);
     const ls = denseF32("crossEntropy", logits);
@@ -100,10 +101,6 @@ export const softmaxDerivatives: DerivativeTable<"softmax" | "logSoftmax" | "cro
     return [dLogits, null];
   },
 };
-
-function denseCopy(t: Tensor): Float32Array {
-  return t.toFloat32Array();
-}
 
 function rowBackward(op: "softmaxBackward" | "logSoftmaxBackward", y: Tensor, dy: Tensor): Tensor {
   const cols = y.shape[y.rank - 1] ?? 1;
