@@ -35,6 +35,11 @@ function id(prefix: string): string {
 
 const FINGERPRINT = "fp_zhiyu";
 
+/** The fields every response and chunk of one request shares (id and `created` fixed per response). */
+function responseBase(prefix: string, model: string) {
+  return { id: id(prefix), created: Math.floor(Date.now() / 1000), model, system_fingerprint: FINGERPRINT };
+}
+
 function checkModel(ctx: RouteContext, model: string): void {
   if (!ctx.modelNames.includes(model)) {
     throw new ApiError(404, `The model '${model}' does not exist; this server serves '${ctx.modelNames[0]}' (see GET /v1/models).`,
@@ -84,7 +89,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
   const prepared = ctx.engine.prepareChat(req);
   const job = { ...prepared, params: req, signal: ctx.signal, promptParam: "messages" };
   ctx.engine.budget(prepared.promptIds, req, "messages"); // a 400 before any stream starts
-  const base = { id: id("chatcmpl"), created: Math.floor(Date.now() / 1000), model: req.model, system_fingerprint: FINGERPRINT };
+  const base = responseBase("chatcmpl", req.model);
   const promptTokens = prepared.promptIds.length;
   ctx.metrics.promptTokens += promptTokens * req.n;
   if (!req.stream) {
@@ -151,7 +156,7 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
   if (req.tools.length > 0) throw invalid("tools", "send either client 'tools' or zhiyu_tools, not both");
   const client = engineChatClient(ctx.engine, { temperature: req.sampling.temperature, topP: req.sampling.topP,
     seed: req.sampling.seed, maxTokens: req.maxTokens ?? 512 });
-  const base = { id: id("chatcmpl"), created: Math.floor(Date.now() / 1000), model: req.model, system_fingerprint: FINGERPRINT };
+  const base = responseBase("chatcmpl", req.model);
   const trace: { id: string; name: string; arguments: string; ok?: boolean; output?: string }[] = [];
   if (!req.stream) {
     const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
@@ -224,7 +229,7 @@ export async function completions(ctx: RouteContext, body: unknown, res: ServerR
   const promptTexts = req.prompts.map((p) => (typeof p === "string" ? p : ctx.engine.model.tokenizer.decode(p)));
   const promptTokens = prompts.reduce((s, p) => s + p.length, 0) * req.n;
   ctx.metrics.promptTokens += promptTokens;
-  const base = { id: id("cmpl"), created: Math.floor(Date.now() / 1000), model: req.model, system_fingerprint: FINGERPRINT };
+  const base = responseBase("cmpl", req.model);
   const runAll = (onDelta?: (index: number, d: ChoiceDelta) => void) => {
     let first = false;
     const onFirstToken = () => {
