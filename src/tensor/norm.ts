@@ -72,7 +72,7 @@ export const normDerivatives: DerivativeTable<"layerNorm" | "rmsNorm"> = {
     const cols = x.shape[x.rank - 1];
     const rows = x.size / cols;
     const dx = Tensor.empty(backend, "f32", x.shape);
-    const dw = w ? Tensor.empty(backend, "f32", [cols]) : null;
+    const dw = needs[1] ? Tensor.empty(backend, "f32", [cols]) : null;
     const db = needs[2] ? Tensor.empty(backend, "f32", [cols]) : null;
     const xs = denseF32("layerNorm", x);
     const ws = w ? denseF32("layerNorm", w) : none;
@@ -82,12 +82,12 @@ export const normDerivatives: DerivativeTable<"layerNorm" | "rmsNorm"> = {
     xs.release(); ws.release(); ds.release();
     return [dx, dw, db];
   },
-  rmsNorm: ({ saved: { x, w, rstd } }, dy) => {
+  rmsNorm: ({ saved: { x, w, rstd }, needs }, dy) => {
     const backend = x.backend;
     const cols = x.shape[x.rank - 1];
     const rows = x.size / cols;
     const dx = Tensor.empty(backend, "f32", x.shape);
-    const dw = w ? Tensor.empty(backend, "f32", [cols]) : null;
+    const dw = needs[1] ? Tensor.empty(backend, "f32", [cols]) : null;
     const xs = denseF32("rmsNorm", x);
     const ws = w ? denseF32("rmsNorm", w) : none;
     const ds = denseF32("rmsNorm", dy);
