@@ -21,6 +21,7 @@ import { setDefaultBackend } from "../tensor/index.js";
 import { CHATML_TEMPLATE } from "../infer/chat-template.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { BpeTrainer, DEFAULT_SPECIAL_TOKENS, trainedTokenizerConfig, trainedTokenizerJson } from "../tokenizers/train-bpe.js";
+import { writeFileAtomic } from "./atomic.js";
 import { latestCheckpoint, resolveResume } from "./checkpoint.js";
 import { prepareData } from "./data-prepare.js";
 import { bestBigram, evaluateModel, fitBigram, readEvalDocuments, scoredStream, type EvalFigures } from "./eval.js";
@@ -281,8 +282,7 @@ function doneFile(ctx: RecipeContext, stage: StageName): string {
 
 function markDone(ctx: RecipeContext, stage: StageName, info: Record<string, unknown>): void {
   const f = doneFile(ctx, stage);
-  writeFileSync(f + ".tmp", JSON.stringify({ stage, ...info }, null, 2) + "\n");
-  renameSync(f + ".tmp", f);
+  writeFileAtomic(f, JSON.stringify({ stage, ...info }, null, 2) + "\n");
 }
 
 export function readDone<T = Record<string, unknown>>(work: string, stage: StageName): T | null {

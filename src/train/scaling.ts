@@ -6,10 +6,11 @@
 // (C ≈ 6·N·D), and an SVG picture of the fit.
 // N counts every parameter (tied embeddings once); D counts training tokens.
 // Leaves out: IsoFLOP profiles (approaches 1 and 2), learning-rate tuning per size.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
 import { Rng } from "../core/rng.js";
+import { writeFileAtomic } from "./atomic.js";
 import { DEFAULT_OPTIONS, validateOptions, type TrainOptions } from "./options.js";
 import type { ProgressSink } from "./progress.js";
 import { runTraining } from "./trainer.js";
@@ -156,9 +157,8 @@ export async function runSweep(cfg: SweepConfig, runsDir: string, backend: Backe
       }
       log(`sweep: ${shapeName(shape)} (${llamaParamCount(shape, cfg.vocabSize)} parameters) × ${tokens} tokens`);
       const rec = await runSweepPoint(cfg, shape, tokens, path.join(runsDir, "configs"), backend);
-      writeFileSync(file + ".tmp", JSON.stringify(rec, null, 2) + "\n");
-      // rename = the record appears whole or not at all (a killed sweep reruns only unfinished points)
-      renameSync(file + ".tmp", file);
+      // atomic: the record appears whole or not at all (a killed sweep reruns only unfinished points)
+      writeFileAtomic(file, JSON.stringify(rec, null, 2) + "\n");
       log(`sweep: ${rec.name}: val loss ${rec.valLoss.toFixed(4)} (${rec.seconds.toFixed(0)} s, ${rec.tokensPerSecond.toFixed(0)} tokens/s)`);
       out.push(rec);
     }
