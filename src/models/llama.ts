@@ -32,16 +32,16 @@ export interface FusedProjections {
   gateUp: QuantWeight[];
 }
 
-/** Inference only: stacks each layer's encoded q/k/v and gate/up matrices into one buffer, so a step runs one
- *  quantized matmul (one activation quantization, one thread-pool dispatch) where it ran three or two. The
- *  params keep their names and become views into the stacked buffers, so memory does not grow. Returns null
- *  unless every one of those matrices is a QuantWeight (f32 tensors, the trainer's case, are left alone). */
-export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>): FusedProjections | null {
+/** Inference only: views each layer's encoded q/k/v and gate/up matrices as one matrix, so a step runs one
+ *  quantized matmul (one activation quantization, one thread-pool dispatch) where it ran three or two. The GGUF
+ *  loader reads each group side by side into one buffer, so this is a view, never a copy. Returns null (run
+ *  unfused) unless every one of those matrices is a QuantWeight of one type laid out so (f32 tensors, the
+ *  trainer's case, are left alone). */
+export function fuseProjections(config: LlamaConfig, params: ReadonlyMap<string, Weight>): FusedProjections | null {
   const fused: FusedProjections = { qkv: [], gateUp: [] };
   const stack = (names: string[]): QuantWeight | null => {
     const ws = names.map((n) => params.get(n));
     if (!ws.every((w): w is QuantWeight => isQuantWeight(w) && w.type === (ws[0] as QuantWeight).type && w.cols === (ws[0] as QuantWeight).cols)) return null;
-    // Already side by side in one buffer (the GGUF loader reads them so): a view, no copy.
     const first = ws[0].data;
     let end = first.byteOffset;
     const adjacent = ws.every((w) => {
@@ -49,16 +49,9 @@ export function fuseProjections(config: LlamaConfig, params: Map<string, Weight>
       end += w.data.length;
       return ok;
     });
+    if (!adjacent) return null;
     const rows = ws.reduce((a, w) => a + w.rows, 0);
-    if (adjacent) return { type: ws[0].type, rows, cols: ws[0].cols, data: new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) };
-    const data = new Uint8Array(ws.reduce((a, w) => a + w.data.length, 0));
-    let at = 0;
-    for (let i = 0; i < ws.length; i++) {
-      data.set(ws[i].data, at);
-      params.set(names[i], { ...ws[i], data: data.subarray(at, at + ws[i].data.length) });
-      at += ws[i].data.length;
-    }
-    return { type: ws[0].type, rows, cols: ws[0].cols, data };
+    return { type: ws[0].type, rows, cols: ws[0].cols, data: new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) };
   };
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}`;
