@@ -10,7 +10,8 @@
 // Leaves out: GGUF v1 (32-bit counts, long obsolete), big-endian files (their version reads as an absurd number
 // and is rejected), memory mapping (Node has none; readTensorBytes reads each tensor once into a fresh buffer),
 // and decoding tensor data (src/backend/ref/quant.ts does that).
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import { readFullyAt } from "./read-at.js";
 import { type GgmlType, ggmlTypeById } from "./ggml-types.js";
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
@@ -81,12 +82,8 @@ class HeaderReader {
     if (this.pos < this.bufStart || end > this.bufStart + this.buf.length) {
       const want = Math.min(this.fileSize - this.pos, Math.max(n, 1 << 20));
       const buf = Buffer.allocUnsafe(want);
-      let got = 0;
-      while (got < want) {
-        const r = readSync(this.fd, buf, got, want - got, this.pos + got);
-        if (r <= 0) this.fail(`file shrank while reading ${what}: expected ${want} bytes, read ${got}`);
-        got += r;
-      }
+      const got = readFullyAt(this.fd, buf, this.pos);
+      if (got < want) this.fail(`file shrank while reading ${what}: expected ${want} bytes, read ${got}`);
       this.buf = buf;
       this.bufStart = this.pos;
     }
@@ -340,14 +337,10 @@ export function readTensorBytes(file: GgufFile, t: GgufTensorInfo): Uint8Array {
   const out = new Uint8Array(t.byteSize);
   const fd = openSync(file.path, "r");
   try {
-    let got = 0;
-    while (got < t.byteSize) {
-      const n = readSync(fd, out, got, t.byteSize - got, t.offset + got);
-      if (n <= 0) {
-        throw new GgufError(`${file.path}: tensor '${t.name}': file ended after ${got} of ${t.byteSize} bytes at ` +
-          `byte offset ${t.offset + got} (was it truncated after it was opened?)`);
-      }
-      got += n;
+    const got = readFullyAt(fd, out, t.offset);
+    if (got < t.byteSize) {
+      throw new GgufError(`${file.path}: tensor '${t.name}': file ended after ${got} of ${t.byteSize} bytes at ` +
+        `byte offset ${t.offset + got} (was it truncated after it was opened?)`);
     }
   } finally {
     closeSync(fd);

@@ -8,9 +8,10 @@
 // "__metadata__" first and pads the header with spaces to a multiple of 8, so it reproduces files written by
 // Python's safetensors byte for byte.
 // Leaves out: memory mapping (tensors are read on demand into fresh buffers), the sub-byte F4/F6 dtypes.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicChunks } from "./atomic-write.js";
+import { readFullyAt } from "./read-at.js";
 
 export type SafetensorsDType =
   | "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "I16" | "U16" | "F16" | "BF16"
@@ -75,12 +76,8 @@ export function toTypedArray(bytes: Uint8Array, dtype: SafetensorsDType): Safete
 }
 
 function readExactly(fd: number, out: Uint8Array, position: number, what: string, file: string): void {
-  let got = 0;
-  while (got < out.byteLength) {
-    const n = readSync(fd, out, got, out.byteLength - got, position + got);
-    if (n <= 0) throw new SafetensorsError(`${file}: ${what}: file ended after ${got} of ${out.byteLength} bytes at byte offset ${position + got}`);
-    got += n;
-  }
+  const got = readFullyAt(fd, out, position);
+  if (got < out.byteLength) throw new SafetensorsError(`${file}: ${what}: file ended after ${got} of ${out.byteLength} bytes at byte offset ${position + got}`);
 }
 
 /** One .safetensors file: its validated header; tensor data is read on demand. */
