@@ -19,12 +19,6 @@ struct GemmArgs {
   float alpha, beta;
 };
 
-bool isInt(const Napi::Value &v) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
-  return std::isfinite(d) && d == std::floor(d) && d >= 0 && d <= 9007199254740991.0;
-}
-
 // Elements a batch of `count` matrices of `size` elements, `stride` apart, needs (0 when nothing is read).
 int64_t required(int64_t batch, int64_t stride, int64_t size) {
   if (batch == 0 || size == 0) return 0;
@@ -44,7 +38,7 @@ Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray
   const char *names[3] = {"a", "b", "c"};
   for (int i = 0; i < 3; i++) {
     napi_typedarray_type want = i < 2 ? inType : napi_float32_array;
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != want) {
+    if (!zy::isTyped(info[i], want)) {
       zy::fail(info, std::string(fn) + ": " + names[i] + " must be a " + (i < 2 ? inName : "Float32Array"));
       return env.Undefined();
     }
@@ -52,7 +46,7 @@ Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray
   const int intArgs[] = {3, 4, 5, 6, 9, 10, 11};
   const char *intNames[] = {"batch", "m", "n", "k", "strideA", "strideB", "strideC"};
   for (int i = 0; i < 7; i++)
-    if (!isInt(info[intArgs[i]])) {
+    if (!zy::isCount(info[intArgs[i]])) {
       zy::fail(info, std::string(fn) + ": " + intNames[i] + " must be a non-negative integer");
       return env.Undefined();
     }

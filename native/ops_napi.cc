@@ -24,7 +24,7 @@ struct Args {
     if (i >= info.Length()) { fail("missing argument " + std::to_string(i)); return nullptr; }
     Napi::Value v = info[i];
     if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != kind) {
+    if (!zy::isTyped(v, kind)) {
       fail("argument " + std::to_string(i) + " has the wrong type");
       return nullptr;
     }

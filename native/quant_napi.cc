@@ -13,16 +13,6 @@
 
 namespace {
 
-bool isCount(const Napi::Value &v) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
-  return std::isfinite(d) && d == std::floor(d) && d >= 0 && d <= 9007199254740991.0;
-}
-
-bool isTyped(const Napi::Value &v, napi_typedarray_type t) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
-}
-
 // The type argument at index i, or -1 after throwing.
 int typeArg(const Napi::CallbackInfo &info, size_t i, const std::string &fn, bool quantizable) {
   if (!info[i].IsString()) {
@@ -58,15 +48,15 @@ Napi::Value QuantMatmul(const Napi::CallbackInfo &info) {
     zy::fail(info, fn + ": expected 7 arguments, got " + std::to_string(info.Length()));
     return env.Undefined();
   }
-  if (!isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
+  if (!zy::isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
   int t = typeArg(info, 1, fn, false);
   if (t < 0) return env.Undefined();
   const char *names[3] = {"rows", "cols", "m"};
   const size_t idx[3] = {2, 3, 6};
   for (int i = 0; i < 3; i++)
-    if (!isCount(info[idx[i]])) { zy::fail(info, fn + ": " + names[i] + " must be a non-negative integer"); return env.Undefined(); }
-  if (!isTyped(info[4], napi_float32_array)) { zy::fail(info, fn + ": x must be a Float32Array"); return env.Undefined(); }
-  if (!isTyped(info[5], napi_float32_array)) { zy::fail(info, fn + ": out must be a Float32Array"); return env.Undefined(); }
+    if (!zy::isCount(info[idx[i]])) { zy::fail(info, fn + ": " + names[i] + " must be a non-negative integer"); return env.Undefined(); }
+  if (!zy::isTyped(info[4], napi_float32_array)) { zy::fail(info, fn + ": x must be a Float32Array"); return env.Undefined(); }
+  if (!zy::isTyped(info[5], napi_float32_array)) { zy::fail(info, fn + ": out must be a Float32Array"); return env.Undefined(); }
   const int64_t rows = zy::i64(info[2]), cols = zy::i64(info[3]), m = zy::i64(info[6]);
   const int64_t rowBytes = bytesOf(info, fn, t, cols, "cols");
   if (rowBytes < 0) return env.Undefined();
@@ -97,11 +87,11 @@ Napi::Value Dequantize(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const std::string fn = "dequantize(w, type, out, n)";
   if (info.Length() < 4) { zy::fail(info, fn + ": expected 4 arguments, got " + std::to_string(info.Length())); return env.Undefined(); }
-  if (!isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
+  if (!zy::isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
   int t = typeArg(info, 1, fn, false);
   if (t < 0) return env.Undefined();
-  if (!isTyped(info[2], napi_float32_array)) { zy::fail(info, fn + ": out must be a Float32Array"); return env.Undefined(); }
-  if (!isCount(info[3])) { zy::fail(info, fn + ": n must be a non-negative integer"); return env.Undefined(); }
+  if (!zy::isTyped(info[2], napi_float32_array)) { zy::fail(info, fn + ": out must be a Float32Array"); return env.Undefined(); }
+  if (!zy::isCount(info[3])) { zy::fail(info, fn + ": n must be a non-negative integer"); return env.Undefined(); }
   const int64_t n = zy::i64(info[3]);
   const int64_t bytes = bytesOf(info, fn, t, n, "n");
   if (bytes < 0) return env.Undefined();
@@ -124,11 +114,11 @@ Napi::Value Quantize(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const std::string fn = "quantize(x, type, out, n)";
   if (info.Length() < 4) { zy::fail(info, fn + ": expected 4 arguments, got " + std::to_string(info.Length())); return env.Undefined(); }
-  if (!isTyped(info[0], napi_float32_array)) { zy::fail(info, fn + ": x must be a Float32Array"); return env.Undefined(); }
+  if (!zy::isTyped(info[0], napi_float32_array)) { zy::fail(info, fn + ": x must be a Float32Array"); return env.Undefined(); }
   int t = typeArg(info, 1, fn, true);
   if (t < 0) return env.Undefined();
-  if (!isTyped(info[2], napi_uint8_array)) { zy::fail(info, fn + ": out must be a Uint8Array"); return env.Undefined(); }
-  if (!isCount(info[3])) { zy::fail(info, fn + ": n must be a non-negative integer"); return env.Undefined(); }
+  if (!zy::isTyped(info[2], napi_uint8_array)) { zy::fail(info, fn + ": out must be a Uint8Array"); return env.Undefined(); }
+  if (!zy::isCount(info[3])) { zy::fail(info, fn + ": n must be a non-negative integer"); return env.Undefined(); }
   const int64_t n = zy::i64(info[3]);
   const int64_t bytes = bytesOf(info, fn, t, n, "n");
   if (bytes < 0) return env.Undefined();

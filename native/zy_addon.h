@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 #include <cstdint>
+#include <cmath>
 
 namespace zy {
 
@@ -32,6 +33,15 @@ inline T *typedPtr(const Napi::Value &v, size_t *length = nullptr) {
   return reinterpret_cast<T *>(static_cast<uint8_t *>(buf.Data()) + arr.ByteOffset());
 }
 inline int64_t i64(const Napi::Value &v) { return v.As<Napi::Number>().Int64Value(); }
+// A number that is an integer in [0, 2^53).
+inline bool isCount(const Napi::Value &v) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return std::isfinite(d) && d == std::floor(d) && d >= 0 && d <= 9007199254740991.0;
+}
+inline bool isTyped(const Napi::Value &v, napi_typedarray_type t) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+}
 inline double f64(const Napi::Value &v) { return v.As<Napi::Number>().DoubleValue(); }
 
 }  // namespace zy
