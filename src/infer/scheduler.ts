@@ -106,8 +106,8 @@ export class Scheduler {
   private idle: { seq: SequenceState; tokens: number[] }[] = [];
   private readonly active: Active[] = [];
   private running = false;
-  /** Steps run and tokens generated since start (for /metrics). */
-  stats = { steps: 0, generatedTokens: 0, promptTokens: 0, batchedItems: 0 };
+  /** Steps run and sequences they carried since start (batching efficiency = batchedItems / steps). */
+  stats = { steps: 0, batchedItems: 0 };
 
   constructor(private readonly model: TextModel, options: SchedulerOptions) {
     if (!Number.isInteger(options.parallel) || options.parallel < 1) {
@@ -199,7 +199,6 @@ export class Scheduler {
       const a = this.queue.shift()!;
       this.attach(a);
       this.active.push(a);
-      this.stats.promptTokens += a.pending.length;
     }
     if (this.active.length === 0) return;
     const batch = [...this.active];
@@ -247,7 +246,6 @@ export class Scheduler {
     if (req.topLogprobs !== undefined && req.topLogprobs !== null) Object.assign(event, logprobsOf(logits, id, req.topLogprobs));
     a.generated++;
     a.history.push(id);
-    this.stats.generatedTokens++;
     const stopByCaller = req.onToken(event) === true;
     if (a.finished) return;
     if (req.stopTokenIds.has(id) || stopByCaller || req.constraint?.finished) return this.finish(a, "stop");
