@@ -49,8 +49,6 @@ export async function run(argv: string[]): Promise<number | void> {
     extra = [...file.metadata].filter(([k]) => k.startsWith("tokenizer.")).map(([k, v]) => [k, v, file.metadataTypes.get(k)] as const);
   }
   const getParam = (spec: Parameters<typeof readParamF32>[2]) => readParamF32(source, config, spec, backend, fromGguf);
-  // Params come out in HF order; mark the config so the GGUF writer permutes llama Q/K rows.
-  if (config.architecture !== "gpt2") config = { ...config, ropeLayout: "neox" };
   if (values.to.endsWith(".gguf")) {
     writeModelGguf(values.to, config, getParam, { type, name: path.basename(values.to, ".gguf"), extraMetadata: extra });
   } else {
