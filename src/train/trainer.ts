@@ -122,7 +122,6 @@ export interface RunTrainingInput {
 }
 
 export interface RunTrainingResult {
-  exitCode: number;
   /** Loss of every step run in this process (after rollbacks, the re-run steps appear again). */
   losses: number[];
   finalStep: number;
@@ -290,7 +289,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   }
   if (step >= o.steps) {
     display.log(`nothing to do: the checkpoint is at step ${step} and --steps is ${o.steps}; raise --steps to continue`);
-    return { exitCode: 0, losses: [], finalStep: step, rollbacks, lastCheckpoint: resume?.checkpoint ?? null };
+    return { losses: [], finalStep: step, rollbacks, lastCheckpoint: resume?.checkpoint ?? null };
   }
 
   const metrics = new MetricsLog(runDir ? path.join(runDir, "metrics.jsonl") : null);
@@ -417,5 +416,5 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   display.finish();
   if (runDir && (!lastCheckpoint || lastCheckpoint.step !== step)) saveCheckpoint();
   metrics.write({ step, event: "stop", rollbacks });
-  return { exitCode: 0, losses, finalStep: step, rollbacks, lastCheckpoint };
+  return { losses, finalStep: step, rollbacks, lastCheckpoint };
 }

@@ -165,12 +165,12 @@ export async function run(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    const result = await runTraining({
+    await runTraining({
       options, resume, backend, shouldStop: () => stopRequested,
       stdout: { write: (t) => void process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
       stderr: { write: (t) => void process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
     });
-    return result.exitCode;
+    return 0;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
