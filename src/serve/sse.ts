@@ -1,5 +1,5 @@
 // Server-sent events as the OpenAI clients parse them: `data: <json>\n\n` per chunk, `data: [DONE]\n\n` at the end,
-// no named `event:` lines (openai-node and AI-SDK parsers trip on them), `: ping` comments as keep-alives.
+// no named `event:` lines (openai-node and AI-SDK parsers trip on them).
 // Leaves out: event ids and reconnection (the chat endpoints are not resumable).
 import type { ServerResponse } from "node:http";
 
@@ -28,10 +28,6 @@ export class SseWriter {
     if (!this.open) return;
     this.start();
     this.res.write(`data: ${JSON.stringify(data)}\n\n`);
-  }
-
-  ping(): void {
-    if (this.open && this.started) this.res.write(": ping\n\n");
   }
 
   done(): void {
