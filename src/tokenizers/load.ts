@@ -10,7 +10,6 @@ import { TokenizerFormatError, tokenizerFromHfJson } from "./hf-json.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 export { tokenizerFromGguf } from "./gguf-vocab.js";
-export { tokenizerFromHfJson } from "./hf-json.js";
 
 function readJson(file: string): unknown {
   const text = readFileSync(file, "utf8");
