@@ -9,7 +9,7 @@
 // time budget (`budgetMinutes`), using an assumed training speed in FLOP/s from the config (not a live
 // measurement, which would make the choice depend on machine load).
 // Leaves out: downloading anything; data sets without a licence or with a non-commercial one (see LICENSED_SETS).
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { readSingleEntryZip } from "../io/zip.js";
@@ -584,7 +584,7 @@ export function exportModel(checkpointDir: string, tokenizerDir: string, outDir:
   let bytes = 0;
   for (const name of readdirSync(tmp)) {
     renameSync(path.join(tmp, name), path.join(outDir, name));
-    bytes += readFileSync(path.join(outDir, name)).length;
+    bytes += statSync(path.join(outDir, name)).size;
   }
   rmSync(tmp, { recursive: true, force: true });
   return { bytes };
