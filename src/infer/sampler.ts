@@ -217,12 +217,6 @@ function topIndices(logits: Float32Array, k: number): Int32Array {
   return Int32Array.from(out);
 }
 
-function allIds(n: number): Int32Array {
-  const ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i;
-  return ids;
-}
-
 /** A sampler with its own RNG: sample(logits, history) picks the next token id. */
 export class Sampler {
   readonly params: Readonly<SamplingParams>;
@@ -252,21 +246,24 @@ export class Sampler {
     }
     if (this.greedy) return argmax(row);
     const filtered = (p.topK ?? 0) > 0 || (p.topP ?? 1) < 1 || (p.minP ?? 0) > 0;
-    const candidates = filtered ? filterCandidates(row, p) : allIds(row.length);
+    // Unfiltered, every id is a candidate: index the row directly rather than build an id list per token.
+    const candidates = filtered ? filterCandidates(row, p) : null;
+    const n = candidates ? candidates.length : row.length;
+    const idAt = (i: number) => (candidates ? candidates[i] : i);
     const t = p.temperature ?? 1;
-    const maxLogit = filtered ? row[candidates[0]] : row[argmax(row)];
-    const weights = new Float64Array(candidates.length);
+    const maxLogit = candidates ? row[candidates[0]] : row[argmax(row)];
+    const weights = new Float64Array(n);
     let total = 0;
-    for (let i = 0; i < candidates.length; i++) {
-      weights[i] = Math.exp((row[candidates[i]] - maxLogit) / t);
+    for (let i = 0; i < n; i++) {
+      weights[i] = Math.exp((row[idAt(i)] - maxLogit) / t);
       total += weights[i];
     }
     const u = this.rng.next() * total;
     let cum = 0;
-    for (let i = 0; i < candidates.length; i++) {
+    for (let i = 0; i < n; i++) {
       cum += weights[i];
-      if (u < cum) return candidates[i];
+      if (u < cum) return idAt(i);
     }
-    return candidates[candidates.length - 1];
+    return idAt(n - 1);
   }
 }
