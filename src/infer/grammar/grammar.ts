@@ -111,7 +111,7 @@ interface Frame {
 export class GrammarState {
   /** next[b]: the state after byte b (null = b is not allowed); filled lazily. */
   readonly next: (GrammarState | null | undefined)[] = new Array(256);
-  /** Cached token mask for this state, owned by TokenMasker. */
+  /** Cached token mask for this state, owned by GrammarConstraint (token-mask.ts). */
   mask: Uint32Array | null = null;
   constructor(readonly frames: readonly Frame[], readonly accepting: boolean, readonly key: string) {}
 
