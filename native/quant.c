@@ -465,12 +465,23 @@ const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT] = {
 
 /* ---- matmul driver ---- */
 
+/* *buf with room for `bytes` (64-byte aligned), reallocated only when it must grow; NULL when out of memory. */
+static void *grow(void **buf, size_t *size, size_t bytes) {
+  if (bytes > *size) {
+    free(*buf);
+    *size = 0;
+    *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (*buf) *size = bytes;
+  }
+  return *buf;
+}
+
 /* Grow-only scratch for quantized activations (one matmul at a time: the pool is not reentrant either). */
-static uint8_t *scratch = NULL;
+static void *scratch = NULL;
 static size_t scratch_size = 0;
 
 static void *scratch_take(size_t *at, size_t bytes) {
-  void *p = scratch + *at;
+  void *p = (uint8_t *)scratch + *at;
   *at += (bytes + 63) & ~(size_t)63;
   return p;
 }
@@ -526,20 +537,10 @@ static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
 #define PANEL_THREADS 256
 
 typedef struct {
-  float *w, *c;
-  size_t w_size, c_size;
+  void *w, *c;
+  size_t w_size, c_size; /* bytes */
 } panel_buffers;
 static panel_buffers panels[PANEL_THREADS];
-
-static float *grow(float **buf, size_t *size, size_t n) {
-  if (n > *size) {
-    free(*buf);
-    *size = 0;
-    *buf = (float *)aligned_alloc(64, (n * 4 + 63) & ~(size_t)63);
-    if (*buf) *size = n;
-  }
-  return *buf;
-}
 
 /* x rounded to the nearest f16 value, as f32 (F16C; same values as f16_round, overflow to ±inf included). */
 __attribute__((target("avx2,fma,f16c"))) static void f16_round_row(const float *x, float *out, int64_t n) {
@@ -559,8 +560,8 @@ __attribute__((target("avx2,fma,f16c"))) static void f16_row_to_f32(const uint8_
 static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_index) {
   const matmul_ctx *c = (const matmul_ctx *)p;
   panel_buffers *pb = &panels[thread_index < PANEL_THREADS ? thread_index : 0];
-  float *wf = grow(&pb->w, &pb->w_size, (size_t)(PANEL_ROWS * c->cols));
-  float *cf = grow(&pb->c, &pb->c_size, (size_t)(PANEL_ROWS * c->m));
+  float *wf = (float *)grow(&pb->w, &pb->w_size, (size_t)(PANEL_ROWS * c->cols) * 4);
+  float *cf = (float *)grow(&pb->c, &pb->c_size, (size_t)(PANEL_ROWS * c->m) * 4);
   if (!wf || !cf) { /* no room for a panel: the dot kernels need none */
     matmul_task(p, begin, end, thread_index);
     return;
@@ -655,13 +656,7 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   const int use512 = zy_cpu()->avx512_vnni;
   const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1);
   if (pairs) need += 2 * (size_t)(m * npairs * 64 + 64);
-  if (need > scratch_size) {
-    free(scratch);
-    scratch_size = 0;
-    scratch = (uint8_t *)aligned_alloc(64, (need + 63) & ~(size_t)63);
-    if (!scratch) return -1;
-    scratch_size = need;
-  }
+  if (need > 0 && !grow(&scratch, &scratch_size, need)) return -1;
   zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   size_t at = 0;
   if (fmt == ACT_EXACT) {
