@@ -2,7 +2,7 @@
 // template, tool prompt, tool-call parsing, batching scheduler — without HTTP. `zhiyu chat --tools …` and the server's
 // own tool runs use it, so the CLI and the server share one loop.
 // Text streams through ChatClientRequest.onText as it is generated.
-// Leaves out: prefix reuse between turns (each turn re-reads the conversation).
+// Each turn re-renders the whole conversation; the scheduler's prefix reuse keeps the earlier turns' KV cache.
 import type { TextModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import type { ChatClient, ChatClientRequest, ChatTurn } from "../tools/agent.js";
