@@ -98,7 +98,6 @@ export class BatchIterator {
     const inputs = new Int32Array(n);
     const targets = new Int32Array(n);
     const at = this.normalized(this.pos);
-    const window = new Int32Array(this.seq + 1);
     if (!this.shuffle) {
       const all = new Int32Array(n + 1);
       this.stream.copyTo(at.index, n + 1, all);
@@ -106,6 +105,7 @@ export class BatchIterator {
       targets.set(all.subarray(1, n + 1));
     } else {
       const perm = this.permutation(at.epoch);
+      const window = new Int32Array(this.seq + 1);
       for (let b = 0; b < this.batch; b++) {
         const row = perm[at.index * this.batch + b]!;
         this.stream.copyTo(row * this.seq, this.seq + 1, window);
