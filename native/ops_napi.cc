@@ -258,18 +258,23 @@ Napi::Value Rope(const Napi::CallbackInfo &info) {
   return a.done();
 }
 
+// Every id names a whole row of the table at argument `table` (dim floats a row); fails with "id out of range".
+bool idsInTable(Args &a, const int32_t *ids, int64_t n, int64_t dim, size_t table) {
+  size_t tl = 0;
+  zy::typedPtr<float>(a.info[table], &tl);
+  for (int64_t i = 0; i < n; i++) {
+    if (ids[i] < 0 || (int64_t)(ids[i] + 1) * dim > (int64_t)tl) { a.fail("id out of range"); return false; }
+  }
+  return true;
+}
+
 Napi::Value Embedding(const Napi::CallbackInfo &info) {
   Args a{info, "opsEmbedding"};
   int64_t n = a.num(3), dim = a.num(4);
   float *table = a.f32(0, 0);
   int32_t *ids = a.i32(1, n);
   float *out = a.f32(2, n * dim);
-  if (!a.ok) return a.done();
-  size_t tl = 0;
-  zy::typedPtr<float>(info[0], &tl);
-  for (int64_t i = 0; i < n; i++) {
-    if (ids[i] < 0 || (int64_t)(ids[i] + 1) * dim > (int64_t)tl) { a.fail("id out of range"); return a.done(); }
-  }
+  if (!a.ok || !idsInTable(a, ids, n, dim, 0)) return a.done();
   zy_op_embedding(table, ids, out, n, dim);
   return a.done();
 }
@@ -279,12 +284,7 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo &info) {
   int64_t n = a.num(3), dim = a.num(4);
   int32_t *ids = a.i32(0, n);
   float *dout = a.f32(1, n * dim), *dtable = a.f32(2, 0);
-  if (!a.ok) return a.done();
-  size_t tl = 0;
-  zy::typedPtr<float>(info[2], &tl);
-  for (int64_t i = 0; i < n; i++) {
-    if (ids[i] < 0 || (int64_t)(ids[i] + 1) * dim > (int64_t)tl) { a.fail("id out of range"); return a.done(); }
-  }
+  if (!a.ok || !idsInTable(a, ids, n, dim, 2)) return a.done();
   zy_op_embedding_bw(ids, dout, dtable, n, dim);
   return a.done();
 }
