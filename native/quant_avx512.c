@@ -266,18 +266,19 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
   for (int j = 0; j < na; j++) out[j * os] = acc[j] - accm[j];
 }
 
-#define K_KERNEL(NAME, TYPE)                                                                                      \
+/* 1–4 activation rows per call (the k-quant and float kernels). */
+#define KERNEL(NAME, IMPL, TYPE)                                                                                  \
   static QV void NAME(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { \
     switch (na) {                                                                                                 \
-      case 1: dot_k(w, c, a, a0, 1, o, os, TYPE); break;                                                          \
-      case 2: dot_k(w, c, a, a0, 2, o, os, TYPE); break;                                                          \
-      case 3: dot_k(w, c, a, a0, 3, o, os, TYPE); break;                                                          \
-      default: dot_k(w, c, a, a0, 4, o, os, TYPE); break;                                                         \
+      case 1: IMPL(w, c, a, a0, 1, o, os, TYPE); break;                                                           \
+      case 2: IMPL(w, c, a, a0, 2, o, os, TYPE); break;                                                           \
+      case 3: IMPL(w, c, a, a0, 3, o, os, TYPE); break;                                                           \
+      default: IMPL(w, c, a, a0, 4, o, os, TYPE); break;                                                          \
     }                                                                                                             \
   }
-K_KERNEL(dot_q4_k, ZY_QT_Q4_K)
-K_KERNEL(dot_q5_k, ZY_QT_Q5_K)
-K_KERNEL(dot_q6_k, ZY_QT_Q6_K)
+KERNEL(dot_q4_k, dot_k, ZY_QT_Q4_K)
+KERNEL(dot_q5_k, dot_k, ZY_QT_Q5_K)
+KERNEL(dot_q6_k, dot_k, ZY_QT_Q6_K)
 
 /* ---- float weights ---- */
 
@@ -313,18 +314,9 @@ static inline QV void dot_float(const uint8_t *w, int64_t cols, const zy_qact *a
   for (int j = 0; j < na; j++) out[j * os] = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
-#define F_KERNEL(NAME, TYPE)                                                                                      \
-  static QV void NAME(const uint8_t *w, int64_t c, const zy_qact *a, int64_t a0, int na, float *o, int64_t os) { \
-    switch (na) {                                                                                                 \
-      case 1: dot_float(w, c, a, a0, 1, o, os, TYPE); break;                                                      \
-      case 2: dot_float(w, c, a, a0, 2, o, os, TYPE); break;                                                      \
-      case 3: dot_float(w, c, a, a0, 3, o, os, TYPE); break;                                                      \
-      default: dot_float(w, c, a, a0, 4, o, os, TYPE); break;                                                     \
-    }                                                                                                             \
-  }
-F_KERNEL(dot_f32, ZY_QT_F32)
-F_KERNEL(dot_f16, ZY_QT_F16)
-F_KERNEL(dot_bf16, ZY_QT_BF16)
+KERNEL(dot_f32, dot_float, ZY_QT_F32)
+KERNEL(dot_f16, dot_float, ZY_QT_F16)
+KERNEL(dot_bf16, dot_float, ZY_QT_BF16)
 
 const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT] = {0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0};
 
