@@ -66,13 +66,14 @@ static void norm_bw_rows(norm_ctx *c, int64_t r0, int64_t r1, float *dw, float *
   }
 }
 
-static void norm_bw_task(void *p, int64_t t0, int64_t t1, int t) {
-  (void)t1;
+/* One call per thread (zy_parallel_run): thread t takes its share of the rows and its own partial row. */
+static void norm_bw_task(void *p, int64_t begin, int64_t end, int t) {
+  (void)begin;
+  (void)end;
   norm_ctx *c = p;
   int nt = zy_threads();
-  int64_t r0 = c->rows * t0 / nt, r1 = c->rows * (t0 + 1) / nt;
-  float *part = c->partial + t0 * 2 * c->cols;
-  (void)t;
+  int64_t r0 = c->rows * t / nt, r1 = c->rows * (t + 1) / nt;
+  float *part = c->partial + (int64_t)t * 2 * c->cols;
   norm_bw_rows(c, r0, r1, part, part + c->cols);
 }
 
