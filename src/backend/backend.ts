@@ -101,8 +101,9 @@ export interface Backend {
   setThreads(n: number): void;
 
   // ---- memory ----
-  /** Zero-filled storage of n elements; may come from a pool (see release). */
-  alloc(dtype: DType, n: number): Storage;
+  /** Storage of n elements; may come from a pool (see release). Zero-filled unless `zeroFill` is false: then
+   *  the contents are unspecified and the caller must write every element before reading any. */
+  alloc(dtype: DType, n: number, zeroFill?: boolean): Storage;
   /** Returns storage to the pool. The caller must not touch it afterwards. */
   release(storage: Storage): void;
 

@@ -35,8 +35,9 @@ export function nativeUnavailableReason(): string {
 }
 
 export function createBackend(options: CreateBackendOptions = {}): Backend {
+  // The reference backend, when asked for by name, poisons uninitialized outputs so tests catch ops that read them.
+  if (options.kind === "ref") return new RefBackend(options.pool ?? new BufferPool(2 ** 31, true));
   const pool = options.pool ?? new BufferPool();
-  if (options.kind === "ref") return new RefBackend(pool);
   if (options.kind !== undefined && options.kind !== "cpu") {
     throw new Error(`createBackend: kind must be "cpu" or "ref", got ${String(options.kind)}`);
   }

@@ -1,4 +1,5 @@
 // A recycling allocator for backend storage: alloc(dtype, n) hands out a zero-filled typed array of exactly n
+// (or, with zeroFill false, one whose recycled contents are left as they are: outputs an op overwrites whole)
 // elements, backed by a buffer from a size class (powers of two, then eighths of a power of two above 64 Ki
 // elements, so at most 12.5% is wasted); release() puts the buffer back on its class's free list, so big
 // activation and gradient buffers are reused instead of left to the GC. Each backend owns one pool (no global).
@@ -40,9 +41,11 @@ export class BufferPool {
   private reused = 0;
   private created = 0;
 
-  constructor(readonly maxCachedBytes = 2 ** 31) {}
+  /** `poisonUninitialized`: fill zeroFill=false requests with NaN (f32, bf16, f16) or -1 (i32), so an op that
+   *  reads an output it did not write shows up in tests (the reference backend turns this on). */
+  constructor(readonly maxCachedBytes = 2 ** 31, private readonly poisonUninitialized = false) {}
 
-  alloc(dtype: DType, n: number): Storage {
+  alloc(dtype: DType, n: number, zeroFill = true): Storage {
     const Ctor = CTOR[dtype];
     if (!Ctor) throw new BackendError("alloc", `unknown dtype ${String(dtype)} (expected f32, bf16, f16 or i32)`);
     if (!Number.isSafeInteger(n) || n < 0) throw new BackendError("alloc", `n must be a non-negative integer, got ${n}`);
@@ -50,6 +53,7 @@ export class BufferPool {
     if (n < MIN_POOLED) {
       const small = new Ctor(n);
       this.outstanding.add(small.buffer as ArrayBuffer);
+      if (!zeroFill) this.poison(dtype, small);
       return small;
     }
     const elements = sizeClass(n);
@@ -60,14 +64,23 @@ export class BufferPool {
       this.cachedBytes -= buffer.byteLength;
       this.reused++;
       const view = new Ctor(buffer, 0, n);
-      view.fill(0);
+      if (zeroFill) view.fill(0);
+      else this.poison(dtype, view);
       this.outstanding.add(buffer);
       return view;
     }
     buffer = new ArrayBuffer(elements * Ctor.BYTES_PER_ELEMENT);
     this.created++;
     this.outstanding.add(buffer);
-    return new Ctor(buffer, 0, n);
+    const view = new Ctor(buffer, 0, n);
+    if (!zeroFill) this.poison(dtype, view);
+    return view;
+  }
+
+  private poison(dtype: DType, view: Storage): void {
+    if (!this.poisonUninitialized) return;
+    // 0x7fc0 is a quiet NaN in bf16; 0x7e00 in f16.
+    view.fill(dtype === "f32" ? NaN : dtype === "bf16" ? 0x7fc0 : dtype === "f16" ? 0x7e00 : -1);
   }
 
   /** Returns storage from alloc() to its free list; releasing anything else, or twice, throws. */

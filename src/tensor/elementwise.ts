@@ -36,7 +36,7 @@ declare module "./graph.js" {
 export function unary(fn: UnaryOp, x: Tensor): Tensor {
   const op = fn;
   const xs = denseF32(op, x);
-  const out = Tensor.empty(x.backend, "f32", x.shape);
+  const out = Tensor.uninit(x.backend, "f32", x.shape);
   try {
     x.backend.unary(fn, xs.data, outF32(out), x.size);
   } finally {
@@ -72,7 +72,7 @@ export function binary(fn: BinaryOp, a: Tensor, b: Tensor): Tensor {
   expectDType(op, a, "f32", "a");
   expectDType(op, b, "f32", "b");
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = Tensor.empty(backend, "f32", shape);
+  const out = Tensor.uninit(backend, "f32", shape);
   if (out.size > 0) {
     backend.binary(fn, fromOffset(op, a) as Float32Array, broadcastStrides(op, a.shape, a.strides, shape),
       fromOffset(op, b) as Float32Array, broadcastStrides(op, b.shape, b.strides, shape), outF32(out), shape);
@@ -130,7 +130,7 @@ export function pow(a: Tensor, p: Tensor | number): Tensor {
 /** alpha·x + beta (one fused pass). */
 export function affine(x: Tensor, alpha: number, beta: number): Tensor {
   const xs = denseF32("affine", x);
-  const out = Tensor.empty(x.backend, "f32", x.shape);
+  const out = Tensor.uninit(x.backend, "f32", x.shape);
   try {
     x.backend.scale(xs.data, outF32(out), x.size, alpha, beta);
   } finally {
@@ -147,7 +147,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   }
   const g = denseF32("swiglu", gate, "gate");
   const u = denseF32("swiglu", up, "up");
-  const out = Tensor.empty(backend, "f32", gate.shape);
+  const out = Tensor.uninit(backend, "f32", gate.shape);
   try {
     backend.swiglu(g.data, u.data, outF32(out), out.size);
   } finally {
@@ -162,7 +162,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
 /** A contiguous copy of x (any dtype); differentiable (the gradient passes through). */
 export function copyOf(x: Tensor): Tensor {
   const d = dense("copy", x);
-  const out = Tensor.empty(x.backend, x.dtype, x.shape);
+  const out = Tensor.uninit(x.backend, x.dtype, x.shape);
   try {
     out.storage().set(d.data as never);
   } finally {

@@ -116,7 +116,8 @@ export function matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor {
   }
   const batchShape = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = numel(batchShape);
-  const out = Tensor.empty(backend, "f32", [...batchShape, m, n]);
+  // The product writes every element (beta 0); an empty inner dim leaves it to the zero fill.
+  const out = k > 0 ? Tensor.uninit(backend, "f32", [...batchShape, m, n]) : Tensor.empty(backend, "f32", [...batchShape, m, n]);
   if (out.size > 0) {
     // bf16 with a backend that rounds inside the product: pass the f32 operands as they are (no bf16 copies)
     const roundInside = dtype === "bf16" && typeof backend.matmulRoundBf16 === "function";
@@ -183,7 +184,7 @@ export function quantLinear(x: Tensor, w: QuantWeight): Tensor {
   }
   const m = x.size / cols;
   const xs = denseF32("linear", x);
-  const out = Tensor.empty(backend, "f32", [...x.shape.slice(0, -1), w.rows]);
+  const out = Tensor.uninit(backend, "f32", [...x.shape.slice(0, -1), w.rows]);
   try {
     if (m > 0) backend.quantMatmul(w.data, w.type, w.rows, w.cols, xs.data, outF32(out), m);
   } finally {

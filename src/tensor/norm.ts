@@ -32,9 +32,9 @@ export function layerNorm(x: Tensor, w?: Tensor | null, b?: Tensor | null, eps =
   const xs = denseF32("layerNorm", x);
   const ws = w ? denseF32("layerNorm", w, "weight") : none;
   const bs = b ? denseF32("layerNorm", b, "bias") : none;
-  const out = Tensor.empty(backend, "f32", x.shape);
-  const mean = Tensor.empty(backend, "f32", [rows]);
-  const rstd = Tensor.empty(backend, "f32", [rows]);
+  const out = Tensor.uninit(backend, "f32", x.shape);
+  const mean = Tensor.uninit(backend, "f32", [rows]);
+  const rstd = Tensor.uninit(backend, "f32", [rows]);
   try {
     backend.layerNorm(xs.data, w ? ws.data : null, b ? bs.data : null, outF32(out), outF32(mean), outF32(rstd), rows, cols, eps);
   } finally {
@@ -54,8 +54,8 @@ export function rmsNorm(x: Tensor, w?: Tensor | null, eps = 1e-6): Tensor {
   const rows = x.size / cols;
   const xs = denseF32("rmsNorm", x);
   const ws = w ? denseF32("rmsNorm", w, "weight") : none;
-  const out = Tensor.empty(backend, "f32", x.shape);
-  const rstd = Tensor.empty(backend, "f32", [rows]);
+  const out = Tensor.uninit(backend, "f32", x.shape);
+  const rstd = Tensor.uninit(backend, "f32", [rows]);
   try {
     backend.rmsNorm(xs.data, w ? ws.data : null, outF32(out), outF32(rstd), rows, cols, eps);
   } finally {

@@ -137,10 +137,20 @@ export class Tensor {
 
   /** A new contiguous tensor owning fresh zero-filled storage from the backend. */
   static empty(backend: Backend, dtype: DType, shape: Shape): Tensor {
+    return Tensor.fresh(backend, dtype, shape, true);
+  }
+
+  /** Like empty(), but the storage is not zero-filled: for op outputs whose every element the op writes. (The
+   *  reference backend fills it with NaN, so a kernel that skips an element fails its tests.) */
+  static uninit(backend: Backend, dtype: DType, shape: Shape): Tensor {
+    return Tensor.fresh(backend, dtype, shape, false);
+  }
+
+  private static fresh(backend: Backend, dtype: DType, shape: Shape, zeroFill: boolean): Tensor {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new OpError("tensor", `invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
     }
-    const data = backend.alloc(dtype, numel(shape));
+    const data = backend.alloc(dtype, numel(shape), zeroFill);
     return new Tensor(new StorageBox(backend, data), dtype, shape, contiguousStrides(shape), 0);
   }
 

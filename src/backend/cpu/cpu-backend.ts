@@ -48,8 +48,8 @@ export class CpuBackend implements Backend {
     this.addon.setThreads(n);
   }
 
-  alloc(dtype: DType, n: number): Storage {
-    return this.pool.alloc(dtype, n);
+  alloc(dtype: DType, n: number, zeroFill = true): Storage {
+    return this.pool.alloc(dtype, n, zeroFill);
   }
 
   release(storage: Storage): void {

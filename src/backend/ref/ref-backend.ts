@@ -154,7 +154,7 @@ export function checkAdamw(param: Float32Array, grad: Float32Array, m: Float32Ar
 }
 
 export class RefBackend implements Backend {
-  constructor(private readonly pool: BufferPool = new BufferPool()) {}
+  constructor(private readonly pool: BufferPool = new BufferPool(2 ** 31, true)) {}
 
   info(): BackendInfo {
     return { name: "ref", isa: "typescript", threads: 1 };
@@ -171,8 +171,8 @@ export class RefBackend implements Backend {
 
   setThreads(_n: number): void {}
 
-  alloc(dtype: DType, n: number): Storage {
-    return this.pool.alloc(dtype, n);
+  alloc(dtype: DType, n: number, zeroFill = true): Storage {
+    return this.pool.alloc(dtype, n, zeroFill);
   }
 
   release(storage: Storage): void {

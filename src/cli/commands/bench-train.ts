@@ -18,8 +18,9 @@ import { runTraining } from "../../train/trainer.js";
 import { writeTokenFile } from "../../train/token-file.js";
 
 const HELP = `usage: zhiyu bench train [--preset NAME] [--batch B] [--seq T] [--threads N] [--dtype f32|bf16] [--steps N]
-                        [--backend cpu|ref] [--json] [--profile] [--vs-llmc DIR [--llmc-steps N]]
+                        [--vocab V] [--backend cpu|ref] [--json] [--profile] [--vs-llmc DIR [--llmc-steps N]]
   defaults: --preset gpt2-124m --batch 4 --seq 64 --dtype f32 --steps 5 (after 1 warm-up step)
+  --vocab V       train on random ids below V instead of the preset's vocabulary size
   --vs-llmc DIR   first run llm.c's CPU trainer (DIR/train_gpt2, built with OpenMP, inputs from
                   ../shared/tools/make_llmc_inputs.py) with OMP_NUM_THREADS = --threads, and report both
                   (llm.c's shape is fixed at B = 4, T = 64; its step 0 is not timed)`;
@@ -74,8 +75,8 @@ function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () =
         try {
           return fn.apply(target, args);
         } finally {
-          const key = prop === "unary" || prop === "binary" || prop === "unaryBackward" ? `${prop}:${String(args[0])}` :
-            prop === "matmul" ? `matmul:${String(args[4])}` : prop;
+          const key = prop === "binary" && process.env.ZY_PROF_SIZES ? `binary:${String(args[0])}:${String((args[6] as number[]).reduce((a, b) => a * b, 1))}` : prop === "unary" || prop === "binary" || prop === "unaryBackward" ? `${prop}:${String(args[0])}` :
+            prop === "matmul" ? `matmul:${String(args[4])}` : prop === "alloc" && process.env.ZY_PROF_SIZES ? `alloc:${String(args[1])}:${String(args[2])}` : prop;
           const t = totals.get(key) ?? { calls: 0, ms: 0 };
           t.calls++;
           t.ms += performance.now() - t0;
@@ -102,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
         seq: { type: "string", default: "64" }, threads: { type: "string" }, dtype: { type: "string", default: "f32" },
         steps: { type: "string", default: "5" }, backend: { type: "string" }, json: { type: "boolean" },
         profile: { type: "boolean" }, help: { type: "boolean" }, "vs-llmc": { type: "string" },
-        "llmc-steps": { type: "string", default: "5" },
+        "llmc-steps": { type: "string", default: "5" }, vocab: { type: "string" },
       },
     }));
   } catch (err) {
@@ -134,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
     llmc = { tokens_per_s: (batch * seq) / (ms / 1000), step_ms: ms, steps: times.length };
     if (!values.json) console.log(`llm.c train_gpt2 (OpenMP, ${threads ?? 2} threads): ${llmc.tokens_per_s.toFixed(1)} tokens/s, median step ${ms.toFixed(0)} ms over ${times.length} steps`);
   }
-  const vocab = Number(preset.config.vocab_size);
+  const vocab = int("vocab", values.vocab) ?? Number(preset.config.vocab_size);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bench-train-"));
   try {
