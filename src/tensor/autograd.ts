@@ -137,11 +137,16 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
               `of shape ${fmtShape(input.shape)} (bug in the op's derivative)`);
           }
           const prev = grads.get(input);
-          if (prev) {
+          if (!prev) grads.set(input, g);
+          else if (isPrivateDense(prev) && g.dtype === "f32") {
+            // Sum in place: no new buffer the size of the input (a tied embedding's gradient is 38M floats).
+            addInto(prev, g);
+            g.dispose();
+          } else {
             grads.set(input, add(prev, g));
             prev.dispose();
             g.dispose();
-          } else grads.set(input, g);
+          }
         });
       } finally {
         releaseNode(node);
@@ -151,21 +156,30 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
   }));
 }
 
+/** A gradient buffer nobody else sees: f32, contiguous, at offset 0, its storage's only handle. */
+function isPrivateDense(t: Tensor): boolean {
+  return t.ownsStorage && t.isContiguous && t.offset === 0 && t.dtype === "f32";
+}
+
+/** acc += g elementwise (acc contiguous f32 of g's shape). */
+function addInto(acc: Tensor, g: Tensor): void {
+  const src = g.isContiguous ? g : copyOf(g);
+  const n = acc.size;
+  acc.backend.axpy(1, src.storage("backward").subarray(src.offset, src.offset + n) as Float32Array,
+    acc.storage("backward").subarray(acc.offset, acc.offset + n) as Float32Array, n);
+  if (src !== g) src.dispose();
+}
+
 function accumulateLeafGrad(leaf: Tensor, dy: Tensor): void {
   if (!leaf.grad) {
     // The leaf keeps dy as its grad only if dy is a private dense buffer; otherwise copy.
-    if (dy.ownsStorage && dy.isContiguous && dy.offset === 0 && dy.dtype === "f32") leaf.grad = dy;
+    if (isPrivateDense(dy)) leaf.grad = dy;
     else {
       leaf.grad = copyOf(dy);
       dy.dispose();
     }
     return;
   }
-  const g = leaf.grad;
-  const src = dy.isContiguous ? dy : copyOf(dy);
-  const n = g.size;
-  g.backend.axpy(1, src.storage("backward").subarray(src.offset, src.offset + n) as Float32Array,
-    g.storage("backward").subarray(g.offset, g.offset + n) as Float32Array, n);
-  if (src !== dy) src.dispose();
+  addInto(leaf.grad, dy);
   dy.dispose();
 }

@@ -18,8 +18,9 @@ import { runTraining } from "../../train/trainer.js";
 import { writeTokenFile } from "../../train/token-file.js";
 
 const HELP = `usage: zhiyu bench train [--preset NAME] [--batch B] [--seq T] [--threads N] [--dtype f32|bf16] [--steps N]
-                        [--vocab V] [--backend cpu|ref] [--json] [--profile] [--vs-llmc DIR [--llmc-steps N]]
+                        [--vocab V] [--backend cpu|ref] [--json] [--profile[-sizes]] [--vs-llmc DIR [--llmc-steps N]]
   defaults: --preset gpt2-124m --batch 4 --seq 64 --dtype f32 --steps 5 (after 1 warm-up step)
+  --profile       time per backend op; --profile-sizes splits binary ops and allocations by element count
   --vocab V       train on random ids below V instead of the preset's vocabulary size
   --vs-llmc DIR   first run llm.c's CPU trainer (DIR/train_gpt2, built with OpenMP, inputs from
                   ../shared/tools/make_llmc_inputs.py) with OMP_NUM_THREADS = --threads, and report both
@@ -62,8 +63,17 @@ interface OpTotals {
   ms: number;
 }
 
+/** The row a backend call is counted under: the op, split by sub-op (and by element count when bySize). */
+function profileKey(prop: string, args: unknown[], bySize: boolean): string {
+  if (bySize && prop === "binary") return `binary:${String(args[0])}:${(args[6] as number[]).reduce((a, b) => a * b, 1)}`;
+  if (bySize && prop === "alloc") return `alloc:${String(args[1])}${args[2] === false ? " uninit" : ""}`;
+  if (prop === "unary" || prop === "binary" || prop === "unaryBackward") return `${prop}:${String(args[0])}`;
+  if (prop === "matmul") return `matmul:${String(args[4])}`;
+  return prop;
+}
+
 /** Wraps every backend method to accumulate wall time per op (while `enabled()`). */
-function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () => boolean): Backend {
+function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () => boolean, bySize: boolean): Backend {
   return new Proxy(backend, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
@@ -75,8 +85,7 @@ function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () =
         try {
           return fn.apply(target, args);
         } finally {
-          const key = prop === "binary" && process.env.ZY_PROF_SIZES ? `binary:${String(args[0])}:${String((args[6] as number[]).reduce((a, b) => a * b, 1))}` : prop === "unary" || prop === "binary" || prop === "unaryBackward" ? `${prop}:${String(args[0])}` :
-            prop === "matmul" ? `matmul:${String(args[4])}` : prop === "alloc" && process.env.ZY_PROF_SIZES ? `alloc:${String(args[1])}:${String(args[2])}` : prop;
+          const key = profileKey(prop, args, bySize);
           const t = totals.get(key) ?? { calls: 0, ms: 0 };
           t.calls++;
           t.ms += performance.now() - t0;
@@ -102,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
         preset: { type: "string", default: "gpt2-124m" }, batch: { type: "string", default: "4" },
         seq: { type: "string", default: "64" }, threads: { type: "string" }, dtype: { type: "string", default: "f32" },
         steps: { type: "string", default: "5" }, backend: { type: "string" }, json: { type: "boolean" },
-        profile: { type: "boolean" }, help: { type: "boolean" }, "vs-llmc": { type: "string" },
+        profile: { type: "boolean" }, "profile-sizes": { type: "boolean" }, help: { type: "boolean" }, "vs-llmc": { type: "string" },
         "llmc-steps": { type: "string", default: "5" }, vocab: { type: "string" },
       },
     }));
@@ -157,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     const base = createBackend({ kind: (values.backend as "cpu" | "ref" | undefined) ?? "cpu", threads });
     const totals = new Map<string, OpTotals>();
     let stepsSeen = 0;
-    const backend = values.profile ? profiled(base, totals, () => stepsSeen >= 1) : base;
+    const backend = values.profile || values["profile-sizes"] ? profiled(base, totals, () => stepsSeen >= 1, values["profile-sizes"] === true) : base;
     const dts: number[] = [];
     const quiet = { write: () => {}, isTTY: false };
     await runTraining({
@@ -188,7 +197,7 @@ export async function run(argv: string[]): Promise<number> {
         `${info.threads} threads): ${tokensPerSecond.toFixed(1)} tokens/s, median step ${stepMs.toFixed(1)} ms over ${dts.length} steps` +
         (llmc ? ` (${(tokensPerSecond / llmc.tokens_per_s).toFixed(2)}× llm.c)` : ""));
     }
-    if (values.profile) {
+    if (values.profile || values["profile-sizes"]) {
       const total = [...totals.values()].reduce((a, t) => a + t.ms, 0);
       const stepTotal = dts.reduce((a, b) => a + b, 0) * 1000;
       const rows = [...totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
