@@ -505,6 +505,7 @@ typedef struct {
   const zy_qact *act;
   float *out;
   zy_qdot_fn dot;
+  zy_qdot_rows4_fn rows4; /* one activation row: four weight rows per call (NULL: one at a time) */
   int type;
   int group; /* activation rows per kernel call: 4, or 8 for the AVX-512 32-block kernels */
 } matmul_ctx;
@@ -521,6 +522,12 @@ static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
   if (tile < 4) tile = 4;
   for (int64_t r0 = begin; r0 < end; r0 += tile) {
     const int64_t r1 = r0 + tile < end ? r0 + tile : end;
+    if (c->m == 1 && c->rows4) {
+      int64_t r = r0;
+      for (; r + 4 <= r1; r += 4) c->rows4(c->w + r * c->row_bytes, c->row_bytes, c->cols, c->act, 0, c->out + r);
+      for (; r < r1; r++) c->dot(c->w + r * c->row_bytes, c->cols, c->act, 0, 1, c->out + r, c->rows);
+      continue;
+    }
     for (int64_t i = 0; i < c->m; i += c->group) {
       const int na = c->m - i >= c->group ? c->group : (int)(c->m - i);
       for (int64_t r = r0; r < r1; r++)
@@ -700,7 +707,8 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   }
   const zy_qdot_fn dot = pick_kernel(type);
   const int wide = dot == zy_qdot_avx512vnni[type] && zy_qdot_avx512vnni_wide8[type];
-  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, dot, type, wide ? 8 : 4};
+  const zy_qdot_rows4_fn rows4 = dot == zy_qdot_avx512vnni[type] ? zy_qdot_rows4_avx512vnni[type] : NULL;
+  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, dot, rows4, type, wide ? 8 : 4};
   const int panel = (fmt == ACT_F16 || fmt == ACT_BF16) && m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   /* Small products are not worth waking the pool. */
   if (rows * cols * m < 32768 || rows < 8) matmul_task(&c, 0, rows, 0);

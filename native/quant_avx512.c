@@ -83,6 +83,26 @@ static inline QV __m512i unpack_pair(int type, const uint8_t *p0, const uint8_t 
   }
 }
 
+/* Unsigned bytes of the block pair at p0/p1 with their scales as [d0 ×8, d1 ×8] in *dw (and mins). */
+static inline QV __m512i weight_pair(const int type, const int tail, const uint8_t *p0, const uint8_t *p1, __m512 *dw,
+                                     float *m0, float *m1) {
+  if (type == ZY_QT_Q4_0 && !tail) {
+    /* Both blocks (36 bytes) in one masked load; their 16-bit words give the nibble bytes and the two f16 scales
+     * through vpermw, with no inserts or scalar conversions. */
+    const __m512i v = _mm512_maskz_loadu_epi8(0xFFFFFFFFFull, p0);
+    const __m512i q = _mm512_permutexvar_epi16(
+        _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1), v);
+    const __m512i dd = _mm512_permutexvar_epi16(
+        _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0), v);
+    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(dd));
+    return _mm512_and_si512(_mm512_srlv_epi64(q, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(0x0F));
+  }
+  float d0, d1;
+  const __m512i u = unpack_pair(type, p0, p1, &d0, &d1, m0, m1);
+  *dw = pair_ps(d0, d1);
+  return u;
+}
+
 static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, const int na,
                               float *out, int64_t os, const int type) {
   const int bytes = type == ZY_QT_Q8_0 ? 34 : type == ZY_QT_Q4_0 ? 18 : type == ZY_QT_Q4_1 ? 20 : type == ZY_QT_Q5_0 ? 22 : 24;
@@ -96,23 +116,9 @@ static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act
     const int tail = b + 1 == nb; /* odd block count: the upper half reads block b again and is masked out */
     const uint8_t *p0 = w + b * bytes, *p1 = tail ? p0 : p0 + bytes;
     _mm_prefetch((const char *)(p0 + 768), _MM_HINT_T0);
-    float d0, d1, m0 = 0, m1 = 0;
-    __m512i u;
+    float m0 = 0, m1 = 0;
     __m512 dw; /* the tail's upper half is zeroed through dav */
-    if (type == ZY_QT_Q4_0 && !tail) {
-      /* Both blocks (36 bytes) in one masked load; their 16-bit words give the nibble bytes and the two f16 scales
-       * through vpermw, with no inserts or scalar conversions. */
-      const __m512i v = _mm512_maskz_loadu_epi8(0xFFFFFFFFFull, p0);
-      const __m512i q = _mm512_permutexvar_epi16(
-          _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1), v);
-      u = _mm512_and_si512(_mm512_srlv_epi64(q, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(0x0F));
-      const __m512i dd = _mm512_permutexvar_epi16(
-          _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0), v);
-      dw = _mm512_cvtph_ps(_mm512_castsi512_si256(dd));
-    } else {
-      u = unpack_pair(type, p0, p1, &d0, &d1, &m0, &m1);
-      dw = pair_ps(d0, d1);
-    }
+    const __m512i u = weight_pair(type, tail, p0, p1, &dw, &m0, &m1);
     const int64_t pv = b * 8;            /* this pair's 16 lanes in dav / corrv */
     for (int j = 0; j < na; j++) {
       const int64_t row = a0 + j, rv = row * ((nbs + 1) / 2) * 16 + pv;
@@ -150,6 +156,50 @@ Q32_KERNEL(dot_q4_0, ZY_QT_Q4_0)
 Q32_KERNEL(dot_q4_1, ZY_QT_Q4_1)
 Q32_KERNEL(dot_q5_0, ZY_QT_Q5_0)
 Q32_KERNEL(dot_q5_1, ZY_QT_Q5_1)
+
+/* Decode (one activation row): four weight rows at once, row_bytes apart. The activation row's vectors are loaded
+ * once per block pair for all four, and the four accumulators are independent chains. Each row's arithmetic is
+ * exactly dot_q32's with na = 1, so results are bit-identical to it. */
+static inline QV void dot_q32_rows4(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t arow,
+                                    float *out, const int type) {
+  const int bytes = type == ZY_QT_Q8_0 ? 34 : type == ZY_QT_Q4_0 ? 18 : type == ZY_QT_Q4_1 ? 20 : type == ZY_QT_Q5_0 ? 22 : 24;
+  const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
+  const int with_min = type == ZY_QT_Q4_1 || type == ZY_QT_Q5_1;
+  const int64_t nb = cols / 32, nbs = act->nb;
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  float accm[4] = {0, 0, 0, 0};
+  const int8_t *aq_row = act->q + arow * cols;
+  const int64_t rv_row = arow * ((nbs + 1) / 2) * 16;
+  for (int64_t b = 0; b < nb; b += 2) {
+    const int tail = b + 1 == nb;
+    const int8_t *aq = aq_row + b * 32;
+    const __m512i av = tail ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, aq) : _mm512_loadu_si512((const void *)aq);
+    const __m512i init = off ? _mm512_loadu_si512((const void *)(act->corrv + rv_row + b * 8)) : _mm512_setzero_si512();
+    const __m512 da = _mm512_loadu_ps(act->dav + rv_row + b * 8);
+    const float *s = with_min ? act->s + arow * nbs + b : NULL;
+    for (int r = 0; r < 4; r++) {
+      const uint8_t *p0 = w + r * row_bytes + b * bytes, *p1 = tail ? p0 : p0 + bytes;
+      _mm_prefetch((const char *)(p0 + 768), _MM_HINT_T0);
+      float m0 = 0, m1 = 0;
+      __m512 dw;
+      const __m512i u = weight_pair(type, tail, p0, p1, &dw, &m0, &m1);
+      const __m512i dp = _mm512_dpbusd_epi32(init, u, av);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(dw, da), acc[r]);
+      if (with_min) accm[r] += m0 * s[0] + (tail ? 0.0f : m1 * s[1]);
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]) + accm[r];
+}
+
+#define Q32_ROWS4(NAME, TYPE)                                                                                     \
+  static QV void NAME(const uint8_t *w, int64_t rb, int64_t c, const zy_qact *a, int64_t arow, float *o) {     \
+    dot_q32_rows4(w, rb, c, a, arow, o, TYPE);                                                                    \
+  }
+Q32_ROWS4(rows4_q8_0, ZY_QT_Q8_0)
+Q32_ROWS4(rows4_q4_0, ZY_QT_Q4_0)
+Q32_ROWS4(rows4_q4_1, ZY_QT_Q4_1)
+Q32_ROWS4(rows4_q5_0, ZY_QT_Q5_0)
+Q32_ROWS4(rows4_q5_1, ZY_QT_Q5_1)
 
 /* ---- k-quants ---- */
 
@@ -322,6 +372,10 @@ const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT] = {0, 0, 0, 1, 1, 1, 1
 
 const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT] = {
     dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q5_0, dot_q5_1, dot_q4_k, dot_q5_k, dot_q6_k,
+};
+
+const zy_qdot_rows4_fn zy_qdot_rows4_avx512vnni[ZY_QT_COUNT] = {
+    NULL, NULL, NULL, rows4_q8_0, rows4_q4_0, rows4_q4_1, rows4_q5_0, rows4_q5_1, NULL, NULL, NULL,
 };
 
 /* ---- activation quantizer (same bytes as zy_quantize_row_q8) ---- */

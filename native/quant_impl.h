@@ -30,12 +30,19 @@ typedef struct {
 typedef void (*zy_qdot_fn)(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, int na, float *out,
                            int64_t out_stride);
 
+/* Decode kernels: out[r] = dot(W row at w + r·row_bytes, activation row arow) for r < 4, bit-identical to four
+ * zy_qdot_fn calls with na = 1 (the AVX-512 32-block types). */
+typedef void (*zy_qdot_rows4_fn)(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t arow,
+                                 float *out);
+
 /* Per-ISA kernel tables, indexed by zy_qtype; a NULL entry falls back to the portable kernel. */
 extern const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT];
 extern const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT];
 extern const zy_qdot_fn zy_qdot_avx2[ZY_QT_COUNT];
 /* Which AVX-512 kernels take up to 8 activation rows per call (the 32-element block types). */
 extern const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT];
+/* Four-weight-row decode kernels (NULL where there is none). */
+extern const zy_qdot_rows4_fn zy_qdot_rows4_avx512vnni[ZY_QT_COUNT];
 
 /* Activation quantizers (ggml-cpu's), one row; fast variants must give identical bytes. */
 void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
