@@ -7,7 +7,7 @@
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
-  type QuantWeight, type Tensor, add, attention, concat, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
+  type QuantWeight, type Tensor, add, attendCached, attention, concat, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
   contiguous, isQuantWeight, isGradEnabled, tidy,
 } from "../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./llama-config.js";
@@ -208,6 +208,12 @@ export interface AttentionShape {
  *  positions, appends k/v to its cache (if any) and attends to everything cached before it. → [N, H·Dh]. */
 export function attendSegments(layer: number, q: Tensor, k: Tensor, v: Tensor, segs: readonly Segment[],
   s: AttentionShape): Tensor {
+  if (!isGradEnabled() && segs.every((seg) => seg.cache && seg.b === 1)) {
+    // Inference steps (decode and prefill): one pass of backend calls per sequence, no per-op tensors.
+    return attendCached(q, k, v, segs.map((seg) => ({
+      start: seg.start, t: seg.t, pos0: seg.pos0, k: seg.cache!.k[layer], v: seg.cache!.v[layer],
+    })), { numHeads: s.numHeads, numKvHeads: s.numKvHeads, headDim: s.headDim, freqs: s.freqs, layout: s.ropeLayout });
+  }
   const outs: Tensor[] = [];
   for (const seg of segs) {
     const rows = seg.b * seg.t;

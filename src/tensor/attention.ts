@@ -75,7 +75,7 @@ export function rope(x: Tensor, opts: RopeOptions): Tensor {
 function ropeCopy(x: Tensor, b: number, t: number, heads: number, headDim: number, rotDim: number, pos0: number,
   freqs: Float32Array, layout: RopeLayout, inverse: boolean): Tensor {
   const xs = denseF32("rope", x);
-  const out = Tensor.empty(x.backend, "f32", x.shape);
+  const out = Tensor.uninit(x.backend, "f32", x.shape);
   const o = outF32(out);
   o.set(xs.data);
   xs.release();
@@ -170,8 +170,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptio
       "expected k and v equal, the same batch and headDim as q, and heads a multiple of kv heads");
   }
   const scale = opts?.scale ?? 1 / Math.sqrt(headDim);
-  const out = Tensor.empty(backend, "f32", q.shape);
-  const lse = Tensor.empty(backend, "f32", [b, nHead, tq]);
+  const out = Tensor.uninit(backend, "f32", q.shape);
+  const lse = Tensor.uninit(backend, "f32", [b, nHead, tq]);
   const qs = denseF32("attention", q, "q");
   if (cache) {
     if (needsGrad(q, k, v)) throw new OpError("attention", "a KV cache is for inference; run under noGrad (no gradient through the cache)");
@@ -201,6 +201,72 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptio
   }
   record(out, "attention", [q, k, v], () => ({ q: save(q), k: save(k), v: save(v), out: save(out), lse: save(lse), scale, causal }));
   lse.dispose();
+  return out;
+}
+
+/** One sequence of a packed inference step: rows [start, start + t) of q/k/v, its new positions pos0 … pos0+t−1
+ *  and its cache buffers k, v [1, capacity, Hkv, Dh] (contiguous; positions [0, pos0) already filled). */
+export interface CachedSegment {
+  start: number;
+  t: number;
+  pos0: number;
+  k: Tensor;
+  v: Tensor;
+}
+
+/** Inference attention for several sequences packed in rows: q [N, H·Dh], k, v [N, Hkv·Dh] (any strides). Per
+ *  sequence: RoPE at its positions (freqs null: none), its new k/v rows written into its cache, causal attention
+ *  over the cache → [N, H·Dh]. The same arithmetic as rope() + assign() + attention(), as a handful of backend
+ *  calls per sequence with no tensors in between (a decode step of 8 sequences × 12 layers otherwise builds
+ *  ~100 small tensors per layer). Not differentiable: call it without autograd. */
+export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly CachedSegment[],
+  shape: { numHeads: number; numKvHeads: number; headDim: number; freqs: Float32Array | null; layout: RopeLayout }): Tensor {
+  const backend = backendOf("attendCached", q, k, v);
+  if (needsGrad(q, k, v)) throw new OpError("attendCached", "inference only: run under noGrad (no gradient through the cache)");
+  const { numHeads: nHead, numKvHeads: nKvHead, headDim } = shape;
+  const n = q.shape[0];
+  const qw = nHead * headDim, kw = nKvHead * headDim;
+  if (q.rank !== 2 || q.shape[1] !== qw || k.rank !== 2 || k.shape[1] !== kw || v.rank !== 2 || v.shape[1] !== kw ||
+    k.shape[0] !== n || v.shape[0] !== n) {
+    throw new OpError("attendCached", `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}; expected ` +
+      `[N, ${qw}], [N, ${kw}], [N, ${kw}]`);
+  }
+  // Private contiguous copies of q and k: RoPE rotates them in place.
+  const qs = Tensor.uninit(backend, "f32", q.shape), ks = Tensor.uninit(backend, "f32", k.shape);
+  copyInto("attendCached", qs, q);
+  copyInto("attendCached", ks, k);
+  const vs = denseF32("attendCached", v, "v");
+  const out = Tensor.uninit(backend, "f32", [n, qw]);
+  const qd = outF32(qs), kd = outF32(ks), od = outF32(out);
+  const maxT = Math.max(0, ...segs.map((s) => s.t));
+  const lse = backend.alloc("f32", nHead * maxT, false);
+  const rotDim = shape.freqs ? shape.freqs.length * 2 : 0;
+  try {
+    for (const s of segs) {
+      const cap = s.k.shape[1];
+      if (s.start < 0 || s.start + s.t > n || s.pos0 + s.t > cap || s.k.rank !== 4 || s.k.shape[0] !== 1 || s.k.shape[2] !== nKvHead ||
+        s.k.shape[3] !== headDim || !s.k.isContiguous || !s.v.isContiguous || s.v.shape[1] !== cap) {
+        throw new OpError("attendCached", `segment rows [${s.start}, ${s.start + s.t}) at positions ${s.pos0}… does not fit ` +
+          `${n} rows and cache ${fmtShape(s.k.shape)} (needs contiguous [1, ≥ ${s.pos0 + s.t}, ${nKvHead}, ${headDim}])`);
+      }
+      const qr = qd.subarray(s.start * qw, (s.start + s.t) * qw);
+      const kr = kd.subarray(s.start * kw, (s.start + s.t) * kw);
+      if (shape.freqs && s.t > 0) {
+        backend.rope(qr, 1, s.t, nHead, headDim, rotDim, s.pos0, shape.freqs, shape.layout, false);
+        backend.rope(kr, 1, s.t, nKvHead, headDim, rotDim, s.pos0, shape.freqs, shape.layout, false);
+      }
+      const kc = outF32(s.k), vc = outF32(s.v);
+      kc.set(kr, s.pos0 * kw);
+      vc.set(vs.data.subarray(s.start * kw, (s.start + s.t) * kw), s.pos0 * kw);
+      backend.attention(qr, kc, vc, od.subarray(s.start * qw, (s.start + s.t) * qw), lse as Float32Array,
+        { b: 1, tq: s.t, tk: s.pos0 + s.t, nHead, nKvHead, headDim, scale: 1 / Math.sqrt(headDim), causal: true, kvCapacity: cap });
+    }
+  } finally {
+    backend.release(lse);
+    vs.release();
+    qs.dispose();
+    ks.dispose();
+  }
   return out;
 }
 

@@ -34,7 +34,7 @@ function gatherRows(op: string, backend: Tensor["backend"], table: Tensor, ids: 
   outShape: Shape): Tensor {
   const ts = denseF32(op, table, "table");
   const is = denseI32(op, ids);
-  const out = Tensor.empty(backend, "f32", outShape);
+  const out = Tensor.uninit(backend, "f32", outShape);
   try {
     for (let i = 0; i < ids.size; i++) {
       const id = is.data[i];

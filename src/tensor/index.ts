@@ -12,7 +12,7 @@
 //   Matmul       matmul(a, b, { dtype: "bf16" }?), linear(x, w | QuantWeight, bias?), dequantizeWeight
 //   Transformer  layerNorm, rmsNorm, softmax, logSoftmax, crossEntropy(logits, targets i32, { ignoreIndex }),
 //                embedding(table, ids), indexSelect, rope(x, { freqs, pos0, layout }), ropeFrequencies,
-//                attention(q, k, v, { causal, scale, cache }), KvCache
+//                attention(q, k, v, { causal, scale, cache }), KvCache, attendCached (packed inference steps)
 //   Composed     composed.* — the same transformer ops built from primitives (the specification of the fused ones)
 //   Autograd     param.requiresGrad = true (or { requiresGrad: true } at creation); loss.backward(); param.grad;
 //                param.zeroGrad(); noGrad(fn); detach(t); releaseGraph(t) frees a graph you won't backprop
@@ -39,7 +39,7 @@ export { layerNorm, rmsNorm } from "./norm.js";
 export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions, type Reduction } from "./softmax.js";
 export { embedding, indexSelect } from "./embedding.js";
 export {
-  rope, ropeFrequencies, attention, KvCache, type RopeOptions, type RopeLayout, type RopeScaling, type AttentionOptions,
+  rope, ropeFrequencies, attention, attendCached, KvCache, type CachedSegment, type RopeOptions, type RopeLayout, type RopeScaling, type AttentionOptions,
 } from "./attention.js";
 export { releaseGraph } from "./autograd.js";
 export * as composed from "./composed.js";

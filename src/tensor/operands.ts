@@ -42,7 +42,7 @@ export function dense(op: string, t: Tensor): Dense {
   const n = t.size;
   if (t.isContiguous) return { data: storage.subarray(t.offset, t.offset + n), release() {} };
   const backend = t.backend;
-  const tmp = backend.alloc(t.dtype, n);
+  const tmp = backend.alloc(t.dtype, n, false); // the strided copy fills it whole
   backend.copyStrided(storage, t.offset, t.strides, tmp, 0, contiguousStrides(t.shape), t.shape);
   return { data: tmp, release: () => backend.release(tmp) };
 }

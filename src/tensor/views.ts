@@ -176,7 +176,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
   const sizes = tensors.map((t) => t.shape[d]);
   const shape = [...first.shape];
   shape[d] = sizes.reduce((a, b) => a + b, 0);
-  const out = Tensor.empty(backend, first.dtype, shape);
+  const out = Tensor.uninit(backend, first.dtype, shape); // the parts cover it whole
   let at = 0;
   for (const t of tensors) {
     const part = out.withLayout(t.shape, out.strides, at * out.strides[d], false);
@@ -209,7 +209,7 @@ export function assign(dst: Tensor, src: Tensor): void {
 }
 
 function detachedCopy(x: Tensor): Tensor {
-  const out = Tensor.empty(x.backend, x.dtype, x.shape);
+  const out = Tensor.uninit(x.backend, x.dtype, x.shape);
   copyInto("reshape", out, x);
   return out;
 }
