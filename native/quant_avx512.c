@@ -214,6 +214,97 @@ static inline QV __m128i reduce4_512(const __m512i v[4]) {
   return reduce4_256(f);
 }
 
+/* One k-quant super-block of a weight row, unpacked: 256 unsigned weight bytes in u, the per-32 scales spread for
+ * vpmaddwd in scv, the q6_k per-16 scales (corr16) or the q4_k/q5_k per-16 mins (mins16), and d, dmin. */
+typedef struct {
+  __m512i u[4], scv[4];
+  __m256i corr16, mins16;
+  float d, dmin;
+} kblock;
+
+static inline QV void unpack_k(const uint8_t *p, const int type, kblock *kb) {
+  kb->corr16 = _mm256_setzero_si256();
+  kb->mins16 = _mm256_setzero_si256();
+  kb->dmin = 0.0f;
+  if (type == ZY_QT_Q6_K) {
+    kb->d = f16s(p + 208);
+    const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
+    for (int k = 0; k < 4; k++) {
+      const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2, 4 * k + 2,
+                                           4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k, 4 * k, 4 * k, 4 * k);
+      kb->scv[k] = _mm512_and_si512(_mm512_permutexvar_epi32(idx, sc16), _mm512_set1_epi32(0xFFFF));
+    }
+    kb->corr16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+    for (int h = 0; h < 2; h++) {
+      const __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
+      const __m256i qh256 = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+      const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh256), qh256, 1);
+      const __m512i h01 = _mm512_and_si512(_mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0)), m2);
+      const __m512i h23 = _mm512_and_si512(_mm512_srlv_epi64(qh, _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)), m2);
+      kb->u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
+      kb->u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(h23, 4));
+    }
+    return;
+  }
+  kb->d = f16s(p);
+  kb->dmin = f16s(p + 2);
+  /* 12 bytes of 6-bit scales and mins → 8 scale bytes (u[0..1]) and 8 min bytes (u[2..3]) */
+  uint32_t ut[4];
+  memcpy(ut, p + 4, 12);
+  ut[3] = ((ut[2] >> 4) & 0x0f0f0f0fu) | (((ut[1] >> 6) & 0x03030303u) << 4);
+  const uint32_t mins_lo = ut[1] & 0x3f3f3f3fu;
+  ut[1] = (ut[2] & 0x0f0f0f0fu) | (((ut[0] >> 6) & 0x03030303u) << 4);
+  ut[2] = mins_lo;
+  ut[0] &= 0x3f3f3f3fu;
+  /* mins[g] for each of the 16 per-16 sums: bsums 2g and 2g+1 belong to min g */
+  const __m128i mn8 = _mm_cvtsi64_si128((long long)((uint64_t)ut[2] | ((uint64_t)ut[3] << 32)));
+  kb->mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+  /* through a register, not memory: a 64-bit load of two 32-bit stores would stall store forwarding */
+  const __m512i sc8 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)((uint64_t)ut[0] | ((uint64_t)ut[1] << 32))));
+  for (int c = 0; c < 4; c++) {
+    const __m512i idx = _mm512_inserti32x8(_mm512_set1_epi32(2 * c), _mm256_set1_epi32(2 * c + 1), 1);
+    kb->scv[c] = _mm512_permutexvar_epi32(idx, sc8);
+  }
+  if (type == ZY_QT_Q4_K) {
+    for (int c = 0; c < 4; c++) kb->u[c] = nibbles32(p + 16 + 32 * c);
+  } else {
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+    for (int c = 0; c < 4; c++) {
+      const __mmask32 lo = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * c))));
+      const __mmask32 hi = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(2 << (2 * c))));
+      const __mmask64 hb = (__mmask64)lo | ((__mmask64)hi << 32);
+      kb->u[c] = _mm512_or_si512(nibbles32(p + 48 + 32 * c), _mm512_maskz_mov_epi8(hb, _mm512_set1_epi8(0x10)));
+    }
+  }
+}
+
+/* Integer sums of one unpacked super-block against one activation row's 256 bytes aq (bs: its 16 per-16 sums):
+ * dp·scale via vpmaddwd (dp lanes and scales fit in int16; the scales' upper halves are zero), the q6_k offset
+ * folded in as −32·Σ sc·bsums; the q4_k/q5_k min sums go to *msum. */
+static inline QV __m512i ksum(const kblock *kb, const int8_t *aq, const __m256i bs, const int type, __m256i *msum) {
+  __m512i t = _mm512_setzero_si512();
+  for (int k = 0; k < 4; k++) {
+    const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), kb->u[k], _mm512_loadu_si512((const void *)(aq + 64 * k)));
+    t = _mm512_add_epi32(t, _mm512_madd_epi16(dp, kb->scv[k]));
+  }
+  if (type == ZY_QT_Q6_K) t = _mm512_sub_epi32(t, _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(bs, kb->corr16), 5)));
+  else *msum = _mm256_madd_epi16(bs, kb->mins16);
+  return t;
+}
+
+/* The f32 step of four rows' super-block sums, as the reference rounds it: acc += (float)((double)(d·da) · total),
+ * with d·da in lanes (one weight row against 4 activation rows, or 4 weight rows against one). */
+static inline QV void k_accumulate(__m128 dda, __m128 dmda, const __m512i isum[4], const __m256i msum[4], const int type,
+                                   __m128 *acc4, __m128 *accm4) {
+  const __m256d prod = _mm256_mul_pd(_mm256_cvtps_pd(dda), _mm256_cvtepi32_pd(reduce4_512(isum)));
+  *acc4 = _mm_add_ps(*acc4, _mm256_cvtpd_ps(prod));
+  if (type != ZY_QT_Q6_K) {
+    const __m256d pm = _mm256_mul_pd(_mm256_cvtps_pd(dmda), _mm256_cvtepi32_pd(reduce4_256(msum)));
+    *accm4 = _mm_add_ps(*accm4, _mm256_cvtpd_ps(pm));
+  }
+}
+
 static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, int64_t a0, const int na, float *out,
                             int64_t os, const int type) {
   const int bytes = type == ZY_QT_Q4_K ? 144 : type == ZY_QT_Q5_K ? 176 : 210;
@@ -222,65 +313,10 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *p = w + b * bytes;
     _mm_prefetch((const char *)(p + 2 * bytes), _MM_HINT_T0);
-    __m512i u[4], scv[4];
-    __m256i corr16 = _mm256_setzero_si256(), mins16 = _mm256_setzero_si256(); /* q6_k scales / q4_k, q5_k mins per 16 */
-    float d, dmin = 0.0f;
-    if (type == ZY_QT_Q6_K) {
-      d = f16s(p + 208);
-      const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 192)));
-      for (int k = 0; k < 4; k++) {
-        const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2, 4 * k + 2,
-                                             4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k, 4 * k, 4 * k, 4 * k);
-        scv[k] = _mm512_and_si512(_mm512_permutexvar_epi32(idx, sc16), _mm512_set1_epi32(0xFFFF));
-      }
-      corr16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 192)));
-      const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
-      for (int h = 0; h < 2; h++) {
-        const __m512i ql = _mm512_loadu_si512((const void *)(p + 64 * h));
-        const __m256i qh256 = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-        const __m512i qh = _mm512_inserti64x4(_mm512_castsi256_si512(qh256), qh256, 1);
-        const __m512i h01 = _mm512_and_si512(_mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0)), m2);
-        const __m512i h23 = _mm512_and_si512(_mm512_srlv_epi64(qh, _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)), m2);
-        u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(h01, 4));
-        u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(h23, 4));
-      }
-    } else {
-      d = f16s(p);
-      dmin = f16s(p + 2);
-      /* 12 bytes of 6-bit scales and mins → 8 scale bytes (u[0..1]) and 8 min bytes (u[2..3]) */
-      uint32_t ut[4];
-      memcpy(ut, p + 4, 12);
-      ut[3] = ((ut[2] >> 4) & 0x0f0f0f0fu) | (((ut[1] >> 6) & 0x03030303u) << 4);
-      const uint32_t mins_lo = ut[1] & 0x3f3f3f3fu;
-      ut[1] = (ut[2] & 0x0f0f0f0fu) | (((ut[0] >> 6) & 0x03030303u) << 4);
-      ut[2] = mins_lo;
-      ut[0] &= 0x3f3f3f3fu;
-      /* mins[g] for each of the 16 per-16 sums: bsums 2g and 2g+1 belong to min g */
-      const __m128i mn8 = _mm_cvtsi64_si128((long long)((uint64_t)ut[2] | ((uint64_t)ut[3] << 32)));
-      mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-      /* through a register, not memory: a 64-bit load of two 32-bit stores would stall store forwarding */
-      const __m512i sc8 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)((uint64_t)ut[0] | ((uint64_t)ut[1] << 32))));
-      for (int c = 0; c < 4; c++) {
-        const __m512i idx = _mm512_inserti32x8(_mm512_set1_epi32(2 * c), _mm256_set1_epi32(2 * c + 1), 1);
-        scv[c] = _mm512_permutexvar_epi32(idx, sc8);
-      }
-      if (type == ZY_QT_Q4_K) {
-        for (int c = 0; c < 4; c++) u[c] = nibbles32(p + 16 + 32 * c);
-      } else {
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-        for (int c = 0; c < 4; c++) {
-          const __mmask32 lo = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * c))));
-          const __mmask32 hi = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(2 << (2 * c))));
-          const __mmask64 hb = (__mmask64)lo | ((__mmask64)hi << 32);
-          u[c] = _mm512_or_si512(nibbles32(p + 48 + 32 * c), _mm512_maskz_mov_epi8(hb, _mm512_set1_epi8(0x10)));
-        }
-      }
-    }
-    /* Integer sums for up to 4 activation rows at once: dp·scale via vpmaddwd (dp lanes and scales fit in int16;
-     * the scales' upper halves are zero), the q6_k offset folded in as −32·Σ sc·bsums, then one 4-way reduction. */
+    kblock kb;
+    unpack_k(p, type, &kb);
     __m512i isum[4];
     __m256i msum[4];
-    __m128 da4 = _mm_setzero_ps();
     float dav[4] = {0, 0, 0, 0};
     for (int j = 0; j < 4; j++) {
       isum[j] = _mm512_setzero_si512();
@@ -288,33 +324,58 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
     }
     for (int j = 0; j < na; j++) {
       const int64_t row = a0 + j;
-      const int8_t *aq = act->q + row * cols + b * 256;
       const __m256i bs = _mm256_loadu_si256((const __m256i *)(act->bsums + (row * nbs + b) * 16));
       dav[j] = act->d[row * nbs + b];
-      __m512i t = _mm512_setzero_si512();
-      for (int k = 0; k < 4; k++) {
-        const __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[k], _mm512_loadu_si512((const void *)(aq + 64 * k)));
-        t = _mm512_add_epi32(t, _mm512_madd_epi16(dp, scv[k]));
-      }
-      if (type == ZY_QT_Q6_K) t = _mm512_sub_epi32(t, _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(bs, corr16), 5)));
-      else msum[j] = _mm256_madd_epi16(bs, mins16);
-      isum[j] = t;
+      isum[j] = ksum(&kb, act->q + row * cols + b * 256, bs, type, &msum[j]);
     }
-    da4 = _mm_loadu_ps(dav);
-    const __m128i total = reduce4_512(isum);
-    /* acc += (float)((double)(d·da) · total), per row, as the reference rounds it */
-    const __m256d prod = _mm256_mul_pd(_mm256_cvtps_pd(_mm_mul_ps(_mm_set1_ps(d), da4)), _mm256_cvtepi32_pd(total));
-    acc4 = _mm_add_ps(acc4, _mm256_cvtpd_ps(prod));
-    if (type != ZY_QT_Q6_K) {
-      const __m256d pm = _mm256_mul_pd(_mm256_cvtps_pd(_mm_mul_ps(_mm_set1_ps(dmin), da4)), _mm256_cvtepi32_pd(reduce4_256(msum)));
-      accm4 = _mm_add_ps(accm4, _mm256_cvtpd_ps(pm));
-    }
+    const __m128 da4 = _mm_loadu_ps(dav);
+    k_accumulate(_mm_mul_ps(_mm_set1_ps(kb.d), da4), _mm_mul_ps(_mm_set1_ps(kb.dmin), da4), isum, msum, type, &acc4, &accm4);
   }
   float acc[4], accm[4];
   _mm_storeu_ps(acc, acc4);
   _mm_storeu_ps(accm, accm4);
   for (int j = 0; j < na; j++) out[j * os] = acc[j] - accm[j];
 }
+
+/* Decode: four weight rows (row_bytes apart) against one activation row; the 4-way reduction then runs over the
+ * weight rows. Per row the same arithmetic as dot_k with na = 1 (d·da commutes), so bit-identical to it. */
+static inline QV void dot_k_rows4(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t arow,
+                                  float *out, const int type) {
+  const int bytes = type == ZY_QT_Q4_K ? 144 : type == ZY_QT_Q5_K ? 176 : 210;
+  const int64_t nb = cols / 256, nbs = act->nb;
+  __m128 acc4 = _mm_setzero_ps(), accm4 = _mm_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)(act->bsums + (arow * nbs + b) * 16));
+    const int8_t *aq = act->q + arow * cols + b * 256;
+    const __m128 da = _mm_set1_ps(act->d[arow * nbs + b]);
+    __m512i isum[4];
+    __m256i msum[4];
+    float d[4], dmin[4];
+    for (int r = 0; r < 4; r++) {
+      const uint8_t *p = w + r * row_bytes + b * bytes;
+      _mm_prefetch((const char *)(p + 2 * bytes), _MM_HINT_T0);
+      kblock kb;
+      unpack_k(p, type, &kb);
+      msum[r] = _mm256_setzero_si256();
+      isum[r] = ksum(&kb, aq, bs, type, &msum[r]);
+      d[r] = kb.d;
+      dmin[r] = kb.dmin;
+    }
+    k_accumulate(_mm_mul_ps(_mm_loadu_ps(d), da), _mm_mul_ps(_mm_loadu_ps(dmin), da), isum, msum, type, &acc4, &accm4);
+  }
+  float acc[4], accm[4];
+  _mm_storeu_ps(acc, acc4);
+  _mm_storeu_ps(accm, accm4);
+  for (int r = 0; r < 4; r++) out[r] = acc[r] - accm[r];
+}
+
+#define K_ROWS4(NAME, TYPE)                                                                                       \
+  static QV void NAME(const uint8_t *w, int64_t rb, int64_t c, const zy_qact *a, int64_t arow, float *o) {     \
+    dot_k_rows4(w, rb, c, a, arow, o, TYPE);                                                                      \
+  }
+K_ROWS4(rows4_q4_k, ZY_QT_Q4_K)
+K_ROWS4(rows4_q5_k, ZY_QT_Q5_K)
+K_ROWS4(rows4_q6_k, ZY_QT_Q6_K)
 
 /* 1–4 activation rows per call (the k-quant and float kernels). */
 #define KERNEL(NAME, IMPL, TYPE)                                                                                  \
@@ -375,7 +436,7 @@ const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT] = {
 };
 
 const zy_qdot_rows4_fn zy_qdot_rows4_avx512vnni[ZY_QT_COUNT] = {
-    NULL, NULL, NULL, rows4_q8_0, rows4_q4_0, rows4_q4_1, rows4_q5_0, rows4_q5_1, NULL, NULL, NULL,
+    NULL, NULL, NULL, rows4_q8_0, rows4_q4_0, rows4_q4_1, rows4_q5_0, rows4_q5_1, rows4_q4_k, rows4_q5_k, rows4_q6_k,
 };
 
 /* ---- activation quantizer (same bytes as zy_quantize_row_q8) ---- */
