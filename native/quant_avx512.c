@@ -191,15 +191,16 @@ static inline QV void dot_q32_rows4(const uint8_t *w, int64_t row_bytes, int64_t
   for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]) + accm[r];
 }
 
-#define Q32_ROWS4(NAME, TYPE)                                                                                     \
+/* A decode kernel of the table: IMPL (dot_q32_rows4 or dot_k_rows4) for one weight type. */
+#define ROWS4(NAME, IMPL, TYPE)                                                                                   \
   static QV void NAME(const uint8_t *w, int64_t rb, int64_t c, const zy_qact *a, int64_t arow, float *o) {     \
-    dot_q32_rows4(w, rb, c, a, arow, o, TYPE);                                                                    \
+    IMPL(w, rb, c, a, arow, o, TYPE);                                                                             \
   }
-Q32_ROWS4(rows4_q8_0, ZY_QT_Q8_0)
-Q32_ROWS4(rows4_q4_0, ZY_QT_Q4_0)
-Q32_ROWS4(rows4_q4_1, ZY_QT_Q4_1)
-Q32_ROWS4(rows4_q5_0, ZY_QT_Q5_0)
-Q32_ROWS4(rows4_q5_1, ZY_QT_Q5_1)
+ROWS4(rows4_q8_0, dot_q32_rows4, ZY_QT_Q8_0)
+ROWS4(rows4_q4_0, dot_q32_rows4, ZY_QT_Q4_0)
+ROWS4(rows4_q4_1, dot_q32_rows4, ZY_QT_Q4_1)
+ROWS4(rows4_q5_0, dot_q32_rows4, ZY_QT_Q5_0)
+ROWS4(rows4_q5_1, dot_q32_rows4, ZY_QT_Q5_1)
 
 /* ---- k-quants ---- */
 
@@ -369,13 +370,9 @@ static inline QV void dot_k_rows4(const uint8_t *w, int64_t row_bytes, int64_t c
   for (int r = 0; r < 4; r++) out[r] = acc[r] - accm[r];
 }
 
-#define K_ROWS4(NAME, TYPE)                                                                                       \
-  static QV void NAME(const uint8_t *w, int64_t rb, int64_t c, const zy_qact *a, int64_t arow, float *o) {     \
-    dot_k_rows4(w, rb, c, a, arow, o, TYPE);                                                                      \
-  }
-K_ROWS4(rows4_q4_k, ZY_QT_Q4_K)
-K_ROWS4(rows4_q5_k, ZY_QT_Q5_K)
-K_ROWS4(rows4_q6_k, ZY_QT_Q6_K)
+ROWS4(rows4_q4_k, dot_k_rows4, ZY_QT_Q4_K)
+ROWS4(rows4_q5_k, dot_k_rows4, ZY_QT_Q5_K)
+ROWS4(rows4_q6_k, dot_k_rows4, ZY_QT_Q6_K)
 
 /* 1–4 activation rows per call (the k-quant and float kernels). */
 #define KERNEL(NAME, IMPL, TYPE)                                                                                  \
