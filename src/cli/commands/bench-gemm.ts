@@ -11,6 +11,7 @@ import { loadNative, nativeLoadError, type NativeAddon } from "../../backend/nat
 import { f32ArrayToBf16 } from "../../core/dtype.js";
 import { Rng } from "../../core/rng.js";
 import { UsageError } from "../errors.js";
+import { median } from "../bench-stats.js";
 
 const HELP = `usage: zhiyu bench gemm [options]
   --m M, --n N, --k K   C[M,N] = A[M,K]·B[K,N] (default 1024 each)
@@ -84,10 +85,6 @@ function operands(o: Options): { a: Float32Array | Uint16Array; b: Float32Array 
   return { a: toBf16(a), b: toBf16(b), c };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A timed round of Zhiyu: `iters` products, seconds taken. */

@@ -11,6 +11,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
+import { median } from "../bench-stats.js";
+import { intFlag } from "../flags.js";
 
 type Kind = "decode" | "prefill";
 type Impl = "zhiyu" | "llama.cpp" | "node-llama-cpp";
@@ -22,10 +24,6 @@ interface Sample {
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Runs argv under /usr/bin/time; returns stdout and the peak RSS in MB (GNU time's %M is in KiB). */
 function timed(argv: string[], timeoutS: number): { stdout: string; peakRssMb: number } {
@@ -60,14 +58,10 @@ export async function run(argv: string[]): Promise<number | void> {
     if (!values.models && !values.help) throw new UsageError("bench infer: --models is required");
     return 0;
   }
-  const int = (name: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected an integer ≥ 1`);
-    return n;
-  };
-  const threads = int("threads", values.threads!), rounds = int("rounds", values.rounds!);
-  const tokens: Record<Kind, number> = { decode: int("decode", values.decode!), prefill: int("prefill", values.prefill!) };
-  const timeoutS = int("timeout", values.timeout!);
+  const int = (name: string, v: string | undefined) => intFlag(name, v)!;
+  const threads = int("threads", values.threads), rounds = int("rounds", values.rounds);
+  const tokens: Record<Kind, number> = { decode: int("decode", values.decode), prefill: int("prefill", values.prefill) };
+  const timeoutS = int("timeout", values.timeout);
   const models = values.models.split(",");
   for (const m of models) if (!existsSync(m)) throw new UsageError(`--models: ${m} does not exist`);
   const kinds = values.kinds!.split(",") as Kind[];

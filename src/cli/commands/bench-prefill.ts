@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
 import { argmax } from "../../infer/sampler.js";
+import { median } from "../bench-stats.js";
 
 /** Peak resident set of this process (Linux VmHWM), or NaN elsewhere. */
 function peakRssMb(): number {
@@ -17,10 +18,6 @@ function peakRssMb(): number {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -7,6 +7,7 @@ import { loadNative, nativeLoadError } from "../../backend/native.js";
 import { QUANT_BLOCK, refQuantize } from "../../backend/ref/quant.js";
 import type { WeightType } from "../../backend/backend.js";
 import { UsageError } from "../errors.js";
+import { intFlag } from "../flags.js";
 
 const TYPES = Object.keys(QUANT_BLOCK) as WeightType[];
 
@@ -30,17 +31,12 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const type = values.type as WeightType;
   if (!TYPES.includes(type)) throw new UsageError(`--type ${values.type}: expected one of ${TYPES.join(", ")}`);
-  const num = (name: string, v: string, min: number) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${v}: expected an integer ≥ ${min}`);
-    return n;
-  };
-  const rows = num("rows", values.rows!, 1), cols = num("cols", values.cols!, 1), m = num("m", values.m!, 1);
+  const rows = intFlag("rows", values.rows)!, cols = intFlag("cols", values.cols)!, m = intFlag("m", values.m)!;
   const { elements, bytes } = QUANT_BLOCK[type];
   if (cols % elements !== 0) throw new UsageError(`--cols ${cols}: must be a multiple of the ${type} block size ${elements}`);
   const addon = loadNative();
   if (!addon || typeof addon.quantMatmul !== "function") throw new Error(`native quant kernels unavailable: ${nativeLoadError() || "rebuild with npm run build:native"}`);
-  const threads = addon.setThreads(num("threads", values.threads!, 0));
+  const threads = addon.setThreads(intFlag("threads", values.threads, 0)!);
 
   // Random weights: quantized from random floats where a quantizer exists, else random bytes with sane scales.
   let seed = 12345;

@@ -11,6 +11,7 @@ import { Worker } from "node:worker_threads";
 import { loadModel } from "../../infer/load.js";
 import { startServer } from "../../serve/server.js";
 import { UsageError } from "../errors.js";
+import { intFlag, intFlagOr } from "../flags.js";
 
 const HELP = `usage: zhiyu bench serve (--model PATH | --url URL --model-name NAME) [options] [--json]
 
@@ -129,13 +130,8 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(HELP);
     return 0;
   }
-  const int = (name: string, v: string | undefined, dflt: number) => {
-    const n = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${v}: expected an integer ≥ 1`);
-    return n;
-  };
-  const clients = int("clients", values.clients, 8);
-  const tokens = int("tokens", values.tokens, 128);
+  const clients = intFlagOr("clients", values.clients, 8);
+  const tokens = intFlagOr("tokens", values.tokens, 128);
   const prompt = values.prompt ?? "Tell me a story about a little girl who finds a cat.";
   if (!values.model && !values.url) throw new UsageError(`bench serve needs --model PATH or --url URL\n\n${HELP}`);
 
@@ -148,9 +144,9 @@ export async function run(argv: string[]): Promise<number | void> {
     modelName = values["model-name"] ?? "default";
     label = `${base} (external)`;
   } else {
-    const model = await loadModel(values.model!, { threads: values.threads ? int("threads", values.threads, 1) : undefined,
-      contextLength: values.ctx ? int("ctx", values.ctx, 16) : undefined });
-    const parallel = int("parallel", values.parallel, clients);
+    const model = await loadModel(values.model!, { threads: intFlag("threads", values.threads),
+      contextLength: intFlag("ctx", values.ctx, 16) });
+    const parallel = intFlagOr("parallel", values.parallel, clients);
     const server = await startServer({ model, port: 0, parallel, maxQueue: clients * 2 });
     base = `${server.url}/v1`;
     modelName = values["model-name"] ?? model.id;

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import type { Tokenizer } from "../../tokenizers/tokenizer.js";
 import { UsageError } from "../errors.js";
+import { median } from "../bench-stats.js";
 
 const USAGE = "usage: zhiyu bench tokenize --tokenizer PATH --file FILE [--json] [--compare-hf] [--rounds N]";
 
@@ -16,10 +17,6 @@ interface HfLike {
   encode(text: string, options: { add_special_tokens: boolean }): { ids: number[] };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function timeEncode(lines: string[], encode: (line: string) => number[]): { seconds: number; ids: number[][] } {
   const ids: number[][] = new Array(lines.length);

@@ -16,6 +16,8 @@ import { DEFAULT_OPTIONS, validateOptions, type TrainOptions } from "../../train
 import { findPreset } from "../../train/presets.js";
 import { runTraining } from "../../train/trainer.js";
 import { writeTokenFile } from "../../train/token-file.js";
+import { median } from "../bench-stats.js";
+import { intFlag } from "../flags.js";
 
 const HELP = `usage: zhiyu bench train [--preset NAME] [--batch B] [--seq T] [--threads N] [--dtype f32|bf16] [--steps N]
                         [--vocab V] [--backend cpu|ref] [--json] [--profile[-sizes]] [--vs-llmc DIR [--llmc-steps N]]
@@ -96,11 +98,6 @@ function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () =
   });
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export async function run(argv: string[]): Promise<number> {
   let values;
@@ -122,16 +119,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const int = (flag: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`bench train: --${flag} ${v} must be a positive integer`);
-    return n;
-  };
-  const batch = int("batch", values.batch)!;
-  const seq = int("seq", values.seq)!;
-  const steps = int("steps", values.steps)!;
-  const threads = int("threads", values.threads);
+  const batch = intFlag("batch", values.batch)!;
+  const seq = intFlag("seq", values.seq)!;
+  const steps = intFlag("steps", values.steps)!;
+  const threads = intFlag("threads", values.threads);
   if (values.backend !== undefined && values.backend !== "cpu" && values.backend !== "ref") {
     throw new UsageError(`bench train: --backend ${values.backend} must be cpu or ref`);
   }
@@ -139,12 +130,12 @@ export async function run(argv: string[]): Promise<number> {
   let llmc: { tokens_per_s: number; step_ms: number; steps: number } | null = null;
   if (values["vs-llmc"] !== undefined) {
     if (batch !== 4 || seq !== 64) throw new UsageError("bench train: --vs-llmc needs --batch 4 --seq 64 (llm.c's fixed shape)");
-    const times = await runLlmc(values["vs-llmc"], threads ?? 2, int("llmc-steps", values["llmc-steps"])!);
+    const times = await runLlmc(values["vs-llmc"], threads ?? 2, intFlag("llmc-steps", values["llmc-steps"])!);
     const ms = median(times);
     llmc = { tokens_per_s: (batch * seq) / (ms / 1000), step_ms: ms, steps: times.length };
     if (!values.json) console.log(`llm.c train_gpt2 (OpenMP, ${threads ?? 2} threads): ${llmc.tokens_per_s.toFixed(1)} tokens/s, median step ${ms.toFixed(0)} ms over ${times.length} steps`);
   }
-  const vocab = int("vocab", values.vocab) ?? Number(preset.config.vocab_size);
+  const vocab = intFlag("vocab", values.vocab) ?? Number(preset.config.vocab_size);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bench-train-"));
   try {

@@ -7,6 +7,7 @@ import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { generateStreaming } from "../../infer/generate.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
+import { intFlag, intFlagOr } from "../flags.js";
 
 
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
@@ -28,12 +29,6 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
   --logits-out FILE     write the logits at the last prompt position (little-endian float32)`;
 
-function int(name: string, v: string | undefined, fallback: number, min = 0): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${v}: expected an integer ≥ ${min}`);
-  return n;
-}
 
 function float(name: string, v: string | undefined, fallback: number): number {
   if (v === undefined) return fallback;
@@ -61,10 +56,10 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   values.model = modelOrDefault(values.model, HELP);
   if (values.prompt !== undefined && values["prompt-ids"] !== undefined) throw new UsageError("give --prompt or --prompt-ids, not both");
-  const threads = values.threads === undefined ? undefined : int("threads", values.threads, 1, 1);
+  const threads = intFlag("threads", values.threads, 1);
   const model = await loadModel(values.model, {
     threads,
-    contextLength: values.ctx === undefined ? undefined : int("ctx", values.ctx, 0, 1),
+    contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });
   let promptIds: number[];
@@ -81,13 +76,13 @@ export async function run(argv: string[]): Promise<number | void> {
   const d = model.generationDefaults;
   let promptLogits: Float32Array | null = null;
   const result = await generateStreaming(model, promptIds, {
-    maxTokens: int("max-tokens", values["max-tokens"], 128),
+    maxTokens: intFlagOr("max-tokens", values["max-tokens"], 128, 0),
     temperature: float("temperature", values.temperature, d.temperature ?? 0.8),
-    topK: int("top-k", values["top-k"], d.topK ?? 40),
+    topK: intFlagOr("top-k", values["top-k"], d.topK ?? 40, 0),
     topP: float("top-p", values["top-p"], d.topP ?? 0.95),
     minP: float("min-p", values["min-p"], d.minP ?? 0.05),
     repetitionPenalty: float("repeat-penalty", values["repeat-penalty"], d.repetitionPenalty ?? 1),
-    seed: int("seed", values.seed, 0),
+    seed: intFlagOr("seed", values.seed, 0, 0),
     stop: values.stop,
     onPromptLogits: (l) => { promptLogits = l.slice(); },
     onText: values.json ? undefined : (t) => process.stdout.write(t),

@@ -8,6 +8,7 @@ import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../default-model.js";
+import { intFlag } from "../flags.js";
 
 const HELP = `usage: zhiyu serve [--model PATH] [options]
 
@@ -30,12 +31,6 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
 
 Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics; page at /.`;
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${v}: expected an integer ≥ ${min}`);
-  return n;
-}
 
 export async function run(argv: string[]): Promise<number | void> {
   let values;
@@ -64,9 +59,9 @@ export async function run(argv: string[]): Promise<number | void> {
     }
     values.model = DEFAULT_MODEL_DIR;
   }
-  const port = int("port", values.port, 0) ?? 8080;
-  const parallel = int("parallel", values.parallel, 1) ?? 4;
-  const ctx = int("ctx", values.ctx, 16);
+  const port = intFlag("port", values.port, 0) ?? 8080;
+  const parallel = intFlag("parallel", values.parallel, 1) ?? 4;
+  const ctx = intFlag("ctx", values.ctx, 16);
   const names = (values.tools ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0);
   let toolset;
   try {
@@ -80,16 +75,16 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const model = await loadModel(values.model, { threads: int("threads", values.threads, 1), contextLength: ctx });
+  const model = await loadModel(values.model, { threads: intFlag("threads", values.threads, 1), contextLength: ctx });
   const server = await startServer({
     model,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
     parallel,
-    maxQueue: int("queue", values.queue, 0),
+    maxQueue: intFlag("queue", values.queue, 0),
     contextLength: ctx,
-    requestTimeoutSeconds: int("timeout", values.timeout, 1),
+    requestTimeoutSeconds: intFlag("timeout", values.timeout, 1),
     modelAliases: values.alias,
     tools: toolset?.tools,
   });
