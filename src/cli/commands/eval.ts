@@ -21,13 +21,18 @@ const HELP = `usage: zhiyu eval --model DIR --data FILE... [--bigram TOKENS] [--
   --seq T           evaluation window (default: the model's context, at most 256)`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: "string" }, data: { type: "string", multiple: true }, bigram: { type: "string" }, seq: { type: "string" },
-      threads: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string" }, data: { type: "string", multiple: true }, bigram: { type: "string" }, seq: { type: "string" },
+        threads: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
+  }
   if (values.help) {
     console.log(HELP);
     return 0;

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_SFT_OPTIONS, runSft, type SftOptions } from "../../train/sft.js";
 import { UsageError } from "../errors.js";
+import { withStopSignals } from "../stop-signal.js";
 
 const D = DEFAULT_SFT_OPTIONS;
 const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
@@ -30,15 +31,20 @@ function num(flag: string, raw: string | undefined, fallback: number, integer: b
 
 export async function run(argv: string[]): Promise<number> {
   const s = { type: "string" } as const;
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
-      warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
-      "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
+        warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
+        "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
+  }
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -63,7 +69,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const threads = values.threads !== undefined ? num("threads", values.threads, 0, true) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});
-  const r = await runSft({ options, backend, stdout: process.stdout, resume: !values["no-resume"] });
+  // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit (rerun the command to resume).
+  const r = await withStopSignals("sft", (shouldStop) =>
+    runSft({ options, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop }));
   console.log(`SFT finished at step ${r.finalStep}/${r.totalSteps}` + (r.valLoss !== null ? `, validation loss ${r.valLoss.toFixed(4)}` : "") +
     (r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
   return 0;

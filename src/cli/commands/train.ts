@@ -9,6 +9,7 @@ import { PRESETS } from "../../train/presets.js";
 import { readTrainerState, runTraining } from "../../train/trainer.js";
 import { resolveResume } from "../../train/checkpoint.js";
 import { createBackend } from "../../backend/index.js";
+import { withStopSignals } from "../stop-signal.js";
 
 type Kind = "int" | "float" | "string" | "bool" | "nullable-int" | "nullable-float";
 
@@ -156,23 +157,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const backend = createBackend({ kind: parsed.backend ?? undefined, threads: options.threads ?? undefined });
   // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit. A second signal exits at once.
-  let stopRequested = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write(`\nzhiyu train: ${signal} received; stopping after this step (again to quit now)\n`);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    await runTraining({
-      options, resume, backend, shouldStop: () => stopRequested,
-      stdout: { write: (t) => void process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
-      stderr: { write: (t) => void process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
-    });
-    return 0;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
+  await withStopSignals("train", (shouldStop) => runTraining({
+    options, resume, backend, shouldStop,
+    stdout: { write: (t) => void process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
+    stderr: { write: (t) => void process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
+  }));
+  return 0;
 }
