@@ -31,6 +31,7 @@ import type { WeightType } from "../backend/backend.js";
 import { GgufSource, SafetensorsSource } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
 import type { ForwardItem, SequenceState, TextModel } from "./model-api.js";
+import { familyOfGgufArchitecture, familyOfHfConfig } from "../models/family.js";
 
 export interface LoadModelOptions {
   threads?: number;
@@ -229,9 +230,10 @@ function weightBytes(params: Map<string, Weight>): number {
 async function loadGgufFile(file: string, options: LoadModelOptions, backend: Backend): Promise<LoadedModel> {
   const gguf = readGguf(file);
   const arch = getOptionalString(gguf, "general.architecture") ?? "(none)";
+  const family = familyOfGgufArchitecture(arch, file);
   let model: FamilyModel;
   untracked(() => { // parameters must outlive any tidy scope the caller is in
-    if (arch === "llama" || arch === "qwen2") {
+    if (family === "llama") {
       const config = llamaConfigFromGguf(gguf);
       const freqs = gguf.tensorByName.get("rope_freqs.weight");
       if (freqs) {
@@ -246,12 +248,10 @@ async function loadGgufFile(file: string, options: LoadModelOptions, backend: Ba
       const source = new StackedGgufSource(gguf, new GgufSource(gguf, llamaGgufName), groups);
       const params = loadParams(llamaParamSpecs(config), source, true, backend);
       model = new LlamaModel(config, params, fuseProjections(config, params));
-    } else if (arch === "gpt2") {
+    } else {
       const config = gpt2ConfigFromGguf(gguf);
       const params = loadParams(gpt2ParamSpecs(config), new GgufSource(gguf, gpt2GgufName), true, backend);
       model = new Gpt2Model(config, params, { ggmlGelu: true });
-    } else {
-      throw new ModelLoadError(`${file}: architecture '${arch}' is not supported (supported: llama, qwen2, gpt2)`);
     }
   });
   const m = model!;
@@ -274,19 +274,17 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
   const configPath = path.join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
   const json = readJson(configPath);
-  const modelType = String(json.model_type ?? "");
+  const family = familyOfHfConfig(json, configPath);
   const folder = openSafetensorsFolder(dir);
   let model: FamilyModel;
   untracked(() => { // parameters must outlive any tidy scope the caller is in
-    if (modelType === "llama" || modelType === "mistral" || modelType === "qwen2") {
+    if (family === "llama") {
       const config = llamaConfigFromHf(json, configPath);
       if (options.contextLength) config.contextLength = options.contextLength;
       model = new LlamaModel(config, loadParams(llamaParamSpecs(config), new SafetensorsSource(folder, null), false, backend));
-    } else if (modelType === "gpt2") {
+    } else {
       const config = gpt2ConfigFromHf(json, configPath);
       model = new Gpt2Model(config, loadParams(gpt2ParamSpecs(config), new SafetensorsSource(folder, GPT2_CONV1D_WEIGHT), false, backend));
-    } else {
-      throw new ModelLoadError(`${configPath}: model_type '${modelType}' is not supported (supported: llama, mistral, qwen2, gpt2)`);
     }
   });
   const m = model!;

@@ -15,21 +15,21 @@ import { Gpt2Model, type Gpt2Options } from "../models/gpt2.js";
 import { LlamaModel } from "../models/llama.js";
 import type { ParamSpec } from "../models/weights.js";
 import type { TrainDType } from "./options.js";
+import { familyOfHfConfig, type ModelFamily } from "../models/family.js";
 
-export type TrainFamily = "gpt2" | "llama";
+export type TrainFamily = ModelFamily;
 
 export class TrainModelError extends Error {
   override name = "TrainModelError";
 }
 
-/** Which family a config.json describes. */
+/** Which family a config.json describes (the list of supported models is in models/family.ts). */
 export function familyOf(hfConfig: Record<string, unknown>, where: string): TrainFamily {
-  const type = String(hfConfig.model_type ?? "");
-  const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
-  if (type === "gpt2" || arch.startsWith("GPT2")) return "gpt2";
-  if (["llama", "mistral", "qwen2"].includes(type) || /^(Llama|Mistral|Qwen2)/.test(arch)) return "llama";
-  throw new TrainModelError(`${where}: model_type '${type}' / architecture '${arch}' is not trainable here; ` +
-    "supported: gpt2 (GPT2LMHeadModel) and llama (LlamaForCausalLM, Mistral, Qwen2)");
+  try {
+    return familyOfHfConfig(hfConfig, where);
+  } catch (err) {
+    throw new TrainModelError(`${(err as Error).message}; not trainable here`);
+  }
 }
 
 /** Parameters that take no weight decay by default: norms, biases and embedding tables. */

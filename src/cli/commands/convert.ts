@@ -15,6 +15,7 @@ import { GgufSource, SafetensorsSource } from "../../infer/sources.js";
 import { type ExportType, type ModelConfig, readParamF32, writeModelGguf, writeModelHf } from "../../infer/export.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { familyOfGgufArchitecture, familyOfHfConfig } from "../../models/family.js";
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseArgs({
@@ -36,15 +37,15 @@ export async function run(argv: string[]): Promise<number | void> {
   let extra: Array<readonly [string, GgufValue, GgufValueType?]> = [];
   if (statSync(values.from).isDirectory()) {
     const json = JSON.parse(readFileSync(path.join(values.from, "config.json"), "utf8")) as Record<string, unknown>;
-    const gpt2 = json.model_type === "gpt2";
+    const gpt2 = familyOfHfConfig(json, path.join(values.from, "config.json")) === "gpt2";
     config = gpt2 ? gpt2ConfigFromHf(json) : llamaConfigFromHf(json);
     source = new SafetensorsSource(openSafetensorsFolder(values.from), gpt2 ? GPT2_CONV1D_WEIGHT : null);
     extra = [["tokenizer.ggml.model", "no_vocab"]];
   } else {
     const file = readGguf(values.from);
-    const arch = getOptionalString(file, "general.architecture");
-    config = arch === "gpt2" ? gpt2ConfigFromGguf(file) : llamaConfigFromGguf(file);
-    source = new GgufSource(file, arch === "gpt2" ? gpt2GgufName : llamaGgufName);
+    const gpt2 = familyOfGgufArchitecture(getOptionalString(file, "general.architecture"), values.from) === "gpt2";
+    config = gpt2 ? gpt2ConfigFromGguf(file) : llamaConfigFromGguf(file);
+    source = new GgufSource(file, gpt2 ? gpt2GgufName : llamaGgufName);
     fromGguf = true;
     extra = [...file.metadata].filter(([k]) => k.startsWith("tokenizer.")).map(([k, v]) => [k, v, file.metadataTypes.get(k)] as const);
   }
