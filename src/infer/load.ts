@@ -7,11 +7,11 @@
 //   chat_template.jinja, generation_config.json (EOS may be a list; sampling defaults). Weights become f32 tensors
 //   (exact float semantics, and what the trainer needs).
 // Leaves out: LoRA adapters, multimodal projectors, architectures other than llama / qwen2 / gpt2.
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
 import { createBackend } from "../backend/index.js";
-import { type GgufFile, readGguf, readTensorBytes, getOptionalString } from "../io/gguf.js";
+import { type GgufFile, readGguf, readTensorBytes, readTensorBytesInto, getOptionalString } from "../io/gguf.js";
 import { openSafetensorsFolder } from "../io/safetensors.js";
 import {
   type Tensor, type QuantWeight, fromTypedArray, getDefaultBackend, setDefaultBackend, noGrad, tidy, untracked,
@@ -27,8 +27,7 @@ import { Gpt2Model } from "../models/gpt2.js";
 import { KvCache } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
-import type { WeightType } from "../backend/backend.js";
-import { GgufSource, SafetensorsSource } from "./sources.js";
+import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
 import type { ForwardItem, SequenceState, TextModel } from "./model-api.js";
 import { familyOfGgufArchitecture, familyOfHfConfig } from "../models/family.js";
@@ -85,31 +84,15 @@ class StackedGgufSource implements WeightSource {
     }
     const group = this.groupOf.get(hfName);
     if (!group || !group.every((n) => this.inner.has(n))) return this.inner.read(hfName);
-    const infos = group.map((n) => this.inner.info(n));
+    const infos = group.map((n) => this.inner.weightInfo(n));
     if (infos.some((t) => t.type !== infos[0].type || t.type === "f32")) return this.inner.read(hfName);
-    const first = this.inner.read(group[0]); // validates the type and reads the first tensor
     const buf = new Uint8Array(infos.reduce((a, t) => a + t.byteSize, 0));
-    buf.set(first.data);
-    let at = first.data.length;
-    const fd = openSync(this.file.path, "r");
-    try {
-      for (let i = 1; i < infos.length; i++) {
-        const t = infos[i];
-        for (let got = 0; got < t.byteSize;) {
-          const n = readSync(fd, buf, at + got, t.byteSize - got, t.offset + got);
-          if (n <= 0) throw new ModelLoadError(`${this.file.path}: tensor '${t.name}': file ended after ${got} of ${t.byteSize} bytes`);
-          got += n;
-        }
-        this.ready.set(group[i], { fileName: t.name, shape: [...t.dims].reverse(), type: t.type as WeightType,
-          data: buf.subarray(at, at + t.byteSize) });
-        at += t.byteSize;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    const head: RawTensor = { ...first, data: buf.subarray(0, first.data.length) };
-    if (group[0] === hfName) return head;
-    this.ready.set(group[0], head);
+    let at = 0;
+    infos.forEach((t, i) => {
+      readTensorBytesInto(this.file, t, buf, at);
+      this.ready.set(group[i], rawTensor(t, buf.subarray(at, at + t.byteSize)));
+      at += t.byteSize;
+    });
     return this.read(hfName);
   }
 }

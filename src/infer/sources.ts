@@ -28,14 +28,24 @@ export class GgufSource implements WeightSource {
     if (!t) throw new ModelLoadError(`${this.description}: missing tensor '${n}' (${hfName})`);
     return t;
   }
-  read(hfName: string): RawTensor {
+  /** info() of a tensor whose type Zhiyu can multiply with (else a clear error). */
+  weightInfo(hfName: string): GgufTensorInfo {
     const t = this.info(hfName);
     if (!GGUF_WEIGHT_TYPES.has(t.type)) {
       throw new ModelLoadError(`${this.description}: tensor '${t.name}' has type ${t.type}, which Zhiyu cannot ` +
         `multiply with; supported: ${[...GGUF_WEIGHT_TYPES].join(", ")} (re-quantize, e.g. to q4_k or q8_0)`);
     }
-    return { fileName: t.name, shape: [...t.dims].reverse(), type: t.type as WeightType, data: readTensorBytes(this.file, t) };
+    return t;
   }
+  read(hfName: string): RawTensor {
+    const t = this.weightInfo(hfName);
+    return rawTensor(t, readTensorBytes(this.file, t));
+  }
+}
+
+/** A GGUF tensor's bytes as a RawTensor (shape in HF order: GGUF lists dims fastest first). */
+export function rawTensor(t: GgufTensorInfo, data: Uint8Array): RawTensor {
+  return { fileName: t.name, shape: [...t.dims].reverse(), type: t.type as WeightType, data };
 }
 
 const SAFETENSORS_TYPES: Record<string, WeightType> = { F32: "f32", F16: "f16", BF16: "bf16" };

@@ -335,9 +335,18 @@ function parse(fd: number, path: string): GgufFile {
 /** Reads one tensor's raw bytes into a fresh buffer (call once per tensor; nothing is cached). */
 export function readTensorBytes(file: GgufFile, t: GgufTensorInfo): Uint8Array {
   const out = new Uint8Array(t.byteSize);
+  readTensorBytesInto(file, t, out, 0);
+  return out;
+}
+
+/** Reads tensor t's bytes into out[at, at + t.byteSize) (e.g. several tensors side by side in one buffer). */
+export function readTensorBytesInto(file: GgufFile, t: GgufTensorInfo, out: Uint8Array, at: number): void {
+  if (at < 0 || at + t.byteSize > out.length) {
+    throw new GgufError(`${file.path}: tensor '${t.name}' (${t.byteSize} bytes) does not fit at ${at} in a buffer of ${out.length}`);
+  }
   const fd = openSync(file.path, "r");
   try {
-    const got = readFullyAt(fd, out, t.offset);
+    const got = readFullyAt(fd, out.subarray(at, at + t.byteSize), t.offset);
     if (got < t.byteSize) {
       throw new GgufError(`${file.path}: tensor '${t.name}': file ended after ${got} of ${t.byteSize} bytes at ` +
         `byte offset ${t.offset + got} (was it truncated after it was opened?)`);
@@ -345,7 +354,6 @@ export function readTensorBytes(file: GgufFile, t: GgufTensorInfo): Uint8Array {
   } finally {
     closeSync(fd);
   }
-  return out;
 }
 
 // ---- typed metadata getters ----

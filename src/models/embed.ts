@@ -2,9 +2,8 @@
 // table kept in its GGUF encoding (f16, bf16, q8_0, q4_k, ...), where only the looked-up rows are decoded —
 // as llama.cpp's get_rows does — so a quantized embedding never needs an f32 copy of the whole table.
 // Leaves out: gradients for encoded tables (inference only).
-import { type QuantWeight, type Tensor, embedding, fromTypedArray, getDefaultBackend, isQuantWeight } from "../tensor/index.js";
+import { type QuantWeight, type Tensor, decodeWeightInto, embedding, fromTypedArray, getDefaultBackend, isQuantWeight } from "../tensor/index.js";
 import { ggmlRowSize } from "../io/ggml-types.js";
-import { decodeWeightInto } from "./weights.js";
 
 export type Weight = Tensor | QuantWeight;
 

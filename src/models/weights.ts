@@ -4,7 +4,7 @@
 // Also: decoding weight bytes (any WeightType) to f32, for the loader and for embedding rows.
 // Leaves out: file parsing (src/io/) and family-specific name maps (each family's file holds its own as data).
 import type { Backend, WeightType } from "../backend/backend.js";
-import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
+import { decodeWeightInto } from "../tensor/index.js";
 
 /** One parameter a model expects: its Hugging Face name and torch shape (outermost first). */
 export interface ParamSpec {
@@ -57,25 +57,8 @@ export function readChecked(source: WeightSource, spec: ParamSpec): RawTensor {
 
 /** Decodes n elements of weight bytes (f32, f16, bf16 or a ggml block type) into out. The bytes may sit at any
  *  offset: the float cases copy them out first when they are not aligned for a typed view. */
-export function decodeWeightInto(bytes: Uint8Array, type: WeightType, out: Float32Array, n: number,
-  backend: Pick<Backend, "dequantize">): void {
-  if (type === "f32") {
-    out.set(new Float32Array(alignedBuffer(bytes, 4, n * 4), bytes.byteOffset % 4 === 0 ? bytes.byteOffset : 0, n));
-  } else if (type === "f16" || type === "bf16") {
-    const bits = new Uint16Array(alignedBuffer(bytes, 2, n * 2), bytes.byteOffset % 2 === 0 ? bytes.byteOffset : 0, n);
-    if (type === "f16") for (let i = 0; i < n; i++) out[i] = f16ToF32(bits[i]);
-    else for (let i = 0; i < n; i++) out[i] = bf16ToF32(bits[i]);
-  } else {
-    backend.dequantize(bytes, type, out, n);
-  }
-}
-
-function alignedBuffer(bytes: Uint8Array, align: number, length: number): ArrayBufferLike {
-  return bytes.byteOffset % align === 0 ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + length);
-}
-
 /** A raw tensor's elements as f32. */
-export function decodeToF32(raw: RawTensor, backend: Pick<Backend, "dequantize">): Float32Array {
+export function decodeToF32(raw: RawTensor, backend: Pick<Backend, "dequantize" | "cast">): Float32Array {
   const n = raw.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   decodeWeightInto(raw.data, raw.type, out, n, backend);

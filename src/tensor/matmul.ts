@@ -195,20 +195,28 @@ export function quantLinear(x: Tensor, w: QuantWeight): Tensor {
 
 /** The f32 matrix [rows, cols] a QuantWeight encodes. */
 export function dequantizeWeight(w: QuantWeight, backend: Backend): Tensor {
-  const n = w.rows * w.cols;
-  const out = Tensor.empty(backend, "f32", [w.rows, w.cols]);
-  const dst = outF32(out);
-  const bytes = w.data;
-  if (w.type === "f32") {
-    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    dst.set(new Float32Array(aligned.buffer, aligned.byteOffset, n));
-  } else if (w.type === "f16" || w.type === "bf16") {
-    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
-    backend.cast(new Uint16Array(aligned.buffer, aligned.byteOffset, n), w.type, dst, "f32", n);
-  } else {
-    backend.dequantize(bytes, w.type as QuantType, dst, n);
-  }
+  const out = Tensor.uninit(backend, "f32", [w.rows, w.cols]);
+  decodeWeightInto(w.data, w.type, outF32(out), w.rows * w.cols, backend);
   return out;
+}
+
+/** The first n elements encoded in `bytes` (any weight type: f32, f16, bf16 or a GGUF block type) as f32 into
+ *  out; exact for the float types, ggml's dequantization for the block types. The one bytes→f32 decode that
+ *  weight loading, embedding lookups and dequantizeWeight share. */
+export function decodeWeightInto(bytes: Uint8Array, type: WeightType, out: Float32Array, n: number,
+  backend: Pick<Backend, "dequantize" | "cast">): void {
+  if (type === "f32") {
+    out.set(new Float32Array(alignedBuffer(bytes, 4, n * 4), bytes.byteOffset % 4 === 0 ? bytes.byteOffset : 0, n));
+  } else if (type === "f16" || type === "bf16") {
+    backend.cast(new Uint16Array(alignedBuffer(bytes, 2, n * 2), bytes.byteOffset % 2 === 0 ? bytes.byteOffset : 0, n), type, out, "f32", n);
+  } else {
+    backend.dequantize(bytes, type as QuantType, out, n);
+  }
+}
+
+/** bytes' buffer when it is aligned for the element size, else a copy of the first `length` bytes. */
+function alignedBuffer(bytes: Uint8Array, align: number, length: number): ArrayBufferLike {
+  return bytes.byteOffset % align === 0 ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + length);
 }
 
 export const matmulDerivatives: DerivativeTable<"matmul" | "linear" | "quantLinear"> = {
