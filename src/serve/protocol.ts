@@ -5,11 +5,10 @@
 import type { ChatMessage } from "../infer/chat-template.js";
 import type { SamplingParams } from "../infer/sampler.js";
 import { invalid } from "./errors.js";
+import type { ToolDefinition as AgentToolDefinition } from "../tools/tool.js";
 
-export interface ToolDefinition {
-  name: string;
-  description?: string;
-  parameters: Record<string, unknown>;
+/** A tool as the OpenAI request declares it: the agent's definition plus the wire-only `strict` flag. */
+export interface ToolDefinition extends AgentToolDefinition {
   strict?: boolean;
 }
 

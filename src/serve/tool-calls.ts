@@ -10,16 +10,13 @@ import type { ChatMessage } from "../infer/chat-template.js";
 import { GrammarBuilder, type Element, type Grammar } from "../infer/grammar/grammar.js";
 import { JsonSchemaCompiler } from "../infer/grammar/json-schema.js";
 import type { ToolDefinition } from "./protocol.js";
+import type { ChatToolCall } from "../tools/agent.js";
 
 export const TOOL_CALL_OPEN = "<tool_call>";
 export const TOOL_CALL_CLOSE = "</tool_call>";
 
-export interface ParsedToolCall {
-  id: string;
-  name: string;
-  /** JSON text of the arguments object. */
-  arguments: string;
-}
+/** A tool call parsed from the model's text: the agent loop's call type (arguments as JSON text). */
+export type ParsedToolCall = ChatToolCall;
 
 export function newToolCallId(): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
