@@ -76,28 +76,3 @@ export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array, n: number): 
   for (let i = 0; i < n; i++) dst[i] = f32ToBf16(src[i]);
 }
 
-/** Converts n elements between storages of the given dtypes (float ↔ i32 truncates toward zero). */
-export function convertArray(src: TypedStorage, srcType: DType, dst: TypedStorage, dstType: DType, n: number): void {
-  if (srcType === dstType) {
-    dst.set(src.subarray(0, n) as never);
-    return;
-  }
-  const read = readerFor(srcType, src);
-  for (let i = 0; i < n; i++) {
-    const x = read(i);
-    switch (dstType) {
-      case "f32": dst[i] = x; break;
-      case "bf16": dst[i] = f32ToBf16(x); break;
-      case "f16": dst[i] = f32ToF16(x); break;
-      case "i32": dst[i] = Math.trunc(x); break;
-    }
-  }
-}
-
-function readerFor(dtype: DType, src: TypedStorage): (i: number) => number {
-  switch (dtype) {
-    case "bf16": return (i) => bf16ToF32(src[i]);
-    case "f16": return (i) => f16ToF32(src[i]);
-    default: return (i) => src[i];
-  }
-}
