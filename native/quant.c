@@ -588,7 +588,7 @@ static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_inde
  * when workers keep arriving too late to take any chunk (other processes hold the cores), the following calls
  * run on the caller alone, and every SERIAL_PROBE calls one goes parallel again to see whether that changed. */
 /* Two chunks per thread: long contiguous runs of weight rows stream from DRAM faster (decode: 8 per thread measured
- * ~4% slower per token on 110M q4_0), and a late worker still leaves only a quarter of the rows to the caller. */
+ * ~4% slower per token on 110M q4_0); a late worker still finds the chunks the caller has not reached yet. */
 #define CHUNKS_PER_THREAD 2
 #define LATE_STRIKES 3
 #define SERIAL_PROBE 64
