@@ -104,6 +104,34 @@ describeBackends("fused vs composed", ({ name }) => {
       }
     });
 
+    test("attendCached (packed sequences, RoPE, cache writes) equals rope + full causal attention per sequence", () => {
+      const [nHead, nKv, d] = [4, 2, 8];
+      const freqs = T.ropeFrequencies(d);
+      const lens = [7, 5]; // two sequences, stepped in different chunk sizes
+      const seqs = lens.map((t, i) => ({
+        q: T.fromTypedArray(values(t * nHead * d, 30 + i), [1, t, nHead, d]),
+        k: T.fromTypedArray(values(t * nKv * d, 40 + i), [1, t, nKv, d]),
+        v: T.fromTypedArray(values(t * nKv * d, 50 + i), [1, t, nKv, d]),
+      }));
+      const full = seqs.map((s) => T.attention(T.rope(s.q, { freqs, layout: "neox" }), T.rope(s.k, { freqs, layout: "neox" }), s.v).toFloat32Array());
+      const caches = seqs.map(() => ({ k: T.zeros([1, 16, nKv, d]), v: T.zeros([1, 16, nKv, d]) }));
+      const got = lens.map((t) => new Float32Array(t * nHead * d));
+      // Each step packs both sequences' new rows: prefill chunks, then single-token decode steps.
+      const steps = [[[0, 3], [0, 2]], [[3, 1], [2, 1]], [[4, 2], [3, 1]], [[6, 1], [4, 1]]];
+      T.noGrad(() => {
+        for (const step of steps) {
+          const rows = (which: "q" | "k" | "v", w: number) => T.concat(step.map(([s, n], i) =>
+            T.reshape(T.narrow(seqs[i]![which], 1, s!, n!), [n!, w])), 0);
+          const segs = step.map(([s, n], i) => ({ start: i === 0 ? 0 : step[0]![1]!, t: n!, pos0: s!, k: caches[i]!.k, v: caches[i]!.v }));
+          const o = T.attendCached(rows("q", nHead * d), rows("k", nKv * d), rows("v", nKv * d), segs,
+            { numHeads: nHead, numKvHeads: nKv, headDim: d, freqs, layout: "neox" }).toFloat32Array();
+          segs.forEach((seg, i) => got[i]!.set(o.subarray(seg.start * nHead * d, (seg.start + seg.t) * nHead * d), seg.pos0 * nHead * d));
+        }
+      });
+      lens.forEach((_, i) => assertClose(got[i]!, full[i]!, 1e-5, 1e-4, `attendCached sequence ${i}`));
+      for (const c of caches) { c.k.dispose(); c.v.dispose(); }
+    });
+
     test("known answers", () => {
       assertClose(T.softmax(T.fromArray([1, 2, 3])).toArray(), [0.09003057317, 0.24472847105, 0.66524095577], 1e-7, 1e-6, "softmax [1,2,3]");
       assertClose(T.softmax(T.fromArray([-Infinity, -Infinity])).toArray(), [0, 0], 0, 0, "softmax of an all -inf row");
