@@ -48,6 +48,54 @@ export interface MatmulParams {
   beta: number;
 }
 
+/** An encoded weight matrix [rows, cols] as raw GGUF bytes (a block type, f16 or bf16). */
+export interface EncodedMatrix {
+  data: Uint8Array;
+  type: WeightType;
+  rows: number;
+  cols: number;
+}
+
+/** One LLaMA-style decoder layer for m sequences that each decode one token (see llamaDecodeLayer). */
+export interface DecodeLayerSpec {
+  m: number;
+  hidden: number;
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  ffn: number;
+  /** Rotated dims per head (2·freqs.length); 0: no RoPE. */
+  rotDim: number;
+  eps: number;
+  attnScale: number;
+  ropeInterleaved: boolean;
+  freqs: Float32Array;
+  attnNorm: Float32Array;
+  ffnNorm: Float32Array;
+  bq: Float32Array | null;
+  bk: Float32Array | null;
+  bv: Float32Array | null;
+  /** The q/k/v projections fused [qd + 2·kd, hidden] (qd = nHead·headDim, kd = nKv·headDim), or (qkv null) as
+   *  q [qd, hidden], k and v [kd, hidden] — Q4_K_M files mix types within a layer, so they cannot be fused. */
+  qkv: EncodedMatrix | null;
+  q?: EncodedMatrix;
+  k?: EncodedMatrix;
+  v?: EncodedMatrix;
+  /** [hidden, qd] */
+  o: EncodedMatrix;
+  /** gate and up fused [2·ffn, hidden], or (gateUp null) gate and up [ffn, hidden] each. */
+  gateUp: EncodedMatrix | null;
+  gate?: EncodedMatrix;
+  up?: EncodedMatrix;
+  /** [hidden, ffn] */
+  down: EncodedMatrix;
+  /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token. */
+  kCaches: Float32Array[];
+  vCaches: Float32Array[];
+  capacities: number[];
+  positions: number[];
+}
+
 export interface AttentionParams {
   /** Batch size. */
   b: number;
@@ -139,6 +187,13 @@ export interface Backend {
   /** Optional: matmul(cast(a, bf16), cast(b, bf16), c, p, "bf16") for f32 a and b, without the bf16 copies (the
    *  bf16 mixed-precision product on CPUs without bf16 dot products). Absent: callers cast, then call matmul. */
   matmulRoundBf16?(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void;
+
+  // ---- optional composite op (inference) ----
+  /** Optional: a whole LLaMA-style decoder layer for single-token decode steps, x [m, hidden] updated in place —
+   *  RMSNorm, the fused q/k/v product (+ biases), per sequence RoPE, cache write and causal attention, o projection
+   *  and residual, RMSNorm, fused gate/up product, SwiGLU, down projection and residual: exactly the ops above in
+   *  the order src/models/llama.ts calls them (that composition is its specification, and what runs when absent). */
+  llamaDecodeLayer?(x: Float32Array, spec: DecodeLayerSpec): void;
 
   // ---- fused row ops (rows × cols, f32) ----
   /** Softmax over each row; rows that are all -inf give all zeros (never NaN). */

@@ -7,7 +7,7 @@
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
-  type QuantWeight, type Tensor, add, attendCached, attention, concat, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
+  type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
   contiguous, isQuantWeight, isGradEnabled, tidy,
 } from "../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./llama-config.js";
@@ -135,6 +135,14 @@ export class LlamaModel {
       for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
       return x;
     }
+    const native = this.nativeDecodeLayer(x, segs);
+    if (native) {
+      // Single-token decode steps: each layer is one native call on a private copy of x, updated in place.
+      const y = copyOf(x);
+      x.dispose();
+      for (let l = 0; l < c.numLayers; l++) native(l, y);
+      return y;
+    }
     // Without autograd nothing needs a layer's intermediates after it: free them (and its input) layer by layer,
     // so a 128-token prompt holds one layer's activations, not all of them (~100 MB less at 110M).
     for (let l = 0; l < c.numLayers; l++) {
@@ -143,6 +151,41 @@ export class LlamaModel {
       input.dispose();
     }
     return x;
+  }
+
+  /** When the backend has the composite decode op and this step is single-token decoding of cached sequences
+   *  with encoded (GGUF) weights, a function that runs layer l on x [N, D] in place; else null (the tensor path,
+   *  block(), is the op's specification). */
+  private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
+    const run = x.backend.llamaDecodeLayer;
+    const c = this.config;
+    if (!run || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
+    const matrix = (l: number, name: string): QuantWeight | null => {
+      const w = this.params.get(`model.layers.${l}.${name}.weight`);
+      return w !== undefined && isQuantWeight(w) ? w : null;
+    };
+    const names = ["self_attn.o_proj", "mlp.down_proj", ...(this.fused ? [] : ["self_attn.q_proj", "self_attn.k_proj",
+      "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"])];
+    for (let l = 0; l < c.numLayers; l++) if (names.some((n) => !matrix(l, n))) return null; // dense f32 weights
+    const data = (t: Tensor | null) => (t ? t.storage("llamaDecodeLayer").subarray(t.offset, t.offset + t.size) as Float32Array : null);
+    const caches = segs.map((s) => s.cache!);
+    return (l, y) => {
+      const p = `model.layers.${l}`;
+      run.call(x.backend, data(y)!, {
+        m: segs.length, hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, ffn: c.intermediateSize,
+        rotDim: this.freqs.length * 2, eps: c.rmsNormEps, attnScale: 1 / Math.sqrt(c.headDim), ropeInterleaved: c.ropeLayout === "interleaved",
+        freqs: this.freqs, attnNorm: data(this.t(`${p}.input_layernorm.weight`))!, ffnNorm: data(this.t(`${p}.post_attention_layernorm.weight`))!,
+        bq: data(this.optional(`${p}.self_attn.q_proj.bias`)), bk: data(this.optional(`${p}.self_attn.k_proj.bias`)),
+        bv: data(this.optional(`${p}.self_attn.v_proj.bias`)),
+        ...(this.fused
+          ? { qkv: this.fused.qkv[l]!, gateUp: this.fused.gateUp[l]! }
+          : { qkv: null, q: matrix(l, "self_attn.q_proj")!, k: matrix(l, "self_attn.k_proj")!, v: matrix(l, "self_attn.v_proj")!,
+            gateUp: null, gate: matrix(l, "mlp.gate_proj")!, up: matrix(l, "mlp.up_proj")! }),
+        o: matrix(l, "self_attn.o_proj")!, down: matrix(l, "mlp.down_proj")!,
+        kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!),
+        capacities: caches.map((k) => k.k[l]!.shape[1]!), positions: segs.map((s) => s.pos0),
+      });
+    };
   }
 
   /** The output norm: final hidden states [n, D] → [n, D] (what embeddings average). */

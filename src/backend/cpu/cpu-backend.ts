@@ -6,7 +6,7 @@
 // Leaves out: the kernels (native/), argument rules (ref/checks.ts, ref/ref-backend.ts), choosing a backend (../index.ts).
 
 import {
-  BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
+  BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DecodeLayerSpec, type DType,
   type MatmulParams, type OpName, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
@@ -120,6 +120,12 @@ export class CpuBackend implements Backend {
     }
     (gemm as (a: Storage, ...rest: unknown[]) => void)(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA,
       p.strideB, p.strideC, p.alpha, p.beta);
+  }
+
+  /** The native composite decode layer (validated in the addon; absent from older addons). */
+  get llamaDecodeLayer(): ((x: Float32Array, spec: DecodeLayerSpec) => void) | undefined {
+    const fn = this.addon.llamaDecodeLayer;
+    return fn ? (x, spec) => fn(x, spec) : undefined;
   }
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */

@@ -1,0 +1,38 @@
+/* C API of native/decode_layer.c: one LLaMA-style decoder layer for m single-token decode steps. The semantics
+ * are those of the TypeScript layer in src/models/llama.ts, which is its specification.
+ * Leaves out: argument validation (native/decode_napi.cc does it). */
+#ifndef ZY_DECODE_LAYER_H
+#define ZY_DECODE_LAYER_H
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An encoded weight matrix [rows, cols] (a zy_qtype: GGUF block type, f16 or bf16). */
+typedef struct {
+  const uint8_t *data;
+  int type;
+  int64_t rows, cols;
+} zy_decode_matrix;
+
+typedef struct {
+  int64_t m, hidden, n_head, n_kv, head_dim, ffn, rot_dim;
+  float eps, attn_scale;
+  int rope_interleaved;
+  const float *freqs;                       /* rot_dim / 2 frequencies (rot_dim 0: no RoPE) */
+  const float *attn_norm, *ffn_norm;        /* [hidden] */
+  const float *bq, *bk, *bv;                /* Qwen2 biases or NULL */
+  /* Either qkv [qd + 2·kd, hidden] (fused; q, k, v data NULL) or q [qd, hidden], k and v [kd, hidden] (qkv data NULL);
+   * likewise gate_up [2·ffn, hidden] or gate and up [ffn, hidden]. o [hidden, qd], down [hidden, ffn]. */
+  zy_decode_matrix qkv, q, k, v, o, gate_up, gate, up, down;
+  float *const *k_cache, *const *v_cache;   /* per sequence: [capacity, n_kv, head_dim] */
+  const int64_t *cache_capacity, *pos;      /* per sequence: capacity, and the position of its new token */
+} zy_decode_layer;
+
+/* x [m, hidden] in place. Returns 0, or -1 when out of memory. */
+int zy_llama_decode_layer(const zy_decode_layer *layer, float *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
