@@ -115,7 +115,7 @@ static inline QV void dot_q32(const uint8_t *w, int64_t cols, const zy_qact *act
   for (int64_t b = 0; b < nb; b += 2) {
     const int tail = b + 1 == nb; /* odd block count: the upper half reads block b again and is masked out */
     const uint8_t *p0 = w + b * bytes, *p1 = tail ? p0 : p0 + bytes;
-    _mm_prefetch((const char *)(p0 + 768), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p0 + 8 * nb * bytes), _MM_HINT_T0); /* the same block 8 rows ahead */
     float m0 = 0, m1 = 0;
     __m512 dw; /* the tail's upper half is zeroed through dav */
     const __m512i u = weight_pair(type, tail, p0, p1, &dw, &m0, &m1);
@@ -179,7 +179,7 @@ static inline QV void dot_q32_rows4(const uint8_t *w, int64_t row_bytes, int64_t
     const float *s = with_min ? act->s + arow * nbs + b : NULL;
     for (int r = 0; r < 4; r++) {
       const uint8_t *p0 = w + r * row_bytes + b * bytes, *p1 = tail ? p0 : p0 + bytes;
-      _mm_prefetch((const char *)(p0 + 768), _MM_HINT_T0);
+      _mm_prefetch((const char *)(p0 + 8 * row_bytes), _MM_HINT_T0); /* 8 rows ahead: far enough to hide DRAM latency */
       float m0 = 0, m1 = 0;
       __m512 dw;
       const __m512i u = weight_pair(type, tail, p0, p1, &dw, &m0, &m1);
@@ -313,7 +313,7 @@ static inline QV void dot_k(const uint8_t *w, int64_t cols, const zy_qact *act, 
   __m128 acc4 = _mm_setzero_ps(), accm4 = _mm_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *p = w + b * bytes;
-    _mm_prefetch((const char *)(p + 2 * bytes), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p + 8 * nb * bytes), _MM_HINT_T0); /* the same super-block 8 rows ahead */
     kblock kb;
     unpack_k(p, type, &kb);
     __m512i isum[4];
@@ -354,7 +354,7 @@ static inline QV void dot_k_rows4(const uint8_t *w, int64_t row_bytes, int64_t c
     float d[4], dmin[4];
     for (int r = 0; r < 4; r++) {
       const uint8_t *p = w + r * row_bytes + b * bytes;
-      _mm_prefetch((const char *)(p + 2 * bytes), _MM_HINT_T0);
+      _mm_prefetch((const char *)(p + 8 * row_bytes), _MM_HINT_T0); /* 8 rows ahead (see dot_q32_rows4) */
       kblock kb;
       unpack_k(p, type, &kb);
       msum[r] = _mm256_setzero_si256();
@@ -405,7 +405,7 @@ static inline QV void dot_float(const uint8_t *w, int64_t cols, const zy_qact *a
   const int wb = type == ZY_QT_F32 ? 4 : 2;
   int64_t k = 0;
   for (; k + 32 <= cols; k += 32) {
-    _mm_prefetch((const char *)(w + wb * (k + 256)), _MM_HINT_T0);
+    _mm_prefetch((const char *)(w + wb * (k + 8 * cols)), _MM_HINT_T0); /* 8 rows ahead: rows are contiguous */
     const __m512 w0 = load_w16(w, k, type, 0xFFFF), w1 = load_w16(w, k + 16, type, 0xFFFF);
     for (int j = 0; j < na; j++) {
       const float *x = act->xf + (a0 + j) * cols + k;
