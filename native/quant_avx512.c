@@ -157,9 +157,61 @@ Q32_KERNEL(dot_q4_1, ZY_QT_Q4_1)
 Q32_KERNEL(dot_q5_0, ZY_QT_Q5_0)
 Q32_KERNEL(dot_q5_1, ZY_QT_Q5_1)
 
-/* Decode (one activation row): four weight rows at once, row_bytes apart. The activation row's vectors are loaded
- * once per block pair for all four, and the four accumulators are independent chains. Each row's arithmetic is
- * exactly dot_q32's with na = 1, so results are bit-identical to it. */
+/* weight_pair of block pair b of the row at `row`, prefetching the same pair 8 rows ahead (far enough to hide
+ * DRAM latency; rows are row_bytes apart). */
+static inline QV __m512i row_pair(const int type, const int tail, const uint8_t *row, int64_t row_bytes, int64_t b,
+                                  const int bytes, __m512 *dw, float *m0, float *m1) {
+  const uint8_t *p0 = row + b * bytes, *p1 = tail ? p0 : p0 + bytes;
+  _mm_prefetch((const char *)(p0 + 8 * row_bytes), _MM_HINT_T0);
+  return weight_pair(type, tail, p0, p1, dw, m0, m1);
+}
+
+/* Four weight rows (row_bytes apart) against na ≤ 4 activation rows, out[j·os + r]: a 4 × na register tile. Each
+ * activation row's vectors are loaded once per block pair for all four weight rows and each weight pair is
+ * unpacked once for all na activation rows; the 4·na accumulators are independent chains. Per (row, activation
+ * row) the arithmetic is exactly dot_q32's, so results are bit-identical to it. */
+static inline QV void dot_q32_tile(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t a0,
+                                   const int na, float *out, int64_t os, const int type) {
+  const int bytes = type == ZY_QT_Q8_0 ? 34 : type == ZY_QT_Q4_0 ? 18 : type == ZY_QT_Q4_1 ? 20 : type == ZY_QT_Q5_0 ? 22 : 24;
+  const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
+  const int with_min = type == ZY_QT_Q4_1 || type == ZY_QT_Q5_1;
+  const int64_t nb = cols / 32, nbs = act->nb, pairs = (nbs + 1) / 2;
+  __m512 acc[4][4];
+  float accm[4][4];
+  for (int r = 0; r < 4; r++)
+    for (int j = 0; j < na; j++) acc[r][j] = _mm512_setzero_ps(), accm[r][j] = 0.0f;
+  for (int64_t b = 0; b < nb; b += 2) {
+    const int tail = b + 1 == nb;
+    __m512i av[4], init[4];
+    __m512 da[4];
+    for (int j = 0; j < na; j++) {
+      const int8_t *aq = act->q + (a0 + j) * cols + b * 32;
+      const int64_t rv = (a0 + j) * pairs * 16 + b * 8;
+      av[j] = tail ? _mm512_maskz_loadu_epi8(0xFFFFFFFFull, aq) : _mm512_loadu_si512((const void *)aq);
+      init[j] = off ? _mm512_loadu_si512((const void *)(act->corrv + rv)) : _mm512_setzero_si512();
+      da[j] = _mm512_loadu_ps(act->dav + rv);
+    }
+    for (int r = 0; r < 4; r++) {
+      float m0 = 0, m1 = 0;
+      __m512 dw;
+      const __m512i u = row_pair(type, tail, w + r * row_bytes, row_bytes, b, bytes, &dw, &m0, &m1);
+      for (int j = 0; j < na; j++) {
+        const __m512i dp = _mm512_dpbusd_epi32(init[j], u, av[j]);
+        acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(dw, da[j]), acc[r][j]);
+        if (with_min) {
+          const float *s = act->s + (a0 + j) * nbs + b;
+          accm[r][j] += m0 * s[0] + (tail ? 0.0f : m1 * s[1]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < 4; r++)
+    for (int j = 0; j < na; j++) out[j * os + r] = _mm512_reduce_add_ps(acc[r][j]) + accm[r][j];
+}
+
+/* Decode (one activation row): four weight rows at once, row_bytes apart — dot_q32_tile with na = 1, written out
+ * because the general tile compiles to a ~35% slower loop for one row (measured 0.19 vs 0.14 ms, 4096 × 768
+ * q8_0). Each row's arithmetic is exactly dot_q32's with na = 1, so results are bit-identical to it. */
 static inline QV void dot_q32_rows4(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t arow,
                                     float *out, const int type) {
   const int bytes = type == ZY_QT_Q8_0 ? 34 : type == ZY_QT_Q4_0 ? 18 : type == ZY_QT_Q4_1 ? 20 : type == ZY_QT_Q5_0 ? 22 : 24;
@@ -178,11 +230,9 @@ static inline QV void dot_q32_rows4(const uint8_t *w, int64_t row_bytes, int64_t
     const __m512 da = _mm512_loadu_ps(act->dav + rv_row + b * 8);
     const float *s = with_min ? act->s + arow * nbs + b : NULL;
     for (int r = 0; r < 4; r++) {
-      const uint8_t *p0 = w + r * row_bytes + b * bytes, *p1 = tail ? p0 : p0 + bytes;
-      _mm_prefetch((const char *)(p0 + 8 * row_bytes), _MM_HINT_T0); /* 8 rows ahead: far enough to hide DRAM latency */
       float m0 = 0, m1 = 0;
       __m512 dw;
-      const __m512i u = weight_pair(type, tail, p0, p1, &dw, &m0, &m1);
+      const __m512i u = row_pair(type, tail, w + r * row_bytes, row_bytes, b, bytes, &dw, &m0, &m1);
       const __m512i dp = _mm512_dpbusd_epi32(init, u, av);
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dp), _mm512_mul_ps(dw, da), acc[r]);
       if (with_min) accm[r] += m0 * s[0] + (tail ? 0.0f : m1 * s[1]);
@@ -190,6 +240,22 @@ static inline QV void dot_q32_rows4(const uint8_t *w, int64_t row_bytes, int64_t
   }
   for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]) + accm[r];
 }
+
+/* The tile kernels of the table: 4 weight rows × 2–4 activation rows. */
+#define Q32_TILE(NAME, TYPE)                                                                                      \
+  static QV void NAME(const uint8_t *w, int64_t rb, int64_t c, const zy_qact *a, int64_t a0, int na, float *o,  \
+                      int64_t os) {                                                                               \
+    switch (na) {                                                                                                 \
+      case 2: dot_q32_tile(w, rb, c, a, a0, 2, o, os, TYPE); break;                                               \
+      case 3: dot_q32_tile(w, rb, c, a, a0, 3, o, os, TYPE); break;                                               \
+      default: dot_q32_tile(w, rb, c, a, a0, 4, o, os, TYPE); break;                                              \
+    }                                                                                                             \
+  }
+Q32_TILE(tile_q8_0, ZY_QT_Q8_0)
+Q32_TILE(tile_q4_0, ZY_QT_Q4_0)
+Q32_TILE(tile_q4_1, ZY_QT_Q4_1)
+Q32_TILE(tile_q5_0, ZY_QT_Q5_0)
+Q32_TILE(tile_q5_1, ZY_QT_Q5_1)
 
 /* A decode kernel of the table: IMPL (dot_q32_rows4 or dot_k_rows4) for one weight type. */
 #define ROWS4(NAME, IMPL, TYPE)                                                                                   \
@@ -430,6 +496,10 @@ const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT] = {0, 0, 0, 1, 1, 1, 1
 
 const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT] = {
     dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q5_0, dot_q5_1, dot_q4_k, dot_q5_k, dot_q6_k,
+};
+
+const zy_qdot_tile_fn zy_qdot_tile_avx512vnni[ZY_QT_COUNT] = {
+    NULL, NULL, NULL, tile_q8_0, tile_q4_0, tile_q4_1, tile_q5_0, tile_q5_1, NULL, NULL, NULL,
 };
 
 const zy_qdot_rows4_fn zy_qdot_rows4_avx512vnni[ZY_QT_COUNT] = {

@@ -35,6 +35,11 @@ typedef void (*zy_qdot_fn)(const uint8_t *w, int64_t cols, const zy_qact *act, i
 typedef void (*zy_qdot_rows4_fn)(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t arow,
                                  float *out);
 
+/* Prompt kernels: out[j·out_stride + r] = dot(W row at w + r·row_bytes, activation row a0 + j) for r < 4, j < na
+ * (na in 1..4), bit-identical to zy_qdot_fn calls (the AVX-512 32-block types). */
+typedef void (*zy_qdot_tile_fn)(const uint8_t *w, int64_t row_bytes, int64_t cols, const zy_qact *act, int64_t a0, int na,
+                                float *out, int64_t out_stride);
+
 /* Per-ISA kernel tables, indexed by zy_qtype; a NULL entry falls back to the portable kernel. */
 extern const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT];
 extern const zy_qdot_fn zy_qdot_avx512vnni[ZY_QT_COUNT];
@@ -43,6 +48,8 @@ extern const zy_qdot_fn zy_qdot_avx2[ZY_QT_COUNT];
 extern const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT];
 /* Four-weight-row decode kernels (NULL where there is none). */
 extern const zy_qdot_rows4_fn zy_qdot_rows4_avx512vnni[ZY_QT_COUNT];
+/* 4 × (1–4) tile kernels for several activation rows (NULL where there is none). */
+extern const zy_qdot_tile_fn zy_qdot_tile_avx512vnni[ZY_QT_COUNT];
 
 /* Activation quantizers (ggml-cpu's), one row; fast variants must give identical bytes. */
 void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
