@@ -2,7 +2,8 @@
 // decoder blocks of RMSNorm → grouped-query attention with RoPE → residual, RMSNorm → SwiGLU MLP → residual.
 // Written once over the Tensor API, so the trainer runs it with autograd (forward(ids) → logits) and inference
 // runs it under noGrad with a KV cache (forwardSegments: several sequences packed into one activation matrix
-// for the linear layers, attention per sequence against its own cache).
+// for the linear layers, attention per sequence against its own cache). Single-token decode steps with GGUF
+// weights go through the backend's composite Backend.llamaDecodeLayer when it has one: block() is its spec.
 // Config parsing, parameter specs and the HF ↔ GGUF name map live in llama-config.ts.
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
