@@ -62,6 +62,14 @@ void zy_op_attention(const float *q, const float *k, const float *v, float *out,
   zy_ops_for(rows, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
+void zy_op_attention_serial(const float *q, const float *k, const float *v, float *out, float *lse, int64_t b,
+                            int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal,
+                            int64_t cap) {
+  attn_ctx c = {.q = q, .k = k, .v = v, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
+                .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
+  attn_fwd_task(&c, 0, b * nh * tq, 0);
+}
+
 static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {
   (void)t;
   attn_ctx *c = p;
