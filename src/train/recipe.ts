@@ -31,7 +31,7 @@ import { plotDataFromMetrics, renderSvg } from "./plot.js";
 import type { ProgressSink } from "./progress.js";
 import {
   bootstrapFit, computeOptimal, fitLaw, llamaHfConfig, llamaParamCount, llamaTrainFlopsPerToken, predictionInterval,
-  predictLoss, readRuns, renderFitSvg, runSweep, shapeName, sweepRunOptions, type LawConstants, type LlamaShape, type SweepConfig,
+  predictLoss, readRuns, renderFitSvg, runSweep, shapeName, sweepRunOptions, type LawConstants, type LlamaShape, type RunRecord, type SweepConfig,
 } from "./scaling.js";
 import { DEFAULT_SFT_OPTIONS, prepareSftData, runSft } from "./sft.js";
 import { openTokenStream, resolveTokenPaths } from "./token-file.js";
@@ -54,7 +54,9 @@ export interface RecipeConfig {
   poetryMaxChars: number;
   tokenizer: { vocabSize: number; minFrequency: number };
   train: { batch: number; seq: number; lr: number; evalBatches: number; warmupFraction: number; maxWarmup: number };
-  sweep: { shapes: LlamaShape[]; tokens: number[] };
+  /** fitMinTokensPerParam: runs with fewer training tokens per parameter are left out of the fit (still in the
+   *  early transient, where a bigger model can trail a smaller one at the same tokens); 0 keeps all. */
+  sweep: { shapes: LlamaShape[]; tokens: number[]; fitMinTokensPerParam?: number };
   /** Shapes the final model may take; the fit picks the one with the lowest predicted loss in the budget. */
   candidates: LlamaShape[];
   /** Largest shipped size in bytes (bf16 weights + tokenizer). */
@@ -404,8 +406,14 @@ export function chooseFinal(ctx: { config: RecipeConfig }, vocabSize: number, c:
   return best;
 }
 
+/** The sweep runs the fit uses (see fitMinTokensPerParam). */
+function fittedRuns(ctx: { config: RecipeConfig; work: string }): RunRecord[] {
+  const min = ctx.config.sweep.fitMinTokensPerParam ?? 0;
+  return readRuns(path.join(ctx.work, "sweep")).filter((r) => r.tokens >= min * r.params);
+}
+
 async function stageFit(ctx: RecipeContext): Promise<Record<string, unknown>> {
-  const runs = readRuns(path.join(ctx.work, "sweep"));
+  const runs = fittedRuns(ctx);
   const pts = runs.map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));
   const fit = fitLaw(pts);
   const boot = bootstrapFit(pts, fit.constants, 100, ctx.config.seed);
@@ -601,7 +609,7 @@ async function stageExport(ctx: RecipeContext): Promise<Record<string, unknown>>
   }
   const p = readPrediction(ctx);
   const pre = readDone<{ valLoss: number }>(ctx.work, "pretrain")!;
-  const runs = readRuns(path.join(ctx.work, "sweep")).map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));
+  const runs = fittedRuns(ctx).map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));
   writeFileSync(path.join(out, "scaling-fit.svg"), renderFitSvg({
     runs, constants: p.constants, target: { N: p.N, D: p.D, predicted: p.predictedValLoss, actual: pre.valLoss },
   }));
@@ -724,10 +732,14 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
   L.push("![pretraining curve](pretrain-curve.svg)", "", "![SFT curve](sft-curve.svg)", "");
   L.push(`(The same pictures as \`npx zhiyu plot runs/recipe-${c.name}/pretrain/metrics.jsonl --out pretrain-curve.svg\`, and likewise for sft/.)`, "");
   L.push("## Scaling law: predicted before the final run", "");
+  const minTpp = c.sweep.fitMinTokensPerParam ?? 0;
+  const fitted = new Set(fittedRuns(ctx).map((r) => r.name));
   L.push(`The sweep trained ${runs.length} small models (${[...new Set(runs.map((r) => shapeName(r.shape)))].join(", ")}) × ` +
     `(${[...new Set(runs.map((r) => r.tokens))].join(", ")} tokens) with the same data, batch, LR schedule and validation windows` +
     (sweepDone ? ` (${(sweepDone.seconds / 60).toFixed(0)} minutes)` : "") + ". Fit of L(N, D) = E + A/N^α + B/D^β " +
-    "(Huber on log L, δ = 10⁻³, Nelder–Mead from a grid of starts; ± = bootstrap standard deviation over runs):", "");
+    "(Huber on log L, δ = 10⁻³, Nelder–Mead from a grid of starts, exponents kept in [0, 2]; ± = bootstrap standard deviation over runs)" +
+    (minTpp > 0 ? ` on the ${fitted.size} runs with at least ${minTpp} training tokens per parameter (shorter runs are still in the ` +
+      "early transient, where a bigger model trails a smaller one at the same token count — a law monotone in N cannot describe that)" : "") + ":", "");
   const k = p.constants;
   const sd = p.std;
   L.push(`| E | A | α | B | β |`, "|---|---|---|---|---|");
@@ -744,8 +756,8 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
     `${err >= 0 ? "+" : ""}${pct(err)} — ${Math.abs(err) <= 0.05 ? "within" : "NOT within"} the 5% the issue asks for. ` +
     `For the same compute (C = 6ND = ${p.flops.toExponential(2)}) the fit's compute-optimal split is N ≈ ${Math.round(p.computeOptimal.N)}, D ≈ ${Math.round(p.computeOptimal.D)}.`, "");
   L.push("![scaling fit](scaling-fit.svg)", "");
-  L.push("| run | N | D | validation loss |", "|---|---|---|---|");
-  for (const r of runs) L.push(`| ${r.name} | ${r.params} | ${r.tokens} | ${r.valLoss.toFixed(4)} |`);
+  L.push("| run | N | D | validation loss | in the fit |", "|---|---|---|---|---|");
+  for (const r of runs) L.push(`| ${r.name} | ${r.params} | ${r.tokens} | ${r.valLoss.toFixed(4)} | ${fitted.has(r.name) ? "yes" : "no"} |`);
   L.push("", "## Evaluation: bits per byte against a bigram baseline", "");
   L.push("Held-out text of the same sets; bits per byte = total nats / ln 2 / UTF-8 bytes. The bigram is an add-k token bigram " +
     "fitted on the same training tokens; k is the best of 1 … 0.001 on each file (the strongest bigram).", "");

@@ -208,7 +208,7 @@ function objective(theta: readonly number[], pts: readonly FitPoint[], delta: nu
   const [a, b, e, alpha, beta] = theta as [number, number, number, number, number];
   // Exponents stay non-negative: a law in which more parameters or more data raise the loss does not extrapolate
   // (noisy small runs, where a bigger model happens to trail a smaller one, otherwise pull α below zero).
-  if (!(alpha >= 0) || !(beta >= 0)) return Infinity;
+  if (!(alpha >= 0) || !(beta >= 0) || alpha > 2 || beta > 2) return Infinity;
   let s = 0;
   for (const p of pts) s += huber(logSumExp3(a - alpha * Math.log(p.N), b - beta * Math.log(p.D), e) - Math.log(p.loss), delta);
   return s;
