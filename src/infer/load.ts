@@ -159,6 +159,23 @@ export class LoadedModel implements TextModel {
       }
       return { ids: item.tokens, cache: item.seq.cache };
     });
+    // A step that mixes single-token decodes with prompt chunks runs as two passes, so the decodes still get the
+    // backend's composite decode layer (it takes single-token steps only). Rows do not interact: each group's
+    // logits are what that group would get as a step of its own; the cost is one more pass over the weights.
+    const decodes = items.flatMap((it, i) => (it.ids.length === 1 ? [i] : []));
+    if (decodes.length > 0 && decodes.length < items.length && this.model instanceof LlamaModel && this.backend.llamaDecodeLayer) {
+      const out = new Array<Float32Array>(items.length);
+      const prompts = items.flatMap((it, i) => (it.ids.length > 1 ? [i] : []));
+      for (const group of [decodes, prompts]) {
+        const logits = this.forwardItems(group.map((i) => items[i]!));
+        group.forEach((i, k) => { out[i] = logits[k]!; });
+      }
+      return out;
+    }
+    return this.forwardItems(items);
+  }
+
+  private forwardItems(items: { ids: readonly number[]; cache: KvCache }[]): Float32Array[] {
     const v = this.vocabSize;
     return noGrad(() => tidy(() => {
       const t = this.model.forwardSegments(items);
