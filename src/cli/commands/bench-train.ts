@@ -3,7 +3,6 @@
 // tokens, the same shape llm.c's train_gpt2 runs (B = 4, T = 64). Prints {"tokens_per_s": n} with --json, from
 // the median step time after one warm-up step. --profile adds the time spent per backend op over the timed steps.
 // Leaves out: data loading from disk (the random tokens sit in a temporary file read once).
-import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -17,7 +16,7 @@ import { findPreset } from "../../train/presets.js";
 import { runTraining } from "../../train/trainer.js";
 import { writeTokenFile } from "../../train/token-file.js";
 import { median } from "../bench-stats.js";
-import { intFlag } from "../flags.js";
+import { intFlag, parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu bench train [--preset NAME] [--batch B] [--seq T] [--threads N] [--dtype f32|bf16] [--steps N]
                         [--vocab V] [--backend cpu|ref] [--json] [--profile[-sizes]] [--vs-llmc DIR [--llmc-steps N]]
@@ -100,21 +99,16 @@ function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () =
 
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        preset: { type: "string", default: "gpt2-124m" }, batch: { type: "string", default: "4" },
-        seq: { type: "string", default: "64" }, threads: { type: "string" }, dtype: { type: "string", default: "f32" },
-        steps: { type: "string", default: "5" }, backend: { type: "string" }, json: { type: "boolean" },
-        profile: { type: "boolean" }, "profile-sizes": { type: "boolean" }, help: { type: "boolean" }, "vs-llmc": { type: "string" },
-        "llmc-steps": { type: "string", default: "5" }, vocab: { type: "string" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      preset: { type: "string", default: "gpt2-124m" }, batch: { type: "string", default: "4" },
+      seq: { type: "string", default: "64" }, threads: { type: "string" }, dtype: { type: "string", default: "f32" },
+      steps: { type: "string", default: "5" }, backend: { type: "string" }, json: { type: "boolean" },
+      profile: { type: "boolean" }, "profile-sizes": { type: "boolean" }, help: { type: "boolean" }, "vs-llmc": { type: "string" },
+      "llmc-steps": { type: "string", default: "5" }, vocab: { type: "string" },
+    },
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;

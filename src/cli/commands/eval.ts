@@ -3,7 +3,6 @@
 // --bigram, the add-k bigram baseline fitted on those training tokens (a `zhiyu data prepare` folder or token
 // file) on the same text, and how much lower the model's bits per byte are. See src/train/eval.ts.
 // Leaves out: GGUF models (the evaluator runs the trainer's model code over a Hugging Face folder).
-import { parseArgs } from "node:util";
 import { createBackend } from "../../backend/index.js";
 import { setDefaultBackend } from "../../tensor/index.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
@@ -11,6 +10,7 @@ import { bestBigram, evaluateModel, fitBigram, readEvalDocuments, scoredStream }
 import { TrainModel } from "../../train/model.js";
 import { openTokenStream, resolveTokenPaths } from "../../train/token-file.js";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu eval --model DIR --data FILE... [--bigram TOKENS] [--seq T] [--threads N] [--json]
 
@@ -21,18 +21,13 @@ const HELP = `usage: zhiyu eval --model DIR --data FILE... [--bigram TOKENS] [--
   --seq T           evaluation window (default: the model's context, at most 256)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" }, data: { type: "string", multiple: true }, bigram: { type: "string" }, seq: { type: "string" },
-        threads: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      model: { type: "string" }, data: { type: "string", multiple: true }, bigram: { type: "string" }, seq: { type: "string" },
+      threads: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;

@@ -3,11 +3,11 @@
 // template, loss on assistant tokens only, short examples packed. Running the same command again resumes from
 // the newest checkpoint in --out. See src/train/sft.ts.
 // Leaves out: a config file (the recipe drives SFT in code).
-import { parseArgs } from "node:util";
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_SFT_OPTIONS, runSft, type SftOptions } from "../../train/sft.js";
 import { UsageError } from "../errors.js";
 import { withStopSignals } from "../stop-signal.js";
+import { parseFlags } from "../flags.js";
 
 const D = DEFAULT_SFT_OPTIONS;
 const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
@@ -31,20 +31,15 @@ function num(flag: string, raw: string | undefined, fallback: number, integer: b
 
 export async function run(argv: string[]): Promise<number> {
   const s = { type: "string" } as const;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
-        warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
-        "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
+      warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
+      "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;
