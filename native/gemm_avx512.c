@@ -45,6 +45,18 @@ static inline AVX512 __mmask16 lane_mask(int count) {
     }                                                                                               \
   } while (0)
 
+/* One k-step of the tile: acc{0,1}[i] += A[i] · (b0, b1) for the R rows, then both panels advance. */
+#define FMA_ROWS(R)                                                                                 \
+  do {                                                                                              \
+    _Pragma("GCC unroll 12") for (int i = 0; i < (R); i++) {                                         \
+      __m512 ai = _mm512_set1_ps(pa[i]);                                                            \
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);                                                   \
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);                                                   \
+    }                                                                                               \
+    pa += MR;                                                                                       \
+    pb += ldb;                                                                                      \
+  } while (0)
+
 /* R rows × nr (≤ 32) columns of C from a packed A panel (stride MR per k) and a packed B panel (stride ldb). */
 static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, int64_t kb, const float *pa,
                                                                    const float *pb, int64_t ldb, float *c,
@@ -63,26 +75,12 @@ static inline __attribute__((always_inline)) AVX512 void tile_rows(const int R, 
       _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0); /* B rows from L2, 16 k-steps ahead */
       _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
       __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
-#pragma GCC unroll 12
-      for (int i = 0; i < R; i++) {
-        __m512 ai = _mm512_set1_ps(pa[i]);
-        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-      }
-      pa += MR;
-      pb += ldb;
+      FMA_ROWS(R);
     }
   } else {
     for (int64_t p = 0; p < kb; p++) {
       __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
-#pragma GCC unroll 12
-      for (int i = 0; i < R; i++) {
-        __m512 ai = _mm512_set1_ps(pa[i]);
-        acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-        acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-      }
-      pa += MR;
-      pb += ldb;
+      FMA_ROWS(R);
     }
   }
   STORE_ROWS(R);
