@@ -90,6 +90,8 @@ export interface LlamaOptions {
 
 export class LlamaModel {
   readonly freqs: Float32Array;
+  /** Whether every layer's projection matrices are encoded (GGUF), known after the first decode step. */
+  private allMatricesEncoded: boolean | undefined;
   constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>,
     readonly fused: FusedProjections | null = null, readonly options: LlamaOptions = {}) {
     this.freqs = ropeFrequencies(config);
@@ -165,9 +167,12 @@ export class LlamaModel {
       const w = this.params.get(`model.layers.${l}.${name}.weight`);
       return w !== undefined && isQuantWeight(w) ? w : null;
     };
-    const names = ["self_attn.o_proj", "mlp.down_proj", ...(this.fused ? [] : ["self_attn.q_proj", "self_attn.k_proj",
-      "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"])];
-    for (let l = 0; l < c.numLayers; l++) if (names.some((n) => !matrix(l, n))) return null; // dense f32 weights
+    if (this.allMatricesEncoded === undefined) {
+      const names = ["self_attn.o_proj", "mlp.down_proj", ...(this.fused ? [] : ["self_attn.q_proj", "self_attn.k_proj",
+        "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"])];
+      this.allMatricesEncoded = Array.from({ length: c.numLayers }, (_, l) => l).every((l) => names.every((n) => matrix(l, n)));
+    }
+    if (!this.allMatricesEncoded) return null; // dense f32 weights: the tensor path
     const data = (t: Tensor | null) => (t ? t.storage("llamaDecodeLayer").subarray(t.offset, t.offset + t.size) as Float32Array : null);
     const caches = segs.map((s) => s.cache!);
     return (l, y) => {

@@ -10,9 +10,18 @@ import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
-const native = createBackend();
+const base = createBackend();
+/** The backend as it is, counting calls of the composite op (the comparison means nothing if it never runs). */
+let opCalls = 0;
+const native = new Proxy(base, {
+  get: (t, p, r) => {
+    const v = Reflect.get(t, p, r) as unknown;
+    if (p !== "llamaDecodeLayer" || typeof v !== "function") return v;
+    return (...args: unknown[]) => { opCalls++; return (v as (...a: unknown[]) => void).apply(t, args); };
+  },
+}) as Backend;
 /** The same backend without the composite op: the model falls back to the tensor path. */
-const withoutOp = new Proxy(native, {
+const withoutOp = new Proxy(base, {
   get: (t, p, r) => (p === "llamaDecodeLayer" ? undefined : Reflect.get(t, p, r)),
 }) as Backend;
 
@@ -40,9 +49,11 @@ async function decodeLogits(file: string, backend: Backend): Promise<Float32Arra
 const MODELS = ["dev-llama-tok512-q8_0.gguf", "dev-llama-tok512-q4_0-pure.gguf", "dev-llama-tok512-e256-q4_k_m-pure.gguf",
   "dev-llama-tok512-f16.gguf", "dev-qwen2-e32-f16emb-q8_0.gguf"];
 
-test("native decode layer = tensor path, bit for bit", { skip: native.llamaDecodeLayer ? false : "addon without llamaDecodeLayer" }, async () => {
+test("native decode layer = tensor path, bit for bit", { skip: base.llamaDecodeLayer ? false : "addon without llamaDecodeLayer" }, async () => {
   for (const file of MODELS) {
+    const before = opCalls;
     const a = await decodeLogits(file, native);
+    assert.ok(opCalls > before, `${file}: the composite decode layer never ran`);
     const b = await decodeLogits(file, withoutOp);
     assert.equal(a.length, b.length);
     a.forEach((row, i) => {

@@ -124,8 +124,7 @@ export class CpuBackend implements Backend {
 
   /** The native composite decode layer (validated in the addon; absent from older addons). */
   get llamaDecodeLayer(): ((x: Float32Array, spec: DecodeLayerSpec) => void) | undefined {
-    const fn = this.addon.llamaDecodeLayer;
-    return fn ? (x, spec) => fn(x, spec) : undefined;
+    return this.addon.llamaDecodeLayer;
   }
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
