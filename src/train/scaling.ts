@@ -78,6 +78,8 @@ export interface SweepConfig {
   evalBatches: number;
   seed: number;
   threads?: number | null;
+  /** Runs with fewer training tokens per parameter are not trained (a fit that leaves them out gains nothing from them). */
+  minTokensPerParam?: number;
 }
 
 export interface RunRecord {
@@ -153,6 +155,11 @@ export async function runSweep(cfg: SweepConfig, runsDir: string, backend: Backe
       const file = path.join(runsDir, `${shapeName(shape)}-D${tokens}.json`);
       if (existsSync(file)) {
         out.push(JSON.parse(readFileSync(file, "utf8")) as RunRecord);
+        continue;
+      }
+      const params = llamaParamCount(shape, cfg.vocabSize);
+      if (tokens < (cfg.minTokensPerParam ?? 0) * params) {
+        log(`sweep: ${shapeName(shape)} × ${tokens} tokens skipped (${(tokens / params).toFixed(1)} tokens per parameter < ${cfg.minTokensPerParam})`);
         continue;
       }
       log(`sweep: ${shapeName(shape)} (${llamaParamCount(shape, cfg.vocabSize)} parameters) × ${tokens} tokens`);
@@ -262,6 +269,9 @@ export function nelderMead(f: (x: number[]) => number, x0: readonly number[], st
 }
 
 export interface FitOptions {
+  /** Huber δ on residuals of log L. Chinchilla's 10⁻³ suits hundreds of runs; with a dozen, every residual exceeds it
+   *  and the fit becomes least absolute deviations (five constants pass through five runs and ignore the rest).
+   *  δ ≥ 0.1 is plain least squares here (log residuals are a few hundredths). */
   delta?: number;
   /** Starting values tried for each of a, b, e, α, β (the grid of starts is their product). */
   starts?: { a: number[]; b: number[]; e: number[]; alpha: number[]; beta: number[] };
@@ -292,14 +302,14 @@ export interface BootstrapResult {
 }
 
 /** Refits on `count` resamples (with replacement) of the runs, starting from the full fit's constants. */
-export function bootstrapFit(pts: readonly FitPoint[], full: LawConstants, count: number, seed: number): BootstrapResult {
+export function bootstrapFit(pts: readonly FitPoint[], full: LawConstants, count: number, seed: number, delta = 1e-3): BootstrapResult {
   const rng = new Rng(seed);
   const start = { a: [Math.log(full.A)], b: [Math.log(full.B)], e: [Math.log(full.E)], alpha: [full.alpha], beta: [full.beta] };
   const samples: LawConstants[] = [];
   for (let i = 0; i < count; i++) {
     const resample = pts.map(() => pts[rng.int(pts.length)]!);
     if (new Set(resample).size < 5) continue;
-    samples.push(fitLaw(resample, { starts: start }).constants);
+    samples.push(fitLaw(resample, { starts: start, delta }).constants);
   }
   const std = (key: keyof LawConstants) => {
     const v = samples.map((s) => s[key]);

@@ -13,12 +13,14 @@ import {
 import { UsageError } from "../errors.js";
 
 const HELP = `usage: zhiyu scaling sweep --config FILE [--runs DIR] [--threads N]
-       zhiyu scaling fit RUNS_DIR [--predict N,D] [--flops C] [--plot FILE.svg] [--bootstrap K] [--seed S] [--json]
+       zhiyu scaling fit RUNS_DIR [--predict N,D] [--flops C] [--plot FILE.svg] [--bootstrap K] [--seed S] [--delta δ] [--json]
 
 sweep config (JSON): {"data": DIR, "valData"?: FILE, "vocabSize": V, "shapes": [{"layers","hidden","heads","kvHeads","ffn"}],
-  "tokens": [D…], "batch": B, "seq": T, "lr": LR, "evalBatches": K, "seed": S, "runsDir"?: DIR}
+  "tokens": [D…], "batch": B, "seq": T, "lr": LR, "evalBatches": K, "seed": S, "runsDir"?: DIR,
+  "minTokensPerParam"?: M (runs below M tokens per parameter are not trained)}
 fit: N = parameters, D = training tokens; --predict 3e6,2e6 prints L(N, D) with a 90% bootstrap interval;
-  --flops C prints the compute-optimal N and D for C = 6·N·D.`;
+  --flops C prints the compute-optimal N and D for C = 6·N·D; --delta is the Huber δ on log-loss residuals
+  (default 1e-3 as in Chinchilla, meant for hundreds of runs; 1 = least squares, better for a dozen).`;
 
 function parseNumber(flag: string, raw: string): number {
   const n = Number(raw);
@@ -47,14 +49,15 @@ export async function run(argv: string[]): Promise<number> {
     args: rest, allowPositionals: true,
     options: {
       predict: { type: "string" }, flops: { type: "string" }, plot: { type: "string" }, bootstrap: { type: "string" },
-      seed: { type: "string" }, json: { type: "boolean" },
+      seed: { type: "string" }, json: { type: "boolean" }, delta: { type: "string" },
     },
   });
   if (positionals.length !== 1) throw new UsageError(`give the runs folder\n\n${HELP}`);
   const runs = readRuns(positionals[0]!);
   const pts = runs.map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));
-  const fit = fitLaw(pts);
-  const boot = bootstrapFit(pts, fit.constants, values.bootstrap !== undefined ? Number(values.bootstrap) : 100, Number(values.seed ?? 1));
+  const delta = values.delta !== undefined ? parseNumber("delta", values.delta) : 1e-3;
+  const fit = fitLaw(pts, { delta });
+  const boot = bootstrapFit(pts, fit.constants, values.bootstrap !== undefined ? Number(values.bootstrap) : 100, Number(values.seed ?? 1), delta);
   const c = fit.constants;
   const out: Record<string, unknown> = { runs: runs.length, constants: c, std: boot.std, bootstrapSamples: boot.samples.length };
   let target: { N: number; D: number; predicted: number } | null = null;
