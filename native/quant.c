@@ -15,9 +15,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static const char *const NAMES[ZY_QT_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
-static const int BLOCK_ELEMS[ZY_QT_COUNT] = {1, 1, 1, 32, 32, 32, 32, 32, 256, 256, 256};
-static const int BLOCK_BYTES[ZY_QT_COUNT] = {4, 2, 2, 34, 18, 20, 22, 24, 144, 176, 210};
+static const char *const NAMES[ZY_QT_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "q8_0_r16", "q4_0_r16"};
+static const int BLOCK_ELEMS[ZY_QT_COUNT] = {1, 1, 1, 32, 32, 32, 32, 32, 256, 256, 256, 32, 32};
+static const int BLOCK_BYTES[ZY_QT_COUNT] = {4, 2, 2, 34, 18, 20, 22, 24, 144, 176, 210, 34, 18};
 
 int zy_qtype_from_name(const char *name) {
   for (int t = 0; t < ZY_QT_COUNT; t++)
@@ -521,6 +521,10 @@ typedef struct {
 static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
   (void)thread_index;
   const matmul_ctx *c = (const matmul_ctx *)p;
+  if (zy_qtype_is_r16(c->type)) {
+    zy_r16_rows(c->w, c->type, c->cols, c->act, c->m, c->out, c->rows, begin, end);
+    return;
+  }
   int64_t tile = W_TILE_BYTES / c->row_bytes;
   if (tile < 4) tile = 4;
   for (int64_t r0 = begin; r0 < end; r0 += tile) {
@@ -638,7 +642,7 @@ static void run_threaded(const matmul_ctx *c, int panel) {
     else matmul_task((void *)c, 0, c->rows, 0);
     return;
   }
-  const int64_t grain = panel ? PANEL_ROWS : 4;
+  const int64_t grain = panel ? PANEL_ROWS : zy_qtype_is_r16(c->type) ? 16 : 4;
   int64_t chunk = (c->rows + (int64_t)threads * CHUNKS_PER_THREAD - 1) / ((int64_t)threads * CHUNKS_PER_THREAD);
   chunk = (chunk + grain - 1) / grain * grain;
   dynamic_ctx d = {c, panel, chunk, (c->rows + chunk - 1) / chunk, 0, 0};
@@ -669,6 +673,7 @@ const char *zy_quant_impl(void) {
 
 int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m) {
   if (rows == 0 || m == 0) return 0;
+  if (zy_qtype_is_r16(type) && rows % 16 != 0) return -3;
   const act_format fmt = act_format_of(type);
   const int64_t bs = fmt == ACT_Q8_K ? 256 : 32, nb = fmt <= ACT_BF16 ? 0 : cols / bs;
   size_t need = 0;
@@ -676,7 +681,7 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   else if (fmt != ACT_EXACT) need = (size_t)(m * cols + 64) + 3 * (size_t)(m * nb * 4 + 64) + (size_t)(m * nb * 32 + 64);
   const int64_t npairs = (nb + 1) / 2;
   const int use512 = zy_cpu()->avx512_vnni;
-  const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1);
+  const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type);
   if (pairs) need += 2 * (size_t)(m * npairs * 64 + 64);
   if (need > 0 && !grow(&scratch, &scratch_size, need)) return -1;
   zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
@@ -727,7 +732,7 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, dot, rows4, tile, type, wide ? 8 : 4};
   const int panel = (fmt == ACT_F16 || fmt == ACT_BF16) && m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   /* Small products are not worth waking the pool. */
-  if (rows * cols * m < 32768 || rows < 8) matmul_task(&c, 0, rows, 0);
+  if (rows * cols * m < 32768 || rows < (zy_qtype_is_r16(type) ? 32 : 8)) matmul_task(&c, 0, rows, 0);
   else run_threaded(&c, panel);
   return 0;
 }

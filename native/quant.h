@@ -13,7 +13,9 @@ extern "C" {
 
 typedef enum {
   ZY_QT_F32, ZY_QT_F16, ZY_QT_BF16, ZY_QT_Q8_0, ZY_QT_Q4_0, ZY_QT_Q4_1, ZY_QT_Q5_0, ZY_QT_Q5_1,
-  ZY_QT_Q4_K, ZY_QT_Q5_K, ZY_QT_Q6_K, ZY_QT_COUNT
+  ZY_QT_Q4_K, ZY_QT_Q5_K, ZY_QT_Q6_K,
+  /* Repacked forms of q8_0 and q4_0 (native/quant_r16.c), made in memory by zy_repack_r16; never in a file. */
+  ZY_QT_Q8_0_R16, ZY_QT_Q4_0_R16, ZY_QT_COUNT
 } zy_qtype;
 
 /* The type named "q4_k" etc. (lowercase GGUF names), or -1. */
@@ -22,13 +24,19 @@ const char *zy_qtype_name(int type);
 int zy_qtype_block_elems(int type);
 int zy_qtype_block_bytes(int type);
 
-/* n elements (a multiple of the block size) of raw blocks → f32. */
+/* Rewrites a q8_0 or q4_0 matrix [rows, cols] in place into its r16 layout (rows a multiple of 16) and returns
+ * ZY_QT_Q8_0_R16 / ZY_QT_Q4_0_R16; -1 for another type or shape (w untouched), -2 when out of memory. */
+int zy_repack_r16(uint8_t *w, int type, int64_t rows, int64_t cols);
+int zy_qtype_is_r16(int type);
+
+/* n elements (a multiple of the block size) of raw blocks → f32 (not the r16 types, whose rows are interleaved). */
 void zy_dequantize(const uint8_t *w, int type, float *out, int64_t n);
 /* f32 → blocks with ggml's quantize_row_*_ref (q8_0, q4_0, q4_1, q5_0, q5_1) or round-to-nearest-even (f16,
  * bf16). Returns 0, or -1 for a type it cannot produce. */
 int zy_quantize(const float *x, int type, uint8_t *out, int64_t n);
 /* out[i*rows + r] = dot(W row r, x row i), W [rows, cols] raw blocks, x [m, cols], out [m, rows]. Returns 0, or
- * -1 when the scratch buffer for the quantized activations cannot be allocated. */
+ * -1 when the scratch buffer for the quantized activations cannot be allocated (-3: an r16 type with rows not a
+ * multiple of 16). */
 int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m);
 /* Which kernel family the current ISA level selects: "avx512-vnni", "avx2" or "portable". */
 const char *zy_quant_impl(void);

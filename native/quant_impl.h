@@ -51,6 +51,10 @@ extern const zy_qdot_rows4_fn zy_qdot_rows4_avx512vnni[ZY_QT_COUNT];
 /* 4 × (1–4) tile kernels for several activation rows (NULL where there is none). */
 extern const zy_qdot_tile_fn zy_qdot_tile_avx512vnni[ZY_QT_COUNT];
 
+/* r16 matmul over weight rows [begin, end) (multiples of 16) of an r16 matrix: out[i·out_rows + r] (quant_r16.c). */
+void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, int64_t m, float *out, int64_t out_rows,
+                 int64_t begin, int64_t end);
+
 /* Activation quantizers (ggml-cpu's), one row; fast variants must give identical bytes. */
 void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
 void zy_quantize_row_q8k(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums);

@@ -20,8 +20,11 @@ export type Storage = Float32Array | Uint16Array | Int32Array;
 
 /** GGUF/ggml quantized block types the backend can multiply with directly. */
 export type QuantType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
-/** Weight storage types for inference matmuls with ggml semantics (raw GGUF bytes). */
-export type WeightType = "f32" | "f16" | "bf16" | QuantType;
+/** In-memory repacked forms of q8_0 / q4_0 matrices (16 rows interleaved per block; see Backend.repackWeight and
+ *  refRepackR16), for quantMatmul only. Never read from or written to a file. */
+export type PackedType = "q8_0_r16" | "q4_0_r16";
+/** Weight storage types for inference matmuls with ggml semantics (raw GGUF bytes, or a repacked form). */
+export type WeightType = "f32" | "f16" | "bf16" | QuantType | PackedType;
 
 export type UnaryOp =
   | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "recip" | "abs" | "tanh" | "sigmoid" | "relu"
@@ -259,6 +262,10 @@ export interface Backend {
     m: number): void;
   /** Dequantizes n elements (a multiple of the block size) of blocks to f32. */
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void;
+  /** Optional: rewrites the matrix w [rows, cols] of `type` in place into a layout this backend's quantMatmul runs
+   *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
+   *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */
+  repackWeight?(w: Uint8Array, type: WeightType, rows: number, cols: number): WeightType | null;
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */

@@ -74,6 +74,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;
+  /** In-place r16 repacking of a q8_0 / q4_0 matrix; the new type name, or null when not repackable. */
+  quantRepack?: (w: Uint8Array, type: string, rows: number, cols: number) => string | null;
   [name: string]: unknown;
 }
 

@@ -39,23 +39,30 @@ export interface LoadModelOptions {
   contextLength?: number;
   /** A tokenizer to use instead of the model's own (needed for HF folders without tokenizer.json). */
   tokenizer?: Tokenizer;
+  /** Let the backend rewrite encoded matmul weights into its faster layout (Backend.repackWeight; same results).
+   *  Default true; false keeps every matrix in the file's layout (to compare the two). */
+  repack?: boolean;
 }
 
 type FamilyModel = LlamaModel | Gpt2Model;
 
-/** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. */
-function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend: Backend): Weight {
+/** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. An encoded
+ *  matrix that only feeds matmuls is handed to the backend's repackWeight when `repack` (in place: the bytes of a
+ *  fused q/k/v or gate/up group stay side by side, and resident memory does not grow). */
+function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend: Backend, repack: boolean): Weight {
   // f32 matrices become tensors: exact either way, and dense f32 goes through the GEMM kernels.
   if (spec.kind === "matrix" && keepEncoded && raw.type !== "f32") {
     const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: raw.data };
+    if (repack && !spec.lookup && backend.repackWeight) q.type = backend.repackWeight(q.data, q.type, q.rows, q.cols) ?? q.type;
     return q;
   }
   return fromTypedArray(decodeToF32(raw, backend), spec.shape);
 }
 
-function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend): Map<string, Weight> {
+function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend,
+  repack = false): Map<string, Weight> {
   const params = new Map<string, Weight>();
-  for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend));
+  for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend, repack));
   return params;
 }
 
@@ -246,11 +253,11 @@ async function loadGgufFile(file: string, options: LoadModelOptions, backend: Ba
         ["gate_proj", "up_proj"].map((n) => `model.layers.${l}.mlp.${n}.weight`),
       ]).flat();
       const source = new StackedGgufSource(gguf, new GgufSource(gguf, llamaGgufName), groups);
-      const params = loadParams(llamaParamSpecs(config), source, true, backend);
+      const params = loadParams(llamaParamSpecs(config), source, true, backend, options.repack ?? true);
       model = new LlamaModel(config, params, fuseProjections(config, params));
     } else {
       const config = gpt2ConfigFromGguf(gguf);
-      const params = loadParams(gpt2ParamSpecs(config), new GgufSource(gguf, gpt2GgufName), true, backend);
+      const params = loadParams(gpt2ParamSpecs(config), new GgufSource(gguf, gpt2GgufName), true, backend, options.repack ?? true);
       model = new Gpt2Model(config, params, { ggmlGelu: true });
     }
   });

@@ -11,6 +11,9 @@ export type Weight = Tensor | QuantWeight;
 export function embedRows(table: Weight, ids: Int32Array, dim: number): Tensor {
   if (!isQuantWeight(table)) return embedding(table, fromTypedArray(ids, [ids.length]));
   if (table.cols !== dim) throw new Error(`[embedRows] table has ${table.cols} columns, expected ${dim}`);
+  if (table.type === "q8_0_r16" || table.type === "q4_0_r16") {
+    throw new Error(`[embedRows] the table is repacked (${table.type}) for matmuls only; its rows cannot be read — do not repack an embedding table`);
+  }
   const out = new Float32Array(ids.length * dim);
   const rowBytes = ggmlRowSize(table.type, dim);
   const backend = getDefaultBackend();

@@ -14,6 +14,8 @@ export interface ParamSpec {
   kind: "matrix" | "vector";
   /** How a random init fills it: normal(0, std), ones or zeros. */
   init: "normal" | "ones" | "zeros";
+  /** Rows are read by id (embedding tables): an encoded one keeps the file's layout, never a matmul-only one. */
+  lookup?: boolean;
 }
 
 /** Raw tensor bytes from a file, already in the model's layout (torch order, rows contiguous). */

@@ -23,7 +23,7 @@ const skip = !addon || typeof addon.quantMatmul !== "function" ? "native addon w
 // (native/zy_pool.c reads the generation when the thread starts), which hangs; reported to the pool's owner.
 if (addon && !skip) addon.setThreads(addon.threads());
 
-const ALL: WeightType[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"];
+const ALL: DequantType[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"];
 const K_TYPES = new Set<WeightType>(["q4_k", "q5_k", "q6_k"]);
 
 function rng(seed: number): () => number {
@@ -37,7 +37,7 @@ function rng(seed: number): () => number {
 
 /** Random valid weight bytes of `type` for rows × cols: quantized from random floats where a quantizer exists,
  *  otherwise random bytes with small, finite f16 scales. */
-function randomWeights(type: WeightType, rows: number, cols: number, rnd: () => number): Uint8Array {
+function randomWeights(type: DequantType, rows: number, cols: number, rnd: () => number): Uint8Array {
   const n = rows * cols;
   const x = new Float32Array(n).map(() => (rnd() * 2 - 1) * 0.5);
   if (type === "f32") return new Uint8Array(x.buffer);
@@ -70,7 +70,7 @@ function bound(w: Uint8Array, type: WeightType, rows: number, cols: number, x: F
   return out;
 }
 
-function compare(type: WeightType, rows: number, cols: number, m: number, seed: number, exact: boolean): void {
+function compare(type: DequantType, rows: number, cols: number, m: number, seed: number, exact: boolean): void {
   const rnd = rng(seed);
   const w = randomWeights(type, rows, cols, rnd);
   const x = new Float32Array(m * cols).map(() => rnd() * 4 - 2);
@@ -86,7 +86,7 @@ function compare(type: WeightType, rows: number, cols: number, m: number, seed: 
   }
 }
 
-function shapes(type: WeightType): Array<[number, number, number]> {
+function shapes(type: DequantType): Array<[number, number, number]> {
   const bs = QUANT_BLOCK[type].elements;
   const colsList = bs === 256 ? [256, 512, 768] : bs === 32 ? [32, 96, 256] : [1, 17, 64, 100];
   const out: Array<[number, number, number]> = [];

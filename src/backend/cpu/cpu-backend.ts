@@ -127,6 +127,13 @@ export class CpuBackend implements Backend {
     return this.addon.llamaDecodeLayer;
   }
 
+  /** Repacks q8_0 / q4_0 matrices with rows a multiple of 16 into the r16 layout of native/quant_r16.c, whose
+   *  kernels advance 16 rows per instruction (absent from older addons). */
+  get repackWeight(): ((w: Uint8Array, type: WeightType, rows: number, cols: number) => WeightType | null) | undefined {
+    const repack = this.addon.quantRepack;
+    return repack ? (w, type, rows, cols) => repack(w, type, rows, cols) as WeightType | null : undefined;
+  }
+
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
   matmulRoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void {
     C.checkMatmul(a, b, c, p, "f32");

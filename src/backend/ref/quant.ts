@@ -13,10 +13,13 @@
 //   f16 / bf16 weights: activations rounded to f16 / bf16. f32 weights: exact.
 // - refQuantMatmul: out[i, r] = dot(W row r, x row i) with those roundings; integer block dot products, then one
 //   f32 multiply-add per block (per super-block for k-quants), accumulated left to right.
+// - refRepackR16 / refUnpackR16: the r16 layout of q8_0 and q4_0 matrices (16 rows interleaved per block, for
+//   SIMD kernels that advance 16 dot products per instruction; see native/quant_r16.c); refQuantMatmul of an r16
+//   matrix is refQuantMatmul of the rows it holds.
 // Leaves out: k-quant quantization (llama-quantize's search for scales), the iq*/tq* types, q2_k/q3_k.
 
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../core/dtype.js";
-import { BackendError, type QuantType, type WeightType } from "../backend.js";
+import { BackendError, type PackedType, type QuantType, type WeightType } from "../backend.js";
 
 export type DequantType = QuantType | "f16" | "bf16" | "f32";
 export type RefQuantizeType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "f16" | "bf16";
@@ -476,11 +479,67 @@ export function activationFormat(type: WeightType): "exact" | "f16" | "bf16" | "
   }
 }
 
+/** The type each repacked type holds. */
+export const PACKED_SOURCE: Record<PackedType, "q8_0" | "q4_0"> = { q8_0_r16: "q8_0", q4_0_r16: "q4_0" };
+
+function isPacked(type: WeightType): type is PackedType {
+  return type in PACKED_SOURCE;
+}
+
+/** The r16 layout. Rows 16g … 16g+15 (group g) become nb tiles in block order; tile b = the 16 rows' f16 scales
+ *  (row r at bytes 2r, 2r+1), then 64-byte chunks k holding 4 bytes of each row (row r at 4r … 4r+3): for q8_0
+ *  eight chunks, row r's weights 4k … 4k+3 each plus 128 (as unsigned bytes); for q4_0 four chunks, row r's packed
+ *  bytes 4k … 4k+3 as stored (low nibbles weights 4k …, high nibbles 16+4k …). A group takes exactly the bytes of
+ *  its 16 rows. `copy` maps (row r, block b, byte i of the block) to its place. */
+function r16Walk(type: "q8_0" | "q4_0", rows: number, cols: number,
+  copy: (rowBlockByte: number, packedByte: number, flip: boolean) => void): void {
+  const bytes = QUANT_BLOCK[type].bytes, nb = cols / 32, tile = 16 * bytes, chunks = type === "q8_0" ? 8 : 4;
+  for (let g = 0; g < rows / 16; g++) {
+    const base = g * 16 * nb * bytes;
+    for (let b = 0; b < nb; b++) {
+      const t = base + b * tile;
+      for (let r = 0; r < 16; r++) {
+        const blk = base + (r * nb + b) * bytes;
+        copy(blk, t + 2 * r, false);
+        copy(blk + 1, t + 2 * r + 1, false);
+        for (let k = 0; k < chunks; k++) {
+          for (let i = 0; i < 4; i++) copy(blk + 2 + 4 * k + i, t + 32 + 64 * k + 4 * r + i, type === "q8_0");
+        }
+      }
+    }
+  }
+}
+
+function checkR16(op: string, type: "q8_0" | "q4_0", w: Uint8Array, rows: number, cols: number): void {
+  if (!Number.isInteger(rows) || rows <= 0 || rows % 16 !== 0 || !Number.isInteger(cols) || cols <= 0 || cols % 32 !== 0) {
+    throw new BackendError(op, `an r16 matrix needs rows a positive multiple of 16 and cols of 32, got [${rows}, ${cols}]`);
+  }
+  checkLen(op, "w", w.length, quantBytes(op, type, cols) * rows, `${rows} rows × ${cols} cols of ${type}`);
+}
+
+/** A q8_0 / q4_0 matrix [rows, cols] in the r16 layout (a new array). */
+export function refRepackR16(w: Uint8Array, type: "q8_0" | "q4_0", rows: number, cols: number): Uint8Array {
+  checkR16("repackWeight", type, w, rows, cols);
+  const out = new Uint8Array(quantBytes("repackWeight", type, cols) * rows);
+  r16Walk(type, rows, cols, (src, dst, flip) => { out[dst] = flip ? w[src] ^ 0x80 : w[src]; });
+  return out;
+}
+
+/** The rows an r16 matrix holds, in their GGUF layout (a new array). */
+export function refUnpackR16(w: Uint8Array, type: PackedType, rows: number, cols: number): Uint8Array {
+  const source = PACKED_SOURCE[type];
+  checkR16("unpackR16", source, w, rows, cols);
+  const out = new Uint8Array(w.length);
+  r16Walk(source, rows, cols, (dst, src, flip) => { out[dst] = flip ? w[src] ^ 0x80 : w[src]; });
+  return out;
+}
+
 /** out[i, r] = dot(W row r, x row i) for W [rows, cols] of `type` (raw GGUF bytes), x [m, cols], out [m, rows],
  *  with activations rounded the way ggml-cpu does (see the file header). */
 export function refQuantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array,
   out: Float32Array, m: number): void {
   const op = "quantMatmul";
+  if (isPacked(type)) return refQuantMatmul(refUnpackR16(w, type, rows, cols), PACKED_SOURCE[type], rows, cols, x, out, m);
   for (const [k, v] of [["rows", rows], ["cols", cols], ["m", m]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new BackendError(op, `${k} = ${v} must be a non-negative integer`);
   }

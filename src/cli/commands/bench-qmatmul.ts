@@ -4,12 +4,12 @@
 // Leaves out: comparing against llama.cpp (run its test-backend-ops perf mode beside it for that).
 import { parseArgs } from "node:util";
 import { loadNative, nativeLoadError } from "../../backend/native.js";
-import { QUANT_BLOCK, refQuantize } from "../../backend/ref/quant.js";
+import { PACKED_SOURCE, QUANT_BLOCK, refQuantize } from "../../backend/ref/quant.js";
 import type { WeightType } from "../../backend/backend.js";
 import { UsageError } from "../errors.js";
 import { intFlag } from "../flags.js";
 
-const TYPES = Object.keys(QUANT_BLOCK) as WeightType[];
+const TYPES = [...Object.keys(QUANT_BLOCK), ...Object.keys(PACKED_SOURCE)] as WeightType[];
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseArgs({
@@ -31,8 +31,11 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const type = values.type as WeightType;
   if (!TYPES.includes(type)) throw new UsageError(`--type ${values.type}: expected one of ${TYPES.join(", ")}`);
+  // A repacked type (q8_0_r16, q4_0_r16): random weights of the type it holds, repacked by the addon.
+  const packedFrom = (PACKED_SOURCE as Record<string, "q8_0" | "q4_0">)[type];
+  const source = packedFrom ?? type;
   const rows = intFlag("rows", values.rows)!, cols = intFlag("cols", values.cols)!, m = intFlag("m", values.m)!;
-  const { elements, bytes } = QUANT_BLOCK[type];
+  const { elements, bytes } = QUANT_BLOCK[source as keyof typeof QUANT_BLOCK];
   if (cols % elements !== 0) throw new UsageError(`--cols ${cols}: must be a multiple of the ${type} block size ${elements}`);
   const addon = loadNative();
   if (!addon || typeof addon.quantMatmul !== "function") throw new Error(`native quant kernels unavailable: ${nativeLoadError() || "rebuild with npm run build:native"}`);
@@ -55,7 +58,10 @@ export async function run(argv: string[]): Promise<number | void> {
     for (let e = 0; e < rows * cols; e += chunk) {
       const n = Math.min(chunk, rows * cols - e);
       for (let i = 0; i < n; i++) x[i] = rnd() * 0.1;
-      refQuantize(x, type as "q8_0", w.subarray((e / elements) * bytes), n);
+      refQuantize(x, source as "q8_0", w.subarray((e / elements) * bytes), n);
+    }
+    if (packedFrom && addon.quantRepack?.(w, packedFrom, rows, cols) !== type) {
+      throw new UsageError(`--type ${type}: the addon cannot repack [${rows}, ${cols}] (rows must be a multiple of 16)`);
     }
   }
   const x = new Float32Array(m * cols).map(() => rnd());

@@ -1,0 +1,116 @@
+// The r16 layout (16 rows of q8_0 / q4_0 interleaved per block; native/quant_r16.c): the TypeScript layout
+// (refRepackR16) is a permutation that refUnpackR16 inverts; the addon repacks to the same bytes in place; its
+// r16 matmul gives exactly the reference's bits for the rows it holds — on the fastest ISA and the portable path,
+// for 1–17 activation rows and a multithreaded size; and misuse (rows not a multiple of 16, dequantizing an r16
+// matrix, repacking another type) is refused with a clear message. Skipped without the addon.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadNative, type NativeAddon } from "../../src/backend/native.js";
+import { refQuantMatmul, refQuantize, refRepackR16, refUnpackR16 } from "../../src/backend/ref/quant.js";
+import { createBackend } from "../../src/backend/index.js";
+import type { WeightType } from "../../src/backend/backend.js";
+
+interface QuantAddon extends NativeAddon {
+  quantMatmul(w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number): void;
+  dequantize(w: Uint8Array, type: string, out: Float32Array, n: number): void;
+  quantRepack(w: Uint8Array, type: string, rows: number, cols: number): string | null;
+  quantImpl(): string;
+}
+const addon = loadNative() as QuantAddon | null;
+const skip = !addon || typeof addon.quantRepack !== "function" ? "native addon without r16 kernels (npm run build:native)" : false;
+if (addon && !skip) addon.setThreads(addon.threads());
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function weights(type: "q8_0" | "q4_0", rows: number, cols: number, rnd: () => number): Uint8Array {
+  const x = new Float32Array(rows * cols).map(() => (rnd() * 2 - 1) * (0.05 + rnd()));
+  const out = new Uint8Array((rows * cols / 32) * (type === "q8_0" ? 34 : 18));
+  refQuantize(x, type, out, rows * cols);
+  return out;
+}
+
+test("refUnpackR16 inverts refRepackR16, and the layout puts row r's 4-weight groups at 4r of each chunk", () => {
+  const rnd = rng(3);
+  for (const type of ["q8_0", "q4_0"] as const) {
+    for (const [rows, cols] of [[16, 32], [32, 96], [48, 64]]) {
+      const w = weights(type, rows, cols, rnd);
+      const p = refRepackR16(w, type, rows, cols);
+      assert.equal(p.length, w.length);
+      assert.notDeepEqual(p, w);
+      assert.deepEqual(refUnpackR16(p, `${type}_r16`, rows, cols), w);
+    }
+    // By hand: row 5, block 0 of a 16 × 32 matrix: its scale at bytes 10–11, its weights 4…7 in chunk 1.
+    const w = weights(type, 16, 32, rnd);
+    const p = refRepackR16(w, type, 16, 32);
+    const bytes = type === "q8_0" ? 34 : 18;
+    assert.deepEqual([p[10], p[11]], [w[5 * bytes], w[5 * bytes + 1]]);
+    for (let i = 0; i < 4; i++) assert.equal(p[32 + 64 + 20 + i], type === "q8_0" ? w[5 * bytes + 2 + 4 + i] ^ 0x80 : w[5 * bytes + 2 + 4 + i]);
+  }
+  assert.throws(() => refRepackR16(new Uint8Array(8 * 34), "q8_0", 8, 32), /multiple of 16/);
+});
+
+test("the addon repacks to the reference's bytes, in place", { skip }, () => {
+  const rnd = rng(5);
+  for (const type of ["q8_0", "q4_0"] as const) {
+    for (const [rows, cols] of [[16, 32], [64, 768], [32, 2048]]) {
+      const w = weights(type, rows, cols, rnd);
+      const want = refRepackR16(w, type, rows, cols);
+      const got = w.slice();
+      assert.equal(addon!.quantRepack(got, type, rows, cols), `${type}_r16`);
+      assert.deepEqual(got, want);
+    }
+  }
+});
+
+function checkMatmul(type: "q8_0" | "q4_0", rows: number, cols: number, m: number, seed: number): void {
+  const rnd = rng(seed);
+  const w = weights(type, rows, cols, rnd);
+  const x = new Float32Array(m * cols).map(() => rnd() * 4 - 2);
+  x.fill(0, 0, Math.min(cols, 32)); // an all-zero activation block
+  const want = new Float32Array(m * rows), got = new Float32Array(m * rows).fill(NaN);
+  refQuantMatmul(w, type, rows, cols, x, want, m);
+  const packed = w.slice();
+  addon!.quantRepack(packed, type, rows, cols);
+  addon!.quantMatmul(packed, `${type}_r16`, rows, cols, x, got, m);
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Object.is(got[i], want[i]), `${type}_r16 [${rows}, ${cols}] m ${m} out[${i}]: ${got[i]} vs reference ${want[i]}`);
+  }
+}
+
+test("r16 matmul is bit-identical to the reference (fastest ISA: 1–17 activation rows, and a threaded size)", { skip }, () => {
+  let seed = 10;
+  for (const type of ["q8_0", "q4_0"] as const) {
+    for (const m of [1, 2, 3, 4, 5, 7, 8, 9, 17]) checkMatmul(type, 32, 96, m, seed++);
+    checkMatmul(type, 16, 32, 1, seed++);
+    checkMatmul(type, 1024, 768, 1, seed++);
+    checkMatmul(type, 512, 256, 20, seed++);
+  }
+});
+
+test("r16 matmul is bit-identical to the reference on the portable path", { skip }, () => {
+  try {
+    addon!.limitIsa(0);
+    let seed = 50;
+    for (const type of ["q8_0", "q4_0"] as const) for (const m of [1, 3, 9]) checkMatmul(type, 48, 64, m, seed++);
+  } finally {
+    addon!.limitIsa(2);
+  }
+});
+
+test("r16 misuse is refused with a message that names it", { skip }, () => {
+  const w = new Uint8Array(8 * 34);
+  assert.throws(() => addon!.quantMatmul(w, "q8_0_r16", 8, 32, new Float32Array(32), new Float32Array(8), 1), /multiple of 16 rows/);
+  assert.throws(() => addon!.dequantize(new Uint8Array(34), "q8_0_r16", new Float32Array(32), 32), /unsupported type "q8_0_r16"/);
+  assert.equal(addon!.quantRepack(new Uint8Array(144 * 16), "q4_k", 16, 256), null);
+  assert.equal(addon!.quantRepack(new Uint8Array(34 * 8), "q8_0", 8, 32), null, "8 rows: not repackable, left alone");
+  const cpu = createBackend({});
+  assert.ok(cpu.repackWeight, "the cpu backend offers repackWeight");
+  assert.throws(() => cpu.quantMatmul(w, "q8_0_r16" as WeightType, 8, 32, new Float32Array(32), new Float32Array(8), 1), /multiple of 16 rows/);
+});
