@@ -98,6 +98,11 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *tile = g + b * tb;
+#ifndef R16_PF
+#define R16_PF 2048
+#endif
+    if (R16_PF > 0)
+      for (int l = 0; l < tb; l += 64) _mm_prefetch((const char *)(tile + R16_PF + l), _MM_HINT_T0);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));
     __m512i dp[8][4];
     for (int j = 0; j < na; j++) {

@@ -53,7 +53,7 @@ function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend:
   // f32 matrices become tensors: exact either way, and dense f32 goes through the GEMM kernels.
   if (spec.kind === "matrix" && keepEncoded && raw.type !== "f32") {
     const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: raw.data };
-    if (repack && !spec.lookup && backend.repackWeight) q.type = backend.repackWeight(q.data, q.type, q.rows, q.cols) ?? q.type;
+    if (repack && !spec.lookupOnly && backend.repackWeight) q.type = backend.repackWeight(q.data, q.type, q.rows, q.cols) ?? q.type;
     return q;
   }
   return fromTypedArray(decodeToF32(raw, backend), spec.shape);

@@ -1,9 +1,11 @@
 // Token-embedding lookup that works for a trainable f32 table (autograd through the embedding op) and for a
 // table kept in its GGUF encoding (f16, bf16, q8_0, q4_k, ...), where only the looked-up rows are decoded —
-// as llama.cpp's get_rows does — so a quantized embedding never needs an f32 copy of the whole table.
+// as llama.cpp's get_rows does — so a quantized embedding never needs an f32 copy of the whole table. A table
+// repacked for matmuls (q8_0_r16 / q4_0_r16, when tied to the output layer) gives each row back in GGUF blocks.
 // Leaves out: gradients for encoded tables (inference only).
 import { type QuantWeight, type Tensor, decodeWeightInto, embedding, fromTypedArray, getDefaultBackend, isQuantWeight } from "../tensor/index.js";
 import { ggmlRowSize } from "../io/ggml-types.js";
+import { PACKED_SOURCE, refR16Row } from "../backend/ref/quant.js";
 
 export type Weight = Tensor | QuantWeight;
 
@@ -11,20 +13,19 @@ export type Weight = Tensor | QuantWeight;
 export function embedRows(table: Weight, ids: Int32Array, dim: number): Tensor {
   if (!isQuantWeight(table)) return embedding(table, fromTypedArray(ids, [ids.length]));
   if (table.cols !== dim) throw new Error(`[embedRows] table has ${table.cols} columns, expected ${dim}`);
-  if (table.type === "q8_0_r16" || table.type === "q4_0_r16") {
-    throw new Error(`[embedRows] the table is repacked (${table.type}) for matmuls only; its rows cannot be read — do not repack an embedding table`);
-  }
+  const packed = table.type === "q8_0_r16" || table.type === "q4_0_r16" ? table.type : null;
+  const type = packed ? PACKED_SOURCE[packed] : (table.type as Exclude<typeof table.type, "q8_0_r16" | "q4_0_r16">);
   const out = new Float32Array(ids.length * dim);
-  const rowBytes = ggmlRowSize(table.type, dim);
+  const rowBytes = ggmlRowSize(type, dim);
   const backend = getDefaultBackend();
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (!Number.isInteger(id) || id < 0 || id >= table.rows) {
       throw new RangeError(`[embedRows] token id ${id} is outside the vocabulary [0, ${table.rows})`);
     }
-    const row = table.data.subarray(id * rowBytes, (id + 1) * rowBytes);
+    const row = packed ? refR16Row(table.data, packed, dim, id) : table.data.subarray(id * rowBytes, (id + 1) * rowBytes);
     const dst = out.subarray(i * dim, (i + 1) * dim);
-    decodeWeightInto(row, table.type, dst, dim, backend);
+    decodeWeightInto(row, type, dst, dim, backend);
   }
   return fromTypedArray(out, [ids.length, dim]);
 }

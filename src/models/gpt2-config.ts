@@ -90,8 +90,8 @@ export function gpt2ParamSpecs(c: Gpt2Config): ParamSpec[] {
   const mat = (name: string, shape: number[]) => specs.push({ name, shape, kind: "matrix", init: "normal" });
   const vec = (name: string, n: number, init: "ones" | "zeros") => specs.push({ name, shape: [n], kind: "vector", init });
   const d = c.hiddenSize;
-  specs.push({ name: "transformer.wte.weight", shape: [c.vocabSize, d], kind: "matrix", init: "normal", lookup: true });
-  specs.push({ name: "transformer.wpe.weight", shape: [c.contextLength, d], kind: "matrix", init: "normal", lookup: true });
+  specs.push({ name: "transformer.wte.weight", shape: [c.vocabSize, d], kind: "matrix", init: "normal", lookupOnly: !c.tieWordEmbeddings });
+  specs.push({ name: "transformer.wpe.weight", shape: [c.contextLength, d], kind: "matrix", init: "normal", lookupOnly: true });
   for (let l = 0; l < c.numLayers; l++) {
     const p = `transformer.h.${l}`;
     vec(`${p}.ln_1.weight`, d, "ones");

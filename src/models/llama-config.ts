@@ -183,7 +183,8 @@ export function llamaParamSpecs(c: LlamaConfig): ParamSpec[] {
   const vec = (name: string, n: number, init: "ones" | "zeros") => specs.push({ name, shape: [n], kind: "vector", init });
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
-  specs.push({ name: "model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize], kind: "matrix", init: "normal", lookup: true });
+  specs.push({ name: "model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize], kind: "matrix", init: "normal",
+    lookupOnly: !c.tieWordEmbeddings });
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}`;
     vec(`${p}.input_layernorm.weight`, c.hiddenSize, "ones");

@@ -14,8 +14,9 @@ export interface ParamSpec {
   kind: "matrix" | "vector";
   /** How a random init fills it: normal(0, std), ones or zeros. */
   init: "normal" | "ones" | "zeros";
-  /** Rows are read by id (embedding tables): an encoded one keeps the file's layout, never a matmul-only one. */
-  lookup?: boolean;
+  /** Only read by row id (an embedding table not tied to the output layer): an encoded one keeps the file's layout
+   *  (a matmul-only repacked layout would gain nothing and make each row a gather). */
+  lookupOnly?: boolean;
 }
 
 /** Raw tensor bytes from a file, already in the model's layout (torch order, rows contiguous). */

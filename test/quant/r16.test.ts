@@ -6,7 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadNative, type NativeAddon } from "../../src/backend/native.js";
-import { refQuantMatmul, refQuantize, refRepackR16, refUnpackR16 } from "../../src/backend/ref/quant.js";
+import { refQuantMatmul, refQuantize, refR16Row, refRepackR16, refUnpackR16 } from "../../src/backend/ref/quant.js";
+import { loadModel } from "../../src/infer/load.js";
+import { embedRows } from "../../src/models/embed.js";
+import { setDefaultBackend } from "../../src/tensor/index.js";
 import { createBackend } from "../../src/backend/index.js";
 import type { WeightType } from "../../src/backend/backend.js";
 
@@ -54,6 +57,17 @@ test("refUnpackR16 inverts refRepackR16, and the layout puts row r's 4-weight gr
     for (let i = 0; i < 4; i++) assert.equal(p[32 + 64 + 20 + i], type === "q8_0" ? w[5 * bytes + 2 + 4 + i] ^ 0x80 : w[5 * bytes + 2 + 4 + i]);
   }
   assert.throws(() => refRepackR16(new Uint8Array(8 * 34), "q8_0", 8, 32), /multiple of 16/);
+});
+
+test("refR16Row reads any row of an r16 matrix back in GGUF blocks (a tied embedding table)", () => {
+  const rnd = rng(4);
+  for (const type of ["q8_0", "q4_0"] as const) {
+    const rows = 48, cols = 96, rowBytes = (cols / 32) * (type === "q8_0" ? 34 : 18);
+    const w = weights(type, rows, cols, rnd);
+    const p = refRepackR16(w, type, rows, cols);
+    for (const r of [0, 1, 15, 16, 31, 47]) assert.deepEqual(refR16Row(p, `${type}_r16`, cols, r), w.subarray(r * rowBytes, (r + 1) * rowBytes));
+    assert.throws(() => refR16Row(p, `${type}_r16`, cols, 48), /outside/);
+  }
 });
 
 test("the addon repacks to the reference's bytes, in place", { skip }, () => {
@@ -113,4 +127,41 @@ test("r16 misuse is refused with a message that names it", { skip }, () => {
   const cpu = createBackend({});
   assert.ok(cpu.repackWeight, "the cpu backend offers repackWeight");
   assert.throws(() => cpu.quantMatmul(w, "q8_0_r16" as WeightType, 8, 32, new Float32Array(32), new Float32Array(8), 1), /multiple of 16 rows/);
+});
+
+test("embedRows reads a repacked (tied) table as it reads the table it holds", { skip }, () => {
+  setDefaultBackend(createBackend({}));
+  const rnd = rng(8);
+  const rows = 64, cols = 96;
+  const w = weights("q4_0", rows, cols, rnd);
+  const packed = w.slice();
+  addon!.quantRepack(packed, "q4_0", rows, cols);
+  const ids = Int32Array.from([0, 17, 63, 17]);
+  const a = embedRows({ type: "q4_0_r16", rows, cols, data: packed }, ids, cols).toFloat32Array();
+  const b = embedRows({ type: "q4_0", rows, cols, data: w }, ids, cols).toFloat32Array();
+  assert.deepEqual(a, b);
+});
+
+test("a GGUF model loads repacked and predicts what it does unrepacked", { skip }, async () => {
+  const file = "../shared/testdata/gguf/dev-llama-tok512-q8_0.gguf";
+  const packed = await loadModel(file);
+  const plain = await loadModel(file, { repack: false });
+  const types = (m: typeof packed) => new Set([...m.model.params.values()].flatMap((p) => ("rows" in p ? [p.type] : [])));
+  // Every matrix but the untied token-embedding table (only looked up) is repacked.
+  assert.equal(packed.model.config.tieWordEmbeddings, false);
+  assert.deepEqual([...types(packed)].sort(), ["q8_0", "q8_0_r16"]);
+  assert.equal((packed.model.params.get("model.embed_tokens.weight") as { type: string }).type, "q8_0");
+  assert.deepEqual([...types(plain)], ["q8_0"]);
+  const prompt = [1, 15, 200, 7, 42, 99, 3];
+  for (const tokens of [prompt, prompt.slice(0, 1)]) {
+    const a = packed.forward([{ seq: packed.createSequence(), tokens }])[0]!;
+    const b = plain.forward([{ seq: plain.createSequence(), tokens }])[0]!;
+    const max = b.reduce((x, v) => Math.max(x, Math.abs(v)), 0);
+    let best = 0;
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-4 * max, `logit ${i}: ${a[i]} repacked vs ${b[i]}`);
+      if (a[i]! > a[best]!) best = i;
+    }
+    assert.equal(best, b.indexOf(Math.max(...b)), "same greedy token");
+  }
 });

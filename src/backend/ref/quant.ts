@@ -493,21 +493,33 @@ function isPacked(type: WeightType): type is PackedType {
  *  its 16 rows. `copy` maps (row r, block b, byte i of the block) to its place. */
 function r16Walk(type: "q8_0" | "q4_0", rows: number, cols: number,
   copy: (rowBlockByte: number, packedByte: number, flip: boolean) => void): void {
-  const bytes = QUANT_BLOCK[type].bytes, nb = cols / 32, tile = 16 * bytes, chunks = type === "q8_0" ? 8 : 4;
-  for (let g = 0; g < rows / 16; g++) {
-    const base = g * 16 * nb * bytes;
-    for (let b = 0; b < nb; b++) {
-      const t = base + b * tile;
-      for (let r = 0; r < 16; r++) {
-        const blk = base + (r * nb + b) * bytes;
-        copy(blk, t + 2 * r, false);
-        copy(blk + 1, t + 2 * r + 1, false);
-        for (let k = 0; k < chunks; k++) {
-          for (let i = 0; i < 4; i++) copy(blk + 2 + 4 * k + i, t + 32 + 64 * k + 4 * r + i, type === "q8_0");
-        }
-      }
-    }
+  const bytes = QUANT_BLOCK[type].bytes, nb = cols / 32;
+  for (let r = 0; r < rows; r++) r16Row(type, nb, r, (b, i, packed, flip) => copy((r * nb + b) * bytes + i, packed, flip));
+}
+
+/** Where row r's bytes live in the r16 layout: copy(block b, byte i of that block, packed offset, flip 0x80). */
+function r16Row(type: "q8_0" | "q4_0", nb: number, r: number,
+  copy: (b: number, i: number, packedByte: number, flip: boolean) => void): void {
+  const bytes = QUANT_BLOCK[type].bytes, chunks = type === "q8_0" ? 8 : 4, lane = r % 16;
+  const base = (r - lane) * nb * bytes;
+  for (let b = 0; b < nb; b++) {
+    const t = base + b * 16 * bytes;
+    copy(b, 0, t + 2 * lane, false);
+    copy(b, 1, t + 2 * lane + 1, false);
+    for (let k = 0; k < chunks; k++) for (let i = 0; i < 4; i++) copy(b, 2 + 4 * k + i, t + 32 + 64 * k + 4 * lane + i, type === "q8_0");
   }
+}
+
+/** Row r of an r16 matrix with `cols` columns, in the GGUF blocks of the type it holds (a new array): how a
+ *  repacked embedding table is read by token id. */
+export function refR16Row(w: Uint8Array, type: PackedType, cols: number, r: number): Uint8Array {
+  const source = PACKED_SOURCE[type], bytes = QUANT_BLOCK[source].bytes, nb = cols / 32;
+  if (!Number.isInteger(r) || r < 0 || ((r - (r % 16)) + 16) * nb * bytes > w.length) {
+    throw new BackendError("r16Row", `row ${r} is outside the ${type} matrix of ${w.length} bytes with ${cols} columns`);
+  }
+  const out = new Uint8Array(nb * bytes);
+  r16Row(source, nb, r, (b, i, packed, flip) => { out[b * bytes + i] = flip ? w[packed] ^ 0x80 : w[packed]; });
+  return out;
 }
 
 function checkR16(op: string, type: "q8_0" | "q4_0", w: Uint8Array, rows: number, cols: number): void {

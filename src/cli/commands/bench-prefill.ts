@@ -1,6 +1,8 @@
 // `zhiyu bench prefill --model PATH --threads N [--tokens N] [--json]`: tokens per second reading a prompt of N
 // tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts).
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
+// --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
+// backend's repacked layout gains.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
@@ -24,12 +26,12 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     args: argv,
     options: {
       model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
-      json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      json: { type: "boolean" }, help: { type: "boolean", short: "h" }, "no-repack": { type: "boolean" },
     },
     strict: true,
   });
   if (values.help) {
-    console.log(`usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--json]`);
+    console.log(`usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--no-repack] [--json]`);
     return 0;
   }
   if (!values.model) throw new UsageError(`bench ${kind}: --model is required`);
@@ -38,7 +40,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   const tokens = Number(values.tokens ?? (kind === "decode" ? 64 : 128));
   if (!Number.isInteger(tokens) || tokens < 1) throw new UsageError(`--tokens ${values.tokens}: expected an integer ≥ 1`);
   const repeat = Number(values.repeat ?? 3);
-  const model = await loadModel(values.model, { threads });
+  const model = await loadModel(values.model, { threads, repack: !values["no-repack"] });
   const vocab = model.vocabSize;
   // Deterministic pseudo-random prompt ids (content does not change the cost).
   const ids = Array.from({ length: Math.min(tokens, model.contextLength - 1) }, (_, i) => (i * 7919 + 13) % vocab);
