@@ -15,9 +15,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-static const char *const NAMES[ZY_QT_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "q8_0_r16", "q4_0_r16"};
-static const int BLOCK_ELEMS[ZY_QT_COUNT] = {1, 1, 1, 32, 32, 32, 32, 32, 256, 256, 256, 32, 32};
-static const int BLOCK_BYTES[ZY_QT_COUNT] = {4, 2, 2, 34, 18, 20, 22, 24, 144, 176, 210, 34, 18};
+static const char *const NAMES[ZY_QT_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k", "q8_0_r16", "q4_0_r16", "q4_k_r16", "q6_k_r16"};
+static const int BLOCK_ELEMS[ZY_QT_COUNT] = {1, 1, 1, 32, 32, 32, 32, 32, 256, 256, 256, 32, 32, 256, 256};
+static const int BLOCK_BYTES[ZY_QT_COUNT] = {4, 2, 2, 34, 18, 20, 22, 24, 144, 176, 210, 34, 18, 144, 210};
 
 int zy_qtype_from_name(const char *name) {
   for (int t = 0; t < ZY_QT_COUNT; t++)
@@ -494,7 +494,7 @@ static act_format act_format_of(int type) {
     case ZY_QT_F16: return ACT_F16;
     case ZY_QT_BF16: return ACT_BF16;
     case ZY_QT_Q4_1: case ZY_QT_Q5_1: return ACT_Q8_1;
-    case ZY_QT_Q4_K: case ZY_QT_Q5_K: case ZY_QT_Q6_K: return ACT_Q8_K;
+    case ZY_QT_Q4_K: case ZY_QT_Q5_K: case ZY_QT_Q6_K: case ZY_QT_Q4_K_R16: case ZY_QT_Q6_K_R16: return ACT_Q8_K;
     default: return ACT_Q8_0;
   }
 }

@@ -14,8 +14,8 @@ extern "C" {
 typedef enum {
   ZY_QT_F32, ZY_QT_F16, ZY_QT_BF16, ZY_QT_Q8_0, ZY_QT_Q4_0, ZY_QT_Q4_1, ZY_QT_Q5_0, ZY_QT_Q5_1,
   ZY_QT_Q4_K, ZY_QT_Q5_K, ZY_QT_Q6_K,
-  /* Repacked forms of q8_0 and q4_0 (native/quant_r16.c), made in memory by zy_repack_r16; never in a file. */
-  ZY_QT_Q8_0_R16, ZY_QT_Q4_0_R16, ZY_QT_COUNT
+  /* Repacked forms of q8_0, q4_0, q4_k, q6_k (native/quant_r16.c), made in memory by zy_repack_r16; never in a file. */
+  ZY_QT_Q8_0_R16, ZY_QT_Q4_0_R16, ZY_QT_Q4_K_R16, ZY_QT_Q6_K_R16, ZY_QT_COUNT
 } zy_qtype;
 
 /* The type named "q4_k" etc. (lowercase GGUF names), or -1. */
@@ -24,8 +24,8 @@ const char *zy_qtype_name(int type);
 int zy_qtype_block_elems(int type);
 int zy_qtype_block_bytes(int type);
 
-/* Rewrites a q8_0 or q4_0 matrix [rows, cols] in place into its r16 layout (rows a multiple of 16) and returns
- * ZY_QT_Q8_0_R16 / ZY_QT_Q4_0_R16; -1 for another type or shape (w untouched), -2 when out of memory. */
+/* Rewrites a q8_0, q4_0, q4_k or q6_k matrix [rows, cols] in place into its r16 layout (rows a multiple of 16)
+ * and returns the r16 type; -1 for another type or shape (w untouched), -2 when out of memory. */
 int zy_repack_r16(uint8_t *w, int type, int64_t rows, int64_t cols);
 int zy_qtype_is_r16(int type);
 

@@ -3,10 +3,10 @@
 //   dequantize(w: Uint8Array, type: string, out: Float32Array, n)
 //   quantize(x: Float32Array, type: string, out: Uint8Array, n)
 //   quantImpl(): the kernel family in use ("avx512-vnni", "avx2", "portable")
-//   quantRepack(w: Uint8Array, type: string, rows, cols): rewrites a q8_0/q4_0 matrix in place into its r16 layout
-//     and returns the new type name ("q8_0_r16", "q4_0_r16"), or null (w untouched) for other types and shapes
+//   quantRepack(w: Uint8Array, type: string, rows, cols): rewrites a q8_0/q4_0/q4_k/q6_k matrix in place into its
+//     r16 layout and returns the new type name ("q8_0_r16", …), or null (w untouched) for other types and shapes
 // Type names are the lowercase GGUF names: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, plus the
-// in-memory repacked q8_0_r16 and q4_0_r16 (matmul only).
+// in-memory repacked q8_0_r16, q4_0_r16, q4_k_r16 and q6_k_r16 (matmul only).
 // Every argument is validated; a bad one throws TypeError naming the function, the type, the dims and the byte or
 // element length expected. Synchronous (runs on the calling thread plus the pool).
 #include "zy_addon.h"
@@ -32,7 +32,7 @@ int typeArg(const Napi::CallbackInfo &info, size_t i, const std::string &fn, Typ
   if (!ok) {
     zy::fail(info, fn + ": unsupported type \"" + name + "\" (supported: " +
                        (quantizable ? "f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1"
-                        : use == FOR_MATMUL ? "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q8_0_r16, q4_0_r16"
+                        : use == FOR_MATMUL ? "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q8_0_r16, q4_0_r16, q4_k_r16, q6_k_r16"
                                             : "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k") + ")");
     return -1;
   }
@@ -159,7 +159,7 @@ Napi::Value QuantRepack(const Napi::CallbackInfo &info) {
   if (t < 0) return env.Undefined();
   if (!zy::isCount(info[2]) || !zy::isCount(info[3])) { zy::fail(info, fn + ": rows and cols must be non-negative integers"); return env.Undefined(); }
   const int64_t rows = zy::i64(info[2]), cols = zy::i64(info[3]);
-  if (t != ZY_QT_Q8_0 && t != ZY_QT_Q4_0) return env.Null();
+  if (t != ZY_QT_Q8_0 && t != ZY_QT_Q4_0 && t != ZY_QT_Q4_K && t != ZY_QT_Q6_K) return env.Null();
   const int64_t rowBytes = bytesOf(info, fn, t, cols, "cols");
   if (rowBytes < 0) return env.Undefined();
   size_t wLen;

@@ -1,89 +1,183 @@
-/* Repacked 32-block weights ("r16": q8_0_r16, q4_0_r16) for matmuls. A q8_0 or q4_0 matrix whose rows are a
- * multiple of 16 is rewritten in place, 16 rows at a time, so that one 64-byte vector holds the same 4 weights of
- * 16 rows: one vpdpbusd against 4 broadcast activation bytes then advances 16 dot products at once, and the
- * int32 lanes of a block need no horizontal reduction — the f32 steps run once per block for 16 rows instead of
- * once per block for each row. The layout takes exactly the bytes of the 16 rows it replaces:
- *   group g (rows 16g … 16g+15) = nb tiles, tile b (block b of each row) =
- *     [16 × f16 scale, row r at 2r] then
- *     q8_0: 8 × 64 bytes, chunk k: row r's weights 4k … 4k+3 at 4r … 4r+3, each as q + 128 (unsigned);
- *     q4_0: 4 × 64 bytes, chunk k: row r's packed bytes 4k … 4k+3 (low nibbles: weights 4k…, high: 16+4k…).
- * src/backend/ref/quant.ts (refRepackR16) is the specification. Every kernel here does the reference's steps in
- * the reference's order — an exact integer block sum, d_w·d_a, one product, one sum per block, left to right, in
- * f32 with no fused multiply-add — so all of them give the reference's bits.
- * Leaves out: other weight types (k-quants keep their row layout), rows that are not a multiple of 16. */
+/* Repacked quantized weights ("r16": q8_0_r16, q4_0_r16, q4_k_r16, q6_k_r16) for matmuls. A q8_0, q4_0, q4_k or
+ * q6_k matrix whose rows are a multiple of 16 is rewritten in place, 16 rows at a time, so that one 64-byte vector
+ * holds the same 4 weights of 16 rows: one vpdpbusd against 4 broadcast activation bytes then advances 16 dot
+ * products at once, the int32 lanes need no horizontal reduction, and the scale steps run once per block for 16
+ * rows. Each tile (block b of 16 rows) takes exactly the bytes of those 16 blocks. src/backend/ref/quant.ts
+ * (laneCodec) is the specification of every layout. Every kernel here gives the reference's bits: exact integer
+ * sums, then the reference's f32 steps in its order (products of an f32 and a large integer in double, rounded
+ * once), no fused multiply-add where it would round differently.
+ * Leaves out: q4_1, q5_*, q5_k (keep their row layout), rows that are not a multiple of 16. */
 #pragma GCC optimize("fp-contract=off")
 #include "quant_impl.h"
 #include "zy_cpu.h"
 #include <immintrin.h>
 #include <stdlib.h>
 
-static int tile_bytes(int type) { return type == ZY_QT_Q8_0_R16 || type == ZY_QT_Q8_0 ? 16 * 34 : 16 * 18; }
+int zy_qtype_is_r16(int type) { return type >= ZY_QT_Q8_0_R16 && type <= ZY_QT_Q6_K_R16; }
 
-int zy_qtype_is_r16(int type) { return type == ZY_QT_Q8_0_R16 || type == ZY_QT_Q4_0_R16; }
+/* The GGUF type an r16 type holds (itself for a GGUF type). */
+static int source_of(int type) {
+  switch (type) {
+    case ZY_QT_Q8_0_R16: return ZY_QT_Q8_0;
+    case ZY_QT_Q4_0_R16: return ZY_QT_Q4_0;
+    case ZY_QT_Q4_K_R16: return ZY_QT_Q4_K;
+    case ZY_QT_Q6_K_R16: return ZY_QT_Q6_K;
+    default: return type;
+  }
+}
+
+static int tile_bytes(int type) { return 16 * zy_qtype_block_bytes(source_of(type)); }
+
+/* q6_k: where the 6-bit value of weight e (0..255) lives in a GGUF block (ql byte and nibble, qh byte and shift). */
+static void q6_place(int e, int *ql, int *hi_nib, int *qh, int *qh_shift) {
+  const int half = e >> 7, r = e & 127, run = r >> 5, idx = r & 31;
+  *ql = 64 * half + idx + (run & 1) * 32;
+  *hi_nib = run >= 2;
+  *qh = 128 + 32 * half + idx;
+  *qh_shift = 2 * run;
+}
+
+/* Lane l of the tile at t ⇄ the GGUF block at w (src/backend/ref/quant.ts laneCodec): pack (w → t) or unpack. */
+static void lane_codec(int type, int pack, uint8_t *w, uint8_t *t, int l) {
+#define MV(wi, ti, flip) do { if (pack) t[ti] = (uint8_t)(w[wi] ^ (flip)); else w[wi] = (uint8_t)(t[ti] ^ (flip)); } while (0)
+  switch (type) {
+    case ZY_QT_Q8_0:
+    case ZY_QT_Q4_0: {
+      const int q8 = type == ZY_QT_Q8_0;
+      MV(0, 2 * l, 0);
+      MV(1, 2 * l + 1, 0);
+      for (int k = 0; k < (q8 ? 8 : 4); k++)
+        for (int i = 0; i < 4; i++) MV(2 + 4 * k + i, 32 + 64 * k + 4 * l + i, q8 ? 0x80 : 0);
+      return;
+    }
+    case ZY_QT_Q4_K: {
+      MV(0, 2 * l, 0);
+      MV(1, 2 * l + 1, 0);
+      MV(2, 32 + 2 * l, 0);
+      MV(3, 33 + 2 * l, 0);
+      int sc[8], mn[8];
+      const int shift = (l & 1) * 4;
+      for (int s = 0; s < 8; s++) {
+        uint8_t *rec = t + 64 + 24 * s, *nib = rec + 16 + (l >> 1);
+        if (pack) {
+          zy_scale_min_k4(s, w + 4, &sc[s], &mn[s]);
+          rec[l] = (uint8_t)(sc[s] | ((mn[s] & 3) << 6));
+          *nib = (uint8_t)((*nib & ~(15 << shift)) | ((mn[s] >> 2) << shift));
+        } else {
+          sc[s] = rec[l] & 63;
+          mn[s] = (rec[l] >> 6) | (((*nib >> shift) & 15) << 2);
+        }
+      }
+      if (!pack)
+        for (int j = 0; j < 4; j++) {
+          w[4 + j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));
+          w[8 + j] = (uint8_t)(mn[j] | ((mn[j + 4] >> 4) << 6));
+          w[12 + j] = (uint8_t)((sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4));
+        }
+      for (int c = 0; c < 32; c++)
+        for (int i = 0; i < 4; i++) MV(16 + 4 * c + i, 256 + 64 * c + 4 * l + i, 0);
+      return;
+    }
+    default: { /* q6_k */
+      MV(208, 2 * l, 0);
+      MV(209, 2 * l + 1, 0);
+      for (int g = 0; g < 16; g++) MV(192 + g, 32 + 16 * g + l, 0);
+      int ql, hi, qh, sh;
+      for (int g = 0; g < 16; g++) {
+        uint8_t *c = t + 288 + 192 * g + 4 * l;
+        for (int i = 0; i < 4; i++) {
+          int u[4];
+          if (pack) {
+            for (int q = 0; q < 4; q++) {
+              q6_place(16 * g + 4 * q + i, &ql, &hi, &qh, &sh);
+              u[q] = (hi ? w[ql] >> 4 : w[ql] & 15) | (((w[qh] >> sh) & 3) << 4);
+            }
+            c[i] = (uint8_t)((u[0] & 15) | ((u[1] & 15) << 4));
+            c[64 + i] = (uint8_t)((u[2] & 15) | ((u[3] & 15) << 4));
+            c[128 + i] = (uint8_t)((u[0] >> 4) | ((u[1] >> 4) << 2) | ((u[2] >> 4) << 4) | ((u[3] >> 4) << 6));
+          } else {
+            const int A = c[i], B = c[64 + i], H = c[128 + i];
+            u[0] = (A & 15) | ((H & 3) << 4);
+            u[1] = (A >> 4) | (((H >> 2) & 3) << 4);
+            u[2] = (B & 15) | (((H >> 4) & 3) << 4);
+            u[3] = (B >> 4) | (((H >> 6) & 3) << 4);
+            for (int q = 0; q < 4; q++) {
+              q6_place(16 * g + 4 * q + i, &ql, &hi, &qh, &sh);
+              w[ql] = (uint8_t)(hi ? (w[ql] & 15) | ((u[q] & 15) << 4) : (w[ql] & 0xF0) | (u[q] & 15));
+              w[qh] = (uint8_t)((w[qh] & ~(3 << sh)) | ((u[q] >> 4) << sh));
+            }
+          }
+        }
+      }
+      return;
+    }
+  }
+#undef MV
+}
+
+/* The 16 GGUF rows of group g (at p, nb blocks each) → rows (16 × nb × block bytes). */
+static void unpack_group(int src, const uint8_t *p, int64_t nb, uint8_t *rows) {
+  const int bytes = zy_qtype_block_bytes(src), tb = 16 * bytes;
+  for (int64_t b = 0; b < nb; b++)
+    for (int l = 0; l < 16; l++) lane_codec(src, 0, rows + (l * nb + b) * bytes, (uint8_t *)(p + b * tb), l);
+}
 
 int zy_repack_r16(uint8_t *w, int type, int64_t rows, int64_t cols) {
-  if ((type != ZY_QT_Q8_0 && type != ZY_QT_Q4_0) || rows % 16 != 0 || cols % 32 != 0 || rows <= 0 || cols <= 0) return -1;
-  const int q8 = type == ZY_QT_Q8_0, bytes = q8 ? 34 : 18, tb = tile_bytes(type);
-  const int64_t nb = cols / 32, group = 16 * nb * bytes;
-  uint8_t *tmp = (uint8_t *)malloc((size_t)group);
+  const int packed = type == ZY_QT_Q8_0 ? ZY_QT_Q8_0_R16 : type == ZY_QT_Q4_0 ? ZY_QT_Q4_0_R16
+                     : type == ZY_QT_Q4_K ? ZY_QT_Q4_K_R16 : type == ZY_QT_Q6_K ? ZY_QT_Q6_K_R16 : -1;
+  const int bs = packed < 0 ? 1 : zy_qtype_block_elems(type);
+  if (packed < 0 || rows <= 0 || cols <= 0 || rows % 16 != 0 || cols % bs != 0) return -1;
+  const int bytes = zy_qtype_block_bytes(type), tb = 16 * bytes;
+  const int64_t nb = cols / bs, group = 16 * nb * bytes;
+  uint8_t *tmp = (uint8_t *)calloc(1, (size_t)group);
   if (!tmp) return -2;
   for (int64_t g = 0; g < rows / 16; g++) {
     uint8_t *src = w + g * group;
-    for (int64_t b = 0; b < nb; b++) {
-      uint8_t *tile = tmp + b * tb;
-      for (int r = 0; r < 16; r++) {
-        const uint8_t *blk = src + (r * nb + b) * bytes;
-        tile[2 * r] = blk[0];
-        tile[2 * r + 1] = blk[1];
-        for (int k = 0; k < (q8 ? 8 : 4); k++)
-          for (int i = 0; i < 4; i++) tile[32 + 64 * k + 4 * r + i] = (uint8_t)(blk[2 + 4 * k + i] ^ (q8 ? 0x80 : 0));
-      }
-    }
+    for (int64_t b = 0; b < nb; b++)
+      for (int l = 0; l < 16; l++) lane_codec(type, 1, src + (l * nb + b) * bytes, tmp + b * tb, l);
     memcpy(src, tmp, (size_t)group);
   }
   free(tmp);
-  return q8 ? ZY_QT_Q8_0_R16 : ZY_QT_Q4_0_R16;
+  return packed;
 }
 
-/* ---- portable kernel: one group (16 rows) against activation rows a0 … a0+na−1, out[j·os + r] ---- */
+/* ---- portable path: the group's rows unpacked to GGUF blocks, then the portable row kernels (the reference's
+ * steps exactly) ---- */
 
 static void group_portable(const uint8_t *g, int type, int64_t nb, const zy_qact *act, int64_t a0, int na, float *out,
-                           int64_t os) {
-  const int q8 = type == ZY_QT_Q8_0_R16, tb = tile_bytes(type);
-  for (int j = 0; j < na; j++) {
-    const int8_t *aq = act->q + (a0 + j) * act->cols;
-    const float *ad = act->d + (a0 + j) * nb;
-    for (int r = 0; r < 16; r++) {
-      float acc = 0.0f;
-      for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *tile = g + b * tb;
-        const int8_t *a = aq + b * 32;
-        int32_t sumi = 0;
-        if (q8) {
-          for (int e = 0; e < 32; e++) sumi += ((int)tile[32 + 64 * (e / 4) + 4 * r + e % 4] - 128) * a[e];
-        } else {
-          for (int e = 0; e < 16; e++) {
-            const int v = tile[32 + 64 * (e / 4) + 4 * r + e % 4];
-            sumi += ((v & 15) - 8) * a[e] + ((v >> 4) - 8) * a[e + 16];
-          }
-        }
-        const float dd = zy_f16_at(tile + 2 * r) * ad[b];
-        const float t = dd * (float)sumi;
-        acc = acc + t;
-      }
-      out[j * os + r] = acc;
-    }
-  }
+                           int64_t os, uint8_t *rows) {
+  const int src = source_of(type);
+  const int64_t row_bytes = nb * zy_qtype_block_bytes(src);
+  unpack_group(src, g, nb, rows);
+  for (int r = 0; r < 16; r++)
+    for (int j = 0; j < na; j += 4)
+      zy_qdot_portable[src](rows + r * row_bytes, act->cols, act, a0 + j, na - j < 4 ? na - j : 4, out + j * os + r, os);
 }
 
 /* ---- AVX-512 VNNI kernel ---- */
 
-#define RV __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,f16c")))
+#define RV __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma,f16c")))
+/* Software prefetch distance: decode streams each weight once, from DRAM or L3 (110M q4_0 decode 273 → 350 tok/s). */
+#define R16_PF 2048
 
 static inline RV __m512i bcast4(const int8_t *p) {
   int32_t v;
   memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
+}
+
+/* 16 lanes of f32(dd · isum) with the product formed in double and rounded once (the reference's
+ * fround(dd * isum), exact for any int32 isum). */
+static inline RV __m512 mul_f32_i32(__m512 dd, __m512i isum) {
+  const __m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(dd)),
+                                                  _mm512_cvtepi32_pd(_mm512_castsi512_si256(isum))));
+  const __m256 hi = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(dd, 1)),
+                                                  _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(isum, 1))));
+  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
+static inline RV void prefetch_tile(const uint8_t *t, int tb) {
+  for (int l = 0; l < tb; l += 64) _mm_prefetch((const char *)(t + R16_PF + l), _MM_HINT_T0);
 }
 
 /* NA activation rows; the 8 vpdpbusd steps of a block run in C independent chains per row (C = 4, 2, 1 for
@@ -98,11 +192,7 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *tile = g + b * tb;
-#ifndef R16_PF
-#define R16_PF 2048
-#endif
-    if (R16_PF > 0)
-      for (int l = 0; l < tb; l += 64) _mm_prefetch((const char *)(tile + R16_PF + l), _MM_HINT_T0);
+    prefetch_tile(tile, tb);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));
     __m512i dp[8][4];
     for (int j = 0; j < na; j++) {
@@ -150,24 +240,149 @@ static RV void group_avx512_any(const uint8_t *g, int type, int64_t nb, const zy
   }
 }
 
+/* q4_k_r16, NA ≤ 4 activation rows (Q8_K). Per super-block and row: isum = Σ_s scale_s · Σ_32 q·a and
+ * msum = Σ_s min_s · Σ_32 a (exact: integers, msum < 2^24 so its f32 sum is exact too), then
+ * acc += f32(f32(d·d_a) · isum), acc_min += f32(f32(dmin·d_a) · msum); out = acc − acc_min, as the reference. */
+static inline RV void group_k4(const uint8_t *g, int64_t nb, const zy_qact *act, int64_t a0, const int na, float *out,
+                               int64_t os) {
+  const int C = na == 1 ? 2 : 1;
+  const int64_t cols = act->cols;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[4], accm[4];
+  for (int j = 0; j < na; j++) acc[j] = accm[j] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *t = g + b * (16 * 144);
+    prefetch_tile(t, 16 * 144);
+    __m512i isum[4];
+    __m512 msum[4];
+    for (int j = 0; j < na; j++) isum[j] = _mm512_setzero_si512(), msum[j] = _mm512_setzero_ps();
+    for (int p = 0; p < 4; p++) {
+      __m512i slo[4][2], shi[4][2];
+      for (int j = 0; j < na; j++)
+        for (int c = 0; c < C; c++) slo[j][c] = shi[j][c] = _mm512_setzero_si512();
+      for (int k = 0; k < 8; k++) {
+        const __m512i v = _mm512_loadu_si512((const void *)(t + 256 + 64 * (8 * p + k)));
+        const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        for (int j = 0; j < na; j++) {
+          const int8_t *a = act->q + (a0 + j) * cols + b * 256 + 64 * p + 4 * k;
+          slo[j][k % C] = _mm512_dpbusd_epi32(slo[j][k % C], lo, bcast4(a));
+          shi[j][k % C] = _mm512_dpbusd_epi32(shi[j][k % C], hi, bcast4(a + 32));
+        }
+      }
+      __m512i sc32[2];
+      __m512 mnf[2];
+      for (int h = 0; h < 2; h++) {
+        const uint8_t *rec = t + 64 + 24 * (2 * p + h);
+        const __m128i v16 = _mm_loadu_si128((const __m128i *)rec);
+        const __m128i nib = _mm_loadl_epi64((const __m128i *)(rec + 16));
+        const __m128i mnhi = _mm_unpacklo_epi8(_mm_and_si128(nib, _mm_set1_epi8(15)),
+                                               _mm_and_si128(_mm_srli_epi16(nib, 4), _mm_set1_epi8(15)));
+        const __m128i mn8 = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v16, 6), _mm_set1_epi8(3)), _mm_slli_epi16(mnhi, 2));
+        sc32[h] = _mm512_cvtepu8_epi32(_mm_and_si128(v16, _mm_set1_epi8(63)));
+        mnf[h] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn8));
+      }
+      for (int j = 0; j < na; j++) {
+        __m512i s0 = slo[j][0], s1 = shi[j][0];
+        if (C == 2) s0 = _mm512_add_epi32(s0, slo[j][1]), s1 = _mm512_add_epi32(s1, shi[j][1]);
+        isum[j] = _mm512_add_epi32(isum[j], _mm512_add_epi32(_mm512_mullo_epi32(s0, sc32[0]), _mm512_mullo_epi32(s1, sc32[1])));
+        const int16_t *bs = act->bsums + ((a0 + j) * act->nb + b) * 16 + 4 * p;
+        msum[j] = _mm512_fmadd_ps(mnf[0], _mm512_set1_ps((float)(bs[0] + bs[1])), msum[j]);
+        msum[j] = _mm512_fmadd_ps(mnf[1], _mm512_set1_ps((float)(bs[2] + bs[3])), msum[j]);
+      }
+    }
+    const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)t));
+    const __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(t + 32)));
+    for (int j = 0; j < na; j++) {
+      const __m512 da = _mm512_set1_ps(act->d[(a0 + j) * act->nb + b]);
+      acc[j] = _mm512_add_ps(acc[j], mul_f32_i32(_mm512_mul_ps(dv, da), isum[j]));
+      accm[j] = _mm512_add_ps(accm[j], _mm512_mul_ps(_mm512_mul_ps(mv, da), msum[j]));
+    }
+  }
+  for (int j = 0; j < na; j++) _mm512_storeu_ps(out + j * os, _mm512_sub_ps(acc[j], accm[j]));
+}
+
+/* q6_k_r16, NA ≤ 4 activation rows (Q8_K). Per 16-weight sub-block: the 6-bit values u = q + 32 from chunks A, B
+ * and H, Σ u·a − 32·Σa (exact), times its int8 scale into isum; then acc += f32(f32(d·d_a) · isum). */
+static inline RV void group_k6(const uint8_t *g, int64_t nb, const zy_qact *act, int64_t a0, const int na, float *out,
+                               int64_t os) {
+  const int64_t cols = act->cols;
+  const __m512i m0f = _mm512_set1_epi8(0x0F), m3f = _mm512_set1_epi8(0x3F);
+  __m512 acc[4];
+  for (int j = 0; j < na; j++) acc[j] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const uint8_t *t = g + b * (16 * 210);
+    prefetch_tile(t, 16 * 210);
+    __m512i isum[4];
+    for (int j = 0; j < na; j++) isum[j] = _mm512_setzero_si512();
+    for (int s = 0; s < 16; s++) {
+      const uint8_t *q = t + 288 + 192 * s;
+      const __m512i A = _mm512_loadu_si512((const void *)q), B = _mm512_loadu_si512((const void *)(q + 64));
+      const __m512i H = _mm512_loadu_si512((const void *)(q + 128));
+      /* 0xCA: bitwise select, mask ? x : y — the low nibble from the ql chunk, bits 4–5 from H */
+      const __m512i e0 = _mm512_and_si512(_mm512_ternarylogic_epi32(m0f, A, _mm512_slli_epi16(H, 4), 0xCA), m3f);
+      const __m512i e1 = _mm512_and_si512(_mm512_ternarylogic_epi32(m0f, _mm512_srli_epi16(A, 4), _mm512_slli_epi16(H, 2), 0xCA), m3f);
+      const __m512i e2 = _mm512_and_si512(_mm512_ternarylogic_epi32(m0f, B, H, 0xCA), m3f);
+      const __m512i e3 = _mm512_and_si512(_mm512_ternarylogic_epi32(m0f, _mm512_srli_epi16(B, 4), _mm512_srli_epi16(H, 2), 0xCA), m3f);
+      const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(t + 32 + 16 * s)));
+      for (int j = 0; j < na; j++) {
+        const int8_t *a = act->q + (a0 + j) * cols + b * 256 + 16 * s;
+        __m512i s0 = _mm512_set1_epi32(-32 * act->bsums[((a0 + j) * act->nb + b) * 16 + s]);
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), e1, bcast4(a + 4));
+        s0 = _mm512_dpbusd_epi32(s0, e0, bcast4(a));
+        s0 = _mm512_dpbusd_epi32(s0, e2, bcast4(a + 8));
+        s1 = _mm512_dpbusd_epi32(s1, e3, bcast4(a + 12));
+        isum[j] = _mm512_add_epi32(isum[j], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+      }
+    }
+    const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)t));
+    for (int j = 0; j < na; j++)
+      acc[j] = _mm512_add_ps(acc[j], mul_f32_i32(_mm512_mul_ps(dv, _mm512_set1_ps(act->d[(a0 + j) * act->nb + b])), isum[j]));
+  }
+  for (int j = 0; j < na; j++) _mm512_storeu_ps(out + j * os, acc[j]);
+}
+
+static RV void group_k_any(const uint8_t *g, int type, int64_t nb, const zy_qact *act, int64_t a0, int na, float *out,
+                           int64_t os) {
+  if (type == ZY_QT_Q4_K_R16) {
+    switch (na) {
+      case 1: group_k4(g, nb, act, a0, 1, out, os); break;
+      case 2: group_k4(g, nb, act, a0, 2, out, os); break;
+      case 3: group_k4(g, nb, act, a0, 3, out, os); break;
+      default: group_k4(g, nb, act, a0, 4, out, os); break;
+    }
+  } else {
+    switch (na) {
+      case 1: group_k6(g, nb, act, a0, 1, out, os); break;
+      case 2: group_k6(g, nb, act, a0, 2, out, os); break;
+      case 3: group_k6(g, nb, act, a0, 3, out, os); break;
+      default: group_k6(g, nb, act, a0, 4, out, os); break;
+    }
+  }
+}
+
 /* Weight bytes of the groups one pass keeps in L2 while every 8 activation rows (in L1) go over them. */
 #define R16_TILE_BYTES (256 * 1024)
 
 void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, int64_t m, float *out, int64_t out_rows,
                  int64_t begin, int64_t end) {
-  const int64_t nb = cols / 32, group = nb * tile_bytes(type);
-  const int fast = zy_cpu()->avx512_vnni;
+  const int src = source_of(type), kquant = src == ZY_QT_Q4_K || src == ZY_QT_Q6_K;
+  const int64_t nb = cols / zy_qtype_block_elems(src), group = nb * tile_bytes(type);
+  const int fast = zy_cpu()->avx512_vnni, step = kquant ? 4 : 8;
+  uint8_t *rows = NULL;
+  if (!fast && !(rows = (uint8_t *)malloc((size_t)group))) return; /* the caller checked memory for the activations */
   int64_t per_pass = R16_TILE_BYTES / group;
   if (per_pass < 1) per_pass = 1;
   for (int64_t g0 = begin / 16; g0 < end / 16; g0 += per_pass) {
     const int64_t g1 = g0 + per_pass < end / 16 ? g0 + per_pass : end / 16;
-    for (int64_t i = 0; i < m; i += 8) {
-      const int na = m - i >= 8 ? 8 : (int)(m - i);
+    for (int64_t i = 0; i < m; i += step) {
+      const int na = m - i >= step ? step : (int)(m - i);
       for (int64_t g = g0; g < g1; g++) {
         float *o = out + i * out_rows + g * 16;
-        if (fast) group_avx512_any(w + g * group, type, nb, act, i, na, o, out_rows);
-        else group_portable(w + g * group, type, nb, act, i, na, o, out_rows);
+        if (!fast) group_portable(w + g * group, type, nb, act, i, na, o, out_rows, rows);
+        else if (kquant) group_k_any(w + g * group, type, nb, act, i, na, o, out_rows);
+        else group_avx512_any(w + g * group, type, nb, act, i, na, o, out_rows);
       }
     }
   }
+  free(rows);
 }

@@ -20,9 +20,9 @@ export type Storage = Float32Array | Uint16Array | Int32Array;
 
 /** GGUF/ggml quantized block types the backend can multiply with directly. */
 export type QuantType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q4_k" | "q5_k" | "q6_k";
-/** In-memory repacked forms of q8_0 / q4_0 matrices (16 rows interleaved per block; see Backend.repackWeight and
+/** In-memory repacked forms of q8_0 / q4_0 / q4_k / q6_k matrices (16 rows interleaved per block; see Backend.repackWeight and
  *  refRepackR16), for quantMatmul only. Never read from or written to a file. */
-export type PackedType = "q8_0_r16" | "q4_0_r16";
+export type PackedType = "q8_0_r16" | "q4_0_r16" | "q4_k_r16" | "q6_k_r16";
 /** Weight storage types for inference matmuls with ggml semantics (raw GGUF bytes, or a repacked form). */
 export type WeightType = "f32" | "f16" | "bf16" | QuantType | PackedType;
 

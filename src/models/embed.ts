@@ -1,11 +1,12 @@
 // Token-embedding lookup that works for a trainable f32 table (autograd through the embedding op) and for a
 // table kept in its GGUF encoding (f16, bf16, q8_0, q4_k, ...), where only the looked-up rows are decoded —
 // as llama.cpp's get_rows does — so a quantized embedding never needs an f32 copy of the whole table. A table
-// repacked for matmuls (q8_0_r16 / q4_0_r16, when tied to the output layer) gives each row back in GGUF blocks.
+// repacked for matmuls (an r16 type, when tied to the output layer) gives each row back in GGUF blocks.
 // Leaves out: gradients for encoded tables (inference only).
 import { type QuantWeight, type Tensor, decodeWeightInto, embedding, fromTypedArray, getDefaultBackend, isQuantWeight } from "../tensor/index.js";
 import { ggmlRowSize } from "../io/ggml-types.js";
 import { PACKED_SOURCE, refR16Row } from "../backend/ref/quant.js";
+import type { PackedType } from "../backend/backend.js";
 
 export type Weight = Tensor | QuantWeight;
 
@@ -13,8 +14,8 @@ export type Weight = Tensor | QuantWeight;
 export function embedRows(table: Weight, ids: Int32Array, dim: number): Tensor {
   if (!isQuantWeight(table)) return embedding(table, fromTypedArray(ids, [ids.length]));
   if (table.cols !== dim) throw new Error(`[embedRows] table has ${table.cols} columns, expected ${dim}`);
-  const packed = table.type === "q8_0_r16" || table.type === "q4_0_r16" ? table.type : null;
-  const type = packed ? PACKED_SOURCE[packed] : (table.type as Exclude<typeof table.type, "q8_0_r16" | "q4_0_r16">);
+  const packed = table.type in PACKED_SOURCE ? (table.type as PackedType) : null;
+  const type = packed ? PACKED_SOURCE[packed] : (table.type as Exclude<typeof table.type, PackedType>);
   const out = new Float32Array(ids.length * dim);
   const rowBytes = ggmlRowSize(type, dim);
   const backend = getDefaultBackend();

@@ -6,7 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadNative, type NativeAddon } from "../../src/backend/native.js";
-import { refQuantMatmul, refQuantize, refR16Row, refRepackR16, refUnpackR16 } from "../../src/backend/ref/quant.js";
+import { refQuantMatmul, refQuantize, refR16Row, refRepackR16, refUnpackR16, type R16Source } from "../../src/backend/ref/quant.js";
+import { f32ToF16 } from "../../src/core/dtype.js";
+import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
+import path from "node:path";
 import { loadModel } from "../../src/infer/load.js";
 import { embedRows } from "../../src/models/embed.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
@@ -32,7 +35,19 @@ function rng(seed: number): () => number {
   };
 }
 
-function weights(type: "q8_0" | "q4_0", rows: number, cols: number, rnd: () => number): Uint8Array {
+/** Valid random blocks: quantized from random floats (q8_0, q4_0), or random bytes with small f16 scales (k-quants). */
+function weights(type: R16Source, rows: number, cols: number, rnd: () => number): Uint8Array {
+  if (type === "q4_k" || type === "q6_k") {
+    const bytes = type === "q4_k" ? 144 : 210, out = new Uint8Array((rows * cols / 256) * bytes).map(() => (rnd() * 256) | 0);
+    for (let b = 0; b < out.length / bytes; b++) {
+      for (const o of type === "q4_k" ? [0, 2] : [208]) {
+        const h = f32ToF16((rnd() * 2 - 0.5) * 0.01);
+        out[b * bytes + o] = h & 255;
+        out[b * bytes + o + 1] = h >> 8;
+      }
+    }
+    return out;
+  }
   const x = new Float32Array(rows * cols).map(() => (rnd() * 2 - 1) * (0.05 + rnd()));
   const out = new Uint8Array((rows * cols / 32) * (type === "q8_0" ? 34 : 18));
   refQuantize(x, type, out, rows * cols);
@@ -41,14 +56,17 @@ function weights(type: "q8_0" | "q4_0", rows: number, cols: number, rnd: () => n
 
 test("refUnpackR16 inverts refRepackR16, and the layout puts row r's 4-weight groups at 4r of each chunk", () => {
   const rnd = rng(3);
-  for (const type of ["q8_0", "q4_0"] as const) {
-    for (const [rows, cols] of [[16, 32], [32, 96], [48, 64]]) {
+  for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) {
+    const bs = type === "q4_k" || type === "q6_k" ? 256 : 32;
+    for (const [rows, cols] of [[16, bs], [32, 3 * bs], [48, 2 * bs]]) {
       const w = weights(type, rows, cols, rnd);
       const p = refRepackR16(w, type, rows, cols);
       assert.equal(p.length, w.length);
       assert.notDeepEqual(p, w);
       assert.deepEqual(refUnpackR16(p, `${type}_r16`, rows, cols), w);
     }
+  }
+  for (const type of ["q8_0", "q4_0"] as const) {
     // By hand: row 5, block 0 of a 16 × 32 matrix: its scale at bytes 10–11, its weights 4…7 in chunk 1.
     const w = weights(type, 16, 32, rnd);
     const p = refRepackR16(w, type, 16, 32);
@@ -61,8 +79,9 @@ test("refUnpackR16 inverts refRepackR16, and the layout puts row r's 4-weight gr
 
 test("refR16Row reads any row of an r16 matrix back in GGUF blocks (a tied embedding table)", () => {
   const rnd = rng(4);
-  for (const type of ["q8_0", "q4_0"] as const) {
-    const rows = 48, cols = 96, rowBytes = (cols / 32) * (type === "q8_0" ? 34 : 18);
+  for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) {
+    const bytes = { q8_0: 34, q4_0: 18, q4_k: 144, q6_k: 210 }[type], bs = bytes > 34 ? 256 : 32;
+    const rows = 48, cols = 3 * bs, rowBytes = (cols / bs) * bytes;
     const w = weights(type, rows, cols, rnd);
     const p = refRepackR16(w, type, rows, cols);
     for (const r of [0, 1, 15, 16, 31, 47]) assert.deepEqual(refR16Row(p, `${type}_r16`, cols, r), w.subarray(r * rowBytes, (r + 1) * rowBytes));
@@ -72,8 +91,8 @@ test("refR16Row reads any row of an r16 matrix back in GGUF blocks (a tied embed
 
 test("the addon repacks to the reference's bytes, in place", { skip }, () => {
   const rnd = rng(5);
-  for (const type of ["q8_0", "q4_0"] as const) {
-    for (const [rows, cols] of [[16, 32], [64, 768], [32, 2048]]) {
+  for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) {
+    for (const [rows, cols] of [[16, 256], [64, 768], [32, 2048]]) {
       const w = weights(type, rows, cols, rnd);
       const want = refRepackR16(w, type, rows, cols);
       const got = w.slice();
@@ -83,7 +102,7 @@ test("the addon repacks to the reference's bytes, in place", { skip }, () => {
   }
 });
 
-function checkMatmul(type: "q8_0" | "q4_0", rows: number, cols: number, m: number, seed: number): void {
+function checkMatmul(type: R16Source, rows: number, cols: number, m: number, seed: number): void {
   const rnd = rng(seed);
   const w = weights(type, rows, cols, rnd);
   const x = new Float32Array(m * cols).map(() => rnd() * 4 - 2);
@@ -100,9 +119,10 @@ function checkMatmul(type: "q8_0" | "q4_0", rows: number, cols: number, m: numbe
 
 test("r16 matmul is bit-identical to the reference (fastest ISA: 1–17 activation rows, and a threaded size)", { skip }, () => {
   let seed = 10;
-  for (const type of ["q8_0", "q4_0"] as const) {
-    for (const m of [1, 2, 3, 4, 5, 7, 8, 9, 17]) checkMatmul(type, 32, 96, m, seed++);
-    checkMatmul(type, 16, 32, 1, seed++);
+  for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) {
+    const bs = type === "q4_k" || type === "q6_k" ? 256 : 32;
+    for (const m of [1, 2, 3, 4, 5, 7, 8, 9, 17]) checkMatmul(type, 32, 3 * bs, m, seed++);
+    checkMatmul(type, 16, bs, 1, seed++);
     checkMatmul(type, 1024, 768, 1, seed++);
     checkMatmul(type, 512, 256, 20, seed++);
   }
@@ -112,9 +132,31 @@ test("r16 matmul is bit-identical to the reference on the portable path", { skip
   try {
     addon!.limitIsa(0);
     let seed = 50;
-    for (const type of ["q8_0", "q4_0"] as const) for (const m of [1, 3, 9]) checkMatmul(type, 48, 64, m, seed++);
+    for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) for (const m of [1, 3, 9]) checkMatmul(type, 48, 512, m, seed++);
   } finally {
     addon!.limitIsa(2);
+  }
+});
+
+test("r16 matmul of the shared k-quant models' real tensors is bit-identical to the reference", { skip }, () => {
+  const D = path.resolve("../shared/testdata/gguf");
+  for (const [f, name] of [["dev-llama-tok512-e256-q4_k_m-pure.gguf", "blk.0.ffn_down.weight"],
+    ["dev-llama-tok512-e256-q6_k-pure.gguf", "blk.0.ffn_up.weight"]] as const) {
+    const g = readGguf(path.join(D, f));
+    const t = g.tensorByName.get(name)!;
+    const w = readTensorBytes(g, t);
+    const [cols, rows] = t.dims;
+    const type = t.type as R16Source;
+    for (const m of [1, 6]) {
+      const rnd = rng(m);
+      const x = new Float32Array(m * cols).map(() => rnd() * 2 - 1);
+      const want = new Float32Array(m * rows), got = new Float32Array(m * rows);
+      refQuantMatmul(w, type, rows, cols, x, want, m);
+      const packed = w.slice();
+      assert.equal(addon!.quantRepack(packed, type, rows, cols), `${type}_r16`);
+      addon!.quantMatmul(packed, `${type}_r16`, rows, cols, x, got, m);
+      for (let i = 0; i < want.length; i++) assert.ok(Object.is(got[i], want[i]), `${f} ${name} m ${m} out[${i}]: ${got[i]} vs ${want[i]}`);
+    }
   }
 });
 
@@ -122,7 +164,7 @@ test("r16 misuse is refused with a message that names it", { skip }, () => {
   const w = new Uint8Array(8 * 34);
   assert.throws(() => addon!.quantMatmul(w, "q8_0_r16", 8, 32, new Float32Array(32), new Float32Array(8), 1), /multiple of 16 rows/);
   assert.throws(() => addon!.dequantize(new Uint8Array(34), "q8_0_r16", new Float32Array(32), 32), /unsupported type "q8_0_r16"/);
-  assert.equal(addon!.quantRepack(new Uint8Array(144 * 16), "q4_k", 16, 256), null);
+  assert.equal(addon!.quantRepack(new Uint8Array(176 * 16), "q5_k", 16, 256), null);
   assert.equal(addon!.quantRepack(new Uint8Array(34 * 8), "q8_0", 8, 32), null, "8 rows: not repackable, left alone");
   const cpu = createBackend({});
   assert.ok(cpu.repackWeight, "the cpu backend offers repackWeight");

@@ -187,7 +187,7 @@ export function checkAttention(op: string, p: AttentionParams, arrays: {
 }
 
 export const QUANT_TYPES: readonly QuantType[] = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"];
-export const PACKED_TYPES: readonly PackedType[] = ["q8_0_r16", "q4_0_r16"];
+export const PACKED_TYPES: readonly PackedType[] = ["q8_0_r16", "q4_0_r16", "q4_k_r16", "q6_k_r16"];
 export const WEIGHT_TYPES: readonly WeightType[] = ["f32", "f16", "bf16", ...QUANT_TYPES, ...PACKED_TYPES];
 
 /** Elements per block and bytes per block of each weight type (ggml layouts). */
@@ -197,6 +197,7 @@ export const BLOCK_LAYOUT: Record<WeightType, { elements: number; bytes: number 
   q5_0: { elements: 32, bytes: 22 }, q5_1: { elements: 32, bytes: 24 },
   q4_k: { elements: 256, bytes: 144 }, q5_k: { elements: 256, bytes: 176 }, q6_k: { elements: 256, bytes: 210 },
   q8_0_r16: { elements: 32, bytes: 34 }, q4_0_r16: { elements: 32, bytes: 18 },
+  q4_k_r16: { elements: 256, bytes: 144 }, q6_k_r16: { elements: 256, bytes: 210 },
 };
 
 /** Bytes of n elements of `type`; throws unless n is a whole number of blocks. */

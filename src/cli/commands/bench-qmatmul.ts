@@ -32,7 +32,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const type = values.type as WeightType;
   if (!TYPES.includes(type)) throw new UsageError(`--type ${values.type}: expected one of ${TYPES.join(", ")}`);
   // A repacked type (q8_0_r16, q4_0_r16): random weights of the type it holds, repacked by the addon.
-  const packedFrom = (PACKED_SOURCE as Record<string, "q8_0" | "q4_0">)[type];
+  const packedFrom = (PACKED_SOURCE as Record<string, string>)[type];
   const source = packedFrom ?? type;
   const rows = intFlag("rows", values.rows)!, cols = intFlag("cols", values.cols)!, m = intFlag("m", values.m)!;
   const { elements, bytes } = QUANT_BLOCK[source as keyof typeof QUANT_BLOCK];
@@ -48,9 +48,9 @@ export async function run(argv: string[]): Promise<number | void> {
   let w = new Uint8Array(wBytes);
   if (type === "f32") {
     w = new Uint8Array(new Float32Array(rows * cols).map(() => rnd() * 0.1).buffer);
-  } else if (type === "q4_k" || type === "q5_k" || type === "q6_k") {
+  } else if (source === "q4_k" || source === "q5_k" || source === "q6_k") {
     for (let i = 0; i < wBytes; i++) w[i] = (rnd() * 128 + 128) & 0xff;
-    const dOff = type === "q6_k" ? [208] : [0, 2];
+    const dOff = source === "q6_k" ? [208] : [0, 2];
     for (let b = 0; b < wBytes / bytes; b++) for (const o of dOff) { w[b * bytes + o] = 0x00; w[b * bytes + o + 1] = 0x1c; } // f16 ≈ 0.004
   } else {
     const chunk = 1 << 20;
@@ -60,9 +60,9 @@ export async function run(argv: string[]): Promise<number | void> {
       for (let i = 0; i < n; i++) x[i] = rnd() * 0.1;
       refQuantize(x, source as "q8_0", w.subarray((e / elements) * bytes), n);
     }
-    if (packedFrom && addon.quantRepack?.(w, packedFrom, rows, cols) !== type) {
-      throw new UsageError(`--type ${type}: the addon cannot repack [${rows}, ${cols}] (rows must be a multiple of 16)`);
-    }
+  }
+  if (packedFrom && addon.quantRepack?.(w, packedFrom, rows, cols) !== type) {
+    throw new UsageError(`--type ${type}: the addon cannot repack [${rows}, ${cols}] (rows must be a multiple of 16)`);
   }
   const x = new Float32Array(m * cols).map(() => rnd());
   const out = new Float32Array(m * rows);
