@@ -1,5 +1,27 @@
 #!/usr/bin/env node
-// The zhiyu command: runs the TypeScript CLI through tsx (no separate build step).
-import { register } from "tsx/esm/api";
-register();
-await import("../src/cli/main.ts");
+// The zhiyu command. Runs dist/ (plain JavaScript that `npm install` transpiles from src/, see
+// scripts/build-dist.mjs) when it is at least as new as every file under src/; otherwise runs src/ through tsx,
+// so an edited source is never run stale.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const stamp = path.join(root, "dist", ".stamp");
+if (existsSync(stamp) && statSync(stamp).mtimeMs >= newestMtime(path.join(root, "src"))) {
+  await import("../dist/cli/main.js");
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  await import("../src/cli/main.ts");
+}

@@ -7,11 +7,13 @@ import path from "node:path";
 import { formatCliError } from "./errors.js";
 
 const commandsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "commands");
+/** ".ts" when run from src/ through tsx, ".js" when run from the transpiled dist/. */
+const EXT = path.extname(fileURLToPath(import.meta.url));
 
 function listCommands(): string[] {
   return readdirSync(commandsDir)
-    .filter((f) => f.endsWith(".ts") && !f.includes("-"))
-    .map((f) => f.replace(/\.ts$/, ""))
+    .filter((f) => f.endsWith(EXT) && !f.includes("-"))
+    .map((f) => f.slice(0, -EXT.length))
     .sort();
 }
 
@@ -31,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
-  if (!/^[a-z][a-z0-9]*$/.test(name) || !existsSync(path.join(commandsDir, `${name}.ts`))) {
+  if (!/^[a-z][a-z0-9]*$/.test(name) || !existsSync(path.join(commandsDir, `${name}${EXT}`))) {
     console.error(`zhiyu: unknown command '${name}'.\n\n${usage()}`);
     return 2;
   }
