@@ -25,19 +25,20 @@ export interface Segment {
   cache: KvCache | null;
 }
 
-/** Per layer, the encoded projections that read the same input, as one matrix each (see fuseProjections). */
+/** Per layer, the encoded projections that read the same input, as one matrix each (see fuseProjections);
+ *  null for a layer whose group cannot be stacked (its matrices differ in type, e.g. a Q4_K_M file's q6_k v). */
 export interface FusedProjections {
   /** q, k, v stacked by rows: [H·Dh + 2·Hkv·Dh, D]. */
-  qkv: QuantWeight[];
+  qkv: (QuantWeight | null)[];
   /** gate, up stacked by rows: [2·F, D]. */
-  gateUp: QuantWeight[];
+  gateUp: (QuantWeight | null)[];
 }
 
 /** Inference only: views each layer's encoded q/k/v and gate/up matrices as one matrix, so a step runs one
  *  quantized matmul (one activation quantization, one thread-pool dispatch) where it ran three or two. The GGUF
- *  loader reads each group side by side into one buffer, so this is a view, never a copy. Returns null (run
- *  unfused) unless every one of those matrices is a QuantWeight of one type laid out so (f32 tensors, the
- *  trainer's case, are left alone). */
+ *  loader reads each group side by side into one buffer, so this is a view, never a copy. A group is stacked when
+ *  its matrices are QuantWeights of one type laid out so, layer by layer; returns null when no group is (f32
+ *  tensors, the trainer's case, are left alone). */
 export function fuseProjections(config: LlamaConfig, params: ReadonlyMap<string, Weight>): FusedProjections | null {
   const fused: FusedProjections = { qkv: [], gateUp: [] };
   const stack = (names: string[]): QuantWeight | null => {
@@ -58,11 +59,10 @@ export function fuseProjections(config: LlamaConfig, params: ReadonlyMap<string,
     const p = `model.layers.${l}`;
     const qkv = stack([`${p}.self_attn.q_proj.weight`, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.v_proj.weight`]);
     const gateUp = stack([`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`]);
-    if (!qkv || !gateUp) return null;
     fused.qkv.push(qkv);
     fused.gateUp.push(gateUp);
   }
-  return fused;
+  return [...fused.qkv, ...fused.gateUp].some((w) => w !== null) ? fused : null;
 }
 
 /** Inference for any family with trunk + head: packs several sequences' new ids into one activation matrix
@@ -168,9 +168,10 @@ export class LlamaModel {
       return w !== undefined && isQuantWeight(w) ? w : null;
     };
     if (this.allMatricesEncoded === undefined) {
-      const names = ["self_attn.o_proj", "mlp.down_proj", ...(this.fused ? [] : ["self_attn.q_proj", "self_attn.k_proj",
-        "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"])];
-      this.allMatricesEncoded = Array.from({ length: c.numLayers }, (_, l) => l).every((l) => names.every((n) => matrix(l, n)));
+      const names = (l: number) => ["self_attn.o_proj", "mlp.down_proj",
+        ...(this.fused?.qkv[l] ? [] : ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]),
+        ...(this.fused?.gateUp[l] ? [] : ["mlp.gate_proj", "mlp.up_proj"])];
+      this.allMatricesEncoded = Array.from({ length: c.numLayers }, (_, l) => l).every((l) => names(l).every((n) => matrix(l, n)));
     }
     if (!this.allMatricesEncoded) return null; // dense f32 weights: the tensor path
     const data = (t: Tensor | null) => (t ? t.storage("llamaDecodeLayer").subarray(t.offset, t.offset + t.size) as Float32Array : null);
@@ -183,10 +184,10 @@ export class LlamaModel {
         freqs: this.freqs, attnNorm: data(this.t(`${p}.input_layernorm.weight`))!, ffnNorm: data(this.t(`${p}.post_attention_layernorm.weight`))!,
         bq: data(this.optional(`${p}.self_attn.q_proj.bias`)), bk: data(this.optional(`${p}.self_attn.k_proj.bias`)),
         bv: data(this.optional(`${p}.self_attn.v_proj.bias`)),
-        ...(this.fused
-          ? { qkv: this.fused.qkv[l]!, gateUp: this.fused.gateUp[l]! }
-          : { qkv: null, q: matrix(l, "self_attn.q_proj")!, k: matrix(l, "self_attn.k_proj")!, v: matrix(l, "self_attn.v_proj")!,
-            gateUp: null, gate: matrix(l, "mlp.gate_proj")!, up: matrix(l, "mlp.up_proj")! }),
+        ...(this.fused?.qkv[l] ? { qkv: this.fused.qkv[l] }
+          : { qkv: null, q: matrix(l, "self_attn.q_proj")!, k: matrix(l, "self_attn.k_proj")!, v: matrix(l, "self_attn.v_proj")! }),
+        ...(this.fused?.gateUp[l] ? { gateUp: this.fused.gateUp[l] }
+          : { gateUp: null, gate: matrix(l, "mlp.gate_proj")!, up: matrix(l, "mlp.up_proj")! }),
         o: matrix(l, "self_attn.o_proj")!, down: matrix(l, "mlp.down_proj")!,
         kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!),
         capacities: caches.map((k) => k.k[l]!.shape[1]!), positions: segs.map((s) => s.pos0),
@@ -211,8 +212,9 @@ export class LlamaModel {
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
     let q: Tensor, k: Tensor, v: Tensor; // [N, H·Dh], [N, Hkv·Dh], [N, Hkv·Dh]
-    if (this.fused) {
-      const qkv = this.lin(h, this.fused.qkv[l]);
+    const qkvW = this.fused?.qkv[l];
+    if (qkvW) {
+      const qkv = this.lin(h, qkvW);
       const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
       const withBias = (y: Tensor, name: string) => {
         const b = this.optional(name);
@@ -232,8 +234,9 @@ export class LlamaModel {
     x = add(x, this.lin(att, this.w(`${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
     let gate: Tensor, up: Tensor; // [N, F]
-    if (this.fused) {
-      const gu = this.lin(h2, this.fused.gateUp[l]);
+    const gateUpW = this.fused?.gateUp[l];
+    if (gateUpW) {
+      const gu = this.lin(h2, gateUpW);
       gate = narrow(gu, 1, 0, c.intermediateSize);
       up = narrow(gu, 1, c.intermediateSize, c.intermediateSize);
     } else {

@@ -8,6 +8,12 @@ import path from "node:path";
 import { createBackend, type Backend } from "../../src/backend/index.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
+import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
+import { writeGguf } from "../../src/io/gguf-writer.js";
+import { refDequantize, refQuantize } from "../../src/backend/ref/quant.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import type { LlamaModel } from "../../src/models/llama.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
@@ -25,9 +31,10 @@ const withoutOp = new Proxy(base, {
   get: (t, p, r) => (p === "llamaDecodeLayer" ? undefined : Reflect.get(t, p, r)),
 }) as Backend;
 
-async function decodeLogits(file: string, backend: Backend): Promise<Float32Array[]> {
+async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void): Promise<Float32Array[]> {
   setDefaultBackend(backend);
-  const model = await loadModel(path.join(dir, file), { backend });
+  const model = await loadModel(path.resolve(dir, file), { backend });
+  check?.(model.model as LlamaModel);
   try {
     const prompts = [[1, 15, 27, 3], [1, 99], [1, 7, 7]];
     const seqs = prompts.map(() => model.createSequence());
@@ -62,3 +69,37 @@ test("native decode layer = tensor path, bit for bit", { skip: base.llamaDecodeL
     });
   }
 });
+
+test("a file whose layers mix types (as Q4_K_M does) fuses layer by layer, and the composite layer still = tensor path",
+  { skip: base.llamaDecodeLayer ? false : "addon without llamaDecodeLayer" }, async () => {
+    // dev-llama-tok512-q8_0 with layer 0's v and gate requantized to q4_0: layer 0 runs q/k/v and gate/up apart.
+    const src = readGguf(path.join(dir, "dev-llama-tok512-q8_0.gguf"));
+    const tensors = src.tensors.map((t) => {
+      const data = readTensorBytes(src, t);
+      if (t.name !== "blk.0.attn_v.weight" && t.name !== "blk.0.ffn_gate.weight") return { name: t.name, dims: t.dims, type: t.type, data };
+      const x = new Float32Array(t.elementCount);
+      refDequantize(data, "q8_0", x, x.length);
+      const q = new Uint8Array((x.length / 32) * 18);
+      refQuantize(x, "q4_0", q, x.length);
+      return { name: t.name, dims: t.dims, type: "q4_0" as const, data: q };
+    });
+    const tmp = mkdtempSync(path.join(tmpdir(), "zhiyu-mixed-"));
+    try {
+      const file = path.join(tmp, "mixed.gguf");
+      writeGguf(file, { metadata: [...src.metadata].map(([k, v]) => [k, v, src.metadataTypes.get(k)] as const), tensors });
+      const before = opCalls;
+      const a = await decodeLogits(file, native, (m) => {
+        assert.equal(m.fused?.qkv[0], null, "layer 0: q8_0 q/k with a q4_0 v are not stacked");
+        assert.equal(m.fused?.gateUp[0], null);
+        assert.ok(m.fused?.qkv[1] && m.fused?.gateUp[1], "layer 1 is stacked");
+      });
+      assert.ok(opCalls > before, "the composite decode layer ran");
+      const b = await decodeLogits(file, withoutOp);
+      a.forEach((row, i) => {
+        const j = row.findIndex((v, k) => !Object.is(v, b[i]![k]));
+        assert.equal(j, -1, `mixed: logits row ${i} differ at ${j}: ${row[j]} vs ${b[i]![j]}`);
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
