@@ -10,6 +10,7 @@ import { refQuantMatmul, refQuantize, refR16Row, refRepackR16, refUnpackR16, typ
 import { f32ToF16 } from "../../src/core/dtype.js";
 import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
 import path from "node:path";
+import { rng } from "../backend/harness.js";
 import { loadModel } from "../../src/infer/load.js";
 import { embedRows } from "../../src/models/embed.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
@@ -25,15 +26,6 @@ interface QuantAddon extends NativeAddon {
 const addon = loadNative() as QuantAddon | null;
 const skip = !addon || typeof addon.quantRepack !== "function" ? "native addon without r16 kernels (npm run build:native)" : false;
 if (addon && !skip) addon.setThreads(addon.threads());
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Valid random blocks: quantized from random floats (q8_0, q4_0), or random bytes with small f16 scales (k-quants). */
 function weights(type: R16Source, rows: number, cols: number, rnd: () => number): Uint8Array {
