@@ -120,9 +120,10 @@ test("r16 matmul is bit-identical to the reference (fastest ISA: 1–17 activati
   }
 });
 
-test("r16 matmul is bit-identical to the reference on the portable path", { skip }, () => {
+test("r16 matmul is bit-identical to the reference on the portable path (and the backend repacks nothing there)", { skip }, () => {
   try {
     addon!.limitIsa(0);
+    assert.equal(createBackend({}).repackWeight, undefined, "no repacking where the r16 kernels would run portable");
     let seed = 50;
     for (const type of ["q8_0", "q4_0", "q4_k", "q6_k"] as const) for (const m of [1, 3, 9]) checkMatmul(type, 48, 512, m, seed++);
   } finally {

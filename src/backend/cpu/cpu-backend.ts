@@ -127,11 +127,14 @@ export class CpuBackend implements Backend {
     return this.addon.llamaDecodeLayer;
   }
 
-  /** Repacks q8_0 / q4_0 matrices with rows a multiple of 16 into the r16 layout of native/quant_r16.c, whose
-   *  kernels advance 16 rows per instruction (absent from older addons). */
+  /** Repacks q8_0 / q4_0 / q4_k / q6_k matrices with rows a multiple of 16 into the r16 layout of
+   *  native/quant_r16.c, whose AVX-512 VNNI kernels advance 16 rows per instruction. Absent from older addons and
+   *  on CPUs without AVX-512 VNNI (there the r16 layout would run on the portable path, slower than the row
+   *  layout's AVX2 kernels). */
   get repackWeight(): ((w: Uint8Array, type: WeightType, rows: number, cols: number) => WeightType | null) | undefined {
     const repack = this.addon.quantRepack;
-    return repack ? (w, type, rows, cols) => repack(w, type, rows, cols) as WeightType | null : undefined;
+    if (!repack || (this.addon.quantImpl as (() => string) | undefined)?.() !== "avx512-vnni") return undefined;
+    return (w, type, rows, cols) => repack(w, type, rows, cols) as WeightType | null;
   }
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
