@@ -18,6 +18,7 @@
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
+#include "zy_scratch.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
 #include <stdlib.h>
@@ -104,16 +105,6 @@ typedef struct {
 } pack_buffers;
 static __thread pack_buffers thread_buffers;
 
-static void *grow(void **p, size_t *have, size_t need) {
-  if (*have >= need) return *p;
-  need = (need + 4095) & ~(size_t)4095;
-  void *q = aligned_alloc(64, need);
-  if (!q) return NULL;
-  free(*p);
-  *p = q;
-  *have = need;
-  return q;
-}
 
 /* ---- rounding f32 operands to bf16 (zy_sgemm_round_bf16) ---- */
 
@@ -186,7 +177,7 @@ static int gemv(int64_t n, int64_t k, zy_gemm_operand x, const zy_gemm_operand *
   const float *xf = (const float *)x.base;
   if (x.bf16) {
     pack_buffers *buf = &thread_buffers;
-    float *t = (float *)grow((void **)&buf->x, &buf->x_bytes, (size_t)k * 4);
+    float *t = (float *)zy_grow((void **)&buf->x, &buf->x_bytes, (size_t)k * 4);
     if (!t) return 0;
     for (int64_t p = 0; p < k; p++) t[p] = zy_bf16_to_f32(((const uint16_t *)x.base)[p * x.cs]);
     xf = t;
@@ -202,7 +193,7 @@ static int few_rows_fit(int64_t m, const zy_gemm_operand *b) {
 static int few_rows(int64_t m, int64_t n, int64_t k, const zy_gemm_operand *a, const zy_gemm_operand *b, float *c,
                     int64_t ldc, float alpha, float beta) {
   pack_buffers *buf = &thread_buffers;
-  float *x = (float *)grow((void **)&buf->x, &buf->x_bytes, (size_t)(m * k) * 4);
+  float *x = (float *)zy_grow((void **)&buf->x, &buf->x_bytes, (size_t)(m * k) * 4);
   if (!x) return 0;
   for (int64_t i = 0; i < m; i++) /* op(A) rows as contiguous f32 */
     for (int64_t p = 0; p < k; p++) x[i * k + p] = zy_gemm_load(a, i * a->rs + p * a->cs);
@@ -271,8 +262,8 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
   int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
   int64_t mc_pad = (K->mc + K->mr - 1) / K->mr * K->mr, nc_pad = (K->nc + K->nr - 1) / K->nr * K->nr;
   pack_buffers *buf = &thread_buffers;
-  char *pa = (char *)grow(&buf->a, &buf->a_bytes, (size_t)(mc_pad * kbp_max * K->elem_bytes));
-  char *pb = (char *)grow(&buf->b, &buf->b_bytes, (size_t)(nc_pad * kbp_max * K->elem_bytes));
+  char *pa = (char *)zy_grow(&buf->a, &buf->a_bytes, (size_t)(mc_pad * kbp_max * K->elem_bytes));
+  char *pb = (char *)zy_grow(&buf->b, &buf->b_bytes, (size_t)(nc_pad * kbp_max * K->elem_bytes));
   if (!pa || !pb) { gemm_naive_operands(m, n, k, &a, &b, c, ldc, alpha, beta, round); return; }
 
   for (int64_t i0 = 0; i0 < m; i0 += K->mc) {

@@ -9,6 +9,7 @@
 #include "quant_impl.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
+#include "zy_scratch.h"
 #include "gemm.h"
 #include <immintrin.h>
 #include <math.h>
@@ -465,17 +466,6 @@ const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT] = {
 
 /* ---- matmul driver ---- */
 
-/* *buf with room for `bytes` (64-byte aligned), reallocated only when it must grow; NULL when out of memory. */
-static void *grow(void **buf, size_t *size, size_t bytes) {
-  if (bytes > *size) {
-    free(*buf);
-    *size = 0;
-    *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (*buf) *size = bytes;
-  }
-  return *buf;
-}
-
 /* Grow-only scratch for quantized activations (one matmul at a time: the pool is not reentrant either). */
 static void *scratch = NULL;
 static size_t scratch_size = 0;
@@ -584,8 +574,8 @@ __attribute__((target("avx2,fma,f16c"))) static void f16_row_to_f32(const uint8_
 static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_index) {
   const matmul_ctx *c = (const matmul_ctx *)p;
   panel_buffers *pb = &panels[thread_index < PANEL_THREADS ? thread_index : 0];
-  float *wf = (float *)grow(&pb->w, &pb->w_size, (size_t)(PANEL_ROWS * c->cols) * 4);
-  float *cf = (float *)grow(&pb->c, &pb->c_size, (size_t)(PANEL_ROWS * c->m) * 4);
+  float *wf = (float *)zy_grow(&pb->w, &pb->w_size, (size_t)(PANEL_ROWS * c->cols) * 4);
+  float *cf = (float *)zy_grow(&pb->c, &pb->c_size, (size_t)(PANEL_ROWS * c->m) * 4);
   if (!wf || !cf) { /* no room for a panel: the dot kernels need none */
     matmul_task(p, begin, end, thread_index);
     return;
@@ -683,7 +673,7 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
   const int use512 = zy_cpu()->avx512_vnni;
   const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type);
   if (pairs) need += 2 * (size_t)(m * npairs * 64 + 64);
-  if (need > 0 && !grow(&scratch, &scratch_size, need)) return -1;
+  if (need > 0 && !zy_grow(&scratch, &scratch_size, need)) return -1;
   zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   size_t at = 0;
   if (fmt == ACT_EXACT) {
