@@ -15,6 +15,7 @@ import { loadTokenizer } from "../tokenizers/load.js";
 import { seededPermutation } from "./batches.js";
 import { cleanStaleCheckpoints, latestCheckpoint, writeCheckpoint, type CheckpointInfo } from "./checkpoint.js";
 import { MetricsLog } from "./metrics.js";
+import type { TrainOptions } from "./options.js";
 import { TrainModel } from "./model.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
@@ -25,34 +26,24 @@ import { checkpointFiles, modelOptimizer, readOptimizerState } from "./trainer.j
 export const SFT_STATE_FILE = "sft_state.json";
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
 
-export interface SftOptions {
+/** The optimizer, schedule, checkpoint and spike-guard settings SFT shares with pretraining (same names, same
+ *  meaning as TrainOptions). */
+type SharedTrainOptions = Pick<TrainOptions, "seq" | "batch" | "lr" | "minLr" | "warmup" | "weightDecay" | "gradClip" |
+  "seed" | "checkpointEvery" | "keepLast" | "spikeGuard" | "spikeWindow" | "spikeZscore" | "maxRollbacks" | "logEvery">;
+
+export interface SftOptions extends SharedTrainOptions {
   /** The model to fine-tune: a Hugging Face folder (config.json, model.safetensors, tokenizer files). */
   model: string;
   data: string[];
   /** Plain-text files (documents separated by blank lines) mixed in as fully trained rows (replay); may be empty. */
   text: string[];
   out: string;
-  seq: number;
-  batch: number;
   /** Optimizer steps; null = `epochs` passes over the packed rows. */
   steps: number | null;
   epochs: number;
-  lr: number;
-  minLr: number;
-  warmup: number;
-  weightDecay: number;
-  gradClip: number;
-  seed: number;
   dtype: "f32" | "bf16";
-  checkpointEvery: number;
-  keepLast: number;
-  spikeGuard: boolean;
-  spikeWindow: number;
-  spikeZscore: number;
-  maxRollbacks: number;
   /** Every valEvery-th packed row is held out for validation (0 = none). */
   valEvery: number;
-  logEvery: number;
 }
 
 export const DEFAULT_SFT_OPTIONS: Omit<SftOptions, "model" | "data" | "out"> = {
