@@ -800,8 +800,8 @@ export function renderModelCard(ctx: RecipeContext, modelBytes: number): string 
     const sampledFile = path.join(w, "eot-sampled.json");
     if (existsSync(sampledFile)) {
       const t = JSON.parse(readFileSync(sampledFile, "utf8")) as EotResults;
-      L.push(`With sampling as \`zhiyu chat\` does it (\`--temperature ${t.temperature}\`, seed 0): **${t.pass}/${t.total}**. Greedy decoding ` +
-        "fails only where it falls into a repetition loop.", "");
+      L.push(`With sampling as \`zhiyu chat\` does it (\`--temperature ${t.temperature}\`, seed 0): **${t.pass}/${t.total}**.` +
+        (eot.pass < eot.total ? " Greedy decoding fails only where it falls into a repetition loop." : ""), "");
     }
     L.push("## Sample outputs (greedy, held-out prompts)", "");
     const pick = [...eot.results.filter((r) => r.lang === "zh").slice(0, 4), ...eot.results.filter((r) => r.lang === "en").slice(0, 4)];
