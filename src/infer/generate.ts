@@ -148,7 +148,8 @@ export class Generation {
 
   private finish(reason: FinishReason, flush = true): false {
     if (flush) {
-      const { emit, stopped } = this.matcher.push(this.decoder.flush());
+      // Text cut by the token limit can end inside a character: drop those bytes rather than emit U+FFFD.
+      const { emit, stopped } = this.matcher.push(this.decoder.flush({ dropIncomplete: reason === "length" }));
       this.emit(emit);
       if (!stopped) this.emit(this.matcher.flush());
       else reason = "stop";

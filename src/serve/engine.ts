@@ -247,7 +247,8 @@ class ChoiceState {
   finish(r: SequenceResult): { delta: ChoiceDelta | null; outcome: ChoiceOutcome } {
     let tail = "";
     if (!this.stoppedByString) {
-      const { emit, stopped } = this.matcher.push(this.decoder.flush());
+      // A reply cut by max_tokens can end inside a character: drop those bytes rather than send U+FFFD.
+      const { emit, stopped } = this.matcher.push(this.decoder.flush({ dropIncomplete: r.finishReason === "length" }));
       tail = emit + (stopped ? "" : this.matcher.flush());
     }
     const delta = this.deliver(tail, true);

@@ -127,7 +127,11 @@ export class PipelineTokenizer implements Tokenizer {
         }
         return decoder.decode(bytes, { stream: true });
       },
-      flush: (): string => decoder.decode(),
+      // Only an incomplete trailing character is held back, so decode() yields "" or one U+FFFD.
+      flush: (options: { dropIncomplete?: boolean } = {}): string => {
+        const rest = decoder.decode();
+        return options.dropIncomplete ? "" : rest;
+      },
     };
   }
 

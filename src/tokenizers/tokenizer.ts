@@ -18,8 +18,9 @@ export interface DecodeOptions {
 /** Incremental decoder: push ids one at a time, get text that never ends inside a UTF-8 character. */
 export interface StreamDecoder {
   push(id: number): string;
-  /** Whatever is still held back (an incomplete character at the very end becomes U+FFFD). */
-  flush(): string;
+  /** Whatever is still held back: an incomplete character at the very end becomes U+FFFD, or nothing with
+   *  dropIncomplete (text cut by a token limit, where the character's remaining bytes were never generated). */
+  flush(options?: { dropIncomplete?: boolean }): string;
 }
 
 export interface Tokenizer {

@@ -66,6 +66,13 @@ for (const [name, file] of tokenizers) {
       assert.equal(stream.push(byteIds[0]!), "");
       assert.equal(stream.push(byteIds[1]!), "");
       assert.equal(stream.push(byteIds[2]!), "智");
+      // Cut after two of the three bytes: flush() marks the broken character, flush({ dropIncomplete }) drops it.
+      for (const [drop, want] of [[false, "\uFFFD"], [true, ""]] as const) {
+        const cut = tok.createStreamDecoder();
+        cut.push(byteIds[0]!);
+        cut.push(byteIds[1]!);
+        assert.equal(cut.flush({ dropIncomplete: drop }), want);
+      }
     }
   });
 }
