@@ -10,7 +10,9 @@
 #pragma GCC optimize("fp-contract=off")
 #include "quant_impl.h"
 #include "zy_cpu.h"
+#include "zy_scratch.h"
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 
 int zy_qtype_is_r16(int type) { return type >= ZY_QT_Q8_0_R16 && type <= ZY_QT_Q6_K_R16; }
@@ -373,8 +375,15 @@ void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, i
   const int src = source_of(type), kquant = src == ZY_QT_Q4_K || src == ZY_QT_Q6_K;
   const int64_t nb = cols / zy_qtype_block_elems(src), group = nb * tile_bytes(type);
   const int fast = zy_cpu()->avx512_vnni, step = kquant ? 4 : 8;
-  uint8_t *rows = NULL;
-  if (!fast && !(rows = (uint8_t *)malloc((size_t)group))) return; /* the caller checked memory for the activations */
+  /* Portable path: each thread unpacks a group into its own grow-only buffer. Out of memory: NaN outputs, never stale ones. */
+  static __thread void *unpacked = NULL;
+  static __thread size_t unpacked_size = 0;
+  uint8_t *rows = fast ? NULL : (uint8_t *)zy_grow(&unpacked, &unpacked_size, (size_t)group);
+  if (!fast && !rows) {
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t r = begin; r < end; r++) out[i * out_rows + r] = NAN;
+    return;
+  }
   int64_t per_pass = R16_TILE_BYTES / group;
   if (per_pass < 1) per_pass = 1;
   for (int64_t g0 = begin / 16; g0 < end / 16; g0 += per_pass) {
@@ -389,5 +398,4 @@ void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, i
       }
     }
   }
-  free(rows);
 }
