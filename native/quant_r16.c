@@ -117,27 +117,29 @@ static void lane_codec(int type, int pack, uint8_t *w, uint8_t *t, int l) {
 #undef MV
 }
 
-/* The 16 GGUF rows of group g (at p, nb blocks each) → rows (16 × nb × block bytes). */
-static void unpack_group(int src, const uint8_t *p, int64_t nb, uint8_t *rows) {
-  const int bytes = zy_qtype_block_bytes(src), tb = 16 * bytes;
+/* One 16-row group: its GGUF rows (16 × nb blocks of the source type) ⇄ its nb tiles (pack: rows → tiles). */
+static void group_codec(int src, int pack, uint8_t *rows, uint8_t *tiles, int64_t nb) {
+  const int bytes = zy_qtype_block_bytes(src);
   for (int64_t b = 0; b < nb; b++)
-    for (int l = 0; l < 16; l++) lane_codec(src, 0, rows + (l * nb + b) * bytes, (uint8_t *)(p + b * tb), l);
+    for (int l = 0; l < 16; l++) lane_codec(src, pack, rows + (l * nb + b) * bytes, tiles + b * 16 * bytes, l);
+}
+
+/* The r16 type that holds `type`, or -1 (the inverse of source_of). */
+static int packed_of(int type) {
+  for (int t = ZY_QT_Q8_0_R16; t <= ZY_QT_Q6_K_R16; t++)
+    if (source_of(t) == type) return t;
+  return -1;
 }
 
 int zy_repack_r16(uint8_t *w, int type, int64_t rows, int64_t cols) {
-  const int packed = type == ZY_QT_Q8_0 ? ZY_QT_Q8_0_R16 : type == ZY_QT_Q4_0 ? ZY_QT_Q4_0_R16
-                     : type == ZY_QT_Q4_K ? ZY_QT_Q4_K_R16 : type == ZY_QT_Q6_K ? ZY_QT_Q6_K_R16 : -1;
-  const int bs = packed < 0 ? 1 : zy_qtype_block_elems(type);
-  if (packed < 0 || rows <= 0 || cols <= 0 || rows % 16 != 0 || cols % bs != 0) return -1;
-  const int bytes = zy_qtype_block_bytes(type), tb = 16 * bytes;
-  const int64_t nb = cols / bs, group = 16 * nb * bytes;
+  const int packed = packed_of(type);
+  if (packed < 0 || rows <= 0 || cols <= 0 || rows % 16 != 0 || cols % zy_qtype_block_elems(type) != 0) return -1;
+  const int64_t nb = cols / zy_qtype_block_elems(type), group = nb * tile_bytes(type);
   uint8_t *tmp = (uint8_t *)calloc(1, (size_t)group);
   if (!tmp) return -2;
   for (int64_t g = 0; g < rows / 16; g++) {
-    uint8_t *src = w + g * group;
-    for (int64_t b = 0; b < nb; b++)
-      for (int l = 0; l < 16; l++) lane_codec(type, 1, src + (l * nb + b) * bytes, tmp + b * tb, l);
-    memcpy(src, tmp, (size_t)group);
+    group_codec(type, 1, w + g * group, tmp, nb);
+    memcpy(w + g * group, tmp, (size_t)group);
   }
   free(tmp);
   return packed;
@@ -150,7 +152,7 @@ static void group_portable(const uint8_t *g, int type, int64_t nb, const zy_qact
                            int64_t os, uint8_t *rows) {
   const int src = source_of(type);
   const int64_t row_bytes = nb * zy_qtype_block_bytes(src);
-  unpack_group(src, g, nb, rows);
+  group_codec(src, 0, rows, (uint8_t *)g, nb);
   for (int r = 0; r < 16; r++)
     for (int j = 0; j < na; j += 4)
       zy_qdot_portable[src](rows + r * row_bytes, act->cols, act, a0 + j, na - j < 4 ? na - j : 4, out + j * os + r, os);
@@ -162,9 +164,7 @@ static void group_portable(const uint8_t *g, int type, int64_t nb, const zy_qact
 /* Software prefetch distance: decode streams each weight once, from DRAM or L3 (110M q4_0 decode 273 → 350 tok/s);
  * k-quant tiles (2.3–3.4 KB) prefetch the next tile whole (K_PF_TILES; 110M q4_k_m ~237 → ~260 tok/s). */
 #define R16_PF 2048
-#ifndef K_PF_TILES
 #define K_PF_TILES 1
-#endif
 
 static inline RV __m512i bcast4(const int8_t *p) {
   int32_t v;
