@@ -5,7 +5,7 @@
 // Leaves out: gradients for encoded tables (inference only).
 import { type QuantWeight, type Tensor, decodeWeightInto, embedding, fromTypedArray, getDefaultBackend, isQuantWeight } from "../tensor/index.js";
 import { ggmlRowSize } from "../io/ggml-types.js";
-import { PACKED_SOURCE, refR16Row } from "../backend/ref/quant.js";
+import { PACKED_SOURCE, isPacked, refR16Row } from "../backend/ref/quant.js";
 import type { PackedType } from "../backend/backend.js";
 
 export type Weight = Tensor | QuantWeight;
@@ -14,7 +14,7 @@ export type Weight = Tensor | QuantWeight;
 export function embedRows(table: Weight, ids: Int32Array, dim: number): Tensor {
   if (!isQuantWeight(table)) return embedding(table, fromTypedArray(ids, [ids.length]));
   if (table.cols !== dim) throw new Error(`[embedRows] table has ${table.cols} columns, expected ${dim}`);
-  const packed = table.type in PACKED_SOURCE ? (table.type as PackedType) : null;
+  const packed = isPacked(table.type) ? table.type : null;
   const type = packed ? PACKED_SOURCE[packed] : (table.type as Exclude<typeof table.type, PackedType>);
   const out = new Float32Array(ids.length * dim);
   const rowBytes = ggmlRowSize(type, dim);

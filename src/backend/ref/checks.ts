@@ -8,6 +8,8 @@ import {
   BackendError, type AttentionParams, type DType, type MatmulParams, type PackedType, type QuantType, type Storage, type WeightType,
 } from "../backend.js";
 
+import { PACKED_SOURCE, QUANT_BLOCK, isPacked } from "./quant.js";
+
 type Sized = { readonly length: number };
 
 /** Each named dim must be a non-negative safe integer. */
@@ -187,17 +189,14 @@ export function checkAttention(op: string, p: AttentionParams, arrays: {
 }
 
 export const QUANT_TYPES: readonly QuantType[] = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"];
-export const PACKED_TYPES: readonly PackedType[] = ["q8_0_r16", "q4_0_r16", "q4_k_r16", "q6_k_r16"];
+export const PACKED_TYPES = Object.keys(PACKED_SOURCE) as readonly PackedType[];
 export const WEIGHT_TYPES: readonly WeightType[] = ["f32", "f16", "bf16", ...QUANT_TYPES, ...PACKED_TYPES];
 
 /** Elements per block and bytes per block of each weight type (ggml layouts). */
 export const BLOCK_LAYOUT: Record<WeightType, { elements: number; bytes: number }> = {
-  f32: { elements: 1, bytes: 4 }, f16: { elements: 1, bytes: 2 }, bf16: { elements: 1, bytes: 2 },
-  q8_0: { elements: 32, bytes: 34 }, q4_0: { elements: 32, bytes: 18 }, q4_1: { elements: 32, bytes: 20 },
-  q5_0: { elements: 32, bytes: 22 }, q5_1: { elements: 32, bytes: 24 },
-  q4_k: { elements: 256, bytes: 144 }, q5_k: { elements: 256, bytes: 176 }, q6_k: { elements: 256, bytes: 210 },
-  q8_0_r16: { elements: 32, bytes: 34 }, q4_0_r16: { elements: 32, bytes: 18 },
-  q4_k_r16: { elements: 256, bytes: 144 }, q6_k_r16: { elements: 256, bytes: 210 },
+  ...QUANT_BLOCK,
+  // A repacked matrix takes exactly the bytes of the rows it holds.
+  q8_0_r16: QUANT_BLOCK.q8_0, q4_0_r16: QUANT_BLOCK.q4_0, q4_k_r16: QUANT_BLOCK.q4_k, q6_k_r16: QUANT_BLOCK.q6_k,
 };
 
 /** Bytes of n elements of `type`; throws unless n is a whole number of blocks. */
@@ -217,7 +216,7 @@ export function checkQuantMatmul(w: Uint8Array, type: WeightType, rows: number, 
   if (!(w instanceof Uint8Array)) throw new BackendError(op, `w must be a Uint8Array of raw ${type} blocks, got ${typeName(w)}`);
   const bytes = weightBytes(op, type, cols, "cols") * rows;
   checkLength(op, "w", w, bytes, `${rows} rows × ${cols} cols of ${type}`);
-  if ((PACKED_TYPES as readonly string[]).includes(type) && rows % 16 !== 0) {
+  if (isPacked(type) && rows % 16 !== 0) {
     throw new BackendError(op, `a ${type} matrix has a multiple of 16 rows, got ${rows} (repack only such matrices)`);
   }
   checkF32(op, "x", x);

@@ -485,7 +485,7 @@ export const PACKED_SOURCE: Record<PackedType, R16Source> = {
 };
 export type R16Source = "q8_0" | "q4_0" | "q4_k" | "q6_k";
 
-function isPacked(type: WeightType): type is PackedType {
+export function isPacked(type: WeightType): type is PackedType {
   return type in PACKED_SOURCE;
 }
 
