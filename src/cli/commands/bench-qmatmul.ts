@@ -4,7 +4,7 @@
 // Leaves out: comparing against llama.cpp (run its test-backend-ops perf mode beside it for that).
 import { parseArgs } from "node:util";
 import { loadNative, nativeLoadError } from "../../backend/native.js";
-import { PACKED_SOURCE, QUANT_BLOCK, refQuantize } from "../../backend/ref/quant.js";
+import { PACKED_SOURCE, QUANT_BLOCK, isPacked, refQuantize } from "../../backend/ref/quant.js";
 import type { WeightType } from "../../backend/backend.js";
 import { UsageError } from "../errors.js";
 import { intFlag } from "../flags.js";
@@ -31,8 +31,8 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const type = values.type as WeightType;
   if (!TYPES.includes(type)) throw new UsageError(`--type ${values.type}: expected one of ${TYPES.join(", ")}`);
-  // A repacked type (q8_0_r16, q4_0_r16): random weights of the type it holds, repacked by the addon.
-  const packedFrom = (PACKED_SOURCE as Record<string, string>)[type];
+  // A repacked type (q8_0_r16, …): random weights of the type it holds, repacked by the addon.
+  const packedFrom = isPacked(type) ? PACKED_SOURCE[type] : undefined;
   const source = packedFrom ?? type;
   const rows = intFlag("rows", values.rows)!, cols = intFlag("cols", values.cols)!, m = intFlag("m", values.m)!;
   const { elements, bytes } = QUANT_BLOCK[source as keyof typeof QUANT_BLOCK];
