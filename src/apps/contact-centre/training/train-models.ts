@@ -85,21 +85,22 @@ export function fitClassifier(task: string, examples: readonly Example[], spec: 
   const labels = [...new Set(examples.map((e) => e.label))].sort();
   const xs = examples.map((e) => featurizer.transform(e.text));
   const ys = examples.map((e) => labels.indexOf(e.label));
-  let temperature = 1;
-  const held = calibration ?? stratifiedSplit(examples, 0.15, 99).held;
+  let classifier: LinearClassifier;
   if (calibration) {
-    const m = LinearClassifier.train(labels, featurizer.dimension, xs, ys, options);
-    temperature = m.calibrate(held.map((e) => featurizer.transform(e.text)), held.map((e) => labels.indexOf(e.label)));
-  } else if (held.length >= labels.length) {
-    // Calibrate a model that did not see the held-out examples, then train on everything.
-    const keep = new Set(held);
-    const rest = examples.filter((e) => !keep.has(e));
+    // Held-out data given (or none wanted, when empty): one fit, calibrated on it.
+    classifier = LinearClassifier.train(labels, featurizer.dimension, xs, ys, options);
+    classifier.calibrate(calibration.map((e) => featurizer.transform(e.text)), calibration.map((e) => labels.indexOf(e.label)));
+  } else {
+    // Calibrate a model that did not see a stratified 15%, then train on everything with that temperature.
+    const held = new Set(stratifiedSplit(examples, 0.15, 99).held);
+    const rest = examples.filter((e) => !held.has(e));
     const m = LinearClassifier.train(labels, featurizer.dimension, rest.map((e) => featurizer.transform(e.text)),
       rest.map((e) => labels.indexOf(e.label)), options);
-    temperature = m.calibrate(held.map((e) => featurizer.transform(e.text)), held.map((e) => labels.indexOf(e.label)));
+    const temperature = m.calibrate([...held].map((e) => featurizer.transform(e.text)), [...held].map((e) => labels.indexOf(e.label)));
+    classifier = LinearClassifier.train(labels, featurizer.dimension, xs, ys, options);
+    classifier.temperature = temperature;
   }
-  const classifier = LinearClassifier.train(labels, featurizer.dimension, xs, ys, options);
-  classifier.temperature = temperature;
+  const temperature = classifier.temperature;
   const seenBuckets = new Uint8Array(featurizer.dimension);
   for (const x of xs) for (const k of x.index) seenBuckets[k] = 1;
   const header = {
