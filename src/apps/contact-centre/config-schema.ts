@@ -96,6 +96,11 @@ export interface UnderstandingConfig {
   oos_threshold: number;
   /** Also train on these data sets (licensed ones only for a shipped model): clinc150-oos adds an `oos` class. */
   extra_training: ("clinc150-oos" | "lccc-smalltalk" | "crosswoz")[];
+  /** A small-talk route needs at least this confidence; below it the turn counts as out-of-scope. */
+  small_talk_threshold: number;
+  /** Examples borrowed from a licensed data set's intent for a configured intent, e.g. clinc150's report_fraud
+   *  (kdconv-travel: dev-split questions by the relation their answer used, 门票/开放时间/地址). */
+  borrow_examples: { set: "clinc150" | "banking77" | "kdconv-travel"; intent: string; as: string }[];
 }
 
 export interface ProductsConfig {
@@ -155,6 +160,8 @@ export const SECTION_SCHEMAS: Record<string, object> = {
   understanding: closed({
     model_dir: str, oos_threshold: { type: "number", minimum: 0, maximum: 1 },
     extra_training: { type: "array", items: { enum: ["clinc150-oos", "lccc-smalltalk", "crosswoz"] } },
+    small_talk_threshold: { type: "number", minimum: 0, maximum: 1 },
+    borrow_examples: { type: "array", items: closed({ set: { enum: ["clinc150", "banking77", "kdconv-travel"] }, intent: str, as: str }, ["set", "intent", "as"]) },
   }),
   slots: {
     type: "array",

@@ -79,6 +79,7 @@ function withDefaults(raw: Record<string, unknown>): ContactCentreConfig {
     },
     understanding: {
       model_dir: und.model_dir ?? "models", oos_threshold: und.oos_threshold ?? 0.4, extra_training: und.extra_training ?? [],
+      small_talk_threshold: und.small_talk_threshold ?? 0.55, borrow_examples: und.borrow_examples ?? [],
     },
     slots: (r.slots ?? []).map((s) => ({ ...s, carry_over: s.carry_over ?? true })),
     intents: (r.intents ?? []).map((i) => ({ ...i, slots: i.slots ?? [], kb: i.kb ?? !i.responses, lead: i.lead ?? false })),
@@ -140,6 +141,9 @@ function crossCheck(c: ContactCentreConfig): { keyPath: string; detail: string }
     if (rule.type === "emotion" && rule.threshold !== undefined && rule.threshold < 0) {
       errors.push({ keyPath: `${at}.threshold`, detail: "an emotion probability threshold must be in [0, 1]" });
     }
+  });
+  c.understanding.borrow_examples.forEach((b, i) => {
+    if (!intents.has(b.as)) errors.push({ keyPath: `understanding.borrow_examples[${i}].as`, detail: `unknown intent "${b.as}" ${near(b.as, intents)}` });
   });
   c.lead_capture.trigger_intents.forEach((name, i) => {
     if (!intents.has(name)) errors.push({ keyPath: `lead_capture.trigger_intents[${i}]`, detail: `unknown intent "${name}" ${near(name, intents)}` });

@@ -131,3 +131,19 @@ export function loadLcccPosts(dataRoot: string, limit: number, seed = 5): string
   }
   return out;
 }
+
+/** kdconv-travel (Apache-2.0) user questions whose answer used a triple of one of `relations` (default 门票, 开放时间,
+ *  地址), labelled with the relation; a pronoun (它/这里/那里) is replaced by the triple's entity so that each
+ *  question stands alone. */
+export function kdconvQuestions(dataRoot: string, split: "dev.json" | "test.json", relations = ["门票", "开放时间", "地址"]): Example[] {
+  const out: Example[] = [];
+  const dialogues = JSON.parse(readText(path.join(dataRoot, "kdconv-travel", split))) as
+    { name: string; messages: { message: string; attrs?: { name: string; attrname: string }[] }[] }[];
+  for (const d of dialogues) {
+    d.messages.forEach((m, i) => {
+      const attr = d.messages[i + 1]?.attrs?.find((a) => relations.includes(a.attrname));
+      if (i % 2 === 0 && attr && /[？?]$/.test(m.message.trim())) out.push({ text: m.message.replace(/它|这里|那里/, attr.name), label: attr.attrname });
+    });
+  }
+  return out;
+}

@@ -6,18 +6,17 @@
 //     sensitive intents (clinc150 test report_fraud and cancel_reservation; hand-written Chinese complaints, fraud
 //     reports and cancellations, held out from the configuration); strong negative emotion (customer messages of
 //     anger written here, held out from the emotion seed set).
-//   negatives: in-scope travel questions (kdconv-travel user turns whose answer used the 门票/开放时间/地址 triple);
+//   negatives: in-scope travel questions (kdconv-travel test-split user turns whose answer used the 门票/开放时间/地址
+//     triple; the dev split may be borrowed for training);
 //     a single out-of-scope turn after an in-scope one; negated requests (不用转人工); calm emotional posts
 //     (clue-emotion test happiness/like); Chinese and English small talk.
 // Reports precision and recall overall and the per-category rate (recall for positives, specificity for
 // negatives). Licences: clinc150 CC BY 3.0, kdconv Apache-2.0; smp2017 and clue-emotion (no licence) are used here
 // for testing only, as allowed.
 // Leaves out: grounding failures (they need a KB answer; the KB tests cover them).
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { Rng } from "../../../core/rng.js";
 import { initialDialogueState, type Understander } from "../understanding/types.js";
-import { loadClinc150, loadClueEmotion, loadSmp2017 } from "./datasets.js";
+import { kdconvQuestions, loadClinc150, loadClueEmotion, loadSmp2017 } from "./datasets.js";
 
 export interface HandoffCase {
   category: string;
@@ -70,7 +69,7 @@ export function buildHandoffSet(dataRoot: string, seed = 1717): HandoffCase[] {
   const oosEn = pick(rng, clinc.oosTest.map((e) => e.text), 300);
   const smp = loadSmp2017(dataRoot);
   const oosZh = pick(rng, [...smp.train, ...smp.val, ...smp.test].filter((e) => SMP_OOS.has(e.label)).map((e) => e.text), 300);
-  const inScope = kdconvQuestions(dataRoot);
+  const inScope = kdconvQuestions(dataRoot, "test.json").map((e) => e.text);
   const inZh = pick(rng, inScope, 240);
   const pairs = (xs: string[]) => Array.from({ length: Math.floor(xs.length / 2) }, (_, i) => [xs[2 * i], xs[2 * i + 1]]);
   add("out_of_scope_twice", true, [...pairs(oosEn.slice(0, 160)), ...pairs(oosZh.slice(0, 160))]);
@@ -88,24 +87,6 @@ export function buildHandoffSet(dataRoot: string, seed = 1717): HandoffCase[] {
   add("calm_emotion", false, pick(rng, clue.test.filter((e) => e.label === "happiness" || e.label === "like").map((e) => e.text), 80).map((t) => [t]));
   add("small_talk", false, [...CHAT_ZH, ...CHAT_EN].map((t) => [t]));
   return cases;
-}
-
-/** kdconv-travel user questions whose answer used a 门票, 开放时间 or 地址 triple, with the sight's name substituted
- *  for a pronoun (the dialogue's entity) so that each stands alone. */
-export function kdconvQuestions(dataRoot: string): string[] {
-  const out: string[] = [];
-  for (const split of ["dev.json", "test.json"]) {
-    const dialogues = JSON.parse(readFileSync(path.join(dataRoot, "kdconv-travel", split), "utf8")) as
-      { name: string; messages: { message: string; attrs?: { name: string; attrname: string }[] }[] }[];
-    for (const d of dialogues) {
-      d.messages.forEach((m, i) => {
-        const next = d.messages[i + 1];
-        const attr = next?.attrs?.find((a) => ["门票", "开放时间", "地址"].includes(a.attrname));
-        if (i % 2 === 0 && attr && /[？?]$/.test(m.message.trim())) out.push(m.message.replace(/它|这里|那里/, attr.name));
-      });
-    }
-  }
-  return out;
 }
 
 export interface HandoffResult {

@@ -13,13 +13,16 @@ import type { ContactCentreConfig } from "../config-schema.js";
 import { LinearClassifier, type TrainOptions } from "../understanding/classifier.js";
 import { Featurizer, type FeaturizerSpec } from "../understanding/features.js";
 import { saveModel, type LoadedModel } from "../understanding/model-file.js";
-import { loadClinc150, loadLcccPosts, stratifiedSplit, type Example } from "./datasets.js";
+import { kdconvQuestions, loadBanking77, loadClinc150, loadLcccPosts, stratifiedSplit, type Example } from "./datasets.js";
 import { EMOTION_SEED } from "./emotion-seed.js";
 
 /** Out-of-scope questions for a travel/customer-service desk, written here (the oos class's Chinese side). */
 const ZH_OOS = ["帮我写一首诗", "今天股票涨了吗", "推荐一部电影", "怎么做红烧肉", "一加一等于几", "给我讲讲量子力学", "帮我翻译这句话",
-  "附近的医院电话", "明年高考什么时候", "最近有什么新闻", "帮我设置一个闹钟", "苹果手机怎么截图", "我的快递到哪了", "帮我算一下房贷",
-  "怎么减肥最快", "狗狗不吃饭怎么办", "世界上最高的山是哪座", "电脑蓝屏怎么办", "帮我订一张机票去纽约", "彩票开奖号码是多少"];
+  "附近的医院电话", "明年高考什么时候", "最近有什么新闻", "帮我设置一个闹钟", "苹果手机怎么截图", "帮我算一下房贷", "怎么减肥最快",
+  "狗狗不吃饭怎么办", "世界上最高的山是哪座", "电脑蓝屏怎么办", "彩票开奖号码是多少", "放一首周杰伦的歌", "讲个脑筋急转弯",
+  "西红柿炒鸡蛋怎么做", "背一首李白的诗", "茅台股价多少", "下一句是什么", "打开微信", "给妈妈打电话", "感冒了吃什么药", "头疼怎么办",
+  "用英语怎么说谢谢", "三的平方是多少", "推荐几本武侠小说", "我想看电视剧", "今晚有什么球赛", "双色球中奖号码", "猜个谜语",
+  "怎么炖排骨", "播放新闻联播", "离婚财产怎么分", "怎么学编程", "给我发个短信", "我的快递到哪了", "帮我订外卖", "考研英语怎么复习"];
 
 export const MODEL_FILES = { intent: "intent.zdcm", emotion: "emotion.zdcm" } as const;
 
@@ -41,7 +44,15 @@ export function intentExamples(config: ContactCentreConfig, dataRoot: string | u
   }
   const chat = config.small_talk.routes.find((r) => r.name === "chitchat");
   if (dataRoot && chat && config.understanding.extra_training.includes("lccc-smalltalk")) {
-    for (const text of loadLcccPosts(dataRoot, 150)) out.push({ text, label: "chitchat" });
+    for (const text of loadLcccPosts(dataRoot, 40)) out.push({ text, label: "chitchat" });
+  }
+  for (const b of config.understanding.borrow_examples) {
+    if (!dataRoot) continue;
+    const source = b.set === "clinc150" ? loadClinc150(dataRoot).train : b.set === "banking77" ? loadBanking77(dataRoot).train
+      : kdconvQuestions(dataRoot, "dev.json");
+    const found = source.filter((e) => e.label === b.intent);
+    if (found.length === 0) throw new Error(`[desk train] understanding.borrow_examples: ${b.set} has no intent "${b.intent}"`);
+    for (const e of found) out.push({ text: e.text, label: b.as });
   }
   return out;
 }
@@ -72,7 +83,7 @@ export interface FitResult {
 export function configHash(config: ContactCentreConfig, task: "intent" | "emotion"): string {
   const parts = task === "intent"
     ? { i: config.intents.map((i) => [i.name, i.examples]), s: config.small_talk.routes.map((r) => [r.name, r.examples]),
-      x: config.understanding.extra_training, w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: INTENT_TRAIN }
+      x: config.understanding.extra_training, b: config.understanding.borrow_examples, w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: INTENT_TRAIN }
     : { i: config.intents.map((i) => [i.name, i.examples]), w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: EMOTION_TRAIN };
   return createHash("sha256").update(JSON.stringify({ task, parts })).digest("hex").slice(0, 16);
 }
@@ -111,7 +122,7 @@ export function fitClassifier(task: string, examples: readonly Example[], spec: 
 }
 
 export const INTENT_SPEC: Partial<FeaturizerSpec> = { buckets: 1 << 16 };
-export const INTENT_TRAIN: Partial<TrainOptions> = { epochs: 30, learningRate: 0.5, l2: 1e-6 };
+export const INTENT_TRAIN: Partial<TrainOptions> = { epochs: 30, learningRate: 0.5, l2: 1e-6, classWeight: "balanced" };
 export const EMOTION_TRAIN: Partial<TrainOptions> = { epochs: 30, learningRate: 0.5, l2: 1e-6, classWeight: "balanced" };
 
 /** Trains both models of a configuration and (when `outDir` is given) saves them there. */

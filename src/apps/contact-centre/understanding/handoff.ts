@@ -13,7 +13,7 @@ const ZH_REQUEST = [
   /^人工$/u,
   /(不要|别)(跟|和)?(机器人|机器|ai|自动回复)(说|聊|对话)/u,
 ];
-const ZH_NEGATION = /(不用|不需要|无需|不必|不想|别)(转|找|接)?(人工|真人)/u;
+const ZH_NEGATION = /(不用|不需要|无需|不必|不想|别)(转接|转|找|接|联系)?(人工|真人)/u;
 const EN_REQUEST = [
   /\b(talk|speak|chat|connect|transfer|put|get|want|need)\b[^.?!]{0,30}\b(person|human|agent|representative|rep|operator|manager|supervisor|someone real|real person|live person|somebody)\b/i,
   /\b(human|live|real)\s+(agent|person|support|being|operator)\b/i,

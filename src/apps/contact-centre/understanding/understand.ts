@@ -116,6 +116,8 @@ class ConfigUnderstander implements Understander {
       outOfScope = false;
       intentFromContext = true;
     }
+    // Small talk is a catch-all in feature space: it must be confident, else the turn counts as out-of-scope.
+    if (!outOfScope && !intentFromContext && this.smallTalk.has(intent) && confidence < this.config.understanding.small_talk_threshold) outOfScope = true;
     if (outOfScope) intent = "oos";
     const smallTalk = !outOfScope && this.smallTalk.has(intent) ? intent : null;
     // Slots: this turn's values, plus carried-over values for the slots this intent uses (all carried slots when
