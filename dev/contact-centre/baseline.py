@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The baseline a practitioner tries first for intent and emotion classification: scikit-learn TF-IDF word (1-2)
-and char_wb (2-5) n-grams, sublinear tf, logistic regression (lbfgs, C=10, max_iter=1000). Same splits as Zhiyu's
+and char_wb (1-5) n-grams (unigrams matter for Chinese), sublinear tf, logistic regression (lbfgs, C=10, max_iter=1000). Same splits as Zhiyu's
 `zhiyu desk eval` (src/apps/contact-centre/training/datasets.ts): banking77 official test; clinc150 test (in-scope
 accuracy; out-of-scope recall with `oos` trained as a class, and by a max-probability threshold chosen on val so that
 val in-scope accuracy drops by at most one point); smp2017-ecdt seeded stratified 25% split (the split is read from
@@ -27,7 +27,7 @@ import numpy as np
 def model(analyzer_word_token=None):
     feats = FeatureUnion([
         ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=analyzer_word_token or r"(?u)\b\w+\b")),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True)),
     ])
     return make_pipeline(feats, LogisticRegression(C=10, max_iter=1000))
 
