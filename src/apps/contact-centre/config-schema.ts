@@ -137,6 +137,62 @@ export interface ContactCentreConfig {
   lead_capture: LeadCaptureConfig;
   /** Fallback replies when nothing matched. */
   fallback: Bilingual<string>;
+  // Product-layer sections (desk server); optional, defaults in desk-settings.ts.
+  storage?: DeskStorageConfig;
+  access?: DeskAccessConfig;
+  webhooks?: WebhookConfig[];
+  widget?: WidgetConfig;
+  replies?: RepliesConfig;
+}
+
+// ---- Product layer (the desk server: storage, users and roles, webhooks, widget channel, reply phrasing) ----
+// Defaults are filled by desk-settings.ts, not by config.ts, so the understanding side stays untouched by them.
+
+export interface DeskStorageConfig {
+  /** Data folder for desk.sqlite and the KB index, relative to the config file (--db overrides the database). */
+  data_dir?: string;
+}
+
+export interface DeskUserConfig {
+  username: string;
+  role: "admin" | "supervisor" | "agent";
+  display_name?: string;
+  /** Name of the environment variable holding the initial password (read by the CLI, never stored in the file). */
+  password_env: string;
+}
+
+export interface DeskAccessConfig {
+  /** Users created at start-up when they do not exist yet. */
+  users?: DeskUserConfig[];
+  /** Roles that see phone numbers and e-mail addresses unmasked (default: admin). */
+  unmasked_roles?: ("admin" | "supervisor" | "agent")[];
+  /** Page session lifetime in hours (default 12). */
+  session_hours?: number;
+}
+
+export interface WebhookConfig {
+  url: string;
+  events: ("message.created" | "handoff.requested" | "lead.created" | "conversation.closed")[];
+  /** Environment variable holding the HMAC-SHA256 signing secret. */
+  secret_env: string;
+  /** Per-attempt timeout (default 5000 ms). */
+  timeout_ms?: number;
+  /** Attempts before a delivery is marked failed (default 8; back-off doubles from 1 s, capped at 10 min). */
+  max_attempts?: number;
+}
+
+export interface WidgetConfig {
+  /** Title of the chat panel. */
+  title?: Bilingual<string>;
+  /** Origins allowed to call the widget API from a browser (default ["*"]: the customer token is the credential). */
+  allowed_origins?: string[];
+  /** Longest customer message in characters (default 2000). */
+  max_message_chars?: number;
+}
+
+export interface RepliesConfig {
+  /** "passage": KB answers quote the cited passage; "model": the chat model phrases them (checked for grounding). */
+  phrasing?: "passage" | "model";
 }
 
 const str = { type: "string" };
@@ -203,6 +259,25 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     prompt: bilingual(str), max_asks: { type: "integer", minimum: 0, maximum: 5 },
   }),
   fallback: bilingual(str),
+  // Product layer (desk server).
+  storage: closed({ data_dir: str }),
+  access: closed({
+    users: { type: "array", items: closed({ username: { type: "string", pattern: "^[A-Za-z0-9_.-]{2,64}$" }, role: { enum: ["admin", "supervisor", "agent"] },
+      display_name: str, password_env: { type: "string", pattern: "^[A-Z_][A-Z0-9_]*$" } }, ["username", "role", "password_env"]) },
+    unmasked_roles: { type: "array", items: { enum: ["admin", "supervisor", "agent"] } },
+    session_hours: { type: "number", minimum: 0.1, maximum: 720 },
+  }),
+  webhooks: {
+    type: "array",
+    items: closed({
+      url: { type: "string", pattern: "^https?://" },
+      events: { type: "array", minItems: 1, items: { enum: ["message.created", "handoff.requested", "lead.created", "conversation.closed"] } },
+      secret_env: { type: "string", pattern: "^[A-Z_][A-Z0-9_]*$" }, timeout_ms: { type: "integer", minimum: 100, maximum: 120000 },
+      max_attempts: { type: "integer", minimum: 1, maximum: 50 },
+    }, ["url", "events", "secret_env"]),
+  },
+  widget: closed({ title: bilingual(str), allowed_origins: strList, max_message_chars: { type: "integer", minimum: 10, maximum: 100000 } }),
+  replies: closed({ phrasing: { enum: ["passage", "model"] } }),
 };
 
 /** The whole file's schema: the sections above, nothing else. */

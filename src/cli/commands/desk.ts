@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 
 const SUBCOMMANDS: Record<string, string> = {
+  serve: "the desk server: widget, agent desk, APIs (also the bare `zhiyu desk [flags]`)",
+  "export-preferences": "agent edits of drafted replies as {prompt, chosen, rejected} JSONL",
   route: "per-turn understanding of JSONL turns (intent, confidence, emotion, hand-off)",
   train: "train the intent and emotion models of a configuration",
   eval: "accuracy on banking77 | clinc150 | smp2017 | clue-emotion | handoff",

@@ -221,6 +221,12 @@ export class ConversationStore {
     return rows.map(toMessage);
   }
 
+  /** Adds the understanding's tags to a stored customer message. */
+  async tagMessage(id: string, t: { intent: string; confidence: number; emotion: string; sentiment: number; meta?: Record<string, unknown> }, db: SqlDb = this.db): Promise<void> {
+    await db.run("UPDATE messages SET intent = ?, confidence = ?, emotion = ?, sentiment = ?, meta = ? WHERE id = ?",
+      [t.intent, t.confidence, t.emotion, t.sentiment, json(t.meta), id]);
+  }
+
   async setMessageMeta(id: string, meta: Record<string, unknown>): Promise<void> {
     await this.db.run("UPDATE messages SET meta = ? WHERE id = ?", [json(meta), id]);
   }

@@ -1,0 +1,106 @@
+// `zhiyu desk [--config FILE] [--db URL] [--port 8090] [--model PATH] [--api-port N]`: the contact-centre desk
+// server (src/apps/contact-centre/server/app.ts): the chat widget, the agent desk page and their APIs on one port.
+// With --api-port it also serves the OpenAI-compatible API and chat page of `zhiyu serve` on a second port in the
+// same process, sharing the model (`npm start` does this: API on 8080, desk on 8090). --model loads a chat model
+// that phrases knowledge-base answers (checked for grounding); without it answers quote the cited passage.
+// Reads the environment (only here): the passwords and webhook secrets the configuration names, and
+// ZHIYU_DESK_ADMIN_PASSWORD for the first admin (else one is generated and printed once).
+// Leaves out: TLS (run behind a proxy with --secure-cookies), daemonising.
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { loadModel } from "../../../infer/load.js";
+import { generate } from "../../../infer/generate.js";
+import { renderChat } from "../../../infer/chat-template.js";
+import { startServer } from "../../../serve/server.js";
+import { startDesk } from "../../../apps/contact-centre/server/app.js";
+import type { Generate } from "../../../apps/contact-centre/kb/types.js";
+import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../../default-model.js";
+import { UsageError } from "../../errors.js";
+import { intFlag, parseFlags } from "../../flags.js";
+import { configFromFlag, dataRootFromFlag } from "./common.js";
+
+const HELP = `usage: zhiyu desk [--config FILE] [--db URL] [--port 8090] [--model PATH] [--api-port N]
+
+  --config FILE       contact-centre configuration (default: the one npm start uses)
+  --db URL            postgres://user:pass@host/db (several desk processes may share it) or a SQLite file;
+                      default: desk.sqlite in storage.data_dir, else ./desk-data/
+  --host HOST         address to listen on (default 127.0.0.1)
+  --port N            desk port (default 8090; 0 picks a free one)
+  --model PATH        a chat model (.gguf or HF folder) that phrases KB answers (grounding-checked)
+  --phrasing MODE     passage | model (default: model when --model is given, else the configuration's)
+  --api-port N        also serve the OpenAI API + chat page on port N (with --model, or the default model)
+  --data DIR          ../shared/data (to retrain stale understanding models in memory)
+  --secure-cookies    mark session cookies Secure (behind an HTTPS proxy)
+
+Pages: /desk (agents, supervisors, admins), /demo (a page embedding the widget), /widget.js (one script tag).`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags({
+    args: argv, strict: true,
+    options: {
+      config: { type: "string" }, db: { type: "string" }, host: { type: "string" }, port: { type: "string" }, model: { type: "string" },
+      phrasing: { type: "string" }, "api-port": { type: "string" }, data: { type: "string" }, "secure-cookies": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  }, HELP);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.phrasing && values.phrasing !== "passage" && values.phrasing !== "model") throw new UsageError(`desk: --phrasing must be passage or model, not "${values.phrasing}"`);
+  const loaded = configFromFlag(values.config);
+  const phrasing = (values.phrasing ?? loaded.replies?.phrasing ?? (values.model ? "model" : "passage")) as "passage" | "model";
+  const config = { ...loaded, replies: { ...loaded.replies, phrasing } };
+  const apiPort = intFlag("api-port", values["api-port"], 0);
+  const modelPath = values.model ?? (apiPort !== undefined || phrasing === "model" ? (hasDefaultModel() ? DEFAULT_MODEL_DIR : undefined) : undefined);
+  if ((apiPort !== undefined || phrasing === "model") && !modelPath) throw new UsageError(`desk: --api-port and --phrasing model need --model PATH (the default model ${DEFAULT_MODEL_DIR} is not there)`);
+  const model = modelPath ? await loadModel(modelPath) : null;
+  let generateReply: Generate | undefined;
+  if (model) {
+    const stop = model.chatTemplate === null || model.chatTemplate.includes("<|im_end|>") ? ["<|im_end|>"] : [];
+    generateReply = async ({ system, user }) => {
+      const prompt = renderChat(model, [{ role: "system", content: system }, { role: "user", content: user }], { addGenerationPrompt: true });
+      const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false, parseSpecial: true });
+      return generate(model, ids, { maxTokens: 160, stop, temperature: 0 }).text;
+    };
+  }
+  const users = config.access?.users ?? [];
+  const userPasswords: Record<string, string> = {};
+  for (const u of users) if (process.env[u.password_env]) userPasswords[u.username] = process.env[u.password_env]!;
+  const webhookSecrets: Record<string, string> = {};
+  for (const w of config.webhooks ?? []) if (process.env[w.secret_env]) webhookSecrets[w.url] = process.env[w.secret_env]!;
+  const adminPassword = process.env.ZHIYU_DESK_ADMIN_PASSWORD ?? randomBytes(9).toString("base64url");
+  let desk;
+  try {
+    desk = await startDesk({
+      config, db: values.db, dataDir: path.resolve("desk-data"), host: values.host, port: intFlag("port", values.port, 0) ?? 8090, generate: generateReply, userPasswords, webhookSecrets,
+      bootstrapAdmin: { username: "admin", password: adminPassword }, dataRoot: dataRootFromFlag(values.data), secureCookies: values["secure-cookies"] ?? false,
+      log: (line) => console.error(line),
+    });
+  } catch (err) {
+    model?.dispose();
+    throw new UsageError(`desk: ${(err as Error).message}`);
+  }
+  const audit = await desk.accounts.auditLog(5);
+  if (audit.some((a) => a.detail.bootstrap === true) && !process.env.ZHIYU_DESK_ADMIN_PASSWORD && audit.length === 1) {
+    console.log(`zhiyu desk: first start: created user "admin" with password ${adminPassword} (set ZHIYU_DESK_ADMIN_PASSWORD to choose it)`);
+  }
+  const api = apiPort !== undefined && model ? await startServer({ model, host: values.host ?? "127.0.0.1", port: apiPort }) : null;
+  const passages = desk.kbReport.reduce((s, r) => s + r.passages, 0);
+  console.log(`zhiyu desk: store ${desk.db.dialect} (${desk.db.where}), ${passages} KB passages, ${desk.catalogueSize} catalogue items, replies: ${phrasing}`);
+  console.log(`  agent desk  ${desk.url}/desk`);
+  console.log(`  widget      <script src="${desk.url}/widget.js" data-lang="zh" async></script>   (demo page: ${desk.url}/demo)`);
+  console.log(`  desk API    ${desk.url}/api/conversations  ${desk.url}/api/desk/…`);
+  if (api) {
+    console.log(`  chat page   ${api.url}/`);
+    console.log(`  OpenAI API  ${api.url}/v1`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await api?.close();
+  await desk.close();
+  model?.dispose();
+  return 0;
+}
