@@ -127,7 +127,7 @@ export function readBudget(text: string): number | null {
   return m && (m[2] || /人均|预算|以内|以下|under|budget|below/i.test(text)) ? Number(m[1]) : null;
 }
 
-const STOP = /我想|我要|帮我|推荐|一下|附近|有没有|什么|酒店|餐厅|饭店|餐馆|景点|的|好|吗|呢|please|recommend|hotels?|restaurants?|near|the|an?|i want|book|me|to/gi;
+const STOP = /我想|我要|帮我|推荐|一下|附近|有没有|什么|酒店|餐厅|饭店|餐馆|景点|的|好|吗|呢|\b(?:please|recommend|hotels?|restaurants?|near|the|an?|i want|book|me|to)\b/gi;
 
 /** Up to `max` suggestions of `kind` for the dialogue, best first, each with its reason. */
 export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; text: string; slots: Record<string, string>; language: "zh" | "en"; max: number }): Suggestion[] {

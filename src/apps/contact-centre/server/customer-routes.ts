@@ -118,7 +118,7 @@ async function stream(req: IncomingMessage, res: ServerResponse, conv: Conversat
     }
   };
   const unsubscribe = svc.live.subscribe(conv.id, (e) => {
-    if (e.type === "delta" && e.role !== "customer") sse.send("delta", { id: e.messageId, role: e.role, text: e.text });
+    if (e.type === "delta" && e.role !== "customer") sse.send("delta", { id: e.messageId, role: e.role, author: e.role === "agent" ? e.author : null, text: e.text });
     else if (e.type === "message") {
       if (e.message.seq > lastSeq && !svc.live.isStreaming(conv.id, e.message.id)) void catchUp();
     } else if (e.type === "conversation") sse.send("status", { status: e.status, ...(e.detail ?? {}) });

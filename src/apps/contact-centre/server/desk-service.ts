@@ -123,6 +123,7 @@ export class DeskService {
       return bot;
     });
     void this.live.streamOut(reply);
+    if (out.handoff) this.live.publish({ type: "conversation", conversationId, status: "queued", detail: { priority: out.handoff.priority } });
     if (out.handoff || out.lead) this.live.publish({ type: "queue" });
     return { message, reply, duplicate };
   }

@@ -7,7 +7,7 @@ import type { Message } from "../store/store.js";
 
 export type LiveEvent =
   | { type: "message"; conversationId: string; message: Message }
-  | { type: "delta"; conversationId: string; messageId: string; role: string; text: string }
+  | { type: "delta"; conversationId: string; messageId: string; role: string; author: string | null; text: string }
   | { type: "conversation"; conversationId: string; status: string; detail?: Record<string, unknown> }
   | { type: "queue" };
 
@@ -52,7 +52,7 @@ export class LiveHub {
     try {
       const chars = [...message.text];
       for (let i = 0; i < chars.length; i += chunkChars) {
-        this.publish({ type: "delta", conversationId: id, messageId: message.id, role: message.role, text: chars.slice(i, i + chunkChars).join("") });
+        this.publish({ type: "delta", conversationId: id, messageId: message.id, role: message.role, author: message.author, text: chars.slice(i, i + chunkChars).join("") });
         await new Promise((r) => setTimeout(r, delayMs));
       }
     } finally {

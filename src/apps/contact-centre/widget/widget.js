@@ -185,7 +185,7 @@
   function delta(d) {
     var node = find(d.id);
     if (!node) {
-      node = bubble({ id: d.id, role: d.role, text: "" });
+      node = bubble({ id: d.id, role: d.role, author: d.author, text: "" });
       node.classList.add("zy-streaming");
       list.appendChild(node);
     }

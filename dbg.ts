@@ -1,0 +1,13 @@
+import { loadConfig } from "./src/apps/contact-centre/config.js";
+import { startDesk } from "./src/apps/contact-centre/server/app.js";
+const desk = await startDesk({ config: loadConfig(), db: "/tmp/dbg.sqlite", dataDir: "/tmp/dbgdir", port: 8397, pollMs: 500 });
+const u = (await desk.accounts.userByName("ag")) ?? await desk.accounts.createUser({ username: "ag", password: "agent-pass-1", role: "agent" });
+const r = await (await fetch(desk.url + "/api/conversations", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json() as any;
+const res = await fetch(`${desk.url}/api/conversations/${r.id}/stream?token=${r.token}`);
+(async () => { const dec = new TextDecoder(); for await (const c of res.body as any) console.log("SSE>", dec.decode(c).replace(/\n/g, " | ").slice(0, 200)); })();
+const post = (t: string) => fetch(`${desk.url}/api/conversations/${r.id}/messages`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer " + r.token }, body: JSON.stringify({ text: t }) });
+await post("你们太差劲了！！我等了一个小时还没出票，气死我了！");
+await new Promise((r) => setTimeout(r, 1500));
+console.log("TAKE"); await desk.service.take(r.id, u);
+await new Promise((r) => setTimeout(r, 1500));
+await desk.close(); process.exit(0);
