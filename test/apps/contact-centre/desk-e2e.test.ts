@@ -7,7 +7,7 @@
 // apology and is handed off; the agent takes it (tags and a drafted reply shown), the bot stays quiet meanwhile,
 // the agent's edited reply streams into the widget (seen partially before complete) and becomes a preference pair;
 // the agent hands back and the bot answers again; the lead is masked for the agent and unmasked for the admin.
-// Screenshots: docs/screenshots/desk-{customer,agent}-{zh,en}.png. Skips when chromium is not installed.
+// Screenshots: docs/screenshots/desk-{customer,customer-handback,agent}-{zh,en}.png. Skips when chromium is not installed.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -160,6 +160,9 @@ for (const s of SCRIPTS) {
       // 4. The lead, given with consent after the offer.
       await say(customer, s.contact);
       assert.match(await botReply(customer, 4), s.contactThanks);
+      // Thumbs up on the cited answer (stored as feedback).
+      await customer.locator(".zy-msg.zy-bot[data-done]").nth(0).locator(".zy-up").click();
+      await customer.screenshot({ path: path.join(SHOTS, `desk-customer-${s.lang}.png`) });
 
       // 5. Anger: an apology, then the human queue.
       await say(customer, s.angry);
@@ -221,7 +224,8 @@ for (const s of SCRIPTS) {
       await customer.waitForFunction(`${W}.querySelector('.zy-banner.zy-show') === null`);
       await say(customer, s.after);
       await customer.waitForFunction(`${W}.querySelectorAll('.zy-msg.zy-bot[data-done]').length > ${botsBefore}`, undefined, { timeout: 15_000 });
-      await customer.screenshot({ path: path.join(SHOTS, `desk-customer-${s.lang}.png`) });
+      await customer.screenshot({ path: path.join(SHOTS, `desk-customer-handback-${s.lang}.png`) });
+      assert.equal((await desk.service.conversations.feedback(convId!)).filter((f) => f.rating === 1).length, 1, "the thumbs-up is stored");
 
       // 8. The lead: masked for the agent role, unmasked for the admin.
       await agent.click("#tab-leads");

@@ -78,7 +78,7 @@ export class Assistant {
 
   empathyLine(u: Understanding): string {
     const e = EMPATHY[u.emotion] ?? EMPATHY.other;
-    return e[u.language];
+    return u.language === "en" ? `${e.en} ` : e.zh;
   }
 
   /** Understanding only (a human owns the conversation): tags for the message and the next state. */
@@ -189,7 +189,7 @@ export class Assistant {
   async draft(text: string, history: readonly HistoryMessage[], state: DeskState): Promise<{ draft: string; citations: Citation[]; understanding: Understanding }> {
     const u = this.brain.understandTurn({ text, history }, state.dialogue);
     const answer = await this.kb.answer(text, { slots: u.slots, language: u.language }, { generate: this.generate });
-    const body = answer.confident ? answer.text : u.language === "zh" ? "您好，我是人工客服，正在为您处理。" : "Hello, I'm a member of the support team and I'm looking into this for you.";
+    const body = answer.confident && !u.outOfScope && !u.smallTalk ? answer.text : u.language === "zh" ? "您好，我是人工客服，正在为您处理。" : "Hello, I'm a member of the support team and I'm looking into this for you.";
     return { draft: Assistant.upset(u) ? `${this.empathyLine(u)}${body}` : body, citations: answer.citations, understanding: u };
   }
 }

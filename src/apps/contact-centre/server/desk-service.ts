@@ -177,7 +177,7 @@ export class DeskService {
     const dialogue = { ...state.dialogue, handedOff: false, lowConfidenceStreak: 0, negativeStreak: 0, groundingFailures: 0 };
     const text = conv.language === "en" ? "You're back with the assistant. Ask me anything else any time." : "已为您转回智能助手，有其他问题可以随时问我。";
     const msg = await this.db.transaction(async (tx) => {
-      await this.conversations.updateConversation(conversationId, { status: "bot", assignee: null, state: { ...state, dialogue } as unknown as Record<string, unknown> }, tx);
+      await this.conversations.updateConversation(conversationId, { status: "bot", assignee: null, priority: 0, queuedAt: null, state: { ...state, dialogue } as unknown as Record<string, unknown> }, tx);
       await this.conversations.addEvent(conversationId, "handoff.handed_back", agent.username, {}, tx);
       return (await this.conversations.addMessage(conversationId, { role: "system", text, author: "bot" }, tx)).message;
     });

@@ -15,10 +15,10 @@
   var T = {
     zh: { title: "在线客服", placeholder: "请输入您的问题…", send: "发送", sources: "参考资料", interested: "感兴趣", noted: "已记录，谢谢！",
       queued: "正在为您转接人工客服，请稍候…", agent: "人工客服已接入", back: "已转回智能助手", closed: "会话已结束", agentLabel: "人工客服",
-      failed: "发送失败，正在重试…", thanks: "感谢反馈！", why: "哪里不满意？（可选）", open: "在线客服" },
+      failed: "发送失败，正在重试…", up: "有帮助", down: "没帮助", thanks: "感谢反馈！", why: "哪里不满意？（可选）", open: "在线客服" },
     en: { title: "Customer service", placeholder: "Type your question…", send: "Send", sources: "Sources", interested: "Interested", noted: "Noted, thank you!",
       queued: "Connecting you to a human agent…", agent: "A human agent has joined", back: "Back with the assistant", closed: "Conversation closed", agentLabel: "Agent",
-      failed: "Not sent yet, retrying…", thanks: "Thanks for the feedback!", why: "What went wrong? (optional)", open: "Chat with us" },
+      failed: "Not sent yet, retrying…", up: "Helpful", down: "Not helpful", thanks: "Thanks for the feedback!", why: "What went wrong? (optional)", open: "Chat with us" },
   }[lang];
   var title = script.getAttribute("data-title") || T.title;
   var storeKey = "zhiyu-desk:" + base;
@@ -45,7 +45,7 @@
     ".zy-cite{display:block;margin-top:2px}.zy-cite summary{cursor:pointer}" +
     ".zy-sugg{margin-top:6px;padding:6px 8px;border:1px solid #d0d7de;border-radius:8px;background:#fafbfc}.zy-sugg b{display:block}" +
     ".zy-reason{font-size:12px;color:#57606a}.zy-accept{margin-top:4px;font-size:12px;border:1px solid #1f6feb;color:#1f6feb;background:#fff;border-radius:6px;padding:2px 8px;cursor:pointer}" +
-    ".zy-fb{margin-top:4px;font-size:12px}.zy-fb button{border:0;background:none;cursor:pointer;font-size:14px;padding:0 4px}" +
+    ".zy-fb{margin-top:4px;font-size:12px}.zy-fb button{border:0;background:none;cursor:pointer;font-size:12px;color:#57606a;padding:0 6px 0 0;text-decoration:underline}" +
     ".zy-fb input{font-size:12px;width:70%;margin-top:3px}.zy-form{display:flex;border-top:1px solid #e1e4e8;padding:8px;gap:6px;background:#fff}" +
     ".zy-input{flex:1;border:1px solid #d0d7de;border-radius:8px;padding:8px;font-size:14px;resize:none;height:40px}" +
     ".zy-send{border:0;background:#1f6feb;color:#fff;border-radius:8px;padding:0 14px;cursor:pointer}";
@@ -58,7 +58,7 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
-  var launcher = el("button", "zy-launcher", "💬 " + T.open);
+  var launcher = el("button", "zy-launcher", T.open);
   var panel = el("div", "zy-panel");
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", title);
@@ -132,8 +132,8 @@
     });
     if (m.role === "bot" || m.role === "agent") {
       var fb = el("div", "zy-fb");
-      var up = el("button", null, "👍");
-      var down = el("button", null, "👎");
+      var up = el("button", "zy-up", T.up);
+      var down = el("button", "zy-down", T.down);
       up.type = down.type = "button";
       up.setAttribute("aria-label", "helpful");
       down.setAttribute("aria-label", "not helpful");
