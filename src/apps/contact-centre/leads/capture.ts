@@ -15,9 +15,9 @@ export interface ContactDetails {
 }
 
 const PHONE = /(?<!\d)(?:\+?86[-\s]?)?(1[3-9]\d[-\s]?\d{4}[-\s]?\d{4})(?!\d)/;
-const PHONE_LIKE = /(?<![\d.])(?:\+?86[-\s]?)?(1\d[\d\s-]{5,14}\d)(?![\d.])/;
+const PHONE_LIKE = /(?<![\d.])(?:\+?86[-\s]?)?(1\d[\d\s-]{3,14}\d)(?![\d.])/;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/;
-const EMAIL_LIKE = /\S+@\S+/;
+const EMAIL_LIKE = /[^\s@，,。]+@[^\s，,。]*/;
 const NAME_PATTERNS = [
   /(?:我叫|我是|本人|姓名[:：]?|称呼[:：]?|叫我)\s*([\u4e00-\u9fa5]{1,4}(?:先生|女士|小姐)?|[A-Za-z][A-Za-z .'-]{1,40}?)(?=[，,。.；;\s]|$|手机|电话|邮箱|想|要)/,
   /(?:我姓)\s*([\u4e00-\u9fa5])/,

@@ -1,0 +1,67 @@
+// Lead capture parsing and validation (mainland mobile formats, e-mail shape, names in Chinese and English, a
+// decline), and recommendations from the CrossWOZ demo catalogue (../shared/data/crosswoz/database, Apache-2.0):
+// at most `max`, near the dialogue's attraction, each with a reason; a budget read from the text; a CSV catalogue.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { extractContact, isDecline } from "../../../src/apps/contact-centre/leads/capture.js";
+import { loadCatalogue, readBudget, recommend } from "../../../src/apps/contact-centre/recommend/catalogue.js";
+
+const CROSSWOZ = path.resolve("../shared/data/crosswoz/database");
+
+test("contact details: mainland mobiles in their usual spellings, e-mail, name, need", () => {
+  for (const [text, phone] of [["手机13812345678", "13812345678"], ["+86 138 1234 5678", "13812345678"], ["电话：138-1234-5678", "13812345678"], ["8613812345678", "13812345678"]]) {
+    assert.equal(extractContact(text, "zh").phone, phone, text);
+  }
+  const zh = extractContact("我叫张三，手机13812345678，想订两晚故宫附近的酒店", "zh");
+  assert.equal(zh.name, "张三");
+  assert.match(zh.need ?? "", /订两晚故宫附近的酒店/);
+  const en = extractContact("My name is John Smith, email john.smith@example.com", "en");
+  assert.deepEqual([en.name, en.email, en.phone], ["John Smith", "john.smith@example.com", null]);
+  assert.match(extractContact("手机 1281234567", "zh").problems[0], /不是有效的大陆手机号/);
+  assert.match(extractContact("phone 1381234", "en").problems[0], /not a valid mainland mobile number/);
+  assert.match(extractContact("mail me at john@", "en").problems[0], /not a valid e-mail/);
+  assert.equal(extractContact("订单号 2023123456789 还没出票", "zh").phone, null, "a longer number is not a mobile");
+  assert.ok(isDecline("不用了，谢谢") && isDecline("No thanks") && !isDecline("好的"));
+});
+
+test("budget from text", () => {
+  assert.equal(readBudget("人均一百左右的饭店"), 100);
+  assert.equal(readBudget("500元以内的酒店"), 500);
+  assert.equal(readBudget("a hotel under 800 yuan"), 800);
+  assert.equal(readBudget("故宫附近的酒店"), null);
+});
+
+test("recommendations from the CrossWOZ catalogue: near the attraction, at most three, each with a reason", { skip: existsSync(CROSSWOZ) ? false : `${CROSSWOZ} not found` }, () => {
+  const items = loadCatalogue(CROSSWOZ);
+  assert.ok(items.some((i) => i.kind === "hotel") && items.some((i) => i.kind === "restaurant") && items.some((i) => i.kind === "attraction"));
+  const hotels = recommend(items, { kind: "hotel", text: "我想订故宫附近的酒店", slots: { attraction: "故宫" }, language: "zh", max: 3 });
+  assert.equal(hotels.length, 3);
+  for (const h of hotels) {
+    assert.equal(items.find((i) => i.name === h.name)?.near.includes("故宫"), true, `${h.name} lists 故宫 nearby`);
+    assert.match(h.reason, /靠近故宫；评分/);
+  }
+  const cheap = recommend(items, { kind: "restaurant", text: "故宫附近人均一百左右的烤鸭店", slots: { attraction: "故宫" }, language: "zh", max: 2 });
+  assert.equal(cheap.length, 2);
+  for (const r of cheap) assert.ok((r.price ?? 1e9) <= 120, `${r.name} ${r.price} within budget`);
+  const en = recommend(items, { kind: "hotel", text: "hotel near the forbidden city", slots: { attraction: "故宫" }, language: "en", max: 1 });
+  assert.match(en[0].reason, /near 故宫; rated/);
+});
+
+test("a CSV catalogue, and clear errors for a bad one", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-cat-"));
+  try {
+    const csv = path.join(dir, "cat.csv");
+    writeFileSync(csv, 'name,kind,price,rating,features\n"Day tour, Great Wall",attraction,199,4.8,guide;lunch\nCity walk,attraction,99,4.1,guide\n');
+    const items = loadCatalogue(csv);
+    assert.deepEqual(items.map((i) => [i.name, i.price, i.rating]), [["Day tour, Great Wall", 199, 4.8], ["City walk", 99, 4.1]]);
+    const bad = path.join(dir, "bad.csv");
+    writeFileSync(bad, "title,price\nx,1\n");
+    assert.throws(() => loadCatalogue(bad), /bad\.csv: the header needs a "name"/);
+    assert.throws(() => loadCatalogue(path.join(dir, "missing.json")), /missing\.json: not found \(products\.catalogue/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
