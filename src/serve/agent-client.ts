@@ -10,7 +10,8 @@ import { Scheduler } from "../infer/scheduler.js";
 import type { ChatClient, ChatClientRequest, ChatTurn } from "../tools/agent.js";
 import { Engine } from "./engine.js";
 import type { ChatRequest } from "./protocol.js";
-import { fitHistory, replyReserve } from "../infer/history.js";
+import { fitHistory, HistoryOverflowError, replyReserve } from "../infer/history.js";
+import { ApiError } from "./errors.js";
 
 export interface LocalChatOptions {
   temperature?: number;
@@ -45,10 +46,17 @@ export function engineChatClient(engine: Engine, options: LocalChatOptions = {})
         parallelToolCalls: true,
         responseFormat: { type: "text" },
         serverTools: false,
+        history: "strict",
       };
       if (options.history === "truncate") {
-        const fit = fitHistory(req.messages, (messages) => engine.prepareChat({ ...chat, messages }).promptIds.length,
-          engine.contextLength, replyReserve(engine.contextLength, chat.maxTokens));
+        let fit;
+        try {
+          fit = fitHistory(req.messages, (messages) => engine.prepareChat({ ...chat, messages }).promptIds.length,
+            engine.contextLength, replyReserve(engine.contextLength, chat.maxTokens));
+        } catch (err) {
+          if (err instanceof HistoryOverflowError) throw new ApiError(400, err.message, "invalid_request_error", "messages", "context_length_exceeded");
+          throw err;
+        }
         if (fit.dropped > 0) options.onHistoryDropped?.(fit.dropped);
         chat.messages = fit.messages;
       }
