@@ -24,7 +24,8 @@ export function questionWithPassages(question: string, hits: readonly SearchHit[
   const lines: string[] = [];
   hits.forEach((h, i) => {
     if (left <= 0) return;
-    const text = h.text.length > left ? `${h.text.slice(0, left)}…` : h.text;
+    const flat = h.text.replace(/\s*\n\s*/g, " "); // one line per passage
+    const text = flat.length > left ? `${flat.slice(0, left)}…` : flat;
     left -= text.length;
     lines.push(`[${i + 1}] (${h.path}) ${text}`);
   });

@@ -189,7 +189,12 @@ interface PlainTurnOptions {
 
 /** One turn without tools: fit the history, generate with streaming, stop early when signalled. */
 async function plainTurn(model: Awaited<ReturnType<typeof loadModel>>, session: Session, o: PlainTurnOptions): Promise<void> {
-  const promptMessages = o.retrieval ? withRetrievedPassages(o.retrieval, session.messages).messages : session.messages;
+  let promptMessages = session.messages;
+  if (o.retrieval) {
+    const r = withRetrievedPassages(o.retrieval, session.messages);
+    promptMessages = r.messages;
+    o.say(r.hits.length > 0 ? `passages: ${r.hits.map((h) => `${h.path} §${h.passage + 1}`).join(", ")}` : "no passage matches this message");
+  }
   const encode = (m: ChatMessage[]) => model.tokenizer.encode(renderChat(model, m, { addGenerationPrompt: true }),
     { addSpecialTokens: false, parseSpecial: true });
   let fit;
