@@ -184,18 +184,28 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     let lossSum = 0;
     const extraSums: Record<string, number> = {};
     const firstPosition = objective.position();
+    const contexts: ObjectiveContext[] = [];
+    const batches: unknown[] = [];
     for (let micro = 0; micro < s.gradAccum; micro++) {
-      const ctx: ObjectiveContext = { step, microStep: micro, rng, generator: input.generator ?? null };
-      const batch = await objective.nextBatch(ctx);
+      contexts.push({ step, microStep: micro, rng, generator: input.generator ?? null });
+      batches.push(await objective.nextBatch(contexts[micro]!));
+    }
+    // Each micro-batch's share of the step: by the items its mean covers when the objective counts them (so a step
+    // means the same as one big batch), else equal shares.
+    const weights = objective.weight ? batches.map((b) => objective.weight!(b)) : null;
+    const totalWeight = weights ? weights.reduce((a, b) => a + b, 0) : 0;
+    const share = (micro: number): number => (weights && totalWeight > 0 ? weights[micro]! / totalWeight : 1 / s.gradAccum);
+    for (let micro = 0; micro < s.gradAccum; micro++) {
       lossSum += tidy(() => {
-        const r = objective.loss(model, batch, ctx);
+        const r = objective.loss(model, batches[micro], contexts[micro]!);
         const value = r.loss.item();
-        (s.gradAccum > 1 ? mul(r.loss, 1 / s.gradAccum) : r.loss).backward();
-        for (const [k, v] of Object.entries(r.metrics ?? {})) extraSums[k] = (extraSums[k] ?? 0) + v;
-        return value;
+        const f = share(micro);
+        (f !== 1 ? mul(r.loss, f) : r.loss).backward();
+        for (const [k, v] of Object.entries(r.metrics ?? {})) extraSums[k] = (extraSums[k] ?? 0) + f * v;
+        return weights ? f * value : value;
       });
     }
-    const loss = lossSum / s.gradAccum;
+    const loss = weights ? lossSum : lossSum / s.gradAccum;
     // Clipping before the spike check is harmless: a spiking step's gradients are thrown away.
     // The norm costs a pass over every gradient: only computed when clipping or the guard needs it.
     const norm = s.gradClip > 0 ? clipGradNorm(params, s.gradClip) : s.spikeGuard ? gradNorm(params) : null;
@@ -239,7 +249,7 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     const rec: StepRecord = {
       step, loss, lr, grad_norm: norm, tokens_per_s: tps, mfu: s.mfu ? mfu(tps, s.mfu.flopsPerToken, s.mfu.peakFlops) : null, dt,
     };
-    for (const [k, v] of Object.entries(extraSums)) (rec as unknown as Record<string, number>)[k] = v / s.gradAccum;
+    for (const [k, v] of Object.entries(extraSums)) (rec as unknown as Record<string, number>)[k] = v;
     tail.push(rec);
     if (tail.length > 20) tail.shift();
     metrics.write(rec);

@@ -16,9 +16,10 @@ import type { TrainModel } from "./model.js";
 /** The loss of one micro-batch. */
 export interface ObjectiveLoss {
   /** A scalar with a graph back to the trained parameters: the mean over what the micro-batch trains on. The
-   *  loop scales it by 1/gradAccum before backward(), so an optimizer step sees the mean over micro-batches. */
+   *  loop scales it by the micro-batch's share of the step (see weight()) before backward(). */
   loss: Tensor;
-  /** Extra figures for the step's metrics line (e.g. DPO's reward margin, PPO's KL); averaged over micro-batches. */
+  /** Extra figures for the step's metrics line (e.g. DPO's reward margin, PPO's KL); averaged over micro-batches
+   *  with the same shares as the loss. */
   metrics?: Record<string, number>;
 }
 
@@ -47,6 +48,10 @@ export interface TrainingObjective<Batch = unknown> {
   nextBatch(ctx: ObjectiveContext): Batch | Promise<Batch>;
   /** The loss of a micro-batch under `model` (the model being trained), with gradients enabled. */
   loss(model: TrainModel, batch: Batch, ctx: ObjectiveContext): ObjectiveLoss;
+  /** How many items (trained tokens, pairs …) the micro-batch's mean loss is over. With gradient accumulation the
+   *  loop weighs micro-batches by it, so a step's loss is the mean over all its items as one big batch would give;
+   *  without it micro-batches weigh the same. */
+  weight?(batch: Batch): number;
   /** The data position as plain JSON (stored in checkpoints, logged with a rollback). */
   position(): unknown;
   /** Restores a position read from a checkpoint; throws a message naming what does not fit (other data …). */

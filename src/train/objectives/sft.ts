@@ -81,6 +81,13 @@ export class SftObjective implements TrainingObjective<RowBatch> {
     return { loss: model.loss(b.inputs, b.targets, b.rows, this.seq) };
   }
 
+  /** Trained (assistant) tokens: accumulated micro-batches weigh by them. */
+  weight(b: RowBatch): number {
+    let n = 0;
+    for (const t of b.targets) if (t >= 0) n++;
+    return n;
+  }
+
   position(): BatchPosition {
     return { epoch: this.epoch, index: this.index };
   }
