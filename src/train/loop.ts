@@ -168,9 +168,9 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
 
   metrics.write({ step, event: input.resumeFrom ? "resume" : "start", params: model.parameterCount, family: model.family, objective: objective.name });
   display.log(input.banner);
-  if (step < s.steps && step >= s.schedule.totalSteps) {
-    display.log(`note: steps from ${s.schedule.totalSteps} on are past the LR schedule's end and run at the minimum LR ` +
-      `${s.schedule.minLr ?? 0}; pass --schedule-steps N to follow a longer schedule instead`);
+  if (s.steps > s.schedule.totalSteps && s.schedule.kind !== "constant") {
+    display.log(`note: steps ${s.schedule.totalSteps}…${s.steps - 1} are past the end of the LR schedule (kept from the ` +
+      `checkpoint) and run at the minimum LR ${s.schedule.minLr ?? 0}; pass --schedule-steps N for a longer schedule`);
   }
   // A rollback target must exist before the first step can spike.
   if (runDir && s.spikeGuard && !input.resumeFrom) saveCheckpoint();

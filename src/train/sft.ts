@@ -39,6 +39,8 @@ export interface SftOptions extends SharedTrainOptions {
   out: string;
   /** Optimizer steps; null = `epochs` passes over the packed rows. */
   steps: number | null;
+  /** LR schedule length; null = the run's steps, and on resume the length stored in the checkpoint. */
+  scheduleSteps: number | null;
   epochs: number;
   dtype: "f32" | "bf16";
   /** Every valEvery-th packed row is held out for validation (0 = none). */
@@ -46,7 +48,7 @@ export interface SftOptions extends SharedTrainOptions {
 }
 
 export const DEFAULT_SFT_OPTIONS: Omit<SftOptions, "model" | "data" | "out"> = {
-  text: [], seq: 256, batch: 8, gradAccum: 1, steps: null, epochs: 2, lr: 5e-4, minLr: 5e-5, warmup: 20, weightDecay: 0.0,
+  text: [], seq: 256, batch: 8, gradAccum: 1, steps: null, scheduleSteps: null, epochs: 2, lr: 5e-4, minLr: 5e-5, warmup: 20, weightDecay: 0.0,
   gradClip: 1.0, seed: 1337, dtype: "f32", checkpointEvery: 100, keepLast: 2, spikeGuard: true, spikeWindow: 50,
   spikeZscore: 6, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0, valEvery: 50, logEvery: 10,
 };
@@ -152,7 +154,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
   const objective = new SftObjective(train, data.val, o.batch, o.seed);
   const totalSteps = o.steps ?? Math.max(1, Math.round((o.epochs * objective.batchesPerEpoch) / o.gradAccum));
   const optimizer = modelOptimizer(model, { lr: o.lr, betas: [0.9, 0.95], eps: 1e-8, weightDecay: o.weightDecay });
-  let scheduleSteps = totalSteps;
+  let scheduleSteps = o.scheduleSteps ?? totalSteps;
   if (ck0) {
     let state;
     try {
@@ -161,7 +163,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
       throw new TrainingError(`${(err as Error).message}; SFT checkpoints from before the shared training loop ` +
         "(sft_state.json) cannot be resumed: start again with --no-resume or a new --out");
     }
-    scheduleSteps = resumedScheduleSteps(state, null, totalSteps);
+    scheduleSteps = resumedScheduleSteps(state, o.scheduleSteps, totalSteps);
     display.log(`resuming SFT from ${ck0.dir} at step ${state.step}`);
   }
   const copies = new Map<string, string>();
