@@ -45,3 +45,15 @@ export interface TextModel {
   embed(tokens: readonly number[]): Float32Array;
   dispose(): void;
 }
+
+/** Anything that turns a batch of token sequences into one fixed-size vector each (a decoder's mean-pooled hidden
+ *  states, an encoder's pooled output): what /v1/embeddings and the scheduler's embedding requests run on. */
+export interface BatchEmbedder {
+  readonly embeddingDim: number;
+  embedBatch(batch: readonly (readonly number[])[]): Float32Array[];
+}
+
+/** A TextModel's embed() as a BatchEmbedder (one input after another). */
+export function batchEmbedderOf(model: TextModel): BatchEmbedder {
+  return { embeddingDim: model.embeddingDim, embedBatch: (batch) => batch.map((tokens) => model.embed(tokens)) };
+}
