@@ -13,8 +13,8 @@ import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
 import { readGguf, readTensorBytes, type GgufValueType } from "../../src/io/gguf.js";
 import { writeGguf } from "../../src/io/gguf-writer.js";
-import { llamaConfigFromHf } from "../../src/models/llama-config.js";
-import { gpt2ConfigFromHf } from "../../src/models/gpt2-config.js";
+import { llamaConfigFromHf } from "../../src/models/llama/config.js";
+import { gpt2ConfigFromHf } from "../../src/models/gpt2/config.js";
 import { tokenizerFromHfJson } from "../../src/tokenizers/hf-json.js";
 
 setDefaultBackend(createBackend({ kind: "ref" }));
