@@ -6,7 +6,7 @@
 // Leaves out: minimising reproducers.
 import { fork } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TargetName } from "./targets.js";
@@ -68,35 +68,43 @@ function runBatch(o: FileFuzzOptions, first: number, count: number, result: File
       execArgv: ["--import", "tsx", `--max-old-space-size=${HEAP_CAP_MIB}`], stdio: ["ignore", "ignore", "pipe", "ipc"] });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    let index = first - 1;
-    let inFlight = false;
-    let timer: NodeJS.Timeout | null = null;
+    let index = first; // the input running now (ends arrive in order)
+    let finished = false;
     let hung = false;
-    const finding = (kind: Finding["kind"], detail: string) =>
-      result.findings.push({ target: o.target, kind, index, detail, reproducer: save(o.outDir, o.target, kind, current) });
-    child.on("message", (m: { kind: string; index: number; finding?: string | null; maxRssKiB?: number }) => {
-      if (m.kind === "begin") {
-        index = m.index;
-        inFlight = true;
-        timer = setTimeout(() => {
-          hung = true;
-          child.kill("SIGKILL");
-        }, HANG_MS);
-      } else {
-        inFlight = false;
-        if (timer) clearTimeout(timer);
-        result.inputs++;
-        const rssMiB = (m.maxRssKiB ?? 0) / 1024;
-        if (rssMiB > RSS_BOUND_MIB && result.peakRssMiB <= RSS_BOUND_MIB) finding("allocation", `peak RSS ${rssMiB.toFixed(0)} MiB`);
-        result.peakRssMiB = Math.max(result.peakRssMiB, rssMiB);
-        if (m.finding) finding("exception", m.finding);
-        if (Date.now() > deadline) child.kill("SIGKILL");
+    let timer: NodeJS.Timeout;
+    const arm = (ms = HANG_MS) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        hung = true;
+        child.kill("SIGKILL");
+      }, ms);
+    };
+    const finding = (kind: Finding["kind"], detail: string, at = index) =>
+      result.findings.push({ target: o.target, kind, index: at, detail, reproducer: save(o.outDir, o.target, kind, current) });
+    child.on("message", (m: { index: number; finding: string | null; maxRssKiB: number }) => {
+      result.inputs++;
+      const rssMiB = m.maxRssKiB / 1024;
+      if (rssMiB > RSS_BOUND_MIB && result.peakRssMiB <= RSS_BOUND_MIB) finding("allocation", `peak RSS ${rssMiB.toFixed(0)} MiB`, m.index);
+      result.peakRssMiB = Math.max(result.peakRssMiB, rssMiB);
+      // The worker has moved on (current.* holds a later input): it left this input as exception-<index>.*.
+      if (m.finding) {
+        const kept = path.join(work, `exception-${m.index}.${EXT[o.target]}`);
+        result.findings.push({ target: o.target, kind: "exception", index: m.index, detail: m.finding, reproducer: save(o.outDir, o.target, "exception", kept) });
+        rmSync(kept, { force: true });
       }
+      index = m.index + 1;
+      if (index >= first + count) finished = true;
+      if (Date.now() > deadline) {
+        finished = true;
+        child.kill("SIGKILL");
+      }
+      arm();
     });
+    arm(60_000); // the first input also waits for the worker to start (tsx, a loaded machine)
     child.on("exit", (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (hung) finding("hang", `input ${index} ran over ${HANG_MS} ms`);
-      else if (inFlight) finding("crash", `worker died (code ${code}, signal ${signal}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+      clearTimeout(timer);
+      if (hung) finding("hang", `input ${index} ran over ${HANG_MS} ms (worker start included for the first)`);
+      else if (!finished) finding("crash", `worker died (code ${code}, signal ${signal}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
       resolve(index + 1);
     });
   });

@@ -23,7 +23,7 @@ const INTERESTING_JSON: unknown[] = [...INTERESTING_INTS, 0.5, -0.0, 1e308, -1e3
 
 /** Byte-level mutation of a binary file; `hot` is the header range most edits aim at (counts and offsets live there). */
 export function mutateBytes(seed: Uint8Array, rng: FuzzRng, hot = Math.min(seed.length, 4096)): Uint8Array {
-  let out = new Uint8Array(seed);
+  let out: Uint8Array = new Uint8Array(seed);
   const edits = 1 + rng.int(4);
   for (let e = 0; e < edits; e++) {
     const at = rng.chance(0.85) ? rng.int(Math.max(1, hot)) : rng.int(Math.max(1, out.length));
@@ -37,18 +37,22 @@ export function mutateBytes(seed: Uint8Array, rng: FuzzRng, hot = Math.min(seed.
       case 5: out = out.slice(0, rng.chance(0.5) ? at : rng.int(out.length + 1)); break; // truncation
       case 6: { // duplicate or delete a run of bytes
         const len = 1 + rng.int(64);
-        const cut = rng.chance(0.5);
-        const next = new Uint8Array(cut ? Math.max(0, out.length - len) : out.length + len);
-        next.set(out.subarray(0, at));
-        if (cut) next.set(out.subarray(Math.min(out.length, at + len)), at);
-        else {
-          next.set(out.subarray(at, at + len), at);
-          next.set(out.subarray(at), at + Math.min(len, out.length - at));
-        }
-        out = next.subarray(0, cut ? Math.max(0, out.length - len) : out.length + Math.min(len, out.length - at));
+        const p = Math.min(at, out.length);
+        out = rng.chance(0.5) ? concat(out.subarray(0, p), out.subarray(Math.min(out.length, p + len)))
+          : concat(out.subarray(0, p), out.subarray(p, p + len), out.subarray(p));
         break;
       }
     }
+  }
+  return out;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // A fuzzing worker process (started by files.ts): generates inputs for one target from a seed, writes each to
 // `current.<ext>` in its folder BEFORE running it (so a crash or hang leaves the reproducer behind), runs it, and
-// reports over IPC. Exceptions that are not clean refusals are reported as findings with the input's bytes.
+// reports its end over IPC (one message per input; the parent's watchdog runs from one end to the next). Exceptions that are not clean refusals are reported as findings with the input's bytes.
 // Args: target, rng seed, first index, count, deep-load period, work folder, testdata folder.
 // Leaves out: the watchdog and crash handling (the parent does both: a dead worker cannot report itself).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -14,7 +14,7 @@ const seeds = target.seeds(testdata, process.cwd());
 if (seeds.length === 0) throw new Error(`[fuzz] no seeds for ${targetName} under ${testdata}`);
 mkdirSync(work, { recursive: true });
 const current = path.join(work, `current.${target.ext}`);
-const send = (m: object) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+const send = (m: object) => process.send!(m);
 
 for (let i = Number(firstArg), end = i + Number(countArg); i < end; i++) {
   // One RNG per input index: any input is regenerated from (seed, index) alone.
@@ -22,13 +22,15 @@ for (let i = Number(firstArg), end = i + Number(countArg); i < end; i++) {
   const seed = seeds[rng.int(seeds.length)];
   const input = target.mutate(seed, rng);
   writeFileSync(current, input);
-  await send({ kind: "begin", index: i, seed: seed.name, bytes: input.length });
   let finding: string | null = null;
   try {
     await target.run(current, input, work, Number(deepArg) > 0 && i % Number(deepArg) === 0);
   } catch (err) {
-    if (!isCleanError(err, current)) finding = `${(err as Error)?.name ?? "throw"}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
+    if (!isCleanError(err, current)) {
+      finding = `${(err as Error)?.name ?? "throw"}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
+      writeFileSync(path.join(work, `exception-${i}.${target.ext}`), input); // the parent files it as a reproducer
+    }
   }
-  await send({ kind: "end", index: i, finding, maxRssKiB: process.resourceUsage().maxRSS });
+  send({ kind: "end", index: i, finding, maxRssKiB: process.resourceUsage().maxRSS });
 }
-process.exit(0);
+process.disconnect(); // lets the queued messages go out, then the process ends
