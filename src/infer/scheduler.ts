@@ -15,7 +15,7 @@
 // request with thousands of long inputs never holds the event loop for more than one step, and a disconnect or the
 // deadline ends it between slices.
 // Leaves out: sharing one prefix between several live sequences (copy-on-write caches), priorities.
-import { batchEmbedderOf, type BatchEmbedder, type SequenceState, type TextModel, type ForwardItem } from "./model-api.js";
+import { batchEmbedderOf, requireKind, type BatchEmbedder, type SequenceState, type TextModel, type ForwardItem } from "./model-api.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
 
@@ -145,6 +145,7 @@ export class Scheduler {
   stats = { steps: 0, batchedItems: 0 };
 
   constructor(private readonly model: TextModel, options: SchedulerOptions) {
+    requireKind(model, ["causal-lm"], "the batching scheduler (completions, chat)"); // an encoder passed in by a cast
     if (!Number.isInteger(options.parallel) || options.parallel < 1) {
       throw new RangeError(`[scheduler] parallel = ${options.parallel}; expected an integer ≥ 1`);
     }
