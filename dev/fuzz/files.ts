@@ -34,17 +34,17 @@ export interface FileFuzzResult {
 }
 
 export interface FileFuzzOptions {
-  target: TargetName;
-  /** Stop after this many inputs or this many seconds, whichever first. */
+  /** Targets run in turn by one worker (one start). */
+  targets: readonly TargetName[];
+  /** Per target: stop after this many inputs or this many seconds of the worker's own time. */
   maxInputs: number;
-  seconds: number;
+  secondsPerTarget: number;
   seed: number;
   workDir: string;
   outDir: string;
   testdata: string;
   /** Every deepEvery-th input also runs the full model load (0: never). */
   deepEvery?: number;
-  batch?: number;
 }
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "worker.ts");
@@ -59,19 +59,21 @@ function save(outDir: string, target: TargetName, kind: string, file: string): s
   return out;
 }
 
-/** One batch in a fresh worker; resolves with the index to continue from. */
-function runBatch(o: FileFuzzOptions, first: number, count: number, result: FileFuzzResult, deadline: number): Promise<number> {
-  const work = path.join(o.workDir, o.target);
-  const current = path.join(work, `current.${EXT[o.target]}`);
+/** Runs the targets in one worker under the watchdog; a crash or hang ends the run (its finding saved). */
+export function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult[]> {
+  const work = path.join(o.workDir, `w${process.pid}-${o.seed}`);
+  const results = new Map<TargetName, FileFuzzResult>(o.targets.map((t) => [t, { target: t, inputs: 0, findings: [], peakRssMiB: 0, seconds: 0 }]));
+  let target = o.targets[0];
+  let index = 0; // the input running now (ends arrive in order)
+  const current = () => path.join(work, `current.${EXT[target]}`);
   return new Promise((resolve) => {
-    const child = fork(WORKER, [o.target, String(o.seed), String(first), String(count), String(o.deepEvery ?? 0), work, o.testdata], {
-      execArgv: ["--import", "tsx", `--max-old-space-size=${HEAP_CAP_MIB}`], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const child = fork(WORKER, [o.targets.join(","), String(o.seed), "0", String(o.maxInputs), String(o.deepEvery ?? 0), work, o.testdata,
+      String(o.secondsPerTarget)], { execArgv: ["--import", "tsx", `--max-old-space-size=${HEAP_CAP_MIB}`], stdio: ["ignore", "ignore", "pipe", "ipc"] });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    let index = first; // the input running now (ends arrive in order)
-    let finished = false;
     let hung = false;
     let timer: NodeJS.Timeout;
+    let targetStart = Date.now();
     const arm = (ms = HANG_MS) => {
       clearTimeout(timer);
       timer = setTimeout(() => {
@@ -79,47 +81,38 @@ function runBatch(o: FileFuzzOptions, first: number, count: number, result: File
         child.kill("SIGKILL");
       }, ms);
     };
-    const finding = (kind: Finding["kind"], detail: string, at = index) =>
-      result.findings.push({ target: o.target, kind, index: at, detail, reproducer: save(o.outDir, o.target, kind, current) });
-    child.on("message", (m: { index: number; finding: string | null; maxRssKiB: number }) => {
-      result.inputs++;
+    const add = (kind: Finding["kind"], detail: string, at: number, file: string) =>
+      results.get(target)!.findings.push({ target, kind, index: at, detail, reproducer: save(o.outDir, target, kind, file) });
+    child.on("message", (m: { kind: "target" | "end"; target: TargetName; index: number; finding: string | null; maxRssKiB: number }) => {
+      if (m.kind === "target") {
+        if (results.has(target)) results.get(target)!.seconds = (Date.now() - targetStart) / 1000;
+        target = m.target;
+        targetStart = Date.now();
+        index = 0;
+        arm();
+        return;
+      }
+      const r = results.get(m.target)!;
+      r.inputs++;
       const rssMiB = m.maxRssKiB / 1024;
-      if (rssMiB > RSS_BOUND_MIB && result.peakRssMiB <= RSS_BOUND_MIB) finding("allocation", `peak RSS ${rssMiB.toFixed(0)} MiB`, m.index);
-      result.peakRssMiB = Math.max(result.peakRssMiB, rssMiB);
+      if (rssMiB > RSS_BOUND_MIB && r.peakRssMiB <= RSS_BOUND_MIB) add("allocation", `peak RSS ${rssMiB.toFixed(0)} MiB`, m.index, current());
+      r.peakRssMiB = Math.max(r.peakRssMiB, rssMiB);
       // The worker has moved on (current.* holds a later input): it left this input as exception-<index>.*.
       if (m.finding) {
-        const kept = path.join(work, `exception-${m.index}.${EXT[o.target]}`);
-        result.findings.push({ target: o.target, kind: "exception", index: m.index, detail: m.finding, reproducer: save(o.outDir, o.target, "exception", kept) });
+        const kept = path.join(work, `exception-${m.index}.${EXT[m.target]}`);
+        add("exception", m.finding, m.index, kept);
         rmSync(kept, { force: true });
       }
       index = m.index + 1;
-      if (index >= first + count) finished = true;
-      if (Date.now() > deadline) {
-        finished = true;
-        child.kill("SIGKILL");
-      }
       arm();
     });
     arm(60_000); // the first input also waits for the worker to start (tsx, a loaded machine)
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      if (hung) finding("hang", `input ${index} ran over ${HANG_MS} ms (worker start included for the first)`);
-      else if (!finished) finding("crash", `worker died (code ${code}, signal ${signal}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
-      resolve(index + 1);
+      results.get(target)!.seconds = (Date.now() - targetStart) / 1000;
+      if (hung) add("hang", `input ${index} ran over ${HANG_MS} ms`, index, current());
+      else if (code !== 0) add("crash", `worker died (code ${code}, signal ${signal}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`, index, current());
+      resolve([...results.values()]);
     });
   });
-}
-
-export async function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult> {
-  const t0 = Date.now();
-  const deadline = t0 + o.seconds * 1000;
-  const result: FileFuzzResult = { target: o.target, inputs: 0, findings: [], peakRssMiB: 0, seconds: 0 };
-  let next = 0;
-  while (next < o.maxInputs && Date.now() < deadline) {
-    const count = Math.min(o.batch ?? 2000, o.maxInputs - next);
-    const after = await runBatch(o, next, count, result, deadline);
-    next = Math.max(after, next + 1);
-  }
-  result.seconds = (Date.now() - t0) / 1000;
-  return result;
 }

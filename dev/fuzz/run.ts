@@ -29,12 +29,18 @@ const totals = new Map<string, FileFuzzResult>();
 const t0 = Date.now();
 for (let s = 0; s < slices; s++) {
   for (const target of TARGETS) {
-    const prev = totals.get(target);
-    const r = await runFileFuzz({ target, maxInputs: 1e9, seconds: fileSeconds / slices / TARGETS.length, seed: seed + s * 1000,
-      workDir: work, outDir: out, testdata, deepEvery: 25 });
-    totals.set(target, prev ? { ...prev, inputs: prev.inputs + r.inputs, findings: [...prev.findings, ...r.findings],
-      peakRssMiB: Math.max(prev.peakRssMiB, r.peakRssMiB), seconds: prev.seconds + r.seconds } : r);
-    console.log(`[fuzz] slice ${s + 1}/${slices} ${target}: ${r.inputs} inputs, ${r.findings.length} findings`);
+    // One worker per (slice, target): a crash or hang ends only that worker; its finding is saved and the run goes on.
+    let left = fileSeconds / slices / TARGETS.length;
+    let round = 0;
+    while (left > 1) {
+      const [r] = await runFileFuzz({ targets: [target], maxInputs: 1e9, secondsPerTarget: left, seed: seed + s * 1000 + round++ * 100_000,
+        workDir: work, outDir: out, testdata, deepEvery: 25 });
+      const prev = totals.get(target);
+      totals.set(target, prev ? { ...prev, inputs: prev.inputs + r.inputs, findings: [...prev.findings, ...r.findings],
+        peakRssMiB: Math.max(prev.peakRssMiB, r.peakRssMiB), seconds: prev.seconds + r.seconds } : r);
+      console.log(`[fuzz] slice ${s + 1}/${slices} ${target}: ${r.inputs} inputs, ${r.findings.length} findings`);
+      left -= Math.max(r.seconds, 1); // fuzzing time only: worker start does not count
+    }
   }
 }
 const server = await startLiveServer(process.cwd());
