@@ -12,6 +12,19 @@ import { fileURLToPath } from "node:url";
 import type { TargetName } from "./targets.js";
 
 export const HANG_MS = 5000;
+const WALL_BACKSTOP_MS = 180_000;
+
+/** User + system CPU time of a process in ms (Linux /proc; null elsewhere). */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return null;
+  }
+}
 /** Peak resident memory a worker may reach (its heap is capped at HEAP_CAP_MIB; past that V8 aborts: a crash). */
 export const RSS_BOUND_MIB = 1024;
 const HEAP_CAP_MIB = 768;
@@ -72,15 +85,26 @@ export function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult[]> {
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     let hung = false;
-    let timer: NodeJS.Timeout;
     let targetStart = Date.now();
-    const arm = (ms = HANG_MS) => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
+    // The hang bound is CPU time (the worker's, from /proc), so a niced run on a busy machine is not mistaken for a
+    // hang; wall time only backs it up (WALL_BACKSTOP_MS), and where /proc is missing wall time is all there is.
+    let cpuAtLast = 0;
+    let wallAtLast = Date.now();
+    let allowance = 20_000; // the first input also pays the worker's start (tsx)
+    const arm = () => {
+      cpuAtLast = cpuMs(child.pid) ?? 0;
+      wallAtLast = Date.now();
+      allowance = HANG_MS;
+    };
+    const timer = setInterval(() => {
+      const cpu = cpuMs(child.pid);
+      const overCpu = cpu !== null && cpu - cpuAtLast > allowance;
+      const overWall = Date.now() - wallAtLast > (cpu === null ? allowance : WALL_BACKSTOP_MS);
+      if (overCpu || overWall) {
         hung = true;
         child.kill("SIGKILL");
-      }, ms);
-    };
+      }
+    }, 250);
     const add = (kind: Finding["kind"], detail: string, at: number, file: string) =>
       results.get(target)!.findings.push({ target, kind, index: at, detail, reproducer: save(o.outDir, target, kind, file) });
     child.on("message", (m: { kind: "target" | "end"; target: TargetName; index: number; finding: string | null; maxRssKiB: number }) => {
@@ -106,9 +130,8 @@ export function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult[]> {
       index = m.index + 1;
       arm();
     });
-    arm(60_000); // the first input also waits for the worker to start (tsx, a loaded machine)
     child.on("exit", (code, signal) => {
-      clearTimeout(timer);
+      clearInterval(timer);
       results.get(target)!.seconds = (Date.now() - targetStart) / 1000;
       if (hung) add("hang", `input ${index} ran over ${HANG_MS} ms`, index, current());
       else if (code !== 0) add("crash", `worker died (code ${code}, signal ${signal}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`, index, current());

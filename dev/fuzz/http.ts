@@ -77,8 +77,12 @@ function generate(rng: FuzzRng, host: string): RawRequest {
   return { method, target, headers, body, short };
 }
 
-function send(port: number, raw: Buffer): Promise<{ status: number; ms: number }> {
+/** Sends one raw request; status -1 when no status line came while the server spent HTTP_HANG_MS of CPU time on
+ *  it and everything else (or, without a pid to read, HTTP_HANG_MS of wall time; wall time backs up at 120 s). CPU
+ *  time keeps a niced run on a busy machine from calling a starved server hung. */
+function send(port: number, raw: Buffer, pid?: number): Promise<{ status: number; ms: number }> {
   const t0 = performance.now();
+  const cpu0 = cpuMs(pid);
   return new Promise((resolve) => {
     const sock = connect(port, "127.0.0.1");
     let head = "";
@@ -86,11 +90,15 @@ function send(port: number, raw: Buffer): Promise<{ status: number; ms: number }
     const finish = (status: number) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearInterval(timer);
       sock.destroy();
       resolve({ status, ms: performance.now() - t0 });
     };
-    const timer = setTimeout(() => finish(-1), HTTP_HANG_MS);
+    const timer = setInterval(() => {
+      const cpu = cpuMs(pid);
+      const wall = performance.now() - t0;
+      if (cpu === null || cpu0 === null ? wall > HTTP_HANG_MS : cpu - cpu0 > HTTP_HANG_MS || wall > 120_000) finish(-1);
+    }, 250);
     sock.on("connect", () => sock.write(raw));
     sock.on("data", (d: Buffer) => {
       head += d.toString("latin1");
@@ -116,11 +124,12 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-/** Starts `zhiyu serve` on a free port (short time limit, small queue) and waits for its URL line. */
+/** Starts `zhiyu serve` on a free port and waits for its URL line. The 2 s time limit counts from arrival (queue
+ *  wait included), so every answer is due well within the 5 s hang bound. */
 export function startLiveServer(repoRoot: string, extraArgs: string[] = []): Promise<LiveServer> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(repoRoot, "bin/zhiyu.mjs"), "serve", "--model", path.join(repoRoot, "models/zhiyu-mini"),
-      "--port", "0", "--parallel", "2", "--queue", "8", "--timeout", "4", ...extraArgs], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+      "--port", "0", "--parallel", "2", "--queue", "8", "--timeout", "2", ...extraArgs], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     const timer = setTimeout(() => reject(new Error(`[fuzz] zhiyu serve did not start in 60 s: ${out.slice(-500)}`)), 60_000);
     const onData = (d: Buffer) => {
@@ -154,7 +163,7 @@ export async function fuzzHttp(o: { port: number; pid?: number; requests: number
       const rng = new FuzzRng((o.seed * 7_000_003 + i) >>> 0);
       const req = generate(rng, host);
       const raw = serialize(req);
-      const { status } = await send(o.port, raw);
+      const { status } = await send(o.port, raw, o.pid);
       result.requests++;
       result.byStatus[String(status)] = (result.byStatus[String(status)] ?? 0) + 1;
       if (status >= 500) result.findings.push({ kind: "5xx", detail: `status ${status}`, reproducer: save(o.outDir, "5xx", raw) });
@@ -169,6 +178,18 @@ export async function fuzzHttp(o: { port: number; pid?: number; requests: number
   result.serverRssMiB.after = await rssOf();
   result.seconds = (Date.now() - t0) / 1000;
   return result;
+}
+
+/** User + system CPU time of a process in ms (Linux /proc; null elsewhere). */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 /** The server process's resident memory from /proc (0 where there is none). */

@@ -154,7 +154,8 @@ export class Engine {
       return await pending;
     } catch (err) {
       if (err instanceof EmbeddingCancelledError && err.reason === "deadline") {
-        throw new ApiError(503, `the embedding request did not finish within the server's time limit (${this.options.requestTimeoutMs / 1000} s); ` +
+        // 408 rather than a 5xx: the remedy is the client's (fewer or shorter inputs), the server is healthy.
+        throw new ApiError(408, `the embedding request did not finish within the server's time limit (${this.options.requestTimeoutMs / 1000} s); ` +
           "send fewer or shorter inputs per request, or retry later", "timeout_error", "input", "request_timeout", { "retry-after": "5" });
       }
       throw err;

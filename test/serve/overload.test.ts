@@ -79,6 +79,20 @@ test("embeddings honour the queue (429 + Retry-After) and a disconnect stops the
   }
 });
 
+test("embeddings honour the time limit: 408 with the remedy, and the slot is freed", async () => {
+  const srv = await startServer({ model: new FakeModel({ embedDelayMsPerToken: 0.02 }), port: 0, parallel: 1, requestTimeoutSeconds: 1 });
+  try {
+    const r = await fetch(`${srv.url}/v1/embeddings`, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "fake-chatml", input: Array.from({ length: 300 }, () => Array.from({ length: 500 }, (_, k) => k % 256)) }) });
+    assert.equal(r.status, 408);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /fewer or shorter inputs/);
+    const health = (await (await fetch(`${srv.url}/health`)).json()) as { active: number };
+    assert.equal(health.active, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
 test("24 streams at --parallel 2 with a bounded queue: 429 + Retry-After before any 200, no in-stream errors", async () => {
   // Replies of 40 tokens at 5 ms a step: each stream holds its slot ~0.2 s, longer than the burst takes to arrive.
   const model = new FakeModel({ forwardDelayMs: 5, script: () => "abcd".repeat(10) });

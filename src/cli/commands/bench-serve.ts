@@ -8,6 +8,7 @@
 // --chaos runs the overload-and-faults test instead (src/cli/chaos-load.ts): 8× the slots in bursts with
 // disconnects and slow bodies, /health sampled, 429 + Retry-After before any 200, nothing accepted lost, memory.
 // Leaves out: prompt-length sweeps and latency-under-load curves (one fixed prompt, one concurrency per run).
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { loadModel } from "../../infer/load.js";
@@ -241,10 +242,15 @@ async function chaos(values: Record<string, string | boolean | undefined>): Prom
     await fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: modelName, max_tokens: 4, messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
     before = await settle();
+    // The server's own event-loop delay (in process only): tells a blocked loop from a starved machine.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const report = await runChaos({ base, model: modelName, slots, bursts: intFlagOr("bursts", values.bursts as string | undefined, 6), tokens });
+    loopDelay.disable();
+    const serverLoopDelayMs = values.url ? null : { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) };
     const after = values.url ? 0 : await settle();
     const violations = chaosViolations(report, bound);
-    const full = { ...report, slots, concurrency: 8 * slots, memoryMiB: values.url ? null : { before, after }, violations };
+    const full = { ...report, serverLoopDelayMs, slots, concurrency: 8 * slots, memoryMiB: values.url ? null : { before, after }, violations };
     if (values.json) console.log(JSON.stringify(full, null, 2));
     else {
       console.log(`bench serve --chaos: ${slots} slots, bursts of ${8 * slots} requests, ${report.requests} requests in ${report.seconds} s`);
@@ -253,7 +259,10 @@ async function chaos(values: Record<string, string | boolean | undefined>): Prom
         `accepted lost: ${report.acceptedLost}, slow bodies ${report.slowBodies.answered}/${report.slowBodies.sent} answered`);
       console.log(`  /health: ${report.health.samples} samples, p50 ${report.health.p50Ms} ms, p99 ${report.health.p99Ms} ms, ` +
         `max ${report.health.maxMs} ms, ${report.health.failures} failed`);
-      if (!values.url) console.log(`  memory (RSS): ${before} MiB before, ${after} MiB after`);
+      if (!values.url) {
+        console.log(`  server event-loop delay: p99 ${serverLoopDelayMs!.p99} ms, max ${serverLoopDelayMs!.max} ms`);
+        console.log(`  memory (RSS): ${before} MiB before, ${after} MiB after`);
+      }
       console.log(violations.length === 0 ? "  verdict: all checks hold" : `  verdict: ${violations.join("; ")}`);
     }
     return violations.length === 0 ? 0 : 1;
