@@ -1,5 +1,5 @@
 // Node-API glue for native/decode_layer.c:
-//   llamaDecodeLayer(x: Float32Array, spec: object)
+//   decoderLayerDecode(x: Float32Array, spec: object): the "decoder-layer-decode" fused op (src/backend/backend.ts)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
@@ -13,7 +13,7 @@
 
 namespace {
 
-const char *FN = "llamaDecodeLayer";
+const char *FN = "decoderLayerDecode";
 
 struct Spec {
   const Napi::CallbackInfo &info;
@@ -79,7 +79,7 @@ struct Spec {
   }
 };
 
-Napi::Value LlamaDecodeLayer(const Napi::CallbackInfo &info) {
+Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[1].IsObject()) {
     zy::fail(info, std::string(FN) + "(x, spec): spec must be an object");
@@ -149,10 +149,10 @@ Napi::Value LlamaDecodeLayer(const Napi::CallbackInfo &info) {
   L.v_cache = vp.data();
   L.cache_capacity = cap.data();
   L.pos = at.data();
-  if (zy_llama_decode_layer(&L, x) != 0) zy::fail(info, std::string(FN) + ": out of memory");
+  if (zy_decoder_layer_decode(&L, x) != 0) zy::fail(info, std::string(FN) + ": out of memory");
   return env.Undefined();
 }
 
 }  // namespace
 
-ZY_REGISTER("llamaDecodeLayer", LlamaDecodeLayer);
+ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
