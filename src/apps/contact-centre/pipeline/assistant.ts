@@ -98,8 +98,15 @@ export class Assistant {
     };
     const prefix = upset ? this.empathyLine(u) : "";
 
+    // A reply to the lead offer is out of scope for the intent model; it must not count towards a low-confidence
+    // hand-off.
+    const details = state.lead === "asked" ? extractContact(text, lang) : null;
+    const leadReply = details !== null && (details.phone !== null || details.email !== null || details.problems.length > 0);
+    const lowConfidenceOnly = u.handoffReason === "low_confidence" || u.handoffReason === "out_of_scope";
+    if (leadReply) next = { ...next, dialogue: { ...next.dialogue, lowConfidenceStreak: 0, handedOff: lowConfidenceOnly ? state.dialogue.handedOff : next.dialogue.handedOff } };
+
     // 1. Hand-off: the configured rules fired (explicit request, emotion, sensitive intent, low confidence).
-    if (u.handoff) {
+    if (u.handoff && !(leadReply && lowConfidenceOnly)) {
       const intentResponse = this.config.intents.find((i) => i.name === u.intent)?.responses?.[lang];
       const body = pick(intentResponse, u.nextState.turns) ?? this.config.handoff.message[lang] ?? "";
       out.reply = upset && !intentResponse ? `${prefix}${body}` : body;
@@ -109,8 +116,7 @@ export class Assistant {
     }
 
     // 2. Lead capture: the previous bot turn asked for contact details.
-    if (state.lead === "asked") {
-      const details = extractContact(text, lang);
+    if (details !== null) {
       if (details.phone || details.email) {
         out.lead = details;
         out.route = "lead";

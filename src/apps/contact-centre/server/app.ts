@@ -8,6 +8,7 @@
 // Webhooks are delivered from the outbox in the background. Several processes may run against one PostgreSQL.
 // Leaves out: TLS (put a proxy in front and pass secureCookies), static asset caching headers beyond no-store.
 import { existsSync, readFileSync } from "node:fs";
+import { maskPii } from "../../../core/pii.js";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import path from "node:path";
@@ -163,7 +164,8 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
-      if (!(err instanceof DeskError)) log(`desk: ${req.method} ${req.url}: ${(err as Error).stack ?? err}`);
+      // The path only: a stream's query string carries the customer's token.
+      if (!(err instanceof DeskError)) log(`desk: ${req.method} ${(req.url ?? "").split("?")[0]}: ${maskPii(String((err as Error).stack ?? err))}`);
       sendError(res, err);
     });
   });

@@ -10,7 +10,7 @@
 //   POST /api/desk/tokens (a bearer token for the caller)   GET/POST /api/desk/users, GET /api/desk/audit (admin)
 // Leaves out: password change UI, team management, supervisor analytics (issue 18 builds them on this store).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { maskEmail, maskPhone, maskText } from "../leads/mask.js";
+import { maskOne, maskPii } from "../../../core/pii.js";
 import { ROLES, type Accounts, type DeskRole, type DeskUser } from "../store/accounts.js";
 import type { Message } from "../store/store.js";
 import { DeskError, type DeskService } from "./desk-service.js";
@@ -67,7 +67,9 @@ export async function deskRoutes(req: IncomingMessage, res: ServerResponse, url:
   const user = await deskUser(req, accounts);
   if (!user) throw new DeskError(401, `${req.method} ${p}: log in at /desk (or send 'Authorization: Bearer TOKEN' from POST /api/desk/tokens)`);
   const unmasked = o.unmaskedRoles.includes(user.role);
-  const mask = (s: string | null) => (s === null || unmasked ? s : maskText(s));
+  const mask = (s: string | null) => (s === null || unmasked ? s : maskPii(s));
+  const maskPhone = (p: string) => maskOne("mobile", p);
+  const maskEmail = (e: string) => maskOne("email", e);
   const showMessage = (m: Message) => ({ ...m, text: mask(m.text)! });
   const need = (...roles: DeskRole[]) => {
     if (!roles.includes(user.role)) throw new DeskError(403, `${req.method} ${p}: needs role ${roles.join(" or ")} (you are ${user.role})`);
