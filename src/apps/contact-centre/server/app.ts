@@ -79,6 +79,11 @@ export interface RunningDesk {
 export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const log = o.log ?? (() => undefined);
   const settings = deskSettings(o.config, o.dataDir);
+  const targets: WebhookTarget[] = settings.webhooks.map((w) => {
+    const secret = o.webhookSecrets?.[w.url];
+    if (!secret) throw new Error(`${o.config.source}: webhooks: ${w.url} needs its signing secret in the environment variable ${w.secret_env}`);
+    return { ...w, secret };
+  });
   const db = await openDatabase(o.db ?? settings.dataDir);
   try {
     const applied = await migrate(db);
@@ -88,16 +93,21 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
     throw err;
   }
   const accounts = new Accounts(db);
-  for (const u of settings.users) {
-    if (await accounts.userByName(u.username)) continue;
-    const password = o.userPasswords?.[u.username];
-    if (!password) throw new Error(`${o.config.source}: access.users: user "${u.username}" needs a password in the environment variable ${u.password_env}`);
-    await accounts.createUser({ username: u.username, password, role: u.role, displayName: u.display_name });
-    await accounts.audit("config", "user.create", u.username, { role: u.role });
-  }
-  if (o.bootstrapAdmin && (await accounts.users()).length === 0) {
-    await accounts.createUser({ ...o.bootstrapAdmin, role: "admin", displayName: "Admin" });
-    await accounts.audit("startup", "user.create", o.bootstrapAdmin.username, { role: "admin", bootstrap: true });
+  try {
+    for (const u of settings.users) {
+      if (await accounts.userByName(u.username)) continue;
+      const password = o.userPasswords?.[u.username];
+      if (!password) throw new Error(`${o.config.source}: access.users: user "${u.username}" needs a password in the environment variable ${u.password_env}`);
+      await accounts.createUser({ username: u.username, password, role: u.role, displayName: u.display_name });
+      await accounts.audit("config", "user.create", u.username, { role: u.role });
+    }
+    if (o.bootstrapAdmin && (await accounts.users()).length === 0) {
+      await accounts.createUser({ ...o.bootstrapAdmin, role: "admin", displayName: "Admin" });
+      await accounts.audit("startup", "user.create", o.bootstrapAdmin.username, { role: "admin", bootstrap: true });
+    }
+  } catch (err) {
+    await db.close();
+    throw err;
   }
   const kb = await KnowledgeBase.open({ config: o.config.knowledge_base, dir: path.join(settings.dataDir, "kb"), embedder: o.embedder, fallback: o.config.fallback });
   const kbReport: ImportReport[] = [];
@@ -111,11 +121,6 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const cat = o.config.products.catalogue;
   if (cat && existsSync(cat)) catalogue = loadCatalogue(cat);
   else if (cat) log(`recommendations off: catalogue ${cat} not found (products.catalogue)`);
-  const targets: WebhookTarget[] = settings.webhooks.map((w) => {
-    const secret = o.webhookSecrets?.[w.url];
-    if (!secret) throw new Error(`${o.config.source}: webhooks: ${w.url} needs its signing secret in the environment variable ${w.secret_env}`);
-    return { ...w, secret };
-  });
   const live = new LiveHub();
   const deliverer = new WebhookDeliverer(new Outbox(db), targets, o.webhookPollMs ?? 500, log);
   const generate = settings.phrasing === "model" ? o.generate : undefined;
