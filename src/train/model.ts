@@ -2,14 +2,19 @@
 // with its parameters as trainable f32 tensors, plus what training needs around it — random init from a
 // config, import/export of Hugging Face weights (model.safetensors, GPT-2's Conv1D matrices transposed), the
 // weight-decay mask, the mean cross-entropy loss of a batch, and the FLOPs shape for MFU.
+// With LoRA (withLora) the trained tensors are the adapter's A/B matrices and the base stays frozen (f32 or
+// GGUF-encoded): `params`/`specs` then list the adapter's tensors in peft's names, so the loop, the optimizer and
+// checkpoints handle them like any parameters.
 // Leaves out: the model math (src/models), quantized or f16 master weights (training keeps f32 masters).
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
-import { type Tensor, crossEntropy, fromTypedArray, noGrad, reshape, tidy } from "../tensor/index.js";
+import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, noGrad, reshape, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
 import type { ParamSpec } from "../models/weights.js";
+import type { Weight } from "../models/embed.js";
+import type { LoraAdapter } from "../models/adapters/lora.js";
 import type { FamilyConfig, TrainableNetwork } from "../models/descriptor.js";
 import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
 import type { TrainDType } from "./options.js";
@@ -43,14 +48,29 @@ export class TrainModel {
   private readonly descriptor: AnyFamily;
   private readonly network: TrainableNetwork;
 
+  /** The LoRA adapter when this model trains one (then `params`/`specs` are the adapter's A/B tensors). */
+  readonly lora: LoraAdapter | null = null;
+  /** With LoRA: the frozen base parameters (f32 tensors, or GGUF-encoded matrices for QLoRA). */
+  readonly baseParams: ReadonlyMap<string, Weight> | null = null;
+
   private constructor(readonly hfConfig: Record<string, unknown>, readonly params: ReadonlyMap<string, Tensor>,
-    readonly matmulDtype: TrainDType) {
+    readonly matmulDtype: TrainDType, lora?: { adapter: LoraAdapter; base: ReadonlyMap<string, Weight>; dropout?: (x: Tensor) => Tensor }) {
     this.descriptor = familyOf(hfConfig, "config.json");
     this.family = this.descriptor.id;
     this.config = this.descriptor.configFromHf(hfConfig, "config.json");
-    this.specs = this.descriptor.paramSpecs(this.config);
-    // matmulDtype: bf16 mixed precision in the model's linear layers.
-    this.network = this.descriptor.trainable(this.config, params, { matmulDtype });
+    const baseSpecs = this.descriptor.paramSpecs(this.config);
+    if (lora) {
+      lora.adapter.checkBase(baseSpecs, "LoRA");
+      this.lora = lora.adapter;
+      this.baseParams = lora.base;
+      this.specs = lora.adapter.paramSpecs();
+      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout });
+      this.network = this.descriptor.trainable(this.config, attached as ReadonlyMap<string, Tensor>, { matmulDtype });
+    } else {
+      this.specs = baseSpecs;
+      // matmulDtype: bf16 mixed precision in the model's linear layers.
+      this.network = this.descriptor.trainable(this.config, params, { matmulDtype });
+    }
     for (const s of this.specs) {
       const t = params.get(s.name);
       if (!t) throw new TrainModelError(`[TrainModel] parameter '${s.name}' is missing`);
@@ -97,10 +117,24 @@ export class TrainModel {
     return crossEntropy(reshape(logits, [batch * seq, v]), fromTypedArray(targets, [batch * seq]));
   }
 
+  /** The base model's parameter specs (with LoRA, `specs` lists the adapter's tensors instead). */
+  get baseSpecs(): readonly ParamSpec[] {
+    return this.descriptor.paramSpecs(this.config);
+  }
+
+  /** A model that trains `adapter` over this model's weights, which become frozen (their requiresGrad is cleared;
+   *  encoded GGUF matrices stay encoded). `dropout` is LoRA dropout on the adapters' inputs (training). */
+  withLora(adapter: LoraAdapter, dropout?: (x: Tensor) => Tensor): TrainModel {
+    const base = this.baseParams ?? this.params;
+    for (const t of base.values()) if (!isQuantWeight(t) && "requiresGrad" in t) (t as Tensor).requiresGrad = false;
+    return new TrainModel(this.hfConfig, adapter.tensors(), this.matmulDtype, { adapter, base, dropout });
+  }
+
   /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */
   bf16Effective(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): boolean {
-    const f32 = new TrainModel(this.hfConfig, this.params, "f32");
-    const bf16 = new TrainModel(this.hfConfig, this.params, "bf16");
+    const lora = this.lora && this.baseParams ? { adapter: this.lora, base: this.baseParams } : undefined;
+    const f32 = new TrainModel(this.hfConfig, this.params, "f32", lora);
+    const bf16 = new TrainModel(this.hfConfig, this.params, "bf16", lora);
     const a = noGrad(() => tidy(() => f32.loss(inputs, targets, batch, seq).item()));
     const b = noGrad(() => tidy(() => bf16.loss(inputs, targets, batch, seq).item()));
     return a !== b;
