@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
-import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, noGrad, reshape, tidy } from "../tensor/index.js";
+import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, linear, noGrad, reshape, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
 import type { ParamSpec } from "../models/weights.js";
 import type { Weight } from "../models/embed.js";
@@ -48,6 +48,8 @@ export class TrainModel {
   private readonly descriptor: AnyFamily;
   private readonly network: TrainableNetwork;
 
+  /** Labels of the score head of a sequence classifier (1 for a reward model), null for a causal LM. */
+  readonly scoreLabels: number | null;
   /** The LoRA adapter when this model trains one (then `params`/`specs` are the adapter's A/B tensors). */
   readonly lora: LoraAdapter | null = null;
   /** With LoRA: the frozen base parameters (f32 tensors, or GGUF-encoded matrices for QLoRA). */
@@ -58,7 +60,8 @@ export class TrainModel {
     this.descriptor = familyOf(hfConfig, "config.json");
     this.family = this.descriptor.id;
     this.config = this.descriptor.configFromHf(hfConfig, "config.json");
-    const baseSpecs = this.descriptor.paramSpecs(this.config);
+    this.scoreLabels = scoreHeadLabels(hfConfig);
+    const baseSpecs = modelSpecs(this.descriptor, this.config, this.scoreLabels);
     if (lora) {
       lora.adapter.checkBase(baseSpecs, "LoRA");
       this.lora = lora.adapter;
@@ -119,7 +122,19 @@ export class TrainModel {
 
   /** The base model's parameter specs (with LoRA, `specs` lists the adapter's tensors instead). */
   get baseSpecs(): readonly ParamSpec[] {
-    return this.descriptor.paramSpecs(this.config);
+    return modelSpecs(this.descriptor, this.config, this.scoreLabels);
+  }
+
+  /** A sequence-classification model's head outputs [B, T, labels] (`score.weight` over the final hidden states;
+   *  a reward model has one label). Throws for a causal LM (no score head). */
+  scores(inputs: Int32Array, batch: number, seq: number): Tensor {
+    const w = this.baseParams?.get("score.weight") ?? this.params.get("score.weight");
+    if (this.scoreLabels === null || w === undefined) {
+      throw new TrainModelError(`[TrainModel] this ${this.family} model has no score head ('score.weight'); a reward model is a ` +
+        `…ForSequenceClassification folder (zhiyu rm train makes one from a causal LM)`);
+    }
+    if (!this.network.features) throw new TrainModelError(`[TrainModel] the ${this.family} network has no features(); it cannot carry a score head`);
+    return linear(this.network.features(fromTypedArray(inputs, [batch, seq])), w as Tensor);
   }
 
   /** A model that trains `adapter` over this model's weights, which become frozen (their requiresGrad is cleared;
@@ -192,16 +207,50 @@ export class TrainModel {
     return new TrainModel(hfConfig, params, dtype);
   }
 
-  /** Loads an HF folder (config.json + model.safetensors) as trainable f32 parameters. */
-  static fromHfFolder(dir: string, dtype: TrainDType): TrainModel {
-    const hfConfig = readConfigJson(dir);
+  /** Loads an HF folder (config.json + model.safetensors) as trainable f32 parameters. A
+   *  `…ForSequenceClassification` folder loads with its `score` head instead of the LM head. With
+   *  `addScoreHead`, a causal LM becomes a one-label sequence classifier (a reward model to train) whose score head
+   *  is drawn from N(0, initializer_range) with `rng`. */
+  static fromHfFolder(dir: string, dtype: TrainDType, addScoreHead?: { rng: Rng }): TrainModel {
+    let hfConfig = readConfigJson(dir);
     const family = familyOf(hfConfig, path.join(dir, "config.json"));
-    const specs = family.paramSpecs(family.configFromHf(hfConfig, path.join(dir, "config.json")));
-    const values = readHfWeights(dir, family, specs);
+    const isClassifier = scoreHeadLabels(hfConfig) !== null;
+    if (addScoreHead && !isClassifier) hfConfig = asSequenceClassifier(hfConfig);
+    const labels = scoreHeadLabels(hfConfig);
+    const specs = modelSpecs(family, family.configFromHf(hfConfig, path.join(dir, "config.json")), labels);
+    const fresh = addScoreHead && !isClassifier ? specs.filter((s) => s.name === "score.weight") : [];
+    const values = readHfWeights(dir, family, specs.filter((s) => !fresh.includes(s)));
+    const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
+    for (const s of fresh) values.set(s.name, Float32Array.from({ length: s.shape[0]! * s.shape[1]! }, () => addScoreHead!.rng.normal(0, std)));
     const params = new Map<string, Tensor>();
     for (const s of specs) params.set(s.name, trainable(values.get(s.name)!, s.shape));
     return new TrainModel(hfConfig, params, dtype);
   }
+}
+
+/** The number of labels of a `…ForSequenceClassification` config (num_labels, else id2label's size), else null. */
+export function scoreHeadLabels(hfConfig: Record<string, unknown>): number | null {
+  const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
+  if (!arch.endsWith("ForSequenceClassification")) return null;
+  if (typeof hfConfig.num_labels === "number") return hfConfig.num_labels;
+  const id2label = hfConfig.id2label;
+  return id2label && typeof id2label === "object" ? Math.max(1, Object.keys(id2label).length) : 2;
+}
+
+/** A causal LM's config.json turned into a one-label sequence classifier's (reward model). */
+function asSequenceClassifier(hfConfig: Record<string, unknown>): Record<string, unknown> {
+  const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
+  const stem = arch.replace(/For[A-Za-z]+$/, "") || "Llama";
+  return { ...hfConfig, architectures: [`${stem}ForSequenceClassification`], num_labels: 1, id2label: { 0: "LABEL_0" }, label2id: { LABEL_0: 0 } };
+}
+
+/** The parameters of a model: the family's, or for a sequence classifier the trunk's plus `score.weight`
+ *  [labels, hidden] in place of the LM head. */
+function modelSpecs(family: AnyFamily, config: FamilyConfig, labels: number | null): ParamSpec[] {
+  const specs = family.paramSpecs(config);
+  if (labels === null) return specs;
+  return [...specs.filter((s) => s.name !== "lm_head.weight"),
+    { name: "score.weight", shape: [labels, config.hiddenSize], kind: "matrix", init: "normal" }];
 }
 
 function trainable(data: Float32Array, shape: readonly number[]): Tensor {

@@ -122,6 +122,13 @@ export class LlamaModel implements CausalLmNetwork {
   }
 
   /** Training / plain forward: ids [B, T] (i32 tensor) → logits [B, T, V], positions 0 … T−1, no cache. */
+  /** ids [B, T] → the final normalised hidden states [B, T, D] (what a sequence-classification head reads). */
+  features(ids: Tensor): Tensor {
+    const [b, t] = ids.shape;
+    const x = this.trunk(Int32Array.from(ids.toArray()), [{ start: 0, b, t, pos0: 0, cache: null }]);
+    return reshape(this.norm(x), [b, t, this.config.hiddenSize]);
+  }
+
   forward(ids: Tensor): Tensor {
     const [b, t] = ids.shape;
     const flat = Int32Array.from(ids.toArray());
