@@ -16,7 +16,7 @@ const TOL = 1e-4;
 /** llama.cpp against transformers: float noise, except Gemma 2's f16 GELU table (README: up to ~3.4e-3). */
 const LLAMA_CPP_TOL: Record<string, number> = { gemma2: 1e-3 };
 
-const CASES = ["qwen3", "qwen3_moe", "mixtral", "llama_yarn"];
+const CASES = ["qwen3", "qwen3_moe", "mixtral", "gemma2", "phi3", "llama_yarn", "glm4"];
 
 for (const name of CASES) {
   for (const format of ["hf", "gguf"] as const) {
