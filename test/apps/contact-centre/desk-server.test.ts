@@ -15,6 +15,7 @@ import path from "node:path";
 import { verifySignature } from "../../../src/apps/contact-centre/channels/webhooks.js";
 import { loadConfig, type LoadedConfig } from "../../../src/apps/contact-centre/config.js";
 import { startDesk, type RunningDesk } from "../../../src/apps/contact-centre/server/app.js";
+import { detectForm, readRecords } from "../../../src/train/preference-data.js";
 import { pgSkipReason, startPostgres, type TestPostgres } from "./postgres-harness.js";
 
 const SECRET = "whsec-test-0123456789";
@@ -199,6 +200,8 @@ function suite(name: string, target: () => Promise<{ db: string; cleanup: () => 
         assert.deepEqual(Object.keys(pair).sort(), ["chosen", "prompt", "rejected"]);
         assert.equal(pair.rejected, draft);
         assert.match(pair.prompt, /^customer: 转人工\nassistant: /);
+        // The alignment side (src/train/preference-data.ts) reads it as its explicit-prompt form.
+        for (const [i, { record, where }] of readRecords(out).entries()) assert.equal(detectForm(record, where), "explicit", `line ${i + 1}`);
       }
     });
   });
