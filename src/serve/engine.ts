@@ -98,7 +98,8 @@ export class Engine {
     else messages = messages.map((m) => (m.content === null ? { ...m, content: "" } : m));
     let text: string;
     try {
-      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined });
+      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined,
+        extra: req.templateKwargs });
     } catch (err) {
       throw invalid("messages", (err as Error).message, "invalid_messages");
     }

@@ -74,3 +74,36 @@ test("streaming: reasoning_content deltas, then content; no <think> in the conte
   const firstContent = deltas.findIndex((d) => d.content);
   assert.ok(lastReasoning < firstContent, "reasoning streams before the content");
 });
+
+test("chat_template_kwargs reach the template (Qwen3's enable_thinking) and are checked", async () => {
+  // A template that renders Qwen3's non-thinking generation prompt when enable_thinking is false.
+  const template = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}" +
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% if enable_thinking is defined and enable_thinking is false %}" +
+    "<think>\n\n</think>\n\n{% endif %}{% endif %}";
+  let seen: string[] = [];
+  const model = new FakeModel({ chatTemplate: template });
+  const forward = model.forward.bind(model);
+  // The prompt as the model first sees it (the fake's own script only runs at a bare assistant header).
+  model.forward = (batch) => {
+    const first = batch[0]!;
+    seen.push(model.tokenizer.decode([...(first.seq as unknown as { tokens: number[] }).tokens, ...first.tokens]));
+    return forward(batch);
+  };
+  const s = await startServer({ model, port: 0 });
+  try {
+    const ask = (body: object) => fetch(`${s.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "fake-chatml", temperature: 0, messages: [{ role: "user", content: "hi" }], ...body }) });
+    const prompts = async (body: object) => {
+      seen = [];
+      assert.equal((await ask(body)).status, 200);
+      return seen;
+    };
+    assert.ok((await prompts({ chat_template_kwargs: { enable_thinking: false } })).some((p) => p.endsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n")));
+    assert.ok((await prompts({ messages: [{ role: "user", content: "hello" }] })).some((p) => p.endsWith("<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n")));
+    const bad = await ask({ chat_template_kwargs: [1] });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { param: string } }).error.param, "chat_template_kwargs");
+  } finally {
+    await s.close();
+  }
+});
