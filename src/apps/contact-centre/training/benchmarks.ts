@@ -10,7 +10,8 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { TrainOptions } from "../understanding/classifier.js";
 import type { FeaturizerSpec } from "../understanding/features.js";
-import { loadModel, saveModel, type LoadedModel } from "../understanding/model-file.js";
+import { loadModel, predictText, saveModel, type LoadedModel } from "../understanding/model-file.js";
+import { DEFAULT_NEIGHBOURS, type NeighbourOptions } from "../understanding/neighbours.js";
 import { loadBanking77, loadClinc150, loadClueEmotion, loadSmp2017, type Example } from "./datasets.js";
 import { fitClassifier } from "./train-models.js";
 
@@ -33,16 +34,16 @@ export interface BenchmarkResult {
 }
 
 /** Hyper-parameters per set (chosen on the sets' own validation data, never on test). */
-export const SET_RECIPES: Record<BenchmarkSet, { spec: Partial<FeaturizerSpec>; train: Partial<TrainOptions> }> = {
-  banking77: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 0.5, l2: 1e-6 } },
-  clinc150: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 0.5, l2: 1e-6 } },
-  smp2017: { spec: { buckets: 1 << 18 }, train: { epochs: 20, learningRate: 0.5, l2: 1e-6 } },
-  "clue-emotion": { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 0.5, l2: 1e-6, classWeight: "balanced" } },
+export const SET_RECIPES: Record<BenchmarkSet, { spec: Partial<FeaturizerSpec>; train: Partial<TrainOptions>; neighbours?: NeighbourOptions }> = {
+  banking77: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd" }, neighbours: DEFAULT_NEIGHBOURS },
+  clinc150: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd" }, neighbours: DEFAULT_NEIGHBOURS },
+  smp2017: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd" }, neighbours: DEFAULT_NEIGHBOURS },
+  "clue-emotion": { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd", classWeight: "balanced" } },
 };
 
 function accuracy(model: LoadedModel, items: readonly Example[]): number {
   let ok = 0;
-  for (const e of items) if (model.classifier.predict(model.featurizer.transform(e.text)).label === e.label) ok++;
+  for (const e of items) if (predictText(model, e.text).label === e.label) ok++;
   return items.length ? ok / items.length : 0;
 }
 
@@ -67,8 +68,8 @@ function modelFor(set: BenchmarkSet, train: readonly Example[], calibration: rea
   const file = modelDir ? path.join(modelDir, `${set}.zdcm`) : undefined;
   if (file && existsSync(file) && !save) return loadModel(file);
   const recipe = SET_RECIPES[set];
-  const fit = fitClassifier(set, train, recipe.spec, recipe.train, calibration);
-  if (file && save) saveModel(file, fit.model.header, fit.model.featurizer, fit.model.classifier, fit.seenBuckets);
+  const fit = fitClassifier(set, train, recipe.spec, recipe.train, calibration, recipe.neighbours);
+  if (file && save) saveModel(file, fit.model.header, fit.model.featurizer, fit.model.classifier, fit.seenBuckets, fit.model.neighbours);
   return fit.model;
 }
 
@@ -102,7 +103,7 @@ export function runBenchmark(set: BenchmarkSet, o: BenchmarkOptions): BenchmarkR
       const d = loadClueEmotion(o.dataRoot);
       const train = [...d.train, ...d.val];
       const m = modelFor(set, train, [], o.modelDir, o.save);
-      const pred = d.test.map((e) => m.classifier.predict(m.featurizer.transform(e.text)).label);
+      const pred = d.test.map((e) => predictText(m, e.text).label);
       const acc = pred.filter((p, i) => p === d.test[i].label).length / d.test.length;
       return { set, accuracy: round(acc), macro_f1: round(macroF1(d.test.map((e) => e.label), pred)), test_size: d.test.length, train_size: train.length };
     }
@@ -117,7 +118,7 @@ function clinc150(o: BenchmarkOptions): BenchmarkResult {
   const val = [...d.val, ...d.oosVal];
   const m = modelFor("clinc150", train, val, o.modelDir, o.save);
   const scored = (items: readonly Example[]) => items.map((e) => {
-    const p = m.classifier.predict(m.featurizer.transform(e.text));
+    const p = predictText(m, e.text);
     return { gold: e.label, label: p.label, conf: p.confidence };
   });
   const inAcc = (rows: ReturnType<typeof scored>, t: number) => rows.filter((r) => r.label === r.gold && r.conf >= t).length / rows.length;
