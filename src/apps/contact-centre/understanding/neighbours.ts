@@ -20,6 +20,7 @@ export class NeighbourIndex {
   /** bucket → [example, value] pairs, flattened. */
   private readonly postings = new Map<number, number[]>();
   private readonly norms: Float32Array;
+  private scratch: Float32Array | undefined;
 
   constructor(readonly vectors: readonly SparseVector[], readonly labels: Int32Array, readonly classes: number) {
     this.norms = new Float32Array(vectors.length);
@@ -37,19 +38,39 @@ export class NeighbourIndex {
 
   /** Class distribution of the k nearest examples (zeros when nothing shares a bucket). */
   vote(x: SparseVector, o: NeighbourOptions): Float32Array {
-    const sims = new Map<number, number>();
+    // A dense accumulator (one float per training example) is much faster than a Map: common character n-grams
+    // have postings over most of the training set.
+    const acc = (this.scratch ??= new Float32Array(this.vectors.length));
+    const touched: number[] = [];
     let qn = 0;
     for (let i = 0; i < x.index.length; i++) {
       qn += x.value[i] * x.value[i];
       const list = this.postings.get(x.index[i]);
       if (!list) continue;
-      for (let j = 0; j < list.length; j += 2) sims.set(list[j], (sims.get(list[j]) ?? 0) + x.value[i] * list[j + 1]);
+      const q = x.value[i];
+      for (let j = 0; j < list.length; j += 2) {
+        const n = list[j];
+        if (acc[n] === 0) touched.push(n);
+        acc[n] += q * list[j + 1];
+      }
     }
     qn = Math.sqrt(qn) || 1;
-    const top = [...sims].map(([n, s]) => [n, s / (qn * this.norms[n])] as const).sort((a, b) => b[1] - a[1]).slice(0, o.k);
+    // Partial selection of the k best (k is small).
+    const best: { n: number; s: number }[] = [];
+    for (const n of touched) {
+      const s = acc[n] / (qn * this.norms[n]);
+      acc[n] = 0;
+      if (best.length < o.k) {
+        best.push({ n, s });
+        best.sort((a, b) => b.s - a.s || a.n - b.n);
+      } else if (s > best[o.k - 1].s) {
+        best[o.k - 1] = { n, s };
+        best.sort((a, b) => b.s - a.s || a.n - b.n);
+      }
+    }
     const out = new Float32Array(this.classes);
     let sum = 0;
-    for (const [n, s] of top) {
+    for (const { n, s } of best) {
       const w = Math.max(0, s) ** o.power;
       out[this.labels[n]] += w;
       sum += w;
