@@ -43,8 +43,12 @@ export interface ChatRequest extends GenerationParams {
   toolChoice: ToolChoice;
   parallelToolCalls: boolean;
   responseFormat: ResponseFormat;
-  /** Zhiyu extension `zhiyu_tools: true`: run the server's own tools (zhiyu serve --tools) in the agent loop. */
-  serverTools: boolean;
+  /** Zhiyu extension `zhiyu_tools`: run the server's own tools (zhiyu serve --tools) in the agent loop — true for all
+   *  of them, or an array naming the subset this request may use; false/absent: none. */
+  serverTools: boolean | string[];
+  /** Zhiyu extension `zhiyu_history`: "strict" (default: a prompt over the context is a 400) or "truncate" (drop the
+   *  oldest turns to fit, src/infer/history.ts, and say how many in the response's `zhiyu_history`). */
+  history: "strict" | "truncate";
 }
 
 export interface CompletionRequest extends GenerationParams {
@@ -117,8 +121,9 @@ function generationParams(o: Json, maxN: number): GenerationParams {
     if (typeof so !== "object" || Array.isArray(so)) throw wrongType("stream_options", "an object", so);
     includeUsage = optBool(so as Json, "include_usage", false);
   }
-  const maxTokens = optNumber(o, "max_completion_tokens", 0, 1e9, { integer: true }) ??
-    optNumber(o, "max_tokens", 0, 1e9, { integer: true }) ?? null;
+  // 0 would admit a request that can only ever return nothing (and holds a slot for its prefill).
+  const maxTokens = optNumber(o, "max_completion_tokens", 1, 1e9, { integer: true }) ??
+    optNumber(o, "max_tokens", 1, 1e9, { integer: true }) ?? null;
   let stop: string[] = [];
   const s = o.stop;
   if (typeof s === "string") stop = [s];
@@ -276,6 +281,13 @@ function parseResponseFormat(v: unknown): ResponseFormat {
   throw invalid("response_format.type", `response_format.type must be 'text', 'json_object' or 'json_schema', got ${JSON.stringify(o.type)}`);
 }
 
+function historyMode(o: Json): "strict" | "truncate" {
+  const v = o.zhiyu_history;
+  if (v === undefined || v === null || v === "strict") return "strict";
+  if (v === "truncate") return "truncate";
+  throw invalid("zhiyu_history", `zhiyu_history must be "strict" or "truncate", got ${JSON.stringify(v)}`);
+}
+
 export function parseChatRequest(body: unknown): ChatRequest {
   const o = asObject(body, "chat completion");
   const messages = parseMessages(o.messages);
@@ -292,8 +304,16 @@ export function parseChatRequest(body: unknown): ChatRequest {
     toolChoice: parseToolChoice(o.tool_choice, tools),
     parallelToolCalls: optBool(o, "parallel_tool_calls", true),
     responseFormat: parseResponseFormat(o.response_format),
-    serverTools: optBool(o, "zhiyu_tools", false),
+    serverTools: serverToolsField(o.zhiyu_tools),
+    history: historyMode(o),
   };
+}
+
+function serverToolsField(v: unknown): boolean | string[] {
+  if (v === undefined || v === null) return false;
+  if (typeof v === "boolean") return v;
+  if (Array.isArray(v) && v.length <= 64 && v.every((x) => typeof x === "string" && x.length > 0 && x.length <= 128)) return v as string[];
+  throw wrongType("zhiyu_tools", "true, false, or an array of (at most 64) tool names", v);
 }
 
 /** A `prompt` / `input` field: a string, strings, one token-id array or several, as a list of texts or id arrays. */

@@ -13,6 +13,8 @@ import type { ParsedToolCall } from "./tool-calls.js";
 import { runAgent } from "../tools/agent.js";
 import type { Tool } from "../tools/tool.js";
 import { engineChatClient } from "./agent-client.js";
+import { fitChatRequest, historyNotice } from "./history-fit.js";
+import { maskPii } from "../core/pii.js";
 
 export interface RouteContext {
   engine: Engine;
@@ -27,6 +29,8 @@ export interface RouteContext {
   arrivedAt: number;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
+  /** Mask personal data (phone, ID-card, bank-card numbers, e-mails) in tool traces (default on). */
+  maskPii?: boolean;
 }
 
 function id(prefix: string): string {
@@ -83,9 +87,11 @@ function observeFirstToken(ctx: RouteContext): () => void {
 
 /** POST /v1/chat/completions. Returns the JSON body, or null when it streamed the response itself. */
 export async function chatCompletions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
-  const req = parseChatRequest(body);
-  checkModel(ctx, req.model);
-  if (req.serverTools) return agentCompletion(ctx, req, res);
+  const parsed = parseChatRequest(body);
+  checkModel(ctx, parsed.model);
+  if (parsed.serverTools) return agentCompletion(ctx, parsed, res);
+  const { req, dropped } = fitChatRequest(ctx.engine, parsed);
+  const notice = dropped > 0 ? historyNotice(dropped, ctx.engine.contextLength) : {};
   const prepared = ctx.engine.prepareChat(req);
   const job = { ...prepared, params: req, signal: ctx.signal, promptParam: "messages" };
   ctx.engine.budget(prepared.promptIds, req, "messages"); // a 400 before any stream starts
@@ -111,14 +117,17 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
         finish_reason: o.finishReason,
       })),
       usage: usage(promptTokens, completion, Math.max(...outcomes.map((o) => o.cachedTokens))),
+      ...notice,
     };
   }
+  ctx.engine.admit(req.n); // a 429 before the 200 of a stream; engine.run below submits in this same turn
   const sse = new SseWriter(res);
   const chunkBase = { ...base, object: "chat.completion.chunk" };
   const extra = req.includeUsage ? { usage: null } : {};
   const chunk = (index: number, delta: object, logprobs: unknown = null, finish: string | null = null) =>
     sse.send({ ...chunkBase, choices: [{ index, delta, logprobs, finish_reason: finish }], ...extra });
   for (let i = 0; i < req.n; i++) chunk(i, { role: "assistant", content: "" });
+  if (dropped > 0) sse.send({ ...chunkBase, choices: [], ...extra, ...notice });
   const toolIndex = new Array<number>(req.n).fill(0);
   const lp = (entries: LogprobEntry[] | undefined) => (req.topLogprobs === null || !entries ? null : { content: entries, refusal: null });
   let outcomes: ChoiceOutcome[];
@@ -152,34 +161,58 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
   if (ctx.serverTools.length === 0) {
     throw invalid("zhiyu_tools", "this server runs no tools of its own; start it with zhiyu serve --tools calculator,search");
   }
+  const tools = selectServerTools(ctx.serverTools, req.serverTools as true | string[]);
+  const mask = ctx.maskPii === false ? (s: string) => s : maskPii;
   if (req.n !== 1) throw invalid("n", "zhiyu_tools supports n = 1 only");
   if (req.tools.length > 0) throw invalid("tools", "send either client 'tools' or zhiyu_tools, not both");
+  let dropped = 0;
+  let announce: ((n: number) => void) | null = null; // streams say it as soon as it happens
   const client = engineChatClient(ctx.engine, { temperature: req.sampling.temperature, topP: req.sampling.topP,
-    seed: req.sampling.seed, maxTokens: req.maxTokens ?? 512 });
+    seed: req.sampling.seed, maxTokens: req.maxTokens ?? 512, history: req.history,
+    onHistoryDropped: (n) => {
+      if (n > dropped) announce?.(n);
+      dropped = Math.max(dropped, n);
+    } });
   const base = responseBase("chatcmpl", req.model);
   const trace: { id: string; name: string; arguments: string; ok?: boolean; output?: string }[] = [];
   if (!req.stream) {
-    const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
+    const r = await runAgent({ client, messages: req.messages, tools, signal: ctx.signal,
       onEvent: (e) => {
-        if (e.kind === "tool_call") trace.push({ ...e.call });
-        if (e.kind === "tool_result") Object.assign(trace.find((t) => t.id === e.call.id) ?? {}, { ok: e.ok, output: e.output });
+        if (e.kind === "tool_call") trace.push({ ...e.call, arguments: mask(e.call.arguments) });
+        if (e.kind === "tool_result") Object.assign(trace.find((t) => t.id === e.call.id) ?? {}, { ok: e.ok, output: mask(e.output) });
       } });
     ctx.metrics.promptTokens += r.usage.promptTokens;
     ctx.metrics.completionTokens += r.usage.completionTokens;
     return { ...base, object: "chat.completion",
       choices: [{ index: 0, message: { role: "assistant", content: r.answer, refusal: null }, logprobs: null, finish_reason: "stop" }],
-      usage: usage(r.usage.promptTokens, r.usage.completionTokens), zhiyu_tool_trace: trace };
+      usage: usage(r.usage.promptTokens, r.usage.completionTokens), zhiyu_tool_trace: trace,
+      ...(dropped > 0 ? historyNotice(dropped, ctx.engine.contextLength) : {}) };
   }
+  // The stream (and its 200) starts with the first event, after the first generation step was admitted: a full
+  // queue before that is a plain 429.
+  ctx.engine.admit(1);
   const sse = new SseWriter(res);
   const chunkBase = { ...base, object: "chat.completion.chunk" };
   const extra = req.includeUsage ? { usage: null } : {};
-  const chunk = (delta: object, finish: string | null = null) =>
+  let started = false;
+  const chunk = (delta: object, finish: string | null = null) => {
+    if (!started) {
+      started = true;
+      sse.send({ ...chunkBase, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], ...extra });
+    }
     sse.send({ ...chunkBase, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
-  chunk({ role: "assistant", content: "" });
+  };
+  announce = (n) => {
+    if (!started) {
+      started = true;
+      sse.send({ ...chunkBase, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], ...extra });
+    }
+    sse.send({ ...chunkBase, choices: [], ...extra, ...historyNotice(n, ctx.engine.contextLength) });
+  };
   let k = 0;
   let firstText = true;
   try {
-    const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
+    const r = await runAgent({ client, messages: req.messages, tools, signal: ctx.signal,
       onText: (text) => {
         if (firstText) observeFirstToken(ctx)();
         firstText = false;
@@ -188,9 +221,9 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
       onEvent: (e) => {
         if (e.kind === "tool_call") {
           chunk({ tool_calls: [{ index: k, id: e.call.id, type: "function", function: { name: e.call.name, arguments: "" } }] });
-          chunk({ tool_calls: [{ index: k++, function: { arguments: e.call.arguments } }] });
+          chunk({ tool_calls: [{ index: k++, function: { arguments: mask(e.call.arguments) } }] });
         } else if (e.kind === "tool_result") {
-          chunk({ zhiyu_tool_result: { tool_call_id: e.call.id, name: e.call.name, ok: e.ok, content: e.output } });
+          chunk({ zhiyu_tool_result: { tool_call_id: e.call.id, name: e.call.name, ok: e.ok, content: mask(e.output) } });
         }
       } });
     ctx.metrics.promptTokens += r.usage.promptTokens;
@@ -198,10 +231,25 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
     chunk({}, "stop");
     if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(r.usage.promptTokens, r.usage.completionTokens) });
   } catch (err) {
+    if (!started) throw err;
     return endStreamWithError(sse, err);
   }
   sse.done();
   return null;
+}
+
+/** The server's tools a request may use: all for `zhiyu_tools: true`, else the named subset (400 for a name the
+ *  server does not run, so a client cannot reach a tool the operator did not enable). */
+function selectServerTools(enabled: readonly Tool[], wanted: true | string[]): readonly Tool[] {
+  if (wanted === true) return enabled;
+  const byName = new Map(enabled.map((t) => [t.definition.name, t]));
+  const unknown = wanted.filter((n) => !byName.has(n));
+  if (unknown.length > 0) {
+    throw invalid("zhiyu_tools", `this server does not run ${unknown.map((n) => JSON.stringify(n)).join(", ")}; it runs ` +
+      `${[...byName.keys()].join(", ")}`, "unknown_tool");
+  }
+  if (wanted.length === 0) throw invalid("zhiyu_tools", "name at least one tool, or send false");
+  return [...new Set(wanted)].map((n) => byName.get(n)!);
 }
 
 function legacyLogprobs(entries: LogprobEntry[], startOffset: number) {
@@ -255,6 +303,7 @@ export async function completions(ctx: RouteContext, body: unknown, res: ServerR
     ctx.metrics.completionTokens += completion;
     return { ...base, object: "text_completion", choices, usage: usage(promptTokens, completion) };
   }
+  ctx.engine.admit(prompts.length * req.n); // a 429 before the 200 of a stream; runAll submits in this same turn
   const sse = new SseWriter(res);
   const extra = req.includeUsage ? { usage: null } : {};
   const chunk = (index: number, text: string, logprobs: unknown, finish: string | null) =>
@@ -298,15 +347,20 @@ export async function embeddings(ctx: RouteContext, body: unknown): Promise<unkn
     throw invalid("dimensions", `this model's embeddings have ${model.embeddingDim} dimensions; 'dimensions' = ${req.dimensions} is not supported`);
   }
   let total = 0;
-  const data = req.inputs.map((input, index) => {
+  const encoded = req.inputs.map((input, index) => {
     const param = req.inputs.length > 1 ? `input[${index}]` : "input";
     const ids = ctx.engine.encodePrompt(input, param);
     if (ids.length > ctx.engine.contextLength) {
       throw new ApiError(400, `input has ${ids.length} tokens; the maximum is ${ctx.engine.contextLength}`, "invalid_request_error",
         param, "context_length_exceeded");
     }
+    if (ids.length === 0) throw invalid(param, "the input is empty after tokenization");
     total += ids.length;
-    const v = model.embed(ids);
+    return ids;
+  });
+  // Through the scheduler: queued with the other requests, embedded a slice per step, ended by disconnect/time limit.
+  const vectors = await ctx.engine.embed(encoded, ctx.signal);
+  const data = vectors.map((v, index) => {
     let norm = 0;
     for (let i = 0; i < v.length; i++) norm += v[i] * v[i];
     norm = Math.sqrt(norm);

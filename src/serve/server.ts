@@ -3,6 +3,11 @@
 // OpenAI-specific code in protocol.ts, and node:http adds no dependency or startup cost.
 // Auth: with an API key set, every /v1/* request needs `Authorization: Bearer <key>` (401 otherwise); /health,
 // /metrics and the page stay open (the page asks for the key and sends it).
+// Posture (http-guard.ts): no CORS unless --cors names origins, a Host header must name this server (DNS rebinding),
+// a cross-origin request from an unlisted page is refused. Limits: a connection cap, a deadline for the headers and
+// for the whole request body, idle keep-alive sockets closed after a few seconds.
+// Access log: with `accessLog` set, one line per request when its response ends — time, client address, method,
+// path (no query string), status, duration — never bodies, headers or keys.
 // Leaves out: TLS (put a proxy in front), multiple models per process, HTTP/2.
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -13,6 +18,8 @@ import type { TextModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import { Engine } from "./engine.js";
 import { ApiError } from "./errors.js";
+import { HttpGuard, redactTarget } from "./http-guard.js";
+import { maskPii } from "../core/pii.js";
 import { Metrics } from "./metrics.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
@@ -33,12 +40,31 @@ export interface ServerOptions {
   requestTimeoutSeconds?: number;
   /** Extra names the `model` field may use besides model.id. */
   modelAliases?: string[];
+  /** The model's own name (src/infer/model-info.ts), served as the id in /v1/models; default model.id. */
+  modelName?: string;
+  /** Whether the model was trained to call tools; /health reports it so the page can leave tools off. */
+  modelToolCalls?: boolean;
+  /** Receives one access-log line per request (see the header). */
+  accessLog?: (line: string) => void;
   /** Largest request body in bytes. */
   maxBodyBytes?: number;
   /** Tools the server itself runs for requests with `zhiyu_tools: true` (the agent loop of src/tools/agent.ts). */
   tools?: readonly Tool[];
   /** Reuse finished sequences' KV caches for prompts sharing their prefix (default true). */
   prefixReuse?: boolean;
+  /** Origins given CORS access (--cors); default none: only the server's own page. "*" opens it to every page. */
+  corsOrigins?: readonly string[];
+  /** Names clients may use in the Host header besides the listening address (--host-name). */
+  hostNames?: readonly string[];
+  /** Most open connections (default 256); more are refused at accept. */
+  maxConnections?: number;
+  /** Time for a client to send its request headers, and its whole request, in ms (defaults 10 s and 60 s). */
+  headersTimeoutMs?: number;
+  requestBodyTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms (default 5 s). */
+  keepAliveMs?: number;
+  /** Mask personal data in logs and tool traces (default true). */
+  maskPii?: boolean;
 }
 
 export interface RunningServer {
@@ -55,7 +81,10 @@ const STATIC: Record<string, [file: string, type: string]> = {
   "/index.html": ["index.html", "text/html; charset=utf-8"],
   "/app.js": ["app.js", "text/javascript; charset=utf-8"],
   "/markdown.js": ["markdown.js", "text/javascript; charset=utf-8"],
+  "/i18n.js": ["i18n.js", "text/javascript; charset=utf-8"],
   "/style.css": ["style.css", "text/css; charset=utf-8"],
+  "/favicon.svg": ["favicon.svg", "image/svg+xml"],
+  "/favicon.ico": ["favicon.svg", "image/svg+xml"],
 };
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -94,38 +123,43 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const engine = new Engine(model, scheduler, { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 });
   const metrics = new Metrics();
   // The file name without .gguf is a natural name for clients to use too.
-  const modelNames = [...new Set([model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
+  const modelNames = [...new Set([options.modelName ?? model.id, model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
   const createdAt = Math.floor(Date.now() / 1000);
   const apiKey = options.apiKey ?? null;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const serverTools = options.tools ?? [];
+  const listenHost = options.host ?? "127.0.0.1";
+  const guard = new HttpGuard({ listenHost, hostNames: options.hostNames ?? [], corsOrigins: options.corsOrigins ?? [], apiKey });
+  const maskLogs = options.maskPii === false ? (s: string) => s : maskPii;
 
   async function handle(req: IncomingMessage, res: ServerResponse, endpoint: { name: string }): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const route = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
-    res.setHeader("access-control-allow-origin", "*");
+    const cors = guard.admit(req); // 403 for a foreign Host or an unlisted cross-origin page
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (method === "OPTIONS") {
-      res.writeHead(204, {
+      // Only an origin listed with --cors gets here with CORS headers; same-origin pages never preflight.
+      res.writeHead(204, cors["access-control-allow-origin"] ? {
         "access-control-allow-methods": "GET, POST, OPTIONS",
         // "*" covers every header but Authorization, which must be named.
-        "access-control-allow-headers": "authorization, *",
-        "access-control-max-age": "86400",
-      });
+        "access-control-allow-headers": "authorization, content-type, *",
+        "access-control-max-age": "600",
+      } : {});
       res.end();
       return;
     }
-    if (method === "GET" && STATIC[url.pathname]) {
+    if ((method === "GET" || method === "HEAD") && STATIC[url.pathname]) {
       endpoint.name = "page";
       const [file, type] = STATIC[url.pathname];
       const text = readFileSync(path.join(WEB_DIR, file));
       res.writeHead(200, { "content-type": type, "content-length": text.length, "cache-control": "no-cache" });
-      res.end(text);
+      res.end(method === "HEAD" ? undefined : text); // HEAD: the same headers, no body
       return;
     }
     if (method === "GET" && route === "/health") {
       endpoint.name = "health";
-      sendJson(res, 200, { status: "ok", model: model.id, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
+      sendJson(res, 200, { status: "ok", model: modelNames[0], model_tool_calls: options.modelToolCalls ?? true, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
         tools: serverTools.map((t) => t.definition.name) });
       return;
     }
@@ -137,18 +171,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (route.startsWith("/v1/")) {
-      if (apiKey !== null) {
-        const auth = req.headers.authorization ?? "";
-        if (auth !== `Bearer ${apiKey}`) {
-          throw new ApiError(401, auth ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer <key>'.",
-            "authentication_error", null, "invalid_api_key");
-        }
-      }
+      guard.authorize(req);
       const disconnect = new AbortController();
       res.on("close", () => {
         if (!res.writableFinished) disconnect.abort();
       });
-      const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal };
+      const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal,
+        maskPii: options.maskPii !== false };
       if (method === "GET" && route === "/v1/models") {
         endpoint.name = "models";
         sendJson(res, 200, listModels(ctx));
@@ -179,23 +208,47 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new ApiError(404, `no route for ${method} ${url.pathname}`, "invalid_request_error", null, "not_found");
   }
 
-  const server = createHttpServer((req, res) => {
+  const accessLog = options.accessLog;
+  // The header/body deadlines are enforced by a sweep every connectionsCheckingInterval ms (Node's default 30 s
+  // would let a slow client hold its socket well past them).
+  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     const endpoint = { name: "other" };
+    if (accessLog) {
+      const started = performance.now();
+      res.once("close", () => {
+        const pathOnly = (req.url ?? "/").split("?")[0];
+        accessLog(`${new Date().toISOString()} ${req.socket.remoteAddress ?? "-"} ${req.method ?? "-"} ${pathOnly} ` +
+          `${res.statusCode}${res.writableFinished ? "" : " (client gone)"} ${Math.round(performance.now() - started)}ms`);
+      });
+    }
     handle(req, res, endpoint).then(
       () => metrics.countRequest(endpoint.name, res.statusCode),
       (err: unknown) => {
+        // A client that hung up mid-upload or mid-answer is not a server error: counted as 499 (nginx's "client
+        // closed request"), not logged.
+        if (!(err instanceof ApiError) && (!req.complete || res.destroyed) && !res.writableFinished) {
+          metrics.countRequest(endpoint.name, 499);
+          if (!res.destroyed) res.destroy();
+          return;
+        }
         const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`, "server_error");
-        if (!(err instanceof ApiError)) console.error(err);
+        if (!(err instanceof ApiError)) {
+          const stack = (err as Error)?.stack ?? String(err);
+          console.error(maskLogs(`zhiyu serve: ${req.method} ${redactTarget(req.url)} failed: ${stack}`));
+        }
         metrics.countRequest(endpoint.name, e.status);
         if (!res.headersSent) sendJson(res, e.status, e.body(), e.headers);
         else if (!res.writableEnded) res.end();
       },
     );
   });
-  server.keepAliveTimeout = 65_000;
+  server.maxConnections = options.maxConnections ?? 256;
+  server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = options.requestBodyTimeoutMs ?? 60_000;
+  server.keepAliveTimeout = options.keepAliveMs ?? 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 8080, listenHost, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
