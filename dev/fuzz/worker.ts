@@ -25,7 +25,12 @@ for (const targetName of targetList.split(",") as TargetName[]) {
     // One RNG per input index: any input is regenerated from (seed, index) alone.
     const rng = new FuzzRng((Number(seedArg) * 1_000_003 + i) >>> 0);
     const seed = seeds[rng.int(seeds.length)];
-    const input = target.mutate(seed, rng);
+    let input: Uint8Array;
+    try {
+      input = target.mutate(seed, rng);
+    } catch {
+      continue; // the mutator's own limit (e.g. a document nested too deep to walk): not an input
+    }
     writeFileSync(current, input);
     let finding: string | null = null;
     try {
