@@ -46,6 +46,7 @@ const CLEAN_ERRORS = new Set(["GgufError", "ModelLoadError", "TokenizerFormatErr
  *  that work lands; remove an entry when its fix lands. */
 export function knownOpen(target: string, err: unknown): string | null {
   if (target === "schema" && err instanceof URIError) return "malformed percent-escape in $ref → URIError (item 6)";
+  if (target === "schema" && err instanceof RangeError && /call stack/.test(err.message)) return "recursive $ref / deep nesting → stack overflow (item 6)";
   return null;
 }
 
