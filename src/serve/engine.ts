@@ -3,7 +3,7 @@
 // and n scheduled sequences; then turns each sequence's tokens into text deltas (UTF-8-safe, stop strings held
 // back), tool calls and log-probabilities, delivered to a sink as they happen. The routes only format them.
 // Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
-import { renderChat, type ChatMessage } from "../infer/chat-template.js";
+import { renderChat, TEMPLATE_ENCODING, type ChatMessage } from "../infer/chat-template.js";
 import { StopStringMatcher } from "../infer/generate.js";
 import { Grammar } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
@@ -90,11 +90,13 @@ export class Engine {
     else messages = messages.map((m) => (m.content === null ? { ...m, content: "" } : m));
     let text: string;
     try {
-      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined });
+      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined,
+        protectContent: true });
     } catch (err) {
       throw invalid("messages", (err as Error).message, "invalid_messages");
     }
-    const promptIds = this.model.tokenizer.encode(text, { parseSpecial: true, addSpecialTokens: false });
+    // Only the template's markers become special tokens; what the client wrote is plain text (no forged turns).
+    const promptIds = this.model.tokenizer.encode(text, TEMPLATE_ENCODING);
     let grammar: Grammar | null = null;
     try {
       if (req.toolChoice === "required") grammar = toolCallGrammar(tools, req.parallelToolCalls);

@@ -9,6 +9,7 @@
 // Every forward records its batch size in `batchSizes`, so tests can see continuous batching happen.
 import type { ForwardItem, SequenceState, TextModel } from "../../src/infer/model-api.js";
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from "../../src/tokenizers/tokenizer.js";
+import { guardSpecialText, SPECIAL_TEXT_GUARD } from "../../src/tokenizers/special-text.js";
 
 export const EOT = 256;
 export const IM_START = 257;
@@ -26,8 +27,15 @@ export class ByteTokenizer implements Tokenizer {
   encode(text: string, options: EncodeOptions = {}): number[] {
     const out: number[] = [];
     let rest = text;
+    let guarded = false;
     while (rest.length > 0) {
-      const special = options.parseSpecial ? SPECIALS.find(([s]) => rest.startsWith(s)) : undefined;
+      if (options.protectedText && rest.startsWith(SPECIAL_TEXT_GUARD)) {
+        guarded = true;
+        rest = rest.slice(SPECIAL_TEXT_GUARD.length);
+        continue;
+      }
+      const special = options.parseSpecial && !guarded ? SPECIALS.find(([s]) => rest.startsWith(s)) : undefined;
+      guarded = false;
       if (special) {
         out.push(special[1]);
         rest = rest.slice(special[0].length);
@@ -83,6 +91,10 @@ export class ByteTokenizer implements Tokenizer {
 
   isSpecial(id: number): boolean {
     return id >= 256;
+  }
+
+  protectSpecialText(text: string): string {
+    return guardSpecialText(text, /<\|endoftext\|>|<\|im_start\|>|<\|im_end\|>/g);
   }
 }
 

@@ -9,7 +9,7 @@ import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { generateStreaming } from "../../infer/generate.js";
-import { renderChat, type ChatMessage } from "../../infer/chat-template.js";
+import { encodeChat, type ChatMessage } from "../../infer/chat-template.js";
 import { createToolset, type Toolset } from "../../tools/toolset.js";
 import { runAgent, type ChatClient } from "../../tools/agent.js";
 import { localChatClient } from "../../serve/agent-client.js";
@@ -91,8 +91,7 @@ export async function run(argv: string[]): Promise<number | void> {
       process.stdout.write(interactive ? "\n> " : "\n");
       continue;
     }
-    const prompt = renderChat(model, messages, { addGenerationPrompt: true });
-    let ids = model.tokenizer.encode(prompt, { addSpecialTokens: false, parseSpecial: true });
+    let ids = encodeChat(model, messages, { addGenerationPrompt: true });
     // Keep the most recent part of a conversation that outgrew the context.
     if (ids.length + 1 > model.contextLength) ids = ids.slice(ids.length - Math.max(1, model.contextLength - maxTokens));
     const result = await generateStreaming(model, ids, {
