@@ -8,6 +8,7 @@ import { StopStringMatcher } from "../infer/generate.js";
 import { Grammar } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
 import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
+import { AllConstraints, Utf8Constraint, Utf8Table } from "../infer/grammar/utf8-constraint.js";
 import type { TextModel } from "../infer/model-api.js";
 import { Sampler, type SamplingParams } from "../infer/sampler.js";
 import { QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
@@ -67,6 +68,7 @@ export interface EngineOptions {
 
 export class Engine {
   private trie: TokenTrie | null = null;
+  private utf8: Utf8Table | null = null;
   readonly contextLength: number;
 
   constructor(readonly model: TextModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
@@ -77,6 +79,20 @@ export class Engine {
   get tokenTrie(): TokenTrie {
     this.trie ??= new TokenTrie(this.model.tokenizer, this.model.vocabSize);
     return this.trie;
+  }
+
+  /** Per-token UTF-8 transitions, built on first use: every reply is kept valid UTF-8 (no U+FFFD from a model
+   *  that follows a lead byte with something else). */
+  get utf8Table(): Utf8Table {
+    this.utf8 ??= new Utf8Table(this.model.tokenizer, this.model.vocabSize);
+    return this.utf8;
+  }
+
+  /** The sampling constraint of one choice: valid UTF-8, plus the job's grammar if any. */
+  private constraintFor(job: GenerationJob): TokenConstraint {
+    const utf8 = new Utf8Constraint(this.utf8Table);
+    const grammar = job.makeConstraint?.();
+    return grammar ? new AllConstraints([utf8, grammar]) : utf8;
   }
 
   /** Prompt ids, constraint and tool parsing for a chat request (throws ApiError 400s). */
@@ -162,7 +178,7 @@ export class Engine {
           maxTokens,
           sampler: new Sampler({ ...sampling, seed }),
           logitBias: p.logitBias.size > 0 ? p.logitBias : undefined,
-          constraint: job.makeConstraint?.(),
+          constraint: this.constraintFor(job),
           stopTokenIds: new Set(p.ignoreEos ? [] : this.model.stopTokenIds),
           topLogprobs: p.topLogprobs,
           signal: cancel.signal,

@@ -124,6 +124,8 @@ export interface FakeModelOptions {
   script?: (lastTurn: string, prompt: string) => string;
   /** A Jinja chat template (default null: ChatML). */
   chatTemplate?: string;
+  /** Logits for the reply's token at position `pos` (0 = first generated token), replacing the script. */
+  replyLogits?: (pos: number) => Float32Array;
 }
 
 export function scriptedReply(lastTurn: string, prompt: string): string {
@@ -191,6 +193,7 @@ export class FakeModel implements TextModel {
       }
       const reply = seq.reply ?? [IM_END];
       const pos = seq.tokens.length - seq.promptLength;
+      if (this.options.replyLogits && seq.reply !== null) return this.options.replyLogits(pos);
       const next = reply[Math.min(pos, reply.length - 1)];
       const logits = new Float32Array(this.vocabSize);
       logits[0x22] = 3;
