@@ -103,8 +103,9 @@ describe("openai client conformance", () => {
     assert.deepEqual(lp.map((e) => e.token).join(""), "Hello");
     assert.equal(lp[0].top_logprobs.length, 2);
     assert.equal(lp[0].top_logprobs[0].token, "H");
-    // The fake's logits: 10 for the scripted byte, 3, 2, 1 for '"', '}', ']', 0 for the other 255 tokens.
-    assert.ok(Math.abs(lp[0].logprob - (10 - Math.log(Math.exp(10) + Math.exp(3) + Math.exp(2) + Math.exp(1) + 255))) < 1e-4);
+    // The fake's logits: 10 for the scripted byte, 3, 2, 1 for '"', '}', ']', 0 for the other 255 tokens — of which
+    // the 77 bytes that cannot start a UTF-8 character (80–BF, C0, C1, F5–FF) are masked at sampling, so 178 remain.
+    assert.ok(Math.abs(lp[0].logprob - (10 - Math.log(Math.exp(10) + Math.exp(3) + Math.exp(2) + Math.exp(1) + 178))) < 1e-4);
   });
 
   test("tool call, non-streaming (auto)", async () => {
