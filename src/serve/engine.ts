@@ -5,7 +5,7 @@
 // Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
 import { renderChat, TEMPLATE_ENCODING, type ChatMessage } from "../infer/chat-template.js";
 import { StopStringMatcher } from "../infer/generate.js";
-import { Grammar } from "../infer/grammar/grammar.js";
+import { Grammar, GrammarError } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
 import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
 import { AllConstraints, Utf8Constraint, Utf8Table } from "../infer/grammar/utf8-constraint.js";
@@ -122,7 +122,7 @@ export class Engine {
       } else if (req.responseFormat.type === "json_object") grammar = jsonObjectGrammar();
       else if (req.responseFormat.type === "json_schema") grammar = grammarFromJsonSchema(req.responseFormat.schema);
     } catch (err) {
-      if (err instanceof UnsupportedSchemaError) {
+      if (err instanceof UnsupportedSchemaError || err instanceof GrammarError) {
         const param = req.toolChoice === "required" || typeof req.toolChoice === "object" ? "tools" : "response_format.json_schema.schema";
         throw new ApiError(400, `${err.message}. The server enforces schemas by constrained decoding and refuses ` +
           "schemas it cannot enforce rather than return unconstrained output.", "invalid_request_error", param, "unsupported_schema");

@@ -14,6 +14,7 @@ import { Scheduler } from "../infer/scheduler.js";
 import { Engine } from "./engine.js";
 import { ApiError } from "./errors.js";
 import { Metrics } from "./metrics.js";
+import { checkJsonDepth } from "./protocol.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
 
@@ -78,11 +79,14 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim().length === 0) throw new ApiError(400, "the request body is empty; send a JSON object", "invalid_request_error", null, "invalid_json");
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new ApiError(400, `the request body is not valid JSON: ${(err as Error).message}`, "invalid_request_error", null, "invalid_json");
   }
+  checkJsonDepth(body);
+  return body;
 }
 
 /** Starts the server; resolves once it listens. */
@@ -101,7 +105,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const serverTools = options.tools ?? [];
 
   async function handle(req: IncomingMessage, res: ServerResponse, endpoint: { name: string }): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = URL.canParse(req.url ?? "/", "http://localhost") ? new URL(req.url ?? "/", "http://localhost") : null;
+    if (url === null) throw new ApiError(400, "malformed request target", "invalid_request_error", null, "invalid_url");
     const route = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     res.setHeader("access-control-allow-origin", "*");
@@ -156,7 +161,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       if (method === "GET" && route.startsWith("/v1/models/")) {
         endpoint.name = "models";
-        const name = decodeURIComponent(route.slice("/v1/models/".length));
+        const raw = route.slice("/v1/models/".length);
+        let name: string;
+        try {
+          name = decodeURIComponent(raw);
+        } catch {
+          throw new ApiError(400, `the model name '${raw.slice(0, 80)}' has a malformed percent-escape`, "invalid_request_error", "model", "invalid_url");
+        }
         if (!modelNames.includes(name)) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
         sendJson(res, 200, modelObject(ctx, name));
         return;

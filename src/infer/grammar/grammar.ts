@@ -4,8 +4,18 @@
 // far can continue, as a set of stacks (llama.cpp's grammar algorithm), and states are interned so that the same
 // set of stacks is one object: transitions and token masks computed for it are cached (a lazily built automaton).
 // Byte-level on purpose: tokens are byte strings, and a multi-byte UTF-8 character may be split across tokens.
-// Leaves out: left recursion (expanding a left-recursive rule would not terminate; builders here never make one),
-// a GBNF text parser (grammars are built in code by json-schema.ts), UTF-8 validity of bytes ≥ 0x80.
+// Left recursion (a rule that can reach itself before reading a byte, as a schema whose $ref points back to itself
+// does) is refused when the grammar is built (GrammarError), since expanding it would never end; so is expansion
+// deeper than MAX_EXPANSION_DEPTH rules.
+// Leaves out: a GBNF text parser (grammars are built in code by json-schema.ts).
+
+/** A grammar that cannot be used: left-recursive, or nested too deeply. Callers turn it into a 400. */
+export class GrammarError extends Error {
+  override name = "GrammarError";
+}
+
+/** How many rules one expansion may enter without reading a byte (each is a stack frame here). */
+export const MAX_EXPANSION_DEPTH = 1000;
 
 /** 256-bit membership set of bytes. */
 export type ByteSet = Uint32Array;
@@ -131,6 +141,7 @@ export class Grammar {
     for (let r = 0; r < rules.length; r++) {
       if (rules[r].length === 0) throw new Error(`[grammar] rule '${names[r]}' has no alternatives; define it before build()`);
     }
+    checkNoLeftRecursion(rules, names);
     const frames: Frame[] = [];
     const acc = { accepting: false };
     for (let a = 0; a < rules[root].length; a++) this.expand(this.frame(root, a, 0, null), frames, acc, 0);
@@ -172,7 +183,7 @@ export class Grammar {
 
   /** Pushes every terminal-topped stack reachable from f (finishing alternatives and entering referenced rules). */
   private expand(f: Frame | null, out: Frame[], acc: { accepting: boolean }, depth: number): void {
-    if (depth > 10_000) throw new Error("[grammar] expansion too deep; is a rule left-recursive?");
+    if (depth > MAX_EXPANSION_DEPTH) throw new GrammarError(`[grammar] expansion deeper than ${MAX_EXPANSION_DEPTH} rules; nest less deeply`);
     if (f === null) {
       acc.accepting = true;
       return;
@@ -214,5 +225,60 @@ export class Grammar {
       this.states.set(key, s);
     }
     return s;
+  }
+}
+
+/** Throws GrammarError when some rule can reach itself without reading a byte (left recursion). Iterative, so that
+ *  deep grammars cannot overflow the stack here either. */
+function checkNoLeftRecursion(rules: readonly Alternative[][], names: readonly string[]): void {
+  // Nullable rules (can match the empty string), by fixpoint.
+  const nullable = new Uint8Array(rules.length);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let r = 0; r < rules.length; r++) {
+      if (nullable[r]) continue;
+      if (rules[r].some((alt) => alt.every((el) => el.kind === "ref" && nullable[el.rule]))) {
+        nullable[r] = 1;
+        changed = true;
+      }
+    }
+  }
+  // left[r]: rules r can enter before reading a byte.
+  const left: number[][] = rules.map((alts) => {
+    const out: number[] = [];
+    for (const alt of alts) {
+      for (const el of alt) {
+        if (el.kind === "bytes") break;
+        out.push(el.rule);
+        if (!nullable[el.rule]) break;
+      }
+    }
+    return out;
+  });
+  // Depth-first search for a cycle (0 = unseen, 1 = on the path, 2 = done), with an explicit stack.
+  const mark = new Uint8Array(rules.length);
+  for (let root = 0; root < rules.length; root++) {
+    if (mark[root]) continue;
+    const stack: [number, number][] = [[root, 0]];
+    mark[root] = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [r, i] = top;
+      if (i >= left[r].length) {
+        mark[r] = 2;
+        stack.pop();
+        continue;
+      }
+      top[1]++;
+      const next = left[r][i];
+      if (mark[next] === 1) {
+        throw new GrammarError(`[grammar] rule '${names[next]}' refers to itself before any byte is written (left recursion), ` +
+          "e.g. a schema whose $ref leads back to itself through allOf/anyOf without an object or array in between");
+      }
+      if (mark[next] === 0) {
+        mark[next] = 1;
+        stack.push([next, 0]);
+      }
+    }
   }
 }

@@ -27,6 +27,8 @@ const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$sc
 const HANDLED = new Set(["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
   "minLength", "maxLength", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "nullable"]);
 const MAX_REPEAT = 512;
+/** Schema nesting (through properties, items, unions and $ref chains) the compiler follows. */
+export const MAX_SCHEMA_DEPTH = 64;
 
 /** Shared pieces: whitespace, strings, numbers, any JSON value. */
 class JsonRules {
@@ -88,6 +90,7 @@ export interface CompileOptions {
 export class JsonSchemaCompiler {
   readonly json: JsonRules;
   private readonly refRules = new Map<string, number>();
+  private depth = 0;
 
   constructor(readonly g: GrammarBuilder = new GrammarBuilder()) {
     this.json = new JsonRules(g);
@@ -99,6 +102,18 @@ export class JsonSchemaCompiler {
   }
 
   private compile(schema: unknown, root: unknown, pointer: string): Element {
+    if (this.depth >= MAX_SCHEMA_DEPTH) {
+      throw new UnsupportedSchemaError(pointer, `the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels (properties, items, unions and $ref chains)`);
+    }
+    this.depth++;
+    try {
+      return this.compileNode(schema, root, pointer);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private compileNode(schema: unknown, root: unknown, pointer: string): Element {
     const g = this.g;
     if (schema === true) return this.json.value;
     if (schema === false) throw new UnsupportedSchemaError(pointer, "the schema `false` matches nothing");
@@ -332,7 +347,12 @@ function escapePointer(name: string): string {
 function resolvePointer(root: unknown, ref: string, at: string): unknown {
   let node = root;
   for (const part of ref.slice(2).split("/").filter((p) => p.length > 0)) {
-    const key = decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~");
+    let key: string;
+    try {
+      key = decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~");
+    } catch {
+      throw new UnsupportedSchemaError(at, `$ref ${JSON.stringify(ref)} has a malformed percent-escape`);
+    }
     if (typeof node !== "object" || node === null || !(key in (node as Schema))) {
       throw new UnsupportedSchemaError(at, `$ref ${ref} does not resolve inside the schema`);
     }
