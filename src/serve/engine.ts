@@ -46,8 +46,8 @@ export interface ChoiceOutcome {
 export interface GenerationJob {
   promptIds: number[];
   params: GenerationParams;
-  /** Fresh constraint per choice (grammar state is per sequence). */
-  makeConstraint?: () => TokenConstraint;
+  /** Fresh constraint per choice (grammar state is per sequence), closing the output within maxTokens. */
+  makeConstraint?: (maxTokens: number) => TokenConstraint;
   /** Parse tool calls out of the text for these tool names. */
   toolNames?: ReadonlySet<string>;
   signal?: AbortSignal;
@@ -65,6 +65,11 @@ export interface EngineOptions {
   /** Per-request wall-clock limit in ms; the sequence ends with finish_reason "length" past it. */
   requestTimeoutMs: number;
 }
+
+/** max_tokens when a request with constrained output (response_format json_object/json_schema, tool_choice
+ *  required or a named function) sets none: enough for any reasonable JSON, and the grammar closes the JSON
+ *  before the budget ends, so a weak model cannot run to the context limit. */
+export const DEFAULT_CONSTRAINED_MAX_TOKENS = 1024;
 
 export class Engine {
   private trie: TokenTrie | null = null;
@@ -89,9 +94,9 @@ export class Engine {
   }
 
   /** The sampling constraint of one choice: valid UTF-8, plus the job's grammar if any. */
-  private constraintFor(job: GenerationJob): TokenConstraint {
+  private constraintFor(job: GenerationJob, maxTokens: number): TokenConstraint {
     const utf8 = new Utf8Constraint(this.utf8Table);
-    const grammar = job.makeConstraint?.();
+    const grammar = job.makeConstraint?.(maxTokens);
     return grammar ? new AllConstraints([utf8, grammar]) : utf8;
   }
 
@@ -130,7 +135,7 @@ export class Engine {
       throw err;
     }
     const stopIds = this.model.stopTokenIds;
-    const makeConstraint = grammar ? () => new GrammarConstraint(grammar!, this.tokenTrie, stopIds) : undefined;
+    const makeConstraint = grammar ? (maxTokens: number) => new GrammarConstraint(grammar!, this.tokenTrie, stopIds, maxTokens) : undefined;
     return { promptIds, makeConstraint, toolNames: useTools ? new Set(tools.map((t) => t.name)) : undefined };
   }
 
@@ -144,20 +149,21 @@ export class Engine {
   }
 
   /** Checks that the prompt fits and returns the completion budget. */
-  budget(promptIds: readonly number[], params: GenerationParams, param: string): number {
+  budget(promptIds: readonly number[], params: GenerationParams, param: string, constrained = false): number {
     if (promptIds.length === 0) throw invalid(param, "the prompt is empty after tokenization");
     if (promptIds.length >= this.contextLength) {
       throw new ApiError(400, `This model's maximum context length is ${this.contextLength} tokens, but the prompt has ` +
         `${promptIds.length} tokens. Shorten the ${param}.`, "invalid_request_error", param, "context_length_exceeded");
     }
     const room = this.contextLength - promptIds.length;
-    return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
+    const asked = params.maxTokens ?? (constrained ? DEFAULT_CONSTRAINED_MAX_TOKENS : room);
+    return Math.min(asked, room);
   }
 
   /** Runs n choices through the scheduler; deltas go to the sink as they are produced. */
   async run(job: GenerationJob, sink: GenerationSink = {}): Promise<ChoiceOutcome[]> {
     const p = job.params;
-    const maxTokens = this.budget(job.promptIds, p, job.promptParam ?? "messages");
+    const maxTokens = this.budget(job.promptIds, p, job.promptParam ?? "messages", job.makeConstraint !== undefined);
     for (const id of p.logitBias.keys()) {
       if (id >= this.model.vocabSize) throw invalid("logit_bias", `logit_bias token id ${id} is outside the vocabulary [0, ${this.model.vocabSize})`);
     }
@@ -178,7 +184,7 @@ export class Engine {
           maxTokens,
           sampler: new Sampler({ ...sampling, seed }),
           logitBias: p.logitBias.size > 0 ? p.logitBias : undefined,
-          constraint: this.constraintFor(job),
+          constraint: this.constraintFor(job, maxTokens),
           stopTokenIds: new Set(p.ignoreEos ? [] : this.model.stopTokenIds),
           topLogprobs: p.topLogprobs,
           signal: cancel.signal,

@@ -41,6 +41,7 @@ export interface ChatRequest extends GenerationParams {
   messages: ChatMessage[];
   tools: ToolDefinition[];
   toolChoice: ToolChoice;
+  /** With tool_choice required: allow more than one call (default false; see parseChatRequest). */
   parallelToolCalls: boolean;
   responseFormat: ResponseFormat;
   /** Zhiyu extension `zhiyu_tools: true`: run the server's own tools (zhiyu serve --tools) in the agent loop. */
@@ -315,7 +316,9 @@ export function parseChatRequest(body: unknown): ChatRequest {
     messages,
     tools,
     toolChoice: parseToolChoice(o.tool_choice, tools),
-    parallelToolCalls: optBool(o, "parallel_tool_calls", true),
+    // As llama-server: a forced call (tool_choice required / named) is one call unless the client asks for more, so a
+    // small model ends as soon as the call's object closes instead of adding calls up to max_tokens.
+    parallelToolCalls: optBool(o, "parallel_tool_calls", false),
     responseFormat: parseResponseFormat(o.response_format),
     serverTools: optBool(o, "zhiyu_tools", false),
   };

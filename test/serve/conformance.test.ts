@@ -244,7 +244,7 @@ describe("bad requests get 4xx of the right shape and the server keeps serving",
 
   test("an unenforceable schema → 400, never unconstrained output", async () => {
     await assert.rejects(client.chat.completions.create({ model: "fake-chatml", messages: [{ role: "user", content: "json" }],
-      response_format: { type: "json_schema", json_schema: { name: "p", schema: { type: "string", pattern: "^[a-z]+$" } } } }),
+      response_format: { type: "json_schema", json_schema: { name: "p", schema: { type: "string", pattern: "^(?!x)[a-z]+$" } } } }),
     (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === "unsupported_schema" && /pattern/.test(e.message));
   });
 

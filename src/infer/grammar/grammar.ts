@@ -123,6 +123,10 @@ export class GrammarState {
   readonly next: (GrammarState | null | undefined)[] = new Array(256);
   /** Cached token mask for this state, owned by GrammarConstraint (token-mask.ts). */
   mask: Uint32Array | null = null;
+  /** The largest distanceToAccept of a state one allowed token away (set with `mask`). */
+  maxNextDistance = 0;
+  /** Fewest bytes until the input may end (0 when accepting); filled by Grammar.distanceToAccept. */
+  distance = -1;
   constructor(readonly frames: readonly Frame[], readonly accepting: boolean, readonly key: string) {}
 
   /** True when nothing but the end of input may follow. */
@@ -133,6 +137,10 @@ export class GrammarState {
 
 export class Grammar {
   private readonly frames = new Map<string, Frame>();
+  /** Fewest bytes each rule can match (Infinity for a rule that never finishes). */
+  private readonly minLength: Float64Array;
+  /** Fewest bytes to finish a frame's alternative and all its parents, by frame id. */
+  private readonly restLength = new Map<number, number>();
   private readonly states = new Map<string, GrammarState>();
   private nextFrameId = 1;
   readonly start: GrammarState;
@@ -142,10 +150,44 @@ export class Grammar {
       if (rules[r].length === 0) throw new Error(`[grammar] rule '${names[r]}' has no alternatives; define it before build()`);
     }
     checkNoLeftRecursion(rules, names);
+    this.minLength = minimumLengths(rules);
     const frames: Frame[] = [];
     const acc = { accepting: false };
     for (let a = 0; a < rules[root].length; a++) this.expand(this.frame(root, a, 0, null), frames, acc, 0);
     this.start = this.state(frames, acc.accepting);
+  }
+
+  /** The fewest bytes after which the input may end, from this state (0 when it is accepting). Constrained
+   *  decoding uses it to close the output before the token budget runs out (token-mask.ts). */
+  distanceToAccept(state: GrammarState): number {
+    if (state.distance >= 0) return state.distance;
+    let best = state.accepting ? 0 : Infinity;
+    for (const f of state.frames) if (best > 0) best = Math.min(best, this.rest(f));
+    state.distance = best;
+    return best;
+  }
+
+  /** Bytes to finish f's alternative from f.pos, then every parent's (iterative: parent chains can be long). */
+  private rest(f: Frame): number {
+    const pending: Frame[] = [];
+    let cur: Frame | null = f;
+    while (cur !== null && !this.restLength.has(cur.id)) {
+      pending.push(cur);
+      cur = cur.parent;
+    }
+    let above = cur === null ? 0 : this.restLength.get(cur.id)!;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const p = pending[i];
+      const alt = this.rules[p.rule][p.alt];
+      let own = 0;
+      for (let k = p.pos; k < alt.length; k++) {
+        const el = alt[k];
+        own += el.kind === "bytes" ? 1 : this.minLength[el.rule];
+      }
+      above += own;
+      this.restLength.set(p.id, above);
+    }
+    return above;
   }
 
   /** Number of distinct states built so far (for tests and limits). */
@@ -281,4 +323,23 @@ function checkNoLeftRecursion(rules: readonly Alternative[][], names: readonly s
       }
     }
   }
+}
+
+/** Fewest bytes each rule matches, by fixpoint (Infinity where no alternative ever finishes). */
+function minimumLengths(rules: readonly Alternative[][]): Float64Array {
+  const min = new Float64Array(rules.length).fill(Infinity);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let r = 0; r < rules.length; r++) {
+      for (const alt of rules[r]) {
+        let n = 0;
+        for (const el of alt) n += el.kind === "bytes" ? 1 : min[el.rule];
+        if (n < min[r]) {
+          min[r] = n;
+          changed = true;
+        }
+      }
+    }
+  }
+  return min;
 }
