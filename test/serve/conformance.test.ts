@@ -124,8 +124,9 @@ describe("openai client conformance", () => {
   });
 
   test("parallel tool calls, streamed by index, with the tool result round trip", async () => {
+    // A forced call is one call unless parallel_tool_calls is asked for (as llama-server).
     const stream = await client.chat.completions.create({ model: "fake-chatml", stream: true, tools: [weatherTool], tool_choice: "required",
-      messages: [{ role: "user", content: "weather in parallel please" }], temperature: 0 });
+      parallel_tool_calls: true, messages: [{ role: "user", content: "weather in parallel please" }], temperature: 0 });
     const calls: { id?: string; name?: string; args: string }[] = [];
     let finish = null;
     for await (const chunk of stream) {
