@@ -10,9 +10,11 @@ import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from
 import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
 import { AllConstraints, Utf8Constraint, Utf8Table } from "../infer/grammar/utf8-constraint.js";
 import type { TextModel } from "../infer/model-api.js";
+import type { EncodeOptions } from "../tokenizers/tokenizer.js";
 import { Sampler, type SamplingParams } from "../infer/sampler.js";
 import { QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
 import { ApiError, invalid } from "./errors.js";
+import { BoundedEncoder } from "./prompt-tokens.js";
 import type { ChatRequest, GenerationParams, ToolDefinition } from "./protocol.js";
 import { inlineToolsIntoMessages, templateHandlesTools, templateTools, toolCallGrammar, ToolCallStreamParser,
   type ParsedToolCall } from "./tool-calls.js";
@@ -74,10 +76,24 @@ export const DEFAULT_CONSTRAINED_MAX_TOKENS = 1024;
 export class Engine {
   private trie: TokenTrie | null = null;
   private utf8: Utf8Table | null = null;
+  private readonly bounded: BoundedEncoder;
   readonly contextLength: number;
 
   constructor(readonly model: TextModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
     this.contextLength = scheduler.contextLength;
+    this.bounded = new BoundedEncoder(model.tokenizer, model.vocabSize);
+  }
+
+  /** Encodes client text with work bounded by the context (prompt-tokens.ts); a 400 when it cannot fit. */
+  private encodeBounded(text: string, options: EncodeOptions, param: string): number[] {
+    const ids = this.bounded.encode(text, options, this.contextLength);
+    if (ids === null) throw this.tooLong(param, text.length);
+    return ids;
+  }
+
+  private tooLong(param: string, chars: number): ApiError {
+    return new ApiError(400, `This model's maximum context length is ${this.contextLength} tokens, but the ${param} has more ` +
+      `(${chars} characters). Shorten the ${param}.`, "invalid_request_error", param, "context_length_exceeded");
   }
 
   /** The vocabulary trie for grammar masks, built on first use. */
@@ -102,6 +118,9 @@ export class Engine {
 
   /** Prompt ids, constraint and tool parsing for a chat request (throws ApiError 400s). */
   prepareChat(req: ChatRequest): Omit<GenerationJob, "params" | "signal"> {
+    // Before rendering: content that cannot fit is refused without copying it through the template.
+    const chars = req.messages.reduce((n, m) => n + (m.content?.length ?? 0), 0);
+    if (!this.bounded.mayFit(chars, this.contextLength)) throw this.tooLong("messages", chars);
     const useTools = req.toolChoice !== "none" && req.tools.length > 0;
     const tools: ToolDefinition[] = useTools ? req.tools : [];
     let messages: ChatMessage[] = req.messages;
@@ -117,7 +136,7 @@ export class Engine {
       throw invalid("messages", (err as Error).message, "invalid_messages");
     }
     // Only the template's markers become special tokens; what the client wrote is plain text (no forged turns).
-    const promptIds = this.model.tokenizer.encode(text, TEMPLATE_ENCODING);
+    const promptIds = this.encodeBounded(text, TEMPLATE_ENCODING, "messages");
     let grammar: Grammar | null = null;
     try {
       if (req.toolChoice === "required") grammar = toolCallGrammar(tools, req.parallelToolCalls);
@@ -141,7 +160,7 @@ export class Engine {
 
   /** Encodes a completion prompt (text or ids) and checks ids are in the vocabulary. */
   encodePrompt(prompt: string | number[], param: string): number[] {
-    if (typeof prompt === "string") return this.model.tokenizer.encode(prompt, { addSpecialTokens: true });
+    if (typeof prompt === "string") return this.encodeBounded(prompt, { addSpecialTokens: true }, param);
     for (const id of prompt) {
       if (id < 0 || id >= this.model.vocabSize) throw invalid(param, `token id ${id} is outside the vocabulary [0, ${this.model.vocabSize})`);
     }

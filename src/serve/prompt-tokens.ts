@@ -32,6 +32,11 @@ export class BoundedEncoder {
     return this.longest;
   }
 
+  /** False when text of this many UTF-16 characters (each at least one byte) cannot fit in `limit` tokens. */
+  mayFit(chars: number, limit: number): boolean {
+    return chars <= limit * this.maxTokenBytes * 4;
+  }
+
   /** The ids of text, or null when it certainly has more than `limit` tokens. */
   encode(text: string, options: EncodeOptions, limit: number): number[] | null {
     // UTF-16 length ≤ UTF-8 bytes ≤ 3 × UTF-16 length: a check on the length first, bytes only when needed.

@@ -232,7 +232,7 @@ export class JsonSchemaCompiler {
     const types = s.type === undefined ? null : Array.isArray(s.type) ? s.type : [s.type];
     const kept = types ? values.filter((v) => types.some((t) => jsonType(v, t as string))) : values;
     if (kept.length === 0) throw new UnsupportedSchemaError(pointer, "no enum/const value has the declared type");
-    return this.g.ref(this.g.rule(`${pointer}|enum`, kept.map((v) => this.g.literal(JSON.stringify(v)))));
+    return this.g.literalSet(`${pointer}|enum`, kept.map((v) => JSON.stringify(v)));
   }
 }
 
