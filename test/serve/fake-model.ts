@@ -126,6 +126,10 @@ export interface FakeModelOptions {
   chatTemplate?: string;
   /** Logits for the reply's token at position `pos` (0 = first generated token), replacing the script. */
   replyLogits?: (pos: number) => Float32Array;
+  /** Busy-wait this many ms per token embedded (an embedding model's cost). */
+  embedDelayMsPerToken?: number;
+  /** Make embed() throw (a model failing mid-request). */
+  embedThrows?: boolean;
 }
 
 export function scriptedReply(lastTurn: string, prompt: string): string {
@@ -205,6 +209,11 @@ export class FakeModel implements TextModel {
   }
 
   embed(tokens: readonly number[]): Float32Array {
+    if (this.options.embedThrows) throw new Error("[fake] embed failed");
+    if (this.options.embedDelayMsPerToken) {
+      const until = performance.now() + this.options.embedDelayMsPerToken * tokens.length;
+      while (performance.now() < until) { /* a model computing */ }
+    }
     // Deterministic features: counts of byte classes, so similar texts get similar vectors.
     const v = new Float32Array(this.embeddingDim);
     for (const t of tokens) v[t % this.embeddingDim] += 1;
