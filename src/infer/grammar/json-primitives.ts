@@ -190,7 +190,8 @@ function isEscapeLiteral(alt: Element[]): boolean {
 }
 
 const BIG_DIGITS = 16;
-const LARGEST = 10n ** BigInt(BIG_DIGITS) - 1n;
+/** The largest |n| a bounded number is written with (16 digits). */
+export const LARGEST = 10n ** BigInt(BIG_DIGITS) - 1n;
 
 /** Alternatives for the decimal digit strings of length n from lo to hi (equal length, leading zeros allowed). */
 function fixedLengthRange(g: GrammarBuilder, lo: string, hi: string): Element[][] {

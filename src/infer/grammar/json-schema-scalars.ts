@@ -7,7 +7,7 @@
 // keeps the output valid while the grammar stays small.
 // Leaves out (→ UnsupportedSchemaError): multipleOf, pattern or format together with length bounds, other formats.
 import type { Element, GrammarBuilder } from "./grammar.js";
-import { scaledRange, type JsonRules } from "./json-primitives.js";
+import { LARGEST, scaledRange, type JsonRules } from "./json-primitives.js";
 import { PatternError, patternElement } from "./regex-to-grammar.js";
 
 export class UnsupportedSchemaError extends Error {
@@ -133,6 +133,8 @@ export function numberElement(g: GrammarBuilder, j: JsonRules, s: Schema, type: 
     if (maximum !== undefined && s.exclusiveMaximum !== true) lower(scaled(maximum, k));
     if (exMax !== undefined) lower(scaled(exMax, k) - 1n);
   }
-  if (lo !== null && hi !== null && lo > hi) throw new UnsupportedSchemaError(pointer, `no ${type} satisfies the bounds`);
+  if ((lo !== null && hi !== null && lo > hi) || (lo !== null && lo > LARGEST) || (hi !== null && hi < -LARGEST)) {
+    throw new UnsupportedSchemaError(pointer, `no ${type} of at most 16 digits satisfies the bounds`);
+  }
   return scaledRange(g, `${pointer}|${type}-range`, lo, hi, k);
 }

@@ -14,6 +14,8 @@ export class PatternError extends Error {
 
 /** Repetition bounds above this are cut down to it (fewer repeats still match the pattern). */
 const MAX_COUNT = 256;
+/** Group nesting the parser follows (each level is a stack frame here and in the grammar). */
+const MAX_GROUP_DEPTH = 32;
 
 const DIGIT: CodePointSet = [[0x30, 0x39]];
 const WORD: CodePointSet = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
@@ -29,6 +31,7 @@ type Node =
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly src: string) {}
 
   parse(): Node {
@@ -98,7 +101,9 @@ class Parser {
         if (close < 0) this.fail("an unterminated group name");
         this.i = close + 1;
       } else if (this.src[this.i] === "?") this.fail("lookaround or an inline flag");
+      if (++this.depth > MAX_GROUP_DEPTH) this.fail(`groups nested deeper than ${MAX_GROUP_DEPTH}`);
       const inner = this.alternation(end);
+      this.depth--;
       if (this.src[this.i] !== ")") this.fail("an unclosed group");
       this.i++;
       return inner;
