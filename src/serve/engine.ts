@@ -4,6 +4,7 @@
 // back), tool calls and log-probabilities, delivered to a sink as they happen. The routes only format them.
 // Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
 import { renderChat, TEMPLATE_ENCODING, type ChatMessage } from "../infer/chat-template.js";
+import { samplingDefaults } from "../infer/sampling-defaults.js";
 import { StopStringMatcher } from "../infer/generate.js";
 import { Grammar, GrammarError } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
@@ -114,6 +115,17 @@ export class Engine {
     const utf8 = new Utf8Constraint(this.utf8Table);
     const grammar = job.makeConstraint?.(maxTokens);
     return grammar ? new AllConstraints([utf8, grammar]) : utf8;
+  }
+
+  /** Prompt tokens of a chat request for the history policy; contextLength + 1 when the prompt certainly does not
+   *  fit (counted with bounded work, like prepareChat). */
+  chatPromptLength(req: ChatRequest): number {
+    try {
+      return this.prepareChat(req).promptIds.length;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "context_length_exceeded") return this.contextLength + 1;
+      throw err;
+    }
   }
 
   /** Prompt ids, constraint and tool parsing for a chat request (throws ApiError 400s). */
@@ -264,10 +276,9 @@ export class Engine {
     return outcomes;
   }
 
-  /** Request sampling settings over the model's generation_config defaults. */
+  /** Request sampling settings over the defaults shared with the CLI (infer/sampling-defaults.ts). */
   private samplingFor(req: SamplingParams): SamplingParams {
-    // generationDefaults keys are already camelCase (infer/load.ts maps generation_config.json's names).
-    const d = this.model.generationDefaults;
+    const d = samplingDefaults(this.model);
     return {
       temperature: req.temperature ?? d.temperature,
       topP: req.topP ?? d.topP,
