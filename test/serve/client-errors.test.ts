@@ -88,6 +88,13 @@ test("a malformed request target is a 400", async () => {
   await assertServing();
 });
 
+test("schemas beyond what the compiler takes are 400s naming why: deeply nested pattern groups, bounds past 16 digits", async () => {
+  assert400(await post("/v1/chat/completions", chat({ type: "string", pattern: "(".repeat(5000) + "a" + ")".repeat(5000) })), /pattern.*nested/);
+  assert400(await post("/v1/chat/completions", chat({ type: "integer", minimum: 1e300 })), /bounds/);
+  assert400(await post("/v1/chat/completions", chat({ type: "number", maximum: -1e300 })), /bounds/);
+  await assertServing();
+});
+
 test("an 8.4-million-letter word tokenises (no RangeError from the regex engine) and short text is unchanged", () => {
   const tokenizer = loadTokenizer("models/zhiyu-mini/tokenizer.json");
   const word = "a".repeat(8_400_000);
