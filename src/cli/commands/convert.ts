@@ -1,6 +1,7 @@
 // `zhiyu convert --from PATH --to OUT [--type f32|f16|q8_0|q4_0]`: HF folder or GGUF → GGUF file (OUT ends in
 // .gguf; llama Q/K rows permuted the way llama.cpp's converter does, tokenizer.* keys kept from a GGUF source), or
 // GGUF/HF → Hugging Face folder (OUT is a directory; F32 safetensors + config.json, Q/K rows back in HF order).
+// BERT-family encoders go through src/infer/encoder-export.ts (also --type bf16).
 // Leaves out: k-quant output (quantize the f16 file with llama-quantize), writing tokenizer.json.
 import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -16,6 +17,9 @@ import { type ExportType, type ModelConfig, readParamF32, writeModelGguf, writeM
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { familyOfGgufArchitecture, familyOfHfConfig } from "../../models/family.js";
+import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
+import { setDefaultBackend } from "../../tensor/index.js";
+import { type EncoderExportType, writeEncoderGguf, writeEncoderHf } from "../../infer/encoder-export.js";
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseArgs({
@@ -27,6 +31,7 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log("usage: zhiyu convert --from MODEL(.gguf or HF folder) --to OUT(.gguf or folder) [--type f32|f16|q8_0|q4_0]");
     return values.help ? 0 : 2;
   }
+  if (isEncoderPath(values.from)) return convertEncoder(values.from, values.to, values.type ?? "f16");
   const type = (values.type ?? "f16") as ExportType;
   if (!["f32", "f16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${values.type}: expected f32, f16, q8_0 or q4_0`);
   if (!existsSync(values.from)) throw new UsageError(`--from ${values.from}: no such file or folder`);
@@ -56,5 +61,18 @@ export async function run(argv: string[]): Promise<number | void> {
     writeModelHf(values.to, config, getParam);
   }
   console.log(`wrote ${values.to} (${config.architecture}${values.to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
+  return 0;
+}
+
+/** BERT-family encoders (src/infer/encoder-export.ts): HF ↔ GGUF `bert`, also f32/f16/bf16/q8_0/q4_0 → any. */
+function convertEncoder(from: string, to: string, typeFlag: string): number {
+  const type = typeFlag as EncoderExportType;
+  if (!["f32", "f16", "bf16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${typeFlag}: expected f32, f16, bf16, q8_0 or q4_0`);
+  const backend = createBackend({ kind: "ref" }); // only decoding and cast are needed
+  setDefaultBackend(backend);
+  const encoder = loadEncoder(from, { backend, repack: false });
+  if (to.endsWith(".gguf")) writeEncoderGguf(to, encoder, type, path.basename(to, ".gguf"));
+  else writeEncoderHf(to, encoder);
+  console.log(`wrote ${to} (bert ${encoder.config.variant}, head ${encoder.config.head}${to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
   return 0;
 }
