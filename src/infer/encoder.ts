@@ -21,7 +21,7 @@ import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { type BertConfig, type BertPooling, bertConfigFromGguf, bertConfigFromHf, bertParamSpecs, isBertHfConfig } from "../models/bert/config.js";
 import { type BertHfLayout, bertGgufName, bertHfNames, detectHfLayout } from "../models/bert/weights.js";
-import { BertModel, type EncoderSequence, packSequences } from "../models/bert/model.js";
+import { BertInputError, BertModel, type EncoderSequence, packSequences } from "../models/bert/model.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
 import { GgufSource, SafetensorsSource } from "./sources.js";
@@ -32,6 +32,8 @@ export interface LoadEncoderOptions {
   backend?: Backend;
   /** Let the backend rewrite encoded GGUF matrices into its faster layout (same results). Default true. */
   repack?: boolean;
+  /** A tokenizer to use instead of the model's own (e.g. for a classifier folder saved without one). */
+  tokenizer?: Tokenizer;
 }
 
 /** A Hugging Face folder's tensors under Zhiyu's canonical BERT names (prefixes, RoBERTa heads, gamma/beta). */
@@ -110,7 +112,8 @@ export function loadEncoder(modelPath: string, options: LoadEncoderOptions = {})
     }
   }
   if (options.threads) backend.setThreads(options.threads);
-  return statSync(modelPath).isDirectory() ? loadHfEncoder(modelPath, backend) : loadGgufEncoder(modelPath, backend, options.repack ?? true);
+  return statSync(modelPath).isDirectory() ? loadHfEncoder(modelPath, backend, options.tokenizer)
+    : loadGgufEncoder(modelPath, backend, options.repack ?? true, options.tokenizer);
 }
 
 /** Whether a path holds a BERT-family model (config.json model_type/architectures, or GGUF general.architecture). */
@@ -132,7 +135,7 @@ function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boole
   return params;
 }
 
-function loadHfEncoder(dir: string, backend: Backend): LoadedEncoder {
+function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefined): LoadedEncoder {
   const configPath = path.join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
   const json = readJson(configPath);
@@ -158,16 +161,17 @@ function loadHfEncoder(dir: string, backend: Backend): LoadedEncoder {
   const source = new BertHfSource(new SafetensorsSource(folder, null), has, layout, config);
   const params = loadParams(bertParamSpecs(config), source, false, backend, false);
   const hasTokenizer = existsSync(path.join(dir, "tokenizer.json")) || existsSync(path.join(dir, "vocab.txt"));
-  const tokenizer = hasTokenizer ? loadTokenizer(dir) : idsOnlyTokenizer(dir, config.vocabSize, "the folder has neither tokenizer.json nor vocab.txt");
+  const tokenizer = given ?? (hasTokenizer ? loadTokenizer(dir)
+    : idsOnlyTokenizer(dir, config.vocabSize, "the folder has neither tokenizer.json nor vocab.txt; pass --tokenizer PATH"));
   checkVocab(tokenizer, config, existsSync(path.join(dir, "tokenizer.json")) ? path.join(dir, "tokenizer.json") : path.join(dir, "vocab.txt"));
   return new LoadedEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
 }
 
-function loadGgufEncoder(file: string, backend: Backend, repack: boolean): LoadedEncoder {
+function loadGgufEncoder(file: string, backend: Backend, repack: boolean, given: Tokenizer | undefined): LoadedEncoder {
   const gguf = readGguf(file);
   const config = bertConfigFromGguf(gguf);
   const params = loadParams(bertParamSpecs(config), new GgufSource(gguf, bertGgufName), true, backend, repack);
-  const tokenizer = tokenizerForGguf(gguf, config.vocabSize);
+  const tokenizer = given ?? tokenizerForGguf(gguf, config.vocabSize);
   checkVocab(tokenizer, config, `${file} (tokenizer.ggml.tokens)`);
   return new LoadedEncoder(path.basename(file), new BertModel(config, params), tokenizer, backend, false);
 }
@@ -210,20 +214,57 @@ export class LoadedEncoder {
     const roberta = this.config.variant !== "bert";
     const names = which === "cls" ? (roberta ? ["<s>"] : ["[CLS]"]) : (roberta ? ["</s>"] : ["[SEP]"]);
     const id = (which === "cls" ? t.bosTokenId : t.eosTokenId) ?? names.map((n) => t.tokenToId(n)).find((v) => v !== undefined);
-    if (id === undefined || id === null) throw new Error(`[encoder] ${this.id}: the tokenizer has no ${which === "cls" ? names[0] : names[0]} token`);
+    if (id === undefined || id === null) throw new Error(`[encoder] ${this.id}: the tokenizer has no ${names[0]} token`);
     return id;
   }
 
   /** A text (and an optional second segment) → ids and token_type_ids as the HF tokenizer makes them. */
   tokenize(text: string, pair?: string): EncoderSequence {
     const enc = (s: string) => this.tokenizer.encode(s, { addSpecialTokens: false, parseSpecial: true });
+    const first = enc(text); // an ids-only stand-in tokenizer throws here, saying why text does not work
     const cls = this.specialId("cls"), sep = this.specialId("sep");
-    const a = [cls, ...enc(text), sep];
+    const a = [cls, ...first, sep];
     if (pair === undefined) return { ids: a, typeIds: new Array<number>(a.length).fill(0) };
     const roberta = this.config.variant !== "bert";
     const b = [...(roberta ? [sep] : []), ...enc(pair), sep];
     const secondType = roberta || this.config.typeVocabSize < 2 ? 0 : 1;
     return { ids: [...a, ...b], typeIds: [...new Array<number>(a.length).fill(0), ...new Array<number>(b.length).fill(secondType)] };
+  }
+
+  /** One input object as scripts write it: {"text": …, "text_pair"?: …} or {"ids": [...], "token_type_ids"?: [...]}.
+   *  `where` names the input (e.g. "inputs.jsonl:3") in errors. */
+  sequenceFromJson(value: unknown, where: string): EncoderSequence {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new BertInputError(`${where}: expected an object {"text": …} or {"ids": [...], "token_type_ids": [...]}`);
+    }
+    const o = value as Record<string, unknown>;
+    if (o.text !== undefined && o.ids !== undefined) throw new BertInputError(`${where}: give "text" or "ids", not both`);
+    if (typeof o.text === "string") {
+      const pair = o.text_pair ?? o.pair;
+      if (pair !== undefined && typeof pair !== "string") throw new BertInputError(`${where}: "text_pair" must be a string`);
+      const seq = this.tokenize(o.text, pair as string | undefined);
+      if (seq.ids.length > this.contextLength) {
+        throw new BertInputError(`${where}: the text is ${seq.ids.length} tokens; the model takes at most ${this.contextLength} (shorten it)`);
+      }
+      return seq;
+    }
+    const ids = intList(o.ids, `${where}: "ids"`);
+    if (ids === null) throw new BertInputError(`${where}: expected "text" (a string) or "ids" (a list of token ids)`);
+    if (ids.length === 0) throw new BertInputError(`${where}: "ids" is empty`);
+    const bad = ids.find((id) => id >= this.config.vocabSize);
+    if (bad !== undefined) throw new BertInputError(`${where}: token id ${bad} is outside the vocabulary [0, ${this.config.vocabSize})`);
+    if (ids.length > this.contextLength) {
+      throw new BertInputError(`${where}: ${ids.length} ids; the model takes at most ${this.contextLength} (shorten the input)`);
+    }
+    const typeIds = intList(o.token_type_ids, `${where}: "token_type_ids"`);
+    if (typeIds && typeIds.length !== ids.length) {
+      throw new BertInputError(`${where}: ${typeIds.length} token_type_ids for ${ids.length} ids (they must be equal)`);
+    }
+    if (typeIds && this.config.typeVocabSize < 2 && typeIds.some((t) => t !== 0)) {
+      throw new BertInputError(`${where}: "token_type_ids" has non-zero values, but ${this.id} has no segment embeddings ` +
+        `(type_vocab_size ${this.config.typeVocabSize}); leave token_type_ids out`);
+    }
+    return { ids, typeIds };
   }
 
   /** Runs fn over the packed batch's final hidden states without autograd; returns what fn copies out. */
@@ -296,6 +337,14 @@ export class LoadedEncoder {
   dispose(): void {
     for (const p of this.model.params.values()) if ("dispose" in p) (p as Tensor).dispose();
   }
+}
+
+function intList(v: unknown, where: string): number[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.length > 1 << 20 || !v.every((x) => Number.isInteger(x) && x >= 0)) {
+    throw new BertInputError(`${where} must be a list of non-negative integers`);
+  }
+  return v as number[];
 }
 
 export function l2Normalize(v: Float32Array): void {
