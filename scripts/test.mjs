@@ -1,4 +1,7 @@
 // npm test: type check, then every test/**/*.test.ts on node:test (through tsx).
+// `node scripts/test.mjs <substring>...` runs only the test files whose path contains one of the substrings (no
+// type check); a filter that matches no file is an error (node --test given no file would search for test files
+// on its own and report a pass without running anything we asked for).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -18,6 +21,14 @@ if (filter.length === 0) {
   const tsc = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "."], { stdio: "inherit" });
   if (tsc.status !== 0) { console.error("type check failed"); process.exit(tsc.status ?? 1); }
 }
-const files = find("test").filter((f) => filter.length === 0 || filter.some((s) => f.includes(s))).sort();
+const all = find("test").sort();
+const files = all.filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
+const unmatched = filter.filter((s) => !all.some((f) => f.includes(s)));
+if (files.length === 0 || unmatched.length > 0) {
+  const what = unmatched.length > 0 ? unmatched : filter;
+  console.error(`scripts/test.mjs: no test file under test/ has a path containing ${what.map((s) => JSON.stringify(s)).join(" or ")}` +
+    ` (${all.length} test files; pass a substring of a path such as "backend/gemm", or no argument for the whole suite)`);
+  process.exit(2);
+}
 const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], { stdio: "inherit" });
 process.exit(res.status ?? 1);

@@ -10,56 +10,32 @@ import type { Backend } from "../backend/backend.js";
 import { refQuantize } from "../backend/ref/quant.js";
 import { writeGguf, type GgufWriteTensor } from "../io/gguf-writer.js";
 import { writeSafetensors } from "../io/safetensors.js";
-import type { GgufValue, GgufValueType } from "../io/gguf.js";
 import type { GgmlType } from "../io/ggml-types.js";
-import { type LlamaConfig, ggufQkRowOrder, llamaGgufName } from "../models/llama-config.js";
-import { GPT2_CONV1D_WEIGHT, gpt2GgufName } from "../models/gpt2-config.js";
 import type { ParamSpec, RawTensor, WeightSource } from "../models/weights.js";
+import type { GgufExportType, GgufMetadata } from "../models/descriptor.js";
 import { type ModelConfig, paramSpecs } from "../models/presets.js";
+import { MODEL_REGISTRY } from "../models/registry.js";
 import { decodeToF32, readChecked } from "../models/weights.js";
 import { transposeBytes } from "./sources.js";
 
 export type { ModelConfig };
-export type ExportType = "f32" | "f16" | "q8_0" | "q4_0";
-type Metadata = Array<readonly [string, GgufValue, GgufValueType?]>;
+export type ExportType = GgufExportType;
 
 function ggufName(config: ModelConfig, hfName: string): string {
-  const n = config.architecture === "gpt2" ? gpt2GgufName(hfName) : llamaGgufName(hfName);
+  const n = MODEL_REGISTRY.ofConfig(config).ggufName(hfName);
   if (!n) throw new Error(`[export] no GGUF name for parameter '${hfName}'`);
   return n;
 }
 
-/** GGUF `<arch>.*` and `general.*` keys llama.cpp needs for this config. */
-export function ggufMetadata(config: ModelConfig, name: string, fileType: number): Metadata {
-  const a = config.architecture;
-  const m: Metadata = [
-    ["general.architecture", a],
+/** GGUF `general.*` keys and the family's `<arch>.*` keys llama.cpp needs for this config. */
+export function ggufMetadata(config: ModelConfig, name: string, fileType: number): GgufMetadata {
+  return [
+    ["general.architecture", config.architecture],
     ["general.name", name],
     ["general.file_type", fileType, "u32"],
     ["general.quantization_version", 2, "u32"],
-    [`${a}.context_length`, config.contextLength, "u32"],
-    [`${a}.embedding_length`, config.hiddenSize, "u32"],
-    [`${a}.block_count`, config.numLayers, "u32"],
-    [`${a}.feed_forward_length`, config.intermediateSize, "u32"],
-    [`${a}.attention.head_count`, config.numHeads, "u32"],
+    ...MODEL_REGISTRY.ofConfig(config).ggufMetadata(config),
   ];
-  if (config.architecture === "gpt2") {
-    m.push([`${a}.attention.layer_norm_epsilon`, config.layerNormEps, "f32"]);
-  } else {
-    m.push([`${a}.attention.head_count_kv`, config.numKvHeads, "u32"]);
-    m.push([`${a}.attention.layer_norm_rms_epsilon`, config.rmsNormEps, "f32"]);
-    m.push([`${a}.rope.freq_base`, config.ropeTheta, "f32"]);
-    m.push([`${a}.rope.dimension_count`, config.headDim, "u32"]);
-    if (config.headDim * config.numHeads !== config.hiddenSize) {
-      m.push([`${a}.attention.key_length`, config.headDim, "u32"]);
-      m.push([`${a}.attention.value_length`, config.headDim, "u32"]);
-    }
-    if (config.ropeScaling?.type === "linear") {
-      m.push([`${a}.rope.scaling.type`, "linear"]);
-      m.push([`${a}.rope.scaling.factor`, config.ropeScaling.factor, "f32"]);
-    }
-  }
-  return m;
 }
 
 // llama.cpp's LLAMA_FTYPE values for the whole-file type.
@@ -75,27 +51,25 @@ function encode(x: Float32Array, type: ExportType): { type: GgmlType; data: Uint
 
 /** Writes a GGUF file. getParam returns each f32 parameter in HF order (HF rows, [out, in] matrices). */
 export function writeModelGguf(file: string, config: ModelConfig, getParam: (spec: ParamSpec) => Float32Array,
-  options: { type: ExportType; name?: string; extraMetadata?: Metadata }): void {
+  options: { type: ExportType; name?: string; extraMetadata?: GgufMetadata }): void {
+  const family = MODEL_REGISTRY.ofConfig(config);
   const tensors: GgufWriteTensor[] = [];
   for (const spec of paramSpecs(config)) {
     let x = getParam(spec);
-    if (config.architecture === "llama" && /self_attn\.(q|k)_proj\.weight$/.test(spec.name)) {
-      // llama.cpp rotates adjacent pairs for LLaMA: permute HF rows the way its converter does.
-      const heads = spec.name.includes("q_proj") ? config.numHeads : config.numKvHeads;
-      x = permuteF32Rows(x, spec.shape[0], ggufQkRowOrder(spec.shape[0], heads, true));
-    }
+    const order = family.ggufRowOrder(config, spec, true); // e.g. LLaMA Q/K rows in llama.cpp's RoPE pairing
+    if (order) x = permuteF32Rows(x, spec.shape[0], order);
     const cols = spec.shape[spec.shape.length - 1];
     // Vectors stay f32 (as llama.cpp keeps norms and biases); rows that are not whole blocks fall back to f16.
     let type: ExportType = spec.kind === "vector" ? "f32" : options.type;
     if ((type === "q8_0" || type === "q4_0") && cols % 32 !== 0) type = "f16";
-    if (config.architecture === "gpt2" && spec.name === "transformer.wpe.weight") type = "f32";
+    type = family.ggufTensorType(config, spec, type);
     const enc = encode(x, type);
     tensors.push({ name: ggufName(config, spec.name), dims: [...spec.shape].reverse(), type: enc.type, data: enc.data });
   }
-  // llama.cpp's gpt2 loader wants output.weight even when tied (its converter writes a copy).
-  if (config.architecture === "gpt2" && config.tieWordEmbeddings) {
-    const wte = tensors.find((t) => t.name === "token_embd.weight")!;
-    tensors.push({ ...wte, name: "output.weight" });
+  for (const [name, from] of family.ggufCopies(config)) {
+    const source = tensors.find((t) => t.name === from);
+    if (!source) throw new Error(`[export] ${config.architecture}: tensor '${name}' copies '${from}', which was not written`);
+    tensors.push({ ...source, name });
   }
   const metadata = [...ggufMetadata(config, options.name ?? path.basename(file, ".gguf"), FILE_TYPE[options.type]),
     ...(options.extraMetadata ?? [])];
@@ -111,34 +85,18 @@ function permuteF32Rows(x: Float32Array, rows: number, order: Int32Array): Float
 
 /** HF config.json for the config. */
 export function hfConfigJson(config: ModelConfig): Record<string, unknown> {
-  if (config.architecture === "gpt2") {
-    return {
-      architectures: ["GPT2LMHeadModel"], model_type: "gpt2", vocab_size: config.vocabSize, n_positions: config.contextLength,
-      n_ctx: config.contextLength, n_embd: config.hiddenSize, n_layer: config.numLayers, n_head: config.numHeads,
-      n_inner: config.intermediateSize, activation_function: "gelu_new", layer_norm_epsilon: config.layerNormEps,
-      tie_word_embeddings: config.tieWordEmbeddings, torch_dtype: "float32",
-    };
-  }
-  const qwen = config.architecture === "qwen2";
-  return {
-    architectures: [qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"], model_type: config.architecture,
-    vocab_size: config.vocabSize, hidden_size: config.hiddenSize, intermediate_size: config.intermediateSize,
-    num_hidden_layers: config.numLayers, num_attention_heads: config.numHeads, num_key_value_heads: config.numKvHeads,
-    head_dim: config.headDim, hidden_act: "silu", max_position_embeddings: config.contextLength,
-    rms_norm_eps: config.rmsNormEps, rope_theta: config.ropeTheta,
-    rope_scaling: config.ropeScaling?.type === "linear" ? { rope_type: "linear", factor: config.ropeScaling.factor } : null,
-    tie_word_embeddings: config.tieWordEmbeddings, attention_bias: config.attentionBias, torch_dtype: "float32",
-  };
+  return MODEL_REGISTRY.ofConfig(config).hfConfigJson(config);
 }
 
 /** Writes config.json + model.safetensors (F32). */
 export function writeModelHf(dir: string, config: ModelConfig, getParam: (spec: ParamSpec) => Float32Array): void {
   mkdirSync(dir, { recursive: true });
+  const transposed = MODEL_REGISTRY.ofConfig(config).hfTransposed;
   const tensors = paramSpecs(config).map((spec) => {
     const x = getParam(spec);
     let bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
     let shape = spec.shape;
-    if (config.architecture === "gpt2" && GPT2_CONV1D_WEIGHT.test(spec.name)) {
+    if (transposed?.test(spec.name)) {
       bytes = transposeBytes(bytes, shape[0], shape[1], 4);
       shape = [shape[1], shape[0]];
     }
@@ -153,9 +111,7 @@ export function readParamF32(source: WeightSource, config: ModelConfig, spec: Pa
   ggufLayout: boolean): Float32Array {
   const raw: RawTensor = readChecked(source, spec);
   let x = decodeToF32(raw, backend);
-  if (ggufLayout && config.architecture === "llama" && /self_attn\.(q|k)_proj\.weight$/.test(spec.name)) {
-    const heads = spec.name.includes("q_proj") ? config.numHeads : (config as LlamaConfig).numKvHeads;
-    x = permuteF32Rows(x, spec.shape[0], ggufQkRowOrder(spec.shape[0], heads, false));
-  }
+  const order = ggufLayout ? MODEL_REGISTRY.ofConfig(config).ggufRowOrder(config, spec, false) : null;
+  if (order) x = permuteF32Rows(x, spec.shape[0], order);
   return x;
 }

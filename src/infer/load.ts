@@ -6,7 +6,8 @@
 // - HF folder: config.json, model.safetensors or a sharded index, tokenizer.json, tokenizer_config.json or
 //   chat_template.jinja, generation_config.json (EOS may be a list; sampling defaults). Weights become f32 tensors
 //   (exact float semantics, and what the trainer needs).
-// Leaves out: LoRA adapters, multimodal projectors, architectures other than llama / qwen2 / gpt2.
+// The family (config parsing, parameter names, the network) comes from the model registry (src/models/registry.ts).
+// Leaves out: LoRA adapters, multimodal projectors, families the registry does not list.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
@@ -20,17 +21,14 @@ import {
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { idsOnlyTokenizer, tokenizerForGguf } from "./tokenizer-source.js";
-import { llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "../models/llama-config.js";
-import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName, gpt2ParamSpecs } from "../models/gpt2-config.js";
-import { LlamaModel, fuseProjections } from "../models/llama.js";
-import { Gpt2Model } from "../models/gpt2.js";
 import { KvCache } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
+import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "../models/descriptor.js";
+import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
 import type { ForwardItem, SequenceState, TextModel } from "./model-api.js";
-import { familyOfGgufArchitecture, familyOfHfConfig } from "../models/family.js";
 
 export interface LoadModelOptions {
   threads?: number;
@@ -43,8 +41,6 @@ export interface LoadModelOptions {
    *  Default true; false keeps every matrix in the file's layout (to compare the two). */
   repack?: boolean;
 }
-
-type FamilyModel = LlamaModel | Gpt2Model;
 
 /** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. An encoded
  *  matrix that only feeds matmuls is handed to the backend's repackWeight when `repack` (in place: the bytes of a
@@ -124,7 +120,8 @@ export class LoadedModel implements TextModel {
   constructor(
     readonly id: string,
     readonly architecture: string,
-    readonly model: FamilyModel,
+    readonly config: FamilyConfig,
+    readonly model: CausalLmNetwork,
     readonly contextLength: number,
     readonly tokenizer: Tokenizer,
     readonly chatTemplate: string | null,
@@ -134,19 +131,12 @@ export class LoadedModel implements TextModel {
     /** Bytes of weights held (for memory reports). */
     readonly weightBytes: number,
   ) {
-    this.vocabSize = model.config.vocabSize;
-    this.embeddingDim = model.config.hiddenSize;
-  }
-
-  private kvShape() {
-    const c = this.model.config;
-    const numKvHeads = "numKvHeads" in c ? c.numKvHeads : c.numHeads;
-    const headDim = "headDim" in c ? c.headDim : c.hiddenSize / c.numHeads;
-    return { numLayers: c.numLayers, numKvHeads, headDim, maxLength: this.contextLength };
+    this.vocabSize = config.vocabSize;
+    this.embeddingDim = config.hiddenSize;
   }
 
   createSequence(): SequenceState {
-    return new Sequence(new KvCache(this.kvShape()));
+    return new Sequence(new KvCache(this.model.cacheShape(this.contextLength)));
   }
 
   forward(batch: readonly ForwardItem[]): Float32Array[] {
@@ -167,10 +157,10 @@ export class LoadedModel implements TextModel {
       return { ids: item.tokens, cache: item.seq.cache };
     });
     // A step that mixes single-token decodes with prompt chunks runs as two passes, so the decodes still get the
-    // backend's composite decode layer (it takes single-token steps only). Rows do not interact: each group's
+    // backend's fused decode path (it takes single-token steps only). Rows do not interact: each group's
     // logits are what that group would get as a step of its own; the cost is one more pass over the weights.
     const decodes = items.flatMap((it, i) => (it.ids.length === 1 ? [i] : []));
-    if (decodes.length > 0 && decodes.length < items.length && this.model instanceof LlamaModel && this.backend.llamaDecodeLayer) {
+    if (decodes.length > 0 && decodes.length < items.length && this.model.fusesDecodeSteps(this.backend)) {
       const out = new Array<Float32Array>(items.length);
       const prompts = items.flatMap((it, i) => (it.ids.length > 1 ? [i] : []));
       for (const group of [decodes, prompts]) {
@@ -197,11 +187,7 @@ export class LoadedModel implements TextModel {
   embed(tokens: readonly number[]): Float32Array {
     if (tokens.length === 0) throw new Error("[embed] no tokens");
     if (tokens.length > this.contextLength) throw new RangeError(`[embed] ${tokens.length} tokens exceed the context length ${this.contextLength}`);
-    return noGrad(() => tidy(() => {
-      const m = this.model;
-      const x = m.trunk(Int32Array.from(tokens), [{ start: 0, b: 1, t: tokens.length, pos0: 0, cache: null }]);
-      return mean(m.norm(x), 0).toFloat32Array();
-    }));
+    return noGrad(() => tidy(() => mean(this.model.hiddenStates(Int32Array.from(tokens)), 0).toFloat32Array()));
   }
 
   dispose(): void {
@@ -234,37 +220,42 @@ function weightBytes(params: Map<string, Weight>): number {
   return n;
 }
 
+/** The family's network from a weight source, with the loader's parameter reading (encoded matrices stay encoded
+ *  for GGUF, and may be repacked). */
+function loadNetwork(family: AnyFamily, config: FamilyConfig, format: "gguf" | "hf", gguf: GgufFile | null,
+  source: WeightSource, options: LoadModelOptions, backend: Backend): FamilyNetwork {
+  const ctx: LoadContext = {
+    backend, format, gguf, contextLength: options.contextLength,
+    loadParams(specs, { stackedGroups } = {}) {
+      const from = gguf && stackedGroups ? new StackedGgufSource(gguf, source as GgufSource, stackedGroups.map((g) => [...g])) : source;
+      return format === "gguf" ? loadParams([...specs], from, true, backend, options.repack ?? true) : loadParams([...specs], from, false, backend);
+    },
+  };
+  let network: FamilyNetwork | undefined;
+  untracked(() => { network = family.load(config, ctx); }); // parameters must outlive any tidy scope the caller is in
+  return network!;
+}
+
+/** The causal LM of a loaded network, or an error naming the file, its kind and what generation needs. */
+function causalLm(network: FamilyNetwork, family: AnyFamily, where: string): CausalLmNetwork {
+  if (network.kind !== "causal-lm") {
+    throw new ModelLoadError(`${where}: ${family.id} is a ${network.kind} model; generation, chat and completions ` +
+      "need a causal LM (supported causal-lm families: " +
+      `${MODEL_REGISTRY.all.filter((f) => f.kind === "causal-lm").map((f) => f.id).join(", ")})`);
+  }
+  return network.network;
+}
+
 async function loadGgufFile(file: string, options: LoadModelOptions, backend: Backend): Promise<LoadedModel> {
   const gguf = readGguf(file);
   const arch = getOptionalString(gguf, "general.architecture") ?? "(none)";
-  const family = familyOfGgufArchitecture(arch, file);
-  let model: FamilyModel;
-  untracked(() => { // parameters must outlive any tidy scope the caller is in
-    if (family === "llama") {
-      const config = llamaConfigFromGguf(gguf);
-      const freqs = gguf.tensorByName.get("rope_freqs.weight");
-      if (freqs) {
-        config.ropeFreqFactors = decodeToF32({ fileName: freqs.name, shape: [...freqs.dims].reverse(), type: "f32",
-          data: readTensorBytes(gguf, freqs) }, backend);
-      }
-      if (options.contextLength) config.contextLength = options.contextLength;
-      const groups = Array.from({ length: config.numLayers }, (_, l) => [
-        ["q_proj", "k_proj", "v_proj"].map((n) => `model.layers.${l}.self_attn.${n}.weight`),
-        ["gate_proj", "up_proj"].map((n) => `model.layers.${l}.mlp.${n}.weight`),
-      ]).flat();
-      const source = new StackedGgufSource(gguf, new GgufSource(gguf, llamaGgufName), groups);
-      const params = loadParams(llamaParamSpecs(config), source, true, backend, options.repack ?? true);
-      model = new LlamaModel(config, params, fuseProjections(config, params));
-    } else {
-      const config = gpt2ConfigFromGguf(gguf);
-      const params = loadParams(gpt2ParamSpecs(config), new GgufSource(gguf, gpt2GgufName), true, backend, options.repack ?? true);
-      model = new Gpt2Model(config, params, { ggmlGelu: true });
-    }
-  });
-  const m = model!;
-  const tokenizer = options.tokenizer ?? tokenizerForGguf(gguf, m.config.vocabSize);
-  const contextLength = options.contextLength ?? m.config.contextLength;
-  return new LoadedModel(path.basename(file), arch, m, contextLength, tokenizer,
+  const family = MODEL_REGISTRY.ofGgufArchitecture(arch, file);
+  const config = family.configFromGguf(gguf);
+  const source = new GgufSource(gguf, (name) => family.ggufName(name));
+  const m = causalLm(loadNetwork(family, config, "gguf", gguf, source, options, backend), family, file);
+  const tokenizer = options.tokenizer ?? tokenizerForGguf(gguf, config.vocabSize);
+  const contextLength = options.contextLength ?? config.contextLength;
+  return new LoadedModel(path.basename(file), arch, config, m, contextLength, tokenizer,
     getOptionalString(gguf, "tokenizer.chat_template") ?? null, stopIdsOf(tokenizer, []), {}, backend,
     weightBytes(m.params as Map<string, Weight>));
 }
@@ -281,22 +272,12 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
   const configPath = path.join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
   const json = readJson(configPath);
-  const family = familyOfHfConfig(json, configPath);
-  const folder = openSafetensorsFolder(dir);
-  let model: FamilyModel;
-  untracked(() => { // parameters must outlive any tidy scope the caller is in
-    if (family === "llama") {
-      const config = llamaConfigFromHf(json, configPath);
-      if (options.contextLength) config.contextLength = options.contextLength;
-      model = new LlamaModel(config, loadParams(llamaParamSpecs(config), new SafetensorsSource(folder, null), false, backend));
-    } else {
-      const config = gpt2ConfigFromHf(json, configPath);
-      model = new Gpt2Model(config, loadParams(gpt2ParamSpecs(config), new SafetensorsSource(folder, GPT2_CONV1D_WEIGHT), false, backend));
-    }
-  });
-  const m = model!;
+  const family = MODEL_REGISTRY.ofHfConfig(json, configPath);
+  const config = family.configFromHf(json, configPath);
+  const source = new SafetensorsSource(openSafetensorsFolder(dir), family.hfTransposed);
+  const m = causalLm(loadNetwork(family, config, "hf", null, source, options, backend), family, dir);
   const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? loadTokenizer(dir)
-    : idsOnlyTokenizer(dir, m.config.vocabSize, "the folder has no tokenizer.json"));
+    : idsOnlyTokenizer(dir, config.vocabSize, "the folder has no tokenizer.json"));
   const gen = existsSync(path.join(dir, "generation_config.json")) ? readJson(path.join(dir, "generation_config.json")) : {};
   const eos = [gen.eos_token_id, json.eos_token_id].flatMap((v) => (Array.isArray(v) ? v : v == null ? [] : [v]))
     .filter((v): v is number => typeof v === "number");
@@ -305,8 +286,8 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
     ["min_p", "minP"], ["repetition_penalty", "repetitionPenalty"], ["max_new_tokens", "maxTokens"]];
   for (const [from, to] of keys) if (typeof gen[from] === "number") defaults[to] = gen[from] as number;
   if (gen.do_sample === false) defaults.temperature = 0;
-  const contextLength = options.contextLength ?? m.config.contextLength;
-  return new LoadedModel(path.basename(path.resolve(dir)), m.config.architecture, m, contextLength, tokenizer,
+  const contextLength = options.contextLength ?? config.contextLength;
+  return new LoadedModel(path.basename(path.resolve(dir)), config.architecture, config, m, contextLength, tokenizer,
     chatTemplateFromFolder(dir), stopIdsOf(tokenizer, eos), defaults, backend, weightBytes(m.params as Map<string, Weight>));
 }
 

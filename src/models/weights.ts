@@ -2,6 +2,7 @@
 // shapes), a source of raw tensors (GGUF file or safetensors folder) addressed by those names, and the checks
 // that turn a missing tensor or a wrong shape into an error naming both spellings of the tensor.
 // Also: decoding weight bytes (any WeightType) to f32, for the loader and for embedding rows.
+// Also: mapName, the lookup every family uses for its HF → GGUF name table.
 // Leaves out: file parsing (src/io/) and family-specific name maps (each family's file holds its own as data).
 import type { Backend, WeightType } from "../backend/backend.js";
 import { decodeWeightInto } from "../tensor/index.js";
@@ -66,4 +67,14 @@ export function decodeToF32(raw: RawTensor, backend: Pick<Backend, "dequantize" 
   const out = new Float32Array(n);
   decodeWeightInto(raw.data, raw.type, out, n, backend);
   return out;
+}
+
+/** The GGUF name of a HF name, from a table of [HF, GGUF] patterns where N stands for a layer index. */
+export function mapName(table: ReadonlyArray<readonly [string, string]>, hfName: string): string | null {
+  const layer = /\.(\d+)\./.exec(hfName);
+  const generic = layer ? hfName.replace(`.${layer[1]}.`, ".N.") : hfName;
+  for (const [hf, gguf] of table) {
+    if (hf === generic) return layer ? gguf.replace(".N.", `.${layer[1]}.`) : gguf;
+  }
+  return null;
 }

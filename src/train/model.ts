@@ -9,24 +9,22 @@ import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
 import { type Tensor, crossEntropy, fromTypedArray, noGrad, reshape, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
-import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromHf, gpt2ParamSpecs, type Gpt2Config } from "../models/gpt2-config.js";
-import { llamaConfigFromHf, llamaParamSpecs, type LlamaConfig } from "../models/llama-config.js";
-import { Gpt2Model, type Gpt2Options } from "../models/gpt2.js";
-import { LlamaModel } from "../models/llama.js";
 import type { ParamSpec } from "../models/weights.js";
+import type { FamilyConfig, TrainableNetwork } from "../models/descriptor.js";
+import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
 import type { TrainDType } from "./options.js";
-import { familyOfHfConfig, type ModelFamily } from "../models/family.js";
 
-export type TrainFamily = ModelFamily;
+/** A registered family's id (e.g. "gpt2", "llama"). */
+export type TrainFamily = string;
 
 export class TrainModelError extends Error {
   override name = "TrainModelError";
 }
 
-/** Which family a config.json describes (the list of supported models is in models/family.ts). */
-export function familyOf(hfConfig: Record<string, unknown>, where: string): TrainFamily {
+/** Which family a config.json describes (the list of supported models is src/models/registry.ts). */
+export function familyOf(hfConfig: Record<string, unknown>, where: string): AnyFamily {
   try {
-    return familyOfHfConfig(hfConfig, where);
+    return MODEL_REGISTRY.ofHfConfig(hfConfig, where);
   } catch (err) {
     throw new TrainModelError(`${(err as Error).message}; not trainable here`);
   }
@@ -38,29 +36,21 @@ export function isNoDecay(spec: ParamSpec): boolean {
 }
 
 export class TrainModel {
+  /** The family's id (e.g. "gpt2", "llama"), as metrics and logs name it. */
   readonly family: TrainFamily;
-  readonly config: Gpt2Config | LlamaConfig;
+  readonly config: FamilyConfig;
   readonly specs: readonly ParamSpec[];
-  private readonly gpt2: Gpt2Model | null;
-  private readonly llama: LlamaModel | null;
+  private readonly descriptor: AnyFamily;
+  private readonly network: TrainableNetwork;
 
   private constructor(readonly hfConfig: Record<string, unknown>, readonly params: ReadonlyMap<string, Tensor>,
     readonly matmulDtype: TrainDType) {
-    this.family = familyOf(hfConfig, "config.json");
-    if (this.family === "gpt2") {
-      const c = gpt2ConfigFromHf(hfConfig);
-      this.config = c;
-      this.specs = gpt2ParamSpecs(c);
-      // matmulDtype: bf16 mixed precision in the model's linear layers.
-      this.gpt2 = new Gpt2Model(c, params, { matmulDtype } satisfies Gpt2Options);
-      this.llama = null;
-    } else {
-      const c = llamaConfigFromHf(hfConfig);
-      this.config = c;
-      this.specs = llamaParamSpecs(c);
-      this.llama = new LlamaModel(c, params, null, { matmulDtype });
-      this.gpt2 = null;
-    }
+    this.descriptor = familyOf(hfConfig, "config.json");
+    this.family = this.descriptor.id;
+    this.config = this.descriptor.configFromHf(hfConfig, "config.json");
+    this.specs = this.descriptor.paramSpecs(this.config);
+    // matmulDtype: bf16 mixed precision in the model's linear layers.
+    this.network = this.descriptor.trainable(this.config, params, { matmulDtype });
     for (const s of this.specs) {
       const t = params.get(s.name);
       if (!t) throw new TrainModelError(`[TrainModel] parameter '${s.name}' is missing`);
@@ -97,7 +87,7 @@ export class TrainModel {
   /** Mean cross-entropy of next-token prediction over a batch: inputs/targets are B rows of T ids. */
   loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): Tensor {
     const ids = fromTypedArray(inputs, [batch, seq]);
-    const logits = this.gpt2 ? this.gpt2.forward(ids) : this.llama!.forward(ids); // [B, T, V]
+    const logits = this.network.forward(ids); // [B, T, V]
     const v = logits.shape[logits.shape.length - 1]!;
     return crossEntropy(reshape(logits, [batch * seq, v]), fromTypedArray(targets, [batch * seq]));
   }
@@ -120,7 +110,7 @@ export class TrainModel {
   hfTensors(): SafetensorsWriteTensor[] {
     return this.specs.map((s) => {
       const data = this.params.get(s.name)!.toFloat32Array();
-      if (this.family === "gpt2" && GPT2_CONV1D_WEIGHT.test(s.name)) {
+      if (this.descriptor.hfTransposed?.test(s.name)) {
         const [rows, cols] = s.shape as [number, number];
         return { name: s.name, dtype: "F32", shape: [cols, rows], data: transpose(data, rows, cols) };
       }
@@ -134,7 +124,7 @@ export class TrainModel {
 
   /** Overwrites every parameter with the values of an HF folder's weights (the same shapes). */
   loadWeightsFrom(dir: string): void {
-    const values = readHfWeights(dir, this.family, this.specs);
+    const values = readHfWeights(dir, this.descriptor, this.specs);
     for (const s of this.specs) {
       const t = this.params.get(s.name)!;
       const dst = t.storage("loadWeights") as Float32Array;
@@ -145,7 +135,7 @@ export class TrainModel {
   /** A model with freshly initialised weights (GPT-2 scheme: N(0, 0.02), residual projections 0.02/√(2L)). */
   static random(hfConfig: Record<string, unknown>, rng: Rng, dtype: TrainDType): TrainModel {
     const family = familyOf(hfConfig, "config");
-    const specs = family === "gpt2" ? gpt2ParamSpecs(gpt2ConfigFromHf(hfConfig)) : llamaParamSpecs(llamaConfigFromHf(hfConfig));
+    const specs = family.paramSpecs(family.configFromHf(hfConfig, "config"));
     const nLayer = Number(hfConfig.n_layer ?? hfConfig.num_hidden_layers);
     const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
     const params = new Map<string, Tensor>();
@@ -167,7 +157,7 @@ export class TrainModel {
   static fromHfFolder(dir: string, dtype: TrainDType): TrainModel {
     const hfConfig = readConfigJson(dir);
     const family = familyOf(hfConfig, path.join(dir, "config.json"));
-    const specs = family === "gpt2" ? gpt2ParamSpecs(gpt2ConfigFromHf(hfConfig)) : llamaParamSpecs(llamaConfigFromHf(hfConfig));
+    const specs = family.paramSpecs(family.configFromHf(hfConfig, path.join(dir, "config.json")));
     const values = readHfWeights(dir, family, specs);
     const params = new Map<string, Tensor>();
     for (const s of specs) params.set(s.name, trainable(values.get(s.name)!, s.shape));
@@ -198,11 +188,11 @@ export function readConfigJson(dir: string): Record<string, unknown> {
 }
 
 /** Reads every spec'd parameter as f32 in Zhiyu layout; errors name the tensor, its shape and the expected one. */
-function readHfWeights(dir: string, family: TrainFamily, specs: readonly ParamSpec[]): Map<string, Float32Array> {
+function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec[]): Map<string, Float32Array> {
   const folder = openSafetensorsFolder(dir);
   const out = new Map<string, Float32Array>();
   for (const s of specs) {
-    const conv1d = family === "gpt2" && GPT2_CONV1D_WEIGHT.test(s.name);
+    const conv1d = family.hfTransposed?.test(s.name) ?? false;
     const fileShape = conv1d ? [s.shape[1]!, s.shape[0]!] : s.shape;
     let info;
     try {

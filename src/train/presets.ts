@@ -1,9 +1,17 @@
 // Model presets for `zhiyu train --preset NAME`: Hugging Face config.json objects for GPT-2-style and LLaMA-style
 // decoders, from a 2-layer toy up to GPT-2 124M. A preset fixes the shape; the vocabulary size is replaced by the
 // data's (or --vocab-size) when the trainer builds the model, so tiny models train on any tokenizer.
+// Each preset's family is the one the model registry reads its config.json as, so a preset can only name a
+// registered family.
 // Leaves out: models larger than ~124M (CPU training); use --init DIR for any Hugging Face folder.
+import { MODEL_REGISTRY } from "../models/registry.js";
 
-export type PresetFamily = "gpt2" | "llama";
+/** A registered family's id (src/models/registry.ts). */
+export type PresetFamily = string;
+
+function preset(name: string, description: string, config: Record<string, unknown>): Preset {
+  return { name, family: MODEL_REGISTRY.ofHfConfig(config, `preset '${name}'`).id, description, config };
+}
 
 export interface Preset {
   name: string;
@@ -13,31 +21,25 @@ export interface Preset {
 }
 
 function gpt2(name: string, nLayer: number, nEmbd: number, nHead: number, nPositions: number, description: string): Preset {
-  return {
-    name, family: "gpt2", description,
-    config: {
-      architectures: ["GPT2LMHeadModel"], model_type: "gpt2",
-      n_layer: nLayer, n_embd: nEmbd, n_head: nHead, n_positions: nPositions, n_ctx: nPositions, n_inner: null,
-      vocab_size: 50257, layer_norm_epsilon: 1e-5, activation_function: "gelu_new", tie_word_embeddings: true,
-      scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false, reorder_and_upcast_attn: false,
-      attn_pdrop: 0.0, embd_pdrop: 0.0, resid_pdrop: 0.0, initializer_range: 0.02,
-      bos_token_id: 50256, eos_token_id: 50256,
-    },
-  };
+  return preset(name, description, {
+    architectures: ["GPT2LMHeadModel"], model_type: "gpt2",
+    n_layer: nLayer, n_embd: nEmbd, n_head: nHead, n_positions: nPositions, n_ctx: nPositions, n_inner: null,
+    vocab_size: 50257, layer_norm_epsilon: 1e-5, activation_function: "gelu_new", tie_word_embeddings: true,
+    scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false, reorder_and_upcast_attn: false,
+    attn_pdrop: 0.0, embd_pdrop: 0.0, resid_pdrop: 0.0, initializer_range: 0.02,
+    bos_token_id: 50256, eos_token_id: 50256,
+  });
 }
 
 function llama(name: string, nLayer: number, hidden: number, nHead: number, nKvHead: number, ffn: number, ctx: number,
   description: string): Preset {
-  return {
-    name, family: "llama", description,
-    config: {
-      architectures: ["LlamaForCausalLM"], model_type: "llama",
-      num_hidden_layers: nLayer, hidden_size: hidden, num_attention_heads: nHead, num_key_value_heads: nKvHead,
-      intermediate_size: ffn, max_position_embeddings: ctx, vocab_size: 32000, rms_norm_eps: 1e-5,
-      rope_theta: 10000.0, hidden_act: "silu", tie_word_embeddings: true, attention_bias: false, mlp_bias: false,
-      initializer_range: 0.02, bos_token_id: 1, eos_token_id: 2,
-    },
-  };
+  return preset(name, description, {
+    architectures: ["LlamaForCausalLM"], model_type: "llama",
+    num_hidden_layers: nLayer, hidden_size: hidden, num_attention_heads: nHead, num_key_value_heads: nKvHead,
+    intermediate_size: ffn, max_position_embeddings: ctx, vocab_size: 32000, rms_norm_eps: 1e-5,
+    rope_theta: 10000.0, hidden_act: "silu", tie_word_embeddings: true, attention_bias: false, mlp_bias: false,
+    initializer_range: 0.02, bos_token_id: 1, eos_token_id: 2,
+  });
 }
 
 export const PRESETS: readonly Preset[] = [

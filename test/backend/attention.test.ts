@@ -94,9 +94,10 @@ test("reference attention matches the composed matmul + mask + softmax twin, for
   CASES.forEach((p, i) => compare(`ref vs composed (${describe(p)})`, run(ref, p, i * 10), composed(p, i * 10)));
 });
 
-test("cpu attention matches the reference at every ISA level", { skip: skipCpu }, () => {
+test("cpu attention matches the reference at every ISA level", { skip: skipCpu }, (t) => {
   const want = CASES.map((p, i) => run(ref, p, i * 10));
-  forEachIsa((isa) => CASES.forEach((p, i) => compare(`cpu/${isa} (${describe(p)})`, run(cpu!, p, i * 10), want[i])));
+  const ran = forEachIsa((isa) => CASES.forEach((p, i) => compare(`cpu/${isa} (${describe(p)})`, run(cpu!, p, i * 10), want[i])));
+  t.diagnostic(`ISA levels run: ${ran.join(", ")}`);
 });
 
 test("attention with one query over a cache equals the last row of the full causal pass", () => {

@@ -1,8 +1,11 @@
 // Native GEMM (gemmF32/gemmBf16 of native/gemm_napi.cc) against a plain TypeScript triple loop written here:
 // awkward shapes around the tile sizes, all transposes, batch broadcast, alpha/beta, beta 0 over NaN, bf16
 // operands, every ISA level (AVX-512, AVX2, portable), and the argument checks; gemmF32RoundBf16 against
-// gemmBf16 / gemmF32 on operands rounded here (bit for bit, with NaN, ±Inf, overflow and ties).
-// Leaves out: speed (zhiyu bench gemm), the AVX512_BF16 kernel (this CPU lacks the instructions).
+// gemmBf16 / gemmF32 on operands rounded here (bit for bit, with NaN, ±Inf, overflow and ties). On CPUs with
+// AVX512_BF16, gemmBf16 runs the vdpbf16ps kernel: it is named, checked against the triple loop on every
+// transpose and awkward shape, and shown to be a different kernel from the widening one (its pairwise sums give
+// other bits); elsewhere that test skips, naming the kernel the CPU runs instead.
+// Leaves out: speed (zhiyu bench gemm).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadNative, type NativeAddon, type NativeOps } from "../../src/backend/native.js";
@@ -227,9 +230,10 @@ function runRounded(native: NativeAddon, spec: Case, specials: boolean): void {
   }
   if (specials) return; // NaN/Inf positions make the tolerance check below meaningless
   const expected = reference(widen(ha), widen(hb), c0, p);
-  for (let i = 0; i < got.length; i++) {
-    if (!(Math.abs(got[i] - expected.want[i]) <= expected.tol[i])) assert.fail(`${label}: C[${i}] = ${got[i]}, expected ${expected.want[i]}`);
-  }
+  const viaBf16 = call(native.gemmBf16!, ha, hb); // the vdpbf16ps kernel: same values, its own summation order
+  for (const [what, c] of [[label, got], [`${label} vs gemmBf16 (avx512-bf16)`, viaBf16]] as const)
+    for (let i = 0; i < c.length; i++)
+      if (!(Math.abs(c[i] - expected.want[i]) <= expected.tol[i])) assert.fail(`${what}: C[${i}] = ${c[i]}, expected ${expected.want[i]}`);
 }
 
 const skipRound = addon?.gemmF32RoundBf16 ? false : "native addon with gemmF32RoundBf16 not built (npm run build:native)";
@@ -255,17 +259,54 @@ test("gemmF32RoundBf16 equals gemmBf16 on the rounded operands, bit for bit, at 
   }
 });
 
-test("CpuBackend.matmulRoundBf16 gives the same bits with and without the addon's gemmF32RoundBf16", { skip: skipRound }, () => {
+test("CpuBackend.matmulRoundBf16 gives the same result with and without the addon's gemmF32RoundBf16", { skip: skipRound }, () => {
   const withRound = new CpuBackend(addon as NativeAddon & NativeOps);
   const withoutRound = new CpuBackend({ ...addon, gemmF32RoundBf16: undefined } as unknown as NativeAddon & NativeOps);
+  // Without AVX512_BF16 both routes run the same f32 tiles: same bits, NaN/Inf included. With it, the cast +
+  // gemmBf16 route runs vdpbf16ps (other summation order): both must then meet the triple loop's tolerance.
+  const bf16Kernel = addon!.gemmImpl!(true) === "avx512-bf16";
   const r = rng(99);
   const [m, n, k] = [37, 45, 70];
-  const a = roundingOperand(m * k + 5, r, true), b = roundingOperand(n * k, r, true);
+  const a = roundingOperand(m * k + 5, r, !bf16Kernel), b = roundingOperand(n * k, r, !bf16Kernel);
   const p = { batch: 1, m, n, k, transA: false, transB: true, strideA: 0, strideB: 0, strideC: 0, alpha: 1, beta: 0 };
   const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n);
   withRound.matmulRoundBf16(a, b, c1, p);
   withoutRound.matmulRoundBf16(a, b, c2, p); // cast to bf16 copies, then gemmBf16
-  if (addon!.gemmImpl!(true) !== "avx512-bf16") assertSameBits(c1, c2, "matmulRoundBf16 native vs cast + gemmBf16");
+  if (!bf16Kernel) return assertSameBits(c1, c2, "matmulRoundBf16 native vs cast + gemmBf16");
+  const expected = reference(widen(Uint16Array.from(a, f32ToBf16Any)), widen(Uint16Array.from(b, f32ToBf16Any)), c1.slice(),
+    complete({ m, n, k, transB: true }));
+  for (const [what, c] of [["gemmF32RoundBf16", c1], ["cast + gemmBf16 (avx512-bf16)", c2]] as const)
+    for (let i = 0; i < c.length; i++)
+      if (!(Math.abs(c[i] - expected.want[i]) <= expected.tol[i])) assert.fail(`matmulRoundBf16 via ${what}: C[${i}] = ${c[i]}, expected ${expected.want[i]}`);
+});
+
+const bf16Impl = addon?.gemmImpl?.(true);
+const skipBf16Kernel = skip || (bf16Impl === "avx512-bf16" ? false
+  : `this CPU has no AVX512_BF16: gemmBf16 runs the ${bf16Impl} kernel (checked above), not vdpbf16ps`);
+
+test("AVX512_BF16: gemmBf16 runs the vdpbf16ps kernel, within tolerance of the triple loop, not the widening kernel's bits", { skip: skipBf16Kernel }, () => {
+  const native = addon!;
+  native.limitIsa(2);
+  assert.equal(native.gemmImpl!(true), "avx512-bf16");
+  for (const [transA, transB] of transposes)
+    for (const [m, n, k] of [[1, 1, 1], [7, 33, 31], [33, 31, 2], [31, 17, 127], [127, 33, 1], [1, 300, 70], [300, 1, 70],
+      [4, 600, 130], [60, 70, 500], [40, 300, 400], [2049, 7, 33], [20, 2049, 127]]) {
+      run(native, { m, n, k, transA, transB }, "bf16");
+      run(native, { m, n, k, transA, transB, alpha: -0.75, beta: 0.5 }, "bf16");
+    }
+  run(native, { m: 60, n: 800, k: 800, transB: true, beta: 0.25 }, "bf16"); // k and n past KC/NC
+  run(native, { batch: 3, m: 40, n: 50, k: 60, strideA: 0, beta: 1 }, "bf16");
+  // The fingerprint: the widening kernel (gemmF32 on the same values widened) sums k in order with FMAs;
+  // vdpbf16ps adds each pair's odd product before the even one, so over k = 256 some sums round differently.
+  // Identical bits everywhere would mean gemmBf16 fell back to widening.
+  const [m, n, k] = [32, 64, 256];
+  const r = rng(5);
+  const ha = new Uint16Array(m * k).map(() => f32ToBf16(r())), hb = new Uint16Array(k * n).map(() => f32ToBf16(r()));
+  const viaPairs = new Float32Array(m * n), viaWidening = new Float32Array(m * n);
+  native.gemmBf16!(ha, hb, viaPairs, 1, m, n, k, false, false, m * k, k * n, m * n, 1, 0);
+  native.gemmF32!(widen(ha), widen(hb), viaWidening, 1, m, n, k, false, false, m * k, k * n, m * n, 1, 0);
+  const differ = viaPairs.filter((x, i) => x !== viaWidening[i]).length;
+  assert.ok(differ > 0, `gemmBf16 gave the widening kernel's bits on all ${m * n} elements: vdpbf16ps did not run`);
 });
 
 test("bad arguments throw a TypeError naming the function, the dims and the lengths needed", { skip }, () => {

@@ -85,17 +85,24 @@ export const cpu: Backend | null = native ? new CpuBackend(native) : null;
 /** For test(..., { skip }) of cpu tests. */
 export const skipCpu: string | false = cpu ? false : `native addon not available (${nativeUnavailableReason()}); cpu backend tests skipped`;
 
-/** Runs fn under each ISA level the machine has (AVX-512, AVX2, portable), restoring the full level after. */
-export function forEachIsa(fn: (level: string) => void): void {
-  if (!native) return;
+/** Runs fn once per distinct ISA level this machine has (full, AVX2 cap, portable cap), passing the name the
+ *  addon reports for the level it actually selected — a CPU without AVX-512 gives "avx2" for both of the upper
+ *  caps, and that level then runs once, not twice under two labels. Restores the full level after. Returns the
+ *  names run, in order (empty without the addon), for the test to report. */
+export function forEachIsa(fn: (isa: string) => void): string[] {
+  if (!native) return [];
+  const ran: string[] = [];
   try {
-    for (const level of [2, 1, 0]) {
-      const name = native.limitIsa(level);
-      fn(name);
+    for (const cap of [2, 1, 0]) {
+      const isa = native.limitIsa(cap);
+      if (ran.includes(isa)) continue;
+      ran.push(isa);
+      fn(isa);
     }
   } finally {
     native.limitIsa(2);
   }
+  return ran;
 }
 
 export function clone<T extends Float32Array | Int32Array | Uint16Array>(a: T): T {

@@ -299,8 +299,9 @@ function compareAll(be: Backend, label: string): void {
   assert.equal(failures.length, 0, `${failures.length} mismatches:\n${failures.slice(0, 30).join("\n")}`);
 }
 
-test("cpu backend matches the reference backend on every op, at every ISA level", { skip: skipCpu }, () => {
-  forEachIsa((isa) => compareAll(cpu!, `cpu/${isa}`));
+test("cpu backend matches the reference backend on every op, at every ISA level", { skip: skipCpu }, (t) => {
+  const ran = forEachIsa((isa) => compareAll(cpu!, `cpu/${isa}`));
+  t.diagnostic(`ISA levels run: ${ran.join(", ")}`);
 });
 
 test("cpu backend matches the reference when multithreaded with 1 and with 2 threads", { skip: skipCpu }, () => {

@@ -5,10 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createBackend } from "../../src/backend/index.js";
 import { setDefaultBackend, fromTypedArray, fromArray, crossEntropy, reshape, type Tensor } from "../../src/tensor/index.js";
-import { LlamaModel } from "../../src/models/llama.js";
-import { Gpt2Model } from "../../src/models/gpt2.js";
-import type { LlamaConfig } from "../../src/models/llama-config.js";
-import type { Gpt2Config } from "../../src/models/gpt2-config.js";
+import { MODEL_REGISTRY } from "../../src/models/registry.js";
 import { paramSpecs, presetConfig, randomParam } from "../../src/models/presets.js";
 import { Rng } from "../../src/core/rng.js";
 
@@ -24,7 +21,7 @@ for (const arch of ["llama", "qwen2", "gpt2"]) {
       t.requiresGrad = true;
       params.set(s.name, t);
     }
-    const model = config.architecture === "gpt2" ? new Gpt2Model(config as Gpt2Config, params) : new LlamaModel(config as LlamaConfig, params);
+    const model = MODEL_REGISTRY.ofConfig(config).trainable(config, params, { matmulDtype: "f32" });
     const ids = fromArray([1, 5, 9, 3, 7, 2, 8, 4], [2, 4], { dtype: "i32" });
     const logits = model.forward(ids);
     assert.deepEqual(logits.shape, [2, 4, config.vocabSize]);

@@ -1,5 +1,5 @@
 // The native composite decode layer (Backend.llamaDecodeLayer) against its specification, the tensor path of
-// src/models/llama.ts: the same GGUF models from ../shared/testdata (LLaMA Q8_0 / Q4_0 / Q4_K / F16, Qwen2 with
+// src/models/llama/model.ts: the same GGUF models from ../shared/testdata (LLaMA Q8_0 / Q4_0 / Q4_K / F16, Qwen2 with
 // q/k/v biases) decode the same tokens for several sequences at once, with the op and with the op hidden from
 // the model; the logits of every step must be bit-identical. Skipped when the addon lacks the op.
 import { test } from "node:test";
@@ -13,7 +13,7 @@ import { writeGguf } from "../../src/io/gguf-writer.js";
 import { refDequantize, refQuantize } from "../../src/backend/ref/quant.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import type { LlamaModel } from "../../src/models/llama.js";
+import type { LlamaModel } from "../../src/models/llama/model.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();

@@ -183,7 +183,7 @@ test("a GGUF model loads repacked and predicts what it does unrepacked", { skip 
   const plain = await loadModel(file, { repack: false });
   const types = (m: typeof packed) => new Set([...m.model.params.values()].flatMap((p) => ("rows" in p ? [p.type] : [])));
   // Every matrix but the untied token-embedding table (only looked up) is repacked.
-  assert.equal(packed.model.config.tieWordEmbeddings, false);
+  assert.equal((packed.config as { tieWordEmbeddings?: boolean }).tieWordEmbeddings, false);
   assert.deepEqual([...types(packed)].sort(), ["q8_0", "q8_0_r16"]);
   assert.equal((packed.model.params.get("model.embed_tokens.weight") as { type: string }).type, "q8_0");
   assert.deepEqual([...types(plain)], ["q8_0"]);

@@ -9,14 +9,12 @@ import { UsageError } from "../errors.js";
 import { createBackend } from "../../backend/index.js";
 import { readGguf, getOptionalString, type GgufValue, type GgufValueType } from "../../io/gguf.js";
 import { openSafetensorsFolder } from "../../io/safetensors.js";
-import { llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName } from "../../models/llama-config.js";
-import { GPT2_CONV1D_WEIGHT, gpt2ConfigFromGguf, gpt2ConfigFromHf, gpt2GgufName } from "../../models/gpt2-config.js";
 import type { WeightSource } from "../../models/weights.js";
 import { GgufSource, SafetensorsSource } from "../../infer/sources.js";
 import { type ExportType, type ModelConfig, readParamF32, writeModelGguf, writeModelHf } from "../../infer/export.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { familyOfGgufArchitecture, familyOfHfConfig } from "../../models/family.js";
+import { MODEL_REGISTRY } from "../../models/registry.js";
 import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
 import { setDefaultBackend } from "../../tensor/index.js";
 import { type EncoderExportType, writeEncoderGguf, writeEncoderHf } from "../../infer/encoder-export.js";
@@ -41,16 +39,17 @@ export async function run(argv: string[]): Promise<number | void> {
   let fromGguf = false;
   let extra: Array<readonly [string, GgufValue, GgufValueType?]> = [];
   if (statSync(values.from).isDirectory()) {
-    const json = JSON.parse(readFileSync(path.join(values.from, "config.json"), "utf8")) as Record<string, unknown>;
-    const gpt2 = familyOfHfConfig(json, path.join(values.from, "config.json")) === "gpt2";
-    config = gpt2 ? gpt2ConfigFromHf(json) : llamaConfigFromHf(json);
-    source = new SafetensorsSource(openSafetensorsFolder(values.from), gpt2 ? GPT2_CONV1D_WEIGHT : null);
+    const configPath = path.join(values.from, "config.json");
+    const json = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+    const family = MODEL_REGISTRY.ofHfConfig(json, configPath);
+    config = family.configFromHf(json, configPath);
+    source = new SafetensorsSource(openSafetensorsFolder(values.from), family.hfTransposed);
     extra = [["tokenizer.ggml.model", "no_vocab"]];
   } else {
     const file = readGguf(values.from);
-    const gpt2 = familyOfGgufArchitecture(getOptionalString(file, "general.architecture"), values.from) === "gpt2";
-    config = gpt2 ? gpt2ConfigFromGguf(file) : llamaConfigFromGguf(file);
-    source = new GgufSource(file, gpt2 ? gpt2GgufName : llamaGgufName);
+    const family = MODEL_REGISTRY.ofGgufArchitecture(getOptionalString(file, "general.architecture"), values.from);
+    config = family.configFromGguf(file);
+    source = new GgufSource(file, (name) => family.ggufName(name));
     fromGguf = true;
     extra = [...file.metadata].filter(([k]) => k.startsWith("tokenizer.")).map(([k, v]) => [k, v, file.metadataTypes.get(k)] as const);
   }

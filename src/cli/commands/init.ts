@@ -1,11 +1,13 @@
-// `zhiyu init --arch llama|qwen2|gpt2 --preset NAME --out PATH [--seed S] [--type f32|f16|q8_0|q4_0]
-// [--vocab-from FILE.gguf]`: a randomly initialised model (normal(0, 0.02) matrices, unit norms, zero biases) for
-// benchmarks and tests, written as a Hugging Face folder or, when PATH ends in .gguf, a GGUF file llama.cpp loads.
+// `zhiyu init --arch VARIANT --preset NAME --out PATH [--seed S] [--type f32|f16|q8_0|q4_0]
+// [--vocab-from FILE.gguf]` (VARIANT: a registered family's, e.g. llama, qwen2, gpt2): a randomly initialised model
+// (normal(0, 0.02) matrices, unit norms, zero biases) for benchmarks and tests, written as a Hugging Face folder
+// or, when PATH ends in .gguf, a GGUF file llama.cpp loads.
 // --vocab-from copies the tokenizer.* keys of a GGUF vocabulary (and its size) so text works end to end.
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { Rng } from "../../core/rng.js";
-import { GPT2_PRESETS, LLAMA_PRESETS, paramSpecs, presetConfig, randomParam } from "../../models/presets.js";
+import { paramSpecs, presetConfig, randomParam } from "../../models/presets.js";
+import { MODEL_REGISTRY } from "../../models/registry.js";
 import { readGguf, type GgufValue, type GgufValueType } from "../../io/gguf.js";
 import { type ExportType, type ModelConfig, writeModelGguf, writeModelHf } from "../../infer/export.js";
 
@@ -19,9 +21,9 @@ export async function run(argv: string[]): Promise<number | void> {
     strict: true,
   });
   if (values.help || !values.arch || !values.preset || !values.out) {
-    console.log(`usage: zhiyu init --arch llama|qwen2|gpt2 --preset NAME --out PATH(.gguf or folder) [--seed S] ` +
-      `[--type f32|f16|q8_0|q4_0] [--vocab-from FILE.gguf] [--std 0.02]\n  llama/qwen2 presets: ${Object.keys(LLAMA_PRESETS).join(", ")}` +
-      `\n  gpt2 presets: ${Object.keys(GPT2_PRESETS).join(", ")}`);
+    const presets = MODEL_REGISTRY.all.map((f) => `\n  ${f.variants.join("/")} presets: ${f.presets.join(", ")}`).join("");
+    console.log(`usage: zhiyu init --arch ${MODEL_REGISTRY.variants().join("|")} --preset NAME --out PATH(.gguf or folder) ` +
+      `[--seed S] [--type f32|f16|q8_0|q4_0] [--vocab-from FILE.gguf] [--std 0.02]${presets}`);
     return values.help ? 0 : 2;
   }
   const type = (values.type ?? "f32") as ExportType;

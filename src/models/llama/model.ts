@@ -4,16 +4,18 @@
 // runs it under noGrad with a KV cache (forwardSegments: several sequences packed into one activation matrix
 // for the linear layers, attention per sequence against its own cache). Single-token decode steps with GGUF
 // weights go through the backend's composite Backend.llamaDecodeLayer when it has one: block() is its spec.
-// Config parsing, parameter specs and the HF ↔ GGUF name map live in llama-config.ts.
+// Config parsing, parameter specs and the HF ↔ GGUF name map live in config.ts; the registry descriptor in family.ts.
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
   contiguous, isQuantWeight, isGradEnabled, tidy,
-} from "../tensor/index.js";
-import { type LlamaConfig, ropeFrequencies } from "./llama-config.js";
-import { embedRows, type Weight } from "./embed.js";
-import type { KvCache } from "./kv-cache.js";
+} from "../../tensor/index.js";
+import { type LlamaConfig, ropeFrequencies } from "./config.js";
+import { embedRows, type Weight } from "../embed.js";
+import type { KvCache, KvShape } from "../kv-cache.js";
+import type { Backend } from "../../backend/backend.js";
+import type { CausalLmNetwork } from "../descriptor.js";
 
 /** A run of tokens sharing positions pos0 … pos0+t−1 (b rows of t each) and, in inference, one cache. */
 export interface Segment {
@@ -88,7 +90,7 @@ export interface LlamaOptions {
   matmulDtype?: "f32" | "bf16";
 }
 
-export class LlamaModel {
+export class LlamaModel implements CausalLmNetwork {
   readonly freqs: Float32Array;
   /** Whether every layer's projection matrices are encoded (GGUF), known after the first decode step. */
   private allMatricesEncoded: boolean | undefined;
@@ -198,6 +200,19 @@ export class LlamaModel {
   /** The output norm: final hidden states [n, D] → [n, D] (what embeddings average). */
   norm(x: Tensor): Tensor {
     return rmsNorm(x, this.t("model.norm.weight"), this.config.rmsNormEps);
+  }
+
+  cacheShape(maxLength: number): KvShape {
+    const c = this.config;
+    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxLength };
+  }
+
+  hiddenStates(ids: Int32Array): Tensor {
+    return this.norm(this.trunk(ids, [{ start: 0, b: 1, t: ids.length, pos0: 0, cache: null }]));
+  }
+
+  fusesDecodeSteps(backend: Backend): boolean {
+    return backend.llamaDecodeLayer !== undefined;
   }
 
   /** Output norm and LM head: [n, D] → [n, V]. */

@@ -1,12 +1,12 @@
 // LLaMA-family configuration (Llama 1–3, Mistral-style, SmolLM, TinyLlama, and Qwen2, which is LLaMA with Q/K/V
 // biases): typed config parsed from config.json or GGUF metadata, RoPE frequencies with linear / llama3 scaling,
 // the parameter list a config implies, and the HF ↔ GGUF name map and Q/K row permutation, as data.
-// Kept apart from llama.ts (the model) so loaders, converters and init can use it without the tensor layer.
+// Kept apart from model.ts (the model) so loaders, converters and init can use it without the tensor layer.
 // Leaves out: YaRN and dynamic-NTK scaling (rejected / ignored with a clear note), sliding-window attention
 // (Mistral's window is larger than the contexts we run), MoE.
-import type { GgufFile } from "../io/gguf.js";
-import { getOptionalNumber, getOptionalString } from "../io/gguf.js";
-import { ModelLoadError, type ParamSpec } from "./weights.js";
+import type { GgufFile } from "../../io/gguf.js";
+import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
+import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
 
 export interface RopeScaling {
   type: "linear" | "llama3";
@@ -225,16 +225,6 @@ const LLAMA_NAME_MAP: ReadonlyArray<readonly [string, string]> = [
   ["model.layers.N.mlp.up_proj.weight", "blk.N.ffn_up.weight"],
   ["model.layers.N.mlp.down_proj.weight", "blk.N.ffn_down.weight"],
 ];
-
-/** The GGUF name of a HF name, from a table of [HF, GGUF] patterns where N stands for a layer index. */
-export function mapName(table: ReadonlyArray<readonly [string, string]>, hfName: string): string | null {
-  const layer = /\.(\d+)\./.exec(hfName);
-  const generic = layer ? hfName.replace(`.${layer[1]}.`, ".N.") : hfName;
-  for (const [hf, gguf] of table) {
-    if (hf === generic) return layer ? gguf.replace(".N.", `.${layer[1]}.`) : gguf;
-  }
-  return null;
-}
 
 export function llamaGgufName(hfName: string): string | null {
   return mapName(LLAMA_NAME_MAP, hfName);

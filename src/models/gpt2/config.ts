@@ -1,12 +1,11 @@
 // GPT-2 configuration: typed config from config.json or GGUF `gpt2.*` metadata, the parameter list it implies,
 // and the HF ↔ GGUF name map, as data. HF stores the four projection matrices in Conv1D layout [in, out]; Zhiyu
 // keeps every matrix as nn.Linear / GGUF rows [out, in], so HF import and export transpose them (see
-// GPT2_CONV1D_WEIGHT). Kept apart from gpt2.ts so loaders and init can use it without the tensor layer.
+// GPT2_CONV1D_WEIGHT). Kept apart from model.ts so loaders and init can use it without the tensor layer.
 // Leaves out: GPT-2 variants with other activations or scale_attn_by_inverse_layer_idx.
-import type { GgufFile } from "../io/gguf.js";
-import { getOptionalNumber, getOptionalString } from "../io/gguf.js";
-import { mapName } from "./llama-config.js";
-import { ModelLoadError, type ParamSpec } from "./weights.js";
+import type { GgufFile } from "../../io/gguf.js";
+import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
+import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
 
 export interface Gpt2Config {
   architecture: "gpt2";

@@ -1,16 +1,17 @@
 // GPT-2: learned token + position embeddings, pre-LayerNorm blocks of causal multi-head attention (fused QKV
 // projection) and a GELU(tanh) MLP, final LayerNorm, LM head tied to the token embedding by default.
 // Written once over the Tensor API (training: forward(ids); inference: forwardSegments with KV caches, like
-// llama.ts). Config, parameter specs and the HF ↔ GGUF name map live in gpt2-config.ts; matrices are [out, in].
+// llama/model.ts). Config, parameter specs and the HF ↔ GGUF name map live in config.ts; matrices are [out, in].
 // `ggmlGelu` emulates ggml-cpu's GELU (input rounded to f16, f16 table of the tanh GELU) so GGUF F16 files match
 // llama.cpp to ~1e-7; the exact GELU stays the default for training.
 // Dims: B batch, T positions, N packed tokens, D hidden, V vocab.
 // Leaves out: dropout, scale_attn_by_inverse_layer_idx, cross-attention.
-import { type Tensor, add, contiguous, layerNorm, linear, narrow, reshape, gelu, to } from "../tensor/index.js";
-import type { Gpt2Config } from "./gpt2-config.js";
-import { embedRows, type Weight } from "./embed.js";
-import { attendSegments, forwardPackedSegments, type Segment } from "./llama.js";
-import type { KvCache } from "./kv-cache.js";
+import { type Tensor, add, contiguous, layerNorm, linear, narrow, reshape, gelu, to } from "../../tensor/index.js";
+import type { Gpt2Config } from "./config.js";
+import { embedRows, type Weight } from "../embed.js";
+import { attendSegments, forwardPackedSegments, type Segment } from "../llama/model.js";
+import type { KvCache, KvShape } from "../kv-cache.js";
+import type { CausalLmNetwork } from "../descriptor.js";
 
 export interface Gpt2Options {
   /** Round GELU's input and output to f16 as ggml-cpu's lookup table does (for GGUF parity). */
@@ -19,7 +20,7 @@ export interface Gpt2Options {
   matmulDtype?: "f32" | "bf16";
 }
 
-export class Gpt2Model {
+export class Gpt2Model implements CausalLmNetwork {
   constructor(readonly config: Gpt2Config, readonly params: ReadonlyMap<string, Weight>,
     readonly options: Gpt2Options = {}) {}
 
@@ -66,6 +67,19 @@ export class Gpt2Model {
   /** The final LayerNorm: [n, D] → [n, D] (what embeddings average). */
   norm(x: Tensor): Tensor {
     return layerNorm(x, this.t("transformer.ln_f.weight"), this.t("transformer.ln_f.bias"), this.config.layerNormEps);
+  }
+
+  cacheShape(maxLength: number): KvShape {
+    const c = this.config;
+    return { numLayers: c.numLayers, numKvHeads: c.numHeads, headDim: c.hiddenSize / c.numHeads, maxLength };
+  }
+
+  hiddenStates(ids: Int32Array): Tensor {
+    return this.norm(this.trunk(ids, [{ start: 0, b: 1, t: ids.length, pos0: 0, cache: null }]));
+  }
+
+  fusesDecodeSteps(): boolean {
+    return false;
   }
 
   head(x: Tensor): Tensor {
