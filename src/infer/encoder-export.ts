@@ -14,7 +14,8 @@ import type { GgufValue, GgufValueType } from "../io/gguf.js";
 import type { GgmlType } from "../io/ggml-types.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { decodeWeightInto, isQuantWeight, type Tensor } from "../tensor/index.js";
-import { type BertConfig, GGUF_ZHIYU_KEYS, POOLING_TO_GGUF, bertParamSpecs } from "../models/bert/config.js";
+import { bertParamSpecs, hfPositionRowsToRestore } from "../models/bert/config.js";
+import { bertGgufMetadata, bertHfConfigJson } from "../models/bert/family.js";
 import { bertGgufName, bertHfNames, hfLayoutFor } from "../models/bert/weights.js";
 import type { ParamSpec } from "../models/weights.js";
 import type { LoadedEncoder } from "./encoder.js";
@@ -100,46 +101,17 @@ export function writeEncoderGguf(file: string, enc: LoadedEncoder, type: Encoder
   const metadata: Metadata = [
     ["general.architecture", "bert"], ["general.name", name], ["general.file_type", FILE_TYPE[type], "u32"],
     ["general.quantization_version", 2, "u32"],
-    ["bert.block_count", c.numLayers, "u32"], ["bert.context_length", c.maxPositions - drop, "u32"],
-    ["bert.embedding_length", c.hiddenSize, "u32"], ["bert.feed_forward_length", c.intermediateSize, "u32"],
-    ["bert.attention.head_count", c.numHeads, "u32"], ["bert.attention.layer_norm_epsilon", c.layerNormEps, "f32"],
-    ["bert.attention.causal", false, "bool"], ["tokenizer.ggml.token_type_count", c.typeVocabSize, "u32"],
+    ...bertGgufMetadata(c),
   ];
-  if (c.pooling) metadata.push(["bert.pooling_type", POOLING_TO_GGUF[c.pooling], "u32"]);
-  if (c.numLabels > 0) metadata.push(["bert.classifier.output_labels", c.labels, "array:string"]);
-  if (c.head !== "none") metadata.push([GGUF_ZHIYU_KEYS.head, c.head]);
-  if (c.variant !== "bert") metadata.push([GGUF_ZHIYU_KEYS.variant, c.variant]);
   if (c.hiddenAct !== "gelu") throw new Error(`[export] hidden_act ${c.hiddenAct}: llama.cpp's bert uses GELU; only GELU models export to GGUF`);
   writeGguf(file, { metadata: [...metadata, ...tokenizerMetadata(enc)], tensors });
-}
-
-const ARCH_NAMES: Record<BertConfig["variant"], string> = { bert: "Bert", roberta: "Roberta", "xlm-roberta": "XLMRoberta" };
-const HEAD_SUFFIX: Record<BertConfig["head"], string> = {
-  none: "Model", mlm: "ForMaskedLM", "sequence-classification": "ForSequenceClassification", "token-classification": "ForTokenClassification",
-};
-
-/** config.json for the encoder (RoBERTa positions include the pad + 1 offset rows). */
-export function encoderHfConfig(c: BertConfig, offsetRows: number): Record<string, unknown> {
-  const json: Record<string, unknown> = {
-    architectures: [ARCH_NAMES[c.variant] + HEAD_SUFFIX[c.head]], model_type: c.variant,
-    vocab_size: c.vocabSize, hidden_size: c.hiddenSize, num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads,
-    intermediate_size: c.intermediateSize, hidden_act: { gelu: "gelu", gelu_tanh: "gelu_new", relu: "relu" }[c.hiddenAct],
-    max_position_embeddings: c.maxPositions + offsetRows, type_vocab_size: c.typeVocabSize, layer_norm_eps: c.layerNormEps,
-    pad_token_id: c.padTokenId, position_embedding_type: "absolute", hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
-    tie_word_embeddings: c.tieWordEmbeddings, dtype: "float32",
-  };
-  if (c.numLabels > 0) {
-    json.id2label = Object.fromEntries(c.labels.map((l, i) => [String(i), l]));
-    json.label2id = Object.fromEntries(c.labels.map((l, i) => [l, i]));
-  }
-  return json;
 }
 
 /** Writes config.json + model.safetensors (F32) + vocab.txt / tokenizer_config.json for a WordPiece vocabulary. */
 export function writeEncoderHf(dir: string, enc: LoadedEncoder): void {
   const c = enc.config;
   // A GGUF RoBERTa lost its offset rows: put pad + 1 zero rows back in front.
-  const offsetRows = c.variant !== "bert" && c.positionOffset === 0 ? c.padTokenId + 1 : 0;
+  const offsetRows = hfPositionRowsToRestore(c);
   const layout = hfLayoutFor(c);
   mkdirSync(dir, { recursive: true });
   const tensors = bertParamSpecs(c).map((spec) => {
@@ -154,7 +126,7 @@ export function writeEncoderHf(dir: string, enc: LoadedEncoder): void {
     return { name: bertHfNames(spec.name, layout, c)[0], dtype: "F32" as const, shape, data: new Uint8Array(x.buffer, x.byteOffset, x.byteLength) };
   });
   writeSafetensors(path.join(dir, "model.safetensors"), tensors);
-  writeFileSync(path.join(dir, "config.json"), JSON.stringify(encoderHfConfig(c, offsetRows), null, 2) + "\n");
+  writeFileSync(path.join(dir, "config.json"), JSON.stringify(bertHfConfigJson(c, offsetRows), null, 2) + "\n");
   const t = enc.tokenizer;
   if (t.kind === "wordpiece" && t.vocabSize > 0) {
     const ggufSpelled = isGgufSpelled(enc);

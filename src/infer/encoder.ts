@@ -19,8 +19,11 @@ import {
 } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
-import { type BertConfig, type BertPooling, bertConfigFromGguf, bertConfigFromHf, bertParamSpecs, isBertHfConfig } from "../models/bert/config.js";
-import { type BertHfLayout, bertGgufName, bertHfNames, detectHfLayout } from "../models/bert/weights.js";
+import {
+  type BertConfig, type BertPooling, bertConfigFromGguf, bertConfigFromHf, bertParamSpecs, inputFraming, isBertHfConfig,
+} from "../models/bert/config.js";
+import { bertGgufName, bertHfNames, detectHfLayout } from "../models/bert/weights.js";
+import { bertFamily } from "../models/bert/family.js";
 import { BertInputError, BertModel, type EncoderSequence, packSequences } from "../models/bert/model.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
@@ -34,28 +37,6 @@ export interface LoadEncoderOptions {
   repack?: boolean;
   /** A tokenizer to use instead of the model's own (e.g. for a classifier folder saved without one). */
   tokenizer?: Tokenizer;
-}
-
-/** A Hugging Face folder's tensors under Zhiyu's canonical BERT names (prefixes, RoBERTa heads, gamma/beta). */
-export class BertHfSource implements WeightSource {
-  readonly description: string;
-  constructor(private readonly inner: SafetensorsSource, private readonly has_: (n: string) => boolean,
-    private readonly layout: BertHfLayout, private readonly config: Pick<BertConfig, "head">) {
-    this.description = inner.description;
-  }
-  private resolve(name: string): string {
-    const names = bertHfNames(name, this.layout, this.config);
-    return names.find((n) => this.has_(n)) ?? names[0];
-  }
-  fileName(name: string): string {
-    return this.resolve(name);
-  }
-  has(name: string): boolean {
-    return this.has_(this.resolve(name));
-  }
-  read(name: string): RawTensor {
-    return this.inner.read(this.resolve(name));
-  }
 }
 
 function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend: Backend, repack: boolean): Weight {
@@ -124,7 +105,8 @@ export function isEncoderPath(modelPath: string): boolean {
     return existsSync(cfg) && isBertHfConfig(readJson(cfg));
   }
   if (!modelPath.endsWith(".gguf")) return false;
-  return readGguf(modelPath).metadata.get("general.architecture") === "bert";
+  const arch = readGguf(modelPath).metadata.get("general.architecture");
+  return bertFamily.ggufArchitectures.includes(String(arch));
 }
 
 function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend, repack: boolean): Map<string, Weight> {
@@ -158,7 +140,7 @@ function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefin
   const config = bertConfigFromHf(json, configPath, hasPooler);
   const st = sentenceTransformersPooling(dir);
   config.pooling = st.pooling;
-  const source = new BertHfSource(new SafetensorsSource(folder, null), has, layout, config);
+  const source = new SafetensorsSource(folder, null, (name) => bertFamily.hfFileName!(config, name, has));
   const params = loadParams(bertParamSpecs(config), source, false, backend, false);
   const hasTokenizer = existsSync(path.join(dir, "tokenizer.json")) || existsSync(path.join(dir, "vocab.txt"));
   const tokenizer = given ?? (hasTokenizer ? loadTokenizer(dir)
@@ -209,12 +191,16 @@ export class LoadedEncoder {
     return this.config.pooling ?? "mean";
   }
 
+  /** The mask token's spelling for this variant ([MASK], <mask>). */
+  get maskToken(): string {
+    return inputFraming(this.config).mask;
+  }
+
   private specialId(which: "cls" | "sep"): number {
     const t = this.tokenizer;
-    const roberta = this.config.variant !== "bert";
-    const names = which === "cls" ? (roberta ? ["<s>"] : ["[CLS]"]) : (roberta ? ["</s>"] : ["[SEP]"]);
-    const id = (which === "cls" ? t.bosTokenId : t.eosTokenId) ?? names.map((n) => t.tokenToId(n)).find((v) => v !== undefined);
-    if (id === undefined || id === null) throw new Error(`[encoder] ${this.id}: the tokenizer has no ${names[0]} token`);
+    const name = inputFraming(this.config)[which];
+    const id = (which === "cls" ? t.bosTokenId : t.eosTokenId) ?? t.tokenToId(name);
+    if (id === undefined || id === null) throw new Error(`[encoder] ${this.id}: the tokenizer has no ${name} token`);
     return id;
   }
 
@@ -225,10 +211,9 @@ export class LoadedEncoder {
     const cls = this.specialId("cls"), sep = this.specialId("sep");
     const a = [cls, ...first, sep];
     if (pair === undefined) return { ids: a, typeIds: new Array<number>(a.length).fill(0) };
-    const roberta = this.config.variant !== "bert";
-    const b = [...(roberta ? [sep] : []), ...enc(pair), sep];
-    const secondType = roberta || this.config.typeVocabSize < 2 ? 0 : 1;
-    return { ids: [...a, ...b], typeIds: [...new Array<number>(a.length).fill(0), ...new Array<number>(b.length).fill(secondType)] };
+    const framing = inputFraming(this.config);
+    const b = [...new Array<number>(framing.sepsBetweenPair - 1).fill(sep), ...enc(pair), sep];
+    return { ids: [...a, ...b], typeIds: [...new Array<number>(a.length).fill(0), ...new Array<number>(b.length).fill(framing.secondTypeId)] };
   }
 
   /** One input object as scripts write it: {"text": …, "text_pair"?: …} or {"ids": [...], "token_type_ids"?: [...]}.

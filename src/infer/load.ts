@@ -274,7 +274,9 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
   const json = readJson(configPath);
   const family = MODEL_REGISTRY.ofHfConfig(json, configPath);
   const config = family.configFromHf(json, configPath);
-  const source = new SafetensorsSource(openSafetensorsFolder(dir), family.hfTransposed);
+  const folder = openSafetensorsFolder(dir);
+  const source = new SafetensorsSource(folder, family.hfTransposed,
+    family.hfFileName ? (name) => family.hfFileName!(config, name, (f) => folder.has(f)) : null);
   const m = causalLm(loadNetwork(family, config, "hf", null, source, options, backend), family, dir);
   const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, config.vocabSize, "the folder has no tokenizer.json"));

@@ -8,6 +8,7 @@ import type { FamilyConfig, FamilyDescriptor } from "./descriptor.js";
 import { ModelLoadError } from "./weights.js";
 import { llamaFamily } from "./llama/family.js";
 import { gpt2Family } from "./gpt2/family.js";
+import { bertFamily } from "./bert/family.js";
 
 /** A descriptor of any family (each method takes that family's own config). */
 export type AnyFamily = FamilyDescriptor<FamilyConfig>;
@@ -91,4 +92,5 @@ export class ModelRegistry {
 export const MODEL_REGISTRY = new ModelRegistry([
   llamaFamily,
   gpt2Family,
+  bertFamily,
 ]);

@@ -43,7 +43,10 @@ export async function run(argv: string[]): Promise<number | void> {
     const json = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
     const family = MODEL_REGISTRY.ofHfConfig(json, configPath);
     config = family.configFromHf(json, configPath);
-    source = new SafetensorsSource(openSafetensorsFolder(values.from), family.hfTransposed);
+    const folder = openSafetensorsFolder(values.from);
+    const cfg = config;
+    source = new SafetensorsSource(folder, family.hfTransposed,
+      family.hfFileName ? (name) => family.hfFileName!(cfg, name, (f) => folder.has(f)) : null);
     extra = [["tokenizer.ggml.model", "no_vocab"]];
   } else {
     const file = readGguf(values.from);

@@ -120,7 +120,7 @@ function fillMasks(modelPath: string, values: { prompt?: string; "prompt-ids"?: 
     : encoder.sequenceFromJson({ text: values.prompt ?? "" }, "--prompt");
   const logits = encoder.mlmLogits([seq])[0];
   const v = encoder.config.vocabSize;
-  const maskId = encoder.tokenizer.tokenToId(encoder.config.variant === "bert" ? "[MASK]" : "<mask>");
+  const maskId = encoder.tokenizer.tokenToId(encoder.maskToken);
   const ids = seq.ids.map((id, t) => {
     if (id !== maskId) return id;
     let best = 0;

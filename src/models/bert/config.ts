@@ -30,6 +30,8 @@ export interface BertConfig {
   numHeads: number;
   /** Learned positions (max_position_embeddings), including RoBERTa's offset rows. */
   maxPositions: number;
+  /** Longest sequence: maxPositions − positionOffset (the registry's FamilyConfig field). */
+  contextLength: number;
   /** Segment embeddings (token_type_ids range over [0, typeVocabSize)); 0 = the model has none. */
   typeVocabSize: number;
   layerNormEps: number;
@@ -78,6 +80,7 @@ function checkConfig(c: BertConfig, where: string): BertConfig {
     throw new ModelLoadError(`${where}: ${c.labels.length} label names for ${c.numLabels} labels (id2label and num_labels disagree)`);
   }
   if (c.head === "sequence-classification" && !c.hasPooler) c.hasPooler = true;
+  c.contextLength = c.maxPositions - c.positionOffset;
   return c;
 }
 
@@ -163,7 +166,7 @@ export function bertConfigFromHf(json: Json, where = "config.json", hasPooler = 
     architecture: "bert", variant, head, hasPooler: hasPooler || head === "sequence-classification",
     vocabSize: num("vocab_size"), hiddenSize: num("hidden_size"), intermediateSize: num("intermediate_size"),
     numLayers: num("num_hidden_layers"), numHeads: num("num_attention_heads"),
-    maxPositions: num("max_position_embeddings", 512), typeVocabSize: num("type_vocab_size", 2),
+    maxPositions: num("max_position_embeddings", 512), contextLength: 0, typeVocabSize: num("type_vocab_size", 2),
     layerNormEps: num("layer_norm_eps", 1e-12), hiddenAct: activationOf(json.hidden_act, where),
     padTokenId: pad, positionOffset: variant === "bert" ? 0 : pad + 1,
     numLabels: labels.length, labels, tieWordEmbeddings: json.tie_word_embeddings !== false, pooling: null,
@@ -210,7 +213,7 @@ export function bertConfigFromGguf(file: GgufFile): BertConfig {
     architecture: "bert", variant, head, hasPooler: file.tensorByName.has("cls.weight"),
     vocabSize: need("vocab_size", Number(embd[1])), hiddenSize: need("embedding_length"),
     intermediateSize: need("feed_forward_length"), numLayers: need("block_count"), numHeads: need("attention.head_count"),
-    maxPositions: need("context_length"), typeVocabSize: types ? Number(types[1] ?? 1) : 0,
+    maxPositions: need("context_length"), contextLength: 0, typeVocabSize: types ? Number(types[1] ?? 1) : 0,
     layerNormEps: need("attention.layer_norm_epsilon", 1e-12), hiddenAct: "gelu", padTokenId: pad,
     // llama.cpp's converter drops RoBERTa's first pad + 1 position rows, so a GGUF table starts at position 0.
     positionOffset: 0,
@@ -258,4 +261,20 @@ export function bertParamSpecs(c: BertConfig): ParamSpec[] {
   }
   if (c.head === "sequence-classification" || c.head === "token-classification") dense("classifier", c.numLabels, d);
   return specs;
+}
+
+/** How text inputs are framed for this variant: the special tokens' spellings, the separator between the two
+ *  segments of a pair ([SEP] for BERT, </s></s> for RoBERTa) and the second segment's token_type_id. */
+export function inputFraming(c: BertConfig): { cls: string; sep: string; mask: string; sepsBetweenPair: number; secondTypeId: number } {
+  const roberta = c.variant !== "bert";
+  return {
+    cls: roberta ? "<s>" : "[CLS]", sep: roberta ? "</s>" : "[SEP]", mask: roberta ? "<mask>" : "[MASK]",
+    sepsBetweenPair: roberta ? 2 : 1, secondTypeId: roberta || c.typeVocabSize < 2 ? 0 : 1,
+  };
+}
+
+/** Position rows a HF export must put back in front of a GGUF table (RoBERTa's pad + 1 rows, which llama.cpp's
+ *  converter drops); 0 for BERT or a table that still has them. */
+export function hfPositionRowsToRestore(c: BertConfig): number {
+  return c.variant !== "bert" && c.positionOffset === 0 ? c.padTokenId + 1 : 0;
 }

@@ -12,7 +12,7 @@
 // Leaves out: dropout, cross-attention, relative / rotary / ALiBi positions.
 import {
   type Tensor, add, attention, concat, contiguous, gelu, layerNorm, linear, mean, narrow, relu, reshape, tanh, tidy,
-  isGradEnabled,
+  isGradEnabled, zeros,
 } from "../../tensor/index.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { BertConfig } from "./config.js";
@@ -198,6 +198,29 @@ export class BertModel {
       return reshape(o, [s.length, c.hiddenSize]);
     });
     return one ? outs[0] : concat(outs, 0);
+  }
+
+  /** A padded batch (HF's calling convention): ids, attention mask (1 = token) and segment ids, each [B][T] →
+   *  hidden states [B, T, D] with zeros at the padded positions. Differentiable (the padding is concatenated in). */
+  encodePadded(ids: readonly (readonly number[])[], mask: readonly (readonly number[])[], typeIds?: readonly (readonly number[])[] | null): Tensor {
+    const { batch, rows } = packPadded(this.config, ids, mask, typeIds);
+    const d = this.config.hiddenSize;
+    const b = ids.length, t = ids[0].length;
+    const hidden = this.encode(batch);
+    if (rows.length === b * t) return reshape(hidden, [b, t, d]); // no padding: packed rows are already row-major
+    // Runs of consecutive packed rows that are consecutive in the padded batch, with zero blocks between them.
+    const pieces: Tensor[] = [];
+    let flat = 0, i = 0;
+    while (i < rows.length) {
+      if (rows[i] > flat) { pieces.push(zeros([rows[i] - flat, d])); flat = rows[i]; }
+      let j = i;
+      while (j + 1 < rows.length && rows[j + 1] === rows[j] + 1) j++;
+      pieces.push(narrow(hidden, 0, i, j - i + 1));
+      flat = rows[j] + 1;
+      i = j + 1;
+    }
+    if (flat < b * t) pieces.push(zeros([b * t - flat, d]));
+    return reshape(concat(pieces, 0), [b, t, d]);
   }
 
   /** Each sequence's first row (the [CLS] / <s> token): hidden [N, D] → [S, D]. */
