@@ -16,9 +16,16 @@ import { ApiError } from "./errors.js";
 import { Metrics } from "./metrics.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
+import type { LoadedEncoder } from "../infer/encoder.js";
+import { type EncoderService, encoderEmbeddings, noChatModel, rerank } from "./encoder-routes.js";
 
 export interface ServerOptions {
-  model: TextModel;
+  /** The chat / completions model; null when the server runs encoders only. */
+  model: TextModel | null;
+  /** A BERT-family encoder serving /v1/embeddings under its own name (zhiyu serve --embedding-model). */
+  embeddingModel?: LoadedEncoder | null;
+  /** A cross-encoder serving /v1/rerank (zhiyu serve --rerank-model). */
+  rerankModel?: LoadedEncoder | null;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -87,7 +94,14 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const model = options.model;
+  const encoderNames = (enc: LoadedEncoder) => [...new Set([enc.id, enc.id.replace(/\.gguf$/i, "")])];
+  const embeddingService: EncoderService | null = options.embeddingModel
+    ? { encoder: options.embeddingModel, names: encoderNames(options.embeddingModel) } : null;
+  const rerankService: EncoderService | null = options.rerankModel ? { encoder: options.rerankModel, names: encoderNames(options.rerankModel) } : null;
+  const firstEncoder = embeddingService ?? rerankService;
+  if (!options.model && !firstEncoder) throw new Error("[startServer] give a chat model, an embedding model or a rerank model");
+  const model = options.model ?? noChatModel(firstEncoder!);
+  const chat = options.model !== null;
   const parallel = options.parallel ?? 4;
   const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength,
     prefixReuse: options.prefixReuse });
@@ -136,7 +150,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end(text);
       return;
     }
-    if (route.startsWith("/v1/")) {
+    if (route.startsWith("/v1/") || route === "/rerank" || route === "/reranking") {
       if (apiKey !== null) {
         const auth = req.headers.authorization ?? "";
         if (auth !== `Bearer ${apiKey}`) {
@@ -149,26 +163,42 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (!res.writableFinished) disconnect.abort();
       });
       const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal };
+      const encoderIds = [embeddingService, rerankService].flatMap((svc) => (svc ? [svc.names[0]] : []));
       if (method === "GET" && route === "/v1/models") {
         endpoint.name = "models";
-        sendJson(res, 200, listModels(ctx));
+        const list = listModels(ctx);
+        const data = [...(chat ? list.data : []), ...encoderIds.map((n) => modelObject(ctx, n))];
+        sendJson(res, 200, { ...list, data: data.filter((m, i) => data.findIndex((x) => x.id === m.id) === i) });
         return;
       }
       if (method === "GET" && route.startsWith("/v1/models/")) {
         endpoint.name = "models";
         const name = decodeURIComponent(route.slice("/v1/models/".length));
-        if (!modelNames.includes(name)) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
+        const known = (chat && modelNames.includes(name)) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
+        if (!known) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
         sendJson(res, 200, modelObject(ctx, name));
         return;
       }
+      const noChat = async (): Promise<never> => noChatModel(firstEncoder!).forward([]) as never;
+      const noRerank = async (): Promise<never> => {
+        throw new ApiError(404, "this server has no rerank model; start it with zhiyu serve --rerank-model PATH (a cross-encoder: " +
+          "…ForSequenceClassification with one label)", "invalid_request_error", null, "not_found");
+      };
+      const rerankRoute = (b: unknown) => (rerankService ? Promise.resolve(rerank(rerankService, metrics, b)) : noRerank());
       const handlers: Record<string, (body: unknown) => Promise<unknown>> = {
-        "/v1/chat/completions": (b) => chatCompletions(ctx, b, res),
-        "/v1/completions": (b) => completions(ctx, b, res),
-        "/v1/embeddings": (b) => embeddings(ctx, b),
+        "/v1/chat/completions": (b) => (chat ? chatCompletions(ctx, b, res) : noChat()),
+        "/v1/completions": (b) => (chat ? completions(ctx, b, res) : noChat()),
+        // The encoder answers requests that name it (or every request when there is no chat model).
+        "/v1/embeddings": (b) => (embeddingService && (!chat || !modelNames.includes(String((b as { model?: unknown })?.model)))
+          ? Promise.resolve(encoderEmbeddings(embeddingService, metrics, b)) : embeddings(ctx, b)),
+        "/v1/rerank": rerankRoute,
+        "/v1/reranking": rerankRoute,
+        "/rerank": rerankRoute,
+        "/reranking": rerankRoute,
       };
       const h = handlers[route];
       if (h) {
-        endpoint.name = route.slice(4);
+        endpoint.name = route.replace(/^\/v1\//, "").replace(/^\//, "");
         if (method !== "POST") throw new ApiError(405, `${route} takes POST, not ${method}`, "invalid_request_error", null, "method_not_allowed");
         const body = await readJson(req, maxBody);
         const out = await h(body);

@@ -1,9 +1,11 @@
 // `zhiyu serve`: loads a model and runs the OpenAI-compatible server with the web chat page at `/`.
 // Flags are parsed here (the only layer that reads argv/env) and passed to src/serve/server.ts as plain options.
-// Without --model it serves the shipped default model (models/zhiyu-mini).
+// Without --model it serves the shipped default model (models/zhiyu-mini), unless only encoders are asked for
+// (--embedding-model / --rerank-model: BERT-family models for /v1/embeddings and /v1/rerank).
 // Leaves out: TLS, daemonising.
 import { parseArgs } from "node:util";
 import { loadModel } from "../../infer/load.js";
+import { loadEncoder } from "../../infer/encoder.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
@@ -13,6 +15,9 @@ import { intFlag } from "../flags.js";
 const HELP = `usage: zhiyu serve [--model PATH] [options]
 
   --model PATH        a .gguf file or a Hugging Face model folder (default: models/zhiyu-mini)
+  --embedding-model PATH  a BERT-family encoder (HF folder or GGUF bert) for /v1/embeddings, by its own name;
+                      next to the chat model, or alone (then no --model and no chat)
+  --rerank-model PATH a cross-encoder (…ForSequenceClassification, one label) for /v1/rerank (query, documents, top_n)
   --host HOST         address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
@@ -29,7 +34,7 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --plugins FILE      JSON array of HTTP plugin declarations (name, description, parameters, url)
   --mcp "CMD ARGS"    start an MCP server over stdio and offer its tools (repeatable)
 
-Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics; page at /.`;
+Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank; GET /v1/models, /health, /metrics; page at /.`;
 
 
 export async function run(argv: string[]): Promise<number | void> {
@@ -38,7 +43,7 @@ export async function run(argv: string[]): Promise<number | void> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        model: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
+        model: { type: "string" }, "embedding-model": { type: "string" }, "rerank-model": { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
         parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
         threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
         tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" }, mcp: { type: "string", multiple: true },
@@ -52,7 +57,8 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(HELP);
     return 0;
   }
-  if (!values.model) {
+  const encodersOnly = !values.model && (values["embedding-model"] !== undefined || values["rerank-model"] !== undefined);
+  if (!values.model && !encodersOnly) {
     if (!hasDefaultModel()) {
       throw new UsageError("serve needs --model PATH (a .gguf file or a Hugging Face folder): the default model " +
         `${DEFAULT_MODEL_DIR} is not there. For a quick try: zhiyu serve --model ../shared/testdata/gguf/stories260K.gguf`);
@@ -75,9 +81,25 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const model = await loadModel(values.model, { threads: intFlag("threads", values.threads, 1), contextLength: ctx });
+  const threads = intFlag("threads", values.threads, 1);
+  const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx });
+  const encoder = (flag: "embedding-model" | "rerank-model") => {
+    const p = values[flag];
+    if (p === undefined) return null;
+    try {
+      return loadEncoder(p, { threads });
+    } catch (err) {
+      throw new UsageError(`--${flag} ${p}: ${(err as Error).message}`);
+    }
+  };
+  const embeddingModel = encoder("embedding-model");
+  const rerankModel = encoder("rerank-model");
+  if (rerankModel && rerankModel.config.head !== "sequence-classification") {
+    throw new UsageError(`--rerank-model ${values["rerank-model"]}: a reranker is a cross-encoder (…ForSequenceClassification); ` +
+      `this model's head is ${rerankModel.config.head}`);
+  }
   const server = await startServer({
-    model,
+    model, embeddingModel, rerankModel,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
@@ -88,8 +110,12 @@ export async function run(argv: string[]): Promise<number | void> {
     modelAliases: values.alias,
     tools: toolset?.tools,
   });
-  console.log(`zhiyu serve: ${model.id} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
-  console.log(`  chat page   ${server.url}/`);
+  if (model) {
+    console.log(`zhiyu serve: ${model.id} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
+    console.log(`  chat page   ${server.url}/`);
+  }
+  if (embeddingModel) console.log(`  embeddings  ${embeddingModel.id} (bert, ${embeddingModel.config.hiddenSize} dims, ${embeddingModel.defaultPooling} pooling) at ${server.url}/v1/embeddings`);
+  if (rerankModel) console.log(`  rerank      ${rerankModel.id} at ${server.url}/v1/rerank`);
   if (toolset) console.log(`  tools       ${toolset.tools.map((t) => t.definition.name).join(", ")} (requests with "zhiyu_tools": true)`);
   console.log(`  OpenAI API  ${server.url}/v1   (new OpenAI({ baseURL: "${server.url}/v1", apiKey: "..." }))`);
   await new Promise<void>((resolve) => {
@@ -99,6 +125,8 @@ export async function run(argv: string[]): Promise<number | void> {
   });
   await server.close();
   toolset?.close();
-  model.dispose();
+  model?.dispose();
+  embeddingModel?.dispose();
+  rerankModel?.dispose();
   return 0;
 }
