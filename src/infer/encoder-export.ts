@@ -18,7 +18,7 @@ import { bertParamSpecs, hfPositionRowsToRestore } from "../models/bert/config.j
 import { bertGgufMetadata, bertHfConfigJson } from "../models/bert/family.js";
 import { bertGgufName, bertHfNames, hfLayoutFor } from "../models/bert/weights.js";
 import type { ParamSpec } from "../models/weights.js";
-import type { LoadedEncoder } from "./encoder.js";
+import type { BertEncoder } from "./encoder.js";
 
 export type EncoderExportType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
 type Metadata = Array<readonly [string, GgufValue, GgufValueType?]>;
@@ -28,7 +28,7 @@ const FILE_TYPE: Record<EncoderExportType, number> = { f32: 0, f16: 1, q4_0: 2, 
 const TOKEN_NORMAL = 1, TOKEN_CONTROL = 3;
 
 /** A parameter as f32, whatever encoding it was loaded in. */
-function paramF32(enc: LoadedEncoder, spec: ParamSpec): Float32Array {
+function paramF32(enc: BertEncoder, spec: ParamSpec): Float32Array {
   const w = enc.model.params.get(spec.name);
   if (!w) throw new Error(`[export] parameter '${spec.name}' is missing from the loaded model`);
   if (!isQuantWeight(w)) return (w as Tensor).toFloat32Array();
@@ -52,7 +52,7 @@ function ggufWordPiece(token: string): string {
   return token.startsWith("##") ? token.slice(2) : `\u2581${token}`;
 }
 
-function tokenizerMetadata(enc: LoadedEncoder): Metadata {
+function tokenizerMetadata(enc: BertEncoder): Metadata {
   const t = enc.tokenizer;
   if (t.kind !== "wordpiece" || t.vocabSize === 0) return [["tokenizer.ggml.model", "no_vocab"]];
   const fromGguf = isGgufSpelled(enc);
@@ -77,7 +77,7 @@ function tokenizerMetadata(enc: LoadedEncoder): Metadata {
 }
 
 /** Writes the encoder as a GGUF `bert` file. */
-export function writeEncoderGguf(file: string, enc: LoadedEncoder, type: EncoderExportType, name = path.basename(file, ".gguf")): void {
+export function writeEncoderGguf(file: string, enc: BertEncoder, type: EncoderExportType, name = path.basename(file, ".gguf")): void {
   const c = enc.config;
   const drop = c.positionOffset; // RoBERTa: llama.cpp's table starts at the first real position
   const tensors: GgufWriteTensor[] = [];
@@ -108,7 +108,7 @@ export function writeEncoderGguf(file: string, enc: LoadedEncoder, type: Encoder
 }
 
 /** Writes config.json + model.safetensors (F32) + vocab.txt / tokenizer_config.json for a WordPiece vocabulary. */
-export function writeEncoderHf(dir: string, enc: LoadedEncoder): void {
+export function writeEncoderHf(dir: string, enc: BertEncoder): void {
   const c = enc.config;
   // A GGUF RoBERTa lost its offset rows: put pad + 1 zero rows back in front.
   const offsetRows = hfPositionRowsToRestore(c);
@@ -145,7 +145,7 @@ export function writeEncoderHf(dir: string, enc: LoadedEncoder): void {
 }
 
 /** Whether the encoder's WordPiece vocabulary is spelled the GGUF way (word starts marked with ▁). */
-function isGgufSpelled(enc: LoadedEncoder): boolean {
+function isGgufSpelled(enc: BertEncoder): boolean {
   const t = enc.tokenizer;
   for (let i = 0; i < t.vocabSize; i++) if (t.idToToken(i)?.startsWith("\u2581")) return true;
   return false;

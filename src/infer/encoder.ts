@@ -18,6 +18,7 @@ import {
   type QuantWeight, type Tensor, fromTypedArray, getDefaultBackend, noGrad, setDefaultBackend, tidy, untracked,
 } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
+import type { EncodeItem, EncoderModel } from "./model-api.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import {
   type BertConfig, type BertPooling, bertConfigFromGguf, bertConfigFromHf, bertParamSpecs, inputFraming, isBertHfConfig,
@@ -80,7 +81,7 @@ function sentenceTransformersPooling(dir: string): { pooling: BertPooling | null
 }
 
 /** Loads a BERT-family encoder from a HF folder or a GGUF file. */
-export function loadEncoder(modelPath: string, options: LoadEncoderOptions = {}): LoadedEncoder {
+export function loadEncoder(modelPath: string, options: LoadEncoderOptions = {}): BertEncoder {
   if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
   let backend: Backend;
   if (options.backend) backend = options.backend;
@@ -117,7 +118,7 @@ function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boole
   return params;
 }
 
-function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefined): LoadedEncoder {
+function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefined): BertEncoder {
   const configPath = path.join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
   const json = readJson(configPath);
@@ -146,16 +147,16 @@ function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefin
   const tokenizer = given ?? (hasTokenizer ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, config.vocabSize, "the folder has neither tokenizer.json nor vocab.txt; pass --tokenizer PATH"));
   checkVocab(tokenizer, config, existsSync(path.join(dir, "tokenizer.json")) ? path.join(dir, "tokenizer.json") : path.join(dir, "vocab.txt"));
-  return new LoadedEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
+  return new BertEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
 }
 
-function loadGgufEncoder(file: string, backend: Backend, repack: boolean, given: Tokenizer | undefined): LoadedEncoder {
+function loadGgufEncoder(file: string, backend: Backend, repack: boolean, given: Tokenizer | undefined): BertEncoder {
   const gguf = readGguf(file);
   const config = bertConfigFromGguf(gguf);
   const params = loadParams(bertParamSpecs(config), new GgufSource(gguf, bertGgufName), true, backend, repack);
   const tokenizer = given ?? tokenizerForGguf(gguf, config.vocabSize);
   checkVocab(tokenizer, config, `${file} (tokenizer.ggml.tokens)`);
-  return new LoadedEncoder(path.basename(file), new BertModel(config, params), tokenizer, backend, false);
+  return new BertEncoder(path.basename(file), new BertModel(config, params), tokenizer, backend, false);
 }
 
 /** A vocabulary with ids the embedding matrix has no row for is refused (a smaller one is fine: padded tables). */
@@ -175,15 +176,49 @@ export interface Classification {
   confidence: number;
 }
 
-export class LoadedEncoder {
+/** A loaded BERT-family encoder with its tokenizer and pooling: the EncoderModel the server and scheduler take
+ *  (kind "encoder"), plus text framing, pooled embeddings, classification, tagging and MLM logits over packed
+ *  (unpadded) batches. */
+export class BertEncoder implements EncoderModel {
+  readonly kind = "encoder" as const;
+  readonly architecture = "bert";
   readonly config: BertConfig;
   /** Longest sequence (tokens) the learned positions allow. */
   readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly embeddingDim: number;
+  readonly heads: readonly string[];
   constructor(readonly id: string, readonly model: BertModel, readonly tokenizer: Tokenizer, readonly backend: Backend,
     /** Whether the model's own files ask for L2-normalised embeddings (sentence-transformers' Normalize). */
     readonly normalizeByDefault: boolean) {
     this.config = model.config;
-    this.contextLength = this.config.maxPositions - this.config.positionOffset;
+    this.contextLength = this.config.contextLength;
+    this.vocabSize = this.config.vocabSize;
+    this.embeddingDim = this.config.hiddenSize;
+    this.heads = [...(this.config.hasPooler ? ["pooler"] : []), ...(this.config.head === "mlm" ? ["mlm"] : []),
+      ...(this.config.numLabels > 0 ? ["classifier"] : [])];
+  }
+
+  /** EncoderModel: per item, its hidden states [T, D] row-major. */
+  encode(batch: readonly EncodeItem[]): Float32Array[] {
+    return batch.length === 0 ? [] : this.hidden(batch.map((it) => ({ ids: it.tokens, typeIds: it.tokenTypeIds ?? null })));
+  }
+
+  /** EncoderModel: per item, a head's output (pooler [D], mlm [T, V], classifier [L] or [T, L]). */
+  runHead(head: string, batch: readonly EncodeItem[]): Float32Array[] {
+    if (!this.heads.includes(head)) throw new Error(`[runHead] model '${this.id}' has no head '${head}' (heads: ${this.heads.join(", ") || "none"})`);
+    if (batch.length === 0) return [];
+    const seqs = batch.map((it) => ({ ids: it.tokens, typeIds: it.tokenTypeIds ?? null }));
+    if (head === "pooler") return this.pooled(seqs);
+    if (head === "mlm") return this.mlmLogits(seqs);
+    if (this.config.head === "token-classification") return this.tagTokens(seqs).map((tags) => Float32Array.from(tags.flatMap((t) => [...t.logits])));
+    return this.classify(seqs).map((c) => c.logits);
+  }
+
+  /** EncoderModel: the sentence embedding of the tokens (the model's pooling, unnormalised; /v1/embeddings normalises). */
+  embed(tokens: readonly number[]): Float32Array {
+    const pooling = this.defaultPooling === "none" ? "mean" : this.defaultPooling;
+    return this.embedSequences([{ ids: tokens }], pooling, false)[0];
   }
 
   /** The pooling the model's files ask for, else mean. */
@@ -269,7 +304,7 @@ export class LoadedEncoder {
   }
 
   /** One vector per sequence: mean or first-token (CLS) pooling of the final hidden states, optionally L2-normalised. */
-  embed(seqs: readonly EncoderSequence[], pooling: Exclude<BertPooling, "none"> = this.defaultPooling === "none" ? "mean" : this.defaultPooling,
+  embedSequences(seqs: readonly EncoderSequence[], pooling: Exclude<BertPooling, "none"> = this.defaultPooling === "none" ? "mean" : this.defaultPooling,
     normalize = this.normalizeByDefault): Float32Array[] {
     const d = this.config.hiddenSize;
     return this.run(seqs, (h, batch) => {

@@ -1,5 +1,6 @@
 // loadModel(path): a .gguf file or a Hugging Face folder → a TextModel (src/infer/model-api.ts) ready for
-// generation and for the server's continuous batching.
+// generation and for the server's continuous batching; loadAnyModel(path): a model of any kind (causal LM, encoder,
+// seq2seq; the other two are wrapped in kind-models.ts), tagged by `kind`.
 // - GGUF: config from `<arch>.*` metadata, tokenizer and chat template from `tokenizer.*`; 2-D weights stay in
 //   their GGUF encoding (QuantWeight: f32, f16, bf16, q8_0, q4_0, …, q6_k), each read once from the file, so
 //   resident memory stays close to the file size; the backend multiplies them with llama.cpp's activation rounding.
@@ -25,10 +26,11 @@ import { KvCache } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
 import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "../models/descriptor.js";
-import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
+import { type AnyFamily, MODEL_REGISTRY, type ModelRegistry } from "../models/registry.js";
+import { type LoadedInfo, LoadedEncoder, LoadedSeq2Seq } from "./kind-models.js";
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
-import type { ForwardItem, SequenceState, TextModel } from "./model-api.js";
+import { type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
 
 export interface LoadModelOptions {
   threads?: number;
@@ -40,6 +42,8 @@ export interface LoadModelOptions {
   /** Let the backend rewrite encoded matmul weights into its faster layout (Backend.repackWeight; same results).
    *  Default true; false keeps every matrix in the file's layout (to compare the two). */
   repack?: boolean;
+  /** The families to load from (default: MODEL_REGISTRY, every family Zhiyu implements). */
+  registry?: ModelRegistry;
 }
 
 /** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. An encoded
@@ -115,6 +119,7 @@ class Sequence implements SequenceState {
 }
 
 export class LoadedModel implements TextModel {
+  readonly kind = "causal-lm" as const;
   readonly vocabSize: number;
   readonly embeddingDim: number;
   constructor(
@@ -195,8 +200,51 @@ export class LoadedModel implements TextModel {
   }
 }
 
-/** Loads a .gguf file or a Hugging Face folder. */
+/** Loads a causal LM (.gguf file or Hugging Face folder) for generation, chat and the server; a model of another
+ *  kind is refused naming the file and its kind (loadAnyModel loads every kind). */
 export async function loadModel(modelPath: string, options: LoadModelOptions = {}): Promise<TextModel & LoadedModel> {
+  const opened = await openModel(modelPath, options);
+  if (opened.network.kind !== "causal-lm") {
+    const causal = (options.registry ?? MODEL_REGISTRY).all.filter((f) => f.kind === "causal-lm").map((f) => f.id);
+    throw new ModelLoadError(`${modelPath}: ${opened.family.id} is ${withArticle(opened.network.kind)} model; generation, chat and ` +
+      `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
+  }
+  return causalModel(opened, opened.network.network);
+}
+
+/** Loads a model of any kind (causal LM, encoder, seq2seq), tagged by `kind`. */
+export async function loadAnyModel(modelPath: string, options: LoadModelOptions = {}): Promise<ServedModel> {
+  const opened = await openModel(modelPath, options);
+  const n = opened.network;
+  if (n.kind === "causal-lm") return causalModel(opened, n.network);
+  const info: LoadedInfo = { id: opened.id, architecture: opened.architecture, vocabSize: opened.config.vocabSize,
+    hiddenSize: opened.config.hiddenSize, contextLength: opened.contextLength, tokenizer: opened.tokenizer,
+    stopTokenIds: opened.stopTokenIds, generationDefaults: opened.generationDefaults, backend: opened.backend };
+  if (n.kind === "encoder") return new LoadedEncoder(info, n.network);
+  return new LoadedSeq2Seq(info, n.network, opened.config.sourceLength ?? opened.config.contextLength);
+}
+
+function causalModel(o: OpenedModel, network: CausalLmNetwork): LoadedModel {
+  return new LoadedModel(o.id, o.architecture, o.config, network, o.contextLength, o.tokenizer, o.chatTemplate,
+    o.stopTokenIds, o.generationDefaults, o.backend, weightBytes(network.params as Map<string, Weight>));
+}
+
+/** A file's family, config and network, with what serving needs around them (tokenizer, template, stop ids). */
+interface OpenedModel {
+  family: AnyFamily;
+  config: FamilyConfig;
+  network: FamilyNetwork;
+  id: string;
+  architecture: string;
+  contextLength: number;
+  tokenizer: Tokenizer;
+  chatTemplate: string | null;
+  stopTokenIds: number[];
+  generationDefaults: Record<string, number>;
+  backend: Backend;
+}
+
+async function openModel(modelPath: string, options: LoadModelOptions): Promise<OpenedModel> {
   if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
   let backend: Backend;
   if (options.backend) backend = options.backend;
@@ -210,8 +258,8 @@ export async function loadModel(modelPath: string, options: LoadModelOptions = {
   }
   if (options.threads) backend.setThreads(options.threads);
   return statSync(modelPath).isDirectory()
-    ? loadHfFolder(modelPath, options, backend)
-    : loadGgufFile(modelPath, options, backend);
+    ? openHfFolder(modelPath, options, backend)
+    : openGgufFile(modelPath, options, backend);
 }
 
 function weightBytes(params: Map<string, Weight>): number {
@@ -236,28 +284,19 @@ function loadNetwork(family: AnyFamily, config: FamilyConfig, format: "gguf" | "
   return network!;
 }
 
-/** The causal LM of a loaded network, or an error naming the file, its kind and what generation needs. */
-function causalLm(network: FamilyNetwork, family: AnyFamily, where: string): CausalLmNetwork {
-  if (network.kind !== "causal-lm") {
-    throw new ModelLoadError(`${where}: ${family.id} is a ${network.kind} model; generation, chat and completions ` +
-      "need a causal LM (supported causal-lm families: " +
-      `${MODEL_REGISTRY.all.filter((f) => f.kind === "causal-lm").map((f) => f.id).join(", ")})`);
-  }
-  return network.network;
-}
-
-async function loadGgufFile(file: string, options: LoadModelOptions, backend: Backend): Promise<LoadedModel> {
+async function openGgufFile(file: string, options: LoadModelOptions, backend: Backend): Promise<OpenedModel> {
   const gguf = readGguf(file);
   const arch = getOptionalString(gguf, "general.architecture") ?? "(none)";
-  const family = MODEL_REGISTRY.ofGgufArchitecture(arch, file);
+  const family = (options.registry ?? MODEL_REGISTRY).ofGgufArchitecture(arch, file);
   const config = family.configFromGguf(gguf);
   const source = new GgufSource(gguf, (name) => family.ggufName(name));
-  const m = causalLm(loadNetwork(family, config, "gguf", gguf, source, options, backend), family, file);
+  const network = loadNetwork(family, config, "gguf", gguf, source, options, backend);
   const tokenizer = options.tokenizer ?? tokenizerForGguf(gguf, config.vocabSize);
-  const contextLength = options.contextLength ?? config.contextLength;
-  return new LoadedModel(path.basename(file), arch, config, m, contextLength, tokenizer,
-    getOptionalString(gguf, "tokenizer.chat_template") ?? null, stopIdsOf(tokenizer, []), {}, backend,
-    weightBytes(m.params as Map<string, Weight>));
+  return {
+    family, config, network, id: path.basename(file), architecture: arch, contextLength: options.contextLength ?? config.contextLength,
+    tokenizer, chatTemplate: getOptionalString(gguf, "tokenizer.chat_template") ?? null, stopTokenIds: stopIdsOf(tokenizer, []),
+    generationDefaults: {}, backend,
+  };
 }
 
 function readJson(file: string): Record<string, unknown> {
@@ -268,16 +307,16 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Backend): Promise<LoadedModel> {
+async function openHfFolder(dir: string, options: LoadModelOptions, backend: Backend): Promise<OpenedModel> {
   const configPath = path.join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
   const json = readJson(configPath);
-  const family = MODEL_REGISTRY.ofHfConfig(json, configPath);
+  const family = (options.registry ?? MODEL_REGISTRY).ofHfConfig(json, configPath);
   const config = family.configFromHf(json, configPath);
   const folder = openSafetensorsFolder(dir);
   const source = new SafetensorsSource(folder, family.hfTransposed,
     family.hfFileName ? (name) => family.hfFileName!(config, name, (f) => folder.has(f)) : null);
-  const m = causalLm(loadNetwork(family, config, "hf", null, source, options, backend), family, dir);
+  const network = loadNetwork(family, config, "hf", null, source, options, backend);
   const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, config.vocabSize, "the folder has no tokenizer.json"));
   const gen = existsSync(path.join(dir, "generation_config.json")) ? readJson(path.join(dir, "generation_config.json")) : {};
@@ -288,9 +327,11 @@ async function loadHfFolder(dir: string, options: LoadModelOptions, backend: Bac
     ["min_p", "minP"], ["repetition_penalty", "repetitionPenalty"], ["max_new_tokens", "maxTokens"]];
   for (const [from, to] of keys) if (typeof gen[from] === "number") defaults[to] = gen[from] as number;
   if (gen.do_sample === false) defaults.temperature = 0;
-  const contextLength = options.contextLength ?? config.contextLength;
-  return new LoadedModel(path.basename(path.resolve(dir)), config.architecture, config, m, contextLength, tokenizer,
-    chatTemplateFromFolder(dir), stopIdsOf(tokenizer, eos), defaults, backend, weightBytes(m.params as Map<string, Weight>));
+  return {
+    family, config, network, id: path.basename(path.resolve(dir)), architecture: config.architecture,
+    contextLength: options.contextLength ?? config.contextLength, tokenizer, chatTemplate: chatTemplateFromFolder(dir),
+    stopTokenIds: stopIdsOf(tokenizer, eos), generationDefaults: defaults, backend,
+  };
 }
 
 function stopIdsOf(tokenizer: Tokenizer, extra: number[]): number[] {

@@ -1,8 +1,15 @@
-// What the generation loop, the server and the batching scheduler need from a loaded language model.
-// src/infer/ implements it for every model family; src/serve/ and the scheduler depend only on this file
+// What the generation loop, the server and the batching scheduler need from a loaded model, one interface per
+// model kind: TextModel (a causal LM with its KV cache), EncoderModel (hidden states, BERT-style) and Seq2SeqModel
+// (encode the source once, then decoder steps like a causal LM's). loadAnyModel (load.ts) returns one of them,
+// tagged by `kind`; requireKind turns a model of the wrong kind for a route into a clear error.
+// src/infer/ implements them for every registered family; src/serve/ and the scheduler depend only on this file
 // (and src/tokenizers/tokenizer.ts), so they can be tested with a small fake.
+// Leaves out: how a route uses a kind (src/serve/).
 
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
+import type { ModelKind } from "../models/descriptor.js";
+
+export type { ModelKind };
 
 /** One sequence's state inside a model: its KV cache and length. */
 export interface SequenceState {
@@ -21,6 +28,8 @@ export interface ForwardItem {
 }
 
 export interface TextModel {
+  /** Absent means "causal-lm" (fakes written before the other kinds existed need not say it). */
+  readonly kind?: "causal-lm";
   /** Id shown in /v1/models, e.g. the folder or file name. */
   readonly id: string;
   readonly architecture: string;
@@ -44,4 +53,84 @@ export interface TextModel {
   /** A fixed-size embedding of the text's tokens (mean of the final hidden states), for /v1/embeddings. */
   embed(tokens: readonly number[]): Float32Array;
   dispose(): void;
+}
+
+/** One input of an encoder: token ids, and segment ids (BERT token_type_ids; zeros when absent). */
+export interface EncodeItem {
+  tokens: readonly number[];
+  tokenTypeIds?: readonly number[];
+}
+
+/** An encoder (BERT-style): hidden states for every token; no sampling, no cache. */
+export interface EncoderModel {
+  readonly kind: "encoder";
+  readonly id: string;
+  readonly architecture: string;
+  readonly vocabSize: number;
+  /** Longest input the model accepts. */
+  readonly contextLength: number;
+  /** Hidden size H: each token's vector length, and the dimension of embed() vectors. */
+  readonly embeddingDim: number;
+  readonly tokenizer: Tokenizer;
+  /** Heads the checkpoint carries (e.g. "pooler", "mlm", "classifier"), for runHead. */
+  readonly heads: readonly string[];
+  /** Per item, its hidden states [T, H] row-major (a batch is padded and masked inside; rows do not interact). */
+  encode(batch: readonly EncodeItem[]): Float32Array[];
+  /** Per item, a head's output over its hidden states, flattened row-major. */
+  runHead(head: string, batch: readonly EncodeItem[]): Float32Array[];
+  /** A fixed-size embedding of the tokens (mean of the hidden states), for /v1/embeddings. */
+  embed(tokens: readonly number[]): Float32Array;
+  dispose(): void;
+}
+
+/** An encoder-decoder (T5-style): createSequence encodes the source once (the sequence holds the decoder's
+ *  self-attention cache and the source's cross-attention K/V); forward then runs decoder steps exactly as a
+ *  TextModel's, so the scheduler's batching applies (the first step feeds decoderStartTokenId). */
+export interface Seq2SeqModel {
+  readonly kind: "seq2seq";
+  readonly id: string;
+  readonly architecture: string;
+  readonly vocabSize: number;
+  /** Longest target (decoder) sequence; sources are checked against sourceLength. */
+  readonly contextLength: number;
+  readonly sourceLength: number;
+  readonly embeddingDim: number;
+  readonly tokenizer: Tokenizer;
+  readonly decoderStartTokenId: number;
+  readonly stopTokenIds: readonly number[];
+  readonly generationDefaults: Readonly<Record<string, number>>;
+  createSequence(sourceTokens: readonly number[]): SequenceState;
+  forward(batch: readonly ForwardItem[]): Float32Array[];
+  /** Mean of the encoder's hidden states over the tokens, for /v1/embeddings. */
+  embed(tokens: readonly number[]): Float32Array;
+  dispose(): void;
+}
+
+/** Any loaded model, tagged by kind. */
+export type ServedModel = TextModel | EncoderModel | Seq2SeqModel;
+
+export function kindOf(model: ServedModel): ModelKind {
+  return model.kind ?? "causal-lm";
+}
+
+interface KindMap { "causal-lm": TextModel; encoder: EncoderModel; seq2seq: Seq2SeqModel }
+
+export class UnsupportedKindError extends Error {
+  override name = "UnsupportedKindError";
+}
+
+/** "a causal-lm", "an encoder", "a seq2seq": for messages. */
+export function withArticle(kind: ModelKind): string {
+  return `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
+}
+
+/** The model as the kind `use` needs (e.g. use = "chat completions"), or an error naming the model, its kind, the
+ *  use and the kinds it accepts. */
+export function requireKind<K extends ModelKind>(model: ServedModel, kinds: readonly K[], use: string): KindMap[K] {
+  const kind = kindOf(model);
+  if (!(kinds as readonly ModelKind[]).includes(kind)) {
+    throw new UnsupportedKindError(`${use}: model '${model.id}' (${model.architecture}) is ${withArticle(kind)} model; ` +
+      `${use} needs ${kinds.map(withArticle).join(" or ")} model`);
+  }
+  return model as KindMap[K];
 }

@@ -11,7 +11,7 @@
 // request whose prompt starts with the same tokens — the next turn of a chat, an agent's next step — takes it over,
 // truncated to the common prefix, and only feeds the rest.
 // Leaves out: sharing one prefix between several live sequences (copy-on-write caches), priorities.
-import type { SequenceState, TextModel, ForwardItem } from "./model-api.js";
+import { type SequenceState, type TextModel, type ForwardItem, requireKind } from "./model-api.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
 
@@ -110,6 +110,7 @@ export class Scheduler {
   stats = { steps: 0, batchedItems: 0 };
 
   constructor(private readonly model: TextModel, options: SchedulerOptions) {
+    requireKind(model, ["causal-lm"], "the batching scheduler (completions, chat)"); // an encoder passed in by a cast
     if (!Number.isInteger(options.parallel) || options.parallel < 1) {
       throw new RangeError(`[scheduler] parallel = ${options.parallel}; expected an integer ≥ 1`);
     }

@@ -23,6 +23,8 @@ export interface FamilyConfig {
   numLayers: number;
   /** Longest sequence the model accepts (a seq2seq model: the longest target). */
   contextLength: number;
+  /** seq2seq only: the longest source (default contextLength). */
+  sourceLength?: number;
 }
 
 /** GGUF metadata entries: key, value, and the GGUF type when a number must not be written as the default. */
@@ -95,7 +97,8 @@ export interface Seq2SeqNetwork {
   readonly decoderStartTokenId: number;
   /** → encoder hidden states [batch, length, D]. */
   encode(input: EncoderInput): Tensor;
-  /** A decoder state for one source (encoder output [1, S, D] or [S, D]; the cross K/V are computed here). */
+  /** A decoder state for one source (encoder output [1, S, D]; the cross K/V are computed here). Its tensors must
+   *  outlive the caller's tidy scope (keep() them, as KvCache does); dispose() frees them. */
   createDecoderState(encoderOutput: Tensor, maxLength: number): DecoderState;
   /** Appends each item's ids to its decoder state; returns logits [items, V] at each item's last new token. */
   decode(items: ReadonlyArray<{ ids: readonly number[]; state: DecoderState }>): Tensor;
@@ -158,3 +161,12 @@ export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {
   /** The training model over f32 tensors with autograd; matmulDtype "bf16" = mixed-precision projections. */
   trainable(config: C, params: ReadonlyMap<string, Tensor>, options: { matmulDtype: "f32" | "bf16" }): TrainableNetwork;
 }
+
+/** The layout hooks of a family whose HF matrices are already [out, in] and whose GGUF tensors need no row
+ *  permutation, type override or copies: spread it into a descriptor and override what differs. */
+export const PLAIN_LAYOUT = {
+  hfTransposed: null,
+  ggufRowOrder: (): Int32Array | null => null,
+  ggufTensorType: (_config: FamilyConfig, _spec: ParamSpec, requested: GgufExportType): GgufExportType => requested,
+  ggufCopies: (): Array<readonly [string, string]> => [],
+} as const;

@@ -18,6 +18,9 @@ export interface ParamSpec {
   /** Only read by row id (an embedding table not tied to the output layer): an encoded one keeps the file's layout
    *  (a matmul-only repacked layout would gain nothing and make each row a gather). */
   lookupOnly?: boolean;
+  /** What the trainer treats specially: "embedding" = a lookup table (no weight decay, no matmul FLOPs);
+   *  "residual" = a projection that writes into the residual stream (GPT-2 init scales its std by 1/√(2·layers)). */
+  role?: "embedding" | "residual";
 }
 
 /** Raw tensor bytes from a file, already in the model's layout (torch order, rows contiguous). */

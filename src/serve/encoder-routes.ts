@@ -6,7 +6,7 @@
 // pooling; a one-label model's score, or label 0's for more labels), results sorted by it, best first.
 // Leaves out: batching requests together across clients (each request runs its inputs as one batch, on the event
 // loop), instructions that some embedding models prepend (callers add them).
-import type { LoadedEncoder } from "../infer/encoder.js";
+import type { BertEncoder } from "../infer/encoder.js";
 import type { TextModel } from "../infer/model-api.js";
 import type { EncoderSequence } from "../models/bert/model.js";
 import { ApiError, invalid } from "./errors.js";
@@ -16,7 +16,7 @@ import { float32ToBase64 } from "./routes.js";
 
 /** An encoder the server runs, and the names a request's `model` may use for it. */
 export interface EncoderService {
-  encoder: LoadedEncoder;
+  encoder: BertEncoder;
   names: readonly string[];
 }
 
@@ -31,7 +31,7 @@ function checkModel(svc: EncoderService, model: string, what: string): void {
 }
 
 /** Text or token ids → one sequence, with the request's parameter named in errors. */
-function toSequence(enc: LoadedEncoder, input: string | number[], param: string, pair?: string): EncoderSequence {
+function toSequence(enc: BertEncoder, input: string | number[], param: string, pair?: string): EncoderSequence {
   try {
     return typeof input === "string" ? enc.sequenceFromJson({ text: input, ...(pair !== undefined ? { text_pair: pair } : {}) }, param)
       : enc.sequenceFromJson({ ids: input }, param);
@@ -57,7 +57,7 @@ export function encoderEmbeddings(svc: EncoderService, metrics: Metrics, body: u
   }
   const seqs = req.inputs.map((x, i) => toSequence(enc, x, req.inputs.length > 1 ? `input[${i}]` : "input"));
   const pooling = enc.defaultPooling === "none" ? "mean" : enc.defaultPooling;
-  const vectors = inBatches(seqs, (chunk) => enc.embed(chunk, pooling, true));
+  const vectors = inBatches(seqs, (chunk) => enc.embedSequences(chunk, pooling, true));
   const total = seqs.reduce((a, s) => a + s.ids.length, 0);
   metrics.promptTokens += total;
   return {
@@ -123,6 +123,6 @@ export function noChatModel(svc: EncoderService): TextModel {
   return {
     id: enc.id, architecture: "bert", vocabSize: enc.config.vocabSize, contextLength: enc.contextLength, embeddingDim: enc.config.hiddenSize,
     tokenizer: enc.tokenizer, chatTemplate: null, stopTokenIds: [], generationDefaults: {},
-    createSequence: refuse, forward: refuse, embed: (tokens) => enc.embed([{ ids: tokens }], "mean", false)[0], dispose: () => {},
+    createSequence: refuse, forward: refuse, embed: (tokens) => enc.embed(tokens), dispose: () => {},
   };
 }

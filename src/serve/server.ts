@@ -16,16 +16,16 @@ import { ApiError } from "./errors.js";
 import { Metrics } from "./metrics.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
-import type { LoadedEncoder } from "../infer/encoder.js";
+import type { BertEncoder } from "../infer/encoder.js";
 import { type EncoderService, encoderEmbeddings, noChatModel, rerank } from "./encoder-routes.js";
 
 export interface ServerOptions {
   /** The chat / completions model; null when the server runs encoders only. */
   model: TextModel | null;
   /** A BERT-family encoder serving /v1/embeddings under its own name (zhiyu serve --embedding-model). */
-  embeddingModel?: LoadedEncoder | null;
+  embeddingModel?: BertEncoder | null;
   /** A cross-encoder serving /v1/rerank (zhiyu serve --rerank-model). */
-  rerankModel?: LoadedEncoder | null;
+  rerankModel?: BertEncoder | null;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -94,7 +94,7 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const encoderNames = (enc: LoadedEncoder) => [...new Set([enc.id, enc.id.replace(/\.gguf$/i, "")])];
+  const encoderNames = (enc: BertEncoder) => [...new Set([enc.id, enc.id.replace(/\.gguf$/i, "")])];
   const embeddingService: EncoderService | null = options.embeddingModel
     ? { encoder: options.embeddingModel, names: encoderNames(options.embeddingModel) } : null;
   const rerankService: EncoderService | null = options.rerankModel ? { encoder: options.rerankModel, names: encoderNames(options.rerankModel) } : null;

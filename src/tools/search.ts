@@ -5,6 +5,7 @@
 // (the terms would differ). Passages are paragraphs (long ones cut at sentence ends into ≤ ~400 characters).
 // Scoring: Okapi BM25 (k1 = 1.2, b = 0.75, idf = ln(1 + (N − df + 0.5)/(df + 0.5))), terms from jieba's search mode
 // in the index and its precise mode in the query (a query word absent from the index falls back to its sub-words).
+// Other formats are converted by callers and added with replaceDocument (src/apps/contact-centre/kb).
 // Leaves out: PDF/Office formats, vector search, phrase queries.
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
@@ -46,7 +47,7 @@ export interface DocumentIndexOptions {
 
 /** Splits text into passages: one per paragraph (headings and very short paragraphs attach to the next one), long
  *  paragraphs cut at sentence ends into pieces of at most PASSAGE_CHARS characters where sentences allow. */
-export function splitPassages(text: string): string[] {
+export function splitPassages(text: string, maxChars = PASSAGE_CHARS): string[] {
   const paragraphs = text.replace(/\r\n/g, "\n").split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p.length > 0);
   const passages: string[] = [];
   let carry = "";
@@ -58,13 +59,13 @@ export function splitPassages(text: string): string[] {
       carry = full;
       return;
     }
-    if (full.length <= PASSAGE_CHARS) {
+    if (full.length <= maxChars) {
       passages.push(full);
       return;
     }
     let current = "";
     for (const sentence of full.match(/[^。！？!?.\n]+[。！？!?.]*\s*|\n/g) ?? [full]) {
-      if (current.length > 0 && current.length + sentence.length > PASSAGE_CHARS) {
+      if (current.length > 0 && current.length + sentence.length > maxChars) {
         passages.push(current.trim());
         current = "";
       }
@@ -161,8 +162,25 @@ export class DocumentIndex {
     return report;
   }
 
-  private replaceDocument(rel: string, mtimeMs: number, size: number, hash: string, text: string): number {
-    const passages = splitPassages(text);
+  /** The content hash recorded for a document, or null if it is not indexed. */
+  documentHash(rel: string): string | null {
+    return (this.db.prepare("SELECT hash FROM docs WHERE path = ?").get(rel) as { hash: string } | undefined)?.hash ?? null;
+  }
+
+  /** Paths of every indexed document. */
+  documentPaths(): string[] {
+    return (this.db.prepare("SELECT path FROM docs ORDER BY path").all() as { path: string }[]).map((r) => r.path);
+  }
+
+  /** Removes one document and its passages. */
+  removeDocument(rel: string): void {
+    this.db.prepare("DELETE FROM docs WHERE path = ?").run(rel);
+  }
+
+  /** Replaces (or adds) one document from already-extracted text or passages, in one transaction, for callers that
+   *  convert other formats (the contact-centre knowledge base: PDF, DOCX, FAQ rows). Returns the passage count. */
+  replaceDocument(rel: string, mtimeMs: number, size: number, hash: string, text: string | readonly string[]): number {
+    const passages = typeof text === "string" ? splitPassages(text) : text;
     const tx = this.db.transaction(() => {
       this.db.prepare("DELETE FROM docs WHERE path = ?").run(rel);
       const docId = this.db.prepare("INSERT INTO docs (path, mtime_ms, size, hash) VALUES (?, ?, ?, ?)").run(rel, mtimeMs, size, hash).lastInsertRowid;
@@ -180,13 +198,25 @@ export class DocumentIndex {
     return passages.length;
   }
 
+  /** The terms a query is scored with: precise words first (上海交通大学 must not match texts with 上海, 交通, 大学
+   *  apart); a word the index has never seen falls back to its sub-words (交通拥堵 → 交通, 拥堵). */
+  queryTerms(query: string): string[] {
+    const df = this.db.prepare("SELECT COUNT(*) AS n FROM postings WHERE term = ?");
+    return [...new Set(normaliseTerms(this.segmenter.cut(query)).flatMap((t) =>
+      (df.get(t) as { n: number }).n > 0 ? [t] : normaliseTerms(this.segmenter.cutForSearch(t)).filter((x) => x !== t)))];
+  }
+
+  /** The best BM25 score a passage could get for these terms (each term once in a passage of average length: the
+   *  sum of their IDFs, with the IDF of a document-frequency-0 term for unseen terms), to put scores on a 0..1 scale. */
+  maxScore(terms: readonly string[]): number {
+    const n = (this.db.prepare("SELECT COUNT(*) AS n FROM passages").get() as { n: number }).n;
+    const df = this.db.prepare("SELECT COUNT(*) AS n FROM postings WHERE term = ?");
+    return terms.reduce((sum, t) => sum + Math.log(1 + (n - (df.get(t) as { n: number }).n + 0.5) / ((df.get(t) as { n: number }).n + 0.5)), 0);
+  }
+
   /** The k best passages for a query by BM25 (ties: earlier file, earlier passage). */
   search(query: string, k = 5): SearchHit[] {
-    // Precise words first (上海交通大学 must not match texts with 上海, 交通, 大学 apart); a word the index has never
-    // seen falls back to its sub-words (交通拥堵 → 交通, 拥堵).
-    const df = this.db.prepare("SELECT COUNT(*) AS n FROM postings WHERE term = ?");
-    const terms = [...new Set(normaliseTerms(this.segmenter.cut(query)).flatMap((t) =>
-      (df.get(t) as { n: number }).n > 0 ? [t] : normaliseTerms(this.segmenter.cutForSearch(t)).filter((x) => x !== t)))];
+    const terms = this.queryTerms(query);
     if (terms.length === 0) return [];
     const stats = this.db.prepare("SELECT COUNT(*) AS n, AVG(length) AS avg FROM passages").get() as { n: number; avg: number | null };
     if (stats.n === 0) return [];

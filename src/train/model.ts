@@ -32,7 +32,7 @@ export function familyOf(hfConfig: Record<string, unknown>, where: string): AnyF
 
 /** Parameters that take no weight decay by default: norms, biases and embedding tables. */
 export function isNoDecay(spec: ParamSpec): boolean {
-  return spec.kind === "vector" || /(^|\.)(wte|wpe|embed_tokens)\.weight$/.test(spec.name);
+  return spec.kind === "vector" || spec.role === "embedding";
 }
 
 export class TrainModel {
@@ -78,7 +78,7 @@ export class TrainModel {
   /** Shape for the MFU estimate: parameters used in matmuls (all but the embedding tables, plus the head). */
   flopsShape(): { matmulParams: number; nLayer: number; nEmbd: number } {
     let n = 0;
-    for (const s of this.specs) if (!/(wte|wpe|embed_tokens)\.weight$/.test(s.name)) n += s.shape.reduce((a, b) => a * b, 1);
+    for (const s of this.specs) if (s.role !== "embedding") n += s.shape.reduce((a, b) => a * b, 1);
     n += this.config.vocabSize * this.config.hiddenSize; // the LM head matmul (tied or not)
     if (this.specs.some((s) => s.name === "lm_head.weight")) n -= this.config.vocabSize * this.config.hiddenSize;
     return { matmulParams: n, nLayer: this.config.numLayers, nEmbd: this.config.hiddenSize };
@@ -144,7 +144,7 @@ export class TrainModel {
       const data = new Float32Array(n);
       if (s.init === "ones") data.fill(1);
       else if (s.init === "normal") {
-        const residual = /(c_proj|o_proj|down_proj)\.weight$/.test(s.name);
+        const residual = s.role === "residual";
         const sd = residual ? std / Math.sqrt(2 * nLayer) : std;
         for (let i = 0; i < n; i++) data[i] = rng.normal(0, sd);
       }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
 import { type Tensor, crossEntropy, fromArray, noGrad, setDefaultBackend, sub, mul, assign } from "../../src/tensor/index.js";
-import { loadEncoder, type LoadedEncoder } from "../../src/infer/encoder.js";
+import { loadEncoder, type BertEncoder } from "../../src/infer/encoder.js";
 import { packSequences, type PackedBatch } from "../../src/models/bert/model.js";
 
 setDefaultBackend(createBackend({ kind: "ref" }));
@@ -17,17 +17,17 @@ const seqs = [
   { ids: [101, 343, 425, 102, 150, 756, 102], typeIds: [0, 0, 0, 0, 1, 1, 1] },
 ];
 
-function mlmLoss(enc: LoadedEncoder, batch: PackedBatch): Tensor {
+function mlmLoss(enc: BertEncoder, batch: PackedBatch): Tensor {
   // Targets at the [MASK] positions only; every other row is ignored (-100, as HF's DataCollatorForLanguageModeling).
   const targets = Array.from(batch.ids, (id, i) => (id === 103 ? [370, 0, 0, 0, 0, 225, 0, 0, 0, 0, 0, 0, 0, 0][i] : -100));
   return crossEntropy(enc.model.mlmLogits(enc.model.encode(batch)), fromArray(targets, [targets.length], { dtype: "i32" }), { ignoreIndex: -100 });
 }
 
-function seqclsLoss(enc: LoadedEncoder, batch: PackedBatch): Tensor {
+function seqclsLoss(enc: BertEncoder, batch: PackedBatch): Tensor {
   return crossEntropy(enc.model.sequenceLogits(enc.model.encode(batch), batch), fromArray([3, 1], [2], { dtype: "i32" }));
 }
 
-function checkGradients(folder: string, loss: (e: LoadedEncoder, b: PackedBatch) => Tensor, names: string[]): void {
+function checkGradients(folder: string, loss: (e: BertEncoder, b: PackedBatch) => Tensor, names: string[]): void {
   const enc = loadEncoder(path.join(DIR, folder));
   const batch = packSequences(enc.config, seqs);
   const params = names.map((n) => enc.model.params.get(n) as Tensor);

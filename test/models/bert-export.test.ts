@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
 import { noGrad, setDefaultBackend } from "../../src/tensor/index.js";
-import { loadEncoder, type LoadedEncoder } from "../../src/infer/encoder.js";
+import { loadEncoder, type BertEncoder } from "../../src/infer/encoder.js";
 import { type EncoderExportType, writeEncoderGguf, writeEncoderHf } from "../../src/infer/encoder-export.js";
 import { packPadded } from "../../src/models/bert/model.js";
 import { readGguf } from "../../src/io/gguf.js";
@@ -30,7 +30,7 @@ function bin(name: string): Float32Array {
 }
 
 /** max |ours − reference| / max |reference| over the valid positions of `output`, with ours from `run`. */
-function relError(enc: LoadedEncoder, output: string, run: (enc: LoadedEncoder, b: ReturnType<typeof packPadded>["batch"]) => Float32Array): number {
+function relError(enc: BertEncoder, output: string, run: (enc: BertEncoder, b: ReturnType<typeof packPadded>["batch"]) => Float32Array): number {
   const shape = ref.outputs[output].shape;
   const width = shape[shape.length - 1];
   const want = bin(output);
@@ -48,13 +48,13 @@ function relError(enc: LoadedEncoder, output: string, run: (enc: LoadedEncoder, 
   });
   return maxDiff / maxRef;
 }
-const hidden = (enc: LoadedEncoder, b: ReturnType<typeof packPadded>["batch"]) => enc.model.encode(b).toFloat32Array();
+const hidden = (enc: BertEncoder, b: ReturnType<typeof packPadded>["batch"]) => enc.model.encode(b).toFloat32Array();
 
-function minCosine(enc: LoadedEncoder): number {
+function minCosine(enc: BertEncoder): number {
   const want = bin("sentence_embedding");
   const d = ref.outputs.sentence_embedding.shape[1];
   const seqs = ids.map((row, b) => ({ ids: row.filter((_, t) => mask[b][t] === 1), typeIds: typeIds[b].filter((_, t) => mask[b][t] === 1) }));
-  return Math.min(...enc.embed(seqs, "mean", true).map((v, b) => {
+  return Math.min(...enc.embedSequences(seqs, "mean", true).map((v, b) => {
     const w = want.subarray(b * d, (b + 1) * d);
     let ab = 0, aa = 0, bb = 0;
     for (let i = 0; i < d; i++) { ab += v[i] * w[i]; aa += v[i] * v[i]; bb += w[i] * w[i]; }
@@ -104,8 +104,8 @@ test("GGUF f16 / bf16 / q8_0 load back within their precision", () => {
 
 test("MLM and sequence-classification heads survive HF → GGUF → HF", () => {
   for (const [folder, output, run] of [
-    ["mlm", "mlm_logits", (e: LoadedEncoder, b: ReturnType<typeof packPadded>["batch"]) => e.model.mlmLogits(e.model.encode(b)).toFloat32Array()],
-    ["seqcls", "seqcls_logits", (e: LoadedEncoder, b: ReturnType<typeof packPadded>["batch"]) => e.model.sequenceLogits(e.model.encode(b), b).toFloat32Array()],
+    ["mlm", "mlm_logits", (e: BertEncoder, b: ReturnType<typeof packPadded>["batch"]) => e.model.mlmLogits(e.model.encode(b)).toFloat32Array()],
+    ["seqcls", "seqcls_logits", (e: BertEncoder, b: ReturnType<typeof packPadded>["batch"]) => e.model.sequenceLogits(e.model.encode(b), b).toFloat32Array()],
   ] as const) {
     const hf = loadEncoder(path.join(DIR, folder), { repack: false });
     const gguf = path.join(tmp, `${folder}.gguf`);

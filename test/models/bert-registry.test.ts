@@ -15,7 +15,7 @@ import type { Weight } from "../../src/models/embed.js";
 import { openSafetensorsFolder } from "../../src/io/safetensors.js";
 import { readGguf } from "../../src/io/gguf.js";
 import { SafetensorsSource } from "../../src/infer/sources.js";
-import { loadModel } from "../../src/infer/load.js";
+import { loadAnyModel, loadModel } from "../../src/infer/load.js";
 import type { BertConfig } from "../../src/models/bert/config.js";
 
 const backend = createBackend();
@@ -107,6 +107,21 @@ test("training network: ids [B, T] → MLM logits [B, T, V] equal to transformer
   assert.ok(relErr(logits.toFloat32Array(), bin("mlm_logits").subarray(0, T * v), v, true) <= 1e-4);
 });
 
-test("loadModel (causal LMs) refuses an encoder, naming its kind", async () => {
-  await assert.rejects(loadModel(path.join(DIR, "base")), /bert is a encoder model; generation, chat and completions need a causal LM/);
+test("loadModel (causal LMs) refuses an encoder naming its kind; loadAnyModel serves it as an EncoderModel", async () => {
+  await assert.rejects(loadModel(path.join(DIR, "base")), /bert is an encoder model; generation, chat and completions need a causal LM/);
+  for (const file of [path.join(DIR, "base"), path.join(DIR, ref.gguf.file)]) {
+    const m = await loadAnyModel(file);
+    assert.equal(m.kind, "encoder");
+    if (m.kind !== "encoder") continue;
+    const d = ref.outputs.last_hidden_state.shape[2];
+    const items = ids.map((row, b) => ({ tokens: row.filter((_, t) => mask[b][t] === 1), tokenTypeIds: typeIds[b].filter((_, t) => mask[b][t] === 1) }));
+    const want = bin("last_hidden_state");
+    m.encode(items).forEach((h, b) => {
+      const w = want.subarray(b * T * d, b * T * d + h.length);
+      let maxRef = 0, maxDiff = 0;
+      for (let i = 0; i < w.length; i++) { maxRef = Math.max(maxRef, Math.abs(w[i])); maxDiff = Math.max(maxDiff, Math.abs(h[i] - w[i])); }
+      assert.ok(maxDiff <= 1e-4 * maxRef, `${path.basename(file)} row ${b}: ${maxDiff}`);
+    });
+    m.dispose();
+  }
 });

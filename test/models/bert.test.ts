@@ -83,7 +83,7 @@ test("sentence embedding: mean over valid positions, L2-normalised, cosine ≥ 0
   const enc = loadEncoder(path.join(DIR, "base"));
   const want = bin("sentence_embedding");
   const d = want.shape[1];
-  const got = enc.embed(sequences, "mean", true);
+  const got = enc.embedSequences(sequences, "mean", true);
   got.forEach((v, b) => {
     const c = cosine(v, want.data.subarray(b * d, (b + 1) * d));
     assert.ok(c >= 0.9999, `row ${b}: cosine ${c}`);
@@ -137,7 +137,7 @@ test("GGUF (llama.cpp's converter): llama-embedding's output, cosine ≥ 0.9999 
   assert.equal(llama.length, ref.gguf.texts.length);
   const seqs = ref.gguf.texts.map((t) => enc.tokenize(t));
   seqs.forEach((s, i) => assert.deepEqual(s.ids, ref.gguf.llama_token_ids[i], `text ${i}: GGUF tokenizer ids`));
-  const got = enc.embed(seqs, "mean", true);
+  const got = enc.embedSequences(seqs, "mean", true);
   const hf = bin("gguf_hf_sentence_embedding");
   got.forEach((v, i) => {
     const c = cosine(v, llama[i]);

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { parseFlags, intFlagOr } from "../flags.js";
 import { UsageError } from "../errors.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
-import { loadEncoder, type LoadedEncoder } from "../../infer/encoder.js";
+import { loadEncoder, type BertEncoder } from "../../infer/encoder.js";
 import type { EncoderSequence } from "../../models/bert/model.js";
 
 const HELP = `usage: zhiyu embed --model PATH --input-jsonl FILE [options]
@@ -25,7 +25,7 @@ const HELP = `usage: zhiyu embed --model PATH --input-jsonl FILE [options]
   --json                one JSON object per line: {"embedding": [...]} or {"hidden": [[...], ...]}`;
 
 /** Reads the JSONL file into sequences, naming FILE:LINE in errors. */
-export async function readEncoderInputs(file: string, encoder: LoadedEncoder): Promise<EncoderSequence[]> {
+export async function readEncoderInputs(file: string, encoder: BertEncoder): Promise<EncoderSequence[]> {
   const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Infinity });
   const out: EncoderSequence[] = [];
   let n = 0;
@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
         const rows = Array.from({ length: chunk[k].ids.length }, (_, t) => Array.from(h.subarray(t * d, (t + 1) * d)));
         return values.json ? JSON.stringify({ hidden: rows }) : `${i + k}\t${rows.length} × ${d}`;
       })
-      : encoder.embed(chunk, mode, normalize).map((v, k) =>
+      : encoder.embedSequences(chunk, mode, normalize).map((v, k) =>
         values.json ? JSON.stringify({ embedding: Array.from(v) }) : `${i + k}\t${Array.from(v.subarray(0, 4), (x) => x.toFixed(4)).join(" ")} …`);
     process.stdout.write(lines.join("\n") + "\n");
   }

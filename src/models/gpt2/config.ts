@@ -86,24 +86,25 @@ export function gpt2ConfigFromGguf(file: GgufFile): Gpt2Config {
 /** Parameters in HF names, with matrices in [out, in] layout (the Conv1D ones transposed from HF). */
 export function gpt2ParamSpecs(c: Gpt2Config): ParamSpec[] {
   const specs: ParamSpec[] = [];
-  const mat = (name: string, shape: number[]) => specs.push({ name, shape, kind: "matrix", init: "normal" });
+  const mat = (name: string, shape: number[], role?: "residual") => specs.push({ name, shape, kind: "matrix", init: "normal", ...(role && { role }) });
   const vec = (name: string, n: number, init: "ones" | "zeros") => specs.push({ name, shape: [n], kind: "vector", init });
   const d = c.hiddenSize;
-  specs.push({ name: "transformer.wte.weight", shape: [c.vocabSize, d], kind: "matrix", init: "normal", lookupOnly: !c.tieWordEmbeddings });
-  specs.push({ name: "transformer.wpe.weight", shape: [c.contextLength, d], kind: "matrix", init: "normal", lookupOnly: true });
+  specs.push({ name: "transformer.wte.weight", shape: [c.vocabSize, d], kind: "matrix", init: "normal", lookupOnly: !c.tieWordEmbeddings,
+    role: "embedding" });
+  specs.push({ name: "transformer.wpe.weight", shape: [c.contextLength, d], kind: "matrix", init: "normal", lookupOnly: true, role: "embedding" });
   for (let l = 0; l < c.numLayers; l++) {
     const p = `transformer.h.${l}`;
     vec(`${p}.ln_1.weight`, d, "ones");
     vec(`${p}.ln_1.bias`, d, "zeros");
     mat(`${p}.attn.c_attn.weight`, [3 * d, d]);
     vec(`${p}.attn.c_attn.bias`, 3 * d, "zeros");
-    mat(`${p}.attn.c_proj.weight`, [d, d]);
+    mat(`${p}.attn.c_proj.weight`, [d, d], "residual");
     vec(`${p}.attn.c_proj.bias`, d, "zeros");
     vec(`${p}.ln_2.weight`, d, "ones");
     vec(`${p}.ln_2.bias`, d, "zeros");
     mat(`${p}.mlp.c_fc.weight`, [c.intermediateSize, d]);
     vec(`${p}.mlp.c_fc.bias`, c.intermediateSize, "zeros");
-    mat(`${p}.mlp.c_proj.weight`, [d, c.intermediateSize]);
+    mat(`${p}.mlp.c_proj.weight`, [d, c.intermediateSize], "residual");
     vec(`${p}.mlp.c_proj.bias`, d, "zeros");
   }
   vec("transformer.ln_f.weight", d, "ones");

@@ -179,12 +179,12 @@ export function ropeFrequencies(c: LlamaConfig): Float32Array {
 /** Every parameter the config implies, HF names and torch shapes, in a stable order. */
 export function llamaParamSpecs(c: LlamaConfig): ParamSpec[] {
   const specs: ParamSpec[] = [];
-  const mat = (name: string, shape: number[]) => specs.push({ name, shape, kind: "matrix", init: "normal" });
+  const mat = (name: string, shape: number[], role?: "residual") => specs.push({ name, shape, kind: "matrix", init: "normal", ...(role && { role }) });
   const vec = (name: string, n: number, init: "ones" | "zeros") => specs.push({ name, shape: [n], kind: "vector", init });
   const qDim = c.numHeads * c.headDim;
   const kvDim = c.numKvHeads * c.headDim;
   specs.push({ name: "model.embed_tokens.weight", shape: [c.vocabSize, c.hiddenSize], kind: "matrix", init: "normal",
-    lookupOnly: !c.tieWordEmbeddings });
+    lookupOnly: !c.tieWordEmbeddings, role: "embedding" });
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}`;
     vec(`${p}.input_layernorm.weight`, c.hiddenSize, "ones");
@@ -196,11 +196,11 @@ export function llamaParamSpecs(c: LlamaConfig): ParamSpec[] {
       vec(`${p}.self_attn.k_proj.bias`, kvDim, "zeros");
       vec(`${p}.self_attn.v_proj.bias`, kvDim, "zeros");
     }
-    mat(`${p}.self_attn.o_proj.weight`, [c.hiddenSize, qDim]);
+    mat(`${p}.self_attn.o_proj.weight`, [c.hiddenSize, qDim], "residual");
     vec(`${p}.post_attention_layernorm.weight`, c.hiddenSize, "ones");
     mat(`${p}.mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]);
     mat(`${p}.mlp.up_proj.weight`, [c.intermediateSize, c.hiddenSize]);
-    mat(`${p}.mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize]);
+    mat(`${p}.mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize], "residual");
   }
   vec("model.norm.weight", c.hiddenSize, "ones");
   if (!c.tieWordEmbeddings) mat("lm_head.weight", [c.vocabSize, c.hiddenSize]);

@@ -3,7 +3,7 @@
 // `zhiyu init` presets, and the inference and training networks built over LlamaModel.
 // Leaves out: the math (model.ts), config parsing and the name table (config.ts).
 import { readTensorBytes } from "../../io/gguf.js";
-import type { FamilyDescriptor, GgufMetadata } from "../descriptor.js";
+import { type FamilyDescriptor, type GgufMetadata, PLAIN_LAYOUT } from "../descriptor.js";
 import { type LlamaConfig, ggufQkRowOrder, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "./config.js";
 import { LlamaModel, fuseProjections } from "./model.js";
 import { decodeToF32 } from "../weights.js";
@@ -91,15 +91,13 @@ export const llamaFamily: FamilyDescriptor<LlamaConfig> = {
   ggufMetadata,
   paramSpecs: llamaParamSpecs,
   ggufName: llamaGgufName,
-  hfTransposed: null,
+  ...PLAIN_LAYOUT,
   ggufRowOrder(c, spec, toGguf) {
     // llama.cpp rotates adjacent pairs for LLaMA (not Qwen2): its converter permutes HF Q/K rows.
     if (c.architecture !== "llama" || !/self_attn\.(q|k)_proj\.weight$/.test(spec.name)) return null;
     const heads = spec.name.includes("q_proj") ? c.numHeads : c.numKvHeads;
     return ggufQkRowOrder(spec.shape[0], heads, toGguf);
   },
-  ggufTensorType: (_c, _spec, requested) => requested,
-  ggufCopies: () => [],
   presets: Object.keys(LLAMA_PRESETS),
   presetConfig,
   load(config, ctx) {

@@ -1,0 +1,137 @@
+// The accuracy benchmarks of `zhiyu desk eval`: each set's model is trained with the same trainer as the shipped
+// models (training/train-models.ts fitClassifier) on the set's training split, or loaded from --model DIR, and
+// scored on its test split. banking77: accuracy on the official test split. clinc150: `oos` trained as a class,
+// temperature and threshold chosen on val (the threshold: the highest one whose in-scope val accuracy stays within
+// one point of the no-threshold accuracy); reports in-scope accuracy and OOS recall with the threshold (a turn is out
+// of scope when predicted `oos` or below it) and with the class alone. smp2017: seeded stratified 25% test split.
+// clue-emotion: train on valid, test on test, macro-F1 (class weights balanced).
+// Leaves out: the hand-off set (handoff-benchmark.ts), timing (a loaded machine makes it meaningless).
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { TrainOptions } from "../understanding/classifier.js";
+import type { FeaturizerSpec } from "../understanding/features.js";
+import { loadModel, saveModel, type LoadedModel } from "../understanding/model-file.js";
+import { loadBanking77, loadClinc150, loadClueEmotion, loadSmp2017, type Example } from "./datasets.js";
+import { fitClassifier } from "./train-models.js";
+
+export type BenchmarkSet = "banking77" | "clinc150" | "smp2017" | "clue-emotion";
+export const BENCHMARK_SETS: BenchmarkSet[] = ["banking77", "clinc150", "smp2017", "clue-emotion"];
+
+export interface BenchmarkResult {
+  set: string;
+  accuracy?: number;
+  oos_recall?: number;
+  /** clinc150: the same model without the threshold (`oos` as a class only). */
+  accuracy_class_only?: number;
+  oos_recall_class_only?: number;
+  threshold?: number;
+  macro_f1?: number;
+  precision?: number;
+  recall?: number;
+  test_size: number;
+  train_size: number;
+}
+
+/** Hyper-parameters per set (chosen on the sets' own validation data, never on test). */
+export const SET_RECIPES: Record<BenchmarkSet, { spec: Partial<FeaturizerSpec>; train: Partial<TrainOptions> }> = {
+  banking77: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 0.5, l2: 1e-6 } },
+  clinc150: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 0.5, l2: 1e-6 } },
+  smp2017: { spec: { buckets: 1 << 18 }, train: { epochs: 20, learningRate: 0.5, l2: 1e-6 } },
+  "clue-emotion": { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 0.5, l2: 1e-6, classWeight: "balanced" } },
+};
+
+function accuracy(model: LoadedModel, items: readonly Example[]): number {
+  let ok = 0;
+  for (const e of items) if (model.classifier.predict(model.featurizer.transform(e.text)).label === e.label) ok++;
+  return items.length ? ok / items.length : 0;
+}
+
+/** Macro-averaged F1 over the gold labels. */
+export function macroF1(gold: readonly string[], pred: readonly string[]): number {
+  const labels = [...new Set(gold)];
+  let sum = 0;
+  for (const l of labels) {
+    let tp = 0, fp = 0, fn = 0;
+    gold.forEach((g, i) => {
+      if (pred[i] === l && g === l) tp++;
+      else if (pred[i] === l) fp++;
+      else if (g === l) fn++;
+    });
+    sum += tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
+  }
+  return labels.length ? sum / labels.length : 0;
+}
+
+/** The set's model: loaded from `modelDir/<set>.zdcm` when given, else trained now (and saved there if asked). */
+function modelFor(set: BenchmarkSet, train: readonly Example[], calibration: readonly Example[] | undefined, modelDir?: string, save = false): LoadedModel {
+  const file = modelDir ? path.join(modelDir, `${set}.zdcm`) : undefined;
+  if (file && existsSync(file) && !save) return loadModel(file);
+  const recipe = SET_RECIPES[set];
+  const fit = fitClassifier(set, train, recipe.spec, recipe.train, calibration);
+  if (file && save) saveModel(file, fit.model.header, fit.model.featurizer, fit.model.classifier, fit.seenBuckets);
+  return fit.model;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10000) / 10000;
+}
+
+export interface BenchmarkOptions {
+  dataRoot: string;
+  /** Folder of <set>.zdcm models (from a previous run with save); trained in memory when absent. */
+  modelDir?: string;
+  /** Save the trained model into modelDir. */
+  save?: boolean;
+}
+
+export function runBenchmark(set: BenchmarkSet, o: BenchmarkOptions): BenchmarkResult {
+  switch (set) {
+    case "banking77": {
+      const d = loadBanking77(o.dataRoot);
+      const train = [...d.train, ...d.val];
+      const m = modelFor(set, train, [], o.modelDir, o.save);
+      return { set, accuracy: round(accuracy(m, d.test)), test_size: d.test.length, train_size: train.length };
+    }
+    case "smp2017": {
+      const d = loadSmp2017(o.dataRoot);
+      const train = [...d.train, ...d.val];
+      const m = modelFor(set, train, [], o.modelDir, o.save);
+      return { set, accuracy: round(accuracy(m, d.test)), test_size: d.test.length, train_size: train.length };
+    }
+    case "clue-emotion": {
+      const d = loadClueEmotion(o.dataRoot);
+      const train = [...d.train, ...d.val];
+      const m = modelFor(set, train, [], o.modelDir, o.save);
+      const pred = d.test.map((e) => m.classifier.predict(m.featurizer.transform(e.text)).label);
+      const acc = pred.filter((p, i) => p === d.test[i].label).length / d.test.length;
+      return { set, accuracy: round(acc), macro_f1: round(macroF1(d.test.map((e) => e.label), pred)), test_size: d.test.length, train_size: train.length };
+    }
+    case "clinc150":
+      return clinc150(o);
+  }
+}
+
+function clinc150(o: BenchmarkOptions): BenchmarkResult {
+  const d = loadClinc150(o.dataRoot);
+  const train = [...d.train, ...d.oosTrain];
+  const val = [...d.val, ...d.oosVal];
+  const m = modelFor("clinc150", train, val, o.modelDir, o.save);
+  const scored = (items: readonly Example[]) => items.map((e) => {
+    const p = m.classifier.predict(m.featurizer.transform(e.text));
+    return { gold: e.label, label: p.label, conf: p.confidence };
+  });
+  const inAcc = (rows: ReturnType<typeof scored>, t: number) => rows.filter((r) => r.label === r.gold && r.conf >= t).length / rows.length;
+  const oosRec = (rows: ReturnType<typeof scored>, t: number) => rows.filter((r) => r.label === "oos" || r.conf < t).length / rows.length;
+  // Threshold on val: the highest whose in-scope accuracy is within one point of no threshold.
+  const valIn = scored(d.val);
+  const base = inAcc(valIn, 0);
+  let threshold = 0;
+  for (let t = 0; t <= 1.0001; t += 0.01) if (inAcc(valIn, t) >= base - 0.01) threshold = round(t);
+  const testIn = scored(d.test);
+  const testOos = scored(d.oosTest);
+  return {
+    set: "clinc150", accuracy: round(inAcc(testIn, threshold)), oos_recall: round(oosRec(testOos, threshold)),
+    accuracy_class_only: round(inAcc(testIn, 0)), oos_recall_class_only: round(oosRec(testOos, 0)), threshold,
+    test_size: testIn.length + testOos.length, train_size: train.length,
+  };
+}
