@@ -7,7 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
 import { readMetrics } from "../../src/train/metrics.js";
-import { pretrainOptions, readRecipeConfig, stageExtract, stageTokenizer, type RecipeContext } from "../../src/train/recipe.js";
+import { readRecipeConfig } from "../../src/apps/zhiyu-mini/config.js";
+import { pretrainOptions, stageExtract, stageTokenizer, type RecipeContext } from "../../src/apps/zhiyu-mini/stages.js";
 import { runTraining } from "../../src/train/trainer.js";
 
 const args = process.argv.slice(2);

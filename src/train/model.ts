@@ -84,10 +84,15 @@ export class TrainModel {
     return { matmulParams: n, nLayer: this.config.numLayers, nEmbd: this.config.hiddenSize };
   }
 
+  /** Next-token logits [B, T, V] of B rows of T input ids (objectives that need more than the mean loss). */
+  logits(inputs: Int32Array, batch: number, seq: number): Tensor {
+    const ids = fromTypedArray(inputs, [batch, seq]);
+    return this.network.forward(ids);
+  }
+
   /** Mean cross-entropy of next-token prediction over a batch: inputs/targets are B rows of T ids. */
   loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): Tensor {
-    const ids = fromTypedArray(inputs, [batch, seq]);
-    const logits = this.network.forward(ids); // [B, T, V]
+    const logits = this.logits(inputs, batch, seq); // [B, T, V]
     const v = logits.shape[logits.shape.length - 1]!;
     return crossEntropy(reshape(logits, [batch * seq, v]), fromTypedArray(targets, [batch * seq]));
   }

@@ -24,6 +24,9 @@ export interface TrainOptions {
   batch: number;
   seq: number;
   steps: number;
+  /** Length of the LR schedule (warmup + decay); null = --steps. A resumed run keeps its checkpoint's length unless
+   *  this is given again (then the LR follows a schedule of this length from step 0, so it may rise at the resume). */
+  scheduleSteps: number | null;
   /** Micro-batches accumulated per optimizer step (the effective batch is batch × gradAccum rows). */
   gradAccum: number;
   lr: number;
@@ -64,7 +67,7 @@ export interface TrainOptions {
 
 export const DEFAULT_OPTIONS: Omit<TrainOptions, "data"> = {
   preset: null, modelConfig: null, init: null, vocabSize: null, valData: null, tokenizer: null, out: null,
-  batch: 8, seq: 128, steps: 1000, gradAccum: 1,
+  batch: 8, seq: 128, steps: 1000, scheduleSteps: null, gradAccum: 1,
   lr: 6e-4, minLr: 0, warmup: 0, schedule: "cosine", beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1,
   decayAll: false, gradClip: 1.0, shuffle: true, seed: 1337, dtype: "f32", threads: null,
   evalEvery: 0, evalBatches: 8, checkpointEvery: 0, keepLast: 3,
@@ -95,6 +98,7 @@ export function validateOptions(o: TrainOptions): TrainOptions {
   posInt(o.seq, "--seq");
   posInt(o.steps, "--steps");
   posInt(o.gradAccum, "--grad-accum");
+  if (o.scheduleSteps !== null) posInt(o.scheduleSteps, "--schedule-steps");
   nonNegInt(o.warmup, "--warmup");
   nonNegInt(o.evalEvery, "--eval-every");
   posInt(o.evalBatches, "--eval-batches");

@@ -1,35 +1,34 @@
 // Supervised fine-tuning (SFT) of a trained decoder on chat data: the conversations of sft-data.ts rendered with
-// the model's chat template, loss only on assistant tokens, short examples packed into rows. The loop is the
-// pretraining trainer's, composed from its exported pieces (TrainModel, AdamW, schedules, clipping, SpikeGuard,
-// atomic checkpoints, MetricsLog, ProgressDisplay): each step takes `batch` packed rows in a seeded per-epoch
-// order; checkpoints (HF folder + optimizer.safetensors + sft_state.json) make `resume` continue bit for bit, and
-// a loss spike rolls back to the newest checkpoint and skips the batch, as in pretraining.
-// Leaves out: LoRA/partial fine-tuning, per-example attention masks (see sft-data.ts), gradient accumulation.
-import { existsSync, readFileSync } from "node:fs";
+// the model's chat template, loss only on assistant tokens, short examples packed into rows. This file prepares
+// the rows, loads the model (or the newest checkpoint of --out, so rerunning the command resumes) and runs the
+// SftObjective (objectives/sft.ts) in the shared training loop (loop.ts): seeded per-epoch row order, gradient
+// accumulation, clipping, the spike guard with rollback/skip/LR factor, atomic checkpoints (HF folder +
+// optimizer.safetensors + trainer_state.json) that resume bit for bit, and the held-out loss at the end.
+// Leaves out: LoRA/partial fine-tuning, per-example attention masks (see sft-data.ts).
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
-import { clipGradNorm, gradNorm, lrAt } from "../optim/index.js";
-import { noGrad, setDefaultBackend, tidy } from "../tensor/index.js";
+import { Rng } from "../core/rng.js";
+import { setDefaultBackend } from "../tensor/index.js";
 import { chatTemplateFromFolder, CHATML_TEMPLATE } from "../infer/chat-template.js";
 import { loadTokenizer } from "../tokenizers/load.js";
-import { seededPermutation } from "./batches.js";
-import { cleanStaleCheckpoints, latestCheckpoint, writeCheckpoint, type CheckpointInfo } from "./checkpoint.js";
-import { MetricsLog } from "./metrics.js";
+import { latestCheckpoint, type CheckpointInfo } from "./checkpoint.js";
+import { runLoop, resumedScheduleSteps } from "./loop.js";
+import { modelOptimizer, readTrainerState, TrainingError } from "./loop-state.js";
 import type { TrainOptions } from "./options.js";
 import { TrainModel } from "./model.js";
+import { gatherRows, SftObjective } from "./objectives/sft.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
-import { SpikeGuard } from "./spike-guard.js";
 import { packExamples, readChatFile, textExamples, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
 import { readEvalDocuments } from "./eval.js";
-import { checkpointFiles, modelOptimizer, readOptimizerState } from "./trainer.js";
 
-export const SFT_STATE_FILE = "sft_state.json";
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
 
 /** The optimizer, schedule, checkpoint and spike-guard settings SFT shares with pretraining (same names, same
  *  meaning as TrainOptions). */
-type SharedTrainOptions = Pick<TrainOptions, "seq" | "batch" | "lr" | "minLr" | "warmup" | "weightDecay" | "gradClip" |
-  "seed" | "checkpointEvery" | "keepLast" | "spikeGuard" | "spikeWindow" | "spikeZscore" | "maxRollbacks" | "logEvery">;
+type SharedTrainOptions = Pick<TrainOptions, "seq" | "batch" | "gradAccum" | "lr" | "minLr" | "warmup" | "weightDecay" |
+  "gradClip" | "seed" | "checkpointEvery" | "keepLast" | "spikeGuard" | "spikeWindow" | "spikeZscore" | "maxRollbacks" |
+  "spikeLrFactor" | "spikeSkip" | "logEvery">;
 
 export interface SftOptions extends SharedTrainOptions {
   /** The model to fine-tune: a Hugging Face folder (config.json, model.safetensors, tokenizer files). */
@@ -40,6 +39,8 @@ export interface SftOptions extends SharedTrainOptions {
   out: string;
   /** Optimizer steps; null = `epochs` passes over the packed rows. */
   steps: number | null;
+  /** LR schedule length; null = the run's steps, and on resume the length stored in the checkpoint. */
+  scheduleSteps: number | null;
   epochs: number;
   dtype: "f32" | "bf16";
   /** Every valEvery-th packed row is held out for validation (0 = none). */
@@ -47,23 +48,10 @@ export interface SftOptions extends SharedTrainOptions {
 }
 
 export const DEFAULT_SFT_OPTIONS: Omit<SftOptions, "model" | "data" | "out"> = {
-  text: [], seq: 256, batch: 8, steps: null, epochs: 2, lr: 5e-4, minLr: 5e-5, warmup: 20, weightDecay: 0.0, gradClip: 1.0,
-  seed: 1337, dtype: "f32", checkpointEvery: 100, keepLast: 2, spikeGuard: true, spikeWindow: 50, spikeZscore: 6,
-  maxRollbacks: 5, valEvery: 50, logEvery: 10,
+  text: [], seq: 256, batch: 8, gradAccum: 1, steps: null, scheduleSteps: null, epochs: 2, lr: 5e-4, minLr: 5e-5, warmup: 20, weightDecay: 0.0,
+  gradClip: 1.0, seed: 1337, dtype: "f32", checkpointEvery: 100, keepLast: 2, spikeGuard: true, spikeWindow: 50,
+  spikeZscore: 6, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0, valEvery: 50, logEvery: 10,
 };
-
-interface SftState {
-  format: "zhiyu-sft-state";
-  version: 1;
-  step: number;
-  totalSteps: number;
-  options: SftOptions;
-  epoch: number;
-  index: number;
-  optimizerStep: number;
-  spikeWindow: number[];
-  rollbacks: number;
-}
 
 export interface PreparedSftData {
   train: PackedRows;
@@ -120,34 +108,6 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
   };
 }
 
-function gatherRows(p: PackedRows, rows: ArrayLike<number>): { inputs: Int32Array; targets: Int32Array } {
-  const s = p.seq;
-  const inputs = new Int32Array(rows.length * s);
-  const targets = new Int32Array(rows.length * s);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    inputs.set(p.inputs.subarray(r * s, (r + 1) * s), i * s);
-    targets.set(p.targets.subarray(r * s, (r + 1) * s), i * s);
-  }
-  return { inputs, targets };
-}
-
-/** Mean loss over the assistant tokens of the validation rows. */
-export function sftValidationLoss(model: TrainModel, val: PackedRows, batch: number): number {
-  let nats = 0;
-  let count = 0;
-  for (let r0 = 0; r0 < val.rows; r0 += batch) {
-    const rows = [...Array(Math.min(batch, val.rows - r0)).keys()].map((i) => r0 + i);
-    const b = gatherRows(val, rows);
-    let n = 0;
-    for (const t of b.targets) if (t >= 0) n++;
-    if (n === 0) continue;
-    nats += n * noGrad(() => tidy(() => model.loss(b.inputs, b.targets, rows.length, val.seq).item()));
-    count += n;
-  }
-  return nats / Math.max(1, count);
-}
-
 export interface RunSftInput {
   options: SftOptions;
   backend: Backend;
@@ -191,100 +151,34 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
   if (o.seq > model.contextLength) throw new SftError(`--seq ${o.seq} exceeds the model's context of ${model.contextLength}`);
   const maxId = train.inputs.reduce((a, b) => Math.max(a, b), 0);
   if (maxId >= model.vocabSize) throw new SftError(`token id ${maxId} is outside the model's vocabulary of ${model.vocabSize}; use the model's own tokenizer files`);
-  const batchesPerEpoch = Math.floor(train.rows / o.batch);
-  const totalSteps = o.steps ?? Math.max(1, Math.round(o.epochs * batchesPerEpoch));
-  const params = model.specs.map((s) => model.params.get(s.name)!);
+  const objective = new SftObjective(train, data.val, o.batch, o.seed);
+  const totalSteps = o.steps ?? Math.max(1, Math.round((o.epochs * objective.batchesPerEpoch) / o.gradAccum));
   const optimizer = modelOptimizer(model, { lr: o.lr, betas: [0.9, 0.95], eps: 1e-8, weightDecay: o.weightDecay });
-  const schedule = { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmup, totalSteps, kind: "cosine" as const };
-  const guard = new SpikeGuard({ window: o.spikeWindow, zThreshold: o.spikeZscore });
-  const permute = seededPermutation(o.seed);
-  let step = 0;
-  let epoch = 0;
-  let index = 0;
-  let rollbacks = 0;
+  let scheduleSteps = o.scheduleSteps ?? totalSteps;
   if (ck0) {
-    const s = JSON.parse(readFileSync(path.join(ck0.dir, SFT_STATE_FILE), "utf8")) as SftState;
-    optimizer.importState(readOptimizerState(ck0.dir, s.optimizerStep));
-    guard.restore(s.spikeWindow);
-    ({ step, epoch, index, rollbacks } = s);
-    display.log(`resuming SFT from ${ck0.dir} at step ${step}`);
+    let state;
+    try {
+      state = readTrainerState(ck0.dir);
+    } catch (err) {
+      throw new TrainingError(`${(err as Error).message}; SFT checkpoints from before the shared training loop ` +
+        "(sft_state.json) cannot be resumed: start again with --no-resume or a new --out");
+    }
+    scheduleSteps = resumedScheduleSteps(state, o.scheduleSteps, totalSteps);
+    display.log(`resuming SFT from ${ck0.dir} at step ${state.step}`);
   }
-  cleanStaleCheckpoints(o.out);
-  const metrics = new MetricsLog(path.join(o.out, "metrics.jsonl"));
   const copies = new Map<string, string>();
   for (const name of COPIED_FILES) if (existsSync(path.join(o.model, name))) copies.set(name, path.join(o.model, name));
-  let lastCheckpoint: CheckpointInfo | null = ck0;
-  const save = (): void => {
-    const state: SftState = {
-      format: "zhiyu-sft-state", version: 1, step, totalSteps, options: o, epoch, index,
-      optimizerStep: optimizer.stepCount, spikeWindow: guard.snapshot(), rollbacks,
-    };
-    const files = checkpointFiles(model, optimizer, SFT_STATE_FILE, state);
-    lastCheckpoint = writeCheckpoint({ runDir: o.out, step, files, copies, keepLast: o.keepLast });
-    metrics.write({ step, event: "checkpoint", dir: lastCheckpoint.dir });
-  };
-  if (!ck0) {
-    metrics.write({ step: 0, event: "start", params: model.parameterCount, family: model.family });
-    if (o.spikeGuard) save();
-  }
-  display.log(`SFT of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M parameters), steps ${step}…${totalSteps}, ` +
-    `batch ${o.batch}×${o.seq}`);
-  const losses: number[] = [];
-  let perm = permute(train.rows, epoch);
-  let permEpoch = epoch;
-  while (step < totalSteps) {
-    if (index >= batchesPerEpoch) { epoch++; index = 0; }
-    if (permEpoch !== epoch) { perm = permute(train.rows, epoch); permEpoch = epoch; }
-    const t0 = performance.now();
-    const b = gatherRows(train, perm.subarray(index * o.batch, (index + 1) * o.batch));
-    index++;
-    optimizer.zeroGrad();
-    const loss = tidy(() => {
-      const l = model.loss(b.inputs, b.targets, o.batch, o.seq);
-      const v = l.item();
-      l.backward();
-      return v;
-    });
-    const norm = o.gradClip > 0 ? clipGradNorm(params, o.gradClip) : o.spikeGuard ? gradNorm(params) : null;
-    const verdict = o.spikeGuard ? guard.check(loss, norm) : { spike: false as const };
-    if (verdict.spike) {
-      rollbacks++;
-      const ck = latestCheckpoint(o.out);
-      metrics.write({ step, event: "rollback", reason: verdict.reason, loss, to_step: ck?.step ?? null, rollbacks });
-      display.log(`loss spike at step ${step} (loss ${loss.toFixed(4)}, ${verdict.reason}); rolling back to step ${ck?.step}`);
-      if (!ck || rollbacks > o.maxRollbacks) {
-        throw new SftError(`stopped after ${rollbacks} loss spikes at step ${step}; lower --lr or check the data`);
-      }
-      const s = JSON.parse(readFileSync(path.join(ck.dir, SFT_STATE_FILE), "utf8")) as SftState;
-      model.loadWeightsFrom(ck.dir);
-      optimizer.importState(readOptimizerState(ck.dir, s.optimizerStep));
-      guard.restore(s.spikeWindow);
-      step = s.step; // the data position stays past the bad batch
-      continue;
-    }
-    const lr = lrAt(step, schedule);
-    optimizer.step(lr);
-    guard.accept(loss);
-    losses.push(loss);
-    const dt = (performance.now() - t0) / 1000;
-    metrics.write({ step, loss, lr, grad_norm: norm, tokens_per_s: (o.batch * o.seq) / dt, mfu: null, dt });
-    display.update({ step, totalSteps, loss, lr, tokensPerSecond: (o.batch * o.seq) / dt, mfu: null, etaSeconds: dt * (totalSteps - step - 1) });
-    step++;
-    const stopping = input.shouldStop?.() ?? false;
-    if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < totalSteps && !stopping) save();
-    if (stopping) {
-      display.log(`stopping at step ${step} as asked`);
-      break;
-    }
-  }
-  display.finish();
-  let valLoss: number | null = null;
-  if (data.val) {
-    valLoss = sftValidationLoss(model, data.val, o.batch);
-    metrics.write({ step, val_loss: valLoss, val_ppl: Math.exp(valLoss) });
-    display.log(`SFT validation loss (assistant tokens) ${valLoss.toFixed(4)}`);
-  }
-  if (!lastCheckpoint || (lastCheckpoint as CheckpointInfo).step !== step) save();
-  metrics.write({ step, event: "stop", rollbacks });
-  return { finalStep: step, totalSteps, losses, valLoss, lastCheckpoint, data };
+  const r = await runLoop({
+    model, optimizer, objective, rng: new Rng(o.seed), runDir: o.out, resumeFrom: ck0, options: o, copies,
+    settings: {
+      steps: totalSteps, schedule: { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmup, totalSteps: scheduleSteps, kind: "cosine" },
+      gradAccum: o.gradAccum, gradClip: o.gradClip, spikeGuard: o.spikeGuard, spikeWindow: o.spikeWindow,
+      spikeZscore: o.spikeZscore, maxRollbacks: o.maxRollbacks, spikeLrFactor: o.spikeLrFactor, spikeSkip: o.spikeSkip,
+      checkpointEvery: o.checkpointEvery, keepLast: o.keepLast, evalEvery: 0, evalAtEnd: true, logEvery: o.logEvery, mfu: null,
+    },
+    banner: `SFT of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M parameters), steps ${ck0?.step ?? 0}…${totalSteps}, ` +
+      `batch ${o.batch}×${o.seq}${o.gradAccum > 1 ? ` ×${o.gradAccum} accumulated` : ""}`,
+    display, jsonOut: null, shouldStop: input.shouldStop,
+  });
+  return { finalStep: r.finalStep, totalSteps, losses: r.losses, valLoss: r.valLoss, lastCheckpoint: r.lastCheckpoint, data };
 }

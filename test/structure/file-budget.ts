@@ -26,11 +26,7 @@ export interface LengthAllowance {
   why: string;
 }
 
-export const LENGTH_ALLOWANCES: readonly LengthAllowance[] = [
-  // TEMPORARY (issue 12): the zhiyu-mini recipe (data extraction, orchestration, export, model card) is being
-  // split and moved under src/apps/ by another helper right now; that change deletes this line.
-  { file: "src/train/recipe.ts", maxLines: 830, why: "being split into src/apps/zhiyu-mini/ (issue 12)" },
-];
+export const LENGTH_ALLOWANCES: readonly LengthAllowance[] = [];
 
 export interface BudgetReport {
   violations: string[];

@@ -13,7 +13,7 @@ import { openSafetensors } from "../../src/io/safetensors.js";
 import { createBackend } from "../../src/backend/index.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { TrainModel } from "../../src/train/model.js";
-import { readTrainerState } from "../../src/train/trainer.js";
+import { readTrainerState } from "../../src/train/loop-state.js";
 import { Rng } from "../../src/core/rng.js";
 
 const STEPS = 24;

@@ -1,6 +1,7 @@
 // The SFT loop on a tiny random LLaMA and a bytes-only tokenizer: it trains (the assistant-token loss falls over a
 // few steps on repeated data), writes checkpoints, and a run stopped at step 3 and resumed reproduces the
-// uninterrupted run's losses exactly.
+// uninterrupted run's losses exactly; two accumulated micro-batches of one row give the losses of one batch of two
+// rows (micro-batches weighted by their assistant tokens, as one batch's mean is).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from "node:fs";
@@ -58,6 +59,29 @@ test("SFT trains, checkpoints, and resumes bit for bit", async () => {
     assert.equal(first.finalStep, 3);
     const second = await runSft({ options: b, backend, stdout: quiet });
     assert.deepEqual([...first.losses, ...second.losses], full.losses);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SFT gradient accumulation: 2 micro-batches of 1 row match 1 batch of 2 rows", async () => {
+  const { dir, model, data } = setup();
+  try {
+    const backend = createBackend({ threads: 1 });
+    const base: SftOptions = {
+      ...DEFAULT_SFT_OPTIONS, model, data: [data], out: path.join(dir, "one"), seq: 32, batch: 2, steps: 4, lr: 3e-3,
+      warmup: 0, checkpointEvery: 0, valEvery: 0, spikeGuard: false,
+    };
+    // Replies of different lengths, so rows hold different numbers of trained tokens.
+    const lines = [];
+    for (let i = 0; i < 24; i++) lines.push(JSON.stringify({ messages: [{ role: "user", content: `q${i % 3}` }, { role: "assistant", content: "ok ".repeat(1 + (i % 4) * 3) }] }));
+    base.data = [path.join(dir, "uneven.jsonl")];
+    writeFileSync(base.data[0]!, lines.join("\n") + "\n");
+    const one = await runSft({ options: base, backend, stdout: quiet, resume: false });
+    const accum = await runSft({ options: { ...base, out: path.join(dir, "acc"), batch: 1, gradAccum: 2 }, backend, stdout: quiet, resume: false });
+    assert.equal(accum.totalSteps, 4);
+    assert.equal(accum.losses.length, 4);
+    one.losses.forEach((l, i) => assert.ok(Math.abs(accum.losses[i]! - l) < 1e-5 * l, `step ${i}: ${accum.losses[i]} vs ${l}`));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,13 @@
 // `zhiyu recipe FILE [--work DIR] [--budget-minutes M] [--until STAGE] [--threads N]`: runs the reproducible
-// default-model recipe of src/train/recipe.ts (extract → tokenizer → prepare → sweep → fit → pretrain → sft →
+// default-model recipe of src/apps/zhiyu-mini/ (extract → tokenizer → prepare → sweep → fit → pretrain → sft →
 // eval → export). Finished stages are skipped, so running the same command again continues a killed recipe.
 // Leaves out: editing the recipe file (flags override its budget and threads only).
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createBackend } from "../../backend/index.js";
-import { readRecipeConfig, runRecipe, STAGES, type StageName } from "../../train/recipe.js";
+import { readRecipeConfig } from "../../apps/zhiyu-mini/config.js";
+import { runRecipe } from "../../apps/zhiyu-mini/recipe.js";
+import { STAGES, type StageName } from "../../apps/zhiyu-mini/stages.js";
 import { UsageError } from "../errors.js";
 
 const HELP = `usage: zhiyu recipe FILE [options]

@@ -16,11 +16,13 @@ const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
   --data FILE           chat data: OpenAI {"messages": [...]} JSONL, Alpaca JSON, ShareGPT JSON (repeatable)
   --text FILE           plain text (documents separated by blank lines) mixed in as fully trained replay rows (repeatable)
   --out DIR             run folder (checkpoints/, metrics.jsonl); an existing run resumes
-  --seq T (${D.seq})  --batch B (${D.batch})  --steps N (default: --epochs passes)  --epochs E (${D.epochs})
+  --seq T (${D.seq})  --batch B (${D.batch})  --grad-accum N (${D.gradAccum})  --steps N (default: --epochs passes)  --epochs E (${D.epochs})
+  --schedule-steps N    the LR schedule's length (default: the run's steps; a resumed run keeps its checkpoint's)
   --lr LR (${D.lr})  --min-lr (${D.minLr})  --warmup N (${D.warmup})  --weight-decay (${D.weightDecay})  --grad-clip (${D.gradClip})
   --seed S (${D.seed})  --dtype f32|bf16  --threads N  --checkpoint-every K (${D.checkpointEvery})  --keep-last N (${D.keepLast})
   --val-every K         hold out every K-th packed row for validation (${D.valEvery}; 0 = none)
-  --no-spike-guard      --spike-zscore Z (${D.spikeZscore})  --max-rollbacks N (${D.maxRollbacks})  --no-resume`;
+  --no-spike-guard      --spike-zscore Z (${D.spikeZscore})  --max-rollbacks N (${D.maxRollbacks})  --spike-lr-factor F (${D.spikeLrFactor})
+  --spike-skip N (${D.spikeSkip})  --no-resume`;
 
 function num(flag: string, raw: string | undefined, fallback: number, integer: boolean): number {
   if (raw === undefined) return fallback;
@@ -34,9 +36,9 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags({
     args: argv,
     options: {
-      model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, steps: s, epochs: s, lr: s, "min-lr": s,
+      model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, "grad-accum": s, steps: s, "schedule-steps": s, epochs: s, lr: s, "min-lr": s,
       warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
-      "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "no-resume": { type: "boolean" },
+      "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "spike-lr-factor": s, "spike-skip": s, "no-resume": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   }, HELP);
@@ -50,7 +52,9 @@ export async function run(argv: string[]): Promise<number> {
   const options: SftOptions = {
     ...D, model: values.model, data: values.data, text: values.text ?? [], out: values.out,
     seq: num("seq", values.seq, D.seq, true), batch: num("batch", values.batch, D.batch, true),
-    steps: values.steps !== undefined ? num("steps", values.steps, 0, true) : null, epochs: num("epochs", values.epochs, D.epochs, false),
+    gradAccum: num("grad-accum", values["grad-accum"], D.gradAccum, true),
+    steps: values.steps !== undefined ? num("steps", values.steps, 0, true) : null,
+    scheduleSteps: values["schedule-steps"] !== undefined ? num("schedule-steps", values["schedule-steps"], 0, true) : null, epochs: num("epochs", values.epochs, D.epochs, false),
     lr: num("lr", values.lr, D.lr, false), minLr: num("min-lr", values["min-lr"], D.minLr, false),
     warmup: num("warmup", values.warmup, D.warmup, true), weightDecay: num("weight-decay", values["weight-decay"], D.weightDecay, false),
     gradClip: num("grad-clip", values["grad-clip"], D.gradClip, false), seed: num("seed", values.seed, D.seed, true), dtype,
@@ -58,10 +62,15 @@ export async function run(argv: string[]): Promise<number> {
     keepLast: num("keep-last", values["keep-last"], D.keepLast, true), valEvery: num("val-every", values["val-every"], D.valEvery, true),
     spikeGuard: !values["no-spike-guard"], spikeZscore: num("spike-zscore", values["spike-zscore"], D.spikeZscore, false),
     maxRollbacks: num("max-rollbacks", values["max-rollbacks"], D.maxRollbacks, true),
+    spikeLrFactor: num("spike-lr-factor", values["spike-lr-factor"], D.spikeLrFactor, false),
+    spikeSkip: num("spike-skip", values["spike-skip"], D.spikeSkip, true),
   };
-  if (options.seq < 1 || options.batch < 1 || (options.steps !== null && options.steps < 1) || !(options.lr > 0)) {
-    throw new UsageError("--seq, --batch and --steps must be positive and --lr > 0");
+  if (options.seq < 1 || options.batch < 1 || options.gradAccum < 1 || (options.steps !== null && options.steps < 1) ||
+    (options.scheduleSteps !== null && options.scheduleSteps < 1) || !(options.lr > 0)) {
+    throw new UsageError("--seq, --batch, --grad-accum, --steps and --schedule-steps must be positive and --lr > 0");
   }
+  if (!(options.spikeLrFactor > 0 && options.spikeLrFactor <= 1)) throw new UsageError(`--spike-lr-factor ${options.spikeLrFactor} must be in (0, 1]`);
+  if (options.spikeSkip < 0) throw new UsageError(`--spike-skip ${options.spikeSkip} must be ≥ 0`);
   const threads = values.threads !== undefined ? num("threads", values.threads, 0, true) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});
   // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit (rerun the command to resume).

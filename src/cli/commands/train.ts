@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { DEFAULT_OPTIONS, TrainConfigError, validateOptions, type TrainOptions } from "../../train/options.js";
 import { PRESETS } from "../../train/presets.js";
-import { readTrainerState, runTraining } from "../../train/trainer.js";
+import { runTraining } from "../../train/trainer.js";
+import { readTrainerState } from "../../train/loop-state.js";
 import { resolveResume } from "../../train/checkpoint.js";
 import { createBackend } from "../../backend/index.js";
 import { withStopSignals } from "../stop-signal.js";
@@ -18,7 +19,8 @@ const FLAGS: Record<string, [keyof TrainOptions, Kind]> = {
   preset: ["preset", "string"], "model-config": ["modelConfig", "string"], init: ["init", "string"],
   "vocab-size": ["vocabSize", "nullable-int"], data: ["data", "string"], "val-data": ["valData", "string"],
   tokenizer: ["tokenizer", "string"], out: ["out", "string"],
-  batch: ["batch", "int"], seq: ["seq", "int"], steps: ["steps", "int"], "grad-accum": ["gradAccum", "int"],
+  batch: ["batch", "int"], seq: ["seq", "int"], steps: ["steps", "int"], "schedule-steps": ["scheduleSteps", "nullable-int"],
+  "grad-accum": ["gradAccum", "int"],
   lr: ["lr", "float"], "min-lr": ["minLr", "float"], warmup: ["warmup", "int"], schedule: ["schedule", "string"],
   beta1: ["beta1", "float"], beta2: ["beta2", "float"], eps: ["eps", "float"], "weight-decay": ["weightDecay", "float"],
   "decay-all": ["decayAll", "bool"], "grad-clip": ["gradClip", "float"], shuffle: ["shuffle", "bool"],
@@ -39,6 +41,7 @@ data      --data FILE|DIR (Zhiyu shards, llm.c .bin, raw uint16), --val-data FIL
           into checkpoints), --batch B (8), --seq T (128), --grad-accum N (1), --target-batch ROWS (sets --grad-accum),
           --no-shuffle (llm.c's sequential order), --seed S (1337)
 optimizer --steps N (1000), --lr LR (6e-4), --min-lr (0), --warmup N (0), --schedule cosine|linear|constant,
+          --schedule-steps N (the schedule's length; default --steps, and on --resume the checkpoint's),
           --beta1 (0.9), --beta2 (0.95), --eps (1e-8), --weight-decay (0.1; not on norms/biases/embeddings unless
           --decay-all), --grad-clip (1.0; 0 = off), --dtype f32|bf16, --threads N
 run       --out DIR (metrics.jsonl, checkpoints/), --checkpoint-every K (0 = at exit only), --keep-last N (3),
@@ -150,7 +153,7 @@ export async function run(argv: string[]): Promise<number> {
   let resume: ReturnType<typeof resolveResume> | null = null;
   if (parsed.resume !== null) {
     resume = resolveResume(parsed.resume);
-    const saved = readTrainerState(resume.checkpoint.dir).options;
+    const saved = readTrainerState<TrainOptions>(resume.checkpoint.dir).options;
     options = resolveOptions(parsed, { ...saved, out: resume.runDir });
   } else {
     options = resolveOptions(parsed);

@@ -3,7 +3,9 @@
 // are used; LCCC's space-separated characters are joined back.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LICENSED_SETS, chooseFinal, joinLccc, type RecipeConfig } from "../../src/train/recipe.js";
+import type { RecipeConfig } from "../../../src/apps/zhiyu-mini/config.js";
+import { LICENSED_SETS, joinLccc } from "../../../src/apps/zhiyu-mini/data.js";
+import { chooseFinal } from "../../../src/apps/zhiyu-mini/stages.js";
 
 const small = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, ffn: 176 };
 const big = { layers: 4, hidden: 192, heads: 6, kvHeads: 3, ffn: 512 };
