@@ -1,5 +1,6 @@
-// The Node-API module: exports every function registered by the glue files, plus pool and CPU queries.
-#include "zy_addon.h"
+// The Node-API module: exports every function registered by the glue files, plus pool and CPU queries (their
+// arguments checked through zy_args.h, like every glue file).
+#include "zy_args.h"
 #include "zy_cpu.h"
 #include "zy_pool.h"
 
@@ -11,17 +12,19 @@ std::vector<Registration> &registry() {
 }  // namespace zy
 
 static Napi::Value SetThreads(const Napi::CallbackInfo &info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    zy::fail(info, "setThreads(n): n must be a number");
-    return info.Env().Undefined();
-  }
-  zy_set_threads(static_cast<int>(zy::i64(info[0])));
+  zy::Args a(info, "setThreads");
+  int64_t n = a.count(a.arg(0), "n (0 = all cores)");
+  if (!a.ok()) return a.done();
+  zy_set_threads(static_cast<int>(n));
   return Napi::Number::New(info.Env(), zy_threads());
 }
 static Napi::Value Threads(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), zy_threads()); }
 static Napi::Value Isa(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), zy_isa_name()); }
 static Napi::Value LimitIsa(const Napi::CallbackInfo &info) {
-  zy_cpu_limit(static_cast<int>(zy::i64(info[0])));
+  zy::Args a(info, "limitIsa");
+  int64_t level = a.count(a.arg(0), "level (0 portable, 1 AVX2, 2 AVX-512)");
+  if (!a.ok()) return a.done();
+  zy_cpu_limit(static_cast<int>(level));
   return Napi::String::New(info.Env(), zy_isa_name());
 }
 ZY_REGISTER("setThreads", SetThreads);

@@ -1,7 +1,8 @@
-/* One LLaMA-style decoder layer for m sequences that each decode one token, in a single native call: the same
- * kernels, in the same order and on the same values, as the TypeScript path of src/models/llama.ts (RMSNorm →
- * fused q/k/v product (+ Qwen2 biases) → per sequence RoPE, cache write and causal attention → o projection +
- * residual → RMSNorm → fused gate/up product → SwiGLU → down projection + residual), so results are bit-identical
+/* One pre-norm decoder layer (RMSNorm, rotary grouped-query attention, SwiGLU MLP: the "decoder-layer-decode"
+ * fused op of src/backend/backend.ts) for m sequences that each decode one token, in a single native call: the
+ * same kernels, in the same order and on the same values, as the tensor path of the model that asks for it
+ * (src/models/llama/model.ts: RMSNorm → fused q/k/v product (+ optional biases) → per sequence RoPE, cache
+ * write and causal attention → o projection + residual → RMSNorm → fused gate/up product → SwiGLU → down projection + residual), so results are bit-identical
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
@@ -53,7 +54,7 @@ static void attend_task(void *p, int64_t i0, int64_t i1, int t) {
   }
 }
 
-int zy_llama_decode_layer(const zy_decode_layer *L, float *x) {
+int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   const int64_t m = L->m, D = L->hidden, hd = L->head_dim;
   const int64_t qd = L->n_head * hd, kd = L->n_kv * hd, F = L->ffn, qkv_w = qd + 2 * kd;
   const int64_t nt = zy_threads() > 0 ? zy_threads() : 1;

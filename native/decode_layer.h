@@ -1,5 +1,5 @@
-/* C API of native/decode_layer.c: one LLaMA-style decoder layer for m single-token decode steps. The semantics
- * are those of the TypeScript layer in src/models/llama.ts, which is its specification.
+/* C API of native/decode_layer.c: one pre-norm RMS / rotary GQA / SwiGLU decoder layer for m single-token decode
+ * steps. The semantics are those of the tensor path in src/models/llama/model.ts, which is its specification.
  * Leaves out: argument validation (native/decode_napi.cc does it). */
 #ifndef ZY_DECODE_LAYER_H
 #define ZY_DECODE_LAYER_H
@@ -30,7 +30,7 @@ typedef struct {
 } zy_decode_layer;
 
 /* x [m, hidden] in place. Returns 0, or -1 when out of memory. */
-int zy_llama_decode_layer(const zy_decode_layer *layer, float *x);
+int zy_decoder_layer_decode(const zy_decode_layer *layer, float *x);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,12 @@
 // Node-API glue for native/decode_layer.c:
-//   llamaDecodeLayer(x: Float32Array, spec: object)
+//   decoderLayerDecode(x: Float32Array, spec: object): the "decoder-layer-decode" fused op (src/backend/backend.ts)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
 //         kCaches, vCaches (arrays of Float32Array), capacities, positions (arrays of numbers) }
-// Every size is checked against the dims; a bad one throws TypeError naming the field and what was expected.
-#include "zy_addon.h"
+// Every size is checked against the dims (through zy_args.h, like every glue file); a bad one throws TypeError
+// naming the field and what was expected.
+#include "zy_args.h"
 #include "decode_layer.h"
 #include "quant.h"
 #include <string>
@@ -13,50 +14,24 @@
 
 namespace {
 
-const char *FN = "llamaDecodeLayer";
-
+// The spec object's fields, read through the call's zy::Args (named by their key).
 struct Spec {
-  const Napi::CallbackInfo &info;
+  zy::Args &a;
   Napi::Object o;
-  bool ok = true;
 
-  bool fail(const std::string &msg) {
-    if (ok) zy::fail(info, std::string(FN) + ": " + msg);
-    ok = false;
-    return false;
-  }
-  int64_t count(const char *key) {
-    if (!ok) return 0;
-    Napi::Value v = o.Get(key);
-    if (!zy::isCount(v)) { fail(std::string(key) + " must be a non-negative integer"); return 0; }
-    return zy::i64(v);
-  }
-  double real(const char *key) {
-    if (!ok) return 0;
-    Napi::Value v = o.Get(key);
-    if (!v.IsNumber()) { fail(std::string(key) + " must be a number"); return 0; }
-    return v.As<Napi::Number>().DoubleValue();
-  }
-  const float *f32(Napi::Value v, const std::string &what, int64_t need, bool nullable) {
-    if (!ok) return nullptr;
-    if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
-    if (!zy::isTyped(v, napi_float32_array)) { fail(what + " must be a Float32Array"); return nullptr; }
-    size_t len = 0;
-    const float *p = zy::typedPtr<float>(v, &len);
-    if (static_cast<int64_t>(len) < need) {
-      fail(what + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
-      return nullptr;
-    }
-    return p;
-  }
-  const float *f32(const char *key, int64_t need, bool nullable = false) { return f32(o.Get(key), key, need, nullable); }
+  bool ok() const { return a.ok(); }
+  bool fail(const std::string &msg) { return a.fail(msg); }
+  int64_t count(const char *key) { return a.count(o.Get(key), key); }
+  double real(const char *key) { return a.number(o.Get(key), key); }
+  const float *f32(Napi::Value v, const std::string &what, int64_t need, bool nullable) { return a.f32(v, what, need, nullable); }
+  const float *f32(const char *key, int64_t need, bool nullable = false) { return a.f32(o.Get(key), key, need, nullable); }
   bool present(const char *key) {
     Napi::Value v = o.Get(key);
     return !(v.IsNull() || v.IsUndefined());
   }
   zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) {
     zy_decode_matrix w{nullptr, -1, rows, cols};
-    if (!ok) return w;
+    if (!ok()) return w;
     Napi::Value v = o.Get(key);
     if (!v.IsObject()) { fail(std::string(key) + " must be { data, type, rows, cols }"); return w; }
     Napi::Object m = v.As<Napi::Object>();
@@ -79,19 +54,18 @@ struct Spec {
   }
 };
 
-Napi::Value LlamaDecodeLayer(const Napi::CallbackInfo &info) {
+Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderLayerDecode");
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[1].IsObject()) {
-    zy::fail(info, std::string(FN) + "(x, spec): spec must be an object");
-    return env.Undefined();
-  }
-  Spec s{info, info[1].As<Napi::Object>()};
+  if (!a.atLeast(2, "x, spec")) return a.done();
+  if (!info[1].IsObject()) { a.fail("spec must be an object"); return a.done(); }
+  Spec s{a, info[1].As<Napi::Object>()};
   zy_decode_layer L{};
   L.m = s.count("m"); L.hidden = s.count("hidden"); L.n_head = s.count("nHead"); L.n_kv = s.count("nKv");
   L.head_dim = s.count("headDim"); L.ffn = s.count("ffn"); L.rot_dim = s.count("rotDim");
   L.eps = static_cast<float>(s.real("eps"));
   L.attn_scale = static_cast<float>(s.real("attnScale"));
-  if (!s.ok) return env.Undefined();
+  if (!s.ok()) return env.Undefined();
   if (L.n_kv == 0 || L.n_head % L.n_kv != 0 || L.rot_dim > L.head_dim || L.rot_dim % 2 != 0) {
     s.fail("nHead must be a multiple of nKv, and rotDim even and at most headDim");
     return env.Undefined();
@@ -120,7 +94,7 @@ Napi::Value LlamaDecodeLayer(const Napi::CallbackInfo &info) {
     L.up = s.matrix("up", L.ffn, L.hidden);
   }
   L.down = s.matrix("down", L.hidden, L.ffn);
-  if (!s.ok) return env.Undefined();
+  if (!s.ok()) return env.Undefined();
   Napi::Value kc = s.o.Get("kCaches"), vc = s.o.Get("vCaches"), caps = s.o.Get("capacities"), pos = s.o.Get("positions");
   if (!kc.IsArray() || !vc.IsArray() || !caps.IsArray() || !pos.IsArray()) {
     s.fail("kCaches, vCaches, capacities and positions must be arrays");
@@ -133,7 +107,7 @@ Napi::Value LlamaDecodeLayer(const Napi::CallbackInfo &info) {
   }
   std::vector<float *> kp(L.m), vp(L.m);
   std::vector<int64_t> cap(L.m), at(L.m);
-  for (uint32_t i = 0; i < L.m && s.ok; i++) {
+  for (uint32_t i = 0; i < L.m && s.ok(); i++) {
     Napi::Value c = ca.Get(i), p = pa.Get(i);
     if (!zy::isCount(c) || !zy::isCount(p) || zy::i64(p) >= zy::i64(c)) {
       s.fail("sequence " + std::to_string(i) + ": position must be below its cache capacity");
@@ -144,15 +118,15 @@ Napi::Value LlamaDecodeLayer(const Napi::CallbackInfo &info) {
     kp[i] = const_cast<float *>(s.f32(ka.Get(i), "kCaches[" + std::to_string(i) + "]", cap[i] * kd, false));
     vp[i] = const_cast<float *>(s.f32(va.Get(i), "vCaches[" + std::to_string(i) + "]", cap[i] * kd, false));
   }
-  if (!s.ok) return env.Undefined();
+  if (!s.ok()) return env.Undefined();
   L.k_cache = kp.data();
   L.v_cache = vp.data();
   L.cache_capacity = cap.data();
   L.pos = at.data();
-  if (zy_llama_decode_layer(&L, x) != 0) zy::fail(info, std::string(FN) + ": out of memory");
+  if (zy_decoder_layer_decode(&L, x) != 0) a.fail("out of memory");
   return env.Undefined();
 }
 
 }  // namespace
 
-ZY_REGISTER("llamaDecodeLayer", LlamaDecodeLayer);
+ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);

@@ -4,9 +4,9 @@
 //   gemmBf16(a: Uint16Array, b: Uint16Array, c: Float32Array, ...same)
 //   gemmF32RoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, ...same): operands rounded to bf16 first
 //   gemmImpl(bf16: boolean): the micro-kernel family the current ISA level selects
-// Validates types, dims and that every batch matrix lies inside its array; throws TypeError naming the function,
-// the dims and the required lengths. Runs on the calling thread plus the pool (synchronous).
-#include "zy_addon.h"
+// Validates types, dims and that every batch matrix lies inside its array (through zy_args.h, like every glue
+// file); throws TypeError naming the function, the argument, the dims and the required lengths. Runs on the calling thread plus the pool (synchronous).
+#include "zy_args.h"
 #include "gemm.h"
 #include <cmath>
 #include <string>
@@ -28,40 +28,17 @@ int64_t required(int64_t batch, int64_t stride, int64_t size) {
 template <typename In>
 Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray_type inType, const char *inName,
                  bool roundBf16 = false) {
-  Napi::Env env = info.Env();
-  std::string sig = std::string(fn) +
-                    "(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, alpha, beta)";
-  if (info.Length() < 14) {
-    zy::fail(info, sig + ": expected 14 arguments, got " + std::to_string(info.Length()));
-    return env.Undefined();
-  }
-  const char *names[3] = {"a", "b", "c"};
-  for (int i = 0; i < 3; i++) {
-    napi_typedarray_type want = i < 2 ? inType : napi_float32_array;
-    if (!zy::isTyped(info[i], want)) {
-      zy::fail(info, std::string(fn) + ": " + names[i] + " must be a " + (i < 2 ? inName : "Float32Array"));
-      return env.Undefined();
-    }
-  }
-  const int intArgs[] = {3, 4, 5, 6, 9, 10, 11};
-  const char *intNames[] = {"batch", "m", "n", "k", "strideA", "strideB", "strideC"};
-  for (int i = 0; i < 7; i++)
-    if (!zy::isCount(info[intArgs[i]])) {
-      zy::fail(info, std::string(fn) + ": " + intNames[i] + " must be a non-negative integer");
-      return env.Undefined();
-    }
-  if (!info[12].IsNumber() || !info[13].IsNumber()) {
-    zy::fail(info, std::string(fn) + ": alpha and beta must be numbers");
-    return env.Undefined();
-  }
-  GemmArgs g{zy::i64(info[3]), zy::i64(info[4]), zy::i64(info[5]), zy::i64(info[6]),
-             zy::i64(info[9]), zy::i64(info[10]), zy::i64(info[11]),
-             info[7].ToBoolean().Value(), info[8].ToBoolean().Value(),
-             static_cast<float>(zy::f64(info[12])), static_cast<float>(zy::f64(info[13]))};
-  size_t lenA, lenB, lenC;
-  const In *a = zy::typedPtr<In>(info[0], &lenA);
-  const In *b = zy::typedPtr<In>(info[1], &lenB);
-  float *c = zy::typedPtr<float>(info[2], &lenC);
+  zy::Args a(info, fn);
+  if (!a.atLeast(14, "a, b, c, batch, m, n, k, transA, transB, strideA, strideB, strideC, alpha, beta")) return a.done();
+  size_t lenA = 0, lenB = 0, lenC = 0;
+  const In *pa = a.array<In>(a.arg(0), "a", inType, inName, 0, false, &lenA);
+  const In *pb = a.array<In>(a.arg(1), "b", inType, inName, 0, false, &lenB);
+  float *c = a.array<float>(a.arg(2), "c", napi_float32_array, "Float32Array", 0, false, &lenC);
+  GemmArgs g{a.count(a.arg(3), "batch"), a.count(a.arg(4), "m"), a.count(a.arg(5), "n"), a.count(a.arg(6), "k"),
+             a.count(a.arg(9), "strideA"), a.count(a.arg(10), "strideB"), a.count(a.arg(11), "strideC"),
+             a.flag(7), a.flag(8), static_cast<float>(a.number(a.arg(12), "alpha")),
+             static_cast<float>(a.number(a.arg(13), "beta"))};
+  if (!a.ok()) return a.done();
   int64_t needA = g.k ? required(g.batch, g.strideA, g.m * g.k) : 0;
   int64_t needB = g.k ? required(g.batch, g.strideB, g.k * g.n) : 0;
   int64_t needC = required(g.batch, g.strideC, g.m * g.n);
@@ -69,20 +46,20 @@ Napi::Value Gemm(const Napi::CallbackInfo &info, const char *fn, napi_typedarray
     std::string dims = "batch=" + std::to_string(g.batch) + " m=" + std::to_string(g.m) + " n=" +
                        std::to_string(g.n) + " k=" + std::to_string(g.k) + " strides=" + std::to_string(g.strideA) +
                        "," + std::to_string(g.strideB) + "," + std::to_string(g.strideC);
-    zy::fail(info, std::string(fn) + ": " + dims + " needs a.length >= " + std::to_string(needA) +
-                       ", b.length >= " + std::to_string(needB) + ", c.length >= " + std::to_string(needC) +
-                       "; got " + std::to_string(lenA) + ", " + std::to_string(lenB) + ", " + std::to_string(lenC));
-    return env.Undefined();
+    a.fail(dims + " needs a.length >= " + std::to_string(needA) + ", b.length >= " + std::to_string(needB) +
+           ", c.length >= " + std::to_string(needC) + "; got " + std::to_string(lenA) + ", " + std::to_string(lenB) +
+           ", " + std::to_string(lenC));
+    return a.done();
   }
   if constexpr (sizeof(In) == 4) {
     if (roundBf16)
-      zy_sgemm_round_bf16(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC,
+      zy_sgemm_round_bf16(g.batch, g.m, g.n, g.k, g.transA, g.transB, pa, g.strideA, pb, g.strideB, c, g.strideC,
                           g.alpha, g.beta);
     else
-      zy_sgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC, g.alpha, g.beta);
+      zy_sgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, pa, g.strideA, pb, g.strideB, c, g.strideC, g.alpha, g.beta);
   } else
-    zy_bgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, a, g.strideA, b, g.strideB, c, g.strideC, g.alpha, g.beta);
-  return env.Undefined();
+    zy_bgemm(g.batch, g.m, g.n, g.k, g.transA, g.transB, pa, g.strideA, pb, g.strideB, c, g.strideC, g.alpha, g.beta);
+  return a.done();
 }
 
 Napi::Value GemmF32(const Napi::CallbackInfo &info) {
@@ -95,8 +72,8 @@ Napi::Value GemmF32RoundBf16(const Napi::CallbackInfo &info) {
   return Gemm<float>(info, "gemmF32RoundBf16", napi_float32_array, "Float32Array", true);
 }
 Napi::Value GemmImpl(const Napi::CallbackInfo &info) {
-  bool bf16 = info.Length() > 0 && info[0].ToBoolean().Value();
-  return Napi::String::New(info.Env(), zy_gemm_impl_name(bf16 ? 1 : 0));
+  zy::Args a(info, "gemmImpl");
+  return Napi::String::New(info.Env(), zy_gemm_impl_name(a.flag(0) ? 1 : 0));
 }
 
 }  // namespace

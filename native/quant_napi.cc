@@ -7,9 +7,9 @@
 //     r16 layout and returns the new type name ("q8_0_r16", …), or null (w untouched) for other types and shapes
 // Type names are the lowercase GGUF names: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, plus the
 // in-memory repacked q8_0_r16, q4_0_r16, q4_k_r16 and q6_k_r16 (matmul only).
-// Every argument is validated; a bad one throws TypeError naming the function, the type, the dims and the byte or
-// element length expected. Synchronous (runs on the calling thread plus the pool).
-#include "zy_addon.h"
+// Every argument is validated (through zy_args.h, like every glue file); a bad one throws TypeError naming the
+// function, the argument, the type, the dims and the byte or element length expected. Synchronous (runs on the calling thread plus the pool).
+#include "zy_args.h"
 #include "quant.h"
 #include <cmath>
 #include <string>
@@ -18,160 +18,116 @@ namespace {
 
 enum TypeUse { FOR_MATMUL, FOR_QUANTIZE, FOR_DEQUANTIZE };
 
-// The type argument at index i, or -1 after throwing.
-int typeArg(const Napi::CallbackInfo &info, size_t i, const std::string &fn, TypeUse use) {
+// The type argument at index i, or -1 (after a failed check).
+int typeArg(zy::Args &a, size_t i, TypeUse use) {
   const bool quantizable = use == FOR_QUANTIZE;
-  if (!info[i].IsString()) {
-    zy::fail(info, fn + ": type must be a string such as \"q4_0\"");
-    return -1;
-  }
-  std::string name = info[i].As<Napi::String>().Utf8Value();
+  std::string name = a.string(a.arg(i), "type", "\"q4_0\"");
+  if (!a.ok()) return -1;
   int t = zy_qtype_from_name(name.c_str());
   bool ok = t >= 0 && (!quantizable || (t != ZY_QT_F32 && t != ZY_QT_Q4_K && t != ZY_QT_Q5_K && t != ZY_QT_Q6_K)) &&
             (use == FOR_MATMUL || !zy_qtype_is_r16(t));
   if (!ok) {
-    zy::fail(info, fn + ": unsupported type \"" + name + "\" (supported: " +
-                       (quantizable ? "f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1"
-                        : use == FOR_MATMUL ? "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q8_0_r16, q4_0_r16, q4_k_r16, q6_k_r16"
-                                            : "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k") + ")");
+    a.fail("unsupported type \"" + name + "\" (supported: " +
+           (quantizable ? "f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1"
+            : use == FOR_MATMUL ? "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q8_0_r16, q4_0_r16, q4_k_r16, q6_k_r16"
+                                : "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k") + ")");
     return -1;
   }
   return t;
 }
 
-// Bytes of n elements of type t, or -1 (after throwing) unless n is a whole number of blocks.
-int64_t bytesOf(const Napi::CallbackInfo &info, const std::string &fn, int t, int64_t n, const char *what) {
+// Bytes of n elements of type t, or -1 (after a failed check) unless n is a whole number of blocks.
+int64_t bytesOf(zy::Args &a, int t, int64_t n, const char *what) {
   int64_t be = zy_qtype_block_elems(t);
   if (n % be != 0) {
-    zy::fail(info, fn + ": " + what + " = " + std::to_string(n) + " must be a multiple of the " + zy_qtype_name(t) +
-                       " block size " + std::to_string(be));
+    a.fail(std::string(what) + " = " + std::to_string(n) + " must be a multiple of the " + zy_qtype_name(t) +
+           " block size " + std::to_string(be));
     return -1;
   }
   return n / be * zy_qtype_block_bytes(t);
 }
 
+const char *BLOCKS = "Uint8Array of raw GGUF blocks";
+
 Napi::Value QuantMatmul(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const std::string fn = "quantMatmul(w, type, rows, cols, x, out, m)";
-  if (info.Length() < 7) {
-    zy::fail(info, fn + ": expected 7 arguments, got " + std::to_string(info.Length()));
-    return env.Undefined();
-  }
-  if (!zy::isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
-  int t = typeArg(info, 1, fn, FOR_MATMUL);
-  if (t < 0) return env.Undefined();
-  const char *names[3] = {"rows", "cols", "m"};
-  const size_t idx[3] = {2, 3, 6};
-  for (int i = 0; i < 3; i++)
-    if (!zy::isCount(info[idx[i]])) { zy::fail(info, fn + ": " + names[i] + " must be a non-negative integer"); return env.Undefined(); }
-  if (!zy::isTyped(info[4], napi_float32_array)) { zy::fail(info, fn + ": x must be a Float32Array"); return env.Undefined(); }
-  if (!zy::isTyped(info[5], napi_float32_array)) { zy::fail(info, fn + ": out must be a Float32Array"); return env.Undefined(); }
-  const int64_t rows = zy::i64(info[2]), cols = zy::i64(info[3]), m = zy::i64(info[6]);
-  const int64_t rowBytes = bytesOf(info, fn, t, cols, "cols");
-  if (rowBytes < 0) return env.Undefined();
-  size_t wLen, xLen, outLen;
-  const uint8_t *w = zy::typedPtr<uint8_t>(info[0], &wLen);
-  const float *x = zy::typedPtr<float>(info[4], &xLen);
-  float *out = zy::typedPtr<float>(info[5], &outLen);
+  zy::Args a(info, "quantMatmul");
+  if (!a.atLeast(7, "w, type, rows, cols, x, out, m")) return a.done();
+  size_t wLen = 0, xLen = 0, outLen = 0;
+  const uint8_t *w = a.array<uint8_t>(a.arg(0), "w", napi_uint8_array, BLOCKS, 0, false, &wLen);
+  int t = typeArg(a, 1, FOR_MATMUL);
+  const int64_t rows = a.count(a.arg(2), "rows"), cols = a.count(a.arg(3), "cols"), m = a.count(a.arg(6), "m");
+  const float *x = a.array<float>(a.arg(4), "x", napi_float32_array, "Float32Array", 0, false, &xLen);
+  float *out = a.array<float>(a.arg(5), "out", napi_float32_array, "Float32Array", 0, false, &outLen);
+  if (!a.ok()) return a.done();
+  const int64_t rowBytes = bytesOf(a, t, cols, "cols");
+  if (rowBytes < 0) return a.done();
   const std::string dims = std::string(zy_qtype_name(t)) + " [" + std::to_string(rows) + " rows, " + std::to_string(cols) + " cols], m = " + std::to_string(m);
-  if ((int64_t)wLen != rows * rowBytes) {
-    zy::fail(info, fn + ": w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(rows * rowBytes) + " for " + dims);
-    return env.Undefined();
-  }
-  if ((int64_t)xLen < m * cols) {
-    zy::fail(info, fn + ": x has " + std::to_string(xLen) + " elements, expected m·cols = " + std::to_string(m * cols) + " for " + dims);
-    return env.Undefined();
-  }
-  if ((int64_t)outLen < m * rows) {
-    zy::fail(info, fn + ": out has " + std::to_string(outLen) + " elements, expected m·rows = " + std::to_string(m * rows) + " for " + dims);
-    return env.Undefined();
-  }
-  if (zy_qtype_is_r16(t) && rows % 16 != 0) {
-    zy::fail(info, fn + ": an r16 matrix has a multiple of 16 rows, got " + dims);
-    return env.Undefined();
-  }
+  if ((int64_t)wLen != rows * rowBytes) a.fail("w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(rows * rowBytes) + " for " + dims);
+  else if ((int64_t)xLen < m * cols) a.fail("x has " + std::to_string(xLen) + " elements, expected m·cols = " + std::to_string(m * cols) + " for " + dims);
+  else if ((int64_t)outLen < m * rows) a.fail("out has " + std::to_string(outLen) + " elements, expected m·rows = " + std::to_string(m * rows) + " for " + dims);
+  else if (zy_qtype_is_r16(t) && rows % 16 != 0) a.fail("an r16 matrix has a multiple of 16 rows, got " + dims);
+  if (!a.ok()) return a.done();
   if (zy_quant_matmul(w, t, rows, cols, x, out, m) != 0) {
-    Napi::Error::New(env, fn + ": out of memory for the quantized activations (" + dims + ")").ThrowAsJavaScriptException();
+    Napi::Error::New(a.env(), a.fn() + ": out of memory for the quantized activations (" + dims + ")").ThrowAsJavaScriptException();
   }
-  return env.Undefined();
+  return a.done();
 }
 
 Napi::Value Dequantize(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const std::string fn = "dequantize(w, type, out, n)";
-  if (info.Length() < 4) { zy::fail(info, fn + ": expected 4 arguments, got " + std::to_string(info.Length())); return env.Undefined(); }
-  if (!zy::isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
-  int t = typeArg(info, 1, fn, FOR_DEQUANTIZE);
-  if (t < 0) return env.Undefined();
-  if (!zy::isTyped(info[2], napi_float32_array)) { zy::fail(info, fn + ": out must be a Float32Array"); return env.Undefined(); }
-  if (!zy::isCount(info[3])) { zy::fail(info, fn + ": n must be a non-negative integer"); return env.Undefined(); }
-  const int64_t n = zy::i64(info[3]);
-  const int64_t bytes = bytesOf(info, fn, t, n, "n");
-  if (bytes < 0) return env.Undefined();
-  size_t wLen, outLen;
-  const uint8_t *w = zy::typedPtr<uint8_t>(info[0], &wLen);
-  float *out = zy::typedPtr<float>(info[2], &outLen);
-  if ((int64_t)wLen < bytes) {
-    zy::fail(info, fn + ": w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(bytes) + " for " + std::to_string(n) + " elements of " + zy_qtype_name(t));
-    return env.Undefined();
-  }
-  if ((int64_t)outLen < n) {
-    zy::fail(info, fn + ": out has " + std::to_string(outLen) + " elements, expected n = " + std::to_string(n));
-    return env.Undefined();
-  }
+  zy::Args a(info, "dequantize");
+  if (!a.atLeast(4, "w, type, out, n")) return a.done();
+  size_t wLen = 0, outLen = 0;
+  const uint8_t *w = a.array<uint8_t>(a.arg(0), "w", napi_uint8_array, BLOCKS, 0, false, &wLen);
+  int t = typeArg(a, 1, FOR_DEQUANTIZE);
+  float *out = a.array<float>(a.arg(2), "out", napi_float32_array, "Float32Array", 0, false, &outLen);
+  const int64_t n = a.count(a.arg(3), "n");
+  if (!a.ok()) return a.done();
+  const int64_t bytes = bytesOf(a, t, n, "n");
+  if (bytes < 0) return a.done();
+  if ((int64_t)wLen < bytes) a.fail("w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(bytes) + " for " + std::to_string(n) + " elements of " + zy_qtype_name(t));
+  else if ((int64_t)outLen < n) a.fail("out has " + std::to_string(outLen) + " elements, expected n = " + std::to_string(n));
+  if (!a.ok()) return a.done();
   zy_dequantize(w, t, out, n);
-  return env.Undefined();
+  return a.done();
 }
 
 Napi::Value Quantize(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const std::string fn = "quantize(x, type, out, n)";
-  if (info.Length() < 4) { zy::fail(info, fn + ": expected 4 arguments, got " + std::to_string(info.Length())); return env.Undefined(); }
-  if (!zy::isTyped(info[0], napi_float32_array)) { zy::fail(info, fn + ": x must be a Float32Array"); return env.Undefined(); }
-  int t = typeArg(info, 1, fn, FOR_QUANTIZE);
-  if (t < 0) return env.Undefined();
-  if (!zy::isTyped(info[2], napi_uint8_array)) { zy::fail(info, fn + ": out must be a Uint8Array"); return env.Undefined(); }
-  if (!zy::isCount(info[3])) { zy::fail(info, fn + ": n must be a non-negative integer"); return env.Undefined(); }
-  const int64_t n = zy::i64(info[3]);
-  const int64_t bytes = bytesOf(info, fn, t, n, "n");
-  if (bytes < 0) return env.Undefined();
-  size_t xLen, outLen;
-  const float *x = zy::typedPtr<float>(info[0], &xLen);
-  uint8_t *out = zy::typedPtr<uint8_t>(info[2], &outLen);
-  if ((int64_t)xLen < n) {
-    zy::fail(info, fn + ": x has " + std::to_string(xLen) + " elements, expected n = " + std::to_string(n));
-    return env.Undefined();
-  }
-  if ((int64_t)outLen < bytes) {
-    zy::fail(info, fn + ": out has " + std::to_string(outLen) + " bytes, expected " + std::to_string(bytes) + " for " + std::to_string(n) + " elements of " + zy_qtype_name(t));
-    return env.Undefined();
-  }
+  zy::Args a(info, "quantize");
+  if (!a.atLeast(4, "x, type, out, n")) return a.done();
+  size_t xLen = 0, outLen = 0;
+  const float *x = a.array<float>(a.arg(0), "x", napi_float32_array, "Float32Array", 0, false, &xLen);
+  int t = typeArg(a, 1, FOR_QUANTIZE);
+  uint8_t *out = a.array<uint8_t>(a.arg(2), "out", napi_uint8_array, "Uint8Array", 0, false, &outLen);
+  const int64_t n = a.count(a.arg(3), "n");
+  if (!a.ok()) return a.done();
+  const int64_t bytes = bytesOf(a, t, n, "n");
+  if (bytes < 0) return a.done();
+  if ((int64_t)xLen < n) a.fail("x has " + std::to_string(xLen) + " elements, expected n = " + std::to_string(n));
+  else if ((int64_t)outLen < bytes) a.fail("out has " + std::to_string(outLen) + " bytes, expected " + std::to_string(bytes) + " for " + std::to_string(n) + " elements of " + zy_qtype_name(t));
+  if (!a.ok()) return a.done();
   zy_quantize(x, t, out, n);
-  return env.Undefined();
+  return a.done();
 }
 
 Napi::Value QuantRepack(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const std::string fn = "quantRepack(w, type, rows, cols)";
-  if (info.Length() < 4) { zy::fail(info, fn + ": expected 4 arguments, got " + std::to_string(info.Length())); return env.Undefined(); }
-  if (!zy::isTyped(info[0], napi_uint8_array)) { zy::fail(info, fn + ": w must be a Uint8Array of raw GGUF blocks"); return env.Undefined(); }
-  int t = typeArg(info, 1, fn, FOR_DEQUANTIZE);
-  if (t < 0) return env.Undefined();
-  if (!zy::isCount(info[2]) || !zy::isCount(info[3])) { zy::fail(info, fn + ": rows and cols must be non-negative integers"); return env.Undefined(); }
-  const int64_t rows = zy::i64(info[2]), cols = zy::i64(info[3]);
-  if (t != ZY_QT_Q8_0 && t != ZY_QT_Q4_0 && t != ZY_QT_Q4_K && t != ZY_QT_Q6_K) return env.Null();
-  const int64_t rowBytes = bytesOf(info, fn, t, cols, "cols");
-  if (rowBytes < 0) return env.Undefined();
-  size_t wLen;
-  uint8_t *w = zy::typedPtr<uint8_t>(info[0], &wLen);
+  zy::Args a(info, "quantRepack");
+  if (!a.atLeast(4, "w, type, rows, cols")) return a.done();
+  size_t wLen = 0;
+  uint8_t *w = a.array<uint8_t>(a.arg(0), "w", napi_uint8_array, BLOCKS, 0, false, &wLen);
+  int t = typeArg(a, 1, FOR_DEQUANTIZE);
+  const int64_t rows = a.count(a.arg(2), "rows"), cols = a.count(a.arg(3), "cols");
+  if (!a.ok()) return a.done();
+  if (t != ZY_QT_Q8_0 && t != ZY_QT_Q4_0 && t != ZY_QT_Q4_K && t != ZY_QT_Q6_K) return a.env().Null();
+  const int64_t rowBytes = bytesOf(a, t, cols, "cols");
+  if (rowBytes < 0) return a.done();
   if ((int64_t)wLen != rows * rowBytes) {
-    zy::fail(info, fn + ": w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(rows * rowBytes) + " for " +
-                       zy_qtype_name(t) + " [" + std::to_string(rows) + " rows, " + std::to_string(cols) + " cols]");
-    return env.Undefined();
+    a.fail("w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(rows * rowBytes) + " for " +
+           zy_qtype_name(t) + " [" + std::to_string(rows) + " rows, " + std::to_string(cols) + " cols]");
+    return a.done();
   }
   const int r = zy_repack_r16(w, t, rows, cols);
-  if (r == -2) { Napi::Error::New(env, fn + ": out of memory for one 16-row group").ThrowAsJavaScriptException(); return env.Undefined(); }
-  return r < 0 ? env.Null() : Napi::String::New(env, zy_qtype_name(r));
+  if (r == -2) { Napi::Error::New(a.env(), a.fn() + ": out of memory for one 16-row group").ThrowAsJavaScriptException(); return a.done(); }
+  return r < 0 ? a.env().Null() : Napi::String::New(a.env(), zy_qtype_name(r));
 }
 
 Napi::Value QuantImpl(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), zy_quant_impl()); }

@@ -1,6 +1,8 @@
-// The backend interface: a small set of primitive ops over flat typed-array storage, plus a few fused
-// transformer ops (each with a composed twin in src/tensor/ that tests compare it against), allocation, and a
-// capability query. Two implementations: ref/ (pure TypeScript, the specification) and cpu/ (native kernels).
+// The backend interface: a small set of primitive ops over flat typed-array storage, plus a few fused row ops
+// (each with a composed twin in src/tensor/ that tests compare it against), allocation, capability queries, and
+// optional fused composites reached through fused(name, shape) — each named by what it fuses (e.g. one pre-norm
+// RMS / rotary GQA / SwiGLU decoder layer), never by a model family. Argument rules live in checks.ts, once for
+// both implementations: ref/ (pure TypeScript, the specification) and cpu/ (native kernels).
 //
 // Conventions (both backends, every op):
 // - Storage is a plain typed array: f32 → Float32Array, bf16 and f16 → Uint16Array (raw bits), i32 → Int32Array,
@@ -59,8 +61,22 @@ export interface EncodedMatrix {
   cols: number;
 }
 
-/** One LLaMA-style decoder layer for m sequences that each decode one token (see llamaDecodeLayer). */
-export interface DecodeLayerSpec {
+/** What a "decoder-layer-decode" fused op computes, named by its parts. A caller asks for the shape its layer has;
+ *  a backend answers only for shapes it implements, so a LayerNorm/GELU layer can never run a kernel written
+ *  for this one. */
+export interface DecoderLayerShape {
+  /** "pre-rms": RMSNorm (with weight) before attention and before the MLP; each sublayer adds back to its input. */
+  norm: "pre-rms";
+  /** "rotary-gqa": q/k/v projections (+ optional biases), rotary embedding of q and k (neox or interleaved
+   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 cache, o projection. */
+  attention: "rotary-gqa";
+  /** "swiglu": down(silu(gate·x) ⊙ up·x). */
+  mlp: "swiglu";
+}
+
+/** The dims, weights and caches of one decoder layer (shape: DecoderLayerShape) for m sequences that each
+ *  decode one token (the "decoder-layer-decode" fused op). */
+export interface DecoderLayerDecodeSpec {
   m: number;
   hidden: number;
   nHead: number;
@@ -131,6 +147,22 @@ export interface AdamWParams {
   step: number;
 }
 
+/** The optional fused ops, by name, with the shape each is asked for and the function it runs. */
+export interface FusedOps {
+  /** x [m, hidden] updated in place by one decoder layer for single-token decode steps: RMSNorm, the q/k/v
+   *  product(s) (+ biases), per sequence RoPE, cache write and causal attention, o projection and residual,
+   *  RMSNorm, gate/up product(s), SwiGLU, down projection and residual — exactly the primitive ops of this
+   *  interface in the order the tensor path of the model calls them (that composition is its specification, and
+   *  what runs when the backend does not offer it). */
+  "decoder-layer-decode": { shape: DecoderLayerShape; run: (x: Float32Array, spec: DecoderLayerDecodeSpec) => void };
+}
+export type FusedOpName = keyof FusedOps;
+
+/** Whether two layer shapes name the same layer (a backend compares what it is asked for with what it runs). */
+export function sameLayerShape(a: DecoderLayerShape, b: DecoderLayerShape): boolean {
+  return a.norm === b.norm && a.attention === b.attention && a.mlp === b.mlp;
+}
+
 export interface BackendInfo {
   name: "ref" | "cpu";
   isa: string;
@@ -191,12 +223,10 @@ export interface Backend {
    *  bf16 mixed-precision product on CPUs without bf16 dot products). Absent: callers cast, then call matmul. */
   matmulRoundBf16?(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void;
 
-  // ---- optional composite op (inference) ----
-  /** Optional: a whole LLaMA-style decoder layer for single-token decode steps, x [m, hidden] updated in place —
-   *  RMSNorm, the fused q/k/v product (+ biases), per sequence RoPE, cache write and causal attention, o projection
-   *  and residual, RMSNorm, fused gate/up product, SwiGLU, down projection and residual: exactly the ops above in
-   *  the order src/models/llama.ts calls them (that composition is its specification, and what runs when absent). */
-  llamaDecodeLayer?(x: Float32Array, spec: DecodeLayerSpec): void;
+  // ---- optional fused composites (see FusedOps) ----
+  /** The fused op `name` for a layer of `shape` when this backend runs it, else null (compose the primitives).
+   *  Absent: no fused ops at all. */
+  fused?<K extends FusedOpName>(name: K, shape: FusedOps[K]["shape"]): FusedOps[K]["run"] | null;
 
   // ---- fused row ops (rows × cols, f32) ----
   /** Softmax over each row; rows that are all -inf give all zeros (never NaN). */

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { DecodeLayerSpec } from "./backend.js";
+import type { DecoderLayerDecodeSpec } from "./backend.js";
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -67,8 +67,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   gemmBf16?: GemmFn<Uint16Array>;
   /** f32 operands, each rounded to bf16 (nearest even) before the product: gemmBf16's numerics, gemmF32's speed. */
   gemmF32RoundBf16?: GemmFn<Float32Array>;
-  /** Optional (absent in addons built before it): see Backend.llamaDecodeLayer. */
-  llamaDecodeLayer?(x: Float32Array, spec: DecodeLayerSpec): void;
+  /** The "decoder-layer-decode" fused op (native/decode_layer.c; absent in addons built before it): see FusedOps. */
+  decoderLayerDecode?(x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */
   gemmImpl?: (bf16: boolean) => string;
   // Quantized kernels (native/quant_napi.cc).

@@ -6,7 +6,6 @@
 import type { Backend } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
 import type { Tensor } from "../tensor/index.js";
-import { ParamStore } from "../nn/params.js";
 
 /** Which parameters get weight decay. */
 export type DecayPredicate = (name: string, t: Tensor) => boolean;
@@ -50,8 +49,9 @@ export class AdamW {
   private readonly slots: Slot[];
   private readonly backend: Backend;
 
-  constructor(params: ParamStore | Iterable<[string, Tensor]>, opts: AdamWOptions) {
-    const entries = params instanceof ParamStore ? params.trainable() : [...params].filter(([, t]) => t.requiresGrad);
+  /** params: named tensors (a model's parameter map); those with requiresGrad are optimised, in order. */
+  constructor(params: Iterable<[string, Tensor]>, opts: AdamWOptions) {
+    const entries = [...params].filter(([, t]) => t.requiresGrad);
     if (entries.length === 0) throw new OpError("AdamW", "no trainable parameters (none has requiresGrad = true)");
     this.lr = opts.lr;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];

@@ -1,12 +1,13 @@
 // Bad arguments throw BackendError on both backends, before any native call, with a message that names the op,
-// the argument, the dims and what was expected. Also the buffer pool and createBackend's choice.
+// the argument, the dims and what was expected. Also the buffer pool and createBackend's choice, and the native
+// glue's own checks (one style, native/zy_args.h: TypeError "<function>: <argument> ...") for direct addon calls.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BackendError, type Backend } from "../../src/backend/backend.js";
 import { createBackend } from "../../src/backend/index.js";
 import { BufferPool, sizeClass } from "../../src/backend/pool.js";
-import { cpu, ref } from "./harness.js";
+import { cpu, native, ref, skipCpu } from "./harness.js";
 
 const backends: Backend[] = [ref, ...(cpu ? [cpu] : [])];
 const f = (n: number) => new Float32Array(n);
@@ -80,4 +81,18 @@ test("the pool recycles released buffers by size class, zero-fills them and reje
 test("createBackend picks the reference when asked and the cpu backend when the addon is built", () => {
   assert.equal(createBackend({ kind: "ref" }).info().name, "ref");
   assert.equal(createBackend().info().name, cpu ? "cpu" : "ref");
+});
+
+test("native glue rejects direct misuse with a TypeError naming the function and the argument, in every glue file", { skip: skipCpu }, () => {
+  const addon = native! as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const rejects = (call: () => unknown, pattern: RegExp) =>
+    assert.throws(call, (err: unknown) => err instanceof TypeError && pattern.test(err.message), String(pattern));
+  rejects(() => addon.opsSoftmax(new Float64Array(4), f(4), 2, 2, false), /^opsSoftmax: argument 0 must be a Float32Array$/); // ops_napi.cc
+  rejects(() => addon.opsSoftmax(f(3), f(4), 2, 2, false), /^opsSoftmax: argument 0 has 3 elements, needs 4$/);
+  rejects(() => addon.gemmF32(f(1)), /^gemmF32: expected 14 arguments \(a, b, c, batch, .*\), got 1$/); // gemm_napi.cc
+  rejects(() => addon.quantize(f(32), 7, new Uint8Array(34), 32), /^quantize: type must be a string such as "q4_0"$/); // quant_napi.cc
+  rejects(() => addon.decoderLayerDecode(f(4), 3), /^decoderLayerDecode: spec must be an object$/); // decode_napi.cc
+  rejects(() => addon.limitIsa(-1), /^limitIsa: level \(0 portable, 1 AVX2, 2 AVX-512\) must be a non-negative integer$/); // addon.cc
+  rejects(() => addon.setThreads("two"), /^setThreads: n \(0 = all cores\) must be a non-negative integer$/);
+  assert.equal(addon.limitIsa(2), native!.isa());
 });

@@ -1,4 +1,4 @@
-// The native composite decode layer (Backend.llamaDecodeLayer) against its specification, the tensor path of
+// The native fused decode layer (the backend's "decoder-layer-decode" op) against its specification, the tensor path of
 // src/models/llama/model.ts: the same GGUF models from ../shared/testdata (LLaMA Q8_0 / Q4_0 / Q4_K / F16, Qwen2 with
 // q/k/v biases) decode the same tokens for several sequences at once, with the op and with the op hidden from
 // the model; the logits of every step must be bit-identical. Skipped when the addon lacks the op.
@@ -17,18 +17,23 @@ import type { LlamaModel } from "../../src/models/llama/model.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
-/** The backend as it is, counting calls of the composite op (the comparison means nothing if it never runs). */
+/** The backend as it is, counting calls of the fused op (the comparison means nothing if it never runs). */
 let opCalls = 0;
+const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" }) ? false
+  : "backend without the decoder-layer-decode fused op (addon not built or built before it)";
 const native = new Proxy(base, {
   get: (t, p, r) => {
     const v = Reflect.get(t, p, r) as unknown;
-    if (p !== "llamaDecodeLayer" || typeof v !== "function") return v;
-    return (...args: unknown[]) => { opCalls++; return (v as (...a: unknown[]) => void).apply(t, args); };
+    if (p !== "fused" || typeof v !== "function") return v;
+    return (...args: Parameters<NonNullable<Backend["fused"]>>) => {
+      const run = (v as NonNullable<Backend["fused"]>).apply(t, args);
+      return run && ((x: Float32Array, spec: Parameters<typeof run>[1]) => { opCalls++; run(x, spec); });
+    };
   },
 }) as Backend;
-/** The same backend without the composite op: the model falls back to the tensor path. */
+/** The same backend without fused ops: the model falls back to the tensor path. */
 const withoutOp = new Proxy(base, {
-  get: (t, p, r) => (p === "llamaDecodeLayer" ? undefined : Reflect.get(t, p, r)),
+  get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)),
 }) as Backend;
 
 async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void): Promise<Float32Array[]> {
@@ -56,7 +61,7 @@ async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaMod
 const MODELS = ["dev-llama-tok512-q8_0.gguf", "dev-llama-tok512-q4_0-pure.gguf", "dev-llama-tok512-e256-q4_k_m-pure.gguf",
   "dev-llama-tok512-f16.gguf", "dev-qwen2-e32-f16emb-q8_0.gguf"];
 
-test("native decode layer = tensor path, bit for bit", { skip: base.llamaDecodeLayer ? false : "addon without llamaDecodeLayer" }, async () => {
+test("native decode layer = tensor path, bit for bit", { skip: hasOp }, async () => {
   for (const file of MODELS) {
     const before = opCalls;
     const a = await decodeLogits(file, native);
@@ -71,7 +76,7 @@ test("native decode layer = tensor path, bit for bit", { skip: base.llamaDecodeL
 });
 
 test("a file whose layers mix types (as Q4_K_M does) fuses layer by layer, and the composite layer still = tensor path",
-  { skip: base.llamaDecodeLayer ? false : "addon without llamaDecodeLayer" }, async () => {
+  { skip: hasOp }, async () => {
     // dev-llama-tok512-q8_0 with layer 0's v and gate requantized to q4_0: layer 0 runs q/k/v and gate/up apart.
     const src = readGguf(path.join(dir, "dev-llama-tok512-q8_0.gguf"));
     const tensors = src.tensors.map((t) => {

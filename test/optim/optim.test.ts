@@ -4,9 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as T from "../../src/tensor/index.js";
-import { ParamStore } from "../../src/nn/index.js";
 import { AdamW, clipGradNorm, defaultDecay, lrAt } from "../../src/optim/index.js";
 import { assertClose, describeBackends } from "../tensor/helpers.js";
+
+/** A tensor marked as a trainable parameter. */
+function trainable(t: T.Tensor): T.Tensor {
+  t.requiresGrad = true;
+  return t;
+}
 
 function setGrad(p: T.Tensor, g: number[]): void {
   p.zeroGrad();
@@ -19,9 +24,8 @@ describeBackends("optim", () => {
     // p ← p − lr·m̂/(√v̂ + eps), m̂ = m/(1−β1^t), v̂ = v/(1−β2^t). lr 0.1, betas (0.9, 0.999), eps 1e-8, wd 0.1.
     // Step 1, w[0]: m̂ = g, v̂ = g² → p = 1·0.99 − 0.1·0.5/(0.5 + 1e-8) = 0.890000002.
     // Step 2, w[0]: m = 0.015, m̂ = 0.0789474; v = 0.00033975, v̂ = 0.169960 → p = 0.8811 − 0.1·0.19150 = 0.8619502.
-    const params = new ParamStore();
-    const w = params.add("layer.weight", T.fromArray([1, -2], [1, 2]));
-    const b = params.add("layer.bias", T.fromArray([0.5]));
+    const w = trainable(T.fromArray([1, -2], [1, 2])), b = trainable(T.fromArray([0.5]));
+    const params = new Map([["layer.weight", w], ["layer.bias", b]]);
     const opt = new AdamW(params, { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
     assert.deepEqual(opt.decayedNames(), ["layer.weight"]);
     const grads = [[0.5, -1, 0.25], [-0.3, 2, 0.25], [0.1, 0.4, -1]];
@@ -42,25 +46,23 @@ describeBackends("optim", () => {
 
   test("AdamW state exports and imports exactly (checkpoint resume)", () => {
     const make = () => {
-      const ps = new ParamStore();
-      ps.add("w", T.fromArray([0.3, -0.7, 1.1, 0.2], [2, 2]));
-      return ps;
+      return new Map([["w", trainable(T.fromArray([0.3, -0.7, 1.1, 0.2], [2, 2]))]]);
     };
     const a = make();
     const optA = new AdamW(a, { lr: 0.05 });
-    for (const g of [[1, 2, 3, 4], [-1, 0.5, 0.1, 2]]) { setGrad(a.get("w"), g); optA.step(); }
+    for (const g of [[1, 2, 3, 4], [-1, 0.5, 0.1, 2]]) { setGrad(a.get("w")!, g); optA.step(); }
     const state = optA.exportState();
     assert.deepEqual(Object.keys(state.moments), ["w.m", "w.v"]);
     const b = make();
-    assert.throws(() => T.assign(b.get("w"), a.get("w")), /\[assign\] cannot write in place into a tensor that requires grad/);
-    T.noGrad(() => T.assign(b.get("w"), a.get("w")));
+    assert.throws(() => T.assign(b.get("w")!, a.get("w")!), /\[assign\] cannot write in place into a tensor that requires grad/);
+    T.noGrad(() => T.assign(b.get("w")!, a.get("w")!));
     const optB = new AdamW(b, { lr: 0.05 });
     optB.importState(state);
-    setGrad(a.get("w"), [0.3, 0.3, -0.2, 1]);
-    setGrad(b.get("w"), [0.3, 0.3, -0.2, 1]);
+    setGrad(a.get("w")!, [0.3, 0.3, -0.2, 1]);
+    setGrad(b.get("w")!, [0.3, 0.3, -0.2, 1]);
     optA.step();
     optB.step();
-    assert.deepEqual(b.get("w").toArray(), a.get("w").toArray());
+    assert.deepEqual(b.get("w")!.toArray(), a.get("w")!.toArray());
     assert.throws(() => optB.importState({ step: 1, moments: {} }), /\[AdamW.importState\] missing 'w.m'/);
   });
 

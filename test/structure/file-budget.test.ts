@@ -14,7 +14,7 @@ test("every src/**/*.ts is within 500 lines and every native/*.c|cc|h within 150
   const report = checkFileLengths(".");
   let total = 0;
   for (const [folder, [files, n]] of [...report.perFolder].sort()) {
-    t.diagnostic(`${folder.padEnd(28)} ${String(files).padStart(3)} files ${String(n).padStart(6)} lines`);
+    t.diagnostic(`${folder.padEnd(40)} ${String(files).padStart(3)} files ${String(n).padStart(6)} lines`);
     total += n;
   }
   t.diagnostic(`total ${total} lines`);

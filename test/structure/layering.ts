@@ -11,13 +11,15 @@ import ts from "typescript";
 
 /**
  * Each folder of src/ and the other folders it may import. The chain, lowest first:
- *   native ← backend ← tensor ← nn ← {optim, models} ← {train, infer} ← {tools, prompting} ← serve ← apps ← cli
+ *   native ← backend ← tensor ← {optim, models} ← {train, infer} ← {tools, prompting} ← serve ← apps ← cli
+ * (STYLE's nn layer sat between tensor and optim/models; no model family used its layers, so it was removed in
+ * issue 12 — a new src/nn/ must be added to this table, and is then importable where tensor is.)
  * core, io and tokenizers are side leaves (core imports nothing; io imports core; tokenizers imports core and io
  * — the GGUF vocabulary reader). Narrowed where STYLE says so: backend never imports tensor (it imports core
  * only); models never import tokenizers, train, infer or serve; train never imports infer (an objective that
  * needs generation gets an injected generator interface); tools and prompting sit just above infer (they work on
  * chat messages and generation through infer's interfaces) and below serve, which uses them; serve does no tensor
- * ops (no backend, tensor, nn, optim) and runs no training; nothing but cli imports apps (cli is the entry point
+ * ops (no backend, tensor, optim) and runs no training; nothing but cli imports apps (cli is the entry point
  * that runs an app's commands); nothing imports cli.
  */
 export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
@@ -26,16 +28,15 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   tokenizers: ["core", "io"],
   backend: ["core"],
   tensor: ["core", "backend"],
-  nn: ["core", "backend", "tensor"],
-  optim: ["core", "backend", "tensor", "nn"],
-  models: ["core", "io", "backend", "tensor", "nn"],
-  train: ["core", "io", "tokenizers", "backend", "tensor", "nn", "optim", "models"],
-  infer: ["core", "io", "tokenizers", "backend", "tensor", "nn", "optim", "models"],
-  tools: ["core", "io", "tokenizers", "backend", "tensor", "nn", "optim", "models", "infer"],
-  prompting: ["core", "io", "tokenizers", "backend", "tensor", "nn", "optim", "models", "infer"],
+  optim: ["core", "backend", "tensor"],
+  models: ["core", "io", "backend", "tensor"],
+  train: ["core", "io", "tokenizers", "backend", "tensor", "optim", "models"],
+  infer: ["core", "io", "tokenizers", "backend", "tensor", "optim", "models"],
+  tools: ["core", "io", "tokenizers", "backend", "tensor", "optim", "models", "infer"],
+  prompting: ["core", "io", "tokenizers", "backend", "tensor", "optim", "models", "infer"],
   serve: ["core", "io", "tokenizers", "models", "infer", "tools", "prompting"],
-  apps: ["core", "io", "tokenizers", "backend", "tensor", "nn", "optim", "models", "train", "infer", "tools", "prompting", "serve"],
-  cli: ["core", "io", "tokenizers", "backend", "tensor", "nn", "optim", "models", "train", "infer", "tools", "prompting", "serve", "apps"],
+  apps: ["core", "io", "tokenizers", "backend", "tensor", "optim", "models", "train", "infer", "tools", "prompting", "serve"],
+  cli: ["core", "io", "tokenizers", "backend", "tensor", "optim", "models", "train", "infer", "tools", "prompting", "serve", "apps"],
 };
 
 /** An import today's code makes against the rules, allowed by name until the move it waits for lands. */

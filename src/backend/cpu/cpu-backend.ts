@@ -1,24 +1,23 @@
-// The native cpu backend: every Backend op validated in TypeScript (the same checks as the reference backend,
-// so no native call can read or write out of bounds), then run by the C kernels of native/ops_*.c through the
+// The native cpu backend: every Backend op validated in TypeScript (../checks.ts OP_CHECKS, the same checks as
+// the reference backend, so no native call can read or write out of bounds), then run by the C kernels of native/ops_*.c through the
 // addon. matmul goes to the GEMM kernels (gemmF32/gemmBf16; matmulRoundBf16, the optional Backend op for bf16
 // products of f32 operands, to gemmF32RoundBf16, which rounds while packing) and quantized ops to the quant kernels when the addon
 // has them, else to the reference implementation (supports() says which).
-// Leaves out: the kernels (native/), argument rules (ref/checks.ts, ref/ref-backend.ts), choosing a backend (../index.ts).
+// Leaves out: the kernels (native/), argument rules (../checks.ts), choosing a backend (../index.ts).
 
 import {
-  BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DecodeLayerSpec, type DType,
-  type MatmulParams, type OpName, type QuantType, type Storage, type UnaryOp, type WeightType,
+  BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
+  type DecoderLayerShape, type FusedOpName, type FusedOps, type MatmulParams, type OpName, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
-import * as C from "../ref/checks.js";
+import { kvCapacity, OP_CHECKS, QUANT_TYPES, WEIGHT_TYPES } from "../checks.js";
 import { matmul as refMatmul } from "../ref/matmul.js";
 import { refDequantize, refQuantMatmul } from "../ref/quant.js";
-import {
-  checkAdamw, checkBinary, checkBinaryOp, checkCast, checkCopyStrided, checkCrossEntropy, checkEmbedding,
-  checkEmbeddingBackward, checkFill, checkLayerNorm, checkReduce, checkRope, checkUnaryOp,
-} from "../ref/ref-backend.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
+
+/** The layer native/decode_layer.c computes. */
+const NATIVE_DECODER_LAYER: DecoderLayerShape = { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" };
 
 export class CpuBackend implements Backend {
   constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
@@ -33,9 +32,9 @@ export class CpuBackend implements Backend {
         if (dtype === "bf16") return typeof this.addon.gemmBf16 === "function";
         return (dtype === undefined || dtype === "f32") && typeof this.addon.gemmF32 === "function";
       case "quantMatmul":
-        return typeof this.addon.quantMatmul === "function" && (dtype === undefined || (C.WEIGHT_TYPES as readonly string[]).includes(dtype));
+        return typeof this.addon.quantMatmul === "function" && (dtype === undefined || (WEIGHT_TYPES as readonly string[]).includes(dtype));
       case "dequantize":
-        return typeof this.addon.dequantize === "function" && (dtype === undefined || (C.QUANT_TYPES as readonly string[]).includes(dtype));
+        return typeof this.addon.dequantize === "function" && (dtype === undefined || (QUANT_TYPES as readonly string[]).includes(dtype));
       case "copyStrided": case "cast": case "fill":
         return dtype === undefined || dtype in DTYPE_CODE;
       default:
@@ -58,61 +57,58 @@ export class CpuBackend implements Backend {
 
   copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage, dstOffset: number,
     dstStrides: readonly number[], shape: readonly number[]): void {
-    checkCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+    OP_CHECKS.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
     this.addon.opsCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
   }
 
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void {
-    checkCast(src, srcType, dst, dstType, n);
+    OP_CHECKS.cast(src, srcType, dst, dstType, n);
     this.addon.opsCast(src, DTYPE_CODE[srcType], dst, DTYPE_CODE[dstType], n);
   }
 
   fill(dst: Storage, value: number, n: number): void {
-    checkFill(dst, value, n);
+    OP_CHECKS.fill(dst, value, n);
     dst.fill(value, 0, n); // TypedArray.fill is already a native loop
   }
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, n: number): void {
-    checkUnaryOp("unary", op);
-    C.checkElementwise("unary", n, { x, out });
+    OP_CHECKS.unary(op, x, out, n);
     this.addon.opsUnary(UNARY_CODE[op], x, out, n);
   }
 
   unaryBackward(op: UnaryOp, x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, accumulate: boolean): void {
-    checkUnaryOp("unaryBackward", op);
-    C.checkElementwise("unaryBackward", n, { x, dy, dx });
+    OP_CHECKS.unaryBackward(op, x, dy, dx, n, accumulate);
     this.addon.opsUnaryBackward(UNARY_CODE[op], x, dy, dx, n, accumulate);
   }
 
   binary(op: BinaryOp, a: Float32Array, aStrides: readonly number[], b: Float32Array, bStrides: readonly number[],
     out: Float32Array, shape: readonly number[]): void {
-    checkBinaryOp(op);
-    checkBinary(a, aStrides, b, bStrides, out, shape);
+    OP_CHECKS.binary(op, a, aStrides, b, bStrides, out, shape);
     this.addon.opsBinary(BINARY_CODE[op], a, aStrides, b, bStrides, out, shape);
   }
 
   scale(x: Float32Array, out: Float32Array, n: number, alpha: number, beta: number): void {
-    C.checkElementwise("scale", n, { x, out });
+    OP_CHECKS.scale(x, out, n, alpha, beta);
     this.addon.opsScale(x, out, n, alpha, beta);
   }
 
   axpy(alpha: number, x: Float32Array, y: Float32Array, n: number): void {
-    C.checkElementwise("axpy", n, { x, y });
+    OP_CHECKS.axpy(alpha, x, y, n);
     this.addon.opsAxpy(alpha, x, y, n);
   }
 
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void {
-    checkReduce("reduceSum", x, out, outer, size, inner);
+    OP_CHECKS.reduceSum(x, out, outer, size, inner, accumulate);
     this.addon.opsReduceSum(x, out, outer, size, inner, accumulate);
   }
 
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void {
-    checkReduce("reduceMax", x, out, outer, size, inner);
+    OP_CHECKS.reduceMax(x, out, outer, size, inner);
     this.addon.opsReduceMax(x, out, outer, size, inner);
   }
 
   matmul(a: Storage, b: Storage, c: Float32Array, p: MatmulParams, dtype: "f32" | "bf16"): void {
-    C.checkMatmul(a, b, c, p, dtype);
+    OP_CHECKS.matmul(a, b, c, p, dtype);
     const gemm = dtype === "bf16" ? this.addon.gemmBf16 : this.addon.gemmF32;
     if (!gemm) {
       refMatmul(a, b, c, p, dtype);
@@ -122,9 +118,12 @@ export class CpuBackend implements Backend {
       p.strideB, p.strideC, p.alpha, p.beta);
   }
 
-  /** The native composite decode layer (validated in the addon; absent from older addons). */
-  get llamaDecodeLayer(): ((x: Float32Array, spec: DecodeLayerSpec) => void) | undefined {
-    return this.addon.llamaDecodeLayer;
+  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU layer native/decode_layer.c runs
+   *  (its spec validated in the addon; absent from older addons). */
+  fused<K extends FusedOpName>(name: K, shape: FusedOps[K]["shape"]): FusedOps[K]["run"] | null {
+    const run = this.addon.decoderLayerDecode;
+    if (name !== "decoder-layer-decode" || !run || !sameLayerShape(shape, NATIVE_DECODER_LAYER)) return null;
+    return (x, spec) => run.call(this.addon, x, spec);
   }
 
   /** Repacks q8_0 / q4_0 / q4_k / q6_k matrices with rows a multiple of 16 into the r16 layout of
@@ -139,7 +138,7 @@ export class CpuBackend implements Backend {
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
   matmulRoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void {
-    C.checkMatmul(a, b, c, p, "f32");
+    OP_CHECKS.matmulRoundBf16(a, b, c, p);
     const gemm = this.addon.gemmF32RoundBf16;
     if (gemm) {
       gemm(a, b, c, p.batch, p.m, p.n, p.k, p.transA, p.transB, p.strideA, p.strideB, p.strideC, p.alpha, p.beta);
@@ -159,112 +158,111 @@ export class CpuBackend implements Backend {
   }
 
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
-    C.checkRows("softmax", rows, cols, { x, out });
+    OP_CHECKS.softmax(x, out, rows, cols);
     this.addon.opsSoftmax(x, out, rows, cols, false);
   }
 
   softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void {
-    C.checkRows("softmaxBackward", rows, cols, { y, dy, dx });
+    OP_CHECKS.softmaxBackward(y, dy, dx, rows, cols);
     this.addon.opsSoftmaxBackward(y, dy, dx, rows, cols, false);
   }
 
   logSoftmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void {
-    C.checkRows("logSoftmax", rows, cols, { x, out });
+    OP_CHECKS.logSoftmax(x, out, rows, cols);
     this.addon.opsSoftmax(x, out, rows, cols, true);
   }
 
   logSoftmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void {
-    C.checkRows("logSoftmaxBackward", rows, cols, { y, dy, dx });
+    OP_CHECKS.logSoftmaxBackward(y, dy, dx, rows, cols);
     this.addon.opsSoftmaxBackward(y, dy, dx, rows, cols, true);
   }
 
   layerNorm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, out: Float32Array, mean: Float32Array,
     rstd: Float32Array, rows: number, cols: number, eps: number): void {
-    checkLayerNorm("layerNorm", rows, cols, { x, out }, { w, b }, { mean, rstd });
+    OP_CHECKS.layerNorm(x, w, b, out, mean, rstd, rows, cols, eps);
     this.addon.opsLayerNorm(x, w, b, out, mean, rstd, rows, cols, eps);
   }
 
   layerNormBackward(x: Float32Array, w: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array,
     dx: Float32Array, dw: Float32Array | null, db: Float32Array | null, rows: number, cols: number): void {
-    checkLayerNorm("layerNormBackward", rows, cols, { x, dy, dx }, { w, dw, db }, { mean, rstd });
+    OP_CHECKS.layerNormBackward(x, w, mean, rstd, dy, dx, dw, db, rows, cols);
     this.addon.opsLayerNormBackward(x, w, mean, rstd, dy, dx, dw, db, rows, cols);
   }
 
   rmsNorm(x: Float32Array, w: Float32Array | null, out: Float32Array, rstd: Float32Array, rows: number, cols: number,
     eps: number): void {
-    checkLayerNorm("rmsNorm", rows, cols, { x, out }, { w }, { rstd });
+    OP_CHECKS.rmsNorm(x, w, out, rstd, rows, cols, eps);
     this.addon.opsRmsNorm(x, w, out, rstd, rows, cols, eps);
   }
 
   rmsNormBackward(x: Float32Array, w: Float32Array | null, rstd: Float32Array, dy: Float32Array, dx: Float32Array,
     dw: Float32Array | null, rows: number, cols: number): void {
-    checkLayerNorm("rmsNormBackward", rows, cols, { x, dy, dx }, { w, dw }, { rstd });
+    OP_CHECKS.rmsNormBackward(x, w, rstd, dy, dx, dw, rows, cols);
     this.addon.opsRmsNormBackward(x, w, rstd, dy, dx, dw, rows, cols);
   }
 
   rope(x: Float32Array, b: number, t: number, heads: number, headDim: number, rotDim: number, pos0: number,
     freqs: Float32Array, layout: "neox" | "interleaved", inverse: boolean): void {
-    checkRope(x, b, t, heads, headDim, rotDim, pos0, freqs, layout);
+    OP_CHECKS.rope(x, b, t, heads, headDim, rotDim, pos0, freqs, layout, inverse);
     this.addon.opsRope(x, b, t, heads, headDim, rotDim, pos0, freqs, layout === "interleaved", inverse);
   }
 
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, n: number, dim: number, vocab: number): void {
-    checkEmbedding(table, ids, out, n, dim, vocab);
+    OP_CHECKS.embedding(table, ids, out, n, dim, vocab);
     this.addon.opsEmbedding(table, ids, out, n, dim);
   }
 
   embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void {
-    checkEmbeddingBackward(ids, dOut, dTable, n, dim);
+    OP_CHECKS.embeddingBackward(ids, dOut, dTable, n, dim);
     this.addon.opsEmbeddingBackward(ids, dOut, dTable, n, dim);
   }
 
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     p: AttentionParams): void {
-    C.checkAttention("attention", p, { q, k, v, out, lse });
+    OP_CHECKS.attention(q, k, v, out, lse, p);
     this.addon.opsAttention(q, k, v, out, lse, p.b, p.tq, p.tk, p.nHead, p.nKvHead, p.headDim, p.scale, p.causal,
-      C.kvCapacity(p));
+      kvCapacity(p));
   }
 
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, p: AttentionParams): void {
-    C.checkAttention("attentionBackward", p, { q, k, v, out, lse, dOut, dq, dk, dv });
+    OP_CHECKS.attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, p);
     this.addon.opsAttentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, p.b, p.tq, p.tk, p.nHead, p.nKvHead,
-      p.headDim, p.scale, p.causal, C.kvCapacity(p));
+      p.headDim, p.scale, p.causal, kvCapacity(p));
   }
 
   crossEntropy(logits: Float32Array, targets: Int32Array, losses: Float32Array, rows: number, cols: number,
     ignoreIndex: number): number {
-    checkCrossEntropy("crossEntropy", logits, targets, rows, cols, ignoreIndex, { losses });
+    OP_CHECKS.crossEntropy(logits, targets, losses, rows, cols, ignoreIndex);
     return this.addon.opsCrossEntropy(logits, targets, losses, rows, cols, ignoreIndex);
   }
 
   crossEntropyBackward(logits: Float32Array, targets: Int32Array, dLoss: Float32Array, dLogits: Float32Array,
     rows: number, cols: number, ignoreIndex: number): void {
-    checkCrossEntropy("crossEntropyBackward", logits, targets, rows, cols, ignoreIndex, { dLoss });
-    C.checkRows("crossEntropyBackward", rows, cols, { dLogits });
+    OP_CHECKS.crossEntropyBackward(logits, targets, dLoss, dLogits, rows, cols, ignoreIndex);
     this.addon.opsCrossEntropyBackward(logits, targets, dLoss, dLogits, rows, cols, ignoreIndex);
   }
 
   swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void {
-    C.checkElementwise("swiglu", n, { gate, up, out });
+    OP_CHECKS.swiglu(gate, up, out, n);
     this.addon.opsSwiglu(gate, up, out, n);
   }
 
   swigluBackward(gate: Float32Array, up: Float32Array, dOut: Float32Array, dGate: Float32Array, dUp: Float32Array,
     n: number): void {
-    C.checkElementwise("swigluBackward", n, { gate, up, dOut, dGate, dUp });
+    OP_CHECKS.swigluBackward(gate, up, dOut, dGate, dUp, n);
     this.addon.opsSwigluBackward(gate, up, dOut, dGate, dUp, n);
   }
 
   adamw(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, p: AdamWParams,
     decay: boolean): void {
-    checkAdamw(param, grad, m, v, n, p);
+    OP_CHECKS.adamw(param, grad, m, v, n, p, decay);
     this.addon.opsAdamw(param, grad, m, v, n, p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.step, decay);
   }
 
   quantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
     m: number): void {
-    C.checkQuantMatmul(w, type, rows, cols, x, out, m);
+    OP_CHECKS.quantMatmul(w, type, rows, cols, x, out, m);
     if (this.addon.quantMatmul) {
       this.addon.quantMatmul(w, type, rows, cols, x, out, m);
       return;
@@ -273,7 +271,7 @@ export class CpuBackend implements Backend {
   }
 
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void {
-    C.checkDequantize(w, type, out, n);
+    OP_CHECKS.dequantize(w, type, out, n);
     if (this.addon.dequantize) {
       this.addon.dequantize(w, type, out, n);
       return;

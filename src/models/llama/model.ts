@@ -3,7 +3,7 @@
 // Written once over the Tensor API, so the trainer runs it with autograd (forward(ids) → logits) and inference
 // runs it under noGrad with a KV cache (forwardSegments: several sequences packed into one activation matrix
 // for the linear layers, attention per sequence against its own cache). Single-token decode steps with GGUF
-// weights go through the backend's composite Backend.llamaDecodeLayer when it has one: block() is its spec.
+// weights go through the backend's fused "decoder-layer-decode" op when it runs this layer shape: block() is its spec.
 // Config parsing, parameter specs and the HF ↔ GGUF name map live in config.ts; the registry descriptor in family.ts.
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
@@ -14,8 +14,11 @@ import {
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import type { Backend } from "../../backend/backend.js";
+import type { Backend, DecoderLayerShape } from "../../backend/backend.js";
 import type { CausalLmNetwork } from "../descriptor.js";
+
+/** What block() computes, as the backend's fused decode op names it. */
+const DECODER_LAYER: DecoderLayerShape = { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" };
 
 /** A run of tokens sharing positions pos0 … pos0+t−1 (b rows of t each) and, in inference, one cache. */
 export interface Segment {
@@ -162,7 +165,7 @@ export class LlamaModel implements CausalLmNetwork {
    *  with encoded (GGUF) weights, a function that runs layer l on x [N, D] in place; else null (the tensor path,
    *  block(), is the op's specification). */
   private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
-    const run = x.backend.llamaDecodeLayer;
+    const run = x.backend.fused?.("decoder-layer-decode", DECODER_LAYER);
     const c = this.config;
     if (!run || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
     const matrix = (l: number, name: string): QuantWeight | null => {
@@ -176,11 +179,11 @@ export class LlamaModel implements CausalLmNetwork {
       this.allMatricesEncoded = Array.from({ length: c.numLayers }, (_, l) => l).every((l) => names(l).every((n) => matrix(l, n)));
     }
     if (!this.allMatricesEncoded) return null; // dense f32 weights: the tensor path
-    const data = (t: Tensor | null) => (t ? t.storage("llamaDecodeLayer").subarray(t.offset, t.offset + t.size) as Float32Array : null);
+    const data = (t: Tensor | null) => (t ? t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Float32Array : null);
     const caches = segs.map((s) => s.cache!);
     return (l, y) => {
       const p = `model.layers.${l}`;
-      run.call(x.backend, data(y)!, {
+      run(data(y)!, {
         m: segs.length, hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, ffn: c.intermediateSize,
         rotDim: this.freqs.length * 2, eps: c.rmsNormEps, attnScale: 1 / Math.sqrt(c.headDim), ropeInterleaved: c.ropeLayout === "interleaved",
         freqs: this.freqs, attnNorm: data(this.t(`${p}.input_layernorm.weight`))!, ffnNorm: data(this.t(`${p}.post_attention_layernorm.weight`))!,
@@ -212,7 +215,7 @@ export class LlamaModel implements CausalLmNetwork {
   }
 
   fusesDecodeSteps(backend: Backend): boolean {
-    return backend.llamaDecodeLayer !== undefined;
+    return (backend.fused?.("decoder-layer-decode", DECODER_LAYER) ?? null) !== null;
   }
 
   /** Output norm and LM head: [n, D] → [n, V]. */
