@@ -55,6 +55,18 @@ export interface TextModel {
   dispose(): void;
 }
 
+/** Anything that turns a batch of token sequences into one fixed-size vector each (a decoder's mean-pooled hidden
+ *  states, an encoder's pooled output): what /v1/embeddings and the scheduler's embedding requests run on. */
+export interface BatchEmbedder {
+  readonly embeddingDim: number;
+  embedBatch(batch: readonly (readonly number[])[]): Float32Array[];
+}
+
+/** A TextModel's embed() as a BatchEmbedder (one input after another). */
+export function batchEmbedderOf(model: TextModel): BatchEmbedder {
+  return { embeddingDim: model.embeddingDim, embedBatch: (batch) => batch.map((tokens) => model.embed(tokens)) };
+}
+
 /** One input of an encoder: token ids, and segment ids (BERT token_type_ids; zeros when absent). */
 export interface EncodeItem {
   tokens: readonly number[];

@@ -10,8 +10,12 @@
 // Prefix reuse: a finished sequence's KV cache is kept (up to `parallel` of them, least recently used evicted); a new
 // request whose prompt starts with the same tokens — the next turn of a chat, an agent's next step — takes it over,
 // truncated to the common prefix, and only feeds the rest.
+// Embedding requests share the slots, the queue and the loop: an admitted request holds one slot and embeds a slice
+// of its inputs per step (at most prefillChunk tokens, at least one input) through the model's batch embedder, so a
+// request with thousands of long inputs never holds the event loop for more than one step, and a disconnect or the
+// deadline ends it between slices.
 // Leaves out: sharing one prefix between several live sequences (copy-on-write caches), priorities.
-import { type SequenceState, type TextModel, type ForwardItem, requireKind } from "./model-api.js";
+import { batchEmbedderOf, requireKind, type BatchEmbedder, type SequenceState, type TextModel, type ForwardItem } from "./model-api.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
 
@@ -60,6 +64,32 @@ export interface SequenceResult {
   timedOut: boolean;
 }
 
+export interface EmbeddingRequest {
+  /** Token ids of each input (each non-empty). */
+  inputs: readonly (readonly number[])[];
+  signal?: AbortSignal;
+  /** Wall-clock deadline (Date.now() ms); past it the request ends with EmbeddingCancelledError("deadline"). */
+  deadline?: number;
+}
+
+/** An embedding request that ended before all its inputs were embedded (client gone or past its deadline). */
+export class EmbeddingCancelledError extends Error {
+  override name = "EmbeddingCancelledError";
+  constructor(readonly reason: "cancelled" | "deadline") {
+    super(`[scheduler] the embedding request ended early: ${reason === "deadline" ? "past its time limit" : "cancelled"}`);
+  }
+}
+
+interface EmbedActive {
+  kind: "embed";
+  req: EmbeddingRequest;
+  next: number;
+  vectors: Float32Array[];
+  resolve: (v: Float32Array[]) => void;
+  reject: (e: Error) => void;
+  finished: boolean;
+}
+
 export class QueueFullError extends Error {
   override name = "QueueFullError";
   constructor(readonly queued: number, readonly retryAfterSeconds: number) {
@@ -78,9 +108,12 @@ export interface SchedulerOptions {
   prefillChunk?: number;
   /** Keep finished sequences' caches for prompts that share their prefix (default true). */
   prefixReuse?: boolean;
+  /** What embedding requests run on (default: the model's own embed(), one input at a time). */
+  embedder?: BatchEmbedder;
 }
 
 interface Active {
+  kind?: undefined;
   req: SequenceRequest;
   seq: SequenceState | null;
   /** Tokens in seq's cache, in order (what a later prompt can share). */
@@ -101,7 +134,9 @@ export class Scheduler {
   readonly contextLength: number;
   readonly prefillChunk: number;
   readonly prefixReuse: boolean;
-  private readonly queue: Active[] = [];
+  private readonly queue: (Active | EmbedActive)[] = [];
+  private readonly embedding: EmbedActive[] = [];
+  private readonly embedder: BatchEmbedder;
   /** Finished sequences kept for prefix reuse, most recently finished first. */
   private idle: { seq: SequenceState; tokens: number[] }[] = [];
   private readonly active: Active[] = [];
@@ -119,6 +154,7 @@ export class Scheduler {
     this.contextLength = Math.min(options.contextLength ?? model.contextLength, model.contextLength);
     this.prefillChunk = options.prefillChunk ?? 512;
     this.prefixReuse = options.prefixReuse ?? true;
+    this.embedder = options.embedder ?? batchEmbedderOf(model);
     if (!Number.isInteger(this.prefillChunk) || this.prefillChunk < 1) {
       throw new RangeError(`[scheduler] prefillChunk = ${options.prefillChunk}; expected an integer ≥ 1`);
     }
@@ -129,7 +165,74 @@ export class Scheduler {
   }
 
   get activeCount(): number {
-    return this.active.length;
+    return this.active.length + this.embedding.length;
+  }
+
+  /** Whether `count` more requests would be accepted now (a slot or queue room for each). */
+  canAdmit(count: number): boolean {
+    const freeSlots = Math.max(0, this.parallel - this.activeCount);
+    return this.queue.length + count <= this.maxQueue + freeSlots;
+  }
+
+  /** The error a full queue answers with (its Retry-After grows with the queue). */
+  busyError(): QueueFullError {
+    return new QueueFullError(this.queue.length, 1 + Math.ceil(this.queue.length / this.parallel));
+  }
+
+  /** Queues an embedding request; resolves with one vector per input. Throws QueueFullError like submit(). */
+  submitEmbedding(req: EmbeddingRequest): Promise<Float32Array[]> {
+    if (req.inputs.some((t) => t.length === 0)) throw new Error("[scheduler] an embedding input is empty; give at least one token id");
+    if (!this.canAdmit(1)) throw this.busyError();
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      const e: EmbedActive = { kind: "embed", req, next: 0, vectors: [], resolve, reject, finished: false };
+      if (req.signal?.aborted) return reject(new EmbeddingCancelledError("cancelled"));
+      req.signal?.addEventListener("abort", () => {
+        const i = this.queue.indexOf(e);
+        if (i >= 0) {
+          this.queue.splice(i, 1);
+          this.endEmbedding(e, new EmbeddingCancelledError("cancelled"));
+        }
+      }, { once: true });
+      this.queue.push(e);
+      this.kick();
+    });
+  }
+
+  private endEmbedding(e: EmbedActive, err?: Error): void {
+    if (e.finished) return;
+    e.finished = true;
+    const i = this.embedding.indexOf(e);
+    if (i >= 0) this.embedding.splice(i, 1);
+    if (err) e.reject(err);
+    else e.resolve(e.vectors);
+  }
+
+  /** One slice of every active embedding request: inputs up to prefillChunk tokens (at least one) per request. */
+  private embedStep(now: number): void {
+    for (const e of [...this.embedding]) {
+      if (e.req.signal?.aborted) this.endEmbedding(e, new EmbeddingCancelledError("cancelled"));
+      else if (e.req.deadline !== undefined && now > e.req.deadline) this.endEmbedding(e, new EmbeddingCancelledError("deadline"));
+    }
+    for (const e of [...this.embedding]) {
+      const slice: (readonly number[])[] = [];
+      let tokens = 0;
+      while (e.next + slice.length < e.req.inputs.length) {
+        const t = e.req.inputs[e.next + slice.length];
+        if (slice.length > 0 && tokens + t.length > this.prefillChunk) break;
+        slice.push(t);
+        tokens += t.length;
+      }
+      try {
+        const out = this.embedder.embedBatch(slice);
+        if (out.length !== slice.length) throw new Error(`[scheduler] the embedder returned ${out.length} vectors for ${slice.length} inputs`);
+        e.vectors.push(...out);
+      } catch (err) {
+        this.endEmbedding(e, err as Error);
+        continue;
+      }
+      e.next += slice.length;
+      if (e.next >= e.req.inputs.length) this.endEmbedding(e);
+    }
   }
 
   /** Queues a sequence; resolves when it ends. Throws QueueFullError when no slot and no queue room is left. */
@@ -138,10 +241,7 @@ export class Scheduler {
     if (req.promptIds.length >= this.contextLength) {
       throw new RangeError(`[scheduler] the prompt has ${req.promptIds.length} tokens but the context length is ${this.contextLength}`);
     }
-    const freeSlots = Math.max(0, this.parallel - this.active.length);
-    if (this.queue.length >= this.maxQueue + freeSlots) {
-      throw new QueueFullError(this.queue.length, 1 + Math.ceil(this.queue.length / this.parallel));
-    }
+    if (!this.canAdmit(1)) throw this.busyError();
     return new Promise<SequenceResult>((resolve) => {
       const a: Active = { req, seq: null, cached: [], reused: 0, pending: [...req.promptIds], history: [...req.promptIds],
         generated: 0, timedOut: false, resolve, finished: false };
@@ -156,6 +256,7 @@ export class Scheduler {
   }
 
   private cancelQueued(a: Active): void {
+    // (Embedding requests leave the queue through their own abort listener.)
     const i = this.queue.indexOf(a);
     if (i >= 0) {
       this.queue.splice(i, 1);
@@ -172,12 +273,12 @@ export class Scheduler {
 
   private async loop(): Promise<void> {
     try {
-      while (this.queue.length > 0 || this.active.length > 0) {
+      while (this.queue.length > 0 || this.activeCount > 0) {
         // Let I/O run between steps: new requests arrive, disconnects are noticed, streamed text goes out. With free
         // slots, give I/O a few more turns (microseconds when idle): a new connection is accepted in one poll and
         // read in later ones, and without them a burst of clients would be admitted one per step, each step then
         // paying a prefill alone.
-        const turns = this.active.length < this.parallel ? 4 : 1;
+        const turns = this.activeCount < this.parallel ? 4 : 1;
         for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
         this.step();
       }
@@ -196,11 +297,16 @@ export class Scheduler {
         this.finish(a, "length");
       }
     }
-    while (this.active.length < this.parallel && this.queue.length > 0) {
+    while (this.activeCount < this.parallel && this.queue.length > 0) {
       const a = this.queue.shift()!;
+      if (a.kind === "embed") {
+        this.embedding.push(a);
+        continue;
+      }
       this.attach(a);
       this.active.push(a);
     }
+    if (this.embedding.length > 0) this.embedStep(now);
     if (this.active.length === 0) return;
     const batch = [...this.active];
     // A prompt longer than one chunk feeds its next chunk; the logits of a partial prefill are not sampled from.

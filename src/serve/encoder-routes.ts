@@ -1,18 +1,18 @@
-// The encoder endpoints of `zhiyu serve --embedding-model PATH [--rerank-model PATH]`: /v1/embeddings from a
-// BERT-family encoder (the model's own pooling — sentence-transformers or GGUF pooling_type, else mean — and L2
-// normalisation, as OpenAI's and llama-server's embeddings are unit vectors), and /v1/rerank (also /rerank and
+// The encoder side of `zhiyu serve --embedding-model PATH [--rerank-model PATH]`: the batch embedder that the
+// encoder's own scheduler runs for /v1/embeddings (the model's own pooling — sentence-transformers or GGUF
+// pooling_type, else mean; the route L2-normalises), and /v1/rerank (also /rerank and
 // /v1/reranking, llama-server's paths) from a cross-encoder: each (query, document) pair runs as one
 // "[CLS] query [SEP] document [SEP]" sequence, and relevance_score is the classifier's logit (llama-server's rank
 // pooling; a one-label model's score, or label 0's for more labels), results sorted by it, best first.
-// Leaves out: batching requests together across clients (each request runs its inputs as one batch, on the event
-// loop), instructions that some embedding models prepend (callers add them).
+// Leaves out: rerank through a scheduler (a rerank request runs its pairs as packed batches on the event loop),
+// instructions that some embedding models prepend (callers add them).
 import type { BertEncoder } from "../infer/encoder.js";
-import type { TextModel } from "../infer/model-api.js";
+import type { BatchEmbedder, TextModel } from "../infer/model-api.js";
+import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import type { EncoderSequence } from "../models/bert/model.js";
 import { ApiError, invalid } from "./errors.js";
 import type { Metrics } from "./metrics.js";
-import { asObject, parseEmbeddingRequest } from "./protocol.js";
-import { float32ToBase64 } from "./routes.js";
+import { asObject } from "./protocol.js";
 
 /** An encoder the server runs, and the names a request's `model` may use for it. */
 export interface EncoderService {
@@ -47,23 +47,11 @@ function inBatches<T>(seqs: readonly EncoderSequence[], run: (chunk: EncoderSequ
   return out;
 }
 
-/** POST /v1/embeddings served by the encoder. */
-export function encoderEmbeddings(svc: EncoderService, metrics: Metrics, body: unknown): unknown {
-  const req = parseEmbeddingRequest(body);
-  checkModel(svc, req.model, "embedding");
-  const enc = svc.encoder;
-  if (req.dimensions !== null && req.dimensions !== enc.config.hiddenSize) {
-    throw invalid("dimensions", `this model's embeddings have ${enc.config.hiddenSize} dimensions; 'dimensions' = ${req.dimensions} is not supported`);
-  }
-  const seqs = req.inputs.map((x, i) => toSequence(enc, x, req.inputs.length > 1 ? `input[${i}]` : "input"));
+/** The encoder as the scheduler's batch embedder: the model's pooling (sentence-transformers / GGUF, else mean),
+ *  unnormalised (the /v1/embeddings route normalises), one packed forward pass per slice of inputs. */
+export function encoderEmbedder(enc: BertEncoder): BatchEmbedder {
   const pooling = enc.defaultPooling === "none" ? "mean" : enc.defaultPooling;
-  const vectors = inBatches(seqs, (chunk) => enc.embedSequences(chunk, pooling, true));
-  const total = seqs.reduce((a, s) => a + s.ids.length, 0);
-  metrics.promptTokens += total;
-  return {
-    object: "list", model: req.model, usage: { prompt_tokens: total, total_tokens: total },
-    data: vectors.map((v, index) => ({ object: "embedding", index, embedding: req.encodingFormat === "base64" ? float32ToBase64(v) : Array.from(v) })),
-  };
+  return { embeddingDim: enc.config.hiddenSize, embedBatch: (batch) => enc.embedSequences(batch.map((ids) => ({ ids })), pooling, false) };
 }
 
 export interface RerankRequest {
@@ -122,7 +110,9 @@ export function noChatModel(svc: EncoderService): TextModel {
   const enc = svc.encoder;
   return {
     id: enc.id, architecture: "bert", vocabSize: enc.config.vocabSize, contextLength: enc.contextLength, embeddingDim: enc.config.hiddenSize,
-    tokenizer: enc.tokenizer, chatTemplate: null, stopTokenIds: [], generationDefaults: {},
+    // Text is framed as the model's HF tokenizer does ([CLS] … [SEP], special tokens in the text recognised).
+    tokenizer: Object.assign(Object.create(enc.tokenizer) as Tokenizer, { encode: (text: string) => enc.tokenize(text).ids }),
+    chatTemplate: null, stopTokenIds: [], generationDefaults: {},
     createSequence: refuse, forward: refuse, embed: (tokens) => enc.embed(tokens), dispose: () => {},
   };
 }

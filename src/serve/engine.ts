@@ -10,7 +10,7 @@ import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from
 import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
 import type { TextModel } from "../infer/model-api.js";
 import { Sampler, type SamplingParams } from "../infer/sampler.js";
-import { QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
+import { EmbeddingCancelledError, QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
 import { ApiError, invalid } from "./errors.js";
 import type { ChatRequest, GenerationParams, ToolDefinition } from "./protocol.js";
 import { inlineToolsIntoMessages, templateHandlesTools, templateTools, toolCallGrammar, ToolCallStreamParser,
@@ -136,6 +136,32 @@ export class Engine {
     return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
   }
 
+  /** Throws the 429 a request for `count` sequences would get now, so a stream is only started once it is admitted
+   *  (nothing awaits between this check and the submit that follows it in the same turn). */
+  admit(count: number): void {
+    if (!this.scheduler.canAdmit(count)) throw busy(this.scheduler.busyError());
+  }
+
+  /** Embeds token sequences through the scheduler (queued, sliced per step, ended by the signal or the time limit). */
+  async embed(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<Float32Array[]> {
+    let pending: Promise<Float32Array[]>;
+    try {
+      pending = this.scheduler.submitEmbedding({ inputs, signal, deadline: Date.now() + this.options.requestTimeoutMs });
+    } catch (err) {
+      throw err instanceof QueueFullError ? busy(err) : err;
+    }
+    try {
+      return await pending;
+    } catch (err) {
+      if (err instanceof EmbeddingCancelledError && err.reason === "deadline") {
+        // 408 rather than a 5xx: the remedy is the client's (fewer or shorter inputs), the server is healthy.
+        throw new ApiError(408, `the embedding request did not finish within the server's time limit (${this.options.requestTimeoutMs / 1000} s); ` +
+          "send fewer or shorter inputs per request, or retry later", "timeout_error", "input", "request_timeout", { "retry-after": "5" });
+      }
+      throw err;
+    }
+  }
+
   /** Runs n choices through the scheduler; deltas go to the sink as they are produced. */
   async run(job: GenerationJob, sink: GenerationSink = {}): Promise<ChoiceOutcome[]> {
     const p = job.params;
@@ -178,11 +204,7 @@ export class Engine {
       }
     } catch (err) {
       cancel.abort();
-      if (err instanceof QueueFullError) {
-        throw new ApiError(429, `The server is busy (${err.queued} requests queued); retry in ${err.retryAfterSeconds} s.`,
-          "rate_limit_error", null, "queue_full", { "retry-after": String(err.retryAfterSeconds) });
-      }
-      throw err;
+      throw err instanceof QueueFullError ? busy(err) : err;
     }
     const results = await Promise.all(runs);
     const outcomes: ChoiceOutcome[] = [];
@@ -214,6 +236,12 @@ export class Engine {
       seed: req.seed,
     };
   }
+}
+
+/** The 429 for a full queue, with Retry-After. */
+function busy(err: QueueFullError): ApiError {
+  return new ApiError(429, `The server is busy (${err.queued} requests queued); retry in ${err.retryAfterSeconds} s.`,
+    "rate_limit_error", null, "queue_full", { "retry-after": String(err.retryAfterSeconds) });
 }
 
 /** One choice's text assembly: stream decoder → stop strings → tool-call parser, plus log-probabilities. */

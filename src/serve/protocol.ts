@@ -43,8 +43,9 @@ export interface ChatRequest extends GenerationParams {
   toolChoice: ToolChoice;
   parallelToolCalls: boolean;
   responseFormat: ResponseFormat;
-  /** Zhiyu extension `zhiyu_tools: true`: run the server's own tools (zhiyu serve --tools) in the agent loop. */
-  serverTools: boolean;
+  /** Zhiyu extension `zhiyu_tools`: run the server's own tools (zhiyu serve --tools) in the agent loop — true for all
+   *  of them, or an array naming the subset this request may use; false/absent: none. */
+  serverTools: boolean | string[];
 }
 
 export interface CompletionRequest extends GenerationParams {
@@ -117,8 +118,9 @@ function generationParams(o: Json, maxN: number): GenerationParams {
     if (typeof so !== "object" || Array.isArray(so)) throw wrongType("stream_options", "an object", so);
     includeUsage = optBool(so as Json, "include_usage", false);
   }
-  const maxTokens = optNumber(o, "max_completion_tokens", 0, 1e9, { integer: true }) ??
-    optNumber(o, "max_tokens", 0, 1e9, { integer: true }) ?? null;
+  // 0 would admit a request that can only ever return nothing (and holds a slot for its prefill).
+  const maxTokens = optNumber(o, "max_completion_tokens", 1, 1e9, { integer: true }) ??
+    optNumber(o, "max_tokens", 1, 1e9, { integer: true }) ?? null;
   let stop: string[] = [];
   const s = o.stop;
   if (typeof s === "string") stop = [s];
@@ -292,8 +294,15 @@ export function parseChatRequest(body: unknown): ChatRequest {
     toolChoice: parseToolChoice(o.tool_choice, tools),
     parallelToolCalls: optBool(o, "parallel_tool_calls", true),
     responseFormat: parseResponseFormat(o.response_format),
-    serverTools: optBool(o, "zhiyu_tools", false),
+    serverTools: serverToolsField(o.zhiyu_tools),
   };
+}
+
+function serverToolsField(v: unknown): boolean | string[] {
+  if (v === undefined || v === null) return false;
+  if (typeof v === "boolean") return v;
+  if (Array.isArray(v) && v.length <= 64 && v.every((x) => typeof x === "string" && x.length > 0 && x.length <= 128)) return v as string[];
+  throw wrongType("zhiyu_tools", "true, false, or an array of (at most 64) tool names", v);
 }
 
 /** A `prompt` / `input` field: a string, strings, one token-id array or several, as a list of texts or id arrays. */

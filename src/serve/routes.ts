@@ -13,6 +13,7 @@ import type { ParsedToolCall } from "./tool-calls.js";
 import { runAgent } from "../tools/agent.js";
 import type { Tool } from "../tools/tool.js";
 import { engineChatClient } from "./agent-client.js";
+import { maskPii } from "../core/pii.js";
 
 export interface RouteContext {
   engine: Engine;
@@ -27,6 +28,8 @@ export interface RouteContext {
   arrivedAt: number;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
+  /** Mask personal data (phone, ID-card, bank-card numbers, e-mails) in tool traces (default on). */
+  maskPii?: boolean;
 }
 
 function id(prefix: string): string {
@@ -113,6 +116,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
       usage: usage(promptTokens, completion, Math.max(...outcomes.map((o) => o.cachedTokens))),
     };
   }
+  ctx.engine.admit(req.n); // a 429 before the 200 of a stream; engine.run below submits in this same turn
   const sse = new SseWriter(res);
   const chunkBase = { ...base, object: "chat.completion.chunk" };
   const extra = req.includeUsage ? { usage: null } : {};
@@ -152,6 +156,8 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
   if (ctx.serverTools.length === 0) {
     throw invalid("zhiyu_tools", "this server runs no tools of its own; start it with zhiyu serve --tools calculator,search");
   }
+  const tools = selectServerTools(ctx.serverTools, req.serverTools as true | string[]);
+  const mask = ctx.maskPii === false ? (s: string) => s : maskPii;
   if (req.n !== 1) throw invalid("n", "zhiyu_tools supports n = 1 only");
   if (req.tools.length > 0) throw invalid("tools", "send either client 'tools' or zhiyu_tools, not both");
   const client = engineChatClient(ctx.engine, { temperature: req.sampling.temperature, topP: req.sampling.topP,
@@ -159,10 +165,10 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
   const base = responseBase("chatcmpl", req.model);
   const trace: { id: string; name: string; arguments: string; ok?: boolean; output?: string }[] = [];
   if (!req.stream) {
-    const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
+    const r = await runAgent({ client, messages: req.messages, tools, signal: ctx.signal,
       onEvent: (e) => {
-        if (e.kind === "tool_call") trace.push({ ...e.call });
-        if (e.kind === "tool_result") Object.assign(trace.find((t) => t.id === e.call.id) ?? {}, { ok: e.ok, output: e.output });
+        if (e.kind === "tool_call") trace.push({ ...e.call, arguments: mask(e.call.arguments) });
+        if (e.kind === "tool_result") Object.assign(trace.find((t) => t.id === e.call.id) ?? {}, { ok: e.ok, output: mask(e.output) });
       } });
     ctx.metrics.promptTokens += r.usage.promptTokens;
     ctx.metrics.completionTokens += r.usage.completionTokens;
@@ -170,16 +176,24 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
       choices: [{ index: 0, message: { role: "assistant", content: r.answer, refusal: null }, logprobs: null, finish_reason: "stop" }],
       usage: usage(r.usage.promptTokens, r.usage.completionTokens), zhiyu_tool_trace: trace };
   }
+  // The stream (and its 200) starts with the first event, after the first generation step was admitted: a full
+  // queue before that is a plain 429.
+  ctx.engine.admit(1);
   const sse = new SseWriter(res);
   const chunkBase = { ...base, object: "chat.completion.chunk" };
   const extra = req.includeUsage ? { usage: null } : {};
-  const chunk = (delta: object, finish: string | null = null) =>
+  let started = false;
+  const chunk = (delta: object, finish: string | null = null) => {
+    if (!started) {
+      started = true;
+      sse.send({ ...chunkBase, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], ...extra });
+    }
     sse.send({ ...chunkBase, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
-  chunk({ role: "assistant", content: "" });
+  };
   let k = 0;
   let firstText = true;
   try {
-    const r = await runAgent({ client, messages: req.messages, tools: ctx.serverTools, signal: ctx.signal,
+    const r = await runAgent({ client, messages: req.messages, tools, signal: ctx.signal,
       onText: (text) => {
         if (firstText) observeFirstToken(ctx)();
         firstText = false;
@@ -188,9 +202,9 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
       onEvent: (e) => {
         if (e.kind === "tool_call") {
           chunk({ tool_calls: [{ index: k, id: e.call.id, type: "function", function: { name: e.call.name, arguments: "" } }] });
-          chunk({ tool_calls: [{ index: k++, function: { arguments: e.call.arguments } }] });
+          chunk({ tool_calls: [{ index: k++, function: { arguments: mask(e.call.arguments) } }] });
         } else if (e.kind === "tool_result") {
-          chunk({ zhiyu_tool_result: { tool_call_id: e.call.id, name: e.call.name, ok: e.ok, content: e.output } });
+          chunk({ zhiyu_tool_result: { tool_call_id: e.call.id, name: e.call.name, ok: e.ok, content: mask(e.output) } });
         }
       } });
     ctx.metrics.promptTokens += r.usage.promptTokens;
@@ -198,10 +212,25 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
     chunk({}, "stop");
     if (req.includeUsage) sse.send({ ...chunkBase, choices: [], usage: usage(r.usage.promptTokens, r.usage.completionTokens) });
   } catch (err) {
+    if (!started) throw err;
     return endStreamWithError(sse, err);
   }
   sse.done();
   return null;
+}
+
+/** The server's tools a request may use: all for `zhiyu_tools: true`, else the named subset (400 for a name the
+ *  server does not run, so a client cannot reach a tool the operator did not enable). */
+function selectServerTools(enabled: readonly Tool[], wanted: true | string[]): readonly Tool[] {
+  if (wanted === true) return enabled;
+  const byName = new Map(enabled.map((t) => [t.definition.name, t]));
+  const unknown = wanted.filter((n) => !byName.has(n));
+  if (unknown.length > 0) {
+    throw invalid("zhiyu_tools", `this server does not run ${unknown.map((n) => JSON.stringify(n)).join(", ")}; it runs ` +
+      `${[...byName.keys()].join(", ")}`, "unknown_tool");
+  }
+  if (wanted.length === 0) throw invalid("zhiyu_tools", "name at least one tool, or send false");
+  return [...new Set(wanted)].map((n) => byName.get(n)!);
 }
 
 function legacyLogprobs(entries: LogprobEntry[], startOffset: number) {
@@ -255,6 +284,7 @@ export async function completions(ctx: RouteContext, body: unknown, res: ServerR
     ctx.metrics.completionTokens += completion;
     return { ...base, object: "text_completion", choices, usage: usage(promptTokens, completion) };
   }
+  ctx.engine.admit(prompts.length * req.n); // a 429 before the 200 of a stream; runAll submits in this same turn
   const sse = new SseWriter(res);
   const extra = req.includeUsage ? { usage: null } : {};
   const chunk = (index: number, text: string, logprobs: unknown, finish: string | null) =>
@@ -298,15 +328,20 @@ export async function embeddings(ctx: RouteContext, body: unknown): Promise<unkn
     throw invalid("dimensions", `this model's embeddings have ${model.embeddingDim} dimensions; 'dimensions' = ${req.dimensions} is not supported`);
   }
   let total = 0;
-  const data = req.inputs.map((input, index) => {
+  const encoded = req.inputs.map((input, index) => {
     const param = req.inputs.length > 1 ? `input[${index}]` : "input";
     const ids = ctx.engine.encodePrompt(input, param);
     if (ids.length > ctx.engine.contextLength) {
       throw new ApiError(400, `input has ${ids.length} tokens; the maximum is ${ctx.engine.contextLength}`, "invalid_request_error",
         param, "context_length_exceeded");
     }
+    if (ids.length === 0) throw invalid(param, "the input is empty after tokenization");
     total += ids.length;
-    const v = model.embed(ids);
+    return ids;
+  });
+  // Through the scheduler: queued with the other requests, embedded a slice per step, ended by disconnect/time limit.
+  const vectors = await ctx.engine.embed(encoded, ctx.signal);
+  const data = vectors.map((v, index) => {
     let norm = 0;
     for (let i = 0; i < v.length; i++) norm += v[i] * v[i];
     norm = Math.sqrt(norm);

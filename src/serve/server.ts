@@ -3,6 +3,9 @@
 // OpenAI-specific code in protocol.ts, and node:http adds no dependency or startup cost.
 // Auth: with an API key set, every /v1/* request needs `Authorization: Bearer <key>` (401 otherwise); /health,
 // /metrics and the page stay open (the page asks for the key and sends it).
+// Posture (http-guard.ts): no CORS unless --cors names origins, a Host header must name this server (DNS rebinding),
+// a cross-origin request from an unlisted page is refused. Limits: a connection cap, a deadline for the headers and
+// for the whole request body, idle keep-alive sockets closed after a few seconds.
 // Leaves out: TLS (put a proxy in front), multiple models per process, HTTP/2.
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -13,11 +16,13 @@ import type { TextModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import { Engine } from "./engine.js";
 import { ApiError } from "./errors.js";
+import { HttpGuard, redactTarget } from "./http-guard.js";
+import { maskPii } from "../core/pii.js";
 import { Metrics } from "./metrics.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
 import type { BertEncoder } from "../infer/encoder.js";
-import { type EncoderService, encoderEmbeddings, noChatModel, rerank } from "./encoder-routes.js";
+import { type EncoderService, encoderEmbedder, noChatModel, rerank } from "./encoder-routes.js";
 
 export interface ServerOptions {
   /** The chat / completions model; null when the server runs encoders only. */
@@ -46,6 +51,19 @@ export interface ServerOptions {
   tools?: readonly Tool[];
   /** Reuse finished sequences' KV caches for prompts sharing their prefix (default true). */
   prefixReuse?: boolean;
+  /** Origins given CORS access (--cors); default none: only the server's own page. "*" opens it to every page. */
+  corsOrigins?: readonly string[];
+  /** Names clients may use in the Host header besides the listening address (--host-name). */
+  hostNames?: readonly string[];
+  /** Most open connections (default 256); more are refused at accept. */
+  maxConnections?: number;
+  /** Time for a client to send its request headers, and its whole request, in ms (defaults 10 s and 60 s). */
+  headersTimeoutMs?: number;
+  requestBodyTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms (default 5 s). */
+  keepAliveMs?: number;
+  /** Mask personal data in logs and tool traces (default true). */
+  maskPii?: boolean;
 }
 
 export interface RunningServer {
@@ -106,6 +124,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength,
     prefixReuse: options.prefixReuse });
   const engine = new Engine(model, scheduler, { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 });
+  // The embedding encoder gets its own scheduler and engine: its requests are queued, sliced per step and ended by
+  // disconnect or the time limit exactly as the chat model's, on a queue of their own.
+  const encoderScheduler = embeddingService ? new Scheduler(noChatModel(embeddingService), {
+    parallel, maxQueue: options.maxQueue ?? parallel * 8, embedder: encoderEmbedder(embeddingService.encoder),
+  }) : null;
+  const encoderEngine = encoderScheduler ? new Engine(noChatModel(embeddingService!), encoderScheduler,
+    { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 }) : null;
   const metrics = new Metrics();
   // The file name without .gguf is a natural name for clients to use too.
   const modelNames = [...new Set([model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
@@ -113,19 +138,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const apiKey = options.apiKey ?? null;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const serverTools = options.tools ?? [];
+  const listenHost = options.host ?? "127.0.0.1";
+  const guard = new HttpGuard({ listenHost, hostNames: options.hostNames ?? [], corsOrigins: options.corsOrigins ?? [], apiKey });
+  const maskLogs = options.maskPii === false ? (s: string) => s : maskPii;
 
   async function handle(req: IncomingMessage, res: ServerResponse, endpoint: { name: string }): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const route = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
-    res.setHeader("access-control-allow-origin", "*");
+    const cors = guard.admit(req); // 403 for a foreign Host or an unlisted cross-origin page
+    for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     if (method === "OPTIONS") {
-      res.writeHead(204, {
+      // Only an origin listed with --cors gets here with CORS headers; same-origin pages never preflight.
+      res.writeHead(204, cors["access-control-allow-origin"] ? {
         "access-control-allow-methods": "GET, POST, OPTIONS",
         // "*" covers every header but Authorization, which must be named.
-        "access-control-allow-headers": "authorization, *",
-        "access-control-max-age": "86400",
-      });
+        "access-control-allow-headers": "authorization, content-type, *",
+        "access-control-max-age": "600",
+      } : {});
       res.end();
       return;
     }
@@ -151,18 +181,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return;
     }
     if (route.startsWith("/v1/") || route === "/rerank" || route === "/reranking") {
-      if (apiKey !== null) {
-        const auth = req.headers.authorization ?? "";
-        if (auth !== `Bearer ${apiKey}`) {
-          throw new ApiError(401, auth ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer <key>'.",
-            "authentication_error", null, "invalid_api_key");
-        }
-      }
+      guard.authorize(req);
       const disconnect = new AbortController();
       res.on("close", () => {
         if (!res.writableFinished) disconnect.abort();
       });
-      const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal };
+      const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal,
+        maskPii: options.maskPii !== false };
       const encoderIds = [embeddingService, rerankService].flatMap((svc) => (svc ? [svc.names[0]] : []));
       if (method === "GET" && route === "/v1/models") {
         endpoint.name = "models";
@@ -189,8 +214,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         "/v1/chat/completions": (b) => (chat ? chatCompletions(ctx, b, res) : noChat()),
         "/v1/completions": (b) => (chat ? completions(ctx, b, res) : noChat()),
         // The encoder answers requests that name it (or every request when there is no chat model).
-        "/v1/embeddings": (b) => (embeddingService && (!chat || !modelNames.includes(String((b as { model?: unknown })?.model)))
-          ? Promise.resolve(encoderEmbeddings(embeddingService, metrics, b)) : embeddings(ctx, b)),
+        "/v1/embeddings": (b) => (encoderEngine && (!chat || !modelNames.includes(String((b as { model?: unknown })?.model)))
+          ? embeddings({ ...ctx, engine: encoderEngine, modelNames: embeddingService!.names }, b) : embeddings(ctx, b)),
         "/v1/rerank": rerankRoute,
         "/v1/reranking": rerankRoute,
         "/rerank": rerankRoute,
@@ -209,23 +234,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new ApiError(404, `no route for ${method} ${url.pathname}`, "invalid_request_error", null, "not_found");
   }
 
-  const server = createHttpServer((req, res) => {
+  // The header/body deadlines are enforced by a sweep every connectionsCheckingInterval ms (Node's default 30 s
+  // would let a slow client hold its socket well past them).
+  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     const endpoint = { name: "other" };
     handle(req, res, endpoint).then(
       () => metrics.countRequest(endpoint.name, res.statusCode),
       (err: unknown) => {
+        // A client that hung up mid-upload or mid-answer is not a server error: counted as 499 (nginx's "client
+        // closed request"), not logged.
+        if (!(err instanceof ApiError) && (!req.complete || res.destroyed) && !res.writableFinished) {
+          metrics.countRequest(endpoint.name, 499);
+          if (!res.destroyed) res.destroy();
+          return;
+        }
         const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`, "server_error");
-        if (!(err instanceof ApiError)) console.error(err);
+        if (!(err instanceof ApiError)) {
+          const stack = (err as Error)?.stack ?? String(err);
+          console.error(maskLogs(`zhiyu serve: ${req.method} ${redactTarget(req.url)} failed: ${stack}`));
+        }
         metrics.countRequest(endpoint.name, e.status);
         if (!res.headersSent) sendJson(res, e.status, e.body(), e.headers);
         else if (!res.writableEnded) res.end();
       },
     );
   });
-  server.keepAliveTimeout = 65_000;
+  server.maxConnections = options.maxConnections ?? 256;
+  server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = options.requestBodyTimeoutMs ?? 60_000;
+  server.keepAliveTimeout = options.keepAliveMs ?? 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 8080, listenHost, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
@@ -238,6 +278,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.closeAllConnections();
       server.close(() => {
         scheduler.releaseIdle();
+        encoderScheduler?.releaseIdle();
         resolve();
       });
     }),

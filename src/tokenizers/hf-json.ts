@@ -43,13 +43,17 @@ export function tokenizerFromHfJson(json: unknown, options: HfLoadOptions = {}):
   if (modelType === "Unigram") modelF.get("type").fail(`is "Unigram", which Zhiyu does not load yet (BPE and WordPiece are supported)`);
   if (modelType !== "BPE" && modelType !== "WordPiece") modelF.get("type").fail(`is ${describe(modelType)}, expected "BPE" or "WordPiece"`);
   const vocab = vocabF.object();
+  // Ids index dense arrays below: bound them by the entries the files hold before any slot is allocated, so an id
+  // of 2^31−1 is an error naming its field, not an out-of-memory abort.
+  const idLimit = tokenIdLimit(Object.keys(vocab).length, root, cfg);
   for (const tok of Object.keys(vocab)) {
     const id = vocabF.get(tok).int();
+    if (id >= idLimit) vocabF.get(tok).fail(`is ${id}, beyond the ${idLimit} ids a vocabulary of this size can use`);
     tokens[id] = tok;
     tokenToId.set(tok, id);
   }
 
-  const added = readAddedTokens(root, cfg);
+  const added = readAddedTokens(root, cfg, idLimit);
   for (const t of added) {
     if (tokens[t.id] === undefined || tokens[t.id] === t.content) {
       tokens[t.id] = t.content;
@@ -151,7 +155,17 @@ function firstPresent(map: ReadonlyMap<string, number>, names: readonly string[]
   return null;
 }
 
-function readAddedTokens(root: Field, cfg: Field): AddedToken[] {
+/** Largest token id + 1 accepted: twice the entries in model.vocab, added_tokens and added_tokens_decoder, plus
+ *  room for sparse reserved ranges (real files are dense: ids 0..entries−1). */
+function tokenIdLimit(vocabEntries: number, root: Field, cfg: Field): number {
+  const added = root.get("added_tokens");
+  const dec = cfg.get("added_tokens_decoder");
+  const entries = vocabEntries + (added.present && Array.isArray(added.value) ? added.value.length : 0) +
+    (dec.present && dec.value !== null && typeof dec.value === "object" ? Object.keys(dec.value).length : 0);
+  return 2 * entries + 65_536;
+}
+
+function readAddedTokens(root: Field, cfg: Field, idLimit: number): AddedToken[] {
   const out = new Map<number, AddedToken>();
   const read = (f: Field, id: number): AddedToken => ({
     id,
@@ -165,7 +179,9 @@ function readAddedTokens(root: Field, cfg: Field): AddedToken[] {
   if (list.present) {
     list.array().forEach((_, i) => {
       const f = list.at(i);
-      const t = read(f, f.get("id").int());
+      const id = f.get("id").int();
+      if (id >= idLimit) f.get("id").fail(`is ${id}, beyond the ${idLimit} ids a vocabulary of this size can use`);
+      const t = read(f, id);
       out.set(t.id, t);
     });
   }
@@ -174,6 +190,7 @@ function readAddedTokens(root: Field, cfg: Field): AddedToken[] {
     for (const key of Object.keys(dec.object())) {
       const id = Number(key);
       if (!Number.isInteger(id) || id < 0) dec.get(key).fail("has a key that is not a token id");
+      if (id >= idLimit) dec.get(key).fail(`has the id ${id}, beyond the ${idLimit} ids a vocabulary of this size can use`);
       if (!out.has(id)) out.set(id, read(dec.get(key), id));
     }
   }

@@ -3,11 +3,28 @@
 // agent-loop Tools. Tool results' text content parts are joined; isError results become tool errors.
 // Leaves out: the HTTP/SSE transports, resources, prompts, sampling, and server-initiated requests (answered with a
 // "method not found" error so servers do not hang).
+// The child gets an explicit allow-list of the parent's environment (what a program needs to run: PATH, HOME,
+// locale, temp dir …) plus what the caller passes: never the server's secrets (ZHIYU_API_KEY, cloud credentials).
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Tool } from "./tool.js";
 
 const PROTOCOL_VERSION = "2025-06-18";
+
+/** Parent variables an MCP server inherits; everything else (keys, tokens, credentials) stays behind. */
+export const MCP_INHERITED_ENV = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE",
+  "LC_MESSAGES", "TERM", "TZ", "TMPDIR", "TMP", "TEMP", "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA",
+  "LOCALAPPDATA", "USERPROFILE", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "NODE_PATH"] as const;
+
+/** The child's environment: the allow-listed parent variables, then the caller's extra ones. */
+export function mcpChildEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of MCP_INHERITED_ENV) {
+    const v = parent[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return { ...env, ...extra };
+}
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -44,7 +61,7 @@ export class McpStdioClient {
 
   /** Starts the server and completes the initialize handshake. */
   static async start(command: string, args: readonly string[] = [], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<McpStdioClient> {
-    const proc = spawn(command, [...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+    const proc = spawn(command, [...args], { stdio: ["pipe", "pipe", "pipe"], env: mcpChildEnv(process.env, options.env) });
     const client = new McpStdioClient(proc, options.timeoutMs ?? 30_000);
     await client.request("initialize", { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "zhiyu", version: "0.1.0" } });
     client.notify("notifications/initialized");

@@ -112,6 +112,10 @@ export interface FakeModelOptions {
   script?: (lastTurn: string, prompt: string) => string;
   /** A Jinja chat template (default null: ChatML). */
   chatTemplate?: string;
+  /** Busy-wait this many ms per token embedded (an embedding model's cost). */
+  embedDelayMsPerToken?: number;
+  /** Make embed() throw (a model failing mid-request). */
+  embedThrows?: boolean;
 }
 
 export function scriptedReply(lastTurn: string, prompt: string): string {
@@ -190,6 +194,11 @@ export class FakeModel implements TextModel {
   }
 
   embed(tokens: readonly number[]): Float32Array {
+    if (this.options.embedThrows) throw new Error("[fake] embed failed");
+    if (this.options.embedDelayMsPerToken) {
+      const until = performance.now() + this.options.embedDelayMsPerToken * tokens.length;
+      while (performance.now() < until) { /* a model computing */ }
+    }
     // Deterministic features: counts of byte classes, so similar texts get similar vectors.
     const v = new Float32Array(this.embeddingDim);
     for (const t of tokens) v[t % this.embeddingDim] += 1;

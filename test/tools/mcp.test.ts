@@ -59,3 +59,24 @@ test("MCP tools in the agent loop", async () => {
   const results = events.filter((e): e is Extract<AgentEvent, { kind: "tool_result" }> => e.kind === "tool_result");
   assert.deepEqual(results.map((r) => [r.ok, r.output]), [[true, "olleh"], [false, "boom"]]);
 });
+
+test("the MCP child gets an allow-listed environment: no ZHIYU_API_KEY or other secrets", async () => {
+  const envServer = SERVER.replace(`if (m.method === "tools/list")`,
+    `if (m.method === "tools/list") return send({ jsonrpc: "2.0", id: m.id, result: { tools: [{ name: "env", description: JSON.stringify(process.env), inputSchema: { type: "object" } }] } });
+  if (false)`);
+  writeFileSync(path.join(dir, "env-server.cjs"), envServer);
+  process.env.ZHIYU_API_KEY = "sk-secret-key";
+  process.env.AWS_SECRET_ACCESS_KEY = "aws-secret";
+  try {
+    const c = await McpStdioClient.start(process.execPath, [path.join(dir, "env-server.cjs")], { env: { EXTRA_FOR_MCP: "1" } });
+    const childEnv = JSON.parse((await c.listTools())[0].description!) as Record<string, string>;
+    c.close();
+    assert.equal(childEnv.ZHIYU_API_KEY, undefined);
+    assert.equal(childEnv.AWS_SECRET_ACCESS_KEY, undefined);
+    assert.equal(childEnv.EXTRA_FOR_MCP, "1");
+    assert.equal(childEnv.PATH, process.env.PATH);
+  } finally {
+    delete process.env.ZHIYU_API_KEY;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+  }
+});

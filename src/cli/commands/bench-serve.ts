@@ -5,13 +5,17 @@
 // each asking /v1/chat/completions for exactly --tokens tokens (ignore_eos, temperature 0). Reports aggregate and
 // per-client tokens/s, time to first token (p50/p99), lost requests, and the speed-up of N clients over one.
 // tokens/s per client = completion tokens / (last chunk − request start); aggregate = all tokens / phase wall time.
+// --chaos runs the overload-and-faults test instead (src/cli/chaos-load.ts): 8× the slots in bursts with
+// disconnects and slow bodies, /health sampled, 429 + Retry-After before any 200, nothing accepted lost, memory.
 // Leaves out: prompt-length sweeps and latency-under-load curves (one fixed prompt, one concurrency per run).
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { loadModel } from "../../infer/load.js";
 import { startServer } from "../../serve/server.js";
 import { UsageError } from "../errors.js";
 import { intFlag, intFlagOr } from "../flags.js";
+import { chaosViolations, runChaos } from "../chaos-load.js";
 
 const HELP = `usage: zhiyu bench serve (--model PATH | --url URL --model-name NAME) [options] [--json]
 
@@ -24,6 +28,10 @@ const HELP = `usage: zhiyu bench serve (--model PATH | --url URL --model-name NA
   --prompt TEXT       user message (default: a short story request)
   --threads N         compute threads for the in-process server
   --ctx N             context length to load the model with (e.g. 512 for stories260K, whose GGUF says 128)
+  --chaos             overload and faults instead: bursts of 8 × --parallel requests (default --parallel 2) with
+                      disconnects and slow bodies, /health sampled; fails unless every rejection is 429 +
+                      Retry-After before any 200, nothing accepted is lost and /health p99 < --health-p99 ms (100)
+  --bursts N          chaos waves (default 6)
   --json              print one JSON object instead of a table`;
 
 interface ClientResult {
@@ -120,7 +128,8 @@ export async function run(argv: string[]): Promise<number | void> {
       options: {
         model: { type: "string" }, url: { type: "string" }, "model-name": { type: "string" }, clients: { type: "string" },
         tokens: { type: "string" }, parallel: { type: "string" }, prompt: { type: "string" }, threads: { type: "string" }, ctx: { type: "string" },
-        json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        json: { type: "boolean" }, help: { type: "boolean", short: "h" }, chaos: { type: "boolean" }, bursts: { type: "string" },
+        "health-p99": { type: "string" },
       },
     }));
   } catch (err) {
@@ -134,6 +143,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const tokens = intFlagOr("tokens", values.tokens, 128);
   const prompt = values.prompt ?? "Tell me a story about a little girl who finds a cat.";
   if (!values.model && !values.url) throw new UsageError(`bench serve needs --model PATH or --url URL\n\n${HELP}`);
+  if (values.chaos) return chaos(values);
 
   let base: string;
   let modelName: string;
@@ -196,6 +206,67 @@ export async function run(argv: string[]): Promise<number | void> {
     return report.concurrent.lost > 0 ? 1 : 0;
   } finally {
     await load.close();
+    await stop();
+  }
+}
+
+async function chaos(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const slots = intFlagOr("parallel", values.parallel as string | undefined, 2);
+  const tokens = intFlagOr("tokens", values.tokens as string | undefined, 32);
+  const bound = intFlagOr("health-p99", values["health-p99"] as string | undefined, 100);
+  let base: string;
+  let modelName: string;
+  let stop = async () => {};
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, 1000));
+    (globalThis as { gc?: () => void }).gc?.();
+    return Math.round(process.memoryUsage().rss / 2 ** 20);
+  };
+  let before = 0;
+  if (values.url) {
+    base = String(values.url).replace(/\/+$/, "");
+    modelName = String(values["model-name"] ?? "default");
+  } else {
+    const model = await loadModel(String(values.model), { threads: intFlag("threads", values.threads as string | undefined),
+      contextLength: intFlag("ctx", values.ctx as string | undefined, 16) });
+    const server = await startServer({ model, port: 0, parallel: slots, maxQueue: slots * 2, requestBodyTimeoutMs: 10_000 });
+    base = `${server.url}/v1`;
+    modelName = String(values["model-name"] ?? model.id);
+    stop = async () => {
+      await server.close();
+      model.dispose();
+    };
+  }
+  try {
+    // Warm up (first-request costs), then the baseline memory.
+    await fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: modelName, max_tokens: 4, messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
+    before = await settle();
+    // The server's own event-loop delay (in process only): tells a blocked loop from a starved machine.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const report = await runChaos({ base, model: modelName, slots, bursts: intFlagOr("bursts", values.bursts as string | undefined, 6), tokens });
+    loopDelay.disable();
+    const serverLoopDelayMs = values.url ? null : { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) };
+    const after = values.url ? 0 : await settle();
+    const violations = chaosViolations(report, bound);
+    const full = { ...report, serverLoopDelayMs, slots, concurrency: 8 * slots, memoryMiB: values.url ? null : { before, after }, violations };
+    if (values.json) console.log(JSON.stringify(full, null, 2));
+    else {
+      console.log(`bench serve --chaos: ${slots} slots, bursts of ${8 * slots} requests, ${report.requests} requests in ${report.seconds} s`);
+      console.log(`  accepted ${report.accepted} (${report.disconnectedOnPurpose} disconnected on purpose), 429 ${report.rejected429} ` +
+        `(${report.rejectedWithoutRetryAfter} without Retry-After), in-stream errors after 200: ${report.streamErrorsAfter200}, ` +
+        `accepted lost: ${report.acceptedLost}, slow bodies ${report.slowBodies.answered}/${report.slowBodies.sent} answered`);
+      console.log(`  /health: ${report.health.samples} samples, p50 ${report.health.p50Ms} ms, p99 ${report.health.p99Ms} ms, ` +
+        `max ${report.health.maxMs} ms, ${report.health.failures} failed`);
+      if (!values.url) {
+        console.log(`  server event-loop delay: p99 ${serverLoopDelayMs!.p99} ms, max ${serverLoopDelayMs!.max} ms`);
+        console.log(`  memory (RSS): ${before} MiB before, ${after} MiB after`);
+      }
+      console.log(violations.length === 0 ? "  verdict: all checks hold" : `  verdict: ${violations.join("; ")}`);
+    }
+    return violations.length === 0 ? 0 : 1;
+  } finally {
     await stop();
   }
 }

@@ -21,6 +21,12 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --host HOST         address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
+  --cors ORIGIN       let pages on ORIGIN (e.g. https://app.example) call the API from a browser (repeatable;
+                      "*" = every page). Default: none, only the server's own page
+  --host-name NAME    another name clients reach this server by, e.g. behind a proxy (repeatable); other Host
+                      headers get 403 (DNS-rebinding protection)
+  --max-connections N open connections at most (default 256)
+  --show-pii          do not mask phone, ID-card, bank-card numbers and e-mails in logs and tool traces
   --parallel N        sequences decoded together per step (default 4)
   --queue N           requests that may wait for a slot before 429 (default 8 × parallel)
   --ctx N             context length in tokens (default: the model's; larger values override the file's)
@@ -47,6 +53,8 @@ export async function run(argv: string[]): Promise<number | void> {
         parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
         threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
         tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" }, mcp: { type: "string", multiple: true },
+        cors: { type: "string", multiple: true }, "host-name": { type: "string", multiple: true },
+        "max-connections": { type: "string" }, "show-pii": { type: "boolean" },
       },
       strict: true,
     }));
@@ -109,6 +117,10 @@ export async function run(argv: string[]): Promise<number | void> {
     requestTimeoutSeconds: intFlag("timeout", values.timeout, 1),
     modelAliases: values.alias,
     tools: toolset?.tools,
+    corsOrigins: values.cors,
+    hostNames: values["host-name"],
+    maxConnections: intFlag("max-connections", values["max-connections"], 1),
+    maskPii: !values["show-pii"],
   });
   if (model) {
     console.log(`zhiyu serve: ${model.id} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);

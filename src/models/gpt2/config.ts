@@ -6,6 +6,7 @@
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
 import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
+import { checkConfigCounts } from "../config-limits.js";
 
 export interface Gpt2Config {
   architecture: "gpt2";
@@ -22,10 +23,14 @@ export interface Gpt2Config {
 
 type Json = Record<string, unknown>;
 
-function check(c: Gpt2Config, where: string): Gpt2Config {
-  for (const k of ["vocabSize", "hiddenSize", "intermediateSize", "numLayers", "numHeads", "contextLength"] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0 || c[k] > 2 ** 31) throw new ModelLoadError(`${where}: ${k} = ${c[k]} must be a positive integer`);
-  }
+function check(c: Gpt2Config, where: string, gguf = false, tensorCount?: number): Gpt2Config {
+  const { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, contextLength } = c;
+  const fields = gguf
+    ? { vocabSize: "gpt2.vocab_size", hiddenSize: "gpt2.embedding_length", intermediateSize: "gpt2.feed_forward_length",
+      numLayers: "gpt2.block_count", numHeads: "gpt2.attention.head_count", contextLength: "gpt2.context_length" }
+    : { vocabSize: "vocab_size", hiddenSize: "n_embd", intermediateSize: "n_inner", numLayers: "n_layer", numHeads: "n_head",
+      contextLength: "n_positions" };
+  checkConfigCounts({ vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, contextLength }, fields, where, tensorCount);
   if (c.hiddenSize % c.numHeads !== 0) throw new ModelLoadError(`${where}: n_embd ${c.hiddenSize} is not a multiple of n_head ${c.numHeads}`);
   return c;
 }
@@ -80,7 +85,7 @@ export function gpt2ConfigFromGguf(file: GgufFile): Gpt2Config {
     contextLength: need("context_length", 1024),
     layerNormEps: need("attention.layer_norm_epsilon", 1e-5),
     tieWordEmbeddings: !file.tensorByName.has("output.weight"),
-  }, file.path);
+  }, file.path, true, file.tensors.length);
 }
 
 /** Parameters in HF names, with matrices in [out, in] layout (the Conv1D ones transposed from HF). */

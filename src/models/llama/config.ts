@@ -7,6 +7,7 @@
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
 import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
+import { checkConfigCounts, type CountField } from "../config-limits.js";
 
 export interface RopeScaling {
   type: "linear" | "llama3";
@@ -53,11 +54,16 @@ function num(json: Json, key: string, where: string, fallback?: number): number 
   return v;
 }
 
-function checkConfig(c: LlamaConfig, where: string): LlamaConfig {
-  const positive = ["vocabSize", "hiddenSize", "intermediateSize", "numLayers", "numHeads", "numKvHeads", "headDim", "contextLength"] as const;
-  for (const k of positive) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0 || c[k] > 2 ** 31) throw new ModelLoadError(`${where}: ${k} = ${c[k]} must be a positive integer`);
-  }
+const HF_FIELDS: Record<CountField, string> = { vocabSize: "vocab_size", hiddenSize: "hidden_size", intermediateSize: "intermediate_size",
+  numLayers: "num_hidden_layers", numHeads: "num_attention_heads", numKvHeads: "num_key_value_heads", headDim: "head_dim",
+  contextLength: "max_position_embeddings" };
+const ggufFields = (arch: string): Record<CountField, string> => ({ vocabSize: `${arch}.vocab_size`, hiddenSize: `${arch}.embedding_length`,
+  intermediateSize: `${arch}.feed_forward_length`, numLayers: `${arch}.block_count`, numHeads: `${arch}.attention.head_count`,
+  numKvHeads: `${arch}.attention.head_count_kv`, headDim: `${arch}.attention.key_length`, contextLength: `${arch}.context_length` });
+
+function checkConfig(c: LlamaConfig, where: string, fields: Record<CountField, string> = HF_FIELDS, tensorCount?: number): LlamaConfig {
+  const { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength } = c;
+  checkConfigCounts({ vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength }, fields, where, tensorCount);
   if (c.numHeads % c.numKvHeads !== 0) {
     throw new ModelLoadError(`${where}: ${c.numHeads} attention heads are not a multiple of ${c.numKvHeads} KV heads`);
   }
@@ -147,7 +153,7 @@ export function llamaConfigFromGguf(file: GgufFile): LlamaConfig {
     contextLength: need("context_length", 2048),
     tieWordEmbeddings: !file.tensorByName.has("output.weight"),
     attentionBias: arch === "qwen2",
-  }, where);
+  }, where, ggufFields(arch), file.tensors.length);
 }
 
 /** RoPE inverse frequencies θ^(−2i/d) for i < d/2, with the config's scaling applied. */

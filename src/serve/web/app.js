@@ -1,7 +1,8 @@
 // Zhiyu web chat: keeps the conversation in memory, sends it to /v1/chat/completions with stream: true, parses the
 // SSE stream by hand (the openai package refuses to run in browsers), renders Markdown as text arrives, shows tool
 // calls as they stream (by index), and stops a generation with an AbortController (the server sees the disconnect
-// and frees the slot). Settings live in localStorage.
+// and frees the slot). Settings live in localStorage, except the API key: it lives in sessionStorage (gone when
+// the tab closes, never shared with other tabs or left on disk).
 // With server tools (zhiyu serve --tools …) switched on, requests carry `zhiyu_tools: true` and the server runs the
 // agent loop; its tool calls and results stream in and are shown as they happen.
 // Leaves out: executing tools in the page, editing past messages, multiple conversations.
@@ -20,10 +21,12 @@ let history = [];
 let controller = null;
 let modelId = null;
 
+localStorage.removeItem("zhiyu:api-key"); // where older pages kept it
 for (const id of SETTINGS) {
-  const saved = localStorage.getItem(`zhiyu:${id}`);
+  const store = id === "api-key" ? sessionStorage : localStorage;
+  const saved = store.getItem(`zhiyu:${id}`);
   if (saved !== null) $(id).value = saved;
-  $(id).addEventListener("change", () => localStorage.setItem(`zhiyu:${id}`, $(id).value));
+  $(id).addEventListener("change", () => store.setItem(`zhiyu:${id}`, $(id).value));
 }
 
 $("toggle-settings").addEventListener("click", () => {
