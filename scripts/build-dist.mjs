@@ -2,8 +2,9 @@
 // copies the other files under src/ (the web page), then writes dist/.stamp. bin/zhiyu.mjs runs dist/ when no
 // file under src/ is newer than the stamp, and src/ through tsx otherwise (tsx's loader thread costs ~34 MB of
 // resident memory and a second of start-up; an edited source is never run stale). Run by `npm install`; safe to
-// rerun. Leaves out: type checking (npm test runs tsc), source maps.
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+// rerun: a dist/ newer than every file under src/ is left alone (`npx zhiyu` reruns the install scripts).
+// Leaves out: type checking (npm test runs tsc), source maps.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +21,17 @@ function* walk(dir) {
   }
 }
 
+const stampFile = path.join(out, ".stamp");
+if (!process.argv.includes("--force") && existsSync(stampFile)) {
+  const stampTime = statSync(stampFile).mtimeMs;
+  let newest = 0;
+  for (const file of walk(src)) newest = Math.max(newest, statSync(file).mtimeMs);
+  if (stampTime >= newest) {
+    console.log("zhiyu: dist/ up to date; not rebuilt");
+    process.exit(0);
+  }
+}
+
 let transform;
 try {
   ({ transform } = await import("esbuild"));
@@ -28,6 +40,7 @@ try {
   console.log(`zhiyu: dist/ not built (esbuild unavailable: ${err.message}); the CLI runs src/ through tsx`);
   process.exit(0);
 }
+console.log("zhiyu: transpiling src/ to dist/ (plain JavaScript the CLI starts faster from)…");
 const t0 = performance.now();
 rmSync(tmp, { recursive: true, force: true });
 let count = 0;

@@ -6,17 +6,27 @@ import type { GgufFile } from "../io/gguf.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { tokenizerFromGguf } from "../tokenizers/load.js";
 
-/** A stand-in for a model without a usable tokenizer: ids work, text does not. */
+const idsOnly = new WeakSet<Tokenizer>();
+
+/** A stand-in for a model without a usable tokenizer: ids work, text does not. Generation still runs on ids:
+ *  its stream decoder yields no text (there is none to give), while encode/decode name the reason and the fix. */
 export function idsOnlyTokenizer(where: string, vocabSize: number, reason: string): Tokenizer {
   const fail = (): never => {
     throw new Error(`${where}: no tokenizer (${reason}); pass token ids (--prompt-ids) or a tokenizer (--tokenizer PATH)`);
   };
-  return {
+  const tokenizer: Tokenizer = {
     kind: "bpe", vocabSize, bosTokenId: null, eosTokenId: null, stopTokenIds: [], padTokenId: null,
     encode: fail, decode: fail, idToToken: () => undefined, tokenToId: () => undefined,
     tokenBytes: () => new Uint8Array(0), isSpecial: () => false,
-    createStreamDecoder: () => ({ push: fail, flush: () => "" }),
+    createStreamDecoder: () => ({ push: () => "", flush: () => "" }),
   };
+  idsOnly.add(tokenizer);
+  return tokenizer;
+}
+
+/** False for the ids-only stand-in: the model has no vocabulary to turn ids into text. */
+export function tokenizerHasText(tokenizer: Tokenizer): boolean {
+  return !idsOnly.has(tokenizer);
 }
 
 export function tokenizerForGguf(file: GgufFile, vocabSize: number): Tokenizer {

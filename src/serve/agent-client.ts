@@ -3,11 +3,15 @@
 // own tool runs use it, so the CLI and the server share one loop.
 // Text streams through ChatClientRequest.onText as it is generated.
 // Each turn re-renders the whole conversation; the scheduler's prefix reuse keeps the earlier turns' KV cache.
+// With history "truncate" a conversation that outgrew the context loses its oldest turns (src/infer/history.ts)
+// instead of failing, and onHistoryDropped hears how many messages were left out.
 import type { TextModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import type { ChatClient, ChatClientRequest, ChatTurn } from "../tools/agent.js";
 import { Engine } from "./engine.js";
 import type { ChatRequest } from "./protocol.js";
+import { fitHistory, HistoryOverflowError, replyReserve } from "../infer/history.js";
+import { ApiError } from "./errors.js";
 
 export interface LocalChatOptions {
   temperature?: number;
@@ -15,6 +19,10 @@ export interface LocalChatOptions {
   seed?: number;
   /** Per-turn completion limit (default 512). */
   maxTokens?: number;
+  /** "strict" (default): a prompt over the context is an error; "truncate": drop the oldest turns to fit. */
+  history?: "strict" | "truncate";
+  /** Called with the number of messages left out whenever a turn had to drop some. */
+  onHistoryDropped?: (dropped: number) => void;
 }
 
 /** A ChatClient over an existing engine (shares its scheduler with other requests). */
@@ -38,7 +46,20 @@ export function engineChatClient(engine: Engine, options: LocalChatOptions = {})
         parallelToolCalls: true,
         responseFormat: { type: "text" },
         serverTools: false,
+        history: "strict",
       };
+      if (options.history === "truncate") {
+        let fit;
+        try {
+          fit = fitHistory(req.messages, (messages) => engine.prepareChat({ ...chat, messages }).promptIds.length,
+            engine.contextLength, replyReserve(engine.contextLength, chat.maxTokens));
+        } catch (err) {
+          if (err instanceof HistoryOverflowError) throw new ApiError(400, err.message, "invalid_request_error", "messages", "context_length_exceeded");
+          throw err;
+        }
+        if (fit.dropped > 0) options.onHistoryDropped?.(fit.dropped);
+        chat.messages = fit.messages;
+      }
       const prepared = engine.prepareChat(chat);
       const onText = req.onText;
       const [out] = await engine.run({ ...prepared, params: chat, signal: req.signal },

@@ -4,6 +4,7 @@
 // back), tool calls and log-probabilities, delivered to a sink as they happen. The routes only format them.
 // Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
 import { renderChat, type ChatMessage } from "../infer/chat-template.js";
+import { samplingDefaults } from "../infer/sampling-defaults.js";
 import { StopStringMatcher } from "../infer/generate.js";
 import { Grammar } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
@@ -221,10 +222,9 @@ export class Engine {
     return outcomes;
   }
 
-  /** Request sampling settings over the model's generation_config defaults. */
+  /** Request sampling settings over the defaults shared with the CLI (infer/sampling-defaults.ts). */
   private samplingFor(req: SamplingParams): SamplingParams {
-    // generationDefaults keys are already camelCase (infer/load.ts maps generation_config.json's names).
-    const d = this.model.generationDefaults;
+    const d = samplingDefaults(this.model);
     return {
       temperature: req.temperature ?? d.temperature,
       topP: req.topP ?? d.topP,

@@ -46,6 +46,9 @@ export interface ChatRequest extends GenerationParams {
   /** Zhiyu extension `zhiyu_tools`: run the server's own tools (zhiyu serve --tools) in the agent loop — true for all
    *  of them, or an array naming the subset this request may use; false/absent: none. */
   serverTools: boolean | string[];
+  /** Zhiyu extension `zhiyu_history`: "strict" (default: a prompt over the context is a 400) or "truncate" (drop the
+   *  oldest turns to fit, src/infer/history.ts, and say how many in the response's `zhiyu_history`). */
+  history: "strict" | "truncate";
 }
 
 export interface CompletionRequest extends GenerationParams {
@@ -278,6 +281,13 @@ function parseResponseFormat(v: unknown): ResponseFormat {
   throw invalid("response_format.type", `response_format.type must be 'text', 'json_object' or 'json_schema', got ${JSON.stringify(o.type)}`);
 }
 
+function historyMode(o: Json): "strict" | "truncate" {
+  const v = o.zhiyu_history;
+  if (v === undefined || v === null || v === "strict") return "strict";
+  if (v === "truncate") return "truncate";
+  throw invalid("zhiyu_history", `zhiyu_history must be "strict" or "truncate", got ${JSON.stringify(v)}`);
+}
+
 export function parseChatRequest(body: unknown): ChatRequest {
   const o = asObject(body, "chat completion");
   const messages = parseMessages(o.messages);
@@ -295,6 +305,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     parallelToolCalls: optBool(o, "parallel_tool_calls", true),
     responseFormat: parseResponseFormat(o.response_format),
     serverTools: serverToolsField(o.zhiyu_tools),
+    history: historyMode(o),
   };
 }
 

@@ -13,6 +13,7 @@ import type { ParsedToolCall } from "./tool-calls.js";
 import { runAgent } from "../tools/agent.js";
 import type { Tool } from "../tools/tool.js";
 import { engineChatClient } from "./agent-client.js";
+import { fitChatRequest, historyNotice } from "./history-fit.js";
 import { maskPii } from "../core/pii.js";
 
 export interface RouteContext {
@@ -86,9 +87,11 @@ function observeFirstToken(ctx: RouteContext): () => void {
 
 /** POST /v1/chat/completions. Returns the JSON body, or null when it streamed the response itself. */
 export async function chatCompletions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
-  const req = parseChatRequest(body);
-  checkModel(ctx, req.model);
-  if (req.serverTools) return agentCompletion(ctx, req, res);
+  const parsed = parseChatRequest(body);
+  checkModel(ctx, parsed.model);
+  if (parsed.serverTools) return agentCompletion(ctx, parsed, res);
+  const { req, dropped } = fitChatRequest(ctx.engine, parsed);
+  const notice = dropped > 0 ? historyNotice(dropped, ctx.engine.contextLength) : {};
   const prepared = ctx.engine.prepareChat(req);
   const job = { ...prepared, params: req, signal: ctx.signal, promptParam: "messages" };
   ctx.engine.budget(prepared.promptIds, req, "messages"); // a 400 before any stream starts
@@ -114,6 +117,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
         finish_reason: o.finishReason,
       })),
       usage: usage(promptTokens, completion, Math.max(...outcomes.map((o) => o.cachedTokens))),
+      ...notice,
     };
   }
   ctx.engine.admit(req.n); // a 429 before the 200 of a stream; engine.run below submits in this same turn
@@ -123,6 +127,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
   const chunk = (index: number, delta: object, logprobs: unknown = null, finish: string | null = null) =>
     sse.send({ ...chunkBase, choices: [{ index, delta, logprobs, finish_reason: finish }], ...extra });
   for (let i = 0; i < req.n; i++) chunk(i, { role: "assistant", content: "" });
+  if (dropped > 0) sse.send({ ...chunkBase, choices: [], ...extra, ...notice });
   const toolIndex = new Array<number>(req.n).fill(0);
   const lp = (entries: LogprobEntry[] | undefined) => (req.topLogprobs === null || !entries ? null : { content: entries, refusal: null });
   let outcomes: ChoiceOutcome[];
@@ -160,8 +165,14 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
   const mask = ctx.maskPii === false ? (s: string) => s : maskPii;
   if (req.n !== 1) throw invalid("n", "zhiyu_tools supports n = 1 only");
   if (req.tools.length > 0) throw invalid("tools", "send either client 'tools' or zhiyu_tools, not both");
+  let dropped = 0;
+  let announce: ((n: number) => void) | null = null; // streams say it as soon as it happens
   const client = engineChatClient(ctx.engine, { temperature: req.sampling.temperature, topP: req.sampling.topP,
-    seed: req.sampling.seed, maxTokens: req.maxTokens ?? 512 });
+    seed: req.sampling.seed, maxTokens: req.maxTokens ?? 512, history: req.history,
+    onHistoryDropped: (n) => {
+      if (n > dropped) announce?.(n);
+      dropped = Math.max(dropped, n);
+    } });
   const base = responseBase("chatcmpl", req.model);
   const trace: { id: string; name: string; arguments: string; ok?: boolean; output?: string }[] = [];
   if (!req.stream) {
@@ -174,7 +185,8 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
     ctx.metrics.completionTokens += r.usage.completionTokens;
     return { ...base, object: "chat.completion",
       choices: [{ index: 0, message: { role: "assistant", content: r.answer, refusal: null }, logprobs: null, finish_reason: "stop" }],
-      usage: usage(r.usage.promptTokens, r.usage.completionTokens), zhiyu_tool_trace: trace };
+      usage: usage(r.usage.promptTokens, r.usage.completionTokens), zhiyu_tool_trace: trace,
+      ...(dropped > 0 ? historyNotice(dropped, ctx.engine.contextLength) : {}) };
   }
   // The stream (and its 200) starts with the first event, after the first generation step was admitted: a full
   // queue before that is a plain 429.
@@ -189,6 +201,13 @@ async function agentCompletion(ctx: RouteContext, req: ChatRequest, res: ServerR
       sse.send({ ...chunkBase, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], ...extra });
     }
     sse.send({ ...chunkBase, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
+  };
+  announce = (n) => {
+    if (!started) {
+      started = true;
+      sse.send({ ...chunkBase, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], ...extra });
+    }
+    sse.send({ ...chunkBase, choices: [], ...extra, ...historyNotice(n, ctx.engine.contextLength) });
   };
   let k = 0;
   let firstText = true;

@@ -6,6 +6,8 @@
 // Posture (http-guard.ts): no CORS unless --cors names origins, a Host header must name this server (DNS rebinding),
 // a cross-origin request from an unlisted page is refused. Limits: a connection cap, a deadline for the headers and
 // for the whole request body, idle keep-alive sockets closed after a few seconds.
+// Access log: with `accessLog` set, one line per request when its response ends — time, client address, method,
+// path (no query string), status, duration — never bodies, headers or keys.
 // Leaves out: TLS (put a proxy in front), multiple models per process, HTTP/2.
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -45,6 +47,12 @@ export interface ServerOptions {
   requestTimeoutSeconds?: number;
   /** Extra names the `model` field may use besides model.id. */
   modelAliases?: string[];
+  /** The model's own name (src/infer/model-info.ts), served as the id in /v1/models; default model.id. */
+  modelName?: string;
+  /** Whether the model was trained to call tools; /health reports it so the page can leave tools off. */
+  modelToolCalls?: boolean;
+  /** Receives one access-log line per request (see the header). */
+  accessLog?: (line: string) => void;
   /** Largest request body in bytes. */
   maxBodyBytes?: number;
   /** Tools the server itself runs for requests with `zhiyu_tools: true` (the agent loop of src/tools/agent.ts). */
@@ -80,7 +88,10 @@ const STATIC: Record<string, [file: string, type: string]> = {
   "/index.html": ["index.html", "text/html; charset=utf-8"],
   "/app.js": ["app.js", "text/javascript; charset=utf-8"],
   "/markdown.js": ["markdown.js", "text/javascript; charset=utf-8"],
+  "/i18n.js": ["i18n.js", "text/javascript; charset=utf-8"],
   "/style.css": ["style.css", "text/css; charset=utf-8"],
+  "/favicon.svg": ["favicon.svg", "image/svg+xml"],
+  "/favicon.ico": ["favicon.svg", "image/svg+xml"],
 };
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -133,7 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 }) : null;
   const metrics = new Metrics();
   // The file name without .gguf is a natural name for clients to use too.
-  const modelNames = [...new Set([model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
+  const modelNames = [...new Set([options.modelName ?? model.id, model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
   const createdAt = Math.floor(Date.now() / 1000);
   const apiKey = options.apiKey ?? null;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
@@ -159,17 +170,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end();
       return;
     }
-    if (method === "GET" && STATIC[url.pathname]) {
+    if ((method === "GET" || method === "HEAD") && STATIC[url.pathname]) {
       endpoint.name = "page";
       const [file, type] = STATIC[url.pathname];
       const text = readFileSync(path.join(WEB_DIR, file));
       res.writeHead(200, { "content-type": type, "content-length": text.length, "cache-control": "no-cache" });
-      res.end(text);
+      res.end(method === "HEAD" ? undefined : text); // HEAD: the same headers, no body
       return;
     }
     if (method === "GET" && route === "/health") {
       endpoint.name = "health";
-      sendJson(res, 200, { status: "ok", model: model.id, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
+      sendJson(res, 200, { status: "ok", model: modelNames[0], model_tool_calls: options.modelToolCalls ?? true, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
         tools: serverTools.map((t) => t.definition.name) });
       return;
     }
@@ -234,10 +245,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw new ApiError(404, `no route for ${method} ${url.pathname}`, "invalid_request_error", null, "not_found");
   }
 
+  const accessLog = options.accessLog;
   // The header/body deadlines are enforced by a sweep every connectionsCheckingInterval ms (Node's default 30 s
   // would let a slow client hold its socket well past them).
   const server = createHttpServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     const endpoint = { name: "other" };
+    if (accessLog) {
+      const started = performance.now();
+      res.once("close", () => {
+        const pathOnly = (req.url ?? "/").split("?")[0];
+        accessLog(`${new Date().toISOString()} ${req.socket.remoteAddress ?? "-"} ${req.method ?? "-"} ${pathOnly} ` +
+          `${res.statusCode}${res.writableFinished ? "" : " (client gone)"} ${Math.round(performance.now() - started)}ms`);
+      });
+    }
     handle(req, res, endpoint).then(
       () => metrics.countRequest(endpoint.name, res.statusCode),
       (err: unknown) => {

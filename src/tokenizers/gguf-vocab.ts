@@ -136,7 +136,7 @@ export function tokenizerFromGguf(file: GgufMetadataSource): PipelineTokenizer {
     preTokenize = regexListPreTokenizer(regexes, "tokenizer.ggml.pre");
     // Qwen2's tokenizer.json normalizes to NFC; llama.cpp skips that step, which only matters for text holding
     // non-NFC characters (e.g. CJK compatibility ideographs). Follow the model's own tokenizer here.
-    if (pre === "qwen2" || pre === "deepseek-r1-qwen") normalize = unicodeNormalizer("NFC");
+    if (pre === "qwen2" || pre === "deepseek-r1-qwen" || pre === "zhiyu") normalize = unicodeNormalizer("NFC");
     const merges = meta.strings("tokenizer.ggml.merges")!;
     const triples: [number, number, number][] = new Array(merges.length);
     for (let r = 0; r < merges.length; r++) {

@@ -115,6 +115,8 @@ export const bertPreTokenizer: PreTokenizer = (text, isFirst, emit) => {
 export const GGUF_PRE_REGEXES: Readonly<Record<string, readonly string[]>> = {
   "default": ["[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2_REGEX_LLAMACPP, "\\p{N}+", "[0-9][0-9][0-9]"],
   "llama-bpe": [LLAMA3_REGEX],
+  // Zhiyu's own trained vocabularies (zhiyu-mini): written by `zhiyu convert`; llama.cpp does not know this name.
+  "zhiyu": [ZHIYU_REGEX],
   "qwen2": [QWEN2_REGEX],
   "deepseek-r1-qwen": [QWEN2_REGEX],
   "gpt-2": [GPT2_REGEX_LLAMACPP],

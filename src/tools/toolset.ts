@@ -37,6 +37,15 @@ export function readUserDictionary(file: string): string[] {
   return readFileSync(file, "utf8").split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]).filter((w) => w && !w.startsWith("#"));
 }
 
+/** Opens (and incrementally re-indexes) the search index of a documents folder, at <docs>/.zhiyu/index.sqlite unless
+ *  indexPath says otherwise. Shared by the search tool and retrieval mode (retrieval.ts). */
+export function openDocumentIndex(docs: string, userDictionary?: string, indexPath?: string): { index: DocumentIndex; report: IndexReport } {
+  const dbPath = indexPath ?? path.join(docs, ".zhiyu", "index.sqlite");
+  mkdirSync(path.dirname(dbPath), { recursive: true });
+  const index = new DocumentIndex({ dbPath, userWords: userDictionary ? readUserDictionary(userDictionary) : [] });
+  return { index, report: index.indexFolder(docs) };
+}
+
 export async function createToolset(o: ToolsetOptions): Promise<Toolset> {
   const tools: Tool[] = [];
   let index: DocumentIndex | null = null;
@@ -45,10 +54,7 @@ export async function createToolset(o: ToolsetOptions): Promise<Toolset> {
     if (name === "calculator") tools.push(calculatorAsTool());
     else if (name === "search") {
       if (!o.docs) throw new Error("[tools] the search tool needs a documents folder (--docs DIR)");
-      const dbPath = o.indexPath ?? path.join(o.docs, ".zhiyu", "index.sqlite");
-      mkdirSync(path.dirname(dbPath), { recursive: true });
-      index = new DocumentIndex({ dbPath, userWords: o.userDictionary ? readUserDictionary(o.userDictionary) : [] });
-      indexReport = index.indexFolder(o.docs);
+      ({ index, report: indexReport } = openDocumentIndex(o.docs, o.userDictionary, o.indexPath));
       tools.push(searchAsTool(index));
     } else throw new Error(`[tools] unknown tool '${name}'; built-in tools: ${TOOL_NAMES.join(", ")} (plugins come from --plugins FILE)`);
   }

@@ -38,10 +38,21 @@ export interface EvalFigures {
 export function readEvalDocuments(file: string): string[] {
   const text = readFileSync(file, "utf8");
   if (file.endsWith(".jsonl")) {
-    return text.split("\n").filter((l) => l.trim()).map((l, i) => {
-      const rec = JSON.parse(l) as { text?: unknown };
-      if (typeof rec.text !== "string") throw new Error(`${file}:${i + 1}: expected a {"text": …} record`);
-      return rec.text;
+    // {"text": …} records, or chat records {"messages": [{"role", "content"}, …]} (SFT data): a chat is scored
+    // as its messages' contents, one per line.
+    return text.split("\n").map((l, i) => [l, i] as const).filter(([l]) => l.trim()).map(([l, i]) => {
+      let rec: { text?: unknown; messages?: unknown };
+      try {
+        rec = JSON.parse(l) as typeof rec;
+      } catch (err) {
+        throw new Error(`${file}:${i + 1}: not valid JSON (${(err as Error).message})`);
+      }
+      if (typeof rec.text === "string") return rec.text;
+      if (Array.isArray(rec.messages) && rec.messages.length > 0 &&
+        rec.messages.every((m) => typeof m === "object" && m !== null && typeof (m as { content?: unknown }).content === "string")) {
+        return (rec.messages as { content: string }[]).map((m) => m.content).join("\n");
+      }
+      throw new Error(`${file}:${i + 1}: expected a {"text": …} record or a chat {"messages": [{"role", "content"}, …]}`);
     });
   }
   return text.split(/\n[ \t]*\n/).map((d) => d.trim()).filter((d) => d.length > 0);

@@ -6,7 +6,6 @@
 // Leaves out: batched shapes, other BLAS libraries, pinning threads to cores.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { parseArgs } from "node:util";
 import { loadNative, nativeLoadError, type NativeAddon } from "../../backend/native.js";
 import { f32ArrayToBf16 } from "../../core/dtype.js";
 import { Rng } from "../../core/rng.js";
@@ -49,7 +48,7 @@ function parse(argv: string[]): Options | null {
 }
 
 function parseOptions(argv: string[]): Options | null {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       m: { type: "string" }, n: { type: "string" }, k: { type: "string" }, dtype: { type: "string" },
@@ -57,7 +56,7 @@ function parseOptions(argv: string[]): Options | null {
       json: { type: "boolean" }, help: { type: "boolean" },
     },
     strict: true,
-  });
+  }, HELP);
   if (values.help) return null;
   const dtype = values.dtype ?? "f32";
   if (dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype must be f32 or bf16, got '${dtype}'`);
@@ -113,6 +112,7 @@ for line in sys.stdin:
         np.matmul(a, bb, out=c)
     print(time.perf_counter() - t, flush=True)
 `;
+import { parseFlags } from "../flags.js";
 
 /** numpy in a child process that times `iters` products per line written to it. */
 class NumpyPeer {

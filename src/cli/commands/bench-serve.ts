@@ -9,12 +9,11 @@
 // disconnects and slow bodies, /health sampled, 429 + Retry-After before any 200, nothing accepted lost, memory.
 // Leaves out: prompt-length sweeps and latency-under-load curves (one fixed prompt, one concurrency per run).
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { loadModel } from "../../infer/load.js";
 import { startServer } from "../../serve/server.js";
 import { UsageError } from "../errors.js";
-import { intFlag, intFlagOr } from "../flags.js";
+import { intFlag, intFlagOr, parseFlags } from "../flags.js";
 import { chaosViolations, runChaos } from "../chaos-load.js";
 
 const HELP = `usage: zhiyu bench serve (--model PATH | --url URL --model-name NAME) [options] [--json]
@@ -121,20 +120,15 @@ function percentile(values: number[], p: number): number {
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function run(argv: string[]): Promise<number | void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" }, url: { type: "string" }, "model-name": { type: "string" }, clients: { type: "string" },
-        tokens: { type: "string" }, parallel: { type: "string" }, prompt: { type: "string" }, threads: { type: "string" }, ctx: { type: "string" },
-        json: { type: "boolean" }, help: { type: "boolean", short: "h" }, chaos: { type: "boolean" }, bursts: { type: "string" },
-        "health-p99": { type: "string" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      model: { type: "string" }, url: { type: "string" }, "model-name": { type: "string" }, clients: { type: "string" },
+      tokens: { type: "string" }, parallel: { type: "string" }, prompt: { type: "string" }, threads: { type: "string" }, ctx: { type: "string" },
+      json: { type: "boolean" }, help: { type: "boolean", short: "h" }, chaos: { type: "boolean" }, bursts: { type: "string" },
+      "health-p99": { type: "string" },
+    },
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;

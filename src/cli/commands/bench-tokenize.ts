@@ -5,11 +5,11 @@
 // Leaves out: decode throughput and batch/parallel encoding.
 import { readFileSync, existsSync, statSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import type { Tokenizer } from "../../tokenizers/tokenizer.js";
 import { UsageError } from "../errors.js";
 import { median } from "../bench-stats.js";
+import { parseFlags } from "../flags.js";
 
 const USAGE = "usage: zhiyu bench tokenize --tokenizer PATH --file FILE [--json] [--compare-hf] [--rounds N]";
 
@@ -42,7 +42,7 @@ async function loadHf(tokPath: string): Promise<HfLike> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       tokenizer: { type: "string" },
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       rounds: { type: "string", default: "3" },
       help: { type: "boolean", default: false },
     },
-  });
+  }, USAGE);
   if (values.help) {
     console.log(USAGE);
     return 0;

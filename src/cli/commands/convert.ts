@@ -1,11 +1,17 @@
 // `zhiyu convert --from PATH --to OUT [--type f32|f16|q8_0|q4_0]`: HF folder or GGUF → GGUF file (OUT ends in
-// .gguf; llama Q/K rows permuted the way llama.cpp's converter does, tokenizer.* keys kept from a GGUF source), or
-// GGUF/HF → Hugging Face folder (OUT is a directory; F32 safetensors + config.json, Q/K rows back in HF order).
-// BERT-family encoders go through src/infer/encoder-export.ts (also --type bf16).
-// Leaves out: k-quant output (quantize the f16 file with llama-quantize), writing tokenizer.json.
+// .gguf; llama Q/K rows permuted the way llama.cpp's converter does; tokenizer.* keys kept from a GGUF source, or
+// written from an HF folder's tokenizer.json and chat template as llama.cpp's converter writes them, so the file
+// needs no --tokenizer), or GGUF/HF → Hugging Face folder (OUT is a path without a file extension; F32
+// safetensors + config.json, Q/K rows back in HF order). Any other extension (--to x.bin) is an error.
+// BERT-family encoders go through src/infer/encoder-export.ts (also --type bf16; the WordPiece vocabulary in
+// llama.cpp's spelling).
+// Leaves out: k-quant output (quantize the f16 file with llama-quantize), writing tokenizer.json, and GGUF
+// vocabularies for tokenizers other than byte-level BPE (said on stderr; such files need --tokenizer).
 import { existsSync, statSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
+import { chatTemplateFromFolder } from "../../infer/chat-template.js";
+import { ggufTokenizerMetadata, UnsupportedTokenizerExport } from "../../tokenizers/gguf-export.js";
 import { createBackend } from "../../backend/index.js";
 import { readGguf, getOptionalString, type GgufValue, type GgufValueType } from "../../io/gguf.js";
 import { openSafetensorsFolder } from "../../io/safetensors.js";
@@ -19,15 +25,57 @@ import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
 import { setDefaultBackend } from "../../tensor/index.js";
 import { type EncoderExportType, writeEncoderGguf, writeEncoderHf } from "../../infer/encoder-export.js";
 
+const HELP = `usage: zhiyu convert --from MODEL --to OUT [--type f32|f16|q8_0|q4_0]
+
+  --from MODEL   a .gguf file or a Hugging Face folder
+  --to OUT       OUT.gguf: a GGUF file (with the tokenizer and chat template of an HF folder);
+                 a path without an extension: a Hugging Face folder (F32 safetensors + config.json)
+  --type T       GGUF tensor type: f32, f16 (default), q8_0, q4_0`;
+
+/** Reads an optional JSON file of an HF folder. */
+function jsonIn(dir: string, name: string): unknown {
+  const file = path.join(dir, name);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new UsageError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** The tokenizer.* metadata for a GGUF written from an HF folder, or a no_vocab marker with a note saying why. */
+function tokenizerMetadataOf(dir: string): Array<readonly [string, GgufValue, GgufValueType?]> {
+  const why = (reason: string) => {
+    process.stderr.write(`zhiyu convert: the GGUF gets no vocabulary (${reason}); use it with --tokenizer ${dir}\n`);
+    return [["tokenizer.ggml.model", "no_vocab"] as const];
+  };
+  const tokenizerJson = jsonIn(dir, "tokenizer.json");
+  if (tokenizerJson === undefined) return why(`${dir} has no tokenizer.json`);
+  try {
+    return ggufTokenizerMetadata({ tokenizerJson, tokenizerConfig: jsonIn(dir, "tokenizer_config.json"),
+      modelConfig: jsonIn(dir, "config.json"), chatTemplate: chatTemplateFromFolder(dir) });
+  } catch (err) {
+    if (err instanceof UnsupportedTokenizerExport) return why(`writing ${err.message} as GGUF is not supported yet`);
+    throw err;
+  }
+}
+
 export async function run(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: { from: { type: "string" }, to: { type: "string" }, type: { type: "string" }, help: { type: "boolean", short: "h" } },
     strict: true,
-  });
-  if (values.help || !values.from || !values.to) {
-    console.log("usage: zhiyu convert --from MODEL(.gguf or HF folder) --to OUT(.gguf or folder) [--type f32|f16|q8_0|q4_0]");
-    return values.help ? 0 : 2;
+  }, HELP);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.from || !values.to) throw new UsageError(`--from and --to are required\n\n${HELP}`);
+  const ext = path.extname(values.to);
+  const toGguf = ext.toLowerCase() === ".gguf";
+  if (!toGguf && /^\.[A-Za-z][A-Za-z0-9]*$/.test(ext) && !(existsSync(values.to) && statSync(values.to).isDirectory())) {
+    throw new UsageError(`--to ${values.to}: '${ext}' is not an output format; write a GGUF file (--to ` +
+      `${values.to.slice(0, -ext.length)}.gguf) or a Hugging Face folder (a path without an extension)\n\n${HELP}`);
   }
   if (isEncoderPath(values.from)) return convertEncoder(values.from, values.to, values.type ?? "f16");
   const type = (values.type ?? "f16") as ExportType;
@@ -47,7 +95,7 @@ export async function run(argv: string[]): Promise<number | void> {
     const cfg = config;
     source = new SafetensorsSource(folder, family.hfTransposed,
       family.hfFileName ? (name) => family.hfFileName!(cfg, name, (f) => folder.has(f)) : null);
-    extra = [["tokenizer.ggml.model", "no_vocab"]];
+    extra = toGguf ? tokenizerMetadataOf(values.from) : [];
   } else {
     const file = readGguf(values.from);
     const family = MODEL_REGISTRY.ofGgufArchitecture(getOptionalString(file, "general.architecture"), values.from);
@@ -57,12 +105,13 @@ export async function run(argv: string[]): Promise<number | void> {
     extra = [...file.metadata].filter(([k]) => k.startsWith("tokenizer.")).map(([k, v]) => [k, v, file.metadataTypes.get(k)] as const);
   }
   const getParam = (spec: Parameters<typeof readParamF32>[2]) => readParamF32(source, config, spec, backend, fromGguf);
-  if (values.to.endsWith(".gguf")) {
+  if (toGguf) {
     writeModelGguf(values.to, config, getParam, { type, name: path.basename(values.to, ".gguf"), extraMetadata: extra });
   } else {
     writeModelHf(values.to, config, getParam);
   }
-  console.log(`wrote ${values.to} (${config.architecture}${values.to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
+  const vocab = extra.find(([k]) => k === "tokenizer.ggml.model")?.[1];
+  console.log(`wrote ${values.to} (${config.architecture}${toGguf ? `, ${type}, tokenizer ${vocab ?? "none"}` : ", HF F32"})`);
   return 0;
 }
 

@@ -1,10 +1,10 @@
 // `zhiyu data prepare --tokenizer PATH --input FILE... --out DIR [--val-fraction F]`: tokenizes text / JSON /
 // JSONL files into Zhiyu token shards for `zhiyu train --data DIR`, and prints the stats. The work itself is in
 // src/train/data-prepare.ts; this file parses flags and loads the tokenizer.
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { prepareData, type TextSplit } from "../../train/data-prepare.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
+import { parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu data prepare --tokenizer PATH --input FILE [--input FILE ...] --out DIR [options]
 
@@ -24,20 +24,15 @@ export async function run(argv: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (sub !== "prepare") throw new UsageError(`unknown data sub-command '${sub}'; available: prepare`);
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        tokenizer: { type: "string" }, input: { type: "string", multiple: true }, out: { type: "string" },
-        "val-fraction": { type: "string" }, split: { type: "string" }, field: { type: "string" },
-        "shard-tokens": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({
+    args: rest,
+    options: {
+      tokenizer: { type: "string" }, input: { type: "string", multiple: true }, out: { type: "string" },
+      "val-fraction": { type: "string" }, split: { type: "string" }, field: { type: "string" },
+      "shard-tokens": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;

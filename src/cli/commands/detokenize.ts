@@ -1,14 +1,14 @@
 // `zhiyu detokenize --tokenizer PATH --ids 1,2,3 [--skip-special]`: token ids → text with the tokenizer at PATH
 // (a .gguf file, a tokenizer.json or a model folder). Special tokens print as their text unless --skip-special.
 // Leaves out: streaming from stdin.
-import { parseArgs } from "node:util";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
 
 const USAGE = "usage: zhiyu detokenize --tokenizer PATH --ids 1,2,3 [--skip-special]";
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       tokenizer: { type: "string" },
@@ -16,7 +16,7 @@ export async function run(argv: string[]): Promise<number> {
       "skip-special": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
-  });
+  }, USAGE);
   if (values.help) {
     console.log(USAGE);
     return 0;

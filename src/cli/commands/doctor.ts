@@ -3,12 +3,12 @@
 // softmax run on both backends and must agree.
 // Leaves out: benchmarks (zhiyu bench ...), model checks.
 
-import { parseArgs } from "node:util";
 import type { Backend } from "../../backend/backend.js";
 import { createBackend, nativeUnavailableReason } from "../../backend/index.js";
 import { loadNative } from "../../backend/native.js";
 import { Rng } from "../../core/rng.js";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu doctor [--threads N]
 
@@ -37,12 +37,7 @@ function selfTest(a: Backend, b: Backend): number {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { threads: { type: "string" }, help: { type: "boolean", short: "h" } } }));
-  } catch (err) {
-    throw new UsageError(`doctor: ${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({ args: argv, options: { threads: { type: "string" }, help: { type: "boolean", short: "h" } } }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;

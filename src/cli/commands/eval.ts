@@ -25,7 +25,8 @@ const HELP = `usage: zhiyu eval --model DIR --data FILE... [--bigram TOKENS] [--
 
 Language-model loss:
   --model DIR       Hugging Face folder (config.json, model.safetensors, tokenizer.json)
-  --data FILE       held-out text: .txt (documents separated by blank lines) or .jsonl {"text"}; repeatable
+  --data FILE       held-out text: .txt (documents separated by blank lines) or .jsonl with {"text"} or chat
+                    {"messages": [{"role", "content"}]} records; repeatable
   --bigram TOKENS   also fit an add-k bigram on these training tokens (folder from \`zhiyu data prepare\` or a
                     token file) and report it on the same text (k: the best of 1 … 0.001, the strongest baseline)
   --seq T           evaluation window (default: the model's context, at most 256)
@@ -48,6 +49,13 @@ Question answering (--qa):
   --ctx N           override the context length from the model file
 An item counts as correct when its answer equals the reference after normalisation (numbers by value,
 text case- and space-insensitive).`;
+
+/** "12.3% lower than the bigram's" for a reduction > 0, "57.5% higher …" for a model worse than the bigram. */
+export function reductionSentence(reduction: number): string {
+  const pct = (100 * Math.abs(reduction)).toFixed(1);
+  return reduction >= 0 ? `the model's bits per byte are ${pct}% lower than the bigram's`
+    : `the model's bits per byte are ${pct}% higher than the bigram's (the model is worse than the baseline)`;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags({
@@ -106,7 +114,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`  model:  loss ${r.loss.toFixed(4)} nats/token, perplexity ${r.perplexity.toFixed(2)}, ${r.bitsPerByte.toFixed(4)} bits/byte`);
     if (r.bigram) {
       console.log(`  bigram: loss ${r.bigram.loss.toFixed(4)} nats/token, ${r.bigram.bitsPerByte.toFixed(4)} bits/byte (add-k, k = ${r.bigram.k})`);
-      console.log(`  the model's bits per byte are ${(100 * r.reduction!).toFixed(1)}% lower than the bigram's`);
+      console.log(`  ${reductionSentence(r.reduction!)}`);
     }
   }
   return 0;

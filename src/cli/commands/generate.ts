@@ -1,26 +1,28 @@
 // `zhiyu generate`: load a model (.gguf or HF folder), feed a prompt (text, or exact ids with --prompt-ids) and
-// sample a continuation, streaming the text (or printing one JSON object with --json).
+// sample a continuation, streaming the text (or printing one JSON object with --json). A model without a
+// tokenizer still runs on ids: ids in, ids out (text only when there is a vocabulary to decode with).
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { generateStreaming } from "../../infer/generate.js";
+import { samplingDefaults } from "../../infer/sampling-defaults.js";
+import { tokenizerHasText } from "../../infer/tokenizer-source.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
-import { intFlag, intFlagOr } from "../flags.js";
+import { intFlag, intFlagOr, numberFlagOr, parseFlags } from "../flags.js";
+import { capMaxTokens } from "../reply-budget.js";
 import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
-
 
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
 
   --model PATH          a .gguf file or a Hugging Face folder (default: models/zhiyu-mini)
   --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does)
-  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added)
-  --max-tokens N        tokens to generate (default 128)
-  --temperature T       0 = greedy (default 0.8)
-  --top-k K             keep the K most likely tokens (default 40; 0 = off)
-  --top-p P             nucleus sampling (default 0.95; 1 = off)
-  --min-p P             drop tokens below P × the top probability (default 0.05; 0 = off)
+  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added); works without a tokenizer
+  --max-tokens N        tokens to generate (default 128; capped to the room left in the context, with a note)
+  --temperature T       0 = greedy (default: the model's generation_config.json, else 0.7)
+  --top-k K             keep the K most likely tokens (default: model's, else 40; 0 = off)
+  --top-p P             nucleus sampling (default: model's, else 0.95; 1 = off)
+  --min-p P             drop tokens below P × the top probability (default: model's, else 0.05; 0 = off)
   --repeat-penalty R    repetition penalty over the last 64 tokens (default 1 = off)
   --seed S              RNG seed (default 0)
   --stop TEXT           stop string (repeatable)
@@ -28,21 +30,14 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --ctx N               override the context length from the model file
   --tokenizer PATH      tokenizer to use instead of the model's own
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
+                        ("text" is null for a model without a tokenizer)
   --logits-out FILE     write the logits at the last prompt position (little-endian float32)
 
 A BERT-family masked-LM model (…ForMaskedLM) runs one bidirectional pass instead: each [MASK] is filled with its
 most likely token, and --logits-out gets the MLM logits of every position ([positions, vocab] float32).`;
 
-
-function float(name: string, v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} ${v}: expected a number`);
-  return n;
-}
-
 export async function run(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       model: { type: "string" }, prompt: { type: "string" }, "prompt-ids": { type: "string" },
@@ -53,51 +48,63 @@ export async function run(argv: string[]): Promise<number | void> {
       "logits-out": { type: "string" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
-  });
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  values.model = modelOrDefault(values.model, HELP);
-  if (values.prompt !== undefined && values["prompt-ids"] !== undefined) throw new UsageError("give --prompt or --prompt-ids, not both");
-  if (isEncoderPath(values.model)) return fillMasks(values.model, values);
+  const modelPath = modelOrDefault(values.model, HELP);
+  if (values.prompt !== undefined && values["prompt-ids"] !== undefined) throw new UsageError(`give --prompt or --prompt-ids, not both\n\n${HELP}`);
+  if (isEncoderPath(modelPath)) return fillMasks(modelPath, values);
+  // Every flag is checked before the model loads, so a typo costs no loading time.
   const threads = intFlag("threads", values.threads, 1);
-  const model = await loadModel(values.model, {
+  const maxTokensAsked = intFlagOr("max-tokens", values["max-tokens"], 128, 0);
+  const seed = intFlagOr("seed", values.seed, 0, 0);
+  let promptIds: number[] | null = null;
+  if (values["prompt-ids"] !== undefined) {
+    promptIds = values["prompt-ids"].split(",").filter((s) => s.trim() !== "").map((s) => {
+      const n = Number(s.trim());
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--prompt-ids: '${s}' is not a token id\n\n${HELP}`);
+      return n;
+    });
+    if (promptIds.length === 0) throw new UsageError(`--prompt-ids: no ids given\n\n${HELP}`);
+  }
+  const model = await loadModel(modelPath, {
     threads,
     contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });
-  let promptIds: number[];
-  if (values["prompt-ids"] !== undefined) {
-    promptIds = values["prompt-ids"].split(",").filter((s) => s.trim() !== "").map((s) => {
-      const n = Number(s.trim());
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--prompt-ids: '${s}' is not a token id`);
-      return n;
-    });
-  } else {
+  const hasText = tokenizerHasText(model.tokenizer);
+  if (promptIds === null) {
+    if (!hasText) {
+      throw new UsageError(`${modelPath} has no tokenizer, so --prompt text cannot be read: pass token ids ` +
+        `(--prompt-ids 1,2,3) or a tokenizer (--tokenizer PATH)`);
+    }
     promptIds = model.tokenizer.encode(values.prompt ?? "");
     if (promptIds.length === 0 && model.tokenizer.bosTokenId != null) promptIds = [model.tokenizer.bosTokenId];
   }
-  const d = model.generationDefaults;
+  const maxTokens = capMaxTokens("generate", maxTokensAsked, promptIds.length, model.contextLength);
+  const d = samplingDefaults(model);
   let promptLogits: Float32Array | null = null;
   const result = await generateStreaming(model, promptIds, {
-    maxTokens: intFlagOr("max-tokens", values["max-tokens"], 128, 0),
-    temperature: float("temperature", values.temperature, d.temperature ?? 0.8),
-    topK: intFlagOr("top-k", values["top-k"], d.topK ?? 40, 0),
-    topP: float("top-p", values["top-p"], d.topP ?? 0.95),
-    minP: float("min-p", values["min-p"], d.minP ?? 0.05),
-    repetitionPenalty: float("repeat-penalty", values["repeat-penalty"], d.repetitionPenalty ?? 1),
-    seed: intFlagOr("seed", values.seed, 0, 0),
+    maxTokens,
+    temperature: numberFlagOr("temperature", values.temperature, d.temperature, { min: 0, what: "0 = greedy" }),
+    topK: intFlagOr("top-k", values["top-k"], d.topK, 0),
+    topP: numberFlagOr("top-p", values["top-p"], d.topP, { min: 0, max: 1 }),
+    minP: numberFlagOr("min-p", values["min-p"], d.minP, { min: 0, max: 1 }),
+    repetitionPenalty: numberFlagOr("repeat-penalty", values["repeat-penalty"], d.repetitionPenalty, { min: 0, what: "1 = off" }),
+    seed,
     stop: values.stop,
     onPromptLogits: (l) => { promptLogits = l.slice(); },
-    onText: values.json ? undefined : (t) => process.stdout.write(t),
+    onText: values.json || !hasText ? undefined : (t) => process.stdout.write(t),
+    onToken: values.json || hasText ? undefined : (id) => process.stdout.write(`${id} `),
   });
   if (values["logits-out"] && promptLogits) {
     const l = promptLogits as Float32Array;
     writeFileSync(values["logits-out"], new Uint8Array(l.buffer, l.byteOffset, l.byteLength));
   }
   if (values.json) {
-    console.log(JSON.stringify({ prompt_ids: result.promptIds, ids: result.ids, text: result.text }));
+    console.log(JSON.stringify({ prompt_ids: result.promptIds, ids: result.ids, text: hasText ? result.text : null }));
   } else {
     process.stdout.write("\n");
   }

@@ -1,27 +1,22 @@
 // `zhiyu plot METRICS.jsonl --out FILE.svg|.html`: draws the training/validation loss and learning-rate curves
 // of a training run's metrics file (src/train/plot.ts does the drawing).
-import { parseArgs } from "node:util";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import { readMetrics } from "../../train/metrics.js";
 import { plotDataFromMetrics, renderHtml, renderSvg } from "../../train/plot.js";
 import { writeFileAtomic } from "../../train/atomic.js";
+import { parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu plot METRICS.jsonl --out FILE.svg|FILE.html [--title TEXT]
 
   METRICS.jsonl may also be a run folder (its metrics.jsonl is used).`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true,
-      options: { out: { type: "string" }, title: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const parsed = parseFlags({
+    args: argv, allowPositionals: true,
+    options: { out: { type: "string" }, title: { type: "string" }, help: { type: "boolean", short: "h" } },
+  }, HELP);
   const { values, positionals } = parsed;
   if (values.help) {
     console.log(HELP);

@@ -4,13 +4,13 @@
 // See src/train/scaling.ts. Leaves out: plotting the sweep's training curves (use `zhiyu plot`).
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { createBackend } from "../../backend/index.js";
 import {
   bootstrapFit, computeOptimal, fitLaw, formatCount, predictionInterval, predictLoss, readRuns, renderFitSvg, runSweep,
   type SweepConfig,
 } from "../../train/scaling.js";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu scaling sweep --config FILE [--runs DIR] [--threads N]
        zhiyu scaling fit RUNS_DIR [--predict N,D] [--flops C] [--plot FILE.svg] [--bootstrap K] [--seed S] [--delta δ] [--json]
@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (sub === "sweep") {
-    const { values } = parseArgs({ args: rest, options: { config: { type: "string" }, runs: { type: "string" }, threads: { type: "string" } } });
+    const { values } = parseFlags({ args: rest, options: { config: { type: "string" }, runs: { type: "string" }, threads: { type: "string" } } }, HELP);
     if (!values.config) throw new UsageError(`--config FILE is required\n\n${HELP}`);
     const cfg = JSON.parse(readFileSync(values.config, "utf8")) as SweepConfig & { runsDir?: string };
     const runsDir = values.runs ?? cfg.runsDir ?? path.join("runs", "scaling");
@@ -45,13 +45,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub !== "fit") throw new UsageError(`unknown sub-command 'scaling ${sub}'\n\n${HELP}`);
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args: rest, allowPositionals: true,
     options: {
       predict: { type: "string" }, flops: { type: "string" }, plot: { type: "string" }, bootstrap: { type: "string" },
       seed: { type: "string" }, json: { type: "boolean" }, delta: { type: "string" },
     },
-  });
+  }, HELP);
   if (positionals.length !== 1) throw new UsageError(`give the runs folder\n\n${HELP}`);
   const runs = readRuns(positionals[0]!);
   const pts = runs.map((r) => ({ N: r.params, D: r.tokens, loss: r.valLoss }));

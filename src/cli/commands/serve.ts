@@ -1,16 +1,17 @@
 // `zhiyu serve`: loads a model and runs the OpenAI-compatible server with the web chat page at `/`.
 // Flags are parsed here (the only layer that reads argv/env) and passed to src/serve/server.ts as plain options.
-// Without --model it serves the shipped default model (models/zhiyu-mini), unless only encoders are asked for
-// (--embedding-model / --rerank-model: BERT-family models for /v1/embeddings and /v1/rerank).
+// Without --model it serves the shipped default model (models/zhiyu-mini), under the model's own name
+// (src/infer/model-info.ts), with one access-log line per request on stdout (--quiet turns it off). With only
+// --embedding-model / --rerank-model (BERT-family encoders for /v1/embeddings and /v1/rerank) it serves no chat model.
 // Leaves out: TLS, daemonising.
-import { parseArgs } from "node:util";
 import { loadModel } from "../../infer/load.js";
 import { loadEncoder } from "../../infer/encoder.js";
+import { readModelInfo } from "../../infer/model-info.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../default-model.js";
-import { intFlag } from "../flags.js";
+import { intFlag, listFlag, parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu serve [--model PATH] [options]
 
@@ -19,7 +20,7 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
                       next to the chat model, or alone (then no --model and no chat)
   --rerank-model PATH a cross-encoder (…ForSequenceClassification, one label) for /v1/rerank (query, documents, top_n)
   --host HOST         address to listen on (default 127.0.0.1)
-  --port N            port (default 8080; 0 picks a free one)
+  --port N            port, 0 to 65535 (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
   --cors ORIGIN       let pages on ORIGIN (e.g. https://app.example) call the API from a browser (repeatable;
                       "*" = every page). Default: none, only the server's own page
@@ -39,28 +40,26 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --user-dict FILE    domain words for Chinese segmentation, one per line
   --plugins FILE      JSON array of HTTP plugin declarations (name, description, parameters, url)
   --mcp "CMD ARGS"    start an MCP server over stdio and offer its tools (repeatable)
+  --quiet             no access-log line per request
 
-Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank; GET /v1/models, /health, /metrics; page at /.`;
-
+Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank; GET /v1/models, /health, /metrics; page at /.
+Extension: "zhiyu_history": "truncate" in a chat request drops the oldest turns that do not fit the context
+(the reply's first chunk, or the response, says how many in "zhiyu_history"); without it an oversized prompt is a 400.`;
 
 export async function run(argv: string[]): Promise<number | void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" }, "embedding-model": { type: "string" }, "rerank-model": { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
-        parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
-        threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
-        tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" }, mcp: { type: "string", multiple: true },
-        cors: { type: "string", multiple: true }, "host-name": { type: "string", multiple: true },
-        "max-connections": { type: "string" }, "show-pii": { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      model: { type: "string" }, "embedding-model": { type: "string" }, "rerank-model": { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
+      parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
+      threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+      tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
+      mcp: { type: "string", multiple: true }, quiet: { type: "boolean" },
+      cors: { type: "string", multiple: true }, "host-name": { type: "string", multiple: true },
+      "max-connections": { type: "string" }, "show-pii": { type: "boolean" },
+    },
+    strict: true,
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -73,24 +72,27 @@ export async function run(argv: string[]): Promise<number | void> {
     }
     values.model = DEFAULT_MODEL_DIR;
   }
-  const port = intFlag("port", values.port, 0) ?? 8080;
+  const port = intFlag("port", values.port, 0, 65535) ?? 8080;
   const parallel = intFlag("parallel", values.parallel, 1) ?? 4;
   const ctx = intFlag("ctx", values.ctx, 16);
-  const names = (values.tools ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0);
+  const maxQueue = intFlag("queue", values.queue, 0);
+  const timeout = intFlag("timeout", values.timeout, 1);
+  const threads = intFlag("threads", values.threads, 1);
+  const names = listFlag(values.tools);
   let toolset;
   try {
     toolset = names.length > 0 || values.plugins || values.mcp
       ? await createToolset({ names, docs: values.docs, userDictionary: values["user-dict"], pluginsFile: values.plugins, mcpServers: values.mcp })
       : null;
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
   }
   if (toolset?.indexReport) {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const threads = intFlag("threads", values.threads, 1);
   const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx });
+  const info = model ? readModelInfo(values.model!, model.chatTemplate) : null;
   const encoder = (flag: "embedding-model" | "rerank-model") => {
     const p = values[flag];
     if (p === undefined) return null;
@@ -106,24 +108,31 @@ export async function run(argv: string[]): Promise<number | void> {
     throw new UsageError(`--rerank-model ${values["rerank-model"]}: a reranker is a cross-encoder (…ForSequenceClassification); ` +
       `this model's head is ${rerankModel.config.head}`);
   }
+  if (toolset && info && !info.toolCalls) {
+    console.log(`zhiyu serve: warning: ${info.name} was not trained to call tools (${info.toolCallsSource}); the page leaves ` +
+      `server tools off by default, and requests that turn them on will rarely see a tool called`);
+  }
   const server = await startServer({
     model, embeddingModel, rerankModel,
+    modelName: info?.name,
+    modelToolCalls: info?.toolCalls,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
     parallel,
-    maxQueue: intFlag("queue", values.queue, 0),
+    maxQueue,
     contextLength: ctx,
-    requestTimeoutSeconds: intFlag("timeout", values.timeout, 1),
+    requestTimeoutSeconds: timeout,
     modelAliases: values.alias,
     tools: toolset?.tools,
+    accessLog: values.quiet ? undefined : (line) => console.log(line),
     corsOrigins: values.cors,
     hostNames: values["host-name"],
     maxConnections: intFlag("max-connections", values["max-connections"], 1),
     maskPii: !values["show-pii"],
   });
-  if (model) {
-    console.log(`zhiyu serve: ${model.id} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
+  if (model && info) {
+    console.log(`zhiyu serve: ${info.name} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
     console.log(`  chat page   ${server.url}/`);
   }
   if (embeddingModel) console.log(`  embeddings  ${embeddingModel.id} (bert, ${embeddingModel.config.hiddenSize} dims, ${embeddingModel.defaultPooling} pooling) at ${server.url}/v1/embeddings`);

@@ -5,14 +5,14 @@
 // Leaves out: batching across processes and offsets.
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
 
 const USAGE = "usage: zhiyu tokenize --tokenizer PATH (--text TEXT | --input-jsonl FILE) [--no-bos] [--parse-special] [--json]";
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       tokenizer: { type: "string" },
@@ -23,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
-  });
+  }, USAGE);
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -4,10 +4,10 @@
 // Leaves out: other sub-commands (tokenize/detokenize are their own commands).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { tokenizerFromHfJson } from "../../tokenizers/hf-json.js";
 import { BpeTrainer, DEFAULT_SPECIAL_TOKENS, trainedTokenizerConfig, trainedTokenizerJson } from "../../tokenizers/train-bpe.js";
 import { UsageError } from "../errors.js";
+import { parseFlags } from "../flags.js";
 
 const USAGE = `usage: zhiyu tokenizer train --input FILE... --vocab-size N --out DIR
   [--special-tokens "<|endoftext|>,<|im_start|>,<|im_end|>,<|pad|>"] [--min-frequency 2] [--holdout 50]`;
@@ -22,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (sub !== "train") throw new UsageError(`unknown sub-command 'tokenizer ${sub}'\n${USAGE}`);
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args: rest,
     allowPositionals: true,
     options: {
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
       holdout: { type: "string", default: "50" },
       help: { type: "boolean", default: false },
     },
-  });
+  }, USAGE);
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -4,9 +4,14 @@
 // and frees the slot). Settings live in localStorage, except the API key: it lives in sessionStorage (gone when
 // the tab closes, never shared with other tabs or left on disk).
 // With server tools (zhiyu serve --tools …) switched on, requests carry `zhiyu_tools: true` and the server runs the
-// agent loop; its tool calls and results stream in and are shown as they happen.
+// agent loop; its tool calls and results stream in and are shown as they happen. The switch starts off for a model
+// that was not trained to call tools (/health model_tool_calls).
+// Requests carry `zhiyu_history: "truncate"`: when the conversation outgrows the context the server drops the oldest
+// turns (the policy of src/infer/history.ts), the page drops them too and shows a notice.
+// Words: i18n.js (English or Chinese, following the browser, switchable in the header).
 // Leaves out: executing tools in the page, editing past messages, multiple conversations.
 import { renderMarkdown, escapeHtml } from "/markdown.js";
+import { applyLanguage, t, toggleLanguage } from "/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const messagesEl = $("messages");
@@ -16,6 +21,7 @@ const stopBtn = $("stop");
 const statusEl = $("status");
 const SETTINGS = ["system-prompt", "temperature", "top-p", "top-k", "max-tokens", "seed", "api-key", "tools"];
 let serverToolNames = [];
+applyLanguage();
 
 let history = [];
 let controller = null;
@@ -34,6 +40,10 @@ $("toggle-settings").addEventListener("click", () => {
   s.hidden = !s.hidden;
   $("toggle-settings").setAttribute("aria-expanded", String(!s.hidden));
 });
+$("language").addEventListener("click", () => {
+  toggleLanguage();
+  showServerToolNames();
+});
 $("new-chat").addEventListener("click", () => {
   if (controller) controller.abort();
   history = [];
@@ -48,14 +58,22 @@ function headers() {
   return h;
 }
 
+function showServerToolNames() {
+  $("server-tools-text").textContent = t("server-tools", { names: serverToolNames.join(", ") });
+}
+
 async function loadModel() {
   try {
     const health = await (await fetch("/health")).json();
     serverToolNames = health.tools ?? [];
     if (serverToolNames.length > 0) {
       $("server-tools-row").hidden = false;
-      $("server-tools-names").textContent = serverToolNames.join(", ");
-      $("server-tools").checked = localStorage.getItem("zhiyu:server-tools") !== "false";
+      showServerToolNames();
+      // A model not trained for tool calls gets them only when the person turns them on (and the choice is kept).
+      const trained = health.model_tool_calls !== false;
+      const saved = localStorage.getItem("zhiyu:server-tools");
+      $("server-tools").checked = trained ? saved !== "false" : saved === "true";
+      $("server-tools-note").hidden = trained;
       $("server-tools").addEventListener("change", () => localStorage.setItem("zhiyu:server-tools", String($("server-tools").checked)));
     }
     const r = await fetch("/v1/models", { headers: headers() });
@@ -64,7 +82,7 @@ async function loadModel() {
     modelId = j.data[0].id;
     $("model-name").textContent = modelId;
   } catch (err) {
-    statusEl.textContent = `Could not list models: ${err.message}`;
+    statusEl.textContent = t("no-models", { message: err.message });
   }
 }
 
@@ -86,7 +104,7 @@ function parseTools() {
   const text = $("tools").value.trim();
   if (!text) return undefined;
   const tools = JSON.parse(text);
-  if (!Array.isArray(tools)) throw new Error("Tools must be a JSON array");
+  if (!Array.isArray(tools)) throw new Error(t("tools-array"));
   return tools;
 }
 
@@ -133,11 +151,11 @@ async function send(text) {
   try {
     tools = parseTools();
   } catch (err) {
-    statusEl.textContent = `Tools: ${err.message}`;
+    statusEl.textContent = t("tools-error", { message: err.message });
     return;
   }
   history.push({ role: "user", content: text });
-  addMessage("user", text);
+  const userDiv = addMessage("user", text);
   const div = addMessage("assistant", "");
   div.classList.add("streaming");
   const system = $("system-prompt").value.trim();
@@ -152,13 +170,14 @@ async function send(text) {
     max_tokens: numberSetting("max-tokens"),
     seed: numberSetting("seed"),
     tools,
+    zhiyu_history: "truncate",
   };
   const useServerTools = serverToolNames.length > 0 && $("server-tools").checked && !tools;
   if (useServerTools) body.zhiyu_tools = true;
   controller = new AbortController();
   sendBtn.hidden = true;
   stopBtn.hidden = false;
-  statusEl.textContent = "Generating…";
+  statusEl.textContent = t("generating");
   let content = "";
   const toolCalls = [];
   const segments = [];
@@ -174,6 +193,7 @@ async function send(text) {
     await readSse(r.body, (chunk) => {
       if (chunk.error) throw new Error(chunk.error.message);
       if (chunk.usage) usage = chunk.usage;
+      if (chunk.zhiyu_history) dropOldest(chunk.zhiyu_history, userDiv);
       const choice = chunk.choices?.[0];
       if (!choice) return;
       if (choice.delta?.content) {
@@ -200,14 +220,14 @@ async function send(text) {
       div.scrollIntoView({ block: "end" });
     });
     const secs = (performance.now() - started) / 1000;
-    statusEl.textContent = usage ? `${usage.completion_tokens} tokens in ${secs.toFixed(1)} s` : "";
+    statusEl.textContent = usage ? t("tokens-in", { n: usage.completion_tokens, s: secs.toFixed(1) }) : "";
   } catch (err) {
     if (err.name === "AbortError") {
       finish = "stopped";
-      statusEl.textContent = "Stopped.";
+      statusEl.textContent = t("stopped");
     } else {
       div.classList.add("error");
-      segments.push({ kind: "text", text: `${content ? "\n\n" : ""}Error: ${err.message}` });
+      segments.push({ kind: "text", text: `${content ? "\n\n" : ""}${t("error")}: ${err.message}` });
       statusEl.textContent = "";
     }
   } finally {
@@ -223,6 +243,17 @@ async function send(text) {
   const calls = useServerTools ? [] : toolCalls.filter(Boolean);
   if (calls.length > 0) message.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
   if (message.content !== null || message.tool_calls) history.push(message);
+}
+
+/** The server left out the oldest messages: forget them here too (the next request would only lose them again) and
+ *  say so above the message that caused it. The system prompt is not in `history`, and the server keeps it. */
+function dropOldest(notice, beforeEl) {
+  const n = notice.dropped_messages;
+  history.splice(0, n);
+  const div = document.createElement("div");
+  div.className = "notice";
+  div.textContent = t("dropped", { n, ctx: notice.context_length, messages: n === 1 ? "message" : "messages", were: n === 1 ? "was" : "were" });
+  messagesEl.insertBefore(div, beforeEl);
 }
 
 $("composer").addEventListener("submit", (e) => {

@@ -1,7 +1,7 @@
 // A small Markdown renderer for the chat page: fenced code blocks, inline code, headings, bold, italic, links
-// (http/https only), ordered and unordered lists, block quotes and paragraphs. Every piece of text is HTML-escaped
-// before any markup is added, so model output can never inject tags or scripts.
-// Leaves out: tables, nested lists, images, raw HTML (shown as text on purpose).
+// (http/https only), ordered and unordered lists, block quotes, GitHub-style pipe tables and paragraphs. Every piece
+// of text is HTML-escaped before any markup is added, so model output can never inject tags or scripts.
+// Leaves out: nested lists, images, raw HTML (shown as text on purpose).
 
 export function escapeHtml(text) {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
@@ -21,6 +21,36 @@ function inline(text) {
   return s.replace(/\u0000(\d+)\u0000/g, (_, i) => codes[Number(i)]);
 }
 
+/** The cells of a table row: `| a | b |` or `a | b`, with `\|` for a literal pipe. */
+function tableCells(line) {
+  let s = line.trim();
+  if (s.startsWith("|")) s = s.slice(1);
+  if (s.endsWith("|") && !s.endsWith("\\|")) s = s.slice(0, -1);
+  return s.split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, "|"));
+}
+
+const TABLE_RULE = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
+
+function isTableStart(lines, i) {
+  return i + 1 < lines.length && lines[i].includes("|") && TABLE_RULE.test(lines[i + 1]) &&
+    tableCells(lines[i]).length === tableCells(lines[i + 1]).length;
+}
+
+function renderTable(lines, i) {
+  const head = tableCells(lines[i]);
+  const align = tableCells(lines[i + 1]).map((c) => (c.startsWith(":") && c.endsWith(":") ? "center" : c.endsWith(":") ? "right" : ""));
+  const cell = (tag, text, k) => `<${tag}${align[k] ? ` style="text-align:${align[k]}"` : ""}>${inline(text)}</${tag}>`;
+  const rows = [];
+  let j = i + 2;
+  while (j < lines.length && lines[j].includes("|") && lines[j].trim() !== "") {
+    const cells = tableCells(lines[j++]);
+    rows.push(`<tr>${head.map((_, k) => cell("td", cells[k] ?? "", k)).join("")}</tr>`);
+  }
+  const html = `<div class="table-wrap"><table><thead><tr>${head.map((h, k) => cell("th", h, k)).join("")}</tr></thead>` +
+    `<tbody>${rows.join("")}</tbody></table></div>`;
+  return { html, next: j };
+}
+
 export function renderMarkdown(text) {
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   const out = [];
@@ -35,6 +65,12 @@ export function renderMarkdown(text) {
       i++; // closing fence (or end of a still-streaming block)
       const lang = fence[1] ? ` data-lang="${escapeHtml(fence[1])}"` : "";
       out.push(`<pre${lang}><code>${escapeHtml(body.join("\n"))}</code></pre>`);
+      continue;
+    }
+    if (isTableStart(lines, i)) {
+      const table = renderTable(lines, i);
+      out.push(table.html);
+      i = table.next;
       continue;
     }
     const heading = /^(#{1,6})\s+(.*)$/.exec(line);
@@ -64,7 +100,7 @@ export function renderMarkdown(text) {
     }
     const para = [];
     while (i < lines.length && lines[i].trim() !== "" && !/^```/.test(lines[i]) && !/^#{1,6}\s/.test(lines[i]) &&
-      !/^\s*([-*+]|\d+[.)])\s+/.test(lines[i]) && !/^>/.test(lines[i])) para.push(lines[i++]);
+      !/^\s*([-*+]|\d+[.)])\s+/.test(lines[i]) && !/^>/.test(lines[i]) && !isTableStart(lines, i)) para.push(lines[i++]);
     out.push(`<p>${para.map(inline).join("<br>")}</p>`);
   }
   return out.join("\n");

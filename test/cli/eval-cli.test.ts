@@ -1,0 +1,41 @@
+// `zhiyu eval` as a newcomer runs it: chat JSONL (the SFT format) is accepted as held-out text, and a model worse
+// than the bigram is said to be "higher", never "-57.5% lower".
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { reductionSentence } from "../../src/cli/commands/eval.js";
+
+test("eval reads chat JSONL records and scores their contents", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "zhiyu-eval-"));
+  try {
+    const chat = path.join(dir, "chat.jsonl");
+    const text = path.join(dir, "text.jsonl");
+    const turns = [["你好", "您好，有什么可以帮您？"], ["What time is it?", "I cannot see a clock."]];
+    writeFileSync(chat, turns.map(([u, a]) => JSON.stringify({ messages: [{ role: "user", content: u }, { role: "assistant", content: a }] })).join("\n") + "\n");
+    writeFileSync(text, turns.map(([u, a]) => JSON.stringify({ text: `${u}\n${a}` })).join("\n") + "\n");
+    const run = (file: string) => {
+      const r = spawnSync(process.execPath, ["bin/zhiyu.mjs", "eval", "--model", "models/zhiyu-mini", "--data", file, "--json"], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { documents: number; bytes: number; loss: number }[])[0]!;
+    };
+    const fromChat = run(chat);
+    const fromText = run(text);
+    assert.equal(fromChat.documents, 2);
+    assert.deepEqual(fromChat, { ...fromText, file: (fromChat as { file?: string }).file } as typeof fromChat,
+      "a chat scores as its contents, one per line");
+    writeFileSync(path.join(dir, "bad.jsonl"), '{"messages": "nope"}\n');
+    const bad = spawnSync(process.execPath, ["bin/zhiyu.mjs", "eval", "--model", "models/zhiyu-mini", "--data", path.join(dir, "bad.jsonl")], { encoding: "utf8" });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /bad\.jsonl:1: expected a \{"text": …\} record or a chat \{"messages"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("eval's sentence says lower or higher, never a negative percentage", () => {
+  assert.equal(reductionSentence(0.377), "the model's bits per byte are 37.7% lower than the bigram's");
+  assert.equal(reductionSentence(-0.575), "the model's bits per byte are 57.5% higher than the bigram's (the model is worse than the baseline)");
+});
