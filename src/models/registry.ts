@@ -8,6 +8,10 @@ import type { FamilyConfig, FamilyDescriptor } from "./descriptor.js";
 import { ModelLoadError } from "./weights.js";
 import { llamaFamily } from "./llama/family.js";
 import { gpt2Family } from "./gpt2/family.js";
+import { qwen3Family } from "./qwen3/family.js";
+import { gemma2Family } from "./gemma2/family.js";
+import { phi3Family } from "./phi3/family.js";
+import { glm4Family } from "./glm4/family.js";
 import { bertFamily } from "./bert/family.js";
 
 /** A descriptor of any family (each method takes that family's own config). */
@@ -92,5 +96,9 @@ export class ModelRegistry {
 export const MODEL_REGISTRY = new ModelRegistry([
   llamaFamily,
   gpt2Family,
+  qwen3Family,
+  gemma2Family,
+  phi3Family,
+  glm4Family,
   bertFamily,
 ]);

@@ -1,22 +1,24 @@
-// LLaMA-family configuration (Llama 1–3, Mistral-style, SmolLM, TinyLlama, and Qwen2, which is LLaMA with Q/K/V
-// biases): typed config parsed from config.json or GGUF metadata, RoPE frequencies with linear / llama3 scaling,
-// the parameter list a config implies, and the HF ↔ GGUF name map and Q/K row permutation, as data.
+// LLaMA-family configuration (Llama 1–3, Mistral-style, SmolLM, TinyLlama, Qwen2 = LLaMA with Q/K/V biases, and
+// Mixtral = LLaMA with a sparse MoE feed-forward): typed config parsed from config.json or GGUF metadata, RoPE
+// frequencies with linear / llama3 scaling (YaRN and dynamic NTK are parsed here and run by the shared decoder, see
+// family.ts), the parameter list a config implies, and the HF ↔ GGUF name map and Q/K row permutation, as data.
 // Kept apart from model.ts (the model) so loaders, converters and init can use it without the tensor layer.
-// Leaves out: YaRN and dynamic-NTK scaling (rejected / ignored with a clear note), sliding-window attention
-// (Mistral's window is larger than the contexts we run), MoE.
+// Leaves out: sliding-window attention (Mistral's window is larger than the contexts we run).
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
 import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
 import { checkConfigCounts, type CountField } from "../config-limits.js";
+import type { MoeShape } from "../moe.js";
+import { type RopeScalingSpec, ropeParamsFromGguf, ropeParamsFromHf } from "../rope-params.js";
+import { type DecoderConfig, type DecoderNames, checkDecoderConfig, decoderParamSpecs } from "../decoder/config.js";
 
-export interface RopeScaling {
-  type: "linear" | "llama3";
-  factor: number;
-  /** llama3 only. */
-  lowFreqFactor?: number;
-  highFreqFactor?: number;
-  originalContextLength?: number;
-}
+export type RopeScaling = RopeScalingSpec;
+
+/** Mixtral's HF names for the MoE pieces (its GGUF file is llama.cpp's `llama` architecture with experts). */
+export const MIXTRAL_NAMES: DecoderNames = {
+  postAttnNorm: null, preFfnNorm: "post_attention_layernorm", postFfnNorm: null, router: "block_sparse_moe.gate",
+  experts: { gate: "block_sparse_moe.experts.{e}.w1", up: "block_sparse_moe.experts.{e}.w3", down: "block_sparse_moe.experts.{e}.w2" },
+};
 
 export interface LlamaConfig {
   /** "llama" or "qwen2": the GGUF architecture string and HF model_type. */
@@ -40,6 +42,25 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean;
   /** Q/K/V projections have biases (Qwen2; HF Llama's attention_bias). */
   attentionBias: boolean;
+  /** Mixtral: every layer's feed-forward is a sparse mixture of SwiGLU experts (intermediateSize is an expert's). */
+  moe: MoeShape | null;
+}
+
+/** The same model in the shared decoder's terms (MoE, YaRN and dynamic-NTK configs run on DecoderModel). */
+export function llamaAsDecoder(c: LlamaConfig): DecoderConfig {
+  return {
+    architecture: c.architecture, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, contextLength: c.contextLength,
+    intermediateSize: c.intermediateSize, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, rmsNormEps: c.rmsNormEps,
+    rope: { theta: c.ropeTheta, scaling: c.ropeScaling, partialRotaryFactor: 1 }, rotaryDim: c.headDim, ropeLayout: c.ropeLayout,
+    tieWordEmbeddings: c.tieWordEmbeddings,
+    layer: { qkvFused: false, qkvBias: c.attentionBias, qkNorm: false, norms: "pre", activation: "silu", gateUpFused: false },
+    moe: c.moe, attentionScale: null, attnSoftcap: null, finalSoftcap: null, slidingWindows: Array(c.numLayers).fill(null), embedScale: null,
+  };
+}
+
+/** Whether the config needs the shared decoder rather than LlamaModel (and the fused decode op built for it). */
+export function llamaNeedsDecoder(c: LlamaConfig): boolean {
+  return c.moe !== null || c.ropeScaling?.type === "yarn" || c.ropeScaling?.type === "dynamic";
 }
 
 type Json = Record<string, unknown>;
@@ -61,7 +82,9 @@ const ggufFields = (arch: string): Record<CountField, string> => ({ vocabSize: `
   intermediateSize: `${arch}.feed_forward_length`, numLayers: `${arch}.block_count`, numHeads: `${arch}.attention.head_count`,
   numKvHeads: `${arch}.attention.head_count_kv`, headDim: `${arch}.attention.key_length`, contextLength: `${arch}.context_length` });
 
-function checkConfig(c: LlamaConfig, where: string, fields: Record<CountField, string> = HF_FIELDS, tensorCount?: number): LlamaConfig {
+function checkConfig(c: LlamaConfig, where: string, fields: Record<CountField, string> = HF_FIELDS, tensorCount?: number,
+  moeFields = { experts: "num_local_experts", topK: "num_experts_per_tok", expertFfn: "intermediate_size" }): LlamaConfig {
+  if (c.moe) checkDecoderConfig(llamaAsDecoder(c), where, fields, tensorCount, moeFields);
   const { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength } = c;
   checkConfigCounts({ vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength }, fields, where, tensorCount);
   if (c.numHeads % c.numKvHeads !== 0) {
@@ -71,27 +94,12 @@ function checkConfig(c: LlamaConfig, where: string, fields: Record<CountField, s
   return c;
 }
 
-function parseHfRopeScaling(json: Json, where: string): RopeScaling | null {
-  const rs = json.rope_scaling as Json | null | undefined;
-  if (!rs) return null;
-  const type = String(rs.rope_type ?? rs.type ?? "default");
-  if (type === "default" || type === "dynamic") return null; // dynamic NTK only acts beyond the trained context
-  if (type === "linear") return { type, factor: num(rs, "factor", `${where} rope_scaling`) };
-  if (type === "llama3") {
-    return {
-      type, factor: num(rs, "factor", `${where} rope_scaling`),
-      lowFreqFactor: num(rs, "low_freq_factor", `${where} rope_scaling`, 1),
-      highFreqFactor: num(rs, "high_freq_factor", `${where} rope_scaling`, 4),
-      originalContextLength: num(rs, "original_max_position_embeddings", `${where} rope_scaling`, 8192),
-    };
-  }
-  throw new ModelLoadError(`${where}: rope_scaling type '${type}' is not supported (supported: linear, llama3)`);
-}
-
 /** From a Hugging Face config.json (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM). */
 export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfig {
   const modelType = String(json.model_type ?? "llama");
   const isQwen2 = modelType === "qwen2";
+  const isMixtral = modelType === "mixtral" || json.architectures?.toString() === "MixtralForCausalLM";
+  const rope = ropeParamsFromHf(json, where);
   const hiddenSize = num(json, "hidden_size", where);
   const numHeads = num(json, "num_attention_heads", where);
   return checkConfig({
@@ -104,13 +112,15 @@ export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfi
     numKvHeads: num(json, "num_key_value_heads", where, numHeads),
     headDim: num(json, "head_dim", where, hiddenSize / numHeads),
     rmsNormEps: num(json, "rms_norm_eps", where, 1e-6),
-    ropeTheta: num(json, "rope_theta", where, 10000),
-    ropeScaling: parseHfRopeScaling(json, where),
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
     ropeFreqFactors: null,
     ropeLayout: "neox",
     contextLength: num(json, "max_position_embeddings", where, 2048),
     tieWordEmbeddings: json.tie_word_embeddings === true,
     attentionBias: isQwen2 || json.attention_bias === true,
+    moe: isMixtral ? { numExperts: num(json, "num_local_experts", where), topK: num(json, "num_experts_per_tok", where, 2),
+      expertFfn: num(json, "intermediate_size", where), normTopK: true } : null,
   }, where);
 }
 
@@ -129,13 +139,8 @@ export function llamaConfigFromGguf(file: GgufFile): LlamaConfig {
   if (!embd) throw new ModelLoadError(`${where}: tensor 'token_embd.weight' is missing`);
   const hiddenSize = need("embedding_length");
   const numHeads = need("attention.head_count");
-  let ropeScaling: RopeScaling | null = null;
-  const scalingType = getOptionalString(file, `${arch}.rope.scaling.type`);
-  if (scalingType === "linear") {
-    ropeScaling = { type: "linear", factor: need("rope.scaling.factor") };
-  } else if (scalingType && scalingType !== "none") {
-    throw new ModelLoadError(`${where}: ${arch}.rope.scaling.type '${scalingType}' is not supported (supported: linear, none)`);
-  }
+  const rope = ropeParamsFromGguf(file, arch);
+  const experts = getOptionalNumber(file, `${arch}.expert_count`) ?? 0;
   return checkConfig({
     architecture: arch,
     vocabSize: need("vocab_size", embd.dims[1]),
@@ -146,14 +151,16 @@ export function llamaConfigFromGguf(file: GgufFile): LlamaConfig {
     numKvHeads: need("attention.head_count_kv", numHeads),
     headDim: need("attention.key_length", need("rope.dimension_count", hiddenSize / numHeads)),
     rmsNormEps: need("attention.layer_norm_rms_epsilon", 1e-5),
-    ropeTheta: need("rope.freq_base", 10000),
-    ropeScaling,
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
     ropeFreqFactors: null, // the loader fills it from rope_freqs.weight when present
     ropeLayout: arch === "llama" ? "interleaved" : "neox",
     contextLength: need("context_length", 2048),
     tieWordEmbeddings: !file.tensorByName.has("output.weight"),
     attentionBias: arch === "qwen2",
-  }, where, ggufFields(arch), file.tensors.length);
+    moe: experts > 0 ? { numExperts: experts, topK: need("expert_used_count"), expertFfn: need("feed_forward_length"), normTopK: true } : null,
+  }, where, ggufFields(arch), file.tensors.length, { experts: `${arch}.expert_count`, topK: `${arch}.expert_used_count`,
+    expertFfn: `${arch}.feed_forward_length` });
 }
 
 /** RoPE inverse frequencies θ^(−2i/d) for i < d/2, with the config's scaling applied. */
@@ -184,6 +191,7 @@ export function ropeFrequencies(c: LlamaConfig): Float32Array {
 
 /** Every parameter the config implies, HF names and torch shapes, in a stable order. */
 export function llamaParamSpecs(c: LlamaConfig): ParamSpec[] {
+  if (c.moe) return decoderParamSpecs(llamaAsDecoder(c), MIXTRAL_NAMES);
   const specs: ParamSpec[] = [];
   const mat = (name: string, shape: number[], role?: "residual") => specs.push({ name, shape, kind: "matrix", init: "normal", ...(role && { role }) });
   const vec = (name: string, n: number, init: "ones" | "zeros") => specs.push({ name, shape: [n], kind: "vector", init });
@@ -230,6 +238,7 @@ const LLAMA_NAME_MAP: ReadonlyArray<readonly [string, string]> = [
   ["model.layers.N.mlp.gate_proj.weight", "blk.N.ffn_gate.weight"],
   ["model.layers.N.mlp.up_proj.weight", "blk.N.ffn_up.weight"],
   ["model.layers.N.mlp.down_proj.weight", "blk.N.ffn_down.weight"],
+  ["model.layers.N.block_sparse_moe.gate.weight", "blk.N.ffn_gate_inp.weight"],
 ];
 
 export function llamaGgufName(hfName: string): string | null {

@@ -4,7 +4,9 @@
 // Leaves out: the math (model.ts), config parsing and the name table (config.ts).
 import { readTensorBytes } from "../../io/gguf.js";
 import { type FamilyDescriptor, type GgufMetadata, PLAIN_LAYOUT } from "../descriptor.js";
-import { type LlamaConfig, ggufQkRowOrder, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaParamSpecs } from "./config.js";
+import { type LlamaConfig, MIXTRAL_NAMES, ggufQkRowOrder, llamaAsDecoder, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaNeedsDecoder,
+  llamaParamSpecs } from "./config.js";
+import { loadDecoder } from "../decoder/load.js";
 import { LlamaModel, fuseProjections } from "./model.js";
 import { decodeToF32 } from "../weights.js";
 
@@ -42,7 +44,11 @@ function ggufMetadata(c: LlamaConfig): GgufMetadata {
   if (c.ropeScaling?.type === "linear") {
     m.push([`${a}.rope.scaling.type`, "linear"]);
     m.push([`${a}.rope.scaling.factor`, c.ropeScaling.factor, "f32"]);
+  } else if (c.ropeScaling?.type === "yarn") {
+    m.push([`${a}.rope.scaling.type`, "yarn"], [`${a}.rope.scaling.factor`, c.ropeScaling.factor, "f32"],
+      [`${a}.rope.scaling.original_context_length`, c.ropeScaling.originalContextLength, "u32"]);
   }
+  if (c.moe) m.push([`${a}.expert_count`, c.moe.numExperts, "u32"], [`${a}.expert_used_count`, c.moe.topK, "u32"]);
   return m;
 }
 
@@ -53,9 +59,21 @@ function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
     num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, num_key_value_heads: c.numKvHeads,
     head_dim: c.headDim, hidden_act: "silu", max_position_embeddings: c.contextLength,
     rms_norm_eps: c.rmsNormEps, rope_theta: c.ropeTheta,
-    rope_scaling: c.ropeScaling?.type === "linear" ? { rope_type: "linear", factor: c.ropeScaling.factor } : null,
+    rope_scaling: hfRopeScaling(c.ropeScaling),
     tie_word_embeddings: c.tieWordEmbeddings, attention_bias: c.attentionBias, torch_dtype: "float32",
+    ...(c.moe && { architectures: ["MixtralForCausalLM"], model_type: "mixtral", num_local_experts: c.moe.numExperts,
+      num_experts_per_tok: c.moe.topK }),
   };
+}
+
+function hfRopeScaling(s: LlamaConfig["ropeScaling"]): Record<string, unknown> | null {
+  if (s?.type === "linear" || s?.type === "dynamic") return { rope_type: s.type, factor: s.factor };
+  if (s?.type === "yarn") return { rope_type: "yarn", factor: s.factor, original_max_position_embeddings: s.originalContextLength };
+  if (s?.type === "llama3") {
+    return { rope_type: "llama3", factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor,
+      original_max_position_embeddings: s.originalContextLength };
+  }
+  return null;
 }
 
 function presetConfig(variant: string, preset: string, vocabSize?: number): LlamaConfig {
@@ -66,7 +84,7 @@ function presetConfig(variant: string, preset: string, vocabSize?: number): Llam
   return {
     architecture: variant as LlamaConfig["architecture"], ...p, vocabSize: vocabSize ?? p.vocabSize, headDim: p.hiddenSize / p.numHeads,
     rmsNormEps: qwen2 ? 1e-6 : 1e-5, ropeTheta: qwen2 ? 1e6 : 1e4, ropeScaling: null,
-    ropeFreqFactors: null, ropeLayout: "neox", attentionBias: qwen2,
+    ropeFreqFactors: null, ropeLayout: "neox", attentionBias: qwen2, moe: null,
   };
 }
 
@@ -81,8 +99,8 @@ function projectionGroups(c: LlamaConfig): string[][] {
 export const llamaFamily: FamilyDescriptor<LlamaConfig> = {
   id: "llama",
   kind: "causal-lm",
-  hfModelTypes: ["llama", "mistral", "qwen2"],
-  hfArchitectures: ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"],
+  hfModelTypes: ["llama", "mistral", "qwen2", "mixtral"],
+  hfArchitectures: ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "MixtralForCausalLM"],
   ggufArchitectures: ["llama", "qwen2"],
   variants: VARIANTS,
   configFromHf: llamaConfigFromHf,
@@ -107,11 +125,19 @@ export const llamaFamily: FamilyDescriptor<LlamaConfig> = {
         data: readTensorBytes(ctx.gguf, freqs) }, ctx.backend);
     }
     if (ctx.contextLength) config.contextLength = ctx.contextLength;
+    if (llamaNeedsDecoder(config)) {
+      const a = config.architecture;
+      return loadDecoder(llamaAsDecoder(config), ctx, MIXTRAL_NAMES,
+        { experts: `${a}.expert_count`, expertFfn: `${a}.feed_forward_length`, hidden: `${a}.embedding_length` });
+    }
     const gguf = ctx.format === "gguf";
     const params = ctx.loadParams(llamaParamSpecs(config), gguf ? { stackedGroups: projectionGroups(config) } : {});
     const model = new LlamaModel(config, params, gguf ? fuseProjections(config, params) : null);
     return { kind: "causal-lm", network: model };
   },
-  trainable: (config, params, { matmulDtype }) => new LlamaModel(config, params, null, { matmulDtype }),
+  trainable: (config, params, { matmulDtype }) => {
+    if (config.moe) throw new RangeError("mixtral: training MoE models is not supported yet");
+    return new LlamaModel(config, params, null, { matmulDtype });
+  },
 };
 

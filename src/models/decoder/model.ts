@@ -1,0 +1,181 @@
+// The network of the shared decoder (config.ts says what each family switches on): embeddings (optionally scaled),
+// then per layer RMSNorm → attention (separate or fused q/k/v with biases, per-head q/k RMSNorm, partial /
+// interleaved / scaled RoPE, soft caps and sliding windows) → [output norm] → residual, RMSNorm → SwiGLU / GeGLU
+// MLP or a sparse MoE → [output norm] → residual; final RMSNorm, LM head, optional final soft cap.
+// Attention goes through llama's attendSegments (the backend's fused kernels) when the layer is plain, else through
+// attendGeneral. Inference runs under noGrad with a KV cache (CausalLmNetwork); forward(ids) serves the trainer for
+// families without MoE, soft caps or windows.
+// Leaves out: the backend's fused single-token decode layer (its shape is LLaMA's layer), training MoE / capped layers.
+import {
+  type Tensor, add, affine, contiguous, gelu, isGradEnabled, linear, mul, narrow, reshape, rmsNorm, swiglu, tanh, tidy,
+} from "../../tensor/index.js";
+import type { Backend } from "../../backend/backend.js";
+import type { CausalLmNetwork } from "../descriptor.js";
+import { embedRows, type Weight } from "../embed.js";
+import type { KvCache, KvShape } from "../kv-cache.js";
+import { type Segment, attendSegments, forwardPackedSegments } from "../llama/model.js";
+import { type MoeGrouping, type MoeWeights, moeFeedForward } from "../moe.js";
+import { dynamicNtkTheta, ropeAttentionFactor, scaledRopeFrequencies } from "../rope-params.js";
+import { type DecoderConfig, type DecoderNames, expertName } from "./config.js";
+import { attendGeneral } from "./attention.js";
+
+export class DecoderModel implements CausalLmNetwork {
+  readonly freqs: Float32Array;
+  private readonly moe: MoeWeights[] = [];
+  /** How MoE layers reach their experts (tests compare the two). */
+  moeGrouping: MoeGrouping = "by-expert";
+
+  constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
+    this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
+    if (config.moe) {
+      for (let l = 0; l < config.numLayers; l++) {
+        const experts = (pattern: string) => Array.from({ length: config.moe!.numExperts }, (_, e) => this.w(expertName(pattern, l, e)));
+        this.moe.push({ router: this.w(`model.layers.${l}.${names.router}.weight`), gate: experts(names.experts.gate),
+          up: experts(names.experts.up), down: experts(names.experts.down) });
+      }
+    }
+  }
+
+  private w(name: string): Weight {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`[decoder] parameter '${name}' is missing`);
+    return p;
+  }
+  private t(name: string): Tensor {
+    const p = this.w(name);
+    if (!("shape" in p)) throw new Error(`[decoder] parameter '${name}' must be a dense f32 tensor (norms, biases)`);
+    return p as Tensor;
+  }
+  private optional(name: string): Tensor | null {
+    return (this.params.get(name) as Tensor | undefined) ?? null;
+  }
+
+  /** Plain forward: ids [B, T] (i32 tensor) → logits [B, T, V], positions 0 … T−1, no cache. */
+  forward(ids: Tensor): Tensor {
+    const [b, t] = ids.shape;
+    const x = this.trunk(Int32Array.from(ids.toArray()), [{ start: 0, b, t, pos0: 0, cache: null }]);
+    return reshape(this.head(x), [b, t, this.config.vocabSize]);
+  }
+
+  forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
+    return forwardPackedSegments(this, items);
+  }
+
+  trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {
+    const c = this.config;
+    let x = embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize);
+    if (c.embedScale !== null) x = mul(x, c.embedScale);
+    if (isGradEnabled()) {
+      for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
+      return x;
+    }
+    for (let l = 0; l < c.numLayers; l++) {
+      const input = x;
+      x = tidy(() => this.block(l, input, segs));
+      input.dispose();
+    }
+    return x;
+  }
+
+  norm(x: Tensor): Tensor {
+    return rmsNorm(x, this.t("model.norm.weight"), this.config.rmsNormEps);
+  }
+
+  head(x: Tensor): Tensor {
+    const c = this.config;
+    const logits = linear(this.norm(x), c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight"));
+    return c.finalSoftcap === null ? logits : affine(tanh(affine(logits, 1 / c.finalSoftcap, 0)), c.finalSoftcap, 0);
+  }
+
+  cacheShape(maxLength: number): KvShape {
+    const c = this.config;
+    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxLength };
+  }
+
+  hiddenStates(ids: Int32Array): Tensor {
+    return this.norm(this.trunk(ids, [{ start: 0, b: 1, t: ids.length, pos0: 0, cache: null }]));
+  }
+
+  fusesDecodeSteps(_backend: Backend): boolean {
+    return false;
+  }
+
+  /** RMSNorm over each head's Dh values: x [N, heads·Dh] → same shape. */
+  private headNorm(x: Tensor, heads: number, weight: Tensor): Tensor {
+    const n = x.shape[0];
+    const c = this.config;
+    return reshape(rmsNorm(reshape(contiguous(x), [n * heads, c.headDim]), weight, c.rmsNormEps), [n, heads * c.headDim]);
+  }
+
+  private attend(l: number, q: Tensor, k: Tensor, v: Tensor, segs: readonly Segment[]): Tensor {
+    const c = this.config;
+    const af = ropeAttentionFactor(c.rope.scaling);
+    const scale = (c.attentionScale ?? 1 / Math.sqrt(c.headDim)) * af * af;
+    const window = c.slidingWindows[l];
+    const dynamic = c.rope.scaling?.type === "dynamic" ? c.rope.scaling : null;
+    if (c.attnSoftcap === null && window === null && !dynamic) {
+      // The fused kernels scale by headDim^−½: fold any other scale into q (RoPE is linear, so before or after is one).
+      const qs = Math.abs(scale * Math.sqrt(c.headDim) - 1) > 1e-12 ? mul(q, scale * Math.sqrt(c.headDim)) : q;
+      return attendSegments(l, qs, k, v, segs, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim,
+        freqs: this.freqs, ropeLayout: c.ropeLayout });
+    }
+    if (isGradEnabled()) throw new Error(`[decoder] ${c.architecture}: training through soft-capped, windowed or dynamic-NTK attention is not supported`);
+    return attendGeneral(l, q, k, v, segs, {
+      numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, scale,
+      softcap: c.attnSoftcap, window,
+      freqsFor: dynamic ? (len) => scaledRopeFrequencies(c.rotaryDim, dynamicNtkTheta(c.rope.theta, c.rotaryDim, dynamic, len), null)
+        : () => this.freqs,
+    });
+  }
+
+  private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
+    const c = this.config, L = c.layer, p = `model.layers.${l}`;
+    const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
+    const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
+    let q: Tensor, k: Tensor, v: Tensor;
+    const bias = (y: Tensor, name: string) => {
+      const b = this.optional(`${p}.self_attn.${name}.bias`);
+      return b ? add(y, b) : y;
+    };
+    if (L.qkvFused) {
+      const qkv = linear(h, this.w(`${p}.self_attn.qkv_proj.weight`));
+      q = narrow(qkv, 1, 0, qd);
+      k = narrow(qkv, 1, qd, kd);
+      v = narrow(qkv, 1, qd + kd, kd);
+    } else {
+      q = linear(h, this.w(`${p}.self_attn.q_proj.weight`));
+      k = linear(h, this.w(`${p}.self_attn.k_proj.weight`));
+      v = linear(h, this.w(`${p}.self_attn.v_proj.weight`));
+    }
+    q = bias(q, "q_proj");
+    k = bias(k, "k_proj");
+    v = bias(v, "v_proj");
+    if (L.qkNorm) {
+      q = this.headNorm(q, c.numHeads, this.t(`${p}.self_attn.q_norm.weight`));
+      k = this.headNorm(k, c.numKvHeads, this.t(`${p}.self_attn.k_norm.weight`));
+    }
+    let a = linear(this.attend(l, q, k, v, segs), this.w(`${p}.self_attn.o_proj.weight`));
+    if (L.norms === "sandwich") a = rmsNorm(a, this.t(`${p}.${this.names.postAttnNorm}.weight`), c.rmsNormEps);
+    x = add(x, a);
+    const h2 = rmsNorm(x, this.t(`${p}.${this.names.preFfnNorm}.weight`), c.rmsNormEps);
+    let m: Tensor;
+    if (c.moe) {
+      if (isGradEnabled()) throw new Error(`[decoder] ${c.architecture}: training MoE layers is not supported`);
+      m = moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping);
+    } else {
+      let gate: Tensor, up: Tensor;
+      if (L.gateUpFused) {
+        const gu = linear(h2, this.w(`${p}.mlp.gate_up_proj.weight`));
+        gate = narrow(gu, 1, 0, c.intermediateSize);
+        up = narrow(gu, 1, c.intermediateSize, c.intermediateSize);
+      } else {
+        gate = linear(h2, this.w(`${p}.mlp.gate_proj.weight`));
+        up = linear(h2, this.w(`${p}.mlp.up_proj.weight`));
+      }
+      const act = L.activation === "silu" ? swiglu(gate, up) : mul(gelu(gate, "tanh"), up);
+      m = linear(act, this.w(`${p}.mlp.down_proj.weight`));
+    }
+    if (L.norms === "sandwich") m = rmsNorm(m, this.t(`${p}.${this.names.postFfnNorm}.weight`), c.rmsNormEps);
+    return add(x, m);
+  }
+}
