@@ -129,7 +129,7 @@ export class TrainModel {
 
   /** Overwrites every parameter with the values of an HF folder's weights (the same shapes). */
   loadWeightsFrom(dir: string): void {
-    const values = readHfWeights(dir, this.descriptor, this.specs);
+    const values = readHfWeights(dir, this.descriptor, this.specs, this.config);
     for (const s of this.specs) {
       const t = this.params.get(s.name)!;
       const dst = t.storage("loadWeights") as Float32Array;
@@ -162,8 +162,9 @@ export class TrainModel {
   static fromHfFolder(dir: string, dtype: TrainDType): TrainModel {
     const hfConfig = readConfigJson(dir);
     const family = familyOf(hfConfig, path.join(dir, "config.json"));
-    const specs = family.paramSpecs(family.configFromHf(hfConfig, path.join(dir, "config.json")));
-    const values = readHfWeights(dir, family, specs);
+    const config = family.configFromHf(hfConfig, path.join(dir, "config.json"));
+    const specs = family.paramSpecs(config);
+    const values = readHfWeights(dir, family, specs, config);
     const params = new Map<string, Tensor>();
     for (const s of specs) params.set(s.name, trainable(values.get(s.name)!, s.shape));
     return new TrainModel(hfConfig, params, dtype);
@@ -193,10 +194,13 @@ export function readConfigJson(dir: string): Record<string, unknown> {
 }
 
 /** Reads every spec'd parameter as f32 in Zhiyu layout; errors name the tensor, its shape and the expected one. */
-function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec[]): Map<string, Float32Array> {
+function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec[], config: FamilyConfig): Map<string, Float32Array> {
   const folder = openSafetensorsFolder(dir);
   const out = new Map<string, Float32Array>();
-  for (const s of specs) {
+  // A family whose file names depend on the folder (BERT's "bert." prefix) names each parameter's tensor.
+  const fileName = (name: string) => (family.hfFileName ? family.hfFileName(config, name, (f) => folder.has(f)) : name);
+  for (const spec of specs) {
+    const s = { ...spec, name: fileName(spec.name) };
     const conv1d = family.hfTransposed?.test(s.name) ?? false;
     const fileShape = conv1d ? [s.shape[1]!, s.shape[0]!] : s.shape;
     let info;
@@ -215,7 +219,7 @@ function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec
     else if (info.dtype === "BF16") data = Float32Array.from(raw as Uint16Array, (b) => bf16ToF32(b));
     else if (info.dtype === "F16") data = Float32Array.from(raw as Uint16Array, (b) => f16ToF32(b));
     else throw new TrainModelError(`${dir}: tensor '${s.name}' is ${info.dtype}; training loads F32, BF16 or F16 weights`);
-    out.set(s.name, conv1d ? transpose(data, fileShape[0]!, fileShape[1]!) : data);
+    out.set(spec.name, conv1d ? transpose(data, fileShape[0]!, fileShape[1]!) : data);
   }
   return out;
 }
