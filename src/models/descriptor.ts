@@ -114,6 +114,8 @@ export type FamilyNetwork =
 export interface TrainableNetwork {
   /** ids [B, T] (i32) → logits [B, T, V] for a causal LM (an encoder: its head's output). */
   forward(ids: Tensor): Tensor;
+  /** ids [B, T] → final normalised hidden states [B, T, D], for heads other than the LM head (reward models). */
+  features?(ids: Tensor): Tensor;
 }
 
 export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {

@@ -3,15 +3,18 @@
 // as llama.cpp's get_rows does — so a quantized embedding never needs an f32 copy of the whole table. A table
 // repacked for matmuls (an r16 type, when tied to the output layer) gives each row back in GGUF blocks.
 // Leaves out: gradients for encoded tables (inference only).
-import { type QuantWeight, type Tensor, decodeWeightInto, embedding, fromTypedArray, getDefaultBackend, isQuantWeight } from "../tensor/index.js";
+import { type AdaptedWeight, type QuantWeight, type Tensor, decodeWeightInto, embedding, fromTypedArray, getDefaultBackend, isAdaptedWeight, isQuantWeight } from "../tensor/index.js";
 import { ggmlRowSize } from "../io/ggml-types.js";
 import { PACKED_SOURCE, isPacked, refR16Row } from "../backend/ref/quant.js";
 import type { PackedType } from "../backend/backend.js";
 
-export type Weight = Tensor | QuantWeight;
+/** A parameter as a network holds it: f32 tensor, GGUF-encoded matrix, or a frozen matrix with LoRA adapters. */
+export type Weight = Tensor | QuantWeight | AdaptedWeight;
 
 /** Rows `ids` of the table [vocab, dim] → [ids.length, dim] f32. */
-export function embedRows(table: Weight, ids: Int32Array, dim: number): Tensor {
+export function embedRows(weight: Weight, ids: Int32Array, dim: number): Tensor {
+  // A table tied to an adapted output layer: the lookup reads the frozen base (adapters act on the matmul).
+  const table = isAdaptedWeight(weight) ? weight.base : weight;
   if (!isQuantWeight(table)) return embedding(table, fromTypedArray(ids, [ids.length]));
   if (table.cols !== dim) throw new Error(`[embedRows] table has ${table.cols} columns, expected ${dim}`);
   const packed = isPacked(table.type) ? table.type : null;

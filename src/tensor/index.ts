@@ -9,7 +9,7 @@
 //   Elementwise  add, sub, mul, div (tensor or number, broadcasting), maximum, minimum, pow, affine, neg, exp, log,
 //                sqrt, rsqrt, recip, abs, tanh, sigmoid, relu, silu, square, gelu(x, "tanh" | "none"), swiglu
 //   Reductions   sum(x, dims?, keepdim?), mean, max(x, dim, keepdim?)
-//   Matmul       matmul(a, b, { dtype: "bf16" }?), linear(x, w | QuantWeight, bias?), dequantizeWeight, decodeWeightInto
+//   Matmul       matmul(a, b, { dtype: "bf16" }?), linear(x, w | QuantWeight | AdaptedWeight (LoRA), bias?), dequantizeWeight, decodeWeightInto
 //   Transformer  layerNorm, rmsNorm, softmax, logSoftmax, crossEntropy(logits, targets i32, { ignoreIndex }),
 //                embedding(table, ids), indexSelect, rope(x, { freqs, pos0, layout }), ropeFrequencies,
 //                attention(q, k, v, { causal, scale, cache }), KvCache, attendCached (packed inference steps)
@@ -33,7 +33,7 @@ export {
 } from "./elementwise.js";
 export { sum, mean, max, sumTo } from "./reduce.js";
 export {
-  matmul, linear, quantLinear, dequantizeWeight, decodeWeightInto, isQuantWeight, type QuantWeight, type MatmulOptions, type MatmulDType,
+  matmul, linear, quantLinear, dequantizeWeight, decodeWeightInto, isQuantWeight, isAdaptedWeight, type AdaptedWeight, type LowRankAdapter, type QuantWeight, type MatmulOptions, type MatmulDType,
 } from "./matmul.js";
 export { layerNorm, rmsNorm } from "./norm.js";
 export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions, type Reduction } from "./softmax.js";

@@ -12,7 +12,7 @@ import type { DerivativeTable } from "./graph.js";
 import { Tensor, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
 import { backendOf, dense, denseF32, expectDType, outF32 } from "./operands.js";
-import { add } from "./elementwise.js";
+import { add, mul } from "./elementwise.js";
 import { reshape, transpose } from "./views.js";
 import { sumTo } from "./reduce.js";
 
@@ -22,6 +22,31 @@ export interface QuantWeight {
   rows: number;
   cols: number;
   data: Uint8Array;
+}
+
+/** One low-rank adapter on a linear layer (LoRA): adds scale · B (A x) to the layer's output. */
+export interface LowRankAdapter {
+  /** [r, in] */
+  a: Tensor;
+  /** [out, r] */
+  b: Tensor;
+  /** alpha / r (or alpha / √r for rsLoRA), times the user's adapter scale. */
+  scale: number;
+  /** Applied to x before A (LoRA dropout in training); absent = identity. */
+  dropout?: (x: Tensor) => Tensor;
+  /** [N, 1] per-row factors, or null for every row: lets rows of one packed batch use different adapters. */
+  rowScale?: Tensor | null;
+}
+
+/** A frozen base matrix (f32 or kept in its GGUF encoding) with low-rank adapters: linear() computes
+ *  base(x) + Σ scale · B (A · dropout(x)); gradients reach x, A and B, never the base. */
+export interface AdaptedWeight {
+  readonly base: Tensor | QuantWeight;
+  adapters: LowRankAdapter[];
+}
+
+export function isAdaptedWeight(w: unknown): w is AdaptedWeight {
+  return typeof w === "object" && w !== null && !(w instanceof Tensor) && Array.isArray((w as AdaptedWeight).adapters);
 }
 
 export type MatmulDType = "f32" | "bf16";
@@ -139,7 +164,8 @@ export function matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor {
 }
 
 /** y = x · wᵀ + bias for x [..., in]: w is an f32 tensor [out, in] or a QuantWeight (rows = out, cols = in). */
-export function linear(x: Tensor, w: Tensor | QuantWeight, bias?: Tensor | null, opts?: MatmulOptions): Tensor {
+export function linear(x: Tensor, w: Tensor | QuantWeight | AdaptedWeight, bias?: Tensor | null, opts?: MatmulOptions): Tensor {
+  if (isAdaptedWeight(w)) return adaptedLinear(x, w, bias, opts);
   if (isQuantWeight(w)) {
     const y = quantLinear(x, w);
     if (!bias) return y;
@@ -168,6 +194,18 @@ export function linear(x: Tensor, w: Tensor | QuantWeight, bias?: Tensor | null,
   y.dispose();
   yb.dispose();
   return out;
+}
+
+function adaptedLinear(x: Tensor, w: AdaptedWeight, bias: Tensor | null | undefined, opts?: MatmulOptions): Tensor {
+  let y = linear(x, w.base, bias, opts);
+  for (const ad of w.adapters) {
+    if (ad.scale === 0) continue;
+    const h = linear(ad.dropout ? ad.dropout(x) : x, ad.a, null, opts); // [.., r]
+    let delta = mul(linear(h, ad.b, null, opts), ad.scale); // [.., out]
+    if (ad.rowScale) delta = mul(delta, ad.rowScale.rank === delta.rank ? ad.rowScale : reshape(ad.rowScale, [...delta.shape.slice(0, -1), 1]));
+    y = add(y, delta);
+  }
+  return y;
 }
 
 function noGradMatmul(a: Tensor, b: Tensor, dtype: MatmulDType): Tensor {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../core/rng.js";
 import { openSafetensors, writeSafetensors } from "../io/safetensors.js";
+import { peftConfigJson } from "../models/adapters/lora-files.js";
 import { AdamW, type AdamWOptions, type AdamWState } from "../optim/index.js";
 import { TRAINER_STATE_FILE, type CheckpointWrite } from "./checkpoint.js";
 import type { StepRecord } from "./metrics.js";
@@ -84,6 +85,9 @@ export function checkpointFiles(model: TrainModel, optimizer: AdamW, state: Trai
   return new Map<string, string | Uint8Array | ((p: string) => void)>([
     ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
     ["model.safetensors", (p: string) => model.saveSafetensors(p)],
+    // A LoRA run's checkpoint is also a PEFT adapter folder (model.safetensors then holds the same A/B tensors).
+    ...(model.lora ? [["adapter_config.json", peftConfigJson(model.lora, String(model.hfConfig._name_or_path ?? "base"))] as const,
+      ["adapter_model.safetensors", (p: string) => model.saveSafetensors(p)] as const] : []),
     ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
     [TRAINER_STATE_FILE, JSON.stringify(state, null, 1) + "\n"],
   ]);

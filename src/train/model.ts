@@ -2,14 +2,19 @@
 // with its parameters as trainable f32 tensors, plus what training needs around it — random init from a
 // config, import/export of Hugging Face weights (model.safetensors, GPT-2's Conv1D matrices transposed), the
 // weight-decay mask, the mean cross-entropy loss of a batch, and the FLOPs shape for MFU.
+// With LoRA (withLora) the trained tensors are the adapter's A/B matrices and the base stays frozen (f32 or
+// GGUF-encoded): `params`/`specs` then list the adapter's tensors in peft's names, so the loop, the optimizer and
+// checkpoints handle them like any parameters.
 // Leaves out: the model math (src/models), quantized or f16 master weights (training keeps f32 masters).
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
-import { type Tensor, crossEntropy, fromTypedArray, noGrad, reshape, tidy } from "../tensor/index.js";
+import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, linear, noGrad, reshape, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
 import type { ParamSpec } from "../models/weights.js";
+import type { Weight } from "../models/embed.js";
+import type { LoraAdapter } from "../models/adapters/lora.js";
 import type { FamilyConfig, TrainableNetwork } from "../models/descriptor.js";
 import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
 import type { TrainDType } from "./options.js";
@@ -43,14 +48,32 @@ export class TrainModel {
   private readonly descriptor: AnyFamily;
   private readonly network: TrainableNetwork;
 
+  /** Labels of the score head of a sequence classifier (1 for a reward model), null for a causal LM. */
+  readonly scoreLabels: number | null;
+  /** The LoRA adapter when this model trains one (then `params`/`specs` are the adapter's A/B tensors). */
+  readonly lora: LoraAdapter | null = null;
+  /** With LoRA: the frozen base parameters (f32 tensors, or GGUF-encoded matrices for QLoRA). */
+  readonly baseParams: ReadonlyMap<string, Weight> | null = null;
+
   private constructor(readonly hfConfig: Record<string, unknown>, readonly params: ReadonlyMap<string, Tensor>,
-    readonly matmulDtype: TrainDType) {
+    readonly matmulDtype: TrainDType, lora?: { adapter: LoraAdapter; base: ReadonlyMap<string, Weight>; dropout?: (x: Tensor) => Tensor }) {
     this.descriptor = familyOf(hfConfig, "config.json");
     this.family = this.descriptor.id;
     this.config = this.descriptor.configFromHf(hfConfig, "config.json");
-    this.specs = this.descriptor.paramSpecs(this.config);
-    // matmulDtype: bf16 mixed precision in the model's linear layers.
-    this.network = this.descriptor.trainable(this.config, params, { matmulDtype });
+    this.scoreLabels = scoreHeadLabels(hfConfig);
+    const baseSpecs = modelSpecs(this.descriptor, this.config, this.scoreLabels);
+    if (lora) {
+      lora.adapter.checkBase(baseSpecs, "LoRA");
+      this.lora = lora.adapter;
+      this.baseParams = lora.base;
+      this.specs = lora.adapter.paramSpecs();
+      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout });
+      this.network = this.descriptor.trainable(this.config, attached as ReadonlyMap<string, Tensor>, { matmulDtype });
+    } else {
+      this.specs = baseSpecs;
+      // matmulDtype: bf16 mixed precision in the model's linear layers.
+      this.network = this.descriptor.trainable(this.config, params, { matmulDtype });
+    }
     for (const s of this.specs) {
       const t = params.get(s.name);
       if (!t) throw new TrainModelError(`[TrainModel] parameter '${s.name}' is missing`);
@@ -97,10 +120,36 @@ export class TrainModel {
     return crossEntropy(reshape(logits, [batch * seq, v]), fromTypedArray(targets, [batch * seq]));
   }
 
+  /** The base model's parameter specs (with LoRA, `specs` lists the adapter's tensors instead). */
+  get baseSpecs(): readonly ParamSpec[] {
+    return modelSpecs(this.descriptor, this.config, this.scoreLabels);
+  }
+
+  /** A sequence-classification model's head outputs [B, T, labels] (`score.weight` over the final hidden states;
+   *  a reward model has one label). Throws for a causal LM (no score head). */
+  scores(inputs: Int32Array, batch: number, seq: number): Tensor {
+    const w = this.baseParams?.get("score.weight") ?? this.params.get("score.weight");
+    if (this.scoreLabels === null || w === undefined) {
+      throw new TrainModelError(`[TrainModel] this ${this.family} model has no score head ('score.weight'); a reward model is a ` +
+        `…ForSequenceClassification folder (zhiyu rm train makes one from a causal LM)`);
+    }
+    if (!this.network.features) throw new TrainModelError(`[TrainModel] the ${this.family} network has no features(); it cannot carry a score head`);
+    return linear(this.network.features(fromTypedArray(inputs, [batch, seq])), w as Tensor);
+  }
+
+  /** A model that trains `adapter` over this model's weights, which become frozen (their requiresGrad is cleared;
+   *  encoded GGUF matrices stay encoded). `dropout` is LoRA dropout on the adapters' inputs (training). */
+  withLora(adapter: LoraAdapter, dropout?: (x: Tensor) => Tensor): TrainModel {
+    const base = this.baseParams ?? this.params;
+    for (const t of base.values()) if (!isQuantWeight(t) && "requiresGrad" in t) (t as Tensor).requiresGrad = false;
+    return new TrainModel(this.hfConfig, adapter.tensors(), this.matmulDtype, { adapter, base, dropout });
+  }
+
   /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */
   bf16Effective(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): boolean {
-    const f32 = new TrainModel(this.hfConfig, this.params, "f32");
-    const bf16 = new TrainModel(this.hfConfig, this.params, "bf16");
+    const lora = this.lora && this.baseParams ? { adapter: this.lora, base: this.baseParams } : undefined;
+    const f32 = new TrainModel(this.hfConfig, this.params, "f32", lora);
+    const bf16 = new TrainModel(this.hfConfig, this.params, "bf16", lora);
     const a = noGrad(() => tidy(() => f32.loss(inputs, targets, batch, seq).item()));
     const b = noGrad(() => tidy(() => bf16.loss(inputs, targets, batch, seq).item()));
     return a !== b;
@@ -158,17 +207,51 @@ export class TrainModel {
     return new TrainModel(hfConfig, params, dtype);
   }
 
-  /** Loads an HF folder (config.json + model.safetensors) as trainable f32 parameters. */
-  static fromHfFolder(dir: string, dtype: TrainDType): TrainModel {
-    const hfConfig = readConfigJson(dir);
+  /** Loads an HF folder (config.json + model.safetensors) as trainable f32 parameters. A
+   *  `…ForSequenceClassification` folder loads with its `score` head instead of the LM head. With
+   *  `addScoreHead`, a causal LM becomes a one-label sequence classifier (a reward model to train) whose score head
+   *  is drawn from N(0, initializer_range) with `rng`. */
+  static fromHfFolder(dir: string, dtype: TrainDType, addScoreHead?: { rng: Rng }): TrainModel {
+    let hfConfig = readConfigJson(dir);
     const family = familyOf(hfConfig, path.join(dir, "config.json"));
+    const isClassifier = scoreHeadLabels(hfConfig) !== null;
+    if (addScoreHead && !isClassifier) hfConfig = asSequenceClassifier(hfConfig);
+    const labels = scoreHeadLabels(hfConfig);
     const config = family.configFromHf(hfConfig, path.join(dir, "config.json"));
-    const specs = family.paramSpecs(config);
-    const values = readHfWeights(dir, family, specs, config);
+    const specs = modelSpecs(family, config, labels);
+    const fresh = addScoreHead && !isClassifier ? specs.filter((s) => s.name === "score.weight") : [];
+    const values = readHfWeights(dir, family, specs.filter((s) => !fresh.includes(s)), config);
+    const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
+    for (const s of fresh) values.set(s.name, Float32Array.from({ length: s.shape[0]! * s.shape[1]! }, () => addScoreHead!.rng.normal(0, std)));
     const params = new Map<string, Tensor>();
     for (const s of specs) params.set(s.name, trainable(values.get(s.name)!, s.shape));
     return new TrainModel(hfConfig, params, dtype);
   }
+}
+
+/** The number of labels of a `…ForSequenceClassification` config (num_labels, else id2label's size), else null. */
+export function scoreHeadLabels(hfConfig: Record<string, unknown>): number | null {
+  const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
+  if (!arch.endsWith("ForSequenceClassification")) return null;
+  if (typeof hfConfig.num_labels === "number") return hfConfig.num_labels;
+  const id2label = hfConfig.id2label;
+  return id2label && typeof id2label === "object" ? Math.max(1, Object.keys(id2label).length) : 2;
+}
+
+/** A causal LM's config.json turned into a one-label sequence classifier's (reward model). */
+function asSequenceClassifier(hfConfig: Record<string, unknown>): Record<string, unknown> {
+  const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
+  const stem = arch.replace(/For[A-Za-z]+$/, "") || "Llama";
+  return { ...hfConfig, architectures: [`${stem}ForSequenceClassification`], num_labels: 1, id2label: { 0: "LABEL_0" }, label2id: { LABEL_0: 0 } };
+}
+
+/** The parameters of a model: the family's, or for a sequence classifier the trunk's plus `score.weight`
+ *  [labels, hidden] in place of the LM head. */
+function modelSpecs(family: AnyFamily, config: FamilyConfig, labels: number | null): ParamSpec[] {
+  const specs = family.paramSpecs(config);
+  if (labels === null) return specs;
+  return [...specs.filter((s) => s.name !== "lm_head.weight"),
+    { name: "score.weight", shape: [labels, config.hiddenSize], kind: "matrix", init: "normal" }];
 }
 
 function trainable(data: Float32Array, shape: readonly number[]): Tensor {

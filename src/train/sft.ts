@@ -14,9 +14,10 @@ import { chatTemplateFromFolder, CHATML_TEMPLATE } from "../infer/chat-template.
 import { loadTokenizer } from "../tokenizers/load.js";
 import { latestCheckpoint, type CheckpointInfo } from "./checkpoint.js";
 import { runLoop, resumedScheduleSteps } from "./loop.js";
+import { saveAdapter, trainModelFor } from "./adapters/setup.js";
+import type { LoraSettings } from "../models/adapters/lora.js";
 import { modelOptimizer, readTrainerState, TrainingError } from "./loop-state.js";
 import type { TrainOptions } from "./options.js";
-import { TrainModel } from "./model.js";
 import { gatherRows, SftObjective } from "./objectives/sft.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { packExamples, readChatFile, textExamples, tokenizeConversation, type PackedRows, type TokenizedExample } from "./sft-data.js";
@@ -45,6 +46,8 @@ export interface SftOptions extends SharedTrainOptions {
   dtype: "f32" | "bf16";
   /** Every valEvery-th packed row is held out for validation (0 = none). */
   valEvery: number;
+  /** Train LoRA adapters over the frozen model instead of every weight (--lora r=…,alpha=…,targets=…). */
+  lora?: LoraSettings | null;
 }
 
 export const DEFAULT_SFT_OPTIONS: Omit<SftOptions, "model" | "data" | "out"> = {
@@ -147,7 +150,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
     `(${train.trainedTokens} target tokens, ${train.truncated} examples truncated` +
     (data.textRows > 0 ? `; ${data.textRows} of the rows are plain-text replay` : "") + ")" +
     (data.val ? `, ${data.val.rows} validation rows` : ""));
-  const model = TrainModel.fromHfFolder(ck0 ? ck0.dir : o.model, o.dtype);
+  const model = trainModelFor(o.model, o.dtype, o.lora ?? null, ck0, o.seed);
   if (o.seq > model.contextLength) throw new SftError(`--seq ${o.seq} exceeds the model's context of ${model.contextLength}`);
   const maxId = train.inputs.reduce((a, b) => Math.max(a, b), 0);
   if (maxId >= model.vocabSize) throw new SftError(`token id ${maxId} is outside the model's vocabulary of ${model.vocabSize}; use the model's own tokenizer files`);
@@ -180,5 +183,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
       `batch ${o.batch}×${o.seq}${o.gradAccum > 1 ? ` ×${o.gradAccum} accumulated` : ""}`,
     display, jsonOut: null, shouldStop: input.shouldStop,
   });
+  const adapterDir = saveAdapter(model, o.out, o.model);
+  if (adapterDir) display.log(`LoRA adapter written to ${adapterDir} (PEFT) and ${path.join(o.out, "adapter.gguf")} (llama.cpp)`);
   return { finalStep: r.finalStep, totalSteps, losses: r.losses, valLoss: r.valLoss, lastCheckpoint: r.lastCheckpoint, data };
 }

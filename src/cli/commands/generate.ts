@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
+import { attachLora, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { generateStreaming } from "../../infer/generate.js";
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
 import { tokenizerHasText } from "../../infer/tokenizer-source.js";
@@ -16,6 +17,7 @@ import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
 
   --model PATH          a .gguf file or a Hugging Face folder (default: models/zhiyu-mini)
+  --lora PATH[:scale]   apply a LoRA adapter (PEFT folder or llama.cpp .gguf adapter), scale default 1; repeatable
   --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does)
   --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added); works without a tokenizer
   --max-tokens N        tokens to generate (default 128; capped to the room left in the context, with a note)
@@ -45,7 +47,7 @@ export async function run(argv: string[]): Promise<number | void> {
       "top-p": { type: "string" }, "min-p": { type: "string" }, "repeat-penalty": { type: "string" },
       seed: { type: "string" }, stop: { type: "string", multiple: true }, threads: { type: "string" },
       ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" },
-      "logits-out": { type: "string" }, help: { type: "boolean", short: "h" },
+      "logits-out": { type: "string" }, lora: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
     },
     strict: true,
   }, HELP);
@@ -74,6 +76,9 @@ export async function run(argv: string[]): Promise<number | void> {
     contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });
+  // --lora PATH[:scale] (repeatable): PEFT folders or llama.cpp GGUF adapters over the base weights.
+  const loras = (values.lora ?? []).map((a) => parseLoraArg(a));
+  attachLora(model, loras.map((l) => ({ adapter: readAdapterFor(model, l.path, isGgufPath(modelPath)), scale: l.scale })));
   const hasText = tokenizerHasText(model.tokenizer);
   if (promptIds === null) {
     if (!hasText) {

@@ -8,6 +8,7 @@ import { DEFAULT_SFT_OPTIONS, runSft, type SftOptions } from "../../train/sft.js
 import { UsageError } from "../errors.js";
 import { withStopSignals } from "../stop-signal.js";
 import { parseFlags } from "../flags.js";
+import { parseLoraSpec } from "../../models/adapters/lora.js";
 
 const D = DEFAULT_SFT_OPTIONS;
 const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
@@ -19,6 +20,8 @@ const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
   --seq T (${D.seq})  --batch B (${D.batch})  --grad-accum N (${D.gradAccum})  --steps N (default: --epochs passes)  --epochs E (${D.epochs})
   --schedule-steps N    the LR schedule's length (default: the run's steps; a resumed run keeps its checkpoint's)
   --lr LR (${D.lr})  --min-lr (${D.minLr})  --warmup N (${D.warmup})  --weight-decay (${D.weightDecay})  --grad-clip (${D.gradClip})
+  --lora SPEC           train LoRA adapters instead of every weight: r=16,alpha=32,dropout=0.05,rslora=true,targets=q,k,v,o,gate,up,down
+                        (writes OUT/adapter/ as a PEFT folder and OUT/adapter.gguf for llama.cpp)
   --seed S (${D.seed})  --dtype f32|bf16  --threads N  --checkpoint-every K (${D.checkpointEvery})  --keep-last N (${D.keepLast})
   --val-every K         hold out every K-th packed row for validation (${D.valEvery}; 0 = none)
   --no-spike-guard      --spike-zscore Z (${D.spikeZscore})  --max-rollbacks N (${D.maxRollbacks})  --spike-lr-factor F (${D.spikeLrFactor})
@@ -36,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags({
     args: argv,
     options: {
-      model: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, "grad-accum": s, steps: s, "schedule-steps": s, epochs: s, lr: s, "min-lr": s,
+      model: s, lora: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, "grad-accum": s, steps: s, "schedule-steps": s, epochs: s, lr: s, "min-lr": s,
       warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
       "val-every": s, "no-spike-guard": { type: "boolean" }, "spike-zscore": s, "max-rollbacks": s, "spike-lr-factor": s, "spike-skip": s, "no-resume": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -64,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     maxRollbacks: num("max-rollbacks", values["max-rollbacks"], D.maxRollbacks, true),
     spikeLrFactor: num("spike-lr-factor", values["spike-lr-factor"], D.spikeLrFactor, false),
     spikeSkip: num("spike-skip", values["spike-skip"], D.spikeSkip, true),
+    lora: values.lora !== undefined ? parseLoraSpec(values.lora) : null,
   };
   if (options.seq < 1 || options.batch < 1 || options.gradAccum < 1 || (options.steps !== null && options.steps < 1) ||
     (options.scheduleSteps !== null && options.scheduleSteps < 1) || !(options.lr > 0)) {

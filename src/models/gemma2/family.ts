@@ -13,7 +13,7 @@ import { type DecoderConfig, type DecoderNames, checkDecoderConfig, decoderParam
   hfSlidingWindows } from "../decoder/config.js";
 import { DECODER_GGUF_NAMES, decoderGgufMetadata, loadDecoder } from "../decoder/load.js";
 import { ropeParamsFromGguf, ropeParamsFromHf } from "../rope-params.js";
-import { add, isQuantWeight, keep } from "../../tensor/index.js";
+import { add, isAdaptedWeight, isQuantWeight, keep } from "../../tensor/index.js";
 import { ModelLoadError, mapName } from "../weights.js";
 
 const NAMES: DecoderNames = {
@@ -107,7 +107,7 @@ export const gemma2Family: FamilyDescriptor<DecoderConfig> = {
   load: (config, ctx) => loadDecoder(config, ctx, NAMES, { experts: "", expertFfn: "", hidden: "" }, (params) => {
     if (ctx.format !== "hf") return; // GGUF norms already hold 1 + w
     for (const [name, w] of params) {
-      if (!isNorm(name) || isQuantWeight(w)) continue;
+      if (!isNorm(name) || isQuantWeight(w) || isAdaptedWeight(w)) continue;
       params.set(name, keep(add(w, 1)));
       w.dispose();
     }

@@ -39,6 +39,13 @@ export class Gpt2Model implements CausalLmNetwork {
   }
 
   /** Training / plain forward: ids [B, T] → logits [B, T, V]. */
+  /** ids [B, T] → the final normalised hidden states [B, T, D] (what a sequence-classification head reads). */
+  features(ids: Tensor): Tensor {
+    const [b, t] = ids.shape;
+    const x = this.trunk(Int32Array.from(ids.toArray()), [{ start: 0, b, t, pos0: 0, cache: null }]);
+    return reshape(this.norm(x), [b, t, this.config.hiddenSize]);
+  }
+
   forward(ids: Tensor): Tensor {
     const [b, t] = ids.shape;
     const x = this.trunk(Int32Array.from(ids.toArray()), [{ start: 0, b, t, pos0: 0, cache: null }]);

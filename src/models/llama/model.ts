@@ -9,7 +9,7 @@
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
-  contiguous, isQuantWeight, isGradEnabled, tidy,
+  contiguous, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
@@ -122,6 +122,13 @@ export class LlamaModel implements CausalLmNetwork {
   }
 
   /** Training / plain forward: ids [B, T] (i32 tensor) → logits [B, T, V], positions 0 … T−1, no cache. */
+  /** ids [B, T] → the final normalised hidden states [B, T, D] (what a sequence-classification head reads). */
+  features(ids: Tensor): Tensor {
+    const [b, t] = ids.shape;
+    const x = this.trunk(Int32Array.from(ids.toArray()), [{ start: 0, b, t, pos0: 0, cache: null }]);
+    return reshape(this.norm(x), [b, t, this.config.hiddenSize]);
+  }
+
   forward(ids: Tensor): Tensor {
     const [b, t] = ids.shape;
     const flat = Int32Array.from(ids.toArray());
@@ -230,7 +237,9 @@ export class LlamaModel implements CausalLmNetwork {
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
     let q: Tensor, k: Tensor, v: Tensor; // [N, H·Dh], [N, Hkv·Dh], [N, Hkv·Dh]
-    const qkvW = this.fused?.qkv[l];
+    // A fused matrix stands for its parts only while none of them carries a LoRA adapter.
+    const plain = (names: string[]) => names.every((n) => !isAdaptedWeight(this.params.get(`${p}.${n}.weight`)));
+    const qkvW = plain(["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]) ? this.fused?.qkv[l] : null;
     if (qkvW) {
       const qkv = this.lin(h, qkvW);
       const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
@@ -252,7 +261,7 @@ export class LlamaModel implements CausalLmNetwork {
     x = add(x, this.lin(att, this.w(`${p}.self_attn.o_proj.weight`)));
     const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
     let gate: Tensor, up: Tensor; // [N, F]
-    const gateUpW = this.fused?.gateUp[l];
+    const gateUpW = plain(["mlp.gate_proj", "mlp.up_proj"]) ? this.fused?.gateUp[l] : null;
     if (gateUpW) {
       const gu = this.lin(h2, gateUpW);
       gate = narrow(gu, 1, 0, c.intermediateSize);

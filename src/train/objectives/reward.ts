@@ -1,0 +1,104 @@
+// Reward modelling: a sequence classifier with one label (transformers' `…ForSequenceClassification`, head
+// `score.weight` [1, hidden]) read at each row's last token that is not pad_token_id — found from the input ids,
+// as transformers does, not from lengths — and trained with the Bradley–Terry loss, mean over pairs of
+// −log σ(r_chosen − r_rejected − margin) (trl's RewardTrainer; margin 0 unless the pairs carry one). Also the
+// evaluation figures: pairwise accuracy (r_chosen > r_rejected), mean margin and loss over a list of pairs.
+// Leaves out: reward centering (trl's center_rewards_coefficient), multi-label heads.
+import { type Tensor, fromTypedArray, mean, mul, narrow, noGrad, reshape, sub, sum, tidy } from "../../tensor/index.js";
+import type { TrainModel } from "../model.js";
+import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
+import { type PairBatch, type PreferencePair, pairBatch } from "../preference-data.js";
+import { PairObjectiveBase, type PairBatchWithIndex, negLogSigmoid } from "./pairs.js";
+
+/** Per row, the last position whose id is not padId (transformers' rule; 0 for an all-pad row). padId null: the
+ *  last position. */
+export function scorePositions(inputs: Int32Array, rows: number, seq: number, padId: number | null): Int32Array {
+  const out = new Int32Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let p = seq - 1;
+    if (padId !== null) {
+      p = 0;
+      for (let t = seq - 1; t >= 0; t--) if (inputs[b * seq + t] !== padId) { p = t; break; }
+    }
+    out[b] = p;
+  }
+  return out;
+}
+
+/** Rewards [rows]: the score head at each row's scoring position (differentiable). */
+export function sequenceRewards(model: TrainModel, inputs: Int32Array, rows: number, seq: number, padId: number | null): Tensor {
+  if (model.scoreLabels !== null && model.scoreLabels !== 1) {
+    throw new RangeError(`reward model: the score head has ${model.scoreLabels} labels; a reward model has num_labels 1`);
+  }
+  const scores = reshape(model.scores(inputs, rows, seq), [rows, seq]);
+  const pick = new Float32Array(rows * seq);
+  scorePositions(inputs, rows, seq, padId).forEach((p, b) => { pick[b * seq + p] = 1; });
+  return sum(mul(scores, fromTypedArray(pick, [rows, seq])), 1);
+}
+
+/** Bradley–Terry loss of rewards [2n] laid out chosen…, rejected…: mean of −log σ(r_c − r_r − margin). */
+export function bradleyTerryLoss(rewards: Tensor, margins?: Float32Array): Tensor {
+  const n = rewards.shape[0]! / 2;
+  const diff = sub(narrow(rewards, 0, 0, n), narrow(rewards, 0, n, n));
+  const x = margins && margins.some((m) => m !== 0) ? sub(diff, fromTypedArray(margins, [n])) : diff;
+  return mean(negLogSigmoid(x));
+}
+
+/** The model's pad id for reward reading: config.json's pad_token_id (null when unset). */
+export function padIdOf(model: TrainModel): number | null {
+  const p = model.hfConfig.pad_token_id;
+  return typeof p === "number" ? p : null;
+}
+
+export interface RewardEval {
+  pairs: number;
+  accuracy: number;
+  meanMargin: number;
+  loss: number;
+}
+
+/** Pairwise accuracy, mean reward margin and Bradley–Terry loss over pairs (no gradients). */
+export function evaluateRewardModel(model: TrainModel, pairs: readonly PreferencePair[], batchPairs: number, maxLen: number): RewardEval {
+  const padId = padIdOf(model);
+  let right = 0, margin = 0, loss = 0;
+  for (let i = 0; i < pairs.length; i += batchPairs) {
+    const chunk = pairs.slice(i, i + batchPairs);
+    const b = pairBatch(chunk, padId ?? 0, maxLen);
+    const r = noGrad(() => tidy(() => sequenceRewards(model, b.inputs, b.rows, b.seq, padId).toFloat32Array()));
+    const n = chunk.length;
+    for (let k = 0; k < n; k++) {
+      const d = r[k]! - r[n + k]!;
+      if (d > 0) right++;
+      margin += d;
+      loss += d >= 0 ? Math.log1p(Math.exp(-d)) : -d + Math.log1p(Math.exp(d));
+    }
+  }
+  const n = Math.max(1, pairs.length);
+  return { pairs: pairs.length, accuracy: right / n, meanMargin: margin / n, loss: loss / n };
+}
+
+export class RewardObjective extends PairObjectiveBase implements TrainingObjective<PairBatchWithIndex> {
+  readonly name = "reward";
+
+  constructor(pairs: readonly PreferencePair[], private readonly val: readonly PreferencePair[], batchPairs: number,
+    private readonly rewardPadId: number | null, maxLen: number, seed: number) {
+    super("reward model", pairs, batchPairs, rewardPadId ?? 0, maxLen, seed);
+  }
+
+  loss(model: TrainModel, b: PairBatch): ObjectiveLoss {
+    const rewards = sequenceRewards(model, b.inputs, b.rows, b.seq, this.rewardPadId);
+    const loss = bradleyTerryLoss(rewards, b.margins);
+    const r = rewards.toFloat32Array();
+    const n = b.rows / 2;
+    let right = 0, margin = 0;
+    for (let k = 0; k < n; k++) {
+      if (r[k]! > r[n + k]!) right++;
+      margin += r[k]! - r[n + k]!;
+    }
+    return { loss, metrics: { accuracy: right / n, reward_margin: margin / n } };
+  }
+
+  validate(model: TrainModel): number | null {
+    return this.val.length > 0 ? evaluateRewardModel(model, this.val, this.batchPairs, this.maxLen).loss : null;
+  }
+}

@@ -1,0 +1,61 @@
+// The reward model against transformers/trl (../shared/testdata/hf/reward: LlamaForSequenceClassification with a
+// `score` head, trl's preference collator batch): rewards read at the last non-pad token and the Bradley–Terry
+// loss within 1e-5; one training step through the shared loop lowers the loss; a model without a score head and
+// pairs with an empty completion are refused before any step.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createBackend } from "../../src/backend/index.js";
+import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
+import { TrainModel } from "../../src/train/model.js";
+import { bradleyTerryLoss, scorePositions, sequenceRewards } from "../../src/train/objectives/reward.js";
+import { encodePair, readRecords } from "../../src/train/preference-data.js";
+
+const CASE = path.resolve("../shared/testdata/hf/reward");
+setDefaultBackend(createBackend());
+
+interface Ref {
+  inputs: { input_ids: number[][]; score_position: number[] };
+  outputs: Record<string, { values?: number[]; file: string; shape: number[] }>;
+}
+const ref = JSON.parse(readFileSync(path.join(CASE, "reference.json"), "utf8")) as Ref;
+
+test("rewards at the last non-pad token and the Bradley–Terry loss match transformers/trl within 1e-5", () => {
+  const model = TrainModel.fromHfFolder(path.join(CASE, "model"), "f32");
+  assert.equal(model.scoreLabels, 1);
+  const ids = ref.inputs.input_ids;
+  const rows = ids.length, seq = ids[0]!.length;
+  const inputs = Int32Array.from(ids.flat());
+  const pad = model.hfConfig.pad_token_id as number;
+  assert.deepEqual([...scorePositions(inputs, rows, seq, pad)], ref.inputs.score_position);
+  const { rewards, loss } = noGrad(() => tidy(() => {
+    const r = sequenceRewards(model, inputs, rows, seq, pad);
+    return { rewards: r.toFloat32Array(), loss: bradleyTerryLoss(r).item() };
+  }));
+  const want = ref.outputs.rewards!.values!;
+  assert.equal(rewards.length, want.length);
+  want.forEach((w, i) => assert.ok(Math.abs(rewards[i]! - w) < 1e-5, `reward ${i}: ${rewards[i]} vs ${w}`));
+  const wantLoss = ref.outputs.loss!.values![0]!;
+  assert.ok(Math.abs(loss - wantLoss) < 1e-5, `BT loss ${loss} vs trl ${wantLoss}`);
+});
+
+test("a causal LM is not a reward model (no score head); a causal LM plus a fresh head is; empty completions are refused", async () => {
+  const { Rng } = await import("../../src/core/rng.js");
+  const lm = TrainModel.fromHfFolder(path.resolve("../shared/testdata/hf/lora/base"), "f32");
+  assert.throws(() => sequenceRewards(lm, Int32Array.from([1, 2]), 1, 2, null), /no score head \('score\.weight'\)/);
+  const rm = TrainModel.fromHfFolder(path.resolve("../shared/testdata/hf/lora/base"), "f32", { rng: new Rng(3) });
+  assert.equal(rm.scoreLabels, 1);
+  assert.equal(noGrad(() => tidy(() => sequenceRewards(rm, Int32Array.from([1, 2, 3]), 1, 3, null).toFloat32Array())).length, 1);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-rm-"));
+  try {
+    const file = path.join(dir, "pairs.jsonl");
+    writeFileSync(file, JSON.stringify({ prompt_ids: [1, 5], chosen_ids: [7, 2], rejected_ids: [] }) + "\n");
+    const [rec] = readRecords(file);
+    assert.throws(() => encodePair(rec!.record, { tokenizer: null as never, chatTemplate: null, eosId: 2, endOfTurnId: null }, rec!.where),
+      /pairs\.jsonl:1: the rejected completion is empty/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
