@@ -3,7 +3,7 @@
 and char_wb (1-5) n-grams (unigrams matter for Chinese), sublinear tf, logistic regression (lbfgs, C=10, max_iter=1000). Same splits as Zhiyu's
 `zhiyu desk eval` (src/apps/contact-centre/training/datasets.ts): banking77 official test; clinc150 test (in-scope
 accuracy; out-of-scope recall with `oos` trained as a class, and by a max-probability threshold chosen on val so that
-val in-scope accuracy drops by at most one point); smp2017-ecdt seeded stratified 25% split (the split is read from
+val in-scope accuracy drops by at most half a point, and one point); smp2017-ecdt seeded stratified 25% split (the split is read from
 Zhiyu's exported file so both sides test on the same rows); clue-emotion train on valid, test on test (macro-F1).
 Prints one JSON object per set. Dev script only (pip install scikit-learn); never run by npm test.
 
@@ -54,22 +54,23 @@ def clinc150(data):
     pred_oos = m.predict([t for t, _ in oos_test])
     out["accuracy"] = accuracy(pred_in, [l for _, l in ins_test])
     out["oos_recall"] = float(np.mean([p == "oos" for p in pred_oos]))
-    # Threshold on max probability, chosen on val: the highest whose val in-scope accuracy is within 1 point.
+    # Threshold on max probability, chosen on val: the highest whose val in-scope accuracy is within 0.5 / 1 point.
     classes = list(m.classes_)
     def scored(items):
         P = m.predict_proba([t for t, _ in items])
         return [(classes[int(np.argmax(p))], float(np.max(p))) for p in P]
     val_in, val_oos = scored(d["val"]), scored(d["oos_val"])
     base = accuracy([p for p, _ in val_in], [l for _, l in d["val"]])
-    best = 0.0
-    for t in np.linspace(0, 1, 101):
-        acc = np.mean([p == g and c >= t for (p, c), (_, g) in zip(val_in, d["val"])])
-        if acc >= base - 0.01:
-            best = float(t)
     test_in, test_oos = scored(ins_test), scored(oos_test)
-    out["threshold"] = best
-    out["accuracy_threshold"] = float(np.mean([p == g and c >= best for (p, c), (_, g) in zip(test_in, ins_test)]))
-    out["oos_recall_threshold"] = float(np.mean([p == "oos" or c < best for p, c in test_oos]))
+    for suffix, budget in (("threshold", 0.005), ("threshold_1pt", 0.01)):
+        best = 0.0
+        for t in np.linspace(0, 1, 101):
+            acc = np.mean([p == g and c >= t for (p, c), (_, g) in zip(val_in, d["val"])])
+            if acc >= base - budget:
+                best = float(t)
+        out[suffix] = best
+        out["accuracy_" + suffix] = float(np.mean([p == g and c >= best for (p, c), (_, g) in zip(test_in, ins_test)]))
+        out["oos_recall_" + suffix] = float(np.mean([p == "oos" or c < best for p, c in test_oos]))
     return out
 
 

@@ -42,6 +42,8 @@ export interface FileFuzzResult {
   target: TargetName;
   inputs: number;
   findings: Finding[];
+  /** Unclean exceptions owned by other work (targets.ts knownOpen), by name: not findings. */
+  knownOpen: Record<string, number>;
   peakRssMiB: number;
   seconds: number;
 }
@@ -75,7 +77,7 @@ function save(outDir: string, target: TargetName, kind: string, file: string): s
 /** Runs the targets in one worker under the watchdog; a crash or hang ends the run (its finding saved). */
 export function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult[]> {
   const work = path.join(o.workDir, `w${process.pid}-${o.seed}`);
-  const results = new Map<TargetName, FileFuzzResult>(o.targets.map((t) => [t, { target: t, inputs: 0, findings: [], peakRssMiB: 0, seconds: 0 }]));
+  const results = new Map<TargetName, FileFuzzResult>(o.targets.map((t) => [t, { target: t, inputs: 0, findings: [], knownOpen: {}, peakRssMiB: 0, seconds: 0 }]));
   let target = o.targets[0];
   let index = 0; // the input running now (ends arrive in order)
   const current = () => path.join(work, `current.${EXT[target]}`);
@@ -107,7 +109,8 @@ export function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult[]> {
     }, 250);
     const add = (kind: Finding["kind"], detail: string, at: number, file: string) =>
       results.get(target)!.findings.push({ target, kind, index: at, detail, reproducer: save(o.outDir, target, kind, file) });
-    child.on("message", (m: { kind: "target" | "end"; target: TargetName; index: number; finding: string | null; maxRssKiB: number }) => {
+    child.on("message", (m: { kind: "target" | "end"; target: TargetName; index: number; finding: string | null; open: string | null;
+      maxRssKiB: number }) => {
       if (m.kind === "target") {
         if (results.has(target)) results.get(target)!.seconds = (Date.now() - targetStart) / 1000;
         target = m.target;
@@ -118,6 +121,7 @@ export function runFileFuzz(o: FileFuzzOptions): Promise<FileFuzzResult[]> {
       }
       const r = results.get(m.target)!;
       r.inputs++;
+      if (m.open) r.knownOpen[m.open] = (r.knownOpen[m.open] ?? 0) + 1;
       const rssMiB = m.maxRssKiB / 1024;
       if (rssMiB > RSS_BOUND_MIB && r.peakRssMiB <= RSS_BOUND_MIB) add("allocation", `peak RSS ${rssMiB.toFixed(0)} MiB`, m.index, current());
       r.peakRssMiB = Math.max(r.peakRssMiB, rssMiB);

@@ -36,7 +36,9 @@ for (let s = 0; s < slices; s++) {
       const [r] = await runFileFuzz({ targets: [target], maxInputs: 1e9, secondsPerTarget: left, seed: seed + s * 1000 + round++ * 100_000,
         workDir: work, outDir: out, testdata, deepEvery: 25 });
       const prev = totals.get(target);
-      totals.set(target, prev ? { ...prev, inputs: prev.inputs + r.inputs, findings: [...prev.findings, ...r.findings],
+      const knownOpen = { ...prev?.knownOpen };
+      for (const [k, n] of Object.entries(r.knownOpen)) knownOpen[k] = (knownOpen[k] ?? 0) + n;
+      totals.set(target, prev ? { ...prev, knownOpen, inputs: prev.inputs + r.inputs, findings: [...prev.findings, ...r.findings],
         peakRssMiB: Math.max(prev.peakRssMiB, r.peakRssMiB), seconds: prev.seconds + r.seconds } : r);
       console.log(`[fuzz] slice ${s + 1}/${slices} ${target}: ${r.inputs} inputs, ${r.findings.length} findings`);
       left -= Math.max(r.seconds, 1); // fuzzing time only: worker start does not count
@@ -56,9 +58,9 @@ const files = [...totals.values()];
 const summary = {
   seed, minutes: (Date.now() - t0) / 60000, rssBoundMiB: RSS_BOUND_MIB,
   fileInputs: files.reduce((s, r) => s + r.inputs, 0),
-  files: files.map((r) => ({ target: r.target, inputs: r.inputs, findings: r.findings.length, peakRssMiB: Math.round(r.peakRssMiB),
+  files: files.map((r) => ({ target: r.target, inputs: r.inputs, findings: r.findings.length, knownOpen: r.knownOpen, peakRssMiB: Math.round(r.peakRssMiB),
     kinds: r.findings.reduce((m: Record<string, number>, f) => ({ ...m, [f.kind]: (m[f.kind] ?? 0) + 1 }), {}) })),
-  http: { requests: http.requests, byStatus: http.byStatus, findings: http.findings.length, serverRssMiB: http.serverRssMiB },
+  http: { requests: http.requests, byStatus: http.byStatus, findings: http.findings.length, knownOpen: http.knownOpen, serverRssMiB: http.serverRssMiB },
   findings: [...files.flatMap((r) => r.findings), ...http.findings].map((f) => ({ ...f, reproducer: path.relative(process.cwd(), f.reproducer) })),
 };
 writeFileSync(path.join(out, "summary.json"), JSON.stringify(summary, null, 2));

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { FuzzRng } from "./mutate.js";
-import { isCleanError, makeTargets, type TargetName } from "./targets.js";
+import { isCleanError, knownOpen, makeTargets, type TargetName } from "./targets.js";
 
 const [targetList, seedArg, firstArg, countArg, deepArg, work, testdata, secondsArg] = process.argv.slice(2);
 const targets = makeTargets(testdata);
@@ -25,18 +25,25 @@ for (const targetName of targetList.split(",") as TargetName[]) {
     // One RNG per input index: any input is regenerated from (seed, index) alone.
     const rng = new FuzzRng((Number(seedArg) * 1_000_003 + i) >>> 0);
     const seed = seeds[rng.int(seeds.length)];
-    const input = target.mutate(seed, rng);
+    let input: Uint8Array;
+    try {
+      input = target.mutate(seed, rng);
+    } catch {
+      continue; // the mutator's own limit (e.g. a document nested too deep to walk): not an input
+    }
     writeFileSync(current, input);
     let finding: string | null = null;
+    let open: string | null = null;
     try {
       await target.run(current, input, work, Number(deepArg) > 0 && i % Number(deepArg) === 0);
     } catch (err) {
-      if (!isCleanError(err, current)) {
+      open = knownOpen(targetName, err);
+      if (!open && !isCleanError(err, current)) {
         finding = `${(err as Error)?.name ?? "throw"}: ${String((err as Error)?.message ?? err).slice(0, 300)}`;
         writeFileSync(path.join(work, `exception-${i}.${target.ext}`), input); // the parent files it as a reproducer
       }
     }
-    send({ kind: "end", target: targetName, index: i, finding, maxRssKiB: process.resourceUsage().maxRSS });
+    send({ kind: "end", target: targetName, index: i, finding, open, maxRssKiB: process.resourceUsage().maxRSS });
   }
 }
 process.disconnect(); // lets the queued messages go out, then the process ends

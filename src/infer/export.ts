@@ -56,6 +56,8 @@ export function writeModelGguf(file: string, config: ModelConfig, getParam: (spe
   const tensors: GgufWriteTensor[] = [];
   for (const spec of paramSpecs(config)) {
     let x = getParam(spec);
+    const offset = family.ggufValueOffset?.(config, spec) ?? 0; // e.g. Gemma's norms: llama.cpp stores 1 + w
+    if (offset !== 0) x = x.map((v) => v + offset);
     const order = family.ggufRowOrder(config, spec, true); // e.g. LLaMA Q/K rows in llama.cpp's RoPE pairing
     if (order) x = permuteF32Rows(x, spec.shape[0], order);
     const cols = spec.shape[spec.shape.length - 1];
@@ -111,7 +113,10 @@ export function readParamF32(source: WeightSource, config: ModelConfig, spec: Pa
   ggufLayout: boolean): Float32Array {
   const raw: RawTensor = readChecked(source, spec);
   let x = decodeToF32(raw, backend);
-  const order = ggufLayout ? MODEL_REGISTRY.ofConfig(config).ggufRowOrder(config, spec, false) : null;
+  const family = MODEL_REGISTRY.ofConfig(config);
+  const order = ggufLayout ? family.ggufRowOrder(config, spec, false) : null;
   if (order) x = permuteF32Rows(x, spec.shape[0], order);
+  const offset = ggufLayout ? family.ggufValueOffset?.(config, spec) ?? 0 : 0;
+  if (offset !== 0) x = x.map((v) => v - offset);
   return x;
 }

@@ -79,7 +79,7 @@ export function readModelInfo(modelPath: string, chatTemplate: string | null): M
   }
   if (declared === null) {
     declared = chatTemplate !== null && /\btools\b/.test(chatTemplate);
-    source = chatTemplate === null ? "no chat template" : "chat template";
+    source = chatTemplate === null ? "it has no chat template" : declared ? "its chat template renders tools" : "its chat template has no tools section";
   }
   return { name: name && !CHECKPOINT.test(name) ? name : pathName(modelPath), toolCalls: declared, toolCallsSource: source };
 }

@@ -153,6 +153,8 @@ export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {
   ggufTensorType(config: C, spec: ParamSpec, requested: GgufExportType): GgufExportType;
   /** Extra GGUF tensors that copy another one: [new name, copied name] (GPT-2: llama.cpp wants output.weight). */
   ggufCopies(config: C): Array<readonly [string, string]>;
+  /** A constant a GGUF file adds to a parameter's HF values (Gemma's norms: llama.cpp stores 1 + w); 0 or absent: none. */
+  ggufValueOffset?(config: C, spec: ParamSpec): number;
 
   /** Preset names for `zhiyu init`, and the config of one (vocabSize overrides the preset's). */
   readonly presets: readonly string[];

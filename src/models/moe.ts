@@ -35,6 +35,14 @@ export interface MoeWeights {
  *  token by token (each token's k experts separately: the specification the grouped path is tested against). */
 export type MoeGrouping = "by-expert" | "per-token";
 
+/** What MoE layers touched (for tests and memory-traffic reports): expert matmul groups run, token rows sent through
+ *  experts, and bytes of expert matrices read (each expert's three matrices, once per group). */
+export interface MoeTrace {
+  expertRuns: number;
+  rows: number;
+  bytesRead: number;
+}
+
 /** Routing of n tokens: for each token its k experts and weights (softmax over all experts, then top-k). */
 export function routeTokens(routerLogits: Float32Array, n: number, shape: MoeShape): { experts: Int32Array; weights: Float32Array } {
   const { numExperts: e, topK: k } = shape;
@@ -63,7 +71,7 @@ export function routeTokens(routerLogits: Float32Array, n: number, shape: MoeSha
 }
 
 /** x [N, D] → [N, D]: the MoE feed-forward (inference: call under noGrad). */
-export function moeFeedForward(x: Tensor, w: MoeWeights, shape: MoeShape, grouping: MoeGrouping = "by-expert"): Tensor {
+export function moeFeedForward(x: Tensor, w: MoeWeights, shape: MoeShape, grouping: MoeGrouping = "by-expert", trace?: MoeTrace): Tensor {
   const [n, d] = x.shape;
   const xs = x.toFloat32Array();
   const { experts, weights } = routeTokens(linear(x, w.router).toFloat32Array(), n, shape);
@@ -71,6 +79,11 @@ export function moeFeedForward(x: Tensor, w: MoeWeights, shape: MoeShape, groupi
   const k = shape.topK;
   // One expert over some rows: y = down(silu(gate·x) ⊙ up·x); out[row] += weight · y.
   const runExpert = (e: number, rows: number[], rowWeights: number[]) => tidy(() => {
+    if (trace) {
+      trace.expertRuns++;
+      trace.rows += rows.length;
+      trace.bytesRead += routedExpertBytes(w, [e]);
+    }
     const xe = new Float32Array(rows.length * d);
     rows.forEach((r, i) => xe.set(xs.subarray(r * d, (r + 1) * d), i * d));
     const xt = fromTypedArray(xe, [rows.length, d]);

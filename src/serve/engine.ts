@@ -14,6 +14,7 @@ import { Sampler, type SamplingParams } from "../infer/sampler.js";
 import { EmbeddingCancelledError, QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
 import { ApiError, invalid } from "./errors.js";
 import type { ChatRequest, GenerationParams, ToolDefinition } from "./protocol.js";
+import { ReasoningSplitter } from "./reasoning.js";
 import { inlineToolsIntoMessages, templateHandlesTools, templateTools, toolCallGrammar, ToolCallStreamParser,
   type ParsedToolCall } from "./tool-calls.js";
 
@@ -26,6 +27,8 @@ export interface LogprobEntry {
 
 export interface ChoiceDelta {
   text?: string;
+  /** Text inside the reply's <think> block (chat replies of reasoning models), as reasoning_content. */
+  reasoning?: string;
   toolCalls?: ParsedToolCall[];
   logprobs?: LogprobEntry[];
 }
@@ -36,6 +39,8 @@ export interface ChoiceOutcome {
   index: number;
   text: string;
   toolCalls: ParsedToolCall[];
+  /** The reply's <think> text ("" when it had none). */
+  reasoning: string;
   finishReason: ChoiceFinish;
   completionTokens: number;
   /** Prompt tokens served from a reused KV cache. */
@@ -53,6 +58,8 @@ export interface GenerationJob {
   signal?: AbortSignal;
   /** Request field named in a prompt-too-long error ("messages" or "prompt"). */
   promptParam?: string;
+  /** Chat replies: split a leading <think> block off as reasoning (startsInside: the prompt already opened it). */
+  reasoning?: { startsInside: boolean };
 }
 
 export interface GenerationSink {
@@ -91,7 +98,8 @@ export class Engine {
     else messages = messages.map((m) => (m.content === null ? { ...m, content: "" } : m));
     let text: string;
     try {
-      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined });
+      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined,
+        extra: req.templateKwargs });
     } catch (err) {
       throw invalid("messages", (err as Error).message, "invalid_messages");
     }
@@ -114,7 +122,8 @@ export class Engine {
     }
     const stopIds = this.model.stopTokenIds;
     const makeConstraint = grammar ? () => new GrammarConstraint(grammar!, this.tokenTrie, stopIds) : undefined;
-    return { promptIds, makeConstraint, toolNames: useTools ? new Set(tools.map((t) => t.name)) : undefined };
+    return { promptIds, makeConstraint, toolNames: useTools ? new Set(tools.map((t) => t.name)) : undefined,
+      reasoning: { startsInside: /<think>\s*$/.test(text) } };
   }
 
   /** Encodes a completion prompt (text or ids) and checks ids are in the vocabulary. */
@@ -173,7 +182,8 @@ export class Engine {
     const sampling = this.samplingFor(p.sampling);
     let firstSeen = false;
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolNames, p.ignoreEos));
+    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolNames, p.ignoreEos,
+      job.reasoning && !job.makeConstraint ? new ReasoningSplitter(job.reasoning.startsInside) : null));
     const runs: Promise<SequenceResult>[] = [];
     // One signal for all choices, so a refused choice (queue full) cancels its siblings too.
     const cancel = new AbortController();
@@ -253,11 +263,12 @@ class ChoiceState {
   private pendingLogprobs: LogprobEntry[] = [];
   private stoppedByString = false;
   text = "";
+  reasoning = "";
   toolCalls: ParsedToolCall[] = [];
   logprobs: LogprobEntry[] = [];
 
   constructor(readonly index: number, private readonly model: TextModel, stop: readonly string[], toolNames?: ReadonlySet<string>,
-    ignoreEos = false) {
+    ignoreEos = false, private readonly thinking: ReasoningSplitter | null = null) {
     this.decoder = model.tokenizer.createStreamDecoder({ skipSpecialTokens: ignoreEos });
     this.matcher = new StopStringMatcher(stop);
     this.tools = toolNames ? new ToolCallStreamParser(toolNames) : null;
@@ -283,7 +294,7 @@ class ChoiceState {
     const finishReason: ChoiceFinish = this.toolCalls.length > 0 ? "tool_calls" : r.finishReason === "length" ? "length" : "stop";
     return {
       delta,
-      outcome: { index: this.index, text: this.text, toolCalls: this.toolCalls, finishReason, completionTokens: r.completionTokens,
+      outcome: { index: this.index, text: this.text, toolCalls: this.toolCalls, reasoning: this.reasoning, finishReason, completionTokens: r.completionTokens,
         cachedTokens: r.cachedTokens, logprobs: this.logprobs },
     };
   }
@@ -291,6 +302,16 @@ class ChoiceState {
   private deliver(text: string, final: boolean): ChoiceDelta | null {
     const delta: ChoiceDelta = {};
     let out = "";
+    if (this.thinking) {
+      const part = this.thinking.push(text);
+      const tail = final ? this.thinking.end() : { reasoning: "", content: "" };
+      const reasoning = part.reasoning + tail.reasoning;
+      text = part.content + tail.content;
+      if (reasoning.length > 0) {
+        delta.reasoning = reasoning;
+        this.reasoning += reasoning;
+      }
+    }
     if (this.tools) {
       const events = final ? [...this.tools.push(text), ...this.tools.end()] : this.tools.push(text);
       const calls: ParsedToolCall[] = [];
@@ -308,12 +329,12 @@ class ChoiceState {
       this.text += out;
     }
     // Log-probabilities travel with the text they produced (or with the last delta).
-    if (this.pendingLogprobs.length > 0 && (out.length > 0 || delta.toolCalls || final)) {
+    if (this.pendingLogprobs.length > 0 && (out.length > 0 || delta.toolCalls || delta.reasoning || final)) {
       delta.logprobs = this.pendingLogprobs;
       this.logprobs.push(...this.pendingLogprobs);
       this.pendingLogprobs = [];
     }
-    return delta.text !== undefined || delta.toolCalls || delta.logprobs ? delta : null;
+    return delta.text !== undefined || delta.reasoning !== undefined || delta.toolCalls || delta.logprobs ? delta : null;
   }
 
   private entry(e: TokenEvent): LogprobEntry {

@@ -49,6 +49,9 @@ export interface ChatRequest extends GenerationParams {
   /** Zhiyu extension `zhiyu_history`: "strict" (default: a prompt over the context is a 400) or "truncate" (drop the
    *  oldest turns to fit, src/infer/history.ts, and say how many in the response's `zhiyu_history`). */
   history: "strict" | "truncate";
+  /** `chat_template_kwargs` (vLLM / llama-server): extra chat-template variables, e.g. {"enable_thinking": false}
+   *  for Qwen3's non-thinking mode. */
+  templateKwargs?: Record<string, unknown>;
 }
 
 export interface CompletionRequest extends GenerationParams {
@@ -306,7 +309,16 @@ export function parseChatRequest(body: unknown): ChatRequest {
     responseFormat: parseResponseFormat(o.response_format),
     serverTools: serverToolsField(o.zhiyu_tools),
     history: historyMode(o),
+    templateKwargs: templateKwargsField(o.chat_template_kwargs),
   };
+}
+
+function templateKwargsField(v: unknown): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v)) throw wrongType("chat_template_kwargs", "an object", v);
+  const reserved = ["messages", "tools", "add_generation_prompt", "bos_token", "eos_token"].filter((k) => k in v);
+  if (reserved.length > 0) throw invalid("chat_template_kwargs", `'${reserved[0]}' is set by the server, not by chat_template_kwargs`);
+  return v as Record<string, unknown>;
 }
 
 function serverToolsField(v: unknown): boolean | string[] {

@@ -111,6 +111,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
           role: "assistant",
           content: o.toolCalls.length > 0 && o.text.trim().length === 0 ? null : o.text,
           refusal: null,
+          ...(o.reasoning.length > 0 ? { reasoning_content: o.reasoning } : {}),
           ...(o.toolCalls.length > 0 ? { tool_calls: toolCallsJson(o.toolCalls) } : {}),
         },
         logprobs: req.topLogprobs === null ? null : { content: o.logprobs, refusal: null },
@@ -135,6 +136,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, res: Ser
     outcomes = await ctx.engine.run(job, {
       onFirstToken: observeFirstToken(ctx),
       onDelta: (index: number, d: ChoiceDelta) => {
+        if (d.reasoning !== undefined) chunk(index, { reasoning_content: d.reasoning });
         if (d.text !== undefined || (d.logprobs && !d.toolCalls)) chunk(index, { content: d.text ?? "" }, lp(d.logprobs));
         for (const call of d.toolCalls ?? []) {
           const k = toolIndex[index]++;

@@ -20,8 +20,9 @@ async function probeHealth(url: string, until: Promise<unknown>): Promise<number
 }
 
 test("256 embedding inputs of ~900 tokens: /health keeps answering, results match the model", async () => {
-  // 0.005 ms per token: ~4.5 ms per input, ~1.2 s for the request — which used to block the event loop in one piece.
-  const model = new FakeModel({ embedDelayMsPerToken: 0.005 });
+  // 0.012 ms per token: ~11 ms per input, ~2.8 s for the request — which used to block the event loop in one piece;
+  // the bound leaves room for a machine busy with other tests.
+  const model = new FakeModel({ embedDelayMsPerToken: 0.012 });
   const srv = await startServer({ model, port: 0, parallel: 2 });
   try {
     // Token ids, so the measurement is the embedding work (tokenising big inputs is issue 14 item 7's business).
@@ -41,7 +42,7 @@ test("256 embedding inputs of ~900 tokens: /health keeps answering, results matc
     }
     assert.ok(latencies.length >= 5, `probed /health ${latencies.length} times`);
     const worst = Math.max(...latencies);
-    assert.ok(worst < 500, `/health took up to ${worst.toFixed(0)} ms during the embedding request`);
+    assert.ok(worst < 1200, `/health took up to ${worst.toFixed(0)} ms during the embedding request`);
   } finally {
     await srv.close();
   }

@@ -76,7 +76,7 @@ export function decoderGgufMetadata(c: DecoderConfig, arch: string): GgufMetadat
     [`${arch}.attention.value_length`, c.headDim, "u32"],
     [`${arch}.rope.freq_base`, c.rope.theta, "f32"],
   ];
-  if (c.rotaryDim !== c.headDim) m.push([`${arch}.rope.dimension_count`, c.rotaryDim, "u32"]);
+  m.push([`${arch}.rope.dimension_count`, c.rotaryDim, "u32"]);
   if (c.moe) {
     m.push([`${arch}.expert_count`, c.moe.numExperts, "u32"], [`${arch}.expert_used_count`, c.moe.topK, "u32"],
       [`${arch}.expert_feed_forward_length`, c.moe.expertFfn, "u32"]);

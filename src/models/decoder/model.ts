@@ -14,7 +14,7 @@ import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
 import { type Segment, attendSegments, forwardPackedSegments } from "../llama/model.js";
-import { type MoeGrouping, type MoeWeights, moeFeedForward } from "../moe.js";
+import { type MoeGrouping, type MoeTrace, type MoeWeights, moeFeedForward } from "../moe.js";
 import { dynamicNtkTheta, ropeAttentionFactor, scaledRopeFrequencies } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, expertName } from "./config.js";
 import { attendGeneral } from "./attention.js";
@@ -24,6 +24,8 @@ export class DecoderModel implements CausalLmNetwork {
   private readonly moe: MoeWeights[] = [];
   /** How MoE layers reach their experts (tests compare the two). */
   moeGrouping: MoeGrouping = "by-expert";
+  /** When set, MoE layers count the experts they run and the bytes they read into it. */
+  moeTrace: MoeTrace | null = null;
 
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
@@ -161,7 +163,7 @@ export class DecoderModel implements CausalLmNetwork {
     let m: Tensor;
     if (c.moe) {
       if (isGradEnabled()) throw new Error(`[decoder] ${c.architecture}: training MoE layers is not supported`);
-      m = moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping);
+      m = moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
     } else {
       let gate: Tensor, up: Tensor;
       if (L.gateUpFused) {

@@ -5,7 +5,7 @@
 // llama.cpp's converter stores 1 + w, and writes neither the RoPE base nor query_pre_attn_scalar (llama.cpp assumes
 // 10000 and head_dim, as every Gemma 2 model has).
 // Leaves out: Gemma 3 (its q/k norms, local RoPE base and 5:1 layer pattern), `zhiyu init` presets, training
-// (soft-capped attention has no autograd op), `zhiyu convert` HF → GGUF (the + 1 is not applied on export).
+// (soft-capped attention has no autograd op). `zhiyu convert` adds / removes the 1 (ggufValueOffset).
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber } from "../../io/gguf.js";
 import { type FamilyDescriptor, PLAIN_LAYOUT } from "../descriptor.js";
@@ -102,6 +102,7 @@ export const gemma2Family: FamilyDescriptor<DecoderConfig> = {
   paramSpecs: (c) => decoderParamSpecs(c, NAMES),
   ggufName: (hfName) => mapName(GGUF_NAMES, hfName),
   ...PLAIN_LAYOUT,
+  ggufValueOffset: (_c, spec) => (isNorm(spec.name) ? 1 : 0),
   presets: [],
   presetConfig: () => { throw new RangeError("gemma2 has no zhiyu init presets"); },
   load: (config, ctx) => loadDecoder(config, ctx, NAMES, { experts: "", expertFfn: "", hidden: "" }, (params) => {

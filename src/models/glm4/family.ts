@@ -78,7 +78,7 @@ export const glm4Family: FamilyDescriptor<DecoderConfig> = {
   configFromHf,
   configFromGguf,
   hfConfigJson,
-  ggufMetadata: (c) => [...decoderGgufMetadata(c, "glm4"), ["glm4.rope.dimension_count", c.rotaryDim, "u32"]],
+  ggufMetadata: (c) => decoderGgufMetadata(c, "glm4"),
   paramSpecs: (c) => decoderParamSpecs(c, NAMES),
   ggufName: (hfName) => mapName(GGUF_NAMES, hfName),
   ...PLAIN_LAYOUT,

@@ -134,6 +134,8 @@ function render(div, segments, finish) {
   let html = "";
   for (const seg of segments) {
     if (seg.kind === "text") html += renderMarkdown(seg.text);
+    // A reasoning model's <think> text (reasoning_content), collapsed: the answer is what the reader came for.
+    else if (seg.kind === "reasoning") html += `<details class="reasoning"><summary>${escapeHtml(t("reasoning"))}</summary>${renderMarkdown(seg.text)}</details>`;
     else {
       const call = seg.call;
       html += `<div class="tool-call">→ ${escapeHtml(call.name ?? "")}(${escapeHtml(call.arguments)})</div>`;
@@ -196,6 +198,11 @@ async function send(text) {
       if (chunk.zhiyu_history) dropOldest(chunk.zhiyu_history, userDiv);
       const choice = chunk.choices?.[0];
       if (!choice) return;
+      if (choice.delta?.reasoning_content) {
+        const last = segments[segments.length - 1];
+        if (last?.kind === "reasoning") last.text += choice.delta.reasoning_content;
+        else segments.push({ kind: "reasoning", text: choice.delta.reasoning_content });
+      }
       if (choice.delta?.content) {
         content += choice.delta.content;
         const last = segments[segments.length - 1];

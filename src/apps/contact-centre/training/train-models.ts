@@ -13,6 +13,7 @@ import type { ContactCentreConfig } from "../config-schema.js";
 import { LinearClassifier, type TrainOptions } from "../understanding/classifier.js";
 import { Featurizer, type FeaturizerSpec } from "../understanding/features.js";
 import { saveModel, type LoadedModel } from "../understanding/model-file.js";
+import { DEFAULT_NEIGHBOURS, NeighbourIndex, type NeighbourOptions } from "../understanding/neighbours.js";
 import { kdconvQuestions, loadBanking77, loadClinc150, loadLcccPosts, stratifiedSplit, type Example } from "./datasets.js";
 import { EMOTION_SEED } from "./emotion-seed.js";
 
@@ -83,7 +84,7 @@ export interface FitResult {
 export function configHash(config: ContactCentreConfig, task: "intent" | "emotion"): string {
   const parts = task === "intent"
     ? { i: config.intents.map((i) => [i.name, i.examples]), s: config.small_talk.routes.map((r) => [r.name, r.examples]),
-      x: config.understanding.extra_training, b: config.understanding.borrow_examples, w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: INTENT_TRAIN }
+      x: config.understanding.extra_training, b: config.understanding.borrow_examples, w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: INTENT_TRAIN, n: DEFAULT_NEIGHBOURS }
     : { i: config.intents.map((i) => [i.name, i.examples]), w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: EMOTION_TRAIN };
   return createHash("sha256").update(JSON.stringify({ task, parts })).digest("hex").slice(0, 16);
 }
@@ -91,7 +92,7 @@ export function configHash(config: ContactCentreConfig, task: "intent" | "emotio
 /** Fits featurizer + classifier + temperature: calibration on a stratified tenth (when every label has ≥ 3
  *  examples... else on the training set itself), then a final fit on all the examples with that temperature. */
 export function fitClassifier(task: string, examples: readonly Example[], spec: Partial<FeaturizerSpec>,
-  options: Partial<TrainOptions>, calibration?: readonly Example[]): FitResult {
+  options: Partial<TrainOptions>, calibration?: readonly Example[], neighbourOptions?: NeighbourOptions): FitResult {
   const featurizer = new Featurizer(spec).fit(examples.map((e) => e.text));
   const labels = [...new Set(examples.map((e) => e.label))].sort();
   const xs = examples.map((e) => featurizer.transform(e.text));
@@ -116,19 +117,20 @@ export function fitClassifier(task: string, examples: readonly Example[], spec: 
   for (const x of xs) for (const k of x.index) seenBuckets[k] = 1;
   const header = {
     format: "zhiyu-desk-classifier" as const, version: 1 as const, task, labels, featurizer: featurizer.spec, temperature,
-    trainingHash: trainingHash(task, examples, featurizer.spec, options), meta: { examples: examples.length },
+    trainingHash: trainingHash(task, examples, featurizer.spec, options), meta: { examples: examples.length }, neighbours: neighbourOptions,
   };
-  return { model: { header, featurizer, classifier }, seenBuckets };
+  const neighbours = neighbourOptions ? new NeighbourIndex(xs, Int32Array.from(ys), labels.length) : undefined;
+  return { model: { header, featurizer, classifier, neighbours }, seenBuckets };
 }
 
 export const INTENT_SPEC: Partial<FeaturizerSpec> = { buckets: 1 << 16 };
-export const INTENT_TRAIN: Partial<TrainOptions> = { epochs: 30, learningRate: 0.5, l2: 1e-6, classWeight: "balanced" };
-export const EMOTION_TRAIN: Partial<TrainOptions> = { epochs: 30, learningRate: 0.5, l2: 1e-6, classWeight: "balanced" };
+export const INTENT_TRAIN: Partial<TrainOptions> = { epochs: 20, learningRate: 2, l2: 1e-4, optimizer: "sgd", classWeight: "balanced" };
+export const EMOTION_TRAIN: Partial<TrainOptions> = { epochs: 30, learningRate: 0.5, l2: 1e-6, optimizer: "adagrad", classWeight: "balanced" };
 
 /** Trains both models of a configuration and (when `outDir` is given) saves them there. */
 export function trainConfigModels(config: ContactCentreConfig, dataRoot: string | undefined, outDir?: string): TrainedModels {
   const spec = { ...INTENT_SPEC, userWords: config.knowledge_base.user_words };
-  const intentFit = fitClassifier("intent", intentExamples(config, dataRoot), spec, INTENT_TRAIN);
+  const intentFit = fitClassifier("intent", intentExamples(config, dataRoot), spec, INTENT_TRAIN, undefined, DEFAULT_NEIGHBOURS);
   intentFit.model.header.oosThreshold = config.understanding.oos_threshold;
   intentFit.model.header.trainingHash = configHash(config, "intent");
   const emotionFit = fitClassifier("emotion", emotionExamples(config), spec, EMOTION_TRAIN);
@@ -137,7 +139,7 @@ export function trainConfigModels(config: ContactCentreConfig, dataRoot: string 
     mkdirSync(outDir, { recursive: true });
     for (const [name, fit] of [["intent", intentFit], ["emotion", emotionFit]] as const) {
       const { header, featurizer, classifier } = fit.model;
-      saveModel(path.join(outDir, MODEL_FILES[name]), header, featurizer, classifier, fit.seenBuckets);
+      saveModel(path.join(outDir, MODEL_FILES[name]), header, featurizer, classifier, fit.seenBuckets, fit.model.neighbours);
     }
   }
   return { intent: intentFit.model, emotion: emotionFit.model };

@@ -17,9 +17,12 @@ export interface TrainOptions {
   /** "balanced" weighs each class by n / (classes × count), as scikit-learn's class_weight="balanced". */
   classWeight: "none" | "balanced";
   seed: number;
+  /** "adagrad": per-coordinate steps, L2 on touched rows; "sgd": plain SGD with a decaying step
+   *  η_t = η0 / (1 + η0·λ·t) and exact L2 through a global weight scale (the classic recipe of Bottou's SGD). */
+  optimizer: "adagrad" | "sgd";
 }
 
-export const DEFAULT_TRAIN: TrainOptions = { epochs: 12, learningRate: 0.5, l2: 1e-6, classWeight: "none", seed: 17 };
+export const DEFAULT_TRAIN: TrainOptions = { epochs: 12, learningRate: 0.5, l2: 1e-6, classWeight: "none", seed: 17, optimizer: "adagrad" };
 
 export interface Prediction {
   label: string;
@@ -86,6 +89,7 @@ export class LinearClassifier {
     }
     const classWeight = new Float32Array(C).fill(1);
     if (o.classWeight === "balanced") for (let c = 0; c < C; c++) classWeight[c] = counts[c] ? ys.length / (C * counts[c]) : 0;
+    if (o.optimizer === "sgd") return trainSgd(model, xs, ys, classWeight, o);
     const gsq = new Float32Array(dimension * C);
     const bsq = new Float32Array(C);
     const order = Array.from(xs.keys());
@@ -148,6 +152,51 @@ export class LinearClassifier {
     this.temperature = Math.exp((lo + hi) / 2);
     return this.temperature;
   }
+}
+
+/** Plain SGD with exact L2: weights are kept as scale · v, so decaying every weight costs one multiplication. */
+function trainSgd(model: LinearClassifier, xs: readonly SparseVector[], ys: readonly number[], classWeight: Float32Array,
+  o: TrainOptions): LinearClassifier {
+  const C = model.classes;
+  const w = model.weights;
+  let scale = 1;
+  let t = 0;
+  const order = Array.from(xs.keys());
+  const rng = new Rng(o.seed);
+  const probs = new Float32Array(C);
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rng.nextU32() % (i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (const n of order) {
+      const eta = o.learningRate / (1 + o.learningRate * o.l2 * t++);
+      const x = xs[n];
+      probs.set(model.bias);
+      for (let i = 0; i < x.index.length; i++) {
+        const row = x.index[i] * C;
+        const v = x.value[i] * scale;
+        for (let c = 0; c < C; c++) probs[c] += v * w[row + c];
+      }
+      softmaxInPlace(probs, 1);
+      const cw = classWeight[ys[n]];
+      probs[ys[n]] -= 1;
+      scale *= 1 - eta * o.l2;
+      const step = (eta * cw) / scale;
+      for (let c = 0; c < C; c++) model.bias[c] -= eta * cw * probs[c];
+      for (let i = 0; i < x.index.length; i++) {
+        const row = x.index[i] * C;
+        const v = x.value[i] * step;
+        for (let c = 0; c < C; c++) w[row + c] -= v * probs[c];
+      }
+      if (scale < 1e-6) {
+        for (let k = 0; k < w.length; k++) w[k] *= scale;
+        scale = 1;
+      }
+    }
+  }
+  for (let k = 0; k < w.length; k++) w[k] *= scale;
+  return model;
 }
 
 /** Softmax of logits / temperature, in place; returns its argument. */

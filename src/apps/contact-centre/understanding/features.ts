@@ -38,6 +38,15 @@ function fnvString(seed: number, s: string): number {
   return h >>> 0;
 }
 
+/** MurmurHash3's finaliser: FNV's low bits depend only on the input's low bits, so mix before masking. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** NFKC, lower case, runs of spaces/punctuation collapsed to one space (punctuation like ？ still marks questions,
  *  so ? and ！ are kept as their own characters). */
 export function normaliseText(text: string): string {
@@ -77,7 +86,10 @@ export class Featurizer {
     const wordCounts = new Map<number, number>();
     const charCounts = new Map<number, number>();
     const ctxCounts = new Map<number, number>();
-    const add = (m: Map<number, number>, h: number) => m.set(h & mask, (m.get(h & mask) ?? 0) + 1);
+    const add = (m: Map<number, number>, h: number) => {
+      const k = fmix32(h) & mask;
+      m.set(k, (m.get(k) ?? 0) + 1);
+    };
     const norm = normaliseText(text);
     const words = this.words(norm);
     const wSeed = fnvString(FNV_OFFSET, "w:");

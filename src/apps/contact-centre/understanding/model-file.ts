@@ -6,8 +6,9 @@
 // Leaves out: versions other than 1, float weights (int8 costs < 0.1 point of accuracy on the benchmarks).
 import { existsSync, readFileSync } from "node:fs";
 import { writeFileAtomicChunks } from "../../../io/atomic-write.js";
-import { LinearClassifier } from "./classifier.js";
-import { Featurizer, type FeaturizerSpec } from "./features.js";
+import { LinearClassifier, type Prediction } from "./classifier.js";
+import { Featurizer, type FeaturizerSpec, type SparseVector } from "./features.js";
+import { blend, NeighbourIndex, type NeighbourOptions } from "./neighbours.js";
 
 const MAGIC = "ZDCM";
 
@@ -25,17 +26,31 @@ export interface ModelHeader {
   trainingHash: string;
   /** Free-form: data sets, sizes, figures. */
   meta: Record<string, unknown>;
+  /** k-NN blend settings when the file stores the training vectors. */
+  neighbours?: NeighbourOptions;
 }
 
 export interface LoadedModel {
   header: ModelHeader;
   featurizer: Featurizer;
   classifier: LinearClassifier;
+  /** The training vectors for the k-NN blend (header.neighbours says how), if any. */
+  neighbours?: NeighbourIndex;
 }
 
-/** Writes a model; only rows with a known IDF (buckets seen in training) are stored. */
+/** The model's prediction for a text: calibrated logistic regression, blended with the k-NN vote when present. */
+export function predictText(model: LoadedModel, text: string): Prediction {
+  const x = model.featurizer.transform(text);
+  const probs = model.classifier.probabilities(x);
+  if (model.neighbours && model.header.neighbours) blend(probs, model.neighbours.vote(x, model.header.neighbours), model.header.neighbours.alpha);
+  let best = 0;
+  for (let c = 1; c < probs.length; c++) if (probs[c] > probs[best]) best = c;
+  return { label: model.classifier.labels[best], confidence: probs[best], probs };
+}
+
+/** Writes a model; only rows with a known IDF (buckets seen in training) are stored, then the k-NN vectors. */
 export function saveModel(file: string, header: Omit<ModelHeader, "format" | "version" | "temperature">,
-  featurizer: Featurizer, classifier: LinearClassifier, seenBuckets: Uint8Array): void {
+  featurizer: Featurizer, classifier: LinearClassifier, seenBuckets: Uint8Array, neighbours?: NeighbourIndex): void {
   const C = classifier.classes;
   const rows: number[] = [];
   for (let k = 0; k < seenBuckets.length; k++) if (seenBuckets[k]) rows.push(k);
@@ -62,6 +77,7 @@ export function saveModel(file: string, header: Omit<ModelHeader, "format" | "ve
     for (const a of [index, idf, scale]) put(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     put(new Uint8Array(q.buffer));
     put(new Uint8Array(classifier.bias.buffer, classifier.bias.byteOffset, classifier.bias.byteLength));
+    if (neighbours) for (const a of packNeighbours(neighbours)) put(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   });
 }
 
@@ -87,7 +103,9 @@ export function loadModel(file: string): LoadedModel {
   const C = header.labels.length;
   const buckets = header.featurizer.buckets;
   const expected = 12 + headerLen + rows * (12 + C) + 4 * C;
-  if (expected !== buf.length) fail(file, `size ${buf.length} bytes, expected ${expected} for ${rows} rows × ${C} classes`);
+  if (header.neighbours ? buf.length < expected + 8 : expected !== buf.length) {
+    fail(file, `size ${buf.length} bytes, expected ${expected}${header.neighbours ? " + the k-NN vectors" : ""} for ${rows} rows × ${C} classes`);
+  }
   let off = 12 + headerLen;
   const take = (n: number) => {
     const slice = new Uint8Array(n);
@@ -114,5 +132,38 @@ export function loadModel(file: string): LoadedModel {
   featurizer.idf = fullIdf;
   const classifier = new LinearClassifier(header.labels, buckets, weights, bias);
   classifier.temperature = header.temperature;
-  return { header, featurizer, classifier };
+  let neighbours: NeighbourIndex | undefined;
+  if (header.neighbours) {
+    // k-NN section: u32 count, u32 total entries, i32 labels[count], u32 offsets[count + 1], i32 buckets, f32 values.
+    const n = buf.readUInt32LE(off);
+    const total = buf.readUInt32LE(off + 4);
+    off += 8;
+    if (off + 4 * n + 4 * (n + 1) + 8 * total !== buf.length) fail(file, `k-NN section of ${n} vectors / ${total} entries does not match the file size`);
+    const labels = new Int32Array(take(4 * n));
+    const offsets = new Uint32Array(take(4 * (n + 1)));
+    const idx = new Int32Array(take(4 * total));
+    const val = new Float32Array(take(4 * total));
+    const vectors: SparseVector[] = [];
+    for (let i = 0; i < n; i++) {
+      if (!(offsets[i] <= offsets[i + 1] && offsets[i + 1] <= total)) fail(file, `k-NN vector ${i} has bad offsets`);
+      if (!(labels[i] >= 0 && labels[i] < C)) fail(file, `k-NN vector ${i} has label ${labels[i]} outside [0, ${C})`);
+      vectors.push({ index: idx.subarray(offsets[i], offsets[i + 1]), value: val.subarray(offsets[i], offsets[i + 1]) });
+    }
+    neighbours = new NeighbourIndex(vectors, labels, C);
+  }
+  return { header, featurizer, classifier, neighbours };
+}
+
+function packNeighbours(nb: NeighbourIndex): (Uint32Array | Int32Array | Float32Array)[] {
+  const n = nb.vectors.length;
+  const offsets = new Uint32Array(n + 1);
+  nb.vectors.forEach((v, i) => (offsets[i + 1] = offsets[i] + v.index.length));
+  const total = offsets[n];
+  const idx = new Int32Array(total);
+  const val = new Float32Array(total);
+  nb.vectors.forEach((v, i) => {
+    idx.set(v.index, offsets[i]);
+    val.set(v.value, offsets[i]);
+  });
+  return [Uint32Array.from([n, total]), Int32Array.from(nb.labels), offsets, idx, val];
 }

@@ -10,7 +10,7 @@ import path from "node:path";
 import { EMOTIONS, type ContactCentreConfig, type Emotion } from "../config-schema.js";
 import { configHash, MODEL_FILES, trainConfigModels, type TrainedModels } from "../training/train-models.js";
 import { decideHandoff, ExplicitRequestDetector, negativeThreshold } from "./handoff.js";
-import { loadModel, type LoadedModel } from "./model-file.js";
+import { loadModel, predictText, type LoadedModel } from "./model-file.js";
 import { detectLanguage, isFollowUp, SlotExtractor } from "./slots.js";
 import type { DialogueState, HandoffDecision, Turn, Understander, Understanding } from "./types.js";
 
@@ -74,8 +74,8 @@ class ConfigUnderstander implements Understander {
 
   /** Emotion probabilities (the seven classes and neutral) and the sentiment score in [−1, 1]. */
   private emotion(text: string): { emotion: Emotion; confidence: number; probs: Partial<Record<Emotion, number>>; sentiment: number } {
-    const { featurizer, classifier } = this.models.emotion;
-    const p = classifier.predict(featurizer.transform(text));
+    const { classifier } = this.models.emotion;
+    const p = predictText(this.models.emotion, text);
     const probs: Partial<Record<Emotion, number>> = {};
     classifier.labels.forEach((l, i) => (probs[l as Emotion] = p.probs[i]));
     const sum = (list: Emotion[]) => list.reduce((s, e) => s + (probs[e] ?? 0), 0);
@@ -90,8 +90,8 @@ class ConfigUnderstander implements Understander {
     const text = turn.text;
     const language = detectLanguage(text, state.language);
     const explicitRequest = this.explicit.matches(text);
-    const { featurizer, classifier, header } = this.models.intent;
-    const pred = classifier.predict(featurizer.transform(text));
+    const { classifier, header } = this.models.intent;
+    const pred = predictText(this.models.intent, text);
     const threshold = this.config.understanding.oos_threshold ?? header.oosThreshold ?? 0.4;
     let intent = pred.label;
     let confidence = pred.confidence;
