@@ -1,12 +1,13 @@
 // Chat templates: renders a conversation into the prompt text a model was trained on, with the model's own Jinja
 // template (GGUF `tokenizer.chat_template`, tokenizer_config.json `chat_template`, or chat_template.jinja) through
 // @huggingface/jinja, or a built-in ChatML template for models that ship none.
-// Also finds the template in a Hugging Face folder. Leaves out: tokenizing the result (callers encode it with
-// parseSpecial: true and addSpecialTokens: false, since templates write BOS themselves when they want it).
+// Also finds the template in a Hugging Face folder, and encodes a conversation (encodeChat): the template's own
+// markers become special tokens, while message content, tool definitions and tool results are protected
+// (tokenizers/special-text.ts) so that special-token text inside them stays plain text.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Template } from "@huggingface/jinja";
-import type { Tokenizer } from "../tokenizers/tokenizer.js";
+import type { EncodeOptions, Tokenizer } from "../tokenizers/tokenizer.js";
 
 export interface ToolCall {
   id?: string;
@@ -29,7 +30,14 @@ export interface RenderChatOptions {
   tools?: unknown[];
   /** Extra template variables (e.g. enable_thinking for Qwen3). */
   extra?: Record<string, unknown>;
+  /** Protect special-token text in every client-supplied string (messages, tool calls, tools); encode the result
+   *  with TEMPLATE_ENCODING. Needs the model's tokenizer. */
+  protectContent?: boolean;
 }
+
+/** How rendered (protected) template text is encoded: markers special, content plain, no extra BOS/EOS (templates
+ *  write BOS themselves when they want it). */
+export const TEMPLATE_ENCODING: EncodeOptions = { addSpecialTokens: false, parseSpecial: true, protectedText: true };
 
 /** The built-in fallback, as Qwen2 and many fine-tunes use it. */
 export const CHATML_TEMPLATE =
@@ -57,24 +65,28 @@ export function renderChat(model: { chatTemplate: string | null; tokenizer: Toke
   const template = compile(model.chatTemplate ?? CHATML_TEMPLATE);
   const tok = model.tokenizer;
   const tokenText = (id: number | null | undefined) => (id == null || !tok ? "" : tok.idToToken(id) ?? "");
+  if (options.protectContent && !tok) throw new Error("[renderChat] protectContent needs the model's tokenizer");
+  const protect = options.protectContent && tok ? (v: unknown) => protectStrings(v, tok) : (v: unknown) => v;
   // HF templates expect tool-call arguments as objects; OpenAI clients send JSON strings.
   const normalised = messages.map((m) => {
-    const out: Record<string, unknown> = { ...m };
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(m)) out[key] = key === "role" ? value : protect(value);
     if (m.tool_calls) {
-      out.tool_calls = m.tool_calls.map((c) => ({
+      out.tool_calls = m.tool_calls.map((c) => protect({
         ...c,
         function: { ...c.function, arguments: parseArguments(c.function.arguments) },
       }));
     }
     return out;
   });
+  const tools = options.tools && options.tools.length > 0 ? protect(options.tools) : undefined;
   // raise_exception and strftime_now are built into @huggingface/jinja.
   const context: Record<string, unknown> = {
     messages: normalised,
     add_generation_prompt: options.addGenerationPrompt ?? true,
     bos_token: tokenText(tok?.bosTokenId),
     eos_token: tokenText(tok?.eosTokenId),
-    ...(options.tools && options.tools.length > 0 ? { tools: options.tools } : {}),
+    ...(tools ? { tools } : {}),
     ...options.extra,
   };
   try {
@@ -83,6 +95,24 @@ export function renderChat(model: { chatTemplate: string | null; tokenizer: Toke
     // raise_exception (built into @huggingface/jinja) lands here too, e.g. "Conversation roles must alternate".
     throw new Error(`[renderChat] the chat template failed: ${(err as Error).message}`);
   }
+}
+
+/** Renders and encodes a conversation: the template's markers are special tokens, everything the client wrote is
+ *  plain text. */
+export function encodeChat(model: { chatTemplate: string | null; tokenizer: Tokenizer }, messages: readonly ChatMessage[],
+  options: Omit<RenderChatOptions, "protectContent"> = {}): number[] {
+  return model.tokenizer.encode(renderChat(model, messages, { ...options, protectContent: true }), TEMPLATE_ENCODING);
+}
+
+/** Every string inside a JSON-like value, protected (depth-limited: client values are already parsed JSON). */
+function protectStrings(value: unknown, tok: Tokenizer, depth = 0): unknown {
+  if (typeof value === "string") return tok.protectSpecialText(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth > 128) throw new Error("[renderChat] a message or tool value is nested deeper than 128 levels");
+  if (Array.isArray(value)) return value.map((v) => protectStrings(v, tok, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[tok.protectSpecialText(k)] = protectStrings(v, tok, depth + 1);
+  return out;
 }
 
 function parseArguments(args: string | Record<string, unknown>): unknown {

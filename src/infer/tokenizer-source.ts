@@ -17,7 +17,7 @@ export function idsOnlyTokenizer(where: string, vocabSize: number, reason: strin
   const tokenizer: Tokenizer = {
     kind: "bpe", vocabSize, bosTokenId: null, eosTokenId: null, stopTokenIds: [], padTokenId: null,
     encode: fail, decode: fail, idToToken: () => undefined, tokenToId: () => undefined,
-    tokenBytes: () => new Uint8Array(0), isSpecial: () => false,
+    tokenBytes: () => new Uint8Array(0), isSpecial: () => false, protectSpecialText: (text) => text,
     createStreamDecoder: () => ({ push: () => "", flush: () => "" }),
   };
   idsOnly.add(tokenizer);

@@ -51,7 +51,7 @@ export function engineChatClient(engine: Engine, options: LocalChatOptions = {})
       if (options.history === "truncate") {
         let fit;
         try {
-          fit = fitHistory(req.messages, (messages) => engine.prepareChat({ ...chat, messages }).promptIds.length,
+          fit = fitHistory(req.messages, (messages) => engine.chatPromptLength({ ...chat, messages }),
             engine.contextLength, replyReserve(engine.contextLength, chat.maxTokens));
         } catch (err) {
           if (err instanceof HistoryOverflowError) throw new ApiError(400, err.message, "invalid_request_error", "messages", "context_length_exceeded");

@@ -3,16 +3,19 @@
 // and n scheduled sequences; then turns each sequence's tokens into text deltas (UTF-8-safe, stop strings held
 // back), tool calls and log-probabilities, delivered to a sink as they happen. The routes only format them.
 // Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
-import { renderChat, type ChatMessage } from "../infer/chat-template.js";
+import { renderChat, TEMPLATE_ENCODING, type ChatMessage } from "../infer/chat-template.js";
 import { samplingDefaults } from "../infer/sampling-defaults.js";
 import { StopStringMatcher } from "../infer/generate.js";
-import { Grammar } from "../infer/grammar/grammar.js";
+import { Grammar, GrammarError } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
 import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
+import { AllConstraints, Utf8Constraint, Utf8Table } from "../infer/grammar/utf8-constraint.js";
 import type { TextModel } from "../infer/model-api.js";
+import type { EncodeOptions } from "../tokenizers/tokenizer.js";
 import { Sampler, type SamplingParams } from "../infer/sampler.js";
 import { EmbeddingCancelledError, QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
 import { ApiError, invalid } from "./errors.js";
+import { BoundedEncoder } from "./prompt-tokens.js";
 import type { ChatRequest, GenerationParams, ToolDefinition } from "./protocol.js";
 import { ReasoningSplitter } from "./reasoning.js";
 import { inlineToolsIntoMessages, templateHandlesTools, templateTools, toolCallGrammar, ToolCallStreamParser,
@@ -51,8 +54,8 @@ export interface ChoiceOutcome {
 export interface GenerationJob {
   promptIds: number[];
   params: GenerationParams;
-  /** Fresh constraint per choice (grammar state is per sequence). */
-  makeConstraint?: () => TokenConstraint;
+  /** Fresh constraint per choice (grammar state is per sequence), closing the output within maxTokens. */
+  makeConstraint?: (maxTokens: number) => TokenConstraint;
   /** Parse tool calls out of the text for these tool names. */
   toolNames?: ReadonlySet<string>;
   signal?: AbortSignal;
@@ -73,12 +76,32 @@ export interface EngineOptions {
   requestTimeoutMs: number;
 }
 
+/** max_tokens when a request with constrained output (response_format json_object/json_schema, tool_choice
+ *  required or a named function) sets none: enough for any reasonable JSON, and the grammar closes the JSON
+ *  before the budget ends, so a weak model cannot run to the context limit. */
+export const DEFAULT_CONSTRAINED_MAX_TOKENS = 1024;
+
 export class Engine {
   private trie: TokenTrie | null = null;
+  private utf8: Utf8Table | null = null;
+  private readonly bounded: BoundedEncoder;
   readonly contextLength: number;
 
   constructor(readonly model: TextModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
     this.contextLength = scheduler.contextLength;
+    this.bounded = new BoundedEncoder(model.tokenizer, model.vocabSize);
+  }
+
+  /** Encodes client text with work bounded by the context (prompt-tokens.ts); a 400 when it cannot fit. */
+  private encodeBounded(text: string, options: EncodeOptions, param: string): number[] {
+    const ids = this.bounded.encode(text, options, this.contextLength);
+    if (ids === null) throw this.tooLong(param, text.length);
+    return ids;
+  }
+
+  private tooLong(param: string, chars: number): ApiError {
+    return new ApiError(400, `This model's maximum context length is ${this.contextLength} tokens, but the ${param} has more ` +
+      `(${chars} characters). Shorten the ${param}.`, "invalid_request_error", param, "context_length_exceeded");
   }
 
   /** The vocabulary trie for grammar masks, built on first use. */
@@ -87,8 +110,36 @@ export class Engine {
     return this.trie;
   }
 
+  /** Per-token UTF-8 transitions, built on first use: every reply is kept valid UTF-8 (no U+FFFD from a model
+   *  that follows a lead byte with something else). */
+  get utf8Table(): Utf8Table {
+    this.utf8 ??= new Utf8Table(this.model.tokenizer, this.model.vocabSize);
+    return this.utf8;
+  }
+
+  /** The sampling constraint of one choice: valid UTF-8, plus the job's grammar if any. */
+  private constraintFor(job: GenerationJob, maxTokens: number): TokenConstraint {
+    const utf8 = new Utf8Constraint(this.utf8Table);
+    const grammar = job.makeConstraint?.(maxTokens);
+    return grammar ? new AllConstraints([utf8, grammar]) : utf8;
+  }
+
+  /** Prompt tokens of a chat request for the history policy; contextLength + 1 when the prompt certainly does not
+   *  fit (counted with bounded work, like prepareChat). */
+  chatPromptLength(req: ChatRequest): number {
+    try {
+      return this.prepareChat(req).promptIds.length;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "context_length_exceeded") return this.contextLength + 1;
+      throw err;
+    }
+  }
+
   /** Prompt ids, constraint and tool parsing for a chat request (throws ApiError 400s). */
   prepareChat(req: ChatRequest): Omit<GenerationJob, "params" | "signal"> {
+    // Before rendering: content that cannot fit is refused without copying it through the template.
+    const chars = req.messages.reduce((n, m) => n + (m.content?.length ?? 0), 0);
+    if (!this.bounded.mayFit(chars, this.contextLength)) throw this.tooLong("messages", chars);
     const useTools = req.toolChoice !== "none" && req.tools.length > 0;
     const tools: ToolDefinition[] = useTools ? req.tools : [];
     let messages: ChatMessage[] = req.messages;
@@ -99,11 +150,12 @@ export class Engine {
     let text: string;
     try {
       text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined,
-        extra: req.templateKwargs });
+        extra: req.templateKwargs, protectContent: true });
     } catch (err) {
       throw invalid("messages", (err as Error).message, "invalid_messages");
     }
-    const promptIds = this.model.tokenizer.encode(text, { parseSpecial: true, addSpecialTokens: false });
+    // Only the template's markers become special tokens; what the client wrote is plain text (no forged turns).
+    const promptIds = this.encodeBounded(text, TEMPLATE_ENCODING, "messages");
     let grammar: Grammar | null = null;
     try {
       if (req.toolChoice === "required") grammar = toolCallGrammar(tools, req.parallelToolCalls);
@@ -113,7 +165,7 @@ export class Engine {
       } else if (req.responseFormat.type === "json_object") grammar = jsonObjectGrammar();
       else if (req.responseFormat.type === "json_schema") grammar = grammarFromJsonSchema(req.responseFormat.schema);
     } catch (err) {
-      if (err instanceof UnsupportedSchemaError) {
+      if (err instanceof UnsupportedSchemaError || err instanceof GrammarError) {
         const param = req.toolChoice === "required" || typeof req.toolChoice === "object" ? "tools" : "response_format.json_schema.schema";
         throw new ApiError(400, `${err.message}. The server enforces schemas by constrained decoding and refuses ` +
           "schemas it cannot enforce rather than return unconstrained output.", "invalid_request_error", param, "unsupported_schema");
@@ -121,14 +173,14 @@ export class Engine {
       throw err;
     }
     const stopIds = this.model.stopTokenIds;
-    const makeConstraint = grammar ? () => new GrammarConstraint(grammar!, this.tokenTrie, stopIds) : undefined;
+    const makeConstraint = grammar ? (maxTokens: number) => new GrammarConstraint(grammar!, this.tokenTrie, stopIds, maxTokens) : undefined;
     return { promptIds, makeConstraint, toolNames: useTools ? new Set(tools.map((t) => t.name)) : undefined,
       reasoning: { startsInside: /<think>\s*$/.test(text) } };
   }
 
   /** Encodes a completion prompt (text or ids) and checks ids are in the vocabulary. */
   encodePrompt(prompt: string | number[], param: string): number[] {
-    if (typeof prompt === "string") return this.model.tokenizer.encode(prompt, { addSpecialTokens: true });
+    if (typeof prompt === "string") return this.encodeBounded(prompt, { addSpecialTokens: true }, param);
     for (const id of prompt) {
       if (id < 0 || id >= this.model.vocabSize) throw invalid(param, `token id ${id} is outside the vocabulary [0, ${this.model.vocabSize})`);
     }
@@ -136,14 +188,15 @@ export class Engine {
   }
 
   /** Checks that the prompt fits and returns the completion budget. */
-  budget(promptIds: readonly number[], params: GenerationParams, param: string): number {
+  budget(promptIds: readonly number[], params: GenerationParams, param: string, constrained = false): number {
     if (promptIds.length === 0) throw invalid(param, "the prompt is empty after tokenization");
     if (promptIds.length >= this.contextLength) {
       throw new ApiError(400, `This model's maximum context length is ${this.contextLength} tokens, but the prompt has ` +
         `${promptIds.length} tokens. Shorten the ${param}.`, "invalid_request_error", param, "context_length_exceeded");
     }
     const room = this.contextLength - promptIds.length;
-    return params.maxTokens === null ? room : Math.min(params.maxTokens, room);
+    const asked = params.maxTokens ?? (constrained ? DEFAULT_CONSTRAINED_MAX_TOKENS : room);
+    return Math.min(asked, room);
   }
 
   /** Throws the 429 a request for `count` sequences would get now, so a stream is only started once it is admitted
@@ -175,7 +228,7 @@ export class Engine {
   /** Runs n choices through the scheduler; deltas go to the sink as they are produced. */
   async run(job: GenerationJob, sink: GenerationSink = {}): Promise<ChoiceOutcome[]> {
     const p = job.params;
-    const maxTokens = this.budget(job.promptIds, p, job.promptParam ?? "messages");
+    const maxTokens = this.budget(job.promptIds, p, job.promptParam ?? "messages", job.makeConstraint !== undefined);
     for (const id of p.logitBias.keys()) {
       if (id >= this.model.vocabSize) throw invalid("logit_bias", `logit_bias token id ${id} is outside the vocabulary [0, ${this.model.vocabSize})`);
     }
@@ -197,7 +250,7 @@ export class Engine {
           maxTokens,
           sampler: new Sampler({ ...sampling, seed }),
           logitBias: p.logitBias.size > 0 ? p.logitBias : undefined,
-          constraint: job.makeConstraint?.(),
+          constraint: this.constraintFor(job, maxTokens),
           stopTokenIds: new Set(p.ignoreEos ? [] : this.model.stopTokenIds),
           topLogprobs: p.topLogprobs,
           signal: cancel.signal,

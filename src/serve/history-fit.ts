@@ -13,7 +13,7 @@ export function fitChatRequest(engine: Engine, req: ChatRequest): { req: ChatReq
   // The grammar does not change the prompt, so the counting renders leave it out.
   const counting: ChatRequest = { ...req, responseFormat: { type: "text" }, toolChoice: req.toolChoice === "none" ? "none" : "auto" };
   try {
-    const fit = fitHistory(req.messages, (messages) => engine.prepareChat({ ...counting, messages }).promptIds.length,
+    const fit = fitHistory(req.messages, (messages) => engine.chatPromptLength({ ...counting, messages }),
       engine.contextLength, replyReserve(engine.contextLength, req.maxTokens));
     return { req: { ...req, messages: fit.messages }, dropped: fit.dropped };
   } catch (err) {

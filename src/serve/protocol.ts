@@ -41,6 +41,7 @@ export interface ChatRequest extends GenerationParams {
   messages: ChatMessage[];
   tools: ToolDefinition[];
   toolChoice: ToolChoice;
+  /** With tool_choice required: allow more than one call (default false; see parseChatRequest). */
   parallelToolCalls: boolean;
   responseFormat: ResponseFormat;
   /** Zhiyu extension `zhiyu_tools`: run the server's own tools (zhiyu serve --tools) in the agent loop — true for all
@@ -74,8 +75,33 @@ function typeName(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
 }
 
+/** JSON nesting a request may have: JSON.parse takes any depth, but every recursive walk after it (templates,
+ *  schema compilers, error previews) would overflow the stack on a 10,000-deep array. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Throws a 400 when a parsed body nests deeper than MAX_JSON_DEPTH (checked without recursion). */
+export function checkJsonDepth(body: unknown): void {
+  const stack: [unknown, number][] = [[body, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw invalid("", `the request body nests deeper than ${MAX_JSON_DEPTH} levels of arrays/objects`, "nesting_too_deep");
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+  }
+}
+
+/** A short, bounded preview of a client value for error messages (never stringifies a large or deep value). */
+function preview(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (Array.isArray(v)) return `of length ${v.length}`;
+  if (v !== null && typeof v === "object") return "";
+  return String(v);
+}
+
 function wrongType(param: string, want: string, v: unknown) {
-  return invalid(param, `'${param}' must be ${want}, got ${typeName(v)} ${JSON.stringify(v)?.slice(0, 60) ?? ""}`.trim(), "invalid_type");
+  return invalid(param, `'${param}' must be ${want}, got ${typeName(v)} ${preview(v)}`.trim(), "invalid_type");
 }
 
 function optNumber(o: Json, key: string, min: number, max: number, opts: { integer?: boolean } = {}): number | undefined {
@@ -185,7 +211,7 @@ function contentText(v: unknown, param: string): string | null {
         text += p.text;
       } else if (p.type === "image_url" || p.type === "input_audio" || p.type === "file") {
         throw invalid(`${param}[${i}]`, `content part type '${String(p.type)}' is not supported by this text-only model`);
-      } else throw invalid(`${param}[${i}].type`, `unknown content part type ${JSON.stringify(p.type)}`);
+      } else throw invalid(`${param}[${i}].type`, `unknown content part type ${preview(p.type)}`);
     });
     return text;
   }
@@ -281,7 +307,7 @@ function parseResponseFormat(v: unknown): ResponseFormat {
     if (js.schema === undefined) throw invalid("response_format.json_schema.schema", "json_schema.schema is required");
     return { type: "json_schema", name: js.name, schema: js.schema, strict: js.strict === true };
   }
-  throw invalid("response_format.type", `response_format.type must be 'text', 'json_object' or 'json_schema', got ${JSON.stringify(o.type)}`);
+  throw invalid("response_format.type", `response_format.type must be 'text', 'json_object' or 'json_schema', got ${preview(o.type)}`);
 }
 
 function historyMode(o: Json): "strict" | "truncate" {
@@ -305,7 +331,9 @@ export function parseChatRequest(body: unknown): ChatRequest {
     messages,
     tools,
     toolChoice: parseToolChoice(o.tool_choice, tools),
-    parallelToolCalls: optBool(o, "parallel_tool_calls", true),
+    // As llama-server: a forced call (tool_choice required / named) is one call unless the client asks for more, so a
+    // small model ends as soon as the call's object closes instead of adding calls up to max_tokens.
+    parallelToolCalls: optBool(o, "parallel_tool_calls", false),
     responseFormat: parseResponseFormat(o.response_format),
     serverTools: serverToolsField(o.zhiyu_tools),
     history: historyMode(o),
@@ -360,6 +388,6 @@ export function parseEmbeddingRequest(body: unknown): EmbeddingRequest {
     if (x.length === 0) throw invalid(`input[${i}]`, "an input must not be empty");
   });
   const fmt = o.encoding_format ?? "float";
-  if (fmt !== "float" && fmt !== "base64") throw invalid("encoding_format", `encoding_format must be 'float' or 'base64', got ${JSON.stringify(fmt)}`);
+  if (fmt !== "float" && fmt !== "base64") throw invalid("encoding_format", `encoding_format must be 'float' or 'base64', got ${preview(fmt)}`);
   return { model, inputs, encodingFormat: fmt, dimensions: optNumber(o, "dimensions", 1, 1e6, { integer: true }) ?? null };
 }

@@ -21,6 +21,7 @@ import { ApiError } from "./errors.js";
 import { HttpGuard, redactTarget } from "./http-guard.js";
 import { maskPii } from "../core/pii.js";
 import { Metrics } from "./metrics.js";
+import { checkJsonDepth } from "./protocol.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
 import type { BertEncoder } from "../infer/encoder.js";
@@ -114,11 +115,14 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim().length === 0) throw new ApiError(400, "the request body is empty; send a JSON object", "invalid_request_error", null, "invalid_json");
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw new ApiError(400, `the request body is not valid JSON: ${(err as Error).message}`, "invalid_request_error", null, "invalid_json");
   }
+  checkJsonDepth(body);
+  return body;
 }
 
 /** Starts the server; resolves once it listens. */
@@ -154,7 +158,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maskLogs = options.maskPii === false ? (s: string) => s : maskPii;
 
   async function handle(req: IncomingMessage, res: ServerResponse, endpoint: { name: string }): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = URL.canParse(req.url ?? "/", "http://localhost") ? new URL(req.url ?? "/", "http://localhost") : null;
+    if (url === null) throw new ApiError(400, "malformed request target", "invalid_request_error", null, "invalid_url");
     const route = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     const cors = guard.admit(req); // 403 for a foreign Host or an unlisted cross-origin page
@@ -209,7 +214,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       if (method === "GET" && route.startsWith("/v1/models/")) {
         endpoint.name = "models";
-        const name = decodeURIComponent(route.slice("/v1/models/".length));
+        const raw = route.slice("/v1/models/".length);
+        let name: string;
+        try {
+          name = decodeURIComponent(raw);
+        } catch {
+          throw new ApiError(400, `the model name '${raw.slice(0, 80)}' has a malformed percent-escape`, "invalid_request_error", "model", "invalid_url");
+        }
         const known = (chat && modelNames.includes(name)) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
         if (!known) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
         sendJson(res, 200, modelObject(ctx, name));

@@ -9,6 +9,7 @@ import type { Normalizer } from "./normalizers.js";
 import type { PreTokenizer } from "./pretokenizers.js";
 import type { WordModel } from "./bpe.js";
 import { escapeRegex } from "./regex.js";
+import { guardSpecialText, SPECIAL_TEXT_GUARD, stripGuards } from "./special-text.js";
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from "./tokenizer.js";
 
 /** A token matched verbatim in the input before any normalization (HF added_tokens, GGUF control and
@@ -63,6 +64,10 @@ export class PipelineTokenizer implements Tokenizer {
   private readonly bytesCache: (Uint8Array | undefined)[];
   private readonly matchAll: AddedTokenMatcher | null;
   private readonly matchNonSpecial: AddedTokenMatcher | null;
+  /** matchAll that skips a token right after a guard (protected text). */
+  private readonly matchProtected: AddedTokenMatcher | null;
+  /** Every special added token's text, for protectSpecialText. */
+  private readonly specialTexts: RegExp | null;
 
   constructor(readonly parts: TokenizerParts) {
     this.kind = parts.kind;
@@ -74,25 +79,35 @@ export class PipelineTokenizer implements Tokenizer {
     this.bytesCache = new Array(parts.tokens.length);
     this.matchAll = AddedTokenMatcher.build(parts.added);
     this.matchNonSpecial = AddedTokenMatcher.build(parts.added.filter((t) => !t.special));
+    this.matchProtected = AddedTokenMatcher.build(parts.added, true);
+    const specials = [...new Set(parts.added.filter((t) => t.special && t.content.length > 0).map((t) => t.content))];
+    this.specialTexts = specials.length === 0 ? null
+      : new RegExp(specials.sort((a, b) => b.length - a.length).map(escapeRegex).join("|"), "gu");
+  }
+
+  protectSpecialText(text: string): string {
+    return guardSpecialText(text, this.specialTexts);
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     const { parts } = this;
     const ids: number[] = [];
     if (options.addSpecialTokens !== false) for (const id of parts.prefixIds) ids.push(id);
-    const matcher = options.parseSpecial ? this.matchAll : this.matchNonSpecial;
+    const guarded = !!options.protectedText;
+    const matcher = options.parseSpecial ? (guarded ? this.matchProtected : this.matchAll) : this.matchNonSpecial;
     if (matcher === null) {
-      this.encodeText(text, true, ids);
+      this.encodeText(guarded ? stripGuards(text) : text, true, ids);
     } else {
       let pos = 0;
       let afterToken = false;
+      const plain = (piece: string) => (guarded ? stripGuards(piece) : piece);
       for (const m of matcher.find(text)) {
-        if (m.start > pos) this.encodeText(text.slice(pos, m.start), pos === 0 || (afterToken && !!parts.firstAfterAddedToken), ids);
+        if (m.start > pos) this.encodeText(plain(text.slice(pos, m.start)), pos === 0 || (afterToken && !!parts.firstAfterAddedToken), ids);
         ids.push(m.id);
         pos = m.end;
         afterToken = true;
       }
-      if (pos < text.length) this.encodeText(text.slice(pos), pos === 0 || (afterToken && !!parts.firstAfterAddedToken), ids);
+      if (pos < text.length) this.encodeText(plain(text.slice(pos)), pos === 0 || (afterToken && !!parts.firstAfterAddedToken), ids);
     }
     if (options.addSpecialTokens !== false) for (const id of parts.suffixIds) ids.push(id);
     return ids;
@@ -182,13 +197,16 @@ interface AddedMatch {
 class AddedTokenMatcher {
   private constructor(private readonly re: RegExp, private readonly byContent: Map<string, AddedToken>) {}
 
-  static build(tokens: readonly AddedToken[]): AddedTokenMatcher | null {
+  /** With skipGuarded, a token right after SPECIAL_TEXT_GUARD is not matched (protected content). */
+  static build(tokens: readonly AddedToken[], skipGuarded = false): AddedTokenMatcher | null {
     const usable = tokens.filter((t) => t.content.length > 0);
     if (usable.length === 0) return null;
     const byContent = new Map<string, AddedToken>();
     for (const t of usable) if (!byContent.has(t.content)) byContent.set(t.content, t);
     const alternatives = [...byContent.keys()].sort((a, b) => b.length - a.length).map(escapeRegex);
-    return new AddedTokenMatcher(new RegExp(alternatives.join("|"), "gu"), byContent);
+    const source = alternatives.join("|");
+    const guard = escapeRegex(SPECIAL_TEXT_GUARD);
+    return new AddedTokenMatcher(new RegExp(skipGuarded ? `(?<!${guard})(?:${source})` : source, "gu"), byContent);
   }
 
   *find(text: string): Generator<AddedMatch> {

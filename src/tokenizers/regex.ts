@@ -167,44 +167,76 @@ export function escapeRegex(literal: string): string {
 
 export type SplitBehavior = "Removed" | "Isolated" | "MergedWithPrevious" | "MergedWithNext" | "Contiguous";
 
+/** Longest stretch a regex is run over once V8's regex engine has run out of stack on a giant match. */
+const REGEX_WINDOW = 1 << 16;
+
+/** Calls found(start, end) for each non-empty match of the "g" regex `re`, left to right. A single match of
+ *  millions of characters (an 8-million-letter "word") overflows V8's backtracking stack (RangeError); from there
+ *  on the text is matched in windows of REGEX_WINDOW characters, so such a word is cut into window-sized pieces
+ *  instead of failing the request. Ordinary text never reaches the fallback, and its pieces are unchanged. */
+export function forEachMatch(text: string, re: RegExp, found: (start: number, end: number) => void): void {
+  let pos = 0;
+  let windowed = false;
+  while (pos <= text.length) {
+    let start: number;
+    let end: number;
+    if (!windowed) {
+      re.lastIndex = pos;
+      let m: RegExpExecArray | null;
+      try {
+        m = re.exec(text);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        windowed = true;
+        continue;
+      }
+      if (m === null) return;
+      start = m.index;
+      end = start + m[0].length;
+    } else {
+      if (pos >= text.length) return;
+      let stop = Math.min(text.length, pos + REGEX_WINDOW);
+      if (stop < text.length && /[\ud800-\udbff]/.test(text[stop - 1])) stop--; // never split a surrogate pair
+      re.lastIndex = 0;
+      const m = re.exec(text.slice(pos, stop));
+      if (m === null) {
+        pos = stop;
+        continue;
+      }
+      start = pos + m.index;
+      end = start + m[0].length;
+    }
+    if (end === start) {
+      pos = start + 1;
+      continue;
+    }
+    found(start, end);
+    pos = end;
+  }
+}
+
 /** Hugging Face Split: cut `text` at the matches of `re` (a "g" regex) and emit the non-empty pieces the
  *  behaviour asks for. `invert` swaps the roles of matches and the text between them. */
 export function splitByRegex(text: string, re: RegExp, behavior: SplitBehavior, invert: boolean, emit: (piece: string) => void): void {
   // Fast path for the overwhelmingly common case.
   if (behavior === "Isolated" && !invert) {
-    re.lastIndex = 0;
     let prev = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const s = m.index;
-      const e = s + m[0].length;
-      if (e === s) {
-        re.lastIndex = s + 1;
-        continue;
-      }
+    forEachMatch(text, re, (s, e) => {
       if (s > prev) emit(text.slice(prev, s));
-      emit(m[0]);
+      emit(text.slice(s, e));
       prev = e;
-    }
+    });
     if (prev < text.length) emit(prev === 0 ? text : text.slice(prev));
     return;
   }
   // General case: list (start, end, isMatch) spans, then combine by behaviour.
   const spans: [number, number, boolean][] = [];
-  re.lastIndex = 0;
   let prev = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    const s = m.index;
-    const e = s + m[0].length;
-    if (e === s) {
-      re.lastIndex = s + 1;
-      continue;
-    }
+  forEachMatch(text, re, (s, e) => {
     if (s > prev) spans.push([prev, s, invert]);
     spans.push([s, e, !invert]);
     prev = e;
-  }
+  });
   if (prev < text.length) spans.push([prev, text.length, invert]);
   let pendingStart = -1; // for merges: where the piece being built starts
   for (let k = 0; k < spans.length; k++) {

@@ -8,6 +8,9 @@ export interface EncodeOptions {
   /** Recognise special-token text such as "<|im_start|>" in the input as single ids (default false for user
    *  text; chat templates render with true). */
   parseSpecial?: boolean;
+  /** The text went through protectSpecialText: special tokens right after a guard are plain text, and guards are
+   *  dropped (see special-text.ts). Used with parseSpecial for rendered chat templates. */
+  protectedText?: boolean;
 }
 
 export interface DecodeOptions {
@@ -41,4 +44,7 @@ export interface Tokenizer {
   /** The exact bytes this token adds to decoded text (empty for control tokens). Used by constrained decoding. */
   tokenBytes(id: number): Uint8Array;
   isSpecial(id: number): boolean;
+  /** Marks every special-token text in a content string so that encode(…, { parseSpecial: true, protectedText:
+   *  true }) reads it as plain text (special-text.ts). */
+  protectSpecialText(text: string): string;
 }

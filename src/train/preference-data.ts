@@ -123,13 +123,13 @@ export function encodePair(r: Record<string, unknown>, enc: PreferenceEncoder, w
   const form = detectForm(r, where);
   const margin = typeof r.margin === "number" ? r.margin : 0;
   const text = (s: string) => enc.tokenizer.encode(s, { addSpecialTokens: false, parseSpecial: false });
-  const eos = enc.eosId !== null ? [enc.eosId] : [];
   let pair: PreferencePair;
   if (form === "token-ids") {
     pair = { prompt: ids(r.prompt_ids ?? [], "prompt_ids", where), chosen: ids(r.chosen_ids, "chosen_ids", where), rejected: ids(r.rejected_ids, "rejected_ids", where), margin };
   } else if (form === "explicit" || form === "hh-rlhf") {
     const t = form === "explicit" ? { prompt: r.prompt as string, chosen: r.chosen as string, rejected: r.rejected as string }
       : splitHhRlhf(r.chosen as string, r.rejected as string, where);
+    const eos = enc.eosId !== null ? [enc.eosId] : [];
     const c = t.chosen.trim() === "" ? [] : [...text(t.chosen), ...eos];
     const j = t.rejected.trim() === "" ? [] : [...text(t.rejected), ...eos];
     pair = { prompt: enc.tokenizer.encode(t.prompt, { addSpecialTokens: true, parseSpecial: false }), chosen: c, rejected: j, margin };

@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
-import { renderChat, type ChatMessage } from "../infer/chat-template.js";
+import { renderChat, TEMPLATE_ENCODING, type ChatMessage } from "../infer/chat-template.js";
 
 /** Target id that the cross-entropy ignores (src/tensor crossEntropy's default). */
 export const IGNORE_INDEX = -100;
@@ -160,16 +160,17 @@ export interface ChatRenderer {
 export function tokenizeConversation(r: ChatRenderer, messages: readonly ChatMessage[], endOfTurnId: number | null): TokenizedExample {
   const ids: number[] = [];
   const mask: number[] = [];
-  const encode = (text: string) => r.tokenizer.encode(text, { addSpecialTokens: false, parseSpecial: true });
+  // Template markers are special tokens; conversation text is plain text even where it spells a marker.
+  const encode = (text: string) => r.tokenizer.encode(text, TEMPLATE_ENCODING);
   let rendered = "";
   for (let k = 0; k < messages.length; k++) {
     const m = messages[k]!;
     if (m.role === "assistant") {
-      const before = renderChat(r, messages.slice(0, k), { addGenerationPrompt: true });
+      const before = renderChat(r, messages.slice(0, k), { addGenerationPrompt: true, protectContent: true });
       if (!before.startsWith(rendered)) throw new SftDataError("[tokenizeConversation] the chat template does not render prefixes consistently");
       const promptIds = encode(before.slice(rendered.length));
       for (const id of promptIds) { ids.push(id); mask.push(0); }
-      const after = renderChat(r, messages.slice(0, k + 1), { addGenerationPrompt: false });
+      const after = renderChat(r, messages.slice(0, k + 1), { addGenerationPrompt: false, protectContent: true });
       if (!after.startsWith(before)) throw new SftDataError("[tokenizeConversation] the assistant turn does not extend the generation prompt");
       const replyIds = encode(after.slice(before.length));
       let last = replyIds.length - 1;
@@ -180,7 +181,7 @@ export function tokenizeConversation(r: ChatRenderer, messages: readonly ChatMes
       replyIds.forEach((id, i) => { ids.push(id); mask.push(i <= last ? 1 : 0); });
       rendered = after;
     } else {
-      const after = renderChat(r, messages.slice(0, k + 1), { addGenerationPrompt: false });
+      const after = renderChat(r, messages.slice(0, k + 1), { addGenerationPrompt: false, protectContent: true });
       if (!after.startsWith(rendered)) throw new SftDataError("[tokenizeConversation] the chat template does not render prefixes consistently");
       for (const id of encode(after.slice(rendered.length))) { ids.push(id); mask.push(0); }
       rendered = after;

@@ -26,6 +26,7 @@ function byteTokenizer(): Tokenizer {
     tokenToId: (t) => Number(t),
     tokenBytes: (id) => (id < 256 ? Uint8Array.of(id) : new Uint8Array(0)),
     isSpecial: (id) => id === EOS,
+    protectSpecialText: (text) => text,
   };
 }
 

@@ -9,6 +9,7 @@
 // Every forward records its batch size in `batchSizes`, so tests can see continuous batching happen.
 import type { ForwardItem, SequenceState, TextModel } from "../../src/infer/model-api.js";
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from "../../src/tokenizers/tokenizer.js";
+import { guardSpecialText, SPECIAL_TEXT_GUARD } from "../../src/tokenizers/special-text.js";
 
 export const EOT = 256;
 export const IM_START = 257;
@@ -26,8 +27,15 @@ export class ByteTokenizer implements Tokenizer {
   encode(text: string, options: EncodeOptions = {}): number[] {
     const out: number[] = [];
     let rest = text;
+    let guarded = false;
     while (rest.length > 0) {
-      const special = options.parseSpecial ? SPECIALS.find(([s]) => rest.startsWith(s)) : undefined;
+      if (options.protectedText && rest.startsWith(SPECIAL_TEXT_GUARD)) {
+        guarded = true;
+        rest = rest.slice(SPECIAL_TEXT_GUARD.length);
+        continue;
+      }
+      const special = options.parseSpecial && !guarded ? SPECIALS.find(([s]) => rest.startsWith(s)) : undefined;
+      guarded = false;
       if (special) {
         out.push(special[1]);
         rest = rest.slice(special[0].length);
@@ -84,6 +92,10 @@ export class ByteTokenizer implements Tokenizer {
   isSpecial(id: number): boolean {
     return id >= 256;
   }
+
+  protectSpecialText(text: string): string {
+    return guardSpecialText(text, /<\|endoftext\|>|<\|im_start\|>|<\|im_end\|>/g);
+  }
 }
 
 class FakeSequence implements SequenceState {
@@ -112,6 +124,8 @@ export interface FakeModelOptions {
   script?: (lastTurn: string, prompt: string) => string;
   /** A Jinja chat template (default null: ChatML). */
   chatTemplate?: string;
+  /** Logits for the reply's token at position `pos` (0 = first generated token), replacing the script. */
+  replyLogits?: (pos: number) => Float32Array;
   /** Busy-wait this many ms per token embedded (an embedding model's cost). */
   embedDelayMsPerToken?: number;
   /** Make embed() throw (a model failing mid-request). */
@@ -183,6 +197,7 @@ export class FakeModel implements TextModel {
       }
       const reply = seq.reply ?? [IM_END];
       const pos = seq.tokens.length - seq.promptLength;
+      if (this.options.replyLogits && seq.reply !== null) return this.options.replyLogits(pos);
       const next = reply[Math.min(pos, reply.length - 1)];
       const logits = new Float32Array(this.vocabSize);
       logits[0x22] = 3;

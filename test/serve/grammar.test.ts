@@ -93,13 +93,13 @@ describe("json-schema grammar", () => {
 
   test("unenforceable keywords fail closed", () => {
     for (const s of [
-      { type: "string", pattern: "^a" },
-      { type: "string", format: "email" },
-      { type: "integer", minimum: 0 },
+      { type: "string", pattern: "^(?!a)b" },
+      { type: "string", pattern: "(a)\\1" },
+      { type: "string", format: "uri" },
+      { type: "integer", multipleOf: 3 },
       { type: "array", uniqueItems: true },
       { not: { type: "string" } },
       { $ref: "https://example.com/schema.json" },
-      { type: "object", properties: { a: { type: "string" } }, required: ["b"] },
     ]) {
       assert.throws(() => grammarFromJsonSchema(s), UnsupportedSchemaError, JSON.stringify(s));
     }

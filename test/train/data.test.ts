@@ -157,6 +157,7 @@ function byteTokenizer(withBos: boolean): Tokenizer {
     decode: (ids) => new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i < 256))),
     createStreamDecoder: () => ({ push: () => "", flush: () => "" }),
     idToToken: (id) => String(id), tokenToId: (t) => Number(t), tokenBytes: () => new Uint8Array(), isSpecial: (id) => id === 256,
+    protectSpecialText: (text) => text,
   };
 }
 

@@ -59,3 +59,39 @@ test("a causal LM is not a reward model (no score head); a causal LM plus a fres
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("zhiyu rm score/eval/train: rewards of the reference rows, accuracy, a short run; a causal LM is refused for scoring", async () => {
+  const { run } = await import("../../src/cli/commands/rm.js");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-rm-cli-"));
+  const lines: string[] = [];
+  const log = console.log, write = process.stdout.write;
+  console.log = (x: unknown) => { lines.push(String(x)); };
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    const pad = 0;
+    const rows = ref.inputs.input_ids.map((r) => r.filter((_, t) => t <= r.lastIndexOf(r.findLast((x) => x !== pad)!)));
+    const input = path.join(dir, "score.jsonl");
+    writeFileSync(input, rows.map((ids) => JSON.stringify({ ids })).join("\n") + "\n");
+    assert.equal(await run(["score", "--model", path.join(CASE, "model"), "--input-jsonl", input, "--json"]), 0);
+    const got = lines.splice(0).map((l) => (JSON.parse(l) as { reward: number }).reward);
+    got.forEach((g, i) => assert.ok(Math.abs(g - ref.outputs.rewards!.values![i]!) < 1e-5, `rm score row ${i}: ${g}`));
+    const n = rows.length / 2;
+    const pairs = path.join(dir, "pairs.jsonl");
+    writeFileSync(pairs, Array.from({ length: n }, (_, i) => JSON.stringify({ prompt_ids: [], chosen_ids: rows[i], rejected_ids: rows[n + i] })).join("\n") + "\n");
+    assert.equal(await run(["eval", "--model", path.join(CASE, "model"), "--data", pairs, "--json"]), 0);
+    const ev = JSON.parse(lines.splice(0)[0]!) as { accuracy: number; loss: number };
+    const r = ref.outputs.rewards!.values!;
+    const wantAcc = Array.from({ length: n }, (_, i) => (r[i]! > r[n + i]! ? 1 : 0)).reduce((a: number, b) => a + b, 0) / n;
+    assert.equal(ev.accuracy, wantAcc);
+    assert.ok(Math.abs(ev.loss - ref.outputs.loss!.values![0]!) < 1e-5, `rm eval loss ${ev.loss}`);
+    await assert.rejects(run(["score", "--model", path.resolve("../shared/testdata/hf/lora/base"), "--input-jsonl", input]), /no score head/);
+    assert.equal(await run(["train", "--model", path.join(CASE, "model"), "--data", pairs, "--out", path.join(dir, "run"), "--steps", "2",
+      "--batch", String(n), "--val-every", "0", "--lr", "1e-3", "--warmup", "0"]), 0);
+    const trained = TrainModel.fromHfFolder(path.join(dir, "run", "checkpoints", "step-00000002"), "f32");
+    assert.equal(trained.scoreLabels, 1);
+  } finally {
+    console.log = log;
+    process.stdout.write = write;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

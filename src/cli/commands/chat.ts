@@ -15,7 +15,7 @@ import { modelOrDefault } from "../default-model.js";
 import { intFlag, intFlagOr, listFlag, numberFlagOr, parseFlags } from "../flags.js";
 import { loadModel } from "../../infer/load.js";
 import { Generation } from "../../infer/generate.js";
-import { renderChat, type ChatMessage } from "../../infer/chat-template.js";
+import { encodeChat, type ChatMessage } from "../../infer/chat-template.js";
 import { describeDropped, fitHistory, HistoryOverflowError, replyReserve } from "../../infer/history.js";
 import { readModelInfo } from "../../infer/model-info.js";
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
@@ -195,8 +195,8 @@ async function plainTurn(model: Awaited<ReturnType<typeof loadModel>>, session: 
     promptMessages = r.messages;
     o.say(r.hits.length > 0 ? `passages: ${r.hits.map((h) => `${h.path} §${h.passage + 1}`).join(", ")}` : "no passage matches this message");
   }
-  const encode = (m: ChatMessage[]) => model.tokenizer.encode(renderChat(model, m, { addGenerationPrompt: true }),
-    { addSpecialTokens: false, parseSpecial: true });
+  // Template markers are special tokens; what the user typed (and retrieved passages) is plain text.
+  const encode = (m: ChatMessage[]) => encodeChat(model, m, { addGenerationPrompt: true });
   let fit;
   try {
     fit = fitHistory(promptMessages, (m) => encode(m).length, model.contextLength, replyReserve(model.contextLength, o.maxTokens));

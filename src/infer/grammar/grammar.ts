@@ -4,8 +4,18 @@
 // far can continue, as a set of stacks (llama.cpp's grammar algorithm), and states are interned so that the same
 // set of stacks is one object: transitions and token masks computed for it are cached (a lazily built automaton).
 // Byte-level on purpose: tokens are byte strings, and a multi-byte UTF-8 character may be split across tokens.
-// Leaves out: left recursion (expanding a left-recursive rule would not terminate; builders here never make one),
-// a GBNF text parser (grammars are built in code by json-schema.ts), UTF-8 validity of bytes ≥ 0x80.
+// Left recursion (a rule that can reach itself before reading a byte, as a schema whose $ref points back to itself
+// does) is refused when the grammar is built (GrammarError), since expanding it would never end; so is expansion
+// deeper than MAX_EXPANSION_DEPTH rules.
+// Leaves out: a GBNF text parser (grammars are built in code by json-schema.ts).
+
+/** A grammar that cannot be used: left-recursive, or nested too deeply. Callers turn it into a 400. */
+export class GrammarError extends Error {
+  override name = "GrammarError";
+}
+
+/** How many rules one expansion may enter without reading a byte (each is a stack frame here). */
+export const MAX_EXPANSION_DEPTH = 1000;
 
 /** 256-bit membership set of bytes. */
 export type ByteSet = Uint32Array;
@@ -67,6 +77,53 @@ export class GrammarBuilder {
     return this.ref(r);
   }
 
+  /** A rule matching exactly one of `texts`, built as a byte trie: shared prefixes are one path, so a
+   *  50,000-value enum is parsed with a handful of stacks per step instead of 50,000. */
+  literalSet(name: string, texts: readonly string[]): Element {
+    // Byte strings (one char per byte) sorted: a trie node is a run of strings sharing a prefix, found by scanning.
+    const strs = texts.map((t) => Buffer.from(t, "utf8").toString("latin1")).sort();
+    const terminals = new Map<number, Element>();
+    const byte = (b: number): Element => {
+      let e = terminals.get(b);
+      if (!e) terminals.set(b, (e = this.bytes((x) => x === b)));
+      return e;
+    };
+    const root = this.declare(`${name}#0`);
+    // Each task defines one branching rule for strs[lo, hi), all sharing their first `depth` bytes (no recursion:
+    // a pathological set such as "a", "aa", "aaa", … would be a deep trie).
+    const tasks: { rule: number; lo: number; hi: number; depth: number }[] = [{ rule: root, lo: 0, hi: strs.length, depth: 0 }];
+    let rules = 1;
+    while (tasks.length > 0) {
+      const { rule, lo: start, hi, depth } = tasks.pop()!;
+      const alts: Element[][] = [];
+      let lo = start;
+      if (lo < hi && strs[lo].length === depth) alts.push([]);
+      while (lo < hi && strs[lo].length === depth) lo++; // the text ending here, and its duplicates
+      while (lo < hi) {
+        const c = strs[lo].charCodeAt(depth);
+        let end = lo + 1;
+        while (end < hi && strs[end].charCodeAt(depth) === c) end++;
+        // Follow the straight stretch shared by the whole group.
+        const alt: Element[] = [byte(c)];
+        let d = depth + 1;
+        while (strs[lo].length > d && strs[end - 1].length > d && strs[lo].charCodeAt(d) === strs[end - 1].charCodeAt(d)) {
+          alt.push(byte(strs[lo].charCodeAt(d)));
+          d++;
+        }
+        const leaf = strs[lo].length === d && strs[end - 1].length === d;
+        if (!leaf) {
+          const child = this.declare(`${name}#${rules++}`);
+          tasks.push({ rule: child, lo, hi: end, depth: d });
+          alt.push(this.ref(child));
+        }
+        alts.push(alt);
+        lo = end;
+      }
+      this.define(rule, alts);
+    }
+    return this.ref(root);
+  }
+
   /** item* as a right-recursive rule. */
   star(name: string, item: Element[]): Element {
     const r = this.declare(name);
@@ -113,6 +170,10 @@ export class GrammarState {
   readonly next: (GrammarState | null | undefined)[] = new Array(256);
   /** Cached token mask for this state, owned by GrammarConstraint (token-mask.ts). */
   mask: Uint32Array | null = null;
+  /** The largest distanceToAccept of a state one allowed token away (set with `mask`). */
+  maxNextDistance = 0;
+  /** Fewest bytes until the input may end (0 when accepting); filled by Grammar.distanceToAccept. */
+  distance = -1;
   constructor(readonly frames: readonly Frame[], readonly accepting: boolean, readonly key: string) {}
 
   /** True when nothing but the end of input may follow. */
@@ -123,6 +184,10 @@ export class GrammarState {
 
 export class Grammar {
   private readonly frames = new Map<string, Frame>();
+  /** Fewest bytes each rule can match (Infinity for a rule that never finishes). */
+  private readonly minLength: Float64Array;
+  /** Fewest bytes to finish a frame's alternative and all its parents, by frame id. */
+  private readonly restLength = new Map<number, number>();
   private readonly states = new Map<string, GrammarState>();
   private nextFrameId = 1;
   readonly start: GrammarState;
@@ -131,10 +196,45 @@ export class Grammar {
     for (let r = 0; r < rules.length; r++) {
       if (rules[r].length === 0) throw new Error(`[grammar] rule '${names[r]}' has no alternatives; define it before build()`);
     }
+    checkNoLeftRecursion(rules, names);
+    this.minLength = minimumLengths(rules);
     const frames: Frame[] = [];
     const acc = { accepting: false };
     for (let a = 0; a < rules[root].length; a++) this.expand(this.frame(root, a, 0, null), frames, acc, 0);
     this.start = this.state(frames, acc.accepting);
+  }
+
+  /** The fewest bytes after which the input may end, from this state (0 when it is accepting). Constrained
+   *  decoding uses it to close the output before the token budget runs out (token-mask.ts). */
+  distanceToAccept(state: GrammarState): number {
+    if (state.distance >= 0) return state.distance;
+    let best = state.accepting ? 0 : Infinity;
+    for (const f of state.frames) if (best > 0) best = Math.min(best, this.rest(f));
+    state.distance = best;
+    return best;
+  }
+
+  /** Bytes to finish f's alternative from f.pos, then every parent's (iterative: parent chains can be long). */
+  private rest(f: Frame): number {
+    const pending: Frame[] = [];
+    let cur: Frame | null = f;
+    while (cur !== null && !this.restLength.has(cur.id)) {
+      pending.push(cur);
+      cur = cur.parent;
+    }
+    let above = cur === null ? 0 : this.restLength.get(cur.id)!;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const p = pending[i];
+      const alt = this.rules[p.rule][p.alt];
+      let own = 0;
+      for (let k = p.pos; k < alt.length; k++) {
+        const el = alt[k];
+        own += el.kind === "bytes" ? 1 : this.minLength[el.rule];
+      }
+      above += own;
+      this.restLength.set(p.id, above);
+    }
+    return above;
   }
 
   /** Number of distinct states built so far (for tests and limits). */
@@ -172,7 +272,7 @@ export class Grammar {
 
   /** Pushes every terminal-topped stack reachable from f (finishing alternatives and entering referenced rules). */
   private expand(f: Frame | null, out: Frame[], acc: { accepting: boolean }, depth: number): void {
-    if (depth > 10_000) throw new Error("[grammar] expansion too deep; is a rule left-recursive?");
+    if (depth > MAX_EXPANSION_DEPTH) throw new GrammarError(`[grammar] expansion deeper than ${MAX_EXPANSION_DEPTH} rules; nest less deeply`);
     if (f === null) {
       acc.accepting = true;
       return;
@@ -215,4 +315,81 @@ export class Grammar {
     }
     return s;
   }
+}
+
+/** Throws GrammarError when some rule can reach itself without reading a byte (left recursion). Iterative, so that
+ *  deep grammars cannot overflow the stack here either. */
+function checkNoLeftRecursion(rules: readonly Alternative[][], names: readonly string[]): void {
+  // Nullable rules (can match the empty string), by fixpoint.
+  const nullable = new Uint8Array(rules.length);
+  // Passes alternate direction, so chains declared either way (tries, repeats) settle in a pass or two.
+  for (let changed = true, pass = 0; changed; pass++) {
+    changed = false;
+    for (let i = 0; i < rules.length; i++) {
+      const r = pass % 2 === 0 ? rules.length - 1 - i : i;
+      if (nullable[r]) continue;
+      if (rules[r].some((alt) => alt.every((el) => el.kind === "ref" && nullable[el.rule]))) {
+        nullable[r] = 1;
+        changed = true;
+      }
+    }
+  }
+  // left[r]: rules r can enter before reading a byte.
+  const left: number[][] = rules.map((alts) => {
+    const out: number[] = [];
+    for (const alt of alts) {
+      for (const el of alt) {
+        if (el.kind === "bytes") break;
+        out.push(el.rule);
+        if (!nullable[el.rule]) break;
+      }
+    }
+    return out;
+  });
+  // Depth-first search for a cycle (0 = unseen, 1 = on the path, 2 = done), with an explicit stack.
+  const mark = new Uint8Array(rules.length);
+  for (let root = 0; root < rules.length; root++) {
+    if (mark[root]) continue;
+    const stack: [number, number][] = [[root, 0]];
+    mark[root] = 1;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [r, i] = top;
+      if (i >= left[r].length) {
+        mark[r] = 2;
+        stack.pop();
+        continue;
+      }
+      top[1]++;
+      const next = left[r][i];
+      if (mark[next] === 1) {
+        throw new GrammarError(`[grammar] rule '${names[next]}' refers to itself before any byte is written (left recursion), ` +
+          "e.g. a schema whose $ref leads back to itself through allOf/anyOf without an object or array in between");
+      }
+      if (mark[next] === 0) {
+        mark[next] = 1;
+        stack.push([next, 0]);
+      }
+    }
+  }
+}
+
+/** Fewest bytes each rule matches, by fixpoint (Infinity where no alternative ever finishes). */
+function minimumLengths(rules: readonly Alternative[][]): Float64Array {
+  const min = new Float64Array(rules.length).fill(Infinity);
+  for (let changed = true, pass = 0; changed; pass++) {
+    changed = false;
+    for (let i = 0; i < rules.length; i++) {
+      const r = pass % 2 === 0 ? rules.length - 1 - i : i;
+      for (const alt of rules[r]) {
+        let n = 0;
+        for (const el of alt) n += el.kind === "bytes" ? 1 : min[el.rule];
+        if (n < min[r]) {
+          min[r] = n;
+          changed = true;
+        }
+      }
+    }
+  }
+  return min;
 }

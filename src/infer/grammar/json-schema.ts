@@ -1,83 +1,34 @@
 // JSON Schema → byte-level grammar (grammar.ts), so that constrained decoding can only produce JSON that validates.
 // Fails closed: any keyword whose constraint the grammar cannot enforce throws UnsupportedSchemaError (the server
-// turns it into a 400), never a grammar that would let invalid output through.
-// Supported: type (and type lists), properties/required/additionalProperties (declared properties are emitted in
-// schema order; extra properties are never generated, which is valid whatever additionalProperties says), items,
-// minItems/maxItems, minLength/maxLength, enum, const, anyOf/oneOf (as alternatives, so oneOf's "exactly one" is
-// only enforced when the branches are disjoint — the usual case of different types or const values),
-// allOf with one member, local $ref (#/$defs/…, #/definitions/…, #), nullable, and annotations (title,
-// description, default, examples, $schema, $id, $comment, deprecated, readOnly, writeOnly, x-*).
-// Leaves out (→ UnsupportedSchemaError): pattern, format, numeric bounds, multipleOf, uniqueItems, prefixItems,
-// contains, not, if/then/else, patternProperties, propertyNames, dependent*, unevaluated*, remote $ref.
-// Whitespace between tokens is bounded and numbers have at most 16 integer digits, so the output always ends.
+// turns it into a 400 naming the keyword), never a grammar that would let invalid output through.
+// Supported: type (and type lists), properties/required (required names without a schema take any value),
+// additionalProperties false/true/schema (declared properties are emitted in schema order; extra properties are
+// never generated, which is valid whatever additionalProperties says; with no properties, a map under it), items,
+// minItems/maxItems, enum, const, anyOf/oneOf (as alternatives, so oneOf's "exactly one" is only enforced when
+// the branches are disjoint — the usual case of different types or const values), allOf with one member, local
+// $ref (#/$defs/…, #/definitions/…, #; recursion through objects/arrays works, a cycle that writes nothing is
+// refused), nullable, annotations; strings and numbers under their keywords in json-schema-scalars.ts (lengths,
+// pattern, format, numeric bounds).
+// Leaves out (→ UnsupportedSchemaError): multipleOf, uniqueItems, prefixItems, contains, not, if/then/else,
+// patternProperties, propertyNames, min/maxProperties, dependent*, unevaluated*, remote $ref, allOf of several.
+// Whitespace between tokens is bounded (as llama.cpp) and numbers have at most 16 digits; schemas nest at most
+// MAX_SCHEMA_DEPTH levels.
 import { GrammarBuilder, type Element, type Grammar } from "./grammar.js";
+import { JsonRules } from "./json-primitives.js";
+import { count, numberElement, stringElement, UnsupportedSchemaError } from "./json-schema-scalars.js";
 
-export class UnsupportedSchemaError extends Error {
-  override name = "UnsupportedSchemaError";
-  /** JSON pointer of the offending schema inside the root schema. */
-  constructor(readonly pointer: string, detail: string) {
-    super(`[json-schema] at ${pointer || "#"}: ${detail}`);
-  }
-}
+export { UnsupportedSchemaError };
 
 type Schema = Record<string, unknown>;
 
 const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated",
   "readOnly", "writeOnly", "$defs", "definitions", "strict"]);
 const HANDLED = new Set(["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems",
-  "minLength", "maxLength", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "nullable"]);
+  "minLength", "maxLength", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "const",
+  "anyOf", "oneOf", "allOf", "$ref", "nullable"]);
 const MAX_REPEAT = 512;
-
-/** Shared pieces: whitespace, strings, numbers, any JSON value. */
-class JsonRules {
-  readonly ws: Element;
-  readonly char: Element;
-  readonly string: Element;
-  readonly number: Element;
-  readonly integer: Element;
-  readonly boolean: Element;
-  readonly null: Element;
-  readonly value: Element;
-  readonly object: Element;
-  readonly array: Element;
-
-  constructor(private readonly g: GrammarBuilder) {
-    const digit = g.bytes((b) => b >= 0x30 && b <= 0x39);
-    const nonZero = g.bytes((b) => b >= 0x31 && b <= 0x39);
-    const hex = g.bytes((b) => (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46));
-    // Bounded whitespace: nothing, one space, or a newline and up to 8 spaces of indentation.
-    const indent = g.repeat("indent", [g.bytes((b) => b === 0x20)], 0, 8);
-    this.ws = g.ref(g.rule("ws", [[], g.literal(" "), [...g.literal("\n"), ...indent]]));
-    this.char = g.ref(g.rule("char", [
-      [g.bytes((b) => b >= 0x20 && b !== 0x22 && b !== 0x5c)],
-      [...g.literal("\\"), g.bytes((b) => '"\\/bfnrt'.includes(String.fromCharCode(b)))],
-      [...g.literal("\\u"), hex, hex, hex, hex],
-    ]));
-    this.string = g.ref(g.rule("string", [[...g.literal('"'), g.star("chars", [this.char]), ...g.literal('"')]]));
-    const intPart = g.ref(g.rule("int", [g.literal("0"), [nonZero, ...g.repeat("digits", [digit], 0, 15)]]));
-    const minus = g.repeat("minus", g.literal("-"), 0, 1);
-    this.integer = g.ref(g.rule("integer", [[...minus, intPart]]));
-    const frac = g.repeat("frac", [...g.literal("."), ...g.repeat("fdigits", [digit], 1, 16)], 0, 1);
-    const exp = g.repeat("exp", [g.bytes((b) => b === 0x65 || b === 0x45),
-      ...g.repeat("sign", [g.bytes((b) => b === 0x2b || b === 0x2d)], 0, 1), ...g.repeat("edigits", [digit], 1, 3)], 0, 1);
-    this.number = g.ref(g.rule("number", [[...minus, intPart, ...frac, ...exp]]));
-    this.boolean = g.ref(g.rule("boolean", [g.literal("true"), g.literal("false")]));
-    this.null = g.ref(g.rule("null", [g.literal("null")]));
-    const value = g.declare("value");
-    const object = g.declare("object");
-    const array = g.declare("array");
-    this.value = g.ref(value);
-    this.object = g.ref(object);
-    this.array = g.ref(array);
-    g.define(value, [[this.object], [this.array], [this.string], [this.number], [this.boolean], [this.null]]);
-    const member = [this.string, this.ws, ...g.literal(":"), this.ws, this.value, this.ws];
-    g.define(object, [[...g.literal("{"), this.ws, ...g.repeat("members", [...member,
-      g.star("more-members", [...g.literal(","), this.ws, ...member])], 0, 1), ...g.literal("}")]]);
-    const item = [this.value, this.ws];
-    g.define(array, [[...g.literal("["), this.ws, ...g.repeat("items", [...item,
-      g.star("more-items", [...g.literal(","), this.ws, ...item])], 0, 1), ...g.literal("]")]]);
-  }
-}
+/** Schema nesting (through properties, items, unions and $ref chains) the compiler follows. */
+export const MAX_SCHEMA_DEPTH = 64;
 
 export interface CompileOptions {
   /** Grammar rule name prefix (several schemas can share one builder, e.g. one per tool). */
@@ -88,6 +39,7 @@ export interface CompileOptions {
 export class JsonSchemaCompiler {
   readonly json: JsonRules;
   private readonly refRules = new Map<string, number>();
+  private depth = 0;
 
   constructor(readonly g: GrammarBuilder = new GrammarBuilder()) {
     this.json = new JsonRules(g);
@@ -99,6 +51,18 @@ export class JsonSchemaCompiler {
   }
 
   private compile(schema: unknown, root: unknown, pointer: string): Element {
+    if (this.depth >= MAX_SCHEMA_DEPTH) {
+      throw new UnsupportedSchemaError(pointer, `the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels (properties, items, unions and $ref chains)`);
+    }
+    this.depth++;
+    try {
+      return this.compileNode(schema, root, pointer);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private compileNode(schema: unknown, root: unknown, pointer: string): Element {
     const g = this.g;
     if (schema === true) return this.json.value;
     if (schema === false) throw new UnsupportedSchemaError(pointer, "the schema `false` matches nothing");
@@ -109,8 +73,7 @@ export class JsonSchemaCompiler {
     for (const key of Object.keys(s)) {
       if (ANNOTATIONS.has(key) || HANDLED.has(key) || key.startsWith("x-")) continue;
       throw new UnsupportedSchemaError(pointer, `keyword '${key}' cannot be enforced by constrained decoding; ` +
-        "remove it (supported: type, properties, required, items, enum, const, anyOf, oneOf, $ref, minItems, " +
-        "maxItems, minLength, maxLength)");
+        `remove it (supported: ${[...HANDLED].join(", ")})`);
     }
     if (s.nullable === true) {
       const { nullable: _, ...rest } = s;
@@ -157,36 +120,20 @@ export class JsonSchemaCompiler {
       case "boolean":
         return j.boolean;
       case "integer":
-        return j.integer;
       case "number":
-        return j.number;
-      case "string": {
-        const min = count(s.minLength, 0, pointer, "minLength");
-        const max = s.maxLength === undefined ? Infinity : count(s.maxLength, 0, pointer, "maxLength");
-        if (min === 0 && max === Infinity) return j.string;
-        if (min > max) throw new UnsupportedSchemaError(pointer, `minLength ${min} > maxLength ${max}`);
-        if (Math.max(min, max === Infinity ? 0 : max) > MAX_REPEAT) {
-          throw new UnsupportedSchemaError(pointer, `string length bounds above ${MAX_REPEAT} are not supported`);
-        }
-        // The grammar counts JSON characters (an escape counts as one), as JSON Schema counts code points — except
-        // that a non-ASCII character is several bytes here, so bytes ≥ 0x80 would miscount: allow ASCII only.
-        const asciiChar = g.ref(g.rule(`${pointer}|ascii-char`, [
-          [g.bytes((b) => b >= 0x20 && b < 0x80 && b !== 0x22 && b !== 0x5c)],
-          [...g.literal("\\"), g.bytes((b) => '"\\/bfnrt'.includes(String.fromCharCode(b)))],
-        ]));
-        return g.ref(g.rule(`${pointer}|string`, [[...g.literal('"'), ...g.repeat(`${pointer}|len`, [asciiChar], min, max),
-          ...g.literal('"')]]));
-      }
+        return numberElement(g, j, s, type, pointer);
+      case "string":
+        return stringElement(g, j, s, pointer);
       case "array": {
         const itemSchema = s.items === undefined ? true : s.items;
         if (Array.isArray(itemSchema)) throw new UnsupportedSchemaError(pointer, "tuple-form items (an array) is not supported");
         const item = this.compile(itemSchema, root, `${pointer}/items`);
-        const min = count(s.minItems, 0, pointer, "minItems");
-        const max = s.maxItems === undefined ? Infinity : count(s.maxItems, 0, pointer, "maxItems");
-        if (min > max) throw new UnsupportedSchemaError(pointer, `minItems ${min} > maxItems ${max}`);
-        if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT)) {
-          throw new UnsupportedSchemaError(pointer, `item count bounds above ${MAX_REPEAT} are not supported`);
-        }
+        const min = count(s.minItems, pointer, "minItems") ?? 0;
+        const asked = count(s.maxItems, pointer, "maxItems") ?? Infinity;
+        if (min > asked) throw new UnsupportedSchemaError(pointer, `minItems ${min} > maxItems ${asked}`);
+        if (min > MAX_REPEAT) throw new UnsupportedSchemaError(pointer, `minItems ${min} is above ${MAX_REPEAT}, more than constrained decoding writes`);
+        // A huge maxItems is generated up to MAX_REPEAT items (fewer items are still valid).
+        const max = asked === Infinity ? Infinity : Math.min(asked, MAX_REPEAT);
         const first = [item, j.ws];
         const next = [...g.literal(","), j.ws, item, j.ws];
         const alts: Element[][] = [];
@@ -214,12 +161,12 @@ export class JsonSchemaCompiler {
       if (!Array.isArray(s.required) || !s.required.every((r) => typeof r === "string")) {
         throw new UnsupportedSchemaError(pointer, "required must be an array of strings");
       }
-      for (const r of s.required as string[]) {
-        if (!(r in props)) throw new UnsupportedSchemaError(pointer, `required property '${r}' has no schema under properties`);
-        required.add(r);
-      }
+      for (const r of s.required as string[]) required.add(r);
     }
-    const names = Object.keys(props);
+    // A required name without a schema under properties takes any value.
+    const allProps: Record<string, unknown> = { ...props };
+    for (const r of required) if (!Object.prototype.hasOwnProperty.call(allProps, r)) allProps[r] = true;
+    const names = Object.keys(allProps);
     const extra = s.additionalProperties;
     if (names.length === 0 && extra !== false) {
       // A map: any keys, values under additionalProperties (or any JSON).
@@ -234,7 +181,7 @@ export class JsonSchemaCompiler {
       this.compile(extra, root, `${pointer}/additionalProperties`);
     }
     const member = names.map((name, i) => [...g.literal(JSON.stringify(name)), j.ws, ...g.literal(":"), j.ws,
-      this.compile(props[name], root, `${pointer}/properties/${escapePointer(name)}`), j.ws]);
+      this.compile(allProps[name], root, `${pointer}/properties/${escapePointer(name)}`), j.ws]);
     // after[i]: what may follow once some member up to index i−1 was written: ("," member_k after[k+1]) for any k ≥ i
     // reachable by skipping only optional members, or the end if every member from i on is optional.
     const after: number[] = names.map((_, i) => g.declare(`${pointer}|after${i}`));
@@ -285,7 +232,7 @@ export class JsonSchemaCompiler {
     const types = s.type === undefined ? null : Array.isArray(s.type) ? s.type : [s.type];
     const kept = types ? values.filter((v) => types.some((t) => jsonType(v, t as string))) : values;
     if (kept.length === 0) throw new UnsupportedSchemaError(pointer, "no enum/const value has the declared type");
-    return this.g.ref(this.g.rule(`${pointer}|enum`, kept.map((v) => this.g.literal(JSON.stringify(v)))));
+    return this.g.literalSet(`${pointer}|enum`, kept.map((v) => JSON.stringify(v)));
   }
 }
 
@@ -305,7 +252,8 @@ function jsonType(v: unknown, t: string): boolean {
 function inferTypes(s: Schema): string[] {
   if (s.properties !== undefined || s.required !== undefined || s.additionalProperties !== undefined) return ["object"];
   if (s.items !== undefined || s.minItems !== undefined || s.maxItems !== undefined) return ["array"];
-  if (s.minLength !== undefined || s.maxLength !== undefined) return ["string"];
+  if (["minLength", "maxLength", "pattern", "format"].some((k) => s[k] !== undefined)) return ["string"];
+  if (["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].some((k) => s[k] !== undefined)) return ["number"];
   return ["object", "array", "string", "number", "boolean", "null"];
 }
 
@@ -319,12 +267,6 @@ function mergeSiblings(siblings: Schema, sub: unknown, pointer: string): unknown
   return { ...siblings, ...(sub as Schema) };
 }
 
-function count(v: unknown, dflt: number, pointer: string, name: string): number {
-  if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || (v as number) < 0) throw new UnsupportedSchemaError(pointer, `${name} must be an integer ≥ 0, got ${JSON.stringify(v)}`);
-  return v as number;
-}
-
 function escapePointer(name: string): string {
   return name.replace(/~/g, "~0").replace(/\//g, "~1");
 }
@@ -332,7 +274,12 @@ function escapePointer(name: string): string {
 function resolvePointer(root: unknown, ref: string, at: string): unknown {
   let node = root;
   for (const part of ref.slice(2).split("/").filter((p) => p.length > 0)) {
-    const key = decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~");
+    let key: string;
+    try {
+      key = decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~");
+    } catch {
+      throw new UnsupportedSchemaError(at, `$ref ${JSON.stringify(ref)} has a malformed percent-escape`);
+    }
     if (typeof node !== "object" || node === null || !(key in (node as Schema))) {
       throw new UnsupportedSchemaError(at, `$ref ${ref} does not resolve inside the schema`);
     }

@@ -4,6 +4,10 @@
 // state (inside a long string, say) cost one lookup.
 // Control tokens (no bytes) are never allowed, except the stop ids once the grammar accepts; when the grammar is
 // finished (nothing may follow) only the stop ids are allowed and `finished` tells the scheduler to end.
+// With a token budget (max_tokens), the constraint also closes the output in time: once the budget gets near the
+// grammar's shortest way to the end (Grammar.distanceToAccept, in bytes — at most that many tokens, since every
+// byte is a token in byte-level vocabularies), only tokens that keep a complete ending within the budget are
+// allowed, so a weak model's JSON ends complete instead of being cut by finish_reason "length".
 // Leaves out: speculative "try the sampled token first" shortcuts (the full mask keeps sampling exact).
 import type { Tokenizer } from "../../tokenizers/tokenizer.js";
 import type { Grammar, GrammarState } from "./grammar.js";
@@ -53,9 +57,17 @@ export interface TokenConstraint {
 
 export class GrammarConstraint implements TokenConstraint {
   private state: GrammarState;
+  /** Tokens left for this output, counting the next one (Infinity: no budget). */
+  private remaining: number;
+  /** False when the budget is smaller than the shortest complete output (then nothing can be guaranteed). */
+  private readonly closeInTime: boolean;
+  private closing: { state: GrammarState; limit: number; bits: Uint32Array } | null = null;
 
-  constructor(private readonly grammar: Grammar, private readonly trie: TokenTrie, private readonly stopIds: readonly number[]) {
+  constructor(private readonly grammar: Grammar, private readonly trie: TokenTrie, private readonly stopIds: readonly number[],
+    maxTokens = Infinity) {
     this.state = grammar.start;
+    this.remaining = maxTokens;
+    this.closeInTime = Number.isFinite(maxTokens) && grammar.distanceToAccept(grammar.start) + 1 <= maxTokens;
   }
 
   get finished(): boolean {
@@ -64,13 +76,32 @@ export class GrammarConstraint implements TokenConstraint {
 
   allowed(): Uint32Array {
     const s = this.state;
-    if (!s.mask) {
-      const bits = new Uint32Array(Math.ceil(this.trie.vocabSize / 32));
-      if (!s.finished) this.walk(this.trie.root, s, bits);
-      if (s.accepting) for (const id of this.stopIds) if (id < this.trie.vocabSize) bits[id >>> 5] |= 1 << (id & 31);
-      s.mask = bits;
+    if (!s.mask) s.mask = this.compute(s, Infinity);
+    // After this token, `remaining − 1` tokens must still reach the end: distance bytes plus one stop token.
+    const limit = this.remaining - 2;
+    if (this.closeInTime && s.maxNextDistance > limit) {
+      // mask() and accept() ask for the same step: compute the closing mask once.
+      if (this.closing?.state !== s || this.closing.limit !== limit) {
+        const bits = this.compute(s, limit);
+        this.closing = { state: s, limit, bits: bits.some((w) => w !== 0) ? bits : s.mask };
+      }
+      return this.closing.bits;
     }
     return s.mask;
+  }
+
+  /** Tokens allowed at s whose next state is finished or at most `limit` bytes from accepting. */
+  private compute(s: GrammarState, limit: number): Uint32Array {
+    const bits = new Uint32Array(Math.ceil(this.trie.vocabSize / 32));
+    let maxNext = 0;
+    if (!s.finished) {
+      this.walk(this.trie.root, s, bits, limit, (d) => {
+        if (d > maxNext) maxNext = d;
+      });
+    }
+    if (s.accepting) for (const id of this.stopIds) if (id < this.trie.vocabSize) bits[id >>> 5] |= 1 << (id & 31);
+    if (limit === Infinity) s.maxNextDistance = maxNext;
+    return bits;
   }
 
   mask(logits: Float32Array): void {
@@ -82,6 +113,7 @@ export class GrammarConstraint implements TokenConstraint {
 
   accept(id: number): void {
     const bits = this.allowed();
+    this.remaining--;
     if (id < 0 || id >= this.trie.vocabSize || (bits[id >>> 5] & (1 << (id & 31))) === 0) {
       throw new Error(`[grammar] token ${id} is not allowed here`);
     }
@@ -92,12 +124,16 @@ export class GrammarConstraint implements TokenConstraint {
     this.state = next;
   }
 
-  private walk(node: TrieNode, state: GrammarState, bits: Uint32Array): void {
+  private walk(node: TrieNode, state: GrammarState, bits: Uint32Array, limit: number, seen: (distance: number) => void): void {
     for (const [byte, child] of node.children) {
       const next = this.grammar.advance(state, byte);
       if (!next) continue;
-      for (const id of child.ids) bits[id >>> 5] |= 1 << (id & 31);
-      if (child.children.size > 0) this.walk(child, next, bits);
+      if (child.ids.length > 0) {
+        const d = next.finished ? 0 : this.grammar.distanceToAccept(next);
+        seen(d);
+        if (d <= limit || next.finished) for (const id of child.ids) bits[id >>> 5] |= 1 << (id & 31);
+      }
+      if (child.children.size > 0) this.walk(child, next, bits, limit, seen);
     }
   }
 }

@@ -3,7 +3,7 @@
 // Qwen3-MoE replaces the MLP by num_experts SwiGLU experts with top-k routing, renormalised when norm_topk_prob
 // (llama.cpp's qwen3moe always renormalises and stores no key for it). Built on the shared decoder (../decoder/).
 // Leaves out: Qwen3-MoE's dense layers (mlp_only_layers, decoder_sparse_step ≠ 1: refused by name), sliding windows
-// (use_sliding_window, off in every released Qwen3), `zhiyu init` presets.
+// (use_sliding_window, off in every released Qwen3), GGUF export of MoE experts (init MoE presets as HF folders).
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalString } from "../../io/gguf.js";
 import { type FamilyDescriptor, PLAIN_LAYOUT } from "../descriptor.js";
@@ -90,6 +90,28 @@ function hfConfigJson(c: DecoderConfig): Json {
   };
 }
 
+/** `zhiyu init` presets; qwen3moe's "1b" is Qwen3-30B-A3B scaled down for one CPU (16 experts, top-2; ~0.95B total,
+ *  ~0.2B active), the shape for benchmarking MoE decode against llama.cpp. */
+const PRESETS: Record<string, { vocabSize: number; hiddenSize: number; numLayers: number; numHeads: number; numKvHeads: number;
+  headDim: number; intermediateSize: number; experts: number; topK: number; expertFfn: number }> = {
+  tiny: { vocabSize: 512, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 32, intermediateSize: 192, experts: 8, topK: 2, expertFfn: 32 },
+  "1b": { vocabSize: 32000, hiddenSize: 1024, numLayers: 16, numHeads: 16, numKvHeads: 8, headDim: 64, intermediateSize: 3072, experts: 16, topK: 2, expertFfn: 1024 },
+};
+
+function presetConfig(variant: string, preset: string, vocabSize?: number): DecoderConfig {
+  if (!(VARIANTS as readonly string[]).includes(variant)) throw new RangeError(`--arch ${variant}: the qwen3 family has ${VARIANTS.join(", ")}`);
+  const p = PRESETS[preset];
+  if (!p) throw new RangeError(`--preset ${preset}: ${variant} presets are ${Object.keys(PRESETS).join(", ")}`);
+  const moe = variant === "qwen3moe";
+  return {
+    architecture: variant, vocabSize: vocabSize ?? p.vocabSize, hiddenSize: p.hiddenSize, numLayers: p.numLayers, contextLength: 2048,
+    intermediateSize: p.intermediateSize, numHeads: p.numHeads, numKvHeads: p.numKvHeads, headDim: p.headDim, rmsNormEps: 1e-6,
+    rope: { theta: 1e6, scaling: null, partialRotaryFactor: 1 }, rotaryDim: p.headDim, ropeLayout: "neox", tieWordEmbeddings: false,
+    layer: QWEN3_LAYER, moe: moe ? { numExperts: p.experts, topK: p.topK, expertFfn: p.expertFfn, normTopK: true } : null,
+    attentionScale: null, attnSoftcap: null, finalSoftcap: null, slidingWindows: Array(p.numLayers).fill(null), embedScale: null,
+  };
+}
+
 export const qwen3Family: FamilyDescriptor<DecoderConfig> = {
   id: "qwen3",
   kind: "causal-lm",
@@ -104,8 +126,8 @@ export const qwen3Family: FamilyDescriptor<DecoderConfig> = {
   paramSpecs: (c) => decoderParamSpecs(c, LLAMA_STYLE_NAMES),
   ggufName: (hfName) => mapName(GGUF_NAMES, hfName),
   ...PLAIN_LAYOUT,
-  presets: [],
-  presetConfig: () => { throw new RangeError("qwen3 has no zhiyu init presets yet"); },
+  presets: Object.keys(PRESETS),
+  presetConfig,
   load: (config, ctx) => loadDecoder(config, ctx, LLAMA_STYLE_NAMES,
     { experts: `${config.architecture}.expert_count`, expertFfn: `${config.architecture}.expert_feed_forward_length`, hidden: `${config.architecture}.embedding_length` }),
   trainable: (config, params) => {

@@ -2,13 +2,17 @@
 // permutation per epoch, `batchPairs` pairs per micro-batch, {epoch, index} resumable), held-out pairs, and
 // −log σ(x) written so it neither overflows nor loses precision for large |x|.
 // Leaves out: the losses themselves (reward.ts, dpo.ts).
-import { type Tensor, abs, add, exp, log, neg, relu } from "../../tensor/index.js";
+import { type Tensor, add, exp, fromTypedArray, log, neg, sub } from "../../tensor/index.js";
 import { seededPermutation, type BatchPosition, type EpochPermutation } from "../batches.js";
 import { type PairBatch, type PreferencePair, pairBatch } from "../preference-data.js";
 
-/** −log σ(x) = relu(−x) + log(1 + e^−|x|), elementwise. */
+/** −log σ(x) = softplus(−x) = m + log(e^−m + e^(−x−m)) with m = max(−x, 0) held constant: no overflow for any x,
+ *  and the gradient (−σ(−x)) is exact everywhere, x = 0 included (a relu/abs form has a zero subgradient there,
+ *  which is exactly where DPO starts). */
 export function negLogSigmoid(x: Tensor): Tensor {
-  return add(relu(neg(x)), log(add(exp(neg(abs(x))), 1)));
+  const z = neg(x);
+  const m = fromTypedArray(z.toFloat32Array().map((v) => Math.max(v, 0)), [...z.shape]);
+  return add(m, log(add(exp(neg(m)), exp(sub(z, m)))));
 }
 
 export interface PairBatchWithIndex extends PairBatch {
