@@ -7,7 +7,8 @@
 // apology and is handed off; the agent takes it (tags and a drafted reply shown), the bot stays quiet meanwhile,
 // the agent's edited reply streams into the widget (seen partially before complete) and becomes a preference pair;
 // the agent hands back and the bot answers again; the lead is masked for the agent and unmasked for the admin.
-// Screenshots: docs/screenshots/desk-{customer,customer-handback,agent}-{zh,en}.png. Skips when chromium is not installed.
+// Screenshots: docs/screenshots/desk-{customer,customer-handback,agent}-{zh,en}.png, rewritten only when
+// ZHIYU_DESK_SCREENSHOTS=1 (a plain `npm test` writes them to a temporary folder and leaves the tree clean). Skips when chromium is not installed.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -21,17 +22,19 @@ import { startDesk, type RunningDesk } from "../../../src/apps/contact-centre/se
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`;
-const SHOTS = path.resolve("docs/screenshots");
 
 let desk: RunningDesk;
 let host: http.Server;
 let hostUrl: string;
 let browser: Browser;
 let dir: string;
+/** docs/screenshots with ZHIYU_DESK_SCREENSHOTS=1 (to refresh the committed ones), else the temporary folder. */
+let SHOTS: string;
 
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-desk-e2e-"));
+  SHOTS = process.env.ZHIYU_DESK_SCREENSHOTS === "1" ? path.resolve("docs/screenshots") : path.join(dir, "screenshots");
   desk = await startDesk({ config: loadConfig(), db: path.join(dir, "desk.sqlite"), dataDir: dir, port: 0, dataRoot: path.resolve("../shared/data"), pollMs: 500 });
   await desk.accounts.createUser({ username: "agent1", password: "agent-pass-1", role: "agent", displayName: "小李 Li" });
   await desk.accounts.createUser({ username: "admin", password: "admin-pass-1", role: "admin", displayName: "Admin" });
