@@ -313,7 +313,9 @@ async function openHfFolder(dir: string, options: LoadModelOptions, backend: Bac
   const json = readJson(configPath);
   const family = (options.registry ?? MODEL_REGISTRY).ofHfConfig(json, configPath);
   const config = family.configFromHf(json, configPath);
-  const source = new SafetensorsSource(openSafetensorsFolder(dir), family.hfTransposed);
+  const folder = openSafetensorsFolder(dir);
+  const source = new SafetensorsSource(folder, family.hfTransposed,
+    family.hfFileName ? (name) => family.hfFileName!(config, name, (f) => folder.has(f)) : null);
   const network = loadNetwork(family, config, "hf", null, source, options, backend);
   const tokenizer = options.tokenizer ?? (existsSync(path.join(dir, "tokenizer.json")) ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, config.vocabSize, "the folder has no tokenizer.json"));

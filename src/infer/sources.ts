@@ -52,16 +52,19 @@ const SAFETENSORS_TYPES: Record<string, WeightType> = { F32: "f32", F16: "f16", 
 
 export class SafetensorsSource implements WeightSource {
   readonly description: string;
-  constructor(private readonly folder: SafetensorsFolder, private readonly transposed: RegExp | null) {
+  /** rename: the folder's name for a parameter name, when the family spells them differently (else the same). */
+  constructor(private readonly folder: SafetensorsFolder, private readonly transposed: RegExp | null,
+    private readonly rename: ((name: string) => string) | null = null) {
     this.description = `${folder.dir} (safetensors)`;
   }
   fileName(hfName: string): string {
-    return hfName;
+    return this.rename ? this.rename(hfName) : hfName;
   }
   has(hfName: string): boolean {
-    return this.folder.has(hfName);
+    return this.folder.has(this.fileName(hfName));
   }
-  read(hfName: string): RawTensor {
+  read(name: string): RawTensor {
+    const hfName = this.fileName(name);
     if (!this.folder.has(hfName)) throw new ModelLoadError(`${this.description}: missing tensor '${hfName}'`);
     const e = this.folder.info(hfName);
     const type = SAFETENSORS_TYPES[e.dtype];

@@ -143,6 +143,9 @@ export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {
   ggufName(hfName: string): string | null;
   /** HF parameters stored transposed ([in, out], GPT-2's Conv1D) relative to Zhiyu/GGUF's [out, in]; null if none. */
   readonly hfTransposed: RegExp | null;
+  /** The tensor name a parameter has in a HF folder, when the family's spelling depends on the files (BERT: "bert.",
+   *  "roberta." or no prefix; gamma/beta); `has` answers for the folder's tensors. Absent: the parameter's own name. */
+  hfFileName?(config: C, name: string, has: (fileName: string) => boolean): string;
   /** The row order a parameter takes in a GGUF file of this config (LLaMA Q/K: llama.cpp's RoPE pairing), as source
    *  row per destination row, HF → GGUF when toGguf, else back; null when rows keep HF order. */
   ggufRowOrder(config: C, spec: ParamSpec, toGguf: boolean): Int32Array | null;

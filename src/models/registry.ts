@@ -12,6 +12,7 @@ import { qwen3Family } from "./qwen3/family.js";
 import { gemma2Family } from "./gemma2/family.js";
 import { phi3Family } from "./phi3/family.js";
 import { glm4Family } from "./glm4/family.js";
+import { bertFamily } from "./bert/family.js";
 
 /** A descriptor of any family (each method takes that family's own config). */
 export type AnyFamily = FamilyDescriptor<FamilyConfig>;
@@ -99,4 +100,5 @@ export const MODEL_REGISTRY = new ModelRegistry([
   gemma2Family,
   phi3Family,
   glm4Family,
+  bertFamily,
 ]);

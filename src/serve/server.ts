@@ -24,9 +24,16 @@ import { Metrics } from "./metrics.js";
 import { checkJsonDepth } from "./protocol.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
+import type { BertEncoder } from "../infer/encoder.js";
+import { type EncoderService, encoderEmbedder, noChatModel, rerank } from "./encoder-routes.js";
 
 export interface ServerOptions {
-  model: TextModel;
+  /** The chat / completions model; null when the server runs encoders only. */
+  model: TextModel | null;
+  /** A BERT-family encoder serving /v1/embeddings under its own name (zhiyu serve --embedding-model). */
+  embeddingModel?: BertEncoder | null;
+  /** A cross-encoder serving /v1/rerank (zhiyu serve --rerank-model). */
+  rerankModel?: BertEncoder | null;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -120,11 +127,25 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
 
 /** Starts the server; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const model = options.model;
+  const encoderNames = (enc: BertEncoder) => [...new Set([enc.id, enc.id.replace(/\.gguf$/i, "")])];
+  const embeddingService: EncoderService | null = options.embeddingModel
+    ? { encoder: options.embeddingModel, names: encoderNames(options.embeddingModel) } : null;
+  const rerankService: EncoderService | null = options.rerankModel ? { encoder: options.rerankModel, names: encoderNames(options.rerankModel) } : null;
+  const firstEncoder = embeddingService ?? rerankService;
+  if (!options.model && !firstEncoder) throw new Error("[startServer] give a chat model, an embedding model or a rerank model");
+  const model = options.model ?? noChatModel(firstEncoder!);
+  const chat = options.model !== null;
   const parallel = options.parallel ?? 4;
   const scheduler = new Scheduler(model, { parallel, maxQueue: options.maxQueue ?? parallel * 8, contextLength: options.contextLength,
     prefixReuse: options.prefixReuse });
   const engine = new Engine(model, scheduler, { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 });
+  // The embedding encoder gets its own scheduler and engine: its requests are queued, sliced per step and ended by
+  // disconnect or the time limit exactly as the chat model's, on a queue of their own.
+  const encoderScheduler = embeddingService ? new Scheduler(noChatModel(embeddingService), {
+    parallel, maxQueue: options.maxQueue ?? parallel * 8, embedder: encoderEmbedder(embeddingService.encoder),
+  }) : null;
+  const encoderEngine = encoderScheduler ? new Engine(noChatModel(embeddingService!), encoderScheduler,
+    { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 }) : null;
   const metrics = new Metrics();
   // The file name without .gguf is a natural name for clients to use too.
   const modelNames = [...new Set([options.modelName ?? model.id, model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
@@ -175,7 +196,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end(text);
       return;
     }
-    if (route.startsWith("/v1/")) {
+    if (route.startsWith("/v1/") || route === "/rerank" || route === "/reranking") {
       guard.authorize(req);
       const disconnect = new AbortController();
       res.on("close", () => {
@@ -183,9 +204,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
       const ctx: RouteContext = { engine, serverTools, metrics, modelNames, createdAt, arrivedAt: performance.now(), signal: disconnect.signal,
         maskPii: options.maskPii !== false };
+      const encoderIds = [embeddingService, rerankService].flatMap((svc) => (svc ? [svc.names[0]] : []));
       if (method === "GET" && route === "/v1/models") {
         endpoint.name = "models";
-        sendJson(res, 200, listModels(ctx));
+        const list = listModels(ctx);
+        const data = [...(chat ? list.data : []), ...encoderIds.map((n) => modelObject(ctx, n))];
+        sendJson(res, 200, { ...list, data: data.filter((m, i) => data.findIndex((x) => x.id === m.id) === i) });
         return;
       }
       if (method === "GET" && route.startsWith("/v1/models/")) {
@@ -197,18 +221,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         } catch {
           throw new ApiError(400, `the model name '${raw.slice(0, 80)}' has a malformed percent-escape`, "invalid_request_error", "model", "invalid_url");
         }
-        if (!modelNames.includes(name)) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
+        const known = (chat && modelNames.includes(name)) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
+        if (!known) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
         sendJson(res, 200, modelObject(ctx, name));
         return;
       }
+      const noChat = async (): Promise<never> => noChatModel(firstEncoder!).forward([]) as never;
+      const noRerank = async (): Promise<never> => {
+        throw new ApiError(404, "this server has no rerank model; start it with zhiyu serve --rerank-model PATH (a cross-encoder: " +
+          "…ForSequenceClassification with one label)", "invalid_request_error", null, "not_found");
+      };
+      const rerankRoute = (b: unknown) => (rerankService ? Promise.resolve(rerank(rerankService, metrics, b)) : noRerank());
       const handlers: Record<string, (body: unknown) => Promise<unknown>> = {
-        "/v1/chat/completions": (b) => chatCompletions(ctx, b, res),
-        "/v1/completions": (b) => completions(ctx, b, res),
-        "/v1/embeddings": (b) => embeddings(ctx, b),
+        "/v1/chat/completions": (b) => (chat ? chatCompletions(ctx, b, res) : noChat()),
+        "/v1/completions": (b) => (chat ? completions(ctx, b, res) : noChat()),
+        // The encoder answers requests that name it (or every request when there is no chat model).
+        "/v1/embeddings": (b) => (encoderEngine && (!chat || !modelNames.includes(String((b as { model?: unknown })?.model)))
+          ? embeddings({ ...ctx, engine: encoderEngine, modelNames: embeddingService!.names }, b) : embeddings(ctx, b)),
+        "/v1/rerank": rerankRoute,
+        "/v1/reranking": rerankRoute,
+        "/rerank": rerankRoute,
+        "/reranking": rerankRoute,
       };
       const h = handlers[route];
       if (h) {
-        endpoint.name = route.slice(4);
+        endpoint.name = route.replace(/^\/v1\//, "").replace(/^\//, "");
         if (method !== "POST") throw new ApiError(405, `${route} takes POST, not ${method}`, "invalid_request_error", null, "method_not_allowed");
         const body = await readJson(req, maxBody);
         const out = await h(body);
@@ -272,6 +309,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.closeAllConnections();
       server.close(() => {
         scheduler.releaseIdle();
+        encoderScheduler?.releaseIdle();
         resolve();
       });
     }),

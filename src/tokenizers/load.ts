@@ -1,5 +1,6 @@
 // loadTokenizer(path): the one entry point for getting a Tokenizer from disk — a .gguf file (its vocabulary), a
-// tokenizer.json, or a model folder holding tokenizer.json (+ tokenizer_config.json, generation_config.json).
+// tokenizer.json, or a model folder holding tokenizer.json (+ tokenizer_config.json, generation_config.json) or a
+// BERT vocab.txt (+ tokenizer_config.json).
 // This is the only tokenizer file that touches the file system or the GGUF reader.
 // Leaves out: downloading from a hub, and folders that only carry a SentencePiece .model file.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
@@ -7,6 +8,7 @@ import path from "node:path";
 import { readGguf } from "../io/gguf.js";
 import { tokenizerFromGguf } from "./gguf-vocab.js";
 import { TokenizerFormatError, tokenizerFromHfJson } from "./hf-json.js";
+import { tokenizerFromVocabTxt } from "./vocab-txt.js";
 import type { Tokenizer } from "./tokenizer.js";
 
 export { tokenizerFromGguf } from "./gguf-vocab.js";
@@ -26,11 +28,13 @@ export function loadTokenizer(p: string): Tokenizer {
   if (statSync(p).isDirectory()) {
     const json = path.join(p, "tokenizer.json");
     if (existsSync(json)) return loadHfJson(json);
+    if (existsSync(path.join(p, "vocab.txt"))) return loadVocabTxt(path.join(p, "vocab.txt"));
     const ggufs = readdirSync(p).filter((f) => f.endsWith(".gguf")).sort();
     if (ggufs.length > 0) return tokenizerFromGguf(readGguf(path.join(p, ggufs[0])));
-    throw new Error(`loadTokenizer: folder ${p} has no tokenizer.json and no .gguf file`);
+    throw new Error(`loadTokenizer: folder ${p} has no tokenizer.json, no vocab.txt and no .gguf file`);
   }
   if (p.endsWith(".gguf")) return tokenizerFromGguf(readGguf(p));
+  if (p.endsWith(".txt")) return loadVocabTxt(p);
   return loadHfJson(p);
 }
 
@@ -44,4 +48,10 @@ function loadHfJson(file: string): Tokenizer {
     generationConfig: existsSync(genPath) ? readJson(genPath) : undefined,
     source: file,
   });
+}
+
+/** A BERT vocab.txt, with tokenizer_config.json from the same folder if present. */
+function loadVocabTxt(file: string): Tokenizer {
+  const cfgPath = path.join(path.dirname(file), "tokenizer_config.json");
+  return tokenizerFromVocabTxt(readFileSync(file, "utf8"), existsSync(cfgPath) ? readJson(cfgPath) : undefined, file);
 }

@@ -178,7 +178,7 @@ export class TrainModel {
 
   /** Overwrites every parameter with the values of an HF folder's weights (the same shapes). */
   loadWeightsFrom(dir: string): void {
-    const values = readHfWeights(dir, this.descriptor, this.specs);
+    const values = readHfWeights(dir, this.descriptor, this.specs, this.config);
     for (const s of this.specs) {
       const t = this.params.get(s.name)!;
       const dst = t.storage("loadWeights") as Float32Array;
@@ -217,9 +217,10 @@ export class TrainModel {
     const isClassifier = scoreHeadLabels(hfConfig) !== null;
     if (addScoreHead && !isClassifier) hfConfig = asSequenceClassifier(hfConfig);
     const labels = scoreHeadLabels(hfConfig);
-    const specs = modelSpecs(family, family.configFromHf(hfConfig, path.join(dir, "config.json")), labels);
+    const config = family.configFromHf(hfConfig, path.join(dir, "config.json"));
+    const specs = modelSpecs(family, config, labels);
     const fresh = addScoreHead && !isClassifier ? specs.filter((s) => s.name === "score.weight") : [];
-    const values = readHfWeights(dir, family, specs.filter((s) => !fresh.includes(s)));
+    const values = readHfWeights(dir, family, specs.filter((s) => !fresh.includes(s)), config);
     const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
     for (const s of fresh) values.set(s.name, Float32Array.from({ length: s.shape[0]! * s.shape[1]! }, () => addScoreHead!.rng.normal(0, std)));
     const params = new Map<string, Tensor>();
@@ -276,10 +277,13 @@ export function readConfigJson(dir: string): Record<string, unknown> {
 }
 
 /** Reads every spec'd parameter as f32 in Zhiyu layout; errors name the tensor, its shape and the expected one. */
-function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec[]): Map<string, Float32Array> {
+function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec[], config: FamilyConfig): Map<string, Float32Array> {
   const folder = openSafetensorsFolder(dir);
   const out = new Map<string, Float32Array>();
-  for (const s of specs) {
+  // A family whose file names depend on the folder (BERT's "bert." prefix) names each parameter's tensor.
+  const fileName = (name: string) => (family.hfFileName ? family.hfFileName(config, name, (f) => folder.has(f)) : name);
+  for (const spec of specs) {
+    const s = { ...spec, name: fileName(spec.name) };
     const conv1d = family.hfTransposed?.test(s.name) ?? false;
     const fileShape = conv1d ? [s.shape[1]!, s.shape[0]!] : s.shape;
     let info;
@@ -298,7 +302,7 @@ function readHfWeights(dir: string, family: AnyFamily, specs: readonly ParamSpec
     else if (info.dtype === "BF16") data = Float32Array.from(raw as Uint16Array, (b) => bf16ToF32(b));
     else if (info.dtype === "F16") data = Float32Array.from(raw as Uint16Array, (b) => f16ToF32(b));
     else throw new TrainModelError(`${dir}: tensor '${s.name}' is ${info.dtype}; training loads F32, BF16 or F16 weights`);
-    out.set(s.name, conv1d ? transpose(data, fileShape[0]!, fileShape[1]!) : data);
+    out.set(spec.name, conv1d ? transpose(data, fileShape[0]!, fileShape[1]!) : data);
   }
   return out;
 }

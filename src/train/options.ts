@@ -63,6 +63,10 @@ export interface TrainOptions {
   logEvery: number;
   /** Assumed peak FLOP/s for MFU (null = the built-in estimate for the threads in use). */
   peakFlops: number | null;
+  /** What is learned: next-token prediction (decoders) or masked-LM (encoders; needs --tokenizer for [MASK]). */
+  objective: "causal-lm" | "mlm";
+  /** MLM: mask whole words (WordPiece pieces together; Chinese words cut by jieba), as BERT-wwm. */
+  wholeWord: boolean;
 }
 
 export const DEFAULT_OPTIONS: Omit<TrainOptions, "data"> = {
@@ -72,7 +76,7 @@ export const DEFAULT_OPTIONS: Omit<TrainOptions, "data"> = {
   decayAll: false, gradClip: 1.0, shuffle: true, seed: 1337, dtype: "f32", threads: null,
   evalEvery: 0, evalBatches: 8, checkpointEvery: 0, keepLast: 3,
   spikeGuard: true, spikeWindow: 50, spikeZscore: 6, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0,
-  jsonLog: false, logEvery: 10, peakFlops: null,
+  jsonLog: false, logEvery: 10, peakFlops: null, objective: "causal-lm", wholeWord: false,
 };
 
 export class TrainConfigError extends Error {
@@ -122,5 +126,8 @@ export function validateOptions(o: TrainOptions): TrainOptions {
   if (!(o.spikeZscore > 0)) fail(`--spike-zscore ${o.spikeZscore} must be > 0`);
   if (!(o.spikeLrFactor > 0 && o.spikeLrFactor <= 1)) fail(`--spike-lr-factor ${o.spikeLrFactor} must be in (0, 1]`);
   if (o.peakFlops !== null && !(o.peakFlops > 0)) fail(`--peak-flops ${o.peakFlops} must be > 0`);
+  if (o.objective !== "causal-lm" && o.objective !== "mlm") fail(`--objective ${o.objective} must be causal-lm or mlm`);
+  if (o.objective === "mlm" && !o.tokenizer) fail("--objective mlm needs --tokenizer PATH (its [MASK] id and special tokens)");
+  if (o.wholeWord && o.objective !== "mlm") fail("--whole-word applies to --objective mlm only");
   return o;
 }

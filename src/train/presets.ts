@@ -42,6 +42,15 @@ function llama(name: string, nLayer: number, hidden: number, nHead: number, nKvH
   });
 }
 
+function bert(name: string, nLayer: number, hidden: number, nHead: number, ffn: number, positions: number, description: string): Preset {
+  return preset(name, description, {
+    architectures: ["BertForMaskedLM"], model_type: "bert",
+    num_hidden_layers: nLayer, hidden_size: hidden, num_attention_heads: nHead, intermediate_size: ffn,
+    max_position_embeddings: positions, type_vocab_size: 2, vocab_size: 21128, layer_norm_eps: 1e-12, hidden_act: "gelu",
+    pad_token_id: 0, initializer_range: 0.02, tie_word_embeddings: true,
+  });
+}
+
 export const PRESETS: readonly Preset[] = [
   gpt2("tiny", 2, 64, 4, 256, "GPT-2 style, 2 layers × 64 wide (tests, smoke runs)"),
   gpt2("mini", 4, 128, 4, 512, "GPT-2 style, 4 layers × 128 wide"),
@@ -51,6 +60,9 @@ export const PRESETS: readonly Preset[] = [
   llama("llama-mini", 4, 128, 4, 2, 344, 512, "LLaMA style, 4 layers × 128, GQA 4/2 heads"),
   llama("llama-small", 6, 384, 6, 2, 1024, 1024, "LLaMA style, 6 layers × 384, GQA 6/2 heads"),
   llama("llama-110m", 12, 768, 12, 12, 2048, 1024, "LLaMA style, 12 layers × 768 (~110M with a 32k vocabulary)"),
+  bert("bert-tiny", 2, 64, 4, 256, 512, "BERT encoder with an MLM head, 2 layers × 64 (tests; --objective mlm)"),
+  bert("bert-small", 4, 256, 4, 1024, 512, "BERT encoder with an MLM head, 4 layers × 256"),
+  bert("bert-base", 12, 768, 12, 3072, 512, "BERT-base shape (12 layers × 768, 12 heads; ~102M with a 21k vocabulary)"),
 ];
 
 export function findPreset(name: string): Preset {

@@ -19,6 +19,8 @@ import { TrainModel, readConfigJson } from "./model.js";
 import { runLoop, resumedScheduleSteps } from "./loop.js";
 import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { CausalLmObjective } from "./objectives/causal-lm.js";
+import { type MaskingOptions, MlmObjective } from "./objectives/mlm.js";
+import { MODEL_REGISTRY } from "../models/registry.js";
 import { TrainConfigError, type TrainOptions } from "./options.js";
 import { findPreset } from "./presets.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
@@ -47,6 +49,8 @@ export interface RunTrainingInput {
   stderr: ProgressSink;
   /** Polled after every step; true stops the run cleanly (checkpoint at exit). */
   shouldStop?: () => boolean;
+  /** --objective mlm: the masking the CLI built from the tokenizer ([MASK] id, special ids, word starts). */
+  masking?: MaskingOptions | null;
 }
 
 export interface RunTrainingResult {
@@ -102,6 +106,20 @@ function checkCompatible(o: TrainOptions, model: TrainModel, data: { train: Toke
     fail(`--seq ${o.seq} is longer than the model's context of ${model.contextLength} positions; lower --seq to ` +
       `≤ ${model.contextLength} or use a model with a longer context`);
   }
+}
+
+/** The objective --objective names, checked against the model's kind (a causal LM cannot learn MLM, nor an encoder
+ *  next-token prediction). */
+function objectiveFor(o: TrainOptions, model: TrainModel, trainIt: BatchIterator, valIt: BatchIterator | null,
+  masking: MaskingOptions | null): CausalLmObjective | MlmObjective {
+  const kind = MODEL_REGISTRY.byId(model.family).kind;
+  if (o.objective === "mlm") {
+    if (kind !== "encoder") fail(`--objective mlm trains an encoder; ${model.family} is a ${kind} model (use --preset bert-tiny … or a BERT --init)`);
+    if (!masking) fail("--objective mlm: no masking options (the CLI builds them from --tokenizer)");
+    return new MlmObjective(trainIt, valIt, o.evalBatches, masking);
+  }
+  if (kind !== "causal-lm") fail(`${model.family} is an ${kind} model; train it with --objective mlm`);
+  return new CausalLmObjective(trainIt, valIt, o.evalBatches);
 }
 
 function makeIterator(stream: TokenStream, o: TrainOptions, position: BatchPosition | undefined, what: string): BatchIterator {
@@ -180,7 +198,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
   const scheduleSteps = state ? resumedScheduleSteps(state, o.scheduleSteps, o.steps) : o.scheduleSteps ?? o.steps;
   const result = await runLoop({
     model, optimizer, rng, runDir, resumeFrom: resume?.checkpoint ?? null, options: absolutePaths(o), copies,
-    objective: new CausalLmObjective(trainIt, valIt, o.evalBatches),
+    objective: objectiveFor(o, model, trainIt, valIt, input.masking ?? null),
     settings: {
       steps: o.steps, schedule: { lr: o.lr, minLr: o.minLr, warmupSteps: o.warmup, totalSteps: scheduleSteps, kind: o.schedule },
       gradAccum: o.gradAccum, gradClip: o.gradClip, spikeGuard: o.spikeGuard, spikeWindow: o.spikeWindow,

@@ -3,6 +3,8 @@
 // written from an HF folder's tokenizer.json and chat template as llama.cpp's converter writes them, so the file
 // needs no --tokenizer), or GGUF/HF → Hugging Face folder (OUT is a path without a file extension; F32
 // safetensors + config.json, Q/K rows back in HF order). Any other extension (--to x.bin) is an error.
+// BERT-family encoders go through src/infer/encoder-export.ts (also --type bf16; the WordPiece vocabulary in
+// llama.cpp's spelling).
 // Leaves out: k-quant output (quantize the f16 file with llama-quantize), writing tokenizer.json, and GGUF
 // vocabularies for tokenizers other than byte-level BPE (said on stderr; such files need --tokenizer).
 import { existsSync, statSync } from "node:fs";
@@ -19,6 +21,9 @@ import { type ExportType, type ModelConfig, readParamF32, writeModelGguf, writeM
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { MODEL_REGISTRY } from "../../models/registry.js";
+import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
+import { setDefaultBackend } from "../../tensor/index.js";
+import { type EncoderExportType, writeEncoderGguf, writeEncoderHf } from "../../infer/encoder-export.js";
 
 const HELP = `usage: zhiyu convert --from MODEL --to OUT [--type f32|f16|q8_0|q4_0]
 
@@ -72,6 +77,7 @@ export async function run(argv: string[]): Promise<number | void> {
     throw new UsageError(`--to ${values.to}: '${ext}' is not an output format; write a GGUF file (--to ` +
       `${values.to.slice(0, -ext.length)}.gguf) or a Hugging Face folder (a path without an extension)\n\n${HELP}`);
   }
+  if (isEncoderPath(values.from)) return convertEncoder(values.from, values.to, values.type ?? "f16");
   const type = (values.type ?? "f16") as ExportType;
   if (!["f32", "f16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${values.type}: expected f32, f16, q8_0 or q4_0`);
   if (!existsSync(values.from)) throw new UsageError(`--from ${values.from}: no such file or folder`);
@@ -85,7 +91,10 @@ export async function run(argv: string[]): Promise<number | void> {
     const json = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
     const family = MODEL_REGISTRY.ofHfConfig(json, configPath);
     config = family.configFromHf(json, configPath);
-    source = new SafetensorsSource(openSafetensorsFolder(values.from), family.hfTransposed);
+    const folder = openSafetensorsFolder(values.from);
+    const cfg = config;
+    source = new SafetensorsSource(folder, family.hfTransposed,
+      family.hfFileName ? (name) => family.hfFileName!(cfg, name, (f) => folder.has(f)) : null);
     extra = toGguf ? tokenizerMetadataOf(values.from) : [];
   } else {
     const file = readGguf(values.from);
@@ -103,5 +112,18 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const vocab = extra.find(([k]) => k === "tokenizer.ggml.model")?.[1];
   console.log(`wrote ${values.to} (${config.architecture}${toGguf ? `, ${type}, tokenizer ${vocab ?? "none"}` : ", HF F32"})`);
+  return 0;
+}
+
+/** BERT-family encoders (src/infer/encoder-export.ts): HF ↔ GGUF `bert`, also f32/f16/bf16/q8_0/q4_0 → any. */
+function convertEncoder(from: string, to: string, typeFlag: string): number {
+  const type = typeFlag as EncoderExportType;
+  if (!["f32", "f16", "bf16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${typeFlag}: expected f32, f16, bf16, q8_0 or q4_0`);
+  const backend = createBackend({ kind: "ref" }); // only decoding and cast are needed
+  setDefaultBackend(backend);
+  const encoder = loadEncoder(from, { backend, repack: false });
+  if (to.endsWith(".gguf")) writeEncoderGguf(to, encoder, type, path.basename(to, ".gguf"));
+  else writeEncoderHf(to, encoder);
+  console.log(`wrote ${to} (bert ${encoder.config.variant}, head ${encoder.config.head}${to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
   return 0;
 }

@@ -12,6 +12,7 @@ import { tokenizerHasText } from "../../infer/tokenizer-source.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import { intFlag, intFlagOr, numberFlagOr, parseFlags } from "../flags.js";
 import { capMaxTokens } from "../reply-budget.js";
+import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
 
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
 
@@ -32,7 +33,10 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --tokenizer PATH      tokenizer to use instead of the model's own
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
                         ("text" is null for a model without a tokenizer)
-  --logits-out FILE     write the logits at the last prompt position (little-endian float32)`;
+  --logits-out FILE     write the logits at the last prompt position (little-endian float32)
+
+A BERT-family masked-LM model (…ForMaskedLM) runs one bidirectional pass instead: each [MASK] is filled with its
+most likely token, and --logits-out gets the MLM logits of every position ([positions, vocab] float32).`;
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseFlags({
@@ -53,6 +57,7 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const modelPath = modelOrDefault(values.model, HELP);
   if (values.prompt !== undefined && values["prompt-ids"] !== undefined) throw new UsageError(`give --prompt or --prompt-ids, not both\n\n${HELP}`);
+  if (isEncoderPath(modelPath)) return fillMasks(modelPath, values);
   // Every flag is checked before the model loads, so a typo costs no loading time.
   const threads = intFlag("threads", values.threads, 1);
   const maxTokensAsked = intFlagOr("max-tokens", values["max-tokens"], 128, 0);
@@ -109,5 +114,37 @@ export async function run(argv: string[]): Promise<number | void> {
     process.stdout.write("\n");
   }
   model.dispose();
+  return 0;
+}
+
+/** The encoder branch: a masked-LM pass over the prompt; prints the prompt with each [MASK] filled by its argmax. */
+function fillMasks(modelPath: string, values: { prompt?: string; "prompt-ids"?: string; threads?: string; tokenizer?: string;
+  json?: boolean; "logits-out"?: string }): number {
+  const encoder = loadEncoder(modelPath, {
+    threads: intFlag("threads", values.threads, 1), tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
+  });
+  if (encoder.config.head !== "mlm") {
+    throw new UsageError(`--model ${modelPath}: an encoder without a masked-LM head (head: ${encoder.config.head}) cannot generate; ` +
+      "use a …ForMaskedLM checkpoint, or zhiyu embed / zhiyu classify");
+  }
+  const seq = values["prompt-ids"] !== undefined
+    ? encoder.sequenceFromJson({ ids: values["prompt-ids"].split(",").filter((s) => s.trim() !== "").map((s) => Number(s.trim())) }, "--prompt-ids")
+    : encoder.sequenceFromJson({ text: values.prompt ?? "" }, "--prompt");
+  const logits = encoder.mlmLogits([seq])[0];
+  const v = encoder.config.vocabSize;
+  const maskId = encoder.tokenizer.tokenToId(encoder.maskToken);
+  const ids = seq.ids.map((id, t) => {
+    if (id !== maskId) return id;
+    let best = 0;
+    for (let k = 1; k < v; k++) if (logits[t * v + k] > logits[t * v + best]) best = k;
+    return best;
+  });
+  if (values["logits-out"]) writeFileSync(values["logits-out"], new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+  let text = "";
+  try {
+    text = encoder.tokenizer.decode(ids, { skipSpecialTokens: true });
+  } catch { /* an ids-only tokenizer: the ids say it all */ }
+  console.log(values.json ? JSON.stringify({ prompt_ids: seq.ids, ids, text }) : text);
+  encoder.dispose();
   return 0;
 }

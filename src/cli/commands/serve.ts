@@ -1,9 +1,11 @@
 // `zhiyu serve`: loads a model and runs the OpenAI-compatible server with the web chat page at `/`.
 // Flags are parsed here (the only layer that reads argv/env) and passed to src/serve/server.ts as plain options.
 // Without --model it serves the shipped default model (models/zhiyu-mini), under the model's own name
-// (src/infer/model-info.ts), with one access-log line per request on stdout (--quiet turns it off).
+// (src/infer/model-info.ts), with one access-log line per request on stdout (--quiet turns it off). With only
+// --embedding-model / --rerank-model (BERT-family encoders for /v1/embeddings and /v1/rerank) it serves no chat model.
 // Leaves out: TLS, daemonising.
 import { loadModel } from "../../infer/load.js";
+import { loadEncoder } from "../../infer/encoder.js";
 import { readModelInfo } from "../../infer/model-info.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
@@ -14,6 +16,9 @@ import { intFlag, listFlag, parseFlags } from "../flags.js";
 const HELP = `usage: zhiyu serve [--model PATH] [options]
 
   --model PATH        a .gguf file or a Hugging Face model folder (default: models/zhiyu-mini)
+  --embedding-model PATH  a BERT-family encoder (HF folder or GGUF bert) for /v1/embeddings, by its own name;
+                      next to the chat model, or alone (then no --model and no chat)
+  --rerank-model PATH a cross-encoder (…ForSequenceClassification, one label) for /v1/rerank (query, documents, top_n)
   --host HOST         address to listen on (default 127.0.0.1)
   --port N            port, 0 to 65535 (default 8080; 0 picks a free one)
   --api-key KEY       require 'Authorization: Bearer KEY' on /v1/* (default: $ZHIYU_API_KEY, else no auth)
@@ -37,7 +42,7 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --mcp "CMD ARGS"    start an MCP server over stdio and offer its tools (repeatable)
   --quiet             no access-log line per request
 
-Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics; page at /.
+Endpoints: POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank; GET /v1/models, /health, /metrics; page at /.
 Extension: "zhiyu_history": "truncate" in a chat request drops the oldest turns that do not fit the context
 (the reply's first chunk, or the response, says how many in "zhiyu_history"); without it an oversized prompt is a 400.`;
 
@@ -45,7 +50,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseFlags({
     args: argv,
     options: {
-      model: { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
+      model: { type: "string" }, "embedding-model": { type: "string" }, "rerank-model": { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
       parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
       threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
       tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
@@ -59,7 +64,8 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(HELP);
     return 0;
   }
-  if (!values.model) {
+  const encodersOnly = !values.model && (values["embedding-model"] !== undefined || values["rerank-model"] !== undefined);
+  if (!values.model && !encodersOnly) {
     if (!hasDefaultModel()) {
       throw new UsageError("serve needs --model PATH (a .gguf file or a Hugging Face folder): the default model " +
         `${DEFAULT_MODEL_DIR} is not there. For a quick try: zhiyu serve --model ../shared/testdata/gguf/stories260K.gguf`);
@@ -85,16 +91,31 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const model = await loadModel(values.model, { threads, contextLength: ctx });
-  const info = readModelInfo(values.model, model.chatTemplate);
-  if (toolset && !info.toolCalls) {
+  const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx });
+  const info = model ? readModelInfo(values.model!, model.chatTemplate) : null;
+  const encoder = (flag: "embedding-model" | "rerank-model") => {
+    const p = values[flag];
+    if (p === undefined) return null;
+    try {
+      return loadEncoder(p, { threads });
+    } catch (err) {
+      throw new UsageError(`--${flag} ${p}: ${(err as Error).message}`);
+    }
+  };
+  const embeddingModel = encoder("embedding-model");
+  const rerankModel = encoder("rerank-model");
+  if (rerankModel && rerankModel.config.head !== "sequence-classification") {
+    throw new UsageError(`--rerank-model ${values["rerank-model"]}: a reranker is a cross-encoder (…ForSequenceClassification); ` +
+      `this model's head is ${rerankModel.config.head}`);
+  }
+  if (toolset && info && !info.toolCalls) {
     console.log(`zhiyu serve: warning: ${info.name} was not trained to call tools (${info.toolCallsSource}); the page leaves ` +
       `server tools off by default, and requests that turn them on will rarely see a tool called`);
   }
   const server = await startServer({
-    model,
-    modelName: info.name,
-    modelToolCalls: info.toolCalls,
+    model, embeddingModel, rerankModel,
+    modelName: info?.name,
+    modelToolCalls: info?.toolCalls,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
@@ -110,8 +131,12 @@ export async function run(argv: string[]): Promise<number | void> {
     maxConnections: intFlag("max-connections", values["max-connections"], 1),
     maskPii: !values["show-pii"],
   });
-  console.log(`zhiyu serve: ${info.name} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
-  console.log(`  chat page   ${server.url}/`);
+  if (model && info) {
+    console.log(`zhiyu serve: ${info.name} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
+    console.log(`  chat page   ${server.url}/`);
+  }
+  if (embeddingModel) console.log(`  embeddings  ${embeddingModel.id} (bert, ${embeddingModel.config.hiddenSize} dims, ${embeddingModel.defaultPooling} pooling) at ${server.url}/v1/embeddings`);
+  if (rerankModel) console.log(`  rerank      ${rerankModel.id} at ${server.url}/v1/rerank`);
   if (toolset) console.log(`  tools       ${toolset.tools.map((t) => t.definition.name).join(", ")} (requests with "zhiyu_tools": true)`);
   console.log(`  OpenAI API  ${server.url}/v1   (new OpenAI({ baseURL: "${server.url}/v1", apiKey: "..." }))`);
   await new Promise<void>((resolve) => {
@@ -121,6 +146,8 @@ export async function run(argv: string[]): Promise<number | void> {
   });
   await server.close();
   toolset?.close();
-  model.dispose();
+  model?.dispose();
+  embeddingModel?.dispose();
+  rerankModel?.dispose();
   return 0;
 }

@@ -11,6 +11,9 @@ import { readTrainerState } from "../../train/loop-state.js";
 import { resolveResume } from "../../train/checkpoint.js";
 import { createBackend } from "../../backend/index.js";
 import { withStopSignals } from "../stop-signal.js";
+import { loadTokenizer } from "../../tokenizers/load.js";
+import { createSegmenter } from "../../tools/segmenter.js";
+import { type MaskingOptions, wordStartsFromVocabulary } from "../../train/objectives/mlm.js";
 
 type Kind = "int" | "float" | "string" | "bool" | "nullable-int" | "nullable-float";
 
@@ -30,6 +33,7 @@ const FLAGS: Record<string, [keyof TrainOptions, Kind]> = {
   "spike-guard": ["spikeGuard", "bool"], "spike-window": ["spikeWindow", "int"], "spike-zscore": ["spikeZscore", "float"],
   "max-rollbacks": ["maxRollbacks", "int"], "spike-lr-factor": ["spikeLrFactor", "float"], "spike-skip": ["spikeSkip", "int"],
   "json-log": ["jsonLog", "bool"], "log-every": ["logEvery", "int"], "peak-flops": ["peakFlops", "nullable-float"],
+  objective: ["objective", "string"], "whole-word": ["wholeWord", "bool"],
 };
 
 const HELP = `usage: zhiyu train (--preset NAME | --model-config FILE | --init DIR) --data FILE|DIR [options]
@@ -48,7 +52,9 @@ run       --out DIR (metrics.jsonl, checkpoints/), --checkpoint-every K (0 = at 
           --eval-every K (0), --eval-batches N (8), --resume DIR, --config FILE (JSON, keys = flag names)
 guard     --no-spike-guard, --spike-window N (50), --spike-zscore Z (6), --max-rollbacks N (5),
           --spike-lr-factor F (1), --spike-skip N (0)
-output    --json-log (one JSON line per step on stdout), --log-every N (10), --peak-flops F (for MFU)`;
+output    --json-log (one JSON line per step on stdout), --log-every N (10), --peak-flops F (for MFU)
+objective --objective causal-lm|mlm (mlm: BERT presets bert-tiny/bert-small/bert-base or a BERT --init; 15% masked,
+          80/10/10; needs --tokenizer), --whole-word (mask whole words: WordPiece pieces, Chinese words by jieba)`;
 
 function parseValue(flag: string, kind: Kind, raw: unknown): unknown {
   if (kind === "bool") {
@@ -161,9 +167,23 @@ export async function run(argv: string[]): Promise<number> {
   const backend = createBackend({ kind: parsed.backend ?? undefined, threads: options.threads ?? undefined });
   // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit. A second signal exits at once.
   await withStopSignals("train", (shouldStop) => runTraining({
-    options, resume, backend, shouldStop,
+    options, resume, backend, shouldStop, masking: options.objective === "mlm" ? mlmMasking(options) : null,
     stdout: { write: (t) => void process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
     stderr: { write: (t) => void process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
   }));
   return 0;
+}
+
+/** --objective mlm: [MASK], the special ids and (with --whole-word) word starts from the --tokenizer. */
+function mlmMasking(o: TrainOptions): MaskingOptions {
+  const tok = loadTokenizer(o.tokenizer!);
+  const maskId = tok.tokenToId("[MASK]") ?? tok.tokenToId("<mask>");
+  if (maskId === undefined) throw new UsageError(`--tokenizer ${o.tokenizer}: no [MASK] (or <mask>) token; --objective mlm needs one`);
+  const specialIds = new Set<number>();
+  for (let id = 0; id < tok.vocabSize; id++) if (tok.isSpecial(id)) specialIds.add(id);
+  const segmenter = o.wholeWord ? createSegmenter() : null;
+  return {
+    maskId, vocabSize: tok.vocabSize, specialIds,
+    wordStart: o.wholeWord ? wordStartsFromVocabulary((id) => tok.idToToken(id), (text) => segmenter!.cut(text)) : undefined,
+  };
 }

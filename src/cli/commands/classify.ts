@@ -1,0 +1,60 @@
+// `zhiyu classify --model PATH --input-jsonl FILE [--batch N] [--json]`: a BERT-family classifier over one input per
+// line ({"text": …, "text_pair"?: …} or {"ids": [...], "token_type_ids"?: [...]}), writing one line per input:
+// {"logits": [...], "label": "…", "confidence": p} for sequence classification (confidence = softmax probability
+// of the label; a one-logit model, e.g. a cross-encoder, gives its sigmoid), and for token classification
+// {"logits": [[...], ...], "label": ["…", ...], "confidence": [...]} with one entry per token.
+// Leaves out: calibration (temperature scaling comes with fine-tuning), truncation.
+import { parseFlags, intFlagOr } from "../flags.js";
+import { UsageError } from "../errors.js";
+import { loadTokenizer } from "../../tokenizers/load.js";
+import { loadEncoder } from "../../infer/encoder.js";
+import { readEncoderInputs } from "./embed.js";
+
+const HELP = `usage: zhiyu classify --model PATH --input-jsonl FILE [options]
+
+  --model PATH          a BERT-family classifier (…ForSequenceClassification / …ForTokenClassification): HF folder or .gguf
+  --input-jsonl FILE    one {"text": …, "text_pair": …} or {"ids": [...], "token_type_ids": [...]} per line
+  --tokenizer PATH      a tokenizer to use instead of the model's own (folder, tokenizer.json, vocab.txt, .gguf)
+  --batch N             inputs per forward pass (default 32)
+  --threads N           compute threads
+  --json                one JSON object per line: {"logits": [...], "label": "…", "confidence": p}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags({
+    args: argv,
+    options: {
+      model: { type: "string" }, "input-jsonl": { type: "string" }, batch: { type: "string" }, tokenizer: { type: "string" }, threads: { type: "string" },
+      json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  }, HELP);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.model || !values["input-jsonl"]) throw new UsageError(`--model and --input-jsonl are required\n\n${HELP}`);
+  const batch = intFlagOr("batch", values.batch, 32);
+  const encoder = loadEncoder(values.model, {
+    threads: intFlagOr("threads", values.threads, 0, 0) || undefined,
+    tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
+  });
+  const head = encoder.config.head;
+  if (head !== "sequence-classification" && head !== "token-classification") {
+    throw new UsageError(`--model ${values.model}: the model has no classification head (head: ${head}); ` +
+      "use a …ForSequenceClassification or …ForTokenClassification checkpoint, or zhiyu embed for embeddings");
+  }
+  const seqs = await readEncoderInputs(values["input-jsonl"], encoder);
+  for (let i = 0; i < seqs.length; i += batch) {
+    const chunk = seqs.slice(i, i + batch);
+    const lines = head === "sequence-classification"
+      ? encoder.classify(chunk).map((r, k) => values.json
+        ? JSON.stringify({ logits: Array.from(r.logits), label: r.label, confidence: r.confidence })
+        : `${i + k}\t${r.label}\t${r.confidence.toFixed(4)}`)
+      : encoder.tagTokens(chunk).map((tags, k) => values.json
+        ? JSON.stringify({ logits: tags.map((t) => Array.from(t.logits)), label: tags.map((t) => t.label), confidence: tags.map((t) => t.confidence) })
+        : `${i + k}\t${tags.map((t) => t.label).join(" ")}`);
+    process.stdout.write(lines.join("\n") + "\n");
+  }
+  encoder.dispose();
+  return 0;
+}
