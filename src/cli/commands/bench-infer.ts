@@ -9,10 +9,9 @@ import { existsSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { median } from "../bench-stats.js";
-import { intFlag } from "../flags.js";
+import { intFlag, parseFlags } from "../flags.js";
 
 type Kind = "decode" | "prefill";
 type Impl = "zhiyu" | "llama.cpp" | "node-llama-cpp";
@@ -40,8 +39,11 @@ function lastJson(stdout: string, what: string): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
+const INFER_USAGE = "usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
+  "[--kinds decode,prefill] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] [--nlc DIR] [--json]";
+
 export async function run(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       models: { type: "string" }, threads: { type: "string", default: "2" }, rounds: { type: "string", default: "3" },
@@ -51,7 +53,7 @@ export async function run(argv: string[]): Promise<number | void> {
       nlc: { type: "string", default: "/work/peers/nlc" }, impls: { type: "string", default: "zhiyu,llama.cpp,node-llama-cpp" },
       timeout: { type: "string", default: "900" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
     },
-  });
+  }, INFER_USAGE);
   if (values.help || !values.models) {
     console.log("usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
       "[--kinds decode,prefill] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] [--nlc DIR] [--json]");

@@ -3,8 +3,8 @@
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
 // --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains.
+import { parseFlags } from "../flags.js";
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
 import { argmax } from "../../infer/sampler.js";
@@ -22,14 +22,14 @@ function peakRssMb(): number {
 
 
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" }, "no-repack": { type: "boolean" },
     },
     strict: true,
-  });
+  }, `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--no-repack] [--json]`);
   if (values.help) {
     console.log(`usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--no-repack] [--json]`);
     return 0;

@@ -2,17 +2,16 @@
 // on random weights, and reports the median time, the weight bytes streamed per second and GFLOP/s. Decoding is
 // m = 1 and memory-bound, so GB/s of weights is the number to compare with the machine's bandwidth.
 // Leaves out: comparing against llama.cpp (run its test-backend-ops perf mode beside it for that).
-import { parseArgs } from "node:util";
 import { loadNative, nativeLoadError } from "../../backend/native.js";
 import { PACKED_SOURCE, QUANT_BLOCK, isPacked, refQuantize } from "../../backend/ref/quant.js";
 import type { WeightType } from "../../backend/backend.js";
 import { UsageError } from "../errors.js";
-import { intFlag } from "../flags.js";
+import { intFlag, parseFlags } from "../flags.js";
 
 const TYPES = [...Object.keys(QUANT_BLOCK), ...Object.keys(PACKED_SOURCE)] as WeightType[];
 
 export async function run(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       type: { type: "string", default: "q4_0" },
@@ -24,7 +23,7 @@ export async function run(argv: string[]): Promise<number | void> {
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
-  });
+  }, `usage: zhiyu bench qmatmul [--type ${TYPES.join("|")}] [--rows R] [--cols C] [--m M] [--threads N] [--iters K] [--json]`);
   if (values.help) {
     console.log(`usage: zhiyu bench qmatmul [--type ${TYPES.join("|")}] [--rows R] [--cols C] [--m M] [--threads N] [--iters K] [--json]`);
     return 0;

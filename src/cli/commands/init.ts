@@ -3,7 +3,7 @@
 // (normal(0, 0.02) matrices, unit norms, zero biases) for benchmarks and tests, written as a Hugging Face folder
 // or, when PATH ends in .gguf, a GGUF file llama.cpp loads.
 // --vocab-from copies the tokenizer.* keys of a GGUF vocabulary (and its size) so text works end to end.
-import { parseArgs } from "node:util";
+import { parseFlags } from "../flags.js";
 import { UsageError } from "../errors.js";
 import { Rng } from "../../core/rng.js";
 import { paramSpecs, presetConfig, randomParam } from "../../models/presets.js";
@@ -11,19 +11,23 @@ import { MODEL_REGISTRY } from "../../models/registry.js";
 import { readGguf, type GgufValue, type GgufValueType } from "../../io/gguf.js";
 import { type ExportType, type ModelConfig, writeModelGguf, writeModelHf } from "../../infer/export.js";
 
+function initUsage(): string {
+  const presets = MODEL_REGISTRY.all.map((f) => `\n  ${f.variants.join("/")} presets: ${f.presets.join(", ")}`).join("");
+  return `usage: zhiyu init --arch ${MODEL_REGISTRY.variants().join("|")} --preset NAME --out PATH(.gguf or folder) ` +
+    `[--seed S] [--type f32|f16|q8_0|q4_0] [--vocab-from FILE.gguf] [--std 0.02]${presets}`;
+}
+
 export async function run(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       arch: { type: "string" }, preset: { type: "string" }, out: { type: "string" }, seed: { type: "string" },
       type: { type: "string" }, "vocab-from": { type: "string" }, std: { type: "string" }, help: { type: "boolean", short: "h" },
     },
     strict: true,
-  });
+  }, initUsage());
   if (values.help || !values.arch || !values.preset || !values.out) {
-    const presets = MODEL_REGISTRY.all.map((f) => `\n  ${f.variants.join("/")} presets: ${f.presets.join(", ")}`).join("");
-    console.log(`usage: zhiyu init --arch ${MODEL_REGISTRY.variants().join("|")} --preset NAME --out PATH(.gguf or folder) ` +
-      `[--seed S] [--type f32|f16|q8_0|q4_0] [--vocab-from FILE.gguf] [--std 0.02]${presets}`);
+    console.log(initUsage());
     return values.help ? 0 : 2;
   }
   const type = (values.type ?? "f32") as ExportType;

@@ -2,8 +2,8 @@
 // default-model recipe of src/apps/zhiyu-mini/ (extract → tokenizer → prepare → sweep → fit → pretrain → sft →
 // eval → export). Finished stages are skipped, so running the same command again continues a killed recipe.
 // Leaves out: editing the recipe file (flags override its budget and threads only).
+import { parseFlags } from "../flags.js";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { createBackend } from "../../backend/index.js";
 import { readRecipeConfig } from "../../apps/zhiyu-mini/config.js";
 import { runRecipe } from "../../apps/zhiyu-mini/recipe.js";
@@ -20,13 +20,13 @@ const HELP = `usage: zhiyu recipe FILE [options]
 Stages already finished (WORK/<stage>.done.json) are skipped; pretraining and SFT resume from checkpoints.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args: argv, allowPositionals: true,
     options: {
       work: { type: "string" }, "budget-minutes": { type: "string" }, threads: { type: "string" }, until: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
-  });
+  }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;
