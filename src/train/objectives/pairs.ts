@@ -3,7 +3,8 @@
 // −log σ(x) written so it neither overflows nor loses precision for large |x|.
 // Leaves out: the losses themselves (reward.ts, dpo.ts).
 import { type Tensor, add, exp, fromTypedArray, log, neg, sub } from "../../tensor/index.js";
-import { seededPermutation, type BatchPosition, type EpochPermutation } from "../batches.js";
+import { seededPermutation, type BatchPosition } from "../batches.js";
+import { EpochBatches } from "../epoch-batches.js";
 import { type PairBatch, type PreferencePair, pairBatch } from "../preference-data.js";
 
 /** −log σ(x) = softplus(−x) = m + log(e^−m + e^(−x−m)) with m = max(−x, 0) held constant: no overflow for any x,
@@ -24,11 +25,7 @@ export abstract class PairObjectiveBase {
   readonly seq: number;
   readonly tokensPerMicroBatch: number;
   readonly batchesPerEpoch: number;
-  private epoch = 0;
-  private index = 0;
-  private readonly permute: EpochPermutation;
-  private perm: Uint32Array | null = null;
-  private permEpoch = -1;
+  private readonly batches: EpochBatches;
 
   constructor(readonly kind: string, protected readonly pairs: readonly PreferencePair[], protected readonly batchPairs: number,
     protected readonly padId: number, protected readonly maxLen: number, seed: number) {
@@ -37,21 +34,12 @@ export abstract class PairObjectiveBase {
     }
     this.seq = maxLen;
     this.tokensPerMicroBatch = 2 * batchPairs * maxLen;
-    this.batchesPerEpoch = Math.floor(pairs.length / batchPairs);
-    this.permute = seededPermutation(seed);
+    this.batches = new EpochBatches(pairs.length, batchPairs, seededPermutation(seed));
+    this.batchesPerEpoch = this.batches.batchesPerEpoch;
   }
 
   nextBatch(): PairBatchWithIndex {
-    if (this.index >= this.batchesPerEpoch) {
-      this.epoch++;
-      this.index = 0;
-    }
-    if (this.permEpoch !== this.epoch || !this.perm) {
-      this.perm = this.permute(this.pairs.length, this.epoch);
-      this.permEpoch = this.epoch;
-    }
-    const idx = Int32Array.from(this.perm.subarray(this.index * this.batchPairs, (this.index + 1) * this.batchPairs));
-    this.index++;
+    const idx = Int32Array.from(this.batches.next());
     return { ...pairBatch(Array.from(idx, (i) => this.pairs[i]!), this.padId, this.maxLen), pairIndex: idx };
   }
 
@@ -61,26 +49,14 @@ export abstract class PairObjectiveBase {
   }
 
   position(): BatchPosition {
-    return { epoch: this.epoch, index: this.index };
+    return this.batches.position();
   }
 
   restorePosition(position: unknown): void {
-    const p = position as BatchPosition;
-    if (!p || !Number.isInteger(p.epoch) || !Number.isInteger(p.index) || p.epoch < 0 || p.index < 0 || p.index > this.batchesPerEpoch) {
-      throw new RangeError(`${this.kind} data position ${JSON.stringify(position)} does not fit ${this.batchesPerEpoch} batches per ` +
-        "epoch; was the checkpoint made with other pairs or --batch?");
-    }
-    this.epoch = p.epoch;
-    this.index = p.index;
+    this.batches.restore(position, this.kind, "was the checkpoint made with other pairs or --batch?");
   }
 
   skip(k: number): void {
-    for (let i = 0; i < k; i++) {
-      if (this.index >= this.batchesPerEpoch) {
-        this.epoch++;
-        this.index = 0;
-      }
-      this.index++;
-    }
+    this.batches.skip(k);
   }
 }

@@ -4,7 +4,8 @@
 // the held-out rows' assistant tokens.
 // Leaves out: per-example attention masks in packed rows (see sft-data.ts).
 import { noGrad, tidy } from "../../tensor/index.js";
-import { seededPermutation, type BatchPosition, type EpochPermutation } from "../batches.js";
+import { seededPermutation, type BatchPosition } from "../batches.js";
+import { EpochBatches } from "../epoch-batches.js";
 import type { TrainModel } from "../model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
 import type { PackedRows } from "../sft-data.js";
@@ -49,32 +50,18 @@ export class SftObjective implements TrainingObjective<RowBatch> {
   readonly tokensPerMicroBatch: number;
   readonly seq: number;
   readonly batchesPerEpoch: number;
-  private epoch = 0;
-  private index = 0;
-  private readonly permute: EpochPermutation;
-  private perm: Uint32Array | null = null;
-  private permEpoch = -1;
+  private readonly batches: EpochBatches;
 
   constructor(private readonly train: PackedRows, private readonly val: PackedRows | null, private readonly batch: number,
     seed: number) {
     this.seq = train.seq;
     this.tokensPerMicroBatch = batch * train.seq;
-    this.batchesPerEpoch = Math.floor(train.rows / batch);
-    this.permute = seededPermutation(seed);
+    this.batches = new EpochBatches(train.rows, batch, seededPermutation(seed));
+    this.batchesPerEpoch = this.batches.batchesPerEpoch;
   }
 
   nextBatch(): RowBatch {
-    if (this.index >= this.batchesPerEpoch) {
-      this.epoch++;
-      this.index = 0;
-    }
-    if (this.permEpoch !== this.epoch || !this.perm) {
-      this.perm = this.permute(this.train.rows, this.epoch);
-      this.permEpoch = this.epoch;
-    }
-    const b = gatherRows(this.train, this.perm.subarray(this.index * this.batch, (this.index + 1) * this.batch));
-    this.index++;
-    return b;
+    return gatherRows(this.train, this.batches.next());
   }
 
   loss(model: TrainModel, b: RowBatch): ObjectiveLoss {
@@ -89,27 +76,15 @@ export class SftObjective implements TrainingObjective<RowBatch> {
   }
 
   position(): BatchPosition {
-    return { epoch: this.epoch, index: this.index };
+    return this.batches.position();
   }
 
   restorePosition(position: unknown): void {
-    const p = position as BatchPosition;
-    if (!p || !Number.isInteger(p.epoch) || !Number.isInteger(p.index) || p.epoch < 0 || p.index < 0 || p.index > this.batchesPerEpoch) {
-      throw new RangeError(`SFT data position ${JSON.stringify(position)} does not fit ${this.batchesPerEpoch} batches per ` +
-        "epoch; was the checkpoint made with other data, --seq or --batch?");
-    }
-    this.epoch = p.epoch;
-    this.index = p.index;
+    this.batches.restore(position, "SFT", "was the checkpoint made with other data, --seq or --batch?");
   }
 
   skip(k: number): void {
-    for (let i = 0; i < k; i++) {
-      if (this.index >= this.batchesPerEpoch) {
-        this.epoch++;
-        this.index = 0;
-      }
-      this.index++;
-    }
+    this.batches.skip(k);
   }
 
   validate(model: TrainModel): number | null {
