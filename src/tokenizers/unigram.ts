@@ -22,6 +22,12 @@ export interface UnigramOptions {
   byteFallback: boolean;
   /** Fuse consecutive unknown characters into one <unk> (HF's default, SentencePiece's behaviour). */
   fuseUnk?: boolean;
+  /** Which pieces segmentation may use (default all; llama.cpp's UGM: normal, user-defined and unused ones). */
+  matchable?: (id: number) => boolean;
+  /** Which pieces set the lowest score the unknown penalty counts from (default all; llama.cpp: normal ones). */
+  scoredForUnknown?: (id: number) => boolean;
+  /** An unknown run is first looked up as a piece of its own (HF); false: always <unk> (llama.cpp). Default true. */
+  lookUpUnknownText?: boolean;
 }
 
 /** Trie over UTF-16 code units: child of (node, code) by open addressing; terminal[node] = piece id or −1. */
@@ -33,7 +39,7 @@ class PieceTrie {
   terminal: Int32Array;
   private nodes = 1;
 
-  constructor(pieces: ReadonlyArray<readonly [string, number]>) {
+  constructor(pieces: ReadonlyArray<readonly [string, number]>, matchable: (id: number) => boolean) {
     let chars = 0;
     for (const [p] of pieces) chars += p.length;
     let cap = 16;
@@ -43,7 +49,7 @@ class PieceTrie {
     this.children = new Int32Array(cap);
     this.terminal = new Int32Array(chars + 1).fill(-1);
     pieces.forEach(([p], id) => {
-      if (p.length === 0) return;
+      if (p.length === 0 || !matchable(id)) return;
       let node = 0;
       for (let i = 0; i < p.length; i++) {
         const code = p.charCodeAt(i);
@@ -91,10 +97,10 @@ export class UnigramModel implements WordModel {
 
   constructor(private readonly options: UnigramOptions) {
     const { pieces } = options;
-    this.trie = new PieceTrie(pieces);
+    this.trie = new PieceTrie(pieces, options.matchable ?? (() => true));
     this.scores = Float64Array.from(pieces, ([, s]) => s);
     let min = Infinity;
-    for (const s of this.scores) if (s < min) min = s;
+    this.scores.forEach((s, id) => { if (s < min && (options.scoredForUnknown?.(id) ?? true)) min = s; });
     this.unkScore = min - UNK_PENALTY;
     this.tokenToId = new Map(pieces.map(([p], id) => [p, id] as const));
     if (options.byteFallback) {
@@ -185,7 +191,7 @@ export class UnigramModel implements WordModel {
 
   /** A (fused) unknown run: the piece itself if the vocabulary has it, else its UTF-8 bytes, else <unk>. */
   private pushUnknown(text: string, out: number[]): void {
-    const known = this.tokenToId.get(text);
+    const known = this.options.lookUpUnknownText === false ? undefined : this.tokenToId.get(text);
     if (known !== undefined) {
       out.push(known);
       return;
