@@ -111,6 +111,23 @@ function suite(name: string, target: () => Promise<{ db: string; cleanup: () => 
       assert.equal((await call(desk.url, "GET", `/api/conversations/${a.id}/stream?token=${b.token}`)).status, 404);
     });
 
+    test("English: a follow-up about a carried-over 故宫 is answered from the English passage; Markdown arrives as plain text", async () => {
+      const c = (await call(desk.url, "POST", "/api/conversations", { body: { language: "en" } })).json;
+      const say = async (text: string) => (await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text } })).json.reply;
+      assert.match((await say("How much is a ticket to the Forbidden City?")).text, /60 yuan/);
+      const followUp = await say("And when does it close?");
+      assert.equal(followUp.route, "kb");
+      assert.doesNotMatch(followUp.text, /\p{Script=Han}/u, `an English reply, got: ${followUp.text}`);
+      assert.match(followUp.text, /8:30-17:00/);
+      const d = (await call(desk.url, "POST", "/api/conversations", { body: { language: "en" } })).json;
+      const policy = (await call(desk.url, "POST", `/api/conversations/${d.id}/messages`, { token: d.token, body: { text: "What is the hotel cancellation policy?" } })).json.reply;
+      assert.equal(policy.route, "kb");
+      assert.match(policy.citations[0].doc, /services\.md/);
+      assert.match(policy.citations[0].text, /^## Hotel booking/, "the citation keeps the passage as written");
+      assert.doesNotMatch(policy.text, /^#|\n#/, `no Markdown heading in the reply: ${policy.text}`);
+      assert.match(policy.text, /^We book hotels across Beijing/);
+    });
+
     test("bad requests get clear errors and lose nothing", async () => {
       const c = (await call(desk.url, "POST", "/api/conversations", { body: {} })).json;
       await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text: "你好" } });
