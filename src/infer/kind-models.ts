@@ -122,6 +122,10 @@ class DecoderSequence implements SequenceState {
   truncate(n: number): void {
     this.state.selfCache.truncate(n);
   }
+  fork(): SequenceState {
+    if (!this.state.fork) throw new Error("[fork] this model's decoder state cannot be forked (beam search needs it)");
+    return new DecoderSequence(this.state.fork());
+  }
   dispose(): void {
     this.state.dispose();
   }

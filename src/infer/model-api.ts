@@ -19,6 +19,9 @@ export interface SequenceState {
   truncate(n: number): void;
   /** Frees the cache memory; the sequence cannot be used afterwards. */
   dispose(): void;
+  /** An independent copy of the sequence (its cache copied; a seq2seq source shared), for beam search. Absent: the
+   *  model cannot fork sequences. */
+  fork?(): SequenceState;
 }
 
 export interface ForwardItem {
