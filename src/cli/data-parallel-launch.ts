@@ -3,7 +3,7 @@
 // training loop gets DataParallelSettings. The flags --zero1, --checksum-every K and --bucket-mb M are taken out
 // of the command's arguments here, so every training command accepts them the same way.
 // A build without MPI started by mpirun with N > 1: rank 0 trains alone and says so once, the other ranks exit 0
-// at once (N copies of one run writing one folder would corrupt it). A fatal error on any rank aborts the whole
+// at once (N copies of one run writing one folder would corrupt it). ZHIYU_NO_MPI=1 acts as such a build. A fatal error on any rank aborts the whole
 // job (MPI_Abort), so no rank waits forever in a collective for a peer that has gone.
 // Leaves out: launchers other than Open MPI's mpirun and MPICH-style PMI environments; elastic membership.
 import os from "node:os";
@@ -62,7 +62,8 @@ export function launchDataParallel(command: string, argv: readonly string[], env
     if (zero1) process.stderr.write(`zhiyu ${command}: --zero1 shards optimizer state across mpirun ranks; in one process it changes nothing\n`);
     return { argv: rest, settings: null, rank: 0, standDown: false, threadsPerRank, stdout };
   }
-  const why = mpiUnavailableReason();
+  // ZHIYU_NO_MPI=1 makes this process behave as a build without MPI (and lets the tests check that path).
+  const why = env.ZHIYU_NO_MPI === "1" ? "ZHIYU_NO_MPI=1 turns MPI off" : mpiUnavailableReason();
   if (why) {
     if (rank === 0) {
       process.stderr.write(`zhiyu ${command}: started by mpirun as rank 0 of ${size}, but ${why}; training in this process ` +

@@ -58,6 +58,8 @@ export interface RunTrainingInput {
 }
 
 export interface RunTrainingResult {
+  /** The trained model as this process holds it at the end (tests compare ranks' parameters). */
+  model: TrainModel;
   /** Loss of every step run in this process (after rollbacks, the re-run steps appear again). */
   losses: number[];
   finalStep: number;
@@ -220,5 +222,5 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
     display, jsonOut: o.jsonLog ? input.stdout : null, shouldStop: input.shouldStop,
     distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
   });
-  return { losses: result.losses, finalStep: result.finalStep, rollbacks: result.rollbacks, lastCheckpoint: result.lastCheckpoint };
+  return { model, losses: result.losses, finalStep: result.finalStep, rollbacks: result.rollbacks, lastCheckpoint: result.lastCheckpoint };
 }
