@@ -3,12 +3,13 @@
 // bit-identical parameters on both ranks (each rank's parameters are written by the harness data-parallel/rank.ts
 // and compared here byte for byte), plainly and with ZeRO-1; killing one rank ends the job non-zero within 30 s
 // with its checkpoints intact, and `--resume` in one process continues the uninterrupted run's loss curve; a job
-// told there is no MPI (ZHIYU_NO_MPI=1, as a build without it) trains once on rank 0 and says so once.
+// told there is no MPI (ZHIYU_NO_MPI=1, as a build without it) trains once on rank 0 and says so once; an Open MPI
+// --hostfile naming two loopback addresses runs the two ranks as two "hosts" talking TCP.
 // Skipped, saying why, where mpirun or the addon's MPI is missing. A tiny GPT-2 on byte-level Shakespeare.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { writeTokenFile } from "../../src/train/token-file.js";
@@ -53,7 +54,7 @@ function losses(jsonLog: string): Map<number, number> {
   return out;
 }
 
-async function equivalence(extra: string[], gradAccum: number): Promise<void> {
+async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir: string) => string[] = () => []): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-dp-"));
   try {
     const flags = ["--preset", "tiny", "--data", makeData(dir), "--batch", "2", "--seq", "32", "--steps", "20",
@@ -63,7 +64,7 @@ async function equivalence(extra: string[], gradAccum: number): Promise<void> {
     for (const d of [one, two]) spawnSync("mkdir", ["-p", d]);
     const solo = await run(process.execPath, [...HARNESS, one, ...flags]);
     assert.equal(solo.code, 0, solo.stderr);
-    const dp = await run("mpirun", [...MPIRUN, "-np", "2", process.execPath, ...HARNESS, two, ...flags, ...extra, "--checksum-every", "5"]);
+    const dp = await run("mpirun", [...MPIRUN, ...mpirunArgs(dir), "-np", "2", process.execPath, ...HARNESS, two, ...flags, ...extra, "--checksum-every", "5"]);
     assert.equal(dp.code, 0, dp.stderr);
     const ref = JSON.parse(readFileSync(path.join(one, "rank-0.json"), "utf8")) as { losses: number[] };
     assert.equal(ref.losses.length, 20);
@@ -83,6 +84,7 @@ async function equivalence(extra: string[], gradAccum: number): Promise<void> {
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
     assert.ok(worst < 1e-5, `parameters differ from one process by up to ${worst}`);
+    return dp.stderr;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -94,6 +96,17 @@ test("mpirun -np 2: 20 steps give one process's losses (same micro-batches, with
 
 test("mpirun -np 2 --zero1: the same losses and identical parameters with AdamW state sharded across ranks", { skip, timeout: 120_000 }, async () => {
   await equivalence(["--zero1"], 4);
+});
+
+test("mpirun --hostfile with two loopback addresses as two hosts (TCP between them): the same losses and parameters", { skip, timeout: 120_000 }, async () => {
+  const stderr = await equivalence([], 2, (dir) => {
+    const hosts = path.join(dir, "hosts");
+    writeFileSync(hosts, "# Open MPI hostfile: one slot on each of two \"hosts\"\n127.0.0.1 slots=1\n127.0.0.2 slots=1\n");
+    return ["--hostfile", hosts, "--mca", "plm_rsh_agent", path.resolve("test/train/data-parallel/loopback-agent.sh"),
+      "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"];
+  });
+  // Rank 1 ran under a daemon Open MPI started for the second host (through the agent, as it would over ssh).
+  assert.match(stderr, /loopback-agent: starting the daemon of host 127\.0\.0\.2/);
 });
 
 /** Processes under pid (any depth), read from /proc. */
