@@ -4,7 +4,8 @@
 // and compared here byte for byte), plainly and with ZeRO-1; killing one rank ends the job non-zero within 30 s
 // with its checkpoints intact, and `--resume` in one process continues the uninterrupted run's loss curve; a job
 // told there is no MPI (ZHIYU_NO_MPI=1, as a build without it) trains once on rank 0 and says so once; an Open MPI
-// --hostfile naming two loopback addresses runs the two ranks as two "hosts" talking TCP.
+// --hostfile naming two loopback addresses runs the two ranks as two "hosts" talking TCP; ranks that start with
+// different parameters stop with an error naming the rank.
 // Skipped, saying why, where mpirun or the addon's MPI is missing. A tiny GPT-2 on byte-level Shakespeare.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -208,6 +209,21 @@ test("an mpirun job without MPI (ZHIYU_NO_MPI=1, as a build without it) trains o
     assert.equal(r.stderr.split("training in this process alone").length - 1, 1, r.stderr);
     assert.deepEqual([...losses(r.stdout).keys()], [0, 1, 2]);
     assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("{") && l.includes('"loss"')).length, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("ranks whose parameters differ (here: two seeds, via mpirun's MPMD syntax) stop the job with an error naming the rank", { skip, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-dp-diverge-"));
+  try {
+    const flags = ["--preset", "tiny", "--data", makeData(dir), "--batch", "2", "--seq", "32", "--steps", "3", "--grad-accum", "2", "--threads", "1"];
+    const cli = [process.execPath, "bin/zhiyu.mjs", "train", ...flags];
+    const t0 = performance.now();
+    const r = await run("mpirun", [...MPIRUN, "-np", "1", ...cli, "--seed", "1", ":", "-np", "1", ...cli, "--seed", "2"]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /data-parallel ranks diverged at step 0: the parameters of rank\(s\) 1 \(checksum [0-9a-f]{16}\) differ from rank 0's/);
+    assert.ok(performance.now() - t0 < 30_000);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
