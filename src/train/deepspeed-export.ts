@@ -75,6 +75,8 @@ export function exportDeepSpeed(e: DeepSpeedExport): { steps: number; startStep:
     schedule: { kind: o.schedule, lr: o.lr * state.lrFactor, min_lr: o.minLr * state.lrFactor, warmup_steps: o.warmup,
       total_steps: state.scheduleSteps ?? o.steps },
     adamw: { betas: [o.beta1, o.beta2], eps: o.eps, weight_decay: o.weightDecay, decayed_parameters: decayed },
+    // optimizer.safetensors keeps Zhiyu's layout: these parameters' moments are the transpose of the HF tensor.
+    moments_transposed: model.specs.filter((s) => model.hfTransposed(s.name)).map((s) => s.name),
     grad_clip: o.gradClip, dtype: o.dtype, seed: o.seed,
   };
   const ds = {

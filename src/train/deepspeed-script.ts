@@ -77,13 +77,16 @@ else:
     device = torch.device("cpu")
     optimizer = torch.optim.AdamW(groups, lr=sched["lr"], betas=betas, eps=eps)
     moments = load_file(os.path.join(here, "optimizer.safetensors"))
+    transposed = set(run["moments_transposed"])
     for n, p in named:
         key = zhiyu_name(n)
         m, v = moments.get(key + ".m"), moments.get(key + ".v")
         if m is None or v is None:
             sys.exit(f"train.py: optimizer.safetensors has no moments for {n} ({key})")
+        if key in transposed:  # GPT-2's Conv1D: Zhiyu keeps [out, in], the HF file [in, out]
+            m, v = m.t(), v.t()
         if m.shape != p.shape:
-            m, v = m.reshape(p.shape[::-1]).t(), v.reshape(p.shape[::-1]).t()  # GPT-2 Conv1D: Zhiyu keeps [out, in]
+            sys.exit(f"train.py: moments of {key} are {tuple(m.shape)}, the parameter {tuple(p.shape)}")
         optimizer.state[p] = {"step": torch.tensor(float(run["optimizer_step"])), "exp_avg": m.contiguous().clone(),
                               "exp_avg_sq": v.contiguous().clone()}
 
