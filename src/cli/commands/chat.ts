@@ -17,7 +17,6 @@ import { loadModel } from "../../infer/load.js";
 import { Generation } from "../../infer/generate.js";
 import { encodeChat, type ChatMessage } from "../../infer/chat-template.js";
 import { describeDropped, fitHistory, HistoryOverflowError, replyReserve } from "../../infer/history.js";
-import { readModelInfo } from "../../infer/model-info.js";
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
 import { createToolset, openDocumentIndex, type Toolset } from "../../tools/toolset.js";
 import { withRetrievedPassages } from "../../tools/retrieval.js";
@@ -97,7 +96,7 @@ export async function run(argv: string[]): Promise<number | void> {
     throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
   }
   const model = await loadModel(modelPath, { threads });
-  const info = readModelInfo(modelPath, model.chatTemplate);
+  const info = model.info;
   if (toolset && !info.toolCalls) {
     process.stderr.write(`zhiyu chat: warning: ${info.name} was not trained to call tools (${info.toolCallsSource}); ` +
       `the tool definitions take part of its ${model.contextLength}-token context and it will rarely call them. ` +
