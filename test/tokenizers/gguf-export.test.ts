@@ -10,6 +10,7 @@ import path from "node:path";
 import { readGguf } from "../../src/io/gguf.js";
 import { ggufTokenizerMetadata, UnsupportedTokenizerExport } from "../../src/tokenizers/gguf-export.js";
 import { tokenizerFromGguf } from "../../src/tokenizers/gguf-vocab.js";
+import { readSentencePieceModel, SentencePieceModelError } from "../../src/tokenizers/sentencepiece-model.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 
 const HF = "../shared/testdata/hf";
@@ -100,4 +101,12 @@ test("tokenizer.json alone (gemma2 without tokenizer.model): llama.cpp's tokens 
 test("a Unigram tokenizer.json without tokenizer.model, or no tokenizer at all, is refused by name", () => {
   assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: { model: { type: "Unigram", vocab: [["<unk>", 0]] } } }), /Unigram vocabulary without its tokenizer\.model/);
   assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: undefined }), UnsupportedTokenizerExport);
+});
+
+test("a truncated or foreign tokenizer.model is an error naming the field and the byte", { skip: !existsSync(path.join(GEMMA, "model")) && "no gemma2 case" }, () => {
+  const bytes = readFileSync(path.join(GEMMA, "model", "tokenizer.model"));
+  assert.throws(() => readSentencePieceModel(bytes.subarray(0, 1001)), (e: Error) =>
+    e instanceof SentencePieceModelError && /tokenizer\.model: .* at byte \d+: .*(past the end|are left)/.test(e.message));
+  assert.throws(() => readSentencePieceModel(new TextEncoder().encode('{"model": "json"}')), SentencePieceModelError);
+  assert.equal(readSentencePieceModel(bytes).pieces.length, 1000);
 });
