@@ -3,9 +3,13 @@
 // a stop string, max tokens or the context length.
 // Stop strings may span token boundaries: text that could still become a stop string is held back until it is
 // ruled out, and the stop string itself is never emitted (OpenAI semantics).
-// Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and grammars.
+// An optional sampling constraint masks the logits before each token (the CLI passes the UTF-8 constraint of
+// grammar/utf8-constraint.ts so text never holds U+FFFD from byte tokens, as the server does for every request).
+// Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and building
+// grammars (the server's job).
 import type { SequenceState, TextModel } from "./model-api.js";
 import { Sampler, type SamplingParams } from "./sampler.js";
+import type { TokenConstraint } from "./grammar/token-mask.js";
 
 export interface GenerateOptions extends SamplingParams {
   /** Most tokens to generate (default 256). */
@@ -20,6 +24,8 @@ export interface GenerateOptions extends SamplingParams {
   onToken?: (id: number, logits: Float32Array) => void;
   /** Receives the logits at the last prompt position (before any sampling). */
   onPromptLogits?: (logits: Float32Array) => void;
+  /** Masks tokens that may not come next (e.g. valid UTF-8 only); sampling sees the masked logits. */
+  constraint?: TokenConstraint;
 }
 
 export type FinishReason = "stop" | "length";
@@ -126,11 +132,19 @@ export class Generation {
       this.options.onPromptLogits?.(this.logits);
     }
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    const id = this.sampler.sample(this.logits, this.history);
+    const constraint = this.options.constraint;
+    // The mask writes into a copy: the model's row is left as it came.
+    const logits = constraint ? new Float32Array(this.logits) : this.logits;
+    constraint?.mask(logits);
+    const id = this.sampler.sample(logits, this.history);
+    if (constraint) {
+      if (!Number.isFinite(logits[id])) throw new Error("[generate] no token is allowed by the sampling constraint at this point");
+      constraint.accept(id);
+    }
     this.ids.push(id);
     this.history.push(id);
-    this.options.onToken?.(id, this.logits);
-    if (this.stopIds.has(id)) return this.finish("stop");
+    this.options.onToken?.(id, logits);
+    if (this.stopIds.has(id) || constraint?.finished) return this.finish("stop");
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
     this.emit(emit);
     if (stopped) return this.finish("stop", false);
