@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { loadModel } from "../../../infer/load.js";
 import { generate } from "../../../infer/generate.js";
-import { renderChat } from "../../../infer/chat-template.js";
+import { encodeChat } from "../../../infer/chat-template.js";
 import { startServer } from "../../../serve/server.js";
 import { startDesk } from "../../../apps/contact-centre/server/app.js";
 import type { Generate } from "../../../apps/contact-centre/kb/types.js";
@@ -59,8 +59,8 @@ export async function run(argv: string[]): Promise<number> {
   if (model) {
     const stop = model.chatTemplate === null || model.chatTemplate.includes("<|im_end|>") ? ["<|im_end|>"] : [];
     generateReply = async ({ system, user }) => {
-      const prompt = renderChat(model, [{ role: "system", content: system }, { role: "user", content: user }], { addGenerationPrompt: true });
-      const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false, parseSpecial: true });
+      // A customer's text (and KB passages) stay plain text: a typed "<|im_start|>" is not a turn marker.
+      const ids = encodeChat(model, [{ role: "system", content: system }, { role: "user", content: user }], { addGenerationPrompt: true });
       return generate(model, ids, { maxTokens: 160, stop, temperature: 0 }).text;
     };
   }
