@@ -15,13 +15,14 @@
 //   LlamaHfVocab writes -1000 for every token there, which loses the merge order.) add_space_prefix false when the
 //   model adds no dummy "▁" (tokenizer_config.json add_prefix_space, tokenizer.model's normalizer, or a
 //   tokenizer.json without a Prepend/Metaspace prefix), as llama.cpp's Gemma converters write it.
+// - SentencePiece Unigram tokenizer.json → model "t5" (llama.cpp's layout of spiece.model: pieces, scores, token
+//   types, whitespace flags).
 // - special ids and add_bos/add_eos/add_sep as gguf-py's SpecialVocab finds them (special-vocab.ts); the chat
 //   template when there is one.
 // Inputs are parsed JSON and the tokenizer.model bytes (the caller reads the files); nothing here touches the file
 // system. WordPiece (BERT) vocabularies are written by src/infer/encoder-export.ts.
-// Leaves out: Unigram tokenizer.json without a tokenizer.model (Zhiyu does not load Unigram; llama.cpp writes
-// those as "t5", which Zhiyu does not read) and WordPiece in a decoder folder — an UnsupportedTokenizerExport
-// error names the kind, and the caller writes the file without a vocabulary.
+// Leaves out: WordPiece in a decoder folder and other model types — an UnsupportedTokenizerExport error names the
+// kind, and the caller writes the file without a vocabulary.
 import type { GgufValue, GgufValueType } from "../io/gguf.js";
 import { GGUF_PRE_REGEXES } from "./pretokenizers.js";
 import { PIECE_BYTE, PIECE_CONTROL, PIECE_UNKNOWN, PIECE_UNUSED, readSentencePieceModel } from "./sentencepiece-model.js";
@@ -83,12 +84,11 @@ export function ggufTokenizerMetadata(files: HfTokenizerFiles): GgufMetadataEntr
     (Array.isArray(asObject(tj.pre_tokenizer).pretokenizers) &&
       (asObject(tj.pre_tokenizer).pretokenizers as unknown[]).some((p) => asObject(p).type === "ByteLevel"));
   if (files.tokenizerJson !== undefined && model.type === "BPE" && byteLevel && model.byte_fallback !== true) return byteLevelBpe(files);
+  if (model.type === "Unigram") return unigramMetadata(files);
   if (files.sentencePieceModel) return sentencePieceFromModel(files, files.sentencePieceModel);
   if (model.type === "BPE" && model.byte_fallback === true) return sentencePieceFromJson(files);
   if (files.tokenizerJson === undefined) throw new UnsupportedTokenizerExport("a folder without tokenizer.json or tokenizer.model");
-  const kind = model.type === "Unigram" ? "a Unigram vocabulary without its tokenizer.model"
-    : `a ${String(model.type ?? "unknown")} vocabulary that is neither byte-level BPE nor SentencePiece`;
-  throw new UnsupportedTokenizerExport(kind);
+  throw new UnsupportedTokenizerExport(`a ${String(model.type ?? "unknown")} vocabulary that is neither byte-level BPE nor SentencePiece`);
 }
 
 /** The size of the vocabulary: config.json's vocab_size (the embedding's rows), at least `atLeast`. */
@@ -247,4 +247,52 @@ function sentencePieceFromJson(files: HfTokenizerFiles): GgufMetadataEntries {
   }
   addTokensOnTop(v, files);
   return llamaEntries(v, files, jsonAddsDummyPrefix(tj));
+}
+
+/** A SentencePiece Unigram tokenizer.json → llama.cpp's `t5` vocabulary (what convert_hf_to_gguf.py writes from
+ *  spiece.model): pieces with scores, token types (2 unknown, 3 control, 4 user-defined, 6 byte), the whitespace
+ *  flags, and EOS appended when the post-processor appends </s>. Sentinels and other added tokens keep their ids. */
+function unigramMetadata(files: HfTokenizerFiles): GgufMetadataEntries {
+  const tj = asObject(files.tokenizerJson);
+  const model = asObject(tj.model);
+  const modelConfig = asObject(files.modelConfig);
+  const vocab = Array.isArray(model.vocab) ? (model.vocab as unknown[]) : [];
+  const added = Array.isArray(tj.added_tokens) ? (tj.added_tokens as unknown[]).map(asObject) : [];
+  const byId = new Map<number, { text: string; score: number; type: number }>();
+  vocab.forEach((entry, id) => {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "number") {
+      throw new UnsupportedTokenizerExport(`Unigram vocab entry ${id} that is not [piece, score]`);
+    }
+    const text = entry[0] as string;
+    byId.set(id, { text, score: entry[1] as number, type: id === model.unk_id ? 2 : /^<0x[0-9A-F]{2}>$/.test(text) ? 6 : TOKEN_NORMAL });
+  });
+  for (const a of added) {
+    if (typeof a.id !== "number" || typeof a.content !== "string") continue;
+    const prev = byId.get(a.id);
+    if (prev?.type === 2) continue;
+    byId.set(a.id, { text: a.content, score: prev?.score ?? -1000, type: a.special === true ? TOKEN_CONTROL : TOKEN_USER_DEFINED });
+  }
+  const largest = Math.max(-1, ...byId.keys());
+  const size = Math.max(largest + 1, typeof modelConfig.vocab_size === "number" ? modelConfig.vocab_size : 0);
+  const tokens: string[] = [], scores: number[] = [], types: number[] = [];
+  for (let id = 0; id < size; id++) {
+    const t = byId.get(id);
+    tokens.push(t ? t.text : `[PAD${id}]`);
+    scores.push(t ? t.score : -1000);
+    types.push(t ? t.type : 5);
+  }
+  const normalizerText = JSON.stringify(tj.normalizer ?? null);
+  const post = JSON.stringify(tj.post_processor ?? null);
+  const out: GgufMetadataEntries = [
+    ["tokenizer.ggml.model", "t5"],
+    ["tokenizer.ggml.pre", "default"],
+    ["tokenizer.ggml.tokens", tokens],
+    ["tokenizer.ggml.scores", scores, "array:f32"],
+    ["tokenizer.ggml.token_type", types, "array:i32"],
+    ["tokenizer.ggml.add_space_prefix", JSON.stringify(tj.pre_tokenizer ?? null).includes('"prepend_scheme":"never"') ? false : true, "bool"],
+    ["tokenizer.ggml.remove_extra_whitespaces", normalizerText.includes(" {2,}"), "bool"],
+  ];
+  out.push(...ggufSpecialVocab(files, size));
+  if (!out.some(([k]) => k === "tokenizer.ggml.add_eos_token")) out.push(["tokenizer.ggml.add_eos_token", post.includes("</s>"), "bool"]);
+  return out;
 }

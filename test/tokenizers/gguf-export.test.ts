@@ -98,8 +98,9 @@ test("tokenizer.json alone (gemma2 without tokenizer.model): llama.cpp's tokens 
   for (const text of [...SAMPLES, ...LLAMA_ONLY]) assert.deepEqual(tok.encode(text), llamaCpp.encode(text), text);
 });
 
-test("a Unigram tokenizer.json without tokenizer.model, or no tokenizer at all, is refused by name", () => {
-  assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: { model: { type: "Unigram", vocab: [["<unk>", 0]] } } }), /Unigram vocabulary without its tokenizer\.model/);
+test("a WordPiece tokenizer.json in a decoder folder, or no tokenizer at all, is refused by name", () => {
+  assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: { model: { type: "WordPiece", vocab: { "[UNK]": 0 } } } }),
+    /a WordPiece vocabulary that is neither byte-level BPE nor SentencePiece/);
   assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: undefined }), UnsupportedTokenizerExport);
 });
 
