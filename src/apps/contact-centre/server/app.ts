@@ -137,6 +137,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   service.onClosed = (id) => inspections.enqueue(id);
   const caughtUp = inspections.catchUp().then((n) => { if (n > 0) log(`inspection: ${n} closed conversations (re)inspected under ${inspections.inspector.version}`); },
     (err) => log(`inspection catch-up: ${(err as Error).message}`));
+  const leaveRemote = db.signals ? await live.connectRemote(db.signals, (id) => service.conversations.message(id)) : null;
   const corsHeaders = (req: IncomingMessage): Record<string, string> => {
     const origin = String(req.headers.origin ?? "");
     const allowed = settings.allowedOrigins.includes("*") ? "*" : settings.allowedOrigins.includes(origin) ? origin : "";
@@ -200,6 +201,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   return {
     url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, catalogueSize: catalogue.length, inspections,
     async close() {
+      await leaveRemote?.();
       await deliverer.stop();
       await caughtUp;
       await inspections.idle();
