@@ -115,6 +115,9 @@ class Sequence implements SequenceState {
   truncate(n: number): void {
     this.cache.truncate(n);
   }
+  fork(): SequenceState {
+    return new Sequence(this.cache.clone());
+  }
   dispose(): void {
     this.cache.dispose();
   }

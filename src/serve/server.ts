@@ -14,7 +14,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TextModel } from "../infer/model-api.js";
+import type { GenerativeModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import { Engine } from "./engine.js";
 import { ApiError } from "./errors.js";
@@ -29,7 +29,7 @@ import { type EncoderService, encoderEmbedder, noChatModel, rerank } from "./enc
 
 export interface ServerOptions {
   /** The chat / completions model; null when the server runs encoders only. */
-  model: TextModel | null;
+  model: GenerativeModel | null;
   /** A BERT-family encoder serving /v1/embeddings under its own name (zhiyu serve --embedding-model). */
   embeddingModel?: BertEncoder | null;
   /** A cross-encoder serving /v1/rerank (zhiyu serve --rerank-model). */

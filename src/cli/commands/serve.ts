@@ -4,7 +4,7 @@
 // (src/infer/model-info.ts), with one access-log line per request on stdout (--quiet turns it off). With only
 // --embedding-model / --rerank-model (BERT-family encoders for /v1/embeddings and /v1/rerank) it serves no chat model.
 // Leaves out: TLS, daemonising.
-import { loadModel } from "../../infer/load.js";
+import { loadAnyModel } from "../../infer/load.js";
 import { loadEncoder } from "../../infer/encoder.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
@@ -90,7 +90,13 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx });
+  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx });
+  if (loaded?.kind === "encoder") {
+    loaded.dispose();
+    throw new UsageError(`--model ${values.model}: ${loaded.architecture} is an encoder model; it cannot serve completions or chat. ` +
+      `Serve it with --embedding-model (or --rerank-model) instead\n\n${HELP}`);
+  }
+  const model = loaded;
   const info = model?.info ?? null;
   const encoder = (flag: "embedding-model" | "rerank-model") => {
     const p = values[flag];
