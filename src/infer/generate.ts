@@ -3,8 +3,10 @@
 // a stop string, max tokens or the context length.
 // Stop strings may span token boundaries: text that could still become a stop string is held back until it is
 // ruled out, and the stop string itself is never emitted (OpenAI semantics).
+// A seq2seq model (T5) runs the same loop: the prompt is the encoder input (encoded once by createSequence), the
+// first decoder step feeds the decoder start token, and the target limit is the model's contextLength.
 // Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and grammars.
-import type { SequenceState, TextModel } from "./model-api.js";
+import type { Seq2SeqModel, SequenceState, TextModel } from "./model-api.js";
 import { Sampler, type SamplingParams } from "./sampler.js";
 
 export interface GenerateOptions extends SamplingParams {
@@ -91,27 +93,34 @@ export class Generation {
   /** Prompt + generated ids, for the sampler's penalties (grown in place, not re-concatenated each token). */
   private readonly history: number[];
 
-  constructor(private readonly model: TextModel, promptIds: readonly number[], private readonly options: GenerateOptions = {}) {
+  /** What the first forward pass feeds: the prompt, or (seq2seq) the decoder start token. */
+  private readonly firstTokens: readonly number[];
+
+  constructor(private readonly model: TextModel | Seq2SeqModel, promptIds: readonly number[], private readonly options: GenerateOptions = {}) {
     if (promptIds.length === 0) throw new Error("[generate] the prompt is empty; give at least one token id (e.g. BOS)");
     for (const id of promptIds) {
       if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
         throw new RangeError(`[generate] prompt id ${id} is outside the vocabulary [0, ${model.vocabSize})`);
       }
     }
-    if (promptIds.length > model.contextLength) {
-      throw new RangeError(`[generate] the prompt has ${promptIds.length} tokens but the model's context length is ` +
-        `${model.contextLength}; shorten the prompt (or load the model with a larger contextLength)`);
+    const seq2seq = model.kind === "seq2seq";
+    const limit = seq2seq ? model.sourceLength : model.contextLength;
+    if (promptIds.length > limit) {
+      throw new RangeError(`[generate] the prompt has ${promptIds.length} tokens but the model's ${seq2seq ? "source (encoder input) limit" : "context length"} is ` +
+        `${limit}; shorten the prompt (or load the model with a larger contextLength)`);
     }
     const maxTokens = options.maxTokens ?? 256;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`[generate] maxTokens = ${maxTokens}; expected an integer ≥ 0`);
     this.maxTokens = maxTokens;
     this.promptIds = [...promptIds];
-    this.history = [...promptIds];
+    // Penalties look at what the decoder has seen: for seq2seq the target side only (as transformers does).
+    this.history = seq2seq ? [model.decoderStartTokenId] : [...promptIds];
+    this.firstTokens = seq2seq ? [model.decoderStartTokenId] : this.promptIds;
     this.sampler = new Sampler(options);
     this.decoder = model.tokenizer.createStreamDecoder();
     this.matcher = new StopStringMatcher(options.stop ?? []);
     this.stopIds = new Set(options.stopTokenIds ?? model.stopTokenIds);
-    this.seq = model.createSequence();
+    this.seq = model.kind === "seq2seq" ? model.createSequence(promptIds) : model.createSequence();
   }
 
   get done(): boolean {
@@ -122,7 +131,7 @@ export class Generation {
   step(): boolean {
     if (this.done) return false;
     if (this.logits === null) {
-      this.logits = this.model.forward([{ seq: this.seq, tokens: this.promptIds }])[0];
+      this.logits = this.model.forward([{ seq: this.seq, tokens: this.firstTokens }])[0];
       this.options.onPromptLogits?.(this.logits);
     }
     if (this.ids.length >= this.maxTokens) return this.finish("length");
@@ -135,7 +144,7 @@ export class Generation {
     this.emit(emit);
     if (stopped) return this.finish("stop", false);
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    if (this.history.length > this.model.contextLength) return this.finish("length");
+    if (this.seq.length >= this.model.contextLength) return this.finish("length");
     this.logits = this.model.forward([{ seq: this.seq, tokens: [id] }])[0];
     return true;
   }
@@ -173,14 +182,14 @@ export class Generation {
 }
 
 /** Generates to the end synchronously. */
-export function generate(model: TextModel, promptIds: readonly number[], options: GenerateOptions = {}): GenerateResult {
+export function generate(model: TextModel | Seq2SeqModel, promptIds: readonly number[], options: GenerateOptions = {}): GenerateResult {
   const g = new Generation(model, promptIds, options);
   while (g.step());
   return g.result();
 }
 
 /** Generates to the end, yielding to the event loop between tokens so streamed text reaches the terminal. */
-export async function generateStreaming(model: TextModel, promptIds: readonly number[],
+export async function generateStreaming(model: TextModel | Seq2SeqModel, promptIds: readonly number[],
   options: GenerateOptions = {}): Promise<GenerateResult> {
   const g = new Generation(model, promptIds, options);
   while (g.step()) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -13,6 +13,7 @@ import { gemma2Family } from "./gemma2/family.js";
 import { phi3Family } from "./phi3/family.js";
 import { glm4Family } from "./glm4/family.js";
 import { bertFamily } from "./bert/family.js";
+import { t5Family } from "./t5/family.js";
 
 /** A descriptor of any family (each method takes that family's own config). */
 export type AnyFamily = FamilyDescriptor<FamilyConfig>;
@@ -52,6 +53,10 @@ export class ModelRegistry {
 
   /** The family of a config.json; `where` names the file in the error. */
   ofHfConfig(json: Record<string, unknown>, where: string): AnyFamily {
+    // JSON.parse gives null, numbers, strings and arrays as readily as objects; every caller casts, so check here.
+    if (json === null || typeof json !== "object" || Array.isArray(json)) {
+      throw new ModelLoadError(`${where}: config.json must be a JSON object (got ${json === null ? "null" : Array.isArray(json) ? "an array" : typeof json})`);
+    }
     const type = typeof json.model_type === "string" ? json.model_type : "";
     const arch = Array.isArray(json.architectures) ? String(json.architectures[0] ?? "") : "";
     const family = this.families.find((f) => f.hfModelTypes.includes(type)) ?? this.families.find((f) => f.hfArchitectures.includes(arch));
@@ -101,4 +106,5 @@ export const MODEL_REGISTRY = new ModelRegistry([
   phi3Family,
   glm4Family,
   bertFamily,
+  t5Family,
 ]);

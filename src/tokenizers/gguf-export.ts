@@ -8,7 +8,8 @@
 //   strings looked up among the added tokens, then config.json's *_token_id for the ones still missing;
 //   add_bos_token / add_eos_token from tokenizer_config.json; the chat template when there is one.
 // Inputs are parsed JSON (the caller reads the files); nothing here touches the file system.
-// Leaves out: SentencePiece-style (Metaspace/byte-fallback), WordPiece and Unigram vocabularies — an
+// - SentencePiece Unigram → model "t5" (llama.cpp's layout of spiece.model: pieces, scores, token types).
+// Leaves out: SentencePiece-style BPE (Metaspace/byte-fallback) and WordPiece vocabularies — an
 // UnsupportedTokenizerExport error names the kind, and the caller writes the file without a vocabulary.
 import type { GgufValue, GgufValueType } from "../io/gguf.js";
 import { GGUF_PRE_REGEXES } from "./pretokenizers.js";
@@ -72,6 +73,7 @@ export function ggufTokenizerMetadata(files: HfTokenizerFiles): GgufMetadataEntr
   const byteLevel = decoder.type === "ByteLevel" || asObject(tj.pre_tokenizer).type === "ByteLevel" ||
     (Array.isArray(asObject(tj.pre_tokenizer).pretokenizers) &&
       (asObject(tj.pre_tokenizer).pretokenizers as unknown[]).some((p) => asObject(p).type === "ByteLevel"));
+  if (model.type === "Unigram") return unigramMetadata(tj, model, cfg, modelConfig, files);
   if (model.type !== "BPE" || !byteLevel || model.byte_fallback === true) {
     throw new UnsupportedTokenizerExport(`a ${String(model.type ?? "unknown")} vocabulary that is not byte-level BPE`);
   }
@@ -108,6 +110,12 @@ export function ggufTokenizerMetadata(files: HfTokenizerFiles): GgufMetadataEntr
     ["tokenizer.ggml.token_type", types, "array:i32"],
     ["tokenizer.ggml.merges", merges],
   ];
+  specialEntries(out, added, cfg, modelConfig, size, files);
+  return out;
+}
+
+/** Special ids (gguf-py SpecialVocab's lookup), add_bos/add_eos and the chat template, appended to `out`. */
+function specialEntries(out: GgufMetadataEntries, added: Json[], cfg: Json, modelConfig: Json, size: number, files: HfTokenizerFiles): void {
   const addedId = new Map(added.filter((a) => typeof a.content === "string").map((a) => [a.content as string, a.id as number]));
   for (const kind of SPECIALS) {
     const v = cfg[`${kind}_token`];
@@ -121,5 +129,49 @@ export function ggufTokenizerMetadata(files: HfTokenizerFiles): GgufMetadataEntr
     if (typeof cfg[flag] === "boolean") out.push([`tokenizer.ggml.${flag}`, cfg[flag] as boolean, "bool"]);
   }
   if (files.chatTemplate) out.push(["tokenizer.chat_template", files.chatTemplate]);
+}
+
+/** A SentencePiece Unigram tokenizer.json → llama.cpp's `t5` vocabulary (what convert_hf_to_gguf.py writes from
+ *  spiece.model): pieces with scores, token types (2 unknown, 3 control, 4 user-defined, 6 byte), the whitespace
+ *  flags, and EOS appended when the post-processor appends </s>. Sentinels and other added tokens keep their ids. */
+function unigramMetadata(tj: Json, model: Json, cfg: Json, modelConfig: Json, files: HfTokenizerFiles): GgufMetadataEntries {
+  const vocab = Array.isArray(model.vocab) ? (model.vocab as unknown[]) : [];
+  const added = Array.isArray(tj.added_tokens) ? (tj.added_tokens as unknown[]).map(asObject) : [];
+  const byId = new Map<number, { text: string; score: number; type: number }>();
+  vocab.forEach((entry, id) => {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "number") {
+      throw new UnsupportedTokenizerExport(`Unigram vocab entry ${id} that is not [piece, score]`);
+    }
+    const text = entry[0] as string;
+    byId.set(id, { text, score: entry[1] as number, type: id === model.unk_id ? 2 : /^<0x[0-9A-F]{2}>$/.test(text) ? 6 : TOKEN_NORMAL });
+  });
+  for (const a of added) {
+    if (typeof a.id !== "number" || typeof a.content !== "string") continue;
+    const prev = byId.get(a.id);
+    if (prev?.type === 2) continue;
+    byId.set(a.id, { text: a.content, score: prev?.score ?? -1000, type: a.special === true ? TOKEN_CONTROL : TOKEN_USER_DEFINED });
+  }
+  const largest = Math.max(-1, ...byId.keys());
+  const size = Math.max(largest + 1, typeof modelConfig.vocab_size === "number" ? modelConfig.vocab_size : 0);
+  const tokens: string[] = [], scores: number[] = [], types: number[] = [];
+  for (let id = 0; id < size; id++) {
+    const t = byId.get(id);
+    tokens.push(t ? t.text : `[PAD${id}]`);
+    scores.push(t ? t.score : -1000);
+    types.push(t ? t.type : 5);
+  }
+  const normalizerText = JSON.stringify(tj.normalizer ?? null);
+  const post = JSON.stringify(tj.post_processor ?? null);
+  const out: GgufMetadataEntries = [
+    ["tokenizer.ggml.model", "t5"],
+    ["tokenizer.ggml.pre", "default"],
+    ["tokenizer.ggml.tokens", tokens],
+    ["tokenizer.ggml.scores", scores, "array:f32"],
+    ["tokenizer.ggml.token_type", types, "array:i32"],
+    ["tokenizer.ggml.add_space_prefix", JSON.stringify(tj.pre_tokenizer ?? null).includes('"prepend_scheme":"never"') ? false : true, "bool"],
+    ["tokenizer.ggml.remove_extra_whitespaces", normalizerText.includes(" {2,}"), "bool"],
+  ];
+  specialEntries(out, added, cfg, modelConfig, size, files);
+  if (!out.some(([k]) => k === "tokenizer.ggml.add_eos_token")) out.push(["tokenizer.ggml.add_eos_token", post.includes("</s>"), "bool"]);
   return out;
 }
