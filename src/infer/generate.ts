@@ -5,9 +5,13 @@
 // ruled out, and the stop string itself is never emitted (OpenAI semantics).
 // A seq2seq model (T5) runs the same loop: the prompt is the encoder input (encoded once by createSequence), the
 // first decoder step feeds the decoder start token, and the target limit is the model's contextLength.
-// Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and grammars.
+// An optional sampling constraint masks the logits before each token (the CLI passes the UTF-8 constraint of
+// grammar/utf8-constraint.ts so text never holds U+FFFD from byte tokens, as the server does for every request).
+// Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and building
+// grammars (the server's job).
 import type { Seq2SeqModel, SequenceState, TextModel } from "./model-api.js";
 import { Sampler, type SamplingParams } from "./sampler.js";
+import type { TokenConstraint } from "./grammar/token-mask.js";
 
 export interface GenerateOptions extends SamplingParams {
   /** Most tokens to generate (default 256). */
@@ -22,6 +26,8 @@ export interface GenerateOptions extends SamplingParams {
   onToken?: (id: number, logits: Float32Array) => void;
   /** Receives the logits at the last prompt position (before any sampling). */
   onPromptLogits?: (logits: Float32Array) => void;
+  /** Masks tokens that may not come next (e.g. valid UTF-8 only); sampling sees the masked logits. */
+  constraint?: TokenConstraint;
 }
 
 export type FinishReason = "stop" | "length";
@@ -135,11 +141,19 @@ export class Generation {
       this.options.onPromptLogits?.(this.logits);
     }
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    const id = this.sampler.sample(this.logits, this.history);
+    const constraint = this.options.constraint;
+    // The mask writes into a copy: the model's row is left as it came.
+    const logits = constraint ? new Float32Array(this.logits) : this.logits;
+    constraint?.mask(logits);
+    const id = this.sampler.sample(logits, this.history);
+    if (constraint) {
+      if (!Number.isFinite(logits[id])) throw new Error("[generate] no token is allowed by the sampling constraint at this point");
+      constraint.accept(id);
+    }
     this.ids.push(id);
     this.history.push(id);
-    this.options.onToken?.(id, this.logits);
-    if (this.stopIds.has(id)) return this.finish("stop");
+    this.options.onToken?.(id, logits);
+    if (this.stopIds.has(id) || constraint?.finished) return this.finish("stop");
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
     this.emit(emit);
     if (stopped) return this.finish("stop", false);

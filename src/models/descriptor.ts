@@ -87,6 +87,8 @@ export interface DecoderState {
   /** Per layer, cross-attention K and V computed once from the encoder output. */
   readonly crossK: readonly Tensor[];
   readonly crossV: readonly Tensor[];
+  /** A copy of the self-attention cache sharing the cross K/V (beam search); absent: the family cannot fork. */
+  fork?(): DecoderState;
   dispose(): void;
 }
 

@@ -4,9 +4,8 @@
 // (src/infer/model-info.ts), with one access-log line per request on stdout (--quiet turns it off). With only
 // --embedding-model / --rerank-model (BERT-family encoders for /v1/embeddings and /v1/rerank) it serves no chat model.
 // Leaves out: TLS, daemonising.
-import { loadModel } from "../../infer/load.js";
+import { loadAnyModel } from "../../infer/load.js";
 import { loadEncoder } from "../../infer/encoder.js";
-import { readModelInfo } from "../../infer/model-info.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
@@ -91,8 +90,14 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx });
-  const info = model ? readModelInfo(values.model!, model.chatTemplate) : null;
+  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx });
+  if (loaded?.kind === "encoder") {
+    loaded.dispose();
+    throw new UsageError(`--model ${values.model}: ${loaded.architecture} is an encoder model; it cannot serve completions or chat. ` +
+      `Serve it with --embedding-model (or --rerank-model) instead\n\n${HELP}`);
+  }
+  const model = loaded;
+  const info = model?.info ?? null;
   const encoder = (flag: "embedding-model" | "rerank-model") => {
     const p = values[flag];
     if (p === undefined) return null;
@@ -114,8 +119,6 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const server = await startServer({
     model, embeddingModel, rerankModel,
-    modelName: info?.name,
-    modelToolCalls: info?.toolCalls,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
