@@ -30,7 +30,7 @@ import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "
 import { type AnyFamily, MODEL_REGISTRY, type ModelRegistry } from "../models/registry.js";
 import { type LoadedInfo, LoadedEncoder, LoadedSeq2Seq } from "./kind-models.js";
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
-import { chatTemplateFromFolder } from "./chat-template.js";
+import { chatTemplateFromFolder, TEXT_TO_TEXT_TEMPLATE } from "./chat-template.js";
 import { type ModelInfo, readModelInfo } from "./model-info.js";
 import { type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
 
@@ -228,7 +228,9 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
     hiddenSize: opened.config.hiddenSize, contextLength: opened.contextLength, tokenizer: opened.tokenizer,
     stopTokenIds: opened.stopTokenIds, generationDefaults: opened.generationDefaults, backend: opened.backend };
   if (n.kind === "encoder") return new LoadedEncoder(info, n.network);
-  return new LoadedSeq2Seq(info, n.network, opened.config.sourceLength ?? opened.config.contextLength);
+  // Served like a causal LM, so it carries its name and tool-call training too (its template is the fixed one).
+  return new LoadedSeq2Seq({ ...info, modelInfo: readModelInfo(modelPath, TEXT_TO_TEXT_TEMPLATE) }, n.network,
+    opened.config.sourceLength ?? opened.config.contextLength);
 }
 
 function causalModel(o: OpenedModel, network: CausalLmNetwork, modelPath: string): LoadedModel {
