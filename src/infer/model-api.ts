@@ -21,10 +21,15 @@ export interface SequenceState {
   dispose(): void;
 }
 
+/** LoRA adapters a sequence runs with: name → scale (undefined or empty: the base model). */
+export type AdapterChoice = ReadonlyMap<string, number>;
+
 export interface ForwardItem {
   seq: SequenceState;
   /** New tokens to append: a whole prompt (prefill) or one sampled token (decode). */
   tokens: readonly number[];
+  /** Adapters for this item (names from TextModel.loraAdapters); a sequence keeps one choice for its whole life. */
+  adapters?: AdapterChoice;
 }
 
 export interface TextModel {
@@ -45,6 +50,8 @@ export interface TextModel {
   readonly stopTokenIds: readonly number[];
   /** Default sampling settings from generation_config.json, if any. */
   readonly generationDefaults: Readonly<Record<string, number>>;
+  /** LoRA adapters loaded for per-sequence use (zhiyu serve --lora NAME=PATH[:scale]): name → default scale. */
+  readonly loraAdapters?: ReadonlyMap<string, number>;
   createSequence(): SequenceState;
   /** One forward pass over several sequences at once (continuous batching): appends each item's tokens to its
    *  cache and returns, per item in order, the logits at its last new token (length vocabSize). Throws a clear
