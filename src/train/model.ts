@@ -145,6 +145,13 @@ export class TrainModel {
     return new TrainModel(this.hfConfig, adapter.tensors(), this.matmulDtype, { adapter, base, dropout });
   }
 
+  /** The parameters as an inference network reads them (rollouts: src/infer/rollout.ts), sharing these tensors: the
+   *  base model's, or with LoRA the frozen base with the adapter attached (no dropout). */
+  inferenceWeights(): ReadonlyMap<string, Weight> {
+    if (this.lora && this.baseParams) return this.lora.attach(this.baseParams);
+    return this.params;
+  }
+
   /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */
   bf16Effective(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): boolean {
     const lora = this.lora && this.baseParams ? { adapter: this.lora, base: this.baseParams } : undefined;
