@@ -10,6 +10,7 @@
 // that some embedding models prepend (callers add them to the text).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { readJsonObject } from "../io/json-file.js";
 import type { Backend } from "../backend/backend.js";
 import { createBackend } from "../backend/index.js";
 import { readGguf } from "../io/gguf.js";
@@ -50,11 +51,7 @@ function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend:
 }
 
 function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (err) {
-    throw new ModelLoadError(`${file}: ${(err as Error).message}`);
-  }
+  return readJsonObject(file, (message) => new ModelLoadError(message));
 }
 
 /** sentence-transformers' pooling and normalisation (modules.json, 1_Pooling/config.json), if the folder has them. */
@@ -63,7 +60,12 @@ function sentenceTransformersPooling(dir: string): { pooling: BertPooling | null
   let poolingDir = path.join(dir, "1_Pooling");
   let normalize = false;
   if (existsSync(modulesPath)) {
-    const modules = readJson(modulesPath) as unknown;
+    let modules: unknown;
+    try {
+      modules = JSON.parse(readFileSync(modulesPath, "utf8"));
+    } catch (err) {
+      throw new ModelLoadError(`${modulesPath}: not valid JSON (${(err as Error).message})`);
+    }
     if (!Array.isArray(modules)) throw new ModelLoadError(`${modulesPath}: expected a list of modules`);
     for (const m of modules as Array<Record<string, unknown>>) {
       const type = String(m?.type ?? "");

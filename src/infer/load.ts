@@ -11,6 +11,7 @@
 // Leaves out: LoRA adapters, multimodal projectors, families the registry does not list.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { readJsonObject } from "../io/json-file.js";
 import type { Backend } from "../backend/backend.js";
 import { createBackend } from "../backend/index.js";
 import { type GgufFile, readGguf, readTensorBytes, readTensorBytesInto, getOptionalString } from "../io/gguf.js";
@@ -318,11 +319,7 @@ async function openGgufFile(file: string, options: LoadModelOptions, backend: Ba
 }
 
 function readJson(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (err) {
-    throw new ModelLoadError(`${file}: ${(err as Error).message}`);
-  }
+  return readJsonObject(file, (message) => new ModelLoadError(message));
 }
 
 async function openHfFolder(dir: string, options: LoadModelOptions, backend: Backend): Promise<OpenedModel> {

@@ -52,6 +52,10 @@ export class ModelRegistry {
 
   /** The family of a config.json; `where` names the file in the error. */
   ofHfConfig(json: Record<string, unknown>, where: string): AnyFamily {
+    // JSON.parse gives null, numbers, strings and arrays as readily as objects; every caller casts, so check here.
+    if (json === null || typeof json !== "object" || Array.isArray(json)) {
+      throw new ModelLoadError(`${where}: config.json must be a JSON object (got ${json === null ? "null" : Array.isArray(json) ? "an array" : typeof json})`);
+    }
     const type = typeof json.model_type === "string" ? json.model_type : "";
     const arch = Array.isArray(json.architectures) ? String(json.architectures[0] ?? "") : "";
     const family = this.families.find((f) => f.hfModelTypes.includes(type)) ?? this.families.find((f) => f.hfArchitectures.includes(arch));

@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { createSegmenter, normaliseTerms, type Segmenter } from "./segmenter.js";
+import { createSegmenter, normaliseTerms, TERMS_VERSION, type Segmenter } from "./segmenter.js";
 
 const TEXT_EXTENSIONS = new Set([".txt", ".md", ".markdown", ".rst", ".csv", ".json", ".html", ".htm", ".log", ".org"]);
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
@@ -113,7 +113,7 @@ export class DocumentIndex {
       CREATE INDEX IF NOT EXISTS postings_passage ON postings(passage_id);
     `);
     // Terms depend on the segmenter and the user dictionary: if either changed, the old postings are wrong.
-    const signature = `${this.segmenter.kind}:${createHash("sha1").update([...(options.userWords ?? [])].sort().join("\n")).digest("hex")}`;
+    const signature = `terms-v${TERMS_VERSION}:${this.segmenter.kind}:${createHash("sha1").update([...(options.userWords ?? [])].sort().join("\n")).digest("hex")}`;
     const old = this.db.prepare("SELECT value FROM meta WHERE key = 'segmenter'").get() as { value: string } | undefined;
     if (old?.value !== signature) {
       this.db.exec("DELETE FROM docs");

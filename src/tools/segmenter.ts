@@ -1,9 +1,11 @@
 // Word segmentation for search: Chinese with jieba (@node-rs/jieba, prebuilt binaries) and a user dictionary for
 // domain words (客服, product names — without it "上海交通大学" is found by any text with 上海/交通/大学), falling
 // back to Intl.Segmenter plus greedy merging of user-dictionary words when the native package cannot load.
-// Terms are normalised for matching: NFKC (full-width → half-width), lower case, punctuation and spaces dropped.
+// Terms are normalised for matching: NFKC (full-width → half-width), lower case, punctuation and spaces dropped,
+// English words Porter-stemmed (the `stemmer` package).
 // Leaves out: part-of-speech tags, keyword extraction, traditional ↔ simplified conversion.
 import { createRequire } from "node:module";
+import { stemmer } from "stemmer";
 
 export interface Segmenter {
   /** Which implementation is in use ("jieba" or "intl"). */
@@ -17,13 +19,17 @@ export interface Segmenter {
 const STOPWORDS = new Set(["的", "了", "和", "是", "在", "就", "都", "而", "及", "与", "着", "或", "一个", "我们", "你", "我", "他",
   "吗", "呢", "吧", "啊", "the", "a", "an", "of", "to", "in", "and", "or", "is", "are", "was", "for", "on", "at", "by", "it", "be"]);
 
-/** Normalised search terms from raw words (drops punctuation, spaces and stop words). */
+/** Bumped whenever normaliseTerms changes what a word becomes, so indexes built before are rebuilt. */
+export const TERMS_VERSION = 2;
+
+/** Normalised search terms from raw words (drops punctuation, spaces and stop words; stems English words). */
 export function normaliseTerms(words: readonly string[]): string[] {
   const out: string[] = [];
   for (const w of words) {
     const t = w.normalize("NFKC").toLowerCase().trim();
     if (t.length === 0 || !/[\p{L}\p{N}]/u.test(t) || STOPWORDS.has(t)) continue;
-    out.push(t);
+    // English words are stemmed (Porter) so "closed" finds "close" and "hours" finds "hour"; Han words stay.
+    out.push(/^[a-z]+$/.test(t) ? stemmer(t) : t);
   }
   return out;
 }

@@ -8,6 +8,7 @@
 // Leaves out: the model math (src/models), quantized or f16 master weights (training keeps f32 masters).
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { readJsonObject } from "../io/json-file.js";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
 import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, linear, noGrad, reshape, tidy } from "../tensor/index.js";
@@ -276,11 +277,7 @@ function transpose(src: Float32Array, rows: number, cols: number): Float32Array 
 export function readConfigJson(dir: string): Record<string, unknown> {
   const file = path.join(dir, "config.json");
   if (!existsSync(file)) throw new TrainModelError(`${dir}: no config.json; --init needs a Hugging Face model folder`);
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (err) {
-    throw new TrainModelError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  return readJsonObject(file, (message) => new TrainModelError(message));
 }
 
 /** Reads every spec'd parameter as f32 in Zhiyu layout; errors name the tensor, its shape and the expected one. */

@@ -9,6 +9,7 @@
 // Leaves out: distributed training, dropout, sequence packing masks.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { readJsonObject } from "../io/json-file.js";
 import type { Backend } from "../backend/backend.js";
 import { Rng } from "../core/rng.js";
 import { setDefaultBackend } from "../tensor/index.js";
@@ -82,11 +83,7 @@ function modelConfigFor(o: TrainOptions, data: TokenStream): Record<string, unkn
 }
 
 function readJsonFile(file: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (err) {
-    throw new TrainConfigError(`--model-config ${file}: ${(err as Error).message}`);
-  }
+  return readJsonObject(file, (message) => new TrainConfigError(`--model-config ${message}`));
 }
 
 /** Checks that must pass before any step runs; each message says what to change. */

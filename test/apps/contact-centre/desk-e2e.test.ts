@@ -181,6 +181,10 @@ for (const s of SCRIPTS) {
       await agent.waitForSelector("#conv-body:not([hidden])");
       await agent.waitForSelector(".tag.emotion-anger");
       assert.ok((await agent.locator(".tag.intent").count()) >= 4, "customer messages carry intent tags");
+      // The agent sees what was suggested to the customer, with the reasons.
+      const shown = agent.locator(".msg[data-role=bot] .suggestions-shown li");
+      assert.equal(await shown.count(), count, "the agent sees the same suggestions as the customer");
+      assert.match((await shown.first().textContent()) ?? "", / — .{3,}/);
       await agent.click("#take-btn");
       await agent.locator('#conv-status[data-status="agent"]').waitFor();
       await until(async () => (await agent.inputValue("#reply-input")).length > 0, "a drafted reply fills the reply box");

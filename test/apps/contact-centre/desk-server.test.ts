@@ -111,6 +111,23 @@ function suite(name: string, target: () => Promise<{ db: string; cleanup: () => 
       assert.equal((await call(desk.url, "GET", `/api/conversations/${a.id}/stream?token=${b.token}`)).status, 404);
     });
 
+    test("English: a follow-up about a carried-over 故宫 is answered from the English passage; Markdown arrives as plain text", async () => {
+      const c = (await call(desk.url, "POST", "/api/conversations", { body: { language: "en" } })).json;
+      const say = async (text: string) => (await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text } })).json.reply;
+      assert.match((await say("How much is a ticket to the Forbidden City?")).text, /60 yuan/);
+      const followUp = await say("And when does it close?");
+      assert.equal(followUp.route, "kb");
+      assert.doesNotMatch(followUp.text, /\p{Script=Han}/u, `an English reply, got: ${followUp.text}`);
+      assert.match(followUp.text, /8:30-17:00/);
+      const d = (await call(desk.url, "POST", "/api/conversations", { body: { language: "en" } })).json;
+      const policy = (await call(desk.url, "POST", `/api/conversations/${d.id}/messages`, { token: d.token, body: { text: "What is the hotel cancellation policy?" } })).json.reply;
+      assert.equal(policy.route, "kb");
+      assert.match(policy.citations[0].doc, /services\.md/);
+      assert.match(policy.citations[0].text, /^## Hotel booking/, "the citation keeps the passage as written");
+      assert.doesNotMatch(policy.text, /^#|\n#/, `no Markdown heading in the reply: ${policy.text}`);
+      assert.match(policy.text, /^We book hotels across Beijing/);
+    });
+
     test("bad requests get clear errors and lose nothing", async () => {
       const c = (await call(desk.url, "POST", "/api/conversations", { body: {} })).json;
       await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text: "你好" } });
@@ -219,6 +236,38 @@ suite("PostgreSQL", async () => {
 }, pgSkipReason);
 
 describe("two desk processes sharing one PostgreSQL", { skip: pgSkipReason }, () => {
+  test("with polling off, LISTEN/NOTIFY carries one process's messages and status to the other's streams", async () => {
+    const server = await startPostgres();
+    const dirs = [mkdtempSync(path.join(os.tmpdir(), "zhiyu-desk-a-")), mkdtempSync(path.join(os.tmpdir(), "zhiyu-desk-b-"))];
+    // pollMs of ten minutes: anything B's stream shows within seconds came through NOTIFY.
+    const [a, b] = await Promise.all(dirs.map((dataDir) => startDesk({ config: loadConfig(), db: server.url, dataDir, port: 0, pollMs: 600_000 })));
+    try {
+      const c = (await call(a.url, "POST", "/api/conversations", { body: { language: "zh" } })).json;
+      const stream = await fetch(`${b.url}/api/conversations/${c.id}/stream?token=${c.token}`);
+      const reader = stream.body!.getReader();
+      const dec = new TextDecoder();
+      let seen = dec.decode((await reader.read()).value);
+      assert.match(seen, /event: status/, "the stream is open before the message is posted");
+      await call(a.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text: "故宫门票多少钱？" } });
+      await call(a.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text: "转人工" } });
+      const end = Date.now() + 8_000;
+      while (!(/60元/.test(seen) && /"status":"queued"/.test(seen)) && Date.now() < end) {
+        const next = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), end - Date.now()))]);
+        if (!next || next.done) break;
+        seen += dec.decode(next.value);
+      }
+      await reader.cancel();
+      assert.match(seen, /event: message\ndata: .*故宫门票多少钱/);
+      assert.match(seen, /60元/, "A's bot reply reached B's stream without polling");
+      assert.match(seen, /"status":"queued"/, "A's hand-off status reached B's stream");
+    } finally {
+      await a.close();
+      await b.close();
+      server.stop();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   test("a message posted to one is streamed by the other", async () => {
     const server = await startPostgres();
     const dirs = [mkdtempSync(path.join(os.tmpdir(), "zhiyu-desk-a-")), mkdtempSync(path.join(os.tmpdir(), "zhiyu-desk-b-"))];

@@ -17,6 +17,7 @@ import { DocumentIndex, splitPassages } from "../../../tools/search.js";
 import { normaliseTerms } from "../../../tools/segmenter.js";
 import type { Bilingual, KnowledgeBaseConfig } from "../config-schema.js";
 import { extractBytes, isKbFile, KbFileError, type Extracted } from "./extract.js";
+import { passageLanguage, plainReplyText } from "./reply-text.js";
 import { checkGrounding } from "./grounding.js";
 import type { Answer, AnswerContext, Citation, Embedder, Generate, ImportReport, SearchResult } from "./types.js";
 
@@ -184,7 +185,9 @@ export class KnowledgeBase {
         }
         const bytes = readFileSync(file);
         const hash = this.hashOf(bytes);
-        if (known.get(rel) === hash) {
+        // The BM25 index is rebuilt from scratch when its term rules change (tools/search.ts): then the passages
+        // kept here are not "unchanged" for it, and the file is imported again.
+        if (known.get(rel) === hash && this.bm25.documentHash(rel) === hash) {
           report.unchanged++;
           continue;
         }
@@ -264,17 +267,22 @@ export class KnowledgeBase {
   async answer(query: string, context: AnswerContext = {}, options: { generate?: Generate } = {}): Promise<Answer> {
     const language = context.language ?? "zh";
     const q = KnowledgeBase.contextualQuery(query, context);
-    const results = await this.search(q);
+    const found = await this.search(q);
+    // A passage in the conversation's language that is itself confident goes first: an English customer asking
+    // about 故宫 is answered from the English FAQ row, not the Chinese one that shares the carried-over name.
+    const threshold = this.options.config.confidence_threshold;
+    const own = found.findIndex((r) => r.score >= threshold && passageLanguage(r.text) === language);
+    const results = own > 0 ? [found[own], ...found.slice(0, own), ...found.slice(own + 1)] : found;
     const citations: Citation[] = results.map(({ doc, passage, score, text }) => ({ doc, passage, score, text }));
     const best = results[0];
-    if (!best || best.score < this.options.config.confidence_threshold) {
+    if (!best || best.score < threshold) {
       const text = this.options.fallback?.[language] ?? NOT_FOUND[language];
       return { text, citations, grounded: true, confident: false, handoff: true, query: q };
     }
     const stored = this.passages.get(`${best.doc}#${best.passage}`)!;
-    const passageReply = stored.answer ?? stored.text;
+    const passageReply = stored.answer ?? plainReplyText(stored.text);
     if (!options.generate) return { text: passageReply, citations: citations.slice(0, 1), grounded: true, confident: true, handoff: false, query: q };
-    const used = citations.filter((c) => c.score >= this.options.config.confidence_threshold);
+    const used = citations.filter((c) => c.score >= threshold);
     const system = language === "zh"
       ? "你是客服助手。只根据下面的资料回答，简洁礼貌；资料里没有的数字、日期、价格和政策不要说。"
       : "You are a customer-service assistant. Answer only from the passages below, briefly and politely; never state a number, date, price or policy that is not in them.";

@@ -70,6 +70,13 @@
     if (m.meta && m.meta.route) who.appendChild(el("span", "tag", m.meta.route));
     d.appendChild(who);
     d.appendChild(el("span", "text", m.text));
+    // What the customer was shown with a bot reply: the suggested items with their reasons (accepted ones marked).
+    var sugg = (m.meta && m.meta.suggestions) || [];
+    if (sugg.length) {
+      var ul = el("ul", "suggestions-shown");
+      sugg.forEach(function (s) { ul.appendChild(el("li", s.accepted ? "accepted" : null, s.name + " — " + s.reason)); });
+      d.appendChild(ul);
+    }
     return d;
   }
   function open(id) {

@@ -14,6 +14,7 @@ import type { Citation, Generate } from "../kb/types.js";
 import { extractContact, isDecline, type ContactDetails } from "../leads/capture.js";
 import { recommend, type CatalogueItem, type ItemKind, type Suggestion } from "../recommend/catalogue.js";
 import { PRIORITIES, type PriorityName } from "../store/store.js";
+import { slotValuesForSearch } from "../understanding/slots.js";
 import { initialDialogueState, noteGroundingFailure, type DialogueState, type HistoryMessage, type Understander, type Understanding } from "../understanding/types.js";
 
 /** What the desk keeps per conversation between turns (stored as the conversation's state). */
@@ -152,7 +153,8 @@ export class Assistant {
       out.route = "template";
     } else {
       const previousQuery = [...history].reverse().find((h) => h.role === "user")?.content;
-      const answer = await this.kb.answer(text, { slots: u.slots, language: lang, previousQuery }, { generate: this.generate });
+      const slots = slotValuesForSearch(u.slots, this.config.slots, lang);
+      const answer = await this.kb.answer(text, { slots, language: lang, previousQuery }, { generate: this.generate });
       out.citations = answer.confident ? answer.citations : [];
       out.grounded = answer.grounded;
       out.reply = answer.text;
@@ -194,7 +196,8 @@ export class Assistant {
   /** A drafted reply for an agent: the KB answer to the customer's last message, with an apology if upset. */
   async draft(text: string, history: readonly HistoryMessage[], state: DeskState): Promise<{ draft: string; citations: Citation[]; understanding: Understanding }> {
     const u = this.brain.understandTurn({ text, history }, state.dialogue);
-    const answer = await this.kb.answer(text, { slots: u.slots, language: u.language }, { generate: this.generate });
+    const slots = slotValuesForSearch(u.slots, this.config.slots, u.language);
+    const answer = await this.kb.answer(text, { slots, language: u.language }, { generate: this.generate });
     const body = answer.confident && !u.outOfScope && !u.smallTalk ? answer.text : u.language === "zh" ? "您好，我是人工客服，正在为您处理。" : "Hello, I'm a member of the support team and I'm looking into this for you.";
     return { draft: Assistant.upset(u) ? `${this.empathyLine(u)}${body}` : body, citations: answer.citations, understanding: u };
   }

@@ -126,6 +126,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const generate = settings.phrasing === "model" ? o.generate : undefined;
   const assistant = new Assistant(o.config, brain, kb, catalogue, generate);
   const service = new DeskService(db, assistant, live, (e) => deliverer.targetsFor(e), o.config.language);
+  const leaveRemote = db.signals ? await live.connectRemote(db.signals, (id) => service.conversations.message(id)) : null;
   const corsHeaders = (req: IncomingMessage): Record<string, string> => {
     const origin = String(req.headers.origin ?? "");
     const allowed = settings.allowedOrigins.includes("*") ? "*" : settings.allowedOrigins.includes(origin) ? origin : "";
@@ -188,6 +189,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   return {
     url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, catalogueSize: catalogue.length,
     async close() {
+      await leaveRemote?.();
       await deliverer.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,7 +2,12 @@
 // whole desk (agents' pages). Messages are always stored first and published after, so a stream that also polls
 // the store (for messages written by another desk process sharing PostgreSQL) never shows something unstored.
 // A message being streamed out in chunks is marked, so a poller does not send it whole before its chunks end.
-// Leaves out: cross-process fan-out (PostgreSQL LISTEN/NOTIFY); streams poll the store instead.
+// Several desk processes on one PostgreSQL: every event but chunk deltas is also sent with NOTIFY, and events from
+// other processes (a message by id, re-read from the store) are delivered here, so a widget or agent page sees
+// another process's message at once; the streams' polling of the store stays on as the backstop.
+// Leaves out: chunk-by-chunk streaming across processes (the whole message arrives instead).
+import { randomUUID } from "node:crypto";
+import type { DbSignals } from "../store/sql.js";
 import type { Message } from "../store/store.js";
 
 export type LiveEvent =
@@ -12,6 +17,8 @@ export type LiveEvent =
   | { type: "queue" };
 
 type Listener = (e: LiveEvent) => void;
+
+const LIVE_CHANNEL = "zhiyu_desk_live";
 
 export class LiveHub {
   private readonly byConversation = new Map<string, Set<Listener>>();
@@ -35,8 +42,45 @@ export class LiveHub {
   }
 
   publish(e: LiveEvent): void {
+    this.deliver(e);
+    if (this.remote && e.type !== "delta") {
+      const wire = e.type === "message" ? { o: this.remote.origin, t: e.type, c: e.conversationId, m: e.message.id }
+        : e.type === "conversation" ? { o: this.remote.origin, t: e.type, c: e.conversationId, s: e.status, d: e.detail }
+        : { o: this.remote.origin, t: e.type };
+      let payload = JSON.stringify(wire);
+      if (payload.length > 7000) payload = JSON.stringify({ ...wire, d: undefined });
+      void this.remote.signals.notify(LIVE_CHANNEL, payload).catch(() => undefined);
+    }
+  }
+
+  private deliver(e: LiveEvent): void {
     if ("conversationId" in e) for (const fn of this.byConversation.get(e.conversationId) ?? []) fn(e);
     for (const fn of this.desk) fn(e);
+  }
+
+  private remote: { signals: DbSignals; origin: string } | null = null;
+
+  /** Joins the other processes on the database; returns the function that leaves. */
+  async connectRemote(signals: DbSignals, loadMessage: (id: string) => Promise<Message | undefined>): Promise<() => Promise<void>> {
+    const origin = randomUUID();
+    const stop = await signals.listen(LIVE_CHANNEL, (payload) => {
+      let w: { o?: string; t?: string; c?: string; m?: string; s?: string; d?: Record<string, unknown> };
+      try {
+        w = JSON.parse(payload) as typeof w;
+      } catch {
+        return;
+      }
+      if (w.o === origin) return;
+      if (w.t === "message" && w.c && w.m) {
+        void loadMessage(w.m).then((message) => { if (message) this.deliver({ type: "message", conversationId: w.c!, message }); }).catch(() => undefined);
+      } else if (w.t === "conversation" && w.c && w.s) this.deliver({ type: "conversation", conversationId: w.c, status: w.s, detail: w.d });
+      else if (w.t === "queue") this.deliver({ type: "queue" });
+    });
+    this.remote = { signals, origin };
+    return async () => {
+      this.remote = null;
+      await stop();
+    };
   }
 
   isStreaming(conversationId: string, messageId: string): boolean {

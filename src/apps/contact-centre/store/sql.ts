@@ -24,7 +24,16 @@ export interface SqlDb {
   exec(sql: string): Promise<void>;
   /** Runs fn inside one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: SqlDb) => Promise<T>): Promise<T>;
+  /** Cross-process signals (PostgreSQL LISTEN/NOTIFY): absent for SQLite, whose store one process owns. */
+  readonly signals?: DbSignals;
   close(): Promise<void>;
+}
+
+/** Payloads of at most ~7,900 bytes (PostgreSQL's NOTIFY limit is 8,000) on one channel. */
+export interface DbSignals {
+  notify(channel: string, payload: string): Promise<void>;
+  /** Calls `onPayload` for every notification on the channel (this process's own included) until stopped. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
 }
 
 /** A promise chain that runs one task at a time (SQLite's single connection). */
@@ -99,7 +108,10 @@ type Queryable = pg.Pool | pg.PoolClient;
 
 class PostgresDb implements SqlDb {
   readonly dialect = "postgres" as const;
-  constructor(private readonly q: Queryable, readonly where: string, private readonly pool: pg.Pool | null) {}
+  readonly signals?: DbSignals;
+  constructor(private readonly q: Queryable, readonly where: string, private readonly pool: pg.Pool | null) {
+    if (pool) this.signals = new PostgresSignals(pool);
+  }
 
   private async query(sql: string, params: readonly Param[]): Promise<pg.QueryResult> {
     return this.q.query(toDollarParams(sql), params as Param[]);
@@ -133,6 +145,51 @@ class PostgresDb implements SqlDb {
   }
   async close(): Promise<void> {
     await this.pool?.end();
+  }
+}
+
+/** LISTEN on one pooled connection kept checked out; if it breaks (server restart) it is re-acquired with back-off,
+ *  and the pollers that stay on as a backstop cover the gap. */
+class PostgresSignals implements DbSignals {
+  constructor(private readonly pool: pg.Pool) {}
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+  }
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`desk store: LISTEN channel '${channel}' must be a lower-case SQL identifier`);
+    let client: pg.PoolClient | null = null;
+    let stopped = false;
+    let retry: NodeJS.Timeout | null = null;
+    const onNotification = (n: pg.Notification) => {
+      if (n.channel === channel && n.payload !== undefined) onPayload(n.payload);
+    };
+    const connect = async (delayMs: number): Promise<void> => {
+      try {
+        const c = await this.pool.connect();
+        c.on("notification", onNotification);
+        c.on("error", () => {
+          c.release(true);
+          if (client === c) client = null;
+          if (!stopped) retry = setTimeout(() => void connect(Math.min(delayMs * 2, 10_000)), delayMs);
+        });
+        await c.query(`LISTEN ${channel}`);
+        if (stopped) c.release();
+        else client = c;
+      } catch {
+        if (!stopped) retry = setTimeout(() => void connect(Math.min(delayMs * 2, 10_000)), delayMs);
+      }
+    };
+    await connect(250);
+    return async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      const c = client;
+      client = null;
+      if (c) {
+        await c.query(`UNLISTEN ${channel}`).catch(() => undefined);
+        c.release();
+      }
+    };
   }
 }
 

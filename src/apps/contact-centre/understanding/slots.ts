@@ -84,6 +84,20 @@ export function isFollowUp(text: string): boolean {
   return FOLLOW_UP_ZH.test(t) || FOLLOW_UP_EN.test(t) || LEADING_ZH.test(t) || LEADING_EN.test(t);
 }
 
+/** Slot values as the knowledge base should see them in a conversation's language: a carried-over canonical
+ *  value written in Han ("故宫") becomes its first Latin synonym ("forbidden city") in an English conversation,
+ *  and a Latin value its first Han synonym in a Chinese one (one form: several would outweigh the question), so a follow-up is searched in the language
+ *  the customer reads. A value with no synonym in that script stays as it is. */
+export function slotValuesForSearch(slots: Record<string, string>, config: readonly SlotConfig[], language: Language): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(slots)) {
+    const synonyms = config.find((s) => s.name === name)?.values?.[value] ?? [];
+    const inScript = (t: string) => (language === "zh" ? /\p{Script=Han}/u.test(t) : !/\p{Script=Han}/u.test(t) && /[A-Za-z]/.test(t));
+    out[name] = inScript(value) ? value : synonyms.find(inScript) ?? value;
+  }
+  return out;
+}
+
 /** "zh" when the text has Han characters, "en" when it has Latin letters and no Han, else the fallback. */
 export function detectLanguage(text: string, fallback: Language): Language {
   if (/\p{Script=Han}/u.test(text)) return "zh";
