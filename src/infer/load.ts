@@ -30,7 +30,8 @@ import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "
 import { type AnyFamily, MODEL_REGISTRY, type ModelRegistry } from "../models/registry.js";
 import { type LoadedInfo, LoadedEncoder, LoadedSeq2Seq } from "./kind-models.js";
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
-import { chatTemplateFromFolder } from "./chat-template.js";
+import { chatTemplateFromFolder, TEXT_TO_TEXT_TEMPLATE } from "./chat-template.js";
+import { type ModelInfo, readModelInfo } from "./model-info.js";
 import { type AdapterChoice, type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
 import type { LoraSlots } from "./lora-slots.js";
 
@@ -115,6 +116,9 @@ class Sequence implements SequenceState {
   truncate(n: number): void {
     this.cache.truncate(n);
   }
+  fork(): SequenceState {
+    return new Sequence(this.cache.clone());
+  }
   dispose(): void {
     this.cache.dispose();
   }
@@ -139,6 +143,8 @@ export class LoadedModel implements TextModel {
     readonly backend: Backend,
     /** Bytes of weights held (for memory reports). */
     readonly weightBytes: number,
+    /** Its name and whether it was trained for tool calls, read from its files (model-info.ts). */
+    readonly info: ModelInfo,
   ) {
     this.vocabSize = config.vocabSize;
     this.embeddingDim = config.hiddenSize;
@@ -228,24 +234,27 @@ export async function loadModel(modelPath: string, options: LoadModelOptions = {
     throw new ModelLoadError(`${modelPath}: ${opened.family.id} is ${withArticle(opened.network.kind)} model; generation, chat and ` +
       `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
   }
-  return causalModel(opened, opened.network.network);
+  return causalModel(opened, opened.network.network, modelPath);
 }
 
 /** Loads a model of any kind (causal LM, encoder, seq2seq), tagged by `kind`. */
 export async function loadAnyModel(modelPath: string, options: LoadModelOptions = {}): Promise<ServedModel> {
   const opened = await openModel(modelPath, options);
   const n = opened.network;
-  if (n.kind === "causal-lm") return causalModel(opened, n.network);
+  if (n.kind === "causal-lm") return causalModel(opened, n.network, modelPath);
   const info: LoadedInfo = { id: opened.id, architecture: opened.architecture, vocabSize: opened.config.vocabSize,
     hiddenSize: opened.config.hiddenSize, contextLength: opened.contextLength, tokenizer: opened.tokenizer,
     stopTokenIds: opened.stopTokenIds, generationDefaults: opened.generationDefaults, backend: opened.backend };
   if (n.kind === "encoder") return new LoadedEncoder(info, n.network);
-  return new LoadedSeq2Seq(info, n.network, opened.config.sourceLength ?? opened.config.contextLength);
+  // Served like a causal LM, so it carries its name and tool-call training too (its template is the fixed one).
+  return new LoadedSeq2Seq({ ...info, modelInfo: readModelInfo(modelPath, TEXT_TO_TEXT_TEMPLATE) }, n.network,
+    opened.config.sourceLength ?? opened.config.contextLength);
 }
 
-function causalModel(o: OpenedModel, network: CausalLmNetwork): LoadedModel {
+function causalModel(o: OpenedModel, network: CausalLmNetwork, modelPath: string): LoadedModel {
   return new LoadedModel(o.id, o.architecture, o.config, network, o.contextLength, o.tokenizer, o.chatTemplate,
-    o.stopTokenIds, o.generationDefaults, o.backend, weightBytes(network.params as Map<string, Weight>));
+    o.stopTokenIds, o.generationDefaults, o.backend, weightBytes(network.params as Map<string, Weight>),
+    readModelInfo(modelPath, o.chatTemplate));
 }
 
 /** A file's family, config and network, with what serving needs around them (tokenizer, template, stop ids). */

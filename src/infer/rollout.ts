@@ -62,7 +62,8 @@ export function policyTextModel(policy: RolloutPolicy, backend: Backend, context
   if (network!.kind !== "causal-lm") throw new Error(`[rollout] ${family.id} is not a causal LM; rollouts need one`);
   const n = policy.config.contextLength;
   return new LoadedModel("policy", family.id, policy.config, network!.network, Math.min(contextLength ?? n, n),
-    idsOnlyTokenizer("policy", policy.config.vocabSize, "rollouts run on token ids"), null, [], {}, backend, 0);
+    idsOnlyTokenizer("policy", policy.config.vocabSize, "rollouts run on token ids"), null, [], {}, backend, 0,
+    { name: "policy", toolCalls: false, toolCallsSource: "rollouts" });
 }
 
 /** SequenceGenerator over the batching scheduler: all prompts of one call decode together, `parallel` at a time. */

@@ -10,9 +10,11 @@ import { llamaFamily } from "./llama/family.js";
 import { gpt2Family } from "./gpt2/family.js";
 import { qwen3Family } from "./qwen3/family.js";
 import { gemma2Family } from "./gemma2/family.js";
+import { gemma3Family } from "./gemma3/family.js";
 import { phi3Family } from "./phi3/family.js";
 import { glm4Family } from "./glm4/family.js";
 import { bertFamily } from "./bert/family.js";
+import { t5Family } from "./t5/family.js";
 
 /** A descriptor of any family (each method takes that family's own config). */
 export type AnyFamily = FamilyDescriptor<FamilyConfig>;
@@ -102,7 +104,9 @@ export const MODEL_REGISTRY = new ModelRegistry([
   gpt2Family,
   qwen3Family,
   gemma2Family,
+  gemma3Family,
   phi3Family,
   glm4Family,
   bertFamily,
+  t5Family,
 ]);

@@ -3,18 +3,22 @@
 // field `lora: [{"id": index or name, "scale": x}]` (ids index the adapters in --lora order; a missing scale is the
 // adapter's --lora scale). The `lora` field wins over the model name; neither: the base model.
 // Leaves out: loading adapters (infer/lora.ts), batching rows with different adapters (infer/lora-slots.ts).
-import type { AdapterChoice, TextModel } from "../infer/model-api.js";
+import type { AdapterChoice, GenerativeModel } from "../infer/model-api.js";
 import { ApiError, invalid } from "./errors.js";
 import type { GenerationParams } from "./protocol.js";
 
 /** Names of the adapters a model serves per request (in --lora order). */
-export function adapterNames(model: TextModel): string[] {
-  return [...(model.loraAdapters?.keys() ?? [])];
+export function adapterNames(model: GenerativeModel): string[] {
+  return [...(loraAdapters(model)?.keys() ?? [])];
+}
+
+function loraAdapters(model: GenerativeModel): ReadonlyMap<string, number> | undefined {
+  return model.kind === "seq2seq" ? undefined : model.loraAdapters;
 }
 
 /** Checks `model` (the served model's names or an adapter's) and sets params.adapters; 404/400 naming the field. */
-export function selectAdapters(model: TextModel, modelNames: readonly string[], params: GenerationParams): void {
-  const loaded = model.loraAdapters ?? new Map<string, number>();
+export function selectAdapters(model: GenerativeModel, modelNames: readonly string[], params: GenerationParams): void {
+  const loaded = loraAdapters(model) ?? new Map<string, number>();
   const names = [...loaded.keys()];
   if (!modelNames.includes(params.model) && !loaded.has(params.model)) {
     const adapters = names.length > 0 ? ` or one of its LoRA adapters (${names.join(", ")})` : "";

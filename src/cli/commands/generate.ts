@@ -1,12 +1,17 @@
 // `zhiyu generate`: load a model (.gguf or HF folder), feed a prompt (text, or exact ids with --prompt-ids) and
 // sample a continuation, streaming the text (or printing one JSON object with --json). A model without a
-// tokenizer still runs on ids: ids in, ids out (text only when there is a vocabulary to decode with).
+// tokenizer still runs on ids: ids in, ids out (text only when there is a vocabulary to decode with). With a text
+// prompt, sampling keeps the reply valid UTF-8 (grammar/utf8-constraint.ts: no U+FFFD from byte tokens); with
+// --prompt-ids it samples the model's distribution as it is (exact, comparable with llama.cpp).
 import { writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
-import { loadModel } from "../../infer/load.js";
+import { loadAnyModel, type LoadedModel } from "../../infer/load.js";
+import { requireKind } from "../../infer/model-api.js";
+import { generateSeq2Seq } from "./generate-seq2seq.js";
 import { attachLora, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { generateStreaming } from "../../infer/generate.js";
+import { Utf8Constraint, Utf8Table } from "../../infer/grammar/utf8-constraint.js";
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
 import { tokenizerHasText } from "../../infer/tokenizer-source.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
@@ -18,8 +23,10 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
 
   --model PATH          a .gguf file or a Hugging Face folder (default: models/zhiyu-mini)
   --lora PATH[:scale]   apply a LoRA adapter (PEFT folder or llama.cpp .gguf adapter), scale default 1; repeatable
-  --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does)
-  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added); works without a tokenizer
+  --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does); the reply is
+                        kept valid UTF-8 (byte tokens never split a character)
+  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added), sampled without that mask (ids
+                        comparable with other engines); works without a tokenizer
   --max-tokens N        tokens to generate (default 128; capped to the room left in the context, with a note)
   --temperature T       0 = greedy (default: the model's generation_config.json, else 0.7)
   --top-k K             keep the K most likely tokens (default: model's, else 40; 0 = off)
@@ -33,7 +40,11 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --tokenizer PATH      tokenizer to use instead of the model's own
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
                         ("text" is null for a model without a tokenizer)
-  --logits-out FILE     write the logits at the last prompt position (little-endian float32)
+  --logits-out FILE     write the logits at the last prompt position (little-endian float32); for an
+                        encoder-decoder model (T5), the decoder logits of every generated step [steps, vocab]
+  --beams N             encoder-decoder models: beam search with N beams (default 1 = sampling / greedy)
+  --length-penalty L    beam search: hypotheses scored by log-prob / length^L (default 1)
+  --early-stopping X    beam search: true, false (default) or never, as transformers' generate
 
 A BERT-family masked-LM model (…ForMaskedLM) runs one bidirectional pass instead: each [MASK] is filled with its
 most likely token, and --logits-out gets the MLM logits of every position ([positions, vocab] float32).`;
@@ -48,6 +59,7 @@ export async function run(argv: string[]): Promise<number | void> {
       seed: { type: "string" }, stop: { type: "string", multiple: true }, threads: { type: "string" },
       ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" },
       "logits-out": { type: "string" }, lora: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+      beams: { type: "string" }, "length-penalty": { type: "string" }, "early-stopping": { type: "string" },
     },
     strict: true,
   }, HELP);
@@ -71,15 +83,21 @@ export async function run(argv: string[]): Promise<number | void> {
     });
     if (promptIds.length === 0) throw new UsageError(`--prompt-ids: no ids given\n\n${HELP}`);
   }
-  const model = await loadModel(modelPath, {
+  const loaded = await loadAnyModel(modelPath, {
     threads,
     contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });
+  if (loaded.kind === "seq2seq") {
+    try { return await generateSeq2Seq(loaded, modelPath, promptIds, values, HELP); } finally { loaded.dispose(); }
+  }
+  if (values.beams !== undefined) throw new UsageError(`--beams: beam search runs on encoder-decoder models; ${loaded.id} is ${loaded.kind ?? "causal-lm"}`);
+  const model = requireKind(loaded, ["causal-lm", "seq2seq"], "generate") as LoadedModel;
   // --lora PATH[:scale] (repeatable): PEFT folders or llama.cpp GGUF adapters over the base weights.
   const loras = (values.lora ?? []).map((a) => parseLoraArg(a));
   attachLora(model, loras.map((l) => ({ adapter: readAdapterFor(model, l.path, isGgufPath(modelPath)), scale: l.scale })));
   const hasText = tokenizerHasText(model.tokenizer);
+  const textPrompt = promptIds === null;
   if (promptIds === null) {
     if (!hasText) {
       throw new UsageError(`${modelPath} has no tokenizer, so --prompt text cannot be read: pass token ids ` +
@@ -101,6 +119,9 @@ export async function run(argv: string[]): Promise<number | void> {
     seed,
     stop: values.stop,
     onPromptLogits: (l) => { promptLogits = l.slice(); },
+    // Text in, text out: byte tokens may not break a UTF-8 character (no U+FFFD). Exact ids in (--prompt-ids)
+    // sample the model's own distribution unmasked, so ids can be compared with other engines.
+    constraint: textPrompt ? new Utf8Constraint(new Utf8Table(model.tokenizer, model.vocabSize)) : undefined,
     onText: values.json || !hasText ? undefined : (t) => process.stdout.write(t),
     onToken: values.json || hasText ? undefined : (id) => process.stdout.write(`${id} `),
   });

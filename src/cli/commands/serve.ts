@@ -5,10 +5,9 @@
 // --embedding-model / --rerank-model (BERT-family encoders for /v1/embeddings and /v1/rerank) it serves no chat model.
 // Leaves out: TLS, daemonising.
 import path from "node:path";
-import { loadModel } from "../../infer/load.js";
+import { LoadedModel, loadAnyModel } from "../../infer/load.js";
 import { attachLoraSlots, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { loadEncoder } from "../../infer/encoder.js";
-import { readModelInfo } from "../../infer/model-info.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
@@ -97,14 +96,20 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx });
+  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx });
+  if (loaded?.kind === "encoder") {
+    loaded.dispose();
+    throw new UsageError(`--model ${values.model}: ${loaded.architecture} is an encoder model; it cannot serve completions or chat. ` +
+      `Serve it with --embedding-model (or --rerank-model) instead\n\n${HELP}`);
+  }
+  const model = loaded;
   if (values.lora && values.lora.length > 0) {
-    if (!model) throw new UsageError("--lora needs a chat model (--model PATH) to attach to");
+    if (!(model instanceof LoadedModel)) throw new UsageError("--lora needs a causal LM (--model PATH) to attach the adapters to");
     const loras = values.lora.map((a) => parseLoraArg(a));
     attachLoraSlots(model, loras.map((l) => ({ name: l.name === l.path ? path.basename(l.path).replace(/\.gguf$/i, "") : l.name,
       adapter: readAdapterFor(model, l.path, isGgufPath(values.model!)), scale: l.scale })));
   }
-  const info = model ? readModelInfo(values.model!, model.chatTemplate) : null;
+  const info = model?.info ?? null;
   const encoder = (flag: "embedding-model" | "rerank-model") => {
     const p = values[flag];
     if (p === undefined) return null;
@@ -126,8 +131,6 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const server = await startServer({
     model, embeddingModel, rerankModel,
-    modelName: info?.name,
-    modelToolCalls: info?.toolCalls,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,
@@ -146,7 +149,7 @@ export async function run(argv: string[]): Promise<number | void> {
   if (model && info) {
     console.log(`zhiyu serve: ${info.name} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
     console.log(`  chat page   ${server.url}/`);
-    for (const [name, scale] of model.loraAdapters ?? []) console.log(`  lora        ${name} (scale ${scale}): 'model': "${name}"`);
+    for (const [name, scale] of (model instanceof LoadedModel ? model.loraAdapters : undefined) ?? []) console.log(`  lora        ${name} (scale ${scale}): 'model': "${name}"`);
   }
   if (embeddingModel) console.log(`  embeddings  ${embeddingModel.id} (bert, ${embeddingModel.config.hiddenSize} dims, ${embeddingModel.defaultPooling} pooling) at ${server.url}/v1/embeddings`);
   if (rerankModel) console.log(`  rerank      ${rerankModel.id} at ${server.url}/v1/rerank`);

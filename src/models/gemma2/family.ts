@@ -4,7 +4,7 @@
 // (layer_types, else every even layer). Built on the shared decoder. HF folders store w (the + 1 is added on load);
 // llama.cpp's converter stores 1 + w, and writes neither the RoPE base nor query_pre_attn_scalar (llama.cpp assumes
 // 10000 and head_dim, as every Gemma 2 model has).
-// Leaves out: Gemma 3 (its q/k norms, local RoPE base and 5:1 layer pattern), `zhiyu init` presets, training
+// Leaves out: `zhiyu init` presets, training
 // (soft-capped attention has no autograd op). `zhiyu convert` adds / removes the 1 (ggufValueOffset).
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber } from "../../io/gguf.js";
@@ -14,20 +14,21 @@ import { type DecoderConfig, type DecoderNames, checkDecoderConfig, decoderParam
 import { DECODER_GGUF_NAMES, decoderGgufMetadata, loadDecoder } from "../decoder/load.js";
 import { ropeParamsFromGguf, ropeParamsFromHf } from "../rope-params.js";
 import { add, isAdaptedWeight, isQuantWeight, keep } from "../../tensor/index.js";
+import type { Weight } from "../embed.js";
 import { ModelLoadError, mapName } from "../weights.js";
 
-const NAMES: DecoderNames = {
+export const GEMMA_NAMES: DecoderNames = {
   postAttnNorm: "post_attention_layernorm", preFfnNorm: "pre_feedforward_layernorm", postFfnNorm: "post_feedforward_layernorm",
   router: "", experts: { gate: "", up: "", down: "" },
 };
 const LAYER = { qkvFused: false, qkvBias: false, qkNorm: false, norms: "sandwich", activation: "gelu-tanh", gateUpFused: false } as const;
-const GGUF_NAMES: ReadonlyArray<readonly [string, string]> = [...DECODER_GGUF_NAMES,
+export const GEMMA_GGUF_NAMES: ReadonlyArray<readonly [string, string]> = [...DECODER_GGUF_NAMES,
   ["model.layers.N.post_attention_layernorm.weight", "blk.N.post_attention_norm.weight"],
   ["model.layers.N.pre_feedforward_layernorm.weight", "blk.N.ffn_norm.weight"],
   ["model.layers.N.post_feedforward_layernorm.weight", "blk.N.post_ffw_norm.weight"]];
 
 type Json = Record<string, unknown>;
-const cap = (v: unknown, where: string, key: string): number | null => {
+export const cap = (v: unknown, where: string, key: string): number | null => {
   if (v === null || v === undefined) return null;
   if (typeof v !== "number" || !(v > 0)) throw new ModelLoadError(`${where}: '${key}' = ${JSON.stringify(v)} must be a positive number or null`);
   return v;
@@ -85,6 +86,15 @@ function hfConfigJson(c: DecoderConfig): Json {
 
 const isNorm = (name: string) => /(layernorm|model\.norm)\.weight$/.test(name);
 
+/** Gemma's HF RMSNorm weights w become the 1 + w the network multiplies by. */
+export function addOneToNorms(params: Map<string, Weight>, isNormName: (name: string) => boolean): void {
+  for (const [name, w] of params) {
+    if (!isNormName(name) || isQuantWeight(w) || isAdaptedWeight(w)) continue;
+    params.set(name, keep(add(w, 1)));
+    w.dispose();
+  }
+}
+
 export const gemma2Family: FamilyDescriptor<DecoderConfig> = {
   id: "gemma2",
   kind: "causal-lm",
@@ -99,19 +109,14 @@ export const gemma2Family: FamilyDescriptor<DecoderConfig> = {
     ...(c.attnSoftcap ? [["gemma2.attn_logit_softcapping", c.attnSoftcap, "f32"] as const] : []),
     ...(c.finalSoftcap ? [["gemma2.final_logit_softcapping", c.finalSoftcap, "f32"] as const] : []),
     ...(c.slidingWindows.some((w) => w) ? [["gemma2.attention.sliding_window", c.slidingWindows.find((w) => w)!, "u32"] as const] : [])],
-  paramSpecs: (c) => decoderParamSpecs(c, NAMES),
-  ggufName: (hfName) => mapName(GGUF_NAMES, hfName),
+  paramSpecs: (c) => decoderParamSpecs(c, GEMMA_NAMES),
+  ggufName: (hfName) => mapName(GEMMA_GGUF_NAMES, hfName),
   ...PLAIN_LAYOUT,
   ggufValueOffset: (_c, spec) => (isNorm(spec.name) ? 1 : 0),
   presets: [],
   presetConfig: () => { throw new RangeError("gemma2 has no zhiyu init presets"); },
-  load: (config, ctx) => loadDecoder(config, ctx, NAMES, { experts: "", expertFfn: "", hidden: "" }, (params) => {
-    if (ctx.format !== "hf") return; // GGUF norms already hold 1 + w
-    for (const [name, w] of params) {
-      if (!isNorm(name) || isQuantWeight(w) || isAdaptedWeight(w)) continue;
-      params.set(name, keep(add(w, 1)));
-      w.dispose();
-    }
+  load: (config, ctx) => loadDecoder(config, ctx, GEMMA_NAMES, { experts: "", expertFfn: "", hidden: "" }, (params) => {
+    if (ctx.format === "hf") addOneToNorms(params, isNorm); // GGUF norms already hold 1 + w
   }),
   trainable: () => { throw new RangeError("gemma2: training is not supported (soft-capped attention has no autograd op)"); },
 };
