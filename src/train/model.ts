@@ -62,7 +62,10 @@ export class TrainModel {
   readonly baseParams: ReadonlyMap<string, Weight> | null = null;
 
   private constructor(readonly hfConfig: Record<string, unknown>, readonly params: ReadonlyMap<string, Tensor>,
-    readonly matmulDtype: TrainDType, lora?: { adapter: LoraAdapter; base: ReadonlyMap<string, Weight>; dropout?: (x: Tensor) => Tensor }) {
+    readonly matmulDtype: TrainDType, private readonly loraInit?: { adapter: LoraAdapter; base: ReadonlyMap<string, Weight>; dropout?: (x: Tensor) => Tensor },
+    /** Trained parameters beside the network's (PPO's value head), listed after its specs. */
+    private readonly extraSpecs: readonly ParamSpec[] = []) {
+    const lora = loraInit;
     this.descriptor = familyOf(hfConfig, "config.json");
     this.family = this.descriptor.id;
     this.config = this.descriptor.configFromHf(hfConfig, "config.json");
@@ -74,11 +77,11 @@ export class TrainModel {
       lora.adapter.checkBase(baseSpecs, "LoRA");
       this.lora = lora.adapter;
       this.baseParams = lora.base;
-      this.specs = lora.adapter.paramSpecs();
+      this.specs = [...lora.adapter.paramSpecs(), ...extraSpecs];
       const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout });
       this.network = this.descriptor.trainable(this.config, attached as ReadonlyMap<string, Tensor>, { matmulDtype });
     } else {
-      this.specs = baseSpecs;
+      this.specs = [...baseSpecs, ...extraSpecs];
       // matmulDtype: bf16 mixed precision in the model's linear layers.
       this.network = this.descriptor.trainable(this.config, params, { matmulDtype });
     }
@@ -184,6 +187,36 @@ export class TrainModel {
     const base = this.baseParams ?? this.params;
     for (const t of base.values()) if (!isQuantWeight(t) && "requiresGrad" in t) (t as Tensor).requiresGrad = false;
     return new TrainModel(this.hfConfig, adapter.tensors(), this.matmulDtype, { adapter, base, dropout });
+  }
+
+  /** The parameters as an inference network reads them (rollouts: src/infer/rollout.ts), sharing these tensors: the
+   *  base model's, or with LoRA the frozen base with the adapter attached (no dropout). */
+  inferenceWeights(): ReadonlyMap<string, Weight> {
+    if (this.lora && this.baseParams) return this.lora.attach(this.baseParams);
+    return this.params;
+  }
+
+  /** The same model with a value head (PPO's critic on the policy's trunk): `v_head.weight` [1, hidden] drawn from
+   *  N(0, 1/√hidden) and `v_head.bias` 0, trained with the rest (checkpointed in model.safetensors beside them). */
+  withValueHead(rng: Rng): TrainModel {
+    if (this.params.has("v_head.weight")) return this;
+    const h = this.config.hiddenSize;
+    const w = fromTypedArray(Float32Array.from({ length: h }, () => rng.normal(0, 1 / Math.sqrt(h))), [1, h]);
+    const b = fromTypedArray(new Float32Array(1), [1]);
+    w.requiresGrad = true;
+    b.requiresGrad = true;
+    const extra: ParamSpec[] = [{ name: "v_head.weight", shape: [1, h], kind: "matrix", init: "normal" },
+      { name: "v_head.bias", shape: [1], kind: "vector", init: "zeros" }];
+    return new TrainModel(this.hfConfig, new Map([...this.params, ["v_head.weight", w], ["v_head.bias", b]]), this.matmulDtype,
+      this.loraInit, [...this.extraSpecs, ...extra]);
+  }
+
+  /** Value-head outputs [B, T] of B rows of T ids (withValueHead first). */
+  values(inputs: Int32Array, batch: number, seq: number): Tensor {
+    const w = this.params.get("v_head.weight");
+    if (!w) throw new TrainModelError("[TrainModel] this model has no value head; call withValueHead() first");
+    if (!this.network.features) throw new TrainModelError(`[TrainModel] the ${this.family} network has no features(); it cannot carry a value head`);
+    return reshape(linear(this.network.features(fromTypedArray(inputs, [batch, seq])), w, this.params.get("v_head.bias")!), [batch, seq]);
   }
 
   /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */
