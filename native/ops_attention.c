@@ -3,9 +3,12 @@
  * Dims: B batch, Tq queries, Tk keys, H heads, Hkv kv heads, D head dim, C kv capacity (positions per batch
  * entry in the k/v buffers). q, out, dOut [B, Tq, H, D]; k, v, dk, dv [B, C, Hkv, D]; lse [B, H, Tq].
  * Forward: flash-style online softmax per query row over blocks of 64 keys (scores never stored beyond a
- * block), writing lse; parallel over all (batch, head, query) rows. Backward: recomputes probabilities from
+ * block), writing lse; parallel over all (batch, head, query) rows. With AVX-512 and D = 32, 64 or 128 a row scores 16
+ * keys at a time (one transposing reduction instead of 16 horizontal sums) and keeps its output in registers.
+ * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. Backward: recomputes probabilities from
  * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races).
  * Leaves out: bounds checks (the TS layer does them), dropout, ALiBi, sliding windows, arbitrary masks. */
+#include <immintrin.h>
 #include <math.h>
 #include "ops_common.h"
 #include "ops_kernels.h"
@@ -23,34 +26,126 @@ typedef struct {
 
 static inline int64_t visible(const attn_ctx *c, int64_t i) { return c->causal ? c->tk - c->tq + i + 1 : c->tk; }
 
+/* One query row over keys [0, n): online softmax over blocks of ZY_KEY_BLOCK keys; o [D] = softmax(q·kᵀ·scale)·v,
+ * returns lse. The portable / AVX2 form: one row primitive per key. */
+static float attend_row_generic(int isa, const float *q, const float *kb, const float *vb, int64_t kstride, int64_t n,
+                                int64_t D, float scale, float *o) {
+  float s[ZY_KEY_BLOCK];
+  float acc[D > 0 ? D : 1];
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t x = 0; x < D; x++) acc[x] = 0.0f;
+  for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
+    int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
+    for (int64_t j = 0; j < jn; j++) s[j] = scale * zy_row_dot(isa, q, kb + (j0 + j) * kstride, D);
+    float bm = zy_row_max(isa, s, jn), nm = bm > m ? bm : m;
+    if (nm == -INFINITY) continue; /* every score so far is -inf: nothing to add */
+    float corr = expf(m - nm);
+    l = l * corr + zy_row_expsum(isa, s, s, jn, nm);
+    if (corr != 1.0f) zy_row_scale(isa, corr, acc, D);
+    for (int64_t j = 0; j < jn; j++) zy_row_axpy(isa, s[j], vb + (j0 + j) * kstride, acc, D);
+    m = nm;
+  }
+  float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  for (int64_t x = 0; x < D; x++) o[x] = acc[x] * inv;
+  return l > 0.0f ? m + logf(l) : -INFINITY;
+}
+
+/* 16 vectors → one whose lane j is the sum of v[j]'s lanes (a transposing tree of shuffles and adds: 15 adds for 16
+ * dot products instead of 16 horizontal reductions). */
+static inline ZY_AVX512 __m512 hsum16_avx512(__m512 *v) {
+  __m512 w[8], x[4], y[2];
+  for (int i = 0; i < 8; i++) /* quarters 0,1: v[2i] folded to 8 lanes; 2,3: v[2i+1] */
+    w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44), _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xEE));
+  for (int i = 0; i < 4; i++) /* quarter q: key 4i + q folded to 4 lanes */
+    x[i] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0x88), _mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0xDD));
+  for (int i = 0; i < 2; i++) /* quarter q: lanes 0, 2 key 8i + q; lanes 1, 3 key 8i + 4 + q */
+    y[i] = _mm512_add_ps(_mm512_unpacklo_ps(x[2 * i], x[2 * i + 1]), _mm512_unpackhi_ps(x[2 * i], x[2 * i + 1]));
+  /* quarter q, lane p: key q, 8 + q, 4 + q, 12 + q for p = 0..3; permute into key order */
+  __m512 r = _mm512_add_ps(_mm512_unpacklo_ps(y[0], y[1]), _mm512_unpackhi_ps(y[0], y[1]));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, r);
+}
+
+/* The AVX-512 form for D = 16·NC: scores of 16 keys at a time (per key two accumulators over D, as row_dot does, then
+ * one transposing reduction), the value accumulator held in NC registers, the next keys' rows prefetched. */
+static inline __attribute__((always_inline)) ZY_AVX512 float attend_row_avx512_nc(
+    const float *q, const float *kb, const float *vb, int64_t kstride, int64_t n, float scale, float *o, const int NC) {
+  float s[ZY_KEY_BLOCK] __attribute__((aligned(64)));
+  __m512 qv[8], acc[8];
+  for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + 16 * c), acc[c] = _mm512_setzero_ps();
+  const __m512 vscale = _mm512_set1_ps(scale);
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
+    int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
+    for (int64_t g = 0; g < jn; g += 16) {
+      __m512 d[16];
+      int64_t gn = jn - g < 16 ? jn - g : 16;
+      for (int64_t j = 0; j < 16; j++) {
+        if (j >= gn) { d[j] = _mm512_setzero_ps(); continue; }
+        const float *kr = kb + (j0 + g + j) * kstride;
+        for (int c = 0; c < NC; c++) _mm_prefetch((const char *)(kr + 16 * kstride + 16 * c), _MM_HINT_T0);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int c = 0;
+        for (; c + 2 <= NC; c += 2) {
+          a0 = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kr + 16 * c), a0);
+          a1 = _mm512_fmadd_ps(qv[c + 1], _mm512_loadu_ps(kr + 16 * c + 16), a1);
+        }
+        if (c < NC) a0 = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kr + 16 * c), a0);
+        d[j] = _mm512_add_ps(a0, a1);
+      }
+      _mm512_store_ps(s + g, _mm512_mul_ps(vscale, hsum16_avx512(d)));
+    }
+    float bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
+    if (nm == -INFINITY) continue;
+    float corr = expf(m - nm);
+    l = l * corr + zy_row_expsum(2, s, s, jn, nm);
+    if (corr != 1.0f) {
+      __m512 vc = _mm512_set1_ps(corr);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
+    }
+    for (int64_t j = 0; j < jn; j++) {
+      const float *vr = vb + (j0 + j) * kstride;
+      for (int c = 0; c < NC; c++) _mm_prefetch((const char *)(vr + 8 * kstride + 16 * c), _MM_HINT_T0);
+      __m512 p = _mm512_set1_ps(s[j]);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16 * c), acc[c]);
+    }
+    m = nm;
+  }
+  float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  __m512 vinv = _mm512_set1_ps(inv);
+  for (int c = 0; c < NC; c++) _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[c], vinv));
+  return l > 0.0f ? m + logf(l) : -INFINITY;
+}
+
+static ZY_AVX512 float attend_row_d32(const float *q, const float *kb, const float *vb, int64_t ks, int64_t n, float sc, float *o) {
+  return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, 2);
+}
+static ZY_AVX512 float attend_row_d64(const float *q, const float *kb, const float *vb, int64_t ks, int64_t n, float sc, float *o) {
+  return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, 4);
+}
+static ZY_AVX512 float attend_row_d128(const float *q, const float *kb, const float *vb, int64_t ks, int64_t n, float sc, float *o) {
+  return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, 8);
+}
+
+/* The row kernel every forward caller uses (so the decode op and the tensor path give the same bits). */
+static float attend_row(int isa, const float *q, const float *kb, const float *vb, int64_t kstride, int64_t n, int64_t D,
+                        float scale, float *o) {
+  if (isa >= 2 && D == 64) return attend_row_d64(q, kb, vb, kstride, n, scale, o);
+  if (isa >= 2 && D == 128) return attend_row_d128(q, kb, vb, kstride, n, scale, o);
+  if (isa >= 2 && D == 32) return attend_row_d32(q, kb, vb, kstride, n, scale, o);
+  return attend_row_generic(isa, q, kb, vb, kstride, n, D, scale, o);
+}
+
 static void attn_fwd_task(void *p, int64_t r0, int64_t r1, int t) {
   (void)t;
   attn_ctx *c = p;
   int64_t D = c->d, group = c->nh / c->nkv;
-  float s[ZY_KEY_BLOCK];
-  float acc[D > 0 ? D : 1];
   for (int64_t r = r0; r < r1; r++) { /* r = (bi·H + h)·Tq + i, which is also the lse index */
     int64_t i = r % c->tq, h = (r / c->tq) % c->nh, bi = r / (c->tq * c->nh), kvh = h / group;
     const float *q = c->q + ((bi * c->tq + i) * c->nh + h) * D;
     float *o = c->o + ((bi * c->tq + i) * c->nh + h) * D;
     const float *kb = c->k + (bi * c->cap * c->nkv + kvh) * D, *vb = c->v + (bi * c->cap * c->nkv + kvh) * D;
-    int64_t kstride = c->nkv * D, n = visible(c, i);
-    float m = -INFINITY, l = 0.0f;
-    for (int64_t x = 0; x < D; x++) acc[x] = 0.0f;
-    for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
-      int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
-      for (int64_t j = 0; j < jn; j++) s[j] = c->scale * zy_row_dot(c->isa, q, kb + (j0 + j) * kstride, D);
-      float bm = zy_row_max(c->isa, s, jn), nm = bm > m ? bm : m;
-      if (nm == -INFINITY) continue; /* every score so far is -inf: nothing to add */
-      float corr = expf(m - nm);
-      l = l * corr + zy_row_expsum(c->isa, s, s, jn, nm);
-      if (corr != 1.0f) zy_row_scale(c->isa, corr, acc, D);
-      for (int64_t j = 0; j < jn; j++) zy_row_axpy(c->isa, s[j], vb + (j0 + j) * kstride, acc, D);
-      m = nm;
-    }
-    float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    for (int64_t x = 0; x < D; x++) o[x] = acc[x] * inv;
-    c->lse[r] = l > 0.0f ? m + logf(l) : -INFINITY;
+    c->lse[r] = attend_row(c->isa, q, kb, vb, c->nkv * D, visible(c, i), D, c->scale, o);
   }
 }
 
@@ -62,12 +157,34 @@ void zy_op_attention(const float *q, const float *k, const float *v, float *out,
   zy_ops_for(rows, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
-void zy_op_attention_serial(const float *q, const float *k, const float *v, float *out, float *lse, int64_t b,
-                            int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal,
-                            int64_t cap) {
-  attn_ctx c = {.q = q, .k = k, .v = v, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
-                .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
-  attn_fwd_task(&c, 0, b * nh * tq, 0);
+typedef struct {
+  const float *q;
+  const float *const *k, *const *v;
+  const int64_t *n_keys;
+  float *o, *lse;
+  int64_t nh, nkv, d;
+  float scale;
+  int isa;
+} decode_ctx;
+
+static void attn_decode_task(void *p, int64_t r0, int64_t r1, int t) {
+  (void)t;
+  decode_ctx *c = p;
+  const int64_t D = c->d, group = c->nh / c->nkv;
+  for (int64_t r = r0; r < r1; r++) { /* r = i·H + h */
+    int64_t i = r / c->nh, h = r % c->nh, kvh = h / group;
+    c->lse[r] = attend_row(c->isa, c->q + r * D, c->k[i] + kvh * D, c->v[i] + kvh * D, c->nkv * D, c->n_keys[i], D,
+                           c->scale, c->o + r * D);
+  }
+}
+
+void zy_op_attention_decode(int64_t m, const float *q, const float *const *k_cache, const float *const *v_cache,
+                            const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv, int64_t d,
+                            float scale) {
+  decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, scale, zy_isa_level()};
+  int64_t work = 0;
+  for (int64_t i = 0; i < m; i++) work += n_keys[i] * nh * d;
+  zy_ops_for(m * nh, 1, work, attn_decode_task, &c);
 }
 
 static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {

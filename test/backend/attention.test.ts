@@ -1,7 +1,8 @@
 // Attention, forward and backward: the reference against a composed twin built here from reference matmul and
 // softmax (scores = q·kᵀ·scale, causal mask with the KV-cache offset, softmax, ·v; the backward by the chain
 // rule through those pieces), and the cpu backend against the reference under every ISA level — with GQA,
-// causal and not, tk > tq (a cache), a k/v buffer larger than tk (kvCapacity) and awkward head dims.
+// causal and not, tk > tq (a cache), a k/v buffer larger than tk (kvCapacity), awkward head dims and the head dims
+// (32, 64, 128) that have their own AVX-512 row kernel.
 
 import { test } from "node:test";
 import type { AttentionParams, Backend } from "../../src/backend/backend.js";
@@ -13,6 +14,8 @@ const CASES: AttentionParams[] = [
   { b: 2, tq: 7, tk: 9, nHead: 3, nKvHead: 3, headDim: 7, scale: 0.4, causal: false },
   { b: 1, tq: 1, tk: 130, nHead: 8, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 131 },
   { b: 3, tq: 31, tk: 31, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
+  // head dims 32/64/128 take the AVX-512 row kernel (16 keys per reduction): key counts off the 16- and 64-key grid
+  { b: 1, tq: 2, tk: 83, nHead: 4, nKvHead: 2, headDim: 128, scale: 0.09, causal: true, kvCapacity: 90 },
 ];
 
 function sizes(p: AttentionParams) {
