@@ -3,6 +3,7 @@
 // q8_0 or q4_0) or a Hugging Face folder (config.json + model.safetensors, GPT-2's Conv1D matrices transposed back).
 // Parameters are produced one at a time by a callback, so a 1B model never needs all its f32 weights at once.
 // Also: reading any loadable model back as f32 parameters in that same HF order (for GGUF → HF conversion).
+// MoE experts are written stacked per layer and matrix, as llama.cpp stores them (`blk.N.ffn_gate_exps.weight`).
 // Leaves out: k-quant encoding (use llama-quantize on the f16 file), tokenizer.json export.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -54,7 +55,17 @@ export function writeModelGguf(file: string, config: ModelConfig, getParam: (spe
   options: { type: ExportType; name?: string; extraMetadata?: GgufMetadata }): void {
   const family = MODEL_REGISTRY.ofConfig(config);
   const tensors: GgufWriteTensor[] = [];
-  for (const spec of paramSpecs(config)) {
+  const specs = paramSpecs(config);
+  // Stacked tensors (MoE experts): slices collected in order of index, written once all are there.
+  const stacks = new Map<string, { slices: ({ type: GgmlType; data: Uint8Array } | null)[]; shape: readonly number[] }>();
+  for (const spec of specs) {
+    const st = family.ggufStack?.(spec.name);
+    if (!st) continue;
+    const stack = stacks.get(st.name) ?? { slices: [], shape: spec.shape };
+    stack.slices[st.index] = null;
+    stacks.set(st.name, stack);
+  }
+  for (const spec of specs) {
     let x = getParam(spec);
     const offset = family.ggufValueOffset?.(config, spec) ?? 0; // e.g. Gemma's norms: llama.cpp stores 1 + w
     if (offset !== 0) x = x.map((v) => v + offset);
@@ -66,6 +77,13 @@ export function writeModelGguf(file: string, config: ModelConfig, getParam: (spe
     if ((type === "q8_0" || type === "q4_0") && cols % 32 !== 0) type = "f16";
     type = family.ggufTensorType(config, spec, type);
     const enc = encode(x, type);
+    const st = family.ggufStack?.(spec.name);
+    if (st) {
+      const stack = stacks.get(st.name)!;
+      stack.slices[st.index] = enc;
+      if (stack.slices.every((e) => e !== null)) tensors.push(stackedTensor(st.name, stack.shape, stack.slices as { type: GgmlType; data: Uint8Array }[]));
+      continue;
+    }
     tensors.push({ name: ggufName(config, spec.name), dims: [...spec.shape].reverse(), type: enc.type, data: enc.data });
   }
   for (const [name, from] of family.ggufCopies(config)) {
@@ -76,6 +94,17 @@ export function writeModelGguf(file: string, config: ModelConfig, getParam: (spe
   const metadata = [...ggufMetadata(config, options.name ?? path.basename(file, ".gguf"), FILE_TYPE[options.type]),
     ...(options.extraMetadata ?? [])];
   writeGguf(file, { metadata, tensors });
+}
+
+/** Slices of one shape and type, one after another: GGUF dims [cols, rows, slices] fastest first. */
+function stackedTensor(name: string, shape: readonly number[], slices: { type: GgmlType; data: Uint8Array }[]): GgufWriteTensor {
+  const type = slices[0].type;
+  if (slices.some((e) => e.type !== type || e.data.byteLength !== slices[0].data.byteLength)) {
+    throw new Error(`[export] stacked tensor '${name}': its slices differ in type or size`);
+  }
+  const data = new Uint8Array(slices.length * slices[0].data.byteLength);
+  slices.forEach((e, i) => data.set(e.data, i * e.data.byteLength));
+  return { name, dims: [...shape].reverse().concat(slices.length), type, data };
 }
 
 function permuteF32Rows(x: Float32Array, rows: number, order: Int32Array): Float32Array {

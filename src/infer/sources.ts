@@ -12,14 +12,16 @@ const GGUF_WEIGHT_TYPES = new Set<string>(["f32", "f16", "bf16", "q8_0", "q4_0",
 
 export class GgufSource implements WeightSource {
   readonly description: string;
-  constructor(readonly file: GgufFile, private readonly toGguf: (hfName: string) => string | null) {
+  /** stack: where a parameter is one slice of a stacked tensor (MoE experts), as the family's ggufStack says. */
+  constructor(readonly file: GgufFile, private readonly toGguf: (hfName: string) => string | null,
+    private readonly stack: ((hfName: string) => { name: string; index: number } | null) | null = null) {
     this.description = file.path;
   }
   fileName(hfName: string): string {
-    return this.toGguf(hfName) ?? hfName;
+    return this.toGguf(hfName) ?? this.stack?.(hfName)?.name ?? hfName;
   }
   has(hfName: string): boolean {
-    const n = this.toGguf(hfName);
+    const n = this.toGguf(hfName) ?? this.stack?.(hfName)?.name ?? null;
     return n !== null && this.file.tensorByName.has(n);
   }
   info(hfName: string): GgufTensorInfo {
@@ -39,7 +41,16 @@ export class GgufSource implements WeightSource {
   }
   read(hfName: string): RawTensor {
     const t = this.weightInfo(hfName);
-    return rawTensor(t, readTensorBytes(this.file, t));
+    const st = this.toGguf(hfName) === null ? this.stack?.(hfName) ?? null : null;
+    if (!st) return rawTensor(t, readTensorBytes(this.file, t));
+    // One slice of [cols, rows, slices]: the slices are contiguous, so it is a view of 1/slices of the bytes.
+    const slices = t.dims[t.dims.length - 1];
+    if (t.dims.length !== 3 || st.index >= slices) {
+      throw new ModelLoadError(`${this.description}: tensor '${t.name}' has shape [${t.dims.join(", ")}]; slice ${st.index} (${hfName}) is not in it`);
+    }
+    const bytes = readTensorBytes(this.file, t);
+    const per = bytes.byteLength / slices;
+    return { fileName: `${t.name}[${st.index}]`, shape: [t.dims[1], t.dims[0]], type: t.type as WeightType, data: bytes.subarray(st.index * per, (st.index + 1) * per) };
   }
 }
 

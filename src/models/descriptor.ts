@@ -141,6 +141,9 @@ export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {
   paramSpecs(config: C): ParamSpec[];
   /** The GGUF tensor name of a HF parameter name, or null when it has none. */
   ggufName(hfName: string): string | null;
+  /** A parameter stored as one slice of a stacked GGUF tensor (llama.cpp's MoE experts): the stacked tensor's name
+   *  and the slice index along its slowest dimension; null (or absent) when the parameter has a tensor of its own. */
+  ggufStack?(hfName: string): { name: string; index: number } | null;
   /** HF parameters stored transposed ([in, out], GPT-2's Conv1D) relative to Zhiyu/GGUF's [out, in]; null if none. */
   readonly hfTransposed: RegExp | null;
   /** The tensor name a parameter has in a HF folder, when the family's spelling depends on the files (BERT: "bert.",

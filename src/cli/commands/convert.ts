@@ -100,7 +100,7 @@ export async function run(argv: string[]): Promise<number | void> {
     const file = readGguf(values.from);
     const family = MODEL_REGISTRY.ofGgufArchitecture(getOptionalString(file, "general.architecture"), values.from);
     config = family.configFromGguf(file);
-    source = new GgufSource(file, (name) => family.ggufName(name));
+    source = new GgufSource(file, (name) => family.ggufName(name), family.ggufStack ? (name) => family.ggufStack!(name) : null);
     fromGguf = true;
     extra = [...file.metadata].filter(([k]) => k.startsWith("tokenizer.")).map(([k, v]) => [k, v, file.metadataTypes.get(k)] as const);
   }

@@ -121,6 +121,17 @@ export function decoderParamSpecs(c: DecoderConfig, names: DecoderNames): ParamS
   return specs;
 }
 
+/** llama.cpp stores layer N's experts stacked in one tensor per matrix, `blk.N.ffn_{gate,up,down}_exps.weight`
+ *  ([cols, rows, experts] fastest first): the stacked name and this expert's index, or null for other parameters. */
+export function expertGgufStack(name: string, names: DecoderNames): { name: string; index: number } | null {
+  for (const which of ["gate", "up", "down"] as const) {
+    const pattern = names.experts[which].replace(/\./g, "\\.").replace("{e}", "(\\d+)");
+    const m = new RegExp(`^model\\.layers\\.(\\d+)\\.${pattern}\\.weight$`).exec(name);
+    if (m) return { name: `blk.${m[1]}.ffn_${which}_exps.weight`, index: Number(m[2]) };
+  }
+  return null;
+}
+
 export function isExpertParam(name: string, names: DecoderNames): boolean {
   return Object.values(names.experts).some((pattern) => new RegExp(`\\.${pattern.replace(/\./g, "\\.").replace("{e}", "\\d+")}\\.weight$`).test(name));
 }

@@ -6,6 +6,7 @@ import { readTensorBytes } from "../../io/gguf.js";
 import { type FamilyDescriptor, type GgufMetadata, PLAIN_LAYOUT } from "../descriptor.js";
 import { type LlamaConfig, MIXTRAL_NAMES, ggufQkRowOrder, llamaAsDecoder, llamaConfigFromGguf, llamaConfigFromHf, llamaGgufName, llamaNeedsDecoder,
   llamaParamSpecs } from "./config.js";
+import { expertGgufStack } from "../decoder/config.js";
 import { loadDecoder } from "../decoder/load.js";
 import { LlamaModel, fuseProjections } from "./model.js";
 import { decodeToF32 } from "../weights.js";
@@ -109,6 +110,7 @@ export const llamaFamily: FamilyDescriptor<LlamaConfig> = {
   ggufMetadata,
   paramSpecs: llamaParamSpecs,
   ggufName: llamaGgufName,
+  ggufStack: (hfName) => expertGgufStack(hfName, MIXTRAL_NAMES),
   ...PLAIN_LAYOUT,
   ggufRowOrder(c, spec, toGguf) {
     // llama.cpp rotates adjacent pairs for LLaMA (not Qwen2): its converter permutes HF Q/K rows.

@@ -3,11 +3,11 @@
 // Qwen3-MoE replaces the MLP by num_experts SwiGLU experts with top-k routing, renormalised when norm_topk_prob
 // (llama.cpp's qwen3moe always renormalises and stores no key for it). Built on the shared decoder (../decoder/).
 // Leaves out: Qwen3-MoE's dense layers (mlp_only_layers, decoder_sparse_step ≠ 1: refused by name), sliding windows
-// (use_sliding_window, off in every released Qwen3), GGUF export of MoE experts (init MoE presets as HF folders).
+// (use_sliding_window, off in every released Qwen3). MoE experts go to GGUF stacked as llama.cpp stores them.
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalString } from "../../io/gguf.js";
 import { type FamilyDescriptor, PLAIN_LAYOUT } from "../descriptor.js";
-import { type DecoderConfig, LLAMA_STYLE_NAMES, checkDecoderConfig, decoderParamSpecs, ggufCountFields, ggufNumber, hfNumber,
+import { type DecoderConfig, LLAMA_STYLE_NAMES, checkDecoderConfig, decoderParamSpecs, expertGgufStack, ggufCountFields, ggufNumber, hfNumber,
   hfSlidingWindows } from "../decoder/config.js";
 import { DecoderModel } from "../decoder/model.js";
 import { DECODER_GGUF_NAMES, decoderGgufMetadata, loadDecoder } from "../decoder/load.js";
@@ -125,6 +125,7 @@ export const qwen3Family: FamilyDescriptor<DecoderConfig> = {
   ggufMetadata: (c) => decoderGgufMetadata(c, c.architecture),
   paramSpecs: (c) => decoderParamSpecs(c, LLAMA_STYLE_NAMES),
   ggufName: (hfName) => mapName(GGUF_NAMES, hfName),
+  ggufStack: (hfName) => expertGgufStack(hfName, LLAMA_STYLE_NAMES),
   ...PLAIN_LAYOUT,
   presets: Object.keys(PRESETS),
   presetConfig,
