@@ -5,12 +5,14 @@
  * write and causal attention → o projection + residual → RMSNorm → fused gate/up product → SwiGLU → down projection + residual), so results are bit-identical
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
+ * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
 #include "ops_kernels.h"
 #include "quant.h"
 #include "zy_pool.h"
+#include "zy_half.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,9 +49,15 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
       c->failed = 1;
       return;
     }
-    memcpy(L->k_cache[i] + pos * kd, ki, (size_t)kd * sizeof(float));
-    float *vc = L->v_cache[i] + pos * kd;
-    for (int64_t j = 0; j < kd; j++) vc[j] = L->bv ? vi[j] + L->bv[j] : vi[j];
+    if (L->kv_f16) { /* rounded to nearest even, as the backend's cast op writes an f16 cache */
+      uint16_t *kc = (uint16_t *)L->k_cache[i] + pos * kd, *vc = (uint16_t *)L->v_cache[i] + pos * kd;
+      for (int64_t j = 0; j < kd; j++) kc[j] = zy_f32_to_f16(ki[j]);
+      for (int64_t j = 0; j < kd; j++) vc[j] = zy_f32_to_f16(L->bv ? vi[j] + L->bv[j] : vi[j]);
+    } else {
+      memcpy((float *)L->k_cache[i] + pos * kd, ki, (size_t)kd * sizeof(float));
+      float *vc = (float *)L->v_cache[i] + pos * kd;
+      for (int64_t j = 0; j < kd; j++) vc[j] = L->bv ? vi[j] + L->bv[j] : vi[j];
+    }
   }
 }
 
@@ -86,8 +94,8 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   if (pc.failed) { rc = -1; goto done; }
   /* Attention rows (sequence, head) over the threads: a single sequence at a long context splits by head. */
   for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
-  zy_op_attention_decode(m, q, (const float *const *)L->k_cache, (const float *const *)L->v_cache, n_keys, att, lse,
-                         L->n_head, L->n_kv, hd, L->attn_scale);
+  zy_op_attention_decode(m, q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_f16, n_keys, att,
+                         lse, L->n_head, L->n_kv, hd, L->attn_scale);
   if ((rc = matvecs(&L->o, att, o, m)) != 0) goto done;
   for (int64_t j = 0; j < m * D; j++) x[j] = x[j] + o[j];
 

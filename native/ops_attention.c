@@ -5,44 +5,56 @@
  * Forward: flash-style online softmax per query row over blocks of 64 keys (scores never stored beyond a
  * block), writing lse; parallel over all (batch, head, query) rows. With AVX-512 and D = 32, 64 or 128 a row scores 16
  * keys at a time (one transposing reduction instead of 16 horizontal sums) and keeps its output in registers.
- * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. Backward: recomputes probabilities from
+ * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. The forward also
+ * reads an f16 cache (k, v as IEEE half bits, widened exactly as they are loaded). Backward (f32 only): recomputes probabilities from
  * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races).
  * Leaves out: bounds checks (the TS layer does them), dropout, ALiBi, sliding windows, arbitrary masks. */
 #include <immintrin.h>
 #include <math.h>
 #include "ops_common.h"
 #include "ops_kernels.h"
+#include "zy_half.h"
 #include "zy_pool.h"
 
 #define ZY_KEY_BLOCK 64
 
 typedef struct {
   const float *q, *k, *v, *out, *lse_in, *dout;
+  const void *kf, *vf; /* forward: k, v as f32 or f16 (kv_f16) */
   float *o, *lse, *dq, *dk, *dv;
   int64_t b, tq, tk, nh, nkv, d, cap;
   float scale;
-  int causal, isa;
+  int causal, isa, kv_f16;
 } attn_ctx;
 
 static inline int64_t visible(const attn_ctx *c, int64_t i) { return c->causal ? c->tk - c->tq + i + 1 : c->tk; }
 
+/* Row `at` (an element offset) of an f32 cache, or of an f16 one decoded into tmp [D] (exactly: every f16 is an f32). */
+static inline const float *kv_row(const void *base, const float *f32, int64_t at, int64_t D, float *tmp, int kv_f16) {
+  if (!kv_f16) return f32 + at;
+  const uint16_t *h = (const uint16_t *)base + at;
+  for (int64_t x = 0; x < D; x++) tmp[x] = zy_f16_to_f32(h[x]);
+  return tmp;
+}
+
 /* One query row over keys [0, n): online softmax over blocks of ZY_KEY_BLOCK keys; o [D] = softmax(q·kᵀ·scale)·v,
  * returns lse. The portable / AVX2 form: one row primitive per key. */
-static float attend_row_generic(int isa, const float *q, const float *kb, const float *vb, int64_t kstride, int64_t n,
-                                int64_t D, float scale, float *o) {
+static float attend_row_generic(int isa, const float *q, const void *kbase, const void *vbase, int64_t kstride,
+                                int64_t n, int64_t D, float scale, float *o, int kv_f16) {
   float s[ZY_KEY_BLOCK];
-  float acc[D > 0 ? D : 1];
+  float acc[D > 0 ? D : 1], row[D > 0 ? D : 1];
+  const float *kb = kbase, *vb = vbase;
   float m = -INFINITY, l = 0.0f;
   for (int64_t x = 0; x < D; x++) acc[x] = 0.0f;
   for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
     int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
-    for (int64_t j = 0; j < jn; j++) s[j] = scale * zy_row_dot(isa, q, kb + (j0 + j) * kstride, D);
+    for (int64_t j = 0; j < jn; j++) s[j] = scale * zy_row_dot(isa, q, kv_row(kbase, kb, (j0 + j) * kstride, D, row, kv_f16), D);
     float bm = zy_row_max(isa, s, jn), nm = bm > m ? bm : m;
     if (nm == -INFINITY) continue; /* every score so far is -inf: nothing to add */
     float corr = expf(m - nm);
     l = l * corr + zy_row_expsum(isa, s, s, jn, nm);
     if (corr != 1.0f) zy_row_scale(isa, corr, acc, D);
-    for (int64_t j = 0; j < jn; j++) zy_row_axpy(isa, s[j], vb + (j0 + j) * kstride, acc, D);
+    for (int64_t j = 0; j < jn; j++) zy_row_axpy(isa, s[j], kv_row(vbase, vb, (j0 + j) * kstride, D, row, kv_f16), acc, D);
     m = nm;
   }
   float inv = l > 0.0f ? 1.0f / l : 0.0f;
@@ -68,8 +80,16 @@ static inline ZY_AVX512 __m512 hsum16_avx512(__m512 *v) {
 
 /* The AVX-512 form for D = 16·NC: scores of 16 keys at a time (per key two accumulators over D, as row_dot does, then
  * one transposing reduction), the value accumulator held in NC registers, the next keys' rows prefetched. */
+/* 16 cache entries from element `at`: f32 loaded, or f16 widened (exact). */
+static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const void *base, int64_t at, const int F16) {
+  if (F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + at)));
+  return _mm512_loadu_ps((const float *)base + at);
+}
+
 static inline __attribute__((always_inline)) ZY_AVX512 float attend_row_avx512_nc(
-    const float *q, const float *kb, const float *vb, int64_t kstride, int64_t n, float scale, float *o, const int NC) {
+    const float *q, const void *kb, const void *vb, int64_t kstride, int64_t n, float scale, float *o, const int NC,
+    const int F16) {
+  const int64_t esize = F16 ? 2 : 4, lines = (NC * 16 * esize + 63) / 64; /* cache lines per row */
   float s[ZY_KEY_BLOCK] __attribute__((aligned(64)));
   __m512 qv[8], acc[8];
   for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + 16 * c), acc[c] = _mm512_setzero_ps();
@@ -82,15 +102,16 @@ static inline __attribute__((always_inline)) ZY_AVX512 float attend_row_avx512_n
       int64_t gn = jn - g < 16 ? jn - g : 16;
       for (int64_t j = 0; j < 16; j++) {
         if (j >= gn) { d[j] = _mm512_setzero_ps(); continue; }
-        const float *kr = kb + (j0 + g + j) * kstride;
-        for (int c = 0; c < NC; c++) _mm_prefetch((const char *)(kr + 16 * kstride + 16 * c), _MM_HINT_T0);
+        const int64_t kr = (j0 + g + j) * kstride;
+        const char *ahead = (const char *)kb + (kr + 16 * kstride) * esize;
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0;
         int c = 0;
         for (; c + 2 <= NC; c += 2) {
-          a0 = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kr + 16 * c), a0);
-          a1 = _mm512_fmadd_ps(qv[c + 1], _mm512_loadu_ps(kr + 16 * c + 16), a1);
+          a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
+          a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kb, kr + 16 * c + 16, F16), a1);
         }
-        if (c < NC) a0 = _mm512_fmadd_ps(qv[c], _mm512_loadu_ps(kr + 16 * c), a0);
+        if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
         d[j] = _mm512_add_ps(a0, a1);
       }
       _mm512_store_ps(s + g, _mm512_mul_ps(vscale, hsum16_avx512(d)));
@@ -104,10 +125,11 @@ static inline __attribute__((always_inline)) ZY_AVX512 float attend_row_avx512_n
       for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
     }
     for (int64_t j = 0; j < jn; j++) {
-      const float *vr = vb + (j0 + j) * kstride;
-      for (int c = 0; c < NC; c++) _mm_prefetch((const char *)(vr + 8 * kstride + 16 * c), _MM_HINT_T0);
+      const int64_t vr = (j0 + j) * kstride;
+      const char *ahead = (const char *)vb + (vr + 8 * kstride) * esize;
+      for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
       __m512 p = _mm512_set1_ps(s[j]);
-      for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16 * c), acc[c]);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vb, vr + 16 * c, F16), acc[c]);
     }
     m = nm;
   }
@@ -117,23 +139,27 @@ static inline __attribute__((always_inline)) ZY_AVX512 float attend_row_avx512_n
   return l > 0.0f ? m + logf(l) : -INFINITY;
 }
 
-static ZY_AVX512 float attend_row_d32(const float *q, const float *kb, const float *vb, int64_t ks, int64_t n, float sc, float *o) {
-  return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, 2);
-}
-static ZY_AVX512 float attend_row_d64(const float *q, const float *kb, const float *vb, int64_t ks, int64_t n, float sc, float *o) {
-  return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, 4);
-}
-static ZY_AVX512 float attend_row_d128(const float *q, const float *kb, const float *vb, int64_t ks, int64_t n, float sc, float *o) {
-  return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, 8);
-}
+#define ROW_KERNEL(NAME, NC, F16)                                                                            \
+  static ZY_AVX512 float NAME(const float *q, const void *kb, const void *vb, int64_t ks, int64_t n, float sc, float *o) { \
+    return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, NC, F16);                                         \
+  }
+ROW_KERNEL(attend_row_d32, 2, 0)
+ROW_KERNEL(attend_row_d64, 4, 0)
+ROW_KERNEL(attend_row_d128, 8, 0)
+ROW_KERNEL(attend_row_d32_f16, 2, 1)
+ROW_KERNEL(attend_row_d64_f16, 4, 1)
+ROW_KERNEL(attend_row_d128_f16, 8, 1)
 
-/* The row kernel every forward caller uses (so the decode op and the tensor path give the same bits). */
-static float attend_row(int isa, const float *q, const float *kb, const float *vb, int64_t kstride, int64_t n, int64_t D,
-                        float scale, float *o) {
-  if (isa >= 2 && D == 64) return attend_row_d64(q, kb, vb, kstride, n, scale, o);
-  if (isa >= 2 && D == 128) return attend_row_d128(q, kb, vb, kstride, n, scale, o);
-  if (isa >= 2 && D == 32) return attend_row_d32(q, kb, vb, kstride, n, scale, o);
-  return attend_row_generic(isa, q, kb, vb, kstride, n, D, scale, o);
+/* The row kernel every forward caller uses (so the decode op and the tensor path give the same bits). k and v are
+ * f32, or f16 (kv_f16), whose rows are decoded exactly: an f16 cache gives the bits of an f32 one holding the same
+ * values. */
+static float attend_row(int isa, const float *q, const void *kb, const void *vb, int64_t kstride, int64_t n, int64_t D,
+                        float scale, float *o, int kv_f16) {
+  if (isa >= 2 && (D == 32 || D == 64 || D == 128)) {
+    if (kv_f16) return (D == 64 ? attend_row_d64_f16 : D == 128 ? attend_row_d128_f16 : attend_row_d32_f16)(q, kb, vb, kstride, n, scale, o);
+    return (D == 64 ? attend_row_d64 : D == 128 ? attend_row_d128 : attend_row_d32)(q, kb, vb, kstride, n, scale, o);
+  }
+  return attend_row_generic(isa, q, kb, vb, kstride, n, D, scale, o, kv_f16);
 }
 
 static void attn_fwd_task(void *p, int64_t r0, int64_t r1, int t) {
@@ -144,14 +170,16 @@ static void attn_fwd_task(void *p, int64_t r0, int64_t r1, int t) {
     int64_t i = r % c->tq, h = (r / c->tq) % c->nh, bi = r / (c->tq * c->nh), kvh = h / group;
     const float *q = c->q + ((bi * c->tq + i) * c->nh + h) * D;
     float *o = c->o + ((bi * c->tq + i) * c->nh + h) * D;
-    const float *kb = c->k + (bi * c->cap * c->nkv + kvh) * D, *vb = c->v + (bi * c->cap * c->nkv + kvh) * D;
-    c->lse[r] = attend_row(c->isa, q, kb, vb, c->nkv * D, visible(c, i), D, c->scale, o);
+    const int64_t at = (bi * c->cap * c->nkv + kvh) * D;
+    const void *kb = c->kv_f16 ? (const void *)((const uint16_t *)c->kf + at) : (const void *)((const float *)c->kf + at);
+    const void *vb = c->kv_f16 ? (const void *)((const uint16_t *)c->vf + at) : (const void *)((const float *)c->vf + at);
+    c->lse[r] = attend_row(c->isa, q, kb, vb, c->nkv * D, visible(c, i), D, c->scale, o, c->kv_f16);
   }
 }
 
-void zy_op_attention(const float *q, const float *k, const float *v, float *out, float *lse, int64_t b, int64_t tq,
-                     int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
-  attn_ctx c = {.q = q, .k = k, .v = v, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
+void zy_op_attention(const float *q, const void *k, const void *v, int kv_f16, float *out, float *lse, int64_t b,
+                     int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
+  attn_ctx c = {.q = q, .kf = k, .vf = v, .kv_f16 = kv_f16, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
                 .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
   int64_t rows = b * nh * tq;
   zy_ops_for(rows, 1, rows * tk * d, attn_fwd_task, &c);
@@ -159,12 +187,12 @@ void zy_op_attention(const float *q, const float *k, const float *v, float *out,
 
 typedef struct {
   const float *q;
-  const float *const *k, *const *v;
+  const void *const *k, *const *v;
   const int64_t *n_keys;
   float *o, *lse;
   int64_t nh, nkv, d;
   float scale;
-  int isa;
+  int isa, kv_f16;
 } decode_ctx;
 
 static void attn_decode_task(void *p, int64_t r0, int64_t r1, int t) {
@@ -173,15 +201,16 @@ static void attn_decode_task(void *p, int64_t r0, int64_t r1, int t) {
   const int64_t D = c->d, group = c->nh / c->nkv;
   for (int64_t r = r0; r < r1; r++) { /* r = i·H + h */
     int64_t i = r / c->nh, h = r % c->nh, kvh = h / group;
-    c->lse[r] = attend_row(c->isa, c->q + r * D, c->k[i] + kvh * D, c->v[i] + kvh * D, c->nkv * D, c->n_keys[i], D,
-                           c->scale, c->o + r * D);
+    const size_t at = (size_t)(kvh * D) * (c->kv_f16 ? 2 : 4);
+    c->lse[r] = attend_row(c->isa, c->q + r * D, (const char *)c->k[i] + at, (const char *)c->v[i] + at, c->nkv * D,
+                           c->n_keys[i], D, c->scale, c->o + r * D, c->kv_f16);
   }
 }
 
-void zy_op_attention_decode(int64_t m, const float *q, const float *const *k_cache, const float *const *v_cache,
-                            const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv, int64_t d,
-                            float scale) {
-  decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, scale, zy_isa_level()};
+void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
+                            int kv_f16, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
+                            int64_t d, float scale) {
+  decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, scale, zy_isa_level(), kv_f16};
   int64_t work = 0;
   for (int64_t i = 0; i < m; i++) work += n_keys[i] * nh * d;
   zy_ops_for(m * nh, 1, work, attn_decode_task, &c);

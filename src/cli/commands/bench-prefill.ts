@@ -2,7 +2,7 @@
 // tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts), whose
 // --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N).
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
-// --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
+// --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains.
 import { parseFlags } from "../flags.js";
 import { readFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
 import { argmax } from "../../infer/sampler.js";
 import { median } from "../bench-stats.js";
+import { KV_CACHE_TYPES, type KvCacheType } from "../../models/kv-cache.js";
 
 /** Peak resident set of this process (Linux VmHWM), or NaN elsewhere. */
 function peakRssMb(): number {
@@ -24,7 +25,7 @@ function peakRssMb(): number {
 
 function usage(kind: "decode" | "prefill"): string {
   return `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N]${kind === "decode" ? " [--depth N]" : ""} ` +
-    "[--repeat R] [--no-repack] [--json]";
+    "[--kv-type f32|f16] [--repeat R] [--no-repack] [--json]";
 }
 
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
@@ -33,7 +34,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     options: {
       model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" }, "no-repack": { type: "boolean" },
-      depth: { type: "string" },
+      depth: { type: "string" }, "kv-type": { type: "string" },
     },
     strict: true,
   }, usage(kind));
@@ -50,7 +51,9 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   const depth = Number(values.depth ?? 0);
   if (!Number.isInteger(depth) || depth < 0) throw new UsageError(`--depth ${values.depth}: expected an integer ≥ 0`);
   if (depth > 0 && kind !== "decode") throw new UsageError("--depth applies to bench decode only");
-  const model = await loadModel(values.model, { threads, repack: !values["no-repack"] });
+  const kvType = values["kv-type"] ?? "f32";
+  if (!KV_CACHE_TYPES.includes(kvType as KvCacheType)) throw new UsageError(`--kv-type ${kvType}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
+  const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType as KvCacheType });
   const vocab = model.vocabSize;
   // Deterministic pseudo-random prompt ids (content does not change the cost).
   const promptLength = kind === "decode" ? Math.max(4, depth) : tokens;
@@ -82,7 +85,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   }
   const result = {
     bench: kind, model: model.id, threads: model.backend.info().threads, backend: model.backend.info().name,
-    tokens, ...(kind === "decode" ? { depth } : {}), tokens_per_s: Number(median(rates).toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))),
+    tokens, ...(kind === "decode" ? { depth } : {}), kv_type: kvType, tokens_per_s: Number(median(rates).toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))),
     rss_mb: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)), peak_rss_mb: peakRssMb(),
     kv_mb: Number((kvBytes / 2 ** 20).toFixed(2)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
   };
