@@ -4,13 +4,12 @@
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
 // --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains.
-import { parseFlags } from "../flags.js";
+import { kvTypeFlag, parseFlags } from "../flags.js";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
 import { argmax } from "../../infer/sampler.js";
 import { median } from "../bench-stats.js";
-import { KV_CACHE_TYPES, type KvCacheType } from "../../models/kv-cache.js";
 
 /** Peak resident set of this process (Linux VmHWM), or NaN elsewhere. */
 function peakRssMb(): number {
@@ -51,9 +50,8 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   const depth = Number(values.depth ?? 0);
   if (!Number.isInteger(depth) || depth < 0) throw new UsageError(`--depth ${values.depth}: expected an integer ≥ 0`);
   if (depth > 0 && kind !== "decode") throw new UsageError("--depth applies to bench decode only");
-  const kvType = values["kv-type"] ?? "f32";
-  if (!KV_CACHE_TYPES.includes(kvType as KvCacheType)) throw new UsageError(`--kv-type ${kvType}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
-  const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType as KvCacheType });
+  const kvType = kvTypeFlag(values["kv-type"]) ?? "f32";
+  const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType });
   const vocab = model.vocabSize;
   // Deterministic pseudo-random prompt ids (content does not change the cost).
   const promptLength = kind === "decode" ? Math.max(4, depth) : tokens;
