@@ -6,13 +6,16 @@
 // - Skips the build when build/Release/zhiyu_native.stamp says the sources, binding.gyp and Node are unchanged
 //   (so `npx zhiyu`, which installs the checkout into npm's cache and reruns this script, costs a second).
 // - Says what it does: one line per compiled file, and that it takes a few minutes on two cores.
+// - Links Open MPI when scripts/mpi-flags.mjs finds it (native/mpi_napi.cc: collectives for data-parallel training);
+//   a build with MPI that fails is retried without it, so a broken MPI install never costs the native backend.
 // Flags: --verbose (node-gyp's own output), --incremental (recompile only what changed; development), --force.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { mpiFlags } from "./mpi-flags.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const verbose = process.argv.includes("--verbose");
@@ -36,11 +39,14 @@ function nodeGypPath() {
   try { return require.resolve("node-gyp/bin/node-gyp.js"); } catch { return null; }
 }
 
-/** What the addon is built from: binding.gyp, the source lister, every file under native/, and the Node ABI. */
+/** What the addon is built from: binding.gyp, the source lister, every file under native/, the Node ABI and the MPI
+ *  flags (installing or removing Open MPI rebuilds the addon). */
 function sourceStamp() {
   const h = createHash("sha256");
   h.update(`${process.version} ${process.arch} ${process.versions.modules}\n`);
-  for (const f of ["binding.gyp", "scripts/native-sources.mjs"]) h.update(f).update(readFileSync(path.join(root, f)));
+  const mpi = mpiFlags();
+  h.update(`mpi ${mpi.cflags.join(" ")} ${mpi.libs.join(" ")}\n`);
+  for (const f of ["binding.gyp", "scripts/native-sources.mjs", "scripts/mpi-flags.mjs"]) h.update(f).update(readFileSync(path.join(root, f)));
   for (const f of readdirSync(path.join(root, "native")).sort()) h.update(f).update(readFileSync(path.join(root, "native", f)));
   return h.digest("hex");
 }
@@ -62,11 +68,19 @@ export function replaceAtomically(file, dest) {
   renameSync(tmp, dest);
 }
 
-function runNodeGyp(gyp, command) {
+/** Whether a freshly built addon loads in a new Node process (an MPI library that links but does not load must not
+ *  replace a working addon). */
+function loads(file) {
+  const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(file)})`], { encoding: "utf8" });
+  if (r.status !== 0) process.stderr.write(r.stderr.split("\n").slice(0, 6).join("\n") + "\n");
+  return r.status === 0;
+}
+
+function runNodeGyp(gyp, command, env = process.env) {
   const args = [gyp, command, "-j", "max"];
   if (!process.env.npm_config_nodedir && existsSync("/usr/include/node/node_api.h")) args.push("--nodedir=/usr");
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: stage, stdio: verbose ? "inherit" : ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: stage, env, stdio: verbose ? "inherit" : ["ignore", "pipe", "pipe"] });
     let tail = "";
     const keep = (chunk) => {
       tail = (tail + chunk.toString()).slice(-8000);
@@ -105,8 +119,20 @@ async function main() {
   const t0 = performance.now();
   prepareStage();
   const again = incremental && existsSync(path.join(stage, "build", "Makefile"));
-  const { code, tail } = await runNodeGyp(gyp, again ? "build" : "rebuild");
+  const mpi = mpiFlags();
+  console.log(`zhiyu: ${mpi.found ? `with MPI for data-parallel training — ${mpi.why}` : `without MPI (${mpi.why}); training runs in one process`}`);
+  let { code, tail } = await runNodeGyp(gyp, again ? "build" : "rebuild");
   const built = path.join(stage, "build", "Release", "zhiyu_native.node");
+  if (code === 0 && existsSync(built) && mpi.found && !loads(built)) {
+    code = 1;
+    tail = `${built} was built but does not load (see above)\n`;
+  }
+  if ((code !== 0 || !existsSync(built)) && mpi.found) {
+    // An MPI installation that does not compile or link must not cost the whole native backend.
+    if (!verbose) process.stderr.write(tail);
+    console.warn("zhiyu: the build with MPI failed; building again without MPI (training will run in one process)");
+    ({ code, tail } = await runNodeGyp(gyp, "rebuild", { ...process.env, ZHIYU_NO_MPI: "1" }));
+  }
   if (code !== 0 || !existsSync(built)) {
     if (!verbose) process.stderr.write(tail);
     console.warn("zhiyu: the native addon failed to build; Zhiyu will run on the pure-TypeScript reference backend.");

@@ -3,9 +3,15 @@
 // a stop string, max tokens or the context length.
 // Stop strings may span token boundaries: text that could still become a stop string is held back until it is
 // ruled out, and the stop string itself is never emitted (OpenAI semantics).
-// Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and grammars.
-import type { SequenceState, TextModel } from "./model-api.js";
+// A seq2seq model (T5) runs the same loop: the prompt is the encoder input (encoded once by createSequence), the
+// first decoder step feeds the decoder start token, and the target limit is the model's contextLength.
+// An optional sampling constraint masks the logits before each token (the CLI passes the UTF-8 constraint of
+// grammar/utf8-constraint.ts so text never holds U+FFFD from byte tokens, as the server does for every request).
+// Leaves out: batching several requests (src/infer/scheduler.ts does that with model.forward) and building
+// grammars (the server's job).
+import type { Seq2SeqModel, SequenceState, TextModel } from "./model-api.js";
 import { Sampler, type SamplingParams } from "./sampler.js";
+import type { TokenConstraint } from "./grammar/token-mask.js";
 
 export interface GenerateOptions extends SamplingParams {
   /** Most tokens to generate (default 256). */
@@ -20,6 +26,8 @@ export interface GenerateOptions extends SamplingParams {
   onToken?: (id: number, logits: Float32Array) => void;
   /** Receives the logits at the last prompt position (before any sampling). */
   onPromptLogits?: (logits: Float32Array) => void;
+  /** Masks tokens that may not come next (e.g. valid UTF-8 only); sampling sees the masked logits. */
+  constraint?: TokenConstraint;
 }
 
 export type FinishReason = "stop" | "length";
@@ -91,27 +99,34 @@ export class Generation {
   /** Prompt + generated ids, for the sampler's penalties (grown in place, not re-concatenated each token). */
   private readonly history: number[];
 
-  constructor(private readonly model: TextModel, promptIds: readonly number[], private readonly options: GenerateOptions = {}) {
+  /** What the first forward pass feeds: the prompt, or (seq2seq) the decoder start token. */
+  private readonly firstTokens: readonly number[];
+
+  constructor(private readonly model: TextModel | Seq2SeqModel, promptIds: readonly number[], private readonly options: GenerateOptions = {}) {
     if (promptIds.length === 0) throw new Error("[generate] the prompt is empty; give at least one token id (e.g. BOS)");
     for (const id of promptIds) {
       if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
         throw new RangeError(`[generate] prompt id ${id} is outside the vocabulary [0, ${model.vocabSize})`);
       }
     }
-    if (promptIds.length > model.contextLength) {
-      throw new RangeError(`[generate] the prompt has ${promptIds.length} tokens but the model's context length is ` +
-        `${model.contextLength}; shorten the prompt (or load the model with a larger contextLength)`);
+    const seq2seq = model.kind === "seq2seq";
+    const limit = seq2seq ? model.sourceLength : model.contextLength;
+    if (promptIds.length > limit) {
+      throw new RangeError(`[generate] the prompt has ${promptIds.length} tokens but the model's ${seq2seq ? "source (encoder input) limit" : "context length"} is ` +
+        `${limit}; shorten the prompt (or load the model with a larger contextLength)`);
     }
     const maxTokens = options.maxTokens ?? 256;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`[generate] maxTokens = ${maxTokens}; expected an integer ≥ 0`);
     this.maxTokens = maxTokens;
     this.promptIds = [...promptIds];
-    this.history = [...promptIds];
+    // Penalties look at what the decoder has seen: for seq2seq the target side only (as transformers does).
+    this.history = seq2seq ? [model.decoderStartTokenId] : [...promptIds];
+    this.firstTokens = seq2seq ? [model.decoderStartTokenId] : this.promptIds;
     this.sampler = new Sampler(options);
     this.decoder = model.tokenizer.createStreamDecoder();
     this.matcher = new StopStringMatcher(options.stop ?? []);
     this.stopIds = new Set(options.stopTokenIds ?? model.stopTokenIds);
-    this.seq = model.createSequence();
+    this.seq = model.kind === "seq2seq" ? model.createSequence(promptIds) : model.createSequence();
   }
 
   get done(): boolean {
@@ -122,20 +137,28 @@ export class Generation {
   step(): boolean {
     if (this.done) return false;
     if (this.logits === null) {
-      this.logits = this.model.forward([{ seq: this.seq, tokens: this.promptIds }])[0];
+      this.logits = this.model.forward([{ seq: this.seq, tokens: this.firstTokens }])[0];
       this.options.onPromptLogits?.(this.logits);
     }
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    const id = this.sampler.sample(this.logits, this.history);
+    const constraint = this.options.constraint;
+    // The mask writes into a copy: the model's row is left as it came.
+    const logits = constraint ? new Float32Array(this.logits) : this.logits;
+    constraint?.mask(logits);
+    const id = this.sampler.sample(logits, this.history);
+    if (constraint) {
+      if (!Number.isFinite(logits[id])) throw new Error("[generate] no token is allowed by the sampling constraint at this point");
+      constraint.accept(id);
+    }
     this.ids.push(id);
     this.history.push(id);
-    this.options.onToken?.(id, this.logits);
-    if (this.stopIds.has(id)) return this.finish("stop");
+    this.options.onToken?.(id, logits);
+    if (this.stopIds.has(id) || constraint?.finished) return this.finish("stop");
     const { emit, stopped } = this.matcher.push(this.decoder.push(id));
     this.emit(emit);
     if (stopped) return this.finish("stop", false);
     if (this.ids.length >= this.maxTokens) return this.finish("length");
-    if (this.history.length > this.model.contextLength) return this.finish("length");
+    if (this.seq.length >= this.model.contextLength) return this.finish("length");
     this.logits = this.model.forward([{ seq: this.seq, tokens: [id] }])[0];
     return true;
   }
@@ -173,14 +196,14 @@ export class Generation {
 }
 
 /** Generates to the end synchronously. */
-export function generate(model: TextModel, promptIds: readonly number[], options: GenerateOptions = {}): GenerateResult {
+export function generate(model: TextModel | Seq2SeqModel, promptIds: readonly number[], options: GenerateOptions = {}): GenerateResult {
   const g = new Generation(model, promptIds, options);
   while (g.step());
   return g.result();
 }
 
 /** Generates to the end, yielding to the event loop between tokens so streamed text reaches the terminal. */
-export async function generateStreaming(model: TextModel, promptIds: readonly number[],
+export async function generateStreaming(model: TextModel | Seq2SeqModel, promptIds: readonly number[],
   options: GenerateOptions = {}): Promise<GenerateResult> {
   const g = new Generation(model, promptIds, options);
   while (g.step()) await new Promise<void>((resolve) => setImmediate(resolve));

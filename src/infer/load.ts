@@ -31,6 +31,7 @@ import { type AnyFamily, MODEL_REGISTRY, type ModelRegistry } from "../models/re
 import { type LoadedInfo, LoadedEncoder, LoadedSeq2Seq } from "./kind-models.js";
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
 import { chatTemplateFromFolder } from "./chat-template.js";
+import { type ModelInfo, readModelInfo } from "./model-info.js";
 import { type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
 
 export interface LoadModelOptions {
@@ -139,6 +140,8 @@ export class LoadedModel implements TextModel {
     readonly backend: Backend,
     /** Bytes of weights held (for memory reports). */
     readonly weightBytes: number,
+    /** Its name and whether it was trained for tool calls, read from its files (model-info.ts). */
+    readonly info: ModelInfo,
   ) {
     this.vocabSize = config.vocabSize;
     this.embeddingDim = config.hiddenSize;
@@ -217,7 +220,7 @@ export async function loadModel(modelPath: string, options: LoadModelOptions = {
     throw new ModelLoadError(`${modelPath}: ${opened.family.id} is ${withArticle(opened.network.kind)} model; generation, chat and ` +
       `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
   }
-  const model = causalModel(opened, opened.network.network);
+  const model = causalModel(opened, opened.network.network, modelPath);
   model.kvCacheType = options.kvCacheType ?? "f32";
   return model;
 }
@@ -234,7 +237,7 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
   const opened = await openModel(modelPath, options);
   const n = opened.network;
   if (n.kind === "causal-lm") {
-    const model = causalModel(opened, n.network);
+    const model = causalModel(opened, n.network, modelPath);
     model.kvCacheType = options.kvCacheType ?? "f32";
     return model;
   }
@@ -245,9 +248,10 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
   return new LoadedSeq2Seq(info, n.network, opened.config.sourceLength ?? opened.config.contextLength);
 }
 
-function causalModel(o: OpenedModel, network: CausalLmNetwork): LoadedModel {
+function causalModel(o: OpenedModel, network: CausalLmNetwork, modelPath: string): LoadedModel {
   return new LoadedModel(o.id, o.architecture, o.config, network, o.contextLength, o.tokenizer, o.chatTemplate,
-    o.stopTokenIds, o.generationDefaults, o.backend, weightBytes(network.params as Map<string, Weight>));
+    o.stopTokenIds, o.generationDefaults, o.backend, weightBytes(network.params as Map<string, Weight>),
+    readModelInfo(modelPath, o.chatTemplate));
 }
 
 /** A file's family, config and network, with what serving needs around them (tokenizer, template, stop ids). */

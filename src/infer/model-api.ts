@@ -8,6 +8,7 @@
 
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import type { ModelKind } from "../models/descriptor.js";
+import type { ModelInfo } from "./model-info.js";
 
 export type { ModelKind };
 
@@ -45,6 +46,10 @@ export interface TextModel {
   readonly stopTokenIds: readonly number[];
   /** Default sampling settings from generation_config.json, if any. */
   readonly generationDefaults: Readonly<Record<string, number>>;
+  /** What the model's files say about it (its name, whether it was trained for tool calls; model-info.ts). Every
+   *  loaded model has it, so each server, chat or desk that serves the model describes it the same way; a test
+   *  fake may leave it out. */
+  readonly info?: ModelInfo;
   createSequence(): SequenceState;
   /** One forward pass over several sequences at once (continuous batching): appends each item's tokens to its
    *  cache and returns, per item in order, the logits at its last new token (length vocabSize). Throws a clear

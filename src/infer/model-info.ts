@@ -1,6 +1,6 @@
 // What a model says about itself beyond its weights: the name to serve it under and whether it was trained to
 // call tools. Read from the model's own files, never guessed from how it was invoked:
-// - name: GGUF `general.name`; in a Hugging Face folder the first `# heading` of MODEL_CARD.md or README.md (its
+// - name: GGUF `general.name` (unless it only repeats general.architecture); in a Hugging Face folder the first `# heading` of MODEL_CARD.md or README.md (its
 //   first word), else config.json `_name_or_path` (last path part); a training checkpoint
 //   (<run>/checkpoints/step-N) is named `<run>-step-N`; the file or folder name last.
 // - tool calls: GGUF `zhiyu.tool_calls` (bool) or config.json `zhiyu_tool_calls` (bool) when the model's maker
@@ -70,7 +70,10 @@ export function readModelInfo(modelPath: string, chatTemplate: string | null): M
   } else if (existsSync(modelPath)) {
     const file = readGguf(modelPath);
     const general = file.metadata.get("general.name");
-    if (typeof general === "string" && general.trim() !== "") name = general.trim();
+    // A name equal to the architecture is a converter's placeholder (llama2c's writes "llama"), not a name.
+    if (typeof general === "string" && general.trim() !== "" && general.trim() !== file.metadata.get("general.architecture")) {
+      name = general.trim();
+    }
     const flag = file.metadata.get("zhiyu.tool_calls");
     if (typeof flag === "boolean") {
       declared = flag;

@@ -110,10 +110,23 @@ export type FamilyNetwork =
   | { kind: "encoder"; network: EncoderNetwork }
   | { kind: "seq2seq"; network: Seq2SeqNetwork };
 
+/** A seq2seq training batch: right-padded sources (mask 1 = token) and decoder inputs, each row-major. */
+export interface Seq2SeqTrainBatch {
+  batch: number;
+  sourceIds: Int32Array;
+  sourceMask: Uint8Array;
+  sourceLength: number;
+  /** Decoder inputs: the decoder start token, then the target shifted right. */
+  decoderIds: Int32Array;
+  targetLength: number;
+}
+
 /** A model over trainable f32 parameters (autograd), as the trainer's objectives call it. */
 export interface TrainableNetwork {
-  /** ids [B, T] (i32) → logits [B, T, V] for a causal LM (an encoder: its head's output). */
+  /** ids [B, T] (i32) → logits [B, T, V] for a causal LM (an encoder: its head's output; a seq2seq model refuses). */
   forward(ids: Tensor): Tensor;
+  /** seq2seq kind: teacher forcing → decoder logits [B, T, V]. */
+  seq2seq?(batch: Seq2SeqTrainBatch): Tensor;
   /** ids [B, T] → final normalised hidden states [B, T, D], for heads other than the LM head (reward models). */
   features?(ids: Tensor): Tensor;
 }

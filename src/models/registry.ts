@@ -13,6 +13,7 @@ import { gemma2Family } from "./gemma2/family.js";
 import { phi3Family } from "./phi3/family.js";
 import { glm4Family } from "./glm4/family.js";
 import { bertFamily } from "./bert/family.js";
+import { t5Family } from "./t5/family.js";
 
 /** A descriptor of any family (each method takes that family's own config). */
 export type AnyFamily = FamilyDescriptor<FamilyConfig>;
@@ -105,4 +106,5 @@ export const MODEL_REGISTRY = new ModelRegistry([
   phi3Family,
   glm4Family,
   bertFamily,
+  t5Family,
 ]);

@@ -146,6 +146,12 @@ export function ropeAttentionFactor(scaling: RopeScalingSpec | null): number {
   return scaling?.type === "yarn" ? scaling.attentionFactor : 1;
 }
 
+/** The context a model serves: max_position_embeddings, or factor × the original length for dynamic NTK, whose θ is
+ *  made to grow past the original length (transformers sets no limit; the factor is the length it was scaled for). */
+export function servedContextLength(maxPositions: number, scaling: RopeScalingSpec | null): number {
+  return scaling?.type === "dynamic" ? Math.max(maxPositions, Math.round(scaling.factor * scaling.originalContextLength)) : maxPositions;
+}
+
 /** Dynamic NTK's θ for a sequence of seqLen positions (transformers' _compute_dynamic_ntk_parameters). */
 export function dynamicNtkTheta(theta: number, rotDim: number, s: { factor: number; originalContextLength: number }, seqLen: number): number {
   const len = Math.max(seqLen, s.originalContextLength);

@@ -2,6 +2,8 @@
 // call per tensor: m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g², p −= lr·(m̂/(√v̂ + eps) + wd·p) with bias-corrected
 // m̂, v̂. Weight decay is decoupled and masked: by default no decay on norms, biases (rank < 2) and embeddings.
 // The state (step and per-parameter m, v) exports to named Float32Arrays for checkpoints and imports exactly.
+// The moments are allocated on first use (step or importState), so an AdamW that only lends its settings (ZeRO-1's
+// sharded optimizer in src/train/zero.ts) costs no memory.
 // Leaves out: amsgrad, maximize, per-group hyperparameters beyond the decay mask, sparse gradients.
 import type { Backend } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
@@ -33,8 +35,9 @@ export interface AdamWState {
 interface Slot {
   name: string;
   param: Tensor;
-  m: Float32Array;
-  v: Float32Array;
+  /** Allocated on first use (see the file header). */
+  m: Float32Array | null;
+  v: Float32Array | null;
   decay: boolean;
 }
 
@@ -63,12 +66,26 @@ export class AdamW {
       if (param.dtype !== "f32" || !param.isContiguous) {
         throw new OpError("AdamW", `parameter '${name}' must be a contiguous f32 tensor, got ${param.dtype} ${fmtShape(param.shape)}`);
       }
-      return {
-        name, param, decay: decay(name, param),
-        m: this.backend.alloc("f32", param.size) as Float32Array,
-        v: this.backend.alloc("f32", param.size) as Float32Array,
-      };
+      return { name, param, decay: decay(name, param), m: null, v: null };
     });
+  }
+
+  /** The slot's moments, allocated (zeroed) on first use. */
+  private moments(s: Slot): { m: Float32Array; v: Float32Array } {
+    if (!s.m || !s.v) {
+      s.m = this.backend.alloc("f32", s.param.size) as Float32Array;
+      s.v = this.backend.alloc("f32", s.param.size) as Float32Array;
+      s.m.fill(0);
+      s.v.fill(0);
+    }
+    return { m: s.m, v: s.v };
+  }
+
+  /** Whether parameter `name` gets weight decay (ZeRO-1 applies the same mask to its shard). */
+  decays(name: string): boolean {
+    const slot = this.slots.find((s) => s.name === name);
+    if (!slot) throw new OpError("AdamW.decays", `no trainable parameter '${name}'`);
+    return slot.decay;
   }
 
   /** Names of the parameters that get weight decay (to log the mask). */
@@ -90,7 +107,8 @@ export class AdamW {
       const n = s.param.size;
       const param = s.param.storage("AdamW").subarray(s.param.offset, s.param.offset + n) as Float32Array;
       const grad = g.storage("AdamW").subarray(g.offset, g.offset + n) as Float32Array;
-      this.backend.adamw(param, grad, s.m, s.v, n, p, s.decay);
+      const { m, v } = this.moments(s);
+      this.backend.adamw(param, grad, m, v, n, p, s.decay);
     }
   }
 
@@ -103,8 +121,8 @@ export class AdamW {
   exportState(): AdamWState {
     const moments: Record<string, Float32Array> = {};
     for (const s of this.slots) {
-      moments[`${s.name}.m`] = s.m.slice();
-      moments[`${s.name}.v`] = s.v.slice();
+      moments[`${s.name}.m`] = s.m ? s.m.slice() : new Float32Array(s.param.size);
+      moments[`${s.name}.v`] = s.v ? s.v.slice() : new Float32Array(s.param.size);
     }
     return { step: this.stepCount, moments };
   }
@@ -113,7 +131,8 @@ export class AdamW {
   importState(state: AdamWState): void {
     if (!Number.isInteger(state.step) || state.step < 0) throw new OpError("AdamW.importState", `step must be a non-negative integer, got ${state.step}`);
     for (const s of this.slots) {
-      for (const [key, dst] of [[`${s.name}.m`, s.m], [`${s.name}.v`, s.v]] as const) {
+      const { m, v } = this.moments(s);
+      for (const [key, dst] of [[`${s.name}.m`, m], [`${s.name}.v`, v]] as const) {
         const src = state.moments[key];
         if (!src) throw new OpError("AdamW.importState", `missing '${key}' in the optimizer state`);
         if (src.length !== dst.length) {
@@ -128,8 +147,8 @@ export class AdamW {
   /** Returns the moment buffers to the backend pool. */
   dispose(): void {
     for (const s of this.slots) {
-      this.backend.release(s.m);
-      this.backend.release(s.v);
+      if (s.m) this.backend.release(s.m);
+      if (s.v) this.backend.release(s.v);
     }
     this.slots.length = 0;
   }

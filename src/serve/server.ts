@@ -48,10 +48,6 @@ export interface ServerOptions {
   requestTimeoutSeconds?: number;
   /** Extra names the `model` field may use besides model.id. */
   modelAliases?: string[];
-  /** The model's own name (src/infer/model-info.ts), served as the id in /v1/models; default model.id. */
-  modelName?: string;
-  /** Whether the model was trained to call tools; /health reports it so the page can leave tools off. */
-  modelToolCalls?: boolean;
   /** Receives one access-log line per request (see the header). */
   accessLog?: (line: string) => void;
   /** Largest request body in bytes. */
@@ -147,8 +143,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const encoderEngine = encoderScheduler ? new Engine(noChatModel(embeddingService!), encoderScheduler,
     { requestTimeoutMs: (options.requestTimeoutSeconds ?? 600) * 1000 }) : null;
   const metrics = new Metrics();
-  // The file name without .gguf is a natural name for clients to use too.
-  const modelNames = [...new Set([options.modelName ?? model.id, model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
+  // Served under the model's own name (TextModel.info); the file name, also without .gguf, works too.
+  const modelNames = [...new Set([model.info?.name ?? model.id, model.id, model.id.replace(/\.gguf$/i, ""), ...(options.modelAliases ?? [])])];
   const createdAt = Math.floor(Date.now() / 1000);
   const apiKey = options.apiKey ?? null;
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
@@ -185,7 +181,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (method === "GET" && route === "/health") {
       endpoint.name = "health";
-      sendJson(res, 200, { status: "ok", model: modelNames[0], model_tool_calls: options.modelToolCalls ?? true, slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
+      // model_tool_calls comes from the model's own files (TextModel.info), whoever started the server; a model that
+      // does not say (a test fake) is taken at its word that it can.
+      sendJson(res, 200, { status: "ok", model: modelNames[0], model_tool_calls: chat && (model.info?.toolCalls ?? true), slots: parallel, active: scheduler.activeCount, queued: scheduler.queueDepth,
         tools: serverTools.map((t) => t.definition.name) });
       return;
     }

@@ -2,7 +2,9 @@
 // requires grad (see record()); backward walks the nodes in reverse topological order, calls each op's
 // derivative from the merged derivative table, sums gradients per tensor, adds them into leaves' .grad
 // (accumulating across backward calls), and frees every node's saved buffers as soon as it has run.
-// Leaves out: higher-order gradients (derivatives run under noGrad), retain_graph, hooks.
+// One hook: onLeafGrad(leaf) runs as soon as a leaf's gradient of this backward is complete (every consumer has
+// run), so data-parallel training can start all-reducing early gradients while later ones are still computed.
+// Leaves out: higher-order gradients (derivatives run under noGrad), retain_graph, per-tensor hooks.
 import { OpError, fmtShape } from "../core/errors.js";
 import { shapesEqual } from "../core/shape.js";
 import type { Derivative, DerivativeTable, GradNode, GradOp, SavedByOp } from "./graph.js";
@@ -93,7 +95,7 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-export function runBackward(root: Tensor, grad?: Tensor): void {
+export function runBackward(root: Tensor, grad?: Tensor, onLeafGrad?: (leaf: Tensor) => void): void {
   root.assertAlive("backward");
   if (!root.requiresGrad) {
     throw new OpError("backward", "tensor does not require grad: no parameter with requiresGrad=true took part in " +
@@ -118,7 +120,10 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
       grads.delete(t);
       const node = t.node;
       if (!node) {
-        if (dy) accumulateLeafGrad(t, dy);
+        if (dy) {
+          accumulateLeafGrad(t, dy);
+          onLeafGrad?.(t);
+        }
         continue;
       }
       t.node = null;

@@ -226,9 +226,10 @@ export class Tensor {
   }
 
   /** Reverse-mode autograd from this tensor: adds d(this)/d(leaf) · grad into every leaf's .grad (grad defaults
-   *  to ones, so a scalar loss needs none). The graph's saved buffers are freed afterwards. */
-  backward(grad?: Tensor): void {
-    runBackward(this, grad);
+   *  to ones, so a scalar loss needs none). The graph's saved buffers are freed afterwards. onLeafGrad runs for
+   *  each leaf as soon as its gradient from this backward is complete (data-parallel gradient buckets). */
+  backward(grad?: Tensor, onLeafGrad?: (leaf: Tensor) => void): void {
+    runBackward(this, grad, onLeafGrad);
   }
 
   /** The single value of a one-element tensor. */

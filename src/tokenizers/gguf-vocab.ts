@@ -1,9 +1,10 @@
 // GGUF vocabularies (`tokenizer.ggml.*` metadata) → Tokenizer, following llama.cpp's rules: `gpt2` is
 // byte-level BPE with the regex list of its `tokenizer.ggml.pre`, `llama` is SentencePiece-style BPE over
-// scores with `<0xXX>` byte fallback and a "▁" prefix, `bert` is WordPiece with "▁"-marked word starts.
+// scores with `<0xXX>` byte fallback and a "▁" prefix, `bert` is WordPiece with "▁"-marked word starts, `t5` is
+// SentencePiece Unigram as llama.cpp's UGM tokenizer runs it (unigram.ts; charsmap approximated by NFKC).
 // Token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. Control tokens are matched in
 // text only with parseSpecial; user-defined ones always (as llama.cpp does).
-// Leaves out: `t5`/`rwkv`/`ugm` vocabularies (an error names tokenizer.ggml.model), and llama.cpp's per-model
+// Leaves out: `rwkv`/`plamo2` vocabularies (an error names tokenizer.ggml.model), and llama.cpp's per-model
 // lstrip/rstrip hacks. One deliberate difference: `qwen2` vocabularies normalize to NFC as Qwen's tokenizer.json
 // does (llama.cpp does not).
 import { fromByteLevel, parseByteToken, utf8Encode } from "./byte-level.js";
@@ -14,6 +15,7 @@ import { PipelineTokenizer, type AddedToken } from "./pipeline.js";
 import { bertPreTokenizer, GGUF_PRE_REGEXES, regexListPreTokenizer, type PreTokenizer } from "./pretokenizers.js";
 import { SpmModel } from "./spm.js";
 import { WordPieceModel } from "./wordpiece.js";
+import { UnigramModel } from "./unigram.js";
 
 /** What the loader needs of a parsed GGUF file (src/io/gguf.ts's GgufFile fits). */
 export interface GgufMetadataSource {
@@ -190,8 +192,34 @@ export function tokenizerFromGguf(file: GgufMetadataSource): PipelineTokenizer {
     eosTokenId = sep;
     addBos = meta.bool("tokenizer.ggml.add_bos_token") ?? true;
     addEos = meta.bool("tokenizer.ggml.add_eos_token") ?? true;
+  } else if (model === "t5") {
+    // llama.cpp's UGM tokenizer: the whole normalized text is one Viterbi lattice over normal, user-defined (score 0)
+    // and unused pieces; unknown runs fuse into one <unk> (no byte fallback). Its precompiled charsmap is
+    // approximated by NFKC, as for tokenizer.json's Precompiled normalizer.
+    kind = "spm";
+    const scores = meta.numbers("tokenizer.ggml.scores", n) ?? new Array<number>(n).fill(0);
+    const pieces = tokens.map((t, id) => [t, types[id] === TYPE_USER_DEFINED ? 0 : scores[id]!] as const);
+    wordModel = new UnigramModel({
+      pieces, unkId: unk, byteFallback: false, lookUpUnknownText: false,
+      matchable: (id) => types[id] === TYPE_NORMAL || types[id] === TYPE_USER_DEFINED || types[id] === TYPE_UNUSED,
+      scoredForUnknown: (id) => types[id] === TYPE_NORMAL,
+    });
+    const addSpacePrefix = meta.bool("tokenizer.ggml.add_space_prefix") ?? true;
+    const mergeSpaces = meta.bool("tokenizer.ggml.remove_extra_whitespaces") ?? true;
+    normalize = (text) => ugmWhitespace(text.normalize("NFKC"), addSpacePrefix, mergeSpaces);
+    preTokenize = (text, _isFirst, emit) => emit(text);
+    stripLeadingSpace = addSpacePrefix;
+    decodeToken = (id) => {
+      if (types[id] === TYPE_BYTE) {
+        const b = parseByteToken(tokens[id]);
+        if (b >= 0) return Uint8Array.of(b);
+      }
+      return utf8Encode(tokens[id].replace(/\u2581/g, " "));
+    };
+    addBos = meta.bool("tokenizer.ggml.add_bos_token") ?? false;
+    addEos = meta.bool("tokenizer.ggml.add_eos_token") ?? true;
   } else {
-    throw new TokenizerFormatError(`${file.path ?? "GGUF"}: tokenizer.ggml.model is ${JSON.stringify(model)}; Zhiyu reads "gpt2", "llama" and "bert" vocabularies`);
+    throw new TokenizerFormatError(`${file.path ?? "GGUF"}: tokenizer.ggml.model is ${JSON.stringify(model)}; Zhiyu reads "gpt2", "llama", "bert" and "t5" vocabularies`);
   }
   if (addBos && bosTokenId !== null) prefixIds = [bosTokenId];
   if (addEos && eosTokenId !== null) suffixIds = [eosTokenId];
@@ -215,4 +243,25 @@ export function tokenizerFromGguf(file: GgufMetadataSource): PipelineTokenizer {
     padTokenId: pad,
     stopTokenIds: [...stop],
   });
+}
+
+/** llama.cpp's UGM whitespace rule: spaces become ▁; merging drops leading/trailing spaces and puts one ▁ before
+ *  each run of non-space characters; otherwise one ▁ goes before the first non-space character (add_space_prefix). */
+function ugmWhitespace(text: string, addSpacePrefix: boolean, mergeSpaces: boolean): string {
+  if (mergeSpaces) return text.split(" ").filter((w) => w.length > 0).map((w) => "\u2581" + w).join("");
+  let out = "", prepended = false, inWord = false;
+  for (const ch of text) {
+    if (ch === " ") {
+      inWord = false;
+      out += "\u2581";
+      continue;
+    }
+    if (!inWord && addSpacePrefix && !prepended) {
+      out += "\u2581";
+      prepended = true;
+    }
+    inWord = true;
+    out += ch;
+  }
+  return out;
 }

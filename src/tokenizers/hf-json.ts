@@ -1,10 +1,10 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json) → Tokenizer. Reads models BPE (both merges spellings:
 // "a b" and ["a","b"]; byte_fallback, ignore_merges,
-// unk/fuse_unk, subword prefix/suffix) and WordPiece; normalizers, pre-tokenizers, post-processors and
+// unk/fuse_unk, subword prefix/suffix), WordPiece and Unigram (unigram.ts: [piece, score] pairs, unk_id, byte_fallback); normalizers, pre-tokenizers, post-processors and
 // decoders as listed in the issue. Every malformed field is reported by its JSON path, e.g.
 // `tokenizer.json: model.merges[12] is not "a b" or ["a","b"]`.
 // The JSON reading lives in hf-json-field.ts, the pipeline stages in hf-json-stages.ts.
-// Leaves out: the Unigram model (an error says so), truncation/padding, and SentencePiece's Precompiled
+// Leaves out: truncation/padding, and SentencePiece's Precompiled
 // charsmap (approximated by NFKC).
 import { utf8Encode } from "./byte-level.js";
 import { BpeModel, MergeTable, type WordModel } from "./bpe.js";
@@ -13,6 +13,7 @@ import { buildDecoder, buildNormalizer, buildPostProcessor, buildPreTokenizer } 
 import { PipelineTokenizer, type AddedToken, type TokenizerParts } from "./pipeline.js";
 import { identityPreTokenizer } from "./pretokenizers.js";
 import { WordPieceModel } from "./wordpiece.js";
+import { UnigramModel } from "./unigram.js";
 
 export { TokenizerFormatError } from "./hf-json-field.js";
 
@@ -40,17 +41,36 @@ export function tokenizerFromHfJson(json: unknown, options: HfLoadOptions = {}):
   const tokens: (string | undefined)[] = [];
   const tokenToId = new Map<string, number>();
   const vocabF = modelF.get("vocab");
-  if (modelType === "Unigram") modelF.get("type").fail(`is "Unigram", which Zhiyu does not load yet (BPE and WordPiece are supported)`);
-  if (modelType !== "BPE" && modelType !== "WordPiece") modelF.get("type").fail(`is ${describe(modelType)}, expected "BPE" or "WordPiece"`);
-  const vocab = vocabF.object();
-  // Ids index dense arrays below: bound them by the entries the files hold before any slot is allocated, so an id
-  // of 2^31−1 is an error naming its field, not an out-of-memory abort.
-  const idLimit = tokenIdLimit(Object.keys(vocab).length, root, cfg);
-  for (const tok of Object.keys(vocab)) {
-    const id = vocabF.get(tok).int();
-    if (id >= idLimit) vocabF.get(tok).fail(`is ${id}, beyond the ${idLimit} ids a vocabulary of this size can use`);
-    tokens[id] = tok;
-    tokenToId.set(tok, id);
+  if (modelType !== "BPE" && modelType !== "WordPiece" && modelType !== "Unigram") {
+    modelF.get("type").fail(`is ${describe(modelType)}, expected "BPE", "WordPiece" or "Unigram"`);
+  }
+  // Unigram: model.vocab is [[piece, score], …] in id order; BPE / WordPiece: { piece: id }.
+  const unigramPieces: Array<[string, number]> = [];
+  let idLimit: number;
+  if (modelType === "Unigram") {
+    const list = vocabF.array();
+    idLimit = tokenIdLimit(list.length, root, cfg);
+    list.forEach((_, id) => {
+      const f = vocabF.at(id);
+      const pair = f.array();
+      if (pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "number" || !Number.isFinite(pair[1])) {
+        f.fail(`is ${describe(pair)}, expected [piece, score]`);
+      }
+      unigramPieces.push([pair[0] as string, pair[1] as number]);
+      tokens[id] = pair[0] as string;
+      if (!tokenToId.has(pair[0] as string)) tokenToId.set(pair[0] as string, id);
+    });
+  } else {
+    const vocab = vocabF.object();
+    // Ids index dense arrays below: bound them by the entries the files hold before any slot is allocated, so an id
+    // of 2^31−1 is an error naming its field, not an out-of-memory abort.
+    idLimit = tokenIdLimit(Object.keys(vocab).length, root, cfg);
+    for (const tok of Object.keys(vocab)) {
+      const id = vocabF.get(tok).int();
+      if (id >= idLimit) vocabF.get(tok).fail(`is ${id}, beyond the ${idLimit} ids a vocabulary of this size can use`);
+      tokens[id] = tok;
+      tokenToId.set(tok, id);
+    }
   }
 
   const added = readAddedTokens(root, cfg, idLimit);
@@ -73,7 +93,12 @@ export function tokenizerFromHfJson(json: unknown, options: HfLoadOptions = {}):
   if (decoderF.present && decoderF.type() === "ByteLevel") byteLevel = true;
 
   let model: WordModel;
-  if (modelType === "BPE") {
+  if (modelType === "Unigram") {
+    const unk = modelF.get("unk_id");
+    const unkId = unk.present ? unk.int() : null;
+    if (unkId !== null && unkId >= unigramPieces.length) unk.fail(`is ${unkId}, beyond the ${unigramPieces.length} pieces of model.vocab`);
+    model = new UnigramModel({ pieces: unigramPieces, unkId, byteFallback: modelF.get("byte_fallback").bool(false) });
+  } else if (modelType === "BPE") {
     model = buildBpe(modelF, tokens, tokenToId, byteLevel);
   } else {
     const unk = modelF.get("unk_token").optString("[UNK]");
@@ -124,7 +149,7 @@ export function tokenizerFromHfJson(json: unknown, options: HfLoadOptions = {}):
   }
 
   const parts: TokenizerParts = {
-    kind: modelType === "WordPiece" ? "wordpiece" : decoded.spmLike ? "spm" : "bpe",
+    kind: modelType === "WordPiece" ? "wordpiece" : decoded.spmLike || modelType === "Unigram" ? "spm" : "bpe",
     tokens,
     tokenToId,
     special,

@@ -2,7 +2,7 @@
 // step, schedule length, the objective's data position, RNG state, spike-guard window, LR factor, rollbacks,
 // the command's options for `--resume`) and the AdamW moments (optimizer.safetensors), plus the AdamW set-up over
 // a model's parameters. checkpoint.ts writes the folders atomically and knows nothing of their contents.
-// Leaves out: sharded optimizer state.
+// Leaves out: sharded optimizer state (ZeRO-1 gathers the full moments before a checkpoint: zero.ts).
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { RngState } from "../core/rng.js";
@@ -81,14 +81,15 @@ export function modelOptimizer(model: TrainModel, opts: Omit<AdamWOptions, "deca
 }
 
 /** The files of a checkpoint folder: the HF config and weights, the AdamW moments and the loop's state file. */
-export function checkpointFiles(model: TrainModel, optimizer: AdamW, state: TrainerState): CheckpointWrite["files"] {
+export function checkpointFiles(model: TrainModel, optimizer: AdamW | AdamWState, state: TrainerState): CheckpointWrite["files"] {
+  const optimizerState = optimizer instanceof AdamW ? optimizer.exportState() : optimizer;
   return new Map<string, string | Uint8Array | ((p: string) => void)>([
     ["config.json", JSON.stringify({ ...model.configJson(), torch_dtype: "float32" }, null, 2) + "\n"],
     ["model.safetensors", (p: string) => model.saveSafetensors(p)],
     // A LoRA run's checkpoint is also a PEFT adapter folder (model.safetensors then holds the same A/B tensors).
     ...(model.lora ? [["adapter_config.json", peftConfigJson(model.lora, String(model.hfConfig._name_or_path ?? "base"))] as const,
       ["adapter_model.safetensors", (p: string) => model.saveSafetensors(p)] as const] : []),
-    ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizer.exportState(), model)],
+    ["optimizer.safetensors", (p: string) => writeOptimizerState(p, optimizerState, model)],
     [TRAINER_STATE_FILE, JSON.stringify(state, null, 1) + "\n"],
   ]);
 }

@@ -10,8 +10,11 @@
 // threshold) the loop restores the newest checkpoint, keeps the data position past the bad batch (+ spikeSkip
 // more steps' worth), multiplies the LR by spikeLrFactor, logs the event and carries on; after maxRollbacks it
 // stops with an error.
-// Leaves out: distributed training, dropout; building the model, the optimizer and the objective (trainer.ts and
-// sft.ts do that for their commands).
+// Data-parallel (input.distributed, data-parallel.ts): every rank runs this loop in step; a step's micro-batches
+// are split across ranks, gradients summed over them, and only rank 0 writes metrics, logs and checkpoints (every
+// rank reads checkpoints: resume and rollback need the run folder on a file system they share).
+// Leaves out: dropout; building the model, the optimizer and the objective (trainer.ts and sft.ts do that for their
+// commands).
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Rng } from "../core/rng.js";
@@ -22,6 +25,7 @@ import { checkpointFiles, readOptimizerState, readTrainerState, TrainingError, t
 import { MetricsLog, mfu, type StepRecord } from "./metrics.js";
 import type { TrainModel } from "./model.js";
 import type { ObjectiveContext, SequenceGenerator, TrainingObjective } from "./objective.js";
+import type { DataParallel } from "./data-parallel.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { SpikeGuard } from "./spike-guard.js";
 
@@ -75,6 +79,8 @@ export interface LoopInput {
   generator?: SequenceGenerator | null;
   /** Polled after every step; true stops the run cleanly (checkpoint at exit). */
   shouldStop?: () => boolean;
+  /** Data-parallel training over several ranks (null/absent: this process alone). */
+  distributed?: DataParallel | null;
 }
 
 export interface LoopResult {
@@ -95,8 +101,17 @@ export function resumedScheduleSteps(state: TrainerState, explicit: number | nul
   return typeof saved === "number" ? saved : fallback;
 }
 
+const SILENT: ProgressSink = { write: () => {}, isTTY: false };
+
 export async function runLoop(input: LoopInput): Promise<LoopResult> {
-  const { model, optimizer, objective, settings: s, rng, runDir, display, jsonOut } = input;
+  const { model, optimizer, objective, settings: s, rng, runDir } = input;
+  const dist = input.distributed ?? null;
+  // Rank 0 speaks and writes for the job; the other ranks compute the same steps silently.
+  const writer = !dist || dist.rank === 0;
+  const display = writer ? input.display : new ProgressDisplay(SILENT, s.logEvery);
+  const jsonOut = writer ? input.jsonOut : null;
+  const importOptimizer = (st: ReturnType<typeof readOptimizerState>) => (dist ? dist.importOptimizerState(st) : optimizer.importState(st));
+  const micro = dist ? dist.microRange(s.gradAccum) : { first: 0, count: s.gradAccum };
   const params = model.specs.map((spec) => model.params.get(spec.name)!);
   const guard = new SpikeGuard({ window: s.spikeWindow, zThreshold: s.spikeZscore });
   let step = 0;
@@ -108,7 +123,7 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
   /** Everything but the weights and the data position, from a checkpoint (resume and rollback). */
   const restoreFrom = (dir: string): void => {
     const saved = readTrainerState(dir);
-    optimizer.importState(readOptimizerState(dir, saved.optimizerStep));
+    importOptimizer(readOptimizerState(dir, saved.optimizerStep));
     rng.setState(saved.rng);
     guard.restore(saved.spikeWindow);
     step = saved.step;
@@ -137,22 +152,27 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     return { losses: [], finalStep: step, rollbacks, lastCheckpoint: input.resumeFrom, valLoss };
   }
 
-  const metrics = new MetricsLog(runDir ? path.join(runDir, "metrics.jsonl") : null);
-  if (runDir) {
+  const metrics = new MetricsLog(runDir && writer ? path.join(runDir, "metrics.jsonl") : null);
+  if (runDir && writer) {
     mkdirSync(runDir, { recursive: true });
     cleanStaleCheckpoints(runDir);
   }
   const tokensPerStep = objective.tokensPerMicroBatch * s.gradAccum;
   let lastCheckpoint: CheckpointInfo | null = input.resumeFrom;
-  const saveCheckpoint = (): void => {
+  // Known on every rank (only rank 0 writes, but every rank takes part in gathering ZeRO-1's optimizer state).
+  let lastCheckpointStep: number | null = input.resumeFrom?.step ?? null;
+  const saveCheckpoint = async (): Promise<void> => {
     if (!runDir) return;
+    const optimizerState = dist ? await dist.exportOptimizerState() : optimizer;
+    lastCheckpointStep = step;
+    if (!writer) return;
     const state: TrainerState = {
       format: "zhiyu-trainer-state", version: 1, objective: objective.name, step, scheduleSteps: s.schedule.totalSteps,
       options: input.options, dataPosition: objective.position(), objectiveState: objective.state?.(),
-      optimizerStep: optimizer.stepCount, rng: rng.getState(), lrFactor, rollbacks, spikeWindow: guard.snapshot(),
-      tokensSeen, metricsTail: tail.slice(-20),
+      optimizerStep: dist ? dist.stepCount : optimizer.stepCount, rng: rng.getState(), lrFactor, rollbacks,
+      spikeWindow: guard.snapshot(), tokensSeen, metricsTail: tail.slice(-20),
     };
-    const info = writeCheckpoint({ runDir, step, files: checkpointFiles(model, optimizer, state), copies: input.copies, keepLast: s.keepLast });
+    const info = writeCheckpoint({ runDir, step, files: checkpointFiles(model, optimizerState, state), copies: input.copies, keepLast: s.keepLast });
     metrics.write({ step, event: "checkpoint", dir: info.dir });
     lastCheckpoint = info;
   };
@@ -168,12 +188,16 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
 
   metrics.write({ step, event: input.resumeFrom ? "resume" : "start", params: model.parameterCount, family: model.family, objective: objective.name });
   display.log(input.banner);
+  if (dist) {
+    display.log(dist.describe());
+    await dist.verifyParameters(step);
+  }
   if (s.steps > s.schedule.totalSteps && s.schedule.kind !== "constant") {
     display.log(`note: steps ${s.schedule.totalSteps}…${s.steps - 1} are past the end of the LR schedule (kept from the ` +
       `checkpoint) and run at the minimum LR ${s.schedule.minLr ?? 0}; pass --schedule-steps N for a longer schedule`);
   }
   // A rollback target must exist before the first step can spike.
-  if (runDir && s.spikeGuard && !input.resumeFrom) saveCheckpoint();
+  if (runDir && s.spikeGuard && !input.resumeFrom) await saveCheckpoint();
 
   const losses: number[] = [];
   let avgDt = 0;
@@ -186,29 +210,50 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     const firstPosition = objective.position();
     const contexts: ObjectiveContext[] = [];
     const batches: unknown[] = [];
-    for (let micro = 0; micro < s.gradAccum; micro++) {
-      contexts.push({ step, microStep: micro, rng, generator: input.generator ?? null });
-      batches.push(await objective.nextBatch(contexts[micro]!));
+    const rngBefore = dist ? JSON.stringify(rng.getState()) : "";
+    // This rank's share of the step's micro-batches (all of them in one process); the others are skipped.
+    if (micro.first > 0) objective.skip(micro.first);
+    for (let i = 0; i < micro.count; i++) {
+      contexts.push({ step, microStep: micro.first + i, rng, generator: input.generator ?? null });
+      batches.push(await objective.nextBatch(contexts[i]!));
     }
+    const after = s.gradAccum - micro.first - micro.count;
+    if (after > 0) objective.skip(after);
     // Each micro-batch's share of the step: by the items its mean covers when the objective counts them (so a step
-    // means the same as one big batch), else equal shares.
+    // means the same as one big batch, over every rank), else equal shares.
     const weights = objective.weight ? batches.map((b) => objective.weight!(b)) : null;
-    const totalWeight = weights ? weights.reduce((a, b) => a + b, 0) : 0;
-    const share = (micro: number): number => (weights && totalWeight > 0 ? weights[micro]! / totalWeight : 1 / s.gradAccum);
-    for (let micro = 0; micro < s.gradAccum; micro++) {
+    let totalWeight = weights ? weights.reduce((a, b) => a + b, 0) : 0;
+    if (weights && dist) totalWeight = (await dist.sum(new Float64Array([totalWeight])))[0]!;
+    const share = (i: number): number => (weights && totalWeight > 0 ? weights[i]! / totalWeight : 1 / s.gradAccum);
+    const leafHook = dist ? dist.leafHook() : undefined;
+    for (let i = 0; i < micro.count; i++) {
       lossSum += tidy(() => {
-        const r = objective.loss(model, batches[micro], contexts[micro]!);
+        const r = objective.loss(model, batches[i], contexts[i]!);
         const value = r.loss.item();
-        const f = share(micro);
-        (f !== 1 ? mul(r.loss, f) : r.loss).backward();
+        const f = share(i);
+        // The last local backward launches the gradient buckets' all-reduces as their gradients complete.
+        (f !== 1 ? mul(r.loss, f) : r.loss).backward(undefined, i === micro.count - 1 ? leafHook : undefined);
         for (const [k, v] of Object.entries(r.metrics ?? {})) extraSums[k] = (extraSums[k] ?? 0) + f * v;
         return weights ? f * value : value;
       });
     }
+    let stopAsked = false;
+    if (dist) {
+      const keys = Object.keys(extraSums).sort();
+      const summed = await dist.finishGradients([lossSum, ...keys.map((k) => extraSums[k]!)], input.shouldStop?.() ?? false);
+      lossSum = summed.scalars[0]!;
+      keys.forEach((k, i) => { extraSums[k] = summed.scalars[i + 1]!; });
+      stopAsked = summed.stop;
+      if (dist.size > 1 && JSON.stringify(rng.getState()) !== rngBefore) {
+        throw new TrainingError(`the ${objective.name} objective draws from the run's random generator while it batches or ` +
+          "computes the loss, so each rank would draw differently; train it in one process (without mpirun)");
+      }
+    }
     const loss = weights ? lossSum : lossSum / s.gradAccum;
     // Clipping before the spike check is harmless: a spiking step's gradients are thrown away.
     // The norm costs a pass over every gradient: only computed when clipping or the guard needs it.
-    const norm = s.gradClip > 0 ? clipGradNorm(params, s.gradClip) : s.spikeGuard ? gradNorm(params) : null;
+    const norm = dist ? await dist.clip(s.gradClip, s.spikeGuard)
+      : s.gradClip > 0 ? clipGradNorm(params, s.gradClip) : s.spikeGuard ? gradNorm(params) : null;
     const verdict = s.spikeGuard ? guard.check(loss, norm) : { spike: false as const };
     if (verdict.spike) {
       rollbacks++;
@@ -239,7 +284,8 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
       lrFactor *= s.spikeLrFactor;
       continue;
     }
-    optimizer.step(lr);
+    if (dist) await dist.step(lr);
+    else optimizer.step(lr);
     guard.accept(loss);
     losses.push(loss);
     tokensSeen += tokensPerStep;
@@ -259,8 +305,10 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     });
     step++;
     if (s.evalEvery > 0 && step % s.evalEvery === 0) validate();
-    const stopping = input.shouldStop?.() ?? false;
-    if (runDir && s.checkpointEvery > 0 && step % s.checkpointEvery === 0 && step < s.steps && !stopping) saveCheckpoint();
+    if (dist && dist.settings.checksumEvery > 0 && step % dist.settings.checksumEvery === 0) await dist.verifyParameters(step);
+    // Ranks agree on stopping (the request was summed with the step's scalars).
+    const stopping = dist ? stopAsked : input.shouldStop?.() ?? false;
+    if (runDir && s.checkpointEvery > 0 && step % s.checkpointEvery === 0 && step < s.steps && !stopping) await saveCheckpoint();
     if (stopping) {
       display.log(`stopping at step ${step} as asked`);
       break;
@@ -268,7 +316,7 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
   }
   display.finish();
   const valLoss = s.evalAtEnd ? validate() : null;
-  if (runDir && (!lastCheckpoint || (lastCheckpoint as CheckpointInfo).step !== step)) saveCheckpoint();
+  if (runDir && lastCheckpointStep !== step) await saveCheckpoint();
   metrics.write({ step, event: "stop", rollbacks });
   return { losses, finalStep: step, rollbacks, lastCheckpoint, valLoss };
 }

@@ -173,6 +173,11 @@ export class TrainModel {
     });
   }
 
+  /** Whether parameter `name` is stored transposed in the Hugging Face file (GPT-2's Conv1D weights). */
+  hfTransposed(name: string): boolean {
+    return this.descriptor.hfTransposed?.test(name) ?? false;
+  }
+
   saveSafetensors(filePath: string): void {
     writeSafetensors(filePath, this.hfTensors(), { format: "pt" });
   }

@@ -15,6 +15,7 @@ import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import type { LoraSettings } from "../models/adapters/lora.js";
 import { latestCheckpoint, type CheckpointInfo } from "./checkpoint.js";
 import { runLoop, resumedScheduleSteps } from "./loop.js";
+import { DataParallel, type DataParallelSettings } from "./data-parallel.js";
 import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { TrainModel } from "./model.js";
 import type { TrainingObjective } from "./objective.js";
@@ -86,6 +87,8 @@ export interface PreferenceRunInput {
   stdout: ProgressSink;
   resume?: boolean;
   shouldStop?: () => boolean;
+  /** Data-parallel training (the CLI sets it under mpirun); null = one process. */
+  distributed?: DataParallelSettings | null;
 }
 
 export interface PreferenceRunResult {
@@ -115,8 +118,10 @@ async function run(kind: "reward" | "dpo", input: PreferenceRunInput, model: Tra
     banner: `${kind === "reward" ? "reward model" : "DPO"} of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M trained parameters), ` +
       `steps ${ck0?.step ?? 0}…${totalSteps}, ${o.batch} pairs per micro-batch`,
     display, jsonOut: null, shouldStop: input.shouldStop,
+    distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
   });
-  const adapterDir = saveAdapter(model, o.out, o.model);
+  // Rank 0 writes for a data-parallel job.
+  const adapterDir = !input.distributed || input.distributed.comm.rank === 0 ? saveAdapter(model, o.out, o.model) : null;
   if (adapterDir) display.log(`LoRA adapter written to ${adapterDir} (PEFT) and ${path.join(o.out, "adapter.gguf")} (llama.cpp)`);
   return { finalStep: r.finalStep, losses: r.losses, valLoss: r.valLoss, lastCheckpoint: r.lastCheckpoint, adapterDir };
 }

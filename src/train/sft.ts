@@ -14,6 +14,7 @@ import { chatTemplateFromFolder, CHATML_TEMPLATE } from "../infer/chat-template.
 import { loadTokenizer } from "../tokenizers/load.js";
 import { latestCheckpoint, type CheckpointInfo } from "./checkpoint.js";
 import { runLoop, resumedScheduleSteps } from "./loop.js";
+import { DataParallel, type DataParallelSettings } from "./data-parallel.js";
 import { saveAdapter, trainModelFor } from "./adapters/setup.js";
 import type { LoraSettings } from "../models/adapters/lora.js";
 import { modelOptimizer, readTrainerState, TrainingError } from "./loop-state.js";
@@ -112,6 +113,8 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
 }
 
 export interface RunSftInput {
+  /** Data-parallel training (the CLI sets it under mpirun); null = one process. */
+  distributed?: DataParallelSettings | null;
   options: SftOptions;
   backend: Backend;
   stdout: ProgressSink;
@@ -182,8 +185,10 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
     banner: `SFT of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M parameters), steps ${ck0?.step ?? 0}…${totalSteps}, ` +
       `batch ${o.batch}×${o.seq}${o.gradAccum > 1 ? ` ×${o.gradAccum} accumulated` : ""}`,
     display, jsonOut: null, shouldStop: input.shouldStop,
+    distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
   });
-  const adapterDir = saveAdapter(model, o.out, o.model);
+  // Rank 0 writes for a data-parallel job.
+  const adapterDir = !input.distributed || input.distributed.comm.rank === 0 ? saveAdapter(model, o.out, o.model) : null;
   if (adapterDir) display.log(`LoRA adapter written to ${adapterDir} (PEFT) and ${path.join(o.out, "adapter.gguf")} (llama.cpp)`);
   return { finalStep: r.finalStep, totalSteps, losses: r.losses, valLoss: r.valLoss, lastCheckpoint: r.lastCheckpoint, data };
 }

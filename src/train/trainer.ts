@@ -6,7 +6,8 @@
 // The LR schedule's length is --schedule-steps, else --steps; a resumed run keeps the length stored in its
 // checkpoint unless --schedule-steps is given again, so raising --steps on --resume extends the run without
 // restarting the schedule.
-// Leaves out: distributed training, dropout, sequence packing masks.
+// Data-parallel over mpirun ranks when input.distributed is set (data-parallel.ts).
+// Leaves out: dropout, sequence packing masks.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { readJsonObject } from "../io/json-file.js";
@@ -18,6 +19,7 @@ import type { CheckpointInfo } from "./checkpoint.js";
 import { defaultPeakFlops, trainFlopsPerToken } from "./metrics.js";
 import { TrainModel, readConfigJson } from "./model.js";
 import { runLoop, resumedScheduleSteps } from "./loop.js";
+import { DataParallel, type DataParallelSettings } from "./data-parallel.js";
 import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { CausalLmObjective } from "./objectives/causal-lm.js";
 import { type MaskingOptions, MlmObjective } from "./objectives/mlm.js";
@@ -52,9 +54,13 @@ export interface RunTrainingInput {
   shouldStop?: () => boolean;
   /** --objective mlm: the masking the CLI built from the tokenizer ([MASK] id, special ids, word starts). */
   masking?: MaskingOptions | null;
+  /** Data-parallel training (the CLI sets it under mpirun); null = one process. */
+  distributed?: DataParallelSettings | null;
 }
 
 export interface RunTrainingResult {
+  /** The trained model as this process holds it at the end (tests compare ranks' parameters). */
+  model: TrainModel;
   /** Loss of every step run in this process (after rollbacks, the re-run steps appear again). */
   losses: number[];
   finalStep: number;
@@ -211,6 +217,7 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       `from step ${state?.step ?? 0} to ${o.steps}: batch ${o.batch}×${o.seq}${o.gradAccum > 1 ? ` ×${o.gradAccum} accumulated` : ""}, ` +
       `${o.dtype}, ${data.train.length} training tokens${runDir ? `, run folder ${runDir}` : ""}`,
     display, jsonOut: o.jsonLog ? input.stdout : null, shouldStop: input.shouldStop,
+    distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
   });
-  return { losses: result.losses, finalStep: result.finalStep, rollbacks: result.rollbacks, lastCheckpoint: result.lastCheckpoint };
+  return { model, losses: result.losses, finalStep: result.finalStep, rollbacks: result.rollbacks, lastCheckpoint: result.lastCheckpoint };
 }

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 // @ts-expect-error a plain .mjs script without types
@@ -58,5 +58,51 @@ test("npx zhiyu inside the checkout runs the checkout without rebuilding the add
       assert.ok(Date.now() - started < 60_000, `npx took ${Date.now() - started} ms`);
     } finally {
       rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+// `npm install` says what it does, one line per step: the real install command of package.json, run in a temporary
+// copy of the build scripts with a one-file native/ (a minimal Node-API module) and a two-file src/, so a full
+// compile and transpile take seconds. The second run finds both up to date and says so. .npmrc must keep npm from
+// hiding these lines (foreground-scripts).
+test("npm install's steps, each with its line: compile (per file), addon built, transpile, then up to date",
+  { skip: !built && "the native addon was not built by scripts/build-native.mjs here" }, () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "zhiyu-install-steps-"));
+    try {
+      for (const d of ["scripts", "native", "src/web"]) mkdirSync(path.join(dir, d), { recursive: true });
+      for (const f of ["scripts/build-native.mjs", "scripts/native-sources.mjs", "scripts/build-dist.mjs", "binding.gyp"]) copyFileSync(f, path.join(dir, f));
+      symlinkSync(path.resolve("node_modules"), path.join(dir, "node_modules"), "dir");
+      writeFileSync(path.join(dir, "native", "tiny.c"), [
+        "#include <node_api.h>",
+        "static napi_value Init(napi_env env, napi_value exports) {",
+        "  napi_value v; napi_create_int32(env, 42, &v); napi_set_named_property(env, exports, \"answer\", v); return exports;",
+        "}",
+        "NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)", ""].join("\n"));
+      writeFileSync(path.join(dir, "src", "main.ts"), "export const answer: number = 42;\n");
+      writeFileSync(path.join(dir, "src", "web", "page.html"), "<p>hi</p>\n");
+      const install = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { install: string } }).scripts.install;
+      const run = () => {
+        const r = spawnSync("sh", ["-c", install], { cwd: dir, encoding: "utf8", timeout: 240_000 });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.trim().split("\n");
+      };
+      const first = run();
+      const expected = [
+        /^zhiyu: compiling the native kernels \(1 C\/C\+\+ files under native\/\) — a few minutes on two cores…$/,
+        /^zhiyu: {3}compiling native\/tiny$/,
+        /^zhiyu: native addon built in \d+ s \(build\/Release\/zhiyu_native\.node\)$/,
+        /^zhiyu: transpiling src\/ to dist\/ \(plain JavaScript the CLI starts faster from\)…$/,
+        /^zhiyu: 1 modules transpiled to dist\/ in [\d.]+ s$/,
+      ];
+      assert.equal(first.length, expected.length, first.join("\n"));
+      first.forEach((line, i) => assert.match(line, expected[i]!));
+      const addon = { exports: {} as { answer?: number } };
+      process.dlopen(addon, path.join(dir, "build", "Release", "zhiyu_native.node"));
+      assert.equal(addon.exports.answer, 42);
+      assert.ok(existsSync(path.join(dir, "dist", "web", "page.html")) && existsSync(path.join(dir, "dist", "main.js")));
+      assert.deepEqual(run(), ["zhiyu: native addon up to date (build/Release/zhiyu_native.node); not rebuilt", "zhiyu: dist/ up to date; not rebuilt"]);
+      assert.match(readFileSync(".npmrc", "utf8"), /^foreground-scripts=true$/m, "npm shows install scripts' output as it comes");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });

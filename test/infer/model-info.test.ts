@@ -38,3 +38,10 @@ test("a GGUF file is named by general.name", () => {
   assert.equal(typeof expected, "string");
   assert.equal(readModelInfo(file, null).name, expected);
 });
+
+test("a GGUF whose general.name only repeats its architecture (llama2c's converter) is named by its file", () => {
+  const file = "../shared/testdata/gguf/stories260K.gguf";
+  const meta = readGguf(file).metadata;
+  assert.equal(meta.get("general.name"), meta.get("general.architecture"));
+  assert.equal(readModelInfo(file, null).name, "stories260K");
+});

@@ -19,15 +19,17 @@ export interface CaseReference {
   output(name: string): { data: Float32Array; shape: number[] };
 }
 
-export function readCase(name: string): CaseReference {
-  const dir = path.join(HF_DIR, name);
+/** A case under `root` (default ../shared/testdata/hf; the repo's own test/fixtures/hf holds cases made the same
+ *  way by dev scripts, without a tokenizer). */
+export function readCase(name: string, root = HF_DIR): CaseReference {
+  const dir = path.join(root, name);
   const ref = JSON.parse(readFileSync(path.join(dir, "reference.json"), "utf8"));
   return {
     dir,
     inputs: ref.inputs.input_ids,
     newTokens: ref.generation.results.map((r: { new_tokens: number[] }) => r.new_tokens),
-    sampleText: ref.tokenizer.sample_text,
-    sampleIds: ref.tokenizer.sample_ids,
+    sampleText: ref.tokenizer?.sample_text ?? "",
+    sampleIds: ref.tokenizer?.sample_ids ?? [],
     output(o: string) {
       const meta = ref.outputs[o];
       assert.ok(meta, `${name}: reference.json has no output '${o}'`);

@@ -8,6 +8,7 @@
 // "calc <expr>" with tools → a calculator call; "long" → a long text; anything else → "Hello! You said: <text>".
 // Every forward records its batch size in `batchSizes`, so tests can see continuous batching happen.
 import type { ForwardItem, SequenceState, TextModel } from "../../src/infer/model-api.js";
+import type { ModelInfo } from "../../src/infer/model-info.js";
 import type { DecodeOptions, EncodeOptions, StreamDecoder, Tokenizer } from "../../src/tokenizers/tokenizer.js";
 import { guardSpecialText, SPECIAL_TEXT_GUARD } from "../../src/tokenizers/special-text.js";
 
@@ -124,6 +125,8 @@ export interface FakeModelOptions {
   script?: (lastTurn: string, prompt: string) => string;
   /** A Jinja chat template (default null: ChatML). */
   chatTemplate?: string;
+  /** What the model says about itself (name, trained for tool calls); default none (the server then assumes it can). */
+  info?: ModelInfo;
   /** Logits for the reply's token at position `pos` (0 = first generated token), replacing the script. */
   replyLogits?: (pos: number) => Float32Array;
   /** Busy-wait this many ms per token embedded (an embedding model's cost). */
@@ -155,6 +158,7 @@ export class FakeModel implements TextModel {
   readonly contextLength: number;
   readonly embeddingDim = 8;
   readonly chatTemplate: string | null;
+  readonly info: ModelInfo | undefined;
   readonly stopTokenIds = [EOT, IM_END];
   readonly generationDefaults = {};
   readonly batchSizes: number[] = [];
@@ -163,6 +167,7 @@ export class FakeModel implements TextModel {
   constructor(private readonly options: FakeModelOptions = {}) {
     this.contextLength = options.contextLength ?? 4096;
     this.chatTemplate = options.chatTemplate ?? null;
+    this.info = options.info;
   }
 
   createSequence(): SequenceState {

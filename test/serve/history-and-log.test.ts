@@ -6,7 +6,6 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { loadModel } from "../../src/infer/load.js";
-import { readModelInfo } from "../../src/infer/model-info.js";
 import type { TextModel } from "../../src/infer/model-api.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
 
@@ -18,8 +17,7 @@ const log: string[] = [];
 
 before(async () => {
   model = await loadModel(MODEL);
-  const info = readModelInfo(MODEL, model.chatTemplate);
-  srv = await startServer({ model, port: 0, parallel: 2, apiKey: KEY, modelName: info.name, modelToolCalls: info.toolCalls,
+  srv = await startServer({ model, port: 0, parallel: 2, apiKey: KEY,
     accessLog: (line) => log.push(line) });
 });
 after(async () => {

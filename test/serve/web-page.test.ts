@@ -106,6 +106,7 @@ test("server tools: the calculator call and its result are shown", { skip }, asy
 const SHOTS = process.env.ZHIYU_UPDATE_SCREENSHOTS ? path.resolve("docs/screenshots") : os.tmpdir();
 const small = new FakeModel({
   contextLength: 640,
+  info: { name: "small-model", toolCalls: false, toolCallsSource: "the test says so" },
   script: (lastTurn) => (/table/.test(lastTurn) ? "| 城市 | 温度 |\n|---|---:|\n| 上海 | 20 |\n| <img src=x onerror=alert(1)> | **5** |"
     : `好的：${lastTurn.trim().slice(0, 40)}`),
 });
@@ -115,7 +116,7 @@ let plain: import("playwright-core").Browser;
 
 before(async () => {
   if (!available) return;
-  srv2 = await startServer({ model: small, port: 0, parallel: 2, tools: [calculatorAsTool()], modelToolCalls: false, modelName: "small-model" });
+  srv2 = await startServer({ model: small, port: 0, parallel: 2, tools: [calculatorAsTool()] });
   srv3 = await startServer({ model: new FakeModel(), port: 0, parallel: 1 }); // no tools at all
   plain = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
 });

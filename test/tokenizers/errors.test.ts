@@ -39,7 +39,10 @@ const jsonCases: [string, (j: Record<string, any>) => void, RegExp][] = [
   ["unknown pre-tokenizer", (j) => (j.pre_tokenizer.pretokenizers[0].type = "Bogus"), /pre_tokenizer\.pretokenizers\[0\]\.type is "Bogus"/],
   ["regex that cannot compile", (j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = "(\\p{L}"), /pre_tokenizer\.pretokenizers\[0\]\.pattern/],
   ["added token without an id", (j) => delete j.added_tokens[0].id, /added_tokens\[0\]\.id is missing/],
-  ["Unigram model", (j) => (j.model.type = "Unigram"), /model\.type is "Unigram"/],
+  ["Unigram model with a BPE-style vocab", (j) => (j.model.type = "Unigram"), /model\.vocab is \{.*, expected an array/],
+  ["Unigram piece that is not [piece, score]", (j) => { j.model = { type: "Unigram", unk_id: 0, vocab: [["<unk>", 0], ["a", "x"]] }; }, /model\.vocab\[1\] is \["a","x"\], expected \[piece, score\]/],
+  ["Unigram unk_id past the vocabulary", (j) => { j.model = { type: "Unigram", unk_id: 5, vocab: [["<unk>", 0]] }; }, /model\.unk_id is 5, beyond the 1 pieces/],
+  ["unknown model type", (j) => (j.model.type = "WordLevel"), /model\.type is "WordLevel", expected "BPE", "WordPiece" or "Unigram"/],
   ["model missing", (j) => delete j.model, /tokenizer\.json: model is missing, expected an object/],
   ["bad split behaviour", (j) => (j.pre_tokenizer.pretokenizers[0].behavior = "Sideways"), /pretokenizers\[0\]\.behavior is "Sideways"/],
 ];
@@ -79,7 +82,7 @@ const ggufCases: [string, (m: Map<string, unknown>) => void, RegExp][] = [
   ["merge of unknown tokens", (m) => m.set("tokenizer.ggml.merges", ["a b", "b c"]), /tokenizer\.ggml\.merges\[1\] merges "b" \+ "c", but "c" is not in tokenizer\.ggml\.tokens/],
   ["missing tokens", (m) => m.delete("tokenizer.ggml.tokens"), /tokenizer\.ggml\.tokens is missing/],
   ["a token that is not a string", (m) => m.set("tokenizer.ggml.tokens", ["a", 7, "ab", "x"]), /tokenizer\.ggml\.tokens\[1\] is 7, expected a string/],
-  ["unknown model", (m) => m.set("tokenizer.ggml.model", "t5"), /tokenizer\.ggml\.model is "t5"/],
+  ["unknown model", (m) => m.set("tokenizer.ggml.model", "rwkv"), /tokenizer\.ggml\.model is "rwkv"; Zhiyu reads "gpt2", "llama", "bert" and "t5"/],
   ["unknown pre-tokenizer", (m) => m.set("tokenizer.ggml.pre", "klingon"), /tokenizer\.ggml\.pre is "klingon"/],
 ];
 

@@ -2,6 +2,7 @@
 // for the same Hugging Face folders (../shared/testdata/hf/<case>/gguf/model-f32.gguf): every tokenizer key the
 // reference has, with the same values — except those llama.cpp's per-model converter code adds by hand (GLM-4's
 // end-of-turn and unknown ids). And a GGUF vocabulary written this way tokenizes like the tokenizer.json.
+// SentencePiece folders (tokenizer.model, or a byte-fallback BPE tokenizer.json alone) become `llama` vocabularies.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import path from "node:path";
 import { readGguf } from "../../src/io/gguf.js";
 import { ggufTokenizerMetadata, UnsupportedTokenizerExport } from "../../src/tokenizers/gguf-export.js";
 import { tokenizerFromGguf } from "../../src/tokenizers/gguf-vocab.js";
+import { readSentencePieceModel, SentencePieceModelError } from "../../src/tokenizers/sentencepiece-model.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 
 const HF = "../shared/testdata/hf";
@@ -50,6 +52,62 @@ test("zhiyu-mini's vocabulary as GGUF metadata tokenizes exactly like its tokeni
   assert.equal(fromGguf.eosTokenId, fromJson.eosTokenId);
 });
 
-test("a SentencePiece-style tokenizer.json is refused by name (the caller writes no vocabulary)", { skip: !existsSync(path.join(HF, "gemma2")) && "no gemma2 case" }, () => {
-  assert.throws(() => ggufTokenizerMetadata(filesOf(path.join(HF, "gemma2", "model"))), UnsupportedTokenizerExport);
+// SentencePiece. gemma2/model has tokenizer.model and tokenizer.json (transformers' GemmaTokenizer) and a GGUF that
+// llama.cpp's converter made of it (through tokenizer.model); reference.json holds transformers' ids for a sample.
+const GEMMA = path.join(HF, "gemma2");
+const gemmaRef = existsSync(GEMMA) ? JSON.parse(readFileSync(path.join(GEMMA, "reference.json"), "utf8")) as
+  { tokenizer: { sample_text: string; sample_ids: number[] } } : null;
+// transformers' tokenizer.json and SentencePiece (so llama.cpp) part ways on a piece whose halves are not pieces
+// ("▁—" here: tokenizer.json has no merge for it, SentencePiece merges it): such text is compared with llama.cpp's
+// own file only (LLAMA_ONLY).
+const LLAMA_ONLY = ["42 — 你好"];
+const SAMPLES = ["Hello world! The quick brown fox jumps over the lazy dog.", "  two  spaces, then\ttab\nnewline", "Café naïve über 42, 你好",
+  "<bos>not parsed as special", "emoji 🦙 and ℌ𝔢𝔩𝔩𝔬"];
+const asTokenizer = (entries: ReturnType<typeof ggufTokenizerMetadata>) =>
+  tokenizerFromGguf({ path: "memory", metadata: new Map(entries.map(([k, v]) => [k, v])) });
+
+test("tokenizer.model (gemma2): the same tokenizer.* keys and values as llama.cpp's converter; transformers' ids", { skip: !gemmaRef && "no gemma2 case" }, () => {
+  const dir = path.join(GEMMA, "model");
+  const entries = ggufTokenizerMetadata({ ...filesOf(dir), sentencePieceModel: readFileSync(path.join(dir, "tokenizer.model")) });
+  const ours = new Map(entries.map(([k, v]) => [k, v]));
+  const ref = readGguf(path.join(GEMMA, "gguf", "model-f32.gguf"));
+  const refKeys = [...ref.metadata.keys()].filter((k) => k.startsWith("tokenizer."));
+  assert.deepEqual([...ours.keys()].sort(), refKeys.sort());
+  for (const key of refKeys) assert.deepEqual(ours.get(key), ref.metadata.get(key), key);
+  // The scores are float32 in both files; the writer must declare them so.
+  assert.deepEqual(entries.find(([k]) => k === "tokenizer.ggml.scores")?.[2], "array:f32");
+  const tok = asTokenizer(entries);
+  assert.deepEqual(tok.encode(gemmaRef!.tokenizer.sample_text), gemmaRef!.tokenizer.sample_ids);
+  const hf = loadTokenizer(dir);
+  for (const text of SAMPLES) assert.deepEqual(tok.encode(text), hf.encode(text), text);
+});
+
+test("tokenizer.json alone (gemma2 without tokenizer.model): llama.cpp's tokens and types, merge-rank scores, transformers' ids", { skip: !gemmaRef && "no gemma2 case" }, () => {
+  const dir = path.join(GEMMA, "model");
+  const entries = ggufTokenizerMetadata(filesOf(dir));
+  const ours = new Map(entries.map(([k, v]) => [k, v]));
+  const ref = readGguf(path.join(GEMMA, "gguf", "model-f32.gguf"));
+  for (const [key, value] of ref.metadata) {
+    if (key.startsWith("tokenizer.") && key !== "tokenizer.ggml.scores") assert.deepEqual(ours.get(key), value, key);
+  }
+  const tok = asTokenizer(entries);
+  assert.deepEqual(tok.encode(gemmaRef!.tokenizer.sample_text), gemmaRef!.tokenizer.sample_ids);
+  const hf = loadTokenizer(dir);
+  for (const text of SAMPLES) assert.deepEqual(tok.encode(text), hf.encode(text), text);
+  const llamaCpp = tokenizerFromGguf(ref);
+  for (const text of [...SAMPLES, ...LLAMA_ONLY]) assert.deepEqual(tok.encode(text), llamaCpp.encode(text), text);
+});
+
+test("a WordPiece tokenizer.json in a decoder folder, or no tokenizer at all, is refused by name", () => {
+  assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: { model: { type: "WordPiece", vocab: { "[UNK]": 0 } } } }),
+    /a WordPiece vocabulary that is neither byte-level BPE nor SentencePiece/);
+  assert.throws(() => ggufTokenizerMetadata({ tokenizerJson: undefined }), UnsupportedTokenizerExport);
+});
+
+test("a truncated or foreign tokenizer.model is an error naming the field and the byte", { skip: !existsSync(path.join(GEMMA, "model")) && "no gemma2 case" }, () => {
+  const bytes = readFileSync(path.join(GEMMA, "model", "tokenizer.model"));
+  assert.throws(() => readSentencePieceModel(bytes.subarray(0, 1001)), (e: Error) =>
+    e instanceof SentencePieceModelError && /tokenizer\.model: .* at byte \d+: .*(past the end|are left)/.test(e.message));
+  assert.throws(() => readSentencePieceModel(new TextEncoder().encode('{"model": "json"}')), SentencePieceModelError);
+  assert.equal(readSentencePieceModel(bytes).pieces.length, 1000);
 });

@@ -8,6 +8,8 @@
 // - --tools runs each turn through the agent loop (src/tools/agent.ts) that the server uses too; a model not
 //   trained to call tools (src/infer/model-info.ts) gets a warning. --docs DIR without --tools is retrieval mode:
 //   the best passages for each message go into the prompt (src/tools/retrieval.ts).
+// - Replies stay valid UTF-8: a byte token that would split a character is never sampled (no U+FFFD; the
+//   constraint the server puts on every request, src/infer/grammar/utf8-constraint.ts).
 // Leaves out: prefix reuse of the KV cache between turns (each turn re-reads the conversation).
 import { createInterface } from "node:readline";
 import { UsageError } from "../errors.js";
@@ -17,8 +19,8 @@ import { loadModel } from "../../infer/load.js";
 import { Generation } from "../../infer/generate.js";
 import { encodeChat, type ChatMessage } from "../../infer/chat-template.js";
 import { describeDropped, fitHistory, HistoryOverflowError, replyReserve } from "../../infer/history.js";
-import { readModelInfo } from "../../infer/model-info.js";
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
+import { Utf8Constraint, Utf8Table } from "../../infer/grammar/utf8-constraint.js";
 import { createToolset, openDocumentIndex, type Toolset } from "../../tools/toolset.js";
 import { withRetrievedPassages } from "../../tools/retrieval.js";
 import type { DocumentIndex } from "../../tools/search.js";
@@ -97,7 +99,7 @@ export async function run(argv: string[]): Promise<number | void> {
     throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
   }
   const model = await loadModel(modelPath, { threads });
-  const info = readModelInfo(modelPath, model.chatTemplate);
+  const info = model.info;
   if (toolset && !info.toolCalls) {
     process.stderr.write(`zhiyu chat: warning: ${info.name} was not trained to call tools (${info.toolCallsSource}); ` +
       `the tool definitions take part of its ${model.contextLength}-token context and it will rarely call them. ` +
@@ -114,6 +116,7 @@ export async function run(argv: string[]): Promise<number | void> {
       `a reply ends when the context is full\n`);
   }
   const say = (line: string) => process.stderr.write(`zhiyu chat: ${line}\n`);
+  const utf8Table = new Utf8Table(model.tokenizer, model.vocabSize);
   const agentClient = toolset ? localChatClient(model, { ...sampling, maxTokens, history: "truncate",
     onHistoryDropped: (n) => say(describeDropped(n, model.contextLength)) }) : null;
   const interactive = process.stdin.isTTY === true;
@@ -160,7 +163,7 @@ export async function run(argv: string[]): Promise<number | void> {
     reply = new AbortController();
     try {
       if (toolset && agentClient) await agentTurn(agentClient, toolset, session, reply.signal);
-      else await plainTurn(model, session, { maxTokens, stop, sampling, retrieval, signal: reply.signal, say });
+      else await plainTurn(model, session, { maxTokens, stop, sampling, retrieval, utf8Table, signal: reply.signal, say });
     } catch (err) {
       session.messages.pop(); // the turn did not happen; the conversation stays as it was
       if (!reply.signal.aborted) say((err as Error).message);
@@ -183,6 +186,8 @@ interface PlainTurnOptions {
   stop: string[];
   sampling: { temperature: number; topP: number; topK: number; minP: number; repetitionPenalty: number; seed: number };
   retrieval: DocumentIndex | null;
+  /** The vocabulary's UTF-8 transitions, built once per session. */
+  utf8Table: Utf8Table;
   signal: AbortSignal;
   say: (line: string) => void;
 }
@@ -211,6 +216,7 @@ async function plainTurn(model: Awaited<ReturnType<typeof loadModel>>, session: 
   const ids = encode(fit.messages);
   const g = new Generation(model, ids, {
     maxTokens: Math.min(o.maxTokens, model.contextLength - ids.length), stop: o.stop, ...o.sampling,
+    constraint: new Utf8Constraint(o.utf8Table), // byte tokens never split a character (no U+FFFD), as in serve
     onText: (t) => process.stdout.write(t),
   });
   while (!o.signal.aborted && g.step()) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,17 +1,19 @@
 // `zhiyu convert --from PATH --to OUT [--type f32|f16|q8_0|q4_0]`: HF folder or GGUF → GGUF file (OUT ends in
 // .gguf; llama Q/K rows permuted the way llama.cpp's converter does; tokenizer.* keys kept from a GGUF source, or
-// written from an HF folder's tokenizer.json and chat template as llama.cpp's converter writes them, so the file
-// needs no --tokenizer), or GGUF/HF → Hugging Face folder (OUT is a path without a file extension; F32
-// safetensors + config.json, Q/K rows back in HF order). Any other extension (--to x.bin) is an error.
+// written from an HF folder's tokenizer.json / tokenizer.model and chat template as llama.cpp's converter writes
+// them — byte-level BPE as "gpt2", SentencePiece BPE as "llama", Unigram as "t5" — so the file needs no
+// --tokenizer), or GGUF/HF → Hugging Face folder (OUT is a path without a file extension; F32 safetensors +
+// config.json, Q/K rows back in HF order). Any other extension (--to x.bin) is an error.
 // BERT-family encoders go through src/infer/encoder-export.ts (also --type bf16; the WordPiece vocabulary in
 // llama.cpp's spelling).
 // Leaves out: k-quant output (quantize the f16 file with llama-quantize), writing tokenizer.json, and GGUF
-// vocabularies for tokenizers other than byte-level BPE (said on stderr; such files need --tokenizer).
+// vocabularies for other tokenizers (said on stderr; such files need --tokenizer).
 import { existsSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { parseFlags } from "../flags.js";
 import { chatTemplateFromFolder } from "../../infer/chat-template.js";
 import { ggufTokenizerMetadata, UnsupportedTokenizerExport } from "../../tokenizers/gguf-export.js";
+import { SentencePieceModelError } from "../../tokenizers/sentencepiece-model.js";
 import { createBackend } from "../../backend/index.js";
 import { readGguf, getOptionalString, type GgufValue, type GgufValueType } from "../../io/gguf.js";
 import { openSafetensorsFolder } from "../../io/safetensors.js";
@@ -50,12 +52,15 @@ function tokenizerMetadataOf(dir: string): Array<readonly [string, GgufValue, Gg
     return [["tokenizer.ggml.model", "no_vocab"] as const];
   };
   const tokenizerJson = jsonIn(dir, "tokenizer.json");
-  if (tokenizerJson === undefined) return why(`${dir} has no tokenizer.json`);
+  const spmFile = path.join(dir, "tokenizer.model");
+  const sentencePieceModel = existsSync(spmFile) ? new Uint8Array(readFileSync(spmFile)) : undefined;
+  if (tokenizerJson === undefined && !sentencePieceModel) return why(`${dir} has no tokenizer.json and no tokenizer.model`);
   try {
-    return ggufTokenizerMetadata({ tokenizerJson, tokenizerConfig: jsonIn(dir, "tokenizer_config.json"),
-      modelConfig: jsonIn(dir, "config.json"), chatTemplate: chatTemplateFromFolder(dir) });
+    return ggufTokenizerMetadata({ tokenizerJson, tokenizerConfig: jsonIn(dir, "tokenizer_config.json"), sentencePieceModel,
+      addedTokens: jsonIn(dir, "added_tokens.json"), modelConfig: jsonIn(dir, "config.json"), chatTemplate: chatTemplateFromFolder(dir) });
   } catch (err) {
     if (err instanceof UnsupportedTokenizerExport) return why(`writing ${err.message} as GGUF is not supported yet`);
+    if (err instanceof SentencePieceModelError) throw new UsageError(`${spmFile}: ${err.message}`);
     throw err;
   }
 }

@@ -8,7 +8,7 @@
 // Leaves out: GGUF models for the loss report (it runs the trainer's model code over a Hugging Face folder).
 import { readFileSync } from "node:fs";
 import { createBackend } from "../../backend/index.js";
-import { renderChat } from "../../infer/chat-template.js";
+import { encodeChat } from "../../infer/chat-template.js";
 import { generate } from "../../infer/generate.js";
 import { loadModel } from "../../infer/load.js";
 import { evaluateQa, parseQaJsonl, type QaItemResult } from "../../prompting/qa-eval.js";
@@ -168,7 +168,9 @@ async function runQa(values: QaFlags): Promise<number> {
     const report = await evaluateQa({
       items, examples, fewShot, cot, samples, language,
       generate: async (messages, i) => {
-        const ids = model.tokenizer.encode(renderChat(model, messages, { addGenerationPrompt: true }), { addSpecialTokens: false, parseSpecial: true });
+        // The template's markers are special tokens; the questions and examples are plain text, so a marker inside
+        // one ("<|im_start|>") stays text, as serving encodes content (src/tokenizers/special-text.ts).
+        const ids = encodeChat(model, messages, { addGenerationPrompt: true });
         if (ids.length + maxTokens > model.contextLength) {
           throw new UsageError(`a prompt of ${ids.length} tokens plus --max-tokens ${maxTokens} exceeds the model's context of ` +
             `${model.contextLength} tokens: use a smaller --few-shot or --max-tokens (or --ctx, if the model was trained longer)`);

@@ -1,12 +1,15 @@
 // `zhiyu generate`: load a model (.gguf or HF folder), feed a prompt (text, or exact ids with --prompt-ids) and
 // sample a continuation, streaming the text (or printing one JSON object with --json). A model without a
-// tokenizer still runs on ids: ids in, ids out (text only when there is a vocabulary to decode with).
+// tokenizer still runs on ids: ids in, ids out (text only when there is a vocabulary to decode with). With a text
+// prompt, sampling keeps the reply valid UTF-8 (grammar/utf8-constraint.ts: no U+FFFD from byte tokens); with
+// --prompt-ids it samples the model's distribution as it is (exact, comparable with llama.cpp).
 import { writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
 import { loadModel } from "../../infer/load.js";
 import { attachLora, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { generateStreaming } from "../../infer/generate.js";
+import { Utf8Constraint, Utf8Table } from "../../infer/grammar/utf8-constraint.js";
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
 import { tokenizerHasText } from "../../infer/tokenizer-source.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
@@ -18,8 +21,10 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
 
   --model PATH          a .gguf file or a Hugging Face folder (default: models/zhiyu-mini)
   --lora PATH[:scale]   apply a LoRA adapter (PEFT folder or llama.cpp .gguf adapter), scale default 1; repeatable
-  --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does)
-  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added); works without a tokenizer
+  --prompt TEXT         text, tokenized with the model's tokenizer (adds BOS when the tokenizer does); the reply is
+                        kept valid UTF-8 (byte tokens never split a character)
+  --prompt-ids LIST     comma-separated token ids, fed exactly (nothing added), sampled without that mask (ids
+                        comparable with other engines); works without a tokenizer
   --max-tokens N        tokens to generate (default 128; capped to the room left in the context, with a note)
   --temperature T       0 = greedy (default: the model's generation_config.json, else 0.7)
   --top-k K             keep the K most likely tokens (default: model's, else 40; 0 = off)
@@ -83,6 +88,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const loras = (values.lora ?? []).map((a) => parseLoraArg(a));
   attachLora(model, loras.map((l) => ({ adapter: readAdapterFor(model, l.path, isGgufPath(modelPath)), scale: l.scale })));
   const hasText = tokenizerHasText(model.tokenizer);
+  const textPrompt = promptIds === null;
   if (promptIds === null) {
     if (!hasText) {
       throw new UsageError(`${modelPath} has no tokenizer, so --prompt text cannot be read: pass token ids ` +
@@ -104,6 +110,9 @@ export async function run(argv: string[]): Promise<number | void> {
     seed,
     stop: values.stop,
     onPromptLogits: (l) => { promptLogits = l.slice(); },
+    // Text in, text out: byte tokens may not break a UTF-8 character (no U+FFFD). Exact ids in (--prompt-ids)
+    // sample the model's own distribution unmasked, so ids can be compared with other engines.
+    constraint: textPrompt ? new Utf8Constraint(new Utf8Table(model.tokenizer, model.vocabSize)) : undefined,
     onText: values.json || !hasText ? undefined : (t) => process.stdout.write(t),
     onToken: values.json || hasText ? undefined : (id) => process.stdout.write(`${id} `),
   });

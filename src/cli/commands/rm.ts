@@ -15,6 +15,7 @@ import { readRecords } from "../../train/preference-data.js";
 import { UsageError } from "../errors.js";
 import { parseFlags } from "../flags.js";
 import { withStopSignals } from "../stop-signal.js";
+import { DATA_PARALLEL_HELP, launchDataParallel, runRank } from "../data-parallel-launch.js";
 
 export const PREFERENCE_FLAGS_HELP = `  --model DIR           Hugging Face folder (config.json, model.safetensors, tokenizer files)
   --data FILE           preference pairs (repeatable): {"prompt","chosen","rejected"} JSONL, HH-RLHF {"chosen","rejected"}
@@ -64,6 +65,7 @@ const HELP = `usage: zhiyu rm train --model DIR --data PAIRS --out DIR [options]
 
 train:
 ${PREFERENCE_FLAGS_HELP}
+${DATA_PARALLEL_HELP}
 eval:   pairwise accuracy (reward(chosen) > reward(rejected)), mean margin and Bradley–Terry loss over all pairs
 score:  FILE lines {"ids": [...]} or {"prompt": "...", "completion": "..."}; prints one reward per line ({"reward": x} with --json)`;
 
@@ -83,14 +85,16 @@ export async function run(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   if (sub === "train") {
-    const { values } = parseFlags({ args: rest, options: PREFERENCE_FLAGS }, HELP);
+    const launch = launchDataParallel("rm train", rest);
+    if (launch.standDown) return 0;
+    const { values } = parseFlags({ args: launch.argv, options: PREFERENCE_FLAGS }, HELP);
     if (values.help) { console.log(HELP); return 0; }
     const options = preferenceOptions(values, HELP);
     const threads = values.threads !== undefined ? num("threads", values.threads, 1, true, 1) : undefined;
-    const backend = createBackend(threads !== undefined ? { threads } : {});
-    const r = await withStopSignals("rm train", (shouldStop) =>
-      runRewardTraining({ options, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop }));
-    console.log(`reward model finished at step ${r.finalStep}` + (r.valLoss !== null ? `, held-out loss ${r.valLoss.toFixed(4)}` : "") +
+    const backend = createBackend({ threads: threads ?? launch.threadsPerRank });
+    const r = await runRank(launch, "rm train", () => withStopSignals("rm train", (shouldStop) =>
+      runRewardTraining({ options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
+    if (launch.rank === 0) console.log(`reward model finished at step ${r.finalStep}` + (r.valLoss !== null ? `, held-out loss ${r.valLoss.toFixed(4)}` : "") +
       (r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
     return 0;
   }

@@ -6,7 +6,6 @@
 // Leaves out: TLS, daemonising.
 import { loadModel } from "../../infer/load.js";
 import { loadEncoder } from "../../infer/encoder.js";
-import { readModelInfo } from "../../infer/model-info.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
@@ -94,7 +93,7 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const kvCacheType = kvTypeFlag(values["kv-type"], HELP);
   const model = encodersOnly ? null : await loadModel(values.model!, { threads, contextLength: ctx, kvCacheType });
-  const info = model ? readModelInfo(values.model!, model.chatTemplate) : null;
+  const info = model?.info ?? null;
   const encoder = (flag: "embedding-model" | "rerank-model") => {
     const p = values[flag];
     if (p === undefined) return null;
@@ -116,8 +115,6 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const server = await startServer({
     model, embeddingModel, rerankModel,
-    modelName: info?.name,
-    modelToolCalls: info?.toolCalls,
     host: values.host ?? "127.0.0.1",
     port,
     apiKey: values["api-key"] ?? process.env.ZHIYU_API_KEY ?? null,

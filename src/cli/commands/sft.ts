@@ -7,6 +7,7 @@ import { createBackend } from "../../backend/index.js";
 import { DEFAULT_SFT_OPTIONS, runSft, type SftOptions } from "../../train/sft.js";
 import { UsageError } from "../errors.js";
 import { withStopSignals } from "../stop-signal.js";
+import { DATA_PARALLEL_HELP, launchDataParallel, runRank } from "../data-parallel-launch.js";
 import { parseFlags } from "../flags.js";
 import { parseLoraSpec } from "../../models/adapters/lora.js";
 
@@ -25,7 +26,8 @@ const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
   --seed S (${D.seed})  --dtype f32|bf16  --threads N  --checkpoint-every K (${D.checkpointEvery})  --keep-last N (${D.keepLast})
   --val-every K         hold out every K-th packed row for validation (${D.valEvery}; 0 = none)
   --no-spike-guard      --spike-zscore Z (${D.spikeZscore})  --max-rollbacks N (${D.maxRollbacks})  --spike-lr-factor F (${D.spikeLrFactor})
-  --spike-skip N (${D.spikeSkip})  --no-resume`;
+  --spike-skip N (${D.spikeSkip})  --no-resume
+${DATA_PARALLEL_HELP}`;
 
 function num(flag: string, raw: string | undefined, fallback: number, integer: boolean): number {
   if (raw === undefined) return fallback;
@@ -34,10 +36,12 @@ function num(flag: string, raw: string | undefined, fallback: number, integer: b
   return n;
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(allArgs: string[]): Promise<number> {
+  const launch = launchDataParallel("sft", allArgs);
+  if (launch.standDown) return 0;
   const s = { type: "string" } as const;
   const { values } = parseFlags({
-    args: argv,
+    args: launch.argv,
     options: {
       model: s, lora: s, data: { type: "string", multiple: true }, text: { type: "string", multiple: true }, out: s, seq: s, batch: s, "grad-accum": s, steps: s, "schedule-steps": s, epochs: s, lr: s, "min-lr": s,
       warmup: s, "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s,
@@ -76,11 +80,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!(options.spikeLrFactor > 0 && options.spikeLrFactor <= 1)) throw new UsageError(`--spike-lr-factor ${options.spikeLrFactor} must be in (0, 1]`);
   if (options.spikeSkip < 0) throw new UsageError(`--spike-skip ${options.spikeSkip} must be ≥ 0`);
   const threads = values.threads !== undefined ? num("threads", values.threads, 0, true) : undefined;
-  const backend = createBackend(threads !== undefined ? { threads } : {});
+  const backend = createBackend({ threads: threads ?? launch.threadsPerRank });
   // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit (rerun the command to resume).
-  const r = await withStopSignals("sft", (shouldStop) =>
-    runSft({ options, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop }));
-  console.log(`SFT finished at step ${r.finalStep}/${r.totalSteps}` + (r.valLoss !== null ? `, validation loss ${r.valLoss.toFixed(4)}` : "") +
+  const r = await runRank(launch, "sft", () => withStopSignals("sft", (shouldStop) =>
+    runSft({ options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
+  if (launch.rank === 0) console.log(`SFT finished at step ${r.finalStep}/${r.totalSteps}` + (r.valLoss !== null ? `, validation loss ${r.valLoss.toFixed(4)}` : "") +
     (r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
   return 0;
 }

@@ -11,6 +11,7 @@ import { readTrainerState } from "../../train/loop-state.js";
 import { resolveResume } from "../../train/checkpoint.js";
 import { createBackend } from "../../backend/index.js";
 import { withStopSignals } from "../stop-signal.js";
+import { DATA_PARALLEL_HELP, launchDataParallel, runRank } from "../data-parallel-launch.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import { createSegmenter } from "../../tools/segmenter.js";
 import { type MaskingOptions, wordStartsFromVocabulary } from "../../train/objectives/mlm.js";
@@ -54,7 +55,8 @@ guard     --no-spike-guard, --spike-window N (50), --spike-zscore Z (6), --max-r
           --spike-lr-factor F (1), --spike-skip N (0)
 output    --json-log (one JSON line per step on stdout), --log-every N (10), --peak-flops F (for MFU)
 objective --objective causal-lm|mlm (mlm: BERT presets bert-tiny/bert-small/bert-base or a BERT --init; 15% masked,
-          80/10/10; needs --tokenizer), --whole-word (mask whole words: WordPiece pieces, Chinese words by jieba)`;
+          80/10/10; needs --tokenizer), --whole-word (mask whole words: WordPiece pieces, Chinese words by jieba)
+${DATA_PARALLEL_HELP}`;
 
 function parseValue(flag: string, kind: Kind, raw: unknown): unknown {
   if (kind === "bool") {
@@ -149,7 +151,10 @@ export function resolveOptions(parsed: ParsedTrainArgs, base: Partial<TrainOptio
   return validateOptions(merged);
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(allArgs: string[]): Promise<number> {
+  const launch = launchDataParallel("train", allArgs);
+  if (launch.standDown) return 0;
+  const argv = launch.argv;
   const parsed = parseTrainArgs(argv);
   if (parsed === "help" || (parsed.resume === null && argv.length === 0)) {
     console.log(HELP);
@@ -164,13 +169,13 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     options = resolveOptions(parsed);
   }
-  const backend = createBackend({ kind: parsed.backend ?? undefined, threads: options.threads ?? undefined });
+  const backend = createBackend({ kind: parsed.backend ?? undefined, threads: options.threads ?? launch.threadsPerRank });
   // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit. A second signal exits at once.
-  await withStopSignals("train", (shouldStop) => runTraining({
+  await runRank(launch, "train", () => withStopSignals("train", (shouldStop) => runTraining({
     options, resume, backend, shouldStop, masking: options.objective === "mlm" ? mlmMasking(options) : null,
-    stdout: { write: (t) => void process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
+    distributed: launch.settings, stdout: launch.stdout,
     stderr: { write: (t) => void process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
-  }));
+  })));
   return 0;
 }
 

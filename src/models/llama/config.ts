@@ -9,7 +9,7 @@ import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
 import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
 import { checkConfigCounts, type CountField } from "../config-limits.js";
 import type { MoeShape } from "../moe.js";
-import { type RopeScalingSpec, ropeParamsFromGguf, ropeParamsFromHf } from "../rope-params.js";
+import { type RopeScalingSpec, ropeParamsFromGguf, ropeParamsFromHf, servedContextLength } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, checkDecoderConfig, decoderParamSpecs } from "../decoder/config.js";
 
 export type RopeScaling = RopeScalingSpec;
@@ -116,7 +116,7 @@ export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfi
     ropeScaling: rope.scaling,
     ropeFreqFactors: null,
     ropeLayout: "neox",
-    contextLength: num(json, "max_position_embeddings", where, 2048),
+    contextLength: servedContextLength(num(json, "max_position_embeddings", where, 2048), rope.scaling),
     tieWordEmbeddings: json.tie_word_embeddings === true,
     attentionBias: isQwen2 || json.attention_bias === true,
     moe: isMixtral ? { numExperts: num(json, "num_local_experts", where), topK: num(json, "num_experts_per_tok", where, 2),

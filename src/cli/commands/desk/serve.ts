@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { loadModel } from "../../../infer/load.js";
 import { generate } from "../../../infer/generate.js";
-import { renderChat } from "../../../infer/chat-template.js";
+import { encodeChat } from "../../../infer/chat-template.js";
 import { startServer } from "../../../serve/server.js";
 import { startDesk } from "../../../apps/contact-centre/server/app.js";
 import type { Generate } from "../../../apps/contact-centre/kb/types.js";
@@ -59,8 +59,8 @@ export async function run(argv: string[]): Promise<number> {
   if (model) {
     const stop = model.chatTemplate === null || model.chatTemplate.includes("<|im_end|>") ? ["<|im_end|>"] : [];
     generateReply = async ({ system, user }) => {
-      const prompt = renderChat(model, [{ role: "system", content: system }, { role: "user", content: user }], { addGenerationPrompt: true });
-      const ids = model.tokenizer.encode(prompt, { addSpecialTokens: false, parseSpecial: true });
+      // A customer's text (and KB passages) stay plain text: a typed "<|im_start|>" is not a turn marker.
+      const ids = encodeChat(model, [{ role: "system", content: system }, { role: "user", content: user }], { addGenerationPrompt: true });
       return generate(model, ids, { maxTokens: 160, stop, temperature: 0 }).text;
     };
   }
@@ -85,13 +85,18 @@ export async function run(argv: string[]): Promise<number> {
   if (audit.some((a) => a.detail.bootstrap === true) && !process.env.ZHIYU_DESK_ADMIN_PASSWORD && audit.length === 1) {
     console.log(`zhiyu desk: first start: created user "admin" with password ${adminPassword} (set ZHIYU_DESK_ADMIN_PASSWORD to choose it)`);
   }
-  const api = apiPort !== undefined && model ? await startServer({ model, host: values.host ?? "127.0.0.1", port: apiPort }) : null;
+  // The same server as `zhiyu serve`: it names the model and says whether it calls tools from model.info, and logs
+  // one line per request like serve does.
+  const api = apiPort !== undefined && model
+    ? await startServer({ model, host: values.host ?? "127.0.0.1", port: apiPort, accessLog: (line) => console.log(line) }) : null;
   const passages = desk.kbReport.reduce((s, r) => s + r.passages, 0);
   console.log(`zhiyu desk: store ${desk.db.dialect} (${desk.db.where}), ${passages} KB passages, ${desk.catalogueSize} catalogue items, replies: ${phrasing}`);
   console.log(`  agent desk  ${desk.url}/desk`);
   console.log(`  widget      <script src="${desk.url}/widget.js" data-lang="zh" async></script>   (demo page: ${desk.url}/demo)`);
   console.log(`  desk API    ${desk.url}/api/conversations  ${desk.url}/api/desk/…`);
-  if (api) {
+  if (api && model) {
+    console.log(`  chat model  ${model.info.name} (${model.architecture}, context ${api.engine.contextLength}, ` +
+      `${model.info.toolCalls ? "trained" : "not trained"} for tool calls: ${model.info.toolCallsSource})`);
     console.log(`  chat page   ${api.url}/`);
     console.log(`  OpenAI API  ${api.url}/v1`);
   }

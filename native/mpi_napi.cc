@@ -1,0 +1,325 @@
+// Node-API glue for MPI collectives (data-parallel training, src/backend/mpi.ts and src/train/data-parallel.ts).
+// Compiled with MPI only when scripts/build-native.mjs found Open MPI's headers and mpicc (ZY_HAVE_MPI); without
+// it only mpiAvailable() (false) and mpiBuildInfo() exist, and Zhiyu trains in one process.
+//   mpiAvailable(): boolean                       mpiBuildInfo(): string (the MPI library version, or why none)
+//   mpiInit(): {rank, size, threadLevel, library}  (synchronous; starts the communication thread)
+//   mpiFinalize(): void                            (synchronous; drains the queue, MPI_Finalize, joins the thread)
+//   mpiAllreduce(buf: Float32Array|Float64Array): Promise<void>          sum over ranks, in place
+//   mpiReduceScatter(send: Float32Array, recv: Float32Array): Promise<void>  send holds size × recv.length values;
+//       rank r receives the sum over ranks of block r
+//   mpiAllgather(send: Float32Array|Float64Array, recv: same type): Promise<void>  recv holds size × send.length
+//   mpiBroadcast(buf: Float32Array|Float64Array, root): Promise<void>
+//   mpiBarrier(): Promise<void>
+//   mpiAbort(code): never returns (MPI_Abort of the whole job)
+// Threading: every MPI call, MPI_Init_thread included, runs on one communication thread that this file owns
+// (MPI_THREAD_FUNNELED is all it asks for), in the order JavaScript queued them — the order every rank must agree
+// on. JavaScript gets a Promise per collective and keeps computing (the backward pass) while the thread works; the
+// buffers stay referenced until the promise settles. Errors come back as rejections naming the op and MPI's text.
+// Leaves out: sub-communicators, ops other than sum, non-blocking MPI requests (the thread is the asynchrony).
+#include "zy_args.h"
+
+#ifdef ZY_HAVE_MPI
+#define OMPI_SKIP_MPICXX 1  // the C API only: the deprecated C++ bindings need libmpi_cxx
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#include <dlfcn.h>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#endif
+
+#ifndef ZY_MPI_BUILD_NOTE
+#define ZY_MPI_BUILD_NOTE "built without MPI"
+#endif
+
+static Napi::Value MpiAvailable(const Napi::CallbackInfo &info) {
+#ifdef ZY_HAVE_MPI
+  return Napi::Boolean::New(info.Env(), true);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+static Napi::Value MpiBuildInfo(const Napi::CallbackInfo &info) {
+#ifdef ZY_HAVE_MPI
+  char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(lib, &len);  // allowed before MPI_Init
+  std::string s(lib, len);
+  return Napi::String::New(info.Env(), s.substr(0, s.find_first_of(",\n")));
+#else
+  return Napi::String::New(info.Env(), ZY_MPI_BUILD_NOTE);
+#endif
+}
+ZY_REGISTER("mpiAvailable", MpiAvailable);
+ZY_REGISTER("mpiBuildInfo", MpiBuildInfo);
+
+#ifdef ZY_HAVE_MPI
+namespace {
+
+struct Job {
+  std::string op;
+  std::function<int()> run;  // returns an MPI error code
+  Napi::Promise::Deferred deferred;
+  std::vector<Napi::Reference<Napi::Value>> keep;  // buffers referenced until the promise settles
+  int rc = MPI_SUCCESS;
+  explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+struct Comm {
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job *> queue;
+  std::deque<std::function<void()>> syncQueue;  // init/finalize, run on the thread, waited for by the caller
+  bool stop = false;
+  bool initialized = false;
+  bool finalized = false;
+  int rank = 0, size = 1, threadLevel = 0;
+  std::string library;
+  Napi::ThreadSafeFunction done;
+  int64_t pending = 0;  // JS thread only
+};
+Comm *comm = nullptr;
+
+std::string mpiErrorText(int rc) {
+  char buf[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, buf, &len) != MPI_SUCCESS) return "MPI error " + std::to_string(rc);
+  return std::string(buf, len);
+}
+
+void threadMain() {
+  for (;;) {
+    Job *job = nullptr;
+    std::function<void()> sync;
+    {
+      std::unique_lock<std::mutex> lock(comm->mu);
+      comm->cv.wait(lock, [] { return comm->stop || !comm->queue.empty() || !comm->syncQueue.empty(); });
+      if (!comm->syncQueue.empty()) {
+        sync = std::move(comm->syncQueue.front());
+        comm->syncQueue.pop_front();
+      } else if (!comm->queue.empty()) {
+        job = comm->queue.front();
+        comm->queue.pop_front();
+      } else {
+        // Stop asked and every queued collective done: finalize here, on the thread that initialized MPI.
+        if (comm->initialized) MPI_Finalize();
+        return;
+      }
+    }
+    if (sync) { sync(); continue; }
+    job->rc = job->run();
+    comm->done.BlockingCall(job, [](Napi::Env env, Napi::Function, Job *j) {
+      if (j->rc == MPI_SUCCESS) j->deferred.Resolve(env.Undefined());
+      else j->deferred.Reject(Napi::Error::New(env, j->op + ": " + mpiErrorText(j->rc)).Value());
+      for (auto &r : j->keep) r.Reset();
+      delete j;
+      if (comm && --comm->pending == 0) comm->done.Unref(env);
+    });
+  }
+}
+
+// Runs fn on the communication thread and waits for it (init, finalize: rare and short).
+void runSync(std::function<void()> fn) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool finished = false;
+  {
+    std::lock_guard<std::mutex> lock(comm->mu);
+    comm->syncQueue.push_back([&] {
+      fn();
+      std::lock_guard<std::mutex> l(m);
+      finished = true;
+      cv.notify_one();
+    });
+  }
+  comm->cv.notify_one();
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return finished; });
+}
+
+Napi::Value MpiInit(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (comm && comm->finalized) {
+    zy::fail(info, "mpiInit: MPI was finalized in this process and cannot start again");
+    return env.Undefined();
+  }
+  if (!comm) {
+    comm = new Comm();
+    comm->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo &) {}),
+                                               "zhiyu-mpi", 0, 1);
+    comm->done.Unref(env);
+    comm->thread = std::thread(threadMain);
+    int rc = MPI_SUCCESS;
+    runSync([&] {
+      // Node loads this addon with RTLD_LOCAL; Open MPI's plugins expect libmpi's symbols to be global.
+      Dl_info where;
+      if (dladdr(reinterpret_cast<void *>(&MPI_Init_thread), &where) && where.dli_fname)
+        dlopen(where.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+      int provided = 0;
+      rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+      if (rc != MPI_SUCCESS) return;
+      MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+      MPI_Comm_rank(MPI_COMM_WORLD, &comm->rank);
+      MPI_Comm_size(MPI_COMM_WORLD, &comm->size);
+      comm->threadLevel = provided;
+      char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+      int len = 0;
+      MPI_Get_library_version(lib, &len);
+      comm->library = std::string(lib, len);
+      while (!comm->library.empty() && (comm->library.back() == '\n' || comm->library.back() == '\0')) comm->library.pop_back();
+      comm->initialized = true;
+    });
+    if (rc != MPI_SUCCESS) {
+      zy::fail(info, "mpiInit: MPI_Init_thread failed (" + std::to_string(rc) + "); is this process started by mpirun?");
+      return env.Undefined();
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rank", comm->rank);
+  out.Set("size", comm->size);
+  out.Set("threadLevel", comm->threadLevel == MPI_THREAD_MULTIPLE ? "multiple"
+                         : comm->threadLevel == MPI_THREAD_SERIALIZED ? "serialized"
+                         : comm->threadLevel == MPI_THREAD_FUNNELED ? "funneled" : "single");
+  out.Set("library", comm->library);
+  return out;
+}
+
+Napi::Value MpiFinalize(const Napi::CallbackInfo &info) {
+  if (!comm || comm->finalized) return info.Env().Undefined();
+  // The thread finishes every queued collective, then calls MPI_Finalize and exits.
+  comm->finalized = true;
+  {
+    std::lock_guard<std::mutex> lock(comm->mu);
+    comm->stop = true;
+  }
+  comm->cv.notify_one();
+  comm->thread.join();
+  comm->done.Release();
+  return info.Env().Undefined();
+}
+
+bool requireInit(zy::Args &a) {
+  if (!comm || !comm->initialized) return a.fail("MPI is not initialized; call mpiInit() first");
+  if (comm->finalized) return a.fail("MPI was finalized");
+  return true;
+}
+
+// A Float32Array or Float64Array argument: pointer, element count, MPI type.
+struct Buf {
+  void *ptr = nullptr;
+  size_t n = 0;
+  MPI_Datatype type = MPI_FLOAT;
+  bool f64 = false;
+};
+Buf floatBuffer(zy::Args &a, const Napi::Value &v, const std::string &name) {
+  Buf b;
+  if (!a.ok()) return b;
+  if (zy::isTyped(v, napi_float64_array)) {
+    b.ptr = a.array<double>(v, name, napi_float64_array, "Float64Array", 0, false, &b.n);
+    b.type = MPI_DOUBLE;
+    b.f64 = true;
+  } else {
+    b.ptr = a.array<float>(v, name, napi_float32_array, "Float32Array or Float64Array", 0, false, &b.n);
+  }
+  if (a.ok() && b.n > static_cast<size_t>(INT32_MAX)) a.fail(name + " has " + std::to_string(b.n) + " elements; at most 2^31 − 1 per call");
+  return b;
+}
+
+Napi::Value submit(zy::Args &a, const char *op, std::function<int()> run, std::initializer_list<Napi::Value> keep) {
+  Napi::Env env = a.env();
+  Job *job = new Job(env);
+  job->op = op;
+  job->run = std::move(run);
+  for (const auto &v : keep) job->keep.push_back(Napi::Persistent(v));
+  Napi::Promise promise = job->deferred.Promise();
+  if (comm->pending++ == 0) comm->done.Ref(env);
+  {
+    std::lock_guard<std::mutex> lock(comm->mu);
+    comm->queue.push_back(job);
+  }
+  comm->cv.notify_one();
+  return promise;
+}
+
+Napi::Value MpiAllreduce(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiAllreduce");
+  if (!a.atLeast(1, "buf") || !requireInit(a)) return a.done();
+  Buf b = floatBuffer(a, a.arg(0), "buf");
+  if (!a.ok()) return a.done();
+  return submit(a, "mpiAllreduce", [b] {
+    return MPI_Allreduce(MPI_IN_PLACE, b.ptr, static_cast<int>(b.n), b.type, MPI_SUM, MPI_COMM_WORLD);
+  }, {a.arg(0)});
+}
+
+Napi::Value MpiReduceScatter(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiReduceScatter");
+  if (!a.atLeast(2, "send, recv") || !requireInit(a)) return a.done();
+  size_t ns = 0, nr = 0;
+  float *send = a.array<float>(a.arg(0), "send", napi_float32_array, "Float32Array", 0, false, &ns);
+  float *recv = a.array<float>(a.arg(1), "recv", napi_float32_array, "Float32Array", 0, false, &nr);
+  if (a.ok() && ns != nr * static_cast<size_t>(comm->size))
+    a.fail("send has " + std::to_string(ns) + " elements; it must hold size (" + std::to_string(comm->size) +
+           ") × recv.length (" + std::to_string(nr) + ")");
+  if (a.ok() && nr > static_cast<size_t>(INT32_MAX)) a.fail("recv has more than 2^31 − 1 elements");
+  if (!a.ok()) return a.done();
+  return submit(a, "mpiReduceScatter", [send, recv, nr] {
+    return MPI_Reduce_scatter_block(send, recv, static_cast<int>(nr), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+  }, {a.arg(0), a.arg(1)});
+}
+
+Napi::Value MpiAllgather(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiAllgather");
+  if (!a.atLeast(2, "send, recv") || !requireInit(a)) return a.done();
+  Buf s = floatBuffer(a, a.arg(0), "send");
+  Buf r = floatBuffer(a, a.arg(1), "recv");
+  if (a.ok() && s.f64 != r.f64) a.fail("send and recv must both be Float32Array or both Float64Array");
+  if (a.ok() && r.n != s.n * static_cast<size_t>(comm->size))
+    a.fail("recv has " + std::to_string(r.n) + " elements; it must hold size (" + std::to_string(comm->size) +
+           ") × send.length (" + std::to_string(s.n) + ")");
+  if (!a.ok()) return a.done();
+  return submit(a, "mpiAllgather", [s, r] {
+    return MPI_Allgather(s.ptr, static_cast<int>(s.n), s.type, r.ptr, static_cast<int>(s.n), r.type, MPI_COMM_WORLD);
+  }, {a.arg(0), a.arg(1)});
+}
+
+Napi::Value MpiBroadcast(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiBroadcast");
+  if (!a.atLeast(2, "buf, root") || !requireInit(a)) return a.done();
+  Buf b = floatBuffer(a, a.arg(0), "buf");
+  int64_t root = a.count(a.arg(1), "root");
+  if (a.ok() && root >= comm->size) a.fail("root " + std::to_string(root) + " is not a rank (size " + std::to_string(comm->size) + ")");
+  if (!a.ok()) return a.done();
+  int r = static_cast<int>(root);
+  return submit(a, "mpiBroadcast", [b, r] { return MPI_Bcast(b.ptr, static_cast<int>(b.n), b.type, r, MPI_COMM_WORLD); },
+                {a.arg(0)});
+}
+
+Napi::Value MpiBarrier(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiBarrier");
+  if (!requireInit(a)) return a.done();
+  return submit(a, "mpiBarrier", [] { return MPI_Barrier(MPI_COMM_WORLD); }, {});
+}
+
+Napi::Value MpiAbort(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiAbort");
+  int64_t code = a.count(a.arg(0), "code");
+  if (!a.ok()) return a.done();
+  // Called from the JS thread on purpose: the communication thread may be stuck in a collective.
+  MPI_Abort(MPI_COMM_WORLD, static_cast<int>(code));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+ZY_REGISTER("mpiInit", MpiInit);
+ZY_REGISTER("mpiFinalize", MpiFinalize);
+ZY_REGISTER("mpiAllreduce", MpiAllreduce);
+ZY_REGISTER("mpiReduceScatter", MpiReduceScatter);
+ZY_REGISTER("mpiAllgather", MpiAllgather);
+ZY_REGISTER("mpiBroadcast", MpiBroadcast);
+ZY_REGISTER("mpiBarrier", MpiBarrier);
+ZY_REGISTER("mpiAbort", MpiAbort);
+#endif

@@ -1,0 +1,94 @@
+// The MPI communicator of data-parallel training: typed access to the collectives of native/mpi_napi.cc (Open MPI,
+// linked into the addon when the build found it). Every collective returns a Promise and runs on the addon's
+// communication thread, so JavaScript can keep computing (the backward pass) while gradients travel; collectives
+// run in the order they were called, which must be the same on every rank.
+// The single-process twin is `SoloCommunicator` (rank 0 of 1: every collective is the identity), which the
+// training loop never needs to special-case and the tests use to check the loop's bookkeeping without mpirun.
+// Leaves out: deciding whether a run is distributed (the CLI reads the launcher's environment), sub-communicators,
+// reductions other than a sum.
+import { loadNative, nativeLoadError } from "./native.js";
+
+/** Sum-reducing collectives over every rank of the job (MPI_COMM_WORLD). */
+export interface Communicator {
+  readonly rank: number;
+  readonly size: number;
+  /** What carries the messages, for logs ("Open MPI v4.1.4, thread level funneled", "single process"). */
+  readonly description: string;
+  /** Sum over ranks, in place. */
+  allreduce(buf: Float32Array | Float64Array): Promise<void>;
+  /** send holds size × recv.length values; rank r receives the sum over ranks of block r. */
+  reduceScatter(send: Float32Array, recv: Float32Array): Promise<void>;
+  /** recv (size × send.length values) receives every rank's send, in rank order. */
+  allgather<T extends Float32Array | Float64Array>(send: T, recv: T): Promise<void>;
+  broadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
+  barrier(): Promise<void>;
+  /** Ends the whole job at once with this exit code (a divergence or a fatal error on one rank). */
+  abort(code: number): never;
+  finalize(): void;
+}
+
+interface MpiAddon {
+  mpiAvailable(): boolean;
+  mpiInit(): { rank: number; size: number; threadLevel: string; library: string };
+  mpiFinalize(): void;
+  mpiAllreduce(buf: Float32Array | Float64Array): Promise<void>;
+  mpiReduceScatter(send: Float32Array, recv: Float32Array): Promise<void>;
+  mpiAllgather(send: Float32Array | Float64Array, recv: Float32Array | Float64Array): Promise<void>;
+  mpiBroadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
+  mpiBarrier(): Promise<void>;
+  mpiAbort(code: number): void;
+}
+
+/** Why MPI cannot be used in this process ("" when it can): no addon, or an addon built without MPI. */
+export function mpiUnavailableReason(): string {
+  const addon = loadNative();
+  if (!addon) return `the native addon is not loaded (${nativeLoadError()})`;
+  if (typeof addon.mpiAvailable !== "function" || !(addon.mpiAvailable as () => boolean)()) {
+    return "the native addon was built without MPI (install openmpi-bin and libopenmpi-dev, then npm run build:native)";
+  }
+  return "";
+}
+
+/** Initializes MPI (once per process) and returns the world communicator; throws when MPI is unavailable. */
+export function mpiCommunicator(): Communicator {
+  const why = mpiUnavailableReason();
+  if (why) throw new Error(`MPI: ${why}`);
+  const addon = loadNative() as unknown as MpiAddon;
+  const info = addon.mpiInit();
+  const library = info.library.split("\n")[0]!.replace(/,.*$/, "").trim();
+  return {
+    rank: info.rank, size: info.size, description: `${library}, thread level ${info.threadLevel}`,
+    allreduce: (buf) => addon.mpiAllreduce(buf),
+    reduceScatter: (send, recv) => addon.mpiReduceScatter(send, recv),
+    allgather: (send, recv) => addon.mpiAllgather(send, recv),
+    broadcast: (buf, root) => addon.mpiBroadcast(buf, root),
+    barrier: () => addon.mpiBarrier(),
+    abort: (code) => {
+      addon.mpiAbort(code);
+      throw new Error("MPI_Abort returned"); // not reached
+    },
+    finalize: () => addon.mpiFinalize(),
+  };
+}
+
+/** One process, no MPI: rank 0 of 1. The collectives' single-rank results (a sum over one rank is the value). */
+export class SoloCommunicator implements Communicator {
+  readonly rank = 0;
+  readonly size = 1;
+  readonly description = "single process";
+  async allreduce(): Promise<void> {}
+  async reduceScatter(send: Float32Array, recv: Float32Array): Promise<void> {
+    if (send.length !== recv.length) throw new Error(`reduceScatter: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
+    recv.set(send);
+  }
+  async allgather<T extends Float32Array | Float64Array>(send: T, recv: T): Promise<void> {
+    if (send.length !== recv.length) throw new Error(`allgather: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
+    recv.set(send);
+  }
+  async broadcast(): Promise<void> {}
+  async barrier(): Promise<void> {}
+  abort(code: number): never {
+    process.exit(code);
+  }
+  finalize(): void {}
+}
