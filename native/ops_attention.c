@@ -4,7 +4,8 @@
  * entry in the k/v buffers). q, out, dOut [B, Tq, H, D]; k, v, dk, dv [B, C, Hkv, D]; lse [B, H, Tq].
  * Forward: flash-style online softmax per query row over blocks of 64 keys (scores never stored beyond a
  * block), writing lse; parallel over all (batch, head, query) rows. With AVX-512 and D = 32, 64 or 128 a row scores 16
- * keys at a time (one transposing reduction instead of 16 horizontal sums) and keeps its output in registers.
+ * keys at a time (one transposing reduction instead of 16 horizontal sums) and keeps its output in registers; the
+ * query heads of one kv head in a decode step (tq = 1) run together, reading each block of the cache once.
  * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. The forward also
  * reads an f16 cache (k, v as IEEE half bits, widened exactly as they are loaded). Backward (f32 only): recomputes probabilities from
  * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races).
@@ -78,102 +79,133 @@ static inline ZY_AVX512 __m512 hsum16_avx512(__m512 *v) {
   return _mm512_permutexvar_ps(order, r);
 }
 
-/* The AVX-512 form for D = 16·NC: scores of 16 keys at a time (per key two accumulators over D, as row_dot does, then
- * one transposing reduction), the value accumulator held in NC registers, the next keys' rows prefetched. */
 /* 16 cache entries from element `at`: f32 loaded, or f16 widened (exact). */
 static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const void *base, int64_t at, const int F16) {
   if (F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + at)));
   return _mm512_loadu_ps((const float *)base + at);
 }
 
-static inline __attribute__((always_inline)) ZY_AVX512 float attend_row_avx512_nc(
-    const float *q, const void *kb, const void *vb, int64_t kstride, int64_t n, float scale, float *o, const int NC,
-    const int F16) {
+/* The AVX-512 form for D = 16·NC, for G ≤ ZY_MAX_GROUP query rows that share their keys (grouped-query heads of one
+ * decode step): per block of 64 keys, each row in turn scores the block 16 keys at a time (per key two accumulators
+ * over D, as row_dot does, then one transposing reduction), updates its online softmax and adds the block's values
+ * into its output, held in NC registers while it runs. The block's key and value rows (16 KB at D = 64) come from
+ * memory for the first row and from L1 for the others, so a group reads its cache once; each row's arithmetic is that
+ * of a group of one, so the bits do not depend on G. Rows G apart are q + g·qstride, o + g·ostride, lse[g]. */
+#define ZY_MAX_GROUP 8
+static inline __attribute__((always_inline)) ZY_AVX512 void attend_rows_avx512_nc(
+    const float *q, int64_t qstride, int G, const void *kb, const void *vb, int64_t kstride, int64_t n, float scale,
+    float *o, int64_t ostride, float *lse, const int NC, const int F16) {
   const int64_t esize = F16 ? 2 : 4, lines = (NC * 16 * esize + 63) / 64; /* cache lines per row */
   float s[ZY_KEY_BLOCK] __attribute__((aligned(64)));
-  __m512 qv[8], acc[8];
-  for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + 16 * c), acc[c] = _mm512_setzero_ps();
+  float accm[ZY_MAX_GROUP][128] __attribute__((aligned(64)));
+  float mg[ZY_MAX_GROUP], lg[ZY_MAX_GROUP];
+  for (int g = 0; g < G; g++) {
+    mg[g] = -INFINITY, lg[g] = 0.0f;
+    for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_setzero_ps());
+  }
   const __m512 vscale = _mm512_set1_ps(scale);
-  float m = -INFINITY, l = 0.0f;
   for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
     int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
-    for (int64_t g = 0; g < jn; g += 16) {
-      __m512 d[16];
-      int64_t gn = jn - g < 16 ? jn - g : 16;
-      for (int64_t j = 0; j < 16; j++) {
-        if (j >= gn) { d[j] = _mm512_setzero_ps(); continue; }
-        const int64_t kr = (j0 + g + j) * kstride;
-        const char *ahead = (const char *)kb + (kr + 16 * kstride) * esize;
-        for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-        int c = 0;
-        for (; c + 2 <= NC; c += 2) {
-          a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
-          a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kb, kr + 16 * c + 16, F16), a1);
+    for (int g = 0; g < G; g++) {
+      __m512 qv[8], acc[8];
+      for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + g * qstride + 16 * c);
+      for (int64_t k0 = 0; k0 < jn; k0 += 16) {
+        __m512 d[16];
+        int64_t kn = jn - k0 < 16 ? jn - k0 : 16;
+        for (int64_t j = 0; j < 16; j++) {
+          if (j >= kn) { d[j] = _mm512_setzero_ps(); continue; }
+          const int64_t kr = (j0 + k0 + j) * kstride;
+          if (g == 0) {
+            const char *ahead = (const char *)kb + (kr + 16 * kstride) * esize;
+            for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+          }
+          __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+          int c = 0;
+          for (; c + 2 <= NC; c += 2) {
+            a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
+            a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kb, kr + 16 * c + 16, F16), a1);
+          }
+          if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
+          d[j] = _mm512_add_ps(a0, a1);
         }
-        if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
-        d[j] = _mm512_add_ps(a0, a1);
+        _mm512_store_ps(s + k0, _mm512_mul_ps(vscale, hsum16_avx512(d)));
       }
-      _mm512_store_ps(s + g, _mm512_mul_ps(vscale, hsum16_avx512(d)));
+      float m = mg[g], bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
+      if (nm == -INFINITY) continue;
+      float corr = expf(m - nm);
+      lg[g] = lg[g] * corr + zy_row_expsum(2, s, s, jn, nm);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_load_ps(accm[g] + 16 * c);
+      if (corr != 1.0f) {
+        __m512 vc = _mm512_set1_ps(corr);
+        for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
+      }
+      for (int64_t j = 0; j < jn; j++) {
+        const int64_t vr = (j0 + j) * kstride;
+        if (g == 0) {
+          const char *ahead = (const char *)vb + (vr + 8 * kstride) * esize;
+          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+        }
+        __m512 p = _mm512_set1_ps(s[j]);
+        for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vb, vr + 16 * c, F16), acc[c]);
+      }
+      for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, acc[c]);
+      mg[g] = nm;
     }
-    float bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
-    if (nm == -INFINITY) continue;
-    float corr = expf(m - nm);
-    l = l * corr + zy_row_expsum(2, s, s, jn, nm);
-    if (corr != 1.0f) {
-      __m512 vc = _mm512_set1_ps(corr);
-      for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
-    }
-    for (int64_t j = 0; j < jn; j++) {
-      const int64_t vr = (j0 + j) * kstride;
-      const char *ahead = (const char *)vb + (vr + 8 * kstride) * esize;
-      for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
-      __m512 p = _mm512_set1_ps(s[j]);
-      for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vb, vr + 16 * c, F16), acc[c]);
-    }
-    m = nm;
   }
-  float inv = l > 0.0f ? 1.0f / l : 0.0f;
-  __m512 vinv = _mm512_set1_ps(inv);
-  for (int c = 0; c < NC; c++) _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(acc[c], vinv));
-  return l > 0.0f ? m + logf(l) : -INFINITY;
+  for (int g = 0; g < G; g++) {
+    float l = lg[g], inv = l > 0.0f ? 1.0f / l : 0.0f;
+    __m512 vinv = _mm512_set1_ps(inv);
+    for (int c = 0; c < NC; c++) _mm512_storeu_ps(o + g * ostride + 16 * c, _mm512_mul_ps(_mm512_load_ps(accm[g] + 16 * c), vinv));
+    lse[g] = l > 0.0f ? mg[g] + logf(l) : -INFINITY;
+  }
 }
 
-#define ROW_KERNEL(NAME, NC, F16)                                                                            \
-  static ZY_AVX512 float NAME(const float *q, const void *kb, const void *vb, int64_t ks, int64_t n, float sc, float *o) { \
-    return attend_row_avx512_nc(q, kb, vb, ks, n, sc, o, NC, F16);                                         \
+#define ROWS_KERNEL(NAME, NC, F16)                                                                                  \
+  static ZY_AVX512 void NAME(const float *q, int64_t qs, int G, const void *kb, const void *vb, int64_t ks, int64_t n, \
+                             float sc, float *o, int64_t os, float *lse) {                                          \
+    attend_rows_avx512_nc(q, qs, G, kb, vb, ks, n, sc, o, os, lse, NC, F16);                                          \
   }
-ROW_KERNEL(attend_row_d32, 2, 0)
-ROW_KERNEL(attend_row_d64, 4, 0)
-ROW_KERNEL(attend_row_d128, 8, 0)
-ROW_KERNEL(attend_row_d32_f16, 2, 1)
-ROW_KERNEL(attend_row_d64_f16, 4, 1)
-ROW_KERNEL(attend_row_d128_f16, 8, 1)
+ROWS_KERNEL(attend_rows_d32, 2, 0)
+ROWS_KERNEL(attend_rows_d64, 4, 0)
+ROWS_KERNEL(attend_rows_d128, 8, 0)
+ROWS_KERNEL(attend_rows_d32_f16, 2, 1)
+ROWS_KERNEL(attend_rows_d64_f16, 4, 1)
+ROWS_KERNEL(attend_rows_d128_f16, 8, 1)
 
-/* The row kernel every forward caller uses (so the decode op and the tensor path give the same bits). k and v are
- * f32, or f16 (kv_f16), whose rows are decoded exactly: an f16 cache gives the bits of an f32 one holding the same
- * values. */
-static float attend_row(int isa, const float *q, const void *kb, const void *vb, int64_t kstride, int64_t n, int64_t D,
-                        float scale, float *o, int kv_f16) {
+/* The kernel every forward caller uses (so the decode op and the tensor path give the same bits): G query rows
+ * (q + g·qstride → o + g·ostride, lse[g]) over the same keys [0, n). k and v are f32, or f16 (kv_f16), whose rows
+ * are decoded exactly: an f16 cache gives the bits of an f32 one holding the same values. */
+static void attend_rows(int isa, const float *q, int64_t qstride, int64_t G, const void *kb, const void *vb,
+                        int64_t kstride, int64_t n, int64_t D, float scale, float *o, int64_t ostride, float *lse,
+                        int kv_f16) {
   if (isa >= 2 && (D == 32 || D == 64 || D == 128)) {
-    if (kv_f16) return (D == 64 ? attend_row_d64_f16 : D == 128 ? attend_row_d128_f16 : attend_row_d32_f16)(q, kb, vb, kstride, n, scale, o);
-    return (D == 64 ? attend_row_d64 : D == 128 ? attend_row_d128 : attend_row_d32)(q, kb, vb, kstride, n, scale, o);
+    void (*fn)(const float *, int64_t, int, const void *, const void *, int64_t, int64_t, float, float *, int64_t, float *) =
+        kv_f16 ? (D == 64 ? attend_rows_d64_f16 : D == 128 ? attend_rows_d128_f16 : attend_rows_d32_f16)
+               : (D == 64 ? attend_rows_d64 : D == 128 ? attend_rows_d128 : attend_rows_d32);
+    for (int64_t g0 = 0; g0 < G; g0 += ZY_MAX_GROUP) {
+      int gn = (int)(G - g0 < ZY_MAX_GROUP ? G - g0 : ZY_MAX_GROUP);
+      fn(q + g0 * qstride, qstride, gn, kb, vb, kstride, n, scale, o + g0 * ostride, ostride, lse + g0);
+    }
+    return;
   }
-  return attend_row_generic(isa, q, kb, vb, kstride, n, D, scale, o, kv_f16);
+  for (int64_t g = 0; g < G; g++)
+    lse[g] = attend_row_generic(isa, q + g * qstride, kb, vb, kstride, n, D, scale, o + g * ostride, kv_f16);
 }
 
+/* tq > 1: one task item per row r = (bi·H + h)·Tq + i (also the lse index). tq = 1: one per (batch, kv head) group,
+ * whose query heads are consecutive rows sharing their keys. */
 static void attn_fwd_task(void *p, int64_t r0, int64_t r1, int t) {
   (void)t;
   attn_ctx *c = p;
-  int64_t D = c->d, group = c->nh / c->nkv;
-  for (int64_t r = r0; r < r1; r++) { /* r = (bi·H + h)·Tq + i, which is also the lse index */
-    int64_t i = r % c->tq, h = (r / c->tq) % c->nh, bi = r / (c->tq * c->nh), kvh = h / group;
+  int64_t D = c->d, group = c->nh / c->nkv, G = c->tq == 1 ? group : 1;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t row = r * G, i = row % c->tq, h = (row / c->tq) % c->nh, bi = row / (c->tq * c->nh), kvh = h / group;
     const float *q = c->q + ((bi * c->tq + i) * c->nh + h) * D;
     float *o = c->o + ((bi * c->tq + i) * c->nh + h) * D;
     const int64_t at = (bi * c->cap * c->nkv + kvh) * D;
     const void *kb = c->kv_f16 ? (const void *)((const uint16_t *)c->kf + at) : (const void *)((const float *)c->kf + at);
     const void *vb = c->kv_f16 ? (const void *)((const uint16_t *)c->vf + at) : (const void *)((const float *)c->vf + at);
-    c->lse[r] = attend_row(c->isa, q, kb, vb, c->nkv * D, visible(c, i), D, c->scale, o, c->kv_f16);
+    attend_rows(c->isa, q, D, G, kb, vb, c->nkv * D, visible(c, i), D, c->scale, o, D, c->lse + row, c->kv_f16);
   }
 }
 
@@ -181,8 +213,8 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_f16, f
                      int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
   attn_ctx c = {.q = q, .kf = k, .vf = v, .kv_f16 = kv_f16, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
                 .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
-  int64_t rows = b * nh * tq;
-  zy_ops_for(rows, 1, rows * tk * d, attn_fwd_task, &c);
+  int64_t rows = b * nh * tq, items = tq == 1 ? b * nkv : rows;
+  zy_ops_for(items, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
 typedef struct {
@@ -195,15 +227,15 @@ typedef struct {
   int isa, kv_f16;
 } decode_ctx;
 
-static void attn_decode_task(void *p, int64_t r0, int64_t r1, int t) {
+static void attn_decode_task(void *p, int64_t g0, int64_t g1, int t) {
   (void)t;
   decode_ctx *c = p;
   const int64_t D = c->d, group = c->nh / c->nkv;
-  for (int64_t r = r0; r < r1; r++) { /* r = i·H + h */
-    int64_t i = r / c->nh, h = r % c->nh, kvh = h / group;
+  for (int64_t g = g0; g < g1; g++) { /* g = i·Hkv + kvh: rows i·H + kvh·group … + group − 1 */
+    int64_t i = g / c->nkv, kvh = g % c->nkv, r = i * c->nh + kvh * group;
     const size_t at = (size_t)(kvh * D) * (c->kv_f16 ? 2 : 4);
-    c->lse[r] = attend_row(c->isa, c->q + r * D, (const char *)c->k[i] + at, (const char *)c->v[i] + at, c->nkv * D,
-                           c->n_keys[i], D, c->scale, c->o + r * D, c->kv_f16);
+    attend_rows(c->isa, c->q + r * D, D, group, (const char *)c->k[i] + at, (const char *)c->v[i] + at, c->nkv * D,
+                c->n_keys[i], D, c->scale, c->o + r * D, D, c->lse + r, c->kv_f16);
   }
 }
 
@@ -213,7 +245,7 @@ void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cach
   decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, scale, zy_isa_level(), kv_f16};
   int64_t work = 0;
   for (int64_t i = 0; i < m; i++) work += n_keys[i] * nh * d;
-  zy_ops_for(m * nh, 1, work, attn_decode_task, &c);
+  zy_ops_for(m * nkv, 1, work, attn_decode_task, &c);
 }
 
 static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {

@@ -19,6 +19,9 @@ const CASES: AttentionParams[] = [
   { b: 3, tq: 31, tk: 31, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
   // head dims 32/64/128 take the AVX-512 row kernel (16 keys per reduction): key counts off the 16- and 64-key grid
   { b: 1, tq: 2, tk: 83, nHead: 4, nKvHead: 2, headDim: 128, scale: 0.09, causal: true, kvCapacity: 90 },
+  // one query (decode): the heads of a kv head run as a group, up to 8 at a time (9 → 8 + 1), per batch entry
+  { b: 2, tq: 1, tk: 100, nHead: 18, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 120 },
+  { b: 1, tq: 1, tk: 150, nHead: 8, nKvHead: 2, headDim: 128, scale: 0.088, causal: true },
 ];
 
 function sizes(p: AttentionParams) {

@@ -51,7 +51,9 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   if (!Number.isInteger(depth) || depth < 0) throw new UsageError(`--depth ${values.depth}: expected an integer ≥ 0`);
   if (depth > 0 && kind !== "decode") throw new UsageError("--depth applies to bench decode only");
   const kvType = kvTypeFlag(values["kv-type"]) ?? "f32";
-  const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType });
+  // At depth, the context is sized to the run (as llama-bench sizes its n_ctx), so --depth 2048 works on a 2k model.
+  const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType,
+    ...(depth > 0 ? { contextLength: depth + tokens + 1 } : {}) });
   const vocab = model.vocabSize;
   // Deterministic pseudo-random prompt ids (content does not change the cost).
   const promptLength = kind === "decode" ? Math.max(4, depth) : tokens;
