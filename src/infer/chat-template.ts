@@ -59,6 +59,12 @@ function compile(source: string): Template {
   return t;
 }
 
+/** The chat template of a text-to-text (seq2seq) model: the messages' contents, space-separated, as the encoder input
+ *  (a system message first acts as the task prefix), ending in EOS as T5's tokenizer ends a source; the reply is the
+ *  decoder's output, so no roles or turn markers. */
+export const TEXT_TO_TEXT_TEMPLATE = "{% for message in messages %}{% if message.content is string %}{{ message.content }}{% endif %}" +
+  "{% if not loop.last %}{{ ' ' }}{% endif %}{% endfor %}{{ eos_token }}";
+
 /** Renders messages with the model's template (or ChatML when chatTemplate is null). */
 export function renderChat(model: { chatTemplate: string | null; tokenizer: Tokenizer | null },
   messages: readonly ChatMessage[], options: RenderChatOptions = {}): string {

@@ -8,6 +8,8 @@ import { type Tensor, noGrad, tidy } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import type { DecoderState, EncoderInput, EncoderNetwork, Seq2SeqNetwork } from "../models/descriptor.js";
 import type { EncodeItem, EncoderModel, ForwardItem, Seq2SeqModel, SequenceState } from "./model-api.js";
+import { TEXT_TO_TEXT_TEMPLATE } from "./chat-template.js";
+import type { ModelInfo } from "./model-info.js";
 
 /** What every loaded model carries besides its network. */
 export interface LoadedInfo {
@@ -20,6 +22,8 @@ export interface LoadedInfo {
   stopTokenIds: readonly number[];
   generationDefaults: Readonly<Record<string, number>>;
   backend: Backend;
+  /** What the model's files say about it (model-info.ts); read for generative models. */
+  modelInfo?: ModelInfo;
 }
 
 function checkTokens(op: string, i: number, tokens: readonly number[], vocabSize: number, maxLength: number): void {
@@ -122,6 +126,10 @@ class DecoderSequence implements SequenceState {
   truncate(n: number): void {
     this.state.selfCache.truncate(n);
   }
+  fork(): SequenceState {
+    if (!this.state.fork) throw new Error("[fork] this model's decoder state cannot be forked (beam search needs it)");
+    return new DecoderSequence(this.state.fork());
+  }
   dispose(): void {
     this.state.dispose();
   }
@@ -139,8 +147,11 @@ export class LoadedSeq2Seq implements Seq2SeqModel {
   readonly decoderStartTokenId: number;
   readonly stopTokenIds: readonly number[];
   readonly generationDefaults: Readonly<Record<string, number>>;
+  readonly chatTemplate = TEXT_TO_TEXT_TEMPLATE;
+  readonly info: ModelInfo | undefined;
 
   constructor(info: LoadedInfo, readonly network: Seq2SeqNetwork, sourceLength: number) {
+    this.info = info.modelInfo;
     this.id = info.id;
     this.architecture = info.architecture;
     this.vocabSize = info.vocabSize;

@@ -30,9 +30,10 @@ import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "
 import { type AnyFamily, MODEL_REGISTRY, type ModelRegistry } from "../models/registry.js";
 import { type LoadedInfo, LoadedEncoder, LoadedSeq2Seq } from "./kind-models.js";
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
-import { chatTemplateFromFolder } from "./chat-template.js";
+import { chatTemplateFromFolder, TEXT_TO_TEXT_TEMPLATE } from "./chat-template.js";
 import { type ModelInfo, readModelInfo } from "./model-info.js";
-import { type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
+import { type AdapterChoice, type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
+import type { LoraSlots } from "./lora-slots.js";
 
 export interface LoadModelOptions {
   threads?: number;
@@ -118,6 +119,9 @@ class Sequence implements SequenceState {
   truncate(n: number): void {
     this.cache.truncate(n);
   }
+  fork(): SequenceState {
+    return new Sequence(this.cache.clone());
+  }
   dispose(): void {
     this.cache.dispose();
   }
@@ -127,6 +131,8 @@ export class LoadedModel implements TextModel {
   readonly kind = "causal-lm" as const;
   readonly vocabSize: number;
   readonly embeddingDim: number;
+  /** Adapters chosen per sequence (attachLoraSlots, zhiyu serve --lora); null: every sequence runs the same weights. */
+  loraSlots: LoraSlots | null = null;
   constructor(
     readonly id: string,
     readonly architecture: string,
@@ -150,6 +156,10 @@ export class LoadedModel implements TextModel {
   /** Element type of the caches createSequence makes (LoadModelOptions.kvCacheType). */
   kvCacheType: KvCacheType = "f32";
 
+  get loraAdapters(): ReadonlyMap<string, number> | undefined {
+    return this.loraSlots?.defaults;
+  }
+
   createSequence(): SequenceState {
     return new Sequence(new KvCache({ ...this.model.cacheShape(this.contextLength), dtype: this.kvCacheType }));
   }
@@ -169,7 +179,11 @@ export class LoadedModel implements TextModel {
           throw new RangeError(`[forward] batch[${i}]: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
         }
       }
-      return { ids: item.tokens, cache: item.seq.cache };
+      if (item.adapters && item.adapters.size > 0) {
+        if (!this.loraSlots) throw new Error(`[forward] batch[${i}] asks for LoRA adapters but none are loaded for per-sequence use (attachLoraSlots)`);
+        this.loraSlots.check(item.adapters, `batch[${i}]`);
+      }
+      return { ids: item.tokens, cache: item.seq.cache, adapters: item.adapters };
     });
     // A step that mixes single-token decodes with prompt chunks runs as two passes, so the decodes still get the
     // backend's fused decode path (it takes single-token steps only). Rows do not interact: each group's
@@ -187,10 +201,17 @@ export class LoadedModel implements TextModel {
     return this.forwardItems(items);
   }
 
-  private forwardItems(items: { ids: readonly number[]; cache: KvCache }[]): Float32Array[] {
+  private forwardItems(items: { ids: readonly number[]; cache: KvCache; adapters?: AdapterChoice }[]): Float32Array[] {
     const v = this.vocabSize;
+    const slots = this.loraSlots;
     return noGrad(() => tidy(() => {
-      const t = this.model.forwardSegments(items);
+      slots?.select(items.map((it) => it.ids.length), items.map((it) => it.adapters));
+      let t: Tensor;
+      try {
+        t = this.model.forwardSegments(items);
+      } finally {
+        slots?.clear();
+      }
       // The logits are a fresh contiguous f32 tensor: copy each row straight out of its storage (the generic
       // toFloat32Array walks element by element, ~1 ms per 32k-vocab step).
       const flat = t.isContiguous && t.dtype === "f32" ? (t.storage("forward") as Float32Array).subarray(t.offset, t.offset + t.size)
@@ -245,7 +266,9 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
     hiddenSize: opened.config.hiddenSize, contextLength: opened.contextLength, tokenizer: opened.tokenizer,
     stopTokenIds: opened.stopTokenIds, generationDefaults: opened.generationDefaults, backend: opened.backend };
   if (n.kind === "encoder") return new LoadedEncoder(info, n.network);
-  return new LoadedSeq2Seq(info, n.network, opened.config.sourceLength ?? opened.config.contextLength);
+  // Served like a causal LM, so it carries its name and tool-call training too (its template is the fixed one).
+  return new LoadedSeq2Seq({ ...info, modelInfo: readModelInfo(modelPath, TEXT_TO_TEXT_TEMPLATE) }, n.network,
+    opened.config.sourceLength ?? opened.config.contextLength);
 }
 
 function causalModel(o: OpenedModel, network: CausalLmNetwork, modelPath: string): LoadedModel {

@@ -20,12 +20,20 @@ export interface SequenceState {
   truncate(n: number): void;
   /** Frees the cache memory; the sequence cannot be used afterwards. */
   dispose(): void;
+  /** An independent copy of the sequence (its cache copied; a seq2seq source shared), for beam search. Absent: the
+   *  model cannot fork sequences. */
+  fork?(): SequenceState;
 }
+
+/** LoRA adapters a sequence runs with: name → scale (undefined or empty: the base model). */
+export type AdapterChoice = ReadonlyMap<string, number>;
 
 export interface ForwardItem {
   seq: SequenceState;
   /** New tokens to append: a whole prompt (prefill) or one sampled token (decode). */
   tokens: readonly number[];
+  /** Adapters for this item (names from TextModel.loraAdapters); a sequence keeps one choice for its whole life. */
+  adapters?: AdapterChoice;
 }
 
 export interface TextModel {
@@ -46,6 +54,8 @@ export interface TextModel {
   readonly stopTokenIds: readonly number[];
   /** Default sampling settings from generation_config.json, if any. */
   readonly generationDefaults: Readonly<Record<string, number>>;
+  /** LoRA adapters loaded for per-sequence use (zhiyu serve --lora NAME=PATH[:scale]): name → default scale. */
+  readonly loraAdapters?: ReadonlyMap<string, number>;
   /** What the model's files say about it (its name, whether it was trained for tool calls; model-info.ts). Every
    *  loaded model has it, so each server, chat or desk that serves the model describes it the same way; a test
    *  fake may leave it out. */
@@ -68,7 +78,7 @@ export interface BatchEmbedder {
 }
 
 /** A TextModel's embed() as a BatchEmbedder (one input after another). */
-export function batchEmbedderOf(model: TextModel): BatchEmbedder {
+export function batchEmbedderOf(model: Pick<TextModel, "embeddingDim" | "embed">): BatchEmbedder {
   return { embeddingDim: model.embeddingDim, embedBatch: (batch) => batch.map((tokens) => model.embed(tokens)) };
 }
 
@@ -116,6 +126,10 @@ export interface Seq2SeqModel {
   readonly decoderStartTokenId: number;
   readonly stopTokenIds: readonly number[];
   readonly generationDefaults: Readonly<Record<string, number>>;
+  /** How chat messages become the source text (a plain text-to-text template: the messages' contents). */
+  readonly chatTemplate: string | null;
+  /** What the model's files say about it (model-info.ts), when the loader read it. */
+  readonly info?: ModelInfo;
   createSequence(sourceTokens: readonly number[]): SequenceState;
   forward(batch: readonly ForwardItem[]): Float32Array[];
   /** Mean of the encoder's hidden states over the tokens, for /v1/embeddings. */
@@ -125,6 +139,10 @@ export interface Seq2SeqModel {
 
 /** Any loaded model, tagged by kind. */
 export type ServedModel = TextModel | EncoderModel | Seq2SeqModel;
+
+/** A model that generates text token by token through forward(): what the scheduler, the engine and the completion
+ *  and chat routes serve. */
+export type GenerativeModel = TextModel | Seq2SeqModel;
 
 export function kindOf(model: ServedModel): ModelKind {
   return model.kind ?? "causal-lm";

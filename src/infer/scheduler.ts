@@ -14,8 +14,15 @@
 // of its inputs per step (at most prefillChunk tokens, at least one input) through the model's batch embedder, so a
 // request with thousands of long inputs never holds the event loop for more than one step, and a disconnect or the
 // deadline ends it between slices.
+// LoRA: a request may name adapters (SequenceRequest.adapters); rows with different adapters share a step (the model
+// sets per-row adapter factors), and a kept cache is reused only by a request with the same adapters.
+// A seq2seq model (T5) runs through the same loop: an admitted request's prompt is its source, encoded once when
+// its sequence is created; the sequence then feeds the decoder start token and one sampled token per step, batched
+// with every other sequence's decoder step. Its prompt is checked against the source limit, its reply against the
+// target limit (promptLimit, replyRoom); no prefix reuse (a decoder cache depends on the whole source).
 // Leaves out: sharing one prefix between several live sequences (copy-on-write caches), priorities.
-import { batchEmbedderOf, requireKind, type BatchEmbedder, type SequenceState, type TextModel, type ForwardItem } from "./model-api.js";
+import { batchEmbedderOf, requireKind, type AdapterChoice, type BatchEmbedder, type GenerativeModel, type Seq2SeqModel, type SequenceState, type ForwardItem } from "./model-api.js";
+import { adapterKey } from "./lora-slots.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
 
@@ -50,6 +57,8 @@ export interface SequenceRequest {
   signal?: AbortSignal;
   /** Wall-clock deadline (Date.now() ms); past it the sequence ends with "length". */
   deadline?: number;
+  /** LoRA adapters this sequence runs with (TextModel.loraAdapters names); rides in the same steps as the others. */
+  adapters?: AdapterChoice;
 }
 
 export interface SequenceResult {
@@ -138,14 +147,18 @@ export class Scheduler {
   private readonly embedding: EmbedActive[] = [];
   private readonly embedder: BatchEmbedder;
   /** Finished sequences kept for prefix reuse, most recently finished first. */
-  private idle: { seq: SequenceState; tokens: number[] }[] = [];
+  private idle: { seq: SequenceState; tokens: number[]; adapters: string }[] = [];
   private readonly active: Active[] = [];
   private running = false;
   /** Steps run and sequences they carried since start (batching efficiency = batchedItems / steps). */
   stats = { steps: 0, batchedItems: 0 };
 
-  constructor(private readonly model: TextModel, options: SchedulerOptions) {
-    requireKind(model, ["causal-lm"], "the batching scheduler (completions, chat)"); // an encoder passed in by a cast
+  /** The model when it is seq2seq (prompts are sources), else null. */
+  private readonly seq2seq: Seq2SeqModel | null;
+
+  constructor(private readonly model: GenerativeModel, options: SchedulerOptions) {
+    requireKind(model, ["causal-lm", "seq2seq"], "the batching scheduler (completions, chat)"); // an encoder passed in by a cast
+    this.seq2seq = model.kind === "seq2seq" ? model : null;
     if (!Number.isInteger(options.parallel) || options.parallel < 1) {
       throw new RangeError(`[scheduler] parallel = ${options.parallel}; expected an integer ≥ 1`);
     }
@@ -153,11 +166,21 @@ export class Scheduler {
     this.maxQueue = Math.max(0, options.maxQueue);
     this.contextLength = Math.min(options.contextLength ?? model.contextLength, model.contextLength);
     this.prefillChunk = options.prefillChunk ?? 512;
-    this.prefixReuse = options.prefixReuse ?? true;
+    this.prefixReuse = (options.prefixReuse ?? true) && this.seq2seq === null;
     this.embedder = options.embedder ?? batchEmbedderOf(model);
     if (!Number.isInteger(this.prefillChunk) || this.prefillChunk < 1) {
       throw new RangeError(`[scheduler] prefillChunk = ${options.prefillChunk}; expected an integer ≥ 1`);
     }
+  }
+
+  /** Longest prompt a request may bring: the context minus one (causal), the source limit (seq2seq). */
+  get promptLimit(): number {
+    return this.seq2seq ? this.seq2seq.sourceLength : this.contextLength - 1;
+  }
+
+  /** Most tokens a reply to a prompt of this length can have. */
+  replyRoom(promptTokens: number): number {
+    return this.seq2seq ? this.contextLength - 1 : Math.max(0, this.contextLength - promptTokens);
   }
 
   get queueDepth(): number {
@@ -238,8 +261,9 @@ export class Scheduler {
   /** Queues a sequence; resolves when it ends. Throws QueueFullError when no slot and no queue room is left. */
   submit(req: SequenceRequest): Promise<SequenceResult> {
     if (req.promptIds.length === 0) throw new Error("[scheduler] the prompt is empty; give at least one token id");
-    if (req.promptIds.length >= this.contextLength) {
-      throw new RangeError(`[scheduler] the prompt has ${req.promptIds.length} tokens but the context length is ${this.contextLength}`);
+    if (req.promptIds.length > this.promptLimit) {
+      throw new RangeError(`[scheduler] the prompt has ${req.promptIds.length} tokens but the ${this.seq2seq ? "source limit" : "context length"} is ` +
+        `${this.seq2seq ? this.promptLimit : this.contextLength}`);
     }
     if (!this.canAdmit(1)) throw this.busyError();
     return new Promise<SequenceResult>((resolve) => {
@@ -303,7 +327,12 @@ export class Scheduler {
         this.embedding.push(a);
         continue;
       }
-      this.attach(a);
+      try {
+        this.attach(a);
+      } catch (err) {
+        this.finish(a, "error", err as Error); // e.g. the encoder refused the source
+        continue;
+      }
       this.active.push(a);
     }
     if (this.embedding.length > 0) this.embedStep(now);
@@ -312,7 +341,7 @@ export class Scheduler {
     // A prompt longer than one chunk feeds its next chunk; the logits of a partial prefill are not sampled from.
     const fed = batch.map((a) => (a.pending.length > this.prefillChunk ? a.pending.slice(0, this.prefillChunk) : a.pending));
     batch.forEach((a, i) => a.cached.push(...fed[i]));
-    const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i] }));
+    const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i], adapters: a.req.adapters }));
     let logits: Float32Array[];
     try {
       logits = this.model.forward(items);
@@ -364,9 +393,17 @@ export class Scheduler {
   /** Gives a newly admitted sequence a cache: the idle one sharing the longest prompt prefix, or a fresh one. */
   private attach(a: Active): void {
     const prompt = a.req.promptIds;
+    if (this.seq2seq) {
+      a.seq = this.seq2seq.createSequence(prompt);
+      a.pending = [this.seq2seq.decoderStartTokenId];
+      a.history = [this.seq2seq.decoderStartTokenId]; // penalties look at the target side, as transformers does
+      return;
+    }
+    const adapters = adapterKey(a.req.adapters);
     let best = -1;
     let bestLen = 0;
     this.idle.forEach((entry, i) => {
+      if (entry.adapters !== adapters) return; // a cache computed with other adapters holds other keys and values
       const t = entry.tokens;
       let n = 0;
       while (n < t.length && n < prompt.length && t[n] === prompt[n]) n++;
@@ -376,7 +413,7 @@ export class Scheduler {
       }
     });
     if (best < 0) {
-      a.seq = this.model.createSequence();
+      a.seq = this.model.kind === "seq2seq" ? this.model.createSequence(prompt) : this.model.createSequence();
       return;
     }
     const [entry] = this.idle.splice(best, 1);
@@ -397,7 +434,7 @@ export class Scheduler {
     if (a.seq) {
       // A cache is worth keeping only if every fed token is in it (not after an error mid-forward).
       if (this.prefixReuse && (reason === "stop" || reason === "length") && a.seq.length === a.cached.length) {
-        this.idle.unshift({ seq: a.seq, tokens: a.cached });
+        this.idle.unshift({ seq: a.seq, tokens: a.cached, adapters: adapterKey(a.req.adapters) });
         while (this.idle.length > this.parallel) this.idle.pop()!.seq.dispose();
       } else a.seq.dispose();
     }

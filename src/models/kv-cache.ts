@@ -68,6 +68,21 @@ export class KvCache {
     this.capacity = capacity;
   }
 
+  /** A new cache holding a copy of this one's filled positions (beam search forks a sequence). */
+  clone(): KvCache {
+    const copy = new KvCache(this.shape, Math.max(this.length, 1));
+    copy.reserve(this.length);
+    tidy(() => noGrad(() => {
+      for (let l = 0; l < this.shape.numLayers; l++) {
+        if (this.length === 0) break;
+        assign(narrow(copy.k[l], 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
+        assign(narrow(copy.v[l], 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));
+      }
+    }));
+    copy.length = this.length;
+    return copy;
+  }
+
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.length) {
       throw new RangeError(`[KvCache.truncate] n = ${n}; expected an integer in [0, ${this.length}]`);

@@ -10,6 +10,7 @@ import { llamaFamily } from "./llama/family.js";
 import { gpt2Family } from "./gpt2/family.js";
 import { qwen3Family } from "./qwen3/family.js";
 import { gemma2Family } from "./gemma2/family.js";
+import { gemma3Family } from "./gemma3/family.js";
 import { phi3Family } from "./phi3/family.js";
 import { glm4Family } from "./glm4/family.js";
 import { bertFamily } from "./bert/family.js";
@@ -103,6 +104,7 @@ export const MODEL_REGISTRY = new ModelRegistry([
   gpt2Family,
   qwen3Family,
   gemma2Family,
+  gemma3Family,
   phi3Family,
   glm4Family,
   bertFamily,

@@ -10,7 +10,7 @@ import { Grammar, GrammarError } from "../infer/grammar/grammar.js";
 import { grammarFromJsonSchema, jsonObjectGrammar, UnsupportedSchemaError } from "../infer/grammar/json-schema.js";
 import { GrammarConstraint, TokenTrie, type TokenConstraint } from "../infer/grammar/token-mask.js";
 import { AllConstraints, Utf8Constraint, Utf8Table } from "../infer/grammar/utf8-constraint.js";
-import type { TextModel } from "../infer/model-api.js";
+import type { GenerativeModel } from "../infer/model-api.js";
 import type { EncodeOptions } from "../tokenizers/tokenizer.js";
 import { Sampler, type SamplingParams } from "../infer/sampler.js";
 import { EmbeddingCancelledError, QueueFullError, Scheduler, type SequenceResult, type TokenEvent } from "../infer/scheduler.js";
@@ -87,8 +87,9 @@ export class Engine {
   private readonly bounded: BoundedEncoder;
   readonly contextLength: number;
 
-  constructor(readonly model: TextModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
-    this.contextLength = scheduler.contextLength;
+  constructor(readonly model: GenerativeModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
+    // What a prompt may hold: the context (causal) or the source limit (seq2seq, whose reply has its own room).
+    this.contextLength = model.kind === "seq2seq" ? scheduler.promptLimit : scheduler.contextLength;
     this.bounded = new BoundedEncoder(model.tokenizer, model.vocabSize);
   }
 
@@ -190,11 +191,15 @@ export class Engine {
   /** Checks that the prompt fits and returns the completion budget. */
   budget(promptIds: readonly number[], params: GenerationParams, param: string, constrained = false): number {
     if (promptIds.length === 0) throw invalid(param, "the prompt is empty after tokenization");
-    if (promptIds.length >= this.contextLength) {
+    if (promptIds.length > this.scheduler.promptLimit) {
       throw new ApiError(400, `This model's maximum context length is ${this.contextLength} tokens, but the prompt has ` +
         `${promptIds.length} tokens. Shorten the ${param}.`, "invalid_request_error", param, "context_length_exceeded");
     }
-    const room = this.contextLength - promptIds.length;
+    const room = this.scheduler.replyRoom(promptIds.length);
+    if (this.model.kind === "seq2seq" && params.maxTokens !== undefined && params.maxTokens !== null && params.maxTokens > room) {
+      throw new ApiError(400, `max_tokens ${params.maxTokens}: this encoder-decoder model's decoder holds ${room + 1} positions (the start ` +
+        `token takes one), so a reply has at most ${room} tokens. Ask for fewer.`, "invalid_request_error", "max_tokens", "context_length_exceeded");
+    }
     const asked = params.maxTokens ?? (constrained ? DEFAULT_CONSTRAINED_MAX_TOKENS : room);
     return Math.min(asked, room);
   }
@@ -253,6 +258,7 @@ export class Engine {
           constraint: this.constraintFor(job, maxTokens),
           stopTokenIds: new Set(p.ignoreEos ? [] : this.model.stopTokenIds),
           topLogprobs: p.topLogprobs,
+          adapters: p.adapters,
           signal: cancel.signal,
           deadline,
           onToken: (event) => {
@@ -320,7 +326,7 @@ class ChoiceState {
   toolCalls: ParsedToolCall[] = [];
   logprobs: LogprobEntry[] = [];
 
-  constructor(readonly index: number, private readonly model: TextModel, stop: readonly string[], toolNames?: ReadonlySet<string>,
+  constructor(readonly index: number, private readonly model: GenerativeModel, stop: readonly string[], toolNames?: ReadonlySet<string>,
     ignoreEos = false, private readonly thinking: ReasoningSplitter | null = null) {
     this.decoder = model.tokenizer.createStreamDecoder({ skipSpecialTokens: ignoreEos });
     this.matcher = new StopStringMatcher(stop);

@@ -14,7 +14,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TextModel } from "../infer/model-api.js";
+import type { GenerativeModel } from "../infer/model-api.js";
 import { Scheduler } from "../infer/scheduler.js";
 import { Engine } from "./engine.js";
 import { ApiError } from "./errors.js";
@@ -24,12 +24,13 @@ import { Metrics } from "./metrics.js";
 import { checkJsonDepth } from "./protocol.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
+import { adapterNames } from "./lora-select.js";
 import type { BertEncoder } from "../infer/encoder.js";
 import { type EncoderService, encoderEmbedder, noChatModel, rerank } from "./encoder-routes.js";
 
 export interface ServerOptions {
   /** The chat / completions model; null when the server runs encoders only. */
-  model: TextModel | null;
+  model: GenerativeModel | null;
   /** A BERT-family encoder serving /v1/embeddings under its own name (zhiyu serve --embedding-model). */
   embeddingModel?: BertEncoder | null;
   /** A cross-encoder serving /v1/rerank (zhiyu serve --rerank-model). */
@@ -219,7 +220,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         } catch {
           throw new ApiError(400, `the model name '${raw.slice(0, 80)}' has a malformed percent-escape`, "invalid_request_error", "model", "invalid_url");
         }
-        const known = (chat && modelNames.includes(name)) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
+        const known = (chat && (modelNames.includes(name) || adapterNames(model).includes(name))) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
         if (!known) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
         sendJson(res, 200, modelObject(ctx, name));
         return;

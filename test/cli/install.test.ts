@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 // @ts-expect-error a plain .mjs script without types
@@ -70,7 +70,9 @@ test("npm install's steps, each with its line: compile (per file), addon built, 
     const dir = mkdtempSync(path.join(tmpdir(), "zhiyu-install-steps-"));
     try {
       for (const d of ["scripts", "native", "src/web"]) mkdirSync(path.join(dir, d), { recursive: true });
-      for (const f of ["scripts/build-native.mjs", "scripts/native-sources.mjs", "scripts/build-dist.mjs", "binding.gyp"]) copyFileSync(f, path.join(dir, f));
+      // Every build script (build-native.mjs imports its helpers, binding.gyp runs some), and binding.gyp itself.
+      const scripts = readdirSync("scripts").filter((f) => f.endsWith(".mjs")).map((f) => `scripts/${f}`);
+      for (const f of [...scripts, "binding.gyp"]) copyFileSync(f, path.join(dir, f));
       symlinkSync(path.resolve("node_modules"), path.join(dir, "node_modules"), "dir");
       writeFileSync(path.join(dir, "native", "tiny.c"), [
         "#include <node_api.h>",
@@ -89,6 +91,7 @@ test("npm install's steps, each with its line: compile (per file), addon built, 
       const first = run();
       const expected = [
         /^zhiyu: compiling the native kernels \(1 C\/C\+\+ files under native\/\) — a few minutes on two cores…$/,
+        /^zhiyu: (with MPI for data-parallel training — .+|without MPI \(.+\); training runs in one process)$/,
         /^zhiyu: {3}compiling native\/tiny$/,
         /^zhiyu: native addon built in \d+ s \(build\/Release\/zhiyu_native\.node\)$/,
         /^zhiyu: transpiling src\/ to dist\/ \(plain JavaScript the CLI starts faster from\)…$/,

@@ -1,5 +1,5 @@
 // Dynamic-NTK RoPE against Hugging Face transformers (test/fixtures/hf/llama_dynamic_ntk, made by
-// dev/models/make-dynamic-ntk-reference.py: a tiny random LLaMA with max_position_embeddings 16 and factor 2).
+// dev/models/make-decoder-references.py: a tiny random LLaMA with max_position_embeddings 16 and factor 2).
 // θ grows once the sequence passes 16 positions, and keys already in the cache keep the frequencies they were
 // rotated with — transformers' generate semantics. Checked: the last position of one forward over each input (input 1
 // is past 16 from the start) and every greedy step's logits and ids with the KV cache (input 0 crosses 16 while it

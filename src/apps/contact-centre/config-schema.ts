@@ -4,6 +4,7 @@
 // config.ts after the schema passes. To add a section (storage, users, roles, webhooks, rubric, ...), add its type
 // to ContactCentreConfig, its schema to SECTION_SCHEMAS and, if it holds paths, its resolution in config.ts.
 // Leaves out: defaults (config.ts fills them) and cross-field checks (config.ts).
+import { RUBRIC_SCHEMA, type RubricConfig } from "./inspection/rubric.js";
 
 /** The seven emotion classes of CLUE Emotion 2020, plus "neutral" for a turn with no evident emotion. */
 export const EMOTIONS = ["like", "happiness", "sadness", "anger", "disgust", "fear", "surprise"] as const;
@@ -143,6 +144,8 @@ export interface ContactCentreConfig {
   webhooks?: WebhookConfig[];
   widget?: WidgetConfig;
   replies?: RepliesConfig;
+  /** The quality rubric (质检) for inspection and agent analysis (inspection/rubric.ts); default rubric when absent. */
+  inspection?: RubricConfig;
 }
 
 // ---- Product layer (the desk server: storage, users and roles, webhooks, widget channel, reply phrasing) ----
@@ -278,6 +281,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
   },
   widget: closed({ title: bilingual(str), allowed_origins: strList, max_message_chars: { type: "integer", minimum: 10, maximum: 100000 } }),
   replies: closed({ phrasing: { enum: ["passage", "model"] } }),
+  inspection: RUBRIC_SCHEMA,
 };
 
 /** The whole file's schema: the sections above, nothing else. */

@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { configSchema, type ContactCentreConfig } from "./config-schema.js";
+import { checkRubric } from "./inspection/rubric.js";
 
 export * from "./config-schema.js";
 
@@ -148,6 +149,7 @@ function crossCheck(c: ContactCentreConfig): { keyPath: string; detail: string }
   c.lead_capture.trigger_intents.forEach((name, i) => {
     if (!intents.has(name)) errors.push({ keyPath: `lead_capture.trigger_intents[${i}]`, detail: `unknown intent "${name}" ${near(name, intents)}` });
   });
+  if (c.inspection) errors.push(...checkRubric(c.inspection));
   return errors;
 }
 

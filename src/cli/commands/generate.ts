@@ -6,7 +6,9 @@
 import { writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { modelOrDefault } from "../default-model.js";
-import { loadModel } from "../../infer/load.js";
+import { loadAnyModel, type LoadedModel } from "../../infer/load.js";
+import { requireKind } from "../../infer/model-api.js";
+import { generateSeq2Seq } from "./generate-seq2seq.js";
 import { attachLora, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { generateStreaming } from "../../infer/generate.js";
 import { Utf8Constraint, Utf8Table } from "../../infer/grammar/utf8-constraint.js";
@@ -39,7 +41,11 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --tokenizer PATH      tokenizer to use instead of the model's own
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
                         ("text" is null for a model without a tokenizer)
-  --logits-out FILE     write the logits at the last prompt position (little-endian float32)
+  --logits-out FILE     write the logits at the last prompt position (little-endian float32); for an
+                        encoder-decoder model (T5), the decoder logits of every generated step [steps, vocab]
+  --beams N             encoder-decoder models: beam search with N beams (default 1 = sampling / greedy)
+  --length-penalty L    beam search: hypotheses scored by log-prob / length^L (default 1)
+  --early-stopping X    beam search: true, false (default) or never, as transformers' generate
 
 A BERT-family masked-LM model (…ForMaskedLM) runs one bidirectional pass instead: each [MASK] is filled with its
 most likely token, and --logits-out gets the MLM logits of every position ([positions, vocab] float32).`;
@@ -54,6 +60,7 @@ export async function run(argv: string[]): Promise<number | void> {
       seed: { type: "string" }, stop: { type: "string", multiple: true }, threads: { type: "string" },
       ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" }, "kv-type": { type: "string" },
       "logits-out": { type: "string" }, lora: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+      beams: { type: "string" }, "length-penalty": { type: "string" }, "early-stopping": { type: "string" },
     },
     strict: true,
   }, HELP);
@@ -78,12 +85,17 @@ export async function run(argv: string[]): Promise<number | void> {
     if (promptIds.length === 0) throw new UsageError(`--prompt-ids: no ids given\n\n${HELP}`);
   }
   const kvCacheType = kvTypeFlag(values["kv-type"], HELP);
-  const model = await loadModel(modelPath, {
+  const loaded = await loadAnyModel(modelPath, {
     threads,
     kvCacheType,
     contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });
+  if (loaded.kind === "seq2seq") {
+    try { return await generateSeq2Seq(loaded, modelPath, promptIds, values, HELP); } finally { loaded.dispose(); }
+  }
+  if (values.beams !== undefined) throw new UsageError(`--beams: beam search runs on encoder-decoder models; ${loaded.id} is ${loaded.kind ?? "causal-lm"}`);
+  const model = requireKind(loaded, ["causal-lm", "seq2seq"], "generate") as LoadedModel;
   // --lora PATH[:scale] (repeatable): PEFT folders or llama.cpp GGUF adapters over the base weights.
   const loras = (values.lora ?? []).map((a) => parseLoraArg(a));
   attachLora(model, loras.map((l) => ({ adapter: readAdapterFor(model, l.path, isGgufPath(modelPath)), scale: l.scale })));

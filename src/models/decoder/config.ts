@@ -50,6 +50,9 @@ export interface DecoderConfig extends FamilyConfig {
   slidingWindows: (number | null)[];
   /** Multiply the embeddings by this (Gemma: √hidden, rounded to f32); null = none. */
   embedScale: number | null;
+  /** RoPE of the sliding-window layers when it differs from `rope` (Gemma 3: base 10,000 locally, 1,000,000 with
+   *  linear scaling globally); absent or null = every layer uses `rope`. */
+  localRope?: RopeParams | null;
 }
 
 /** Where a family's HF names differ between the layer pieces (relative to `model.layers.N.`). */

@@ -21,6 +21,8 @@ import { attendGeneral } from "./attention.js";
 
 export class DecoderModel implements CausalLmNetwork {
   readonly freqs: Float32Array;
+  /** Frequencies of the sliding-window layers when the config gives them their own RoPE (Gemma 3), else null. */
+  private readonly localFreqs: Float32Array | null;
   private readonly moe: MoeWeights[] = [];
   /** How MoE layers reach their experts (tests compare the two). */
   moeGrouping: MoeGrouping = "by-expert";
@@ -29,6 +31,7 @@ export class DecoderModel implements CausalLmNetwork {
 
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
+    this.localFreqs = config.localRope ? scaledRopeFrequencies(config.rotaryDim, config.localRope.theta, config.localRope.scaling) : null;
     if (config.moe) {
       for (let l = 0; l < config.numLayers; l++) {
         const experts = (pattern: string) => Array.from({ length: config.moe!.numExperts }, (_, e) => this.w(expertName(pattern, l, e)));
@@ -126,7 +129,7 @@ export class DecoderModel implements CausalLmNetwork {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, ropeLayout: c.ropeLayout, scale,
       softcap: c.attnSoftcap, window,
       freqsFor: dynamic ? (len) => scaledRopeFrequencies(c.rotaryDim, dynamicNtkTheta(c.rope.theta, c.rotaryDim, dynamic, len), null)
-        : () => this.freqs,
+        : window !== null && this.localFreqs ? () => this.localFreqs! : () => this.freqs,
     });
   }
 

@@ -48,14 +48,38 @@ export interface T5Options {
   matmulDtype?: "f32" | "bf16";
 }
 
+/** The cross-attention K/V of one source, shared by the forks of its decoder state (freed with the last one). */
+class SharedCross {
+  private users = 1;
+  constructor(readonly k: Tensor[], readonly v: Tensor[]) {}
+  acquire(): this {
+    this.users++;
+    return this;
+  }
+  release(): void {
+    if (--this.users > 0) return;
+    for (const t of [...this.k, ...this.v]) t.dispose();
+  }
+}
+
 /** One target sequence's decoder state (the Seq2SeqNetwork contract): self-attention cache and cross K/V. */
 class T5DecoderState implements DecoderState {
-  constructor(readonly selfCache: KvCache, readonly crossK: Tensor[], readonly crossV: Tensor[], readonly sourceLength: number) {}
+  private disposed = false;
+  constructor(readonly selfCache: KvCache, private readonly cross: SharedCross) {}
+  get crossK(): readonly Tensor[] {
+    return this.cross.k;
+  }
+  get crossV(): readonly Tensor[] {
+    return this.cross.v;
+  }
+  fork(): DecoderState {
+    return new T5DecoderState(this.selfCache.clone(), this.cross.acquire());
+  }
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.selfCache.dispose();
-    for (const t of [...this.crossK, ...this.crossV]) t.dispose();
-    this.crossK.length = 0;
-    this.crossV.length = 0;
+    this.cross.release();
   }
 }
 
@@ -201,13 +225,14 @@ export class T5Model {
     if (encoderOutput.shape[0] !== 1) throw new T5InputError(`[t5] createDecoderState: encoder output ${JSON.stringify(encoderOutput.shape)} must hold one source`);
     const s = encoderOutput.shape[1]!;
     const crossK: Tensor[] = [], crossV: Tensor[] = [];
+    if (s > c.sourceLength) throw new T5InputError(`[t5] the source has ${s} tokens; the model accepts at most ${c.sourceLength} (n_positions): shorten it`);
     for (let l = 0; l < c.numDecoderLayers; l++) {
       const a = `decoder.block.${l}.layer.1.EncDecAttention`;
       crossK.push(keep(this.heads(this.lin(encoderOutput, `${a}.k.weight`), 1, s)));
       crossV.push(keep(this.heads(this.lin(encoderOutput, `${a}.v.weight`), 1, s)));
     }
     const selfCache = new KvCache({ numLayers: c.numDecoderLayers, numKvHeads: c.numHeads, headDim: c.headDim, maxLength }, 16);
-    return new T5DecoderState(selfCache, crossK, crossV, s);
+    return new T5DecoderState(selfCache, new SharedCross(crossK, crossV));
   }
 
   /** One decoder step for several sequences: each item's ids are appended to its state; → logits [items, V] at each

@@ -3,6 +3,7 @@
 // and serves on one port:
 //   /widget.js              the customer chat widget (one script tag; see widget/widget.js)
 //   /demo                   a page that embeds it          /desk   the agent desk (login, queue, conversations, leads)
+//   /supervisor             quality inspection and agent analysis (inspection/supervisor-routes.ts)
 //   /api/conversations/…    customer REST API + SSE        /api/desk/…   agent/admin API
 //   /health                 liveness and store check
 // Webhooks are delivered from the outbox in the background. Several processes may run against one PostgreSQL.
@@ -16,6 +17,9 @@ import { fileURLToPath } from "node:url";
 import { WebhookDeliverer, type WebhookTarget } from "../channels/webhooks.js";
 import type { LoadedConfig } from "../config.js";
 import { deskSettings, type DeskSettings } from "../desk-settings.js";
+import { DeskInspector } from "../inspection/desk-inspector.js";
+import { inspectorFor, rubricOf } from "../inspection/setup.js";
+import { supervisorRoutes } from "../inspection/supervisor-routes.js";
 import { KnowledgeBase } from "../kb/knowledge-base.js";
 import type { Embedder, Generate, ImportReport } from "../kb/types.js";
 import { Assistant } from "../pipeline/assistant.js";
@@ -73,6 +77,8 @@ export interface RunningDesk {
   settings: DeskSettings;
   kbReport: ImportReport[];
   catalogueSize: number;
+  /** Inspection of closed conversations (quality scores and marks; the supervisor dashboard reads them). */
+  inspections: DeskInspector;
   close(): Promise<void>;
 }
 
@@ -126,6 +132,11 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const generate = settings.phrasing === "model" ? o.generate : undefined;
   const assistant = new Assistant(o.config, brain, kb, catalogue, generate);
   const service = new DeskService(db, assistant, live, (e) => deliverer.targetsFor(e), o.config.language);
+  // Every closed conversation is inspected; after a rubric change the stale results are redone in the background.
+  const inspections = new DeskInspector(db, inspectorFor(o.config), log);
+  service.onClosed = (id) => inspections.enqueue(id);
+  const caughtUp = inspections.catchUp().then((n) => { if (n > 0) log(`inspection: ${n} closed conversations (re)inspected under ${inspections.inspector.version}`); },
+    (err) => log(`inspection catch-up: ${(err as Error).message}`));
   const leaveRemote = db.signals ? await live.connectRemote(db.signals, (id) => service.conversations.message(id)) : null;
   const corsHeaders = (req: IncomingMessage): Record<string, string> => {
     const origin = String(req.headers.origin ?? "");
@@ -163,6 +174,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
       return;
     }
     if (await customerRoutes(req, res, url, { service, maxMessageChars: settings.maxMessageChars, corsHeaders, pollMs: o.pollMs ?? 1000 })) return;
+    if (await supervisorRoutes(req, res, url, { inspector: inspections, accounts, rubric: rubricOf(o.config), unmaskedRoles: settings.unmaskedRoles })) return;
     if (await deskRoutes(req, res, url, { service, accounts, unmaskedRoles: settings.unmaskedRoles, sessionMs: settings.sessionMs,
       maxMessageChars: settings.maxMessageChars, secureCookies: o.secureCookies ?? false })) return;
     throw new DeskError(404, `${req.method} ${url.pathname}: no such page or endpoint (the desk is at /desk, the widget at /widget.js)`);
@@ -187,10 +199,12 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const addr = server.address() as AddressInfo;
   const host = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, catalogueSize: catalogue.length,
+    url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, catalogueSize: catalogue.length, inspections,
     async close() {
       await leaveRemote?.();
       await deliverer.stop();
+      await caughtUp;
+      await inspections.idle();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();

@@ -35,6 +35,8 @@ function history(messages: readonly Message[]): HistoryMessage[] {
 export class DeskService {
   readonly conversations: ConversationStore;
   readonly outbox: Outbox;
+  /** Called after a conversation is closed and committed (the desk inspects it: inspection/desk-inspector.ts). */
+  onClosed: ((conversationId: string) => void) | null = null;
 
   constructor(
     readonly db: SqlDb,
@@ -195,6 +197,7 @@ export class DeskService {
     });
     this.live.publish({ type: "conversation", conversationId, status: "closed" });
     this.live.publish({ type: "queue" });
+    this.onClosed?.(conversationId);
   }
 
   /** KB suggestions and a drafted reply to the customer's last message. */

@@ -67,6 +67,16 @@ CREATE TABLE preference_pairs (
   prompt TEXT NOT NULL, chosen TEXT NOT NULL, rejected TEXT NOT NULL, agent TEXT, created_at {{big}} NOT NULL);
 `,
   },
+  {
+    version: 3,
+    name: "inspection results (quality score, marks, rubric version per closed conversation)",
+    sql: `
+CREATE TABLE inspections (
+  conversation_id TEXT PRIMARY KEY REFERENCES conversations(id), rubric_version TEXT NOT NULL, score REAL NOT NULL,
+  marks TEXT NOT NULL, transcript_hash TEXT NOT NULL, inspected_at {{big}} NOT NULL);
+CREATE INDEX inspections_version ON inspections(rubric_version);
+`,
+  },
 ];
 
 function dialectSql(db: SqlDb, sql: string): string {
