@@ -11,22 +11,13 @@ import { createBackend } from "../../src/backend/index.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
 import { loadModel } from "../../src/infer/load.js";
-import { run as convert } from "../../src/cli/commands/convert.js";
-import { checkLogits, readCase } from "./families-reference.js";
+import { checkLogits, readCase, convertQuietly } from "./families-reference.js";
 
 setDefaultBackend(createBackend());
 const tmp = mkdtempSync(path.join(tmpdir(), "zhiyu-family-convert-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const quiet = async (argv: string[]) => {
-  const log = console.log;
-  console.log = () => {};
-  try {
-    return await convert(argv);
-  } finally {
-    console.log = log;
-  }
-};
+const quiet = convertQuietly;
 
 for (const name of ["qwen3", "gemma2", "phi3", "llama_yarn", "glm4", "qwen3_moe", "mixtral"]) {
   test(`${name}: convert HF → GGUF and llama.cpp's GGUF → HF, both still match transformers`, async () => {

@@ -113,3 +113,15 @@ export function checkGreedy(model: TextModel, c: CaseReference, relTol: number, 
     assert.deepEqual(got, want, `input ${i}: greedy ids`);
   });
 }
+
+/** `zhiyu convert` with its console line silenced (tests read the files it writes). */
+export async function convertQuietly(argv: string[]): Promise<number | void> {
+  const { run } = await import("../../src/cli/commands/convert.js");
+  const log = console.log;
+  console.log = () => {};
+  try {
+    return await run(argv);
+  } finally {
+    console.log = log;
+  }
+}

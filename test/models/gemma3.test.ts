@@ -12,23 +12,14 @@ import { createBackend } from "../../src/backend/index.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { readGguf } from "../../src/io/gguf.js";
 import { loadModel } from "../../src/infer/load.js";
-import { run as convert } from "../../src/cli/commands/convert.js";
-import { checkGreedy, checkLogits, readCase } from "./families-reference.js";
+import { checkGreedy, checkLogits, readCase, convertQuietly } from "./families-reference.js";
 
 setDefaultBackend(createBackend());
 const FIXTURES = path.resolve("test/fixtures/hf");
 const tmp = mkdtempSync(path.join(tmpdir(), "zhiyu-gemma3-"));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const quiet = async (argv: string[]) => {
-  const log = console.log;
-  console.log = () => {};
-  try {
-    return await convert(argv);
-  } finally {
-    console.log = log;
-  }
-};
+const quiet = convertQuietly;
 
 test("gemma3 (HF folder): every position and greedy ids match transformers", async () => {
   const c = readCase("gemma3", FIXTURES);

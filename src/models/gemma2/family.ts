@@ -54,22 +54,31 @@ function configFromHf(json: Json, where: string): DecoderConfig {
   }, where);
 }
 
-function configFromGguf(file: GgufFile): DecoderConfig {
-  const n = (key: string, fallback?: number) => ggufNumber(file, "gemma2", key, fallback);
+/** The GGUF keys Gemma 2 and Gemma 3 read alike (`<arch>.*`), with the window (0 or absent: none). */
+export function gemmaGgufShape(file: GgufFile, arch: string) {
+  const n = (key: string, fallback?: number) => ggufNumber(file, arch, key, fallback);
   const embd = file.tensorByName.get("token_embd.weight");
   if (!embd) throw new ModelLoadError(`${file.path}: tensor 'token_embd.weight' is missing`);
   const hiddenSize = n("embedding_length"), numHeads = n("attention.head_count"), numLayers = n("block_count");
   const headDim = n("attention.key_length", hiddenSize / numHeads);
-  const window = getOptionalNumber(file, "gemma2.attention.sliding_window") || null;
+  return {
+    n, window: getOptionalNumber(file, `${arch}.attention.sliding_window`) || null,
+    shape: { vocabSize: n("vocab_size", embd.dims[1]), hiddenSize, numLayers, intermediateSize: n("feed_forward_length"), numHeads,
+      numKvHeads: n("attention.head_count_kv", numHeads), headDim, rmsNormEps: n("attention.layer_norm_rms_epsilon", 1e-6),
+      rope: ropeParamsFromGguf(file, arch), rotaryDim: headDim, ropeLayout: "neox" as const,
+      tieWordEmbeddings: !file.tensorByName.has("output.weight"), moe: null, embedScale: Math.fround(Math.sqrt(hiddenSize)) },
+  };
+}
+
+function configFromGguf(file: GgufFile): DecoderConfig {
+  const { n, window, shape } = gemmaGgufShape(file, "gemma2");
+  const numLayers = shape.numLayers;
   return checkDecoderConfig({
-    architecture: "gemma2", vocabSize: n("vocab_size", embd.dims[1]), hiddenSize, numLayers, intermediateSize: n("feed_forward_length"),
-    numHeads, numKvHeads: n("attention.head_count_kv", numHeads), headDim, rmsNormEps: n("attention.layer_norm_rms_epsilon", 1e-6),
-    rope: ropeParamsFromGguf(file, "gemma2"), rotaryDim: headDim, ropeLayout: "neox", contextLength: n("context_length", 8192),
-    tieWordEmbeddings: !file.tensorByName.has("output.weight"), layer: LAYER, moe: null, attentionScale: null,
+    ...shape, architecture: "gemma2", contextLength: n("context_length", 8192), layer: LAYER, attentionScale: null,
     attnSoftcap: cap(getOptionalNumber(file, "gemma2.attn_logit_softcapping"), file.path, "gemma2.attn_logit_softcapping"),
     finalSoftcap: cap(getOptionalNumber(file, "gemma2.final_logit_softcapping"), file.path, "gemma2.final_logit_softcapping"),
     // llama.cpp: even layers use the window, odd layers are global.
-    slidingWindows: Array.from({ length: numLayers }, (_, l) => (l % 2 === 0 ? window : null)), embedScale: Math.fround(Math.sqrt(hiddenSize)),
+    slidingWindows: Array.from({ length: numLayers }, (_, l) => (l % 2 === 0 ? window : null)),
   }, file.path, ggufCountFields("gemma2"), file.tensors.length);
 }
 

@@ -11,10 +11,10 @@
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber } from "../../io/gguf.js";
 import { type FamilyDescriptor, type GgufMetadata, PLAIN_LAYOUT } from "../descriptor.js";
-import { type DecoderConfig, checkDecoderConfig, decoderParamSpecs, ggufCountFields, ggufNumber, hfNumber, hfSlidingWindows } from "../decoder/config.js";
+import { type DecoderConfig, checkDecoderConfig, decoderParamSpecs, ggufCountFields, hfNumber, hfSlidingWindows } from "../decoder/config.js";
 import { decoderGgufMetadata, loadDecoder } from "../decoder/load.js";
-import { GEMMA_GGUF_NAMES, GEMMA_NAMES, addOneToNorms, cap } from "../gemma2/family.js";
-import { type RopeParams, ropeParamsFromGguf, ropeParamsFromHf } from "../rope-params.js";
+import { GEMMA_GGUF_NAMES, GEMMA_NAMES, addOneToNorms, cap, gemmaGgufShape } from "../gemma2/family.js";
+import { type RopeParams, ropeParamsFromHf } from "../rope-params.js";
 import { ModelLoadError, mapName } from "../weights.js";
 
 const LAYER = { qkvFused: false, qkvBias: false, qkNorm: true, norms: "sandwich", activation: "gelu-tanh", gateUpFused: false } as const;
@@ -58,24 +58,16 @@ function configFromHf(json: Json, where: string): DecoderConfig {
 }
 
 function configFromGguf(file: GgufFile): DecoderConfig {
-  const n = (key: string, fallback?: number) => ggufNumber(file, "gemma3", key, fallback);
-  const embd = file.tensorByName.get("token_embd.weight");
-  if (!embd) throw new ModelLoadError(`${file.path}: tensor 'token_embd.weight' is missing`);
-  const hiddenSize = n("embedding_length"), numHeads = n("attention.head_count"), numLayers = n("block_count");
-  const headDim = n("attention.key_length", hiddenSize / numHeads);
-  const window = getOptionalNumber(file, "gemma3.attention.sliding_window") || null;
+  const { n, window, shape } = gemmaGgufShape(file, "gemma3");
+  const { numLayers, hiddenSize, numHeads } = shape;
   const period = n("attention.sliding_window_pattern", 6);
   return checkDecoderConfig({
-    architecture: "gemma3", vocabSize: n("vocab_size", embd.dims[1]), hiddenSize, numLayers, intermediateSize: n("feed_forward_length"),
-    numHeads, numKvHeads: n("attention.head_count_kv", numHeads), headDim, rmsNormEps: n("attention.layer_norm_rms_epsilon", 1e-6),
-    rope: ropeParamsFromGguf(file, "gemma3"), localRope: { theta: n("rope.freq_base_swa", 10000), scaling: null, partialRotaryFactor: 1 },
-    rotaryDim: headDim, ropeLayout: "neox", contextLength: n("context_length", 131072),
-    tieWordEmbeddings: !file.tensorByName.has("output.weight"), layer: LAYER, moe: null,
+    ...shape, architecture: "gemma3", localRope: { theta: n("rope.freq_base_swa", 10000), scaling: null, partialRotaryFactor: 1 },
+    contextLength: n("context_length", 131072), layer: LAYER,
     attentionScale: getOptionalNumber(file, "gemma3.attention.scale") ?? (numLayers === 62 ? 1 / Math.sqrt(hiddenSize / numHeads) : null),
     attnSoftcap: null, finalSoftcap: cap(getOptionalNumber(file, "gemma3.final_logit_softcapping"), file.path, "gemma3.final_logit_softcapping"),
     // llama.cpp: every period-th layer (1-based) is global, the rest slide.
     slidingWindows: Array.from({ length: numLayers }, (_, l) => (window && (l + 1) % period !== 0 ? window : null)),
-    embedScale: Math.fround(Math.sqrt(hiddenSize)),
   }, file.path, ggufCountFields("gemma3"), file.tensors.length);
 }
 

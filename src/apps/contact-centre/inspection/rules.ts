@@ -92,10 +92,19 @@ function judgedTurns(item: RubricItem, t: Transcript): number[] {
   return out;
 }
 
+// One compiled pattern per rubric item (rubric items are not changed once an Inspector holds them).
+const compiled = new WeakMap<RubricItem, RegExp | null>();
+function itemRegExp(item: RubricItem): RegExp | null {
+  if (!compiled.has(item)) compiled.set(item, phraseRegExp([...(item.phrases?.zh ?? []), ...(item.phrases?.en ?? [])], item.patterns ?? []));
+  const re = compiled.get(item)!;
+  if (re) re.lastIndex = 0;
+  return re;
+}
+
 function requiredPhrase(item: RubricItem, t: Transcript, lang: Lang, fromEnd: boolean): Mark[] {
   const turns = judgedTurns(item, t);
   if (turns.length === 0) return [];
-  const re = phraseRegExp([...(item.phrases?.zh ?? []), ...(item.phrases?.en ?? [])]);
+  const re = itemRegExp(item);
   const n = item.within_turns ?? 1;
   const window = fromEnd ? turns.slice(-n) : turns.slice(0, n);
   if (re && window.some((i) => { re.lastIndex = 0; return re.test(t.turns[i].text); })) return [];
@@ -104,7 +113,7 @@ function requiredPhrase(item: RubricItem, t: Transcript, lang: Lang, fromEnd: bo
 }
 
 function phraseMarks(item: RubricItem, t: Transcript, lang: Lang): Mark[] {
-  const re = phraseRegExp([...(item.phrases?.zh ?? []), ...(item.phrases?.en ?? [])], item.patterns ?? []);
+  const re = itemRegExp(item);
   if (!re) return [];
   const out: Mark[] = [];
   for (const i of judgedTurns(item, t)) {

@@ -17,7 +17,7 @@ import { DeskError } from "../server/desk-service.js";
 import { sendJson, sendText } from "../server/http-kit.js";
 import type { Accounts, DeskRole } from "../store/accounts.js";
 import { analyse, agentOf, type Analysis, type GroupRow } from "./analysis.js";
-import type { DeskInspector } from "./desk-inspector.js";
+import { storedTranscript, type DeskInspector } from "./desk-inspector.js";
 import type { RubricConfig } from "./rubric.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -108,9 +108,9 @@ export async function supervisorRoutes(req: IncomingMessage, res: ServerResponse
     const id = inspection[1];
     const c = await o.inspector.store.conversation(id);
     if (!c) throw new DeskError(404, `${what}: conversation ${id} not found`);
-    const t = (await o.inspector.inspected()).find((x) => x.conversation.id === id)?.transcript;
+    const t = await storedTranscript(o.inspector.store, c);
     const report = await o.inspector.inspection(id);
-    if (!t || !report) throw new DeskError(404, `${what}: conversation ${id} has not been inspected (only closed conversations are)`);
+    if (!report) throw new DeskError(404, `${what}: conversation ${id} has not been inspected (only closed conversations are)`);
     const turns = t.turns.map((turn, i) => {
       const mine = report.marks.map((m, k) => ({ m, k })).filter(({ m }) => m.turn === i);
       const cuts = [...new Set([0, turn.text.length, ...mine.flatMap(({ m }) => [m.start, m.end])])].filter((x) => x >= 0 && x <= turn.text.length).sort((a, b) => a - b);

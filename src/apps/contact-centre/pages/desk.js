@@ -182,6 +182,7 @@
       $("tabs").hidden = false;
       $("logout").hidden = false;
       $("tab-users").hidden = me.role !== "admin";
+      $("tab-quality").hidden = me.role === "agent";
       $("me").textContent = me.displayName + " (" + me.role + ")";
       document.body.setAttribute("data-role", me.role);
       loadLists();

@@ -1,13 +1,17 @@
 // Batch inspection through the real CLI: 10,000 imported conversations with a progress bar, interrupted with
 // SIGINT part-way and resumed without redoing finished ones (the partial report is fsynced; the final report is
-// renamed into place); a re-run with the same rubric keeps every line, a changed transcript is redone alone, and a
-// changed rubric redoes everything under its new version.
+// renamed into place). In process (1,000 conversations): a re-run with the same rubric keeps every line, a changed
+// transcript is redone alone, and a changed rubric redoes everything under its new version.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { runBatch } from "../../../../src/apps/contact-centre/inspection/batch.js";
+import { Inspector } from "../../../../src/apps/contact-centre/inspection/engine.js";
+import { DEFAULT_RUBRIC, rubricVersion, type RubricConfig } from "../../../../src/apps/contact-centre/inspection/rubric.js";
+import { toTranscript } from "../../../../src/apps/contact-centre/inspection/transcript.js";
 
 const BIN = path.resolve("bin/zhiyu.mjs");
 
@@ -26,7 +30,7 @@ function lines(file: string): { id: string; score: number; rubric_version: strin
   return readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
 }
 
-test("10,000 conversations: progress, SIGINT, resume without redoing; incremental, versioned re-inspection", { timeout: 180_000 }, async () => {
+test("10,000 conversations through the CLI: progress bar, SIGINT, resume without redoing", { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-inspect-"));
   try {
     const input = path.join(dir, "t.jsonl");
@@ -65,21 +69,32 @@ test("10,000 conversations: progress, SIGINT, resume without redoing; incrementa
     // Rules only: greeting 15 + closing 10 + forbidden 25 + personal data 20 = 70 judged weight.
     const expected = (i: number) => 100 * (1 - ((i % 5 === 0 ? 15 : 0) + (i % 10 === 3 ? 25 : 0)) / 70);
     for (const i of [0, 1, 3, 5, 13, 9999]) assert.ok(Math.abs(report[i].score - Math.round(10 * expected(i)) / 10) < 0.11, `conv-${i}: ${report[i].score} vs ${expected(i)}`);
-    // 3. Same rubric again: everything kept. One transcript changed: only it is redone.
-    const again = spawnSync(process.execPath, args, { encoding: "utf8" });
-    assert.match(again.stderr, / 0 inspected, 10000 unchanged/);
-    writeFileSync(input, Array.from({ length: 10_000 }, (_, i) => (i === 42 ? conversation(43).replace('"conv-43"', '"conv-42"') : conversation(i))).join("\n") + "\n");
-    const changed = spawnSync(process.execPath, args, { encoding: "utf8" });
-    assert.match(changed.stderr, / 1 inspected, 9999 unchanged/);
-    // 4. A rubric change: every line redone under the new version.
-    const cfg = path.join(dir, "qc.yaml");
-    writeFileSync(cfg, "version: 1\ninspection:\n  version: strict\n  items:\n    - {id: banned, type: forbidden_phrases, weight: 1, phrases: {zh: [不是我的问题]}}\n");
-    const redo = spawnSync(process.execPath, [...args, "--config", cfg], { encoding: "utf8" });
-    assert.match(redo.stderr, / 10000 inspected, 0 unchanged/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("re-inspection is incremental under the same rubric and versioned after a change", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-inspect-"));
+  try {
+    const out = path.join(dir, "report.jsonl");
+    const read = (list: string[]) => list.map((l, i) => ({ transcript: toTranscript(JSON.parse(l), `line-${i + 1}`), line: i + 1 }));
+    const input = Array.from({ length: 1000 }, (_, i) => conversation(i));
+    const first = await runBatch({ inspector: new Inspector(DEFAULT_RUBRIC, null), transcripts: read(input), out });
+    assert.deepEqual([first.inspected, first.reused], [1000, 0]);
+    const again = await runBatch({ inspector: new Inspector(DEFAULT_RUBRIC, null), transcripts: read(input), out });
+    assert.deepEqual([again.inspected, again.reused], [0, 1000], "same rubric, same transcripts: every line kept");
+    // conv-42 now holds conv-43's turns: only it is redone.
+    input[42] = conversation(43).replace('"conv-43"', '"conv-42"');
+    const changed = await runBatch({ inspector: new Inspector(DEFAULT_RUBRIC, null), transcripts: read(input), out });
+    assert.deepEqual([changed.inspected, changed.reused], [1, 999]);
+    const strict: RubricConfig = { version: "strict", items: [{ id: "banned", type: "forbidden_phrases", weight: 1, phrases: { zh: ["不是我的问题"] } }] };
+    const redo = await runBatch({ inspector: new Inspector(strict, null), transcripts: read(input), out });
+    assert.deepEqual([redo.inspected, redo.reused], [1000, 0], "a changed rubric redoes everything");
     const v2 = lines(out);
-    assert.ok(v2.every((r) => r.rubric_version.startsWith("strict@") && r.rubric_version.endsWith("+rules")));
-    // Every 10th from 3, and conv-42 now holds conv-43's turns.
-    assert.equal(v2.filter((r) => r.score === 0).length, 1001, "the forbidden phrase every 10th conversation");
+    assert.ok(v2.every((r) => r.rubric_version === `${rubricVersion(strict)}+rules`));
+    // Every 10th from 3, plus conv-42 with conv-43's turns.
+    assert.equal(v2.filter((r) => r.score === 0).length, 101, "the forbidden phrase every 10th conversation");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
