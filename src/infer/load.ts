@@ -23,7 +23,7 @@ import {
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { idsOnlyTokenizer, tokenizerForGguf } from "./tokenizer-source.js";
-import { KvCache } from "../models/kv-cache.js";
+import { KV_CACHE_TYPES, KvCache, type KvCacheType } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
 import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "../models/descriptor.js";
@@ -32,7 +32,8 @@ import { type LoadedInfo, LoadedEncoder, LoadedSeq2Seq } from "./kind-models.js"
 import { GgufSource, SafetensorsSource, rawTensor } from "./sources.js";
 import { chatTemplateFromFolder, TEXT_TO_TEXT_TEMPLATE } from "./chat-template.js";
 import { type ModelInfo, readModelInfo } from "./model-info.js";
-import { type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
+import { type AdapterChoice, type ForwardItem, type SequenceState, type ServedModel, type TextModel, withArticle } from "./model-api.js";
+import type { LoraSlots } from "./lora-slots.js";
 
 export interface LoadModelOptions {
   threads?: number;
@@ -46,6 +47,9 @@ export interface LoadModelOptions {
   repack?: boolean;
   /** The families to load from (default: MODEL_REGISTRY, every family Zhiyu implements). */
   registry?: ModelRegistry;
+  /** Element type of each sequence's KV cache: "f32" (default) or "f16" (half the bytes, as llama.cpp's
+   *  -ctk/-ctv f16; values rounded when written). */
+  kvCacheType?: KvCacheType;
 }
 
 /** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. An encoded
@@ -127,6 +131,8 @@ export class LoadedModel implements TextModel {
   readonly kind = "causal-lm" as const;
   readonly vocabSize: number;
   readonly embeddingDim: number;
+  /** Adapters chosen per sequence (attachLoraSlots, zhiyu serve --lora); null: every sequence runs the same weights. */
+  loraSlots: LoraSlots | null = null;
   constructor(
     readonly id: string,
     readonly architecture: string,
@@ -147,8 +153,15 @@ export class LoadedModel implements TextModel {
     this.embeddingDim = config.hiddenSize;
   }
 
+  /** Element type of the caches createSequence makes (LoadModelOptions.kvCacheType). */
+  kvCacheType: KvCacheType = "f32";
+
+  get loraAdapters(): ReadonlyMap<string, number> | undefined {
+    return this.loraSlots?.defaults;
+  }
+
   createSequence(): SequenceState {
-    return new Sequence(new KvCache(this.model.cacheShape(this.contextLength)));
+    return new Sequence(new KvCache({ ...this.model.cacheShape(this.contextLength), dtype: this.kvCacheType }));
   }
 
   forward(batch: readonly ForwardItem[]): Float32Array[] {
@@ -166,7 +179,11 @@ export class LoadedModel implements TextModel {
           throw new RangeError(`[forward] batch[${i}]: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
         }
       }
-      return { ids: item.tokens, cache: item.seq.cache };
+      if (item.adapters && item.adapters.size > 0) {
+        if (!this.loraSlots) throw new Error(`[forward] batch[${i}] asks for LoRA adapters but none are loaded for per-sequence use (attachLoraSlots)`);
+        this.loraSlots.check(item.adapters, `batch[${i}]`);
+      }
+      return { ids: item.tokens, cache: item.seq.cache, adapters: item.adapters };
     });
     // A step that mixes single-token decodes with prompt chunks runs as two passes, so the decodes still get the
     // backend's fused decode path (it takes single-token steps only). Rows do not interact: each group's
@@ -184,10 +201,17 @@ export class LoadedModel implements TextModel {
     return this.forwardItems(items);
   }
 
-  private forwardItems(items: { ids: readonly number[]; cache: KvCache }[]): Float32Array[] {
+  private forwardItems(items: { ids: readonly number[]; cache: KvCache; adapters?: AdapterChoice }[]): Float32Array[] {
     const v = this.vocabSize;
+    const slots = this.loraSlots;
     return noGrad(() => tidy(() => {
-      const t = this.model.forwardSegments(items);
+      slots?.select(items.map((it) => it.ids.length), items.map((it) => it.adapters));
+      let t: Tensor;
+      try {
+        t = this.model.forwardSegments(items);
+      } finally {
+        slots?.clear();
+      }
       // The logits are a fresh contiguous f32 tensor: copy each row straight out of its storage (the generic
       // toFloat32Array walks element by element, ~1 ms per 32k-vocab step).
       const flat = t.isContiguous && t.dtype === "f32" ? (t.storage("forward") as Float32Array).subarray(t.offset, t.offset + t.size)
@@ -210,20 +234,34 @@ export class LoadedModel implements TextModel {
 /** Loads a causal LM (.gguf file or Hugging Face folder) for generation, chat and the server; a model of another
  *  kind is refused naming the file and its kind (loadAnyModel loads every kind). */
 export async function loadModel(modelPath: string, options: LoadModelOptions = {}): Promise<TextModel & LoadedModel> {
+  checkKvCacheType(options.kvCacheType);
   const opened = await openModel(modelPath, options);
   if (opened.network.kind !== "causal-lm") {
     const causal = (options.registry ?? MODEL_REGISTRY).all.filter((f) => f.kind === "causal-lm").map((f) => f.id);
     throw new ModelLoadError(`${modelPath}: ${opened.family.id} is ${withArticle(opened.network.kind)} model; generation, chat and ` +
       `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
   }
-  return causalModel(opened, opened.network.network, modelPath);
+  const model = causalModel(opened, opened.network.network, modelPath);
+  model.kvCacheType = options.kvCacheType ?? "f32";
+  return model;
+}
+
+function checkKvCacheType(t: unknown): void {
+  if (t !== undefined && !KV_CACHE_TYPES.includes(t as KvCacheType)) {
+    throw new ModelLoadError(`kvCacheType ${JSON.stringify(t)}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
+  }
 }
 
 /** Loads a model of any kind (causal LM, encoder, seq2seq), tagged by `kind`. */
 export async function loadAnyModel(modelPath: string, options: LoadModelOptions = {}): Promise<ServedModel> {
+  checkKvCacheType(options.kvCacheType);
   const opened = await openModel(modelPath, options);
   const n = opened.network;
-  if (n.kind === "causal-lm") return causalModel(opened, n.network, modelPath);
+  if (n.kind === "causal-lm") {
+    const model = causalModel(opened, n.network, modelPath);
+    model.kvCacheType = options.kvCacheType ?? "f32";
+    return model;
+  }
   const info: LoadedInfo = { id: opened.id, architecture: opened.architecture, vocabSize: opened.config.vocabSize,
     hiddenSize: opened.config.hiddenSize, contextLength: opened.contextLength, tokenizer: opened.tokenizer,
     stopTokenIds: opened.stopTokenIds, generationDefaults: opened.generationDefaults, backend: opened.backend };

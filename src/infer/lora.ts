@@ -2,14 +2,17 @@
 // adapters, checks them against the loaded model (layers, shapes, architecture) and attaches them to its network's
 // parameters, so every matmul of an adapted layer adds scale · B (A x) over the base weights, which stay as loaded
 // (f32, or GGUF-encoded and never decoded). parseLoraArg reads "PATH[:scale]" and "NAME=PATH[:scale]".
-// Leaves out: merging at load (use `zhiyu lora merge`), hot-swapping adapters under a running batch (the server
-// selects per-row factors instead: see AdapterSlots).
+// attachLora fixes adapters for every sequence (generate --lora); attachLoraSlots loads several for per-sequence
+// choice (serve --lora NAME=PATH[:scale]; the per-row factors are set by lora-slots.ts).
+// Leaves out: merging at load (use `zhiyu lora merge`), loading or unloading adapters while serving.
 import { existsSync } from "node:fs";
 import type { Weight } from "../models/embed.js";
 import { LoraAdapter, LoraError, makeModule } from "../models/adapters/lora.js";
 import { readLoraAdapter, reorderRows } from "../models/adapters/lora-files.js";
 import { MODEL_REGISTRY } from "../models/registry.js";
 import type { LoadedModel } from "./load.js";
+import { LoraSlots } from "./lora-slots.js";
+import { type LowRankAdapter, isAdaptedWeight } from "../tensor/index.js";
 
 export interface LoraArg {
   name: string;
@@ -69,4 +72,25 @@ export function attachLora(model: LoadedModel, adapters: ReadonlyArray<{ adapter
   for (const { adapter, scale } of adapters) {
     for (const [k, v] of adapter.attach(params, { scale })) params.set(k, v);
   }
+}
+
+/** Attaches named adapters for per-sequence choice: each starts at scale 0 (off) and a forward item's `adapters`
+ *  turn them on for its rows. Names must be unique. */
+export function attachLoraSlots(model: LoadedModel, adapters: ReadonlyArray<{ name: string; adapter: LoraAdapter; scale: number }>): LoraSlots {
+  if (model.loraSlots) throw new LoraError(`[lora] model '${model.id}' already has per-request adapters attached`);
+  const seen = new Set<string>();
+  const params = networkParams(model);
+  const entries = adapters.map(({ name, adapter, scale }) => {
+    if (seen.has(name)) throw new LoraError(`[lora] two adapters are named '${name}'; give each --lora NAME=PATH a different NAME`);
+    seen.add(name);
+    const layers: LowRankAdapter[] = [];
+    for (const [k, v] of adapter.attach(params)) {
+      if (params.get(k) === v) continue;
+      params.set(k, v);
+      if (isAdaptedWeight(v)) layers.push(v.adapters[v.adapters.length - 1]!);
+    }
+    return { name, baseScale: adapter.scale, defaultScale: scale, layers };
+  });
+  model.loraSlots = new LoraSlots(entries);
+  return model.loraSlots;
 }

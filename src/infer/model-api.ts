@@ -25,10 +25,15 @@ export interface SequenceState {
   fork?(): SequenceState;
 }
 
+/** LoRA adapters a sequence runs with: name → scale (undefined or empty: the base model). */
+export type AdapterChoice = ReadonlyMap<string, number>;
+
 export interface ForwardItem {
   seq: SequenceState;
   /** New tokens to append: a whole prompt (prefill) or one sampled token (decode). */
   tokens: readonly number[];
+  /** Adapters for this item (names from TextModel.loraAdapters); a sequence keeps one choice for its whole life. */
+  adapters?: AdapterChoice;
 }
 
 export interface TextModel {
@@ -49,6 +54,8 @@ export interface TextModel {
   readonly stopTokenIds: readonly number[];
   /** Default sampling settings from generation_config.json, if any. */
   readonly generationDefaults: Readonly<Record<string, number>>;
+  /** LoRA adapters loaded for per-sequence use (zhiyu serve --lora NAME=PATH[:scale]): name → default scale. */
+  readonly loraAdapters?: ReadonlyMap<string, number>;
   /** What the model's files say about it (its name, whether it was trained for tool calls; model-info.ts). Every
    *  loaded model has it, so each server, chat or desk that serves the model describes it the same way; a test
    *  fake may leave it out. */

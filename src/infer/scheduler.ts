@@ -14,12 +14,15 @@
 // of its inputs per step (at most prefillChunk tokens, at least one input) through the model's batch embedder, so a
 // request with thousands of long inputs never holds the event loop for more than one step, and a disconnect or the
 // deadline ends it between slices.
+// LoRA: a request may name adapters (SequenceRequest.adapters); rows with different adapters share a step (the model
+// sets per-row adapter factors), and a kept cache is reused only by a request with the same adapters.
 // A seq2seq model (T5) runs through the same loop: an admitted request's prompt is its source, encoded once when
 // its sequence is created; the sequence then feeds the decoder start token and one sampled token per step, batched
 // with every other sequence's decoder step. Its prompt is checked against the source limit, its reply against the
 // target limit (promptLimit, replyRoom); no prefix reuse (a decoder cache depends on the whole source).
 // Leaves out: sharing one prefix between several live sequences (copy-on-write caches), priorities.
-import { batchEmbedderOf, requireKind, type BatchEmbedder, type GenerativeModel, type Seq2SeqModel, type SequenceState, type ForwardItem } from "./model-api.js";
+import { batchEmbedderOf, requireKind, type AdapterChoice, type BatchEmbedder, type GenerativeModel, type Seq2SeqModel, type SequenceState, type ForwardItem } from "./model-api.js";
+import { adapterKey } from "./lora-slots.js";
 import type { Sampler } from "./sampler.js";
 import type { TokenConstraint } from "./grammar/token-mask.js";
 
@@ -54,6 +57,8 @@ export interface SequenceRequest {
   signal?: AbortSignal;
   /** Wall-clock deadline (Date.now() ms); past it the sequence ends with "length". */
   deadline?: number;
+  /** LoRA adapters this sequence runs with (TextModel.loraAdapters names); rides in the same steps as the others. */
+  adapters?: AdapterChoice;
 }
 
 export interface SequenceResult {
@@ -142,7 +147,7 @@ export class Scheduler {
   private readonly embedding: EmbedActive[] = [];
   private readonly embedder: BatchEmbedder;
   /** Finished sequences kept for prefix reuse, most recently finished first. */
-  private idle: { seq: SequenceState; tokens: number[] }[] = [];
+  private idle: { seq: SequenceState; tokens: number[]; adapters: string }[] = [];
   private readonly active: Active[] = [];
   private running = false;
   /** Steps run and sequences they carried since start (batching efficiency = batchedItems / steps). */
@@ -336,7 +341,7 @@ export class Scheduler {
     // A prompt longer than one chunk feeds its next chunk; the logits of a partial prefill are not sampled from.
     const fed = batch.map((a) => (a.pending.length > this.prefillChunk ? a.pending.slice(0, this.prefillChunk) : a.pending));
     batch.forEach((a, i) => a.cached.push(...fed[i]));
-    const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i] }));
+    const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i], adapters: a.req.adapters }));
     let logits: Float32Array[];
     try {
       logits = this.model.forward(items);
@@ -394,9 +399,11 @@ export class Scheduler {
       a.history = [this.seq2seq.decoderStartTokenId]; // penalties look at the target side, as transformers does
       return;
     }
+    const adapters = adapterKey(a.req.adapters);
     let best = -1;
     let bestLen = 0;
     this.idle.forEach((entry, i) => {
+      if (entry.adapters !== adapters) return; // a cache computed with other adapters holds other keys and values
       const t = entry.tokens;
       let n = 0;
       while (n < t.length && n < prompt.length && t[n] === prompt[n]) n++;
@@ -427,7 +434,7 @@ export class Scheduler {
     if (a.seq) {
       // A cache is worth keeping only if every fed token is in it (not after an error mid-forward).
       if (this.prefixReuse && (reason === "stop" || reason === "length") && a.seq.length === a.cached.length) {
-        this.idle.unshift({ seq: a.seq, tokens: a.cached });
+        this.idle.unshift({ seq: a.seq, tokens: a.cached, adapters: adapterKey(a.req.adapters) });
         while (this.idle.length > this.parallel) this.idle.pop()!.seq.dispose();
       } else a.seq.dispose();
     }

@@ -41,6 +41,7 @@ export function engineChatClient(engine: Engine, options: LocalChatOptions = {})
         logitBias: new Map(),
         topLogprobs: null,
         ignoreEos: false,
+        lora: null,
         tools: req.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })),
         toolChoice: req.tools.length > 0 ? req.toolChoice : "none",
         parallelToolCalls: true,

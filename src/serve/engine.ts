@@ -258,6 +258,7 @@ export class Engine {
           constraint: this.constraintFor(job, maxTokens),
           stopTokenIds: new Set(p.ignoreEos ? [] : this.model.stopTokenIds),
           topLogprobs: p.topLogprobs,
+          adapters: p.adapters,
           signal: cancel.signal,
           deadline,
           onToken: (event) => {

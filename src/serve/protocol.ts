@@ -35,6 +35,16 @@ export interface GenerationParams {
   user?: string;
   /** llama.cpp extension: keep generating past EOS / end-of-turn (benchmarks use it for fixed lengths). */
   ignoreEos: boolean;
+  /** llama-server extension `lora`: [{id, scale}] — adapters by index (--lora order) or name; null: not given. */
+  lora: LoraRequest[] | null;
+  /** The adapters this request runs with, resolved by the route from `model` and `lora` (serve/lora-select.ts). */
+  adapters?: ReadonlyMap<string, number>;
+}
+
+export interface LoraRequest {
+  id: number | string;
+  /** Absent: the adapter's --lora scale. */
+  scale?: number;
 }
 
 export interface ChatRequest extends GenerationParams {
@@ -194,7 +204,25 @@ function generationParams(o: Json, maxN: number): GenerationParams {
     topLogprobs: null,
     user: optString(o, "user"),
     ignoreEos: optBool(o, "ignore_eos", false),
+    lora: loraField(o.lora),
   };
+}
+
+function loraField(v: unknown): LoraRequest[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.length > 64) throw wrongType("lora", "an array of (at most 64) {\"id\": index or name, \"scale\": number}", v);
+  return v.map((e, i) => {
+    if (typeof e !== "object" || e === null || Array.isArray(e)) throw wrongType(`lora[${i}]`, "an object {\"id\", \"scale\"}", e);
+    const id = (e as Json).id;
+    if (!(typeof id === "string" && id.length > 0) && !(Number.isInteger(id) && (id as number) >= 0)) {
+      throw wrongType(`lora[${i}].id`, "an adapter index (0, 1, … in --lora order) or name", id);
+    }
+    const scale = (e as Json).scale;
+    if (scale !== undefined && scale !== null && (typeof scale !== "number" || !Number.isFinite(scale) || Math.abs(scale) > 100)) {
+      throw invalid(`lora[${i}].scale`, `'lora[${i}].scale' is ${preview(scale)}; expected a number in [-100, 100]`);
+    }
+    return { id: id as number | string, scale: typeof scale === "number" ? scale : undefined };
+  });
 }
 
 /** Text of a message content: a string, null, or an array of parts whose text parts are concatenated. */

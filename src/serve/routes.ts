@@ -15,6 +15,7 @@ import type { Tool } from "../tools/tool.js";
 import { engineChatClient } from "./agent-client.js";
 import { fitChatRequest, historyNotice } from "./history-fit.js";
 import { maskPii } from "../core/pii.js";
+import { adapterNames, selectAdapters } from "./lora-select.js";
 
 export interface RouteContext {
   engine: Engine;
@@ -44,11 +45,9 @@ function responseBase(prefix: string, model: string) {
   return { id: id(prefix), created: Math.floor(Date.now() / 1000), model, system_fingerprint: FINGERPRINT };
 }
 
-function checkModel(ctx: RouteContext, model: string): void {
-  if (!ctx.modelNames.includes(model)) {
-    throw new ApiError(404, `The model '${model}' does not exist; this server serves '${ctx.modelNames[0]}' (see GET /v1/models).`,
-      "invalid_request_error", "model", "model_not_found");
-  }
+/** The model name (the served model's or a LoRA adapter's) and the request's adapters (lora-select.ts). */
+function checkModel(ctx: RouteContext, params: GenerationParams): void {
+  selectAdapters(ctx.engine.model, ctx.modelNames, params);
 }
 
 function usage(promptTokens: number, completionTokens: number, cachedTokens = 0) {
@@ -65,8 +64,10 @@ function toolCallsJson(calls: ParsedToolCall[]) {
   return calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } }));
 }
 
-export function listModels(ctx: Pick<RouteContext, "modelNames" | "createdAt">) {
-  return { object: "list", data: [modelObject(ctx, ctx.modelNames[0])] };
+/** The model, then its LoRA adapters (as vLLM lists them, with `parent`). */
+export function listModels(ctx: Pick<RouteContext, "modelNames" | "createdAt"> & { engine?: Engine }) {
+  const adapters = ctx.engine ? adapterNames(ctx.engine.model) : [];
+  return { object: "list", data: [modelObject(ctx, ctx.modelNames[0]), ...adapters.map((n) => ({ ...modelObject(ctx, n), parent: ctx.modelNames[0] }))] };
 }
 
 export function modelObject(ctx: Pick<RouteContext, "modelNames" | "createdAt">, name: string) {
@@ -88,7 +89,8 @@ function observeFirstToken(ctx: RouteContext): () => void {
 /** POST /v1/chat/completions. Returns the JSON body, or null when it streamed the response itself. */
 export async function chatCompletions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
   const parsed = parseChatRequest(body);
-  checkModel(ctx, parsed.model);
+  checkModel(ctx, parsed);
+  if (parsed.serverTools && parsed.adapters) throw invalid("zhiyu_tools", "zhiyu_tools runs the base model; it cannot be combined with LoRA adapters");
   if (parsed.serverTools) return agentCompletion(ctx, parsed, res);
   const { req, dropped } = fitChatRequest(ctx.engine, parsed);
   const notice = dropped > 0 ? historyNotice(dropped, ctx.engine.contextLength) : {};
@@ -272,7 +274,7 @@ function legacyLogprobs(entries: LogprobEntry[], startOffset: number) {
 /** POST /v1/completions. */
 export async function completions(ctx: RouteContext, body: unknown, res: ServerResponse): Promise<unknown | null> {
   const req = parseCompletionRequest(body);
-  checkModel(ctx, req.model);
+  checkModel(ctx, req);
   if (req.suffix !== null && req.suffix.length > 0) throw invalid("suffix", "'suffix' (fill-in-the-middle) is not supported");
   const prompts = req.prompts.map((p, i) => ctx.engine.encodePrompt(p, req.prompts.length > 1 ? `prompt[${i}]` : "prompt"));
   prompts.forEach((ids, i) => ctx.engine.budget(ids, req, req.prompts.length > 1 ? `prompt[${i}]` : "prompt"));
@@ -343,7 +345,10 @@ export function float32ToBase64(v: Float32Array): string {
 /** POST /v1/embeddings: mean-pooled final hidden states, L2-normalised (as llama.cpp's server does by default). */
 export async function embeddings(ctx: RouteContext, body: unknown): Promise<unknown> {
   const req = parseEmbeddingRequest(body);
-  checkModel(ctx, req.model);
+  if (!ctx.modelNames.includes(req.model)) { // embeddings come from the base model only
+    throw new ApiError(404, `The model '${req.model}' does not exist for embeddings; this server embeds with '${ctx.modelNames[0]}' (see GET /v1/models).`,
+      "invalid_request_error", "model", "model_not_found");
+  }
   const model = ctx.engine.model;
   if (req.dimensions !== null && req.dimensions !== model.embeddingDim) {
     throw invalid("dimensions", `this model's embeddings have ${model.embeddingDim} dimensions; 'dimensions' = ${req.dimensions} is not supported`);

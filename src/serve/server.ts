@@ -24,6 +24,7 @@ import { Metrics } from "./metrics.js";
 import { checkJsonDepth } from "./protocol.js";
 import { chatCompletions, completions, embeddings, listModels, modelObject, type RouteContext } from "./routes.js";
 import type { Tool } from "../tools/tool.js";
+import { adapterNames } from "./lora-select.js";
 import type { BertEncoder } from "../infer/encoder.js";
 import { type EncoderService, encoderEmbedder, noChatModel, rerank } from "./encoder-routes.js";
 
@@ -219,7 +220,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         } catch {
           throw new ApiError(400, `the model name '${raw.slice(0, 80)}' has a malformed percent-escape`, "invalid_request_error", "model", "invalid_url");
         }
-        const known = (chat && modelNames.includes(name)) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
+        const known = (chat && (modelNames.includes(name) || adapterNames(model).includes(name))) || [embeddingService, rerankService].some((svc) => svc?.names.includes(name));
         if (!known) throw new ApiError(404, `The model '${name}' does not exist`, "invalid_request_error", "model", "model_not_found");
         sendJson(res, 200, modelObject(ctx, name));
         return;

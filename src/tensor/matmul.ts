@@ -34,8 +34,9 @@ export interface LowRankAdapter {
   scale: number;
   /** Applied to x before A (LoRA dropout in training); absent = identity. */
   dropout?: (x: Tensor) => Tensor;
-  /** [N, 1] per-row factors, or null for every row: lets rows of one packed batch use different adapters. */
-  rowScale?: Tensor | null;
+  /** [N, 1] per-row factors, or null for every row: lets rows of one packed batch use different adapters. A
+   *  function gets the row count of x (a network's packed tokens, or one row per sequence at its output head). */
+  rowScale?: Tensor | null | ((rows: number) => Tensor | null);
 }
 
 /** A frozen base matrix (f32 or kept in its GGUF encoding) with low-rank adapters: linear() computes
@@ -202,7 +203,15 @@ function adaptedLinear(x: Tensor, w: AdaptedWeight, bias: Tensor | null | undefi
     if (ad.scale === 0) continue;
     const h = linear(ad.dropout ? ad.dropout(x) : x, ad.a, null, opts); // [.., r]
     let delta = mul(linear(h, ad.b, null, opts), ad.scale); // [.., out]
-    if (ad.rowScale) delta = mul(delta, ad.rowScale.rank === delta.rank ? ad.rowScale : reshape(ad.rowScale, [...delta.shape.slice(0, -1), 1]));
+    const rowScale = typeof ad.rowScale === "function" ? ad.rowScale(x.size / x.shape[x.rank - 1]) : ad.rowScale;
+    if (rowScale) {
+      const rows = delta.size / delta.shape[delta.rank - 1];
+      if (rowScale.size !== rows) {
+        throw new OpError("linear", `adapter row factors ${fmtShape(rowScale.shape)} do not fit ${rows} rows of ${fmtShape(delta.shape)}; ` +
+          "give one factor per row of x");
+      }
+      delta = mul(delta, reshape(rowScale, [...delta.shape.slice(0, -1), 1]));
+    }
     y = add(y, delta);
   }
   return y;

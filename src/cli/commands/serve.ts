@@ -4,13 +4,15 @@
 // (src/infer/model-info.ts), with one access-log line per request on stdout (--quiet turns it off). With only
 // --embedding-model / --rerank-model (BERT-family encoders for /v1/embeddings and /v1/rerank) it serves no chat model.
 // Leaves out: TLS, daemonising.
-import { loadAnyModel } from "../../infer/load.js";
+import path from "node:path";
+import { LoadedModel, loadAnyModel } from "../../infer/load.js";
+import { attachLoraSlots, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { loadEncoder } from "../../infer/encoder.js";
 import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../default-model.js";
-import { intFlag, listFlag, parseFlags } from "../flags.js";
+import { intFlag, kvTypeFlag, listFlag, parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu serve [--model PATH] [options]
 
@@ -32,7 +34,12 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --ctx N             context length in tokens (default: the model's; larger values override the file's)
   --timeout S         per-request time limit in seconds (default 600)
   --threads N         compute threads
+  --kv-type f32|f16   KV cache element type (default f32; f16 halves its memory and long-context reads)
   --alias NAME        another name clients may use in 'model' (repeatable)
+  --lora NAME=PATH[:scale]  a LoRA adapter (PEFT folder or llama.cpp .gguf adapter) requests may choose (repeatable):
+                      'model': NAME runs it at its scale (default 1), or the llama-server field
+                      "lora": [{"id": index or NAME, "scale": x}]; other requests run the base model. Requests
+                      with different adapters share decode steps
   --tools LIST        tools the server runs itself for requests with "zhiyu_tools": true (and the page's
                       "server tools" switch): calculator, search
   --docs DIR          documents folder for the search tool (indexed incrementally into DIR/.zhiyu/)
@@ -51,7 +58,8 @@ export async function run(argv: string[]): Promise<number | void> {
     options: {
       model: { type: "string" }, "embedding-model": { type: "string" }, "rerank-model": { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
       parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
-      threads: { type: "string" }, alias: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+      threads: { type: "string" }, "kv-type": { type: "string" }, alias: { type: "string", multiple: true }, lora: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
       tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
       mcp: { type: "string", multiple: true }, quiet: { type: "boolean" },
       cors: { type: "string", multiple: true }, "host-name": { type: "string", multiple: true },
@@ -90,13 +98,20 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx });
+  const kvCacheType = kvTypeFlag(values["kv-type"], HELP);
+  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx, kvCacheType });
   if (loaded?.kind === "encoder") {
     loaded.dispose();
     throw new UsageError(`--model ${values.model}: ${loaded.architecture} is an encoder model; it cannot serve completions or chat. ` +
       `Serve it with --embedding-model (or --rerank-model) instead\n\n${HELP}`);
   }
   const model = loaded;
+  if (values.lora && values.lora.length > 0) {
+    if (!(model instanceof LoadedModel)) throw new UsageError("--lora needs a causal LM (--model PATH) to attach the adapters to");
+    const loras = values.lora.map((a) => parseLoraArg(a));
+    attachLoraSlots(model, loras.map((l) => ({ name: l.name === l.path ? path.basename(l.path).replace(/\.gguf$/i, "") : l.name,
+      adapter: readAdapterFor(model, l.path, isGgufPath(values.model!)), scale: l.scale })));
+  }
   const info = model?.info ?? null;
   const encoder = (flag: "embedding-model" | "rerank-model") => {
     const p = values[flag];
@@ -137,6 +152,7 @@ export async function run(argv: string[]): Promise<number | void> {
   if (model && info) {
     console.log(`zhiyu serve: ${info.name} (${model.architecture}, context ${server.engine.contextLength}, ${parallel} slots)`);
     console.log(`  chat page   ${server.url}/`);
+    for (const [name, scale] of (model instanceof LoadedModel ? model.loraAdapters : undefined) ?? []) console.log(`  lora        ${name} (scale ${scale}): 'model': "${name}"`);
   }
   if (embeddingModel) console.log(`  embeddings  ${embeddingModel.id} (bert, ${embeddingModel.config.hiddenSize} dims, ${embeddingModel.defaultPooling} pooling) at ${server.url}/v1/embeddings`);
   if (rerankModel) console.log(`  rerank      ${rerankModel.id} at ${server.url}/v1/rerank`);

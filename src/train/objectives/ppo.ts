@@ -1,0 +1,231 @@
+// PPO for RLHF as InstructGPT ran it and TRL's PPOTrainer computes it (the arithmetic is ppo-math.ts), as an
+// objective of the one training loop with rollout phases: every numPpoEpochs × numMiniBatches steps a rollout phase
+// takes the next `promptsPerRollout` prompts, samples one response each through the injected SequenceGenerator
+// (the inference engine over the policy's live weights), and records — without gradients — the policy's per-token
+// log-probs (logits / temperature) and values, the frozen reference's log-probs and the reward model's score of
+// each response (Zhiyu's `rm`, read at the last response token); then the KL-penalised per-token rewards, GAE and
+// whitened advantages. Each following step trains one minibatch of that rollout (numPpoEpochs passes over it, a
+// seeded shuffle per pass) with the clipped policy loss plus vf_coef × the clipped value loss; the value head sits
+// on the policy's trunk (TrainModel.withValueHead). A resumed run starts a fresh rollout phase.
+// Leaves out: adaptive KL control (β is fixed), PPO-ptx (pretraining-loss mix), reward whitening, a missing-EOS
+// penalty, a separate critic model.
+import { Rng } from "../../core/rng.js";
+import { crossEntropy, fromTypedArray, mul, neg, noGrad, tidy } from "../../tensor/index.js";
+import { seededPermutation, type BatchPosition } from "../batches.js";
+import { EpochBatches } from "../epoch-batches.js";
+import type { TrainModel } from "../model.js";
+import type { ObjectiveContext, ObjectiveLoss, SequenceGenerator, TrainingObjective } from "../objective.js";
+import type { RlExample } from "./grpo.js";
+import { type PpoMathSettings, INVALID_LOGPROB, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "./ppo-math.js";
+
+const IGNORE = -100;
+
+export interface PpoSettings extends PpoMathSettings {
+  promptsPerRollout: number;
+  numMiniBatches: number;
+  numPpoEpochs: number;
+  maxNewTokens: number;
+  temperature: number;
+}
+
+export const DEFAULT_PPO: Omit<PpoSettings, keyof PpoMathSettings> = { promptsPerRollout: 8, numMiniBatches: 1, numPpoEpochs: 4, maxNewTokens: 53, temperature: 0.7 };
+
+export function checkPpoSettings(s: PpoSettings): void {
+  const int = (v: number, min: number, flag: string) => {
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`PPO: ${flag} ${v}; expected an integer ≥ ${min}`);
+  };
+  int(s.promptsPerRollout, 1, "--prompts-per-rollout");
+  int(s.numMiniBatches, 1, "--num-mini-batches");
+  int(s.numPpoEpochs, 1, "--ppo-epochs");
+  int(s.maxNewTokens, 1, "--max-new-tokens");
+  if (s.promptsPerRollout % s.numMiniBatches !== 0) {
+    throw new RangeError(`PPO: --prompts-per-rollout ${s.promptsPerRollout} does not split into --num-mini-batches ${s.numMiniBatches}`);
+  }
+  if (!(s.temperature > 0)) throw new RangeError(`PPO: --temperature ${s.temperature}; sampling needs a temperature > 0`);
+  if (!(s.klCoef >= 0) || !(s.cliprange > 0) || !(s.cliprangeValue > 0) || !(s.vfCoef >= 0)) {
+    throw new RangeError("PPO: --kl-coef and --vf-coef must be ≥ 0, --cliprange and --cliprange-value > 0");
+  }
+  if (!(s.gamma >= 0 && s.gamma <= 1) || !(s.lam >= 0 && s.lam <= 1)) throw new RangeError("PPO: --gamma and --lam must be in [0, 1]");
+}
+
+/** One rollout phase's rows: prompt ++ response slots (right-padded), and per-token values in that layout. */
+interface Rollout {
+  inputs: Int32Array;
+  targets: Int32Array;
+  rows: number;
+  seq: number;
+  oldLogprobs: Float32Array;
+  oldValues: Float32Array;
+  advantages: Float32Array;
+  returns: Float32Array;
+  padding: Uint8Array;
+  paddingP1: Uint8Array;
+  metrics: Record<string, number>;
+}
+
+interface PpoBatch {
+  rollout: Rollout;
+  rowIndex: Int32Array;
+}
+
+/** Rows of a rollout subset (a minibatch). */
+function pick(r: Rollout, idx: ArrayLike<number>): Omit<Rollout, "metrics"> {
+  const n = idx.length, S = r.seq;
+  const rows = <T extends Int32Array | Float32Array | Uint8Array>(a: T): T => {
+    const out = new (a.constructor as new (n: number) => T)(n * S);
+    for (let k = 0; k < n; k++) out.set(a.subarray(idx[k]! * S, (idx[k]! + 1) * S), k * S);
+    return out;
+  };
+  return { inputs: rows(r.inputs), targets: rows(r.targets), rows: n, seq: S, oldLogprobs: rows(r.oldLogprobs), oldValues: rows(r.oldValues),
+    advantages: rows(r.advantages), returns: rows(r.returns), padding: rows(r.padding), paddingP1: rows(r.paddingP1) };
+}
+
+export class PpoObjective implements TrainingObjective<PpoBatch> {
+  readonly name = "ppo";
+  readonly seq: number;
+  readonly tokensPerMicroBatch: number;
+  readonly batchesPerEpoch: number;
+  readonly frozenModels: ReadonlyMap<string, TrainModel>;
+  private readonly prompts: EpochBatches;
+  private phase: { rollout: Rollout; order: Int32Array[] } | null = null;
+
+  constructor(private readonly examples: readonly RlExample[], private readonly s: PpoSettings, private readonly policy: TrainModel,
+    private readonly reference: TrainModel, private readonly rewardModel: TrainModel, private readonly stopIds: readonly number[],
+    private readonly pad: number, private readonly seed: number) {
+    checkPpoSettings(s);
+    if (!policy.params.has("v_head.weight")) throw new RangeError("PPO: the policy needs a value head (TrainModel.withValueHead)");
+    if (rewardModel.scoreLabels !== 1) throw new RangeError("PPO: the reward model must be a one-label sequence classifier (zhiyu rm train makes one)");
+    if (rewardModel.vocabSize !== policy.vocabSize) {
+      throw new RangeError(`PPO: the reward model's vocabulary (${rewardModel.vocabSize}) differs from the policy's (${policy.vocabSize}); they must share a tokenizer`);
+    }
+    if (examples.length < s.promptsPerRollout) throw new RangeError(`PPO: ${examples.length} prompts, fewer than --prompts-per-rollout ${s.promptsPerRollout}`);
+    this.prompts = new EpochBatches(examples.length, s.promptsPerRollout, seededPermutation(seed));
+    this.batchesPerEpoch = this.prompts.batchesPerEpoch * s.numPpoEpochs * s.numMiniBatches;
+    this.seq = Math.max(...examples.map((e) => e.promptIds.length)) + s.maxNewTokens - 1;
+    this.tokensPerMicroBatch = this.seq * (s.promptsPerRollout / s.numMiniBatches);
+    this.frozenModels = new Map([["reference", reference], ["reward", rewardModel]]);
+  }
+
+  private logprobs(m: TrainModel, inputs: Int32Array, targets: Int32Array, rows: number, seq: number) {
+    const logits = m.logits(inputs, rows, seq);
+    return neg(crossEntropy(mul(logits, 1 / (this.s.temperature + 1e-7)), fromTypedArray(targets, [rows, seq]), { ignoreIndex: IGNORE, reduction: "none" }));
+  }
+
+  private async rolloutPhase(generator: SequenceGenerator, step: number): Promise<Rollout> {
+    const s = this.s, T = s.maxNewTokens, pad = this.pad;
+    const picked = [...this.prompts.next()].map((i) => this.examples[i]!);
+    const outs = await generator.generate(this.policy, picked.map((e) => e.promptIds), { maxNewTokens: T, temperature: s.temperature,
+      stopIds: this.stopIds, seed: (this.seed * 7919 + step * 104729) >>> 0 });
+    const B = picked.length;
+    const responses = new Int32Array(B * T).fill(pad);
+    outs.forEach((o, b) => responses.set(o.ids.subarray(0, T), b * T));
+    const lengths = sequenceLengths(responses, B, T, pad);
+    const { padding: padT, paddingP1: padP1T } = paddingMasks(lengths, T);
+    // Rows prompt ++ the first T − 1 response slots; response slot t is scored at input position P − 1 + t.
+    const S = Math.max(...picked.map((e) => e.promptIds.length)) + T - 1;
+    const at = (b: number, t: number) => b * S + picked[b]!.promptIds.length - 1 + t;
+    const inputs = new Int32Array(B * S).fill(pad);
+    const targets = new Int32Array(B * S).fill(IGNORE);
+    picked.forEach((e, b) => {
+      inputs.set(e.promptIds, b * S);
+      inputs.set(responses.subarray(b * T, b * T + T - 1), b * S + e.promptIds.length);
+      for (let t = 0; t <= lengths[b]!; t++) targets[at(b, t)] = responses[b * T + t]!;
+    });
+    const gather = (full: Float32Array, fill: (b: number, t: number) => number) =>
+      Float32Array.from({ length: B * T }, (_, i) => fill(Math.floor(i / T), i % T) ? INVALID_LOGPROB : full[at(Math.floor(i / T), i % T)]!);
+    const { lp, ref, val } = noGrad(() => tidy(() => ({
+      lp: this.logprobs(this.policy, inputs, targets, B, S).toFloat32Array(),
+      ref: this.logprobs(this.reference, inputs, targets, B, S).toFloat32Array(),
+      val: this.policy.values(inputs, B, S).toFloat32Array(),
+    })));
+    const logprobs = gather(lp, (b, t) => padT[b * T + t]!);
+    const refLogprobs = gather(ref, (b, t) => padT[b * T + t]!);
+    const values = Float32Array.from({ length: B * T }, (_, i) => (padP1T[i] ? 0 : val[at(Math.floor(i / T), i % T)]!));
+    const scores = this.score(picked, responses, lengths);
+    const { kl, rewards } = klPenalisedRewards(logprobs, refLogprobs, scores, lengths, T, s.klCoef, s.klEstimator);
+    const g = gae(rewards, values, B, T, s.gamma, s.lam);
+    const advantages = whitenAdvantages(g.advantages, padT);
+    // Back into the row layout (positions outside the response count as padding).
+    const spread = (x: Float32Array, fill: number) => {
+      const out = new Float32Array(B * S).fill(fill);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[at(b, t)] = x[b * T + t]!;
+      return out;
+    };
+    const mask = (m: Uint8Array) => {
+      const out = new Uint8Array(B * S).fill(1);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out[at(b, t)] = m[b * T + t]!;
+      return out;
+    };
+    const padding = mask(padT);
+    const oldLogprobs = Float32Array.from(spread(logprobs, 0), (v, i) => (padding[i] ? 0 : v)); // what the loss's IGNORE rows give
+    const klSum = Array.from({ length: B }, (_, b) => kl.subarray(b * T, b * T + T).reduce((x, y) => x + y, 0));
+    const metrics = {
+      score: scores.reduce((a, b) => a + b, 0) / B,
+      kl: klSum.reduce((a, b) => a + b, 0) / B,
+      response_length: [...lengths].reduce((a, l) => a + l + 1, 0) / B,
+    };
+    return { inputs, targets, rows: B, seq: S, oldLogprobs, oldValues: spread(values, 0), advantages: spread(advantages, 0),
+      returns: spread(g.returns, 0), padding, paddingP1: mask(padP1T), metrics };
+  }
+
+  /** Reward-model scores of responses as a rollout scores them (cut at the first pad, at most maxNewTokens). */
+  scoreResponses(examples: readonly RlExample[], responses: readonly Int32Array[]): number[] {
+    const T = this.s.maxNewTokens;
+    const flat = new Int32Array(examples.length * T).fill(this.pad);
+    responses.forEach((r, b) => flat.set(r.subarray(0, T), b * T));
+    return this.score(examples, flat, sequenceLengths(flat, examples.length, T, this.pad));
+  }
+
+  /** Reward-model scores of prompt ++ response (through the last response token). */
+  private score(picked: readonly RlExample[], responses: Int32Array, lengths: Int32Array): number[] {
+    const T = this.s.maxNewTokens;
+    const rows = picked.map((e, b) => [...e.promptIds, ...responses.subarray(b * T, b * T + lengths[b]! + 1)]);
+    const L = Math.max(...rows.map((r) => r.length));
+    const ids = new Int32Array(rows.length * L).fill(this.pad);
+    rows.forEach((r, b) => ids.set(r, b * L));
+    const out = noGrad(() => tidy(() => this.rewardModel.scores(ids, rows.length, L).toFloat32Array()));
+    return rows.map((r, b) => out[b * L + r.length - 1]!);
+  }
+
+  async nextBatch(ctx: ObjectiveContext): Promise<PpoBatch> {
+    const s = this.s;
+    if (!this.phase || this.phase.order.length === 0) {
+      if (!ctx.generator) throw new Error("PPO needs a sequence generator (the CLI injects the inference engine's); none was given");
+      const rollout = await this.rolloutPhase(ctx.generator, ctx.step);
+      const rng = new Rng((this.seed ^ 0x9e3779b9) + ctx.step);
+      const per = rollout.rows / s.numMiniBatches;
+      const order: Int32Array[] = [];
+      for (let e = 0; e < s.numPpoEpochs; e++) {
+        const perm = Int32Array.from({ length: rollout.rows }, (_, i) => i);
+        for (let i = perm.length - 1; i > 0; i--) {
+          const j = rng.int(i + 1);
+          [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+        }
+        for (let m = 0; m < s.numMiniBatches; m++) order.push(perm.subarray(m * per, (m + 1) * per));
+      }
+      this.phase = { rollout, order };
+    }
+    return { rollout: this.phase.rollout, rowIndex: this.phase.order.shift()! };
+  }
+
+  loss(model: TrainModel, b: PpoBatch): ObjectiveLoss {
+    const r = pick(b.rollout, b.rowIndex);
+    const newLogprobs = this.logprobs(model, r.inputs, r.targets, r.rows, r.seq);
+    const vpred = model.values(r.inputs, r.rows, r.seq);
+    const out = ppoLoss(newLogprobs, vpred, { ...r, T: r.seq }, this.s);
+    return { loss: out.loss, metrics: { ...b.rollout.metrics, ...out.metrics } };
+  }
+
+  position(): BatchPosition {
+    return this.prompts.position();
+  }
+
+  restorePosition(position: unknown): void {
+    this.phase = null;
+    this.prompts.restore(position, "PPO", "was the checkpoint made with other prompts or --prompts-per-rollout?");
+  }
+
+  skip(k: number): void {
+    for (let i = 0; i < k; i++) this.phase?.order.shift();
+  }
+}

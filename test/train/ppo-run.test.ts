@@ -1,0 +1,71 @@
+// `zhiyu ppo` end to end on zhiyu-mini with a reward model made from it (a fresh score head): rollouts through the
+// inference engine, the value head, metrics (score, KL, pg/vf losses, clip fractions, approx-KL), checkpoints and
+// resume, held-out reward-model scores before and after; approx-KL is 0 on the first minibatch of each rollout
+// (the rollout's log-probs are the policy's own), and a reward "model" without a score head is refused first.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createBackend } from "../../src/backend/index.js";
+import { Rng } from "../../src/core/rng.js";
+import { setDefaultBackend } from "../../src/tensor/index.js";
+import { TrainModel } from "../../src/train/model.js";
+import { run as ppo } from "../../src/cli/commands/ppo.js";
+
+const MODEL = path.resolve("models/zhiyu-mini");
+setDefaultBackend(createBackend());
+
+async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; text: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  const write = process.stdout.write.bind(process.stdout);
+  console.log = (s: string) => { lines.push(String(s)); };
+  process.stdout.write = ((s: string | Uint8Array) => { lines.push(String(s)); return true; }) as typeof process.stdout.write;
+  try {
+    return { value: await f(), text: lines.join("\n") };
+  } finally {
+    console.log = log;
+    process.stdout.write = write;
+  }
+}
+
+test("zhiyu ppo --lora: rollout phases, value head, metrics, resume, held-out score before/after", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ppo-"));
+  try {
+    const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
+    const rmDir = path.join(dir, "rm");
+    mkdirSync(rmDir);
+    rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
+    writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
+    copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
+    const data = path.join(dir, "prompts.jsonl");
+    writeFileSync(data, ["Once upon a time", "The cat", "Hello, how", "My order", "The dog ran", "Can you"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+    const out = path.join(dir, "run");
+    const args = ["--model", MODEL, "--reward-model", rmDir, "--data", data, "--out", out, "--lora", "r=4,targets=q,v",
+      "--prompts-per-rollout", "2", "--ppo-epochs", "2", "--max-new-tokens", "5", "--val-every", "3", "--lr", "1e-3",
+      "--checkpoint-every", "2", "--log-every", "1", "--seed", "4", "--threads", "1"];
+    const first = await quiet(() => ppo([...args, "--steps", "2"]));
+    assert.equal(first.value, 0);
+    assert.match(first.text, /held-out reward-model score before training: mean -?[0-9.]+ \(sd [0-9.]+\) over 2 prompts/);
+    assert.match(first.text, /PPO finished at step 2; held-out reward-model score before -?[0-9.]+, after -?[0-9.]+/);
+    const steps = readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((m) => typeof m.step === "number" && typeof m.loss === "number");
+    assert.equal(steps.length, 2);
+    const m = steps.map((x) => (x.metrics ?? x) as Record<string, number>);
+    for (const k of ["score", "kl", "pg_loss", "vf_loss", "pg_clipfrac", "vf_clipfrac", "approxkl", "response_length"]) {
+      assert.equal(typeof m[0]![k], "number", `${k} in ${JSON.stringify(steps[0])}`);
+    }
+    assert.ok(Math.abs(m[0]!.approxkl!) < 1e-9, `first minibatch of a rollout: approxkl ${m[0]!.approxkl}`);
+    assert.ok(m[1]!.approxkl! > 0, "the second pass over the rollout sees the updated policy");
+    assert.equal(m[0]!.score, m[1]!.score, "both steps train on the same rollout");
+    assert.ok(existsSync(path.join(out, "adapter", "adapter_model.safetensors")));
+    const second = await quiet(() => ppo([...args, "--steps", "3"]));
+    assert.match(second.text, /PPO finished at step 3/);
+    // A causal LM is not a reward model.
+    await assert.rejects(quiet(() => ppo([...args, "--reward-model", MODEL, "--out", path.join(dir, "r2"), "--steps", "1"])),
+      /--reward-model .*zhiyu-mini: not a reward model/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
