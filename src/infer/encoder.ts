@@ -149,7 +149,9 @@ function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefin
   const tokenizer = given ?? (hasTokenizer ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, config.vocabSize, "the folder has neither tokenizer.json nor vocab.txt; pass --tokenizer PATH"));
   checkVocab(tokenizer, config, existsSync(path.join(dir, "tokenizer.json")) ? path.join(dir, "tokenizer.json") : path.join(dir, "vocab.txt"));
-  return new BertEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
+  const encoder = new BertEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
+  encoder.calibration = calibrationOf(json.zhiyu_calibration, configPath);
+  return encoder;
 }
 
 function loadGgufEncoder(file: string, backend: Backend, repack: boolean, given: Tokenizer | undefined): BertEncoder {
@@ -169,13 +171,36 @@ function checkVocab(tokenizer: Tokenizer, c: BertConfig, where: string): void {
   }
 }
 
+/** What `zhiyu finetune --task classify` fitted on its validation split (config.json's zhiyu_calibration). */
+export interface Calibration {
+  /** Logits are divided by it before the softmax. */
+  temperature: number;
+  /** Below this calibrated confidence the answer is out of scope (0 = never). */
+  oosThreshold: number;
+  /** The label an out-of-scope answer gets. */
+  oosLabel: string;
+}
+
+function calibrationOf(v: unknown, where: string): Calibration | null {
+  if (v === undefined || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const t = o.temperature, th = o.oos_threshold ?? 0;
+  if (typeof t !== "number" || !(t > 0) || !Number.isFinite(t) || typeof th !== "number" || !(th >= 0 && th <= 1)) {
+    throw new ModelLoadError(`${where}: zhiyu_calibration must hold temperature > 0 and oos_threshold in [0, 1], got ${JSON.stringify(v)}`);
+  }
+  return { temperature: t, oosThreshold: th, oosLabel: typeof o.oos_label === "string" ? o.oos_label : "out_of_scope" };
+}
+
 export interface Classification {
   logits: Float32Array;
   /** Softmax over the logits (one logit: its sigmoid). */
   probabilities: Float32Array;
   label: string;
-  /** The winning class's probability. */
+  /** The winning class's probability (temperature-calibrated when the model carries a calibration). */
   confidence: number;
+  /** With a calibration that has an out-of-scope threshold: false when the confidence is below it (the label is then
+   *  the out-of-scope label). */
+  inScope?: boolean;
 }
 
 /** A loaded BERT-family encoder with its tokenizer and pooling: the EncoderModel the server and scheduler take
@@ -190,6 +215,8 @@ export class BertEncoder implements EncoderModel {
   readonly vocabSize: number;
   readonly embeddingDim: number;
   readonly heads: readonly string[];
+  /** Temperature and out-of-scope threshold fitted by `zhiyu finetune` (HF folders only), or null. */
+  calibration: Calibration | null = null;
   constructor(readonly id: string, readonly model: BertModel, readonly tokenizer: Tokenizer, readonly backend: Backend,
     /** Whether the model's own files ask for L2-normalised embeddings (sentence-transformers' Normalize). */
     readonly normalizeByDefault: boolean) {
@@ -333,7 +360,7 @@ export class BertEncoder implements EncoderModel {
     const c = this.config;
     return this.run(seqs, (h, batch) => {
       const logits = this.model.sequenceLogits(h, batch).toFloat32Array();
-      return batch.segments.map((_, i) => classification(logits.slice(i * c.numLabels, (i + 1) * c.numLabels), c.labels));
+      return batch.segments.map((_, i) => classification(logits.slice(i * c.numLabels, (i + 1) * c.numLabels), c.labels, this.calibration));
     });
   }
 
@@ -376,16 +403,21 @@ export function l2Normalize(v: Float32Array): void {
   for (let i = 0; i < v.length; i++) v[i] *= inv;
 }
 
-function classification(logits: Float32Array, labels: readonly string[]): Classification {
+function classification(logits: Float32Array, labels: readonly string[], calibration: Calibration | null = null): Classification {
   let probabilities: Float32Array;
-  if (logits.length === 1) probabilities = Float32Array.of(1 / (1 + Math.exp(-logits[0])));
+  const t = calibration?.temperature ?? 1;
+  if (logits.length === 1) probabilities = Float32Array.of(1 / (1 + Math.exp(-logits[0] / t)));
   else {
     const m = Math.max(...logits);
-    const e = Array.from(logits, (x) => Math.exp(x - m));
+    const e = Array.from(logits, (x) => Math.exp((x - m) / t));
     const s = e.reduce((a, b) => a + b, 0);
     probabilities = Float32Array.from(e, (x) => x / s);
   }
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  return { logits, probabilities, label: labels[best] ?? String(best), confidence: probabilities[logits.length === 1 ? 0 : best] };
+  const confidence = probabilities[logits.length === 1 ? 0 : best];
+  const label = labels[best] ?? String(best);
+  if (!calibration || !(calibration.oosThreshold > 0) || logits.length === 1) return { logits, probabilities, label, confidence };
+  const inScope = confidence >= calibration.oosThreshold && label !== calibration.oosLabel;
+  return { logits, probabilities, label: inScope ? label : calibration.oosLabel, confidence, inScope };
 }

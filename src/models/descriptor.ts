@@ -131,6 +131,23 @@ export interface TrainableNetwork {
   seq2seq?(batch: Seq2SeqTrainBatch): Tensor;
   /** ids [B, T] → final normalised hidden states [B, T, D], for heads other than the LM head (reward models). */
   features?(ids: Tensor): Tensor;
+  /** Encoders: a padded batch (attention mask, segment ids) → hidden states [B, T, D], and the checkpoint's heads
+   *  over them (as EncoderNetwork's: "pooler", "mlm", "classifier"), differentiable. */
+  encoder?: { encode(input: EncoderInput): Tensor; readonly heads: Readonly<Record<string, (hidden: Tensor) => Tensor>> };
+}
+
+/** The task heads an encoder checkpoint can carry (HF's BertModel / ForMaskedLM / ForSequenceClassification /
+ *  ForTokenClassification). */
+export type TaskHead = "none" | "mlm" | "sequence-classification" | "token-classification";
+
+/** How a family keeps task heads in its own parameters (BERT: pooler + `classifier.*`). */
+export interface TaskHeads<C extends FamilyConfig = FamilyConfig> {
+  /** The head a config has, and its label names (index = class id). */
+  headOf(config: C): { head: TaskHead; labels: readonly string[] };
+  /** The parameters that belong to the head (initialised afresh when a checkpoint is given another head). */
+  headParamNames(config: C): string[];
+  /** config.json for the same trunk with another head (labels for the classification heads); other keys kept. */
+  withHead(json: Record<string, unknown>, head: TaskHead, labels: readonly string[], where: string): Record<string, unknown>;
 }
 
 export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {
@@ -180,6 +197,10 @@ export interface FamilyDescriptor<C extends FamilyConfig = FamilyConfig> {
 
   /** Builds the kind-tagged inference network from a weight source (GGUF: encoded matrices; HF: f32). */
   load(config: C, ctx: LoadContext): FamilyNetwork;
+  /** Task heads held in the family's own parameters and networks (encoders). Absent: a `…ForSequenceClassification`
+   *  checkpoint of this family is the trunk plus transformers' `score.weight` [labels, hidden] over the final hidden
+   *  states, read at the last non-pad token (decoders; the trainer adds that head). */
+  readonly taskHeads?: TaskHeads<C>;
   /** The training model over f32 tensors with autograd; matmulDtype "bf16" = mixed-precision projections. */
   trainable(config: C, params: ReadonlyMap<string, Tensor>, options: { matmulDtype: "f32" | "bf16" }): TrainableNetwork;
 }

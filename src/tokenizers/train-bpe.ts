@@ -203,8 +203,8 @@ export class BpeTrainer {
   }
 }
 
-/** Max-heap of (count, pair key); ties pop the smaller key first (deterministic). */
-class PairHeap {
+/** Max-heap of (count, pair key); ties pop the smaller key first (deterministic, and HF's Merge order). */
+export class PairHeap {
   private counts: number[] = [];
   private keys: number[] = [];
   get size(): number {

@@ -34,15 +34,23 @@ export function tokenizerFromVocabTxt(text: string, config: unknown, source = "v
         `(set ${key}_token in tokenizer_config.json to the vocabulary's spelling)`);
     }
   }
+  const json = vocabTxtTokenizerJson(vocab, specials, { lowercase: bool("do_lower_case", true), stripAccents: bool("strip_accents", null),
+    chineseChars: bool("tokenize_chinese_chars", true) });
+  return tokenizerFromHfJson(json, { config: { ...cfg, ...(Object.hasOwn(vocab, specials.pad) ? { pad_token: specials.pad } : {}) }, source: source.replace(/vocab\.txt$/, "tokenizer.json") });
+}
+
+/** The tokenizer.json BertTokenizerFast saves for a WordPiece vocabulary and its special tokens. */
+export function vocabTxtTokenizerJson(vocab: Record<string, number>, specials: { unk: string; sep: string; pad: string; cls: string; mask: string },
+  o: { lowercase: boolean | null; stripAccents: boolean | null; chineseChars: boolean | null }): Record<string, unknown> {
   const added = Object.values(specials).filter((t) => Object.hasOwn(vocab, t)).map((t) => ({
     id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
   })).sort((a, b) => a.id - b.id);
-  const json = {
+  return {
     version: "1.0",
     added_tokens: added,
     normalizer: {
-      type: "BertNormalizer", clean_text: true, handle_chinese_chars: bool("tokenize_chinese_chars", true),
-      strip_accents: bool("strip_accents", null), lowercase: bool("do_lower_case", true),
+      type: "BertNormalizer", clean_text: true, handle_chinese_chars: o.chineseChars,
+      strip_accents: o.stripAccents, lowercase: o.lowercase,
     },
     pre_tokenizer: { type: "BertPreTokenizer" },
     post_processor: {
@@ -56,5 +64,4 @@ export function tokenizerFromVocabTxt(text: string, config: unknown, source = "v
     decoder: { type: "WordPiece", prefix: "##", cleanup: true },
     model: { type: "WordPiece", unk_token: specials.unk, continuing_subword_prefix: "##", max_input_chars_per_word: 100, vocab },
   };
-  return tokenizerFromHfJson(json, { config: { ...cfg, ...(Object.hasOwn(vocab, specials.pad) ? { pad_token: specials.pad } : {}) }, source: source.replace(/vocab\.txt$/, "tokenizer.json") });
 }

@@ -306,6 +306,9 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     step++;
     if (s.evalEvery > 0 && step % s.evalEvery === 0) validate();
     if (dist && dist.settings.checksumEvery > 0 && step % dist.settings.checksumEvery === 0) await dist.verifyParameters(step);
+    // Signal handlers (SIGINT/SIGTERM → shouldStop) run on the event loop, which a step never yields to (its awaits
+    // resolve as microtasks): let pending callbacks run once per step, or a stop request would never be seen.
+    if (input.shouldStop) await new Promise((resolve) => setImmediate(resolve));
     // Ranks agree on stopping (the request was summed with the step's scalars).
     const stopping = dist ? stopAsked : input.shouldStop?.() ?? false;
     if (runDir && s.checkpointEvery > 0 && step % s.checkpointEvery === 0 && step < s.steps && !stopping) await saveCheckpoint();

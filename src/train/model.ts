@@ -2,6 +2,9 @@
 // with its parameters as trainable f32 tensors, plus what training needs around it — random init from a
 // config, import/export of Hugging Face weights (model.safetensors, GPT-2's Conv1D matrices transposed), the
 // weight-decay mask, the mean cross-entropy loss of a batch, and the FLOPs shape for MFU.
+// Sequence classifiers: where the head lives comes from the family descriptor — a family with `taskHeads` (BERT)
+// holds its heads in its own parameters (pooler + `classifier.*`, read at [CLS]); any other family's
+// `…ForSequenceClassification` is the trunk plus transformers' `score.weight`, read at the last non-pad token.
 // With LoRA (withLora) the trained tensors are the adapter's A/B matrices and the base stays frozen (f32 or
 // GGUF-encoded): `params`/`specs` then list the adapter's tensors in peft's names, so the loop, the optimizer and
 // checkpoints handle them like any parameters.
@@ -11,12 +14,12 @@ import path from "node:path";
 import { readJsonObject } from "../io/json-file.js";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
-import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, linear, noGrad, reshape, tidy } from "../tensor/index.js";
+import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, linear, mul, noGrad, reshape, sum, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
 import type { ParamSpec } from "../models/weights.js";
 import type { Weight } from "../models/embed.js";
 import type { LoraAdapter } from "../models/adapters/lora.js";
-import type { FamilyConfig, TrainableNetwork } from "../models/descriptor.js";
+import type { EncoderInput, FamilyConfig, Seq2SeqTrainBatch, TaskHead, TrainableNetwork } from "../models/descriptor.js";
 import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
 import type { TrainDType } from "./options.js";
 
@@ -49,8 +52,10 @@ export class TrainModel {
   private readonly descriptor: AnyFamily;
   private readonly network: TrainableNetwork;
 
-  /** Labels of the score head of a sequence classifier (1 for a reward model), null for a causal LM. */
+  /** Labels of the head of a sequence classifier (1 for a reward model), null for a causal LM or another head. */
   readonly scoreLabels: number | null;
+  /** The task head and its labels of a family that holds its heads itself (encoders), else null. */
+  readonly taskHead: { head: TaskHead; labels: readonly string[] } | null;
   /** The LoRA adapter when this model trains one (then `params`/`specs` are the adapter's A/B tensors). */
   readonly lora: LoraAdapter | null = null;
   /** With LoRA: the frozen base parameters (f32 tensors, or GGUF-encoded matrices for QLoRA). */
@@ -64,7 +69,9 @@ export class TrainModel {
     this.descriptor = familyOf(hfConfig, "config.json");
     this.family = this.descriptor.id;
     this.config = this.descriptor.configFromHf(hfConfig, "config.json");
-    this.scoreLabels = scoreHeadLabels(hfConfig);
+    this.taskHead = this.descriptor.taskHeads?.headOf(this.config) ?? null;
+    this.scoreLabels = this.taskHead ? (this.taskHead.head === "sequence-classification" ? this.taskHead.labels.length : null)
+      : scoreHeadLabels(hfConfig);
     const baseSpecs = modelSpecs(this.descriptor, this.config, this.scoreLabels);
     if (lora) {
       lora.adapter.checkBase(baseSpecs, "LoRA");
@@ -117,6 +124,15 @@ export class TrainModel {
     return this.network.forward(ids);
   }
 
+  /** A seq2seq model's teacher-forced decoder logits [B, T, V] (sources encoded, decoder inputs attending to them). */
+  seq2seqLogits(batch: Seq2SeqTrainBatch): Tensor {
+    if (!this.network.seq2seq) {
+      throw new TrainModelError(`[TrainModel] ${this.family} is not an encoder-decoder model; seq2seq objectives (span corruption, ` +
+        "seq2seq fine-tuning) need one such as T5");
+    }
+    return this.network.seq2seq(batch);
+  }
+
   /** Mean cross-entropy of next-token prediction over a batch: inputs/targets are B rows of T ids. */
   loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): Tensor {
     const logits = this.logits(inputs, batch, seq); // [B, T, V]
@@ -129,7 +145,40 @@ export class TrainModel {
     return modelSpecs(this.descriptor, this.config, this.scoreLabels);
   }
 
-  /** A sequence-classification model's head outputs [B, T, labels] (`score.weight` over the final hidden states;
+  /** A sequence classifier's logits [B, labels] for B rows of T ids padded with padId (null: no padding): the
+   *  family's own head at the first token with the padding masked out (encoders), else `score.weight` at each row's
+   *  last non-pad token (transformers' rule for decoders; a reward model has one label). */
+  sequenceLogits(inputs: Int32Array, batch: number, seq: number, padId: number | null, tokenTypeIds?: Int32Array): Tensor {
+    if (this.taskHead) {
+      if (this.taskHead.head !== "sequence-classification") {
+        throw new TrainModelError(`[TrainModel] this ${this.family} model has a ${this.taskHead.head} head, not a sequence classifier; ` +
+          "fine-tune it with --task classify (which gives it one)");
+      }
+      return this.encoderHead("classifier", this.encode(encoderInput(inputs, batch, seq, padId, tokenTypeIds)));
+    }
+    const scores = this.scores(inputs, batch, seq); // [B, T, L]
+    const pick = new Float32Array(batch * seq);
+    scorePositions(inputs, batch, seq, padId).forEach((p, b) => { pick[b * seq + p] = 1; });
+    return sum(mul(scores, fromTypedArray(pick, [batch, seq, 1])), 1);
+  }
+
+  /** Encoders: hidden states [B, T, D] of a padded batch (differentiable). */
+  encode(input: EncoderInput): Tensor {
+    if (!this.network.encoder) throw new TrainModelError(`[TrainModel] ${this.family} is not an encoder; it has no encode()`);
+    return this.network.encoder.encode(input);
+  }
+
+  /** Encoders: a head of the checkpoint ("pooler", "mlm", "classifier") over hidden states [B, T, D]. */
+  encoderHead(name: string, hidden: Tensor): Tensor {
+    const head = this.network.encoder?.heads[name];
+    if (!head) {
+      throw new TrainModelError(`[TrainModel] this ${this.family} model has no '${name}' head ` +
+        `(it has: ${Object.keys(this.network.encoder?.heads ?? {}).join(", ") || "none"})`);
+    }
+    return head(hidden);
+  }
+
+  /** A decoder sequence classifier's head outputs [B, T, labels] (`score.weight` over the final hidden states;
    *  a reward model has one label). Throws for a causal LM (no score head). */
   scores(inputs: Int32Array, batch: number, seq: number): Tensor {
     const w = this.baseParams?.get("score.weight") ?? this.params.get("score.weight");
@@ -228,8 +277,9 @@ export class TrainModel {
   /** A model with freshly initialised weights (GPT-2 scheme: N(0, 0.02), residual projections 0.02/√(2L)). */
   static random(hfConfig: Record<string, unknown>, rng: Rng, dtype: TrainDType): TrainModel {
     const family = familyOf(hfConfig, "config");
-    const specs = family.paramSpecs(family.configFromHf(hfConfig, "config"));
-    const nLayer = Number(hfConfig.n_layer ?? hfConfig.num_hidden_layers);
+    const config = family.configFromHf(hfConfig, "config");
+    const specs = family.paramSpecs(config);
+    const nLayer = config.numLayers; // the family's parse (n_layer, num_hidden_layers, T5's num_layers …)
     const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
     const params = new Map<string, Tensor>();
     for (const s of specs) {
@@ -250,18 +300,33 @@ export class TrainModel {
    *  `…ForSequenceClassification` folder loads with its `score` head instead of the LM head. With
    *  `addScoreHead`, a causal LM becomes a one-label sequence classifier (a reward model to train) whose score head
    *  is drawn from N(0, initializer_range) with `rng`. */
-  static fromHfFolder(dir: string, dtype: TrainDType, addScoreHead?: { rng: Rng }): TrainModel {
+  static fromHfFolder(dir: string, dtype: TrainDType, addScoreHead?: { rng: Rng; head?: { head: TaskHead; labels: readonly string[] } }): TrainModel {
+    const where = path.join(dir, "config.json");
     let hfConfig = readConfigJson(dir);
-    const family = familyOf(hfConfig, path.join(dir, "config.json"));
-    const isClassifier = scoreHeadLabels(hfConfig) !== null;
-    if (addScoreHead && !isClassifier) hfConfig = asSequenceClassifier(hfConfig);
-    const labels = scoreHeadLabels(hfConfig);
-    const config = family.configFromHf(hfConfig, path.join(dir, "config.json"));
-    const specs = modelSpecs(family, config, labels);
-    const fresh = addScoreHead && !isClassifier ? specs.filter((s) => s.name === "score.weight") : [];
+    const family = familyOf(hfConfig, where);
+    const oldConfig = family.configFromHf(hfConfig, where);
+    const oldSpecs = new Set(modelSpecs(family, oldConfig, family.taskHeads ? null : scoreHeadLabels(hfConfig)).map((s) => s.name));
+    let retarget = false;
+    if (family.taskHeads) {
+      // Heads the family holds itself: the wanted head (a reward model: one label), fresh when it differs.
+      const old = family.taskHeads.headOf(oldConfig);
+      const want = addScoreHead ? addScoreHead.head ?? (old.head === "sequence-classification" ? old : { head: "sequence-classification" as const, labels: ["LABEL_0"] }) : old;
+      retarget = want.head !== old.head || want.labels.join("\n") !== old.labels.join("\n");
+      if (retarget) hfConfig = family.taskHeads.withHead(hfConfig, want.head, want.labels, where);
+    } else {
+      if (addScoreHead?.head && addScoreHead.head.head !== "sequence-classification") {
+        throw new TrainModelError(`${dir}: a ${family.id} model can carry a sequence-classification (score) head only, not ${addScoreHead.head.head}`);
+      }
+      if (addScoreHead && scoreHeadLabels(hfConfig) === null) { hfConfig = asSequenceClassifier(hfConfig, addScoreHead.head?.labels); retarget = true; }
+    }
+    const config = family.configFromHf(hfConfig, where);
+    const specs = modelSpecs(family, config, family.taskHeads ? null : scoreHeadLabels(hfConfig));
+    const headNames = new Set(family.taskHeads ? family.taskHeads.headParamNames(config) : ["score.weight"]);
+    // Fresh: what the folder's own config does not have (a pooler an MLM checkpoint lacks), and a replaced head.
+    const fresh = retarget ? specs.filter((s) => !oldSpecs.has(s.name) || headNames.has(s.name)) : [];
     const values = readHfWeights(dir, family, specs.filter((s) => !fresh.includes(s)), config);
     const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
-    for (const s of fresh) values.set(s.name, Float32Array.from({ length: s.shape[0]! * s.shape[1]! }, () => addScoreHead!.rng.normal(0, std)));
+    for (const s of fresh) values.set(s.name, initialValues(s, std, addScoreHead!.rng));
     const params = new Map<string, Tensor>();
     for (const s of specs) params.set(s.name, trainable(values.get(s.name)!, s.shape));
     return new TrainModel(hfConfig, params, dtype);
@@ -277,18 +342,49 @@ export function scoreHeadLabels(hfConfig: Record<string, unknown>): number | nul
   return id2label && typeof id2label === "object" ? Math.max(1, Object.keys(id2label).length) : 2;
 }
 
-/** A causal LM's config.json turned into a one-label sequence classifier's (reward model). */
-function asSequenceClassifier(hfConfig: Record<string, unknown>): Record<string, unknown> {
+/** A causal LM's config.json turned into a sequence classifier's (default: one label, a reward model). */
+function asSequenceClassifier(hfConfig: Record<string, unknown>, labels: readonly string[] = ["LABEL_0"]): Record<string, unknown> {
   const arch = Array.isArray(hfConfig.architectures) ? String(hfConfig.architectures[0] ?? "") : "";
   const stem = arch.replace(/For[A-Za-z]+$/, "") || "Llama";
-  return { ...hfConfig, architectures: [`${stem}ForSequenceClassification`], num_labels: 1, id2label: { 0: "LABEL_0" }, label2id: { LABEL_0: 0 } };
+  return { ...hfConfig, architectures: [`${stem}ForSequenceClassification`], num_labels: labels.length,
+    id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) };
 }
 
-/** The parameters of a model: the family's, or for a sequence classifier the trunk's plus `score.weight`
- *  [labels, hidden] in place of the LM head. */
+/** Per row, the last position whose id is not padId (transformers' rule for decoder classifiers; 0 for an all-pad
+ *  row). padId null: the last position. */
+export function scorePositions(inputs: Int32Array, rows: number, seq: number, padId: number | null): Int32Array {
+  const out = new Int32Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let p = seq - 1;
+    if (padId !== null) {
+      p = 0;
+      for (let t = seq - 1; t >= 0; t--) if (inputs[b * seq + t] !== padId) { p = t; break; }
+    }
+    out[b] = p;
+  }
+  return out;
+}
+
+/** An encoder's padded input: attention mask 0 where the id is padId (null: no padding). */
+export function encoderInput(ids: Int32Array, batch: number, length: number, padId: number | null, tokenTypeIds?: Int32Array): EncoderInput {
+  const attentionMask = new Uint8Array(ids.length).fill(1);
+  if (padId !== null) for (let i = 0; i < ids.length; i++) if (ids[i] === padId) attentionMask[i] = 0;
+  return { ids, attentionMask, tokenTypeIds, batch, length };
+}
+
+/** A fresh parameter as HF initialises it: normal(0, std) matrices, ones for norm weights, zeros for biases. */
+function initialValues(s: ParamSpec, std: number, rng: Rng): Float32Array {
+  const data = new Float32Array(s.shape.reduce((a, b) => a * b, 1));
+  if (s.init === "ones") data.fill(1);
+  else if (s.init === "normal") for (let i = 0; i < data.length; i++) data[i] = rng.normal(0, std);
+  return data;
+}
+
+/** The parameters of a model: the family's (which hold the heads of a family with taskHeads), or for a decoder
+ *  sequence classifier the trunk's plus `score.weight` [labels, hidden] in place of the LM head. */
 function modelSpecs(family: AnyFamily, config: FamilyConfig, labels: number | null): ParamSpec[] {
   const specs = family.paramSpecs(config);
-  if (labels === null) return specs;
+  if (labels === null || family.taskHeads) return specs;
   return [...specs.filter((s) => s.name !== "lm_head.weight"),
     { name: "score.weight", shape: [labels, config.hiddenSize], kind: "matrix", init: "normal" }];
 }

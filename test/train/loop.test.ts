@@ -94,3 +94,18 @@ test("sequence log-probabilities equal trl's DPO completion log-prob sums", () =
     assert.ok(Math.abs(sums[b]! - want[b]!) < 1e-4 * Math.abs(want[b]!), `row ${b} (${b < pairs ? "chosen" : "rejected"}): ${sums[b]} vs trl ${want[b]}`);
   }
 });
+
+test("a stop request made from an event-loop callback (what a SIGTERM handler is) stops the run after that step", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-loop-stop-"));
+  try {
+    let stop = false;
+    // A macrotask, like a signal handler: before the fix the loop never yielded to the event loop, so this never ran
+    // until all 40 steps were done.
+    setImmediate(() => { stop = true; });
+    const r = await runTraining({ options: options({ out: dir, steps: 40 }), backend: createBackend(), stdout: quiet, stderr: quiet, shouldStop: () => stop });
+    assert.ok(r.finalStep < 40, `stopped at step ${r.finalStep} of 40`);
+    assert.equal(resolveResume(dir).checkpoint.step, r.finalStep, "a checkpoint at the stopping step");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,9 +1,11 @@
 // `zhiyu classify --model PATH --input-jsonl FILE [--batch N] [--json]`: a BERT-family classifier over one input per
 // line ({"text": …, "text_pair"?: …} or {"ids": [...], "token_type_ids"?: [...]}), writing one line per input:
 // {"logits": [...], "label": "…", "confidence": p} for sequence classification (confidence = softmax probability
-// of the label; a one-logit model, e.g. a cross-encoder, gives its sigmoid), and for token classification
+// of the label; a one-logit model, e.g. a cross-encoder, gives its sigmoid; a model from `zhiyu finetune --task
+// classify` divides the logits by its fitted temperature and, with an out-of-scope threshold, adds "in_scope" and
+// answers its out-of-scope label below the threshold), and for token classification
 // {"logits": [[...], ...], "label": ["…", ...], "confidence": [...]} with one entry per token.
-// Leaves out: calibration (temperature scaling comes with fine-tuning), truncation.
+// Leaves out: truncation.
 import { parseFlags, intFlagOr } from "../flags.js";
 import { UsageError } from "../errors.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
@@ -48,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     const chunk = seqs.slice(i, i + batch);
     const lines = head === "sequence-classification"
       ? encoder.classify(chunk).map((r, k) => values.json
-        ? JSON.stringify({ logits: Array.from(r.logits), label: r.label, confidence: r.confidence })
+        ? JSON.stringify({ logits: Array.from(r.logits), label: r.label, confidence: r.confidence, ...(r.inScope !== undefined ? { in_scope: r.inScope } : {}) })
         : `${i + k}\t${r.label}\t${r.confidence.toFixed(4)}`)
       : encoder.tagTokens(chunk).map((tags, k) => values.json
         ? JSON.stringify({ logits: tags.map((t) => Array.from(t.logits)), label: tags.map((t) => t.label), confidence: tags.map((t) => t.confidence) })

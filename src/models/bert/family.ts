@@ -9,7 +9,7 @@
 // Leaves out: the math (model.ts), config parsing (config.ts), names (weights.ts), tokenizers and pooling choices
 // (src/infer/encoder.ts).
 import { select } from "../../tensor/index.js";
-import type { EncoderNetwork, FamilyDescriptor, GgufMetadata } from "../descriptor.js";
+import type { EncoderNetwork, FamilyDescriptor, GgufMetadata, TaskHeads } from "../descriptor.js";
 import { ModelLoadError } from "../weights.js";
 import { type BertConfig, GGUF_ZHIYU_KEYS, POOLING_TO_GGUF, bertConfigFromGguf, bertConfigFromHf, bertParamSpecs } from "./config.js";
 import { bertGgufName, bertHfNames, detectHfLayout } from "./weights.js";
@@ -95,6 +95,22 @@ export function bertEncoderNetwork(model: BertModel): EncoderNetwork {
   };
 }
 
+/** BERT keeps its task heads in its own parameters: the pooler + `classifier.*` (HF's BertForSequenceClassification;
+ *  RoBERTa's classifier.dense/out_proj map onto them in weights.ts), `classifier.*` per token, the MLM head. */
+export const bertTaskHeads: TaskHeads<BertConfig> = {
+  headOf: (c) => ({ head: c.head, labels: c.labels }),
+  headParamNames: (c) => bertParamSpecs(c).map((s) => s.name).filter((n) => n.startsWith("classifier.") || n.startsWith("cls.")),
+  withHead(json, head, labels, where) {
+    const c = bertConfigFromHf(json, where);
+    const classifies = head === "sequence-classification" || head === "token-classification";
+    if (classifies && labels.length === 0) throw new ModelLoadError(`${where}: a ${head} head needs at least one label`);
+    const next: BertConfig = { ...c, head, labels: classifies ? [...labels] : [], numLabels: classifies ? labels.length : 0 };
+    const out: Record<string, unknown> = { ...json, ...bertHfConfigJson(next) };
+    if (!classifies) { delete out.id2label; delete out.label2id; delete out.num_labels; }
+    return out;
+  },
+};
+
 export const bertFamily: FamilyDescriptor<BertConfig> = {
   id: "bert",
   kind: "encoder",
@@ -138,17 +154,19 @@ export const bertFamily: FamilyDescriptor<BertConfig> = {
     }
     return { kind: "encoder", network: bertEncoderNetwork(new BertModel(c, params)) };
   },
+  taskHeads: bertTaskHeads,
   trainable(config, params, { matmulDtype }) {
     const model = new BertModel(config, params, { matmulDtype });
+    const encoder = bertEncoderNetwork(model);
     return {
+      encoder,
       /** ids [B, T] (no padding) → MLM logits [B, T, V] (or the classifier's output for a classification head). */
       forward(ids) {
         const [b, t] = ids.shape;
         const flat = Array.from(ids.toArray() as number[]);
         const rows = Array.from({ length: b }, (_, i) => flat.slice(i * t, (i + 1) * t));
         const hidden = model.encodePadded(rows, rows.map((r) => r.map(() => 1)));
-        const net = bertEncoderNetwork(model);
-        const head = net.heads.mlm ?? net.heads.classifier;
+        const head = encoder.heads.mlm ?? encoder.heads.classifier;
         return head ? head(hidden) : hidden;
       },
     };

@@ -1,39 +1,24 @@
-// Reward modelling: a sequence classifier with one label (transformers' `…ForSequenceClassification`, head
-// `score.weight` [1, hidden]) read at each row's last token that is not pad_token_id — found from the input ids,
-// as transformers does, not from lengths — and trained with the Bradley–Terry loss, mean over pairs of
+// Reward modelling: a sequence classifier with one label (transformers' `…ForSequenceClassification`: a decoder's
+// head `score.weight` [1, hidden] read at each row's last token that is not pad_token_id — found from the input ids,
+// as transformers does, not from lengths; an encoder's own classifier at [CLS]) — and trained with the Bradley–Terry loss, mean over pairs of
 // −log σ(r_chosen − r_rejected − margin) (trl's RewardTrainer; margin 0 unless the pairs carry one). Also the
 // evaluation figures: pairwise accuracy (r_chosen > r_rejected), mean margin and loss over a list of pairs.
 // Leaves out: reward centering (trl's center_rewards_coefficient), multi-label heads.
-import { type Tensor, fromTypedArray, mean, mul, narrow, noGrad, reshape, sub, sum, tidy } from "../../tensor/index.js";
+import { type Tensor, fromTypedArray, mean, narrow, noGrad, reshape, sub, tidy } from "../../tensor/index.js";
 import type { TrainModel } from "../model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
 import { type PairBatch, type PreferencePair, pairBatch } from "../preference-data.js";
 import { PairObjectiveBase, type PairBatchWithIndex, negLogSigmoid } from "./pairs.js";
 
-/** Per row, the last position whose id is not padId (transformers' rule; 0 for an all-pad row). padId null: the
- *  last position. */
-export function scorePositions(inputs: Int32Array, rows: number, seq: number, padId: number | null): Int32Array {
-  const out = new Int32Array(rows);
-  for (let b = 0; b < rows; b++) {
-    let p = seq - 1;
-    if (padId !== null) {
-      p = 0;
-      for (let t = seq - 1; t >= 0; t--) if (inputs[b * seq + t] !== padId) { p = t; break; }
-    }
-    out[b] = p;
-  }
-  return out;
-}
+export { scorePositions } from "../model.js";
 
-/** Rewards [rows]: the score head at each row's scoring position (differentiable). */
+/** Rewards [rows]: the one-label classifier head at each row's scoring position (the family's rule: a decoder's
+ *  `score` at the last non-pad token, an encoder's classifier at [CLS]) (differentiable). */
 export function sequenceRewards(model: TrainModel, inputs: Int32Array, rows: number, seq: number, padId: number | null): Tensor {
   if (model.scoreLabels !== null && model.scoreLabels !== 1) {
     throw new RangeError(`reward model: the score head has ${model.scoreLabels} labels; a reward model has num_labels 1`);
   }
-  const scores = reshape(model.scores(inputs, rows, seq), [rows, seq]);
-  const pick = new Float32Array(rows * seq);
-  scorePositions(inputs, rows, seq, padId).forEach((p, b) => { pick[b * seq + p] = 1; });
-  return sum(mul(scores, fromTypedArray(pick, [rows, seq])), 1);
+  return reshape(model.sequenceLogits(inputs, rows, seq, padId), [rows]);
 }
 
 /** Bradley–Terry loss of rewards [2n] laid out chosen…, rejected…: mean of −log σ(r_c − r_r − margin). */

@@ -1,0 +1,133 @@
+// Token classification (`zhiyu finetune --task tag`): BIO tags of words (slots, entities) on an encoder's per-token
+// classifier. Words are split into word pieces; as transformers' token-classification recipe does, a word's tag is
+// trained on its first piece only and its other pieces, [CLS], [SEP] and padding are ignored (label −100). A word
+// is read back from its first piece. Evaluation is span-level F1 (seqeval's default: a span starts at B-x, or at an
+// I-x that does not continue a span of type x) and word accuracy.
+// Leaves out: CRF decoding, IOBES / BILOU schemes, labels on every piece.
+import { crossEntropy, fromTypedArray, noGrad, reshape, tidy } from "../../tensor/index.js";
+import { encoderInput, type TrainModel } from "../model.js";
+import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
+import { ExampleBatchesBase, padRows } from "./encoder-batches.js";
+
+export const IGNORE_LABEL = -100;
+
+export interface TagExample {
+  ids: Int32Array;
+  /** Per id: the tag id at a word's first piece, else IGNORE_LABEL. */
+  labels: Int32Array;
+  /** Per word: the position of its first piece, or −1 when truncation cut the word off. */
+  firstPiece: Int32Array;
+}
+
+/** Frames words as [CLS] pieces… [SEP] (at most maxLen ids), tags on first pieces. `pieces(word)` gives a word's ids
+ *  (a word with no pieces is an error naming it). */
+export function alignWords(words: readonly string[], tagIds: readonly number[], pieces: (word: string) => number[],
+  cls: number, sep: number, maxLen: number, where: string): TagExample {
+  const ids = [cls], labels = [IGNORE_LABEL];
+  const firstPiece = new Int32Array(words.length).fill(-1);
+  words.forEach((w, k) => {
+    const p = pieces(w);
+    if (p.length === 0) throw new RangeError(`${where}: token ${k} ${JSON.stringify(w)} has no word pieces (it is empty after normalisation)`);
+    if (ids.length + p.length > maxLen - 1) return; // truncated: the word is not trained
+    firstPiece[k] = ids.length;
+    p.forEach((id, j) => { ids.push(id); labels.push(j === 0 ? tagIds[k]! : IGNORE_LABEL); });
+  });
+  ids.push(sep); labels.push(IGNORE_LABEL);
+  return { ids: Int32Array.from(ids), labels: Int32Array.from(labels), firstPiece };
+}
+
+interface TagBatch { inputs: Int32Array; labels: Int32Array; rows: number; seq: number; trained: number }
+
+/** Per-token logits [rows, seq, tags] of a padded batch. */
+function tokenLogits(model: TrainModel, inputs: Int32Array, rows: number, seq: number, padId: number) {
+  return model.encoderHead("classifier", model.encode(encoderInput(inputs, rows, seq, padId)));
+}
+
+export class TagObjective extends ExampleBatchesBase implements TrainingObjective<TagBatch> {
+  readonly name = "tag";
+
+  constructor(private readonly train: readonly TagExample[], private readonly val: readonly TagExample[], batch: number,
+    private readonly padId: number, maxLen: number, seed: number) {
+    super("tag", train.length, batch, maxLen, seed);
+  }
+
+  private batchOf(examples: readonly TagExample[]): TagBatch {
+    const p = padRows(examples.map((e) => e.ids), this.padId);
+    const labels = new Int32Array(p.rows * p.seq).fill(IGNORE_LABEL);
+    examples.forEach((e, r) => labels.set(e.labels, r * p.seq));
+    return { ...p, labels, trained: labels.reduce((a, l) => a + (l === IGNORE_LABEL ? 0 : 1), 0) };
+  }
+
+  nextBatch(): TagBatch {
+    return this.batchOf(this.nextIndices().map((i) => this.train[i]!));
+  }
+
+  loss(model: TrainModel, b: TagBatch): ObjectiveLoss {
+    const logits = tokenLogits(model, b.inputs, b.rows, b.seq, this.padId);
+    const k = logits.shape[2]!;
+    return { loss: crossEntropy(reshape(logits, [b.rows * b.seq, k]), fromTypedArray(b.labels, [b.rows * b.seq]), { ignoreIndex: IGNORE_LABEL }) };
+  }
+
+  /** Trained (first-piece) tokens. */
+  weight(b: TagBatch): number {
+    return b.trained;
+  }
+
+  validate(model: TrainModel): number | null {
+    if (this.val.length === 0) return null;
+    let sum = 0, n = 0;
+    for (let i = 0; i < this.val.length; i += this.batch) {
+      const b = this.batchOf(this.val.slice(i, i + this.batch));
+      if (b.trained === 0) continue;
+      sum += b.trained * noGrad(() => tidy(() => this.loss(model, b).loss.item()));
+      n += b.trained;
+    }
+    return n > 0 ? sum / n : null;
+  }
+}
+
+/** Predicted tag ids per word (a word cut off by truncation gets `fallback`, normally O). */
+export function predictTags(model: TrainModel, examples: readonly TagExample[], batch: number, padId: number, fallback: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < examples.length; i += batch) {
+    const chunk = examples.slice(i, i + batch);
+    const p = padRows(chunk.map((e) => e.ids), padId);
+    const z = noGrad(() => tidy(() => tokenLogits(model, p.inputs, p.rows, p.seq, padId).toFloat32Array()));
+    const k = z.length / (p.rows * p.seq);
+    chunk.forEach((e, r) => out.push(Array.from(e.firstPiece, (pos) => {
+      if (pos < 0) return fallback;
+      const row = z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k);
+      let best = 0;
+      for (let j = 1; j < k; j++) if (row[j]! > row[best]!) best = j;
+      return best;
+    })));
+  }
+  return out;
+}
+
+/** Spans (type, start, end exclusive) of a BIO sequence, seqeval's default reading. */
+export function bioSpans(tags: readonly string[]): string[] {
+  const spans: string[] = [];
+  let type: string | null = null, start = 0;
+  const close = (end: number) => { if (type !== null) spans.push(`${type}:${start}:${end}`); type = null; };
+  tags.forEach((t, i) => {
+    if (t === "O") { close(i); return; }
+    const [bi, ty] = [t[0], t.slice(2)];
+    if (bi === "B" || type !== ty) { close(i); type = ty; start = i; }
+  });
+  close(tags.length);
+  return spans;
+}
+
+/** Span precision / recall / F1 (micro) and word accuracy. */
+export function spanScores(gold: readonly string[][], pred: readonly string[][]): { precision: number; recall: number; f1: number; wordAccuracy: number } {
+  let tp = 0, np = 0, ng = 0, words = 0, right = 0;
+  gold.forEach((g, i) => {
+    const gs = new Set(bioSpans(g)), ps = bioSpans(pred[i]!);
+    np += ps.length; ng += gs.size;
+    for (const s of ps) if (gs.has(s)) tp++;
+    g.forEach((t, k) => { words++; if (pred[i]![k] === t) right++; });
+  });
+  const precision = np > 0 ? tp / np : 0, recall = ng > 0 ? tp / ng : 0;
+  return { precision, recall, f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0, wordAccuracy: words > 0 ? right / words : 0 };
+}
