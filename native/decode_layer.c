@@ -5,12 +5,14 @@
  * write and causal attention → o projection + residual → RMSNorm → fused gate/up product → SwiGLU → down projection + residual), so results are bit-identical
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
+ * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
 #include "ops_kernels.h"
 #include "quant.h"
 #include "zy_pool.h"
+#include "zy_half.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +21,19 @@ static int matvecs(const zy_decode_matrix *w, const float *x, float *out, int64_
   return zy_quant_matmul(w->data, w->type, w->rows, w->cols, x, out, m);
 }
 
-/* Per sequence: biases, RoPE at its position, cache write, causal attention over its cache (what attendCached
- * does in the tensor layer). Runs inside pool tasks, so it calls only single-threaded kernels. */
+/* Per sequence: biases, RoPE at its position and the cache write (what attendCached does in the tensor layer
+ * before its attention call). Runs inside pool tasks, so it calls only single-threaded kernels. */
 typedef struct {
   const zy_decode_layer *L;
   const float *qs, *ks, *vs;
   int64_t q_stride, kv_stride;
-  float *q, *k, *att, *lse; /* lse: n_head per thread */
+  float *q, *k;
   int failed;
-} attend_ctx;
+} prepare_ctx;
 
-static void attend_task(void *p, int64_t i0, int64_t i1, int t) {
-  attend_ctx *c = p;
+static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
+  (void)t;
+  prepare_ctx *c = p;
   const zy_decode_layer *L = c->L;
   const int64_t hd = L->head_dim, qd = L->n_head * hd, kd = L->n_kv * hd;
   for (int64_t i = i0; i < i1; i++) {
@@ -46,25 +49,29 @@ static void attend_task(void *p, int64_t i0, int64_t i1, int t) {
       c->failed = 1;
       return;
     }
-    memcpy(L->k_cache[i] + pos * kd, ki, (size_t)kd * sizeof(float));
-    float *vc = L->v_cache[i] + pos * kd;
-    for (int64_t j = 0; j < kd; j++) vc[j] = L->bv ? vi[j] + L->bv[j] : vi[j];
-    zy_op_attention_serial(qi, L->k_cache[i], L->v_cache[i], c->att + i * qd, c->lse + (int64_t)t * L->n_head, 1, 1,
-                           pos + 1, L->n_head, L->n_kv, hd, L->attn_scale, 1, L->cache_capacity[i]);
+    if (L->kv_f16) { /* rounded to nearest even, as the backend's cast op writes an f16 cache */
+      uint16_t *kc = (uint16_t *)L->k_cache[i] + pos * kd, *vc = (uint16_t *)L->v_cache[i] + pos * kd;
+      for (int64_t j = 0; j < kd; j++) kc[j] = zy_f32_to_f16(ki[j]);
+      for (int64_t j = 0; j < kd; j++) vc[j] = zy_f32_to_f16(L->bv ? vi[j] + L->bv[j] : vi[j]);
+    } else {
+      memcpy((float *)L->k_cache[i] + pos * kd, ki, (size_t)kd * sizeof(float));
+      float *vc = (float *)L->v_cache[i] + pos * kd;
+      for (int64_t j = 0; j < kd; j++) vc[j] = L->bv ? vi[j] + L->bv[j] : vi[j];
+    }
   }
 }
 
 int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   const int64_t m = L->m, D = L->hidden, hd = L->head_dim;
   const int64_t qd = L->n_head * hd, kd = L->n_kv * hd, F = L->ffn, qkv_w = qd + 2 * kd;
-  const int64_t nt = zy_threads() > 0 ? zy_threads() : 1;
-  /* scratch: h [m, D], qkv [m, qkv_w], q [m, qd], k [m, kd], att [m, qd], lse [threads, n_head], o [m, D],
-   * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m] */
-  const size_t floats = (size_t)(m * D + m * qkv_w + m * qd + m * kd + m * qd + nt * L->n_head + m * D + m * 2 * F + 3 * m * F + m);
-  float *buf = malloc(floats * sizeof(float));
+  /* scratch: h [m, D], qkv [m, qkv_w], q [m, qd], k [m, kd], att [m, qd], lse [m, n_head], o [m, D],
+   * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m]; then n_keys [m] (int64) */
+  const size_t floats = (size_t)(m * D + m * qkv_w + m * qd + m * kd + m * qd + m * L->n_head + m * D + m * 2 * F + 3 * m * F + m);
+  float *buf = malloc(floats * sizeof(float) + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
   float *h = buf, *qkv = h + m * D, *q = qkv + m * qkv_w, *k = q + m * qd, *att = k + m * kd, *lse = att + m * qd;
-  float *o = lse + nt * L->n_head, *gu = o + m * D, *g = gu + m * 2 * F, *u = g + m * F, *act = u + m * F, *rstd = act + m * F;
+  int64_t *n_keys = (int64_t *)(void *)(buf + floats);
+  float *o = lse + m * L->n_head, *gu = o + m * D, *g = gu + m * 2 * F, *u = g + m * F, *act = u + m * F, *rstd = act + m * F;
   int rc = 0;
 
   zy_op_rmsnorm(x, L->attn_norm, h, rstd, m, D, L->eps);
@@ -80,11 +87,15 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
     if ((rc = matvecs(&L->q, h, qb, m)) != 0 || (rc = matvecs(&L->k, h, kb, m)) != 0 || (rc = matvecs(&L->v, h, vb, m)) != 0) goto done;
     qs = qb, ks = kb, vs = vb, q_stride = qd, kv_stride = kd;
   }
-  attend_ctx ac = {L, qs, ks, vs, q_stride, kv_stride, q, k, att, lse, 0};
-  /* Sequences in parallel when there are several (each is a few heads × its context; one alone stays here). */
-  if (m > 1) zy_parallel_for(m, 1, attend_task, &ac);
-  else attend_task(&ac, 0, m, 0);
-  if (ac.failed) { rc = -1; goto done; }
+  prepare_ctx pc = {L, qs, ks, vs, q_stride, kv_stride, q, k, 0};
+  /* Sequences in parallel when there are several (one alone stays on this thread). */
+  if (m > 1) zy_parallel_for(m, 1, prepare_task, &pc);
+  else prepare_task(&pc, 0, m, 0);
+  if (pc.failed) { rc = -1; goto done; }
+  /* Attention rows (sequence, head) over the threads: a single sequence at a long context splits by head. */
+  for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
+  zy_op_attention_decode(m, q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_f16, n_keys, att,
+                         lse, L->n_head, L->n_kv, hd, L->attn_scale);
   if ((rc = matvecs(&L->o, att, o, m)) != 0) goto done;
   for (int64_t j = 0; j < m * D; j++) x[j] = x[j] + o[j];
 

@@ -3,7 +3,8 @@
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
-//         kCaches, vCaches (arrays of Float32Array), capacities, positions (arrays of numbers) }
+//         kCaches, vCaches (arrays of Float32Array, or all of Uint16Array: an f16 cache), capacities, positions
+//         (arrays of numbers) }
 // Every size is checked against the dims (through zy_args.h, like every glue file); a bad one throws TypeError
 // naming the field and what was expected.
 #include "zy_args.h"
@@ -105,8 +106,9 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
     s.fail("kCaches, vCaches, capacities and positions need one entry per sequence (m = " + std::to_string(L.m) + ")");
     return env.Undefined();
   }
-  std::vector<float *> kp(L.m), vp(L.m);
+  std::vector<void *> kp(L.m), vp(L.m);
   std::vector<int64_t> cap(L.m), at(L.m);
+  L.kv_f16 = L.m > 0 && zy::isTyped(ka.Get(0u), napi_uint16_array);
   for (uint32_t i = 0; i < L.m && s.ok(); i++) {
     Napi::Value c = ca.Get(i), p = pa.Get(i);
     if (!zy::isCount(c) || !zy::isCount(p) || zy::i64(p) >= zy::i64(c)) {
@@ -115,8 +117,14 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
     }
     cap[i] = zy::i64(c);
     at[i] = zy::i64(p);
-    kp[i] = const_cast<float *>(s.f32(ka.Get(i), "kCaches[" + std::to_string(i) + "]", cap[i] * kd, false));
-    vp[i] = const_cast<float *>(s.f32(va.Get(i), "vCaches[" + std::to_string(i) + "]", cap[i] * kd, false));
+    const std::string ki = "kCaches[" + std::to_string(i) + "]", vi = "vCaches[" + std::to_string(i) + "]";
+    if (L.kv_f16) { /* f16 caches: every entry a Uint16Array */
+      kp[i] = a.u16(ka.Get(i), ki + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
+      vp[i] = a.u16(va.Get(i), vi + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
+    } else {
+      kp[i] = const_cast<float *>(s.f32(ka.Get(i), ki, cap[i] * kd, false));
+      vp[i] = const_cast<float *>(s.f32(va.Get(i), vi, cap[i] * kd, false));
+    }
   }
   if (!s.ok()) return env.Undefined();
   L.k_cache = kp.data();

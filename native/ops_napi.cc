@@ -243,8 +243,11 @@ Napi::Value Attention(const Napi::CallbackInfo &info) {
   AttnDims p;
   if (!attnDims(a, 5, p)) return a.done();
   int64_t qn = p.b * p.tq * p.nh * p.d, kvn = p.b * p.cap * p.nkv * p.d;
-  float *q = a.f32(0, qn), *k = a.f32(1, kvn), *v = a.f32(2, kvn), *out = a.f32(3, qn), *lse = a.f32(4, p.b * p.nh * p.tq);
-  if (a.ok()) zy_op_attention(q, k, v, out, lse, p.b, p.tq, p.tk, p.nh, p.nkv, p.d, p.scale, p.causal, p.cap);
+  const bool kv_f16 = info.Length() > 14 && a.flag(14); /* k, v: Uint16Array of f16 bits */
+  float *q = a.f32(0, qn), *out = a.f32(3, qn), *lse = a.f32(4, p.b * p.nh * p.tq);
+  const void *k = kv_f16 ? (const void *)a.u16(1, kvn) : (const void *)a.f32(1, kvn);
+  const void *v = kv_f16 ? (const void *)a.u16(2, kvn) : (const void *)a.f32(2, kvn);
+  if (a.ok()) zy_op_attention(q, k, v, kv_f16, out, lse, p.b, p.tq, p.tk, p.nh, p.nkv, p.d, p.scale, p.causal, p.cap);
   return a.done();
 }
 

@@ -57,6 +57,10 @@ class Args {
   float *f32(const Napi::Value &v, const std::string &name, int64_t need = 0, bool nullable = false) {
     return array<float>(v, name, napi_float32_array, "Float32Array", need, nullable);
   }
+  /** Raw 16-bit values (f16 / bf16 bits). */
+  uint16_t *u16(const Napi::Value &v, const std::string &name, int64_t need = 0) {
+    return array<uint16_t>(v, name, napi_uint16_array, "Uint16Array", need);
+  }
   /** An integer in [0, 2^53). */
   int64_t count(const Napi::Value &v, const std::string &name) {
     if (!ok_) return 0;
@@ -78,6 +82,7 @@ class Args {
   // ---- already validated every argument with its own messages (src/backend/checks.ts) ----
 
   float *f32(size_t i, int64_t need, bool nullable = false) { return f32(arg(i), position(i), need, nullable); }
+  uint16_t *u16(size_t i, int64_t need) { return u16(arg(i), position(i), need); }
   int32_t *i32(size_t i, int64_t need) { return array<int32_t>(arg(i), position(i), napi_int32_array, "Int32Array", need); }
   /** A number ≥ 0, truncated to an integer. */
   int64_t num(size_t i) {

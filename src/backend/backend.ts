@@ -68,7 +68,7 @@ export interface DecoderLayerShape {
   /** "pre-rms": RMSNorm (with weight) before attention and before the MLP; each sublayer adds back to its input. */
   norm: "pre-rms";
   /** "rotary-gqa": q/k/v projections (+ optional biases), rotary embedding of q and k (neox or interleaved
-   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 cache, o projection. */
+   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection. */
   attention: "rotary-gqa";
   /** "swiglu": down(silu(gate·x) ⊙ up·x). */
   mlp: "swiglu";
@@ -108,9 +108,11 @@ export interface DecoderLayerDecodeSpec {
   up?: EncodedMatrix;
   /** [hidden, ffn] */
   down: EncodedMatrix;
-  /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token. */
-  kCaches: Float32Array[];
-  vCaches: Float32Array[];
+  /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token.
+   *  All Float32Array (an f32 cache) or all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
+   *  even as cast() rounds). */
+  kCaches: Float32Array[] | Uint16Array[];
+  vCaches: Float32Array[] | Uint16Array[];
   capacities: number[];
   positions: number[];
 }
@@ -132,6 +134,9 @@ export interface AttentionParams {
   /** Positions allocated per batch entry in the k/v buffers (≥ tk), so a cache [b, maxT, nKvHead, headDim] can be
    *  passed as is; default tk. Only the first tk positions of each batch entry are read. */
   kvCapacity?: number;
+  /** The k/v storage of attention() (forward only): "f32" (default, Float32Array) or "f16" (Uint16Array of IEEE half
+   *  bits, an f16 KV cache; each value read exactly, so the result is that of an f32 cache holding the same values). */
+  kvType?: "f32" | "f16";
 }
 // Attention layouts: q [b, tq, nHead, headDim]; k, v [b, kvCapacity, nKvHead, headDim] (a KV cache is just a larger
 // buffer whose first tk positions per batch entry are filled); out [b, tq, nHead, headDim]. The forward also writes the
@@ -258,9 +263,10 @@ export interface Backend {
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, n: number, dim: number, vocab: number): void;
   /** dTable[ids[i], :] += dOut[i, :]. */
   embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void;
-  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq]. */
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
-    p: AttentionParams): void;
+  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq]. k and v are
+   *  Uint16Array when p.kvType is "f16". */
+  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+    lse: Float32Array, p: AttentionParams): void;
   /** Accumulates into dq, dk, dv (same layouts as q, k, v). */
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, p: AttentionParams): void;

@@ -185,8 +185,16 @@ export function checkAttention(op: string, p: AttentionParams, arrays: {
     ["dv", arrays.dv, kvLen, kvHow],
   ] as const) {
     if (arr === undefined) continue;
-    checkF32(op, name, arr);
+    if ((name === "k" || name === "v") && p.kvType === "f16") {
+      if (op !== "attention") throw new BackendError(op, `kvType "f16" is for the forward only (an inference cache); pass f32 k/v`);
+      checkStorage(op, name, arr, "f16");
+    } else {
+      checkF32(op, name, arr);
+    }
     checkLength(op, name, arr, need, how);
+  }
+  if (p.kvType !== undefined && p.kvType !== "f32" && p.kvType !== "f16") {
+    throw new BackendError(op, `kvType ${JSON.stringify(p.kvType)}: expected "f32" or "f16"`);
   }
 }
 

@@ -38,8 +38,9 @@ export interface NativeOps {
     interleaved: boolean, inverse: boolean): void;
   opsEmbedding(table: F32, ids: I32, out: F32, n: number, dim: number): void;
   opsEmbeddingBackward(ids: I32, dOut: F32, dTable: F32, n: number, dim: number): void;
-  opsAttention(q: F32, k: F32, v: F32, out: F32, lse: F32, b: number, tq: number, tk: number, nHead: number,
-    nKvHead: number, headDim: number, scale: number, causal: boolean, kvCapacity: number): void;
+  opsAttention(q: F32, k: F32 | Uint16Array, v: F32 | Uint16Array, out: F32, lse: F32, b: number, tq: number, tk: number, nHead: number,
+    nKvHead: number, headDim: number, scale: number, causal: boolean, kvCapacity: number,
+    kvF16?: boolean): void;
   opsAttentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dOut: F32, dq: F32, dk: F32, dv: F32, b: number,
     tq: number, tk: number, nHead: number, nKvHead: number, headDim: number, scale: number, causal: boolean,
     kvCapacity: number): void;

@@ -5,6 +5,7 @@
 // Leaves out: cross-flag rules (commands check those where they apply).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "./errors.js";
+import { KV_CACHE_TYPES, type KvCacheType } from "../models/kv-cache.js";
 
 const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
 
@@ -44,6 +45,15 @@ export function intFlag(name: string, value: string | undefined, min = 1, max = 
     throw new UsageError(`--${name} ${value}: expected an integer ${range}`);
   }
   return n;
+}
+
+/** --kv-type: the KV cache element type (LoadModelOptions.kvCacheType), undefined when absent. */
+export function kvTypeFlag(value: string | undefined, help = ""): KvCacheType | undefined {
+  if (value === undefined) return undefined;
+  if (!KV_CACHE_TYPES.includes(value as KvCacheType)) {
+    throw new UsageError(`--kv-type ${value}: expected one of ${KV_CACHE_TYPES.join(", ")}${help ? `\n\n${help}` : ""}`);
+  }
+  return value as KvCacheType;
 }
 
 /** intFlag with a default for an absent flag. */

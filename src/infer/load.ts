@@ -23,7 +23,7 @@ import {
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { idsOnlyTokenizer, tokenizerForGguf } from "./tokenizer-source.js";
-import { KvCache } from "../models/kv-cache.js";
+import { KV_CACHE_TYPES, KvCache, type KvCacheType } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
 import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "../models/descriptor.js";
@@ -47,6 +47,9 @@ export interface LoadModelOptions {
   repack?: boolean;
   /** The families to load from (default: MODEL_REGISTRY, every family Zhiyu implements). */
   registry?: ModelRegistry;
+  /** Element type of each sequence's KV cache: "f32" (default) or "f16" (half the bytes, as llama.cpp's
+   *  -ctk/-ctv f16; values rounded when written). */
+  kvCacheType?: KvCacheType;
 }
 
 /** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. An encoded
@@ -150,12 +153,15 @@ export class LoadedModel implements TextModel {
     this.embeddingDim = config.hiddenSize;
   }
 
+  /** Element type of the caches createSequence makes (LoadModelOptions.kvCacheType). */
+  kvCacheType: KvCacheType = "f32";
+
   get loraAdapters(): ReadonlyMap<string, number> | undefined {
     return this.loraSlots?.defaults;
   }
 
   createSequence(): SequenceState {
-    return new Sequence(new KvCache(this.model.cacheShape(this.contextLength)));
+    return new Sequence(new KvCache({ ...this.model.cacheShape(this.contextLength), dtype: this.kvCacheType }));
   }
 
   forward(batch: readonly ForwardItem[]): Float32Array[] {
@@ -228,20 +234,34 @@ export class LoadedModel implements TextModel {
 /** Loads a causal LM (.gguf file or Hugging Face folder) for generation, chat and the server; a model of another
  *  kind is refused naming the file and its kind (loadAnyModel loads every kind). */
 export async function loadModel(modelPath: string, options: LoadModelOptions = {}): Promise<TextModel & LoadedModel> {
+  checkKvCacheType(options.kvCacheType);
   const opened = await openModel(modelPath, options);
   if (opened.network.kind !== "causal-lm") {
     const causal = (options.registry ?? MODEL_REGISTRY).all.filter((f) => f.kind === "causal-lm").map((f) => f.id);
     throw new ModelLoadError(`${modelPath}: ${opened.family.id} is ${withArticle(opened.network.kind)} model; generation, chat and ` +
       `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
   }
-  return causalModel(opened, opened.network.network, modelPath);
+  const model = causalModel(opened, opened.network.network, modelPath);
+  model.kvCacheType = options.kvCacheType ?? "f32";
+  return model;
+}
+
+function checkKvCacheType(t: unknown): void {
+  if (t !== undefined && !KV_CACHE_TYPES.includes(t as KvCacheType)) {
+    throw new ModelLoadError(`kvCacheType ${JSON.stringify(t)}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
+  }
 }
 
 /** Loads a model of any kind (causal LM, encoder, seq2seq), tagged by `kind`. */
 export async function loadAnyModel(modelPath: string, options: LoadModelOptions = {}): Promise<ServedModel> {
+  checkKvCacheType(options.kvCacheType);
   const opened = await openModel(modelPath, options);
   const n = opened.network;
-  if (n.kind === "causal-lm") return causalModel(opened, n.network, modelPath);
+  if (n.kind === "causal-lm") {
+    const model = causalModel(opened, n.network, modelPath);
+    model.kvCacheType = options.kvCacheType ?? "f32";
+    return model;
+  }
   const info: LoadedInfo = { id: opened.id, architecture: opened.architecture, vocabSize: opened.config.vocabSize,
     hiddenSize: opened.config.hiddenSize, contextLength: opened.contextLength, tokenizer: opened.tokenizer,
     stopTokenIds: opened.stopTokenIds, generationDefaults: opened.generationDefaults, backend: opened.backend };

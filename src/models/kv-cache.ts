@@ -1,7 +1,9 @@
 // The key/value cache of one sequence: per layer, k and v tensors [1, capacity, nKvHead, headDim] whose first
 // `length` positions are filled. Capacity grows by doubling (up to maxLength), so a short chat with a model whose
 // context is 32k does not reserve 32k positions up front.
-// Leaves out: paging/sharing blocks between sequences, quantized (f16/q8) caches.
+// The cache holds f32 (default) or f16 values (KvShape.dtype; llama.cpp's -ctk/-ctv f16): an f16 cache halves the
+// bytes each decode step reads at long contexts; its values are rounded to nearest even when written.
+// Leaves out: paging/sharing blocks between sequences, q8_0 caches.
 import { Tensor, zeros, narrow, assign, noGrad, tidy, keep } from "../tensor/index.js";
 
 export interface KvShape {
@@ -10,7 +12,12 @@ export interface KvShape {
   headDim: number;
   /** Hard limit (the model's context length). */
   maxLength: number;
+  /** Element type of the cache tensors (default f32). */
+  dtype?: KvCacheType;
 }
+
+export type KvCacheType = "f32" | "f16";
+export const KV_CACHE_TYPES: readonly KvCacheType[] = ["f32", "f16"];
 
 export class KvCache {
   /** Positions filled. */
@@ -21,6 +28,9 @@ export class KvCache {
   private disposed = false;
 
   constructor(readonly shape: KvShape, initialCapacity = 64) {
+    if (shape.dtype !== undefined && !KV_CACHE_TYPES.includes(shape.dtype)) {
+      throw new RangeError(`[KvCache] dtype ${JSON.stringify(shape.dtype)}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
+    }
     this.grow(Math.min(initialCapacity, shape.maxLength));
   }
 
@@ -43,8 +53,8 @@ export class KvCache {
     const { numLayers, numKvHeads, headDim } = this.shape;
     tidy(() => noGrad(() => {
       for (let l = 0; l < numLayers; l++) {
-        const k = keep(zeros([1, capacity, numKvHeads, headDim]));
-        const v = keep(zeros([1, capacity, numKvHeads, headDim]));
+        const k = keep(zeros([1, capacity, numKvHeads, headDim], { dtype: this.dtype }));
+        const v = keep(zeros([1, capacity, numKvHeads, headDim], { dtype: this.dtype }));
         if (this.length > 0) {
           assign(narrow(k, 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
           assign(narrow(v, 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));
@@ -80,9 +90,13 @@ export class KvCache {
     this.length = n;
   }
 
+  get dtype(): KvCacheType {
+    return this.shape.dtype ?? "f32";
+  }
+
   /** Bytes held by the cache tensors. */
   get bytes(): number {
-    return this.shape.numLayers * 2 * this.capacity * this.shape.numKvHeads * this.shape.headDim * 4;
+    return this.shape.numLayers * 2 * this.capacity * this.shape.numKvHeads * this.shape.headDim * (this.dtype === "f16" ? 2 : 4);
   }
 
   dispose(): void {

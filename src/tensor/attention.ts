@@ -205,7 +205,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptio
 }
 
 /** One sequence of a packed inference step: rows [start, start + t) of q/k/v, its new positions pos0 … pos0+t−1
- *  and its cache buffers k, v [1, capacity, Hkv, Dh] (contiguous; positions [0, pos0) already filled). */
+ *  and its cache buffers k, v [1, capacity, Hkv, Dh] (contiguous, f32 or f16; positions [0, pos0) already filled). */
 export interface CachedSegment {
   start: number;
   t: number;
@@ -219,6 +219,11 @@ export interface CachedSegment {
  *  over the cache → [N, H·Dh]. The same arithmetic as rope() + assign() + attention(), as a handful of backend
  *  calls per sequence with no tensors in between (a decode step of 8 sequences × 12 layers otherwise builds
  *  ~100 small tensors per layer). Not differentiable: call it without autograd. */
+/** The raw f16 bits of a contiguous cache tensor. */
+function cacheBits(t: Tensor): Uint16Array {
+  return (t.storage("attendCached") as Uint16Array).subarray(t.offset, t.offset + t.size);
+}
+
 export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly CachedSegment[],
   shape: { numHeads: number; numKvHeads: number; headDim: number; freqs: Float32Array | null; layout: RopeLayout }): Tensor {
   const backend = backendOf("attendCached", q, k, v);
@@ -245,9 +250,11 @@ export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly Cac
     for (const s of segs) {
       const cap = s.k.shape[1];
       if (s.start < 0 || s.start + s.t > n || s.pos0 + s.t > cap || s.k.rank !== 4 || s.k.shape[0] !== 1 || s.k.shape[2] !== nKvHead ||
-        s.k.shape[3] !== headDim || !s.k.isContiguous || !s.v.isContiguous || s.v.shape[1] !== cap) {
+        s.k.shape[3] !== headDim || !s.k.isContiguous || !s.v.isContiguous || s.v.shape[1] !== cap || s.k.dtype !== s.v.dtype ||
+        (s.k.dtype !== "f32" && s.k.dtype !== "f16")) {
         throw new OpError("attendCached", `segment rows [${s.start}, ${s.start + s.t}) at positions ${s.pos0}… does not fit ` +
-          `${n} rows and cache ${fmtShape(s.k.shape)} (needs contiguous [1, ≥ ${s.pos0 + s.t}, ${nKvHead}, ${headDim}])`);
+          `${n} rows and cache ${fmtShape(s.k.shape)} ${s.k.dtype}/${s.v.dtype} (needs contiguous [1, ≥ ${s.pos0 + s.t}, ${nKvHead}, ${headDim}], ` +
+          "k and v both f32 or both f16)");
       }
       const qr = qd.subarray(s.start * qw, (s.start + s.t) * qw);
       const kr = kd.subarray(s.start * kw, (s.start + s.t) * kw);
@@ -255,11 +262,20 @@ export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly Cac
         backend.rope(qr, 1, s.t, nHead, headDim, rotDim, s.pos0, shape.freqs, shape.layout, false);
         backend.rope(kr, 1, s.t, nKvHead, headDim, rotDim, s.pos0, shape.freqs, shape.layout, false);
       }
-      const kc = outF32(s.k), vc = outF32(s.v);
-      kc.set(kr, s.pos0 * kw);
-      vc.set(vs.data.subarray(s.start * kw, (s.start + s.t) * kw), s.pos0 * kw);
+      const vr = vs.data.subarray(s.start * kw, (s.start + s.t) * kw);
+      let kc: Float32Array | Uint16Array, vc: Float32Array | Uint16Array;
+      if (s.k.dtype === "f16") { // an f16 cache: the new rows rounded to nearest even as they are written
+        kc = cacheBits(s.k), vc = cacheBits(s.v);
+        backend.cast(kr, "f32", kc.subarray(s.pos0 * kw), "f16", s.t * kw);
+        backend.cast(vr, "f32", vc.subarray(s.pos0 * kw), "f16", s.t * kw);
+      } else {
+        kc = outF32(s.k), vc = outF32(s.v);
+        kc.set(kr, s.pos0 * kw);
+        vc.set(vr, s.pos0 * kw);
+      }
       backend.attention(qr, kc, vc, od.subarray(s.start * qw, (s.start + s.t) * qw), lse as Float32Array,
-        { b: 1, tq: s.t, tk: s.pos0 + s.t, nHead, nKvHead, headDim, scale: 1 / Math.sqrt(headDim), causal: true, kvCapacity: cap });
+        { b: 1, tq: s.t, tk: s.pos0 + s.t, nHead, nKvHead, headDim, scale: 1 / Math.sqrt(headDim), causal: true, kvCapacity: cap,
+          kvType: s.k.dtype === "f16" ? "f16" : "f32" });
     }
   } finally {
     backend.release(lse);

@@ -19,7 +19,7 @@ import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } 
 import type { ParamSpec } from "../models/weights.js";
 import type { Weight } from "../models/embed.js";
 import type { LoraAdapter } from "../models/adapters/lora.js";
-import type { EncoderInput, FamilyConfig, TaskHead, TrainableNetwork } from "../models/descriptor.js";
+import type { EncoderInput, FamilyConfig, Seq2SeqTrainBatch, TaskHead, TrainableNetwork } from "../models/descriptor.js";
 import { type AnyFamily, MODEL_REGISTRY } from "../models/registry.js";
 import type { TrainDType } from "./options.js";
 
@@ -122,6 +122,15 @@ export class TrainModel {
   logits(inputs: Int32Array, batch: number, seq: number): Tensor {
     const ids = fromTypedArray(inputs, [batch, seq]);
     return this.network.forward(ids);
+  }
+
+  /** A seq2seq model's teacher-forced decoder logits [B, T, V] (sources encoded, decoder inputs attending to them). */
+  seq2seqLogits(batch: Seq2SeqTrainBatch): Tensor {
+    if (!this.network.seq2seq) {
+      throw new TrainModelError(`[TrainModel] ${this.family} is not an encoder-decoder model; seq2seq objectives (span corruption, ` +
+        "seq2seq fine-tuning) need one such as T5");
+    }
+    return this.network.seq2seq(batch);
   }
 
   /** Mean cross-entropy of next-token prediction over a batch: inputs/targets are B rows of T ids. */
@@ -268,8 +277,9 @@ export class TrainModel {
   /** A model with freshly initialised weights (GPT-2 scheme: N(0, 0.02), residual projections 0.02/√(2L)). */
   static random(hfConfig: Record<string, unknown>, rng: Rng, dtype: TrainDType): TrainModel {
     const family = familyOf(hfConfig, "config");
-    const specs = family.paramSpecs(family.configFromHf(hfConfig, "config"));
-    const nLayer = Number(hfConfig.n_layer ?? hfConfig.num_hidden_layers);
+    const config = family.configFromHf(hfConfig, "config");
+    const specs = family.paramSpecs(config);
+    const nLayer = config.numLayers; // the family's parse (n_layer, num_hidden_layers, T5's num_layers …)
     const std = typeof hfConfig.initializer_range === "number" ? hfConfig.initializer_range : 0.02;
     const params = new Map<string, Tensor>();
     for (const s of specs) {

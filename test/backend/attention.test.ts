@@ -1,9 +1,13 @@
 // Attention, forward and backward: the reference against a composed twin built here from reference matmul and
 // softmax (scores = q·kᵀ·scale, causal mask with the KV-cache offset, softmax, ·v; the backward by the chain
 // rule through those pieces), and the cpu backend against the reference under every ISA level — with GQA,
-// causal and not, tk > tq (a cache), a k/v buffer larger than tk (kvCapacity) and awkward head dims.
+// causal and not, tk > tq (a cache), a k/v buffer larger than tk (kvCapacity), awkward head dims and the head dims
+// (32, 64, 128) that have their own AVX-512 row kernel. An f16 k/v (a half-precision KV cache) must give the bits of an
+// f32 k/v holding the same values.
 
 import { test } from "node:test";
+import assert from "node:assert/strict";
+import { f16ToF32, f32ToF16 } from "../../src/core/dtype.js";
 import type { AttentionParams, Backend } from "../../src/backend/backend.js";
 import { assertClose, clone, cpu, forEachIsa, ref, skipCpu, TOL, uniform } from "./harness.js";
 
@@ -13,6 +17,11 @@ const CASES: AttentionParams[] = [
   { b: 2, tq: 7, tk: 9, nHead: 3, nKvHead: 3, headDim: 7, scale: 0.4, causal: false },
   { b: 1, tq: 1, tk: 130, nHead: 8, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 131 },
   { b: 3, tq: 31, tk: 31, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
+  // head dims 32/64/128 take the AVX-512 row kernel (16 keys per reduction): key counts off the 16- and 64-key grid
+  { b: 1, tq: 2, tk: 83, nHead: 4, nKvHead: 2, headDim: 128, scale: 0.09, causal: true, kvCapacity: 90 },
+  // one query (decode): the heads of a kv head run as a group, up to 8 at a time (9 → 8 + 1), per batch entry
+  { b: 2, tq: 1, tk: 100, nHead: 18, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 120 },
+  { b: 1, tq: 1, tk: 150, nHead: 8, nKvHead: 2, headDim: 128, scale: 0.088, causal: true },
 ];
 
 function sizes(p: AttentionParams) {
@@ -111,5 +120,39 @@ test("attention with one query over a cache equals the last row of the full caus
     const o1 = new Float32Array(16), l1 = new Float32Array(2);
     be.attention(clone(x.q.subarray(5 * 16, 6 * 16)), k, v, o1, l1, last);
     assertClose(`${be.info().name}: decode step vs full pass`, o1, out.subarray(5 * 16), TOL.f32Sum);
+  }
+});
+
+/** k and v rounded to f16: the bits (for kvType "f16") and the same values as f32. */
+function halfInputs(p: AttentionParams, seed: number) {
+  const x = inputs(p, seed);
+  const bits = (a: Float32Array) => Uint16Array.from(a, (v) => f32ToF16(v));
+  const kb = bits(x.k), vb = bits(x.v);
+  return { q: x.q, kb, vb, kf: Float32Array.from(kb, f16ToF32), vf: Float32Array.from(vb, f16ToF32) };
+}
+
+test("an f16 k/v cache gives exactly the result of an f32 cache holding the same values (ref, and cpu at every ISA level)", (t) => {
+  const forward = CASES.map((p) => ({ ...p, kvType: "f16" as const }));
+  const check = (be: Backend, label: string) => forward.forEach((p, i) => {
+    const s = sizes(p), x = halfInputs(p, i * 10);
+    const o16 = new Float32Array(s.q), l16 = new Float32Array(s.lse), o32 = new Float32Array(s.q), l32 = new Float32Array(s.lse);
+    be.attention(x.q, x.kb, x.vb, o16, l16, p);
+    be.attention(x.q, x.kf, x.vf, o32, l32, { ...p, kvType: "f32" });
+    for (const [name, a, b] of [["out", o16, o32], ["lse", l16, l32]] as const) {
+      const j = a.findIndex((v, k) => !Object.is(v, b[k]));
+      assert.equal(j, -1, `${label} (${describe(p)}): f16 ${name}[${j}] = ${a[j]}, f32 of the same values ${b[j]}`);
+    }
+  });
+  check(ref, "ref");
+  if (cpu) t.diagnostic(`ISA levels run: ${forEachIsa((isa) => check(cpu!, `cpu/${isa}`)).join(", ")}`);
+});
+
+test("kvType f16 is checked: Uint16Array k/v, forward only", () => {
+  const p: AttentionParams = { ...CASES[0]!, kvType: "f16" };
+  const s = sizes(p), x = inputs(p, 1);
+  for (const be of [ref, ...(cpu ? [cpu] : [])]) {
+    assert.throws(() => be.attention(x.q, x.k, x.v, new Float32Array(s.q), new Float32Array(s.lse), p), /k must be a Uint16Array for dtype f16/);
+    assert.throws(() => be.attentionBackward(x.q, x.k, x.v, new Float32Array(s.q), new Float32Array(s.lse), x.dOut,
+      new Float32Array(s.q), new Float32Array(s.kv), new Float32Array(s.kv), p), /forward only/);
   }
 });

@@ -78,3 +78,31 @@ test("startServer given only a loaded model reports the model's own info (no cal
     model.dispose();
   }
 });
+
+test("zhiyu desk --embedder: the KB ranks with a sentence encoder next to BM25; a bad path is a clear error", { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-desk-embedder-"));
+  const encoder = path.resolve("../shared/testdata/hf/bert/base");
+  const run = (args: string[]) => new Promise<{ out: string; code: number | null; child: ChildProcess }>((resolve) => {
+    const child = spawn(process.execPath, [path.resolve("bin/zhiyu.mjs"), "desk", "--port", "0", "--db", path.join(dir, "desk.sqlite"), ...args],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGTERM"), 120_000);
+    const look = (c: Buffer) => {
+      out += c.toString();
+      if (/agent desk\s+http/.test(out)) { clearTimeout(timer); resolve({ out, code: null, child }); }
+    };
+    child.stdout!.on("data", look);
+    child.stderr!.on("data", look);
+    child.on("exit", (code) => { clearTimeout(timer); resolve({ out, code, child }); });
+  });
+  try {
+    const ok = await run(["--embedder", encoder]);
+    await stop(ok.child);
+    assert.match(ok.out, /KB ranking\s+BM25 \+ dense \(.+, \d+ dims, weight 0\.4\)/, ok.out);
+    const bad = await run(["--embedder", path.join(dir, "no-such-encoder")]);
+    assert.equal(bad.code, 1, bad.out);
+    assert.match(bad.out, /desk: --embedder .*no-such-encoder: .*does not exist/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
 // The native fused decode layer (the backend's "decoder-layer-decode" op) against its specification, the tensor path of
 // src/models/llama/model.ts: the same GGUF models from ../shared/testdata (LLaMA Q8_0 / Q4_0 / Q4_K / F16, Qwen2 with
 // q/k/v biases) decode the same tokens for several sequences at once, with the op and with the op hidden from
-// the model; the logits of every step must be bit-identical. Skipped when the addon lacks the op.
+// the model; the logits of every step must be bit-identical, with an f32 and with an f16 KV cache. Skipped when the
+// addon lacks the op.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -36,9 +37,10 @@ const withoutOp = new Proxy(base, {
   get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)),
 }) as Backend;
 
-async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void): Promise<Float32Array[]> {
+async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void,
+  kvCacheType: "f32" | "f16" = "f32"): Promise<Float32Array[]> {
   setDefaultBackend(backend);
-  const model = await loadModel(path.resolve(dir, file), { backend });
+  const model = await loadModel(path.resolve(dir, file), { backend, kvCacheType });
   check?.(model.model as LlamaModel);
   try {
     const prompts = [[1, 15, 27, 3], [1, 99], [1, 7, 7]];
@@ -71,6 +73,25 @@ test("native decode layer = tensor path, bit for bit", { skip: hasOp }, async ()
     a.forEach((row, i) => {
       const j = row.findIndex((v, k) => !Object.is(v, b[i]![k]));
       assert.equal(j, -1, `${file}: logits row ${i} differ at ${j}: ${row[j]} vs ${b[i]![j]}`);
+    });
+  }
+});
+
+test("with an f16 KV cache: native decode layer = tensor path bit for bit, and near the f32-cache logits", { skip: hasOp }, async () => {
+  for (const file of ["dev-llama-tok512-q8_0.gguf", "dev-qwen2-e32-f16emb-q8_0.gguf"]) {
+    const before = opCalls;
+    const a = await decodeLogits(file, native, undefined, "f16");
+    assert.ok(opCalls > before, `${file}: the composite decode layer never ran`);
+    const b = await decodeLogits(file, withoutOp, undefined, "f16");
+    const f32 = await decodeLogits(file, withoutOp);
+    a.forEach((row, i) => {
+      const j = row.findIndex((v, k) => !Object.is(v, b[i]![k]));
+      assert.equal(j, -1, `${file}: f16 cache, logits row ${i} differ at ${j}: ${row[j]} vs ${b[i]![j]}`);
+      // k/v rounded to 11 significant bits: close to the f32 cache's logits, and not equal (the f16 cache was used).
+      let dot = 0, na = 0, nb = 0, diff = 0;
+      row.forEach((v, k) => { const w = f32[i]![k]!; dot += v * w; na += v * v; nb += w * w; diff = Math.max(diff, Math.abs(v - w)); });
+      const cosine = dot / Math.sqrt(na * nb);
+      assert.ok(diff > 0 && cosine >= 0.999, `${file}: row ${i}, f16 vs f32 cache: cosine ${cosine}, max |Δ| ${diff}`);
     });
   }
 });

@@ -35,3 +35,18 @@ for (const name of CASES) {
     });
   }
 }
+
+// An f16 KV cache (LoadModelOptions.kvCacheType): Gemma 2's soft-capped, windowed attention reads it through the
+// general path, Qwen3 through the fused/rotary one. k and v rounded to 11 significant bits keep the step logits within
+// 1e-2 × max|transformers' logits| (f32 cache: 1e-4) and the greedy ids identical.
+for (const name of ["gemma2", "qwen3"]) {
+  test(`${name} (gguf) with an f16 KV cache: greedy ids still match transformers`, async () => {
+    const c = readCase(name);
+    const model = await loadModel(path.join(c.dir, "gguf", "model-f32.gguf"), { kvCacheType: "f16" });
+    try {
+      checkGreedy(model, c, 1e-2);
+    } finally {
+      model.dispose();
+    }
+  });
+}

@@ -217,11 +217,11 @@ export class CpuBackend implements Backend {
     this.addon.opsEmbeddingBackward(ids, dOut, dTable, n, dim);
   }
 
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
-    p: AttentionParams): void {
+  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+    lse: Float32Array, p: AttentionParams): void {
     OP_CHECKS.attention(q, k, v, out, lse, p);
     this.addon.opsAttention(q, k, v, out, lse, p.b, p.tq, p.tk, p.nHead, p.nKvHead, p.headDim, p.scale, p.causal,
-      kvCapacity(p));
+      kvCapacity(p), p.kvType === "f16");
   }
 
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,

@@ -8,6 +8,7 @@ import {
   type MatmulParams, type OpName, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import { BufferPool } from "../pool.js";
+import { f16ToF32 } from "../../core/dtype.js";
 import { DTYPES, OP_CHECKS, WEIGHT_TYPES } from "../checks.js";
 import { attention, attentionBackward } from "./attention.js";
 import { embedding, embeddingBackward } from "./embedding.js";
@@ -165,10 +166,12 @@ export class RefBackend implements Backend {
     embeddingBackward(ids, dOut, dTable, n, dim);
   }
 
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
-    p: AttentionParams): void {
+  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+    lse: Float32Array, p: AttentionParams): void {
     OP_CHECKS.attention(q, k, v, out, lse, p);
-    attention(q, k, v, out, lse, p);
+    // An f16 cache: its values decoded (exactly), then the f32 reference.
+    const f32 = (x: Float32Array | Uint16Array) => (x instanceof Float32Array ? x : Float32Array.from(x, f16ToF32));
+    attention(q, f32(k), f32(v), out, lse, p);
   }
 
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,

@@ -1,8 +1,9 @@
 // `zhiyu bench infer --models A.gguf[,B.gguf…] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128]
-//   [--llama-bench PATH] [--nlc DIR] [--kinds decode,prefill] [--json]`: Zhiyu, llama.cpp (llama-bench) and
+//   [--llama-bench PATH] [--nlc DIR] [--kinds decode,prefill] [--depth N] [--kv-type f32|f16] [--json]`: Zhiyu, llama.cpp (llama-bench) and
 // node-llama-cpp side by side on the same GGUF files. Each measurement is its own child process under
 // /usr/bin/time (peak RSS); within a round the order of the implementations rotates, so load that drifts over
-// the run hits all of them alike. Prints per model and kind the median tokens/s of each, the ratios, and the
+// the run hits all of them alike. --depth N: decode after an N-token prompt (llama-bench -d N); --kv-type: both
+// implementations' KV cache type (-ctk/-ctv). Prints per model and kind the median tokens/s of each, the ratios, and the
 // load average at start and end. Leaves out: GPU backends, batch sizes other than one sequence.
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
@@ -40,7 +41,8 @@ function lastJson(stdout: string, what: string): Record<string, unknown> {
 }
 
 const INFER_USAGE = "usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
-  "[--kinds decode,prefill] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] [--nlc DIR] [--json]";
+  "[--kinds decode,prefill] [--depth N] [--kv-type f32|f16] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] " +
+  "[--nlc DIR] [--json]";
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseFlags({
@@ -51,25 +53,31 @@ export async function run(argv: string[]): Promise<number | void> {
       kinds: { type: "string", default: "decode,prefill" },
       "llama-bench": { type: "string", default: "/work/peers/llama.cpp/build/bin/llama-bench" },
       nlc: { type: "string", default: "/work/peers/nlc" }, impls: { type: "string", default: "zhiyu,llama.cpp,node-llama-cpp" },
+      depth: { type: "string", default: "0" }, "kv-type": { type: "string" },
       timeout: { type: "string", default: "900" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
     },
   }, INFER_USAGE);
   if (values.help || !values.models) {
-    console.log("usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
-      "[--kinds decode,prefill] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] [--nlc DIR] [--json]");
+    console.log(INFER_USAGE);
     if (!values.models && !values.help) throw new UsageError("bench infer: --models is required");
     return 0;
   }
   const int = (name: string, v: string | undefined) => intFlag(name, v)!;
   const threads = int("threads", values.threads), rounds = int("rounds", values.rounds);
   const tokens: Record<Kind, number> = { decode: int("decode", values.decode), prefill: int("prefill", values.prefill) };
-  const timeoutS = int("timeout", values.timeout);
+  const timeoutS = int("timeout", values.timeout), depth = int("depth", values.depth);
+  // --kv-type sets both caches; without it each keeps its default (Zhiyu f32, llama.cpp f16), as earlier tables did.
+  const kvType = values["kv-type"];
+  if (kvType !== undefined && kvType !== "f32" && kvType !== "f16") throw new UsageError(`--kv-type ${kvType}: expected f32 or f16`);
   const models = values.models.split(",");
   for (const m of models) if (!existsSync(m)) throw new UsageError(`--models: ${m} does not exist`);
   const kinds = values.kinds!.split(",") as Kind[];
   for (const k of kinds) if (k !== "decode" && k !== "prefill") throw new UsageError(`--kinds ${k}: expected decode and/or prefill`);
   const impls = values.impls!.split(",") as Impl[];
   for (const i of impls) if (!["zhiyu", "llama.cpp", "node-llama-cpp"].includes(i)) throw new UsageError(`--impls ${i}: expected zhiyu, llama.cpp, node-llama-cpp`);
+  if (depth > 0 && (impls.includes("node-llama-cpp") || kinds.includes("prefill"))) {
+    throw new UsageError("--depth measures decode after a prompt of that many tokens: use it with --kinds decode and --impls zhiyu,llama.cpp");
+  }
   const llamaBench = values["llama-bench"]!, nlcDir = values.nlc!;
   if (impls.includes("llama.cpp") && !existsSync(llamaBench)) throw new UsageError(`--llama-bench ${llamaBench} does not exist (build llama.cpp, or drop llama.cpp from --impls)`);
   if (impls.includes("node-llama-cpp") && !existsSync(path.join(nlcDir, "node_modules/node-llama-cpp"))) {
@@ -80,14 +88,15 @@ export async function run(argv: string[]): Promise<number | void> {
     const n = tokens[kind];
     if (impl === "zhiyu") {
       const r = timed([process.execPath, path.join(repoRoot, "bin/zhiyu.mjs"), "bench", kind, "--model", model, "--threads",
-        String(threads), "--tokens", String(n), "--repeat", "1", "--json"], timeoutS);
+        String(threads), "--tokens", String(n), "--repeat", "1", ...(kvType ? ["--kv-type", kvType] : []),
+        ...(kind === "decode" ? ["--depth", String(depth)] : []), "--json"], timeoutS);
       const j = lastJson(r.stdout, "zhiyu");
       return { tokensPerS: Number(j.tokens_per_s), peakRssMb: r.peakRssMb, kvMb: Number(j.kv_mb) };
     }
     if (impl === "llama.cpp") {
       // One warm-up run (llama-bench's default) then one timed repetition; decode starts from an empty context.
       const r = timed([llamaBench, "-m", model, "-t", String(threads), "-p", kind === "prefill" ? String(n) : "0",
-        "-n", kind === "decode" ? String(n) : "0", "-r", "1", "-o", "json"], timeoutS);
+        "-n", kind === "decode" ? String(n) : "0", "-d", String(depth), ...(kvType ? ["-ctk", kvType, "-ctv", kvType] : []), "-r", "1", "-o", "json"], timeoutS);
       const arr = JSON.parse(r.stdout.slice(r.stdout.indexOf("["))) as Array<{ avg_ts: number }>;
       return { tokensPerS: arr[0].avg_ts, peakRssMb: r.peakRssMb };
     }
@@ -130,18 +139,18 @@ export async function run(argv: string[]): Promise<number | void> {
       runs: Object.fromEntries(impls.map((i) => [i, (samples.get(`${model}|${kind}|${i}`) ?? []).map((s) => +s.tokensPerS.toFixed(2))])),
     };
   }));
-  const result = { threads, rounds, load_start: load0.map((x) => +x.toFixed(2)), load_end: load1.map((x) => +x.toFixed(2)), rows };
+  const result = { threads, rounds, depth, kv_type: kvType ?? "default", load_start: load0.map((x) => +x.toFixed(2)), load_end: load1.map((x) => +x.toFixed(2)), rows };
   if (values.json) {
     console.log(JSON.stringify(result));
     return 0;
   }
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
   const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "–");
-  console.log(`threads ${threads}, ${rounds} rounds, median tok/s; load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}`);
+  console.log(`threads ${threads}, ${rounds} rounds, depth ${depth}, KV cache ${kvType ?? "each one's default (Zhiyu f32, llama.cpp f16)"}, median tok/s; load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}`);
   console.log("| model | test | Zhiyu | llama.cpp | node-llama-cpp | Zhiyu / llama.cpp | Zhiyu / node-llama-cpp | peak RSS Zhiyu / llama.cpp / nlc (MB) | file + Zhiyu KV (MB) |");
   console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {
-    console.log(`| ${r.model} | ${r.kind === "decode" ? "tg" : "pp"}${r.tokens} | ${f(r.zhiyu)} | ${f(r.llama_cpp)} | ${f(r.node_llama_cpp)} | ` +
+    console.log(`| ${r.model} | ${r.kind === "decode" ? "tg" : "pp"}${r.tokens}${depth > 0 ? ` @ d${depth}` : ""} | ${f(r.zhiyu)} | ${f(r.llama_cpp)} | ${f(r.node_llama_cpp)} | ` +
       `${ratio(r.vs_llama_cpp)} | ${ratio(r.vs_node_llama_cpp)} | ${f(r.zhiyu_peak_rss_mb, 0)} / ${f(r.llama_cpp_peak_rss_mb, 0)} / ` +
       `${f(r.node_llama_cpp_peak_rss_mb, 0)} | ${f(r.file_mb, 0)} + ${f(r.zhiyu_kv_mb, 1)} |`);
   }

@@ -1,9 +1,10 @@
 // `zhiyu bench prefill --model PATH --threads N [--tokens N] [--json]`: tokens per second reading a prompt of N
-// tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts).
+// tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts), whose
+// --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N).
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
-// --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
+// --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains.
-import { parseFlags } from "../flags.js";
+import { kvTypeFlag, parseFlags } from "../flags.js";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { loadModel } from "../../infer/load.js";
@@ -21,17 +22,23 @@ function peakRssMb(): number {
 }
 
 
+function usage(kind: "decode" | "prefill"): string {
+  return `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N]${kind === "decode" ? " [--depth N]" : ""} ` +
+    "[--kv-type f32|f16] [--repeat R] [--no-repack] [--json]";
+}
+
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
   const { values } = parseFlags({
     args: argv,
     options: {
       model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" }, "no-repack": { type: "boolean" },
+      depth: { type: "string" }, "kv-type": { type: "string" },
     },
     strict: true,
-  }, `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--no-repack] [--json]`);
+  }, usage(kind));
   if (values.help) {
-    console.log(`usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N] [--repeat R] [--no-repack] [--json]`);
+    console.log(usage(kind));
     return 0;
   }
   if (!values.model) throw new UsageError(`bench ${kind}: --model is required`);
@@ -40,10 +47,20 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   const tokens = Number(values.tokens ?? (kind === "decode" ? 64 : 128));
   if (!Number.isInteger(tokens) || tokens < 1) throw new UsageError(`--tokens ${values.tokens}: expected an integer ≥ 1`);
   const repeat = Number(values.repeat ?? 3);
-  const model = await loadModel(values.model, { threads, repack: !values["no-repack"] });
+  const depth = Number(values.depth ?? 0);
+  if (!Number.isInteger(depth) || depth < 0) throw new UsageError(`--depth ${values.depth}: expected an integer ≥ 0`);
+  if (depth > 0 && kind !== "decode") throw new UsageError("--depth applies to bench decode only");
+  const kvType = kvTypeFlag(values["kv-type"]) ?? "f32";
+  // At depth, the context is sized to the run (as llama-bench sizes its n_ctx), so --depth 2048 works on a 2k model.
+  const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType,
+    ...(depth > 0 ? { contextLength: depth + tokens + 1 } : {}) });
   const vocab = model.vocabSize;
   // Deterministic pseudo-random prompt ids (content does not change the cost).
-  const ids = Array.from({ length: Math.min(tokens, model.contextLength - 1) }, (_, i) => (i * 7919 + 13) % vocab);
+  const promptLength = kind === "decode" ? Math.max(4, depth) : tokens;
+  if (kind === "decode" && promptLength + tokens > model.contextLength) {
+    throw new UsageError(`--depth ${depth} + --tokens ${tokens} exceeds the model's context length ${model.contextLength}`);
+  }
+  const ids = Array.from({ length: Math.min(promptLength, model.contextLength - 1) }, (_, i) => (i * 7919 + 13) % vocab);
   const rates: number[] = [];
   let kvBytes = 0;
   for (let r = 0; r < repeat + 1; r++) {
@@ -54,8 +71,8 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
       model.forward([{ seq, tokens: ids }]);
       rate = ids.length / ((performance.now() - t0) / 1000);
     } else {
-      let logits = model.forward([{ seq, tokens: ids.slice(0, 4) }])[0];
-      const n = Math.min(tokens, model.contextLength - 5);
+      let logits = model.forward([{ seq, tokens: ids }])[0];
+      const n = Math.min(tokens, model.contextLength - ids.length);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0];
@@ -68,7 +85,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   }
   const result = {
     bench: kind, model: model.id, threads: model.backend.info().threads, backend: model.backend.info().name,
-    tokens, tokens_per_s: Number(median(rates).toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))),
+    tokens, ...(kind === "decode" ? { depth } : {}), kv_type: kvType, tokens_per_s: Number(median(rates).toFixed(2)), runs: rates.map((x) => Number(x.toFixed(2))),
     rss_mb: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)), peak_rss_mb: peakRssMb(),
     kv_mb: Number((kvBytes / 2 ** 20).toFixed(2)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
   };

@@ -15,7 +15,7 @@ import { Utf8Constraint, Utf8Table } from "../../infer/grammar/utf8-constraint.j
 import { samplingDefaults } from "../../infer/sampling-defaults.js";
 import { tokenizerHasText } from "../../infer/tokenizer-source.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
-import { intFlag, intFlagOr, numberFlagOr, parseFlags } from "../flags.js";
+import { intFlag, intFlagOr, kvTypeFlag, numberFlagOr, parseFlags } from "../flags.js";
 import { capMaxTokens } from "../reply-budget.js";
 import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
 
@@ -37,6 +37,7 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --stop TEXT           stop string (repeatable)
   --threads N           compute threads
   --ctx N               override the context length from the model file
+  --kv-type f32|f16     KV cache element type (default f32; f16 halves its memory and long-context reads)
   --tokenizer PATH      tokenizer to use instead of the model's own
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
                         ("text" is null for a model without a tokenizer)
@@ -57,7 +58,7 @@ export async function run(argv: string[]): Promise<number | void> {
       "max-tokens": { type: "string" }, temperature: { type: "string" }, "top-k": { type: "string" },
       "top-p": { type: "string" }, "min-p": { type: "string" }, "repeat-penalty": { type: "string" },
       seed: { type: "string" }, stop: { type: "string", multiple: true }, threads: { type: "string" },
-      ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" },
+      ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" }, "kv-type": { type: "string" },
       "logits-out": { type: "string" }, lora: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
       beams: { type: "string" }, "length-penalty": { type: "string" }, "early-stopping": { type: "string" },
     },
@@ -83,8 +84,10 @@ export async function run(argv: string[]): Promise<number | void> {
     });
     if (promptIds.length === 0) throw new UsageError(`--prompt-ids: no ids given\n\n${HELP}`);
   }
+  const kvCacheType = kvTypeFlag(values["kv-type"], HELP);
   const loaded = await loadAnyModel(modelPath, {
     threads,
+    kvCacheType,
     contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });

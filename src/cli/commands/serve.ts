@@ -12,7 +12,7 @@ import { startServer } from "../../serve/server.js";
 import { createToolset } from "../../tools/toolset.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../default-model.js";
-import { intFlag, listFlag, parseFlags } from "../flags.js";
+import { intFlag, kvTypeFlag, listFlag, parseFlags } from "../flags.js";
 
 const HELP = `usage: zhiyu serve [--model PATH] [options]
 
@@ -34,6 +34,7 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --ctx N             context length in tokens (default: the model's; larger values override the file's)
   --timeout S         per-request time limit in seconds (default 600)
   --threads N         compute threads
+  --kv-type f32|f16   KV cache element type (default f32; f16 halves its memory and long-context reads)
   --alias NAME        another name clients may use in 'model' (repeatable)
   --lora NAME=PATH[:scale]  a LoRA adapter (PEFT folder or llama.cpp .gguf adapter) requests may choose (repeatable):
                       'model': NAME runs it at its scale (default 1), or the llama-server field
@@ -57,7 +58,8 @@ export async function run(argv: string[]): Promise<number | void> {
     options: {
       model: { type: "string" }, "embedding-model": { type: "string" }, "rerank-model": { type: "string" }, host: { type: "string" }, port: { type: "string" }, "api-key": { type: "string" },
       parallel: { type: "string" }, queue: { type: "string" }, ctx: { type: "string" }, timeout: { type: "string" },
-      threads: { type: "string" }, alias: { type: "string", multiple: true }, lora: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
+      threads: { type: "string" }, "kv-type": { type: "string" }, alias: { type: "string", multiple: true }, lora: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
       tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
       mcp: { type: "string", multiple: true }, quiet: { type: "boolean" },
       cors: { type: "string", multiple: true }, "host-name": { type: "string", multiple: true },
@@ -96,7 +98,8 @@ export async function run(argv: string[]): Promise<number | void> {
     const r = toolset.indexReport;
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
-  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx });
+  const kvCacheType = kvTypeFlag(values["kv-type"], HELP);
+  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx, kvCacheType });
   if (loaded?.kind === "encoder") {
     loaded.dispose();
     throw new UsageError(`--model ${values.model}: ${loaded.architecture} is an encoder model; it cannot serve completions or chat. ` +

@@ -45,11 +45,24 @@ export function attendGeneral(layer: number, q: Tensor, k: Tensor, v: Tensor, se
       backend.rope(kr, 1, seg.t, Hkv, Dh, rotDim, seg.pos0, freqs, s.ropeLayout, false);
       let keys = kr, values = vr, keyPos0 = seg.pos0;
       if (seg.cache) {
-        const kc = cacheData(seg.cache.k[layer]), vc = cacheData(seg.cache.v[layer]);
-        kc.set(kr, seg.pos0 * kw);
-        vc.set(vr, seg.pos0 * kw);
-        keys = kc;
-        values = vc;
+        const kt = seg.cache.k[layer], vt = seg.cache.v[layer];
+        if (kt.dtype === "f16") { // an f16 cache: rows rounded as written, the filled part read back widened
+          const kb = kt.storage("attention cache").subarray(kt.offset, kt.offset + kt.size) as Uint16Array;
+          const vb = vt.storage("attention cache").subarray(vt.offset, vt.offset + vt.size) as Uint16Array;
+          backend.cast(kr, "f32", kb.subarray(seg.pos0 * kw), "f16", seg.t * kw);
+          backend.cast(vr, "f32", vb.subarray(seg.pos0 * kw), "f16", seg.t * kw);
+          const filled = (seg.pos0 + seg.t) * kw;
+          keys = new Float32Array(filled);
+          values = new Float32Array(filled);
+          backend.cast(kb, "f16", keys, "f32", filled);
+          backend.cast(vb, "f16", values, "f32", filled);
+        } else {
+          const kc = cacheData(kt), vc = cacheData(vt);
+          kc.set(kr, seg.pos0 * kw);
+          vc.set(vr, seg.pos0 * kw);
+          keys = kc;
+          values = vc;
+        }
         keyPos0 = 0;
       }
       for (let i = 0; i < seg.t; i++) {

@@ -8,7 +8,7 @@
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
-  type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign,
+  type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
   contiguous, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
@@ -188,6 +188,10 @@ export class LlamaModel implements CausalLmNetwork {
     if (!this.allMatricesEncoded) return null; // dense f32 weights: the tensor path
     const data = (t: Tensor | null) => (t ? t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Float32Array : null);
     const caches = segs.map((s) => s.cache!);
+    // The caches of one step share a type (the model's sequences are made alike): f32 buffers, or f16 bits.
+    const f16 = caches[0].k[0]?.dtype === "f16";
+    if (!caches.every((k) => (k.k[0]?.dtype === "f16") === f16)) return null;
+    const bits = (t: Tensor) => t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Uint16Array;
     return (l, y) => {
       const p = `model.layers.${l}`;
       run(data(y)!, {
@@ -201,7 +205,8 @@ export class LlamaModel implements CausalLmNetwork {
         ...(this.fused?.gateUp[l] ? { gateUp: this.fused.gateUp[l] }
           : { gateUp: null, gate: matrix(l, "mlp.gate_proj")!, up: matrix(l, "mlp.up_proj")! }),
         o: matrix(l, "self_attn.o_proj")!, down: matrix(l, "mlp.down_proj")!,
-        kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!),
+        ...(f16 ? { kCaches: caches.map((k) => bits(k.k[l]!)), vCaches: caches.map((k) => bits(k.v[l]!)) }
+          : { kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!) }),
         capacities: caches.map((k) => k.k[l]!.shape[1]!), positions: segs.map((s) => s.pos0),
       });
     };
@@ -307,10 +312,12 @@ export function attendSegments(layer: number, q: Tensor, k: Tensor, v: Tensor, s
     }
     if (seg.cache) {
       const cache = seg.cache;
-      assign(narrow(cache.k[layer], 1, seg.pos0, seg.t), ks);
-      assign(narrow(cache.v[layer], 1, seg.pos0, seg.t), vs);
-      ks = narrow(cache.k[layer], 1, 0, seg.pos0 + seg.t); // [1, pos0+T, Hkv, Dh]
-      vs = narrow(cache.v[layer], 1, 0, seg.pos0 + seg.t);
+      const kt = cache.k[layer], vt = cache.v[layer], dt = kt.dtype; // an f16 cache stores rounded values
+      assign(narrow(kt, 1, seg.pos0, seg.t), dt === "f32" ? ks : to(ks, dt));
+      assign(narrow(vt, 1, seg.pos0, seg.t), dt === "f32" ? vs : to(vs, dt));
+      ks = narrow(kt, 1, 0, seg.pos0 + seg.t); // [1, pos0+T, Hkv, Dh]
+      vs = narrow(vt, 1, 0, seg.pos0 + seg.t);
+      if (dt !== "f32") ks = to(ks, "f32"), vs = to(vs, "f32");
     }
     const o = attention(qs, ks, vs, { causal: true, scale: 1 / Math.sqrt(s.headDim) }); // [B, T, H, Dh]
     outs.push(reshape(o, [rows, s.numHeads * s.headDim]));

@@ -186,7 +186,7 @@ export function t5HfConfigJson(c: T5Config): Json {
     feed_forward_proj: c.gated ? (c.activation === "gelu_tanh" ? "gated-gelu" : `gated-${act}`) : act, dense_act_fn: act,
     is_gated_act: c.gated, tie_word_embeddings: c.tieWordEmbeddings, scale_decoder_outputs: c.scaleDecoderOutput,
     pad_token_id: c.padTokenId, eos_token_id: c.eosTokenId, decoder_start_token_id: c.decoderStartTokenId,
-    n_positions: c.contextLength, is_encoder_decoder: true, dropout_rate: 0.1, initializer_factor: 1.0, dtype: "float32",
+    n_positions: c.contextLength, is_encoder_decoder: true, dropout_rate: 0.1, dtype: "float32", // no integer-valued float fields: transformers 5 checks types
   };
 }
 

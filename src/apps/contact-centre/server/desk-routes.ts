@@ -8,7 +8,7 @@
 //   POST /api/desk/conversations/:id/{take, reply {text, draft?}, note {text}, handback, close}
 //   GET  /api/desk/leads   GET /api/desk/leads.csv   GET /api/desk/events (SSE)
 //   POST /api/desk/tokens (a bearer token for the caller)   GET/POST /api/desk/users, GET /api/desk/audit (admin)
-// Leaves out: password change UI, team management, supervisor analytics (issue 18 builds them on this store).
+// Leaves out: password change UI, team management; supervisor analytics are in inspection/supervisor-routes.ts.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { maskOne, maskPii } from "../../../core/pii.js";
 import { ROLES, type Accounts, type DeskRole, type DeskUser } from "../store/accounts.js";

@@ -3,12 +3,15 @@
 // With --api-port it also serves the OpenAI-compatible API and chat page of `zhiyu serve` on a second port in the
 // same process, sharing the model (`npm start` does this: API on 8080, desk on 8090). --model loads a chat model
 // that phrases knowledge-base answers (checked for grounding); without it answers quote the cited passage.
+// --embedder loads a BERT-family sentence encoder (HF folder or GGUF) whose embeddings join BM25 in the KB's hybrid
+// ranking (knowledge_base.dense_weight); without it the KB ranks by BM25 alone.
 // Reads the environment (only here): the passwords and webhook secrets the configuration names, and
 // ZHIYU_DESK_ADMIN_PASSWORD for the first admin (else one is generated and printed once).
 // Leaves out: TLS (run behind a proxy with --secure-cookies), daemonising.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { loadModel } from "../../../infer/load.js";
+import { loadTextEmbedder, type TextEmbedder } from "../../../infer/text-embedder.js";
 import { generate } from "../../../infer/generate.js";
 import { encodeChat } from "../../../infer/chat-template.js";
 import { startServer } from "../../../serve/server.js";
@@ -19,7 +22,7 @@ import { UsageError } from "../../errors.js";
 import { intFlag, parseFlags } from "../../flags.js";
 import { configFromFlag, dataRootFromFlag } from "./common.js";
 
-const HELP = `usage: zhiyu desk [--config FILE] [--db URL] [--port 8090] [--model PATH] [--api-port N]
+const HELP = `usage: zhiyu desk [--config FILE] [--db URL] [--port 8090] [--model PATH] [--api-port N] [--embedder PATH]
 
   --config FILE       contact-centre configuration (default: the one npm start uses)
   --db URL            postgres://user:pass@host/db (several desk processes may share it) or a SQLite file;
@@ -29,6 +32,7 @@ const HELP = `usage: zhiyu desk [--config FILE] [--db URL] [--port 8090] [--mode
   --model PATH        a chat model (.gguf or HF folder) that phrases KB answers (grounding-checked)
   --phrasing MODE     passage | model (default: model when --model is given, else the configuration's)
   --api-port N        also serve the OpenAI API + chat page on port N (with --model, or the default model)
+  --embedder PATH     a sentence encoder (BERT-family HF folder or .gguf) for dense KB ranking next to BM25
   --data DIR          ../shared/data (to retrain stale understanding models in memory)
   --secure-cookies    mark session cookies Secure (behind an HTTPS proxy)
 
@@ -39,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv, strict: true,
     options: {
       config: { type: "string" }, db: { type: "string" }, host: { type: "string" }, port: { type: "string" }, model: { type: "string" },
-      phrasing: { type: "string" }, "api-port": { type: "string" }, data: { type: "string" }, "secure-cookies": { type: "boolean" },
+      phrasing: { type: "string" }, "api-port": { type: "string" }, embedder: { type: "string" }, data: { type: "string" }, "secure-cookies": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   }, HELP);
@@ -64,6 +68,15 @@ export async function run(argv: string[]): Promise<number> {
       return generate(model, ids, { maxTokens: 160, stop, temperature: 0 }).text;
     };
   }
+  let embedder: TextEmbedder | undefined;
+  if (values.embedder) {
+    try {
+      embedder = loadTextEmbedder(values.embedder);
+    } catch (err) {
+      model?.dispose();
+      throw new UsageError(`desk: --embedder ${values.embedder}: ${(err as Error).message}`);
+    }
+  }
   const users = config.access?.users ?? [];
   const userPasswords: Record<string, string> = {};
   for (const u of users) if (process.env[u.password_env]) userPasswords[u.username] = process.env[u.password_env]!;
@@ -74,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     desk = await startDesk({
       config, db: values.db, dataDir: path.resolve("desk-data"), host: values.host, port: intFlag("port", values.port, 0) ?? 8090, generate: generateReply, userPasswords, webhookSecrets,
-      bootstrapAdmin: { username: "admin", password: adminPassword }, dataRoot: dataRootFromFlag(values.data), secureCookies: values["secure-cookies"] ?? false,
+      bootstrapAdmin: { username: "admin", password: adminPassword }, embedder, dataRoot: dataRootFromFlag(values.data), secureCookies: values["secure-cookies"] ?? false,
       log: (line) => console.error(line),
     });
   } catch (err) {
@@ -91,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
     ? await startServer({ model, host: values.host ?? "127.0.0.1", port: apiPort, accessLog: (line) => console.log(line) }) : null;
   const passages = desk.kbReport.reduce((s, r) => s + r.passages, 0);
   console.log(`zhiyu desk: store ${desk.db.dialect} (${desk.db.where}), ${passages} KB passages, ${desk.catalogueSize} catalogue items, replies: ${phrasing}`);
+  if (embedder) console.log(`  KB ranking  BM25 + dense (${embedder.id}, ${embedder.dim} dims, weight ${config.knowledge_base.dense_weight})`);
   console.log(`  agent desk  ${desk.url}/desk`);
   console.log(`  widget      <script src="${desk.url}/widget.js" data-lang="zh" async></script>   (demo page: ${desk.url}/demo)`);
   console.log(`  desk API    ${desk.url}/api/conversations  ${desk.url}/api/desk/…`);

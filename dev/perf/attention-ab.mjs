@@ -1,0 +1,37 @@
+// A/B of the attention kernel between two builds of the addon, in one process, interleaved: decode (tq = 1) and
+// a prefill block over a long cache, LLaMA-110M shaped (12 heads, head dim 64) unless told otherwise.
+// usage: node dev/perf/attention-ab.mjs OLD.node NEW.node [--threads 1] [--tk 2000] [--tq 1] [--heads 12/12] [--d 64]
+// Prints per build the median and min ms per call over interleaved rounds, new/old speed ratios, and the largest
+// difference between the two builds' outputs and lse (0 when a change keeps the bits).
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
+const [oldPath, newPath] = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1].startsWith("--")));
+const threads = Number(opt("threads", "1")), tk = Number(opt("tk", "2000")), tq = Number(opt("tq", "1"));
+const [nh, nkv] = opt("heads", "12/12").split("/").map(Number), d = Number(opt("d", "64"));
+const load = (p) => { const m = { exports: {} }; process.dlopen(m, path.resolve(p)); return m.exports; };
+const builds = { old: load(oldPath), new: load(newPath) };
+for (const a of Object.values(builds)) a.setThreads(threads);
+const rnd = (n, s) => { const x = new Float32Array(n); for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; x[i] = s / 2 ** 32 - 0.5; } return x; };
+const q = rnd(tq * nh * d, 1), k = rnd(tk * nkv * d, 2), v = rnd(tk * nkv * d, 3);
+const out = { old: new Float32Array(tq * nh * d), new: new Float32Array(tq * nh * d) };
+const lse = { old: new Float32Array(nh * tq), new: new Float32Array(nh * tq) };
+const call = (name) => builds[name].opsAttention(q, k, v, out[name], lse[name], 1, tq, tk, nh, nkv, d, 1 / Math.sqrt(d), true, tk);
+const times = { old: [], new: [] };
+const reps = Math.max(1, Math.round(2e8 / (tq * tk * nh * d)));
+for (let r = 0; r < 15; r++) {
+  for (const name of r % 2 ? ["new", "old"] : ["old", "new"]) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) call(name);
+    times[name].push((performance.now() - t0) / reps);
+  }
+}
+let maxDiff = 0;
+for (let i = 0; i < out.old.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.old[i] - out.new[i]));
+for (let i = 0; i < lse.old.length; i++) maxDiff = Math.max(maxDiff, Math.abs(lse.old[i] - lse.new[i]));
+const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1], min = (a) => Math.min(...a);
+console.log(JSON.stringify({ tk, tq, nh, nkv, d, threads, old_ms: { median: +med(times.old).toFixed(4), min: +min(times.old).toFixed(4) },
+  new_ms: { median: +med(times.new).toFixed(4), min: +min(times.new).toFixed(4) },
+  speedup_median: +(med(times.old) / med(times.new)).toFixed(2), speedup_min: +(min(times.old) / min(times.new)).toFixed(2), max_abs_diff: maxDiff }));
