@@ -1,4 +1,4 @@
-// The long fuzzing run: `npm run fuzz -- --minutes N [--seed S] [--http-requests R] [--out DIR]`. Splits the time
+// The long fuzzing run: `npm run fuzz -- --minutes N [--seed S] [--http-requests R] [--http-share F] [--http-concurrency C] [--out DIR]`. Splits the time
 // between the six file targets (round-robin slices, so every target gets inputs even if the run is cut short) and
 // HTTP fuzzing against a live `zhiyu serve`, prints a summary table and writes it to OUT/summary.json; reproducers go
 // to OUT (default dev/fuzz/findings/, not tracked). Exit status 1 when anything was found.
@@ -13,11 +13,13 @@ import { fuzzHttp, startLiveServer, type HttpFuzzResult } from "./http.js";
 import { TARGETS } from "./targets.js";
 
 const { values } = parseArgs({ options: { minutes: { type: "string" }, seed: { type: "string" }, "http-requests": { type: "string" },
-  out: { type: "string" }, testdata: { type: "string" }, "http-share": { type: "string" } } });
+  out: { type: "string" }, testdata: { type: "string" }, "http-share": { type: "string" }, "http-concurrency": { type: "string" } } });
 const minutes = Number(values.minutes ?? 10);
 const seed = Number(values.seed ?? Date.now() % 1_000_000);
 const httpRequests = Number(values["http-requests"] ?? 12_000);
 const httpShare = Number(values["http-share"] ?? 0.3);
+// Clients at once: requests that wait (time limits, slow bodies) leave the server idle with too few.
+const httpConcurrency = Number(values["http-concurrency"] ?? 4);
 const out = path.resolve(values.out ?? "dev/fuzz/findings");
 const testdata = path.resolve(values.testdata ?? "../shared/testdata");
 const work = path.join(os.tmpdir(), `zhiyu-fuzz-${process.pid}`);
@@ -48,7 +50,8 @@ for (let s = 0; s < slices; s++) {
 const server = await startLiveServer(process.cwd());
 let http: HttpFuzzResult;
 try {
-  http = await fuzzHttp({ port: server.port, pid: server.child.pid, requests: httpRequests, seconds: minutes * 60 * httpShare + 60, seed, outDir: out });
+  http = await fuzzHttp({ port: server.port, pid: server.child.pid, requests: httpRequests, seconds: minutes * 60 * httpShare + 60, seed, outDir: out,
+    concurrency: httpConcurrency });
 } finally {
   await server.close();
 }
