@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const int = (name: string, v: string | undefined) => intFlag(name, v)!;
   const threads = int("threads", values.threads), rounds = int("rounds", values.rounds);
   const tokens: Record<Kind, number> = { decode: int("decode", values.decode), prefill: int("prefill", values.prefill) };
-  const timeoutS = int("timeout", values.timeout), depth = int("depth", values.depth);
+  const timeoutS = int("timeout", values.timeout), depth = intFlag("depth", values.depth, 0)!;
   // --kv-type sets both caches; without it each keeps its default (Zhiyu f32, llama.cpp f16), as earlier tables did.
   const kvType = values["kv-type"];
   if (kvType !== undefined && kvType !== "f32" && kvType !== "f16") throw new UsageError(`--kv-type ${kvType}: expected f32 or f16`);
