@@ -310,7 +310,8 @@ async function openModel(modelPath: string, options: LoadModelOptions): Promise<
     : openGgufFile(modelPath, options, backend);
 }
 
-function weightBytes(params: Map<string, Weight>): number {
+/** Bytes of the parameters as held (encoded matrices at their encoded size, f32 tensors at 4 bytes a value). */
+export function weightBytes(params: ReadonlyMap<string, Weight>): number {
   let n = 0;
   for (const p of params.values()) n += "data" in p && p.data instanceof Uint8Array ? p.data.length : (p as Tensor).size * 4;
   return n;

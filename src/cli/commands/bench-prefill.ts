@@ -1,13 +1,17 @@
 // `zhiyu bench prefill --model PATH --threads N [--tokens N] [--json]`: tokens per second reading a prompt of N
 // tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts), whose
 // --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N).
+// For an MoE model, decode also reports the weight bytes read per token against the active parameters' size.
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
 // --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains.
 import { kvTypeFlag, parseFlags } from "../flags.js";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
-import { loadModel } from "../../infer/load.js";
+import { loadModel, weightBytes } from "../../infer/load.js";
+import type { LoadedModel } from "../../infer/load.js";
+import { DecoderModel } from "../../models/decoder/model.js";
+import type { MoeTrace } from "../../models/moe.js";
 import { argmax } from "../../infer/sampler.js";
 import { median } from "../bench-stats.js";
 
@@ -89,12 +93,45 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     rss_mb: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)), peak_rss_mb: peakRssMb(),
     kv_mb: Number((kvBytes / 2 ** 20).toFixed(2)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
   };
-  if (values.json) console.log(JSON.stringify(result));
-  else console.log(`${kind}: ${result.tokens_per_s} tokens/s (${result.backend}, ${result.threads} threads; runs ${result.runs.join(", ")}); RSS ${result.rss_mb} MB, weights ${result.weight_mb} MB`);
+  const moe = kind === "decode" ? moeTraffic(model, ids, Math.min(tokens, model.contextLength - ids.length)) : null;
+  if (values.json) console.log(JSON.stringify(moe ? { ...result, moe } : result));
+  else {
+    console.log(`${kind}: ${result.tokens_per_s} tokens/s (${result.backend}, ${result.threads} threads; runs ${result.runs.join(", ")}); RSS ${result.rss_mb} MB, weights ${result.weight_mb} MB`);
+    if (moe) {
+      console.log(`  MoE: ${(moe.bytes_per_token / 2 ** 20).toFixed(1)} MiB of weights read per decoded token (experts ${(moe.expert_bytes_per_token / 2 ** 20).toFixed(1)} MiB), ` +
+        `active parameters ${(moe.active_bytes / 2 ** 20).toFixed(1)} MiB: ${moe.ratio.toFixed(3)}× (all weights ${result.weight_mb} MB)`);
+    }
+  }
   model.dispose();
   return 0;
 }
 
 export async function run(argv: string[]): Promise<number | void> {
   return runDecodeOrPrefill("prefill", argv);
+}
+
+/** For an MoE model: weight bytes one decoded token reads — every non-expert matrix once, plus the expert matrices
+ *  the MoE layers actually ran (counted by the model's trace over `n` greedy steps) — against the active parameters'
+ *  size (non-expert matrices + top-k experts per layer). null for a dense model. */
+function moeTraffic(model: LoadedModel, prompt: readonly number[], n: number) {
+  const net = model.model;
+  if (!(net instanceof DecoderModel) || !net.config.moe || n < 1) return null;
+  const { numExperts, topK } = net.config.moe;
+  const experts = new Map([...net.params].filter(([name]) => /\.experts\.\d+\./.test(name)));
+  const expertBytes = weightBytes(experts);
+  const denseBytes = weightBytes(net.params) - expertBytes;
+  const trace: MoeTrace = { expertRuns: 0, rows: 0, bytesRead: 0 };
+  const seq = model.createSequence();
+  let logits = model.forward([{ seq, tokens: [...prompt] }])[0]!;
+  net.moeTrace = trace;
+  try {
+    for (let i = 0; i < n; i++) logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0]!;
+  } finally {
+    net.moeTrace = null;
+    seq.dispose();
+  }
+  const expertPerToken = trace.bytesRead / n;
+  const active = denseBytes + (expertBytes / numExperts) * topK;
+  return { bytes_per_token: denseBytes + expertPerToken, expert_bytes_per_token: expertPerToken, active_bytes: active,
+    ratio: (denseBytes + expertPerToken) / active, experts: numExperts, top_k: topK };
 }
