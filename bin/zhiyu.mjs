@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The zhiyu command. Runs dist/ (plain JavaScript that `npm install` transpiles from src/, see
 // scripts/build-dist.mjs) when it is at least as new as every file under src/; otherwise runs src/ through tsx,
-// so an edited source is never run stale.
+// so an edited source is never run stale. Warns when native/ is newer than the built addon.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,13 @@ function newestMtime(dir) {
     newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
   }
   return newest;
+}
+
+// A pulled or edited native/ newer than the built addon: the old addon may lack what src/ calls (a bad-argument
+// error from a kernel), so say what to run. (Rebuilding here would replace an addon other processes have loaded.)
+const addon = path.join(root, "build", "Release", "zhiyu_native.node");
+if (existsSync(addon) && existsSync(path.join(root, "native")) && newestMtime(path.join(root, "native")) > statSync(addon).mtimeMs) {
+  console.error("zhiyu: native/ changed since build/Release/zhiyu_native.node was built; run `npm install` (or `npm run build:native`) to rebuild it");
 }
 
 const stamp = path.join(root, "dist", ".stamp");

@@ -11,7 +11,7 @@
 // Flags: --verbose (node-gyp's own output), --incremental (recompile only what changed; development), --force.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,6 +107,9 @@ async function main() {
   const stamp = sourceStamp();
   if (!force && !incremental && existsSync(addon) && existsSync(stampFile) && readFileSync(stampFile, "utf8").trim() === stamp) {
     console.log("zhiyu: native addon up to date (build/Release/zhiyu_native.node); not rebuilt");
+    // Same sources (a checkout may touch native/ without changing it): mark the addon current for bin/zhiyu.mjs's check.
+    const now = new Date();
+    utimesSync(addon, now, now);
     return;
   }
   const gyp = nodeGypPath();
