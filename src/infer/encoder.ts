@@ -12,12 +12,9 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { readJsonObject } from "../io/json-file.js";
 import type { Backend } from "../backend/backend.js";
-import { createBackend } from "../backend/index.js";
 import { readGguf } from "../io/gguf.js";
 import { openSafetensorsFolder } from "../io/safetensors.js";
-import {
-  type QuantWeight, type Tensor, fromTypedArray, getDefaultBackend, noGrad, setDefaultBackend, tidy, untracked,
-} from "../tensor/index.js";
+import { type Tensor, noGrad, tidy } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import type { EncodeItem, EncoderModel } from "./model-api.js";
 import { loadTokenizer } from "../tokenizers/load.js";
@@ -27,9 +24,9 @@ import {
 import { bertGgufName, bertHfNames, detectHfLayout } from "../models/bert/weights.js";
 import { bertFamily } from "../models/bert/family.js";
 import { BertInputError, BertModel, type EncoderSequence, packSequences } from "../models/bert/model.js";
-import type { Weight } from "../models/embed.js";
-import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
+import { ModelLoadError } from "../models/weights.js";
 import { GgufSource, SafetensorsSource } from "./sources.js";
+import { loadParams, loaderBackend } from "./load.js";
 import { idsOnlyTokenizer, tokenizerForGguf } from "./tokenizer-source.js";
 
 export interface LoadEncoderOptions {
@@ -41,14 +38,6 @@ export interface LoadEncoderOptions {
   tokenizer?: Tokenizer;
 }
 
-function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend: Backend, repack: boolean): Weight {
-  if (spec.kind === "matrix" && keepEncoded && raw.type !== "f32") {
-    const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: raw.data };
-    if (repack && !spec.lookupOnly && backend.repackWeight) q.type = backend.repackWeight(q.data, q.type, q.rows, q.cols) ?? q.type;
-    return q;
-  }
-  return fromTypedArray(decodeToF32(raw, backend), spec.shape);
-}
 
 function readJson(file: string): Record<string, unknown> {
   return readJsonObject(file, (message) => new ModelLoadError(message));
@@ -85,17 +74,7 @@ function sentenceTransformersPooling(dir: string): { pooling: BertPooling | null
 /** Loads a BERT-family encoder from a HF folder or a GGUF file. */
 export function loadEncoder(modelPath: string, options: LoadEncoderOptions = {}): BertEncoder {
   if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
-  let backend: Backend;
-  if (options.backend) backend = options.backend;
-  else {
-    try {
-      backend = getDefaultBackend();
-    } catch {
-      backend = createBackend({ threads: options.threads });
-      setDefaultBackend(backend);
-    }
-  }
-  if (options.threads) backend.setThreads(options.threads);
+  const backend = loaderBackend(options);
   return statSync(modelPath).isDirectory() ? loadHfEncoder(modelPath, backend, options.tokenizer)
     : loadGgufEncoder(modelPath, backend, options.repack ?? true, options.tokenizer);
 }
@@ -112,13 +91,6 @@ export function isEncoderPath(modelPath: string): boolean {
   return bertFamily.ggufArchitectures.includes(String(arch));
 }
 
-function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend, repack: boolean): Map<string, Weight> {
-  const params = new Map<string, Weight>();
-  untracked(() => { // parameters outlive any tidy scope the caller is in
-    for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend, repack));
-  });
-  return params;
-}
 
 function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefined): BertEncoder {
   const configPath = path.join(dir, "config.json");

@@ -65,10 +65,13 @@ function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend:
   return fromTypedArray(decodeToF32(raw, backend), spec.shape);
 }
 
-function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend,
+/** Every spec'd parameter from a source (see toParam); also the encoder loader's. */
+export function loadParams(specs: ParamSpec[], source: WeightSource, keepEncoded: boolean, backend: Backend,
   repack = false): Map<string, Weight> {
   const params = new Map<string, Weight>();
-  for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend, repack));
+  untracked(() => { // parameters outlive any tidy scope the caller is in
+    for (const spec of specs) params.set(spec.name, toParam(readChecked(source, spec), spec, keepEncoded, backend, repack));
+  });
   return params;
 }
 
@@ -292,8 +295,8 @@ interface OpenedModel {
   backend: Backend;
 }
 
-async function openModel(modelPath: string, options: LoadModelOptions): Promise<OpenedModel> {
-  if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
+/** The backend a loader uses: the one given, else the process default (made on first use), with `threads` set. */
+export function loaderBackend(options: { backend?: Backend; threads?: number }): Backend {
   let backend: Backend;
   if (options.backend) backend = options.backend;
   else {
@@ -305,6 +308,12 @@ async function openModel(modelPath: string, options: LoadModelOptions): Promise<
     }
   }
   if (options.threads) backend.setThreads(options.threads);
+  return backend;
+}
+
+async function openModel(modelPath: string, options: LoadModelOptions): Promise<OpenedModel> {
+  if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
+  const backend = loaderBackend(options);
   return statSync(modelPath).isDirectory()
     ? openHfFolder(modelPath, options, backend)
     : openGgufFile(modelPath, options, backend);

@@ -41,14 +41,19 @@ export class CausalLmObjective implements TrainingObjective<Batch> {
   /** Mean loss over the first `evalBatches` sequential batches of the validation data (no gradients). */
   validate(model: TrainModel): number | null {
     const it = this.val;
-    if (!it) return null;
-    it.position = { epoch: 0, index: 0 };
-    const n = Math.min(this.evalBatches, it.batchesPerEpoch());
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      const b = it.next();
-      sum += noGrad(() => tidy(() => model.loss(b.inputs, b.targets, it.batch, it.seq).item()));
-    }
-    return sum / n;
+    return it ? validationMean(it, this.evalBatches, (b) => model.loss(b.inputs, b.targets, it.batch, it.seq).item()) : null;
   }
+}
+
+/** Mean of `lossOf` over the first `evalBatches` batches of a token-stream validation set, from its start, without
+ *  gradients (shared by the causal-LM and MLM objectives). */
+export function validationMean(it: BatchIterator, evalBatches: number, lossOf: (b: Batch, i: number) => number): number {
+  it.position = { epoch: 0, index: 0 };
+  const n = Math.min(evalBatches, it.batchesPerEpoch());
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const b = it.next();
+    sum += noGrad(() => tidy(() => lossOf(b, i)));
+  }
+  return sum / n;
 }

@@ -7,11 +7,12 @@
 // neither.
 // Masks are drawn from the loop's seeded, checkpointed generator, so a resumed run draws the same masks.
 // Leaves out: next-sentence prediction, dynamic span lengths (SpanBERT), the T5 span-corruption objective.
-import { crossEntropy, fromTypedArray, indexSelect, noGrad, reshape, tidy } from "../../tensor/index.js";
+import { crossEntropy, fromTypedArray, indexSelect, reshape } from "../../tensor/index.js";
 import { Rng } from "../../core/rng.js";
 import type { Batch, BatchIterator, BatchPosition } from "../batches.js";
 import { encoderInput, type TrainModel } from "../model.js";
 import type { ObjectiveContext, ObjectiveLoss, TrainingObjective } from "../objective.js";
+import { validationMean } from "./causal-lm.js";
 
 /** Targets at positions that are not trained (HF's ignore index). */
 export const IGNORE = -100;
@@ -134,16 +135,10 @@ export class MlmObjective implements TrainingObjective<MlmBatch> {
   validate(model: TrainModel): number | null {
     const it = this.val;
     if (!it) return null;
-    it.position = { epoch: 0, index: 0 };
-    const n = Math.min(this.evalBatches, it.batchesPerEpoch());
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      const b = it.next();
-      const rng = new Rng(this.valSeed + i);
-      const m = maskTokens(b.inputs, it.seq, rng, this.masking);
-      sum += noGrad(() => tidy(() => mlmLoss(model, m.inputs, m.targets, it.batch, it.seq).item()));
-    }
-    return sum / n;
+    return validationMean(it, this.evalBatches, (b, i) => {
+      const m = maskTokens(b.inputs, it.seq, new Rng(this.valSeed + i), this.masking);
+      return mlmLoss(model, m.inputs, m.targets, it.batch, it.seq).item();
+    });
   }
 }
 
