@@ -259,7 +259,8 @@ export class KnowledgeBase {
 
   /** The query searched for a turn: the text plus carried-over slot values it does not mention. */
   static contextualQuery(query: string, context: AnswerContext): string {
-    const extra = Object.values(context.slots ?? {}).filter((v) => v && !query.includes(v));
+    const lower = query.toLowerCase(); // a slot value "forbidden city" is already in "…near the Forbidden City"
+    const extra = Object.values(context.slots ?? {}).filter((v) => v && !lower.includes(v.toLowerCase()));
     return extra.length > 0 ? `${query} ${extra.join(" ")}` : query;
   }
 
