@@ -4,7 +4,9 @@
 //   X-Zhiyu-Signature: sha256=<hex>
 // A 2xx answer is delivered; anything else (an error status, a refused connection, no answer within the
 // target's timeout) is retried with exponential back-off (1 s, 2 s, 4 s, … capped at 10 min) up to max_attempts,
-// then marked failed with the last error. Receivers verify with `verifySignature` (or the same HMAC) and should
+// then marked failed with the last error. Each target gets its events in outbox order (one at a time; after a
+// failure the rest of that target's batch waits for the next pass), so message.created precedes the
+// handoff.requested it caused; a retried event may still arrive after later ones. Receivers verify with `verifySignature` (or the same HMAC) and should
 // reject timestamps older than a few minutes.
 // Leaves out: per-target rate limits, a dead-letter replay command (failed rows stay in the table).
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -60,19 +62,30 @@ export class WebhookDeliverer {
     await this.running;
   }
 
-  /** One pass: claim the due rows and try each once. */
+  /** One pass: claim the due rows; targets in parallel, each target's rows in order until one fails. */
   async deliverDue(): Promise<number> {
+    const batch = 20;
     const maxTimeout = Math.max(1000, ...this.targets.map((t) => t.timeout_ms));
-    const rows = await this.outbox.claimDue(20, maxTimeout + 5000);
-    await Promise.all(rows.map((r) => this.deliver(r)));
+    const rows = await this.outbox.claimDue(batch, batch * maxTimeout + 5000);
+    const byTarget = new Map<string, OutboxRow[]>();
+    for (const r of rows) byTarget.set(r.targetUrl, [...(byTarget.get(r.targetUrl) ?? []), r]);
+    await Promise.all([...byTarget.values()].map(async (queue) => {
+      for (let i = 0; i < queue.length; i++) {
+        if (!(await this.deliver(queue[i]))) {
+          await this.outbox.release(queue.slice(i + 1).map((r) => r.seq));
+          return;
+        }
+      }
+    }));
     return rows.length;
   }
 
-  private async deliver(row: OutboxRow): Promise<void> {
+  /** Tries one row once; true when it was delivered. */
+  private async deliver(row: OutboxRow): Promise<boolean> {
     const target = this.targets.find((t) => t.url === row.targetUrl);
     if (!target) {
       await this.outbox.attemptFailed(row.seq, `no webhook configured for ${row.targetUrl} any more`, null);
-      return;
+      return false;
     }
     const ts = Math.floor(Date.now() / 1000);
     let error: string;
@@ -87,7 +100,7 @@ export class WebhookDeliverer {
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) {
         await this.outbox.delivered(row.seq);
-        return;
+        return true;
       }
       error = `HTTP ${res.status}`;
     } catch (err) {
@@ -98,5 +111,6 @@ export class WebhookDeliverer {
     const retryAt = attempts >= target.max_attempts ? null : Date.now() + backoffMs(attempts);
     this.log(`webhook ${row.event} #${row.seq} → ${target.url}: ${error}${retryAt ? `; retry in ${Math.round((retryAt - Date.now()) / 1000)} s` : "; giving up"}`);
     await this.outbox.attemptFailed(row.seq, error, retryAt);
+    return false;
   }
 }

@@ -106,6 +106,9 @@ export class DeskService {
         bot.meta.suggestions = out.suggestions.map((s, i) => ({ ...s, id: recs[i].id }));
         await tx.run("UPDATE messages SET meta = ? WHERE id = ?", [JSON.stringify(bot.meta), bot.id]);
       }
+      // Webhook events in causal order: the two messages, then what they caused (hand-off, lead).
+      await this.emit("message.created", { conversation_id: conversationId, message_id: message.id, role: "customer", text }, tx);
+      await this.emit("message.created", { conversation_id: conversationId, message_id: bot.id, role: "bot", text: bot.text }, tx);
       const patch: Parameters<ConversationStore["updateConversation"]>[1] = { state: out.nextState as unknown as Record<string, unknown>, language: u.language };
       if (conv.status === "closed") patch.status = "bot";
       if (out.handoff) {
@@ -120,8 +123,6 @@ export class DeskService {
         await this.emit("lead.created", { conversation_id: conversationId, lead_id: lead.id, name: lead.name, phone: lead.phone, email: lead.email, need: lead.need }, tx);
       }
       await this.conversations.updateConversation(conversationId, patch, tx);
-      await this.emit("message.created", { conversation_id: conversationId, message_id: message.id, role: "customer", text }, tx);
-      await this.emit("message.created", { conversation_id: conversationId, message_id: bot.id, role: "bot", text: bot.text }, tx);
       return bot;
     });
     void this.live.streamOut(reply);

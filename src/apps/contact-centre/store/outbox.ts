@@ -40,6 +40,11 @@ export class Outbox {
     return claimed;
   }
 
+  /** Gives claimed rows back untried (their target failed earlier in the pass), due again at once. */
+  async release(seqs: readonly number[]): Promise<void> {
+    for (const seq of seqs) await this.db.run("UPDATE webhook_outbox SET locked_until = 0 WHERE seq = ? AND status = 'pending'", [seq]);
+  }
+
   async delivered(seq: number): Promise<void> {
     await this.db.run("UPDATE webhook_outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, locked_until = 0, last_error = NULL WHERE seq = ?", [Date.now(), seq]);
   }
