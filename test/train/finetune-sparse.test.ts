@@ -2,7 +2,8 @@
 // BERT MLM checkpoint (../shared/testdata/hf/bert) — the CLI test first: its quieted stdout would swallow the report
 // of a test before it: the sparse head's gradient equals the hand-written softmax
 // cross-entropy gradient scale · (p − onehot)ᵀ x / B; the finished folder's logits equal the encoder-only logits of the
-// same weights plus scale · W·x computed here from the saved tensor and the (sklearn-checked) TF-IDF vectors;
+// same weights plus scale · W·x computed here from the saved tensor and the (sklearn-checked) TF-IDF vectors, and
+// `zhiyu classify` prints them;
 // --freeze-encoder leaves every encoder weight as loaded; a run resumes with its sparse head; and the bad inputs
 // (ids without text, a head tensor of the wrong shape, --sparse-ngrams on another task, a bad SPEC) are refused.
 import { test } from "node:test";
@@ -19,6 +20,7 @@ import { classLogits, softmaxT } from "../../src/train/objectives/classify.js";
 import { fitSparseNgrams, parseNgramSpec } from "../../src/tokenizers/sparse-ngrams.js";
 import { loadEncoder } from "../../src/infer/encoder.js";
 import { run as finetune } from "../../src/cli/commands/finetune.js";
+import { run as classify } from "../../src/cli/commands/classify.js";
 
 setDefaultBackend(createBackend({ kind: "ref" }));
 const CASE = path.resolve("../shared/testdata/hf/bert");
@@ -41,6 +43,18 @@ async function quiet<T>(fn: () => Promise<T>): Promise<T> {
     console.log = log;
     process.stdout.write = write;
   }
+}
+
+async function captured(fn: () => Promise<unknown>): Promise<string> {
+  let text = "";
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => { text += String(chunk); return true; }) as typeof process.stdout.write;
+  try {
+    await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+  return text;
 }
 
 const INTENTS = [["i want a refund for my order", "refund"], ["give my money back", "refund"], ["where is my parcel", "track"],
@@ -105,6 +119,17 @@ test("finetune --sparse-ngrams --freeze-encoder: the folder's logits are the enc
     plain.dispose();
     renameSync(path.join(dir, "kept.json"), path.join(folder, "sparse_ngrams.json"));
 
+    // zhiyu classify: text lines get the joint logits; an ids line is refused.
+    const inputs = path.join(dir, "in.jsonl");
+    writeFileSync(inputs, lines(texts.map((text) => ({ text }))));
+    const printed = await captured(() => classify(["--model", folder, "--input-jsonl", inputs, "--json"]));
+    printed.trim().split("\n").forEach((l, i) => {
+      const o = JSON.parse(l);
+      o.logits.forEach((z: number, c: number) => assert.ok(Math.abs(z - joint[i]!.logits[c]!) < 1e-5, `zhiyu classify line ${i}`));
+      assert.equal(typeof o.in_scope, "boolean");
+    });
+    writeFileSync(inputs, lines([{ ids: enc.tokenize("hello").ids }]));
+    await assert.rejects(captured(() => classify(["--model", folder, "--input-jsonl", inputs, "--json"])), /has ids but no text/);
     // ids without text are refused; a head tensor of the wrong shape is refused on load.
     assert.throws(() => enc.classify([{ ids: enc.tokenize("hello there").ids }]), /has ids but no text.*sparse_ngrams\.json/);
     enc.dispose();
