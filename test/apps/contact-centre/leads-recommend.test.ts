@@ -63,6 +63,7 @@ test("English names of Chinese catalogue items: glossary, toneless pinyin, branc
   // Expected strings written from the pinyin of each word (天伦 tiānlún, 王朝 wángcháo) and Beijing's signage usage.
   assert.equal(englishName("北京天伦王朝酒店", "hotel"), "Beijing Tianlun Wangchao Hotel");
   assert.equal(englishName("北京全聚德(王府井店)", "restaurant"), "Beijing Quanjude (Wangfujing branch)");
+  assert.equal(englishName("北京贵都大酒店", "hotel"), "Beijing Guidu Grand Hotel", "都 reads dū in names");
   assert.equal(englishName("北京饭店", "hotel"), "Beijing Hotel");
   assert.equal(englishName("北京饭店", "restaurant"), "Beijing Restaurant");
   assert.equal(englishName("故宫", "attraction"), "Forbidden City");

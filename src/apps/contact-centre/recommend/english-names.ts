@@ -55,6 +55,9 @@ const KIND_WORDS: Record<string, Partial<Record<ItemKind, string>>> = {
   酒店: { hotel: "Hotel", restaurant: "Restaurant" }, 饭店: { hotel: "Hotel", restaurant: "Restaurant" },
 };
 
+/** Readings that names take where pinyin-pro picks the everyday one (都 "dōu", all → "dū" as in 成都, 贵都). */
+const NAME_READINGS: Record<string, string> = { 都: "du" };
+
 const MAX_KEY = Math.max(...[...Object.keys(GLOSSARY), ...Object.keys(KIND_WORDS)].map((k) => k.length));
 
 function capitalise(w: string): string {
@@ -63,7 +66,8 @@ function capitalise(w: string): string {
 
 /** Toneless pinyin of a Han run, one capitalised word per segment (a segment of one syllable joins the next). */
 function pinyinWords(run: string, cut: (text: string) => string[]): string[] {
-  const syllables = pinyin(run, { toneType: "none", type: "array" }).map((s) => s.replace(/[üv]/g, "u"));
+  const chars = [...run];
+  const syllables = pinyin(run, { toneType: "none", type: "array" }).map((s, i) => NAME_READINGS[chars[i]] ?? s.replace(/[üv]/g, "u"));
   const words: string[] = [];
   let at = 0;
   let carry = "";
