@@ -32,3 +32,11 @@ fi
 CK=${CHECKPOINT:-$(ls -d "$PRE"/checkpoints/step-* | sort | tail -1)}
 nice -n 10 node --import tsx dev/bert/intent-compare.ts --set "${SETS:-banking77,clinc150,smp2017,clue-emotion}" --model "$CK" --work "$WORK/ft" \
   --epochs "${EPOCHS:-3}" --max-len 48 --lr 3e-4 --threads 2 --sparse-ngrams word:1-2,char_wb:1-5 --freeze-encoder | tee "$WORK/ft-compare.txt"
+# 6. Shipping (issue 16 Build item 7; SHIP=1 after checking the comparison): the clinc150 intent + out-of-scope
+#    classifier — clinc150 is CC BY 3.0; smp2017-ecdt and clue-emotion have no licence, so no model trained on them
+#    ships — as models/zhiyu-intent with f16 weights (dev/bert/ship-model.ts measures the f16 copy against the f32 one
+#    on clinc150's test split into ship-check.json). Its encoder was frozen: the folder's encoder is the pretrained one.
+if [ "${SHIP:-0}" = 1 ]; then
+  node --import tsx dev/bert/ship-model.ts --from "$WORK/ft/clinc150/run/model" --to models/zhiyu-intent --check "$WORK/ft/clinc150/test.jsonl"
+  du -sh models/*
+fi

@@ -67,6 +67,7 @@ for (const set of sets) {
   } else throw new Error(`--set ${set}: banking77, clinc150, smp2017 or clue-emotion`);
   jsonl(path.join(work, "train.jsonl"), train);
   jsonl(path.join(work, "val.jsonl"), val);
+  jsonl(path.join(work, "test.jsonl"), test);
 
   const out = path.join(work, "run");
   if (!values["skip-train"]) {
@@ -91,6 +92,19 @@ for (const set of sets) {
     });
     for (const c of enc.classify(seqs)) logits.push(c.logits);
   }
+  // Ablation: the same model's encoder head alone (its sparse head switched off).
+  const denseLogits: Float32Array[] = [];
+  const sparseHead = enc.sparse;
+  if (sparseHead) {
+    enc.sparse = null;
+    for (let i = 0; i < test.length; i += 64) {
+      for (const c of enc.classify(test.slice(i, i + 64).map((e) => {
+        const seq = enc.tokenize(e.text);
+        return { ids: seq.ids.length <= maxLen ? seq.ids : [...seq.ids.slice(0, maxLen - 1), seq.ids[seq.ids.length - 1]!] };
+      }))) denseLogits.push(c.logits);
+    }
+    enc.sparse = sparseHead;
+  }
   const gold = test.map((e) => (e.label === "oos" ? (oosClass ?? -1) : labels.indexOf(e.label)));
   if (gold.some((g, i) => g < 0 && test[i]!.label !== "oos")) throw new Error("a test label is missing from the trained labels");
   const classOnly = classifierMetrics(logits, gold, 1, 0, oosClass);
@@ -98,6 +112,7 @@ for (const set of sets) {
   const ours: Record<string, unknown> = { side: "zhiyu-encoder", set, accuracy: classOnly.accuracy, oos_recall: classOnly.oosRecall, test: test.length,
     temperature: report.temperature, steps: report.steps, sparse: sparseSpec, sparse_features: sparseFeatures, frozen: values["freeze-encoder"] ?? false,
     params: [...enc.model.params.values()].reduce((n, p) => n + ("size" in p ? (p as { size: number }).size : 0), 0) + sparseFeatures * labels.length };
+  if (denseLogits.length) ours.encoder_head_only_accuracy = classifierMetrics(denseLogits, gold, 1, 0, oosClass).accuracy;
   if (set === "clinc150") {
     const t = classifierMetrics(logits, gold, report.temperature, report.oos_threshold, oosClass);
     Object.assign(ours, { accuracy_threshold: t.accuracy, oos_recall_threshold: t.oosRecall, threshold: report.oos_threshold });

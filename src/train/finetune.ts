@@ -29,7 +29,7 @@ import { resumedScheduleSteps, runLoop } from "./loop.js";
 import { SPARSE_HEAD_WEIGHT, TrainModel } from "./model.js";
 import type { TrainingObjective } from "./objective.js";
 import {
-  balancedClassWeights, ClassifyObjective, type ClassExample, chooseOosThreshold, classifierMetrics, fitTemperature, predictLogits,
+  balancedClassWeights, ClassifyObjective, FrozenEncoderCache, type ClassExample, chooseOosThreshold, classifierMetrics, fitTemperature, predictLogits,
 } from "./objectives/classify.js";
 import { ContrastiveObjective, type EmbedPooling, type PairExample, pooledEmbeddings } from "./objectives/contrastive.js";
 import { padRows, truncateFramed } from "./objectives/encoder-batches.js";
@@ -149,15 +149,16 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
       return { ids: frame(e.text), label, ...(ngrams ? { sparse: ngrams.transform(e.text) } : {}) };
     };
     const sparse = ngrams ? { dimension: ngrams.dimension, scale: o.sparseScale } : null;
+    const frozen = o.freezeEncoder ? new FrozenEncoderCache(f.pad) : null;
     const trainEx = train.map(encode), valEx = val.map(encode);
     const inScopeVal = valEx.filter((e) => e.label >= 0) as ClassExample[];
     display.log(`${trainEx.length} training and ${valEx.length} validation examples, ${labels.length} labels` +
       (o.oosLabel !== null ? `, out-of-scope label '${o.oosLabel}'${oosClass === null ? " (not in training: threshold only)" : ""}` : ""));
     head = { head: "sequence-classification", labels };
     const weights = o.classWeights ? balancedClassWeights(trainEx.map((e) => e.label), labels.length) : null;
-    build = () => new ClassifyObjective(trainEx, inScopeVal, o.batch, f.pad, o.maxLen, o.seed, weights, sparse);
+    build = () => new ClassifyObjective(trainEx, inScopeVal, o.batch, f.pad, o.maxLen, o.seed, weights, sparse, frozen);
     evaluate = (model) => {
-      const logits = predictLogits(model, valEx, o.batch, f.pad, sparse);
+      const logits = predictLogits(model, valEx, o.batch, f.pad, sparse, frozen);
       const gold = valEx.map((e) => e.label);
       const calib = logits.filter((_, i) => gold[i]! >= 0), calibGold = gold.filter((g) => g >= 0);
       const temperature = fitTemperature(calib, calibGold);

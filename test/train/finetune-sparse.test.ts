@@ -16,7 +16,7 @@ import { crossEntropy, fromTypedArray, setDefaultBackend } from "../../src/tenso
 import { Rng } from "../../src/core/rng.js";
 import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { SPARSE_HEAD_WEIGHT, TrainModel } from "../../src/train/model.js";
-import { classLogits, softmaxT } from "../../src/train/objectives/classify.js";
+import { classLogits, FrozenEncoderCache, softmaxT } from "../../src/train/objectives/classify.js";
 import { fitSparseNgrams, parseNgramSpec } from "../../src/tokenizers/sparse-ngrams.js";
 import { loadEncoder } from "../../src/infer/encoder.js";
 import { run as finetune } from "../../src/cli/commands/finetune.js";
@@ -168,8 +168,13 @@ test("the sparse head's gradient is scale · (softmax − onehot)ᵀ x / B", () 
     rows.forEach((r, i) => inputs.set(r, i * seq));
     const gold = INTENTS.map(([, l]) => labels.indexOf(l));
     const scale = 7;
-    const batch = { inputs, rows: B, seq, sparse: INTENTS.map(([t]) => ngrams.transform(t)) };
-    const logits = classLogits(model, batch, 0, { dimension: ngrams.dimension, scale });
+    const batch = { inputs, rows: B, seq, sparse: INTENTS.map(([t]) => ngrams.transform(t)), examples: rows.map((r, i) => ({ ids: Int32Array.from(r), label: gold[i]! })) };
+    // The frozen encoder's cached first-token states give the full forward pass's logits.
+    const full = classLogits(model, batch, 0, { dimension: ngrams.dimension, scale }).toFloat32Array();
+    const cache = new FrozenEncoderCache(0);
+    classLogits(model, batch, 0, { dimension: ngrams.dimension, scale }, cache);
+    const logits = classLogits(model, batch, 0, { dimension: ngrams.dimension, scale }, cache);
+    logits.toFloat32Array().forEach((z, i) => assert.ok(Math.abs(z - full[i]!) < 1e-5, `cached logit ${i}: ${z} vs ${full[i]}`));
     const z = logits.toFloat32Array();
     // cross-entropy by hand on the logits, then its gradient with respect to W_sparse
     crossEntropy(logits, fromTypedArray(Int32Array.from(gold), [B])).backward();
