@@ -9,7 +9,8 @@
 // usage: nice -n 10 node --import tsx dev/bert/intent-compare.ts --set banking77,clinc150,smp2017,clue-emotion \
 //          --model runs/encoder/pretrain/checkpoints/step-… --work runs/encoder/ft [--epochs 2] [--batch 32] [--max-len 48]
 //          [--lr 3e-4] [--threads 2] [--python python3] [--sparse-ngrams word:1-2,char_wb:1-5 | --no-sparse]
-//          [--sparse-min-df 2] [--sparse-max-features 20000] [--sparse-scale 100] [--freeze-encoder] [--skip-train]
+//          [--sparse-min-df 2] [--sparse-max-features 20000] [--sparse-scale 100] [--freeze-encoder] [--checkpoint-every 100]
+//          [--skip-train]
 // Prints one JSON line per side and set, then the Markdown rows. smp2017-ecdt and clue-emotion have no licence: their
 // models are for this figure only.
 import { spawnSync } from "node:child_process";
@@ -23,7 +24,7 @@ import { classifierMetrics } from "../../src/train/objectives/classify.js";
 const s = { type: "string" } as const;
 const { values } = parseArgs({ options: {
   set: s, model: s, work: s, data: s, epochs: s, batch: s, "max-len": s, lr: s, threads: s, python: s, "sparse-ngrams": s, "sparse-min-df": s,
-  "sparse-max-features": s, "sparse-scale": s, "freeze-encoder": { type: "boolean" }, "no-sparse": { type: "boolean" }, "skip-train": { type: "boolean" },
+  "sparse-max-features": s, "sparse-scale": s, "checkpoint-every": s, "freeze-encoder": { type: "boolean" }, "no-sparse": { type: "boolean" }, "skip-train": { type: "boolean" },
 } });
 const sets = (values.set ?? "banking77,clinc150,smp2017,clue-emotion").split(",");
 const data = path.resolve(values.data ?? "../shared/data");
@@ -75,7 +76,7 @@ for (const set of sets) {
     const opt = (flag: string) => (values[flag as keyof typeof values] !== undefined ? [`--${flag}`, String(values[flag as keyof typeof values])] : []);
     run(process.execPath, ["bin/zhiyu.mjs", "finetune", "--task", "classify", "--model", values.model, "--train", path.join(work, "train.jsonl"),
       "--val", path.join(work, "val.jsonl"), "--out", out, "--epochs", values.epochs ?? "2", "--batch", values.batch ?? "32", "--max-len", String(maxLen),
-      "--lr", values.lr ?? "3e-4", "--log-every", "50", "--checkpoint-every", "300", ...(set === "clinc150" ? ["--oos-label", "oos"] : []),
+      "--lr", values.lr ?? "3e-4", "--log-every", "50", "--checkpoint-every", values["checkpoint-every"] ?? "100", ...(set === "clinc150" ? ["--oos-label", "oos"] : []),
       ...(sparseSpec ? ["--sparse-ngrams", sparseSpec, ...opt("sparse-min-df"), ...opt("sparse-max-features"), ...opt("sparse-scale")] : []),
       ...(values["freeze-encoder"] ? ["--freeze-encoder"] : []), ...opt("threads")]);
   }
