@@ -9,6 +9,7 @@
 //   mpiReduceScatter(send: Float32Array, recv: Float32Array): Promise<void>  send holds size × recv.length values;
 //       rank r receives the sum over ranks of block r
 //   mpiAllgather(send: Float32Array|Float64Array, recv: same type): Promise<void>  recv holds size × send.length
+//   mpiAllgatherNow(send: Float32Array, recv: Float32Array): void   the same, waited for (a loss needs the values)
 //   mpiBroadcast(buf: Float32Array|Float64Array, root): Promise<void>
 //   mpiBarrier(): Promise<void>
 //   mpiAbort(code): never returns (MPI_Abort of the whole job)
@@ -83,6 +84,11 @@ struct Job {
   Napi::Promise::Deferred deferred;
   std::vector<Napi::Reference<Napi::Value>> keep;  // buffers referenced until the promise settles
   int rc = MPI_SUCCESS;
+  // A blocking collective (…Now): the JavaScript thread waits on these instead of a promise.
+  bool blocking = false;
+  bool finished = false;
+  std::mutex finishedMu;
+  std::condition_variable finishedCv;
   explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -135,6 +141,12 @@ void threadMain() {
     }
     if (sync) { sync(); continue; }
     job->rc = job->run();
+    if (job->blocking) {
+      std::lock_guard<std::mutex> l(job->finishedMu);
+      job->finished = true;
+      job->finishedCv.notify_one();
+      continue;
+    }
     comm->done.BlockingCall(job, [](Napi::Env env, Napi::Function, Job *j) {
       if (j->rc == MPI_SUCCESS) j->deferred.Resolve(env.Undefined());
       else j->deferred.Reject(Napi::Error::New(env, j->op + ": " + mpiErrorText(j->rc)).Value());
@@ -567,6 +579,44 @@ Napi::Value MpiAllgather(const Napi::CallbackInfo &info) {
   }, {a.arg(0), a.arg(1)});
 }
 
+// mpiAllgatherNow(send, recv): the all-gather, but the calling (JavaScript) thread waits for it — for a loss that
+// needs every rank's values in the middle of a forward pass. Queued behind the pending collectives, in order.
+Napi::Value MpiAllgatherNow(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiAllgatherNow");
+  if (!a.atLeast(2, "send, recv") || !requireInit(a)) return a.done();
+  size_t ns = 0, nr = 0;
+  float *send = a.array<float>(a.arg(0), "send", napi_float32_array, "Float32Array", 0, false, &ns);
+  float *recv = a.array<float>(a.arg(1), "recv", napi_float32_array, "Float32Array", 0, false, &nr);
+  if (a.ok() && nr != ns * static_cast<size_t>(comm->size))
+    a.fail("recv has " + std::to_string(nr) + " elements; it must hold size (" + std::to_string(comm->size) + ") × send.length (" +
+           std::to_string(ns) + ")");
+  if (!a.ok()) return a.done();
+  Job *job = new Job(a.env());
+  job->op = "mpiAllgatherNow";
+  job->blocking = true;
+  job->run = [send, recv, ns] {
+    if (ns > 0 && shmReserve(ns)) {
+      shmAllgather(send, recv, ns);
+      return MPI_SUCCESS;
+    }
+    return MPI_Allgather(send, static_cast<int>(ns), MPI_FLOAT, recv, static_cast<int>(ns), MPI_FLOAT, MPI_COMM_WORLD);
+  };
+  {
+    std::lock_guard<std::mutex> lock(comm->mu);
+    comm->queue.push_back(job);
+  }
+  comm->cv.notify_one();
+  {
+    std::unique_lock<std::mutex> l(job->finishedMu);
+    job->finishedCv.wait(l, [job] { return job->finished; });
+  }
+  int rc = job->rc;
+  job->deferred.Resolve(a.env().Undefined());
+  delete job;
+  if (rc != MPI_SUCCESS) a.fail(mpiErrorText(rc));
+  return a.env().Undefined();
+}
+
 Napi::Value MpiBroadcast(const Napi::CallbackInfo &info) {
   zy::Args a(info, "mpiBroadcast");
   if (!a.atLeast(2, "buf, root") || !requireInit(a)) return a.done();
@@ -601,6 +651,7 @@ ZY_REGISTER("mpiFinalize", MpiFinalize);
 ZY_REGISTER("mpiAllreduce", MpiAllreduce);
 ZY_REGISTER("mpiReduceScatter", MpiReduceScatter);
 ZY_REGISTER("mpiAllgather", MpiAllgather);
+ZY_REGISTER("mpiAllgatherNow", MpiAllgatherNow);
 ZY_REGISTER("mpiBroadcast", MpiBroadcast);
 ZY_REGISTER("mpiBarrier", MpiBarrier);
 ZY_REGISTER("mpiAbort", MpiAbort);

@@ -22,6 +22,9 @@ export interface Communicator {
   reduceScatter(send: Float32Array, recv: Float32Array): Promise<void>;
   /** recv (size × send.length values) receives every rank's send, in rank order. */
   allgather<T extends Float32Array | Float64Array>(send: T, recv: T): Promise<void>;
+  /** The all-gather, waited for on the calling thread (a loss that needs every rank's values mid-forward); queued
+   *  behind the pending collectives. */
+  allgatherNow(send: Float32Array, recv: Float32Array): void;
   broadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   barrier(): Promise<void>;
   /** Ends the whole job at once with this exit code (a divergence or a fatal error on one rank). */
@@ -36,6 +39,7 @@ interface MpiAddon {
   mpiAllreduce(buf: Float32Array | Float64Array | Float32Array[]): Promise<void>;
   mpiReduceScatter(send: Float32Array, recv: Float32Array): Promise<void>;
   mpiAllgather(send: Float32Array | Float64Array, recv: Float32Array | Float64Array): Promise<void>;
+  mpiAllgatherNow(send: Float32Array, recv: Float32Array): void;
   mpiBroadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   mpiBarrier(): Promise<void>;
   mpiAbort(code: number): void;
@@ -66,6 +70,7 @@ export function mpiCommunicator(options: { sharedMemory?: boolean } = {}): Commu
     allreduceParts: (parts) => addon.mpiAllreduce(parts),
     reduceScatter: (send, recv) => addon.mpiReduceScatter(send, recv),
     allgather: (send, recv) => addon.mpiAllgather(send, recv),
+    allgatherNow: (send, recv) => addon.mpiAllgatherNow(send, recv),
     broadcast: (buf, root) => addon.mpiBroadcast(buf, root),
     barrier: () => addon.mpiBarrier(),
     abort: (code) => {
@@ -89,6 +94,10 @@ export class SoloCommunicator implements Communicator {
   }
   async allgather<T extends Float32Array | Float64Array>(send: T, recv: T): Promise<void> {
     if (send.length !== recv.length) throw new Error(`allgather: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
+    recv.set(send);
+  }
+  allgatherNow(send: Float32Array, recv: Float32Array): void {
+    if (send.length !== recv.length) throw new Error(`allgatherNow: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
     recv.set(send);
   }
   async broadcast(): Promise<void> {}

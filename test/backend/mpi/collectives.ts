@@ -2,7 +2,7 @@
 // collectives on values whose sums are known in closed form (rank r contributes (r + 1) · (i mod 7) + r to element
 // i — integers, so every sum is exact in f32) and prints one JSON line per check with the mismatches it found (the
 // test judges them). Sizes cover empty, odd, a buffer split unevenly over the ranks, and one large enough to make
-// the shared-memory window grow; the parts form reduces several arrays as one. Usage: node --import tsx
+// the shared-memory window grow; the parts form reduces several arrays as one; allgatherNow waits on the calling thread. Usage: node --import tsx
 // collectives.ts [--no-shared-memory]
 import { mpiCommunicator } from "../../../src/backend/mpi.js";
 
@@ -44,6 +44,9 @@ for (const m of [1, 4099]) {
   const gathered = new Float32Array(m * size);
   await comm.allgather(fill(new Float32Array(m)), gathered);
   check(`allgather ${m}`, gathered, (i) => mine(i % m, Math.floor(i / m)));
+  const now = new Float32Array(m * size);
+  comm.allgatherNow(fill(new Float32Array(m)), now);
+  check(`allgatherNow ${m}`, now, (i) => mine(i % m, Math.floor(i / m)));
 }
 // Many small collectives in a row (the counters of the window advance through every phase).
 const many = new Float32Array(17);
