@@ -289,29 +289,34 @@ void sliceOf(size_t n, int q, size_t &lo, size_t &hi) {
   hi = std::min(n, lo + per);
 }
 
-// Sum over ranks of the concatenated parts, in place, through the window.
+// Sum over ranks of the concatenated parts, in place, through the window. A rank copies into its segment only the
+// slices the others reduce (its own slice it reads straight from its parts), sums its slice block by block from
+// every rank in rank order, writes the sum to its parts and to its segment (for the others), then copies the other
+// slices' sums from their owners' segments: per rank about 2·S bytes read and 2·S written for S bytes of parts.
 void shmAllreduce(const std::vector<Part> &parts, size_t n) {
   const uint32_t base = 3 * shm.ops;
   waitAll(base);  // every rank has finished reading the previous collective's segments
   float *mine = shm.data[shm.rank];
-  forRange(parts, 0, n, [&](float *p, size_t at, size_t len) { std::memcpy(mine + at, p, 4 * len); });
-  setStage(base + 1);
-  waitAll(base + 1);
   size_t lo, hi;
   sliceOf(n, shm.rank, lo, hi);
+  auto copyIn = [&](float *p, size_t at, size_t len) { std::memcpy(mine + at, p, 4 * len); };
+  forRange(parts, 0, lo, copyIn);
+  forRange(parts, hi, n, copyIn);
+  setStage(base + 1);
+  waitAll(base + 1);
   constexpr size_t kBlock = 4096;
-  float acc[kBlock];
+  float acc[kBlock], own[kBlock];
   for (size_t b = lo; b < hi; b += kBlock) {
-    size_t len = std::min(kBlock, hi - b);
-    const float *first = shm.data[0] + b;
-    for (size_t i = 0; i < len; i++) acc[i] = first[i];
-    for (int r = 1; r < shm.size; r++) {
-      const float *src = shm.data[r] + b;
-      for (size_t i = 0; i < len; i++) acc[i] += src[i];
+    const size_t len = std::min(kBlock, hi - b);
+    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
+    for (int r = 0; r < shm.size; r++) {
+      const float *src = r == shm.rank ? own : shm.data[r] + b;
+      if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
+      else for (size_t i = 0; i < len; i++) acc[i] += src[i];
     }
     std::memcpy(mine + b, acc, 4 * len);
+    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(p, acc + (at - b), 4 * k); });
   }
-  forRange(parts, lo, hi, [&](float *p, size_t at, size_t len) { std::memcpy(p, mine + at, 4 * len); });
   setStage(base + 2);
   waitAll(base + 2);
   for (int r = 0; r < shm.size; r++) {
@@ -330,14 +335,16 @@ void shmReduceScatter(const float *send, float *recv, size_t m) {
   const uint32_t base = 3 * shm.ops;
   waitAll(base);
   float *mine = shm.data[shm.rank];
-  std::memcpy(mine, send, 4 * m * shm.size);
+  const size_t lo = m * shm.rank;
+  // The others' blocks only: this rank reads its own block straight from send.
+  std::memcpy(mine, send, 4 * lo);
+  std::memcpy(mine + lo + m, send + lo + m, 4 * (m * (shm.size - 1 - shm.rank)));
   setStage(base + 1);
   waitAll(base + 1);
-  const size_t lo = m * shm.rank;
-  for (size_t i = 0; i < m; i++) recv[i] = shm.data[0][lo + i];
-  for (int r = 1; r < shm.size; r++) {
-    const float *src = shm.data[r] + lo;
-    for (size_t i = 0; i < m; i++) recv[i] += src[i];
+  for (int r = 0; r < shm.size; r++) {
+    const float *src = r == shm.rank ? send + lo : shm.data[r] + lo;
+    if (r == 0) for (size_t i = 0; i < m; i++) recv[i] = src[i];
+    else for (size_t i = 0; i < m; i++) recv[i] += src[i];
   }
   setStage(base + 3);
   shm.ops++;
