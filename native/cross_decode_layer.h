@@ -28,9 +28,14 @@ typedef struct {
   const int64_t *pos;                               /* per sequence: the position of its new token */
   const float *const *cross_k, *const *cross_v;     /* per sequence: [source_len, n_head, head_dim] */
   const int64_t *source_len;
+  /* Optional (logits NULL: none), for the last layer: logits [m, head.rows] = head · (out_scale · RMSNorm(x, out_norm)). */
+  const float *out_norm;
+  float out_scale;
+  zy_decode_matrix head;
+  float *logits;
 } zy_cross_decode_layer;
 
-/* x [m, hidden] in place. Returns 0, or -1 when out of memory. */
+/* x [m, hidden] in place (and the logits when asked). Returns 0, or -1 when out of memory. */
 int zy_cross_decoder_layer_decode(const zy_cross_decode_layer *layer, float *x);
 
 #ifdef __cplusplus

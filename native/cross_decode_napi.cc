@@ -5,7 +5,8 @@
 //         selfNorm, crossNorm, ffnNorm (Float32Array), q, k, v, o, crossQ, crossO, wi0, wi1 (null unless gated), wo
 //         (matrices: { data: Uint8Array, type: string (f32 or an encoded type), rows, cols }), relBias
 //         (Float32Array [nDist, nHead]), kCaches, vCaches, crossK, crossV (arrays of Float32Array), capacities,
-//         positions, sourceLengths (arrays of numbers) }
+//         positions, sourceLengths (arrays of numbers); optionally, for the last layer, head (a matrix [vocab, hidden]),
+//         vocab, outNorm, outScale and logits (Float32Array [m, vocab]) }
 // Every size is checked against the dims; a bad one throws TypeError naming the field and what was expected.
 #include "zy_args.h"
 #include "cross_decode_layer.h"
@@ -100,6 +101,14 @@ Napi::Value CrossDecoderLayerDecode(const Napi::CallbackInfo &info) {
   L.wo = s.matrix("wo", D, F);
   size_t bias_len = 0;
   L.rel_bias = a.array<float>(s.o.Get("relBias"), "relBias", napi_float32_array, "Float32Array", 0, false, &bias_len);
+  Napi::Value head = s.o.Get("head");
+  if (s.ok() && !head.IsNull() && !head.IsUndefined()) {
+    const int64_t vocab = s.count("vocab");
+    L.head = s.matrix("head", vocab, D);
+    L.out_norm = s.f32("outNorm", D);
+    L.out_scale = static_cast<float>(a.number(s.o.Get("outScale"), "outScale"));
+    L.logits = a.f32(s.o.Get("logits"), "logits", L.m * vocab, false);
+  }
   if (!s.ok()) return env.Undefined();
   L.n_dist = L.n_head > 0 ? static_cast<int64_t>(bias_len) / L.n_head : 0;
   Napi::Array kc = s.list("kCaches", L.m), vc = s.list("vCaches", L.m), ck = s.list("crossK", L.m), cv = s.list("crossV", L.m);

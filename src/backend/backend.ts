@@ -168,6 +168,12 @@ export interface CrossDecoderLayerDecodeSpec {
   crossK: Float32Array[];
   crossV: Float32Array[];
   sourceLengths: number[];
+  /** Optional, for the last layer: logits [m, vocab] = head · (outScale · RMSNorm(x, outNorm)) (head [vocab, hidden]). */
+  head?: LayerMatrix | null;
+  vocab?: number;
+  outNorm?: Float32Array;
+  outScale?: number;
+  logits?: Float32Array;
 }
 
 export interface AttentionParams {
@@ -215,8 +221,9 @@ export interface FusedOps {
   "decoder-layer-decode": { shape: DecoderLayerShape; run: (x: Float32Array, spec: DecoderLayerDecodeSpec) => void };
   /** x [m, hidden] updated in place by one encoder-decoder decoder layer for single-token decode steps: RMSNorm,
    *  q/k/v products, per sequence cache write and biased attention, o product and residual; RMSNorm, cross q
-   *  product, attention over the source K/V, cross o product and residual; RMSNorm, feed-forward and residual —
-   *  the tensor path of the model that asks for it is its specification (and what runs without it). */
+   *  product, attention over the source K/V, cross o product and residual; RMSNorm, feed-forward and residual; when
+   *  asked (the last layer), the output RMSNorm and the LM head — the tensor path of the model that asks for it is
+   *  its specification (and what runs without it). */
   "cross-decoder-layer-decode": { shape: CrossDecoderLayerShape; run: (x: Float32Array, spec: CrossDecoderLayerDecodeSpec) => void };
 }
 export type FusedOpName = keyof FusedOps;

@@ -100,6 +100,8 @@ export class T5Model {
   /** The fused decode op's per-layer specs; null: the model cannot use it (LoRA adapters, bf16 tensors); undefined:
    *  not yet looked at. */
   private layerSpecs: LayerSpec[] | null | undefined;
+  /** The LM head for the fused op's last layer (null: the head matrix cannot go to it; the tensor path runs it). */
+  private headSpec: { head: LayerMatrix; outNorm: Float32Array; outScale: number } | null = null;
 
   constructor(readonly config: T5Config, readonly params: ReadonlyMap<string, Weight>, readonly options: T5Options = {}) {
     this.inner = config.numHeads * config.headDim;
@@ -271,9 +273,11 @@ export class T5Model {
       if (run && specs) {
         x = contiguous(x);
         const xs = f32Data(x);
+        const logits = new Float32Array(n * c.vocabSize);
         for (let l = 0; l < c.numDecoderLayers; l++) {
+          const last = l === c.numDecoderLayers - 1 && this.headSpec;
           run(xs, {
-            ...specs[l]!, m: n,
+            ...specs[l]!, m: n, ...(last ? { ...this.headSpec, vocab: c.vocabSize, logits } : {}),
             kCaches: items.map((it) => f32Data(it.state.selfCache.k[l]!)), vCaches: items.map((it) => f32Data(it.state.selfCache.v[l]!)),
             capacities: items.map((it) => it.state.selfCache.capacity), positions: items.map((it) => it.state.selfCache.length),
             crossK: items.map((it) => f32Data(it.state.crossK[l]!)), crossV: items.map((it) => f32Data(it.state.crossV[l]!)),
@@ -281,7 +285,7 @@ export class T5Model {
           });
         }
         for (const it of items) it.state.selfCache.length += 1;
-        return this.lmHead(this.norm(x, "decoder.final_layer_norm.weight"));
+        return this.headSpec ? fromTypedArray(logits, [n, c.vocabSize]) : this.lmHead(this.norm(x, "decoder.final_layer_norm.weight"));
       }
     }
     const biases = items.map((it) => this.positionBias("decoder", it.state.selfCache.length, it.ids.length, it.state.selfCache.length + it.ids.length));
@@ -353,6 +357,9 @@ export class T5Model {
         q: q!, k: k!, v: v!, o: o!, crossQ: crossQ!, crossO: crossO!, wi0: wi0!, wi1, wo: wo!, relBias,
       });
     }
+    const head = matrix(c.tieWordEmbeddings ? "shared.weight" : "lm_head.weight");
+    // The scale is the f32 value mul(h, d_model^-0.5) multiplies by.
+    this.headSpec = head && { head, outNorm: f32Data(this.t("decoder.final_layer_norm.weight")), outScale: c.scaleDecoderOutput ? Math.fround(Math.pow(c.hiddenSize, -0.5)) : 1 };
     return (this.layerSpecs = specs);
   }
 }
