@@ -175,7 +175,7 @@ export interface DeskAccessConfig {
 
 export interface WebhookConfig {
   url: string;
-  events: ("message.created" | "handoff.requested" | "lead.created" | "conversation.closed")[];
+  events: ("message.created" | "handoff.requested" | "handoff.transferred" | "lead.created" | "conversation.closed")[];
   /** Environment variable holding the HMAC-SHA256 signing secret. */
   secret_env: string;
   /** Per-attempt timeout (default 5000 ms). */
@@ -274,7 +274,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     type: "array",
     items: closed({
       url: { type: "string", pattern: "^https?://" },
-      events: { type: "array", minItems: 1, items: { enum: ["message.created", "handoff.requested", "lead.created", "conversation.closed"] } },
+      events: { type: "array", minItems: 1, items: { enum: ["message.created", "handoff.requested", "handoff.transferred", "lead.created", "conversation.closed"] } },
       secret_env: { type: "string", pattern: "^[A-Z_][A-Z0-9_]*$" }, timeout_ms: { type: "integer", minimum: 100, maximum: 120000 },
       max_attempts: { type: "integer", minimum: 1, maximum: 50 },
     }, ["url", "events", "secret_env"]),
