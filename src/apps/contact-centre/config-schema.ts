@@ -57,6 +57,9 @@ export interface IntentConfig {
   kb: boolean;
   /** Buying or consulting intent: the assistant offers to take contact details (留资). */
   lead: boolean;
+  /** Words a knowledge-base passage must contain to answer this intent (a hotel booking is not answered with the
+   *  ticket FAQ that shares "Forbidden City" and "book"); absent → any passage. */
+  kb_topic?: Bilingual<string[]>;
 }
 
 export interface SmallTalkConfig {
@@ -234,6 +237,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     items: closed({
       name: { type: "string", pattern: "^[a-z][a-z0-9_]*$" }, description: str, examples: bilingual(strList),
       slots: strList, responses: bilingual(strList), kb: { type: "boolean" }, lead: { type: "boolean" },
+      kb_topic: bilingual(strList),
     }, ["name", "examples"]),
   },
   small_talk: closed({

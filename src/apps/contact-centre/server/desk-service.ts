@@ -102,7 +102,7 @@ export class DeskService {
           suggestions: [] as unknown[] },
       }, tx);
       if (out.suggestions.length > 0) {
-        const recs = await this.conversations.addRecommendations(conversationId, bot.id, out.suggestions.map((s) => ({ itemName: s.name, kind: s.kind, reason: s.reason })), tx);
+        const recs = await this.conversations.addRecommendations(conversationId, bot.id, out.suggestions.map((s) => ({ itemName: s.item, kind: s.kind, reason: s.reason })), tx);
         bot.meta.suggestions = out.suggestions.map((s, i) => ({ ...s, id: recs[i].id }));
         await tx.run("UPDATE messages SET meta = ? WHERE id = ?", [JSON.stringify(bot.meta), bot.id]);
       }
