@@ -23,6 +23,10 @@ static int matvecs(const zy_decode_matrix *w, const float *x, float *out, int64_
   return zy_quant_matmul(w->data, w->type, w->rows, w->cols, x, out, m);
 }
 
+static zy_qmm_job job(const zy_decode_matrix *w, const float *x, float *out, int64_t m) {
+  return (zy_qmm_job){w->data, w->type, w->rows, w->cols, x, out, m};
+}
+
 /* Per sequence: biases, RoPE at its position and the cache write (what attendCached does in the tensor layer
  * before its attention call). Runs inside pool tasks, so it calls only single-threaded kernels. */
 typedef struct {
@@ -71,36 +75,59 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
 static int moe_mlp(const zy_decode_layer *L, const float *h, float *o) {
   const zy_decode_moe *M = L->moe;
   const int64_t m = L->m, D = L->hidden, E = M->n_experts, K = M->top_k, F = M->ffn;
-  /* scratch: logits [m, E], weights [m, K], xe [m, D], g/u/act [m, F], y [m, D]; then experts [m, K] and rows [m] */
-  const size_t floats = (size_t)(m * E + m * K + m * D + 3 * m * F + m * D);
-  float *buf = malloc(floats * sizeof(float) + (size_t)(m * K + m) * sizeof(int32_t));
+  /* scratch: logits [m, E], weights [m, K], then per routed row (m·K of them, grouped by expert) xe [D], g/u/act [F]
+   * and y [D]; then experts [m, K] and rows [m·K] (int32), first and count [E] (int64) */
+  const int64_t R = m * K;
+  const size_t floats = (size_t)(m * E + R + R * D + 3 * R * F + R * D + 1) & ~(size_t)1; /* even: int64s follow */
+  float *buf = malloc(floats * sizeof(float) + (size_t)(2 * R) * sizeof(int32_t) + (size_t)(2 * E) * sizeof(int64_t));
   if (!buf) return -1;
-  float *logits = buf, *wts = logits + m * E, *xe = wts + m * K, *g = xe + m * D, *u = g + m * F, *act = u + m * F;
-  float *y = act + m * F;
-  int32_t *experts = (int32_t *)(void *)(buf + floats), *rows = experts + m * K;
+  float *logits = buf, *wts = logits + m * E, *xe = wts + R, *g = xe + R * D, *u = g + R * F, *act = u + R * F;
+  float *y = act + R * F;
+  int32_t *experts = (int32_t *)(void *)(buf + floats), *rows = experts + R;
+  int64_t *first = (int64_t *)(void *)(rows + R), *count = first + E;
   int rc = matvecs(&M->router, h, logits, m);
   if (rc == 0 && M->route(M->route_ctx, logits, m, experts, wts) != 0) rc = -2;
   memset(o, 0, (size_t)(m * D) * sizeof(float));
-  for (int64_t e = 0; e < E && rc == 0; e++) {
-    int64_t me = 0;
+  if (rc != 0) goto out;
+  /* Each routed expert's rows (token t's j-th choice as t·K + j), token order within an expert; then every routed
+   * expert's gate and up products in one dispatch, SwiGLU, and every down product in another. */
+  int64_t at = 0, n_routed = 0;
+  for (int64_t e = 0; e < E; e++) {
+    first[e] = at;
     for (int64_t t = 0; t < m; t++)
       for (int64_t j = 0; j < K; j++)
-        if (experts[t * K + j] == e) rows[me++] = (int32_t)(t * K + j);
-    if (me == 0) continue;
-    for (int64_t i = 0; i < me; i++) memcpy(xe + i * D, h + (rows[i] / K) * D, (size_t)D * sizeof(float));
-    if ((rc = matvecs(&M->gate[e], xe, g, me)) != 0 || (rc = matvecs(&M->up[e], xe, u, me)) != 0) break;
-    zy_op_swiglu(g, u, act, me * F);
-    if ((rc = matvecs(&M->down[e], act, y, me)) != 0) break;
-    /* f32 product, then f32 sum (no fused multiply-add: the reference rounds the product first) */
-    for (int64_t i = 0; i < me; i++) {
-      float *out = o + (rows[i] / K) * D;
-      const float wt = wts[rows[i]], *yi = y + i * D;
-      for (int64_t j = 0; j < D; j++) {
-        const float p = wt * yi[j];
-        out[j] = out[j] + p;
-      }
+        if (experts[t * K + j] == e) rows[at++] = (int32_t)(t * K + j);
+    count[e] = at - first[e];
+    if (count[e] > 0) n_routed++;
+  }
+  for (int64_t i = 0; i < at; i++) memcpy(xe + i * D, h + (rows[i] / K) * D, (size_t)D * sizeof(float));
+  zy_qmm_job *jobs = malloc((size_t)(2 * n_routed) * sizeof(zy_qmm_job));
+  if (!jobs) { rc = -1; goto out; }
+  int nj = 0;
+  for (int64_t e = 0; e < E; e++)
+    if (count[e] > 0) {
+      jobs[nj++] = job(&M->gate[e], xe + first[e] * D, g + first[e] * F, count[e]);
+      jobs[nj++] = job(&M->up[e], xe + first[e] * D, u + first[e] * F, count[e]);
+    }
+  if ((rc = zy_quant_matmul_multi(jobs, nj)) == 0) {
+    zy_op_swiglu(g, u, act, at * F);
+    nj = 0;
+    for (int64_t e = 0; e < E; e++)
+      if (count[e] > 0) jobs[nj++] = job(&M->down[e], act + first[e] * F, y + first[e] * D, count[e]);
+    rc = zy_quant_matmul_multi(jobs, nj);
+  }
+  free(jobs);
+  /* In ascending expert order: f32 product, then f32 sum (no fused multiply-add: the reference rounds the product
+   * first). */
+  for (int64_t i = 0; i < at && rc == 0; i++) {
+    float *out = o + (rows[i] / K) * D;
+    const float wt = wts[rows[i]], *yi = y + i * D;
+    for (int64_t j = 0; j < D; j++) {
+      const float p = wt * yi[j];
+      out[j] = out[j] + p;
     }
   }
+out:
   free(buf);
   return rc;
 }
@@ -130,7 +157,8 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
     qs = qkv, ks = qkv + qd, vs = qkv + qd + kd, q_stride = kv_stride = qkv_w;
   } else {
     float *qb = qkv, *kb = qb + m * qd, *vb = kb + m * kd;
-    if ((rc = matvecs(&L->q, h, qb, m)) != 0 || (rc = matvecs(&L->k, h, kb, m)) != 0 || (rc = matvecs(&L->v, h, vb, m)) != 0) goto done;
+    const zy_qmm_job qkv_jobs[3] = {job(&L->q, h, qb, m), job(&L->k, h, kb, m), job(&L->v, h, vb, m)};
+    if ((rc = zy_quant_matmul_multi(qkv_jobs, 3)) != 0) goto done;
     qs = qb, ks = kb, vs = vb, q_stride = qd, kv_stride = kd;
   }
   prepare_ctx pc = {L, qs, ks, vs, q_stride, kv_stride, q, k, head_rstd, 0};
@@ -154,8 +182,9 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
       memcpy(g + i * F, gu + i * 2 * F, (size_t)F * sizeof(float));
       memcpy(u + i * F, gu + i * 2 * F + F, (size_t)F * sizeof(float));
     }
-  } else if ((rc = matvecs(&L->gate, h, g, m)) != 0 || (rc = matvecs(&L->up, h, u, m)) != 0) {
-    goto done;
+  } else {
+    const zy_qmm_job gu_jobs[2] = {job(&L->gate, h, g, m), job(&L->up, h, u, m)};
+    if ((rc = zy_quant_matmul_multi(gu_jobs, 2)) != 0) goto done;
   }
   if (!L->moe) {
     zy_op_swiglu(g, u, act, m * F);
