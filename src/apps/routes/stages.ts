@@ -123,6 +123,13 @@ async function pretrain(ctx: RoutesContext, m: RouteModel) {
     secondsThisProcess: (performance.now() - t0) / 1000 };
 }
 
+/** The pretrained checkpoint of a model (its pretrain stage must be done). */
+function pretrained(ctx: RoutesContext, m: RouteModel): string {
+  const done = readStage<{ checkpoint: string }>(ctx.work, `pretrain-${m.name}`);
+  if (!done) throw new Error(`${ctx.work}: stage pretrain-${m.name} is not done; run it first (the stages after it need its checkpoint)`);
+  return done.checkpoint;
+}
+
 function taskContext(ctx: RoutesContext): TaskContext {
   const { tok, ids } = loadShared(ctx);
   return { config: ctx.config, tok, ids, stdout: ctx.stdout, copies: copies(ctx) };
@@ -130,7 +137,7 @@ function taskContext(ctx: RoutesContext): TaskContext {
 
 async function evaluatePretrained(ctx: RoutesContext, m: RouteModel) {
   const tc = taskContext(ctx);
-  const model = TrainModel.fromHfFolder(readStage<{ checkpoint: string }>(ctx.work, `pretrain-${m.name}`)!.checkpoint, "f32");
+  const model = TrainModel.fromHfFolder(pretrained(ctx, m), "f32");
   const sets = intentSets(ctx.dataRoot, ctx.config.seed, ctx.config.finetune.evalLimit);
   const zero: Record<string, number> = {};
   for (const s of sets) zero[s.name] = zeroShot(tc, m.route, model, s);
@@ -141,7 +148,7 @@ async function evaluatePretrained(ctx: RoutesContext, m: RouteModel) {
 
 async function finetune(ctx: RoutesContext, m: RouteModel) {
   const tc = taskContext(ctx);
-  const pre = readStage<{ checkpoint: string }>(ctx.work, `pretrain-${m.name}`)!.checkpoint;
+  const pre = pretrained(ctx, m);
   const accuracy: Record<string, number> = {};
   for (const s of intentSets(ctx.dataRoot, ctx.config.seed, ctx.config.finetune.evalLimit)) {
     accuracy[s.name] = await finetuneIntent(tc, m.route, pre, s, path.join(ctx.work, "finetune", `${m.name}-${s.name}`));
@@ -152,7 +159,7 @@ async function finetune(ctx: RoutesContext, m: RouteModel) {
 
 async function multitaskStage(ctx: RoutesContext, m: RouteModel) {
   const tc = taskContext(ctx);
-  const pre = readStage<{ checkpoint: string }>(ctx.work, `pretrain-${m.name}`)!.checkpoint;
+  const pre = pretrained(ctx, m);
   const sets = intentSets(ctx.dataRoot, ctx.config.seed, ctx.config.finetune.evalLimit);
   const r = await multitask(tc, m.route, pre, sets, trainingReplies(ctx.dataRoot, ctx.config.seed),
     heldOutReplies(ctx.dataRoot, ctx.config.seed, ctx.config.replies.perSet), path.join(ctx.work, "multitask", m.name));
@@ -174,15 +181,20 @@ export function routeStages(ctx: RoutesContext): Stage[] {
   ];
 }
 
-/** Runs the stages in order, skipping finished ones; `until` stops after that stage. */
-export async function runRoutes(ctx: RoutesContext, until: string | null = null): Promise<void> {
+/** Runs the stages in order, skipping finished ones; `until` stops after that stage; `only` (stage names) runs just
+ *  those — several processes can then share the models' stages (each stage's inputs must be done already). */
+export async function runRoutes(ctx: RoutesContext, until: string | null = null, only: readonly string[] | null = null): Promise<void> {
   mkdirSync(ctx.work, { recursive: true });
   setDefaultBackend(ctx.backend);
   const stages = routeStages(ctx);
   if (until !== null && !stages.some((s) => s.name === until)) {
     throw new Error(`--until ${until}: the stages are ${stages.map((s) => s.name).join(", ")}`);
   }
+  for (const name of only ?? []) {
+    if (!stages.some((s) => s.name === name)) throw new Error(`--only ${name}: the stages are ${stages.map((s) => s.name).join(", ")}`);
+  }
   for (const s of stages) {
+    if (only && !only.includes(s.name)) continue;
     const file = path.join(ctx.work, `${s.name}.done.json`);
     if (existsSync(file)) ctx.log(`stage ${s.name}: done already`);
     else {

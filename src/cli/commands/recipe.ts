@@ -22,14 +22,15 @@ const HELP = `usage: zhiyu recipe FILE [options]
   --threads N           override the recipe's thread count (results are deterministic per thread count)
   --until STAGE         stop after STAGE (${STAGES.join(", ")}; routes: extract, tokenizer, prepare, pretrain-MODEL, …, report)
 
-A file with "experiment": "routes" runs the three-route experiment (docs/routes.md) into --work (default runs/routes).
+A file with "experiment": "routes" runs the three-route experiment (docs/routes.md) into --work (default runs/routes);
+--only STAGE,STAGE… runs just those stages (e.g. one model's pretrain-M,eval-M,finetune-M,multitask-M per process).
 Stages already finished (WORK/<stage>.done.json) are skipped; pretraining and SFT resume from checkpoints.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags({
     args: argv, allowPositionals: true,
     options: {
-      work: { type: "string" }, "budget-minutes": { type: "string" }, threads: { type: "string" }, until: { type: "string" },
+      work: { type: "string" }, only: { type: "string" }, "budget-minutes": { type: "string" }, threads: { type: "string" }, until: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }, HELP);
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     await runRoutes({
       config, work: path.resolve(values.work ?? path.join("runs", config.name)), dataRoot: path.resolve("../shared/data"),
       backend: createBackend({ threads: config.threads }), log, stdout: process.stdout,
-    }, values.until ?? null);
+    }, values.until ?? null, values.only ? values.only.split(",").map((x) => x.trim()).filter(Boolean) : null);
     return 0;
   }
   const config = readRecipeConfig(positionals[0]!);
