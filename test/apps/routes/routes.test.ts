@@ -12,7 +12,7 @@ import path from "node:path";
 import { createBackend } from "../../../src/backend/index.js";
 import { Rng } from "../../../src/core/rng.js";
 import { setDefaultBackend } from "../../../src/tensor/index.js";
-import { TrainModel } from "../../../src/train/model.js";
+import { encoderInput, TrainModel } from "../../../src/train/model.js";
 import { tokenStreamFromFiles } from "../../../src/train/token-file.js";
 import { readRoutesConfig, ROUTES, type Route, type RouteModel } from "../../../src/apps/routes/config.js";
 import { modelTable, parameterCounts, routeHfConfig, type SpecialIds } from "../../../src/apps/routes/models.js";
@@ -96,4 +96,18 @@ test("bad recipe files are refused with the field named", () => {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test("encoder: an unpadded batch (MLM pretraining's rows, one batched attention call) encodes each row as it does alone", () => {
+  setDefaultBackend(createBackend({ threads: 2 }));
+  const hf = routeHfConfig({ ...tinyModel("encoder"), shape: { hidden: 16, heads: 2, ffn: 32, layers: 2 } }, VOCAB, 32, IDS);
+  const model = TrainModel.random(hf, new Rng(3), "f32");
+  const rows = [Int32Array.from({ length: 12 }, (_, i) => (i * 7 + 1) % 40), Int32Array.from({ length: 12 }, (_, i) => (i * 5 + 3) % 40)];
+  const both = model.encode(encoderInput(Int32Array.from([...rows[0]!, ...rows[1]!]), 2, 12, null)).toFloat32Array();
+  rows.forEach((r, b) => {
+    const alone = model.encode(encoderInput(r, 1, 12, null)).toFloat32Array();
+    let worst = 0;
+    alone.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - both[b * alone.length + i]!)); });
+    assert.ok(worst < 1e-5, `row ${b}: max difference ${worst}`);
+  });
 });
