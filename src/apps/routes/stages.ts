@@ -1,6 +1,7 @@
 // The three-route experiment (`zhiyu recipe recipes/routes.json`), stage by stage into a work folder:
 //   extract → tokenizer → prepare → pretrain-<model> (every model) → eval-<model> ((b) reply bits per byte and (c)
 //   zero-shot, on the pretrained model) → finetune-<model> ((a) on each intent set) → multitask-<model> ((d)) → report
+//   (rerun every time: it collects whatever has finished, missing figures shown as n/a)
 // Each stage writes <work>/<stage>.done.json with its figures and is skipped when that file exists; the training
 // stages also resume from their newest checkpoint, so a killed run continues where it stopped. Everything is seeded
 // (the data sample and split, the tokenizer, initial weights, batch order, masks and spans): for a fixed thread
@@ -35,7 +36,8 @@ export interface RoutesContext {
   stdout: ProgressSink;
 }
 
-type Stage = { name: string; run: () => Promise<Record<string, unknown>> };
+/** always: rerun even when done (the report, which collects whatever the other stages have finished). */
+type Stage = { name: string; run: () => Promise<Record<string, unknown>>; always?: boolean };
 
 export function readStage<T = Record<string, unknown>>(work: string, name: string): T | null {
   const f = path.join(work, `${name}.done.json`);
@@ -177,7 +179,7 @@ export function routeStages(ctx: RoutesContext): Stage[] {
     ...ms.map((m) => ({ name: `eval-${m.name}`, run: () => evaluatePretrained(ctx, m) })),
     ...ms.map((m) => ({ name: `finetune-${m.name}`, run: () => finetune(ctx, m) })),
     ...ms.map((m) => ({ name: `multitask-${m.name}`, run: () => multitaskStage(ctx, m) })),
-    { name: "report", run: async () => writeReport(ctx.work, ctx.config, modelTable(ctx.config, loadShared(ctx).tok.vocabSize, loadShared(ctx).ids)) },
+    { name: "report", always: true, run: async () => writeReport(ctx.work, ctx.config, modelTable(ctx.config, loadShared(ctx).tok.vocabSize, loadShared(ctx).ids)) },
   ];
 }
 
@@ -196,7 +198,7 @@ export async function runRoutes(ctx: RoutesContext, until: string | null = null,
   for (const s of stages) {
     if (only && !only.includes(s.name)) continue;
     const file = path.join(ctx.work, `${s.name}.done.json`);
-    if (existsSync(file)) ctx.log(`stage ${s.name}: done already`);
+    if (existsSync(file) && !s.always) ctx.log(`stage ${s.name}: done already`);
     else {
       const t0 = performance.now();
       ctx.log(`stage ${s.name}: starting`);
