@@ -77,8 +77,11 @@ function tokenizerMetadata(enc: BertEncoder): Metadata {
 }
 
 /** Writes the encoder as a GGUF `bert` file. */
-export function writeEncoderGguf(file: string, enc: BertEncoder, type: EncoderExportType, name = path.basename(file, ".gguf")): void {
-  const c = enc.config;
+export function writeEncoderGguf(file: string, enc: BertEncoder, type: EncoderExportType, name = path.basename(file, ".gguf"),
+  options: { dropMlmHead?: boolean } = {}): void {
+  // llama.cpp has no names for the MLM head and refuses a file with tensors it does not know: dropping the head
+  // writes the bare encoder that llama-embedding / llama-server --embeddings load.
+  const c = options.dropMlmHead && enc.config.head === "mlm" ? { ...enc.config, head: "none" as const } : enc.config;
   const drop = c.positionOffset; // RoBERTa: llama.cpp's table starts at the first real position
   const tensors: GgufWriteTensor[] = [];
   for (const spec of bertParamSpecs(c)) {

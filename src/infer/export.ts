@@ -91,8 +91,10 @@ export function writeModelGguf(file: string, config: ModelConfig, getParam: (spe
     if (!source) throw new Error(`[export] ${config.architecture}: tensor '${name}' copies '${from}', which was not written`);
     tensors.push({ ...source, name });
   }
-  const metadata = [...ggufMetadata(config, options.name ?? path.basename(file, ".gguf"), FILE_TYPE[options.type]),
-    ...(options.extraMetadata ?? [])];
+  // The model's own keys win over copied ones (a BERT vocabulary also carries tokenizer.ggml.token_type_count).
+  const own = ggufMetadata(config, options.name ?? path.basename(file, ".gguf"), FILE_TYPE[options.type]);
+  const ownKeys = new Set(own.map(([key]) => key));
+  const metadata = [...own, ...(options.extraMetadata ?? []).filter(([key]) => !ownKeys.has(key))];
   writeGguf(file, { metadata, tensors });
 }
 

@@ -57,6 +57,9 @@ export interface IntentConfig {
   kb: boolean;
   /** Buying or consulting intent: the assistant offers to take contact details (留资). */
   lead: boolean;
+  /** Words a knowledge-base passage must contain to answer this intent (a hotel booking is not answered with the
+   *  ticket FAQ that shares "Forbidden City" and "book"); absent → any passage. */
+  kb_topic?: Bilingual<string[]>;
 }
 
 export interface SmallTalkConfig {
@@ -175,7 +178,7 @@ export interface DeskAccessConfig {
 
 export interface WebhookConfig {
   url: string;
-  events: ("message.created" | "handoff.requested" | "lead.created" | "conversation.closed")[];
+  events: ("message.created" | "handoff.requested" | "handoff.transferred" | "lead.created" | "conversation.closed")[];
   /** Environment variable holding the HMAC-SHA256 signing secret. */
   secret_env: string;
   /** Per-attempt timeout (default 5000 ms). */
@@ -234,6 +237,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     items: closed({
       name: { type: "string", pattern: "^[a-z][a-z0-9_]*$" }, description: str, examples: bilingual(strList),
       slots: strList, responses: bilingual(strList), kb: { type: "boolean" }, lead: { type: "boolean" },
+      kb_topic: bilingual(strList),
     }, ["name", "examples"]),
   },
   small_talk: closed({
@@ -274,7 +278,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     type: "array",
     items: closed({
       url: { type: "string", pattern: "^https?://" },
-      events: { type: "array", minItems: 1, items: { enum: ["message.created", "handoff.requested", "lead.created", "conversation.closed"] } },
+      events: { type: "array", minItems: 1, items: { enum: ["message.created", "handoff.requested", "handoff.transferred", "lead.created", "conversation.closed"] } },
       secret_env: { type: "string", pattern: "^[A-Z_][A-Z0-9_]*$" }, timeout_ms: { type: "integer", minimum: 100, maximum: 120000 },
       max_attempts: { type: "integer", minimum: 1, maximum: 50 },
     }, ["url", "events", "secret_env"]),

@@ -4,7 +4,9 @@
 // For an MoE model, decode also reports the weight bytes read per token against the active parameters' size.
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
 // --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
-// backend's repacked layout gains.
+// backend's repacked layout gains. --bandwidth (decode): also measures the machine's read bandwidth (bench-bandwidth.ts)
+// and prints the weight bytes a token reads (every matrix but lookup-only embedding tables; for MoE the experts that
+// ran) × tokens/s as a share of it.
 import { kvTypeFlag, parseFlags } from "../flags.js";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
@@ -14,6 +16,9 @@ import { DecoderModel } from "../../models/decoder/model.js";
 import type { MoeTrace } from "../../models/moe.js";
 import { argmax } from "../../infer/sampler.js";
 import { median } from "../bench-stats.js";
+import { measureReadBandwidth } from "./bench-bandwidth.js";
+import { paramSpecs } from "../../models/presets.js";
+import type { ModelConfig } from "../../infer/export.js";
 
 /** Peak resident set of this process (Linux VmHWM), or NaN elsewhere. */
 function peakRssMb(): number {
@@ -28,7 +33,7 @@ function peakRssMb(): number {
 
 function usage(kind: "decode" | "prefill"): string {
   return `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N]${kind === "decode" ? " [--depth N]" : ""} ` +
-    "[--kv-type f32|f16] [--repeat R] [--no-repack] [--json]";
+    `[--kv-type f32|f16] [--repeat R] [--no-repack]${kind === "decode" ? " [--bandwidth]" : ""} [--json]`;
 }
 
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
@@ -37,7 +42,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     options: {
       model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" }, "no-repack": { type: "boolean" },
-      depth: { type: "string" }, "kv-type": { type: "string" },
+      depth: { type: "string" }, "kv-type": { type: "string" }, bandwidth: { type: "boolean" },
     },
     strict: true,
   }, usage(kind));
@@ -54,6 +59,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   const depth = Number(values.depth ?? 0);
   if (!Number.isInteger(depth) || depth < 0) throw new UsageError(`--depth ${values.depth}: expected an integer ≥ 0`);
   if (depth > 0 && kind !== "decode") throw new UsageError("--depth applies to bench decode only");
+  if (values.bandwidth && kind !== "decode") throw new UsageError("--bandwidth applies to bench decode only");
   const kvType = kvTypeFlag(values["kv-type"]) ?? "f32";
   // At depth, the context is sized to the run (as llama-bench sizes its n_ctx), so --depth 2048 works on a 2k model.
   const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType,
@@ -94,12 +100,17 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     kv_mb: Number((kvBytes / 2 ** 20).toFixed(2)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
   };
   const moe = kind === "decode" ? moeTraffic(model, ids, Math.min(tokens, model.contextLength - ids.length)) : null;
-  if (values.json) console.log(JSON.stringify(moe ? { ...result, moe } : result));
+  const bandwidth = values.bandwidth ? bandwidthShare(model, result.tokens_per_s, moe?.bytes_per_token) : null;
+  if (values.json) console.log(JSON.stringify({ ...result, ...(moe ? { moe } : {}), ...(bandwidth ? { bandwidth } : {}) }));
   else {
     console.log(`${kind}: ${result.tokens_per_s} tokens/s (${result.backend}, ${result.threads} threads; runs ${result.runs.join(", ")}); RSS ${result.rss_mb} MB, weights ${result.weight_mb} MB`);
     if (moe) {
       console.log(`  MoE: ${(moe.bytes_per_token / 2 ** 20).toFixed(1)} MiB of weights read per decoded token (experts ${(moe.expert_bytes_per_token / 2 ** 20).toFixed(1)} MiB), ` +
         `active parameters ${(moe.active_bytes / 2 ** 20).toFixed(1)} MiB: ${moe.ratio.toFixed(3)}× (all weights ${result.weight_mb} MB)`);
+    }
+    if (bandwidth) {
+      console.log(`  bandwidth: ${(bandwidth.bytes_per_token / 2 ** 20).toFixed(1)} MiB of weights per token × ${result.tokens_per_s} tokens/s = ` +
+        `${bandwidth.achieved_gb_per_s} GB/s, ${(100 * bandwidth.share).toFixed(1)}% of the measured read bandwidth ${bandwidth.read_gb_per_s} GB/s`);
     }
   }
   model.dispose();
@@ -108,6 +119,18 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
 
 export async function run(argv: string[]): Promise<number | void> {
   return runDecodeOrPrefill("prefill", argv);
+}
+
+/** Weight bytes a decoded token streams (all matrices but lookup-only embedding tables; `moeBytes` for MoE, which
+ *  counts the experts that ran) × tokens/s against the read bandwidth measured with the model's own backend. */
+function bandwidthShare(model: LoadedModel, tokensPerS: number, moeBytes?: number) {
+  const lookup = new Set(paramSpecs(model.config as ModelConfig).filter((s) => s.lookupOnly).map((s) => s.name));
+  const lookupBytes = weightBytes(new Map([...model.model.params].filter(([name]) => lookup.has(name))));
+  const bytesPerToken = (moeBytes ?? model.weightBytes) - lookupBytes;
+  const { gbPerS } = measureReadBandwidth(model.backend, 1024, 3);
+  const achieved = (bytesPerToken * tokensPerS) / 1e9;
+  return { bytes_per_token: bytesPerToken, lookup_bytes: lookupBytes, achieved_gb_per_s: Number(achieved.toFixed(2)),
+    read_gb_per_s: Number(gbPerS.toFixed(2)), share: Number((achieved / gbPerS).toFixed(4)) };
 }
 
 /** For an MoE model: weight bytes one decoded token reads — every non-expert matrix once, plus the expert matrices

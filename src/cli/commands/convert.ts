@@ -27,12 +27,14 @@ import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
 import { setDefaultBackend } from "../../tensor/index.js";
 import { type EncoderExportType, writeEncoderGguf, writeEncoderHf } from "../../infer/encoder-export.js";
 
-const HELP = `usage: zhiyu convert --from MODEL --to OUT [--type f32|f16|q8_0|q4_0]
+const HELP = `usage: zhiyu convert --from MODEL --to OUT [--type f32|f16|q8_0|q4_0] [--drop-mlm-head]
 
   --from MODEL   a .gguf file or a Hugging Face folder
   --to OUT       OUT.gguf: a GGUF file (with the tokenizer and chat template of an HF folder);
                  a path without an extension: a Hugging Face folder (F32 safetensors + config.json)
-  --type T       GGUF tensor type: f32, f16 (default), q8_0, q4_0`;
+  --type T       GGUF tensor type: f32, f16 (default), q8_0, q4_0
+  --drop-mlm-head  BERT-family encoders: write the bare encoder without its masked-LM head (llama.cpp refuses
+                 the head's tensors, which it has no names for)`;
 
 /** Reads an optional JSON file of an HF folder. */
 function jsonIn(dir: string, name: string): unknown {
@@ -68,7 +70,8 @@ function tokenizerMetadataOf(dir: string): Array<readonly [string, GgufValue, Gg
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseFlags({
     args: argv,
-    options: { from: { type: "string" }, to: { type: "string" }, type: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { from: { type: "string" }, to: { type: "string" }, type: { type: "string" }, "drop-mlm-head": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" } },
     strict: true,
   }, HELP);
   if (values.help) {
@@ -82,7 +85,8 @@ export async function run(argv: string[]): Promise<number | void> {
     throw new UsageError(`--to ${values.to}: '${ext}' is not an output format; write a GGUF file (--to ` +
       `${values.to.slice(0, -ext.length)}.gguf) or a Hugging Face folder (a path without an extension)\n\n${HELP}`);
   }
-  if (isEncoderPath(values.from)) return convertEncoder(values.from, values.to, values.type ?? "f16");
+  if (isEncoderPath(values.from)) return convertEncoder(values.from, values.to, values.type ?? "f16", values["drop-mlm-head"] === true);
+  if (values["drop-mlm-head"]) throw new UsageError(`--drop-mlm-head applies to BERT-family encoders; ${values.from} is not one`);
   const type = (values.type ?? "f16") as ExportType;
   if (!["f32", "f16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${values.type}: expected f32, f16, q8_0 or q4_0`);
   if (!existsSync(values.from)) throw new UsageError(`--from ${values.from}: no such file or folder`);
@@ -121,14 +125,20 @@ export async function run(argv: string[]): Promise<number | void> {
 }
 
 /** BERT-family encoders (src/infer/encoder-export.ts): HF ↔ GGUF `bert`, also f32/f16/bf16/q8_0/q4_0 → any. */
-function convertEncoder(from: string, to: string, typeFlag: string): number {
+function convertEncoder(from: string, to: string, typeFlag: string, dropMlmHead: boolean): number {
   const type = typeFlag as EncoderExportType;
   if (!["f32", "f16", "bf16", "q8_0", "q4_0"].includes(type)) throw new UsageError(`--type ${typeFlag}: expected f32, f16, bf16, q8_0 or q4_0`);
   const backend = createBackend({ kind: "ref" }); // only decoding and cast are needed
   setDefaultBackend(backend);
   const encoder = loadEncoder(from, { backend, repack: false });
-  if (to.endsWith(".gguf")) writeEncoderGguf(to, encoder, type, path.basename(to, ".gguf"));
+  if (!to.endsWith(".gguf") && dropMlmHead) throw new UsageError("--drop-mlm-head applies to GGUF output (--to FILE.gguf)");
+  if (to.endsWith(".gguf")) writeEncoderGguf(to, encoder, type, path.basename(to, ".gguf"), { dropMlmHead });
   else writeEncoderHf(to, encoder);
-  console.log(`wrote ${to} (bert ${encoder.config.variant}, head ${encoder.config.head}${to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
+  if (to.endsWith(".gguf") && encoder.config.head === "mlm" && !dropMlmHead) {
+    process.stderr.write("zhiyu convert: the GGUF keeps the masked-LM head as mlm.* tensors, which llama.cpp refuses; " +
+      "add --drop-mlm-head for a file llama-embedding loads\n");
+  }
+  const head = dropMlmHead && encoder.config.head === "mlm" ? "none" : encoder.config.head;
+  console.log(`wrote ${to} (bert ${encoder.config.variant}, head ${head}${to.endsWith(".gguf") ? `, ${type}` : ", HF F32"})`);
   return 0;
 }

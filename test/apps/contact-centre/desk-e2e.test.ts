@@ -165,6 +165,7 @@ for (const s of SCRIPTS) {
       assert.match(await botReply(customer, 4), s.contactThanks);
       // Thumbs up on the cited answer (stored as feedback).
       await customer.locator(".zy-msg.zy-bot[data-done]").nth(0).locator(".zy-up").click();
+      await cards.last().scrollIntoViewIfNeeded(); // the screenshot shows the suggestions, not the first answer
       await customer.screenshot({ path: path.join(SHOTS, `desk-customer-${s.lang}.png`) });
 
       // 5. Anger: an apology, then the human queue.

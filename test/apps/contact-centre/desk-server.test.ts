@@ -128,6 +128,27 @@ function suite(name: string, target: () => Promise<{ db: string; cleanup: () => 
       assert.match(policy.text, /^We book hotels across Beijing/);
     });
 
+    test("a booking intent is answered from the on-topic passage, with English item names in an English conversation", async () => {
+      // The ticket FAQ row shares "Forbidden City" and (stemmed) "book" with the turn; the intent's kb_topic keeps
+      // the hotel passage first.
+      const c = (await call(desk.url, "POST", "/api/conversations", { body: { language: "en" } })).json;
+      const r = await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text: "I want to book a hotel near the Forbidden City" } });
+      const reply = r.json.reply;
+      assert.equal(reply.route, "kb");
+      assert.match(reply.citations[0].text, /^## Hotel booking/, `cited: ${reply.citations[0]?.text}`);
+      assert.match(reply.text, /^We book hotels across Beijing/);
+      assert.ok(reply.suggestions.length >= 1 && reply.suggestions.length <= 3, `1..3 suggestions, got ${reply.suggestions.length}`);
+      for (const s of reply.suggestions) {
+        assert.doesNotMatch(`${s.name} ${s.reason}`, /\p{Script=Han}/u, `English name and reason, got ${s.name} — ${s.reason}`);
+        assert.match(s.item, /\p{Script=Han}/u, "the catalogue's own name is kept for tracking");
+      }
+      const zh = (await call(desk.url, "POST", "/api/conversations", { body: { language: "zh" } })).json;
+      const zr = (await call(desk.url, "POST", `/api/conversations/${zh.id}/messages`, { token: zh.token, body: { text: "我想订故宫附近的酒店" } })).json.reply;
+      assert.ok(zr.suggestions.length >= 1);
+      for (const s of zr.suggestions) assert.equal(s.name, s.item, "Chinese conversations show the catalogue's names");
+      assert.doesNotMatch(zr.text, /门票/, `a hotel request is not answered with a ticket row: ${zr.text}`);
+    });
+
     test("bad requests get clear errors and lose nothing", async () => {
       const c = (await call(desk.url, "POST", "/api/conversations", { body: {} })).json;
       await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text: "你好" } });

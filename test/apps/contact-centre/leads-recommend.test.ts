@@ -1,6 +1,7 @@
 // Lead capture parsing and validation (mainland mobile formats, e-mail shape, names in Chinese and English, a
 // decline), and recommendations from the CrossWOZ demo catalogue (../shared/data/crosswoz/database, Apache-2.0):
-// at most `max`, near the dialogue's attraction, each with a reason; a budget read from the text; a CSV catalogue.
+// at most `max`, near the dialogue's attraction, each with a reason; a budget read from the text; a CSV catalogue;
+// English names for English conversations (a catalogue's own `name_en`, else glossary + pinyin).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -8,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { extractContact, isDecline } from "../../../src/apps/contact-centre/leads/capture.js";
 import { loadCatalogue, readBudget, recommend } from "../../../src/apps/contact-centre/recommend/catalogue.js";
+import { EnglishNamer, englishName } from "../../../src/apps/contact-centre/recommend/english-names.js";
 
 const CROSSWOZ = path.resolve("../shared/data/crosswoz/database");
 
@@ -46,8 +48,40 @@ test("recommendations from the CrossWOZ catalogue: near the attraction, at most 
   const cheap = recommend(items, { kind: "restaurant", text: "故宫附近人均一百左右的烤鸭店", slots: { attraction: "故宫" }, language: "zh", max: 2 });
   assert.equal(cheap.length, 2);
   for (const r of cheap) assert.ok((r.price ?? 1e9) <= 120, `${r.name} ${r.price} within budget`);
-  const en = recommend(items, { kind: "hotel", text: "hotel near the forbidden city", slots: { attraction: "故宫" }, language: "en", max: 1 });
-  assert.match(en[0].reason, /near 故宫; rated/);
+  const en = recommend(items, { kind: "hotel", text: "hotel near the forbidden city", slots: { attraction: "故宫" }, language: "en", max: 3, namer: new EnglishNamer() });
+  assert.equal(en.length, 3);
+  for (const h of en) {
+    // English conversations get English names and reasons: no Chinese left in what the customer reads.
+    assert.doesNotMatch(`${h.name} ${h.reason}`, /\p{Script=Han}/u, `English name and reason: ${h.name} — ${h.reason}`);
+    assert.match(h.reason, /^near Forbidden City; rated/);
+    assert.equal(items.find((i) => i.name === h.item)?.near.includes("故宫"), true, `${h.item} (shown as ${h.name}) lists 故宫 nearby`);
+    assert.match(h.name, /Hotel|Inn|Apartments/, h.name);
+  }
+});
+
+test("English names of Chinese catalogue items: glossary, toneless pinyin, branches; a catalogue's own name_en wins", () => {
+  // Expected strings written from the pinyin of each word (天伦 tiānlún, 王朝 wángcháo) and Beijing's signage usage.
+  assert.equal(englishName("北京天伦王朝酒店", "hotel"), "Beijing Tianlun Wangchao Hotel");
+  assert.equal(englishName("北京全聚德(王府井店)", "restaurant"), "Beijing Quanjude (Wangfujing branch)");
+  assert.equal(englishName("北京贵都大酒店", "hotel"), "Beijing Guidu Grand Hotel", "都 reads dū in names");
+  assert.equal(englishName("北京饭店", "hotel"), "Beijing Hotel");
+  assert.equal(englishName("北京饭店", "restaurant"), "Beijing Restaurant");
+  assert.equal(englishName("故宫", "attraction"), "Forbidden City");
+  assert.equal(englishName("中国国家博物馆", "attraction"), "China National Museum");
+  assert.equal(englishName("锦江之星(北京南站店)(原北京南站酒店)", "hotel"), "Jinjiang Inn (Beijing South Railway Station branch)");
+  assert.equal(englishName("SPACELAB", "restaurant"), "SPACELAB");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-cat-en-"));
+  try {
+    const file = path.join(dir, "cat.json");
+    writeFileSync(file, JSON.stringify([{ name: "长城一日游", name_en: "Great Wall day tour", kind: "attraction", price: 199 }, { name: "颐和园半日游", kind: "attraction", price: 99 }]));
+    const items = loadCatalogue(file);
+    const en = recommend(items, { kind: "attraction", text: "a day tour", slots: {}, language: "en", max: 2 });
+    assert.deepEqual(en.map((s) => [s.item, s.name]).sort(), [["长城一日游", "Great Wall day tour"], ["颐和园半日游", "Summer Palace Half-day Tour"]]);
+    const zh = recommend(items, { kind: "attraction", text: "一日游", slots: {}, language: "zh", max: 2 });
+    assert.deepEqual(zh.map((s) => s.name).sort(), ["长城一日游", "颐和园半日游"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a CSV catalogue, and clear errors for a bad one", () => {

@@ -3,7 +3,7 @@
 //   first response     first agent turn at or after the start − start (seconds)
 //   handle time        last turn − start (seconds)
 //   resolved           the transcript's recorded outcome, else "no mark of the rubric's resolution item"
-//   hand-back/transfer share of handled conversations with such an event
+//   hand-back/transfer share of handled conversations with such an event (a transfer made by the agent)
 //   sentiment change   last − first customer sentiment (recorded per turn, else the scorer's), conversations with ≥ 2
 //   day / hour         of the first turn, shifted by the rubric's utc_offset_hours
 // Rows per agent, per team, per day and per hour-of-day; workload = conversations per agent per hour-of-day;
@@ -128,7 +128,8 @@ function factsOf(a: Analysed, agent: string, o: AnalysisOptions): Facts {
     aht: start !== undefined && lastTs !== undefined ? (lastTs - start) / 1000 : null,
     resolved: resolvedOf(a, o.rubric),
     handBack: t.events?.some((e) => e.type === "handback") ?? false,
-    transfer: t.events?.some((e) => e.type === "transfer") ?? false,
+    // Transferred away by this agent (an event without `from` is the conversation's agent's).
+    transfer: t.events?.some((e) => e.type === "transfer" && (e.from === undefined || e.from === agent)) ?? false,
     score: a.report?.score ?? null, marks: a.report?.marks ?? [], sentimentChange: change,
   };
 }

@@ -25,8 +25,11 @@ export interface TranscriptTurn {
 export interface TranscriptEvent {
   type: "handoff" | "transfer" | "handback";
   ts?: number;
-  /** For a transfer: the agent it went to. */
+  /** For a transfer: the agent it went to, the team it went to, and the agent who transferred it (when absent,
+   *  the conversation's agent). */
   to?: string;
+  team?: string;
+  from?: string;
 }
 
 export interface Transcript {
@@ -132,7 +135,12 @@ export function toTranscript(rec: unknown, fallbackId: string): Transcript {
   const events = Array.isArray(r.events) ? r.events.map((e, i): TranscriptEvent => {
     const o = (e ?? {}) as Record<string, unknown>;
     if (o.type !== "handoff" && o.type !== "transfer" && o.type !== "handback") throw new Error(`conversation ${id}: events[${i}].type must be handoff, transfer or handback`);
-    return { type: o.type, ts: readTime(o.ts, `conversation ${id}: events[${i}].ts`), to: optString(o.to, `events[${i}].to`) };
+    const ev: TranscriptEvent = { type: o.type, ts: readTime(o.ts, `conversation ${id}: events[${i}].ts`) };
+    for (const k of ["to", "team", "from"] as const) {
+      const v = optString(o[k], `events[${i}].${k}`);
+      if (v !== undefined) ev[k] = v;
+    }
+    return ev;
   }) : undefined;
   const language = r.language === "zh" || r.language === "en" ? r.language : undefined;
   if (r.language !== undefined && language === undefined) throw new Error(`conversation ${id}: language must be "zh" or "en"`);

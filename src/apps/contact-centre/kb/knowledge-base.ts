@@ -7,7 +7,8 @@
 // there differs from the file's is re-imported (so a crash between the two writes heals on the next import), and a
 // file that fails to import keeps its previous passages.
 // Hybrid score of a passage: (1 − w)·bm25/maxBM25(query) + w·max(0, cos(query, passage)), w = dense_weight when an
-// embedder is present (else 0); FAQ entries are embedded by their question.
+// embedder is present (else 0); FAQ entries are embedded by their question. An answer for an intent with topic words
+// (`kb_topic`) may only come from a passage that contains one of them.
 // Leaves out: cross-encoder reranking, per-tenant KBs, watching folders for changes (call importFolder again).
 import Database from "better-sqlite3";
 import { createHash } from "node:crypto";
@@ -268,7 +269,12 @@ export class KnowledgeBase {
   async answer(query: string, context: AnswerContext = {}, options: { generate?: Generate } = {}): Promise<Answer> {
     const language = context.language ?? "zh";
     const q = KnowledgeBase.contextualQuery(query, context);
-    const found = await this.search(q);
+    const topK = this.options.config.top_k;
+    // With a topic, look further down the ranking: the on-topic passage may rank below off-topic ones that share
+    // the entity's name (a hotel booking near the Forbidden City vs the Forbidden City's ticket row).
+    const topic = (context.topic ?? []).map((t) => t.toLowerCase()).filter((t) => t.length > 0);
+    const ranked = await this.search(q, topic.length > 0 ? Math.max(topK, 20) : topK);
+    const found = topic.length > 0 ? ranked.filter((r) => topic.some((t) => r.text.toLowerCase().includes(t))).slice(0, topK) : ranked;
     // A passage in the conversation's language that is itself confident goes first: an English customer asking
     // about 故宫 is answered from the English FAQ row, not the Chinese one that shares the carried-over name.
     const threshold = this.options.config.confidence_threshold;

@@ -55,6 +55,8 @@ export interface AnswerContext {
   language?: Language;
   /** The previous customer turn, used when this one is a bare follow-up. */
   previousQuery?: string;
+  /** The intent's topic words (`kb_topic`): only a passage containing one of them may answer. */
+  topic?: readonly string[];
 }
 
 export interface ImportError {

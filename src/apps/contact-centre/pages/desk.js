@@ -1,19 +1,20 @@
 // The agent desk page's script (pages/desk.html): plain browser JS, no framework, no CDN. Chinese first, English
 // with the toggle (remembered in localStorage). Logs in with a session cookie, keeps the queue and the open
 // conversation current over Server-Sent Events (/api/desk/events), pre-fills the reply box with the drafted
-// reply (sent with it, so an edit becomes a preference pair), and shows leads masked as the server sends them.
+// reply (sent with it, so an edit becomes a preference pair), transfers to an agent or a team, and shows leads
+// masked as the server sends them.
 // All text goes in as textContent.
 (function () {
   "use strict";
   var I18N = {
     zh: { title: "智语客服工作台", tabConversations: "会话", tabLeads: "线索", tabUsers: "用户", logout: "退出", login: "登录", username: "用户名", password: "密码",
-      loginBtn: "登录", queue: "待接入队列", mine: "我的会话", botConvs: "机器人会话", pick: "从左侧选择一个会话", take: "接入", handBack: "转回机器人", close: "结束会话",
+      loginBtn: "登录", queue: "待接入队列", mine: "我的会话", botConvs: "机器人会话", pick: "从左侧选择一个会话", take: "接入", handBack: "转回机器人", close: "结束会话", transfer: "转接", team: "团队",
       send: "发送", draftHint: "已预填建议回复，可编辑后发送", notePh: "内部备注（客户看不到）", addNote: "添加备注", kb: "知识库建议", slots: "对话信息", timeline: "事件",
       exportCsv: "导出 CSV", time: "时间", name: "姓名", phone: "手机", email: "邮箱", need: "需求", role: "角色", create: "创建", audit: "审计日志",
       waiting: "等待", customer: "客户", bot: "机器人", agent: "人工", system: "系统", status: { bot: "机器人", queued: "排队中", agent: "人工处理中", closed: "已结束" },
       priority: ["低", "普通", "高", "紧急"], empty: "暂无", note: "备注", loginFailed: "用户名或密码错误" },
     en: { title: "Zhiyu Agent Desk", tabConversations: "Conversations", tabLeads: "Leads", tabUsers: "Users", logout: "Log out", login: "Log in", username: "Username", password: "Password",
-      loginBtn: "Log in", queue: "Queue", mine: "My conversations", botConvs: "With the bot", pick: "Pick a conversation on the left", take: "Take", handBack: "Hand back to bot", close: "Close",
+      loginBtn: "Log in", queue: "Queue", mine: "My conversations", botConvs: "With the bot", pick: "Pick a conversation on the left", take: "Take", handBack: "Hand back to bot", close: "Close", transfer: "Transfer", team: "team",
       send: "Send", draftHint: "A drafted reply is filled in; edit it and send", notePh: "Internal note (the customer does not see it)", addNote: "Add note", kb: "KB suggestions", slots: "Dialogue state", timeline: "Events",
       exportCsv: "Export CSV", time: "Time", name: "Name", phone: "Mobile", email: "E-mail", need: "Need", role: "Role", create: "Create", audit: "Audit log",
       waiting: "waiting", customer: "Customer", bot: "Bot", agent: "Agent", system: "System", status: { bot: "bot", queued: "queued", agent: "with agent", closed: "closed" },
@@ -92,6 +93,9 @@
       $("conv-reason").textContent = c.handoffReason || "";
       $("take-btn").hidden = !(c.status === "queued" || c.status === "bot");
       $("handback-btn").hidden = c.status !== "agent";
+      // The owner transfers; a supervisor or admin may transfer any open conversation.
+      $("transfer-box").hidden = !((c.status === "agent" && (c.assignee === me.username || me.role !== "agent")) || (c.status === "queued" && me.role !== "agent")) ||
+        !$("transfer-to").options.length;
       $("close-btn").hidden = c.status === "closed";
       var box = $("conv-messages");
       box.textContent = "";
@@ -121,6 +125,18 @@
   function act(action, body) { return api("POST", "/api/desk/conversations/" + current + "/" + action, body || {}).then(function () { return open(current); }).then(loadLists); }
   $("take-btn").onclick = function () { act("take"); };
   $("handback-btn").onclick = function () { act("handback"); };
+  $("transfer-btn").onclick = function () {
+    var v = $("transfer-to").value.split(":");
+    if (v.length === 2) act("transfer", v[0] === "team" ? { team: v[1] } : { to: v[1] });
+  };
+  function loadTransferTargets() {
+    return api("GET", "/api/desk/transfer-targets").then(function (j) {
+      var sel = $("transfer-to");
+      sel.textContent = "";
+      j.agents.forEach(function (a) { var o = el("option", null, a.displayName + " (" + a.username + ")"); o.value = "agent:" + a.username; sel.appendChild(o); });
+      j.teams.forEach(function (tm) { var o = el("option", null, t("team") + " " + tm); o.value = "team:" + tm; sel.appendChild(o); });
+    });
+  }
   $("close-btn").onclick = function () { act("close"); };
   $("reply-input").addEventListener("input", function () { $("reply-input").setAttribute("data-draft", "0"); });
   $("reply-send").onclick = function () {
@@ -186,6 +202,7 @@
       $("me").textContent = me.displayName + " (" + me.role + ")";
       document.body.setAttribute("data-role", me.role);
       loadLists();
+      loadTransferTargets();
       var es = new EventSource("/api/desk/events");
       es.addEventListener("queue", loadLists);
       es.addEventListener("conversation", function (e) { var d = JSON.parse(e.data); loadLists(); if (d.conversationId === current) open(current); });

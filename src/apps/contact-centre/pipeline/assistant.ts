@@ -13,6 +13,7 @@ import type { KnowledgeBase } from "../kb/knowledge-base.js";
 import type { Citation, Generate } from "../kb/types.js";
 import { extractContact, isDecline, type ContactDetails } from "../leads/capture.js";
 import { recommend, type CatalogueItem, type ItemKind, type Suggestion } from "../recommend/catalogue.js";
+import { EnglishNamer } from "../recommend/english-names.js";
 import { PRIORITIES, type PriorityName } from "../store/store.js";
 import { slotValuesForSearch } from "../understanding/slots.js";
 import { initialDialogueState, noteGroundingFailure, type DialogueState, type HistoryMessage, type Understander, type Understanding } from "../understanding/types.js";
@@ -64,13 +65,18 @@ function raise(p: PriorityName | null, by: number): PriorityName {
 }
 
 export class Assistant {
+  /** English names of catalogue items for English conversations (made once per item). */
+  private readonly namer: EnglishNamer;
+
   constructor(
     private readonly config: LoadedConfig,
     private readonly brain: Understander,
     private readonly kb: KnowledgeBase,
     private readonly catalogue: readonly CatalogueItem[],
     private readonly generate?: Generate,
-  ) {}
+  ) {
+    this.namer = new EnglishNamer(config.knowledge_base.user_words);
+  }
 
   /** Whether the turn needs emotional care: a negative emotion, or repeated negative sentiment. */
   static upset(u: Understanding): boolean {
@@ -154,7 +160,7 @@ export class Assistant {
     } else {
       const previousQuery = [...history].reverse().find((h) => h.role === "user")?.content;
       const slots = slotValuesForSearch(u.slots, this.config.slots, lang);
-      const answer = await this.kb.answer(text, { slots, language: lang, previousQuery }, { generate: this.generate });
+      const answer = await this.kb.answer(text, { slots, language: lang, previousQuery, topic: intent?.kb_topic?.[lang] }, { generate: this.generate });
       out.citations = answer.confident ? answer.citations : [];
       out.grounded = answer.grounded;
       out.reply = answer.text;
@@ -172,7 +178,7 @@ export class Assistant {
       // A buying intent with nothing in the KB still gets suggestions; the fallback text is replaced then.
       const kind = KIND_OF_INTENT[u.intent];
       if (kind && !upset && this.catalogue.length > 0) {
-        out.suggestions = recommend(this.catalogue, { kind, text, slots: u.slots, language: lang, max: this.config.products.max_suggestions });
+        out.suggestions = recommend(this.catalogue, { kind, text, slots: u.slots, language: lang, max: this.config.products.max_suggestions, namer: this.namer });
         if (out.suggestions.length > 0 && !answer.confident) {
           out.reply = lang === "zh" ? "为您挑选了以下几个选择：" : "Here are a few options for you:";
           out.route = "recommend";
@@ -197,7 +203,8 @@ export class Assistant {
   async draft(text: string, history: readonly HistoryMessage[], state: DeskState): Promise<{ draft: string; citations: Citation[]; understanding: Understanding }> {
     const u = this.brain.understandTurn({ text, history }, state.dialogue);
     const slots = slotValuesForSearch(u.slots, this.config.slots, u.language);
-    const answer = await this.kb.answer(text, { slots, language: u.language }, { generate: this.generate });
+    const topic = this.config.intents.find((i) => i.name === u.intent)?.kb_topic?.[u.language];
+    const answer = await this.kb.answer(text, { slots, language: u.language, topic }, { generate: this.generate });
     const body = answer.confident && !u.outOfScope && !u.smallTalk ? answer.text : u.language === "zh" ? "您好，我是人工客服，正在为您处理。" : "Hello, I'm a member of the support team and I'm looking into this for you.";
     return { draft: Assistant.upset(u) ? `${this.empathyLine(u)}${body}` : body, citations: answer.citations, understanding: u };
   }

@@ -5,15 +5,19 @@
 // restaurant, attraction); candidates near the dialogue's attraction slot are preferred; each is scored by
 // rating, by the words the customer used that appear in its attributes (a character-bigram cosine over the
 // attribute text: a lexical similarity, not a neural embedding) and by a budget read from the text; at most
-// `max` suggestions, each with the reasons that made it rank, in the customer's language.
+// `max` suggestions, each with the reasons that made it rank, in the customer's language — in an English conversation
+// under the item's English name (a `name_en`/`英文名` attribute, else english-names.ts makes one).
 // Leaves out: neural embeddings of items (the KB's Embedder could be injected here later), stock/availability.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { englishName, type EnglishNamer } from "./english-names.js";
 
 export type ItemKind = "hotel" | "restaurant" | "attraction" | "product";
 
 export interface CatalogueItem {
   name: string;
+  /** The catalogue's own English name, when it gives one. */
+  nameEn: string | null;
   kind: ItemKind;
   rating: number | null;
   /** Price per night, per person or per ticket, in yuan. */
@@ -26,7 +30,10 @@ export interface CatalogueItem {
 }
 
 export interface Suggestion {
+  /** The name shown to the customer, in the conversation's language. */
   name: string;
+  /** The item's name as the catalogue writes it (what acceptance is tracked by). */
+  item: string;
   kind: ItemKind;
   reason: string;
   score: number;
@@ -42,8 +49,9 @@ function fromAttributes(name: string, a: Record<string, unknown>, fallbackKind: 
   const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v.trim() && !Number.isNaN(Number(v)) ? Number(v) : null);
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === "string" && v ? v.split(/[;；|]/).map((s) => s.trim()).filter(Boolean) : []);
   const kind = KIND_OF_DOMAIN[String(a["领域"] ?? "")] ?? (FILE_KIND[String(a.kind ?? "")] as ItemKind | undefined) ?? fallbackKind;
+  const en = a.name_en ?? a.english_name ?? a["英文名"];
   return {
-    name, kind, rating: n(a["评分"] ?? a.rating), price: n(a["价格"] ?? a["人均消费"] ?? a["门票"] ?? a.price),
+    name, nameEn: typeof en === "string" && en.trim() ? en.trim() : null, kind, rating: n(a["评分"] ?? a.rating), price: n(a["价格"] ?? a["人均消费"] ?? a["门票"] ?? a.price),
     near: list(a["周边景点"] ?? a.near), features: [...list(a["推荐菜"]), ...list(a["酒店设施"]), ...list(a["酒店类型"]), ...list(a.features)],
     address: typeof (a["地址"] ?? a.address) === "string" ? String(a["地址"] ?? a.address) : null,
     text: Object.values(a).map((v) => (Array.isArray(v) ? v.join(" ") : String(v))).join(" "),
@@ -130,7 +138,7 @@ export function readBudget(text: string): number | null {
 const STOP = /我想|我要|帮我|推荐|一下|附近|有没有|什么|酒店|餐厅|饭店|餐馆|景点|的|好|吗|呢|\b(?:please|recommend|hotels?|restaurants?|near|the|an?|i want|book|me|to)\b/gi;
 
 /** Up to `max` suggestions of `kind` for the dialogue, best first, each with its reason. */
-export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; text: string; slots: Record<string, string>; language: "zh" | "en"; max: number }): Suggestion[] {
+export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; text: string; slots: Record<string, string>; language: "zh" | "en"; max: number; namer?: EnglishNamer }): Suggestion[] {
   const near = q.slots.attraction;
   const budget = readBudget(q.text);
   const words = bigrams(q.text.replace(STOP, " ").replace(near ?? "\u0000", " "));
@@ -142,10 +150,11 @@ export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; 
     return { it, score, isNear, lexical, inBudget };
   });
   scored.sort((a, b) => b.score - a.score || a.it.name.localeCompare(b.it.name));
+  const english = (name: string, kind: ItemKind) => (q.namer ? q.namer.name(name, kind) : englishName(name, kind));
   return scored.slice(0, q.max).map(({ it, score, isNear, lexical, inBudget }) => {
     const reasons: string[] = [];
     const zh = q.language === "zh";
-    if (isNear) reasons.push(zh ? `靠近${near}` : `near ${near}`);
+    if (isNear) reasons.push(zh ? `靠近${near}` : `near ${english(near!, "attraction")}`);
     if (it.rating !== null) reasons.push(zh ? `评分 ${it.rating}` : `rated ${it.rating}/5`);
     if (it.price !== null) {
       const unit = it.kind === "hotel" ? (zh ? "元/晚" : " yuan a night") : it.kind === "restaurant" ? (zh ? "元/人" : " yuan per person") : zh ? "元" : " yuan";
@@ -155,6 +164,7 @@ export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; 
       const matched = it.features.filter((f) => [...words.keys()].some((g) => f.includes(g))).slice(0, 2);
       if (matched.length > 0) reasons.push(zh ? `有${matched.join("、")}` : `offers ${matched.join(", ")}`);
     }
-    return { name: it.name, kind: it.kind, reason: reasons.join(zh ? "；" : "; "), score: Math.round(score * 1000) / 1000, rating: it.rating, price: it.price, address: it.address };
+    const name = zh ? it.name : (it.nameEn ?? english(it.name, it.kind));
+    return { name, item: it.name, kind: it.kind, reason: reasons.join(zh ? "；" : "; "), score: Math.round(score * 1000) / 1000, rating: it.rating, price: it.price, address: it.address };
   });
 }

@@ -176,7 +176,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
     if (await customerRoutes(req, res, url, { service, maxMessageChars: settings.maxMessageChars, corsHeaders, pollMs: o.pollMs ?? 1000 })) return;
     if (await supervisorRoutes(req, res, url, { inspector: inspections, accounts, rubric: rubricOf(o.config), unmaskedRoles: settings.unmaskedRoles })) return;
     if (await deskRoutes(req, res, url, { service, accounts, unmaskedRoles: settings.unmaskedRoles, sessionMs: settings.sessionMs,
-      maxMessageChars: settings.maxMessageChars, secureCookies: o.secureCookies ?? false })) return;
+      maxMessageChars: settings.maxMessageChars, secureCookies: o.secureCookies ?? false, teams: rubricOf(o.config).teams ?? {} })) return;
     throw new DeskError(404, `${req.method} ${url.pathname}: no such page or endpoint (the desk is at /desk, the widget at /widget.js)`);
   };
   const sockets = new Set<Socket>();

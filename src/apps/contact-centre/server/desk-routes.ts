@@ -6,6 +6,7 @@
 //   GET  /api/desk/queue   GET /api/desk/conversations?status=   GET /api/desk/conversations/:id
 //   GET  /api/desk/conversations/:id/assist (KB suggestions + drafted reply)
 //   POST /api/desk/conversations/:id/{take, reply {text, draft?}, note {text}, handback, close}
+//   POST /api/desk/conversations/:id/transfer {to: username | team: name, reason?}   GET /api/desk/transfer-targets
 //   GET  /api/desk/leads   GET /api/desk/leads.csv   GET /api/desk/events (SSE)
 //   POST /api/desk/tokens (a bearer token for the caller)   GET/POST /api/desk/users, GET /api/desk/audit (admin)
 // Leaves out: password change UI, team management; supervisor analytics are in inspection/supervisor-routes.ts.
@@ -25,6 +26,8 @@ export interface DeskRouteOptions {
   sessionMs: number;
   maxMessageChars: number;
   secureCookies: boolean;
+  /** Teams and their agents (the configuration's inspection.teams): targets of a transfer to a team. */
+  teams: Readonly<Record<string, readonly string[]>>;
 }
 
 function csvCell(v: unknown): string {
@@ -109,6 +112,9 @@ export async function deskRoutes(req: IncomingMessage, res: ServerResponse, url:
     await new Promise<void>((resolve) => req.on("close", resolve));
     clearInterval(timer);
     unsubscribe();
+  } else if (p === "/api/desk/transfer-targets" && req.method === "GET") {
+    const agents = (await accounts.users()).filter((u) => !u.disabled && u.role === "agent" && u.username !== user.username);
+    sendJson(res, 200, { agents: agents.map((u) => ({ username: u.username, displayName: u.displayName })), teams: Object.keys(o.teams).sort() });
   } else if (p === "/api/desk/tokens" && req.method === "POST") {
     const token = await accounts.createSession(user.id, "api", 30 * 24 * 3600_000);
     await accounts.audit(user.username, "token.create", user.id);
@@ -135,7 +141,7 @@ export async function deskRoutes(req: IncomingMessage, res: ServerResponse, url:
     need("admin");
     sendJson(res, 200, { audit: await accounts.auditLog() });
   } else {
-    const m = p.match(/^\/api\/desk\/conversations\/([A-Za-z0-9_]{1,64})(?:\/(take|reply|note|handback|close|assist))?$/);
+    const m = p.match(/^\/api\/desk\/conversations\/([A-Za-z0-9_]{1,64})(?:\/(take|reply|note|handback|transfer|close|assist))?$/);
     if (!m) throw new DeskError(404, `${what}: no such endpoint`);
     const [, id, action] = m;
     if (!action && req.method === "GET") {
@@ -161,6 +167,22 @@ export async function deskRoutes(req: IncomingMessage, res: ServerResponse, url:
       } else if (action === "note") {
         await svc.note(id, user, requireString(body, "text", what, 4000));
         sendJson(res, 201, { ok: true });
+      } else if (action === "transfer") {
+        const to = typeof body.to === "string" && body.to ? body.to : null;
+        const team = typeof body.team === "string" && body.team ? body.team : null;
+        if ((to === null) === (team === null)) throw new DeskError(400, `${what}: give exactly one of "to" (an agent's username) or "team" (one of: ${Object.keys(o.teams).join(", ") || "none configured in inspection.teams"})`);
+        const reason = typeof body.reason === "string" && body.reason.trim() ? body.reason.trim().slice(0, 500) : null;
+        let conv;
+        if (to !== null) {
+          const target = await accounts.userByName(to);
+          if (!target || target.disabled || target.role !== "agent") throw new DeskError(400, `${what}: "to": ${JSON.stringify(to)} is not an active agent (GET /api/desk/transfer-targets lists them)`);
+          const teamOf = Object.entries(o.teams).find(([, members]) => members.includes(target.username))?.[0] ?? null;
+          conv = await svc.transfer(id, user, { to: target, team: teamOf }, reason);
+        } else {
+          if (!Object.hasOwn(o.teams, team!)) throw new DeskError(400, `${what}: "team": ${JSON.stringify(team)} is not a team (configured: ${Object.keys(o.teams).join(", ") || "none — add inspection.teams to the configuration"})`);
+          conv = await svc.transfer(id, user, { to: null, team: team! }, reason);
+        }
+        sendJson(res, 200, { conversation: { ...conv, state: undefined } });
       } else if (action === "handback") {
         await svc.handBack(id, user);
         sendJson(res, 200, { ok: true });

@@ -2,9 +2,9 @@
 // acknowledged) before anything else happens; the bot answers only while it owns the conversation; its reply,
 // the customer message's tags, the new dialogue state, hand-off status, lead, recommendations, events and webhook
 // outbox rows are written in one transaction, then published live. Agents take, reply (the customer sees the
-// reply stream in), add notes, hand back to the bot and close; each is an event. An agent reply that edits the
+// reply stream in), add notes, transfer to another agent or team, hand back to the bot and close; each is an event. An agent reply that edits the
 // drafted one stores a preference pair (prompt = the conversation so far as text, chosen = sent, rejected = draft).
-// Leaves out: assignment rules (agents pick from the queue), SLAs, transfers between agents.
+// Leaves out: assignment rules (agents pick from the queue; a transfer to a team queues it again), SLAs.
 import type { WebhookConfig } from "../config-schema.js";
 import { Assistant, initialDeskState, type DeskState } from "../pipeline/assistant.js";
 import type { DeskUser } from "../store/accounts.js";
@@ -102,7 +102,7 @@ export class DeskService {
           suggestions: [] as unknown[] },
       }, tx);
       if (out.suggestions.length > 0) {
-        const recs = await this.conversations.addRecommendations(conversationId, bot.id, out.suggestions.map((s) => ({ itemName: s.name, kind: s.kind, reason: s.reason })), tx);
+        const recs = await this.conversations.addRecommendations(conversationId, bot.id, out.suggestions.map((s) => ({ itemName: s.item, kind: s.kind, reason: s.reason })), tx);
         bot.meta.suggestions = out.suggestions.map((s, i) => ({ ...s, id: recs[i].id }));
         await tx.run("UPDATE messages SET meta = ? WHERE id = ?", [JSON.stringify(bot.meta), bot.id]);
       }
@@ -187,6 +187,34 @@ export class DeskService {
     this.live.publish({ type: "conversation", conversationId, status: "bot" });
     void this.live.streamOut(msg);
     this.live.publish({ type: "queue" });
+  }
+
+  /** Hands an open conversation to another agent (who owns it at once) or to a team (back in the queue, the team
+   *  named in the reason). The owner may transfer; a supervisor or admin may transfer any open conversation. The
+   *  customer is told; event and webhook `handoff.transferred` carry from (the previous owner, or null), to, team. */
+  async transfer(conversationId: string, actor: DeskUser, target: { to: DeskUser; team: string | null } | { to: null; team: string }, reason: string | null): Promise<Conversation> {
+    const conv = actor.role === "agent" ? await this.mustOwn(conversationId, actor) : await this.mustGet(conversationId);
+    const what = `transfer of ${conversationId}`;
+    if (conv.status === "closed") throw new DeskError(409, `${what}: the conversation is closed`);
+    if (target.to && target.to.username === conv.assignee && conv.status === "agent") throw new DeskError(409, `${what}: ${target.to.username} already has it`);
+    const from = conv.status === "agent" ? conv.assignee : null;
+    const detail = { from, to: target.to?.username ?? null, team: target.team, reason };
+    const text = conv.language === "en" ? "Transferring you to a colleague who can help; one moment please." : "正在为您转接其他客服，请稍候。";
+    const msg = await this.db.transaction(async (tx) => {
+      if (target.to) await this.conversations.updateConversation(conversationId, { status: "agent", assignee: target.to.username, queuedAt: null }, tx);
+      else {
+        const why = `transfer → ${target.team} (${actor.username}${reason ? `: ${reason}` : ""})`;
+        await this.conversations.updateConversation(conversationId, { status: "queued", assignee: null, queuedAt: Date.now(), handoffReason: why }, tx);
+      }
+      await this.conversations.addEvent(conversationId, "handoff.transferred", actor.username, detail, tx);
+      const { message } = await this.conversations.addMessage(conversationId, { role: "system", text, author: "bot" }, tx);
+      await this.emit("handoff.transferred", { conversation_id: conversationId, by: actor.username, ...detail }, tx);
+      return message;
+    });
+    this.live.publish({ type: "conversation", conversationId, status: target.to ? "agent" : "queued", detail: { transferredTo: target.to?.displayName ?? target.team } });
+    void this.live.streamOut(msg);
+    this.live.publish({ type: "queue" });
+    return (await this.conversations.conversation(conversationId))!;
   }
 
   async close(conversationId: string, actor: DeskUser): Promise<void> {

@@ -112,7 +112,7 @@ const json = (v: unknown) => JSON.stringify(v ?? {});
 const parse = (v: unknown): Record<string, unknown> => (typeof v === "string" && v ? (JSON.parse(v) as Record<string, unknown>) : {});
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function toConversation(r: Record<string, unknown>): Conversation {
+export function toConversation(r: Record<string, unknown>): Conversation {
   return {
     id: String(r.id), channel: String(r.channel), language: String(r.language), status: r.status as ConversationStatus,
     assignee: (r.assignee as string | null) ?? null, priority: Number(r.priority), handoffReason: (r.handoff_reason as string | null) ?? null,
@@ -121,13 +121,18 @@ function toConversation(r: Record<string, unknown>): Conversation {
   };
 }
 
-function toMessage(r: Record<string, unknown>): Message {
+export function toMessage(r: Record<string, unknown>): Message {
   return {
     seq: Number(r.seq), id: String(r.id), conversationId: String(r.conversation_id), role: r.role as MessageRole,
     author: (r.author as string | null) ?? null, text: String(r.text), intent: (r.intent as string | null) ?? null,
     confidence: num(r.confidence), emotion: (r.emotion as string | null) ?? null, sentiment: num(r.sentiment),
     meta: parse(r.meta), clientId: (r.client_id as string | null) ?? null, createdAt: Number(r.created_at),
   };
+}
+
+export function toEvent(r: Record<string, unknown>): DeskEvent {
+  return { seq: Number(r.seq), conversationId: String(r.conversation_id), type: String(r.type),
+    actor: (r.actor as string | null) ?? null, detail: parse(r.detail), createdAt: Number(r.created_at) };
 }
 
 export interface ConversationPatch {
@@ -238,8 +243,7 @@ export class ConversationStore {
 
   async events(conversationId: string): Promise<DeskEvent[]> {
     const rows = await this.db.all("SELECT * FROM events WHERE conversation_id = ? ORDER BY seq", [conversationId]);
-    return rows.map((r) => ({ seq: Number(r.seq), conversationId: String(r.conversation_id), type: String(r.type),
-      actor: (r.actor as string | null) ?? null, detail: parse(r.detail), createdAt: Number(r.created_at) }));
+    return rows.map(toEvent);
   }
 
   async addLead(l: Omit<Lead, "id" | "createdAt">, db: SqlDb = this.db): Promise<Lead> {

@@ -85,7 +85,7 @@ export function configHash(config: ContactCentreConfig, task: "intent" | "emotio
   const parts = task === "intent"
     ? { i: config.intents.map((i) => [i.name, i.examples]), s: config.small_talk.routes.map((r) => [r.name, r.examples]),
       x: config.understanding.extra_training, b: config.understanding.borrow_examples, w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: INTENT_TRAIN, n: DEFAULT_NEIGHBOURS }
-    : { i: config.intents.map((i) => [i.name, i.examples]), w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: EMOTION_TRAIN };
+    : { i: config.intents.map((i) => [i.name, i.examples]), w: config.knowledge_base.user_words, spec: INTENT_SPEC, o: EMOTION_TRAIN, seed: EMOTION_SEED };
   return createHash("sha256").update(JSON.stringify({ task, parts })).digest("hex").slice(0, 16);
 }
 

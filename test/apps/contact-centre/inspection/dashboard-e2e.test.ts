@@ -2,7 +2,8 @@
 // desk server (default configuration, SQLite): conversations are seeded through the store and closed through the
 // desk service, which inspects each one (migration 3's table); the page renders the charts (ECharts canvases) and
 // tables from that database, the agent filter narrows the tables, the drill-down highlights the marked span in
-// place (masked for a supervisor), every table's CSV export answers, and the live view counts the queue.
+// place (masked for a supervisor), every table's CSV export answers, and the live view counts the queue. Then an
+// agent transfers a conversation to a colleague with the desk page's transfer control, and li's transfer rate shows.
 // Screenshots: docs/screenshots/supervisor-{dashboard,drilldown}.png, rewritten only when ZHIYU_DESK_SCREENSHOTS=1.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -134,5 +135,45 @@ test("supervisor dashboard: charts and tables from the store, filters, drill-dow
     await agentCtx.close();
   } finally {
     await ctx.close();
+  }
+});
+
+test("agent desk: the transfer control hands a conversation to a colleague; the analysis counts it", { skip, timeout: 60_000 }, async () => {
+  const store = desk.service.conversations;
+  const { conversation } = await store.createConversation({ channel: "web", language: "zh", state: {} });
+  await store.addMessage(conversation.id, { role: "customer", text: "我要改签" });
+  await store.addEvent(conversation.id, "handoff.taken", "li");
+  await store.updateConversation(conversation.id, { status: "agent", assignee: "li" });
+  const ctx = await browser.newContext({ viewport: { width: 1300, height: 800 } });
+  try {
+    const page = await ctx.newPage();
+    page.on("pageerror", (e) => console.log(`page error: ${e.message}`));
+    await page.goto(`${desk.url}/desk`);
+    await page.fill("#login-user", "li");
+    await page.fill("#login-pass", "li-pass-1");
+    await page.click("#login-btn");
+    await page.click(`#mine li[data-id="${conversation.id}"]`);
+    await page.waitForSelector("#transfer-box:not([hidden])");
+    await page.selectOption("#transfer-to", "agent:wang");
+    await page.click("#transfer-btn");
+    await until(async () => ((await page.locator("#conv-status").textContent()) ?? "").includes("wang"), "the conversation shows wang as its owner");
+    await until(async () => (await page.locator("#events li.event-handoff-transferred").count()) === 1, "the transfer is in the timeline");
+    assert.equal(await page.isHidden("#transfer-box"), true, "li no longer owns it");
+  } finally {
+    await ctx.close();
+  }
+  const wang = (await desk.accounts.userByName("wang"))!;
+  assert.equal((await store.conversation(conversation.id))?.assignee, "wang");
+  await desk.service.agentReply(conversation.id, wang, "您好，已为您改签，再见！", null);
+  await desk.service.close(conversation.id, wang);
+  await desk.inspections.idle();
+  // li first owned 3 conversations and transferred 1 of them; wang's 2 were not transferred.
+  const sup = await browser.newContext();
+  try {
+    await sup.request.post(`${desk.url}/desk/login`, { data: { username: "sup", password: "sup-pass-1" } });
+    const rows = (await (await sup.request.get(`${desk.url}/api/desk/analysis`)).json()).analysis.agents as { key: string; handled: number; transferRate: number }[];
+    assert.deepEqual(rows.map((r) => [r.key, r.handled, r.transferRate]), [["li", 3, 1 / 3], ["wang", 2, 0]]);
+  } finally {
+    await sup.close();
   }
 });

@@ -80,6 +80,41 @@ function suite(name: string, open: () => Promise<{ target: string; cleanup: () =
       assert.equal((await v2.inspection(open))!.rubric_version, `${rubricVersion(STRICT)}+rules`);
       assert.equal((await v2.inspected()).length, 3);
     });
+
+    test("the dashboard's loader reads 1,000+ closed conversations in 7 queries, the same as one by one", async () => {
+      const s = new ConversationStore(db);
+      // 1,100 more closed conversations (one customer turn each), inserted 100 rows a statement.
+      const t0 = Date.now();
+      for (let b = 0; b < 11; b++) {
+        const ids = Array.from({ length: 100 }, (_, i) => `bulk_${b}_${i}`);
+        await db.run(`INSERT INTO conversations (id, token_hash, channel, language, status, priority, state, created_at, updated_at, closed_at) VALUES ${ids.map(() => "(?, 'x', 'web', 'zh', 'closed', 0, '{}', ?, ?, ?)").join(", ")}`,
+          ids.flatMap((id, i) => [id, t0 + i, t0 + i, t0 + b * 100 + i]));
+        await db.run(`INSERT INTO messages (id, conversation_id, role, text, meta, created_at) VALUES ${ids.map(() => "(?, ?, 'customer', ?, '{}', ?)").join(", ")}`,
+          ids.flatMap((id, i) => [`m_${id}`, id, `第${b * 100 + i}个问题？`, t0 + i]));
+      }
+      let queries = 0;
+      const counted: SqlDb = new Proxy(db, { get: (target, key) => {
+        const v = Reflect.get(target, key) as unknown;
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          if (key === "all" || key === "get" || key === "run" || key === "exec") queries++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      } });
+      const loader = new DeskInspector(counted, new Inspector(STRICT, null));
+      const all = await loader.inspected(2000);
+      assert.equal(all.length, 1103);
+      // 1 (conversations) + 3 tables × 2 batches of at most 1,000 ids; the per-conversation loader took 1 + 4 × 1,103.
+      assert.equal(queries, 7);
+      assert.deepEqual(all.slice(0, 3).map((x) => x.conversation.id), ["bulk_10_99", "bulk_10_98", "bulk_10_97"], "newest closed first");
+      assert.equal(all[0].transcript.turns[0].text, "第1099个问题？");
+      // Every row equals what the one-by-one path (storedTranscript + inspection) gives.
+      for (const x of all) {
+        assert.deepEqual(x.transcript, await storedTranscript(s, x.conversation), x.conversation.id);
+        assert.deepEqual(x.report, await loader.inspection(x.conversation.id), x.conversation.id);
+      }
+      assert.ok(all.filter((x) => x.report !== undefined).length === 3, "the three inspected earlier carry their results");
+    });
   });
 }
 
