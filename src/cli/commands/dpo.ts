@@ -2,6 +2,7 @@
 // Direct Preference Optimisation of a causal LM against its frozen starting point (reference log-probs computed
 // once), all weights or LoRA adapters (then OUT/adapter/ and OUT/adapter.gguf). See src/train/objectives/dpo.ts.
 // Leaves out: KTO/ORPO.
+import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_DPO, type DpoLossType } from "../../train/objectives/dpo.js";
 import { runDpoTraining } from "../../train/preference-run.js";
@@ -30,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isFinite(beta) || !Number.isFinite(labelSmoothing)) throw new UsageError("--beta and --label-smoothing take numbers");
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});
-  const r = await withStopSignals("dpo", (shouldStop) => runDpoTraining({
+  const r = await withStopSignals("dpo", (shouldStop) => runDpoTraining({ frozenBase: (file) => readFrozenBase(file, backend),
     options, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop, dpo: { beta, lossType, labelSmoothing },
   }));
   console.log(`DPO finished at step ${r.finalStep}` + (r.valLoss !== null ? `, held-out loss ${r.valLoss.toFixed(4)}` : "") +
