@@ -68,10 +68,28 @@ export interface DecoderLayerShape {
   /** "pre-rms": RMSNorm (with weight) before attention and before the MLP; each sublayer adds back to its input. */
   norm: "pre-rms";
   /** "rotary-gqa": q/k/v projections (+ optional biases), rotary embedding of q and k (neox or interleaved
-   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection. */
-  attention: "rotary-gqa";
-  /** "swiglu": down(silu(gate·x) ⊙ up·x). */
-  mlp: "swiglu";
+   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection.
+   *  "rotary-gqa-qk-norm": the same with each q and k head RMS-normalised (qNorm, kNorm) before RoPE (Qwen3). */
+  attention: "rotary-gqa" | "rotary-gqa-qk-norm";
+  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe). */
+  mlp: "swiglu" | "moe-swiglu";
+}
+
+/** The MoE MLP of a "moe-swiglu" layer: each token's topK experts from route(router logits), each routed expert run
+ *  once over its tokens in ascending expert order, out[t] += weight · expert(h[t]) (src/models/moe.ts by-expert). */
+export interface DecoderMoeSpec {
+  numExperts: number;
+  topK: number;
+  /** Each expert's intermediate size. */
+  expertFfn: number;
+  /** [numExperts, hidden] */
+  router: EncodedMatrix;
+  /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]. */
+  gate: EncodedMatrix[];
+  up: EncodedMatrix[];
+  down: EncodedMatrix[];
+  /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
+  route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
 }
 
 /** The dims, weights and caches of one decoder layer (shape: DecoderLayerShape) for m sequences that each
@@ -102,12 +120,17 @@ export interface DecoderLayerDecodeSpec {
   v?: EncodedMatrix;
   /** [hidden, qd] */
   o: EncodedMatrix;
-  /** gate and up fused [2·ffn, hidden], or (gateUp null) gate and up [ffn, hidden] each. */
+  /** Per-head RMSNorm weights [headDim] of a "rotary-gqa-qk-norm" layer (absent or null: none). */
+  qNorm?: Float32Array | null;
+  kNorm?: Float32Array | null;
+  /** gate and up fused [2·ffn, hidden], or (gateUp null) gate and up [ffn, hidden] each; a "moe-swiglu" layer gives
+   *  moe instead (gateUp null, no down). */
   gateUp: EncodedMatrix | null;
   gate?: EncodedMatrix;
   up?: EncodedMatrix;
   /** [hidden, ffn] */
-  down: EncodedMatrix;
+  down?: EncodedMatrix;
+  moe?: DecoderMoeSpec;
   /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token.
    *  All Float32Array (an f32 cache) or all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
    *  even as cast() rounds). */

@@ -17,7 +17,9 @@ import { refDequantize, refQuantMatmul } from "../ref/quant.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 
 /** The layer native/decode_layer.c computes. */
-const NATIVE_DECODER_LAYER: DecoderLayerShape = { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" };
+/** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP. */
+const NATIVE_DECODER_LAYERS: DecoderLayerShape[] = (["rotary-gqa", "rotary-gqa-qk-norm"] as const).flatMap((attention) =>
+  (["swiglu", "moe-swiglu"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
 
 export class CpuBackend implements Backend {
   constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
@@ -118,11 +120,11 @@ export class CpuBackend implements Backend {
       p.strideB, p.strideC, p.alpha, p.beta);
   }
 
-  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU layer native/decode_layer.c runs
+  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU or MoE layers native/decode_layer.c runs
    *  (its spec validated in the addon; absent from older addons). */
   fused<K extends FusedOpName>(name: K, shape: FusedOps[K]["shape"]): FusedOps[K]["run"] | null {
     const run = this.addon.decoderLayerDecode;
-    if (name !== "decoder-layer-decode" || !run || !sameLayerShape(shape, NATIVE_DECODER_LAYER)) return null;
+    if (name !== "decoder-layer-decode" || !run || !NATIVE_DECODER_LAYERS.some((s) => sameLayerShape(shape, s))) return null;
     return (x, spec) => run.call(this.addon, x, spec);
   }
 
