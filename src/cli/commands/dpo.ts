@@ -3,6 +3,7 @@
 // once), all weights or LoRA adapters (then OUT/adapter/ and OUT/adapter.gguf). See src/train/objectives/dpo.ts.
 // Under mpirun -np N it trains data-parallel like rm train (--grad-accum counts micro-batches over all ranks).
 // Leaves out: KTO/ORPO.
+import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_DPO, type DpoLossType } from "../../train/objectives/dpo.js";
 import { runDpoTraining } from "../../train/preference-run.js";
@@ -35,7 +36,7 @@ export async function run(allArgs: string[]): Promise<number> {
   if (!Number.isFinite(beta) || !Number.isFinite(labelSmoothing)) throw new UsageError("--beta and --label-smoothing take numbers");
   const threads = values.threads !== undefined ? Number(values.threads) : launch.threadsPerRank;
   const backend = createBackend(threads !== undefined ? { threads } : {});
-  const r = await runRank(launch, "dpo", () => withStopSignals("dpo", (shouldStop) => runDpoTraining({
+  const r = await runRank(launch, "dpo", () => withStopSignals("dpo", (shouldStop) => runDpoTraining({ frozenBase: (file) => readFrozenBase(file, backend),
     options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, dpo: { beta, lossType, labelSmoothing },
     distributed: launch.settings,
   })));
