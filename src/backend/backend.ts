@@ -141,6 +141,65 @@ export interface DecoderLayerDecodeSpec {
   positions: number[];
 }
 
+/** What a "cross-decoder-layer-decode" fused op computes (an encoder-decoder's decoder layer, T5's), named by its
+ *  parts; a backend answers only for shapes it implements. */
+export interface CrossDecoderLayerShape {
+  /** "pre-rms": RMSNorm (with weight) before each of the three sublayers; each adds back to its input. */
+  norm: "pre-rms";
+  /** "biased-unscaled": q/k/v projections without biases, causal attention over a per-sequence f32 cache with an
+   *  additive per-head bias chosen by the key's distance before its query, scores not scaled (T5 folds 1/√d into
+   *  its init); then cross-attention of a q projection over the source's K/V (unpadded), o projections. */
+  attention: "biased-unscaled";
+  /** "gated": wo·(act(wi0·x) ⊙ wi1·x); "plain": wo·act(wi0·x). */
+  mlp: "gated" | "plain";
+}
+
+/** A weight matrix of the cross decoder layer: f32 (a dense tensor's bytes) or an encoded one. */
+export type LayerMatrix = EncodedMatrix;
+
+/** The dims, weights and caches of one cross decoder layer for m sequences that each decode one token. */
+export interface CrossDecoderLayerDecodeSpec {
+  m: number;
+  hidden: number;
+  nHead: number;
+  headDim: number;
+  ffn: number;
+  eps: number;
+  act: "relu" | "gelu_tanh" | "gelu_erf" | "silu";
+  gated: boolean;
+  selfNorm: Float32Array;
+  crossNorm: Float32Array;
+  ffnNorm: Float32Array;
+  /** q, k, v, crossQ [nHead·headDim, hidden]; o, crossO [hidden, nHead·headDim]; wi0, wi1 [ffn, hidden] (wi1 null
+   *  unless gated); wo [hidden, ffn]. */
+  q: LayerMatrix;
+  k: LayerMatrix;
+  v: LayerMatrix;
+  o: LayerMatrix;
+  crossQ: LayerMatrix;
+  crossO: LayerMatrix;
+  wi0: LayerMatrix;
+  wi1: LayerMatrix | null;
+  wo: LayerMatrix;
+  /** [nDist, nHead]: row d is each head's bias for a key d positions before its query (nDist > every position). */
+  relBias: Float32Array;
+  /** Per sequence: self-attention cache buffers [capacity, nHead, headDim] (f32), their capacity, the position of
+   *  its new token, and its source's cross-attention K/V [sourceLength, nHead, headDim]. */
+  kCaches: Float32Array[];
+  vCaches: Float32Array[];
+  capacities: number[];
+  positions: number[];
+  crossK: Float32Array[];
+  crossV: Float32Array[];
+  sourceLengths: number[];
+  /** Optional, for the last layer: logits [m, vocab] = head · (outScale · RMSNorm(x, outNorm)) (head [vocab, hidden]). */
+  head?: LayerMatrix | null;
+  vocab?: number;
+  outNorm?: Float32Array;
+  outScale?: number;
+  logits?: Float32Array;
+}
+
 export interface AttentionParams {
   /** Batch size. */
   b: number;
@@ -184,6 +243,12 @@ export interface FusedOps {
    *  interface in the order the tensor path of the model calls them (that composition is its specification, and
    *  what runs when the backend does not offer it). */
   "decoder-layer-decode": { shape: DecoderLayerShape; run: (x: Float32Array, spec: DecoderLayerDecodeSpec) => void };
+  /** x [m, hidden] updated in place by one encoder-decoder decoder layer for single-token decode steps: RMSNorm,
+   *  q/k/v products, per sequence cache write and biased attention, o product and residual; RMSNorm, cross q
+   *  product, attention over the source K/V, cross o product and residual; RMSNorm, feed-forward and residual; when
+   *  asked (the last layer), the output RMSNorm and the LM head — the tensor path of the model that asks for it is
+   *  its specification (and what runs without it). */
+  "cross-decoder-layer-decode": { shape: CrossDecoderLayerShape; run: (x: Float32Array, spec: CrossDecoderLayerDecodeSpec) => void };
 }
 export type FusedOpName = keyof FusedOps;
 
