@@ -8,7 +8,7 @@ import { LinearClassifier } from "../../src/apps/contact-centre/understanding/cl
 import { NeighbourIndex, blend } from "../../src/apps/contact-centre/understanding/neighbours.js";
 import { loadClinc150 } from "../../src/apps/contact-centre/training/datasets.js";
 
-interface Setting { lr: number; l2: number; epochs: number; latin?: [number, number]; buckets?: number; balanced?: boolean; alphas?: number[] }
+interface Setting { lr: number; l2: number; epochs: number; latin?: [number, number]; buckets?: number; stem?: boolean; balanced?: boolean; alphas?: number[] }
 const settings = JSON.parse(process.argv[2] ?? "[{}]") as Setting[];
 const d = loadClinc150(path.resolve("../shared/data"));
 const train = [...d.train, ...d.oosTrain];
@@ -18,9 +18,9 @@ const ys = train.map((e) => labels.indexOf(e.label));
 for (const s of settings) {
   const latin = s.latin ?? [2, 5];
   const buckets = s.buckets ?? 1 << 18;
-  const key = JSON.stringify([latin, buckets]);
+  const key = JSON.stringify([latin, buckets, s.stem]);
   if (!featurizers.has(key)) {
-    const f = new Featurizer({ buckets, latinChars: latin }).fit(train.map((e) => e.text));
+    const f = new Featurizer({ buckets, latinChars: latin, ...(s.stem ? { stemLatin: true } : {}) }).fit(train.map((e) => e.text));
     featurizers.set(key, { f, xs: train.map((e) => f.transform(e.text)), vin: d.val.map((e) => f.transform(e.text)), voos: d.oosVal.map((e) => f.transform(e.text)) });
   }
   const { f, xs, vin, voos } = featurizers.get(key)!;
