@@ -7,6 +7,10 @@
 // it: classify fits a temperature and an out-of-scope threshold on the validation split; every task measures the
 // validation split and writes OUT/model — a Hugging Face folder `zhiyu classify` / `embed` / `serve` load directly
 // (config.json carries `zhiyu_calibration`; an embedding model gets sentence-transformers' pooling files).
+// Data-parallel under mpirun (input.distributed): --batch stays the global batch; each step's batch is split into
+// equal row slices, one per rank (encoder-batches.ts), classify and tag weigh the slices by what their means are
+// over, embed all-gathers the pooled embeddings so its in-batch negatives are the global batch's
+// (objectives/contrastive.ts); rank 0 writes checkpoints, the report and OUT/model.
 // Leaves out: LoRA, cross-encoder (pair) classification, sparse n-gram features, distillation.
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -19,6 +23,7 @@ import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { writeFileAtomic } from "./atomic.js";
 import { latestCheckpoint } from "./checkpoint.js";
 import { FinetuneDataError, readClassifyFile, readPairFile, readTagFile } from "./finetune-data.js";
+import { DataParallel, type DataParallelSettings } from "./data-parallel.js";
 import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { resumedScheduleSteps, runLoop } from "./loop.js";
 import { TrainModel } from "./model.js";
@@ -103,7 +108,7 @@ function carve<T>(items: readonly T[], share: number, seed: number): { train: T[
 const TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
 export async function runFinetune(input: { options: FinetuneOptions; backend: Backend; stdout: ProgressSink; resume?: boolean;
-  shouldStop?: () => boolean }): Promise<FinetuneResult> {
+  shouldStop?: () => boolean; distributed?: DataParallelSettings | null }): Promise<FinetuneResult> {
   const o = input.options;
   setDefaultBackend(input.backend);
   const display = new ProgressDisplay(input.stdout, o.logEvery);
@@ -180,7 +185,19 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
     throw new FinetuneDataError(`${ck0?.dir}: the checkpoint's head (${model.taskHead.head}: ${model.taskHead.labels.length} labels) is not this ` +
       `run's (${head.head}: ${head.labels.length}); use a new --out or the data the run started with`);
   }
-  const objective = build(model) as TrainingObjective & { batchesPerEpoch: number };
+  const objective = build(model) as TrainingObjective & { batchesPerEpoch: number; shardRows(n: number): void };
+  const comm = input.distributed?.comm ?? null;
+  const ranks = comm?.size ?? 1;
+  if (comm && ranks > 1) {
+    if (objective instanceof ContrastiveObjective) {
+      objective.gatherAcrossRanks({
+        rank: comm.rank, ranks,
+        gather: (local) => { const all = new Float32Array(local.length * ranks); comm.allgatherNow(local, all); return all; },
+      });
+    } else {
+      objective.shardRows(ranks);
+    }
+  }
   const totalSteps = o.steps ?? Math.max(1, Math.ceil(o.epochs * objective.batchesPerEpoch));
   let scheduleSteps = totalSteps;
   if (ck0) {
@@ -192,16 +209,19 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
   for (const name of TOKENIZER_FILES) if (existsSync(path.join(o.model, name))) copies.set(name, path.join(o.model, name));
   const r = await runLoop({
     model, optimizer, objective, rng: new Rng(o.seed), runDir: o.out, resumeFrom: ck0, options: o, copies,
+    distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
     settings: {
       steps: totalSteps, schedule: { lr: o.lr, minLr: o.minLr, warmupSteps: Math.round(o.warmupFraction * scheduleSteps), totalSteps: scheduleSteps, kind: "linear" },
-      gradAccum: 1, gradClip: o.gradClip, spikeGuard: true, spikeWindow: 50, spikeZscore: 6, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0,
+      gradAccum: ranks, gradClip: o.gradClip, spikeGuard: true, spikeWindow: 50, spikeZscore: 6, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0,
       checkpointEvery: o.checkpointEvery, keepLast: o.keepLast, evalEvery: 0, evalAtEnd: true, logEvery: o.logEvery, mfu: null,
     },
     banner: `finetune --task ${o.task} of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M parameters), steps ${ck0?.step ?? 0}…${totalSteps}, batch ${o.batch}`,
     display, jsonOut: null, shouldStop: input.shouldStop,
   });
+  const modelDir = path.join(o.out, "model");
+  if (comm && comm.rank !== 0) return { finalStep: r.finalStep, totalSteps, valLoss: r.valLoss, modelDir, report: {} };
   const report = { task: o.task, steps: r.finalStep, val_loss: r.valLoss, ...evaluate(model) };
-  const modelDir = writeModelFolder(model, o, copies, report);
+  writeModelFolder(model, o, copies, report);
   return { finalStep: r.finalStep, totalSteps, valLoss: r.valLoss, modelDir, report };
 }
 
@@ -239,7 +259,7 @@ function noGradEmbed<T>(fn: () => T): T {
 
 /** OUT/model: config.json (+ zhiyu_calibration), model.safetensors, the tokenizer files, finetune_report.json; an
  *  embedding model also gets modules.json + 1_Pooling/config.json (its pooling, L2-normalised). */
-function writeModelFolder(model: TrainModel, o: FinetuneOptions, copies: ReadonlyMap<string, string>, report: Record<string, unknown>): string {
+function writeModelFolder(model: TrainModel, o: FinetuneOptions, copies: ReadonlyMap<string, string>, report: Record<string, unknown>): void {
   const dir = path.join(o.out, "model");
   mkdirSync(dir, { recursive: true });
   const config = model.configJson();
@@ -261,5 +281,4 @@ function writeModelFolder(model: TrainModel, o: FinetuneOptions, copies: Readonl
     ], null, 2) + "\n");
   }
   writeFileAtomic(path.join(dir, "finetune_report.json"), JSON.stringify(report, null, 2) + "\n");
-  return dir;
 }

@@ -190,6 +190,29 @@ export class TrainModel {
     return linear(this.network.features(fromTypedArray(inputs, [batch, seq])), w as Tensor);
   }
 
+  /** The parameter specs of the model a config.json describes (what a LoRA adapter over it is made from). */
+  static specsOf(hfConfig: Record<string, unknown>, where: string): readonly ParamSpec[] {
+    const family = familyOf(hfConfig, where);
+    return modelSpecs(family, family.configFromHf(hfConfig, where), family.taskHeads ? null : scoreHeadLabels(hfConfig));
+  }
+
+  /** A model that trains `adapter` over a base read elsewhere and kept frozen as it is — a GGUF file's encoded
+   *  matrices (QLoRA-style; src/infer/frozen-base.ts reads them) with f32 norms and embedding tables. Every base
+   *  parameter must be there with the spec's shape. */
+  static withFrozenBase(hfConfig: Record<string, unknown>, base: ReadonlyMap<string, Weight>, dtype: TrainDType, adapter: LoraAdapter,
+    dropout?: (x: Tensor) => Tensor): TrainModel {
+    for (const s of TrainModel.specsOf(hfConfig, "the frozen base")) {
+      const w = base.get(s.name);
+      if (w === undefined) throw new TrainModelError(`[TrainModel] the frozen base has no parameter '${s.name}'`);
+      const shape = isQuantWeight(w) ? [w.rows, w.cols] : (w as Tensor).shape;
+      if (shape.length !== s.shape.length || shape.some((d, i) => d !== s.shape[i])) {
+        throw new TrainModelError(`[TrainModel] the frozen base's '${s.name}' is [${shape.join(", ")}], expected [${s.shape.join(", ")}]`);
+      }
+      if (!isQuantWeight(w)) (w as Tensor).requiresGrad = false;
+    }
+    return new TrainModel(hfConfig, adapter.tensors(), dtype, { adapter, base, dropout });
+  }
+
   /** A model that trains `adapter` over this model's weights, which become frozen (their requiresGrad is cleared;
    *  encoded GGUF matrices stay encoded). `dropout` is LoRA dropout on the adapters' inputs (training). */
   withLora(adapter: LoraAdapter, dropout?: (x: Tensor) => Tensor): TrainModel {

@@ -21,7 +21,7 @@ import { TrainModel } from "./model.js";
 import type { TrainingObjective } from "./objective.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { type PreferenceEncoder, type PreferencePair, readPreferencePairs } from "./preference-data.js";
-import { saveAdapter, trainModelFor } from "./adapters/setup.js";
+import { type FrozenBaseReader, referenceModelFor, saveAdapter, trainModelFor } from "./adapters/setup.js";
 import { RewardObjective, evaluateRewardModel, padIdOf } from "./objectives/reward.js";
 import { type DpoSettings, DpoObjective, checkDpoSettings } from "./objectives/dpo.js";
 
@@ -82,6 +82,8 @@ export function readSplitPairs(modelDir: string, files: readonly string[], valEv
 }
 
 export interface PreferenceRunInput {
+  /** Reads a .gguf --model as a frozen LoRA base (the CLI passes src/infer/frozen-base.ts's reader). */
+  frozenBase?: FrozenBaseReader;
   options: PreferenceRunOptions;
   backend: Backend;
   stdout: ProgressSink;
@@ -147,10 +149,10 @@ export async function runDpoTraining(input: PreferenceRunInput & { dpo: DpoSetti
   const display = new ProgressDisplay(input.stdout, o.logEvery);
   const ck0 = input.resume === false ? null : latestCheckpoint(o.out);
   const { train, val } = readSplitPairs(o.model, o.data, o.valEvery, display);
-  const model = trainModelFor(o.model, o.dtype, o.lora, ck0, o.seed);
+  const model = trainModelFor(o.model, o.dtype, o.lora, ck0, o.seed, input.frozenBase);
   if (model.scoreLabels !== null) throw new RangeError(`${o.model} is a sequence classifier; DPO trains a causal LM`);
   // The reference: the starting model, frozen (its log-probs are computed once, before the first step).
-  const reference = TrainModel.fromHfFolder(o.model, o.dtype);
+  const reference = referenceModelFor(model, o.model, o.dtype);
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : 0;
   display.log(`computing the reference log-probs of ${train.length + val.length} pairs once`);
   const objective = new DpoObjective(train, val, o.batch, pad, Math.min(o.maxLen, model.contextLength), o.seed, input.dpo, reference);

@@ -15,7 +15,7 @@ import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { TrainModel } from "./model.js";
 import type { SequenceGenerator } from "./objective.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
-import { saveAdapter, trainModelFor } from "./adapters/setup.js";
+import { type FrozenBaseReader, referenceModelFor, saveAdapter, trainModelFor } from "./adapters/setup.js";
 import { type GrpoSettings, type RewardFunction, GrpoObjective, checkGrpoSettings, evaluateRewards } from "./objectives/grpo.js";
 import { preferenceEncoder, type PreferenceRunOptions } from "./preference-run.js";
 import { type PpoSettings, PpoObjective, checkPpoSettings } from "./objectives/ppo.js";
@@ -42,6 +42,8 @@ export interface GrpoRunResult {
 }
 
 export interface GrpoRunInput {
+  /** Reads a .gguf --model as a frozen LoRA base (the CLI passes src/infer/frozen-base.ts's reader). */
+  frozenBase?: FrozenBaseReader;
   /** batch = prompts per step is taken from grpo.promptsPerStep; maxLen is unused (prompt + maxNewTokens). */
   options: PreferenceRunOptions;
   grpo: GrpoSettings;
@@ -62,7 +64,7 @@ export async function runGrpoTraining(input: GrpoRunInput): Promise<GrpoRunResul
   const display = new ProgressDisplay(input.stdout, o.logEvery);
   const ck0 = input.resume === false ? null : latestCheckpoint(o.out);
   const enc = preferenceEncoder(o.model);
-  const model = trainModelFor(o.model, o.dtype, o.lora, ck0, o.seed);
+  const model = trainModelFor(o.model, o.dtype, o.lora, ck0, o.seed, input.frozenBase);
   if (model.scoreLabels !== null) throw new RangeError(`${o.model} is a sequence classifier; GRPO trains a causal LM`);
   const { train, val } = readRlExamples(o.data, enc, model.vocabSize, o.valEvery);
   display.log(`${train.length + val.length} prompts: ${train.length} for training, ${val.length} held out`);
@@ -74,7 +76,7 @@ export async function runGrpoTraining(input: GrpoRunInput): Promise<GrpoRunResul
   const decode = (ids: readonly number[]) => tok.decode(ids, { skipSpecialTokens: true });
   const stopIds = [...new Set([enc.eosId, enc.endOfTurnId].filter((x): x is number => x !== null))];
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : (enc.eosId ?? 0);
-  const reference = s.beta > 0 ? TrainModel.fromHfFolder(o.model, o.dtype) : null;
+  const reference = s.beta > 0 ? referenceModelFor(model, o.model, o.dtype) : null;
   const objective = new GrpoObjective(train, s, model, reference, input.rewards, decode, stopIds, pad, o.seed);
   const heldOut = async (label: string): Promise<HeldOutReward | null> => {
     if (val.length === 0) return null;
@@ -117,6 +119,8 @@ async function trainWithHeldOut(input: { options: PreferenceRunOptions; generato
 }
 
 export interface PpoRunInput {
+  /** Reads a .gguf --model as a frozen LoRA base (the CLI passes src/infer/frozen-base.ts's reader). */
+  frozenBase?: FrozenBaseReader;
   /** maxLen is unused (prompt + maxNewTokens); batch is unused (promptsPerRollout / numMiniBatches rows per step). */
   options: PreferenceRunOptions;
   ppo: PpoSettings;
@@ -139,7 +143,7 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
   const ck0 = input.resume === false ? null : latestCheckpoint(o.out);
   const enc = preferenceEncoder(o.model);
   // The value head is created before a checkpoint's weights are read, so resuming restores it too.
-  let model = trainModelFor(o.model, o.dtype, o.lora, null, o.seed).withValueHead(new Rng(o.seed ^ 0x7a1));
+  let model = trainModelFor(o.model, o.dtype, o.lora, null, o.seed, input.frozenBase).withValueHead(new Rng(o.seed ^ 0x7a1));
   if (ck0) model.loadWeightsFrom(ck0.dir);
   if (model.scoreLabels !== null) throw new RangeError(`${o.model} is a sequence classifier; PPO trains a causal LM`);
   const rm = TrainModel.fromHfFolder(input.rewardModel, o.dtype);
@@ -155,7 +159,7 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
   }
   const stopIds = [...new Set([enc.eosId, enc.endOfTurnId].filter((x): x is number => x !== null))];
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : (enc.eosId ?? 0);
-  const reference = TrainModel.fromHfFolder(o.model, o.dtype);
+  const reference = referenceModelFor(model, o.model, o.dtype);
   const objective = new PpoObjective(train, s, model, reference, rm, stopIds, pad, o.seed);
   // Held out: the reward model's mean score of greedy replies (scored like the rollouts).
   const heldOut = async (label: string): Promise<HeldOutReward | null> => {

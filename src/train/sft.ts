@@ -15,7 +15,7 @@ import { loadTokenizer } from "../tokenizers/load.js";
 import { latestCheckpoint, type CheckpointInfo } from "./checkpoint.js";
 import { runLoop, resumedScheduleSteps } from "./loop.js";
 import { DataParallel, type DataParallelSettings } from "./data-parallel.js";
-import { saveAdapter, trainModelFor } from "./adapters/setup.js";
+import { type FrozenBaseReader, saveAdapter, trainModelFor } from "./adapters/setup.js";
 import type { LoraSettings } from "../models/adapters/lora.js";
 import { modelOptimizer, readTrainerState, TrainingError } from "./loop-state.js";
 import type { TrainOptions } from "./options.js";
@@ -113,6 +113,8 @@ export function prepareSftData(modelDir: string, files: readonly string[], seq: 
 }
 
 export interface RunSftInput {
+  /** Reads a .gguf --model as a frozen LoRA base (the CLI passes src/infer/frozen-base.ts's reader). */
+  frozenBase?: FrozenBaseReader;
   /** Data-parallel training (the CLI sets it under mpirun); null = one process. */
   distributed?: DataParallelSettings | null;
   options: SftOptions;
@@ -153,7 +155,7 @@ export async function runSft(input: RunSftInput): Promise<RunSftResult> {
     `(${train.trainedTokens} target tokens, ${train.truncated} examples truncated` +
     (data.textRows > 0 ? `; ${data.textRows} of the rows are plain-text replay` : "") + ")" +
     (data.val ? `, ${data.val.rows} validation rows` : ""));
-  const model = trainModelFor(o.model, o.dtype, o.lora ?? null, ck0, o.seed);
+  const model = trainModelFor(o.model, o.dtype, o.lora ?? null, ck0, o.seed, input.frozenBase);
   if (o.seq > model.contextLength) throw new SftError(`--seq ${o.seq} exceeds the model's context of ${model.contextLength}`);
   const maxId = train.inputs.reduce((a, b) => Math.max(a, b), 0);
   if (maxId >= model.vocabSize) throw new SftError(`token id ${maxId} is outside the model's vocabulary of ${model.vocabSize}; use the model's own tokenizer files`);

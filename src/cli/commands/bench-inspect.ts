@@ -1,7 +1,7 @@
 // `zhiyu bench inspect`: inspection throughput and accuracy on the seeded planted-fault set
 // (src/apps/contact-centre/inspection/planted-set.ts over ../shared/data): conversations inspected per second with
-// rules only and with the model checks (emotion + rudeness classifiers), each timed over at least --seconds of
-// repeated passes, and precision/recall per fault family. The figures carry the machine's load average, so a
+// rules only and with the model checks (emotion, rudeness and resolution classifiers), each timed over at least
+// --seconds of repeated passes, and precision/recall per fault family. The figures carry the machine's load average, so a
 // number taken on a busy machine is marked as such.
 // Leaves out: the desk's storage path (inspection results written to SQLite/PostgreSQL).
 import os from "node:os";

@@ -1,10 +1,12 @@
 // `zhiyu finetune --task classify|tag|embed --model DIR --train FILE [--val FILE] --out DIR`: fine-tunes a BERT-family
 // encoder on the shared training loop (src/train/finetune.ts): intent/emotion classification with a calibrated
 // confidence and out-of-scope threshold, BIO slot tagging, or contrastive sentence embeddings. Running the same
-// command again resumes from the newest checkpoint in --out. The finished model is OUT/model.
+// command again resumes from the newest checkpoint in --out. The finished model is OUT/model. Under mpirun -np N
+// it trains data-parallel (src/train/finetune.ts), --batch staying the global batch.
 // Leaves out: LoRA and cross-encoder (pair) classification.
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_FINETUNE_OPTIONS as D, runFinetune, type FinetuneOptions } from "../../train/finetune.js";
+import { DATA_PARALLEL_HELP, launchDataParallel, runRank } from "../data-parallel-launch.js";
 import { UsageError } from "../errors.js";
 import { parseFlags } from "../flags.js";
 import { withStopSignals } from "../stop-signal.js";
@@ -23,7 +25,9 @@ const HELP = `usage: zhiyu finetune --task classify|tag|embed --model DIR --trai
   classify: --class-weights (balanced), --oos-label NAME (out-of-scope: a class if trained, plus a threshold on the
             temperature-calibrated confidence), --oos-budget F (validation accuracy the threshold may cost, ${D.oosBudget})
   embed:    --pooling mean|cls (${D.pooling})
-  --no-resume           start over even if --out has checkpoints`;
+  --no-resume           start over even if --out has checkpoints
+  ${DATA_PARALLEL_HELP}
+          (--batch is the global batch: each rank takes an equal row slice; embed gathers every rank's embeddings)`;
 
 function num(flag: string, raw: string | undefined, fallback: number, integer: boolean, min = 0): number {
   if (raw === undefined) return fallback;
@@ -34,7 +38,10 @@ function num(flag: string, raw: string | undefined, fallback: number, integer: b
   return n;
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(allArgs: string[]): Promise<number> {
+  const launch = launchDataParallel("finetune", allArgs);
+  if (launch.standDown) return 0;
+  const argv = launch.argv;
   const s = { type: "string" } as const;
   const { values } = parseFlags({
     args: argv,
@@ -70,10 +77,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!(options.lr > 0)) throw new UsageError(`--lr ${options.lr} must be > 0`);
   if (!(options.valFraction < 1)) throw new UsageError(`--val-fraction ${options.valFraction} must be below 1`);
   if (!(options.warmupFraction < 1)) throw new UsageError(`--warmup ${options.warmupFraction} is a share of the steps, below 1`);
-  const threads = values.threads !== undefined ? num("threads", values.threads, 0, true, 1) : undefined;
+  const threads = values.threads !== undefined ? num("threads", values.threads, 0, true, 1) : launch.threadsPerRank;
   const backend = createBackend(threads !== undefined ? { threads } : {});
-  const r = await withStopSignals("finetune", (shouldStop) =>
-    runFinetune({ options, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop }));
+  const r = await runRank(launch, "finetune", () => withStopSignals("finetune", (shouldStop) =>
+    runFinetune({ options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
+  if (launch.rank !== 0) return 0;
   console.log(`finetune --task ${task} finished at step ${r.finalStep}/${r.totalSteps}; model in ${r.modelDir}`);
   console.log(JSON.stringify(r.report));
   return 0;

@@ -3,6 +3,7 @@
 // (src/infer/rollout.ts: batched decoding with KV caches over the policy's live weights), injected here because
 // train never imports infer; the reward functions are src/tools/verifiable-rewards.ts. See docs/alignment.md.
 // Leaves out: PPO (a value model), reward models as rewards.
+import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { EngineRolloutGenerator } from "../../infer/rollout.js";
 import { DEFAULT_GRPO, type GrpoSettings } from "../../train/objectives/grpo.js";
@@ -63,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});
   const generator = new EngineRolloutGenerator({ backend, parallel: values["rollout-parallel"] !== undefined ? num("rollout-parallel", 0) : undefined });
-  const r = await withStopSignals("grpo", (shouldStop) => runGrpoTraining({
+  const r = await withStopSignals("grpo", (shouldStop) => runGrpoTraining({ frozenBase: (file) => readFrozenBase(file, backend),
     options, grpo, rewards, generator, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop,
   }));
   const fmt = (h: typeof r.before) => (h ? `${h.meanReward.toFixed(4)} (solved ${(100 * h.solved).toFixed(1)}%)` : "n/a");

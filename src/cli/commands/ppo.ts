@@ -3,6 +3,7 @@
 // never imports infer), a per-token KL penalty to the frozen starting model, the reward model's score (zhiyu rm),
 // GAE, clipped policy and value losses, a value head on the policy. See docs/alignment.md.
 // Leaves out: adaptive KL, PPO-ptx.
+import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { EngineRolloutGenerator } from "../../infer/rollout.js";
 import { DEFAULT_PPO, type PpoSettings } from "../../train/objectives/ppo.js";
@@ -57,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});
   const generator = new EngineRolloutGenerator({ backend });
-  const r = await withStopSignals("ppo", (shouldStop) => runPpoTraining({
+  const r = await withStopSignals("ppo", (shouldStop) => runPpoTraining({ frozenBase: (file) => readFrozenBase(file, backend),
     options, ppo, rewardModel: values["reward-model"]!, generator, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop,
   }));
   const fmt = (h: typeof r.before) => (h ? h.meanReward.toFixed(4) : "n/a");

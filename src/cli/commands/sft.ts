@@ -3,6 +3,7 @@
 // template, loss on assistant tokens only, short examples packed. Running the same command again resumes from
 // the newest checkpoint in --out. See src/train/sft.ts.
 // Leaves out: a config file (the recipe drives SFT in code).
+import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_SFT_OPTIONS, runSft, type SftOptions } from "../../train/sft.js";
 import { UsageError } from "../errors.js";
@@ -14,7 +15,8 @@ import { parseLoraSpec } from "../../models/adapters/lora.js";
 const D = DEFAULT_SFT_OPTIONS;
 const HELP = `usage: zhiyu sft --model DIR --data FILE... --out DIR [options]
 
-  --model DIR           Hugging Face folder to fine-tune (config.json, model.safetensors, tokenizer files)
+  --model DIR           Hugging Face folder to fine-tune (config.json, model.safetensors, tokenizer files), or a
+                        .gguf file as a frozen base for --lora (QLoRA-style: its quantized matrices stay encoded)
   --data FILE           chat data: OpenAI {"messages": [...]} JSONL, Alpaca JSON, ShareGPT JSON (repeatable)
   --text FILE           plain text (documents separated by blank lines) mixed in as fully trained replay rows (repeatable)
   --out DIR             run folder (checkpoints/, metrics.jsonl); an existing run resumes
@@ -83,7 +85,7 @@ export async function run(allArgs: string[]): Promise<number> {
   const backend = createBackend({ threads: threads ?? launch.threadsPerRank });
   // SIGINT/SIGTERM: finish the current step, write a checkpoint, exit (rerun the command to resume).
   const r = await runRank(launch, "sft", () => withStopSignals("sft", (shouldStop) =>
-    runSft({ options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
+    runSft({ frozenBase: (file) => readFrozenBase(file, backend), options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
   if (launch.rank === 0) console.log(`SFT finished at step ${r.finalStep}/${r.totalSteps}` + (r.valLoss !== null ? `, validation loss ${r.valLoss.toFixed(4)}` : "") +
     (r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
   return 0;

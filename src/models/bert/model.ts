@@ -192,6 +192,14 @@ export class BertModel {
     const c = this.config;
     const dh = c.hiddenSize / c.numHeads;
     const one = batch.segments.length === 1;
+    // Rows of one length back to back (an unpadded batch, as MLM pretraining reads): one batched call instead of a
+    // call per sequence — the same arithmetic, without the per-sequence narrow/concat graph.
+    const len = batch.segments[0]!.length;
+    if (!one && batch.segments.every((s, i) => s.length === len && s.start === i * len)) {
+      const shape = [batch.segments.length, len, c.numHeads, dh];
+      const o = attention(reshape(q, shape), reshape(k, shape), reshape(v, shape), { causal: false, scale: 1 / Math.sqrt(dh) });
+      return reshape(o, [batch.segments.length * len, c.hiddenSize]);
+    }
     const outs = batch.segments.map((s) => {
       const pick = (x: Tensor) => reshape(contiguous(one ? x : narrow(x, 0, s.start, s.length)), [1, s.length, c.numHeads, dh]);
       const o = attention(pick(q), pick(k), pick(v), { causal: false, scale: 1 / Math.sqrt(dh) });

@@ -51,8 +51,13 @@ export class ClassifyObjective extends ExampleBatchesBase implements TrainingObj
     return { loss: div(sum(mul(perRow, fromTypedArray(w, [b.rows]))), Math.max(1e-12, w.reduce((a, x) => a + x, 0))), metrics };
   }
 
+  /** What the micro-batch's mean is over: its rows, or with class weights their weights' sum (the weighted mean of
+   *  several micro-batches — data-parallel row slices — is then the whole batch's). */
   weight(b: ClassBatch): number {
-    return b.rows;
+    if (!this.classWeights) return b.rows;
+    let w = 0;
+    for (const t of b.targets) w += this.classWeights[t]!;
+    return w;
   }
 
   validate(model: TrainModel): number | null {

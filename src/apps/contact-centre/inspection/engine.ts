@@ -35,10 +35,12 @@ export class Inspector {
 
   /** `scorer` null = rules only; `baseDir` resolves a facts file named in the rubric. */
   constructor(readonly rubric: RubricConfig, private readonly scorer: EmotionScorer | null, baseDir = ".") {
-    const full = rubricVersion(rubric);
-    this.version = scorer ? full : `${full}+rules`;
     const kb = rubric.items.find((i) => i.type === "kb_contradiction");
-    this.facts = kb ? new FactIndex(loadFacts(kb.facts, baseDir)) : null;
+    const facts = kb ? loadFacts(kb.facts, baseDir) : null;
+    this.facts = facts ? new FactIndex(facts) : null;
+    const full = rubricVersion(rubric, kb && typeof kb.facts === "string" ? facts! : undefined);
+    // The models' fingerprint too: retrained classifiers make the stored verdicts stale like a changed rubric.
+    this.version = !scorer ? `${full}+rules` : scorer.fingerprint ? `${full}+m${scorer.fingerprint}` : full;
   }
 
   /** Whether this inspector judges the item (model items need the scorer). */

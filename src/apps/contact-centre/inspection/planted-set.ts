@@ -3,7 +3,7 @@
 // sample (MIT, English customer service) — by planting one rubric violation into about half of the conversations
 // and leaving the rest clean: a missing greeting, a forbidden phrase, a read-out mobile number, a rude reply, a
 // ticket price contradicting the CrossWOZ attraction database, a slow reply, an unresolved ending. Every clean
-// conversation gets a greeting opener, a thank-you and a closing, replies within 20 s, and (CrossWOZ) sometimes a
+// conversation gets a greeting opener, a settled ending (one of six per language) and a closing, replies within 20 s, and (CrossWOZ) sometimes a
 // correct price statement, so a detector that fires on anything is caught by precision. Each label is the exact
 // span of what was planted. `scorePlanted` gives precision/recall per family and the span agreement.
 // Leaves out: faults in customer turns other than the unresolved ending; more than one fault per conversation.
@@ -39,7 +39,10 @@ export interface PlantedSet {
 
 const OPENER = { zh: "您好，欢迎咨询智语旅行，请问有什么可以帮您？", en: "Hello, thanks for contacting us. How can I help you today?" };
 const BARE_OPENER = { zh: "请说明具体是什么问题。", en: "Please state the issue." };
-const THANKS = { zh: "好的，明白了，谢谢！", en: "Great, that works. Thanks!" };
+// A clean conversation ends with one of these (drawn from a second seeded stream, so the faults stay where they were).
+const THANKS = { zh: ["好的，明白了，谢谢！", "行，那就这样，麻烦您了。", "嗯嗯，已经可以用了，感谢！", "好的，没有其他问题了。", "知道了，辛苦啦。", "那太好了，我这就去办。"],
+  en: ["Great, that works. Thanks!", "Okay, that answers it. Bye!", "Perfect, everything shows up now, thank you.", "No, that's everything. Appreciate it.",
+    "Got it, thanks for your help.", "Nice, I'll do that right away."] };
 const UNRESOLVED = { zh: ["问题还是没有解决，太失望了。", "还是不行啊，根本没解决，气死了！", "算了吧，问了半天也没用，我很不满意。"],
   en: ["This still hasn't fixed my problem, I'm really disappointed.", "Nothing was solved, this is so frustrating and useless!", "Forget it, that did not help at all. I'm very unhappy."] };
 const CLOSING = { zh: "感谢您的咨询，祝您生活愉快，再见！", en: "Thank you for contacting us, have a great day!" };
@@ -99,6 +102,7 @@ export interface PlantOptions {
 
 export function buildPlantedSet(dataRoot: string, o: PlantOptions = {}): PlantedSet {
   const rng = new Rng(o.seed ?? 7);
+  const endings = new Rng((o.seed ?? 7) + 1);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rng.nextFloat() * list.length)];
   const facts = crossWozFacts(dataRoot);
   const forbiddenAll = [...(DEFAULT_RUBRIC.items.find((i) => i.type === "forbidden_phrases")!.phrases!.zh ?? []), ...(DEFAULT_RUBRIC.items.find((i) => i.type === "forbidden_phrases")!.phrases!.en ?? [])];
@@ -118,7 +122,8 @@ export function buildPlantedSet(dataRoot: string, o: PlantOptions = {}): Planted
     if (firstAgent < 0) continue;
     turns.splice(firstAgent, 0, { role: "agent", text: family === "greeting" ? BARE_OPENER[lang] : OPENER[lang] });
     const opener = firstAgent;
-    turns.push({ role: "customer", text: family === "resolution" ? pick(UNRESOLVED[lang]) : THANKS[lang] });
+    const thanks = THANKS[lang][Math.floor(endings.nextFloat() * THANKS[lang].length)];
+    turns.push({ role: "customer", text: family === "resolution" ? pick(UNRESOLVED[lang]) : thanks });
     turns.push({ role: "agent", text: CLOSING[lang] });
     // Agent turns a fault may go into: not the opener, not the closing.
     const body = turns.map((t, i) => i).filter((i) => turns[i].role === "agent" && i !== opener && i !== turns.length - 1);

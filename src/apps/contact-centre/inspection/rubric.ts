@@ -208,8 +208,10 @@ export const DEFAULT_RUBRIC: RubricConfig = {
   ],
 };
 
-/** The rubric's version: its label and a hash of everything that changes a verdict, e.g. "default-1@3fa2c1d09b7e". */
-export function rubricVersion(r: RubricConfig): string {
-  const hash = createHash("sha256").update(JSON.stringify(r.items)).digest("hex").slice(0, 12);
+/** The rubric's version: its label and a hash of everything that changes a verdict — the items and the facts read
+ *  from a kb_contradiction item's CSV file (so a changed file is a new version) — e.g. "default-1@3fa2c1d09b7e". */
+export function rubricVersion(r: RubricConfig, factsFromFile?: readonly KbFact[]): string {
+  const what = factsFromFile ? JSON.stringify({ items: r.items, facts: factsFromFile }) : JSON.stringify(r.items);
+  const hash = createHash("sha256").update(what).digest("hex").slice(0, 12);
   return `${r.version ?? "rubric"}@${hash}`;
 }

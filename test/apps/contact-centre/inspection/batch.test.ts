@@ -1,7 +1,8 @@
 // Batch inspection through the real CLI: 10,000 imported conversations with a progress bar, interrupted with
 // SIGINT part-way and resumed without redoing finished ones (the partial report is fsynced; the final report is
 // renamed into place). In process (1,000 conversations): a re-run with the same rubric keeps every line, a changed
-// transcript is redone alone, and a changed rubric redoes everything under its new version.
+// transcript is redone alone, and a changed rubric redoes everything under its new version. A changed facts CSV
+// (kb_contradiction) is a new rubric version too: the CLI redoes every line and the desk's catch-up every result.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -9,9 +10,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import os from "node:os";
 import path from "node:path";
 import { runBatch } from "../../../../src/apps/contact-centre/inspection/batch.js";
+import { DeskInspector } from "../../../../src/apps/contact-centre/inspection/desk-inspector.js";
 import { Inspector } from "../../../../src/apps/contact-centre/inspection/engine.js";
 import { DEFAULT_RUBRIC, rubricVersion, type RubricConfig } from "../../../../src/apps/contact-centre/inspection/rubric.js";
 import { toTranscript } from "../../../../src/apps/contact-centre/inspection/transcript.js";
+import { loadConfig } from "../../../../src/apps/contact-centre/config.js";
+import { inspectorFor } from "../../../../src/apps/contact-centre/inspection/setup.js";
+import { migrate } from "../../../../src/apps/contact-centre/store/migrations.js";
+import { openDatabase } from "../../../../src/apps/contact-centre/store/sql.js";
+import { ConversationStore } from "../../../../src/apps/contact-centre/store/store.js";
 
 const BIN = path.resolve("bin/zhiyu.mjs");
 
@@ -95,6 +102,60 @@ test("re-inspection is incremental under the same rubric and versioned after a c
     assert.ok(v2.every((r) => r.rubric_version === `${rubricVersion(strict)}+rules`));
     // Every 10th from 3, plus conv-42 with conv-43's turns.
     assert.equal(v2.filter((r) => r.score === 0).length, 101, "the forbidden phrase every 10th conversation");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a changed facts CSV is a new rubric version: the CLI redoes every line, the desk re-inspects every result", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-inspect-facts-"));
+  try {
+    const config = path.join(dir, "qc.yaml");
+    writeFileSync(config, "version: 1\ninspection:\n  version: \"2026-12\"\n  items:\n    - {id: kb, type: kb_contradiction, weight: 10, facts: prices.csv}\n");
+    const facts = path.join(dir, "prices.csv");
+    writeFileSync(facts, "entity,value\n故宫,60\n天坛,15\n");
+    const input = path.join(dir, "t.jsonl");
+    const say = (id: string, text: string) => JSON.stringify({ id, turns: [{ role: "customer", text: "门票多少钱？" }, { role: "agent", text }] });
+    writeFileSync(input, [say("a", "您好，故宫的门票是60元。"), say("b", "您好，天坛的门票是15元。")].join("\n") + "\n");
+    const out = path.join(dir, "report.jsonl");
+    const cli = () => spawnSync(process.execPath, [BIN, "inspect", "--config", config, "--input", input, "--out", out, "--rules-only"], { encoding: "utf8" });
+    const first = cli();
+    assert.equal(first.status, 0, first.stderr);
+    const v1 = lines(out);
+    assert.deepEqual(v1.map((r) => r.score), [100, 100], "both prices agree with the CSV");
+    const same = cli();
+    assert.match(same.stderr, / 0 inspected, 2 unchanged \(kept\)/, "same rubric and facts: nothing redone");
+    // The price of 故宫 changes in the CSV only (the configuration is untouched).
+    writeFileSync(facts, "entity,value\n故宫,80\n天坛,15\n");
+    const second = cli();
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stderr, / 2 inspected, 0 unchanged \(kept\)/, "every line is redone under the new version");
+    const v2 = lines(out) as { id: string; score: number; rubric_version: string; marks: { item: string; reason: string }[] }[];
+    assert.notEqual(v2[0].rubric_version, v1[0].rubric_version);
+    assert.match(v2[0].rubric_version, /^2026-12@[0-9a-f]{12}\+rules$/);
+    assert.deepEqual(v2.map((r) => r.score), [0, 100]);
+    assert.match(v2[0].marks[0].reason, /知识库为80/);
+    // The desk: results stored under the old facts are stale once the file changes.
+    const db = await openDatabase(path.join(dir, "desk.sqlite"));
+    try {
+      await migrate(db);
+      const store = new ConversationStore(db);
+      const { conversation } = await store.createConversation({ channel: "web", language: "zh", state: {} });
+      await store.addMessage(conversation.id, { role: "customer", text: "故宫门票多少钱？" });
+      await store.addMessage(conversation.id, { role: "agent", text: "您好，故宫的门票是80元。" });
+      await store.updateConversation(conversation.id, { status: "closed", closedAt: Date.now() });
+      const before = new DeskInspector(db, inspectorFor(loadConfig(config), { rulesOnly: true }));
+      assert.equal(await before.catchUp(), 1);
+      assert.equal((await before.inspection(conversation.id))!.score, 100);
+      writeFileSync(facts, "entity,value\n故宫,60\n天坛,15\n");
+      const after = new DeskInspector(db, inspectorFor(loadConfig(config), { rulesOnly: true }));
+      assert.notEqual(after.inspector.version, before.inspector.version);
+      assert.equal(await after.catchUp(), 1, "the stale result is redone");
+      assert.equal((await after.inspection(conversation.id))!.score, 0);
+      assert.equal(await after.catchUp(), 0);
+    } finally {
+      await db.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,56 @@
+// A GGUF model read as the frozen base of LoRA training (QLoRA-style): every matrix that only feeds matmuls stays
+// in the file's encoding (q8_0, q4_0, k-quants, f16 …) as a QuantWeight with its rows in Hugging Face order (the
+// llama.cpp converter's Q/K row permutation undone block row by block row, which is exact: a quantization block
+// never spans rows); norms, biases and embedding tables (lookups need f32 rows) are decoded to f32 tensors. With the
+// family's HF config.json, this is what TrainModel.withFrozenBase takes. The base is never written back.
+// Leaves out: repacked layouts (training's quantLinear reads the file's own), MoE expert stacks (refused by the trainer's
+// families today), writing the base.
+import type { Backend } from "../backend/backend.js";
+import { readGguf, getOptionalString } from "../io/gguf.js";
+import type { Weight } from "../models/embed.js";
+import { MODEL_REGISTRY } from "../models/registry.js";
+import { readChecked, type ParamSpec } from "../models/weights.js";
+import { fromTypedArray, untracked, type QuantWeight } from "../tensor/index.js";
+import { hfConfigJson, readParamF32 } from "./export.js";
+import { GgufSource } from "./sources.js";
+
+export interface FrozenBase {
+  /** The model's config as Hugging Face's config.json would hold it. */
+  hfConfig: Record<string, unknown>;
+  /** Parameters by Zhiyu's (HF) names: encoded matrices and f32 tensors. */
+  params: Map<string, Weight>;
+  /** The chat template the file carries, if any. */
+  chatTemplate: string | null;
+}
+
+/** Reads `file` as a frozen LoRA base (see the file header). */
+export function readFrozenBase(file: string, backend: Backend): FrozenBase {
+  const gguf = readGguf(file);
+  const family = MODEL_REGISTRY.ofGgufArchitecture(getOptionalString(gguf, "general.architecture") ?? "(none)", file);
+  const config = family.configFromGguf(gguf);
+  const source = new GgufSource(gguf, (name) => family.ggufName(name));
+  const params = new Map<string, Weight>();
+  untracked(() => {
+    for (const spec of family.paramSpecs(config) as ParamSpec[]) {
+      if (spec.kind === "matrix" && !spec.lookupOnly && spec.role !== "embedding") {
+        const raw = readChecked(source, spec);
+        if (raw.type !== "f32") {
+          const order = family.ggufRowOrder(config, spec, false);
+          const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: order ? permuteRows(raw.data, spec.shape[0], order) : raw.data };
+          params.set(spec.name, q);
+          continue;
+        }
+      }
+      params.set(spec.name, fromTypedArray(readParamF32(source, config, spec, backend, true), spec.shape));
+    }
+  });
+  return { hfConfig: hfConfigJson(config), params, chatTemplate: getOptionalString(gguf, "tokenizer.chat_template") ?? null };
+}
+
+/** Row r of the result is row order[r] of `data` (rows of equal byte length). */
+function permuteRows(data: Uint8Array, rows: number, order: Int32Array): Uint8Array {
+  const bytes = data.length / rows;
+  const out = new Uint8Array(data.length);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(order[r] * bytes, (order[r] + 1) * bytes), r * bytes);
+  return out;
+}
