@@ -169,6 +169,18 @@ async function multitaskStage(ctx: RoutesContext, m: RouteModel) {
   return { ...r };
 }
 
+/** Accuracy without a model on each test sample: always the training split's most frequent label, and chance. */
+function baselines(ctx: RoutesContext): Record<string, { majority: number; chance: number }> {
+  const out: Record<string, { majority: number; chance: number }> = {};
+  for (const s of intentSets(ctx.dataRoot, ctx.config.seed, ctx.config.finetune.evalLimit)) {
+    const counts = new Array<number>(s.labels.length).fill(0);
+    for (const e of s.train) counts[e.label]!++;
+    const top = counts.indexOf(Math.max(...counts));
+    out[s.name] = { majority: s.test.filter((e) => e.label === top).length / s.test.length, chance: 1 / s.labels.length };
+  }
+  return out;
+}
+
 export function routeStages(ctx: RoutesContext): Stage[] {
   const ms = ctx.config.models;
   return [
@@ -179,7 +191,10 @@ export function routeStages(ctx: RoutesContext): Stage[] {
     ...ms.map((m) => ({ name: `eval-${m.name}`, run: () => evaluatePretrained(ctx, m) })),
     ...ms.map((m) => ({ name: `finetune-${m.name}`, run: () => finetune(ctx, m) })),
     ...ms.map((m) => ({ name: `multitask-${m.name}`, run: () => multitaskStage(ctx, m) })),
-    { name: "report", always: true, run: async () => writeReport(ctx.work, ctx.config, modelTable(ctx.config, loadShared(ctx).tok.vocabSize, loadShared(ctx).ids)) },
+    { name: "report", always: true, run: async () => {
+      const { tok, ids } = loadShared(ctx);
+      return writeReport(ctx.work, ctx.config, modelTable(ctx.config, tok.vocabSize, ids), baselines(ctx));
+    } },
   ];
 }
 
