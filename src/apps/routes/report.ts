@@ -89,7 +89,7 @@ const SETS = ["smp2017", "banking77"], REPLY_SETS = ["lccc-toy", "crosswoz"];
 
 /** results.json, results.md and plots/*.svg from the finished stages (missing stages show as n/a). */
 export function writeReport(work: string, config: RoutesConfig, models: Row[],
-  baselines: Record<string, { majority: number; chance: number }>): Record<string, unknown> {
+  baselines: Record<string, { majority: number; chance: number }>, unigramBits: Record<string, number>): Record<string, unknown> {
   const results = models.map((m) => {
     const pre = readDone(work, `pretrain-${m.name}`) as { objective?: string } | null;
     const ev = readDone(work, `eval-${m.name}`) as { zeroShot?: Record<string, number>; replyBitsPerByte?: Record<string, number> | null } | null;
@@ -100,7 +100,7 @@ export function writeReport(work: string, config: RoutesConfig, models: Row[],
       zeroShot: ev?.zeroShot ?? null, replyBitsPerByte: ev ? ev.replyBitsPerByte ?? "not applicable" : null,
       finetuneAccuracy: ft?.accuracy ?? null, multitaskAccuracy: mt?.accuracy ?? null, multitaskReplyBitsPerByte: mt ? mt.bitsPerByte ?? "not applicable" : null };
   });
-  writeFileSync(path.join(work, "results.json"), JSON.stringify({ recipe: config, baselines, results }, null, 2) + "\n");
+  writeFileSync(path.join(work, "results.json"), JSON.stringify({ recipe: config, baselines, unigramReplyBitsPerByte: unigramBits, results }, null, 2) + "\n");
   const get = (v: unknown, k: string): number | null => (v && typeof v === "object" && typeof (v as Record<string, unknown>)[k] === "number" ? (v as Record<string, number>)[k]! : null);
   const md: string[] = [
     "| model | route | arms | parameters | non-embedding | FLOPs / token | training FLOPs | tokens | objective | final loss (mean of last 10 steps) |",
@@ -120,7 +120,9 @@ export function writeReport(work: string, config: RoutesConfig, models: Row[],
   md.push(`| *majority class of the training split* | ${b("smp2017", "majority")} | ${b("banking77", "majority")} | ${b("smp2017", "majority")} | ` +
     `${b("banking77", "majority")} | ${b("smp2017", "majority")} | ${b("banking77", "majority")} | | | | |`,
     `| *chance (1 / labels)* | ${b("smp2017", "chance")} | ${b("banking77", "chance")} | ${b("smp2017", "chance")} | ${b("banking77", "chance")} | ` +
-    `${b("smp2017", "chance")} | ${b("banking77", "chance")} | | | | |`);
+    `${b("smp2017", "chance")} | ${b("banking77", "chance")} | | | | |`,
+    `| *unigram token frequencies of the pretraining text* | | | | | | | ${fmt(unigramBits["lccc-toy"])} | ${fmt(unigramBits.crosswoz)} | ` +
+    `${fmt(unigramBits["lccc-toy"])} | ${fmt(unigramBits.crosswoz)} |`);
   writeFileSync(path.join(work, "results.md"), md.join("\n") + "\n");
   const plots = path.join(work, "plots");
   mkdirSync(plots, { recursive: true });
