@@ -23,7 +23,7 @@ function fmt(v: number | null | undefined, digits = 3): string {
 
 /** A line chart: one series per model (x: steps, y: training loss). */
 export function lineSvg(title: string, series: { name: string; points: [number, number][] }[], xLabel: string, yLabel: string): string {
-  const W = 720, H = 360, L = 60, R = 150, T = 30, B = 45;
+  const W = 800, H = 360, L = 60, R = 230, T = 30, B = 45;
   const xs = series.flatMap((s) => s.points.map((p) => p[0])), ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   const px = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R), py = (y: number) => H - B - ((y - y0) / (y1 - y0 || 1)) * (H - T - B);
@@ -43,7 +43,7 @@ export function lineSvg(title: string, series: { name: string; points: [number, 
 
 /** Grouped bars: one group per category, one bar per model (null values are left out and marked n/a). */
 export function barsSvg(title: string, categories: string[], series: { name: string; values: (number | null)[] }[], yLabel: string): string {
-  const W = 720, H = 340, L = 60, R = 150, T = 30, B = 45;
+  const W = 800, H = 340, L = 60, R = 230, T = 30, B = 45;
   const max = Math.max(1e-9, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null)));
   const ticks = niceTicks(0, max);
   const top = ticks[ticks.length - 1]! >= max ? ticks[ticks.length - 1]! : max;
