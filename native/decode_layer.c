@@ -6,6 +6,7 @@
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
  * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
+ * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
@@ -16,9 +17,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#pragma GCC optimize("fp-contract=off")
 
 static int matvecs(const zy_decode_matrix *w, const float *x, float *out, int64_t m) {
   return zy_quant_matmul(w->data, w->type, w->rows, w->cols, x, out, m);
+}
+
+static zy_qmm_job job(const zy_decode_matrix *w, const float *x, float *out, int64_t m) {
+  return (zy_qmm_job){w->data, w->type, w->rows, w->cols, x, out, m};
 }
 
 /* Per sequence: biases, RoPE at its position and the cache write (what attendCached does in the tensor layer
@@ -27,7 +33,7 @@ typedef struct {
   const zy_decode_layer *L;
   const float *qs, *ks, *vs;
   int64_t q_stride, kv_stride;
-  float *q, *k;
+  float *q, *k, *head_rstd; /* head_rstd: [m, n_head] scratch for the per-head norms */
   int failed;
 } prepare_ctx;
 
@@ -42,6 +48,10 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
     /* The TS path adds the biases to the q/k/v slices before RoPE (q + b, elementwise). */
     for (int64_t j = 0; j < qd; j++) qi[j] = L->bq ? qrow[j] + L->bq[j] : qrow[j];
     for (int64_t j = 0; j < kd; j++) ki[j] = L->bk ? krow[j] + L->bk[j] : krow[j];
+    /* Qwen3: each head's q and k RMS-normalised (the tensor path's headNorm: rows of head_dim values) before RoPE. */
+    float *rs = c->head_rstd + i * L->n_head;
+    if (L->q_norm) zy_op_rmsnorm_serial(qi, L->q_norm, qi, rs, L->n_head, hd, L->eps);
+    if (L->k_norm) zy_op_rmsnorm_serial(ki, L->k_norm, ki, rs, L->n_kv, hd, L->eps);
     const int64_t pos = L->pos[i];
     if (L->rot_dim > 0 &&
         (zy_op_rope(qi, 1, 1, L->n_head, hd, L->rot_dim, pos, L->freqs, L->rope_interleaved, 0) != 0 ||
@@ -61,17 +71,80 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
   }
 }
 
+/* The MoE MLP (zy_decode_moe) of h [m, D] into o [m, D]. Returns 0, -1 (out of memory) or -2 (route failed). */
+static int moe_mlp(const zy_decode_layer *L, const float *h, float *o) {
+  const zy_decode_moe *M = L->moe;
+  const int64_t m = L->m, D = L->hidden, E = M->n_experts, K = M->top_k, F = M->ffn;
+  /* scratch: logits [m, E], weights [m, K], then per routed row (m·K of them, grouped by expert) xe [D], g/u/act [F]
+   * and y [D]; then experts [m, K] and rows [m·K] (int32), first and count [E] (int64) */
+  const int64_t R = m * K;
+  const size_t floats = (size_t)(m * E + R + R * D + 3 * R * F + R * D + 1) & ~(size_t)1; /* even: int64s follow */
+  float *buf = malloc(floats * sizeof(float) + (size_t)(2 * R) * sizeof(int32_t) + (size_t)(2 * E) * sizeof(int64_t));
+  if (!buf) return -1;
+  float *logits = buf, *wts = logits + m * E, *xe = wts + R, *g = xe + R * D, *u = g + R * F, *act = u + R * F;
+  float *y = act + R * F;
+  int32_t *experts = (int32_t *)(void *)(buf + floats), *rows = experts + R;
+  int64_t *first = (int64_t *)(void *)(rows + R), *count = first + E;
+  int rc = matvecs(&M->router, h, logits, m);
+  if (rc == 0 && M->route(M->route_ctx, logits, m, experts, wts) != 0) rc = -2;
+  memset(o, 0, (size_t)(m * D) * sizeof(float));
+  if (rc != 0) goto out;
+  /* Each routed expert's rows (token t's j-th choice as t·K + j), token order within an expert; then every routed
+   * expert's gate and up products in one dispatch, SwiGLU, and every down product in another. */
+  int64_t at = 0, n_routed = 0;
+  for (int64_t e = 0; e < E; e++) {
+    first[e] = at;
+    for (int64_t t = 0; t < m; t++)
+      for (int64_t j = 0; j < K; j++)
+        if (experts[t * K + j] == e) rows[at++] = (int32_t)(t * K + j);
+    count[e] = at - first[e];
+    if (count[e] > 0) n_routed++;
+  }
+  for (int64_t i = 0; i < at; i++) memcpy(xe + i * D, h + (rows[i] / K) * D, (size_t)D * sizeof(float));
+  zy_qmm_job *jobs = malloc((size_t)(2 * n_routed) * sizeof(zy_qmm_job));
+  if (!jobs) { rc = -1; goto out; }
+  int nj = 0;
+  for (int64_t e = 0; e < E; e++)
+    if (count[e] > 0) {
+      jobs[nj++] = job(&M->gate[e], xe + first[e] * D, g + first[e] * F, count[e]);
+      jobs[nj++] = job(&M->up[e], xe + first[e] * D, u + first[e] * F, count[e]);
+    }
+  if ((rc = zy_quant_matmul_multi(jobs, nj)) == 0) {
+    zy_op_swiglu(g, u, act, at * F);
+    nj = 0;
+    for (int64_t e = 0; e < E; e++)
+      if (count[e] > 0) jobs[nj++] = job(&M->down[e], act + first[e] * F, y + first[e] * D, count[e]);
+    rc = zy_quant_matmul_multi(jobs, nj);
+  }
+  free(jobs);
+  /* In ascending expert order: f32 product, then f32 sum (no fused multiply-add: the reference rounds the product
+   * first). */
+  for (int64_t i = 0; i < at && rc == 0; i++) {
+    float *out = o + (rows[i] / K) * D;
+    const float wt = wts[rows[i]], *yi = y + i * D;
+    for (int64_t j = 0; j < D; j++) {
+      const float p = wt * yi[j];
+      out[j] = out[j] + p;
+    }
+  }
+out:
+  free(buf);
+  return rc;
+}
+
 int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   const int64_t m = L->m, D = L->hidden, hd = L->head_dim;
   const int64_t qd = L->n_head * hd, kd = L->n_kv * hd, F = L->ffn, qkv_w = qd + 2 * kd;
   /* scratch: h [m, D], qkv [m, qkv_w], q [m, qd], k [m, kd], att [m, qd], lse [m, n_head], o [m, D],
-   * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m]; then n_keys [m] (int64) */
-  const size_t floats = (size_t)(m * D + m * qkv_w + m * qd + m * kd + m * qd + m * L->n_head + m * D + m * 2 * F + 3 * m * F + m);
+   * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m], head_rstd [m, n_head]; then n_keys [m] (int64) */
+  const size_t floats = (size_t)(m * D + m * qkv_w + m * qd + m * kd + m * qd + m * L->n_head + m * D + m * 2 * F + 3 * m * F + m +
+                                 m * L->n_head);
   float *buf = malloc(floats * sizeof(float) + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
   float *h = buf, *qkv = h + m * D, *q = qkv + m * qkv_w, *k = q + m * qd, *att = k + m * kd, *lse = att + m * qd;
   int64_t *n_keys = (int64_t *)(void *)(buf + floats);
   float *o = lse + m * L->n_head, *gu = o + m * D, *g = gu + m * 2 * F, *u = g + m * F, *act = u + m * F, *rstd = act + m * F;
+  float *head_rstd = rstd + m;
   int rc = 0;
 
   zy_op_rmsnorm(x, L->attn_norm, h, rstd, m, D, L->eps);
@@ -84,10 +157,11 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
     qs = qkv, ks = qkv + qd, vs = qkv + qd + kd, q_stride = kv_stride = qkv_w;
   } else {
     float *qb = qkv, *kb = qb + m * qd, *vb = kb + m * kd;
-    if ((rc = matvecs(&L->q, h, qb, m)) != 0 || (rc = matvecs(&L->k, h, kb, m)) != 0 || (rc = matvecs(&L->v, h, vb, m)) != 0) goto done;
+    const zy_qmm_job qkv_jobs[3] = {job(&L->q, h, qb, m), job(&L->k, h, kb, m), job(&L->v, h, vb, m)};
+    if ((rc = zy_quant_matmul_multi(qkv_jobs, 3)) != 0) goto done;
     qs = qb, ks = kb, vs = vb, q_stride = qd, kv_stride = kd;
   }
-  prepare_ctx pc = {L, qs, ks, vs, q_stride, kv_stride, q, k, 0};
+  prepare_ctx pc = {L, qs, ks, vs, q_stride, kv_stride, q, k, head_rstd, 0};
   /* Sequences in parallel when there are several (one alone stays on this thread). */
   if (m > 1) zy_parallel_for(m, 1, prepare_task, &pc);
   else prepare_task(&pc, 0, m, 0);
@@ -100,17 +174,22 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   for (int64_t j = 0; j < m * D; j++) x[j] = x[j] + o[j];
 
   zy_op_rmsnorm(x, L->ffn_norm, h, rstd, m, D, L->eps);
-  if (L->gate_up.data) {
+  if (L->moe) {
+    if ((rc = moe_mlp(L, h, o)) != 0) goto done;
+  } else if (L->gate_up.data) {
     if ((rc = matvecs(&L->gate_up, h, gu, m)) != 0) goto done;
     for (int64_t i = 0; i < m; i++) {
       memcpy(g + i * F, gu + i * 2 * F, (size_t)F * sizeof(float));
       memcpy(u + i * F, gu + i * 2 * F + F, (size_t)F * sizeof(float));
     }
-  } else if ((rc = matvecs(&L->gate, h, g, m)) != 0 || (rc = matvecs(&L->up, h, u, m)) != 0) {
-    goto done;
+  } else {
+    const zy_qmm_job gu_jobs[2] = {job(&L->gate, h, g, m), job(&L->up, h, u, m)};
+    if ((rc = zy_quant_matmul_multi(gu_jobs, 2)) != 0) goto done;
   }
-  zy_op_swiglu(g, u, act, m * F);
-  if ((rc = matvecs(&L->down, act, o, m)) != 0) goto done;
+  if (!L->moe) {
+    zy_op_swiglu(g, u, act, m * F);
+    if ((rc = matvecs(&L->down, act, o, m)) != 0) goto done;
+  }
   for (int64_t j = 0; j < m * D; j++) x[j] = x[j] + o[j];
 done:
   free(buf);

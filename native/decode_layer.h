@@ -15,6 +15,19 @@ typedef struct {
   int64_t rows, cols;
 } zy_decode_matrix;
 
+/* A sparse mixture-of-experts MLP in place of gate/up/down (src/models/moe.ts, grouped by expert): the router
+ * [n_experts, hidden] scores each token, route() picks its top_k experts and their weights (the caller's routing,
+ * so softmax and top-k are exactly its own), and each routed expert runs once over its tokens, in ascending expert
+ * order: out[t] += weight · down(silu(gate·h) ⊙ up·h). */
+typedef struct {
+  int64_t n_experts, top_k, ffn; /* ffn: each expert's intermediate size */
+  zy_decode_matrix router;
+  const zy_decode_matrix *gate, *up, *down; /* n_experts each: [ffn, hidden], [ffn, hidden], [hidden, ffn] */
+  /* logits [m, n_experts] → experts [m, top_k] (distinct, < n_experts) and weights [m, top_k]; 0, or -1 (failed). */
+  int (*route)(void *ctx, const float *logits, int64_t m, int32_t *experts, float *weights);
+  void *route_ctx;
+} zy_decode_moe;
+
 typedef struct {
   int64_t m, hidden, n_head, n_kv, head_dim, ffn, rot_dim;
   float eps, attn_scale;
@@ -22,6 +35,8 @@ typedef struct {
   const float *freqs;                       /* rot_dim / 2 frequencies (rot_dim 0: no RoPE) */
   const float *attn_norm, *ffn_norm;        /* [hidden] */
   const float *bq, *bk, *bv;                /* Qwen2 biases or NULL */
+  const float *q_norm, *k_norm;             /* [head_dim]: RMSNorm of each q / k head after the biases (Qwen3), or NULL */
+  const zy_decode_moe *moe;                 /* non-NULL: the MLP is this MoE (gate_up, gate, up, down unused) */
   /* Either qkv [qd + 2·kd, hidden] (fused; q, k, v data NULL) or q [qd, hidden], k and v [kd, hidden] (qkv data NULL);
    * likewise gate_up [2·ffn, hidden] or gate and up [ffn, hidden]. o [hidden, qd], down [hidden, ffn]. */
   zy_decode_matrix qkv, q, k, v, o, gate_up, gate, up, down;
@@ -30,7 +45,7 @@ typedef struct {
   const int64_t *cache_capacity, *pos;      /* per sequence: capacity, and the position of its new token */
 } zy_decode_layer;
 
-/* x [m, hidden] in place. Returns 0, or -1 when out of memory. */
+/* x [m, hidden] in place. Returns 0, -1 when out of memory, or -2 when route() failed. */
 int zy_decoder_layer_decode(const zy_decode_layer *layer, float *x);
 
 #ifdef __cplusplus

@@ -1,7 +1,9 @@
 // Node-API glue for native/decode_layer.c:
 //   decoderLayerDecode(x: Float32Array, spec: object): the "decoder-layer-decode" fused op (src/backend/backend.ts)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
-//         bq, bk, bv (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down
+//         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
+//         moe: { numExperts, topK, expertFfn, router, gate, up, down (arrays of numExperts matrices), route } where
+//         route(logits: Float32Array [m, numExperts], m) returns { experts: Int32Array, weights: Float32Array } [m, topK]
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
 //         kCaches, vCaches (arrays of Float32Array, or all of Uint16Array: an f16 cache), capacities, positions
 //         (arrays of numbers) }
@@ -10,10 +12,52 @@
 #include "zy_args.h"
 #include "decode_layer.h"
 #include "quant.h"
+#include <cstring>
 #include <string>
 #include <vector>
 
 namespace {
+
+// moe.route: the caller's routing, called back on this thread with the router logits; its answer is checked.
+struct Router {
+  Napi::Env env;
+  Napi::Function fn;
+  int64_t experts, top_k;
+  std::string error;  // set when the answer is malformed (no exception pending then)
+};
+
+int callRoute(void *ctx, const float *logits, int64_t m, int32_t *experts, float *weights) {
+  Router *r = static_cast<Router *>(ctx);
+  Napi::Float32Array in = Napi::Float32Array::New(r->env, static_cast<size_t>(m * r->experts));
+  std::memcpy(in.Data(), logits, static_cast<size_t>(m * r->experts) * sizeof(float));
+  Napi::Value out = r->fn.Call({in, Napi::Number::New(r->env, static_cast<double>(m))});
+  if (r->env.IsExceptionPending()) return -1;
+  const size_t need = static_cast<size_t>(m * r->top_k);
+  size_t ne = 0, nw = 0;
+  if (!out.IsObject() || !zy::isTyped(out.As<Napi::Object>().Get("experts"), napi_int32_array) ||
+      !zy::isTyped(out.As<Napi::Object>().Get("weights"), napi_float32_array)) {
+    r->error = "moe.route must return { experts: Int32Array, weights: Float32Array }";
+    return -1;
+  }
+  const int32_t *e = zy::typedPtr<int32_t>(out.As<Napi::Object>().Get("experts"), &ne);
+  const float *w = zy::typedPtr<float>(out.As<Napi::Object>().Get("weights"), &nw);
+  if (ne != need || nw != need) {
+    r->error = "moe.route returned " + std::to_string(ne) + " experts and " + std::to_string(nw) + " weights, needs " +
+               std::to_string(need) + " of each (m × topK)";
+    return -1;
+  }
+  for (size_t i = 0; i < need; i++) {
+    for (size_t j = i - i % r->top_k; j < i; j++)
+      if (e[j] == e[i]) { r->error = "moe.route chose expert " + std::to_string(e[i]) + " twice for one token"; return -1; }
+    if (e[i] < 0 || e[i] >= r->experts) {
+      r->error = "moe.route returned expert " + std::to_string(e[i]) + ", outside 0.." + std::to_string(r->experts - 1);
+      return -1;
+    }
+  }
+  std::memcpy(experts, e, need * sizeof(int32_t));
+  std::memcpy(weights, w, need * sizeof(float));
+  return 0;
+}
 
 // The spec object's fields, read through the call's zy::Args (named by their key).
 struct Spec {
@@ -30,10 +74,10 @@ struct Spec {
     Napi::Value v = o.Get(key);
     return !(v.IsNull() || v.IsUndefined());
   }
-  zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) {
+  zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) { return matrixAt(o.Get(key), key, rows, cols); }
+  zy_decode_matrix matrixAt(Napi::Value v, const std::string &key, int64_t rows, int64_t cols) {
     zy_decode_matrix w{nullptr, -1, rows, cols};
     if (!ok()) return w;
-    Napi::Value v = o.Get(key);
     if (!v.IsObject()) { fail(std::string(key) + " must be { data, type, rows, cols }"); return w; }
     Napi::Object m = v.As<Napi::Object>();
     Napi::Value t = m.Get("type");
@@ -80,6 +124,8 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
   L.bq = s.f32("bq", qd, true);
   L.bk = s.f32("bk", kd, true);
   L.bv = s.f32("bv", kd, true);
+  L.q_norm = s.f32("qNorm", L.head_dim, true);
+  L.k_norm = s.f32("kNorm", L.head_dim, true);
   if (s.present("qkv")) {
     L.qkv = s.matrix("qkv", qd + 2 * kd, L.hidden);
   } else {
@@ -88,13 +134,50 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
     L.v = s.matrix("v", kd, L.hidden);
   }
   L.o = s.matrix("o", L.hidden, qd);
-  if (s.present("gateUp")) {
-    L.gate_up = s.matrix("gateUp", 2 * L.ffn, L.hidden);
+  zy_decode_moe moe{};
+  std::vector<zy_decode_matrix> experts;
+  Router router{env, Napi::Function(), 0, 0, ""};
+  if (s.present("moe")) {
+    Napi::Value mv = s.o.Get("moe");
+    if (!mv.IsObject()) { s.fail("moe must be an object"); return env.Undefined(); }
+    Spec ms{a, mv.As<Napi::Object>()};
+    moe.n_experts = ms.count("numExperts"), moe.top_k = ms.count("topK"), moe.ffn = ms.count("expertFfn");
+    if (!s.ok()) return env.Undefined();
+    if (moe.n_experts < 1 || moe.top_k < 1 || moe.top_k > moe.n_experts || moe.ffn < 1) {
+      s.fail("moe: numExperts, topK and expertFfn must be ≥ 1 and topK ≤ numExperts");
+      return env.Undefined();
+    }
+    moe.router = ms.matrix("router", moe.n_experts, L.hidden);
+    experts.resize(static_cast<size_t>(3 * moe.n_experts));
+    const char *names[3] = {"gate", "up", "down"};
+    for (int which = 0; which < 3 && s.ok(); which++) {
+      Napi::Value list = ms.o.Get(names[which]);
+      if (!list.IsArray() || list.As<Napi::Array>().Length() != static_cast<uint32_t>(moe.n_experts)) {
+        s.fail(std::string("moe.") + names[which] + " must be an array of numExperts = " + std::to_string(moe.n_experts) + " matrices");
+        break;
+      }
+      for (uint32_t e = 0; e < moe.n_experts && s.ok(); e++) {
+        const std::string key = std::string("moe.") + names[which] + "[" + std::to_string(e) + "]";
+        experts[which * moe.n_experts + e] = which == 2 ? s.matrixAt(list.As<Napi::Array>().Get(e), key, L.hidden, moe.ffn)
+                                                        : s.matrixAt(list.As<Napi::Array>().Get(e), key, moe.ffn, L.hidden);
+      }
+    }
+    Napi::Value fn = ms.o.Get("route");
+    if (s.ok() && !fn.IsFunction()) s.fail("moe.route must be a function (logits, m) => { experts, weights }");
+    if (!s.ok()) return env.Undefined();
+    moe.gate = experts.data(), moe.up = moe.gate + moe.n_experts, moe.down = moe.up + moe.n_experts;
+    router = Router{env, fn.As<Napi::Function>(), moe.n_experts, moe.top_k, ""};
+    moe.route = callRoute, moe.route_ctx = &router;
+    L.moe = &moe;
   } else {
-    L.gate = s.matrix("gate", L.ffn, L.hidden);
-    L.up = s.matrix("up", L.ffn, L.hidden);
+    if (s.present("gateUp")) {
+      L.gate_up = s.matrix("gateUp", 2 * L.ffn, L.hidden);
+    } else {
+      L.gate = s.matrix("gate", L.ffn, L.hidden);
+      L.up = s.matrix("up", L.ffn, L.hidden);
+    }
+    L.down = s.matrix("down", L.hidden, L.ffn);
   }
-  L.down = s.matrix("down", L.hidden, L.ffn);
   if (!s.ok()) return env.Undefined();
   Napi::Value kc = s.o.Get("kCaches"), vc = s.o.Get("vCaches"), caps = s.o.Get("capacities"), pos = s.o.Get("positions");
   if (!kc.IsArray() || !vc.IsArray() || !caps.IsArray() || !pos.IsArray()) {
@@ -131,7 +214,9 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
   L.v_cache = vp.data();
   L.cache_capacity = cap.data();
   L.pos = at.data();
-  if (zy_decoder_layer_decode(&L, x) != 0) a.fail("out of memory");
+  const int rc = zy_decoder_layer_decode(&L, x);
+  if (rc == -2 && !env.IsExceptionPending()) a.fail(router.error);  // a throw inside route() propagates as it is
+  else if (rc == -1) a.fail("out of memory");
   return env.Undefined();
 }
 

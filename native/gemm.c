@@ -382,3 +382,9 @@ void zy_sgemm_round_bf16(int64_t batch, int64_t m, int64_t n, int64_t k, int tra
                          float beta) {
   gemm_any(1, batch, m, n, k, transA, transB, A, strideA, B, strideB, C, strideC, alpha, beta, 0, 1);
 }
+void zy_sgemm_linear_rows_st(int64_t m, int64_t k, const float *x, const float *w, int64_t j0, int64_t j1, float *y,
+                             int64_t ldy) {
+  if (j1 <= j0) return;
+  zy_gemm_operand a = view_a(x, 0, 0, 0, m, k, 0), b = view_b(w, 0, 0, 0, j1 - j0, k, 1);
+  gemm_one(m, j1 - j0, k, a, offset(b, 0, j0), y + j0, ldy, 1.0f, 0.0f, 0);
+}

@@ -36,6 +36,13 @@ void zy_sgemm_round_bf16(int64_t batch, int64_t m, int64_t n, int64_t k, int tra
 void zy_sgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                  int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha, float beta);
 
+/* Rows j0 .. j1 of a linear layer on the calling thread: y[i, j] = Σ_p x[i, p]·w[j, p] for j in [j0, j1), x [m, k]
+ * contiguous, w [n, k] (the nn.Linear layout), y rows ldy apart. Each element is the same sum, in the same order,
+ * as zy_sgemm(1, m, n, k, 0, 1, x, 0, w, 0, y, 0, 1, 0) gives it, so a fused kernel can split a product over its
+ * own pool tasks and keep the tensor path's bits. */
+void zy_sgemm_linear_rows_st(int64_t m, int64_t k, const float *x, const float *w, int64_t j0, int64_t j1, float *y,
+                             int64_t ldy);
+
 /* The specification: a plain triple loop, f32 accumulation in k order. Slow; for tests and as documentation. */
 void zy_sgemm_naive(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                     int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,

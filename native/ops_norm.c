@@ -112,6 +112,13 @@ void zy_op_rmsnorm(const float *x, const float *w, float *y, float *rstd, int64_
   forward(&c);
 }
 
+/* The same rows on the calling thread only (for use inside pool tasks): each row's result is the one above. */
+void zy_op_rmsnorm_serial(const float *x, const float *w, float *y, float *rstd, int64_t rows, int64_t cols, float eps) {
+  norm_ctx c = {.x = x, .w = w, .y = y, .rstd = rstd, .rows = rows, .cols = cols, .eps = eps,
+                .isa = zy_isa_level(), .rms = 1};
+  norm_task(&c, 0, rows, 0);
+}
+
 int zy_op_layernorm_bw(const float *x, const float *w, const float *mean, const float *rstd, const float *dy,
                        float *dx, float *dw, float *db, int64_t rows, int64_t cols) {
   norm_ctx c = {.x = x, .w = w, .mean = mean, .rstd_in = rstd, .dy = dy, .dx = dx, .rows = rows, .cols = cols,

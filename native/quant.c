@@ -600,15 +600,27 @@ static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_inde
 #define LATE_STRIKES 3
 #define SERIAL_PROBE 64
 
+/* One chunk of weight rows of one product (several products can share a dispatch: zy_quant_matmul_multi). */
 typedef struct {
-  const matmul_ctx *c;
-  int panel;
-  int64_t chunk_rows, nchunks;
+  int job;
+  int64_t begin, end;
+} row_chunk;
+
+typedef struct {
+  const matmul_ctx *c; /* per job */
+  const int *panel;    /* per job */
+  const row_chunk *chunks;
+  int64_t nchunks;
   _Atomic int64_t next;
   _Atomic int64_t by_workers; /* chunks the workers took */
 } dynamic_ctx;
 
 static int late_strikes = 0, serial_left = 0;
+
+static void run_chunk(const dynamic_ctx *d, const row_chunk *k, int thread_index) {
+  if (d->panel[k->job]) float_gemm_task((void *)&d->c[k->job], k->begin, k->end, thread_index);
+  else matmul_task((void *)&d->c[k->job], k->begin, k->end, thread_index);
+}
 
 static void dynamic_task(void *p, int64_t begin, int64_t end, int thread_index) {
   (void)begin;
@@ -617,25 +629,32 @@ static void dynamic_task(void *p, int64_t begin, int64_t end, int thread_index) 
   for (;;) {
     const int64_t k = atomic_fetch_add_explicit(&d->next, 1, memory_order_relaxed);
     if (k >= d->nchunks) break;
-    const int64_t b = k * d->chunk_rows, e = b + d->chunk_rows < d->c->rows ? b + d->chunk_rows : d->c->rows;
-    if (d->panel) float_gemm_task((void *)d->c, b, e, thread_index);
-    else matmul_task((void *)d->c, b, e, thread_index);
+    run_chunk(d, &d->chunks[k], thread_index);
     if (thread_index != 0) atomic_fetch_add_explicit(&d->by_workers, 1, memory_order_relaxed);
   }
 }
 
-static void run_threaded(const matmul_ctx *c, int panel) {
-  const int threads = zy_threads();
-  if (threads <= 1 || serial_left > 0) {
-    if (serial_left > 0) serial_left--;
-    if (panel) float_gemm_task((void *)c, 0, c->rows, 0);
-    else matmul_task((void *)c, 0, c->rows, 0);
-    return;
-  }
+/* Rows of job j in chunks of about rows / (threads · CHUNKS_PER_THREAD), whole grains (r16 groups, tiles, panels). */
+static int64_t chunk_rows(const matmul_ctx *c, int panel, int threads) {
   const int64_t grain = panel ? PANEL_ROWS : zy_qtype_is_r16(c->type) ? 16 : 4;
   int64_t chunk = (c->rows + (int64_t)threads * CHUNKS_PER_THREAD - 1) / ((int64_t)threads * CHUNKS_PER_THREAD);
-  chunk = (chunk + grain - 1) / grain * grain;
-  dynamic_ctx d = {c, panel, chunk, (c->rows + chunk - 1) / chunk, 0, 0};
+  return (chunk + grain - 1) / grain * grain;
+}
+
+/* The products' chunks over the pool in one dispatch (serial while workers keep arriving too late). */
+static void run_threaded(const matmul_ctx *c, const int *panel, int njobs, row_chunk *chunks) {
+  const int threads = zy_threads();
+  int64_t n = 0;
+  for (int j = 0; j < njobs; j++) {
+    const int64_t step = threads <= 1 || serial_left > 0 ? c[j].rows : chunk_rows(&c[j], panel[j], threads);
+    for (int64_t b = 0; b < c[j].rows; b += step) chunks[n++] = (row_chunk){j, b, b + step < c[j].rows ? b + step : c[j].rows};
+  }
+  dynamic_ctx d = {c, panel, chunks, n, 0, 0};
+  if (threads <= 1 || serial_left > 0) {
+    if (serial_left > 0) serial_left--;
+    for (int64_t k = 0; k < n; k++) run_chunk(&d, &chunks[k], 0);
+    return;
+  }
   zy_parallel_run(dynamic_task, &d);
   if (atomic_load(&d.by_workers) == 0 && d.nchunks > 1) {
     if (++late_strikes >= LATE_STRIKES) {
@@ -661,39 +680,45 @@ const char *zy_quant_impl(void) {
   return "portable";
 }
 
-int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m) {
-  if (rows == 0 || m == 0) return 0;
-  if (zy_qtype_is_r16(type) && rows % 16 != 0) return -3;
+/* Scratch bytes for the activations of a product with this type, cols and m. */
+static size_t act_bytes(int type, int64_t cols, int64_t m) {
   const act_format fmt = act_format_of(type);
   const int64_t bs = fmt == ACT_Q8_K ? 256 : 32, nb = fmt <= ACT_BF16 ? 0 : cols / bs;
   size_t need = 0;
   if (fmt == ACT_F16 || fmt == ACT_BF16) need = (size_t)(m * cols * 4 + 64);
   else if (fmt != ACT_EXACT) need = (size_t)(m * cols + 64) + 3 * (size_t)(m * nb * 4 + 64) + (size_t)(m * nb * 32 + 64);
   const int64_t npairs = (nb + 1) / 2;
+  if (zy_cpu()->avx512_vnni && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type)) need += 2 * (size_t)(m * npairs * 64 + 64);
+  return need;
+}
+
+/* x [m, cols] in the form a product with this type reads (quantized blocks, rounded floats, or x itself), in the
+ * scratch from byte *at on. */
+static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact *out, size_t *at) {
+  const act_format fmt = act_format_of(type);
+  const int64_t bs = fmt == ACT_Q8_K ? 256 : 32, nb = fmt <= ACT_BF16 ? 0 : cols / bs;
+  const int64_t npairs = (nb + 1) / 2;
   const int use512 = zy_cpu()->avx512_vnni;
   const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type);
-  if (pairs) need += 2 * (size_t)(m * npairs * 64 + 64);
-  if (need > 0 && !zy_grow(&scratch, &scratch_size, need)) return -1;
   zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-  size_t at = 0;
   if (fmt == ACT_EXACT) {
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
-    act.xf = (float *)scratch_take(&at, (size_t)(m * cols * 4));
+    act.xf = (float *)scratch_take(at, (size_t)(m * cols * 4));
     if (fmt == ACT_F16 && zy_cpu()->avx2_fma) f16_round_row(x, act.xf, m * cols);
     else
       for (int64_t i = 0; i < m * cols; i++)
         act.xf[i] = fmt == ACT_F16 ? f16_round(x[i]) : zy_bf16_to_f32(zy_f32_to_bf16(x[i]));
   } else {
-    act.q = (int8_t *)scratch_take(&at, (size_t)(m * cols));
-    act.d = (float *)scratch_take(&at, (size_t)(m * nb * 4));
+    act.q = (int8_t *)scratch_take(at, (size_t)(m * cols));
+    act.d = (float *)scratch_take(at, (size_t)(m * nb * 4));
     if (fmt == ACT_Q8_K) {
-      act.bsums = (int16_t *)scratch_take(&at, (size_t)(m * nb * 32));
+      act.bsums = (int16_t *)scratch_take(at, (size_t)(m * nb * 32));
       for (int64_t i = 0; i < m; i++)
         zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
     } else {
-      act.s = (float *)scratch_take(&at, (size_t)(m * nb * 4));
-      act.bsum = (int32_t *)scratch_take(&at, (size_t)(m * nb * 4));
+      act.s = (float *)scratch_take(at, (size_t)(m * nb * 4));
+      act.bsum = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));
       for (int64_t i = 0; i < m; i++) {
         if (use512)
           zy_quantize_row_q8_avx512(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
@@ -702,8 +727,8 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
       }
       if (pairs) {
         const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
-        act.dav = (float *)scratch_take(&at, (size_t)(m * npairs * 64));
-        act.corrv = (int32_t *)scratch_take(&at, (size_t)(m * npairs * 64));
+        act.dav = (float *)scratch_take(at, (size_t)(m * npairs * 64));
+        act.corrv = (int32_t *)scratch_take(at, (size_t)(m * npairs * 64));
         memset(act.corrv, 0, (size_t)(m * npairs * 64));
         for (int64_t i = 0; i < m; i++)
           for (int64_t b = 0; b < 2 * npairs; b++) {
@@ -715,14 +740,71 @@ int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, cons
       }
     }
   }
-  const zy_qdot_fn dot = pick_kernel(type);
-  const int wide = dot == zy_qdot_avx512vnni[type] && zy_qdot_avx512vnni_wide8[type];
-  const zy_qdot_rows4_fn rows4 = dot == zy_qdot_avx512vnni[type] ? zy_qdot_rows4_avx512vnni[type] : NULL;
-  const zy_qdot_tile_fn tile = dot == zy_qdot_avx512vnni[type] ? zy_qdot_tile_avx512vnni[type] : NULL;
-  matmul_ctx c = {w, rows, cols, cols / BLOCK_ELEMS[type] * BLOCK_BYTES[type], m, &act, out, dot, rows4, tile, type, wide ? 8 : 4};
-  const int panel = (fmt == ACT_F16 || fmt == ACT_BF16) && m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
+  *out = act;
+}
+
+/* Activations two products can share: the same rows in the same form (q8_0 and q4_0 differ in their pair
+ * corrections, so only the very same type shares those). */
+static int same_act(const zy_qmm_job *a, const zy_qmm_job *b) {
+  if (a->x != b->x || a->cols != b->cols || a->m != b->m || act_format_of(a->type) != act_format_of(b->type)) return 0;
+  const act_format f = act_format_of(a->type);
+  return (f != ACT_Q8_0 && f != ACT_Q8_1) || a->type == b->type || (zy_qtype_is_r16(a->type) && zy_qtype_is_r16(b->type));
+}
+
+#define MULTI_MAX 64
+
+int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
+  if (njobs > MULTI_MAX) {
+    for (int k = 0; k < njobs; k += MULTI_MAX) {
+      const int rc = zy_quant_matmul_multi(jobs + k, njobs - k < MULTI_MAX ? njobs - k : MULTI_MAX);
+      if (rc != 0) return rc;
+    }
+    return 0;
+  }
+  int owner[MULTI_MAX], panel[MULTI_MAX], nlive = 0;
+  zy_qact act[MULTI_MAX];
+  matmul_ctx ctx[MULTI_MAX];
+  size_t need = 0;
+  for (int j = 0; j < njobs; j++) {
+    const zy_qmm_job *J = &jobs[j];
+    if (J->rows == 0 || J->m == 0) { owner[j] = -1; continue; }
+    if (zy_qtype_is_r16(J->type) && J->rows % 16 != 0) return -3;
+    owner[j] = j;
+    for (int k = 0; k < j; k++)
+      if (owner[k] == k && same_act(&jobs[k], J)) { owner[j] = k; break; }
+    if (owner[j] == j) need += act_bytes(J->type, J->cols, J->m);
+  }
+  if (need > 0 && !zy_grow(&scratch, &scratch_size, need)) return -1;
+  size_t at = 0;
+  for (int j = 0; j < njobs; j++) {
+    if (owner[j] < 0) continue;
+    const zy_qmm_job *J = &jobs[j];
+    if (owner[j] == j) act_fill(J->type, J->cols, J->x, J->m, &act[j], &at);
+    const zy_qdot_fn dot = pick_kernel(J->type);
+    const int wide = dot == zy_qdot_avx512vnni[J->type] && zy_qdot_avx512vnni_wide8[J->type];
+    const zy_qdot_rows4_fn rows4 = dot == zy_qdot_avx512vnni[J->type] ? zy_qdot_rows4_avx512vnni[J->type] : NULL;
+    const zy_qdot_tile_fn tile = dot == zy_qdot_avx512vnni[J->type] ? zy_qdot_tile_avx512vnni[J->type] : NULL;
+    const act_format fmt = act_format_of(J->type);
+    const int i = nlive++;
+    ctx[i] = (matmul_ctx){J->w, J->rows, J->cols, J->cols / BLOCK_ELEMS[J->type] * BLOCK_BYTES[J->type], J->m, &act[owner[j]],
+                          J->out, dot, rows4, tile, J->type, wide ? 8 : 4};
+    panel[i] = (fmt == ACT_F16 || fmt == ACT_BF16) && J->m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
+  }
+  if (nlive == 0) return 0;
   /* Small products are not worth waking the pool. */
-  if (rows * cols * m < 32768 || rows < (zy_qtype_is_r16(type) ? 32 : 8)) matmul_task(&c, 0, rows, 0);
-  else run_threaded(&c, panel);
+  if (nlive == 1 && (ctx[0].rows * ctx[0].cols * ctx[0].m < 32768 || ctx[0].rows < (zy_qtype_is_r16(ctx[0].type) ? 32 : 8))) {
+    matmul_task(&ctx[0], 0, ctx[0].rows, 0);
+    return 0;
+  }
+  row_chunk stack_chunks[256], *chunks = stack_chunks;
+  const int64_t most = (int64_t)nlive * zy_threads() * CHUNKS_PER_THREAD + nlive;
+  if (most > 256 && !(chunks = malloc((size_t)most * sizeof(row_chunk)))) return -1;
+  run_threaded(ctx, panel, nlive, chunks);
+  if (chunks != stack_chunks) free(chunks);
   return 0;
+}
+
+int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m) {
+  const zy_qmm_job job = {w, type, rows, cols, x, out, m};
+  return zy_quant_matmul_multi(&job, 1);
 }

@@ -38,6 +38,19 @@ int zy_quantize(const float *x, int type, uint8_t *out, int64_t n);
  * -1 when the scratch buffer for the quantized activations cannot be allocated (-3: an r16 type with rows not a
  * multiple of 16). */
 int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m);
+/* One product of zy_quant_matmul_multi: out [m, rows] = x [m, cols] · Wᵀ. */
+typedef struct {
+  const uint8_t *w;
+  int type;
+  int64_t rows, cols;
+  const float *x;
+  float *out;
+  int64_t m;
+} zy_qmm_job;
+/* Several products in one pool dispatch (their row chunks share the threads), each with the results
+ * zy_quant_matmul gives it; products reading the same x in the same activation form quantize it once. Returns as
+ * zy_quant_matmul. */
+int zy_quant_matmul_multi(const zy_qmm_job *jobs, int n);
 /* Which kernel family the current ISA level selects: "avx512-vnni", "avx2" or "portable". */
 const char *zy_quant_impl(void);
 

@@ -1,8 +1,9 @@
 // Rebuilds the two classifiers of quality inspection in models/contact-centre: rudeness.zdcm (rude or impatient
 // agent sentence: the written seed set src/apps/contact-centre/inspection/rudeness-seed.ts and polite replies from
 // CrossWOZ's test split (Apache-2.0) and HH-RLHF harmless-base test (MIT)) and
-// resolution.zdcm (a customer's closing message leaves the issue open: resolution-seed.ts plus CrossWOZ test's
-// last user turns). Deterministic. Run from the repository root:
+// resolution.zdcm (a customer's closing message leaves the issue open: resolution-seed.ts, with CrossWOZ test's
+// last user turns, CLINC150 train's thank-you/goodbye queries (CC BY 3.0) and LCCC toy train's last turns as
+// endings that leave nothing open). Deterministic. Run from the repository root:
 //   node --import tsx dev/contact-centre/train-inspection-models.ts [../shared/data] [models/contact-centre]
 import path from "node:path";
 import { resolutionExamples, rudenessExamples } from "../../src/apps/contact-centre/inspection/model-checks.js";

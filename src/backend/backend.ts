@@ -68,10 +68,28 @@ export interface DecoderLayerShape {
   /** "pre-rms": RMSNorm (with weight) before attention and before the MLP; each sublayer adds back to its input. */
   norm: "pre-rms";
   /** "rotary-gqa": q/k/v projections (+ optional biases), rotary embedding of q and k (neox or interleaved
-   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection. */
-  attention: "rotary-gqa";
-  /** "swiglu": down(silu(gate·x) ⊙ up·x). */
-  mlp: "swiglu";
+   *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection.
+   *  "rotary-gqa-qk-norm": the same with each q and k head RMS-normalised (qNorm, kNorm) before RoPE (Qwen3). */
+  attention: "rotary-gqa" | "rotary-gqa-qk-norm";
+  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe). */
+  mlp: "swiglu" | "moe-swiglu";
+}
+
+/** The MoE MLP of a "moe-swiglu" layer: each token's topK experts from route(router logits), each routed expert run
+ *  once over its tokens in ascending expert order, out[t] += weight · expert(h[t]) (src/models/moe.ts by-expert). */
+export interface DecoderMoeSpec {
+  numExperts: number;
+  topK: number;
+  /** Each expert's intermediate size. */
+  expertFfn: number;
+  /** [numExperts, hidden] */
+  router: EncodedMatrix;
+  /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]. */
+  gate: EncodedMatrix[];
+  up: EncodedMatrix[];
+  down: EncodedMatrix[];
+  /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
+  route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
 }
 
 /** The dims, weights and caches of one decoder layer (shape: DecoderLayerShape) for m sequences that each
@@ -102,12 +120,17 @@ export interface DecoderLayerDecodeSpec {
   v?: EncodedMatrix;
   /** [hidden, qd] */
   o: EncodedMatrix;
-  /** gate and up fused [2·ffn, hidden], or (gateUp null) gate and up [ffn, hidden] each. */
+  /** Per-head RMSNorm weights [headDim] of a "rotary-gqa-qk-norm" layer (absent or null: none). */
+  qNorm?: Float32Array | null;
+  kNorm?: Float32Array | null;
+  /** gate and up fused [2·ffn, hidden], or (gateUp null) gate and up [ffn, hidden] each; a "moe-swiglu" layer gives
+   *  moe instead (gateUp null, no down). */
   gateUp: EncodedMatrix | null;
   gate?: EncodedMatrix;
   up?: EncodedMatrix;
   /** [hidden, ffn] */
-  down: EncodedMatrix;
+  down?: EncodedMatrix;
+  moe?: DecoderMoeSpec;
   /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token.
    *  All Float32Array (an f32 cache) or all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
    *  even as cast() rounds). */
@@ -115,6 +138,65 @@ export interface DecoderLayerDecodeSpec {
   vCaches: Float32Array[] | Uint16Array[];
   capacities: number[];
   positions: number[];
+}
+
+/** What a "cross-decoder-layer-decode" fused op computes (an encoder-decoder's decoder layer, T5's), named by its
+ *  parts; a backend answers only for shapes it implements. */
+export interface CrossDecoderLayerShape {
+  /** "pre-rms": RMSNorm (with weight) before each of the three sublayers; each adds back to its input. */
+  norm: "pre-rms";
+  /** "biased-unscaled": q/k/v projections without biases, causal attention over a per-sequence f32 cache with an
+   *  additive per-head bias chosen by the key's distance before its query, scores not scaled (T5 folds 1/√d into
+   *  its init); then cross-attention of a q projection over the source's K/V (unpadded), o projections. */
+  attention: "biased-unscaled";
+  /** "gated": wo·(act(wi0·x) ⊙ wi1·x); "plain": wo·act(wi0·x). */
+  mlp: "gated" | "plain";
+}
+
+/** A weight matrix of the cross decoder layer: f32 (a dense tensor's bytes) or an encoded one. */
+export type LayerMatrix = EncodedMatrix;
+
+/** The dims, weights and caches of one cross decoder layer for m sequences that each decode one token. */
+export interface CrossDecoderLayerDecodeSpec {
+  m: number;
+  hidden: number;
+  nHead: number;
+  headDim: number;
+  ffn: number;
+  eps: number;
+  act: "relu" | "gelu_tanh" | "gelu_erf" | "silu";
+  gated: boolean;
+  selfNorm: Float32Array;
+  crossNorm: Float32Array;
+  ffnNorm: Float32Array;
+  /** q, k, v, crossQ [nHead·headDim, hidden]; o, crossO [hidden, nHead·headDim]; wi0, wi1 [ffn, hidden] (wi1 null
+   *  unless gated); wo [hidden, ffn]. */
+  q: LayerMatrix;
+  k: LayerMatrix;
+  v: LayerMatrix;
+  o: LayerMatrix;
+  crossQ: LayerMatrix;
+  crossO: LayerMatrix;
+  wi0: LayerMatrix;
+  wi1: LayerMatrix | null;
+  wo: LayerMatrix;
+  /** [nDist, nHead]: row d is each head's bias for a key d positions before its query (nDist > every position). */
+  relBias: Float32Array;
+  /** Per sequence: self-attention cache buffers [capacity, nHead, headDim] (f32), their capacity, the position of
+   *  its new token, and its source's cross-attention K/V [sourceLength, nHead, headDim]. */
+  kCaches: Float32Array[];
+  vCaches: Float32Array[];
+  capacities: number[];
+  positions: number[];
+  crossK: Float32Array[];
+  crossV: Float32Array[];
+  sourceLengths: number[];
+  /** Optional, for the last layer: logits [m, vocab] = head · (outScale · RMSNorm(x, outNorm)) (head [vocab, hidden]). */
+  head?: LayerMatrix | null;
+  vocab?: number;
+  outNorm?: Float32Array;
+  outScale?: number;
+  logits?: Float32Array;
 }
 
 export interface AttentionParams {
@@ -160,6 +242,12 @@ export interface FusedOps {
    *  interface in the order the tensor path of the model calls them (that composition is its specification, and
    *  what runs when the backend does not offer it). */
   "decoder-layer-decode": { shape: DecoderLayerShape; run: (x: Float32Array, spec: DecoderLayerDecodeSpec) => void };
+  /** x [m, hidden] updated in place by one encoder-decoder decoder layer for single-token decode steps: RMSNorm,
+   *  q/k/v products, per sequence cache write and biased attention, o product and residual; RMSNorm, cross q
+   *  product, attention over the source K/V, cross o product and residual; RMSNorm, feed-forward and residual; when
+   *  asked (the last layer), the output RMSNorm and the LM head — the tensor path of the model that asks for it is
+   *  its specification (and what runs without it). */
+  "cross-decoder-layer-decode": { shape: CrossDecoderLayerShape; run: (x: Float32Array, spec: CrossDecoderLayerDecodeSpec) => void };
 }
 export type FusedOpName = keyof FusedOps;
 

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { DecoderLayerDecodeSpec } from "./backend.js";
+import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec } from "./backend.js";
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -70,6 +70,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   gemmF32RoundBf16?: GemmFn<Float32Array>;
   /** The "decoder-layer-decode" fused op (native/decode_layer.c; absent in addons built before it): see FusedOps. */
   decoderLayerDecode?(x: Float32Array, spec: DecoderLayerDecodeSpec): void;
+  /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
+  crossDecoderLayerDecode?(x: Float32Array, spec: CrossDecoderLayerDecodeSpec): void;
   /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */
   gemmImpl?: (bf16: boolean) => string;
   // Quantized kernels (native/quant_napi.cc).

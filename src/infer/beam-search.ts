@@ -34,13 +34,17 @@ interface Beam {
   seq: SequenceState;
 }
 
+/** log-softmax in f64 (indexed loops: iterators and Float64Array.from's callback cost more than the decoder step). */
 function logSoftmax(logits: Float32Array): Float64Array {
+  const n = logits.length;
   let max = -Infinity;
-  for (const x of logits) if (x > max) max = x;
+  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
   let z = 0;
-  for (const x of logits) z += Math.exp(x - max);
+  for (let i = 0; i < n; i++) z += Math.exp(logits[i]! - max);
   const lz = max + Math.log(z);
-  return Float64Array.from(logits, (x) => x - lz);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = logits[i]! - lz;
+  return out;
 }
 
 /** The k largest (value, beam, token) over all beams' log-probabilities, best first. */

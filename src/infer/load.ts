@@ -331,7 +331,7 @@ export function weightBytes(params: ReadonlyMap<string, Weight>): number {
 function loadNetwork(family: AnyFamily, config: FamilyConfig, format: "gguf" | "hf", gguf: GgufFile | null,
   source: WeightSource, options: LoadModelOptions, backend: Backend): FamilyNetwork {
   const ctx: LoadContext = {
-    backend, format, gguf, contextLength: options.contextLength,
+    backend, format, gguf, contextLength: options.contextLength, repack: format === "gguf" && (options.repack ?? true),
     loadParams(specs, { stackedGroups } = {}) {
       const from = gguf && stackedGroups ? new StackedGgufSource(gguf, source as GgufSource, stackedGroups.map((g) => [...g])) : source;
       return format === "gguf" ? loadParams([...specs], from, true, backend, options.repack ?? true) : loadParams([...specs], from, false, backend);

@@ -42,6 +42,9 @@ export interface LoadContext {
   readonly gguf: GgufFile | null;
   /** The caller's context-length override, if any (the family decides whether its config can follow it). */
   readonly contextLength: number | undefined;
+  /** Encoded matrices a family reads itself (MoE expert views) may be handed to the backend's repackWeight, as
+   *  loadParams does for the rest (absent or false: keep the file's layout). */
+  readonly repack?: boolean;
   /** Reads and checks every parameter of `specs` (missing or mis-shaped tensors are errors naming the file).
    *  `stackedGroups`: names a GGUF read places side by side in one buffer (for fused projections, no copy). */
   loadParams(specs: readonly ParamSpec[], options?: { stackedGroups?: readonly string[][] }): Map<string, Weight>;

@@ -109,6 +109,15 @@ export function moeFeedForward(x: Tensor, w: MoeWeights, shape: MoeShape, groupi
   return fromTypedArray(out, [n, d]);
 }
 
+/** Counts into `trace` what a by-expert step with this routing runs (each routed expert once, over its rows): for
+ *  paths that run the experts elsewhere (the backend's fused decode layer). */
+export function traceRouted(trace: MoeTrace, w: MoeWeights, experts: Int32Array): void {
+  const routed = new Set(experts);
+  trace.expertRuns += routed.size;
+  trace.rows += experts.length;
+  trace.bytesRead += routedExpertBytes(w, routed);
+}
+
 /** Bytes of expert matrices a step over these tokens reads (each routed expert once): for memory-traffic reports. */
 export function routedExpertBytes(w: MoeWeights, routed: Iterable<number>): number {
   const bytes = (m: Weight) => ("data" in m && m.data instanceof Uint8Array ? m.data.length : (m as Tensor).size * 4);

@@ -21,7 +21,7 @@ import { TrainModel } from "./model.js";
 import type { TrainingObjective } from "./objective.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
 import { type PreferenceEncoder, type PreferencePair, readPreferencePairs } from "./preference-data.js";
-import { type FrozenBaseReader, saveAdapter, trainModelFor } from "./adapters/setup.js";
+import { type FrozenBaseReader, referenceModelFor, saveAdapter, trainModelFor } from "./adapters/setup.js";
 import { RewardObjective, evaluateRewardModel, padIdOf } from "./objectives/reward.js";
 import { type DpoSettings, DpoObjective, checkDpoSettings } from "./objectives/dpo.js";
 
@@ -152,7 +152,7 @@ export async function runDpoTraining(input: PreferenceRunInput & { dpo: DpoSetti
   const model = trainModelFor(o.model, o.dtype, o.lora, ck0, o.seed, input.frozenBase);
   if (model.scoreLabels !== null) throw new RangeError(`${o.model} is a sequence classifier; DPO trains a causal LM`);
   // The reference: the starting model, frozen (its log-probs are computed once, before the first step).
-  const reference = TrainModel.fromHfFolder(o.model, o.dtype);
+  const reference = referenceModelFor(model, o.model, o.dtype);
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : 0;
   display.log(`computing the reference log-probs of ${train.length + val.length} pairs once`);
   const objective = new DpoObjective(train, val, o.batch, pad, Math.min(o.maxLen, model.contextLength), o.seed, input.dpo, reference);

@@ -15,7 +15,7 @@ import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { TrainModel } from "./model.js";
 import type { SequenceGenerator } from "./objective.js";
 import { ProgressDisplay, type ProgressSink } from "./progress.js";
-import { type FrozenBaseReader, saveAdapter, trainModelFor } from "./adapters/setup.js";
+import { type FrozenBaseReader, referenceModelFor, saveAdapter, trainModelFor } from "./adapters/setup.js";
 import { type GrpoSettings, type RewardFunction, GrpoObjective, checkGrpoSettings, evaluateRewards } from "./objectives/grpo.js";
 import { preferenceEncoder, type PreferenceRunOptions } from "./preference-run.js";
 import { type PpoSettings, PpoObjective, checkPpoSettings } from "./objectives/ppo.js";
@@ -76,7 +76,7 @@ export async function runGrpoTraining(input: GrpoRunInput): Promise<GrpoRunResul
   const decode = (ids: readonly number[]) => tok.decode(ids, { skipSpecialTokens: true });
   const stopIds = [...new Set([enc.eosId, enc.endOfTurnId].filter((x): x is number => x !== null))];
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : (enc.eosId ?? 0);
-  const reference = s.beta > 0 ? TrainModel.fromHfFolder(o.model, o.dtype) : null;
+  const reference = s.beta > 0 ? referenceModelFor(model, o.model, o.dtype) : null;
   const objective = new GrpoObjective(train, s, model, reference, input.rewards, decode, stopIds, pad, o.seed);
   const heldOut = async (label: string): Promise<HeldOutReward | null> => {
     if (val.length === 0) return null;
@@ -159,7 +159,7 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
   }
   const stopIds = [...new Set([enc.eosId, enc.endOfTurnId].filter((x): x is number => x !== null))];
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : (enc.eosId ?? 0);
-  const reference = TrainModel.fromHfFolder(o.model, o.dtype);
+  const reference = referenceModelFor(model, o.model, o.dtype);
   const objective = new PpoObjective(train, s, model, reference, rm, stopIds, pad, o.seed);
   // Held out: the reward model's mean score of greedy replies (scored like the rollouts).
   const heldOut = async (label: string): Promise<HeldOutReward | null> => {

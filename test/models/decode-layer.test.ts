@@ -28,7 +28,7 @@ const native = new Proxy(base, {
     if (p !== "fused" || typeof v !== "function") return v;
     return (...args: Parameters<NonNullable<Backend["fused"]>>) => {
       const run = (v as NonNullable<Backend["fused"]>).apply(t, args);
-      return run && ((x: Float32Array, spec: Parameters<typeof run>[1]) => { opCalls++; run(x, spec); });
+      return run && ((x: Float32Array, spec: Parameters<typeof run>[1]) => { opCalls++; (run as (x: Float32Array, s: typeof spec) => void)(x, spec); });
     };
   },
 }) as Backend;

@@ -8,30 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
-import { refQuantize } from "../../src/backend/ref/quant.js";
 import { setDefaultBackend, isQuantWeight } from "../../src/tensor/index.js";
-import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
-import { writeGguf, type GgufWriteTensor } from "../../src/io/gguf-writer.js";
 import { loadModel } from "../../src/infer/load.js";
 import { DecoderModel } from "../../src/models/decoder/model.js";
-import { maxAbs, readCase } from "./families-reference.js";
+import { maxAbs, q8Copy, readCase } from "./families-reference.js";
 
 setDefaultBackend(createBackend());
-
-/** The f32 GGUF of a case re-encoded: matrices whose rows are whole q8_0 blocks become q8_0, the rest stay f32. */
-function q8Copy(src: string, dst: string): void {
-  const f = readGguf(src);
-  const tensors: GgufWriteTensor[] = f.tensors.map((t) => {
-    const bytes = readTensorBytes(f, t);
-    if (t.dims.length < 2 || t.dims[0]! % 32 !== 0 || t.type !== "f32") return { name: t.name, dims: t.dims, type: t.type, data: bytes };
-    const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const out = new Uint8Array((x.length / 32) * 34);
-    refQuantize(x, "q8_0", out, x.length);
-    return { name: t.name, dims: t.dims, type: "q8_0", data: out };
-  });
-  const metadata = [...f.metadata].map(([k, v]) => [k, k === "general.file_type" ? 7 : v, f.metadataTypes.get(k)] as const);
-  writeGguf(dst, { metadata, tensors });
-}
 
 for (const name of ["qwen3_moe", "mixtral"]) {
   test(`${name} q8_0: experts stay encoded; grouped by expert = token by token; only routed experts are read`, async () => {
@@ -44,10 +26,12 @@ for (const name of ["qwen3_moe", "mixtral"]) {
       const net = model.model;
       assert.ok(net instanceof DecoderModel && net.config.moe, "an MoE model on the shared decoder");
       const moe = net.config.moe!;
-      // Expert matrices: q8_0 views into one stacked buffer per layer and matrix kind (no per-expert copies).
+      // Expert matrices: q8_0 views into one stacked buffer per layer and matrix kind (no per-expert copies), each
+      // repacked in place into q8_0_r16 where the backend repacks.
       const experts = [...net.params].filter(([n]) => /experts\.\d+\./.test(n));
       assert.equal(experts.length, net.config.numLayers * moe.numExperts * 3);
-      for (const [n, w] of experts) assert.ok(isQuantWeight(w) && w.type === "q8_0", `${n} stays q8_0`);
+      const repacks = createBackend().repackWeight !== undefined;
+      for (const [n, w] of experts) assert.ok(isQuantWeight(w) && w.type === (repacks ? "q8_0_r16" : "q8_0"), `${n}: ${isQuantWeight(w) && w.type}`);
       const firstTwo = experts.slice(0, 2).map(([, w]) => (isQuantWeight(w) ? w.data.buffer : null));
       assert.equal(firstTwo[0], firstTwo[1], "experts 0 and 1 of a layer share the stacked tensor's buffer");
 

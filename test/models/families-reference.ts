@@ -2,11 +2,14 @@
 // reference.json, the raw f32 outputs transformers and llama.cpp wrote, and the checks every family test runs on a
 // loaded model — the last position of a prefill and every position of a token-by-token pass against transformers'
 // logits, and greedy decoding with the KV cache against `generate` (step logits first, then the ids).
-// Shapes come from reference.json, never from here.
+// Shapes come from reference.json, never from here. Also: q8Copy, a case's f32 GGUF re-encoded in q8_0.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { TextModel } from "../../src/infer/model-api.js";
+import { refQuantize } from "../../src/backend/ref/quant.js";
+import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
+import { writeGguf, type GgufWriteTensor } from "../../src/io/gguf-writer.js";
 
 export const HF_DIR = path.resolve("../shared/testdata/hf");
 
@@ -124,4 +127,19 @@ export async function convertQuietly(argv: string[]): Promise<number | void> {
   } finally {
     console.log = log;
   }
+}
+
+/** The f32 GGUF of a case re-encoded: matrices whose rows are whole q8_0 blocks become q8_0, the rest stay f32. */
+export function q8Copy(src: string, dst: string): void {
+  const f = readGguf(src);
+  const tensors: GgufWriteTensor[] = f.tensors.map((t) => {
+    const bytes = readTensorBytes(f, t);
+    if (t.dims.length < 2 || t.dims[0]! % 32 !== 0 || t.type !== "f32") return { name: t.name, dims: t.dims, type: t.type, data: bytes };
+    const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const out = new Uint8Array((x.length / 32) * 34);
+    refQuantize(x, "q8_0", out, x.length);
+    return { name: t.name, dims: t.dims, type: "q8_0", data: out };
+  });
+  const metadata = [...f.metadata].map(([k, v]) => [k, k === "general.file_type" ? 7 : v, f.metadataTypes.get(k)] as const);
+  writeGguf(dst, { metadata, tensors });
 }

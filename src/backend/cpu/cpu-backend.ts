@@ -17,7 +17,9 @@ import { refDequantize, refQuantMatmul } from "../ref/quant.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 
 /** The layer native/decode_layer.c computes. */
-const NATIVE_DECODER_LAYER: DecoderLayerShape = { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" };
+/** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP. */
+const NATIVE_DECODER_LAYERS: DecoderLayerShape[] = (["rotary-gqa", "rotary-gqa-qk-norm"] as const).flatMap((attention) =>
+  (["swiglu", "moe-swiglu"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
 
 export class CpuBackend implements Backend {
   constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
@@ -118,12 +120,21 @@ export class CpuBackend implements Backend {
       p.strideB, p.strideC, p.alpha, p.beta);
   }
 
-  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU layer native/decode_layer.c runs
-   *  (its spec validated in the addon; absent from older addons). */
+  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU or MoE layers native/decode_layer.c runs, and
+   *  "cross-decoder-layer-decode" for the encoder-decoder layer of native/cross_decode_layer.c (specs validated in
+   *  the addon; absent from older addons). */
   fused<K extends FusedOpName>(name: K, shape: FusedOps[K]["shape"]): FusedOps[K]["run"] | null {
+    if (name === "cross-decoder-layer-decode") {
+      // native/cross_decode_layer.c: both feed-forward forms.
+      const run = this.addon.crossDecoderLayerDecode, s = shape as FusedOps["cross-decoder-layer-decode"]["shape"];
+      if (!run || s.norm !== "pre-rms" || s.attention !== "biased-unscaled" || (s.mlp !== "gated" && s.mlp !== "plain")) return null;
+      const fn: FusedOps["cross-decoder-layer-decode"]["run"] = (x, spec) => run.call(this.addon, x, spec);
+      return fn as FusedOps[K]["run"];
+    }
     const run = this.addon.decoderLayerDecode;
-    if (name !== "decoder-layer-decode" || !run || !sameLayerShape(shape, NATIVE_DECODER_LAYER)) return null;
-    return (x, spec) => run.call(this.addon, x, spec);
+    if (name !== "decoder-layer-decode" || !run || !NATIVE_DECODER_LAYERS.some((s) => sameLayerShape(shape as DecoderLayerShape, s))) return null;
+    const fn: FusedOps["decoder-layer-decode"]["run"] = (x, spec) => run.call(this.addon, x, spec);
+    return fn as FusedOps[K]["run"];
   }
 
   /** Repacks q8_0 / q4_0 / q4_k / q6_k matrices with rows a multiple of 16 into the r16 layout of

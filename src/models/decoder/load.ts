@@ -4,6 +4,7 @@
 // Leaves out: family ids, config parsing and each family's own extra names (the family folders).
 import type { FamilyNetwork, GgufMetadata, LoadContext } from "../descriptor.js";
 import type { Weight } from "../embed.js";
+import { isQuantWeight } from "../../tensor/index.js";
 import { readStackedExperts } from "../moe.js";
 import { type DecoderConfig, type DecoderNames, decoderParamSpecs, expertName, isExpertParam } from "./config.js";
 import { DecoderModel } from "./model.js";
@@ -54,7 +55,12 @@ export function loadDecoder(config: DecoderConfig, ctx: LoadContext, names: Deco
         const fields = which === "down" ? { rows: moeFields.hidden, cols: moeFields.expertFfn } : { rows: moeFields.expertFfn, cols: moeFields.hidden };
         const experts = readStackedExperts(gguf, `blk.${l}.ffn_${which}_exps.weight`, rows, cols, numExperts, ctx.backend,
           { experts: moeFields.experts, ...fields });
-        experts.forEach((w, e) => params.set(expertName(names.experts[which], l, e), w));
+        const repack = ctx.repack ? ctx.backend.repackWeight : undefined;
+        experts.forEach((w, e) => {
+          // Each expert is its own view into the stacked bytes, so it repacks in place like any other matrix.
+          if (repack && isQuantWeight(w)) w.type = repack(w.data, w.type, w.rows, w.cols) ?? w.type;
+          params.set(expertName(names.experts[which], l, e), w);
+        });
       }
     }
   }

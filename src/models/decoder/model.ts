@@ -5,16 +5,20 @@
 // Attention goes through llama's attendSegments (the backend's fused kernels) when the layer is plain, else through
 // attendGeneral. Inference runs under noGrad with a KV cache (CausalLmNetwork); forward(ids) serves the trainer for
 // families without MoE, soft caps or windows.
-// Leaves out: the backend's fused single-token decode layer (its shape is LLaMA's layer), training MoE / capped layers.
+// Single-token decode steps of plain layers (no soft caps, windows, dynamic NTK, sandwich norms or GeGLU; default
+// attention scale) with encoded weights go through the backend's fused "decoder-layer-decode" op (with Qwen3's q/k
+// norms and MoE MLPs, whose routing stays routeTokens): block() is its specification.
+// Leaves out: training MoE / capped layers.
 import {
-  type Tensor, add, affine, contiguous, gelu, isGradEnabled, linear, mul, narrow, reshape, rmsNorm, swiglu, tanh, tidy,
+  type QuantWeight, type Tensor, add, affine, contiguous, copyOf, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
+  swiglu, tanh, tidy,
 } from "../../tensor/index.js";
-import type { Backend } from "../../backend/backend.js";
+import type { Backend, DecoderLayerDecodeSpec, DecoderLayerShape } from "../../backend/backend.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
 import { type Segment, attendSegments, forwardPackedSegments } from "../llama/model.js";
-import { type MoeGrouping, type MoeTrace, type MoeWeights, moeFeedForward } from "../moe.js";
+import { type MoeGrouping, type MoeTrace, type MoeWeights, moeFeedForward, routeTokens, traceRouted } from "../moe.js";
 import { dynamicNtkTheta, ropeAttentionFactor, scaledRopeFrequencies } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, expertName } from "./config.js";
 import { attendGeneral } from "./attention.js";
@@ -28,6 +32,10 @@ export class DecoderModel implements CausalLmNetwork {
   moeGrouping: MoeGrouping = "by-expert";
   /** When set, MoE layers count the experts they run and the bytes they read into it. */
   moeTrace: MoeTrace | null = null;
+  /** Per layer, the fused op's weights when the layer can run as the backend's "decoder-layer-decode" op (plain
+   *  layer, encoded matrices), else null; computed on first use. */
+  private fusedLayers: Array<Pick<DecoderLayerDecodeSpec, "qkv" | "q" | "k" | "v" | "o" | "gateUp" | "gate" | "up" | "down" | "moe">
+    | null> | undefined;
 
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
@@ -74,6 +82,14 @@ export class DecoderModel implements CausalLmNetwork {
       for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
       return x;
     }
+    const native = this.nativeDecodeLayer(x, segs);
+    if (native) {
+      // Single-token decode steps: each layer is one native call on a private copy of x, updated in place.
+      const y = copyOf(x);
+      x.dispose();
+      for (let l = 0; l < c.numLayers; l++) native(l, y);
+      return y;
+    }
     for (let l = 0; l < c.numLayers; l++) {
       const input = x;
       x = tidy(() => this.block(l, input, segs));
@@ -101,8 +117,87 @@ export class DecoderModel implements CausalLmNetwork {
     return this.norm(this.trunk(ids, [{ start: 0, b: 1, t: ids.length, pos0: 0, cache: null }]));
   }
 
-  fusesDecodeSteps(_backend: Backend): boolean {
-    return false;
+  fusesDecodeSteps(backend: Backend): boolean {
+    return this.layerShape() !== null && (backend.fused?.("decoder-layer-decode", this.layerShape()!) ?? null) !== null &&
+      this.fusedWeights().every((w) => w !== null);
+  }
+
+  /** The fused op's layer shape for this config, or null when block() does something the op does not. */
+  private layerShape(): DecoderLayerShape | null {
+    const c = this.config, L = c.layer;
+    const af = ropeAttentionFactor(c.rope.scaling);
+    const scale = (c.attentionScale ?? 1 / Math.sqrt(c.headDim)) * af * af;
+    const plain = c.attnSoftcap === null && c.finalSoftcap === null && c.slidingWindows.every((w) => w === null) &&
+      c.rope.scaling?.type !== "dynamic" && Math.abs(scale * Math.sqrt(c.headDim) - 1) <= 1e-12 && L.norms !== "sandwich" &&
+      L.activation === "silu";
+    return plain ? { norm: "pre-rms", attention: L.qkNorm ? "rotary-gqa-qk-norm" : "rotary-gqa", mlp: c.moe ? "moe-swiglu" : "swiglu" } : null;
+  }
+
+  /** Per layer, its matrices for the fused op when every one is encoded (GGUF blocks, f16, bf16), else null. */
+  private fusedWeights(): NonNullable<DecoderModel["fusedLayers"]> {
+    if (this.fusedLayers) return this.fusedLayers;
+    const c = this.config, L = c.layer;
+    const enc = (w: Weight | undefined): QuantWeight | null => (w !== undefined && isQuantWeight(w) ? w : null);
+    const m = (l: number, name: string) => enc(this.params.get(`model.layers.${l}.${name}.weight`));
+    this.fusedLayers = Array.from({ length: c.numLayers }, (_, l) => {
+      const qkv = L.qkvFused ? m(l, "self_attn.qkv_proj") : null;
+      const [q, k, v, o] = ["q_proj", "k_proj", "v_proj", "o_proj"].map((n) => m(l, `self_attn.${n}`));
+      const attn = L.qkvFused ? (qkv && o ? { qkv, o } : null) : (q && k && v && o ? { qkv: null, q, k, v, o } : null);
+      if (!attn) return null;
+      if (c.moe) {
+        const w = this.moe[l]!, router = enc(w.router);
+        const [gate, up, down] = [w.gate, w.up, w.down].map((list) => list.map(enc));
+        if (!router || ![gate, up, down].every((list) => list.every((x) => x !== null))) return null;
+        const shape = c.moe;
+        return { ...attn, gateUp: null, moe: { numExperts: shape.numExperts, topK: shape.topK, expertFfn: shape.expertFfn, router,
+          gate: gate as QuantWeight[], up: up as QuantWeight[], down: down as QuantWeight[],
+          route: (logits: Float32Array, n: number) => {
+            const routed = routeTokens(logits, n, shape);
+            if (this.moeTrace) traceRouted(this.moeTrace, w, routed.experts);
+            return routed;
+          } } };
+      }
+      const gateUp = L.gateUpFused ? m(l, "mlp.gate_up_proj") : null, down = m(l, "mlp.down_proj");
+      const [gate, up] = [m(l, "mlp.gate_proj"), m(l, "mlp.up_proj")];
+      if (!down) return null;
+      if (L.gateUpFused) return gateUp ? { ...attn, gateUp, down } : null;
+      return gate && up ? { ...attn, gateUp: null, gate, up, down } : null;
+    });
+    return this.fusedLayers;
+  }
+
+  /** When the backend runs this layer shape as one op and this step is single-token decoding of cached sequences
+   *  with encoded weights in every layer, a function that runs layer l on x [N, D] in place; else null. */
+  private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
+    const shape = this.layerShape();
+    const run = shape && x.backend.fused?.("decoder-layer-decode", shape);
+    if (!run || this.moeGrouping !== "by-expert" || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
+    const weights = this.fusedWeights();
+    if (!weights.every((w) => w !== null)) return null;
+    const c = this.config;
+    const data = (t: Tensor | null) => (t ? t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Float32Array : null);
+    const caches = segs.map((s) => s.cache!);
+    // The caches of one step share a type (the model's sequences are made alike): f32 buffers, or f16 bits.
+    const f16 = caches[0].k[0]?.dtype === "f16";
+    if (!caches.every((k) => (k.k[0]?.dtype === "f16") === f16)) return null;
+    const bits = (t: Tensor) => t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Uint16Array;
+    return (l, y) => {
+      const p = `model.layers.${l}`;
+      run(data(y)!, {
+        m: segs.length, hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, ffn: c.intermediateSize,
+        rotDim: this.freqs.length * 2, eps: c.rmsNormEps, attnScale: 1 / Math.sqrt(c.headDim), ropeInterleaved: c.ropeLayout === "interleaved",
+        freqs: this.freqs, attnNorm: data(this.t(`${p}.input_layernorm.weight`))!,
+        ffnNorm: data(this.t(`${p}.${this.names.preFfnNorm}.weight`))!,
+        bq: data(this.optional(`${p}.self_attn.q_proj.bias`)), bk: data(this.optional(`${p}.self_attn.k_proj.bias`)),
+        bv: data(this.optional(`${p}.self_attn.v_proj.bias`)),
+        qNorm: c.layer.qkNorm ? data(this.t(`${p}.self_attn.q_norm.weight`)) : null,
+        kNorm: c.layer.qkNorm ? data(this.t(`${p}.self_attn.k_norm.weight`)) : null,
+        ...weights[l]!,
+        ...(f16 ? { kCaches: caches.map((k) => bits(k.k[l]!)), vCaches: caches.map((k) => bits(k.v[l]!)) }
+          : { kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!) }),
+        capacities: caches.map((k) => k.k[l]!.shape[1]!), positions: segs.map((s) => s.pos0),
+      });
+    };
   }
 
   /** RMSNorm over each head's Dh values: x [N, heads·Dh] → same shape. */

@@ -7,11 +7,14 @@
 // Inference keeps, per target sequence, a self-attention KV cache and the cross-attention K/V of its source
 // (computed once in createState), and decodes several sequences per step with their rows packed.
 // Dims: B batch, S source length, T target length, D d_model, H heads, Dh d_kv, V vocab.
-// Leaves out: dropout, UMT5's per-layer bias tables, fused kernels (attention is composed from matmul + softmax).
+// Single-token decode steps go through the backend's fused "cross-decoder-layer-decode" op when it has one (one native
+// call per layer instead of ~40 tensor ops); the tensor path of decodeStep is its specification.
+// Leaves out: dropout, UMT5's per-layer bias tables.
 import {
-  type Tensor, add, concat, fromTypedArray, gelu, keep, linear, matmul, mul, narrow, permute, relu, reshape, rmsNorm, silu,
-  softmax, assign, noGrad,
+  type Tensor, add, concat, contiguous, fromTypedArray, gelu, isGradEnabled, isQuantWeight, keep, linear, matmul, mul, narrow, permute,
+  relu, reshape, rmsNorm, silu, softmax, assign, noGrad, tidy,
 } from "../../tensor/index.js";
+import type { CrossDecoderLayerDecodeSpec, CrossDecoderLayerShape, LayerMatrix } from "../../backend/backend.js";
 import { embedRows, type Weight } from "../embed.js";
 import { KvCache } from "../kv-cache.js";
 import type { DecoderState } from "../descriptor.js";
@@ -83,8 +86,22 @@ class T5DecoderState implements DecoderState {
   }
 }
 
+/** The per-layer part of the fused op's spec (weights, norms, dims): fixed for the model's life. */
+type LayerSpec = Omit<CrossDecoderLayerDecodeSpec, "m" | "kCaches" | "vCaches" | "capacities" | "positions" | "crossK" | "crossV" | "sourceLengths">;
+
+/** A contiguous f32 tensor's elements (the fused op reads and writes them in place). */
+function f32Data(t: Tensor): Float32Array {
+  if (t.dtype !== "f32" || !t.isContiguous) throw new Error(`[t5] fused decode: expected a contiguous f32 tensor, got ${t.dtype} ${JSON.stringify(t.shape)}`);
+  return (t.storage("cross-decoder-layer-decode") as Float32Array).subarray(t.offset, t.offset + t.size);
+}
+
 export class T5Model {
   private readonly inner: number;
+  /** The fused decode op's per-layer specs; null: the model cannot use it (LoRA adapters, bf16 tensors); undefined:
+   *  not yet looked at. */
+  private layerSpecs: LayerSpec[] | null | undefined;
+  /** The LM head for the fused op's last layer (null: the head matrix cannot go to it; the tensor path runs it). */
+  private headSpec: { head: LayerMatrix; outNorm: Float32Array; outScale: number } | null = null;
 
   constructor(readonly config: T5Config, readonly params: ReadonlyMap<string, Weight>, readonly options: T5Options = {}) {
     this.inner = config.numHeads * config.headDim;
@@ -249,8 +266,29 @@ export class T5Model {
       starts.push(n);
       n += it.ids.length;
     }
-    const biases = items.map((it) => this.positionBias("decoder", it.state.selfCache.length, it.ids.length, it.state.selfCache.length + it.ids.length));
     let x = embedRows(this.w("shared.weight"), all, c.hiddenSize); // [N, D]
+    if (n === items.length && !isGradEnabled()) {
+      const run = x.backend.fused?.("cross-decoder-layer-decode", this.layerShape());
+      const specs = run ? this.fusedLayerSpecs() : null;
+      if (run && specs) {
+        x = contiguous(x);
+        const xs = f32Data(x);
+        const logits = new Float32Array(n * c.vocabSize);
+        for (let l = 0; l < c.numDecoderLayers; l++) {
+          const last = l === c.numDecoderLayers - 1 && this.headSpec;
+          run(xs, {
+            ...specs[l]!, m: n, ...(last ? { ...this.headSpec, vocab: c.vocabSize, logits } : {}),
+            kCaches: items.map((it) => f32Data(it.state.selfCache.k[l]!)), vCaches: items.map((it) => f32Data(it.state.selfCache.v[l]!)),
+            capacities: items.map((it) => it.state.selfCache.capacity), positions: items.map((it) => it.state.selfCache.length),
+            crossK: items.map((it) => f32Data(it.state.crossK[l]!)), crossV: items.map((it) => f32Data(it.state.crossV[l]!)),
+            sourceLengths: items.map((it) => it.state.crossK[l]!.shape[1]!),
+          });
+        }
+        for (const it of items) it.state.selfCache.length += 1;
+        return this.headSpec ? fromTypedArray(logits, [n, c.vocabSize]) : this.lmHead(this.norm(x, "decoder.final_layer_norm.weight"));
+      }
+    }
+    const biases = items.map((it) => this.positionBias("decoder", it.state.selfCache.length, it.ids.length, it.state.selfCache.length + it.ids.length));
     const rowsOf = (t: Tensor, i: number) => (items.length === 1 ? t : narrow(t, 0, starts[i]!, items[i]!.ids.length));
     for (let l = 0; l < c.numDecoderLayers; l++) {
       const p = `decoder.block.${l}.layer`;
@@ -283,4 +321,45 @@ export class T5Model {
     return this.lmHead(h);
   }
 
+  private layerShape(): CrossDecoderLayerShape {
+    return { norm: "pre-rms", attention: "biased-unscaled", mlp: this.config.gated ? "gated" : "plain" };
+  }
+
+  /** The fused op's per-layer specs, made once: every matrix f32 or encoded (no adapters), the decoder's position
+   *  bias by key distance for the whole target length. Null when some weight cannot go to the op. */
+  private fusedLayerSpecs(): LayerSpec[] | null {
+    if (this.layerSpecs !== undefined) return this.layerSpecs;
+    const c = this.config;
+    if ((this.options.matmulDtype ?? "f32") !== "f32") return (this.layerSpecs = null); // the op multiplies in f32
+    const matrix = (name: string): LayerMatrix | null => {
+      const w = this.w(name);
+      if (isQuantWeight(w)) return { data: w.data, type: w.type, rows: w.rows, cols: w.cols };
+      if (!("shape" in w) || w.rank !== 2 || w.dtype !== "f32" || !w.isContiguous) return null;
+      const d = f32Data(w);
+      return { data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength), type: "f32", rows: w.shape[0]!, cols: w.shape[1]! };
+    };
+    const distances = Int32Array.from({ length: c.contextLength }, (_, d) => relativeBucket(-d, false, c.relativeBuckets, c.relativeMaxDistance));
+    const relBias = noGrad(() => tidy(() =>
+      embedRows(this.w("decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"), distances, c.numHeads).toFloat32Array()));
+    const act = c.activation === "relu" ? "relu" : c.activation === "silu" ? "silu" : c.activation === "gelu" ? "gelu_erf" : "gelu_tanh";
+    const specs: LayerSpec[] = [];
+    for (let l = 0; l < c.numDecoderLayers; l++) {
+      const p = `decoder.block.${l}.layer`, sa = `${p}.0.SelfAttention`, ca = `${p}.1.EncDecAttention`, ff = `${p}.2.DenseReluDense`;
+      const ms = [matrix(`${sa}.q.weight`), matrix(`${sa}.k.weight`), matrix(`${sa}.v.weight`), matrix(`${sa}.o.weight`),
+        matrix(`${ca}.q.weight`), matrix(`${ca}.o.weight`), matrix(c.gated ? `${ff}.wi_0.weight` : `${ff}.wi.weight`),
+        c.gated ? matrix(`${ff}.wi_1.weight`) : null, matrix(`${ff}.wo.weight`)];
+      if (ms.some((m, i) => m === null && (i !== 7 || c.gated))) return (this.layerSpecs = null);
+      const [q, k, v, o, crossQ, crossO, wi0, wi1, wo] = ms;
+      specs.push({
+        hidden: c.hiddenSize, nHead: c.numHeads, headDim: c.headDim, ffn: c.intermediateSize, eps: c.layerNormEps, act, gated: c.gated,
+        selfNorm: f32Data(this.t(`${p}.0.layer_norm.weight`)), crossNorm: f32Data(this.t(`${p}.1.layer_norm.weight`)),
+        ffnNorm: f32Data(this.t(`${p}.2.layer_norm.weight`)),
+        q: q!, k: k!, v: v!, o: o!, crossQ: crossQ!, crossO: crossO!, wi0: wi0!, wi1, wo: wo!, relBias,
+      });
+    }
+    const head = matrix(c.tieWordEmbeddings ? "shared.weight" : "lm_head.weight");
+    // The scale is the f32 value mul(h, d_model^-0.5) multiplies by.
+    this.headSpec = head && { head, outNorm: f32Data(this.t("decoder.final_layer_norm.weight")), outScale: c.scaleDecoderOutput ? Math.fround(Math.pow(c.hiddenSize, -0.5)) : 1 };
+    return (this.layerSpecs = specs);
+  }
 }

@@ -47,6 +47,15 @@ export function trainModelFor(modelDir: string, dtype: TrainDType, lora: LoraSet
   return model;
 }
 
+/** The frozen reference DPO and GRPO compare against: the starting model. A GGUF base shares the policy's frozen
+ *  base with an adapter that stays at its initial B = 0 (so it adds exactly nothing); a folder is read again. */
+export function referenceModelFor(policy: TrainModel, modelDir: string, dtype: TrainDType): TrainModel {
+  if (!modelDir.endsWith(".gguf")) return TrainModel.fromHfFolder(modelDir, dtype);
+  if (!policy.lora || !policy.baseParams) throw new FrozenBaseError(`--model ${modelDir}: a GGUF base trains LoRA adapters only`);
+  const still = LoraAdapter.create(policy.baseSpecs, policy.lora.settings, new Rng(1), `reference of ${modelDir}`);
+  return TrainModel.withFrozenBase(policy.hfConfig, policy.baseParams, dtype, still);
+}
+
 /** Writes a LoRA run's adapter to <out>/adapter (PEFT) and <out>/adapter.gguf (llama.cpp); returns the folder. */
 export function saveAdapter(model: TrainModel, out: string, baseModel: string): string | null {
   if (!model.lora) return null;

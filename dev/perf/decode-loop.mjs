@@ -1,0 +1,28 @@
+// Decode steps in a loop for profiling (perf record -D …) and quick A/B timing: loads a GGUF, prefills 4 tokens,
+// then decodes greedily for --seconds, restarting the sequence every 64 tokens (depth stays near 0).
+// Prints the median and the best 64-token rate (on a shared machine the best run is the nearest to a quiet one).
+// usage: node dev/perf/decode-loop.mjs MODEL.gguf [--threads 2] [--seconds 10] [--no-repack] [--root CHECKOUT]
+// --root: run another checkout's dist/ and addon (an A/B of two builds, e.g. main against a branch).
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
+const root = path.resolve(opt("root", path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..")));
+const { loadModel } = await import(pathToFileURL(path.join(root, "dist", "infer", "load.js")).href);
+const model = await loadModel(args[0], { threads: Number(opt("threads", "2")), repack: !args.includes("--no-repack") });
+const argmax = (a) => { let b = 0; for (let i = 1; i < a.length; i++) if (a[i] > a[b]) b = i; return b; };
+const seconds = Number(opt("seconds", "10"));
+const rates = [];
+const t0 = performance.now();
+for (let r = -1; r < 0 || performance.now() - t0 < seconds * 1000; r++) { // r = −1: warm-up
+  if (r === 0) rates.length = 0;
+  const seq = model.createSequence();
+  let logits = model.forward([{ seq, tokens: [1, 2, 3, 4] }])[0];
+  const s0 = performance.now();
+  for (let i = 0; i < 64; i++) logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0];
+  rates.push(64 / ((performance.now() - s0) / 1000));
+  seq.dispose();
+}
+rates.sort((a, b) => a - b);
+console.log(JSON.stringify({ root, model: args[0].split("/").pop(), median_tok_s: +rates[rates.length >> 1].toFixed(1), max_tok_s: +rates[rates.length - 1].toFixed(1), runs: rates.length }));
