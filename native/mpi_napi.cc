@@ -4,10 +4,12 @@
 //   mpiAvailable(): boolean                       mpiBuildInfo(): string (the MPI library version, or why none)
 //   mpiInit(): {rank, size, threadLevel, library}  (synchronous; starts the communication thread)
 //   mpiFinalize(): void                            (synchronous; drains the queue, MPI_Finalize, joins the thread)
-//   mpiAllreduce(buf: Float32Array|Float64Array): Promise<void>          sum over ranks, in place
+//   mpiAllreduce(buf: Float32Array|Float64Array|Float32Array[]): Promise<void>   sum over ranks, in place; an array
+//       of Float32Arrays is reduced as their concatenation (gradients straight from their tensors, no packing)
 //   mpiReduceScatter(send: Float32Array, recv: Float32Array): Promise<void>  send holds size × recv.length values;
 //       rank r receives the sum over ranks of block r
 //   mpiAllgather(send: Float32Array|Float64Array, recv: same type): Promise<void>  recv holds size × send.length
+//   mpiAllgatherNow(send: Float32Array, recv: Float32Array): void   the same, waited for (a loss needs the values)
 //   mpiBroadcast(buf: Float32Array|Float64Array, root): Promise<void>
 //   mpiBarrier(): Promise<void>
 //   mpiAbort(code): never returns (MPI_Abort of the whole job)
@@ -15,7 +17,15 @@
 // (MPI_THREAD_FUNNELED is all it asks for), in the order JavaScript queued them — the order every rank must agree
 // on. JavaScript gets a Promise per collective and keeps computing (the backward pass) while the thread works; the
 // buffers stay referenced until the promise settles. Errors come back as rejections naming the op and MPI's text.
-// Leaves out: sub-communicators, ops other than sum, non-blocking MPI requests (the thread is the asynchrony).
+// Ranks on one host: when every rank shares this host (MPI_Comm_split_type SHARED), f32 collectives skip MPI's
+// transport and go through a shared-memory window (MPI_Win_allocate_shared): each rank copies its data into its
+// segment, sums its 1/N slice straight from every segment (in rank order, so the result is the same bits on every
+// rank, and for the sum of micro-batch gradients the same as one process accumulating them in that order) and reads
+// the other slices from their owners' segments. Ranks wait for each other on a counter per rank in the window
+// (futex: a waiting rank sleeps instead of polling the core its peer computes on). Open MPI's own shared-memory path
+// in a container without single-copy (CMA) copies every byte twice through small FIFOs and polls while it waits.
+// Leaves out: sub-communicators, ops other than sum, non-blocking MPI requests (the thread is the asynchrony),
+// hierarchical reduction over several hosts (a job spread over hosts uses MPI's collectives throughout).
 #include "zy_args.h"
 
 #ifdef ZY_HAVE_MPI
@@ -28,6 +38,16 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <atomic>
+#include <climits>
+#include <cstring>
+#include <vector>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#endif
 #endif
 
 #ifndef ZY_MPI_BUILD_NOTE
@@ -64,6 +84,11 @@ struct Job {
   Napi::Promise::Deferred deferred;
   std::vector<Napi::Reference<Napi::Value>> keep;  // buffers referenced until the promise settles
   int rc = MPI_SUCCESS;
+  // A blocking collective (…Now): the JavaScript thread waits on these instead of a promise.
+  bool blocking = false;
+  bool finished = false;
+  std::mutex finishedMu;
+  std::condition_variable finishedCv;
   explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
 
@@ -90,6 +115,8 @@ std::string mpiErrorText(int rc) {
   return std::string(buf, len);
 }
 
+void shmRelease();
+
 void threadMain() {
   for (;;) {
     Job *job = nullptr;
@@ -105,12 +132,21 @@ void threadMain() {
         comm->queue.pop_front();
       } else {
         // Stop asked and every queued collective done: finalize here, on the thread that initialized MPI.
-        if (comm->initialized) MPI_Finalize();
+        if (comm->initialized) {
+          shmRelease();
+          MPI_Finalize();
+        }
         return;
       }
     }
     if (sync) { sync(); continue; }
     job->rc = job->run();
+    if (job->blocking) {
+      std::lock_guard<std::mutex> l(job->finishedMu);
+      job->finished = true;
+      job->finishedCv.notify_one();
+      continue;
+    }
     comm->done.BlockingCall(job, [](Napi::Env env, Napi::Function, Job *j) {
       if (j->rc == MPI_SUCCESS) j->deferred.Resolve(env.Undefined());
       else j->deferred.Reject(Napi::Error::New(env, j->op + ": " + mpiErrorText(j->rc)).Value());
@@ -120,6 +156,220 @@ void threadMain() {
     });
   }
 }
+
+
+// ---- shared-memory collectives (ranks on one host) ----
+
+// A Float32Array viewed as (pointer, length): one part of a buffer that is reduced as the concatenation of its parts.
+struct Part {
+  float *ptr;
+  size_t n;
+};
+
+// Calls fn(pointer, count) for the pieces of the concatenated parts that fall in [lo, hi).
+template <typename Fn>
+void forRange(const std::vector<Part> &parts, size_t lo, size_t hi, Fn fn) {
+  size_t at = 0;
+  for (const Part &p : parts) {
+    size_t a = std::max(lo, at), b = std::min(hi, at + p.n);
+    if (a < b) fn(p.ptr + (a - at), a, b - a);
+    at += p.n;
+    if (at >= hi) break;
+  }
+}
+
+struct Shm {
+  bool tried = false;
+  bool usable = false;
+  std::string why;  // why not (several hosts, no Linux futex, allocation failed)
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Win win = MPI_WIN_NULL;
+  int rank = 0, size = 1;
+  size_t capacity = 0;  // floats per rank
+  std::vector<std::atomic<uint32_t> *> stage;  // per rank: 3 × (ops finished) + the phase of the current one
+  std::vector<float *> data;                   // per rank: its segment's floats
+  uint32_t ops = 0;                            // collectives done through the window since it was (re)allocated
+};
+Shm shm;
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "a futex word must be a plain 32-bit word");
+constexpr size_t kHeader = 64;  // bytes before the floats: the stage counter on its own cache line
+
+void wakeAll(std::atomic<uint32_t> *w) {
+#ifdef __linux__
+  syscall(SYS_futex, reinterpret_cast<uint32_t *>(w), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+#endif
+}
+void setStage(uint32_t v) {
+  shm.stage[shm.rank]->store(v, std::memory_order_release);
+  wakeAll(shm.stage[shm.rank]);
+}
+// Until every rank's counter has reached target: spin briefly, then sleep on the futex (a 20 ms timeout re-checks).
+void waitAll(uint32_t target) {
+  for (int r = 0; r < shm.size; r++) {
+    std::atomic<uint32_t> *w = shm.stage[r];
+    for (int spin = 0;; spin++) {
+      uint32_t v = w->load(std::memory_order_acquire);
+      if (static_cast<int32_t>(v - target) >= 0) break;
+      if (spin < 100) continue;
+#ifdef __linux__
+      struct timespec ts = {0, 20 * 1000 * 1000};
+      syscall(SYS_futex, reinterpret_cast<uint32_t *>(w), FUTEX_WAIT, v, &ts, nullptr, 0);
+#else
+      std::this_thread::yield();
+#endif
+    }
+  }
+}
+
+// Collective (every rank, in the same order): finds out whether all ranks share this host, then (re)allocates the
+// window so each segment holds at least `floats` values. Returns false when the window cannot be used.
+bool shmReserve(size_t floats) {
+  if (!shm.tried) {
+    shm.tried = true;
+#ifndef __linux__
+    shm.why = "no futex outside Linux";
+    return false;
+#else
+    int worldSize = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &worldSize);
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &shm.node) != MPI_SUCCESS) {
+      shm.why = "MPI_Comm_split_type failed";
+      return false;
+    }
+    MPI_Comm_rank(shm.node, &shm.rank);
+    MPI_Comm_size(shm.node, &shm.size);
+    if (shm.size != worldSize) {
+      shm.why = "the ranks span several hosts";
+      return false;
+    }
+    shm.usable = true;
+#endif
+  }
+  if (!shm.usable) return false;
+  if (floats <= shm.capacity) return true;
+  // Every rank has finished reading the old window before it goes.
+  if (shm.win != MPI_WIN_NULL) {
+    waitAll(3 * shm.ops);
+    MPI_Win_free(&shm.win);
+  }
+  shm.stage.assign(shm.size, nullptr);
+  shm.data.assign(shm.size, nullptr);
+  shm.ops = 0;
+  size_t cap = std::max(floats, static_cast<size_t>(1) << 20);
+  MPI_Info info;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "alloc_shared_noncontig", "true");
+  void *mine = nullptr;
+  int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(kHeader + 4 * cap), 4, info, shm.node, &mine, &shm.win);
+  MPI_Info_free(&info);
+  if (rc != MPI_SUCCESS) {
+    shm.usable = false;
+    shm.why = "MPI_Win_allocate_shared of " + std::to_string(kHeader + 4 * cap) + " bytes failed: " + mpiErrorText(rc);
+    shm.win = MPI_WIN_NULL;
+    return false;
+  }
+  new (mine) std::atomic<uint32_t>(0);
+  for (int r = 0; r < shm.size; r++) {
+    MPI_Aint bytes = 0;
+    int unit = 0;
+    void *base = nullptr;
+    MPI_Win_shared_query(shm.win, r, &bytes, &unit, &base);
+    shm.stage[r] = reinterpret_cast<std::atomic<uint32_t> *>(base);
+    shm.data[r] = reinterpret_cast<float *>(static_cast<char *>(base) + kHeader);
+  }
+  shm.capacity = cap;
+  MPI_Barrier(shm.node);  // every counter is initialized before anyone reads it
+  return true;
+}
+
+// Slice q of n values over the ranks: [lo, hi).
+void sliceOf(size_t n, int q, size_t &lo, size_t &hi) {
+  size_t per = (n + shm.size - 1) / shm.size;
+  lo = std::min(n, per * q);
+  hi = std::min(n, lo + per);
+}
+
+// Sum over ranks of the concatenated parts, in place, through the window. A rank copies into its segment only the
+// slices the others reduce (its own slice it reads straight from its parts), sums its slice block by block from
+// every rank in rank order, writes the sum to its parts and to its segment (for the others), then copies the other
+// slices' sums from their owners' segments: per rank about 2·S bytes read and 2·S written for S bytes of parts.
+void shmAllreduce(const std::vector<Part> &parts, size_t n) {
+  const uint32_t base = 3 * shm.ops;
+  waitAll(base);  // every rank has finished reading the previous collective's segments
+  float *mine = shm.data[shm.rank];
+  size_t lo, hi;
+  sliceOf(n, shm.rank, lo, hi);
+  auto copyIn = [&](float *p, size_t at, size_t len) { std::memcpy(mine + at, p, 4 * len); };
+  forRange(parts, 0, lo, copyIn);
+  forRange(parts, hi, n, copyIn);
+  setStage(base + 1);
+  waitAll(base + 1);
+  constexpr size_t kBlock = 4096;
+  float acc[kBlock], own[kBlock];
+  for (size_t b = lo; b < hi; b += kBlock) {
+    const size_t len = std::min(kBlock, hi - b);
+    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
+    for (int r = 0; r < shm.size; r++) {
+      const float *src = r == shm.rank ? own : shm.data[r] + b;
+      if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
+      else for (size_t i = 0; i < len; i++) acc[i] += src[i];
+    }
+    std::memcpy(mine + b, acc, 4 * len);
+    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(p, acc + (at - b), 4 * k); });
+  }
+  setStage(base + 2);
+  waitAll(base + 2);
+  for (int r = 0; r < shm.size; r++) {
+    if (r == shm.rank) continue;
+    size_t a, z;
+    sliceOf(n, r, a, z);
+    const float *theirs = shm.data[r];
+    forRange(parts, a, z, [&](float *p, size_t at, size_t len) { std::memcpy(p, theirs + at, 4 * len); });
+  }
+  setStage(base + 3);
+  shm.ops++;
+}
+
+// Rank r receives the sum over ranks of block r of send (size × m values).
+void shmReduceScatter(const float *send, float *recv, size_t m) {
+  const uint32_t base = 3 * shm.ops;
+  waitAll(base);
+  float *mine = shm.data[shm.rank];
+  const size_t lo = m * shm.rank;
+  // The others' blocks only: this rank reads its own block straight from send.
+  std::memcpy(mine, send, 4 * lo);
+  std::memcpy(mine + lo + m, send + lo + m, 4 * (m * (shm.size - 1 - shm.rank)));
+  setStage(base + 1);
+  waitAll(base + 1);
+  for (int r = 0; r < shm.size; r++) {
+    const float *src = r == shm.rank ? send + lo : shm.data[r] + lo;
+    if (r == 0) for (size_t i = 0; i < m; i++) recv[i] = src[i];
+    else for (size_t i = 0; i < m; i++) recv[i] += src[i];
+  }
+  setStage(base + 3);
+  shm.ops++;
+}
+
+// recv (size × m values) receives every rank's send in rank order.
+void shmAllgather(const float *send, float *recv, size_t m) {
+  const uint32_t base = 3 * shm.ops;
+  waitAll(base);
+  std::memcpy(shm.data[shm.rank], send, 4 * m);
+  setStage(base + 1);
+  waitAll(base + 1);
+  for (int r = 0; r < shm.size; r++) std::memcpy(recv + m * r, shm.data[r], 4 * m);
+  setStage(base + 3);
+  shm.ops++;
+}
+
+// Frees the window once every rank has finished reading it (before MPI_Finalize, on every rank).
+void shmRelease() {
+  if (shm.win == MPI_WIN_NULL) return;
+  waitAll(3 * shm.ops);
+  MPI_Win_free(&shm.win);
+  shm.usable = false;
+}
+
 
 // Runs fn on the communication thread and waits for it (init, finalize: rare and short).
 void runSync(std::function<void()> fn) {
@@ -142,6 +392,12 @@ void runSync(std::function<void()> fn) {
 
 Napi::Value MpiInit(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  // mpiInit({sharedMemory: false}) keeps every collective on MPI's own transport (comparisons, troubleshooting).
+  bool sharedMemory = true;
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Value v = info[0].As<Napi::Object>().Get("sharedMemory");
+    if (v.IsBoolean()) sharedMemory = v.As<Napi::Boolean>().Value();
+  }
   if (comm && comm->finalized) {
     zy::fail(info, "mpiInit: MPI was finalized in this process and cannot start again");
     return env.Undefined();
@@ -171,6 +427,12 @@ Napi::Value MpiInit(const Napi::CallbackInfo &info) {
       comm->library = std::string(lib, len);
       while (!comm->library.empty() && (comm->library.back() == '\n' || comm->library.back() == '\0')) comm->library.pop_back();
       comm->initialized = true;
+      if (sharedMemory) {
+        shmReserve(0);  // collective: finds out whether every rank shares this host
+      } else {
+        shm.tried = true;
+        shm.why = "turned off";
+      }
     });
     if (rc != MPI_SUCCESS) {
       zy::fail(info, "mpiInit: MPI_Init_thread failed (" + std::to_string(rc) + "); is this process started by mpirun?");
@@ -184,6 +446,7 @@ Napi::Value MpiInit(const Napi::CallbackInfo &info) {
                          : comm->threadLevel == MPI_THREAD_SERIALIZED ? "serialized"
                          : comm->threadLevel == MPI_THREAD_FUNNELED ? "funneled" : "single");
   out.Set("library", comm->library);
+  out.Set("transport", shm.usable ? "shared-memory window" : "MPI collectives (" + shm.why + ")");
   return out;
 }
 
@@ -247,9 +510,39 @@ Napi::Value submit(zy::Args &a, const char *op, std::function<int()> run, std::i
 Napi::Value MpiAllreduce(const Napi::CallbackInfo &info) {
   zy::Args a(info, "mpiAllreduce");
   if (!a.atLeast(1, "buf") || !requireInit(a)) return a.done();
+  if (a.arg(0).IsArray()) {
+    // Parts: reduced as one buffer, their concatenation.
+    auto arr = a.arg(0).As<Napi::Array>();
+    std::vector<Part> parts;
+    size_t n = 0;
+    for (uint32_t i = 0; i < arr.Length() && a.ok(); i++) {
+      size_t len = 0;
+      float *p = a.array<float>(arr.Get(i), "buf[" + std::to_string(i) + "]", napi_float32_array, "Float32Array", 0, false, &len);
+      parts.push_back({p, len});
+      n += len;
+    }
+    if (a.ok() && n > static_cast<size_t>(INT32_MAX)) a.fail("the parts hold " + std::to_string(n) + " elements; at most 2^31 − 1 per call");
+    if (!a.ok()) return a.done();
+    return submit(a, "mpiAllreduce", [parts, n] {
+      if (n == 0) return MPI_SUCCESS;
+      if (shmReserve(n)) {
+        shmAllreduce(parts, n);
+        return MPI_SUCCESS;
+      }
+      std::vector<float> packed(n);
+      forRange(parts, 0, n, [&](float *p, size_t at, size_t len) { std::memcpy(packed.data() + at, p, 4 * len); });
+      int rc = MPI_Allreduce(MPI_IN_PLACE, packed.data(), static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      if (rc == MPI_SUCCESS) forRange(parts, 0, n, [&](float *p, size_t at, size_t len) { std::memcpy(p, packed.data() + at, 4 * len); });
+      return rc;
+    }, {a.arg(0)});
+  }
   Buf b = floatBuffer(a, a.arg(0), "buf");
   if (!a.ok()) return a.done();
   return submit(a, "mpiAllreduce", [b] {
+    if (!b.f64 && b.n > 0 && shmReserve(b.n)) {
+      shmAllreduce({{static_cast<float *>(b.ptr), b.n}}, b.n);
+      return MPI_SUCCESS;
+    }
     return MPI_Allreduce(MPI_IN_PLACE, b.ptr, static_cast<int>(b.n), b.type, MPI_SUM, MPI_COMM_WORLD);
   }, {a.arg(0)});
 }
@@ -266,6 +559,10 @@ Napi::Value MpiReduceScatter(const Napi::CallbackInfo &info) {
   if (a.ok() && nr > static_cast<size_t>(INT32_MAX)) a.fail("recv has more than 2^31 − 1 elements");
   if (!a.ok()) return a.done();
   return submit(a, "mpiReduceScatter", [send, recv, nr] {
+    if (nr > 0 && shmReserve(nr * shm.size)) {
+      shmReduceScatter(send, recv, nr);
+      return MPI_SUCCESS;
+    }
     return MPI_Reduce_scatter_block(send, recv, static_cast<int>(nr), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
   }, {a.arg(0), a.arg(1)});
 }
@@ -281,8 +578,50 @@ Napi::Value MpiAllgather(const Napi::CallbackInfo &info) {
            ") × send.length (" + std::to_string(s.n) + ")");
   if (!a.ok()) return a.done();
   return submit(a, "mpiAllgather", [s, r] {
+    if (!s.f64 && s.n > 0 && shmReserve(s.n)) {
+      shmAllgather(static_cast<const float *>(s.ptr), static_cast<float *>(r.ptr), s.n);
+      return MPI_SUCCESS;
+    }
     return MPI_Allgather(s.ptr, static_cast<int>(s.n), s.type, r.ptr, static_cast<int>(s.n), r.type, MPI_COMM_WORLD);
   }, {a.arg(0), a.arg(1)});
+}
+
+// mpiAllgatherNow(send, recv): the all-gather, but the calling (JavaScript) thread waits for it — for a loss that
+// needs every rank's values in the middle of a forward pass. Queued behind the pending collectives, in order.
+Napi::Value MpiAllgatherNow(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiAllgatherNow");
+  if (!a.atLeast(2, "send, recv") || !requireInit(a)) return a.done();
+  size_t ns = 0, nr = 0;
+  float *send = a.array<float>(a.arg(0), "send", napi_float32_array, "Float32Array", 0, false, &ns);
+  float *recv = a.array<float>(a.arg(1), "recv", napi_float32_array, "Float32Array", 0, false, &nr);
+  if (a.ok() && nr != ns * static_cast<size_t>(comm->size))
+    a.fail("recv has " + std::to_string(nr) + " elements; it must hold size (" + std::to_string(comm->size) + ") × send.length (" +
+           std::to_string(ns) + ")");
+  if (!a.ok()) return a.done();
+  Job *job = new Job(a.env());
+  job->op = "mpiAllgatherNow";
+  job->blocking = true;
+  job->run = [send, recv, ns] {
+    if (ns > 0 && shmReserve(ns)) {
+      shmAllgather(send, recv, ns);
+      return MPI_SUCCESS;
+    }
+    return MPI_Allgather(send, static_cast<int>(ns), MPI_FLOAT, recv, static_cast<int>(ns), MPI_FLOAT, MPI_COMM_WORLD);
+  };
+  {
+    std::lock_guard<std::mutex> lock(comm->mu);
+    comm->queue.push_back(job);
+  }
+  comm->cv.notify_one();
+  {
+    std::unique_lock<std::mutex> l(job->finishedMu);
+    job->finishedCv.wait(l, [job] { return job->finished; });
+  }
+  int rc = job->rc;
+  job->deferred.Resolve(a.env().Undefined());
+  delete job;
+  if (rc != MPI_SUCCESS) a.fail(mpiErrorText(rc));
+  return a.env().Undefined();
 }
 
 Napi::Value MpiBroadcast(const Napi::CallbackInfo &info) {
@@ -319,6 +658,7 @@ ZY_REGISTER("mpiFinalize", MpiFinalize);
 ZY_REGISTER("mpiAllreduce", MpiAllreduce);
 ZY_REGISTER("mpiReduceScatter", MpiReduceScatter);
 ZY_REGISTER("mpiAllgather", MpiAllgather);
+ZY_REGISTER("mpiAllgatherNow", MpiAllgatherNow);
 ZY_REGISTER("mpiBroadcast", MpiBroadcast);
 ZY_REGISTER("mpiBarrier", MpiBarrier);
 ZY_REGISTER("mpiAbort", MpiAbort);

@@ -1,12 +1,14 @@
 // Measures the α (latency) and β (bandwidth) of Zhiyu's MPI all-reduce for docs/scaling-out.md's cost model:
-//   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 node --import tsx dev/scaling/allreduce-bench.ts [MAX_FLOATS]
-// (add --mca btl tcp,self to measure TCP instead of shared memory). Rank 0 prints one JSON line per size: the
+//   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 node --import tsx dev/scaling/allreduce-bench.ts [MAX_FLOATS] [--no-shared-memory]
+// Ranks on one host use the addon's shared-memory window; --no-shared-memory measures Open MPI's own transport
+// (add --mca btl tcp,self to mpirun for TCP). Rank 0 prints one JSON line per size: the
 // median seconds of 5 all-reduces (after one warm-up) and the fitted α, β of a ring all-reduce,
 // t = 2(N−1)·α + 2(N−1)/N · bytes/β.
 import { mpiCommunicator } from "../../src/backend/mpi.js";
 
-const comm = mpiCommunicator();
-const max = Number(process.argv[2] ?? 124_475_904);
+const args = process.argv.slice(2);
+const comm = mpiCommunicator({ sharedMemory: !args.includes("--no-shared-memory") });
+const max = Number(args.find((a) => !a.startsWith("--")) ?? 124_475_904);
 const sizes: number[] = [];
 for (let n = 2; n <= max; n *= 8) sizes.push(n);
 if (sizes.at(-1) !== max) sizes.push(max);

@@ -16,10 +16,15 @@ export interface Communicator {
   readonly description: string;
   /** Sum over ranks, in place. */
   allreduce(buf: Float32Array | Float64Array): Promise<void>;
+  /** Sum over ranks, in place, of the concatenation of parts (gradients straight from their tensors). */
+  allreduceParts(parts: Float32Array[]): Promise<void>;
   /** send holds size × recv.length values; rank r receives the sum over ranks of block r. */
   reduceScatter(send: Float32Array, recv: Float32Array): Promise<void>;
   /** recv (size × send.length values) receives every rank's send, in rank order. */
   allgather<T extends Float32Array | Float64Array>(send: T, recv: T): Promise<void>;
+  /** The all-gather, waited for on the calling thread (a loss that needs every rank's values mid-forward); queued
+   *  behind the pending collectives. */
+  allgatherNow(send: Float32Array, recv: Float32Array): void;
   broadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   barrier(): Promise<void>;
   /** Ends the whole job at once with this exit code (a divergence or a fatal error on one rank). */
@@ -29,11 +34,12 @@ export interface Communicator {
 
 interface MpiAddon {
   mpiAvailable(): boolean;
-  mpiInit(): { rank: number; size: number; threadLevel: string; library: string };
+  mpiInit(options: { sharedMemory: boolean }): { rank: number; size: number; threadLevel: string; library: string; transport: string };
   mpiFinalize(): void;
-  mpiAllreduce(buf: Float32Array | Float64Array): Promise<void>;
+  mpiAllreduce(buf: Float32Array | Float64Array | Float32Array[]): Promise<void>;
   mpiReduceScatter(send: Float32Array, recv: Float32Array): Promise<void>;
   mpiAllgather(send: Float32Array | Float64Array, recv: Float32Array | Float64Array): Promise<void>;
+  mpiAllgatherNow(send: Float32Array, recv: Float32Array): void;
   mpiBroadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   mpiBarrier(): Promise<void>;
   mpiAbort(code: number): void;
@@ -49,18 +55,22 @@ export function mpiUnavailableReason(): string {
   return "";
 }
 
-/** Initializes MPI (once per process) and returns the world communicator; throws when MPI is unavailable. */
-export function mpiCommunicator(): Communicator {
+/** Initializes MPI (once per process) and returns the world communicator; throws when MPI is unavailable.
+ *  sharedMemory (default true): when every rank is on this host, f32 collectives go through a shared-memory window
+ *  (native/mpi_napi.cc) instead of MPI's transport; false keeps MPI's (comparisons). */
+export function mpiCommunicator(options: { sharedMemory?: boolean } = {}): Communicator {
   const why = mpiUnavailableReason();
   if (why) throw new Error(`MPI: ${why}`);
   const addon = loadNative() as unknown as MpiAddon;
-  const info = addon.mpiInit();
+  const info = addon.mpiInit({ sharedMemory: options.sharedMemory ?? true });
   const library = info.library.split("\n")[0]!.replace(/,.*$/, "").trim();
   return {
-    rank: info.rank, size: info.size, description: `${library}, thread level ${info.threadLevel}`,
+    rank: info.rank, size: info.size, description: `${library}, thread level ${info.threadLevel}, f32 collectives over ${info.transport}`,
     allreduce: (buf) => addon.mpiAllreduce(buf),
+    allreduceParts: (parts) => addon.mpiAllreduce(parts),
     reduceScatter: (send, recv) => addon.mpiReduceScatter(send, recv),
     allgather: (send, recv) => addon.mpiAllgather(send, recv),
+    allgatherNow: (send, recv) => addon.mpiAllgatherNow(send, recv),
     broadcast: (buf, root) => addon.mpiBroadcast(buf, root),
     barrier: () => addon.mpiBarrier(),
     abort: (code) => {
@@ -77,12 +87,17 @@ export class SoloCommunicator implements Communicator {
   readonly size = 1;
   readonly description = "single process";
   async allreduce(): Promise<void> {}
+  async allreduceParts(): Promise<void> {}
   async reduceScatter(send: Float32Array, recv: Float32Array): Promise<void> {
     if (send.length !== recv.length) throw new Error(`reduceScatter: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
     recv.set(send);
   }
   async allgather<T extends Float32Array | Float64Array>(send: T, recv: T): Promise<void> {
     if (send.length !== recv.length) throw new Error(`allgather: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
+    recv.set(send);
+  }
+  allgatherNow(send: Float32Array, recv: Float32Array): void {
+    if (send.length !== recv.length) throw new Error(`allgatherNow: send has ${send.length} values, recv ${recv.length}; one rank needs equal lengths`);
     recv.set(send);
   }
   async broadcast(): Promise<void> {}

@@ -1,6 +1,6 @@
 // How `zhiyu train`, `sft` and `rm train` become data-parallel under `mpirun -np N` (docs/scaling-out.md): the
 // launcher's environment says this process is rank r of N; MPI (src/backend/mpi.ts) is initialized and the
-// training loop gets DataParallelSettings. The flags --zero1, --checksum-every K and --bucket-mb M are taken out
+// training loop gets DataParallelSettings. The flags --zero1, --checksum-every K, --bucket-mb M and --no-shared-memory are taken out
 // of the command's arguments here, so every training command accepts them the same way.
 // A build without MPI started by mpirun with N > 1: rank 0 trains alone and says so once, the other ranks exit 0
 // at once (N copies of one run writing one folder would corrupt it). ZHIYU_NO_MPI=1 acts as such a build. A fatal error on any rank aborts the whole
@@ -14,7 +14,8 @@ import type { ProgressSink } from "../train/progress.js";
 
 export const DATA_PARALLEL_HELP = `data-parallel: mpirun -np N [--hostfile FILE] zhiyu <command> … runs N ranks; --grad-accum counts micro-batches
           over all ranks (a multiple of N); --zero1 (shard AdamW state: ZeRO-1), --checksum-every K (50; compare
-          parameters across ranks), --bucket-mb M (25; gradient all-reduce buckets). See docs/scaling-out.md`;
+          parameters across ranks), --bucket-mb M (25; gradient all-reduce buckets), --no-shared-memory (ranks on one host exchange through MPI's
+          transport instead of a shared-memory window). See docs/scaling-out.md`;
 
 export interface DataParallelLaunch {
   /** The command's arguments without the data-parallel flags. */
@@ -43,11 +44,13 @@ export function launchDataParallel(command: string, argv: readonly string[], env
   let zero1 = false;
   let checksumEvery = 50;
   let bucketMb = 25;
+  let sharedMemory = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--zero1") zero1 = true;
     else if (a === "--checksum-every") checksumEvery = intFlag(argv, i++, a, 0);
     else if (a === "--bucket-mb") bucketMb = intFlag(argv, i++, a, 1);
+    else if (a === "--no-shared-memory") sharedMemory = false;
     else rest.push(a);
   }
   const size = Number(env.OMPI_COMM_WORLD_SIZE ?? 1);
@@ -71,7 +74,7 @@ export function launchDataParallel(command: string, argv: readonly string[], env
     }
     return { argv: rest, settings: null, rank, standDown: rank !== 0, threadsPerRank, stdout };
   }
-  const comm = mpiCommunicator();
+  const comm = mpiCommunicator({ sharedMemory });
   if (comm.size !== size || comm.rank !== rank) {
     throw new UsageError(`MPI says rank ${comm.rank} of ${comm.size} but the launcher's environment says ${rank} of ${size}`);
   }

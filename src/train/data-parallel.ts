@@ -5,8 +5,9 @@
 // gradAccum. Each rank scales its micro-batch losses by their share of the *global* step (weights all-reduced
 // first), so the sum over ranks of the gradients is the step's gradient.
 // Plain data parallelism: during the last local backward, parameters are grouped into buckets (reverse model order,
-// about bucketBytes each); a bucket whose gradients are all complete is copied into its buffer and all-reduced on
-// the communication thread while backward goes on; after backward the rest are flushed, awaited and copied back.
+// about bucketBytes each); a bucket whose gradients are all complete is all-reduced in place, straight from the
+// gradient tensors, on the communication thread while backward goes on (a parameter this rank has no gradient for
+// contributes zeros from a spare buffer); after backward the rest are flushed and awaited.
 // Buckets start in a fixed order (bucket k only after k − 1), the order every rank agrees on. Every rank then
 // clips and steps the same AdamW on the same gradients. ZeRO-1 (zero.ts) reduce-scatters instead.
 // The loss, the objective's metrics, a "has a gradient" flag per parameter and the stop request are summed in one
@@ -34,8 +35,8 @@ export interface DataParallelSettings {
 
 interface Bucket {
   params: Tensor[];
-  offsets: number[];
-  buffer: Float32Array;
+  /** Zeros standing in for the parameters this rank had no gradient for at launch (they receive the sum). */
+  stand: Map<Tensor, Float32Array>;
   ready: number;
   pending: Promise<void> | null;
 }
@@ -82,11 +83,8 @@ export class DataParallel {
       let size = 0;
       const close = () => {
         if (current.length === 0) return;
-        const offsets: number[] = [];
-        let at = 0;
-        for (const p of current) { offsets.push(at); at += p.size; }
         for (const p of current) this.bucketOf.set(p, this.buckets.length);
-        this.buckets.push({ params: current, offsets, buffer: new Float32Array(at), ready: 0, pending: null });
+        this.buckets.push({ params: current, stand: new Map(), ready: 0, pending: null });
         current = [];
         size = 0;
       };
@@ -120,8 +118,7 @@ export class DataParallel {
         `${mib(paramBytes)}, communication buffers ${mib(m.bufferBytes)}; ${rss}`;
     }
     return `data-parallel over ${this.size} ranks (${this.comm.description}), ${this.buckets.length} gradient bucket(s): ` +
-      `per rank AdamW state ${mib(2 * paramBytes)}, parameters ${mib(paramBytes)}, gradients ${mib(paramBytes)}, buckets ` +
-      `${mib(paramBytes)}; ${rss}`;
+      `per rank AdamW state ${mib(2 * paramBytes)}, parameters ${mib(paramBytes)}, gradients ${mib(paramBytes)}; ${rss}`;
   }
 
   /** The global micro-batches [first, first + count) of a step this rank computes. */
@@ -158,12 +155,15 @@ export class DataParallel {
     while (this.nextLaunch < this.buckets.length) {
       const b = this.buckets[this.nextLaunch]!;
       if (!flush && b.ready < b.params.length) return;
-      b.params.forEach((p, i) => {
+      b.stand.clear();
+      const parts = b.params.map((p) => {
         const g = p.grad;
-        if (g) b.buffer.set(g.storage("all-reduce").subarray(g.offset, g.offset + g.size) as Float32Array, b.offsets[i]);
-        else b.buffer.fill(0, b.offsets[i], b.offsets[i]! + p.size);
+        if (g) return g.storage("all-reduce").subarray(g.offset, g.offset + g.size) as Float32Array;
+        const zeros = new Float32Array(p.size);
+        b.stand.set(p, zeros);
+        return zeros;
       });
-      b.pending = this.comm.allreduce(b.buffer);
+      b.pending = this.comm.allreduceParts(parts);
       this.nextLaunch++;
     }
   }
@@ -189,13 +189,13 @@ export class DataParallel {
       for (const b of this.buckets) await b.pending;
       await scalarsDone;
       for (const b of this.buckets) {
-        b.params.forEach((p, i) => {
-          const any = buf[scalars.length + this.index.get(p)!]! > 0;
-          if (!any) return;
-          if (!p.grad) p.grad = zeros(p.shape);
-          const g = p.grad;
-          (g.storage("all-reduce") as Float32Array).set(b.buffer.subarray(b.offsets[i], b.offsets[i]! + p.size), g.offset);
-        });
+        // The summed gradients are in place; a parameter this rank had none for gets the sum if any rank had one.
+        for (const [p, sum] of b.stand) {
+          if (!(buf[scalars.length + this.index.get(p)!]! > 0)) continue;
+          const g = (p.grad = zeros(p.shape));
+          (g.storage("all-reduce") as Float32Array).set(sum, g.offset);
+        }
+        b.stand.clear();
         b.pending = null;
         b.ready = 0;
       }

@@ -238,6 +238,7 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
       });
     }
     let stopAsked = false;
+    const tBackward = performance.now();
     if (dist) {
       const keys = Object.keys(extraSums).sort();
       const summed = await dist.finishGradients([lossSum, ...keys.map((k) => extraSums[k]!)], input.shouldStop?.() ?? false);
@@ -284,6 +285,7 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
       lrFactor *= s.spikeLrFactor;
       continue;
     }
+    const tSync = performance.now();
     if (dist) await dist.step(lr);
     else optimizer.step(lr);
     guard.accept(loss);
@@ -296,6 +298,9 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
       step, loss, lr, grad_norm: norm, tokens_per_s: tps, mfu: s.mfu ? mfu(tps, s.mfu.flopsPerToken, s.mfu.peakFlops) : null, dt,
     };
     for (const [k, v] of Object.entries(extraSums)) (rec as unknown as Record<string, number>)[k] = v;
+    // Where a step's time goes: forward + backward (with the overlapped all-reduces), the wait for the
+    // rest of the exchange (and the clip), the optimizer step (ZeRO-1: with its all-gather).
+    rec.phases = { compute: (tBackward - t0) / 1000, sync: (tSync - tBackward) / 1000, update: (performance.now() - tSync) / 1000 };
     tail.push(rec);
     if (tail.length > 20) tail.shift();
     metrics.write(rec);

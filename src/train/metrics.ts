@@ -19,6 +19,8 @@ export interface StepRecord {
   mfu: number | null;
   /** Seconds this step took. */
   dt: number;
+  /** Seconds in forward + backward, in the gradient exchange's remaining wait, in the update. */
+  phases?: { compute: number; sync: number; update: number };
 }
 
 export interface ValRecord {

@@ -119,7 +119,7 @@ function objectiveFor(o: TrainOptions, model: TrainModel, trainIt: BatchIterator
   if (o.objective === "mlm") {
     if (kind !== "encoder") fail(`--objective mlm trains an encoder; ${model.family} is a ${kind} model (use --preset bert-tiny … or a BERT --init)`);
     if (!masking) fail("--objective mlm: no masking options (the CLI builds them from --tokenizer)");
-    return new MlmObjective(trainIt, valIt, o.evalBatches, masking);
+    return new MlmObjective(trainIt, valIt, o.evalBatches, masking, o.seed);
   }
   if (kind !== "causal-lm") fail(`${model.family} is an ${kind} model; train it with --objective mlm`);
   return new CausalLmObjective(trainIt, valIt, o.evalBatches);

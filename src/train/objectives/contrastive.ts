@@ -2,9 +2,15 @@
 // side encoded and pooled (mean over the real tokens, or [CLS]) and L2-normalised; within a batch of n pairs every
 // other positive is a negative (in-batch negatives), and the loss is InfoNCE — cross-entropy of the scaled cosine
 // similarities s·cos(q_i, p_j) against j = i (sentence-transformers' MultipleNegativesRankingLoss, scale 20).
+// Data-parallel (gatherAcrossRanks): each rank encodes its row slice of the global batch, the pooled embeddings of
+// every rank are all-gathered, and every rank computes the InfoNCE of the whole batch on those values (the
+// negatives are the global batch's, as in one process) and its gradient with respect to every embedding; a rank
+// then back-propagates only its own rows' share through its encoder (the surrogate Σ e·∂L/∂e, whose gradient is
+// that share), so the gradients summed over ranks are the one-process gradient and the logged loss is the
+// global batch's.
 // Leaves out: hard negatives, the symmetric (p → q) term, GradCache for large batches.
 import {
-  type Tensor, crossEntropy, div, fromTypedArray, matmul, mul, noGrad, sqrt, square, sum, tidy, transpose, add,
+  type Tensor, crossEntropy, div, fromTypedArray, matmul, mul, noGrad, sqrt, square, sub, sum, tidy, transpose, add,
 } from "../../tensor/index.js";
 import { encoderInput, type TrainModel } from "../model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
@@ -38,8 +44,16 @@ export function infoNceLoss(a: Tensor, b: Tensor, scale: number): Tensor {
   return crossEntropy(mul(matmul(a, transpose(b, 0, 1)), scale), fromTypedArray(Int32Array.from({ length: n }, (_, i) => i), [n]));
 }
 
+/** Every rank's values of a row slice, in rank order (the rows of the global batch); rank is this one's place. */
+export interface RowGather {
+  rank: number;
+  ranks: number;
+  gather(local: Float32Array): Float32Array;
+}
+
 export class ContrastiveObjective extends ExampleBatchesBase implements TrainingObjective<PairBatch> {
   readonly name = "embed";
+  private across: RowGather | null = null;
 
   constructor(private readonly train: readonly PairExample[], private readonly val: readonly PairExample[], batch: number,
     private readonly padId: number, maxLen: number, seed: number, private readonly pooling: EmbedPooling, private readonly scale = 20) {
@@ -55,8 +69,20 @@ export class ContrastiveObjective extends ExampleBatchesBase implements Training
     return this.batchOf(this.nextIndices().map((i) => this.train[i]!));
   }
 
+  /** Data-parallel: each micro-batch is this rank's slice of the batch, and the loss is the whole batch's. */
+  gatherAcrossRanks(across: RowGather): void {
+    this.shardRows(across.ranks);
+    this.across = across;
+  }
+
   loss(model: TrainModel, b: PairBatch): ObjectiveLoss {
+    return this.batchLoss(model, b, this.across);
+  }
+
+  /** Without `across`: the batch's own InfoNCE (one process, and validation, which every rank runs whole). */
+  private batchLoss(model: TrainModel, b: PairBatch, across: RowGather | null): ObjectiveLoss {
     const ea = pooledEmbeddings(model, b.a, this.padId, this.pooling), eb = pooledEmbeddings(model, b.b, this.padId, this.pooling);
+    if (across) return this.gatheredLoss(ea, eb, across);
     const loss = infoNceLoss(ea, eb, this.scale);
     const sims = noGrad(() => matmul(ea, transpose(eb, 0, 1)).toFloat32Array());
     const n = b.a.rows;
@@ -66,6 +92,39 @@ export class ContrastiveObjective extends ExampleBatchesBase implements Training
       for (let j = 1; j < n; j++) if (sims[i * n + j]! > sims[i * n + best]!) best = j;
       if (best === i) right++;
     }
+    return { loss, metrics: { in_batch_accuracy: right / n } };
+  }
+
+  /** The global batch's InfoNCE from every rank's embeddings; gradient: this rank's rows' share, scaled so that the
+   *  loop's weighting (rows / global rows) leaves exactly that share. */
+  private gatheredLoss(ea: Tensor, eb: Tensor, across: RowGather): ObjectiveLoss {
+    const n = ea.shape[0]!, d = ea.shape[1]!, total = n * across.ranks;
+    const leafOf = (local: Tensor) => {
+      const t = fromTypedArray(across.gather(local.toFloat32Array()), [total, d]);
+      t.requiresGrad = true;
+      return t;
+    };
+    const A = leafOf(ea), B = leafOf(eb);
+    const global = infoNceLoss(A, B, this.scale);
+    const value = global.item();
+    global.backward();
+    const mine = (t: Tensor) => fromTypedArray(t.grad!.toFloat32Array().slice(across.rank * n * d, (across.rank + 1) * n * d), [n, d]);
+    const surrogate = add(sum(mul(ea, mine(A))), sum(mul(eb, mine(B))));
+    const loss = add(mul(sub(surrogate, surrogate.item()), total / n), value);
+    // In-batch accuracy of this rank's queries against every positive of the batch.
+    const a = A.toFloat32Array(), p = B.toFloat32Array();
+    let right = 0;
+    for (let i = across.rank * n; i < (across.rank + 1) * n; i++) {
+      let best = -1, bestSim = -Infinity;
+      for (let j = 0; j < total; j++) {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += a[i * d + k]! * p[j * d + k]!;
+        if (s > bestSim) { bestSim = s; best = j; }
+      }
+      if (best === i) right++;
+    }
+    A.zeroGrad();
+    B.zeroGrad();
     return { loss, metrics: { in_batch_accuracy: right / n } };
   }
 
@@ -79,7 +138,7 @@ export class ContrastiveObjective extends ExampleBatchesBase implements Training
     for (let i = 0; i < this.val.length; i += this.batch) {
       const chunk = this.val.slice(i, i + this.batch);
       if (chunk.length < 2) continue;
-      sum += chunk.length * noGrad(() => tidy(() => this.loss(model, this.batchOf(chunk)).loss.item()));
+      sum += chunk.length * noGrad(() => tidy(() => this.batchLoss(model, this.batchOf(chunk), null).loss.item()));
       n += chunk.length;
     }
     return n > 0 ? sum / n : null;

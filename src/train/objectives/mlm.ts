@@ -5,7 +5,9 @@
 // Whole words: `wordStart(ids)` says which tokens begin a word (WordPiece: not "##…"; Chinese: the first character of
 // a jieba word, as Chinese BERT-wwm masks). The CLI builds it from the tokenizer and a segmenter; train imports
 // neither.
-// Masks are drawn from the loop's seeded, checkpointed generator, so a resumed run draws the same masks.
+// In training each row's mask is drawn from its own generator seeded by (run seed, step, the row's index in the
+// step's global batch): the masks are a function of where a row sits, not of how many rows were masked before, so a
+// resumed run draws the same masks and a data-parallel run (each rank masking its own rows) the one-process masks.
 // Leaves out: next-sentence prediction, dynamic span lengths (SpanBERT), the T5 span-corruption objective.
 import { crossEntropy, fromTypedArray, indexSelect, reshape } from "../../tensor/index.js";
 import { Rng } from "../../core/rng.js";
@@ -30,6 +32,19 @@ export interface MaskingOptions {
 
 /** Masks B rows of T ids: returns the model's inputs and the targets (the original id where chosen, else IGNORE). */
 export function maskTokens(ids: Int32Array, seq: number, rng: Rng, o: MaskingOptions): { inputs: Int32Array; targets: Int32Array } {
+  return maskRows(ids, seq, () => rng, o);
+}
+
+/** The generator of one training row's mask: a hash of the run seed, the step and the row's index in the step. */
+export function rowMaskRng(seed: number, step: number, row: number): Rng {
+  let h = Math.imul((seed >>> 0) ^ 0x6d6c6d, 0x9e3779b1) >>> 0;
+  h = Math.imul(h ^ (step >>> 0), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 15) ^ (row >>> 0), 0xc2b2ae35) >>> 0;
+  return new Rng((h ^ (h >>> 16)) >>> 0);
+}
+
+/** maskTokens with a generator per row (rowRng(r) for row r of the batch). */
+export function maskRows(ids: Int32Array, seq: number, rowRng: (row: number) => Rng, o: MaskingOptions): { inputs: Int32Array; targets: Int32Array } {
   const p = o.probability ?? 0.15;
   if (!(p > 0 && p < 1)) throw new RangeError(`[mlm] masking probability ${p} must be in (0, 1)`);
   if (!Number.isInteger(o.maskId) || o.maskId < 0 || o.maskId >= o.vocabSize) {
@@ -38,6 +53,7 @@ export function maskTokens(ids: Int32Array, seq: number, rng: Rng, o: MaskingOpt
   const inputs = Int32Array.from(ids);
   const targets = new Int32Array(ids.length).fill(IGNORE);
   for (let r = 0; r < ids.length / seq; r++) {
+    const rng = rowRng(r);
     const row = ids.subarray(r * seq, (r + 1) * seq);
     const starts = o.wordStart ? o.wordStart(row) : null;
     // Words: runs [start, end) of maskable tokens; a special token always ends a word.
@@ -100,14 +116,16 @@ export class MlmObjective implements TrainingObjective<MlmBatch> {
   readonly seq: number;
 
   constructor(private readonly train: BatchIterator, private readonly val: BatchIterator | null,
-    private readonly evalBatches: number, private readonly masking: MaskingOptions, private readonly valSeed = 1234) {
+    private readonly evalBatches: number, private readonly masking: MaskingOptions, private readonly maskSeed: number,
+    private readonly valSeed = 1234) {
     this.tokensPerMicroBatch = train.batch * train.seq;
     this.seq = train.seq;
   }
 
   nextBatch(ctx: ObjectiveContext): MlmBatch {
     const b = this.train.next();
-    return { ...b, masked: maskTokens(b.inputs, this.train.seq, ctx.rng, this.masking) };
+    const first = ctx.microStep * this.train.batch;
+    return { ...b, masked: maskRows(b.inputs, this.train.seq, (r) => rowMaskRng(this.maskSeed, ctx.step, first + r), this.masking) };
   }
 
   loss(model: TrainModel, b: MlmBatch): ObjectiveLoss {
