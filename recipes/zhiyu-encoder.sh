@@ -6,9 +6,11 @@
 #   3. token shards (zhiyu data prepare, one utterance per document)
 #   4. MLM pretraining with whole-word masking (jieba for Chinese) of the bert-small shape with the 8k vocabulary
 #      (4 layers × 256, 4 heads, FFN 1024: 5.41M parameters)
-#   5. intent fine-tuning + the side-by-side comparison with the TF-IDF + LR baseline (dev/bert/intent-compare.ts)
+#   5. intent/emotion fine-tuning with sparse TF-IDF n-gram features beside the frozen encoder (DIET-style:
+#      finetune --sparse-ngrams word:1-2,char_wb:1-5 --freeze-encoder) and the side-by-side comparison with the
+#      TF-IDF + LR baseline on banking77, clinc150, smp2017-ecdt and clue-emotion in one run (dev/bert/intent-compare.ts)
 # Every step resumes: rerunning the script skips finished steps and continues training from checkpoints.
-# Long steps run under `nice -n 10`. Usage: bash recipes/zhiyu-encoder.sh [WORK=runs/encoder] [PRETRAIN_STEPS=2000]
+# Long steps run under `nice -n 10`. Usage: [WORK=runs/encoder] [PRETRAIN_STEPS=2000] [CHECKPOINT=DIR] [SETS=a,b] [EPOCHS=3] bash recipes/zhiyu-encoder.sh
 set -euo pipefail
 WORK=${WORK:-runs/encoder}
 STEPS=${PRETRAIN_STEPS:-2000}
@@ -27,8 +29,14 @@ else
     --data "$WORK/data" --batch 32 --seq 64 --steps "$STEPS" --warmup 60 --lr 1e-3 --min-lr 5e-5 --weight-decay 0.01 \
     --checkpoint-every 100 --keep-last 2 --eval-every 100 --eval-batches 8 --log-every 10 --threads 2 --out "$PRE"
 fi
-CK=$(ls -d "$PRE"/checkpoints/step-* | sort | tail -1)
-for SET in smp2017 banking77 clinc150; do
-  nice -n 10 node --import tsx dev/bert/intent-compare.ts --set "$SET" --model "$CK" --work "$WORK/ft" --epochs "${EPOCHS:-2}" \
-    --max-len 48 --lr 3e-4 --threads 2 | tee "$WORK/ft-$SET.txt"
-done
+CK=${CHECKPOINT:-$(ls -d "$PRE"/checkpoints/step-* | sort | tail -1)}
+nice -n 10 node --import tsx dev/bert/intent-compare.ts --set "${SETS:-banking77,clinc150,smp2017,clue-emotion}" --model "$CK" --work "$WORK/ft" \
+  --epochs "${EPOCHS:-3}" --max-len 48 --lr 3e-4 --threads 2 --sparse-ngrams word:1-2,char_wb:1-5 --freeze-encoder | tee "$WORK/ft-compare.txt"
+# 6. Shipping (issue 16 Build item 7; SHIP=1 after checking the comparison): the clinc150 intent + out-of-scope
+#    classifier — clinc150 is CC BY 3.0; smp2017-ecdt and clue-emotion have no licence, so no model trained on them
+#    ships — as models/zhiyu-intent with f16 weights (dev/bert/ship-model.ts measures the f16 copy against the f32 one
+#    on clinc150's test split into ship-check.json). Its encoder was frozen: the folder's encoder is the pretrained one.
+if [ "${SHIP:-0}" = 1 ]; then
+  node --import tsx dev/bert/ship-model.ts --from "$WORK/ft/clinc150/run/model" --to models/zhiyu-intent --check "$WORK/ft/clinc150/test.jsonl"
+  du -sh models/*
+fi

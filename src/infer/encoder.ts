@@ -6,6 +6,8 @@
 // - GGUF: `bert.*` metadata and llama.cpp's tensor names; matrices stay in their encoding (f32, f16, bf16, q8_0, …)
 //   and are multiplied as such; the vocabulary comes from tokenizer.ggml.*.
 // Text inputs become [CLS] A [SEP] (B [SEP]) with token_type_ids 0/1 (RoBERTa: <s> A </s></s> B </s>, all 0).
+// A classifier from `zhiyu finetune --sparse-ngrams` (sparse_ngrams.json + `zhiyu_sparse_head.weight`) adds
+// head_scale · W_sparse · tfidf(text) to its logits; it needs the text of each input (ids alone are refused).
 // Leaves out: truncation (a text longer than the model's positions is an error naming the limit), prompts/instructions
 // that some embedding models prepend (callers add them to the text).
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -18,6 +20,8 @@ import { type Tensor, noGrad, tidy } from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import type { EncodeItem, EncoderModel } from "./model-api.js";
 import { loadTokenizer } from "../tokenizers/load.js";
+import { readSparseNgrams, type SparseNgrams } from "../tokenizers/sparse-ngrams.js";
+import { f16ToF32, bf16ToF32 } from "../core/dtype.js";
 import {
   type BertConfig, type BertPooling, bertConfigFromGguf, bertConfigFromHf, bertParamSpecs, inputFraming, isBertHfConfig,
 } from "../models/bert/config.js";
@@ -123,6 +127,7 @@ function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefin
   checkVocab(tokenizer, config, existsSync(path.join(dir, "tokenizer.json")) ? path.join(dir, "tokenizer.json") : path.join(dir, "vocab.txt"));
   const encoder = new BertEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
   encoder.calibration = calibrationOf(json.zhiyu_calibration, configPath);
+  encoder.sparse = sparseHeadOf(dir, folder, config);
   return encoder;
 }
 
@@ -141,6 +146,32 @@ function checkVocab(tokenizer: Tokenizer, c: BertConfig, where: string): void {
     throw new ModelLoadError(`${where}: the vocabulary has ${tokenizer.vocabSize} tokens but the word-embedding matrix has ` +
       `${c.vocabSize} rows (vocab_size); the tokenizer does not belong to this model`);
   }
+}
+
+/** A sequence classifier's sparse n-gram head: the featurizer, W_sparse [labels × features] as f32, its scale. */
+export interface SparseHead { ngrams: SparseNgrams; weight: Float32Array; scale: number }
+
+const SPARSE_HEAD_TENSOR = "zhiyu_sparse_head.weight";
+
+/** sparse_ngrams.json and its head tensor (F32, F16 or BF16 [labels, features]), checked against each other. */
+function sparseHeadOf(dir: string, folder: ReturnType<typeof openSafetensorsFolder>, c: BertConfig): SparseHead | null {
+  const file = path.join(dir, "sparse_ngrams.json");
+  if (!existsSync(file)) return null;
+  const { ngrams, json } = readSparseNgrams(file);
+  const scale = json.head_scale;
+  if (typeof scale !== "number" || !(scale > 0) || !Number.isFinite(scale)) throw new ModelLoadError(`${file}: head_scale must be a number > 0`);
+  if (c.head !== "sequence-classification") throw new ModelLoadError(`${file}: sparse features need a sequence classifier, but config.json's head is ${c.head}`);
+  if (!folder.has(SPARSE_HEAD_TENSOR)) throw new ModelLoadError(`${dir}: sparse_ngrams.json is there but the weights lack '${SPARSE_HEAD_TENSOR}'`);
+  const info = folder.info(SPARSE_HEAD_TENSOR);
+  if (info.shape.length !== 2 || info.shape[0] !== c.numLabels || info.shape[1] !== ngrams.dimension) {
+    throw new ModelLoadError(`${dir}: '${SPARSE_HEAD_TENSOR}' is [${info.shape.join(", ")}], expected [${c.numLabels} labels, ${ngrams.dimension} features of sparse_ngrams.json]`);
+  }
+  const raw = folder.readTensor(SPARSE_HEAD_TENSOR);
+  let weight: Float32Array;
+  if (info.dtype === "F32") weight = Float32Array.from(raw as Float32Array);
+  else if (info.dtype === "F16" || info.dtype === "BF16") weight = Float32Array.from(raw as Uint16Array, info.dtype === "F16" ? f16ToF32 : bf16ToF32);
+  else throw new ModelLoadError(`${dir}: '${SPARSE_HEAD_TENSOR}' is ${info.dtype}; expected F32, F16 or BF16`);
+  return { ngrams, weight, scale };
 }
 
 /** What `zhiyu finetune --task classify` fitted on its validation split (config.json's zhiyu_calibration). */
@@ -189,6 +220,8 @@ export class BertEncoder implements EncoderModel {
   readonly heads: readonly string[];
   /** Temperature and out-of-scope threshold fitted by `zhiyu finetune` (HF folders only), or null. */
   calibration: Calibration | null = null;
+  /** The sparse n-gram head of a `finetune --sparse-ngrams` classifier, or null. */
+  sparse: SparseHead | null = null;
   constructor(readonly id: string, readonly model: BertModel, readonly tokenizer: Tokenizer, readonly backend: Backend,
     /** Whether the model's own files ask for L2-normalised embeddings (sentence-transformers' Normalize). */
     readonly normalizeByDefault: boolean) {
@@ -246,7 +279,7 @@ export class BertEncoder implements EncoderModel {
     const first = enc(text); // an ids-only stand-in tokenizer throws here, saying why text does not work
     const cls = this.specialId("cls"), sep = this.specialId("sep");
     const a = [cls, ...first, sep];
-    if (pair === undefined) return { ids: a, typeIds: new Array<number>(a.length).fill(0) };
+    if (pair === undefined) return { ids: a, typeIds: new Array<number>(a.length).fill(0), text };
     const framing = inputFraming(this.config);
     const b = [...new Array<number>(framing.sepsBetweenPair - 1).fill(sep), ...enc(pair), sep];
     return { ids: [...a, ...b], typeIds: [...new Array<number>(a.length).fill(0), ...new Array<number>(b.length).fill(framing.secondTypeId)] };
@@ -332,7 +365,26 @@ export class BertEncoder implements EncoderModel {
     const c = this.config;
     return this.run(seqs, (h, batch) => {
       const logits = this.model.sequenceLogits(h, batch).toFloat32Array();
+      if (this.sparse) this.addSparseLogits(logits, seqs);
       return batch.segments.map((_, i) => classification(logits.slice(i * c.numLabels, (i + 1) * c.numLabels), c.labels, this.calibration));
+    });
+  }
+
+  /** logits[i] += scale · W_sparse · tfidf(text of seqs[i]). */
+  private addSparseLogits(logits: Float32Array, seqs: readonly EncoderSequence[]): void {
+    const { ngrams, weight, scale } = this.sparse!;
+    const k = this.config.numLabels, f = ngrams.dimension;
+    seqs.forEach((s, i) => {
+      if (s.text === undefined) {
+        throw new BertInputError(`[classify] ${this.id}: input ${i} has ids but no text; this classifier also reads sparse n-gram features of ` +
+          "the text (sparse_ngrams.json), so give {\"text\": …} inputs (a single text, no text_pair)");
+      }
+      const v = ngrams.transform(s.text);
+      for (let c = 0; c < k; c++) {
+        let z = 0;
+        v.indices.forEach((j, n) => { z += weight[c * f + j]! * v.values[n]!; });
+        logits[i * k + c] += scale * z;
+      }
     });
   }
 

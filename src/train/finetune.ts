@@ -11,12 +11,17 @@
 // equal row slices, one per rank (encoder-batches.ts), classify and tag weigh the slices by what their means are
 // over, embed all-gathers the pooled embeddings so its in-batch negatives are the global batch's
 // (objectives/contrastive.ts); rank 0 writes checkpoints, the report and OUT/model.
-// Leaves out: LoRA, cross-encoder (pair) classification, sparse n-gram features, distillation.
+// classify --sparse-ngrams adds TF-IDF n-gram features of the training texts (src/tokenizers/sparse-ngrams.ts)
+// with their own linear head, trained jointly with the encoder (or with it frozen: --freeze-encoder); the model
+// folder then also holds sparse_ngrams.json, and model.safetensors the head `zhiyu_sparse_head.weight`.
+// Leaves out: LoRA, cross-encoder (pair) classification, distillation.
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Backend } from "../backend/backend.js";
 import { Rng } from "../core/rng.js";
 import { noGrad, setDefaultBackend, tidy } from "../tensor/index.js";
+import { openSafetensors } from "../io/safetensors.js";
+import { fitSparseNgrams, parseNgramSpec, type SparseNgrams } from "../tokenizers/sparse-ngrams.js";
 import type { TaskHead } from "../models/descriptor.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
@@ -26,10 +31,10 @@ import { FinetuneDataError, readClassifyFile, readPairFile, readTagFile } from "
 import { DataParallel, type DataParallelSettings } from "./data-parallel.js";
 import { modelOptimizer, readTrainerState } from "./loop-state.js";
 import { resumedScheduleSteps, runLoop } from "./loop.js";
-import { TrainModel } from "./model.js";
+import { SPARSE_HEAD_WEIGHT, TrainModel } from "./model.js";
 import type { TrainingObjective } from "./objective.js";
 import {
-  balancedClassWeights, ClassifyObjective, type ClassExample, chooseOosThreshold, classifierMetrics, fitTemperature, predictLogits,
+  balancedClassWeights, ClassifyObjective, FrozenEncoderCache, type ClassExample, chooseOosThreshold, classifierMetrics, fitTemperature, predictLogits,
 } from "./objectives/classify.js";
 import { ContrastiveObjective, type EmbedPooling, type PairExample, pooledEmbeddings } from "./objectives/contrastive.js";
 import { padRows, truncateFramed } from "./objectives/encoder-batches.js";
@@ -65,6 +70,16 @@ export interface FinetuneOptions {
   oosLabel: string | null;
   /** classify: in-scope validation accuracy the threshold may cost (0.005 = half a point). */
   oosBudget: number;
+  /** classify: sparse n-gram analyzers ("word:1-2,char_wb:1-5"), null = encoder only. */
+  sparseNgrams: string | null;
+  /** classify: a sparse term must occur in this many training texts. */
+  sparseMinDf: number;
+  /** classify: at most this many sparse terms per analyzer (the most frequent), null = all. */
+  sparseMaxFeatures: number | null;
+  /** classify: the sparse head's weight multiplier (its learning rate relative to the encoder's under Adam). */
+  sparseScale: number;
+  /** classify: train only the head (classifier, pooler, sparse head); the encoder stays as loaded. */
+  freezeEncoder: boolean;
   /** embed: pooling written into the model (and trained with). */
   pooling: EmbedPooling;
   checkpointEvery: number;
@@ -75,6 +90,7 @@ export interface FinetuneOptions {
 export const DEFAULT_FINETUNE_OPTIONS = {
   val: null, valFraction: 0.1, epochs: 3, steps: null, batch: 32, maxLen: 64, lr: 1e-4, minLr: 0, warmupFraction: 0.06,
   weightDecay: 0.01, gradClip: 1.0, seed: 42, dtype: "f32", classWeights: false, oosLabel: null, oosBudget: 0.005,
+  sparseNgrams: null, sparseMinDf: 2, sparseMaxFeatures: 20000, sparseScale: 100, freezeEncoder: false,
   pooling: "mean", checkpointEvery: 200, keepLast: 2, logEvery: 10,
 } as const satisfies Partial<FinetuneOptions>;
 
@@ -121,26 +137,33 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
   let head: { head: TaskHead; labels: string[] };
   let build: (model: TrainModel) => TrainingObjective;
   let evaluate: (model: TrainModel) => Record<string, unknown>;
+  let ngrams: SparseNgrams | null = null;
   if (o.task === "classify") {
     const { train, val } = split(readClassifyFile(o.train), o.val ? readClassifyFile(o.val) : null);
     const labels = [...new Set(train.map((e) => e.label))].sort();
     if (labels.length < 2) throw new FinetuneDataError(`${o.train}: ${labels.length} label(s); classification needs at least 2`);
     const index = new Map(labels.map((l, i) => [l, i]));
     const oosClass = o.oosLabel !== null && index.has(o.oosLabel) ? index.get(o.oosLabel)! : null;
+    if (o.sparseNgrams !== null) {
+      ngrams = fitSparseNgrams(train.map((e) => e.text), parseNgramSpec(o.sparseNgrams), { minDf: o.sparseMinDf, maxFeatures: o.sparseMaxFeatures });
+      display.log(`sparse n-grams ${o.sparseNgrams}: ${ngrams.dimension} features (${ngrams.analyzers.map((a) => a.terms.length).join(" + ")})`);
+    }
     const encode = (e: { text: string; label: string; where: string }) => {
       const label = index.get(e.label) ?? (e.label === o.oosLabel ? -1 : undefined);
       if (label === undefined) throw new FinetuneDataError(`${e.where}: label ${JSON.stringify(e.label)} does not occur in the training data ${o.train}`);
-      return { ids: frame(e.text), label };
+      return { ids: frame(e.text), label, ...(ngrams ? { sparse: ngrams.transform(e.text) } : {}) };
     };
+    const sparse = ngrams ? { dimension: ngrams.dimension, scale: o.sparseScale } : null;
+    const frozen = o.freezeEncoder ? new FrozenEncoderCache(f.pad) : null;
     const trainEx = train.map(encode), valEx = val.map(encode);
     const inScopeVal = valEx.filter((e) => e.label >= 0) as ClassExample[];
     display.log(`${trainEx.length} training and ${valEx.length} validation examples, ${labels.length} labels` +
       (o.oosLabel !== null ? `, out-of-scope label '${o.oosLabel}'${oosClass === null ? " (not in training: threshold only)" : ""}` : ""));
     head = { head: "sequence-classification", labels };
     const weights = o.classWeights ? balancedClassWeights(trainEx.map((e) => e.label), labels.length) : null;
-    build = () => new ClassifyObjective(trainEx, inScopeVal, o.batch, f.pad, o.maxLen, o.seed, weights);
+    build = () => new ClassifyObjective(trainEx, inScopeVal, o.batch, f.pad, o.maxLen, o.seed, weights, sparse, frozen);
     evaluate = (model) => {
-      const logits = predictLogits(model, valEx, o.batch, f.pad);
+      const logits = predictLogits(model, valEx, o.batch, f.pad, sparse, frozen);
       const gold = valEx.map((e) => e.label);
       const calib = logits.filter((_, i) => gold[i]! >= 0), calibGold = gold.filter((g) => g >= 0);
       const temperature = fitTemperature(calib, calibGold);
@@ -179,12 +202,14 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
 
   // The model: the newest checkpoint of --out (resume), else the given folder with the task's head.
   const ck0 = input.resume === false ? null : latestCheckpoint(o.out);
-  const model = ck0 ? TrainModel.fromHfFolder(ck0.dir, o.dtype) : TrainModel.fromHfFolder(o.model, o.dtype, { rng: new Rng(o.seed), head });
+  let model = ck0 ? TrainModel.fromHfFolder(ck0.dir, o.dtype) : TrainModel.fromHfFolder(o.model, o.dtype, { rng: new Rng(o.seed), head });
   if (!model.taskHead) throw new FinetuneDataError(`${o.model}: a ${model.family} model; finetune --task ${o.task} trains an encoder (BERT family)`);
   if (model.taskHead.head !== head.head || model.taskHead.labels.join("\n") !== head.labels.join("\n")) {
     throw new FinetuneDataError(`${ck0?.dir}: the checkpoint's head (${model.taskHead.head}: ${model.taskHead.labels.length} labels) is not this ` +
       `run's (${head.head}: ${head.labels.length}); use a new --out or the data the run started with`);
   }
+  if (ngrams) model = withSparseHead(model, ngrams.dimension, ck0?.dir ?? null);
+  if (o.freezeEncoder) model.freezeEncoder();
   const objective = build(model) as TrainingObjective & { batchesPerEpoch: number; shardRows(n: number): void };
   const comm = input.distributed?.comm ?? null;
   const ranks = comm?.size ?? 1;
@@ -212,7 +237,9 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
     distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
     settings: {
       steps: totalSteps, schedule: { lr: o.lr, minLr: o.minLr, warmupSteps: Math.round(o.warmupFraction * scheduleSteps), totalSteps: scheduleSteps, kind: "linear" },
-      gradAccum: ranks, gradClip: o.gradClip, spikeGuard: true, spikeWindow: 50, spikeZscore: 6, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0,
+      // Only non-finite losses/norms roll back: near convergence a fine-tuning loss is heavy-tailed (one hard example
+      // makes a batch 10–30× the window's mean), and a z-score guard stopped real runs with "6 loss spikes".
+      gradAccum: ranks, gradClip: o.gradClip, spikeGuard: true, spikeWindow: 50, spikeZscore: Infinity, maxRollbacks: 5, spikeLrFactor: 1, spikeSkip: 0,
       checkpointEvery: o.checkpointEvery, keepLast: o.keepLast, evalEvery: 0, evalAtEnd: true, logEvery: o.logEvery, mfu: null,
     },
     banner: `finetune --task ${o.task} of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M parameters), steps ${ck0?.step ?? 0}…${totalSteps}, batch ${o.batch}`,
@@ -221,8 +248,24 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
   const modelDir = path.join(o.out, "model");
   if (comm && comm.rank !== 0) return { finalStep: r.finalStep, totalSteps, valLoss: r.valLoss, modelDir, report: {} };
   const report = { task: o.task, steps: r.finalStep, val_loss: r.valLoss, ...evaluate(model) };
-  writeModelFolder(model, o, copies, report);
+  writeModelFolder(model, o, copies, report, ngrams);
   return { finalStep: r.finalStep, totalSteps, valLoss: r.valLoss, modelDir, report };
+}
+
+/** The model with its sparse head: zeros, or on resume the checkpoint's tensor (which must fit the refitted features). */
+function withSparseHead(model: TrainModel, features: number, checkpoint: string | null): TrainModel {
+  if (!checkpoint) return model.withSparseHead(features);
+  const file = path.join(checkpoint, "model.safetensors");
+  const st = openSafetensors(file);
+  if (!st.tensors.has(SPARSE_HEAD_WEIGHT)) {
+    throw new FinetuneDataError(`${file}: no '${SPARSE_HEAD_WEIGHT}'; this run started without --sparse-ngrams (use a new --out or drop the flag)`);
+  }
+  const info = st.info(SPARSE_HEAD_WEIGHT);
+  if (info.dtype !== "F32" || info.shape.length !== 2 || info.shape[1] !== features) {
+    throw new FinetuneDataError(`${file}: '${SPARSE_HEAD_WEIGHT}' is ${info.dtype} [${info.shape.join(", ")}], but the training data give ${features} ` +
+      "sparse features; use the --sparse-ngrams settings and data the run started with, or a new --out");
+  }
+  return model.withSparseHead(features, st.readTensor(SPARSE_HEAD_WEIGHT) as Float32Array);
 }
 
 /** For each validation query, is its own positive the nearest of all validation positives (recall@1), and MRR. */
@@ -259,7 +302,8 @@ function noGradEmbed<T>(fn: () => T): T {
 
 /** OUT/model: config.json (+ zhiyu_calibration), model.safetensors, the tokenizer files, finetune_report.json; an
  *  embedding model also gets modules.json + 1_Pooling/config.json (its pooling, L2-normalised). */
-function writeModelFolder(model: TrainModel, o: FinetuneOptions, copies: ReadonlyMap<string, string>, report: Record<string, unknown>): void {
+function writeModelFolder(model: TrainModel, o: FinetuneOptions, copies: ReadonlyMap<string, string>, report: Record<string, unknown>,
+  ngrams: SparseNgrams | null): void {
   const dir = path.join(o.out, "model");
   mkdirSync(dir, { recursive: true });
   const config = model.configJson();
@@ -280,5 +324,6 @@ function writeModelFolder(model: TrainModel, o: FinetuneOptions, copies: Readonl
       { idx: 2, name: "2", path: "2_Normalize", type: "sentence_transformers.models.Normalize" },
     ], null, 2) + "\n");
   }
+  if (ngrams) writeFileAtomic(path.join(dir, "sparse_ngrams.json"), ngrams.toJson({ head_scale: o.sparseScale, head_tensor: SPARSE_HEAD_WEIGHT }));
   writeFileAtomic(path.join(dir, "finetune_report.json"), JSON.stringify(report, null, 2) + "\n");
 }

@@ -57,9 +57,10 @@ export function readTrainerState<Options = unknown>(checkpointDir: string): Trai
   return state;
 }
 
-/** AdamW moments as safetensors tensors named "<param>.m" / "<param>.v", shaped like the parameters. */
+/** AdamW moments as safetensors tensors named "<param>.m" / "<param>.v", shaped like the parameters (a frozen
+ *  parameter — finetune --freeze-encoder — has none). */
 function writeOptimizerState(filePath: string, state: AdamWState, model: TrainModel): void {
-  const tensors = model.specs.flatMap((s) => (["m", "v"] as const).map((k) => ({
+  const tensors = model.specs.filter((s) => state.moments[`${s.name}.m`]).flatMap((s) => (["m", "v"] as const).map((k) => ({
     name: `${s.name}.${k}`, dtype: "F32" as const, shape: s.shape, data: state.moments[`${s.name}.${k}`]!,
   })));
   writeSafetensors(filePath, tensors, { format: "pt", step: String(state.step) });

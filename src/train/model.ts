@@ -26,6 +26,9 @@ import type { TrainDType } from "./options.js";
 /** A registered family's id (e.g. "gpt2", "llama"). */
 export type TrainFamily = string;
 
+/** The sparse n-gram classifier head's tensor name (model.safetensors of a finetune --sparse-ngrams model). */
+export const SPARSE_HEAD_WEIGHT = "zhiyu_sparse_head.weight";
+
 export class TrainModelError extends Error {
   override name = "TrainModelError";
 }
@@ -241,6 +244,32 @@ export class TrainModel {
       { name: "v_head.bias", shape: [1], kind: "vector", init: "zeros" }];
     return new TrainModel(this.hfConfig, new Map([...this.params, ["v_head.weight", w], ["v_head.bias", b]]), this.matmulDtype,
       this.loraInit, [...this.extraSpecs, ...extra]);
+  }
+
+  /** The same model with a sparse-feature classifier head beside its own (finetune --task classify --sparse-ngrams):
+   *  `zhiyu_sparse_head.weight` [labels, features], zeros (logistic regression's start), trained with the rest and
+   *  checkpointed in model.safetensors; `values` (a checkpoint's tensor) replaces the zeros on resume. */
+  withSparseHead(features: number, values?: Float32Array): TrainModel {
+    const name = SPARSE_HEAD_WEIGHT;
+    if (this.params.has(name)) return this;
+    const labels = this.taskHead?.head === "sequence-classification" ? this.taskHead.labels.length : 0;
+    if (labels === 0) throw new TrainModelError(`[TrainModel] a sparse-feature head needs a sequence classifier; this ${this.family} model has none`);
+    if (values && values.length !== labels * features) {
+      throw new TrainModelError(`[TrainModel] ${name} holds ${values.length} values, expected ${labels} labels × ${features} features`);
+    }
+    const w = fromTypedArray(values ? Float32Array.from(values) : new Float32Array(labels * features), [labels, features]);
+    w.requiresGrad = true;
+    return new TrainModel(this.hfConfig, new Map([...this.params, [name, w]]), this.matmulDtype, this.loraInit,
+      [...this.extraSpecs, { name, shape: [labels, features], kind: "matrix", init: "zeros" }]);
+  }
+
+  /** Stops gradients into everything but the classification head (classifier.*, the pooler) and the sparse head: a
+   *  frozen encoder whose backward pass ends at the head. */
+  freezeEncoder(): void {
+    for (const s of this.specs) {
+      if (/(^|\.)(classifier|pooler)\./.test(s.name) || s.name === SPARSE_HEAD_WEIGHT) continue;
+      this.params.get(s.name)!.requiresGrad = false;
+    }
   }
 
   /** Value-head outputs [B, T] of B rows of T ids (withValueHead first). */

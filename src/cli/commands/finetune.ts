@@ -8,6 +8,7 @@ import { createBackend } from "../../backend/index.js";
 import { DEFAULT_FINETUNE_OPTIONS as D, runFinetune, type FinetuneOptions } from "../../train/finetune.js";
 import { DATA_PARALLEL_HELP, launchDataParallel, runRank } from "../data-parallel-launch.js";
 import { UsageError } from "../errors.js";
+import { parseNgramSpec } from "../../tokenizers/sparse-ngrams.js";
 import { parseFlags } from "../flags.js";
 import { withStopSignals } from "../stop-signal.js";
 
@@ -23,7 +24,9 @@ const HELP = `usage: zhiyu finetune --task classify|tag|embed --model DIR --trai
   --warmup F (share of steps, ${D.warmupFraction})  --weight-decay (${D.weightDecay})  --grad-clip (${D.gradClip})  --seed S (${D.seed})
   --dtype f32|bf16  --threads N  --checkpoint-every K (${D.checkpointEvery})  --keep-last N (${D.keepLast})  --log-every N (${D.logEvery})
   classify: --class-weights (balanced), --oos-label NAME (out-of-scope: a class if trained, plus a threshold on the
-            temperature-calibrated confidence), --oos-budget F (validation accuracy the threshold may cost, ${D.oosBudget})
+            temperature-calibrated confidence), --oos-budget F (validation accuracy the threshold may cost, ${D.oosBudget}),
+            --sparse-ngrams SPEC (TF-IDF n-grams beside the encoder, e.g. word:1-2,char_wb:1-5; --sparse-min-df ${D.sparseMinDf},
+            --sparse-max-features ${D.sparseMaxFeatures} per analyzer, --sparse-scale ${D.sparseScale}), --freeze-encoder (train the head only)
   embed:    --pooling mean|cls (${D.pooling})
   --no-resume           start over even if --out has checkpoints
   ${DATA_PARALLEL_HELP}
@@ -49,6 +52,7 @@ export async function run(allArgs: string[]): Promise<number> {
       task: s, model: s, train: s, val: s, out: s, epochs: s, steps: s, batch: s, "max-len": s, lr: s, "min-lr": s, warmup: s,
       "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s, "log-every": s,
       "class-weights": { type: "boolean" }, "oos-label": s, "oos-budget": s, pooling: s, "val-fraction": s,
+      "sparse-ngrams": s, "sparse-min-df": s, "sparse-max-features": s, "sparse-scale": s, "freeze-encoder": { type: "boolean" },
       "no-resume": { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   }, HELP);
@@ -71,9 +75,17 @@ export async function run(allArgs: string[]): Promise<number> {
     warmupFraction: num("warmup", values.warmup, D.warmupFraction, false), weightDecay: num("weight-decay", values["weight-decay"], D.weightDecay, false),
     gradClip: num("grad-clip", values["grad-clip"], D.gradClip, false), seed: num("seed", values.seed, D.seed, true), dtype,
     classWeights: values["class-weights"] ?? false, oosLabel: values["oos-label"] ?? null, oosBudget: num("oos-budget", values["oos-budget"], D.oosBudget, false),
+    sparseNgrams: values["sparse-ngrams"] ?? null, sparseMinDf: num("sparse-min-df", values["sparse-min-df"], D.sparseMinDf, true, 1),
+    sparseMaxFeatures: num("sparse-max-features", values["sparse-max-features"], D.sparseMaxFeatures, true, 1),
+    sparseScale: num("sparse-scale", values["sparse-scale"], D.sparseScale, false), freezeEncoder: values["freeze-encoder"] ?? false,
     pooling, checkpointEvery: num("checkpoint-every", values["checkpoint-every"], D.checkpointEvery, true),
     keepLast: num("keep-last", values["keep-last"], D.keepLast, true), logEvery: num("log-every", values["log-every"], D.logEvery, true, 1),
   };
+  if (task !== "classify" && (options.sparseNgrams !== null || options.freezeEncoder)) {
+    throw new UsageError(`--sparse-ngrams and --freeze-encoder are for --task classify, not ${task}`);
+  }
+  if (options.sparseNgrams !== null) parseNgramSpec(options.sparseNgrams); // a bad SPEC fails before any data is read
+  if (!(options.sparseScale > 0)) throw new UsageError(`--sparse-scale ${options.sparseScale} must be > 0`);
   if (!(options.lr > 0)) throw new UsageError(`--lr ${options.lr} must be > 0`);
   if (!(options.valFraction < 1)) throw new UsageError(`--val-fraction ${options.valFraction} must be below 1`);
   if (!(options.warmupFraction < 1)) throw new UsageError(`--warmup ${options.warmupFraction} is a share of the steps, below 1`);

@@ -68,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   if (tty && showProgress) process.stderr.write("\n");
   for (const p of result.problems) console.error(`${input}:${p.line}: ${p.error}`);
   const summary = `inspect: rubric ${inspector.version}: ${result.inspected} inspected, ${result.reused} unchanged (kept), ${result.resumed} resumed, ` +
-    `${problems.length + result.problems.length} skipped as malformed`;
+    `${problems.length + result.problems.length} problem(s) in the input reported above (those records skipped)`;
   if (result.stopped) {
     console.error(`${summary}; stopped at ${result.done}/${result.total} — run the same command to resume (finished lines are in ${values.out}.partial)`);
     return 130;

@@ -21,6 +21,8 @@ import type { BertConfig } from "./config.js";
 export interface EncoderSequence {
   ids: readonly number[];
   typeIds?: readonly number[] | null;
+  /** The text the ids came from (a classifier with sparse n-gram features needs it). */
+  text?: string;
 }
 
 /** Sequences packed row after row: N tokens, each with its id, segment id and position. */

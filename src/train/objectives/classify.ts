@@ -3,15 +3,72 @@
 // sets, PyTorch's weighted mean Σ w_y·ℓ / Σ w_y — and what makes its confidence usable: logits of a list of
 // examples, temperature scaling fitted on a validation split (the T that minimises the NLL of softmax(z / T)), and an
 // out-of-scope threshold on the calibrated top probability (the highest whose validation in-scope accuracy drops by
-// at most a budget, as the contact-centre baseline chooses it), with the metrics of both.
-// Leaves out: label smoothing, multi-label (sigmoid) heads, sparse n-gram features.
-import { crossEntropy, div, fromTypedArray, mul, noGrad, sum, tidy } from "../../tensor/index.js";
-import type { TrainModel } from "../model.js";
+// at most a budget, as the contact-centre baseline chooses it), with the metrics of both. With sparse n-gram
+// features (finetune --sparse-ngrams, as Rasa's DIET combines them) the logits are the encoder head's plus
+// scale · W_sparse · x_sparse (TrainModel.withSparseHead; the scale is a learning-rate multiplier under Adam).
+// With a frozen encoder (--freeze-encoder) FrozenEncoderCache runs the encoder once per example and the head on the
+// cached first-token states (what BERT's pooler and classifier read; checked on the first batch).
+// Leaves out: label smoothing, multi-label (sigmoid) heads.
+import { type Tensor, add, crossEntropy, div, fromTypedArray, linear, mul, noGrad, select, sum, tidy } from "../../tensor/index.js";
+import type { SparseVector } from "../../tokenizers/sparse-ngrams.js";
+import { encoderInput, SPARSE_HEAD_WEIGHT, type TrainModel } from "../model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
 import { ExampleBatchesBase, padRows } from "./encoder-batches.js";
 
-export interface ClassExample { ids: Int32Array; label: number }
-export interface ClassBatch { inputs: Int32Array; targets: Int32Array; rows: number; seq: number }
+export interface ClassExample { ids: Int32Array; label: number; sparse?: SparseVector }
+export interface ClassBatch { inputs: Int32Array; targets: Int32Array; rows: number; seq: number; sparse: (SparseVector | undefined)[]; examples: readonly ClassExample[] }
+
+/** A frozen encoder's first-token states per example (computed once, without gradients), and the classifier head run
+ *  on them as [B, 1, D]: the same logits as the full forward pass for a head that reads only the first token — checked
+ *  against it on the first batch, with an error if the head reads more. */
+export class FrozenEncoderCache {
+  private readonly states = new WeakMap<object, Float32Array>();
+  private checked = false;
+  constructor(private readonly padId: number) {}
+
+  headLogits(model: TrainModel, b: { inputs: Int32Array; rows: number; seq: number; examples: readonly { ids: Int32Array }[] }): Tensor {
+    const missing = b.examples.filter((e) => !this.states.has(e));
+    if (missing.length > 0) {
+      const p = padRows(missing.map((e) => e.ids), this.padId);
+      const first = noGrad(() => tidy(() => select(model.encode(encoderInput(p.inputs, p.rows, p.seq, this.padId)), 1, 0).toFloat32Array()));
+      const d = first.length / p.rows;
+      missing.forEach((e, r) => this.states.set(e, first.slice(r * d, (r + 1) * d)));
+    }
+    const d = this.states.get(b.examples[0]!)!.length;
+    const x = new Float32Array(b.rows * d);
+    b.examples.forEach((e, r) => x.set(this.states.get(e)!, r * d));
+    const logits = model.encoderHead("classifier", fromTypedArray(x, [b.rows, 1, d]));
+    if (!this.checked) {
+      const full = noGrad(() => tidy(() => model.sequenceLogits(b.inputs, b.rows, b.seq, this.padId).toFloat32Array()));
+      const got = logits.toFloat32Array();
+      const scale = Math.max(1e-6, ...full.map(Math.abs));
+      if (full.some((z, i) => Math.abs(z - got[i]!) > 1e-4 * scale)) {
+        throw new Error("[classify] --freeze-encoder: this model's classifier head reads more than the first token's state, so the " +
+          "cached states do not reproduce its logits; train without --freeze-encoder");
+      }
+      this.checked = true;
+    }
+    return logits;
+  }
+}
+
+/** The sparse features' width and the multiplier of their head (sparse_ngrams.json's head_scale). */
+export interface SparseHeadShape { dimension: number; scale: number }
+
+/** Logits [B, labels]: the model's head over the padded ids, plus scale · x_sparse · W_sparseᵀ when the model has a
+ *  sparse head (every row then needs its features). */
+export function classLogits(model: TrainModel, b: { inputs: Int32Array; rows: number; seq: number; sparse: readonly (SparseVector | undefined)[];
+  examples: readonly ClassExample[] }, padId: number, sparse: SparseHeadShape | null, frozen: FrozenEncoderCache | null = null): Tensor {
+  const logits = frozen ? frozen.headLogits(model, b) : model.sequenceLogits(b.inputs, b.rows, b.seq, padId);
+  const w = model.params.get(SPARSE_HEAD_WEIGHT);
+  if (!sparse || !w) return logits;
+  const x = new Float32Array(b.rows * sparse.dimension);
+  b.sparse.forEach((v, r) => {
+    if (!v) throw new Error(`[classify] row ${r} has no sparse features but the model has a sparse head`);
+    v.indices.forEach((i, j) => { x[r * sparse.dimension + i] = v.values[j]!; });
+  });
+  return add(logits, mul(linear(fromTypedArray(x, [b.rows, sparse.dimension]), w), sparse.scale));
+}
 
 /** Per-class weights n / (k · n_c) (scikit-learn's "balanced"); a class absent from the data gets weight 0. */
 export function balancedClassWeights(labels: ArrayLike<number>, classes: number): Float32Array {
@@ -25,13 +82,14 @@ export class ClassifyObjective extends ExampleBatchesBase implements TrainingObj
   readonly name = "classify";
 
   constructor(private readonly train: readonly ClassExample[], private readonly val: readonly ClassExample[], batch: number,
-    private readonly padId: number, maxLen: number, seed: number, private readonly classWeights: Float32Array | null) {
+    private readonly padId: number, maxLen: number, seed: number, private readonly classWeights: Float32Array | null,
+    private readonly sparse: SparseHeadShape | null = null, private readonly frozen: FrozenEncoderCache | null = null) {
     super("classify", train.length, batch, maxLen, seed);
   }
 
   private batchOf(examples: readonly ClassExample[]): ClassBatch {
     const p = padRows(examples.map((e) => e.ids), this.padId);
-    return { ...p, targets: Int32Array.from(examples, (e) => e.label) };
+    return { ...p, targets: Int32Array.from(examples, (e) => e.label), sparse: examples.map((e) => e.sparse), examples };
   }
 
   nextBatch(): ClassBatch {
@@ -39,7 +97,7 @@ export class ClassifyObjective extends ExampleBatchesBase implements TrainingObj
   }
 
   loss(model: TrainModel, b: ClassBatch): ObjectiveLoss {
-    const logits = model.sequenceLogits(b.inputs, b.rows, b.seq, this.padId);
+    const logits = classLogits(model, b, this.padId, this.sparse, this.frozen);
     const targets = fromTypedArray(b.targets, [b.rows]);
     let right = 0;
     const z = logits.toFloat32Array(), k = logits.shape[1]!;
@@ -62,7 +120,7 @@ export class ClassifyObjective extends ExampleBatchesBase implements TrainingObj
 
   validate(model: TrainModel): number | null {
     if (this.val.length === 0) return null;
-    const logits = predictLogits(model, this.val, this.batch, this.padId);
+    const logits = predictLogits(model, this.val, this.batch, this.padId, this.sparse, this.frozen);
     return meanNll(logits, this.val.map((e) => e.label), 1);
   }
 }
@@ -74,12 +132,13 @@ export function argmax(v: ArrayLike<number>): number {
 }
 
 /** Logits [n][classes] of examples, `batch` at a time, without gradients. */
-export function predictLogits(model: TrainModel, examples: readonly { ids: Int32Array }[], batch: number, padId: number): Float32Array[] {
+export function predictLogits(model: TrainModel, examples: readonly ClassExample[], batch: number, padId: number,
+  sparse: SparseHeadShape | null = null, frozen: FrozenEncoderCache | null = null): Float32Array[] {
   const out: Float32Array[] = [];
   for (let i = 0; i < examples.length; i += batch) {
     const chunk = examples.slice(i, i + batch);
     const p = padRows(chunk.map((e) => e.ids), padId);
-    const z = noGrad(() => tidy(() => model.sequenceLogits(p.inputs, p.rows, p.seq, padId).toFloat32Array()));
+    const z = noGrad(() => tidy(() => classLogits(model, { ...p, sparse: chunk.map((e) => e.sparse), examples: chunk }, padId, sparse, frozen).toFloat32Array()));
     const k = z.length / chunk.length;
     for (let r = 0; r < chunk.length; r++) out.push(z.slice(r * k, (r + 1) * k));
   }

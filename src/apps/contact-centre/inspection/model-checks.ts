@@ -4,8 +4,8 @@
 // rudeness model (rudeness.zdcm) gives P(rude) at or above the item's threshold; a turn's sentiment is
 // P(like, happiness) − P(anger, disgust, sadness, fear) of the emotion model (emotion.zdcm; a sentiment the source
 // recorded, as the desk does, is used as is); the customer's closing turn is unresolved when the resolution model
-// (resolution.zdcm) gives P(unresolved) ≥ 0.1 (≥ 0.05 with a sentiment at or below −threshold), or when it is a
-// question nobody answered afterwards. KB contradiction reads price claims ("故宫门票85元", "a ticket to X costs $20")
+// (resolution.zdcm) gives P(unresolved) ≥ 0.1 (≥ 0.05 with a sentiment at or below −threshold) and it came after a
+// reply, or when it is a question nobody answered afterwards. KB contradiction reads price claims ("故宫门票85元", "a ticket to X costs $20")
 // next to an entity the facts know and compares them with the known value.
 // Leaves out: a generative judge (a chat model could phrase these better; see docs/inspection.md), claims other
 // than prices.
@@ -209,7 +209,10 @@ function resolutionMarks(item: RubricItem, t: Transcript, lang: Lang, scorer: Em
   // With the resolution model, a negative tone only tips a borderline verdict: the emotion model reads polite
   // sign-offs such as "麻烦您了" as negative. Without it (an older model folder), the tone decides alone.
   const p = scorer.unresolved?.(t.turns[at].text);
-  const open = p === undefined ? negative : p >= UNRESOLVED_P || (negative && p >= UNRESOLVED_P / 2);
+  // Only a message written after a reply is a reaction to judge: a lone request that got its answer ("我要退票" →
+  // "已为您退票") has no closing word from the customer, so it is not taken for an unresolved ending.
+  const reacted = t.turns.slice(0, at).some((x) => x.role === "agent" || x.role === "bot");
+  const open = !reacted && answered ? false : p === undefined ? negative : p >= UNRESOLVED_P || (negative && p >= UNRESOLVED_P / 2);
   const unresolved = open || (!answered && isQuestion(t.turns[at].text));
   return unresolved ? [{ turn: at, ...whole(t, at), item: item.id, reason: reason("resolution", lang) }] : [];
 }

@@ -208,10 +208,15 @@ export const DEFAULT_RUBRIC: RubricConfig = {
   ],
 };
 
-/** The rubric's version: its label and a hash of everything that changes a verdict — the items and the facts read
- *  from a kb_contradiction item's CSV file (so a changed file is a new version) — e.g. "default-1@3fa2c1d09b7e". */
+/** Revision of the checks' own logic (rules.ts, model-checks.ts): bump it when a change there can change a verdict,
+ *  so results stored under the old logic are redone. 2: the resolution check of session 6 (resolution.zdcm). */
+export const CHECKS_REVISION = 2;
+
+/** The rubric's version: its label and a hash of everything that changes a verdict — the checks' revision, the
+ *  items and the facts read from a kb_contradiction item's CSV file (so a changed file is a new version) — e.g.
+ *  "default-1@3fa2c1d09b7e". */
 export function rubricVersion(r: RubricConfig, factsFromFile?: readonly KbFact[]): string {
-  const what = factsFromFile ? JSON.stringify({ items: r.items, facts: factsFromFile }) : JSON.stringify(r.items);
+  const what = `${CHECKS_REVISION}:` + (factsFromFile ? JSON.stringify({ items: r.items, facts: factsFromFile }) : JSON.stringify(r.items));
   const hash = createHash("sha256").update(what).digest("hex").slice(0, 12);
   return `${r.version ?? "rubric"}@${hash}`;
 }

@@ -4,7 +4,8 @@
 // tables from that database, the agent filter narrows the tables, the drill-down highlights the marked span in
 // place (masked for a supervisor), every table's CSV export answers, and the live view counts the queue. Then an
 // agent transfers a conversation to a colleague with the desk page's transfer control, and li's transfer rate shows.
-// Screenshots: docs/screenshots/supervisor-{dashboard,drilldown}.png, rewritten only when ZHIYU_DESK_SCREENSHOTS=1.
+// Screenshots: docs/screenshots/supervisor-{dashboard,drilldown}.png and desk-transfer.png, rewritten only when
+// ZHIYU_DESK_SCREENSHOTS=1.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -141,7 +142,8 @@ test("supervisor dashboard: charts and tables from the store, filters, drill-dow
 test("agent desk: the transfer control hands a conversation to a colleague; the analysis counts it", { skip, timeout: 60_000 }, async () => {
   const store = desk.service.conversations;
   const { conversation } = await store.createConversation({ channel: "web", language: "zh", state: {} });
-  await store.addMessage(conversation.id, { role: "customer", text: "我要改签" });
+  const asked = await store.addMessage(conversation.id, { role: "customer", text: "我要改签" });
+  await store.tagMessage(asked.message.id, { intent: "change_booking", confidence: 0.9, emotion: "neutral", sentiment: 0 });
   await store.addEvent(conversation.id, "handoff.taken", "li");
   await store.updateConversation(conversation.id, { status: "agent", assignee: "li" });
   const ctx = await browser.newContext({ viewport: { width: 1300, height: 800 } });
@@ -155,6 +157,7 @@ test("agent desk: the transfer control hands a conversation to a colleague; the 
     await page.click(`#mine li[data-id="${conversation.id}"]`);
     await page.waitForSelector("#transfer-box:not([hidden])");
     await page.selectOption("#transfer-to", "agent:wang");
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "desk-transfer.png") });
     await page.click("#transfer-btn");
     await until(async () => ((await page.locator("#conv-status").textContent()) ?? "").includes("wang"), "the conversation shows wang as its owner");
     await until(async () => (await page.locator("#events li.event-handoff-transferred").count()) === 1, "the transfer is in the timeline");
@@ -173,6 +176,19 @@ test("agent desk: the transfer control hands a conversation to a colleague; the 
     await sup.request.post(`${desk.url}/desk/login`, { data: { username: "sup", password: "sup-pass-1" } });
     const rows = (await (await sup.request.get(`${desk.url}/api/desk/analysis`)).json()).analysis.agents as { key: string; handled: number; transferRate: number }[];
     assert.deepEqual(rows.map((r) => [r.key, r.handled, r.transferRate]), [["li", 3, 1 / 3], ["wang", 2, 0]]);
+    // The other filters (team, intent, date, score) against counts taken from the store directly.
+    const stored = await desk.inspections.inspected();
+    assert.equal(stored.length, 5);
+    const count = async (q: string) => ((await (await sup.request.get(`${desk.url}/api/desk/analysis?${q}`)).json()).conversations as unknown[]).length;
+    const day = new Date(stored[0].conversation.createdAt).toISOString().slice(0, 10);
+    const lowest = Math.min(...stored.map((x) => x.report!.score));
+    assert.equal(await count(`max_score=${lowest}`), stored.filter((x) => x.report!.score <= lowest).length);
+    assert.equal(await count(`min_score=${lowest + 0.1}`), stored.filter((x) => x.report!.score > lowest).length);
+    assert.equal(await count("intent=change_booking"), 1);
+    assert.equal(await count(`from=${day}&to=${day}`), stored.filter((x) => new Date(x.conversation.createdAt).toISOString().slice(0, 10) === day).length);
+    assert.equal(await count("from=2999-01-01"), 0);
+    assert.equal(await count("team=—"), 5, "no teams configured: every agent is in team —");
+    assert.equal(await count("team=north"), 0);
   } finally {
     await sup.close();
   }
