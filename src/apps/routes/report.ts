@@ -23,7 +23,7 @@ function fmt(v: number | null | undefined, digits = 3): string {
 
 /** A line chart: one series per model (x: steps, y: training loss). */
 export function lineSvg(title: string, series: { name: string; points: [number, number][] }[], xLabel: string, yLabel: string): string {
-  const W = 720, H = 360, L = 60, R = 150, T = 30, B = 45;
+  const W = 800, H = 360, L = 60, R = 230, T = 30, B = 45;
   const xs = series.flatMap((s) => s.points.map((p) => p[0])), ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   const px = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R), py = (y: number) => H - B - ((y - y0) / (y1 - y0 || 1)) * (H - T - B);
@@ -43,7 +43,7 @@ export function lineSvg(title: string, series: { name: string; points: [number, 
 
 /** Grouped bars: one group per category, one bar per model (null values are left out and marked n/a). */
 export function barsSvg(title: string, categories: string[], series: { name: string; values: (number | null)[] }[], yLabel: string): string {
-  const W = 720, H = 340, L = 60, R = 150, T = 30, B = 45;
+  const W = 800, H = 340, L = 60, R = 230, T = 30, B = 45;
   const max = Math.max(1e-9, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null)));
   const ticks = niceTicks(0, max);
   const top = ticks[ticks.length - 1]! >= max ? ticks[ticks.length - 1]! : max;
@@ -88,7 +88,8 @@ export function lossCurve(runDir: string, window = 10): [number, number][] {
 const SETS = ["smp2017", "banking77"], REPLY_SETS = ["lccc-toy", "crosswoz"];
 
 /** results.json, results.md and plots/*.svg from the finished stages (missing stages show as n/a). */
-export function writeReport(work: string, config: RoutesConfig, models: Row[]): Record<string, unknown> {
+export function writeReport(work: string, config: RoutesConfig, models: Row[],
+  baselines: Record<string, { majority: number; chance: number }>, unigramBits: Record<string, number>): Record<string, unknown> {
   const results = models.map((m) => {
     const pre = readDone(work, `pretrain-${m.name}`) as { objective?: string } | null;
     const ev = readDone(work, `eval-${m.name}`) as { zeroShot?: Record<string, number>; replyBitsPerByte?: Record<string, number> | null } | null;
@@ -99,7 +100,7 @@ export function writeReport(work: string, config: RoutesConfig, models: Row[]): 
       zeroShot: ev?.zeroShot ?? null, replyBitsPerByte: ev ? ev.replyBitsPerByte ?? "not applicable" : null,
       finetuneAccuracy: ft?.accuracy ?? null, multitaskAccuracy: mt?.accuracy ?? null, multitaskReplyBitsPerByte: mt ? mt.bitsPerByte ?? "not applicable" : null };
   });
-  writeFileSync(path.join(work, "results.json"), JSON.stringify({ recipe: config, results }, null, 2) + "\n");
+  writeFileSync(path.join(work, "results.json"), JSON.stringify({ recipe: config, baselines, unigramReplyBitsPerByte: unigramBits, results }, null, 2) + "\n");
   const get = (v: unknown, k: string): number | null => (v && typeof v === "object" && typeof (v as Record<string, unknown>)[k] === "number" ? (v as Record<string, number>)[k]! : null);
   const md: string[] = [
     "| model | route | arms | parameters | non-embedding | FLOPs / token | training FLOPs | tokens | objective | final loss (mean of last 10 steps) |",
@@ -115,6 +116,13 @@ export function writeReport(work: string, config: RoutesConfig, models: Row[]): 
       `${fmt(get(r.multitaskAccuracy, "banking77"))} | ${fmt(get(r.replyBitsPerByte, "lccc-toy"))} | ${fmt(get(r.replyBitsPerByte, "crosswoz"))} | ` +
       `${fmt(get(r.multitaskReplyBitsPerByte, "lccc-toy"))} | ${fmt(get(r.multitaskReplyBitsPerByte, "crosswoz"))} |`),
   ];
+  const b = (set: string, k: "majority" | "chance") => fmt(baselines[set]?.[k]);
+  md.push(`| *majority class of the training split* | ${b("smp2017", "majority")} | ${b("banking77", "majority")} | ${b("smp2017", "majority")} | ` +
+    `${b("banking77", "majority")} | ${b("smp2017", "majority")} | ${b("banking77", "majority")} | | | | |`,
+    `| *chance (1 / labels)* | ${b("smp2017", "chance")} | ${b("banking77", "chance")} | ${b("smp2017", "chance")} | ${b("banking77", "chance")} | ` +
+    `${b("smp2017", "chance")} | ${b("banking77", "chance")} | | | | |`,
+    `| *unigram token frequencies of the pretraining text* | | | | | | | ${fmt(unigramBits["lccc-toy"])} | ${fmt(unigramBits.crosswoz)} | ` +
+    `${fmt(unigramBits["lccc-toy"])} | ${fmt(unigramBits.crosswoz)} |`);
   writeFileSync(path.join(work, "results.md"), md.join("\n") + "\n");
   const plots = path.join(work, "plots");
   mkdirSync(plots, { recursive: true });

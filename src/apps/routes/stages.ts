@@ -169,6 +169,37 @@ async function multitaskStage(ctx: RoutesContext, m: RouteModel) {
   return { ...r };
 }
 
+/** Reply bits per byte under the pretraining text's unigram token frequencies (add-one smoothed): what a model that
+ *  ignores all context would score, with the same reply cut (the first replyTokens tokens). */
+function unigramReplyBits(ctx: RoutesContext): Record<string, number> {
+  const { tok } = loadShared(ctx);
+  const stream = openTokenStream([path.join(ctx.work, "tokens.bin")]);
+  const ids = new Int32Array(stream.length);
+  stream.copyTo(0, stream.length, ids);
+  const counts = new Float64Array(tok.vocabSize).fill(1);
+  for (const id of ids) counts[id]!++;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const bits: Record<string, [number, number]> = {};
+  for (const p of heldOutReplies(ctx.dataRoot, ctx.config.seed, ctx.config.replies.perSet)) {
+    const reply = tok.encode(p.reply, { addSpecialTokens: false }).slice(0, ctx.config.replies.replyTokens);
+    const b = bits[p.set] ?? (bits[p.set] = [0, 0]);
+    for (const id of reply) { b[0] -= Math.log2(counts[id]! / total); b[1] += tok.tokenBytes(id).length; }
+  }
+  return Object.fromEntries(Object.entries(bits).map(([k, [b, n]]) => [k, b / n]));
+}
+
+/** Accuracy without a model on each test sample: always the training split's most frequent label, and chance. */
+function baselines(ctx: RoutesContext): Record<string, { majority: number; chance: number }> {
+  const out: Record<string, { majority: number; chance: number }> = {};
+  for (const s of intentSets(ctx.dataRoot, ctx.config.seed, ctx.config.finetune.evalLimit)) {
+    const counts = new Array<number>(s.labels.length).fill(0);
+    for (const e of s.train) counts[e.label]!++;
+    const top = counts.indexOf(Math.max(...counts));
+    out[s.name] = { majority: s.test.filter((e) => e.label === top).length / s.test.length, chance: 1 / s.labels.length };
+  }
+  return out;
+}
+
 export function routeStages(ctx: RoutesContext): Stage[] {
   const ms = ctx.config.models;
   return [
@@ -179,7 +210,10 @@ export function routeStages(ctx: RoutesContext): Stage[] {
     ...ms.map((m) => ({ name: `eval-${m.name}`, run: () => evaluatePretrained(ctx, m) })),
     ...ms.map((m) => ({ name: `finetune-${m.name}`, run: () => finetune(ctx, m) })),
     ...ms.map((m) => ({ name: `multitask-${m.name}`, run: () => multitaskStage(ctx, m) })),
-    { name: "report", always: true, run: async () => writeReport(ctx.work, ctx.config, modelTable(ctx.config, loadShared(ctx).tok.vocabSize, loadShared(ctx).ids)) },
+    { name: "report", always: true, run: async () => {
+      const { tok, ids } = loadShared(ctx);
+      return writeReport(ctx.work, ctx.config, modelTable(ctx.config, tok.vocabSize, ids), baselines(ctx), unigramReplyBits(ctx));
+    } },
   ];
 }
 
