@@ -2,7 +2,8 @@
 //   decoderLayerDecode(x: Float32Array, spec: object): the "decoder-layer-decode" fused op (src/backend/backend.ts)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
-//         moe: { numExperts, topK, expertFfn, router, gate, up, down (arrays of numExperts matrices), route } where
+//         moe: { numExperts, topK, expertFfn, router, gate, up, down (each an array of numExperts matrices, or one
+//         matrix of all experts' rows back to back), route } where
 //         route(logits: Float32Array [m, numExperts], m) returns { experts: Int32Array, weights: Float32Array } [m, topK]
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
 //         kCaches, vCaches (arrays of Float32Array, or all of Uint16Array: an f16 cache), capacities, positions
@@ -151,15 +152,24 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
     experts.resize(static_cast<size_t>(3 * moe.n_experts));
     const char *names[3] = {"gate", "up", "down"};
     for (int which = 0; which < 3 && s.ok(); which++) {
+      const int64_t rows = which == 2 ? L.hidden : moe.ffn, cols = which == 2 ? moe.ffn : L.hidden;
       Napi::Value list = ms.o.Get(names[which]);
-      if (!list.IsArray() || list.As<Napi::Array>().Length() != static_cast<uint32_t>(moe.n_experts)) {
-        s.fail(std::string("moe.") + names[which] + " must be an array of numExperts = " + std::to_string(moe.n_experts) + " matrices");
+      if (!list.IsArray()) {
+        /* One matrix holding every expert's rows back to back ([numExperts · rows, cols], as a GGUF stacks them):
+         * expert e starts e · (its bytes) in. Far fewer fields to read per call than numExperts matrices. */
+        zy_decode_matrix all = s.matrixAt(list, std::string("moe.") + names[which] + " (stacked)", moe.n_experts * rows, cols);
+        const int64_t bytes = rows * (cols / zy_qtype_block_elems(all.type)) * zy_qtype_block_bytes(all.type);
+        for (int64_t e = 0; e < moe.n_experts && s.ok(); e++)
+          experts[which * moe.n_experts + e] = zy_decode_matrix{all.data + e * bytes, all.type, rows, cols};
+        continue;
+      }
+      if (list.As<Napi::Array>().Length() != static_cast<uint32_t>(moe.n_experts)) {
+        s.fail(std::string("moe.") + names[which] + " must be a stacked matrix or an array of numExperts = " + std::to_string(moe.n_experts) + " matrices");
         break;
       }
       for (uint32_t e = 0; e < moe.n_experts && s.ok(); e++) {
         const std::string key = std::string("moe.") + names[which] + "[" + std::to_string(e) + "]";
-        experts[which * moe.n_experts + e] = which == 2 ? s.matrixAt(list.As<Napi::Array>().Get(e), key, L.hidden, moe.ffn)
-                                                        : s.matrixAt(list.As<Napi::Array>().Get(e), key, moe.ffn, L.hidden);
+        experts[which * moe.n_experts + e] = s.matrixAt(list.As<Napi::Array>().Get(e), key, rows, cols);
       }
     }
     Napi::Value fn = ms.o.Get("route");

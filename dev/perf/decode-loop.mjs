@@ -1,7 +1,9 @@
 // Decode steps in a loop for profiling (perf record -D …) and quick A/B timing: loads a GGUF, prefills 4 tokens,
 // then decodes greedily for --seconds, restarting the sequence every 64 tokens (depth stays near 0).
 // Prints the median and the best 64-token rate (on a shared machine the best run is the nearest to a quiet one).
-// usage: node dev/perf/decode-loop.mjs MODEL.gguf [--threads 2] [--seconds 10] [--no-repack] [--root CHECKOUT]
+// usage: node dev/perf/decode-loop.mjs MODEL.gguf [--threads 2] [--seconds 10 | --runs R] [--no-repack] [--root CHECKOUT]
+// --runs R: exactly R timed runs after the warm-up (for CPU-time accounting: `perf stat -e task-clock` of R = 1
+// and R = 5 differ by 256 decoded tokens, whatever else the machine runs).
 // --root: run another checkout's dist/ and addon (an A/B of two builds, e.g. main against a branch).
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -15,7 +17,8 @@ const argmax = (a) => { let b = 0; for (let i = 1; i < a.length; i++) if (a[i] >
 const seconds = Number(opt("seconds", "10"));
 const rates = [];
 const t0 = performance.now();
-for (let r = -1; r < 0 || performance.now() - t0 < seconds * 1000; r++) { // r = −1: warm-up
+const runs = Number(opt("runs", "0"));
+for (let r = -1; r < 0 || (runs > 0 ? r < runs : performance.now() - t0 < seconds * 1000); r++) { // r = −1: warm-up
   if (r === 0) rates.length = 0;
   const seq = model.createSequence();
   let logits = model.forward([{ seq, tokens: [1, 2, 3, 4] }])[0];

@@ -84,10 +84,11 @@ export interface DecoderMoeSpec {
   expertFfn: number;
   /** [numExperts, hidden] */
   router: EncodedMatrix;
-  /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]. */
-  gate: EncodedMatrix[];
-  up: EncodedMatrix[];
-  down: EncodedMatrix[];
+  /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]; or each one matrix holding all
+   *  experts' rows back to back ([numExperts · expertFfn, hidden] etc., expert e at e × its bytes: a GGUF stack). */
+  gate: EncodedMatrix[] | EncodedMatrix;
+  up: EncodedMatrix[] | EncodedMatrix;
+  down: EncodedMatrix[] | EncodedMatrix;
   /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
   route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
 }

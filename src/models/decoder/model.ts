@@ -150,7 +150,7 @@ export class DecoderModel implements CausalLmNetwork {
         if (!router || ![gate, up, down].every((list) => list.every((x) => x !== null))) return null;
         const shape = c.moe;
         return { ...attn, gateUp: null, moe: { numExperts: shape.numExperts, topK: shape.topK, expertFfn: shape.expertFfn, router,
-          gate: gate as QuantWeight[], up: up as QuantWeight[], down: down as QuantWeight[],
+          gate: stacked(gate as QuantWeight[]), up: stacked(up as QuantWeight[]), down: stacked(down as QuantWeight[]),
           route: (logits: Float32Array, n: number) => {
             const routed = routeTokens(logits, n, shape);
             if (this.moeTrace) traceRouted(this.moeTrace, w, routed.experts);
@@ -278,4 +278,14 @@ export class DecoderModel implements CausalLmNetwork {
     if (L.norms === "sandwich") m = rmsNorm(m, this.t(`${p}.${this.names.postFfnNorm}.weight`), c.rmsNormEps);
     return add(x, m);
   }
+}
+
+/** Experts that lie back to back in one buffer (views into a GGUF stack) as one matrix of all their rows (fewer
+ *  fields for the op to read per call), else the list as it is. */
+function stacked(experts: QuantWeight[]): QuantWeight | QuantWeight[] {
+  const [first] = experts, per = first!.data.byteLength;
+  const together = experts.every((w, e) => w.type === first!.type && w.rows === first!.rows && w.cols === first!.cols &&
+    w.data.buffer === first!.data.buffer && w.data.byteOffset === first!.data.byteOffset + e * per && w.data.byteLength === per);
+  return together ? { type: first!.type, rows: first!.rows * experts.length, cols: first!.cols,
+    data: new Uint8Array(first!.data.buffer, first!.data.byteOffset, per * experts.length) } : experts;
 }

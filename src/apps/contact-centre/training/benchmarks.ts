@@ -1,7 +1,7 @@
 // The accuracy benchmarks of `zhiyu desk eval`: each set's model is trained with the same trainer as the shipped
 // models (training/train-models.ts fitClassifier) on the set's training split, or loaded from --model DIR, and
 // scored on its test split. banking77: accuracy on the official test split. clinc150: `oos` trained as a class,
-// temperature and threshold chosen on val (the highest threshold whose in-scope val accuracy stays within half a
+// temperature, the `oos` prior and the threshold chosen on val (the highest threshold whose in-scope val accuracy stays within half a
 // point of the no-threshold accuracy); reports in-scope accuracy and OOS recall with the threshold (a turn is out
 // of scope when predicted `oos` or below it) and with the class alone; the threshold allows half a point of val
 // accuracy (also reported: one point). smp2017: seeded stratified 25% test split.
@@ -31,6 +31,8 @@ export interface BenchmarkResult {
   accuracy_1pt?: number;
   oos_recall_1pt?: number;
   threshold_1pt?: number;
+  /** clinc150: the factor on the `oos` probability chosen on val. */
+  oos_prior?: number;
   macro_f1?: number;
   precision?: number;
   recall?: number;
@@ -41,7 +43,9 @@ export interface BenchmarkResult {
 /** Hyper-parameters per set (chosen on the sets' own validation data, never on test). */
 export const SET_RECIPES: Record<BenchmarkSet, { spec: Partial<FeaturizerSpec>; train: Partial<TrainOptions>; neighbours?: NeighbourOptions }> = {
   banking77: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd" }, neighbours: DEFAULT_NEIGHBOURS },
-  clinc150: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd" }, neighbours: DEFAULT_NEIGHBOURS },
+  // clinc150 (on val: dev/contact-centre/tune-clinc.ts): lower L2, smaller steps, English stems; the k-NN vote lowered
+  // val accuracy here (0.928 → 0.926 at α 0.9), so it is left out.
+  clinc150: { spec: { buckets: 1 << 18, stemLatin: true }, train: { epochs: 20, learningRate: 1, l2: 3e-6, optimizer: "sgd" } },
   smp2017: { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd" }, neighbours: DEFAULT_NEIGHBOURS },
   "clue-emotion": { spec: { buckets: 1 << 18 }, train: { epochs: 12, learningRate: 2, l2: 1e-5, optimizer: "sgd", classWeight: "balanced" } },
 };
@@ -122,10 +126,27 @@ function clinc150(o: BenchmarkOptions): BenchmarkResult {
   const train = [...d.train, ...d.oosTrain];
   const val = [...d.val, ...d.oosVal];
   const m = modelFor("clinc150", train, val, o.modelDir, o.save);
-  const scored = (items: readonly Example[]) => items.map((e) => {
-    const p = predictText(m, e.text);
-    return { gold: e.label, label: p.label, conf: p.confidence };
-  });
+  // The `oos` prior: its probability scaled by f (then renormalised), f chosen on val to maximise val accuracy over
+  // in-scope and out-of-scope turns together (the class's share in training is not its share in use).
+  const oos = m.classifier.labels.indexOf("oos");
+  const decide = (probs: Float32Array, f: number) => {
+    const p = Float32Array.from(probs);
+    if (oos >= 0) p[oos] *= f;
+    let sum = 0;
+    for (const v of p) sum += v;
+    let best = 0;
+    for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;
+    return { label: m.classifier.labels[best], conf: p[best] / sum };
+  };
+  const probsOf = (items: readonly Example[]) => items.map((e) => ({ gold: e.label, probs: predictText(m, e.text).probs }));
+  const valAll = probsOf([...d.val, ...d.oosVal]);
+  let oosPrior = 1;
+  let bestCorrect = -1;
+  for (const f of [1, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]) {
+    const correct = valAll.filter((r) => decide(r.probs, f).label === r.gold).length;
+    if (correct > bestCorrect) [bestCorrect, oosPrior] = [correct, f];
+  }
+  const scored = (items: readonly Example[]) => probsOf(items).map((r) => ({ gold: r.gold, ...decide(r.probs, oosPrior) }));
   const inAcc = (rows: ReturnType<typeof scored>, t: number) => rows.filter((r) => r.label === r.gold && r.conf >= t).length / rows.length;
   const oosRec = (rows: ReturnType<typeof scored>, t: number) => rows.filter((r) => r.label === "oos" || r.conf < t).length / rows.length;
   // Threshold on val: the highest whose in-scope accuracy drops by at most half a point (the reported operating
@@ -144,7 +165,7 @@ function clinc150(o: BenchmarkOptions): BenchmarkResult {
   return {
     set: "clinc150", accuracy: round(inAcc(testIn, threshold)), oos_recall: round(oosRec(testOos, threshold)), threshold,
     accuracy_class_only: round(inAcc(testIn, 0)), oos_recall_class_only: round(oosRec(testOos, 0)),
-    accuracy_1pt: round(inAcc(testIn, threshold1)), oos_recall_1pt: round(oosRec(testOos, threshold1)), threshold_1pt: threshold1,
+    accuracy_1pt: round(inAcc(testIn, threshold1)), oos_recall_1pt: round(oosRec(testOos, threshold1)), threshold_1pt: threshold1, oos_prior: oosPrior,
     test_size: testIn.length + testOos.length, train_size: train.length,
   };
 }

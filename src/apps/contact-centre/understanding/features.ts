@@ -4,7 +4,10 @@
 // the model's size is bounded whatever the vocabulary. Weights are TF-IDF with sublinear term frequency; the word
 // block and the character block are each L2-normalised (as a FeatureUnion of two TfidfVectorizers would be), and a
 // context block (the previous customer turn's words, down-weighted) can be appended for multi-turn intent.
-// Leaves out: stemming, stop-word removal (短词 like 吗/呢 carry intent), learned embeddings (an encoder adds those).
+// With `stemLatin`, each Latin word also adds its Porter stem (the `stemmer` package) as a feature of its own, so
+// "booking" and "booked" share one.
+// Leaves out: stop-word removal (短词 like 吗/呢 carry intent), learned embeddings (an encoder adds those).
+import { stemmer } from "stemmer";
 import { createSegmenter, type Segmenter } from "../../../tools/segmenter.js";
 
 /** A sparse vector: parallel index/value arrays, indices unique and < the featurizer's dimension. */
@@ -23,6 +26,8 @@ export interface FeaturizerSpec {
   contextWeight: number;
   /** Domain words jieba keeps whole. */
   userWords: string[];
+  /** Add the Porter stem of every Latin word as a feature (absent: off, as the shipped models were trained). */
+  stemLatin?: boolean;
 }
 
 export const DEFAULT_FEATURIZER: FeaturizerSpec = {
@@ -96,6 +101,10 @@ export class Featurizer {
     for (let i = 0; i < words.length; i++) {
       add(wordCounts, fnvString(wSeed, words[i]));
       if (i + 1 < words.length) add(wordCounts, fnvString(wSeed, `${words[i]}\u0001${words[i + 1]}`));
+    }
+    if (this.spec.stemLatin) {
+      const sSeed = fnvString(FNV_OFFSET, "s:");
+      for (const w of words) if (/^[a-z]+$/.test(w)) add(wordCounts, fnvString(sSeed, stemmer(w)));
     }
     // Character n-grams: Han runs as one stream; Latin/digit words padded with spaces (char_wb style).
     const [hanLo, hanHi] = this.spec.hanChars;
