@@ -110,9 +110,14 @@ function stackedTensor(name: string, shape: readonly number[], slices: { type: G
 }
 
 function permuteF32Rows(x: Float32Array, rows: number, order: Int32Array): Float32Array {
-  const cols = x.length / rows;
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) out.set(x.subarray(order[r] * cols, (order[r] + 1) * cols), r * cols);
+  return new Float32Array(permuteRowBytes(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), rows, order).buffer);
+}
+
+/** Row r of the result is row order[r] of `data` (rows of equal byte length: f32 values or whole quant blocks). */
+export function permuteRowBytes(data: Uint8Array, rows: number, order: Int32Array): Uint8Array {
+  const bytes = data.length / rows;
+  const out = new Uint8Array(data.length);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(order[r] * bytes, (order[r] + 1) * bytes), r * bytes);
   return out;
 }
 

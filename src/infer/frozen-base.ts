@@ -11,7 +11,7 @@ import type { Weight } from "../models/embed.js";
 import { MODEL_REGISTRY } from "../models/registry.js";
 import { readChecked, type ParamSpec } from "../models/weights.js";
 import { fromTypedArray, untracked, type QuantWeight } from "../tensor/index.js";
-import { hfConfigJson, readParamF32 } from "./export.js";
+import { hfConfigJson, permuteRowBytes, readParamF32 } from "./export.js";
 import { GgufSource } from "./sources.js";
 
 export interface FrozenBase {
@@ -19,8 +19,6 @@ export interface FrozenBase {
   hfConfig: Record<string, unknown>;
   /** Parameters by Zhiyu's (HF) names: encoded matrices and f32 tensors. */
   params: Map<string, Weight>;
-  /** The chat template the file carries, if any. */
-  chatTemplate: string | null;
 }
 
 /** Reads `file` as a frozen LoRA base (see the file header). */
@@ -36,7 +34,7 @@ export function readFrozenBase(file: string, backend: Backend): FrozenBase {
         const raw = readChecked(source, spec);
         if (raw.type !== "f32") {
           const order = family.ggufRowOrder(config, spec, false);
-          const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: order ? permuteRows(raw.data, spec.shape[0], order) : raw.data };
+          const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: order ? permuteRowBytes(raw.data, spec.shape[0], order) : raw.data };
           params.set(spec.name, q);
           continue;
         }
@@ -44,13 +42,5 @@ export function readFrozenBase(file: string, backend: Backend): FrozenBase {
       params.set(spec.name, fromTypedArray(readParamF32(source, config, spec, backend, true), spec.shape));
     }
   });
-  return { hfConfig: hfConfigJson(config), params, chatTemplate: getOptionalString(gguf, "tokenizer.chat_template") ?? null };
-}
-
-/** Row r of the result is row order[r] of `data` (rows of equal byte length). */
-function permuteRows(data: Uint8Array, rows: number, order: Int32Array): Uint8Array {
-  const bytes = data.length / rows;
-  const out = new Uint8Array(data.length);
-  for (let r = 0; r < rows; r++) out.set(data.subarray(order[r] * bytes, (order[r] + 1) * bytes), r * bytes);
-  return out;
+  return { hfConfig: hfConfigJson(config), params };
 }
