@@ -2,7 +2,8 @@
 // addon, in one process, interleaved round by round, on random f16 (or bf16) weights: decode (m = 1) and prefill
 // (m = 128) shapes of the F16 paths. Random bit patterns for W would hold NaNs, so W is made from f32 values here.
 // usage: node dev/perf/qmatmul-ab.mjs OLD.node NEW.node [--type f16|bf16] [--rows 3072] [--cols 768] [--m 1]
-//   [--threads 1] [--rounds 15]
+//   [--threads 1] [--rounds 15] [--clock wall|cpu] (cpu: the process's CPU time per call — steadier on a loaded
+//   machine; use with --threads 1)
 // Prints per build the median and min ms per call, new/old speed ratios, the weight GB/s of the faster build, and
 // the largest difference between the two builds' outputs (0 when a change keeps the bits).
 import path from "node:path";
@@ -12,6 +13,7 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const [oldPath, newPath] = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1].startsWith("--")));
 const type = opt("type", "f16"), rows = Number(opt("rows", "3072")), cols = Number(opt("cols", "768"));
 const m = Number(opt("m", "1")), threads = Number(opt("threads", "1")), rounds = Number(opt("rounds", "15"));
+const cpuClock = opt("clock", "wall") === "cpu";
 const load = (p) => { const mod = { exports: {} }; process.dlopen(mod, path.resolve(p)); return mod.exports; };
 const builds = { old: load(oldPath), new: load(newPath) };
 for (const a of Object.values(builds)) a.setThreads(threads);
@@ -26,9 +28,10 @@ const reps = Math.max(1, Math.round(2e8 / (rows * cols * Math.max(m, 16))));
 const times = { old: [], new: [] };
 for (let r = 0; r < rounds; r++) {
   for (const name of r % 2 ? ["new", "old"] : ["old", "new"]) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     for (let i = 0; i < reps; i++) call(name);
-    times[name].push((performance.now() - t0) / reps);
+    const c = process.cpuUsage(c0);
+    times[name].push((cpuClock ? (c.user + c.system) / 1000 : performance.now() - t0) / reps);
   }
 }
 let maxDiff = 0;
