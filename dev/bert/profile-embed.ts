@@ -1,15 +1,18 @@
 // Where a BERT embedding pass spends its time: wall time per backend op (every Backend method wrapped), the rest
 // (JS: tensor graph, packing, pooling) as the difference to the pass's wall time. Batch B × T tokens, as
 // `zhiyu bench embed` feeds it (T − 2 copies of one ordinary token between [CLS] and [SEP]).
-// usage: node --import tsx dev/bert/profile-embed.ts --model FILE.gguf [--batch 1] [--tokens 128] [--threads 2] [--rounds 5]
+// With --ab: no per-op split; the fused "encoder-layer-forward" path and the tensor path (BertOptions.fusedLayers
+// false) alternate round by round, and the medians of both are printed (an A/B that a loaded machine cannot skew).
+// usage: node --import tsx dev/bert/profile-embed.ts --model FILE.gguf [--batch 1] [--tokens 128] [--threads 2] [--rounds 5] [--ab]
 // Leaves out: per-call size splits (bench train --profile-sizes has them).
 import { parseArgs } from "node:util";
 import { createBackend, type Backend } from "../../src/backend/index.js";
 import { loadEncoder } from "../../src/infer/encoder.js";
-import { setDefaultBackend } from "../../src/tensor/index.js";
+import { BertModel, packSequences } from "../../src/models/bert/model.js";
+import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
 
 const { values } = parseArgs({ options: { model: { type: "string" }, batch: { type: "string" }, tokens: { type: "string" },
-  threads: { type: "string" }, rounds: { type: "string" } } });
+  threads: { type: "string" }, rounds: { type: "string" }, ab: { type: "boolean" } } });
 if (!values.model) throw new Error("--model FILE is required");
 const batch = Number(values.batch ?? 1), tokens = Number(values.tokens ?? 128), rounds = Number(values.rounds ?? 5);
 const totals = new Map<string, { calls: number; ms: number }>();
@@ -40,6 +43,19 @@ const word = enc.tokenize("hello").ids[1]!;
 const seqs = Array.from({ length: batch }, () => enc.tokenize("x").ids.length === 3
   ? { ids: [enc.tokenize("x").ids[0]!, ...new Array<number>(tokens - 2).fill(word), enc.tokenize("x").ids[2]!] } : { ids: [word] });
 enc.embedSequences(seqs); // warm-up
+if (values.ab) {
+  const reference = new BertModel(enc.model.config, enc.model.params, { fusedLayers: false });
+  const batchPacked = packSequences(enc.model.config, seqs);
+  const time = (m: BertModel) => { const t0 = performance.now(); noGrad(() => tidy(() => m.encode(batchPacked).toFloat32Array())); return performance.now() - t0; };
+  const fused: number[] = [], ref: number[] = [];
+  time(reference);
+  for (let r = 0; r < rounds; r++) { fused.push(time(enc.model)); ref.push(time(reference)); }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  console.log(`${values.model}: batch ${batch} × ${tokens} tokens, ${rounds} alternating rounds, encoder pass median: ` +
+    `fused ${med(fused).toFixed(1)} ms, tensor path ${med(ref).toFixed(1)} ms (${(med(ref) / med(fused)).toFixed(2)}×); ` +
+    `min ${Math.min(...fused).toFixed(1)} / ${Math.min(...ref).toFixed(1)} ms`);
+  process.exit(0);
+}
 let wall = 0;
 const passes: number[] = [];
 for (let r = 0; r < rounds; r++) {
