@@ -1,6 +1,6 @@
 // Where one LoRA SFT step's time goes: wraps a cpu backend so every method call is timed, trains LoRA adapters over a
-// model folder on random ids (batch × seq) with AdamW, and prints per step: forward, backward, optimizer, each backend
-// op's milliseconds and calls, and the untimed rest (JS: tensor bookkeeping, autograd). Also the step's wall and
+// model folder on random ids (batch × seq) with AdamW, and prints per step: forward, backward, optimizer (wall), each backend
+// op's CPU milliseconds and calls, and the rest of the step's CPU time (JS: tensor bookkeeping, autograd, GC). Also the step's wall and
 // process CPU time (under load, CPU time is the steadier figure).
 // Usage: node --import tsx dev/alignment/lora-profile.ts [MODEL_DIR=models/zhiyu-mini] [batch=8] [seq=128] [steps=5] [threads=2]
 // Leaves out: per-layer attribution, data loading (the ids are drawn once).
@@ -16,6 +16,11 @@ const dir = dirArg ?? "models/zhiyu-mini";
 const B = Number(batchArg ?? 8), T = Number(seqArg ?? 128), steps = Number(stepsArg ?? 5), threads = Number(threadsArg ?? 2);
 
 const inner = createBackend({ threads });
+// Per-op time as process CPU time (all threads): under load, wall time mostly measures the wait for a core.
+const clock = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
 const times = new Map<string, { ms: number; calls: number }>();
 let on = false;
 const timed = new Proxy(inner, {
@@ -24,7 +29,7 @@ const timed = new Proxy(inner, {
     if (typeof v !== "function") return v;
     return (...args: unknown[]) => {
       if (!on) return v.apply(target, args);
-      const t0 = performance.now();
+      const t0 = clock();
       const r = v.apply(target, args);
       let key = String(prop);
       if (prop === "matmul") {
@@ -32,7 +37,7 @@ const timed = new Proxy(inner, {
         key = `matmul ${p.batch}×${p.m}×${p.k}·${p.n}${p.transA ? " tA" : ""}${p.transB ? " tB" : ""}`;
       }
       const e = times.get(key) ?? { ms: 0, calls: 0 };
-      e.ms += performance.now() - t0;
+      e.ms += clock() - t0;
       e.calls++;
       times.set(key, e);
       return r;
@@ -82,4 +87,4 @@ for (const [k, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
   opMs += e.ms;
   if (e.ms / steps >= 0.05) console.log(`  ${per(e.ms).padStart(8)} ms  ${String(e.calls / steps).padStart(5)}×  ${k}`);
 }
-console.log(`  ${per(opMs).padStart(8)} ms in backend ops; ${per(wall - opMs)} ms untimed (JS bookkeeping, autograd)`);
+console.log(`  ${per(opMs).padStart(8)} ms CPU in backend ops; ${per((cpu.user + cpu.system) / 1e3 - opMs)} ms CPU outside them (JS bookkeeping, autograd, GC)`);
