@@ -2,13 +2,14 @@
 // model folder on random ids (batch × seq) with AdamW, and prints per step: forward, backward, optimizer (wall), each backend
 // op's CPU milliseconds and calls, and the rest of the step's CPU time (JS: tensor bookkeeping, autograd, GC). Also the step's wall and
 // process CPU time (under load, CPU time is the steadier figure).
-// Usage: node --import tsx dev/alignment/lora-profile.ts [MODEL_DIR=models/zhiyu-mini] [batch=8] [seq=128] [steps=5] [threads=2]
+// Usage: node --import tsx dev/alignment/lora-profile.ts [MODEL_DIR=models/zhiyu-mini, or a .gguf base: QLoRA] [batch=8] [seq=128] [steps=5] [threads=2]
 // Leaves out: per-layer attribution, data loading (the ids are drawn once).
 import { createBackend, type Backend } from "../../src/backend/index.js";
 import { Rng } from "../../src/core/rng.js";
 import { LoraAdapter, parseLoraSpec } from "../../src/models/adapters/lora.js";
 import { AdamW } from "../../src/optim/index.js";
 import { setDefaultBackend, tidy } from "../../src/tensor/index.js";
+import { readFrozenBase } from "../../src/infer/frozen-base.js";
 import { TrainModel } from "../../src/train/model.js";
 
 const [dirArg, batchArg, seqArg, stepsArg, threadsArg] = process.argv.slice(2);
@@ -46,9 +47,15 @@ const timed = new Proxy(inner, {
 }) as Backend;
 setDefaultBackend(timed);
 
-const base = TrainModel.fromHfFolder(dir, "f32");
-const adapter = LoraAdapter.create(base.specs, parseLoraSpec("r=16,alpha=32,targets=q,k,v,o,gate,up,down"), new Rng(1));
-const model = base.withLora(adapter);
+const settings = parseLoraSpec("r=16,alpha=32,targets=q,k,v,o,gate,up,down");
+let model: TrainModel;
+if (dir.endsWith(".gguf")) { // QLoRA-style: the file's matrices stay encoded and frozen
+  const base = readFrozenBase(dir, timed);
+  model = TrainModel.withFrozenBase(base.hfConfig, base.params, "f32", LoraAdapter.create(TrainModel.specsOf(base.hfConfig, dir), settings, new Rng(1)));
+} else {
+  const base = TrainModel.fromHfFolder(dir, "f32");
+  model = base.withLora(LoraAdapter.create(base.specs, settings, new Rng(1)));
+}
 const opt = new AdamW([...model.params], { lr: 1e-4 });
 const rng = new Rng(2);
 const ids = Int32Array.from({ length: B * T }, () => Math.floor(rng.nextFloat() * model.vocabSize));

@@ -7,6 +7,8 @@
 //     no product has only r output columns (a 12 × 32 GEMM tile is mostly idle there); the backward never forms W's
 //     gradient, adds the adapter's share of dx into the base's (beta 1), and makes no scaled, summed or transposed
 //     temporaries but the r × out one for dB.
+// An encoded (GGUF) base goes through llama.cpp's quantized product, or with AdaptedWeight.dequantizeBase (QLoRA
+// training) through its f32 decode, in both forms.
 // Leaves out: fusing several adapters on one layer or per-row adapter factors (serving: composed), bf16 matmuls
 // (composed), a base that itself requires grad (composed).
 import type { Backend } from "../backend/backend.js";
@@ -17,7 +19,7 @@ import { record, save } from "./autograd.js";
 import { backendOf, denseF32, outF32 } from "./operands.js";
 import { add, mul } from "./elementwise.js";
 import { reshape } from "./views.js";
-import { type AdaptedWeight, type LowRankAdapter, type MatmulOptions, type QuantWeight, decodeWeightInto, isQuantWeight, linear } from "./matmul.js";
+import { type AdaptedWeight, type LowRankAdapter, type MatmulOptions, type QuantWeight, dequantizeWeight, isQuantWeight, linear } from "./matmul.js";
 
 declare module "./graph.js" {
   interface SavedByOp {
@@ -29,7 +31,7 @@ declare module "./graph.js" {
 export function adaptedLinear(x: Tensor, w: AdaptedWeight, bias: Tensor | null | undefined, opts?: MatmulOptions): Tensor {
   const live = w.adapters.filter((ad) => ad.scale !== 0);
   if (live.length === 1 && fusable(x, w.base, live[0]!, opts)) {
-    const y = loraLinear(x, w.base, live[0]!);
+    const y = loraLinear(x, w.base, live[0]!, w.dequantizeBase ?? false);
     if (!bias) return y;
     const out = add(y, bias);
     y.dispose();
@@ -51,7 +53,14 @@ function fusable(x: Tensor, base: Tensor | QuantWeight, ad: LowRankAdapter, opts
 
 /** The specification: the base's linear plus each adapter's scale · B (A · dropout(x)) as separate ops. */
 export function composedAdaptedLinear(x: Tensor, w: AdaptedWeight, bias: Tensor | null | undefined, opts?: MatmulOptions): Tensor {
-  let y = linear(x, w.base, bias, opts);
+  let y: Tensor;
+  if (w.dequantizeBase && isQuantWeight(w.base)) {
+    const decodedBase = dequantizeWeight(w.base, x.backend);
+    y = linear(x, decodedBase, bias, opts);
+    decodedBase.dispose();
+  } else {
+    y = linear(x, w.base, bias, opts);
+  }
   for (const ad of w.adapters) {
     if (ad.scale === 0) continue;
     const h = linear(ad.dropout ? ad.dropout(x) : x, ad.a, null, opts); // [.., r]
@@ -75,7 +84,7 @@ const gemm = (backend: Backend, a: Float32Array, b: Float32Array, c: Float32Arra
   backend.matmul(a, b, c, { batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0, strideC: 0, alpha, beta }, "f32");
 
 /** One fused node: y [.., out] = x·Wᵀ + scale · (dropout(x)·Aᵀ)·Bᵀ, W frozen (f32 [out, in] or encoded). */
-function loraLinear(x: Tensor, w: Tensor | QuantWeight, ad: LowRankAdapter): Tensor {
+function loraLinear(x: Tensor, w: Tensor | QuantWeight, ad: LowRankAdapter, dequantizeBase: boolean): Tensor {
   const backend = backendOf("linear", x, ad.a, ad.b);
   const inDim = x.shape[x.rank - 1];
   const [r] = ad.a.shape, [out] = ad.b.shape;
@@ -91,8 +100,12 @@ function loraLinear(x: Tensor, w: Tensor | QuantWeight, ad: LowRankAdapter): Ten
     const A = denseF32("linear", ad.a).data, B = denseF32("linear", ad.b).data;
     try {
       gemm(backend, A, xas.data, outF32(hT), r, n, inDim, false, true); // hᵀ = A · xᵀ
-      if (isQuantWeight(w)) backend.quantMatmul(w.data, w.type, w.rows, w.cols, xs.data, outF32(y), n);
-      else gemm(backend, xs.data, denseF32("linear", w).data, outF32(y), n, out, inDim, false, true); // x · Wᵀ
+      if (isQuantWeight(w) && !dequantizeBase) backend.quantMatmul(w.data, w.type, w.rows, w.cols, xs.data, outF32(y), n);
+      else { // x · Wᵀ
+        const W = isQuantWeight(w) ? dequantizeWeight(w, backend) : null;
+        gemm(backend, xs.data, W ? outF32(W) : denseF32("linear", w as Tensor).data, outF32(y), n, out, inDim, false, true);
+        W?.dispose();
+      }
       gemm(backend, outF32(hT), B, outF32(y), n, out, r, true, true, ad.scale, 1); // += scale · h · Bᵀ
     } finally {
       xs.release();
@@ -125,7 +138,7 @@ export const loraLinearDerivatives: DerivativeTable<"loraLinear"> = {
       let dx: Tensor | null = null, dxa: Tensor | null = null;
       if (needs[0]) {
         dx = Tensor.uninit(backend, "f32", [n, inDim]);
-        const W = isQuantWeight(w) ? decoded(w, backend) : denseF32("linear backward", w).data;
+        const W = isQuantWeight(w) ? outF32(dequantizeWeight(w, backend)) : denseF32("linear backward", w).data; // freed with the scope
         gemm(backend, dys.data, W, outF32(dx), n, inDim, out, false, false); // dy · W
         if (!apart) gemm(backend, outF32(gT), A, outF32(dx), n, inDim, r, true, false, 1, 1); // += g · A
       }
@@ -155,10 +168,3 @@ export const loraLinearDerivatives: DerivativeTable<"loraLinear"> = {
     }
   },
 };
-
-/** The f32 matrix an encoded weight holds (for dx = dy · W; freed with the backward's scope). */
-function decoded(w: QuantWeight, backend: Backend): Float32Array {
-  const t = Tensor.uninit(backend, "f32", [w.rows, w.cols]);
-  decodeWeightInto(w.data, w.type, outF32(t), w.rows * w.cols, backend);
-  return outF32(t);
-}

@@ -45,6 +45,10 @@ export interface LowRankAdapter {
 export interface AdaptedWeight {
   readonly base: Tensor | QuantWeight;
   adapters: LowRankAdapter[];
+  /** An encoded base is multiplied as its f32 decode (QLoRA training, as bitsandbytes dequantizes to the compute
+   *  dtype: exact activations, and the backward is the gradient of the same function) instead of by llama.cpp's
+   *  quantized product (inference: no decode per call). */
+  dequantizeBase?: boolean;
 }
 
 export function isAdaptedWeight(w: unknown): w is AdaptedWeight {

@@ -1,6 +1,6 @@
 // The fused LoRA linear op (src/tensor/lora-linear.ts) against its specification, the composed ops (base linear +
 // scale · B(A·dropout(x)) as separate nodes), on both backends: outputs and the gradients of x, A and B for an f32
-// base with and without bias and LoRA dropout, an encoded (q8_0) base, rank-3 inputs and awkward sizes; the base gets
+// base with and without bias and LoRA dropout, an encoded (q8_0) base (quantized product, or its f32 decode), rank-3 inputs and awkward sizes; the base gets
 // no gradient; the cases the fused op leaves out (row factors, two adapters, bf16) still give the composed result.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,11 @@ import * as T from "../../src/tensor/index.js";
 import { composedAdaptedLinear } from "../../src/tensor/lora-linear.js";
 import { assertClose, describeBackends, values } from "./helpers.js";
 
-interface Case { n: number[]; inDim: number; out: number; r: number; scale: number; bias?: boolean; dropout?: boolean; q8?: boolean }
+interface Case {
+  n: number[]; inDim: number; out: number; r: number; scale: number; bias?: boolean; dropout?: boolean; q8?: boolean;
+  /** AdaptedWeight.dequantizeBase: the encoded base multiplied as its f32 decode (QLoRA training). */
+  decode?: boolean;
+}
 
 /** A q8_0 matrix [rows, cols] (cols a multiple of 32): per block the f16 scale 1/64, then 32 int8 quants. */
 function q8Weight(rows: number, cols: number, seed: number): T.QuantWeight {
@@ -34,7 +38,7 @@ function run(c: Case, lin: (x: T.Tensor, w: T.AdaptedWeight, bias: T.Tensor | nu
     // The same mask for both twins: a fixed pattern of zeros and 1/(1−p).
     const mask = T.fromTypedArray(values(rows * c.inDim, 6).map((v) => (v < -0.6 ? 0 : 1 / 0.8)), [...c.n, c.inDim]);
     const dropout = c.dropout ? (t: T.Tensor) => T.mul(t, mask) : undefined;
-    const y = lin(x, { base, adapters: [{ a, b, scale: c.scale, dropout }] }, bias);
+    const y = lin(x, { base, adapters: [{ a, b, scale: c.scale, dropout }], dequantizeBase: c.decode }, bias);
     const op = y.node?.op ?? null;
     y.backward(T.fromTypedArray(values(y.size, 7, 0.5, 1.5), [...y.shape]));
     return {
@@ -50,6 +54,7 @@ const cases: [string, Case][] = [
   ["f32 base, LoRA dropout", { n: [3, 5], inDim: 20, out: 12, r: 2, scale: 1.5, dropout: true }],
   ["q8_0 base", { n: [11], inDim: 64, out: 9, r: 5, scale: 2, q8: true }],
   ["q8_0 base, dropout, bias", { n: [2, 6], inDim: 32, out: 7, r: 8, scale: 4, dropout: true, bias: true, q8: true }],
+  ["q8_0 base multiplied as its f32 decode", { n: [2, 7], inDim: 64, out: 10, r: 3, scale: 2, q8: true, decode: true }],
   ["rank 1, one row", { n: [1], inDim: 16, out: 3, r: 1, scale: 1 }],
 ];
 
@@ -66,6 +71,10 @@ describeBackends("fused LoRA linear vs composed", () => {
       assertClose(fused.db, spec.db, 1e-5, 1e-5, `${what}: dB`);
       if (c.bias) assertClose(fused.dbias!, spec.dbias!, 1e-5, 1e-5, `${what}: dbias`);
       assert.equal(fused.baseGrad ?? null, null, "the frozen base gets no gradient");
+      if (c.decode) { // the decode is not the quantized product (whose activations are rounded to q8)
+        const quantized = run({ ...c, decode: false }, (x, w, bias) => T.linear(x, w, bias));
+        assert.ok(fused.y.some((v, i) => v !== quantized.y[i]), "dequantizeBase changes the base's product");
+      }
     });
   }
 
