@@ -4,7 +4,8 @@
  * are copied transposed, 64 keys at a time ([D, 64], zero-padded); then per query row and block of 16 keys, the scores
  * q·k and dout·v of all 16 keys come from D broadcast FMAs each over the transposed rows, the probabilities
  * exp(scale·s − lse) and ds = p·(dp − delta) are one vector exp and two vector ops, and dq (in registers), dk and
- * dv (read-modify-write rows) take one broadcast FMA per 16 lanes of each key.
+ * dv take one broadcast FMA per 16 lanes of each key — for 4 query rows of a head at a time, so each dk/dv row is
+ * read and written once per 4 rows.
  * Leaves out: f16 k/v (the backward is f32 only), other head dims and ISAs (generic path), dropout, masks. */
 #include <immintrin.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 
 #define BW_KEYS 16
 #define BW_MAX_NC 8
+#define BW_QB 4 /* query rows per pass over a key block */
 #define BW_CHUNK 64 /* keys per transposed chunk: 2 × D × 64 floats on the stack (64 KiB at D = 128) */
 
 typedef struct {
@@ -28,7 +30,8 @@ typedef struct {
   int causal;
 } bw_ctx;
 
-/* One (batch, kv head) group with D = 16·NC, in chunks of BW_CHUNK keys transposed into stack buffers. */
+/* One (batch, kv head) group with D = 16·NC, in chunks of BW_CHUNK keys transposed into stack buffers, BW_QB query
+ * rows of a head at a time (a dk/dv row is read and written once for all of them; absent rows see no keys). */
 static inline __attribute__((always_inline)) ZY_AVX512 void bw_group(const bw_ctx *c, int64_t g, const int NC) {
   const int64_t D = 16 * NC, kstride = c->nkv * D;
   const int64_t bi = g / c->nkv, kvh = g % c->nkv, group = c->nh / c->nkv;
@@ -36,7 +39,8 @@ static inline __attribute__((always_inline)) ZY_AVX512 void bw_group(const bw_ct
   const float *kb = c->k + at, *vb = c->v + at;
   float *dkb = c->dk + at, *dvb = c->dv + at;
   float kt[16 * NC * BW_CHUNK] __attribute__((aligned(64))), vt[16 * NC * BW_CHUNK] __attribute__((aligned(64)));
-  float pj[BW_KEYS] __attribute__((aligned(64))), dsj[BW_KEYS] __attribute__((aligned(64)));
+  float pj[BW_QB][BW_KEYS] __attribute__((aligned(64))), dsj[BW_QB][BW_KEYS] __attribute__((aligned(64)));
+  static const float zero_row[16 * BW_MAX_NC] __attribute__((aligned(64))) = {0};
   const __m512 vscale = _mm512_set1_ps(c->scale);
   for (int64_t c0 = 0; c0 < c->tk; c0 += BW_CHUNK) {
     const int64_t cn = c->tk - c0 < BW_CHUNK ? c->tk - c0 : BW_CHUNK;
@@ -46,48 +50,69 @@ static inline __attribute__((always_inline)) ZY_AVX512 void bw_group(const bw_ct
         vt[d * BW_CHUNK + j] = j < cn ? vb[(c0 + j) * kstride + d] : 0.0f;
       }
     for (int64_t h = kvh * group; h < (kvh + 1) * group; h++) {
-      for (int64_t i = 0; i < c->tq; i++) {
-        const int64_t n = c->causal ? c->tk - c->tq + i + 1 : c->tk; /* keys [0, n) visible */
-        if (n <= c0) continue;
-        const int64_t hi = n < c0 + cn ? n : c0 + cn;
-        const int64_t qo = ((bi * c->tq + i) * c->nh + h) * D;
-        const float *q = c->q + qo, *dout = c->dout + qo, *o = c->out + qo;
-        __m512 qv[BW_MAX_NC], dov[BW_MAX_NC], dqa[BW_MAX_NC], dl = _mm512_setzero_ps();
-        for (int x = 0; x < NC; x++) {
-          qv[x] = _mm512_loadu_ps(q + 16 * x);
-          dov[x] = _mm512_loadu_ps(dout + 16 * x);
-          dqa[x] = _mm512_setzero_ps();
-          dl = _mm512_fmadd_ps(dov[x], _mm512_loadu_ps(o + 16 * x), dl);
-        }
-        const __m512 delta = _mm512_set1_ps(_mm512_reduce_add_ps(dl));
-        const __m512 lse = _mm512_set1_ps(c->lse[(bi * c->nh + h) * c->tq + i]);
-        for (int64_t j0 = c0; j0 < hi; j0 += BW_KEYS) {
-          const int kn = hi - j0 < BW_KEYS ? (int)(hi - j0) : BW_KEYS;
-          const __mmask16 live = kn >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kn) - 1);
-          const float *ktb = kt + (j0 - c0), *vtb = vt + (j0 - c0);
-          __m512 s0 = _mm512_setzero_ps(), s1 = s0, p0 = s0, p1 = s0;
-          for (int64_t d = 0; d < D; d += 2) {
-            s0 = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_load_ps(ktb + d * BW_CHUNK), s0);
-            s1 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 1]), _mm512_load_ps(ktb + (d + 1) * BW_CHUNK), s1);
-            p0 = _mm512_fmadd_ps(_mm512_set1_ps(dout[d]), _mm512_load_ps(vtb + d * BW_CHUNK), p0);
-            p1 = _mm512_fmadd_ps(_mm512_set1_ps(dout[d + 1]), _mm512_load_ps(vtb + (d + 1) * BW_CHUNK), p1);
+      for (int64_t i0 = 0; i0 < c->tq; i0 += BW_QB) {
+        const float *q[BW_QB], *dout[BW_QB];
+        int64_t n[BW_QB], nmax = 0;
+        __m512 qv[BW_QB][BW_MAX_NC], dov[BW_QB][BW_MAX_NC], dqa[BW_QB][BW_MAX_NC], delta[BW_QB], lse[BW_QB];
+        for (int r = 0; r < BW_QB; r++) {
+          const int64_t i = i0 + r, qo = ((bi * c->tq + i) * c->nh + h) * D;
+          const int here = i < c->tq;
+          n[r] = !here ? 0 : c->causal ? c->tk - c->tq + i + 1 : c->tk; /* keys [0, n) visible */
+          if (n[r] > nmax) nmax = n[r];
+          q[r] = here ? c->q + qo : zero_row;
+          dout[r] = here ? c->dout + qo : zero_row;
+          const float *o = here ? c->out + qo : zero_row;
+          __m512 dl = _mm512_setzero_ps();
+          for (int x = 0; x < NC; x++) {
+            qv[r][x] = _mm512_loadu_ps(q[r] + 16 * x);
+            dov[r][x] = _mm512_loadu_ps(dout[r] + 16 * x);
+            dqa[r][x] = _mm512_setzero_ps();
+            dl = _mm512_fmadd_ps(dov[r][x], _mm512_loadu_ps(o + 16 * x), dl);
           }
-          const __m512 s = _mm512_add_ps(s0, s1), dp = _mm512_add_ps(p0, p1);
-          const __m512 p = _mm512_maskz_mov_ps(live, vexp_avx512(_mm512_fmsub_ps(vscale, s, lse)));
-          _mm512_store_ps(pj, p);
-          _mm512_store_ps(dsj, _mm512_mul_ps(vscale, _mm512_mul_ps(p, _mm512_sub_ps(dp, delta))));
-          for (int j = 0; j < kn; j++) {
+          delta[r] = _mm512_set1_ps(_mm512_reduce_add_ps(dl));
+          lse[r] = _mm512_set1_ps(here ? c->lse[(bi * c->nh + h) * c->tq + i] : 0.0f);
+        }
+        const int64_t hi = nmax < c0 + cn ? nmax : c0 + cn;
+        for (int64_t j0 = c0; j0 < hi; j0 += BW_KEYS) {
+          const float *ktb = kt + (j0 - c0), *vtb = vt + (j0 - c0);
+          int kmax = 0;
+          for (int r = 0; r < BW_QB; r++) {
+            const int64_t left = n[r] - j0;
+            const int kn = left <= 0 ? 0 : left < BW_KEYS ? (int)left : BW_KEYS;
+            if (kn > kmax) kmax = kn;
+            const __mmask16 live = kn >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kn) - 1);
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0, p0 = s0, p1 = s0;
+            for (int64_t d = 0; d < D; d += 2) {
+              s0 = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d]), _mm512_load_ps(ktb + d * BW_CHUNK), s0);
+              s1 = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d + 1]), _mm512_load_ps(ktb + (d + 1) * BW_CHUNK), s1);
+              p0 = _mm512_fmadd_ps(_mm512_set1_ps(dout[r][d]), _mm512_load_ps(vtb + d * BW_CHUNK), p0);
+              p1 = _mm512_fmadd_ps(_mm512_set1_ps(dout[r][d + 1]), _mm512_load_ps(vtb + (d + 1) * BW_CHUNK), p1);
+            }
+            const __m512 s = _mm512_add_ps(s0, s1), dp = _mm512_add_ps(p0, p1);
+            const __m512 p = _mm512_maskz_mov_ps(live, vexp_avx512(_mm512_fmsub_ps(vscale, s, lse[r])));
+            _mm512_store_ps(pj[r], p);
+            _mm512_store_ps(dsj[r], _mm512_mul_ps(vscale, _mm512_mul_ps(p, _mm512_sub_ps(dp, delta[r]))));
+          }
+          for (int j = 0; j < kmax; j++) {
             const int64_t kr = (j0 + j) * kstride;
-            const __m512 bds = _mm512_set1_ps(dsj[j]), bp = _mm512_set1_ps(pj[j]);
             for (int x = 0; x < NC; x++) {
-              dqa[x] = _mm512_fmadd_ps(bds, _mm512_loadu_ps(kb + kr + 16 * x), dqa[x]);
-              _mm512_storeu_ps(dkb + kr + 16 * x, _mm512_fmadd_ps(bds, qv[x], _mm512_loadu_ps(dkb + kr + 16 * x)));
-              _mm512_storeu_ps(dvb + kr + 16 * x, _mm512_fmadd_ps(bp, dov[x], _mm512_loadu_ps(dvb + kr + 16 * x)));
+              const __m512 kx = _mm512_loadu_ps(kb + kr + 16 * x);
+              __m512 dk = _mm512_loadu_ps(dkb + kr + 16 * x), dv = _mm512_loadu_ps(dvb + kr + 16 * x);
+              for (int r = 0; r < BW_QB; r++) {
+                const __m512 bds = _mm512_set1_ps(dsj[r][j]);
+                dqa[r][x] = _mm512_fmadd_ps(bds, kx, dqa[r][x]);
+                dk = _mm512_fmadd_ps(bds, qv[r][x], dk);
+                dv = _mm512_fmadd_ps(_mm512_set1_ps(pj[r][j]), dov[r][x], dv);
+              }
+              _mm512_storeu_ps(dkb + kr + 16 * x, dk);
+              _mm512_storeu_ps(dvb + kr + 16 * x, dv);
             }
           }
         }
-        float *dq = c->dq + qo;
-        for (int x = 0; x < NC; x++) _mm512_storeu_ps(dq + 16 * x, _mm512_add_ps(_mm512_loadu_ps(dq + 16 * x), dqa[x]));
+        for (int r = 0; r < BW_QB && i0 + r < c->tq; r++) {
+          float *dq = c->dq + ((bi * c->tq + i0 + r) * c->nh + h) * D;
+          for (int x = 0; x < NC; x++) _mm512_storeu_ps(dq + 16 * x, _mm512_add_ps(_mm512_loadu_ps(dq + 16 * x), dqa[r][x]));
+        }
       }
     }
   }
