@@ -81,8 +81,7 @@ export class TrainModel {
       this.lora = lora.adapter;
       this.baseParams = lora.base;
       this.specs = [...lora.adapter.paramSpecs(), ...extraSpecs];
-      // An encoded base trains as its f32 decode (QLoRA's rule; faster than the quantized product at training batch sizes).
-      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout, dequantizeBase: true });
+      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout, dequantizeBase: true }); // QLoRA: f32 decode
       this.network = this.descriptor.trainable(this.config, attached as ReadonlyMap<string, Tensor>, { matmulDtype });
     } else {
       this.specs = [...baseSpecs, ...extraSpecs];
