@@ -113,7 +113,9 @@ export class DecoderModel implements CausalLmNetwork {
 
   cacheShape(maxLength: number): KvShape {
     const c = this.config;
-    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxLength };
+    // Sliding-window layers keep a ring of their window (memory bounded by the window, not the context).
+    const windows = c.slidingWindows.some((w) => w !== null) ? { windows: c.slidingWindows } : {};
+    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxLength, ...windows };
   }
 
   hiddenStates(ids: Int32Array): Tensor {
