@@ -205,6 +205,8 @@ export function checkDecoderConfig(c: DecoderConfig, where: string, fields: Reco
 
 /** Per-layer sliding windows from `layer_types` (transformers 5) or the older alternating rule (`sliding_window_pattern`). */
 export function hfSlidingWindows(json: Json, where: string, numLayers: number, defaultPattern: number | null): (number | null)[] {
+  // One entry per layer: check the count before allocating from it (a hostile config may claim 2^31 layers).
+  checkConfigCounts({ numLayers }, { numLayers: "num_hidden_layers" }, where);
   const window = json.sliding_window;
   if (window === null || window === undefined || json.use_sliding_window === false) return Array(numLayers).fill(null);
   if (typeof window !== "number" || !Number.isInteger(window) || window < 1) throw new ModelLoadError(`${where}: 'sliding_window' = ${JSON.stringify(window)} must be a positive integer`);

@@ -109,12 +109,7 @@ export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfi
   const rope = ropeParamsFromHf(json, where);
   const hiddenSize = num(json, "hidden_size", where);
   const numHeads = num(json, "num_attention_heads", where);
-  const numLayers = num(json, "num_hidden_layers", where);
-  // Qwen2 without layer_types (configs before transformers 5): layers from max_window_layers on slide.
-  const qwen2Legacy = isQwen2 && !Array.isArray(json.layer_types) && json.use_sliding_window === true;
-  const windows = hfSlidingWindows(qwen2Legacy ? { ...json, layer_types: Array.from({ length: numLayers },
-    (_, l) => (l >= num(json, "max_window_layers", where, 0) ? "sliding_attention" : "full_attention")) } : json, where, numLayers, null);
-  return checkConfig({
+  const c = checkConfig({
     architecture: isQwen2 ? "qwen2" : "llama",
     vocabSize: num(json, "vocab_size", where),
     hiddenSize,
@@ -133,8 +128,14 @@ export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfi
     attentionBias: isQwen2 || json.attention_bias === true,
     moe: isMixtral ? { numExperts: num(json, "num_local_experts", where), topK: num(json, "num_experts_per_tok", where, 2),
       expertFfn: num(json, "intermediate_size", where), normTopK: true } : null,
-    ...(windows.some((w) => w !== null) && { slidingWindows: windows }),
   }, where);
+  // Per-layer windows once the layer count is checked. Qwen2 without layer_types (configs before transformers 5):
+  // layers from max_window_layers on slide.
+  const qwen2Legacy = isQwen2 && !Array.isArray(json.layer_types) && json.use_sliding_window === true;
+  const windows = hfSlidingWindows(qwen2Legacy ? { ...json, layer_types: Array.from({ length: c.numLayers },
+    (_, l) => (l >= num(json, "max_window_layers", where, 0) ? "sliding_attention" : "full_attention")) } : json, where, c.numLayers, null);
+  if (windows.some((w) => w !== null)) c.slidingWindows = windows;
+  return c;
 }
 
 /** From GGUF metadata (`llama.*` or `qwen2.*` keys). tieWordEmbeddings is true when output.weight is absent. */
