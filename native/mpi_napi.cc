@@ -31,6 +31,7 @@
 // Leaves out: sub-communicators, ops other than sum, non-blocking MPI requests (the thread is the asynchrony),
 // hierarchical reduction over several hosts (a job spread over hosts uses MPI's collectives throughout).
 #include "zy_args.h"
+#include "ops_kernels.h"
 
 #ifdef ZY_HAVE_MPI
 #define OMPI_SKIP_MPICXX 1  // the C API only: the deprecated C++ bindings need libmpi_cxx
@@ -370,10 +371,14 @@ void shmAllgather(const float *send, float *recv, size_t m) {
   shm.ops++;
 }
 
-// Rank r receives in out the sum over ranks of its slice (sliceOf) of the concatenated parts, in rank order (the
-// bits of one process accumulating the ranks' micro-batches in that order). Each rank copies into its segment
-// only the other ranks' slices (its own it reads from its parts): per rank about S bytes copied and S/N·N read.
-void shmReduceSlice(const std::vector<Part> &parts, size_t n, float *out) {
+// Rank r sums over ranks its slice (sliceOf) of the concatenated parts, in rank order (the bits of one process
+// accumulating the ranks' micro-batches in that order), block by block: onBlock(sum, slice offset, length). Each
+// rank copies into its segment only the other ranks' slices (its own it reads from its parts): per rank about S
+// bytes copied and S/N·N read. present (one flag per part, or empty) travels with the data: after the call
+// anyPresent[i] says whether any rank had part i (a parameter no rank has a gradient for is left alone).
+template <typename OnBlock>
+void shmReduceSlice(const std::vector<Part> &parts, size_t n, const std::vector<uint8_t> &present, std::vector<uint8_t> &anyPresent,
+                    OnBlock onBlock) {
   const uint32_t base = 3 * shm.ops;
   waitAll(base);
   float *mine = shm.data[shm.rank];
@@ -382,19 +387,23 @@ void shmReduceSlice(const std::vector<Part> &parts, size_t n, float *out) {
   auto copyIn = [&](float *p, size_t at, size_t len) { std::memcpy(mine + at, p, 4 * len); };
   forRange(parts, 0, lo, copyIn);
   forRange(parts, hi, n, copyIn);
+  for (size_t i = 0; i < present.size(); i++) mine[n + i] = present[i] ? 1.0f : 0.0f;
   setStage(base + 1);
   waitAll(base + 1);
+  anyPresent.assign(present.size(), 0);
+  for (size_t i = 0; i < present.size(); i++)
+    for (int r = 0; r < shm.size; r++) anyPresent[i] |= (r == shm.rank ? present[i] : shm.data[r][n + i] != 0.0f);
   constexpr size_t kBlock = 4096;
-  float own[kBlock];
+  float own[kBlock], acc[kBlock];
   for (size_t b = lo; b < hi; b += kBlock) {
     const size_t len = std::min(kBlock, hi - b);
     forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
-    float *acc = out + (b - lo);
     for (int r = 0; r < shm.size; r++) {
       const float *src = r == shm.rank ? own : shm.data[r] + b;
       if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
       else for (size_t i = 0; i < len; i++) acc[i] += src[i];
     }
+    onBlock(acc, b - lo, len);
   }
   setStage(base + 3);
   shm.ops++;
@@ -572,7 +581,7 @@ Buf floatBuffer(zy::Args &a, const Napi::Value &v, const std::string &name) {
   return b;
 }
 
-Napi::Value submit(zy::Args &a, const char *op, std::function<int()> run, std::initializer_list<Napi::Value> keep) {
+Napi::Value submit(zy::Args &a, const char *op, std::function<int()> run, const std::vector<Napi::Value> &keep) {
   Napi::Env env = a.env();
   Job *job = new Job(env);
   job->op = op;
@@ -759,6 +768,23 @@ Napi::Value MpiSharedArray(const Napi::CallbackInfo &info) {
   return Napi::Float32Array::New(a.env(), static_cast<size_t>(floats), ab, 0);
 }
 
+// One piece of this rank's slice that the fused update writes: `len` elements at slice offset `at`, of a
+// parameter (and its moments) at param/m/v; part = the index of the part (parameter) it belongs to.
+struct UpdatePiece {
+  size_t at, len;
+  float *param, *m, *v;
+  int decay;
+  uint32_t part;
+};
+struct UpdateHyper {
+  float lr, beta1, beta2, eps, weightDecay;
+  int64_t step;
+};
+
+// mpiReduceSlice(parts, out | null, update?): see the header. With update = {pieces: [{at, param, m, v, decay,
+// part}], present: Uint8Array (one flag per part), lr, beta1, beta2, eps, weightDecay, step}, each block of the
+// summed slice goes straight into AdamW on the pieces it covers (no gradient shard written and read back), pieces
+// of parameters no rank had a gradient for skipped; out may then be null.
 Napi::Value MpiReduceSlice(const Napi::CallbackInfo &info) {
   zy::Args a(info, "mpiReduceSlice");
   if (!a.atLeast(2, "parts, out") || !requireInit(a)) return a.done();
@@ -772,22 +798,79 @@ Napi::Value MpiReduceSlice(const Napi::CallbackInfo &info) {
     parts.push_back({p, len});
     n += len;
   }
-  size_t nOut = 0;
-  float *out = a.array<float>(a.arg(1), "out", napi_float32_array, "Float32Array", 0, false, &nOut);
   if (!a.ok()) return a.done();
   if (!shm.usable) { a.fail("needs the shared-memory window (every rank on this host, shared memory not turned off)"); return a.done(); }
   const size_t per = (n + comm->size - 1) / comm->size;
   const size_t lo = std::min(n, per * comm->rank), want = std::min(n, lo + per) - lo;
-  if (nOut != want)
-    a.fail("out has " + std::to_string(nOut) + " values; rank " + std::to_string(comm->rank) + "'s slice of " + std::to_string(n) +
-           " values over " + std::to_string(comm->size) + " ranks has " + std::to_string(want));
+  float *out = nullptr;
+  if (!a.arg(1).IsNull()) {
+    size_t nOut = 0;
+    out = a.array<float>(a.arg(1), "out", napi_float32_array, "Float32Array", 0, false, &nOut);
+    if (a.ok() && nOut != want)
+      a.fail("out has " + std::to_string(nOut) + " values; rank " + std::to_string(comm->rank) + "'s slice of " + std::to_string(n) +
+             " values over " + std::to_string(comm->size) + " ranks has " + std::to_string(want));
+  }
+  std::vector<UpdatePiece> pieces;
+  std::vector<uint8_t> present;
+  UpdateHyper hyper{};
+  std::vector<Napi::Value> keep = {a.arg(0)};
+  if (!a.arg(1).IsNull()) keep.push_back(a.arg(1));
+  const bool fused = info.Length() > 2 && info[2].IsObject();
+  if (fused && a.ok()) {
+    Napi::Object u = info[2].As<Napi::Object>();
+    keep.push_back(u);
+    size_t flags = 0;
+    uint8_t *f = a.array<uint8_t>(u.Get("present"), "update.present", napi_uint8_array, "Uint8Array", 0, false, &flags);
+    if (a.ok() && flags != parts.size()) a.fail("update.present has " + std::to_string(flags) + " flags for " + std::to_string(parts.size()) + " parts");
+    if (a.ok()) present.assign(f, f + flags);
+    auto num = [&](const char *k) { Napi::Value v = u.Get(k); if (!v.IsNumber()) a.fail(std::string("update.") + k + " must be a number"); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0.0; };
+    hyper = {static_cast<float>(num("lr")), static_cast<float>(num("beta1")), static_cast<float>(num("beta2")), static_cast<float>(num("eps")),
+             static_cast<float>(num("weightDecay")), static_cast<int64_t>(num("step"))};
+    Napi::Value pv = u.Get("pieces");
+    if (a.ok() && !pv.IsArray()) a.fail("update.pieces must be an array");
+    if (a.ok()) {
+      auto pa = pv.As<Napi::Array>();
+      size_t end = 0;
+      for (uint32_t i = 0; i < pa.Length() && a.ok(); i++) {
+        Napi::Object o = pa.Get(i).As<Napi::Object>();
+        const std::string at = "update.pieces[" + std::to_string(i) + "]";
+        size_t lp = 0, lm = 0, lv = 0;
+        float *pp = a.array<float>(o.Get("param"), at + ".param", napi_float32_array, "Float32Array", 0, false, &lp);
+        float *pm = a.array<float>(o.Get("m"), at + ".m", napi_float32_array, "Float32Array", 0, false, &lm);
+        float *pvv = a.array<float>(o.Get("v"), at + ".v", napi_float32_array, "Float32Array", 0, false, &lv);
+        double off = o.Get("at").IsNumber() ? o.Get("at").As<Napi::Number>().DoubleValue() : -1;
+        double part = o.Get("part").IsNumber() ? o.Get("part").As<Napi::Number>().DoubleValue() : -1;
+        if (!a.ok()) break;
+        if (lm != lp || lv != lp) { a.fail(at + ": param, m and v must have one length"); break; }
+        if (off < static_cast<double>(end) || off + static_cast<double>(lp) > static_cast<double>(want)) { a.fail(at + ".at must follow the previous piece inside the slice"); break; }
+        if (part < 0 || part >= static_cast<double>(parts.size())) { a.fail(at + ".part is not a part index"); break; }
+        pieces.push_back({static_cast<size_t>(off), lp, pp, pm, pvv, o.Get("decay").ToBoolean().Value() ? 1 : 0, static_cast<uint32_t>(part)});
+        end = static_cast<size_t>(off) + lp;
+      }
+    }
+  } else if (a.ok() && !out) {
+    a.fail("out may be null only with an update");
+  }
   if (!a.ok()) return a.done();
-  return submit(a, "mpiReduceSlice", [parts, n, out] {
+  const size_t extra = present.size();
+  return submit(a, "mpiReduceSlice", [parts, n, out, pieces, present, hyper, extra] {
     if (n == 0) return MPI_SUCCESS;
-    if (!shmReserve(n)) return MPI_ERR_OTHER;
-    shmReduceSlice(parts, n, out);
+    if (!shmReserve(n + extra)) return MPI_ERR_OTHER;
+    std::vector<uint8_t> any;
+    size_t next = 0;  // first piece that may still overlap a block (blocks come in slice order)
+    shmReduceSlice(parts, n, present, any, [&](const float *sum, size_t b, size_t len) {
+      if (out) std::memcpy(out + b, sum, 4 * len);
+      while (next < pieces.size() && pieces[next].at + pieces[next].len <= b) next++;
+      for (size_t k = next; k < pieces.size() && pieces[k].at < b + len; k++) {
+        const UpdatePiece &p = pieces[k];
+        if (!any[p.part]) continue;
+        const size_t x0 = std::max(b, p.at), x1 = std::min(b + len, p.at + p.len);
+        zy_op_adamw_st(p.param + (x0 - p.at), sum + (x0 - b), p.m + (x0 - p.at), p.v + (x0 - p.at), static_cast<int64_t>(x1 - x0),
+                       hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weightDecay, hyper.step, p.decay);
+      }
+    });
     return MPI_SUCCESS;
-  }, {a.arg(0), a.arg(1)});
+  }, keep);
 }
 
 Napi::Value MpiAbort(const Napi::CallbackInfo &info) {

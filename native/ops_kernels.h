@@ -74,6 +74,9 @@ void zy_op_cross_entropy_bw(const float *logits, const int32_t *targets, const f
 /* optimizer (ops_optim.c) */
 void zy_op_adamw(float *param, const float *grad, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                  float eps, float weight_decay, int64_t step, int decay);
+/* The same step on the calling thread only (the data-parallel communication thread: no pool). */
+void zy_op_adamw_st(float *param, const float *grad, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
+                    float eps, float weight_decay, int64_t step, int decay);
 
 #ifdef __cplusplus
 }

@@ -66,3 +66,10 @@ void zy_op_adamw(float *param, const float *grad, float *m, float *v, int64_t n,
                  (float)(1.0 - pow(beta1, (double)step)), (float)(1.0 - pow(beta2, (double)step))};
   zy_ops_for(n, 4096, n, adamw_task, &c);
 }
+
+void zy_op_adamw_st(float *param, const float *grad, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
+                    float eps, float weight_decay, int64_t step, int decay) {
+  adamw_ctx c = {param, m, v, grad, lr, beta1, beta2, eps, decay ? weight_decay : 0.0f,
+                 (float)(1.0 - pow(beta1, (double)step)), (float)(1.0 - pow(beta2, (double)step))};
+  adamw_task(&c, 0, n, 0);
+}

@@ -8,6 +8,20 @@
 // reductions other than a sum.
 import { loadNative, nativeLoadError } from "./native.js";
 
+/** AdamW fused into reduceSlice: the pieces of this rank's slice (in slice order; `at` is the offset in the slice)
+ *  with their parameter and moment ranges, and which parts (parameters) this rank has a gradient for — a piece of
+ *  a parameter no rank has one for is left alone, as AdamW.step skips it. */
+export interface SliceUpdate {
+  pieces: { at: number; param: Float32Array; m: Float32Array; v: Float32Array; decay: boolean; part: number }[];
+  present: Uint8Array;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+}
+
 /** Sum-reducing collectives over every rank of the job (MPI_COMM_WORLD). */
 export interface Communicator {
   readonly rank: number;
@@ -31,8 +45,9 @@ export interface Communicator {
    *  the ranks span several hosts or shared memory is turned off. Collective, waited for; never freed. */
   sharedArray(floats: number): Float32Array | null;
   /** Shared memory only: out receives the sum over ranks of this rank's slice of the parts' concatenation (n values;
-   *  rank r's slice is [r·⌈n/size⌉, min(n, (r+1)·⌈n/size⌉)) ), summed in rank order. */
-  reduceSlice(parts: Float32Array[], out: Float32Array): Promise<void>;
+   *  rank r's slice is [r·⌈n/size⌉, min(n, (r+1)·⌈n/size⌉)) ), summed in rank order. With `update`, each block of
+   *  the sum goes straight into AdamW on the pieces of the slice it covers (out may then be null). */
+  reduceSlice(parts: Float32Array[], out: Float32Array | null, update?: SliceUpdate): Promise<void>;
   /** Ends the whole job at once with this exit code (a divergence or a fatal error on one rank). */
   abort(code: number): never;
   finalize(): void;
@@ -49,7 +64,7 @@ interface MpiAddon {
   mpiBroadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   mpiBarrier(): Promise<void>;
   mpiSharedArray(floats: number): Float32Array | null;
-  mpiReduceSlice(parts: Float32Array[], out: Float32Array): Promise<void>;
+  mpiReduceSlice(parts: Float32Array[], out: Float32Array | null, update?: SliceUpdate): Promise<void>;
   mpiAbort(code: number): void;
 }
 
@@ -82,7 +97,7 @@ export function mpiCommunicator(options: { sharedMemory?: boolean } = {}): Commu
     broadcast: (buf, root) => addon.mpiBroadcast(buf, root),
     barrier: () => addon.mpiBarrier(),
     sharedArray: (floats) => addon.mpiSharedArray(floats),
-    reduceSlice: (parts, out) => addon.mpiReduceSlice(parts, out),
+    reduceSlice: (parts, out, update) => (update ? addon.mpiReduceSlice(parts, out, update) : addon.mpiReduceSlice(parts, out)),
     abort: (code) => {
       addon.mpiAbort(code);
       throw new Error("MPI_Abort returned"); // not reached
@@ -116,7 +131,8 @@ export class SoloCommunicator implements Communicator {
   sharedArray(): Float32Array | null {
     return null;
   }
-  async reduceSlice(parts: Float32Array[], out: Float32Array): Promise<void> {
+  async reduceSlice(parts: Float32Array[], out: Float32Array | null, update?: SliceUpdate): Promise<void> {
+    if (update || !out) throw new Error("reduceSlice: the fused update needs ranks that share memory (mpirun on one host)");
     const n = parts.reduce((a, p) => a + p.length, 0);
     if (out.length !== n) throw new Error(`reduceSlice: out has ${out.length} values, the parts ${n}; one rank's slice is all of them`);
     let at = 0;

@@ -151,9 +151,12 @@ export class DataParallel {
     return values;
   }
 
-  /** The hook for the last local backward: launches each bucket's all-reduce once its gradients are complete. */
-  leafHook(): ((leaf: Tensor) => void) | undefined {
+  /** The hook for the last local backward: launches each bucket's all-reduce once its gradients are complete.
+   *  fuseUpdate (given when nothing needs the global gradient before the update: no clipping, no spike guard): on
+   *  one host this step's AdamW then runs inside the buckets' sums. */
+  leafHook(fuseUpdate?: { lr: number }): ((leaf: Tensor) => void) | undefined {
     if (this.zero || this.size === 1) return undefined;
+    if (this.shared && fuseUpdate) this.shared.fuseNextStep(fuseUpdate.lr);
     for (const b of this.buckets) { b.ready = 0; b.pending = null; }
     this.nextLaunch = 0;
     return (leaf) => {
@@ -176,7 +179,9 @@ export class DataParallel {
         b.stand.set(p, zeros);
         return zeros;
       });
-      b.pending = this.shared ? this.shared.reduceBucket(this.nextLaunch, parts) : this.comm.allreduceParts(parts);
+      b.pending = this.shared
+        ? this.shared.reduceBucket(this.nextLaunch, parts, Uint8Array.from(b.params, (p) => (p.grad ? 1 : 0)))
+        : this.comm.allreduceParts(parts);
       this.nextLaunch++;
     }
   }

@@ -225,7 +225,9 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
     let totalWeight = weights ? weights.reduce((a, b) => a + b, 0) : 0;
     if (weights && dist) totalWeight = (await dist.sum(new Float64Array([totalWeight])))[0]!;
     const share = (i: number): number => (weights && totalWeight > 0 ? weights[i]! / totalWeight : 1 / s.gradAccum);
-    const leafHook = dist ? dist.leafHook() : undefined;
+    // Nothing needs the step's global gradient before the update (no clipping, no spike guard): the data-parallel
+    // update may run inside the gradient exchange.
+    const leafHook = dist ? dist.leafHook(s.gradClip === 0 && !s.spikeGuard ? { lr } : undefined) : undefined;
     for (let i = 0; i < micro.count; i++) {
       lossSum += tidy(() => {
         const r = objective.loss(model, batches[i], contexts[i]!);

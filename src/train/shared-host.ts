@@ -14,7 +14,7 @@
 // Leaves out: hosts other than this one (multi-host jobs and --no-shared-memory keep the all-reduce path), ZeRO-1
 // (its own path in zero.ts, reduce-scatter and all-gather), frozen parameters (private to each rank).
 import type { Backend } from "../backend/backend.js";
-import type { Communicator } from "../backend/mpi.js";
+import type { Communicator, SliceUpdate } from "../backend/mpi.js";
 import type { AdamW, AdamWState } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
 
@@ -47,6 +47,10 @@ export class SharedHostUpdate {
   /** Where bucket k's slice sits in gradShard, and how long it is. */
   private readonly shardOf: { at: number; length: number }[] = [];
   private readonly owned: Owned[] = [];
+  /** Bucket k's pieces for the fused update (offsets within its slice, shared parameter and moment ranges). */
+  private readonly pieces: SliceUpdate["pieces"][] = [];
+  /** The step whose AdamW runs inside the buckets' sums (nothing needed the global gradient first), or null. */
+  private fused: Omit<SliceUpdate, "pieces" | "present"> | null = null;
   private attached = false;
 
   private constructor(private readonly comm: Communicator, private readonly backend: Backend, named: readonly [string, Tensor][],
@@ -68,12 +72,19 @@ export class SharedHostUpdate {
       const hi = Math.min(n, lo + per);
       this.shardOf.push({ at, length: hi - lo });
       let base = 0;
-      for (const p of params) {
+      const pieces: SliceUpdate["pieces"] = [];
+      params.forEach((p, part) => {
         const a = Math.max(lo, base);
         const b = Math.min(hi, base + p.size);
-        if (a < b) this.owned.push({ seg: this.segmentOf.get(p)!, lo: a - base, hi: b - base, at: at + (a - lo) });
+        if (a < b) {
+          const seg = this.segmentOf.get(p)!;
+          this.owned.push({ seg, lo: a - base, hi: b - base, at: at + (a - lo) });
+          pieces.push({ at: a - lo, param: this.param(seg).subarray(a - base, b - base), m: this.moment(1, seg).subarray(a - base, b - base),
+            v: this.moment(2, seg).subarray(a - base, b - base), decay: seg.decay, part });
+        }
         base += p.size;
-      }
+      });
+      this.pieces.push(pieces);
       at += hi - lo;
     }
     this.gradShard = new Float32Array(at);
@@ -117,8 +128,18 @@ export class SharedHostUpdate {
       sharedBytes: 4 * this.shared.length };
   }
 
-  /** Starts summing this rank's slice of bucket k (its parameters' gradients, or zeros, in bucket order). */
-  reduceBucket(k: number, parts: Float32Array[]): Promise<void> {
+  /** This step's AdamW runs inside the buckets' sums (fused: no gradient shard written and read back); only when
+   *  nothing needs the global gradient before the update (no clipping, no spike guard). step() then only waits. */
+  fuseNextStep(lr: number): void {
+    this.stepCount++;
+    const s = this.settings;
+    this.fused = { lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, step: this.stepCount };
+  }
+
+  /** Starts summing this rank's slice of bucket k (its parameters' gradients, or zeros, in bucket order; present:
+   *  which of them this rank has a gradient for) — and, fused, updating it. */
+  reduceBucket(k: number, parts: Float32Array[], present: Uint8Array): Promise<void> {
+    if (this.fused) return this.comm.reduceSlice(parts, null, { ...this.fused, pieces: this.pieces[k]!, present });
     const { at, length } = this.shardOf[k]!;
     return this.comm.reduceSlice(parts, this.gradShard.subarray(at, at + length));
   }
@@ -140,6 +161,11 @@ export class SharedHostUpdate {
   /** AdamW on this rank's slices of the shared parameters, then the barrier after which every rank reads the
    *  whole update. Parameters in `skip` (no rank had a gradient for them) keep their values and moments. */
   async step(lr: number, skip: ReadonlySet<Tensor> = new Set()): Promise<void> {
+    if (this.fused) {
+      this.fused = null; // updated inside the sums
+      await this.comm.barrier();
+      return;
+    }
     this.stepCount++;
     const s = this.settings;
     const p = { lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, step: this.stepCount };
