@@ -120,10 +120,18 @@ export class CpuBackend implements Backend {
       p.strideB, p.strideC, p.alpha, p.beta);
   }
 
-  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU or MoE layers native/decode_layer.c runs, and
+  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU or MoE layers native/decode_layer.c runs,
+   *  "encoder-layer-forward" for the BERT layer of native/encoder_layer.c, and
    *  "cross-decoder-layer-decode" for the encoder-decoder layer of native/cross_decode_layer.c (specs validated in
    *  the addon; absent from older addons). */
   fused<K extends FusedOpName>(name: K, shape: FusedOps[K]["shape"]): FusedOps[K]["run"] | null {
+    if (name === "encoder-layer-forward") {
+      // native/encoder_layer.c: the post-LayerNorm, bidirectional, dense-MLP layer only.
+      const run = this.addon.encoderLayerForward, s = shape as FusedOps["encoder-layer-forward"]["shape"];
+      if (!run || s.norm !== "post-layernorm" || s.attention !== "bidirectional-mha" || s.mlp !== "dense") return null;
+      const fn: FusedOps["encoder-layer-forward"]["run"] = (x, spec) => run.call(this.addon, x, spec);
+      return fn as FusedOps[K]["run"];
+    }
     if (name === "cross-decoder-layer-decode") {
       // native/cross_decode_layer.c: both feed-forward forms.
       const run = this.addon.crossDecoderLayerDecode, s = shape as FusedOps["cross-decoder-layer-decode"]["shape"];
