@@ -13,23 +13,13 @@ import { createBackend, type Backend } from "../../src/backend/index.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
 import { DecoderModel } from "../../src/models/decoder/model.js";
+import { fusedOpBackends } from "./fused-op-backends.js";
 import { HF_DIR, q8Copy } from "./families-reference.js";
 
 const base = createBackend();
-let opCalls = 0;
 const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa-qk-norm", mlp: "moe-swiglu" }) ? false
   : "backend without the decoder-layer-decode fused op for q/k-normed MoE layers (addon not built or built before it)";
-const native = new Proxy(base, {
-  get: (t, p, r) => {
-    const v = Reflect.get(t, p, r) as unknown;
-    if (p !== "fused" || typeof v !== "function") return v;
-    return (...args: Parameters<NonNullable<Backend["fused"]>>) => {
-      const run = (v as NonNullable<Backend["fused"]>).apply(t, args);
-      return run && ((x: Float32Array, spec: Parameters<typeof run>[1]) => { opCalls++; (run as (x: Float32Array, s: typeof spec) => void)(x, spec); });
-    };
-  },
-}) as Backend;
-const withoutOp = new Proxy(base, { get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)) }) as Backend;
+const { native, withoutOp, calls: opCount } = fusedOpBackends(base);
 
 async function decodeLogits(file: string, backend: Backend, kvCacheType: "f32" | "f16" = "f32"): Promise<Float32Array[]> {
   setDefaultBackend(backend);
@@ -67,9 +57,9 @@ for (const name of ["qwen3", "qwen3_moe", "mixtral", "phi3"]) {
       const file = path.join(dir, "model-q8_0.gguf");
       q8Copy(path.join(HF_DIR, name, "gguf", "model-f32.gguf"), file);
       for (const kv of ["f32", "f16"] as const) {
-        const before = opCalls;
+        const before = opCount();
         const a = await decodeLogits(file, native, kv);
-        assert.ok(opCalls > before, `${name}: the composite decode layer never ran`);
+        assert.ok(opCount() > before, `${name}: the composite decode layer never ran`);
         assertSameBits(a, await decodeLogits(file, withoutOp, kv), `${name} (${kv} cache)`);
       }
     } finally {
