@@ -6,7 +6,8 @@
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
  * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
- * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's).
+ * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's), which also
+ * runs alone over a prompt's rows (zy_moe_mlp).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
@@ -71,10 +72,8 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
   }
 }
 
-/* The MoE MLP (zy_decode_moe) of h [m, D] into o [m, D]. Returns 0, -1 (out of memory) or -2 (route failed). */
-static int moe_mlp(const zy_decode_layer *L, const float *h, float *o) {
-  const zy_decode_moe *M = L->moe;
-  const int64_t m = L->m, D = L->hidden, E = M->n_experts, K = M->top_k, F = M->ffn;
+int zy_moe_mlp(const zy_decode_moe *M, int64_t m, int64_t D, const float *h, float *o) {
+  const int64_t E = M->n_experts, K = M->top_k, F = M->ffn;
   /* scratch: logits [m, E], weights [m, K], then per routed row (m·K of them, grouped by expert) xe [D], g/u/act [F]
    * and y [D]; then experts [m, K] and rows [m·K] (int32), first and count [E] (int64) */
   const int64_t R = m * K;
@@ -175,7 +174,7 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
 
   zy_op_rmsnorm(x, L->ffn_norm, h, rstd, m, D, L->eps);
   if (L->moe) {
-    if ((rc = moe_mlp(L, h, o)) != 0) goto done;
+    if ((rc = zy_moe_mlp(L->moe, m, D, h, o)) != 0) goto done;
   } else if (L->gate_up.data) {
     if ((rc = matvecs(&L->gate_up, h, gu, m)) != 0) goto done;
     for (int64_t i = 0; i < m; i++) {

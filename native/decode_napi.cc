@@ -2,7 +2,8 @@
 //   decoderLayerDecode(x: Float32Array, spec: object): the "decoder-layer-decode" fused op (src/backend/backend.ts)
 //   decoderLayerPrepare(spec without m and the caches) → an opaque handle holding the layer's fields read and checked
 //   once; decoderLayerStep(x, handle, kCaches, vCaches, capacities, positions) runs one step of it (m = the number
-//   of caches) — what a model calls every step, so only the caches are read per call
+//   of caches) — what a model calls every step, so only the caches are read per call;
+//   decoderLayerMoe(h, out, handle, m): the MoE MLP alone of a prepared MoE layer over m rows (a prompt)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
 //         moe: { numExperts, topK, expertFfn, router, gate, up, down (each an array of numExperts matrices, or one
@@ -287,8 +288,32 @@ Napi::Value DecoderLayerStep(const Napi::CallbackInfo &info) {
   return runStep(a, *P, info[0], info[2], info[3], info[4], info[5], -1);
 }
 
+// decoderLayerMoe(h, out, layer, m): the MoE MLP of a prepared "moe-swiglu" layer over h [m, hidden] into out.
+Napi::Value DecoderLayerMoe(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderLayerMoe");
+  Napi::Env env = info.Env();
+  if (!a.atLeast(4, "h, out, layer, m")) return a.done();
+  if (!info[2].IsExternal()) { a.fail("layer must be a handle from decoderLayerPrepare"); return a.done(); }
+  PreparedLayer *P = info[2].As<Napi::External<PreparedLayer>>().Data();
+  if (!P->L.moe) { a.fail("layer has no moe (a dense MLP layer)"); return a.done(); }
+  const int64_t m = a.count(info[3], "m"), D = P->L.hidden;
+  const float *h = a.f32(info[0], "h", m * D);
+  float *out = a.f32(info[1], "out", m * D);
+  if (!a.ok() || m == 0) return a.done();
+  Napi::Function fn = P->route.Value();
+  if (fn.IsEmpty()) { a.fail("moe.route is gone: keep the spec given to decoderLayerPrepare alive with its handle"); return env.Undefined(); }
+  Router router{env, fn, P->moe.n_experts, P->moe.top_k, ""};
+  zy_decode_moe moe = P->moe;
+  moe.route_ctx = &router;
+  const int rc = zy_moe_mlp(&moe, m, D, h, out);
+  if (rc == -2 && !env.IsExceptionPending()) a.fail(router.error);
+  else if (rc == -1) a.fail("out of memory");
+  return env.Undefined();
+}
+
 }  // namespace
 
 ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
 ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
 ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
+ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);

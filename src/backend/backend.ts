@@ -158,6 +158,9 @@ export interface DecoderLayerRun {
   /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
   step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
     capacities: number[], positions: number[]): void;
+  /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
+   *  what the layer's MLP computes (absent from backends without it). */
+  moe?(h: Float32Array, out: Float32Array, m: number, layer: PreparedDecoderLayer): void;
 }
 
 /** What a "cross-decoder-layer-decode" fused op computes (an encoder-decoder's decoder layer, T5's), named by its

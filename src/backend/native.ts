@@ -74,6 +74,7 @@ export interface NativeAddon extends Partial<NativeOps> {
   decoderLayerPrepare?(weights: DecoderLayerWeights): object;
   decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
     capacities: number[], positions: number[]): void;
+  decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
   crossDecoderLayerDecode?(x: Float32Array, spec: CrossDecoderLayerDecodeSpec): void;
   /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */

@@ -9,10 +9,12 @@ export interface FusedOpBackends {
   withoutOp: Backend;
   /** Layer steps the op has run so far through `native` (one-call runs and prepared steps). */
   calls(): number;
+  /** MoE MLPs it has run alone over a prompt's rows (DecoderLayerRun.moe). */
+  moeCalls(): number;
 }
 
 export function fusedOpBackends(base: Backend): FusedOpBackends {
-  let calls = 0;
+  let calls = 0, moeCalls = 0;
   // One counting wrapper per run object: models keep their prepared layers per run, so a fresh wrapper on every
   // fused() call would prepare every layer again each step.
   const wrapped = new WeakMap<object, DecoderLayerRun>();
@@ -22,6 +24,7 @@ export function fusedOpBackends(base: Backend): FusedOpBackends {
       w = Object.assign((x: Float32Array, spec: Parameters<DecoderLayerRun>[1]) => { calls++; run(x, spec); }, {
         prepare: run.prepare,
         step: (...args: Parameters<DecoderLayerRun["step"]>) => { calls++; run.step(...args); },
+        ...(run.moe ? { moe: (...args: Parameters<NonNullable<DecoderLayerRun["moe"]>>) => { moeCalls++; run.moe!(...args); } } : {}),
       });
       wrapped.set(run, w);
     }
@@ -38,5 +41,5 @@ export function fusedOpBackends(base: Backend): FusedOpBackends {
     },
   }) as Backend;
   const withoutOp = new Proxy(base, { get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)) }) as Backend;
-  return { native, withoutOp, calls: () => calls };
+  return { native, withoutOp, calls: () => calls, moeCalls: () => moeCalls };
 }

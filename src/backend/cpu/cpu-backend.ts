@@ -306,5 +306,9 @@ function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decod
     if (p.handle) stepNative!.call(addon, x, p.handle, kCaches, vCaches, capacities, positions);
     else run.call(addon, x, { ...p.weights, m: kCaches.length, kCaches, vCaches, capacities, positions });
   };
+  const moeNative = addon.decoderLayerMoe;
+  if (moeNative && prepareNative && stepNative) {
+    fn.moe = (h, out, m, layer) => moeNative.call(addon, h, out, (layer as Prepared).handle!, m);
+  }
   return fn;
 }

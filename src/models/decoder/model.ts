@@ -10,7 +10,7 @@
 // norms and MoE MLPs, whose routing stays routeTokens): block() is its specification.
 // Leaves out: training MoE / capped layers.
 import {
-  type QuantWeight, type Tensor, add, affine, contiguous, copyOf, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
+  type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
   swiglu, tanh, tidy,
 } from "../../tensor/index.js";
 import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
@@ -187,6 +187,18 @@ export class DecoderModel implements CausalLmNetwork {
     return fusedDecodeStep(run, this.prepared.for(run), segs);
   }
 
+  /** The MoE MLP of layer l over h [N, D] through the backend's op (each routed expert's matrices once over all its
+   *  rows, in one native call) when it has it for this model's layers; else null (moeFeedForward, its specification). */
+  private nativeMoe(l: number, h: Tensor): Tensor | null {
+    const shape = this.layerShape();
+    const run = shape && h.backend.fused?.("decoder-layer-decode", shape);
+    if (!run?.moe || this.moeGrouping !== "by-expert" || !this.fusedWeights().every((w) => w !== null)) return null;
+    const [n, d] = h.shape;
+    const out = new Float32Array(n * d);
+    run.moe(h.toFloat32Array(), out, n, this.prepared.for(run)[l]!);
+    return fromTypedArray(out, [n, d]);
+  }
+
   /** RMSNorm over each head's Dh values: x [N, heads·Dh] → same shape. */
   private headNorm(x: Tensor, heads: number, weight: Tensor): Tensor {
     const n = x.shape[0];
@@ -248,7 +260,7 @@ export class DecoderModel implements CausalLmNetwork {
     let m: Tensor;
     if (c.moe) {
       if (isGradEnabled()) throw new Error(`[decoder] ${c.architecture}: training MoE layers is not supported`);
-      m = moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
+      m = this.nativeMoe(l, h2) ?? moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
     } else {
       let gate: Tensor, up: Tensor;
       if (L.gateUpFused) {
