@@ -14,7 +14,7 @@ import {
   swiglu, tanh, tidy,
 } from "../../tensor/index.js";
 import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
-import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeStep, fusedLayerWeights } from "../fused-decode.js";
+import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeStep, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
@@ -195,7 +195,7 @@ export class DecoderModel implements CausalLmNetwork {
     if (!run?.moe || this.moeGrouping !== "by-expert" || !this.fusedWeights().every((w) => w !== null)) return null;
     const [n, d] = h.shape;
     const out = new Float32Array(n * d);
-    run.moe(h.toFloat32Array(), out, n, this.prepared.for(run)[l]!);
+    run.moe(h.isContiguous && h.dtype === "f32" ? opFloats(h) : h.toFloat32Array(), out, n, this.prepared.for(run)[l]!);
     return fromTypedArray(out, [n, d]);
   }
 
