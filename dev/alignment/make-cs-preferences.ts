@@ -12,7 +12,7 @@
 //   pairs-interleaved.jsonl                     train and held-out pairs with every 10th line held out (--val-every 10)
 //   sft-train.jsonl                             {"messages": prompt + chosen} of the training split
 //   prompts-interleaved.jsonl                   {"prompt": messages} with every 10th line a held-out prompt
-//   prompts-heldout.jsonl                       the held-out prompts alone
+//   prompts-train.jsonl, prompts-heldout.jsonl  the prompts of each split alone
 // Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
 // Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -119,6 +119,7 @@ writeFileSync(path.join(out, "pairs-heldout.jsonl"), lines(pairs.heldout));
 writeFileSync(path.join(out, "pairs-interleaved.jsonl"), lines(interleave(pairs.train, pairs.heldout)));
 writeFileSync(path.join(out, "sft-train.jsonl"), lines(sft));
 writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(promptRows(pairs.train), promptRows(pairs.heldout))));
+writeFileSync(path.join(out, "prompts-train.jsonl"), lines(promptRows(pairs.train)));
 writeFileSync(path.join(out, "prompts-heldout.jsonl"), lines(promptRows(pairs.heldout)));
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
 console.log(`${turns.length} grounded turns from ${Object.keys(dialogues).length} dialogues; ` +
