@@ -4,6 +4,8 @@
 // the last reply token, prompt ++ reply ++ stop token as zhiyu ppo scores rollouts). Prints per policy the mean,
 // sample sd and n (and the solved share for a verifiable reward) and, for every policy after the first, the share of
 // prompts where its reward is above the first policy's (ties counted apart); --out writes every reply and score.
+// --kl-ref DIR adds each policy's mean per-token KL(π‖ref) over its own held-out replies: the exact KL of the two
+// next-token distributions (temperature 1, full vocabulary) at every reply position, averaged over all positions.
 // Leaves out: sampling (greedy only) and LoRA policies (give merged or fully fine-tuned folders).
 // Usage: node --import tsx dev/alignment/eval-policies.ts --prompts FILE [--val-every K (0: every prompt)]
 //          (--rm DIR | --reward arithmetic) [--max-new-tokens N (64)] [--out FILE.json] [--threads N] NAME=DIR…
@@ -19,7 +21,7 @@ import { parseRewards } from "../../src/tools/verifiable-rewards.js";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: {
   prompts: { type: "string" }, "val-every": { type: "string" }, rm: { type: "string" }, reward: { type: "string" },
-  "max-new-tokens": { type: "string" }, out: { type: "string" }, threads: { type: "string" } } });
+  "max-new-tokens": { type: "string" }, out: { type: "string" }, threads: { type: "string" }, "kl-ref": { type: "string" } } });
 if (!values.prompts || positionals.length === 0 || (!values.rm && !values.reward)) {
   throw new Error("usage: eval-policies.ts --prompts FILE [--val-every K] (--rm DIR | --reward arithmetic) [--max-new-tokens N] [--out FILE] NAME=DIR…");
 }
@@ -53,7 +55,38 @@ function rmScores(rows: number[][]): number[] {
   return out;
 }
 
-const results: { name: string; dir: string; scores: number[]; replies: string[] }[] = [];
+const klRef = values["kl-ref"] ? TrainModel.fromHfFolder(values["kl-ref"], "f32") : null;
+
+/** Mean over reply positions of KL(π(·|prefix) ‖ ref(·|prefix)), one row at a time. */
+function perTokenKl(model: TrainModel, rows: readonly { prompt: number; ids: number[] }[]): number {
+  let total = 0, count = 0;
+  const V = model.vocabSize;
+  for (const r of rows) {
+    const n = r.ids.length - r.prompt;
+    if (n <= 0) continue;
+    const ids = Int32Array.from(r.ids);
+    const lp = noGrad(() => tidy(() => model.logits(ids, 1, ids.length).toFloat32Array()));
+    const lq = noGrad(() => tidy(() => klRef!.logits(ids, 1, ids.length).toFloat32Array()));
+    for (let t = r.prompt - 1; t < r.ids.length - 1; t++) { // the positions that predict the reply tokens
+      const p = logSoftmax(lp.subarray(t * V, (t + 1) * V)), q = logSoftmax(lq.subarray(t * V, (t + 1) * V));
+      let kl = 0;
+      for (let v = 0; v < V; v++) kl += Math.exp(p[v]!) * (p[v]! - q[v]!);
+      total += kl;
+      count++;
+    }
+  }
+  return total / Math.max(1, count);
+}
+function logSoftmax(x: Float32Array): Float64Array {
+  let m = -Infinity;
+  for (const v of x) m = Math.max(m, v);
+  let s = 0;
+  for (const v of x) s += Math.exp(v - m);
+  const lse = m + Math.log(s);
+  return Float64Array.from(x, (v) => v - lse);
+}
+
+const results: { name: string; dir: string; scores: number[]; replies: string[]; kl: number | null }[] = [];
 for (const p of policies) {
   const model = TrainModel.fromHfFolder(p.dir, "f32");
   const { train, val } = readRlExamples([values.prompts], enc, model.vocabSize, Number(values["val-every"] ?? 0));
@@ -67,13 +100,15 @@ for (const p of policies) {
   const scores = rm
     ? rmScores(examples.map((e, i) => [...e.promptIds, ...outs[i]!.ids]))
     : replies.map((text, i) => rewards.reduce((a, f) => a + (f.score(text, examples[i]!.fields) ?? Number.NaN), 0));
-  results.push({ name: p.name, dir: p.dir, scores, replies });
+  const kl = klRef ? perTokenKl(model, examples.map((e, i) => ({ prompt: e.promptIds.length, ids: [...e.promptIds, ...outs[i]!.ids] }))) : null;
+  results.push({ name: p.name, dir: p.dir, scores, replies, kl });
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 const summary = results.map((r, k) => {
   const first = results[0]!.scores;
   const row: Record<string, unknown> = { name: r.name, dir: r.dir, n: r.scores.length, mean: mean(r.scores), sd: sd(r.scores) };
+  if (r.kl !== null) row.perTokenKl = r.kl;
   if (!rm) row.solved = r.scores.filter((x) => x > 0).length / r.scores.length;
   if (k > 0) {
     row.aboveFirst = r.scores.filter((x, i) => x > first[i]!).length / r.scores.length;
