@@ -43,10 +43,13 @@ static float unary_grad_scalar(int op, float x) {
   }
 }
 
-static int vec_op(int op) { return op == ZY_EXP || op == ZY_TANH || op == ZY_SIGMOID || op == ZY_SILU || op == ZY_GELU_TANH; }
+/* gelu_erf is vectorised for AVX2/AVX-512 only (vphi); the portable path keeps libm's erfc (ops_elementwise.c). */
+static int vec_op(int op, int isa) {
+  return op == ZY_EXP || op == ZY_TANH || op == ZY_SIGMOID || op == ZY_SILU || op == ZY_GELU_TANH || (op == ZY_GELU_ERF && isa >= 1);
+}
 
 int zy_unary_vec(int isa, int op, const float *x, float *y, int64_t n) {
-  if (!vec_op(op)) return 0;
+  if (!vec_op(op, isa)) return 0;
   if (isa >= 2) return unary_vec_avx512(op, x, y, n);
   if (isa == 1) return unary_vec_avx2(op, x, y, n);
   for (int64_t i = 0; i < n; i++) y[i] = unary_scalar(op, x[i]);
@@ -54,7 +57,7 @@ int zy_unary_vec(int isa, int op, const float *x, float *y, int64_t n) {
 }
 
 int zy_unary_bw_vec(int isa, int op, const float *x, const float *dy, float *dx, int64_t n, int accumulate) {
-  if (!vec_op(op)) return 0;
+  if (!vec_op(op, isa)) return 0;
   if (isa >= 2) return unary_bw_vec_avx512(op, x, dy, dx, n, accumulate);
   if (isa == 1) return unary_bw_vec_avx2(op, x, dy, dx, n, accumulate);
   for (int64_t i = 0; i < n; i++) {

@@ -200,6 +200,51 @@ export interface CrossDecoderLayerDecodeSpec {
   logits?: Float32Array;
 }
 
+/** What an "encoder-layer-forward" fused op computes (an encoder-only model's layer: BERT, RoBERTa), named by its
+ *  parts; a backend answers only for shapes it implements. */
+export interface EncoderLayerShape {
+  /** "post-layernorm": LayerNorm (weight and bias) after each sublayer's residual add. */
+  norm: "post-layernorm";
+  /** "bidirectional-mha": q/k/v projections with biases, each sequence's rows attend to all its rows (no mask
+   *  beyond the sequence), scaled dot products, o projection with bias. */
+  attention: "bidirectional-mha";
+  /** "dense": down(act(up·x + b) ) + b, act GELU (erf or tanh) or ReLU. */
+  mlp: "dense";
+}
+
+/** The dims, weights and packed sequences of one encoder layer (shape: EncoderLayerShape) over n tokens:
+ *  x [n, hidden] becomes LN2((act(h·upᵀ + bUp)·downᵀ + bDown) + h), h = LN1((attention·oᵀ + bo) + x). */
+export interface EncoderLayerForwardSpec {
+  n: number;
+  hidden: number;
+  nHead: number;
+  headDim: number;
+  ffn: number;
+  eps: number;
+  attnScale: number;
+  act: "gelu_erf" | "gelu_tanh" | "relu";
+  /** Each sequence's rows [start, start + length) of x, in order, not overlapping. */
+  seqStarts: Int32Array;
+  seqLengths: Int32Array;
+  /** q, k, v, o [hidden, hidden]; up [ffn, hidden]; down [hidden, ffn] (f32 as raw bytes, or encoded). */
+  q: EncodedMatrix;
+  k: EncodedMatrix;
+  v: EncodedMatrix;
+  o: EncodedMatrix;
+  up: EncodedMatrix;
+  down: EncodedMatrix;
+  bq: Float32Array;
+  bk: Float32Array;
+  bv: Float32Array;
+  bo: Float32Array;
+  bUp: Float32Array;
+  bDown: Float32Array;
+  ln1Weight: Float32Array;
+  ln1Bias: Float32Array;
+  ln2Weight: Float32Array;
+  ln2Bias: Float32Array;
+}
+
 export interface AttentionParams {
   /** Batch size. */
   b: number;
@@ -249,6 +294,11 @@ export interface FusedOps {
    *  asked (the last layer), the output RMSNorm and the LM head — the tensor path of the model that asks for it is
    *  its specification (and what runs without it). */
   "cross-decoder-layer-decode": { shape: CrossDecoderLayerShape; run: (x: Float32Array, spec: CrossDecoderLayerDecodeSpec) => void };
+  /** x [n, hidden] updated in place by one post-LayerNorm encoder layer over packed sequences (forward only): q/k/v
+   *  products with biases, each sequence's bidirectional attention, o product + bias + residual, LayerNorm, up
+   *  product + bias, activation, down product + bias + residual, LayerNorm — the tensor path of the model that asks
+   *  for it (src/models/bert/model.ts) is its specification (and what runs without it). */
+  "encoder-layer-forward": { shape: EncoderLayerShape; run: (x: Float32Array, spec: EncoderLayerForwardSpec) => void };
 }
 export type FusedOpName = keyof FusedOps;
 
@@ -256,6 +306,10 @@ export type FusedOpName = keyof FusedOps;
 export function sameLayerShape(a: DecoderLayerShape, b: DecoderLayerShape): boolean {
   return a.norm === b.norm && a.attention === b.attention && a.mlp === b.mlp;
 }
+
+/** How readChecksum loads: plain wide loads, the same with software prefetch ahead, non-temporal loads. */
+export const READ_VARIANTS = ["plain", "prefetch", "nontemporal"] as const;
+export type ReadVariant = (typeof READ_VARIANTS)[number];
 
 export interface BackendInfo {
   name: "ref" | "cpu";
@@ -309,6 +363,10 @@ export interface Backend {
   /** x viewed as [outer, size, inner]: out[o, i] = Σ_s x[o, s, i] (accumulate adds into out). */
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void;
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
+  /** Optional, the read-bandwidth probe of `zhiyu bench bandwidth`: Σ x[i] mod 2^32 as an unsigned integer, x read
+   *  once front to back in one contiguous share per thread; `variant` says how the native kernel loads (the value is
+   *  the same for all). Absent: the bench times reduceSum instead. */
+  readChecksum?(x: Int32Array, variant: ReadVariant): number;
 
   // ---- matmul ----
   /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */

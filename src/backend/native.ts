@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec } from "./backend.js";
+import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec, EncoderLayerForwardSpec } from "./backend.js";
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -63,6 +63,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   isa(): string;
   /** 0 portable, 1 AVX2, 2 AVX-512 (capped to what the CPU has); returns the resulting ISA name. */
   limitIsa(level: number): string;
+  /** The read-bandwidth probe (native/ops_read.c; absent in older addons): Σ x mod 2^32, variant 0/1/2. */
+  opsReadChecksum?: (x: Int32Array, n: number, variant: number) => number;
   // GEMM kernels (native/gemm_napi.cc).
   gemmF32?: GemmFn<Float32Array>;
   gemmBf16?: GemmFn<Uint16Array>;
@@ -72,6 +74,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   decoderLayerDecode?(x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
   crossDecoderLayerDecode?(x: Float32Array, spec: CrossDecoderLayerDecodeSpec): void;
+  /** The "encoder-layer-forward" fused op (native/encoder_layer.c; absent in older addons): see FusedOps. */
+  encoderLayerForward?(x: Float32Array, spec: EncoderLayerForwardSpec): void;
   /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */
   gemmImpl?: (bf16: boolean) => string;
   // Quantized kernels (native/quant_napi.cc).

@@ -2,7 +2,8 @@
 // rollbacks and resumes) and the model-FLOPs-utilisation estimate.
 //
 // MFU follows the PaLM appendix B / nanoGPT estimate: a training token costs 6·N FLOPs for the weights
-// (forward 2·N, backward 4·N) plus 12·L·C·T for attention scores (L layers, width C, context T); MFU is
+// (forward 2·N, backward 4·N) plus 12·L·C·T for attention scores (L layers, width C, context T) — with the output
+// head's share of N counted only on the positions the objective runs it on (MLM: the masked ~15%); MFU is
 // achieved FLOP/s over the peak of the cores in use. The CPU peak is an assumption passed in (see
 // `defaultPeakFlops`): this machine's AVX-512 cores do 2 FMA × 16 f32 lanes × 2 FLOPs = 64 FLOPs per cycle.
 // Leaves out: embedding-lookup FLOPs (excluded from N by convention: N counts non-embedding parameters plus
@@ -79,14 +80,18 @@ export function readMetrics(filePath: string): MetricsRecord[] {
 export interface FlopsShape {
   /** Parameters that take part in matmuls (all but the embedding tables, plus the output head). */
   matmulParams: number;
+  /** Of matmulParams, the output head's (the vocabulary projection and the head's own layers): an objective may run
+   *  it on some positions only (MLM: the masked ones). Default 0. */
+  headParams?: number;
   nLayer: number;
   nEmbd: number;
   seq: number;
 }
 
-/** Training FLOPs per token (forward + backward). */
-export function trainFlopsPerToken(s: FlopsShape): number {
-  return 6 * s.matmulParams + 12 * s.nLayer * s.nEmbd * s.seq;
+/** Training FLOPs per token (forward + backward), the head's parameters counted on `headShare` of the positions
+ *  (1: every position; MLM: the masking rate, as mlmLoss runs the head on the masked rows only). */
+export function trainFlopsPerToken(s: FlopsShape, headShare = 1): number {
+  return 6 * (s.matmulParams - (1 - headShare) * (s.headParams ?? 0)) + 12 * s.nLayer * s.nEmbd * s.seq;
 }
 
 /** Assumed peak FLOP/s of `threads` cores of this machine (64 f32 FLOPs/cycle/core at `ghz`). */

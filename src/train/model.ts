@@ -81,7 +81,7 @@ export class TrainModel {
       this.lora = lora.adapter;
       this.baseParams = lora.base;
       this.specs = [...lora.adapter.paramSpecs(), ...extraSpecs];
-      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout });
+      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout, dequantizeBase: true }); // QLoRA: f32 decode
       this.network = this.descriptor.trainable(this.config, attached as ReadonlyMap<string, Tensor>, { matmulDtype });
     } else {
       this.specs = [...baseSpecs, ...extraSpecs];
@@ -112,13 +112,22 @@ export class TrainModel {
     return n;
   }
 
-  /** Shape for the MFU estimate: parameters used in matmuls (all but the embedding tables, plus the head). */
-  flopsShape(): { matmulParams: number; nLayer: number; nEmbd: number } {
-    let n = 0;
-    for (const s of this.specs) if (s.role !== "embedding") n += s.shape.reduce((a, b) => a * b, 1);
-    n += this.config.vocabSize * this.config.hiddenSize; // the LM head matmul (tied or not)
-    if (this.specs.some((s) => s.name === "lm_head.weight")) n -= this.config.vocabSize * this.config.hiddenSize;
-    return { matmulParams: n, nLayer: this.config.numLayers, nEmbd: this.config.hiddenSize };
+  /** Shape for the MFU estimate: parameters used in matmuls (all but the embedding tables, plus the head), and of
+   *  those the output head's — the vocabulary projection and the family's own head layers (BERT's MLM transform) —
+   *  which an objective may run on some positions only. */
+  flopsShape(): { matmulParams: number; nLayer: number; nEmbd: number; headParams: number } {
+    const vocabHead = this.config.vocabSize * this.config.hiddenSize;
+    const headNames = new Set(this.descriptor.taskHeads?.headParamNames(this.config) ?? []);
+    let n = vocabHead, head = vocabHead; // the vocabulary projection, once (tied or not)
+    for (const s of this.specs) {
+      if (s.role === "embedding" || s.lookupOnly) continue; // lookup tables: no matmul FLOPs
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      // The vocabulary projection's own matrix (lm_head, an untied decoder) or an input table tied to it: counted above.
+      if (s.kind === "matrix" && s.shape[0] === this.config.vocabSize && size === vocabHead) continue;
+      n += size;
+      if (headNames.has(s.name)) head += size;
+    }
+    return { matmulParams: n, nLayer: this.config.numLayers, nEmbd: this.config.hiddenSize, headParams: Math.min(head, n) };
   }
 
   /** Next-token logits [B, T, V] of B rows of T input ids (objectives that need more than the mean loss). */

@@ -209,7 +209,9 @@ export async function runTraining(input: RunTrainingInput): Promise<RunTrainingR
       checkpointEvery: o.checkpointEvery, keepLast: o.keepLast, evalEvery: valIt ? o.evalEvery : 0, evalAtEnd: false,
       logEvery: o.logEvery,
       mfu: {
-        flopsPerToken: trainFlopsPerToken({ ...model.flopsShape(), seq: o.seq }),
+        // MLM: mlmLoss runs the MLM head on the masked rows only (the masking rate of the positions, in expectation).
+        flopsPerToken: trainFlopsPerToken({ ...model.flopsShape(), seq: o.seq },
+          o.objective === "mlm" && model.taskHead?.head === "mlm" ? input.masking?.probability ?? 0.15 : 1),
         peakFlops: o.peakFlops ?? defaultPeakFlops(input.backend.info().threads),
       },
     },

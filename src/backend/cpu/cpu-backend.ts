@@ -7,13 +7,14 @@
 
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
-  type DecoderLayerShape, type FusedOpName, type FusedOps, type MatmulParams, type OpName, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type DecoderLayerShape, type FusedOpName, type FusedOps, type MatmulParams, type OpName, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
 import { kvCapacity, OP_CHECKS, QUANT_TYPES, WEIGHT_TYPES } from "../checks.js";
 import { matmul as refMatmul } from "../ref/matmul.js";
 import { refDequantize, refQuantMatmul } from "../ref/quant.js";
+import { readChecksum as refReadChecksum } from "../ref/reduce.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 
 /** The layer native/decode_layer.c computes. */
@@ -104,6 +105,13 @@ export class CpuBackend implements Backend {
     this.addon.opsReduceSum(x, out, outer, size, inner, accumulate);
   }
 
+  /** The native probe (native/ops_read.c); an addon built before it sums through the reference. */
+  readChecksum(x: Int32Array, variant: ReadVariant): number {
+    OP_CHECKS.readChecksum(x, variant);
+    const native = this.addon.opsReadChecksum;
+    return native ? native(x, x.length, READ_VARIANTS.indexOf(variant)) : refReadChecksum(x);
+  }
+
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void {
     OP_CHECKS.reduceMax(x, out, outer, size, inner);
     this.addon.opsReduceMax(x, out, outer, size, inner);
@@ -120,10 +128,18 @@ export class CpuBackend implements Backend {
       p.strideB, p.strideC, p.alpha, p.beta);
   }
 
-  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU or MoE layers native/decode_layer.c runs, and
+  /** "decoder-layer-decode" for the pre-norm RMS / rotary GQA / SwiGLU or MoE layers native/decode_layer.c runs,
+   *  "encoder-layer-forward" for the BERT layer of native/encoder_layer.c, and
    *  "cross-decoder-layer-decode" for the encoder-decoder layer of native/cross_decode_layer.c (specs validated in
    *  the addon; absent from older addons). */
   fused<K extends FusedOpName>(name: K, shape: FusedOps[K]["shape"]): FusedOps[K]["run"] | null {
+    if (name === "encoder-layer-forward") {
+      // native/encoder_layer.c: the post-LayerNorm, bidirectional, dense-MLP layer only.
+      const run = this.addon.encoderLayerForward, s = shape as FusedOps["encoder-layer-forward"]["shape"];
+      if (!run || s.norm !== "post-layernorm" || s.attention !== "bidirectional-mha" || s.mlp !== "dense") return null;
+      const fn: FusedOps["encoder-layer-forward"]["run"] = (x, spec) => run.call(this.addon, x, spec);
+      return fn as FusedOps[K]["run"];
+    }
     if (name === "cross-decoder-layer-decode") {
       // native/cross_decode_layer.c: both feed-forward forms.
       const run = this.addon.crossDecoderLayerDecode, s = shape as FusedOps["cross-decoder-layer-decode"]["shape"];

@@ -7,12 +7,15 @@
 // once over all of them, and each sequence attends only to its own rows — exactly what a padded batch with an
 // attention mask computes at the valid positions, without spending work on padding. packPadded() turns a padded
 // [B, T] batch with a mask into that form (positions as HF computes them for the padded rows).
+// Inference runs each layer as the backend's fused "encoder-layer-forward" op when it has one (native/encoder_layer.c,
+// bit-identical to block()); training and backends without it run block().
 // Config parsing and parameter specs live in config.ts, file names in weights.ts.
 // Dims: S sequences, N packed tokens, D hidden, H heads, Dh head dim, F intermediate, V vocab, L labels.
 // Leaves out: dropout, cross-attention, relative / rotary / ALiBi positions.
+import type { EncodedMatrix, EncoderLayerForwardSpec, EncoderLayerShape } from "../../backend/backend.js";
 import {
   type Tensor, add, attention, concat, contiguous, gelu, layerNorm, linear, mean, narrow, relu, reshape, tanh, tidy,
-  isGradEnabled, zeros,
+  isGradEnabled, isAdaptedWeight, isQuantWeight, zeros,
 } from "../../tensor/index.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { BertConfig } from "./config.js";
@@ -130,6 +133,16 @@ export function packPadded(c: BertConfig, ids: readonly (readonly number[])[], m
 export interface BertOptions {
   /** "bf16": projections multiply bf16-rounded operands with f32 accumulation (training mixed precision). */
   matmulDtype?: "f32" | "bf16";
+  /** Inference (no autograd) runs each layer as the backend's fused "encoder-layer-forward" op when it has one
+   *  (default true; false keeps the tensor path, the op's specification — for tests and profiles). */
+  fusedLayers?: boolean;
+}
+
+const FUSED_LAYER_SHAPE: EncoderLayerShape = { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" };
+
+/** A contiguous f32 tensor's elements (the fused op reads them, and writes x's in place). */
+function f32Data(t: Tensor): Float32Array {
+  return (t.storage("encoder-layer-forward") as Float32Array).subarray(t.offset, t.offset + t.size);
 }
 
 export class BertModel {
@@ -169,6 +182,13 @@ export class BertModel {
       for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, batch);
       return x;
     }
+    const run = this.options.fusedLayers === false ? null : x.backend.fused?.("encoder-layer-forward", FUSED_LAYER_SHAPE);
+    const specs = run ? this.fusedLayerSpecs(batch) : null;
+    if (run && specs) {
+      const xs = f32Data(x); // the LayerNorm's fresh contiguous output, updated in place layer by layer
+      for (const spec of specs) run(xs, spec);
+      return x;
+    }
     // Without autograd no layer's intermediates are needed after it: free them layer by layer.
     for (let l = 0; l < c.numLayers; l++) {
       const input = x;
@@ -176,6 +196,43 @@ export class BertModel {
       input.dispose();
     }
     return x;
+  }
+
+  /** Each layer's spec for the fused op (views of the weights, made per call: cheap, and never stale after a
+   *  training step), or null when some weight cannot go to it (LoRA adapters, bf16 products, non-f32 tensors). */
+  private fusedLayerSpecs(batch: PackedBatch): EncoderLayerForwardSpec[] | null {
+    const c = this.config;
+    if ((this.options.matmulDtype ?? "f32") !== "f32") return null;
+    const matrix = (name: string): EncodedMatrix | null => {
+      const w = this.w(name);
+      if (isAdaptedWeight(w)) return null;
+      if (isQuantWeight(w)) return { data: w.data, type: w.type, rows: w.rows, cols: w.cols };
+      if (w.rank !== 2 || w.dtype !== "f32" || !w.isContiguous) return null;
+      const d = f32Data(w);
+      return { data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength), type: "f32", rows: w.shape[0]!, cols: w.shape[1]! };
+    };
+    const vector = (name: string): Float32Array | null => {
+      const t = this.w(name);
+      return "shape" in t && t.dtype === "f32" && t.isContiguous ? f32Data(t as Tensor) : null;
+    };
+    const seqStarts = Int32Array.from(batch.segments, (s) => s.start), seqLengths = Int32Array.from(batch.segments, (s) => s.length);
+    const act = c.hiddenAct === "gelu" ? "gelu_erf" : c.hiddenAct === "gelu_tanh" ? "gelu_tanh" : "relu";
+    const specs: EncoderLayerForwardSpec[] = [];
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = `encoder.layer.${l}`, a = `${p}.attention`;
+      const ms = [`${a}.self.query`, `${a}.self.key`, `${a}.self.value`, `${a}.output.dense`, `${p}.intermediate.dense`, `${p}.output.dense`]
+        .map((n) => [matrix(`${n}.weight`), vector(`${n}.bias`)] as const);
+      const norms = [`${a}.output.LayerNorm`, `${p}.output.LayerNorm`].map((n) => [vector(`${n}.weight`), vector(`${n}.bias`)] as const);
+      if (ms.some(([w, b]) => !w || !b) || norms.some(([w, b]) => !w || !b)) return null;
+      const [q, k, v, o, up, down] = ms as unknown as [EncodedMatrix, Float32Array][];
+      specs.push({
+        n: batch.ids.length, hidden: c.hiddenSize, nHead: c.numHeads, headDim: c.hiddenSize / c.numHeads, ffn: c.intermediateSize,
+        eps: c.layerNormEps, attnScale: 1 / Math.sqrt(c.hiddenSize / c.numHeads), act, seqStarts, seqLengths,
+        q: q[0], k: k[0], v: v[0], o: o[0], up: up[0], down: down[0], bq: q[1], bk: k[1], bv: v[1], bo: o[1], bUp: up[1], bDown: down[1],
+        ln1Weight: norms[0]![0]!, ln1Bias: norms[0]![1]!, ln2Weight: norms[1]![0]!, ln2Bias: norms[1]![1]!,
+      });
+    }
+    return specs;
   }
 
   private block(l: number, x: Tensor, batch: PackedBatch): Tensor {

@@ -1,0 +1,117 @@
+// Node-API glue for native/encoder_layer.c:
+//   encoderLayerForward(x: Float32Array, spec: object): the "encoder-layer-forward" fused op (src/backend/backend.ts)
+// spec: { n, hidden, nHead, headDim, ffn, eps, attnScale, act ("gelu_erf" | "gelu_tanh" | "relu"),
+//         seqStarts, seqLengths (Int32Array, one entry per sequence: its packed rows [start, start + length)),
+//         q, k, v, o, up, down (matrices: { data: Uint8Array, type: string (f32 or an encoded type), rows, cols }),
+//         bq, bk, bv, bo, bUp, bDown, ln1Weight, ln1Bias, ln2Weight, ln2Bias (Float32Array) }
+// Every size is checked against the dims; a bad one throws TypeError naming the field and what was expected.
+#include "zy_args.h"
+#include "encoder_layer.h"
+#include "ops_common.h"
+#include "quant.h"
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Spec {
+  zy::Args &a;
+  Napi::Object o;
+
+  bool ok() const { return a.ok(); }
+  bool fail(const std::string &msg) { return a.fail(msg); }
+  int64_t count(const char *key) { return a.count(o.Get(key), key); }
+  const float *f32(const char *key, int64_t need) { return a.f32(o.Get(key), key, need, false); }
+  zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) {
+    zy_decode_matrix w{nullptr, -1, rows, cols};
+    if (!ok()) return w;
+    Napi::Value v = o.Get(key);
+    if (!v.IsObject()) { fail(std::string(key) + " must be { data, type, rows, cols }"); return w; }
+    Napi::Object m = v.As<Napi::Object>();
+    Napi::Value t = m.Get("type");
+    w.type = t.IsString() ? zy_qtype_from_name(t.As<Napi::String>().Utf8Value().c_str()) : -1;
+    if (w.type < 0) { fail(std::string(key) + ".type must be f32 or an encoded weight type (f16, bf16, q8_0, ...)"); return w; }
+    if (!zy::isCount(m.Get("rows")) || !zy::isCount(m.Get("cols")) || zy::i64(m.Get("rows")) != rows || zy::i64(m.Get("cols")) != cols) {
+      fail(std::string(key) + " must be [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+      return w;
+    }
+    const int64_t be = zy_qtype_block_elems(w.type);
+    if (cols % be != 0) { fail(std::string(key) + ": cols " + std::to_string(cols) + " is not a multiple of the block size"); return w; }
+    if (zy_qtype_is_r16(w.type) && rows % 16 != 0) { fail(std::string(key) + ": a repacked matrix needs rows in multiples of 16"); return w; }
+    const int64_t need = rows * (cols / be) * zy_qtype_block_bytes(w.type);
+    Napi::Value d = m.Get("data");
+    size_t len = 0;
+    if (!zy::isTyped(d, napi_uint8_array) || (w.data = zy::typedPtr<uint8_t>(d, &len), static_cast<int64_t>(len) < need)) {
+      fail(std::string(key) + ".data must be a Uint8Array of at least " + std::to_string(need) + " bytes");
+    } else if (w.type == ZY_QT_F32 && reinterpret_cast<uintptr_t>(w.data) % 4 != 0) {
+      fail(std::string(key) + ".data (f32) must start on a 4-byte boundary");
+    }
+    return w;
+  }
+};
+
+int actCode(const std::string &name) {
+  if (name == "relu") return ZY_RELU;
+  if (name == "gelu_tanh") return ZY_GELU_TANH;
+  if (name == "gelu_erf") return ZY_GELU_ERF;
+  return -1;
+}
+
+Napi::Value EncoderLayerForward(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "encoderLayerForward");
+  Napi::Env env = info.Env();
+  if (!a.atLeast(2, "x, spec")) return a.done();
+  if (!info[1].IsObject()) { a.fail("spec must be an object"); return a.done(); }
+  Spec s{a, info[1].As<Napi::Object>()};
+  zy_encoder_layer L{};
+  L.n = s.count("n"); L.hidden = s.count("hidden"); L.n_head = s.count("nHead");
+  L.head_dim = s.count("headDim"); L.ffn = s.count("ffn");
+  L.eps = static_cast<float>(a.number(s.o.Get("eps"), "eps"));
+  L.attn_scale = static_cast<float>(a.number(s.o.Get("attnScale"), "attnScale"));
+  L.act = actCode(a.string(s.o.Get("act"), "act", "\"gelu_erf\""));
+  if (!s.ok()) return env.Undefined();
+  if (L.act < 0) { s.fail("act must be gelu_erf, gelu_tanh or relu"); return env.Undefined(); }
+  if (L.n_head == 0 || L.n_head * L.head_dim != L.hidden) {
+    s.fail("nHead × headDim (" + std::to_string(L.n_head) + " × " + std::to_string(L.head_dim) + ") must equal hidden (" +
+           std::to_string(L.hidden) + ")");
+    return env.Undefined();
+  }
+  const int64_t D = L.hidden, F = L.ffn;
+  float *x = const_cast<float *>(a.f32(info[0], "x", L.n * D, false));
+  L.q = s.matrix("q", D, D);
+  L.k = s.matrix("k", D, D);
+  L.v = s.matrix("v", D, D);
+  L.o = s.matrix("o", D, D);
+  L.up = s.matrix("up", F, D);
+  L.down = s.matrix("down", D, F);
+  L.bq = s.f32("bq", D); L.bk = s.f32("bk", D); L.bv = s.f32("bv", D); L.bo = s.f32("bo", D);
+  L.bup = s.f32("bUp", F); L.bdown = s.f32("bDown", D);
+  L.ln1_w = s.f32("ln1Weight", D); L.ln1_b = s.f32("ln1Bias", D);
+  L.ln2_w = s.f32("ln2Weight", D); L.ln2_b = s.f32("ln2Bias", D);
+  size_t n_seq = 0, n_len = 0;
+  const int32_t *starts = a.array<int32_t>(s.o.Get("seqStarts"), "seqStarts", napi_int32_array, "Int32Array", 0, false, &n_seq);
+  const int32_t *lens = a.array<int32_t>(s.o.Get("seqLengths"), "seqLengths", napi_int32_array, "Int32Array", 0, false, &n_len);
+  if (!s.ok()) return env.Undefined();
+  if (n_seq != n_len || n_seq == 0) { s.fail("seqStarts and seqLengths must have one entry per sequence (at least one)"); return env.Undefined(); }
+  std::vector<int64_t> st(n_seq), ln(n_seq);
+  int64_t end = 0;
+  for (size_t i = 0; i < n_seq; i++) {
+    if (starts[i] < end || lens[i] < 1 || static_cast<int64_t>(starts[i]) + lens[i] > L.n) {
+      s.fail("sequence " + std::to_string(i) + ": rows [" + std::to_string(starts[i]) + ", " + std::to_string(static_cast<int64_t>(starts[i]) + lens[i]) +
+             ") must be non-empty, after the previous sequence's and within n = " + std::to_string(L.n));
+      return env.Undefined();
+    }
+    st[i] = starts[i];
+    ln[i] = lens[i];
+    end = st[i] + ln[i];
+  }
+  L.n_seq = static_cast<int64_t>(n_seq);
+  L.seq_start = st.data();
+  L.seq_len = ln.data();
+  if (zy_encoder_layer_forward(&L, x) != 0) a.fail("out of memory");
+  return env.Undefined();
+}
+
+}  // namespace
+
+ZY_REGISTER("encoderLayerForward", EncoderLayerForward);

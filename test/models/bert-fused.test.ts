@@ -1,0 +1,118 @@
+// The fused "encoder-layer-forward" op (native/encoder_layer.c) against its specification, BertModel's tensor path
+// (block(), BertOptions.fusedLayers false), on the transformers-made BERT of ../shared/testdata/hf/bert: final hidden
+// states within 1e-5 × max|reference| for sequences of different lengths (one attention call per sequence), of one
+// length (one batched call), a single sequence, and the same model's f16 and q8_0 GGUF exports (encoded matrices);
+// and a backend wrapper counts that the op really ran (once per layer) — the fused path is also what
+// test/models/bert.test.ts compares with transformers' outputs. Without the native addon the op does not exist:
+// the tests are skipped.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createBackend, type Backend } from "../../src/backend/index.js";
+import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
+import { loadEncoder, type BertEncoder } from "../../src/infer/encoder.js";
+import { writeEncoderGguf } from "../../src/infer/encoder-export.js";
+import { BertModel, packSequences, type EncoderSequence } from "../../src/models/bert/model.js";
+
+const DIR = path.resolve("../shared/testdata/hf/bert");
+const base = createBackend();
+const fusedAvailable = base.fused?.("encoder-layer-forward", { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" }) != null;
+const skip = fusedAvailable ? false : "the backend has no encoder-layer-forward op (native addon not built)";
+
+/** The default backend, with every call of a fused op's function counted. */
+let fusedRuns = 0;
+const counting = new Proxy(base, {
+  get(target, prop, receiver) {
+    const value = Reflect.get(target, prop, receiver) as unknown;
+    if (prop !== "fused" || typeof value !== "function") return value;
+    return (name: string, shape: unknown) => {
+      const run = (value as (n: string, s: unknown) => ((x: Float32Array, spec: unknown) => void) | null).call(target, name, shape);
+      return run && ((x: Float32Array, spec: unknown) => { fusedRuns++; run(x, spec); });
+    };
+  },
+}) as Backend;
+setDefaultBackend(counting); // tensors take the default backend: the one whose fused ops are counted
+
+const ref = JSON.parse(readFileSync(path.join(DIR, "reference.json"), "utf8")) as {
+  inputs: { input_ids: number[][]; token_type_ids: number[][]; attention_mask: number[][] };
+};
+const { input_ids: ids, token_type_ids: typeIds, attention_mask: mask } = ref.inputs;
+const sequences: EncoderSequence[] = ids.map((row, b) => ({
+  ids: row.filter((_, t) => mask[b]![t] === 1), typeIds: typeIds[b]!.filter((_, t) => mask[b]![t] === 1),
+}));
+
+function hidden(model: BertModel, seqs: readonly EncoderSequence[]): Float32Array {
+  const batch = packSequences(model.config, seqs);
+  return noGrad(() => tidy(() => model.encode(batch).toFloat32Array()));
+}
+
+/** Fused (the encoder's model) vs the tensor path over the same weights; returns the relative error. */
+function compare(enc: BertEncoder, seqs: readonly EncoderSequence[], what: string): number {
+  const reference = new BertModel(enc.model.config, enc.model.params, { fusedLayers: false });
+  const before = fusedRuns;
+  const want = hidden(reference, seqs);
+  assert.equal(fusedRuns, before, `${what}: the tensor path must not call the fused op`);
+  const got = hidden(enc.model, seqs);
+  assert.equal(fusedRuns - before, enc.model.config.numLayers, `${what}: the fused op ran once per layer`);
+  assert.equal(got.length, want.length, `${what}: length`);
+  let maxRef = 0, maxDiff = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(want[i]!));
+    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+  }
+  assert.ok(maxRef > 0, `${what}: reference is all zeros`);
+  assert.ok(maxDiff <= 1e-5 * maxRef, `${what}: max |diff| ${maxDiff} > 1e-5 × ${maxRef}`);
+  return maxDiff / maxRef;
+}
+
+test("fused encoder layer = the tensor path (f32 HF folder): mixed lengths, one length, one sequence", { skip }, () => {
+  const enc = loadEncoder(path.join(DIR, "base"), { backend: counting });
+  try {
+    assert.ok(new Set(sequences.map((s) => s.ids.length)).size > 1, "the reference inputs have different lengths");
+    compare(enc, sequences, "mixed lengths");
+    const one = sequences[0]!;
+    compare(enc, [one, { ids: [...one.ids].reverse(), typeIds: one.typeIds }], "one length (batched attention)");
+    compare(enc, [sequences[sequences.length - 1]!], "one sequence");
+  } finally {
+    enc.dispose();
+  }
+});
+
+test("fused encoder layer = the tensor path on encoded matrices (f16 and q8_0 GGUF exports)", { skip }, () => {
+  const hf = loadEncoder(path.join(DIR, "base"), { backend: counting });
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bert-fused-"));
+  try {
+    for (const type of ["f16", "q8_0"] as const) {
+      const file = path.join(tmp, `bert-${type}.gguf`);
+      writeEncoderGguf(file, hf, type);
+      const enc = loadEncoder(file, { backend: counting });
+      try {
+        compare(enc, sequences, type);
+      } finally {
+        enc.dispose();
+      }
+    }
+  } finally {
+    hf.dispose();
+  }
+});
+
+test("fused encoder layer: a bad spec is refused naming the field", { skip }, () => {
+  const run = base.fused!("encoder-layer-forward", { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" })!;
+  const m = (rows: number, cols: number) => ({ data: new Uint8Array(rows * cols * 4), type: "f32" as const, rows, cols });
+  const v = (n: number) => new Float32Array(n);
+  const spec = {
+    n: 3, hidden: 8, nHead: 2, headDim: 4, ffn: 16, eps: 1e-12, attnScale: 0.5, act: "gelu_erf" as const,
+    seqStarts: Int32Array.of(0), seqLengths: Int32Array.of(3), q: m(8, 8), k: m(8, 8), v: m(8, 8), o: m(8, 8), up: m(16, 8), down: m(8, 16),
+    bq: v(8), bk: v(8), bv: v(8), bo: v(8), bUp: v(16), bDown: v(8), ln1Weight: v(8), ln1Bias: v(8), ln2Weight: v(8), ln2Bias: v(8),
+  };
+  const x = new Float32Array(24);
+  run(x, spec); // well-formed: runs
+  assert.throws(() => run(x, { ...spec, up: m(8, 8) }), /up must be \[16, 8\]/);
+  assert.throws(() => run(x, { ...spec, seqLengths: Int32Array.of(4) }), /sequence 0: rows \[0, 4\).*n = 3/);
+  assert.throws(() => run(x, { ...spec, bUp: v(8) }), /bUp has 8 elements, needs 16/);
+  assert.throws(() => run(x, { ...spec, nHead: 3 }), /nHead × headDim/);
+  assert.throws(() => run(new Float32Array(8), spec), /x has 8 elements, needs 24/);
+});
