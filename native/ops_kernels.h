@@ -26,6 +26,9 @@ void zy_op_swiglu_bw(const float *g, const float *u, const float *dout, float *d
 /* reduce (ops_reduce.c) */
 void zy_op_reduce_sum(const float *x, float *out, int64_t outer, int64_t size, int64_t inner, int accumulate);
 void zy_op_reduce_max(const float *x, float *out, int64_t outer, int64_t size, int64_t inner);
+/* read-bandwidth probe (ops_read.c): Σ x[i] mod 2^32, one contiguous share per pool thread */
+enum zy_read_variant { ZY_READ_PLAIN = 0, ZY_READ_PREFETCH, ZY_READ_NONTEMPORAL };
+uint32_t zy_op_read_checksum(const int32_t *x, int64_t n, int variant);
 /* softmax (ops_softmax.c) */
 void zy_op_softmax(const float *x, float *y, int64_t rows, int64_t cols, int log);
 void zy_op_softmax_bw(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols, int log);
@@ -58,6 +61,11 @@ void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cach
 void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
                         const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                         int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
+/* ops_attention_bw.c: the backward blocked over 16 keys (AVX-512, d a multiple of 16 up to 128); returns 0 without
+ * touching anything when it does not cover the call (zy_op_attention_bw then runs its generic rows). */
+int zy_attention_bw_blocked(const float *q, const float *k, const float *v, const float *out, const float *lse,
+                            const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
+                            int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
 /* loss (ops_loss.c) */
 int64_t zy_op_cross_entropy(const float *logits, const int32_t *targets, float *losses, int64_t rows, int64_t cols,
                             int32_t ignore_index);

@@ -141,6 +141,28 @@ export interface DecoderLayerDecodeSpec {
   positions: number[];
 }
 
+/** The fields of a decoder layer that stay the same from step to step (dims, norms, biases, matrices, MoE): what
+ *  DecoderLayerRun.prepare reads once. */
+export type DecoderLayerWeights = Omit<DecoderLayerDecodeSpec, "m" | "kCaches" | "vCaches" | "capacities" | "positions">;
+
+/** A layer prepared by DecoderLayerRun.prepare: its fields read and checked once, held by the backend (opaque). */
+export interface PreparedDecoderLayer {
+  readonly preparedDecoderLayer: true;
+}
+
+/** The "decoder-layer-decode" op: run(x, spec) for one call with every field, or prepare(weights) once per layer
+ *  and step(x, layer, caches…) per step (the same computation; a step then reads only the caches). */
+export interface DecoderLayerRun {
+  (x: Float32Array, spec: DecoderLayerDecodeSpec): void;
+  prepare(weights: DecoderLayerWeights): PreparedDecoderLayer;
+  /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
+  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+    capacities: number[], positions: number[]): void;
+  /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
+   *  what the layer's MLP computes (absent from backends without it). */
+  moe?(h: Float32Array, out: Float32Array, m: number, layer: PreparedDecoderLayer): void;
+}
+
 /** What a "cross-decoder-layer-decode" fused op computes (an encoder-decoder's decoder layer, T5's), named by its
  *  parts; a backend answers only for shapes it implements. */
 export interface CrossDecoderLayerShape {
@@ -287,7 +309,7 @@ export interface FusedOps {
    *  RMSNorm, gate/up product(s), SwiGLU, down projection and residual — exactly the primitive ops of this
    *  interface in the order the tensor path of the model calls them (that composition is its specification, and
    *  what runs when the backend does not offer it). */
-  "decoder-layer-decode": { shape: DecoderLayerShape; run: (x: Float32Array, spec: DecoderLayerDecodeSpec) => void };
+  "decoder-layer-decode": { shape: DecoderLayerShape; run: DecoderLayerRun };
   /** x [m, hidden] updated in place by one encoder-decoder decoder layer for single-token decode steps: RMSNorm,
    *  q/k/v products, per sequence cache write and biased attention, o product and residual; RMSNorm, cross q
    *  product, attention over the source K/V, cross o product and residual; RMSNorm, feed-forward and residual; when
@@ -306,6 +328,10 @@ export type FusedOpName = keyof FusedOps;
 export function sameLayerShape(a: DecoderLayerShape, b: DecoderLayerShape): boolean {
   return a.norm === b.norm && a.attention === b.attention && a.mlp === b.mlp;
 }
+
+/** How readChecksum loads: plain wide loads, the same with software prefetch ahead, non-temporal loads. */
+export const READ_VARIANTS = ["plain", "prefetch", "nontemporal"] as const;
+export type ReadVariant = (typeof READ_VARIANTS)[number];
 
 export interface BackendInfo {
   name: "ref" | "cpu";
@@ -359,6 +385,10 @@ export interface Backend {
   /** x viewed as [outer, size, inner]: out[o, i] = Σ_s x[o, s, i] (accumulate adds into out). */
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void;
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
+  /** Optional, the read-bandwidth probe of `zhiyu bench bandwidth`: Σ x[i] mod 2^32 as an unsigned integer, x read
+   *  once front to back in one contiguous share per thread; `variant` says how the native kernel loads (the value is
+   *  the same for all). Absent: the bench times reduceSum instead. */
+  readChecksum?(x: Int32Array, variant: ReadVariant): number;
 
   // ---- matmul ----
   /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */

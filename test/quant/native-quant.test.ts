@@ -99,6 +99,20 @@ test("native quantMatmul matches the reference on awkward shapes (fastest ISA)",
   for (const type of ALL) for (const [rows, cols, m] of shapes(type)) compare(type, rows, cols, m, seed++, K_TYPES.has(type));
 });
 
+test("native quantMatmul: f16/bf16 weights against many rows (the packed-panel GEMM) across its k and row blocks, 1 and 2 threads", { skip }, () => {
+  // gemm_f16w.c blocks k by 384 and weight rows by 256 and tiles activation rows by 12: cross every edge
+  const threads = addon!.threads();
+  try {
+    let seed = 300;
+    for (const t of [1, 2]) {
+      addon!.setThreads(t);
+      for (const type of ["f16", "bf16"] as const) for (const [rows, cols, m] of [[300, 800, 30], [64, 1000, 16], [257, 384, 13 * 2]] as const) compare(type, rows, cols, m, seed++, false);
+    }
+  } finally {
+    addon!.setThreads(threads);
+  }
+});
+
 test("native quantMatmul is bit-identical to the reference on the portable path", { skip }, () => {
   const isa = addon!.isa();
   try {
@@ -141,6 +155,30 @@ test("native quantMatmul on real tensors of the shared k-quant and q8_0 models (
       for (let i = 0; i < want.length; i++) {
         assert.ok(Math.abs(got[i] - want[i]) <= 1e-6 * tol[i] + 1e-30, `${f} ${name} m ${m} out[${i}]: ${got[i]} vs ${want[i]}`);
       }
+    }
+  }
+});
+
+test("k-quant products round their Q8_K activations as the reference does: halves, tied maxima, zero and tiny blocks", { skip }, () => {
+  // Q8_K rounds half to even (checked to fail with half away from zero, which random rows never tell apart): these
+  // rows hold values on exact halves once scaled, equal maxima of both signs in either order, tiny and zero blocks.
+  const cols = 768, m = 6, rnd = rng(41);
+  const x = new Float32Array(m * cols).map(() => rnd() * 2 - 1);
+  for (let i = 0; i < m; i++) {
+    const row = x.subarray(i * cols, (i + 1) * cols);
+    const sign = i % 2 === 0 ? 1 : -1;
+    row[3] = -2 * sign; row[5] = 2 * sign; row[200] = 2 * sign; row[255] = -2 * sign; // tied maxima, first one decides
+    for (let j = 0; j < 40; j++) row[10 + j] = (2 / 127) * (j + 0.5) * (j % 2 ? 1 : -1); // exact halves once scaled
+    row.fill(i < 3 ? 0 : 1e-30, 256, 512); // a zero block, or a tiny one
+    row[600 + i] = 2.5; row[700 + i] = -2.5; // a second block where the positive maximum comes first
+  }
+  for (const type of ["q4_k", "q5_k", "q6_k"] as const) {
+    for (const rows of [16, 48]) {
+      const w = randomWeights(type, rows, cols, rng(rows));
+      const want = new Float32Array(m * rows), got = new Float32Array(m * rows).fill(NaN);
+      refQuantMatmul(w, type, rows, cols, x, want, m);
+      addon!.quantMatmul(w, type, rows, cols, x, got, m);
+      for (let i = 0; i < want.length; i++) assert.ok(Object.is(got[i], want[i]), `${type} rows ${rows} out[${i}]: ${got[i]} vs ${want[i]}`);
     }
   }
 });
