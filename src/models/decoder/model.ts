@@ -2,8 +2,8 @@
 // then per layer RMSNorm → attention (separate or fused q/k/v with biases, per-head q/k RMSNorm, partial /
 // interleaved / scaled RoPE, soft caps and sliding windows) → [output norm] → residual, RMSNorm → SwiGLU / GeGLU
 // MLP or a sparse MoE → [output norm] → residual; final RMSNorm, LM head, optional final soft cap.
-// Attention goes through llama's attendSegments (the backend's fused kernels) when the layer is plain, else through
-// attendGeneral. Inference runs under noGrad with a KV cache (CausalLmNetwork); forward(ids) serves the trainer for
+// Attention goes through llama's attendSegments (the backend's fused kernels) when the layer is plain (or windowed
+// but no segment has outgrown the window yet), else through attendGeneral. Inference runs under noGrad with a KV cache (CausalLmNetwork); forward(ids) serves the trainer for
 // families without MoE, soft caps or windows.
 // Single-token decode steps of plain layers (no soft caps, windows, dynamic NTK, sandwich norms or GeGLU; default
 // attention scale) with encoded weights go through the backend's fused "decoder-layer-decode" op (with Qwen3's q/k
