@@ -13,6 +13,7 @@
  * (quantized matmuls live in their own kernels). */
 #ifndef ZY_GEMM_H
 #define ZY_GEMM_H
+#include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,16 @@ void zy_sgemm_st(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int
  * own pool tasks and keep the tensor path's bits. */
 void zy_sgemm_linear_rows_st(int64_t m, int64_t k, const float *x, const float *w, int64_t j0, int64_t j1, float *y,
                              int64_t ldy);
+
+/* Linear layers with f16 (bf16 1: bf16) weights w [rows, k] against m activation rows (gemm_f16w.c, AVX-512 only:
+ * zy_gemm_f16w_available). The caller packs x [m, k] once (zy_gemm_f16w_pack_a into zy_gemm_f16w_packed_a_bytes);
+ * zy_gemm_f16w then writes c[i·ldc + j] = Σ_p x[i, p]·w[j, p] for j in [j0, j1) on the calling thread (safe in pool
+ * tasks), in the order zy_sgemm_st(1, m, n, k, 0, 1, x, 0, widened w, …) sums. -1 when out of memory. */
+int zy_gemm_f16w_available(void);
+size_t zy_gemm_f16w_packed_a_bytes(int64_t m, int64_t k);
+void zy_gemm_f16w_pack_a(const float *x, int64_t m, int64_t k, float *packed);
+int zy_gemm_f16w(const float *packed_a, int64_t m, int64_t k, const uint16_t *w, int bf16, int64_t j0, int64_t j1,
+                 float *c, int64_t ldc);
 
 /* The specification: a plain triple loop, f32 accumulation in k order. Slow; for tests and as documentation. */
 void zy_sgemm_naive(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,

@@ -106,8 +106,10 @@ static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t
 /* ---- packing (f32, or bf16 widened with a 16-bit shift) ---- */
 
 /* 16 values of one source row starting at element `at`: f32, or bf16 bits widened (bf16 1), or f32 rounded to
- * the nearest-even bf16 value (bf16 2, ROUND_BF16: NaN → quiet NaN, sign kept); lanes past `count` zero. */
+ * the nearest-even bf16 value (bf16 2, ROUND_BF16: NaN → quiet NaN, sign kept), or f16 bits widened (bf16 3,
+ * F16_BITS: vcvtph2ps, exact); lanes past `count` zero. */
 #define ROUND_BF16 2
+#define F16_BITS 3
 static inline __attribute__((always_inline)) AVX512 __m512 load16(const void *base, int bf16, int64_t at, int count) {
   __mmask16 m = lane_mask(count);
   if (!bf16) return _mm512_maskz_loadu_ps(m, (const float *)base + at);
@@ -123,6 +125,7 @@ static inline __attribute__((always_inline)) AVX512 __m512 load16(const void *ba
     return _mm512_castsi512_ps(_mm512_mask_blend_epi32(nan, r, q));
   }
   __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)base + at);
+  if (bf16 == F16_BITS) return _mm512_cvtph_ps(h);
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
@@ -181,7 +184,7 @@ static inline __attribute__((always_inline)) AVX512 void pack_a_any(const zy_gem
 
 static inline __attribute__((always_inline)) AVX512 void pack_b_any(const zy_gemm_operand *b, int64_t p0, int64_t kb,
                                                                      int64_t j0, int64_t nb, float *dst, int bf16) {
-  int eb = bf16 == 1 ? 2 : 4;
+  int eb = bf16 == 1 || bf16 == F16_BITS ? 2 : 4;
   if (b->cs == 1) { /* B [k, n]: read each k row once, 32 columns into each panel (zero past nb) */
     for (int64_t p = 0; p < kb; p++) {
       const char *row = (const char *)b->base + ((p0 + p) * b->rs + j0) * eb;
@@ -227,6 +230,15 @@ static AVX512 void pack_b_round(const zy_gemm_operand *b, int64_t p0, int64_t kb
 }
 const zy_gemm_kernel zy_gemm_kernel_avx512_f32round = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                        pack_a_round, pack_b_round, tile_f32};
+
+/* Weight rows [j0, j0 + nb) of an f16 (or bf16) matrix stored [rows, ldw], k range [p0, p0 + kb), as a packed B
+ * block of the f32 tile: converted once while transposing (zy_gemm_f16w in gemm_f16w.c). */
+AVX512 void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_t p0, int64_t kb, int64_t j0,
+                                       int64_t nb, float *dst) {
+  const zy_gemm_operand b = {w, 1, ldw, 1};
+  if (bf16) pack_b_any(&b, p0, kb, j0, nb, dst, 1);
+  else pack_b_any(&b, p0, kb, j0, nb, dst, F16_BITS);
+}
 
 const zy_gemm_kernel zy_gemm_kernel_avx512_f32 = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                   pack_a_f32, pack_b_f32, tile_f32};

@@ -43,6 +43,10 @@ extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32, zy_gemm_kernel_avx512_bf1
 extern const zy_gemm_kernel zy_gemm_kernel_avx2_f32, zy_gemm_kernel_avx2_bf16in;
 /* f32 operands rounded to bf16 (RNE) by its packers when an operand has a stride 1 (zy_sgemm_round_bf16). */
 extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32round;
+/* Packed B block of the avx512 f32 tile from f16 (bf16 0) or bf16 (bf16 1) weight rows [j0, j0 + nb) × k range
+ * [p0, p0 + kb) of a matrix stored [rows, ldw]. */
+void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_t p0, int64_t kb, int64_t j0,
+                                int64_t nb, float *dst);
 void zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
 /* m (2..8) rows: y[i, 0..n) = alpha · x[i, 0..k) · op(B) + beta·y[i, ..], B stored [n, k] (b->rs == 1). */
 #define ZY_GEMV_ROWS_MAX 8

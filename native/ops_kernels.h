@@ -26,6 +26,9 @@ void zy_op_swiglu_bw(const float *g, const float *u, const float *dout, float *d
 /* reduce (ops_reduce.c) */
 void zy_op_reduce_sum(const float *x, float *out, int64_t outer, int64_t size, int64_t inner, int accumulate);
 void zy_op_reduce_max(const float *x, float *out, int64_t outer, int64_t size, int64_t inner);
+/* read-bandwidth probe (ops_read.c): Σ x[i] mod 2^32, one contiguous share per pool thread */
+enum zy_read_variant { ZY_READ_PLAIN = 0, ZY_READ_PREFETCH, ZY_READ_NONTEMPORAL };
+uint32_t zy_op_read_checksum(const int32_t *x, int64_t n, int variant);
 /* softmax (ops_softmax.c) */
 void zy_op_softmax(const float *x, float *y, int64_t rows, int64_t cols, int log);
 void zy_op_softmax_bw(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols, int log);

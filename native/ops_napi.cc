@@ -133,6 +133,15 @@ Napi::Value Reduce(const Napi::CallbackInfo &info, bool max) {
 Napi::Value ReduceSum(const Napi::CallbackInfo &info) { return Reduce(info, false); }
 Napi::Value ReduceMax(const Napi::CallbackInfo &info) { return Reduce(info, true); }
 
+Napi::Value ReadChecksum(const Napi::CallbackInfo &info) {
+  Args a(info, "opsReadChecksum");
+  int64_t n = a.num(1), variant = a.num(2);
+  int32_t *x = a.i32(0, n);
+  if (a.ok() && variant > ZY_READ_NONTEMPORAL) a.fail("variant must be 0 (plain), 1 (prefetch) or 2 (non-temporal), got " + std::to_string(variant));
+  if (!a.ok()) return a.done();
+  return Napi::Number::New(info.Env(), (double)zy_op_read_checksum(x, n, (int)variant));
+}
+
 Napi::Value Softmax(const Napi::CallbackInfo &info) {
   Args a(info, "opsSoftmax");
   int64_t rows = a.num(2), cols = a.num(3);
@@ -328,6 +337,7 @@ ZY_REGISTER("opsScale", Scale);
 ZY_REGISTER("opsAxpy", Axpy);
 ZY_REGISTER("opsReduceSum", ReduceSum);
 ZY_REGISTER("opsReduceMax", ReduceMax);
+ZY_REGISTER("opsReadChecksum", ReadChecksum);
 ZY_REGISTER("opsSoftmax", Softmax);
 ZY_REGISTER("opsSoftmaxBackward", SoftmaxBackward);
 ZY_REGISTER("opsLayerNorm", LayerNorm);

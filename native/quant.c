@@ -499,6 +499,7 @@ typedef struct {
   zy_qdot_tile_fn tile;   /* 2..TILE_ACTS activation rows: 4 weight rows × m activation rows per call */
   int type;
   int group; /* activation rows per kernel call: 4, or 8 for the AVX-512 32-block kernels */
+  const float *apack; /* f16/bf16 weights, many rows: the activations packed once for zy_gemm_f16w (else NULL) */
 } matmul_ctx;
 
 /* Weight bytes per tile: a tile of weight rows stays in L2 while every group of 4 activation rows passes over it,
@@ -573,6 +574,9 @@ __attribute__((target("avx2,fma,f16c"))) static void f16_row_to_f32(const uint8_
 
 static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_index) {
   const matmul_ctx *c = (const matmul_ctx *)p;
+  if (c->apack && zy_gemm_f16w(c->apack, c->m, c->cols, (const uint16_t *)c->w, c->type == ZY_QT_BF16, begin, end,
+                               c->out, c->rows) == 0)
+    return;
   panel_buffers *pb = &panels[thread_index < PANEL_THREADS ? thread_index : 0];
   float *wf = (float *)zy_grow(&pb->w, &pb->w_size, (size_t)(PANEL_ROWS * c->cols) * 4);
   float *cf = (float *)zy_grow(&pb->c, &pb->c_size, (size_t)(PANEL_ROWS * c->m) * 4);
@@ -753,6 +757,13 @@ static int same_act(const zy_qmm_job *a, const zy_qmm_job *b) {
 
 #define MULTI_MAX 64
 
+/* f16/bf16 weights against enough rows for the panel GEMM, on a CPU with zy_gemm_f16w: the activations get packed
+ * once (shared by the products that share them). */
+static int packs_a(const zy_qmm_job *J) {
+  const act_format f = act_format_of(J->type);
+  return (f == ACT_F16 || f == ACT_BF16) && J->m >= FLOAT_GEMM_MIN_M && zy_gemm_f16w_available();
+}
+
 int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
   if (njobs > MULTI_MAX) {
     for (int k = 0; k < njobs; k += MULTI_MAX) {
@@ -763,6 +774,7 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
   }
   int owner[MULTI_MAX], panel[MULTI_MAX], nlive = 0;
   zy_qact act[MULTI_MAX];
+  float *apack[MULTI_MAX];
   matmul_ctx ctx[MULTI_MAX];
   size_t need = 0;
   for (int j = 0; j < njobs; j++) {
@@ -772,14 +784,21 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
     owner[j] = j;
     for (int k = 0; k < j; k++)
       if (owner[k] == k && same_act(&jobs[k], J)) { owner[j] = k; break; }
-    if (owner[j] == j) need += act_bytes(J->type, J->cols, J->m);
+    if (owner[j] == j) need += act_bytes(J->type, J->cols, J->m) + (packs_a(J) ? zy_gemm_f16w_packed_a_bytes(J->m, J->cols) + 64 : 0);
   }
   if (need > 0 && !zy_grow(&scratch, &scratch_size, need)) return -1;
   size_t at = 0;
   for (int j = 0; j < njobs; j++) {
     if (owner[j] < 0) continue;
     const zy_qmm_job *J = &jobs[j];
-    if (owner[j] == j) act_fill(J->type, J->cols, J->x, J->m, &act[j], &at);
+    if (owner[j] == j) {
+      act_fill(J->type, J->cols, J->x, J->m, &act[j], &at);
+      apack[j] = NULL;
+      if (packs_a(J)) {
+        apack[j] = (float *)scratch_take(&at, zy_gemm_f16w_packed_a_bytes(J->m, J->cols));
+        zy_gemm_f16w_pack_a(act[j].xf, J->m, J->cols, apack[j]);
+      }
+    }
     const zy_qdot_fn dot = pick_kernel(J->type);
     const int wide = dot == zy_qdot_avx512vnni[J->type] && zy_qdot_avx512vnni_wide8[J->type];
     const zy_qdot_rows4_fn rows4 = dot == zy_qdot_avx512vnni[J->type] ? zy_qdot_rows4_avx512vnni[J->type] : NULL;
@@ -787,7 +806,7 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
     const act_format fmt = act_format_of(J->type);
     const int i = nlive++;
     ctx[i] = (matmul_ctx){J->w, J->rows, J->cols, J->cols / BLOCK_ELEMS[J->type] * BLOCK_BYTES[J->type], J->m, &act[owner[j]],
-                          J->out, dot, rows4, tile, J->type, wide ? 8 : 4};
+                          J->out, dot, rows4, tile, J->type, wide ? 8 : 4, apack[owner[j]]};
     panel[i] = (fmt == ACT_F16 || fmt == ACT_BF16) && J->m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   }
   if (nlive == 0) return 0;

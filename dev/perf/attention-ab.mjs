@@ -1,6 +1,7 @@
 // A/B of the attention kernel between two builds of the addon, in one process, interleaved: decode (tq = 1) and
 // a prefill block over a long cache, LLaMA-110M shaped (12 heads, head dim 64) unless told otherwise.
 // usage: node dev/perf/attention-ab.mjs OLD.node NEW.node [--threads 1] [--tk 2000] [--tq 1] [--heads 12/12] [--d 64]
+//   [--clock wall|cpu] (cpu: the process's CPU time per call — steadier on a loaded machine; use with --threads 1)
 // Prints per build the median and min ms per call over interleaved rounds, new/old speed ratios, and the largest
 // difference between the two builds' outputs and lse (0 when a change keeps the bits).
 import { createRequire } from "node:module";
@@ -10,6 +11,7 @@ const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
 const [oldPath, newPath] = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1].startsWith("--")));
 const threads = Number(opt("threads", "1")), tk = Number(opt("tk", "2000")), tq = Number(opt("tq", "1"));
+const cpuClock = opt("clock", "wall") === "cpu";
 const [nh, nkv] = opt("heads", "12/12").split("/").map(Number), d = Number(opt("d", "64"));
 const load = (p) => { const m = { exports: {} }; process.dlopen(m, path.resolve(p)); return m.exports; };
 const builds = { old: load(oldPath), new: load(newPath) };
@@ -23,9 +25,10 @@ const times = { old: [], new: [] };
 const reps = Math.max(1, Math.round(2e8 / (tq * tk * nh * d)));
 for (let r = 0; r < 15; r++) {
   for (const name of r % 2 ? ["new", "old"] : ["old", "new"]) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     for (let i = 0; i < reps; i++) call(name);
-    times[name].push((performance.now() - t0) / reps);
+    const c = process.cpuUsage(c0);
+    times[name].push((cpuClock ? (c.user + c.system) / 1000 : performance.now() - t0) / reps);
   }
 }
 let maxDiff = 0;

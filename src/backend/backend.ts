@@ -307,6 +307,10 @@ export function sameLayerShape(a: DecoderLayerShape, b: DecoderLayerShape): bool
   return a.norm === b.norm && a.attention === b.attention && a.mlp === b.mlp;
 }
 
+/** How readChecksum loads: plain wide loads, the same with software prefetch ahead, non-temporal loads. */
+export const READ_VARIANTS = ["plain", "prefetch", "nontemporal"] as const;
+export type ReadVariant = (typeof READ_VARIANTS)[number];
+
 export interface BackendInfo {
   name: "ref" | "cpu";
   isa: string;
@@ -359,6 +363,10 @@ export interface Backend {
   /** x viewed as [outer, size, inner]: out[o, i] = Σ_s x[o, s, i] (accumulate adds into out). */
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void;
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void;
+  /** Optional, the read-bandwidth probe of `zhiyu bench bandwidth`: Σ x[i] mod 2^32 as an unsigned integer, x read
+   *  once front to back in one contiguous share per thread; `variant` says how the native kernel loads (the value is
+   *  the same for all). Absent: the bench times reduceSum instead. */
+  readChecksum?(x: Int32Array, variant: ReadVariant): number;
 
   // ---- matmul ----
   /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */

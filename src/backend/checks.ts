@@ -7,7 +7,7 @@
 
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BinaryOp, type DType, type MatmulParams,
-  type OpName, type PackedType, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type OpName, type PackedType, type QuantType, READ_VARIANTS, type Storage, type UnaryOp, type WeightType,
 } from "./backend.js";
 import { QUANT_BLOCK } from "./ref/quant-blocks.js";
 import { isPacked, PACKED_SOURCE } from "./ref/quant-r16.js";
@@ -384,8 +384,8 @@ function checkAdamw(param: Float32Array, grad: Float32Array, m: Float32Array, v:
 
 // ---- the one check per op ----
 
-/** The ops that take arguments to check (every OpName, plus the optional matmulRoundBf16). */
-type CheckedOp = OpName | "matmulRoundBf16";
+/** The ops that take arguments to check (every OpName, plus the optional matmulRoundBf16 and readChecksum). */
+type CheckedOp = OpName | "matmulRoundBf16" | "readChecksum";
 type OpArgs<K extends CheckedOp> = Parameters<NonNullable<Backend[K]>>;
 
 /** OP_CHECKS.op(...the op's own arguments) throws unless they are valid; both backends call it first. */
@@ -411,6 +411,12 @@ export const OP_CHECKS: { readonly [K in CheckedOp]: (...args: OpArgs<K>) => voi
   reduceMax: (x, out, outer, size, inner) => checkReduce("reduceMax", x, out, outer, size, inner),
   matmul: (a, b, c, p, dtype) => checkMatmul(a, b, c, p, dtype),
   matmulRoundBf16: (a, b, c, p) => checkMatmul(a, b, c, p, "f32"),
+  readChecksum: (x, variant) => {
+    if (!(x instanceof Int32Array)) throw new BackendError("readChecksum", "x must be an Int32Array");
+    if (!(READ_VARIANTS as readonly string[]).includes(variant)) {
+      throw new BackendError("readChecksum", `variant must be one of ${READ_VARIANTS.join(", ")}, got ${String(variant)}`);
+    }
+  },
   softmax: (x, out, rows, cols) => checkRows("softmax", rows, cols, { x, out }),
   softmaxBackward: (y, dy, dx, rows, cols) => checkRows("softmaxBackward", rows, cols, { y, dy, dx }),
   logSoftmax: (x, out, rows, cols) => checkRows("logSoftmax", rows, cols, { x, out }),

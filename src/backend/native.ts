@@ -63,6 +63,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   isa(): string;
   /** 0 portable, 1 AVX2, 2 AVX-512 (capped to what the CPU has); returns the resulting ISA name. */
   limitIsa(level: number): string;
+  /** The read-bandwidth probe (native/ops_read.c; absent in older addons): Σ x mod 2^32, variant 0/1/2. */
+  opsReadChecksum?: (x: Int32Array, n: number, variant: number) => number;
   // GEMM kernels (native/gemm_napi.cc).
   gemmF32?: GemmFn<Float32Array>;
   gemmBf16?: GemmFn<Uint16Array>;

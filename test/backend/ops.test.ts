@@ -366,3 +366,30 @@ test("reference casts round to nearest even (bf16, f16) with subnormals and spec
   assert.ok((h[5] & 0x7c00) === 0x7c00 && (h[5] & 0x3ff) !== 0, "NaN stays NaN in f16");
   assert.equal(h[6], 0xfc00);
 });
+
+test("readChecksum (the bench bandwidth probe): Σ words mod 2^32 for every variant, ISA level, thread count and alignment", () => {
+  const words = ints(300_007, 21, 2 ** 31);
+  for (let i = 0; i < words.length; i += 3) words[i] = -words[i]; // negative words too: the sum wraps both ways
+  const expectedOf = (x: Int32Array) => { // BigInt sum: independent of both backends' wrapping arithmetic
+    let s = 0n;
+    for (const w of x) s += BigInt(w);
+    return Number(BigInt.asUintN(32, s));
+  };
+  const views = [...SIZES.map((n) => words.subarray(0, n)), ...[0, 1, 5, 15].map((o) => words.subarray(o, words.length - (o % 7)))];
+  const want = views.map(expectedOf);
+  views.forEach((x, k) => assert.equal(ref.readChecksum!(x, "plain"), want[k], `ref, ${x.length} words`));
+  assert.throws(() => ref.readChecksum!(words, "bogus" as never), /\[readChecksum\] variant must be one of plain, prefetch, nontemporal/);
+  if (!cpu) return;
+  const before = cpu.info().threads;
+  try {
+    forEachIsa((isa) => {
+      for (const t of [1, 2]) {
+        cpu!.setThreads(t);
+        for (const v of ["plain", "prefetch", "nontemporal"] as const)
+          views.forEach((x, k) => assert.equal(cpu!.readChecksum!(x, v), want[k], `cpu/${isa} ${t} threads ${v}: ${x.length} words at +${x.byteOffset}`));
+      }
+    });
+  } finally {
+    cpu.setThreads(before);
+  }
+});

@@ -99,6 +99,20 @@ test("native quantMatmul matches the reference on awkward shapes (fastest ISA)",
   for (const type of ALL) for (const [rows, cols, m] of shapes(type)) compare(type, rows, cols, m, seed++, K_TYPES.has(type));
 });
 
+test("native quantMatmul: f16/bf16 weights against many rows (the packed-panel GEMM) across its k and row blocks, 1 and 2 threads", { skip }, () => {
+  // gemm_f16w.c blocks k by 384 and weight rows by 256 and tiles activation rows by 12: cross every edge
+  const threads = addon!.threads();
+  try {
+    let seed = 300;
+    for (const t of [1, 2]) {
+      addon!.setThreads(t);
+      for (const type of ["f16", "bf16"] as const) for (const [rows, cols, m] of [[300, 800, 30], [64, 1000, 16], [257, 384, 13 * 2]] as const) compare(type, rows, cols, m, seed++, false);
+    }
+  } finally {
+    addon!.setThreads(threads);
+  }
+});
+
 test("native quantMatmul is bit-identical to the reference on the portable path", { skip }, () => {
   const isa = addon!.isa();
   try {

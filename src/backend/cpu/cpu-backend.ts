@@ -7,13 +7,14 @@
 
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
-  type DecoderLayerShape, type FusedOpName, type FusedOps, type MatmulParams, type OpName, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type DecoderLayerShape, type FusedOpName, type FusedOps, type MatmulParams, type OpName, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
 import { kvCapacity, OP_CHECKS, QUANT_TYPES, WEIGHT_TYPES } from "../checks.js";
 import { matmul as refMatmul } from "../ref/matmul.js";
 import { refDequantize, refQuantMatmul } from "../ref/quant.js";
+import { readChecksum as refReadChecksum } from "../ref/reduce.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 
 /** The layer native/decode_layer.c computes. */
@@ -102,6 +103,13 @@ export class CpuBackend implements Backend {
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void {
     OP_CHECKS.reduceSum(x, out, outer, size, inner, accumulate);
     this.addon.opsReduceSum(x, out, outer, size, inner, accumulate);
+  }
+
+  /** The native probe (native/ops_read.c); an addon built before it sums through the reference. */
+  readChecksum(x: Int32Array, variant: ReadVariant): number {
+    OP_CHECKS.readChecksum(x, variant);
+    const native = this.addon.opsReadChecksum;
+    return native ? native(x, x.length, READ_VARIANTS.indexOf(variant)) : refReadChecksum(x);
   }
 
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void {

@@ -1,4 +1,5 @@
 // Reference reductions over the middle axis of x viewed as [outer, size, inner], accumulating in float64.
+// Also readChecksum, the specification of the read-bandwidth probe (native/ops_read.c).
 // Leaves out: argument validation (checks.ts), arg-max/arg-min.
 
 /** out[o, i] (+)= Σ_s x[o, s, i]. */
@@ -27,4 +28,11 @@ export function reduceMax(x: Float32Array, out: Float32Array, outer: number, siz
       out[o * inner + i] = best;
     }
   }
+}
+
+/** Σ x[i] mod 2^32, as an unsigned integer (the value native/ops_read.c returns for every load variant). */
+export function readChecksum(x: Int32Array): number {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum = (sum + x[i]) | 0;
+  return sum >>> 0;
 }

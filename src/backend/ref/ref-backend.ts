@@ -5,7 +5,7 @@
 
 import {
   type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
-  type MatmulParams, type OpName, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type MatmulParams, type OpName, type QuantType, type ReadVariant, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import { BufferPool } from "../pool.js";
 import { f16ToF32 } from "../../core/dtype.js";
@@ -18,7 +18,7 @@ import { crossEntropy, crossEntropyBackward } from "./loss.js";
 import { matmul } from "./matmul.js";
 import { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from "./norm.js";
 import { adamw } from "./optim.js";
-import { reduceMax, reduceSum } from "./reduce.js";
+import { readChecksum, reduceMax, reduceSum } from "./reduce.js";
 import { rope } from "./rope.js";
 import { logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from "./softmax.js";
 import { refDequantize, refQuantMatmul } from "./quant.js";
@@ -94,6 +94,11 @@ export class RefBackend implements Backend {
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void {
     OP_CHECKS.reduceSum(x, out, outer, size, inner, accumulate);
     reduceSum(x, out, outer, size, inner, accumulate);
+  }
+
+  readChecksum(x: Int32Array, variant: ReadVariant): number {
+    OP_CHECKS.readChecksum(x, variant);
+    return readChecksum(x);
   }
 
   reduceMax(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number): void {
