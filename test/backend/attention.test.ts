@@ -22,6 +22,9 @@ const CASES: AttentionParams[] = [
   // one query (decode): the heads of a kv head run as a group, up to 8 at a time (9 → 8 + 1), per batch entry
   { b: 2, tq: 1, tk: 100, nHead: 18, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 120 },
   { b: 1, tq: 1, tk: 150, nHead: 8, nKvHead: 2, headDim: 128, scale: 0.088, causal: true },
+  // the blocked AVX-512 backward (head dims a multiple of 16): keys in chunks of 64 and blocks of 16, off both grids
+  { b: 2, tq: 19, tk: 37, nHead: 4, nKvHead: 2, headDim: 48, scale: 0.14, causal: false, kvCapacity: 40 },
+  { b: 1, tq: 70, tk: 150, nHead: 6, nKvHead: 3, headDim: 32, scale: 0.17, causal: true },
 ];
 
 function sizes(p: AttentionParams) {
