@@ -9,7 +9,8 @@
  * (tq > 1, each row with its own causal key count), run together, reading each block of the keys once.
  * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. The forward also
  * reads an f16 cache (k, v as IEEE half bits, widened exactly as they are loaded). Backward (f32 only): recomputes probabilities from
- * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races).
+ * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races); AVX-512 with
+ * d a multiple of 16 takes the blocked form of ops_attention_bw.c, the rest the row-at-a-time one here.
  * Leaves out: bounds checks (the TS layer does them), dropout, ALiBi, sliding windows, arbitrary masks. */
 #include <immintrin.h>
 #include <math.h>
@@ -298,6 +299,7 @@ static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {
 void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
                         const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                         int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
+  if (zy_attention_bw_blocked(q, k, v, out, lse, dout, dq, dk, dv, b, tq, tk, nh, nkv, d, scale, causal, cap)) return;
   attn_ctx c = {.q = q, .k = k, .v = v, .out = out, .lse_in = lse, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
                 .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv, .d = d, .cap = cap, .scale = scale,
                 .causal = causal, .isa = zy_isa_level()};

@@ -61,6 +61,11 @@ void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cach
 void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
                         const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                         int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
+/* ops_attention_bw.c: the backward blocked over 16 keys (AVX-512, d a multiple of 16 up to 128); returns 0 without
+ * touching anything when it does not cover the call (zy_op_attention_bw then runs its generic rows). */
+int zy_attention_bw_blocked(const float *q, const float *k, const float *v, const float *out, const float *lse,
+                            const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
+                            int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
 /* loss (ops_loss.c) */
 int64_t zy_op_cross_entropy(const float *logits, const int32_t *targets, float *losses, int64_t rows, int64_t cols,
                             int32_t ignore_index);

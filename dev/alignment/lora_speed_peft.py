@@ -3,9 +3,11 @@
 Run:  python dev/alignment/lora_speed_peft.py models/zhiyu-mini 8 128 2 10
 (model folder, batch, sequence length, threads, timed steps). Same shape as zhiyu's run: the folder's config with
 random weights (speed only), LoRA r 16 / alpha 32 on q,k,v,o,gate,up,down, AdamW on the adapters, f32.
-Prints {"tok_s": …} over the timed steps after 2 warm-up steps.
+Prints {"tok_s": …} over the timed steps after 2 warm-up steps. PyTorch at its best here: its own thread count set to
+the given one, the base frozen by peft (no gradients for it), no KV cache built during training (use_cache=False).
 """
 import json, sys, time
+import peft
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 from peft import LoraConfig, get_peft_model
@@ -16,10 +18,11 @@ torch.manual_seed(0)
 model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=torch.float32)
 model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
                                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+model.train()
 opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 ids = torch.randint(0, model.config.vocab_size, (B, T))
 def step():
-    loss = model(input_ids=ids, labels=ids).loss
+    loss = model(input_ids=ids, labels=ids, use_cache=False).loss
     loss.backward()
     opt.step()
     opt.zero_grad()
@@ -29,4 +32,4 @@ t0 = time.perf_counter()
 for _ in range(steps):
     step()
 dt = time.perf_counter() - t0
-print(json.dumps({"torch": torch.__version__, "batch": B, "seq": T, "threads": threads, "steps": steps, "tok_s": round(B * T * steps / dt, 1)}))
+print(json.dumps({"torch": torch.__version__, "peft": peft.__version__, "torch_threads": torch.get_num_threads(), "batch": B, "seq": T, "threads": threads, "steps": steps, "tok_s": round(B * T * steps / dt, 1)}))

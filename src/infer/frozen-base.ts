@@ -3,7 +3,7 @@
 // llama.cpp converter's Q/K row permutation undone block row by block row, which is exact: a quantization block
 // never spans rows); norms, biases and embedding tables (lookups need f32 rows) are decoded to f32 tensors. With the
 // family's HF config.json, this is what TrainModel.withFrozenBase takes. The base is never written back.
-// Leaves out: repacked layouts (training's quantLinear reads the file's own), MoE expert stacks (refused by the trainer's
+// Leaves out: repacked layouts (training decodes the file's own blocks), MoE expert stacks (refused by the trainer's
 // families today), writing the base.
 import type { Backend } from "../backend/backend.js";
 import { readGguf, getOptionalString } from "../io/gguf.js";
@@ -30,14 +30,15 @@ export function readFrozenBase(file: string, backend: Backend): FrozenBase {
   const params = new Map<string, Weight>();
   untracked(() => {
     for (const spec of family.paramSpecs(config) as ParamSpec[]) {
-      if (spec.kind === "matrix" && !spec.lookupOnly && spec.role !== "embedding") {
+      // The type from the file's tensor table, so an f32 matrix is read once (by readParamF32), not twice.
+      const encoded = spec.kind === "matrix" && !spec.lookupOnly && spec.role !== "embedding" && source.has(spec.name) &&
+        source.info(spec.name).type !== "f32";
+      if (encoded) {
         const raw = readChecked(source, spec);
-        if (raw.type !== "f32") {
-          const order = family.ggufRowOrder(config, spec, false);
-          const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: order ? permuteRowBytes(raw.data, spec.shape[0], order) : raw.data };
-          params.set(spec.name, q);
-          continue;
-        }
+        const order = family.ggufRowOrder(config, spec, false);
+        const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: order ? permuteRowBytes(raw.data, spec.shape[0], order) : raw.data };
+        params.set(spec.name, q);
+        continue;
       }
       params.set(spec.name, fromTypedArray(readParamF32(source, config, spec, backend, true), spec.shape));
     }

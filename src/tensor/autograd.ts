@@ -13,6 +13,7 @@ import { elementwiseDerivatives } from "./elementwise.js";
 import { viewDerivatives } from "./views.js";
 import { reduceDerivatives } from "./reduce.js";
 import { matmulDerivatives } from "./matmul.js";
+import { loraLinearDerivatives } from "./lora-linear.js";
 import { normDerivatives } from "./norm.js";
 import { softmaxDerivatives } from "./softmax.js";
 import { attentionDerivatives } from "./attention.js";
@@ -24,7 +25,7 @@ let table: DerivativeTable<GradOp> | null = null;
 function derivatives(): DerivativeTable<GradOp> {
   // A GradOp missing from these tables is a compile error here.
   table ??= {
-    ...elementwiseDerivatives, ...viewDerivatives, ...reduceDerivatives, ...matmulDerivatives, ...normDerivatives,
+    ...elementwiseDerivatives, ...viewDerivatives, ...reduceDerivatives, ...matmulDerivatives, ...loraLinearDerivatives, ...normDerivatives,
     ...softmaxDerivatives, ...attentionDerivatives, ...embeddingDerivatives,
   };
   return table;

@@ -12,9 +12,10 @@ import type { DerivativeTable } from "./graph.js";
 import { Tensor, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
 import { backendOf, dense, denseF32, expectDType, outF32 } from "./operands.js";
-import { add, mul } from "./elementwise.js";
+import { add } from "./elementwise.js";
 import { reshape, transpose } from "./views.js";
 import { sumTo } from "./reduce.js";
+import { adaptedLinear } from "./lora-linear.js";
 
 /** A weight matrix [rows = out, cols = in] kept in its GGUF encoding (raw bytes of `type` blocks). */
 export interface QuantWeight {
@@ -44,6 +45,10 @@ export interface LowRankAdapter {
 export interface AdaptedWeight {
   readonly base: Tensor | QuantWeight;
   adapters: LowRankAdapter[];
+  /** An encoded base is multiplied as its f32 decode (QLoRA training, as bitsandbytes dequantizes to the compute
+   *  dtype: exact activations, and the backward is the gradient of the same function) instead of by llama.cpp's
+   *  quantized product (inference: no decode per call). */
+  dequantizeBase?: boolean;
 }
 
 export function isAdaptedWeight(w: unknown): w is AdaptedWeight {
@@ -195,26 +200,6 @@ export function linear(x: Tensor, w: Tensor | QuantWeight | AdaptedWeight, bias?
   y.dispose();
   yb.dispose();
   return out;
-}
-
-function adaptedLinear(x: Tensor, w: AdaptedWeight, bias: Tensor | null | undefined, opts?: MatmulOptions): Tensor {
-  let y = linear(x, w.base, bias, opts);
-  for (const ad of w.adapters) {
-    if (ad.scale === 0) continue;
-    const h = linear(ad.dropout ? ad.dropout(x) : x, ad.a, null, opts); // [.., r]
-    let delta = mul(linear(h, ad.b, null, opts), ad.scale); // [.., out]
-    const rowScale = typeof ad.rowScale === "function" ? ad.rowScale(x.size / x.shape[x.rank - 1]) : ad.rowScale;
-    if (rowScale) {
-      const rows = delta.size / delta.shape[delta.rank - 1];
-      if (rowScale.size !== rows) {
-        throw new OpError("linear", `adapter row factors ${fmtShape(rowScale.shape)} do not fit ${rows} rows of ${fmtShape(delta.shape)}; ` +
-          "give one factor per row of x");
-      }
-      delta = mul(delta, reshape(rowScale, [...delta.shape.slice(0, -1), 1]));
-    }
-    y = add(y, delta);
-  }
-  return y;
 }
 
 function noGradMatmul(a: Tensor, b: Tensor, dtype: MatmulDType): Tensor {

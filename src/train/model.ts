@@ -81,7 +81,7 @@ export class TrainModel {
       this.lora = lora.adapter;
       this.baseParams = lora.base;
       this.specs = [...lora.adapter.paramSpecs(), ...extraSpecs];
-      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout });
+      const attached = lora.adapter.attach(lora.base, { dropout: lora.dropout, dequantizeBase: true }); // QLoRA: f32 decode
       this.network = this.descriptor.trainable(this.config, attached as ReadonlyMap<string, Tensor>, { matmulDtype });
     } else {
       this.specs = [...baseSpecs, ...extraSpecs];

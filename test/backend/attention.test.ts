@@ -26,6 +26,9 @@ const CASES: AttentionParams[] = [
   // counts straddle a 64-key block (rows 56–63 see 122–129 keys), a partial last group (75 = 9·8 + 3), no mask
   { b: 1, tq: 75, tk: 140, nHead: 4, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 150 },
   { b: 2, tq: 9, tk: 70, nHead: 2, nKvHead: 2, headDim: 32, scale: 0.2, causal: false },
+  // the blocked AVX-512 backward (head dims a multiple of 16): keys in chunks of 64 and blocks of 16, off both grids
+  { b: 2, tq: 19, tk: 37, nHead: 4, nKvHead: 2, headDim: 48, scale: 0.14, causal: false, kvCapacity: 40 },
+  { b: 1, tq: 70, tk: 150, nHead: 6, nKvHead: 3, headDim: 32, scale: 0.17, causal: true },
 ];
 
 function sizes(p: AttentionParams) {

@@ -167,14 +167,17 @@ export class LoraAdapter {
   }
 
   /** A copy of `params` in which each adapted matrix is an AdaptedWeight over the same base (kept as it is: f32
-   *  or encoded). Several adapters may be stacked on one base by attaching to an already adapted map. */
-  attach(params: ReadonlyMap<string, Weight>, options: { scale?: number; dropout?: (x: Tensor) => Tensor } = {}): Map<string, Weight> {
+   *  or encoded). Several adapters may be stacked on one base by attaching to an already adapted map.
+   *  `dequantizeBase` (training): an encoded base is multiplied as its f32 decode (see AdaptedWeight). */
+  attach(params: ReadonlyMap<string, Weight>, options: { scale?: number; dropout?: (x: Tensor) => Tensor; dequantizeBase?: boolean } = {}): Map<string, Weight> {
     const out = new Map(params);
     for (const m of this.modules) {
       const w = out.get(m.weight);
       if (w === undefined) throw new LoraError(`LoRA attach: the model has no parameter '${m.weight}'`);
       const adapter: LowRankAdapter = { a: m.a, b: m.b, scale: this.scale * (options.scale ?? 1), dropout: options.dropout };
-      const adapted: AdaptedWeight = isAdaptedWeight(w) ? { base: w.base, adapters: [...w.adapters, adapter] } : { base: w, adapters: [adapter] };
+      const dequantizeBase = options.dequantizeBase ?? (isAdaptedWeight(w) ? w.dequantizeBase : undefined);
+      const adapted: AdaptedWeight = isAdaptedWeight(w) ? { base: w.base, adapters: [...w.adapters, adapter], dequantizeBase }
+        : { base: w, adapters: [adapter], dequantizeBase };
       out.set(m.weight, adapted);
     }
     return out;
