@@ -5,6 +5,8 @@ Cases (written under test/fixtures/hf/<case>/, in the layout of ../shared/testda
                      generates, input 1 starts past it.
   gemma3             Gemma 3 text model: q/k norms, 5 sliding-window layers : 1 global, local RoPE base 10,000 and
                      global 1,000,000 with linear scaling ×2, no soft caps.
+  mistral_window     Mistral with sliding_window 4 on every layer (max_position_embeddings 64): inputs of 10 and 19
+                     tokens, so prefill and every greedy step attend over a window shorter than the sequence.
 Each: model/ (config.json + model.safetensors, no tokenizer), reference.json, logits_<i>.bin (one forward over input
 i, [seq, vocab]) and generate_step_logits_<i>.bin (greedy generate with the KV cache: row 0 = the last input
 position). Raw little-endian f32. Run (dev only, never in npm test; needs torch + transformers):
@@ -36,7 +38,16 @@ def gemma3():
     return Gemma3ForCausalLM, config, 20261208, [10, 19], 8
 
 
-CASES = {"llama_dynamic_ntk": llama_dynamic_ntk, "gemma3": gemma3}
+def mistral_window():
+    from transformers import MistralConfig, MistralForCausalLM
+    config = MistralConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           num_key_value_heads=2, head_dim=8, sliding_window=4, max_position_embeddings=64, rms_norm_eps=1e-6,
+                           rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, tie_word_embeddings=False,
+                           bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    return MistralForCausalLM, config, 20261210, [10, 19], 8
+
+
+CASES = {"llama_dynamic_ntk": llama_dynamic_ntk, "gemma3": gemma3, "mistral_window": mistral_window}
 
 
 def make(case):

@@ -122,6 +122,9 @@ class Sequence implements SequenceState {
   truncate(n: number): void {
     this.cache.truncate(n);
   }
+  get minTruncate(): number {
+    return this.cache.minTruncate;
+  }
   fork(): SequenceState {
     return new Sequence(this.cache.clone());
   }

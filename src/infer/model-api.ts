@@ -16,8 +16,10 @@ export type { ModelKind };
 export interface SequenceState {
   /** Tokens already in the cache. */
   readonly length: number;
-  /** Drops cached positions from n on (n ≤ length), e.g. to reuse a shared prompt prefix. */
+  /** Drops cached positions from n on (minTruncate ≤ n ≤ length), e.g. to reuse a shared prompt prefix. */
   truncate(n: number): void;
+  /** The smallest n truncate accepts (a sliding-window layer's ring buffer has overwritten older positions); absent: 0. */
+  readonly minTruncate?: number;
   /** Frees the cache memory; the sequence cannot be used afterwards. */
   dispose(): void;
   /** An independent copy of the sequence (its cache copied; a seq2seq source shared), for beam search. Absent: the

@@ -407,6 +407,8 @@ export class Scheduler {
       const t = entry.tokens;
       let n = 0;
       while (n < t.length && n < prompt.length && t[n] === prompt[n]) n++;
+      // A ring-buffer (sliding-window) cache cannot go back past what it still holds.
+      if (Math.min(n, prompt.length - 1) < (entry.seq.minTruncate ?? 0)) return;
       if (n > bestLen) {
         best = i;
         bestLen = n;

@@ -3,6 +3,10 @@
 // context is 32k does not reserve 32k positions up front.
 // The cache holds f32 (default) or f16 values (KvShape.dtype; llama.cpp's -ctk/-ctv f16): an f16 cache halves the
 // bytes each decode step reads at long contexts; its values are rounded to nearest even when written.
+// Sliding-window layers (KvShape.windows) keep a ring buffer instead: window w holds at most w positions, position p
+// in slot p mod w, so their memory is bounded by the window, not the context. A chunk of new tokens attends over the
+// ring (earlier positions) and its own fresh rows, then writes its last w rows in (decoder/attention.ts); the ring has
+// overwritten older positions, so truncating (prefix reuse) works only back to `minTruncate`.
 // Leaves out: paging/sharing blocks between sequences, q8_0 caches.
 import { Tensor, zeros, narrow, assign, noGrad, tidy, keep } from "../tensor/index.js";
 
@@ -14,6 +18,9 @@ export interface KvShape {
   maxLength: number;
   /** Element type of the cache tensors (default f32). */
   dtype?: KvCacheType;
+  /** Per layer, a sliding window (that layer's cache is a ring of that many positions) or null (every position);
+   *  absent = every layer keeps every position. */
+  windows?: readonly (number | null)[];
 }
 
 export type KvCacheType = "f32" | "f16";
@@ -31,7 +38,36 @@ export class KvCache {
     if (shape.dtype !== undefined && !KV_CACHE_TYPES.includes(shape.dtype)) {
       throw new RangeError(`[KvCache] dtype ${JSON.stringify(shape.dtype)}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
     }
+    if (shape.windows !== undefined) {
+      if (shape.windows.length !== shape.numLayers) throw new RangeError(`[KvCache] ${shape.windows.length} windows for ${shape.numLayers} layers`);
+      for (const w of shape.windows) {
+        if (w !== null && (!Number.isInteger(w) || w < 1)) throw new RangeError(`[KvCache] window ${w}: expected a positive integer or null`);
+      }
+    }
     this.grow(Math.min(initialCapacity, shape.maxLength));
+  }
+
+  /** Layer l's ring size when it is a sliding-window layer whose window is shorter than the context, else null. */
+  ring(l: number): number | null {
+    const w = this.shape.windows?.[l] ?? null;
+    return w !== null && w < this.shape.maxLength ? w : null;
+  }
+
+  /** Positions layer l's tensors hold: the capacity, or for a ring at most its window. */
+  layerCapacity(l: number): number {
+    const w = this.ring(l);
+    return w === null ? this.capacity : Math.min(this.capacity, w);
+  }
+
+  /** The smallest length `truncate` accepts: a ring keeps only its last w positions, and a sequence cut back to n
+   *  needs positions n − w + 1 … n − 1 (0 when no ring has wrapped). */
+  get minTruncate(): number {
+    let min = 0;
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      const w = this.ring(l);
+      if (w !== null && this.length > w) min = Math.max(min, this.length - 1);
+    }
+    return min;
   }
 
   /** Makes room for `extra` more positions; throws a clear error past the context length. */
@@ -53,8 +89,12 @@ export class KvCache {
     const { numLayers, numKvHeads, headDim } = this.shape;
     tidy(() => noGrad(() => {
       for (let l = 0; l < numLayers; l++) {
-        const k = keep(zeros([1, capacity, numKvHeads, headDim], { dtype: this.dtype }));
-        const v = keep(zeros([1, capacity, numKvHeads, headDim], { dtype: this.dtype }));
+        const w = this.ring(l);
+        const size = w === null ? capacity : Math.min(capacity, w);
+        if (this.k[l] && this.k[l].shape[1] === size) continue; // a ring already at its window keeps its tensors
+        // Before a ring reaches its window every position sits in slot p (p < size ≤ w), so the copy is the same.
+        const k = keep(zeros([1, size, numKvHeads, headDim], { dtype: this.dtype }));
+        const v = keep(zeros([1, size, numKvHeads, headDim], { dtype: this.dtype }));
         if (this.length > 0) {
           assign(narrow(k, 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
           assign(narrow(v, 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));
@@ -74,9 +114,10 @@ export class KvCache {
     copy.reserve(this.length);
     tidy(() => noGrad(() => {
       for (let l = 0; l < this.shape.numLayers; l++) {
-        if (this.length === 0) break;
-        assign(narrow(copy.k[l], 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
-        assign(narrow(copy.v[l], 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));
+        const filled = Math.min(this.length, this.layerCapacity(l)); // a wrapped ring: every slot
+        if (filled === 0) break;
+        assign(narrow(copy.k[l], 1, 0, filled), narrow(this.k[l], 1, 0, filled));
+        assign(narrow(copy.v[l], 1, 0, filled), narrow(this.v[l], 1, 0, filled));
       }
     }));
     copy.length = this.length;
@@ -84,8 +125,9 @@ export class KvCache {
   }
 
   truncate(n: number): void {
-    if (!Number.isInteger(n) || n < 0 || n > this.length) {
-      throw new RangeError(`[KvCache.truncate] n = ${n}; expected an integer in [0, ${this.length}]`);
+    if (!Number.isInteger(n) || n < this.minTruncate || n > this.length) {
+      const why = this.minTruncate > 0 ? ` (the sliding-window layers' ring buffers no longer hold the positions before ${this.minTruncate})` : "";
+      throw new RangeError(`[KvCache.truncate] n = ${n}; expected an integer in [${this.minTruncate}, ${this.length}]${why}`);
     }
     this.length = n;
   }
@@ -96,7 +138,9 @@ export class KvCache {
 
   /** Bytes held by the cache tensors. */
   get bytes(): number {
-    return this.shape.numLayers * 2 * this.capacity * this.shape.numKvHeads * this.shape.headDim * (this.dtype === "f16" ? 2 : 4);
+    let positions = 0;
+    for (let l = 0; l < this.shape.numLayers; l++) positions += this.layerCapacity(l);
+    return 2 * positions * this.shape.numKvHeads * this.shape.headDim * (this.dtype === "f16" ? 2 : 4);
   }
 
   dispose(): void {

@@ -5,8 +5,9 @@
 // the experts the step's tokens chose are touched). Expert matrices stay in their file encoding (q8_0, q4_k, …).
 // Also: reading llama.cpp's stacked expert tensors (`blk.N.ffn_{gate,up,down}_exps.weight`, [D|F, F|D, E] fastest
 // first) as one weight per expert, each a view into the stacked bytes (no copy), with errors naming the tensor.
-// Leaves out: autograd through the routing (training MoE models), shared experts with a sigmoid gate (Qwen2-MoE),
-// expert-parallel threading.
+// Shared experts (Qwen2-MoE): one more SwiGLU MLP every token runs, scaled by sigmoid(gate_inp · x) and added to the
+// routed experts' sum.
+// Leaves out: autograd through the routing (training MoE models), expert-parallel threading.
 import type { Backend } from "../backend/backend.js";
 import { type GgufFile, readTensorBytes } from "../io/gguf.js";
 import { ggmlRowSize } from "../io/ggml-types.js";
@@ -22,6 +23,9 @@ export interface MoeShape {
   expertFfn: number;
   /** Renormalise the k routing weights to sum to 1 (Qwen3-MoE's norm_topk_prob; Mixtral always does). */
   normTopK: boolean;
+  /** Intermediate size of the shared expert every token also runs (Qwen2-MoE's shared_expert_intermediate_size);
+   *  absent or null = none. */
+  sharedExpertFfn?: number | null;
 }
 
 export interface MoeWeights {
@@ -29,6 +33,8 @@ export interface MoeWeights {
   gate: readonly Weight[];
   up: readonly Weight[];
   down: readonly Weight[];
+  /** The shared expert (when the shape has one): a SwiGLU MLP and its gate row gateInp [1, D]. */
+  shared?: { gate: Weight; up: Weight; down: Weight; gateInp: Weight } | null;
 }
 
 /** How the step's tokens reach the experts: grouped by expert (one matmul per routed expert, the inference path), or
@@ -106,8 +112,25 @@ export function moeFeedForward(x: Tensor, w: MoeWeights, shape: MoeShape, groupi
     }
     for (let e = 0; e < shape.numExperts; e++) if (rows[e].length > 0) runExpert(e, rows[e], rowWeights[e]);
   }
+  if (w.shared) addSharedExpert(x, w.shared, out, trace);
   return fromTypedArray(out, [n, d]);
 }
+
+/** out [N, D] += sigmoid(x · gateInp) ⊙ down(silu(gate·x) ⊙ up·x): Qwen2-MoE's shared expert, every row. */
+function addSharedExpert(x: Tensor, s: NonNullable<MoeWeights["shared"]>, out: Float32Array, trace?: MoeTrace): void {
+  const [n, d] = x.shape;
+  tidy(() => {
+    const y = linear(swiglu(linear(x, s.gate), linear(x, s.up)), s.down).toFloat32Array();
+    const z = linear(x, s.gateInp).toFloat32Array();
+    for (let r = 0; r < n; r++) {
+      const g = Math.fround(1 / (1 + Math.exp(-z[r])));
+      for (let j = 0; j < d; j++) out[r * d + j] += Math.fround(g * y[r * d + j]);
+    }
+  });
+  if (trace) trace.bytesRead += weightBytes(s.gate) + weightBytes(s.up) + weightBytes(s.down) + weightBytes(s.gateInp);
+}
+
+const weightBytes = (m: Weight) => ("data" in m && m.data instanceof Uint8Array ? m.data.length : (m as Tensor).size * 4);
 
 /** Counts into `trace` what a by-expert step with this routing runs (each routed expert once, over its rows): for
  *  paths that run the experts elsewhere (the backend's fused decode layer). */
@@ -120,9 +143,8 @@ export function traceRouted(trace: MoeTrace, w: MoeWeights, experts: Int32Array)
 
 /** Bytes of expert matrices a step over these tokens reads (each routed expert once): for memory-traffic reports. */
 export function routedExpertBytes(w: MoeWeights, routed: Iterable<number>): number {
-  const bytes = (m: Weight) => ("data" in m && m.data instanceof Uint8Array ? m.data.length : (m as Tensor).size * 4);
   let n = 0;
-  for (const e of new Set(routed)) n += bytes(w.gate[e]) + bytes(w.up[e]) + bytes(w.down[e]);
+  for (const e of new Set(routed)) n += weightBytes(w.gate[e]) + weightBytes(w.up[e]) + weightBytes(w.down[e]);
   return n;
 }
 

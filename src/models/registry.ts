@@ -9,6 +9,7 @@ import { ModelLoadError } from "./weights.js";
 import { llamaFamily } from "./llama/family.js";
 import { gpt2Family } from "./gpt2/family.js";
 import { qwen3Family } from "./qwen3/family.js";
+import { qwen2moeFamily } from "./qwen2moe/family.js";
 import { gemma2Family } from "./gemma2/family.js";
 import { gemma3Family } from "./gemma3/family.js";
 import { phi3Family } from "./phi3/family.js";
@@ -103,6 +104,7 @@ export const MODEL_REGISTRY = new ModelRegistry([
   llamaFamily,
   gpt2Family,
   qwen3Family,
+  qwen2moeFamily,
   gemma2Family,
   gemma3Family,
   phi3Family,

@@ -1,8 +1,8 @@
 // Reasoning models' <think> blocks (issue 22): the splitter gives the same reasoning / content however the text is
 // chunked, and holds back what may still become a tag; the server returns the block as `reasoning_content` (non-
 // streaming: on the message; streaming: as reasoning_content deltas) separately from the content and from the
-// `<tool_call>` blocks after it, which become OpenAI tool_calls. The model is the scripted fake (a tiny random
-// Qwen3 cannot be made to emit the format); its ChatML prompt is the same shape Qwen3's template renders.
+// `<tool_call>` blocks after it, which become OpenAI tool_calls. The model is the scripted fake, for chunking and
+// template-variable checks; reasoning-qwen3.test.ts does the same with a real Qwen3 file and Qwen3's own template.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, type RunningServer } from "../../src/serve/server.js";

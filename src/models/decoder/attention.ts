@@ -3,9 +3,13 @@
 // and RoPE frequencies that depend on the sequence length (dynamic NTK). Same contract as llama's attendSegments:
 // packed rows q [N, H·Dh], k, v [N, Hkv·Dh]; each segment gets RoPE at its positions, appends k/v to its cache and
 // attends over it → [N, H·Dh]. Inference only (plain loops over f32 arrays, no autograd).
-// Leaves out: a ring-buffer cache for windowed layers (the cache keeps every position; the window is a mask), training.
+// A layer whose cache is a ring (KvCache.ring: a window shorter than the context) reads its earlier positions from the
+// ring and the chunk's own rows fresh, then writes the chunk's last w rows in; the scores are the same numbers in the
+// same order as over a full cache with the window as a mask.
+// Leaves out: training.
 import { type Tensor, contiguous, fromTypedArray } from "../../tensor/index.js";
 import type { Segment } from "../llama/model.js";
+import type { KvCache } from "../kv-cache.js";
 
 export interface GeneralAttentionShape {
   numHeads: number;
@@ -23,6 +27,58 @@ const f32 = (t: Tensor): Float32Array => contiguous(t).toFloat32Array();
 
 function cacheData(t: Tensor): Float32Array {
   return (t.storage("attention cache") as Float32Array).subarray(t.offset, t.offset + t.size);
+}
+
+function f16Bits(t: Tensor): Uint16Array {
+  return (t.storage("attention cache") as Uint16Array).subarray(t.offset, t.offset + t.size);
+}
+
+/** Keys and values a chunk of t new rows (positions pos0 …) attends over on a ring-buffer layer of window w, as one
+ *  contiguous block from position max(0, pos0 − w + 1): the ring's earlier positions (slot p mod w), then the chunk's
+ *  own rows — in an f16 cache rounded to f16 first, so they equal what the full cache would read back. */
+function ringWindow(cache: KvCache, layer: number, w: number, kr: Float32Array, vr: Float32Array, pos0: number, t: number, kw: number,
+  backend: Tensor["backend"]): { keys: Float32Array; values: Float32Array; keyPos0: number } {
+  const from = Math.max(0, pos0 - w + 1), old = pos0 - from;
+  const keys = new Float32Array((old + t) * kw), values = new Float32Array((old + t) * kw);
+  const kt = cache.k[layer], vt = cache.v[layer];
+  const f16 = kt.dtype === "f16";
+  for (let j = from; j < pos0; j++) {
+    const slot = (j % w) * kw, at = (j - from) * kw;
+    if (f16) {
+      backend.cast(f16Bits(kt).subarray(slot), "f16", keys.subarray(at), "f32", kw);
+      backend.cast(f16Bits(vt).subarray(slot), "f16", values.subarray(at), "f32", kw);
+    } else {
+      keys.set(cacheData(kt).subarray(slot, slot + kw), at);
+      values.set(cacheData(vt).subarray(slot, slot + kw), at);
+    }
+  }
+  if (f16) { // round the chunk's rows through f16, as a full f16 cache stores and reads them
+    const bits = new Uint16Array(t * kw);
+    for (const [src, dst] of [[kr, keys], [vr, values]] as const) {
+      backend.cast(src, "f32", bits, "f16", t * kw);
+      backend.cast(bits, "f16", dst.subarray(old * kw), "f32", t * kw);
+    }
+  } else {
+    keys.set(kr, old * kw);
+    values.set(vr, old * kw);
+  }
+  return { keys, values, keyPos0: from };
+}
+
+/** Writes the chunk's last min(t, w) rows into their ring slots (after every query of the chunk has read the ring). */
+function writeRing(cache: KvCache, layer: number, w: number, kr: Float32Array, vr: Float32Array, pos0: number, t: number, kw: number,
+  backend: Tensor["backend"]): void {
+  const kt = cache.k[layer], vt = cache.v[layer];
+  for (let i = Math.max(0, t - w); i < t; i++) {
+    const slot = ((pos0 + i) % w) * kw, row = i * kw;
+    if (kt.dtype === "f16") {
+      backend.cast(kr.subarray(row), "f32", f16Bits(kt).subarray(slot), "f16", kw);
+      backend.cast(vr.subarray(row), "f32", f16Bits(vt).subarray(slot), "f16", kw);
+    } else {
+      cacheData(kt).set(kr.subarray(row, row + kw), slot);
+      cacheData(vt).set(vr.subarray(row, row + kw), slot);
+    }
+  }
 }
 
 export function attendGeneral(layer: number, q: Tensor, k: Tensor, v: Tensor, segs: readonly Segment[], s: GeneralAttentionShape): Tensor {
@@ -44,11 +100,13 @@ export function attendGeneral(layer: number, q: Tensor, k: Tensor, v: Tensor, se
       backend.rope(qr, 1, seg.t, H, Dh, rotDim, seg.pos0, freqs, s.ropeLayout, false);
       backend.rope(kr, 1, seg.t, Hkv, Dh, rotDim, seg.pos0, freqs, s.ropeLayout, false);
       let keys = kr, values = vr, keyPos0 = seg.pos0;
-      if (seg.cache) {
+      const ring = seg.cache ? seg.cache.ring(layer) : null;
+      if (seg.cache && ring !== null) {
+        ({ keys, values, keyPos0 } = ringWindow(seg.cache, layer, ring, kr, vr, seg.pos0, seg.t, kw, backend));
+      } else if (seg.cache) {
         const kt = seg.cache.k[layer], vt = seg.cache.v[layer];
         if (kt.dtype === "f16") { // an f16 cache: rows rounded as written, the filled part read back widened
-          const kb = kt.storage("attention cache").subarray(kt.offset, kt.offset + kt.size) as Uint16Array;
-          const vb = vt.storage("attention cache").subarray(vt.offset, vt.offset + vt.size) as Uint16Array;
+          const kb = f16Bits(kt), vb = f16Bits(vt);
           backend.cast(kr, "f32", kb.subarray(seg.pos0 * kw), "f16", seg.t * kw);
           backend.cast(vr, "f32", vb.subarray(seg.pos0 * kw), "f16", seg.t * kw);
           const filled = (seg.pos0 + seg.t) * kw;
@@ -89,6 +147,7 @@ export function attendGeneral(layer: number, q: Tensor, k: Tensor, v: Tensor, se
           }
         }
       }
+      if (seg.cache && ring !== null) writeRing(seg.cache, layer, ring, kr, vr, seg.pos0, seg.t, kw, backend);
     }
   }
   return fromTypedArray(out, [n, qw]);

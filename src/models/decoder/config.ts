@@ -64,6 +64,8 @@ export interface DecoderNames {
   /** MoE: the router, and each expert's matrices with {e} for the expert index. */
   router: string;
   experts: { gate: string; up: string; down: string };
+  /** MoE with a shared expert (Qwen2-MoE): its three matrices and its sigmoid gate row [1, D]. */
+  sharedExpert?: { gate: string; up: string; down: string; gateInp: string };
 }
 
 export const LLAMA_STYLE_NAMES: DecoderNames = {
@@ -108,6 +110,14 @@ export function decoderParamSpecs(c: DecoderConfig, names: DecoderNames): ParamS
         mat(expertName(names.experts.gate, l, e), [c.moe.expertFfn, D]);
         mat(expertName(names.experts.up, l, e), [c.moe.expertFfn, D]);
         mat(expertName(names.experts.down, l, e), [D, c.moe.expertFfn], "residual");
+      }
+      const sf = c.moe.sharedExpertFfn, se = names.sharedExpert;
+      if (sf) {
+        if (!se) throw new Error(`[decoder] ${c.architecture}: this family has no names for a shared expert`);
+        mat(`${p}.${se.gate}.weight`, [sf, D]);
+        mat(`${p}.${se.up}.weight`, [sf, D]);
+        mat(`${p}.${se.down}.weight`, [D, sf], "residual");
+        mat(`${p}.${se.gateInp}.weight`, [1, D]);
       }
     } else if (L.gateUpFused) {
       mat(`${p}.mlp.gate_up_proj.weight`, [2 * c.intermediateSize, D]);
@@ -171,7 +181,7 @@ export const ggufCountFields = (arch: string): Record<CountField, string> => ({ 
 /** Checks counts (before anything is allocated from them) and the head / rotary geometry; `moeFields` names the
  *  expert keys in the file's own spelling. */
 export function checkDecoderConfig(c: DecoderConfig, where: string, fields: Record<CountField, string> = HF_FIELDS, tensorCount?: number,
-  moeFields: { experts: string; topK: string; expertFfn: string } = { experts: "num_experts", topK: "num_experts_per_tok", expertFfn: "moe_intermediate_size" }): DecoderConfig {
+  moeFields: { experts: string; topK: string; expertFfn: string; sharedExpertFfn?: string } = { experts: "num_experts", topK: "num_experts_per_tok", expertFfn: "moe_intermediate_size" }): DecoderConfig {
   const { vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength } = c;
   checkConfigCounts({ vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, contextLength }, fields, where, tensorCount);
   if (numHeads % numKvHeads !== 0) throw new ModelLoadError(`${where}: ${numHeads} attention heads are not a multiple of ${numKvHeads} KV heads`);
@@ -181,6 +191,10 @@ export function checkDecoderConfig(c: DecoderConfig, where: string, fields: Reco
   if (c.moe) {
     const { numExperts, topK, expertFfn } = c.moe;
     checkConfigCounts({ numHeads: numExperts, intermediateSize: expertFfn }, { numHeads: moeFields.experts, intermediateSize: moeFields.expertFfn }, where);
+    const shared = c.moe.sharedExpertFfn;
+    if (shared !== undefined && shared !== null) {
+      checkConfigCounts({ intermediateSize: shared }, { intermediateSize: moeFields.sharedExpertFfn ?? "shared_expert_intermediate_size" }, where);
+    }
     if (!Number.isInteger(topK) || topK < 1 || topK > numExperts) {
       throw new ModelLoadError(`${where}: '${moeFields.topK}' = ${topK} must be between 1 and ${moeFields.experts} = ${numExperts}`);
     }
@@ -191,6 +205,8 @@ export function checkDecoderConfig(c: DecoderConfig, where: string, fields: Reco
 
 /** Per-layer sliding windows from `layer_types` (transformers 5) or the older alternating rule (`sliding_window_pattern`). */
 export function hfSlidingWindows(json: Json, where: string, numLayers: number, defaultPattern: number | null): (number | null)[] {
+  // One entry per layer: check the count before allocating from it (a hostile config may claim 2^31 layers).
+  checkConfigCounts({ numLayers }, { numLayers: "num_hidden_layers" }, where);
   const window = json.sliding_window;
   if (window === null || window === undefined || json.use_sliding_window === false) return Array(numLayers).fill(null);
   if (typeof window !== "number" || !Number.isInteger(window) || window < 1) throw new ModelLoadError(`${where}: 'sliding_window' = ${JSON.stringify(window)} must be a positive integer`);

@@ -7,7 +7,7 @@
 // families without MoE, soft caps or windows.
 // Single-token decode steps of plain layers (no soft caps, windows, dynamic NTK, sandwich norms or GeGLU; default
 // attention scale) with encoded weights go through the backend's fused "decoder-layer-decode" op (with Qwen3's q/k
-// norms and MoE MLPs, whose routing stays routeTokens): block() is its specification.
+// norms and MoE MLPs, whose routing stays routeTokens; not MoE with a shared expert): block() is its specification.
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
@@ -43,8 +43,11 @@ export class DecoderModel implements CausalLmNetwork {
     if (config.moe) {
       for (let l = 0; l < config.numLayers; l++) {
         const experts = (pattern: string) => Array.from({ length: config.moe!.numExperts }, (_, e) => this.w(expertName(pattern, l, e)));
+        const se = config.moe.sharedExpertFfn ? names.sharedExpert : undefined;
+        const shared = se && ((n: string) => this.w(`model.layers.${l}.${n}.weight`));
         this.moe.push({ router: this.w(`model.layers.${l}.${names.router}.weight`), gate: experts(names.experts.gate),
-          up: experts(names.experts.up), down: experts(names.experts.down) });
+          up: experts(names.experts.up), down: experts(names.experts.down),
+          shared: se && shared ? { gate: shared(se.gate), up: shared(se.up), down: shared(se.down), gateInp: shared(se.gateInp) } : null });
       }
     }
   }
@@ -110,7 +113,9 @@ export class DecoderModel implements CausalLmNetwork {
 
   cacheShape(maxLength: number): KvShape {
     const c = this.config;
-    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxLength };
+    // Sliding-window layers keep a ring of their window (memory bounded by the window, not the context).
+    const windows = c.slidingWindows.some((w) => w !== null) ? { windows: c.slidingWindows } : {};
+    return { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, maxLength, ...windows };
   }
 
   hiddenStates(ids: Int32Array): Tensor {
@@ -129,7 +134,7 @@ export class DecoderModel implements CausalLmNetwork {
     const scale = (c.attentionScale ?? 1 / Math.sqrt(c.headDim)) * af * af;
     const plain = c.attnSoftcap === null && c.finalSoftcap === null && c.slidingWindows.every((w) => w === null) &&
       c.rope.scaling?.type !== "dynamic" && Math.abs(scale * Math.sqrt(c.headDim) - 1) <= 1e-12 && L.norms !== "sandwich" &&
-      L.activation === "silu";
+      L.activation === "silu" && !c.moe?.sharedExpertFfn;
     return plain ? { norm: "pre-rms", attention: L.qkNorm ? "rotary-gqa-qk-norm" : "rotary-gqa", mlp: c.moe ? "moe-swiglu" : "swiglu" } : null;
   }
 

@@ -3,12 +3,16 @@
 // frequencies with linear / llama3 scaling (YaRN and dynamic NTK are parsed here and run by the shared decoder, see
 // family.ts), the parameter list a config implies, and the HF ↔ GGUF name map and Q/K row permutation, as data.
 // Kept apart from model.ts (the model) so loaders, converters and init can use it without the tensor layer.
-// Leaves out: sliding-window attention (Mistral's window is larger than the contexts we run).
+// Mistral-style sliding_window (HF configs; per layer from layer_types, or Qwen2's max_window_layers) runs on the
+// shared decoder with a ring-buffer cache when the window is shorter than the context.
+// Leaves out: sliding windows in GGUF files (llama.cpp's llama/qwen2 architectures store none and attend globally),
+// training with a window (the trainer's LlamaModel attends globally).
 import type { GgufFile } from "../../io/gguf.js";
 import { getOptionalNumber, getOptionalString } from "../../io/gguf.js";
 import { ModelLoadError, type ParamSpec, mapName } from "../weights.js";
 import { checkConfigCounts, type CountField } from "../config-limits.js";
 import type { MoeShape } from "../moe.js";
+import { hfSlidingWindows } from "../decoder/config.js";
 import { type RopeScalingSpec, ropeParamsFromGguf, ropeParamsFromHf, servedContextLength } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, checkDecoderConfig, decoderParamSpecs } from "../decoder/config.js";
 
@@ -44,6 +48,8 @@ export interface LlamaConfig {
   attentionBias: boolean;
   /** Mixtral: every layer's feed-forward is a sparse mixture of SwiGLU experts (intermediateSize is an expert's). */
   moe: MoeShape | null;
+  /** Per layer, a sliding window (Mistral's sliding_window) or null; absent = none. */
+  slidingWindows?: (number | null)[];
 }
 
 /** The same model in the shared decoder's terms (MoE, YaRN and dynamic-NTK configs run on DecoderModel). */
@@ -54,13 +60,14 @@ export function llamaAsDecoder(c: LlamaConfig): DecoderConfig {
     rope: { theta: c.ropeTheta, scaling: c.ropeScaling, partialRotaryFactor: 1 }, rotaryDim: c.headDim, ropeLayout: c.ropeLayout,
     tieWordEmbeddings: c.tieWordEmbeddings,
     layer: { qkvFused: false, qkvBias: c.attentionBias, qkNorm: false, norms: "pre", activation: "silu", gateUpFused: false },
-    moe: c.moe, attentionScale: null, attnSoftcap: null, finalSoftcap: null, slidingWindows: Array(c.numLayers).fill(null), embedScale: null,
+    moe: c.moe, attentionScale: null, attnSoftcap: null, finalSoftcap: null, slidingWindows: c.slidingWindows ?? Array(c.numLayers).fill(null), embedScale: null,
   };
 }
 
 /** Whether the config needs the shared decoder rather than LlamaModel (and the fused decode op built for it). */
 export function llamaNeedsDecoder(c: LlamaConfig): boolean {
-  return c.moe !== null || c.ropeScaling?.type === "yarn" || c.ropeScaling?.type === "dynamic";
+  return c.moe !== null || c.ropeScaling?.type === "yarn" || c.ropeScaling?.type === "dynamic" ||
+    (c.slidingWindows ?? []).some((w) => w !== null && w < c.contextLength);
 }
 
 type Json = Record<string, unknown>;
@@ -102,7 +109,7 @@ export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfi
   const rope = ropeParamsFromHf(json, where);
   const hiddenSize = num(json, "hidden_size", where);
   const numHeads = num(json, "num_attention_heads", where);
-  return checkConfig({
+  const c = checkConfig({
     architecture: isQwen2 ? "qwen2" : "llama",
     vocabSize: num(json, "vocab_size", where),
     hiddenSize,
@@ -122,6 +129,13 @@ export function llamaConfigFromHf(json: Json, where = "config.json"): LlamaConfi
     moe: isMixtral ? { numExperts: num(json, "num_local_experts", where), topK: num(json, "num_experts_per_tok", where, 2),
       expertFfn: num(json, "intermediate_size", where), normTopK: true } : null,
   }, where);
+  // Per-layer windows once the layer count is checked. Qwen2 without layer_types (configs before transformers 5):
+  // layers from max_window_layers on slide.
+  const qwen2Legacy = isQwen2 && !Array.isArray(json.layer_types) && json.use_sliding_window === true;
+  const windows = hfSlidingWindows(qwen2Legacy ? { ...json, layer_types: Array.from({ length: c.numLayers },
+    (_, l) => (l >= num(json, "max_window_layers", where, 0) ? "sliding_attention" : "full_attention")) } : json, where, c.numLayers, null);
+  if (windows.some((w) => w !== null)) c.slidingWindows = windows;
+  return c;
 }
 
 /** From GGUF metadata (`llama.*` or `qwen2.*` keys). tieWordEmbeddings is true when output.weight is absent. */
