@@ -6,7 +6,8 @@
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
  * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
- * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's).
+ * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's), which also
+ * runs alone over a prompt's rows (zy_moe_mlp).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
@@ -14,6 +15,7 @@
 #include "quant.h"
 #include "zy_pool.h"
 #include "zy_half.h"
+#include "zy_scratch.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,15 +73,18 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
   }
 }
 
-/* The MoE MLP (zy_decode_moe) of h [m, D] into o [m, D]. Returns 0, -1 (out of memory) or -2 (route failed). */
-static int moe_mlp(const zy_decode_layer *L, const float *h, float *o) {
-  const zy_decode_moe *M = L->moe;
-  const int64_t m = L->m, D = L->hidden, E = M->n_experts, K = M->top_k, F = M->ffn;
+/* Grow-only scratch of the MoE MLP and of the layer (a prompt's MoE scratch is megabytes: a malloc per layer would
+ * map and fault in fresh pages every call). One call at a time, like the kernels' own scratch. */
+static void *moe_scratch = NULL, *layer_scratch = NULL;
+static size_t moe_scratch_size = 0, layer_scratch_size = 0;
+
+int zy_moe_mlp(const zy_decode_moe *M, int64_t m, int64_t D, const float *h, float *o) {
+  const int64_t E = M->n_experts, K = M->top_k, F = M->ffn;
   /* scratch: logits [m, E], weights [m, K], then per routed row (m·K of them, grouped by expert) xe [D], g/u/act [F]
    * and y [D]; then experts [m, K] and rows [m·K] (int32), first and count [E] (int64) */
   const int64_t R = m * K;
   const size_t floats = (size_t)(m * E + R + R * D + 3 * R * F + R * D + 1) & ~(size_t)1; /* even: int64s follow */
-  float *buf = malloc(floats * sizeof(float) + (size_t)(2 * R) * sizeof(int32_t) + (size_t)(2 * E) * sizeof(int64_t));
+  float *buf = zy_grow(&moe_scratch, &moe_scratch_size, floats * sizeof(float) + (size_t)(2 * R) * sizeof(int32_t) + (size_t)(2 * E) * sizeof(int64_t));
   if (!buf) return -1;
   float *logits = buf, *wts = logits + m * E, *xe = wts + R, *g = xe + R * D, *u = g + R * F, *act = u + R * F;
   float *y = act + R * F;
@@ -128,7 +133,6 @@ static int moe_mlp(const zy_decode_layer *L, const float *h, float *o) {
     }
   }
 out:
-  free(buf);
   return rc;
 }
 
@@ -139,7 +143,7 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
    * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m], head_rstd [m, n_head]; then n_keys [m] (int64) */
   const size_t floats = (size_t)(m * D + m * qkv_w + m * qd + m * kd + m * qd + m * L->n_head + m * D + m * 2 * F + 3 * m * F + m +
                                  m * L->n_head);
-  float *buf = malloc(floats * sizeof(float) + (size_t)m * sizeof(int64_t));
+  float *buf = zy_grow(&layer_scratch, &layer_scratch_size, floats * sizeof(float) + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
   float *h = buf, *qkv = h + m * D, *q = qkv + m * qkv_w, *k = q + m * qd, *att = k + m * kd, *lse = att + m * qd;
   int64_t *n_keys = (int64_t *)(void *)(buf + floats);
@@ -175,7 +179,7 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
 
   zy_op_rmsnorm(x, L->ffn_norm, h, rstd, m, D, L->eps);
   if (L->moe) {
-    if ((rc = moe_mlp(L, h, o)) != 0) goto done;
+    if ((rc = zy_moe_mlp(L->moe, m, D, h, o)) != 0) goto done;
   } else if (L->gate_up.data) {
     if ((rc = matvecs(&L->gate_up, h, gu, m)) != 0) goto done;
     for (int64_t i = 0; i < m; i++) {
@@ -192,6 +196,5 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   }
   for (int64_t j = 0; j < m * D; j++) x[j] = x[j] + o[j];
 done:
-  free(buf);
   return rc;
 }

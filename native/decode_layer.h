@@ -45,6 +45,10 @@ typedef struct {
   const int64_t *cache_capacity, *pos;      /* per sequence: capacity, and the position of its new token */
 } zy_decode_layer;
 
+/* The MoE MLP alone over h [m, hidden] (any m: a prompt's tokens too) into out [m, hidden], each routed expert's
+ * matrices multiplied once over all its rows. Returns 0, -1 when out of memory, or -2 when route() failed. */
+int zy_moe_mlp(const zy_decode_moe *moe, int64_t m, int64_t hidden, const float *h, float *out);
+
 /* x [m, hidden] in place. Returns 0, -1 when out of memory, or -2 when route() failed. */
 int zy_decoder_layer_decode(const zy_decode_layer *layer, float *x);
 

@@ -1,5 +1,9 @@
 // Node-API glue for native/decode_layer.c:
 //   decoderLayerDecode(x: Float32Array, spec: object): the "decoder-layer-decode" fused op (src/backend/backend.ts)
+//   decoderLayerPrepare(spec without m and the caches) → an opaque handle holding the layer's fields read and checked
+//   once; decoderLayerStep(x, handle, kCaches, vCaches, capacities, positions) runs one step of it (m = the number
+//   of caches) — what a model calls every step, so only the caches are read per call;
+//   decoderLayerMoe(h, out, handle, m): the MoE MLP alone of a prepared MoE layer over m rows (a prompt)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
 //         moe: { numExperts, topK, expertFfn, router, gate, up, down (each an array of numExperts matrices, or one
@@ -100,25 +104,28 @@ struct Spec {
   }
 };
 
-Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
-  zy::Args a(info, "decoderLayerDecode");
-  Napi::Env env = info.Env();
-  if (!a.atLeast(2, "x, spec")) return a.done();
-  if (!info[1].IsObject()) { a.fail("spec must be an object"); return a.done(); }
-  Spec s{a, info[1].As<Napi::Object>()};
+// A layer's fields that do not change between steps (dims, norms, biases, matrices, MoE): read and checked once by
+// decoderLayerPrepare (or per call by decoderLayerDecode). The typed arrays it points into and the route function
+// stay alive through the caller, which keeps the spec with the handle (src/backend/cpu/cpu-backend.ts does).
+struct PreparedLayer {
   zy_decode_layer L{};
-  L.m = s.count("m"); L.hidden = s.count("hidden"); L.n_head = s.count("nHead"); L.n_kv = s.count("nKv");
+  zy_decode_moe moe{};
+  std::vector<zy_decode_matrix> experts;
+  Napi::FunctionReference route;
+};
+
+// The static fields of spec s into P; false (an exception pending) when one is wrong.
+bool readLayer(Spec &s, PreparedLayer &P) {
+  zy_decode_layer &L = P.L;
+  L.hidden = s.count("hidden"); L.n_head = s.count("nHead"); L.n_kv = s.count("nKv");
   L.head_dim = s.count("headDim"); L.ffn = s.count("ffn"); L.rot_dim = s.count("rotDim");
   L.eps = static_cast<float>(s.real("eps"));
   L.attn_scale = static_cast<float>(s.real("attnScale"));
-  if (!s.ok()) return env.Undefined();
-  if (L.n_kv == 0 || L.n_head % L.n_kv != 0 || L.rot_dim > L.head_dim || L.rot_dim % 2 != 0) {
-    s.fail("nHead must be a multiple of nKv, and rotDim even and at most headDim");
-    return env.Undefined();
-  }
+  if (!s.ok()) return false;
+  if (L.n_kv == 0 || L.n_head % L.n_kv != 0 || L.rot_dim > L.head_dim || L.rot_dim % 2 != 0)
+    return s.fail("nHead must be a multiple of nKv, and rotDim even and at most headDim");
   const int64_t qd = L.n_head * L.head_dim, kd = L.n_kv * L.head_dim;
   L.rope_interleaved = s.o.Get("ropeInterleaved").ToBoolean().Value() ? 1 : 0;
-  float *x = const_cast<float *>(s.f32(info[0], "x", L.m * L.hidden, false));
   L.freqs = s.f32("freqs", L.rot_dim / 2);
   L.attn_norm = s.f32("attnNorm", L.hidden);
   L.ffn_norm = s.f32("ffnNorm", L.hidden);
@@ -135,51 +142,7 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
     L.v = s.matrix("v", kd, L.hidden);
   }
   L.o = s.matrix("o", L.hidden, qd);
-  zy_decode_moe moe{};
-  std::vector<zy_decode_matrix> experts;
-  Router router{env, Napi::Function(), 0, 0, ""};
-  if (s.present("moe")) {
-    Napi::Value mv = s.o.Get("moe");
-    if (!mv.IsObject()) { s.fail("moe must be an object"); return env.Undefined(); }
-    Spec ms{a, mv.As<Napi::Object>()};
-    moe.n_experts = ms.count("numExperts"), moe.top_k = ms.count("topK"), moe.ffn = ms.count("expertFfn");
-    if (!s.ok()) return env.Undefined();
-    if (moe.n_experts < 1 || moe.top_k < 1 || moe.top_k > moe.n_experts || moe.ffn < 1) {
-      s.fail("moe: numExperts, topK and expertFfn must be ≥ 1 and topK ≤ numExperts");
-      return env.Undefined();
-    }
-    moe.router = ms.matrix("router", moe.n_experts, L.hidden);
-    experts.resize(static_cast<size_t>(3 * moe.n_experts));
-    const char *names[3] = {"gate", "up", "down"};
-    for (int which = 0; which < 3 && s.ok(); which++) {
-      const int64_t rows = which == 2 ? L.hidden : moe.ffn, cols = which == 2 ? moe.ffn : L.hidden;
-      Napi::Value list = ms.o.Get(names[which]);
-      if (!list.IsArray()) {
-        /* One matrix holding every expert's rows back to back ([numExperts · rows, cols], as a GGUF stacks them):
-         * expert e starts e · (its bytes) in. Far fewer fields to read per call than numExperts matrices. */
-        zy_decode_matrix all = s.matrixAt(list, std::string("moe.") + names[which] + " (stacked)", moe.n_experts * rows, cols);
-        const int64_t bytes = rows * (cols / zy_qtype_block_elems(all.type)) * zy_qtype_block_bytes(all.type);
-        for (int64_t e = 0; e < moe.n_experts && s.ok(); e++)
-          experts[which * moe.n_experts + e] = zy_decode_matrix{all.data + e * bytes, all.type, rows, cols};
-        continue;
-      }
-      if (list.As<Napi::Array>().Length() != static_cast<uint32_t>(moe.n_experts)) {
-        s.fail(std::string("moe.") + names[which] + " must be a stacked matrix or an array of numExperts = " + std::to_string(moe.n_experts) + " matrices");
-        break;
-      }
-      for (uint32_t e = 0; e < moe.n_experts && s.ok(); e++) {
-        const std::string key = std::string("moe.") + names[which] + "[" + std::to_string(e) + "]";
-        experts[which * moe.n_experts + e] = s.matrixAt(list.As<Napi::Array>().Get(e), key, rows, cols);
-      }
-    }
-    Napi::Value fn = ms.o.Get("route");
-    if (s.ok() && !fn.IsFunction()) s.fail("moe.route must be a function (logits, m) => { experts, weights }");
-    if (!s.ok()) return env.Undefined();
-    moe.gate = experts.data(), moe.up = moe.gate + moe.n_experts, moe.down = moe.up + moe.n_experts;
-    router = Router{env, fn.As<Napi::Function>(), moe.n_experts, moe.top_k, ""};
-    moe.route = callRoute, moe.route_ctx = &router;
-    L.moe = &moe;
-  } else {
+  if (!s.present("moe")) {
     if (s.present("gateUp")) {
       L.gate_up = s.matrix("gateUp", 2 * L.ffn, L.hidden);
     } else {
@@ -187,25 +150,79 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
       L.up = s.matrix("up", L.ffn, L.hidden);
     }
     L.down = s.matrix("down", L.hidden, L.ffn);
+    return s.ok();
   }
-  if (!s.ok()) return env.Undefined();
-  Napi::Value kc = s.o.Get("kCaches"), vc = s.o.Get("vCaches"), caps = s.o.Get("capacities"), pos = s.o.Get("positions");
+  Napi::Value mv = s.o.Get("moe");
+  if (!mv.IsObject()) return s.fail("moe must be an object");
+  zy_decode_moe &moe = P.moe;
+  Spec ms{s.a, mv.As<Napi::Object>()};
+  moe.n_experts = ms.count("numExperts"), moe.top_k = ms.count("topK"), moe.ffn = ms.count("expertFfn");
+  if (!s.ok()) return false;
+  if (moe.n_experts < 1 || moe.top_k < 1 || moe.top_k > moe.n_experts || moe.ffn < 1)
+    return s.fail("moe: numExperts, topK and expertFfn must be ≥ 1 and topK ≤ numExperts");
+  moe.router = ms.matrix("router", moe.n_experts, L.hidden);
+  std::vector<zy_decode_matrix> &experts = P.experts;
+  experts.resize(static_cast<size_t>(3 * moe.n_experts));
+  const char *names[3] = {"gate", "up", "down"};
+  for (int which = 0; which < 3 && s.ok(); which++) {
+    const int64_t rows = which == 2 ? L.hidden : moe.ffn, cols = which == 2 ? moe.ffn : L.hidden;
+    Napi::Value list = ms.o.Get(names[which]);
+    if (!list.IsArray()) {
+      /* One matrix holding every expert's rows back to back ([numExperts · rows, cols], as a GGUF stacks them):
+       * expert e starts e · (its bytes) in. */
+      zy_decode_matrix all = s.matrixAt(list, std::string("moe.") + names[which] + " (stacked)", moe.n_experts * rows, cols);
+      if (!s.ok()) break;
+      const int64_t bytes = rows * (cols / zy_qtype_block_elems(all.type)) * zy_qtype_block_bytes(all.type);
+      for (int64_t e = 0; e < moe.n_experts; e++)
+        experts[which * moe.n_experts + e] = zy_decode_matrix{all.data + e * bytes, all.type, rows, cols};
+      continue;
+    }
+    if (list.As<Napi::Array>().Length() != static_cast<uint32_t>(moe.n_experts)) {
+      s.fail(std::string("moe.") + names[which] + " must be a stacked matrix or an array of numExperts = " + std::to_string(moe.n_experts) + " matrices");
+      break;
+    }
+    for (uint32_t e = 0; e < moe.n_experts && s.ok(); e++) {
+      const std::string key = std::string("moe.") + names[which] + "[" + std::to_string(e) + "]";
+      experts[which * moe.n_experts + e] = s.matrixAt(list.As<Napi::Array>().Get(e), key, rows, cols);
+    }
+  }
+  Napi::Value fn = ms.o.Get("route");
+  if (s.ok() && !fn.IsFunction()) s.fail("moe.route must be a function (logits, m) => { experts, weights }");
+  if (!s.ok()) return false;
+  moe.gate = experts.data(), moe.up = moe.gate + moe.n_experts, moe.down = moe.up + moe.n_experts;
+  /* Weak: the caller's spec holds the function (a strong reference here would keep the model that made it alive
+   * through the handle it holds: a cycle the collector cannot see). */
+  P.route = Napi::Weak(fn.As<Napi::Function>());
+  moe.route = callRoute;
+  L.moe = &moe;
+  return true;
+}
+
+// One step of the prepared layer P on x [m, hidden] with the sequences' caches (m = the arrays' length, or the
+// expected m when it is ≥ 0).
+Napi::Value runStep(zy::Args &a, PreparedLayer &P, Napi::Value xv, Napi::Value kc, Napi::Value vc, Napi::Value caps,
+                    Napi::Value pos, int64_t expect_m) {
+  Napi::Env env = a.env();
+  zy_decode_layer L = P.L;
+  const int64_t kd = L.n_kv * L.head_dim;
   if (!kc.IsArray() || !vc.IsArray() || !caps.IsArray() || !pos.IsArray()) {
-    s.fail("kCaches, vCaches, capacities and positions must be arrays");
+    a.fail("kCaches, vCaches, capacities and positions must be arrays");
     return env.Undefined();
   }
   Napi::Array ka = kc.As<Napi::Array>(), va = vc.As<Napi::Array>(), ca = caps.As<Napi::Array>(), pa = pos.As<Napi::Array>();
+  L.m = expect_m >= 0 ? expect_m : ka.Length();
   if (ka.Length() != L.m || va.Length() != L.m || ca.Length() != L.m || pa.Length() != L.m) {
-    s.fail("kCaches, vCaches, capacities and positions need one entry per sequence (m = " + std::to_string(L.m) + ")");
+    a.fail("kCaches, vCaches, capacities and positions need one entry per sequence (m = " + std::to_string(L.m) + ")");
     return env.Undefined();
   }
+  float *x = a.f32(xv, "x", L.m * L.hidden);
   std::vector<void *> kp(L.m), vp(L.m);
   std::vector<int64_t> cap(L.m), at(L.m);
   L.kv_f16 = L.m > 0 && zy::isTyped(ka.Get(0u), napi_uint16_array);
-  for (uint32_t i = 0; i < L.m && s.ok(); i++) {
+  for (uint32_t i = 0; i < L.m && a.ok(); i++) {
     Napi::Value c = ca.Get(i), p = pa.Get(i);
     if (!zy::isCount(c) || !zy::isCount(p) || zy::i64(p) >= zy::i64(c)) {
-      s.fail("sequence " + std::to_string(i) + ": position must be below its cache capacity");
+      a.fail("sequence " + std::to_string(i) + ": position must be below its cache capacity");
       break;
     }
     cap[i] = zy::i64(c);
@@ -215,17 +232,81 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
       kp[i] = a.u16(ka.Get(i), ki + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
       vp[i] = a.u16(va.Get(i), vi + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
     } else {
-      kp[i] = const_cast<float *>(s.f32(ka.Get(i), ki, cap[i] * kd, false));
-      vp[i] = const_cast<float *>(s.f32(va.Get(i), vi, cap[i] * kd, false));
+      kp[i] = a.f32(ka.Get(i), ki, cap[i] * kd);
+      vp[i] = a.f32(va.Get(i), vi, cap[i] * kd);
     }
   }
-  if (!s.ok()) return env.Undefined();
+  if (!a.ok()) return env.Undefined();
   L.k_cache = kp.data();
   L.v_cache = vp.data();
   L.cache_capacity = cap.data();
   L.pos = at.data();
+  Router router{env, Napi::Function(), 0, 0, ""};
+  zy_decode_moe moe = P.moe;
+  if (L.moe) {
+    Napi::Function fn = P.route.Value();
+    if (fn.IsEmpty()) { a.fail("moe.route is gone: keep the spec given to decoderLayerPrepare alive with its handle"); return env.Undefined(); }
+    router = Router{env, fn, moe.n_experts, moe.top_k, ""};
+    moe.route_ctx = &router;
+    L.moe = &moe;
+  }
   const int rc = zy_decoder_layer_decode(&L, x);
   if (rc == -2 && !env.IsExceptionPending()) a.fail(router.error);  // a throw inside route() propagates as it is
+  else if (rc == -1) a.fail("out of memory");
+  return env.Undefined();
+}
+
+Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderLayerDecode");
+  if (!a.atLeast(2, "x, spec")) return a.done();
+  if (!info[1].IsObject()) { a.fail("spec must be an object"); return a.done(); }
+  Spec s{a, info[1].As<Napi::Object>()};
+  const int64_t m = s.count("m");
+  PreparedLayer P;
+  if (!s.ok() || !readLayer(s, P)) return a.done();
+  return runStep(a, P, info[0], s.o.Get("kCaches"), s.o.Get("vCaches"), s.o.Get("capacities"), s.o.Get("positions"), m);
+}
+
+// decoderLayerPrepare(spec without m and caches) → a handle for decoderLayerStep.
+Napi::Value DecoderLayerPrepare(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderLayerPrepare");
+  if (!a.atLeast(1, "spec")) return a.done();
+  if (!info[0].IsObject()) { a.fail("spec must be an object"); return a.done(); }
+  Spec s{a, info[0].As<Napi::Object>()};
+  PreparedLayer *P = new PreparedLayer();
+  if (!readLayer(s, *P)) { delete P; return a.done(); }
+  return Napi::External<PreparedLayer>::New(info.Env(), P, [](Napi::Env, PreparedLayer *p) { delete p; });
+}
+
+// decoderLayerStep(x, layer, kCaches, vCaches, capacities, positions): one step of a prepared layer (m = the number
+// of caches).
+Napi::Value DecoderLayerStep(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderLayerStep");
+  if (!a.atLeast(6, "x, layer, kCaches, vCaches, capacities, positions")) return a.done();
+  if (!info[1].IsExternal()) { a.fail("layer must be a handle from decoderLayerPrepare"); return a.done(); }
+  PreparedLayer *P = info[1].As<Napi::External<PreparedLayer>>().Data();
+  return runStep(a, *P, info[0], info[2], info[3], info[4], info[5], -1);
+}
+
+// decoderLayerMoe(h, out, layer, m): the MoE MLP of a prepared "moe-swiglu" layer over h [m, hidden] into out.
+Napi::Value DecoderLayerMoe(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderLayerMoe");
+  Napi::Env env = info.Env();
+  if (!a.atLeast(4, "h, out, layer, m")) return a.done();
+  if (!info[2].IsExternal()) { a.fail("layer must be a handle from decoderLayerPrepare"); return a.done(); }
+  PreparedLayer *P = info[2].As<Napi::External<PreparedLayer>>().Data();
+  if (!P->L.moe) { a.fail("layer has no moe (a dense MLP layer)"); return a.done(); }
+  const int64_t m = a.count(info[3], "m"), D = P->L.hidden;
+  const float *h = a.f32(info[0], "h", m * D);
+  float *out = a.f32(info[1], "out", m * D);
+  if (!a.ok() || m == 0) return a.done();
+  Napi::Function fn = P->route.Value();
+  if (fn.IsEmpty()) { a.fail("moe.route is gone: keep the spec given to decoderLayerPrepare alive with its handle"); return env.Undefined(); }
+  Router router{env, fn, P->moe.n_experts, P->moe.top_k, ""};
+  zy_decode_moe moe = P->moe;
+  moe.route_ctx = &router;
+  const int rc = zy_moe_mlp(&moe, m, D, h, out);
+  if (rc == -2 && !env.IsExceptionPending()) a.fail(router.error);
   else if (rc == -1) a.fail("out of memory");
   return env.Undefined();
 }
@@ -233,3 +314,6 @@ Napi::Value DecoderLayerDecode(const Napi::CallbackInfo &info) {
 }  // namespace
 
 ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
+ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
+ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
+ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);

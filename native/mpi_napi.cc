@@ -11,7 +11,11 @@
 //   mpiAllgather(send: Float32Array|Float64Array, recv: same type): Promise<void>  recv holds size × send.length
 //   mpiAllgatherNow(send: Float32Array, recv: Float32Array): void   the same, waited for (a loss needs the values)
 //   mpiBroadcast(buf: Float32Array|Float64Array, root): Promise<void>
-//   mpiBarrier(): Promise<void>
+//   mpiBarrier(): Promise<void>                   (through the shared-memory window when there is one)
+//   mpiSharedArray(floats): Float32Array | null   collective, waited for: memory every rank of this host maps (one
+//       array seen by all; null when the ranks span hosts or the window is off), zero-filled, never unmapped
+//   mpiReduceSlice(parts: Float32Array[], out: Float32Array): Promise<void>   shared-memory only: rank r receives in
+//       out the sum over ranks of its slice [r·⌈n/N⌉, …) of the parts' concatenation (n values), in rank order
 //   mpiAbort(code): never returns (MPI_Abort of the whole job)
 // Threading: every MPI call, MPI_Init_thread included, runs on one communication thread that this file owns
 // (MPI_THREAD_FUNNELED is all it asks for), in the order JavaScript queued them — the order every rank must agree
@@ -40,8 +44,12 @@
 #include <thread>
 #include <atomic>
 #include <climits>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
+#include <fcntl.h>
+#include <sys/mman.h>
 #ifdef __linux__
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -362,6 +370,79 @@ void shmAllgather(const float *send, float *recv, size_t m) {
   shm.ops++;
 }
 
+// Rank r receives in out the sum over ranks of its slice (sliceOf) of the concatenated parts, in rank order (the
+// bits of one process accumulating the ranks' micro-batches in that order). Each rank copies into its segment
+// only the other ranks' slices (its own it reads from its parts): per rank about S bytes copied and S/N·N read.
+void shmReduceSlice(const std::vector<Part> &parts, size_t n, float *out) {
+  const uint32_t base = 3 * shm.ops;
+  waitAll(base);
+  float *mine = shm.data[shm.rank];
+  size_t lo, hi;
+  sliceOf(n, shm.rank, lo, hi);
+  auto copyIn = [&](float *p, size_t at, size_t len) { std::memcpy(mine + at, p, 4 * len); };
+  forRange(parts, 0, lo, copyIn);
+  forRange(parts, hi, n, copyIn);
+  setStage(base + 1);
+  waitAll(base + 1);
+  constexpr size_t kBlock = 4096;
+  float own[kBlock];
+  for (size_t b = lo; b < hi; b += kBlock) {
+    const size_t len = std::min(kBlock, hi - b);
+    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
+    float *acc = out + (b - lo);
+    for (int r = 0; r < shm.size; r++) {
+      const float *src = r == shm.rank ? own : shm.data[r] + b;
+      if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
+      else for (size_t i = 0; i < len; i++) acc[i] += src[i];
+    }
+  }
+  setStage(base + 3);
+  shm.ops++;
+}
+
+// Every rank has reached this point (the window's counters: no MPI polling while a rank waits).
+void shmBarrier() {
+  const uint32_t next = 3 * (shm.ops + 1);
+  setStage(next);
+  waitAll(next);
+  shm.ops++;
+}
+
+// Collective: rank 0 creates a POSIX shared-memory object of `bytes` (zero pages), broadcasts its name, every rank
+// maps it, and the name is unlinked once all have it. Never unmapped: JavaScript arrays over it may outlive MPI.
+// Returns nullptr on every rank when any rank could not map it (why says which and why).
+void *shmMapShared(size_t bytes, std::string &why) {
+  static int made = 0;
+  char name[64] = {0};
+  int fd = -1;
+  if (shm.rank == 0) {
+    std::snprintf(name, sizeof name, "/zhiyu-%d-%d", static_cast<int>(getpid()), made++);
+    fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd >= 0 && ftruncate(fd, static_cast<off_t>(bytes)) != 0) { close(fd); shm_unlink(name); fd = -1; }
+    if (fd < 0) { why = std::string("rank 0: shm_open/ftruncate of ") + std::to_string(bytes) + " bytes: " + std::strerror(errno); name[0] = 0; }
+  }
+  MPI_Bcast(name, sizeof name, MPI_CHAR, 0, shm.node);
+  void *p = nullptr;
+  if (name[0]) {
+    if (shm.rank != 0) fd = shm_open(name, O_RDWR, 0600);
+    if (fd >= 0) {
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (p == MAP_FAILED) p = nullptr;
+      close(fd);
+    }
+    if (!p && why.empty()) why = "rank " + std::to_string(shm.rank) + ": mapping " + name + ": " + std::strerror(errno);
+  }
+  int ok = p ? 1 : 0, all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, shm.node);
+  if (shm.rank == 0 && name[0]) shm_unlink(name);
+  if (!all) {
+    if (p) munmap(p, bytes);
+    if (why.empty()) why = "another rank could not map the shared array";
+    return nullptr;
+  }
+  return p;
+}
+
 // Frees the window once every rank has finished reading it (before MPI_Finalize, on every rank).
 void shmRelease() {
   if (shm.win == MPI_WIN_NULL) return;
@@ -507,6 +588,27 @@ Napi::Value submit(zy::Args &a, const char *op, std::function<int()> run, std::i
   return promise;
 }
 
+// Queues a job behind the pending collectives and waits for it on the calling (JavaScript) thread; returns its rc.
+int runBlocking(Napi::Env env, const char *op, std::function<int()> run) {
+  Job *job = new Job(env);
+  job->op = op;
+  job->blocking = true;
+  job->run = std::move(run);
+  {
+    std::lock_guard<std::mutex> lock(comm->mu);
+    comm->queue.push_back(job);
+  }
+  comm->cv.notify_one();
+  {
+    std::unique_lock<std::mutex> l(job->finishedMu);
+    job->finishedCv.wait(l, [job] { return job->finished; });
+  }
+  int rc = job->rc;
+  job->deferred.Resolve(env.Undefined());
+  delete job;
+  return rc;
+}
+
 Napi::Value MpiAllreduce(const Napi::CallbackInfo &info) {
   zy::Args a(info, "mpiAllreduce");
   if (!a.atLeast(1, "buf") || !requireInit(a)) return a.done();
@@ -598,28 +700,13 @@ Napi::Value MpiAllgatherNow(const Napi::CallbackInfo &info) {
     a.fail("recv has " + std::to_string(nr) + " elements; it must hold size (" + std::to_string(comm->size) + ") × send.length (" +
            std::to_string(ns) + ")");
   if (!a.ok()) return a.done();
-  Job *job = new Job(a.env());
-  job->op = "mpiAllgatherNow";
-  job->blocking = true;
-  job->run = [send, recv, ns] {
+  int rc = runBlocking(a.env(), "mpiAllgatherNow", [send, recv, ns] {
     if (ns > 0 && shmReserve(ns)) {
       shmAllgather(send, recv, ns);
       return MPI_SUCCESS;
     }
     return MPI_Allgather(send, static_cast<int>(ns), MPI_FLOAT, recv, static_cast<int>(ns), MPI_FLOAT, MPI_COMM_WORLD);
-  };
-  {
-    std::lock_guard<std::mutex> lock(comm->mu);
-    comm->queue.push_back(job);
-  }
-  comm->cv.notify_one();
-  {
-    std::unique_lock<std::mutex> l(job->finishedMu);
-    job->finishedCv.wait(l, [job] { return job->finished; });
-  }
-  int rc = job->rc;
-  job->deferred.Resolve(a.env().Undefined());
-  delete job;
+  });
   if (rc != MPI_SUCCESS) a.fail(mpiErrorText(rc));
   return a.env().Undefined();
 }
@@ -639,7 +726,68 @@ Napi::Value MpiBroadcast(const Napi::CallbackInfo &info) {
 Napi::Value MpiBarrier(const Napi::CallbackInfo &info) {
   zy::Args a(info, "mpiBarrier");
   if (!requireInit(a)) return a.done();
-  return submit(a, "mpiBarrier", [] { return MPI_Barrier(MPI_COMM_WORLD); }, {});
+  return submit(a, "mpiBarrier", [] {
+    if (shmReserve(1)) {  // the window's counters (allocated on first use)
+      shmBarrier();
+      return MPI_SUCCESS;
+    }
+    return MPI_Barrier(MPI_COMM_WORLD);
+  }, {});
+}
+
+Napi::Value MpiSharedArray(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiSharedArray");
+  if (!a.atLeast(1, "floats") || !requireInit(a)) return a.done();
+  int64_t floats = a.count(a.arg(0), "floats");
+  if (a.ok() && floats < 1) a.fail("floats must be at least 1");
+  if (!a.ok()) return a.done();
+  const size_t bytes = 4 * static_cast<size_t>(floats);
+  void *p = nullptr;
+  std::string why;
+  int rc = runBlocking(a.env(), "mpiSharedArray", [&] {
+    if (!shm.usable) return MPI_SUCCESS;
+    p = shmMapShared(bytes, why);
+    return MPI_SUCCESS;
+  });
+  if (rc != MPI_SUCCESS) { a.fail(mpiErrorText(rc)); return a.done(); }
+  if (!p) {
+    if (!why.empty()) zy::fail(info, "mpiSharedArray: " + why);
+    return a.env().Null();
+  }
+  // Never unmapped (no finalizer that frees): the array stays valid after MPI_Finalize.
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(a.env(), p, bytes);
+  return Napi::Float32Array::New(a.env(), static_cast<size_t>(floats), ab, 0);
+}
+
+Napi::Value MpiReduceSlice(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "mpiReduceSlice");
+  if (!a.atLeast(2, "parts, out") || !requireInit(a)) return a.done();
+  if (!a.arg(0).IsArray()) { a.fail("parts must be an array of Float32Arrays"); return a.done(); }
+  auto arr = a.arg(0).As<Napi::Array>();
+  std::vector<Part> parts;
+  size_t n = 0;
+  for (uint32_t i = 0; i < arr.Length() && a.ok(); i++) {
+    size_t len = 0;
+    float *p = a.array<float>(arr.Get(i), "parts[" + std::to_string(i) + "]", napi_float32_array, "Float32Array", 0, false, &len);
+    parts.push_back({p, len});
+    n += len;
+  }
+  size_t nOut = 0;
+  float *out = a.array<float>(a.arg(1), "out", napi_float32_array, "Float32Array", 0, false, &nOut);
+  if (!a.ok()) return a.done();
+  if (!shm.usable) { a.fail("needs the shared-memory window (every rank on this host, shared memory not turned off)"); return a.done(); }
+  const size_t per = (n + comm->size - 1) / comm->size;
+  const size_t lo = std::min(n, per * comm->rank), want = std::min(n, lo + per) - lo;
+  if (nOut != want)
+    a.fail("out has " + std::to_string(nOut) + " values; rank " + std::to_string(comm->rank) + "'s slice of " + std::to_string(n) +
+           " values over " + std::to_string(comm->size) + " ranks has " + std::to_string(want));
+  if (!a.ok()) return a.done();
+  return submit(a, "mpiReduceSlice", [parts, n, out] {
+    if (n == 0) return MPI_SUCCESS;
+    if (!shmReserve(n)) return MPI_ERR_OTHER;
+    shmReduceSlice(parts, n, out);
+    return MPI_SUCCESS;
+  }, {a.arg(0), a.arg(1)});
 }
 
 Napi::Value MpiAbort(const Napi::CallbackInfo &info) {
@@ -662,4 +810,6 @@ ZY_REGISTER("mpiAllgatherNow", MpiAllgatherNow);
 ZY_REGISTER("mpiBroadcast", MpiBroadcast);
 ZY_REGISTER("mpiBarrier", MpiBarrier);
 ZY_REGISTER("mpiAbort", MpiAbort);
+ZY_REGISTER("mpiSharedArray", MpiSharedArray);
+ZY_REGISTER("mpiReduceSlice", MpiReduceSlice);
 #endif

@@ -718,8 +718,10 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
     act.d = (float *)scratch_take(at, (size_t)(m * nb * 4));
     if (fmt == ACT_Q8_K) {
       act.bsums = (int16_t *)scratch_take(at, (size_t)(m * nb * 32));
-      for (int64_t i = 0; i < m; i++)
-        zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
+      for (int64_t i = 0; i < m; i++) {
+        if (use512) zy_quantize_row_q8k_avx512(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
+        else zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
+      }
     } else {
       act.s = (float *)scratch_take(at, (size_t)(m * nb * 4));
       act.bsum = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));

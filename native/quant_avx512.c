@@ -529,3 +529,34 @@ QV void zy_quantize_row_q8_avx512(const float *x, int64_t n, int with_sum, int8_
     bsum[b] = sum;
   }
 }
+
+/* Q8_K rows (same bytes as zy_quantize_row_q8k): per 256 values, max is the first value of largest magnitude (NaN
+ * ignored, as the scalar `>` ignores it), q = min(round_half_even(iscale·x), 127) with iscale = −127/max (a NaN
+ * product converts to INT_MIN and truncates to 0 as the scalar cast does), bsums the 16 sums of 16 stored bytes. */
+QV void zy_quantize_row_q8k_avx512(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums) {
+  const __m512i top = _mm512_set1_epi32(127);
+  for (int64_t b = 0; b < n / 256; b++, x += 256, q += 256, bsums += 16) {
+    __m512 amax16 = _mm512_setzero_ps();
+    for (int j = 0; j < 16; j++) amax16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * j)), amax16);
+    const float amax = _mm512_reduce_max_ps(amax16);
+    if (!(amax > 0.0f)) {
+      d[b] = 0.0f;
+      memset(q, 0, 256);
+      memset(bsums, 0, 32);
+      continue;
+    }
+    float max = 0.0f;
+    for (int j = 0; j < 16; j++) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit) { max = x[16 * j + __builtin_ctz(hit)]; break; }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 mul = _mm512_set1_ps(iscale);
+    for (int j = 0; j < 16; j++) {
+      const __m128i v8 = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * j), mul)), top));
+      _mm_storeu_si128((__m128i *)(q + 16 * j), v8);
+      bsums[j] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(v8)); /* the stored bytes' sum */
+    }
+    d[b] = 1.0f / iscale;
+  }
+}

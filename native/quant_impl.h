@@ -59,6 +59,7 @@ void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, i
 void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
 void zy_quantize_row_q8k(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums);
 void zy_quantize_row_q8_avx512(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);
+void zy_quantize_row_q8k_avx512(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsums);
 
 
 static inline float zy_f16_at(const uint8_t *p) { return zy_f16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }

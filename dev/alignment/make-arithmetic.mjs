@@ -1,11 +1,28 @@
 // Seeded arithmetic data for the GRPO experiment (docs/alignment.md "Runs"): SFT chats "a + b = ?" → "c" and
 // GRPO prompt records {"prompt": [user message], "answer": c} for two- and three-digit additions and subtractions,
-// with disjoint held-out prompts. Usage: node dev/alignment/make-arithmetic.mjs OUT_DIR [seed]
+// with disjoint held-out prompts. With --reversed the question asks for the result with its digits reversed
+// (least significant digit first: "457 + 168 = ? reversed" → "526", i.e. 625) — the order in which a left-to-right
+// decoder can carry; the record's answer is the reversed digit string, so the `arithmetic` reward still checks the
+// exact value. Leaves out: multiplication, division, more than two operands.
+// Usage: node dev/alignment/make-arithmetic.mjs OUT_DIR [seed] [--sft N (4000)] [--prompts N (600)] [--reversed]
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-const out = process.argv[2] ?? "runs/arith-data";
-let s = Number(process.argv[3] ?? 7) >>> 0;
+const args = process.argv.slice(2);
+function flag(name, fallback) {
+  const at = args.indexOf(name);
+  if (at < 0) return fallback;
+  const value = Number(args[at + 1]);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`make-arithmetic: ${name} needs a positive integer, got ${args[at + 1]}`);
+  args.splice(at, 2);
+  return value;
+}
+const sftCount = flag("--sft", 4000);
+const promptCount = flag("--prompts", 600);
+const reversed = args.includes("--reversed");
+const positional = args.filter((a) => a !== "--reversed");
+const out = positional[0] ?? "runs/arith-data";
+let s = Number(positional[1] ?? 7) >>> 0;
 const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
 const int = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
 const seen = new Set();
@@ -16,16 +33,18 @@ function problem() {
     let a = int(lo, hi), b = int(lo, hi);
     const op = rand() < 0.7 ? "+" : "-";
     if (op === "-" && b > a) [a, b] = [b, a];
-    const q = `${a} ${op} ${b} = ?`;
+    const q = `${a} ${op} ${b} = ?${reversed ? " reversed" : ""}`;
     if (seen.has(q)) continue;
     seen.add(q);
-    return { q, answer: op === "+" ? a + b : a - b };
+    const value = op === "+" ? a + b : a - b;
+    return { q, answer: reversed ? [...String(value)].reverse().join("") : String(value) };
   }
 }
 mkdirSync(out, { recursive: true });
 const lines = (rows) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
-const sft = Array.from({ length: 4000 }, () => problem()).map((p) => ({ messages: [{ role: "user", content: p.q }, { role: "assistant", content: String(p.answer) }] }));
-const rl = Array.from({ length: 600 }, () => problem()).map((p) => ({ prompt: [{ role: "user", content: p.q }], answer: p.answer }));
+const sft = Array.from({ length: sftCount }, () => problem()).map((p) => ({ messages: [{ role: "user", content: p.q }, { role: "assistant", content: p.answer }] }));
+// answers as strings: a reversed result may start with 0 ("021"); the reward compares exact values (21 = 021)
+const rl = Array.from({ length: promptCount }, () => problem()).map((p) => ({ prompt: [{ role: "user", content: p.q }], answer: p.answer }));
 writeFileSync(path.join(out, "sft.jsonl"), lines(sft));
-writeFileSync(path.join(out, "prompts.jsonl"), lines(rl)); // zhiyu grpo --val-every 6 holds out every 6th (100 prompts)
-console.log(`wrote ${sft.length} SFT chats and ${rl.length} prompts to ${out}`);
+writeFileSync(path.join(out, "prompts.jsonl"), lines(rl)); // zhiyu grpo --val-every 6 holds out every 6th
+console.log(`wrote ${sft.length} SFT chats and ${rl.length} prompts to ${out}${reversed ? " (reversed answers)" : ""}`);

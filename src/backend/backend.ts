@@ -141,6 +141,28 @@ export interface DecoderLayerDecodeSpec {
   positions: number[];
 }
 
+/** The fields of a decoder layer that stay the same from step to step (dims, norms, biases, matrices, MoE): what
+ *  DecoderLayerRun.prepare reads once. */
+export type DecoderLayerWeights = Omit<DecoderLayerDecodeSpec, "m" | "kCaches" | "vCaches" | "capacities" | "positions">;
+
+/** A layer prepared by DecoderLayerRun.prepare: its fields read and checked once, held by the backend (opaque). */
+export interface PreparedDecoderLayer {
+  readonly preparedDecoderLayer: true;
+}
+
+/** The "decoder-layer-decode" op: run(x, spec) for one call with every field, or prepare(weights) once per layer
+ *  and step(x, layer, caches…) per step (the same computation; a step then reads only the caches). */
+export interface DecoderLayerRun {
+  (x: Float32Array, spec: DecoderLayerDecodeSpec): void;
+  prepare(weights: DecoderLayerWeights): PreparedDecoderLayer;
+  /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
+  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+    capacities: number[], positions: number[]): void;
+  /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
+   *  what the layer's MLP computes (absent from backends without it). */
+  moe?(h: Float32Array, out: Float32Array, m: number, layer: PreparedDecoderLayer): void;
+}
+
 /** What a "cross-decoder-layer-decode" fused op computes (an encoder-decoder's decoder layer, T5's), named by its
  *  parts; a backend answers only for shapes it implements. */
 export interface CrossDecoderLayerShape {
@@ -287,7 +309,7 @@ export interface FusedOps {
    *  RMSNorm, gate/up product(s), SwiGLU, down projection and residual — exactly the primitive ops of this
    *  interface in the order the tensor path of the model calls them (that composition is its specification, and
    *  what runs when the backend does not offer it). */
-  "decoder-layer-decode": { shape: DecoderLayerShape; run: (x: Float32Array, spec: DecoderLayerDecodeSpec) => void };
+  "decoder-layer-decode": { shape: DecoderLayerShape; run: DecoderLayerRun };
   /** x [m, hidden] updated in place by one encoder-decoder decoder layer for single-token decode steps: RMSNorm,
    *  q/k/v products, per sequence cache write and biased attention, o product and residual; RMSNorm, cross q
    *  product, attention over the source K/V, cross o product and residual; RMSNorm, feed-forward and residual; when

@@ -27,6 +27,12 @@ export interface Communicator {
   allgatherNow(send: Float32Array, recv: Float32Array): void;
   broadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   barrier(): Promise<void>;
+  /** Memory every rank of this host maps — one zero-filled array that all of them read and write — or null when
+   *  the ranks span several hosts or shared memory is turned off. Collective, waited for; never freed. */
+  sharedArray(floats: number): Float32Array | null;
+  /** Shared memory only: out receives the sum over ranks of this rank's slice of the parts' concatenation (n values;
+   *  rank r's slice is [r·⌈n/size⌉, min(n, (r+1)·⌈n/size⌉)) ), summed in rank order. */
+  reduceSlice(parts: Float32Array[], out: Float32Array): Promise<void>;
   /** Ends the whole job at once with this exit code (a divergence or a fatal error on one rank). */
   abort(code: number): never;
   finalize(): void;
@@ -42,6 +48,8 @@ interface MpiAddon {
   mpiAllgatherNow(send: Float32Array, recv: Float32Array): void;
   mpiBroadcast(buf: Float32Array | Float64Array, root: number): Promise<void>;
   mpiBarrier(): Promise<void>;
+  mpiSharedArray(floats: number): Float32Array | null;
+  mpiReduceSlice(parts: Float32Array[], out: Float32Array): Promise<void>;
   mpiAbort(code: number): void;
 }
 
@@ -73,6 +81,8 @@ export function mpiCommunicator(options: { sharedMemory?: boolean } = {}): Commu
     allgatherNow: (send, recv) => addon.mpiAllgatherNow(send, recv),
     broadcast: (buf, root) => addon.mpiBroadcast(buf, root),
     barrier: () => addon.mpiBarrier(),
+    sharedArray: (floats) => addon.mpiSharedArray(floats),
+    reduceSlice: (parts, out) => addon.mpiReduceSlice(parts, out),
     abort: (code) => {
       addon.mpiAbort(code);
       throw new Error("MPI_Abort returned"); // not reached
@@ -102,6 +112,16 @@ export class SoloCommunicator implements Communicator {
   }
   async broadcast(): Promise<void> {}
   async barrier(): Promise<void> {}
+  /** One process has nothing to share with. */
+  sharedArray(): Float32Array | null {
+    return null;
+  }
+  async reduceSlice(parts: Float32Array[], out: Float32Array): Promise<void> {
+    const n = parts.reduce((a, p) => a + p.length, 0);
+    if (out.length !== n) throw new Error(`reduceSlice: out has ${out.length} values, the parts ${n}; one rank's slice is all of them`);
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+  }
   abort(code: number): never {
     process.exit(code);
   }

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec, EncoderLayerForwardSpec } from "./backend.js";
+import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec, DecoderLayerWeights, EncoderLayerForwardSpec } from "./backend.js";
 
 type F32 = Float32Array;
 type I32 = Int32Array;
@@ -72,6 +72,11 @@ export interface NativeAddon extends Partial<NativeOps> {
   gemmF32RoundBf16?: GemmFn<Float32Array>;
   /** The "decoder-layer-decode" fused op (native/decode_layer.c; absent in addons built before it): see FusedOps. */
   decoderLayerDecode?(x: Float32Array, spec: DecoderLayerDecodeSpec): void;
+  /** The same op in two parts (absent in older addons): a layer's fields read once into a handle, then steps. */
+  decoderLayerPrepare?(weights: DecoderLayerWeights): object;
+  decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+    capacities: number[], positions: number[]): void;
+  decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
   crossDecoderLayerDecode?(x: Float32Array, spec: CrossDecoderLayerDecodeSpec): void;
   /** The "encoder-layer-forward" fused op (native/encoder_layer.c; absent in older addons): see FusedOps. */

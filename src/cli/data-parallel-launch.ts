@@ -14,7 +14,7 @@ import type { ProgressSink } from "../train/progress.js";
 
 export const DATA_PARALLEL_HELP = `data-parallel: mpirun -np N [--hostfile FILE] zhiyu <command> … runs N ranks; --grad-accum counts micro-batches
           over all ranks (a multiple of N); --zero1 (shard AdamW state: ZeRO-1), --checksum-every K (50; compare
-          parameters across ranks), --bucket-mb M (25; gradient all-reduce buckets), --no-shared-memory (ranks on one host exchange through MPI's
+          parameters across ranks), --bucket-mb M (25; gradient buckets, MiB), --no-shared-memory (ranks on one host exchange through MPI's
           transport instead of a shared-memory window). See docs/scaling-out.md`;
 
 export interface DataParallelLaunch {
@@ -49,7 +49,10 @@ export function launchDataParallel(command: string, argv: readonly string[], env
     const a = argv[i]!;
     if (a === "--zero1") zero1 = true;
     else if (a === "--checksum-every") checksumEvery = intFlag(argv, i++, a, 0);
-    else if (a === "--bucket-mb") bucketMb = intFlag(argv, i++, a, 1);
+    else if (a === "--bucket-mb") {
+      bucketMb = Number(argv[++i]);
+      if (!(bucketMb > 0)) throw new UsageError(`--bucket-mb expects a positive number of MiB, got ${JSON.stringify(argv[i])}`);
+    }
     else if (a === "--no-shared-memory") sharedMemory = false;
     else rest.push(a);
   }

@@ -104,6 +104,8 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
 /** Reference-counted storage shared by a tensor and its views. */
 class StorageBox {
   refs = 1;
+  /** Memory the backend did not allocate and never frees (moveToExternalStorage). */
+  external = false;
   constructor(readonly backend: Backend, public data: Storage | null) {}
 }
 
@@ -194,6 +196,21 @@ export class Tensor {
     return this.box.refs === 1;
   }
 
+  /** Low level: every handle on this storage uses `data` from now on — memory the caller owns and the backend
+   *  never frees (data-parallel ranks on one host keep their parameters in one shared-memory array,
+   *  src/train/shared-host.ts); it must already hold the values. The old storage goes back to the backend. */
+  moveToExternalStorage(data: Storage): void {
+    this.assertAlive("moveToExternalStorage");
+    const old = this.box.data!;
+    if (data.length !== old.length || data.constructor !== old.constructor) {
+      throw new OpError("moveToExternalStorage", `the new storage is a ${data.constructor.name} of ${data.length} elements; ` +
+        `this tensor's is a ${old.constructor.name} of ${old.length}`);
+    }
+    if (!this.box.external) this.box.backend.release(old);
+    this.box.data = data;
+    this.box.external = true;
+  }
+
   /** A new handle on the same storage with the given layout (a view). Low level: views.ts builds on it. */
   withLayout(shape: Shape, strides: Shape, offset: number, track = true): Tensor {
     this.assertAlive("view");
@@ -210,7 +227,7 @@ export class Tensor {
     for (const s of scopes) s?.delete(this);
     const box = this.box;
     if (--box.refs === 0 && box.data !== null) {
-      box.backend.release(box.data);
+      if (!box.external) box.backend.release(box.data);
       box.data = null;
     }
   }

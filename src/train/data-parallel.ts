@@ -9,7 +9,9 @@
 // gradient tensors, on the communication thread while backward goes on (a parameter this rank has no gradient for
 // contributes zeros from a spare buffer); after backward the rest are flushed and awaited.
 // Buckets start in a fixed order (bucket k only after k − 1), the order every rank agrees on. Every rank then
-// clips and steps the same AdamW on the same gradients. ZeRO-1 (zero.ts) reduce-scatters instead.
+// clips and steps the same AdamW on the same gradients. ZeRO-1 (zero.ts) reduce-scatters instead. Ranks that all
+// share this host keep one copy of the parameters in shared memory instead (shared-host.ts): each bucket's slice r
+// is summed by rank r, which alone updates it — no all-gather, the update split N ways.
 // The loss, the objective's metrics, a "has a gradient" flag per parameter and the stop request are summed in one
 // small float64 all-reduce per step. Every checksumEvery steps (and at the start) a checksum of every parameter is
 // all-gathered: ranks that differ stop the run with an error naming them.
@@ -21,6 +23,7 @@ import { clipGradNorm, gradNorm, type AdamW, type AdamWState } from "../optim/in
 import { zeros, type Tensor } from "../tensor/index.js";
 import { TrainingError } from "./loop-state.js";
 import type { TrainModel } from "./model.js";
+import { SharedHostUpdate } from "./shared-host.js";
 import { ZeroOneOptimizer } from "./zero.js";
 
 export interface DataParallelSettings {
@@ -68,6 +71,8 @@ export class DataParallel {
   /** Parameters no rank had a gradient for in the last step (ZeRO-1 leaves them alone, as AdamW does). */
   private absent = new Set<Tensor>();
   private readonly zero: ZeroOneOptimizer | null;
+  /** The one-host path (parameters and moments in shared memory), when every rank is on this host. */
+  private readonly shared: SharedHostUpdate | null = null;
 
   constructor(readonly settings: DataParallelSettings, backend: Backend, named: readonly [string, Tensor][], private readonly optimizer: AdamW) {
     this.comm = settings.comm;
@@ -94,6 +99,7 @@ export class DataParallel {
         if (size >= limit) close();
       }
       close();
+      if (this.comm.size > 1) this.shared = SharedHostUpdate.create(this.comm, backend, trainable, this.buckets.map((b) => b.params), optimizer);
     }
   }
 
@@ -116,6 +122,13 @@ export class DataParallel {
       return `data-parallel over ${this.size} ranks (${this.comm.description}), ZeRO-1: per rank AdamW state ` +
         `${mib(m.optimizerBytes)} (unsharded ${mib(m.unshardedOptimizerBytes)}), parameters ${mib(paramBytes)}, gradients ` +
         `${mib(paramBytes)}, communication buffers ${mib(m.bufferBytes)}; ${rss}`;
+    }
+    if (this.shared) {
+      const m = this.shared.memory();
+      return `data-parallel over ${this.size} ranks (${this.comm.description}), parameters and AdamW state in one ` +
+        `shared-memory array (${mib(m.sharedBytes)} on this host), ${this.buckets.length} gradient bucket(s) each summed ` +
+        `and updated 1/${this.size} per rank: per rank AdamW state ${mib(m.optimizerBytes)} (unsharded ` +
+        `${mib(m.unshardedOptimizerBytes)}), gradients ${mib(paramBytes)}, gradient shard ${mib(m.shardBytes)}; ${rss}`;
     }
     return `data-parallel over ${this.size} ranks (${this.comm.description}), ${this.buckets.length} gradient bucket(s): ` +
       `per rank AdamW state ${mib(2 * paramBytes)}, parameters ${mib(paramBytes)}, gradients ${mib(paramBytes)}; ${rss}`;
@@ -163,7 +176,7 @@ export class DataParallel {
         b.stand.set(p, zeros);
         return zeros;
       });
-      b.pending = this.comm.allreduceParts(parts);
+      b.pending = this.shared ? this.shared.reduceBucket(this.nextLaunch, parts) : this.comm.allreduceParts(parts);
       this.nextLaunch++;
     }
   }
@@ -190,7 +203,8 @@ export class DataParallel {
       await scalarsDone;
       for (const b of this.buckets) {
         // The summed gradients are in place; a parameter this rank had none for gets the sum if any rank had one.
-        for (const [p, sum] of b.stand) {
+        // (One host: the sums are in the gradient shard and the gradients stay this rank's own.)
+        for (const [p, sum] of this.shared ? [] : b.stand) {
           if (!(buf[scalars.length + this.index.get(p)!]! > 0)) continue;
           const g = (p.grad = zeros(p.shape));
           (g.storage("all-reduce") as Float32Array).set(sum, g.offset);
@@ -208,30 +222,40 @@ export class DataParallel {
   /** Clips to maxNorm (0 = off) and returns the global gradient norm when clipping or wantNorm asks for it. */
   async clip(maxNorm: number, wantNorm: boolean): Promise<number | null> {
     if (this.zero && this.size > 1) return maxNorm > 0 || wantNorm ? this.zero.clip(maxNorm) : null;
+    if (this.shared) return maxNorm > 0 || wantNorm ? this.shared.clip(maxNorm) : null;
     return maxNorm > 0 ? clipGradNorm(this.params, maxNorm) : wantNorm ? gradNorm(this.params) : null;
   }
 
   /** The same AdamW step on every rank (ZeRO-1: on this rank's block, then the all-gather). */
   async step(lr: number): Promise<void> {
     if (this.zero && this.size > 1) await this.zero.step(lr, this.absent);
+    else if (this.shared) await this.shared.step(lr, this.absent);
     else this.optimizer.step(lr);
   }
 
   get stepCount(): number {
-    return this.zero && this.size > 1 ? this.zero.stepCount : this.optimizer.stepCount;
+    return this.zero && this.size > 1 ? this.zero.stepCount : this.shared ? this.shared.stepCount : this.optimizer.stepCount;
   }
 
   /** The full optimizer state for a checkpoint (ZeRO-1 gathers it: every rank must call this together). */
   async exportOptimizerState(): Promise<AdamWState> {
-    return this.zero && this.size > 1 ? this.zero.exportState() : this.optimizer.exportState();
+    return this.zero && this.size > 1 ? this.zero.exportState() : this.shared ? this.shared.exportState() : this.optimizer.exportState();
   }
 
   importOptimizerState(state: AdamWState): void {
     if (this.zero && this.size > 1) this.zero.importState(state);
+    else if (this.shared) this.shared.importState(state);
     else this.optimizer.importState(state);
   }
 
-  /** All-gathers every rank's parameter checksum; throws naming the ranks that differ from rank 0. */
+  /** Before the first step: compares the ranks' parameters, then (one host) moves them into shared memory. */
+  async begin(step: number): Promise<void> {
+    await this.verifyParameters(step);
+    await this.shared?.attach();
+  }
+
+  /** All-gathers every rank's parameter checksum; throws naming the ranks that differ from rank 0. (Ranks on one
+   *  host read one shared copy, so it only fails there before begin(); it guards multi-host jobs.) */
   async verifyParameters(step: number): Promise<void> {
     if (this.size === 1) return;
     const mine = parameterChecksum(this.params);

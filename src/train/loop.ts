@@ -190,7 +190,7 @@ export async function runLoop(input: LoopInput): Promise<LoopResult> {
   display.log(input.banner);
   if (dist) {
     display.log(dist.describe());
-    await dist.verifyParameters(step);
+    await dist.begin(step);
   }
   if (s.steps > s.schedule.totalSteps && s.schedule.kind !== "constant") {
     display.log(`note: steps ${s.schedule.totalSteps}…${s.steps - 1} are past the end of the LR schedule (kept from the ` +

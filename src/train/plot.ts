@@ -1,6 +1,7 @@
 // Plots of a metrics JSONL file as a self-contained SVG (or an HTML page around it): training and validation
 // loss over steps in the upper panel, the learning rate in the lower one, rollbacks as dashed vertical lines.
-// When a step appears more than once (a resumed or rolled-back run re-did it), the last record wins.
+// With a metric name (an RL run's "score", "kl", "reward" …) the upper panel shows that per-step metric instead of
+// the loss. When a step appears more than once (a resumed or rolled-back run re-did it), the last record wins.
 // Leaves out: interactivity, log scales, smoothing.
 import type { EventRecord, MetricsRecord, StepRecord, ValRecord } from "./metrics.js";
 
@@ -48,12 +49,14 @@ function lastPerStep(points: Array<[number, number]>): Array<[number, number]> {
 }
 
 export interface PlotData {
+  /** What the upper panel shows: "loss", or the metric named to plotDataFromMetrics. */
+  upper: string;
   loss: Series[];
   lr: Series[];
   rollbackSteps: number[];
 }
 
-export function plotDataFromMetrics(records: readonly MetricsRecord[]): PlotData {
+export function plotDataFromMetrics(records: readonly MetricsRecord[], metric?: string): PlotData {
   const train: Array<[number, number]> = [];
   const val: Array<[number, number]> = [];
   const lr: Array<[number, number]> = [];
@@ -61,18 +64,19 @@ export function plotDataFromMetrics(records: readonly MetricsRecord[]): PlotData
   for (const r of records) {
     if ("loss" in r && typeof (r as StepRecord).loss === "number") {
       const s = r as StepRecord;
-      if (Number.isFinite(s.loss)) train.push([s.step, s.loss]);
+      const value = metric === undefined ? s.loss : (s as unknown as Record<string, unknown>)[metric];
+      if (typeof value === "number" && Number.isFinite(value)) train.push([s.step, value]);
       if (typeof s.lr === "number") lr.push([s.step, s.lr]);
-    } else if ("val_loss" in r) {
+    } else if ("val_loss" in r && metric === undefined) {
       const v = r as ValRecord;
       if (Number.isFinite(v.val_loss)) val.push([v.step, v.val_loss]);
     } else if ((r as EventRecord).event === "rollback") {
       rollbacks.push(r.step);
     }
   }
-  const loss: Series[] = [{ name: "train loss", color: "#1f77b4", points: lastPerStep(train) }];
+  const loss: Series[] = [{ name: metric ?? "train loss", color: "#1f77b4", points: lastPerStep(train) }];
   if (val.length > 0) loss.push({ name: "val loss", color: "#d62728", points: lastPerStep(val) });
-  return { loss, lr: [{ name: "learning rate", color: "#2ca02c", points: lastPerStep(lr) }], rollbackSteps: rollbacks };
+  return { upper: metric ?? "loss", loss, lr: [{ name: "learning rate", color: "#2ca02c", points: lastPerStep(lr) }], rollbackSteps: rollbacks };
 }
 
 function renderPanel(p: Panel, xLo: number, xHi: number, rollbacks: readonly number[]): string {
@@ -121,7 +125,7 @@ export function renderSvg(data: PlotData, title = "training"): string {
   const xLo = xs.length > 0 ? Math.min(...xs) : 0;
   const xHi = xs.length > 0 ? Math.max(...xs) : 1;
   const panels: Panel[] = [
-    { title: `${title}: loss`, series: data.loss, top: 40, height: 260 },
+    { title: `${title}: ${data.upper}`, series: data.loss, top: 40, height: 260 },
     { title: "learning rate", series: data.lr, top: 360, height: 140 },
   ];
   const height = 540;

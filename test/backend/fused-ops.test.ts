@@ -25,3 +25,23 @@ test("cpu: the fused op validates its spec in the addon, naming the op and the f
   assert.throws(() => run(new Float32Array(4), { m: -1 } as never), (err: Error) => err instanceof TypeError &&
     /^decoderLayerDecode: m must be a non-negative integer/.test(err.message));
 });
+
+test("cpu: a prepared layer checks its fields once, and each step its caches, naming the op and the field", { skip: skipCpu }, () => {
+  const run = cpu!.fused!("decoder-layer-decode", LAYER)!;
+  assert.throws(() => run.prepare({ hidden: 8, nHead: 3, nKv: 2 } as never), (err: Error) => err instanceof TypeError &&
+    /^decoderLayerPrepare: headDim must be a non-negative integer/.test(err.message));
+  const d = 32, q8 = (rows: number, cols: number) => ({ data: new Uint8Array(rows * (cols / 32) * 34), type: "q8_0" as const, rows, cols });
+  const f = (n: number) => new Float32Array(n).fill(1);
+  const layer = run.prepare({ hidden: d, nHead: 2, nKv: 1, headDim: 16, ffn: 32, rotDim: 16, eps: 1e-6, attnScale: 0.25,
+    ropeInterleaved: false, freqs: f(8), attnNorm: f(d), ffnNorm: f(d), bq: null, bk: null, bv: null, qkv: null,
+    q: q8(32, d), k: q8(16, d), v: q8(16, d), o: q8(d, 32), gateUp: null, gate: q8(32, d), up: q8(32, d), down: q8(d, 32) });
+  const x = f(2 * d), k = [f(4 * 16), f(4 * 16)], v = [f(4 * 16), f(4 * 16)];
+  assert.throws(() => run.step(x, layer, k, v, [4], [0, 0]), (err: Error) => err instanceof TypeError &&
+    /^decoderLayerStep: kCaches, vCaches, capacities and positions need one entry per sequence \(m = 2\)/.test(err.message));
+  assert.throws(() => run.step(x, layer, k, v, [4, 4], [0, 4]), (err: Error) => err instanceof TypeError &&
+    /^decoderLayerStep: sequence 1: position must be below its cache capacity/.test(err.message));
+  assert.throws(() => run.step(f(d), layer, k, v, [4, 4], [0, 1]), (err: Error) => err instanceof TypeError &&
+    /^decoderLayerStep: x has 32 elements, needs 64/.test(err.message));
+  run.step(x, layer, k, v, [4, 4], [0, 1]); // zero weights: the residuals leave x as it was
+  assert.deepEqual(x, f(2 * d));
+});

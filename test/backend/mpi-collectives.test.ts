@@ -1,8 +1,8 @@
 // The MPI communicator's collectives under real Open MPI (mpirun; .ci/run installs it): 2 and 3 ranks through the
 // shared-memory window that ranks on one host use (native/mpi_napi.cc), and 2 ranks through MPI's own transport
 // (--no-shared-memory). Each rank (mpi/collectives.ts) checks allreduce (f32, f64, empty, odd sizes, a size that
-// grows the window, many in a row), the parts form, reduce-scatter and all-gather (queued and blocking) against sums known in closed
-// form. Skipped, saying why, where mpirun or the addon's MPI is missing.
+// grows the window, many in a row), the parts form, reduce-scatter and all-gather (queued and blocking), and — shared memory only — reduceSlice and a
+// shared array read after a barrier, against sums known in closed form. Skipped, saying why, where mpirun or the addon's MPI is missing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";

@@ -2,8 +2,9 @@
 // its specification, the tensor path of src/models/decoder/model.ts: q8_0 copies of the qwen3 (per-head q/k
 // norms), qwen3_moe and mixtral (MoE MLPs: router, routing through routeTokens, experts grouped by expert) and
 // phi3 (fused q/k/v and gate/up) cases of ../shared/testdata/hf decode the same tokens for several sequences at
-// once, with the op and with the op hidden from the model; every step's logits must be bit-identical (f32 and
-// f16 KV cache), and the op must have run. Skipped when the addon lacks the op.
+// once, with the op and with the op hidden from the model; the prompts' and every step's logits must be
+// bit-identical (f32 and f16 KV cache), and the op must have run (for the MoE cases also its MoE MLP alone over
+// the prompt rows). Skipped when the addon lacks the op.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,23 +14,13 @@ import { createBackend, type Backend } from "../../src/backend/index.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
 import { DecoderModel } from "../../src/models/decoder/model.js";
+import { fusedOpBackends } from "./fused-op-backends.js";
 import { HF_DIR, q8Copy } from "./families-reference.js";
 
 const base = createBackend();
-let opCalls = 0;
 const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa-qk-norm", mlp: "moe-swiglu" }) ? false
   : "backend without the decoder-layer-decode fused op for q/k-normed MoE layers (addon not built or built before it)";
-const native = new Proxy(base, {
-  get: (t, p, r) => {
-    const v = Reflect.get(t, p, r) as unknown;
-    if (p !== "fused" || typeof v !== "function") return v;
-    return (...args: Parameters<NonNullable<Backend["fused"]>>) => {
-      const run = (v as NonNullable<Backend["fused"]>).apply(t, args);
-      return run && ((x: Float32Array, spec: Parameters<typeof run>[1]) => { opCalls++; (run as (x: Float32Array, s: typeof spec) => void)(x, spec); });
-    };
-  },
-}) as Backend;
-const withoutOp = new Proxy(base, { get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)) }) as Backend;
+const { native, withoutOp, calls: opCount, moeCalls } = fusedOpBackends(base);
 
 async function decodeLogits(file: string, backend: Backend, kvCacheType: "f32" | "f16" = "f32"): Promise<Float32Array[]> {
   setDefaultBackend(backend);
@@ -38,8 +29,9 @@ async function decodeLogits(file: string, backend: Backend, kvCacheType: "f32" |
   try {
     const prompts = [[1, 15, 27, 3], [1, 99], [1, 7, 7]];
     const seqs = prompts.map(() => model.createSequence());
+    // The prompts' logits too: an MoE layer's MLP runs through the op over all 9 prompt rows at once.
     let logits = model.forward(seqs.map((seq, i) => ({ seq, tokens: prompts[i]! })));
-    const out: Float32Array[] = [];
+    const out: Float32Array[] = logits.map((l) => l.slice());
     for (let step = 0; step < 5; step++) {
       const live = step < 3 ? seqs : seqs.slice(0, 2); // a finished sequence leaves the batch
       logits = model.forward(live.map((seq, i) => ({ seq, tokens: [(step * 31 + i * 7 + 5) % model.vocabSize] })));
@@ -67,9 +59,10 @@ for (const name of ["qwen3", "qwen3_moe", "mixtral", "phi3"]) {
       const file = path.join(dir, "model-q8_0.gguf");
       q8Copy(path.join(HF_DIR, name, "gguf", "model-f32.gguf"), file);
       for (const kv of ["f32", "f16"] as const) {
-        const before = opCalls;
+        const before = opCount(), moeBefore = moeCalls();
         const a = await decodeLogits(file, native, kv);
-        assert.ok(opCalls > before, `${name}: the composite decode layer never ran`);
+        assert.ok(opCount() > before, `${name}: the composite decode layer never ran`);
+        if (name === "qwen3_moe" || name === "mixtral") assert.ok(moeCalls() > moeBefore, `${name}: the prompt's MoE MLPs never ran through the op`);
         assertSameBits(a, await decodeLogits(file, withoutOp, kv), `${name} (${kv} cache)`);
       }
     } finally {

@@ -14,28 +14,14 @@ import { writeGguf } from "../../src/io/gguf-writer.js";
 import { refDequantize, refQuantize } from "../../src/backend/ref/quant.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { fusedOpBackends } from "./fused-op-backends.js";
 import type { LlamaModel } from "../../src/models/llama/model.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
-/** The backend as it is, counting calls of the fused op (the comparison means nothing if it never runs). */
-let opCalls = 0;
 const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" }) ? false
   : "backend without the decoder-layer-decode fused op (addon not built or built before it)";
-const native = new Proxy(base, {
-  get: (t, p, r) => {
-    const v = Reflect.get(t, p, r) as unknown;
-    if (p !== "fused" || typeof v !== "function") return v;
-    return (...args: Parameters<NonNullable<Backend["fused"]>>) => {
-      const run = (v as NonNullable<Backend["fused"]>).apply(t, args);
-      return run && ((x: Float32Array, spec: Parameters<typeof run>[1]) => { opCalls++; (run as (x: Float32Array, s: typeof spec) => void)(x, spec); });
-    };
-  },
-}) as Backend;
-/** The same backend without fused ops: the model falls back to the tensor path. */
-const withoutOp = new Proxy(base, {
-  get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)),
-}) as Backend;
+const { native, withoutOp, calls: opCount } = fusedOpBackends(base);
 
 async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void,
   kvCacheType: "f32" | "f16" = "f32"): Promise<Float32Array[]> {
@@ -65,9 +51,9 @@ const MODELS = ["dev-llama-tok512-q8_0.gguf", "dev-llama-tok512-q4_0-pure.gguf",
 
 test("native decode layer = tensor path, bit for bit", { skip: hasOp }, async () => {
   for (const file of MODELS) {
-    const before = opCalls;
+    const before = opCount();
     const a = await decodeLogits(file, native);
-    assert.ok(opCalls > before, `${file}: the composite decode layer never ran`);
+    assert.ok(opCount() > before, `${file}: the composite decode layer never ran`);
     const b = await decodeLogits(file, withoutOp);
     assert.equal(a.length, b.length);
     a.forEach((row, i) => {
@@ -79,9 +65,9 @@ test("native decode layer = tensor path, bit for bit", { skip: hasOp }, async ()
 
 test("with an f16 KV cache: native decode layer = tensor path bit for bit, and near the f32-cache logits", { skip: hasOp }, async () => {
   for (const file of ["dev-llama-tok512-q8_0.gguf", "dev-qwen2-e32-f16emb-q8_0.gguf"]) {
-    const before = opCalls;
+    const before = opCount();
     const a = await decodeLogits(file, native, undefined, "f16");
-    assert.ok(opCalls > before, `${file}: the composite decode layer never ran`);
+    assert.ok(opCount() > before, `${file}: the composite decode layer never ran`);
     const b = await decodeLogits(file, withoutOp, undefined, "f16");
     const f32 = await decodeLogits(file, withoutOp);
     a.forEach((row, i) => {
@@ -113,13 +99,13 @@ test("a file whose layers mix types (as Q4_K_M does) fuses layer by layer, and t
     try {
       const file = path.join(tmp, "mixed.gguf");
       writeGguf(file, { metadata: [...src.metadata].map(([k, v]) => [k, v, src.metadataTypes.get(k)] as const), tensors });
-      const before = opCalls;
+      const before = opCount();
       const a = await decodeLogits(file, native, (m) => {
         assert.equal(m.fused?.qkv[0], null, "layer 0: q8_0 q/k with a q4_0 v are not stacked");
         assert.equal(m.fused?.gateUp[0], null);
         assert.ok(m.fused?.qkv[1] && m.fused?.gateUp[1], "layer 1 is stacked");
       });
-      assert.ok(opCalls > before, "the composite decode layer ran");
+      assert.ok(opCount() > before, "the composite decode layer ran");
       const b = await decodeLogits(file, withoutOp);
       a.forEach((row, i) => {
         const j = row.findIndex((v, k) => !Object.is(v, b[i]![k]));

@@ -159,6 +159,30 @@ test("native quantMatmul on real tensors of the shared k-quant and q8_0 models (
   }
 });
 
+test("k-quant products round their Q8_K activations as the reference does: halves, tied maxima, zero and tiny blocks", { skip }, () => {
+  // Q8_K rounds half to even (checked to fail with half away from zero, which random rows never tell apart): these
+  // rows hold values on exact halves once scaled, equal maxima of both signs in either order, tiny and zero blocks.
+  const cols = 768, m = 6, rnd = rng(41);
+  const x = new Float32Array(m * cols).map(() => rnd() * 2 - 1);
+  for (let i = 0; i < m; i++) {
+    const row = x.subarray(i * cols, (i + 1) * cols);
+    const sign = i % 2 === 0 ? 1 : -1;
+    row[3] = -2 * sign; row[5] = 2 * sign; row[200] = 2 * sign; row[255] = -2 * sign; // tied maxima, first one decides
+    for (let j = 0; j < 40; j++) row[10 + j] = (2 / 127) * (j + 0.5) * (j % 2 ? 1 : -1); // exact halves once scaled
+    row.fill(i < 3 ? 0 : 1e-30, 256, 512); // a zero block, or a tiny one
+    row[600 + i] = 2.5; row[700 + i] = -2.5; // a second block where the positive maximum comes first
+  }
+  for (const type of ["q4_k", "q5_k", "q6_k"] as const) {
+    for (const rows of [16, 48]) {
+      const w = randomWeights(type, rows, cols, rng(rows));
+      const want = new Float32Array(m * rows), got = new Float32Array(m * rows).fill(NaN);
+      refQuantMatmul(w, type, rows, cols, x, want, m);
+      addon!.quantMatmul(w, type, rows, cols, x, got, m);
+      for (let i = 0; i < want.length; i++) assert.ok(Object.is(got[i], want[i]), `${type} rows ${rows} out[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  }
+});
+
 test("native dequantize and quantize are bit-identical to the reference", { skip }, () => {
   const rnd = rng(7);
   for (const type of ALL) {

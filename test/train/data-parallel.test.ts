@@ -55,7 +55,7 @@ function losses(jsonLog: string): Map<number, number> {
   return out;
 }
 
-async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir: string) => string[] = () => []): Promise<string> {
+async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir: string) => string[] = () => [], ranks = 2): Promise<{ stderr: string; path: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-dp-"));
   try {
     const flags = ["--preset", "tiny", "--data", makeData(dir), "--batch", "2", "--seq", "32", "--steps", "20",
@@ -65,19 +65,22 @@ async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir:
     for (const d of [one, two]) spawnSync("mkdir", ["-p", d]);
     const solo = await run(process.execPath, [...HARNESS, one, ...flags]);
     assert.equal(solo.code, 0, solo.stderr);
-    const dp = await run("mpirun", [...MPIRUN, ...mpirunArgs(dir), "-np", "2", process.execPath, ...HARNESS, two, ...flags, ...extra, "--checksum-every", "5"]);
+    const dp = await run("mpirun", [...MPIRUN, ...mpirunArgs(dir), "-np", String(ranks), process.execPath, ...HARNESS, two, ...flags, ...extra, "--checksum-every", "5"]);
     assert.equal(dp.code, 0, dp.stderr);
     const ref = JSON.parse(readFileSync(path.join(one, "rank-0.json"), "utf8")) as { losses: number[] };
     assert.equal(ref.losses.length, 20);
-    for (const rank of [0, 1]) {
-      const got = JSON.parse(readFileSync(path.join(two, `rank-${rank}.json`), "utf8")) as { losses: number[] };
+    let how = "";
+    for (let rank = 0; rank < ranks; rank++) {
+      const got = JSON.parse(readFileSync(path.join(two, `rank-${rank}.json`), "utf8")) as { losses: number[]; dataParallel: string | null };
+      if (rank === 0) how = got.dataParallel ?? ""; // only rank 0 logs
       assert.equal(got.losses.length, 20);
       got.losses.forEach((l, i) => assert.ok(Math.abs(l - ref.losses[i]!) <= 1e-6, `rank ${rank} step ${i}: loss ${l} vs one process ${ref.losses[i]}`));
     }
-    // Identical final parameters on both ranks, bit for bit, and the single-process run's to float rounding.
+    // Identical final parameters on every rank, bit for bit, and the single-process run's to float rounding.
     const p0 = readFileSync(path.join(two, "rank-0.bin"));
-    const p1 = readFileSync(path.join(two, "rank-1.bin"));
-    assert.ok(p0.length > 0 && p0.equals(p1), "rank 0 and rank 1 end with different parameters");
+    for (let rank = 1; rank < ranks; rank++) {
+      assert.ok(p0.length > 0 && p0.equals(readFileSync(path.join(two, `rank-${rank}.bin`))), `rank 0 and rank ${rank} end with different parameters`);
+    }
     const a = new Float32Array(p0.buffer, p0.byteOffset, p0.length / 4);
     const refBytes = readFileSync(path.join(one, "rank-0.bin"));
     const b = new Float32Array(refBytes.buffer, refBytes.byteOffset, refBytes.length / 4);
@@ -85,22 +88,38 @@ async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir:
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
     assert.ok(worst < 1e-5, `parameters differ from one process by up to ${worst}`);
-    return dp.stderr;
+    return { stderr: dp.stderr, path: how };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 test("mpirun -np 2: 20 steps give one process's losses (same micro-batches, within 1e-6) and identical parameters on both ranks", { skip, timeout: 120_000 }, async () => {
-  await equivalence([], 2);
+  // Ranks on one host: one shared copy of the parameters, each rank updating its slice of every bucket.
+  const { path: how } = await equivalence([], 2);
+  assert.match(how, /parameters and AdamW state in one shared-memory array .* each summed and updated 1\/2 per rank/);
+});
+
+test("mpirun -np 3 on one host: each rank updates only its third of every bucket (unequal slices, several buckets), one process's losses", { skip, timeout: 120_000 }, async () => {
+  // Small buckets (0.05 MiB: tiny's 0.13M parameters make eight) so slices start and end inside parameters. A
+  // rank that updated another's slice, or none, would leave part of the model un- or twice-updated: the losses part.
+  const { path: how } = await equivalence(["--bucket-mb", "0.05"], 3, () => [], 3);
+  assert.match(how, /over 3 ranks .*shared-memory array .*, ([2-9]|\d{2,}) gradient bucket\(s\)/);
 });
 
 test("mpirun -np 2 --zero1: the same losses and identical parameters with AdamW state sharded across ranks", { skip, timeout: 120_000 }, async () => {
-  await equivalence(["--zero1"], 4);
+  const { path: how } = await equivalence(["--zero1"], 4);
+  assert.match(how, /ZeRO-1: per rank AdamW state/);
+});
+
+test("mpirun -np 2 --no-shared-memory: the all-reduce path through MPI's transport gives the same losses", { skip, timeout: 120_000 }, async () => {
+  const { path: how } = await equivalence(["--no-shared-memory"], 2);
+  assert.match(how, /MPI collectives \(turned off\).*gradient bucket/);
+  assert.doesNotMatch(how, /shared-memory array/);
 });
 
 test("mpirun --hostfile with two loopback addresses as two hosts (TCP between them): the same losses and parameters", { skip, timeout: 120_000 }, async () => {
-  const stderr = await equivalence([], 2, (dir) => {
+  const { stderr, path: how } = await equivalence([], 2, (dir) => {
     const hosts = path.join(dir, "hosts");
     writeFileSync(hosts, "# Open MPI hostfile: one slot on each of two \"hosts\"\n127.0.0.1 slots=1\n127.0.0.2 slots=1\n");
     return ["--hostfile", hosts, "--mca", "plm_rsh_agent", path.resolve("test/train/data-parallel/loopback-agent.sh"),
@@ -108,6 +127,8 @@ test("mpirun --hostfile with two loopback addresses as two hosts (TCP between th
   });
   // Rank 1 ran under a daemon Open MPI started for the second host (through the agent, as it would over ssh).
   assert.match(stderr, /loopback-agent: starting the daemon of host 127\.0\.0\.2/);
+  // Two hosts: no shared memory between them, so the all-reduce path (each rank its own parameters).
+  assert.match(how, /the ranks span several hosts/);
 });
 
 /** Processes under pid (any depth), read from /proc. */

@@ -93,3 +93,18 @@ test("plot: train/val loss and lr series, last record per step wins, rollbacks m
   assert.match(renderHtml(d), /<!doctype html>[\s\S]*<svg/);
   assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
 });
+
+test("plot --metric: the named per-step metric replaces the loss panel (RL runs' score, kl)", () => {
+  const recs = [
+    { step: 0, loss: 0.1, lr: 1e-5, grad_norm: 1, tokens_per_s: 1, mfu: null, dt: 1, score: -0.5, kl: 0 },
+    { step: 1, loss: 0.2, lr: 1e-5, grad_norm: 1, tokens_per_s: 1, mfu: null, dt: 1, score: 0.25 },
+    { step: 2, val_loss: 3.8, val_ppl: Math.exp(3.8) },
+  ];
+  const d = plotDataFromMetrics(recs, "score");
+  assert.equal(d.upper, "score");
+  assert.deepEqual(d.loss.map((s) => s.name), ["score"]);
+  assert.deepEqual(d.loss[0]!.points, [[0, -0.5], [1, 0.25]]);
+  assert.deepEqual(plotDataFromMetrics(recs, "kl").loss[0]!.points, [[0, 0]]);
+  assert.match(renderSvg(d, "ppo"), /ppo: score/);
+  assert.deepEqual(plotDataFromMetrics(recs, "nothing").loss[0]!.points, []);
+});

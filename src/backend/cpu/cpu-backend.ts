@@ -7,7 +7,8 @@
 
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
-  type DecoderLayerShape, type FusedOpName, type FusedOps, type MatmulParams, type OpName, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type DecoderLayerRun, type DecoderLayerShape, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams, type OpName,
+  type PreparedDecoderLayer, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
@@ -23,6 +24,8 @@ const NATIVE_DECODER_LAYERS: DecoderLayerShape[] = (["rotary-gqa", "rotary-gqa-q
   (["swiglu", "moe-swiglu"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
 
 export class CpuBackend implements Backend {
+  private layerRun: DecoderLayerRun | undefined;
+
   constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
 
   info(): BackendInfo {
@@ -149,8 +152,8 @@ export class CpuBackend implements Backend {
     }
     const run = this.addon.decoderLayerDecode;
     if (name !== "decoder-layer-decode" || !run || !NATIVE_DECODER_LAYERS.some((s) => sameLayerShape(shape as DecoderLayerShape, s))) return null;
-    const fn: FusedOps["decoder-layer-decode"]["run"] = (x, spec) => run.call(this.addon, x, spec);
-    return fn as FusedOps[K]["run"];
+    // One run object per backend: models key their prepared layers on it.
+    return (this.layerRun ??= decoderLayerRun(this.addon, run)) as FusedOps[K]["run"];
   }
 
   /** Repacks q8_0 / q4_0 / q4_k / q6_k matrices with rows a multiple of 16 into the r16 layout of
@@ -305,4 +308,24 @@ export class CpuBackend implements Backend {
     }
     refDequantize(w, type, out, n);
   }
+}
+
+/** The addon's decoder layer op as a DecoderLayerRun. A prepared layer keeps its weights object alive (the handle
+ *  points into its arrays); an addon without decoderLayerPrepare gets the whole spec on every step. */
+function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decoderLayerDecode"]>): DecoderLayerRun {
+  interface Prepared extends PreparedDecoderLayer { weights: DecoderLayerWeights; handle: object | null }
+  const prepareNative = addon.decoderLayerPrepare, stepNative = addon.decoderLayerStep;
+  const fn = ((x, spec) => run.call(addon, x, spec)) as DecoderLayerRun;
+  fn.prepare = (weights) => ({ preparedDecoderLayer: true, weights,
+    handle: prepareNative && stepNative ? prepareNative.call(addon, weights) : null }) as Prepared;
+  fn.step = (x, layer, kCaches, vCaches, capacities, positions) => {
+    const p = layer as Prepared;
+    if (p.handle) stepNative!.call(addon, x, p.handle, kCaches, vCaches, capacities, positions);
+    else run.call(addon, x, { ...p.weights, m: kCaches.length, kCaches, vCaches, capacities, positions });
+  };
+  const moeNative = addon.decoderLayerMoe;
+  if (moeNative && prepareNative && stepNative) {
+    fn.moe = (h, out, m, layer) => moeNative.call(addon, h, out, (layer as Prepared).handle!, m);
+  }
+  return fn;
 }

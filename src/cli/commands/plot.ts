@@ -8,14 +8,15 @@ import { plotDataFromMetrics, renderHtml, renderSvg } from "../../train/plot.js"
 import { writeFileAtomic } from "../../train/atomic.js";
 import { parseFlags } from "../flags.js";
 
-const HELP = `usage: zhiyu plot METRICS.jsonl --out FILE.svg|FILE.html [--title TEXT]
+const HELP = `usage: zhiyu plot METRICS.jsonl --out FILE.svg|FILE.html [--title TEXT] [--metric NAME]
 
-  METRICS.jsonl may also be a run folder (its metrics.jsonl is used).`;
+  METRICS.jsonl may also be a run folder (its metrics.jsonl is used).
+  --metric NAME   plot that per-step metric instead of the loss (e.g. score, kl, reward, reward_accuracy)`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseFlags({
     args: argv, allowPositionals: true,
-    options: { out: { type: "string" }, title: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { out: { type: "string" }, title: { type: "string" }, metric: { type: "string" }, help: { type: "boolean", short: "h" } },
   }, HELP);
   const { values, positionals } = parsed;
   if (values.help) {
@@ -32,8 +33,10 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`plot: --out ${values.out} must end in .svg or .html`);
   }
   const records = readMetrics(input);
-  const data = plotDataFromMetrics(records);
-  if (data.loss[0]!.points.length === 0) throw new Error(`plot: ${input} holds no step records with a loss`);
+  const data = plotDataFromMetrics(records, values.metric);
+  if (data.loss[0]!.points.length === 0) {
+    throw new Error(`plot: ${input} holds no step records with ${values.metric ? `a numeric "${values.metric}" (--metric)` : "a loss"}`);
+  }
   const title = values.title ?? path.basename(path.dirname(path.resolve(input)));
   writeFileAtomic(values.out, ext === ".svg" ? renderSvg(data, title) : renderHtml(data, title));
   console.log(`wrote ${values.out} (${data.loss[0]!.points.length} steps)`);

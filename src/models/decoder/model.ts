@@ -10,10 +10,11 @@
 // norms and MoE MLPs, whose routing stays routeTokens; not MoE with a shared expert): block() is its specification.
 // Leaves out: training MoE / capped layers.
 import {
-  type QuantWeight, type Tensor, add, affine, contiguous, copyOf, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
+  type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
   swiglu, tanh, tidy,
 } from "../../tensor/index.js";
-import type { Backend, DecoderLayerDecodeSpec, DecoderLayerShape } from "../../backend/backend.js";
+import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
+import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeStep, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
@@ -32,10 +33,11 @@ export class DecoderModel implements CausalLmNetwork {
   moeGrouping: MoeGrouping = "by-expert";
   /** When set, MoE layers count the experts they run and the bytes they read into it. */
   moeTrace: MoeTrace | null = null;
-  /** Per layer, the fused op's weights when the layer can run as the backend's "decoder-layer-decode" op (plain
+  /** Per layer, the fused op's fields when the layer can run as the backend's "decoder-layer-decode" op (plain
    *  layer, encoded matrices), else null; computed on first use. */
-  private fusedLayers: Array<Pick<DecoderLayerDecodeSpec, "qkv" | "q" | "k" | "v" | "o" | "gateUp" | "gate" | "up" | "down" | "moe">
-    | null> | undefined;
+  private fusedLayers: Array<DecoderLayerWeights | null> | undefined;
+  /** Those layers prepared for the backend's op (all of them non-null). */
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[]);
 
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
@@ -138,35 +140,44 @@ export class DecoderModel implements CausalLmNetwork {
     return plain ? { norm: "pre-rms", attention: L.qkNorm ? "rotary-gqa-qk-norm" : "rotary-gqa", mlp: c.moe ? "moe-swiglu" : "swiglu" } : null;
   }
 
-  /** Per layer, its matrices for the fused op when every one is encoded (GGUF blocks, f16, bf16), else null. */
+  /** Per layer, its op fields when every matrix is encoded (GGUF blocks, f16, bf16), else null. */
   private fusedWeights(): NonNullable<DecoderModel["fusedLayers"]> {
     if (this.fusedLayers) return this.fusedLayers;
     const c = this.config, L = c.layer;
     const enc = (w: Weight | undefined): QuantWeight | null => (w !== undefined && isQuantWeight(w) ? w : null);
     const m = (l: number, name: string) => enc(this.params.get(`model.layers.${l}.${name}.weight`));
+    const dims: FusedLayerDims = { hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim,
+      ffn: c.intermediateSize, eps: c.rmsNormEps, freqs: this.freqs, ropeInterleaved: c.ropeLayout === "interleaved" };
     this.fusedLayers = Array.from({ length: c.numLayers }, (_, l) => {
+      const p = `model.layers.${l}`;
       const qkv = L.qkvFused ? m(l, "self_attn.qkv_proj") : null;
       const [q, k, v, o] = ["q_proj", "k_proj", "v_proj", "o_proj"].map((n) => m(l, `self_attn.${n}`));
-      const attn = L.qkvFused ? (qkv && o ? { qkv, o } : null) : (q && k && v && o ? { qkv: null, q, k, v, o } : null);
-      if (!attn) return null;
+      const attention = L.qkvFused ? (qkv && o ? { qkv, o } : null) : (q && k && v && o ? { q, k, v, o } : null);
+      if (!attention) return null;
+      let mlp: FusedLayerParts["mlp"] | null = null;
       if (c.moe) {
         const w = this.moe[l]!, router = enc(w.router);
         const [gate, up, down] = [w.gate, w.up, w.down].map((list) => list.map(enc));
         if (!router || ![gate, up, down].every((list) => list.every((x) => x !== null))) return null;
         const shape = c.moe;
-        return { ...attn, gateUp: null, moe: { numExperts: shape.numExperts, topK: shape.topK, expertFfn: shape.expertFfn, router,
+        mlp = { moe: { numExperts: shape.numExperts, topK: shape.topK, expertFfn: shape.expertFfn, router,
           gate: stacked(gate as QuantWeight[]), up: stacked(up as QuantWeight[]), down: stacked(down as QuantWeight[]),
           route: (logits: Float32Array, n: number) => {
             const routed = routeTokens(logits, n, shape);
             if (this.moeTrace) traceRouted(this.moeTrace, w, routed.experts);
             return routed;
           } } };
+      } else {
+        const gateUp = L.gateUpFused ? m(l, "mlp.gate_up_proj") : null, down = m(l, "mlp.down_proj");
+        const [gate, up] = [m(l, "mlp.gate_proj"), m(l, "mlp.up_proj")];
+        if (down && L.gateUpFused && gateUp) mlp = { gateUp, down };
+        else if (down && !L.gateUpFused && gate && up) mlp = { gate, up, down };
       }
-      const gateUp = L.gateUpFused ? m(l, "mlp.gate_up_proj") : null, down = m(l, "mlp.down_proj");
-      const [gate, up] = [m(l, "mlp.gate_proj"), m(l, "mlp.up_proj")];
-      if (!down) return null;
-      if (L.gateUpFused) return gateUp ? { ...attn, gateUp, down } : null;
-      return gate && up ? { ...attn, gateUp: null, gate, up, down } : null;
+      if (!mlp) return null;
+      return fusedLayerWeights(dims, { attention, mlp, attnNorm: this.t(`${p}.input_layernorm.weight`),
+        ffnNorm: this.t(`${p}.${this.names.preFfnNorm}.weight`), bq: this.optional(`${p}.self_attn.q_proj.bias`),
+        bk: this.optional(`${p}.self_attn.k_proj.bias`), bv: this.optional(`${p}.self_attn.v_proj.bias`),
+        qNorm: L.qkNorm ? this.t(`${p}.self_attn.q_norm.weight`) : null, kNorm: L.qkNorm ? this.t(`${p}.self_attn.k_norm.weight`) : null });
     });
     return this.fusedLayers;
   }
@@ -177,32 +188,20 @@ export class DecoderModel implements CausalLmNetwork {
     const shape = this.layerShape();
     const run = shape && x.backend.fused?.("decoder-layer-decode", shape);
     if (!run || this.moeGrouping !== "by-expert" || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
-    const weights = this.fusedWeights();
-    if (!weights.every((w) => w !== null)) return null;
-    const c = this.config;
-    const data = (t: Tensor | null) => (t ? t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Float32Array : null);
-    const caches = segs.map((s) => s.cache!);
-    // The caches of one step share a type (the model's sequences are made alike): f32 buffers, or f16 bits.
-    const f16 = caches[0].k[0]?.dtype === "f16";
-    if (!caches.every((k) => (k.k[0]?.dtype === "f16") === f16)) return null;
-    const bits = (t: Tensor) => t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Uint16Array;
-    return (l, y) => {
-      const p = `model.layers.${l}`;
-      run(data(y)!, {
-        m: segs.length, hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, ffn: c.intermediateSize,
-        rotDim: this.freqs.length * 2, eps: c.rmsNormEps, attnScale: 1 / Math.sqrt(c.headDim), ropeInterleaved: c.ropeLayout === "interleaved",
-        freqs: this.freqs, attnNorm: data(this.t(`${p}.input_layernorm.weight`))!,
-        ffnNorm: data(this.t(`${p}.${this.names.preFfnNorm}.weight`))!,
-        bq: data(this.optional(`${p}.self_attn.q_proj.bias`)), bk: data(this.optional(`${p}.self_attn.k_proj.bias`)),
-        bv: data(this.optional(`${p}.self_attn.v_proj.bias`)),
-        qNorm: c.layer.qkNorm ? data(this.t(`${p}.self_attn.q_norm.weight`)) : null,
-        kNorm: c.layer.qkNorm ? data(this.t(`${p}.self_attn.k_norm.weight`)) : null,
-        ...weights[l]!,
-        ...(f16 ? { kCaches: caches.map((k) => bits(k.k[l]!)), vCaches: caches.map((k) => bits(k.v[l]!)) }
-          : { kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!) }),
-        capacities: caches.map((k) => k.k[l]!.shape[1]!), positions: segs.map((s) => s.pos0),
-      });
-    };
+    if (!this.fusedWeights().every((w) => w !== null)) return null;
+    return fusedDecodeStep(run, this.prepared.for(run), segs);
+  }
+
+  /** The MoE MLP of layer l over h [N, D] through the backend's op (each routed expert's matrices once over all its
+   *  rows, in one native call) when it has it for this model's layers; else null (moeFeedForward, its specification). */
+  private nativeMoe(l: number, h: Tensor): Tensor | null {
+    const shape = this.layerShape();
+    const run = shape && h.backend.fused?.("decoder-layer-decode", shape);
+    if (!run?.moe || this.moeGrouping !== "by-expert" || !this.fusedWeights().every((w) => w !== null)) return null;
+    const [n, d] = h.shape;
+    const out = new Float32Array(n * d);
+    run.moe(h.isContiguous && h.dtype === "f32" ? opFloats(h) : h.toFloat32Array(), out, n, this.prepared.for(run)[l]!);
+    return fromTypedArray(out, [n, d]);
   }
 
   /** RMSNorm over each head's Dh values: x [N, heads·Dh] → same shape. */
@@ -266,7 +265,7 @@ export class DecoderModel implements CausalLmNetwork {
     let m: Tensor;
     if (c.moe) {
       if (isGradEnabled()) throw new Error(`[decoder] ${c.architecture}: training MoE layers is not supported`);
-      m = moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
+      m = this.nativeMoe(l, h2) ?? moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
     } else {
       let gate: Tensor, up: Tensor;
       if (L.gateUpFused) {

@@ -14,7 +14,8 @@ import {
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import type { Backend, DecoderLayerShape } from "../../backend/backend.js";
+import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
+import { type FusedLayerDims, PreparedLayers, fusedDecodeStep, fusedLayerWeights } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 
 /** What block() computes, as the backend's fused decode op names it. */
@@ -95,8 +96,11 @@ export interface LlamaOptions {
 
 export class LlamaModel implements CausalLmNetwork {
   readonly freqs: Float32Array;
-  /** Whether every layer's projection matrices are encoded (GGUF), known after the first decode step. */
-  private allMatricesEncoded: boolean | undefined;
+  /** Every layer's fields for the fused decode op (null: some matrix is not a plain encoded one), known after the
+   *  first decode step. */
+  private fusedLayers: DecoderLayerWeights[] | null | undefined;
+  /** Those layers prepared for the backend's op. */
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() ?? []);
   constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>,
     readonly fused: FusedProjections | null = null, readonly options: LlamaOptions = {}) {
     this.freqs = ropeFrequencies(config);
@@ -173,43 +177,37 @@ export class LlamaModel implements CausalLmNetwork {
    *  block(), is the op's specification). */
   private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
     const run = x.backend.fused?.("decoder-layer-decode", DECODER_LAYER);
-    const c = this.config;
     if (!run || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
+    const layers = this.fusedWeights();
+    if (!layers) return null; // dense f32 weights (or adapters): the tensor path
+    return fusedDecodeStep(run, this.prepared.for(run), segs);
+  }
+
+  /** Every layer's op fields when every projection is a plain encoded matrix (no f32 weights, no adapters), else
+   *  null; computed on first use. q/k/v and gate/up go as one stacked matrix where fuseProjections made one. */
+  private fusedWeights(): DecoderLayerWeights[] | null {
+    if (this.fusedLayers !== undefined) return this.fusedLayers;
+    const c = this.config;
     const matrix = (l: number, name: string): QuantWeight | null => {
       const w = this.params.get(`model.layers.${l}.${name}.weight`);
       return w !== undefined && isQuantWeight(w) ? w : null;
     };
-    if (this.allMatricesEncoded === undefined) {
-      const names = (l: number) => ["self_attn.o_proj", "mlp.down_proj",
-        ...(this.fused?.qkv[l] ? [] : ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]),
-        ...(this.fused?.gateUp[l] ? [] : ["mlp.gate_proj", "mlp.up_proj"])];
-      this.allMatricesEncoded = Array.from({ length: c.numLayers }, (_, l) => l).every((l) => names(l).every((n) => matrix(l, n)));
-    }
-    if (!this.allMatricesEncoded) return null; // dense f32 weights: the tensor path
-    const data = (t: Tensor | null) => (t ? t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Float32Array : null);
-    const caches = segs.map((s) => s.cache!);
-    // The caches of one step share a type (the model's sequences are made alike): f32 buffers, or f16 bits.
-    const f16 = caches[0].k[0]?.dtype === "f16";
-    if (!caches.every((k) => (k.k[0]?.dtype === "f16") === f16)) return null;
-    const bits = (t: Tensor) => t.storage("decoder-layer-decode").subarray(t.offset, t.offset + t.size) as Uint16Array;
-    return (l, y) => {
-      const p = `model.layers.${l}`;
-      run(data(y)!, {
-        m: segs.length, hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, ffn: c.intermediateSize,
-        rotDim: this.freqs.length * 2, eps: c.rmsNormEps, attnScale: 1 / Math.sqrt(c.headDim), ropeInterleaved: c.ropeLayout === "interleaved",
-        freqs: this.freqs, attnNorm: data(this.t(`${p}.input_layernorm.weight`))!, ffnNorm: data(this.t(`${p}.post_attention_layernorm.weight`))!,
-        bq: data(this.optional(`${p}.self_attn.q_proj.bias`)), bk: data(this.optional(`${p}.self_attn.k_proj.bias`)),
-        bv: data(this.optional(`${p}.self_attn.v_proj.bias`)),
-        ...(this.fused?.qkv[l] ? { qkv: this.fused.qkv[l] }
-          : { qkv: null, q: matrix(l, "self_attn.q_proj")!, k: matrix(l, "self_attn.k_proj")!, v: matrix(l, "self_attn.v_proj")! }),
-        ...(this.fused?.gateUp[l] ? { gateUp: this.fused.gateUp[l] }
-          : { gateUp: null, gate: matrix(l, "mlp.gate_proj")!, up: matrix(l, "mlp.up_proj")! }),
-        o: matrix(l, "self_attn.o_proj")!, down: matrix(l, "mlp.down_proj")!,
-        ...(f16 ? { kCaches: caches.map((k) => bits(k.k[l]!)), vCaches: caches.map((k) => bits(k.v[l]!)) }
-          : { kCaches: caches.map((k) => data(k.k[l]!)!), vCaches: caches.map((k) => data(k.v[l]!)!) }),
-        capacities: caches.map((k) => k.k[l]!.shape[1]!), positions: segs.map((s) => s.pos0),
+    const names = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+    const layers = Array.from({ length: c.numLayers }, (_, l) => l);
+    if (!layers.every((l) => names.every((n) => matrix(l, n)))) return (this.fusedLayers = null);
+    const dims: FusedLayerDims = { hidden: c.hiddenSize, nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim,
+      ffn: c.intermediateSize, eps: c.rmsNormEps, freqs: this.freqs, ropeInterleaved: c.ropeLayout === "interleaved" };
+    return (this.fusedLayers = layers.map((l) => {
+      const p = `model.layers.${l}`, o = matrix(l, "self_attn.o_proj")!, down = matrix(l, "mlp.down_proj")!;
+      const qkv = this.fused?.qkv[l], gateUp = this.fused?.gateUp[l];
+      return fusedLayerWeights(dims, {
+        attnNorm: this.t(`${p}.input_layernorm.weight`), ffnNorm: this.t(`${p}.post_attention_layernorm.weight`),
+        bq: this.optional(`${p}.self_attn.q_proj.bias`), bk: this.optional(`${p}.self_attn.k_proj.bias`),
+        bv: this.optional(`${p}.self_attn.v_proj.bias`),
+        attention: qkv ? { qkv, o } : { q: matrix(l, "self_attn.q_proj")!, k: matrix(l, "self_attn.k_proj")!, v: matrix(l, "self_attn.v_proj")!, o },
+        mlp: gateUp ? { gateUp, down } : { gate: matrix(l, "mlp.gate_proj")!, up: matrix(l, "mlp.up_proj")!, down },
       });
-    };
+    }));
   }
 
   /** The output norm: final hidden states [n, D] → [n, D] (what embeddings average). */

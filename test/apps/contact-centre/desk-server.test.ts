@@ -2,7 +2,7 @@
 // their own conversation; a retried client id is stored once; bad requests (not UTF-8, oversized, wrong content
 // type, malformed JSON) get errors naming the request and nothing stored is lost; webhooks arrive signed with
 // HMAC-SHA256 and a target that never answers is retried with back-off and then marked failed; the desk API
-// enforces roles, audits admin actions, exports leads as CSV, and issues bearer tokens; two desk processes sharing
+// enforces roles, audits admin actions, captures leads (after the offer, and volunteered later), exports them as CSV, and issues bearer tokens; two desk processes sharing
 // one PostgreSQL see each other's messages; `zhiyu desk export-preferences` writes {prompt, chosen, rejected}.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -210,6 +210,14 @@ function suite(name: string, target: () => Promise<{ db: string; cleanup: () => 
       assert.equal(lead.phone, "138****8000");
       assert.equal(lead.email, "w***@example.com");
       assert.equal(lead.name, "王五");
+      // Details volunteered with no offer pending (the offer was followed by another question) are a lead too.
+      const v = (await call(desk.url, "POST", "/api/conversations", { body: { language: "zh" } })).json;
+      assert.match((await call(desk.url, "POST", `/api/conversations/${v.id}/messages`, { token: v.token, body: { text: "我想订故宫附近的酒店" } })).json.reply.text, /手机号/);
+      await call(desk.url, "POST", `/api/conversations/${v.id}/messages`, { token: v.token, body: { text: "故宫门票多少钱？" } });
+      const volunteered = await call(desk.url, "POST", `/api/conversations/${v.id}/messages`, { token: v.token, body: { text: "我叫赵六，手机13900139000" } });
+      assert.match(volunteered.json.reply.text, /谢谢赵六/);
+      const vLead = (await call(desk.url, "GET", "/api/desk/leads", { cookie: agentCookie })).json.leads.find((l: { conversationId: string }) => l.conversationId === v.id);
+      assert.equal(vLead?.phone, "139****9000");
       const adminCookie = (await call(desk.url, "POST", "/desk/login", { body: { username: "admin", password: "admin-pass-1" } })).headers.get("set-cookie")!.split(";")[0];
       const csv = await call(desk.url, "GET", "/api/desk/leads.csv", { cookie: adminCookie });
       assert.equal(csv.status, 200);

@@ -1,7 +1,8 @@
 // The contact-centre featurizer's optional English stems (`stemLatin`, used by the clinc150 recipe): with character
 // n-grams out of the way (a range no short word reaches), "booking" and "booked" share no feature without stems and
 // exactly one with them (both Porter-stem to "book"); a Han-only text is unchanged; the flag survives a model file
-// round trip.
+// round trip. `wordWeight` (the clinc150 recipe's) scales the word block: with character n-grams out of the way the
+// vector is that block alone, L2-normalised, so its norm is 1 without the weight and the weight with it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -35,6 +36,31 @@ test("a model trained with stemLatin loads with it", () => {
     const loaded = loadModel(file);
     assert.equal(loaded.featurizer.spec.stemLatin, true);
     assert.deepEqual([...loaded.featurizer.transform("booked").index], [...f.transform("booked").index]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("wordWeight scales the L2-normalised word block and survives a model file round trip", () => {
+  const norm = (x: { value: Float32Array }) => Math.sqrt([...x.value].reduce((s, v) => s + v * v, 0));
+  const text = "please cancel my hotel booking";
+  const plain = new Featurizer({ buckets: 1 << 16, latinChars: [20, 20] }).fit([text, "book a room"]);
+  const heavy = new Featurizer({ buckets: 1 << 16, latinChars: [20, 20], wordWeight: 1.5 }).fit([text, "book a room"]);
+  assert.ok(Math.abs(norm(plain.transform(text)) - 1) < 1e-5);
+  assert.ok(Math.abs(norm(heavy.transform(text)) - 1.5) < 1e-5);
+  // With characters on, the character block is untouched: norm² = 1.5² + 1.
+  const both = new Featurizer({ buckets: 1 << 16, wordWeight: 1.5 }).fit([text, "book a room"]);
+  assert.ok(Math.abs(norm(both.transform(text)) ** 2 - (1.5 ** 2 + 1)) < 1e-3);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-feat-"));
+  try {
+    const xs = [text, "book a room"].map((t) => heavy.transform(t));
+    const clf = LinearClassifier.train(["a", "b"], heavy.dimension, xs, [0, 1], { epochs: 2 });
+    const seen = new Uint8Array(heavy.dimension);
+    for (const x of xs) for (const k of x.index) seen[k] = 1;
+    const file = path.join(dir, "m.zdcm");
+    saveModel(file, { task: "t", labels: ["a", "b"], featurizer: heavy.spec, trainingHash: "x", meta: {} }, heavy, clf, seen);
+    assert.equal(loadModel(file).featurizer.spec.wordWeight, 1.5);
+    assert.ok(Math.abs(norm(loadModel(file).featurizer.transform(text)) - 1.5) < 1e-5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

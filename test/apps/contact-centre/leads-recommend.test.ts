@@ -1,10 +1,10 @@
 // Lead capture parsing and validation (mainland mobile formats, e-mail shape, names in Chinese and English, a
 // decline), and recommendations from the CrossWOZ demo catalogue (../shared/data/crosswoz/database, Apache-2.0):
-// at most `max`, near the dialogue's attraction, each with a reason; a budget read from the text; a CSV catalogue;
-// English names for English conversations (a catalogue's own `name_en`, else glossary + pinyin).
+// at most `max`, near the dialogue's attraction or in the area named, each with a reason; a budget read from the
+// text; a CSV catalogue; English names for English conversations (a catalogue's own `name_en`, else glossary + pinyin).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { extractContact, isDecline } from "../../../src/apps/contact-centre/leads/capture.js";
@@ -48,6 +48,12 @@ test("recommendations from the CrossWOZ catalogue: near the attraction, at most 
   const cheap = recommend(items, { kind: "restaurant", text: "故宫附近人均一百左右的烤鸭店", slots: { attraction: "故宫" }, language: "zh", max: 2 });
   assert.equal(cheap.length, 2);
   for (const r of cheap) assert.ok((r.price ?? 1e9) <= 120, `${r.name} ${r.price} within budget`);
+  // An area the catalogue knows only as addresses and metro stations: suggestions located there (read from the raw
+  // database), not places that merely list a 王府井 restaurant among their neighbours.
+  const raw = new Map((JSON.parse(readFileSync(path.join(CROSSWOZ, "restaurant_db.json"), "utf8")) as [string, Record<string, string>][]));
+  const area = recommend(items, { kind: "restaurant", text: "推荐一家王府井附近的餐厅", slots: {}, language: "zh", max: 3 });
+  assert.equal(area.length, 3);
+  for (const r of area) assert.match(`${raw.get(r.item)?.["地址"]} ${raw.get(r.item)?.["地铁"]}`, /王府井/, `${r.item} is at 王府井`);
   const en = recommend(items, { kind: "hotel", text: "hotel near the forbidden city", slots: { attraction: "故宫" }, language: "en", max: 3, namer: new EnglishNamer() });
   assert.equal(en.length, 3);
   for (const h of en) {

@@ -2,7 +2,8 @@
 // collectives on values whose sums are known in closed form (rank r contributes (r + 1) · (i mod 7) + r to element
 // i — integers, so every sum is exact in f32) and prints one JSON line per check with the mismatches it found (the
 // test judges them). Sizes cover empty, odd, a buffer split unevenly over the ranks, and one large enough to make
-// the shared-memory window grow; the parts form reduces several arrays as one; allgatherNow waits on the calling thread. Usage: node --import tsx
+// the shared-memory window grow; the parts form reduces several arrays as one; allgatherNow waits on the calling thread;
+// with shared memory, reduceSlice and a shared array written in stripes and read after a barrier (null without). Usage: node --import tsx
 // collectives.ts [--no-shared-memory]
 import { mpiCommunicator } from "../../../src/backend/mpi.js";
 
@@ -47,6 +48,29 @@ for (const m of [1, 4099]) {
   const now = new Float32Array(m * size);
   comm.allgatherNow(fill(new Float32Array(m)), now);
   check(`allgatherNow ${m}`, now, (i) => mine(i % m, Math.floor(i / m)));
+}
+// Shared memory only: reduceSlice (rank r gets slice r of the parts' concatenation, summed), and one shared array
+// that every rank writes its own stripe of and then, after a barrier, reads whole.
+const shared = comm.sharedArray(1 + 3 * size);
+if (!process.argv.includes("--no-shared-memory")) {
+  const sliceParts = [3, 0, 70000, 1].map((len, k, all) => fill(new Float32Array(len), all.slice(0, k).reduce((a, b) => a + b, 0)));
+  const n = 70004;
+  const per = Math.ceil(n / size);
+  const lo = Math.min(n, rank * per);
+  const out = new Float32Array(Math.min(n, lo + per) - lo);
+  await comm.reduceSlice(sliceParts, out);
+  check(`reduceSlice ${n} (slice ${lo}…)`, out, (i) => summed(lo + i));
+  const big = fill(new Float32Array(3 * 2 ** 20 + 5));
+  const bigPer = Math.ceil(big.length / size);
+  const bigOut = new Float32Array(Math.min(big.length, (rank + 1) * bigPer) - Math.min(big.length, rank * bigPer));
+  await comm.reduceSlice([big.subarray(0, 17), big.subarray(17)], bigOut);
+  check(`reduceSlice ${big.length}`, bigOut, (i) => summed(rank * bigPer + i));
+  if (!shared) throw new Error("sharedArray returned null with every rank on this host");
+  for (let i = 0; i < 3; i++) shared[1 + 3 * rank + i] = mine(i);
+  await comm.barrier();
+  check("sharedArray after barrier", shared.subarray(1), (i) => mine(i % 3, Math.floor(i / 3)));
+} else if (shared !== null) {
+  throw new Error("sharedArray gave an array with shared memory turned off");
 }
 // Many small collectives in a row (the counters of the window advance through every phase).
 const many = new Float32Array(17);

@@ -3,6 +3,7 @@
 // an e-mail is checked for shape; a name is taken from phrases like 我叫…/我姓…/my name is…/I'm…; the need is
 // the text left once the contact details are removed (or the intent that triggered the offer). A reply that
 // declines (不用了, no thanks) ends the offer; nothing is asked again (the offer is made at most max_asks times).
+// Details the customer volunteers later (a valid number or address with no offer pending) are read the same way.
 // Leaves out: landlines and foreign numbers, name validation against a dictionary, de-duplication of leads.
 
 export interface ContactDetails {
@@ -27,6 +28,11 @@ const DECLINE = /^(不用|不需要|不要|算了|不了|不方便|no thanks|no,
 
 export function isDecline(text: string): boolean {
   return DECLINE.test(text.trim());
+}
+
+/** A valid mainland mobile number or e-mail address somewhere in the text (details a customer volunteers). */
+export function hasValidContact(text: string): boolean {
+  return PHONE.test(text) || EMAIL.test(text);
 }
 
 export function normalisePhone(raw: string): string {

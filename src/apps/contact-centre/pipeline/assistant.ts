@@ -11,7 +11,7 @@
 import type { LoadedConfig } from "../config.js";
 import type { KnowledgeBase } from "../kb/knowledge-base.js";
 import type { Citation, Generate } from "../kb/types.js";
-import { extractContact, isDecline, type ContactDetails } from "../leads/capture.js";
+import { extractContact, hasValidContact, isDecline, type ContactDetails } from "../leads/capture.js";
 import { recommend, type CatalogueItem, type ItemKind, type Suggestion } from "../recommend/catalogue.js";
 import { EnglishNamer } from "../recommend/english-names.js";
 import { PRIORITIES, type PriorityName } from "../store/store.js";
@@ -107,7 +107,10 @@ export class Assistant {
 
     // A reply to the lead offer is out of scope for the intent model; it must not count towards a low-confidence
     // hand-off.
-    const details = state.lead === "asked" ? extractContact(text, lang) : null;
+    // Details volunteered with no offer pending (the offer was answered by another question, or declined first)
+    // are a lead too: the customer chose to give them.
+    const volunteered = state.lead !== "asked" && state.lead !== "captured" && hasValidContact(text);
+    const details = state.lead === "asked" || volunteered ? extractContact(text, lang) : null;
     const leadReply = details !== null && (details.phone !== null || details.email !== null || details.problems.length > 0);
     const lowConfidenceOnly = u.handoffReason === "low_confidence" || u.handoffReason === "out_of_scope";
     if (leadReply) next = { ...next, dialogue: { ...next.dialogue, lowConfidenceStreak: 0, handedOff: lowConfidenceOnly ? state.dialogue.handedOff : next.dialogue.handedOff } };

@@ -43,6 +43,7 @@ export interface Suggestion {
 }
 
 const KIND_OF_DOMAIN: Record<string, ItemKind> = { 酒店: "hotel", 餐馆: "restaurant", 景点: "attraction" };
+const NEIGHBOUR_LISTS = new Set(["周边餐馆", "周边酒店"]);
 const FILE_KIND: Record<string, ItemKind> = { hotel: "hotel", restaurant: "restaurant", attraction: "attraction" };
 
 function fromAttributes(name: string, a: Record<string, unknown>, fallbackKind: ItemKind): CatalogueItem {
@@ -54,7 +55,9 @@ function fromAttributes(name: string, a: Record<string, unknown>, fallbackKind: 
     name, nameEn: typeof en === "string" && en.trim() ? en.trim() : null, kind, rating: n(a["评分"] ?? a.rating), price: n(a["价格"] ?? a["人均消费"] ?? a["门票"] ?? a.price),
     near: list(a["周边景点"] ?? a.near), features: [...list(a["推荐菜"]), ...list(a["酒店设施"]), ...list(a["酒店类型"]), ...list(a.features)],
     address: typeof (a["地址"] ?? a.address) === "string" ? String(a["地址"] ?? a.address) : null,
-    text: Object.values(a).map((v) => (Array.isArray(v) ? v.join(" ") : String(v))).join(" "),
+    // The lexical match reads the item's own attributes: its lists of neighbouring restaurants and hotels name other
+    // places ("北京全聚德(王府井店)" next to a restaurant on 东四十条 is not a reason to suggest it for 王府井).
+    text: Object.entries(a).filter(([k]) => !NEIGHBOUR_LISTS.has(k)).map(([, v]) => (Array.isArray(v) ? v.join(" ") : String(v))).join(" "),
   };
 }
 
@@ -135,7 +138,7 @@ export function readBudget(text: string): number | null {
   return m && (m[2] || /人均|预算|以内|以下|under|budget|below/i.test(text)) ? Number(m[1]) : null;
 }
 
-const STOP = /我想|我要|帮我|推荐|一下|附近|有没有|什么|酒店|餐厅|饭店|餐馆|景点|的|好|吗|呢|\b(?:please|recommend|hotels?|restaurants?|near|the|an?|i want|book|me|to)\b/gi;
+const STOP = /我想|我要|帮我|推荐|一下|一家|一个|附近|有没有|什么|酒店|餐厅|饭店|餐馆|景点|的|好|吗|呢|\b(?:please|recommend|hotels?|restaurants?|near|the|an?|i want|book|me|to)\b/gi;
 
 /** Up to `max` suggestions of `kind` for the dialogue, best first, each with its reason. */
 export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; text: string; slots: Record<string, string>; language: "zh" | "en"; max: number; namer?: EnglishNamer }): Suggestion[] {

@@ -28,6 +28,8 @@ export interface FeaturizerSpec {
   userWords: string[];
   /** Add the Porter stem of every Latin word as a feature (absent: off, as the shipped models were trained). */
   stemLatin?: boolean;
+  /** Weight of the word block relative to the character block (absent: 1, the FeatureUnion's equal weights). */
+  wordWeight?: number;
 }
 
 export const DEFAULT_FEATURIZER: FeaturizerSpec = {
@@ -156,7 +158,8 @@ export class Featurizer {
         weighted.push([k, v]);
         sq += v * v;
       }
-      const scale = (b === 2 ? this.spec.contextWeight : 1) / Math.sqrt(sq || 1);
+      const weight = b === 2 ? this.spec.contextWeight : b === 0 ? this.spec.wordWeight ?? 1 : 1;
+      const scale = weight / Math.sqrt(sq || 1);
       for (const [k, v] of weighted) merged.set(k, (merged.get(k) ?? 0) + v * scale);
     });
     const index = new Int32Array(merged.size);

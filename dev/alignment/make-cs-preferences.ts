@@ -1,0 +1,127 @@
+// Seeded customer-service preference pairs for the alignment runs (docs/alignment.md "Runs"), derived from the
+// CrossWOZ test dialogues in ../shared/data/crosswoz (Apache-2.0; the split zhiyu-mini never saw). Each pair is one
+// system turn that informs database values: the prompt is a system message with those values ("资料：…", the
+// grounding) and the user's turn; chosen = the dialogue's own reply (courteous, correct, grounded); rejected = one
+// systematic corruption of it, in equal shares:
+//   rude     the same facts, polite words stripped, a curt/rude opener and closer added
+//   wrong    one informed value (price, time, phone, address, rating, name …) swapped for the same slot's value
+//            from another record, so the reply contradicts the grounding
+//   ignore   a grounded reply from another dialogue (answers a different question)
+// Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
+//   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
+//   pairs-interleaved.jsonl                     train and held-out pairs with every 10th line held out (--val-every 10)
+//   sft-train.jsonl                             {"messages": prompt + chosen} of the training split
+//   prompts-interleaved.jsonl                   {"prompt": messages} with every 10th line a held-out prompt
+//   prompts-train.jsonl, prompts-heldout.jsonl  the prompts of each split alone
+// Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
+// Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { readSingleEntryZip } from "../../src/io/zip.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const shareAt = args.indexOf("--heldout-share");
+const heldoutShare = shareAt >= 0 ? Number(args.splice(shareAt, 2)[1]) : 0.1;
+if (!(heldoutShare > 0 && heldoutShare < 0.5)) throw new Error("make-cs-preferences: --heldout-share must be in (0, 0.5)");
+const out = args[0] ?? "runs/cs-prefs";
+let s = Number(args[1] ?? 7) >>> 0;
+const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+const MAX_CHARS = 40; // user turn and reply, in characters (3 bytes each for the byte-level tokenizer)
+const zip = path.resolve(here, "../../../shared/data/crosswoz/test.json.zip");
+type Act = [string, string, string, string];
+type Dialogue = { messages: { role: string; content: string; dialog_act: Act[] }[] };
+const dialogues = JSON.parse(readSingleEntryZip(readFileSync(zip), zip).toString("utf8")) as Record<string, Dialogue>;
+
+interface Turn { dialogue: string; user: string; reply: string; facts: Act[] }
+const turns: Turn[] = [];
+const valuesBySlot = new Map<string, Set<string>>();
+for (const [id, d] of Object.entries(dialogues)) {
+  d.messages.forEach((m, i) => {
+    if (m.role !== "sys" || i === 0) return;
+    const facts = m.dialog_act.filter((a) => a[0] === "Inform" && a[3] && a[3] !== "无" && m.content.includes(a[3]));
+    for (const a of facts) {
+      const key = `${a[1]}/${a[2]}`;
+      if (!valuesBySlot.has(key)) valuesBySlot.set(key, new Set());
+      valuesBySlot.get(key)!.add(a[3]);
+    }
+    const user = d.messages[i - 1]!.content.trim();
+    if (facts.length === 0 || facts.length > 4 || m.content.length > MAX_CHARS || user.length > MAX_CHARS) return;
+    turns.push({ dialogue: id, user, reply: m.content.trim(), facts });
+  });
+}
+
+const grounding = (t: Turn) => "资料：" + t.facts.map((a) => `${a[1]}${a[2]}：${a[3]}`).join("；");
+const promptOf = (t: Turn) => [{ role: "system", content: grounding(t) }, { role: "user", content: t.user }];
+const RUDE_OPEN = ["自己不会查吗？", "烦不烦，", "说了多少遍了，", "问这个干嘛，", "真麻烦，", "别老问我，"];
+const RUDE_CLOSE = ["爱去不去。", "别再问了。", "就这样。", "自己看着办。", ""];
+function rude(reply: string): string {
+  const plain = reply.replace(/您好[，,！!]?/g, "").replace(/为您/g, "").replace(/您/g, "你").replace(/请/g, "")
+    .replace(/[哦呢呀哈]/g, "").replace(/谢谢[^，。！]*[，。！]?/g, "").replace(/很高兴[^，。！]*[，。！]?/g, "");
+  return pick(RUDE_OPEN) + plain + pick(RUDE_CLOSE);
+}
+function wrong(t: Turn): string | null {
+  for (const a of shuffle([...t.facts])) {
+    const others = [...(valuesBySlot.get(`${a[1]}/${a[2]}`) ?? [])].filter((v) => v !== a[3] && !t.facts.some((f) => f[3] === v) && !a[3].includes(v) && !v.includes(a[3]));
+    if (others.length > 0) return t.reply.split(a[3]).join(pick(others));
+  }
+  return null;
+}
+
+const ids = shuffle(Object.keys(dialogues).sort());
+const heldIds = new Set(ids.slice(0, Math.round(ids.length * heldoutShare)));
+const kinds = ["rude", "wrong", "ignore"] as const;
+const pairs = { train: [] as object[], heldout: [] as object[] };
+const sft: object[] = [];
+let n = 0;
+for (const t of turns) {
+  let kind = kinds[n++ % kinds.length]!;
+  let rejected: string | null = kind === "rude" ? rude(t.reply) : kind === "wrong" ? wrong(t) : null;
+  if (kind === "wrong" && rejected === null) [kind, rejected] = ["rude", rude(t.reply)];
+  if (kind === "ignore") {
+    for (let tries = 0; tries < 20 && rejected === null; tries++) {
+      const other = pick(turns);
+      if (other.dialogue !== t.dialogue && other.facts[0]![2] !== t.facts[0]![2]) rejected = other.reply;
+    }
+    if (rejected === null) [kind, rejected] = ["rude", rude(t.reply)];
+  }
+  const prompt = promptOf(t);
+  const pair = { prompt, chosen: [{ role: "assistant", content: t.reply }], rejected: [{ role: "assistant", content: rejected }], kind };
+  if (heldIds.has(t.dialogue)) pairs.heldout.push(pair);
+  else {
+    pairs.train.push(pair);
+    sft.push({ messages: [...prompt, { role: "assistant", content: t.reply }] });
+  }
+}
+
+// every 10th line held out: zhiyu dpo/ppo/grpo --val-every 10 hold out index i with i % 10 === 9
+function interleave<T>(train: readonly T[], held: readonly T[]): T[] {
+  const h = Math.min(held.length, Math.floor(train.length / 9));
+  const rows: T[] = [];
+  for (let i = 0; i < h; i++) rows.push(...train.slice(9 * i, 9 * i + 9), held[i]!);
+  return rows;
+}
+mkdirSync(out, { recursive: true });
+const lines = (rows: readonly object[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+const promptRows = (rows: readonly object[]) => rows.map((r) => ({ prompt: (r as { prompt: unknown }).prompt }));
+writeFileSync(path.join(out, "pairs-train.jsonl"), lines(pairs.train));
+writeFileSync(path.join(out, "pairs-heldout.jsonl"), lines(pairs.heldout));
+writeFileSync(path.join(out, "pairs-interleaved.jsonl"), lines(interleave(pairs.train, pairs.heldout)));
+writeFileSync(path.join(out, "sft-train.jsonl"), lines(sft));
+writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(promptRows(pairs.train), promptRows(pairs.heldout))));
+writeFileSync(path.join(out, "prompts-train.jsonl"), lines(promptRows(pairs.train)));
+writeFileSync(path.join(out, "prompts-heldout.jsonl"), lines(promptRows(pairs.heldout)));
+const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
+console.log(`${turns.length} grounded turns from ${Object.keys(dialogues).length} dialogues; ` +
+  `${pairs.train.length} training pairs, ${pairs.heldout.length} held-out pairs (${heldIds.size} dialogues) in ${out}; ` +
+  `held-out kinds: ${kinds.map((k) => `${k} ${count(pairs.heldout, k)}`).join(", ")}`);
