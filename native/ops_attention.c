@@ -5,7 +5,8 @@
  * Forward: flash-style online softmax per query row over blocks of 64 keys (scores never stored beyond a
  * block), writing lse; parallel over all (batch, head, query) rows. With AVX-512 and D = 32, 64 or 128 a row scores 16
  * keys at a time (one transposing reduction instead of 16 horizontal sums) and keeps its output in registers; the
- * query heads of one kv head in a decode step (tq = 1) run together, reading each block of the cache once.
+ * query heads of one kv head in a decode step (tq = 1), and up to 8 consecutive query rows of one head in a prefill
+ * (tq > 1, each row with its own causal key count), run together, reading each block of the keys once.
  * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. The forward also
  * reads an f16 cache (k, v as IEEE half bits, widened exactly as they are loaded). Backward (f32 only): recomputes probabilities from
  * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races); AVX-512 with
@@ -91,11 +92,12 @@ static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const vo
  * over D, as row_dot does, then one transposing reduction), updates its online softmax and adds the block's values
  * into its output, held in NC registers while it runs. The block's key and value rows (16 KB at D = 64) come from
  * memory for the first row and from L1 for the others, so a group reads its cache once; each row's arithmetic is that
- * of a group of one, so the bits do not depend on G. Rows G apart are q + g·qstride, o + g·ostride, lse[g]. */
+ * of a group of one, so the bits do not depend on G. Rows G apart are q + g·qstride, o + g·ostride, lse[g]; row g
+ * sees keys [0, n + g·ninc) (ninc 0: grouped heads; 1: consecutive causal queries of one head). */
 #define ZY_MAX_GROUP 8
 static inline __attribute__((always_inline)) ZY_AVX512 void attend_rows_avx512_nc(
-    const float *q, int64_t qstride, int G, const void *kb, const void *vb, int64_t kstride, int64_t n, float scale,
-    float *o, int64_t ostride, float *lse, const int NC, const int F16) {
+    const float *q, int64_t qstride, int G, const void *kb, const void *vb, int64_t kstride, int64_t n, int64_t ninc,
+    float scale, float *o, int64_t ostride, float *lse, const int NC, const int F16) {
   const int64_t esize = F16 ? 2 : 4, lines = (NC * 16 * esize + 63) / 64; /* cache lines per row */
   float s[ZY_KEY_BLOCK] __attribute__((aligned(64)));
   float accm[ZY_MAX_GROUP][128] __attribute__((aligned(64)));
@@ -105,9 +107,12 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_rows_avx512_n
     for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_setzero_ps());
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
-    int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
+  const int64_t n_all = n + (G - 1) * ninc;
+  for (int64_t j0 = 0; j0 < n_all; j0 += ZY_KEY_BLOCK) {
     for (int g = 0; g < G; g++) {
+      const int64_t ng = n + g * ninc;
+      if (j0 >= ng) continue; /* this row's keys ended in an earlier block */
+      const int64_t jn = ng - j0 < ZY_KEY_BLOCK ? ng - j0 : ZY_KEY_BLOCK;
       __m512 qv[8], acc[8];
       for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + g * qstride + 16 * c);
       for (int64_t k0 = 0; k0 < jn; k0 += 16) {
@@ -163,8 +168,8 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_rows_avx512_n
 
 #define ROWS_KERNEL(NAME, NC, F16)                                                                                  \
   static ZY_AVX512 void NAME(const float *q, int64_t qs, int G, const void *kb, const void *vb, int64_t ks, int64_t n, \
-                             float sc, float *o, int64_t os, float *lse) {                                          \
-    attend_rows_avx512_nc(q, qs, G, kb, vb, ks, n, sc, o, os, lse, NC, F16);                                          \
+                             int64_t ninc, float sc, float *o, int64_t os, float *lse) {                            \
+    attend_rows_avx512_nc(q, qs, G, kb, vb, ks, n, ninc, sc, o, os, lse, NC, F16);                                    \
   }
 ROWS_KERNEL(attend_rows_d32, 2, 0)
 ROWS_KERNEL(attend_rows_d64, 4, 0)
@@ -174,39 +179,52 @@ ROWS_KERNEL(attend_rows_d64_f16, 4, 1)
 ROWS_KERNEL(attend_rows_d128_f16, 8, 1)
 
 /* The kernel every forward caller uses (so the decode op and the tensor path give the same bits): G query rows
- * (q + g·qstride → o + g·ostride, lse[g]) over the same keys [0, n). k and v are f32, or f16 (kv_f16), whose rows
+ * (q + g·qstride → o + g·ostride, lse[g]) over keys [0, n + g·ninc). k and v are f32, or f16 (kv_f16), whose rows
  * are decoded exactly: an f16 cache gives the bits of an f32 one holding the same values. */
 static void attend_rows(int isa, const float *q, int64_t qstride, int64_t G, const void *kb, const void *vb,
-                        int64_t kstride, int64_t n, int64_t D, float scale, float *o, int64_t ostride, float *lse,
-                        int kv_f16) {
+                        int64_t kstride, int64_t n, int64_t ninc, int64_t D, float scale, float *o, int64_t ostride,
+                        float *lse, int kv_f16) {
   if (isa >= 2 && (D == 32 || D == 64 || D == 128)) {
-    void (*fn)(const float *, int64_t, int, const void *, const void *, int64_t, int64_t, float, float *, int64_t, float *) =
+    void (*fn)(const float *, int64_t, int, const void *, const void *, int64_t, int64_t, int64_t, float, float *, int64_t,
+               float *) =
         kv_f16 ? (D == 64 ? attend_rows_d64_f16 : D == 128 ? attend_rows_d128_f16 : attend_rows_d32_f16)
                : (D == 64 ? attend_rows_d64 : D == 128 ? attend_rows_d128 : attend_rows_d32);
     for (int64_t g0 = 0; g0 < G; g0 += ZY_MAX_GROUP) {
       int gn = (int)(G - g0 < ZY_MAX_GROUP ? G - g0 : ZY_MAX_GROUP);
-      fn(q + g0 * qstride, qstride, gn, kb, vb, kstride, n, scale, o + g0 * ostride, ostride, lse + g0);
+      fn(q + g0 * qstride, qstride, gn, kb, vb, kstride, n + g0 * ninc, ninc, scale, o + g0 * ostride, ostride, lse + g0);
     }
     return;
   }
   for (int64_t g = 0; g < G; g++)
-    lse[g] = attend_row_generic(isa, q + g * qstride, kb, vb, kstride, n, D, scale, o + g * ostride, kv_f16);
+    lse[g] = attend_row_generic(isa, q + g * qstride, kb, vb, kstride, n + g * ninc, D, scale, o + g * ostride, kv_f16);
 }
 
-/* tq > 1: one task item per row r = (bi·H + h)·Tq + i (also the lse index). tq = 1: one per (batch, kv head) group,
- * whose query heads are consecutive rows sharing their keys. */
+/* Consecutive query rows of one head that a prefill task runs together (their key blocks read once). */
+#define ZY_QUERY_BLOCK ZY_MAX_GROUP
+
+/* tq > 1: one task item per block of ZY_QUERY_BLOCK consecutive query rows of one (batch, head): item r = (bi·H + h)·
+ * blocks + blk, rows i0 … i0 + G − 1 (lse index (bi·H + h)·Tq + i). tq = 1: one per (batch, kv head) group, whose query
+ * heads are consecutive rows sharing their keys. */
 static void attn_fwd_task(void *p, int64_t r0, int64_t r1, int t) {
   (void)t;
   attn_ctx *c = p;
-  int64_t D = c->d, group = c->nh / c->nkv, G = c->tq == 1 ? group : 1;
+  const int64_t D = c->d, group = c->nh / c->nkv, blocks = (c->tq + ZY_QUERY_BLOCK - 1) / ZY_QUERY_BLOCK;
   for (int64_t r = r0; r < r1; r++) {
-    int64_t row = r * G, i = row % c->tq, h = (row / c->tq) % c->nh, bi = row / (c->tq * c->nh), kvh = h / group;
+    int64_t bh, i, G, qstride;
+    if (c->tq == 1) { /* rows r·group … of the single query position: heads kvh·group … */
+      bh = r * group, i = 0, G = group, qstride = D;
+    } else {
+      bh = r / blocks, i = (r % blocks) * ZY_QUERY_BLOCK, G = c->tq - i < ZY_QUERY_BLOCK ? c->tq - i : ZY_QUERY_BLOCK;
+      qstride = c->nh * D;
+    }
+    const int64_t h = bh % c->nh, bi = bh / c->nh, kvh = h / group, row = bh * c->tq + i;
     const float *q = c->q + ((bi * c->tq + i) * c->nh + h) * D;
     float *o = c->o + ((bi * c->tq + i) * c->nh + h) * D;
     const int64_t at = (bi * c->cap * c->nkv + kvh) * D;
     const void *kb = c->kv_f16 ? (const void *)((const uint16_t *)c->kf + at) : (const void *)((const float *)c->kf + at);
     const void *vb = c->kv_f16 ? (const void *)((const uint16_t *)c->vf + at) : (const void *)((const float *)c->vf + at);
-    attend_rows(c->isa, q, D, G, kb, vb, c->nkv * D, visible(c, i), D, c->scale, o, D, c->lse + row, c->kv_f16);
+    attend_rows(c->isa, q, qstride, G, kb, vb, c->nkv * D, visible(c, i), c->tq > 1 && c->causal ? 1 : 0, D, c->scale, o,
+                qstride, c->lse + row, c->kv_f16);
   }
 }
 
@@ -214,7 +232,7 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_f16, f
                      int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
   attn_ctx c = {.q = q, .kf = k, .vf = v, .kv_f16 = kv_f16, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
                 .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
-  int64_t rows = b * nh * tq, items = tq == 1 ? b * nkv : rows;
+  int64_t rows = b * nh * tq, items = tq == 1 ? b * nkv : b * nh * ((tq + ZY_QUERY_BLOCK - 1) / ZY_QUERY_BLOCK);
   zy_ops_for(items, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
@@ -236,7 +254,7 @@ static void attn_decode_task(void *p, int64_t g0, int64_t g1, int t) {
     int64_t i = g / c->nkv, kvh = g % c->nkv, r = i * c->nh + kvh * group;
     const size_t at = (size_t)(kvh * D) * (c->kv_f16 ? 2 : 4);
     attend_rows(c->isa, c->q + r * D, D, group, (const char *)c->k[i] + at, (const char *)c->v[i] + at, c->nkv * D,
-                c->n_keys[i], D, c->scale, c->o + r * D, D, c->lse + r, c->kv_f16);
+                c->n_keys[i], 0, D, c->scale, c->o + r * D, D, c->lse + r, c->kv_f16);
   }
 }
 

@@ -22,6 +22,10 @@ const CASES: AttentionParams[] = [
   // one query (decode): the heads of a kv head run as a group, up to 8 at a time (9 → 8 + 1), per batch entry
   { b: 2, tq: 1, tk: 100, nHead: 18, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 120 },
   { b: 1, tq: 1, tk: 150, nHead: 8, nKvHead: 2, headDim: 128, scale: 0.088, causal: true },
+  // prefill: up to 8 consecutive query rows of a head run together, each with its own causal key count — groups whose
+  // counts straddle a 64-key block (rows 56–63 see 122–129 keys), a partial last group (75 = 9·8 + 3), no mask
+  { b: 1, tq: 75, tk: 140, nHead: 4, nKvHead: 2, headDim: 64, scale: 0.125, causal: true, kvCapacity: 150 },
+  { b: 2, tq: 9, tk: 70, nHead: 2, nKvHead: 2, headDim: 32, scale: 0.2, causal: false },
   // the blocked AVX-512 backward (head dims a multiple of 16): keys in chunks of 64 and blocks of 16, off both grids
   { b: 2, tq: 19, tk: 37, nHead: 4, nKvHead: 2, headDim: 48, scale: 0.14, causal: false, kvCapacity: 40 },
   { b: 1, tq: 70, tk: 150, nHead: 6, nKvHead: 3, headDim: 32, scale: 0.17, causal: true },
@@ -123,6 +127,31 @@ test("attention with one query over a cache equals the last row of the full caus
     const o1 = new Float32Array(16), l1 = new Float32Array(2);
     be.attention(clone(x.q.subarray(5 * 16, 6 * 16)), k, v, o1, l1, last);
     assertClose(`${be.info().name}: decode step vs full pass`, o1, out.subarray(5 * 16), TOL.f32Sum);
+  }
+});
+
+test("cpu prefill attention gives, row for row, the bits of one-query calls over that row's keys", { skip: skipCpu }, () => {
+  // Query rows that run together (native/ops_attention.c: blocks of 8 per head) must each do the arithmetic of a
+  // row alone: every causal prefill row equals a decode-shaped call (tq = 1) over its own visible keys, bit for bit.
+  for (const p of CASES.filter((c) => c.tq > 1 && c.causal)) {
+    const s = sizes(p), x = inputs(p, 7), out = new Float32Array(s.q), lse = new Float32Array(s.lse);
+    cpu!.attention(x.q, x.k, x.v, out, lse, p);
+    const row = p.nHead * p.headDim;
+    for (let bi = 0; bi < p.b; bi++) {
+      for (let i = 0; i < p.tq; i++) {
+        const one: AttentionParams = { ...p, b: 1, tq: 1, tk: p.tk - p.tq + i + 1, kvCapacity: s.cap };
+        const kv = s.cap * p.nKvHead * p.headDim;
+        const o1 = new Float32Array(row), l1 = new Float32Array(p.nHead);
+        cpu!.attention(x.q.slice((bi * p.tq + i) * row, (bi * p.tq + i + 1) * row), x.k.slice(bi * kv, (bi + 1) * kv),
+          x.v.slice(bi * kv, (bi + 1) * kv), o1, l1, one);
+        const at = (bi * p.tq + i) * row;
+        for (let e = 0; e < row; e++) assert.ok(Object.is(o1[e], out[at + e]), `${describe(p)}: batch ${bi} row ${i} out[${e}] ${out[at + e]} vs alone ${o1[e]}`);
+        for (let h = 0; h < p.nHead; h++) {
+          const want = lse[(bi * p.nHead + h) * p.tq + i];
+          assert.ok(Object.is(l1[h], want), `${describe(p)}: batch ${bi} row ${i} head ${h} lse ${want} vs alone ${l1[h]}`);
+        }
+      }
+    }
   }
 });
 
