@@ -4,7 +4,8 @@
 // (../shared/testdata/hf/gemma2: window from its config) and Gemma 3's five-to-one layers (test/fixtures/hf/gemma3):
 // a sequence several windows long, fed as chunks shorter and longer than the window and token by token, in one batch
 // with the full-cache copy, gives bit-identical logits (f32 and f16 caches); a fork of a wrapped ring continues
-// identically; truncating past what a ring still holds is refused.
+// identically; truncating past what a ring still holds is refused, so the scheduler's prefix reuse skips a wrapped
+// ring (and still reuses one it can extend), with the same greedy ids as fresh sequences.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -13,6 +14,8 @@ import { noGrad, setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
 import { DecoderModel } from "../../src/models/decoder/model.js";
 import { KvCache, type KvCacheType } from "../../src/models/kv-cache.js";
+import { Sampler } from "../../src/infer/sampler.js";
+import { Scheduler } from "../../src/infer/scheduler.js";
 import { readCase } from "./families-reference.js";
 
 setDefaultBackend(createBackend());
@@ -78,4 +81,44 @@ test("a ring that has not wrapped truncates anywhere; a window as long as the co
   assert.equal(c.ring(0), 8);
   assert.equal(new KvCache({ numLayers: 1, numKvHeads: 1, headDim: 4, maxLength: 64, windows: [64] }).ring(0), null);
   assert.throws(() => new KvCache({ numLayers: 2, numKvHeads: 1, headDim: 4, maxLength: 64, windows: [8] }), /1 windows for 2 layers/);
+});
+
+test("prefix reuse on gemma2: a wrapped ring is not cut back, an extendable one is reused; ids equal fresh runs", async () => {
+  const model = await loadModel(MODELS[0]!);
+  try {
+    const net = model.model;
+    assert.ok(net instanceof DecoderModel);
+    const w = Math.max(...net.config.slidingWindows.map((x) => x ?? 0));
+    const run = async (s: Scheduler, promptIds: number[]) => {
+      const ids: number[] = [];
+      const r = await s.submit({ promptIds, maxTokens: 4, sampler: new Sampler({ temperature: 0 }), stopTokenIds: new Set(),
+        onToken: (e) => { ids.push(e.id); } });
+      return { ids, cached: r.cachedTokens };
+    };
+    const fresh = async (promptIds: number[]) => {
+      const s = new Scheduler(model, { parallel: 1, maxQueue: 4 });
+      try { return (await run(s, promptIds)).ids; } finally { s.releaseIdle(); }
+    };
+    const p = Array.from({ length: 2 * w + 4 }, (_, i) => 3 + ((i * 37) % (net.config.vocabSize - 3)));
+    const s = new Scheduler(model, { parallel: 1, maxQueue: 4 });
+    try {
+      const a = await run(s, p);
+      // Shares 2w tokens with the cached sequence, whose rings have wrapped: no reuse, the answer of a fresh run.
+      const cut = [...p.slice(0, 2 * w), 5, 6, 7];
+      const b = await run(s, cut);
+      assert.equal(b.cached, 0, "a wrapped ring is not truncated back");
+      assert.deepEqual(b.ids, await fresh(cut));
+      // Extends the sequence just cached (prompt + its reply + more): reused, and the same ids as a fresh run.
+      const bPrompt = [...cut, ...b.ids.slice(0, -1)];
+      const longer = [...bPrompt, b.ids.at(-1)!, 9, 10];
+      const c = await run(s, longer);
+      assert.ok(c.cached > 0, `reused ${c.cached} tokens`);
+      assert.deepEqual(c.ids, await fresh(longer));
+      assert.ok(a.ids.length === 4);
+    } finally {
+      s.releaseIdle();
+    }
+  } finally {
+    model.dispose();
+  }
 });

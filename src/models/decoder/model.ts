@@ -2,8 +2,8 @@
 // then per layer RMSNorm → attention (separate or fused q/k/v with biases, per-head q/k RMSNorm, partial /
 // interleaved / scaled RoPE, soft caps and sliding windows) → [output norm] → residual, RMSNorm → SwiGLU / GeGLU
 // MLP or a sparse MoE → [output norm] → residual; final RMSNorm, LM head, optional final soft cap.
-// Attention goes through llama's attendSegments (the backend's fused kernels) when the layer is plain, else through
-// attendGeneral. Inference runs under noGrad with a KV cache (CausalLmNetwork); forward(ids) serves the trainer for
+// Attention goes through llama's attendSegments (the backend's fused kernels) when the layer is plain (or windowed
+// but no segment has outgrown the window yet), else through attendGeneral. Inference runs under noGrad with a KV cache (CausalLmNetwork); forward(ids) serves the trainer for
 // families without MoE, soft caps or windows.
 // Single-token decode steps of plain layers (no soft caps, windows, dynamic NTK, sandwich norms or GeGLU; default
 // attention scale) with encoded weights go through the backend's fused "decoder-layer-decode" op (with Qwen3's q/k
@@ -217,11 +217,13 @@ export class DecoderModel implements CausalLmNetwork {
     const scale = (c.attentionScale ?? 1 / Math.sqrt(c.headDim)) * af * af;
     const window = c.slidingWindows[l];
     const dynamic = c.rope.scaling?.type === "dynamic" ? c.rope.scaling : null;
-    if (c.attnSoftcap === null && window === null && !dynamic) {
+    // A window no segment has outgrown yet masks nothing (and a ring cache still holds position p in slot p).
+    const unmasked = window === null || segs.every((seg) => seg.pos0 + seg.t <= window);
+    if (c.attnSoftcap === null && unmasked && !dynamic) {
       // The fused kernels scale by headDim^−½: fold any other scale into q (RoPE is linear, so before or after is one).
       const qs = Math.abs(scale * Math.sqrt(c.headDim) - 1) > 1e-12 ? mul(q, scale * Math.sqrt(c.headDim)) : q;
       return attendSegments(l, qs, k, v, segs, { numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim,
-        freqs: this.freqs, ropeLayout: c.ropeLayout });
+        freqs: window !== null && this.localFreqs ? this.localFreqs : this.freqs, ropeLayout: c.ropeLayout });
     }
     if (isGradEnabled()) throw new Error(`[decoder] ${c.architecture}: training through soft-capped, windowed or dynamic-NTK attention is not supported`);
     return attendGeneral(l, q, k, v, segs, {
