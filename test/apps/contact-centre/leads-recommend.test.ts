@@ -1,7 +1,7 @@
 // Lead capture parsing and validation (mainland mobile formats, e-mail shape, names in Chinese and English, a
 // decline), and recommendations from the CrossWOZ demo catalogue (../shared/data/crosswoz/database, Apache-2.0):
-// at most `max`, near the dialogue's attraction or in the area named, each with a reason; a budget read from the
-// text; a CSV catalogue; English names for English conversations (a catalogue's own `name_en`, else glossary + pinyin).
+// at most `max`, near the dialogue's attraction or in the area named (in Chinese or English), each with a reason;
+// a budget read from the text; a CSV catalogue; English names for English conversations (a catalogue's own `name_en`, else glossary + pinyin).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { extractContact, isDecline } from "../../../src/apps/contact-centre/leads/capture.js";
 import { loadCatalogue, readBudget, recommend } from "../../../src/apps/contact-centre/recommend/catalogue.js";
-import { EnglishNamer, englishName } from "../../../src/apps/contact-centre/recommend/english-names.js";
+import { EnglishNamer, englishName, placeNamesInChinese } from "../../../src/apps/contact-centre/recommend/english-names.js";
 
 const CROSSWOZ = path.resolve("../shared/data/crosswoz/database");
 
@@ -54,6 +54,10 @@ test("recommendations from the CrossWOZ catalogue: near the attraction, at most 
   const area = recommend(items, { kind: "restaurant", text: "推荐一家王府井附近的餐厅", slots: {}, language: "zh", max: 3 });
   assert.equal(area.length, 3);
   for (const r of area) assert.match(`${raw.get(r.item)?.["地址"]} ${raw.get(r.item)?.["地铁"]}`, /王府井/, `${r.item} is at 王府井`);
+  // The same asked in English: the place is read back into Chinese to match the catalogue.
+  const areaEn = recommend(items, { kind: "restaurant", text: "Recommend a restaurant near Wangfujing", slots: {}, language: "en", max: 3, namer: new EnglishNamer() });
+  assert.equal(areaEn.length, 3);
+  for (const r of areaEn) assert.match(`${raw.get(r.item)?.["地址"]} ${raw.get(r.item)?.["地铁"]}`, /王府井/, `${r.item} is at 王府井`);
   const en = recommend(items, { kind: "hotel", text: "hotel near the forbidden city", slots: { attraction: "故宫" }, language: "en", max: 3, namer: new EnglishNamer() });
   assert.equal(en.length, 3);
   for (const h of en) {
@@ -66,6 +70,9 @@ test("recommendations from the CrossWOZ catalogue: near the attraction, at most 
 });
 
 test("English names of Chinese catalogue items: glossary, toneless pinyin, branches; a catalogue's own name_en wins", () => {
+  assert.deepEqual(placeNamesInChinese("Recommend a restaurant near Wangfujing"), ["王府井"]);
+  assert.deepEqual(placeNamesInChinese("a hotel by Beijing South Railway Station or the forbidden city"), ["北京南站", "故宫"]);
+  assert.deepEqual(placeNamesInChinese("the capital of China, any airport"), []);
   // Expected strings written from the pinyin of each word (天伦 tiānlún, 王朝 wángcháo) and Beijing's signage usage.
   assert.equal(englishName("北京天伦王朝酒店", "hotel"), "Beijing Tianlun Wangchao Hotel");
   assert.equal(englishName("北京全聚德(王府井店)", "restaurant"), "Beijing Quanjude (Wangfujing branch)");

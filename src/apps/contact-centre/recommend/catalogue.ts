@@ -10,7 +10,7 @@
 // Leaves out: neural embeddings of items (the KB's Embedder could be injected here later), stock/availability.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { englishName, type EnglishNamer } from "./english-names.js";
+import { englishName, placeNamesInChinese, type EnglishNamer } from "./english-names.js";
 
 export type ItemKind = "hotel" | "restaurant" | "attraction" | "product";
 
@@ -144,7 +144,11 @@ const STOP = /我想|我要|帮我|推荐|一下|一家|一个|附近|有没有|
 export function recommend(items: readonly CatalogueItem[], q: { kind: ItemKind; text: string; slots: Record<string, string>; language: "zh" | "en"; max: number; namer?: EnglishNamer }): Suggestion[] {
   const near = q.slots.attraction;
   const budget = readBudget(q.text);
-  const words = bigrams(q.text.replace(STOP, " ").replace(near ?? "\u0000", " "));
+  // An English request names places in English, the catalogue writes them in Chinese: match on the places it names
+  // (English letter pairs against Chinese attributes only add noise).
+  const places = q.language === "en" ? placeNamesInChinese(q.text) : [];
+  const text = places.length > 0 ? places.join(" ") : q.text;
+  const words = bigrams(text.replace(STOP, " ").replace(near ?? "\u0000", " "));
   const scored = items.filter((it) => it.kind === q.kind).map((it) => {
     const isNear = near ? it.near.includes(near) || it.address?.includes(near) === true : false;
     const lexical = overlap(words, it.text.toLowerCase());

@@ -3,16 +3,17 @@
 // "Forbidden City", "大酒店" → "Grand Hotel", "烤鸭店" → "Roast Duck Restaurant"), everything else in toneless
 // pinyin, one word per jieba word ("贵都" → "Guidu"; a name without a segmenter groups two syllables a word), a branch in brackets kept as a branch
 // ("(王府井店)" → "(Wangfujing branch)"), a "formerly …" bracket dropped. A catalogue may give its own English
-// name (`name_en`), which always wins (catalogue.ts).
+// name (`name_en`), which always wins (catalogue.ts). The places are also read backwards, English to Chinese, so an
+// English request can name an area the catalogue knows only in Chinese.
 // Leaves out: translation of descriptive names (a restaurant called 老北京炸酱面 becomes "Laobei Jingzha Jiangmian
 // Restaurant"-like pinyin only where the glossary has no entry), other languages.
 import { pinyin } from "pinyin-pro";
 import { createSegmenter, type Segmenter } from "../../../tools/segmenter.js";
 import type { ItemKind } from "./catalogue.js";
 
-/** Glossary entries (longest match first). Type words that depend on the item's kind are in KIND_WORDS. */
-const GLOSSARY: Record<string, string> = {
-  // Places and landmarks.
+/** Places and landmarks (longest match first), also read backwards: an English request names a place the
+ *  catalogue writes in Chinese ("near Wangfujing" → 王府井, placeNamesInChinese). */
+const PLACES: Record<string, string> = {
   北京: "Beijing", 中国: "China", 国家: "National", 首都机场: "Capital Airport", 首都国际机场: "Capital International Airport",
   首都: "Capital", 大兴机场: "Daxing Airport", 机场: "Airport", 北京西站: "Beijing West Railway Station", 西客站: "West Railway Station",
   北京南站: "Beijing South Railway Station", 北京站: "Beijing Railway Station", 北京北站: "Beijing North Railway Station",
@@ -25,6 +26,11 @@ const GLOSSARY: Record<string, string> = {
   十三陵: "Ming Tombs", 明十三陵: "Ming Tombs", 中关村: "Zhongguancun", 王府井: "Wangfujing", 三里屯: "Sanlitun",
   前门: "Qianmen", 国贸: "Guomao", 清华大学: "Tsinghua University", 北京大学: "Peking University", 人民大学: "Renmin University",
   "798艺术区": "798 Art District",
+};
+
+/** Glossary entries (longest match first). Type words that depend on the item's kind are in KIND_WORDS. */
+const GLOSSARY: Record<string, string> = {
+  ...PLACES,
   // Hotel chains and brands.
   如家: "Home Inn", 汉庭: "Hanting", 速8: "Super 8", "7天": "7 Days", 格林豪泰: "GreenTree Inn", 锦江之星: "Jinjiang Inn",
   希尔顿: "Hilton", 逸林: "DoubleTree", 诺富特: "Novotel", 戴斯: "Days", 维也纳: "Vienna", 万丽: "Renaissance",
@@ -133,6 +139,24 @@ function translateCore(text: string, kind: ItemKind, cut: (text: string) => stri
 
 /** The English name of a Chinese catalogue item name; a name without Han characters is returned as it is.
  *  `cut` groups the pinyin of names the glossary does not cover into words (jieba: EnglishNamer). */
+/** The Chinese names of the places an English text mentions (whole words, any case; generic words like "Capital" or
+ *  "Airport" alone do not count, nor names found inside a longer one: "Beijing South Railway Station" is not "Beijing"). */
+export function placeNamesInChinese(text: string): string[] {
+  const found: string[] = [];
+  let rest = ` ${text.toLowerCase().replace(/[^a-z0-9' ]+/g, " ")} `;
+  const entries = Object.entries(PLACES).filter(([, en]) => en.includes(" ") || !GENERIC_PLACE_WORDS.has(en)).sort((a, b) => b[1].length - a[1].length);
+  for (const [zh, en] of entries) {
+    const word = ` ${en.toLowerCase()} `;
+    if (rest.includes(word)) {
+      found.push(zh);
+      rest = rest.split(word).join(" ");
+    }
+  }
+  return found;
+}
+
+const GENERIC_PLACE_WORDS = new Set(["Beijing", "China", "National", "Capital", "Airport", "Metro", "Olympic"]);
+
 export function englishName(name: string, kind: ItemKind, cut: (text: string) => string[] = pairs): string {
   if (!/\p{Script=Han}/u.test(name)) return name;
   const brackets = [...name.matchAll(/[(（]([^)）]*)[)）]/g)].map((m) => m[1].trim());
