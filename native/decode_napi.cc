@@ -15,6 +15,7 @@
 // Every size is checked against the dims (through zy_args.h, like every glue file); a bad one throws TypeError
 // naming the field and what was expected.
 #include "zy_args.h"
+#include "zy_matrix_arg.h"
 #include "decode_layer.h"
 #include "quant.h"
 #include <cstring>
@@ -81,26 +82,7 @@ struct Spec {
   }
   zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) { return matrixAt(o.Get(key), key, rows, cols); }
   zy_decode_matrix matrixAt(Napi::Value v, const std::string &key, int64_t rows, int64_t cols) {
-    zy_decode_matrix w{nullptr, -1, rows, cols};
-    if (!ok()) return w;
-    if (!v.IsObject()) { fail(std::string(key) + " must be { data, type, rows, cols }"); return w; }
-    Napi::Object m = v.As<Napi::Object>();
-    Napi::Value t = m.Get("type");
-    w.type = t.IsString() ? zy_qtype_from_name(t.As<Napi::String>().Utf8Value().c_str()) : -1;
-    if (w.type < 0 || w.type == ZY_QT_F32) { fail(std::string(key) + ".type must be an encoded weight type (f16, bf16, q8_0, q4_k, ...)"); return w; }
-    if (!zy::isCount(m.Get("rows")) || !zy::isCount(m.Get("cols")) || zy::i64(m.Get("rows")) != rows || zy::i64(m.Get("cols")) != cols) {
-      fail(std::string(key) + " must be [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
-      return w;
-    }
-    const int64_t be = zy_qtype_block_elems(w.type);
-    if (cols % be != 0) { fail(std::string(key) + ": cols " + std::to_string(cols) + " is not a multiple of the block size"); return w; }
-    const int64_t need = rows * (cols / be) * zy_qtype_block_bytes(w.type);
-    Napi::Value d = m.Get("data");
-    size_t len = 0;
-    if (!zy::isTyped(d, napi_uint8_array) || (w.data = zy::typedPtr<uint8_t>(d, &len), static_cast<int64_t>(len) < need)) {
-      fail(std::string(key) + ".data must be a Uint8Array of at least " + std::to_string(need) + " bytes");
-    }
-    return w;
+    return zy::readMatrix(a, v, key, rows, cols, false);
   }
 };
 

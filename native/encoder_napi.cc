@@ -6,6 +6,7 @@
 //         bq, bk, bv, bo, bUp, bDown, ln1Weight, ln1Bias, ln2Weight, ln2Bias (Float32Array) }
 // Every size is checked against the dims; a bad one throws TypeError naming the field and what was expected.
 #include "zy_args.h"
+#include "zy_matrix_arg.h"
 #include "encoder_layer.h"
 #include "ops_common.h"
 #include "quant.h"
@@ -22,32 +23,7 @@ struct Spec {
   bool fail(const std::string &msg) { return a.fail(msg); }
   int64_t count(const char *key) { return a.count(o.Get(key), key); }
   const float *f32(const char *key, int64_t need) { return a.f32(o.Get(key), key, need, false); }
-  zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) {
-    zy_decode_matrix w{nullptr, -1, rows, cols};
-    if (!ok()) return w;
-    Napi::Value v = o.Get(key);
-    if (!v.IsObject()) { fail(std::string(key) + " must be { data, type, rows, cols }"); return w; }
-    Napi::Object m = v.As<Napi::Object>();
-    Napi::Value t = m.Get("type");
-    w.type = t.IsString() ? zy_qtype_from_name(t.As<Napi::String>().Utf8Value().c_str()) : -1;
-    if (w.type < 0) { fail(std::string(key) + ".type must be f32 or an encoded weight type (f16, bf16, q8_0, ...)"); return w; }
-    if (!zy::isCount(m.Get("rows")) || !zy::isCount(m.Get("cols")) || zy::i64(m.Get("rows")) != rows || zy::i64(m.Get("cols")) != cols) {
-      fail(std::string(key) + " must be [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
-      return w;
-    }
-    const int64_t be = zy_qtype_block_elems(w.type);
-    if (cols % be != 0) { fail(std::string(key) + ": cols " + std::to_string(cols) + " is not a multiple of the block size"); return w; }
-    if (zy_qtype_is_r16(w.type) && rows % 16 != 0) { fail(std::string(key) + ": a repacked matrix needs rows in multiples of 16"); return w; }
-    const int64_t need = rows * (cols / be) * zy_qtype_block_bytes(w.type);
-    Napi::Value d = m.Get("data");
-    size_t len = 0;
-    if (!zy::isTyped(d, napi_uint8_array) || (w.data = zy::typedPtr<uint8_t>(d, &len), static_cast<int64_t>(len) < need)) {
-      fail(std::string(key) + ".data must be a Uint8Array of at least " + std::to_string(need) + " bytes");
-    } else if (w.type == ZY_QT_F32 && reinterpret_cast<uintptr_t>(w.data) % 4 != 0) {
-      fail(std::string(key) + ".data (f32) must start on a 4-byte boundary");
-    }
-    return w;
-  }
+  zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) { return zy::readMatrix(a, o.Get(key), key, rows, cols, true); }
 };
 
 int actCode(const std::string &name) {
