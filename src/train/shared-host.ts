@@ -17,6 +17,7 @@ import type { Backend } from "../backend/backend.js";
 import type { Communicator, SliceUpdate } from "../backend/mpi.js";
 import type { AdamW, AdamWState } from "../optim/index.js";
 import type { Tensor } from "../tensor/index.js";
+import { clipShardedGradient } from "./zero.js";
 
 interface Segment {
   name: string;
@@ -147,15 +148,7 @@ export class SharedHostUpdate {
   /** The global gradient norm (float64 sums of squares of every rank's shard, all-reduced); with maxNorm > 0 the
    *  shard is scaled as clipGradNorm scales whole gradients (maxNorm / (norm + 1e-6) when that is below 1). */
   async clip(maxNorm: number): Promise<number> {
-    let sq = 0;
-    const g = this.gradShard;
-    for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
-    const buf = new Float64Array([sq]);
-    await this.comm.allreduce(buf);
-    const norm = Math.sqrt(buf[0]!);
-    const coeff = maxNorm / (norm + 1e-6);
-    if (maxNorm > 0 && coeff < 1) for (let i = 0; i < g.length; i++) g[i]! *= coeff;
-    return norm;
+    return clipShardedGradient(this.comm, this.gradShard, maxNorm);
   }
 
   /** AdamW on this rank's slices of the shared parameters, then the barrier after which every rank reads the

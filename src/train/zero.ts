@@ -84,15 +84,7 @@ export class ZeroOneOptimizer {
   /** The global gradient norm (float64 sums of squares of every block, all-reduced); with maxNorm > 0 the block is
    *  scaled as clipGradNorm scales whole gradients (maxNorm / (norm + 1e-6) when that is below 1). */
   async clip(maxNorm: number): Promise<number> {
-    let sq = 0;
-    const g = this.gradShard;
-    for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
-    const buf = new Float64Array([sq]);
-    await this.comm.allreduce(buf);
-    const norm = Math.sqrt(buf[0]!);
-    const coeff = maxNorm / (norm + 1e-6);
-    if (maxNorm > 0 && coeff < 1) for (let i = 0; i < g.length; i++) g[i]! *= coeff;
-    return norm;
+    return clipShardedGradient(this.comm, this.gradShard, maxNorm);
   }
 
   /** AdamW on this rank's block, then the all-gather that gives every rank every updated parameter. Parameters in
@@ -142,4 +134,18 @@ export class ZeroOneOptimizer {
     });
     this.stepCount = state.step;
   }
+}
+
+/** The global gradient norm over every rank's shard `g` (float64 sums of squares, all-reduced); with maxNorm > 0 the
+ *  shard is scaled as clipGradNorm scales whole gradients (maxNorm / (norm + 1e-6) when that is below 1). Shared by
+ *  ZeRO-1 and the shared-parameter path. */
+export async function clipShardedGradient(comm: Communicator, g: Float32Array, maxNorm: number): Promise<number> {
+  let sq = 0;
+  for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+  const buf = new Float64Array([sq]);
+  await comm.allreduce(buf);
+  const norm = Math.sqrt(buf[0]!);
+  const coeff = maxNorm / (norm + 1e-6);
+  if (maxNorm > 0 && coeff < 1) for (let i = 0; i < g.length; i++) g[i]! *= coeff;
+  return norm;
 }
