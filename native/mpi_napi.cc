@@ -302,6 +302,17 @@ void sliceOf(size_t n, int q, size_t &lo, size_t &hi) {
 // slices the others reduce (its own slice it reads straight from its parts), sums its slice block by block from
 // every rank in rank order, writes the sum to its parts and to its segment (for the others), then copies the other
 // slices' sums from their owners' segments: per rank about 2·S bytes read and 2·S written for S bytes of parts.
+// acc[0..len) = the sum over ranks, in rank order (identical bits on every rank), of elements [b, b + len) of the
+// collective: this rank's own values copied from its parts into `own`, the others' read from their segments.
+void sumBlock(const std::vector<Part> &parts, size_t b, size_t len, float *own, float *acc) {
+  forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
+  for (int r = 0; r < shm.size; r++) {
+    const float *src = r == shm.rank ? own : shm.data[r] + b;
+    if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
+    else for (size_t i = 0; i < len; i++) acc[i] += src[i];
+  }
+}
+
 void shmAllreduce(const std::vector<Part> &parts, size_t n) {
   const uint32_t base = 3 * shm.ops;
   waitAll(base);  // every rank has finished reading the previous collective's segments
@@ -317,12 +328,7 @@ void shmAllreduce(const std::vector<Part> &parts, size_t n) {
   float acc[kBlock], own[kBlock];
   for (size_t b = lo; b < hi; b += kBlock) {
     const size_t len = std::min(kBlock, hi - b);
-    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
-    for (int r = 0; r < shm.size; r++) {
-      const float *src = r == shm.rank ? own : shm.data[r] + b;
-      if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
-      else for (size_t i = 0; i < len; i++) acc[i] += src[i];
-    }
+    sumBlock(parts, b, len, own, acc);
     std::memcpy(mine + b, acc, 4 * len);
     forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(p, acc + (at - b), 4 * k); });
   }
@@ -397,12 +403,7 @@ void shmReduceSlice(const std::vector<Part> &parts, size_t n, const std::vector<
   float own[kBlock], acc[kBlock];
   for (size_t b = lo; b < hi; b += kBlock) {
     const size_t len = std::min(kBlock, hi - b);
-    forRange(parts, b, b + len, [&](float *p, size_t at, size_t k) { std::memcpy(own + (at - b), p, 4 * k); });
-    for (int r = 0; r < shm.size; r++) {
-      const float *src = r == shm.rank ? own : shm.data[r] + b;
-      if (r == 0) for (size_t i = 0; i < len; i++) acc[i] = src[i];
-      else for (size_t i = 0; i < len; i++) acc[i] += src[i];
-    }
+    sumBlock(parts, b, len, own, acc);
     onBlock(acc, b - lo, len);
   }
   setStage(base + 3);
