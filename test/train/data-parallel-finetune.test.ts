@@ -7,33 +7,13 @@
 // why, where mpirun or the addon's MPI is missing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { mpiUnavailableReason } from "../../src/backend/mpi.js";
+import { MPIRUN, ZHIYU, mpiMissing, run, stepLosses } from "./mpi-harness.js";
 
-const hasMpirun = spawnSync("mpirun", ["--version"], { encoding: "utf8" }).status === 0;
-const why = !hasMpirun ? "mpirun not found (install openmpi-bin and libopenmpi-dev; .ci/run does)" : mpiUnavailableReason();
-const skip = why ? `data-parallel finetune tests skipped: ${why}` : false;
-const MPI_ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" };
-const MPIRUN = ["--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none"];
+const skip = mpiMissing ? `data-parallel finetune tests skipped: ${mpiMissing}` : false;
 const CASE = path.resolve("../shared/testdata/hf/bert");
-const ZHIYU = path.resolve("bin/zhiyu.mjs");
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { env: MPI_ENV, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    p.stderr.on("data", (c: Buffer) => { stderr += c.toString(); });
-    p.on("close", (code) => resolve({ code, stderr }));
-  });
-}
-
-function stepLosses(runDir: string): number[] {
-  return readFileSync(path.join(runDir, "metrics.jsonl"), "utf8").split("\n").filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { step: number; loss?: number }).filter((r) => typeof r.loss === "number").map((r) => r.loss!);
-}
 
 /** One process and mpirun -np 2 with the same flags; returns both loss curves after checking they agree. */
 async function compare(dir: string, task: string, flags: string[]): Promise<void> {

@@ -7,34 +7,14 @@
 // mpirun or the addon's MPI is missing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { mpiUnavailableReason } from "../../src/backend/mpi.js";
+import { MPIRUN, ZHIYU, mpiMissing, run, stepLosses } from "./mpi-harness.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 
-const hasMpirun = spawnSync("mpirun", ["--version"], { encoding: "utf8" }).status === 0;
-const why = !hasMpirun ? "mpirun not found (install openmpi-bin and libopenmpi-dev; .ci/run does)" : mpiUnavailableReason();
-const skip = why ? `data-parallel MLM/DPO tests skipped: ${why}` : false;
-const MPI_ENV = { ...process.env, OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1" };
-const MPIRUN = ["--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none"];
+const skip = mpiMissing ? `data-parallel MLM/DPO tests skipped: ${mpiMissing}` : false;
 const HF = path.resolve("../shared/testdata/hf");
-const ZHIYU = path.resolve("bin/zhiyu.mjs");
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { env: MPI_ENV, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    p.stderr.on("data", (c: Buffer) => { stderr += c.toString(); });
-    p.on("close", (code) => resolve({ code, stderr }));
-  });
-}
-
-function stepLosses(runDir: string): number[] {
-  return readFileSync(path.join(runDir, "metrics.jsonl"), "utf8").split("\n").filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { loss?: number; event?: string }).filter((r) => typeof r.loss === "number" && !r.event).map((r) => r.loss!);
-}
 
 async function compare(dir: string, name: string, args: (out: string) => string[], steps: number): Promise<void> {
   const one = path.join(dir, `${name}-one`), two = path.join(dir, `${name}-two`);
