@@ -9,7 +9,10 @@
  * residual and activation applied by the same task while its block is in cache (zy_sgemm keeps a 768-column
  * product of 128 rows mostly on one thread of two), q/k/v in one dispatch, and the JavaScript between ~20 kernel
  * calls per layer (tensor objects, allocations, element-wise passes). Encoded matrices (f16, q8_0, ...) go through
- * zy_quant_matmul as the tensor path does, with the same epilogue.
+ * zy_quant_matmul as the tensor path does, with the same epilogue. Matrices that come with panels packed once
+ * (zy_pw_pack: f32, f16, bf16) run on them where the path they replace runs the blocked GEMM (f32: more than 8 rows;
+ * f16 / bf16: 16 rows or more) — the activations packed once for all threads, no per-call weight packing, the same
+ * bits (gemm_packed.c).
  * Leaves out: gradients (training runs the tensor path), pre-LayerNorm layers, attention masks other than "each
  * sequence attends to its own rows". */
 #include "encoder_layer.h"
