@@ -73,6 +73,10 @@ void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw
                      int64_t j1, float *c, int64_t ldc);
 int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y);
 void zy_pw_round_act(int src, const float *x, float *out, int64_t count);
+/* zy_quant_matmul's product of a weight of type src (ZY_PW_*) on its packed panels: x rounded as it rounds it, then
+ * zy_pw_gemm — its bits wherever zy_pw_replaces_quant says it runs its own panel GEMM. -1: out of memory. */
+int zy_pw_replaces_quant(int type, int64_t m, int64_t rows, int64_t cols);
+int zy_pw_linear(int src, const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y);
 uint64_t zy_pw_calls(void);
 
 /* The specification: a plain triple loop, f32 accumulation in k order. Slow; for tests and as documentation. */

@@ -1,8 +1,9 @@
 /* Linear layers on weights packed once, at load, into the B panels of the AVX-512 f32 GEMM tile (gemm_avx512.c):
- * a weight w [n, k] (the nn.Linear layout, B = wᵀ) is stored as the blocks the blocked driver of gemm.c would pack
- * on every call —
- *   KC block b (k from p0 = b·KC, kb = min(KC, k − p0)) at element npad·p0 (npad = n rounded up to 32);
- *   in it, panel q (weight rows 32q … 32q+31) at q·32·kb, element (p, j) at p·32 + j; rows past n zero —
+ * a weight w [n, k] (the nn.Linear layout, B = wᵀ) is stored as panels of 32 weight rows, each holding all of k —
+ *   panel q (weight rows 32q … 32q+31) at element q·32·k; in it, element (p, j) at p·32 + j; rows past n zero —
+ * so the slice of a panel that one KC block of the GEMM reads (k from p0) is the contiguous run at q·32·k + p0·32,
+ * laid out as gemm.c's packer would pack it on every call. The layout does not depend on KC, and the panels of
+ * matrices stacked by rows (q/k/v, gate/up) are the concatenation of each one's when their rows are multiples of 32.
  * with f32 elements (ZY_PW_F32, from f32, f16 or bf16 weights), or f16 / bf16 bits (ZY_PW_F16 / ZY_PW_BF16, half
  * the memory, widened in registers by the tile). A product then packs only the activations (once, shared by the
  * threads) and runs the same tile, the same KC blocks and the same k order as zy_sgemm_st on x and the (widened)
@@ -43,21 +44,16 @@ static float widen(const void *w, int src, int64_t at) {
 
 int zy_pw_pack(const void *w, int src, int64_t n, int64_t k, int elem, void *dst) {
   if (src < ZY_PW_F32 || src > ZY_PW_BF16 || (elem != ZY_PW_F32 && elem != src)) return -1;
-  const int64_t kc = kernel()->kc, npad = round_up(n, ZY_PW_NR);
-  for (int64_t p0 = 0; p0 < k; p0 += kc) {
-    const int64_t kb = k - p0 < kc ? k - p0 : kc;
-    for (int64_t q = 0; q < npad; q += ZY_PW_NR) {
-      const int64_t base = npad * p0 + q * kb;
-      for (int64_t j = 0; j < ZY_PW_NR; j++) {
-        const int64_t row = q + j;
-        for (int64_t p = 0; p < kb; p++) {
-          const int64_t at = base + p * ZY_PW_NR + j;
-          if (elem == ZY_PW_F32) ((float *)dst)[at] = row < n ? widen(w, src, row * k + p0 + p) : 0.0f;
-          else ((uint16_t *)dst)[at] = row < n ? ((const uint16_t *)w)[row * k + p0 + p] : 0;
-        }
+  const int64_t npad = round_up(n, ZY_PW_NR);
+  for (int64_t q = 0; q < npad; q += ZY_PW_NR) /* q: the panel's first row; the panel starts at element q·k */
+    for (int64_t j = 0; j < ZY_PW_NR; j++) {
+      const int64_t row = q + j;
+      for (int64_t p = 0; p < k; p++) {
+        const int64_t at = q * k + p * ZY_PW_NR + j;
+        if (elem == ZY_PW_F32) ((float *)dst)[at] = row < n ? widen(w, src, row * k + p) : 0.0f;
+        else ((uint16_t *)dst)[at] = row < n ? ((const uint16_t *)w)[row * k + p] : 0;
       }
     }
-  }
   return 0;
 }
 
@@ -76,32 +72,35 @@ void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw
   if (j1 <= j0 || m <= 0) return;
   atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
   const zy_gemm_kernel *K = kernel();
-  const int64_t mpad = round_up(m, K->mr), npad = round_up(n, ZY_PW_NR);
+  const int64_t mpad = round_up(m, K->mr);
   float *wide = NULL;
   if (elem != ZY_PW_F32 && m > K->mr) wide = (float *)zy_grow(&wide_buf, &wide_bytes, (size_t)(NB_COLS * K->kc) * 4);
   for (int64_t jb = j0; jb < j1; jb += NB_COLS) {
     const int64_t nb = j1 - jb < NB_COLS ? j1 - jb : NB_COLS;
     for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
-      const int64_t kb = k - p0 < K->kc ? k - p0 : K->kc, block = npad * p0 + jb * kb;
+      const int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
       const float *ablock = packed_a + mpad * p0;
       const float beta = p0 == 0 ? 0.0f : 1.0f;
-      const float *bf = elem == ZY_PW_F32 ? (const float *)pw + block : NULL;
-      if (wide) { /* this block's panels (zero-padded to 32 columns) widened once for all row tiles */
-        zy_gemm_avx512_widen_half(elem == ZY_PW_BF16, (const uint16_t *)pw + block, wide, round_up(nb, ZY_PW_NR) * kb);
-        bf = wide;
-      }
+      /* the k slice [p0, p0 + kb) of the panel holding column j: kb × 32 contiguous elements */
+#define SLICE(j) (((jb) + (j)) * k + p0 * ZY_PW_NR)
+      if (wide) /* this block's panel slices (zero-padded to 32 columns) widened once for all row tiles */
+        for (int64_t jj = 0; jj < nb; jj += ZY_PW_NR)
+          zy_gemm_avx512_widen_half(elem == ZY_PW_BF16, (const uint16_t *)pw + SLICE(jj), wide + jj * kb, ZY_PW_NR * kb);
       for (int64_t i = 0; i < m; i += K->mr) {
         const int rows = m - i < K->mr ? (int)(m - i) : K->mr;
         for (int64_t jj = 0; jj < nb; jj += ZY_PW_NR) {
           const int cols = nb - jj < ZY_PW_NR ? (int)(nb - jj) : ZY_PW_NR;
           float *ct = c + i * ldc + jb + jj;
-          if (bf)
-            K->tile(kb, ablock + i * kb, bf + jj * kb, ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
+          if (elem == ZY_PW_F32)
+            K->tile(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
+          else if (wide)
+            K->tile(kb, ablock + i * kb, wide + jj * kb, ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
           else
-            zy_gemm_avx512_tile_half(elem == ZY_PW_BF16, kb, ablock + i * kb, (const uint16_t *)pw + block + jj * kb, ct,
-                                     ldc, rows, cols, 1.0f, beta);
+            zy_gemm_avx512_tile_half(elem == ZY_PW_BF16, kb, ablock + i * kb, (const uint16_t *)pw + SLICE(jj), ct, ldc,
+                                     rows, cols, 1.0f, beta);
         }
       }
+#undef SLICE
     }
   }
 }
@@ -154,4 +153,24 @@ int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, i
   whole_ctx c = {a, m, k, n, pw, elem, y};
   zy_parallel_run(whole_task, &c);
   return 0;
+}
+
+/* The products zy_quant_matmul runs on its panel GEMM (quant.c: f16 / bf16 weights, 16 activation rows or more, not a
+ * product small enough for its single-thread dot kernels): those a packed copy stands in for with the same bits. */
+int zy_pw_replaces_quant(int type, int64_t m, int64_t rows, int64_t cols) {
+  return zy_pw_available() && (type == ZY_PW_F16 || type == ZY_PW_BF16) && m >= 16 && rows >= 8 && rows * cols * m >= 32768;
+}
+
+static _Thread_local void *x_buf;
+static _Thread_local size_t x_bytes;
+
+int zy_pw_linear(int src, const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y) {
+  const float *xa = x;
+  if (src != ZY_PW_F32) {
+    float *r = (float *)zy_grow(&x_buf, &x_bytes, (size_t)(m * k) * 4);
+    if (!r) return -1;
+    zy_pw_round_act(src, x, r, m * k);
+    xa = r;
+  }
+  return zy_pw_gemm(xa, m, k, pw, elem, n, y);
 }

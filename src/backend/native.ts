@@ -92,6 +92,9 @@ export interface NativeAddon extends Partial<NativeOps> {
   gemmPacked?: (x: Float32Array, m: number, panels: Uint8Array, panel: PanelType, rows: number, cols: number, out: Float32Array) => void;
   /** Row-range products run on packed panels since the addon loaded (tests check that the packed path ran). */
   gemmPackedCalls?: () => number;
+  /** quantMatmul of an f16 / bf16 matrix on its packed panels where that gives quantMatmul's bits, else on w. */
+  quantMatmulPanels?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number,
+    panels: { data: Uint8Array; type: PanelType }) => void;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;

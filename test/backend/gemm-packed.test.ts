@@ -6,6 +6,7 @@
 //   here (1e-5 · Σ|x||w|);
 // - f16 / bf16 panels (widened in registers) and f32 panels made from f16 / bf16 weights = quantMatmul on the same
 //   weight bit for bit from 16 rows (its panel GEMM; x rounded as it rounds it), and the triple loop below that;
+// - quantMatmulPanels (unrounded x) = quantMatmul bit for bit: on the panels from 16 rows, on the matrix below;
 // - gemmPackedCalls counts the products that ran on panels; bad arguments throw naming the argument.
 // On CPUs without AVX-512 gemmPackWeights returns null (checked) and the rest skips.
 // Leaves out: speed (dev/bert/packed-gemm-bench.ts), the encoder layer on panels (test/models/bert-fused.test.ts).
@@ -92,6 +93,24 @@ for (const type of ["f16", "bf16"] as const)
           nearProduct(label, got, x, Array.from(wh, (h) => fromHalf(type, h)), m, n, k);
         }
     });
+
+test("quantMatmulPanels = quantMatmul bit for bit, on panels from 16 rows, on the matrix below", { skip }, () => {
+  const a = addon!;
+  for (const type of ["f16", "bf16"] as const)
+    for (const [m, n, k] of [[40, 96, 128], [16, 33, 64], [15, 96, 128], [3, 96, 128], [128, 70, 416]] as const) {
+      const r = rng(m + n + k);
+      const wh = new Uint16Array(n * k).map(() => toHalf(type, r())), x = new Float32Array(m * k).map(r); // x not rounded
+      const panels = { data: a.gemmPackWeights!(bytes(wh), type, n, k, type)!, type };
+      const got = new Float32Array(m * n).fill(NaN), want = new Float32Array(m * n);
+      const before = a.gemmPackedCalls!();
+      a.quantMatmulPanels!(bytes(wh), type, n, k, x, got, m, panels);
+      assert.equal(a.gemmPackedCalls!() > before, m >= 16, `${type} m=${m}: panels used iff 16+ rows`);
+      a.quantMatmul!(bytes(wh), type, n, k, x, want, m);
+      sameBits(`quantMatmulPanels ${type} m=${m} n=${n} k=${k}`, got, want);
+    }
+  assert.throws(() => a.quantMatmulPanels!(new Uint8Array(64 * 2), "f16", 8, 8, new Float32Array(16 * 8), new Float32Array(16 * 8), 16,
+    { data: new Uint8Array(64), type: "f16" }), /quantMatmulPanels.*panels must hold this matrix/);
+});
 
 test("gemmPackedCalls counts the products that ran on panels", { skip }, () => {
   const a = addon!;

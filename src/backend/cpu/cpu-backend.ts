@@ -178,6 +178,17 @@ export class CpuBackend implements Backend {
     };
   }
 
+  /** quantMatmul on the matrix's packed panels where native/gemm_packed.c gives its bits (f16 / bf16, 16+ rows). */
+  get quantMatmulPanels(): ((w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number, panels: PackedPanels) => void) | undefined {
+    const run = this.addon.quantMatmulPanels;
+    if (!run) return undefined;
+    return (w, type, rows, cols, x, out, m, panels) => {
+      OP_CHECKS.quantMatmul(w, type, rows, cols, x, out, m);
+      run(w, type, rows, cols, x, out, m, panels);
+    };
+  }
+
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
   matmulRoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void {
     OP_CHECKS.matmulRoundBf16(a, b, c, p);
