@@ -14,6 +14,7 @@
 // - Backward ops *accumulate* into gradient buffers (dx += ...) only where the op says "accumulate"; otherwise
 //   they overwrite.
 // Leaves out: autograd, views and broadcasting rules (those live in src/tensor/), devices other than the CPU.
+import type { TuneChoice, TuningOptions } from "./cpu/tuning.js";
 
 export type DType = "f32" | "bf16" | "f16" | "i32";
 export type FloatStorage = Float32Array;
@@ -471,6 +472,12 @@ export interface Backend {
    *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
    *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */
   repackWeight?(w: Uint8Array, type: WeightType, rows: number, cols: number): WeightType | null;
+  /** Optional (cpu): run-time tuning of the decode matmul kernels (cpu/tuning.ts): from now on, each weight shape a
+   *  decode step multiplies runs the kernel variant measured fastest on this CPU (all variants give the same bits);
+   *  `workingSetBytes` is what a decode step streams (the model's weights). Disabled options restore the fallback. */
+  configureTuning?(options: TuningOptions, workingSetBytes: number): void;
+  /** Optional (cpu): the choices tuning made or read from its cache so far (for `zhiyu doctor`). */
+  tuningChoices?(): TuneChoice[];
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */
