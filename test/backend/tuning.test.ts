@@ -137,7 +137,7 @@ function counting(): TuningAddon & { timed: number } {
   return c;
 }
 
-const MACHINE = { cpu: "Test CPU 1", isa: "avx512-test", threads: 2, kernels: "k1" };
+const MACHINE = { cpu: "Test CPU 1", isa: "avx512-test", threads: 2, kernels: "k1", loadPerCore: () => 0 };
 
 test("tuning cache: measured once, read back without measuring; corrupt and foreign files ignored with a warning", { skip }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), "zhiyu-tune-"));
@@ -206,6 +206,30 @@ test("tuning cache: measured once, read back without measuring; corrupt and fore
     assert.equal(a5.timed, 0);
     assert.equal(tuning!.tuneGet!("f16", 64, 256), 0);
     assert.deepEqual(w, []);
+  } finally {
+    tuning!.tuneClear!();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tuning cache: a shape measured on a busy machine is provisional and measured again once the machine is quieter", { skip }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "zhiyu-tune-"));
+  try {
+    const m = { type: "q4_0" as WeightType, rows: 64, cols: 256, data: randomWeights("q4_0", 64, 256, rng(5)) };
+    const busy = { ...MACHINE, loadPerCore: () => 6 };
+    const run = (machine: typeof MACHINE) => {
+      const a = counting(), t = new Tuner(a, machine, options(dir, []));
+      t.setWorkingSet(1 << 20);
+      t.ensure(m);
+      return { timed: a.timed, choice: t.choices()[0] };
+    };
+    const first = run(busy);
+    assert.ok(first.timed > 0 && first.choice.provisional, "measured under load: provisional");
+    assert.match(first.choice.reason, /load 6\.0 per core: provisional/);
+    assert.equal(run(busy).timed, 0, "still busy: the provisional choice is used as it is");
+    const quiet = run(MACHINE);
+    assert.ok(quiet.timed > 0 && !quiet.choice.provisional, "quiet: measured again, no longer provisional");
+    assert.equal(run(busy).timed, 0, "a quiet measurement stands, busy or not");
   } finally {
     tuning!.tuneClear!();
     rmSync(dir, { recursive: true, force: true });

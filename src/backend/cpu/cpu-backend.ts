@@ -19,7 +19,7 @@ import { readChecksum as refReadChecksum } from "../ref/reduce.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 import { type TuneChoice, Tuner, type TuningAddon, type TuningOptions } from "./tuning.js";
 import { createHash } from "node:crypto";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 
 /** The layer native/decode_layer.c computes. */
 /** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP. */
@@ -65,7 +65,7 @@ export class CpuBackend implements Backend {
       a.tuneClear();
       const lists = ["f16", "q8_0_r16", "q4_k_r16", "q8_0"].map((t) => a.tuneVariants!(t).join(",")).join(";");
       const machine = { cpu: cpus()[0]?.model?.trim() || "unknown", isa: a.isa(), threads: a.threads(),
-        kernels: createHash("sha256").update(lists).digest("hex").slice(0, 12) };
+        kernels: createHash("sha256").update(lists).digest("hex").slice(0, 12), loadPerCore: () => loadavg()[0] / Math.max(1, cpus().length) };
       this.tuner = new Tuner(a as NativeAddon & TuningAddon, machine, options);
     }
     this.tuner.setWorkingSet(workingSetBytes);

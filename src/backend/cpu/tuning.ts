@@ -22,7 +22,7 @@ export interface TuningOptions {
   version: string;
   /** Warnings (a corrupt or foreign cache file): one line each. */
   warn(message: string): void;
-  /** Bytes of the calibration ring at most (default 256 MiB; tests pass less). */
+  /** Bytes of the calibration ring at most (default 128 MiB: 4× a large L3, so DRAM-bound shapes stay DRAM-bound; tests pass less). */
   maxRingBytes?: number;
   /** Timed rounds per variant (default 5; the best round counts). */
   rounds?: number;
@@ -42,6 +42,8 @@ export interface TuningMachine {
   threads: number;
   /** The addon's variant lists (a short hash): a rebuilt addon with other variants makes the cache foreign. */
   kernels: string;
+  /** The run queue per core now (1-minute load average / cores): timings taken above BUSY_LOAD are provisional. */
+  loadPerCore(): number;
 }
 
 /** One shape's choice: the variant, the measured ns per matrix of each variant, and why. */
@@ -55,11 +57,16 @@ export interface TuneChoice {
   reason: string;
   /** "measured" in this process, or "cached". */
   source: "measured" | "cached";
+  /** Measured while other processes held the cores: used, but measured again by the first process on a quieter machine. */
+  provisional: boolean;
 }
 
 const FORMAT = "zhiyu-tuning-1";
 /** A variant must beat the fallback by this share to be chosen (timing noise on a busy machine is a few %). */
 const MARGIN = 0.03;
+/** Above this load per core a calibration is provisional (another process's share of the cores and memory bus
+ *  makes the timings noise). */
+const BUSY_LOAD = 1.5;
 
 interface CacheFile {
   format: string;
@@ -103,7 +110,8 @@ export class Tuner {
     const names = this.addon.tuneVariants(m.type);
     if (names.length <= 1) return;
     let choice = this.entries.get(key);
-    if (!choice || !names.includes(choice.variant)) {
+    const stale = choice !== undefined && choice.provisional && this.machine.loadPerCore() <= BUSY_LOAD;
+    if (!choice || stale || !names.includes(choice.variant)) {
       choice = this.measure(m, names, key);
       this.entries.set(key, choice);
       this.dirty = true;
@@ -118,24 +126,31 @@ export class Tuner {
   }
 
   private measure(m: EncodedMatrix, names: string[], key: string): TuneChoice {
-    const bytes = m.data.length, cap = this.options.maxRingBytes ?? 256 * 2 ** 20;
+    const bytes = m.data.length, cap = this.options.maxRingBytes ?? 128 * 2 ** 20;
     const copies = Math.max(1, Math.floor(Math.min(Math.max(this.workingSet, bytes), cap) / bytes));
     const ring = new Uint8Array(copies * bytes);
     for (let c = 0; c < copies; c++) ring.set(m.data, c * bytes);
-    const best = names.map(() => Infinity);
-    const rounds = this.options.rounds ?? 5;
+    const best = names.map(() => Infinity), ratios: number[][] = names.map(() => []);
+    const rounds = this.options.rounds ?? 7;
+    const provisional = this.machine.loadPerCore() > BUSY_LOAD;
     // Variants interleaved round by round, so load drifting during the calibration hits them alike; one warm pass first.
     this.addon.tuneTime(ring, m.type, m.rows, m.cols, copies, 0, 1);
     for (let r = 0; r < rounds; r++) {
-      for (let v = 0; v < names.length; v++) best[v] = Math.min(best[v], this.addon.tuneTime(ring, m.type, m.rows, m.cols, copies, v, 1));
+      const t = names.map((_, v) => this.addon.tuneTime(ring, m.type, m.rows, m.cols, copies, v, 1));
+      t.forEach((x, v) => { best[v] = Math.min(best[v], x); ratios[v].push(x / t[0]); });
     }
     let pick = 0;
     for (let v = 1; v < names.length; v++) if (best[v] < best[pick]) pick = v;
     const gain = 1 - best[pick] / best[0];
+    // The winner must also beat the fallback in most rounds (its best round alone can be luck on a busy machine).
+    const sorted = [...ratios[pick]].sort((a, b) => a - b), medianRatio = sorted[Math.floor(sorted.length / 2)];
     const ringMiB = (ring.length / 2 ** 20).toFixed(1);
     let reason: string;
     if (pick !== 0 && gain < MARGIN) {
       reason = `fastest ${names[pick]} only ${(gain * 100).toFixed(1)}% under the fallback (< ${MARGIN * 100}%): fallback kept`;
+      pick = 0;
+    } else if (pick !== 0 && medianRatio >= 1) {
+      reason = `${names[pick]}'s best round was ${(gain * 100).toFixed(1)}% under the fallback but its median round was not faster: fallback kept`;
       pick = 0;
     } else if (pick === 0) {
       reason = "the fallback was fastest";
@@ -144,8 +159,10 @@ export class Tuner {
     }
     const timesNs: Record<string, number> = {};
     names.forEach((n, v) => { timesNs[n] = Math.round(best[v]); });
-    return { key, type: m.type, rows: m.rows, cols: m.cols, variant: names[pick], timesNs,
-      reason: `${reason} (best of ${rounds} rounds over a ${ringMiB} MiB ring of ${copies} copies)`, source: "measured" };
+    const load = this.machine.loadPerCore().toFixed(1);
+    return { key, type: m.type, rows: m.rows, cols: m.cols, variant: names[pick], timesNs, provisional,
+      reason: `${reason} (best of ${rounds} rounds over a ${ringMiB} MiB ring of ${copies} copies; load ${load} per core` +
+        `${provisional ? ": provisional, measured again on a quieter machine" : ""})`, source: "measured" };
   }
 
   private readCache(file: string): void {
@@ -177,7 +194,8 @@ export class Tuner {
     }
     for (const [key, e] of Object.entries(c.entries)) {
       const ok = typeof e === "object" && e !== null && typeof e.variant === "string" && typeof e.type === "string" &&
-        Number.isInteger(e.rows) && Number.isInteger(e.cols) && typeof e.timesNs === "object" && typeof e.reason === "string";
+        Number.isInteger(e.rows) && Number.isInteger(e.cols) && typeof e.timesNs === "object" && typeof e.reason === "string" &&
+        typeof e.provisional === "boolean";
       if (!ok) {
         this.options.warn(`zhiyu: tuning cache ${file}: entry "${key}" is malformed; ignoring the file (it will be rewritten)`);
         this.entries.clear();
