@@ -15,10 +15,12 @@ static const zy_knobs FLOAT_VARIANTS[] = {
 static const zy_knobs R16_VARIANTS[] = {
     {"pf2048-c2", 0, 0, 2048, 0, 2}, {"pf1024-c2", 0, 0, 1024, 0, 2}, {"pf4096-c2", 0, 0, 4096, 0, 2},
     {"pf0-c2", 0, 0, 0, 0, 2},       {"pf2048-c4", 0, 0, 2048, 0, 4}, {"pf2048-c1", 0, 0, 2048, 0, 1},
+    {"pf8192-c2", 0, 0, 8192, 0, 2},
 };
 static const zy_knobs R16K_VARIANTS[] = {
     {"tile1-c2", 0, 0, 0, 1, 2}, {"tile2-c2", 0, 0, 0, 2, 2}, {"tile0-c2", 0, 0, 0, 0, 2},
-    {"tile1-c4", 0, 0, 0, 1, 4}, {"tile1-c1", 0, 0, 0, 1, 1},
+    {"tile1-c4", 0, 0, 0, 1, 4}, {"tile1-c1", 0, 0, 0, 1, 1}, {"tile3-c2", 0, 0, 0, 3, 2},
+    {"tile4-c2", 0, 0, 0, 4, 2},  {"tile2-c4", 0, 0, 0, 2, 4},
 };
 /* Row-layout quantized types: only the threading. */
 static const zy_knobs ROWS_VARIANTS[] = {
