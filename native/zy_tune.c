@@ -10,7 +10,7 @@
 static const zy_knobs FLOAT_VARIANTS[] = {
     {"row1-pf8-c2", 1, 8, 0, 0, 2},  {"row4-pf8-c2", 4, 8, 0, 0, 2},  {"row1-pf16-c2", 1, 16, 0, 0, 2},
     {"row1-pf0-c2", 1, 0, 0, 0, 2},  {"row1-pf8-c4", 1, 8, 0, 0, 4},  {"row4-pf0-c2", 4, 0, 0, 0, 2},
-    {"row1-pf8-c1", 1, 8, 0, 0, 1},
+    {"row1-pf8-c1", 1, 8, 0, 0, 1},  {"row4-pf16-c2", 4, 16, 0, 0, 2}, {"row4-pf8-c4", 4, 8, 0, 0, 4},
 };
 static const zy_knobs R16_VARIANTS[] = {
     {"pf2048-c2", 0, 0, 2048, 0, 2}, {"pf1024-c2", 0, 0, 1024, 0, 2}, {"pf4096-c2", 0, 0, 4096, 0, 2},
@@ -20,7 +20,7 @@ static const zy_knobs R16_VARIANTS[] = {
 static const zy_knobs R16K_VARIANTS[] = {
     {"tile1-c2", 0, 0, 0, 1, 2}, {"tile2-c2", 0, 0, 0, 2, 2}, {"tile0-c2", 0, 0, 0, 0, 2},
     {"tile1-c4", 0, 0, 0, 1, 4}, {"tile1-c1", 0, 0, 0, 1, 1}, {"tile3-c2", 0, 0, 0, 3, 2},
-    {"tile4-c2", 0, 0, 0, 4, 2},  {"tile2-c4", 0, 0, 0, 2, 4},
+    {"tile4-c2", 0, 0, 0, 4, 2},  {"tile2-c4", 0, 0, 0, 2, 4}, {"tile8-c2", 0, 0, 0, 8, 2},
 };
 /* Row-layout quantized types: only the threading. */
 static const zy_knobs ROWS_VARIANTS[] = {
