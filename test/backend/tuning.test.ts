@@ -17,6 +17,7 @@ import { f32ToF16 } from "../../src/core/dtype.js";
 import { loadModel } from "../../src/infer/load.js";
 import { argmax } from "../../src/infer/sampler.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
+import { forEachIsa } from "./harness.js";
 
 const addon = loadNative();
 const tuning = addon && addon.tuneVariants && addon.tuneSet && addon.tuneTime && addon.tuneClear && addon.quantRepack ? addon : null;
@@ -66,12 +67,12 @@ function bound(w: Uint8Array, type: DequantType, rows: number, cols: number, x: 
 const SOURCES: DequantType[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"];
 const R16: Partial<Record<DequantType, WeightType>> = { q8_0: "q8_0_r16", q4_0: "q4_0_r16", q4_k: "q4_k_r16", q6_k: "q6_k_r16" };
 
-test("every tuning variant of every weight type: cpu quantMatmul matches the reference backend and the fallback bit for bit", { skip }, () => {
+test("every tuning variant of every weight type, at every ISA level: cpu quantMatmul matches the reference backend and the fallback bit for bit", { skip }, () => {
   const a = tuning!, cpu = createBackend(), ref = createBackend({ kind: "ref" });
   assert.equal(cpu.info().name, "cpu");
   const threads = a.threads();
   let seed = 7, checked = 0;
-  try {
+  const ran = forEachIsa((isa) => { try {
     for (const t of [1, 2]) {
       a.setThreads(t);
       for (const src of SOURCES) {
@@ -100,7 +101,7 @@ test("every tuning variant of every weight type: cpu quantMatmul matches the ref
               assert.equal(a.tuneGet!(type, rows, cols), v);
               const got = new Float32Array(rows).fill(NaN);
               cpu.quantMatmul(w, type, rows, cols, x, got, 1);
-              const what = `${type} [${rows}×${cols}] ${t} thread(s) variant ${variants[v]}`;
+              const what = `${isa}: ${type} [${rows}×${cols}] ${t} thread(s) variant ${variants[v]}`;
               for (let r = 0; r < rows; r++) {
                 assert.ok(Math.abs(got[r] - want[r]) <= 1e-6 * tol[r] + 1e-30, `${what}: out[${r}] ${got[r]} vs reference ${want[r]}`);
               }
@@ -115,8 +116,8 @@ test("every tuning variant of every weight type: cpu quantMatmul matches the ref
   } finally {
     a.tuneClear!();
     a.setThreads(threads);
-  }
-  assert.ok(checked > 100, `only ${checked} variant runs`);
+  } });
+  assert.ok(ran.length >= 2 && checked > 100 * ran.length, `only ${checked} variant runs over ${ran.join(", ")}`);
 });
 
 test("tuneSet rejects a variant out of range and names the function", { skip }, () => {
