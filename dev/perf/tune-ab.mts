@@ -4,7 +4,7 @@
 // median process CPU ms per token (on a shared machine CPU time per token is the steadier figure: time the process
 // was not scheduled does not count; memory stalls do). Also checks each arm's logits equal the fallback's bit for bit.
 // usage: node --import tsx dev/perf/tune-ab.mts MODEL.gguf [--threads 1] [--rounds 6] [--arms 0,1,2]
-import { createBackend } from "../../src/backend/index.js";
+import { createBackend, tunable } from "../../src/backend/index.js";
 import { loadNative } from "../../src/backend/native.js";
 import { loadModel } from "../../src/infer/load.js";
 import { argmax } from "../../src/infer/sampler.js";
@@ -29,7 +29,7 @@ const decode = () => {
   return { tokS: 64 / wall, cpuMsPerTok: (c.user + c.system) / 1000 / 64, sum };
 };
 decode();
-const shapes = backend.tuningChoices!();
+const shapes = tunable(backend)!.tuningChoices();
 const arms = opt("arms", "0,1,2,3,4,5,6").split(",").map(Number);
 const set = (v: number) => { for (const s of shapes) addon.tuneSet!(s.type, s.rows, s.cols, Math.min(v, addon.tuneVariants!(s.type).length - 1)); };
 const res = new Map<number, { tokS: number[]; cpu: number[] }>(arms.map((a) => [a, { tokS: [], cpu: [] }]));

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createBackend, type Backend, type TuningOptions } from "../../src/backend/index.js";
+import { createBackend, tunable, type Backend, type TuningOptions } from "../../src/backend/index.js";
 import { loadNative } from "../../src/backend/native.js";
 import { Tuner, type TuningAddon } from "../../src/backend/cpu/tuning.js";
 import { refDequantize, refQuantize, QUANT_BLOCK, type DequantType } from "../../src/backend/ref/quant.js";
@@ -262,7 +262,7 @@ for (const file of ["dev-llama-tok512-f16.gguf", "dev-llama-tok512-e256-q4_k_m-p
       off.dispose();
       const model = await loadModel(path.join(GGUF, file), { backend, tuning: options(dir, warnings) });
       const tuned = decodeLogits(model, 6);
-      const shapes = backend.tuningChoices!();
+      const shapes = tunable(backend)!.tuningChoices();
       assert.ok(shapes.length >= 2, `tuning saw ${shapes.length} shapes`);
       assert.deepEqual(tuned, base, "tuned decode differs from --no-tune");
       const most = Math.max(...shapes.map((s) => tuning!.tuneVariants!(s.type).length));

@@ -28,6 +28,21 @@ export interface TuningOptions {
   rounds?: number;
 }
 
+/** A backend whose decode kernels can be tuned (the cpu backend; tunable() tells). */
+export interface TunableBackend {
+  /** From now on each weight shape a decode step multiplies runs the variant measured fastest on this CPU (all give
+   *  the same bits); `workingSetBytes` is what a decode step streams. Disabled options restore the fallback. */
+  configureTuning(options: TuningOptions, workingSetBytes: number): void;
+  /** The choices made or read from the cache so far (for `zhiyu doctor`). */
+  tuningChoices(): TuneChoice[];
+}
+
+/** The backend as a TunableBackend, or null when it cannot tune (the reference backend, an older addon). */
+export function tunable(backend: object): TunableBackend | null {
+  const b = backend as Partial<TunableBackend>;
+  return typeof b.configureTuning === "function" && typeof b.tuningChoices === "function" ? (b as TunableBackend) : null;
+}
+
 /** The addon functions the tuner needs (native/tune_napi.cc). */
 export interface TuningAddon {
   tuneVariants(type: string): string[];

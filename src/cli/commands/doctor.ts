@@ -6,7 +6,7 @@
 // Leaves out: benchmarks (zhiyu bench ...), model checks.
 
 import type { Backend } from "../../backend/backend.js";
-import { createBackend, nativeUnavailableReason } from "../../backend/index.js";
+import { createBackend, nativeUnavailableReason, tunable } from "../../backend/index.js";
 import { loadNative } from "../../backend/native.js";
 import { Rng } from "../../core/rng.js";
 import { UsageError } from "../errors.js";
@@ -19,7 +19,8 @@ import { setDefaultBackend } from "../../tensor/index.js";
 /** The tuning section: the cache file and each shape's choice (after measuring --model's shapes when given). */
 async function tuningLines(backend: Backend, noTune: boolean | undefined, model: string | undefined): Promise<string[]> {
   const options = tuningOptions(noTune);
-  if (!backend.configureTuning || !backend.tuningChoices) return ["  tuning    not available (reference backend, or an addon without the tuning kernels)"];
+  const tuner = tunable(backend);
+  if (!tuner) return ["  tuning    not available (reference backend, or an addon without the tuning kernels)"];
   if (!options.enabled) return ["  tuning    off (--no-tune or ZHIYU_NO_TUNE): every decode product runs the fixed fallback kernels"];
   const lines = [`  tuning    on; cache ${options.cacheFile}`];
   if (model) {
@@ -33,9 +34,9 @@ async function tuningLines(backend: Backend, noTune: boolean | undefined, model:
     m.dispose();
     lines.push(`            ${model}: loaded and one token decoded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } else {
-    backend.configureTuning(options, 0); // reads the cache (warning when it is corrupt or foreign)
+    tuner.configureTuning(options, 0); // reads the cache (warning when it is corrupt or foreign)
   }
-  const choices = backend.tuningChoices();
+  const choices = tuner.tuningChoices();
   if (choices.length === 0) lines.push("            no shapes tuned on this CPU yet (the first decode of a GGUF model measures its shapes, or doctor --tune --model F.gguf)");
   for (const c of choices) {
     const times = Object.entries(c.timesNs).map(([n, ns]) => `${n} ${(ns / 1000).toFixed(1)}`).join(", ");
