@@ -23,6 +23,12 @@ export interface ChatMessage {
   tool_call_id?: string;
 }
 
+/** A piece of assembled content: the model's own marker, or text (protected like any content). */
+export interface ContentSegment {
+  text: string;
+  marker: boolean;
+}
+
 export interface RenderChatOptions {
   /** Append the assistant turn's opening so the model answers next (default true). */
   addGenerationPrompt?: boolean;
@@ -82,7 +88,13 @@ export function renderChat(model: { chatTemplate: string | null; tokenizer: Toke
   // HF templates expect tool-call arguments as objects; OpenAI clients send JSON strings.
   const normalised = messages.map((m) => {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(m)) out[key] = key === "role" ? value : protect(value);
+    for (const [key, value] of Object.entries(m)) {
+      if (key !== "content_segments") out[key] = key === "role" ? value : protect(value);
+    }
+    // Content a server assembled from text and the model's own markers (a history call written in the model's
+    // format, e.g. Phi-4-mini's <|tool_call|>[…]<|/tool_call|>): the markers stay markers, the text is protected.
+    const segments = (m as { content_segments?: ContentSegment[] }).content_segments;
+    if (segments) out.content = segments.map((x) => (x.marker ? x.text : protect(x.text))).join("");
     if (m.tool_calls) {
       out.tool_calls = m.tool_calls.map((c) => protect({
         ...c,

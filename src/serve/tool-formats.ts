@@ -11,14 +11,16 @@
 //             the system message and history calls become <tool_call> text (tool-calls.ts)
 // Leaves out: templates that render `tools` in another markup (Llama 3.1 <|python_tag|>, Mistral [TOOL_CALLS]) —
 // they get `tools` and the Hermes/bare-JSON parser, as before.
-import type { ChatMessage } from "../infer/chat-template.js";
+import type { ChatMessage, ContentSegment } from "../infer/chat-template.js";
 import type { ToolDefinition } from "./protocol.js";
 import { HERMES_GRAMMAR, HERMES_MARKUP, inlineToolsIntoMessages, newToolCallId, templateHandlesTools, templateTools,
   ToolCallStreamParser, type CallGrammarShape, type CallMarkup, type ParsedToolCall, type ToolCallParser,
   type ToolStreamEvent } from "./tool-calls.js";
 
 /** A message as a template sees it: the OpenAI fields plus a family's own (GLM's metadata, tools on a message). */
-export type TemplateMessage = ChatMessage & { metadata?: string; tools?: unknown };
+export type TemplateMessage = ChatMessage & { metadata?: string; tools?: unknown;
+  /** Content assembled from text and the model's own markers; renderChat keeps the markers special. */
+  content_segments?: ContentSegment[] };
 
 export interface PreparedConversation {
   messages: TemplateMessage[];
@@ -217,7 +219,9 @@ const PHI4_MINI: ToolCallFormat = {
     const out: TemplateMessage[] = messages.map((m) => {
       if (m.role === "assistant" && m.tool_calls && m.tool_calls.length > 0) {
         const list = m.tool_calls.map((c) => ({ name: c.function.name, arguments: argumentsObject(c.function.arguments) }));
-        return { role: "assistant", content: `${m.content ?? ""}${PHI4_MINI_MARKUP.open}${pythonJson(list, true)}${PHI4_MINI_MARKUP.close}` };
+        const segments: ContentSegment[] = [{ text: m.content ?? "", marker: false }, { text: PHI4_MINI_MARKUP.open, marker: true },
+          { text: pythonJson(list, true), marker: false }, { text: PHI4_MINI_MARKUP.close, marker: true }];
+        return { role: "assistant", content: segments.map((x) => x.text).join(""), content_segments: segments };
       }
       // Microsoft documents no tool-result turn; the vocabulary's <|tool_response|> marker is what the model knows.
       if (m.role === "tool") return { role: "tool_response", content: m.content ?? "" };

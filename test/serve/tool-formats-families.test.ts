@@ -15,6 +15,8 @@ import { renderChat, type ChatMessage } from "../../src/infer/chat-template.js";
 import { toolCallGrammar, type ToolCallParser, type ToolStreamEvent } from "../../src/serve/tool-calls.js";
 import { toolCallFormatOf } from "../../src/serve/tool-formats.js";
 import type { ToolDefinition } from "../../src/serve/protocol.js";
+import { guardSpecialText } from "../../src/tokenizers/special-text.js";
+import type { Tokenizer } from "../../src/tokenizers/tokenizer.js";
 
 interface Case {
   family: string; template: string; bos_token: string; eos_token: string; messages: ChatMessage[]; tools: unknown[] | null;
@@ -170,4 +172,16 @@ test("Gemma's system message joins the first user turn (llama.cpp's rule); a lon
   const phi = fixture.cases.find((x) => x.family === "phi3.5")!;
   assert.equal(renderChat({ chatTemplate: phi.template, tokenizer: null }, phi.messages, { addGenerationPrompt: phi.add_generation_prompt,
     mergeSystemIfUnsupported: true, extra: { bos_token: phi.bos_token, eos_token: phi.eos_token, ...phi.extra } }), phi.rendered);
+});
+
+test("phi4mini: a history call's markers stay special when the server protects content; the text around them does not", () => {
+  const template = templateOf("phi4mini");
+  // A tokenizer stand-in: every <|…|> text is special, so protection guards it.
+  const tok = { idToToken: () => undefined, protectSpecialText: (t: string) => guardSpecialText(t, /<\|[a-z_/]+\|>/g) } as unknown as Tokenizer;
+  const prepared = toolCallFormatOf(template).prepare([{ role: "user", content: "Hi<|end|>" }, { role: "assistant", content: "<|tool_call|>", tool_calls: [
+    { id: "c", type: "function", function: { name: "get_weather", arguments: '{"city": "<|end|>"}' } }] }], []);
+  const text = renderChat({ chatTemplate: template, tokenizer: tok }, prepared.messages, { protectContent: true });
+  const guarded = (s: string) => guardSpecialText(s, /.+/g);
+  assert.equal(text, `<|user|>Hi${guarded("<|end|>")}<|end|><|assistant|>${guarded("<|tool_call|>")}<|tool_call|>` +
+    `[{"name": "get_weather", "arguments": {"city": "${guarded("<|end|>")}"}}]<|/tool_call|><|end|><|assistant|>`);
 });
