@@ -71,8 +71,9 @@ export interface DecoderLayerShape {
    *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection.
    *  "rotary-gqa-qk-norm": the same with each q and k head RMS-normalised (qNorm, kNorm) before RoPE (Qwen3). */
   attention: "rotary-gqa" | "rotary-gqa-qk-norm";
-  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe). */
-  mlp: "swiglu" | "moe-swiglu";
+  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe);
+   *  "moe-swiglu-shared": the same plus Qwen2-MoE's sigmoid-gated shared expert (spec.moe.shared). */
+  mlp: "swiglu" | "moe-swiglu" | "moe-swiglu-shared";
 }
 
 /** The MoE MLP of a "moe-swiglu" layer: each token's topK experts from route(router logits), each routed expert run
@@ -91,6 +92,10 @@ export interface DecoderMoeSpec {
   down: EncodedMatrix[] | EncodedMatrix;
   /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
   route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
+  /** "moe-swiglu-shared": the shared expert every token runs after the routed ones, out[t] += sigmoid(gateInp · h[t]) ·
+   *  down(silu(gate·h[t]) ⊙ up·h[t]); gate, up [ffn, hidden], down [hidden, ffn], gateInp [1, hidden] encoded or an
+   *  f32 row [hidden] (src/models/moe.ts addSharedExpert). */
+  shared?: { ffn: number; gate: EncodedMatrix; up: EncodedMatrix; down: EncodedMatrix; gateInp: EncodedMatrix | Float32Array } | null;
 }
 
 /** The dims, weights and caches of one decoder layer (shape: DecoderLayerShape) for m sequences that each
