@@ -80,8 +80,7 @@ export interface DecoderLayerShape {
    *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection.
    *  "rotary-gqa-qk-norm": the same with each q and k head RMS-normalised (qNorm, kNorm) before RoPE (Qwen3). */
   attention: "rotary-gqa" | "rotary-gqa-qk-norm";
-  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe);
-   *  "moe-swiglu-shared": the same plus Qwen2-MoE's sigmoid-gated shared expert (spec.moe.shared). */
+  /** "swiglu": down(silu(gate·x) ⊙ up·x); "moe-swiglu": sparse such experts (spec.moe), "-shared" with a shared one. */
   mlp: "swiglu" | "moe-swiglu" | "moe-swiglu-shared";
 }
 
@@ -90,10 +89,8 @@ export interface DecoderLayerShape {
 export interface DecoderMoeSpec {
   numExperts: number;
   topK: number;
-  /** Each expert's intermediate size. */
-  expertFfn: number;
-  /** [numExperts, hidden] */
-  router: EncodedMatrix;
+  expertFfn: number; // each expert's intermediate size
+  router: EncodedMatrix; // [numExperts, hidden]
   /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]; or each one matrix holding all
    *  experts' rows back to back ([numExperts · expertFfn, hidden] etc., expert e at e × its bytes: a GGUF stack). */
   gate: EncodedMatrix[] | EncodedMatrix;
@@ -101,9 +98,8 @@ export interface DecoderMoeSpec {
   down: EncodedMatrix[] | EncodedMatrix;
   /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
   route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
-  /** "moe-swiglu-shared": the shared expert every token runs after the routed ones, out[t] += sigmoid(gateInp · h[t]) ·
-   *  down(silu(gate·h[t]) ⊙ up·h[t]); gate, up [ffn, hidden], down [hidden, ffn], gateInp [1, hidden] encoded or an
-   *  f32 row [hidden] (src/models/moe.ts addSharedExpert). */
+  /** "-shared": run after the routed experts, out[t] += sigmoid(gateInp · h[t]) · down(silu(gate·h[t]) ⊙ up·h[t]);
+   *  gateInp [1, hidden] encoded or an f32 row (src/models/moe.ts addSharedExpert). */
   shared?: { ffn: number; gate: EncodedMatrix; up: EncodedMatrix; down: EncodedMatrix; gateInp: EncodedMatrix | Float32Array } | null;
 }
 
