@@ -75,7 +75,10 @@ export interface RunningDesk {
   accounts: Accounts;
   db: SqlDb;
   settings: DeskSettings;
+  /** What this start's folder imports changed (new, updated, removed files and their passages). */
   kbReport: ImportReport[];
+  /** Passages the KB holds now (also those imported by earlier starts and uploads). */
+  kbPassages(): number;
   catalogueSize: number;
   /** Inspection of closed conversations (quality scores and marks; the supervisor dashboard reads them). */
   inspections: DeskInspector;
@@ -170,7 +173,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
     }
     if (req.method === "GET" && url.pathname === "/health") {
       await db.get("SELECT 1 AS ok");
-      sendJson(res, 200, { ok: true, store: db.dialect, kb_passages: kbReport.reduce((s, r) => s + r.passages, 0), catalogue: catalogue.length });
+      sendJson(res, 200, { ok: true, store: db.dialect, kb_passages: kb.passageCount(), catalogue: catalogue.length });
       return;
     }
     if (await customerRoutes(req, res, url, { service, maxMessageChars: settings.maxMessageChars, corsHeaders, pollMs: o.pollMs ?? 1000 })) return;
@@ -199,7 +202,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const addr = server.address() as AddressInfo;
   const host = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, catalogueSize: catalogue.length, inspections,
+    url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, kbPassages: () => kb.passageCount(), catalogueSize: catalogue.length, inspections,
     async close() {
       await leaveRemote?.();
       await deliverer.stop();
