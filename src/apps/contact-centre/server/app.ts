@@ -159,9 +159,10 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
       if (url.pathname === "/widget.js") Object.assign(headers, { "access-control-allow-origin": "*", "cross-origin-resource-policy": "cross-origin" });
       else headers["content-security-policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'";
       let body = asset(url.pathname);
-      // The demo page in English: the same single tag with data-lang="en".
+      // The demo page in English: the same single tag with data-lang="en" — in the shown snippet and in the real tag
+      // (replacing only the first occurrence changed the snippet and left the widget Chinese).
       if (url.pathname === "/demo" && url.searchParams.get("lang") === "en") {
-        body = Buffer.from(body.toString("utf8").replace('<html lang="zh">', '<html lang="en">').replace('data-lang="zh"', 'data-lang="en"'));
+        body = Buffer.from(body.toString("utf8").replace('<html lang="zh">', '<html lang="en">').replaceAll('data-lang="zh"', 'data-lang="en"'));
       }
       sendText(res, 200, body, ASSETS[url.pathname].type, headers);
       return;
