@@ -16,7 +16,8 @@
 // model's mean-pooled hidden states, as /v1/embeddings gives them), or --embedder PATH (an encoder) /
 // --embedder decoder:PATH (a chat model).
 // usage: node --import tsx dev/contact-centre/kb-retrieval.ts [--data ../shared/data] [--limit N] [--no-user-dictionary]
-//   [--embedder PATH | decoder:PATH] [--weights 0,0.1,0.2,0.3,0.4,0.5]
+//   [--embedder PATH | decoder:PATH] [--weights 0,0.05,0.1,0.2,0.3,0.4,0.5] [--sets kdconv-travel,crosswoz] [--no-raw]
+//   [--cache DIR]
 // (by default the entity names join the jieba user dictionary, as a deployment lists its place and product names)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import os from "node:os";
@@ -33,7 +34,8 @@ import { shippedEncoderDir } from "../../src/cli/commands/desk/default-embedder.
 import { DEFAULT_MODEL_DIR } from "../../src/cli/default-model.js";
 
 const { values } = parseArgs({ options: { data: { type: "string" }, limit: { type: "string" }, "no-user-dictionary": { type: "boolean" },
-  embedder: { type: "string" }, weights: { type: "string" } } });
+  embedder: { type: "string" }, weights: { type: "string" }, sets: { type: "string" }, "no-raw": { type: "boolean" }, cache: { type: "string" } } });
+const sets = (values.sets ?? "kdconv-travel,crosswoz").split(",");
 const userDictionary = !values["no-user-dictionary"];
 const data = path.resolve(values.data ?? "../shared/data");
 const limit = Number(values.limit ?? 1000);
@@ -130,7 +132,7 @@ const embedder = caching(await makeEmbedder());
 console.error(`embedder ${embedder.id} (${embedder.dim} dims)`);
 const dir = mkdtempSync(path.join(os.tmpdir(), "kb-retrieval-"));
 try {
-  for (const [name, build] of [["kdconv-travel", kdconv], ["crosswoz", crosswoz]] as const) {
+  for (const [name, build] of ([["kdconv-travel", kdconv], ["crosswoz", crosswoz]] as const).filter(([n]) => sets.includes(n))) {
     const val = build("val");
     const test = build("test");
     const { faq, entities } = test;
@@ -142,6 +144,9 @@ try {
     // One KB, embedded once; the weight and the centring are read at every search, so each setting is scored on the
     // same index (w = 0 ranks exactly as BM25 alone: a passage with no BM25 score scores 0 and is left out).
     const options: KnowledgeBaseOptions = { config: { ...config, user_words: userWords, max_file_bytes: 64 * 1024 * 1024, top_k: 3 }, embedder, centerDense: true };
+    // --cache DIR keeps each set's KB (passages and their vectors, by embedder id) between runs: embedding a set takes
+    // minutes; a rerun with the same embedder imports nothing.
+    if (values.cache) options.dir = path.join(path.resolve(values.cache), name);
     const kb = await KnowledgeBase.open(options);
     const t0 = performance.now();
     const report = await kb.importFolder(folder);
@@ -161,7 +166,7 @@ try {
     };
     const valSample = val.queries.slice(0, limit);
     let best = { w: 0, centre: true, top1: -1, top3: -1 };
-    for (const centre of [true, false]) {
+    for (const centre of values["no-raw"] ? [true] : [true, false]) {
       for (const w of weights) {
         if (w === 0 && !centre) continue;
         const r = await score(valSample, w, centre);
