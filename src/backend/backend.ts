@@ -59,6 +59,15 @@ export interface EncodedMatrix {
   type: WeightType;
   rows: number;
   cols: number;
+  /** The same matrix packed once into GEMM panels (Backend.packPanels), for the fused ops that read it (null: none). */
+  panels?: PackedPanels | null;
+}
+
+/** A weight matrix packed once into a backend's GEMM panels (Backend.packPanels): f32 elements, or the weight's own
+ *  f16 / bf16 bits (half the memory, widened by the kernel). Opaque layout (native/gemm_packed.c). */
+export interface PackedPanels {
+  data: Uint8Array;
+  type: "f32" | "f16" | "bf16";
 }
 
 /** What a "decoder-layer-decode" fused op computes, named by its parts. A caller asks for the shape its layer has;
@@ -71,8 +80,8 @@ export interface DecoderLayerShape {
    *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection.
    *  "rotary-gqa-qk-norm": the same with each q and k head RMS-normalised (qNorm, kNorm) before RoPE (Qwen3). */
   attention: "rotary-gqa" | "rotary-gqa-qk-norm";
-  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe). */
-  mlp: "swiglu" | "moe-swiglu";
+  /** "swiglu": down(silu(gate·x) ⊙ up·x); "moe-swiglu": sparse such experts (spec.moe), "-shared" with a shared one. */
+  mlp: "swiglu" | "moe-swiglu" | "moe-swiglu-shared";
 }
 
 /** The MoE MLP of a "moe-swiglu" layer: each token's topK experts from route(router logits), each routed expert run
@@ -80,10 +89,8 @@ export interface DecoderLayerShape {
 export interface DecoderMoeSpec {
   numExperts: number;
   topK: number;
-  /** Each expert's intermediate size. */
-  expertFfn: number;
-  /** [numExperts, hidden] */
-  router: EncodedMatrix;
+  expertFfn: number; // each expert's intermediate size
+  router: EncodedMatrix; // [numExperts, hidden]
   /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]; or each one matrix holding all
    *  experts' rows back to back ([numExperts · expertFfn, hidden] etc., expert e at e × its bytes: a GGUF stack). */
   gate: EncodedMatrix[] | EncodedMatrix;
@@ -91,6 +98,9 @@ export interface DecoderMoeSpec {
   down: EncodedMatrix[] | EncodedMatrix;
   /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
   route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
+  /** "-shared": run after the routed experts, out[t] += sigmoid(gateInp · h[t]) · down(silu(gate·h[t]) ⊙ up·h[t]);
+   *  gateInp [1, hidden] encoded or an f32 row (src/models/moe.ts addSharedExpert). */
+  shared?: { ffn: number; gate: EncodedMatrix; up: EncodedMatrix; down: EncodedMatrix; gateInp: EncodedMatrix | Float32Array } | null;
 }
 
 /** The dims, weights and caches of one decoder layer (shape: DecoderLayerShape) for m sequences that each
@@ -471,6 +481,14 @@ export interface Backend {
    *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
    *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */
   repackWeight?(w: Uint8Array, type: WeightType, rows: number, cols: number): WeightType | null;
+  /** Optional: a copy of the weight w [rows, cols] (f32, f16 or bf16 bytes, the nn.Linear layout) packed once into
+   *  the panels of this backend's GEMM, for EncodedMatrix.panels (products on it give the unpacked path's bits);
+   *  null when this CPU or type has no panel layout. The weight must not change afterwards (inference only). */
+  packPanels?(w: Uint8Array, type: "f32" | "f16" | "bf16", rows: number, cols: number): PackedPanels | null;
+  /** Optional: quantMatmul of an f16 / bf16 matrix that also comes packed (packPanels), reading the panels where that
+   *  gives quantMatmul's bits (its GEMM-sized products), else the matrix as quantMatmul does. */
+  quantMatmulPanels?(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number, panels: PackedPanels): void;
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */
