@@ -284,10 +284,15 @@ export interface AttentionParams {
   /** Positions allocated per batch entry in the k/v buffers (≥ tk), so a cache [b, maxT, nKvHead, headDim] can be
    *  passed as is; default tk. Only the first tk positions of each batch entry are read. */
   kvCapacity?: number;
-  /** The k/v storage of attention() (forward only): "f32" (default, Float32Array) or "f16" (Uint16Array of IEEE half
-   *  bits, an f16 KV cache; each value read exactly, so the result is that of an f32 cache holding the same values). */
-  kvType?: "f32" | "f16";
+  /** The k/v storage of attention() (forward only): "f32" (default, Float32Array), "f16" (Uint16Array of IEEE half
+   *  bits, an f16 KV cache) or "q8_0" (Uint8Array of ggml q8_0 blocks, 34 bytes per 32 values of a row; headDim a
+   *  multiple of 32). Each value is decoded exactly (q8_0: d·q in f32), so the result is that of an f32 cache holding
+   *  the decoded values. */
+  kvType?: KvStorageType;
 }
+/** Element types of an attention k/v cache (AttentionParams.kvType). */
+export type KvStorageType = "f32" | "f16" | "q8_0";
+
 // Attention layouts: q [b, tq, nHead, headDim]; k, v [b, kvCapacity, nKvHead, headDim] (a KV cache is just a larger
 // buffer whose first tk positions per batch entry are filled); out [b, tq, nHead, headDim]. The forward also writes the
 // log-sum-exp of each score row, lse [b, nHead, tq], which the backward uses instead of storing probabilities.
@@ -345,7 +350,7 @@ export type OpName =
   | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward" | "rope"
   | "embedding" | "embeddingBackward" | "attention" | "attentionBackward"
   | "crossEntropy" | "crossEntropyBackward" | "adamw" | "swiglu" | "swigluBackward"
-  | "quantMatmul" | "dequantize";
+  | "quantMatmul" | "dequantize" | "quantize";
 
 export interface Backend {
   info(): BackendInfo;
@@ -433,8 +438,8 @@ export interface Backend {
   /** dTable[ids[i], :] += dOut[i, :]. */
   embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void;
   /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq]. k and v are
-   *  Uint16Array when p.kvType is "f16". */
-  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+   *  Uint16Array when p.kvType is "f16", Uint8Array (q8_0 blocks) when it is "q8_0". */
+  attention(q: Float32Array, k: Float32Array | Uint16Array | Uint8Array, v: Float32Array | Uint16Array | Uint8Array, out: Float32Array,
     lse: Float32Array, p: AttentionParams): void;
   /** Accumulates into dq, dk, dv (same layouts as q, k, v). */
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
@@ -467,6 +472,9 @@ export interface Backend {
     m: number): void;
   /** Dequantizes n elements (a multiple of the block size) of blocks to f32. */
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void;
+  /** n f32 values (a multiple of 32) → q8_0 blocks, as ggml's quantize_row_q8_0_ref (what a q8_0 KV cache stores,
+   *  llama.cpp's -ctk/-ctv q8_0). */
+  quantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void;
   /** Optional: rewrites the matrix w [rows, cols] of `type` in place into a layout this backend's quantMatmul runs
    *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
    *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */
