@@ -133,10 +133,11 @@ export interface DecoderLayerDecodeSpec {
   down?: EncodedMatrix;
   moe?: DecoderMoeSpec;
   /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token.
-   *  All Float32Array (an f32 cache) or all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
-   *  even as cast() rounds). */
-  kCaches: Float32Array[] | Uint16Array[];
-  vCaches: Float32Array[] | Uint16Array[];
+   *  All Float32Array (an f32 cache), all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
+   *  even as cast() rounds) or all Uint8Array (a q8_0 cache: each position's row as q8_0 blocks, written as quantize()
+   *  writes them; headDim a multiple of 32). */
+  kCaches: Float32Array[] | Uint16Array[] | Uint8Array[];
+  vCaches: Float32Array[] | Uint16Array[] | Uint8Array[];
   capacities: number[];
   positions: number[];
 }
@@ -156,7 +157,8 @@ export interface DecoderLayerRun {
   (x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   prepare(weights: DecoderLayerWeights): PreparedDecoderLayer;
   /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
-  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
+    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
     capacities: number[], positions: number[]): void;
   /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
    *  what the layer's MLP computes (absent from backends without it). */

@@ -74,7 +74,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   decoderLayerDecode?(x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   /** The same op in two parts (absent in older addons): a layer's fields read once into a handle, then steps. */
   decoderLayerPrepare?(weights: DecoderLayerWeights): object;
-  decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+  decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
+    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
     capacities: number[], positions: number[]): void;
   decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
