@@ -28,8 +28,9 @@
 #include "zy_scratch.h"
 
 #define ZY_KEY_BLOCK 64
-/* Keys per chunk of a row (a multiple of ZY_KEY_BLOCK): the unit of the split over threads and of the fold. */
-#define ZY_KEY_CHUNK 256
+/* Keys per chunk of a row (a multiple of ZY_KEY_BLOCK): the unit of the split over threads and of the fold (each
+ * chunk restarts its kernel and costs one fold per row: 512 keeps that near 2% of the chunk's work). */
+#define ZY_KEY_CHUNK 512
 
 typedef struct {
   const float *q, *k, *v, *out, *lse_in, *dout;
@@ -126,7 +127,8 @@ static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const ch
 /* The AVX-512 form for D = 16·NC, for G ≤ ZY_MAX_GROUP query rows that share their keys, over keys [j_lo, j_hi)
  * (j_lo a multiple of the block): per block of 64 keys, each row in turn scores the block 16 keys at a time (per key
  * two accumulators over D, as row_dot does, then one transposing reduction), updates its online softmax and adds
- * the block's values into its output, held in NC registers while it runs. The block's key and value rows (16 KB at
+ * the block's values into its output, held in registers while it runs (even and odd keys in two sets, added at the
+ * end of the block). The block's key and value rows (16 KB at
  * D = 64, f32) come from memory for the first row and from L1 for the others, so a group reads its cache once; each
  * row's arithmetic is that of a group of one, so the bits do not depend on G. Rows G apart are q + g·qstride, state
  * g; row g sees keys below n + g·ninc (ninc 0: grouped heads; 1: consecutive causal queries of one head). */
@@ -143,12 +145,12 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_
     for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_setzero_ps());
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  int64_t j_end = n + (G - 1) * ninc;
+  int64_t j_end = n + (G - 1) * ninc, ends[ZY_MAX_GROUP]; /* row g's keys end at ends[g] within this chunk */
   if (j_end > j_hi) j_end = j_hi;
+  for (int g = 0; g < G; g++) ends[g] = n + g * ninc < j_hi ? n + g * ninc : j_hi;
   for (int64_t j0 = j_lo; j0 < j_end; j0 += ZY_KEY_BLOCK) {
     for (int g = 0; g < G; g++) {
-      int64_t ng = n + g * ninc;
-      if (ng > j_hi) ng = j_hi;
+      const int64_t ng = ends[g];
       if (j0 >= ng) continue; /* this row's keys ended in an earlier block */
       const int64_t jn = ng - j0 < ZY_KEY_BLOCK ? ng - j0 : ZY_KEY_BLOCK;
       __m512 qv[8], acc[8];
@@ -183,16 +185,30 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_
         __m512 vc = _mm512_set1_ps(corr);
         for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
       }
-      for (int64_t j = 0; j < jn; j++) {
+      /* p·v into two accumulator sets, even and odd keys (one chain of dependent FMAs per 16 lanes would wait on
+       * the FMA latency every key), added at the end of the block. */
+      __m512 acc_odd[8];
+      for (int c = 0; c < NC; c++) acc_odd[c] = _mm512_setzero_ps();
+      int64_t j = 0;
+      for (; j + 2 <= jn; j += 2) {
         const char *vr = vb + (j0 + j) * kstride;
         if (g == 0) {
           const char *ahead = vr + 8 * kstride;
           for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + kstride + 64 * c, _MM_HINT_T0);
         }
-        __m512 p = _mm512_set1_ps(s[j]);
+        const __m512 p0 = _mm512_set1_ps(s[j]), p1 = _mm512_set1_ps(s[j + 1]);
+        for (int c = 0; c < NC; c++) {
+          acc[c] = _mm512_fmadd_ps(p0, kv_load16(vr, c, KT), acc[c]);
+          acc_odd[c] = _mm512_fmadd_ps(p1, kv_load16(vr + kstride, c, KT), acc_odd[c]);
+        }
+      }
+      if (j < jn) {
+        const char *vr = vb + (j0 + j) * kstride;
+        const __m512 p = _mm512_set1_ps(s[j]);
         for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vr, c, KT), acc[c]);
       }
-      for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, acc[c]);
+      for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_add_ps(acc[c], acc_odd[c]));
       mg[g] = nm;
     }
   }
@@ -271,9 +287,10 @@ static void attend_rows(int isa, const float *q, int64_t qstride, int64_t G, con
   for (int64_t g0 = 0; g0 < G; g0 += ZY_MAX_GROUP) {
     const int gn = (int)(G - g0 < ZY_MAX_GROUP ? G - g0 : ZY_MAX_GROUP);
     const int64_t n0 = n + g0 * ninc, n_all = n0 + (gn - 1) * ninc;
-    for (int g = 0; g < gn; g++) tm[g] = -INFINITY, tl[g] = 0.0f;
-    memset(tot, 0, (size_t)(gn * D) * sizeof(float));
-    for (int64_t j_lo = 0; j_lo < n_all; j_lo += ZY_KEY_CHUNK) {
+    /* The first chunk's state is the total (what folding it into an empty one gives); later ones fold in. */
+    attend_chunk(isa, q + g0 * qstride, qstride, gn, kb, vb, kstride, 0, ZY_KEY_CHUNK, n0, ninc, D, scale, tot, tm, tl,
+                 kv_type);
+    for (int64_t j_lo = ZY_KEY_CHUNK; j_lo < n_all; j_lo += ZY_KEY_CHUNK) {
       attend_chunk(isa, q + g0 * qstride, qstride, gn, kb, vb, kstride, j_lo, j_lo + ZY_KEY_CHUNK, n0, ninc, D, scale,
                    part, pm, pl, kv_type);
       for (int g = 0; g < gn; g++) fold_state(D, tm + g, tl + g, tot + g * D, pm[g], pl[g], part + g * D);
@@ -307,8 +324,11 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, 
                      int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
   if (tq == 1) { /* one query per batch entry: the decode rows (split over key chunks when that balances the pool) */
     const size_t rb = (size_t)kv_row_bytes(kv_type, d);
-    const void **ptrs = malloc((size_t)(b > 0 ? 2 * b : 1) * sizeof(void *));
-    int64_t *n_keys = malloc((size_t)(b > 0 ? b : 1) * sizeof(int64_t));
+    const void *ptrs_here[32];
+    int64_t n_keys_here[16];
+    const int small = b <= 16; /* a decode step's few sequences: no allocation */
+    const void **ptrs = small ? ptrs_here : malloc((size_t)(b > 0 ? 2 * b : 1) * sizeof(void *));
+    int64_t *n_keys = small ? n_keys_here : malloc((size_t)(b > 0 ? b : 1) * sizeof(int64_t));
     if (ptrs && n_keys) {
       for (int64_t bi = 0; bi < b; bi++) {
         ptrs[bi] = (const char *)k + (size_t)(bi * cap * nkv) * rb;
@@ -316,10 +336,10 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, 
         n_keys[bi] = tk; /* causal with tq = 1 sees every key too */
       }
       zy_op_attention_decode(b, q, ptrs, ptrs + b, kv_type, n_keys, out, lse, nh, nkv, d, scale);
-      free(ptrs), free(n_keys);
+      if (!small) free(ptrs), free(n_keys);
       return;
     }
-    free(ptrs), free(n_keys);
+    if (!small) free(ptrs), free(n_keys);
   }
   attn_ctx c = {.q = q, .kf = k, .vf = v, .kv_type = kv_type, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh,
                 .nkv = nkv, .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};

@@ -32,10 +32,10 @@ const CASES: AttentionParams[] = [
   // the blocked AVX-512 backward (head dims a multiple of 16): keys in chunks of 64 and blocks of 16, off both grids
   { b: 2, tq: 19, tk: 37, nHead: 4, nKvHead: 2, headDim: 48, scale: 0.14, causal: false, kvCapacity: 40 },
   { b: 1, tq: 70, tk: 150, nHead: 6, nKvHead: 3, headDim: 32, scale: 0.17, causal: true },
-  // long rows: keys in chunks of 256 folded (native/ops_attention.c); one kv head or three are few enough items that a
+  // long rows: keys in chunks of 512 folded (native/ops_attention.c); one kv head or three are few enough items that a
   // decode step splits them over the threads by chunk (flash-decoding); a prefill whose rows straddle the 512 boundary
-  { b: 1, tq: 1, tk: 700, nHead: 4, nKvHead: 1, headDim: 64, scale: 0.125, causal: true, kvCapacity: 710 },
-  { b: 1, tq: 1, tk: 600, nHead: 3, nKvHead: 3, headDim: 40, scale: 0.15, causal: true },
+  { b: 1, tq: 1, tk: 1300, nHead: 4, nKvHead: 1, headDim: 64, scale: 0.125, causal: true, kvCapacity: 1310 },
+  { b: 1, tq: 1, tk: 1030, nHead: 3, nKvHead: 3, headDim: 40, scale: 0.15, causal: true },
   { b: 2, tq: 1, tk: 1100, nHead: 8, nKvHead: 1, headDim: 128, scale: 0.088, causal: false },
   { b: 1, tq: 20, tk: 530, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
 ];
@@ -130,7 +130,7 @@ test("the split-key reference (chunks folded, the kernels' flash-decoding order)
     const s = sizes(p), x = inputs(p, i * 10);
     const want = { out: new Float32Array(s.q), lse: new Float32Array(s.lse) }, got = { out: new Float32Array(s.q), lse: new Float32Array(s.lse) };
     ref.attention(x.q, x.k, x.v, want.out, want.lse, p);
-    for (const chunk of [1, 7, 64, 256]) {
+    for (const chunk of [1, 7, 64, 512]) {
       attentionByKeyChunks(x.q, x.k, x.v, got.out, got.lse, p, chunk);
       assertClose(`chunk ${chunk} (${describe(p)}) out`, got.out, want.out, { rtol: 1e-6, atol: 1e-7 });
       assertClose(`chunk ${chunk} (${describe(p)}) lse`, got.lse, want.lse, { rtol: 1e-6, atol: 1e-7 });
@@ -139,10 +139,10 @@ test("the split-key reference (chunks folded, the kernels' flash-decoding order)
 });
 
 test("cpu decode rows split over key chunks on the threads give the bits of one thread (1, 2 and 3 threads)", { skip: skipCpu }, () => {
-  // A decode step with few (batch, kv head) items and long rows runs one task per 256-key chunk and folds the chunk
+  // A decode step with few (batch, kv head) items and long rows runs one task per 512-key chunk and folds the chunk
   // states afterwards; one thread runs the same chunks in turn with the same fold, so the bits must not move.
   const before = cpu!.info().threads;
-  const long = CASES.filter((p) => p.tq === 1 && p.tk > 512);
+  const long = CASES.filter((p) => p.tq === 1 && p.tk > 1024);
   assert.ok(long.length >= 3);
   try {
     const runAt = (t: number) => {
