@@ -10,7 +10,8 @@
  * depend on the thread count or the split. With AVX-512 and D = 32, 64 or 128 a row scores 16 keys at a time (one
  * transposing reduction instead of 16 horizontal sums) and keeps its output in registers; the query heads of one kv
  * head in a decode step (tq = 1), and up to 8 consecutive query rows of one head in a prefill (tq > 1, each row with
- * its own causal key count), run together, reading each block of the keys once.
+ * its own causal key count), run together, reading each block of the keys once; a full group of 8 first copies the
+ * block's rows next to each other (decoded to f32 where that still fits L1), so the later rows find them in L1.
  * The forward reads an f32, f16 (IEEE half bits, widened exactly) or q8_0 cache (llama.cpp's block: an f16 scale d
  * and 32 int8 q per 32 values of a row, each value d·q rounded to f32, as ggml's dequantize_row_q8_0): a row's
  * result is that of an f32 cache holding the decoded values, bit for bit. Backward (f32 only): recomputes
@@ -124,6 +125,77 @@ static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const ch
   return _mm512_loadu_ps((const float *)row + 16 * c);
 }
 
+/* The rows of a group over one block of keys (from j0) whose key/value rows are kblk, vblk, bstride bytes apart, in
+ * cache type KT: each row scores the block, updates its online softmax (mg, lg) and its output accm. pf: prefetch
+ * the rows ahead in the cache (pstride apart). */
+static inline __attribute__((always_inline)) ZY_AVX512 void rows_over_block(
+    const float *q, int64_t qstride, int G, const char *kblk, const char *vblk, int64_t bstride, int64_t j0,
+    const int64_t *ends, __m512 vscale, float *s, float (*accm)[128], float *mg, float *lg, int pf, int64_t pstride,
+    int64_t lines, const int NC, const int KT) {
+  for (int g = 0; g < G; g++) {
+    const int64_t ng = ends[g];
+    if (j0 >= ng) continue; /* this row's keys ended in an earlier block */
+    const int64_t jn = ng - j0 < ZY_KEY_BLOCK ? ng - j0 : ZY_KEY_BLOCK;
+    __m512 qv[8], acc[8];
+    for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + g * qstride + 16 * c);
+    for (int64_t k0 = 0; k0 < jn; k0 += 16) {
+      __m512 d[16];
+      int64_t kn = jn - k0 < 16 ? jn - k0 : 16;
+      for (int64_t j = 0; j < 16; j++) {
+        if (j >= kn) { d[j] = _mm512_setzero_ps(); continue; }
+        const char *kr = kblk + (k0 + j) * bstride;
+        if (pf) {
+          const char *ahead = kr + 16 * pstride;
+          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+        }
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int c = 0;
+        for (; c + 2 <= NC; c += 2) {
+          a0 = _mm512_fmadd_ps(qv[c], kv_load16(kr, c, KT), a0);
+          a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kr, c + 1, KT), a1);
+        }
+        if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kr, c, KT), a0);
+        d[j] = _mm512_add_ps(a0, a1);
+      }
+      _mm512_store_ps(s + k0, _mm512_mul_ps(vscale, hsum16_avx512(d)));
+    }
+    float m = mg[g], bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
+    if (nm == -INFINITY) continue;
+    float corr = expf(m - nm);
+    lg[g] = lg[g] * corr + zy_row_expsum(2, s, s, jn, nm);
+    for (int c = 0; c < NC; c++) acc[c] = _mm512_load_ps(accm[g] + 16 * c);
+    if (corr != 1.0f) {
+      __m512 vc = _mm512_set1_ps(corr);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
+    }
+    /* p·v into two accumulator sets, even and odd keys (one chain of dependent FMAs per 16 lanes would wait on
+     * the FMA latency every key), added at the end of the block. */
+    __m512 acc_odd[8];
+    for (int c = 0; c < NC; c++) acc_odd[c] = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 2 <= jn; j += 2) {
+      const char *vr = vblk + j * bstride;
+      if (pf) {
+        const char *ahead = vr + 8 * pstride;
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + pstride + 64 * c, _MM_HINT_T0);
+      }
+      const __m512 p0 = _mm512_set1_ps(s[j]), p1 = _mm512_set1_ps(s[j + 1]);
+      for (int c = 0; c < NC; c++) {
+        acc[c] = _mm512_fmadd_ps(p0, kv_load16(vr, c, KT), acc[c]);
+        acc_odd[c] = _mm512_fmadd_ps(p1, kv_load16(vr + bstride, c, KT), acc_odd[c]);
+      }
+    }
+    if (j < jn) {
+      const char *vr = vblk + j * bstride;
+      const __m512 p = _mm512_set1_ps(s[j]);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vr, c, KT), acc[c]);
+    }
+    for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_add_ps(acc[c], acc_odd[c]));
+    mg[g] = nm;
+  }
+}
+
 /* The AVX-512 form for D = 16·NC, for G ≤ ZY_MAX_GROUP query rows that share their keys, over keys [j_lo, j_hi)
  * (j_lo a multiple of the block): per block of 64 keys, each row in turn scores the block 16 keys at a time (per key
  * two accumulators over D, as row_dot does, then one transposing reduction), updates its online softmax and adds
@@ -148,69 +220,43 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_
   int64_t j_end = n + (G - 1) * ninc, ends[ZY_MAX_GROUP]; /* row g's keys end at ends[g] within this chunk */
   if (j_end > j_hi) j_end = j_hi;
   for (int g = 0; g < G; g++) ends[g] = n + g * ninc < j_hi ? n + g * ninc : j_hi;
+  /* A full group of rows: each block's key and value rows are first decoded to f32 next to each other (a head's rows
+   * sit nkv·D apart in the cache, a stride that maps them onto few L1 sets, so without the copy the block falls out of
+   * L1 before the group's later rows read it; and f16 / q8_0 rows are decoded once instead of once per row). The
+   * values and the arithmetic are the same either way. */
+  const int pack = G >= ZY_MAX_GROUP;
+  /* widen: decoded to f32 where both blocks still fit L1 that way (D ≤ 64: 32 KB), else copied as they are */
+  const int widen = KT != ZY_KV_F32 && D <= 64;
+  const int64_t rb = kv_row_bytes(KT, D);
+  float kpack[ZY_KEY_BLOCK * 128] __attribute__((aligned(64))), vpack[ZY_KEY_BLOCK * 128] __attribute__((aligned(64)));
   for (int64_t j0 = j_lo; j0 < j_end; j0 += ZY_KEY_BLOCK) {
-    for (int g = 0; g < G; g++) {
-      const int64_t ng = ends[g];
-      if (j0 >= ng) continue; /* this row's keys ended in an earlier block */
-      const int64_t jn = ng - j0 < ZY_KEY_BLOCK ? ng - j0 : ZY_KEY_BLOCK;
-      __m512 qv[8], acc[8];
-      for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + g * qstride + 16 * c);
-      for (int64_t k0 = 0; k0 < jn; k0 += 16) {
-        __m512 d[16];
-        int64_t kn = jn - k0 < 16 ? jn - k0 : 16;
-        for (int64_t j = 0; j < 16; j++) {
-          if (j >= kn) { d[j] = _mm512_setzero_ps(); continue; }
-          const char *kr = kb + (j0 + k0 + j) * kstride;
-          if (g == 0) {
-            const char *ahead = kr + 16 * kstride;
-            for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+    const char *kblk = kb + j0 * kstride, *vblk = vb + j0 * kstride;
+    int64_t bstride = kstride;
+    if (pack) {
+      const int64_t jb = j_end - j0 < ZY_KEY_BLOCK ? j_end - j0 : ZY_KEY_BLOCK;
+      for (int64_t j = 0; j < jb; j++) {
+        if (widen) {
+          for (int c = 0; c < NC; c++) {
+            _mm512_store_ps(kpack + j * D + 16 * c, kv_load16(kblk + j * kstride, c, KT));
+            _mm512_store_ps(vpack + j * D + 16 * c, kv_load16(vblk + j * kstride, c, KT));
           }
-          __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-          int c = 0;
-          for (; c + 2 <= NC; c += 2) {
-            a0 = _mm512_fmadd_ps(qv[c], kv_load16(kr, c, KT), a0);
-            a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kr, c + 1, KT), a1);
-          }
-          if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kr, c, KT), a0);
-          d[j] = _mm512_add_ps(a0, a1);
+        } else {
+          memcpy((char *)kpack + j * rb, kblk + j * kstride, (size_t)rb);
+          memcpy((char *)vpack + j * rb, vblk + j * kstride, (size_t)rb);
         }
-        _mm512_store_ps(s + k0, _mm512_mul_ps(vscale, hsum16_avx512(d)));
+        const char *next = kblk + (j + ZY_KEY_BLOCK) * kstride; /* the next block's rows, while this one is copied */
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(next + 64 * c, _MM_HINT_T0);
+        next = vblk + (j + ZY_KEY_BLOCK) * kstride;
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(next + 64 * c, _MM_HINT_T0);
       }
-      float m = mg[g], bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
-      if (nm == -INFINITY) continue;
-      float corr = expf(m - nm);
-      lg[g] = lg[g] * corr + zy_row_expsum(2, s, s, jn, nm);
-      for (int c = 0; c < NC; c++) acc[c] = _mm512_load_ps(accm[g] + 16 * c);
-      if (corr != 1.0f) {
-        __m512 vc = _mm512_set1_ps(corr);
-        for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
-      }
-      /* p·v into two accumulator sets, even and odd keys (one chain of dependent FMAs per 16 lanes would wait on
-       * the FMA latency every key), added at the end of the block. */
-      __m512 acc_odd[8];
-      for (int c = 0; c < NC; c++) acc_odd[c] = _mm512_setzero_ps();
-      int64_t j = 0;
-      for (; j + 2 <= jn; j += 2) {
-        const char *vr = vb + (j0 + j) * kstride;
-        if (g == 0) {
-          const char *ahead = vr + 8 * kstride;
-          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
-          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + kstride + 64 * c, _MM_HINT_T0);
-        }
-        const __m512 p0 = _mm512_set1_ps(s[j]), p1 = _mm512_set1_ps(s[j + 1]);
-        for (int c = 0; c < NC; c++) {
-          acc[c] = _mm512_fmadd_ps(p0, kv_load16(vr, c, KT), acc[c]);
-          acc_odd[c] = _mm512_fmadd_ps(p1, kv_load16(vr + kstride, c, KT), acc_odd[c]);
-        }
-      }
-      if (j < jn) {
-        const char *vr = vb + (j0 + j) * kstride;
-        const __m512 p = _mm512_set1_ps(s[j]);
-        for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vr, c, KT), acc[c]);
-      }
-      for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_add_ps(acc[c], acc_odd[c]));
-      mg[g] = nm;
+      kblk = (const char *)kpack, vblk = (const char *)vpack, bstride = widen ? D * (int64_t)sizeof(float) : rb;
     }
+    if (pack && widen)
+      rows_over_block(q, qstride, G, kblk, vblk, bstride, j0, ends, vscale, s, accm, mg, lg, 0, 0, lines, NC, ZY_KV_F32);
+    else if (pack)
+      rows_over_block(q, qstride, G, kblk, vblk, bstride, j0, ends, vscale, s, accm, mg, lg, 0, 0, lines, NC, KT);
+    else
+      rows_over_block(q, qstride, G, kblk, vblk, bstride, j0, ends, vscale, s, accm, mg, lg, 1, kstride, lines, NC, KT);
   }
   for (int g = 0; g < G; g++) {
     for (int c = 0; c < NC; c++) _mm512_storeu_ps(acc_out + g * D + 16 * c, _mm512_load_ps(accm[g] + 16 * c));
