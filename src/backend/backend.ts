@@ -59,6 +59,15 @@ export interface EncodedMatrix {
   type: WeightType;
   rows: number;
   cols: number;
+  /** The same matrix packed once into GEMM panels (Backend.packPanels), for the fused ops that read it (null: none). */
+  panels?: PackedPanels | null;
+}
+
+/** A weight matrix packed once into a backend's GEMM panels (Backend.packPanels): f32 elements, or the weight's own
+ *  f16 / bf16 bits (half the memory, widened by the kernel). Opaque layout (native/gemm_packed.c). */
+export interface PackedPanels {
+  data: Uint8Array;
+  type: "f32" | "f16" | "bf16";
 }
 
 /** What a "decoder-layer-decode" fused op computes, named by its parts. A caller asks for the shape its layer has;
@@ -133,11 +142,8 @@ export interface DecoderLayerDecodeSpec {
   down?: EncodedMatrix;
   moe?: DecoderMoeSpec;
   /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token.
-   *  All Float32Array (an f32 cache), all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
-   *  even as cast() rounds) or all Uint8Array (a q8_0 cache: each position's row as q8_0 blocks, written as quantize()
-   *  writes them; headDim a multiple of 32). */
-  kCaches: Float32Array[] | Uint16Array[] | Uint8Array[];
-  vCaches: Float32Array[] | Uint16Array[] | Uint8Array[];
+   *  All f32, all Uint16Array (f16 bits, written rounded as cast() rounds) or all Uint8Array (q8_0 rows, as quantize()). */
+  kCaches: KvCacheArrays; vCaches: KvCacheArrays;
   capacities: number[];
   positions: number[];
 }
@@ -157,8 +163,7 @@ export interface DecoderLayerRun {
   (x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   prepare(weights: DecoderLayerWeights): PreparedDecoderLayer;
   /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
-  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
-    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
+  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: KvCacheArrays, vCaches: KvCacheArrays,
     capacities: number[], positions: number[]): void;
   /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
    *  what the layer's MLP computes (absent from backends without it). */
@@ -286,15 +291,11 @@ export interface AttentionParams {
   /** Positions allocated per batch entry in the k/v buffers (≥ tk), so a cache [b, maxT, nKvHead, headDim] can be
    *  passed as is; default tk. Only the first tk positions of each batch entry are read. */
   kvCapacity?: number;
-  /** The k/v storage of attention() (forward only): "f32" (default, Float32Array), "f16" (Uint16Array of IEEE half
-   *  bits, an f16 KV cache) or "q8_0" (Uint8Array of ggml q8_0 blocks, 34 bytes per 32 values of a row; headDim a
-   *  multiple of 32). Each value is decoded exactly (q8_0: d·q in f32), so the result is that of an f32 cache holding
-   *  the decoded values. */
-  kvType?: KvStorageType;
+  /** The k/v storage of attention() (forward only): "f32" (default), "f16" (Uint16Array of half bits) or "q8_0"
+   *  (Uint8Array of ggml q8_0 blocks; headDim a multiple of 32), read as an f32 cache of the decoded values would be. */
+  kvType?: "f32" | "f16" | "q8_0";
 }
-/** Element types of an attention k/v cache (AttentionParams.kvType). */
-export type KvStorageType = "f32" | "f16" | "q8_0";
-
+export type KvCacheArrays = Float32Array[] | Uint16Array[] | Uint8Array[]; // a fused decode step's caches, one type for all
 // Attention layouts: q [b, tq, nHead, headDim]; k, v [b, kvCapacity, nKvHead, headDim] (a KV cache is just a larger
 // buffer whose first tk positions per batch entry are filled); out [b, tq, nHead, headDim]. The forward also writes the
 // log-sum-exp of each score row, lse [b, nHead, tq], which the backward uses instead of storing probabilities.
@@ -474,13 +475,20 @@ export interface Backend {
     m: number): void;
   /** Dequantizes n elements (a multiple of the block size) of blocks to f32. */
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void;
-  /** n f32 values (a multiple of 32) → q8_0 blocks, as ggml's quantize_row_q8_0_ref (what a q8_0 KV cache stores,
-   *  llama.cpp's -ctk/-ctv q8_0). */
+  /** n f32 values (a multiple of 32) → q8_0 blocks as ggml's quantize_row_q8_0_ref (a q8_0 KV cache's rows). */
   quantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void;
   /** Optional: rewrites the matrix w [rows, cols] of `type` in place into a layout this backend's quantMatmul runs
    *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
    *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */
   repackWeight?(w: Uint8Array, type: WeightType, rows: number, cols: number): WeightType | null;
+  /** Optional: a copy of the weight w [rows, cols] (f32, f16 or bf16 bytes, the nn.Linear layout) packed once into
+   *  the panels of this backend's GEMM, for EncodedMatrix.panels (products on it give the unpacked path's bits);
+   *  null when this CPU or type has no panel layout. The weight must not change afterwards (inference only). */
+  packPanels?(w: Uint8Array, type: "f32" | "f16" | "bf16", rows: number, cols: number): PackedPanels | null;
+  /** Optional: quantMatmul of an f16 / bf16 matrix that also comes packed (packPanels), reading the panels where that
+   *  gives quantMatmul's bits (its GEMM-sized products), else the matrix as quantMatmul does. */
+  quantMatmulPanels?(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number, panels: PackedPanels): void;
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */
