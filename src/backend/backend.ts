@@ -441,8 +441,7 @@ export interface Backend {
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, n: number, dim: number, vocab: number): void;
   /** dTable[ids[i], :] += dOut[i, :]. */
   embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void;
-  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq]. k and v are
-   *  Uint16Array when p.kvType is "f16", Uint8Array (q8_0 blocks) when it is "q8_0". */
+  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq] (k, v: p.kvType). */
   attention(q: Float32Array, k: Float32Array | Uint16Array | Uint8Array, v: Float32Array | Uint16Array | Uint8Array, out: Float32Array,
     lse: Float32Array, p: AttentionParams): void;
   /** Accumulates into dq, dk, dv (same layouts as q, k, v). */
