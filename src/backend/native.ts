@@ -79,6 +79,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
     capacities: number[], positions: number[]): void;
   decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
+  /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */
+  decoderLayerMoeShared?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
   crossDecoderLayerDecode?(x: Float32Array, spec: CrossDecoderLayerDecodeSpec): void;
   /** The "encoder-layer-forward" fused op (native/encoder_layer.c; absent in older addons): see FusedOps. */
@@ -100,6 +102,12 @@ export interface NativeAddon extends Partial<NativeOps> {
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;
   /** In-place r16 repacking of a q8_0 / q4_0 matrix; the new type name, or null when not repackable. */
   quantRepack?: (w: Uint8Array, type: string, rows: number, cols: number) => string | null;
+  /** The decode kernels' variant table (native/tune_napi.cc; src/backend/cpu/tuning.ts). */
+  tuneVariants?: (type: string) => string[];
+  tuneSet?: (type: string, rows: number, cols: number, variant: number) => void;
+  tuneGet?: (type: string, rows: number, cols: number) => number;
+  tuneClear?: () => void;
+  tuneTime?: (ring: Uint8Array, type: string, rows: number, cols: number, copies: number, variant: number, passes: number) => number;
   [name: string]: unknown;
 }
 
