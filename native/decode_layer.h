@@ -26,6 +26,13 @@ typedef struct {
   /* logits [m, n_experts] → experts [m, top_k] (distinct, < n_experts) and weights [m, top_k]; 0, or -1 (failed). */
   int (*route)(void *ctx, const float *logits, int64_t m, int32_t *experts, float *weights);
   void *route_ctx;
+  /* Qwen2-MoE's shared expert, which every token runs after the routed ones (shared_ffn 0: none):
+   * out[t] += sigmoid(gate_inp · h) · down(silu(gate·h) ⊙ up·h), gate and up [shared_ffn, hidden], down
+   * [hidden, shared_ffn]; the gate row is the encoded [1, hidden] matrix shared_gate_inp, or (its data NULL) the f32
+   * row shared_gate_inp_f32 (a GGUF stores it as a 1-D f32 tensor), multiplied as the f32 GEMM does. */
+  int64_t shared_ffn;
+  zy_decode_matrix shared_gate, shared_up, shared_down, shared_gate_inp;
+  const float *shared_gate_inp_f32;
 } zy_decode_moe;
 
 typedef struct {
@@ -40,8 +47,8 @@ typedef struct {
   /* Either qkv [qd + 2·kd, hidden] (fused; q, k, v data NULL) or q [qd, hidden], k and v [kd, hidden] (qkv data NULL);
    * likewise gate_up [2·ffn, hidden] or gate and up [ffn, hidden]. o [hidden, qd], down [hidden, ffn]. */
   zy_decode_matrix qkv, q, k, v, o, gate_up, gate, up, down;
-  void *const *k_cache, *const *v_cache;    /* per sequence: [capacity, n_kv, head_dim], f32 or f16 (kv_f16) */
-  int kv_f16;
+  void *const *k_cache, *const *v_cache;    /* per sequence: [capacity, n_kv, head_dim] of kv_type (zy_kv_type) */
+  int kv_type;                              /* f32, f16 or q8_0 (each position's row as q8_0 blocks) */
   const int64_t *cache_capacity, *pos;      /* per sequence: capacity, and the position of its new token */
 } zy_decode_layer;
 

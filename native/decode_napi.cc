@@ -7,7 +7,8 @@
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
 //         moe: { numExperts, topK, expertFfn, router, gate, up, down (each an array of numExperts matrices, or one
-//         matrix of all experts' rows back to back), route } where
+//         matrix of all experts' rows back to back), route, shared } where shared (optional: Qwen2-MoE) is
+//         { ffn, gate, up, down, gateInp (a matrix [1, hidden], or a Float32Array [hidden]) } and
 //         route(logits: Float32Array [m, numExperts], m) returns { experts: Int32Array, weights: Float32Array } [m, topK]
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
 //         kCaches, vCaches (arrays of Float32Array, or all of Uint16Array: an f16 cache), capacities, positions
@@ -17,6 +18,7 @@
 #include "zy_args.h"
 #include "zy_matrix_arg.h"
 #include "decode_layer.h"
+#include "ops_kernels.h"
 #include "quant.h"
 #include <cstring>
 #include <string>
@@ -168,6 +170,19 @@ bool readLayer(Spec &s, PreparedLayer &P) {
       experts[which * moe.n_experts + e] = s.matrixAt(list.As<Napi::Array>().Get(e), key, rows, cols);
     }
   }
+  if (s.ok() && ms.present("shared")) {
+    Napi::Value sv = ms.o.Get("shared");
+    if (!sv.IsObject()) return s.fail("moe.shared must be an object { ffn, gate, up, down, gateInp } or null");
+    Spec ss{s.a, sv.As<Napi::Object>()};
+    moe.shared_ffn = ss.count("ffn");
+    if (s.ok() && moe.shared_ffn < 1) return s.fail("moe.shared.ffn must be ≥ 1");
+    moe.shared_gate = ss.matrixAt(ss.o.Get("gate"), "moe.shared.gate", moe.shared_ffn, L.hidden);
+    moe.shared_up = ss.matrixAt(ss.o.Get("up"), "moe.shared.up", moe.shared_ffn, L.hidden);
+    moe.shared_down = ss.matrixAt(ss.o.Get("down"), "moe.shared.down", L.hidden, moe.shared_ffn);
+    Napi::Value gi = ss.o.Get("gateInp");
+    if (zy::isTyped(gi, napi_float32_array)) moe.shared_gate_inp_f32 = ss.f32(gi, "moe.shared.gateInp", L.hidden, false);
+    else moe.shared_gate_inp = ss.matrixAt(gi, "moe.shared.gateInp", 1, L.hidden);
+  }
   Napi::Value fn = ms.o.Get("route");
   if (s.ok() && !fn.IsFunction()) s.fail("moe.route must be a function (logits, m) => { experts, weights }");
   if (!s.ok()) return false;
@@ -200,7 +215,13 @@ Napi::Value runStep(zy::Args &a, PreparedLayer &P, Napi::Value xv, Napi::Value k
   float *x = a.f32(xv, "x", L.m * L.hidden);
   std::vector<void *> kp(L.m), vp(L.m);
   std::vector<int64_t> cap(L.m), at(L.m);
-  L.kv_f16 = L.m > 0 && zy::isTyped(ka.Get(0u), napi_uint16_array);
+  /* The cache type from the first entry: Uint16Array f16, Uint8Array q8_0 blocks (head_dim a multiple of 32), else f32. */
+  L.kv_type = L.m == 0 ? ZY_KV_F32 : zy::isTyped(ka.Get(0u), napi_uint16_array) ? ZY_KV_F16
+              : zy::isTyped(ka.Get(0u), napi_uint8_array) ? ZY_KV_Q8_0 : ZY_KV_F32;
+  if (L.kv_type == ZY_KV_Q8_0 && L.head_dim % 32 != 0) {
+    a.fail("q8_0 caches need head_dim a multiple of 32, got " + std::to_string(L.head_dim));
+    return env.Undefined();
+  }
   for (uint32_t i = 0; i < L.m && a.ok(); i++) {
     Napi::Value c = ca.Get(i), p = pa.Get(i);
     if (!zy::isCount(c) || !zy::isCount(p) || zy::i64(p) >= zy::i64(c)) {
@@ -210,9 +231,12 @@ Napi::Value runStep(zy::Args &a, PreparedLayer &P, Napi::Value xv, Napi::Value k
     cap[i] = zy::i64(c);
     at[i] = zy::i64(p);
     const std::string ki = "kCaches[" + std::to_string(i) + "]", vi = "vCaches[" + std::to_string(i) + "]";
-    if (L.kv_f16) { /* f16 caches: every entry a Uint16Array */
+    if (L.kv_type == ZY_KV_F16) { /* f16 caches: every entry a Uint16Array */
       kp[i] = a.u16(ka.Get(i), ki + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
       vp[i] = a.u16(va.Get(i), vi + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
+    } else if (L.kv_type == ZY_KV_Q8_0) { /* q8_0 caches: every entry a Uint8Array of blocks, 34 bytes per 32 values */
+      kp[i] = a.array<uint8_t>(ka.Get(i), ki + " (q8_0 cache: all caches Uint8Array)", napi_uint8_array, "Uint8Array", cap[i] * kd / 32 * 34);
+      vp[i] = a.array<uint8_t>(va.Get(i), vi + " (q8_0 cache: all caches Uint8Array)", napi_uint8_array, "Uint8Array", cap[i] * kd / 32 * 34);
     } else {
       kp[i] = a.f32(ka.Get(i), ki, cap[i] * kd);
       vp[i] = a.f32(va.Get(i), vi, cap[i] * kd);
@@ -299,3 +323,5 @@ ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
 ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
 ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
 ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);
+// An addon that reads moe.shared says so (an older one would ignore the field and leave the shared expert out).
+ZY_REGISTER("decoderLayerMoeShared", DecoderLayerMoe);

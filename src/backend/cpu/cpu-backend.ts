@@ -16,16 +16,17 @@ import { BufferPool } from "../pool.js";
 import { kvCapacity, OP_CHECKS, QUANT_TYPES, WEIGHT_TYPES } from "../checks.js";
 import { matmul as refMatmul } from "../ref/matmul.js";
 import { refDequantize, refQuantMatmul } from "../ref/quant.js";
+import { refQuantize } from "../ref/quant-quantize.js";
 import { readChecksum as refReadChecksum } from "../ref/reduce.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 import { type TunableBackend, type TuneChoice, Tuner, type TuningAddon, type TuningOptions } from "./tuning.js";
 import { createHash } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 
-/** The layer native/decode_layer.c computes. */
-/** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP. */
+/** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP (with a
+ *  shared expert only in addons that read moe.shared: they export decoderLayerMoeShared). */
 const NATIVE_DECODER_LAYERS: DecoderLayerShape[] = (["rotary-gqa", "rotary-gqa-qk-norm"] as const).flatMap((attention) =>
-  (["swiglu", "moe-swiglu"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
+  (["swiglu", "moe-swiglu", "moe-swiglu-shared"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
 
 export class CpuBackend implements Backend, TunableBackend {
   private layerRun: DecoderLayerRun | undefined;
@@ -47,6 +48,8 @@ export class CpuBackend implements Backend, TunableBackend {
         return typeof this.addon.quantMatmul === "function" && (dtype === undefined || (WEIGHT_TYPES as readonly string[]).includes(dtype));
       case "dequantize":
         return typeof this.addon.dequantize === "function" && (dtype === undefined || (QUANT_TYPES as readonly string[]).includes(dtype));
+      case "quantize":
+        return typeof this.addon.quantize === "function" && (dtype === undefined || dtype === "q8_0");
       case "copyStrided": case "cast": case "fill":
         return dtype === undefined || dtype in DTYPE_CODE;
       default:
@@ -180,6 +183,7 @@ export class CpuBackend implements Backend, TunableBackend {
     }
     const run = this.addon.decoderLayerDecode;
     if (name !== "decoder-layer-decode" || !run || !NATIVE_DECODER_LAYERS.some((s) => sameLayerShape(shape as DecoderLayerShape, s))) return null;
+    if ((shape as DecoderLayerShape).mlp === "moe-swiglu-shared" && !this.addon.decoderLayerMoeShared) return null;
     // One run object per backend: models key their prepared layers on it.
     return (this.layerRun ??= decoderLayerRun(this.addon, run, (m) => this.tuner?.ensure(m))) as FusedOps[K]["run"];
   }
@@ -298,11 +302,11 @@ export class CpuBackend implements Backend, TunableBackend {
     this.addon.opsEmbeddingBackward(ids, dOut, dTable, n, dim);
   }
 
-  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+  attention(q: Float32Array, k: Float32Array | Uint16Array | Uint8Array, v: Float32Array | Uint16Array | Uint8Array, out: Float32Array,
     lse: Float32Array, p: AttentionParams): void {
     OP_CHECKS.attention(q, k, v, out, lse, p);
     this.addon.opsAttention(q, k, v, out, lse, p.b, p.tq, p.tk, p.nHead, p.nKvHead, p.headDim, p.scale, p.causal,
-      kvCapacity(p), p.kvType === "f16");
+      kvCapacity(p), p.kvType === "q8_0" ? 2 : p.kvType === "f16" ? 1 : 0);
   }
 
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
@@ -359,6 +363,15 @@ export class CpuBackend implements Backend, TunableBackend {
       return;
     }
     refDequantize(w, type, out, n);
+  }
+
+  quantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void {
+    OP_CHECKS.quantize(x, type, out, n);
+    if (this.addon.quantize) {
+      this.addon.quantize(x, type, out, n);
+      return;
+    }
+    refQuantize(x, type, out, n);
   }
 }
 
