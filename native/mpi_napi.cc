@@ -428,8 +428,11 @@ void *shmMapShared(size_t bytes, std::string &why) {
   if (shm.rank == 0) {
     std::snprintf(name, sizeof name, "/zhiyu-%d-%d", static_cast<int>(getpid()), made++);
     fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd >= 0 && ftruncate(fd, static_cast<off_t>(bytes)) != 0) { close(fd); shm_unlink(name); fd = -1; }
-    if (fd < 0) { why = std::string("rank 0: shm_open/ftruncate of ") + std::to_string(bytes) + " bytes: " + std::strerror(errno); name[0] = 0; }
+    // posix_fallocate reserves every page now: a /dev/shm too small for the array (a container's 64 MB default)
+    // fails here, and the ranks keep their own copies, instead of a SIGBUS at the first write past its end.
+    int err = fd < 0 ? errno : posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    if (fd >= 0 && err != 0) { close(fd); shm_unlink(name); fd = -1; }
+    if (fd < 0) { why = std::string("rank 0: reserving ") + std::to_string(bytes) + " bytes of shared memory (/dev/shm): " + std::strerror(err); name[0] = 0; }
   }
   MPI_Bcast(name, sizeof name, MPI_CHAR, 0, shm.node);
   void *p = nullptr;

@@ -73,6 +73,8 @@ export class DataParallel {
   private readonly zero: ZeroOneOptimizer | null;
   /** The one-host path (parameters and moments in shared memory), when every rank is on this host. */
   private readonly shared: SharedHostUpdate | null = null;
+  /** Why ranks on one host keep their own parameters after all (shared memory too small), for the banner. */
+  private note = "";
 
   constructor(readonly settings: DataParallelSettings, backend: Backend, named: readonly [string, Tensor][], private readonly optimizer: AdamW) {
     this.comm = settings.comm;
@@ -99,7 +101,10 @@ export class DataParallel {
         if (size >= limit) close();
       }
       close();
-      if (this.comm.size > 1) this.shared = SharedHostUpdate.create(this.comm, backend, trainable, this.buckets.map((b) => b.params), optimizer);
+      if (this.comm.size > 1) {
+        this.shared = SharedHostUpdate.create(this.comm, backend, trainable, this.buckets.map((b) => b.params), optimizer,
+          (why) => { this.note = why; });
+      }
     }
   }
 
@@ -130,7 +135,7 @@ export class DataParallel {
         `and updated 1/${this.size} per rank: per rank AdamW state ${mib(m.optimizerBytes)} (unsharded ` +
         `${mib(m.unshardedOptimizerBytes)}), gradients ${mib(paramBytes)}, gradient shard ${mib(m.shardBytes)}; ${rss}`;
     }
-    return `data-parallel over ${this.size} ranks (${this.comm.description}), ${this.buckets.length} gradient bucket(s): ` +
+    return `data-parallel over ${this.size} ranks (${this.comm.description}${this.note ? `; ${this.note}` : ""}), ${this.buckets.length} gradient bucket(s): ` +
       `per rank AdamW state ${mib(2 * paramBytes)}, parameters ${mib(paramBytes)}, gradients ${mib(paramBytes)}; ${rss}`;
   }
 

@@ -92,13 +92,21 @@ export class SharedHostUpdate {
   }
 
   /** The shared arrays for these parameters, or null when the ranks cannot share memory (then the caller keeps the
-   *  all-reduce path). Collective: every rank calls it at the same point. */
+   *  all-reduce path; onFallback hears why when shared memory exists but is too small). Collective: every rank
+   *  calls it at the same point. */
   static create(comm: Communicator, backend: Backend, named: readonly [string, Tensor][], buckets: readonly Tensor[][],
-    settings: AdamW): SharedHostUpdate | null {
+    settings: AdamW, onFallback: (why: string) => void = () => {}): SharedHostUpdate | null {
     const total = named.reduce((a, [, t]) => a + t.size, 0);
     // A parameter that is a view of a larger buffer keeps each rank's own copy (the all-reduce path).
     if (named.some(([, t]) => t.dtype !== "f32" || !t.isContiguous || t.offset !== 0 || t.storage("shared-host").length !== t.size)) return null;
-    const shared = comm.sharedArray(3 * total);
+    let shared: Float32Array | null;
+    try {
+      shared = comm.sharedArray(3 * total);
+    } catch (err) {
+      // Every rank fails together (rank 0 could not reserve the memory, and says why): each keeps its own copy.
+      onFallback(`parameters not shared (${(err as Error).message})`);
+      return null;
+    }
     return shared ? new SharedHostUpdate(comm, backend, named, buckets, settings, shared) : null;
   }
 

@@ -57,7 +57,7 @@ function losses(jsonLog: string): Map<number, number> {
 
 /** extra: flags for the mpirun job only; both: training flags for it and for the one-process reference. */
 async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir: string) => string[] = () => [], ranks = 2,
-  both: string[] = []): Promise<{ stderr: string; path: string }> {
+  both: string[] = [], wrap: (cmd: string, args: string[]) => [string, string[]] = (cmd, args) => [cmd, args]): Promise<{ stderr: string; path: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-dp-"));
   try {
     const flags = ["--preset", "tiny", "--data", makeData(dir), "--batch", "2", "--seq", "32", "--steps", "20",
@@ -67,7 +67,7 @@ async function equivalence(extra: string[], gradAccum: number, mpirunArgs: (dir:
     for (const d of [one, two]) spawnSync("mkdir", ["-p", d]);
     const solo = await run(process.execPath, [...HARNESS, one, ...flags]);
     assert.equal(solo.code, 0, solo.stderr);
-    const dp = await run("mpirun", [...MPIRUN, ...mpirunArgs(dir), "-np", String(ranks), process.execPath, ...HARNESS, two, ...flags, ...extra, "--checksum-every", "5"]);
+    const dp = await run(...wrap("mpirun", [...MPIRUN, ...mpirunArgs(dir), "-np", String(ranks), process.execPath, ...HARNESS, two, ...flags, ...extra, "--checksum-every", "5"]));
     assert.equal(dp.code, 0, dp.stderr);
     const ref = JSON.parse(readFileSync(path.join(one, "rank-0.json"), "utf8")) as { losses: number[] };
     assert.equal(ref.losses.length, 20);
@@ -113,6 +113,20 @@ test("mpirun -np 3 without clipping or spike guard: AdamW runs inside each bucke
   // Nothing needs the global gradient before the update, so each rank updates its slices as their sums complete.
   const { path: how } = await equivalence(["--bucket-mb", "0.05"], 3, () => [], 3, ["--grad-clip", "0", "--no-spike-guard"]);
   assert.match(how, /shared-memory array/);
+});
+
+// A container's /dev/shm is often 64 MB, smaller than a real model's shared parameters: emulated by a private mount
+// namespace whose /dev/shm is a 1 MiB tmpfs (the tiny model's array needs 1.5 MiB; Open MPI's own segments go to /tmp).
+// Before the memory was reserved up front, the first write past the tmpfs's end killed rank 0 with SIGBUS.
+const smallShm = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs -o size=1M tmpfs /dev/shm"]).status === 0;
+test("a /dev/shm too small for the shared parameters: the ranks keep their own copies, say why, and give one process's losses",
+  { skip: skip || (smallShm ? false : "needs unshare -m and mount (root or CAP_SYS_ADMIN) to give the job a 1 MiB /dev/shm"), timeout: 120_000 }, async () => {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const { path: how } = await equivalence([], 2, () => ["--mca", "btl_vader_backing_directory", os.tmpdir(), "--mca", "osc_sm_backing_directory", os.tmpdir()],
+    2, [], (cmd, args) => ["unshare", ["-m", "--propagation", "private", "sh", "-c",
+      `mount -t tmpfs -o size=1M tmpfs /dev/shm && exec ${[cmd, ...args].map(quote).join(" ")}`]]);
+  assert.match(how, /parameters not shared \(mpiSharedArray: rank 0: reserving \d+ bytes of shared memory \(\/dev\/shm\): No space left on device\)/);
+  assert.doesNotMatch(how, /shared-memory array/);
 });
 
 test("mpirun -np 2 --zero1: the same losses and identical parameters with AdamW state sharded across ranks", { skip, timeout: 120_000 }, async () => {
