@@ -3,7 +3,8 @@
 // tokens, the same shape llm.c's train_gpt2 runs (B = 4, T = 64). Prints {"tokens_per_s": n} with --json, from
 // the median step time after one warm-up step; a list of dtypes runs each in turn (--rounds R times, interleaved)
 // and prints each one's median and the ratios. "bf16-emulated" is bf16 with AVX512_BF16 treated as absent (the
-// path of AVX-512 CPUs without vdpbf16ps). --profile adds the time spent per backend op over the timed steps.
+// path of AVX-512 CPUs without vdpbf16ps). Each median comes with the process CPU time per step (all threads; on a
+// loaded machine it tracks the work done better than wall time). --profile adds the time per backend op.
 // Leaves out: data loading from disk (the random tokens sit in a temporary file read once).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -124,6 +125,7 @@ interface BenchSetup {
 interface BenchRun {
   dtype: BenchDType;
   stepsMs: number[];
+  cpuMs: number[];
   totals: Map<string, OpTotals>;
   info: ReturnType<Backend["info"]>;
 }
@@ -144,6 +146,8 @@ async function benchOne(s: BenchSetup, dtype: BenchDType): Promise<BenchRun> {
   let stepsSeen = 0;
   const backend = s.profile || s.bySize ? profiled(base, totals, () => stepsSeen >= 1, s.bySize) : base;
   const dts: number[] = [];
+  const cpuMs: number[] = []; // process CPU time per step (all threads): steadier than wall time next to other jobs
+  let cpuAt = process.cpuUsage();
   const quiet = { write: () => {}, isTTY: false };
   if (dtype === "bf16-emulated") addon!.limitIsa(2, true);
   try {
@@ -154,14 +158,19 @@ async function benchOne(s: BenchSetup, dtype: BenchDType): Promise<BenchRun> {
         write: (line: string) => {
           const rec = JSON.parse(line) as { step: number; dt?: number };
           if (typeof rec.dt === "number") {
-            if (rec.step >= 1) dts.push(rec.dt * 1000);
+            const used = process.cpuUsage(cpuAt);
+            cpuAt = process.cpuUsage();
+            if (rec.step >= 1) {
+              dts.push(rec.dt * 1000);
+              cpuMs.push((used.user + used.system) / 1000);
+            }
             stepsSeen++;
           }
         },
       },
       stderr: s.json ? quiet : { write: (t: string) => void process.stderr.write(t), isTTY: false },
     });
-    return { dtype, stepsMs: dts, totals, info: base.info() };
+    return { dtype, stepsMs: dts, cpuMs, totals, info: base.info() };
   } finally {
     if (dtype === "bf16-emulated") addon!.limitIsa(2);
   }
@@ -242,13 +251,14 @@ export async function run(argv: string[]): Promise<number> {
     const results = dtypes.map((d) => {
       const all = runs.get(d)!;
       const stepMs = median(all.flatMap((x) => x.stepsMs));
-      return { dtype: d, stepMs, steps: all.reduce((a, x) => a + x.stepsMs.length, 0), tokensPerSecond: (batch * seq) / (stepMs / 1000), info: all[0]!.info };
+      const cpuMs = median(all.flatMap((x) => x.cpuMs));
+      return { dtype: d, stepMs, cpuMs, steps: all.reduce((a, x) => a + x.stepsMs.length, 0), tokensPerSecond: (batch * seq) / (stepMs / 1000), info: all[0]!.info };
     });
     const info = results[0]!.info;
     const first = results[0]!;
     if (values.json) {
       const one = (x: (typeof results)[number]) => ({
-        tokens_per_s: x.tokensPerSecond, step_ms: x.stepMs, steps: x.steps, dtype: x.dtype,
+        tokens_per_s: x.tokensPerSecond, step_ms: x.stepMs, cpu_ms_per_step: x.cpuMs, steps: x.steps, dtype: x.dtype,
         ...(llmc ? { speedup_vs_llmc: x.tokensPerSecond / llmc.tokens_per_s } : {}),
       });
       console.log(JSON.stringify({
@@ -259,7 +269,8 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       for (const x of results) {
         console.log(`bench train ${preset.name} B=${batch} T=${seq} ${x.dtype} on ${info.name} (${info.isa}, ` +
-          `${info.threads} threads): ${x.tokensPerSecond.toFixed(1)} tokens/s, median step ${x.stepMs.toFixed(1)} ms over ${x.steps} steps` +
+          `${info.threads} threads): ${x.tokensPerSecond.toFixed(1)} tokens/s, median step ${x.stepMs.toFixed(1)} ms ` +
+          `(${x.cpuMs.toFixed(0)} ms CPU, all threads) over ${x.steps} steps` +
           (llmc ? ` (${(x.tokensPerSecond / llmc.tokens_per_s).toFixed(2)}× llm.c)` : "") +
           (x !== first ? ` (${(x.tokensPerSecond / first.tokensPerSecond).toFixed(2)}× ${first.dtype})` : ""));
       }
