@@ -436,10 +436,10 @@ const zy_gemm_kernel zy_gemm_kernel_avx512bf16 = {"avx512-bf16", MR, NR, 2, 2, Z
                                                   pack_a_bf16pairs, pack_b_bf16pairs, tile_bf16pairs};
 
 /* ---- f32 operands rounded to bf16 pairs for the vdpbf16ps tile (zy_sgemm_round_bf16 on AVX512_BF16) ----
- * Operands read along their stride-1 rows (B [k, n], transposed A) are folded straight from two source rows;
- * the others are packed as f32 by the f32 packers (every stride) into a per-thread scratch panel that stays in
- * L1, then folded into the pair layout: both values of a pair rounded to nearest even (ROUND_BF16's rounding, NaN →
- * quiet NaN) and joined into one 32-bit word. A missing odd k (kb odd) and rows/columns past the block are zero in
+ * A transposed A (a k row holds consecutive rows of op(A)) is folded straight from two source k rows; the other
+ * operands are packed as f32 by the f32 packers (every stride) into a per-thread scratch panel that stays in L1,
+ * then folded into the pair layout (for B [k, n] this measured faster than folding from the source rows): both
+ * values of a pair rounded to nearest even (ROUND_BF16's rounding, NaN → quiet NaN) and joined into one 32-bit word. A missing odd k (kb odd) and rows/columns past the block are zero in
  * both operands, so padding never multiplies an Inf or NaN. */
 
 static __thread float round_pair_scratch[NR * ZY_GEMM_KC] __attribute__((aligned(64)));
@@ -486,19 +486,6 @@ static AVX512 void pack_b_round_pairs(const zy_gemm_operand *b, int64_t p0, int6
                                       void *dst) {
   int64_t pairs = (kb + 1) / 2;
   uint32_t *d = (uint32_t *)dst;
-  if (b->cs == 1) { /* B [k, n]: read two k rows once, 32 columns into each panel (zero past nb) */
-    for (int64_t pp = 0; pp < pairs; pp++) {
-      const float *lo = (const float *)b->base + (p0 + 2 * pp) * b->rs + j0;
-      const float *hi = 2 * pp + 1 < kb ? lo + b->rs : NULL;
-      for (int64_t q = 0; q < nb; q += NR) {
-        int cols = nb - q < NR ? (int)(nb - q) : NR;
-        uint32_t *o = d + q * pairs + pp * NR;
-        _mm512_storeu_si512(o, fold_pair(lo + q, hi ? hi + q : NULL, lane_mask(cols)));
-        _mm512_storeu_si512(o + 16, fold_pair(lo + q + 16, hi ? hi + q + 16 : NULL, lane_mask(cols - 16)));
-      }
-    }
-    return;
-  }
   float *t = round_pair_scratch;
   for (int64_t q = 0; q < nb; q += NR, d += NR * pairs) {
     int cols = nb - q < NR ? (int)(nb - q) : NR;
