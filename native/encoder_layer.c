@@ -9,7 +9,10 @@
  * residual and activation applied by the same task while its block is in cache (zy_sgemm keeps a 768-column
  * product of 128 rows mostly on one thread of two), q/k/v in one dispatch, and the JavaScript between ~20 kernel
  * calls per layer (tensor objects, allocations, element-wise passes). Encoded matrices (f16, q8_0, ...) go through
- * zy_quant_matmul as the tensor path does, with the same epilogue.
+ * zy_quant_matmul as the tensor path does, with the same epilogue. Matrices that come with panels packed once
+ * (zy_pw_pack: f32, f16, bf16) run on them where the path they replace runs the blocked GEMM (f32: more than 8 rows;
+ * f16 / bf16: 16 rows or more) — the activations packed once for all threads, no per-call weight packing, the same
+ * bits (gemm_packed.c).
  * Leaves out: gradients (training runs the tensor path), pre-LayerNorm layers, attention masks other than "each
  * sequence attends to its own rows". */
 #include "encoder_layer.h"
@@ -28,6 +31,8 @@ typedef struct {
   const zy_decode_matrix *w;
   const float *bias, *res; /* res: [m, rows] added after the bias, or NULL */
   float *y;                /* [m, rows] */
+  const void *panels;      /* w packed once (zy_pw_pack), or NULL */
+  int panel_elem;
 } lin_out;
 
 typedef struct {
@@ -35,6 +40,7 @@ typedef struct {
   int n_outs, act, isa;   /* act: a zy_unary_op, or -1 for none */
   int64_t m, k, total;    /* total: the group's output columns, back to back */
   const float *x;         /* [m, k] */
+  const float *apack;     /* packed-panel products: x (rounded as the weight type reads it) packed by zy_pw_pack_a */
 } lin_ctx;
 
 static float act_one(int act, float x) {
@@ -87,15 +93,67 @@ static void lin_rows_task(void *p, int64_t i0, int64_t i1, int ti) {
   for (int i = 0; i < c->n_outs; i++) {
     const lin_out *o = &c->outs[i];
     const int64_t rows = o->w->rows;
-    lin_out part = {o->w, o->bias, o->res ? o->res + i0 * rows : NULL, o->y + i0 * rows};
+    lin_out part = {o->w, o->bias, o->res ? o->res + i0 * rows : NULL, o->y + i0 * rows, NULL, 0};
     epilogue(&part, c->act, c->isa, i1 - i0, rows, 0, rows);
   }
 }
 
+/* Thread t of T: its share of the group's weight panels (32 output columns each), each output's part multiplied
+ * from its packed panels on this thread and finished by the epilogue. */
+static void lin_packed_task(void *p, int64_t t, int64_t t1, int ti) {
+  (void)t1; (void)ti;
+  const lin_ctx *c = p;
+  int64_t panels = 0;
+  for (int i = 0; i < c->n_outs; i++) panels += (c->outs[i].w->rows + ZY_PW_NR - 1) / ZY_PW_NR;
+  const int64_t T = zy_threads(), q0 = panels * t / T, q1 = panels * (t + 1) / T;
+  int64_t off = 0; /* the group's panels before output i */
+  for (int i = 0; i < c->n_outs; i++) {
+    const lin_out *o = &c->outs[i];
+    const int64_t rows = o->w->rows, own = (rows + ZY_PW_NR - 1) / ZY_PW_NR;
+    const int64_t a = q0 > off ? q0 - off : 0, b = q1 - off < own ? q1 - off : own;
+    off += own;
+    if (b <= a) continue;
+    const int64_t j0 = a * ZY_PW_NR, j1 = b * ZY_PW_NR < rows ? b * ZY_PW_NR : rows;
+    zy_pw_gemm_rows(c->apack, c->m, c->k, o->panels, o->panel_elem, rows, j0, j1, o->y, rows);
+    epilogue(o, c->act, c->isa, c->m, rows, j0, j1);
+  }
+}
+
+static _Thread_local void *apack_buf;
+static _Thread_local size_t apack_bytes;
+
+/* Whether the group runs on its packed panels: every output has them, from one weight type, and m is where the
+ * unpacked path it replaces runs the blocked GEMM (zy_sgemm: more than 8 rows; zy_quant_matmul on f16 / bf16
+ * weights: its panel GEMM from 16 rows) — so the bits are the same. */
+static int packed_group(const lin_out *outs, int n_outs, int64_t m) {
+  if (!zy_pw_available()) return 0;
+  for (int i = 0; i < n_outs; i++)
+    if (!outs[i].panels || outs[i].w->type != outs[0].w->type) return 0;
+  const int type = outs[0].w->type;
+  if (type == ZY_QT_F32) return m > 8;
+  return (type == ZY_QT_F16 || type == ZY_QT_BF16) && m >= 16;
+}
+
 /* The products of one group (all f32, or all encoded: the caller's grouping) and their epilogues. */
 static int linear_group(const lin_out *outs, int n_outs, const float *x, int64_t m, int act) {
-  lin_ctx c = {outs, n_outs, act, zy_isa_level(), m, outs[0].w->cols, 0, x};
+  lin_ctx c = {outs, n_outs, act, zy_isa_level(), m, outs[0].w->cols, 0, x, NULL};
   for (int i = 0; i < n_outs; i++) c.total += outs[i].w->rows;
+  if (packed_group(outs, n_outs, m)) {
+    /* x rounded as the weight type's products read it (f16 / bf16), then packed once for every thread */
+    const size_t rounded = outs[0].w->type == ZY_QT_F32 ? 0 : (size_t)(m * c.k) * 4;
+    float *buf = zy_grow(&apack_buf, &apack_bytes, rounded + zy_pw_packed_a_bytes(m, c.k));
+    if (!buf) return -1;
+    const float *xa = x;
+    if (rounded) {
+      zy_pw_round_act(outs[0].w->type, x, buf, m * c.k);
+      xa = buf;
+    }
+    float *a = buf + (rounded / 4);
+    zy_pw_pack_a(xa, m, c.k, a);
+    c.apack = a;
+    zy_parallel_run(lin_packed_task, &c);
+    return 0;
+  }
   int all_f32 = 1;
   for (int i = 0; i < n_outs; i++) all_f32 &= outs[i].w->type == ZY_QT_F32;
   if (all_f32) {
@@ -123,7 +181,9 @@ int zy_encoder_layer_forward(const zy_encoder_layer *L, float *x) {
   float *u = t + n * D, *mean = u + n * F, *rstd = mean + n, *lse = rstd + n;
 
   /* q/k/v: one group when their matrices share a kind (a GGUF may mix types only across groups). */
-  const lin_out qkv[3] = {{&L->q, L->bq, NULL, q}, {&L->k, L->bk, NULL, k}, {&L->v, L->bv, NULL, v}};
+  const lin_out qkv[3] = {{&L->q, L->bq, NULL, q, L->panels[0], L->panel_elem[0]},
+                          {&L->k, L->bk, NULL, k, L->panels[1], L->panel_elem[1]},
+                          {&L->v, L->bv, NULL, v, L->panels[2], L->panel_elem[2]}};
   const int same = (L->q.type == ZY_QT_F32) == (L->k.type == ZY_QT_F32) && (L->q.type == ZY_QT_F32) == (L->v.type == ZY_QT_F32);
   if (same) { if (linear_group(qkv, 3, x, n, -1) != 0) return -1; }
   else for (int i = 0; i < 3; i++) if (linear_group(&qkv[i], 1, x, n, -1) != 0) return -1;
@@ -142,12 +202,12 @@ int zy_encoder_layer_forward(const zy_encoder_layer *L, float *x) {
     }
   }
 
-  const lin_out o = {&L->o, L->bo, x, t};
+  const lin_out o = {&L->o, L->bo, x, t, L->panels[3], L->panel_elem[3]};
   if (linear_group(&o, 1, att, n, -1) != 0) return -1;
   zy_op_layernorm(t, L->ln1_w, L->ln1_b, h, mean, rstd, n, D, L->eps);
-  const lin_out up = {&L->up, L->bup, NULL, u};
+  const lin_out up = {&L->up, L->bup, NULL, u, L->panels[4], L->panel_elem[4]};
   if (linear_group(&up, 1, h, n, L->act) != 0) return -1;
-  const lin_out down = {&L->down, L->bdown, h, t};
+  const lin_out down = {&L->down, L->bdown, h, t, L->panels[5], L->panel_elem[5]};
   if (linear_group(&down, 1, u, n, -1) != 0) return -1;
   zy_op_layernorm(t, L->ln2_w, L->ln2_b, x, mean, rstd, n, D, L->eps);
   return 0;

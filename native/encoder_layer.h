@@ -20,6 +20,10 @@ typedef struct {
   zy_decode_matrix q, k, v, o, up, down;     /* [D, D] × 4, up [F, D], down [D, F] (nn.Linear layout) */
   const float *bq, *bk, *bv, *bo, *bup, *bdown; /* biases, [D] or [F] */
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;   /* attention.output.LayerNorm, output.LayerNorm: [D] */
+  /* Optional copies of q, k, v, o, up, down packed once into GEMM panels (zy_pw_pack of gemm.h; NULL: none) and
+   * their element types (ZY_PW_*): used for products of enough rows, with the bits of the unpacked path. */
+  const void *panels[6];
+  int panel_elem[6];
 } zy_encoder_layer;
 
 /* x [n, hidden] in place. Returns 0, or -1 when out of memory. Not from inside a pool task. */

@@ -2,12 +2,14 @@
 //   encoderLayerForward(x: Float32Array, spec: object): the "encoder-layer-forward" fused op (src/backend/backend.ts)
 // spec: { n, hidden, nHead, headDim, ffn, eps, attnScale, act ("gelu_erf" | "gelu_tanh" | "relu"),
 //         seqStarts, seqLengths (Int32Array, one entry per sequence: its packed rows [start, start + length)),
-//         q, k, v, o, up, down (matrices: { data: Uint8Array, type: string (f32 or an encoded type), rows, cols }),
+//         q, k, v, o, up, down (matrices: { data: Uint8Array, type: string (f32 or an encoded type), rows, cols,
+//         panels?: { data: Uint8Array, type: "f32" | "f16" | "bf16" }: the matrix packed once by gemmPackWeights }),
 //         bq, bk, bv, bo, bUp, bDown, ln1Weight, ln1Bias, ln2Weight, ln2Bias (Float32Array) }
 // Every size is checked against the dims; a bad one throws TypeError naming the field and what was expected.
 #include "zy_args.h"
 #include "zy_matrix_arg.h"
 #include "encoder_layer.h"
+#include "gemm.h"
 #include "ops_common.h"
 #include "quant.h"
 #include <string>
@@ -24,6 +26,28 @@ struct Spec {
   int64_t count(const char *key) { return a.count(o.Get(key), key); }
   const float *f32(const char *key, int64_t need) { return a.f32(o.Get(key), key, need, false); }
   zy_decode_matrix matrix(const char *key, int64_t rows, int64_t cols) { return zy::readMatrix(a, o.Get(key), key, rows, cols, true); }
+  // The matrix's optional `panels` ({ data: Uint8Array, type: "f32" | "f16" | "bf16" }, from gemmPackWeights): NULL
+  // when absent; checked against the matrix's type and dims.
+  const void *panels(const char *key, const zy_decode_matrix &w, int *elem) {
+    if (!a.ok()) return nullptr;
+    Napi::Value pv = o.Get(key).As<Napi::Object>().Get("panels");
+    if (pv.IsUndefined() || pv.IsNull()) return nullptr;
+    const std::string k = std::string(key) + ".panels";
+    if (!pv.IsObject()) { a.fail(k + " must be { data: Uint8Array, type } (gemmPackWeights)"); return nullptr; }
+    Napi::Object p = pv.As<Napi::Object>();
+    Napi::Value t = p.Get("type");
+    const std::string type = t.IsString() ? t.As<Napi::String>().Utf8Value() : "";
+    *elem = type == "f32" ? ZY_PW_F32 : type == "f16" ? ZY_PW_F16 : type == "bf16" ? ZY_PW_BF16 : -1;
+    const bool fits = *elem == ZY_PW_F32 ? (w.type == ZY_QT_F32 || w.type == ZY_QT_F16 || w.type == ZY_QT_BF16) : *elem == w.type;
+    if (*elem < 0 || !fits) { a.fail(k + ".type must be f32, or the matrix's own f16 / bf16 type"); return nullptr; }
+    const size_t need = zy_pw_bytes(*elem, w.rows, w.cols);
+    size_t len = 0;
+    Napi::Value d = p.Get("data");
+    const uint8_t *data = zy::isTyped(d, napi_uint8_array) ? zy::typedPtr<uint8_t>(d, &len) : nullptr;
+    if (!data || len < need) { a.fail(k + ".data must be a Uint8Array of at least " + std::to_string(need) + " bytes"); return nullptr; }
+    if (reinterpret_cast<uintptr_t>(data) % 4 != 0) { a.fail(k + ".data must start on a 4-byte boundary"); return nullptr; }
+    return data;
+  }
 };
 
 int actCode(const std::string &name) {
@@ -60,6 +84,9 @@ Napi::Value EncoderLayerForward(const Napi::CallbackInfo &info) {
   L.o = s.matrix("o", D, D);
   L.up = s.matrix("up", F, D);
   L.down = s.matrix("down", D, F);
+  const char *names[6] = {"q", "k", "v", "o", "up", "down"};
+  const zy_decode_matrix *ms[6] = {&L.q, &L.k, &L.v, &L.o, &L.up, &L.down};
+  for (int i = 0; i < 6; i++) L.panels[i] = s.panels(names[i], *ms[i], &L.panel_elem[i]);
   L.bq = s.f32("bq", D); L.bk = s.f32("bk", D); L.bv = s.f32("bv", D); L.bo = s.f32("bo", D);
   L.bup = s.f32("bUp", F); L.bdown = s.f32("bDown", D);
   L.ln1_w = s.f32("ln1Weight", D); L.ln1_b = s.f32("ln1Bias", D);

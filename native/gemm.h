@@ -55,6 +55,31 @@ void zy_gemm_f16w_pack_a(const float *x, int64_t m, int64_t k, float *packed);
 int zy_gemm_f16w(const float *packed_a, int64_t m, int64_t k, const uint16_t *w, int bf16, int64_t j0, int64_t j1,
                  float *c, int64_t ldc);
 
+/* Linear layers on weights packed once into the f32 tile's B panels (gemm_packed.c, AVX-512 only: zy_pw_available).
+ * Panel elements ZY_PW_F32 (from f32, f16 or bf16 weights) or the weight's own 16-bit type (widened in registers).
+ * zy_pw_pack writes w [n, k] (nn.Linear layout; src a ZY_PW_* type) into zy_pw_bytes(elem, n, k) bytes (-1: an
+ * unsupported pair). zy_pw_gemm_rows writes c[i·ldc + j] = Σ_p x[i, p]·w[j, p] for j in [j0, j1) (j0 a multiple of
+ * ZY_PW_NR) on the calling thread from x packed by zy_pw_pack_a, with the bits of zy_sgemm_st(1, m, n, k, 0, 1, x,
+ * 0, widened w, …) for m > 8; zy_pw_gemm is the whole product over the pool (-1: out of memory). zy_pw_round_act
+ * rounds activations as zy_quant_matmul does for f16 / bf16 weights. zy_pw_calls counts zy_pw_gemm_rows calls. */
+enum { ZY_PW_F32 = 0, ZY_PW_F16 = 1, ZY_PW_BF16 = 2 };
+#define ZY_PW_NR 32
+int zy_pw_available(void);
+int64_t zy_pw_kc(void);
+size_t zy_pw_bytes(int elem, int64_t n, int64_t k);
+int zy_pw_pack(const void *w, int src, int64_t n, int64_t k, int elem, void *dst);
+size_t zy_pw_packed_a_bytes(int64_t m, int64_t k);
+void zy_pw_pack_a(const float *x, int64_t m, int64_t k, float *packed);
+void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
+                     int64_t j1, float *c, int64_t ldc);
+int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y);
+void zy_pw_round_act(int src, const float *x, float *out, int64_t count);
+/* zy_quant_matmul's product of a weight of type src (ZY_PW_*) on its packed panels: x rounded as it rounds it, then
+ * zy_pw_gemm — its bits wherever zy_pw_replaces_quant says it runs its own panel GEMM. -1: out of memory. */
+int zy_pw_replaces_quant(int type, int64_t m, int64_t rows, int64_t cols);
+int zy_pw_linear(int src, const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y);
+uint64_t zy_pw_calls(void);
+
 /* The specification: a plain triple loop, f32 accumulation in k order. Slow; for tests and as documentation. */
 void zy_sgemm_naive(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                     int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,

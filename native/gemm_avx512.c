@@ -103,6 +103,63 @@ static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t
   tiles[mr](kbp, (const float *)pa, (const float *)pb, ldb, c, ldc, nr, alpha, beta);
 }
 
+/* The same tile over a packed B panel of 16-bit elements (weights packed once at load, gemm_packed.c): each k step
+ * loads 32 f16 (half 0) or bf16 (half 1) values and widens them in registers (exact), then the same FMAs in the
+ * same order as tile_rows on the widened panel — so the same bits. The panel is zero-padded to 32 columns, so the
+ * loads are never masked; only the stores are. */
+static inline __attribute__((always_inline)) AVX512 __m512 widen_half(__m256i h, int half) {
+  if (half == 0) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+static inline __attribute__((always_inline)) AVX512 void tile_rows_half(const int R, const int half, int64_t kb,
+                                                                        const float *pa, const uint16_t *pb,
+                                                                        int64_t ldb, float *c, int64_t ldc, int nr,
+                                                                        float alpha, float beta) {
+  __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < R; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+#pragma GCC unroll 12
+  for (int i = 0; i < R; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kb; p++) {
+    _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0);
+    __m512 b0 = widen_half(_mm256_loadu_si256((const __m256i *)pb), half);
+    __m512 b1 = widen_half(_mm256_loadu_si256((const __m256i *)(pb + 16)), half);
+    FMA_ROWS(R);
+  }
+  STORE_ROWS(R);
+}
+#define TILE_HALF_FN(R)                                                                                         \
+  static AVX512 void tile_f16_##R(int64_t kb, const float *pa, const uint16_t *pb, int64_t ldb, float *c,       \
+                                  int64_t ldc, int nr, float alpha, float beta) {                               \
+    tile_rows_half(R, 0, kb, pa, pb, ldb, c, ldc, nr, alpha, beta);                                             \
+  }                                                                                                             \
+  static AVX512 void tile_bf16_##R(int64_t kb, const float *pa, const uint16_t *pb, int64_t ldb, float *c,      \
+                                   int64_t ldc, int nr, float alpha, float beta) {                              \
+    tile_rows_half(R, 1, kb, pa, pb, ldb, c, ldc, nr, alpha, beta);                                             \
+  }
+TILE_HALF_FN(1) TILE_HALF_FN(2) TILE_HALF_FN(3) TILE_HALF_FN(4) TILE_HALF_FN(5) TILE_HALF_FN(6)
+TILE_HALF_FN(7) TILE_HALF_FN(8) TILE_HALF_FN(9) TILE_HALF_FN(10) TILE_HALF_FN(11) TILE_HALF_FN(12)
+
+typedef void (*tile_half_fn)(int64_t, const float *, const uint16_t *, int64_t, float *, int64_t, int, float, float);
+static const tile_half_fn tiles_f16[MR + 1] = {0, tile_f16_1, tile_f16_2, tile_f16_3, tile_f16_4, tile_f16_5,
+                                               tile_f16_6, tile_f16_7, tile_f16_8, tile_f16_9, tile_f16_10,
+                                               tile_f16_11, tile_f16_12};
+static const tile_half_fn tiles_bf16[MR + 1] = {0, tile_bf16_1, tile_bf16_2, tile_bf16_3, tile_bf16_4, tile_bf16_5,
+                                                tile_bf16_6, tile_bf16_7, tile_bf16_8, tile_bf16_9, tile_bf16_10,
+                                                tile_bf16_11, tile_bf16_12};
+AVX512 void zy_gemm_avx512_widen_half(int bf16, const uint16_t *src, float *dst, int64_t count) {
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    _mm512_storeu_ps(dst + i, widen_half(_mm256_loadu_si256((const __m256i *)(src + i)), bf16));
+  for (; i < count; i++) dst[i] = bf16 ? zy_bf16_to_f32(src[i]) : zy_f16_to_f32(src[i]);
+}
+AVX512 void zy_gemm_avx512_tile_half(int bf16, int64_t kb, const float *pa, const uint16_t *pb, float *c, int64_t ldc,
+                                     int mr, int nr, float alpha, float beta) {
+  (bf16 ? tiles_bf16 : tiles_f16)[mr](kb, pa, pb, NR, c, ldc, nr, alpha, beta);
+}
+
 /* ---- packing (f32, or bf16 widened with a 16-bit shift) ---- */
 
 /* 16 values of one source row starting at element `at`: f32, or bf16 bits widened (bf16 1), or f32 rounded to

@@ -49,6 +49,12 @@ extern const zy_gemm_kernel zy_gemm_kernel_avx512bf16_round;
  * [p0, p0 + kb) of a matrix stored [rows, ldw]. */
 void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_t p0, int64_t kb, int64_t j0,
                                 int64_t nb, float *dst);
+/* The avx512 f32 tile (mr ≤ 12 rows × nr ≤ 32 columns) over a packed B panel of f16 (bf16 0) or bf16 (bf16 1) bits
+ * with rows 32 elements apart, widened in registers: the bits of the f32 tile on the widened panel. */
+/* count f16 (bf16 0) or bf16 (1) values widened to f32 (exact). */
+void zy_gemm_avx512_widen_half(int bf16, const uint16_t *src, float *dst, int64_t count);
+void zy_gemm_avx512_tile_half(int bf16, int64_t kb, const float *pa, const uint16_t *pb, float *c, int64_t ldc,
+                              int mr, int nr, float alpha, float beta);
 void zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
 /* m (2..8) rows: y[i, 0..n) = alpha · x[i, 0..k) · op(B) + beta·y[i, ..], B stored [n, k] (b->rs == 1). */
 #define ZY_GEMV_ROWS_MAX 8

@@ -4,10 +4,13 @@
 //   gemmBf16(a: Uint16Array, b: Uint16Array, c: Float32Array, ...same)
 //   gemmF32RoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, ...same): operands rounded to bf16 first
 //   gemmImpl(bf16: boolean): the micro-kernel family the current ISA level selects
+//   gemmPackWeights / gemmPacked / gemmPackedCalls / quantMatmulPanels: weights packed once into GEMM panels
+//   (gemm_packed.c)
 // Validates types, dims and that every batch matrix lies inside its array (through zy_args.h, like every glue
 // file); throws TypeError naming the function, the argument, the dims and the required lengths. Runs on the calling thread plus the pool (synchronous).
 #include "zy_args.h"
 #include "gemm.h"
+#include "quant.h"
 #include <cmath>
 #include <string>
 
@@ -76,8 +79,109 @@ Napi::Value GemmImpl(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), zy_gemm_impl_name(a.flag(0) ? 1 : 0));
 }
 
+int elemCode(const std::string &name) {
+  return name == "f32" ? ZY_PW_F32 : name == "f16" ? ZY_PW_F16 : name == "bf16" ? ZY_PW_BF16 : -1;
+}
+
+// gemmPackWeights(w: Uint8Array, type: "f32" | "f16" | "bf16", rows, cols, panel: "f32" | "f16" | "bf16"): the
+// weight w [rows, cols] packed once into GEMM panels (zy_pw_pack) in a new Uint8Array, or null on CPUs without
+// AVX-512 (there the products keep the unpacked path).
+Napi::Value GemmPackWeights(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "gemmPackWeights");
+  Napi::Env env = info.Env();
+  if (!a.atLeast(5, "w, type, rows, cols, panel")) return a.done();
+  const int src = elemCode(a.string(a.arg(1), "type", "\"f32\", \"f16\" or \"bf16\""));
+  const int64_t rows = a.count(a.arg(2), "rows"), cols = a.count(a.arg(3), "cols");
+  const int elem = elemCode(a.string(a.arg(4), "panel", "\"f32\", or the weight's own f16 / bf16 type"));
+  if (!a.ok()) return a.done();
+  if (src < 0 || elem < 0 || (elem != ZY_PW_F32 && elem != src)) {
+    a.fail("type must be f32, f16 or bf16 and panel f32 or the weight's own type");
+    return a.done();
+  }
+  size_t len = 0;
+  const uint8_t *w = a.array<uint8_t>(a.arg(0), "w", napi_uint8_array, "Uint8Array", 0, false, &len);
+  if (!a.ok()) return a.done();
+  const int64_t need = rows * cols * (src == ZY_PW_F32 ? 4 : 2);
+  if (static_cast<int64_t>(len) < need) {
+    a.fail("w [" + std::to_string(rows) + ", " + std::to_string(cols) + "] needs " + std::to_string(need) + " bytes, got " + std::to_string(len));
+    return a.done();
+  }
+  if (reinterpret_cast<uintptr_t>(w) % (src == ZY_PW_F32 ? 4 : 2) != 0) { a.fail("w must be aligned to its element size"); return a.done(); }
+  if (!zy_pw_available()) return env.Null();
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, zy_pw_bytes(elem, rows, cols));
+  zy_pw_pack(w, src, rows, cols, elem, buf.Data());
+  return Napi::Uint8Array::New(env, buf.ByteLength(), buf, 0);
+}
+
+// gemmPacked(x: Float32Array, m, panels: Uint8Array, panel: "f32" | "f16" | "bf16", rows, cols, out: Float32Array):
+// out [m, rows] = x [m, cols] · wᵀ on the weight's packed panels (zy_pw_gemm, over the pool).
+Napi::Value GemmPacked(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "gemmPacked");
+  if (!a.atLeast(7, "x, m, panels, panel, rows, cols, out")) return a.done();
+  const int64_t m = a.count(a.arg(1), "m"), rows = a.count(a.arg(4), "rows"), cols = a.count(a.arg(5), "cols");
+  const int elem = elemCode(a.string(a.arg(3), "panel", "\"f32\", \"f16\" or \"bf16\""));
+  const float *x = a.f32(a.arg(0), "x", m * cols, false);
+  float *out = const_cast<float *>(a.f32(a.arg(6), "out", m * rows, false));
+  if (!a.ok()) return a.done();
+  if (elem < 0) { a.fail("panel must be f32, f16 or bf16"); return a.done(); }
+  size_t len = 0;
+  const uint8_t *pw = a.array<uint8_t>(a.arg(2), "panels", napi_uint8_array, "Uint8Array", 0, false, &len);
+  if (!a.ok()) return a.done();
+  if (len < zy_pw_bytes(elem, rows, cols) || reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
+    a.fail("panels must be a 4-byte aligned Uint8Array of at least " + std::to_string(zy_pw_bytes(elem, rows, cols)) + " bytes (gemmPackWeights)");
+    return a.done();
+  }
+  if (!zy_pw_available()) { a.fail("packed panels need AVX-512 (gemmPackWeights returned null)"); return a.done(); }
+  if (zy_pw_gemm(x, m, cols, pw, elem, rows, out) != 0) a.fail("out of memory");
+  return a.done();
+}
+
+// quantMatmulPanels(w, type, rows, cols, x, out, m, panels: { data, type }): quantMatmul(w, type, rows, cols, x, out, m)
+// (native/quant_napi.cc), run on the weight's panels packed once where that gives its bits (zy_pw_replaces_quant:
+// f16 / bf16 weights, 16 rows or more), else on w as quantMatmul runs it.
+Napi::Value QuantMatmulPanels(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "quantMatmulPanels");
+  if (!a.atLeast(8, "w, type, rows, cols, x, out, m, panels")) return a.done();
+  const std::string type = a.string(a.arg(1), "type", "\"f16\"");
+  const int src = zy_qtype_from_name(type.c_str());
+  const int64_t rows = a.count(a.arg(2), "rows"), cols = a.count(a.arg(3), "cols"), m = a.count(a.arg(6), "m");
+  size_t wLen = 0;
+  const uint8_t *w = a.array<uint8_t>(a.arg(0), "w", napi_uint8_array, "Uint8Array", 0, false, &wLen);
+  const float *x = a.f32(a.arg(4), "x", m * cols, false);
+  float *out = const_cast<float *>(a.f32(a.arg(5), "out", m * rows, false));
+  if (!a.ok()) return a.done();
+  if (src != ZY_QT_F16 && src != ZY_QT_BF16) { a.fail("type must be f16 or bf16 (got " + type + ")"); return a.done(); }
+  if (static_cast<int64_t>(wLen) != rows * cols * 2) {
+    a.fail("w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(rows * cols * 2) + " for " + type + " [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    return a.done();
+  }
+  if (!a.arg(7).IsObject()) { a.fail("panels must be { data: Uint8Array, type } (gemmPackWeights)"); return a.done(); }
+  Napi::Object po = a.arg(7).As<Napi::Object>();
+  const int elem = elemCode(a.string(po.Get("type"), "panels.type", "\"f32\" or the weight's own type"));
+  size_t len = 0;
+  const uint8_t *pw = a.array<uint8_t>(po.Get("data"), "panels.data", napi_uint8_array, "Uint8Array", 0, false, &len);
+  if (!a.ok()) return a.done();
+  if ((elem != ZY_PW_F32 && elem != src) || len < zy_pw_bytes(elem, rows, cols) || reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
+    a.fail("panels must hold this matrix packed by gemmPackWeights (f32 or " + type + ", at least " + std::to_string(zy_pw_bytes(elem < 0 ? 0 : elem, rows, cols)) + " bytes, 4-byte aligned)");
+    return a.done();
+  }
+  const int rc = zy_pw_replaces_quant(src, m, rows, cols) ? zy_pw_linear(src, x, m, cols, pw, elem, rows, out)
+                                                          : zy_quant_matmul(w, src, rows, cols, x, out, m);
+  if (rc != 0) a.fail("out of memory");
+  return a.done();
+}
+
+// gemmPackedCalls(): how many row-range products ran on packed panels since the addon loaded (tests).
+Napi::Value GemmPackedCalls(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(zy_pw_calls()));
+}
+
 }  // namespace
 
+ZY_REGISTER("gemmPackWeights", GemmPackWeights);
+ZY_REGISTER("gemmPacked", GemmPacked);
+ZY_REGISTER("gemmPackedCalls", GemmPackedCalls);
+ZY_REGISTER("quantMatmulPanels", QuantMatmulPanels);
 ZY_REGISTER("gemmF32", GemmF32);
 ZY_REGISTER("gemmBf16", GemmBf16);
 ZY_REGISTER("gemmF32RoundBf16", GemmF32RoundBf16);

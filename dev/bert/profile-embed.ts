@@ -3,7 +3,10 @@
 // `zhiyu bench embed` feeds it (T − 2 copies of one ordinary token between [CLS] and [SEP]).
 // With --ab: no per-op split; the fused "encoder-layer-forward" path and the tensor path (BertOptions.fusedLayers
 // false) alternate round by round, and the medians of both are printed (an A/B that a loaded machine cannot skew).
-// usage: node --import tsx dev/bert/profile-embed.ts --model FILE.gguf [--batch 1] [--tokens 128] [--threads 2] [--rounds 5] [--ab]
+// With --ab-packed: the same, fused on weights packed once into GEMM panels (BertOptions.packWeights, the default)
+// vs fused on the unpacked weights; also the median process CPU time per pass of each (robust to a loaded machine
+// with --threads 1).
+// usage: node --import tsx dev/bert/profile-embed.ts --model FILE.gguf [--batch 1] [--tokens 128] [--threads 2] [--rounds 5] [--ab | --ab-packed]
 // Leaves out: per-call size splits (bench train --profile-sizes has them).
 import { parseArgs } from "node:util";
 import { createBackend, type Backend } from "../../src/backend/index.js";
@@ -12,7 +15,7 @@ import { BertModel, packSequences } from "../../src/models/bert/model.js";
 import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
 
 const { values } = parseArgs({ options: { model: { type: "string" }, batch: { type: "string" }, tokens: { type: "string" },
-  threads: { type: "string" }, rounds: { type: "string" }, ab: { type: "boolean" } } });
+  threads: { type: "string" }, rounds: { type: "string" }, ab: { type: "boolean" }, "ab-packed": { type: "boolean" } } });
 if (!values.model) throw new Error("--model FILE is required");
 const batch = Number(values.batch ?? 1), tokens = Number(values.tokens ?? 128), rounds = Number(values.rounds ?? 5);
 const totals = new Map<string, { calls: number; ms: number }>();
@@ -43,6 +46,26 @@ const word = enc.tokenize("hello").ids[1]!;
 const seqs = Array.from({ length: batch }, () => enc.tokenize("x").ids.length === 3
   ? { ids: [enc.tokenize("x").ids[0]!, ...new Array<number>(tokens - 2).fill(word), enc.tokenize("x").ids[2]!] } : { ids: [word] });
 enc.embedSequences(seqs); // warm-up
+if (values["ab-packed"]) {
+  const unpacked = new BertModel(enc.model.config, enc.model.params, { packWeights: false });
+  const batchPacked = packSequences(enc.model.config, seqs);
+  const time = (m: BertModel): [number, number] => {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    noGrad(() => tidy(() => m.encode(batchPacked).toFloat32Array()));
+    const c = process.cpuUsage(c0);
+    return [performance.now() - t0, (c.user + c.system) / 1000];
+  };
+  const packed: [number, number][] = [], plain: [number, number][] = [];
+  time(unpacked);
+  for (let r = 0; r < rounds; r++) { packed.push(time(enc.model)); plain.push(time(unpacked)); }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  const wall = (a: [number, number][]) => med(a.map((t) => t[0])), cpu = (a: [number, number][]) => med(a.map((t) => t[1]));
+  console.log(`${values.model}: batch ${batch} × ${tokens} tokens, ${rounds} alternating rounds, encoder pass median: ` +
+    `packed ${wall(packed).toFixed(1)} ms, unpacked ${wall(plain).toFixed(1)} ms (${(wall(plain) / wall(packed)).toFixed(2)}×); ` +
+    `min ${Math.min(...packed.map((t) => t[0])).toFixed(1)} / ${Math.min(...plain.map((t) => t[0])).toFixed(1)} ms; ` +
+    `CPU ${cpu(packed).toFixed(1)} / ${cpu(plain).toFixed(1)} ms (${(cpu(plain) / cpu(packed)).toFixed(2)}×)`);
+  process.exit(0);
+}
 if (values.ab) {
   const reference = new BertModel(enc.model.config, enc.model.params, { fusedLayers: false });
   const batchPacked = packSequences(enc.model.config, seqs);

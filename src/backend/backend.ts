@@ -59,6 +59,15 @@ export interface EncodedMatrix {
   type: WeightType;
   rows: number;
   cols: number;
+  /** The same matrix packed once into GEMM panels (Backend.packPanels), for the fused ops that read it (null: none). */
+  panels?: PackedPanels | null;
+}
+
+/** A weight matrix packed once into a backend's GEMM panels (Backend.packPanels): f32 elements, or the weight's own
+ *  f16 / bf16 bits (half the memory, widened by the kernel). Opaque layout (native/gemm_packed.c). */
+export interface PackedPanels {
+  data: Uint8Array;
+  type: "f32" | "f16" | "bf16";
 }
 
 /** What a "decoder-layer-decode" fused op computes, named by its parts. A caller asks for the shape its layer has;
@@ -471,6 +480,14 @@ export interface Backend {
    *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
    *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */
   repackWeight?(w: Uint8Array, type: WeightType, rows: number, cols: number): WeightType | null;
+  /** Optional: a copy of the weight w [rows, cols] (f32, f16 or bf16 bytes, the nn.Linear layout) packed once into
+   *  the panels of this backend's GEMM, for EncodedMatrix.panels (products on it give the unpacked path's bits);
+   *  null when this CPU or type has no panel layout. The weight must not change afterwards (inference only). */
+  packPanels?(w: Uint8Array, type: "f32" | "f16" | "bf16", rows: number, cols: number): PackedPanels | null;
+  /** Optional: quantMatmul of an f16 / bf16 matrix that also comes packed (packPanels), reading the panels where that
+   *  gives quantMatmul's bits (its GEMM-sized products), else the matrix as quantMatmul does. */
+  quantMatmulPanels?(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number, panels: PackedPanels): void;
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */

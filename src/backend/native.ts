@@ -10,6 +10,8 @@ import path from "node:path";
 import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec, DecoderLayerWeights, EncoderLayerForwardSpec } from "./backend.js";
 
 type F32 = Float32Array;
+/** Element type of a packed weight's panels (gemmPackWeights): f32, or the weight's own 16-bit type. */
+export type PanelType = "f32" | "f16" | "bf16";
 type I32 = Int32Array;
 
 /** The element-wise and fused kernels of native/ops_*.c (op codes: see cpu/codes.ts). */
@@ -84,6 +86,16 @@ export interface NativeAddon extends Partial<NativeOps> {
   encoderLayerForward?(x: Float32Array, spec: EncoderLayerForwardSpec): void;
   /** Name of the GEMM kernel the dispatcher picks on this CPU ("avx512", "avx512-bf16", "avx2", "portable"). */
   gemmImpl?: (bf16: boolean) => string;
+  /** A weight [rows, cols] (f32, f16 or bf16 bytes) packed once into GEMM panels of `panel` elements (native/gemm_packed.c);
+   *  null on CPUs without AVX-512 (absent in older addons). */
+  gemmPackWeights?: (w: Uint8Array, type: PanelType, rows: number, cols: number, panel: PanelType) => Uint8Array | null;
+  /** out [m, rows] = x [m, cols] · wᵀ on the packed panels of w. */
+  gemmPacked?: (x: Float32Array, m: number, panels: Uint8Array, panel: PanelType, rows: number, cols: number, out: Float32Array) => void;
+  /** Row-range products run on packed panels since the addon loaded (tests check that the packed path ran). */
+  gemmPackedCalls?: () => number;
+  /** quantMatmul of an f16 / bf16 matrix on its packed panels where that gives quantMatmul's bits, else on w. */
+  quantMatmulPanels?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number,
+    panels: { data: Uint8Array; type: PanelType }) => void;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;

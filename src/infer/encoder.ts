@@ -27,7 +27,7 @@ import {
 } from "../models/bert/config.js";
 import { bertGgufName, bertHfNames, detectHfLayout } from "../models/bert/weights.js";
 import { bertFamily } from "../models/bert/family.js";
-import { BertInputError, BertModel, type EncoderSequence, packSequences } from "../models/bert/model.js";
+import { BertInputError, BertModel, type BertOptions, type EncoderSequence, packSequences } from "../models/bert/model.js";
 import { ModelLoadError } from "../models/weights.js";
 import { GgufSource, SafetensorsSource } from "./sources.js";
 import { loadParams, loaderBackend } from "./load.js";
@@ -40,6 +40,9 @@ export interface LoadEncoderOptions {
   repack?: boolean;
   /** A tokenizer to use instead of the model's own (e.g. for a classifier folder saved without one). */
   tokenizer?: Tokenizer;
+  /** Pack the f32 / f16 / bf16 matrices once into the backend's GEMM panels on the first pass (BertOptions.packWeights:
+   *  same results, faster at 9+ tokens, one extra copy of those matrices in memory). Default true. */
+  packWeights?: boolean;
 }
 
 
@@ -79,8 +82,9 @@ function sentenceTransformersPooling(dir: string): { pooling: BertPooling | null
 export function loadEncoder(modelPath: string, options: LoadEncoderOptions = {}): BertEncoder {
   if (!existsSync(modelPath)) throw new ModelLoadError(`model path '${modelPath}' does not exist`);
   const backend = loaderBackend(options);
-  return statSync(modelPath).isDirectory() ? loadHfEncoder(modelPath, backend, options.tokenizer)
-    : loadGgufEncoder(modelPath, backend, options.repack ?? true, options.tokenizer);
+  const model = { packWeights: options.packWeights ?? true };
+  return statSync(modelPath).isDirectory() ? loadHfEncoder(modelPath, backend, options.tokenizer, model)
+    : loadGgufEncoder(modelPath, backend, options.repack ?? true, options.tokenizer, model);
 }
 
 /** Whether a path holds a BERT-family model (config.json model_type/architectures, or GGUF general.architecture). */
@@ -96,7 +100,7 @@ export function isEncoderPath(modelPath: string): boolean {
 }
 
 
-function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefined): BertEncoder {
+function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefined, options: BertOptions): BertEncoder {
   const configPath = path.join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelLoadError(`${dir}: no config.json (is this a Hugging Face model folder?)`);
   const json = readJson(configPath);
@@ -125,19 +129,19 @@ function loadHfEncoder(dir: string, backend: Backend, given: Tokenizer | undefin
   const tokenizer = given ?? (hasTokenizer ? loadTokenizer(dir)
     : idsOnlyTokenizer(dir, config.vocabSize, "the folder has neither tokenizer.json nor vocab.txt; pass --tokenizer PATH"));
   checkVocab(tokenizer, config, existsSync(path.join(dir, "tokenizer.json")) ? path.join(dir, "tokenizer.json") : path.join(dir, "vocab.txt"));
-  const encoder = new BertEncoder(path.basename(path.resolve(dir)), new BertModel(config, params), tokenizer, backend, st.normalize);
+  const encoder = new BertEncoder(path.basename(path.resolve(dir)), new BertModel(config, params, options), tokenizer, backend, st.normalize);
   encoder.calibration = calibrationOf(json.zhiyu_calibration, configPath);
   encoder.sparse = sparseHeadOf(dir, folder, config);
   return encoder;
 }
 
-function loadGgufEncoder(file: string, backend: Backend, repack: boolean, given: Tokenizer | undefined): BertEncoder {
+function loadGgufEncoder(file: string, backend: Backend, repack: boolean, given: Tokenizer | undefined, options: BertOptions): BertEncoder {
   const gguf = readGguf(file);
   const config = bertConfigFromGguf(gguf);
   const params = loadParams(bertParamSpecs(config), new GgufSource(gguf, bertGgufName), true, backend, repack);
   const tokenizer = given ?? tokenizerForGguf(gguf, config.vocabSize);
   checkVocab(tokenizer, config, `${file} (tokenizer.ggml.tokens)`);
-  return new BertEncoder(path.basename(file), new BertModel(config, params), tokenizer, backend, false);
+  return new BertEncoder(path.basename(file), new BertModel(config, params, options), tokenizer, backend, false);
 }
 
 /** A vocabulary with ids the embedding matrix has no row for is refused (a smaller one is fine: padded tables). */

@@ -60,6 +60,9 @@ function toParam(raw: RawTensor, spec: ParamSpec, keepEncoded: boolean, backend:
   if (spec.kind === "matrix" && keepEncoded && raw.type !== "f32") {
     const q: QuantWeight = { type: raw.type, rows: spec.shape[0], cols: spec.shape[1], data: raw.data };
     if (repack && !spec.lookupOnly && backend.repackWeight) q.type = backend.repackWeight(q.data, q.type, q.rows, q.cols) ?? q.type;
+    // f16 / bf16 projections get GEMM panels on their first prompt-sized product (QuantWeight.packPanels); not the
+    // embedding table, which the LM head reads only a few rows at a time
+    if (repack && !spec.lookupOnly && spec.role !== "embedding" && (q.type === "f16" || q.type === "bf16")) q.packPanels = true;
     return q;
   }
   return fromTypedArray(decodeToF32(raw, backend), spec.shape);

@@ -5,7 +5,7 @@
 // the backend's optional matmulRoundBf16 when it has one (f32 operands rounded inside the GEMM's packing), else
 // the operands are cast to bf16 copies here and passed to matmul with dtype "bf16" (the same numbers).
 // Leaves out: 1-d operands (unsqueeze first), integer matmul.
-import type { Backend, QuantType, Storage, WeightType } from "../backend/backend.js";
+import type { Backend, PackedPanels, QuantType, Storage, WeightType } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
 import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
@@ -23,6 +23,11 @@ export interface QuantWeight {
   rows: number;
   cols: number;
   data: Uint8Array;
+  /** Set by the inference loaders on f16 / bf16 matrices that never change: quantLinear packs the matrix once, on
+   *  its first product of 16+ rows (a prompt, not a decode step), into the backend's GEMM panels (`panels`; null:
+   *  the backend has none), and such products read them — the same bits, one extra copy of the matrix in memory. */
+  packPanels?: boolean;
+  panels?: PackedPanels | null;
 }
 
 /** One low-rank adapter on a linear layer (LoRA): adds scale · B (A x) to the layer's output. */
@@ -206,6 +211,18 @@ function noGradMatmul(a: Tensor, b: Tensor, dtype: MatmulDType): Tensor {
   return noGrad(() => matmul(a, b, { dtype }));
 }
 
+/** Fewest activation rows for which a packed matrix pays: below, the backend's dot kernels run on the file's layout. */
+const PANEL_MIN_ROWS = 16;
+
+/** w's packed panels, made on first use (QuantWeight.packPanels). */
+function panelsOf(w: QuantWeight, backend: Backend): PackedPanels | null {
+  if (w.panels === undefined) {
+    const pack = backend.packPanels;
+    w.panels = pack && (w.type === "f16" || w.type === "bf16") ? pack.call(backend, w.data, w.type, w.rows, w.cols) : null;
+  }
+  return w.panels;
+}
+
 /** x [..., cols] · Wᵀ with W a QuantWeight [rows, cols] → [..., rows] (llama.cpp's rounding of activations). */
 export function quantLinear(x: Tensor, w: QuantWeight): Tensor {
   const backend = backendOf("linear", x);
@@ -218,7 +235,9 @@ export function quantLinear(x: Tensor, w: QuantWeight): Tensor {
   const xs = denseF32("linear", x);
   const out = Tensor.uninit(backend, "f32", [...x.shape.slice(0, -1), w.rows]);
   try {
-    if (m > 0) backend.quantMatmul(w.data, w.type, w.rows, w.cols, xs.data, outF32(out), m);
+    const panels = w.packPanels && m >= PANEL_MIN_ROWS ? panelsOf(w, backend) : null;
+    if (m > 0 && panels && backend.quantMatmulPanels) backend.quantMatmulPanels(w.data, w.type, w.rows, w.cols, xs.data, outF32(out), m, panels);
+    else if (m > 0) backend.quantMatmul(w.data, w.type, w.rows, w.cols, xs.data, outF32(out), m);
   } finally {
     xs.release();
   }

@@ -2,7 +2,9 @@
 // (block(), BertOptions.fusedLayers false), on the transformers-made BERT of ../shared/testdata/hf/bert: final hidden
 // states within 1e-5 × max|reference| for sequences of different lengths (one attention call per sequence), of one
 // length (one batched call), a single sequence, and the same model's f16 and q8_0 GGUF exports (encoded matrices);
-// and a backend wrapper counts that the op really ran (once per layer) — the fused path is also what
+// and a backend wrapper counts that the op really ran (once per layer); the encoders load with their matrices packed
+// once into GEMM panels (the default), and those give the bits of the unpacked fused layer, on panels (the addon's
+// gemmPackedCalls counter) — the fused path is also what
 // test/models/bert.test.ts compares with transformers' outputs. Without the native addon the op does not exist:
 // the tests are skipped.
 import { test } from "node:test";
@@ -15,6 +17,7 @@ import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
 import { loadEncoder, type BertEncoder } from "../../src/infer/encoder.js";
 import { writeEncoderGguf } from "../../src/infer/encoder-export.js";
 import { BertModel, packSequences, type EncoderSequence } from "../../src/models/bert/model.js";
+import { loadNative } from "../../src/backend/native.js";
 
 const DIR = path.resolve("../shared/testdata/hf/bert");
 const base = createBackend();
@@ -99,6 +102,39 @@ test("fused encoder layer = the tensor path on encoded matrices (f16 and q8_0 GG
   }
 });
 
+const packedCalls = (): number => (loadNative()?.gemmPackedCalls?.() ?? 0);
+const panelsSkip = skip || (base.packPanels?.(new Uint8Array(4), "f32", 1, 1) ? false : "the backend packs no GEMM panels (no AVX-512)");
+
+test("weights packed once into GEMM panels: the unpacked fused layer's bits (f32 folder, f16 export), on panels", { skip: panelsSkip }, () => {
+  const hf = loadEncoder(path.join(DIR, "base"), { backend: counting });
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bert-packed-"));
+  try {
+    const file = path.join(tmp, "bert-f16.gguf");
+    writeEncoderGguf(file, hf, "f16");
+    for (const from of [path.join(DIR, "base"), file]) {
+      const packed = loadEncoder(from, { backend: counting }), plain = loadEncoder(from, { backend: counting, packWeights: false });
+      try {
+        const n = sequences.reduce((t, q) => t + q.ids.length, 0);
+        assert.ok(n >= 16, `the batch has ${n} tokens: the packed products need at least 16 (f16) or 9 (f32)`);
+        const want = hidden(plain.model, sequences);
+        const before = packedCalls();
+        const got = hidden(packed.model, sequences);
+        // four products (q/k/v as one group, o, up, down) per layer, each at least one row-range call on panels
+        assert.ok(packedCalls() - before >= 4 * packed.model.config.numLayers, `${from}: the products did not run on packed panels`);
+        assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array(want.buffer), `${from}: packed ≠ unpacked bits`);
+        const again = packedCalls();
+        assert.deepEqual(hidden(packed.model, sequences), got, `${from}: the second pass (panels reused)`);
+        assert.ok(packedCalls() > again);
+      } finally {
+        packed.dispose();
+        plain.dispose();
+      }
+    }
+  } finally {
+    hf.dispose();
+  }
+});
+
 test("fused encoder layer: a bad spec is refused naming the field", { skip }, () => {
   const run = base.fused!("encoder-layer-forward", { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" })!;
   const m = (rows: number, cols: number) => ({ data: new Uint8Array(rows * cols * 4), type: "f32" as const, rows, cols });
@@ -115,4 +151,8 @@ test("fused encoder layer: a bad spec is refused naming the field", { skip }, ()
   assert.throws(() => run(x, { ...spec, bUp: v(8) }), /bUp has 8 elements, needs 16/);
   assert.throws(() => run(x, { ...spec, nHead: 3 }), /nHead × headDim/);
   assert.throws(() => run(new Float32Array(8), spec), /x has 8 elements, needs 24/);
+  assert.throws(() => run(x, { ...spec, q: { ...m(8, 8), panels: { data: new Uint8Array(16), type: "f32" as const } } }),
+    /q\.panels\.data must be a Uint8Array of at least 1024 bytes/);
+  assert.throws(() => run(x, { ...spec, q: { ...m(8, 8), panels: { data: new Uint8Array(1024), type: "f16" as const } } }),
+    /q\.panels\.type must be f32, or the matrix's own f16 \/ bf16 type/);
 });

@@ -7,7 +7,7 @@
 
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
-  type DecoderLayerRun, type DecoderLayerShape, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams, type OpName,
+  type DecoderLayerRun, type DecoderLayerShape, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams, type OpName, type PackedPanels,
   type PreparedDecoderLayer, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
@@ -164,6 +164,29 @@ export class CpuBackend implements Backend {
     const repack = this.addon.quantRepack;
     if (!repack || (this.addon.quantImpl as (() => string) | undefined)?.() !== "avx512-vnni") return undefined;
     return (w, type, rows, cols) => repack(w, type, rows, cols) as WeightType | null;
+  }
+
+  /** Weights packed once into the AVX-512 GEMM's panels (native/gemm_packed.c): f32 weights into f32 panels, f16 /
+   *  bf16 weights into panels of their own type (half the memory of f32 panels; widened block by block at about
+   *  the same speed: dev/bert/packed-gemm-bench.ts). Absent from older addons; null on CPUs without AVX-512. */
+  get packPanels(): ((w: Uint8Array, type: "f32" | "f16" | "bf16", rows: number, cols: number) => PackedPanels | null) | undefined {
+    const pack = this.addon.gemmPackWeights;
+    if (!pack) return undefined;
+    return (w, type, rows, cols) => {
+      const data = pack(w, type, rows, cols, type);
+      return data ? { data, type } : null;
+    };
+  }
+
+  /** quantMatmul on the matrix's packed panels where native/gemm_packed.c gives its bits (f16 / bf16, 16+ rows). */
+  get quantMatmulPanels(): ((w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
+    m: number, panels: PackedPanels) => void) | undefined {
+    const run = this.addon.quantMatmulPanels;
+    if (!run) return undefined;
+    return (w, type, rows, cols, x, out, m, panels) => {
+      OP_CHECKS.quantMatmul(w, type, rows, cols, x, out, m);
+      run(w, type, rows, cols, x, out, m, panels);
+    };
   }
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */

@@ -8,11 +8,12 @@
 // attention mask computes at the valid positions, without spending work on padding. packPadded() turns a padded
 // [B, T] batch with a mask into that form (positions as HF computes them for the padded rows).
 // Inference runs each layer as the backend's fused "encoder-layer-forward" op when it has one (native/encoder_layer.c,
-// bit-identical to block()); training and backends without it run block().
+// bit-identical to block(); with packWeights its matrices come packed once into GEMM panels); training and backends
+// without it run block().
 // Config parsing and parameter specs live in config.ts, file names in weights.ts.
 // Dims: S sequences, N packed tokens, D hidden, H heads, Dh head dim, F intermediate, V vocab, L labels.
 // Leaves out: dropout, cross-attention, relative / rotary / ALiBi positions.
-import type { EncodedMatrix, EncoderLayerForwardSpec, EncoderLayerShape } from "../../backend/backend.js";
+import type { Backend, EncodedMatrix, EncoderLayerForwardSpec, EncoderLayerShape, PackedPanels } from "../../backend/backend.js";
 import {
   type Tensor, add, attention, concat, contiguous, gelu, layerNorm, linear, mean, narrow, relu, reshape, tanh, tidy,
   isGradEnabled, isAdaptedWeight, isQuantWeight, zeros,
@@ -136,6 +137,10 @@ export interface BertOptions {
   /** Inference (no autograd) runs each layer as the backend's fused "encoder-layer-forward" op when it has one
    *  (default true; false keeps the tensor path, the op's specification — for tests and profiles). */
   fusedLayers?: boolean;
+  /** The fused op reads f32 / f16 / bf16 matrices from copies packed once into the backend's GEMM panels
+   *  (Backend.packPanels; made on the first fused pass, kept for the model's life: same bits, no per-call weight
+   *  packing, extra memory of one copy). Only for a model whose weights never change (the inference loaders). */
+  packWeights?: boolean;
 }
 
 const FUSED_LAYER_SHAPE: EncoderLayerShape = { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" };
@@ -146,6 +151,9 @@ function f32Data(t: Tensor): Float32Array {
 }
 
 export class BertModel {
+  /** Packed copies of the matrices (packWeights), by parameter name; null: this backend or type has none. */
+  private readonly panels = new Map<string, PackedPanels | null>();
+
   constructor(readonly config: BertConfig, readonly params: ReadonlyMap<string, Weight>, readonly options: BertOptions = {}) {}
 
   private w(name: string): Weight {
@@ -183,7 +191,7 @@ export class BertModel {
       return x;
     }
     const run = this.options.fusedLayers === false ? null : x.backend.fused?.("encoder-layer-forward", FUSED_LAYER_SHAPE);
-    const specs = run ? this.fusedLayerSpecs(batch) : null;
+    const specs = run ? this.fusedLayerSpecs(batch, x.backend) : null;
     if (run && specs) {
       const xs = f32Data(x); // the LayerNorm's fresh contiguous output, updated in place layer by layer
       for (const spec of specs) run(xs, spec);
@@ -199,17 +207,25 @@ export class BertModel {
   }
 
   /** Each layer's spec for the fused op (views of the weights, made per call: cheap, and never stale after a
-   *  training step), or null when some weight cannot go to it (LoRA adapters, bf16 products, non-f32 tensors). */
-  private fusedLayerSpecs(batch: PackedBatch): EncoderLayerForwardSpec[] | null {
+   *  training step; with packWeights, plus the packed copies made once), or null when some weight cannot go to it
+   *  (LoRA adapters, bf16 products, non-f32 tensors). */
+  private fusedLayerSpecs(batch: PackedBatch, backend: Backend): EncoderLayerForwardSpec[] | null {
     const c = this.config;
     if ((this.options.matmulDtype ?? "f32") !== "f32") return null;
+    const pack = this.options.packWeights ? backend.packPanels : undefined;
+    const withPanels = (name: string, m: EncodedMatrix): EncodedMatrix => {
+      if (!pack || (m.type !== "f32" && m.type !== "f16" && m.type !== "bf16")) return m;
+      if (!this.panels.has(name)) this.panels.set(name, pack.call(backend, m.data, m.type, m.rows, m.cols));
+      const panels = this.panels.get(name);
+      return panels ? { ...m, panels } : m;
+    };
     const matrix = (name: string): EncodedMatrix | null => {
       const w = this.w(name);
       if (isAdaptedWeight(w)) return null;
-      if (isQuantWeight(w)) return { data: w.data, type: w.type, rows: w.rows, cols: w.cols };
+      if (isQuantWeight(w)) return withPanels(name, { data: w.data, type: w.type, rows: w.rows, cols: w.cols });
       if (w.rank !== 2 || w.dtype !== "f32" || !w.isContiguous) return null;
       const d = f32Data(w);
-      return { data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength), type: "f32", rows: w.shape[0]!, cols: w.shape[1]! };
+      return withPanels(name, { data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength), type: "f32", rows: w.shape[0]!, cols: w.shape[1]! });
     };
     const vector = (name: string): Float32Array | null => {
       const t = this.w(name);

@@ -59,7 +59,8 @@ export function fuseProjections(config: LlamaConfig, params: ReadonlyMap<string,
     });
     if (!adjacent) return null;
     const rows = ws.reduce((a, w) => a + w.rows, 0);
-    return { type: ws[0].type, rows, cols: ws[0].cols, data: new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset) };
+    return { type: ws[0].type, rows, cols: ws[0].cols, data: new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset),
+      ...(ws.every((w) => w.packPanels) ? { packPanels: true } : {}) };
   };
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}`;
