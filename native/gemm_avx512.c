@@ -2,7 +2,7 @@
  * broadcast FMAs from the packed A panel) used for f32 and for bf16 operands widened while packing, and a
  * 12 × 32 bf16 tile on vdpbf16ps (AVX512_BF16, only selected when the CPU has it) with f32 accumulation.
  * Partial tiles at the right edge store through lane masks (packed B is zero-padded to 32 columns).
- * Also the f32 packers that round to bf16 while copying (zy_gemm_kernel_avx512_f32round, for zy_sgemm_round_bf16).
+ * Also the packers that round f32 operands into bf16 pairs for the vdpbf16ps tile (zy_gemm_kernel_avx512bf16_round).
  * Leaves out: prefetch tuning per CPU model, AMX. */
 #include "gemm_impl.h"
 #include <immintrin.h>
@@ -275,19 +275,6 @@ static AVX512 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, 
   else pack_b_any(b, p0, kb, j0, nb, (float *)dst, 0);
 }
 
-/* f32 operands rounded to bf16 while packing (zy_sgemm_round_bf16): the f32 tile on bf16 values. Operands with
- * neither stride 1 take the generic packer and are rounded by the driver afterwards (rounding is idempotent). */
-static AVX512 void pack_a_round(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
-  if (a->rs != 1 && a->cs != 1) { zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, MR); return; }
-  pack_a_any(a, i0, mb, p0, kb, (float *)dst, ROUND_BF16);
-}
-static AVX512 void pack_b_round(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
-  if (b->rs != 1 && b->cs != 1) { zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR); return; }
-  pack_b_any(b, p0, kb, j0, nb, (float *)dst, ROUND_BF16);
-}
-const zy_gemm_kernel zy_gemm_kernel_avx512_f32round = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
-                                                       pack_a_round, pack_b_round, tile_f32};
-
 /* Weight rows [j0, j0 + nb) of an f16 (or bf16) matrix stored [rows, ldw], k range [p0, p0 + kb), as a packed B
  * block of the f32 tile: converted once while transposing (zy_gemm_f16w in gemm_f16w.c). */
 AVX512 void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_t p0, int64_t kb, int64_t j0,
@@ -496,8 +483,9 @@ const zy_gemm_kernel zy_gemm_kernel_avx512bf16 = {"avx512-bf16", MR, NR, 2, 2, Z
  * A transposed A (a k row holds consecutive rows of op(A)) is folded straight from two source k rows; the other
  * operands are packed as f32 by the f32 packers (every stride) into a per-thread scratch panel that stays in L1,
  * then folded into the pair layout (for B [k, n] this measured faster than folding from the source rows): both
- * values of a pair rounded to nearest even (ROUND_BF16's rounding, NaN → quiet NaN) and joined into one 32-bit word. A missing odd k (kb odd) and rows/columns past the block are zero in
- * both operands, so padding never multiplies an Inf or NaN. */
+ * values of a pair rounded to nearest even (ROUND_BF16's rounding, NaN → quiet NaN) and joined into one 32-bit
+ * word. A missing odd k (kb odd) and rows/columns past the block are zero in both operands, so padding never
+ * multiplies an Inf or NaN. */
 
 static __thread float round_pair_scratch[NR * ZY_GEMM_KC] __attribute__((aligned(64)));
 
