@@ -500,6 +500,7 @@ typedef struct {
   int type;
   int group; /* activation rows per kernel call: 4, or 8 for the AVX-512 32-block kernels */
   const float *apack; /* f16/bf16 weights, many rows: the activations packed once for zy_gemm_f16w (else NULL) */
+  const zy_knobs *knobs; /* the tuned variant of this shape (zy_tune.h; decode only, else variant 0) */
 } matmul_ctx;
 
 /* Weight bytes per tile: a tile of weight rows stays in L2 while every group of 4 activation rows passes over it,
@@ -513,7 +514,12 @@ static void matmul_task(void *p, int64_t begin, int64_t end, int thread_index) {
   (void)thread_index;
   const matmul_ctx *c = (const matmul_ctx *)p;
   if (zy_qtype_is_r16(c->type)) {
-    zy_r16_rows(c->w, c->type, c->cols, c->act, c->m, c->out, c->rows, begin, end);
+    zy_r16_rows(c->w, c->type, c->cols, c->act, c->m, c->out, c->rows, begin, end, c->knobs);
+    return;
+  }
+  if (c->m == 1 && c->act->xf && c->dot == zy_qdot_avx512vnni[c->type] &&
+      (c->type == ZY_QT_F32 || c->type == ZY_QT_F16 || c->type == ZY_QT_BF16)) {
+    zy_float_decode_avx512(c->w, c->type, c->cols, c->act->xf, begin, end, c->knobs->rows_per_call, c->knobs->pf_rows, c->out);
     return;
   }
   int64_t tile = W_TILE_BYTES / c->row_bytes;
@@ -600,7 +606,7 @@ static void float_gemm_task(void *p, int64_t begin, int64_t end, int thread_inde
  * run on the caller alone, and every SERIAL_PROBE calls one goes parallel again to see whether that changed. */
 /* Two chunks per thread: long contiguous runs of weight rows stream from DRAM faster (decode: 8 per thread measured
  * ~4% slower per token on 110M q4_0); a late worker still finds the chunks the caller has not reached yet. */
-#define CHUNKS_PER_THREAD 2
+#define MAX_CHUNKS_PER_THREAD 4 /* the most any zy_knobs variant asks for; the fallback's is 2 */
 #define LATE_STRIKES 3
 #define SERIAL_PROBE 64
 
@@ -638,10 +644,10 @@ static void dynamic_task(void *p, int64_t begin, int64_t end, int thread_index) 
   }
 }
 
-/* Rows of job j in chunks of about rows / (threads · CHUNKS_PER_THREAD), whole grains (r16 groups, tiles, panels). */
+/* Rows of job j in chunks of about rows / (threads · chunks per thread), whole grains (r16 groups, tiles, panels). */
 static int64_t chunk_rows(const matmul_ctx *c, int panel, int threads) {
-  const int64_t grain = panel ? PANEL_ROWS : zy_qtype_is_r16(c->type) ? 16 : 4;
-  int64_t chunk = (c->rows + (int64_t)threads * CHUNKS_PER_THREAD - 1) / ((int64_t)threads * CHUNKS_PER_THREAD);
+  const int64_t grain = panel ? PANEL_ROWS : zy_qtype_is_r16(c->type) ? 16 : 4, per = c->knobs->chunks_per_thread;
+  int64_t chunk = (c->rows + (int64_t)threads * per - 1) / ((int64_t)threads * per);
   return (chunk + grain - 1) / grain * grain;
 }
 
@@ -808,7 +814,8 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
     const act_format fmt = act_format_of(J->type);
     const int i = nlive++;
     ctx[i] = (matmul_ctx){J->w, J->rows, J->cols, J->cols / BLOCK_ELEMS[J->type] * BLOCK_BYTES[J->type], J->m, &act[owner[j]],
-                          J->out, dot, rows4, tile, J->type, wide ? 8 : 4, apack[owner[j]]};
+                          J->out, dot, rows4, tile, J->type, wide ? 8 : 4, apack[owner[j]],
+                          J->m == 1 ? zy_tune_knobs(J->type, J->rows, J->cols) : zy_tune_fallback(J->type)};
     panel[i] = (fmt == ACT_F16 || fmt == ACT_BF16) && J->m >= FLOAT_GEMM_MIN_M && zy_cpu()->avx2_fma;
   }
   if (nlive == 0) return 0;
@@ -818,7 +825,7 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
     return 0;
   }
   row_chunk stack_chunks[256], *chunks = stack_chunks;
-  const int64_t most = (int64_t)nlive * zy_threads() * CHUNKS_PER_THREAD + nlive;
+  const int64_t most = (int64_t)nlive * zy_threads() * MAX_CHUNKS_PER_THREAD + nlive;
   if (most > 256 && !(chunks = malloc((size_t)most * sizeof(row_chunk)))) return -1;
   run_threaded(ctx, panel, nlive, chunks);
   if (chunks != stack_chunks) free(chunks);

@@ -492,9 +492,51 @@ KERNEL(dot_f32, dot_float, ZY_QT_F32)
 KERNEL(dot_f16, dot_float, ZY_QT_F16)
 KERNEL(dot_bf16, dot_float, ZY_QT_BF16)
 
-/* No four-row decode kernel for float weights: four interleaved row streams defeat the hardware prefetcher once
- * the matrix comes from DRAM (measured: 31–36 GB/s against 38–46 GB/s one row at a time, 1 thread, 100 MB f16),
- * although they are 1.2× faster on matrices that fit in L3. */
+/* Decode with float weights, R rows (1 or 4) per pass over x, prefetching pf rows ahead. Each row keeps its own two
+ * accumulators and runs exactly dot_float's steps with na = 1, so R and pf change speed only. Four interleaved row
+ * streams are ~1.2× faster on matrices that stay in L3 but can defeat the hardware prefetcher once the matrix comes
+ * from DRAM (measured: 31–36 GB/s against 38–46 GB/s one row at a time, 1 thread, 100 MB f16): which one wins
+ * depends on the CPU and the model's size, so src/backend/cpu/tuning.ts measures it (zy_tune.h). */
+static inline QV void float_rows(const uint8_t *w, int64_t row_bytes, int64_t cols, const float *x, float *out,
+                                 const int type, const int R, int pf) {
+  __m512 a0[4], a1[4];
+  for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
+  const int wb = type == ZY_QT_F32 ? 4 : 2;
+  int64_t k = 0;
+  for (; k + 32 <= cols; k += 32) {
+    const __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
+    for (int r = 0; r < R; r++) {
+      const uint8_t *wr = w + r * row_bytes;
+      if (pf) _mm_prefetch((const char *)(wr + wb * k + pf * row_bytes), _MM_HINT_T0);
+      a0[r] = _mm512_fmadd_ps(load_w16(wr, k, type, 0xFFFF), x0, a0[r]);
+      a1[r] = _mm512_fmadd_ps(load_w16(wr, k + 16, type, 0xFFFF), x1, a1[r]);
+    }
+  }
+  for (; k < cols; k += 16) {
+    const __mmask16 mask = cols - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - k)) - 1);
+    const __m512 xk = _mm512_maskz_loadu_ps(mask, x + k);
+    for (int r = 0; r < R; r++) a0[r] = _mm512_fmadd_ps(load_w16(w + r * row_bytes, k, type, mask), xk, a0[r]);
+  }
+  for (int r = 0; r < R; r++) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0[r], a1[r]));
+}
+
+static inline QV void float_decode(const uint8_t *w, const int type, int64_t cols, const float *x, int64_t r0, int64_t r1,
+                                   int rows_per_call, int pf, float *out) {
+  const int64_t row_bytes = cols * (type == ZY_QT_F32 ? 4 : 2);
+  int64_t r = r0;
+  if (rows_per_call == 4)
+    for (; r + 4 <= r1; r += 4) float_rows(w + r * row_bytes, row_bytes, cols, x, out + r, type, 4, pf);
+  for (; r < r1; r++) float_rows(w + r * row_bytes, row_bytes, cols, x, out + r, type, 1, pf);
+}
+
+QV void zy_float_decode_avx512(const uint8_t *w, int type, int64_t cols, const float *x, int64_t r0, int64_t r1,
+                               int rows_per_call, int pf_rows, float *out) {
+  switch (type) {
+    case ZY_QT_F32: float_decode(w, ZY_QT_F32, cols, x, r0, r1, rows_per_call, pf_rows, out); break;
+    case ZY_QT_F16: float_decode(w, ZY_QT_F16, cols, x, r0, r1, rows_per_call, pf_rows, out); break;
+    default: float_decode(w, ZY_QT_BF16, cols, x, r0, r1, rows_per_call, pf_rows, out); break;
+  }
+}
 
 const unsigned char zy_qdot_avx512vnni_wide8[ZY_QT_COUNT] = {0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0};
 

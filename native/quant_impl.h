@@ -3,6 +3,7 @@
 #ifndef ZY_QUANT_IMPL_H
 #define ZY_QUANT_IMPL_H
 #include "quant.h"
+#include "zy_tune.h"
 #include "zy_half.h"
 #include <stdint.h>
 #include <string.h>
@@ -53,7 +54,13 @@ extern const zy_qdot_tile_fn zy_qdot_tile_avx512vnni[ZY_QT_COUNT];
 
 /* r16 matmul over weight rows [begin, end) (multiples of 16) of an r16 matrix: out[i·out_rows + r] (quant_r16.c). */
 void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, int64_t m, float *out, int64_t out_rows,
-                 int64_t begin, int64_t end);
+                 int64_t begin, int64_t end, const zy_knobs *knobs);
+
+/* Decode with f32/f16/bf16 weights (AVX-512): out[r] = dot(W row r, activation row 0) for r in [r0, r1), the rows
+ * `rows_per_call` (1 or 4) at a time, prefetching pf_rows rows ahead (0: none). Every row sums exactly as the
+ * zy_qdot_avx512vnni kernel with na = 1, so every setting gives the same bits. */
+void zy_float_decode_avx512(const uint8_t *w, int type, int64_t cols, const float *x, int64_t r0, int64_t r1,
+                            int rows_per_call, int pf_rows, float *out);
 
 /* Activation quantizers (ggml-cpu's), one row; fast variants must give identical bytes. */
 void zy_quantize_row_q8(const float *x, int64_t n, int with_sum, int8_t *q, float *d, float *s, int32_t *bsum);

@@ -161,10 +161,10 @@ static void group_portable(const uint8_t *g, int type, int64_t nb, const zy_qact
 /* ---- AVX-512 VNNI kernel ---- */
 
 #define RV __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma,f16c")))
-/* Software prefetch distance: decode streams each weight once, from DRAM or L3 (110M q4_0 decode 273 → 350 tok/s);
- * k-quant tiles (2.3–3.4 KB) prefetch the next tile whole (K_PF_TILES; 110M q4_k_m ~237 → ~260 tok/s). */
-#define R16_PF 2048
-#define K_PF_TILES 1
+/* Software prefetch distance (the caller's zy_knobs: pf_bytes for the 32-blocks, pf_tiles whole tiles for the
+ * k-quants, whose tiles are 2.3–3.4 KB; 0 leaves it to the hardware prefetcher). Decode streams each weight once,
+ * from DRAM or L3: the fallback's 2048 bytes took 110M q4_0 decode from 273 to 350 tok/s, one k-quant tile ahead
+ * 110M q4_k_m from ~237 to ~260 tok/s; src/backend/cpu/tuning.ts measures the others on the CPU at hand. */
 
 static inline RV __m512i bcast4(const int8_t *p) {
   int32_t v;
@@ -182,15 +182,16 @@ static inline RV __m512 mul_f32_i32(__m512 dd, __m512i isum) {
   return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 
-static inline RV void prefetch_tile(const uint8_t *t, int tb) {
-  const int ahead = tb > 1024 ? K_PF_TILES * tb : R16_PF;
+static inline RV void prefetch_tile(const uint8_t *t, int tb, const zy_knobs *kn) {
+  const int ahead = tb > 1024 ? kn->pf_tiles * tb : kn->pf_bytes;
+  if (ahead == 0) return;
   for (int l = 0; l < tb; l += 64) _mm_prefetch((const char *)(t + ahead + l), _MM_HINT_T0);
 }
 
 /* NA activation rows; the 8 vpdpbusd steps of a block run in C independent chains per row (C = 4, 2, 1 for
  * NA = 1, 2–4, ≥ 5) so that few rows still keep the unit busy. Integer sums are exact in any order. */
 static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb, const zy_qact *act, int64_t a0,
-                                   const int na, float *out, int64_t os) {
+                                   const int na, float *out, int64_t os, const zy_knobs *kn) {
   const int q8 = type == ZY_QT_Q8_0_R16, tb = tile_bytes(type), off = q8 ? 128 : 8;
   const int C = na == 1 ? 4 : na <= 4 ? 2 : 1;
   const int64_t cols = act->cols;
@@ -199,7 +200,7 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *tile = g + b * tb;
-    prefetch_tile(tile, tb);
+    prefetch_tile(tile, tb, kn);
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile));
     __m512i dp[8][4];
     for (int j = 0; j < na; j++) {
@@ -234,16 +235,16 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
 }
 
 static RV void group_avx512_any(const uint8_t *g, int type, int64_t nb, const zy_qact *act, int64_t a0, int na,
-                                float *out, int64_t os) {
+                                float *out, int64_t os, const zy_knobs *kn) {
   switch (na) {
-    case 1: group_avx512(g, type, nb, act, a0, 1, out, os); break;
-    case 2: group_avx512(g, type, nb, act, a0, 2, out, os); break;
-    case 3: group_avx512(g, type, nb, act, a0, 3, out, os); break;
-    case 4: group_avx512(g, type, nb, act, a0, 4, out, os); break;
-    case 5: group_avx512(g, type, nb, act, a0, 5, out, os); break;
-    case 6: group_avx512(g, type, nb, act, a0, 6, out, os); break;
-    case 7: group_avx512(g, type, nb, act, a0, 7, out, os); break;
-    default: group_avx512(g, type, nb, act, a0, 8, out, os); break;
+    case 1: group_avx512(g, type, nb, act, a0, 1, out, os, kn); break;
+    case 2: group_avx512(g, type, nb, act, a0, 2, out, os, kn); break;
+    case 3: group_avx512(g, type, nb, act, a0, 3, out, os, kn); break;
+    case 4: group_avx512(g, type, nb, act, a0, 4, out, os, kn); break;
+    case 5: group_avx512(g, type, nb, act, a0, 5, out, os, kn); break;
+    case 6: group_avx512(g, type, nb, act, a0, 6, out, os, kn); break;
+    case 7: group_avx512(g, type, nb, act, a0, 7, out, os, kn); break;
+    default: group_avx512(g, type, nb, act, a0, 8, out, os, kn); break;
   }
 }
 
@@ -251,7 +252,7 @@ static RV void group_avx512_any(const uint8_t *g, int type, int64_t nb, const zy
  * msum = Σ_s min_s · Σ_32 a (exact: integers, msum < 2^24 so its f32 sum is exact too), then
  * acc += f32(f32(d·d_a) · isum), acc_min += f32(f32(dmin·d_a) · msum); out = acc − acc_min, as the reference. */
 static inline RV void group_k4(const uint8_t *g, int64_t nb, const zy_qact *act, int64_t a0, const int na, float *out,
-                               int64_t os) {
+                               int64_t os, const zy_knobs *kn) {
   const int C = na == 1 ? 2 : 1;
   const int64_t cols = act->cols;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -259,7 +260,7 @@ static inline RV void group_k4(const uint8_t *g, int64_t nb, const zy_qact *act,
   for (int j = 0; j < na; j++) acc[j] = accm[j] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *t = g + b * (16 * 144);
-    prefetch_tile(t, 16 * 144);
+    prefetch_tile(t, 16 * 144, kn);
     __m512i isum[4];
     __m512 msum[4];
     for (int j = 0; j < na; j++) isum[j] = _mm512_setzero_si512(), msum[j] = _mm512_setzero_ps();
@@ -311,14 +312,14 @@ static inline RV void group_k4(const uint8_t *g, int64_t nb, const zy_qact *act,
 /* q6_k_r16, NA ≤ 4 activation rows (Q8_K). Per 16-weight sub-block: the 6-bit values u = q + 32 from chunks A, B
  * and H, Σ u·a − 32·Σa (exact), times its int8 scale into isum; then acc += f32(f32(d·d_a) · isum). */
 static inline RV void group_k6(const uint8_t *g, int64_t nb, const zy_qact *act, int64_t a0, const int na, float *out,
-                               int64_t os) {
+                               int64_t os, const zy_knobs *kn) {
   const int64_t cols = act->cols;
   const __m512i m0f = _mm512_set1_epi8(0x0F), m3f = _mm512_set1_epi8(0x3F);
   __m512 acc[4];
   for (int j = 0; j < na; j++) acc[j] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
     const uint8_t *t = g + b * (16 * 210);
-    prefetch_tile(t, 16 * 210);
+    prefetch_tile(t, 16 * 210, kn);
     __m512i isum[4];
     for (int j = 0; j < na; j++) isum[j] = _mm512_setzero_si512();
     for (int s = 0; s < 16; s++) {
@@ -349,20 +350,20 @@ static inline RV void group_k6(const uint8_t *g, int64_t nb, const zy_qact *act,
 }
 
 static RV void group_k_any(const uint8_t *g, int type, int64_t nb, const zy_qact *act, int64_t a0, int na, float *out,
-                           int64_t os) {
+                           int64_t os, const zy_knobs *kn) {
   if (type == ZY_QT_Q4_K_R16) {
     switch (na) {
-      case 1: group_k4(g, nb, act, a0, 1, out, os); break;
-      case 2: group_k4(g, nb, act, a0, 2, out, os); break;
-      case 3: group_k4(g, nb, act, a0, 3, out, os); break;
-      default: group_k4(g, nb, act, a0, 4, out, os); break;
+      case 1: group_k4(g, nb, act, a0, 1, out, os, kn); break;
+      case 2: group_k4(g, nb, act, a0, 2, out, os, kn); break;
+      case 3: group_k4(g, nb, act, a0, 3, out, os, kn); break;
+      default: group_k4(g, nb, act, a0, 4, out, os, kn); break;
     }
   } else {
     switch (na) {
-      case 1: group_k6(g, nb, act, a0, 1, out, os); break;
-      case 2: group_k6(g, nb, act, a0, 2, out, os); break;
-      case 3: group_k6(g, nb, act, a0, 3, out, os); break;
-      default: group_k6(g, nb, act, a0, 4, out, os); break;
+      case 1: group_k6(g, nb, act, a0, 1, out, os, kn); break;
+      case 2: group_k6(g, nb, act, a0, 2, out, os, kn); break;
+      case 3: group_k6(g, nb, act, a0, 3, out, os, kn); break;
+      default: group_k6(g, nb, act, a0, 4, out, os, kn); break;
     }
   }
 }
@@ -371,7 +372,7 @@ static RV void group_k_any(const uint8_t *g, int type, int64_t nb, const zy_qact
 #define R16_TILE_BYTES (256 * 1024)
 
 void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, int64_t m, float *out, int64_t out_rows,
-                 int64_t begin, int64_t end) {
+                 int64_t begin, int64_t end, const zy_knobs *kn) {
   const int src = source_of(type), kquant = src == ZY_QT_Q4_K || src == ZY_QT_Q6_K;
   const int64_t nb = cols / zy_qtype_block_elems(src), group = nb * tile_bytes(type);
   const int fast = zy_cpu()->avx512_vnni, step = kquant ? 4 : 8;
@@ -393,8 +394,8 @@ void zy_r16_rows(const uint8_t *w, int type, int64_t cols, const zy_qact *act, i
       for (int64_t g = g0; g < g1; g++) {
         float *o = out + i * out_rows + g * 16;
         if (!fast) group_portable(w + g * group, type, nb, act, i, na, o, out_rows, rows);
-        else if (kquant) group_k_any(w + g * group, type, nb, act, i, na, o, out_rows);
-        else group_avx512_any(w + g * group, type, nb, act, i, na, o, out_rows);
+        else if (kquant) group_k_any(w + g * group, type, nb, act, i, na, o, out_rows, kn);
+        else group_avx512_any(w + g * group, type, nb, act, i, na, o, out_rows, kn);
       }
     }
   }

@@ -13,6 +13,8 @@ export { BackendError } from "./backend.js";
 export { BufferPool } from "./pool.js";
 export { RefBackend } from "./ref/ref-backend.js";
 export { CpuBackend } from "./cpu/cpu-backend.js";
+export type { TuneChoice, TunableBackend, TuningOptions } from "./cpu/tuning.js";
+export { tunable } from "./cpu/tuning.js";
 
 export interface CreateBackendOptions {
   /** "cpu" (default): native kernels if available, else the reference; "ref": always the reference. */

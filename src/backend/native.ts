@@ -101,6 +101,12 @@ export interface NativeAddon extends Partial<NativeOps> {
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;
   /** In-place r16 repacking of a q8_0 / q4_0 matrix; the new type name, or null when not repackable. */
   quantRepack?: (w: Uint8Array, type: string, rows: number, cols: number) => string | null;
+  /** The decode kernels' variant table (native/tune_napi.cc; src/backend/cpu/tuning.ts). */
+  tuneVariants?: (type: string) => string[];
+  tuneSet?: (type: string, rows: number, cols: number, variant: number) => void;
+  tuneGet?: (type: string, rows: number, cols: number) => number;
+  tuneClear?: () => void;
+  tuneTime?: (ring: Uint8Array, type: string, rows: number, cols: number, copies: number, variant: number, passes: number) => number;
   [name: string]: unknown;
 }
 

@@ -13,7 +13,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { readJsonObject } from "../io/json-file.js";
 import type { Backend } from "../backend/backend.js";
-import { createBackend } from "../backend/index.js";
+import { createBackend, tunable, type TuningOptions } from "../backend/index.js";
 import { type GgufFile, readGguf, readTensorBytes, readTensorBytesInto, getOptionalString } from "../io/gguf.js";
 import { openSafetensorsFolder } from "../io/safetensors.js";
 import {
@@ -50,6 +50,9 @@ export interface LoadModelOptions {
   /** Element type of each sequence's KV cache: "f32" (default) or "f16" (half the bytes, as llama.cpp's
    *  -ctk/-ctv f16; values rounded when written). */
   kvCacheType?: KvCacheType;
+  /** Run-time tuning of the decode kernels (TunableBackend.configureTuning; the entry point resolves the cache file and the
+   *  --no-tune flag). Absent: the backend keeps what it had (the fixed fallback unless tuning was configured). */
+  tuning?: TuningOptions;
 }
 
 /** Builds one parameter from raw bytes: matrices may stay encoded, vectors always become f32 tensors. An encoded
@@ -250,7 +253,7 @@ export async function loadModel(modelPath: string, options: LoadModelOptions = {
     throw new ModelLoadError(`${modelPath}: ${opened.family.id} is ${withArticle(opened.network.kind)} model; generation, chat and ` +
       `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
   }
-  const model = causalModel(opened, opened.network.network, modelPath);
+  const model = causalModel(opened, opened.network.network, modelPath, options.tuning);
   model.kvCacheType = options.kvCacheType ?? "f32";
   return model;
 }
@@ -267,7 +270,7 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
   const opened = await openModel(modelPath, options);
   const n = opened.network;
   if (n.kind === "causal-lm") {
-    const model = causalModel(opened, n.network, modelPath);
+    const model = causalModel(opened, n.network, modelPath, options.tuning);
     model.kvCacheType = options.kvCacheType ?? "f32";
     return model;
   }
@@ -280,7 +283,9 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
     opened.config.sourceLength ?? opened.config.contextLength);
 }
 
-function causalModel(o: OpenedModel, network: CausalLmNetwork, modelPath: string): LoadedModel {
+function causalModel(o: OpenedModel, network: CausalLmNetwork, modelPath: string, tuning?: TuningOptions): LoadedModel {
+  // The decode step streams every weight: that is the working set the tuner calibrates against.
+  if (tuning) tunable(o.backend)?.configureTuning(tuning, weightBytes(network.params as Map<string, Weight>));
   return new LoadedModel(o.id, o.architecture, o.config, network, o.contextLength, o.tokenizer, o.chatTemplate,
     o.stopTokenIds, o.generationDefaults, o.backend, weightBytes(network.params as Map<string, Weight>),
     readModelInfo(modelPath, o.chatTemplate));

@@ -7,7 +7,8 @@
 
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
-  type DecoderLayerRun, type DecoderLayerShape, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams, type OpName, type PackedPanels,
+  type DecoderLayerRun, type DecoderLayerShape, type EncodedMatrix, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams,
+  type OpName, type PackedPanels,
   type PreparedDecoderLayer, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
@@ -17,14 +18,19 @@ import { matmul as refMatmul } from "../ref/matmul.js";
 import { refDequantize, refQuantMatmul } from "../ref/quant.js";
 import { readChecksum as refReadChecksum } from "../ref/reduce.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
+import { type TunableBackend, type TuneChoice, Tuner, type TuningAddon, type TuningOptions } from "./tuning.js";
+import { createHash } from "node:crypto";
+import { cpus, loadavg } from "node:os";
 
 /** The layer native/decode_layer.c computes. */
 /** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP. */
 const NATIVE_DECODER_LAYERS: DecoderLayerShape[] = (["rotary-gqa", "rotary-gqa-qk-norm"] as const).flatMap((attention) =>
   (["swiglu", "moe-swiglu"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
 
-export class CpuBackend implements Backend {
+export class CpuBackend implements Backend, TunableBackend {
   private layerRun: DecoderLayerRun | undefined;
+  /** Decode-kernel tuning (./tuning.ts), when the entry point asked for it. */
+  private tuner: Tuner | null = null;
 
   constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
 
@@ -46,6 +52,28 @@ export class CpuBackend implements Backend {
       default:
         return dtype === undefined || dtype === "f32";
     }
+  }
+
+  configureTuning(options: TuningOptions, workingSetBytes: number): void {
+    const a = this.addon;
+    if (!a.tuneVariants || !a.tuneSet || !a.tuneTime || !a.tuneClear) return; // an older addon: the fallback only
+    if (!options.enabled) {
+      a.tuneClear();
+      this.tuner = null;
+      return;
+    }
+    if (!this.tuner || this.tuner.options !== options || this.tuner.machine.threads !== a.threads()) {
+      a.tuneClear();
+      const lists = ["f16", "q8_0_r16", "q4_k_r16", "q8_0"].map((t) => a.tuneVariants!(t).join(",")).join(";");
+      const machine = { cpu: cpus()[0]?.model?.trim() || "unknown", isa: a.isa(), threads: a.threads(),
+        kernels: createHash("sha256").update(lists).digest("hex").slice(0, 12), loadPerCore: () => loadavg()[0] / Math.max(1, cpus().length) };
+      this.tuner = new Tuner(a as NativeAddon & TuningAddon, machine, options);
+    }
+    this.tuner.setWorkingSet(workingSetBytes);
+  }
+
+  tuningChoices(): TuneChoice[] {
+    return this.tuner?.choices() ?? [];
   }
 
   setThreads(n: number): void {
@@ -153,7 +181,7 @@ export class CpuBackend implements Backend {
     const run = this.addon.decoderLayerDecode;
     if (name !== "decoder-layer-decode" || !run || !NATIVE_DECODER_LAYERS.some((s) => sameLayerShape(shape as DecoderLayerShape, s))) return null;
     // One run object per backend: models key their prepared layers on it.
-    return (this.layerRun ??= decoderLayerRun(this.addon, run)) as FusedOps[K]["run"];
+    return (this.layerRun ??= decoderLayerRun(this.addon, run, (m) => this.tuner?.ensure(m))) as FusedOps[K]["run"];
   }
 
   /** Repacks q8_0 / q4_0 / q4_k / q6_k matrices with rows a multiple of 16 into the r16 layout of
@@ -316,6 +344,7 @@ export class CpuBackend implements Backend {
   quantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
     m: number): void {
     OP_CHECKS.quantMatmul(w, type, rows, cols, x, out, m);
+    if (m === 1 && this.tuner) this.tuner.ensure({ data: w, type, rows, cols });
     if (this.addon.quantMatmul) {
       this.addon.quantMatmul(w, type, rows, cols, x, out, m);
       return;
@@ -333,14 +362,24 @@ export class CpuBackend implements Backend {
   }
 }
 
+function isEncodedMatrix(w: unknown): w is EncodedMatrix {
+  const m = w as Partial<EncodedMatrix> | null;
+  return typeof m === "object" && m !== null && m.data instanceof Uint8Array && typeof m.type === "string" &&
+    Number.isInteger(m.rows) && Number.isInteger(m.cols);
+}
+
 /** The addon's decoder layer op as a DecoderLayerRun. A prepared layer keeps its weights object alive (the handle
  *  points into its arrays); an addon without decoderLayerPrepare gets the whole spec on every step. */
-function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decoderLayerDecode"]>): DecoderLayerRun {
+function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decoderLayerDecode"]>,
+  tune: (m: EncodedMatrix) => void): DecoderLayerRun {
   interface Prepared extends PreparedDecoderLayer { weights: DecoderLayerWeights; handle: object | null }
   const prepareNative = addon.decoderLayerPrepare, stepNative = addon.decoderLayerStep;
   const fn = ((x, spec) => run.call(addon, x, spec)) as DecoderLayerRun;
-  fn.prepare = (weights) => ({ preparedDecoderLayer: true, weights,
-    handle: prepareNative && stepNative ? prepareNative.call(addon, weights) : null }) as Prepared;
+  fn.prepare = (weights) => {
+    // Each dense matrix's decode kernel chosen now (tuning measures a shape the first time it is seen).
+    for (const w of Object.values(weights)) if (isEncodedMatrix(w)) tune(w);
+    return { preparedDecoderLayer: true, weights, handle: prepareNative && stepNative ? prepareNative.call(addon, weights) : null } as Prepared;
+  };
   fn.step = (x, layer, kCaches, vCaches, capacities, positions) => {
     const p = layer as Prepared;
     if (p.handle) stepNative!.call(addon, x, p.handle, kCaches, vCaches, capacities, positions);

@@ -15,7 +15,9 @@ import { median } from "../bench-stats.js";
 import { intFlag, parseFlags } from "../flags.js";
 
 type Kind = "decode" | "prefill";
-type Impl = "zhiyu" | "llama.cpp" | "node-llama-cpp";
+/** "zhiyu-no-tune": Zhiyu with --no-tune (the fixed decode kernels), to A/B the tuned kernels in the same rounds. */
+type Impl = "zhiyu" | "zhiyu-no-tune" | "llama.cpp" | "node-llama-cpp";
+const IMPLS: readonly Impl[] = ["zhiyu", "zhiyu-no-tune", "llama.cpp", "node-llama-cpp"];
 interface Sample {
   tokensPerS: number;
   peakRssMb: number;
@@ -41,8 +43,8 @@ function lastJson(stdout: string, what: string): Record<string, unknown> {
 }
 
 const INFER_USAGE = "usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
-  "[--kinds decode,prefill] [--depth N] [--kv-type f32|f16] [--impls zhiyu,llama.cpp,node-llama-cpp] [--llama-bench PATH] " +
-  "[--nlc DIR] [--json]";
+  "[--kinds decode,prefill] [--depth N] [--kv-type f32|f16] [--impls zhiyu,zhiyu-no-tune,llama.cpp,node-llama-cpp] " +
+  "[--llama-bench PATH] [--nlc DIR] [--no-tune] [--json]";
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseFlags({
@@ -53,7 +55,7 @@ export async function run(argv: string[]): Promise<number | void> {
       kinds: { type: "string", default: "decode,prefill" },
       "llama-bench": { type: "string", default: "/work/peers/llama.cpp/build/bin/llama-bench" },
       nlc: { type: "string", default: "/work/peers/nlc" }, impls: { type: "string", default: "zhiyu,llama.cpp,node-llama-cpp" },
-      depth: { type: "string", default: "0" }, "kv-type": { type: "string" },
+      depth: { type: "string", default: "0" }, "kv-type": { type: "string" }, "no-tune": { type: "boolean" },
       timeout: { type: "string", default: "900" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
     },
   }, INFER_USAGE);
@@ -75,7 +77,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const kinds = values.kinds!.split(",") as Kind[];
   for (const k of kinds) if (k !== "decode" && k !== "prefill") throw new UsageError(`--kinds ${k}: expected decode and/or prefill`);
   const impls = values.impls!.split(",") as Impl[];
-  for (const i of impls) if (!["zhiyu", "llama.cpp", "node-llama-cpp"].includes(i)) throw new UsageError(`--impls ${i}: expected zhiyu, llama.cpp, node-llama-cpp`);
+  for (const i of impls) if (!IMPLS.includes(i)) throw new UsageError(`--impls ${i}: expected ${IMPLS.join(", ")}`);
   if (depth > 0 && (impls.includes("node-llama-cpp") || kinds.includes("prefill"))) {
     throw new UsageError("--depth measures decode after a prompt of that many tokens: use it with --kinds decode and --impls zhiyu,llama.cpp");
   }
@@ -87,9 +89,10 @@ export async function run(argv: string[]): Promise<number | void> {
 
   const measure = (impl: Impl, model: string, kind: Kind): Sample => {
     const n = tokens[kind];
-    if (impl === "zhiyu") {
+    if (impl === "zhiyu" || impl === "zhiyu-no-tune") {
       const r = timed([process.execPath, path.join(repoRoot, "bin/zhiyu.mjs"), "bench", kind, "--model", model, "--threads",
         String(threads), "--tokens", String(n), "--repeat", "1", ...(kvType ? ["--kv-type", kvType] : []),
+        ...(impl === "zhiyu-no-tune" || values["no-tune"] ? ["--no-tune"] : []),
         ...(kind === "decode" ? ["--depth", String(depth)] : []), "--json"], timeoutS);
       const j = lastJson(r.stdout, "zhiyu");
       return { tokensPerS: Number(j.tokens_per_s), peakRssMb: r.peakRssMb, kvMb: Number(j.kv_mb) };
@@ -129,12 +132,13 @@ export async function run(argv: string[]): Promise<number | void> {
   const rows = models.flatMap((model) => kinds.map((kind) => {
     const med = (impl: Impl) => median((samples.get(`${model}|${kind}|${impl}`) ?? []).map((s) => s.tokensPerS));
     const rss = (impl: Impl) => median((samples.get(`${model}|${kind}|${impl}`) ?? []).map((s) => s.peakRssMb));
-    const z = med("zhiyu"), l = med("llama.cpp"), n = med("node-llama-cpp");
+    const z = med("zhiyu"), l = med("llama.cpp"), n = med("node-llama-cpp"), zf = med("zhiyu-no-tune");
     const fileMb = statSync(model).size / 2 ** 20;
     const kvMb = median((samples.get(`${model}|${kind}|zhiyu`) ?? []).map((s) => s.kvMb ?? NaN));
     return {
       model: path.basename(model), kind, tokens: tokens[kind], zhiyu: z, llama_cpp: l, node_llama_cpp: n,
       vs_llama_cpp: z / l, vs_node_llama_cpp: z / n, file_mb: fileMb, zhiyu_kv_mb: kvMb,
+      zhiyu_no_tune: zf, tuned_vs_no_tune: z / zf, no_tune_vs_llama_cpp: zf / l,
       zhiyu_peak_rss_mb: rss("zhiyu"), llama_cpp_peak_rss_mb: rss("llama.cpp"), node_llama_cpp_peak_rss_mb: rss("node-llama-cpp"),
       zhiyu_rss_over_file_plus_kv: rss("zhiyu") / (fileMb + kvMb),
       runs: Object.fromEntries(impls.map((i) => [i, (samples.get(`${model}|${kind}|${i}`) ?? []).map((s) => +s.tokensPerS.toFixed(2))])),
@@ -154,6 +158,12 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(`| ${r.model} | ${r.kind === "decode" ? "tg" : "pp"}${r.tokens}${depth > 0 ? ` @ d${depth}` : ""} | ${f(r.zhiyu)} | ${f(r.llama_cpp)} | ${f(r.node_llama_cpp)} | ` +
       `${ratio(r.vs_llama_cpp)} | ${ratio(r.vs_node_llama_cpp)} | ${f(r.zhiyu_peak_rss_mb, 0)} / ${f(r.llama_cpp_peak_rss_mb, 0)} / ` +
       `${f(r.node_llama_cpp_peak_rss_mb, 0)} | ${f(r.file_mb, 0)} + ${f(r.zhiyu_kv_mb, 1)} |`);
+  }
+  if (impls.includes("zhiyu-no-tune")) {
+    for (const r of rows) {
+      console.log(`${r.model} ${r.kind}: Zhiyu tuned ${f(r.zhiyu)} / --no-tune ${f(r.zhiyu_no_tune)} tok/s = ${ratio(r.tuned_vs_no_tune)}` +
+        ` (--no-tune / llama.cpp ${ratio(r.no_tune_vs_llama_cpp)})`);
+    }
   }
   return 0;
 }

@@ -3,11 +3,12 @@
 // --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N).
 // For an MoE model, decode also reports the weight bytes read per token against the active parameters' size.
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
-// --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
+// --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-tune runs the fixed decode kernels instead of the tuned ones. --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains. --bandwidth (decode): also measures the machine's read bandwidth (bench-bandwidth.ts)
 // and prints the weight bytes a token reads (every matrix but lookup-only embedding tables; for MoE the experts that
 // ran) × tokens/s as a share of it.
 import { kvTypeFlag, parseFlags } from "../flags.js";
+import { NO_TUNE_OPTION, tuningOptions } from "../tuning-flags.js";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { loadModel, weightBytes } from "../../infer/load.js";
@@ -33,7 +34,7 @@ function peakRssMb(): number {
 
 function usage(kind: "decode" | "prefill"): string {
   return `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N]${kind === "decode" ? " [--depth N]" : ""} ` +
-    `[--kv-type f32|f16] [--repeat R] [--no-repack]${kind === "decode" ? " [--bandwidth]" : ""} [--json]`;
+    `[--kv-type f32|f16] [--repeat R] [--no-repack] [--no-tune]${kind === "decode" ? " [--bandwidth]" : ""} [--json]`;
 }
 
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {
@@ -42,7 +43,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     options: {
       model: { type: "string" }, threads: { type: "string" }, tokens: { type: "string" }, repeat: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" }, "no-repack": { type: "boolean" },
-      depth: { type: "string" }, "kv-type": { type: "string" }, bandwidth: { type: "boolean" },
+      depth: { type: "string" }, "kv-type": { type: "string" }, bandwidth: { type: "boolean" }, ...NO_TUNE_OPTION,
     },
     strict: true,
   }, usage(kind));
@@ -63,6 +64,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   const kvType = kvTypeFlag(values["kv-type"]) ?? "f32";
   // At depth, the context is sized to the run (as llama-bench sizes its n_ctx), so --depth 2048 works on a 2k model.
   const model = await loadModel(values.model, { threads, repack: !values["no-repack"], kvCacheType: kvType,
+    tuning: tuningOptions(values["no-tune"]),
     ...(depth > 0 ? { contextLength: depth + tokens + 1 } : {}) });
   const vocab = model.vocabSize;
   // Deterministic pseudo-random prompt ids (content does not change the cost).

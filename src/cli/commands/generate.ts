@@ -18,6 +18,7 @@ import { loadTokenizer } from "../../tokenizers/load.js";
 import { intFlag, intFlagOr, kvTypeFlag, numberFlagOr, parseFlags } from "../flags.js";
 import { capMaxTokens } from "../reply-budget.js";
 import { isEncoderPath, loadEncoder } from "../../infer/encoder.js";
+import { NO_TUNE_OPTION, tuningOptions } from "../tuning-flags.js";
 
 const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1,2,3] [options]
 
@@ -38,6 +39,8 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --threads N           compute threads
   --ctx N               override the context length from the model file
   --kv-type f32|f16     KV cache element type (default f32; f16 halves its memory and long-context reads)
+  --no-tune             fixed decode kernels instead of the ones measured fastest on this CPU (same output; also
+                        ZHIYU_NO_TUNE=1; measurements cached in $XDG_CACHE_HOME/zhiyu or ~/.cache/zhiyu)
   --tokenizer PATH      tokenizer to use instead of the model's own
   --json                print {"prompt_ids":[...],"ids":[...],"text":"..."} instead of streaming
                         ("text" is null for a model without a tokenizer)
@@ -61,6 +64,7 @@ export async function run(argv: string[]): Promise<number | void> {
       ctx: { type: "string" }, tokenizer: { type: "string" }, json: { type: "boolean" }, "kv-type": { type: "string" },
       "logits-out": { type: "string" }, lora: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
       beams: { type: "string" }, "length-penalty": { type: "string" }, "early-stopping": { type: "string" },
+      ...NO_TUNE_OPTION,
     },
     strict: true,
   }, HELP);
@@ -88,6 +92,7 @@ export async function run(argv: string[]): Promise<number | void> {
   const loaded = await loadAnyModel(modelPath, {
     threads,
     kvCacheType,
+    tuning: tuningOptions(values["no-tune"]),
     contextLength: intFlag("ctx", values.ctx, 1),
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
   });

@@ -6,6 +6,7 @@
 // Leaves out: TLS, daemonising.
 import path from "node:path";
 import { LoadedModel, loadAnyModel } from "../../infer/load.js";
+import { NO_TUNE_OPTION, tuningOptions } from "../tuning-flags.js";
 import { attachLoraSlots, isGgufPath, parseLoraArg, readAdapterFor } from "../../infer/lora.js";
 import { loadEncoder } from "../../infer/encoder.js";
 import { startServer } from "../../serve/server.js";
@@ -35,6 +36,8 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --timeout S         per-request time limit in seconds (default 600)
   --threads N         compute threads
   --kv-type f32|f16   KV cache element type (default f32; f16 halves its memory and long-context reads)
+  --no-tune           fixed decode kernels instead of the ones measured fastest on this CPU (same output; also
+                      ZHIYU_NO_TUNE=1)
   --alias NAME        another name clients may use in 'model' (repeatable)
   --lora NAME=PATH[:scale]  a LoRA adapter (PEFT folder or llama.cpp .gguf adapter) requests may choose (repeatable):
                       'model': NAME runs it at its scale (default 1), or the llama-server field
@@ -63,7 +66,7 @@ export async function run(argv: string[]): Promise<number | void> {
       tools: { type: "string" }, docs: { type: "string" }, "user-dict": { type: "string" }, plugins: { type: "string" },
       mcp: { type: "string", multiple: true }, quiet: { type: "boolean" },
       cors: { type: "string", multiple: true }, "host-name": { type: "string", multiple: true },
-      "max-connections": { type: "string" }, "show-pii": { type: "boolean" },
+      "max-connections": { type: "string" }, "show-pii": { type: "boolean" }, ...NO_TUNE_OPTION,
     },
     strict: true,
   }, HELP);
@@ -99,7 +102,8 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(`zhiyu serve: indexed ${values.docs}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed`);
   }
   const kvCacheType = kvTypeFlag(values["kv-type"], HELP);
-  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx, kvCacheType });
+  const loaded = encodersOnly ? null : await loadAnyModel(values.model!, { threads, contextLength: ctx, kvCacheType,
+    tuning: tuningOptions(values["no-tune"]) });
   if (loaded?.kind === "encoder") {
     loaded.dispose();
     throw new UsageError(`--model ${values.model}: ${loaded.architecture} is an encoder model; it cannot serve completions or chat. ` +
