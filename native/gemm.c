@@ -14,8 +14,8 @@
  * its threads wait for each other whenever one is descheduled.)
  * zy_sgemm_round_bf16 runs the f32 tiles on f32 operands rounded to bf16 (RNE) as they are packed (each packed
  * block is rounded in place right after packing): the numerics of zy_bgemm on pre-rounded operands without the
- * separate rounding passes, bf16 copies and widening (on CPUs without AVX512_BF16). With AVX512_BF16 it runs the vdpbf16ps tile on
- * operands rounded into bf16 pairs while packing (zy_bgemm's numerics there, without the bf16 copies).
+ * separate rounding passes, bf16 copies and widening (on CPUs without AVX512_BF16). With AVX512_BF16 it runs the
+ * vdpbf16ps tile on operands rounded into bf16 pairs while packing (zy_bgemm's numerics, without bf16 copies).
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
@@ -260,7 +260,6 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
   }
   if (few_rows_fit(m, &b) && few_rows(m, n, k, &a, &b, c, ldc, alpha, beta)) return;
   const zy_gemm_kernel *K = round ? pick_round_kernel() : pick_kernel(a.bf16);
-  /* round: what the packers leave unrounded (all of it, unless they round; generic strides always) */
   /* round: the driver rounds each packed block in place, unless the pair packers rounded it (every stride) */
   int round_packed = round && K != &zy_gemm_kernel_avx512bf16_round;
   int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
@@ -363,7 +362,7 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
   if (g.parts > 1) {
     /* split the longer side (in tiles): each part packs its own copy of the other operand, so the parts pack
      * m·k + n·k/parts elements when splitting columns and m·k/parts + n·k when splitting rows (a 256-token
-     * training batch against a 50257 × 768 head: each thread packing the whole head was half the product time) */
+     * training batch against a 50257 × 768 LM head: splitting rows had every thread pack the whole head) */
     g.split_n = (m == 1) || (n != 1 && n > m);
     g.part_grain = g.split_n ? K->nr : K->mr;
     if (m == 1 || n == 1) g.part_grain = 64;
