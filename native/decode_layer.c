@@ -6,11 +6,12 @@
  * to it. What it saves is the JavaScript between ~15 kernel calls per layer (tensor objects, allocations, views),
  * which is a third of a 110M model's decode step.
  * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
- * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's), which also
- * runs alone over a prompt's rows (zy_moe_mlp).
+ * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's; with
+ * Qwen2-MoE's sigmoid-gated shared expert), which also runs alone over a prompt's rows (zy_moe_mlp).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
+#include "gemm.h"
 #include "ops_kernels.h"
 #include "quant.h"
 #include "zy_pool.h"
@@ -75,8 +76,37 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
 
 /* Grow-only scratch of the MoE MLP and of the layer (a prompt's MoE scratch is megabytes: a malloc per layer would
  * map and fault in fresh pages every call). One call at a time, like the kernels' own scratch. */
-static void *moe_scratch = NULL, *layer_scratch = NULL;
-static size_t moe_scratch_size = 0, layer_scratch_size = 0;
+static void *moe_scratch = NULL, *layer_scratch = NULL, *shared_scratch = NULL;
+static size_t moe_scratch_size = 0, layer_scratch_size = 0, shared_scratch_size = 0;
+
+/* o [m, D] += sigmoid(gate_inp · h) · down(silu(gate·h) ⊙ up·h): the shared expert, as src/models/moe.ts's
+ * addSharedExpert computes it (the same products; the sigmoid in double, rounded to f32; f32 product, then sum). */
+static int shared_expert(const zy_decode_moe *M, int64_t m, int64_t D, const float *h, float *o) {
+  const int64_t F = M->shared_ffn;
+  float *buf = zy_grow(&shared_scratch, &shared_scratch_size, (size_t)(3 * m * F + m * D + m) * sizeof(float));
+  if (!buf) return -1;
+  float *g = buf, *u = g + m * F, *act = u + m * F, *y = act + m * F, *z = y + m * D;
+  const zy_qmm_job gu[2] = {job(&M->shared_gate, h, g, m), job(&M->shared_up, h, u, m)};
+  int rc = zy_quant_matmul_multi(gu, 2);
+  if (rc != 0) return rc;
+  zy_op_swiglu(g, u, act, m * F);
+  if ((rc = matvecs(&M->shared_down, act, y, m)) != 0) return rc;
+  if (M->shared_gate_inp.data) {
+    if ((rc = matvecs(&M->shared_gate_inp, h, z, m)) != 0) return rc;
+  } else {
+    zy_sgemm_linear_rows_st(m, D, h, M->shared_gate_inp_f32, 0, 1, z, 1);
+  }
+  for (int64_t r = 0; r < m; r++) {
+    const float gate = (float)(1.0 / (1.0 + exp(-(double)z[r])));
+    float *out = o + r * D;
+    const float *yr = y + r * D;
+    for (int64_t j = 0; j < D; j++) {
+      const float p = gate * yr[j];
+      out[j] = out[j] + p;
+    }
+  }
+  return 0;
+}
 
 int zy_moe_mlp(const zy_decode_moe *M, int64_t m, int64_t D, const float *h, float *o) {
   const int64_t E = M->n_experts, K = M->top_k, F = M->ffn;
@@ -132,6 +162,7 @@ int zy_moe_mlp(const zy_decode_moe *M, int64_t m, int64_t D, const float *h, flo
       out[j] = out[j] + p;
     }
   }
+  if (rc == 0 && M->shared_ffn > 0) rc = shared_expert(M, m, D, h, o);
 out:
   return rc;
 }

@@ -26,6 +26,13 @@ typedef struct {
   /* logits [m, n_experts] → experts [m, top_k] (distinct, < n_experts) and weights [m, top_k]; 0, or -1 (failed). */
   int (*route)(void *ctx, const float *logits, int64_t m, int32_t *experts, float *weights);
   void *route_ctx;
+  /* Qwen2-MoE's shared expert, which every token runs after the routed ones (shared_ffn 0: none):
+   * out[t] += sigmoid(gate_inp · h) · down(silu(gate·h) ⊙ up·h), gate and up [shared_ffn, hidden], down
+   * [hidden, shared_ffn]; the gate row is the encoded [1, hidden] matrix shared_gate_inp, or (its data NULL) the f32
+   * row shared_gate_inp_f32 (a GGUF stores it as a 1-D f32 tensor), multiplied as the f32 GEMM does. */
+  int64_t shared_ffn;
+  zy_decode_matrix shared_gate, shared_up, shared_down, shared_gate_inp;
+  const float *shared_gate_inp_f32;
 } zy_decode_moe;
 
 typedef struct {

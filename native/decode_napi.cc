@@ -7,7 +7,8 @@
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
 //         moe: { numExperts, topK, expertFfn, router, gate, up, down (each an array of numExperts matrices, or one
-//         matrix of all experts' rows back to back), route } where
+//         matrix of all experts' rows back to back), route, shared } where shared (optional: Qwen2-MoE) is
+//         { ffn, gate, up, down, gateInp (a matrix [1, hidden], or a Float32Array [hidden]) } and
 //         route(logits: Float32Array [m, numExperts], m) returns { experts: Int32Array, weights: Float32Array } [m, topK]
 //         (matrices: { data: Uint8Array, type: string, rows, cols }),
 //         kCaches, vCaches (arrays of Float32Array, or all of Uint16Array: an f16 cache), capacities, positions
@@ -168,6 +169,19 @@ bool readLayer(Spec &s, PreparedLayer &P) {
       experts[which * moe.n_experts + e] = s.matrixAt(list.As<Napi::Array>().Get(e), key, rows, cols);
     }
   }
+  if (s.ok() && ms.present("shared")) {
+    Napi::Value sv = ms.o.Get("shared");
+    if (!sv.IsObject()) return s.fail("moe.shared must be an object { ffn, gate, up, down, gateInp } or null");
+    Spec ss{s.a, sv.As<Napi::Object>()};
+    moe.shared_ffn = ss.count("ffn");
+    if (s.ok() && moe.shared_ffn < 1) return s.fail("moe.shared.ffn must be ≥ 1");
+    moe.shared_gate = ss.matrixAt(ss.o.Get("gate"), "moe.shared.gate", moe.shared_ffn, L.hidden);
+    moe.shared_up = ss.matrixAt(ss.o.Get("up"), "moe.shared.up", moe.shared_ffn, L.hidden);
+    moe.shared_down = ss.matrixAt(ss.o.Get("down"), "moe.shared.down", L.hidden, moe.shared_ffn);
+    Napi::Value gi = ss.o.Get("gateInp");
+    if (zy::isTyped(gi, napi_float32_array)) moe.shared_gate_inp_f32 = ss.f32(gi, "moe.shared.gateInp", L.hidden, false);
+    else moe.shared_gate_inp = ss.matrixAt(gi, "moe.shared.gateInp", 1, L.hidden);
+  }
   Napi::Value fn = ms.o.Get("route");
   if (s.ok() && !fn.IsFunction()) s.fail("moe.route must be a function (logits, m) => { experts, weights }");
   if (!s.ok()) return false;
@@ -299,3 +313,5 @@ ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
 ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
 ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
 ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);
+// An addon that reads moe.shared says so (an older one would ignore the field and leave the shared expert out).
+ZY_REGISTER("decoderLayerMoeShared", DecoderLayerMoe);

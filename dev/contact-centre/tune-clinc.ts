@@ -9,7 +9,10 @@ import { LinearClassifier } from "../../src/apps/contact-centre/understanding/cl
 import { NeighbourIndex, blend } from "../../src/apps/contact-centre/understanding/neighbours.js";
 import { loadClinc150 } from "../../src/apps/contact-centre/training/datasets.js";
 
-interface Setting { lr: number; l2: number; epochs: number; latin?: [number, number]; buckets?: number; stem?: boolean; balanced?: boolean; alphas?: number[]; seeds?: number; wordWeight?: number; priors?: number[] }
+/** `mix`: a second model on the same features (its own optimiser settings) whose weights are averaged with the first's
+ *  (`mixWeight` its share): the mean of two linear models' logits is one linear model, so it ships as one file. */
+interface Mix { lr: number; l2: number; epochs: number; optimizer: "sgd" | "adagrad"; shares: number[] }
+interface Setting { lr: number; l2: number; epochs: number; mix?: Mix; latin?: [number, number]; buckets?: number; stem?: boolean; balanced?: boolean; alphas?: number[]; seeds?: number; wordWeight?: number; priors?: number[]; margins?: number[] }
 const settings = JSON.parse(process.argv[2] ?? "[{}]") as Setting[];
 const d = loadClinc150(path.resolve("../shared/data"));
 const train = [...d.train, ...d.oosTrain];
@@ -29,15 +32,27 @@ for (const s of settings) {
   // `seeds` > 1: the mean of that many fits over different shuffles (one linear model: its logits are the mean logits).
   const fit = (seed: number) => LinearClassifier.train(labels, f.dimension, xs, ys, { epochs: s.epochs, learningRate: s.lr, l2: s.l2, optimizer: "sgd",
     classWeight: s.balanced ? "balanced" : "none", seed });
+  const out: string[] = [];
+  const vinOf = (mm: LinearClassifier) => (vin.filter((x, i) => { const p = mm.logits(x); return labels[p.indexOf(Math.max(...p))] === d.val[i].label; }).length / vin.length).toFixed(4);
   const m = fit(17);
   for (let k = 1; k < (s.seeds ?? 1); k++) {
     const other = fit(17 + k);
     for (let i = 0; i < m.weights.length; i++) m.weights[i] += (other.weights[i] - m.weights[i]) / (k + 1);
     for (let c = 0; c < m.bias.length; c++) m.bias[c] += (other.bias[c] - m.bias[c]) / (k + 1);
   }
+  if (s.mix) {
+    const other = LinearClassifier.train(labels, f.dimension, xs, ys, { epochs: s.mix.epochs, learningRate: s.mix.lr, l2: s.mix.l2,
+      optimizer: s.mix.optimizer, classWeight: "none", seed: 17 });
+    out.push(`first ${vinOf(m)} second ${vinOf(other)}`);
+    const mixed = (share: number) => new LinearClassifier(labels, f.dimension, m.weights.map((w, i) => (1 - share) * w + share * other.weights[i]),
+      m.bias.map((b, c) => (1 - share) * b + share * other.bias[c]));
+    for (const share of s.mix.shares) out.push(`share ${share}: ${vinOf(mixed(share))}`);
+    const last = mixed(s.mix.shares[s.mix.shares.length - 1]);
+    m.weights.set(last.weights);
+    m.bias.set(last.bias);
+  }
   const idx = new NeighbourIndex(xs, Int32Array.from(ys), labels.length);
   const argmax = (p: Float32Array) => labels[p.indexOf(Math.max(...p))];
-  const out: string[] = [];
   // The `oos` prior factors (as benchmarks.ts chooses on val): in-scope accuracy and oos recall at each.
   const oosIndex = labels.indexOf("oos");
   const withPrior = (p: Float32Array, f: number) => {
@@ -51,6 +66,19 @@ for (const s of settings) {
     const acc = vinProbs.filter((p, i) => withPrior(p, f) === d.val[i].label).length / vin.length;
     const rec = voosProbs.filter((p) => withPrior(p, f) === "oos").length / voos.length;
     out.push(`prior ${f}: in ${acc.toFixed(4)} oos ${rec.toFixed(3)}`);
+  }
+  // A second pass with an oos margin: a turn predicted `oos` whose best in-scope class is within m of it (in
+  // probability) gets that class. Printed per margin with the total val accuracy (in-scope + oos_val) that would choose it.
+  for (const margin of s.margins ?? []) {
+    const decide = (p: Float32Array) => {
+      let best = -1;
+      for (let c = 0; c < p.length; c++) if (c !== oosIndex && (best < 0 || p[c] > p[best])) best = c;
+      const top = p.indexOf(Math.max(...p));
+      return top === oosIndex && p[oosIndex] - p[best] < margin ? labels[best] : labels[top];
+    };
+    const ok = vinProbs.filter((p, i) => decide(p) === d.val[i].label).length;
+    const rec = voosProbs.filter((p) => decide(p) === "oos").length;
+    out.push(`margin ${margin}: in ${(ok / vin.length).toFixed(4)} oos ${(rec / voos.length).toFixed(3)} total ${((ok + rec) / (vin.length + voos.length)).toFixed(4)}`);
   }
   for (const alpha of s.alphas ?? [1, 0.8]) {
     const pred = (x: ReturnType<Featurizer["transform"]>) => argmax(blend(m.probabilities(x, 1), idx.vote(x, { k: 10, power: 4, alpha }), alpha));

@@ -80,8 +80,8 @@ export interface DecoderLayerShape {
    *  pairs, rotDim ≤ headDim), grouped-query causal attention over a per-sequence f32 or f16 cache, o projection.
    *  "rotary-gqa-qk-norm": the same with each q and k head RMS-normalised (qNorm, kNorm) before RoPE (Qwen3). */
   attention: "rotary-gqa" | "rotary-gqa-qk-norm";
-  /** "swiglu": down(silu(gate·x) ⊙ up·x). "moe-swiglu": a sparse mixture of such experts (spec.moe). */
-  mlp: "swiglu" | "moe-swiglu";
+  /** "swiglu": down(silu(gate·x) ⊙ up·x); "moe-swiglu": sparse such experts (spec.moe), "-shared" with a shared one. */
+  mlp: "swiglu" | "moe-swiglu" | "moe-swiglu-shared";
 }
 
 /** The MoE MLP of a "moe-swiglu" layer: each token's topK experts from route(router logits), each routed expert run
@@ -89,10 +89,8 @@ export interface DecoderLayerShape {
 export interface DecoderMoeSpec {
   numExperts: number;
   topK: number;
-  /** Each expert's intermediate size. */
-  expertFfn: number;
-  /** [numExperts, hidden] */
-  router: EncodedMatrix;
+  expertFfn: number; // each expert's intermediate size
+  router: EncodedMatrix; // [numExperts, hidden]
   /** numExperts each: gate and up [expertFfn, hidden], down [hidden, expertFfn]; or each one matrix holding all
    *  experts' rows back to back ([numExperts · expertFfn, hidden] etc., expert e at e × its bytes: a GGUF stack). */
   gate: EncodedMatrix[] | EncodedMatrix;
@@ -100,6 +98,9 @@ export interface DecoderMoeSpec {
   down: EncodedMatrix[] | EncodedMatrix;
   /** Router logits [m, numExperts] → each token's experts (distinct) and weights, [m, topK] each. */
   route(logits: Float32Array, m: number): { experts: Int32Array; weights: Float32Array };
+  /** "-shared": run after the routed experts, out[t] += sigmoid(gateInp · h[t]) · down(silu(gate·h[t]) ⊙ up·h[t]);
+   *  gateInp [1, hidden] encoded or an f32 row (src/models/moe.ts addSharedExpert). */
+  shared?: { ffn: number; gate: EncodedMatrix; up: EncodedMatrix; down: EncodedMatrix; gateInp: EncodedMatrix | Float32Array } | null;
 }
 
 /** The dims, weights and caches of one decoder layer (shape: DecoderLayerShape) for m sequences that each

@@ -80,6 +80,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
     capacities: number[], positions: number[]): void;
   decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
+  /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */
+  decoderLayerMoeShared?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
   crossDecoderLayerDecode?(x: Float32Array, spec: CrossDecoderLayerDecodeSpec): void;
   /** The "encoder-layer-forward" fused op (native/encoder_layer.c; absent in older addons): see FusedOps. */

@@ -23,6 +23,12 @@ export interface ChatMessage {
   tool_call_id?: string;
 }
 
+/** A piece of assembled content: the model's own marker, or text (protected like any content). */
+export interface ContentSegment {
+  text: string;
+  marker: boolean;
+}
+
 export interface RenderChatOptions {
   /** Append the assistant turn's opening so the model answers next (default true). */
   addGenerationPrompt?: boolean;
@@ -33,6 +39,9 @@ export interface RenderChatOptions {
   /** Protect special-token text in every client-supplied string (messages, tool calls, tools); encode the result
    *  with TEMPLATE_ENCODING. Needs the model's tokenizer. */
   protectContent?: boolean;
+  /** A leading system message, for a template that has no system role (Gemma's raises on one): joined to the next
+   *  message's content with "\n", or dropped when it is alone, as llama.cpp's chat code does. */
+  mergeSystemIfUnsupported?: boolean;
 }
 
 /** How rendered (protected) template text is encoded: markers special, content plain, no extra BOS/EOS (templates
@@ -72,11 +81,20 @@ export function renderChat(model: { chatTemplate: string | null; tokenizer: Toke
   const tok = model.tokenizer;
   const tokenText = (id: number | null | undefined) => (id == null || !tok ? "" : tok.idToToken(id) ?? "");
   if (options.protectContent && !tok) throw new Error("[renderChat] protectContent needs the model's tokenizer");
+  if (options.mergeSystemIfUnsupported && messages[0]?.role === "system" && !templateHasSystemRole(model.chatTemplate ?? CHATML_TEMPLATE)) {
+    messages = mergeSystemMessage(messages);
+  }
   const protect = options.protectContent && tok ? (v: unknown) => protectStrings(v, tok) : (v: unknown) => v;
   // HF templates expect tool-call arguments as objects; OpenAI clients send JSON strings.
   const normalised = messages.map((m) => {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(m)) out[key] = key === "role" ? value : protect(value);
+    for (const [key, value] of Object.entries(m)) {
+      if (key !== "content_segments") out[key] = key === "role" ? value : protect(value);
+    }
+    // Content a server assembled from text and the model's own markers (a history call written in the model's
+    // format, e.g. Phi-4-mini's <|tool_call|>[…]<|/tool_call|>): the markers stay markers, the text is protected.
+    const segments = (m as { content_segments?: ContentSegment[] }).content_segments;
+    if (segments) out.content = segments.map((x) => (x.marker ? x.text : protect(x.text))).join("");
     if (m.tool_calls) {
       out.tool_calls = m.tool_calls.map((c) => protect({
         ...c,
@@ -101,6 +119,33 @@ export function renderChat(model: { chatTemplate: string | null; tokenizer: Toke
     // raise_exception (built into @huggingface/jinja) lands here too, e.g. "Conversation roles must alternate".
     throw new Error(`[renderChat] the chat template failed: ${(err as Error).message}`);
   }
+}
+
+const systemRoleProbe = new Map<string, boolean>();
+
+/** Whether a template renders a system message: it neither raises on one nor drops its text (llama.cpp probes
+ *  templates the same way). */
+export function templateHasSystemRole(source: string): boolean {
+  let known = systemRoleProbe.get(source);
+  if (known === undefined) {
+    const needle = "<System Needle>";
+    try {
+      known = renderChat({ chatTemplate: source, tokenizer: null }, [{ role: "system", content: needle }, { role: "user", content: "Hey" }],
+        { addGenerationPrompt: true }).includes(needle);
+    } catch {
+      known = false;
+    }
+    systemRoleProbe.set(source, known);
+  }
+  return known;
+}
+
+/** The system message joined to the next message ("system\nnext"), or dropped when nothing follows it. */
+export function mergeSystemMessage<M extends ChatMessage>(messages: readonly M[]): M[] {
+  if (messages[0]?.role !== "system") return [...messages];
+  if (messages.length === 1) return [];
+  const [system, next, ...rest] = messages;
+  return [{ ...next, content: `${system.content ?? ""}\n${next.content ?? ""}` }, ...rest];
 }
 
 /** Renders and encodes a conversation: the template's markers are special tokens, everything the client wrote is

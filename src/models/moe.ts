@@ -132,13 +132,15 @@ function addSharedExpert(x: Tensor, s: NonNullable<MoeWeights["shared"]>, out: F
 
 const weightBytes = (m: Weight) => ("data" in m && m.data instanceof Uint8Array ? m.data.length : (m as Tensor).size * 4);
 
-/** Counts into `trace` what a by-expert step with this routing runs (each routed expert once, over its rows): for
- *  paths that run the experts elsewhere (the backend's fused decode layer). */
+/** Counts into `trace` what a by-expert step with this routing runs (each routed expert once, over its rows, and the
+ *  shared expert): for paths that run the experts elsewhere (the backend's fused decode layer). */
 export function traceRouted(trace: MoeTrace, w: MoeWeights, experts: Int32Array): void {
   const routed = new Set(experts);
   trace.expertRuns += routed.size;
   trace.rows += experts.length;
   trace.bytesRead += routedExpertBytes(w, routed);
+  // The shared expert (Qwen2-MoE) runs in the same step, as addSharedExpert counts it on the tensor path.
+  if (w.shared) trace.bytesRead += weightBytes(w.shared.gate) + weightBytes(w.shared.up) + weightBytes(w.shared.down) + weightBytes(w.shared.gateInp);
 }
 
 /** Bytes of expert matrices a step over these tokens reads (each routed expert once): for memory-traffic reports. */

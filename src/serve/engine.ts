@@ -3,7 +3,7 @@
 // and n scheduled sequences; then turns each sequence's tokens into text deltas (UTF-8-safe, stop strings held
 // back), tool calls and log-probabilities, delivered to a sink as they happen. The routes only format them.
 // Leaves out: HTTP and the wire shapes (routes.ts), the decode loop itself (infer/scheduler.ts).
-import { renderChat, TEMPLATE_ENCODING, type ChatMessage } from "../infer/chat-template.js";
+import { renderChat, TEMPLATE_ENCODING } from "../infer/chat-template.js";
 import { samplingDefaults } from "../infer/sampling-defaults.js";
 import { StopStringMatcher } from "../infer/generate.js";
 import { Grammar, GrammarError } from "../infer/grammar/grammar.js";
@@ -18,8 +18,8 @@ import { ApiError, invalid } from "./errors.js";
 import { BoundedEncoder } from "./prompt-tokens.js";
 import type { ChatRequest, GenerationParams, ToolDefinition } from "./protocol.js";
 import { ReasoningSplitter } from "./reasoning.js";
-import { inlineToolsIntoMessages, templateHandlesTools, templateTools, toolCallGrammar, ToolCallStreamParser,
-  type ParsedToolCall } from "./tool-calls.js";
+import { toolCallGrammar, type ParsedToolCall, type ToolCallParser } from "./tool-calls.js";
+import { toolCallFormatOf, type ToolCallFormat } from "./tool-formats.js";
 
 export interface LogprobEntry {
   token: string;
@@ -56,8 +56,8 @@ export interface GenerationJob {
   params: GenerationParams;
   /** Fresh constraint per choice (grammar state is per sequence), closing the output within maxTokens. */
   makeConstraint?: (maxTokens: number) => TokenConstraint;
-  /** Parse tool calls out of the text for these tool names. */
-  toolNames?: ReadonlySet<string>;
+  /** A fresh tool-call parser per choice (the model's format, the request's tool names); none: no tool parsing. */
+  toolParser?: () => ToolCallParser;
   signal?: AbortSignal;
   /** Request field named in a prompt-too-long error ("messages" or "prompt"). */
   promptParam?: string;
@@ -86,11 +86,14 @@ export class Engine {
   private utf8: Utf8Table | null = null;
   private readonly bounded: BoundedEncoder;
   readonly contextLength: number;
+  /** How this model's template takes tools and how its replies write calls (read from the template text). */
+  readonly toolFormat: ToolCallFormat;
 
   constructor(readonly model: GenerativeModel, readonly scheduler: Scheduler, readonly options: EngineOptions) {
     // What a prompt may hold: the context (causal) or the source limit (seq2seq, whose reply has its own room).
     this.contextLength = model.kind === "seq2seq" ? scheduler.promptLimit : scheduler.contextLength;
     this.bounded = new BoundedEncoder(model.tokenizer, model.vocabSize);
+    this.toolFormat = toolCallFormatOf(model.chatTemplate);
   }
 
   /** Encodes client text with work bounded by the context (prompt-tokens.ts); a 400 when it cannot fit. */
@@ -143,15 +146,13 @@ export class Engine {
     if (!this.bounded.mayFit(chars, this.contextLength)) throw this.tooLong("messages", chars);
     const useTools = req.toolChoice !== "none" && req.tools.length > 0;
     const tools: ToolDefinition[] = useTools ? req.tools : [];
-    let messages: ChatMessage[] = req.messages;
-    const native = templateHandlesTools(this.model.chatTemplate);
-    if (!native) messages = inlineToolsIntoMessages(messages, tools);
-    // Many templates test or search message.content as a string ('</think>' in content); null breaks them.
-    else messages = messages.map((m) => (m.content === null ? { ...m, content: "" } : m));
+    const format = this.toolFormat;
+    const conversation = format.prepare(req.messages, tools);
     let text: string;
     try {
-      text = renderChat(this.model, messages, { addGenerationPrompt: true, tools: native && useTools ? templateTools(tools) : undefined,
-        extra: req.templateKwargs, protectContent: true });
+      // A system message for a template without a system role (Gemma) joins the first user turn, as in llama-server.
+      text = renderChat(this.model, conversation.messages, { addGenerationPrompt: true, tools: conversation.tools,
+        extra: req.templateKwargs, protectContent: true, mergeSystemIfUnsupported: true });
     } catch (err) {
       throw invalid("messages", (err as Error).message, "invalid_messages");
     }
@@ -159,10 +160,10 @@ export class Engine {
     const promptIds = this.encodeBounded(text, TEMPLATE_ENCODING, "messages");
     let grammar: Grammar | null = null;
     try {
-      if (req.toolChoice === "required") grammar = toolCallGrammar(tools, req.parallelToolCalls);
+      if (req.toolChoice === "required") grammar = toolCallGrammar(tools, req.parallelToolCalls && format.parallel, format.grammar);
       else if (typeof req.toolChoice === "object") {
         const name = req.toolChoice.name;
-        grammar = toolCallGrammar(tools.filter((t) => t.name === name), false);
+        grammar = toolCallGrammar(tools.filter((t) => t.name === name), false, format.grammar);
       } else if (req.responseFormat.type === "json_object") grammar = jsonObjectGrammar();
       else if (req.responseFormat.type === "json_schema") grammar = grammarFromJsonSchema(req.responseFormat.schema);
     } catch (err) {
@@ -175,7 +176,8 @@ export class Engine {
     }
     const stopIds = this.model.stopTokenIds;
     const makeConstraint = grammar ? (maxTokens: number) => new GrammarConstraint(grammar!, this.tokenTrie, stopIds, maxTokens) : undefined;
-    return { promptIds, makeConstraint, toolNames: useTools ? new Set(tools.map((t) => t.name)) : undefined,
+    const toolNames = new Set(tools.map((t) => t.name));
+    return { promptIds, makeConstraint, toolParser: useTools ? () => format.parser(toolNames) : undefined,
       reasoning: { startsInside: /<think>\s*$/.test(text) } };
   }
 
@@ -240,7 +242,7 @@ export class Engine {
     const sampling = this.samplingFor(p.sampling);
     let firstSeen = false;
     const deadline = Date.now() + this.options.requestTimeoutMs;
-    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolNames, p.ignoreEos,
+    const choices = Array.from({ length: p.n }, (_, index) => new ChoiceState(index, this.model, p.stop, job.toolParser?.() ?? null, p.ignoreEos,
       job.reasoning && !job.makeConstraint ? new ReasoningSplitter(job.reasoning.startsInside) : null));
     const runs: Promise<SequenceResult>[] = [];
     // One signal for all choices, so a refused choice (queue full) cancels its siblings too.
@@ -317,7 +319,7 @@ function busy(err: QueueFullError): ApiError {
 class ChoiceState {
   private readonly decoder;
   private readonly matcher: StopStringMatcher;
-  private readonly tools: ToolCallStreamParser | null;
+  private readonly tools: ToolCallParser | null;
   private readonly stopIds: Set<number>;
   private pendingLogprobs: LogprobEntry[] = [];
   private stoppedByString = false;
@@ -326,11 +328,11 @@ class ChoiceState {
   toolCalls: ParsedToolCall[] = [];
   logprobs: LogprobEntry[] = [];
 
-  constructor(readonly index: number, private readonly model: GenerativeModel, stop: readonly string[], toolNames?: ReadonlySet<string>,
+  constructor(readonly index: number, private readonly model: GenerativeModel, stop: readonly string[], tools: ToolCallParser | null,
     ignoreEos = false, private readonly thinking: ReasoningSplitter | null = null) {
     this.decoder = model.tokenizer.createStreamDecoder({ skipSpecialTokens: ignoreEos });
     this.matcher = new StopStringMatcher(stop);
-    this.tools = toolNames ? new ToolCallStreamParser(toolNames) : null;
+    this.tools = tools;
     this.stopIds = new Set(ignoreEos ? [] : model.stopTokenIds);
   }
 

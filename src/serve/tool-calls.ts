@@ -4,8 +4,10 @@
 // itself, (2) parses calls out of generated text, incrementally for streaming (text before a call streams at once;
 // a call is emitted when its block closes), with a JSON fallback for models that answer with a bare
 // {"name", "arguments"} object, and (3) builds the grammar that forces a call for tool_choice required / named.
-// Leaves out: other families' markup (Llama 3.1 <|python_tag|>, Mistral [TOOL_CALLS]) — their templates still get
-// `tools`, and the JSON fallback catches plain-JSON answers.
+// The block markers and what a block holds are a CallMarkup, so other families' tagged formats (Phi-4-mini's
+// <|tool_call|>[…]<|/tool_call|>, tool-formats.ts) reuse the same streaming parser.
+// Leaves out: choosing the format for a model (tool-formats.ts); Llama 3.1 <|python_tag|> and Mistral [TOOL_CALLS]
+// markup — their templates still get `tools`, and the JSON fallback catches plain-JSON answers.
 import type { ChatMessage } from "../infer/chat-template.js";
 import { GrammarBuilder, type Element, type Grammar } from "../infer/grammar/grammar.js";
 import { JsonSchemaCompiler } from "../infer/grammar/json-schema.js";
@@ -135,8 +137,32 @@ export function parseJsonFallback(text: string, toolNames: ReadonlySet<string>):
 
 export type ToolStreamEvent = { kind: "text"; text: string } | { kind: "call"; call: ParsedToolCall };
 
-/** Incremental parser: push() text as it is generated, end() at the end; events come out in order. */
-export class ToolCallStreamParser {
+/** A streaming tool-call parser: push() text as it is generated, end() at the end; events come out in order. */
+export interface ToolCallParser {
+  push(text: string): ToolStreamEvent[];
+  end(): ToolStreamEvent[];
+}
+
+/** A tagged call format: the block's opening and closing text and the calls one block holds (null: not a call,
+ *  given back as text). */
+export interface CallMarkup {
+  open: string;
+  close: string;
+  parseBlock(body: string, toolNames: ReadonlySet<string>): ParsedToolCall[] | null;
+}
+
+/** Hermes/Qwen: one {"name", "arguments"} object per <tool_call> block. */
+export const HERMES_MARKUP: CallMarkup = {
+  open: TOOL_CALL_OPEN,
+  close: TOOL_CALL_CLOSE,
+  parseBlock: (body, toolNames) => {
+    const call = parseCallJson(body, toolNames);
+    return call ? [call] : null;
+  },
+};
+
+/** Incremental parser of a tagged format (Hermes by default), with the bare-JSON fallback at the reply's start. */
+export class ToolCallStreamParser implements ToolCallParser {
   private buffer = "";
   private inCall = false;
   /** True while the reply so far might be a bare-JSON call (held back until the end). */
@@ -144,7 +170,7 @@ export class ToolCallStreamParser {
   private sawText = false;
   readonly calls: ParsedToolCall[] = [];
 
-  constructor(private readonly toolNames: ReadonlySet<string>) {}
+  constructor(private readonly toolNames: ReadonlySet<string>, private readonly markup: CallMarkup = HERMES_MARKUP) {}
 
   push(text: string): ToolStreamEvent[] {
     this.buffer += text;
@@ -174,43 +200,40 @@ export class ToolCallStreamParser {
       }
       this.maybeJson = false;
     }
+    const { open, close } = this.markup;
     for (;;) {
       if (this.inCall) {
-        const end = this.buffer.indexOf(TOOL_CALL_CLOSE);
+        const end = this.buffer.indexOf(close);
         if (end < 0) {
           if (!final) return events;
           // Unclosed block at the end (EOS came first): accept it if it parses, else give the text back.
-          const call = parseCallJson(this.buffer, this.toolNames);
-          if (call) {
-            this.calls.push(call);
-            events.push({ kind: "call", call });
-          } else this.emitText(events, TOOL_CALL_OPEN + this.buffer);
+          const calls = this.markup.parseBlock(this.buffer, this.toolNames);
+          if (calls) this.pushCalls(events, calls);
+          else this.emitText(events, open + this.buffer);
           this.buffer = "";
           this.inCall = false;
           return events;
         }
         const body = this.buffer.slice(0, end);
-        this.buffer = this.buffer.slice(end + TOOL_CALL_CLOSE.length);
+        this.buffer = this.buffer.slice(end + close.length);
         this.inCall = false;
-        const call = parseCallJson(body, this.toolNames);
-        if (call) {
-          this.calls.push(call);
-          events.push({ kind: "call", call });
-        } else this.emitText(events, TOOL_CALL_OPEN + body + TOOL_CALL_CLOSE);
+        const calls = this.markup.parseBlock(body, this.toolNames);
+        if (calls) this.pushCalls(events, calls);
+        else this.emitText(events, open + body + close);
         continue;
       }
-      const start = this.buffer.indexOf(TOOL_CALL_OPEN);
+      const start = this.buffer.indexOf(open);
       if (start >= 0) {
         this.emitText(events, this.buffer.slice(0, start));
-        this.buffer = this.buffer.slice(start + TOOL_CALL_OPEN.length);
+        this.buffer = this.buffer.slice(start + open.length);
         this.inCall = true;
         continue;
       }
-      // Hold back a tail that could be the start of "<tool_call>".
+      // Hold back a tail that could be the start of the opening tag.
       let hold = 0;
       if (!final) {
-        for (let len = Math.min(TOOL_CALL_OPEN.length - 1, this.buffer.length); len > 0; len--) {
-          if (TOOL_CALL_OPEN.startsWith(this.buffer.slice(this.buffer.length - len))) {
+        for (let len = Math.min(open.length - 1, this.buffer.length); len > 0; len--) {
+          if (open.startsWith(this.buffer.slice(this.buffer.length - len))) {
             hold = len;
             break;
           }
@@ -219,6 +242,13 @@ export class ToolCallStreamParser {
       this.emitText(events, this.buffer.slice(0, this.buffer.length - hold));
       this.buffer = this.buffer.slice(this.buffer.length - hold);
       return events;
+    }
+  }
+
+  private pushCalls(events: ToolStreamEvent[], calls: ParsedToolCall[]): void {
+    for (const call of calls) {
+      this.calls.push(call);
+      events.push({ kind: "call", call });
     }
   }
 
@@ -231,19 +261,35 @@ export class ToolCallStreamParser {
   }
 }
 
+/** The text a forced call is made of: around all calls (open/close), between two calls, and around one call's
+ *  JSON arguments. The markers must be plain text: the grammar never allows control tokens. */
+export interface CallGrammarShape {
+  open: string;
+  close: string;
+  separator: string;
+  callOpen(name: string): string;
+  callClose: string;
+}
+
+/** <tool_call>\n{"name": …, "arguments": …}\n</tool_call>, one block per call. */
+export const HERMES_GRAMMAR: CallGrammarShape = {
+  open: "", close: "", separator: "\n",
+  callOpen: (name) => `${TOOL_CALL_OPEN}\n{"name": ${JSON.stringify(name)}, "arguments": `,
+  callClose: `}\n${TOOL_CALL_CLOSE}`,
+};
+
 /** Grammar forcing one call (or several when parallel) to the given tools, arguments valid under each schema.
  *  Throws UnsupportedSchemaError when a tool's parameters cannot be enforced. */
-export function toolCallGrammar(tools: readonly ToolDefinition[], parallel: boolean): Grammar {
+export function toolCallGrammar(tools: readonly ToolDefinition[], parallel: boolean, shape: CallGrammarShape = HERMES_GRAMMAR): Grammar {
   const c = new JsonSchemaCompiler(new GrammarBuilder());
   const g = c.g;
   const perTool: Element[][] = tools.map((t) => [
-    ...g.literal(`{"name": ${JSON.stringify(t.name)}, "arguments": `),
+    ...g.literal(shape.callOpen(t.name)),
     c.value(t.parameters, t.parameters, `#/tools/${t.name}`),
-    ...g.literal("}"),
+    ...g.literal(shape.callClose),
   ]);
-  const call = g.ref(g.rule("call", [[...g.literal(`${TOOL_CALL_OPEN}\n`), g.ref(g.rule("call-body", perTool)),
-    ...g.literal(`\n${TOOL_CALL_CLOSE}`)]]));
+  const call = g.ref(g.rule("call", perTool));
   // At most 8 calls, so that a model that keeps calling still ends.
-  const more = parallel ? g.repeat("more-calls", [...g.literal("\n"), call], 0, 7) : [];
-  return g.build(g.rule("root", [[call, ...more]]));
+  const more = parallel ? g.repeat("more-calls", [...g.literal(shape.separator), call], 0, 7) : [];
+  return g.build(g.rule("root", [[...g.literal(shape.open), call, ...more, ...g.literal(shape.close)]]));
 }

@@ -98,7 +98,7 @@ test("zhiyu desk --embedder: the KB ranks with a sentence encoder next to BM25; 
   try {
     const ok = await run(["--embedder", encoder]);
     await stop(ok.child);
-    assert.match(ok.out, /KB ranking\s+BM25 \+ dense \(.+, \d+ dims, weight 0\.4\)/, ok.out);
+    assert.match(ok.out, /KB ranking\s+BM25 \+ dense \(.+, \d+ dims, weight 0\.2\)/, ok.out);
     const bad = await run(["--embedder", path.join(dir, "no-such-encoder")]);
     assert.equal(bad.code, 1, bad.out);
     assert.match(bad.out, /desk: --embedder .*no-such-encoder: .*does not exist/);

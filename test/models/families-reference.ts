@@ -129,12 +129,13 @@ export async function convertQuietly(argv: string[]): Promise<number | void> {
   }
 }
 
-/** The f32 GGUF of a case re-encoded: matrices whose rows are whole q8_0 blocks become q8_0, the rest stay f32. */
-export function q8Copy(src: string, dst: string): void {
+/** The f32 GGUF of a case re-encoded: matrices whose rows are whole q8_0 blocks become q8_0 (unless keepF32 says
+ *  so), the rest stay f32. */
+export function q8Copy(src: string, dst: string, keepF32: (name: string) => boolean = () => false): void {
   const f = readGguf(src);
   const tensors: GgufWriteTensor[] = f.tensors.map((t) => {
     const bytes = readTensorBytes(f, t);
-    if (t.dims.length < 2 || t.dims[0]! % 32 !== 0 || t.type !== "f32") return { name: t.name, dims: t.dims, type: t.type, data: bytes };
+    if (t.dims.length < 2 || t.dims[0]! % 32 !== 0 || t.type !== "f32" || keepF32(t.name)) return { name: t.name, dims: t.dims, type: t.type, data: bytes };
     const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const out = new Uint8Array((x.length / 32) * 34);
     refQuantize(x, "q8_0", out, x.length);

@@ -125,6 +125,9 @@ export interface FakeModelOptions {
   script?: (lastTurn: string, prompt: string) => string;
   /** A Jinja chat template (default null: ChatML). */
   chatTemplate?: string;
+  /** With a non-ChatML template: the text the prompt ends with (its assistant header), so a prompt fed in several
+   *  prefill chunks gets its reply after the last one. Default: the reply follows the first forward. */
+  replyAfter?: string;
   /** What the model says about itself (name, trained for tool calls); default none (the server then assumes it can). */
   info?: ModelInfo;
   /** Logits for the reply's token at position `pos` (0 = first generated token), replacing the script. */
@@ -191,7 +194,9 @@ export class FakeModel implements TextModel {
       // forward for raw completion prompts (no <|im_start|> at all).
       const header = [IM_START, ...this.tokenizer.encode("assistant\n")];
       const endsWithHeader = header.every((t, i) => seq.tokens[seq.tokens.length - header.length + i] === t);
-      if (seq.reply === null && (endsWithHeader || !seq.tokens.includes(IM_START))) {
+      const promptDone = this.options.replyAfter !== undefined ? this.tokenizer.decode(seq.tokens).endsWith(this.options.replyAfter)
+        : endsWithHeader || !seq.tokens.includes(IM_START);
+      if (seq.reply === null && promptDone) {
         seq.promptLength = seq.tokens.length;
         const prompt = this.tokenizer.decode(seq.tokens);
         const turns = prompt.split("<|im_start|>");

@@ -2,7 +2,9 @@
 // Hugging Face transformers' apply_chat_template renders them: test/fixtures/chat-templates.json, made by
 // dev/models/make-template-references.py from the template texts in llama.cpp's checkout (Gemma 2 2B-it and
 // Phi-3.5-mini from models/templates/, Phi-4 and GLM-4-9B-chat from tests/test-chat-template.cpp, Qwen3 0.6B with
-// thinking on and off and with tools and a tool-calling, reasoning history). Also: the Gemma template's own
+// thinking on and off and with tools and a tool-calling, reasoning history), and GLM-4-9B-chat's and Phi-4-mini's GGUF
+// templates from huggingface.js's Ollama template map (with tool-calling histories in each family's own terms;
+// test/serve/tool-formats-families.test.ts checks the OpenAI side of those). Also: the Gemma template's own
 // raise_exception (a system turn) surfaces as a renderChat error naming the template.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -22,10 +22,10 @@ import { type TunableBackend, type TuneChoice, Tuner, type TuningAddon, type Tun
 import { createHash } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 
-/** The layer native/decode_layer.c computes. */
-/** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP. */
+/** The decoder layers native/decode_layer.c runs: plain or per-head q/k-normed attention, SwiGLU or MoE MLP (with a
+ *  shared expert only in addons that read moe.shared: they export decoderLayerMoeShared). */
 const NATIVE_DECODER_LAYERS: DecoderLayerShape[] = (["rotary-gqa", "rotary-gqa-qk-norm"] as const).flatMap((attention) =>
-  (["swiglu", "moe-swiglu"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
+  (["swiglu", "moe-swiglu", "moe-swiglu-shared"] as const).map((mlp) => ({ norm: "pre-rms", attention, mlp }) as const));
 
 export class CpuBackend implements Backend, TunableBackend {
   private layerRun: DecoderLayerRun | undefined;
@@ -180,6 +180,7 @@ export class CpuBackend implements Backend, TunableBackend {
     }
     const run = this.addon.decoderLayerDecode;
     if (name !== "decoder-layer-decode" || !run || !NATIVE_DECODER_LAYERS.some((s) => sameLayerShape(shape as DecoderLayerShape, s))) return null;
+    if ((shape as DecoderLayerShape).mlp === "moe-swiglu-shared" && !this.addon.decoderLayerMoeShared) return null;
     // One run object per backend: models key their prepared layers on it.
     return (this.layerRun ??= decoderLayerRun(this.addon, run, (m) => this.tuner?.ensure(m))) as FusedOps[K]["run"];
   }

@@ -2,8 +2,10 @@
 // real pipeline: understanding, KB, recommendations, SQLite or --db PostgreSQL) and runs N simulated customers over
 // the widget's REST API for --seconds: each opens a conversation and sends messages in a loop (Chinese and English
 // questions, a think time between), keeping its own log of every message the server acknowledged. With --kill-at S
-// the server is SIGKILLed S seconds in and restarted at once; customers retry unacknowledged messages with the same
-// client id. At the end every conversation is read back and each acknowledged message must be there exactly once.
+// the server is SIGKILLed S seconds in (and not before --kill-after-acks messages are acknowledged, so a slow start
+// cannot leave nothing to lose) and restarted at once; customers retry unacknowledged messages with the same client
+// id, and each customer talks until the end and until it has had one message acknowledged by the restarted server.
+// At the end every conversation is read back and each acknowledged message must be there exactly once.
 // Reports acknowledged messages, throughput, p50/p95/p99 latency of a message's POST (which returns after the bot's
 // reply is stored), the restart gap, and lost/duplicated messages (both must be 0).
 // Leaves out: SSE stream load (customers read back with GET), agent-side load.
@@ -16,12 +18,14 @@ import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
 import { intFlagOr, parseFlags } from "../flags.js";
 
-const HELP = `usage: zhiyu bench desk [--customers 200] [--seconds 60] [--db URL] [--kill-at S] [--think-ms 1000] [--log FILE] [--json]
+const HELP = `usage: zhiyu bench desk [--customers 200] [--seconds 60] [--db URL] [--kill-at S] [--kill-after-acks N] [--think-ms 1000]
+                        [--log FILE] [--json]
 
   --customers N     simulated customers at once (default 200)
   --seconds S       how long they talk (default 60)
   --db URL          postgres://… (a shared PostgreSQL) or a SQLite file; default: a temporary SQLite folder
   --kill-at S       SIGKILL the server S seconds in and restart it (default: no kill)
+  --kill-after-acks N  with --kill-at: also wait until N messages are acknowledged before the kill (default 1)
   --think-ms MS     pause between a reply and the customer's next message (default 1000)
   --log FILE        write the simulator's log of acknowledged messages (JSONL)
   --json            one JSON object instead of lines`;
@@ -30,7 +34,7 @@ const BIN = fileURLToPath(new URL("../../../bin/zhiyu.mjs", import.meta.url));
 const TURNS = ["故宫门票多少钱？", "那它几点关门？", "我想订故宫附近的酒店", "退款多久到账？", "How much is a ticket to the Forbidden City?",
   "And when does it close?", "can I change the date", "你好", "支持哪些支付方式？", "thanks"];
 
-interface Acked { conversation: string; clientId: string; latencyMs: number; at: number }
+interface Acked { conversation: string; clientId: string; latencyMs: number; at: number; afterRestart: boolean }
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -54,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags({
     args: argv, strict: true,
     options: { customers: { type: "string" }, seconds: { type: "string" }, db: { type: "string" }, "kill-at": { type: "string" }, "think-ms": { type: "string" },
+      "kill-after-acks": { type: "string" },
       log: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   }, HELP);
   if (values.help) {
@@ -65,6 +70,8 @@ export async function run(argv: string[]): Promise<number> {
   const thinkMs = intFlagOr("think-ms", values["think-ms"], 1000, 0);
   const killAt = values["kill-at"] === undefined ? null : intFlagOr("kill-at", values["kill-at"], 1);
   if (killAt !== null && killAt >= seconds) throw new UsageError(`bench desk: --kill-at ${killAt} must be before the end (--seconds ${seconds})`);
+  const killAfterAcks = intFlagOr("kill-after-acks", values["kill-after-acks"], 1, 0);
+  if (values["kill-after-acks"] !== undefined && killAt === null) throw new UsageError("bench desk: --kill-after-acks needs --kill-at");
   const tmp = values.db ? null : mkdtempSync(path.join(os.tmpdir(), "zhiyu-bench-desk-"));
   const db = values.db ?? path.join(tmp!, "desk.sqlite");
   const port = await freePort();
@@ -106,11 +113,15 @@ export async function run(argv: string[]): Promise<number> {
     return res.json() as Promise<Record<string, unknown>>;
   };
 
+  // The run ends at the deadline, but not before the restart (a loaded machine may take longer to restart than the
+  // run lasts) and not before each customer has had a message acknowledged by the restarted server.
+  let restartedAt: number | null = killAt === null ? t0 : null;
   const customer = async (i: number) => {
     await sleep(Math.random() * Math.min(2000, thinkMs + 200));
     let conv: { id: string; token: string } | null = null;
     let n = 0;
-    while (Date.now() < deadline) {
+    let ackedAfterRestart = killAt === null;
+    while (Date.now() < deadline || !ackedAfterRestart) {
       try {
         if (!conv) {
           const c = await post("/api/conversations", { language: i % 2 ? "en" : "zh", channel: "bench" });
@@ -124,11 +135,15 @@ export async function run(argv: string[]): Promise<number> {
         for (;;) {
           try {
             await post(`/api/conversations/${conv.id}/messages`, { text, client_id: clientId }, conv.token);
-            acked.push({ conversation: conv.id, clientId, latencyMs: Date.now() - sent, at: Date.now() - t0 });
+            // Acknowledged after the restart only if sent after it (a reply to an earlier attempt may race the kill).
+            const afterRestart = restartedAt !== null && killAt !== null && sent >= restartedAt;
+            acked.push({ conversation: conv.id, clientId, latencyMs: Date.now() - sent, at: Date.now() - t0, afterRestart });
+            ackedAfterRestart ||= afterRestart;
             break;
           } catch {
             failedAttempts++;
-            if (Date.now() > deadline + 30_000) return;
+            // Give up on a message only once the restarted server has had 60 s to answer it.
+            if (restartedAt !== null && Date.now() > Math.max(deadline, restartedAt) + 60_000) return;
             await sleep(200);
           }
         }
@@ -142,12 +157,17 @@ export async function run(argv: string[]): Promise<number> {
   };
 
   let restartGapMs: number | null = null;
+  let ackedBeforeKill: number | null = null;
   const killer = killAt === null ? Promise.resolve() : (async () => {
     await sleep(killAt * 1000);
+    while (acked.length < killAfterAcks) await sleep(50);
+    const killedAfter = acked.length;
     const k = Date.now();
     child!.kill("SIGKILL");
     await new Promise((r) => child!.once("exit", r));
     await start();
+    restartedAt = Date.now();
+    ackedBeforeKill = killedAfter;
     restartGapMs = Date.now() - k;
     say(`bench desk: SIGKILL at ${((k - t0) / 1000).toFixed(1)} s; back after ${(restartGapMs / 1000).toFixed(1)} s`);
   })();
@@ -178,7 +198,8 @@ export async function run(argv: string[]): Promise<number> {
   const result = {
     customers, seconds, store: values.db ? "postgres/--db" : "sqlite", acknowledged: acked.length, conversations: byConv.size,
     throughput_msgs_per_s: Math.round((acked.length / wall) * 10) / 10, latency_ms: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99) },
-    failed_attempts: failedAttempts, killed_at_s: killAt, restart_gap_ms: restartGapMs, lost, duplicated,
+    failed_attempts: failedAttempts, killed_at_s: killAt, restart_gap_ms: restartGapMs,
+    acknowledged_before_kill: ackedBeforeKill, acknowledged_after_restart: killAt === null ? null : acked.filter((a) => a.afterRestart).length, lost, duplicated,
   };
   if (values.json) console.log(JSON.stringify(result));
   else {

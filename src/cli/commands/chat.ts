@@ -201,7 +201,7 @@ async function plainTurn(model: Awaited<ReturnType<typeof loadModel>>, session: 
     o.say(r.hits.length > 0 ? `passages: ${r.hits.map((h) => `${h.path} §${h.passage + 1}`).join(", ")}` : "no passage matches this message");
   }
   // Template markers are special tokens; what the user typed (and retrieved passages) is plain text.
-  const encode = (m: ChatMessage[]) => encodeChat(model, m, { addGenerationPrompt: true });
+  const encode = (m: ChatMessage[]) => encodeChat(model, m, { addGenerationPrompt: true, mergeSystemIfUnsupported: true });
   let fit;
   try {
     fit = fitHistory(promptMessages, (m) => encode(m).length, model.contextLength, replyReserve(model.contextLength, o.maxTokens));

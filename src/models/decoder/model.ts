@@ -7,13 +7,13 @@
 // families without MoE, soft caps or windows.
 // Single-token decode steps of plain layers (no soft caps, windows, dynamic NTK, sandwich norms or GeGLU; default
 // attention scale) with encoded weights go through the backend's fused "decoder-layer-decode" op (with Qwen3's q/k
-// norms and MoE MLPs, whose routing stays routeTokens; not MoE with a shared expert): block() is its specification.
+// norms and MoE MLPs, whose routing stays routeTokens; Qwen2-MoE's shared expert too): block() is its specification.
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
   swiglu, tanh, tidy,
 } from "../../tensor/index.js";
-import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
+import type { Backend, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
 import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeStep, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
@@ -136,8 +136,9 @@ export class DecoderModel implements CausalLmNetwork {
     const scale = (c.attentionScale ?? 1 / Math.sqrt(c.headDim)) * af * af;
     const plain = c.attnSoftcap === null && c.finalSoftcap === null && c.slidingWindows.every((w) => w === null) &&
       c.rope.scaling?.type !== "dynamic" && Math.abs(scale * Math.sqrt(c.headDim) - 1) <= 1e-12 && L.norms !== "sandwich" &&
-      L.activation === "silu" && !c.moe?.sharedExpertFfn;
-    return plain ? { norm: "pre-rms", attention: L.qkNorm ? "rotary-gqa-qk-norm" : "rotary-gqa", mlp: c.moe ? "moe-swiglu" : "swiglu" } : null;
+      L.activation === "silu";
+    const mlp = c.moe ? (c.moe.sharedExpertFfn ? "moe-swiglu-shared" : "moe-swiglu") : "swiglu";
+    return plain ? { norm: "pre-rms", attention: L.qkNorm ? "rotary-gqa-qk-norm" : "rotary-gqa", mlp } : null;
   }
 
   /** Per layer, its op fields when every matrix is encoded (GGUF blocks, f16, bf16), else null. */
@@ -160,8 +161,18 @@ export class DecoderModel implements CausalLmNetwork {
         const [gate, up, down] = [w.gate, w.up, w.down].map((list) => list.map(enc));
         if (!router || ![gate, up, down].every((list) => list.every((x) => x !== null))) return null;
         const shape = c.moe;
+        // Qwen2-MoE's shared expert: encoded matrices, and its gate row encoded or f32 (GGUF keeps the 1-D row f32).
+        let shared: DecoderMoeSpec["shared"] = null;
+        if (w.shared) {
+          const [sg, su, sd] = [w.shared.gate, w.shared.up, w.shared.down].map(enc);
+          const gi = w.shared.gateInp;
+          const dense = isQuantWeight(gi) ? null : gi as Tensor;
+          const gateInp = enc(gi) ?? (dense && dense.dtype === "f32" && dense.isContiguous ? opFloats(dense) : null);
+          if (!sg || !su || !sd || !gateInp || !shape.sharedExpertFfn) return null;
+          shared = { ffn: shape.sharedExpertFfn, gate: sg, up: su, down: sd, gateInp };
+        }
         mlp = { moe: { numExperts: shape.numExperts, topK: shape.topK, expertFfn: shape.expertFfn, router,
-          gate: stacked(gate as QuantWeight[]), up: stacked(up as QuantWeight[]), down: stacked(down as QuantWeight[]),
+          gate: stacked(gate as QuantWeight[]), up: stacked(up as QuantWeight[]), down: stacked(down as QuantWeight[]), shared,
           route: (logits: Float32Array, n: number) => {
             const routed = routeTokens(logits, n, shape);
             if (this.moeTrace) traceRouted(this.moeTrace, w, routed.experts);

@@ -3,7 +3,8 @@
 // false; llama.cpp's qwen2moe never renormalises and stores no key for it) — plus a shared SwiGLU expert every
 // token runs, scaled by sigmoid(shared_expert_gate · x). GGUF as llama.cpp's converter writes it: experts stacked in
 // `ffn_{gate,up,down}_exps`, the shared expert in `ffn_{gate,up,down}_shexp`, its gate `ffn_gate_inp_shexp`.
-// Built on the shared decoder (../decoder/); the shared expert runs on the tensor path (moe.ts), not the fused op.
+// Built on the shared decoder (../decoder/); the shared expert runs in moe.ts (tensor path) and in the backend's fused
+// decode op (with encoded weights).
 // Leaves out: dense layers (mlp_only_layers, decoder_sparse_step ≠ 1: refused by name), sliding windows (off in the
 // released checkpoints), training, a norm_topk_prob true model in GGUF (no key; llama.cpp would not renormalise).
 import type { GgufFile } from "../../io/gguf.js";

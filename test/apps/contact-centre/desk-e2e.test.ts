@@ -61,8 +61,12 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// Waits are per step and generous (a step that takes a second on a quiet machine can take half a minute on a loaded
+// one); each step waits for its condition, never for a fixed time, so a slow machine costs time, not a failure.
+const STEP_MS = 90_000;
+
 /** Polls a condition from the test side (for pages whose CSP forbids evaluated predicates). */
-async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+async function until(cond: () => Promise<boolean>, what: string, timeoutMs = STEP_MS): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
@@ -79,7 +83,7 @@ async function say(page: Page, text: string): Promise<void> {
 
 /** Waits for the n-th (1-based) finished bot message and returns its text. */
 async function botReply(page: Page, n: number): Promise<string> {
-  await page.waitForFunction(`${W}.querySelectorAll('.zy-msg.zy-bot[data-done]').length >= ${n}`, undefined, { timeout: 15_000 });
+  await page.waitForFunction(`${W}.querySelectorAll('.zy-msg.zy-bot[data-done]').length >= ${n}`, undefined, { timeout: STEP_MS });
   return (await page.locator(".zy-msg.zy-bot[data-done]").nth(n - 1).locator(".zy-text").textContent()) ?? "";
 }
 
@@ -127,10 +131,14 @@ const SCRIPTS: Script[] = [
 ];
 
 for (const s of SCRIPTS) {
-  test(`desk e2e (${s.lang}): cited answer, context follow-up, recommendation, lead, angry hand-off, agent reply streams, hand back, masking`, { skip, timeout: 90_000 }, async () => {
+  test(`desk e2e (${s.lang}): cited answer, context follow-up, recommendation, lead, angry hand-off, agent reply streams, hand back, masking`, { skip, timeout: 900_000 }, async () => {
     const customerCtx = await browser.newContext({ locale: s.lang === "zh" ? "zh-CN" : "en-US", viewport: { width: 1000, height: 760 } });
     const agentCtx = await browser.newContext({ viewport: { width: 1400, height: 860 } });
     const adminCtx = await browser.newContext({ viewport: { width: 1200, height: 700 } });
+    for (const ctx of [customerCtx, agentCtx, adminCtx]) {
+      ctx.setDefaultTimeout(STEP_MS);
+      ctx.setDefaultNavigationTimeout(STEP_MS);
+    }
     try {
       const customer = await customerCtx.newPage();
       const offsite: string[] = [];
@@ -231,7 +239,7 @@ for (const s of SCRIPTS) {
       await customer.waitForFunction(`[...${W}.querySelectorAll('.zy-system .zy-text')].some((e) => ${s.handedBack}.test(e.textContent))`);
       await customer.waitForFunction(`${W}.querySelector('.zy-banner.zy-show') === null`);
       await say(customer, s.after);
-      await customer.waitForFunction(`${W}.querySelectorAll('.zy-msg.zy-bot[data-done]').length > ${botsBefore}`, undefined, { timeout: 15_000 });
+      await customer.waitForFunction(`${W}.querySelectorAll('.zy-msg.zy-bot[data-done]').length > ${botsBefore}`, undefined, { timeout: STEP_MS });
       await customer.screenshot({ path: path.join(SHOTS, `desk-customer-handback-${s.lang}.png`) });
       assert.equal((await desk.service.conversations.feedback(convId!)).filter((f) => f.rating === 1).length, 1, "the thumbs-up is stored");
 

@@ -111,6 +111,15 @@ function suite(name: string, target: () => Promise<{ db: string; cleanup: () => 
       assert.equal((await call(desk.url, "GET", `/api/conversations/${a.id}/stream?token=${b.token}`)).status, 404);
     });
 
+    test("the demo page embeds the widget with one script tag, in English with ?lang=en", async () => {
+      const tags = (html: string) => [...html.matchAll(/<script src="\/widget\.js" data-lang="(\w+)"[^>]*><\/script>/g)].map((m) => m[1]);
+      assert.deepEqual(tags(await (await fetch(`${desk.url}/demo`)).text()), ["zh"]);
+      const en = await (await fetch(`${desk.url}/demo?lang=en`)).text();
+      assert.deepEqual(tags(en), ["en"], "the real tag, not only the snippet shown on the page");
+      assert.match(en, /<html lang="en">/);
+      assert.doesNotMatch(en, /data-lang="zh"/);
+    });
+
     test("English: a follow-up about a carried-over 故宫 is answered from the English passage; Markdown arrives as plain text", async () => {
       const c = (await call(desk.url, "POST", "/api/conversations", { body: { language: "en" } })).json;
       const say = async (text: string) => (await call(desk.url, "POST", `/api/conversations/${c.id}/messages`, { token: c.token, body: { text } })).json.reply;

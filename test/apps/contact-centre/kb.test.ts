@@ -164,6 +164,46 @@ test("hybrid ranking: an injected embedder lifts a passage BM25 cannot find", as
   }
 });
 
+test("hybrid ranking: the dense side is centred, so a common direction in every vector does not make an unrelated question confident", async () => {
+  // Decoder embeddings share one large direction (raw cosines of unrelated texts 0.4–0.7 for the default model). A
+  // toy embedder with that shape: a constant 3 in dimension 0 plus one dimension per topic ("topicN" and its synonym
+  // "themeN"). Raw, an unrelated question has cosine 0.95 with every passage, which at weight 0.4 is over the
+  // confidence threshold 0.3; centred on the passages' mean it is 0, and a synonym still finds its passage.
+  const topics = 20;
+  const embedder: Embedder = {
+    id: "toy-common-direction",
+    async embed(texts) {
+      return texts.map((t) => {
+        const v = new Float32Array(topics + 1);
+        v[0] = 3;
+        for (const m of t.toLowerCase().matchAll(/(?:topic|theme)(\d+)/g)) v[1 + Number(m[1])] += 1;
+        return v;
+      });
+    },
+  };
+  const dir = mkdtempSync(path.join(os.tmpdir(), "desk-kb-centre-"));
+  mkdirSync(path.join(dir, "kb"));
+  const rows = Array.from({ length: topics }, (_, i) => `"What about topic${i}?","Answer number ${i}."`);
+  writeFileSync(path.join(dir, "kb", "faq.csv"), `question,answer\n${rows.join("\n")}\n`);
+  const config = { ...CONFIG, confidence_threshold: 0.3, dense_weight: 0.4 };
+  const raw = await KnowledgeBase.open({ config, embedder, centerDense: false });
+  const centred = await KnowledgeBase.open({ config, embedder });
+  try {
+    await raw.importFolder(path.join(dir, "kb"));
+    await centred.importFolder(path.join(dir, "kb"));
+    assert.equal((await raw.answer("Is it going to rain tomorrow?", { language: "en" })).confident, true, "raw cosines lift an unrelated question over the threshold");
+    const unrelated = await centred.answer("Is it going to rain tomorrow?", { language: "en" });
+    assert.equal(unrelated.confident, false, `centred: not confident (${unrelated.text})`);
+    const hits = await centred.search("theme7");
+    assert.equal(hits[0]?.text, "What about topic7?\nAnswer number 7.");
+    assert.equal(hits[0]?.bm25, 0, "found by the dense side alone");
+  } finally {
+    raw.close();
+    centred.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("grounding: numbers, prices, times and policies must appear in a cited passage", async () => {
   const passage = "故宫旺季门票60元，淡季40元。开放时间8:30-17:00。未使用门票游玩日前一天可免费退票，当天不可退票。";
   assert.equal(checkGrounding("故宫旺季门票是60元。", [passage]).grounded, true);

@@ -7,7 +7,8 @@
 // there differs from the file's is re-imported (so a crash between the two writes heals on the next import), and a
 // file that fails to import keeps its previous passages.
 // Hybrid score of a passage: (1 − w)·bm25/maxBM25(query) + w·max(0, cos(query, passage)), w = dense_weight when an
-// embedder is present (else 0); FAQ entries are embedded by their question. An answer for an intent with topic words
+// embedder is present (else 0), the cosine taken after subtracting the mean passage vector (centerDense); FAQ entries
+// are embedded by their question. An answer for an intent with topic words
 // (`kb_topic`) may only come from a passage that contains one of them.
 // Leaves out: cross-encoder reranking, per-tenant KBs, watching folders for changes (call importFolder again).
 import Database from "better-sqlite3";
@@ -27,6 +28,11 @@ export interface KnowledgeBaseOptions {
   /** Folder for the index files; omitted → in memory. */
   dir?: string;
   embedder?: Embedder;
+  /** Dense similarity after subtracting the mean of the KB's passage vectors (default true): a decoder's mean-pooled
+   *  states (and, less, an encoder's) share one large common direction, so raw cosines of unrelated texts are
+   *  0.4–0.7 and would lift every passage towards the confidence threshold; centred, unrelated texts sit near 0.
+   *  A KB of fewer than CENTRE_MIN_PASSAGES vectors is not centred (its mean would be mostly the passages themselves). */
+  centerDense?: boolean;
   /** What to say when nothing reaches the threshold (the configuration's `fallback`). */
   fallback?: Bilingual<string>;
 }
@@ -49,6 +55,9 @@ const QUESTION_WORDS = new Set(("怎么 怎么样 怎样 什么 多少 几 吗 �
   "how what which where when who why much many do does did you your can could would i my me get is are a an the there this that with " +
   "from about please any have has will to for of in on at it").split(" "));
 
+/** Below this many embedded passages the dense side is not centred (see KnowledgeBaseOptions.centerDense). */
+export const CENTRE_MIN_PASSAGES = 16;
+
 function l2normalise(v: Float32Array): Float32Array {
   let n = 0;
   for (const x of v) n += x * x;
@@ -67,6 +76,8 @@ export class KnowledgeBase {
   private readonly db: Database.Database;
   /** All passages in memory for dense scoring and citation text (KBs are thousands of passages, not millions). */
   private passages = new Map<string, StoredPassage>();
+  /** The passages' centred unit vectors and their mean (computed on the first dense search after a change). */
+  private centred: { mean: Float32Array; vecs: Map<string, Float32Array> } | null = null;
 
   private constructor(private readonly options: KnowledgeBaseOptions) {
     if (options.dir) mkdirSync(options.dir, { recursive: true });
@@ -92,6 +103,7 @@ export class KnowledgeBase {
 
   private loadPassages(): void {
     this.passages.clear();
+    this.centred = null;
     for (const r of this.db.prepare("SELECT path, ord, text, answer, vec FROM passages").all() as
       { path: string; ord: number; text: string; answer: string | null; vec: Buffer | null }[]) {
       const vec = r.vec ? new Float32Array(r.vec.buffer.slice(r.vec.byteOffset, r.vec.byteOffset + r.vec.byteLength)) : null;
@@ -145,6 +157,7 @@ export class KnowledgeBase {
       passages.forEach((p, i) => ins.run(rel, i, p.text, p.answer, vecs[i] ? Buffer.from(vecs[i].buffer) : null));
     })();
     for (const key of [...this.passages.keys()]) if (key.startsWith(`${rel}#`)) this.passages.delete(key);
+    this.centred = null;
     passages.forEach((p, i) => this.passages.set(`${rel}#${i}`, { path: rel, ord: i, text: p.text, answer: p.answer, vec: vecs[i] ?? null }));
     return passages.length;
   }
@@ -153,6 +166,23 @@ export class KnowledgeBase {
     this.bm25.removeDocument(rel);
     this.db.prepare("DELETE FROM docs WHERE path = ?").run(rel);
     for (const key of [...this.passages.keys()]) if (key.startsWith(`${rel}#`)) this.passages.delete(key);
+    this.centred = null;
+  }
+
+  /** Passage vectors for dense scoring: centred on their mean and unit length (centerDense), else as stored. */
+  private denseVectors(): { mean: Float32Array | null; vecs: Map<string, Float32Array> } {
+    if (this.options.centerDense === false || [...this.passages.values()].filter((p) => p.vec).length < CENTRE_MIN_PASSAGES) {
+      const vecs = new Map<string, Float32Array>();
+      for (const [key, p] of this.passages) if (p.vec) vecs.set(key, p.vec);
+      return { mean: null, vecs };
+    }
+    if (!this.centred) {
+      const withVec = [...this.passages].filter(([, p]) => p.vec);
+      const mean = new Float32Array(withVec[0]?.[1].vec?.length ?? 0);
+      for (const [, p] of withVec) for (let i = 0; i < mean.length; i++) mean[i] += p.vec![i] / withVec.length;
+      this.centred = { mean, vecs: new Map(withVec.map(([key, p]) => [key, l2normalise(p.vec!.map((x, i) => x - mean[i]))])) };
+    }
+    return this.centred;
   }
 
   private hashOf(bytes: Uint8Array): string {
@@ -221,6 +251,11 @@ export class KnowledgeBase {
     return { added: existed ? 0 : 1, updated: existed ? 1 : 0, unchanged: 0, removed: 0, passages, errors: [] };
   }
 
+  /** Passages currently indexed (all documents and FAQ entries, whichever start or upload imported them). */
+  passageCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM passages").get() as { n: number }).n;
+  }
+
   /** Documents currently indexed. */
   documents(): string[] {
     return (this.db.prepare("SELECT path FROM docs ORDER BY path").all() as { path: string }[]).map((r) => r.path);
@@ -238,11 +273,12 @@ export class KnowledgeBase {
       scores.set(`${hit.path}#${hit.passage}`, { bm25: max > 0 ? Math.min(1, hit.score / max) : 0, dense: 0 });
     }
     const w = this.options.embedder ? this.options.config.dense_weight : 0;
-    if (this.options.embedder && this.passages.size > 0) {
-      const [q] = await this.embed([query]);
-      for (const [key, p] of this.passages) {
-        if (!p.vec) continue;
-        const cos = Math.max(0, dot(q, p.vec));
+    if (this.options.embedder && w > 0 && this.passages.size > 0) {
+      const { mean, vecs } = this.denseVectors();
+      const [raw] = await this.embed([query]);
+      const q = mean ? l2normalise(raw.map((x, i) => x - (mean[i] ?? 0))) : raw;
+      for (const [key, v] of vecs) {
+        const cos = Math.max(0, dot(q, v));
         const s = scores.get(key);
         if (s) s.dense = cos;
         else scores.set(key, { bm25: 0, dense: cos });

@@ -75,7 +75,10 @@ export interface RunningDesk {
   accounts: Accounts;
   db: SqlDb;
   settings: DeskSettings;
+  /** What this start's folder imports changed (new, updated, removed files and their passages). */
   kbReport: ImportReport[];
+  /** Passages the KB holds now (also those imported by earlier starts and uploads). */
+  kbPassages(): number;
   catalogueSize: number;
   /** Inspection of closed conversations (quality scores and marks; the supervisor dashboard reads them). */
   inspections: DeskInspector;
@@ -156,9 +159,10 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
       if (url.pathname === "/widget.js") Object.assign(headers, { "access-control-allow-origin": "*", "cross-origin-resource-policy": "cross-origin" });
       else headers["content-security-policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'";
       let body = asset(url.pathname);
-      // The demo page in English: the same single tag with data-lang="en".
+      // The demo page in English: the same single tag with data-lang="en" — in the shown snippet and in the real tag
+      // (replacing only the first occurrence changed the snippet and left the widget Chinese).
       if (url.pathname === "/demo" && url.searchParams.get("lang") === "en") {
-        body = Buffer.from(body.toString("utf8").replace('<html lang="zh">', '<html lang="en">').replace('data-lang="zh"', 'data-lang="en"'));
+        body = Buffer.from(body.toString("utf8").replace('<html lang="zh">', '<html lang="en">').replaceAll('data-lang="zh"', 'data-lang="en"'));
       }
       sendText(res, 200, body, ASSETS[url.pathname].type, headers);
       return;
@@ -170,7 +174,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
     }
     if (req.method === "GET" && url.pathname === "/health") {
       await db.get("SELECT 1 AS ok");
-      sendJson(res, 200, { ok: true, store: db.dialect, kb_passages: kbReport.reduce((s, r) => s + r.passages, 0), catalogue: catalogue.length });
+      sendJson(res, 200, { ok: true, store: db.dialect, kb_passages: kb.passageCount(), catalogue: catalogue.length });
       return;
     }
     if (await customerRoutes(req, res, url, { service, maxMessageChars: settings.maxMessageChars, corsHeaders, pollMs: o.pollMs ?? 1000 })) return;
@@ -199,7 +203,7 @@ export async function startDesk(o: DeskOptions): Promise<RunningDesk> {
   const addr = server.address() as AddressInfo;
   const host = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, catalogueSize: catalogue.length, inspections,
+    url: `http://${host}:${addr.port}`, service, accounts, db, settings, kbReport, kbPassages: () => kb.passageCount(), catalogueSize: catalogue.length, inspections,
     async close() {
       await leaveRemote?.();
       await deliverer.stop();

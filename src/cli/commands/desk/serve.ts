@@ -3,8 +3,9 @@
 // With --api-port it also serves the OpenAI-compatible API and chat page of `zhiyu serve` on a second port in the
 // same process, sharing the model (`npm start` does this: API on 8080, desk on 8090). --model loads a chat model
 // that phrases knowledge-base answers (checked for grounding); without it answers quote the cited passage.
-// --embedder loads a BERT-family sentence encoder (HF folder or GGUF) whose embeddings join BM25 in the KB's hybrid
-// ranking (knowledge_base.dense_weight); without it the KB ranks by BM25 alone.
+// The KB ranks by BM25 plus dense embeddings (knowledge_base.dense_weight): --embedder PATH loads a BERT-family
+// sentence encoder (HF folder or GGUF); without it, an encoder shipped under models/, else the chat model's own
+// mean-pooled hidden states (default-embedder.ts); --embedder none keeps BM25 alone.
 // Reads the environment (only here): the passwords and webhook secrets the configuration names, and
 // ZHIYU_DESK_ADMIN_PASSWORD for the first admin (else one is generated and printed once).
 // Leaves out: TLS (run behind a proxy with --secure-cookies), daemonising.
@@ -12,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { loadModel } from "../../../infer/load.js";
 import { loadTextEmbedder, type TextEmbedder } from "../../../infer/text-embedder.js";
+import { decoderTextEmbedder } from "../../../infer/decoder-embedder.js";
 import { generate } from "../../../infer/generate.js";
 import { encodeChat } from "../../../infer/chat-template.js";
 import { startServer } from "../../../serve/server.js";
@@ -21,6 +23,7 @@ import { DEFAULT_MODEL_DIR, hasDefaultModel } from "../../default-model.js";
 import { UsageError } from "../../errors.js";
 import { intFlag, parseFlags } from "../../flags.js";
 import { configFromFlag, dataRootFromFlag } from "./common.js";
+import { shippedEncoderDir } from "./default-embedder.js";
 
 const HELP = `usage: zhiyu desk [--config FILE] [--db URL] [--port 8090] [--model PATH] [--api-port N] [--embedder PATH]
 
@@ -33,6 +36,7 @@ const HELP = `usage: zhiyu desk [--config FILE] [--db URL] [--port 8090] [--mode
   --phrasing MODE     passage | model (default: model when --model is given, else the configuration's)
   --api-port N        also serve the OpenAI API + chat page on port N (with --model, or the default model)
   --embedder PATH     a sentence encoder (BERT-family HF folder or .gguf) for dense KB ranking next to BM25
+                      (default: an encoder shipped under models/, else the chat model's embeddings; none: BM25 only)
   --data DIR          ../shared/data (to retrain stale understanding models in memory)
   --secure-cookies    mark session cookies Secure (behind an HTTPS proxy)
 
@@ -69,13 +73,19 @@ export async function run(argv: string[]): Promise<number> {
     };
   }
   let embedder: TextEmbedder | undefined;
-  if (values.embedder) {
+  // The model embedding for the KB when no encoder is there: the chat model, else the default one loaded for it.
+  let embeddingModel = null as Awaited<ReturnType<typeof loadModel>> | null;
+  const encoderPath = values.embedder ?? shippedEncoderDir();
+  if (encoderPath && encoderPath !== "none") {
     try {
-      embedder = loadTextEmbedder(values.embedder);
+      embedder = loadTextEmbedder(encoderPath);
     } catch (err) {
       model?.dispose();
-      throw new UsageError(`desk: --embedder ${values.embedder}: ${(err as Error).message}`);
+      throw new UsageError(`desk: --embedder ${encoderPath}: ${(err as Error).message}`);
     }
+  } else if (!encoderPath) {
+    embeddingModel = model ?? (hasDefaultModel() ? await loadModel(DEFAULT_MODEL_DIR) : null);
+    if (embeddingModel) embedder = decoderTextEmbedder(embeddingModel);
   }
   const users = config.access?.users ?? [];
   const userPasswords: Record<string, string> = {};
@@ -92,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (err) {
     model?.dispose();
+    if (embeddingModel !== model) embeddingModel?.dispose();
     throw new UsageError(`desk: ${(err as Error).message}`);
   }
   const audit = await desk.accounts.auditLog(5);
@@ -102,9 +113,10 @@ export async function run(argv: string[]): Promise<number> {
   // one line per request like serve does.
   const api = apiPort !== undefined && model
     ? await startServer({ model, host: values.host ?? "127.0.0.1", port: apiPort, accessLog: (line) => console.log(line) }) : null;
-  const passages = desk.kbReport.reduce((s, r) => s + r.passages, 0);
+  const passages = desk.kbPassages();
   console.log(`zhiyu desk: store ${desk.db.dialect} (${desk.db.where}), ${passages} KB passages, ${desk.catalogueSize} catalogue items, replies: ${phrasing}`);
-  if (embedder) console.log(`  KB ranking  BM25 + dense (${embedder.id}, ${embedder.dim} dims, weight ${config.knowledge_base.dense_weight})`);
+  console.log(embedder ? `  KB ranking  BM25 + dense (${embedder.id}, ${embedder.dim} dims, weight ${config.knowledge_base.dense_weight})`
+    : "  KB ranking  BM25 only (--embedder none, or no model to embed with)");
   console.log(`  agent desk  ${desk.url}/desk`);
   console.log(`  widget      <script src="${desk.url}/widget.js" data-lang="zh" async></script>   (demo page: ${desk.url}/demo)`);
   console.log(`  desk API    ${desk.url}/api/conversations  ${desk.url}/api/desk/…`);
@@ -121,5 +133,6 @@ export async function run(argv: string[]): Promise<number> {
   await api?.close();
   await desk.close();
   model?.dispose();
+  if (embeddingModel !== model) embeddingModel?.dispose();
   return 0;
 }
