@@ -62,7 +62,14 @@ static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
       c->failed = 1;
       return;
     }
-    if (L->kv_f16) { /* rounded to nearest even, as the backend's cast op writes an f16 cache */
+    if (L->kv_type == ZY_KV_Q8_0) { /* quantized as the backend's quantize op writes a q8_0 cache (ggml's _ref) */
+      const size_t rb = (size_t)(kd / 32 * 34);
+      float vb[L->bv ? kd : 1]; /* v + bias (Qwen2), staged */
+      if (L->bv)
+        for (int64_t j = 0; j < kd; j++) vb[j] = vi[j] + L->bv[j];
+      zy_quantize(ki, ZY_QT_Q8_0, (uint8_t *)L->k_cache[i] + pos * rb, kd);
+      zy_quantize(L->bv ? vb : vi, ZY_QT_Q8_0, (uint8_t *)L->v_cache[i] + pos * rb, kd);
+    } else if (L->kv_type == ZY_KV_F16) { /* rounded to nearest even, as the backend's cast op writes an f16 cache */
       uint16_t *kc = (uint16_t *)L->k_cache[i] + pos * kd, *vc = (uint16_t *)L->v_cache[i] + pos * kd;
       for (int64_t j = 0; j < kd; j++) kc[j] = zy_f32_to_f16(ki[j]);
       for (int64_t j = 0; j < kd; j++) vc[j] = zy_f32_to_f16(L->bv ? vi[j] + L->bv[j] : vi[j]);
@@ -203,7 +210,7 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   if (pc.failed) { rc = -1; goto done; }
   /* Attention rows (sequence, head) over the threads: a single sequence at a long context splits by head. */
   for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
-  zy_op_attention_decode(m, q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_f16, n_keys, att,
+  zy_op_attention_decode(m, q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_type, n_keys, att,
                          lse, L->n_head, L->n_kv, hd, L->attn_scale);
   if ((rc = matvecs(&L->o, att, o, m)) != 0) goto done;
   for (int64_t j = 0; j < m * D; j++) x[j] = x[j] + o[j];

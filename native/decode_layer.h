@@ -47,8 +47,8 @@ typedef struct {
   /* Either qkv [qd + 2·kd, hidden] (fused; q, k, v data NULL) or q [qd, hidden], k and v [kd, hidden] (qkv data NULL);
    * likewise gate_up [2·ffn, hidden] or gate and up [ffn, hidden]. o [hidden, qd], down [hidden, ffn]. */
   zy_decode_matrix qkv, q, k, v, o, gate_up, gate, up, down;
-  void *const *k_cache, *const *v_cache;    /* per sequence: [capacity, n_kv, head_dim], f32 or f16 (kv_f16) */
-  int kv_f16;
+  void *const *k_cache, *const *v_cache;    /* per sequence: [capacity, n_kv, head_dim] of kv_type (zy_kv_type) */
+  int kv_type;                              /* f32, f16 or q8_0 (each position's row as q8_0 blocks) */
   const int64_t *cache_capacity, *pos;      /* per sequence: capacity, and the position of its new token */
 } zy_decode_layer;
 

@@ -18,6 +18,7 @@
 #include "zy_args.h"
 #include "zy_matrix_arg.h"
 #include "decode_layer.h"
+#include "ops_kernels.h"
 #include "quant.h"
 #include <cstring>
 #include <string>
@@ -214,7 +215,13 @@ Napi::Value runStep(zy::Args &a, PreparedLayer &P, Napi::Value xv, Napi::Value k
   float *x = a.f32(xv, "x", L.m * L.hidden);
   std::vector<void *> kp(L.m), vp(L.m);
   std::vector<int64_t> cap(L.m), at(L.m);
-  L.kv_f16 = L.m > 0 && zy::isTyped(ka.Get(0u), napi_uint16_array);
+  /* The cache type from the first entry: Uint16Array f16, Uint8Array q8_0 blocks (head_dim a multiple of 32), else f32. */
+  L.kv_type = L.m == 0 ? ZY_KV_F32 : zy::isTyped(ka.Get(0u), napi_uint16_array) ? ZY_KV_F16
+              : zy::isTyped(ka.Get(0u), napi_uint8_array) ? ZY_KV_Q8_0 : ZY_KV_F32;
+  if (L.kv_type == ZY_KV_Q8_0 && L.head_dim % 32 != 0) {
+    a.fail("q8_0 caches need head_dim a multiple of 32, got " + std::to_string(L.head_dim));
+    return env.Undefined();
+  }
   for (uint32_t i = 0; i < L.m && a.ok(); i++) {
     Napi::Value c = ca.Get(i), p = pa.Get(i);
     if (!zy::isCount(c) || !zy::isCount(p) || zy::i64(p) >= zy::i64(c)) {
@@ -224,9 +231,12 @@ Napi::Value runStep(zy::Args &a, PreparedLayer &P, Napi::Value xv, Napi::Value k
     cap[i] = zy::i64(c);
     at[i] = zy::i64(p);
     const std::string ki = "kCaches[" + std::to_string(i) + "]", vi = "vCaches[" + std::to_string(i) + "]";
-    if (L.kv_f16) { /* f16 caches: every entry a Uint16Array */
+    if (L.kv_type == ZY_KV_F16) { /* f16 caches: every entry a Uint16Array */
       kp[i] = a.u16(ka.Get(i), ki + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
       vp[i] = a.u16(va.Get(i), vi + " (f16 cache: all caches Uint16Array)", cap[i] * kd);
+    } else if (L.kv_type == ZY_KV_Q8_0) { /* q8_0 caches: every entry a Uint8Array of blocks, 34 bytes per 32 values */
+      kp[i] = a.array<uint8_t>(ka.Get(i), ki + " (q8_0 cache: all caches Uint8Array)", napi_uint8_array, "Uint8Array", cap[i] * kd / 32 * 34);
+      vp[i] = a.array<uint8_t>(va.Get(i), vi + " (q8_0 cache: all caches Uint8Array)", napi_uint8_array, "Uint8Array", cap[i] * kd / 32 * 34);
     } else {
       kp[i] = a.f32(ka.Get(i), ki, cap[i] * kd);
       vp[i] = a.f32(va.Get(i), vi, cap[i] * kd);

@@ -2,67 +2,97 @@
  * a KV-cache offset (query i of this call sees keys [0, tk − tq + i]).
  * Dims: B batch, Tq queries, Tk keys, H heads, Hkv kv heads, D head dim, C kv capacity (positions per batch
  * entry in the k/v buffers). q, out, dOut [B, Tq, H, D]; k, v, dk, dv [B, C, Hkv, D]; lse [B, H, Tq].
- * Forward: flash-style online softmax per query row over blocks of 64 keys (scores never stored beyond a
- * block), writing lse; parallel over all (batch, head, query) rows. With AVX-512 and D = 32, 64 or 128 a row scores 16
- * keys at a time (one transposing reduction instead of 16 horizontal sums) and keeps its output in registers; the
- * query heads of one kv head in a decode step (tq = 1), and up to 8 consecutive query rows of one head in a prefill
- * (tq > 1, each row with its own causal key count), run together, reading each block of the keys once.
- * zy_op_attention_decode runs the same rows for several cached sequences in one parallel call. The forward also
- * reads an f16 cache (k, v as IEEE half bits, widened exactly as they are loaded). Backward (f32 only): recomputes probabilities from
- * lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races); AVX-512 with
- * d a multiple of 16 takes the blocked form of ops_attention_bw.c, the rest the row-at-a-time one here.
+ * Forward: flash-style online softmax per query row over blocks of 64 keys (scores never stored beyond a block),
+ * writing lse. The keys of a row are cut into chunks of ZY_KEY_CHUNK (a multiple of the block): each chunk gets its
+ * own online softmax state (max m, sum l, unnormalised output acc), and the chunks' states are folded left to right
+ * (fold_state) — the same arithmetic whether one thread runs a row's chunks in turn or several threads run them at
+ * once (flash-decoding: zy_op_attention_decode splits a few long rows over the pool by chunks), so the bits never
+ * depend on the thread count or the split. With AVX-512 and D = 32, 64 or 128 a row scores 16 keys at a time (one
+ * transposing reduction instead of 16 horizontal sums) and keeps its output in registers; the query heads of one kv
+ * head in a decode step (tq = 1), and up to 8 consecutive query rows of one head in a prefill (tq > 1, each row with
+ * its own causal key count), run together, reading each block of the keys once; a full group of 8 first copies the
+ * block's rows next to each other (decoded to f32 where that still fits L1), so the later rows find them in L1.
+ * The forward reads an f32, f16 (IEEE half bits, widened exactly) or q8_0 cache (llama.cpp's block: an f16 scale d
+ * and 32 int8 q per 32 values of a row, each value d·q rounded to f32, as ggml's dequantize_row_q8_0): a row's
+ * result is that of an f32 cache holding the decoded values, bit for bit. Backward (f32 only): recomputes
+ * probabilities from lse; parallel over (batch, kv head) so the heads sharing dk/dv rows run on one thread (no races);
+ * AVX-512 with d a multiple of 16 takes the blocked form of ops_attention_bw.c, the rest the row-at-a-time one here.
  * Leaves out: bounds checks (the TS layer does them), dropout, ALiBi, sliding windows, arbitrary masks. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include "ops_common.h"
 #include "ops_kernels.h"
 #include "zy_half.h"
 #include "zy_pool.h"
+#include "zy_scratch.h"
 
 #define ZY_KEY_BLOCK 64
+/* Keys per chunk of a row (a multiple of ZY_KEY_BLOCK): the unit of the split over threads and of the fold (each
+ * chunk restarts its kernel and costs one fold per row: 512 keeps that near 2% of the chunk's work). */
+#define ZY_KEY_CHUNK 512
 
 typedef struct {
   const float *q, *k, *v, *out, *lse_in, *dout;
-  const void *kf, *vf; /* forward: k, v as f32 or f16 (kv_f16) */
+  const void *kf, *vf; /* forward: k, v as f32, f16 or q8_0 (kv_type) */
   float *o, *lse, *dq, *dk, *dv;
   int64_t b, tq, tk, nh, nkv, d, cap;
   float scale;
-  int causal, isa, kv_f16;
+  int causal, isa, kv_type;
 } attn_ctx;
 
 static inline int64_t visible(const attn_ctx *c, int64_t i) { return c->causal ? c->tk - c->tq + i + 1 : c->tk; }
 
-/* Row `at` (an element offset) of an f32 cache, or of an f16 one decoded into tmp [D] (exactly: every f16 is an f32). */
-static inline const float *kv_row(const void *base, const float *f32, int64_t at, int64_t D, float *tmp, int kv_f16) {
-  if (!kv_f16) return f32 + at;
-  const uint16_t *h = (const uint16_t *)base + at;
-  for (int64_t x = 0; x < D; x++) tmp[x] = zy_f16_to_f32(h[x]);
+/* Bytes of one (position, kv head) row of D values in a cache of this type. */
+static inline int64_t kv_row_bytes(int kv_type, int64_t D) {
+  return kv_type == ZY_KV_Q8_0 ? D / 32 * 34 : D * (kv_type == ZY_KV_F16 ? 2 : 4);
+}
+
+/* A cache row as f32: itself, or decoded into tmp [D] (f16 widened, q8_0 as d·q — both exact in f32 arithmetic). */
+static inline const float *kv_row(const char *row, int64_t D, float *tmp, int kv_type) {
+  if (kv_type == ZY_KV_F32) return (const float *)row;
+  if (kv_type == ZY_KV_F16) {
+    const uint16_t *h = (const uint16_t *)row;
+    for (int64_t x = 0; x < D; x++) tmp[x] = zy_f16_to_f32(h[x]);
+  } else {
+    for (int64_t b = 0; b < D / 32; b++) {
+      const char *blk = row + 34 * b;
+      uint16_t dh;
+      memcpy(&dh, blk, 2);
+      const float d = zy_f16_to_f32(dh);
+      for (int x = 0; x < 32; x++) tmp[32 * b + x] = (float)((const int8_t *)blk)[2 + x] * d;
+    }
+  }
   return tmp;
 }
 
-/* One query row over keys [0, n): online softmax over blocks of ZY_KEY_BLOCK keys; o [D] = softmax(q·kᵀ·scale)·v,
- * returns lse. The portable / AVX2 form: one row primitive per key. */
-static float attend_row_generic(int isa, const float *q, const void *kbase, const void *vbase, int64_t kstride,
-                                int64_t n, int64_t D, float scale, float *o, int kv_f16) {
+/* The online softmax state of G rows over one chunk: m [G], l [G], acc [G][D] (unnormalised). */
+typedef struct {
+  float *m, *l, *acc;
+} rows_state;
+
+/* One query row over keys [j_lo, j_hi) in blocks of ZY_KEY_BLOCK → its chunk state. The portable / AVX2 form: one row
+ * primitive per key. */
+static void attend_chunk_row_generic(int isa, const float *q, const char *kb, const char *vb, int64_t kstride,
+                                     int64_t j_lo, int64_t j_hi, int64_t D, float scale, float *acc, float *mo,
+                                     float *lo, int kv_type) {
   float s[ZY_KEY_BLOCK];
-  float acc[D > 0 ? D : 1], row[D > 0 ? D : 1];
-  const float *kb = kbase, *vb = vbase;
+  float row[D > 0 ? D : 1];
   float m = -INFINITY, l = 0.0f;
   for (int64_t x = 0; x < D; x++) acc[x] = 0.0f;
-  for (int64_t j0 = 0; j0 < n; j0 += ZY_KEY_BLOCK) {
-    int64_t jn = n - j0 < ZY_KEY_BLOCK ? n - j0 : ZY_KEY_BLOCK;
-    for (int64_t j = 0; j < jn; j++) s[j] = scale * zy_row_dot(isa, q, kv_row(kbase, kb, (j0 + j) * kstride, D, row, kv_f16), D);
+  for (int64_t j0 = j_lo; j0 < j_hi; j0 += ZY_KEY_BLOCK) {
+    int64_t jn = j_hi - j0 < ZY_KEY_BLOCK ? j_hi - j0 : ZY_KEY_BLOCK;
+    for (int64_t j = 0; j < jn; j++) s[j] = scale * zy_row_dot(isa, q, kv_row(kb + (j0 + j) * kstride, D, row, kv_type), D);
     float bm = zy_row_max(isa, s, jn), nm = bm > m ? bm : m;
     if (nm == -INFINITY) continue; /* every score so far is -inf: nothing to add */
     float corr = expf(m - nm);
     l = l * corr + zy_row_expsum(isa, s, s, jn, nm);
     if (corr != 1.0f) zy_row_scale(isa, corr, acc, D);
-    for (int64_t j = 0; j < jn; j++) zy_row_axpy(isa, s[j], kv_row(vbase, vb, (j0 + j) * kstride, D, row, kv_f16), acc, D);
+    for (int64_t j = 0; j < jn; j++) zy_row_axpy(isa, s[j], kv_row(vb + (j0 + j) * kstride, D, row, kv_type), acc, D);
     m = nm;
   }
-  float inv = l > 0.0f ? 1.0f / l : 0.0f;
-  for (int64_t x = 0; x < D; x++) o[x] = acc[x] * inv;
-  return l > 0.0f ? m + logf(l) : -INFINITY;
+  *mo = m, *lo = l;
 }
 
 /* 16 vectors → one whose lane j is the sum of v[j]'s lanes (a transposing tree of shuffles and adds: 15 adds for 16
@@ -81,24 +111,104 @@ static inline ZY_AVX512 __m512 hsum16_avx512(__m512 *v) {
   return _mm512_permutexvar_ps(order, r);
 }
 
-/* 16 cache entries from element `at`: f32 loaded, or f16 widened (exact). */
-static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const void *base, int64_t at, const int F16) {
-  if (F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)base + at)));
-  return _mm512_loadu_ps((const float *)base + at);
+/* Values 16c … 16c + 15 of a cache row: f32 loaded, f16 widened, or q8_0 decoded (d·q, one rounding, as ggml). */
+static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const char *row, int c, const int KT) {
+  if (KT == ZY_KV_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + 32 * c)));
+  if (KT == ZY_KV_Q8_0) {
+    const char *blk = row + 34 * (c >> 1);
+    int16_t dh;
+    memcpy(&dh, blk, 2);
+    const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16(dh));
+    const __m512 qv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2 + 16 * (c & 1)))));
+    return _mm512_mul_ps(qv, d);
+  }
+  return _mm512_loadu_ps((const float *)row + 16 * c);
 }
 
-/* The AVX-512 form for D = 16·NC, for G ≤ ZY_MAX_GROUP query rows that share their keys (grouped-query heads of one
- * decode step): per block of 64 keys, each row in turn scores the block 16 keys at a time (per key two accumulators
- * over D, as row_dot does, then one transposing reduction), updates its online softmax and adds the block's values
- * into its output, held in NC registers while it runs. The block's key and value rows (16 KB at D = 64) come from
- * memory for the first row and from L1 for the others, so a group reads its cache once; each row's arithmetic is that
- * of a group of one, so the bits do not depend on G. Rows G apart are q + g·qstride, o + g·ostride, lse[g]; row g
- * sees keys [0, n + g·ninc) (ninc 0: grouped heads; 1: consecutive causal queries of one head). */
+/* The rows of a group over one block of keys (from j0) whose key/value rows are kblk, vblk, bstride bytes apart, in
+ * cache type KT: each row scores the block, updates its online softmax (mg, lg) and its output accm. pf: prefetch
+ * the rows ahead in the cache (pstride apart). */
+static inline __attribute__((always_inline)) ZY_AVX512 void rows_over_block(
+    const float *q, int64_t qstride, int G, const char *kblk, const char *vblk, int64_t bstride, int64_t j0,
+    const int64_t *ends, __m512 vscale, float *s, float (*accm)[128], float *mg, float *lg, int pf, int64_t pstride,
+    int64_t lines, const int NC, const int KT) {
+  for (int g = 0; g < G; g++) {
+    const int64_t ng = ends[g];
+    if (j0 >= ng) continue; /* this row's keys ended in an earlier block */
+    const int64_t jn = ng - j0 < ZY_KEY_BLOCK ? ng - j0 : ZY_KEY_BLOCK;
+    __m512 qv[8], acc[8];
+    for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + g * qstride + 16 * c);
+    for (int64_t k0 = 0; k0 < jn; k0 += 16) {
+      __m512 d[16];
+      int64_t kn = jn - k0 < 16 ? jn - k0 : 16;
+      for (int64_t j = 0; j < 16; j++) {
+        if (j >= kn) { d[j] = _mm512_setzero_ps(); continue; }
+        const char *kr = kblk + (k0 + j) * bstride;
+        if (pf) {
+          const char *ahead = kr + 16 * pstride;
+          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+        }
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        int c = 0;
+        for (; c + 2 <= NC; c += 2) {
+          a0 = _mm512_fmadd_ps(qv[c], kv_load16(kr, c, KT), a0);
+          a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kr, c + 1, KT), a1);
+        }
+        if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kr, c, KT), a0);
+        d[j] = _mm512_add_ps(a0, a1);
+      }
+      _mm512_store_ps(s + k0, _mm512_mul_ps(vscale, hsum16_avx512(d)));
+    }
+    float m = mg[g], bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
+    if (nm == -INFINITY) continue;
+    float corr = expf(m - nm);
+    lg[g] = lg[g] * corr + zy_row_expsum(2, s, s, jn, nm);
+    for (int c = 0; c < NC; c++) acc[c] = _mm512_load_ps(accm[g] + 16 * c);
+    if (corr != 1.0f) {
+      __m512 vc = _mm512_set1_ps(corr);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
+    }
+    /* p·v into two accumulator sets, even and odd keys (one chain of dependent FMAs per 16 lanes would wait on
+     * the FMA latency every key), added at the end of the block. */
+    __m512 acc_odd[8];
+    for (int c = 0; c < NC; c++) acc_odd[c] = _mm512_setzero_ps();
+    int64_t j = 0;
+    for (; j + 2 <= jn; j += 2) {
+      const char *vr = vblk + j * bstride;
+      if (pf) {
+        const char *ahead = vr + 8 * pstride;
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + pstride + 64 * c, _MM_HINT_T0);
+      }
+      const __m512 p0 = _mm512_set1_ps(s[j]), p1 = _mm512_set1_ps(s[j + 1]);
+      for (int c = 0; c < NC; c++) {
+        acc[c] = _mm512_fmadd_ps(p0, kv_load16(vr, c, KT), acc[c]);
+        acc_odd[c] = _mm512_fmadd_ps(p1, kv_load16(vr + bstride, c, KT), acc_odd[c]);
+      }
+    }
+    if (j < jn) {
+      const char *vr = vblk + j * bstride;
+      const __m512 p = _mm512_set1_ps(s[j]);
+      for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vr, c, KT), acc[c]);
+    }
+    for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_add_ps(acc[c], acc_odd[c]));
+    mg[g] = nm;
+  }
+}
+
+/* The AVX-512 form for D = 16·NC, for G ≤ ZY_MAX_GROUP query rows that share their keys, over keys [j_lo, j_hi)
+ * (j_lo a multiple of the block): per block of 64 keys, each row in turn scores the block 16 keys at a time (per key
+ * two accumulators over D, as row_dot does, then one transposing reduction), updates its online softmax and adds
+ * the block's values into its output, held in registers while it runs (even and odd keys in two sets, added at the
+ * end of the block). The block's key and value rows (16 KB at
+ * D = 64, f32) come from memory for the first row and from L1 for the others, so a group reads its cache once; each
+ * row's arithmetic is that of a group of one, so the bits do not depend on G. Rows G apart are q + g·qstride, state
+ * g; row g sees keys below n + g·ninc (ninc 0: grouped heads; 1: consecutive causal queries of one head). */
 #define ZY_MAX_GROUP 8
-static inline __attribute__((always_inline)) ZY_AVX512 void attend_rows_avx512_nc(
-    const float *q, int64_t qstride, int G, const void *kb, const void *vb, int64_t kstride, int64_t n, int64_t ninc,
-    float scale, float *o, int64_t ostride, float *lse, const int NC, const int F16) {
-  const int64_t esize = F16 ? 2 : 4, lines = (NC * 16 * esize + 63) / 64; /* cache lines per row */
+static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_nc(
+    const float *q, int64_t qstride, int G, const char *kb, const char *vb, int64_t kstride, int64_t j_lo, int64_t j_hi,
+    int64_t n, int64_t ninc, float scale, float *acc_out, float *m_out, float *l_out, const int NC, const int KT) {
+  const int64_t D = 16 * NC, lines = (kv_row_bytes(KT, D) + 63) / 64; /* cache lines per row */
   float s[ZY_KEY_BLOCK] __attribute__((aligned(64)));
   float accm[ZY_MAX_GROUP][128] __attribute__((aligned(64)));
   float mg[ZY_MAX_GROUP], lg[ZY_MAX_GROUP];
@@ -107,164 +217,284 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_rows_avx512_n
     for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_setzero_ps());
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  const int64_t n_all = n + (G - 1) * ninc;
-  for (int64_t j0 = 0; j0 < n_all; j0 += ZY_KEY_BLOCK) {
-    for (int g = 0; g < G; g++) {
-      const int64_t ng = n + g * ninc;
-      if (j0 >= ng) continue; /* this row's keys ended in an earlier block */
-      const int64_t jn = ng - j0 < ZY_KEY_BLOCK ? ng - j0 : ZY_KEY_BLOCK;
-      __m512 qv[8], acc[8];
-      for (int c = 0; c < NC; c++) qv[c] = _mm512_loadu_ps(q + g * qstride + 16 * c);
-      for (int64_t k0 = 0; k0 < jn; k0 += 16) {
-        __m512 d[16];
-        int64_t kn = jn - k0 < 16 ? jn - k0 : 16;
-        for (int64_t j = 0; j < 16; j++) {
-          if (j >= kn) { d[j] = _mm512_setzero_ps(); continue; }
-          const int64_t kr = (j0 + k0 + j) * kstride;
-          if (g == 0) {
-            const char *ahead = (const char *)kb + (kr + 16 * kstride) * esize;
-            for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+  int64_t j_end = n + (G - 1) * ninc, ends[ZY_MAX_GROUP]; /* row g's keys end at ends[g] within this chunk */
+  if (j_end > j_hi) j_end = j_hi;
+  for (int g = 0; g < G; g++) ends[g] = n + g * ninc < j_hi ? n + g * ninc : j_hi;
+  /* A full group of rows: each block's key and value rows are first decoded to f32 next to each other (a head's rows
+   * sit nkv·D apart in the cache, a stride that maps them onto few L1 sets, so without the copy the block falls out of
+   * L1 before the group's later rows read it; and f16 / q8_0 rows are decoded once instead of once per row). The
+   * values and the arithmetic are the same either way. */
+  const int pack = G >= ZY_MAX_GROUP;
+  /* widen: decoded to f32 where both blocks still fit L1 that way (D ≤ 64: 32 KB), else copied as they are */
+  const int widen = KT != ZY_KV_F32 && D <= 64;
+  const int64_t rb = kv_row_bytes(KT, D);
+  float kpack[ZY_KEY_BLOCK * 128] __attribute__((aligned(64))), vpack[ZY_KEY_BLOCK * 128] __attribute__((aligned(64)));
+  for (int64_t j0 = j_lo; j0 < j_end; j0 += ZY_KEY_BLOCK) {
+    const char *kblk = kb + j0 * kstride, *vblk = vb + j0 * kstride;
+    int64_t bstride = kstride;
+    if (pack) {
+      const int64_t jb = j_end - j0 < ZY_KEY_BLOCK ? j_end - j0 : ZY_KEY_BLOCK;
+      for (int64_t j = 0; j < jb; j++) {
+        if (widen) {
+          for (int c = 0; c < NC; c++) {
+            _mm512_store_ps(kpack + j * D + 16 * c, kv_load16(kblk + j * kstride, c, KT));
+            _mm512_store_ps(vpack + j * D + 16 * c, kv_load16(vblk + j * kstride, c, KT));
           }
-          __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-          int c = 0;
-          for (; c + 2 <= NC; c += 2) {
-            a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
-            a1 = _mm512_fmadd_ps(qv[c + 1], kv_load16(kb, kr + 16 * c + 16, F16), a1);
-          }
-          if (c < NC) a0 = _mm512_fmadd_ps(qv[c], kv_load16(kb, kr + 16 * c, F16), a0);
-          d[j] = _mm512_add_ps(a0, a1);
+        } else {
+          memcpy((char *)kpack + j * rb, kblk + j * kstride, (size_t)rb);
+          memcpy((char *)vpack + j * rb, vblk + j * kstride, (size_t)rb);
         }
-        _mm512_store_ps(s + k0, _mm512_mul_ps(vscale, hsum16_avx512(d)));
+        const char *next = kblk + (j + ZY_KEY_BLOCK) * kstride; /* the next block's rows, while this one is copied */
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(next + 64 * c, _MM_HINT_T0);
+        next = vblk + (j + ZY_KEY_BLOCK) * kstride;
+        for (int64_t c = 0; c < lines; c++) _mm_prefetch(next + 64 * c, _MM_HINT_T0);
       }
-      float m = mg[g], bm = zy_row_max(2, s, jn), nm = bm > m ? bm : m;
-      if (nm == -INFINITY) continue;
-      float corr = expf(m - nm);
-      lg[g] = lg[g] * corr + zy_row_expsum(2, s, s, jn, nm);
-      for (int c = 0; c < NC; c++) acc[c] = _mm512_load_ps(accm[g] + 16 * c);
-      if (corr != 1.0f) {
-        __m512 vc = _mm512_set1_ps(corr);
-        for (int c = 0; c < NC; c++) acc[c] = _mm512_mul_ps(vc, acc[c]);
-      }
-      for (int64_t j = 0; j < jn; j++) {
-        const int64_t vr = (j0 + j) * kstride;
-        if (g == 0) {
-          const char *ahead = (const char *)vb + (vr + 8 * kstride) * esize;
-          for (int64_t c = 0; c < lines; c++) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
-        }
-        __m512 p = _mm512_set1_ps(s[j]);
-        for (int c = 0; c < NC; c++) acc[c] = _mm512_fmadd_ps(p, kv_load16(vb, vr + 16 * c, F16), acc[c]);
-      }
-      for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, acc[c]);
-      mg[g] = nm;
+      kblk = (const char *)kpack, vblk = (const char *)vpack, bstride = widen ? D * (int64_t)sizeof(float) : rb;
     }
+    if (pack && widen)
+      rows_over_block(q, qstride, G, kblk, vblk, bstride, j0, ends, vscale, s, accm, mg, lg, 0, 0, lines, NC, ZY_KV_F32);
+    else if (pack)
+      rows_over_block(q, qstride, G, kblk, vblk, bstride, j0, ends, vscale, s, accm, mg, lg, 0, 0, lines, NC, KT);
+    else
+      rows_over_block(q, qstride, G, kblk, vblk, bstride, j0, ends, vscale, s, accm, mg, lg, 1, kstride, lines, NC, KT);
   }
   for (int g = 0; g < G; g++) {
-    float l = lg[g], inv = l > 0.0f ? 1.0f / l : 0.0f;
-    __m512 vinv = _mm512_set1_ps(inv);
-    for (int c = 0; c < NC; c++) _mm512_storeu_ps(o + g * ostride + 16 * c, _mm512_mul_ps(_mm512_load_ps(accm[g] + 16 * c), vinv));
-    lse[g] = l > 0.0f ? mg[g] + logf(l) : -INFINITY;
+    for (int c = 0; c < NC; c++) _mm512_storeu_ps(acc_out + g * D + 16 * c, _mm512_load_ps(accm[g] + 16 * c));
+    m_out[g] = mg[g], l_out[g] = lg[g];
   }
 }
 
-#define ROWS_KERNEL(NAME, NC, F16)                                                                                  \
-  static ZY_AVX512 void NAME(const float *q, int64_t qs, int G, const void *kb, const void *vb, int64_t ks, int64_t n, \
-                             int64_t ninc, float sc, float *o, int64_t os, float *lse) {                            \
-    attend_rows_avx512_nc(q, qs, G, kb, vb, ks, n, ninc, sc, o, os, lse, NC, F16);                                    \
+#define CHUNK_KERNEL(NAME, NC, KT)                                                                                       \
+  static ZY_AVX512 void NAME(const float *q, int64_t qs, int G, const char *kb, const char *vb, int64_t ks, int64_t lo,  \
+                             int64_t hi, int64_t n, int64_t ninc, float sc, float *acc, float *m, float *l) {            \
+    attend_chunk_avx512_nc(q, qs, G, kb, vb, ks, lo, hi, n, ninc, sc, acc, m, l, NC, KT);                                 \
   }
-ROWS_KERNEL(attend_rows_d32, 2, 0)
-ROWS_KERNEL(attend_rows_d64, 4, 0)
-ROWS_KERNEL(attend_rows_d128, 8, 0)
-ROWS_KERNEL(attend_rows_d32_f16, 2, 1)
-ROWS_KERNEL(attend_rows_d64_f16, 4, 1)
-ROWS_KERNEL(attend_rows_d128_f16, 8, 1)
+CHUNK_KERNEL(attend_chunk_d32, 2, ZY_KV_F32)
+CHUNK_KERNEL(attend_chunk_d64, 4, ZY_KV_F32)
+CHUNK_KERNEL(attend_chunk_d128, 8, ZY_KV_F32)
+CHUNK_KERNEL(attend_chunk_d32_f16, 2, ZY_KV_F16)
+CHUNK_KERNEL(attend_chunk_d64_f16, 4, ZY_KV_F16)
+CHUNK_KERNEL(attend_chunk_d128_f16, 8, ZY_KV_F16)
+CHUNK_KERNEL(attend_chunk_d32_q8, 2, ZY_KV_Q8_0)
+CHUNK_KERNEL(attend_chunk_d64_q8, 4, ZY_KV_Q8_0)
+CHUNK_KERNEL(attend_chunk_d128_q8, 8, ZY_KV_Q8_0)
 
-/* The kernel every forward caller uses (so the decode op and the tensor path give the same bits): G query rows
- * (q + g·qstride → o + g·ostride, lse[g]) over keys [0, n + g·ninc). k and v are f32, or f16 (kv_f16), whose rows
- * are decoded exactly: an f16 cache gives the bits of an f32 one holding the same values. */
-static void attend_rows(int isa, const float *q, int64_t qstride, int64_t G, const void *kb, const void *vb,
-                        int64_t kstride, int64_t n, int64_t ninc, int64_t D, float scale, float *o, int64_t ostride,
-                        float *lse, int kv_f16) {
+/* G ≤ ZY_MAX_GROUP rows (q + g·qstride; row g sees keys below n + g·ninc) over keys [j_lo, j_hi) → their chunk states
+ * (acc [G][D]). Every forward caller comes through here, so the decode op and the tensor path give the same bits. */
+static void attend_chunk(int isa, const float *q, int64_t qstride, int G, const char *kb, const char *vb, int64_t kstride,
+                         int64_t j_lo, int64_t j_hi, int64_t n, int64_t ninc, int64_t D, float scale, float *acc, float *m,
+                         float *l, int kv_type) {
   if (isa >= 2 && (D == 32 || D == 64 || D == 128)) {
-    void (*fn)(const float *, int64_t, int, const void *, const void *, int64_t, int64_t, int64_t, float, float *, int64_t,
-               float *) =
-        kv_f16 ? (D == 64 ? attend_rows_d64_f16 : D == 128 ? attend_rows_d128_f16 : attend_rows_d32_f16)
-               : (D == 64 ? attend_rows_d64 : D == 128 ? attend_rows_d128 : attend_rows_d32);
-    for (int64_t g0 = 0; g0 < G; g0 += ZY_MAX_GROUP) {
-      int gn = (int)(G - g0 < ZY_MAX_GROUP ? G - g0 : ZY_MAX_GROUP);
-      fn(q + g0 * qstride, qstride, gn, kb, vb, kstride, n + g0 * ninc, ninc, scale, o + g0 * ostride, ostride, lse + g0);
-    }
+    typedef void (*chunk_fn)(const float *, int64_t, int, const char *, const char *, int64_t, int64_t, int64_t, int64_t,
+                             int64_t, float, float *, float *, float *);
+    static const chunk_fn fns[3][3] = {{attend_chunk_d32, attend_chunk_d64, attend_chunk_d128},
+                                       {attend_chunk_d32_f16, attend_chunk_d64_f16, attend_chunk_d128_f16},
+                                       {attend_chunk_d32_q8, attend_chunk_d64_q8, attend_chunk_d128_q8}};
+    fns[kv_type][D == 32 ? 0 : D == 64 ? 1 : 2](q, qstride, G, kb, vb, kstride, j_lo, j_hi, n, ninc, scale, acc, m, l);
     return;
   }
-  for (int64_t g = 0; g < G; g++)
-    lse[g] = attend_row_generic(isa, q + g * qstride, kb, vb, kstride, n + g * ninc, D, scale, o + g * ostride, kv_f16);
+  for (int g = 0; g < G; g++) {
+    int64_t ng = n + g * ninc;
+    attend_chunk_row_generic(isa, q + g * qstride, kb, vb, kstride, j_lo, ng < j_hi ? ng : j_hi, D, scale, acc + g * D,
+                             m + g, l + g, kv_type);
+  }
+}
+
+/* total ← total ⊕ chunk for one row: both rescaled to the larger max. An empty chunk (m = −inf) leaves the total as
+ * it is; into an empty total the chunk is copied. Not inlined: the serial and the split paths run this same code. */
+static __attribute__((noinline)) void fold_state(int64_t D, float *mt, float *lt, float *acct, float mc, float lc,
+                                                 const float *accc) {
+  if (mc == -INFINITY) return;
+  if (*mt == -INFINITY) {
+    *mt = mc, *lt = lc;
+    memcpy(acct, accc, (size_t)D * sizeof(float));
+    return;
+  }
+  const float nm = mc > *mt ? mc : *mt, ct = expf(*mt - nm), cc = expf(mc - nm);
+  *lt = *lt * ct + lc * cc;
+  for (int64_t x = 0; x < D; x++) acct[x] = acct[x] * ct + accc[x] * cc;
+  *mt = nm;
+}
+
+/* o = acc / l and lse = m + log l for one row (a row without keys: o = 0, lse = −inf). */
+static __attribute__((noinline)) void finish_row(int64_t D, float m, float l, const float *acc, float *o, float *lse) {
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  for (int64_t x = 0; x < D; x++) o[x] = acc[x] * inv;
+  *lse = l > 0.0f ? m + logf(l) : -INFINITY;
+}
+
+/* G query rows (q + g·qstride → o + g·ostride, lse[g]) over keys [0, n + g·ninc), their chunks in turn on this
+ * thread. */
+static void attend_rows(int isa, const float *q, int64_t qstride, int64_t G, const char *kb, const char *vb,
+                        int64_t kstride, int64_t n, int64_t ninc, int64_t D, float scale, float *o, int64_t ostride,
+                        float *lse, int kv_type) {
+  float tot[ZY_MAX_GROUP * (D > 0 ? D : 1)], part[ZY_MAX_GROUP * (D > 0 ? D : 1)];
+  float tm[ZY_MAX_GROUP], tl[ZY_MAX_GROUP], pm[ZY_MAX_GROUP], pl[ZY_MAX_GROUP];
+  for (int64_t g0 = 0; g0 < G; g0 += ZY_MAX_GROUP) {
+    const int gn = (int)(G - g0 < ZY_MAX_GROUP ? G - g0 : ZY_MAX_GROUP);
+    const int64_t n0 = n + g0 * ninc, n_all = n0 + (gn - 1) * ninc;
+    /* The first chunk's state is the total (what folding it into an empty one gives); later ones fold in. */
+    attend_chunk(isa, q + g0 * qstride, qstride, gn, kb, vb, kstride, 0, ZY_KEY_CHUNK, n0, ninc, D, scale, tot, tm, tl,
+                 kv_type);
+    for (int64_t j_lo = ZY_KEY_CHUNK; j_lo < n_all; j_lo += ZY_KEY_CHUNK) {
+      attend_chunk(isa, q + g0 * qstride, qstride, gn, kb, vb, kstride, j_lo, j_lo + ZY_KEY_CHUNK, n0, ninc, D, scale,
+                   part, pm, pl, kv_type);
+      for (int g = 0; g < gn; g++) fold_state(D, tm + g, tl + g, tot + g * D, pm[g], pl[g], part + g * D);
+    }
+    for (int g = 0; g < gn; g++) finish_row(D, tm[g], tl[g], tot + g * D, o + (g0 + g) * ostride, lse + g0 + g);
+  }
 }
 
 /* Consecutive query rows of one head that a prefill task runs together (their key blocks read once). */
 #define ZY_QUERY_BLOCK ZY_MAX_GROUP
 
 /* tq > 1: one task item per block of ZY_QUERY_BLOCK consecutive query rows of one (batch, head): item r = (bi·H + h)·
- * blocks + blk, rows i0 … i0 + G − 1 (lse index (bi·H + h)·Tq + i). tq = 1: one per (batch, kv head) group, whose query
- * heads are consecutive rows sharing their keys. */
+ * blocks + blk, rows i0 … i0 + G − 1 (lse index (bi·H + h)·Tq + i). (tq = 1 runs as decode rows.) */
 static void attn_fwd_task(void *p, int64_t r0, int64_t r1, int t) {
   (void)t;
   attn_ctx *c = p;
   const int64_t D = c->d, group = c->nh / c->nkv, blocks = (c->tq + ZY_QUERY_BLOCK - 1) / ZY_QUERY_BLOCK;
+  const int64_t rb = kv_row_bytes(c->kv_type, D);
   for (int64_t r = r0; r < r1; r++) {
-    int64_t bh, i, G, qstride;
-    if (c->tq == 1) { /* rows r·group … of the single query position: heads kvh·group … */
-      bh = r * group, i = 0, G = group, qstride = D;
-    } else {
-      bh = r / blocks, i = (r % blocks) * ZY_QUERY_BLOCK, G = c->tq - i < ZY_QUERY_BLOCK ? c->tq - i : ZY_QUERY_BLOCK;
-      qstride = c->nh * D;
-    }
-    const int64_t h = bh % c->nh, bi = bh / c->nh, kvh = h / group, row = bh * c->tq + i;
+    const int64_t bh = r / blocks, i = (r % blocks) * ZY_QUERY_BLOCK, G = c->tq - i < ZY_QUERY_BLOCK ? c->tq - i : ZY_QUERY_BLOCK;
+    const int64_t qstride = c->nh * D, h = bh % c->nh, bi = bh / c->nh, kvh = h / group, row = bh * c->tq + i;
     const float *q = c->q + ((bi * c->tq + i) * c->nh + h) * D;
     float *o = c->o + ((bi * c->tq + i) * c->nh + h) * D;
-    const int64_t at = (bi * c->cap * c->nkv + kvh) * D;
-    const void *kb = c->kv_f16 ? (const void *)((const uint16_t *)c->kf + at) : (const void *)((const float *)c->kf + at);
-    const void *vb = c->kv_f16 ? (const void *)((const uint16_t *)c->vf + at) : (const void *)((const float *)c->vf + at);
-    attend_rows(c->isa, q, qstride, G, kb, vb, c->nkv * D, visible(c, i), c->tq > 1 && c->causal ? 1 : 0, D, c->scale, o,
-                qstride, c->lse + row, c->kv_f16);
+    const int64_t at = (bi * c->cap * c->nkv + kvh) * rb;
+    attend_rows(c->isa, q, qstride, G, (const char *)c->kf + at, (const char *)c->vf + at, c->nkv * rb, visible(c, i),
+                c->causal ? 1 : 0, D, c->scale, o, qstride, c->lse + row, c->kv_type);
   }
 }
 
-void zy_op_attention(const float *q, const void *k, const void *v, int kv_f16, float *out, float *lse, int64_t b,
+void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, float *out, float *lse, int64_t b,
                      int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap) {
-  attn_ctx c = {.q = q, .kf = k, .vf = v, .kv_f16 = kv_f16, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh, .nkv = nkv,
-                .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
-  int64_t rows = b * nh * tq, items = tq == 1 ? b * nkv : b * nh * ((tq + ZY_QUERY_BLOCK - 1) / ZY_QUERY_BLOCK);
+  if (tq == 1) { /* one query per batch entry: the decode rows (split over key chunks when that balances the pool) */
+    const size_t rb = (size_t)kv_row_bytes(kv_type, d);
+    const void *ptrs_here[32];
+    int64_t n_keys_here[16];
+    const int small = b <= 16; /* a decode step's few sequences: no allocation */
+    const void **ptrs = small ? ptrs_here : malloc((size_t)(b > 0 ? 2 * b : 1) * sizeof(void *));
+    int64_t *n_keys = small ? n_keys_here : malloc((size_t)(b > 0 ? b : 1) * sizeof(int64_t));
+    if (ptrs && n_keys) {
+      for (int64_t bi = 0; bi < b; bi++) {
+        ptrs[bi] = (const char *)k + (size_t)(bi * cap * nkv) * rb;
+        ptrs[b + bi] = (const char *)v + (size_t)(bi * cap * nkv) * rb;
+        n_keys[bi] = tk; /* causal with tq = 1 sees every key too */
+      }
+      zy_op_attention_decode(b, q, ptrs, ptrs + b, kv_type, n_keys, out, lse, nh, nkv, d, scale);
+      if (!small) free(ptrs), free(n_keys);
+      return;
+    }
+    if (!small) free(ptrs), free(n_keys);
+  }
+  attn_ctx c = {.q = q, .kf = k, .vf = v, .kv_type = kv_type, .o = out, .lse = lse, .b = b, .tq = tq, .tk = tk, .nh = nh,
+                .nkv = nkv, .d = d, .cap = cap, .scale = scale, .causal = causal, .isa = zy_isa_level()};
+  int64_t rows = b * nh * tq, items = b * nh * ((tq + ZY_QUERY_BLOCK - 1) / ZY_QUERY_BLOCK);
+  if (tq == 1) { /* out of memory for the decode form: each group of heads on its own, in turn */
+    for (int64_t bi = 0; bi < b; bi++)
+      for (int64_t kvh = 0; kvh < nkv; kvh++) {
+        const int64_t group = nh / nkv, r = bi * nh + kvh * group, rb = kv_row_bytes(kv_type, d), at = (bi * cap * nkv + kvh) * rb;
+        attend_rows(c.isa, q + r * d, d, group, (const char *)k + at, (const char *)v + at, nkv * rb, tk, 0, d, scale,
+                    out + r * d, d, lse + r, kv_type);
+      }
+    return;
+  }
   zy_ops_for(items, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
+/* Decode rows: item g = i·Hkv + kvh is the group of query heads kvh·group … of sequence i. With `split` each item is
+ * cut into its chunks (task t = one chunk of one item, states into a scratch, folded afterwards in chunk order);
+ * without, a task runs whole items. */
 typedef struct {
   const float *q;
   const void *const *k, *const *v;
   const int64_t *n_keys;
   float *o, *lse;
-  int64_t nh, nkv, d;
+  int64_t nh, nkv, d, rb;
   float scale;
-  int isa, kv_f16;
+  int isa, kv_type;
+  /* split: task t → item task_item[t], chunk task_chunk[t]; its state at states + t·G·(D + 2) */
+  const int32_t *task_item, *task_chunk;
+  float *states;
 } decode_ctx;
 
 static void attn_decode_task(void *p, int64_t g0, int64_t g1, int t) {
   (void)t;
   decode_ctx *c = p;
   const int64_t D = c->d, group = c->nh / c->nkv;
-  for (int64_t g = g0; g < g1; g++) { /* g = i·Hkv + kvh: rows i·H + kvh·group … + group − 1 */
-    int64_t i = g / c->nkv, kvh = g % c->nkv, r = i * c->nh + kvh * group;
-    const size_t at = (size_t)(kvh * D) * (c->kv_f16 ? 2 : 4);
-    attend_rows(c->isa, c->q + r * D, D, group, (const char *)c->k[i] + at, (const char *)c->v[i] + at, c->nkv * D,
-                c->n_keys[i], 0, D, c->scale, c->o + r * D, D, c->lse + r, c->kv_f16);
+  for (int64_t g = g0; g < g1; g++) {
+    const int64_t item = c->task_item ? c->task_item[g] : g;
+    const int64_t i = item / c->nkv, kvh = item % c->nkv, r = i * c->nh + kvh * group;
+    const size_t at = (size_t)(kvh * c->rb);
+    const char *kb = (const char *)c->k[i] + at, *vb = (const char *)c->v[i] + at;
+    if (!c->task_item) {
+      attend_rows(c->isa, c->q + r * D, D, group, kb, vb, c->nkv * c->rb, c->n_keys[i], 0, D, c->scale, c->o + r * D, D,
+                  c->lse + r, c->kv_type);
+      continue;
+    }
+    const int64_t j_lo = (int64_t)c->task_chunk[g] * ZY_KEY_CHUNK;
+    float *st = c->states + g * group * (D + 2);
+    for (int64_t h0 = 0; h0 < group; h0 += ZY_MAX_GROUP) { /* a group of > 8 heads: its rows 8 at a time */
+      const int gn = (int)(group - h0 < ZY_MAX_GROUP ? group - h0 : ZY_MAX_GROUP);
+      attend_chunk(c->isa, c->q + (r + h0) * D, D, gn, kb, vb, c->nkv * c->rb, j_lo, j_lo + ZY_KEY_CHUNK, c->n_keys[i], 0,
+                   D, c->scale, st + h0 * D, st + group * D + h0, st + group * D + group + h0, c->kv_type);
+    }
   }
 }
 
+/* Grow-only scratch of the split decode (chunk states; one call at a time, like the kernels' own scratch). */
+static void *split_scratch = NULL;
+static size_t split_scratch_size = 0;
+
 void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
-                            int kv_f16, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
+                            int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
                             int64_t d, float scale) {
-  decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, scale, zy_isa_level(), kv_f16};
-  int64_t work = 0;
-  for (int64_t i = 0; i < m; i++) work += n_keys[i] * nh * d;
-  zy_ops_for(m * nkv, 1, work, attn_decode_task, &c);
+  decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, kv_row_bytes(kv_type, d), scale, zy_isa_level(),
+                  kv_type, NULL, NULL, NULL};
+  const int64_t items = m * nkv, group = nh / nkv, threads = zy_threads();
+  int64_t work = 0, chunks = 0;
+  for (int64_t i = 0; i < m; i++) {
+    work += n_keys[i] * nh * d;
+    chunks += nkv * (n_keys[i] > 0 ? (n_keys[i] + ZY_KEY_CHUNK - 1) / ZY_KEY_CHUNK : 1);
+  }
+  /* Flash-decoding: when the items alone leave threads idle or unevenly loaded (fewer than 4 per thread and not a
+   * multiple of the thread count) and rows span several chunks, run one task per chunk. The fold is the same either
+   * way, so this choice never changes the bits. */
+  const int split = threads > 1 && work >= ZY_PAR_MIN && chunks > items && items < 4 * threads && items % threads != 0;
+  if (split) {
+    const size_t per = (size_t)(group * (d + 2)) * sizeof(float);
+    char *buf = zy_grow(&split_scratch, &split_scratch_size, (size_t)chunks * (per + 2 * sizeof(int32_t)));
+    if (buf) {
+      float *states = (float *)buf;
+      int32_t *task_item = (int32_t *)(buf + (size_t)chunks * per), *task_chunk = task_item + chunks;
+      int64_t t = 0;
+      for (int64_t item = 0; item < items; item++) {
+        const int64_t n = n_keys[item / nkv], nc = n > 0 ? (n + ZY_KEY_CHUNK - 1) / ZY_KEY_CHUNK : 1;
+        for (int64_t ch = 0; ch < nc; ch++, t++) task_item[t] = (int32_t)item, task_chunk[t] = (int32_t)ch;
+      }
+      c.task_item = task_item, c.task_chunk = task_chunk, c.states = states;
+      zy_parallel_for(chunks, 1, attn_decode_task, &c);
+      /* Fold each row's chunk states in chunk order (tasks of one item are consecutive), then normalise. */
+      float tot[d > 0 ? d : 1];
+      for (int64_t t0 = 0; t0 < chunks;) {
+        const int64_t item = task_item[t0], i = item / nkv, kvh = item % nkv, r = i * nh + kvh * group;
+        int64_t t1 = t0;
+        while (t1 < chunks && task_item[t1] == item) t1++;
+        for (int64_t h = 0; h < group; h++) {
+          float tm = -INFINITY, tl = 0.0f;
+          memset(tot, 0, (size_t)d * sizeof(float));
+          for (int64_t u = t0; u < t1; u++) {
+            const float *st = states + u * group * (d + 2);
+            fold_state(d, &tm, &tl, tot, st[group * d + h], st[group * d + group + h], st + h * d);
+          }
+          finish_row(d, tm, tl, tot, out + (r + h) * d, lse + r + h);
+        }
+        t0 = t1;
+      }
+      return;
+    }
+  }
+  zy_ops_for(items, 1, work, attn_decode_task, &c);
 }
 
 static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {

@@ -48,15 +48,17 @@ int zy_op_rope(float *x, int64_t b, int64_t t, int64_t heads, int64_t head_dim, 
 /* embedding (ops_embedding.c) */
 void zy_op_embedding(const float *table, const int32_t *ids, float *out, int64_t n, int64_t dim);
 void zy_op_embedding_bw(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
-/* attention (ops_attention.c): q, out [b, tq, nh, d]; k, v [b, cap, nkv, d] (f32, or f16 bits when kv_f16);
- * lse [b, nh, tq] */
-void zy_op_attention(const float *q, const void *k, const void *v, int kv_f16, float *out, float *lse, int64_t b,
+/* attention (ops_attention.c): q, out [b, tq, nh, d]; k, v [b, cap, nkv, d] of kv_type: f32, f16 bits, or q8_0
+ * blocks (d a multiple of 32; a row of d values is d/32 blocks of 34 bytes); lse [b, nh, tq] */
+enum zy_kv_type { ZY_KV_F32 = 0, ZY_KV_F16 = 1, ZY_KV_Q8_0 = 2 };
+void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, float *out, float *lse, int64_t b,
                      int64_t tq, int64_t tk, int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
 /* Decode: m sequences with one query each, q and out [m, nh, d], lse [m, nh]; sequence i attends keys
- * [0, n_keys[i]) of k_cache[i], v_cache[i] [cap_i, nkv, d]. Rows (sequence, head) run in parallel (not from inside a
- * pool task); each row gives the same bits as zy_op_attention's row for that query. */
+ * [0, n_keys[i]) of k_cache[i], v_cache[i] [cap_i, nkv, d] (kv_type). Rows (sequence, head) run in parallel, split
+ * by key chunks when there are few of them (not from inside a pool task); each row gives the same bits as
+ * zy_op_attention's row for that query, at any thread count. */
 void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
-                            int kv_f16, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
+                            int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
                             int64_t d, float scale);
 void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
                         const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,

@@ -252,11 +252,19 @@ Napi::Value Attention(const Napi::CallbackInfo &info) {
   AttnDims p;
   if (!attnDims(a, 5, p)) return a.done();
   int64_t qn = p.b * p.tq * p.nh * p.d, kvn = p.b * p.cap * p.nkv * p.d;
-  const bool kv_f16 = info.Length() > 14 && a.flag(14); /* k, v: Uint16Array of f16 bits */
+  /* argument 14, the k/v type: 0 f32 (Float32Array), 1 f16 (Uint16Array of half bits), 2 q8_0 (Uint8Array of blocks) */
+  const int64_t kv_type = info.Length() > 14 ? a.num(14) : 0;
+  if (a.ok() && (kv_type > 2 || (kv_type == 2 && p.d % 32 != 0))) a.fail("k/v type must be 0 (f32), 1 (f16) or 2 (q8_0, headDim a multiple of 32)");
   float *q = a.f32(0, qn), *out = a.f32(3, qn), *lse = a.f32(4, p.b * p.nh * p.tq);
-  const void *k = kv_f16 ? (const void *)a.u16(1, kvn) : (const void *)a.f32(1, kvn);
-  const void *v = kv_f16 ? (const void *)a.u16(2, kvn) : (const void *)a.f32(2, kvn);
-  if (a.ok()) zy_op_attention(q, k, v, kv_f16, out, lse, p.b, p.tq, p.tk, p.nh, p.nkv, p.d, p.scale, p.causal, p.cap);
+  const void *k = nullptr, *v = nullptr;
+  if (kv_type == 2) {
+    k = a.array<uint8_t>(a.arg(1), "argument 1", napi_uint8_array, "Uint8Array", kvn / 32 * 34);
+    v = a.array<uint8_t>(a.arg(2), "argument 2", napi_uint8_array, "Uint8Array", kvn / 32 * 34);
+  } else {
+    k = kv_type == 1 ? (const void *)a.u16(1, kvn) : (const void *)a.f32(1, kvn);
+    v = kv_type == 1 ? (const void *)a.u16(2, kvn) : (const void *)a.f32(2, kvn);
+  }
+  if (a.ok()) zy_op_attention(q, k, v, (int)kv_type, out, lse, p.b, p.tq, p.tk, p.nh, p.nkv, p.d, p.scale, p.causal, p.cap);
   return a.done();
 }
 

@@ -2,6 +2,8 @@
 // a prefill block over a long cache, LLaMA-110M shaped (12 heads, head dim 64) unless told otherwise.
 // usage: node dev/perf/attention-ab.mjs OLD.node NEW.node [--threads 1] [--tk 2000] [--tq 1] [--heads 12/12] [--d 64]
 //   [--clock wall|cpu] (cpu: the process's CPU time per call — steadier on a loaded machine; use with --threads 1)
+//   [--kv f32|f16|q8_0] [--kv-old T] [--kv-new T] (the k/v cache type of both sides or of one; q8_0 needs a build
+//   that has it — pass the same addon twice to compare cache types; the max difference is then that of the types)
 // Prints per build the median and min ms per call over interleaved rounds, new/old speed ratios, and the largest
 // difference between the two builds' outputs and lse (0 when a change keeps the bits).
 import { createRequire } from "node:module";
@@ -18,9 +20,28 @@ const builds = { old: load(oldPath), new: load(newPath) };
 for (const a of Object.values(builds)) a.setThreads(threads);
 const rnd = (n, s) => { const x = new Float32Array(n); for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; x[i] = s / 2 ** 32 - 0.5; } return x; };
 const q = rnd(tq * nh * d, 1), k = rnd(tk * nkv * d, 2), v = rnd(tk * nkv * d, 3);
+const kvOf = { old: opt("kv-old", opt("kv", "f32")), new: opt("kv-new", opt("kv", "f32")) };
+const TYPE_CODE = { f32: 0, f16: 1, q8_0: 2 };
+/** k and v in a side's cache type: f32 as drawn, f16 bits (round to nearest even), q8_0 blocks (the addon's quantize). */
+const encode = (name, x) => {
+  const t = kvOf[name];
+  if (!(t in TYPE_CODE)) throw new Error(`--kv ${t}: expected f32, f16 or q8_0`);
+  if (t === "f32") return x;
+  if (t === "q8_0") {
+    if (typeof builds.new.quantize !== "function") throw new Error("q8_0 needs an addon with quantize");
+    const b = new Uint8Array((x.length / 32) * 34);
+    builds.new.quantize(x, "q8_0", b, x.length);
+    return b;
+  }
+  const h = new Uint8Array(x.length * 2);
+  builds.new.quantize(x, "f16", h, x.length);
+  return new Uint16Array(h.buffer);
+};
+const kv = { old: [encode("old", k), encode("old", v)], new: [encode("new", k), encode("new", v)] };
 const out = { old: new Float32Array(tq * nh * d), new: new Float32Array(tq * nh * d) };
 const lse = { old: new Float32Array(nh * tq), new: new Float32Array(nh * tq) };
-const call = (name) => builds[name].opsAttention(q, k, v, out[name], lse[name], 1, tq, tk, nh, nkv, d, 1 / Math.sqrt(d), true, tk);
+const call = (name) => builds[name].opsAttention(q, kv[name][0], kv[name][1], out[name], lse[name], 1, tq, tk, nh, nkv, d, 1 / Math.sqrt(d), true, tk,
+  TYPE_CODE[kvOf[name]]);
 const times = { old: [], new: [] };
 const reps = Math.max(1, Math.round(2e8 / (tq * tk * nh * d)));
 for (let r = 0; r < 15; r++) {
@@ -35,6 +56,6 @@ let maxDiff = 0;
 for (let i = 0; i < out.old.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.old[i] - out.new[i]));
 for (let i = 0; i < lse.old.length; i++) maxDiff = Math.max(maxDiff, Math.abs(lse.old[i] - lse.new[i]));
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1], min = (a) => Math.min(...a);
-console.log(JSON.stringify({ tk, tq, nh, nkv, d, threads, old_ms: { median: +med(times.old).toFixed(4), min: +min(times.old).toFixed(4) },
+console.log(JSON.stringify({ tk, tq, nh, nkv, d, threads, kv: kvOf, old_ms: { median: +med(times.old).toFixed(4), min: +min(times.old).toFixed(4) },
   new_ms: { median: +med(times.new).toFixed(4), min: +min(times.new).toFixed(4) },
   speedup_median: +(med(times.old) / med(times.new)).toFixed(2), speedup_min: +(min(times.old) / min(times.new)).toFixed(2), max_abs_diff: maxDiff }));

@@ -143,10 +143,8 @@ export interface DecoderLayerDecodeSpec {
   down?: EncodedMatrix;
   moe?: DecoderMoeSpec;
   /** Per sequence: its cache buffers [capacity, nKv, headDim], their capacity, and the position of its new token.
-   *  All Float32Array (an f32 cache) or all Uint16Array (an f16 cache: IEEE half bits, written rounded to nearest
-   *  even as cast() rounds). */
-  kCaches: Float32Array[] | Uint16Array[];
-  vCaches: Float32Array[] | Uint16Array[];
+   *  All f32, all Uint16Array (f16 bits, written rounded as cast() rounds) or all Uint8Array (q8_0 rows, as quantize()). */
+  kCaches: KvCacheArrays; vCaches: KvCacheArrays;
   capacities: number[];
   positions: number[];
 }
@@ -166,7 +164,7 @@ export interface DecoderLayerRun {
   (x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   prepare(weights: DecoderLayerWeights): PreparedDecoderLayer;
   /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
-  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: KvCacheArrays, vCaches: KvCacheArrays,
     capacities: number[], positions: number[]): void;
   /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
    *  what the layer's MLP computes (absent from backends without it). */
@@ -294,10 +292,11 @@ export interface AttentionParams {
   /** Positions allocated per batch entry in the k/v buffers (≥ tk), so a cache [b, maxT, nKvHead, headDim] can be
    *  passed as is; default tk. Only the first tk positions of each batch entry are read. */
   kvCapacity?: number;
-  /** The k/v storage of attention() (forward only): "f32" (default, Float32Array) or "f16" (Uint16Array of IEEE half
-   *  bits, an f16 KV cache; each value read exactly, so the result is that of an f32 cache holding the same values). */
-  kvType?: "f32" | "f16";
+  /** The k/v storage of attention() (forward only): "f32" (default), "f16" (Uint16Array of half bits) or "q8_0"
+   *  (Uint8Array of ggml q8_0 blocks; headDim a multiple of 32), read as an f32 cache of the decoded values would be. */
+  kvType?: "f32" | "f16" | "q8_0";
 }
+export type KvCacheArrays = Float32Array[] | Uint16Array[] | Uint8Array[]; // a fused decode step's caches, one type for all
 // Attention layouts: q [b, tq, nHead, headDim]; k, v [b, kvCapacity, nKvHead, headDim] (a KV cache is just a larger
 // buffer whose first tk positions per batch entry are filled); out [b, tq, nHead, headDim]. The forward also writes the
 // log-sum-exp of each score row, lse [b, nHead, tq], which the backward uses instead of storing probabilities.
@@ -355,7 +354,7 @@ export type OpName =
   | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward" | "rope"
   | "embedding" | "embeddingBackward" | "attention" | "attentionBackward"
   | "crossEntropy" | "crossEntropyBackward" | "adamw" | "swiglu" | "swigluBackward"
-  | "quantMatmul" | "dequantize";
+  | "quantMatmul" | "dequantize" | "quantize";
 
 export interface Backend {
   info(): BackendInfo;
@@ -442,9 +441,8 @@ export interface Backend {
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, n: number, dim: number, vocab: number): void;
   /** dTable[ids[i], :] += dOut[i, :]. */
   embeddingBackward(ids: Int32Array, dOut: Float32Array, dTable: Float32Array, n: number, dim: number): void;
-  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq]. k and v are
-   *  Uint16Array when p.kvType is "f16". */
-  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+  /** out = softmax(q·kᵀ·scale + causal mask)·v per head, GQA by head groups; writes lse [b, nHead, tq] (k, v: p.kvType). */
+  attention(q: Float32Array, k: Float32Array | Uint16Array | Uint8Array, v: Float32Array | Uint16Array | Uint8Array, out: Float32Array,
     lse: Float32Array, p: AttentionParams): void;
   /** Accumulates into dq, dk, dv (same layouts as q, k, v). */
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
@@ -477,6 +475,8 @@ export interface Backend {
     m: number): void;
   /** Dequantizes n elements (a multiple of the block size) of blocks to f32. */
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void;
+  /** n f32 values (a multiple of 32) → q8_0 blocks as ggml's quantize_row_q8_0_ref (a q8_0 KV cache's rows). */
+  quantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void;
   /** Optional: rewrites the matrix w [rows, cols] of `type` in place into a layout this backend's quantMatmul runs
    *  faster, and returns the new type (quantMatmul gives the same bits for it); null leaves w untouched (no faster
    *  layout for this type or shape). The new form serves quantMatmul only: rows can no longer be dequantized. */

@@ -178,6 +178,12 @@ export function checkAttention(op: string, p: AttentionParams, arrays: {
   const qHow = `b·tq·nHead·headDim = ${p.b}·${p.tq}·${p.nHead}·${p.headDim}`;
   const kvHow = `b·kvCapacity·nKvHead·headDim = ${p.b}·${cap}·${p.nKvHead}·${p.headDim}`;
   const lseHow = `b·nHead·tq = ${p.b}·${p.nHead}·${p.tq}`;
+  if (p.kvType !== undefined && p.kvType !== "f32" && p.kvType !== "f16" && p.kvType !== "q8_0") {
+    throw new BackendError(op, `kvType ${JSON.stringify(p.kvType)}: expected "f32", "f16" or "q8_0"`);
+  }
+  if (p.kvType === "q8_0" && p.headDim % 32 !== 0) {
+    throw new BackendError(op, `kvType "q8_0" needs headDim a multiple of 32 (blocks of 32 values per row), got ${p.headDim}; use an f16 or f32 cache`);
+  }
   for (const [name, arr, need, how] of [
     ["q", arrays.q, qLen, qHow], ["k", arrays.k, kvLen, kvHow], ["v", arrays.v, kvLen, kvHow],
     ["out", arrays.out, qLen, qHow], ["lse", arrays.lse, p.b * p.nHead * p.tq, lseHow],
@@ -185,16 +191,18 @@ export function checkAttention(op: string, p: AttentionParams, arrays: {
     ["dv", arrays.dv, kvLen, kvHow],
   ] as const) {
     if (arr === undefined) continue;
-    if ((name === "k" || name === "v") && p.kvType === "f16") {
-      if (op !== "attention") throw new BackendError(op, `kvType "f16" is for the forward only (an inference cache); pass f32 k/v`);
+    if ((name === "k" || name === "v") && (p.kvType === "f16" || p.kvType === "q8_0")) {
+      if (op !== "attention") throw new BackendError(op, `kvType "${p.kvType}" is for the forward only (an inference cache); pass f32 k/v`);
+      if (p.kvType === "q8_0") { // blocks of 32 values: an f16 scale and 32 int8 (34 bytes), as ggml's block_q8_0
+        if (!(arr instanceof Uint8Array)) throw new BackendError(op, `${name} must be a Uint8Array of q8_0 blocks for kvType q8_0, got ${typeName(arr)}`);
+        checkLength(op, name, arr, (need / 32) * 34, `${how} values in q8_0 blocks of 34 bytes per 32`);
+        continue;
+      }
       checkStorage(op, name, arr, "f16");
     } else {
       checkF32(op, name, arr);
     }
     checkLength(op, name, arr, need, how);
-  }
-  if (p.kvType !== undefined && p.kvType !== "f32" && p.kvType !== "f16") {
-    throw new BackendError(op, `kvType ${JSON.stringify(p.kvType)}: expected "f32" or "f16"`);
   }
 }
 
@@ -242,6 +250,16 @@ export function checkDequantize(w: Uint8Array, type: QuantType, out: Float32Arra
   checkLength(op, "w", w, weightBytes(op, type, n, "n"), `${n} elements of ${type}`);
   checkF32(op, "out", out);
   checkLength(op, "out", out, n, `n = ${n}`);
+}
+
+export function checkQuantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void {
+  const op = "quantize";
+  checkDims(op, { n });
+  if (type !== "q8_0") throw new BackendError(op, `type ${JSON.stringify(type)}: only "q8_0" is supported`);
+  checkF32(op, "x", x);
+  checkLength(op, "x", x, n, `n = ${n}`);
+  if (!(out instanceof Uint8Array)) throw new BackendError(op, `out must be a Uint8Array for q8_0 blocks, got ${typeName(out)}`);
+  checkLength(op, "out", out, weightBytes(op, type, n, "n"), `${n} elements of ${type}`);
 }
 
 // ---- per-op checks with more than a length check ----
@@ -440,4 +458,5 @@ export const OP_CHECKS: { readonly [K in CheckedOp]: (...args: OpArgs<K>) => voi
   adamw: (param, grad, m, v, n, p) => checkAdamw(param, grad, m, v, n, p),
   quantMatmul: (w, type, rows, cols, x, out, m) => checkQuantMatmul(w, type, rows, cols, x, out, m),
   dequantize: (w, type, out, n) => checkDequantize(w, type, out, n),
+  quantize: (x, type, out, n) => checkQuantize(x, type, out, n),
 };

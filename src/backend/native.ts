@@ -40,9 +40,9 @@ export interface NativeOps {
     interleaved: boolean, inverse: boolean): void;
   opsEmbedding(table: F32, ids: I32, out: F32, n: number, dim: number): void;
   opsEmbeddingBackward(ids: I32, dOut: F32, dTable: F32, n: number, dim: number): void;
-  opsAttention(q: F32, k: F32 | Uint16Array, v: F32 | Uint16Array, out: F32, lse: F32, b: number, tq: number, tk: number, nHead: number,
-    nKvHead: number, headDim: number, scale: number, causal: boolean, kvCapacity: number,
-    kvF16?: boolean): void;
+  opsAttention(q: F32, k: F32 | Uint16Array | Uint8Array, v: F32 | Uint16Array | Uint8Array, out: F32, lse: F32, b: number, tq: number,
+    tk: number, nHead: number, nKvHead: number, headDim: number, scale: number, causal: boolean, kvCapacity: number,
+    kvType?: 0 | 1 | 2): void;
   opsAttentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dOut: F32, dq: F32, dk: F32, dv: F32, b: number,
     tq: number, tk: number, nHead: number, nKvHead: number, headDim: number, scale: number, causal: boolean,
     kvCapacity: number): void;
@@ -76,7 +76,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   decoderLayerDecode?(x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   /** The same op in two parts (absent in older addons): a layer's fields read once into a handle, then steps. */
   decoderLayerPrepare?(weights: DecoderLayerWeights): object;
-  decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[], vCaches: Float32Array[] | Uint16Array[],
+  decoderLayerStep?(x: Float32Array, layer: object, kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
+    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
     capacities: number[], positions: number[]): void;
   decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */
@@ -100,6 +101,7 @@ export interface NativeAddon extends Partial<NativeOps> {
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;
+  quantize?: (x: Float32Array, type: string, out: Uint8Array, n: number) => void;
   /** In-place r16 repacking of a q8_0 / q4_0 matrix; the new type name, or null when not repackable. */
   quantRepack?: (w: Uint8Array, type: string, rows: number, cols: number) => string | null;
   /** The decode kernels' variant table (native/tune_napi.cc; src/backend/cpu/tuning.ts). */

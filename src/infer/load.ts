@@ -23,7 +23,7 @@ import {
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import { idsOnlyTokenizer, tokenizerForGguf } from "./tokenizer-source.js";
-import { KV_CACHE_TYPES, KvCache, type KvCacheType } from "../models/kv-cache.js";
+import { KV_CACHE_TYPES, KvCache, type KvCacheType, kvTypeUnfit } from "../models/kv-cache.js";
 import type { Weight } from "../models/embed.js";
 import { ModelLoadError, type ParamSpec, type RawTensor, type WeightSource, decodeToF32, readChecked } from "../models/weights.js";
 import type { CausalLmNetwork, FamilyConfig, FamilyNetwork, LoadContext } from "../models/descriptor.js";
@@ -254,8 +254,16 @@ export async function loadModel(modelPath: string, options: LoadModelOptions = {
       `completions need a causal LM (causal-lm families: ${causal.join(", ")})`);
   }
   const model = causalModel(opened, opened.network.network, modelPath, options.tuning);
-  model.kvCacheType = options.kvCacheType ?? "f32";
+  model.kvCacheType = checkedKvType(model, modelPath, options.kvCacheType);
   return model;
+}
+
+/** The cache type, refused at load (naming the file) when the model's rows do not fit it. */
+function checkedKvType(model: LoadedModel, modelPath: string, t: KvCacheType | undefined): KvCacheType {
+  const shape = model.model.cacheShape(model.contextLength);
+  const unfit = kvTypeUnfit(t ?? "f32", shape.numKvHeads, shape.headDim);
+  if (unfit) throw new ModelLoadError(`${modelPath}: kvCacheType ${t}: ${unfit}`);
+  return t ?? "f32";
 }
 
 function checkKvCacheType(t: unknown): void {
@@ -271,7 +279,7 @@ export async function loadAnyModel(modelPath: string, options: LoadModelOptions 
   const n = opened.network;
   if (n.kind === "causal-lm") {
     const model = causalModel(opened, n.network, modelPath, options.tuning);
-    model.kvCacheType = options.kvCacheType ?? "f32";
+    model.kvCacheType = checkedKvType(model, modelPath, options.kvCacheType);
     return model;
   }
   const info: LoadedInfo = { id: opened.id, architecture: opened.architecture, vocabSize: opened.config.vocabSize,

@@ -8,6 +8,7 @@
 import type { DecoderLayerRun, DecoderLayerWeights, DecoderMoeSpec, EncodedMatrix, PreparedDecoderLayer } from "../backend/backend.js";
 import type { Tensor } from "../tensor/index.js";
 import type { Segment } from "./llama/model.js";
+import { KvCache } from "./kv-cache.js";
 
 /** The dims every layer of a model shares, as the op names them. */
 export interface FusedLayerDims {
@@ -79,18 +80,21 @@ export class PreparedLayers {
 }
 
 /** A function that runs layer l of one single-token decode step of these cached sequences on x [m, hidden] in place;
- *  null when their caches differ in type (f32 and f16: the op takes one kind per call). */
+ *  null when their caches differ in type (f32, f16, q8_0: the op takes one kind per call). */
 export function fusedDecodeStep(run: DecoderLayerRun, layers: readonly PreparedDecoderLayer[], segs: readonly Segment[]):
   ((l: number, x: Tensor) => void) | null {
   const caches = segs.map((s) => s.cache!);
-  const f16 = caches[0].k[0]?.dtype === "f16";
-  if (!caches.every((k) => (k.k[0]?.dtype === "f16") === f16)) return null;
+  const type = caches[0].dtype;
+  if (!caches.every((k) => k.dtype === type)) return null;
   const positions = segs.map((s) => s.pos0);
   let lastX: Tensor | null = null, xs: Float32Array = new Float32Array(0);
   return (l, x) => {
     if (x !== lastX) xs = opFloats(x), lastX = x;
     const capacities = caches.map((k) => k.k[l]!.shape[1]!);
-    if (f16) run.step(xs, layers[l]!, caches.map((k) => opBits(k.k[l]!)), caches.map((k) => opBits(k.v[l]!)), capacities, positions);
-    else run.step(xs, layers[l]!, caches.map((k) => opFloats(k.k[l]!)), caches.map((k) => opFloats(k.v[l]!)), capacities, positions);
+    if (type === "q8_0") {
+      run.step(xs, layers[l]!, caches.map((k) => KvCache.bytesOf(k.k[l]!)), caches.map((k) => KvCache.bytesOf(k.v[l]!)), capacities, positions);
+    } else if (type === "f16") {
+      run.step(xs, layers[l]!, caches.map((k) => opBits(k.k[l]!)), caches.map((k) => opBits(k.v[l]!)), capacities, positions);
+    } else run.step(xs, layers[l]!, caches.map((k) => opFloats(k.k[l]!)), caches.map((k) => opFloats(k.v[l]!)), capacities, positions);
   };
 }

@@ -1,13 +1,18 @@
 // The key/value cache of one sequence: per layer, k and v tensors [1, capacity, nKvHead, headDim] whose first
 // `length` positions are filled. Capacity grows by doubling (up to maxLength), so a short chat with a model whose
 // context is 32k does not reserve 32k positions up front.
-// The cache holds f32 (default) or f16 values (KvShape.dtype; llama.cpp's -ctk/-ctv f16): an f16 cache halves the
-// bytes each decode step reads at long contexts; its values are rounded to nearest even when written.
+// The cache holds f32 (default), f16 or q8_0 values (KvShape.dtype; llama.cpp's -ctk/-ctv f16 / q8_0): an f16 cache
+// halves the bytes each decode step reads at long contexts, its values rounded to nearest even when written; a q8_0
+// cache stores each position's row (all kv heads) as ggml q8_0 blocks (an f16 scale and 32 int8 per 32 values, 34
+// bytes: 0.27× of f32), quantized when written (backend.quantize, ggml's quantize_row_q8_0_ref) and decoded as d·q
+// when read. Its tensors are i32 tensors [1, capacity, rowBytes / 4] holding the raw blocks (the tensor layer has no
+// byte type; copies move the words unchanged): KvCache.bytesOf gives them as bytes, and they need
+// numKvHeads·headDim/32 even (every model with headDim 64 or 128).
 // Sliding-window layers (KvShape.windows) keep a ring buffer instead: window w holds at most w positions, position p
 // in slot p mod w, so their memory is bounded by the window, not the context. A chunk of new tokens attends over the
 // ring (earlier positions) and its own fresh rows, then writes its last w rows in (decoder/attention.ts); the ring has
 // overwritten older positions, so truncating (prefix reuse) works only back to `minTruncate`.
-// Leaves out: paging/sharing blocks between sequences, q8_0 caches.
+// Leaves out: paging/sharing blocks between sequences, q4 caches.
 import { Tensor, zeros, narrow, assign, noGrad, tidy, keep } from "../tensor/index.js";
 
 export interface KvShape {
@@ -23,8 +28,22 @@ export interface KvShape {
   windows?: readonly (number | null)[];
 }
 
-export type KvCacheType = "f32" | "f16";
-export const KV_CACHE_TYPES: readonly KvCacheType[] = ["f32", "f16"];
+export type KvCacheType = "f32" | "f16" | "q8_0";
+export const KV_CACHE_TYPES: readonly KvCacheType[] = ["f32", "f16", "q8_0"];
+
+/** Why a cache of this type cannot hold this model's rows (null when it can): q8_0 needs headDim a multiple of 32 and
+ *  numKvHeads·headDim/32 even (whole 4-byte words per position). */
+export function kvTypeUnfit(dtype: KvCacheType, numKvHeads: number, headDim: number): string | null {
+  if (dtype !== "q8_0" || (headDim % 32 === 0 && ((numKvHeads * headDim) / 32) % 2 === 0)) return null;
+  return `a q8_0 cache needs headDim a multiple of 32 and numKvHeads·headDim/32 even (whole 4-byte words per position); ` +
+    `this model has ${numKvHeads} kv heads of ${headDim}: use an f16 or f32 cache`;
+}
+
+/** Bytes of one position's row (every kv head) in a cache of this type. */
+export function kvRowBytes(dtype: KvCacheType, numKvHeads: number, headDim: number): number {
+  const n = numKvHeads * headDim;
+  return dtype === "q8_0" ? (n / 32) * 34 : n * (dtype === "f16" ? 2 : 4);
+}
 
 export class KvCache {
   /** Positions filled. */
@@ -38,6 +57,8 @@ export class KvCache {
     if (shape.dtype !== undefined && !KV_CACHE_TYPES.includes(shape.dtype)) {
       throw new RangeError(`[KvCache] dtype ${JSON.stringify(shape.dtype)}: expected one of ${KV_CACHE_TYPES.join(", ")}`);
     }
+    const unfit = kvTypeUnfit(shape.dtype ?? "f32", shape.numKvHeads, shape.headDim);
+    if (unfit) throw new RangeError(`[KvCache] ${unfit}`);
     if (shape.windows !== undefined) {
       if (shape.windows.length !== shape.numLayers) throw new RangeError(`[KvCache] ${shape.windows.length} windows for ${shape.numLayers} layers`);
       for (const w of shape.windows) {
@@ -93,8 +114,10 @@ export class KvCache {
         const size = w === null ? capacity : Math.min(capacity, w);
         if (this.k[l] && this.k[l].shape[1] === size) continue; // a ring already at its window keeps its tensors
         // Before a ring reaches its window every position sits in slot p (p < size ≤ w), so the copy is the same.
-        const k = keep(zeros([1, size, numKvHeads, headDim], { dtype: this.dtype }));
-        const v = keep(zeros([1, size, numKvHeads, headDim], { dtype: this.dtype }));
+        const dims = this.dtype === "q8_0" ? [1, size, kvRowBytes("q8_0", numKvHeads, headDim) / 4] : [1, size, numKvHeads, headDim];
+        const dtype = this.dtype === "q8_0" ? "i32" : this.dtype;
+        const k = keep(zeros(dims, { dtype }));
+        const v = keep(zeros(dims, { dtype }));
         if (this.length > 0) {
           assign(narrow(k, 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
           assign(narrow(v, 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));
@@ -140,7 +163,35 @@ export class KvCache {
   get bytes(): number {
     let positions = 0;
     for (let l = 0; l < this.shape.numLayers; l++) positions += this.layerCapacity(l);
-    return 2 * positions * this.shape.numKvHeads * this.shape.headDim * (this.dtype === "f16" ? 2 : 4);
+    return 2 * positions * kvRowBytes(this.dtype, this.shape.numKvHeads, this.shape.headDim);
+  }
+
+  /** q8_0 cache: quantizes rows k, v [t, Hkv·Dh] (f32) into layer l's positions pos0 … pos0 + t − 1 (at `slot` when
+   *  the layer is a ring: the caller maps positions to slots). */
+  writeQ8(l: number, slot: number, k: Float32Array, v: Float32Array, t: number): void {
+    const kw = this.shape.numKvHeads * this.shape.headDim, rb = kvRowBytes("q8_0", this.shape.numKvHeads, this.shape.headDim);
+    const backend = this.k[l].backend;
+    if (t === 0) return;
+    backend.quantize(k.subarray(0, t * kw), "q8_0", KvCache.bytesOf(this.k[l]).subarray(slot * rb), t * kw);
+    backend.quantize(v.subarray(0, t * kw), "q8_0", KvCache.bytesOf(this.v[l]).subarray(slot * rb), t * kw);
+  }
+
+  /** q8_0 cache: layer l's slots [from, from + n) decoded to f32 rows [n, Hkv·Dh] (d·q, as ggml). */
+  readQ8(l: number, from: number, n: number): { k: Float32Array; v: Float32Array } {
+    const kw = this.shape.numKvHeads * this.shape.headDim, rb = kvRowBytes("q8_0", this.shape.numKvHeads, this.shape.headDim);
+    const backend = this.k[l].backend;
+    const k = new Float32Array(n * kw), v = new Float32Array(n * kw);
+    if (n > 0) {
+      backend.dequantize(KvCache.bytesOf(this.k[l]).subarray(from * rb, (from + n) * rb), "q8_0", k, n * kw);
+      backend.dequantize(KvCache.bytesOf(this.v[l]).subarray(from * rb, (from + n) * rb), "q8_0", v, n * kw);
+    }
+    return { k, v };
+  }
+
+  /** The raw bytes of one of a q8_0 cache's tensors (k[l] or v[l]): positions × rows of q8_0 blocks. */
+  static bytesOf(t: Tensor): Uint8Array {
+    const words = t.storage("KvCache.bytesOf") as Int32Array;
+    return new Uint8Array(words.buffer, words.byteOffset + t.offset * 4, t.size * 4);
   }
 
   dispose(): void {

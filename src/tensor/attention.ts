@@ -205,13 +205,15 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptio
 }
 
 /** One sequence of a packed inference step: rows [start, start + t) of q/k/v, its new positions pos0 … pos0+t−1
- *  and its cache buffers k, v [1, capacity, Hkv, Dh] (contiguous, f32 or f16; positions [0, pos0) already filled). */
+ *  and its cache buffers k, v [1, capacity, Hkv, Dh] (contiguous, f32 or f16; positions [0, pos0) already filled),
+ *  or with q8, i32 tensors [1, capacity, Hkv·Dh/32·34/4] holding q8_0 blocks (ggml's layout). */
 export interface CachedSegment {
   start: number;
   t: number;
   pos0: number;
   k: Tensor;
   v: Tensor;
+  q8?: boolean;
 }
 
 /** Inference attention for several sequences packed in rows: q [N, H·Dh], k, v [N, Hkv·Dh] (any strides). Per
@@ -222,6 +224,12 @@ export interface CachedSegment {
 /** The raw f16 bits of a contiguous cache tensor. */
 function cacheBits(t: Tensor): Uint16Array {
   return (t.storage("attendCached") as Uint16Array).subarray(t.offset, t.offset + t.size);
+}
+
+/** The raw bytes of a contiguous i32 cache tensor (q8_0 blocks). */
+function cacheBytes(t: Tensor): Uint8Array {
+  const words = t.storage("attendCached") as Int32Array;
+  return new Uint8Array(words.buffer, words.byteOffset + t.offset * 4, t.size * 4);
 }
 
 export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly CachedSegment[],
@@ -249,12 +257,14 @@ export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly Cac
   try {
     for (const s of segs) {
       const cap = s.k.shape[1];
-      if (s.start < 0 || s.start + s.t > n || s.pos0 + s.t > cap || s.k.rank !== 4 || s.k.shape[0] !== 1 || s.k.shape[2] !== nKvHead ||
-        s.k.shape[3] !== headDim || !s.k.isContiguous || !s.v.isContiguous || s.v.shape[1] !== cap || s.k.dtype !== s.v.dtype ||
-        (s.k.dtype !== "f32" && s.k.dtype !== "f16")) {
+      const layoutOk = s.q8
+        ? s.k.rank === 3 && s.k.shape[2] * 4 === (kw / 32) * 34 && s.k.dtype === "i32" && kw % 32 === 0
+        : s.k.rank === 4 && s.k.shape[2] === nKvHead && s.k.shape[3] === headDim && (s.k.dtype === "f32" || s.k.dtype === "f16");
+      if (s.start < 0 || s.start + s.t > n || s.pos0 + s.t > cap || !layoutOk || s.k.shape[0] !== 1 ||
+        !s.k.isContiguous || !s.v.isContiguous || s.v.shape[1] !== cap || s.k.dtype !== s.v.dtype || s.v.shape[2] !== s.k.shape[2]) {
         throw new OpError("attendCached", `segment rows [${s.start}, ${s.start + s.t}) at positions ${s.pos0}… does not fit ` +
           `${n} rows and cache ${fmtShape(s.k.shape)} ${s.k.dtype}/${s.v.dtype} (needs contiguous [1, ≥ ${s.pos0 + s.t}, ${nKvHead}, ${headDim}], ` +
-          "k and v both f32 or both f16)");
+          "k and v both f32 or both f16; or, for q8_0, i32 [1, ≥ positions, Hkv·Dh/32·34/4])");
       }
       const qr = qd.subarray(s.start * qw, (s.start + s.t) * qw);
       const kr = kd.subarray(s.start * kw, (s.start + s.t) * kw);
@@ -263,8 +273,15 @@ export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly Cac
         backend.rope(kr, 1, s.t, nKvHead, headDim, rotDim, s.pos0, shape.freqs, shape.layout, false);
       }
       const vr = vs.data.subarray(s.start * kw, (s.start + s.t) * kw);
-      let kc: Float32Array | Uint16Array, vc: Float32Array | Uint16Array;
-      if (s.k.dtype === "f16") { // an f16 cache: the new rows rounded to nearest even as they are written
+      let kc: Float32Array | Uint16Array | Uint8Array, vc: Float32Array | Uint16Array | Uint8Array;
+      if (s.q8) { // a q8_0 cache: the new rows quantized as they are written (ggml's quantize_row_q8_0_ref)
+        const rb = (kw / 32) * 34;
+        kc = cacheBytes(s.k), vc = cacheBytes(s.v);
+        if (s.t > 0) {
+          backend.quantize(kr, "q8_0", kc.subarray(s.pos0 * rb), s.t * kw);
+          backend.quantize(vr, "q8_0", vc.subarray(s.pos0 * rb), s.t * kw);
+        }
+      } else if (s.k.dtype === "f16") { // an f16 cache: the new rows rounded to nearest even as they are written
         kc = cacheBits(s.k), vc = cacheBits(s.v);
         backend.cast(kr, "f32", kc.subarray(s.pos0 * kw), "f16", s.t * kw);
         backend.cast(vr, "f32", vc.subarray(s.pos0 * kw), "f16", s.t * kw);
@@ -275,7 +292,7 @@ export function attendCached(q: Tensor, k: Tensor, v: Tensor, segs: readonly Cac
       }
       backend.attention(qr, kc, vc, od.subarray(s.start * qw, (s.start + s.t) * qw), lse as Float32Array,
         { b: 1, tq: s.t, tk: s.pos0 + s.t, nHead, nKvHead, headDim, scale: 1 / Math.sqrt(headDim), causal: true, kvCapacity: cap,
-          kvType: s.k.dtype === "f16" ? "f16" : "f32" });
+          kvType: s.q8 ? "q8_0" : s.k.dtype === "f16" ? "f16" : "f32" });
     }
   } finally {
     backend.release(lse);

@@ -56,6 +56,9 @@ export function vocabTxtTokenizerJson(vocab: Record<string, number>, specials: {
     post_processor: {
       type: "TemplateProcessing",
       single: [{ SpecialToken: { id: specials.cls, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: specials.sep, type_id: 0 } }],
+      // Python tokenizers refuses a TemplateProcessing without `pair` ("data did not match any variant …").
+      pair: [{ SpecialToken: { id: specials.cls, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: specials.sep, type_id: 0 } },
+        { Sequence: { id: "B", type_id: 1 } }, { SpecialToken: { id: specials.sep, type_id: 1 } }],
       special_tokens: {
         [specials.cls]: { id: specials.cls, ids: [vocab[specials.cls]], tokens: [specials.cls] },
         [specials.sep]: { id: specials.sep, ids: [vocab[specials.sep]], tokens: [specials.sep] },

@@ -2,13 +2,16 @@
 // softmax (scores = q·kᵀ·scale, causal mask with the KV-cache offset, softmax, ·v; the backward by the chain
 // rule through those pieces), and the cpu backend against the reference under every ISA level — with GQA,
 // causal and not, tk > tq (a cache), a k/v buffer larger than tk (kvCapacity), awkward head dims and the head dims
-// (32, 64, 128) that have their own AVX-512 row kernel. An f16 k/v (a half-precision KV cache) must give the bits of an
-// f32 k/v holding the same values.
+// (32, 64, 128) that have their own AVX-512 row kernel, and rows long enough to be cut into key chunks (split over the
+// threads in a decode step: the bits must not depend on the thread count). An f16 k/v (a half-precision KV cache) must
+// give the bits of an f32 k/v holding the same values, a q8_0 one (ggml blocks) those of an f32 k/v holding its decoded
+// values.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { f16ToF32, f32ToF16 } from "../../src/core/dtype.js";
 import type { AttentionParams, Backend } from "../../src/backend/backend.js";
+import { attentionByKeyChunks } from "../../src/backend/ref/attention.js";
 import { assertClose, clone, cpu, forEachIsa, ref, skipCpu, TOL, uniform } from "./harness.js";
 
 const CASES: AttentionParams[] = [
@@ -29,6 +32,12 @@ const CASES: AttentionParams[] = [
   // the blocked AVX-512 backward (head dims a multiple of 16): keys in chunks of 64 and blocks of 16, off both grids
   { b: 2, tq: 19, tk: 37, nHead: 4, nKvHead: 2, headDim: 48, scale: 0.14, causal: false, kvCapacity: 40 },
   { b: 1, tq: 70, tk: 150, nHead: 6, nKvHead: 3, headDim: 32, scale: 0.17, causal: true },
+  // long rows: keys in chunks of 512 folded (native/ops_attention.c); one kv head or three are few enough items that a
+  // decode step splits them over the threads by chunk (flash-decoding); a prefill whose rows straddle the 512 boundary
+  { b: 1, tq: 1, tk: 1300, nHead: 4, nKvHead: 1, headDim: 64, scale: 0.125, causal: true, kvCapacity: 1310 },
+  { b: 1, tq: 1, tk: 1030, nHead: 3, nKvHead: 3, headDim: 40, scale: 0.15, causal: true },
+  { b: 2, tq: 1, tk: 1100, nHead: 8, nKvHead: 1, headDim: 128, scale: 0.088, causal: false },
+  { b: 1, tq: 20, tk: 530, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
 ];
 
 function sizes(p: AttentionParams) {
@@ -116,6 +125,48 @@ test("cpu attention matches the reference at every ISA level", { skip: skipCpu }
   t.diagnostic(`ISA levels run: ${ran.join(", ")}`);
 });
 
+test("the split-key reference (chunks folded, the kernels' flash-decoding order) matches the two-pass reference", () => {
+  for (const [i, p] of CASES.entries()) {
+    const s = sizes(p), x = inputs(p, i * 10);
+    const want = { out: new Float32Array(s.q), lse: new Float32Array(s.lse) }, got = { out: new Float32Array(s.q), lse: new Float32Array(s.lse) };
+    ref.attention(x.q, x.k, x.v, want.out, want.lse, p);
+    for (const chunk of [1, 7, 64, 512]) {
+      attentionByKeyChunks(x.q, x.k, x.v, got.out, got.lse, p, chunk);
+      assertClose(`chunk ${chunk} (${describe(p)}) out`, got.out, want.out, { rtol: 1e-6, atol: 1e-7 });
+      assertClose(`chunk ${chunk} (${describe(p)}) lse`, got.lse, want.lse, { rtol: 1e-6, atol: 1e-7 });
+    }
+  }
+});
+
+test("cpu decode rows split over key chunks on the threads give the bits of one thread (1, 2 and 3 threads)", { skip: skipCpu }, () => {
+  // A decode step with few (batch, kv head) items and long rows runs one task per 512-key chunk and folds the chunk
+  // states afterwards; one thread runs the same chunks in turn with the same fold, so the bits must not move.
+  const before = cpu!.info().threads;
+  const long = CASES.filter((p) => p.tq === 1 && p.tk > 1024);
+  assert.ok(long.length >= 3);
+  try {
+    const runAt = (t: number) => {
+      cpu!.setThreads(t);
+      return long.map((p, i) => {
+        const s = sizes(p), x = inputs(p, 100 + i), out = new Float32Array(s.q), lse = new Float32Array(s.lse);
+        cpu!.attention(x.q, x.k, x.v, out, lse, p);
+        return { out, lse };
+      });
+    };
+    const one = runAt(1);
+    for (const t of [2, 3]) {
+      runAt(t).forEach((r, i) => {
+        for (const name of ["out", "lse"] as const) {
+          const j = r[name].findIndex((v, e) => !Object.is(v, one[i]![name][e]));
+          assert.equal(j, -1, `threads ${t} (${describe(long[i]!)}): ${name}[${j}] ${r[name][j]} vs 1 thread ${one[i]![name][j]}`);
+        }
+      });
+    }
+  } finally {
+    cpu!.setThreads(before);
+  }
+});
+
 test("attention with one query over a cache equals the last row of the full causal pass", () => {
   const full: AttentionParams = { b: 1, tq: 6, tk: 6, nHead: 2, nKvHead: 1, headDim: 8, scale: 0.3, causal: true };
   const x = inputs(full, 42), out = new Float32Array(6 * 2 * 8), lse = new Float32Array(12);
@@ -177,6 +228,73 @@ test("an f16 k/v cache gives exactly the result of an f32 cache holding the same
   });
   check(ref, "ref");
   if (cpu) t.diagnostic(`ISA levels run: ${forEachIsa((isa) => check(cpu!, `cpu/${isa}`)).join(", ")}`);
+});
+
+/** k and v quantized to q8_0 blocks (the reference quantizer, ggml's quantize_row_q8_0_ref) and their decoded values. */
+function q8Inputs(p: AttentionParams, seed: number) {
+  const x = inputs(p, seed);
+  const blocks = (a: Float32Array) => {
+    const out = new Uint8Array((a.length / 32) * 34);
+    ref.quantize(a, "q8_0", out, a.length);
+    return out;
+  };
+  const decoded = (b: Uint8Array) => {
+    const out = new Float32Array((b.length / 34) * 32);
+    ref.dequantize(b, "q8_0", out, out.length);
+    return out;
+  };
+  const kq = blocks(x.k), vq = blocks(x.v);
+  return { q: x.q, kq, vq, kf: decoded(kq), vf: decoded(vq) };
+}
+
+test("a q8_0 k/v cache gives the bits of an f32 cache holding its decoded values, and the reference over them", (t) => {
+  // llama.cpp's -ctk/-ctv q8_0: rows written as q8_0 blocks, read back as d·q. The kernels decode 16 values at a time
+  // inside the score and value loops; the result must be that of the same kernel over the decoded f32 values, bit for
+  // bit, and close to the float64 reference computed from the dequantized cache.
+  const cases = CASES.filter((p) => p.headDim % 32 === 0).map((p) => ({ ...p, kvType: "q8_0" as const }));
+  assert.ok(cases.length >= 8);
+  const want = cases.map((p, i) => {
+    const s = sizes(p), x = q8Inputs(p, i * 10), out = new Float32Array(s.q), lse = new Float32Array(s.lse);
+    ref.attention(x.q, x.kf, x.vf, out, lse, { ...p, kvType: "f32" });
+    return { out, lse };
+  });
+  const check = (be: Backend, label: string) => cases.forEach((p, i) => {
+    const s = sizes(p), x = q8Inputs(p, i * 10);
+    const o8 = new Float32Array(s.q), l8 = new Float32Array(s.lse), o32 = new Float32Array(s.q), l32 = new Float32Array(s.lse);
+    be.attention(x.q, x.kq, x.vq, o8, l8, p);
+    be.attention(x.q, x.kf, x.vf, o32, l32, { ...p, kvType: "f32" });
+    for (const [name, a, b] of [["out", o8, o32], ["lse", l8, l32]] as const) {
+      const j = a.findIndex((v, k) => !Object.is(v, b[k]));
+      assert.equal(j, -1, `${label} (${describe(p)}): q8_0 ${name}[${j}] = ${a[j]}, f32 of the decoded values ${b[j]}`);
+    }
+    assertClose(`${label} q8_0 vs reference (${describe(p)}) out`, o8, want[i]!.out, TOL.f32Chain);
+    assertClose(`${label} q8_0 vs reference (${describe(p)}) lse`, l8, want[i]!.lse, TOL.f32Sum);
+  });
+  check(ref, "ref");
+  if (cpu) t.diagnostic(`ISA levels run: ${forEachIsa((isa) => check(cpu!, `cpu/${isa}`)).join(", ")}`);
+});
+
+test("cpu quantize (q8_0, what a q8_0 cache stores) gives the reference quantizer's bytes", { skip: skipCpu }, () => {
+  for (const n of [32, 64 * 12, 32 * 1001]) {
+    const x = uniform(n, n, -3, 3);
+    x[5] = 0; // a block with a zero and a block of zeros: d = 0 and q = 0
+    if (n > 64) x.fill(0, 32, 64);
+    const a = new Uint8Array((n / 32) * 34), b = new Uint8Array((n / 32) * 34);
+    ref.quantize(x, "q8_0", a, n);
+    cpu!.quantize(x, "q8_0", b, n);
+    assert.deepEqual(b, a, `n ${n}`);
+  }
+});
+
+test("kvType q8_0 is checked: Uint8Array blocks, head dim a multiple of 32, forward only", () => {
+  const p: AttentionParams = { ...CASES[3]!, kvType: "q8_0" }; // head dim 64
+  const s = sizes(p), x = inputs(p, 1), blocks = new Uint8Array((s.kv / 32) * 34);
+  for (const be of [ref, ...(cpu ? [cpu] : [])]) {
+    assert.throws(() => be.attention(x.q, x.k, x.v, new Float32Array(s.q), new Float32Array(s.lse), p), /k must be a Uint8Array of q8_0 blocks/);
+    assert.throws(() => be.attention(x.q, blocks.subarray(1), blocks, new Float32Array(s.q), new Float32Array(s.lse), p), /k has \d+ elements but needs at least/);
+    assert.throws(() => be.attention(x.q, blocks, blocks, new Float32Array(s.q), new Float32Array(s.lse), { ...p, headDim: 16, nHead: 16, nKvHead: 4 }),
+      /needs headDim a multiple of 32/);
+  }
 });
 
 test("kvType f16 is checked: Uint16Array k/v, forward only", () => {

@@ -1,7 +1,7 @@
 // The native fused decode layer (the backend's "decoder-layer-decode" op) against its specification, the tensor path of
 // src/models/llama/model.ts: the same GGUF models from ../shared/testdata (LLaMA Q8_0 / Q4_0 / Q4_K / F16, Qwen2 with
 // q/k/v biases) decode the same tokens for several sequences at once, with the op and with the op hidden from
-// the model; the logits of every step must be bit-identical, with an f32 and with an f16 KV cache. Skipped when the
+// the model; the logits of every step must be bit-identical, with an f32, an f16 and a q8_0 KV cache. Skipped when the
 // addon lacks the op.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +16,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fusedOpBackends } from "./fused-op-backends.js";
 import type { LlamaModel } from "../../src/models/llama/model.js";
+import { presetConfig, randomParam } from "../../src/models/presets.js";
+import { writeModelGguf } from "../../src/infer/export.js";
+import { Rng } from "../../src/core/rng.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
@@ -24,7 +27,7 @@ const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention:
 const { native, withoutOp, calls: opCount } = fusedOpBackends(base);
 
 async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void,
-  kvCacheType: "f32" | "f16" = "f32"): Promise<Float32Array[]> {
+  kvCacheType: "f32" | "f16" | "q8_0" = "f32"): Promise<Float32Array[]> {
   setDefaultBackend(backend);
   const model = await loadModel(path.resolve(dir, file), { backend, kvCacheType });
   check?.(model.model as LlamaModel);
@@ -79,6 +82,45 @@ test("with an f16 KV cache: native decode layer = tensor path bit for bit, and n
       const cosine = dot / Math.sqrt(na * nb);
       assert.ok(diff > 0 && cosine >= 0.999, `${file}: row ${i}, f16 vs f32 cache: cosine ${cosine}, max |Δ| ${diff}`);
     });
+  }
+});
+
+/** A random q8_0 model whose head dim fits a q8_0 cache (the shared dev files have head dim 16): llama with heads 4/2 of
+ *  32, qwen2 (q/k/v biases) with heads 2/2 of 64. */
+function headDimModels(dirOut: string): string[] {
+  return ([["llama", 4, 2], ["qwen2", 2, 2]] as const).map(([arch, heads, kv]) => {
+    const config = { ...presetConfig(arch, "tiny"), hiddenSize: 128, numHeads: heads, numKvHeads: kv, headDim: 128 / heads };
+    const file = path.join(dirOut, `${arch}-d${128 / heads}-q8_0.gguf`);
+    writeModelGguf(file, config, randomParam(new Rng(7), 0.05), { type: "q8_0", name: file, extraMetadata: [["tokenizer.ggml.model", "no_vocab"]] });
+    return file;
+  });
+}
+
+test("with a q8_0 KV cache: native decode layer = tensor path bit for bit, and near the f32-cache logits", { skip: hasOp }, async () => {
+  // The op quantizes each new k/v row into the cache (zy_quantize) where the tensor path calls backend.quantize, and
+  // both attend over the blocks with the same kernel: the logits must agree bit for bit, and sit near the f32 cache's.
+  // The shared dev files' rows (head dim 16) do not fill q8_0 blocks: refused at load, naming the file and the fix.
+  await assert.rejects(loadModel(path.resolve(dir, "dev-llama-tok512-q8_0.gguf"), { backend: native, kvCacheType: "q8_0" }),
+    /dev-llama-tok512-q8_0\.gguf: kvCacheType q8_0: a q8_0 cache needs headDim a multiple of 32 .* kv heads of 16: use an f16 or f32 cache/);
+  const tmp = mkdtempSync(path.join(tmpdir(), "zy-q8kv-"));
+  try {
+    for (const file of headDimModels(tmp)) {
+      const before = opCount();
+      const a = await decodeLogits(file, native, undefined, "q8_0");
+      assert.ok(opCount() > before, `${file}: the composite decode layer never ran`);
+      const b = await decodeLogits(file, withoutOp, undefined, "q8_0");
+      const f32 = await decodeLogits(file, withoutOp);
+      a.forEach((row, i) => {
+        const j = row.findIndex((v, k) => !Object.is(v, b[i]![k]));
+        assert.equal(j, -1, `${file}: q8_0 cache, logits row ${i} differ at ${j}: ${row[j]} vs ${b[i]![j]}`);
+        let dot = 0, na = 0, nb = 0, diff = 0;
+        row.forEach((v, k) => { const w = f32[i]![k]!; dot += v * w; na += v * v; nb += w * w; diff = Math.max(diff, Math.abs(v - w)); });
+        const cosine = dot / Math.sqrt(na * nb);
+        assert.ok(diff > 0 && cosine >= 0.99, `${file}: row ${i}, q8_0 vs f32 cache: cosine ${cosine}, max |Δ| ${diff}`);
+      });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
 

@@ -54,6 +54,11 @@ test("our trained tokenizer.json gives @huggingface/tokenizers the same ids as o
   const config = wordPieceTokenizerConfig(t);
   const ours = tokenizerFromHfJson(json, { config });
   const hf = new HfTokenizer(json as object, config as object);
+  // The [CLS] A [SEP] / [CLS] A [SEP] B [SEP] templates of a transformers-saved BERT tokenizer.json (Python tokenizers
+  // refuses a TemplateProcessing without `pair`).
+  const hfBert = JSON.parse(readFileSync(path.resolve("../shared/testdata/hf/bert/base/tokenizer.json"), "utf8")) as { post_processor: Record<string, unknown> };
+  const post = (json as { post_processor: Record<string, unknown> }).post_processor;
+  assert.deepEqual([post.type, post.single, post.pair], [hfBert.post_processor.type, hfBert.post_processor.single, hfBert.post_processor.pair]);
   const extra = ["An unseen sentence about refunds and 包裹快递!", "ÀCCÉNTS and UPPER case", "数字 2026 与 email a@b.co"];
   for (const l of [...lines, ...extra]) {
     assert.deepEqual(ours.encode(l, { addSpecialTokens: true }), hf.encode(l).ids, `on ${JSON.stringify(l)}`);

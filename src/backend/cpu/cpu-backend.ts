@@ -16,6 +16,7 @@ import { BufferPool } from "../pool.js";
 import { kvCapacity, OP_CHECKS, QUANT_TYPES, WEIGHT_TYPES } from "../checks.js";
 import { matmul as refMatmul } from "../ref/matmul.js";
 import { refDequantize, refQuantMatmul } from "../ref/quant.js";
+import { refQuantize } from "../ref/quant-quantize.js";
 import { readChecksum as refReadChecksum } from "../ref/reduce.js";
 import { BINARY_CODE, DTYPE_CODE, UNARY_CODE } from "./codes.js";
 import { type TunableBackend, type TuneChoice, Tuner, type TuningAddon, type TuningOptions } from "./tuning.js";
@@ -47,6 +48,8 @@ export class CpuBackend implements Backend, TunableBackend {
         return typeof this.addon.quantMatmul === "function" && (dtype === undefined || (WEIGHT_TYPES as readonly string[]).includes(dtype));
       case "dequantize":
         return typeof this.addon.dequantize === "function" && (dtype === undefined || (QUANT_TYPES as readonly string[]).includes(dtype));
+      case "quantize":
+        return typeof this.addon.quantize === "function" && (dtype === undefined || dtype === "q8_0");
       case "copyStrided": case "cast": case "fill":
         return dtype === undefined || dtype in DTYPE_CODE;
       default:
@@ -299,11 +302,11 @@ export class CpuBackend implements Backend, TunableBackend {
     this.addon.opsEmbeddingBackward(ids, dOut, dTable, n, dim);
   }
 
-  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+  attention(q: Float32Array, k: Float32Array | Uint16Array | Uint8Array, v: Float32Array | Uint16Array | Uint8Array, out: Float32Array,
     lse: Float32Array, p: AttentionParams): void {
     OP_CHECKS.attention(q, k, v, out, lse, p);
     this.addon.opsAttention(q, k, v, out, lse, p.b, p.tq, p.tk, p.nHead, p.nKvHead, p.headDim, p.scale, p.causal,
-      kvCapacity(p), p.kvType === "f16");
+      kvCapacity(p), p.kvType === "q8_0" ? 2 : p.kvType === "f16" ? 1 : 0);
   }
 
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
@@ -360,6 +363,15 @@ export class CpuBackend implements Backend, TunableBackend {
       return;
     }
     refDequantize(w, type, out, n);
+  }
+
+  quantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void {
+    OP_CHECKS.quantize(x, type, out, n);
+    if (this.addon.quantize) {
+      this.addon.quantize(x, type, out, n);
+      return;
+    }
+    refQuantize(x, type, out, n);
   }
 }
 

@@ -59,6 +59,46 @@ export function attention(q: Float32Array, k: Float32Array, v: Float32Array, out
   }
 }
 
+/** The split-key form of the forward (flash-decoding; native/ops_attention.c): a row's keys cut into chunks of
+ *  `chunk`; per chunk its own max m, sum l = Σ exp(s − m) and unnormalised output acc = Σ exp(s − m)·v; the chunks
+ *  folded left to right, each pair rescaled to the larger max (l = l₁·e^(m₁−m) + l₂·e^(m₂−m), acc likewise); then
+ *  out = acc / l, lse = m + log l. Float64 throughout: the twin of the kernels' fold, checked against the two-pass
+ *  attention() above. */
+export function attentionByKeyChunks(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+  p: AttentionParams, chunk: number): void {
+  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`attentionByKeyChunks: chunk ${chunk}; expected a positive integer`);
+  const o = offsets(p), D = p.headDim, group = p.nHead / p.nKvHead;
+  const acc = new Float64Array(D), part = new Float64Array(D);
+  for (let bi = 0; bi < p.b; bi++) {
+    for (let h = 0; h < p.nHead; h++) {
+      const kvh = Math.floor(h / group);
+      for (let i = 0; i < p.tq; i++) {
+        const qi = o.q(bi, i, h), n = o.visible(i);
+        let m = -Infinity, l = 0;
+        acc.fill(0);
+        for (let j0 = 0; j0 < n; j0 += chunk) {
+          const j1 = Math.min(n, j0 + chunk);
+          let cm = -Infinity;
+          for (let j = j0; j < j1; j++) cm = Math.max(cm, p.scale * dot(q, qi, k, o.kv(bi, j, kvh), D));
+          let cl = 0;
+          part.fill(0);
+          for (let j = j0; j < j1; j++) {
+            const e = Math.exp(p.scale * dot(q, qi, k, o.kv(bi, j, kvh), D) - cm), vj = o.kv(bi, j, kvh);
+            cl += e;
+            for (let d = 0; d < D; d++) part[d] += e * v[vj + d];
+          }
+          const nm = Math.max(m, cm), ct = m === -Infinity ? 0 : Math.exp(m - nm), cc = Math.exp(cm - nm);
+          l = l * ct + cl * cc;
+          for (let d = 0; d < D; d++) acc[d] = acc[d] * ct + part[d] * cc;
+          m = nm;
+        }
+        lse[o.lse(bi, h, i)] = n === 0 ? -Infinity : m + Math.log(l);
+        for (let d = 0; d < D; d++) out[qi + d] = n === 0 ? 0 : acc[d] / l;
+      }
+    }
+  }
+}
+
 /** With P = exp(S − lse) and Δ_i = dOut_i·out_i: dS = P⊙(dOut·vᵀ − Δ); dq += scale·dS·k; dk += scale·dSᵀ·q;
  *  dv += Pᵀ·dOut. Accumulates into dq, dk, dv. */
 export function attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array,

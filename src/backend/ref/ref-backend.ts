@@ -22,6 +22,7 @@ import { readChecksum, reduceMax, reduceSum } from "./reduce.js";
 import { rope } from "./rope.js";
 import { logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from "./softmax.js";
 import { refDequantize, refQuantMatmul } from "./quant.js";
+import { refQuantize } from "./quant-quantize.js";
 
 export class RefBackend implements Backend {
   constructor(private readonly pool: BufferPool = new BufferPool(2 ** 31, true)) {}
@@ -34,6 +35,7 @@ export class RefBackend implements Backend {
     if (op === "quantMatmul" || op === "dequantize") {
       return dtype === undefined || (WEIGHT_TYPES as readonly string[]).includes(dtype);
     }
+    if (op === "quantize") return dtype === undefined || dtype === "q8_0";
     if (op === "matmul") return dtype === undefined || dtype === "f32" || dtype === "bf16";
     if (op === "copyStrided" || op === "cast" || op === "fill") return dtype === undefined || DTYPES.includes(dtype as DType);
     return dtype === undefined || dtype === "f32";
@@ -171,11 +173,17 @@ export class RefBackend implements Backend {
     embeddingBackward(ids, dOut, dTable, n, dim);
   }
 
-  attention(q: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, out: Float32Array,
+  attention(q: Float32Array, k: Float32Array | Uint16Array | Uint8Array, v: Float32Array | Uint16Array | Uint8Array, out: Float32Array,
     lse: Float32Array, p: AttentionParams): void {
     OP_CHECKS.attention(q, k, v, out, lse, p);
-    // An f16 cache: its values decoded (exactly), then the f32 reference.
-    const f32 = (x: Float32Array | Uint16Array) => (x instanceof Float32Array ? x : Float32Array.from(x, f16ToF32));
+    // An f16 or q8_0 cache: its values decoded (exactly: ggml's dequantize_row_q8_0 for q8_0), then the f32 reference.
+    const f32 = (x: Float32Array | Uint16Array | Uint8Array) => {
+      if (x instanceof Float32Array) return x;
+      if (x instanceof Uint16Array) return Float32Array.from(x, f16ToF32);
+      const n = (x.length / 34) * 32, y = new Float32Array(n);
+      refDequantize(x, "q8_0", y, n);
+      return y;
+    };
     attention(q, f32(k), f32(v), out, lse, p);
   }
 
@@ -223,5 +231,10 @@ export class RefBackend implements Backend {
   dequantize(w: Uint8Array, type: QuantType, out: Float32Array, n: number): void {
     OP_CHECKS.dequantize(w, type, out, n);
     refDequantize(w, type, out, n);
+  }
+
+  quantize(x: Float32Array, type: "q8_0", out: Uint8Array, n: number): void {
+    OP_CHECKS.quantize(x, type, out, n);
+    refQuantize(x, type, out, n);
   }
 }

@@ -1,9 +1,10 @@
 // `zhiyu bench infer --models A.gguf[,B.gguf…] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128]
-//   [--llama-bench PATH] [--nlc DIR] [--kinds decode,prefill] [--depth N] [--kv-type f32|f16] [--json]`: Zhiyu, llama.cpp (llama-bench) and
+//   [--llama-bench PATH] [--nlc DIR] [--kinds decode,prefill] [--depth N] [--kv-type f32|f16|q8_0] [--json]`: Zhiyu, llama.cpp (llama-bench) and
 // node-llama-cpp side by side on the same GGUF files. Each measurement is its own child process under
 // /usr/bin/time (peak RSS); within a round the order of the implementations rotates, so load that drifts over
 // the run hits all of them alike. --depth N: decode after an N-token prompt (llama-bench -d N); --kv-type: Zhiyu's KV
-// cache type (llama.cpp's is always f16: llama-bench takes no f32 cache). Prints per model and kind the median tokens/s of each, the ratios, and the
+// cache type (llama.cpp's f16 for f32 and f16 — llama-bench takes no f32 cache — and q8_0 for q8_0: -ctk/-ctv q8_0,
+// flash attention left at llama-bench's "auto"). Prints per model and kind the median tokens/s of each, the ratios, and the
 // load average at start and end. Leaves out: GPU backends, batch sizes other than one sequence.
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
@@ -43,7 +44,7 @@ function lastJson(stdout: string, what: string): Record<string, unknown> {
 }
 
 const INFER_USAGE = "usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
-  "[--kinds decode,prefill] [--depth N] [--kv-type f32|f16] [--impls zhiyu,zhiyu-no-tune,llama.cpp,node-llama-cpp] " +
+  "[--kinds decode,prefill] [--depth N] [--kv-type f32|f16|q8_0] [--impls zhiyu,zhiyu-no-tune,llama.cpp,node-llama-cpp] " +
   "[--llama-bench PATH] [--nlc DIR] [--no-tune] [--json]";
 
 export async function run(argv: string[]): Promise<number | void> {
@@ -68,10 +69,11 @@ export async function run(argv: string[]): Promise<number | void> {
   const threads = int("threads", values.threads), rounds = int("rounds", values.rounds);
   const tokens: Record<Kind, number> = { decode: int("decode", values.decode), prefill: int("prefill", values.prefill) };
   const timeoutS = int("timeout", values.timeout), depth = intFlag("depth", values.depth, 0)!;
-  // --kv-type sets Zhiyu's cache (and llama.cpp's to f16, its default; llama-bench has no f32 cache): without it Zhiyu
-  // keeps f32, as earlier tables did.
+  // --kv-type sets Zhiyu's cache (and llama.cpp's to f16, its default — llama-bench has no f32 cache — or q8_0): without
+  // it Zhiyu keeps f32, as earlier tables did.
   const kvType = values["kv-type"];
-  if (kvType !== undefined && kvType !== "f32" && kvType !== "f16") throw new UsageError(`--kv-type ${kvType}: expected f32 or f16`);
+  if (kvType !== undefined && kvType !== "f32" && kvType !== "f16" && kvType !== "q8_0") throw new UsageError(`--kv-type ${kvType}: expected f32, f16 or q8_0`);
+  const llamaKv = kvType === "q8_0" ? "q8_0" : "f16";
   const models = values.models.split(",");
   for (const m of models) if (!existsSync(m)) throw new UsageError(`--models: ${m} does not exist`);
   const kinds = values.kinds!.split(",") as Kind[];
@@ -100,7 +102,7 @@ export async function run(argv: string[]): Promise<number | void> {
     if (impl === "llama.cpp") {
       // One warm-up run (llama-bench's default) then one timed repetition; decode starts from an empty context.
       const r = timed([llamaBench, "-m", model, "-t", String(threads), "-p", kind === "prefill" ? String(n) : "0",
-        "-n", kind === "decode" ? String(n) : "0", "-d", String(depth), ...(kvType === "f16" ? ["-ctk", "f16", "-ctv", "f16"] : []), "-r", "1", "-o", "json"], timeoutS);
+        "-n", kind === "decode" ? String(n) : "0", "-d", String(depth), ...(kvType === "f16" || kvType === "q8_0" ? ["-ctk", llamaKv, "-ctv", llamaKv] : []), "-r", "1", "-o", "json"], timeoutS);
       const arr = JSON.parse(r.stdout.slice(r.stdout.indexOf("["))) as Array<{ avg_ts: number }>;
       return { tokensPerS: arr[0].avg_ts, peakRssMb: r.peakRssMb };
     }
@@ -151,7 +153,7 @@ export async function run(argv: string[]): Promise<number | void> {
   }
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
   const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "–");
-  console.log(`threads ${threads}, ${rounds} rounds, depth ${depth}, KV cache Zhiyu ${kvType ?? "f32"} / llama.cpp f16, median tok/s; load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}`);
+  console.log(`threads ${threads}, ${rounds} rounds, depth ${depth}, KV cache Zhiyu ${kvType ?? "f32"} / llama.cpp ${llamaKv}, median tok/s; load average ${load0[0].toFixed(1)} → ${load1[0].toFixed(1)}`);
   console.log("| model | test | Zhiyu | llama.cpp | node-llama-cpp | Zhiyu / llama.cpp | Zhiyu / node-llama-cpp | peak RSS Zhiyu / llama.cpp / nlc (MB) | file + Zhiyu KV (MB) |");
   console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of rows) {

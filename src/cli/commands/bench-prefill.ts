@@ -3,7 +3,7 @@
 // --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N).
 // For an MoE model, decode also reports the weight bytes read per token against the active parameters' size.
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
-// --kv-type f16 keeps the KV cache in f16 (llama.cpp's -ctk/-ctv f16). --no-tune runs the fixed decode kernels instead of the tuned ones. --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
+// --kv-type f16 / q8_0 keeps the KV cache in f16 / q8_0 (llama.cpp's -ctk/-ctv f16 / q8_0). --no-tune runs the fixed decode kernels instead of the tuned ones. --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains. --bandwidth (decode): also measures the machine's read bandwidth (bench-bandwidth.ts)
 // and prints the weight bytes a token reads (every matrix but lookup-only embedding tables; for MoE the experts that
 // ran) × tokens/s as a share of it.
@@ -34,7 +34,7 @@ function peakRssMb(): number {
 
 function usage(kind: "decode" | "prefill"): string {
   return `usage: zhiyu bench ${kind} --model PATH --threads N [--tokens N]${kind === "decode" ? " [--depth N]" : ""} ` +
-    `[--kv-type f32|f16] [--repeat R] [--no-repack] [--no-tune]${kind === "decode" ? " [--bandwidth]" : ""} [--json]`;
+    `[--kv-type f32|f16|q8_0] [--repeat R] [--no-repack] [--no-tune]${kind === "decode" ? " [--bandwidth]" : ""} [--json]`;
 }
 
 export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: string[]): Promise<number> {

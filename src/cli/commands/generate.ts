@@ -38,7 +38,8 @@ const HELP = `usage: zhiyu generate --model PATH [--prompt TEXT | --prompt-ids 1
   --stop TEXT           stop string (repeatable)
   --threads N           compute threads
   --ctx N               override the context length from the model file
-  --kv-type f32|f16     KV cache element type (default f32; f16 halves its memory and long-context reads)
+  --kv-type T           KV cache element type f32|f16|q8_0 (default f32; f16 halves its memory and long-context
+                        reads, q8_0 stores 0.27× of f32)
   --no-tune             fixed decode kernels instead of the ones measured fastest on this CPU (same output; also
                         ZHIYU_NO_TUNE=1; measurements cached in $XDG_CACHE_HOME/zhiyu or ~/.cache/zhiyu)
   --tokenizer PATH      tokenizer to use instead of the model's own

@@ -35,7 +35,8 @@ const HELP = `usage: zhiyu serve [--model PATH] [options]
   --ctx N             context length in tokens (default: the model's; larger values override the file's)
   --timeout S         per-request time limit in seconds (default 600)
   --threads N         compute threads
-  --kv-type f32|f16   KV cache element type (default f32; f16 halves its memory and long-context reads)
+  --kv-type T         KV cache element type f32|f16|q8_0 (default f32; f16 halves its memory and long-context
+                      reads, q8_0 stores 0.27× of f32)
   --no-tune           fixed decode kernels instead of the ones measured fastest on this CPU (same output; also
                       ZHIYU_NO_TUNE=1)
   --alias NAME        another name clients may use in 'model' (repeatable)

@@ -5,7 +5,8 @@
 // attends over it → [N, H·Dh]. Inference only (plain loops over f32 arrays, no autograd).
 // A layer whose cache is a ring (KvCache.ring: a window shorter than the context) reads its earlier positions from the
 // ring and the chunk's own rows fresh, then writes the chunk's last w rows in; the scores are the same numbers in the
-// same order as over a full cache with the window as a mask.
+// same order as over a full cache with the window as a mask. f16 and q8_0 caches are read back decoded (q8_0 rows of a
+// chunk go through quantize + dequantize first, so they equal what the cache holds).
 // Leaves out: training.
 import { type Tensor, contiguous, fromTypedArray } from "../../tensor/index.js";
 import type { Segment } from "../llama/model.js";
@@ -41,10 +42,14 @@ function ringWindow(cache: KvCache, layer: number, w: number, kr: Float32Array, 
   const from = Math.max(0, pos0 - w + 1), old = pos0 - from;
   const keys = new Float32Array((old + t) * kw), values = new Float32Array((old + t) * kw);
   const kt = cache.k[layer], vt = cache.v[layer];
-  const f16 = kt.dtype === "f16";
+  const f16 = kt.dtype === "f16", q8 = cache.dtype === "q8_0";
   for (let j = from; j < pos0; j++) {
     const slot = (j % w) * kw, at = (j - from) * kw;
-    if (f16) {
+    if (q8) {
+      const rows = cache.readQ8(layer, j % w, 1);
+      keys.set(rows.k, at);
+      values.set(rows.v, at);
+    } else if (f16) {
       backend.cast(f16Bits(kt).subarray(slot), "f16", keys.subarray(at), "f32", kw);
       backend.cast(f16Bits(vt).subarray(slot), "f16", values.subarray(at), "f32", kw);
     } else {
@@ -52,7 +57,13 @@ function ringWindow(cache: KvCache, layer: number, w: number, kr: Float32Array, 
       values.set(cacheData(vt).subarray(slot, slot + kw), at);
     }
   }
-  if (f16) { // round the chunk's rows through f16, as a full f16 cache stores and reads them
+  if (q8) { // the chunk's rows through q8_0 (quantized, decoded), as a full q8_0 cache stores and reads them
+    const bytes = new Uint8Array((t * kw / 32) * 34);
+    for (const [src, dst] of [[kr, keys], [vr, values]] as const) {
+      backend.quantize(src, "q8_0", bytes, t * kw);
+      backend.dequantize(bytes, "q8_0", dst.subarray(old * kw), t * kw);
+    }
+  } else if (f16) { // round the chunk's rows through f16, as a full f16 cache stores and reads them
     const bits = new Uint16Array(t * kw);
     for (const [src, dst] of [[kr, keys], [vr, values]] as const) {
       backend.cast(src, "f32", bits, "f16", t * kw);
@@ -71,7 +82,9 @@ function writeRing(cache: KvCache, layer: number, w: number, kr: Float32Array, v
   const kt = cache.k[layer], vt = cache.v[layer];
   for (let i = Math.max(0, t - w); i < t; i++) {
     const slot = ((pos0 + i) % w) * kw, row = i * kw;
-    if (kt.dtype === "f16") {
+    if (cache.dtype === "q8_0") {
+      cache.writeQ8(layer, (pos0 + i) % w, kr.subarray(row, row + kw), vr.subarray(row, row + kw), 1);
+    } else if (kt.dtype === "f16") {
       backend.cast(kr.subarray(row), "f32", f16Bits(kt).subarray(slot), "f16", kw);
       backend.cast(vr.subarray(row), "f32", f16Bits(vt).subarray(slot), "f16", kw);
     } else {
@@ -105,7 +118,10 @@ export function attendGeneral(layer: number, q: Tensor, k: Tensor, v: Tensor, se
         ({ keys, values, keyPos0 } = ringWindow(seg.cache, layer, ring, kr, vr, seg.pos0, seg.t, kw, backend));
       } else if (seg.cache) {
         const kt = seg.cache.k[layer], vt = seg.cache.v[layer];
-        if (kt.dtype === "f16") { // an f16 cache: rows rounded as written, the filled part read back widened
+        if (seg.cache.dtype === "q8_0") { // a q8_0 cache: rows quantized as written, the filled part read back decoded
+          seg.cache.writeQ8(layer, seg.pos0, kr, vr, seg.t);
+          ({ k: keys, v: values } = seg.cache.readQ8(layer, 0, seg.pos0 + seg.t));
+        } else if (kt.dtype === "f16") { // an f16 cache: rows rounded as written, the filled part read back widened
           const kb = f16Bits(kt), vb = f16Bits(vt);
           backend.cast(kr, "f32", kb.subarray(seg.pos0 * kw), "f16", seg.t * kw);
           backend.cast(vr, "f32", vb.subarray(seg.pos0 * kw), "f16", seg.t * kw);

@@ -9,7 +9,7 @@
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
-  contiguous, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy,
+  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
@@ -294,7 +294,7 @@ export function attendSegments(layer: number, q: Tensor, k: Tensor, v: Tensor, s
   if (!isGradEnabled() && segs.every((seg) => seg.cache && seg.b === 1)) {
     // Inference steps (decode and prefill): one pass of backend calls per sequence, no per-op tensors.
     return attendCached(q, k, v, segs.map((seg) => ({
-      start: seg.start, t: seg.t, pos0: seg.pos0, k: seg.cache!.k[layer], v: seg.cache!.v[layer],
+      start: seg.start, t: seg.t, pos0: seg.pos0, k: seg.cache!.k[layer], v: seg.cache!.v[layer], q8: seg.cache!.dtype === "q8_0",
     })), { numHeads: s.numHeads, numKvHeads: s.numKvHeads, headDim: s.headDim, freqs: s.freqs, layout: s.ropeLayout });
   }
   const outs: Tensor[] = [];
@@ -312,11 +312,18 @@ export function attendSegments(layer: number, q: Tensor, k: Tensor, v: Tensor, s
     if (seg.cache) {
       const cache = seg.cache;
       const kt = cache.k[layer], vt = cache.v[layer], dt = kt.dtype; // an f16 cache stores rounded values
-      assign(narrow(kt, 1, seg.pos0, seg.t), dt === "f32" ? ks : to(ks, dt));
-      assign(narrow(vt, 1, seg.pos0, seg.t), dt === "f32" ? vs : to(vs, dt));
-      ks = narrow(kt, 1, 0, seg.pos0 + seg.t); // [1, pos0+T, Hkv, Dh]
-      vs = narrow(vt, 1, 0, seg.pos0 + seg.t);
-      if (dt !== "f32") ks = to(ks, "f32"), vs = to(vs, "f32");
+      if (cache.dtype === "q8_0") { // quantized as written, the filled part decoded
+        const n = seg.pos0 + seg.t, shape = [1, n, s.numKvHeads, s.headDim];
+        cache.writeQ8(layer, seg.pos0, contiguous(ks).toFloat32Array(), contiguous(vs).toFloat32Array(), seg.t);
+        const rows = cache.readQ8(layer, 0, n);
+        ks = fromTypedArray(rows.k, shape, { backend: kt.backend }), vs = fromTypedArray(rows.v, shape, { backend: kt.backend });
+      } else {
+        assign(narrow(kt, 1, seg.pos0, seg.t), dt === "f32" ? ks : to(ks, dt));
+        assign(narrow(vt, 1, seg.pos0, seg.t), dt === "f32" ? vs : to(vs, dt));
+        ks = narrow(kt, 1, 0, seg.pos0 + seg.t); // [1, pos0+T, Hkv, Dh]
+        vs = narrow(vt, 1, 0, seg.pos0 + seg.t);
+        if (dt !== "f32") ks = to(ks, "f32"), vs = to(vs, "f32");
+      }
     }
     const o = attention(qs, ks, vs, { causal: true, scale: 1 / Math.sqrt(s.headDim) }); // [B, T, H, Dh]
     outs.push(reshape(o, [rows, s.numHeads * s.headDim]));
