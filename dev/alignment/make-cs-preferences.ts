@@ -7,6 +7,13 @@
 //   wrong    one informed value (price, time, phone, address, rating, name …) swapped for the same slot's value
 //            from another record, so the reply contradicts the grounding
 //   ignore   a grounded reply from another dialogue (answers a different question)
+//   generic  (--all-kinds only) a reply that fits any question and answers none: a stock courtesy line or a
+//            recommendation of a place from another record ("推荐您去北京全聚德(王府井店)。" — what PPO learned to
+//            say to everything against the session-7 RM)
+// --all-kinds makes one pair per kind for every turn (4× the pairs; the held-out split then has every kind for
+// each of its turns); --with-val adds the CrossWOZ val dialogues' turns to the training split only (more pairs;
+// zhiyu-mini's pretraining saw those dialogues, so they never go to held-out). The split by dialogue is the same
+// with or without these flags (same seed → same held-out dialogues).
 // Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
 //   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
 //   pairs-interleaved.jsonl                     train and held-out pairs with every 10th line held out (--val-every 10)
@@ -15,6 +22,7 @@
 //   prompts-train.jsonl, prompts-heldout.jsonl  the prompts of each split alone
 // Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
 // Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
+//        [--all-kinds] [--with-val]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +33,9 @@ const args = process.argv.slice(2);
 const shareAt = args.indexOf("--heldout-share");
 const heldoutShare = shareAt >= 0 ? Number(args.splice(shareAt, 2)[1]) : 0.1;
 if (!(heldoutShare > 0 && heldoutShare < 0.5)) throw new Error("make-cs-preferences: --heldout-share must be in (0, 0.5)");
+const allKinds = args.includes("--all-kinds");
+const withVal = args.includes("--with-val");
+for (const f of ["--all-kinds", "--with-val"]) if (args.includes(f)) args.splice(args.indexOf(f), 1);
 const out = args[0] ?? "runs/cs-prefs";
 let s = Number(args[1] ?? 7) >>> 0;
 const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
@@ -38,15 +49,22 @@ function shuffle<T>(xs: T[]): T[] {
 }
 
 const MAX_CHARS = 40; // user turn and reply, in characters (3 bytes each for the byte-level tokenizer)
-const zip = path.resolve(here, "../../../shared/data/crosswoz/test.json.zip");
 type Act = [string, string, string, string];
 type Dialogue = { messages: { role: string; content: string; dialog_act: Act[] }[] };
-const dialogues = JSON.parse(readSingleEntryZip(readFileSync(zip), zip).toString("utf8")) as Record<string, Dialogue>;
+function readSplit(name: string): Record<string, Dialogue> {
+  const zip = path.resolve(here, `../../../shared/data/crosswoz/${name}.json.zip`);
+  return JSON.parse(readSingleEntryZip(readFileSync(zip), zip).toString("utf8")) as Record<string, Dialogue>;
+}
+const dialogues = readSplit("test");
 
 interface Turn { dialogue: string; user: string; reply: string; facts: Act[] }
 const turns: Turn[] = [];
+const valTurns: Turn[] = [];
 const valuesBySlot = new Map<string, Set<string>>();
-for (const [id, d] of Object.entries(dialogues)) {
+const splits: [Record<string, Dialogue>, Turn[], string][] = [[dialogues, turns, ""]];
+if (withVal) splits.push([readSplit("val"), valTurns, "val-"]);
+for (const [split, into, prefix] of splits) for (const [rawId, d] of Object.entries(split)) {
+  const id = prefix + rawId;
   d.messages.forEach((m, i) => {
     if (m.role !== "sys" || i === 0) return;
     const facts = m.dialog_act.filter((a) => a[0] === "Inform" && a[3] && a[3] !== "无" && m.content.includes(a[3]));
@@ -57,7 +75,7 @@ for (const [id, d] of Object.entries(dialogues)) {
     }
     const user = d.messages[i - 1]!.content.trim();
     if (facts.length === 0 || facts.length > 4 || m.content.length > MAX_CHARS || user.length > MAX_CHARS) return;
-    turns.push({ dialogue: id, user, reply: m.content.trim(), facts });
+    into.push({ dialogue: id, user, reply: m.content.trim(), facts });
   });
 }
 
@@ -78,15 +96,23 @@ function wrong(t: Turn): string | null {
   return null;
 }
 
+const GENERIC = ["您好，请问还有什么可以帮您？", "好的，祝您旅途愉快！", "不客气，再见。", "好的，没问题。", "您可以去看看。"];
+const placeNames = [...new Set([...valuesBySlot].filter(([k]) => k.endsWith("/名称")).flatMap(([, v]) => [...v]))].sort();
+function generic(t: Turn): string {
+  const name = pick(placeNames.filter((n) => !t.facts.some((f) => f[3] === n)));
+  return rand() < 0.4 ? pick(GENERIC) : pick([`推荐您去${name}。`, `周边的景点有${name}。`, `周边的餐馆有${name}。`, `您可以去${name}看看。`]);
+}
+
 const ids = shuffle(Object.keys(dialogues).sort());
 const heldIds = new Set(ids.slice(0, Math.round(ids.length * heldoutShare)));
-const kinds = ["rude", "wrong", "ignore"] as const;
+const kinds = allKinds ? (["rude", "wrong", "ignore", "generic"] as const) : (["rude", "wrong", "ignore"] as const);
 const pairs = { train: [] as object[], heldout: [] as object[] };
 const sft: object[] = [];
 let n = 0;
-for (const t of turns) {
-  let kind = kinds[n++ % kinds.length]!;
-  let rejected: string | null = kind === "rude" ? rude(t.reply) : kind === "wrong" ? wrong(t) : null;
+const jobs = [...turns, ...valTurns].flatMap((t) => (allKinds ? kinds.map((k) => [t, k] as const) : [[t, kinds[n++ % kinds.length]!] as const]));
+for (const [t, firstKind] of jobs) {
+  let kind: string = firstKind;
+  let rejected: string | null = kind === "rude" ? rude(t.reply) : kind === "wrong" ? wrong(t) : kind === "generic" ? generic(t) : null;
   if (kind === "wrong" && rejected === null) [kind, rejected] = ["rude", rude(t.reply)];
   if (kind === "ignore") {
     for (let tries = 0; tries < 20 && rejected === null; tries++) {
@@ -100,7 +126,7 @@ for (const t of turns) {
   if (heldIds.has(t.dialogue)) pairs.heldout.push(pair);
   else {
     pairs.train.push(pair);
-    sft.push({ messages: [...prompt, { role: "assistant", content: t.reply }] });
+    if (firstKind === kinds[0] || !allKinds) sft.push({ messages: [...prompt, { role: "assistant", content: t.reply }] });
   }
 }
 
@@ -113,7 +139,8 @@ function interleave<T>(train: readonly T[], held: readonly T[]): T[] {
 }
 mkdirSync(out, { recursive: true });
 const lines = (rows: readonly object[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
-const promptRows = (rows: readonly object[]) => rows.map((r) => ({ prompt: (r as { prompt: unknown }).prompt }));
+// one prompt per turn (with --all-kinds a turn has several pairs)
+const promptRows = (rows: readonly object[]) => [...new Map(rows.map((r) => [JSON.stringify((r as { prompt: unknown }).prompt), { prompt: (r as { prompt: unknown }).prompt }])).values()];
 writeFileSync(path.join(out, "pairs-train.jsonl"), lines(pairs.train));
 writeFileSync(path.join(out, "pairs-heldout.jsonl"), lines(pairs.heldout));
 writeFileSync(path.join(out, "pairs-interleaved.jsonl"), lines(interleave(pairs.train, pairs.heldout)));
@@ -122,6 +149,7 @@ writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(prom
 writeFileSync(path.join(out, "prompts-train.jsonl"), lines(promptRows(pairs.train)));
 writeFileSync(path.join(out, "prompts-heldout.jsonl"), lines(promptRows(pairs.heldout)));
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
-console.log(`${turns.length} grounded turns from ${Object.keys(dialogues).length} dialogues; ` +
+if (allKinds) shuffle(pairs.train); // kinds of one turn apart in the training order
+console.log(`${turns.length} grounded turns (+${valTurns.length} val) from ${Object.keys(dialogues).length} dialogues; ` +
   `${pairs.train.length} training pairs, ${pairs.heldout.length} held-out pairs (${heldIds.size} dialogues) in ${out}; ` +
   `held-out kinds: ${kinds.map((k) => `${k} ${count(pairs.heldout, k)}`).join(", ")}`);

@@ -173,6 +173,7 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
       samples: outs.slice(0, 5).map((x) => enc.tokenizer.decode([...x.ids], { skipSpecialTokens: true })) };
   };
   const banner = `PPO of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M trained parameters incl. the value head), ` +
-    `${s.promptsPerRollout} prompts per rollout, ${s.numPpoEpochs} epochs × ${s.numMiniBatches} minibatches, β ${s.klCoef}`;
+    `${s.promptsPerRollout} prompts per rollout, ${s.numPpoEpochs} epochs × ${s.numMiniBatches} minibatches, β ${s.klCoef}` +
+    (s.klTarget !== null ? ` (adaptive: target ${s.klTarget} nats/token, horizon ${s.klHorizon})` : "");
   return trainWithHeldOut(input, model, objective, ck0, display, banner, heldOut, { ppo: s, rewardModel: input.rewardModel });
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createBackend } from "../../src/backend/index.js";
 import { fromTypedArray, setDefaultBackend } from "../../src/tensor/index.js";
-import { type KlEstimator, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "../../src/train/objectives/ppo-math.js";
+import { type KlEstimator, adaptiveKlCoef, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "../../src/train/objectives/ppo-math.js";
 
 setDefaultBackend(createBackend());
 type M = number[][];
@@ -51,4 +51,11 @@ test("PPO lengths, masks, KL, rewards, GAE, returns, whitened advantages and los
       [e.loss, e.pg_loss, e.vf_loss, e.pg_clipfrac, e.vf_clipfrac, e.approxkl], 1e-5, `${est} loss, pg, vf, clipfracs, approxkl`);
     assert.ok(m.pg_clipfrac > 0 && m.vf_clipfrac > 0, "the case exercises both clips");
   }
+});
+
+test("adaptive KL coefficient: trl's AdaptiveKLController.update (error clipped to ±0.2, scaled by samples / horizon)", () => {
+  // by hand: 0.05 · (1 + 0.2 · 16 / 64) = 0.0525 (KL 0.3 vs target 0.2: error 0.5, clipped); 0.05 · (1 − 0.05 · 16 / 64) = 0.049375
+  assert.ok(Math.abs(adaptiveKlCoef(0.05, 0.3, 0.2, 16, 64) - 0.0525) < 1e-15);
+  assert.ok(Math.abs(adaptiveKlCoef(0.05, 0.19, 0.2, 16, 64) - 0.049375) < 1e-15);
+  assert.ok(Math.abs(adaptiveKlCoef(0.05, 0, 0.2, 10000, 10000) - 0.04) < 1e-15);
 });

@@ -2,6 +2,7 @@
 // inference engine, the value head, metrics (score, KL, pg/vf losses, clip fractions, approx-KL), checkpoints and
 // resume, held-out reward-model scores before and after; approx-KL is 0 on the first minibatch of each rollout
 // (the rollout's log-probs are the policy's own), and a reward "model" without a score head is refused first.
+// --kl-target: β follows Ziegler et al.'s controller rollout by rollout and a resumed run keeps the adapted β.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,6 +66,38 @@ test("zhiyu ppo --lora: rollout phases, value head, metrics, resume, held-out sc
     // A causal LM is not a reward model.
     await assert.rejects(quiet(() => ppo([...args, "--reward-model", MODEL, "--out", path.join(dir, "r2"), "--steps", "1"])),
       /--reward-model .*zhiyu-mini: not a reward model/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("zhiyu ppo --kl-target: β adapts after every rollout (trl's AdaptiveKLController) and resumes with its adapted value", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ppo-kl-"));
+  try {
+    const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
+    const rmDir = path.join(dir, "rm");
+    mkdirSync(rmDir);
+    rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
+    writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
+    copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
+    const data = path.join(dir, "prompts.jsonl");
+    writeFileSync(data, ["Once upon a time", "The cat", "Hello, how", "My order"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+    const out = path.join(dir, "run");
+    // one minibatch, one PPO epoch: every step is a new rollout; a target far above the KL of a policy that has
+    // barely moved keeps the error clipped at −0.2, so β × (1 − 0.2 · 2 samples / horizon 4) = × 0.9 per rollout
+    const args = ["--model", MODEL, "--reward-model", rmDir, "--data", data, "--out", out, "--lora", "r=4,targets=q,v",
+      "--prompts-per-rollout", "2", "--ppo-epochs", "1", "--max-new-tokens", "4", "--val-every", "0", "--lr", "1e-4",
+      "--kl-coef", "0.05", "--kl-target", "5", "--kl-horizon", "4", "--checkpoint-every", "2", "--log-every", "1", "--seed", "4", "--threads", "1"];
+    const first = await quiet(() => ppo([...args, "--steps", "2"]));
+    assert.match(first.text, /adaptive: target 5 nats\/token, horizon 4/);
+    await quiet(() => ppo([...args, "--steps", "3"]));
+    const byStep = new Map(readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((m) => typeof m.step === "number" && typeof m.loss === "number").map((x) => [x.step as number, (x.metrics ?? x) as Record<string, number>]));
+    for (const step of [0, 1, 2]) assert.ok(byStep.get(step)!.kl_per_token! < 1, `step ${step}: KL per token ${byStep.get(step)!.kl_per_token} (error must clip)`);
+    assert.ok(Math.abs(byStep.get(0)!.kl_coef! - 0.05) < 1e-12, `first rollout β ${byStep.get(0)!.kl_coef}`);
+    assert.ok(Math.abs(byStep.get(1)!.kl_coef! - 0.045) < 1e-12, `second rollout β ${byStep.get(1)!.kl_coef}`);
+    assert.ok(Math.abs(byStep.get(2)!.kl_coef! - 0.0405) < 1e-12, `third rollout (resumed) β ${byStep.get(2)!.kl_coef}`);
+    await assert.rejects(quiet(() => ppo([...args, "--kl-target", "0", "--out", path.join(dir, "r2"), "--steps", "1"])), /--kl-target 0; expected nats per token > 0/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

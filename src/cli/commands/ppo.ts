@@ -2,7 +2,7 @@
 // PPOTrainer arithmetic): rollouts from the inference engine (src/infer/rollout.ts, injected here because train
 // never imports infer), a per-token KL penalty to the frozen starting model, the reward model's score (zhiyu rm),
 // GAE, clipped policy and value losses, a value head on the policy. See docs/alignment.md.
-// Leaves out: adaptive KL, PPO-ptx.
+// --kl-target turns on the adaptive KL coefficient. Leaves out: PPO-ptx.
 import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { EngineRolloutGenerator } from "../../infer/rollout.js";
@@ -24,6 +24,8 @@ const HELP = `usage: zhiyu ppo --model DIR --reward-model RM --data PROMPTS --ou
   --lora SPEC           train LoRA adapters (+ the value head) instead of every weight
   --prompts-per-rollout N (${D.promptsPerRollout})  --num-mini-batches N (${D.numMiniBatches})  --ppo-epochs N (${D.numPpoEpochs})
   --max-new-tokens N (${D.maxNewTokens})  --temperature T (${D.temperature})  --kl-coef β (${D.klCoef})  --kl-estimator k1|k3 (${D.klEstimator})
+  --kl-target K         adapt β after every rollout toward K nats of KL per sampled response token (Ziegler et al.'s
+                        controller, trl's AdaptiveKLController; off by default: β fixed)  --kl-horizon N (${D.klHorizon} samples)
   --gamma γ (${D.gamma})  --lam λ (${D.lam})  --cliprange ε (${D.cliprange})  --cliprange-value ε (${D.cliprangeValue})  --vf-coef c (${D.vfCoef})
   --steps N (optimizer steps = minibatches)  --epochs E  --lr LR  --min-lr  --warmup N  --weight-decay  --grad-clip  --seed S
   --dtype f32|bf16  --threads N  --val-every K (held-out prompts scored greedily before and after)
@@ -32,7 +34,7 @@ const HELP = `usage: zhiyu ppo --model DIR --reward-model RM --data PROMPTS --ou
 export async function run(argv: string[]): Promise<number> {
   const s = { type: "string" } as const;
   const { values } = parseFlags({ args: argv, options: { ...PREFERENCE_FLAGS, "reward-model": s, "prompts-per-rollout": s,
-    "num-mini-batches": s, "ppo-epochs": s, "max-new-tokens": s, temperature: s, "kl-coef": s, "kl-estimator": s, gamma: s, lam: s,
+    "num-mini-batches": s, "ppo-epochs": s, "max-new-tokens": s, temperature: s, "kl-coef": s, "kl-estimator": s, "kl-target": s, "kl-horizon": s, gamma: s, lam: s,
     cliprange: s, "cliprange-value": s, "vf-coef": s } }, HELP);
   if (values.help) {
     console.log(HELP);
@@ -53,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     promptsPerRollout: num("prompts-per-rollout", D.promptsPerRollout), numMiniBatches: num("num-mini-batches", D.numMiniBatches),
     numPpoEpochs: num("ppo-epochs", D.numPpoEpochs), maxNewTokens: num("max-new-tokens", D.maxNewTokens), temperature: num("temperature", D.temperature),
     klCoef: num("kl-coef", D.klCoef), klEstimator: estimator as KlEstimator, gamma: num("gamma", D.gamma), lam: num("lam", D.lam),
+    klTarget: values["kl-target"] === undefined ? null : num("kl-target", 0), klHorizon: num("kl-horizon", D.klHorizon),
     cliprange: num("cliprange", D.cliprange), cliprangeValue: num("cliprange-value", D.cliprangeValue), vfCoef: num("vf-coef", D.vfCoef),
   };
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;

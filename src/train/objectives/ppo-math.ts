@@ -10,6 +10,7 @@
 //   advantages whitened over the response tokens (Bessel-corrected variance, + 1e-8), 0 on padding;
 // - losses: pg = masked mean of max(−A·ratio, −A·clip(ratio, 1 ± ε)), vf = ½ masked mean (value mask) of
 //   max((v − R)², (clip(v, V_old ± ε_v) − R)²), loss = pg + vf_coef · vf.
+// - the adaptive KL coefficient (trl's AdaptiveKLController): β scaled after each rollout toward a KL target.
 // Leaves out: reward whitening (trl's whiten_rewards, off by default), the missing-EOS penalty.
 import { type Tensor, add, exp, fromTypedArray, full, maximum, minimum, mul, neg, square, sub, sum } from "../../tensor/index.js";
 
@@ -143,4 +144,14 @@ export function ppoLoss(newLogprobs: Tensor, vpred: Tensor, r: PpoLossInput, s: 
   }
   return { loss, metrics: { pg_loss: pgLoss.item(), vf_loss: vfLoss.item(), pg_clipfrac: pgClip / Math.max(1, pgN),
     vf_clipfrac: vfClip / Math.max(1, vfN), approxkl: (0.5 * kl) / a1!.length } };
+}
+
+/**
+ * The adaptive KL coefficient of Ziegler et al. 2019 (trl's AdaptiveKLController.update): after a rollout whose KL
+ * was `current`, β ← β · (1 + clip(current / target − 1, −0.2, 0.2) · nSteps / horizon); nSteps is the rollout's
+ * sample count. `current` and `target` must be in the same unit (here: nats per response token).
+ */
+export function adaptiveKlCoef(klCoef: number, current: number, target: number, nSteps: number, horizon: number): number {
+  const error = Math.min(0.2, Math.max(-0.2, current / target - 1));
+  return klCoef * (1 + (error * nSteps) / horizon);
 }

@@ -7,7 +7,10 @@
 // whitened advantages. Each following step trains one minibatch of that rollout (numPpoEpochs passes over it, a
 // seeded shuffle per pass) with the clipped policy loss plus vf_coef × the clipped value loss; the value head sits
 // on the policy's trunk (TrainModel.withValueHead). A resumed run starts a fresh rollout phase.
-// Leaves out: adaptive KL control (β is fixed), PPO-ptx (pretraining-loss mix), reward whitening, a missing-EOS
+// With klTarget set, β adapts after every rollout phase (adaptiveKlCoef: Ziegler et al.'s controller, trl's
+// AdaptiveKLController) toward that KL in nats per sampled response token; β is logged as kl_coef and checkpointed
+// with the data position, so a resumed run continues with the β it had.
+// Leaves out: PPO-ptx (pretraining-loss mix), reward whitening, a missing-EOS
 // penalty, a separate critic model.
 import { Rng } from "../../core/rng.js";
 import { crossEntropy, fromTypedArray, mul, neg, noGrad, tidy } from "../../tensor/index.js";
@@ -16,7 +19,7 @@ import { EpochBatches } from "../epoch-batches.js";
 import type { TrainModel } from "../model.js";
 import type { ObjectiveContext, ObjectiveLoss, SequenceGenerator, TrainingObjective } from "../objective.js";
 import type { RlExample } from "./grpo.js";
-import { type PpoMathSettings, INVALID_LOGPROB, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "./ppo-math.js";
+import { type PpoMathSettings, INVALID_LOGPROB, adaptiveKlCoef, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "./ppo-math.js";
 
 const IGNORE = -100;
 
@@ -26,9 +29,14 @@ export interface PpoSettings extends PpoMathSettings {
   numPpoEpochs: number;
   maxNewTokens: number;
   temperature: number;
+  /** Adaptive β: the target KL in nats per sampled response token (null: β stays klCoef). */
+  klTarget: number | null;
+  /** Adaptive β: the controller's horizon in samples (trl's default 10000). */
+  klHorizon: number;
 }
 
-export const DEFAULT_PPO: Omit<PpoSettings, keyof PpoMathSettings> = { promptsPerRollout: 8, numMiniBatches: 1, numPpoEpochs: 4, maxNewTokens: 53, temperature: 0.7 };
+export const DEFAULT_PPO: Omit<PpoSettings, keyof PpoMathSettings> = { promptsPerRollout: 8, numMiniBatches: 1, numPpoEpochs: 4, maxNewTokens: 53,
+  temperature: 0.7, klTarget: null, klHorizon: 10000 };
 
 export function checkPpoSettings(s: PpoSettings): void {
   const int = (v: number, min: number, flag: string) => {
@@ -45,6 +53,9 @@ export function checkPpoSettings(s: PpoSettings): void {
   if (!(s.klCoef >= 0) || !(s.cliprange > 0) || !(s.cliprangeValue > 0) || !(s.vfCoef >= 0)) {
     throw new RangeError("PPO: --kl-coef and --vf-coef must be ≥ 0, --cliprange and --cliprange-value > 0");
   }
+  if (s.klTarget !== null && !(s.klTarget > 0)) throw new RangeError(`PPO: --kl-target ${s.klTarget}; expected nats per token > 0`);
+  if (!(s.klHorizon > 0)) throw new RangeError(`PPO: --kl-horizon ${s.klHorizon}; expected a sample count > 0`);
+  if (s.klTarget !== null && !(s.klCoef > 0)) throw new RangeError("PPO: --kl-target adapts β multiplicatively; start it from --kl-coef > 0");
   if (!(s.gamma >= 0 && s.gamma <= 1) || !(s.lam >= 0 && s.lam <= 1)) throw new RangeError("PPO: --gamma and --lam must be in [0, 1]");
 }
 
@@ -88,11 +99,14 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
   readonly frozenModels: ReadonlyMap<string, TrainModel>;
   private readonly prompts: EpochBatches;
   private phase: { rollout: Rollout; order: Int32Array[] } | null = null;
+  /** β for the next rollout phase (adapted when klTarget is set). */
+  private klCoef: number;
 
   constructor(private readonly examples: readonly RlExample[], private readonly s: PpoSettings, private readonly policy: TrainModel,
     private readonly reference: TrainModel, private readonly rewardModel: TrainModel, private readonly stopIds: readonly number[],
     private readonly pad: number, private readonly seed: number) {
     checkPpoSettings(s);
+    this.klCoef = s.klCoef;
     if (!policy.params.has("v_head.weight")) throw new RangeError("PPO: the policy needs a value head (TrainModel.withValueHead)");
     if (rewardModel.scoreLabels !== 1) throw new RangeError("PPO: the reward model must be a one-label sequence classifier (zhiyu rm train makes one)");
     if (rewardModel.vocabSize !== policy.vocabSize) {
@@ -142,7 +156,8 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
     const refLogprobs = gather(ref, (b, t) => padT[b * T + t]!);
     const values = Float32Array.from({ length: B * T }, (_, i) => (padP1T[i] ? 0 : val[at(Math.floor(i / T), i % T)]!));
     const scores = this.score(picked, responses, lengths);
-    const { kl, rewards } = klPenalisedRewards(logprobs, refLogprobs, scores, lengths, T, s.klCoef, s.klEstimator);
+    const klCoef = this.klCoef;
+    const { kl, rewards } = klPenalisedRewards(logprobs, refLogprobs, scores, lengths, T, klCoef, s.klEstimator);
     const g = gae(rewards, values, B, T, s.gamma, s.lam);
     const advantages = whitenAdvantages(g.advantages, padT);
     // Back into the row layout (positions outside the response count as padding).
@@ -159,10 +174,15 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
     const padding = mask(padT);
     const oldLogprobs = Float32Array.from(spread(logprobs, 0), (v, i) => (padding[i] ? 0 : v)); // what the loss's IGNORE rows give
     const klSum = Array.from({ length: B }, (_, b) => kl.subarray(b * T, b * T + T).reduce((x, y) => x + y, 0));
+    const responseTokens = [...lengths].reduce((a, l) => a + l + 1, 0);
+    const klPerToken = klSum.reduce((a, b) => a + b, 0) / Math.max(1, responseTokens);
+    if (s.klTarget !== null) this.klCoef = adaptiveKlCoef(klCoef, klPerToken, s.klTarget, B, s.klHorizon);
     const metrics = {
       score: scores.reduce((a, b) => a + b, 0) / B,
       kl: klSum.reduce((a, b) => a + b, 0) / B,
-      response_length: [...lengths].reduce((a, l) => a + l + 1, 0) / B,
+      kl_per_token: klPerToken,
+      kl_coef: klCoef,
+      response_length: responseTokens / B,
     };
     return { inputs, targets, rows: B, seq: S, oldLogprobs, oldValues: spread(values, 0), advantages: spread(advantages, 0),
       returns: spread(g.returns, 0), padding, paddingP1: mask(padP1T), metrics };
@@ -217,11 +237,15 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
   }
 
   position(): BatchPosition {
-    return this.prompts.position();
+    const p: BatchPosition & { klCoef?: number } = this.prompts.position();
+    if (this.s.klTarget !== null) p.klCoef = this.klCoef;
+    return p;
   }
 
   restorePosition(position: unknown): void {
     this.phase = null;
+    const klCoef = (position as { klCoef?: unknown } | null)?.klCoef;
+    if (this.s.klTarget !== null && typeof klCoef === "number" && klCoef > 0) this.klCoef = klCoef;
     this.prompts.restore(position, "PPO", "was the checkpoint made with other prompts or --prompts-per-rollout?");
   }
 
