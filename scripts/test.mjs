@@ -3,7 +3,8 @@
 // type check); a filter that matches no file is an error (node --test given no file would search for test files
 // on its own and report a pass without running anything we asked for).
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 function find(dir) {
@@ -30,5 +31,10 @@ if (files.length === 0 || unmatched.length > 0) {
     ` (${all.length} test files; pass a substring of a path such as "backend/gemm", or no argument for the whole suite)`);
   process.exit(2);
 }
-const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], { stdio: "inherit" });
+// Tests get their own cache folder (the decode-kernel tuning cache, src/cli/tuning-flags.ts): they never read or
+// write the user's ~/.cache/zhiyu, so a cache another build left there cannot add a warning to a test's stderr.
+const cacheHome = mkdtempSync(path.join(tmpdir(), "zhiyu-test-cache-"));
+const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files],
+  { stdio: "inherit", env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
+rmSync(cacheHome, { recursive: true, force: true });
 process.exit(res.status ?? 1);
