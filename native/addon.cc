@@ -23,8 +23,9 @@ static Napi::Value Isa(const Napi::CallbackInfo &info) { return Napi::String::Ne
 static Napi::Value LimitIsa(const Napi::CallbackInfo &info) {
   zy::Args a(info, "limitIsa");
   int64_t level = a.count(a.arg(0), "level (0 portable, 1 AVX2, 2 AVX-512)");
+  bool noBf16 = a.flag(1); /* optional: true treats AVX512_BF16 as absent */
   if (!a.ok()) return a.done();
-  zy_cpu_limit(static_cast<int>(level));
+  zy_cpu_limit_bf16(static_cast<int>(level), noBf16 ? 0 : 1);
   return Napi::String::New(info.Env(), zy_isa_name());
 }
 ZY_REGISTER("setThreads", SetThreads);

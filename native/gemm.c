@@ -12,9 +12,10 @@
  * packs its own blocks, so threads never wait for each other. (A BLIS-style variant that shared packed A
  * blocks and handed out B columns from a counter packed less, but measured 4–10% slower next to other jobs:
  * its threads wait for each other whenever one is descheduled.)
- * zy_sgemm_round_bf16 runs the f32 tiles on f32 operands rounded to bf16 (RNE) as they are packed (the AVX-512
- * packers round while copying; elsewhere each packed block is rounded in place right after packing): the numerics of zy_bgemm on pre-rounded operands without the separate rounding
- * passes, bf16 copies and widening (for CPUs without AVX512_BF16; it never uses the vdpbf16ps kernel).
+ * zy_sgemm_round_bf16 runs the f32 tiles on f32 operands rounded to bf16 (RNE) as they are packed (each packed
+ * block is rounded in place right after packing): the numerics of zy_bgemm on pre-rounded operands without the
+ * separate rounding passes, bf16 copies and widening (on CPUs without AVX512_BF16). With AVX512_BF16 it runs the
+ * vdpbf16ps tile on operands rounded into bf16 pairs while packing (zy_bgemm's numerics, without bf16 copies).
  * Leaves out: column-major inputs, leading dimensions other than the row length, NUMA placement. */
 #include "gemm.h"
 #include "gemm_impl.h"
@@ -91,9 +92,13 @@ static zy_gemv_fn pick_gemv(void) {
   return gemv_portable;
 }
 const char *zy_gemm_impl_name(int bf16) { return pick_kernel(bf16)->name; }
-/* f32 operands rounded to bf16: the f32 tile; on AVX-512 the packers round as they copy (else the driver does). */
+/* f32 operands rounded to bf16: with AVX512_BF16 the vdpbf16ps tile on pairs rounded while packing; else the f32
+ * tile on blocks the driver rounds in place after packing (AVX-512 packers that rounded as they copied measured
+ * 10–20% slower than f32 on GPT-2's dX products; plain packing plus a pass over the packed block runs at f32's
+ * speed). */
 static const zy_gemm_kernel *pick_round_kernel(void) {
-  return zy_cpu()->avx512 ? &zy_gemm_kernel_avx512_f32round : pick_kernel(0);
+  if (zy_cpu()->avx512_bf16) return &zy_gemm_kernel_avx512bf16_round;
+  return pick_kernel(0);
 }
 
 /* ---- per-thread packing buffers, grown on demand and kept for the next call ---- */
@@ -255,10 +260,8 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
   }
   if (few_rows_fit(m, &b) && few_rows(m, n, k, &a, &b, c, ldc, alpha, beta)) return;
   const zy_gemm_kernel *K = round ? pick_round_kernel() : pick_kernel(a.bf16);
-  /* round: what the packers leave unrounded (all of it, unless they round; generic strides always) */
-  int packers_round = K == &zy_gemm_kernel_avx512_f32round;
-  int round_a = round && (!packers_round || (a.rs != 1 && a.cs != 1));
-  int round_b = round && (!packers_round || (b.rs != 1 && b.cs != 1));
+  /* round: the driver rounds each packed block in place, unless the pair packers rounded it (every stride) */
+  int round_packed = round && K != &zy_gemm_kernel_avx512bf16_round;
   int64_t kbp_max = (K->kc + K->kgroup - 1) / K->kgroup * K->kgroup;
   int64_t mc_pad = (K->mc + K->mr - 1) / K->mr * K->mr, nc_pad = (K->nc + K->nr - 1) / K->nr * K->nr;
   pack_buffers *buf = &thread_buffers;
@@ -271,11 +274,11 @@ static void gemm_one(int64_t m, int64_t n, int64_t k, zy_gemm_operand a, zy_gemm
     for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
       int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
       K->pack_a(&a, i0, mb, p0, kb, pa);
-      if (round_a) round_block(pa, (mb + K->mr - 1) / K->mr * K->mr * kb); /* f32 kernels: kgroup 1 */
+      if (round_packed) round_block(pa, (mb + K->mr - 1) / K->mr * K->mr * kb); /* f32 kernels: kgroup 1 */
       for (int64_t j0 = 0; j0 < n; j0 += K->nc) {
         int64_t nb = n - j0 < K->nc ? n - j0 : K->nc;
         block_product(K, pa, mb, &b, pb, p0, kb, j0, nb, c + i0 * ldc + j0, ldc, alpha, p0 == 0 ? beta : 1.0f,
-                      round_b);
+                      round_packed);
       }
     }
   }
@@ -357,8 +360,10 @@ static void gemm_any(int threaded, int64_t batch, int64_t m, int64_t n, int64_t 
   const zy_gemm_kernel *K = pick_kernel(bf16);
   if (batch < 4 * threads) g.parts = threads / gcd64(batch, threads);
   if (g.parts > 1) {
-    /* split the longer side (in tiles), preferring rows: each part packs its own copy of the other operand */
-    g.split_n = (m == 1) || (n != 1 && m < 2 * K->mr * g.parts && n > m);
+    /* split the longer side (in tiles): each part packs its own copy of the other operand, so the parts pack
+     * m·k + n·k/parts elements when splitting columns and m·k/parts + n·k when splitting rows (a 256-token
+     * training batch against a 50257 × 768 LM head: splitting rows had every thread pack the whole head) */
+    g.split_n = (m == 1) || (n != 1 && n > m);
     g.part_grain = g.split_n ? K->nr : K->mr;
     if (m == 1 || n == 1) g.part_grain = 64;
   }

@@ -27,7 +27,8 @@ void zy_bgemm(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int tr
 
 /* f32 operands, each element rounded to bf16 (nearest even, NaN → quiet NaN as src/core/dtype.ts f32ToBf16)
  * before the product: bit for bit zy_bgemm of the rounded operands on CPUs without AVX512_BF16 (there zy_bgemm
- * widens to the same f32 kernels), and as fast as zy_sgemm (the rounding happens on the packed blocks). */
+ * widens to the same f32 kernels), and as fast as zy_sgemm (the rounding happens on the packed blocks). With
+ * AVX512_BF16 the rounding packs vdpbf16ps pairs and the product runs zy_bgemm's pair tile (its summation order). */
 void zy_sgemm_round_bf16(int64_t batch, int64_t m, int64_t n, int64_t k, int transA, int transB, const float *A,
                          int64_t strideA, const float *B, int64_t strideB, float *C, int64_t strideC, float alpha,
                          float beta);

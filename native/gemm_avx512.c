@@ -2,7 +2,7 @@
  * broadcast FMAs from the packed A panel) used for f32 and for bf16 operands widened while packing, and a
  * 12 × 32 bf16 tile on vdpbf16ps (AVX512_BF16, only selected when the CPU has it) with f32 accumulation.
  * Partial tiles at the right edge store through lane masks (packed B is zero-padded to 32 columns).
- * Also the f32 packers that round to bf16 while copying (zy_gemm_kernel_avx512_f32round, for zy_sgemm_round_bf16).
+ * Also the packers that round f32 operands into bf16 pairs for the vdpbf16ps tile (zy_gemm_kernel_avx512bf16_round).
  * Leaves out: prefetch tuning per CPU model, AMX. */
 #include "gemm_impl.h"
 #include <immintrin.h>
@@ -277,19 +277,6 @@ static AVX512 void pack_b_f32(const zy_gemm_operand *b, int64_t p0, int64_t kb, 
   else pack_b_any(b, p0, kb, j0, nb, (float *)dst, 0);
 }
 
-/* f32 operands rounded to bf16 while packing (zy_sgemm_round_bf16): the f32 tile on bf16 values. Operands with
- * neither stride 1 take the generic packer and are rounded by the driver afterwards (rounding is idempotent). */
-static AVX512 void pack_a_round(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb, void *dst) {
-  if (a->rs != 1 && a->cs != 1) { zy_pack_a_generic(a, i0, mb, p0, kb, (float *)dst, MR); return; }
-  pack_a_any(a, i0, mb, p0, kb, (float *)dst, ROUND_BF16);
-}
-static AVX512 void pack_b_round(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb, void *dst) {
-  if (b->rs != 1 && b->cs != 1) { zy_pack_b_generic(b, p0, kb, j0, nb, (float *)dst, NR); return; }
-  pack_b_any(b, p0, kb, j0, nb, (float *)dst, ROUND_BF16);
-}
-const zy_gemm_kernel zy_gemm_kernel_avx512_f32round = {"avx512", MR, NR, 1, 4, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
-                                                       pack_a_round, pack_b_round, tile_f32};
-
 /* Weight rows [j0, j0 + nb) of an f16 (or bf16) matrix stored [rows, ldw], k range [p0, p0 + kb), as a packed B
  * block of the f32 tile: converted once while transposing (zy_gemm_f16w in gemm_f16w.c). */
 AVX512 void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_t p0, int64_t kb, int64_t j0,
@@ -493,3 +480,72 @@ static AVX512BF16 void tile_bf16pairs(int64_t kbp, const void *pav, const void *
 
 const zy_gemm_kernel zy_gemm_kernel_avx512bf16 = {"avx512-bf16", MR, NR, 2, 2, ZY_GEMM_KC, ZY_GEMM_MC, ZY_GEMM_NC,
                                                   pack_a_bf16pairs, pack_b_bf16pairs, tile_bf16pairs};
+
+/* ---- f32 operands rounded to bf16 pairs for the vdpbf16ps tile (zy_sgemm_round_bf16 on AVX512_BF16) ----
+ * A transposed A (a k row holds consecutive rows of op(A)) is folded straight from two source k rows; the other
+ * operands are packed as f32 by the f32 packers (every stride) into a per-thread scratch panel that stays in L1,
+ * then folded into the pair layout (for B [k, n] this measured faster than folding from the source rows): both
+ * values of a pair rounded to nearest even (ROUND_BF16's rounding, NaN → quiet NaN) and joined into one 32-bit
+ * word. A missing odd k (kb odd) and rows/columns past the block are zero in both operands, so padding never
+ * multiplies an Inf or NaN. */
+
+static __thread float round_pair_scratch[NR * ZY_GEMM_KC] __attribute__((aligned(64)));
+
+/* Two rounded values per lane → one pair word per lane: lo (k even) in the low half, hi (k odd, NULL: zero) in the
+ * high; only the `lanes` (a prefix) are read, the others are zero. */
+static inline __attribute__((always_inline)) AVX512 __m512i fold_pair(const float *lo, const float *hi,
+                                                                       __mmask16 lanes) {
+  int count = __builtin_popcount((unsigned)lanes); /* lanes is always a prefix mask */
+  __m512i l = _mm512_castps_si512(load16(lo, ROUND_BF16, 0, count)), h = _mm512_setzero_si512();
+  if (hi) h = _mm512_castps_si512(load16(hi, ROUND_BF16, 0, count));
+  __m512i w = _mm512_or_si512(_mm512_srli_epi32(l, 16), _mm512_and_si512(h, _mm512_set1_epi32((int)0xffff0000u)));
+  return _mm512_maskz_mov_epi32(lanes, w);
+}
+
+static AVX512 void pack_a_round_pairs(const zy_gemm_operand *a, int64_t i0, int64_t mb, int64_t p0, int64_t kb,
+                                      void *dst) {
+  int64_t pairs = (kb + 1) / 2;
+  uint32_t *d = (uint32_t *)dst;
+  if (a->rs == 1) { /* transA: a k row holds consecutive rows of op(A); read two k rows once, fold into the panels */
+    for (int64_t pp = 0; pp < pairs; pp++) {
+      const float *lo = (const float *)a->base + (p0 + 2 * pp) * a->cs + i0;
+      const float *hi = 2 * pp + 1 < kb ? lo + a->cs : NULL;
+      for (int64_t q = 0; q < mb; q += MR) {
+        int rows = mb - q < MR ? (int)(mb - q) : MR;
+        __m512i w = fold_pair(lo + q, hi ? hi + q : NULL, lane_mask(rows));
+        _mm512_mask_storeu_epi32(d + q * pairs + pp * MR, lane_mask(MR), w);
+      }
+    }
+    return;
+  }
+  float *t = round_pair_scratch;
+  for (int64_t q = 0; q < mb; q += MR, d += MR * pairs) {
+    int rows = mb - q < MR ? (int)(mb - q) : MR;
+    pack_a_f32(a, i0 + q, rows, p0, kb, t); /* one panel: element (i, p) at p·MR + i */
+    for (int64_t pp = 0; pp < pairs; pp++) {
+      const float *hi = 2 * pp + 1 < kb ? t + (2 * pp + 1) * MR : NULL;
+      _mm512_mask_storeu_epi32(d + pp * MR, lane_mask(MR), fold_pair(t + 2 * pp * MR, hi, lane_mask(rows)));
+    }
+  }
+}
+
+static AVX512 void pack_b_round_pairs(const zy_gemm_operand *b, int64_t p0, int64_t kb, int64_t j0, int64_t nb,
+                                      void *dst) {
+  int64_t pairs = (kb + 1) / 2;
+  uint32_t *d = (uint32_t *)dst;
+  float *t = round_pair_scratch;
+  for (int64_t q = 0; q < nb; q += NR, d += NR * pairs) {
+    int cols = nb - q < NR ? (int)(nb - q) : NR;
+    pack_b_f32(b, p0, kb, j0 + q, cols, t); /* one panel: element (p, j) at p·NR + j */
+    __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
+    for (int64_t pp = 0; pp < pairs; pp++) {
+      const float *lo = t + 2 * pp * NR, *hi = 2 * pp + 1 < kb ? lo + NR : NULL;
+      _mm512_storeu_si512(d + pp * NR, fold_pair(lo, hi, m0));
+      _mm512_storeu_si512(d + pp * NR + 16, fold_pair(lo + 16, hi ? hi + 16 : NULL, m1));
+    }
+  }
+}
+
+const zy_gemm_kernel zy_gemm_kernel_avx512bf16_round = {"avx512-bf16", MR, NR, 2, 2, ZY_GEMM_KC, ZY_GEMM_MC,
+                                                        ZY_GEMM_NC, pack_a_round_pairs, pack_b_round_pairs,
+                                                        tile_bf16pairs};

@@ -41,8 +41,9 @@ typedef void (*zy_gemv_fn)(int64_t n, int64_t k, const float *x, const zy_gemm_o
 
 extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32, zy_gemm_kernel_avx512_bf16in, zy_gemm_kernel_avx512bf16;
 extern const zy_gemm_kernel zy_gemm_kernel_avx2_f32, zy_gemm_kernel_avx2_bf16in;
-/* f32 operands rounded to bf16 (RNE) by its packers when an operand has a stride 1 (zy_sgemm_round_bf16). */
-extern const zy_gemm_kernel zy_gemm_kernel_avx512_f32round;
+/* zy_sgemm_round_bf16 on AVX512_BF16: f32 operands of any strides rounded into bf16 pairs while packing, vdpbf16ps
+ * tile. */
+extern const zy_gemm_kernel zy_gemm_kernel_avx512bf16_round;
 /* Packed B block of the avx512 f32 tile from f16 (bf16 0) or bf16 (bf16 1) weight rows [j0, j0 + nb) × k range
  * [p0, p0 + kb) of a matrix stored [rows, ldw]. */
 void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_t p0, int64_t kb, int64_t j0,

@@ -21,12 +21,15 @@ const zy_cpu_features *zy_cpu(void) {
   return &active;
 }
 
-void zy_cpu_limit(int level) {
+void zy_cpu_limit_bf16(int level, int bf16) {
   detect();
   active = found;
   if (level < 2) { active.avx512 = active.avx512_vnni = active.avx512_bf16 = 0; }
   if (level < 1) { active.avx2_fma = 0; }
+  if (!bf16) active.avx512_bf16 = 0;
 }
+
+void zy_cpu_limit(int level) { zy_cpu_limit_bf16(level, 1); }
 
 const char *zy_isa_name(void) {
   const zy_cpu_features *c = zy_cpu();

@@ -18,6 +18,8 @@ const zy_cpu_features *zy_cpu(void);
 const char *zy_isa_name(void);
 /* Caps the ISA used by kernels (for tests of the slower paths): 0 portable, 1 avx2, 2 avx512 (all found). */
 void zy_cpu_limit(int level);
+/* The same, and with bf16 0 AVX512_BF16 is treated as absent (the paths of AVX-512 CPUs without vdpbf16ps). */
+void zy_cpu_limit_bf16(int level, int bf16);
 
 #ifdef __cplusplus
 }

@@ -63,8 +63,9 @@ export interface NativeAddon extends Partial<NativeOps> {
   setThreads(n: number): number;
   threads(): number;
   isa(): string;
-  /** 0 portable, 1 AVX2, 2 AVX-512 (capped to what the CPU has); returns the resulting ISA name. */
-  limitIsa(level: number): string;
+  /** 0 portable, 1 AVX2, 2 AVX-512 (capped to what the CPU has); noBf16 true also treats AVX512_BF16 as absent
+   *  (the emulated bf16 paths of AVX-512 CPUs without vdpbf16ps). Returns the resulting ISA name. */
+  limitIsa(level: number, noBf16?: boolean): string;
   /** The read-bandwidth probe (native/ops_read.c; absent in older addons): Σ x mod 2^32, variant 0/1/2. */
   opsReadChecksum?: (x: Int32Array, n: number, variant: number) => number;
   // GEMM kernels (native/gemm_napi.cc).

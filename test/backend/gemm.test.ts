@@ -4,7 +4,9 @@
 // gemmBf16 / gemmF32 on operands rounded here (bit for bit, with NaN, ±Inf, overflow and ties). On CPUs with
 // AVX512_BF16, gemmBf16 runs the vdpbf16ps kernel: it is named, checked against the triple loop on every
 // transpose and awkward shape, and shown to be a different kernel from the widening one (its pairwise sums give
-// other bits); elsewhere that test skips, naming the kernel the CPU runs instead.
+// other bits); elsewhere that test skips, naming the kernel the CPU runs instead. gemmF32RoundBf16 equals gemmBf16
+// bit for bit at every level, AVX-512 with AVX512_BF16 forced off (limitIsa(2, true)) included, and on
+// AVX512_BF16 CPUs is shown to run vdpbf16ps (other bits than the forced-off f32 tile on the same values).
 // Leaves out: speed (zhiyu bench gemm).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -222,18 +224,14 @@ function runRounded(native: NativeAddon, spec: Case, specials: boolean): void {
     return c;
   };
   const got = call(native.gemmF32RoundBf16!, a, b);
-  const label = `gemmF32RoundBf16 ${JSON.stringify(spec)} on ${native.gemmImpl!(false)}`;
-  // gemmBf16 widens to the same f32 kernels unless the CPU has AVX512_BF16 (vdpbf16ps sums pairs differently)
-  if (native.gemmImpl!(true) !== "avx512-bf16") {
-    assertSameBits(got, call(native.gemmBf16!, ha, hb), `${label} vs gemmBf16`);
-    return;
-  }
-  if (specials) return; // NaN/Inf positions make the tolerance check below meaningless
-  const expected = reference(widen(ha), widen(hb), c0, p);
-  const viaBf16 = call(native.gemmBf16!, ha, hb); // the vdpbf16ps kernel: same values, its own summation order
-  for (const [what, c] of [[label, got], [`${label} vs gemmBf16 (avx512-bf16)`, viaBf16]] as const)
-    for (let i = 0; i < c.length; i++)
-      if (!(Math.abs(c[i] - expected.want[i]) <= expected.tol[i])) assert.fail(`${what}: C[${i}] = ${c[i]}, expected ${expected.want[i]}`);
+  const label = `gemmF32RoundBf16 ${JSON.stringify(spec)} on ${native.gemmImpl!(true)}`;
+  // Both run the same tiles on the same values: the widening f32 kernels, or with AVX512_BF16 the vdpbf16ps pair
+  // kernel (gemmF32RoundBf16 rounding into pairs while packing, gemmBf16 packing the rounded copies).
+  assertSameBits(got, call(native.gemmBf16!, ha, hb), `${label} vs gemmBf16`);
+  if (native.gemmImpl!(true) !== "avx512-bf16" || specials) return; // NaN/Inf positions: no tolerance to check
+  const expected = reference(widen(ha), widen(hb), c0, p); // vdpbf16ps: its own summation order
+  for (let i = 0; i < got.length; i++)
+    if (!(Math.abs(got[i] - expected.want[i]) <= expected.tol[i])) assert.fail(`${label}: C[${i}] = ${got[i]}, expected ${expected.want[i]}`);
 }
 
 const skipRound = addon?.gemmF32RoundBf16 ? false : "native addon with gemmF32RoundBf16 not built (npm run build:native)";
@@ -241,8 +239,10 @@ const skipRound = addon?.gemmF32RoundBf16 ? false : "native addon with gemmF32Ro
 test("gemmF32RoundBf16 equals gemmBf16 on the rounded operands, bit for bit, at every ISA level", { skip: skipRound }, () => {
   const native = addon!;
   try {
-    for (const level of [2, 1, 0]) {
-      native.limitIsa(level);
+    // [level, noBf16]: AVX-512 with AVX512_BF16 if the CPU has it, AVX-512 without it (forced), AVX2, portable
+    for (const [level, noBf16] of [[2, false], [2, true], [1, false], [0, false]] as const) {
+      native.limitIsa(level, noBf16);
+      if (noBf16) assert.notEqual(native.gemmImpl!(true), "avx512-bf16");
       for (const [transA, transB] of transposes) {
         for (const [m, n, k] of [[7, 33, 31], [31, 17, 127], [127, 33, 1], [1, 300, 70], [300, 1, 70], [4, 600, 130],
           [60, 70, 500], [40, 300, 400], [2049, 7, 33], [20, 2049, 127]]) {
@@ -307,6 +307,33 @@ test("AVX512_BF16: gemmBf16 runs the vdpbf16ps kernel, within tolerance of the t
   native.gemmF32!(widen(ha), widen(hb), viaWidening, 1, m, n, k, false, false, m * k, k * n, m * n, 1, 0);
   const differ = viaPairs.filter((x, i) => x !== viaWidening[i]).length;
   assert.ok(differ > 0, `gemmBf16 gave the widening kernel's bits on all ${m * n} elements: vdpbf16ps did not run`);
+});
+
+test("AVX512_BF16: gemmF32RoundBf16 runs vdpbf16ps; with it turned off (limitIsa(2, true)) the widening f32 tile", { skip: skipBf16Kernel }, () => {
+  const native = addon!;
+  const [m, n, k] = [64, 96, 256]; // past the few-row paths: the blocked driver and its packers
+  const r = rng(11);
+  const a = new Float32Array(m * k).map(r), b = new Float32Array(n * k).map(r);
+  const rounded = (x: Float32Array) => widen(Uint16Array.from(x, f32ToBf16));
+  for (const [transA, transB] of transposes) {
+    const product = (fn: NonNullable<NativeAddon["gemmF32"]>, x: Float32Array, y: Float32Array) => {
+      const c = new Float32Array(m * n);
+      fn(x, y, c, 1, m, n, k, transA, transB, 0, 0, 0, 1, 0);
+      return c;
+    };
+    try {
+      native.limitIsa(2, true);
+      assert.equal(native.gemmImpl!(true), "avx512");
+      const emulated = product(native.gemmF32RoundBf16!, a, b);
+      assertSameBits(emulated, product(native.gemmF32!, rounded(a), rounded(b)), `emulated path transA ${transA} transB ${transB}`);
+      native.limitIsa(2);
+      const paired = product(native.gemmF32RoundBf16!, a, b);
+      const differ = paired.filter((x, i) => x !== emulated[i]).length;
+      assert.ok(differ > 0, `gemmF32RoundBf16 gave the f32 tile's bits on all ${m * n} elements (transA ${transA} transB ${transB}): vdpbf16ps did not run`);
+    } finally {
+      native.limitIsa(2);
+    }
+  }
 });
 
 test("bad arguments throw a TypeError naming the function, the dims and the lengths needed", { skip }, () => {
