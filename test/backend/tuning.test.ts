@@ -278,3 +278,43 @@ for (const file of ["dev-llama-tok512-f16.gguf", "dev-llama-tok512-e256-q4_k_m-p
     }
   });
 }
+
+test("4-row float variants are timed and shown but never chosen, and a cached 4-row choice is measured again", { skip }, () => {
+  // They win alone on the calibration ring yet lose inside a real decode step (BENCHMARKS.md, session 8): a timer
+  // that makes them twice as fast as everything else must still not get one picked.
+  const dir = mkdtempSync(path.join(tmpdir(), "zhiyu-tune-"));
+  try {
+    const rnd = rng(5), m = { type: "f16" as WeightType, rows: 64, cols: 256, data: randomWeights("f16", 64, 256, rnd) };
+    const names = tuning!.tuneVariants!("f16");
+    assert.ok(names.some((n) => n.startsWith("row4-")), `no 4-row variant among ${names.join(", ")}`);
+    const a = counting();
+    const slowFallback = { ...a, tuneTime: (...args: Parameters<TuningAddon["tuneTime"]>) => {
+      a.timed++;
+      const v = args[5];
+      return names[v]!.startsWith("row4-") ? 500 : v === 0 ? 2000 : 1000;
+    } };
+    const w: string[] = [];
+    const o = options(dir, w);
+    const t1 = new Tuner(slowFallback, MACHINE, o);
+    t1.setWorkingSet(4 << 20);
+    t1.ensure(m);
+    const [c] = t1.choices();
+    assert.ok(Object.keys(c.timesNs).some((n) => n.startsWith("row4-")), "the 4-row variants are still timed and shown");
+    assert.doesNotMatch(c.variant, /^row4-/);
+    assert.notEqual(c.variant, names[0], "an eligible faster variant is still chosen");
+
+    const file = JSON.parse(readFileSync(o.cacheFile!, "utf8")) as { entries: Record<string, { variant: string }> };
+    file.entries[c.key].variant = names.find((n) => n.startsWith("row4-"))!;
+    writeFileSync(o.cacheFile!, JSON.stringify(file));
+    const a2 = counting();
+    const t2 = new Tuner(a2, MACHINE, options(dir, w));
+    t2.setWorkingSet(4 << 20);
+    t2.ensure(m);
+    assert.ok(a2.timed > 0, "a cached 4-row choice is measured again");
+    assert.doesNotMatch(t2.choices()[0].variant, /^row4-/);
+    assert.deepEqual(w, []);
+  } finally {
+    tuning!.tuneClear!();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -82,6 +82,9 @@ const MARGIN = 0.03;
 /** Above this load per core a calibration is provisional (another process's share of the cores and memory bus
  *  makes the timings noise). */
 const BUSY_LOAD = 1.5;
+/** Variants timed and shown but never chosen: the 4-row float kernels win alone on the calibration ring (up to 28%)
+ *  yet lose 4–15% inside a real decode step (session 8, quiet, tuned vs --no-tune; equal once they are not picked). */
+const NOT_CHOSEN = /^row4-/;
 
 interface CacheFile {
   format: string;
@@ -126,7 +129,7 @@ export class Tuner {
     if (names.length <= 1) return;
     let choice = this.entries.get(key);
     const stale = choice !== undefined && choice.provisional && this.machine.loadPerCore() <= BUSY_LOAD;
-    if (!choice || stale || !names.includes(choice.variant)) {
+    if (!choice || stale || !names.includes(choice.variant) || NOT_CHOSEN.test(choice.variant)) {
       choice = this.measure(m, names, key);
       this.entries.set(key, choice);
       this.dirty = true;
@@ -155,7 +158,7 @@ export class Tuner {
       t.forEach((x, v) => { best[v] = Math.min(best[v], x); ratios[v].push(x / t[0]); });
     }
     let pick = 0;
-    for (let v = 1; v < names.length; v++) if (best[v] < best[pick]) pick = v;
+    for (let v = 1; v < names.length; v++) if (!NOT_CHOSEN.test(names[v]) && best[v] < best[pick]) pick = v;
     const gain = 1 - best[pick] / best[0];
     // The winner must also beat the fallback in most rounds (its best round alone can be luck on a busy machine).
     const sorted = [...ratios[pick]].sort((a, b) => a - b), medianRatio = sorted[Math.floor(sorted.length / 2)];
