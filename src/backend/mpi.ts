@@ -7,19 +7,14 @@
 // Leaves out: deciding whether a run is distributed (the CLI reads the launcher's environment), sub-communicators,
 // reductions other than a sum.
 import { loadNative, nativeLoadError } from "./native.js";
+import type { AdamWParams } from "./backend.js";
 
 /** AdamW fused into reduceSlice: the pieces of this rank's slice (in slice order; `at` is the offset in the slice)
  *  with their parameter and moment ranges, and which parts (parameters) this rank has a gradient for — a piece of
  *  a parameter no rank has one for is left alone, as AdamW.step skips it. */
-export interface SliceUpdate {
+export interface SliceUpdate extends AdamWParams {
   pieces: { at: number; param: Float32Array; m: Float32Array; v: Float32Array; decay: boolean; part: number }[];
   present: Uint8Array;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  step: number;
 }
 
 /** Sum-reducing collectives over every rank of the job (MPI_COMM_WORLD). */

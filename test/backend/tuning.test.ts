@@ -11,13 +11,13 @@ import path from "node:path";
 import { createBackend, tunable, type Backend, type TuningOptions } from "../../src/backend/index.js";
 import { loadNative } from "../../src/backend/native.js";
 import { Tuner, type TuningAddon } from "../../src/backend/cpu/tuning.js";
-import { refDequantize, refQuantize, QUANT_BLOCK, type DequantType } from "../../src/backend/ref/quant.js";
+import { refDequantize, QUANT_BLOCK, type DequantType } from "../../src/backend/ref/quant.js";
 import type { WeightType } from "../../src/backend/backend.js";
-import { f32ToF16 } from "../../src/core/dtype.js";
 import { loadModel } from "../../src/infer/load.js";
 import { argmax } from "../../src/infer/sampler.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
-import { forEachIsa } from "./harness.js";
+import { forEachIsa, rng } from "./harness.js";
+import { randomWeights } from "../quant/random-weights.js";
 
 const addon = loadNative();
 const tuning = addon && addon.tuneVariants && addon.tuneSet && addon.tuneTime && addon.tuneClear && addon.quantRepack ? addon : null;
@@ -25,33 +25,7 @@ const skip = tuning ? false : "native addon without the tuning functions (npm ru
 if (tuning) tuning.setThreads(tuning.threads()); // start the pool's workers up front (see native-quant.test.ts)
 const GGUF = "../shared/testdata/gguf";
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Valid random weights: quantized from random floats where a quantizer exists, else random bytes with small f16 scales. */
-function randomWeights(type: DequantType, rows: number, cols: number, rnd: () => number): Uint8Array {
-  const n = rows * cols, x = new Float32Array(n).map(() => (rnd() * 2 - 1) * 0.5);
-  if (type === "f32") return new Uint8Array(x.buffer);
-  const { elements, bytes } = QUANT_BLOCK[type];
-  const out = new Uint8Array((n / elements) * bytes);
-  if (type !== "q4_k" && type !== "q5_k" && type !== "q6_k") {
-    refQuantize(x, type as "q8_0", out, n);
-    return out;
-  }
-  for (let i = 0; i < out.length; i++) out[i] = Math.floor(rnd() * 256);
-  const putF16 = (o: number, v: number) => { const h = f32ToF16(v); out[o] = h & 0xff; out[o + 1] = h >> 8; };
-  for (let o = 0; o < out.length; o += bytes) {
-    if (type === "q6_k") putF16(o + 208, 0.001 + rnd() * 0.01);
-    else { putF16(o, 0.001 + rnd() * 0.01); putF16(o + 2, 0.001 + rnd() * 0.01); }
-  }
-  return out;
-}
 
 /** Σ|w·x| per output: the scale of the rounding a SIMD sum order may differ by from the reference's. */
 function bound(w: Uint8Array, type: DequantType, rows: number, cols: number, x: Float32Array): Float64Array {

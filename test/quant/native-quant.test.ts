@@ -8,8 +8,9 @@ import path from "node:path";
 import { loadNative, type NativeAddon } from "../../src/backend/native.js";
 import { refDequantize, refQuantMatmul, refQuantize, QUANT_BLOCK, type DequantType } from "../../src/backend/ref/quant.js";
 import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
-import { f32ToF16 } from "../../src/core/dtype.js";
 import type { WeightType } from "../../src/backend/backend.js";
+import { rng } from "../backend/harness.js";
+import { randomWeights } from "./random-weights.js";
 
 interface QuantAddon extends NativeAddon {
   quantMatmul(w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number): void;
@@ -26,36 +27,7 @@ if (addon && !skip) addon.setThreads(addon.threads());
 const ALL: DequantType[] = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"];
 const K_TYPES = new Set<WeightType>(["q4_k", "q5_k", "q6_k"]);
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Random valid weight bytes of `type` for rows × cols: quantized from random floats where a quantizer exists,
- *  otherwise random bytes with small, finite f16 scales. */
-function randomWeights(type: DequantType, rows: number, cols: number, rnd: () => number): Uint8Array {
-  const n = rows * cols;
-  const x = new Float32Array(n).map(() => (rnd() * 2 - 1) * 0.5);
-  if (type === "f32") return new Uint8Array(x.buffer);
-  const { elements, bytes } = QUANT_BLOCK[type];
-  const out = new Uint8Array((n / elements) * bytes);
-  if (!K_TYPES.has(type)) {
-    refQuantize(x, type as "q8_0", out, n);
-    return out;
-  }
-  for (let i = 0; i < out.length; i++) out[i] = Math.floor(rnd() * 256);
-  const putF16 = (o: number, v: number) => { const h = f32ToF16(v); out[o] = h & 0xff; out[o + 1] = h >> 8; };
-  for (let b = 0; b < out.length / bytes; b++) {
-    const o = b * bytes;
-    if (type === "q6_k") putF16(o + 208, 0.001 + rnd() * 0.01);
-    else { putF16(o, 0.001 + rnd() * 0.01); putF16(o + 2, 0.001 + rnd() * 0.01); }
-  }
-  return out;
-}
 
 function bound(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, m: number): Float64Array {
   const wd = new Float32Array(rows * cols);
