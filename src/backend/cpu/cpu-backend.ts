@@ -32,6 +32,8 @@ export class CpuBackend implements Backend, TunableBackend {
   private layerRun: DecoderLayerRun | undefined;
   /** Decode-kernel tuning (./tuning.ts), when the entry point asked for it. */
   private tuner: Tuner | null = null;
+  /** Weight buffers the tuner has already seen since the last configureTuning: the per-token matvec skips its key. */
+  private tunedWeights = new WeakSet<Uint8Array>();
 
   constructor(private readonly addon: NativeAddon & NativeOps, private readonly pool: BufferPool = new BufferPool()) {}
 
@@ -73,6 +75,7 @@ export class CpuBackend implements Backend, TunableBackend {
       this.tuner = new Tuner(a as NativeAddon & TuningAddon, machine, options);
     }
     this.tuner.setWorkingSet(workingSetBytes);
+    this.tunedWeights = new WeakSet();
   }
 
   tuningChoices(): TuneChoice[] {
@@ -348,7 +351,10 @@ export class CpuBackend implements Backend, TunableBackend {
   quantMatmul(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
     m: number): void {
     OP_CHECKS.quantMatmul(w, type, rows, cols, x, out, m);
-    if (m === 1 && this.tuner) this.tuner.ensure({ data: w, type, rows, cols });
+    if (m === 1 && this.tuner && !this.tunedWeights.has(w)) {
+      this.tuner.ensure({ data: w, type, rows, cols });
+      this.tunedWeights.add(w);
+    }
     if (this.addon.quantMatmul) {
       this.addon.quantMatmul(w, type, rows, cols, x, out, m);
       return;
