@@ -78,8 +78,10 @@ export interface FinetuneOptions {
   sparseMaxFeatures: number | null;
   /** classify: the sparse head's weight multiplier (its learning rate relative to the encoder's under Adam). */
   sparseScale: number;
-  /** classify: train only the head (classifier, pooler, sparse head); the encoder stays as loaded. */
+  /** classify, tag: train only the head (classifier, pooler, sparse head); the encoder stays as loaded. */
   freezeEncoder: boolean;
+  /** With freezeEncoder: the last K encoder layers train too (their weights then differ from the loaded encoder's). */
+  trainTopLayers: number;
   /** embed: pooling written into the model (and trained with). */
   pooling: EmbedPooling;
   checkpointEvery: number;
@@ -90,7 +92,7 @@ export interface FinetuneOptions {
 export const DEFAULT_FINETUNE_OPTIONS = {
   val: null, valFraction: 0.1, epochs: 3, steps: null, batch: 32, maxLen: 64, lr: 1e-4, minLr: 0, warmupFraction: 0.06,
   weightDecay: 0.01, gradClip: 1.0, seed: 42, dtype: "f32", classWeights: false, oosLabel: null, oosBudget: 0.005,
-  sparseNgrams: null, sparseMinDf: 2, sparseMaxFeatures: 20000, sparseScale: 100, freezeEncoder: false,
+  sparseNgrams: null, sparseMinDf: 2, sparseMaxFeatures: 20000, sparseScale: 100, freezeEncoder: false, trainTopLayers: 0,
   pooling: "mean", checkpointEvery: 200, keepLast: 2, logEvery: 10,
 } as const satisfies Partial<FinetuneOptions>;
 
@@ -154,7 +156,8 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
       return { ids: frame(e.text), label, ...(ngrams ? { sparse: ngrams.transform(e.text) } : {}) };
     };
     const sparse = ngrams ? { dimension: ngrams.dimension, scale: o.sparseScale } : null;
-    const frozen = o.freezeEncoder ? new FrozenEncoderCache(f.pad) : null;
+    // The cache of encoder outputs holds only while no encoder layer trains.
+    const frozen = o.freezeEncoder && o.trainTopLayers === 0 ? new FrozenEncoderCache(f.pad) : null;
     const trainEx = train.map(encode), valEx = val.map(encode);
     const inScopeVal = valEx.filter((e) => e.label >= 0) as ClassExample[];
     display.log(`${trainEx.length} training and ${valEx.length} validation examples, ${labels.length} labels` +
@@ -209,7 +212,7 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
       `run's (${head.head}: ${head.labels.length}); use a new --out or the data the run started with`);
   }
   if (ngrams) model = withSparseHead(model, ngrams.dimension, ck0?.dir ?? null);
-  if (o.freezeEncoder) model.freezeEncoder();
+  if (o.freezeEncoder) model.freezeEncoder(o.trainTopLayers);
   const objective = build(model) as TrainingObjective & { batchesPerEpoch: number; shardRows(n: number): void };
   const comm = input.distributed?.comm ?? null;
   const ranks = comm?.size ?? 1;

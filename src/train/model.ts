@@ -273,10 +273,14 @@ export class TrainModel {
   }
 
   /** Stops gradients into everything but the classification head (classifier.*, the pooler) and the sparse head: a
-   *  frozen encoder whose backward pass ends at the head. */
-  freezeEncoder(): void {
+   *  frozen encoder whose backward pass ends at the head. With `trainTopLayers` K the last K encoder layers
+   *  (`encoder.layer.N.*`, N ≥ layers − K) stay trainable too, and the backward pass ends below them. */
+  freezeEncoder(trainTopLayers = 0): void {
+    const layers = this.config.numLayers;
     for (const s of this.specs) {
       if (/(^|\.)(classifier|pooler)\./.test(s.name) || s.name === SPARSE_HEAD_WEIGHT) continue;
+      const layer = /^encoder\.layer\.(\d+)\./.exec(s.name);
+      if (layer && Number(layer[1]) >= layers - trainTopLayers) continue;
       this.params.get(s.name)!.requiresGrad = false;
     }
   }

@@ -2,7 +2,8 @@
 // what their model cards state, on held-out slices of licensed data the recipe never trained on (gold labels from
 // the data sets, not from the code under test): the pretrained encoder's masked-LM top-1 accuracy on the middle
 // word piece of banking77 test texts (no test split is in its pretraining text), the clinc150 intent classifier's
-// in-scope accuracy and out-of-scope recall on clinc150's test split. Each floor is the card's figure on the slice
+// in-scope accuracy and out-of-scope recall on clinc150's test split, the CrossWOZ slot tagger's span F1 on CrossWOZ's
+// test split (gold spans from its dialog acts). Each floor is the card's figure on the slice
 // less a margin, written in the card. Also: a classifier sharing the encoder's weights (index + symlink) loads
 // exactly the encoder's trunk, and models/ stays within its 40 MB budget.
 // Leaves out: the full test splits (BENCHMARKS.md and the cards' ship-check.json hold those figures).
@@ -11,6 +12,9 @@ import assert from "node:assert/strict";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { loadBanking77, loadClinc150 } from "../../src/apps/contact-centre/training/datasets.js";
+import { crosswozSlotSet } from "../../src/apps/contact-centre/training/crosswoz-slots.js";
+import { SlotTagger, slotWords } from "../../src/apps/contact-centre/understanding/slot-tagger.js";
+import { bioSpans } from "../../src/train/objectives/tag.js";
 import { loadEncoder } from "../../src/infer/encoder.js";
 
 const MODELS = path.resolve("models");
@@ -66,6 +70,29 @@ test("models/zhiyu-intent-clinc150: in-scope accuracy and out-of-scope recall on
   const recall = oos.filter((_, i) => pred[inScope.length + i] === "oos").length / oos.length;
   assert.ok(acc >= cardFloor("zhiyu-intent-clinc150", "accuracy"), `in-scope accuracy ${acc.toFixed(3)}`);
   assert.ok(recall >= cardFloor("zhiyu-intent-clinc150", "oos_recall"), `out-of-scope recall ${recall.toFixed(3)}`);
+});
+
+test("models/zhiyu-slots-crosswoz: span F1 on a CrossWOZ test slice is at the card's floor", () => {
+  // Gold spans: CrossWOZ's own dialog_act values (crosswoz-slots.ts), test split, every 8th tagged user turn.
+  const slice = every(crosswozSlotSet(DATA).test, 8);
+  const tagger = new SlotTagger(path.join(MODELS, "zhiyu-slots-crosswoz"));
+  let tp = 0, predicted = 0, gold = 0;
+  try {
+    for (const x of slice) {
+      const w = slotWords(x.text);
+      const want = new Set(bioSpans(x.tags).map((sp) => {
+        const [type, a, b] = sp.split(":");
+        return `${type}:${w.starts[Number(a)]}:${w.ends[Number(b) - 1]}`;
+      }));
+      const got = tagger.tag(x.text).map((sp) => `${sp.type}:${sp.start}:${sp.end}`);
+      gold += want.size; predicted += got.length; tp += got.filter((g) => want.has(g)).length;
+    }
+  } finally {
+    tagger.dispose();
+  }
+  const p = tp / predicted, r = tp / gold, f1 = (2 * p * r) / (p + r);
+  assert.ok(gold > 300, `${gold} gold spans`);
+  assert.ok(f1 >= cardFloor("zhiyu-slots-crosswoz", "span_f1"), `span F1 ${f1.toFixed(3)} (precision ${p.toFixed(3)}, recall ${r.toFixed(3)})`);
 });
 
 test("a shipped classifier's trunk is the shipped encoder's (shared weights), and models/ is within 40 MB", () => {

@@ -17,6 +17,7 @@ import { alignWords, bioSpans, spanScores, IGNORE_LABEL } from "../../src/train/
 import { infoNceLoss } from "../../src/train/objectives/contrastive.js";
 import { FinetuneDataError, readClassifyFile, readPairFile, readTagFile } from "../../src/train/finetune-data.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
+import { openSafetensors } from "../../src/io/safetensors.js";
 import { loadEncoder } from "../../src/infer/encoder.js";
 import { run as finetune } from "../../src/cli/commands/finetune.js";
 
@@ -183,6 +184,23 @@ test("zhiyu finetune: classify (calibrated, out of scope), tag and embed train, 
     assert.deepEqual(tagEnc.config.labels, ["O", "B-city", "B-date", "I-city"]);
     assert.equal(tagEnc.config.head, "token-classification");
     tagEnc.dispose();
+    // --freeze-encoder --train-top-layers 1: only the last encoder layer (and the head) moves; the rest stays bit-identical.
+    assert.equal(await quiet(() => finetune(["--task", "tag", "--model", model, "--train", path.join(dir, "tag.jsonl"), "--val", path.join(dir, "tag.jsonl"),
+      "--out", path.join(dir, "tag-top"), "--batch", "4", "--epochs", "2", "--lr", "3e-3", "--freeze-encoder", "--train-top-layers", "1"])), 0);
+    const before = openSafetensors(path.join(model, "model.safetensors")), after = openSafetensors(path.join(dir, "tag-top", "model", "model.safetensors"));
+    const top = `encoder.layer.${JSON.parse(readFileSync(path.join(model, "config.json"), "utf8")).num_hidden_layers - 1}.`;
+    let moved = 0;
+    for (const name of after.tensors.keys()) {
+      const bare = name.replace(/^bert\./, "");
+      const src = [bare, `bert.${bare}`].find((n) => before.tensors.has(n));
+      if (!src) continue;
+      const same = (after.readTensor(name) as Float32Array).every((v, i) => v === (before.readTensor(src) as Float32Array)[i]);
+      if (name.includes(top)) moved += same ? 0 : 1;
+      else assert.ok(same, `${name} changed under --freeze-encoder`);
+    }
+    assert.ok(moved > 0, "the top layer trained");
+    await assert.rejects(quiet(() => finetune(["--task", "tag", "--model", model, "--train", path.join(dir, "tag.jsonl"), "--out", path.join(dir, "tag-x"),
+      "--train-top-layers", "1"])), /--train-top-layers K goes with --freeze-encoder/);
 
     writeFileSync(path.join(dir, "pairs.tsv"), Array.from({ length: 12 }, (_, i) => [["how old are you", "i am six years old"], ["where is my parcel", "track my order"],
       ["good morning", "hello there"]][i % 3]!.join("\t")).join("\n") + "\n");

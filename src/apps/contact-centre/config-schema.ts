@@ -105,6 +105,11 @@ export interface UnderstandingConfig {
   /** Examples borrowed from a licensed data set's intent for a configured intent, e.g. clinc150's report_fraud
    *  (kdconv-travel: dev-split questions by the relation their answer used, 门票/开放时间/地址). */
   borrow_examples: { set: "clinc150" | "banking77" | "kdconv-travel"; intent: string; as: string }[];
+  /** A slot-tagging model folder (`zhiyu finetune --task tag`, e.g. models/zhiyu-slots-crosswoz), relative to the
+   *  config file: its spans add the slots the configured matchers miss. Skipped (with a note) when the folder is absent. */
+  slot_model?: string;
+  /** The tagger's span type → the slot it fills (default: the slot of the same name, configured or not). */
+  slot_model_map: Record<string, string>;
 }
 
 export interface ProductsConfig {
@@ -224,6 +229,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     extra_training: { type: "array", items: { enum: ["clinc150-oos", "lccc-smalltalk", "crosswoz"] } },
     small_talk_threshold: { type: "number", minimum: 0, maximum: 1 },
     borrow_examples: { type: "array", items: closed({ set: { enum: ["clinc150", "banking77", "kdconv-travel"] }, intent: str, as: str }, ["set", "intent", "as"]) },
+    slot_model: str, slot_model_map: { type: "object", additionalProperties: { type: "string", pattern: "^[a-z][a-z0-9_]*$" } },
   }),
   slots: {
     type: "array",

@@ -81,6 +81,7 @@ function withDefaults(raw: Record<string, unknown>): ContactCentreConfig {
     understanding: {
       model_dir: und.model_dir ?? "models", oos_threshold: und.oos_threshold ?? 0.4, extra_training: und.extra_training ?? [],
       small_talk_threshold: und.small_talk_threshold ?? 0.55, borrow_examples: und.borrow_examples ?? [],
+      ...(und.slot_model !== undefined ? { slot_model: und.slot_model } : {}), slot_model_map: und.slot_model_map ?? {},
     },
     slots: (r.slots ?? []).map((s) => ({ ...s, carry_over: s.carry_over ?? true })),
     intents: (r.intents ?? []).map((i) => ({ ...i, slots: i.slots ?? [], kb: i.kb ?? !i.responses, lead: i.lead ?? false })),
@@ -158,7 +159,8 @@ function resolvePaths(c: ContactCentreConfig, baseDir: string): ContactCentreCon
   return {
     ...c,
     knowledge_base: { ...c.knowledge_base, folders: c.knowledge_base.folders.map(abs) },
-    understanding: { ...c.understanding, model_dir: abs(c.understanding.model_dir) },
+    understanding: { ...c.understanding, model_dir: abs(c.understanding.model_dir),
+      ...(c.understanding.slot_model !== undefined ? { slot_model: abs(c.understanding.slot_model) } : {}) },
     products: { ...c.products, catalogue: c.products.catalogue === undefined ? undefined : abs(c.products.catalogue) },
   };
 }

@@ -26,7 +26,9 @@ const HELP = `usage: zhiyu finetune --task classify|tag|embed --model DIR --trai
   classify: --class-weights (balanced), --oos-label NAME (out-of-scope: a class if trained, plus a threshold on the
             temperature-calibrated confidence), --oos-budget F (validation accuracy the threshold may cost, ${D.oosBudget}),
             --sparse-ngrams SPEC (TF-IDF n-grams beside the encoder, e.g. word:1-2,char_wb:1-5; --sparse-min-df ${D.sparseMinDf},
-            --sparse-max-features ${D.sparseMaxFeatures} per analyzer, --sparse-scale ${D.sparseScale}), --freeze-encoder (train the head only)
+            --sparse-max-features ${D.sparseMaxFeatures} per analyzer, --sparse-scale ${D.sparseScale})
+  classify, tag: --freeze-encoder (train the head only: pooler, classifier, sparse head; the encoder stays as loaded),
+            --train-top-layers K (with --freeze-encoder: the last K encoder layers train too)
   embed:    --pooling mean|cls (${D.pooling})
   --no-resume           start over even if --out has checkpoints
   ${DATA_PARALLEL_HELP}
@@ -52,7 +54,7 @@ export async function run(allArgs: string[]): Promise<number> {
       task: s, model: s, train: s, val: s, out: s, epochs: s, steps: s, batch: s, "max-len": s, lr: s, "min-lr": s, warmup: s,
       "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s, "log-every": s,
       "class-weights": { type: "boolean" }, "oos-label": s, "oos-budget": s, pooling: s, "val-fraction": s,
-      "sparse-ngrams": s, "sparse-min-df": s, "sparse-max-features": s, "sparse-scale": s, "freeze-encoder": { type: "boolean" },
+      "sparse-ngrams": s, "sparse-min-df": s, "sparse-max-features": s, "sparse-scale": s, "freeze-encoder": { type: "boolean" }, "train-top-layers": s,
       "no-resume": { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   }, HELP);
@@ -78,12 +80,13 @@ export async function run(allArgs: string[]): Promise<number> {
     sparseNgrams: values["sparse-ngrams"] ?? null, sparseMinDf: num("sparse-min-df", values["sparse-min-df"], D.sparseMinDf, true, 1),
     sparseMaxFeatures: num("sparse-max-features", values["sparse-max-features"], D.sparseMaxFeatures, true, 1),
     sparseScale: num("sparse-scale", values["sparse-scale"], D.sparseScale, false), freezeEncoder: values["freeze-encoder"] ?? false,
+    trainTopLayers: num("train-top-layers", values["train-top-layers"], D.trainTopLayers, true),
     pooling, checkpointEvery: num("checkpoint-every", values["checkpoint-every"], D.checkpointEvery, true),
     keepLast: num("keep-last", values["keep-last"], D.keepLast, true), logEvery: num("log-every", values["log-every"], D.logEvery, true, 1),
   };
-  if (task !== "classify" && (options.sparseNgrams !== null || options.freezeEncoder)) {
-    throw new UsageError(`--sparse-ngrams and --freeze-encoder are for --task classify, not ${task}`);
-  }
+  if (task !== "classify" && options.sparseNgrams !== null) throw new UsageError(`--sparse-ngrams is for --task classify, not ${task}`);
+  if (options.trainTopLayers > 0 && !options.freezeEncoder) throw new UsageError("--train-top-layers K goes with --freeze-encoder (without it every layer trains)");
+  if (task === "embed" && options.freezeEncoder) throw new UsageError("--freeze-encoder is for --task classify or tag (an embedding model has no head to train)");
   if (options.sparseNgrams !== null) parseNgramSpec(options.sparseNgrams); // a bad SPEC fails before any data is read
   if (!(options.sparseScale > 0)) throw new UsageError(`--sparse-scale ${options.sparseScale} must be > 0`);
   if (!(options.lr > 0)) throw new UsageError(`--lr ${options.lr} must be > 0`);

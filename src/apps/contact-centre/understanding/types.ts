@@ -72,6 +72,9 @@ export interface Understanding {
   slots: Record<string, string>;
   /** Names of the slots that came from the dialogue state rather than this turn's text. */
   carriedSlots: string[];
+  /** Names of this turn's slots that the slot-tagging model found (understanding.slot_model) and the configured
+   *  matchers did not. */
+  taggedSlots: string[];
   emotion: Emotion;
   emotionConfidence: number;
   /** −1 (very negative) .. 1 (very positive). */

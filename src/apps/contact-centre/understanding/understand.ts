@@ -4,13 +4,21 @@
 // an edited configuration works before `zhiyu desk train` is run. Per turn: explicit hand-off request, intent with
 // calibrated confidence (out-of-scope below the threshold or as the `oos` class), small-talk routes, slots with
 // carry-over, follow-ups that omit the entity or the intent, emotion and sentiment, then the hand-off rules.
-// Leaves out: reply composition and the knowledge base (kb/), the encoder features issue 16 will add.
+// With understanding.slot_model (a `finetune --task tag` folder; the default configuration names the shipped
+// models/zhiyu-slots-crosswoz) the model's spans add the slots the configured matchers missed: a span type fills the
+// slot slot_model_map names, else the slot of its own name (configured — CrossWOZ's `attraction` is the default
+// configuration's — or a new one: restaurant, hotel, dish, rating, …); the configuration wins on conflict (a slot it
+// filled keeps its value), the first span of a type counts, and a configured slot with carry_over carries a tagged
+// value like a matched one. The model loads on the first turn, not at start-up. Intent inheritance and entity-only
+// follow-ups still read the configured matchers only.
+// Leaves out: reply composition and the knowledge base (kb/), encoder features for intent and emotion.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { EMOTIONS, type ContactCentreConfig, type Emotion } from "../config-schema.js";
 import { configHash, MODEL_FILES, trainConfigModels, type TrainedModels } from "../training/train-models.js";
 import { decideHandoff, ExplicitRequestDetector, negativeThreshold } from "./handoff.js";
 import { loadModel, predictText, type LoadedModel } from "./model-file.js";
+import { SlotTagger } from "./slot-tagger.js";
 import { detectLanguage, isFollowUp, SlotExtractor } from "./slots.js";
 import type { DialogueState, HandoffDecision, Turn, Understander, Understanding } from "./types.js";
 
@@ -51,7 +59,13 @@ export function loadUnderstander(config: ContactCentreConfig, options: LoadOptio
       models = trainConfigModels(config, options.dataRoot);
     }
   }
-  return new ConfigUnderstander(config, models);
+  const dir = config.understanding.slot_model;
+  let tagger: SlotTagger | null = null;
+  if (dir !== undefined) {
+    if (SlotTagger.present(dir)) tagger = new SlotTagger(dir);
+    else options.onNote?.(`no slot-tagging model at ${dir} (understanding.slot_model): slots come from the configured matchers only`);
+  }
+  return new ConfigUnderstander(config, models, tagger);
 }
 
 const NEGATIVE: Emotion[] = ["anger", "disgust", "sadness", "fear"];
@@ -64,7 +78,7 @@ class ConfigUnderstander implements Understander {
   private readonly intents: Map<string, ContactCentreConfig["intents"][number]>;
   private readonly negativeAt: number;
 
-  constructor(private readonly config: ContactCentreConfig, private readonly models: TrainedModels) {
+  constructor(private readonly config: ContactCentreConfig, private readonly models: TrainedModels, private readonly tagger: SlotTagger | null = null) {
     this.slots = new SlotExtractor(config.slots);
     this.explicit = new ExplicitRequestDetector(config.handoff);
     this.smallTalk = new Set(config.small_talk.routes.map((r) => r.name));
@@ -125,13 +139,20 @@ class ConfigUnderstander implements Understander {
     const configured = this.intents.get(intent);
     const wanted = configured ? new Set(configured.slots) : null;
     const slots: Record<string, string> = { ...found };
+    const taggedSlots: string[] = [];
+    for (const span of this.tagger?.tag(text) ?? []) {
+      const name = this.config.understanding.slot_model_map[span.type] ?? span.type;
+      if (slots[name] !== undefined) continue;
+      slots[name] = span.value;
+      taggedSlots.push(name);
+    }
     const carriedSlots: string[] = [];
     const carry: Record<string, string> = {};
     for (const s of this.config.slots) {
       if (!s.carry_over) continue;
-      const value = found[s.name] ?? state.slots[s.name];
+      const value = slots[s.name] ?? state.slots[s.name];
       if (value !== undefined) carry[s.name] = value;
-      if (found[s.name] === undefined && state.slots[s.name] !== undefined && !smallTalk && (wanted === null || wanted.has(s.name))) {
+      if (slots[s.name] === undefined && state.slots[s.name] !== undefined && !smallTalk && (wanted === null || wanted.has(s.name))) {
         slots[s.name] = state.slots[s.name];
         carriedSlots.push(s.name);
       }
@@ -155,7 +176,7 @@ class ConfigUnderstander implements Understander {
       && (configured?.lead === true || lead.trigger_intents.includes(intent));
     if (offerLead) next.leadAsks++;
     return {
-      intent, confidence: round(confidence), outOfScope, intentFromContext, slots, carriedSlots,
+      intent, confidence: round(confidence), outOfScope, intentFromContext, slots, carriedSlots, taggedSlots,
       emotion: emo.emotion, emotionConfidence: round(emo.confidence), sentiment: emo.sentiment, smallTalk, explicitRequest,
       handoff: decision.handoff, handoffReason: decision.reason, handoffDetail: decision.detail, handoffPriority: decision.priority,
       offerLead, language, nextState: next,
