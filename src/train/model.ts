@@ -272,15 +272,11 @@ export class TrainModel {
       [...this.extraSpecs, { name, shape: [labels, features], kind: "matrix", init: "zeros" }]);
   }
 
-  /** Stops gradients into everything but the classification head (classifier.*, the pooler) and the sparse head: a
-   *  frozen encoder whose backward pass ends at the head. With `trainTopLayers` K the last K encoder layers
-   *  (`encoder.layer.N.*`, N ≥ layers − K) stay trainable too, and the backward pass ends below them. */
+  /** Gradients only into the heads (classifier.*, pooler, sparse head) and the last `trainTopLayers` encoder layers. */
   freezeEncoder(trainTopLayers = 0): void {
-    const layers = this.config.numLayers;
     for (const s of this.specs) {
       if (/(^|\.)(classifier|pooler)\./.test(s.name) || s.name === SPARSE_HEAD_WEIGHT) continue;
-      const layer = /^encoder\.layer\.(\d+)\./.exec(s.name);
-      if (layer && Number(layer[1]) >= layers - trainTopLayers) continue;
+      if (Number(/^encoder\.layer\.(\d+)\./.exec(s.name)?.[1] ?? -1) >= this.config.numLayers - trainTopLayers) continue;
       this.params.get(s.name)!.requiresGrad = false;
     }
   }

@@ -48,8 +48,8 @@ test("the CrossWOZ alignment rule: values found once become spans, absent ones a
 test("through the desk: the shipped slot model adds the slots the configuration misses, and the configuration wins", () => {
   const brain = loadUnderstander(loadConfig());
   const turn = (text: string) => brain.understandTurn({ text, history: [] }, initialDialogueState());
-  // CrossWOZ test split, a user turn and its Inform acts: 景点/名称 天安门广场 (not among the configured attractions),
-  // 酒店/酒店类型 豪华型.
+  // A user turn of CrossWOZ's test split and its Inform acts (景点/名称 国家大剧院 — not among the configured
+  // attractions —, 餐馆/推荐菜 糖醋排骨, 餐馆/评分 4.5分以上); the model's figure on a whole slice is the shipped-models test's.
   const u = turn(REAL_TURN.text);
   for (const [slot, value] of Object.entries(REAL_TURN.gold)) assert.equal(u.slots[slot], value, `${slot} in ${JSON.stringify(u.slots)}`);
   assert.ok(u.taggedSlots.includes("attraction"));
@@ -58,6 +58,8 @@ test("through the desk: the shipped slot model adds the slots the configuration 
   assert.equal(v.slots.attraction, "故宫");
   assert.ok(!v.taggedSlots.includes("attraction"));
   assert.equal(v.slots.rating, "4.5分以上");
+  // The tagger knows Chinese only: an English turn gets the matchers alone.
+  assert.deepEqual(turn("how much is a ticket to the summer palace").taggedSlots, []);
 });
 
 test("without understanding.slot_model, or with a missing folder, slots come from the configured matchers only", () => {
@@ -71,4 +73,7 @@ test("without understanding.slot_model, or with a missing folder, slots come fro
   assert.match(notes.join("\n"), /no slot-tagging model at .*no-such-model/);
 });
 
-const REAL_TURN = { text: "", gold: {} as Record<string, string> };
+const REAL_TURN = {
+  text: "请在国家大剧院周边的餐馆里给我推荐一评分4.5分以上的有糖醋排骨这道菜的餐馆用餐。",
+  gold: { attraction: "国家大剧院", dish: "糖醋排骨", rating: "4.5分以上" } as Record<string, string>,
+};

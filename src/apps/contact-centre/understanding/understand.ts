@@ -8,7 +8,8 @@
 // models/zhiyu-slots-crosswoz) the model's spans add the slots the configured matchers missed: a span type fills the
 // slot slot_model_map names, else the slot of its own name (configured — CrossWOZ's `attraction` is the default
 // configuration's — or a new one: restaurant, hotel, dish, rating, …); the configuration wins on conflict (a slot it
-// filled keeps its value), the first span of a type counts, and a configured slot with carry_over carries a tagged
+// filled keeps its value), the first span of a type counts, only Chinese turns are tagged (the shipped model knows no
+// English), and a configured slot with carry_over carries a tagged
 // value like a matched one. The model loads on the first turn, not at start-up. Intent inheritance and entity-only
 // follow-ups still read the configured matchers only.
 // Leaves out: reply composition and the knowledge base (kb/), encoder features for intent and emotion.
@@ -140,7 +141,8 @@ class ConfigUnderstander implements Understander {
     const wanted = configured ? new Set(configured.slots) : null;
     const slots: Record<string, string> = { ...found };
     const taggedSlots: string[] = [];
-    for (const span of this.tagger?.tag(text) ?? []) {
+    // The shipped tagger was trained on Chinese turns only; on English ones it tags noise.
+    for (const span of (language === "zh" ? this.tagger?.tag(text) : null) ?? []) {
       const name = this.config.understanding.slot_model_map[span.type] ?? span.type;
       if (slots[name] !== undefined) continue;
       slots[name] = span.value;
