@@ -74,9 +74,10 @@ static _Thread_local void *wide_buf;
 static _Thread_local size_t wide_bytes;
 
 /* The 16-bit panel slices of the block after this one, prefetched a few cache lines per tile while this block is
- * multiplied: a pass reads each weight once (BERT-base f16: 170 MB, far past L3), so without this the widening of
- * every block waited on DRAM (6–10 % of a 128-row pass in perf); now it finds them in cache. Lines are counted
- * through the block's panels (lines_per_panel each, ZY_PW_NR·k elements apart). */
+ * multiplied, by the tile itself (zy_gemm_avx512_tile_pf: one line per 2 k steps; issued in bursts between tiles they
+ * stalled on the miss buffers): a pass reads each weight once (BERT-base f16: 170 MB, far past L3), so without this
+ * the widening of every block waited on DRAM (6–13 % of the tile's time in a 128-row pass in perf). Lines are
+ * counted through the block's panels (lines_per_panel each, ZY_PW_NR·k elements apart). */
 typedef struct {
   const char *panel;                 /* the panel slice being prefetched */
   int64_t panel_stride, line, lines_per_panel, left, step; /* line: next line of it; left: lines of the block */
@@ -91,14 +92,19 @@ static next_block plan_prefetch(const void *pw, int64_t eb, int64_t k, int64_t j
   return f;
 }
 
-static inline void prefetch_some(next_block *f) {
-  for (int64_t n = f->step < f->left ? f->step : f->left; n > 0; n--, f->left--) {
-    _mm_prefetch(f->panel + f->line * 64, _MM_HINT_T1);
-    if (++f->line == f->lines_per_panel) {
-      f->line = 0;
-      f->panel += f->panel_stride;
-    }
+/* The next at most `most` lines of the block, contiguous (never past the end of a panel slice): *lines of them. */
+static inline const char *take_lines(next_block *f, int64_t most, int64_t *lines) {
+  int64_t n = f->step < f->left ? f->step : f->left;
+  if (n > most) n = most;
+  if (n > f->lines_per_panel - f->line) n = f->lines_per_panel - f->line;
+  const char *at = f->panel + f->line * 64;
+  f->left -= n;
+  if ((f->line += n) == f->lines_per_panel) {
+    f->line = 0;
+    f->panel += f->panel_stride;
   }
+  *lines = n;
+  return at;
 }
 
 void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
@@ -137,10 +143,13 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
           float *ct = c + i * ldc + jb + jj;
           if (elem == ZY_PW_F32)
             K->tile(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
-          else if (wide) {
-            prefetch_some(&pf);
+          else if (wide && cols == ZY_PW_NR && pf.left > 0) { /* the tile prefetches the next block as it runs */
+            int64_t lines;
+            const char *at = take_lines(&pf, kb / 2, &lines);
+            zy_gemm_avx512_tile_pf(kb, ablock + i * kb, wide + jj * kb, ct, ldc, rows, beta, at, lines);
+          } else if (wide)
             K->tile(kb, ablock + i * kb, wide + jj * kb, ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
-          } else
+          else
             zy_gemm_avx512_tile_half(elem == ZY_PW_BF16, kb, ablock + i * kb, (const uint16_t *)pw + SLICE(jj), ct, ldc,
                                      rows, cols, 1.0f, beta);
         }
