@@ -1,5 +1,5 @@
 // A/B of two (or more) checkouts of Zhiyu end to end, e.g. main before a kernel change and the branch with it: one
-// process per side (dev/perf/checkout-ab-pass.mts, each loading its own src/ and native addon), passes alternating
+// process per side (dev/perf/checkout-ab-pass.ts, each loading its own src/ and native addon), passes alternating
 // side by side, the order reversed every round, so that load drifting on a busy machine slows all sides alike.
 // Prints per side the median and min wall time and process CPU time per pass (CPU time is the steadier figure on a
 // loaded machine), and each side's speed relative to the first.
@@ -20,7 +20,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const sides = args.filter((a) => a.includes("=")).map((spec) => {
   const [label, rest] = spec.split("=");
   const [root, model, threads, kind, batch = "1", tokens = "128"] = rest.split("|");
-  const child = spawn(path.join(root, "node_modules/.bin/tsx"), [path.join(here, "checkout-ab-pass.mts"), path.resolve(root), model, threads, kind, batch, tokens],
+  const child = spawn(path.join(root, "node_modules/.bin/tsx"), [path.join(here, "checkout-ab-pass.ts"), path.resolve(root), model, threads, kind, batch, tokens],
     { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
   const waiting = [], lines = [];
   readline.createInterface({ input: child.stdout }).on("line", (l) => (waiting.length ? waiting.shift()(l) : lines.push(l)));

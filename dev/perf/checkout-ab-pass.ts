@@ -3,7 +3,7 @@
 // A pass is an embedding of BATCH sequences of TOKENS tokens ("embed", as zhiyu bench embed feeds it), or a
 // TOKENS-token prefill of a fresh sequence ("prefill"). Two warm-up passes first (panels are packed there), then
 // "ready". Leaves out: decode, llama.cpp.
-// usage (by checkout-ab.mjs): tsx dev/perf/checkout-ab-pass.mts ROOT MODEL THREADS embed|prefill BATCH TOKENS
+// usage (by checkout-ab.mjs): tsx dev/perf/checkout-ab-pass.ts ROOT MODEL THREADS embed|prefill BATCH TOKENS
 import readline from "node:readline";
 
 const [root, model, threadsArg, kind, batchArg, tokensArg] = process.argv.slice(2);
