@@ -2,7 +2,7 @@
 // requires grad (see record()); backward walks the nodes in reverse topological order, calls each op's
 // derivative from the merged derivative table, sums gradients per tensor, adds them into leaves' .grad
 // (accumulating across backward calls), and frees every node's saved buffers as soon as it has run. An op with an
-// accumulator (embedding, LayerNorm) adds its first input's gradient into that input's existing one when there is
+// accumulator (embedding, norms, narrow) adds its first input's gradient into that input's existing one when there is
 // one, instead of returning a fresh tensor to be summed.
 // One hook: onLeafGrad(leaf) runs as soon as a leaf's gradient of this backward is complete (every consumer has
 // run), so data-parallel training can start all-reducing early gradients while later ones are still computed.
@@ -12,7 +12,7 @@ import { shapesEqual } from "../core/shape.js";
 import type { Accumulator, AccumulatorTable, Derivative, DerivativeTable, GradNode, GradOp, SavedByOp } from "./graph.js";
 import { Tensor, isGradEnabled, noGrad, tidy, untracked } from "./tensor.js";
 import { elementwiseDerivatives } from "./elementwise.js";
-import { viewDerivatives } from "./views.js";
+import { viewAccumulators, viewDerivatives } from "./views.js";
 import { reduceDerivatives } from "./reduce.js";
 import { matmulDerivatives } from "./matmul.js";
 import { loraLinearDerivatives } from "./lora-linear.js";
@@ -36,7 +36,7 @@ function derivatives(): DerivativeTable<GradOp> {
 /** The accumulator to run instead of node's derivative, with the gradient it adds into: input 0's existing
  *  gradient when there is one and it is a private dense buffer (no other handle sees it change); else null. */
 function accumulation(node: GradNode, grads: Map<Tensor, Tensor>): { into: Accumulator<GradOp>; acc: Tensor } | null {
-  const accumulators: Partial<AccumulatorTable<GradOp>> = { ...embeddingAccumulators, ...normAccumulators }; // call time: import cycle
+  const accumulators: Partial<AccumulatorTable<GradOp>> = { ...embeddingAccumulators, ...normAccumulators, ...viewAccumulators }; // call time: import cycle
   const into = accumulators[node.op] as Accumulator<GradOp> | undefined;
   const input = node.inputs[0];
   if (!into || !input || !node.needs[0]) return null;

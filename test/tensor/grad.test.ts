@@ -55,6 +55,10 @@ describeBackends("gradients", ({ name, backend }) => {
       gradCheck("reshape", ([x]) => T.mul(T.reshape(x, [5, 3]), T.fromTypedArray(values(15, 25), [5, 3])), [input([3, 5], 26)]);
       gradCheck("permute", ([x]) => T.exp(T.permute(x, [2, 0, 1])), [input([2, 3, 4], 27)]);
       gradCheck("narrow/slice/select", ([x]) => T.exp(T.select(T.slice(x, 1, 1, -1), 0, 1)), [input([2, 7], 28)]);
+      // A split into three (GPT-2's q, k, v), overlapping slices too: later slices add into the first one's gradient.
+      gradCheck("split three ways", ([x]) => T.mul(T.mul(T.contiguous(T.narrow(x, 1, 0, 3)), T.contiguous(T.narrow(x, 1, 3, 3))),
+        T.exp(T.narrow(x, 1, 6, 3))), [input([4, 9], 84)]);
+      gradCheck("overlapping slices", ([x]) => T.mul(T.narrow(x, 1, 0, 4), T.exp(T.narrow(x, 1, 2, 4))), [input([3, 6], 85)]);
       gradCheck("expand", ([x]) => T.exp(T.expand(x, [3, 4, 5])), [input([4, 1], 29)]);
       gradCheck("unsqueeze/squeeze/flatten", ([x]) => T.exp(T.flatten(T.squeeze(T.unsqueeze(x, 0)))), [input([3, 2], 30)]);
       gradCheck("contiguous of a transposed view", ([x]) => T.exp(T.contiguous(T.transpose(x))), [input([3, 4], 31)]);
