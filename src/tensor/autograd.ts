@@ -33,10 +33,13 @@ function derivatives(): DerivativeTable<GradOp> {
   return table;
 }
 
+// Built on first use, like the derivative table.
+let accumulators: Partial<AccumulatorTable<GradOp>> | null = null;
+
 /** The accumulator to run instead of node's derivative, with the gradient it adds into: input 0's existing
  *  gradient when there is one and it is a private dense buffer (no other handle sees it change); else null. */
 function accumulation(node: GradNode, grads: Map<Tensor, Tensor>): { into: Accumulator<GradOp>; acc: Tensor } | null {
-  const accumulators: Partial<AccumulatorTable<GradOp>> = { ...embeddingAccumulators, ...normAccumulators, ...viewAccumulators }; // call time: import cycle
+  accumulators ??= { ...embeddingAccumulators, ...normAccumulators, ...viewAccumulators };
   const into = accumulators[node.op] as Accumulator<GradOp> | undefined;
   const input = node.inputs[0];
   if (!into || !input || !node.needs[0]) return null;
