@@ -12,7 +12,8 @@
  * zy_quant_matmul as the tensor path does, with the same epilogue. Matrices that come with panels packed once
  * (zy_pw_pack: f32, f16, bf16) run on them where the path they replace runs the blocked GEMM (f32: more than 8 rows;
  * f16 / bf16: 16 rows or more) — the activations packed once for all threads, no per-call weight packing, the same
- * bits (gemm_packed.c).
+ * bits (gemm_packed.c); there each column pass (256 columns) gets its bias / residual / activation as soon as it is
+ * final, and the bias and residual adds are AVX-512 (the same two roundings per element as the scalar loop).
  * Leaves out: gradients (training runs the tensor path), pre-LayerNorm layers, attention masks other than "each
  * sequence attends to its own rows". */
 #include "encoder_layer.h"
@@ -22,6 +23,7 @@
 #include "quant.h"
 #include "zy_pool.h"
 #include "zy_scratch.h"
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 #pragma GCC optimize("fp-contract=off")
@@ -51,16 +53,30 @@ static float act_one(int act, float x) {
   return y;
 }
 
+/* y[j] = (y[j] + bias[j]) (+ r[j]) for j in [0, n): two roundings per element, as two separate adds make them. */
+static void add_bias_res(float *y, const float *bias, const float *r, int64_t n) {
+  for (int64_t j = 0; j < n; j++) {
+    float t = y[j] + bias[j];
+    y[j] = r ? t + r[j] : t;
+  }
+}
+ZY_AVX512 static void add_bias_res_avx512(float *y, const float *bias, const float *r, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 lanes = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+    __m512 t = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, y + j), _mm512_maskz_loadu_ps(lanes, bias + j));
+    if (r) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(lanes, r + j));
+    _mm512_mask_storeu_ps(y + j, lanes, t);
+  }
+}
+
 /* Columns [j0, j1) of every row of one output: + bias, + residual, then the activation — what the tensor path's
  * add(y, bias), add(·, res) and unary ops compute on these elements. */
 static void epilogue(const lin_out *o, int act, int isa, int64_t m, int64_t rows, int64_t j0, int64_t j1) {
   for (int64_t i = 0; i < m; i++) {
     float *y = o->y + i * rows;
-    const float *r = o->res ? o->res + i * rows : NULL;
-    for (int64_t j = j0; j < j1; j++) {
-      float t = y[j] + o->bias[j];
-      y[j] = r ? t + r[j] : t;
-    }
+    const float *r = o->res ? o->res + i * rows + j0 : NULL;
+    if (isa >= 2) add_bias_res_avx512(y + j0, o->bias + j0, r, j1 - j0);
+    else add_bias_res(y + j0, o->bias + j0, r, j1 - j0);
     if (act < 0) continue;
     if (act == ZY_RELU || !zy_unary_vec(isa, act, y + j0, y + j0, j1 - j0))
       for (int64_t j = j0; j < j1; j++) y[j] = act_one(act, y[j]);
@@ -98,8 +114,18 @@ static void lin_rows_task(void *p, int64_t i0, int64_t i1, int ti) {
   }
 }
 
+typedef struct {
+  const lin_out *o;
+  const lin_ctx *c;
+} pass_epilogue;
+
+static void finish_pass(void *p, int64_t j0, int64_t j1) {
+  const pass_epilogue *e = p;
+  epilogue(e->o, e->c->act, e->c->isa, e->c->m, e->o->w->rows, j0, j1);
+}
+
 /* Thread t of T: its share of the group's weight panels (32 output columns each), each output's part multiplied
- * from its packed panels on this thread and finished by the epilogue. */
+ * from its packed panels on this thread, each column pass finished by the epilogue while it is in cache. */
 static void lin_packed_task(void *p, int64_t t, int64_t t1, int ti) {
   (void)t1; (void)ti;
   const lin_ctx *c = p;
@@ -114,8 +140,8 @@ static void lin_packed_task(void *p, int64_t t, int64_t t1, int ti) {
     off += own;
     if (b <= a) continue;
     const int64_t j0 = a * ZY_PW_NR, j1 = b * ZY_PW_NR < rows ? b * ZY_PW_NR : rows;
-    zy_pw_gemm_rows(c->apack, c->m, c->k, o->panels, o->panel_elem, rows, j0, j1, o->y, rows);
-    epilogue(o, c->act, c->isa, c->m, rows, j0, j1);
+    pass_epilogue e = {o, c};
+    zy_pw_gemm_rows_each(c->apack, c->m, c->k, o->panels, o->panel_elem, rows, j0, j1, o->y, rows, finish_pass, &e);
   }
 }
 
@@ -143,13 +169,8 @@ static int linear_group(const lin_out *outs, int n_outs, const float *x, int64_t
     const size_t rounded = outs[0].w->type == ZY_QT_F32 ? 0 : (size_t)(m * c.k) * 4;
     float *buf = zy_grow(&apack_buf, &apack_bytes, rounded + zy_pw_packed_a_bytes(m, c.k));
     if (!buf) return -1;
-    const float *xa = x;
-    if (rounded) {
-      zy_pw_round_act(outs[0].w->type, x, buf, m * c.k);
-      xa = buf;
-    }
     float *a = buf + (rounded / 4);
-    zy_pw_pack_a(xa, m, c.k, a);
+    zy_pw_prepare_a(outs[0].w->type, x, m, c.k, buf, a);
     c.apack = a;
     zy_parallel_run(lin_packed_task, &c);
     return 0;

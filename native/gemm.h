@@ -72,6 +72,14 @@ size_t zy_pw_packed_a_bytes(int64_t m, int64_t k);
 void zy_pw_pack_a(const float *x, int64_t m, int64_t k, float *packed);
 void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
                      int64_t j1, float *c, int64_t ldc);
+/* The same, calling done(done_ctx, a, b) as soon as columns [a, b) of every row are final (one call per column pass
+ * of up to 256 columns, 768 from 512 rows), so an epilogue can finish them while they are in cache. */
+typedef void (*zy_pw_pass_done)(void *done_ctx, int64_t j0, int64_t j1);
+void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
+                          int64_t j1, float *c, int64_t ldc, zy_pw_pass_done done, void *done_ctx);
+/* zy_pw_round_act (src ZY_PW_F16 / BF16; none for ZY_PW_F32) then zy_pw_pack_a, row panels split over the pool;
+ * rounded: m·k floats of scratch (unused for f32). Not from inside a pool task. */
+void zy_pw_prepare_a(int src, const float *x, int64_t m, int64_t k, float *rounded, float *packed);
 int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y);
 void zy_pw_round_act(int src, const float *x, float *out, int64_t count);
 /* zy_quant_matmul's product of a weight of type src (ZY_PW_*) on its packed panels: x rounded as it rounds it, then

@@ -98,6 +98,64 @@ typedef void (*tile_fn)(int64_t, const float *, const float *, int64_t, float *,
 static const tile_fn tiles[MR + 1] = {0, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6,
                                       tile_7, tile_8, tile_9, tile_10, tile_11, tile_12};
 
+/* The full-width (32-column) tile with one more job: it prefetches npf cache lines from pf, one every 2 k steps, into
+ * L2 (gemm_packed.c hands it the next block's 16-bit weights, so that block's widening finds them in cache; issued
+ * all at once between tiles they stalled on the miss buffers). The FMAs are tile_rows' in the same order: the same
+ * bits. */
+static inline __attribute__((always_inline)) AVX512 void tile_rows_pf(const int R, int64_t kb, const float *pa,
+                                                                      const float *pb, float *c, int64_t ldc,
+                                                                      float beta, const char *pf, int64_t npf) {
+  const int64_t ldb = NR;
+  const float alpha = 1.0f;
+  const __mmask16 m0 = 0xFFFF, m1 = 0xFFFF;
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < R; i++) acc0[i] = acc1[i] = _mm512_setzero_ps();
+#pragma GCC unroll 12
+  for (int i = 0; i < R; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+  const int64_t pf_steps = npf * 2 < kb ? npf * 2 : kb;
+  int64_t p = 0;
+#pragma GCC unroll 1
+  for (; p + 2 <= pf_steps; p += 2) { /* the unroll-2 loop below with one prefetch per iteration */
+    _mm_prefetch(pf, _MM_HINT_T1);
+    pf += 64;
+    {
+      _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0);
+      _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
+      __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+      FMA_ROWS(R);
+    }
+    {
+      _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0);
+      _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
+      __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+      FMA_ROWS(R);
+    }
+  }
+#pragma GCC unroll 2
+  for (; p < kb; p++) {
+    _mm_prefetch((const char *)(pb + 16 * ldb), _MM_HINT_T0);
+    _mm_prefetch((const char *)(pb + 16 * ldb + 16), _MM_HINT_T0);
+    __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+    FMA_ROWS(R);
+  }
+  STORE_ROWS(R);
+}
+#define TILE_PF_FN(R)                                                                                           \
+  static AVX512 void tile_pf_##R(int64_t kb, const float *pa, const float *pb, float *c, int64_t ldc, float beta, \
+                                 const char *pf, int64_t npf) {                                                 \
+    tile_rows_pf(R, kb, pa, pb, c, ldc, beta, pf, npf);                                                         \
+  }
+TILE_PF_FN(1) TILE_PF_FN(2) TILE_PF_FN(3) TILE_PF_FN(4) TILE_PF_FN(5) TILE_PF_FN(6)
+TILE_PF_FN(7) TILE_PF_FN(8) TILE_PF_FN(9) TILE_PF_FN(10) TILE_PF_FN(11) TILE_PF_FN(12)
+typedef void (*tile_pf_fn)(int64_t, const float *, const float *, float *, int64_t, float, const char *, int64_t);
+static const tile_pf_fn tiles_pf[MR + 1] = {0, tile_pf_1, tile_pf_2, tile_pf_3, tile_pf_4, tile_pf_5, tile_pf_6,
+                                            tile_pf_7, tile_pf_8, tile_pf_9, tile_pf_10, tile_pf_11, tile_pf_12};
+AVX512 void zy_gemm_avx512_tile_pf(int64_t kb, const float *pa, const float *pb, float *c, int64_t ldc, int mr,
+                                   float beta, const void *pf, int64_t npf) {
+  tiles_pf[mr](kb, pa, pb, c, ldc, beta, (const char *)pf, npf);
+}
+
 static AVX512 void tile_f32(int64_t kbp, const void *pa, const void *pb, int64_t ldb, float *c, int64_t ldc, int mr,
                             int nr, float alpha, float beta) {
   tiles[mr](kbp, (const float *)pa, (const float *)pb, ldb, c, ldc, nr, alpha, beta);

@@ -54,6 +54,10 @@ void zy_gemm_avx512_pack_b_half(const uint16_t *w, int64_t ldw, int bf16, int64_
 void zy_gemm_avx512_widen_half(int bf16, const uint16_t *src, float *dst, int64_t count);
 void zy_gemm_avx512_tile_half(int bf16, int64_t kb, const float *pa, const uint16_t *pb, float *c, int64_t ldc,
                               int mr, int nr, float alpha, float beta);
+/* The avx512 f32 tile on a full 32-column packed B panel (alpha 1), prefetching npf cache lines from pf into L2 as it
+ * goes (one per 2 k steps; at most kb / 2): tile_rows' bits. */
+void zy_gemm_avx512_tile_pf(int64_t kb, const float *pa, const float *pb, float *c, int64_t ldc, int mr, float beta,
+                            const void *pf, int64_t npf);
 void zy_gemv_avx512(int64_t n, int64_t k, const float *x, const zy_gemm_operand *b, float *y, float alpha, float beta);
 /* m (2..8) rows: y[i, 0..n) = alpha · x[i, 0..k) · op(B) + beta·y[i, ..], B stored [n, k] (b->rs == 1). */
 #define ZY_GEMV_ROWS_MAX 8

@@ -9,6 +9,9 @@
  * threads) and runs the same tile, the same KC blocks and the same k order as zy_sgemm_st on x and the (widened)
  * weight: its bits are those of the unpacked path for more than 8 rows (zy_sgemm answers 1..8 rows with its
  * matrix-vector kernels, whose order differs: callers keep the unpacked path there).
+ * The activations are rounded (f16 / bf16 weights) and packed by row panels over the pool (zy_pw_prepare_a); with
+ * 16-bit panels the next block's weights are prefetched while a block is multiplied; zy_pw_gemm_rows_each reports
+ * each finished column pass so the caller's epilogue reads it from cache. None of these changes a sum.
  * zy_pw_calls counts the row-range products (tests check that the packed path ran).
  * Leaves out: CPUs without AVX-512 (zy_pw_available; callers keep the unpacked path), transposed activations,
  * alpha/beta, packing layouts for other tiles (the AVX2 12 × 16 tile would need its own). */
@@ -70,8 +73,42 @@ void zy_pw_pack_a(const float *x, int64_t m, int64_t k, float *packed) { zy_gemm
 static _Thread_local void *wide_buf;
 static _Thread_local size_t wide_bytes;
 
-void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
-                     int64_t j1, float *c, int64_t ldc) {
+/* The 16-bit panel slices of the block after this one, prefetched a few cache lines per tile while this block is
+ * multiplied, by the tile itself (zy_gemm_avx512_tile_pf: one line per 2 k steps; issued in bursts between tiles they
+ * stalled on the miss buffers): a pass reads each weight once (BERT-base f16: 170 MB, far past L3), so without this
+ * the widening of every block waited on DRAM (6–13 % of the tile's time in a 128-row pass in perf). Lines are
+ * counted through the block's panels (lines_per_panel each, ZY_PW_NR·k elements apart). */
+typedef struct {
+  const char *panel;                 /* the panel slice being prefetched */
+  int64_t panel_stride, line, lines_per_panel, left, step; /* line: next line of it; left: lines of the block */
+} next_block;
+
+static next_block plan_prefetch(const void *pw, int64_t eb, int64_t k, int64_t jb, int64_t nb, int64_t p0, int64_t kb,
+                                int64_t tiles) {
+  next_block f = {(const char *)pw + (jb * k + p0 * ZY_PW_NR) * eb, ZY_PW_NR * k * eb, 0,
+                  (kb * ZY_PW_NR * eb + 63) / 64, 0, 0};
+  f.left = (nb + ZY_PW_NR - 1) / ZY_PW_NR * f.lines_per_panel;
+  f.step = tiles > 0 ? (f.left + tiles - 1) / tiles : f.left;
+  return f;
+}
+
+/* The next at most `most` lines of the block, contiguous (never past the end of a panel slice): *lines of them. */
+static inline const char *take_lines(next_block *f, int64_t most, int64_t *lines) {
+  int64_t n = f->step < f->left ? f->step : f->left;
+  if (n > most) n = most;
+  if (n > f->lines_per_panel - f->line) n = f->lines_per_panel - f->line;
+  const char *at = f->panel + f->line * 64;
+  f->left -= n;
+  if ((f->line += n) == f->lines_per_panel) {
+    f->line = 0;
+    f->panel += f->panel_stride;
+  }
+  *lines = n;
+  return at;
+}
+
+void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
+                          int64_t j1, float *c, int64_t ldc, zy_pw_pass_done done, void *done_ctx) {
   if (j1 > n) j1 = n;
   if (j1 <= j0 || m <= 0) return;
   atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
@@ -86,6 +123,14 @@ void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw
       const int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
       const float *ablock = packed_a + mpad * p0;
       const float beta = p0 == 0 ? 0.0f : 1.0f;
+      next_block pf = {0};
+      if (wide) { /* the next block of this range: the next k slice, else the first of the next column pass */
+        const int64_t np0 = p0 + K->kc < k ? p0 + K->kc : 0, njb = np0 ? jb : jb + cols_per_pass;
+        if (njb < j1) {
+          const int64_t nnb = j1 - njb < cols_per_pass ? j1 - njb : cols_per_pass, nkb = k - np0 < K->kc ? k - np0 : K->kc;
+          pf = plan_prefetch(pw, elem_bytes(elem), k, njb, nnb, np0, nkb, (mpad / K->mr) * ((nb + ZY_PW_NR - 1) / ZY_PW_NR));
+        }
+      }
       /* the k slice [p0, p0 + kb) of the panel holding column j: kb × 32 contiguous elements */
 #define SLICE(j) (((jb) + (j)) * k + p0 * ZY_PW_NR)
       if (wide) /* this block's panel slices (zero-padded to 32 columns) widened once for all row tiles */
@@ -98,7 +143,11 @@ void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw
           float *ct = c + i * ldc + jb + jj;
           if (elem == ZY_PW_F32)
             K->tile(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
-          else if (wide)
+          else if (wide && cols == ZY_PW_NR && pf.left > 0) { /* the tile prefetches the next block as it runs */
+            int64_t lines;
+            const char *at = take_lines(&pf, kb / 2, &lines);
+            zy_gemm_avx512_tile_pf(kb, ablock + i * kb, wide + jj * kb, ct, ldc, rows, beta, at, lines);
+          } else if (wide)
             K->tile(kb, ablock + i * kb, wide + jj * kb, ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
           else
             zy_gemm_avx512_tile_half(elem == ZY_PW_BF16, kb, ablock + i * kb, (const uint16_t *)pw + SLICE(jj), ct, ldc,
@@ -107,7 +156,13 @@ void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw
       }
 #undef SLICE
     }
+    if (done) done(done_ctx, jb, jb + nb);
   }
+}
+
+void zy_pw_gemm_rows(const float *packed_a, int64_t m, int64_t k, const void *pw, int elem, int64_t n, int64_t j0,
+                     int64_t j1, float *c, int64_t ldc) {
+  zy_pw_gemm_rows_each(packed_a, m, k, pw, elem, n, j0, j1, c, ldc, NULL, NULL);
 }
 
 /* x rounded to the activation form the encoded products read (f16 for f16 weights, bf16 for bf16), as f32: the
@@ -124,6 +179,42 @@ void zy_pw_round_act(int src, const float *x, float *out, int64_t count) {
     for (int64_t i = 0; i < count; i++) out[i] = zy_bf16_to_f32(zy_f32_to_bf16(x[i]));
   else if (out != x)
     for (int64_t i = 0; i < count; i++) out[i] = x[i];
+}
+
+typedef struct {
+  int src;
+  const float *x;
+  int64_t m, k;
+  float *rounded, *packed;
+} prepare_ctx;
+
+/* Row panels [q0, q1) of x: rounded, then packed into every KC block (the panels' place in zy_pw_pack_a's layout). */
+static void prepare_task(void *p, int64_t q0, int64_t q1, int ti) {
+  (void)ti;
+  const prepare_ctx *c = (const prepare_ctx *)p;
+  const zy_gemm_kernel *K = kernel();
+  const int64_t i0 = q0 * K->mr, i1 = q1 * K->mr < c->m ? q1 * K->mr : c->m, k = c->k, mpad = round_up(c->m, K->mr);
+  if (i1 <= i0) return;
+  const float *xa = c->x + i0 * k;
+  if (c->src != ZY_PW_F32) {
+    zy_pw_round_act(c->src, xa, c->rounded + i0 * k, (i1 - i0) * k);
+    xa = c->rounded + i0 * k;
+  }
+  const zy_gemm_operand a = {xa, k, 1, 0};
+  for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
+    const int64_t kb = k - p0 < K->kc ? k - p0 : K->kc;
+    K->pack_a(&a, 0, i1 - i0, p0, kb, c->packed + mpad * p0 + i0 * kb);
+  }
+}
+
+/* Below this many elements one thread rounds and packs alone (a pool dispatch costs more than it saves). */
+#define PREPARE_PARALLEL_MIN 16384
+
+void zy_pw_prepare_a(int src, const float *x, int64_t m, int64_t k, float *rounded, float *packed) {
+  prepare_ctx c = {src, x, m, k, rounded, packed};
+  const int64_t panels = (m + kernel()->mr - 1) / kernel()->mr;
+  if (m * k < PREPARE_PARALLEL_MIN || zy_threads() < 2) prepare_task(&c, 0, panels, 0);
+  else zy_parallel_for(panels, 1, prepare_task, &c);
 }
 
 typedef struct {
@@ -146,18 +237,25 @@ static void whole_task(void *p, int64_t t, int64_t t1, int ti) {
 static _Thread_local void *a_buf;
 static _Thread_local size_t a_bytes;
 
-int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y) {
+/* x (of weight type src: rounded first for f16 / bf16) times the panels over the pool. */
+static int gemm_from(int src, const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y) {
   if (m <= 0 || n <= 0) return 0;
   if (k <= 0) {
     for (int64_t i = 0; i < m * n; i++) y[i] = 0.0f;
     return 0;
   }
-  float *a = (float *)zy_grow(&a_buf, &a_bytes, zy_pw_packed_a_bytes(m, k));
-  if (!a) return -1;
-  zy_pw_pack_a(x, m, k, a);
+  const size_t rounded = src == ZY_PW_F32 ? 0 : (size_t)(m * k) * 4;
+  float *buf = (float *)zy_grow(&a_buf, &a_bytes, rounded + zy_pw_packed_a_bytes(m, k));
+  if (!buf) return -1;
+  float *a = buf + rounded / 4;
+  zy_pw_prepare_a(src, x, m, k, buf, a);
   whole_ctx c = {a, m, k, n, pw, elem, y};
   zy_parallel_run(whole_task, &c);
   return 0;
+}
+
+int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y) {
+  return gemm_from(ZY_PW_F32, x, m, k, pw, elem, n, y);
 }
 
 /* The products zy_quant_matmul runs on its panel GEMM (quant.c: f16 / bf16 weights, 16 activation rows or more, not a
@@ -166,16 +264,6 @@ int zy_pw_replaces_quant(int type, int64_t m, int64_t rows, int64_t cols) {
   return zy_pw_available() && (type == ZY_PW_F16 || type == ZY_PW_BF16) && m >= 16 && rows >= 8 && rows * cols * m >= 32768;
 }
 
-static _Thread_local void *x_buf;
-static _Thread_local size_t x_bytes;
-
 int zy_pw_linear(int src, const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y) {
-  const float *xa = x;
-  if (src != ZY_PW_F32) {
-    float *r = (float *)zy_grow(&x_buf, &x_bytes, (size_t)(m * k) * 4);
-    if (!r) return -1;
-    zy_pw_round_act(src, x, r, m * k);
-    xa = r;
-  }
-  return zy_pw_gemm(xa, m, k, pw, elem, n, y);
+  return gemm_from(src, x, m, k, pw, elem, n, y);
 }

@@ -5,7 +5,8 @@
 // sample sd and n (and the solved share for a verifiable reward) and, for every policy after the first, the share of
 // prompts where its reward is above the first policy's (ties counted apart); --out writes every reply and score.
 // --kl-ref DIR adds each policy's mean per-token KL(π‖ref) over its own held-out replies: the exact KL of the two
-// next-token distributions (temperature 1, full vocabulary) at every reply position, averaged over all positions.
+// next-token distributions (temperature 1, full vocabulary) at every reply position, averaged over all positions,
+// and its mean per-sequence KL (the sum over one reply's positions, averaged over the prompts).
 // Leaves out: sampling (greedy only) and LoRA policies (give merged or fully fine-tuned folders).
 // Usage: node --import tsx dev/alignment/eval-policies.ts --prompts FILE [--val-every K (0: every prompt)]
 //          (--rm DIR | --reward arithmetic) [--max-new-tokens N (64)] [--out FILE.json] [--threads N] NAME=DIR…
@@ -57,8 +58,8 @@ function rmScores(rows: number[][]): number[] {
 
 const klRef = values["kl-ref"] ? TrainModel.fromHfFolder(values["kl-ref"], "f32") : null;
 
-/** Mean over reply positions of KL(π(·|prefix) ‖ ref(·|prefix)), one row at a time. */
-function perTokenKl(model: TrainModel, rows: readonly { prompt: number; ids: number[] }[]): number {
+/** Mean over reply positions of KL(π(·|prefix) ‖ ref(·|prefix)) and mean over replies of its sum, one row at a time. */
+function replyKl(model: TrainModel, rows: readonly { prompt: number; ids: number[] }[]): { perToken: number; perSequence: number } {
   let total = 0, count = 0;
   const V = model.vocabSize;
   for (const r of rows) {
@@ -75,7 +76,7 @@ function perTokenKl(model: TrainModel, rows: readonly { prompt: number; ids: num
       count++;
     }
   }
-  return total / Math.max(1, count);
+  return { perToken: total / Math.max(1, count), perSequence: total / Math.max(1, rows.length) };
 }
 function logSoftmax(x: Float32Array): Float64Array {
   let m = -Infinity;
@@ -86,7 +87,7 @@ function logSoftmax(x: Float32Array): Float64Array {
   return Float64Array.from(x, (v) => v - lse);
 }
 
-const results: { name: string; dir: string; scores: number[]; replies: string[]; kl: number | null }[] = [];
+const results: { name: string; dir: string; scores: number[]; replies: string[]; kl: { perToken: number; perSequence: number } | null; lengths: number[] }[] = [];
 for (const p of policies) {
   const model = TrainModel.fromHfFolder(p.dir, "f32");
   const { train, val } = readRlExamples([values.prompts], enc, model.vocabSize, Number(values["val-every"] ?? 0));
@@ -100,15 +101,16 @@ for (const p of policies) {
   const scores = rm
     ? rmScores(examples.map((e, i) => [...e.promptIds, ...outs[i]!.ids]))
     : replies.map((text, i) => rewards.reduce((a, f) => a + (f.score(text, examples[i]!.fields) ?? Number.NaN), 0));
-  const kl = klRef ? perTokenKl(model, examples.map((e, i) => ({ prompt: e.promptIds.length, ids: [...e.promptIds, ...outs[i]!.ids] }))) : null;
-  results.push({ name: p.name, dir: p.dir, scores, replies, kl });
+  const kl = klRef ? replyKl(model, examples.map((e, i) => ({ prompt: e.promptIds.length, ids: [...e.promptIds, ...outs[i]!.ids] }))) : null;
+  results.push({ name: p.name, dir: p.dir, scores, replies, kl, lengths: outs.map((o) => o.ids.length) });
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 const summary = results.map((r, k) => {
   const first = results[0]!.scores;
   const row: Record<string, unknown> = { name: r.name, dir: r.dir, n: r.scores.length, mean: mean(r.scores), sd: sd(r.scores) };
-  if (r.kl !== null) row.perTokenKl = r.kl;
+  if (r.kl !== null) Object.assign(row, { perTokenKl: r.kl.perToken, perSequenceKl: r.kl.perSequence });
+  row.meanReplyTokens = r.lengths.reduce((a, b) => a + b, 0) / r.lengths.length;
   if (!rm) row.solved = r.scores.filter((x) => x > 0).length / r.scores.length;
   if (k > 0) {
     row.aboveFirst = r.scores.filter((x, i) => x > first[i]!).length / r.scores.length;

@@ -13,7 +13,9 @@
 // --all-kinds makes one pair per kind for every turn (4× the pairs; the held-out split then has every kind for
 // each of its turns); --with-val adds the CrossWOZ val dialogues' turns to the training split only (more pairs;
 // zhiyu-mini's pretraining saw those dialogues, so they never go to held-out). The split by dialogue is the same
-// with or without these flags (same seed → same held-out dialogues).
+// with or without these flags (same seed → same held-out dialogues). --extra-wrong N writes N more wrong-value
+// pairs per training turn (each a different swap where the slot has enough values) to pairs-train-wrong.jsonl, from
+// a second generator seeded seed + 1 after everything else, so every other file stays byte for byte the same.
 // Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
 //   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
 //   pairs-interleaved.jsonl                     train and held-out pairs with every 10th line held out (--val-every 10)
@@ -22,7 +24,7 @@
 //   prompts-train.jsonl, prompts-heldout.jsonl  the prompts of each split alone
 // Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
 // Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
-//        [--all-kinds] [--with-val]
+//        [--all-kinds] [--with-val] [--extra-wrong N]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +35,9 @@ const args = process.argv.slice(2);
 const shareAt = args.indexOf("--heldout-share");
 const heldoutShare = shareAt >= 0 ? Number(args.splice(shareAt, 2)[1]) : 0.1;
 if (!(heldoutShare > 0 && heldoutShare < 0.5)) throw new Error("make-cs-preferences: --heldout-share must be in (0, 0.5)");
+const extraAt = args.indexOf("--extra-wrong");
+const extraWrong = extraAt >= 0 ? Number(args.splice(extraAt, 2)[1]) : 0;
+if (!(Number.isInteger(extraWrong) && extraWrong >= 0)) throw new Error("make-cs-preferences: --extra-wrong must be a whole number ≥ 0");
 const allKinds = args.includes("--all-kinds");
 const withVal = args.includes("--with-val");
 for (const f of ["--all-kinds", "--with-val"]) if (args.includes(f)) args.splice(args.indexOf(f), 1);
@@ -148,6 +153,23 @@ writeFileSync(path.join(out, "sft-train.jsonl"), lines(sft));
 writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(promptRows(pairs.train), promptRows(pairs.heldout))));
 writeFileSync(path.join(out, "prompts-train.jsonl"), lines(promptRows(pairs.train)));
 writeFileSync(path.join(out, "prompts-heldout.jsonl"), lines(promptRows(pairs.heldout)));
+if (extraWrong > 0) {
+  s = (Number(args[1] ?? 7) + 1) >>> 0; // the second generator: the files above do not depend on --extra-wrong
+  const extra: object[] = [];
+  for (const t of [...turns, ...valTurns]) {
+    if (heldIds.has(t.dialogue)) continue;
+    const seen = new Set<string>();
+    for (let tries = 0; tries < 4 * extraWrong && seen.size < extraWrong; tries++) {
+      const rejected = wrong(t);
+      if (rejected === null) break;
+      if (rejected === t.reply || seen.has(rejected)) continue;
+      seen.add(rejected);
+      extra.push({ prompt: promptOf(t), chosen: [{ role: "assistant", content: t.reply }], rejected: [{ role: "assistant", content: rejected }], kind: "wrong" });
+    }
+  }
+  writeFileSync(path.join(out, "pairs-train-wrong.jsonl"), lines(shuffle(extra)));
+  console.log(`${extra.length} extra wrong-value training pairs in ${path.join(out, "pairs-train-wrong.jsonl")}`);
+}
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
 if (allKinds) shuffle(pairs.train); // kinds of one turn apart in the training order
 console.log(`${turns.length} grounded turns (+${valTurns.length} val) from ${Object.keys(dialogues).length} dialogues; ` +

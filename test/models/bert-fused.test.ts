@@ -156,3 +156,44 @@ test("fused encoder layer: a bad spec is refused naming the field", { skip }, ()
   assert.throws(() => run(x, { ...spec, q: { ...m(8, 8), panels: { data: new Uint8Array(1024), type: "f16" as const } } }),
     /q\.panels\.type must be f32, or the matrix's own f16 \/ bf16 type/);
 });
+
+test("packed panels: the unpacked fused layer's bits with several column passes per thread (f32 and f16, 1 and 2 threads)", { skip: panelsSkip }, () => {
+  // ffn 1600 gives each thread more than one 256-column pass of the up product (the epilogue runs per pass) and
+  // hidden 416 two KC blocks (the next block's 16-bit panels are prefetched); 40 rows: three full row tiles and a partial one.
+  const a = loadNative()!;
+  const defaultThreads = base.info().threads;
+  const run = base.fused!("encoder-layer-forward", { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" })!;
+  let s = 12345;
+  const r = () => { s = (s * 1103515245 + 12345) >>> 0; return s / 2 ** 32 - 0.5; };
+  const n = 40, hidden = 416, ffn = 1600, heads = 4;
+  const v = (len: number, scale = 1) => new Float32Array(len).map(() => r() * scale);
+  for (const type of ["f32", "f16"] as const) {
+    const matrix = (rows: number, cols: number, withPanels: boolean) => {
+      const w = v(rows * cols, 0.1);
+      let data = new Uint8Array(w.buffer);
+      if (type === "f16") { const h = new Uint16Array(rows * cols); a.opsCast!(w, 0, h, 2, rows * cols); data = new Uint8Array(h.buffer); }
+      const m = { data, type, rows, cols };
+      return { plain: m, packed: withPanels ? { ...m, panels: { data: a.gemmPackWeights!(data, type, rows, cols, type)!, type } } : m };
+    };
+    const ms = { q: matrix(hidden, hidden, true), k: matrix(hidden, hidden, true), v: matrix(hidden, hidden, true),
+      o: matrix(hidden, hidden, true), up: matrix(ffn, hidden, true), down: matrix(hidden, ffn, true) };
+    const common = {
+      n, hidden, nHead: heads, headDim: hidden / heads, ffn, eps: 1e-12, attnScale: 1 / Math.sqrt(hidden / heads), act: "gelu_erf" as const,
+      seqStarts: Int32Array.of(0, 25), seqLengths: Int32Array.of(25, 15),
+      bq: v(hidden), bk: v(hidden), bv: v(hidden), bo: v(hidden), bUp: v(ffn), bDown: v(hidden),
+      ln1Weight: v(hidden), ln1Bias: v(hidden), ln2Weight: v(hidden), ln2Bias: v(hidden),
+    };
+    const x0 = v(n * hidden);
+    for (const threads of [1, 2]) {
+      base.setThreads(threads);
+      const want = x0.slice(), got = x0.slice();
+      run(want, { ...common, q: ms.q.plain, k: ms.k.plain, v: ms.v.plain, o: ms.o.plain, up: ms.up.plain, down: ms.down.plain });
+      const before = packedCalls();
+      run(got, { ...common, q: ms.q.packed, k: ms.k.packed, v: ms.v.packed, o: ms.o.packed, up: ms.up.packed, down: ms.down.packed });
+      assert.ok(packedCalls() - before >= 4, `${type}, ${threads} thread(s): the products did not run on packed panels`);
+      assert.ok(want.every(Number.isFinite), `${type}: the reference pass is finite`);
+      assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array(want.buffer), `${type}, ${threads} thread(s): packed ≠ unpacked bits`);
+    }
+  }
+  base.setThreads(defaultThreads);
+});
