@@ -496,13 +496,22 @@ KERNEL(dot_bf16, dot_float, ZY_QT_BF16)
  * accumulators and runs exactly dot_float's steps with na = 1, so R and pf change speed only. Four interleaved row
  * streams are ~1.2× faster on matrices that stay in L3 but can defeat the hardware prefetcher once the matrix comes
  * from DRAM (measured: 31–36 GB/s against 38–46 GB/s one row at a time, 1 thread, 100 MB f16): which one wins
- * depends on the CPU and the model's size, so src/backend/cpu/tuning.ts measures it (zy_tune.h). */
+ * depends on the CPU and the model's size, so src/backend/cpu/tuning.ts measures it (zy_tune.h).
+ * One row without software prefetch walks two 32-column steps per loop pass (the same FMAs in the same order): on
+ * AMD Zen 5 a row streamed from DRAM that way costs ~0.8× the CPU time of the prefetching loop (session 9). */
 static inline QV void float_rows(const uint8_t *w, int64_t row_bytes, int64_t cols, const float *x, float *out,
                                  const int type, const int R, int pf) {
   __m512 a0[4], a1[4];
   for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm512_setzero_ps();
   const int wb = type == ZY_QT_F32 ? 4 : 2;
   int64_t k = 0;
+  if (R == 1 && !pf)
+    for (; k + 64 <= cols; k += 64) {
+      a0[0] = _mm512_fmadd_ps(load_w16(w, k, type, 0xFFFF), _mm512_loadu_ps(x + k), a0[0]);
+      a1[0] = _mm512_fmadd_ps(load_w16(w, k + 16, type, 0xFFFF), _mm512_loadu_ps(x + k + 16), a1[0]);
+      a0[0] = _mm512_fmadd_ps(load_w16(w, k + 32, type, 0xFFFF), _mm512_loadu_ps(x + k + 32), a0[0]);
+      a1[0] = _mm512_fmadd_ps(load_w16(w, k + 48, type, 0xFFFF), _mm512_loadu_ps(x + k + 48), a1[0]);
+    }
   for (; k + 32 <= cols; k += 32) {
     const __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);
     for (int r = 0; r < R; r++) {
@@ -526,6 +535,8 @@ static inline QV void float_decode(const uint8_t *w, const int type, int64_t col
   int64_t r = r0;
   if (rows_per_call == 4)
     for (; r + 4 <= r1; r += 4) float_rows(w + r * row_bytes, row_bytes, cols, x, out + r, type, 4, pf);
+  if (!pf) /* the unrolled no-prefetch loop, inlined for a constant pf */
+    for (; r < r1; r++) float_rows(w + r * row_bytes, row_bytes, cols, x, out + r, type, 1, 0);
   for (; r < r1; r++) float_rows(w + r * row_bytes, row_bytes, cols, x, out + r, type, 1, pf);
 }
 

@@ -1,23 +1,25 @@
 // The reverse-mode autograd engine. Ops record a GradNode on their output when grad mode is on and an input
 // requires grad (see record()); backward walks the nodes in reverse topological order, calls each op's
 // derivative from the merged derivative table, sums gradients per tensor, adds them into leaves' .grad
-// (accumulating across backward calls), and frees every node's saved buffers as soon as it has run.
+// (accumulating across backward calls), and frees every node's saved buffers as soon as it has run. An op with an
+// accumulator (embedding, norms, narrow) adds its first input's gradient into that input's existing one when there is
+// one, instead of returning a fresh tensor to be summed.
 // One hook: onLeafGrad(leaf) runs as soon as a leaf's gradient of this backward is complete (every consumer has
 // run), so data-parallel training can start all-reducing early gradients while later ones are still computed.
 // Leaves out: higher-order gradients (derivatives run under noGrad), retain_graph, per-tensor hooks.
 import { OpError, fmtShape } from "../core/errors.js";
 import { shapesEqual } from "../core/shape.js";
-import type { Derivative, DerivativeTable, GradNode, GradOp, SavedByOp } from "./graph.js";
+import type { Accumulator, AccumulatorTable, Derivative, DerivativeTable, GradNode, GradOp, SavedByOp } from "./graph.js";
 import { Tensor, isGradEnabled, noGrad, tidy, untracked } from "./tensor.js";
 import { elementwiseDerivatives } from "./elementwise.js";
-import { viewDerivatives } from "./views.js";
+import { viewAccumulators, viewDerivatives } from "./views.js";
 import { reduceDerivatives } from "./reduce.js";
 import { matmulDerivatives } from "./matmul.js";
 import { loraLinearDerivatives } from "./lora-linear.js";
-import { normDerivatives } from "./norm.js";
+import { normAccumulators, normDerivatives } from "./norm.js";
 import { softmaxDerivatives } from "./softmax.js";
 import { attentionDerivatives } from "./attention.js";
-import { embeddingDerivatives } from "./embedding.js";
+import { embeddingAccumulators, embeddingDerivatives } from "./embedding.js";
 import { add, copyOf, onesLike } from "./elementwise.js";
 
 // Built on first use (op files import this module too, so nothing here may run at import time).
@@ -29,6 +31,21 @@ function derivatives(): DerivativeTable<GradOp> {
     ...softmaxDerivatives, ...attentionDerivatives, ...embeddingDerivatives,
   };
   return table;
+}
+
+// Built on first use, like the derivative table.
+let accumulators: Partial<AccumulatorTable<GradOp>> | null = null;
+
+/** The accumulator to run instead of node's derivative, with the gradient it adds into: input 0's existing
+ *  gradient when there is one and it is a private dense buffer (no other handle sees it change); else null. */
+function accumulation(node: GradNode, grads: Map<Tensor, Tensor>): { into: Accumulator<GradOp>; acc: Tensor } | null {
+  accumulators ??= { ...embeddingAccumulators, ...normAccumulators, ...viewAccumulators };
+  const into = accumulators[node.op] as Accumulator<GradOp> | undefined;
+  const input = node.inputs[0];
+  if (!into || !input || !node.needs[0]) return null;
+  const acc = grads.get(input);
+  if (!acc || !isPrivateDense(acc) || !shapesEqual(acc.shape, input.shape)) return null;
+  return { into, acc };
 }
 
 /** Whether an op on these inputs must record a node. */
@@ -132,7 +149,8 @@ export function runBackward(root: Tensor, grad?: Tensor, onLeafGrad?: (leaf: Ten
       try {
         if (!dy) continue;
         const fn = derivatives()[node.op] as Derivative<GradOp>;
-        const inputGrads = tidy(() => fn(node, dy));
+        const accumulate = accumulation(node, grads);
+        const inputGrads = tidy(() => accumulate ? accumulate.into(node, dy, accumulate.acc) : fn(node, dy));
         dy.dispose();
         node.inputs.forEach((input, k) => {
           const g = inputGrads[k];

@@ -206,7 +206,7 @@ export const elementwiseDerivatives: DerivativeTable<
   "unary" | "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "pow" | "affine" | "powScalar" | "swiglu" | "copy"
 > = {
   unary: ({ saved: { fn, x } }, dy) => {
-    const dx = Tensor.empty(x.backend, "f32", x.shape);
+    const dx = Tensor.uninit(x.backend, "f32", x.shape); // not accumulating: the kernel writes every element
     const xs = denseF32("unary", x);
     const ds = denseF32("unary", dy);
     x.backend.unaryBackward(fn, xs.data, ds.data, outF32(dx), x.size, false);

@@ -1,9 +1,10 @@
 // Row lookups with their derivative: embedding(table [V, D], ids i32 [...]) → [..., D] and indexSelect (the
-// same gather for any tensor's leading dim). The backward scatters-adds rows into a zeroed table gradient.
+// same gather for any tensor's leading dim). The backward scatters-adds rows into a zeroed table gradient, or,
+// when the table already has a gradient from another use (an LM head tied to the embedding), into that one.
 // Leaves out: sparse gradients, padding_idx, max_norm.
 import { OpError, fmtShape } from "../core/errors.js";
 import type { Shape } from "../core/shape.js";
-import type { DerivativeTable } from "./graph.js";
+import type { AccumulatorTable, DerivativeTable } from "./graph.js";
 import { Tensor } from "./tensor.js";
 import { record, save } from "./autograd.js";
 import { backendOf, denseF32, denseI32, outF32 } from "./operands.js";
@@ -49,14 +50,28 @@ function gatherRows(op: string, backend: Tensor["backend"], table: Tensor, ids: 
   return record(out, "embedding", [table, null], () => ({ ids: save(ids), tableShape: table.shape }));
 }
 
+/** dTable[ids[i], :] += dy[i, :] (dTable: a dense f32 gradient of the table). */
+function scatterRows(ids: Tensor, tableShape: Shape, dy: Tensor, dTable: Tensor): void {
+  const dim = dTable.size / (tableShape[0] || 1);
+  const is = denseI32("embedding", ids);
+  const ds = denseF32("embedding", dy);
+  if (dy.size > 0) dy.backend.embeddingBackward(is.data, ds.data, outF32(dTable), ids.size, dim);
+  is.release(); ds.release();
+}
+
 export const embeddingDerivatives: DerivativeTable<"embedding"> = {
   embedding: ({ saved: { ids, tableShape } }, dy) => {
     const dTable = Tensor.empty(dy.backend, "f32", tableShape);
-    const dim = dTable.size / (tableShape[0] || 1);
-    const is = denseI32("embedding", ids);
-    const ds = denseF32("embedding", dy);
-    if (dy.size > 0) dy.backend.embeddingBackward(is.data, ds.data, outF32(dTable), ids.size, dim);
-    is.release(); ds.release();
+    scatterRows(ids, tableShape, dy, dTable);
     return [dTable, null];
+  },
+};
+
+/** A tied table's gradient (V × D, 38.6M floats for GPT-2) already exists when the lookup's backward runs: adding
+ *  the looked-up rows into it skips a zero-filled table and a full-size sum. */
+export const embeddingAccumulators: AccumulatorTable<"embedding"> = {
+  embedding: ({ saved: { ids, tableShape } }, dy, acc) => {
+    scatterRows(ids, tableShape, dy, acc);
+    return [null, null];
   },
 };

@@ -26,3 +26,11 @@ export interface GradNode<K extends GradOp = GradOp> {
 export type Derivative<K extends GradOp> = (node: GradNode<K>, dy: Tensor) => (Tensor | null)[];
 
 export type DerivativeTable<K extends GradOp> = { [P in K]: Derivative<P> };
+
+/** Like a Derivative, but adds d(loss)/d(inputs[0]) into `acc`, the gradient inputs[0] already has from another
+ *  use (private, dense f32), instead of returning a fresh one; returns the other inputs' gradients (entry 0 null).
+ *  For ops whose kernel accumulates anyway (LayerNorm's dx) or touches few elements (an embedding's looked-up
+ *  rows): a fresh gradient would be a zero-filled buffer summed into `acc` afterwards. */
+export type Accumulator<K extends GradOp> = (node: GradNode<K>, dy: Tensor, acc: Tensor) => (Tensor | null)[];
+
+export type AccumulatorTable<K extends GradOp> = { [P in K]: Accumulator<P> };

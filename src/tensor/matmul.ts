@@ -11,7 +11,7 @@ import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/sh
 import type { DerivativeTable } from "./graph.js";
 import { Tensor, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
-import { backendOf, dense, denseF32, expectDType, outF32 } from "./operands.js";
+import { backendOf, dense, denseF32, expectDType, fromOffset, outF32 } from "./operands.js";
 import { add } from "./elementwise.js";
 import { reshape, transpose } from "./views.js";
 import { sumTo } from "./reduce.js";
@@ -70,7 +70,7 @@ export interface MatmulOptions {
 declare module "./graph.js" {
   interface SavedByOp {
     matmul: { a: Tensor; b: Tensor; dtype: MatmulDType };
-    linear: { x: Tensor; w: Tensor; dtype: MatmulDType };
+    linear: { x: Tensor; w: Tensor; dtype: MatmulDType; outDim: number };
     quantLinear: { w: QuantWeight; inShape: Shape };
   }
 }
@@ -192,18 +192,23 @@ export function linear(x: Tensor, w: Tensor | QuantWeight | AdaptedWeight, bias?
     throw new OpError("linear", `bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)}; expected [${w.shape[0]}]`);
   }
   // One op of its own (not matmul of a transposed view) so the weight gradient comes out as dyᵀ·x, already
-  // [out, in] and contiguous, with no transpose copy per step.
+  // [out, in] and contiguous, with no transpose copy per step. The bias is added into the fresh product in place
+  // (the same sums as a separate add, without a second [N, out] buffer) and its gradient is part of the op's.
   const dtype = opts?.dtype ?? "f32";
+  const backend = backendOf("linear", x, w, bias);
   const x2 = reshape(x, [-1, inDim]); // [N, in]
   const wt = w.withLayout([w.shape[1], w.shape[0]], [w.strides[1], w.strides[0]], w.offset, false); // [in, out] view
   const y = noGradMatmul(x2, wt, dtype); // [N, out]
   wt.dispose();
-  record(y, "linear", [x2, w], () => ({ x: save(x2), w: save(w), dtype }));
-  const yb = bias ? add(y, bias) : y;
-  const out = reshape(yb, [...x.shape.slice(0, -1), w.shape[0]]);
+  if (bias && y.size > 0) {
+    expectDType("linear", bias, "f32", "bias");
+    const yd = outF32(y);
+    backend.binary("add", yd, [w.shape[0], 1], fromOffset("linear", bias) as Float32Array, [0, bias.strides[0]], yd, y.shape);
+  }
+  record(y, "linear", [x2, w, bias ?? null], () => ({ x: save(x2), w: save(w), dtype, outDim: w.shape[0] }));
+  const out = reshape(y, [...x.shape.slice(0, -1), w.shape[0]]);
   x2.dispose();
   y.dispose();
-  yb.dispose();
   return out;
 }
 
@@ -271,9 +276,10 @@ function alignedBuffer(bytes: Uint8Array, align: number, length: number): ArrayB
 }
 
 export const matmulDerivatives: DerivativeTable<"matmul" | "linear" | "quantLinear"> = {
-  linear: ({ saved: { x, w, dtype }, needs }, dy) => [
+  linear: ({ saved: { x, w, dtype, outDim }, needs }, dy) => [
     needs[0] ? matmul(dy, w, { dtype }) : null, // dx [N, in] = dy [N, out] · w [out, in]
     needs[1] ? matmul(transpose(dy), x, { dtype }) : null, // dw [out, in] = dyᵀ · x
+    needs[2] ? sumTo(dy, [outDim]) : null, // dbias [out] = Σ_N dy
   ],
   matmul: ({ saved: { a, b, dtype }, needs }, dy) => [
     needs[0] ? sumTo(matmul(dy, transpose(b), { dtype }), a.shape) : null, // dA = dy · bᵀ

@@ -2,7 +2,7 @@
 // one backend pass forward and one backward (the composed twins in composed.ts are the specification).
 // Leaves out: group/batch norm, norms over other dims.
 import { OpError, fmtShape } from "../core/errors.js";
-import type { DerivativeTable } from "./graph.js";
+import type { AccumulatorTable, DerivativeTable, GradNode } from "./graph.js";
 import { Tensor } from "./tensor.js";
 import { record, save } from "./autograd.js";
 import { backendOf, denseF32, outF32, type Dense } from "./operands.js";
@@ -66,33 +66,46 @@ export function rmsNorm(x: Tensor, w?: Tensor | null, eps = 1e-6): Tensor {
   return out;
 }
 
+/** LayerNorm's backward adding dx into `into` (the kernel accumulates into dx), or into a zeroed dx. */
+function layerNormBackward({ saved: { x, w, mean, rstd }, needs }: GradNode<"layerNorm">, dy: Tensor, into: Tensor | null): (Tensor | null)[] {
+  const backend = x.backend;
+  const cols = x.shape[x.rank - 1];
+  const rows = x.size / cols;
+  const dx = into ?? Tensor.empty(backend, "f32", x.shape);
+  const dw = needs[1] ? Tensor.empty(backend, "f32", [cols]) : null;
+  const db = needs[2] ? Tensor.empty(backend, "f32", [cols]) : null;
+  const xs = denseF32("layerNorm", x);
+  const ws = w ? denseF32("layerNorm", w) : none;
+  const ds = denseF32("layerNorm", dy);
+  backend.layerNormBackward(xs.data, w ? ws.data : null, outF32(mean), outF32(rstd), ds.data, outF32(dx),
+    dw ? outF32(dw) : null, db ? outF32(db) : null, rows, cols);
+  xs.release(); ws.release(); ds.release();
+  return [into ? null : dx, dw, db];
+}
+
 export const normDerivatives: DerivativeTable<"layerNorm" | "rmsNorm"> = {
-  layerNorm: ({ saved: { x, w, mean, rstd }, needs }, dy) => {
-    const backend = x.backend;
-    const cols = x.shape[x.rank - 1];
-    const rows = x.size / cols;
-    const dx = Tensor.empty(backend, "f32", x.shape);
-    const dw = needs[1] ? Tensor.empty(backend, "f32", [cols]) : null;
-    const db = needs[2] ? Tensor.empty(backend, "f32", [cols]) : null;
-    const xs = denseF32("layerNorm", x);
-    const ws = w ? denseF32("layerNorm", w) : none;
-    const ds = denseF32("layerNorm", dy);
-    backend.layerNormBackward(xs.data, w ? ws.data : null, outF32(mean), outF32(rstd), ds.data, outF32(dx),
-      dw ? outF32(dw) : null, db ? outF32(db) : null, rows, cols);
-    xs.release(); ws.release(); ds.release();
-    return [dx, dw, db];
-  },
-  rmsNorm: ({ saved: { x, w, rstd }, needs }, dy) => {
-    const backend = x.backend;
-    const cols = x.shape[x.rank - 1];
-    const rows = x.size / cols;
-    const dx = Tensor.empty(backend, "f32", x.shape);
-    const dw = needs[1] ? Tensor.empty(backend, "f32", [cols]) : null;
-    const xs = denseF32("rmsNorm", x);
-    const ws = w ? denseF32("rmsNorm", w) : none;
-    const ds = denseF32("rmsNorm", dy);
-    backend.rmsNormBackward(xs.data, w ? ws.data : null, outF32(rstd), ds.data, outF32(dx), dw ? outF32(dw) : null, rows, cols);
-    xs.release(); ws.release(); ds.release();
-    return [dx, dw];
-  },
+  layerNorm: (node, dy) => layerNormBackward(node, dy, null),
+  rmsNorm: (node, dy) => rmsNormBackward(node, dy, null),
+};
+
+/** RMSNorm's backward adding dx into `into`, or into a zeroed dx (as layerNormBackward). */
+function rmsNormBackward({ saved: { x, w, rstd }, needs }: GradNode<"rmsNorm">, dy: Tensor, into: Tensor | null): (Tensor | null)[] {
+  const backend = x.backend;
+  const cols = x.shape[x.rank - 1];
+  const rows = x.size / cols;
+  const dx = into ?? Tensor.empty(backend, "f32", x.shape);
+  const dw = needs[1] ? Tensor.empty(backend, "f32", [cols]) : null;
+  const xs = denseF32("rmsNorm", x);
+  const ws = w ? denseF32("rmsNorm", w) : none;
+  const ds = denseF32("rmsNorm", dy);
+  backend.rmsNormBackward(xs.data, w ? ws.data : null, outF32(rstd), ds.data, outF32(dx), dw ? outF32(dw) : null, rows, cols);
+  xs.release(); ws.release(); ds.release();
+  return [into ? null : dx, dw];
+}
+
+/** A residual stream's gradient already exists when its norm's backward runs: the kernels add dx into it in place
+ *  (the same sums as a zeroed dx added afterwards) instead of a zero-filled dx and a full-size sum. */
+export const normAccumulators: AccumulatorTable<"layerNorm" | "rmsNorm"> = {
+  layerNorm: (node, dy, acc) => layerNormBackward(node, dy, acc),
+  rmsNorm: (node, dy, acc) => rmsNormBackward(node, dy, acc),
 };

@@ -93,7 +93,7 @@ export const softmaxDerivatives: DerivativeTable<"softmax" | "logSoftmax" | "cro
     const dLoss = new Float32Array(rows);
     if (reduction === "none") dLoss.set(dy.toFloat32Array());
     else dLoss.fill(dy.item() / (reduction === "mean" ? Math.max(counted, 1) : 1));
-    const dLogits = Tensor.empty(backend, "f32", logits.shape);
+    const dLogits = Tensor.uninit(backend, "f32", logits.shape); // the kernel writes every element
     const ls = denseF32("crossEntropy", logits);
     const ts = denseI32("crossEntropy", targets);
     backend.crossEntropyBackward(ls.data, ts.data, dLoss, outF32(dLogits), rows, cols, ignoreIndex);

@@ -1,14 +1,15 @@
 // Views share storage with their input and only change shape/strides/offset: reshape/view, permute/transpose,
 // narrow/select, expand, unsqueeze/squeeze/flatten. Also contiguous(), concat/stack and in-place assign (the
-// KV-cache write). Every view is differentiable; its derivative is the inverse layout change.
+// KV-cache write). Every view is differentiable; its derivative is the inverse layout change (narrow's adds into
+// its input's existing gradient when there is one: a fused QKV output split three ways).
 // Leaves out: negative-step slicing and advanced (tensor) indexing — see embedding.ts for row gathers.
 import { OpError, fmtShape } from "../core/errors.js";
 import { contiguousStrides, inferShape, normDim, numel, viewStrides, type Shape } from "../core/shape.js";
-import type { DerivativeTable } from "./graph.js";
+import type { AccumulatorTable, DerivativeTable } from "./graph.js";
 import { Tensor, isGradEnabled } from "./tensor.js";
 import { record } from "./autograd.js";
 import { backendOf, copyInto } from "./operands.js";
-import { copyOf } from "./elementwise.js";
+import { add, copyOf } from "./elementwise.js";
 import { sumTo } from "./reduce.js";
 
 declare module "./graph.js" {
@@ -235,5 +236,18 @@ export const viewDerivatives: DerivativeTable<"reshape" | "permute" | "narrow" |
       at += n;
       return g;
     });
+  },
+};
+
+/** The second and later slices of a split (GPT-2's q, k, v of one [N, 3D] projection) add into the gradient the
+ *  first one made — dx[slice] += dy, the same sums — instead of each zero-filling [N, 3D] to be summed afterwards. */
+export const viewAccumulators: AccumulatorTable<"narrow"> = {
+  narrow: ({ saved: { dim, start } }, dy, acc) => {
+    const part = narrow(acc, dim, start, dy.shape[dim]);
+    const sum = add(part, dy);
+    copyInto("narrow", part, sum);
+    sum.dispose();
+    part.dispose();
+    return [null];
   },
 };

@@ -37,3 +37,25 @@ test("bench bandwidth: GB/s from timed passes; bench decode --bandwidth: bytes p
   assert.ok(Math.abs(d.bandwidth.achieved_gb_per_s - streamed * d.tokens_per_s / 1e9) < 0.01);
   assert.notEqual(zhiyu("bench", "prefill", "--model", file, "--bandwidth").status, 0);
 });
+
+test("bench infer --bandwidth: Zhiyu's GB/s are its tokens/s × the bytes a token reads (weights, and the KV cache at depth)", () => {
+  const file = path.resolve("../shared/testdata/gguf/dev-llama-tok512-f32.gguf");
+  const run = (depth: number) => {
+    const r = zhiyu("bench", "infer", "--models", file, "--impls", "zhiyu", "--kinds", "decode", "--decode", "4", "--rounds", "1",
+      "--threads", "1", "--depth", String(depth), "--kv-type", "f16", "--bandwidth", "--json");
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).rows[0];
+  };
+  const tensors = readGguf(file).tensors;
+  const untied = tensors.some((t) => t.name === "output.weight");
+  const streamed = tensors.filter((t) => !(untied && t.name === "token_embd.weight")).reduce((n, t) => n + t.byteSize, 0);
+  const d0 = run(0);
+  assert.equal(d0.bandwidth.bytes_per_token, streamed);
+  assert.ok(Math.abs(d0.bandwidth.zhiyu_gb_per_s - streamed * d0.zhiyu / 1e9) < 1e-9);
+  assert.ok(Math.abs(d0.bandwidth.zhiyu_share - d0.bandwidth.zhiyu_gb_per_s / d0.bandwidth.read_gb_per_s) < 1e-9);
+  assert.equal(d0.bandwidth.llama_cpp_gb_per_s, null); // llama.cpp not run: no figure, no ceiling
+  // After 16 tokens the cache holds 16 + 4 + 1 positions; a decoded token reads 16 + 2 of them on average.
+  const d16 = run(16);
+  assert.ok(Math.abs(d16.bandwidth.bytes_per_token - (streamed + d16.zhiyu_kv_mb * 2 ** 20 * 18 / 21)) < 1);
+  assert.notEqual(zhiyu("bench", "infer", "--models", file, "--kinds", "prefill", "--impls", "zhiyu", "--bandwidth").status, 0);
+});

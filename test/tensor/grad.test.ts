@@ -55,6 +55,10 @@ describeBackends("gradients", ({ name, backend }) => {
       gradCheck("reshape", ([x]) => T.mul(T.reshape(x, [5, 3]), T.fromTypedArray(values(15, 25), [5, 3])), [input([3, 5], 26)]);
       gradCheck("permute", ([x]) => T.exp(T.permute(x, [2, 0, 1])), [input([2, 3, 4], 27)]);
       gradCheck("narrow/slice/select", ([x]) => T.exp(T.select(T.slice(x, 1, 1, -1), 0, 1)), [input([2, 7], 28)]);
+      // A split into three (GPT-2's q, k, v), overlapping slices too: later slices add into the first one's gradient.
+      gradCheck("split three ways", ([x]) => T.mul(T.mul(T.contiguous(T.narrow(x, 1, 0, 3)), T.contiguous(T.narrow(x, 1, 3, 3))),
+        T.exp(T.narrow(x, 1, 6, 3))), [input([4, 9], 84)]);
+      gradCheck("overlapping slices", ([x]) => T.mul(T.narrow(x, 1, 0, 4), T.exp(T.narrow(x, 1, 2, 4))), [input([3, 6], 85)]);
       gradCheck("expand", ([x]) => T.exp(T.expand(x, [3, 4, 5])), [input([4, 1], 29)]);
       gradCheck("unsqueeze/squeeze/flatten", ([x]) => T.exp(T.flatten(T.squeeze(T.unsqueeze(x, 0)))), [input([3, 2], 30)]);
       gradCheck("contiguous of a transposed view", ([x]) => T.exp(T.contiguous(T.transpose(x))), [input([3, 4], 31)]);
@@ -94,6 +98,9 @@ describeBackends("gradients", ({ name, backend }) => {
       gradCheck("layerNorm no affine, 33 cols", ([x]) => T.layerNorm(x), [input([2, 33], 60)], { atol: 3e-3 });
       gradCheck("rmsNorm", ([x, w]) => T.rmsNorm(x, w), [input([3, 7], 61), input([7], 62)]);
       gradCheck("rmsNorm of a view", ([x]) => T.rmsNorm(T.transpose(x)), [input([31, 2], 63)]);
+      // A residual stream (x feeds the norm and the sum): the norm's dx is added into the sum's gradient in place.
+      gradCheck("residual + layerNorm", ([x, w, b]) => T.add(x, T.tanh(T.layerNorm(x, w, b))), [input([3, 7], 79), input([7], 80), input([7], 81)], { atol: 3e-3 });
+      gradCheck("residual + rmsNorm", ([x, w]) => T.mul(T.rmsNorm(x, w), T.exp(x)), [input([3, 7], 82), input([7], 83)]);
     });
 
     test("softmax, logSoftmax, crossEntropy", () => {
@@ -111,6 +118,10 @@ describeBackends("gradients", ({ name, backend }) => {
       const ids = i32([3, 0, 3, 1], [2, 2]);
       gradCheck("embedding", ([w]) => T.embedding(w, ids), [input([4, 7], 70)]);
       gradCheck("indexSelect", ([x]) => T.indexSelect(x, i32([2, 2, 0])), [input([3, 2, 2], 71)]);
+      // A tied table (lookup + output head, as GPT-2's wte): the lookup's rows are added into the head's gradient.
+      gradCheck("embedding tied to a linear head", ([w]) => T.linear(T.tanh(T.embedding(w, ids)), w), [input([4, 7], 77)]);
+      gradCheck("embedding tied, twice", ([w]) => T.mul(T.embedding(w, ids), T.embedding(w, i32([1, 1, 2, 3], [2, 2]))),
+        [input([4, 7], 78)]);
     });
 
     test("rope", () => {

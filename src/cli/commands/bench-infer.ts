@@ -5,7 +5,11 @@
 // the run hits all of them alike. --depth N: decode after an N-token prompt (llama-bench -d N); --kv-type: Zhiyu's KV
 // cache type (llama.cpp's f16 for f32 and f16 — llama-bench takes no f32 cache — and q8_0 for q8_0: -ctk/-ctv q8_0,
 // flash attention left at llama-bench's "auto"). Prints per model and kind the median tokens/s of each, the ratios, and the
-// load average at start and end. Leaves out: GPU backends, batch sizes other than one sequence.
+// load average at start and end. --bandwidth (decode): each Zhiyu run also measures the machine's read bandwidth
+// (bench-bandwidth.ts) and counts the bytes a decoded token reads (weights, and at depth the KV cache); both
+// implementations' tokens/s become GB/s beside it, with the speed-up over llama.cpp that bandwidth allows at most
+// (read bandwidth / llama.cpp's GB/s): where that is under a bar, the bar cannot be met by reading the same bytes.
+// Leaves out: GPU backends, batch sizes other than one sequence.
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import os from "node:os";
@@ -23,6 +27,9 @@ interface Sample {
   tokensPerS: number;
   peakRssMb: number;
   kvMb?: number;
+  /** --bandwidth, Zhiyu decode: bytes one decoded token reads (weights + KV cache at depth), read bandwidth (GB/s). */
+  bytesPerToken?: number;
+  readGbPerS?: number;
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -45,7 +52,7 @@ function lastJson(stdout: string, what: string): Record<string, unknown> {
 
 const INFER_USAGE = "usage: zhiyu bench infer --models A.gguf[,B.gguf] [--threads 2] [--rounds 3] [--decode 64] [--prefill 128] " +
   "[--kinds decode,prefill] [--depth N] [--kv-type f32|f16|q8_0] [--impls zhiyu,zhiyu-no-tune,llama.cpp,node-llama-cpp] " +
-  "[--llama-bench PATH] [--nlc DIR] [--no-tune] [--json]";
+  "[--llama-bench PATH] [--nlc DIR] [--no-tune] [--bandwidth] [--json]";
 
 export async function run(argv: string[]): Promise<number | void> {
   const { values } = parseFlags({
@@ -56,7 +63,7 @@ export async function run(argv: string[]): Promise<number | void> {
       kinds: { type: "string", default: "decode,prefill" },
       "llama-bench": { type: "string", default: "/work/peers/llama.cpp/build/bin/llama-bench" },
       nlc: { type: "string", default: "/work/peers/nlc" }, impls: { type: "string", default: "zhiyu,llama.cpp,node-llama-cpp" },
-      depth: { type: "string", default: "0" }, "kv-type": { type: "string" }, "no-tune": { type: "boolean" },
+      depth: { type: "string", default: "0" }, "kv-type": { type: "string" }, "no-tune": { type: "boolean" }, bandwidth: { type: "boolean" },
       timeout: { type: "string", default: "900" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" },
     },
   }, INFER_USAGE);
@@ -83,6 +90,9 @@ export async function run(argv: string[]): Promise<number | void> {
   if (depth > 0 && (impls.includes("node-llama-cpp") || kinds.includes("prefill"))) {
     throw new UsageError("--depth measures decode after a prompt of that many tokens: use it with --kinds decode and --impls zhiyu,llama.cpp");
   }
+  if (values.bandwidth && !(kinds.includes("decode") && impls.includes("zhiyu"))) {
+    throw new UsageError("--bandwidth measures decode: use it with --kinds decode and zhiyu among --impls");
+  }
   const llamaBench = values["llama-bench"]!, nlcDir = values.nlc!;
   if (impls.includes("llama.cpp") && !existsSync(llamaBench)) throw new UsageError(`--llama-bench ${llamaBench} does not exist (build llama.cpp, or drop llama.cpp from --impls)`);
   if (impls.includes("node-llama-cpp") && !existsSync(path.join(nlcDir, "node_modules/node-llama-cpp"))) {
@@ -91,13 +101,22 @@ export async function run(argv: string[]): Promise<number | void> {
 
   const measure = (impl: Impl, model: string, kind: Kind): Sample => {
     const n = tokens[kind];
+    const probe = values.bandwidth === true && impl === "zhiyu" && kind === "decode";
     if (impl === "zhiyu" || impl === "zhiyu-no-tune") {
       const r = timed([process.execPath, path.join(repoRoot, "bin/zhiyu.mjs"), "bench", kind, "--model", model, "--threads",
         String(threads), "--tokens", String(n), "--repeat", "1", ...(kvType ? ["--kv-type", kvType] : []),
         ...(impl === "zhiyu-no-tune" || values["no-tune"] ? ["--no-tune"] : []),
-        ...(kind === "decode" ? ["--depth", String(depth)] : []), "--json"], timeoutS);
+        ...(kind === "decode" ? ["--depth", String(depth)] : []), ...(probe ? ["--bandwidth"] : []), "--json"], timeoutS);
       const j = lastJson(r.stdout, "zhiyu");
-      return { tokensPerS: Number(j.tokens_per_s), peakRssMb: r.peakRssMb, kvMb: Number(j.kv_mb) };
+      const sample: Sample = { tokensPerS: Number(j.tokens_per_s), peakRssMb: r.peakRssMb, kvMb: Number(j.kv_mb) };
+      if (probe) {
+        const b = j.bandwidth as { bytes_per_token: number; read_gb_per_s: number };
+        // The cache holds depth + tokens + 1 positions at the end; a decoded token reads depth + tokens/2 of them on average.
+        const kvRead = depth > 0 ? Number(j.kv_mb) * 2 ** 20 * (depth + n / 2) / (depth + n + 1) : 0;
+        sample.bytesPerToken = b.bytes_per_token + kvRead;
+        sample.readGbPerS = b.read_gb_per_s;
+      }
+      return sample;
     }
     if (impl === "llama.cpp") {
       // One warm-up run (llama-bench's default) then one timed repetition; decode starts from an empty context.
@@ -137,12 +156,19 @@ export async function run(argv: string[]): Promise<number | void> {
     const z = med("zhiyu"), l = med("llama.cpp"), n = med("node-llama-cpp"), zf = med("zhiyu-no-tune");
     const fileMb = statSync(model).size / 2 ** 20;
     const kvMb = median((samples.get(`${model}|${kind}|zhiyu`) ?? []).map((s) => s.kvMb ?? NaN));
+    const zs = samples.get(`${model}|${kind}|zhiyu`) ?? [];
+    const bytes = median(zs.map((s) => s.bytesPerToken ?? NaN)), read = median(zs.map((s) => s.readGbPerS ?? NaN));
+    const bandwidth = Number.isFinite(bytes) && Number.isFinite(read) ? {
+      bytes_per_token: bytes, read_gb_per_s: read, zhiyu_gb_per_s: (bytes * z) / 1e9, llama_cpp_gb_per_s: (bytes * l) / 1e9,
+      zhiyu_share: (bytes * z) / 1e9 / read, llama_cpp_share: (bytes * l) / 1e9 / read, most_vs_llama_cpp: read / ((bytes * l) / 1e9),
+    } : null;
     return {
       model: path.basename(model), kind, tokens: tokens[kind], zhiyu: z, llama_cpp: l, node_llama_cpp: n,
       vs_llama_cpp: z / l, vs_node_llama_cpp: z / n, file_mb: fileMb, zhiyu_kv_mb: kvMb,
       zhiyu_no_tune: zf, tuned_vs_no_tune: z / zf, no_tune_vs_llama_cpp: zf / l,
       zhiyu_peak_rss_mb: rss("zhiyu"), llama_cpp_peak_rss_mb: rss("llama.cpp"), node_llama_cpp_peak_rss_mb: rss("node-llama-cpp"),
       zhiyu_rss_over_file_plus_kv: rss("zhiyu") / (fileMb + kvMb),
+      bandwidth,
       runs: Object.fromEntries(impls.map((i) => [i, (samples.get(`${model}|${kind}|${i}`) ?? []).map((s) => +s.tokensPerS.toFixed(2))])),
     };
   }));
@@ -160,6 +186,13 @@ export async function run(argv: string[]): Promise<number | void> {
     console.log(`| ${r.model} | ${r.kind === "decode" ? "tg" : "pp"}${r.tokens}${depth > 0 ? ` @ d${depth}` : ""} | ${f(r.zhiyu)} | ${f(r.llama_cpp)} | ${f(r.node_llama_cpp)} | ` +
       `${ratio(r.vs_llama_cpp)} | ${ratio(r.vs_node_llama_cpp)} | ${f(r.zhiyu_peak_rss_mb, 0)} / ${f(r.llama_cpp_peak_rss_mb, 0)} / ` +
       `${f(r.node_llama_cpp_peak_rss_mb, 0)} | ${f(r.file_mb, 0)} + ${f(r.zhiyu_kv_mb, 1)} |`);
+  }
+  for (const r of rows) {
+    const b = r.bandwidth;
+    if (!b) continue;
+    console.log(`${r.model} ${r.kind}: ${(b.bytes_per_token / 2 ** 20).toFixed(1)} MiB read per token${depth > 0 ? " (weights + KV cache)" : " (weights)"}; ` +
+      `read bandwidth ${f(b.read_gb_per_s, 2)} GB/s (median of Zhiyu's runs); Zhiyu ${f(b.zhiyu_gb_per_s, 2)} GB/s = ${f(100 * b.zhiyu_share)}%, ` +
+      `llama.cpp ${f(b.llama_cpp_gb_per_s, 2)} GB/s = ${f(100 * b.llama_cpp_share)}%; at most ${ratio(b.most_vs_llama_cpp)} llama.cpp reading these bytes`);
   }
   if (impls.includes("zhiyu-no-tune")) {
     for (const r of rows) {

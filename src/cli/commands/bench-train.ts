@@ -4,7 +4,7 @@
 // the median step time after one warm-up step; a list of dtypes runs each in turn (--rounds R times, interleaved)
 // and prints each one's median and the ratios. "bf16-emulated" is bf16 with AVX512_BF16 treated as absent (the
 // path of AVX-512 CPUs without vdpbf16ps). Each median comes with the process CPU time per step (all threads; on a
-// loaded machine it tracks the work done better than wall time). --profile adds the time per backend op.
+// loaded machine it tracks the work done better than wall time). --profile adds the wall and CPU time per backend op.
 // Leaves out: data loading from disk (the random tokens sit in a temporary file read once).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -70,18 +70,21 @@ async function runLlmc(dir: string, threads: number, steps: number): Promise<num
 interface OpTotals {
   calls: number;
   ms: number;
+  /** Process CPU time (all threads) during the calls: on a loaded machine it tracks an op's work better. */
+  cpuMs: number;
 }
 
 /** The row a backend call is counted under: the op, split by sub-op (and by element count when bySize). */
 function profileKey(prop: string, args: unknown[], bySize: boolean): string {
   if (bySize && prop === "binary") return `binary:${String(args[0])}:${(args[6] as number[]).reduce((a, b) => a * b, 1)}`;
+  if (bySize && prop === "axpy") return `axpy:${String(args[3])}`;
   if (bySize && prop === "alloc") return `alloc:${String(args[1])}${args[2] === false ? " uninit" : ""}`;
   if (prop === "unary" || prop === "binary" || prop === "unaryBackward") return `${prop}:${String(args[0])}`;
   if (prop === "matmul") return `matmul:${String(args[4])}`;
   return prop;
 }
 
-/** Wraps every backend method to accumulate wall time per op (while `enabled()`). */
+/** Wraps every backend method to accumulate wall and CPU time per op (while `enabled()`). */
 function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () => boolean, bySize: boolean): Backend {
   return new Proxy(backend, {
     get(target, prop, receiver) {
@@ -91,13 +94,16 @@ function profiled(backend: Backend, totals: Map<string, OpTotals>, enabled: () =
       return (...args: unknown[]) => {
         if (!enabled()) return fn.apply(target, args);
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         try {
           return fn.apply(target, args);
         } finally {
+          const c = process.cpuUsage(c0);
           const key = profileKey(prop, args, bySize);
-          const t = totals.get(key) ?? { calls: 0, ms: 0 };
+          const t = totals.get(key) ?? { calls: 0, ms: 0, cpuMs: 0 };
           t.calls++;
           t.ms += performance.now() - t0;
+          t.cpuMs += (c.user + c.system) / 1000;
           totals.set(key, t);
         }
       };
@@ -179,12 +185,15 @@ async function benchOne(s: BenchSetup, dtype: BenchDType): Promise<BenchRun> {
 function printProfile(r: BenchRun, json: boolean): void {
   const total = [...r.totals.values()].reduce((a, t) => a + t.ms, 0);
   const stepTotal = r.stepsMs.reduce((a, b) => a + b, 0);
+  const cpuTotal = r.cpuMs.reduce((a, b) => a + b, 0);
   const rows = [...r.totals.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const out = json ? process.stderr : process.stdout;
-  out.write(`per-op time, ${r.dtype}, over ${r.stepsMs.length} timed steps (${stepTotal.toFixed(0)} ms in steps, ${total.toFixed(0)} ms in backend ops):\n`);
+  out.write(`per-op time, ${r.dtype}, over ${r.stepsMs.length} timed steps (${stepTotal.toFixed(0)} ms in steps, ${total.toFixed(0)} ms in backend ops; ` +
+    `${cpuTotal.toFixed(0)} ms CPU in steps, all threads):\n`);
+  out.write(`  ${"op".padEnd(28)} ${"wall ms".padStart(10)} ${"% wall".padStart(9)} ${"CPU ms".padStart(10)} ${"% CPU".padStart(7)} ${"calls".padStart(8)}\n`);
   for (const [op, t] of rows) {
-    out.write(`  ${op.padEnd(28)} ${t.ms.toFixed(1).padStart(10)} ms ${(100 * t.ms / stepTotal).toFixed(1).padStart(6)}% ` +
-      `${String(t.calls).padStart(8)} calls\n`);
+    out.write(`  ${op.padEnd(28)} ${t.ms.toFixed(1).padStart(10)} ${(100 * t.ms / stepTotal).toFixed(1).padStart(8)}% ` +
+      `${t.cpuMs.toFixed(1).padStart(10)} ${(100 * t.cpuMs / cpuTotal).toFixed(1).padStart(6)}% ${String(t.calls).padStart(8)}\n`);
   }
 }
 
