@@ -140,18 +140,24 @@ export class LinearClassifier {
       }
       return sum;
     };
-    let lo = Math.log(0.05);
-    let hi = Math.log(20);
-    const phi = (Math.sqrt(5) - 1) / 2;
-    for (let it = 0; it < 40; it++) {
-      const a = hi - phi * (hi - lo);
-      const b = lo + phi * (hi - lo);
-      if (nll(Math.exp(a)) < nll(Math.exp(b))) hi = b;
-      else lo = a;
-    }
-    this.temperature = Math.exp((lo + hi) / 2);
+    this.temperature = fitTemperature(nll);
     return this.temperature;
   }
+}
+
+/** The temperature minimising a negative log-likelihood: golden-section search over T in [0.05, 20] on a log scale
+ *  (40 steps). Shared by the sparse model's calibration and the late fusion's (fusion.ts). */
+export function fitTemperature(nll: (temperature: number) => number): number {
+  let lo = Math.log(0.05);
+  let hi = Math.log(20);
+  const phi = (Math.sqrt(5) - 1) / 2;
+  for (let it = 0; it < 40; it++) {
+    const a = hi - phi * (hi - lo);
+    const b = lo + phi * (hi - lo);
+    if (nll(Math.exp(a)) < nll(Math.exp(b))) hi = b;
+    else lo = a;
+  }
+  return Math.exp((lo + hi) / 2);
 }
 
 /** Plain SGD with exact L2: weights are kept as scale · v, so decaying every weight costs one multiplication. */

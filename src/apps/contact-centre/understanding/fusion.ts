@@ -5,6 +5,7 @@
 // the smaller w, so a branch that does not help gets weight 0), then T minimises the validation negative
 // log-likelihood at that w (golden-section search over log T in [0.05, 20], as the sparse model's calibration).
 // Leaves out: per-class weights, stacking a model on the two outputs (more parameters to choose on a small split).
+import { fitTemperature } from "./classifier.js";
 
 /** The grid of encoder weights tried on validation. */
 export const FUSION_WEIGHTS = [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1];
@@ -49,14 +50,5 @@ export function chooseFusion(sparse: readonly Float32Array[], dense: readonly Fl
     sparse.forEach((p, i) => (sum -= Math.log(Math.max(fuseProbabilities(p, dense[i], best.weight, t)[gold[i]], 1e-12))));
     return sum;
   };
-  let lo = Math.log(0.05);
-  let hi = Math.log(20);
-  const phi = (Math.sqrt(5) - 1) / 2;
-  for (let it = 0; it < 40; it++) {
-    const a = hi - phi * (hi - lo);
-    const b = lo + phi * (hi - lo);
-    if (nll(Math.exp(a)) < nll(Math.exp(b))) hi = b;
-    else lo = a;
-  }
-  return { weight: best.weight, temperature: Math.exp((lo + hi) / 2), score: best.score };
+  return { weight: best.weight, temperature: fitTemperature(nll), score: best.score };
 }
