@@ -31,17 +31,23 @@ async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; text: string }
   }
 }
 
+/** A reward-model folder (zhiyu-mini's trunk with a seeded score head) and a prompts JSONL file, both in `dir`. */
+function rewardModelAndPrompts(dir: string, prompts: string[]): { rmDir: string; data: string } {
+  const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
+  const rmDir = path.join(dir, "rm");
+  mkdirSync(rmDir);
+  rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
+  writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
+  copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
+  const data = path.join(dir, "prompts.jsonl");
+  writeFileSync(data, prompts.map((p) => JSON.stringify({ prompt: p })).join("\n"));
+  return { rmDir, data };
+}
+
 test("zhiyu ppo --lora: rollout phases, value head, metrics, resume, held-out score before/after", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ppo-"));
   try {
-    const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
-    const rmDir = path.join(dir, "rm");
-    mkdirSync(rmDir);
-    rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
-    writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
-    copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
-    const data = path.join(dir, "prompts.jsonl");
-    writeFileSync(data, ["Once upon a time", "The cat", "Hello, how", "My order", "The dog ran", "Can you"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+    const { rmDir, data } = rewardModelAndPrompts(dir, ["Once upon a time", "The cat", "Hello, how", "My order", "The dog ran", "Can you"]);
     const out = path.join(dir, "run");
     const args = ["--model", MODEL, "--reward-model", rmDir, "--data", data, "--out", out, "--lora", "r=4,targets=q,v",
       "--prompts-per-rollout", "2", "--ppo-epochs", "2", "--max-new-tokens", "5", "--val-every", "3", "--lr", "1e-3",
@@ -74,14 +80,7 @@ test("zhiyu ppo --lora: rollout phases, value head, metrics, resume, held-out sc
 test("zhiyu ppo --kl-target: β adapts after every rollout (trl's AdaptiveKLController) and resumes with its adapted value", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ppo-kl-"));
   try {
-    const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
-    const rmDir = path.join(dir, "rm");
-    mkdirSync(rmDir);
-    rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
-    writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
-    copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
-    const data = path.join(dir, "prompts.jsonl");
-    writeFileSync(data, ["Once upon a time", "The cat", "Hello, how", "My order"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+    const { rmDir, data } = rewardModelAndPrompts(dir, ["Once upon a time", "The cat", "Hello, how", "My order"]);
     const out = path.join(dir, "run");
     // one minibatch, one PPO epoch: every step is a new rollout; a target far above the KL of a policy that has
     // barely moved keeps the error clipped at −0.2, so β × (1 − 0.2 · 2 samples / horizon 4) = × 0.9 per rollout
