@@ -117,6 +117,9 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
   const int64_t cols_per_pass = m >= MANY_ROWS ? NB_COLS_MANY_ROWS : NB_COLS;
   float *wide = NULL;
   if (elem != ZY_PW_F32 && m > K->mr) wide = (float *)zy_grow(&wide_buf, &wide_bytes, (size_t)(cols_per_pass * K->kc) * 4);
+  /* f32 panels are read by the tiles themselves, the first row tile of a block finding them in DRAM: they get the
+   * next block prefetched too (with several row tiles, which the block's weights are reused over) */
+  const int prefetch = wide != NULL || (elem == ZY_PW_F32 && m > K->mr);
   for (int64_t jb = j0; jb < j1; jb += cols_per_pass) {
     const int64_t nb = j1 - jb < cols_per_pass ? j1 - jb : cols_per_pass;
     for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
@@ -124,7 +127,7 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
       const float *ablock = packed_a + mpad * p0;
       const float beta = p0 == 0 ? 0.0f : 1.0f;
       next_block pf = {0};
-      if (wide) { /* the next block of this range: the next k slice, else the first of the next column pass */
+      if (prefetch) { /* the next block of this range: the next k slice, else the first of the next column pass */
         const int64_t np0 = p0 + K->kc < k ? p0 + K->kc : 0, njb = np0 ? jb : jb + cols_per_pass;
         if (njb < j1) {
           const int64_t nnb = j1 - njb < cols_per_pass ? j1 - njb : cols_per_pass, nkb = k - np0 < K->kc ? k - np0 : K->kc;
@@ -141,7 +144,11 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
         for (int64_t jj = 0; jj < nb; jj += ZY_PW_NR) {
           const int cols = nb - jj < ZY_PW_NR ? (int)(nb - jj) : ZY_PW_NR;
           float *ct = c + i * ldc + jb + jj;
-          if (elem == ZY_PW_F32)
+          if (elem == ZY_PW_F32 && cols == ZY_PW_NR && pf.left > 0) { /* a slice is kb × 32 contiguous: ldb 32 */
+            int64_t lines;
+            const char *at = take_lines(&pf, kb / 2, &lines);
+            zy_gemm_avx512_tile_pf(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ct, ldc, rows, beta, at, lines);
+          } else if (elem == ZY_PW_F32)
             K->tile(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
           else if (wide && cols == ZY_PW_NR && pf.left > 0) { /* the tile prefetches the next block as it runs */
             int64_t lines;
