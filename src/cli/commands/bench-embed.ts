@@ -4,7 +4,7 @@
 // warm-up pass, then the median of N timed passes: sentences/s and tokens/s. Tokenisation is never timed.
 // --llama-bench PATH (batch 1): the same measurement side by side with llama.cpp's `llama-bench -m F -p T -n 0 -embd 1
 // -t N -r 1 -o json` on the same GGUF, rounds interleaved, llama.cpp's time per pass read from its own timer
-// (samples_ns). Like for like: llama-bench feeds T ids (random, no tokeniser), runs the encoder, pools in its graph
+// (samples_ns); each round both sides run a warm-up pass right before the timed one. Like for like: llama-bench feeds T ids (random, no tokeniser), runs the encoder, pools in its graph
 // with the GGUF's bert.pooling_type (without one: no pooling, all T final rows copied out) and never normalises;
 // Zhiyu's side embeds its T ids (no tokeniser) with the model's pooling (mean without one: ~0.1 ms of a ~100 ms
 // pass either way) and without normalising. llama-bench runs one sequence per pass, so batches above 1 need
@@ -194,8 +194,9 @@ function sideBySide(enc: ReturnType<typeof loadEncoder>, model: string, llama: s
   }
 }
 
-/** Zhiyu and llama-bench, one T-token sequence per pass, rounds interleaved (one Zhiyu pass, then one llama-bench
- *  process: its warm-up and one timed repetition); prints both, the ratio, and every round's seconds. */
+/** Zhiyu and llama-bench, one T-token sequence per pass, rounds interleaved (Zhiyu: a warm-up pass and a timed one;
+ *  then one llama-bench process: its warm-up pass and one timed repetition); prints both, the ratio, and every
+ *  round's seconds. */
 function besideLlamaBench(enc: ReturnType<typeof loadEncoder>, model: string, bin: string, tokens: number, rounds: number,
   threads: number, json: boolean): number {
   const seqs = randomSequences(enc, model, 1, tokens);
@@ -204,6 +205,9 @@ function besideLlamaBench(enc: ReturnType<typeof loadEncoder>, model: string, bi
   const zhiyu: number[] = [], llamaCpp: number[] = [];
   const load0 = os.loadavg()[0];
   for (let r = 0; r < rounds; r++) {
+    // Each side warms up right before its timed pass: llama-bench runs a pass before its timed repetition, and Zhiyu's
+    // caches and pool threads have just sat through llama-bench's process.
+    enc.embedSequences(seqs, pooling, false);
     const t0 = process.hrtime.bigint();
     enc.embedSequences(seqs, pooling, false);
     zhiyu.push(Number(process.hrtime.bigint() - t0) / 1e9);
