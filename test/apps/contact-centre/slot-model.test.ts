@@ -87,11 +87,13 @@ test("a place the turn names reaches the KB check whole and not carried; a carri
   const first = brain.understandTurn({ text: "故宫门票多少钱？", history: [] }, initialDialogueState());
   const u = brain.understandTurn({ text: "我想去北京欢乐谷，从天安门出发怎么走？", history: [] }, first.nextState);
   // The tagger's per-word argmax read "北" / "京欢" / "乐谷" of changing types; the BIO-constrained reading gives one name.
-  const named = namedEntities(u.slots, u.carriedSlots, config.knowledge_base.entity_slots, config.slots);
+  const named = namedEntities(u.slots, u.carriedSlots, config.knowledge_base.entity_slots, config.slots, null);
   assert.ok(named.some((s) => s.includes("北京欢乐谷")), JSON.stringify({ slots: u.slots, named }));
   assert.ok(!named.some((s) => s.includes("故宫")), "the carried-over 故宫 is not a name of this turn");
   const follow = brain.understandTurn({ text: "那它几点关门？", history: [] }, first.nextState);
-  assert.deepEqual(namedEntities(follow.slots, follow.carriedSlots, config.knowledge_base.entity_slots, config.slots), []);
+  assert.deepEqual(namedEntities(follow.slots, follow.carriedSlots, config.knowledge_base.entity_slots, config.slots, null), []);
   const own = brain.understandTurn({ text: "紫禁城几点关门？", history: [] }, initialDialogueState());
-  assert.deepEqual(namedEntities(own.slots, own.carriedSlots, ["attraction"], config.slots)[0]?.slice(0, 3), ["故宫", "故宫博物院", "紫禁城"]);
+  assert.deepEqual(namedEntities(own.slots, own.carriedSlots, ["attraction"], config.slots, ["attraction", "date"])[0]?.slice(0, 3), ["故宫", "故宫博物院", "紫禁城"]);
+  // An intent that does not use the configured slot (hotel booking: "near 故宫") does not make it the subject.
+  assert.deepEqual(namedEntities(own.slots, own.carriedSlots, ["attraction"], config.slots, []), []);
 });
