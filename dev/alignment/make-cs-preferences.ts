@@ -18,6 +18,7 @@
 // a second generator seeded seed + 1 after everything else, so every other file stays byte for byte the same.
 // Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
 //   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
+//                                              (--all-kinds: training pairs in a seeded shuffled order)
 //   pairs-interleaved.jsonl                     train and held-out pairs with every 10th line held out (--val-every 10)
 //   sft-train.jsonl                             {"messages": prompt + chosen} of the training split
 //   prompts-interleaved.jsonl                   {"prompt": messages} with every 10th line a held-out prompt
@@ -146,12 +147,17 @@ mkdirSync(out, { recursive: true });
 const lines = (rows: readonly object[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
 // one prompt per turn (with --all-kinds a turn has several pairs)
 const promptRows = (rows: readonly object[]) => [...new Map(rows.map((r) => [JSON.stringify((r as { prompt: unknown }).prompt), { prompt: (r as { prompt: unknown }).prompt }])).values()];
+// the prompt files keep the turns' order (the same bytes as before the shuffle below was moved here)
+const trainPrompts = promptRows(pairs.train);
+// with --all-kinds a turn's four pairs are made together: shuffle them apart in the training order before writing
+// (until session 10 this shuffle ran after the files were written and changed nothing)
+if (allKinds) shuffle(pairs.train);
 writeFileSync(path.join(out, "pairs-train.jsonl"), lines(pairs.train));
 writeFileSync(path.join(out, "pairs-heldout.jsonl"), lines(pairs.heldout));
 writeFileSync(path.join(out, "pairs-interleaved.jsonl"), lines(interleave(pairs.train, pairs.heldout)));
 writeFileSync(path.join(out, "sft-train.jsonl"), lines(sft));
-writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(promptRows(pairs.train), promptRows(pairs.heldout))));
-writeFileSync(path.join(out, "prompts-train.jsonl"), lines(promptRows(pairs.train)));
+writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(trainPrompts, promptRows(pairs.heldout))));
+writeFileSync(path.join(out, "prompts-train.jsonl"), lines(trainPrompts));
 writeFileSync(path.join(out, "prompts-heldout.jsonl"), lines(promptRows(pairs.heldout)));
 if (extraWrong > 0) {
   s = (Number(args[1] ?? 7) + 1) >>> 0; // the second generator: the files above do not depend on --extra-wrong
@@ -171,7 +177,6 @@ if (extraWrong > 0) {
   console.log(`${extra.length} extra wrong-value training pairs in ${path.join(out, "pairs-train-wrong.jsonl")}`);
 }
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
-if (allKinds) shuffle(pairs.train); // kinds of one turn apart in the training order
 console.log(`${turns.length} grounded turns (+${valTurns.length} val) from ${Object.keys(dialogues).length} dialogues; ` +
   `${pairs.train.length} training pairs, ${pairs.heldout.length} held-out pairs (${heldIds.size} dialogues) in ${out}; ` +
   `held-out kinds: ${kinds.map((k) => `${k} ${count(pairs.heldout, k)}`).join(", ")}`);
