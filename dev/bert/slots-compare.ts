@@ -6,7 +6,7 @@
 // restaurant, hotel) and dishes, plus every span value of the training split with its most frequent type there —
 // and of each --model (a `finetune --task tag` folder, read through the desk's SlotTagger).
 // usage: node --import tsx dev/bert/slots-compare.ts prepare --out DIR [--seed 16]
-//        node --import tsx dev/bert/slots-compare.ts compare [--model DIR]… [--split test|val] [--json FILE]
+//        node --import tsx dev/bert/slots-compare.ts compare [--model DIR]… [--split test|val] [--decode bio|argmax] [--json FILE]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -15,7 +15,7 @@ import { SlotTagger, slotWords } from "../../src/apps/contact-centre/understandi
 import { bioSpans } from "../../src/train/objectives/tag.js";
 
 const s = { type: "string" } as const;
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: s, seed: s, model: { type: "string", multiple: true }, split: s, json: s, data: s } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: s, seed: s, model: { type: "string", multiple: true }, split: s, json: s, data: s, decode: s } });
 const data = path.resolve(values.data ?? "../shared/data");
 const set = crosswozSlotSet(data, Number(values.seed ?? 16));
 
@@ -33,14 +33,15 @@ if (positionals[0] === "prepare") {
   const gold = split.map((x) => x.tags);
   const rows: Record<string, unknown>[] = [{ side: "gazetteer longest match (db names + dishes, training values)", ...scores(gold, split.map(gazetteer(set.train))) }];
   for (const dir of values.model ?? []) {
-    const tagger = new SlotTagger(dir);
+    const decode = values.decode === "argmax" ? "argmax" : "bio";
+    const tagger = new SlotTagger(dir, 128, decode);
     const pred: string[][] = [];
     for (let i = 0; i < split.length; i += 64) {
       const chunk = split.slice(i, i + 64);
       tagger.tagMany(chunk.map((x) => x.text)).forEach((spans, k) => pred.push(tagsOfSpans(chunk[k]!.text, spans)));
     }
     tagger.dispose();
-    rows.push({ side: dir, ...scores(gold, pred) });
+    rows.push({ side: dir, decode, ...scores(gold, pred) });
   }
   for (const r of rows) console.log(JSON.stringify(r));
   if (values.json) writeFileSync(values.json, JSON.stringify({ split: values.split ?? "test", sentences: split.length, rows }, null, 1) + "\n");
