@@ -3,11 +3,13 @@
 // and how its CrossWOZ slot types become the configuration's slots. The words it tags are the ones the training set
 // was built from (`slotWords`): one word per Han character, per run of other letters and digits, per other
 // non-space character — the split BERT's own pre-tokenizer makes, so a word is never cut inside by the tokenizer.
-// The model is loaded on the first turn that needs it, not at start-up.
+// The model is loaded on the first turn that needs it, not at start-up. A `gazetteer.json` in the folder
+// (slot-gazetteer.ts) answers for the entity types where it beat the model on validation data; the model for the rest.
 // Leaves out: value normalisation (a span is the text as written), nested or overlapping spans.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadEncoder, type BertEncoder } from "../../../infer/encoder.js";
+import { GAZETTEER_FILE, SlotGazetteer } from "./slot-gazetteer.js";
 
 export interface SlotWords {
   words: string[];
@@ -76,8 +78,13 @@ export function spansFromTags(text: string, w: SlotWords, tags: readonly string[
 /** A token-classification model folder read as a slot tagger. */
 export class SlotTagger {
   private encoder: BertEncoder | null = null;
+  private readonly gazetteer: SlotGazetteer | null;
 
-  constructor(readonly dir: string, private readonly maxLen = 128) {}
+  /** `useGazetteer` false: the model alone even when the folder has a gazetteer (for side-by-side figures). */
+  constructor(readonly dir: string, private readonly maxLen = 128, useGazetteer = true) {
+    const file = path.join(dir, GAZETTEER_FILE);
+    this.gazetteer = useGazetteer && existsSync(file) ? SlotGazetteer.load(file) : null;
+  }
 
   /** Whether the folder holds a model (config.json); the desk then uses it. */
   static present(dir: string): boolean {
@@ -108,7 +115,8 @@ export class SlotTagger {
     const perToken = enc.tagTokens(framed.map((f) => ({ ids: f.ids })));
     return framed.map((f, i) => {
       const tags = f.w.words.map((_, k) => (f.first[k] === undefined || f.first[k]! < 0 ? "O" : perToken[i]![f.first[k]!]!.label));
-      return spansFromTags(f.text, f.w, tags);
+      const spans = spansFromTags(f.text, f.w, tags);
+      return this.gazetteer ? this.gazetteer.join(f.text, spans) : spans;
     });
   }
 
