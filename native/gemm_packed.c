@@ -9,9 +9,9 @@
  * threads) and runs the same tile, the same KC blocks and the same k order as zy_sgemm_st on x and the (widened)
  * weight: its bits are those of the unpacked path for more than 8 rows (zy_sgemm answers 1..8 rows with its
  * matrix-vector kernels, whose order differs: callers keep the unpacked path there).
- * The activations are rounded (f16 / bf16 weights) and packed by row panels over the pool (zy_pw_prepare_a); with
- * 16-bit panels the next block's weights are prefetched while a block is multiplied; zy_pw_gemm_rows_each reports
- * each finished column pass so the caller's epilogue reads it from cache. None of these changes a sum.
+ * The activations are rounded (f16 / bf16 weights) and packed by row panels over the pool (zy_pw_prepare_a); the
+ * next block's weights are prefetched by the tile while a block is multiplied (more rows than one tile holds);
+ * zy_pw_gemm_rows_each reports each finished column pass so the caller's epilogue reads it from cache. None of these changes a sum.
  * zy_pw_calls counts the row-range products (tests check that the packed path ran).
  * Leaves out: CPUs without AVX-512 (zy_pw_available; callers keep the unpacked path), transposed activations,
  * alpha/beta, packing layouts for other tiles (the AVX2 12 × 16 tile would need its own). */
@@ -73,10 +73,12 @@ void zy_pw_pack_a(const float *x, int64_t m, int64_t k, float *packed) { zy_gemm
 static _Thread_local void *wide_buf;
 static _Thread_local size_t wide_bytes;
 
-/* The 16-bit panel slices of the block after this one, prefetched a few cache lines per tile while this block is
+/* The panel slices of the block after this one, prefetched a few cache lines per tile while this block is
  * multiplied, by the tile itself (zy_gemm_avx512_tile_pf: one line per 2 k steps; issued in bursts between tiles they
  * stalled on the miss buffers): a pass reads each weight once (BERT-base f16: 170 MB, far past L3), so without this
- * the widening of every block waited on DRAM (6–13 % of the tile's time in a 128-row pass in perf). Lines are
+ * the widening of every block waited on DRAM (6–13 % of the tile's time in a 128-row pass in perf); f32 panels,
+ * which the tiles read directly, made the first row tile of every block wait (BERT-base f32: 340 MB; prefetched,
+ * the f32 products of 128 rows took 4–8 % less CPU time, BENCHMARKS.md "Session 10"). Lines are
  * counted through the block's panels (lines_per_panel each, ZY_PW_NR·k elements apart). */
 typedef struct {
   const char *panel;                 /* the panel slice being prefetched */
@@ -117,6 +119,9 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
   const int64_t cols_per_pass = m >= MANY_ROWS ? NB_COLS_MANY_ROWS : NB_COLS;
   float *wide = NULL;
   if (elem != ZY_PW_F32 && m > K->mr) wide = (float *)zy_grow(&wide_buf, &wide_bytes, (size_t)(cols_per_pass * K->kc) * 4);
+  /* f32 panels are read by the tiles themselves, the first row tile of a block finding them in DRAM: they get the
+   * next block prefetched too (with several row tiles, which the block's weights are reused over) */
+  const int prefetch = wide != NULL || (elem == ZY_PW_F32 && m > K->mr);
   for (int64_t jb = j0; jb < j1; jb += cols_per_pass) {
     const int64_t nb = j1 - jb < cols_per_pass ? j1 - jb : cols_per_pass;
     for (int64_t p0 = 0; p0 < k; p0 += K->kc) {
@@ -124,7 +129,7 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
       const float *ablock = packed_a + mpad * p0;
       const float beta = p0 == 0 ? 0.0f : 1.0f;
       next_block pf = {0};
-      if (wide) { /* the next block of this range: the next k slice, else the first of the next column pass */
+      if (prefetch) { /* the next block of this range: the next k slice, else the first of the next column pass */
         const int64_t np0 = p0 + K->kc < k ? p0 + K->kc : 0, njb = np0 ? jb : jb + cols_per_pass;
         if (njb < j1) {
           const int64_t nnb = j1 - njb < cols_per_pass ? j1 - njb : cols_per_pass, nkb = k - np0 < K->kc ? k - np0 : K->kc;
@@ -141,7 +146,11 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
         for (int64_t jj = 0; jj < nb; jj += ZY_PW_NR) {
           const int cols = nb - jj < ZY_PW_NR ? (int)(nb - jj) : ZY_PW_NR;
           float *ct = c + i * ldc + jb + jj;
-          if (elem == ZY_PW_F32)
+          if (elem == ZY_PW_F32 && cols == ZY_PW_NR && pf.left > 0) { /* a slice is kb × 32 contiguous: ldb 32 */
+            int64_t lines;
+            const char *at = take_lines(&pf, kb / 2, &lines);
+            zy_gemm_avx512_tile_pf(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ct, ldc, rows, beta, at, lines);
+          } else if (elem == ZY_PW_F32)
             K->tile(kb, ablock + i * kb, (const float *)pw + SLICE(jj), ZY_PW_NR, ct, ldc, rows, cols, 1.0f, beta);
           else if (wide && cols == ZY_PW_NR && pf.left > 0) { /* the tile prefetches the next block as it runs */
             int64_t lines;

@@ -163,8 +163,9 @@ static void group_portable(const uint8_t *g, int type, int64_t nb, const zy_qact
 #define RV __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma,f16c")))
 /* Software prefetch distance (the caller's zy_knobs: pf_bytes for the 32-blocks, pf_tiles whole tiles for the
  * k-quants, whose tiles are 2.3–3.4 KB; 0 leaves it to the hardware prefetcher). Decode streams each weight once,
- * from DRAM or L3: the fallback's 2048 bytes took 110M q4_0 decode from 273 to 350 tok/s, one k-quant tile ahead
- * 110M q4_k_m from ~237 to ~260 tok/s; src/backend/cpu/tuning.ts measures the others on the CPU at hand. */
+ * from DRAM or L3: on the Intel Xeon 2048 bytes ahead took 110M q4_0 decode from 273 to 350 tok/s, one k-quant tile
+ * ahead 110M q4_k_m from ~237 to ~260 tok/s; on AMD Zen 5 the hardware prefetcher alone did better for the 32-blocks,
+ * so their fallback prefetches nothing (zy_tune.c); src/backend/cpu/tuning.ts measures the others on the CPU at hand. */
 
 static inline RV __m512i bcast4(const int8_t *p) {
   int32_t v;

@@ -15,9 +15,12 @@ static const zy_knobs FLOAT_VARIANTS[] = {
     {"row1-pf8-c2", 1, 8, 0, 0, 2},  {"row1-pf0-c4", 1, 0, 0, 0, 4},  {"row4-pf0-c2", 4, 0, 0, 0, 2},
     {"row1-pf0-c1", 1, 0, 0, 0, 1},  {"row4-pf16-c2", 4, 16, 0, 0, 2}, {"row4-pf8-c4", 4, 8, 0, 0, 4},
 };
+/* The r16 q8_0/q4_0 fallback prefetched 2 KiB ahead until session 10 ("pf2048-c2", now variant 3): on AMD Zen 5 a
+ * whole decode step needed 1.04-1.16x less CPU without it (110M q4_0, 1B q4_0 and q8_0; BENCHMARKS.md, issue 15
+ * session 10), the same finding as the float family's. */
 static const zy_knobs R16_VARIANTS[] = {
-    {"pf2048-c2", 0, 0, 2048, 0, 2}, {"pf1024-c2", 0, 0, 1024, 0, 2}, {"pf4096-c2", 0, 0, 4096, 0, 2},
-    {"pf0-c2", 0, 0, 0, 0, 2},       {"pf2048-c4", 0, 0, 2048, 0, 4}, {"pf2048-c1", 0, 0, 2048, 0, 1},
+    {"pf0-c2", 0, 0, 0, 0, 2},       {"pf1024-c2", 0, 0, 1024, 0, 2}, {"pf4096-c2", 0, 0, 4096, 0, 2},
+    {"pf2048-c2", 0, 0, 2048, 0, 2}, {"pf0-c4", 0, 0, 0, 0, 4},       {"pf0-c1", 0, 0, 0, 0, 1},
     {"pf8192-c2", 0, 0, 8192, 0, 2},
 };
 static const zy_knobs R16K_VARIANTS[] = {

@@ -9,8 +9,8 @@
 // source chosen by its F1 on the validation split (and which source wins an overlap, also on val), then scored on
 // test beside the two alone.
 // usage: node --import tsx dev/bert/slots-compare.ts prepare --out DIR [--seed 16]
+//        node --import tsx dev/bert/slots-compare.ts compare [--model DIR]… [--split test|val] [--decode bio|argmax] [--json FILE]
 //        node --import tsx dev/bert/slots-compare.ts hybrid --model DIR [--json FILE] [--write DIR/gazetteer.json]
-//        node --import tsx dev/bert/slots-compare.ts compare [--model DIR]… [--split test|val] [--json FILE]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +20,7 @@ import { SlotTagger, slotWords, type SlotSpan } from "../../src/apps/contact-cen
 import { bioSpans } from "../../src/train/objectives/tag.js";
 
 const s = { type: "string" } as const;
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: s, seed: s, model: { type: "string", multiple: true }, split: s, json: s, data: s, write: s } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: s, seed: s, model: { type: "string", multiple: true }, split: s, json: s, data: s, decode: s, write: s } });
 const data = path.resolve(values.data ?? "../shared/data");
 const set = crosswozSlotSet(data, Number(values.seed ?? 16));
 
@@ -39,14 +39,15 @@ if (positionals[0] === "prepare") {
   const all = new SlotGazetteer({ format: "zhiyu-slot-gazetteer", version: 1, types: [], model_wins_overlaps: true, entries: gazetteerEntries(set.train) });
   const rows: Record<string, unknown>[] = [{ side: "gazetteer longest match (db names + dishes, training values)", ...scores(gold, split.map((x) => tagsOfSpans(x.text, all.match(x.text)))) }];
   for (const dir of values.model ?? []) {
-    const tagger = new SlotTagger(dir); // with the folder's gazetteer.json when it has one
+    const decode = values.decode === "argmax" ? "argmax" : "bio";
+    const tagger = new SlotTagger(dir, 128, decode); // with the folder's gazetteer.json when it has one
     const pred: string[][] = [];
     for (let i = 0; i < split.length; i += 64) {
       const chunk = split.slice(i, i + 64);
       tagger.tagMany(chunk.map((x) => x.text)).forEach((spans, k) => pred.push(tagsOfSpans(chunk[k]!.text, spans)));
     }
     tagger.dispose();
-    rows.push({ side: dir, ...scores(gold, pred) });
+    rows.push({ side: dir, decode, ...scores(gold, pred) });
   }
   for (const r of rows) console.log(JSON.stringify(r));
   if (values.json) writeFileSync(values.json, JSON.stringify({ split: values.split ?? "test", sentences: split.length, rows }, null, 1) + "\n");
@@ -55,7 +56,7 @@ if (positionals[0] === "prepare") {
   if (!dir) throw new Error("hybrid needs --model DIR");
   const entries = gazetteerEntries(set.train);
   const all = new SlotGazetteer({ format: "zhiyu-slot-gazetteer", version: 1, types: [], model_wins_overlaps: true, entries });
-  const tagger = new SlotTagger(dir, 128, false);
+  const tagger = new SlotTagger(dir, 128, "bio", false);
   const modelSpans = (xs: readonly SlotSentence[]) => {
     const out: SlotSpan[][] = [];
     for (let i = 0; i < xs.length; i += 64) out.push(...tagger.tagMany(xs.slice(i, i + 64).map((x) => x.text)));

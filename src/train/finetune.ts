@@ -190,7 +190,7 @@ export async function runFinetune(input: { options: FinetuneOptions; backend: Ba
     head = { head: "token-classification", labels: tags };
     build = () => new TagObjective(trainEx, valEx, o.batch, f.pad, o.maxLen, o.seed);
     evaluate = (model) => {
-      const pred = predictTags(model, valEx, o.batch, f.pad, 0).map((p) => p.map((i) => tags[i]!));
+      const pred = predictTags(model, valEx, o.batch, f.pad, 0, tags).map((p) => p.map((i) => tags[i]!));
       return { val: spanScores(val.map((s) => s.tags), pred) };
     };
   } else {

@@ -24,6 +24,7 @@ import { type PreferenceEncoder, type PreferencePair, readPreferencePairs } from
 import { type FrozenBaseReader, referenceModelFor, saveAdapter, trainModelFor } from "./adapters/setup.js";
 import { RewardObjective, evaluateRewardModel, padIdOf } from "./objectives/reward.js";
 import { type DpoSettings, DpoObjective, checkDpoSettings } from "./objectives/dpo.js";
+import { OrpoObjective } from "./objectives/orpo.js";
 
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
 
@@ -101,7 +102,7 @@ export interface PreferenceRunResult {
   adapterDir: string | null;
 }
 
-async function run(kind: "reward" | "dpo", input: PreferenceRunInput, model: TrainModel, objective: TrainingObjective & { batchesPerEpoch: number },
+async function run(kind: "reward" | "dpo" | "orpo", input: PreferenceRunInput, model: TrainModel, objective: TrainingObjective & { batchesPerEpoch: number },
   ck0: CheckpointInfo | null, display: ProgressDisplay): Promise<PreferenceRunResult> {
   const o = input.options;
   const totalSteps = o.steps ?? Math.max(1, Math.round((o.epochs * objective.batchesPerEpoch) / o.gradAccum));
@@ -117,7 +118,7 @@ async function run(kind: "reward" | "dpo", input: PreferenceRunInput, model: Tra
       spikeLrFactor: 1, spikeSkip: 0, checkpointEvery: o.checkpointEvery, keepLast: o.keepLast, evalEvery: 0, evalAtEnd: true,
       logEvery: o.logEvery, mfu: null,
     },
-    banner: `${kind === "reward" ? "reward model" : "DPO"} of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M trained parameters), ` +
+    banner: `${kind === "reward" ? "reward model" : kind === "orpo" ? "ORPO" : "DPO"} of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M trained parameters), ` +
       `steps ${ck0?.step ?? 0}…${totalSteps}, ${o.batch} pairs per micro-batch`,
     display, jsonOut: null, shouldStop: input.shouldStop,
     distributed: input.distributed ? DataParallel.forModel(input.distributed, input.backend, model, optimizer) : null,
@@ -141,7 +142,8 @@ export async function runRewardTraining(input: PreferenceRunInput): Promise<Pref
   return run("reward", input, model, objective, ck0, display);
 }
 
-/** `zhiyu dpo`: DPO of a causal LM (all weights or LoRA adapters) against its frozen starting point. */
+/** `zhiyu dpo`: DPO of a causal LM (all weights or LoRA adapters) against its frozen starting point; with --loss orpo,
+ *  ORPO (no reference). */
 export async function runDpoTraining(input: PreferenceRunInput & { dpo: DpoSettings }): Promise<PreferenceRunResult> {
   const o = input.options;
   checkDpoSettings(input.dpo);
@@ -151,9 +153,15 @@ export async function runDpoTraining(input: PreferenceRunInput & { dpo: DpoSetti
   const { train, val } = readSplitPairs(o.model, o.data, o.valEvery, display);
   const model = trainModelFor(o.model, o.dtype, o.lora, ck0, o.seed, input.frozenBase);
   if (model.scoreLabels !== null) throw new RangeError(`${o.model} is a sequence classifier; DPO trains a causal LM`);
+  const pad0 = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : 0;
+  if (input.dpo.lossType === "orpo") {
+    // ORPO has no reference model: the odds ratio and the chosen rows' NLL come from the policy alone.
+    const orpo = new OrpoObjective(train, val, o.batch, pad0, Math.min(o.maxLen, model.contextLength), o.seed, { beta: input.dpo.beta });
+    return run("orpo", input, model, orpo, ck0, display);
+  }
   // The reference: the starting model, frozen (its log-probs are computed once, before the first step).
   const reference = referenceModelFor(model, o.model, o.dtype);
-  const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : 0;
+  const pad = pad0;
   display.log(`computing the reference log-probs of ${train.length + val.length} pairs once`);
   const objective = new DpoObjective(train, val, o.batch, pad, Math.min(o.maxLen, model.contextLength), o.seed, input.dpo, reference);
   return run("dpo", input, model, objective, ck0, display);

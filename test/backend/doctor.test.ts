@@ -40,7 +40,7 @@ test("zhiyu doctor --tune --model measures and lists each shape; a corrupt cache
     assert.equal(r.status, 0, r.stderr);
     const file = path.join(home, "zhiyu", "tuning.json");
     assert.match(r.stdout, new RegExp(`tuning +on; cache ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
-    assert.match(r.stdout, /q4_0_r16 \d+x\d+ t\d+ ws\d+MiB: \S+ \(measured\) — µs per matrix: pf2048-c2 [\d.]+, /);
+    assert.match(r.stdout, /q4_0_r16 \d+x\d+ t\d+ ws\d+MiB: \S+ \(measured\) — µs per matrix: pf0-c2 [\d.]+, /);
     assert.ok(existsSync(file));
     const again = zhiyu(["doctor"], home);
     assert.equal(again.status, 0, again.stderr);

@@ -95,7 +95,7 @@ test("models/zhiyu-slots-crosswoz: span F1 on a CrossWOZ test slice, the model a
     return { f1: (2 * p * r) / (p + r), p, r };
   };
   const dir = path.join(MODELS, "zhiyu-slots-crosswoz");
-  const alone = f1Of(new SlotTagger(dir, 128, false)), joined = f1Of(new SlotTagger(dir));
+  const alone = f1Of(new SlotTagger(dir, 128, "bio", false)), joined = f1Of(new SlotTagger(dir));
   assert.ok(alone.f1 >= cardFloor("zhiyu-slots-crosswoz", "span_f1"), `model alone: span F1 ${alone.f1.toFixed(3)} (precision ${alone.p.toFixed(3)}, recall ${alone.r.toFixed(3)})`);
   assert.ok(joined.f1 >= cardFloor("zhiyu-slots-crosswoz", "span_f1_with_gazetteer"), `with gazetteer.json: span F1 ${joined.f1.toFixed(3)} (precision ${joined.p.toFixed(3)}, recall ${joined.r.toFixed(3)})`);
 });

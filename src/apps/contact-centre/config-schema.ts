@@ -32,6 +32,10 @@ export interface KnowledgeBaseConfig {
   dense_weight: number;
   /** Passages returned per query. */
   top_k: number;
+  /** Slots that name the thing a question is about (places, products). A name of at least two characters that the
+   *  customer writes in the turn must appear in the passage that answers (as its value or a synonym); a passage about
+   *  another entity that merely shares the question's words is not an answer. Carried-over values do not count. */
+  entity_slots: string[];
 }
 
 export interface SlotConfig {
@@ -223,6 +227,7 @@ export const SECTION_SCHEMAS: Record<string, object> = {
     folders: strList, user_words: strList, max_file_bytes: { type: "integer", minimum: 1 },
     chunk_chars: { type: "integer", minimum: 50, maximum: 4000 }, confidence_threshold: { type: "number", minimum: 0, maximum: 1 },
     dense_weight: { type: "number", minimum: 0, maximum: 1 }, top_k: { type: "integer", minimum: 1, maximum: 50 },
+    entity_slots: strList,
   }),
   understanding: closed({
     model_dir: str, oos_threshold: { type: "number", minimum: 0, maximum: 1 },

@@ -76,7 +76,7 @@ function withDefaults(raw: Record<string, unknown>): ContactCentreConfig {
     knowledge_base: {
       folders: kb.folders ?? [], user_words: kb.user_words ?? [], max_file_bytes: kb.max_file_bytes ?? 8 * 1024 * 1024,
       chunk_chars: kb.chunk_chars ?? 400, confidence_threshold: kb.confidence_threshold ?? 0.35,
-      dense_weight: kb.dense_weight ?? 0.2, top_k: kb.top_k ?? 3,
+      dense_weight: kb.dense_weight ?? 0.2, top_k: kb.top_k ?? 3, entity_slots: kb.entity_slots ?? [],
     },
     understanding: {
       model_dir: und.model_dir ?? "models", oos_threshold: und.oos_threshold ?? 0.4, extra_training: und.extra_training ?? [],

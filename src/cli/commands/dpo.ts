@@ -1,8 +1,9 @@
-// `zhiyu dpo --model DIR --data PAIRS --out DIR [--lora SPEC] [--beta 0.1] [--loss sigmoid|ipo] [--label-smoothing ε]`:
+// `zhiyu dpo --model DIR --data PAIRS --out DIR [--lora SPEC] [--beta 0.1] [--loss sigmoid|ipo|orpo] [--label-smoothing ε]`:
 // Direct Preference Optimisation of a causal LM against its frozen starting point (reference log-probs computed
 // once), all weights or LoRA adapters (then OUT/adapter/ and OUT/adapter.gguf). See src/train/objectives/dpo.ts.
 // Under mpirun -np N it trains data-parallel like rm train (--grad-accum counts micro-batches over all ranks).
-// Leaves out: KTO/ORPO.
+// --loss orpo trains ORPO instead (src/train/objectives/orpo.ts: no reference model; --beta is its odds-ratio weight).
+// Leaves out: KTO.
 import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { DEFAULT_DPO, type DpoLossType } from "../../train/objectives/dpo.js";
@@ -17,7 +18,8 @@ const HELP = `usage: zhiyu dpo --model DIR --data PAIRS --out DIR [options]
 
 ${PREFERENCE_FLAGS_HELP}
   --lora SPEC           train LoRA adapters (r=16,alpha=32,targets=q,k,v,o,gate,up,down); the reference is the base
-  --beta B (${DEFAULT_DPO.beta})  --loss sigmoid|ipo (${DEFAULT_DPO.lossType})  --label-smoothing ε (cDPO, sigmoid only; ${DEFAULT_DPO.labelSmoothing})
+  --beta B (${DEFAULT_DPO.beta})  --loss sigmoid|ipo|orpo (${DEFAULT_DPO.lossType}; orpo: ORPO, no reference model, β weighs the
+                        odds-ratio term)  --label-smoothing ε (cDPO, sigmoid only; ${DEFAULT_DPO.labelSmoothing})
   ${DATA_PARALLEL_HELP}`;
 
 export async function run(allArgs: string[]): Promise<number> {
@@ -41,7 +43,7 @@ export async function run(allArgs: string[]): Promise<number> {
     distributed: launch.settings,
   })));
   if (launch.rank !== 0) return 0;
-  console.log(`DPO finished at step ${r.finalStep}` + (r.valLoss !== null ? `, held-out loss ${r.valLoss.toFixed(4)}` : "") +
+  console.log(`${lossType === "orpo" ? "ORPO" : "DPO"} finished at step ${r.finalStep}` + (r.valLoss !== null ? `, held-out loss ${r.valLoss.toFixed(4)}` : "") +
     (r.adapterDir ? `; adapter in ${r.adapterDir}` : r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
   return 0;
 }

@@ -4,7 +4,8 @@
 //   ipo:     (logits − 1/(2β))²  with log-probs averaged over the completion tokens (IPO, Azar et al.)
 // rewards β(π − ref). The reference log-probs of every pair are computed once, before training, and cached: the
 // reference is never run again.
-// Leaves out: KTO/ORPO, reference-model syncing (TR-DPO), trl's other loss types.
+// ORPO (no reference) is objectives/orpo.ts, chosen by the same command's --loss orpo.
+// Leaves out: KTO, reference-model syncing (TR-DPO), trl's other loss types.
 import { type Tensor, div, fromTypedArray, mean, mul, narrow, noGrad, square, sub, tidy } from "../../tensor/index.js";
 import type { TrainModel } from "../model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
@@ -12,7 +13,8 @@ import { type PreferencePair, pairBatch } from "../preference-data.js";
 import { modelSequenceLogProbs } from "../sequence-logprobs.js";
 import { PairObjectiveBase, type PairBatchWithIndex, negLogSigmoid } from "./pairs.js";
 
-export type DpoLossType = "sigmoid" | "ipo";
+/** "orpo" trains with objectives/orpo.ts instead (no reference model); β is then its odds-ratio weight. */
+export type DpoLossType = "sigmoid" | "ipo" | "orpo";
 
 export interface DpoSettings {
   beta: number;
@@ -47,8 +49,8 @@ export function pairLogProbs(model: TrainModel, pairs: readonly PreferencePair[]
 export function checkDpoSettings(s: DpoSettings): void {
   if (!(s.beta > 0)) throw new RangeError(`DPO: --beta ${s.beta} must be positive`);
   if (!(s.labelSmoothing >= 0 && s.labelSmoothing < 0.5)) throw new RangeError(`DPO: --label-smoothing ${s.labelSmoothing} must be in [0, 0.5)`);
-  if (s.lossType !== "sigmoid" && s.lossType !== "ipo") throw new RangeError(`DPO: --loss ${String(s.lossType)}; use sigmoid or ipo`);
-  if (s.lossType === "ipo" && s.labelSmoothing !== 0) throw new RangeError("DPO: --label-smoothing applies to the sigmoid loss only");
+  if (s.lossType !== "sigmoid" && s.lossType !== "ipo" && s.lossType !== "orpo") throw new RangeError(`DPO: --loss ${String(s.lossType)}; use sigmoid, ipo or orpo`);
+  if (s.lossType !== "sigmoid" && s.labelSmoothing !== 0) throw new RangeError("DPO: --label-smoothing applies to the sigmoid loss only");
 }
 
 export class DpoObjective extends PairObjectiveBase implements TrainingObjective<PairBatchWithIndex> {

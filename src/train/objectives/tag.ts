@@ -2,8 +2,10 @@
 // classifier. Words are split into word pieces; as transformers' token-classification recipe does, a word's tag is
 // trained on its first piece only and its other pieces, [CLS], [SEP] and padding are ignored (label −100). A word
 // is read back from its first piece. Evaluation is span-level F1 (seqeval's default: a span starts at B-x, or at an
-// I-x that does not continue a span of type x) and word accuracy.
-// Leaves out: CRF decoding, IOBES / BILOU schemes, labels on every piece.
+// I-x that does not continue a span of type x) and word accuracy. Reading tags back, `decodeBio` takes the most
+// probable tag sequence in which every I-x continues a B-x or I-x (Viterbi over the per-word softmax; no learned
+// transitions), so one name is not read as several spans of changing types.
+// Leaves out: a CRF layer (learned transition scores), IOBES / BILOU schemes, labels on every piece.
 import { crossEntropy, fromTypedArray, noGrad, reshape, tidy } from "../../tensor/index.js";
 import { encoderInput, type TrainModel } from "../model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../objective.js";
@@ -86,21 +88,73 @@ export class TagObjective extends ExampleBatchesBase implements TrainingObjectiv
   }
 }
 
-/** Predicted tag ids per word (a word cut off by truncation gets `fallback`, normally O). */
-export function predictTags(model: TrainModel, examples: readonly TagExample[], batch: number, padId: number, fallback: number): number[][] {
+/** The most probable tag sequence over words (rows of `logits`, `labels.length` per row, softmax per row) in which
+ *  no I-x follows anything but B-x or I-x. Labels not spelled B-…/I-… (O, or a scheme without prefixes) follow
+ *  anything. Returns tag ids. */
+export function decodeBio(logits: Float32Array, labels: readonly string[]): number[] {
+  const k = labels.length, n = logits.length / k;
+  if (!Number.isInteger(n)) throw new RangeError(`decodeBio: ${logits.length} scores are not whole rows of ${k} labels`);
+  if (n === 0) return [];
+  const inside = labels.map((l) => (l.startsWith("I-") ? l.slice(2) : null));
+  const typeOf = labels.map((l) => (l.startsWith("B-") || l.startsWith("I-") ? l.slice(2) : null));
+  // allowed(prev, next): an I-x only after B-x or I-x; prev = -1 is the sentence start.
+  const allowed = (prev: number, next: number) => inside[next] === null || (prev >= 0 && typeOf[prev] === inside[next]);
+  const logSoftmax = (row: Float32Array) => {
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    const lse = max + Math.log(sum);
+    return Float64Array.from(row, (v) => v - lse);
+  };
+  let score = logSoftmax(logits.subarray(0, k)).map((v, j) => (allowed(-1, j) ? v : -Infinity));
+  const back: Int32Array[] = [];
+  for (let t = 1; t < n; t++) {
+    const lp = logSoftmax(logits.subarray(t * k, (t + 1) * k)), next = new Float64Array(k), from = new Int32Array(k);
+    for (let j = 0; j < k; j++) {
+      let best = -Infinity, arg = 0;
+      for (let i = 0; i < k; i++) if (allowed(i, j) && score[i]! > best) { best = score[i]!; arg = i; }
+      next[j] = best + lp[j]!;
+      from[j] = arg;
+    }
+    back.push(from);
+    score = next;
+  }
+  let last = 0;
+  for (let j = 1; j < k; j++) if (score[j]! > score[last]!) last = j;
+  const path = [last];
+  for (let t = back.length - 1; t >= 0; t--) path.push(last = back[t]![last]!);
+  return path.reverse();
+}
+
+/** Predicted tag ids per word (a word cut off by truncation gets `fallback`, normally O); with `labels`, the whole
+ *  sentence is read by `decodeBio`, else each word by its own argmax. */
+export function predictTags(model: TrainModel, examples: readonly TagExample[], batch: number, padId: number, fallback: number,
+  labels?: readonly string[]): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < examples.length; i += batch) {
     const chunk = examples.slice(i, i + batch);
     const p = padRows(chunk.map((e) => e.ids), padId);
     const z = noGrad(() => tidy(() => tokenLogits(model, p.inputs, p.rows, p.seq, padId).toFloat32Array()));
     const k = z.length / (p.rows * p.seq);
-    chunk.forEach((e, r) => out.push(Array.from(e.firstPiece, (pos) => {
-      if (pos < 0) return fallback;
-      const row = z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k);
-      let best = 0;
-      for (let j = 1; j < k; j++) if (row[j]! > row[best]!) best = j;
-      return best;
-    })));
+    chunk.forEach((e, r) => {
+      if (labels) {
+        const kept = [...e.firstPiece].filter((pos) => pos >= 0);
+        const rows = new Float32Array(kept.length * k);
+        kept.forEach((pos, w) => rows.set(z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k), w * k));
+        const tags = decodeBio(rows, labels);
+        let w = 0;
+        out.push(Array.from(e.firstPiece, (pos) => (pos < 0 ? fallback : tags[w++]!)));
+        return;
+      }
+      out.push(Array.from(e.firstPiece, (pos) => {
+        if (pos < 0) return fallback;
+        const row = z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k);
+        let best = 0;
+        for (let j = 1; j < k; j++) if (row[j]! > row[best]!) best = j;
+        return best;
+      }));
+    });
   }
   return out;
 }

@@ -15,7 +15,7 @@ import type { KnowledgeBaseConfig } from "../../../src/apps/contact-centre/confi
 import { makeDocx, makePdf } from "./make-files.js";
 
 const CONFIG: KnowledgeBaseConfig = {
-  folders: [], user_words: ["故宫", "转人工"], max_file_bytes: 64 * 1024, chunk_chars: 200, confidence_threshold: 0.3, dense_weight: 0.4, top_k: 3,
+  folders: [], user_words: ["故宫", "转人工"], max_file_bytes: 64 * 1024, chunk_chars: 200, confidence_threshold: 0.3, dense_weight: 0.4, top_k: 3, entity_slots: [],
 };
 
 function folderWithEveryType(): string {
@@ -77,6 +77,29 @@ test("a follow-up that omits the entity is completed from the slots; nothing rel
     assert.match(none.text, /人工/);
     const en = await kb.answer("quantum chromodynamics lecture notes", { language: "en" });
     assert.match(en.text, /talk to a person/);
+  } finally {
+    kb.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an entity the turn names must be in the answering passage: another entity's passage that shares the words is not an answer", async () => {
+  const dir = folderWithEveryType();
+  const kb = await KnowledgeBase.open({ config: CONFIG });
+  try {
+    await kb.importFolder(path.join(dir, "kb"));
+    // 故宫's hours share 开放/几点 with the question, and 故宫 is still carried over from the last turn.
+    const q = "欢乐谷旺季开放时间，周一闭馆吗？";
+    const unchecked = await kb.answer(q, { slots: { attraction: "故宫" }, language: "zh" });
+    assert.equal(unchecked.confident, true, "without the names, the carried-over entity's passage answers");
+    const checked = await kb.answer(q, { slots: { attraction: "故宫" }, language: "zh", named: [["欢乐谷"]] });
+    assert.equal(checked.confident, false);
+    assert.equal(checked.handoff, true);
+    assert.deepEqual(checked.citations, []);
+    // A name the passage has in one of its spellings (a synonym) answers as before.
+    const synonym = await kb.answer("紫禁城旺季开放时间，周一闭馆吗？", { language: "zh", named: [["紫禁城", "故宫", "palace museum"]] });
+    assert.equal(synonym.confident, true);
+    assert.equal(synonym.citations[0]!.doc, "kb/hours.md");
   } finally {
     kb.close();
     rmSync(dir, { recursive: true, force: true });

@@ -4,6 +4,8 @@
 // configuration and the shipped models/zhiyu-slots-crosswoz, on real turns of CrossWOZ's test split (gold values
 // from their dialog acts, Apache-2.0): the model adds the slots the configured matchers miss, and the configuration
 // wins where both fill a slot; a configuration without slot_model, or naming a missing folder, uses the matchers only.
+// Named entities for the KB check: a name the turn writes (read by the BIO-constrained decoding as one span), not a
+// carried-over one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -11,6 +13,7 @@ import { loadConfig } from "../../../src/apps/contact-centre/config.js";
 import { slotSentences } from "../../../src/apps/contact-centre/training/crosswoz-slots.js";
 import { slotWords, spansFromTags } from "../../../src/apps/contact-centre/understanding/slot-tagger.js";
 import { loadUnderstander } from "../../../src/apps/contact-centre/understanding/understand.js";
+import { namedEntities } from "../../../src/apps/contact-centre/understanding/slots.js";
 import { initialDialogueState } from "../../../src/apps/contact-centre/understanding/types.js";
 
 test("slotWords: Han characters one by one, Latin and digit runs whole, punctuation alone, spaces dropped", () => {
@@ -77,3 +80,20 @@ const REAL_TURN = {
   text: "请在国家大剧院周边的餐馆里给我推荐一评分4.5分以上的有糖醋排骨这道菜的餐馆用餐。",
   gold: { attraction: "国家大剧院", dish: "糖醋排骨", rating: "4.5分以上" } as Record<string, string>,
 };
+
+test("a place the turn names reaches the KB check whole and not carried; a carried one does not", () => {
+  const config = loadConfig();
+  const brain = loadUnderstander(config);
+  const first = brain.understandTurn({ text: "故宫门票多少钱？", history: [] }, initialDialogueState());
+  const u = brain.understandTurn({ text: "我想去北京欢乐谷，从天安门出发怎么走？", history: [] }, first.nextState);
+  // The tagger's per-word argmax read "北" / "京欢" / "乐谷" of changing types; the BIO-constrained reading gives one name.
+  const named = namedEntities(u.slots, u.carriedSlots, config.knowledge_base.entity_slots, config.slots, null);
+  assert.ok(named.some((s) => s.includes("北京欢乐谷")), JSON.stringify({ slots: u.slots, named }));
+  assert.ok(!named.some((s) => s.includes("故宫")), "the carried-over 故宫 is not a name of this turn");
+  const follow = brain.understandTurn({ text: "那它几点关门？", history: [] }, first.nextState);
+  assert.deepEqual(namedEntities(follow.slots, follow.carriedSlots, config.knowledge_base.entity_slots, config.slots, null), []);
+  const own = brain.understandTurn({ text: "紫禁城几点关门？", history: [] }, initialDialogueState());
+  assert.deepEqual(namedEntities(own.slots, own.carriedSlots, ["attraction"], config.slots, ["attraction", "date"])[0]?.slice(0, 3), ["故宫", "故宫博物院", "紫禁城"]);
+  // An intent that does not use the configured slot (hotel booking: "near 故宫") does not make it the subject.
+  assert.deepEqual(namedEntities(own.slots, own.carriedSlots, ["attraction"], config.slots, []), []);
+});

@@ -306,11 +306,14 @@ export class KnowledgeBase {
     const language = context.language ?? "zh";
     const q = KnowledgeBase.contextualQuery(query, context);
     const topK = this.options.config.top_k;
-    // With a topic, look further down the ranking: the on-topic passage may rank below off-topic ones that share
-    // the entity's name (a hotel booking near the Forbidden City vs the Forbidden City's ticket row).
+    // With a topic or named entities, look further down the ranking: the passage that may answer can rank below
+    // others that share the question's words (a hotel booking near the Forbidden City vs the Forbidden City's ticket
+    // row; 故宫's directions, which mention 天安门, for a question about getting to 欢乐谷 from 天安门).
     const topic = (context.topic ?? []).map((t) => t.toLowerCase()).filter((t) => t.length > 0);
-    const ranked = await this.search(q, topic.length > 0 ? Math.max(topK, 20) : topK);
-    const found = topic.length > 0 ? ranked.filter((r) => topic.some((t) => r.text.toLowerCase().includes(t))).slice(0, topK) : ranked;
+    const named = (context.named ?? []).map((spellings) => spellings.map((t) => t.toLowerCase()).filter((t) => t.length > 0)).filter((s) => s.length > 0);
+    const ranked = await this.search(q, topic.length > 0 || named.length > 0 ? Math.max(topK, 20) : topK);
+    const answers = (text: string) => (topic.length === 0 || topic.some((t) => text.includes(t))) && named.every((s) => s.some((t) => text.includes(t)));
+    const found = topic.length > 0 || named.length > 0 ? ranked.filter((r) => answers(r.text.toLowerCase())).slice(0, topK) : ranked;
     // A passage in the conversation's language that is itself confident goes first: an English customer asking
     // about 故宫 is answered from the English FAQ row, not the Chinese one that shares the carried-over name.
     const threshold = this.options.config.confidence_threshold;

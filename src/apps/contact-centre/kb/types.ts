@@ -57,6 +57,9 @@ export interface AnswerContext {
   previousQuery?: string;
   /** The intent's topic words (`kb_topic`): only a passage containing one of them may answer. */
   topic?: readonly string[];
+  /** Entities the turn itself names, each as its spellings (value and synonyms): only a passage that contains one
+   *  spelling of every one of them may answer. */
+  named?: readonly (readonly string[])[];
 }
 
 export interface ImportError {

@@ -15,7 +15,7 @@ import { extractContact, hasValidContact, isDecline, type ContactDetails } from 
 import { recommend, type CatalogueItem, type ItemKind, type Suggestion } from "../recommend/catalogue.js";
 import { EnglishNamer } from "../recommend/english-names.js";
 import { PRIORITIES, type PriorityName } from "../store/store.js";
-import { slotValuesForSearch } from "../understanding/slots.js";
+import { namedEntities, slotValuesForSearch } from "../understanding/slots.js";
 import { initialDialogueState, noteGroundingFailure, type DialogueState, type HistoryMessage, type Understander, type Understanding } from "../understanding/types.js";
 
 /** What the desk keeps per conversation between turns (stored as the conversation's state). */
@@ -163,7 +163,9 @@ export class Assistant {
     } else {
       const previousQuery = [...history].reverse().find((h) => h.role === "user")?.content;
       const slots = slotValuesForSearch(u.slots, this.config.slots, lang);
-      const answer = await this.kb.answer(text, { slots, language: lang, previousQuery, topic: intent?.kb_topic?.[lang] }, { generate: this.generate });
+      // An intent with a topic (hotel booking) is answered by an on-topic passage; the names check the others.
+      const named = intent?.kb_topic ? [] : namedEntities(u.slots, u.carriedSlots, this.config.knowledge_base.entity_slots, this.config.slots, intent?.slots ?? null);
+      const answer = await this.kb.answer(text, { slots, language: lang, previousQuery, topic: intent?.kb_topic?.[lang], named }, { generate: this.generate });
       out.citations = answer.confident ? answer.citations : [];
       out.grounded = answer.grounded;
       out.reply = answer.text;
@@ -206,8 +208,10 @@ export class Assistant {
   async draft(text: string, history: readonly HistoryMessage[], state: DeskState): Promise<{ draft: string; citations: Citation[]; understanding: Understanding }> {
     const u = this.brain.understandTurn({ text, history }, state.dialogue);
     const slots = slotValuesForSearch(u.slots, this.config.slots, u.language);
-    const topic = this.config.intents.find((i) => i.name === u.intent)?.kb_topic?.[u.language];
-    const answer = await this.kb.answer(text, { slots, language: u.language, topic }, { generate: this.generate });
+    const intent = this.config.intents.find((i) => i.name === u.intent);
+    const topic = intent?.kb_topic?.[u.language];
+    const named = intent?.kb_topic ? [] : namedEntities(u.slots, u.carriedSlots, this.config.knowledge_base.entity_slots, this.config.slots, intent?.slots ?? null);
+    const answer = await this.kb.answer(text, { slots, language: u.language, topic, named }, { generate: this.generate });
     const body = answer.confident && !u.outOfScope && !u.smallTalk ? answer.text : u.language === "zh" ? "您好，我是人工客服，正在为您处理。" : "Hello, I'm a member of the support team and I'm looking into this for you.";
     return { draft: Assistant.upset(u) ? `${this.empathyLine(u)}${body}` : body, citations: answer.citations, understanding: u };
   }

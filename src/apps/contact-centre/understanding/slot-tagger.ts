@@ -3,12 +3,15 @@
 // and how its CrossWOZ slot types become the configuration's slots. The words it tags are the ones the training set
 // was built from (`slotWords`): one word per Han character, per run of other letters and digits, per other
 // non-space character — the split BERT's own pre-tokenizer makes, so a word is never cut inside by the tokenizer.
+// A sentence's tags are read by `decodeBio` (the most probable sequence in which every I-x continues an x), so a name
+// is one span of one type, not "北" + "京欢" + "乐谷" of changing types as per-word argmax reads it.
 // The model is loaded on the first turn that needs it, not at start-up. A `gazetteer.json` in the folder
 // (slot-gazetteer.ts) answers for the entity types where it beat the model on validation data; the model for the rest.
 // Leaves out: value normalisation (a span is the text as written), nested or overlapping spans.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadEncoder, type BertEncoder } from "../../../infer/encoder.js";
+import { decodeBio } from "../../../train/objectives/tag.js";
 import { GAZETTEER_FILE, SlotGazetteer } from "./slot-gazetteer.js";
 
 export interface SlotWords {
@@ -80,8 +83,9 @@ export class SlotTagger {
   private encoder: BertEncoder | null = null;
   private readonly gazetteer: SlotGazetteer | null;
 
-  /** `useGazetteer` false: the model alone even when the folder has a gazetteer (for side-by-side figures). */
-  constructor(readonly dir: string, private readonly maxLen = 128, useGazetteer = true) {
+  /** `decode` "argmax": per-word argmax instead of the BIO-constrained reading; `useGazetteer` false: the model
+   *  alone even when the folder has a gazetteer.json (both for side-by-side figures). */
+  constructor(readonly dir: string, private readonly maxLen = 128, private readonly decode: "bio" | "argmax" = "bio", useGazetteer = true) {
     const file = path.join(dir, GAZETTEER_FILE);
     this.gazetteer = useGazetteer && existsSync(file) ? SlotGazetteer.load(file) : null;
   }
@@ -113,8 +117,16 @@ export class SlotTagger {
       return { text, w, ids, first };
     });
     const perToken = enc.tagTokens(framed.map((f) => ({ ids: f.ids })));
+    const labels = enc.config.labels;
     return framed.map((f, i) => {
-      const tags = f.w.words.map((_, k) => (f.first[k] === undefined || f.first[k]! < 0 ? "O" : perToken[i]![f.first[k]!]!.label));
+      const read = f.w.words.map((_, k) => f.first[k] !== undefined && f.first[k]! >= 0);
+      let tags = f.w.words.map((_, k) => (read[k] ? perToken[i]![f.first[k]!]!.label : "O"));
+      if (this.decode === "bio" && labels) {
+        const rows = f.w.words.flatMap((_, k) => (read[k] ? [...perToken[i]![f.first[k]!]!.logits] : []));
+        const ids = decodeBio(Float32Array.from(rows), labels);
+        let at = 0;
+        tags = f.w.words.map((_, k) => (read[k] ? labels[ids[at++]!]! : "O"));
+      }
       const spans = spansFromTags(f.text, f.w, tags);
       return this.gazetteer ? this.gazetteer.join(f.text, spans) : spans;
     });

@@ -98,6 +98,22 @@ export function slotValuesForSearch(slots: Record<string, string>, config: reado
   return out;
 }
 
+/** The entities a turn itself names (not carried over) in the given slots, each as its spellings: the value and its
+ *  configured synonyms. A configured slot counts only when the turn's intent uses it (`intentSlots`; null = unknown
+ *  intent): "a hotel near the Forbidden City" is about hotels. A slot only the tagger fills always counts. Values
+ *  shorter than two characters are left out (a tagger's stray "天" names nothing). */
+export function namedEntities(slots: Record<string, string>, carried: readonly string[], entitySlots: readonly string[],
+  config: readonly SlotConfig[], intentSlots: readonly string[] | null): string[][] {
+  const out: string[][] = [];
+  for (const name of entitySlots) {
+    const value = slots[name]?.trim();
+    if (!value || [...value].length < 2 || carried.includes(name)) continue;
+    if (intentSlots && config.some((s) => s.name === name) && !intentSlots.includes(name)) continue;
+    out.push([value, ...(config.find((s) => s.name === name)?.values?.[value] ?? [])]);
+  }
+  return out;
+}
+
 /** "zh" when the text has Han characters, "en" when it has Latin letters and no Han, else the fallback. */
 export function detectLanguage(text: string, fallback: Language): Language {
   if (/\p{Script=Han}/u.test(text)) return "zh";
