@@ -10,7 +10,7 @@
 // shuffles) and the table shows the mean over seeds (min–max beside it); the baseline (L-BFGS) has no seed.
 // Prints a Markdown table and the raw JSON lines. Work files go to --work (default /work/runs/classify/compare).
 // usage: node --import tsx dev/contact-centre/compare-finetune.ts [--data ../shared/data] [--sets a,b] [--python P]
-//        [--work DIR] [--cache-dir DIR (PREFIX=<dir>/<set> for --encoder-cache)] [--seeds 42,…]
+//        [--work DIR] [--cache-dir DIR (PREFIX=<dir>/<set> for --encoder-cache)] [--seeds 42,…] [--baseline-from LOG]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -18,7 +18,11 @@ import { parseArgs } from "node:util";
 import { loadBanking77, loadClinc150, loadClueEmotion, loadSmp2017, type Example } from "../../src/apps/contact-centre/training/datasets.js";
 import { macroF1 } from "../../src/apps/contact-centre/training/benchmarks.js";
 
-const { values } = parseArgs({ options: { data: { type: "string" }, sets: { type: "string" }, python: { type: "string" }, work: { type: "string" }, "cache-dir": { type: "string" }, seeds: { type: "string" } } });
+const { values } = parseArgs({ options: { data: { type: "string" }, sets: { type: "string" }, python: { type: "string" }, work: { type: "string" }, "cache-dir": { type: "string" }, seeds: { type: "string" }, "baseline-from": { type: "string" } } });
+// --baseline-from LOG: the baseline's lines of an earlier run's output (scikit-learn's L-BFGS fit is deterministic;
+// on the loaded machine it costs 1–7 minutes a set).
+const earlier = values["baseline-from"] ? new Map(readFileSync(values["baseline-from"], "utf8").split("\n").filter((l) => l.includes('"baseline"'))
+  .map((l) => JSON.parse(l) as { set: string; baseline: Record<string, number> }).map((r) => [r.set, r.baseline])) : null;
 const seeds = (values.seeds ?? "42").split(",").map(Number);
 const data = path.resolve(values.data ?? "../shared/data");
 const work = values.work ?? "/work/runs/classify/compare";
@@ -59,7 +63,7 @@ for (const set of sets) {
   jsonl(path.join(dir, "test.jsonl"), test);
   // The baseline reads the sets itself (same splits); smp2017's seeded split is handed over as desk compare does.
   if (set === "smp2017") writeFileSync(path.join(dir, "smp2017.json"), JSON.stringify({ train: [...train, ...val], test }));
-  const base = JSON.parse(run(values.python ?? "/work/venv/bin/python", ["dev/contact-centre/baseline.py", "--data", data, "--splits", dir, "--sets", set])) as Record<string, number>;
+  const base = earlier?.get(set) ?? JSON.parse(run(values.python ?? "/work/venv/bin/python", ["dev/contact-centre/baseline.py", "--data", data, "--splits", dir, "--sets", set])) as Record<string, number>;
   const cache = values["cache-dir"] ? ["--encoder-cache", path.join(values["cache-dir"], set)] : [];
   const runs: Record<string, number>[] = [];
   for (const seed of seeds) {
