@@ -421,10 +421,49 @@ typedef struct {
   float *states;
 } decode_ctx;
 
+/* Whole items g0 … g1 − 1 (each ≤ ZY_MAX_GROUP heads), ZY_ITEMS_TOGETHER at a time, chunk by chunk: every item's
+ * first chunk, then every item's second, …, so the heads of a position are read close together in time (one
+ * item's rows are nkv·rb bytes apart in the cache: item by item, each pass strides over the lines the others read
+ * later). Each item's chunks and folds are those of attend_rows, in the same order: the same bits. */
+#define ZY_ITEMS_TOGETHER 16
+static void attend_items_by_chunk(const decode_ctx *c, int64_t g0, int64_t g1) {
+  const int64_t D = c->d, group = c->nh / c->nkv;
+  float tot[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP * 128], part[ZY_MAX_GROUP * 128];
+  float tm[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP], tl[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP], pm[ZY_MAX_GROUP], pl[ZY_MAX_GROUP];
+  for (int64_t b0 = g0; b0 < g1; b0 += ZY_ITEMS_TOGETHER) {
+    const int64_t b1 = g1 - b0 < ZY_ITEMS_TOGETHER ? g1 : b0 + ZY_ITEMS_TOGETHER;
+    int64_t n_max = 0;
+    for (int64_t g = b0; g < b1; g++) n_max = c->n_keys[g / c->nkv] > n_max ? c->n_keys[g / c->nkv] : n_max;
+    for (int64_t j_lo = 0; j_lo == 0 || j_lo < n_max; j_lo += ZY_KEY_CHUNK)
+      for (int64_t g = b0; g < b1; g++) {
+        const int64_t i = g / c->nkv, kvh = g % c->nkv, r = i * c->nh + kvh * group, n = c->n_keys[i];
+        if (j_lo > 0 && j_lo >= n) continue;
+        const char *kb = (const char *)c->k[i] + kvh * c->rb, *vb = (const char *)c->v[i] + kvh * c->rb;
+        const int64_t u = g - b0;
+        if (j_lo == 0) {
+          attend_chunk(c->isa, c->q + r * D, D, (int)group, kb, vb, c->nkv * c->rb, 0, ZY_KEY_CHUNK, n, 0, D, c->scale,
+                       tot[u], tm[u], tl[u], c->kv_type);
+          continue;
+        }
+        attend_chunk(c->isa, c->q + r * D, D, (int)group, kb, vb, c->nkv * c->rb, j_lo, j_lo + ZY_KEY_CHUNK, n, 0, D,
+                     c->scale, part, pm, pl, c->kv_type);
+        for (int h = 0; h < group; h++) fold_state(D, tm[u] + h, tl[u] + h, tot[u] + h * D, pm[h], pl[h], part + h * D);
+      }
+    for (int64_t g = b0; g < b1; g++) {
+      const int64_t r = (g / c->nkv) * c->nh + (g % c->nkv) * group;
+      for (int h = 0; h < group; h++) finish_row(D, tm[g - b0][h], tl[g - b0][h], tot[g - b0] + h * D, c->o + (r + h) * D, c->lse + r + h);
+    }
+  }
+}
+
 static void attn_decode_task(void *p, int64_t g0, int64_t g1, int t) {
   (void)t;
   decode_ctx *c = p;
   const int64_t D = c->d, group = c->nh / c->nkv;
+  if (!c->task_item && g1 - g0 > 1 && group <= ZY_MAX_GROUP && D <= 128) {
+    attend_items_by_chunk(c, g0, g1);
+    return;
+  }
   for (int64_t g = g0; g < g1; g++) {
     const int64_t item = c->task_item ? c->task_item[g] : g;
     const int64_t i = item / c->nkv, kvh = item % c->nkv, r = i * c->nh + kvh * group;
