@@ -3,7 +3,8 @@
 // scored by a verifiable reward (--reward arithmetic: exact answers) or by a reward model (--rm DIR: the score at
 // the last reply token, prompt ++ reply ++ stop token as zhiyu ppo scores rollouts). Prints per policy the mean,
 // sample sd and n (and the solved share for a verifiable reward) and, for every policy after the first, the share of
-// prompts where its reward is above the first policy's (ties counted apart); --out writes every reply and score.
+// prompts where its reward is above the first policy's (ties counted apart), its wins and losses against the first
+// policy and their two-sided exact sign-test p (ties dropped); --out writes every reply and score.
 // --kl-ref DIR adds each policy's mean per-token KL(π‖ref) over its own held-out replies: the exact KL of the two
 // next-token distributions (temperature 1, full vocabulary) at every reply position, averaged over all positions,
 // and its mean per-sequence KL (the sum over one reply's positions, averaged over the prompts).
@@ -105,6 +106,16 @@ for (const p of policies) {
   results.push({ name: p.name, dir: p.dir, scores, replies, kl, lengths: outs.map((o) => o.ids.length) });
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Two-sided exact sign test: the chance of a split at least this uneven among wins + losses fair coin flips (ties dropped). */
+function signTestP(wins: number, losses: number): number {
+  const n = wins + losses, k = Math.min(wins, losses);
+  let logC = 0, tail = 0; // logC = log C(n, i), built up i by i
+  for (let i = 0; i <= k; i++) {
+    if (i > 0) logC += Math.log(n - i + 1) - Math.log(i);
+    tail += Math.exp(logC - n * Math.LN2);
+  }
+  return Math.min(1, 2 * tail);
+}
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 const summary = results.map((r, k) => {
   const first = results[0]!.scores;
@@ -115,6 +126,8 @@ const summary = results.map((r, k) => {
   if (k > 0) {
     row.aboveFirst = r.scores.filter((x, i) => x > first[i]!).length / r.scores.length;
     row.tiesWithFirst = r.scores.filter((x, i) => x === first[i]!).length / r.scores.length;
+    const wins = r.scores.filter((x, i) => x > first[i]!).length, losses = r.scores.filter((x, i) => x < first[i]!).length;
+    Object.assign(row, { wins, losses, signTestP: signTestP(wins, losses) });
   }
   console.log(JSON.stringify(row));
   return row;

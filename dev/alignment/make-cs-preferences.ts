@@ -16,15 +16,19 @@
 // with or without these flags (same seed → same held-out dialogues). --extra-wrong N writes N more wrong-value
 // pairs per training turn (each a different swap where the slot has enough values) to pairs-train-wrong.jsonl, from
 // a second generator seeded seed + 1 after everything else, so every other file stays byte for byte the same.
+// --sft-swaps N writes sft-train-swapped.jsonl: N copies of every training chat with each grounded value replaced,
+// in the grounding, the user turn and the reply alike, by another training-split value of the same slot (a third
+// generator, seed + 2), so the reply's value can only be found by copying it from the prompt, not by remembering it.
 // Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
 //   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
+//                                              (--all-kinds: training pairs in a seeded shuffled order)
 //   pairs-interleaved.jsonl                     train and held-out pairs with every 10th line held out (--val-every 10)
 //   sft-train.jsonl                             {"messages": prompt + chosen} of the training split
 //   prompts-interleaved.jsonl                   {"prompt": messages} with every 10th line a held-out prompt
 //   prompts-train.jsonl, prompts-heldout.jsonl  the prompts of each split alone
 // Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
 // Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
-//        [--all-kinds] [--with-val] [--extra-wrong N]
+//        [--all-kinds] [--with-val] [--extra-wrong N] [--sft-swaps N]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +42,9 @@ if (!(heldoutShare > 0 && heldoutShare < 0.5)) throw new Error("make-cs-preferen
 const extraAt = args.indexOf("--extra-wrong");
 const extraWrong = extraAt >= 0 ? Number(args.splice(extraAt, 2)[1]) : 0;
 if (!(Number.isInteger(extraWrong) && extraWrong >= 0)) throw new Error("make-cs-preferences: --extra-wrong must be a whole number ≥ 0");
+const swapsAt = args.indexOf("--sft-swaps");
+const sftSwaps = swapsAt >= 0 ? Number(args.splice(swapsAt, 2)[1]) : 0;
+if (!(Number.isInteger(sftSwaps) && sftSwaps >= 0)) throw new Error("make-cs-preferences: --sft-swaps must be a whole number ≥ 0");
 const allKinds = args.includes("--all-kinds");
 const withVal = args.includes("--with-val");
 for (const f of ["--all-kinds", "--with-val"]) if (args.includes(f)) args.splice(args.indexOf(f), 1);
@@ -146,12 +153,17 @@ mkdirSync(out, { recursive: true });
 const lines = (rows: readonly object[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
 // one prompt per turn (with --all-kinds a turn has several pairs)
 const promptRows = (rows: readonly object[]) => [...new Map(rows.map((r) => [JSON.stringify((r as { prompt: unknown }).prompt), { prompt: (r as { prompt: unknown }).prompt }])).values()];
+// the prompt files keep the turns' order (the same bytes as before the shuffle below was moved here)
+const trainPrompts = promptRows(pairs.train);
+// with --all-kinds a turn's four pairs are made together: shuffle them apart in the training order before writing
+// (until session 10 this shuffle ran after the files were written and changed nothing)
+if (allKinds) shuffle(pairs.train);
 writeFileSync(path.join(out, "pairs-train.jsonl"), lines(pairs.train));
 writeFileSync(path.join(out, "pairs-heldout.jsonl"), lines(pairs.heldout));
 writeFileSync(path.join(out, "pairs-interleaved.jsonl"), lines(interleave(pairs.train, pairs.heldout)));
 writeFileSync(path.join(out, "sft-train.jsonl"), lines(sft));
-writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(promptRows(pairs.train), promptRows(pairs.heldout))));
-writeFileSync(path.join(out, "prompts-train.jsonl"), lines(promptRows(pairs.train)));
+writeFileSync(path.join(out, "prompts-interleaved.jsonl"), lines(interleave(trainPrompts, promptRows(pairs.heldout))));
+writeFileSync(path.join(out, "prompts-train.jsonl"), lines(trainPrompts));
 writeFileSync(path.join(out, "prompts-heldout.jsonl"), lines(promptRows(pairs.heldout)));
 if (extraWrong > 0) {
   s = (Number(args[1] ?? 7) + 1) >>> 0; // the second generator: the files above do not depend on --extra-wrong
@@ -170,8 +182,38 @@ if (extraWrong > 0) {
   writeFileSync(path.join(out, "pairs-train-wrong.jsonl"), lines(shuffle(extra)));
   console.log(`${extra.length} extra wrong-value training pairs in ${path.join(out, "pairs-train-wrong.jsonl")}`);
 }
+if (sftSwaps > 0) {
+  s = (Number(args[1] ?? 7) + 2) >>> 0; // a third generator: the files above do not depend on --sft-swaps
+  // values from training turns only, so no held-out dialogue's value reaches the SFT data
+  const trainValues = new Map<string, Set<string>>();
+  for (const t of [...turns, ...valTurns]) {
+    if (heldIds.has(t.dialogue)) continue;
+    for (const a of t.facts) {
+      const key = `${a[1]}/${a[2]}`;
+      if (!trainValues.has(key)) trainValues.set(key, new Set());
+      trainValues.get(key)!.add(a[3]);
+    }
+  }
+  const swapped: object[] = [];
+  for (const t of [...turns, ...valTurns]) {
+    if (heldIds.has(t.dialogue)) continue;
+    for (let k = 0; k < sftSwaps; k++) {
+      let { user, reply } = t;
+      const facts = t.facts.map((a) => [...a] as Act);
+      for (const a of facts) {
+        const others = [...(trainValues.get(`${a[1]}/${a[2]}`) ?? [])].filter((v) => !t.facts.some((f) => f[3].includes(v) || v.includes(f[3])));
+        if (others.length === 0) continue;
+        const v = pick(others);
+        [user, reply, a[3]] = [user.split(a[3]).join(v), reply.split(a[3]).join(v), v];
+      }
+      if (reply === t.reply) continue;
+      swapped.push({ messages: [...promptOf({ ...t, user, facts }), { role: "assistant", content: reply }] });
+    }
+  }
+  writeFileSync(path.join(out, "sft-train-swapped.jsonl"), lines(shuffle(swapped)));
+  console.log(`${swapped.length} value-swapped SFT chats in ${path.join(out, "sft-train-swapped.jsonl")}`);
+}
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
-if (allKinds) shuffle(pairs.train); // kinds of one turn apart in the training order
 console.log(`${turns.length} grounded turns (+${valTurns.length} val) from ${Object.keys(dialogues).length} dialogues; ` +
   `${pairs.train.length} training pairs, ${pairs.heldout.length} held-out pairs (${heldIds.size} dialogues) in ${out}; ` +
   `held-out kinds: ${kinds.map((k) => `${k} ${count(pairs.heldout, k)}`).join(", ")}`);

@@ -5,17 +5,22 @@
 // the baseline a practitioner tries first — longest match over a gazetteer: CrossWOZ's database names (attraction,
 // restaurant, hotel) and dishes, plus every span value of the training split with its most frequent type there —
 // and of each --model (a `finetune --task tag` folder, read through the desk's SlotTagger).
+// `hybrid --model DIR`: the gazetteer for the entity types where it wins and the model for the rest, each type's
+// source chosen by its F1 on the validation split (and which source wins an overlap, also on val), then scored on
+// test beside the two alone.
 // usage: node --import tsx dev/bert/slots-compare.ts prepare --out DIR [--seed 16]
 //        node --import tsx dev/bert/slots-compare.ts compare [--model DIR]… [--split test|val] [--decode bio|argmax] [--json FILE]
+//        node --import tsx dev/bert/slots-compare.ts hybrid --model DIR [--json FILE] [--write DIR/gazetteer.json]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { crosswozSlotSet, type SlotSentence } from "../../src/apps/contact-centre/training/crosswoz-slots.js";
-import { SlotTagger, slotWords } from "../../src/apps/contact-centre/understanding/slot-tagger.js";
+import { SlotGazetteer, type GazetteerDoc } from "../../src/apps/contact-centre/understanding/slot-gazetteer.js";
+import { SlotTagger, slotWords, type SlotSpan } from "../../src/apps/contact-centre/understanding/slot-tagger.js";
 import { bioSpans } from "../../src/train/objectives/tag.js";
 
 const s = { type: "string" } as const;
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: s, seed: s, model: { type: "string", multiple: true }, split: s, json: s, data: s, decode: s } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: s, seed: s, model: { type: "string", multiple: true }, split: s, json: s, data: s, decode: s, write: s } });
 const data = path.resolve(values.data ?? "../shared/data");
 const set = crosswozSlotSet(data, Number(values.seed ?? 16));
 
@@ -31,10 +36,11 @@ if (positionals[0] === "prepare") {
 } else if (positionals[0] === "compare") {
   const split = values.split === "val" ? set.val : set.test;
   const gold = split.map((x) => x.tags);
-  const rows: Record<string, unknown>[] = [{ side: "gazetteer longest match (db names + dishes, training values)", ...scores(gold, split.map(gazetteer(set.train))) }];
+  const all = new SlotGazetteer({ format: "zhiyu-slot-gazetteer", version: 1, types: [], model_wins_overlaps: true, entries: gazetteerEntries(set.train) });
+  const rows: Record<string, unknown>[] = [{ side: "gazetteer longest match (db names + dishes, training values)", ...scores(gold, split.map((x) => tagsOfSpans(x.text, all.match(x.text)))) }];
   for (const dir of values.model ?? []) {
     const decode = values.decode === "argmax" ? "argmax" : "bio";
-    const tagger = new SlotTagger(dir, 128, decode);
+    const tagger = new SlotTagger(dir, 128, decode); // with the folder's gazetteer.json when it has one
     const pred: string[][] = [];
     for (let i = 0; i < split.length; i += 64) {
       const chunk = split.slice(i, i + 64);
@@ -45,6 +51,39 @@ if (positionals[0] === "prepare") {
   }
   for (const r of rows) console.log(JSON.stringify(r));
   if (values.json) writeFileSync(values.json, JSON.stringify({ split: values.split ?? "test", sentences: split.length, rows }, null, 1) + "\n");
+} else if (positionals[0] === "hybrid") {
+  const dir = values.model?.[0];
+  if (!dir) throw new Error("hybrid needs --model DIR");
+  const entries = gazetteerEntries(set.train);
+  const all = new SlotGazetteer({ format: "zhiyu-slot-gazetteer", version: 1, types: [], model_wins_overlaps: true, entries });
+  const tagger = new SlotTagger(dir, 128, "bio", false);
+  const modelSpans = (xs: readonly SlotSentence[]) => {
+    const out: SlotSpan[][] = [];
+    for (let i = 0; i < xs.length; i += 64) out.push(...tagger.tagMany(xs.slice(i, i + 64).map((x) => x.text)));
+    return out;
+  };
+  const sides = (xs: readonly SlotSentence[]) => ({ xs, gold: xs.map((x) => x.tags), gaz: xs.map((x) => tagsOfSpans(x.text, all.match(x.text))), model: modelSpans(xs) });
+  const val = sides(set.val), test = sides(set.test);
+  tagger.dispose();
+  const vg = scores(val.gold, val.gaz).per_type as Record<string, number>;
+  const vm = scores(val.gold, val.model.map((sp, i) => tagsOfSpans(val.xs[i]!.text, sp))).per_type as Record<string, number>;
+  const types = [...new Set([...Object.keys(vg), ...Object.keys(vm)])].sort().filter((t) => (vg[t] ?? 0) > (vm[t] ?? 0));
+  const docOf = (modelWins: boolean): GazetteerDoc => ({ format: "zhiyu-slot-gazetteer", version: 1, types, model_wins_overlaps: modelWins, entries });
+  const hybrid = (s: ReturnType<typeof sides>, doc: GazetteerDoc) => {
+    const g = new SlotGazetteer(doc);
+    return s.xs.map((x, i) => tagsOfSpans(x.text, g.join(x.text, s.model[i]!)));
+  };
+  const valF1 = { model_wins: scores(val.gold, hybrid(val, docOf(true))).f1, gazetteer_wins: scores(val.gold, hybrid(val, docOf(false))).f1 };
+  const doc = docOf(valF1.model_wins >= valF1.gazetteer_wins);
+  const rows = [
+    { side: "gazetteer longest match (db names + dishes, training values)", ...scores(test.gold, test.gaz) },
+    { side: `${dir} (model alone)`, ...scores(test.gold, test.model.map((sp, i) => tagsOfSpans(test.xs[i]!.text, sp))) },
+    { side: `hybrid: gazetteer for ${types.join(", ")}; the model for the rest (chosen on val); ${doc.model_wins_overlaps ? "model" : "gazetteer"} wins overlaps`,
+      ...scores(test.gold, hybrid(test, doc)), val_f1: valF1 },
+  ];
+  for (const r of rows) console.log(JSON.stringify(r));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ split: "test", sentences: set.test.length, val_per_type: { gazetteer: vg, model: vm }, rows }, null, 1) + "\n");
+  if (values.write) writeFileSync(values.write, JSON.stringify(doc) + "\n");
 } else {
   throw new Error("usage: slots-compare.ts prepare --out DIR | compare [--model DIR]… [--split test|val] [--json FILE]");
 }
@@ -60,19 +99,20 @@ function tagsOfSpans(text: string, spans: readonly { type: string; start: number
   return tags;
 }
 
-/** The baseline: a gazetteer, matched longest-first from each word start, left to right, on word boundaries. */
-function gazetteer(train: readonly SlotSentence[]): (x: SlotSentence) => string[] {
+/** The baseline's entries: CrossWOZ's database names and dishes, and every span value of the training split, each
+ *  with its most voted type (a database entry counts half a training occurrence, so a name the users use as a taxi
+ *  endpoint keeps that type); matched by SlotGazetteer (longest first from each word start, on word boundaries). */
+function gazetteerEntries(train: readonly SlotSentence[]): [string, string][] {
   const votes = new Map<string, Map<string, number>>();
   const vote = (value: string, type: string, n = 1) => {
     const m = votes.get(value) ?? new Map<string, number>();
     m.set(type, (m.get(type) ?? 0) + n);
     votes.set(value, m);
   };
-  const db = (file: string, type: string) => JSON.parse(readFileSync(path.join(data, "crosswoz", "database", file), "utf8")) as [string, Record<string, unknown>][];
-  // Database entries count less than one training occurrence, so a name the users use as a taxi endpoint keeps that type.
-  for (const [name] of db("attraction_db.json", "attraction")) vote(name, "attraction", 0.5);
-  for (const [name] of db("hotel_db.json", "hotel")) vote(name, "hotel", 0.5);
-  for (const [name, entry] of db("restaurant_db.json", "restaurant")) {
+  const db = (file: string) => JSON.parse(readFileSync(path.join(data, "crosswoz", "database", file), "utf8")) as [string, Record<string, unknown>][];
+  for (const [name] of db("attraction_db.json")) vote(name, "attraction", 0.5);
+  for (const [name] of db("hotel_db.json")) vote(name, "hotel", 0.5);
+  for (const [name, entry] of db("restaurant_db.json")) {
     vote(name, "restaurant", 0.5);
     for (const dish of (entry["推荐菜"] as string[] | undefined) ?? []) vote(dish, "dish", 0.5);
   }
@@ -83,21 +123,7 @@ function gazetteer(train: readonly SlotSentence[]): (x: SlotSentence) => string[
       vote(x.text.slice(w.starts[Number(a)]!, w.ends[Number(b) - 1]!), type!);
     }
   }
-  const entries = [...votes].map(([value, m]) => ({ value, type: [...m].sort((p, q) => q[1] - p[1])[0]![0] }))
-    .filter((e) => e.value.length > 0).sort((p, q) => q.value.length - p.value.length);
-  return (x) => {
-    const w = slotWords(x.text), endAt = new Map(w.ends.map((e, i) => [e, i]));
-    const tags = w.words.map(() => "O");
-    for (let i = 0; i < w.words.length; i++) {
-      const at = w.starts[i]!;
-      const hit = entries.find((e) => x.text.startsWith(e.value, at) && endAt.has(at + e.value.length));
-      if (!hit) continue;
-      const last = endAt.get(at + hit.value.length)!;
-      for (let k = i; k <= last; k++) tags[k] = `${k === i ? "B" : "I"}-${hit.type}`;
-      i = last;
-    }
-    return tags;
-  };
+  return [...votes].map(([value, m]) => [value, [...m].sort((p, q) => q[1] - p[1])[0]![0]] as [string, string]).filter(([v]) => v.length > 0);
 }
 
 /** Micro span precision / recall / F1 over all types, and F1 per type. */

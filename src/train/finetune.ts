@@ -116,7 +116,7 @@ function framer(tok: Tokenizer, where: string) {
 }
 
 /** A seeded split of n items: every item whose draw is below `share` goes to validation. */
-function carve<T>(items: readonly T[], share: number, seed: number): { train: T[]; val: T[] } {
+export function carve<T>(items: readonly T[], share: number, seed: number): { train: T[]; val: T[] } {
   const rng = new Rng(seed ^ 0x51ed);
   const train: T[] = [], val: T[] = [];
   for (const x of items) (rng.nextFloat() < share ? val : train).push(x);

@@ -37,6 +37,8 @@ const CASES: AttentionParams[] = [
   { b: 1, tq: 1, tk: 1300, nHead: 4, nKvHead: 1, headDim: 64, scale: 0.125, causal: true, kvCapacity: 1310 },
   { b: 1, tq: 1, tk: 1030, nHead: 3, nKvHead: 3, headDim: 40, scale: 0.15, causal: true },
   { b: 2, tq: 1, tk: 1100, nHead: 8, nKvHead: 1, headDim: 128, scale: 0.088, causal: false },
+  // many items (3 sequences × 3 kv heads) whose chunks a task runs item-interleaved, chunk by chunk
+  { b: 3, tq: 1, tk: 1090, nHead: 6, nKvHead: 3, headDim: 64, scale: 0.125, causal: true, kvCapacity: 1100 },
   { b: 1, tq: 20, tk: 530, nHead: 2, nKvHead: 1, headDim: 32, scale: 0.2, causal: true },
 ];
 

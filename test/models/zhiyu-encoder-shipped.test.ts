@@ -72,27 +72,32 @@ test("models/zhiyu-intent-clinc150: in-scope accuracy and out-of-scope recall on
   assert.ok(recall >= cardFloor("zhiyu-intent-clinc150", "oos_recall"), `out-of-scope recall ${recall.toFixed(3)}`);
 });
 
-test("models/zhiyu-slots-crosswoz: span F1 on a CrossWOZ test slice is at the card's floor", () => {
+test("models/zhiyu-slots-crosswoz: span F1 on a CrossWOZ test slice, the model alone and with its gazetteer, at the card's floors", () => {
   // Gold spans: CrossWOZ's own dialog_act values (crosswoz-slots.ts), test split, every 8th tagged user turn.
   const slice = every(crosswozSlotSet(DATA).test, 8);
-  const tagger = new SlotTagger(path.join(MODELS, "zhiyu-slots-crosswoz"));
-  let tp = 0, predicted = 0, gold = 0;
-  try {
-    for (const x of slice) {
-      const w = slotWords(x.text);
-      const want = new Set(bioSpans(x.tags).map((sp) => {
-        const [type, a, b] = sp.split(":");
-        return `${type}:${w.starts[Number(a)]}:${w.ends[Number(b) - 1]}`;
-      }));
-      const got = tagger.tag(x.text).map((sp) => `${sp.type}:${sp.start}:${sp.end}`);
-      gold += want.size; predicted += got.length; tp += got.filter((g) => want.has(g)).length;
+  const f1Of = (tagger: SlotTagger) => {
+    let tp = 0, predicted = 0, gold = 0;
+    try {
+      for (const x of slice) {
+        const w = slotWords(x.text);
+        const want = new Set(bioSpans(x.tags).map((sp) => {
+          const [type, a, b] = sp.split(":");
+          return `${type}:${w.starts[Number(a)]}:${w.ends[Number(b) - 1]}`;
+        }));
+        const got = tagger.tag(x.text).map((sp) => `${sp.type}:${sp.start}:${sp.end}`);
+        gold += want.size; predicted += got.length; tp += got.filter((g) => want.has(g)).length;
+      }
+    } finally {
+      tagger.dispose();
     }
-  } finally {
-    tagger.dispose();
-  }
-  const p = tp / predicted, r = tp / gold, f1 = (2 * p * r) / (p + r);
-  assert.ok(gold > 300, `${gold} gold spans`);
-  assert.ok(f1 >= cardFloor("zhiyu-slots-crosswoz", "span_f1"), `span F1 ${f1.toFixed(3)} (precision ${p.toFixed(3)}, recall ${r.toFixed(3)})`);
+    assert.ok(gold > 300, `${gold} gold spans`);
+    const p = tp / predicted, r = tp / gold;
+    return { f1: (2 * p * r) / (p + r), p, r };
+  };
+  const dir = path.join(MODELS, "zhiyu-slots-crosswoz");
+  const alone = f1Of(new SlotTagger(dir, 128, "bio", false)), joined = f1Of(new SlotTagger(dir));
+  assert.ok(alone.f1 >= cardFloor("zhiyu-slots-crosswoz", "span_f1"), `model alone: span F1 ${alone.f1.toFixed(3)} (precision ${alone.p.toFixed(3)}, recall ${alone.r.toFixed(3)})`);
+  assert.ok(joined.f1 >= cardFloor("zhiyu-slots-crosswoz", "span_f1_with_gazetteer"), `with gazetteer.json: span F1 ${joined.f1.toFixed(3)} (precision ${joined.p.toFixed(3)}, recall ${joined.r.toFixed(3)})`);
 });
 
 test("a shipped classifier's trunk is the shipped encoder's (shared weights), and models/ is within 40 MB", () => {

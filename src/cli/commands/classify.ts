@@ -5,7 +5,12 @@
 // classify` divides the logits by its fitted temperature and, with an out-of-scope threshold, adds "in_scope" and
 // answers its out-of-scope label below the threshold), and for token classification
 // {"logits": [[...], ...], "label": ["…", ...], "confidence": [...]} with one entry per token.
+// A folder from `zhiyu finetune --task classify --features sparse+encoder` (zhiyu_fused.json) answers the same
+// lines from its fused probabilities ("logits" are their logarithms); its inputs must be {"text": …}.
 // Leaves out: truncation.
+import { readFileSync } from "node:fs";
+import { isFusedClassifier, loadFusedClassifier, predictFused } from "../../apps/contact-centre/training/fused-classifier.js";
+import { encoderFeatures } from "../../apps/contact-centre/understanding/dense-head.js";
 import { parseFlags, intFlagOr } from "../flags.js";
 import { UsageError } from "../errors.js";
 import { loadTokenizer } from "../../tokenizers/load.js";
@@ -36,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.model || !values["input-jsonl"]) throw new UsageError(`--model and --input-jsonl are required\n\n${HELP}`);
   const batch = intFlagOr("batch", values.batch, 32);
+  if (isFusedClassifier(values.model)) return classifyFused(values.model, values["input-jsonl"], batch, intFlagOr("threads", values.threads, 0, 0) || undefined, values.json === true);
   const encoder = loadEncoder(values.model, {
     threads: intFlagOr("threads", values.threads, 0, 0) || undefined,
     tokenizer: values.tokenizer ? loadTokenizer(values.tokenizer) : undefined,
@@ -55,6 +61,29 @@ export async function run(argv: string[]): Promise<number> {
       : encoder.tagTokens(chunk).map((tags, k) => values.json
         ? JSON.stringify({ logits: tags.map((t) => Array.from(t.logits)), label: tags.map((t) => t.label), confidence: tags.map((t) => t.confidence) })
         : `${i + k}\t${tags.map((t) => t.label).join(" ")}`);
+    process.stdout.write(lines.join("\n") + "\n");
+  }
+  encoder.dispose();
+  return 0;
+}
+
+function classifyFused(dir: string, inputFile: string, batch: number, threads: number | undefined, json: boolean): number {
+  const { model, encoder } = loadFusedClassifier(dir, (folder) => loadEncoder(folder, threads !== undefined ? { threads } : {}));
+  const texts = readFileSync(inputFile, "utf8").split("\n").map((line, i) => [line.trim(), i] as const).filter(([line]) => line !== "").map(([line, i]) => {
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${inputFile}:${i + 1}: not valid JSON`);
+    }
+    const text = (row as { text?: unknown }).text;
+    if (typeof text !== "string") throw new UsageError(`${inputFile}:${i + 1}: a sparse+encoder classifier (${dir}) reads {"text": …}; this line has no string "text"`);
+    return text;
+  });
+  for (let i = 0; i < texts.length; i += batch) {
+    const lines = predictFused(model, texts.slice(i, i + batch), (t) => encoderFeatures(encoder, t)).map((r, k) => json
+      ? JSON.stringify({ logits: Array.from(r.probs, (p) => Math.log(Math.max(p, 1e-30))), label: r.label, confidence: r.confidence, ...(r.inScope !== undefined ? { in_scope: r.inScope } : {}) })
+      : `${i + k}\t${r.label}\t${r.confidence.toFixed(4)}`);
     process.stdout.write(lines.join("\n") + "\n");
   }
   encoder.dispose();

@@ -11,6 +11,7 @@ import { UsageError } from "../errors.js";
 import { parseNgramSpec } from "../../tokenizers/sparse-ngrams.js";
 import { parseFlags } from "../flags.js";
 import { withStopSignals } from "../stop-signal.js";
+import { FUSED_FLAGS, FUSED_HELP, runFusedFinetune } from "./finetune-fused.js";
 
 const HELP = `usage: zhiyu finetune --task classify|tag|embed --model DIR --train FILE [--val FILE] --out DIR [options]
 
@@ -27,6 +28,7 @@ const HELP = `usage: zhiyu finetune --task classify|tag|embed --model DIR --trai
             temperature-calibrated confidence), --oos-budget F (validation accuracy the threshold may cost, ${D.oosBudget}),
             --sparse-ngrams SPEC (TF-IDF n-grams beside the encoder, e.g. word:1-2,char_wb:1-5; --sparse-min-df ${D.sparseMinDf},
             --sparse-max-features ${D.sparseMaxFeatures} per analyzer, --sparse-scale ${D.sparseScale})
+${FUSED_HELP}
   classify, tag: --freeze-encoder (train the head only: pooler, classifier, sparse head; the encoder stays as loaded),
             --train-top-layers K (with --freeze-encoder: the last K encoder layers train too)
   embed:    --pooling mean|cls (${D.pooling})
@@ -55,7 +57,9 @@ export async function run(allArgs: string[]): Promise<number> {
       "weight-decay": s, "grad-clip": s, seed: s, dtype: s, threads: s, "checkpoint-every": s, "keep-last": s, "log-every": s,
       "class-weights": { type: "boolean" }, "oos-label": s, "oos-budget": s, pooling: s, "val-fraction": s,
       "sparse-ngrams": s, "sparse-min-df": s, "sparse-max-features": s, "sparse-scale": s, "freeze-encoder": { type: "boolean" }, "train-top-layers": s,
-      "no-resume": { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "no-resume": { type: "boolean" }, help: { type: "boolean", short: "h" }, features: s,
+      refit: { type: "boolean" }, "select-by": s, name: s, "encoder-cache": s, "sparse-epochs": s, "sparse-lr": s, "sparse-l2": s,
+      "sparse-optimizer": s, "sparse-stem": { type: "boolean" }, "sparse-word-weight": s, neighbours: { type: "boolean" },
     },
   }, HELP);
   if (values.help) {
@@ -65,6 +69,15 @@ export async function run(allArgs: string[]): Promise<number> {
   const task = values.task;
   if (task !== "classify" && task !== "tag" && task !== "embed") throw new UsageError(`--task must be classify, tag or embed, got ${task ?? "(none)"}\n\n${HELP}`);
   if (!values.model || !values.train || !values.out) throw new UsageError(`--model, --train and --out are required\n\n${HELP}`);
+  const features = values.features ?? "encoder";
+  if (features !== "encoder" && features !== "sparse+encoder") throw new UsageError(`--features ${features} must be encoder or sparse+encoder`);
+  const fusedOnly = FUSED_FLAGS.filter((k) => (values as Record<string, unknown>)[k] !== undefined);
+  if (features === "sparse+encoder") {
+    if (task !== "classify") throw new UsageError(`--features sparse+encoder is for --task classify, not ${task}`);
+    if (launch.settings) throw new UsageError("--features sparse+encoder trains on one process; run it without mpirun");
+    return runFusedFinetune(values, values.threads !== undefined ? num("threads", values.threads, 0, true, 1) : undefined);
+  }
+  if (fusedOnly.length > 0) throw new UsageError(`--${fusedOnly[0]} goes with --features sparse+encoder`);
   const dtype = values.dtype ?? D.dtype;
   if (dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype ${dtype} must be f32 or bf16`);
   const pooling = values.pooling ?? D.pooling;

@@ -132,7 +132,7 @@ function modelFor(set: BenchmarkSet, parts: { fit: readonly Example[]; val: read
   if (cache) {
     const labels = fit.model.classifier.labels;
     const denseFit = (examples: readonly Example[]) => DenseHead.train(labels, cache.of(examples.map((e) => e.text)),
-      examples.map((e) => labels.indexOf(e.label)), recipe.dense);
+      examples.map((e) => labels.indexOf(e.label)), { ...recipe.dense, backend: cache.encoder.backend });
     let head = denseFit(parts.fit);
     const gold = parts.val.map((e) => e.label);
     const sparseVal = parts.val.map((e) => predictText(fit.model, e.text).probs);

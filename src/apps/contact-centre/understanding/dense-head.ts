@@ -4,8 +4,12 @@
 // the rule that joins it to the sparse model's calibrated probabilities,
 //   fused_c = softmax_c((log p_sparse,c + w · log p_dense,c) / T),
 // a weighted product of the two experts (fusion.ts; w and T are chosen there on validation data).
+// Training runs its two products per batch (logits = X·Wᵀ, gradient = Gᵀ·X) through a Backend's matmul when given
+// one (the native kernels: minutes become seconds), else through the plain loops below, the specification
+// (test/apps/contact-centre/dense-head-engine.test.ts holds the two together).
 // Leaves out: hidden layers (a linear probe on these features is what session 8 measured), fine-tuning the encoder
 // (it stays frozen and shared with the knowledge base's embedder).
+import type { Backend } from "../../../backend/backend.js";
 import type { BertEncoder } from "../../../infer/encoder.js";
 import { Rng } from "../../../core/rng.js";
 import { softmaxInPlace } from "./classifier.js";
@@ -20,6 +24,8 @@ export interface DenseTrainOptions {
   seed: number;
   /** Class weights "balanced" = n / (classes × count), as scikit-learn. */
   classWeight: "none" | "balanced";
+  /** The engine whose f32 matmul computes the batch products; absent: the TypeScript loops (f64 sums). */
+  backend?: Backend;
 }
 
 export const DEFAULT_DENSE_TRAIN: DenseTrainOptions = { l2: 1e-4, epochs: 30, batch: 64, learningRate: 0.01, classWeight: "none", seed: 23 };
@@ -112,6 +118,7 @@ export class DenseHead {
     const z = new Float64Array(C);
     const order = Array.from(ys.keys());
     const rng = new Rng(o.seed);
+    const engine = o.backend ? new EngineBatchGradient(o.backend, X, ys, cw, N, D, C, o.batch) : null;
     const batches = Math.ceil(N / o.batch);
     const total = o.epochs * batches;
     let t = 0;
@@ -122,26 +129,29 @@ export class DenseHead {
       }
       for (let b = 0; b < N; b += o.batch) {
         const end = Math.min(N, b + o.batch);
-        grad.fill(0);
-        for (let i = b; i < end; i++) {
-          const n = order[i];
-          const x = n * D;
-          let max = -Infinity;
-          for (let c = 0; c < C; c++) {
-            let s = theta[C * D + c];
-            const row = c * D;
-            for (let d = 0; d < D; d++) s += theta[row + d] * X[x + d];
-            z[c] = s;
-            if (s > max) max = s;
-          }
-          let sum = 0;
-          for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c] - max));
-          const w = cw[ys[n]] / (end - b);
-          for (let c = 0; c < C; c++) {
-            const g = (z[c] / sum - (c === ys[n] ? 1 : 0)) * w;
-            grad[C * D + c] += g;
-            const row = c * D;
-            for (let d = 0; d < D; d++) grad[row + d] += g * X[x + d];
+        if (engine) engine.gradient(order, b, end, theta, grad);
+        else {
+          grad.fill(0);
+          for (let i = b; i < end; i++) {
+            const n = order[i];
+            const x = n * D;
+            let max = -Infinity;
+            for (let c = 0; c < C; c++) {
+              let s = theta[C * D + c];
+              const row = c * D;
+              for (let d = 0; d < D; d++) s += theta[row + d] * X[x + d];
+              z[c] = s;
+              if (s > max) max = s;
+            }
+            let sum = 0;
+            for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c] - max));
+            const w = cw[ys[n]] / (end - b);
+            for (let c = 0; c < C; c++) {
+              const g = (z[c] / sum - (c === ys[n] ? 1 : 0)) * w;
+              grad[C * D + c] += g;
+              const row = c * D;
+              for (let d = 0; d < D; d++) grad[row + d] += g * X[x + d];
+            }
           }
         }
         for (let k = 0; k < C * D; k++) grad[k] += o.l2 * theta[k];
@@ -157,5 +167,50 @@ export class DenseHead {
       }
     }
     return new DenseHead(labels, mean, invStd, Float32Array.from(theta.subarray(0, C * D)), Float32Array.from(theta.subarray(C * D)));
+  }
+}
+
+/** The batch gradient of the mean weighted cross-entropy (no L2) through a backend's f32 matmul: Z = X_b·Wᵀ [B, C],
+ *  G = (softmax(Z + bias) − onehot) · weight / B, ∇W = Gᵀ·X_b [C, D], ∇bias = Σ_rows G. Same layout as theta:
+ *  weights [C × D] then bias [C]. */
+class EngineBatchGradient {
+  private readonly xb: Float32Array;
+  private readonly w: Float32Array;
+  private readonly z: Float32Array;
+  private readonly gw: Float32Array;
+
+  constructor(private readonly backend: Backend, private readonly X: Float32Array, private readonly ys: readonly number[],
+    private readonly cw: Float64Array, readonly N: number, private readonly D: number, private readonly C: number, batch: number) {
+    this.xb = new Float32Array(batch * D);
+    this.w = new Float32Array(C * D);
+    this.z = new Float32Array(batch * C);
+    this.gw = new Float32Array(C * D);
+  }
+
+  gradient(order: readonly number[], begin: number, end: number, theta: Float64Array, grad: Float64Array): void {
+    const { D, C } = this;
+    const B = end - begin;
+    for (let i = 0; i < B; i++) this.xb.set(this.X.subarray(order[begin + i] * D, (order[begin + i] + 1) * D), i * D);
+    for (let k = 0; k < C * D; k++) this.w[k] = theta[k];
+    const params = { batch: 1, strideA: 0, strideB: 0, strideC: 0, alpha: 1, beta: 0 };
+    this.backend.matmul(this.xb.subarray(0, B * D), this.w, this.z.subarray(0, B * C), { ...params, m: B, n: C, k: D, transA: false, transB: true }, "f32");
+    for (let c = 0; c < C; c++) grad[C * D + c] = 0;
+    for (let i = 0; i < B; i++) {
+      const y = this.ys[order[begin + i]];
+      const row = this.z.subarray(i * C, (i + 1) * C);
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) max = Math.max(max, (row[c] += theta[C * D + c]));
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += Math.exp(row[c] - max);
+      const w = this.cw[y] / B;
+      for (let c = 0; c < C; c++) {
+        const g = (Math.exp(row[c] - max) / sum - (c === y ? 1 : 0)) * w;
+        row[c] = g;
+        grad[C * D + c] += g;
+      }
+    }
+    // ∇W [C, D] = Gᵀ [C, B] · X_b [B, D]: G is stored [B, C], so A is transposed.
+    this.backend.matmul(this.z.subarray(0, B * C), this.xb.subarray(0, B * D), this.gw, { ...params, m: C, n: D, k: B, transA: true, transB: false }, "f32");
+    for (let k = 0; k < C * D; k++) grad[k] = this.gw[k];
   }
 }

@@ -40,15 +40,22 @@ export function chooseFusion(sparse: readonly Float32Array[], dense: readonly Fl
   if (sparse.length !== dense.length || sparse.length !== gold.length || sparse.length === 0) {
     throw new Error(`[fusion] validation rows disagree: ${sparse.length} sparse, ${dense.length} dense, ${gold.length} labels (need the same number, at least one)`);
   }
-  let best = { weight: 0, score: -Infinity };
-  for (const w of [...weights].sort((a, b) => a - b)) {
-    const s = score(sparse.map((p, i) => fuseProbabilities(p, dense[i], w)));
-    if (s > best.score) best = { weight: w, score: s };
-  }
+  const best = chooseWeight(sparse, dense, score, weights);
   const nll = (t: number) => {
     let sum = 0;
     sparse.forEach((p, i) => (sum -= Math.log(Math.max(fuseProbabilities(p, dense[i], best.weight, t)[gold[i]], 1e-12))));
     return sum;
   };
   return { weight: best.weight, temperature: fitTemperature(nll), score: best.score };
+}
+
+/** The weight of the grid with the best `score` of the fused rows (higher is better; ties → the smaller weight). */
+export function chooseWeight(sparse: readonly Float32Array[], dense: readonly Float32Array[], score: (fused: Float32Array[]) => number,
+  weights: readonly number[] = FUSION_WEIGHTS): { weight: number; score: number } {
+  let best = { weight: 0, score: -Infinity };
+  for (const w of [...weights].sort((a, b) => a - b)) {
+    const s = score(sparse.map((p, i) => fuseProbabilities(p, dense[i], w)));
+    if (s > best.score) best = { weight: w, score: s };
+  }
+  return best;
 }
