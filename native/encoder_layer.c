@@ -14,6 +14,8 @@
  * f16 / bf16: 16 rows or more) — the activations packed once for all threads, no per-call weight packing, the same
  * bits (gemm_packed.c); there each column pass (256 columns) gets its bias / residual / activation as soon as it is
  * final, and the bias and residual adds are AVX-512 (the same two roundings per element as the scalar loop).
+ * With two threads or more and every product on panels, a layer runs in three pool dispatches (plus the attention's)
+ * instead of eleven, its items claimed by whichever thread is free (layer_fused) — the same bits again.
  * Leaves out: gradients (training runs the tensor path), pre-LayerNorm layers, attention masks other than "each
  * sequence attends to its own rows". */
 #include "encoder_layer.h"
@@ -25,6 +27,8 @@
 #include "zy_scratch.h"
 #include <immintrin.h>
 #include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #pragma GCC optimize("fp-contract=off")
 
@@ -124,14 +128,10 @@ static void finish_pass(void *p, int64_t j0, int64_t j1) {
   epilogue(e->o, e->c->act, e->c->isa, e->c->m, e->o->w->rows, j0, j1);
 }
 
-/* Thread t of T: its share of the group's weight panels (32 output columns each), each output's part multiplied
- * from its packed panels on this thread, each column pass finished by the epilogue while it is in cache. */
-static void lin_packed_task(void *p, int64_t t, int64_t t1, int ti) {
-  (void)t1; (void)ti;
-  const lin_ctx *c = p;
-  int64_t panels = 0;
-  for (int i = 0; i < c->n_outs; i++) panels += (c->outs[i].w->rows + ZY_PW_NR - 1) / ZY_PW_NR;
-  const int64_t T = zy_threads(), q0 = panels * t / T, q1 = panels * (t + 1) / T;
+/* The group's weight panels [q0, q1) (32 output columns each, counted through the outputs back to back), each
+ * output's part multiplied from its packed panels on this thread, each column pass finished by the epilogue while
+ * it is in cache. */
+static void group_panels(const lin_ctx *c, int64_t q0, int64_t q1) {
   int64_t off = 0; /* the group's panels before output i */
   for (int i = 0; i < c->n_outs; i++) {
     const lin_out *o = &c->outs[i];
@@ -143,6 +143,20 @@ static void lin_packed_task(void *p, int64_t t, int64_t t1, int ti) {
     pass_epilogue e = {o, c};
     zy_pw_gemm_rows_each(c->apack, c->m, c->k, o->panels, o->panel_elem, rows, j0, j1, o->y, rows, finish_pass, &e);
   }
+}
+
+static int64_t group_panel_count(const lin_ctx *c) {
+  int64_t panels = 0;
+  for (int i = 0; i < c->n_outs; i++) panels += (c->outs[i].w->rows + ZY_PW_NR - 1) / ZY_PW_NR;
+  return panels;
+}
+
+/* Thread t of T: its share of the group's weight panels. */
+static void lin_packed_task(void *p, int64_t t, int64_t t1, int ti) {
+  (void)t1; (void)ti;
+  const lin_ctx *c = p;
+  const int64_t panels = group_panel_count(c), T = zy_threads();
+  group_panels(c, panels * t / T, panels * (t + 1) / T);
 }
 
 static _Thread_local void *apack_buf;
@@ -189,28 +203,10 @@ static int linear_group(const lin_out *outs, int n_outs, const float *x, int64_t
   return 0;
 }
 
-static _Thread_local void *scratch;
-static _Thread_local size_t scratch_bytes;
-
-int zy_encoder_layer_forward(const zy_encoder_layer *L, float *x) {
-  const int64_t n = L->n, D = L->hidden, F = L->ffn, H = L->n_head, Dh = L->head_dim;
-  if (n == 0) return 0;
-  /* q, k, v, att, h, t [n, D]; u [n, F]; mean, rstd [n]; lse [n, H] */
-  float *buf = zy_grow(&scratch, &scratch_bytes, (size_t)(6 * n * D + n * F + 2 * n + n * H) * sizeof(float));
-  if (!buf) return -1;
-  float *q = buf, *k = q + n * D, *v = k + n * D, *att = v + n * D, *h = att + n * D, *t = h + n * D;
-  float *u = t + n * D, *mean = u + n * F, *rstd = mean + n, *lse = rstd + n;
-
-  /* q/k/v: one group when their matrices share a kind (a GGUF may mix types only across groups). */
-  const lin_out qkv[3] = {{&L->q, L->bq, NULL, q, L->panels[0], L->panel_elem[0]},
-                          {&L->k, L->bk, NULL, k, L->panels[1], L->panel_elem[1]},
-                          {&L->v, L->bv, NULL, v, L->panels[2], L->panel_elem[2]}};
-  const int same = (L->q.type == ZY_QT_F32) == (L->k.type == ZY_QT_F32) && (L->q.type == ZY_QT_F32) == (L->v.type == ZY_QT_F32);
-  if (same) { if (linear_group(qkv, 3, x, n, -1) != 0) return -1; }
-  else for (int i = 0; i < 3; i++) if (linear_group(&qkv[i], 1, x, n, -1) != 0) return -1;
-
-  /* Attention of each sequence over its own rows ([len, H, Dh] blocks of q/k/v); sequences of one length back to
-   * back in one batched call, as the tensor path makes it. */
+/* Attention of each sequence over its own rows ([len, H, Dh] blocks of q/k/v); sequences of one length back to
+ * back in one batched call, as the tensor path makes it. */
+static void attention(const zy_encoder_layer *L, const float *q, const float *k, const float *v, float *att, float *lse) {
+  const int64_t D = L->hidden, H = L->n_head, Dh = L->head_dim;
   int uniform = L->n_seq > 1;
   for (int64_t s = 0; s < L->n_seq && uniform; s++) uniform = L->seq_len[s] == L->seq_len[0] && L->seq_start[s] == s * L->seq_len[0];
   if (uniform) {
@@ -222,6 +218,164 @@ int zy_encoder_layer_forward(const zy_encoder_layer *L, float *x) {
       zy_op_attention(q + at, k + at, v + at, 0, att + at, lse, 1, len, len, H, H, Dh, L->attn_scale, 0, len);
     }
   }
+}
+
+/* Two threads or more, every product on packed panels: a layer is three pool dispatches and the attention's, not
+ * eleven. A region runs steps in turn — pack the activations of a group (row panels of 12 rows, each LayerNormed
+ * first where the group reads a LayerNorm's output), multiply the group (chunks of a few weight panels), LayerNorm
+ * rows — and every step's items are claimed one at a time by whichever thread is free, then waited for by counting
+ * finished ones: no thread waits for one that has not arrived yet (on a loaded machine the other thread is often
+ * descheduled; the caller then runs its share), and the products split evenly wherever each thread finds itself.
+ * Each element gets the same operations as on the path above (the sums do not depend on which panels a call
+ * covers, the LayerNorm and the epilogue work row / element by element), so the bits are the same. */
+enum { STEP_PACK, STEP_GEMM, STEP_NORM };
+
+typedef struct {
+  int kind;
+  const float *ln_x, *ln_w, *ln_b; /* PACK (when ln_x) and NORM: ln_y = LayerNorm(ln_x) on the item's rows */
+  float *ln_y;
+  const lin_ctx *g; /* PACK: g->x rounded and packed into g->apack; GEMM: the group's products */
+  int64_t items, per_item; /* GEMM: weight panels per item */
+  _Atomic int64_t next, done;
+} region_step;
+
+typedef struct {
+  region_step steps[4];
+  int n_steps;
+  int64_t m, width; /* width: the LayerNorms' row length */
+  float eps, *rounded, *mean, *rstd;
+} region;
+
+static void step_item(const region *r, const region_step *s, int64_t it) {
+  if (s->kind == STEP_GEMM) {
+    const int64_t panels = group_panel_count(s->g), q0 = it * s->per_item;
+    group_panels(s->g, q0, q0 + s->per_item < panels ? q0 + s->per_item : panels);
+    return;
+  }
+  const int64_t mr = zy_pw_prepare_panel_rows(), i0 = it * mr, i1 = i0 + mr < r->m ? i0 + mr : r->m;
+  if (s->ln_x)
+    zy_op_layernorm_serial(s->ln_x + i0 * r->width, s->ln_w, s->ln_b, s->ln_y + i0 * r->width, r->mean + i0,
+                           r->rstd + i0, i1 - i0, r->width, r->eps);
+  if (s->kind == STEP_PACK)
+    zy_pw_prepare_a_panels(s->g->outs[0].w->type, s->g->x, r->m, s->g->k, r->rounded, (float *)s->g->apack, it, it + 1);
+}
+
+static void region_task(void *p, int64_t t, int64_t t1, int ti) {
+  (void)t; (void)t1; (void)ti;
+  region *r = p;
+  for (int i = 0; i < r->n_steps; i++) {
+    region_step *s = &r->steps[i];
+    for (int64_t it; (it = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed)) < s->items;) {
+      step_item(r, s, it);
+      atomic_fetch_add_explicit(&s->done, 1, memory_order_release);
+    }
+    /* the next step reads what this one wrote: wait for the items other threads still hold (pause, then yield) */
+    for (int spins = 0; atomic_load_explicit(&s->done, memory_order_acquire) < s->items; spins++)
+      if (spins < 2000) _mm_pause();
+      else sched_yield();
+  }
+}
+
+static void add_pack(region *r, const lin_ctx *g, const float *ln_x, const float *ln_w, const float *ln_b, float *ln_y) {
+  region_step *s = &r->steps[r->n_steps++];
+  *s = (region_step){STEP_PACK, ln_x, ln_w, ln_b, ln_y, g, (r->m + zy_pw_prepare_panel_rows() - 1) / zy_pw_prepare_panel_rows(), 0, 0, 0};
+}
+
+/* Items of ~1/4 of a thread's share (at most 8 panels: one 256-column pass): small enough to even out, large enough
+ * that the tile's prefetch of the next block runs within an item most of the time. */
+static void add_gemm(region *r, const lin_ctx *g) {
+  region_step *s = &r->steps[r->n_steps++];
+  const int64_t panels = group_panel_count(g);
+  int64_t per = panels / (4 * zy_threads());
+  per = per < 1 ? 1 : per > 8 ? 8 : per;
+  *s = (region_step){STEP_GEMM, NULL, NULL, NULL, NULL, g, (panels + per - 1) / per, per, 0, 0};
+}
+
+static void add_norm(region *r, const float *x, const float *w, const float *b, float *y) {
+  region_step *s = &r->steps[r->n_steps++];
+  *s = (region_step){STEP_NORM, x, w, b, y, NULL, (r->m + zy_pw_prepare_panel_rows() - 1) / zy_pw_prepare_panel_rows(), 0, 0, 0};
+}
+
+/* Whether every group of the layer runs on its packed panels (q/k/v of one type, as packed_group needs them). */
+static int all_packed(const zy_encoder_layer *L) {
+  lin_out all[6];
+  const zy_decode_matrix *w[6] = {&L->q, &L->k, &L->v, &L->o, &L->up, &L->down};
+  for (int i = 0; i < 6; i++) all[i] = (lin_out){w[i], NULL, NULL, NULL, L->panels[i], L->panel_elem[i]};
+  return packed_group(all, 3, L->n) && packed_group(all + 3, 1, L->n) && packed_group(all + 4, 1, L->n) &&
+         packed_group(all + 5, 1, L->n);
+}
+
+static _Thread_local void *region_buf;
+static _Thread_local size_t region_bytes;
+
+/* The layer on fused regions (the caller checked that every group runs on packed panels and threads > 1). */
+static int layer_fused(const zy_encoder_layer *L, float *x, float *q, float *k, float *v, float *att, float *h,
+                       float *t, float *u, float *mean, float *rstd, float *lse) {
+  const int64_t n = L->n, D = L->hidden, F = L->ffn;
+  const int isa = zy_isa_level();
+  /* every group's rounded activations (f16 / bf16 weights) and packed panels reuse one buffer: a region packs a
+   * group only after the previous group's products are all done */
+  const int64_t widest = D > F ? D : F;
+  const size_t rounded = (size_t)(n * widest) * 4;
+  float *buf = zy_grow(&region_buf, &region_bytes, rounded + zy_pw_packed_a_bytes(n, widest));
+  if (!buf) return -1;
+  float *apack = buf + rounded / 4;
+
+  const lin_out qkv[3] = {{&L->q, L->bq, NULL, q, L->panels[0], L->panel_elem[0]},
+                          {&L->k, L->bk, NULL, k, L->panels[1], L->panel_elem[1]},
+                          {&L->v, L->bv, NULL, v, L->panels[2], L->panel_elem[2]}};
+  const lin_ctx gqkv = {qkv, 3, -1, isa, n, D, L->q.rows + L->k.rows + L->v.rows, x, apack};
+  region r1 = {.m = n, .width = D, .eps = L->eps, .rounded = buf, .mean = mean, .rstd = rstd};
+  add_pack(&r1, &gqkv, NULL, NULL, NULL, NULL);
+  add_gemm(&r1, &gqkv);
+  zy_parallel_run(region_task, &r1);
+
+  attention(L, q, k, v, att, lse);
+
+  const lin_out o = {&L->o, L->bo, x, t, L->panels[3], L->panel_elem[3]};
+  const lin_out up = {&L->up, L->bup, NULL, u, L->panels[4], L->panel_elem[4]};
+  const lin_ctx go = {&o, 1, -1, isa, n, D, D, att, apack}, gup = {&up, 1, L->act, isa, n, D, F, h, apack};
+  region r2 = {.m = n, .width = D, .eps = L->eps, .rounded = buf, .mean = mean, .rstd = rstd};
+  add_pack(&r2, &go, NULL, NULL, NULL, NULL);
+  add_gemm(&r2, &go);
+  add_pack(&r2, &gup, t, L->ln1_w, L->ln1_b, h);
+  add_gemm(&r2, &gup);
+  zy_parallel_run(region_task, &r2);
+
+  const lin_out down = {&L->down, L->bdown, h, t, L->panels[5], L->panel_elem[5]};
+  const lin_ctx gdown = {&down, 1, -1, isa, n, F, D, u, apack};
+  region r3 = {.m = n, .width = D, .eps = L->eps, .rounded = buf, .mean = mean, .rstd = rstd};
+  add_pack(&r3, &gdown, NULL, NULL, NULL, NULL);
+  add_gemm(&r3, &gdown);
+  add_norm(&r3, t, L->ln2_w, L->ln2_b, x);
+  zy_parallel_run(region_task, &r3);
+  return 0;
+}
+
+static _Thread_local void *scratch;
+static _Thread_local size_t scratch_bytes;
+
+int zy_encoder_layer_forward(const zy_encoder_layer *L, float *x) {
+  const int64_t n = L->n, D = L->hidden, F = L->ffn, H = L->n_head;
+  if (n == 0) return 0;
+  /* q, k, v, att, h, t [n, D]; u [n, F]; mean, rstd [n]; lse [n, H] */
+  float *buf = zy_grow(&scratch, &scratch_bytes, (size_t)(6 * n * D + n * F + 2 * n + n * H) * sizeof(float));
+  if (!buf) return -1;
+  float *q = buf, *k = q + n * D, *v = k + n * D, *att = v + n * D, *h = att + n * D, *t = h + n * D;
+  float *u = t + n * D, *mean = u + n * F, *rstd = mean + n, *lse = rstd + n;
+
+  if (zy_threads() > 1 && all_packed(L))
+    return layer_fused(L, x, q, k, v, att, h, t, u, mean, rstd, lse);
+
+  /* q/k/v: one group when their matrices share a kind (a GGUF may mix types only across groups). */
+  const lin_out qkv[3] = {{&L->q, L->bq, NULL, q, L->panels[0], L->panel_elem[0]},
+                          {&L->k, L->bk, NULL, k, L->panels[1], L->panel_elem[1]},
+                          {&L->v, L->bv, NULL, v, L->panels[2], L->panel_elem[2]}};
+  const int same = (L->q.type == ZY_QT_F32) == (L->k.type == ZY_QT_F32) && (L->q.type == ZY_QT_F32) == (L->v.type == ZY_QT_F32);
+  if (same) { if (linear_group(qkv, 3, x, n, -1) != 0) return -1; }
+  else for (int i = 0; i < 3; i++) if (linear_group(&qkv[i], 1, x, n, -1) != 0) return -1;
+
+  attention(L, q, k, v, att, lse);
 
   const lin_out o = {&L->o, L->bo, x, t, L->panels[3], L->panel_elem[3]};
   if (linear_group(&o, 1, att, n, -1) != 0) return -1;

@@ -80,6 +80,11 @@ void zy_pw_gemm_rows_each(const float *packed_a, int64_t m, int64_t k, const voi
 /* zy_pw_round_act (src ZY_PW_F16 / BF16; none for ZY_PW_F32) then zy_pw_pack_a, row panels split over the pool;
  * rounded: m·k floats of scratch (unused for f32). Not from inside a pool task. */
 void zy_pw_prepare_a(int src, const float *x, int64_t m, int64_t k, float *rounded, float *packed);
+/* The same for row panels [q0, q1) only (rows 12·q0 … of the tile, zy_pw_prepare_panel_rows each), on the calling
+ * thread: for kernels that split the preparation themselves inside a pool task. */
+void zy_pw_prepare_a_panels(int src, const float *x, int64_t m, int64_t k, float *rounded, float *packed, int64_t q0,
+                            int64_t q1);
+int64_t zy_pw_prepare_panel_rows(void);
 int zy_pw_gemm(const float *x, int64_t m, int64_t k, const void *pw, int elem, int64_t n, float *y);
 void zy_pw_round_act(int src, const float *x, float *out, int64_t count);
 /* zy_quant_matmul's product of a weight of type src (ZY_PW_*) on its packed panels: x rounded as it rounds it, then

@@ -40,6 +40,7 @@ uint64_t zy_pw_calls(void) { return atomic_load_explicit(&calls, memory_order_re
 
 int zy_pw_available(void) { return zy_cpu()->avx512; }
 int64_t zy_pw_kc(void) { return kernel()->kc; }
+int64_t zy_pw_prepare_panel_rows(void) { return kernel()->mr; }
 
 size_t zy_pw_bytes(int elem, int64_t n, int64_t k) { return (size_t)(round_up(n, ZY_PW_NR) * k) * elem_bytes(elem); }
 
@@ -218,6 +219,12 @@ static void prepare_task(void *p, int64_t q0, int64_t q1, int ti) {
 
 /* Below this many elements one thread rounds and packs alone (a pool dispatch costs more than it saves). */
 #define PREPARE_PARALLEL_MIN 16384
+
+void zy_pw_prepare_a_panels(int src, const float *x, int64_t m, int64_t k, float *rounded, float *packed, int64_t q0,
+                            int64_t q1) {
+  prepare_ctx c = {src, x, m, k, rounded, packed};
+  prepare_task(&c, q0, q1, 0);
+}
 
 void zy_pw_prepare_a(int src, const float *x, int64_t m, int64_t k, float *rounded, float *packed) {
   prepare_ctx c = {src, x, m, k, rounded, packed};

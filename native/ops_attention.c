@@ -209,12 +209,18 @@ static inline __attribute__((always_inline)) ZY_AVX512 void rows_over_block(
 #define ZY_MAX_GROUP 8
 static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_nc(
     const float *q, int64_t qstride, int G, const char *kb, const char *vb, int64_t kstride, int64_t j_lo, int64_t j_hi,
-    int64_t n, int64_t ninc, float scale, float *acc_out, float *m_out, float *l_out, const int NC, const int KT) {
+    int64_t n, int64_t ninc, float scale, float *acc_out, float *m_out, float *l_out, int64_t j_from, int64_t j_stop,
+    int resume, const int NC, const int KT) {
   const int64_t D = 16 * NC, lines = (kv_row_bytes(KT, D) + 63) / 64; /* cache lines per row */
   float s[ZY_KEY_BLOCK] __attribute__((aligned(64)));
   float accm[ZY_MAX_GROUP][128] __attribute__((aligned(64)));
   float mg[ZY_MAX_GROUP], lg[ZY_MAX_GROUP];
   for (int g = 0; g < G; g++) {
+    if (resume) { /* the state an earlier call over this chunk's blocks before j_from left */
+      mg[g] = m_out[g], lg[g] = l_out[g];
+      for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_loadu_ps(acc_out + g * D + 16 * c));
+      continue;
+    }
     mg[g] = -INFINITY, lg[g] = 0.0f;
     for (int c = 0; c < NC; c++) _mm512_store_ps(accm[g] + 16 * c, _mm512_setzero_ps());
   }
@@ -231,7 +237,8 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_
   const int widen = KT != ZY_KV_F32 && D <= 64;
   const int64_t rb = kv_row_bytes(KT, D);
   float kpack[ZY_KEY_BLOCK * 128] __attribute__((aligned(64))), vpack[ZY_KEY_BLOCK * 128] __attribute__((aligned(64)));
-  for (int64_t j0 = j_lo; j0 < j_end; j0 += ZY_KEY_BLOCK) {
+  if (j_end > j_stop) j_end = j_stop;
+  for (int64_t j0 = j_from; j0 < j_end; j0 += ZY_KEY_BLOCK) {
     const char *kblk = kb + j0 * kstride, *vblk = vb + j0 * kstride;
     int64_t bstride = kstride;
     if (pack) {
@@ -269,8 +276,9 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_chunk_avx512_
 
 #define CHUNK_KERNEL(NAME, NC, KT)                                                                                       \
   static ZY_AVX512 void NAME(const float *q, int64_t qs, int G, const char *kb, const char *vb, int64_t ks, int64_t lo,  \
-                             int64_t hi, int64_t n, int64_t ninc, float sc, float *acc, float *m, float *l) {            \
-    attend_chunk_avx512_nc(q, qs, G, kb, vb, ks, lo, hi, n, ninc, sc, acc, m, l, NC, KT);                                 \
+                             int64_t hi, int64_t n, int64_t ninc, float sc, float *acc, float *m, float *l,             \
+                             int64_t from, int64_t stop, int resume) {                                                  \
+    attend_chunk_avx512_nc(q, qs, G, kb, vb, ks, lo, hi, n, ninc, sc, acc, m, l, from, stop, resume, NC, KT);            \
   }
 CHUNK_KERNEL(attend_chunk_d32, 2, ZY_KV_F32)
 CHUNK_KERNEL(attend_chunk_d64, 4, ZY_KV_F32)
@@ -284,16 +292,22 @@ CHUNK_KERNEL(attend_chunk_d128_q8, 8, ZY_KV_Q8_0)
 
 /* G ≤ ZY_MAX_GROUP rows (q + g·qstride; row g sees keys below n + g·ninc) over keys [j_lo, j_hi) → their chunk states
  * (acc [G][D]). Every forward caller comes through here, so the decode op and the tensor path give the same bits. */
+typedef void (*chunk_fn)(const float *, int64_t, int, const char *, const char *, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, float, float *, float *, float *, int64_t, int64_t, int);
+/* The AVX-512 kernel for this ISA level, head dim and cache type, or NULL. */
+static chunk_fn chunk_kernel(int isa, int64_t D, int kv_type) {
+  static const chunk_fn fns[3][3] = {{attend_chunk_d32, attend_chunk_d64, attend_chunk_d128},
+                                     {attend_chunk_d32_f16, attend_chunk_d64_f16, attend_chunk_d128_f16},
+                                     {attend_chunk_d32_q8, attend_chunk_d64_q8, attend_chunk_d128_q8}};
+  return isa >= 2 && (D == 32 || D == 64 || D == 128) ? fns[kv_type][D == 32 ? 0 : D == 64 ? 1 : 2] : NULL;
+}
+
 static void attend_chunk(int isa, const float *q, int64_t qstride, int G, const char *kb, const char *vb, int64_t kstride,
                          int64_t j_lo, int64_t j_hi, int64_t n, int64_t ninc, int64_t D, float scale, float *acc, float *m,
                          float *l, int kv_type) {
-  if (isa >= 2 && (D == 32 || D == 64 || D == 128)) {
-    typedef void (*chunk_fn)(const float *, int64_t, int, const char *, const char *, int64_t, int64_t, int64_t, int64_t,
-                             int64_t, float, float *, float *, float *);
-    static const chunk_fn fns[3][3] = {{attend_chunk_d32, attend_chunk_d64, attend_chunk_d128},
-                                       {attend_chunk_d32_f16, attend_chunk_d64_f16, attend_chunk_d128_f16},
-                                       {attend_chunk_d32_q8, attend_chunk_d64_q8, attend_chunk_d128_q8}};
-    fns[kv_type][D == 32 ? 0 : D == 64 ? 1 : 2](q, qstride, G, kb, vb, kstride, j_lo, j_hi, n, ninc, scale, acc, m, l);
+  const chunk_fn fn = chunk_kernel(isa, D, kv_type);
+  if (fn) {
+    fn(q, qstride, G, kb, vb, kstride, j_lo, j_hi, n, ninc, scale, acc, m, l, j_lo, j_hi, 0);
     return;
   }
   for (int g = 0; g < G; g++) {
@@ -421,34 +435,46 @@ typedef struct {
   float *states;
 } decode_ctx;
 
-/* Whole items g0 … g1 − 1 (each ≤ ZY_MAX_GROUP heads), ZY_ITEMS_TOGETHER at a time, chunk by chunk: every item's
- * first chunk, then every item's second, …, so the heads of a position are read close together in time (one
- * item's rows are nkv·rb bytes apart in the cache: item by item, each pass strides over the lines the others read
- * later). Each item's chunks and folds are those of attend_rows, in the same order: the same bits. */
+/* Whole items g0 … g1 − 1 (each ≤ ZY_MAX_GROUP heads), ZY_ITEMS_TOGETHER at a time, interleaved: with the AVX-512
+ * kernels ZY_ITEM_STEP keys of every item, then the next ZY_ITEM_STEP keys of every item (a chunk's state carried
+ * from step to step), elsewhere chunk by chunk. So the heads of a position are read close together in time (one
+ * item's rows are nkv·rb bytes apart in the cache: item by item, each pass strided over the lines the others read
+ * later). Each item's key blocks, chunks and folds are those of attend_rows, in the same order: the same bits. */
 #define ZY_ITEMS_TOGETHER 16
+#define ZY_ITEM_STEP (2 * ZY_KEY_BLOCK)
 static void attend_items_by_chunk(const decode_ctx *c, int64_t g0, int64_t g1) {
   const int64_t D = c->d, group = c->nh / c->nkv;
-  float tot[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP * 128], part[ZY_MAX_GROUP * 128];
-  float tm[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP], tl[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP], pm[ZY_MAX_GROUP], pl[ZY_MAX_GROUP];
+  const chunk_fn fn = chunk_kernel(c->isa, D, c->kv_type);
+  const int64_t step = fn ? ZY_ITEM_STEP : ZY_KEY_CHUNK;
+  float tot[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP * 128], part[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP * 128];
+  float tm[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP], tl[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP];
+  float pm[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP], pl[ZY_ITEMS_TOGETHER][ZY_MAX_GROUP];
   for (int64_t b0 = g0; b0 < g1; b0 += ZY_ITEMS_TOGETHER) {
     const int64_t b1 = g1 - b0 < ZY_ITEMS_TOGETHER ? g1 : b0 + ZY_ITEMS_TOGETHER;
     int64_t n_max = 0;
     for (int64_t g = b0; g < b1; g++) n_max = c->n_keys[g / c->nkv] > n_max ? c->n_keys[g / c->nkv] : n_max;
-    for (int64_t j_lo = 0; j_lo == 0 || j_lo < n_max; j_lo += ZY_KEY_CHUNK)
-      for (int64_t g = b0; g < b1; g++) {
-        const int64_t i = g / c->nkv, kvh = g % c->nkv, r = i * c->nh + kvh * group, n = c->n_keys[i];
-        if (j_lo > 0 && j_lo >= n) continue;
-        const char *kb = (const char *)c->k[i] + kvh * c->rb, *vb = (const char *)c->v[i] + kvh * c->rb;
-        const int64_t u = g - b0;
-        if (j_lo == 0) {
-          attend_chunk(c->isa, c->q + r * D, D, (int)group, kb, vb, c->nkv * c->rb, 0, ZY_KEY_CHUNK, n, 0, D, c->scale,
-                       tot[u], tm[u], tl[u], c->kv_type);
-          continue;
+    for (int64_t j_lo = 0; j_lo == 0 || j_lo < n_max; j_lo += ZY_KEY_CHUNK) {
+      /* the chunk [j_lo, j_lo + ZY_KEY_CHUNK) of every item that has keys there (the first chunk always, as attend_rows) */
+      for (int64_t from = j_lo; from < j_lo + ZY_KEY_CHUNK && (from == j_lo || from < n_max); from += step)
+        for (int64_t g = b0; g < b1; g++) {
+          const int64_t i = g / c->nkv, kvh = g % c->nkv, r = i * c->nh + kvh * group, n = c->n_keys[i], u = g - b0;
+          if (from == j_lo ? j_lo > 0 && j_lo >= n : from >= n) continue;
+          const char *kb = (const char *)c->k[i] + kvh * c->rb, *vb = (const char *)c->v[i] + kvh * c->rb;
+          float *acc = j_lo == 0 ? tot[u] : part[u], *m = j_lo == 0 ? tm[u] : pm[u], *l = j_lo == 0 ? tl[u] : pl[u];
+          if (fn)
+            fn(c->q + r * D, D, (int)group, kb, vb, c->nkv * c->rb, j_lo, j_lo + ZY_KEY_CHUNK, n, 0, c->scale, acc, m, l,
+               from, from + step, from != j_lo);
+          else
+            attend_chunk(c->isa, c->q + r * D, D, (int)group, kb, vb, c->nkv * c->rb, j_lo, j_lo + ZY_KEY_CHUNK, n, 0, D,
+                         c->scale, acc, m, l, c->kv_type);
         }
-        attend_chunk(c->isa, c->q + r * D, D, (int)group, kb, vb, c->nkv * c->rb, j_lo, j_lo + ZY_KEY_CHUNK, n, 0, D,
-                     c->scale, part, pm, pl, c->kv_type);
-        for (int h = 0; h < group; h++) fold_state(D, tm[u] + h, tl[u] + h, tot[u] + h * D, pm[h], pl[h], part + h * D);
-      }
+      if (j_lo > 0)
+        for (int64_t g = b0; g < b1; g++) {
+          const int64_t u = g - b0;
+          if (j_lo >= c->n_keys[g / c->nkv]) continue;
+          for (int h = 0; h < group; h++) fold_state(D, tm[u] + h, tl[u] + h, tot[u] + h * D, pm[u][h], pl[u][h], part[u] + h * D);
+        }
+    }
     for (int64_t g = b0; g < b1; g++) {
       const int64_t r = (g / c->nkv) * c->nh + (g % c->nkv) * group;
       for (int h = 0; h < group; h++) finish_row(D, tm[g - b0][h], tl[g - b0][h], tot[g - b0] + h * D, c->o + (r + h) * D, c->lse + r + h);

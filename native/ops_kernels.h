@@ -39,6 +39,8 @@ int zy_op_layernorm_bw(const float *x, const float *w, const float *mean, const 
                         float *dx, float *dw, float *db, int64_t rows, int64_t cols);
 void zy_op_rmsnorm(const float *x, const float *w, float *y, float *rstd, int64_t rows, int64_t cols, float eps);
 /* zy_op_rmsnorm on the calling thread only (inside pool tasks); same results. */
+void zy_op_layernorm_serial(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                            int64_t rows, int64_t cols, float eps);
 void zy_op_rmsnorm_serial(const float *x, const float *w, float *y, float *rstd, int64_t rows, int64_t cols, float eps);
 int zy_op_rmsnorm_bw(const float *x, const float *w, const float *rstd, const float *dy, float *dx, float *dw,
                       int64_t rows, int64_t cols);

@@ -113,6 +113,13 @@ void zy_op_rmsnorm(const float *x, const float *w, float *y, float *rstd, int64_
 }
 
 /* The same rows on the calling thread only (for use inside pool tasks): each row's result is the one above. */
+void zy_op_layernorm_serial(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                            int64_t rows, int64_t cols, float eps) {
+  norm_ctx c = {.x = x, .w = w, .b = b, .y = y, .mean_out = mean, .rstd = rstd, .rows = rows, .cols = cols,
+                .eps = eps, .isa = zy_isa_level(), .rms = 0};
+  norm_task(&c, 0, rows, 0);
+}
+
 void zy_op_rmsnorm_serial(const float *x, const float *w, float *y, float *rstd, int64_t rows, int64_t cols, float eps) {
   norm_ctx c = {.x = x, .w = w, .y = y, .rstd = rstd, .rows = rows, .cols = cols, .eps = eps,
                 .isa = zy_isa_level(), .rms = 1};
