@@ -11,7 +11,8 @@ import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
 import { Rng } from "../../src/core/rng.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
-import { runLoop, type LoopSettings } from "../../src/train/loop.js";
+import { runLoop } from "../../src/train/loop.js";
+import { constantLrSettings } from "./one-step-settings.js";
 import { modelOptimizer } from "../../src/train/loop-state.js";
 import { TrainModel } from "../../src/train/model.js";
 import { ProgressDisplay } from "../../src/train/progress.js";
@@ -37,14 +38,6 @@ const MAX = 1 << 20;
 function near(got: ArrayLike<number>, want: readonly number[], tol: number, what: string): void {
   assert.equal(got.length, want.length, `${what}: length`);
   want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) <= tol, `${what}[${i}]: ${got[i]} vs trl ${w}`));
-}
-
-function settings(steps: number): LoopSettings {
-  return {
-    steps, schedule: { lr: 1e-2, warmupSteps: 0, totalSteps: steps, kind: "constant" }, gradAccum: 1, gradClip: 0,
-    spikeGuard: false, spikeWindow: 2, spikeZscore: 6, maxRollbacks: 0, spikeLrFactor: 1, spikeSkip: 0,
-    checkpointEvery: 0, keepLast: 1, evalEvery: 0, evalAtEnd: false, logEvery: 1, mfu: null,
-  };
 }
 
 const dpoLoss = (beta: number, pc: number[], pr: number[], rc: ArrayLike<number>, rr: ArrayLike<number>) =>
@@ -77,7 +70,7 @@ test("DPO in the shared loop matches trl before and after one AdamW step (log-pr
     const r = await runLoop({
       model: policy, objective, rng: new Rng(1), runDir: dir, resumeFrom: null, options: {}, copies: new Map(),
       optimizer: modelOptimizer(policy, { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }),
-      settings: settings(1), banner: "dpo", display: new ProgressDisplay(quiet), jsonOut: null,
+      settings: constantLrSettings(1), banner: "dpo", display: new ProgressDisplay(quiet), jsonOut: null,
     });
     near([r.losses[0]!], o.loss_before!.values, 1e-6, "loss before");
     const after = pairLogProbs(policy, pairs, pairs.length, PAD, MAX);
@@ -105,7 +98,7 @@ test("DPO over LoRA adapters: the reference is the frozen base, only A/B change,
       const r = await runLoop({
         model: policy, objective, rng: new Rng(1), runDir: dir, resumeFrom: null, options: {}, copies: new Map(),
         optimizer: modelOptimizer(policy, { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }),
-        settings: settings(4), banner: "dpo", display: new ProgressDisplay(quiet), jsonOut: null,
+        settings: constantLrSettings(4), banner: "dpo", display: new ProgressDisplay(quiet), jsonOut: null,
       });
       assert.ok(r.losses[3]! < r.losses[0]!, `${lossType}: loss ${r.losses.join(", ")} should fall`);
     } finally {

@@ -16,6 +16,7 @@ import { readMetrics } from "../../src/train/metrics.js";
 import { TrainModel } from "../../src/train/model.js";
 import type { ObjectiveLoss, TrainingObjective } from "../../src/train/objective.js";
 import { ProgressDisplay } from "../../src/train/progress.js";
+import { constantLrSettings } from "./one-step-settings.js";
 import { modelSequenceLogProbs } from "../../src/train/sequence-logprobs.js";
 
 const DPO = path.resolve("../shared/testdata/hf/dpo");
@@ -95,11 +96,7 @@ test("a DPO objective in the shared loop reproduces trl's loss before and after 
     const r = await runLoop({
       model: policy, objective, rng: new Rng(1), runDir: dir, resumeFrom: null, options: {}, copies: new Map(),
       optimizer: modelOptimizer(policy, { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }),
-      settings: {
-        steps: 2, schedule: { lr: 1e-2, warmupSteps: 0, totalSteps: 2, kind: "constant" }, gradAccum: 1, gradClip: 0,
-        spikeGuard: false, spikeWindow: 2, spikeZscore: 6, maxRollbacks: 0, spikeLrFactor: 1, spikeSkip: 0,
-        checkpointEvery: 0, keepLast: 1, evalEvery: 0, evalAtEnd: false, logEvery: 1, mfu: null,
-      },
+      settings: constantLrSettings(2),
       banner: "dpo", display: new ProgressDisplay(quiet), jsonOut: null,
     });
     const before = ref.outputs.loss_before!.values[0]!;

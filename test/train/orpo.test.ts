@@ -19,6 +19,7 @@ import { ProgressDisplay } from "../../src/train/progress.js";
 import { pairBatch, type PreferencePair } from "../../src/train/preference-data.js";
 import { OrpoObjective, orpoLoss } from "../../src/train/objectives/orpo.js";
 import { checkDpoSettings } from "../../src/train/objectives/dpo.js";
+import { constantLrSettings } from "./one-step-settings.js";
 
 const CASE = path.resolve("../shared/testdata/hf/dpo");
 setDefaultBackend(createBackend());
@@ -62,11 +63,7 @@ test("ORPO matches trl's ORPOTrainer before and after one AdamW step of the shar
     const r = await runLoop({
       model: policy, objective, rng: new Rng(1), runDir: dir, resumeFrom: null, options: {}, copies: new Map(),
       optimizer: modelOptimizer(policy, { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }),
-      settings: {
-        steps: 1, schedule: { lr: 1e-2, warmupSteps: 0, totalSteps: 1, kind: "constant" }, gradAccum: 1, gradClip: 0,
-        spikeGuard: false, spikeWindow: 2, spikeZscore: 6, maxRollbacks: 0, spikeLrFactor: 1, spikeSkip: 0,
-        checkpointEvery: 0, keepLast: 1, evalEvery: 0, evalAtEnd: false, logEvery: 1, mfu: null,
-      },
+      settings: constantLrSettings(1),
       banner: "orpo", display: new ProgressDisplay(quiet), jsonOut: null,
     });
     near(r.losses[0]!, fixture.before.loss, 1e-4, "the loop's loss");
