@@ -128,8 +128,8 @@ static inline __attribute__((always_inline)) ZY_AVX512 __m512 kv_load16(const ch
 /* The rows of a group over one block of keys (from j0) whose key/value rows are kblk, vblk, bstride bytes apart, in
  * cache type KT: each row scores the block, updates its online softmax (mg, lg) and its output accm. pf: prefetch
  * the rows ahead in the cache (pstride apart): the unpacked path does for f32 and q8_0 caches (q8_0's 68-byte rows
- * ran 1.5-1.9x slower without it), not for f16 ones, where on AMD Zen 5 the hardware prefetcher keeps up alone and the
- * software prefetch cost 1.1-1.2x at 2,048 keys x 12 layers (BENCHMARKS.md, issue 15 sessions 9-10). */
+ * ran 1.5-1.9x slower without it), not for f16 ones, where on AMD Zen 5 the hardware prefetcher keeps up alone (at
+ * 2,048 keys x 12 layers the prefetch made no measurable difference, 0.97-1.04x; BENCHMARKS.md, issue 15 session 10). */
 static inline __attribute__((always_inline)) ZY_AVX512 void rows_over_block(
     const float *q, int64_t qstride, int G, const char *kblk, const char *vblk, int64_t bstride, int64_t j0,
     const int64_t *ends, __m512 vscale, float *s, float (*accm)[128], float *mg, float *lg, int pf, int64_t pstride,

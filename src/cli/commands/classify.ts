@@ -19,7 +19,8 @@ import { readEncoderInputs } from "./embed.js";
 
 const HELP = `usage: zhiyu classify --model PATH --input-jsonl FILE [options]
 
-  --model PATH          a BERT-family classifier (…ForSequenceClassification / …ForTokenClassification): HF folder or .gguf
+  --model PATH          a BERT-family classifier (…ForSequenceClassification / …ForTokenClassification): HF folder or .gguf,
+                        or a folder of "zhiyu finetune --task classify --features sparse+encoder" (inputs {"text": …})
   --input-jsonl FILE    one {"text": …, "text_pair": …} or {"ids": [...], "token_type_ids": [...]} per line
   --tokenizer PATH      a tokenizer to use instead of the model's own (folder, tokenizer.json, vocab.txt, .gguf)
   --batch N             inputs per forward pass (default 32)

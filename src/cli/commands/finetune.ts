@@ -75,6 +75,10 @@ export async function run(allArgs: string[]): Promise<number> {
   if (features === "sparse+encoder") {
     if (task !== "classify") throw new UsageError(`--features sparse+encoder is for --task classify, not ${task}`);
     if (launch.settings) throw new UsageError("--features sparse+encoder trains on one process; run it without mpirun");
+    const jointOnly = ["epochs", "steps", "batch", "max-len", "lr", "min-lr", "warmup", "weight-decay", "grad-clip", "dtype", "checkpoint-every",
+      "keep-last", "log-every", "sparse-ngrams", "sparse-min-df", "sparse-max-features", "sparse-scale", "freeze-encoder", "train-top-layers", "pooling", "no-resume"]
+      .filter((k) => (values as Record<string, unknown>)[k] !== undefined);
+    if (jointOnly.length > 0) throw new UsageError(`--${jointOnly[0]} trains the encoder's joint model; --features sparse+encoder does not use it (see --sparse-* and --help)`);
     return runFusedFinetune(values, values.threads !== undefined ? num("threads", values.threads, 0, true, 1) : undefined);
   }
   if (fusedOnly.length > 0) throw new UsageError(`--${fusedOnly[0]} goes with --features sparse+encoder`);

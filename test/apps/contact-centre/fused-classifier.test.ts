@@ -115,6 +115,8 @@ test("finetune --features sparse+encoder → a folder whose answers are the fuse
 
     // Flags of the fused route are refused on the joint route and for other tasks.
     assert.match(zhiyu("finetune", "--task", "classify", "--model", "m", "--train", "t", "--out", "o", "--refit").stderr, /--refit goes with --features sparse\+encoder/);
+    assert.match(zhiyu("finetune", "--task", "classify", "--features", "sparse+encoder", "--model", "m", "--train", "t", "--out", "o", "--epochs", "3").stderr,
+      /--epochs trains the encoder's joint model; --features sparse\+encoder does not use it/);
     assert.match(zhiyu("finetune", "--task", "tag", "--features", "sparse+encoder", "--model", "m", "--train", "t", "--out", "o").stderr, /--features sparse\+encoder is for --task classify, not tag/);
   } finally {
     rmSync(root, { recursive: true, force: true });
