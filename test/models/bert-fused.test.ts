@@ -157,7 +157,7 @@ test("fused encoder layer: a bad spec is refused naming the field", { skip }, ()
     /q\.panels\.type must be f32, or the matrix's own f16 \/ bf16 type/);
 });
 
-test("packed panels: the unpacked fused layer's bits with several column passes per thread (f32 and f16, 1 and 2 threads)", { skip: panelsSkip }, () => {
+test("packed panels: the unpacked fused layer's bits with several column passes per thread (f32 and f16, 1 to 3 threads)", { skip: panelsSkip }, () => {
   // ffn 1600 gives each thread more than one 256-column pass of the up product (the epilogue runs per pass) and
   // hidden 416 two KC blocks (the next block's 16-bit panels are prefetched); 40 rows: three full row tiles and a partial one.
   const a = loadNative()!;
@@ -184,7 +184,9 @@ test("packed panels: the unpacked fused layer's bits with several column passes 
       ln1Weight: v(hidden), ln1Bias: v(hidden), ln2Weight: v(hidden), ln2Bias: v(hidden),
     };
     const x0 = v(n * hidden);
-    for (const threads of [1, 2]) {
+    // 2 threads split the 40 rows (20 each, native/encoder_layer.c layer_rows); 3 threads (13 rows each, under the
+    // split's 16) run the fused regions, their columns split over the threads
+    for (const threads of [1, 2, 3]) {
       base.setThreads(threads);
       const want = x0.slice(), got = x0.slice();
       run(want, { ...common, q: ms.q.plain, k: ms.k.plain, v: ms.v.plain, o: ms.o.plain, up: ms.up.plain, down: ms.down.plain });
