@@ -14,8 +14,8 @@
  * f16 / bf16: 16 rows or more) — the activations packed once for all threads, no per-call weight packing, the same
  * bits (gemm_packed.c); there each column pass (256 columns) gets its bias / residual / activation as soon as it is
  * final, and the bias and residual adds are AVX-512 (the same two roundings per element as the scalar loop).
- * With two threads or more and every product on panels, a layer of fewer than 512 rows (16 or more per thread: a
- * batch-1 pass) is split by rows, each thread taking its rows through the whole layer (layer_rows); more rows run
+ * With two threads or more and every product on panels, a layer of fewer than 512 rows (48 or more per thread: a
+ * batch-1 pass of 96+ tokens) is split by rows, each thread taking its rows through the whole layer (layer_rows); more rows run
  * in three pool dispatches (plus the attention's) instead of eleven, items claimed by whichever thread is free
  * (layer_fused) — the same bits again.
  * Leaves out: gradients (training runs the tensor path), pre-LayerNorm layers, attention masks other than "each
@@ -359,7 +359,11 @@ static int layer_fused(const zy_encoder_layer *L, float *x, float *q, float *k, 
  * rows — so what a core reads is what it wrote; only the attention (one dispatch over the heads) reads the other
  * core's q/k/v. Two joins per layer instead of the regions' barriers. The sums are those of the column split
  * (an element's sum does not depend on which rows or columns a call covers; LayerNorm works row by row). */
-#define ROWS_SPLIT_MAX 512 /* measured at 128 rows (batch 1 × 128: 1.04–1.07× over the regions); batches keep them */
+/* Where the row split runs (2 threads, f16 BERT-base, one sequence of T tokens, wall vs the regions; BENCHMARKS.md):
+ * T 32 0.86×, 64 1.0×, 96 0.98×, 128 1.06–1.09×, 256 1.07×, 384 1.0× — each thread widens every weight block for its
+ * rows alone, which few rows amortise poorly. */
+#define ROWS_SPLIT_MIN 48  /* rows per thread */
+#define ROWS_SPLIT_MAX 512 /* rows in all: batches keep the regions */
 
 typedef struct {
   const zy_encoder_layer *L;
@@ -444,9 +448,9 @@ int zy_encoder_layer_forward(const zy_encoder_layer *L, float *x) {
   float *q = buf, *k = q + n * D, *v = k + n * D, *att = v + n * D, *h = att + n * D, *t = h + n * D;
   float *u = t + n * D, *mean = u + n * F, *rstd = mean + n, *lse = rstd + n;
 
-  if (zy_threads() > 1 && all_packed(L)) /* rows per thread: ≥ 16 for the tile, < 512 in all as measured */
-    return n / zy_threads() >= 16 && n < ROWS_SPLIT_MAX ? layer_rows(L, x, q, k, v, att, h, t, u, mean, rstd, lse)
-                                                       : layer_fused(L, x, q, k, v, att, h, t, u, mean, rstd, lse);
+  if (zy_threads() > 1 && all_packed(L)) /* the row split where it was measured to win (ROWS_SPLIT_MIN / _MAX) */
+    return n / zy_threads() >= ROWS_SPLIT_MIN && n < ROWS_SPLIT_MAX ? layer_rows(L, x, q, k, v, att, h, t, u, mean, rstd, lse)
+                                                                   : layer_fused(L, x, q, k, v, att, h, t, u, mean, rstd, lse);
 
   /* q/k/v: one group when their matrices share a kind (a GGUF may mix types only across groups). */
   const lin_out qkv[3] = {{&L->q, L->bq, NULL, q, L->panels[0], L->panel_elem[0]},

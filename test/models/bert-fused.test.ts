@@ -159,13 +159,13 @@ test("fused encoder layer: a bad spec is refused naming the field", { skip }, ()
 
 test("packed panels: the unpacked fused layer's bits with several column passes per thread (f32 and f16, 1 to 3 threads)", { skip: panelsSkip }, () => {
   // ffn 1600 gives each thread more than one 256-column pass of the up product (the epilogue runs per pass) and
-  // hidden 416 two KC blocks (the next block's 16-bit panels are prefetched); 40 rows: three full row tiles and a partial one.
+  // hidden 416 two KC blocks (the next block's 16-bit panels are prefetched); 100 rows: eight full row tiles and a partial one.
   const a = loadNative()!;
   const defaultThreads = base.info().threads;
   const run = base.fused!("encoder-layer-forward", { norm: "post-layernorm", attention: "bidirectional-mha", mlp: "dense" })!;
   let s = 12345;
   const r = () => { s = (s * 1103515245 + 12345) >>> 0; return s / 2 ** 32 - 0.5; };
-  const n = 40, hidden = 416, ffn = 1600, heads = 4;
+  const n = 100, hidden = 416, ffn = 1600, heads = 4;
   const v = (len: number, scale = 1) => new Float32Array(len).map(() => r() * scale);
   for (const type of ["f32", "f16"] as const) {
     const matrix = (rows: number, cols: number, withPanels: boolean) => {
@@ -179,13 +179,13 @@ test("packed panels: the unpacked fused layer's bits with several column passes 
       o: matrix(hidden, hidden, true), up: matrix(ffn, hidden, true), down: matrix(hidden, ffn, true) };
     const common = {
       n, hidden, nHead: heads, headDim: hidden / heads, ffn, eps: 1e-12, attnScale: 1 / Math.sqrt(hidden / heads), act: "gelu_erf" as const,
-      seqStarts: Int32Array.of(0, 25), seqLengths: Int32Array.of(25, 15),
+      seqStarts: Int32Array.of(0, 60), seqLengths: Int32Array.of(60, 40),
       bq: v(hidden), bk: v(hidden), bv: v(hidden), bo: v(hidden), bUp: v(ffn), bDown: v(hidden),
       ln1Weight: v(hidden), ln1Bias: v(hidden), ln2Weight: v(hidden), ln2Bias: v(hidden),
     };
     const x0 = v(n * hidden);
-    // 2 threads split the 40 rows (20 each, native/encoder_layer.c layer_rows); 3 threads (13 rows each, under the
-    // split's 16) run the fused regions, their columns split over the threads
+    // 2 threads split the 100 rows (50 each, native/encoder_layer.c layer_rows); 3 threads (33 rows each, under the
+    // split's 48) run the fused regions, their columns split over the threads
     for (const threads of [1, 2, 3]) {
       base.setThreads(threads);
       const want = x0.slice(), got = x0.slice();
