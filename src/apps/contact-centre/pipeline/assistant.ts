@@ -8,7 +8,7 @@
 // the hand-off priority by one level. Pure apart from the KB and the injected `generate`: storage and
 // delivery are the service's job (server/desk-service.ts).
 // Leaves out: multi-intent turns, proactive messages, per-customer memory across conversations.
-import type { LoadedConfig } from "../config.js";
+import type { IntentConfig, LoadedConfig } from "../config.js";
 import type { KnowledgeBase } from "../kb/knowledge-base.js";
 import type { Citation, Generate } from "../kb/types.js";
 import { extractContact, hasValidContact, isDecline, type ContactDetails } from "../leads/capture.js";
@@ -163,8 +163,7 @@ export class Assistant {
     } else {
       const previousQuery = [...history].reverse().find((h) => h.role === "user")?.content;
       const slots = slotValuesForSearch(u.slots, this.config.slots, lang);
-      // An intent with a topic (hotel booking) is answered by an on-topic passage; the names check the others.
-      const named = intent?.kb_topic ? [] : namedEntities(u.slots, u.carriedSlots, this.config.knowledge_base.entity_slots, this.config.slots, intent?.slots ?? null);
+      const named = this.namedForKb(u, intent);
       const answer = await this.kb.answer(text, { slots, language: lang, previousQuery, topic: intent?.kb_topic?.[lang], named }, { generate: this.generate });
       out.citations = answer.confident ? answer.citations : [];
       out.grounded = answer.grounded;
@@ -204,13 +203,19 @@ export class Assistant {
     return { ...out, nextState: next };
   }
 
+  /** The names the KB answer must contain (KnowledgeBase.answer's `named`): an intent with a topic (hotel booking) is
+   *  answered by an on-topic passage instead. */
+  private namedForKb(u: Understanding, intent: IntentConfig | undefined): string[][] {
+    return intent?.kb_topic ? [] : namedEntities(u.slots, u.carriedSlots, this.config.knowledge_base.entity_slots, this.config.slots, intent?.slots ?? null);
+  }
+
   /** A drafted reply for an agent: the KB answer to the customer's last message, with an apology if upset. */
   async draft(text: string, history: readonly HistoryMessage[], state: DeskState): Promise<{ draft: string; citations: Citation[]; understanding: Understanding }> {
     const u = this.brain.understandTurn({ text, history }, state.dialogue);
     const slots = slotValuesForSearch(u.slots, this.config.slots, u.language);
     const intent = this.config.intents.find((i) => i.name === u.intent);
     const topic = intent?.kb_topic?.[u.language];
-    const named = intent?.kb_topic ? [] : namedEntities(u.slots, u.carriedSlots, this.config.knowledge_base.entity_slots, this.config.slots, intent?.slots ?? null);
+    const named = this.namedForKb(u, intent);
     const answer = await this.kb.answer(text, { slots, language: u.language, topic, named }, { generate: this.generate });
     const body = answer.confident && !u.outOfScope && !u.smallTalk ? answer.text : u.language === "zh" ? "您好，我是人工客服，正在为您处理。" : "Hello, I'm a member of the support team and I'm looking into this for you.";
     return { draft: Assistant.upset(u) ? `${this.empathyLine(u)}${body}` : body, citations: answer.citations, understanding: u };

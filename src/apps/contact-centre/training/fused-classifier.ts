@@ -19,7 +19,7 @@ import type { TrainOptions } from "../understanding/classifier.js";
 import { DenseHead, encoderFeatures, type DenseTrainOptions } from "../understanding/dense-head.js";
 import type { FeaturizerSpec } from "../understanding/features.js";
 import { chooseFusion, chooseWeight, fuseProbabilities } from "../understanding/fusion.js";
-import { loadFusion, saveFusion, type FusedPart } from "../understanding/fusion-file.js";
+import { loadFusion, readVersionedJson, saveFusion, type FusedPart } from "../understanding/fusion-file.js";
 import { loadModel, predictText, saveModel, type LoadedModel } from "../understanding/model-file.js";
 import type { NeighbourOptions } from "../understanding/neighbours.js";
 import { macroF1 } from "./benchmarks.js";
@@ -176,14 +176,7 @@ export function loadFusedClassifier(dir: string, loadEncoder: (folder: string) =
   const fail = (detail: string): never => {
     throw new Error(`[fused classifier] ${file}: ${detail} (write the folder again with \`zhiyu finetune --task classify --features sparse+encoder\`)`);
   };
-  if (!existsSync(file)) fail("not found");
-  let doc: Record<string, unknown>;
-  try {
-    doc = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch {
-    return fail("not valid JSON");
-  }
-  if (doc.format !== FORMAT || doc.version !== 1) fail(`unsupported format ${String(doc.format)} v${String(doc.version)} (expected ${FORMAT} v1)`);
+  const doc = readVersionedJson(file, FORMAT, fail);
   if (typeof doc.name !== "string" || typeof doc.encoder !== "string") fail("fields name and encoder must be strings");
   const threshold = Number(doc.oos_threshold ?? 0);
   if (!(threshold >= 0 && threshold <= 1)) fail(`field oos_threshold (${String(doc.oos_threshold)}) must be in [0, 1]`);

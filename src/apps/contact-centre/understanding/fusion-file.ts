@@ -32,11 +32,9 @@ export function saveFusion(file: string, part: FusedPart): void {
   writeFileAtomicChunks(file, (put) => put(Buffer.from(JSON.stringify(doc) + "\n", "utf8")));
 }
 
-/** Reads a fusion file for a sparse model with `labels`, to run beside `encoder`. */
-export function loadFusion(file: string, labels: readonly string[], encoder: BertEncoder): FusedPart {
-  const fail = (detail: string): never => {
-    throw new Error(`[desk model] ${file}: ${detail} (retrain it: \`zhiyu desk eval --set NAME --model DIR --save\`, or run without the encoder)`);
-  };
+/** Reads a `{format, version: 1, …}` JSON file, or calls `fail` (which throws, naming the file and the fix) with
+ *  "not found", "not valid JSON" or the format it has. */
+export function readVersionedJson(file: string, format: string, fail: (detail: string) => never): Record<string, unknown> {
   if (!existsSync(file)) fail("not found");
   let doc: Record<string, unknown>;
   try {
@@ -44,7 +42,16 @@ export function loadFusion(file: string, labels: readonly string[], encoder: Ber
   } catch {
     return fail("not valid JSON");
   }
-  if (doc.format !== FORMAT || doc.version !== 1) fail(`unsupported format ${String(doc.format)} v${String(doc.version)} (expected ${FORMAT} v1)`);
+  if (doc.format !== format || doc.version !== 1) fail(`unsupported format ${String(doc.format)} v${String(doc.version)} (expected ${format} v1)`);
+  return doc;
+}
+
+/** Reads a fusion file for a sparse model with `labels`, to run beside `encoder`. */
+export function loadFusion(file: string, labels: readonly string[], encoder: BertEncoder): FusedPart {
+  const fail = (detail: string): never => {
+    throw new Error(`[desk model] ${file}: ${detail} (retrain it: \`zhiyu desk eval --set NAME --model DIR --save\`, or run without the encoder)`);
+  };
+  const doc = readVersionedJson(file, FORMAT, fail);
   if (doc.encoder !== encoder.id) fail(`its head was trained on encoder "${String(doc.encoder)}", but the encoder given is "${encoder.id}"`);
   const fileLabels = doc.labels;
   if (!Array.isArray(fileLabels) || fileLabels.join("\n") !== labels.join("\n")) {

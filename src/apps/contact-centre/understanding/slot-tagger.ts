@@ -120,12 +120,14 @@ export class SlotTagger {
     const labels = enc.config.labels;
     return framed.map((f, i) => {
       const read = f.w.words.map((_, k) => f.first[k] !== undefined && f.first[k]! >= 0);
-      let tags = f.w.words.map((_, k) => (read[k] ? perToken[i]![f.first[k]!]!.label : "O"));
+      const token = (k: number) => perToken[i]![f.first[k]!]!;
+      let tags: string[];
       if (this.decode === "bio" && labels) {
-        const rows = f.w.words.flatMap((_, k) => (read[k] ? [...perToken[i]![f.first[k]!]!.logits] : []));
-        const ids = decodeBio(Float32Array.from(rows), labels);
+        const ids = decodeBio(Float32Array.from(f.w.words.flatMap((_, k) => (read[k] ? [...token(k).logits] : []))), labels);
         let at = 0;
         tags = f.w.words.map((_, k) => (read[k] ? labels[ids[at++]!]! : "O"));
+      } else {
+        tags = f.w.words.map((_, k) => (read[k] ? token(k).label : "O"));
       }
       const spans = spansFromTags(f.text, f.w, tags);
       return this.gazetteer ? this.gazetteer.join(f.text, spans) : spans;
