@@ -127,6 +127,26 @@ export function decodeBio(logits: Float32Array, labels: readonly string[]): numb
   return path.reverse();
 }
 
+/** Tag ids of a sentence's words from the score rows of their first pieces (`row(w)`, null for a word that has no
+ *  piece: it gets `fallback`): with `labels`, the whole sentence read by `decodeBio`, else each word by its argmax. */
+export function wordTagIds(words: number, row: (w: number) => Float32Array | null, fallback: number, labels?: readonly string[]): number[] {
+  const rows = Array.from({ length: words }, (_, w) => row(w));
+  if (labels) {
+    const kept = rows.filter((r): r is Float32Array => r !== null);
+    const k = labels.length, all = new Float32Array(kept.length * k);
+    kept.forEach((r, w) => all.set(r, w * k));
+    const tags = decodeBio(all, labels);
+    let at = 0;
+    return rows.map((r) => (r === null ? fallback : tags[at++]!));
+  }
+  return rows.map((r) => {
+    if (r === null) return fallback;
+    let best = 0;
+    for (let j = 1; j < r.length; j++) if (r[j]! > r[best]!) best = j;
+    return best;
+  });
+}
+
 /** Predicted tag ids per word (a word cut off by truncation gets `fallback`, normally O); with `labels`, the whole
  *  sentence is read by `decodeBio`, else each word by its own argmax. */
 export function predictTags(model: TrainModel, examples: readonly TagExample[], batch: number, padId: number, fallback: number,
@@ -137,24 +157,10 @@ export function predictTags(model: TrainModel, examples: readonly TagExample[], 
     const p = padRows(chunk.map((e) => e.ids), padId);
     const z = noGrad(() => tidy(() => tokenLogits(model, p.inputs, p.rows, p.seq, padId).toFloat32Array()));
     const k = z.length / (p.rows * p.seq);
-    chunk.forEach((e, r) => {
-      if (labels) {
-        const kept = [...e.firstPiece].filter((pos) => pos >= 0);
-        const rows = new Float32Array(kept.length * k);
-        kept.forEach((pos, w) => rows.set(z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k), w * k));
-        const tags = decodeBio(rows, labels);
-        let w = 0;
-        out.push(Array.from(e.firstPiece, (pos) => (pos < 0 ? fallback : tags[w++]!)));
-        return;
-      }
-      out.push(Array.from(e.firstPiece, (pos) => {
-        if (pos < 0) return fallback;
-        const row = z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k);
-        let best = 0;
-        for (let j = 1; j < k; j++) if (row[j]! > row[best]!) best = j;
-        return best;
-      }));
-    });
+    chunk.forEach((e, r) => out.push(wordTagIds(e.firstPiece.length, (w) => {
+      const pos = e.firstPiece[w]!;
+      return pos < 0 ? null : z.subarray((r * p.seq + pos) * k, (r * p.seq + pos + 1) * k);
+    }, fallback, labels)));
   }
   return out;
 }

@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadEncoder, type BertEncoder } from "../../../infer/encoder.js";
-import { decodeBio } from "../../../train/objectives/tag.js";
+import { wordTagIds } from "../../../train/objectives/tag.js";
 import { GAZETTEER_FILE, SlotGazetteer } from "./slot-gazetteer.js";
 
 export interface SlotWords {
@@ -119,16 +119,9 @@ export class SlotTagger {
     const perToken = enc.tagTokens(framed.map((f) => ({ ids: f.ids })));
     const labels = enc.config.labels;
     return framed.map((f, i) => {
-      const read = f.w.words.map((_, k) => f.first[k] !== undefined && f.first[k]! >= 0);
-      const token = (k: number) => perToken[i]![f.first[k]!]!;
-      let tags: string[];
-      if (this.decode === "bio" && labels) {
-        const ids = decodeBio(Float32Array.from(f.w.words.flatMap((_, k) => (read[k] ? [...token(k).logits] : []))), labels);
-        let at = 0;
-        tags = f.w.words.map((_, k) => (read[k] ? labels[ids[at++]!]! : "O"));
-      } else {
-        tags = f.w.words.map((_, k) => (read[k] ? token(k).label : "O"));
-      }
+      const ids = wordTagIds(f.w.words.length, (k) => (f.first[k] !== undefined && f.first[k]! >= 0 ? perToken[i]![f.first[k]!]!.logits : null),
+        -1, this.decode === "bio" ? labels : undefined);
+      const tags = ids.map((id) => (id < 0 ? "O" : labels[id]!));
       const spans = spansFromTags(f.text, f.w, tags);
       return this.gazetteer ? this.gazetteer.join(f.text, spans) : spans;
     });
