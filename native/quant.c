@@ -699,6 +699,7 @@ static size_t act_bytes(int type, int64_t cols, int64_t m) {
   else if (fmt != ACT_EXACT) need = (size_t)(m * cols + 64) + 3 * (size_t)(m * nb * 4 + 64) + (size_t)(m * nb * 32 + 64);
   const int64_t npairs = (nb + 1) / 2;
   if (zy_cpu()->avx512_vnni && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type)) need += 2 * (size_t)(m * npairs * 64 + 64);
+  if (fmt == ACT_Q8_0 && zy_qtype_is_r16(type)) need += (size_t)(m * nb * 4 + 64);
   return need;
 }
 
@@ -710,7 +711,7 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
   const int64_t npairs = (nb + 1) / 2;
   const int use512 = zy_cpu()->avx512_vnni;
   const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type);
-  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   if (fmt == ACT_EXACT) {
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
@@ -736,6 +737,10 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
           zy_quantize_row_q8_avx512(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
         else
           zy_quantize_row_q8(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
+      }
+      if (fmt == ACT_Q8_0 && zy_qtype_is_r16(type)) {
+        act.nbsum128 = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));
+        for (int64_t i = 0; i < m * nb; i++) act.nbsum128[i] = -128 * act.bsum[i];
       }
       if (pairs) {
         const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
