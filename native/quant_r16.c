@@ -173,6 +173,15 @@ static inline RV __m512i bcast4(const int8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
+/* One 64-byte load into a register that the compiler may not fold into the instructions using it: folded into both
+ * the and and the and-not of a nibble split, a load is issued twice, and on AMD Zen 5 the 512-bit loads, not the
+ * arithmetic, bound these kernels while their data sits in L1/L2. */
+static inline RV __m512i load_once(const uint8_t *p) {
+  __m512i v = _mm512_loadu_si512((const void *)p);
+  __asm__("" : "+v"(v));
+  return v;
+}
+
 /* 16 lanes of f32(dd · isum) with the product formed in double and rounded once (the reference's
  * fround(dd * isum), exact for any int32 isum). */
 static inline RV __m512 mul_f32_i32(__m512 dd, __m512i isum) {
@@ -216,7 +225,7 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
       }
     } else {
       for (int k = 0; k < 4; k++) {
-        const __m512i v = _mm512_loadu_si512((const void *)(tile + 32 + 64 * k));
+        const __m512i v = load_once(tile + 32 + 64 * k);
         const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         for (int j = 0; j < na; j++) {
           const int8_t *a = act->q + (a0 + j) * cols + b * 32 + 4 * k;
@@ -233,15 +242,6 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
     }
   }
   for (int j = 0; j < na; j++) _mm512_storeu_ps(out + j * os, acc[j]);
-}
-
-/* One 64-byte load into a register that the compiler may not fold into the instructions using it: folded into both
- * the and and the and-not of a nibble split, a load is issued twice, and on AMD Zen 5 the 512-bit loads, not the
- * arithmetic, bound these kernels while their data sits in L1/L2. */
-static inline RV __m512i load_once(const uint8_t *p) {
-  __m512i v = _mm512_loadu_si512((const void *)p);
-  __asm__("" : "+v"(v));
-  return v;
 }
 
 /* Decode (one activation row, AVX-512 VNNI): one row group of a q8_0_r16 / q4_0_r16 matrix. Per tile, q4_0: 4
@@ -336,7 +336,7 @@ static inline RV void group_k4(const uint8_t *g, int64_t nb, const zy_qact *act,
       for (int j = 0; j < na; j++)
         for (int c = 0; c < C; c++) slo[j][c] = shi[j][c] = _mm512_setzero_si512();
       for (int k = 0; k < 8; k++) {
-        const __m512i v = _mm512_loadu_si512((const void *)(t + 256 + 64 * (8 * p + k)));
+        const __m512i v = load_once(t + 256 + 64 * (8 * p + k));
         const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         for (int j = 0; j < na; j++) {
           const int8_t *a = act->q + (a0 + j) * cols + b * 256 + 64 * p + 4 * k;
@@ -391,8 +391,7 @@ static inline RV void group_k6(const uint8_t *g, int64_t nb, const zy_qact *act,
     for (int j = 0; j < na; j++) isum[j] = _mm512_setzero_si512();
     for (int s = 0; s < 16; s++) {
       const uint8_t *q = t + 288 + 192 * s;
-      const __m512i A = _mm512_loadu_si512((const void *)q), B = _mm512_loadu_si512((const void *)(q + 64));
-      const __m512i H = _mm512_loadu_si512((const void *)(q + 128));
+      const __m512i A = load_once(q), B = load_once(q + 64), H = load_once(q + 128);
       /* 0xCA: bitwise select, mask ? x : y — the low nibble from the ql chunk, bits 4–5 from H */
       const __m512i e0 = _mm512_and_si512(_mm512_ternarylogic_epi32(m0f, A, _mm512_slli_epi16(H, 4), 0xCA), m3f);
       const __m512i e1 = _mm512_and_si512(_mm512_ternarylogic_epi32(m0f, _mm512_srli_epi16(A, 4), _mm512_slli_epi16(H, 2), 0xCA), m3f);
