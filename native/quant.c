@@ -700,6 +700,7 @@ static size_t act_bytes(int type, int64_t cols, int64_t m) {
   const int64_t npairs = (nb + 1) / 2;
   if (zy_cpu()->avx512_vnni && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type)) need += 2 * (size_t)(m * npairs * 64 + 64);
   if (fmt == ACT_Q8_0 && zy_qtype_is_r16(type)) need += (size_t)(m * nb * 4 + 64);
+  if (fmt == ACT_Q8_K && zy_qtype_is_r16(type)) need += (size_t)(m * nb * 32 + 64) + (size_t)(m * nb * 64 + 64);
   return need;
 }
 
@@ -711,7 +712,7 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
   const int64_t npairs = (nb + 1) / 2;
   const int use512 = zy_cpu()->avx512_vnni;
   const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type);
-  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   if (fmt == ACT_EXACT) {
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
@@ -728,6 +729,12 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
       for (int64_t i = 0; i < m; i++) {
         if (use512) zy_quantize_row_q8k_avx512(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
         else zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
+      }
+      if (zy_qtype_is_r16(type)) {
+        act.ksum32 = (float *)scratch_take(at, (size_t)(m * nb * 32));
+        act.knsum16 = (int32_t *)scratch_take(at, (size_t)(m * nb * 64));
+        for (int64_t i = 0; i < m * nb * 8; i++) act.ksum32[i] = (float)(act.bsums[2 * i] + act.bsums[2 * i + 1]);
+        for (int64_t i = 0; i < m * nb * 16; i++) act.knsum16[i] = -32 * act.bsums[i];
       }
     } else {
       act.s = (float *)scratch_take(at, (size_t)(m * nb * 4));
