@@ -248,8 +248,8 @@ static inline RV void group_avx512(const uint8_t *g, const int type, int64_t nb,
  * loads, each split by one and / and-not (the high nibbles stay ×16: their chain starts at −128·Σa, so that one
  * arithmetic shift right by 4 — exact, the chain holds a multiple of 16 — leaves Σ hi·a − 8·Σa), 8 vpdpbusd; q8_0
  * (weights stored + 128): 8 vpdpbusd in two chains, the first started at −128·Σa. Then the block scales as
- * group_avx512: each row's integer sums and f32 steps are the same, so are its bits. About 30 instructions per
- * q4_0 tile where group_avx512 took about 70. pf: the prefetch distance (a compile-time 0 in the common case, so
+ * group_avx512: each row's integer sums and f32 steps are the same, so are its bits. 42 instructions per
+ * q4_0 tile where group_avx512 took 69 (37 and 65 for q8_0). pf: the prefetch distance (a compile-time 0 in the common case, so
  * that its loop drops out). Measured and not kept: two groups per pass sharing the broadcasts (1.4x faster with the
  * matrix in L2, 0.65-0.75x from DRAM: two interleaved streams read worse than one on AMD Zen 5). */
 static inline RV void group_q32_decode(const uint8_t *t, const int q8, int64_t nb, const int8_t *a,
