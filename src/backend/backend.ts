@@ -166,6 +166,12 @@ export interface DecoderLayerRun {
   /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
   step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: KvCacheArrays, vCaches: KvCacheArrays,
     capacities: number[], positions: number[]): void;
+  /** Every layer of one step in one call (absent from backends and addons without it: a step per layer), in the
+   *  order given, on x [m, hidden] in place, m = positions.length: the same computation as step() layer after
+   *  layer. kCaches / vCaches are layer-major — entry l·m + i is layer l's cache of sequence i — each its whole
+   *  buffer (its length gives the capacity). */
+  stack?(x: Float32Array, layers: readonly PreparedDecoderLayer[], kCaches: KvCacheArrays, vCaches: KvCacheArrays,
+    positions: readonly number[]): void;
   /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
    *  what the layer's MLP computes (absent from backends without it). */
   moe?(h: Float32Array, out: Float32Array, m: number, layer: PreparedDecoderLayer): void;
