@@ -236,3 +236,14 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
 done:
   return rc;
 }
+
+int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, int64_t *failed_layer) {
+  for (int64_t l = 0; l < n_layers; l++) {
+    const int rc = zy_decoder_layer_decode(&layers[l], x);
+    if (rc != 0) {
+      if (failed_layer) *failed_layer = l;
+      return rc;
+    }
+  }
+  return 0;
+}

@@ -59,6 +59,10 @@ int zy_moe_mlp(const zy_decode_moe *moe, int64_t m, int64_t hidden, const float 
 /* x [m, hidden] in place. Returns 0, -1 when out of memory, or -2 when route() failed. */
 int zy_decoder_layer_decode(const zy_decode_layer *layer, float *x);
 
+/* Layers 0 … n_layers-1 of one decode step in order on x [m, hidden] in place (each as zy_decoder_layer_decode; every
+ * layer's m and hidden equal). Returns 0, or the first failing layer's code (-1, -2) with *failed_layer set. */
+int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, int64_t *failed_layer);
+
 #ifdef __cplusplus
 }
 #endif

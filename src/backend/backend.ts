@@ -154,9 +154,7 @@ export interface DecoderLayerDecodeSpec {
 export type DecoderLayerWeights = Omit<DecoderLayerDecodeSpec, "m" | "kCaches" | "vCaches" | "capacities" | "positions">;
 
 /** A layer prepared by DecoderLayerRun.prepare: its fields read and checked once, held by the backend (opaque). */
-export interface PreparedDecoderLayer {
-  readonly preparedDecoderLayer: true;
-}
+export interface PreparedDecoderLayer { readonly preparedDecoderLayer: true }
 
 /** The "decoder-layer-decode" op: run(x, spec) for one call with every field, or prepare(weights) once per layer
  *  and step(x, layer, caches…) per step (the same computation; a step then reads only the caches). */
@@ -164,8 +162,10 @@ export interface DecoderLayerRun {
   (x: Float32Array, spec: DecoderLayerDecodeSpec): void;
   prepare(weights: DecoderLayerWeights): PreparedDecoderLayer;
   /** One step of m = kCaches.length sequences (x [m, hidden] in place). */
-  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: KvCacheArrays, vCaches: KvCacheArrays,
-    capacities: number[], positions: number[]): void;
+  step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: KvCacheArrays, vCaches: KvCacheArrays, capacities: number[], positions: number[]): void;
+  /** step() of every layer given, in order, in one call (absent from older addons), m = positions.length; caches
+   *  layer-major (entry l·m + i: layer l of sequence i), each its whole buffer (its length gives the capacity). */
+  stack?(x: Float32Array, layers: readonly PreparedDecoderLayer[], kCaches: KvCacheArrays, vCaches: KvCacheArrays, positions: readonly number[]): void;
   /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:
    *  what the layer's MLP computes (absent from backends without it). */
   moe?(h: Float32Array, out: Float32Array, m: number, layer: PreparedDecoderLayer): void;

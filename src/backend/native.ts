@@ -81,6 +81,10 @@ export interface NativeAddon extends Partial<NativeOps> {
     vCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
     capacities: number[], positions: number[]): void;
   decoderLayerMoe?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
+  /** Every prepared layer of one decode step in one call (absent in older addons): caches layer-major, entry l·m + i
+   *  layer l of sequence i, each its whole buffer (its length gives the capacity). */
+  decoderStackStep?(x: Float32Array, layers: readonly object[], kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
+    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[], positions: readonly number[]): void;
   /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */
   decoderLayerMoeShared?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */

@@ -2,10 +2,10 @@
 // one builder of a layer's op fields (dims, norms, biases, encoded matrices, MoE) from its parts, and a step
 // runner. A model prepares each layer once (DecoderLayerRun.prepare: the backend reads and checks the fields
 // then) and keeps the handles for as long as it runs on that backend; a decode step passes only x, the caches and
-// the positions.
+// the positions — for the whole layer stack in one call where the backend has DecoderLayerRun.stack.
 // Leaves out: deciding whether a layer may run fused (each model's shape and encoded-weights checks), the tensor
 // path (each model's block(), the op's specification).
-import type { DecoderLayerRun, DecoderLayerWeights, DecoderMoeSpec, EncodedMatrix, PreparedDecoderLayer } from "../backend/backend.js";
+import type { DecoderLayerRun, DecoderLayerWeights, DecoderMoeSpec, EncodedMatrix, KvCacheArrays, PreparedDecoderLayer } from "../backend/backend.js";
 import type { Tensor } from "../tensor/index.js";
 import type { Segment } from "./llama/model.js";
 import { KvCache } from "./kv-cache.js";
@@ -61,11 +61,25 @@ export function fusedLayerWeights(dims: FusedLayerDims, parts: FusedLayerParts):
   };
 }
 
+/** One cache element array of the op: f32 values, f16 bits or q8_0 blocks. */
+type KvCacheArray = KvCacheArrays[number];
+
+/** A sequence cache's every layer as the op reads it, built for the tensors it holds now (growing replaces them). */
+interface CacheViews {
+  kTensors: Tensor[];
+  vTensors: Tensor[];
+  k: KvCacheArray[];
+  v: KvCacheArray[];
+}
+
 /** A model's layers prepared for one backend's op: built on first use, built again when the model runs on another
- *  backend (another op). */
+ *  backend (another op); and what a decode step passes besides x, kept from step to step so that a step allocates
+ *  next to nothing: each cache's views, and the positions array. */
 export class PreparedLayers {
   private run: DecoderLayerRun | null = null;
   private layers: PreparedDecoderLayer[] = [];
+  private readonly views = new WeakMap<KvCache, CacheViews>();
+  private readonly positions: number[] = [];
 
   constructor(private readonly weights: () => readonly DecoderLayerWeights[]) {}
 
@@ -77,24 +91,45 @@ export class PreparedLayers {
     }
     return this.layers;
   }
-}
 
-/** A function that runs layer l of one single-token decode step of these cached sequences on x [m, hidden] in place;
- *  null when their caches differ in type (f32, f16, q8_0: the op takes one kind per call). */
-export function fusedDecodeStep(run: DecoderLayerRun, layers: readonly PreparedDecoderLayer[], segs: readonly Segment[]):
-  ((l: number, x: Tensor) => void) | null {
-  const caches = segs.map((s) => s.cache!);
-  const type = caches[0].dtype;
-  if (!caches.every((k) => k.dtype === type)) return null;
-  const positions = segs.map((s) => s.pos0);
-  let lastX: Tensor | null = null, xs: Float32Array = new Float32Array(0);
-  return (l, x) => {
-    if (x !== lastX) xs = opFloats(x), lastX = x;
-    const capacities = caches.map((k) => k.k[l]!.shape[1]!);
-    if (type === "q8_0") {
-      run.step(xs, layers[l]!, caches.map((k) => KvCache.bytesOf(k.k[l]!)), caches.map((k) => KvCache.bytesOf(k.v[l]!)), capacities, positions);
-    } else if (type === "f16") {
-      run.step(xs, layers[l]!, caches.map((k) => opBits(k.k[l]!)), caches.map((k) => opBits(k.v[l]!)), capacities, positions);
-    } else run.step(xs, layers[l]!, caches.map((k) => opFloats(k.k[l]!)), caches.map((k) => opFloats(k.v[l]!)), capacities, positions);
-  };
+  /** A function that runs every layer of one single-token decode step of these cached sequences on x [m, hidden] in
+   *  place: one backend call when the op has stack(), else one step() per layer (the same computation); null when
+   *  their caches differ in type (f32, f16, q8_0: the op takes one kind per call). */
+  decodeStep(run: DecoderLayerRun, segs: readonly Segment[]): ((x: Tensor) => void) | null {
+    const layers = this.for(run);
+    const type = segs[0]!.cache!.dtype;
+    if (!segs.every((s) => s.cache!.dtype === type)) return null;
+    const views = segs.map((s) => this.viewsOf(s.cache!));
+    const positions = this.positions;
+    positions.length = segs.length;
+    segs.forEach((s, i) => { positions[i] = s.pos0; });
+    const stack = run.stack;
+    if (stack) {
+      // Layer-major: entry l·m + i is layer l of sequence i (one sequence: its own lists, no copy).
+      const m = views.length;
+      const flat = (side: "k" | "v") => (m === 1 ? views[0]![side]
+        : Array.from({ length: layers.length * m }, (_, e) => views[e % m]![side][Math.floor(e / m)]!)) as KvCacheArrays;
+      const k = flat("k"), v = flat("v");
+      return (x) => stack(opFloats(x), layers, k, v, positions);
+    }
+    return (x) => {
+      const xs = opFloats(x);
+      for (let l = 0; l < layers.length; l++) {
+        run.step(xs, layers[l]!, views.map((c) => c.k[l]!) as KvCacheArrays, views.map((c) => c.v[l]!) as KvCacheArrays,
+          views.map((c) => c.kTensors[l]!.shape[1]!), positions);
+      }
+    };
+  }
+
+  /** The op's views of a cache's layers, made again when its tensors changed (it grew). */
+  private viewsOf(cache: KvCache): CacheViews {
+    const have = this.views.get(cache);
+    if (have && have.kTensors.length === cache.k.length && have.kTensors.every((t, l) => t === cache.k[l] && have.vTensors[l] === cache.v[l])) {
+      return have;
+    }
+    const view = (t: Tensor): KvCacheArray => (cache.dtype === "q8_0" ? KvCache.bytesOf(t) : cache.dtype === "f16" ? opBits(t) : opFloats(t));
+    const made: CacheViews = { kTensors: [...cache.k], vTensors: [...cache.v], k: cache.k.map(view), v: cache.v.map(view) };
+    this.views.set(cache, made);
+    return made;
+  }
 }

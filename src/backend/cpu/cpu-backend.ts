@@ -404,6 +404,16 @@ function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decod
     if (p.handle) stepNative!.call(addon, x, p.handle, kCaches, vCaches, capacities, positions);
     else run.call(addon, x, { ...p.weights, m: kCaches.length, kCaches, vCaches, capacities, positions });
   };
+  const stackNative = addon.decoderStackStep;
+  if (stackNative && prepareNative && stepNative) {
+    // The handles of a model's layer list, gathered once per list (a model keeps its list while it runs here).
+    const handles = new WeakMap<readonly PreparedDecoderLayer[], object[]>();
+    fn.stack = (x, layers, kCaches, vCaches, positions) => {
+      let h = handles.get(layers);
+      if (!h) handles.set(layers, (h = layers.map((l) => (l as Prepared).handle!)));
+      stackNative.call(addon, x, h, kCaches, vCaches, positions);
+    };
+  }
   const moeNative = addon.decoderLayerMoe;
   if (moeNative && prepareNative && stepNative) {
     fn.moe = (h, out, m, layer) => moeNative.call(addon, h, out, (layer as Prepared).handle!, m);

@@ -14,7 +14,7 @@ import {
   swiglu, tanh, tidy,
 } from "../../tensor/index.js";
 import type { Backend, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
-import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeStep, fusedLayerWeights, opFloats } from "../fused-decode.js";
+import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
@@ -87,12 +87,12 @@ export class DecoderModel implements CausalLmNetwork {
       for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
       return x;
     }
-    const native = this.nativeDecodeLayer(x, segs);
+    const native = this.nativeDecodeStack(x, segs);
     if (native) {
-      // Single-token decode steps: each layer is one native call on a private copy of x, updated in place.
+      // Single-token decode steps: the layer stack runs natively (one call) on a private copy of x, updated in place.
       const y = copyOf(x);
       x.dispose();
-      for (let l = 0; l < c.numLayers; l++) native(l, y);
+      native(y);
       return y;
     }
     for (let l = 0; l < c.numLayers; l++) {
@@ -194,13 +194,13 @@ export class DecoderModel implements CausalLmNetwork {
   }
 
   /** When the backend runs this layer shape as one op and this step is single-token decoding of cached sequences
-   *  with encoded weights in every layer, a function that runs layer l on x [N, D] in place; else null. */
-  private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
+   *  with encoded weights in every layer, a function that runs every layer on x [N, D] in place; else null. */
+  private nativeDecodeStack(x: Tensor, segs: readonly Segment[]): ((x: Tensor) => void) | null {
     const shape = this.layerShape();
     const run = shape && x.backend.fused?.("decoder-layer-decode", shape);
     if (!run || this.moeGrouping !== "by-expert" || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
     if (!this.fusedWeights().every((w) => w !== null)) return null;
-    return fusedDecodeStep(run, this.prepared.for(run), segs);
+    return this.prepared.decodeStep(run, segs);
   }
 
   /** The MoE MLP of layer l over h [N, D] through the backend's op (each routed expert's matrices once over all its

@@ -15,7 +15,7 @@ import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
 import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
-import { type FusedLayerDims, PreparedLayers, fusedDecodeStep, fusedLayerWeights } from "../fused-decode.js";
+import { type FusedLayerDims, PreparedLayers, fusedLayerWeights } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 
 /** What block() computes, as the backend's fused decode op names it. */
@@ -155,12 +155,12 @@ export class LlamaModel implements CausalLmNetwork {
       for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
       return x;
     }
-    const native = this.nativeDecodeLayer(x, segs);
+    const native = this.nativeDecodeStack(x, segs);
     if (native) {
-      // Single-token decode steps: each layer is one native call on a private copy of x, updated in place.
+      // Single-token decode steps: the layer stack runs natively (one call) on a private copy of x, updated in place.
       const y = copyOf(x);
       x.dispose();
-      for (let l = 0; l < c.numLayers; l++) native(l, y);
+      native(y);
       return y;
     }
     // Without autograd nothing needs a layer's intermediates after it: free them (and its input) layer by layer,
@@ -174,14 +174,14 @@ export class LlamaModel implements CausalLmNetwork {
   }
 
   /** When the backend has the composite decode op and this step is single-token decoding of cached sequences
-   *  with encoded (GGUF) weights, a function that runs layer l on x [N, D] in place; else null (the tensor path,
+   *  with encoded (GGUF) weights, a function that runs every layer on x [N, D] in place; else null (the tensor path,
    *  block(), is the op's specification). */
-  private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
+  private nativeDecodeStack(x: Tensor, segs: readonly Segment[]): ((x: Tensor) => void) | null {
     const run = x.backend.fused?.("decoder-layer-decode", DECODER_LAYER);
     if (!run || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
     const layers = this.fusedWeights();
     if (!layers) return null; // dense f32 weights (or adapters): the tensor path
-    return fusedDecodeStep(run, this.prepared.for(run), segs);
+    return this.prepared.decodeStep(run, segs);
   }
 
   /** Every layer's op fields when every projection is a plain encoded matrix (no f32 weights, no adapters), else
