@@ -8,14 +8,14 @@
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
-  type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
-  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy,
+  type QuantWeight, Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
+  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
-import { type FusedLayerDims, PreparedLayers, fusedLayerWeights } from "../fused-decode.js";
+import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
+import { type FusedLayerDims, PreparedLayers, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 
 /** What block() computes, as the backend's fused decode op names it. */
@@ -100,8 +100,9 @@ export class LlamaModel implements CausalLmNetwork {
   /** Every layer's fields for the fused decode op (null: some matrix is not a plain encoded one), known after the
    *  first decode step. */
   private fusedLayers: DecoderLayerWeights[] | null | undefined;
-  /** Those layers prepared for the backend's op. */
-  private readonly prepared = new PreparedLayers(() => this.fusedWeights() ?? []);
+  private fusedHeadWeights: (DecoderHeadWeights & { weight: QuantWeight }) | null | undefined;
+  /** Those layers (and the output norm and head) prepared for the backend's op. */
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() ?? [], () => this.fusedHead());
   constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>,
     readonly fused: FusedProjections | null = null, readonly options: LlamaOptions = {}) {
     this.freqs = ropeFrequencies(config);
@@ -144,7 +145,41 @@ export class LlamaModel implements CausalLmNetwork {
   /** Inference: each segment's ids are appended to its cache; returns logits [segments, V] at each segment's
    *  last token. */
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    return forwardPackedSegments(this, items);
+    return this.fusedDecodeForward(items) ?? forwardPackedSegments(this, items);
+  }
+
+  /** Single-token decode steps of cached sequences as one backend call from the embedded tokens to the logits (every
+   *  layer, the output norm, the head) when the backend's op runs the whole stack with a head and every projection
+   *  is a plain encoded matrix; else null (trunk() then head(): the same kernels on the same values). */
+  private fusedDecodeForward(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor | null {
+    const c = this.config, backend = getDefaultBackend();
+    const run = backend.fused?.("decoder-layer-decode", DECODER_LAYER);
+    if (isGradEnabled() || !run?.stack || !items.every((it) => it.ids.length === 1) || !this.fusedWeights()) return null;
+    const head = this.fusedHead();
+    // quantLinear takes a packed-panel matrix's panel GEMM from 16 rows on: the head's own product only below that.
+    if (!head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16)) return null;
+    const segs = items.map((it, i): Segment => ({ start: i, b: 1, t: 1, pos0: it.cache.length, cache: it.cache }));
+    for (const it of items) it.cache.reserve(1);
+    const step = this.prepared.decodeForward(run, segs);
+    if (!step) return null;
+    const x = embedRows(this.w("model.embed_tokens.weight"), Int32Array.from(items, (it) => it.ids[0]!), c.hiddenSize);
+    const logits = Tensor.uninit(backend, "f32", [items.length, c.vocabSize]);
+    step(x, opFloats(logits));
+    x.dispose();
+    for (const it of items) it.cache.length += 1;
+    return logits;
+  }
+
+  private headName(): string {
+    return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** The output norm and head as the fused op takes them, when the head is a plain encoded matrix (else null). */
+  private fusedHead(): (DecoderHeadWeights & { weight: QuantWeight }) | null {
+    if (this.fusedHeadWeights !== undefined) return this.fusedHeadWeights;
+    const out = this.params.get(this.headName());
+    return (this.fusedHeadWeights = out && isQuantWeight(out) && this.options.matmulDtype !== "bf16"
+      ? { norm: opFloats(this.t("model.norm.weight")), eps: this.config.rmsNormEps, weight: out } : null);
   }
 
   /** The final hidden states [N, D] (before the output norm). */
@@ -232,8 +267,7 @@ export class LlamaModel implements CausalLmNetwork {
   /** Output norm and LM head: [n, D] → [n, V]. */
   head(x: Tensor): Tensor {
     const c = this.config;
-    const out = c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
-    return this.lin(this.norm(x), out);
+    return this.lin(this.norm(x), this.w(this.headName()));
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
