@@ -7,7 +7,7 @@
 // path (each model's block(), the op's specification).
 import type { DecoderHeadWeights, DecoderLayerRun, DecoderLayerWeights, DecoderMoeSpec, EncodedMatrix, KvCacheArrays, PreparedDecoderHead,
   PreparedDecoderLayer } from "../backend/backend.js";
-import type { Tensor } from "../tensor/index.js";
+import { Tensor, isGradEnabled } from "../tensor/index.js";
 import type { Segment } from "./llama/model.js";
 import { KvCache } from "./kv-cache.js";
 
@@ -156,4 +156,24 @@ export class PreparedLayers {
     this.views.set(cache, made);
     return made;
   }
+}
+
+/** One single-token decode step of cached sequences as one backend call from their embedded tokens (embed(ids) →
+ *  [m, hidden], a fresh tensor the call changes) to the logits [m, vocab]: every layer, the output norm and the
+ *  head (prepared.decodeForward); each cache grows by the token. Null when that call is not available — autograd
+ *  on, a prompt among the items, no stack() or no prepared head, caches of mixed types — and then nothing changed:
+ *  the caller runs its trunk and head (the same kernels on the same values). */
+export function fusedDecodeLogits(prepared: PreparedLayers, run: DecoderLayerRun | null | undefined,
+  items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>, embed: (ids: Int32Array) => Tensor, vocab: number): Tensor | null {
+  if (isGradEnabled() || !run?.stack || !items.every((it) => it.ids.length === 1)) return null;
+  const segs = items.map((it, i): Segment => ({ start: i, b: 1, t: 1, pos0: it.cache.length, cache: it.cache }));
+  for (const it of items) it.cache.reserve(1); // the capacity (views are made for it) before the step's arguments
+  const step = prepared.decodeForward(run, segs);
+  if (!step) return null;
+  const x = embed(Int32Array.from(items, (it) => it.ids[0]!));
+  const logits = Tensor.uninit(x.backend, "f32", [items.length, vocab]);
+  step(x, opFloats(logits));
+  x.dispose();
+  for (const it of items) it.cache.length += 1;
+  return logits;
 }

@@ -11,10 +11,10 @@
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
-  swiglu, tanh, tidy,
+  swiglu, tanh, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
-import type { Backend, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
-import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedLayerWeights, opFloats } from "../fused-decode.js";
+import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
+import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
@@ -36,8 +36,9 @@ export class DecoderModel implements CausalLmNetwork {
   /** Per layer, the fused op's fields when the layer can run as the backend's "decoder-layer-decode" op (plain
    *  layer, encoded matrices), else null; computed on first use. */
   private fusedLayers: Array<DecoderLayerWeights | null> | undefined;
+  private fusedHeadWeights: (DecoderHeadWeights & { weight: QuantWeight }) | null | undefined;
   /** Those layers prepared for the backend's op (all of them non-null). */
-  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[]);
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[], () => this.fusedHead());
 
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
@@ -76,7 +77,32 @@ export class DecoderModel implements CausalLmNetwork {
   }
 
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    return forwardPackedSegments(this, items);
+    return this.fusedDecodeForward(items) ?? forwardPackedSegments(this, items);
+  }
+
+  /** Single-token decode steps as one backend call, embedded tokens to logits (fusedDecodeLogits), when every layer
+   *  runs fused (as nativeDecodeStack asks) and the head is a plain encoded matrix without a softcap; else null. */
+  private fusedDecodeForward(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor | null {
+    const c = this.config, shape = this.layerShape(), head = this.fusedHead();
+    // quantLinear takes a packed-panel matrix's panel GEMM from 16 rows on: the head's own product only below that.
+    if (!shape || !head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16) ||
+      this.moeGrouping !== "by-expert" || !this.fusedWeights().every((w) => w !== null)) return null;
+    return fusedDecodeLogits(this.prepared, getDefaultBackend().fused?.("decoder-layer-decode", shape), items, (ids) => {
+      const x = embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize);
+      return c.embedScale === null ? x : mul(x, c.embedScale);
+    }, c.vocabSize);
+  }
+
+  private headName(): string {
+    return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** The output norm and head as the fused op takes them: a plain encoded matrix and no final softcap (else null). */
+  private fusedHead(): (DecoderHeadWeights & { weight: QuantWeight }) | null {
+    if (this.fusedHeadWeights !== undefined) return this.fusedHeadWeights;
+    const out = this.params.get(this.headName());
+    return (this.fusedHeadWeights = out && isQuantWeight(out) && this.config.finalSoftcap === null
+      ? { norm: opFloats(this.t("model.norm.weight")), eps: this.config.rmsNormEps, weight: out } : null);
   }
 
   trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {
@@ -109,7 +135,7 @@ export class DecoderModel implements CausalLmNetwork {
 
   head(x: Tensor): Tensor {
     const c = this.config;
-    const logits = linear(this.norm(x), c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight"));
+    const logits = linear(this.norm(x), this.w(this.headName()));
     return c.finalSoftcap === null ? logits : affine(tanh(affine(logits, 1 / c.finalSoftcap, 0)), c.finalSoftcap, 0);
   }
 

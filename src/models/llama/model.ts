@@ -8,14 +8,14 @@
 // Dims: B batch, T positions, N = packed tokens, D hidden, H heads, Hkv KV heads, Dh head dim, V vocab.
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
-  type QuantWeight, Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
+  type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
   contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
 import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
-import { type FusedLayerDims, PreparedLayers, fusedLayerWeights, opFloats } from "../fused-decode.js";
+import { type FusedLayerDims, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 
 /** What block() computes, as the backend's fused decode op names it. */
@@ -152,22 +152,11 @@ export class LlamaModel implements CausalLmNetwork {
    *  layer, the output norm, the head) when the backend's op runs the whole stack with a head and every projection
    *  is a plain encoded matrix; else null (trunk() then head(): the same kernels on the same values). */
   private fusedDecodeForward(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor | null {
-    const c = this.config, backend = getDefaultBackend();
-    const run = backend.fused?.("decoder-layer-decode", DECODER_LAYER);
-    if (isGradEnabled() || !run?.stack || !items.every((it) => it.ids.length === 1) || !this.fusedWeights()) return null;
-    const head = this.fusedHead();
+    const c = this.config, head = this.fusedHead();
     // quantLinear takes a packed-panel matrix's panel GEMM from 16 rows on: the head's own product only below that.
-    if (!head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16)) return null;
-    const segs = items.map((it, i): Segment => ({ start: i, b: 1, t: 1, pos0: it.cache.length, cache: it.cache }));
-    for (const it of items) it.cache.reserve(1);
-    const step = this.prepared.decodeForward(run, segs);
-    if (!step) return null;
-    const x = embedRows(this.w("model.embed_tokens.weight"), Int32Array.from(items, (it) => it.ids[0]!), c.hiddenSize);
-    const logits = Tensor.uninit(backend, "f32", [items.length, c.vocabSize]);
-    step(x, opFloats(logits));
-    x.dispose();
-    for (const it of items) it.cache.length += 1;
-    return logits;
+    if (!head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16) || !this.fusedWeights()) return null;
+    return fusedDecodeLogits(this.prepared, getDefaultBackend().fused?.("decoder-layer-decode", DECODER_LAYER), items,
+      (ids) => embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize), c.vocabSize);
   }
 
   private headName(): string {
