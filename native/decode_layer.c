@@ -236,3 +236,29 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
 done:
   return rc;
 }
+
+/* Grow-only scratch of the head: the normalised rows and their rstd. */
+static void *head_scratch = NULL;
+static size_t head_scratch_size = 0;
+
+int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
+                            float *logits, int64_t *failed_layer) {
+  for (int64_t l = 0; l < n_layers; l++) {
+    const int rc = zy_decoder_layer_decode(&layers[l], x);
+    if (rc != 0) {
+      if (failed_layer) *failed_layer = l;
+      return rc;
+    }
+  }
+  if (!head || n_layers == 0) return 0;
+  /* The tensor path's head: the rmsNorm op, then the product with the encoded matrix (zy_quant_matmul). */
+  const int64_t m = layers[0].m, D = layers[0].hidden;
+  float *h = zy_grow(&head_scratch, &head_scratch_size, (size_t)(m * D + m) * sizeof(float));
+  int rc = h ? 0 : -1;
+  if (rc == 0) {
+    zy_op_rmsnorm(x, head->norm, h, h + m * D, m, D, head->eps);
+    rc = zy_quant_matmul(head->w.data, head->w.type, head->w.rows, head->w.cols, h, logits, m);
+  }
+  if (rc != 0 && failed_layer) *failed_layer = n_layers;
+  return rc;
+}

@@ -1,6 +1,8 @@
 // Rule checks (dev/alignment/cs-rules.ts) over the held-out replies that eval-policies.ts --out wrote, per policy:
 // mean value recall, share of replies with every grounding value, with a foreign value, rude, generic, mean
-// character F1 against the dialogue's own reply, distinct replies, replies starting 推荐您去. The catalogue of known
+// character F1 against the dialogue's own reply, distinct replies, replies starting 推荐您去, replies giving a value for
+// a slot their grounding lacks (unstated: "评分4.2分" for a phone number) and of those the groundings that could have
+// one (n of the prompts with no such slot at all), replies containing "4.2". The catalogue of known
 // values is every grounding in --catalogue files (the training and held-out prompts).
 // Leaves out: anything the rules cannot see (see cs-rules.ts); it does not call a model.
 // Usage: node --import tsx dev/alignment/cs-checks.ts --eval EVAL.json --prompts PROMPTS --pairs PAIRS
@@ -29,7 +31,8 @@ for (const policy of evaluation.replies) {
     valueRecall: mean(checks.map((c) => c.valueRecall)), allValues: mean(checks.map((c) => (c.valueRecall === 1 ? 1 : 0))),
     foreignValue: mean(checks.map((c) => (c.foreignValue ? 1 : 0))), rude: mean(checks.map((c) => (c.rude ? 1 : 0))),
     generic: mean(checks.map((c) => (c.generic ? 1 : 0))), charF1: mean(checks.flatMap((c) => (c.charF1 === null ? [] : [c.charF1]))),
-    distinct: new Set(policy.replies).size, recommendOpener: policy.replies.filter((r) => r.startsWith("推荐您去")).length }));
+    distinct: new Set(policy.replies).size, recommendOpener: policy.replies.filter((r) => r.startsWith("推荐您去")).length,
+    unstated: checks.filter((c) => c.unstated).length, with42: policy.replies.filter((r) => r.includes("4.2")).length }));
 }
 const samples = Number(values.samples ?? 0);
 for (let i = 0; i < Math.min(samples, prompts.length); i++) {

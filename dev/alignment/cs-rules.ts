@@ -8,6 +8,9 @@
 //   rude          the reply contains one of make-cs-preferences.ts's rude openers or closers
 //   generic       the reply is one of its stock courtesy lines, or recommends a place its grounding does not name
 //   charF1        character-level F1 (multiset overlap) between the reply and the dialogue's reply
+//   unstated      the reply names a rating / price / per-head cost / ticket / opening or visiting time with a number
+//                 while its grounding has no such slot (the stock "评分4.2分" PPO added in session 10; the "added"
+//                 pairs of make-cs-preferences.ts --extra-added)
 // Leaves out: paraphrased values (a value counts only when it appears verbatim), politeness beyond the rude list.
 
 export interface Grounding { slot: string; value: string }
@@ -30,7 +33,15 @@ export function valueCatalogue(groundings: readonly Grounding[][]): string[] {
   return [...new Set(groundings.flat().map((g) => g.value).filter((v) => [...v].length >= 2))].sort();
 }
 
-export interface ReplyChecks { valueRecall: number; foreignValue: boolean; rude: boolean; generic: boolean; charF1: number | null }
+export interface ReplyChecks { valueRecall: number; foreignValue: boolean; rude: boolean; generic: boolean; charF1: number | null; unstated: boolean }
+
+/** Slots a reply can make a value up for (as make-cs-preferences.ts --extra-added does). */
+export const UNSTATED_SLOTS = ["评分", "价格", "人均消费", "门票", "营业时间", "游玩时间"];
+
+/** Whether the reply gives a number for one of UNSTATED_SLOTS that its grounding has no slot for. */
+export function unstatedValue(reply: string, grounding: readonly Grounding[]): boolean {
+  return UNSTATED_SLOTS.some((k) => !grounding.some((g) => g.slot.includes(k)) && new RegExp(`${k}[^，。！？,.]{0,8}?[0-9]`).test(reply));
+}
 
 export function checkReply(reply: string, grounding: readonly Grounding[], catalogue: readonly string[], gold: string | null): ReplyChecks {
   const own = grounding.map((g) => g.value);
@@ -40,7 +51,7 @@ export function checkReply(reply: string, grounding: readonly Grounding[], catal
   const rude = RUDE_MARKERS.some((m) => reply.includes(m));
   const recommends = /^(推荐您去|您可以去|周边的(景点|餐馆)有)/.test(reply);
   const generic = GENERIC_LINES.includes(reply.trim()) || (recommends && !own.some((v) => reply.includes(v)));
-  return { valueRecall, foreignValue, rude, generic, charF1: gold === null ? null : charF1(reply, gold) };
+  return { valueRecall, foreignValue, rude, generic, charF1: gold === null ? null : charF1(reply, gold), unstated: unstatedValue(reply, grounding) };
 }
 
 /** Character-level F1 of two strings (counts of each character, as SQuAD's token F1 over characters). */

@@ -8,9 +8,12 @@
 // --kl-ref DIR adds each policy's mean per-token KL(π‖ref) over its own held-out replies: the exact KL of the two
 // next-token distributions (temperature 1, full vocabulary) at every reply position, averaged over all positions,
 // and its mean per-sequence KL (the sum over one reply's positions, averaged over the prompts).
-// Leaves out: sampling (greedy only) and LoRA policies (give merged or fully fine-tuned folders).
+// --temperature T (> 0) samples the replies instead (seeded by --seed, as zhiyu ppo's rollouts at T), and the KL is
+// then that of the distributions they are drawn from: both models' logits / T (what PPO's per-token penalty charges).
+// Leaves out: LoRA policies (give merged or fully fine-tuned folders).
 // Usage: node --import tsx dev/alignment/eval-policies.ts --prompts FILE [--val-every K (0: every prompt)]
-//          (--rm DIR | --reward arithmetic) [--max-new-tokens N (64)] [--out FILE.json] [--threads N] NAME=DIR…
+//          (--rm DIR | --reward arithmetic) [--max-new-tokens N (64)] [--temperature T (0) --seed S (0)] [--out FILE.json]
+//          [--threads N] NAME=DIR…
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createBackend } from "../../src/backend/index.js";
@@ -23,7 +26,8 @@ import { parseRewards } from "../../src/tools/verifiable-rewards.js";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: {
   prompts: { type: "string" }, "val-every": { type: "string" }, rm: { type: "string" }, reward: { type: "string" },
-  "max-new-tokens": { type: "string" }, out: { type: "string" }, threads: { type: "string" }, "kl-ref": { type: "string" } } });
+  "max-new-tokens": { type: "string" }, out: { type: "string" }, threads: { type: "string" }, "kl-ref": { type: "string" },
+  temperature: { type: "string" }, seed: { type: "string" } } });
 if (!values.prompts || positionals.length === 0 || (!values.rm && !values.reward)) {
   throw new Error("usage: eval-policies.ts --prompts FILE [--val-every K] (--rm DIR | --reward arithmetic) [--max-new-tokens N] [--out FILE] NAME=DIR…");
 }
@@ -31,6 +35,10 @@ const backend = createBackend(values.threads ? { threads: Number(values.threads)
 setDefaultBackend(backend);
 const generator = new EngineRolloutGenerator({ backend });
 const maxNewTokens = Number(values["max-new-tokens"] ?? 64);
+const temperature = Number(values.temperature ?? 0);
+const seed = Number(values.seed ?? 0);
+if (!(temperature >= 0)) throw new Error(`--temperature ${values.temperature}: expected ≥ 0 (0 = greedy)`);
+const klScale = temperature > 0 ? 1 / temperature : 1;
 const policies = positionals.map((p) => {
   const at = p.indexOf("=");
   if (at <= 0) throw new Error(`policy ${p}: write NAME=DIR`);
@@ -70,7 +78,7 @@ function replyKl(model: TrainModel, rows: readonly { prompt: number; ids: number
     const lp = noGrad(() => tidy(() => model.logits(ids, 1, ids.length).toFloat32Array()));
     const lq = noGrad(() => tidy(() => klRef!.logits(ids, 1, ids.length).toFloat32Array()));
     for (let t = r.prompt - 1; t < r.ids.length - 1; t++) { // the positions that predict the reply tokens
-      const p = logSoftmax(lp.subarray(t * V, (t + 1) * V)), q = logSoftmax(lq.subarray(t * V, (t + 1) * V));
+      const p = logSoftmax(lp.subarray(t * V, (t + 1) * V), klScale), q = logSoftmax(lq.subarray(t * V, (t + 1) * V), klScale);
       let kl = 0;
       for (let v = 0; v < V; v++) kl += Math.exp(p[v]!) * (p[v]! - q[v]!);
       total += kl;
@@ -79,13 +87,14 @@ function replyKl(model: TrainModel, rows: readonly { prompt: number; ids: number
   }
   return { perToken: total / Math.max(1, count), perSequence: total / Math.max(1, rows.length) };
 }
-function logSoftmax(x: Float32Array): Float64Array {
+function logSoftmax(raw: Float32Array, scale: number): Float64Array {
+  const x = Float64Array.from(raw, (v) => v * scale);
   let m = -Infinity;
   for (const v of x) m = Math.max(m, v);
   let s = 0;
   for (const v of x) s += Math.exp(v - m);
   const lse = m + Math.log(s);
-  return Float64Array.from(x, (v) => v - lse);
+  return x.map((v) => v - lse);
 }
 
 const results: { name: string; dir: string; scores: number[]; replies: string[]; kl: { perToken: number; perSequence: number } | null; lengths: number[] }[] = [];
@@ -93,7 +102,7 @@ for (const p of policies) {
   const model = TrainModel.fromHfFolder(p.dir, "f32");
   const { train, val } = readRlExamples([values.prompts], enc, model.vocabSize, Number(values["val-every"] ?? 0));
   const examples = val.length > 0 ? val : train;
-  const outs = await generator.generate(model, examples.map((e) => e.promptIds), { maxNewTokens, temperature: 0, stopIds, seed: 0 });
+  const outs = await generator.generate(model, examples.map((e) => e.promptIds), { maxNewTokens, temperature, stopIds, seed });
   const replies = outs.map((o) => {
     const ids = [...o.ids];
     if (o.finishReason === "stop" && ids.length > 0 && stopIds.includes(ids[ids.length - 1]!)) ids.pop();
@@ -133,6 +142,6 @@ const summary = results.map((r, k) => {
   return row;
 });
 if (values.out) {
-  writeFileSync(values.out, JSON.stringify({ prompts: values.prompts, rm: values.rm ?? null, reward: values.reward ?? null, maxNewTokens,
+  writeFileSync(values.out, JSON.stringify({ prompts: values.prompts, rm: values.rm ?? null, reward: values.reward ?? null, maxNewTokens, temperature, seed,
     summary, replies: results.map((r) => ({ name: r.name, scores: r.scores, replies: r.replies })) }, null, 1));
 }

@@ -19,6 +19,14 @@
 // --sft-swaps N writes sft-train-swapped.jsonl: N copies of every training chat with each grounded value replaced,
 // in the grounding, the user turn and the reply alike, by another training-split value of the same slot (a third
 // generator, seed + 2), so the reply's value can only be found by copying it from the prompt, not by remembering it.
+// --extra-added N writes pairs whose rejected reply is the chosen one plus a rating / price / time / ticket clause
+// the grounding does not give ("…，评分4.2分。" — what PPO added to replies against the session-9 RM): N per training
+// turn to pairs-train-added.jsonl and one per held-out turn to pairs-heldout-added.jsonl (kind "added"), from a
+// fourth generator (seed + 3), every other file byte for byte the same.
+// --sft-random N writes sft-train-random.jsonl: N copies of every training chat with each grounded value scrambled
+// character by character (digit → random digit, Chinese character → a random one of the training values'
+// characters, letter → random letter; punctuation and units kept) in the grounding, the user turn and the reply
+// alike (a fifth generator, seed + 4): values nobody has seen, so the reply can only be right by copying.
 // Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
 //   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
 //                                              (--all-kinds: training pairs in a seeded shuffled order)
@@ -28,7 +36,7 @@
 //   prompts-train.jsonl, prompts-heldout.jsonl  the prompts of each split alone
 // Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
 // Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
-//        [--all-kinds] [--with-val] [--extra-wrong N] [--sft-swaps N]
+//        [--all-kinds] [--with-val] [--extra-wrong N] [--sft-swaps N] [--extra-added N] [--sft-random N]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +53,12 @@ if (!(Number.isInteger(extraWrong) && extraWrong >= 0)) throw new Error("make-cs
 const swapsAt = args.indexOf("--sft-swaps");
 const sftSwaps = swapsAt >= 0 ? Number(args.splice(swapsAt, 2)[1]) : 0;
 if (!(Number.isInteger(sftSwaps) && sftSwaps >= 0)) throw new Error("make-cs-preferences: --sft-swaps must be a whole number ≥ 0");
+const addedAt = args.indexOf("--extra-added");
+const extraAdded = addedAt >= 0 ? Number(args.splice(addedAt, 2)[1]) : 0;
+if (!(Number.isInteger(extraAdded) && extraAdded >= 0)) throw new Error("make-cs-preferences: --extra-added must be a whole number ≥ 0");
+const randomAt = args.indexOf("--sft-random");
+const sftRandom = randomAt >= 0 ? Number(args.splice(randomAt, 2)[1]) : 0;
+if (!(Number.isInteger(sftRandom) && sftRandom >= 0)) throw new Error("make-cs-preferences: --sft-random must be a whole number ≥ 0");
 const allKinds = args.includes("--all-kinds");
 const withVal = args.includes("--with-val");
 for (const f of ["--all-kinds", "--with-val"]) if (args.includes(f)) args.splice(args.indexOf(f), 1);
@@ -212,6 +226,67 @@ if (sftSwaps > 0) {
   }
   writeFileSync(path.join(out, "sft-train-swapped.jsonl"), lines(shuffle(swapped)));
   console.log(`${swapped.length} value-swapped SFT chats in ${path.join(out, "sft-train-swapped.jsonl")}`);
+}
+if (extraAdded > 0) {
+  s = (Number(args[1] ?? 7) + 3) >>> 0; // a fourth generator: the files above do not depend on --extra-added
+  // slots a reply can make up a value for; the value comes from the same domain's slot where it has values
+  const ADDABLE = ["评分", "价格", "人均消费", "门票", "营业时间", "游玩时间"];
+  const TEMPLATES = [(r: string, k: string, v: string) => `${r}，${k}${v}。`, (r: string, k: string, v: string) => `${r}，${k}是${v}。`,
+    (r: string, k: string, v: string) => `${k}${v}，${r}。`, (r: string, k: string, v: string) => `${r}，${k}：${v}。`];
+  const added = (t: Turn): string | null => {
+    const given = new Set(t.facts.map((a) => a[2]));
+    const domain = t.facts[0]![1];
+    const slots = ADDABLE.filter((k) => !given.has(k) && ![...given].some((g) => g.includes(k) || k.includes(g)));
+    if (slots.length === 0) return null;
+    const slot = pick(slots);
+    const own = valuesBySlot.get(`${domain}/${slot}`);
+    const pool = own && own.size > 0 ? own : new Set([...valuesBySlot].filter(([k]) => k.endsWith(`/${slot}`)).flatMap(([, v]) => [...v]));
+    const values = [...pool].filter((v) => !t.reply.includes(v)).sort();
+    if (values.length === 0) return null;
+    return pick(TEMPLATES)(t.reply.replace(/[。！!.]+$/, ""), slot, pick(values));
+  };
+  const rows = { train: [] as object[], heldout: [] as object[] };
+  for (const t of [...turns, ...valTurns]) {
+    const held = heldIds.has(t.dialogue);
+    const seen = new Set<string>();
+    for (let tries = 0; tries < 4 * extraAdded && seen.size < (held ? 1 : extraAdded); tries++) {
+      const rejected = added(t);
+      if (rejected === null) break;
+      if (seen.has(rejected)) continue;
+      seen.add(rejected);
+      (held ? rows.heldout : rows.train).push({ prompt: promptOf(t), chosen: [{ role: "assistant", content: t.reply }],
+        rejected: [{ role: "assistant", content: rejected }], kind: "added" });
+    }
+  }
+  writeFileSync(path.join(out, "pairs-train-added.jsonl"), lines(shuffle(rows.train)));
+  writeFileSync(path.join(out, "pairs-heldout-added.jsonl"), lines(rows.heldout));
+  console.log(`${rows.train.length} training and ${rows.heldout.length} held-out added-value pairs in ${out}`);
+}
+if (sftRandom > 0) {
+  s = (Number(args[1] ?? 7) + 4) >>> 0; // a fifth generator: the files above do not depend on --sft-random
+  const cjk = [...new Set([...turns, ...valTurns].filter((t) => !heldIds.has(t.dialogue)).flatMap((t) => t.facts.flatMap((a) => [...a[3]])))]
+    .filter((c) => /\p{Script=Han}/u.test(c)).sort();
+  const scramble = (v: string) => [...v].map((c) => /[0-9]/.test(c) ? String(Math.floor(rand() * 10)) : /\p{Script=Han}/u.test(c) ? pick(cjk)
+    : /[A-Za-z]/.test(c) ? String.fromCharCode((c <= "Z" ? 65 : 97) + Math.floor(rand() * 26)) : c).join("");
+  const scrambled: object[] = [];
+  for (const t of [...turns, ...valTurns]) {
+    if (heldIds.has(t.dialogue)) continue;
+    // longest first, and never a value inside another one (its replacement would break the longer one)
+    const facts = t.facts.map((a) => [...a] as Act).sort((x, y) => y[3].length - x[3].length)
+      .filter((a, i, all) => !all.some((b, j) => j !== i && b[3] !== a[3] && b[3].includes(a[3])));
+    for (let k = 0; k < sftRandom; k++) {
+      let { user, reply } = t;
+      const changed = facts.map((a) => {
+        const v = scramble(a[3]);
+        [user, reply] = [user.split(a[3]).join(v), reply.split(a[3]).join(v)];
+        return [a[0], a[1], a[2], v] as Act;
+      });
+      if (reply === t.reply) continue;
+      scrambled.push({ messages: [...promptOf({ ...t, user, facts: changed }), { role: "assistant", content: reply }] });
+    }
+  }
+  writeFileSync(path.join(out, "sft-train-random.jsonl"), lines(shuffle(scrambled)));
+  console.log(`${scrambled.length} value-scrambled SFT chats in ${path.join(out, "sft-train-random.jsonl")} (${cjk.length} characters)`);
 }
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
 console.log(`${turns.length} grounded turns (+${valTurns.length} val) from ${Object.keys(dialogues).length} dialogues; ` +

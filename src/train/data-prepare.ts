@@ -9,12 +9,13 @@
 //     A record that is a string is the document; an object gives its `field` (if named) or else its "text" /
 //     "content" field, or else all its string values joined by newlines (alpaca-style instruction/input/output);
 //     an array of strings is joined by newlines (dialogue turns). Gzipped files (.gz) are decompressed.
+// documentTokenStream does the same in memory (no shards) for PPO-ptx's pretraining text.
 // Leaves out: deduplication, quality filtering, chat-template rendering of dialogues (that is SFT's job).
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
-import { bytesPerTokenFor, writeTokenFile } from "./token-file.js";
+import { bytesPerTokenFor, openTokenStream, resolveTokenPaths, tokenStreamFromFiles, writeTokenFile, type TokenStream } from "./token-file.js";
 
 export type TextSplit = "none" | "blank-line" | "line";
 
@@ -201,4 +202,25 @@ export function prepareData(tokenizer: Tokenizer, options: PrepareOptions): Prep
     vocabSize, bytesPerToken: bytesPerTokenFor(vocabSize), delimiterId,
     train: train.stats, val: val.stats, charsPerToken: tokens > 0 ? chars / tokens : 0,
   };
+}
+
+/**
+ * A token stream for an objective that reads pretraining data beside its own (PPO-ptx): a token file or a folder of
+ * `train_*.bin` shards (what `zhiyu train` reads) as it is, or a text / JSON / JSONL file tokenized in memory the way
+ * prepareData does (each document after the BOS, or EOS, delimiter). `what` names the flag in errors.
+ */
+export function documentTokenStream(file: string, tokenizer: Tokenizer, what: string): TokenStream {
+  if (!existsSync(file)) {
+    throw new Error(`${what} ${file} does not exist; give a text, JSON or JSONL file, or a token file / folder written by \`zhiyu data prepare\``);
+  }
+  if (statSync(file).isDirectory() || /\.bin$/i.test(file)) return openTokenStream(resolveTokenPaths(file, "train"));
+  const docs = extractDocuments(readInputFile(file), path.basename(file));
+  const delimiterId = tokenizer.bosTokenId ?? tokenizer.eosTokenId;
+  const ids: number[] = [];
+  for (const d of docs) {
+    if (delimiterId !== null) ids.push(delimiterId);
+    for (const id of tokenizer.encode(d, { addSpecialTokens: false })) ids.push(id);
+  }
+  if (ids.length < 2) throw new Error(`${what} ${file}: ${docs.length} documents, ${ids.length} tokens; a pretraining batch needs text`);
+  return tokenStreamFromFiles([{ path: file, format: "zhiyu", tokens: Uint32Array.from(ids), vocabSize: tokenizer.vocabSize }]);
 }

@@ -21,6 +21,7 @@ import { preferenceEncoder, type PreferenceRunOptions } from "./preference-run.j
 import { type PpoSettings, PpoObjective, checkPpoSettings } from "./objectives/ppo.js";
 import type { TrainingObjective } from "./objective.js";
 import { readRlExamples } from "./rl-data.js";
+import { documentTokenStream } from "./data-prepare.js";
 
 const COPIED_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"];
 
@@ -126,6 +127,8 @@ export interface PpoRunInput {
   ppo: PpoSettings;
   /** A one-label sequence classifier folder (zhiyu rm train). */
   rewardModel: string;
+  /** PPO-ptx's pretraining data: text / JSON / JSONL, or token shards (required when ppo.ptxCoef > 0). */
+  ptxData?: string;
   generator: SequenceGenerator;
   backend: Backend;
   stdout: ProgressSink;
@@ -153,6 +156,9 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
   }
   const { train, val } = readRlExamples(o.data, enc, model.vocabSize, o.valEvery);
   display.log(`${train.length + val.length} prompts: ${train.length} for training, ${val.length} held out`);
+  if (s.ptxCoef > 0 && !input.ptxData) throw new RangeError(`PPO-ptx: --ptx-coef ${s.ptxCoef} needs pretraining text (--ptx-data FILE)`);
+  const ptxData = input.ptxData ? documentTokenStream(input.ptxData, enc.tokenizer, "PPO-ptx: --ptx-data") : null;
+  if (ptxData) display.log(`PPO-ptx: ${ptxData.length} pretraining tokens from ${input.ptxData}, γ ${s.ptxCoef}`);
   const longest = Math.max(...train.map((e) => e.promptIds.length), ...val.map((e) => e.promptIds.length));
   if (longest + s.maxNewTokens > model.contextLength) {
     throw new RangeError(`PPO: the longest prompt (${longest} tokens) + --max-new-tokens ${s.maxNewTokens} exceeds the context ${model.contextLength}`);
@@ -160,7 +166,7 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
   const stopIds = [...new Set([enc.eosId, enc.endOfTurnId].filter((x): x is number => x !== null))];
   const pad = typeof model.hfConfig.pad_token_id === "number" ? model.hfConfig.pad_token_id : (enc.eosId ?? 0);
   const reference = referenceModelFor(model, o.model, o.dtype);
-  const objective = new PpoObjective(train, s, model, reference, rm, stopIds, pad, o.seed);
+  const objective = new PpoObjective(train, s, model, reference, rm, stopIds, pad, o.seed, ptxData);
   // Held out: the reward model's mean score of greedy replies (scored like the rollouts).
   const heldOut = async (label: string): Promise<HeldOutReward | null> => {
     if (val.length === 0) return null;
@@ -174,6 +180,8 @@ export async function runPpoTraining(input: PpoRunInput): Promise<GrpoRunResult>
   };
   const banner = `PPO of ${model.family} (${(model.parameterCount / 1e6).toFixed(2)}M trained parameters incl. the value head), ` +
     `${s.promptsPerRollout} prompts per rollout, ${s.numPpoEpochs} epochs × ${s.numMiniBatches} minibatches, β ${s.klCoef}` +
-    (s.klTarget !== null ? ` (adaptive: target ${s.klTarget} nats/token, horizon ${s.klHorizon})` : "");
-  return trainWithHeldOut(input, model, objective, ck0, display, banner, heldOut, { ppo: s, rewardModel: input.rewardModel });
+    (s.klTarget !== null ? ` (adaptive: target ${s.klTarget} nats/token, horizon ${s.klHorizon})` : "") +
+    (ptxData ? `, PPO-ptx γ ${s.ptxCoef}` : "");
+  return trainWithHeldOut(input, model, objective, ck0, display, banner, heldOut,
+    { ppo: s, rewardModel: input.rewardModel, ...(input.ptxData ? { ptxData: input.ptxData } : {}) });
 }

@@ -1,9 +1,9 @@
 // The customer-service rule checks the alignment runs use against reward hacking (dev/alignment/cs-rules.ts), on
 // hand-written replies in make-cs-preferences.ts's format, with expected values worked out by hand: grounding
-// parsing, value recall, a foreign value, rude and generic replies, character F1.
+// parsing, value recall, a foreign value, rude and generic replies, character F1, a value for a slot the grounding lacks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { charF1, checkReply, parseGrounding, valueCatalogue } from "../../dev/alignment/cs-rules.js";
+import { charF1, checkReply, parseGrounding, unstatedValue, valueCatalogue } from "../../dev/alignment/cs-rules.js";
 
 const hotel = parseGrounding("资料：酒店地址：北京丰台区右安门外玉林里1号楼；酒店电话：69522039");
 const other = parseGrounding("资料：酒店地址：北京朝阳区建国路88号；景点名称：故宫");
@@ -19,7 +19,7 @@ test("the grounding's slots and values are read from the system message", () => 
 
 test("a correct, complete reply recalls every value and trips no rule", () => {
   const c = checkReply("地址是北京丰台区右安门外玉林里1号楼，电话是69522039。", hotel, catalogue, null);
-  assert.deepEqual(c, { valueRecall: 1, foreignValue: false, rude: false, generic: false, charF1: null });
+  assert.deepEqual(c, { valueRecall: 1, foreignValue: false, rude: false, generic: false, charF1: null, unstated: false });
 });
 
 test("a swapped value halves the recall and is a foreign value", () => {
@@ -42,4 +42,14 @@ test("character F1 counts shared characters with multiplicity", () => {
   assert.equal(charF1("x", "y"), 0);
   const c = checkReply("评分是4分。", other, catalogue, "评分是4.5分。");
   assert.ok(Math.abs(c.charF1! - 6 / 7) < 1e-12); // all 6 characters shared, of 6 and 8: precision 1, recall 3/4
+});
+
+test("a rating, price or time the grounding does not give is flagged; one it gives, or a slot named without a number, is not", () => {
+  assert.equal(unstatedValue("电话是010-83388888，评分4.2分。", hotel), true); // session 10's PPO hack
+  assert.equal(unstatedValue("评分是4.2分，评分是4.2分。", hotel), true);
+  assert.equal(unstatedValue("地址是北京丰台区右安门外玉林里1号楼，人均消费146元。", hotel), true);
+  assert.equal(unstatedValue("营业时间：周一至周日 10:00-22:00。", hotel), true);
+  assert.equal(unstatedValue("评分是4分。", parseGrounding("资料：餐馆评分：4分")), false); // the grounding has a rating
+  assert.equal(unstatedValue("您可以问问评分。", hotel), false); // no number
+  assert.equal(checkReply("电话是69522039，评分4.2分。", hotel, catalogue, null).unstated, true);
 });

@@ -9,7 +9,7 @@ import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
   type DecoderLayerRun, type DecoderLayerShape, type EncodedMatrix, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams,
   type OpName, type PackedPanels,
-  type PreparedDecoderLayer, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type PreparedDecoderLayer, type PreparedDecoderHead, type DecoderHeadWeights, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
@@ -412,6 +412,24 @@ function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decod
     if (p.handle) stepNative!.call(addon, x, p.handle, kCaches, vCaches, capacities, positions);
     else run.call(addon, x, { ...p.weights, m: kCaches.length, kCaches, vCaches, capacities, positions });
   };
+  const stackNative = addon.decoderStackStep, headNative = addon.decoderHeadPrepare;
+  if (stackNative && prepareNative && stepNative) {
+    // The handles of a model's layer list, gathered once per list (a model keeps its list while it runs here).
+    const handles = new WeakMap<readonly PreparedDecoderLayer[], object[]>();
+    interface Head extends PreparedDecoderHead { weights: DecoderHeadWeights; handle: object }
+    fn.stack = (x, layers, kCaches, vCaches, positions, head, logits) => {
+      let h = handles.get(layers);
+      if (!h) handles.set(layers, (h = layers.map((l) => (l as Prepared).handle!)));
+      if (head) stackNative.call(addon, x, h, kCaches, vCaches, positions, (head as Head).handle, logits);
+      else stackNative.call(addon, x, h, kCaches, vCaches, positions);
+    };
+    if (headNative) {
+      fn.prepareHead = (weights) => {
+        tune(weights.weight);
+        return { preparedDecoderHead: true, weights, handle: headNative.call(addon, weights) } as Head;
+      };
+    }
+  }
   const moeNative = addon.decoderLayerMoe;
   if (moeNative && prepareNative && stepNative) {
     fn.moe = (h, out, m, layer) => moeNative.call(addon, h, out, (layer as Prepared).handle!, m);

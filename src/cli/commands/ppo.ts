@@ -2,7 +2,8 @@
 // PPOTrainer arithmetic): rollouts from the inference engine (src/infer/rollout.ts, injected here because train
 // never imports infer), a per-token KL penalty to the frozen starting model, the reward model's score (zhiyu rm),
 // GAE, clipped policy and value losses, a value head on the policy. See docs/alignment.md.
-// --kl-target turns on the adaptive KL coefficient. Leaves out: PPO-ptx.
+// --kl-target turns on the adaptive KL coefficient; --ptx-coef γ --ptx-data FILE mixes in the pretraining loss
+// (PPO-ptx). Leaves out: a separate critic model.
 import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { EngineRolloutGenerator } from "../../infer/rollout.js";
@@ -26,6 +27,10 @@ const HELP = `usage: zhiyu ppo --model DIR --reward-model RM --data PROMPTS --ou
   --max-new-tokens N (${D.maxNewTokens})  --temperature T (${D.temperature})  --kl-coef β (${D.klCoef})  --kl-estimator k1|k3 (${D.klEstimator})
   --kl-target K         adapt β after every rollout toward K nats of KL per sampled response token (Ziegler et al.'s
                         controller, trl's AdaptiveKLController; off by default: β fixed)  --kl-horizon N (${D.klHorizon} samples)
+  --ptx-coef γ          PPO-ptx (InstructGPT eq. 2): add γ × the next-token loss of a pretraining batch to every
+                        minibatch's loss (0 = plain PPO); needs --ptx-data
+  --ptx-data FILE       pretraining text for PPO-ptx: .txt / .json / .jsonl (as zhiyu data prepare reads them) or a
+                        token file / shard folder  --ptx-batch N (rows; the minibatch's)  --ptx-seq T (the rollout rows')
   --gamma γ (${D.gamma})  --lam λ (${D.lam})  --cliprange ε (${D.cliprange})  --cliprange-value ε (${D.cliprangeValue})  --vf-coef c (${D.vfCoef})
   --steps N (optimizer steps = minibatches)  --epochs E  --lr LR  --min-lr  --warmup N  --weight-decay  --grad-clip  --seed S
   --dtype f32|bf16  --threads N  --val-every K (held-out prompts scored greedily before and after)
@@ -35,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const s = { type: "string" } as const;
   const { values } = parseFlags({ args: argv, options: { ...PREFERENCE_FLAGS, "reward-model": s, "prompts-per-rollout": s,
     "num-mini-batches": s, "ppo-epochs": s, "max-new-tokens": s, temperature: s, "kl-coef": s, "kl-estimator": s, "kl-target": s, "kl-horizon": s, gamma: s, lam: s,
-    cliprange: s, "cliprange-value": s, "vf-coef": s } }, HELP);
+    cliprange: s, "cliprange-value": s, "vf-coef": s, "ptx-coef": s, "ptx-data": s, "ptx-batch": s, "ptx-seq": s } }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -57,12 +62,14 @@ export async function run(argv: string[]): Promise<number> {
     klCoef: num("kl-coef", D.klCoef), klEstimator: estimator as KlEstimator, gamma: num("gamma", D.gamma), lam: num("lam", D.lam),
     klTarget: values["kl-target"] === undefined ? null : num("kl-target", 0), klHorizon: num("kl-horizon", D.klHorizon),
     cliprange: num("cliprange", D.cliprange), cliprangeValue: num("cliprange-value", D.cliprangeValue), vfCoef: num("vf-coef", D.vfCoef),
+    ptxCoef: num("ptx-coef", D.ptxCoef), ptxBatch: values["ptx-batch"] === undefined ? null : num("ptx-batch", 0),
+    ptxSeq: values["ptx-seq"] === undefined ? null : num("ptx-seq", 0),
   };
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});
   const generator = new EngineRolloutGenerator({ backend });
   const r = await withStopSignals("ppo", (shouldStop) => runPpoTraining({ frozenBase: (file) => readFrozenBase(file, backend),
-    options, ppo, rewardModel: values["reward-model"]!, generator, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop,
+    options, ppo, rewardModel: values["reward-model"]!, ...(values["ptx-data"] ? { ptxData: values["ptx-data"] } : {}), generator, backend, stdout: process.stdout, resume: !values["no-resume"], shouldStop,
   }));
   const fmt = (h: typeof r.before) => (h ? h.meanReward.toFixed(4) : "n/a");
   console.log(`PPO finished at step ${r.finalStep}; held-out reward-model score before ${fmt(r.before)}, after ${fmt(r.after)}` +

@@ -11,10 +11,10 @@
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
-  prefillSwigluMlp, swiglu, tanh, tidy,
+  prefillSwigluMlp, swiglu, tanh, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
-import type { Backend, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
-import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeStep, fusedLayerWeights, opFloats } from "../fused-decode.js";
+import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
+import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
@@ -36,8 +36,9 @@ export class DecoderModel implements CausalLmNetwork {
   /** Per layer, the fused op's fields when the layer can run as the backend's "decoder-layer-decode" op (plain
    *  layer, encoded matrices), else null; computed on first use. */
   private fusedLayers: Array<DecoderLayerWeights | null> | undefined;
+  private fusedHeadWeights: (DecoderHeadWeights & { weight: QuantWeight }) | null | undefined;
   /** Those layers prepared for the backend's op (all of them non-null). */
-  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[]);
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[], () => this.fusedHead());
 
   /** Each layer's q/k/v and gate/up as one stacked matrix where the loader read them side by side (llama's
    *  fuseProjections); a prompt's products use them when they run on f16 / bf16 panels (stackedForPrompt). */
@@ -81,7 +82,32 @@ export class DecoderModel implements CausalLmNetwork {
   }
 
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    return forwardPackedSegments(this, items);
+    return this.fusedDecodeForward(items) ?? forwardPackedSegments(this, items);
+  }
+
+  /** Single-token decode steps as one backend call, embedded tokens to logits (fusedDecodeLogits), when every layer
+   *  runs fused (as nativeDecodeStack asks) and the head is a plain encoded matrix without a softcap; else null. */
+  private fusedDecodeForward(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor | null {
+    const c = this.config, shape = this.layerShape(), head = this.fusedHead();
+    // quantLinear takes a packed-panel matrix's panel GEMM from 16 rows on: the head's own product only below that.
+    if (!shape || !head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16) ||
+      this.moeGrouping !== "by-expert" || !this.fusedWeights().every((w) => w !== null)) return null;
+    return fusedDecodeLogits(this.prepared, getDefaultBackend().fused?.("decoder-layer-decode", shape), items, (ids) => {
+      const x = embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize);
+      return c.embedScale === null ? x : mul(x, c.embedScale);
+    }, c.vocabSize);
+  }
+
+  private headName(): string {
+    return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** The output norm and head as the fused op takes them: a plain encoded matrix and no final softcap (else null). */
+  private fusedHead(): (DecoderHeadWeights & { weight: QuantWeight }) | null {
+    if (this.fusedHeadWeights !== undefined) return this.fusedHeadWeights;
+    const out = this.params.get(this.headName());
+    return (this.fusedHeadWeights = out && isQuantWeight(out) && this.config.finalSoftcap === null
+      ? { norm: opFloats(this.t("model.norm.weight")), eps: this.config.rmsNormEps, weight: out } : null);
   }
 
   trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {
@@ -92,12 +118,12 @@ export class DecoderModel implements CausalLmNetwork {
       for (let l = 0; l < c.numLayers; l++) x = this.block(l, x, segs);
       return x;
     }
-    const native = this.nativeDecodeLayer(x, segs);
+    const native = this.nativeDecodeStack(x, segs);
     if (native) {
-      // Single-token decode steps: each layer is one native call on a private copy of x, updated in place.
+      // Single-token decode steps: the layer stack runs natively (one call) on a private copy of x, updated in place.
       const y = copyOf(x);
       x.dispose();
-      for (let l = 0; l < c.numLayers; l++) native(l, y);
+      native(y);
       return y;
     }
     for (let l = 0; l < c.numLayers; l++) {
@@ -114,7 +140,7 @@ export class DecoderModel implements CausalLmNetwork {
 
   head(x: Tensor): Tensor {
     const c = this.config;
-    const logits = linear(this.norm(x), c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight"));
+    const logits = linear(this.norm(x), this.w(this.headName()));
     return c.finalSoftcap === null ? logits : affine(tanh(affine(logits, 1 / c.finalSoftcap, 0)), c.finalSoftcap, 0);
   }
 
@@ -199,13 +225,13 @@ export class DecoderModel implements CausalLmNetwork {
   }
 
   /** When the backend runs this layer shape as one op and this step is single-token decoding of cached sequences
-   *  with encoded weights in every layer, a function that runs layer l on x [N, D] in place; else null. */
-  private nativeDecodeLayer(x: Tensor, segs: readonly Segment[]): ((l: number, x: Tensor) => void) | null {
+   *  with encoded weights in every layer, a function that runs every layer on x [N, D] in place; else null. */
+  private nativeDecodeStack(x: Tensor, segs: readonly Segment[]): ((x: Tensor) => void) | null {
     const shape = this.layerShape();
     const run = shape && x.backend.fused?.("decoder-layer-decode", shape);
     if (!run || this.moeGrouping !== "by-expert" || !segs.every((s) => s.cache && s.b === 1 && s.t === 1)) return null;
     if (!this.fusedWeights().every((w) => w !== null)) return null;
-    return fusedDecodeStep(run, this.prepared.for(run), segs);
+    return this.prepared.decodeStep(run, segs);
   }
 
   /** The MoE MLP of layer l over h [N, D] through the backend's op (each routed expert's matrices once over all its

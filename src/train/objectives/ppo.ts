@@ -10,14 +10,17 @@
 // With klTarget set, β adapts after every rollout phase (adaptiveKlCoef: Ziegler et al.'s controller, trl's
 // AdaptiveKLController) toward that KL in nats per sampled response token; β is logged as kl_coef and checkpointed
 // with the data position, so a resumed run continues with the β it had.
-// Leaves out: PPO-ptx (pretraining-loss mix), reward whitening, a missing-EOS
-// penalty, a separate critic model.
+// PPO-ptx (InstructGPT's eq. 2, objective + γ·E_pretrain[log π(x)]): with ptxCoef γ > 0 every minibatch also draws
+// the next batch of a pretraining token stream (seeded shuffled rows, its position checkpointed beside the
+// prompts') and adds γ × its mean next-token cross-entropy (at temperature 1) to the loss; logged as ptx_loss.
+// Leaves out: reward whitening, a missing-EOS penalty, a separate critic model.
 import { Rng } from "../../core/rng.js";
-import { crossEntropy, fromTypedArray, mul, neg, noGrad, tidy } from "../../tensor/index.js";
-import { seededPermutation, type BatchPosition } from "../batches.js";
+import { add, crossEntropy, fromTypedArray, mul, neg, noGrad, tidy, type Tensor } from "../../tensor/index.js";
+import { BatchIterator, seededPermutation, type BatchPosition } from "../batches.js";
 import { EpochBatches } from "../epoch-batches.js";
 import type { TrainModel } from "../model.js";
 import type { ObjectiveContext, ObjectiveLoss, SequenceGenerator, TrainingObjective } from "../objective.js";
+import type { TokenStream } from "../token-file.js";
 import type { RlExample } from "./grpo.js";
 import { type PpoMathSettings, INVALID_LOGPROB, adaptiveKlCoef, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "./ppo-math.js";
 
@@ -33,10 +36,15 @@ export interface PpoSettings extends PpoMathSettings {
   klTarget: number | null;
   /** Adaptive β: the controller's horizon in samples (trl's default 10000). */
   klHorizon: number;
+  /** PPO-ptx: γ, the weight of the pretraining loss (0: plain PPO). */
+  ptxCoef: number;
+  /** PPO-ptx: rows and tokens per row of each pretraining batch (null: the PPO minibatch's rows / the rollout rows' length). */
+  ptxBatch: number | null;
+  ptxSeq: number | null;
 }
 
 export const DEFAULT_PPO: Omit<PpoSettings, keyof PpoMathSettings> = { promptsPerRollout: 8, numMiniBatches: 1, numPpoEpochs: 4, maxNewTokens: 53,
-  temperature: 0.7, klTarget: null, klHorizon: 10000 };
+  temperature: 0.7, klTarget: null, klHorizon: 10000, ptxCoef: 0, ptxBatch: null, ptxSeq: null };
 
 export function checkPpoSettings(s: PpoSettings): void {
   const int = (v: number, min: number, flag: string) => {
@@ -57,6 +65,54 @@ export function checkPpoSettings(s: PpoSettings): void {
   if (!(s.klHorizon > 0)) throw new RangeError(`PPO: --kl-horizon ${s.klHorizon}; expected a sample count > 0`);
   if (s.klTarget !== null && !(s.klCoef > 0)) throw new RangeError("PPO: --kl-target adapts β multiplicatively; start it from --kl-coef > 0");
   if (!(s.gamma >= 0 && s.gamma <= 1) || !(s.lam >= 0 && s.lam <= 1)) throw new RangeError("PPO: --gamma and --lam must be in [0, 1]");
+  if (!(s.ptxCoef >= 0) || !Number.isFinite(s.ptxCoef)) {
+    throw new RangeError(`PPO-ptx: --ptx-coef ${s.ptxCoef}; expected γ ≥ 0 (the weight of the pretraining log-likelihood; 0 = plain PPO)`);
+  }
+  if (s.ptxBatch !== null) int(s.ptxBatch, 1, "--ptx-batch");
+  if (s.ptxSeq !== null) int(s.ptxSeq, 1, "--ptx-seq");
+}
+
+/** B rows of `seq` ids and their next-token targets (a pretraining batch for PPO-ptx). */
+export interface PtxBatch {
+  inputs: Int32Array;
+  targets: Int32Array;
+  rows: number;
+  seq: number;
+}
+
+/** One PPO minibatch in the rollout's row layout (prompt ++ response, targets IGNORE outside the response). */
+export interface PpoMinibatch {
+  inputs: Int32Array;
+  targets: Int32Array;
+  rows: number;
+  seq: number;
+  oldLogprobs: Float32Array;
+  oldValues: Float32Array;
+  advantages: Float32Array;
+  returns: Float32Array;
+  padding: Uint8Array;
+  paddingP1: Uint8Array;
+}
+
+/** Per-token log-probs of the targets under logits / temperature ([rows, seq]; 0 where the target is IGNORE). */
+export function tokenLogprobs(m: TrainModel, inputs: Int32Array, targets: Int32Array, rows: number, seq: number, temperature: number): Tensor {
+  const logits = m.logits(inputs, rows, seq);
+  return neg(crossEntropy(mul(logits, 1 / (temperature + 1e-7)), fromTypedArray(targets, [rows, seq]), { ignoreIndex: IGNORE, reduction: "none" }));
+}
+
+/**
+ * The loss of one PPO minibatch: the clipped policy loss + vf_coef × the clipped value loss (ppoLoss), plus, for
+ * PPO-ptx, γ × the mean next-token cross-entropy of a pretraining batch — minimising it maximises InstructGPT's
+ * objective + γ·E_pretrain[log π(x)] (per token).
+ */
+export function ppoMinibatchLoss(model: TrainModel, r: PpoMinibatch, s: PpoMathSettings & { temperature: number; ptxCoef: number },
+  ptx: PtxBatch | null): ObjectiveLoss {
+  const newLogprobs = tokenLogprobs(model, r.inputs, r.targets, r.rows, r.seq, s.temperature);
+  const vpred = model.values(r.inputs, r.rows, r.seq);
+  const out = ppoLoss(newLogprobs, vpred, { ...r, T: r.seq }, s);
+  if (!ptx || s.ptxCoef === 0) return { loss: out.loss, metrics: out.metrics };
+  const lm = model.loss(ptx.inputs, ptx.targets, ptx.rows, ptx.seq);
+  return { loss: add(out.loss, mul(lm, s.ptxCoef)), metrics: { ...out.metrics, ptx_loss: lm.item() } };
 }
 
 /** One rollout phase's rows: prompt ++ response slots (right-padded), and per-token values in that layout. */
@@ -77,10 +133,11 @@ interface Rollout {
 interface PpoBatch {
   rollout: Rollout;
   rowIndex: Int32Array;
+  ptx: PtxBatch | null;
 }
 
 /** Rows of a rollout subset (a minibatch). */
-function pick(r: Rollout, idx: ArrayLike<number>): Omit<Rollout, "metrics"> {
+function pick(r: Rollout, idx: ArrayLike<number>): PpoMinibatch {
   const n = idx.length, S = r.seq;
   const rows = <T extends Int32Array | Float32Array | Uint8Array>(a: T): T => {
     const out = new (a.constructor as new (n: number) => T)(n * S);
@@ -101,11 +158,15 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
   private phase: { rollout: Rollout; order: Int32Array[] } | null = null;
   /** β for the next rollout phase (adapted when klTarget is set). */
   private klCoef: number;
+  /** PPO-ptx's pretraining batches (null without ptxCoef > 0). */
+  private readonly ptx: BatchIterator | null;
 
   constructor(private readonly examples: readonly RlExample[], private readonly s: PpoSettings, private readonly policy: TrainModel,
     private readonly reference: TrainModel, private readonly rewardModel: TrainModel, private readonly stopIds: readonly number[],
-    private readonly pad: number, private readonly seed: number) {
+    private readonly pad: number, private readonly seed: number, ptxData: TokenStream | null = null) {
     checkPpoSettings(s);
+    if (s.ptxCoef > 0 && !ptxData) throw new RangeError(`PPO-ptx: --ptx-coef ${s.ptxCoef} needs pretraining text (--ptx-data FILE)`);
+    if (s.ptxCoef === 0 && ptxData) throw new RangeError("PPO-ptx: --ptx-data was given with --ptx-coef 0, so it would not count; set --ptx-coef γ > 0");
     this.klCoef = s.klCoef;
     if (!policy.params.has("v_head.weight")) throw new RangeError("PPO: the policy needs a value head (TrainModel.withValueHead)");
     if (rewardModel.scoreLabels !== 1) throw new RangeError("PPO: the reward model must be a one-label sequence classifier (zhiyu rm train makes one)");
@@ -118,11 +179,23 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
     this.seq = Math.max(...examples.map((e) => e.promptIds.length)) + s.maxNewTokens - 1;
     this.tokensPerMicroBatch = this.seq * (s.promptsPerRollout / s.numMiniBatches);
     this.frozenModels = new Map([["reference", reference], ["reward", rewardModel]]);
+    this.ptx = null;
+    if (ptxData) {
+      const rows = s.ptxBatch ?? s.promptsPerRollout / s.numMiniBatches;
+      const seq = s.ptxSeq ?? Math.min(this.seq, policy.contextLength);
+      if (seq > policy.contextLength) throw new RangeError(`PPO-ptx: --ptx-seq ${seq} exceeds the model's context ${policy.contextLength}`);
+      const top = ptxData.maxId();
+      if (top >= policy.vocabSize) {
+        throw new RangeError(`PPO-ptx: the pretraining data holds token id ${top}, outside the policy's vocabulary of ${policy.vocabSize}; ` +
+          "tokenize it with the policy's tokenizer (or give text)");
+      }
+      this.ptx = new BatchIterator(ptxData, { batch: rows, seq, shuffle: seededPermutation((seed ^ 0x5f3759df) >>> 0) });
+      this.tokensPerMicroBatch += rows * seq;
+    }
   }
 
   private logprobs(m: TrainModel, inputs: Int32Array, targets: Int32Array, rows: number, seq: number) {
-    const logits = m.logits(inputs, rows, seq);
-    return neg(crossEntropy(mul(logits, 1 / (this.s.temperature + 1e-7)), fromTypedArray(targets, [rows, seq]), { ignoreIndex: IGNORE, reduction: "none" }));
+    return tokenLogprobs(m, inputs, targets, rows, seq, this.s.temperature);
   }
 
   private async rolloutPhase(generator: SequenceGenerator, step: number): Promise<Rollout> {
@@ -225,31 +298,36 @@ export class PpoObjective implements TrainingObjective<PpoBatch> {
       }
       this.phase = { rollout, order };
     }
-    return { rollout: this.phase.rollout, rowIndex: this.phase.order.shift()! };
+    const ptx = this.ptx ? this.ptx.next() : null;
+    return { rollout: this.phase.rollout, rowIndex: this.phase.order.shift()!,
+      ptx: ptx && this.ptx ? { inputs: ptx.inputs, targets: ptx.targets, rows: this.ptx.batch, seq: this.ptx.seq } : null };
   }
 
   loss(model: TrainModel, b: PpoBatch): ObjectiveLoss {
-    const r = pick(b.rollout, b.rowIndex);
-    const newLogprobs = this.logprobs(model, r.inputs, r.targets, r.rows, r.seq);
-    const vpred = model.values(r.inputs, r.rows, r.seq);
-    const out = ppoLoss(newLogprobs, vpred, { ...r, T: r.seq }, this.s);
+    const out = ppoMinibatchLoss(model, pick(b.rollout, b.rowIndex), this.s, b.ptx);
     return { loss: out.loss, metrics: { ...b.rollout.metrics, ...out.metrics } };
   }
 
   position(): BatchPosition {
-    const p: BatchPosition & { klCoef?: number } = this.prompts.position();
+    const p: BatchPosition & { klCoef?: number; ptx?: BatchPosition } = this.prompts.position();
     if (this.s.klTarget !== null) p.klCoef = this.klCoef;
+    if (this.ptx) p.ptx = this.ptx.position;
     return p;
   }
 
   restorePosition(position: unknown): void {
     this.phase = null;
-    const klCoef = (position as { klCoef?: unknown } | null)?.klCoef;
-    if (this.s.klTarget !== null && typeof klCoef === "number" && klCoef > 0) this.klCoef = klCoef;
+    const saved = position as { klCoef?: unknown; ptx?: unknown } | null;
+    if (this.s.klTarget !== null && typeof saved?.klCoef === "number" && saved.klCoef > 0) this.klCoef = saved.klCoef;
     this.prompts.restore(position, "PPO", "was the checkpoint made with other prompts or --prompts-per-rollout?");
+    if (this.ptx) {
+      if (!saved?.ptx) throw new RangeError("PPO-ptx: the checkpoint has no pretraining-data position (it was made without --ptx-coef); start a new --out");
+      this.ptx.position = saved.ptx as BatchPosition;
+    }
   }
 
   skip(k: number): void {
     for (let i = 0; i < k; i++) this.phase?.order.shift();
+    this.ptx?.skip(k);
   }
 }

@@ -21,21 +21,34 @@ export interface TagExample {
   firstPiece: Int32Array;
 }
 
-/** Frames words as [CLS] pieces… [SEP] (at most maxLen ids), tags on first pieces. `pieces(word)` gives a word's ids
- *  (a word with no pieces is an error naming it). */
+/** Frames words as [CLS] pieces… [SEP] in at most maxLen ids: the position of each word's first piece, −1 for a word
+ *  with no pieces (`emptyWord` "skip") and for the words after the first one that does not fit (truncation keeps a
+ *  prefix, as transformers' tokenizers do). With `emptyWord` "error" a word with no pieces is an error naming it. */
+export function frameWords(words: readonly string[], pieces: (word: string) => number[], cls: number, sep: number,
+  maxLen: number, emptyWord: "error" | "skip", where: string): { ids: number[]; firstPiece: Int32Array } {
+  const ids = [cls];
+  const firstPiece = new Int32Array(words.length).fill(-1);
+  for (let k = 0; k < words.length; k++) {
+    const p = pieces(words[k]!);
+    if (p.length === 0) {
+      if (emptyWord === "error") throw new RangeError(`${where}: token ${k} ${JSON.stringify(words[k])} has no word pieces (it is empty after normalisation)`);
+      continue;
+    }
+    if (ids.length + p.length > maxLen - 1) break;
+    firstPiece[k] = ids.length;
+    ids.push(...p);
+  }
+  ids.push(sep);
+  return { ids, firstPiece };
+}
+
+/** Frames words with `frameWords` (empty words an error), tags on first pieces. */
 export function alignWords(words: readonly string[], tagIds: readonly number[], pieces: (word: string) => number[],
   cls: number, sep: number, maxLen: number, where: string): TagExample {
-  const ids = [cls], labels = [IGNORE_LABEL];
-  const firstPiece = new Int32Array(words.length).fill(-1);
-  words.forEach((w, k) => {
-    const p = pieces(w);
-    if (p.length === 0) throw new RangeError(`${where}: token ${k} ${JSON.stringify(w)} has no word pieces (it is empty after normalisation)`);
-    if (ids.length + p.length > maxLen - 1) return; // truncated: the word is not trained
-    firstPiece[k] = ids.length;
-    p.forEach((id, j) => { ids.push(id); labels.push(j === 0 ? tagIds[k]! : IGNORE_LABEL); });
-  });
-  ids.push(sep); labels.push(IGNORE_LABEL);
-  return { ids: Int32Array.from(ids), labels: Int32Array.from(labels), firstPiece };
+  const { ids, firstPiece } = frameWords(words, pieces, cls, sep, maxLen, "error", where);
+  const labels = new Int32Array(ids.length).fill(IGNORE_LABEL);
+  firstPiece.forEach((pos, k) => { if (pos >= 0) labels[pos] = tagIds[k]!; });
+  return { ids: Int32Array.from(ids), labels, firstPiece };
 }
 
 interface TagBatch { inputs: Int32Array; labels: Int32Array; rows: number; seq: number; trained: number }

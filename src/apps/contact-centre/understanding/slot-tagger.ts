@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadEncoder, type BertEncoder } from "../../../infer/encoder.js";
-import { wordTagIds } from "../../../train/objectives/tag.js";
+import { frameWords, wordTagIds } from "../../../train/objectives/tag.js";
 import { GAZETTEER_FILE, SlotGazetteer } from "./slot-gazetteer.js";
 
 export interface SlotWords {
@@ -106,20 +106,15 @@ export class SlotTagger {
     const enc = this.load();
     const cls = enc.tokenizer.tokenToId("[CLS]")!, sep = enc.tokenizer.tokenToId("[SEP]")!;
     const framed = texts.map((text) => {
-      const w = slotWords(text), ids = [cls], first: number[] = [];
-      for (const word of w.words) {
-        const p = enc.tokenizer.encode(word, { addSpecialTokens: false });
-        if (ids.length + p.length > this.maxLen - 1) break;
-        first.push(p.length > 0 ? ids.length : -1);
-        ids.push(...p);
-      }
-      ids.push(sep);
+      const w = slotWords(text);
+      const { ids, firstPiece: first } = frameWords(w.words, (word) => enc.tokenizer.encode(word, { addSpecialTokens: false }),
+        cls, sep, this.maxLen, "skip", this.dir);
       return { text, w, ids, first };
     });
     const perToken = enc.tagTokens(framed.map((f) => ({ ids: f.ids })));
     const labels = enc.config.labels;
     return framed.map((f, i) => {
-      const ids = wordTagIds(f.w.words.length, (k) => (f.first[k] !== undefined && f.first[k]! >= 0 ? perToken[i]![f.first[k]!]!.logits : null),
+      const ids = wordTagIds(f.w.words.length, (k) => (f.first[k]! >= 0 ? perToken[i]![f.first[k]!]!.logits : null),
         -1, this.decode === "bio" ? labels : undefined);
       const tags = ids.map((id) => (id < 0 ? "O" : labels[id]!));
       const spans = spansFromTags(f.text, f.w, tags);
