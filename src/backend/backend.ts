@@ -392,6 +392,12 @@ export interface Backend {
    *  gives quantMatmul's bits (its GEMM-sized products), else the matrix as quantMatmul does. */
   quantMatmulPanels?(w: Uint8Array, type: WeightType, rows: number, cols: number, x: Float32Array, out: Float32Array,
     m: number, panels: PackedPanels): void;
+  /** Optional: a decoder prompt's SwiGLU MLP sublayer in place, x [m, hidden] += down·(silu(gate·h) ⊙ up·h) with
+   *  h = rmsNorm(x)·normW, on the packed panels of gateUp ([2·ffn, hidden], gate rows first) and down ([hidden, ffn]),
+   *  f16 / bf16 weights of `type` — the bits of rmsNorm, quantMatmulPanels, swiglu and add in turn. false (x
+   *  untouched): a shape it leaves to those ops. */
+  prefillMlpPanels?(x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number,
+    type: "f16" | "bf16", gateUp: PackedPanels, down: PackedPanels): boolean;
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */

@@ -105,6 +105,9 @@ export interface NativeAddon extends Partial<NativeOps> {
   /** quantMatmul of an f16 / bf16 matrix on its packed panels where that gives quantMatmul's bits, else on w. */
   quantMatmulPanels?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number,
     panels: { data: Uint8Array; type: PanelType }) => void;
+  /** A decoder prompt's SwiGLU MLP sublayer in place on packed panels (native/prefill_mlp.c); false: not this shape. */
+  prefillMlpPanels?: (x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number, type: string,
+    gateUp: { data: Uint8Array; type: PanelType }, down: { data: Uint8Array; type: PanelType }) => boolean;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;

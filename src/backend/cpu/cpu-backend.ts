@@ -224,6 +224,14 @@ export class CpuBackend implements Backend, TunableBackend {
     };
   }
 
+  /** A decoder prompt's MLP sublayer on packed panels, rows split over the pool (native/prefill_mlp.c). */
+  get prefillMlpPanels(): ((x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number,
+    type: "f16" | "bf16", gateUp: PackedPanels, down: PackedPanels) => boolean) | undefined {
+    const run = this.addon.prefillMlpPanels;
+    if (!run) return undefined;
+    return (x, m, hidden, ffn, normW, eps, type, gateUp, down) => run(x, m, hidden, ffn, normW, eps, type, gateUp, down);
+  }
+
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
   matmulRoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void {
     OP_CHECKS.matmulRoundBf16(a, b, c, p);

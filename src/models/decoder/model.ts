@@ -11,14 +11,14 @@
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
-  swiglu, tanh, tidy, getDefaultBackend,
+  prefillSwigluMlp, swiglu, tanh, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
 import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import { type Segment, attendSegments, forwardPackedSegments } from "../llama/model.js";
+import { type FusedProjections, type Segment, attendSegments, forwardPackedSegments, fuseProjections } from "../llama/model.js";
 import { type MoeGrouping, type MoeTrace, type MoeWeights, moeFeedForward, routeTokens, traceRouted } from "../moe.js";
 import { dynamicNtkTheta, ropeAttentionFactor, scaledRopeFrequencies } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, expertName } from "./config.js";
@@ -40,7 +40,12 @@ export class DecoderModel implements CausalLmNetwork {
   /** Those layers prepared for the backend's op (all of them non-null). */
   private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[], () => this.fusedHead());
 
+  /** Each layer's q/k/v and gate/up as one stacked matrix where the loader read them side by side (llama's
+   *  fuseProjections); a prompt's products use them when they run on f16 / bf16 panels (stackedForPrompt). */
+  private readonly stacks: FusedProjections | null;
+
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
+    this.stacks = config.moe ? null : fuseProjections(config, params);
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
     this.localFreqs = config.localRope ? scaledRopeFrequencies(config.rotaryDim, config.localRope.theta, config.localRope.scaling) : null;
     if (config.moe) {
@@ -271,8 +276,19 @@ export class DecoderModel implements CausalLmNetwork {
     });
   }
 
+  /** The stacked matrix of layer l's group for a prompt of n rows without gradients, when it is f16 / bf16 packed
+   *  into panels (whose products give each output the same sum as the separate matrices': the same bits), else null. */
+  private stackedForPrompt(group: "qkv" | "gateUp", l: number, n: number): QuantWeight | null {
+    const w = this.stacks?.[group][l];
+    if (!w || !w.packPanels || (w.type !== "f16" && w.type !== "bf16") || n < 16 || isGradEnabled()) return null;
+    // a part that now carries an adapter (LoRA) or was replaced takes the separate products
+    const parts = group === "qkv" ? ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"] : ["mlp.gate_proj", "mlp.up_proj"];
+    return parts.every((part) => isQuantWeight(this.params.get(`model.layers.${l}.${part}.weight`))) ? w : null;
+  }
+
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
     const c = this.config, L = c.layer, p = `model.layers.${l}`;
+    const rows = x.shape[0];
     const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
     const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
     let q: Tensor, k: Tensor, v: Tensor;
@@ -280,8 +296,9 @@ export class DecoderModel implements CausalLmNetwork {
       const b = this.optional(`${p}.self_attn.${name}.bias`);
       return b ? add(y, b) : y;
     };
-    if (L.qkvFused) {
-      const qkv = linear(h, this.w(`${p}.self_attn.qkv_proj.weight`));
+    const qkvStack = L.qkvFused ? null : this.stackedForPrompt("qkv", l, rows);
+    if (L.qkvFused || qkvStack) {
+      const qkv = linear(h, qkvStack ?? this.w(`${p}.self_attn.qkv_proj.weight`));
       q = narrow(qkv, 1, 0, qd);
       k = narrow(qkv, 1, qd, kd);
       v = narrow(qkv, 1, qd + kd, kd);
@@ -300,6 +317,13 @@ export class DecoderModel implements CausalLmNetwork {
     let a = linear(this.attend(l, q, k, v, segs), this.w(`${p}.self_attn.o_proj.weight`));
     if (L.norms === "sandwich") a = rmsNorm(a, this.t(`${p}.${this.names.postAttnNorm}.weight`), c.rmsNormEps);
     x = add(x, a);
+    const gateUpStack = c.moe || L.gateUpFused ? null : this.stackedForPrompt("gateUp", l, rows);
+    const down = this.params.get(`${p}.mlp.down_proj.weight`);
+    if (gateUpStack && L.activation === "silu" && L.norms !== "sandwich" && isQuantWeight(down)) {
+      // a prompt's MLP as one backend call where it has one (the same bits as the ops below)
+      const y = prefillSwigluMlp(x, this.t(`${p}.${this.names.preFfnNorm}.weight`), c.rmsNormEps, gateUpStack, down);
+      if (y) return y;
+    }
     const h2 = rmsNorm(x, this.t(`${p}.${this.names.preFfnNorm}.weight`), c.rmsNormEps);
     let m: Tensor;
     if (c.moe) {
@@ -307,8 +331,8 @@ export class DecoderModel implements CausalLmNetwork {
       m = this.nativeMoe(l, h2) ?? moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
     } else {
       let gate: Tensor, up: Tensor;
-      if (L.gateUpFused) {
-        const gu = linear(h2, this.w(`${p}.mlp.gate_up_proj.weight`));
+      if (L.gateUpFused || gateUpStack) {
+        const gu = linear(h2, gateUpStack ?? this.w(`${p}.mlp.gate_up_proj.weight`));
         gate = narrow(gu, 1, 0, c.intermediateSize);
         up = narrow(gu, 1, c.intermediateSize, c.intermediateSize);
       } else {

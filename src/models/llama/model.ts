@@ -9,7 +9,7 @@
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
-  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy, getDefaultBackend,
+  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, prefillSwigluMlp, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
@@ -45,7 +45,7 @@ export interface FusedProjections {
  *  loader reads each group side by side into one buffer, so this is a view, never a copy. A group is stacked when
  *  its matrices are QuantWeights of one type laid out so, layer by layer; returns null when no group is (f32
  *  tensors, the trainer's case, are left alone). */
-export function fuseProjections(config: LlamaConfig, params: ReadonlyMap<string, Weight>): FusedProjections | null {
+export function fuseProjections(config: { numLayers: number }, params: ReadonlyMap<string, Weight>): FusedProjections | null {
   const fused: FusedProjections = { qkv: [], gateUp: [] };
   const stack = (names: string[]): QuantWeight | null => {
     const ws = names.map((n) => params.get(n));
@@ -286,9 +286,14 @@ export class LlamaModel implements CausalLmNetwork {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, freqs: this.freqs, ropeLayout: c.ropeLayout,
     });
     x = add(x, this.lin(att, this.w(`${p}.self_attn.o_proj.weight`)));
+    const gateUpW = plain(["mlp.gate_proj", "mlp.up_proj"]) ? this.fused?.gateUp[l] : null;
+    const downW = this.w(`${p}.mlp.down_proj.weight`);
+    if (gateUpW && isQuantWeight(downW) && (this.options.matmulDtype ?? "f32") === "f32") { // a prompt's MLP as one backend call where it has one (the same bits)
+      const y = prefillSwigluMlp(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps, gateUpW, downW);
+      if (y) return y;
+    }
     const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
     let gate: Tensor, up: Tensor; // [N, F]
-    const gateUpW = plain(["mlp.gate_proj", "mlp.up_proj"]) ? this.fused?.gateUp[l] : null;
     if (gateUpW) {
       const gu = this.lin(h2, gateUpW);
       gate = narrow(gu, 1, 0, c.intermediateSize);
@@ -297,7 +302,7 @@ export class LlamaModel implements CausalLmNetwork {
       gate = this.lin(h2, this.w(`${p}.mlp.gate_proj.weight`));
       up = this.lin(h2, this.w(`${p}.mlp.up_proj.weight`));
     }
-    return add(x, this.lin(swiglu(gate, up), this.w(`${p}.mlp.down_proj.weight`)));
+    return add(x, this.lin(swiglu(gate, up), downW));
   }
 }
 
