@@ -220,9 +220,13 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
     if ((rc = zy_moe_mlp(L->moe, m, D, h, o)) != 0) goto done;
   } else if (L->gate_up.data) {
     if ((rc = matvecs(&L->gate_up, h, gu, m)) != 0) goto done;
-    for (int64_t i = 0; i < m; i++) {
-      memcpy(g + i * F, gu + i * 2 * F, (size_t)F * sizeof(float));
-      memcpy(u + i * F, gu + i * 2 * F + F, (size_t)F * sizeof(float));
+    if (m == 1) { /* one row: gate and up are already the two halves SwiGLU reads */
+      g = gu, u = gu + F;
+    } else {
+      for (int64_t i = 0; i < m; i++) {
+        memcpy(g + i * F, gu + i * 2 * F, (size_t)F * sizeof(float));
+        memcpy(u + i * F, gu + i * 2 * F + F, (size_t)F * sizeof(float));
+      }
     }
   } else {
     const zy_qmm_job gu_jobs[2] = {job(&L->gate, h, g, m), job(&L->up, h, u, m)};

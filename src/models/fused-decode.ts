@@ -161,8 +161,8 @@ export class PreparedLayers {
 /** One single-token decode step of cached sequences as one backend call from their embedded tokens (embed(ids) →
  *  [m, hidden], a fresh tensor the call changes) to the logits [m, vocab]: every layer, the output norm and the
  *  head (prepared.decodeForward); each cache grows by the token. Null when that call is not available — autograd
- *  on, a prompt among the items, no stack() or no prepared head, caches of mixed types — and then nothing changed:
- *  the caller runs its trunk and head (the same kernels on the same values). */
+ *  on, a prompt among the items, no stack() or no prepared head, caches of mixed types — and then no cache holds
+ *  more tokens (at most its capacity grew): the caller runs its trunk and head (the same kernels on the same values). */
 export function fusedDecodeLogits(prepared: PreparedLayers, run: DecoderLayerRun | null | undefined,
   items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>, embed: (ids: Int32Array) => Tensor, vocab: number): Tensor | null {
   if (isGradEnabled() || !run?.stack || !items.every((it) => it.ids.length === 1)) return null;
