@@ -195,7 +195,7 @@ const void *panelArg(zy::Args &a, const Napi::Value &v, const std::string &name,
 // place, x [m, hidden] += down·(silu(gate·h) ⊙ up·h) with h = rmsNorm(x)·normW, gateUp ([2·ffn, hidden], gate
 // first) and down ([hidden, ffn]) as { data, type } panels of gemmPackWeights over f16 / bf16 weights of `type`,
 // rows split over the pool (native/prefill_mlp.c; the tensor path's bits). Returns false, x untouched, for shapes it
-// leaves to the tensor path (one thread, too few or too many rows, ffn not a multiple of 16).
+// leaves to the tensor path (one thread, fewer than 48 rows per thread, ffn not a multiple of 16).
 Napi::Value PrefillMlpPanels(const Napi::CallbackInfo &info) {
   zy::Args a(info, "prefillMlpPanels");
   if (!a.atLeast(9, "x, m, hidden, ffn, normW, eps, type, gateUp, down")) return a.done();

@@ -8,10 +8,10 @@
  * on the stacked panels, narrow + swiglu, linear, add): zy_op_rmsnorm_serial, zy_pw_prepare_a_panels +
  * zy_pw_gemm_rows (per-element sums independent of the row split), zy_swiglu_vec on whole rows of F % 16 == 0
  * elements (no scalar tail, as in the tensor path's call over m·F), then x + y — so the bits are the tensor path's.
- * Leaves out (returns 1, the caller keeps the tensor path): 1 thread, fewer than 48 rows per thread or 512 rows or
- * more (the encoder layer's bounds: each thread widens every weight block, which few rows amortise poorly, and
- * large prompts keep the column split), F % 16 != 0, products the tensor path would not run on panels
- * (zy_pw_replaces_quant), CPUs without AVX-512. */
+ * A thread takes its rows 512 at a time (bounded scratch for long prompts).
+ * Leaves out (returns 1, the caller keeps the tensor path): 1 thread, fewer than 48 rows per thread (the encoder
+ * layer's bound: each thread widens every weight block, which few rows amortise poorly), F % 16 != 0, products the
+ * tensor path would not run on panels (zy_pw_replaces_quant), CPUs without AVX-512. */
 #include "gemm.h"
 #include "ops_common.h"
 #include "ops_kernels.h"
@@ -21,7 +21,9 @@
 #include <stdatomic.h>
 
 #define MIN_ROWS_PER_THREAD 48
-#define MAX_ROWS 512
+/* A thread's rows go through in chunks of at most this many: the scratch stays bounded for long prompts (~33 MB a
+ * thread at the 1B shape), and widening each weight block once per 512 rows costs ~1 % of the products. */
+#define CHUNK_ROWS 512
 
 typedef struct {
   float *x;
@@ -39,20 +41,15 @@ static _Thread_local size_t mlp_bytes;
 
 static size_t floats_bytes(int64_t n) { return (size_t)((n + 15) / 16 * 16) * 4; }
 
-static void mlp_task(void *p, int64_t t, int64_t t1, int ti) {
-  (void)t1; (void)ti;
-  mlp_ctx *c = (mlp_ctx *)p;
-  const int64_t T = zy_threads(), i0 = c->m * t / T, i1 = c->m * (t + 1) / T, mt = i1 - i0, d = c->d, f = c->f;
-  if (mt <= 0) return;
+/* Rows [i0, i1) of x through the whole sublayer, on the calling thread. */
+static int mlp_rows(const mlp_ctx *c, int64_t i0, int64_t i1) {
+  const int64_t mt = i1 - i0, d = c->d, f = c->f;
   const int64_t widest = d > f ? d : f, mr = zy_pw_prepare_panel_rows(), panels = (mt + mr - 1) / mr;
   /* h [mt, d] (then y [mt, d]), rstd [mt], rounded [mt, widest], packed A, gu [mt, 2f], s [mt, f] */
   const size_t b_h = floats_bytes(mt * d), b_rstd = floats_bytes(mt), b_round = floats_bytes(mt * widest),
                b_pack = (zy_pw_packed_a_bytes(mt, widest) + 63) / 64 * 64, b_gu = floats_bytes(mt * 2 * f);
   char *buf = (char *)zy_grow(&mlp_buf, &mlp_bytes, b_h + b_rstd + b_round + b_pack + b_gu + floats_bytes(mt * f));
-  if (!buf) {
-    atomic_store(&c->failed, 1);
-    return;
-  }
+  if (!buf) return -1;
   float *h = (float *)buf, *rstd = (float *)(buf + b_h), *rounded = (float *)(buf + b_h + b_rstd),
         *packed = (float *)(buf + b_h + b_rstd + b_round), *gu = (float *)(buf + b_h + b_rstd + b_round + b_pack),
         *s = (float *)(buf + b_h + b_rstd + b_round + b_pack + b_gu);
@@ -66,11 +63,24 @@ static void mlp_task(void *p, int64_t t, int64_t t1, int ti) {
   float *y = h; /* h is no longer read */
   zy_pw_gemm_rows(packed, mt, f, c->down, c->down_elem, d, 0, d, y, d);
   for (int64_t i = 0; i < mt * d; i++) x[i] = x[i] + y[i];
+  return 0;
+}
+
+/* Thread t of T: its contiguous share of the rows, CHUNK_ROWS at a time. */
+static void mlp_task(void *p, int64_t t, int64_t t1, int ti) {
+  (void)t1; (void)ti;
+  mlp_ctx *c = (mlp_ctx *)p;
+  const int64_t T = zy_threads(), i0 = c->m * t / T, i1 = c->m * (t + 1) / T;
+  for (int64_t r = i0; r < i1; r += CHUNK_ROWS)
+    if (mlp_rows(c, r, r + CHUNK_ROWS < i1 ? r + CHUNK_ROWS : i1) != 0) {
+      atomic_store(&c->failed, 1);
+      return;
+    }
 }
 
 int zy_prefill_mlp_applies(int src, int64_t m, int64_t d, int64_t f) {
   const int T = zy_threads();
-  return zy_pw_available() && T >= 2 && m >= (int64_t)MIN_ROWS_PER_THREAD * T && m < MAX_ROWS && f % 16 == 0 &&
+  return zy_pw_available() && T >= 2 && m >= (int64_t)MIN_ROWS_PER_THREAD * T && f % 16 == 0 &&
          zy_pw_replaces_quant(src, m, 2 * f, d) && zy_pw_replaces_quant(src, m, d, f);
 }
 

@@ -2,8 +2,8 @@
 // (prefillSwigluMlp → native/prefill_mlp.c), and a Qwen3 prompt's q/k/v and gate/up products on stacked matrices
 // (DecoderModel): against the same GGUF loaded with repack: false (every product through quantMatmul in the file's
 // layout, the path gguf-goldens.test.ts and families.test.ts hold against llama.cpp and transformers), the logits of
-// a prompt long enough for the split (≥ 48 rows per thread) and of decode steps after it are bit-identical, and
-// the op really ran (on the packed model only). Files: ../shared/testdata/gguf/dev-llama-tok512-f16.gguf as
+// a prompt long enough for the split (≥ 48 rows per thread; and one past a thread's 512-row chunk) and of decode
+// steps after it are bit-identical, and the op really ran (on the packed model only). Files: ../shared/testdata/gguf/dev-llama-tok512-f16.gguf as
 // shipped; ../shared/testdata/hf/qwen3's f32 GGUF with its matrices rounded to f16 (written to a temp folder).
 // Skips without the native addon's op or on CPUs without AVX-512 (no panels there).
 // Leaves out: speed (zhiyu bench infer), bf16 files (the same kernels), prompts the op leaves to the tensor path
@@ -58,9 +58,10 @@ function f16Copy(src: string, dst: string): void {
   writeGguf(dst, { metadata, tensors });
 }
 
-async function packedEqualsPlain(file: string, vocab: number): Promise<void> {
-  const packed = await loadModel(file, { contextLength: 256 }), plain = await loadModel(file, { contextLength: 256, repack: false });
-  const prompt = Array.from({ length: 100 }, (_, i) => (i * 37 + 11) % vocab);
+async function packedEqualsPlain(file: string, vocab: number, tokens = 100): Promise<void> {
+  const contextLength = tokens + 16;
+  const packed = await loadModel(file, { contextLength }), plain = await loadModel(file, { contextLength, repack: false });
+  const prompt = Array.from({ length: tokens }, (_, i) => (i * 37 + 11) % vocab);
   const run = (model: typeof packed): { logits: Float32Array[]; calls: number } => {
     const seq = model.createSequence();
     const before = ran.calls;
@@ -81,6 +82,10 @@ async function packedEqualsPlain(file: string, vocab: number): Promise<void> {
 
 test("llama f16: a 100-token prompt's MLP in one call at 2 threads = the tensor path, bit for bit", { skip }, async () => {
   await packedEqualsPlain(LLAMA, 512);
+});
+
+test("llama f16: a 1,100-token prompt (each thread's 550 rows in chunks of 512) = the tensor path, bit for bit", { skip }, async () => {
+  await packedEqualsPlain(LLAMA, 512, 1100);
 });
 
 test("qwen3 f16: stacked q/k/v and gate/up and the MLP op = separate products, bit for bit", { skip }, async () => {
