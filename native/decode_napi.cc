@@ -3,6 +3,8 @@
 //   decoderLayerPrepare(spec without m and the caches) → an opaque handle holding the layer's fields read and checked
 //   once; decoderLayerStep(x, handle, kCaches, vCaches, capacities, positions) runs one step of it (m = the number
 //   of caches) — what a model calls every step, so only the caches are read per call;
+//   decoderStackStep(x, handles, kCaches, vCaches, positions[, head, logits]): one step through every prepared layer
+//   in one call, optionally ending with the output norm and head of decoderHeadPrepare({ norm, eps, weight });
 //   decoderLayerMoe(h, out, handle, m): the MoE MLP alone of a prepared MoE layer over m rows (a prompt)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
@@ -294,6 +296,159 @@ Napi::Value DecoderLayerStep(const Napi::CallbackInfo &info) {
   return runStep(a, *P, info[0], info[2], info[3], info[4], info[5], -1);
 }
 
+// The output norm and head a stack step may end with (decoderHeadPrepare({ norm, eps, weight })): read and checked
+// once; the caller keeps the object it came from alive with the handle (its arrays are pointed into).
+struct PreparedHead {
+  zy_decode_head head{};
+  int64_t hidden = 0;
+};
+
+Napi::Value DecoderHeadPrepare(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderHeadPrepare");
+  if (!a.atLeast(1, "head")) return a.done();
+  if (!info[0].IsObject()) { a.fail("head must be an object { norm, eps, weight }"); return a.done(); }
+  Spec s{a, info[0].As<Napi::Object>()};
+  Napi::Value wv = s.o.Get("weight");
+  if (!wv.IsObject()) { a.fail("weight must be { data, type, rows, cols }"); return a.done(); }
+  Napi::Object wo = wv.As<Napi::Object>();
+  const int64_t rows = a.count(wo.Get("rows"), "weight.rows"), cols = a.count(wo.Get("cols"), "weight.cols");
+  auto *P = new PreparedHead();
+  P->hidden = cols;
+  P->head.w = zy::readMatrix(a, wv, "weight", rows, cols, true);
+  P->head.norm = s.f32("norm", cols);
+  P->head.eps = static_cast<float>(s.real("eps"));
+  if (!a.ok()) { delete P; return a.done(); }
+  return Napi::External<PreparedHead>::New(info.Env(), P, [](Napi::Env, PreparedHead *p) { delete p; });
+}
+
+// decoderStackStep(x, layers, kCaches, vCaches, positions[, head, logits]): one single-token decode step through every
+// prepared layer in order, in one call (m = positions.length sequences), then with a head handle its logits [m, vocab]
+// into logits. kCaches and vCaches are layer-major (entry l·m + i: layer l's cache of sequence i), each its whole
+// buffer, one type for all; a buffer's length gives its capacity. Checks everything before any layer runs; builds
+// an argument's name only when it is wrong (this runs every token).
+Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderStackStep");
+  Napi::Env env = info.Env();
+  if (!a.atLeast(5, "x, layers, kCaches, vCaches, positions")) return a.done();
+  if (!info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray() || !info[4].IsArray()) {
+    a.fail("layers, kCaches, vCaches and positions must be arrays");
+    return a.done();
+  }
+  Napi::Array la = info[1].As<Napi::Array>(), ka = info[2].As<Napi::Array>(), va = info[3].As<Napi::Array>(),
+              pa = info[4].As<Napi::Array>();
+  const int64_t nl = la.Length(), m = pa.Length();
+  if (nl == 0 || m == 0) return a.done();
+  if (static_cast<int64_t>(ka.Length()) != nl * m || static_cast<int64_t>(va.Length()) != nl * m) {
+    a.fail("kCaches and vCaches need layers × sequences = " + std::to_string(nl) + " × " + std::to_string(m) +
+           " entries (layer-major), got " + std::to_string(ka.Length()) + " and " + std::to_string(va.Length()));
+    return a.done();
+  }
+  std::vector<zy_decode_layer> L(static_cast<size_t>(nl));
+  std::vector<PreparedLayer *> P(static_cast<size_t>(nl));
+  for (int64_t l = 0; l < nl; l++) {
+    Napi::Value h = la.Get(static_cast<uint32_t>(l));
+    if (!h.IsExternal()) { a.fail("layers[" + std::to_string(l) + "] must be a handle from decoderLayerPrepare"); return a.done(); }
+    P[l] = h.As<Napi::External<PreparedLayer>>().Data();
+    L[l] = P[l]->L;
+    if (L[l].hidden != L[0].hidden) {
+      a.fail("layers[" + std::to_string(l) + "] has hidden " + std::to_string(L[l].hidden) + ", layers[0] " + std::to_string(L[0].hidden));
+      return a.done();
+    }
+  }
+  float *x = a.f32(info[0], "x", m * L[0].hidden);
+  std::vector<int64_t> at(static_cast<size_t>(m)), cap(static_cast<size_t>(nl * m));
+  for (uint32_t i = 0; i < m && a.ok(); i++) {
+    Napi::Value p = pa.Get(i);
+    if (!zy::isCount(p)) a.fail("positions[" + std::to_string(i) + "] must be a non-negative integer");
+    else at[i] = zy::i64(p);
+  }
+  if (!a.ok()) return a.done();
+  /* The cache type from the first entry: Uint16Array f16, Uint8Array q8_0 blocks, else f32. */
+  Napi::Value first = ka.Get(0u);
+  const int kv_type = zy::isTyped(first, napi_uint16_array) ? ZY_KV_F16 : zy::isTyped(first, napi_uint8_array) ? ZY_KV_Q8_0 : ZY_KV_F32;
+  const napi_typedarray_type kind = kv_type == ZY_KV_F16 ? napi_uint16_array : kv_type == ZY_KV_Q8_0 ? napi_uint8_array : napi_float32_array;
+  const char *kind_name = kv_type == ZY_KV_F16 ? "Uint16Array (f16 cache)" : kv_type == ZY_KV_Q8_0 ? "Uint8Array (q8_0 cache)" : "Float32Array";
+  std::vector<void *> kp(static_cast<size_t>(nl * m)), vp(static_cast<size_t>(nl * m));
+  for (int64_t l = 0; l < nl && a.ok(); l++) {
+    const int64_t kd = L[l].n_kv * L[l].head_dim;
+    if (kv_type == ZY_KV_Q8_0 && L[l].head_dim % 32 != 0) {
+      a.fail("q8_0 caches need head_dim a multiple of 32, layer " + std::to_string(l) + " has " + std::to_string(L[l].head_dim));
+      break;
+    }
+    /* One position's row, in the array's elements. */
+    const int64_t row = kv_type == ZY_KV_Q8_0 ? kd / 32 * 34 : kd;
+    for (int64_t i = 0; i < m; i++) {
+      const uint32_t e = static_cast<uint32_t>(l * m + i);
+      Napi::Value kv[2] = {ka.Get(e), va.Get(e)};
+      size_t len[2] = {0, 0};
+      void *ptr[2] = {nullptr, nullptr};
+      for (int s = 0; s < 2; s++) {
+        if (!zy::isTyped(kv[s], kind)) {
+          a.fail(std::string(s ? "vCaches[" : "kCaches[") + std::to_string(e) + "] (layer " + std::to_string(l) + ", sequence " +
+                 std::to_string(i) + ") must be a " + kind_name + " like kCaches[0]");
+          break;
+        }
+        ptr[s] = kv_type == ZY_KV_F32 ? static_cast<void *>(zy::typedPtr<float>(kv[s], &len[s]))
+                 : kv_type == ZY_KV_F16 ? static_cast<void *>(zy::typedPtr<uint16_t>(kv[s], &len[s]))
+                                        : static_cast<void *>(zy::typedPtr<uint8_t>(kv[s], &len[s]));
+      }
+      if (!a.ok()) break;
+      const int64_t c = static_cast<int64_t>(len[0] < len[1] ? len[0] : len[1]) / row;
+      if (at[i] >= c) {
+        a.fail("sequence " + std::to_string(i) + ": position " + std::to_string(at[i]) + " must be below its layer-" + std::to_string(l) +
+               " cache capacity " + std::to_string(c));
+        break;
+      }
+      kp[e] = ptr[0], vp[e] = ptr[1], cap[e] = c;
+    }
+  }
+  if (!a.ok()) return a.done();
+  const PreparedHead *H = nullptr;
+  float *logits = nullptr;
+  if (info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsNull()) {
+    if (!info[5].IsExternal()) { a.fail("head must be a handle from decoderHeadPrepare"); return a.done(); }
+    H = info[5].As<Napi::External<PreparedHead>>().Data();
+    if (H->hidden != L[0].hidden) {
+      a.fail("head has hidden " + std::to_string(H->hidden) + ", the layers " + std::to_string(L[0].hidden));
+      return a.done();
+    }
+    logits = a.f32(a.arg(6), "logits", m * H->head.w.rows);
+    if (!a.ok()) return a.done();
+  }
+  std::vector<Router> routers;
+  std::vector<zy_decode_moe> moes;
+  routers.reserve(static_cast<size_t>(nl));
+  moes.reserve(static_cast<size_t>(nl));
+  for (int64_t l = 0; l < nl; l++) {
+    zy_decode_layer &Ll = L[l];
+    Ll.m = m;
+    Ll.kv_type = kv_type;
+    Ll.k_cache = kp.data() + l * m;
+    Ll.v_cache = vp.data() + l * m;
+    Ll.cache_capacity = cap.data() + l * m;
+    Ll.pos = at.data();
+    if (Ll.moe) {
+      Napi::Function fn = P[l]->route.Value();
+      if (fn.IsEmpty()) { a.fail("moe.route is gone: keep the spec given to decoderLayerPrepare alive with its handle"); return a.done(); }
+      routers.push_back(Router{env, fn, P[l]->moe.n_experts, P[l]->moe.top_k, ""});
+      moes.push_back(P[l]->moe);
+      moes.back().route_ctx = &routers.back();
+      Ll.moe = &moes.back();
+    }
+  }
+  int64_t failed = 0;
+  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed);
+  if (rc == -2 && !env.IsExceptionPending()) {
+    const Router *r = static_cast<const Router *>(L[failed].moe->route_ctx);
+    a.fail("layer " + std::to_string(failed) + ": " + r->error);
+  } else if (rc == -1) {
+    a.fail("out of memory");
+  } else if (rc != 0 && rc != -2) {
+    a.fail(failed == nl ? "the head's product failed (code " + std::to_string(rc) + ")" : "layer " + std::to_string(failed) + " failed (code " + std::to_string(rc) + ")");
+  }
+  return env.Undefined();
+}
+
 // decoderLayerMoe(h, out, layer, m): the MoE MLP of a prepared "moe-swiglu" layer over h [m, hidden] into out.
 Napi::Value DecoderLayerMoe(const Napi::CallbackInfo &info) {
   zy::Args a(info, "decoderLayerMoe");
@@ -322,6 +477,8 @@ Napi::Value DecoderLayerMoe(const Napi::CallbackInfo &info) {
 ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
 ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
 ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
+ZY_REGISTER("decoderStackStep", DecoderStackStep);
+ZY_REGISTER("decoderHeadPrepare", DecoderHeadPrepare);
 ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);
 // An addon that reads moe.shared says so (an older one would ignore the field and leave the shared expert out).
 ZY_REGISTER("decoderLayerMoeShared", DecoderLayerMoe);

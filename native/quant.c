@@ -699,6 +699,8 @@ static size_t act_bytes(int type, int64_t cols, int64_t m) {
   else if (fmt != ACT_EXACT) need = (size_t)(m * cols + 64) + 3 * (size_t)(m * nb * 4 + 64) + (size_t)(m * nb * 32 + 64);
   const int64_t npairs = (nb + 1) / 2;
   if (zy_cpu()->avx512_vnni && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type)) need += 2 * (size_t)(m * npairs * 64 + 64);
+  if (fmt == ACT_Q8_0 && zy_qtype_is_r16(type)) need += (size_t)(m * nb * 4 + 64);
+  if (fmt == ACT_Q8_K && zy_qtype_is_r16(type)) need += (size_t)(m * nb * 32 + 64) + (size_t)(m * nb * 64 + 64);
   return need;
 }
 
@@ -710,7 +712,7 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
   const int64_t npairs = (nb + 1) / 2;
   const int use512 = zy_cpu()->avx512_vnni;
   const int pairs = use512 && (fmt == ACT_Q8_0 || fmt == ACT_Q8_1) && !zy_qtype_is_r16(type);
-  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  zy_qact act = {m, cols, nb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   if (fmt == ACT_EXACT) {
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
@@ -728,6 +730,12 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
         if (use512) zy_quantize_row_q8k_avx512(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
         else zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
       }
+      if (zy_qtype_is_r16(type)) {
+        act.ksum32 = (float *)scratch_take(at, (size_t)(m * nb * 32));
+        act.knsum16 = (int32_t *)scratch_take(at, (size_t)(m * nb * 64));
+        for (int64_t i = 0; i < m * nb * 8; i++) act.ksum32[i] = (float)(act.bsums[2 * i] + act.bsums[2 * i + 1]);
+        for (int64_t i = 0; i < m * nb * 16; i++) act.knsum16[i] = -32 * act.bsums[i];
+      }
     } else {
       act.s = (float *)scratch_take(at, (size_t)(m * nb * 4));
       act.bsum = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));
@@ -736,6 +744,10 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
           zy_quantize_row_q8_avx512(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
         else
           zy_quantize_row_q8(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
+      }
+      if (fmt == ACT_Q8_0 && zy_qtype_is_r16(type)) {
+        act.nbsum128 = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));
+        for (int64_t i = 0; i < m * nb; i++) act.nbsum128[i] = -128 * act.bsum[i];
       }
       if (pairs) {
         const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;

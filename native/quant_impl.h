@@ -24,6 +24,13 @@ typedef struct {
    * correction [−off·Σa(b), 0 ×7, −off·Σa(b+1), 0 ×7] (0 past the last block). */
   float *dav;          /* [m, npairs·16] */
   int32_t *corrv;      /* [m, npairs·16] */
+  /* r16 q8_0/q4_0 decode kernels (AVX-512 VNNI): −128·Σa per row and block, the weight offset folded in once per
+   * token (q8_0 stores w + 128; q4_0's high-nibble sums run ×16, so its −8·Σa becomes −128·Σa there too). */
+  int32_t *nbsum128;   /* [m, nb] */
+  /* r16 q4_k/q6_k decode kernels (AVX-512 VNNI), Q8_K rows: f32(Σa) per 32-element sub-block (the q4_k mins' sums,
+   * exact: |Σa| < 2^13) and −32·Σa per 16 (q6_k's offset), formed once per token. */
+  float *ksum32;       /* [m, nb·8] */
+  int32_t *knsum16;    /* [m, nb·16] */
 } zy_qact;
 
 /* Computes out[j*out_stride] = dot(W row at w, activation row a0 + j) for j < na (na in 1..4; in 1..8 for the

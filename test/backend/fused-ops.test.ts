@@ -45,3 +45,36 @@ test("cpu: a prepared layer checks its fields once, and each step its caches, na
   run.step(x, layer, k, v, [4, 4], [0, 1]); // zero weights: the residuals leave x as it was
   assert.deepEqual(x, f(2 * d));
 });
+
+test("cpu: the whole-stack step checks every layer's caches before any layer runs, naming the op and the entry", { skip: skipCpu }, () => {
+  const run = cpu!.fused!("decoder-layer-decode", LAYER)!;
+  if (!run.stack) return; // an addon built before decoderStackStep
+  const d = 32, q8 = (rows: number, cols: number) => ({ data: new Uint8Array(rows * (cols / 32) * 34), type: "q8_0" as const, rows, cols });
+  const f = (n: number) => new Float32Array(n).fill(1);
+  const weights = { hidden: d, nHead: 2, nKv: 1, headDim: 16, ffn: 32, rotDim: 16, eps: 1e-6, attnScale: 0.25,
+    ropeInterleaved: false, freqs: f(8), attnNorm: f(d), ffnNorm: f(d), bq: null, bk: null, bv: null, qkv: null,
+    q: q8(32, d), k: q8(16, d), v: q8(16, d), o: q8(d, 32), gateUp: null, gate: q8(32, d), up: q8(32, d), down: q8(d, 32) };
+  const layers = [run.prepare(weights), run.prepare(weights)];
+  // Two layers × two sequences, layer-major; layer 1 of sequence 1 holds 2 positions, the others 4.
+  const x = f(2 * d), k = [f(64), f(64), f(64), f(32)], v = [f(64), f(64), f(64), f(32)];
+  assert.throws(() => run.stack!(x, layers, k.slice(0, 3), v, [0, 1]), (err: Error) => err instanceof TypeError &&
+    /^decoderStackStep: kCaches and vCaches need layers × sequences = 2 × 2 entries \(layer-major\), got 3 and 4/.test(err.message));
+  assert.throws(() => run.stack!(x, layers, k, v, [0, 2]), (err: Error) => err instanceof TypeError &&
+    /^decoderStackStep: sequence 1: position 2 must be below its layer-1 cache capacity 2/.test(err.message));
+  assert.throws(() => run.stack!(x, layers, [k[0]!, k[1]!, new Uint16Array(64), k[3]!] as never, v, [0, 1]), (err: Error) =>
+    err instanceof TypeError && /^decoderStackStep: kCaches\[2\] \(layer 1, sequence 0\) must be a Float32Array/.test(err.message));
+  assert.throws(() => run.stack!(f(d), layers, k, v, [0, 1]), (err: Error) => err instanceof TypeError &&
+    /^decoderStackStep: x has 32 elements, needs 64/.test(err.message));
+  assert.deepEqual(x, f(2 * d), "nothing ran on a refused call");
+  run.stack!(x, layers, k, v, [0, 1]); // zero weights: the residuals leave x as it was
+  assert.deepEqual(x, f(2 * d));
+  if (!run.prepareHead) return;
+  assert.throws(() => run.prepareHead!({ norm: f(4), eps: 1e-6, weight: q8(64, d) }), (err: Error) => err instanceof TypeError &&
+    /^decoderHeadPrepare: norm has 4 elements, needs 32/.test(err.message));
+  const head = run.prepareHead({ norm: f(d), eps: 1e-6, weight: q8(64, d) });
+  assert.throws(() => run.stack!(x, layers, k, v, [0, 1], head, new Float32Array(64)), (err: Error) => err instanceof TypeError &&
+    /^decoderStackStep: logits has 64 elements, needs 128/.test(err.message));
+  const logits = new Float32Array(128).fill(NaN);
+  run.stack!(x, layers, k, v, [0, 1], head, logits); // a zero head: zero logits
+  assert.deepEqual(logits, new Float32Array(128));
+});

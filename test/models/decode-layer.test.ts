@@ -24,7 +24,7 @@ const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
 const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" }) ? false
   : "backend without the decoder-layer-decode fused op (addon not built or built before it)";
-const { native, withoutOp, calls: opCount } = fusedOpBackends(base);
+const { native, perLayer, withoutOp, calls: opCount, stackCalls, headCalls } = fusedOpBackends(base);
 
 async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void,
   kvCacheType: "f32" | "f16" | "q8_0" = "f32"): Promise<Float32Array[]> {
@@ -84,6 +84,60 @@ test("with an f16 KV cache: native decode layer = tensor path bit for bit, and n
     });
   }
 });
+
+/** Greedy decode of one sequence for `steps` tokens past a 4-token prompt (70 crosses a cache's first growth, 64
+ *  positions, so the step's cache views are made again) with a second sequence joining for the last 3 steps. */
+async function longDecodeLogits(file: string, backend: Backend, kvCacheType: "f32" | "f16" | "q8_0", steps = 70): Promise<Float32Array[]> {
+  setDefaultBackend(backend);
+  const model = await loadModel(file, { backend, kvCacheType });
+  try {
+    const a = model.createSequence(), b = model.createSequence();
+    let logits = model.forward([{ seq: a, tokens: [1, 15, 27, 3] }, { seq: b, tokens: [1, 99] }]);
+    const out: Float32Array[] = [];
+    for (let step = 0; step < steps; step++) {
+      const next = (l: Float32Array) => l.reduce((best, v, k) => (v > l[best]! ? k : best), 0);
+      const batch = step < steps - 3 ? [{ seq: a, tokens: [next(logits[0]!)] }]
+        : [{ seq: a, tokens: [next(logits[0]!)] }, { seq: b, tokens: [(step * 13) % model.vocabSize] }];
+      logits = model.forward(batch);
+      out.push(...logits.map((l) => l.slice()));
+    }
+    a.dispose(), b.dispose();
+    return out;
+  } finally {
+    model.dispose();
+  }
+}
+
+test("the whole layer stack and head in one call = a call per layer = tensor path, bit for bit (f32, f16, q8_0 caches; a cache that grows)",
+  { skip: hasOp || (base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" })?.stack ? false
+    : "addon without decoderStackStep") }, async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), "zy-stack-"));
+    try {
+      const cases: Array<[string, "f32" | "f16" | "q8_0"]> = [[path.resolve(dir, "dev-llama-tok512-q4_0-pure.gguf"), "f32"],
+        [path.resolve(dir, "dev-qwen2-e32-f16emb-q8_0.gguf"), "f16"], ...headDimModels(tmp).map((f) => [f, "q8_0"] as [string, "q8_0"])];
+      for (const [file, kv] of cases) {
+        const name = `${path.basename(file)} (${kv} cache)`;
+        const [s0, c0, h0] = [stackCalls(), opCount(), headCalls()];
+        const stacked = await longDecodeLogits(file, native, kv);
+        assert.ok(stackCalls() - s0 >= 70, `${name}: the stack call ran ${stackCalls() - s0} times`);
+        assert.equal(headCalls() - h0, stackCalls() - s0, `${name}: every stack call ended with the output norm and head`);
+        const [s1, c1] = [stackCalls(), opCount()];
+        const layered = await longDecodeLogits(file, perLayer, kv);
+        assert.equal(stackCalls(), s1, `${name}: the per-layer backend made stack calls`);
+        assert.equal(opCount() - c1, c1 - c0, `${name}: both ran the same layer steps`);
+        const tensor = await longDecodeLogits(file, withoutOp, kv);
+        assert.equal(stacked.length, 67 + 3 * 2);
+        for (const [other, what] of [[layered, "per layer"], [tensor, "tensor path"]] as const) {
+          stacked.forEach((row, i) => {
+            const j = row.findIndex((v, k) => !Object.is(v, other[i]![k]));
+            assert.equal(j, -1, `${name}: stack vs ${what}, logits row ${i} differ at ${j}: ${row[j]} vs ${other[i]![j]}`);
+          });
+        }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 
 /** A random q8_0 model whose head dim fits a q8_0 cache (the shared dev files have head dim 16): llama with heads 4/2 of
  *  32, qwen2 (q/k/v biases) with heads 2/2 of 64. */

@@ -1,0 +1,74 @@
+// A/B of the decode step's layer stack inside one process: "stack" runs every layer of a step and the output norm and
+// head in one native call (DecoderLayerRun.stack with a head; LLaMA-family models), "nohead" the layers in one call
+// and the head on the tensor path, "layers" one call per layer (the op's step(), the fallback), on the same model
+// and the same prepared layers. Interleaved arms of 64 greedy decode tokens each (the
+// order alternates by round); prints per arm the median process CPU ms per token and the median wall ms per token
+// (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
+// checks both arms' logits agree bit for bit.
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers]
+// --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
+// (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
+// Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
+import { createBackend } from "../../src/backend/index.js";
+import type { DecoderLayerRun } from "../../src/backend/backend.js";
+import { loadModel } from "../../src/infer/load.js";
+import { argmax } from "../../src/infer/sampler.js";
+import { setDefaultBackend } from "../../src/tensor/index.js";
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1]! : def; };
+const threads = Number(opt("threads", "2")), rounds = Number(opt("rounds", "8")), tokens = Number(opt("tokens", "64"));
+const depth = Number(opt("depth", "0"));
+const backend = createBackend({ threads });
+setDefaultBackend(backend);
+const model = await loadModel(args[0]!, { backend, kvCacheType: depth > 0 ? "f16" : "f32", contextLength: Math.max(depth, 4) + tokens + 8 });
+// The model asks the backend for its layer shape's op; every shape the cpu backend offers shares one run object.
+const run = backend.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" }) as DecoderLayerRun | null;
+if (!run?.stack) throw new Error("the backend's decoder-layer-decode op has no stack() (addon without decoderStackStep)");
+const stack = run.stack;
+const prompt = Array.from({ length: Math.max(4, depth) }, (_, i) => (i * 7919 + 13) % model.vocabSize);
+
+const decode = () => {
+  const seq = model.createSequence();
+  let logits = model.forward([{ seq, tokens: prompt }])[0]!;
+  const kept: Float32Array[] = [];
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  for (let i = 0; i < tokens; i++) {
+    logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0]!;
+    if (i % 16 === 15) kept.push(logits);
+  }
+  const wall = performance.now() - t0, c = process.cpuUsage(c0);
+  seq.dispose();
+  return { wallMs: wall / tokens, cpuMs: (c.user + c.system) / 1000 / tokens, kept };
+};
+
+// "nohead": the model's one-call decode forward (stack + head) switched off, so its trunk runs the stack alone.
+const net = model.model as unknown as { fusedDecodeForward: unknown };
+const fused = net.fusedDecodeForward;
+const arms = {
+  stack: () => { run.stack = stack; net.fusedDecodeForward = fused; },
+  nohead: () => { run.stack = stack; net.fusedDecodeForward = () => null; },
+  layers: () => { delete run.stack; net.fusedDecodeForward = fused; },
+} as const;
+type Arm = keyof typeof arms;
+const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[] }>;
+let reference: Float32Array[] | null = null;
+const chosen = opt("arms", opt("only", "stack,nohead,layers")).split(",") as Arm[];
+const order = (r: number) => (r % 2 ? [...chosen].reverse() : chosen);
+for (const a of order(0)) { arms[a](); decode(); } // warm-up
+for (let r = 0; r < rounds; r++) {
+  for (const a of order(r)) {
+    arms[a]();
+    const d = decode();
+    res[a].wall.push(d.wallMs), res[a].cpu.push(d.cpuMs);
+    if (!reference) reference = d.kept;
+    else if (!d.kept.every((l, i) => l.every((v, k) => Object.is(v, reference![i]![k])))) throw new Error(`arm ${a}: logits differ`);
+  }
+}
+run.stack = stack;
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+const out = Object.fromEntries(Object.entries(res).filter(([, r]) => r.cpu.length > 0).map(([a, r]) => [a, { cpu_ms_per_tok: +median(r.cpu).toFixed(3),
+  wall_ms_per_tok: +median(r.wall).toFixed(3), cpu_min: +Math.min(...r.cpu).toFixed(3) }]));
+console.log(JSON.stringify({ model: args[0]!.split("/").pop(), threads, rounds, tokens, depth, ...out,
+  ...Object.fromEntries(chosen.filter((a) => a !== "stack" && chosen.includes("stack")).map((a) => [`${a}_over_stack`,
+    { cpu: +(median(res[a].cpu) / median(res.stack.cpu)).toFixed(3), wall: +(median(res[a].wall) / median(res.stack.wall)).toFixed(3) }])), load: (await import("node:os")).loadavg()[0] }));
