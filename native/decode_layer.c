@@ -220,9 +220,13 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
     if ((rc = zy_moe_mlp(L->moe, m, D, h, o)) != 0) goto done;
   } else if (L->gate_up.data) {
     if ((rc = matvecs(&L->gate_up, h, gu, m)) != 0) goto done;
-    for (int64_t i = 0; i < m; i++) {
-      memcpy(g + i * F, gu + i * 2 * F, (size_t)F * sizeof(float));
-      memcpy(u + i * F, gu + i * 2 * F + F, (size_t)F * sizeof(float));
+    if (m == 1) { /* one row: gate and up are already the two halves SwiGLU reads */
+      g = gu, u = gu + F;
+    } else {
+      for (int64_t i = 0; i < m; i++) {
+        memcpy(g + i * F, gu + i * 2 * F, (size_t)F * sizeof(float));
+        memcpy(u + i * F, gu + i * 2 * F + F, (size_t)F * sizeof(float));
+      }
     }
   } else {
     const zy_qmm_job gu_jobs[2] = {job(&L->gate, h, g, m), job(&L->up, h, u, m)};
@@ -237,7 +241,12 @@ done:
   return rc;
 }
 
-int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, int64_t *failed_layer) {
+/* Grow-only scratch of the head: the normalised rows and their rstd. */
+static void *head_scratch = NULL;
+static size_t head_scratch_size = 0;
+
+int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
+                            float *logits, int64_t *failed_layer) {
   for (int64_t l = 0; l < n_layers; l++) {
     const int rc = zy_decoder_layer_decode(&layers[l], x);
     if (rc != 0) {
@@ -245,5 +254,15 @@ int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, flo
       return rc;
     }
   }
-  return 0;
+  if (!head || n_layers == 0) return 0;
+  /* The tensor path's head: the rmsNorm op, then the product with the encoded matrix (zy_quant_matmul). */
+  const int64_t m = layers[0].m, D = layers[0].hidden;
+  float *h = zy_grow(&head_scratch, &head_scratch_size, (size_t)(m * D + m) * sizeof(float));
+  int rc = h ? 0 : -1;
+  if (rc == 0) {
+    zy_op_rmsnorm(x, head->norm, h, h + m * D, m, D, head->eps);
+    rc = zy_quant_matmul(head->w.data, head->w.type, head->w.rows, head->w.cols, h, logits, m);
+  }
+  if (rc != 0 && failed_layer) *failed_layer = n_layers;
+  return rc;
 }

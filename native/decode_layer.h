@@ -59,9 +59,18 @@ int zy_moe_mlp(const zy_decode_moe *moe, int64_t m, int64_t hidden, const float 
 /* x [m, hidden] in place. Returns 0, -1 when out of memory, or -2 when route() failed. */
 int zy_decoder_layer_decode(const zy_decode_layer *layer, float *x);
 
+/* The output norm and head a stack step may end with: logits [m, w.rows] = w · rmsNorm(x; norm, eps). */
+typedef struct {
+  const float *norm; /* [hidden] */
+  float eps;
+  zy_decode_matrix w; /* [vocab, hidden] */
+} zy_decode_head;
+
 /* Layers 0 … n_layers-1 of one decode step in order on x [m, hidden] in place (each as zy_decoder_layer_decode; every
- * layer's m and hidden equal). Returns 0, or the first failing layer's code (-1, -2) with *failed_layer set. */
-int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, int64_t *failed_layer);
+ * layer's m and hidden equal), then (head non-NULL) the head's logits [m, vocab]. Returns 0, or the first failing
+ * layer's code (-1, -2) with *failed_layer set (n_layers: the head ran out of memory). */
+int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
+                            float *logits, int64_t *failed_layer);
 
 #ifdef __cplusplus
 }

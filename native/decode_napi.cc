@@ -3,7 +3,8 @@
 //   decoderLayerPrepare(spec without m and the caches) → an opaque handle holding the layer's fields read and checked
 //   once; decoderLayerStep(x, handle, kCaches, vCaches, capacities, positions) runs one step of it (m = the number
 //   of caches) — what a model calls every step, so only the caches are read per call;
-//   decoderStackStep(x, handles, kCaches, vCaches, positions): one step through every prepared layer in one call;
+//   decoderStackStep(x, handles, kCaches, vCaches, positions[, head, logits]): one step through every prepared layer
+//   in one call, optionally ending with the output norm and head of decoderHeadPrepare({ norm, eps, weight });
 //   decoderLayerMoe(h, out, handle, m): the MoE MLP alone of a prepared MoE layer over m rows (a prompt)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
@@ -295,10 +296,36 @@ Napi::Value DecoderLayerStep(const Napi::CallbackInfo &info) {
   return runStep(a, *P, info[0], info[2], info[3], info[4], info[5], -1);
 }
 
-// decoderStackStep(x, layers, kCaches, vCaches, positions): one single-token decode step through every prepared
-// layer in order, in one call (m = positions.length sequences). kCaches and vCaches are layer-major (entry l·m + i:
-// layer l's cache of sequence i), each its whole buffer, one type for all; a buffer's length gives its capacity.
-// Checks everything before any layer runs; builds an argument's name only when it is wrong (this runs every token).
+// The output norm and head a stack step may end with (decoderHeadPrepare({ norm, eps, weight })): read and checked
+// once; the caller keeps the object it came from alive with the handle (its arrays are pointed into).
+struct PreparedHead {
+  zy_decode_head head{};
+  int64_t hidden = 0;
+};
+
+Napi::Value DecoderHeadPrepare(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderHeadPrepare");
+  if (!a.atLeast(1, "head")) return a.done();
+  if (!info[0].IsObject()) { a.fail("head must be an object { norm, eps, weight }"); return a.done(); }
+  Spec s{a, info[0].As<Napi::Object>()};
+  Napi::Value wv = s.o.Get("weight");
+  if (!wv.IsObject()) { a.fail("weight must be { data, type, rows, cols }"); return a.done(); }
+  Napi::Object wo = wv.As<Napi::Object>();
+  const int64_t rows = a.count(wo.Get("rows"), "weight.rows"), cols = a.count(wo.Get("cols"), "weight.cols");
+  auto *P = new PreparedHead();
+  P->hidden = cols;
+  P->head.w = zy::readMatrix(a, wv, "weight", rows, cols, true);
+  P->head.norm = s.f32("norm", cols);
+  P->head.eps = static_cast<float>(s.real("eps"));
+  if (!a.ok()) { delete P; return a.done(); }
+  return Napi::External<PreparedHead>::New(info.Env(), P, [](Napi::Env, PreparedHead *p) { delete p; });
+}
+
+// decoderStackStep(x, layers, kCaches, vCaches, positions[, head, logits]): one single-token decode step through every
+// prepared layer in order, in one call (m = positions.length sequences), then with a head handle its logits [m, vocab]
+// into logits. kCaches and vCaches are layer-major (entry l·m + i: layer l's cache of sequence i), each its whole
+// buffer, one type for all; a buffer's length gives its capacity. Checks everything before any layer runs; builds
+// an argument's name only when it is wrong (this runs every token).
 Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
   zy::Args a(info, "decoderStackStep");
   Napi::Env env = info.Env();
@@ -376,6 +403,18 @@ Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
     }
   }
   if (!a.ok()) return a.done();
+  const PreparedHead *H = nullptr;
+  float *logits = nullptr;
+  if (info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsNull()) {
+    if (!info[5].IsExternal()) { a.fail("head must be a handle from decoderHeadPrepare"); return a.done(); }
+    H = info[5].As<Napi::External<PreparedHead>>().Data();
+    if (H->hidden != L[0].hidden) {
+      a.fail("head has hidden " + std::to_string(H->hidden) + ", the layers " + std::to_string(L[0].hidden));
+      return a.done();
+    }
+    logits = a.f32(a.arg(6), "logits", m * H->head.w.rows);
+    if (!a.ok()) return a.done();
+  }
   std::vector<Router> routers;
   std::vector<zy_decode_moe> moes;
   routers.reserve(static_cast<size_t>(nl));
@@ -398,12 +437,14 @@ Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
     }
   }
   int64_t failed = 0;
-  const int rc = zy_decoder_stack_decode(L.data(), nl, x, &failed);
+  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed);
   if (rc == -2 && !env.IsExceptionPending()) {
     const Router *r = static_cast<const Router *>(L[failed].moe->route_ctx);
     a.fail("layer " + std::to_string(failed) + ": " + r->error);
   } else if (rc == -1) {
     a.fail("out of memory");
+  } else if (rc != 0 && rc != -2) {
+    a.fail(failed == nl ? "the head's product failed (code " + std::to_string(rc) + ")" : "layer " + std::to_string(failed) + " failed (code " + std::to_string(rc) + ")");
   }
   return env.Undefined();
 }
@@ -437,6 +478,7 @@ ZY_REGISTER("decoderLayerDecode", DecoderLayerDecode);
 ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
 ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
 ZY_REGISTER("decoderStackStep", DecoderStackStep);
+ZY_REGISTER("decoderHeadPrepare", DecoderHeadPrepare);
 ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);
 // An addon that reads moe.shared says so (an older one would ignore the field and leave the shared expert out).
 ZY_REGISTER("decoderLayerMoeShared", DecoderLayerMoe);

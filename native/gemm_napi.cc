@@ -11,6 +11,7 @@
 #include "zy_args.h"
 #include "gemm.h"
 #include "quant.h"
+#include "prefill_mlp.h"
 #include <cmath>
 #include <string>
 
@@ -171,6 +172,49 @@ Napi::Value QuantMatmulPanels(const Napi::CallbackInfo &info) {
   return a.done();
 }
 
+// One packed-panel matrix argument { data: Uint8Array, type } holding rows × cols of the 16-bit weight type src.
+const void *panelArg(zy::Args &a, const Napi::Value &v, const std::string &name, int src, int64_t rows, int64_t cols,
+                     int *elem) {
+  if (!a.ok()) return nullptr;
+  if (!v.IsObject()) { a.fail(name + " must be { data: Uint8Array, type } (gemmPackWeights)"); return nullptr; }
+  Napi::Object po = v.As<Napi::Object>();
+  *elem = elemCode(a.string(po.Get("type"), name + ".type", "\"f32\" or the weight's own type"));
+  size_t len = 0;
+  const uint8_t *pw = a.array<uint8_t>(po.Get("data"), name + ".data", napi_uint8_array, "Uint8Array", 0, false, &len);
+  if (!a.ok()) return nullptr;
+  if ((*elem != ZY_PW_F32 && *elem != src) || len < zy_pw_bytes(*elem < 0 ? 0 : *elem, rows, cols) ||
+      reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
+    a.fail(name + " must hold a [" + std::to_string(rows) + ", " + std::to_string(cols) + "] matrix packed by gemmPackWeights (f32 or the weights' type, at least " +
+           std::to_string(zy_pw_bytes(*elem < 0 ? 0 : *elem, rows, cols)) + " bytes, 4-byte aligned)");
+    return nullptr;
+  }
+  return pw;
+}
+
+// prefillMlpPanels(x, m, hidden, ffn, normW, eps, type, gateUp, down): a decoder prompt's SwiGLU MLP sublayer in
+// place, x [m, hidden] += down·(silu(gate·h) ⊙ up·h) with h = rmsNorm(x)·normW, gateUp ([2·ffn, hidden], gate
+// first) and down ([hidden, ffn]) as { data, type } panels of gemmPackWeights over f16 / bf16 weights of `type`,
+// rows split over the pool (native/prefill_mlp.c; the tensor path's bits). Returns false, x untouched, for shapes it
+// leaves to the tensor path (one thread, fewer than 48 rows per thread, ffn not a multiple of 16).
+Napi::Value PrefillMlpPanels(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "prefillMlpPanels");
+  if (!a.atLeast(9, "x, m, hidden, ffn, normW, eps, type, gateUp, down")) return a.done();
+  const int64_t m = a.count(a.arg(1), "m"), d = a.count(a.arg(2), "hidden"), f = a.count(a.arg(3), "ffn");
+  float *x = a.f32(a.arg(0), "x", m * d, false);
+  const float *w = a.f32(a.arg(4), "normW", d, false);
+  const float eps = static_cast<float>(a.number(a.arg(5), "eps"));
+  const std::string type = a.string(a.arg(6), "type", "\"f16\" or \"bf16\"");
+  const int src = elemCode(type);
+  if (a.ok() && src != ZY_PW_F16 && src != ZY_PW_BF16) a.fail("type must be f16 or bf16 (got " + type + ")");
+  int gu_elem = -1, down_elem = -1;
+  const void *gu = panelArg(a, a.arg(7), "gateUp", src, 2 * f, d, &gu_elem);
+  const void *down = panelArg(a, a.arg(8), "down", src, d, f, &down_elem);
+  if (!a.ok()) return a.done();
+  const int rc = zy_prefill_mlp(x, m, d, f, w, eps, src, gu, gu_elem, down, down_elem);
+  if (rc < 0) { a.fail("out of memory"); return a.done(); }
+  return Napi::Boolean::New(info.Env(), rc == 0);
+}
+
 // gemmPackedCalls(): how many row-range products ran on packed panels since the addon loaded (tests).
 Napi::Value GemmPackedCalls(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(zy_pw_calls()));
@@ -182,6 +226,7 @@ ZY_REGISTER("gemmPackWeights", GemmPackWeights);
 ZY_REGISTER("gemmPacked", GemmPacked);
 ZY_REGISTER("gemmPackedCalls", GemmPackedCalls);
 ZY_REGISTER("quantMatmulPanels", QuantMatmulPanels);
+ZY_REGISTER("prefillMlpPanels", PrefillMlpPanels);
 ZY_REGISTER("gemmF32", GemmF32);
 ZY_REGISTER("gemmBf16", GemmBf16);
 ZY_REGISTER("gemmF32RoundBf16", GemmF32RoundBf16);

@@ -1,12 +1,13 @@
-// A/B of the decode step's layer stack inside one process: "stack" runs every layer of a step in one native call
-// (DecoderLayerRun.stack), "layers" one call per layer (the op's step(), the fallback), on the same model, the same
-// prepared layers and the same caches' addresses pattern. Interleaved arms of 64 greedy decode tokens each (the
+// A/B of the decode step's layer stack inside one process: "stack" runs every layer of a step and the output norm and
+// head in one native call (DecoderLayerRun.stack with a head; LLaMA-family models), "nohead" the layers in one call
+// and the head on the tensor path, "layers" one call per layer (the op's step(), the fallback), on the same model
+// and the same prepared layers. Interleaved arms of 64 greedy decode tokens each (the
 // order alternates by round); prints per arm the median process CPU ms per token and the median wall ms per token
 // (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
 // checks both arms' logits agree bit for bit.
-// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0]
-// --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --only stack|layers: that
-// arm alone (for counting instructions with `perf stat` at two --rounds: the difference is per-token cost).
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers]
+// --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
+// (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
 import { createBackend } from "../../src/backend/index.js";
 import type { DecoderLayerRun } from "../../src/backend/backend.js";
@@ -41,11 +42,19 @@ const decode = () => {
   return { wallMs: wall / tokens, cpuMs: (c.user + c.system) / 1000 / tokens, kept };
 };
 
-const arms = { stack: () => { run.stack = stack; }, layers: () => { delete run.stack; } } as const;
-const res = { stack: { wall: [] as number[], cpu: [] as number[] }, layers: { wall: [] as number[], cpu: [] as number[] } };
+// "nohead": the model's one-call decode forward (stack + head) switched off, so its trunk runs the stack alone.
+const net = model.model as unknown as { fusedDecodeForward: unknown };
+const fused = net.fusedDecodeForward;
+const arms = {
+  stack: () => { run.stack = stack; net.fusedDecodeForward = fused; },
+  nohead: () => { run.stack = stack; net.fusedDecodeForward = () => null; },
+  layers: () => { delete run.stack; net.fusedDecodeForward = fused; },
+} as const;
+type Arm = keyof typeof arms;
+const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[] }>;
 let reference: Float32Array[] | null = null;
-const only = opt("only", "") as "" | "stack" | "layers";
-const order = (r: number) => (only ? [only] : r % 2 ? ["layers", "stack"] : ["stack", "layers"]) as Array<"stack" | "layers">;
+const chosen = opt("arms", opt("only", "stack,nohead,layers")).split(",") as Arm[];
+const order = (r: number) => (r % 2 ? [...chosen].reverse() : chosen);
 for (const a of order(0)) { arms[a](); decode(); } // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const a of order(r)) {
@@ -61,5 +70,5 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 const out = Object.fromEntries(Object.entries(res).filter(([, r]) => r.cpu.length > 0).map(([a, r]) => [a, { cpu_ms_per_tok: +median(r.cpu).toFixed(3),
   wall_ms_per_tok: +median(r.wall).toFixed(3), cpu_min: +Math.min(...r.cpu).toFixed(3) }]));
 console.log(JSON.stringify({ model: args[0]!.split("/").pop(), threads, rounds, tokens, depth, ...out,
-  ...(only ? {} : { layers_over_stack_cpu: +(median(res.layers.cpu) / median(res.stack.cpu)).toFixed(3),
-    layers_over_stack_wall: +(median(res.layers.wall) / median(res.stack.wall)).toFixed(3) }), load: (await import("node:os")).loadavg()[0] }));
+  ...Object.fromEntries(chosen.filter((a) => a !== "stack" && chosen.includes("stack")).map((a) => [`${a}_over_stack`,
+    { cpu: +(median(res[a].cpu) / median(res.stack.cpu)).toFixed(3), wall: +(median(res[a].wall) / median(res.stack.wall)).toFixed(3) }])), load: (await import("node:os")).loadavg()[0] }));

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import type { CrossDecoderLayerDecodeSpec, DecoderLayerDecodeSpec, DecoderLayerWeights, EncoderLayerForwardSpec } from "./backend.js";
+import type { CrossDecoderLayerDecodeSpec, DecoderHeadWeights, DecoderLayerDecodeSpec, DecoderLayerWeights, EncoderLayerForwardSpec } from "./backend.js";
 
 type F32 = Float32Array;
 /** Element type of a packed weight's panels (gemmPackWeights): f32, or the weight's own 16-bit type. */
@@ -84,7 +84,9 @@ export interface NativeAddon extends Partial<NativeOps> {
   /** Every prepared layer of one decode step in one call (absent in older addons): caches layer-major, entry l·m + i
    *  layer l of sequence i, each its whole buffer (its length gives the capacity). */
   decoderStackStep?(x: Float32Array, layers: readonly object[], kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
-    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[], positions: readonly number[]): void;
+    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[], positions: readonly number[], head?: object, logits?: Float32Array): void;
+  /** The output norm and head a decoderStackStep may end with, read once into a handle (absent in older addons). */
+  decoderHeadPrepare?(head: DecoderHeadWeights): object;
   /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */
   decoderLayerMoeShared?(h: Float32Array, out: Float32Array, layer: object, m: number): void;
   /** The "cross-decoder-layer-decode" fused op (native/cross_decode_layer.c; absent in older addons): see FusedOps. */
@@ -103,6 +105,9 @@ export interface NativeAddon extends Partial<NativeOps> {
   /** quantMatmul of an f16 / bf16 matrix on its packed panels where that gives quantMatmul's bits, else on w. */
   quantMatmulPanels?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number,
     panels: { data: Uint8Array; type: PanelType }) => void;
+  /** A decoder prompt's SwiGLU MLP sublayer in place on packed panels (native/prefill_mlp.c); false: not this shape. */
+  prefillMlpPanels?: (x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number, type: string,
+    gateUp: { data: Uint8Array; type: PanelType }, down: { data: Uint8Array; type: PanelType }) => boolean;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;

@@ -5,8 +5,9 @@
 // the positions — for the whole layer stack in one call where the backend has DecoderLayerRun.stack.
 // Leaves out: deciding whether a layer may run fused (each model's shape and encoded-weights checks), the tensor
 // path (each model's block(), the op's specification).
-import type { DecoderLayerRun, DecoderLayerWeights, DecoderMoeSpec, EncodedMatrix, KvCacheArrays, PreparedDecoderLayer } from "../backend/backend.js";
-import type { Tensor } from "../tensor/index.js";
+import type { DecoderHeadWeights, DecoderLayerRun, DecoderLayerWeights, DecoderMoeSpec, EncodedMatrix, KvCacheArrays, PreparedDecoderHead,
+  PreparedDecoderLayer } from "../backend/backend.js";
+import { Tensor, isGradEnabled } from "../tensor/index.js";
 import type { Segment } from "./llama/model.js";
 import { KvCache } from "./kv-cache.js";
 
@@ -78,40 +79,50 @@ interface CacheViews {
 export class PreparedLayers {
   private run: DecoderLayerRun | null = null;
   private layers: PreparedDecoderLayer[] = [];
+  private head: PreparedDecoderHead | null = null;
   private readonly views = new WeakMap<KvCache, CacheViews>();
   private readonly positions: number[] = [];
 
-  constructor(private readonly weights: () => readonly DecoderLayerWeights[]) {}
+  /** headWeights: the model's output norm and head as the op takes them (null: not an encoded matrix; absent: the
+   *  model's head stays on the tensor path). */
+  constructor(private readonly weights: () => readonly DecoderLayerWeights[],
+    private readonly headWeights: () => DecoderHeadWeights | null = () => null) {}
 
-  /** The handles for this op (preparing every layer the first time). */
+  /** The handles for this op (preparing every layer, and the head where the op takes one, the first time). */
   for(run: DecoderLayerRun): readonly PreparedDecoderLayer[] {
     if (this.run !== run) {
       this.layers = this.weights().map((w) => run.prepare(w));
+      const head = run.stack && run.prepareHead ? this.headWeights() : null;
+      this.head = head ? run.prepareHead!(head) : null;
       this.run = run;
     }
     return this.layers;
+  }
+
+  /** A function that runs one single-token decode step of these cached sequences from x [m, hidden] (changed in
+   *  place) to the logits [m, vocab] in one backend call — every layer, the output norm and the head — when the op
+   *  has stack() and a prepared head; else null (and when their caches differ in type). */
+  decodeForward(run: DecoderLayerRun, segs: readonly Segment[]): ((x: Tensor, logits: Float32Array) => void) | null {
+    const layers = this.for(run), head = this.head, stack = run.stack;
+    if (!head || !stack) return null;
+    const args = this.stackArgs(segs, layers.length);
+    return args && ((x, logits) => stack(opFloats(x), layers, args.k, args.v, this.positions, head, logits));
   }
 
   /** A function that runs every layer of one single-token decode step of these cached sequences on x [m, hidden] in
    *  place: one backend call when the op has stack(), else one step() per layer (the same computation); null when
    *  their caches differ in type (f32, f16, q8_0: the op takes one kind per call). */
   decodeStep(run: DecoderLayerRun, segs: readonly Segment[]): ((x: Tensor) => void) | null {
-    const layers = this.for(run);
+    const layers = this.for(run), stack = run.stack;
+    if (stack) {
+      const args = this.stackArgs(segs, layers.length);
+      return args && ((x) => stack(opFloats(x), layers, args.k, args.v, this.positions));
+    }
     const type = segs[0]!.cache!.dtype;
     if (!segs.every((s) => s.cache!.dtype === type)) return null;
-    const views = segs.map((s) => this.viewsOf(s.cache!));
-    const positions = this.positions;
+    const views = segs.map((s) => this.viewsOf(s.cache!)), positions = this.positions;
     positions.length = segs.length;
     segs.forEach((s, i) => { positions[i] = s.pos0; });
-    const stack = run.stack;
-    if (stack) {
-      // Layer-major: entry l·m + i is layer l of sequence i (one sequence: its own lists, no copy).
-      const m = views.length;
-      const flat = (side: "k" | "v") => (m === 1 ? views[0]![side]
-        : Array.from({ length: layers.length * m }, (_, e) => views[e % m]![side][Math.floor(e / m)]!)) as KvCacheArrays;
-      const k = flat("k"), v = flat("v");
-      return (x) => stack(opFloats(x), layers, k, v, positions);
-    }
     return (x) => {
       const xs = opFloats(x);
       for (let l = 0; l < layers.length; l++) {
@@ -119,6 +130,19 @@ export class PreparedLayers {
           views.map((c) => c.kTensors[l]!.shape[1]!), positions);
       }
     };
+  }
+
+  /** A stack() call's caches, layer-major (entry l·m + i: layer l of sequence i; one sequence: its own lists, no
+   *  copy), with this.positions set to the segments' positions; null when the caches differ in type. */
+  private stackArgs(segs: readonly Segment[], nLayers: number): { k: KvCacheArrays; v: KvCacheArrays } | null {
+    const type = segs[0]!.cache!.dtype;
+    if (!segs.every((s) => s.cache!.dtype === type)) return null;
+    const views = segs.map((s) => this.viewsOf(s.cache!)), m = views.length;
+    this.positions.length = m;
+    segs.forEach((s, i) => { this.positions[i] = s.pos0; });
+    const flat = (side: "k" | "v") => (m === 1 ? views[0]![side]
+      : Array.from({ length: nLayers * m }, (_, e) => views[e % m]![side][Math.floor(e / m)]!)) as KvCacheArrays;
+    return { k: flat("k"), v: flat("v") };
   }
 
   /** The op's views of a cache's layers, made again when its tensors changed (it grew). */
@@ -132,4 +156,24 @@ export class PreparedLayers {
     this.views.set(cache, made);
     return made;
   }
+}
+
+/** One single-token decode step of cached sequences as one backend call from their embedded tokens (embed(ids) →
+ *  [m, hidden], a fresh tensor the call changes) to the logits [m, vocab]: every layer, the output norm and the
+ *  head (prepared.decodeForward); each cache grows by the token. Null when that call is not available — autograd
+ *  on, a prompt among the items, no stack() or no prepared head, caches of mixed types — and then no cache holds
+ *  more tokens (at most its capacity grew): the caller runs its trunk and head (the same kernels on the same values). */
+export function fusedDecodeLogits(prepared: PreparedLayers, run: DecoderLayerRun | null | undefined,
+  items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>, embed: (ids: Int32Array) => Tensor, vocab: number): Tensor | null {
+  if (isGradEnabled() || !run?.stack || !items.every((it) => it.ids.length === 1)) return null;
+  const segs = items.map((it, i): Segment => ({ start: i, b: 1, t: 1, pos0: it.cache.length, cache: it.cache }));
+  for (const it of items) it.cache.reserve(1); // the capacity (views are made for it) before the step's arguments
+  const step = prepared.decodeForward(run, segs);
+  if (!step) return null;
+  const x = embed(Int32Array.from(items, (it) => it.ids[0]!));
+  const logits = Tensor.uninit(x.backend, "f32", [items.length, vocab]);
+  step(x, opFloats(logits));
+  x.dispose();
+  for (const it of items) it.cache.length += 1;
+  return logits;
 }

@@ -9,7 +9,7 @@ import type { Backend, PackedPanels, QuantType, Storage, WeightType } from "../b
 import { OpError, fmtShape } from "../core/errors.js";
 import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
-import { Tensor, noGrad } from "./tensor.js";
+import { Tensor, isGradEnabled, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
 import { backendOf, dense, denseF32, expectDType, fromOffset, outF32 } from "./operands.js";
 import { add } from "./elementwise.js";
@@ -247,6 +247,32 @@ export function quantLinear(x: Tensor, w: QuantWeight): Tensor {
     xs.release();
   }
   return record(out, "quantLinear", [x], () => ({ w, inShape: x.shape }));
+}
+
+/** Inference on a prompt: x + down·swiglu(gate·h, up·h) with h = rmsNorm(x, norm, eps) (a pre-norm SwiGLU MLP
+ *  sublayer; gateUp is gate and up stacked by rows, [2·F, D]) as one backend call on the matrices' packed panels —
+ *  the bits of rmsNorm, linear, narrow + swiglu, linear and add — or null where the backend leaves it to those ops
+ *  (no such op, gradients on, matrices not packed, a shape it does not split). */
+export function prefillSwigluMlp(x: Tensor, norm: Tensor, eps: number, gateUp: QuantWeight, down: QuantWeight): Tensor | null {
+  const backend = x.backend, run = backend.prefillMlpPanels;
+  const type = gateUp.type, d = x.shape[x.rank - 1], m = x.size / d, f = down.cols;
+  if (!run || isGradEnabled() || x.dtype !== "f32" || norm.dtype !== "f32" || norm.size !== d || (type !== "f16" && type !== "bf16") ||
+    down.type !== type || !gateUp.packPanels || !down.packPanels || gateUp.cols !== d || gateUp.rows !== 2 * f || down.rows !== d ||
+    m < PANEL_MIN_ROWS) return null;
+  const gu = panelsOf(gateUp, backend), dn = panelsOf(down, backend);
+  if (!gu || !dn) return null;
+  const out = Tensor.uninit(backend, "f32", x.shape);
+  const xs = denseF32("prefillSwigluMlp", x), ns = denseF32("prefillSwigluMlp", norm, "norm");
+  let ran = false;
+  try {
+    const o = outF32(out);
+    o.set(xs.data.subarray(0, m * d));
+    ran = run.call(backend, o, m, d, f, ns.data, eps, type, gu, dn);
+  } finally {
+    xs.release(); ns.release();
+  }
+  if (!ran) out.dispose();
+  return ran ? out : null;
 }
 
 /** The f32 matrix [rows, cols] a QuantWeight encodes. */

@@ -68,4 +68,13 @@ test("cpu: the whole-stack step checks every layer's caches before any layer run
   assert.deepEqual(x, f(2 * d), "nothing ran on a refused call");
   run.stack!(x, layers, k, v, [0, 1]); // zero weights: the residuals leave x as it was
   assert.deepEqual(x, f(2 * d));
+  if (!run.prepareHead) return;
+  assert.throws(() => run.prepareHead!({ norm: f(4), eps: 1e-6, weight: q8(64, d) }), (err: Error) => err instanceof TypeError &&
+    /^decoderHeadPrepare: norm has 4 elements, needs 32/.test(err.message));
+  const head = run.prepareHead({ norm: f(d), eps: 1e-6, weight: q8(64, d) });
+  assert.throws(() => run.stack!(x, layers, k, v, [0, 1], head, new Float32Array(64)), (err: Error) => err instanceof TypeError &&
+    /^decoderStackStep: logits has 64 elements, needs 128/.test(err.message));
+  const logits = new Float32Array(128).fill(NaN);
+  run.stack!(x, layers, k, v, [0, 1], head, logits); // a zero head: zero logits
+  assert.deepEqual(logits, new Float32Array(128));
 });

@@ -24,7 +24,7 @@ const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
 const hasOp = base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" }) ? false
   : "backend without the decoder-layer-decode fused op (addon not built or built before it)";
-const { native, perLayer, withoutOp, calls: opCount, stackCalls } = fusedOpBackends(base);
+const { native, perLayer, withoutOp, calls: opCount, stackCalls, headCalls } = fusedOpBackends(base);
 
 async function decodeLogits(file: string, backend: Backend, check?: (m: LlamaModel) => void,
   kvCacheType: "f32" | "f16" | "q8_0" = "f32"): Promise<Float32Array[]> {
@@ -108,7 +108,7 @@ async function longDecodeLogits(file: string, backend: Backend, kvCacheType: "f3
   }
 }
 
-test("the whole layer stack in one call = a call per layer = tensor path, bit for bit (f32, f16, q8_0 caches; a cache that grows)",
+test("the whole layer stack and head in one call = a call per layer = tensor path, bit for bit (f32, f16, q8_0 caches; a cache that grows)",
   { skip: hasOp || (base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" })?.stack ? false
     : "addon without decoderStackStep") }, async () => {
     const tmp = mkdtempSync(path.join(tmpdir(), "zy-stack-"));
@@ -117,9 +117,10 @@ test("the whole layer stack in one call = a call per layer = tensor path, bit fo
         [path.resolve(dir, "dev-qwen2-e32-f16emb-q8_0.gguf"), "f16"], ...headDimModels(tmp).map((f) => [f, "q8_0"] as [string, "q8_0"])];
       for (const [file, kv] of cases) {
         const name = `${path.basename(file)} (${kv} cache)`;
-        const [s0, c0] = [stackCalls(), opCount()];
+        const [s0, c0, h0] = [stackCalls(), opCount(), headCalls()];
         const stacked = await longDecodeLogits(file, native, kv);
         assert.ok(stackCalls() - s0 >= 70, `${name}: the stack call ran ${stackCalls() - s0} times`);
+        assert.equal(headCalls() - h0, stackCalls() - s0, `${name}: every stack call ended with the output norm and head`);
         const [s1, c1] = [stackCalls(), opCount()];
         const layered = await longDecodeLogits(file, perLayer, kv);
         assert.equal(stackCalls(), s1, `${name}: the per-layer backend made stack calls`);

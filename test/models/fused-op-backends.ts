@@ -1,7 +1,8 @@
 // The backends the fused decode-layer tests compare (decode-layer.test.ts, decode-layer-families.test.ts): the
 // backend as it is, counting the steps its "decoder-layer-decode" op runs (a comparison means nothing if the op
-// never ran); the same without the op's whole-stack call (a decode step then runs it layer by layer); and the same
-// backend with its fused ops hidden, so the models take the tensor path (the op's specification).
+// never ran); the same without the op's whole-stack call (a decode step then runs it layer by layer, and the head
+// on the tensor path); and the same backend with its fused ops hidden, so the models take the tensor path (the
+// op's specification).
 import type { Backend, DecoderLayerRun } from "../../src/backend/backend.js";
 
 export interface FusedOpBackends {
@@ -12,14 +13,15 @@ export interface FusedOpBackends {
   /** Layer steps the op has run so far through `native` or `perLayer` (one-call runs, prepared steps, and each
    *  layer of a stack call). */
   calls(): number;
-  /** Whole-stack calls (DecoderLayerRun.stack) so far. */
+  /** Whole-stack calls (DecoderLayerRun.stack) so far, and those of them that ended with the output norm and head. */
   stackCalls(): number;
+  headCalls(): number;
   /** MoE MLPs it has run alone over a prompt's rows (DecoderLayerRun.moe). */
   moeCalls(): number;
 }
 
 export function fusedOpBackends(base: Backend): FusedOpBackends {
-  let calls = 0, moeCalls = 0, stackCalls = 0;
+  let calls = 0, moeCalls = 0, stackCalls = 0, headCalls = 0;
   // One counting wrapper per run object (and stack choice): models keep their prepared layers per run, so a fresh
   // wrapper on every fused() call would prepare every layer again each step.
   const wrapped = [new WeakMap<object, DecoderLayerRun>(), new WeakMap<object, DecoderLayerRun>()];
@@ -33,9 +35,11 @@ export function fusedOpBackends(base: Backend): FusedOpBackends {
         ...(run.stack && withStack ? {
           stack: (...args: Parameters<NonNullable<DecoderLayerRun["stack"]>>) => {
             stackCalls++;
+            if (args[5]) headCalls++;
             calls += args[1].length;
             run.stack!(...args);
           },
+          ...(run.prepareHead ? { prepareHead: run.prepareHead } : {}),
         } : {}),
       });
       wrapped[withStack ? 1 : 0]!.set(run, w);
@@ -54,5 +58,5 @@ export function fusedOpBackends(base: Backend): FusedOpBackends {
   }) as Backend;
   const withoutOp = new Proxy(base, { get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)) }) as Backend;
   return { native: counting(true), perLayer: counting(false), withoutOp, calls: () => calls, stackCalls: () => stackCalls,
-    moeCalls: () => moeCalls };
+    headCalls: () => headCalls, moeCalls: () => moeCalls };
 }

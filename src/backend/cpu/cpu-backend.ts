@@ -9,7 +9,7 @@ import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
   type DecoderLayerRun, type DecoderLayerShape, type EncodedMatrix, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams,
   type OpName, type PackedPanels,
-  type PreparedDecoderLayer, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
+  type PreparedDecoderLayer, type PreparedDecoderHead, type DecoderHeadWeights, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
 import { BufferPool } from "../pool.js";
@@ -224,6 +224,14 @@ export class CpuBackend implements Backend, TunableBackend {
     };
   }
 
+  /** A decoder prompt's MLP sublayer on packed panels, rows split over the pool (native/prefill_mlp.c). */
+  get prefillMlpPanels(): ((x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number,
+    type: "f16" | "bf16", gateUp: PackedPanels, down: PackedPanels) => boolean) | undefined {
+    const run = this.addon.prefillMlpPanels;
+    if (!run) return undefined;
+    return (x, m, hidden, ffn, normW, eps, type, gateUp, down) => run(x, m, hidden, ffn, normW, eps, type, gateUp, down);
+  }
+
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
   matmulRoundBf16(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulParams): void {
     OP_CHECKS.matmulRoundBf16(a, b, c, p);
@@ -404,15 +412,23 @@ function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decod
     if (p.handle) stepNative!.call(addon, x, p.handle, kCaches, vCaches, capacities, positions);
     else run.call(addon, x, { ...p.weights, m: kCaches.length, kCaches, vCaches, capacities, positions });
   };
-  const stackNative = addon.decoderStackStep;
+  const stackNative = addon.decoderStackStep, headNative = addon.decoderHeadPrepare;
   if (stackNative && prepareNative && stepNative) {
     // The handles of a model's layer list, gathered once per list (a model keeps its list while it runs here).
     const handles = new WeakMap<readonly PreparedDecoderLayer[], object[]>();
-    fn.stack = (x, layers, kCaches, vCaches, positions) => {
+    interface Head extends PreparedDecoderHead { weights: DecoderHeadWeights; handle: object }
+    fn.stack = (x, layers, kCaches, vCaches, positions, head, logits) => {
       let h = handles.get(layers);
       if (!h) handles.set(layers, (h = layers.map((l) => (l as Prepared).handle!)));
-      stackNative.call(addon, x, h, kCaches, vCaches, positions);
+      if (head) stackNative.call(addon, x, h, kCaches, vCaches, positions, (head as Head).handle, logits);
+      else stackNative.call(addon, x, h, kCaches, vCaches, positions);
     };
+    if (headNative) {
+      fn.prepareHead = (weights) => {
+        tune(weights.weight);
+        return { preparedDecoderHead: true, weights, handle: headNative.call(addon, weights) } as Head;
+      };
+    }
   }
   const moeNative = addon.decoderLayerMoe;
   if (moeNative && prepareNative && stepNative) {

@@ -38,6 +38,14 @@ export interface GgufMoeFields {
   hidden: string;
 }
 
+/** q/k/v and gate/up of every layer whose file keeps them apart (the loader reads each group into one buffer). */
+function projectionGroups(c: DecoderConfig): string[][] {
+  return Array.from({ length: c.numLayers }, (_, l) => [
+    ...(c.layer.qkvFused ? [] : [["q_proj", "k_proj", "v_proj"].map((n) => `model.layers.${l}.self_attn.${n}.weight`)]),
+    ...(c.layer.gateUpFused ? [] : [["gate_proj", "up_proj"].map((n) => `model.layers.${l}.mlp.${n}.weight`)]),
+  ]).flat();
+}
+
 /** Builds the network. GGUF: the experts of layer N come from `blk.N.ffn_{gate,up,down}_exps.weight`, one view per
  *  expert. `adjust` may rewrite parameters after loading (Gemma's HF norms: w → 1 + w). */
 export function loadDecoder(config: DecoderConfig, ctx: LoadContext, names: DecoderNames, moeFields: GgufMoeFields,
@@ -45,7 +53,10 @@ export function loadDecoder(config: DecoderConfig, ctx: LoadContext, names: Deco
   if (ctx.contextLength) config.contextLength = ctx.contextLength;
   const specs = decoderParamSpecs(config, names);
   const gguf = ctx.format === "gguf" ? ctx.gguf : null;
-  const params = ctx.loadParams(gguf ? specs.filter((s) => !isExpertParam(s.name, names)) : specs);
+  // GGUF dense layers: each layer's q/k/v and gate/up read side by side, so a prompt's products can run on them
+  // stacked (DecoderModel.stacked; f16 / bf16 panels only)
+  const groups = gguf && !config.moe ? projectionGroups(config) : undefined;
+  const params = ctx.loadParams(gguf ? specs.filter((s) => !isExpertParam(s.name, names)) : specs, groups ? { stackedGroups: groups } : {});
   if (gguf && config.moe) {
     const { numExperts, expertFfn } = config.moe;
     const D = config.hiddenSize;

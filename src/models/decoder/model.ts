@@ -11,14 +11,14 @@
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
-  swiglu, tanh, tidy,
+  prefillSwigluMlp, swiglu, tanh, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
-import type { Backend, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
-import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedLayerWeights, opFloats } from "../fused-decode.js";
+import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
+import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import { type Segment, attendSegments, forwardPackedSegments } from "../llama/model.js";
+import { type FusedProjections, type Segment, attendSegments, forwardPackedSegments, fuseProjections } from "../llama/model.js";
 import { type MoeGrouping, type MoeTrace, type MoeWeights, moeFeedForward, routeTokens, traceRouted } from "../moe.js";
 import { dynamicNtkTheta, ropeAttentionFactor, scaledRopeFrequencies } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, expertName } from "./config.js";
@@ -36,10 +36,16 @@ export class DecoderModel implements CausalLmNetwork {
   /** Per layer, the fused op's fields when the layer can run as the backend's "decoder-layer-decode" op (plain
    *  layer, encoded matrices), else null; computed on first use. */
   private fusedLayers: Array<DecoderLayerWeights | null> | undefined;
+  private fusedHeadWeights: (DecoderHeadWeights & { weight: QuantWeight }) | null | undefined;
   /** Those layers prepared for the backend's op (all of them non-null). */
-  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[]);
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() as DecoderLayerWeights[], () => this.fusedHead());
+
+  /** Each layer's q/k/v and gate/up as one stacked matrix where the loader read them side by side (llama's
+   *  fuseProjections); a prompt's products use them when they run on f16 / bf16 panels (stackedForPrompt). */
+  private readonly stacks: FusedProjections | null;
 
   constructor(readonly config: DecoderConfig, readonly params: ReadonlyMap<string, Weight>, readonly names: DecoderNames) {
+    this.stacks = config.moe ? null : fuseProjections(config, params);
     this.freqs = scaledRopeFrequencies(config.rotaryDim, config.rope.theta, config.rope.scaling);
     this.localFreqs = config.localRope ? scaledRopeFrequencies(config.rotaryDim, config.localRope.theta, config.localRope.scaling) : null;
     if (config.moe) {
@@ -76,7 +82,32 @@ export class DecoderModel implements CausalLmNetwork {
   }
 
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    return forwardPackedSegments(this, items);
+    return this.fusedDecodeForward(items) ?? forwardPackedSegments(this, items);
+  }
+
+  /** Single-token decode steps as one backend call, embedded tokens to logits (fusedDecodeLogits), when every layer
+   *  runs fused (as nativeDecodeStack asks) and the head is a plain encoded matrix without a softcap; else null. */
+  private fusedDecodeForward(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor | null {
+    const c = this.config, shape = this.layerShape(), head = this.fusedHead();
+    // quantLinear takes a packed-panel matrix's panel GEMM from 16 rows on: the head's own product only below that.
+    if (!shape || !head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16) ||
+      this.moeGrouping !== "by-expert" || !this.fusedWeights().every((w) => w !== null)) return null;
+    return fusedDecodeLogits(this.prepared, getDefaultBackend().fused?.("decoder-layer-decode", shape), items, (ids) => {
+      const x = embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize);
+      return c.embedScale === null ? x : mul(x, c.embedScale);
+    }, c.vocabSize);
+  }
+
+  private headName(): string {
+    return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** The output norm and head as the fused op takes them: a plain encoded matrix and no final softcap (else null). */
+  private fusedHead(): (DecoderHeadWeights & { weight: QuantWeight }) | null {
+    if (this.fusedHeadWeights !== undefined) return this.fusedHeadWeights;
+    const out = this.params.get(this.headName());
+    return (this.fusedHeadWeights = out && isQuantWeight(out) && this.config.finalSoftcap === null
+      ? { norm: opFloats(this.t("model.norm.weight")), eps: this.config.rmsNormEps, weight: out } : null);
   }
 
   trunk(ids: Int32Array, segs: readonly Segment[]): Tensor {
@@ -109,7 +140,7 @@ export class DecoderModel implements CausalLmNetwork {
 
   head(x: Tensor): Tensor {
     const c = this.config;
-    const logits = linear(this.norm(x), c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight"));
+    const logits = linear(this.norm(x), this.w(this.headName()));
     return c.finalSoftcap === null ? logits : affine(tanh(affine(logits, 1 / c.finalSoftcap, 0)), c.finalSoftcap, 0);
   }
 
@@ -245,8 +276,19 @@ export class DecoderModel implements CausalLmNetwork {
     });
   }
 
+  /** The stacked matrix of layer l's group for a prompt of n rows without gradients, when it is f16 / bf16 packed
+   *  into panels (whose products give each output the same sum as the separate matrices': the same bits), else null. */
+  private stackedForPrompt(group: "qkv" | "gateUp", l: number, n: number): QuantWeight | null {
+    const w = this.stacks?.[group][l];
+    if (!w || !w.packPanels || (w.type !== "f16" && w.type !== "bf16") || n < 16 || isGradEnabled()) return null;
+    // a part that now carries an adapter (LoRA) or was replaced takes the separate products
+    const parts = group === "qkv" ? ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"] : ["mlp.gate_proj", "mlp.up_proj"];
+    return parts.every((part) => isQuantWeight(this.params.get(`model.layers.${l}.${part}.weight`))) ? w : null;
+  }
+
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
     const c = this.config, L = c.layer, p = `model.layers.${l}`;
+    const rows = x.shape[0];
     const qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
     const h = rmsNorm(x, this.t(`${p}.input_layernorm.weight`), c.rmsNormEps);
     let q: Tensor, k: Tensor, v: Tensor;
@@ -254,8 +296,9 @@ export class DecoderModel implements CausalLmNetwork {
       const b = this.optional(`${p}.self_attn.${name}.bias`);
       return b ? add(y, b) : y;
     };
-    if (L.qkvFused) {
-      const qkv = linear(h, this.w(`${p}.self_attn.qkv_proj.weight`));
+    const qkvStack = L.qkvFused ? null : this.stackedForPrompt("qkv", l, rows);
+    if (L.qkvFused || qkvStack) {
+      const qkv = linear(h, qkvStack ?? this.w(`${p}.self_attn.qkv_proj.weight`));
       q = narrow(qkv, 1, 0, qd);
       k = narrow(qkv, 1, qd, kd);
       v = narrow(qkv, 1, qd + kd, kd);
@@ -274,6 +317,13 @@ export class DecoderModel implements CausalLmNetwork {
     let a = linear(this.attend(l, q, k, v, segs), this.w(`${p}.self_attn.o_proj.weight`));
     if (L.norms === "sandwich") a = rmsNorm(a, this.t(`${p}.${this.names.postAttnNorm}.weight`), c.rmsNormEps);
     x = add(x, a);
+    const gateUpStack = c.moe || L.gateUpFused ? null : this.stackedForPrompt("gateUp", l, rows);
+    const down = this.params.get(`${p}.mlp.down_proj.weight`);
+    if (gateUpStack && L.activation === "silu" && L.norms !== "sandwich" && isQuantWeight(down)) {
+      // a prompt's MLP as one backend call where it has one (the same bits as the ops below)
+      const y = prefillSwigluMlp(x, this.t(`${p}.${this.names.preFfnNorm}.weight`), c.rmsNormEps, gateUpStack, down);
+      if (y) return y;
+    }
     const h2 = rmsNorm(x, this.t(`${p}.${this.names.preFfnNorm}.weight`), c.rmsNormEps);
     let m: Tensor;
     if (c.moe) {
@@ -281,8 +331,8 @@ export class DecoderModel implements CausalLmNetwork {
       m = this.nativeMoe(l, h2) ?? moeFeedForward(h2, this.moe[l], c.moe, this.moeGrouping, this.moeTrace ?? undefined);
     } else {
       let gate: Tensor, up: Tensor;
-      if (L.gateUpFused) {
-        const gu = linear(h2, this.w(`${p}.mlp.gate_up_proj.weight`));
+      if (L.gateUpFused || gateUpStack) {
+        const gu = linear(h2, gateUpStack ?? this.w(`${p}.mlp.gate_up_proj.weight`));
         gate = narrow(gu, 1, 0, c.intermediateSize);
         up = narrow(gu, 1, c.intermediateSize, c.intermediateSize);
       } else {

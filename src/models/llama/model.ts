@@ -9,13 +9,13 @@
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
-  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, tidy,
+  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, prefillSwigluMlp, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import type { Backend, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
-import { type FusedLayerDims, PreparedLayers, fusedLayerWeights } from "../fused-decode.js";
+import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights } from "../../backend/backend.js";
+import { type FusedLayerDims, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 
 /** What block() computes, as the backend's fused decode op names it. */
@@ -45,7 +45,7 @@ export interface FusedProjections {
  *  loader reads each group side by side into one buffer, so this is a view, never a copy. A group is stacked when
  *  its matrices are QuantWeights of one type laid out so, layer by layer; returns null when no group is (f32
  *  tensors, the trainer's case, are left alone). */
-export function fuseProjections(config: LlamaConfig, params: ReadonlyMap<string, Weight>): FusedProjections | null {
+export function fuseProjections(config: { numLayers: number }, params: ReadonlyMap<string, Weight>): FusedProjections | null {
   const fused: FusedProjections = { qkv: [], gateUp: [] };
   const stack = (names: string[]): QuantWeight | null => {
     const ws = names.map((n) => params.get(n));
@@ -100,8 +100,9 @@ export class LlamaModel implements CausalLmNetwork {
   /** Every layer's fields for the fused decode op (null: some matrix is not a plain encoded one), known after the
    *  first decode step. */
   private fusedLayers: DecoderLayerWeights[] | null | undefined;
-  /** Those layers prepared for the backend's op. */
-  private readonly prepared = new PreparedLayers(() => this.fusedWeights() ?? []);
+  private fusedHeadWeights: (DecoderHeadWeights & { weight: QuantWeight }) | null | undefined;
+  /** Those layers (and the output norm and head) prepared for the backend's op. */
+  private readonly prepared = new PreparedLayers(() => this.fusedWeights() ?? [], () => this.fusedHead());
   constructor(readonly config: LlamaConfig, readonly params: ReadonlyMap<string, Weight>,
     readonly fused: FusedProjections | null = null, readonly options: LlamaOptions = {}) {
     this.freqs = ropeFrequencies(config);
@@ -144,7 +145,30 @@ export class LlamaModel implements CausalLmNetwork {
   /** Inference: each segment's ids are appended to its cache; returns logits [segments, V] at each segment's
    *  last token. */
   forwardSegments(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor {
-    return forwardPackedSegments(this, items);
+    return this.fusedDecodeForward(items) ?? forwardPackedSegments(this, items);
+  }
+
+  /** Single-token decode steps of cached sequences as one backend call from the embedded tokens to the logits (every
+   *  layer, the output norm, the head) when the backend's op runs the whole stack with a head and every projection
+   *  is a plain encoded matrix; else null (trunk() then head(): the same kernels on the same values). */
+  private fusedDecodeForward(items: ReadonlyArray<{ ids: readonly number[]; cache: KvCache }>): Tensor | null {
+    const c = this.config, head = this.fusedHead();
+    // quantLinear takes a packed-panel matrix's panel GEMM from 16 rows on: the head's own product only below that.
+    if (!head || head.weight !== this.params.get(this.headName()) || (head.weight.packPanels && items.length >= 16) || !this.fusedWeights()) return null;
+    return fusedDecodeLogits(this.prepared, getDefaultBackend().fused?.("decoder-layer-decode", DECODER_LAYER), items,
+      (ids) => embedRows(this.w("model.embed_tokens.weight"), ids, c.hiddenSize), c.vocabSize);
+  }
+
+  private headName(): string {
+    return this.config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  }
+
+  /** The output norm and head as the fused op takes them, when the head is a plain encoded matrix (else null). */
+  private fusedHead(): (DecoderHeadWeights & { weight: QuantWeight }) | null {
+    if (this.fusedHeadWeights !== undefined) return this.fusedHeadWeights;
+    const out = this.params.get(this.headName());
+    return (this.fusedHeadWeights = out && isQuantWeight(out) && this.options.matmulDtype !== "bf16"
+      ? { norm: opFloats(this.t("model.norm.weight")), eps: this.config.rmsNormEps, weight: out } : null);
   }
 
   /** The final hidden states [N, D] (before the output norm). */
@@ -232,8 +256,7 @@ export class LlamaModel implements CausalLmNetwork {
   /** Output norm and LM head: [n, D] → [n, V]. */
   head(x: Tensor): Tensor {
     const c = this.config;
-    const out = c.tieWordEmbeddings ? this.w("model.embed_tokens.weight") : this.w("lm_head.weight");
-    return this.lin(this.norm(x), out);
+    return this.lin(this.norm(x), this.w(this.headName()));
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
@@ -263,9 +286,14 @@ export class LlamaModel implements CausalLmNetwork {
       numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, freqs: this.freqs, ropeLayout: c.ropeLayout,
     });
     x = add(x, this.lin(att, this.w(`${p}.self_attn.o_proj.weight`)));
+    const gateUpW = plain(["mlp.gate_proj", "mlp.up_proj"]) ? this.fused?.gateUp[l] : null;
+    const downW = this.w(`${p}.mlp.down_proj.weight`);
+    if (gateUpW && isQuantWeight(downW) && (this.options.matmulDtype ?? "f32") === "f32") { // a prompt's MLP as one backend call where it has one (the same bits)
+      const y = prefillSwigluMlp(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps, gateUpW, downW);
+      if (y) return y;
+    }
     const h2 = rmsNorm(x, this.t(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
     let gate: Tensor, up: Tensor; // [N, F]
-    const gateUpW = plain(["mlp.gate_proj", "mlp.up_proj"]) ? this.fused?.gateUp[l] : null;
     if (gateUpW) {
       const gu = this.lin(h2, gateUpW);
       gate = narrow(gu, 1, 0, c.intermediateSize);
@@ -274,7 +302,7 @@ export class LlamaModel implements CausalLmNetwork {
       gate = this.lin(h2, this.w(`${p}.mlp.gate_proj.weight`));
       up = this.lin(h2, this.w(`${p}.mlp.up_proj.weight`));
     }
-    return add(x, this.lin(swiglu(gate, up), this.w(`${p}.mlp.down_proj.weight`)));
+    return add(x, this.lin(swiglu(gate, up), downW));
   }
 }
 
