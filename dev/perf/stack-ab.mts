@@ -1,11 +1,12 @@
 // A/B of the decode step's layer stack inside one process: "stack" runs every layer of a step and the output norm and
 // head in one native call (DecoderLayerRun.stack with a head; LLaMA-family models), "nohead" the layers in one call
 // and the head on the tensor path, "layers" one call per layer (the op's step(), the fallback), on the same model
-// and the same prepared layers. Interleaved arms of 64 greedy decode tokens each (the
+// and the same prepared layers; "calls" is "stack" kept off its rows path (stack(…, rows = false): a pool dispatch
+// per product instead of the products split by rows inside one task between attention calls). Interleaved arms of 64 greedy decode tokens each (the
 // order alternates by round); prints per arm the median process CPU ms per token and the median wall ms per token
 // (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
 // checks both arms' logits agree bit for bit.
-// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers]
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls]
 // --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
 // (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
@@ -49,6 +50,7 @@ const arms = {
   stack: () => { run.stack = stack; net.fusedDecodeForward = fused; },
   nohead: () => { run.stack = stack; net.fusedDecodeForward = () => null; },
   layers: () => { delete run.stack; net.fusedDecodeForward = fused; },
+  calls: () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
 } as const;
 type Arm = keyof typeof arms;
 const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[] }>;
