@@ -264,17 +264,20 @@ typedef struct {
   int n;
 } spin_barrier;
 
-/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived. */
-static void barrier_wait(spin_barrier *b) {
+/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived;
+ * returns 1 when it had to yield (another thread was late: descheduled). */
+static int barrier_wait(spin_barrier *b) {
   const int phase = atomic_load_explicit(&b->phase, memory_order_relaxed);
   if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
     atomic_store_explicit(&b->count, 0, memory_order_relaxed);
     atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-    return;
+    return 0;
   }
-  for (int spins = 0; atomic_load_explicit(&b->phase, memory_order_acquire) == phase;)
+  int spins = 0;
+  while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
     if (++spins < 2000) _mm_pause();
     else sched_yield();
+  return spins >= 2000;
 }
 
 enum { P_Q, P_K, P_V, P_O, P_G, P_U, P_DOWN, PLANS_PER_LAYER }; /* P_Q: fused qkv or q; P_G: fused gate_up or gate */
@@ -284,7 +287,7 @@ typedef struct {
   const zy_decode_head *head;
   int64_t n_layers, seg, m, D;
   float *x;
-  int T, isa, failed;
+  int T, isa, failed, late; /* late: barriers at which thread 0 had to yield */
   spin_barrier bar;
   uint8_t *plans; /* (n_layers · PLANS_PER_LAYER + 1) × plan_bytes; the last is the head's */
   size_t plan_bytes;
@@ -310,6 +313,10 @@ static void add_rows(float *x, const float *o, int64_t m, int64_t D, int64_t r0,
     for (int64_t r = r0; r < r1; r++) x[i * D + r] = x[i * D + r] + o[i * D + r];
 }
 
+static void wait_all(rows_ctx *c, int t) {
+  if (barrier_wait(&c->bar) && t == 0) c->late++;
+}
+
 static void rows_task(void *p, int64_t b, int64_t e, int t) {
   (void)b, (void)e;
   rows_ctx *c = p;
@@ -326,7 +333,7 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
     rows_of(D, t, T, &r0, &r1);
     zy_quant_rows(plan_of(c, s - 1, P_O), slot[0], r0, r1);
     add_rows(x, c->o, m, D, r0, r1);
-    barrier_wait(&c->bar);
+    wait_all(c, t);
     zy_op_rmsnorm_serial(x, L->ffn_norm, h, rstd, m, D, L->eps);
     int64_t f0, f1, gs;
     rows_of(F, t, T, &f0, &f1);
@@ -344,12 +351,12 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
       u = c->gu + m * F, gs = F;
     }
     for (int64_t i = 0; i < m && f1 > f0; i++) zy_swiglu_vec(c->isa, g + i * gs + f0, u + i * gs + f0, c->act + i * F + f0, f1 - f0);
-    barrier_wait(&c->bar);
+    wait_all(c, t);
     zy_quant_act_fill(L->down.type, F, c->act, m, slot[0]);
     zy_quant_rows(plan_of(c, s - 1, P_DOWN), slot[0], r0, r1);
     add_rows(x, c->o, m, D, r0, r1);
     if (s == c->n_layers && !c->head) return;
-    barrier_wait(&c->bar);
+    wait_all(c, t);
   }
   if (s == c->n_layers) { /* the output norm and head */
     const zy_decode_head *H = c->head;
@@ -381,7 +388,7 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
     }
     pc.qs = c->qkv, pc.ks = c->qkv + m * qd, pc.vs = c->qkv + m * (qd + kd), pc.q_stride = qd, pc.kv_stride = kd;
   }
-  barrier_wait(&c->bar);
+  wait_all(c, t);
   if (t == 0) {
     prepare_task(&pc, 0, m, 0);
     if (pc.failed) c->failed = 1;
@@ -391,7 +398,8 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
 static void *rows_scratch = NULL;
 static size_t rows_scratch_size = 0;
 
-/* The step on the rows path; 1 when it cannot take this step (the caller runs the loop instead), else 0 or -1. */
+/* The step on the rows path; 1 when it cannot take this step (the caller runs the loop instead), -1 when out of
+ * memory or RoPE failed, else 2 + the barriers at which thread 0 had to yield. */
 static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head, float *logits,
                       int64_t *failed_layer) {
   const int T = zy_threads();
@@ -420,7 +428,7 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
   const size_t shared_bytes = (shared * sizeof(float) + 63) & ~(size_t)63;
   uint8_t *buf = zy_grow(&rows_scratch, &rows_scratch_size, n_plans * plan_bytes + shared_bytes + (size_t)T * thread_bytes + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
-  rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
+  rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
                 NULL, NULL, NULL, buf + n_plans * plan_bytes + shared_bytes, thread_bytes, h_bytes, slot};
   int64_t *n_keys = (int64_t *)(void *)(c.mine + (size_t)T * thread_bytes);
   /* The plans (outside the task: they read the tuning table), each product's output in the shared buffers. */
@@ -464,17 +472,36 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
     zy_op_attention_decode(m, c.q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_type, n_keys, c.att,
                            c.o /* lse: o is free until the o product */, L->n_head, L->n_kv, L->head_dim, L->attn_scale);
   }
-  return 0;
+  return 2 + c.late;
 }
+
+/* Fixed row ranges wait for every thread at every barrier, so while other processes hold the cores (a worker
+ * descheduled for a time slice) a step can take several times as long as the dispatch-per-product path, whose
+ * shared chunk counter lets the running thread take the work and which turns serial while workers keep arriving
+ * late (quant.c). So: a step in which thread 0 yielded at more than a quarter of its barriers is a strike; after
+ * LATE_STEPS strikes in a row the next ROWS_PAUSE steps take the other path, then the rows path is tried again. */
+#define LATE_STEPS 2
+#define ROWS_PAUSE 64
+static int rows_strikes = 0, rows_paused = 0;
 
 int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
                             float *logits, int64_t *failed_layer, int use_rows, int *ran_rows) {
   if (ran_rows) *ran_rows = 0;
+  if (use_rows == 1 && rows_paused > 0) {
+    rows_paused--;
+    use_rows = 0;
+  }
   if (use_rows && n_layers > 0) {
     const int rc = stack_rows(layers, n_layers, x, head, logits, failed_layer);
     if (rc != 1) {
-      if (ran_rows) *ran_rows = rc == 0;
-      return rc;
+      if (ran_rows) *ran_rows = rc >= 0;
+      if (rc < 0) return rc;
+      if (rc - 2 > n_layers) { /* late at more than a quarter of its ~4 barriers per layer */
+        if (++rows_strikes >= LATE_STEPS) rows_paused = ROWS_PAUSE, rows_strikes = 0;
+      } else {
+        rows_strikes = 0;
+      }
+      return 0;
     }
   }
   for (int64_t l = 0; l < n_layers; l++) {

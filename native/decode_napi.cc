@@ -438,11 +438,14 @@ Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
       Ll.moe = &moes.back();
     }
   }
-  /* rows (argument 7, default true): false keeps the step on a pool dispatch per product (an A/B arm). */
-  const bool use_rows = !(info.Length() > 7 && info[7].IsBoolean() && !info[7].As<Napi::Boolean>().Value());
+  /* rows (argument 7, default true): false keeps the step on a pool dispatch per product (an A/B arm); "always"
+   * takes the rows path even while its threads keep arriving late (tests). */
+  const Napi::Value rows_arg = info.Length() > 7 ? info[7] : env.Undefined();
+  const int use_rows = rows_arg.IsBoolean() && !rows_arg.As<Napi::Boolean>().Value() ? 0
+                       : rows_arg.IsString() && rows_arg.As<Napi::String>().Utf8Value() == "always" ? 2 : 1;
   int64_t failed = 0;
   int ran_rows = 0;
-  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed, use_rows ? 1 : 0, &ran_rows);
+  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed, use_rows, &ran_rows);
   if (rc == -2 && !env.IsExceptionPending()) {
     const Router *r = static_cast<const Router *>(L[failed].moe->route_ctx);
     a.fail("layer " + std::to_string(failed) + ": " + r->error);
