@@ -6,8 +6,9 @@
  * writing lse. The keys of a row are cut into chunks of ZY_KEY_CHUNK (a multiple of the block): each chunk gets its
  * own online softmax state (max m, sum l, unnormalised output acc), and the chunks' states are folded left to right
  * (fold_state) — the same arithmetic whether one thread runs a row's chunks in turn or several threads run them at
- * once (flash-decoding: zy_op_attention_decode splits a few long rows over the pool by chunks), so the bits never
- * depend on the thread count or the split. With AVX-512 and D = 32, 64 or 128 a row scores 16 keys at a time (one
+ * once (flash-decoding: zy_op_attention_decode cuts the (sequence, chunk, kv head) states into one run of positions
+ * per thread), so the bits never depend on the thread count or the split. With AVX-512 a decode step walks the cache
+ * position-major (each position's row of all kv heads read once, in address order, with a software prefetch ahead). With AVX-512 and D = 32, 64 or 128 a row scores 16 keys at a time (one
  * transposing reduction instead of 16 horizontal sums) and keeps its output in registers; the query heads of one kv
  * head in a decode step (tq = 1), and up to 8 consecutive query rows of one head in a prefill (tq > 1, each row with
  * its own causal key count), run together, reading each block of the keys once; a full group of 8 first copies the
@@ -419,7 +420,9 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, 
   zy_ops_for(items, 1, rows * tk * d, attn_fwd_task, &c);
 }
 
-/* Decode rows: item g = i·Hkv + kvh is the group of query heads kvh·group … of sequence i. With `split` each item is
+/* Decode rows where the position-major kernel does not apply (no AVX-512, a head dim other than 32/64/128, more than
+ * 16 query heads per kv head, or no scratch): item g = i·Hkv + kvh is the group of query heads kvh·group … of
+ * sequence i. With `split` each item is
  * cut into its chunks (task t = one chunk of one item, states into a scratch, folded afterwards in chunk order);
  * without, a task runs whole items. */
 typedef struct {
@@ -510,7 +513,188 @@ static void attn_decode_task(void *p, int64_t g0, int64_t g1, int t) {
   }
 }
 
-/* Grow-only scratch of the split decode (chunk states; one call at a time, like the kernels' own scratch). */
+/* Position-major decode (AVX-512, D = 16·NC): the query heads of H consecutive kv heads (G query heads each, R = G·H ≤
+ * ZY_POS_ROWS rows) over keys [j_lo, j_hi) of one chunk, the cache read in address order — each position's key row
+ * (all H heads, nkv·rb bytes apart from the next position's) scored for every row before the next position, then the
+ * value rows two positions at a time, head by head. Head by head (attend_items_by_chunk) a pass read 2 lines of every
+ * 1.5 KB cache row at 110M, and decode attention at depth streamed its cache at about half the matvec's DRAM rate.
+ * Each row's arithmetic is that of rows_over_block, operation for operation (the same two accumulators per key dot,
+ * the same transposing sum, softmax update and even/odd value accumulators per 64-key block): the same chunk state,
+ * so the same bits. States at st + hh·G·(D + 2): acc [G][D], m [G], l [G] (the split decode's layout). */
+#define ZY_POS_ROWS 16
+/* Positions a row's bytes are prefetched ahead (into L1). The hardware prefetcher alone left the position-major
+ * walk at the head-major one's speed (0.99x, 110M f16, 12 layers x 2,048 keys); 16 ahead gave 1.2-1.4x, 8 and 32
+ * (or into L2) about the same (BENCHMARKS.md, issue 15 session 11). */
+#define ZY_POS_AHEAD 16
+static inline __attribute__((always_inline)) ZY_AVX512 void attend_positions_nc(
+    const float *q, int G, int H, const char *kb, const char *vb, int64_t kstride, int64_t j_lo, int64_t j_hi,
+    float scale, float *st, const int NC, const int KT) {
+  const int64_t D = 16 * NC, rb = kv_row_bytes(KT, D), sst = G * (D + 2);
+  const int R = G * H;
+  __m512 dots[ZY_POS_ROWS][16];
+  float s[ZY_POS_ROWS][ZY_KEY_BLOCK] __attribute__((aligned(64)));
+  float odd[ZY_POS_ROWS][128] __attribute__((aligned(64)));
+  float mg[ZY_POS_ROWS], lg[ZY_POS_ROWS];
+  int live[ZY_POS_ROWS];
+  for (int r = 0; r < R; r++) {
+    float *a = st + (r / G) * sst + (r % G) * D;
+    for (int c = 0; c < NC; c++) _mm512_storeu_ps(a + 16 * c, _mm512_setzero_ps());
+    mg[r] = -INFINITY, lg[r] = 0.0f;
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int64_t j0 = j_lo; j0 < j_hi; j0 += ZY_KEY_BLOCK) {
+    const int64_t jn = j_hi - j0 < ZY_KEY_BLOCK ? j_hi - j0 : ZY_KEY_BLOCK;
+    for (int64_t k0 = 0; k0 < jn; k0 += 16) {
+      const int64_t kn = jn - k0 < 16 ? jn - k0 : 16;
+      for (int64_t j = 0; j < 16; j++) {
+        if (j >= kn) {
+          for (int r = 0; r < R; r++) dots[r][j] = _mm512_setzero_ps();
+          continue;
+        }
+        const char *kr = kb + (j0 + k0 + j) * kstride;
+        for (int64_t o = 0; o < H * rb + 63; o += 64) _mm_prefetch(kr + ZY_POS_AHEAD * kstride + o, _MM_HINT_T0);
+        for (int hh = 0; hh < H; hh++) {
+          const char *kh = kr + hh * rb;
+          for (int g = 0; g < G; g++) {
+            const float *qr = q + (int64_t)(hh * G + g) * D;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            for (int c = 0; c + 2 <= NC; c += 2) {
+              a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c), kv_load16(kh, c, KT), a0);
+              a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qr + 16 * c + 16), kv_load16(kh, c + 1, KT), a1);
+            }
+            dots[hh * G + g][j] = _mm512_add_ps(a0, a1);
+          }
+        }
+      }
+      for (int r = 0; r < R; r++) _mm512_store_ps(s[r] + k0, _mm512_mul_ps(vscale, hsum16_avx512(dots[r])));
+    }
+    for (int r = 0; r < R; r++) {
+      const float m = mg[r], bm = zy_row_max(2, s[r], jn), nm = bm > m ? bm : m;
+      live[r] = nm != -INFINITY;
+      if (!live[r]) continue;
+      const float corr = expf(m - nm);
+      lg[r] = lg[r] * corr + zy_row_expsum(2, s[r], s[r], jn, nm);
+      float *a = st + (r / G) * sst + (r % G) * D;
+      if (corr != 1.0f) {
+        const __m512 vc = _mm512_set1_ps(corr);
+        for (int c = 0; c < NC; c++) _mm512_storeu_ps(a + 16 * c, _mm512_mul_ps(vc, _mm512_loadu_ps(a + 16 * c)));
+      }
+      for (int c = 0; c < NC; c++) _mm512_store_ps(odd[r] + 16 * c, _mm512_setzero_ps());
+      mg[r] = nm;
+    }
+    int64_t j = 0;
+    for (; j + 2 <= jn; j += 2) {
+      const char *vr = vb + (j0 + j) * kstride;
+      for (int64_t o = 0; o < H * rb + 63 + kstride; o += 64) _mm_prefetch(vr + ZY_POS_AHEAD * kstride + o, _MM_HINT_T0);
+      for (int hh = 0; hh < H; hh++) {
+        const char *v0 = vr + hh * rb, *v1 = v0 + kstride;
+        for (int g = 0; g < G; g++) {
+          const int r = hh * G + g;
+          if (!live[r]) continue;
+          const __m512 p0 = _mm512_set1_ps(s[r][j]), p1 = _mm512_set1_ps(s[r][j + 1]);
+          float *a = st + hh * sst + g * D;
+          for (int c = 0; c < NC; c++) {
+            _mm512_storeu_ps(a + 16 * c, _mm512_fmadd_ps(p0, kv_load16(v0, c, KT), _mm512_loadu_ps(a + 16 * c)));
+            _mm512_store_ps(odd[r] + 16 * c, _mm512_fmadd_ps(p1, kv_load16(v1, c, KT), _mm512_load_ps(odd[r] + 16 * c)));
+          }
+        }
+      }
+    }
+    if (j < jn) {
+      const char *vr = vb + (j0 + j) * kstride;
+      for (int r = 0; r < R; r++) {
+        if (!live[r]) continue;
+        const __m512 p = _mm512_set1_ps(s[r][j]);
+        float *a = st + (r / G) * sst + (r % G) * D;
+        for (int c = 0; c < NC; c++)
+          _mm512_storeu_ps(a + 16 * c, _mm512_fmadd_ps(p, kv_load16(vr + (r / G) * rb, c, KT), _mm512_loadu_ps(a + 16 * c)));
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      if (!live[r]) continue;
+      float *a = st + (r / G) * sst + (r % G) * D;
+      for (int c = 0; c < NC; c++)
+        _mm512_storeu_ps(a + 16 * c, _mm512_add_ps(_mm512_loadu_ps(a + 16 * c), _mm512_load_ps(odd[r] + 16 * c)));
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float *sh = st + (r / G) * sst;
+    sh[G * D + r % G] = mg[r], sh[G * D + G + r % G] = lg[r];
+  }
+}
+
+typedef void (*positions_fn)(const float *, int, int, const char *, const char *, int64_t, int64_t, int64_t, float,
+                             float *);
+#define POSITIONS_KERNEL(NAME, NC, KT)                                                                                   \
+  static ZY_AVX512 void NAME(const float *q, int G, int H, const char *kb, const char *vb, int64_t ks, int64_t lo,     \
+                             int64_t hi, float sc, float *st) {                                                         \
+    attend_positions_nc(q, G, H, kb, vb, ks, lo, hi, sc, st, NC, KT);                                                    \
+  }
+POSITIONS_KERNEL(attend_positions_d32, 2, ZY_KV_F32)
+POSITIONS_KERNEL(attend_positions_d64, 4, ZY_KV_F32)
+POSITIONS_KERNEL(attend_positions_d128, 8, ZY_KV_F32)
+POSITIONS_KERNEL(attend_positions_d32_f16, 2, ZY_KV_F16)
+POSITIONS_KERNEL(attend_positions_d64_f16, 4, ZY_KV_F16)
+POSITIONS_KERNEL(attend_positions_d128_f16, 8, ZY_KV_F16)
+POSITIONS_KERNEL(attend_positions_d32_q8, 2, ZY_KV_Q8_0)
+POSITIONS_KERNEL(attend_positions_d64_q8, 4, ZY_KV_Q8_0)
+POSITIONS_KERNEL(attend_positions_d128_q8, 8, ZY_KV_Q8_0)
+
+/* The position-major kernel for this ISA level, head dim, cache type and group size, or NULL. */
+static positions_fn positions_kernel(int isa, int64_t D, int kv_type, int64_t group) {
+  static const positions_fn fns[3][3] = {
+      {attend_positions_d32, attend_positions_d64, attend_positions_d128},
+      {attend_positions_d32_f16, attend_positions_d64_f16, attend_positions_d128_f16},
+      {attend_positions_d32_q8, attend_positions_d64_q8, attend_positions_d128_q8}};
+  return isa >= 2 && group <= ZY_POS_ROWS && (D == 32 || D == 64 || D == 128) ? fns[kv_type][D == 32 ? 0 : D == 64 ? 1 : 2]
+                                                                              : NULL;
+}
+
+/* The position-major decode over the pool: the units (sequence i, chunk ch, kv head) in that order, each weighing its
+ * chunk's keys (at least 1), are cut into one contiguous run per thread of about equal weight — so each thread streams
+ * its own stretch of positions (at one sequence and 2,048 keys: about 1,024 positions each, all heads), and a chunk
+ * may be shared by two threads head-wise. Unit u's state at states + u·G·(D + 2); folded in chunk order afterwards. */
+typedef struct {
+  const decode_ctx *c;
+  positions_fn fn;
+  const int64_t *chunk_base; /* sequence i's first chunk among all sequences' chunks */
+  int64_t m, total; /* Σ unit weights */
+  int threads;
+  float *states;
+} positions_ctx;
+
+static inline int64_t chunks_of(int64_t n) { return n > 0 ? (n + ZY_KEY_CHUNK - 1) / ZY_KEY_CHUNK : 1; }
+
+static void attn_positions_task(void *p, int64_t t0, int64_t t1, int t) {
+  (void)t1, (void)t;
+  const positions_ctx *pc = p;
+  const decode_ctx *c = pc->c;
+  const int64_t D = c->d, nkv = c->nkv, group = c->nh / nkv, per_call = ZY_POS_ROWS / group, T = pc->threads;
+  const int64_t lo = t0 * pc->total, hi = (t0 + 1) * pc->total; /* this thread: units whose start·T is in [lo, hi) */
+  int64_t w = 0; /* weight before the unit */
+  for (int64_t i = 0; i < pc->m && w * T < hi; i++) {
+    const int64_t n = c->n_keys[i], nc = chunks_of(n);
+    for (int64_t ch = 0; ch < nc && w * T < hi; ch++) {
+      const int64_t j_lo = ch * ZY_KEY_CHUNK, j_hi = n < j_lo + ZY_KEY_CHUNK ? n : j_lo + ZY_KEY_CHUNK;
+      const int64_t wu = j_hi - j_lo > 0 ? j_hi - j_lo : 1;
+      int64_t a = 0; /* first kv head of this chunk the thread owns */
+      while (a < nkv && (w + a * wu) * T < lo) a++;
+      int64_t b = a;
+      while (b < nkv && (w + b * wu) * T < hi) b++;
+      w += nkv * wu;
+      const int64_t u0 = (pc->chunk_base[i] + ch) * nkv;
+      for (int64_t h0 = a; h0 < b; h0 += per_call) {
+        const int64_t hn = b - h0 < per_call ? b - h0 : per_call;
+        const char *kb = (const char *)c->k[i] + h0 * c->rb, *vb = (const char *)c->v[i] + h0 * c->rb;
+        pc->fn(c->q + (i * c->nh + h0 * group) * D, (int)group, (int)hn, kb, vb, nkv * c->rb, j_lo, j_hi, c->scale,
+               pc->states + (u0 + h0) * group * (D + 2));
+      }
+    }
+  }
+}
+
+/* Grow-only scratch of the split and position-major decodes (chunk states; one call at a time, like the kernels' own
+ * scratch). */
 static void *split_scratch = NULL;
 static size_t split_scratch_size = 0;
 
@@ -524,6 +708,40 @@ void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cach
   for (int64_t i = 0; i < m; i++) {
     work += n_keys[i] * nh * d;
     chunks += nkv * (n_keys[i] > 0 ? (n_keys[i] + ZY_KEY_CHUNK - 1) / ZY_KEY_CHUNK : 1);
+  }
+  const positions_fn pfn = positions_kernel(c.isa, d, kv_type, group);
+  if (pfn) { /* position-major: every (sequence, chunk, kv head) state, then the folds in chunk order */
+    const size_t per = (size_t)(group * (d + 2)) * sizeof(float);
+    char *buf = zy_grow(&split_scratch, &split_scratch_size, (size_t)chunks * per + (size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+    if (buf) {
+      float *states = (float *)buf;
+      int64_t *chunk_base = (int64_t *)(buf + (size_t)chunks * per), total = 0;
+      for (int64_t i = 0, base = 0; i < m; i++) {
+        chunk_base[i] = base, base += chunks_of(n_keys[i]);
+        total += nkv * (n_keys[i] > 0 ? n_keys[i] : 1);
+      }
+      positions_ctx pc = {&c, pfn, chunk_base, m, total, 1, states};
+      if (threads > 1 && work >= ZY_PAR_MIN) {
+        pc.threads = (int)threads;
+        zy_parallel_run(attn_positions_task, &pc);
+      } else {
+        attn_positions_task(&pc, 0, 1, 0);
+      }
+      float tot[d > 0 ? d : 1];
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t kvh = 0; kvh < nkv; kvh++)
+          for (int64_t h = 0; h < group; h++) {
+            float tm = -INFINITY, tl = 0.0f;
+            memset(tot, 0, (size_t)d * sizeof(float));
+            for (int64_t ch = 0; ch < chunks_of(n_keys[i]); ch++) {
+              const float *st = states + ((chunk_base[i] + ch) * nkv + kvh) * group * (d + 2);
+              fold_state(d, &tm, &tl, tot, st[group * d + h], st[group * d + group + h], st + h * d);
+            }
+            const int64_t r = i * nh + kvh * group + h;
+            finish_row(d, tm, tl, tot, out + r * d, lse + r);
+          }
+      return;
+    }
   }
   /* Flash-decoding: when the items alone leave threads idle or unevenly loaded (fewer than 4 per thread and not a
    * multiple of the thread count) and rows span several chunks, run one task per chunk. The fold is the same either

@@ -15,6 +15,9 @@ import { setDefaultBackend, tidy } from "../../src/tensor/index.js";
 import { TrainModel } from "../../src/train/model.js";
 import { ppoMinibatchLoss } from "../../src/train/objectives/ppo.js";
 import { run as ppo } from "../../src/cli/commands/ppo.js";
+import { documentTokenStream } from "../../src/train/data-prepare.js";
+import { writeTokenFile } from "../../src/train/token-file.js";
+import { loadTokenizer } from "../../src/tokenizers/load.js";
 
 const CASE = path.resolve("../shared/testdata/hf/dpo");
 const MODEL = path.resolve("models/zhiyu-mini");
@@ -96,6 +99,8 @@ test("zhiyu ppo PPO-ptx bad input: γ < 0, a missing --ptx-data file, γ without
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ppo-ptx-bad-"));
   try {
     const { rmDir, data, text } = fixtures(dir);
+    const wide = path.join(dir, "wide.bin"); // token ids of another tokenizer
+    writeTokenFile(wide, Array.from({ length: 64 }, (_, i) => (i === 40 ? 700 : i)), 1000);
     const base = (out: string) => ["--model", MODEL, "--reward-model", rmDir, "--data", data, "--out", out, "--prompts-per-rollout", "2",
       "--max-new-tokens", "4", "--val-every", "0", "--steps", "1", "--threads", "1"];
     const cases: [string[], RegExp][] = [
@@ -103,6 +108,7 @@ test("zhiyu ppo PPO-ptx bad input: γ < 0, a missing --ptx-data file, γ without
       [["--ptx-coef", "1", "--ptx-data", path.join(dir, "nope.txt")], /PPO-ptx: --ptx-data .*nope\.txt does not exist; give a text, JSON or JSONL file/],
       [["--ptx-coef", "1"], /PPO-ptx: --ptx-coef 1 needs pretraining text \(--ptx-data FILE\)/],
       [["--ptx-data", text], /--ptx-data was given with --ptx-coef 0/],
+      [["--ptx-coef", "1", "--ptx-data", wide], /PPO-ptx: the pretraining data holds token id 700, outside the policy's vocabulary of 512/],
     ];
     for (const [i, [extra, message]] of cases.entries()) {
       const out = path.join(dir, `bad${i}`);
@@ -157,4 +163,27 @@ test("PPO-ptx minibatch loss and gradients match torch + transformers (pg + vf_c
   // the γ = 0.5 case differs from γ = 0 by exactly γ × the LM loss, so the reference exercises the mix
   const [a, b] = [ref.cases["0.0"]!, ref.cases["0.5"]!];
   assert.ok(Math.abs(b.loss - a.loss - 0.5 * b.ptx_loss) < 1e-5 && b.grad_global_norm !== a.grad_global_norm);
+});
+
+test("PPO-ptx data: text is tokenized in memory as zhiyu data prepare does (delimiter + ids); a token file is read as it is", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ptx-data-"));
+  try {
+    const tok = loadTokenizer(MODEL);
+    const txt = path.join(dir, "a.jsonl");
+    writeFileSync(txt, [JSON.stringify({ text: "你好" }), JSON.stringify({ text: "hi" })].join("\n"));
+    const stream = documentTokenStream(txt, tok, "--ptx-data");
+    const d = tok.bosTokenId ?? tok.eosTokenId;
+    const want = [...(d === null ? [] : [d]), ...tok.encode("你好", { addSpecialTokens: false }), ...(d === null ? [] : [d]), ...tok.encode("hi", { addSpecialTokens: false })];
+    const got = new Int32Array(stream.length);
+    stream.copyTo(0, stream.length, got);
+    assert.deepEqual([...got], want);
+    const bin = path.join(dir, "t.bin");
+    writeTokenFile(bin, [5, 6, 7, 8], 512);
+    const s2 = documentTokenStream(bin, tok, "--ptx-data");
+    const ids = new Int32Array(4);
+    s2.copyTo(0, 4, ids);
+    assert.deepEqual([...ids], [5, 6, 7, 8]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
