@@ -68,9 +68,13 @@ typedef struct {
 
 /* Layers 0 … n_layers-1 of one decode step in order on x [m, hidden] in place (each as zy_decoder_layer_decode; every
  * layer's m and hidden equal), then (head non-NULL) the head's logits [m, vocab]. Returns 0, or the first failing
- * layer's code (-1, -2) with *failed_layer set (n_layers: the head ran out of memory). */
+ * layer's code (-1, -2) with *failed_layer set (n_layers: the head ran out of memory). With use_rows, a step the
+ * rows path takes (≥ 2 threads, dense layers of one shape, m < 16, ffn % 16 = 0) runs its products split by fixed
+ * row ranges inside one pool task between attention calls, with the same bits; *ran_rows (if given) says whether
+ * it did. use_rows 1: except for a while after steps whose threads kept arriving late at its barriers (a loaded
+ * machine); 2: always. */
 int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
-                            float *logits, int64_t *failed_layer);
+                            float *logits, int64_t *failed_layer, int use_rows, int *ran_rows);
 
 #ifdef __cplusplus
 }

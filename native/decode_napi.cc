@@ -3,7 +3,7 @@
 //   decoderLayerPrepare(spec without m and the caches) → an opaque handle holding the layer's fields read and checked
 //   once; decoderLayerStep(x, handle, kCaches, vCaches, capacities, positions) runs one step of it (m = the number
 //   of caches) — what a model calls every step, so only the caches are read per call;
-//   decoderStackStep(x, handles, kCaches, vCaches, positions[, head, logits]): one step through every prepared layer
+//   decoderStackStep(x, handles, kCaches, vCaches, positions[, head, logits, rows]): one step through every prepared layer
 //   in one call, optionally ending with the output norm and head of decoderHeadPrepare({ norm, eps, weight });
 //   decoderLayerMoe(h, out, handle, m): the MoE MLP alone of a prepared MoE layer over m rows (a prompt)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
@@ -321,7 +321,9 @@ Napi::Value DecoderHeadPrepare(const Napi::CallbackInfo &info) {
   return Napi::External<PreparedHead>::New(info.Env(), P, [](Napi::Env, PreparedHead *p) { delete p; });
 }
 
-// decoderStackStep(x, layers, kCaches, vCaches, positions[, head, logits]): one single-token decode step through every
+// decoderStackStep(x, layers, kCaches, vCaches, positions[, head, logits, rows]) → "rows" | "calls" (which path ran:
+// decode_layer.c's products split by rows inside one pool task, or a dispatch per product; rows false: the latter).
+// One single-token decode step through every
 // prepared layer in order, in one call (m = positions.length sequences), then with a head handle its logits [m, vocab]
 // into logits. kCaches and vCaches are layer-major (entry l·m + i: layer l's cache of sequence i), each its whole
 // buffer, one type for all; a buffer's length gives its capacity. Checks everything before any layer runs; builds
@@ -436,8 +438,14 @@ Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
       Ll.moe = &moes.back();
     }
   }
+  /* rows (argument 7, default true): false keeps the step on a pool dispatch per product (an A/B arm); "always"
+   * takes the rows path even while its threads keep arriving late (tests). */
+  const Napi::Value rows_arg = info.Length() > 7 ? info[7] : env.Undefined();
+  const int use_rows = rows_arg.IsBoolean() && !rows_arg.As<Napi::Boolean>().Value() ? 0
+                       : rows_arg.IsString() && rows_arg.As<Napi::String>().Utf8Value() == "always" ? 2 : 1;
   int64_t failed = 0;
-  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed);
+  int ran_rows = 0;
+  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed, use_rows, &ran_rows);
   if (rc == -2 && !env.IsExceptionPending()) {
     const Router *r = static_cast<const Router *>(L[failed].moe->route_ctx);
     a.fail("layer " + std::to_string(failed) + ": " + r->error);
@@ -446,7 +454,8 @@ Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
   } else if (rc != 0 && rc != -2) {
     a.fail(failed == nl ? "the head's product failed (code " + std::to_string(rc) + ")" : "layer " + std::to_string(failed) + " failed (code " + std::to_string(rc) + ")");
   }
-  return env.Undefined();
+  if (!a.ok() || env.IsExceptionPending()) return a.done();
+  return Napi::String::New(env, ran_rows ? "rows" : "calls");
 }
 
 // decoderLayerMoe(h, out, layer, m): the MoE MLP of a prepared "moe-swiglu" layer over h [m, hidden] into out.

@@ -470,11 +470,13 @@ const zy_qdot_fn zy_qdot_portable[ZY_QT_COUNT] = {
 static void *scratch = NULL;
 static size_t scratch_size = 0;
 
-static void *scratch_take(size_t *at, size_t bytes) {
-  void *p = (uint8_t *)scratch + *at;
+/* bytes at base + *at (64-byte steps): quant.c's scratch, or a buffer the caller owns (zy_quant_act_fill). */
+static void *take_at(uint8_t *base, size_t *at, size_t bytes) {
+  void *p = base + *at;
   *at += (bytes + 63) & ~(size_t)63;
   return p;
 }
+static void *scratch_take(size_t *at, size_t bytes) { return take_at((uint8_t *)scratch, at, bytes); }
 
 typedef enum { ACT_EXACT, ACT_F16, ACT_BF16, ACT_Q8_0, ACT_Q8_1, ACT_Q8_K } act_format;
 
@@ -705,8 +707,8 @@ static size_t act_bytes(int type, int64_t cols, int64_t m) {
 }
 
 /* x [m, cols] in the form a product with this type reads (quantized blocks, rounded floats, or x itself), in the
- * scratch from byte *at on. */
-static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact *out, size_t *at) {
+ * buffer base (quant.c's scratch, or the caller's) from byte *at on. */
+static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact *out, uint8_t *base, size_t *at) {
   const act_format fmt = act_format_of(type);
   const int64_t bs = fmt == ACT_Q8_K ? 256 : 32, nb = fmt <= ACT_BF16 ? 0 : cols / bs;
   const int64_t npairs = (nb + 1) / 2;
@@ -716,29 +718,29 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
   if (fmt == ACT_EXACT) {
     act.xf = (float *)x;
   } else if (fmt == ACT_F16 || fmt == ACT_BF16) {
-    act.xf = (float *)scratch_take(at, (size_t)(m * cols * 4));
+    act.xf = (float *)take_at(base, at, (size_t)(m * cols * 4));
     if (fmt == ACT_F16 && zy_cpu()->avx2_fma) f16_round_row(x, act.xf, m * cols);
     else
       for (int64_t i = 0; i < m * cols; i++)
         act.xf[i] = fmt == ACT_F16 ? f16_round(x[i]) : zy_bf16_to_f32(zy_f32_to_bf16(x[i]));
   } else {
-    act.q = (int8_t *)scratch_take(at, (size_t)(m * cols));
-    act.d = (float *)scratch_take(at, (size_t)(m * nb * 4));
+    act.q = (int8_t *)take_at(base, at, (size_t)(m * cols));
+    act.d = (float *)take_at(base, at, (size_t)(m * nb * 4));
     if (fmt == ACT_Q8_K) {
-      act.bsums = (int16_t *)scratch_take(at, (size_t)(m * nb * 32));
+      act.bsums = (int16_t *)take_at(base, at, (size_t)(m * nb * 32));
       for (int64_t i = 0; i < m; i++) {
         if (use512) zy_quantize_row_q8k_avx512(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
         else zy_quantize_row_q8k(x + i * cols, cols, act.q + i * cols, act.d + i * nb, act.bsums + i * nb * 16);
       }
       if (zy_qtype_is_r16(type)) {
-        act.ksum32 = (float *)scratch_take(at, (size_t)(m * nb * 32));
-        act.knsum16 = (int32_t *)scratch_take(at, (size_t)(m * nb * 64));
+        act.ksum32 = (float *)take_at(base, at, (size_t)(m * nb * 32));
+        act.knsum16 = (int32_t *)take_at(base, at, (size_t)(m * nb * 64));
         for (int64_t i = 0; i < m * nb * 8; i++) act.ksum32[i] = (float)(act.bsums[2 * i] + act.bsums[2 * i + 1]);
         for (int64_t i = 0; i < m * nb * 16; i++) act.knsum16[i] = -32 * act.bsums[i];
       }
     } else {
-      act.s = (float *)scratch_take(at, (size_t)(m * nb * 4));
-      act.bsum = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));
+      act.s = (float *)take_at(base, at, (size_t)(m * nb * 4));
+      act.bsum = (int32_t *)take_at(base, at, (size_t)(m * nb * 4));
       for (int64_t i = 0; i < m; i++) {
         if (use512)
           zy_quantize_row_q8_avx512(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
@@ -746,13 +748,13 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
           zy_quantize_row_q8(x + i * cols, cols, fmt == ACT_Q8_1, act.q + i * cols, act.d + i * nb, act.s + i * nb, act.bsum + i * nb);
       }
       if (fmt == ACT_Q8_0 && zy_qtype_is_r16(type)) {
-        act.nbsum128 = (int32_t *)scratch_take(at, (size_t)(m * nb * 4));
+        act.nbsum128 = (int32_t *)take_at(base, at, (size_t)(m * nb * 4));
         for (int64_t i = 0; i < m * nb; i++) act.nbsum128[i] = -128 * act.bsum[i];
       }
       if (pairs) {
         const int off = type == ZY_QT_Q8_0 ? 128 : type == ZY_QT_Q4_0 ? 8 : type == ZY_QT_Q5_0 ? 16 : 0;
-        act.dav = (float *)scratch_take(at, (size_t)(m * npairs * 64));
-        act.corrv = (int32_t *)scratch_take(at, (size_t)(m * npairs * 64));
+        act.dav = (float *)take_at(base, at, (size_t)(m * npairs * 64));
+        act.corrv = (int32_t *)take_at(base, at, (size_t)(m * npairs * 64));
         memset(act.corrv, 0, (size_t)(m * npairs * 64));
         for (int64_t i = 0; i < m; i++)
           for (int64_t b = 0; b < 2 * npairs; b++) {
@@ -812,7 +814,7 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
     if (owner[j] < 0) continue;
     const zy_qmm_job *J = &jobs[j];
     if (owner[j] == j) {
-      act_fill(J->type, J->cols, J->x, J->m, &act[j], &at);
+      act_fill(J->type, J->cols, J->x, J->m, &act[j], (uint8_t *)scratch, &at);
       apack[j] = NULL;
       if (packs_a(J)) {
         apack[j] = (float *)scratch_take(&at, zy_gemm_f16w_packed_a_bytes(J->m, J->cols));
@@ -847,4 +849,36 @@ int zy_quant_matmul_multi(const zy_qmm_job *jobs, int njobs) {
 int zy_quant_matmul(const uint8_t *w, int type, int64_t rows, int64_t cols, const float *x, float *out, int64_t m) {
   const zy_qmm_job job = {w, type, rows, cols, x, out, m};
   return zy_quant_matmul_multi(&job, 1);
+}
+
+/* ---- one product's rows on the calling thread (a caller's own pool task splits the rows) ---- */
+
+/* The plan: the kernel choice zy_quant_matmul_multi makes for the product (the same matmul_ctx, activations
+ * pointing nowhere until zy_quant_rows gets them). */
+size_t zy_quant_rows_plan_bytes(void) { return sizeof(matmul_ctx); }
+
+int zy_quant_rows_plan(const zy_qmm_job *J, void *plan) {
+  if (zy_qtype_is_r16(J->type) && J->rows % 16 != 0) return -3;
+  const act_format fmt = act_format_of(J->type);
+  if ((fmt == ACT_F16 || fmt == ACT_BF16) && J->m >= FLOAT_GEMM_MIN_M) return -4; /* the panel GEMM's rows: not here */
+  const zy_qdot_fn dot = pick_kernel(J->type);
+  const int wide = dot == zy_qdot_avx512vnni[J->type] && zy_qdot_avx512vnni_wide8[J->type];
+  *(matmul_ctx *)plan = (matmul_ctx){J->w, J->rows, J->cols, J->cols / BLOCK_ELEMS[J->type] * BLOCK_BYTES[J->type], J->m, NULL,
+                                     J->out, dot, dot == zy_qdot_avx512vnni[J->type] ? zy_qdot_rows4_avx512vnni[J->type] : NULL,
+                                     dot == zy_qdot_avx512vnni[J->type] ? zy_qdot_tile_avx512vnni[J->type] : NULL, J->type, wide ? 8 : 4,
+                                     NULL, J->m == 1 ? zy_tune_knobs(J->type, J->rows, J->cols) : zy_tune_fallback(J->type)};
+  return 0;
+}
+
+size_t zy_quant_act_bytes(int type, int64_t cols, int64_t m) { return ((sizeof(zy_qact) + 63) & ~(size_t)63) + act_bytes(type, cols, m); }
+
+void zy_quant_act_fill(int type, int64_t cols, const float *x, int64_t m, void *buf) {
+  size_t at = (sizeof(zy_qact) + 63) & ~(size_t)63;
+  act_fill(type, cols, x, m, (zy_qact *)buf, (uint8_t *)buf, &at);
+}
+
+void zy_quant_rows(const void *plan, const void *act, int64_t r0, int64_t r1) {
+  matmul_ctx c = *(const matmul_ctx *)plan;
+  c.act = (const zy_qact *)act;
+  if (r0 < r1) matmul_task(&c, r0, r1, 0);
 }

@@ -51,6 +51,18 @@ typedef struct {
  * zy_quant_matmul gives it; products reading the same x in the same activation form quantize it once. Returns as
  * zy_quant_matmul. */
 int zy_quant_matmul_multi(const zy_qmm_job *jobs, int n);
+/* One product's rows on the calling thread, for a kernel that splits the rows over its own pool task (the pool is not
+ * reentrant): zy_quant_rows_plan (outside the task: it reads the tuning table) writes the kernel choice
+ * zy_quant_matmul_multi would make into plan (zy_quant_rows_plan_bytes), zy_quant_act_fill puts x [m, cols] into
+ * the caller's 64-byte-aligned buf (zy_quant_act_bytes) in the form the product reads, and zy_quant_rows computes
+ * out rows [r0, r1) of every activation row: the same kernels on the same values as zy_quant_matmul, so the same
+ * bits when r0 and r1 are multiples of 16. Plan returns 0, -3 (an r16 type with rows not a multiple of 16) or -4
+ * (f16/bf16 with m ≥ 16: the panel GEMM, not split here). */
+size_t zy_quant_rows_plan_bytes(void);
+int zy_quant_rows_plan(const zy_qmm_job *job, void *plan);
+size_t zy_quant_act_bytes(int type, int64_t cols, int64_t m);
+void zy_quant_act_fill(int type, int64_t cols, const float *x, int64_t m, void *buf);
+void zy_quant_rows(const void *plan, const void *act, int64_t r0, int64_t r1);
 /* Which kernel family the current ISA level selects: "avx512-vnni", "avx2" or "portable". */
 const char *zy_quant_impl(void);
 

@@ -1,11 +1,13 @@
 // A/B of the decode step's layer stack inside one process: "stack" runs every layer of a step and the output norm and
 // head in one native call (DecoderLayerRun.stack with a head; LLaMA-family models), "nohead" the layers in one call
 // and the head on the tensor path, "layers" one call per layer (the op's step(), the fallback), on the same model
-// and the same prepared layers. Interleaved arms of 64 greedy decode tokens each (the
+// and the same prepared layers; "calls" is "stack" kept off its rows path (stack(…, rows = false): a pool dispatch
+// per product instead of the products split by rows inside one task between attention calls), "always" the rows
+// path even while its threads keep arriving late ("stack" then steps aside for a while). Interleaved arms of 64 greedy decode tokens each (the
 // order alternates by round); prints per arm the median process CPU ms per token and the median wall ms per token
 // (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
 // checks both arms' logits agree bit for bit.
-// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers]
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always]
 // --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
 // (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
@@ -49,6 +51,8 @@ const arms = {
   stack: () => { run.stack = stack; net.fusedDecodeForward = fused; },
   nohead: () => { run.stack = stack; net.fusedDecodeForward = () => null; },
   layers: () => { delete run.stack; net.fusedDecodeForward = fused; },
+  calls: () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
+  always: () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], "always"); net.fusedDecodeForward = fused; },
 } as const;
 type Arm = keyof typeof arms;
 const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[] }>;
@@ -68,7 +72,7 @@ for (let r = 0; r < rounds; r++) {
 run.stack = stack;
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 const out = Object.fromEntries(Object.entries(res).filter(([, r]) => r.cpu.length > 0).map(([a, r]) => [a, { cpu_ms_per_tok: +median(r.cpu).toFixed(3),
-  wall_ms_per_tok: +median(r.wall).toFixed(3), cpu_min: +Math.min(...r.cpu).toFixed(3) }]));
+  wall_ms_per_tok: +median(r.wall).toFixed(3), cpu_min: +Math.min(...r.cpu).toFixed(3), wall_min: +Math.min(...r.wall).toFixed(3) }]));
 console.log(JSON.stringify({ model: args[0]!.split("/").pop(), threads, rounds, tokens, depth, ...out,
   ...Object.fromEntries(chosen.filter((a) => a !== "stack" && chosen.includes("stack")).map((a) => [`${a}_over_stack`,
     { cpu: +(median(res[a].cpu) / median(res.stack.cpu)).toFixed(3), wall: +(median(res[a].wall) / median(res.stack.wall)).toFixed(3) }])), load: (await import("node:os")).loadavg()[0] }));

@@ -112,9 +112,12 @@ export interface DecoderLayerRun {
   step(x: Float32Array, layer: PreparedDecoderLayer, kCaches: KvCacheArrays, vCaches: KvCacheArrays, capacities: number[], positions: number[]): void;
   /** step() of every layer given, in order, in one call (absent from older addons), on x [m, hidden] in place,
    *  m = positions.length; caches layer-major (entry l·m + i: layer l of sequence i), each its whole buffer (its
-   *  length gives the capacity). With a prepared head, then the head's logits [m, vocab] into `logits`. */
+   *  length gives the capacity). With a prepared head, then the head's logits [m, vocab] into `logits`. Returns
+   *  which path ran: "rows" (the step's products split by fixed row ranges inside one pool task between attention
+   *  calls; rows false rules it out, for A/B runs; by default it steps aside for a while when its threads keep
+   *  arriving late at its barriers — a loaded machine — and "always" keeps it) or "calls" (a pool dispatch per product); both give the same bits. */
   stack?(x: Float32Array, layers: readonly PreparedDecoderLayer[], kCaches: KvCacheArrays, vCaches: KvCacheArrays,
-    positions: readonly number[], head?: PreparedDecoderHead, logits?: Float32Array): void;
+    positions: readonly number[], head?: PreparedDecoderHead, logits?: Float32Array, rows?: boolean | "always"): "rows" | "calls" | void;
   /** The output norm and head read and checked once, for stack() (absent when stack() takes no head). */
   prepareHead?(head: DecoderHeadWeights): PreparedDecoderHead;
   /** The MoE MLP alone of a prepared "moe-swiglu" layer over h [m, hidden] (any m: a prompt) into out [m, hidden]:

@@ -84,7 +84,8 @@ export interface NativeAddon extends Partial<NativeOps> {
   /** Every prepared layer of one decode step in one call (absent in older addons): caches layer-major, entry l·m + i
    *  layer l of sequence i, each its whole buffer (its length gives the capacity). */
   decoderStackStep?(x: Float32Array, layers: readonly object[], kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
-    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[], positions: readonly number[], head?: object, logits?: Float32Array): void;
+    vCaches: Float32Array[] | Uint16Array[] | Uint8Array[], positions: readonly number[], head?: object, logits?: Float32Array,
+    rows?: boolean | "always"): "rows" | "calls" | undefined;
   /** The output norm and head a decoderStackStep may end with, read once into a handle (absent in older addons). */
   decoderHeadPrepare?(head: DecoderHeadWeights): object;
   /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */

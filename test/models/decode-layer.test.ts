@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { createBackend, type Backend } from "../../src/backend/index.js";
+import type { DecoderLayerRun } from "../../src/backend/backend.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
 import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
@@ -135,6 +136,72 @@ test("the whole layer stack and head in one call = a call per layer = tensor pat
         }
       }
     } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+// `backend` whose decoder-layer op's stack() is called with this rows argument ("always": the rows path even on a
+// loaded machine, where it would step aside for a while; false: a dispatch per product). One wrapper per run
+// object: a model keeps its prepared layers per run.
+function stackWithRows(backend: Backend, rows: "always" | false): Backend {
+  const wrappers = new WeakMap<object, DecoderLayerRun>();
+  return new Proxy(backend, {
+    get: (t, p, r) => {
+      const v = Reflect.get(t, p, r) as unknown;
+      if (p !== "fused" || typeof v !== "function") return v;
+      return (...args: Parameters<NonNullable<Backend["fused"]>>) => {
+        const run = (v as NonNullable<Backend["fused"]>).apply(t, args) as DecoderLayerRun | null;
+        if (!run?.stack || args[0] !== "decoder-layer-decode") return run;
+        let w = wrappers.get(run);
+        if (!w) {
+          const stack = run.stack;
+          w = Object.assign((x: Float32Array, spec: Parameters<DecoderLayerRun>[1]) => run(x, spec), run, {
+            stack: (...s: Parameters<NonNullable<DecoderLayerRun["stack"]>>) => stack(s[0], s[1], s[2], s[3], s[4], s[5], s[6], rows),
+          });
+          wrappers.set(run, w);
+        }
+        return w;
+      };
+    },
+  }) as Backend;
+}
+
+// The stack call's rows path (native/decode_layer.c stack_rows: every product of the step split by fixed row ranges
+// inside one pool task between attention calls) needs ≥ 2 threads; at 2 and 3 (row ranges that cut the products
+// differently), told to run always, it must run every step and give the tensor path's logits bit for bit;
+// stack(…, rows = false), the dispatch-per-product path, must give them too.
+test("the stack call's rows path at 2 and 3 threads = its dispatch-per-product path = tensor path, bit for bit (f32, f16, q8_0 caches; two sequences at the end)",
+  { skip: hasOp || (base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" })?.stack ? false
+    : "addon without decoderStackStep") }, async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), "zy-rows-"));
+    const before = base.info?.().threads;
+    try {
+      const cases: Array<[string, "f32" | "f16" | "q8_0"]> = [[path.resolve(dir, "dev-llama-tok512-q4_0-pure.gguf"), "f32"],
+        [path.resolve(dir, "dev-qwen2-e32-f16emb-q8_0.gguf"), "f16"], ...headDimModels(tmp).map((f) => [f, "q8_0"] as [string, "q8_0"])];
+      for (const threads of [2, 3]) {
+        const backends = fusedOpBackends(createBackend({ threads }));
+        const always = stackWithRows(backends.native, "always"), callsOnly = stackWithRows(backends.native, false);
+        for (const [file, kv] of cases) {
+          const name = `${path.basename(file)} (${kv} cache, ${threads} threads)`;
+          const [s0, r0] = [backends.stackCalls(), backends.rowsCalls()];
+          const rows = await longDecodeLogits(file, always, kv);
+          assert.ok(backends.stackCalls() - s0 >= 70, `${name}: the stack call ran ${backends.stackCalls() - s0} times`);
+          assert.equal(backends.rowsCalls() - r0, backends.stackCalls() - s0, `${name}: every stack call took the rows path`);
+          const r1 = backends.rowsCalls();
+          const calls = await longDecodeLogits(file, callsOnly, kv);
+          assert.equal(backends.rowsCalls(), r1, `${name}: stack(…, rows = false) took the rows path`);
+          const tensor = await longDecodeLogits(file, backends.withoutOp, kv);
+          assert.equal(rows.length, 67 + 3 * 2);
+          for (const [other, what] of [[calls, "dispatch per product"], [tensor, "tensor path"]] as const) {
+            rows.forEach((row, i) => {
+              const j = row.findIndex((v, k) => !Object.is(v, other[i]![k]));
+              assert.equal(j, -1, `${name}: rows path vs ${what}, logits row ${i} differ at ${j}: ${row[j]} vs ${other[i]![j]}`);
+            });
+          }
+        }
+      }
+    } finally {
+      if (before !== undefined) createBackend({ threads: before });
       rmSync(tmp, { recursive: true, force: true });
     }
   });

@@ -13,15 +13,17 @@ export interface FusedOpBackends {
   /** Layer steps the op has run so far through `native` or `perLayer` (one-call runs, prepared steps, and each
    *  layer of a stack call). */
   calls(): number;
-  /** Whole-stack calls (DecoderLayerRun.stack) so far, and those of them that ended with the output norm and head. */
+  /** Whole-stack calls (DecoderLayerRun.stack) so far, those of them that ended with the output norm and head, and
+   *  those the native step ran on its rows path (products split by rows inside one pool task: stack() said "rows"). */
   stackCalls(): number;
   headCalls(): number;
+  rowsCalls(): number;
   /** MoE MLPs it has run alone over a prompt's rows (DecoderLayerRun.moe). */
   moeCalls(): number;
 }
 
 export function fusedOpBackends(base: Backend): FusedOpBackends {
-  let calls = 0, moeCalls = 0, stackCalls = 0, headCalls = 0;
+  let calls = 0, moeCalls = 0, stackCalls = 0, headCalls = 0, rowsCalls = 0;
   // One counting wrapper per run object (and stack choice): models keep their prepared layers per run, so a fresh
   // wrapper on every fused() call would prepare every layer again each step.
   const wrapped = [new WeakMap<object, DecoderLayerRun>(), new WeakMap<object, DecoderLayerRun>()];
@@ -37,7 +39,9 @@ export function fusedOpBackends(base: Backend): FusedOpBackends {
             stackCalls++;
             if (args[5]) headCalls++;
             calls += args[1].length;
-            run.stack!(...args);
+            const path = run.stack!(...args);
+            if (path === "rows") rowsCalls++;
+            return path;
           },
           ...(run.prepareHead ? { prepareHead: run.prepareHead } : {}),
         } : {}),
@@ -58,5 +62,5 @@ export function fusedOpBackends(base: Backend): FusedOpBackends {
   }) as Backend;
   const withoutOp = new Proxy(base, { get: (t, p, r) => (p === "fused" ? undefined : Reflect.get(t, p, r)) }) as Backend;
   return { native: counting(true), perLayer: counting(false), withoutOp, calls: () => calls, stackCalls: () => stackCalls,
-    headCalls: () => headCalls, moeCalls: () => moeCalls };
+    headCalls: () => headCalls, rowsCalls: () => rowsCalls, moeCalls: () => moeCalls };
 }

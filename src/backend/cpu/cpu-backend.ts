@@ -417,11 +417,10 @@ function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decod
     // The handles of a model's layer list, gathered once per list (a model keeps its list while it runs here).
     const handles = new WeakMap<readonly PreparedDecoderLayer[], object[]>();
     interface Head extends PreparedDecoderHead { weights: DecoderHeadWeights; handle: object }
-    fn.stack = (x, layers, kCaches, vCaches, positions, head, logits) => {
+    fn.stack = (x, layers, kCaches, vCaches, positions, head, logits, rows = true) => {
       let h = handles.get(layers);
       if (!h) handles.set(layers, (h = layers.map((l) => (l as Prepared).handle!)));
-      if (head) stackNative.call(addon, x, h, kCaches, vCaches, positions, (head as Head).handle, logits);
-      else stackNative.call(addon, x, h, kCaches, vCaches, positions);
+      return stackNative.call(addon, x, h, kCaches, vCaches, positions, head ? (head as Head).handle : undefined, logits, rows);
     };
     if (headNative) {
       fn.prepareHead = (weights) => {
