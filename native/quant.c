@@ -769,11 +769,13 @@ static void act_fill(int type, int64_t cols, const float *x, int64_t m, zy_qact 
   *out = act;
 }
 
-/* Activations two products can share: the same rows in the same form (q8_0 and q4_0 differ in their pair
- * corrections, so only the very same type shares those). */
+/* Whether product b can use the activations filled for product a: the same rows in the same form (q8_0 and q4_0
+ * differ in their pair corrections, so only the very same type shares those), and for q8_K everything b reads —
+ * an r16 k-quant also reads the per-token sums act_fill makes only for an r16 owner. */
 static int same_act(const zy_qmm_job *a, const zy_qmm_job *b) {
   if (a->x != b->x || a->cols != b->cols || a->m != b->m || act_format_of(a->type) != act_format_of(b->type)) return 0;
   const act_format f = act_format_of(a->type);
+  if (f == ACT_Q8_K) return zy_qtype_is_r16(a->type) || !zy_qtype_is_r16(b->type);
   return (f != ACT_Q8_0 && f != ACT_Q8_1) || a->type == b->type || (zy_qtype_is_r16(a->type) && zy_qtype_is_r16(b->type));
 }
 
