@@ -22,7 +22,7 @@ import type { TrainModel } from "../model.js";
 import type { ObjectiveContext, ObjectiveLoss, SequenceGenerator, TrainingObjective } from "../objective.js";
 import type { TokenStream } from "../token-file.js";
 import type { RlExample } from "./grpo.js";
-import { type PpoMathSettings, INVALID_LOGPROB, adaptiveKlCoef, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "./ppo-math.js";
+import { type PpoLossInput, type PpoMathSettings, INVALID_LOGPROB, adaptiveKlCoef, gae, klPenalisedRewards, paddingMasks, ppoLoss, sequenceLengths, whitenAdvantages } from "./ppo-math.js";
 
 const IGNORE = -100;
 
@@ -80,19 +80,9 @@ export interface PtxBatch {
   seq: number;
 }
 
-/** One PPO minibatch in the rollout's row layout (prompt ++ response, targets IGNORE outside the response). */
-export interface PpoMinibatch {
-  inputs: Int32Array;
-  targets: Int32Array;
-  rows: number;
-  seq: number;
-  oldLogprobs: Float32Array;
-  oldValues: Float32Array;
-  advantages: Float32Array;
-  returns: Float32Array;
-  padding: Uint8Array;
-  paddingP1: Uint8Array;
-}
+/** One PPO minibatch in the rollout's row layout (prompt ++ response, targets IGNORE outside the response): a
+ *  pretraining-shaped batch plus ppoLoss's per-token rollout arrays. */
+export interface PpoMinibatch extends PtxBatch, Omit<PpoLossInput, "T"> {}
 
 /** Per-token log-probs of the targets under logits / temperature ([rows, seq]; 0 where the target is IGNORE). */
 export function tokenLogprobs(m: TrainModel, inputs: Int32Array, targets: Int32Array, rows: number, seq: number, temperature: number): Tensor {
@@ -116,17 +106,7 @@ export function ppoMinibatchLoss(model: TrainModel, r: PpoMinibatch, s: PpoMathS
 }
 
 /** One rollout phase's rows: prompt ++ response slots (right-padded), and per-token values in that layout. */
-interface Rollout {
-  inputs: Int32Array;
-  targets: Int32Array;
-  rows: number;
-  seq: number;
-  oldLogprobs: Float32Array;
-  oldValues: Float32Array;
-  advantages: Float32Array;
-  returns: Float32Array;
-  padding: Uint8Array;
-  paddingP1: Uint8Array;
+interface Rollout extends PpoMinibatch {
   metrics: Record<string, number>;
 }
 
