@@ -11,6 +11,7 @@ import { run as embed } from "../../src/cli/commands/embed.js";
 import { run as classify } from "../../src/cli/commands/classify.js";
 import { run as generate } from "../../src/cli/commands/generate.js";
 import { openSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
+import { captureCliOutput } from "../cli-output.js";
 
 const DIR = path.resolve("../shared/testdata/hf/bert");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "zhiyu-bert-cli-"));
@@ -26,25 +27,9 @@ function bin(name: string): Float32Array {
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
-/** Runs a command, returning what it printed (stdout writes and console.log lines). */
+/** Runs a command, returning the non-empty lines it printed. */
 async function capture(fn: () => Promise<unknown>): Promise<string[]> {
-  const out: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const log = console.log;
-  // Strings are the command's lines; the test runner's own reports to its parent are binary: pass those through.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof s !== "string") return (write as (...a: unknown[]) => boolean)(s, ...rest);
-    out.push(...s.split("\n").filter((l) => l !== ""));
-    return true;
-  }) as typeof process.stdout.write;
-  console.log = (s: string) => { out.push(String(s)); };
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-    console.log = log;
-  }
-  return out;
+  return (await captureCliOutput(fn)).text.split("\n").filter((l) => l !== "");
 }
 
 function jsonl(name: string, rows: unknown[]): string {

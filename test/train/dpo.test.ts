@@ -19,6 +19,7 @@ import { ProgressDisplay } from "../../src/train/progress.js";
 import { pairBatch, type PreferencePair } from "../../src/train/preference-data.js";
 import { DpoObjective, checkDpoSettings, pairLogProbs } from "../../src/train/objectives/dpo.js";
 import { LoraAdapter, parseLoraSpec } from "../../src/models/adapters/lora.js";
+import { redirectCliOutput } from "../cli-output.js";
 
 const CASE = path.resolve("../shared/testdata/hf/dpo");
 setDefaultBackend(createBackend());
@@ -115,9 +116,7 @@ test("zhiyu dpo --lora: a short run writes a PEFT adapter and a GGUF adapter tha
   const { readLoraAdapter } = await import("../../src/models/adapters/lora-files.js");
   const { writeFileSync } = await import("node:fs");
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-dpo-cli-"));
-  const log = console.log, write = process.stdout.write;
-  console.log = () => {};
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const restore = redirectCliOutput(() => {});
   try {
     const data = path.join(dir, "pairs.jsonl");
     writeFileSync(data, ref.inputs.pairs.map((p) => JSON.stringify(p)).join("\n") + "\n");
@@ -132,8 +131,7 @@ test("zhiyu dpo --lora: a short run writes a PEFT adapter and a GGUF adapter tha
     // Bad settings fail before any step.
     await assert.rejects(run(["--model", path.join(CASE, "model"), "--data", data, "--out", path.join(dir, "bad"), "--beta", "-1"]), /--beta -1 must be positive/);
   } finally {
-    console.log = log;
-    process.stdout.write = write;
+    restore();
     rmSync(dir, { recursive: true, force: true });
   }
 });

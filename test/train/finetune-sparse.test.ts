@@ -21,6 +21,7 @@ import { fitSparseNgrams, parseNgramSpec } from "../../src/tokenizers/sparse-ngr
 import { loadEncoder } from "../../src/infer/encoder.js";
 import { run as finetune } from "../../src/cli/commands/finetune.js";
 import { run as classify } from "../../src/cli/commands/classify.js";
+import { captureCliOutput } from "../cli-output.js";
 
 setDefaultBackend(createBackend({ kind: "ref" }));
 const CASE = path.resolve("../shared/testdata/hf/bert");
@@ -34,27 +35,11 @@ function mlmFolder(): string {
 }
 
 async function quiet<T>(fn: () => Promise<T>): Promise<T> {
-  const log = console.log, write = process.stdout.write.bind(process.stdout);
-  console.log = () => {};
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    return await fn();
-  } finally {
-    console.log = log;
-    process.stdout.write = write;
-  }
+  return (await captureCliOutput(fn)).value;
 }
 
 async function captured(fn: () => Promise<unknown>): Promise<string> {
-  let text = "";
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => { text += String(chunk); return true; }) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return text;
+  return (await captureCliOutput(fn)).text;
 }
 
 const INTENTS = [["i want a refund for my order", "refund"], ["give my money back", "refund"], ["where is my parcel", "track"],

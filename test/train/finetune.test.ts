@@ -20,6 +20,7 @@ import { loadTokenizer } from "../../src/tokenizers/load.js";
 import { openSafetensors } from "../../src/io/safetensors.js";
 import { loadEncoder } from "../../src/infer/encoder.js";
 import { run as finetune } from "../../src/cli/commands/finetune.js";
+import { captureCliOutput } from "../cli-output.js";
 
 setDefaultBackend(createBackend({ kind: "ref" }));
 const CASE = path.resolve("../shared/testdata/hf/bert");
@@ -141,15 +142,7 @@ function mlmFolder(): string {
 }
 
 async function quiet<T>(fn: () => Promise<T>): Promise<T> {
-  const log = console.log, write = process.stdout.write.bind(process.stdout);
-  console.log = () => {};
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    return await fn();
-  } finally {
-    console.log = log;
-    process.stdout.write = write;
-  }
+  return (await captureCliOutput(fn)).value;
 }
 
 test("zhiyu finetune: classify (calibrated, out of scope), tag and embed train, write OUT/model, and load back", async () => {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import os from "node:os";
 import path from "node:path";
 import { run as grpo } from "../../src/cli/commands/grpo.js";
+import { captureCliOutput } from "../cli-output.js";
 
 const MODEL = path.resolve("models/zhiyu-mini");
 
@@ -21,19 +22,7 @@ function prompts(dir: string, n: number): string {
   return file;
 }
 
-async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; lines: string[] }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stdout.write.bind(process.stdout);
-  console.log = (s: string) => { lines.push(String(s)); };
-  process.stdout.write = ((s: string | Uint8Array) => { lines.push(String(s)); return true; }) as typeof process.stdout.write;
-  try {
-    return { value: await f(), lines };
-  } finally {
-    console.log = log;
-    process.stdout.write = write;
-  }
-}
+const quiet = captureCliOutput;
 
 test("zhiyu grpo --lora: steps log reward/kl/clip, checkpoints, resume, held-out reward before and after", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-grpo-"));
@@ -45,7 +34,7 @@ test("zhiyu grpo --lora: steps log reward/kl/clip, checkpoints, resume, held-out
       "--checkpoint-every", "2", "--log-every", "1", "--seed", "3", "--threads", "1"];
     const first = await quiet(() => grpo([...args, "--steps", "2"]));
     assert.equal(first.value, 0);
-    const text = first.lines.join("");
+    const text = first.text;
     assert.match(text, /held-out reward before training: mean [0-9.]+, solved [0-9.]+% of 3/);
     assert.match(text, /GRPO finished at step 2; held-out reward before/);
     const metrics = readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -59,7 +48,7 @@ test("zhiyu grpo --lora: steps log reward/kl/clip, checkpoints, resume, held-out
     assert.ok(existsSync(path.join(out, "adapter", "adapter_model.safetensors")));
     // Resume to step 3 from the step-2 checkpoint.
     const second = await quiet(() => grpo([...args, "--steps", "3"]));
-    assert.match(second.lines.join(""), /GRPO finished at step 3/);
+    assert.match(second.text, /GRPO finished at step 3/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

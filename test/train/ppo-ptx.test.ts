@@ -18,6 +18,7 @@ import { run as ppo } from "../../src/cli/commands/ppo.js";
 import { documentTokenStream } from "../../src/train/data-prepare.js";
 import { writeTokenFile } from "../../src/train/token-file.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
+import { captureCliOutput } from "../cli-output.js";
 
 const CASE = path.resolve("../shared/testdata/hf/dpo");
 const MODEL = path.resolve("models/zhiyu-mini");
@@ -31,19 +32,7 @@ const ref = JSON.parse(readFileSync("test/train/fixtures/ppo-ptx-reference.json"
   padding: number[][]; padding_p1: number[][]; old_logprobs: number[][]; old_values: number[][]; advantages: number[][]; returns: number[][];
   ptx: { rows: number; seq: number; window: number[][] }; cases: Record<string, Case> };
 
-async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; text: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stdout.write.bind(process.stdout);
-  console.log = (s: string) => { lines.push(String(s)); };
-  process.stdout.write = ((s: string | Uint8Array) => { lines.push(String(s)); return true; }) as typeof process.stdout.write;
-  try {
-    return { value: await f(), text: lines.join("\n") };
-  } finally {
-    console.log = log;
-    process.stdout.write = write;
-  }
-}
+const quiet = captureCliOutput;
 
 function fixtures(dir: string): { rmDir: string; data: string; text: string } {
   const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
@@ -120,7 +109,6 @@ test("zhiyu ppo PPO-ptx bad input: γ < 0, a missing --ptx-data file, γ without
   }
 });
 
-// Last: the reporter writes this synchronous test's result while later tests would have stdout redirected by quiet().
 test("PPO-ptx minibatch loss and gradients match torch + transformers (pg + vf_coef·vf + γ·LM loss), γ = 0 and 0.5", () => {
   const model = TrainModel.fromHfFolder(path.join(CASE, "model"), "f32").withValueHead(new Rng(1));
   for (const [name, values] of [["v_head.weight", ref.v_head.weight], ["v_head.bias", ref.v_head.bias]] as const) {

@@ -13,23 +13,12 @@ import { Rng } from "../../src/core/rng.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { TrainModel } from "../../src/train/model.js";
 import { run as ppo } from "../../src/cli/commands/ppo.js";
+import { captureCliOutput } from "../cli-output.js";
 
 const MODEL = path.resolve("models/zhiyu-mini");
 setDefaultBackend(createBackend());
 
-async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; text: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const write = process.stdout.write.bind(process.stdout);
-  console.log = (s: string) => { lines.push(String(s)); };
-  process.stdout.write = ((s: string | Uint8Array) => { lines.push(String(s)); return true; }) as typeof process.stdout.write;
-  try {
-    return { value: await f(), text: lines.join("\n") };
-  } finally {
-    console.log = log;
-    process.stdout.write = write;
-  }
-}
+const quiet = captureCliOutput;
 
 /** A reward-model folder (zhiyu-mini's trunk with a seeded score head) and a prompts JSONL file, both in `dir`. */
 function rewardModelAndPrompts(dir: string, prompts: string[]): { rmDir: string; data: string } {

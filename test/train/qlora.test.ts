@@ -16,6 +16,7 @@ import { TrainModel } from "../../src/train/model.js";
 import { readLoraAdapter } from "../../src/models/adapters/lora-files.js";
 import { writeModelGguf } from "../../src/infer/export.js";
 import { readFrozenBase } from "../../src/infer/frozen-base.js";
+import { redirectCliOutput } from "../cli-output.js";
 
 const CASE = path.resolve("../shared/testdata/hf/lora");
 const backend = createBackend();
@@ -112,15 +113,14 @@ test("zhiyu dpo --lora over an f32 GGUF of the trl case: the same losses as over
   const DPO = path.resolve("../shared/testdata/hf/dpo");
   const pairs = (JSON.parse(readFileSync(path.join(DPO, "reference.json"), "utf8")) as { inputs: { pairs: unknown[] } }).inputs.pairs;
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-qlora-dpo-"));
-  const log = console.log, write = process.stdout.write;
+  let restore = () => {};
   try {
     const file = path.join(dir, "model.gguf");
     const conv = spawnSync(process.execPath, ["bin/zhiyu.mjs", "convert", "--from", path.join(DPO, "model"), "--to", file, "--type", "f32"], { encoding: "utf8" });
     assert.equal(conv.status, 0, conv.stderr);
     const data = path.join(dir, "pairs.jsonl");
     writeFileSync(data, pairs.map((p) => JSON.stringify(p)).join("\n") + "\n");
-    console.log = () => {};
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    restore = redirectCliOutput(() => {});
     const losses = async (model: string, out: string) => {
       assert.equal(await run(["--model", model, "--data", data, "--out", path.join(dir, out), "--steps", "3", "--batch", "3", "--val-every", "0",
         "--lr", "1e-2", "--warmup", "0", "--lora", "r=4,alpha=8,targets=q,k,v,o", "--beta", "0.1"]), 0);
@@ -131,8 +131,7 @@ test("zhiyu dpo --lora over an f32 GGUF of the trl case: the same losses as over
     assert.equal(fromGguf.length, 3);
     fromGguf.forEach((l, i) => assert.ok(Math.abs(l - fromFolder[i]!) <= 1e-5, `step ${i}: ${l} vs ${fromFolder[i]}`));
   } finally {
-    console.log = log;
-    process.stdout.write = write;
+    restore();
     rmSync(dir, { recursive: true, force: true });
   }
 });

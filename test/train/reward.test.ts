@@ -12,6 +12,7 @@ import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
 import { TrainModel } from "../../src/train/model.js";
 import { bradleyTerryLoss, scorePositions, sequenceRewards } from "../../src/train/objectives/reward.js";
 import { encodePair, readRecords } from "../../src/train/preference-data.js";
+import { redirectCliOutput } from "../cli-output.js";
 
 const CASE = path.resolve("../shared/testdata/hf/reward");
 setDefaultBackend(createBackend());
@@ -64,9 +65,7 @@ test("zhiyu rm score/eval/train: rewards of the reference rows, accuracy, a shor
   const { run } = await import("../../src/cli/commands/rm.js");
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-rm-cli-"));
   const lines: string[] = [];
-  const log = console.log, write = process.stdout.write;
-  console.log = (x: unknown) => { lines.push(String(x)); };
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  const restore = redirectCliOutput((c) => { lines.push(...c.split("\n").filter((l) => l !== "")); });
   try {
     const pad = 0;
     const rows = ref.inputs.input_ids.map((r) => r.filter((_, t) => t <= r.lastIndexOf(r.findLast((x) => x !== pad)!)));
@@ -90,8 +89,7 @@ test("zhiyu rm score/eval/train: rewards of the reference rows, accuracy, a shor
     const trained = TrainModel.fromHfFolder(path.join(dir, "run", "checkpoints", "step-00000002"), "f32");
     assert.equal(trained.scoreLabels, 1);
   } finally {
-    console.log = log;
-    process.stdout.write = write;
+    restore();
     rmSync(dir, { recursive: true, force: true });
   }
 });
