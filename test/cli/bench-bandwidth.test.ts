@@ -34,6 +34,8 @@ test("bench bandwidth: GB/s from timed passes; bench decode --bandwidth: bytes p
   const d = JSON.parse(dec.stdout);
   assert.equal(d.bandwidth.bytes_per_token, streamed);
   assert.ok(Math.abs(d.bandwidth.share - d.bandwidth.achieved_gb_per_s / d.bandwidth.read_gb_per_s) < 0.01);
+  assert.equal(d.bandwidth.probes_gb_per_s.length, 2, "a probe before and one after the timed runs");
+  assert.equal(d.bandwidth.read_gb_per_s, Math.max(...d.bandwidth.probes_gb_per_s), "the share is of the higher probe");
   assert.ok(Math.abs(d.bandwidth.achieved_gb_per_s - streamed * d.tokens_per_s / 1e9) < 0.01);
   assert.notEqual(zhiyu("bench", "prefill", "--model", file, "--bandwidth").status, 0);
 });

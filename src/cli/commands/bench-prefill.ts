@@ -5,8 +5,9 @@
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
 // --kv-type f16 / q8_0 keeps the KV cache in f16 / q8_0 (llama.cpp's -ctk/-ctv f16 / q8_0). --no-tune runs the fixed decode kernels instead of the tuned ones. --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
 // backend's repacked layout gains. --bandwidth (decode): also measures the machine's read bandwidth (bench-bandwidth.ts)
-// and prints the weight bytes a token reads (every matrix but lookup-only embedding tables; for MoE the experts that
-// ran) × tokens/s as a share of it.
+// right before and right after the timed runs and prints the weight bytes a token reads (every matrix but lookup-only
+// embedding tables; for MoE the experts that ran) × tokens/s as a share of the higher probe (on a shared host the
+// bandwidth moves by tens of per cent within minutes; the higher one does not flatter the share).
 import { kvTypeFlag, parseFlags } from "../flags.js";
 import { NO_TUNE_OPTION, tuningOptions } from "../tuning-flags.js";
 import { readFileSync } from "node:fs";
@@ -74,6 +75,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
   }
   const ids = Array.from({ length: Math.min(promptLength, model.contextLength - 1) }, (_, i) => (i * 7919 + 13) % vocab);
   const rates: number[] = [];
+  const probeBefore = values.bandwidth ? measureReadBandwidth(model.backend, 1024, 3).gbPerS : NaN;
   let kvBytes = 0;
   for (let r = 0; r < repeat + 1; r++) {
     const seq = model.createSequence();
@@ -102,7 +104,7 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     kv_mb: Number((kvBytes / 2 ** 20).toFixed(2)), weight_mb: Number((model.weightBytes / 2 ** 20).toFixed(1)),
   };
   const moe = kind === "decode" ? moeTraffic(model, ids, Math.min(tokens, model.contextLength - ids.length)) : null;
-  const bandwidth = values.bandwidth ? bandwidthShare(model, result.tokens_per_s, moe?.bytes_per_token) : null;
+  const bandwidth = values.bandwidth ? bandwidthShare(model, result.tokens_per_s, probeBefore, moe?.bytes_per_token) : null;
   if (values.json) console.log(JSON.stringify({ ...result, ...(moe ? { moe } : {}), ...(bandwidth ? { bandwidth } : {}) }));
   else {
     console.log(`${kind}: ${result.tokens_per_s} tokens/s (${result.backend}, ${result.threads} threads; runs ${result.runs.join(", ")}); RSS ${result.rss_mb} MB, weights ${result.weight_mb} MB`);
@@ -112,7 +114,8 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
     }
     if (bandwidth) {
       console.log(`  bandwidth: ${(bandwidth.bytes_per_token / 2 ** 20).toFixed(1)} MiB of weights per token × ${result.tokens_per_s} tokens/s = ` +
-        `${bandwidth.achieved_gb_per_s} GB/s, ${(100 * bandwidth.share).toFixed(1)}% of the measured read bandwidth ${bandwidth.read_gb_per_s} GB/s`);
+        `${bandwidth.achieved_gb_per_s} GB/s, ${(100 * bandwidth.share).toFixed(1)}% of the measured read bandwidth ${bandwidth.read_gb_per_s} GB/s ` +
+        `(the higher of ${bandwidth.probes_gb_per_s.join(" and ")} GB/s before and after the runs)`);
     }
   }
   model.dispose();
@@ -124,15 +127,18 @@ export async function run(argv: string[]): Promise<number | void> {
 }
 
 /** Weight bytes a decoded token streams (all matrices but lookup-only embedding tables; `moeBytes` for MoE, which
- *  counts the experts that ran) × tokens/s against the read bandwidth measured with the model's own backend. */
-function bandwidthShare(model: LoadedModel, tokensPerS: number, moeBytes?: number) {
+ *  counts the experts that ran) × tokens/s against the read bandwidth measured with the model's own backend: the
+ *  higher of `probeBefore` (taken before the timed runs) and a probe taken now. */
+function bandwidthShare(model: LoadedModel, tokensPerS: number, probeBefore: number, moeBytes?: number) {
   const lookup = new Set(paramSpecs(model.config as ModelConfig).filter((s) => s.lookupOnly).map((s) => s.name));
   const lookupBytes = weightBytes(new Map([...model.model.params].filter(([name]) => lookup.has(name))));
   const bytesPerToken = (moeBytes ?? model.weightBytes) - lookupBytes;
-  const { gbPerS } = measureReadBandwidth(model.backend, 1024, 3);
+  const probeAfter = measureReadBandwidth(model.backend, 1024, 3).gbPerS;
+  const gbPerS = Math.max(probeBefore, probeAfter);
   const achieved = (bytesPerToken * tokensPerS) / 1e9;
   return { bytes_per_token: bytesPerToken, lookup_bytes: lookupBytes, achieved_gb_per_s: Number(achieved.toFixed(2)),
-    read_gb_per_s: Number(gbPerS.toFixed(2)), share: Number((achieved / gbPerS).toFixed(4)) };
+    read_gb_per_s: Number(gbPerS.toFixed(2)), probes_gb_per_s: [probeBefore, probeAfter].map((x) => Number(x.toFixed(2))),
+    share: Number((achieved / gbPerS).toFixed(4)) };
 }
 
 /** For an MoE model: weight bytes one decoded token reads — every non-expert matrix once, plus the expert matrices
