@@ -118,11 +118,8 @@ export class PreparedLayers {
       const args = this.stackArgs(segs, layers.length);
       return args && ((x) => stack(opFloats(x), layers, args.k, args.v, this.positions));
     }
-    const type = segs[0]!.cache!.dtype;
-    if (!segs.every((s) => s.cache!.dtype === type)) return null;
-    const views = segs.map((s) => this.viewsOf(s.cache!)), positions = this.positions;
-    positions.length = segs.length;
-    segs.forEach((s, i) => { positions[i] = s.pos0; });
+    const views = this.bind(segs), positions = this.positions;
+    if (!views) return null;
     return (x) => {
       const xs = opFloats(x);
       for (let l = 0; l < layers.length; l++) {
@@ -135,14 +132,22 @@ export class PreparedLayers {
   /** A stack() call's caches, layer-major (entry l·m + i: layer l of sequence i; one sequence: its own lists, no
    *  copy), with this.positions set to the segments' positions; null when the caches differ in type. */
   private stackArgs(segs: readonly Segment[], nLayers: number): { k: KvCacheArrays; v: KvCacheArrays } | null {
-    const type = segs[0]!.cache!.dtype;
-    if (!segs.every((s) => s.cache!.dtype === type)) return null;
-    const views = segs.map((s) => this.viewsOf(s.cache!)), m = views.length;
-    this.positions.length = m;
-    segs.forEach((s, i) => { this.positions[i] = s.pos0; });
+    const views = this.bind(segs);
+    if (!views) return null;
+    const m = views.length;
     const flat = (side: "k" | "v") => (m === 1 ? views[0]![side]
       : Array.from({ length: nLayers * m }, (_, e) => views[e % m]![side][Math.floor(e / m)]!)) as KvCacheArrays;
     return { k: flat("k"), v: flat("v") };
+  }
+
+  /** Each segment's cache views, with this.positions set to the segments' positions; null when their caches differ
+   *  in type (the op takes one kind per call). */
+  private bind(segs: readonly Segment[]): CacheViews[] | null {
+    const type = segs[0]!.cache!.dtype;
+    if (!segs.every((s) => s.cache!.dtype === type)) return null;
+    this.positions.length = segs.length;
+    segs.forEach((s, i) => { this.positions[i] = s.pos0; });
+    return segs.map((s) => this.viewsOf(s.cache!));
   }
 
   /** The op's views of a cache's layers, made again when its tensors changed (it grew). */

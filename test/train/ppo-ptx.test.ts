@@ -6,7 +6,7 @@
 // checkpointed); bad input (γ < 0, a missing data file, γ without data) fails before the run folder is written.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
@@ -19,6 +19,7 @@ import { documentTokenStream } from "../../src/train/data-prepare.js";
 import { writeTokenFile } from "../../src/train/token-file.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 import { captureCliOutput } from "../cli-output.js";
+import { rewardModelAndPrompts } from "./ppo-fixtures.js";
 
 const CASE = path.resolve("../shared/testdata/hf/dpo");
 const MODEL = path.resolve("models/zhiyu-mini");
@@ -35,14 +36,7 @@ const ref = JSON.parse(readFileSync("test/train/fixtures/ppo-ptx-reference.json"
 const quiet = captureCliOutput;
 
 function fixtures(dir: string): { rmDir: string; data: string; text: string } {
-  const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
-  const rmDir = path.join(dir, "rm");
-  mkdirSync(rmDir);
-  rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
-  writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
-  copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
-  const data = path.join(dir, "prompts.jsonl");
-  writeFileSync(data, ["Once upon a time", "The cat", "Hello, how", "My order"].map((p) => JSON.stringify({ prompt: p })).join("\n"));
+  const { rmDir, data } = rewardModelAndPrompts(dir, ["Once upon a time", "The cat", "Hello, how", "My order"]);
   const text = path.join(dir, "pretrain.jsonl");
   writeFileSync(text, Array.from({ length: 12 }, (_, i) => JSON.stringify({ text: `Story ${i}: the little dog ran to the park and met a cat. 小狗跑到公园。` })).join("\n"));
   return { rmDir, data, text };

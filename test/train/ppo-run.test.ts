@@ -5,33 +5,19 @@
 // --kl-target: β follows Ziegler et al.'s controller rollout by rollout and a resumed run keeps the adapted β.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
-import { Rng } from "../../src/core/rng.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
-import { TrainModel } from "../../src/train/model.js";
 import { run as ppo } from "../../src/cli/commands/ppo.js";
 import { captureCliOutput } from "../cli-output.js";
+import { rewardModelAndPrompts } from "./ppo-fixtures.js";
 
 const MODEL = path.resolve("models/zhiyu-mini");
 setDefaultBackend(createBackend());
 
 const quiet = captureCliOutput;
-
-/** A reward-model folder (zhiyu-mini's trunk with a seeded score head) and a prompts JSONL file, both in `dir`. */
-function rewardModelAndPrompts(dir: string, prompts: string[]): { rmDir: string; data: string } {
-  const rm = TrainModel.fromHfFolder(MODEL, "f32", { rng: new Rng(5) });
-  const rmDir = path.join(dir, "rm");
-  mkdirSync(rmDir);
-  rm.saveSafetensors(path.join(rmDir, "model.safetensors"));
-  writeFileSync(path.join(rmDir, "config.json"), JSON.stringify(rm.configJson()));
-  copyFileSync(path.join(MODEL, "tokenizer.json"), path.join(rmDir, "tokenizer.json"));
-  const data = path.join(dir, "prompts.jsonl");
-  writeFileSync(data, prompts.map((p) => JSON.stringify({ prompt: p })).join("\n"));
-  return { rmDir, data };
-}
 
 test("zhiyu ppo --lora: rollout phases, value head, metrics, resume, held-out score before/after", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "zhiyu-ppo-"));
