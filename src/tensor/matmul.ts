@@ -4,10 +4,12 @@
 // GGUF weights (QuantWeight, inference; the gradient flows to x only), and dequantizeWeight. bf16 products go to
 // the backend's optional matmulRoundBf16 when it has one (f32 operands rounded inside the GEMM's packing), else
 // the operands are cast to bf16 copies here and passed to matmul with dtype "bf16" (the same numbers).
+// Prompts (inference, f16 / bf16 weights on packed panels): prefillSwigluMlp (an MLP sublayer) and prefillDecoderLayer
+// (a whole pre-norm layer with its cache writes and attention) as one backend call each, the bits of the ops they replace.
 // Leaves out: 1-d operands (unsqueeze first), integer matmul.
 import type { Backend, PackedPanels, QuantType, Storage, WeightType } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
-import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/shape.js";
+import { broadcastShapes, broadcastStrides, numel, shapesEqual, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
 import { Tensor, isGradEnabled, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
@@ -270,6 +272,76 @@ export function prefillSwigluMlp(x: Tensor, norm: Tensor, eps: number, gateUp: Q
     ran = run.call(backend, o, m, d, f, ns.data, eps, type, gu, dn);
   } finally {
     xs.release(); ns.release();
+  }
+  if (!ran) out.dispose();
+  return ran ? out : null;
+}
+
+/** A prompt layer's matrices and norms for prefillDecoderLayer (q/k/v and gate/up each stacked by rows). */
+export interface PrefillLayerWeights {
+  attnNorm: Tensor;
+  ffnNorm: Tensor;
+  /** Per-head RMSNorm weights [Dh] of q and k before RoPE (Qwen3), or null (both). */
+  qNorm: Tensor | null;
+  kNorm: Tensor | null;
+  qkv: QuantWeight;
+  o: QuantWeight;
+  gateUp: QuantWeight;
+  down: QuantWeight;
+}
+
+/** RoPE's cos | sin rows for positions pos0 … pos0 + t − 1 (the values rope computes for itself on each call), for
+ *  every layer of a prompt's prefillDecoderLayer calls; null where the backend has no such op. */
+export function promptRopeTable(backend: Backend, freqs: Float32Array, pos0: number, t: number): Float32Array | null {
+  if (!backend.ropeTable || !backend.prefillLayerPanels) return null;
+  const out = new Float32Array(t * 2 * freqs.length);
+  backend.ropeTable(freqs, pos0, t, out);
+  return out;
+}
+
+/** The raw elements of a contiguous cache tensor: f32, or f16 bits. */
+function cacheElements(t: Tensor): Float32Array | Uint16Array {
+  return (t.storage("prefillDecoderLayer") as Float32Array | Uint16Array).subarray(t.offset, t.offset + t.size);
+}
+
+/** Inference on a prompt of one sequence: a whole pre-norm decoder layer — h = rmsNorm(x); q|k|v = h·Wqkvᵀ; (per-head
+ *  rmsNorm of q, k); RoPE; k, v written into the cache at pos0 …; causal attention over the cache scaled by
+ *  headDim^−½; x + att·Woᵀ; then the SwiGLU MLP sublayer of prefillSwigluMlp — as one backend call on the matrices'
+ *  packed panels, the bits of those ops in turn (rmsNorm, linear, narrow, rmsNorm, attendCached, linear, add,
+ *  prefillSwigluMlp). rope: promptRopeTable(freqs, pos0, rows). null where the backend leaves it to those ops (no
+ *  such op, gradients on, matrices not packed, a cache that is not f32 / f16 [1, capacity, Hkv, Dh], a shape it does
+ *  not split); then x and the cache are untouched. */
+export function prefillDecoderLayer(x: Tensor, w: PrefillLayerWeights, dims: { nHead: number; nKv: number; headDim: number; eps: number; interleaved: boolean },
+  cache: { k: Tensor; v: Tensor; pos0: number }, rope: Float32Array): Tensor | null {
+  const backend = x.backend, run = backend.prefillLayerPanels;
+  const type = w.qkv.type, d = x.shape[x.rank - 1], m = x.size / d, f = w.down.cols;
+  const { nHead, nKv, headDim } = dims, qd = nHead * headDim, kd = nKv * headDim;
+  const mats = [w.qkv, w.o, w.gateUp, w.down];
+  const { k, v, pos0 } = cache, cap = k.rank === 4 ? k.shape[1] : 0;
+  if (!run || isGradEnabled() || x.dtype !== "f32" || x.rank !== 2 || m < PANEL_MIN_ROWS || (type !== "f16" && type !== "bf16") ||
+    !mats.every((mw) => mw.type === type && mw.packPanels) || w.qkv.rows !== qd + 2 * kd || w.qkv.cols !== d ||
+    w.o.rows !== d || w.o.cols !== qd || w.gateUp.rows !== 2 * f || w.gateUp.cols !== d || w.down.rows !== d ||
+    (w.qNorm === null) !== (w.kNorm === null) || rope.length === 0 || rope.length % (2 * m) !== 0 ||
+    k.rank !== 4 || k.shape[0] !== 1 || k.shape[2] !== nKv || k.shape[3] !== headDim || !k.isContiguous || !v.isContiguous ||
+    !shapesEqual(k.shape, v.shape) || k.dtype !== v.dtype || (k.dtype !== "f32" && k.dtype !== "f16") || pos0 + m > cap) return null;
+  const panels = mats.map((mw) => panelsOf(mw, backend));
+  if (!panels.every((p) => p !== null)) return null;
+  const norms = [w.attnNorm, w.ffnNorm, w.qNorm, w.kNorm].map((t, i) => t === null ? null : denseF32("prefillDecoderLayer", t, ["attnNorm", "ffnNorm", "qNorm", "kNorm"][i]));
+  const xs = denseF32("prefillDecoderLayer", x);
+  const out = Tensor.uninit(backend, "f32", x.shape);
+  let ran = false;
+  try {
+    const o = outF32(out);
+    o.set(xs.data.subarray(0, m * d));
+    ran = run.call(backend, o, m, {
+      hidden: d, ffn: f, nHead, nKv, headDim, interleaved: dims.interleaved, eps: dims.eps, scale: 1 / Math.sqrt(headDim), type,
+      attnNorm: norms[0]!.data, ffnNorm: norms[1]!.data, qNorm: norms[2]?.data ?? null, kNorm: norms[3]?.data ?? null,
+      qkv: panels[0]!, o: panels[1]!, gateUp: panels[2]!, down: panels[3]!,
+      kCache: cacheElements(k), vCache: cacheElements(v), capacity: cap, pos0, rope,
+    });
+  } finally {
+    xs.release();
+    for (const n of norms) n?.release();
   }
   if (!ran) out.dispose();
   return ran ? out : null;
