@@ -7,11 +7,12 @@
  * another thread wrote); (C) each thread takes the same rows through the output product, the residual add and the
  * whole MLP sublayer (zy_prefill_mlp_chunk). So a layer is three pool dispatches where the tensor path makes about
  * fifteen, with no JavaScript tensors, copies (narrow, RoPE's private q/k) or per-layer cos/sin tables in between
- * (the caller computes the table once per prompt: zy_rope_table).
+ * (the caller computes the table once per prompt: zy_rope_table). zy_prefill_stack runs a model's layers in one call:
+ * step C of a layer and step A of the next share a dispatch (each thread's rows go straight on), 2n + 1 in all.
  * The kernels and their order are the tensor path's (src/models/llama/model.ts and src/models/decoder/model.ts
  * block(): rmsNorm, linear on the stacked panels, narrow, rmsNorm per head, attendCached = rope + cache write +
  * attention, linear, add, then prefillSwigluMlp): zy_op_rmsnorm_serial, zy_pw_prepare_a_panels + zy_pw_gemm_rows
- * (per-element sums independent of the split), zy_rope_rows on zy_rope_table's values, zy_f32_to_f16 for an f16
+ * (per-element sums independent of the split), zy_rope_rows on zy_rope_table's values, zy_op_cast for an f16
  * cache, zy_op_attention, x + y — so the bits are the tensor path's.
  * Leaves out (returns 1, the caller keeps the tensor path): what prefill_mlp.c leaves out (1 thread, fewer than 48
  * rows per thread, F % 16 != 0, products the tensor path would not run on panels, no AVX-512), q/k/v biases,
@@ -21,7 +22,6 @@
 #include "ops_common.h"
 #include "ops_kernels.h"
 #include "prefill_mlp.h"
-#include "zy_half.h"
 #include "zy_pool.h"
 #include "zy_scratch.h"
 #include <stdatomic.h>
@@ -32,7 +32,8 @@
 #define CHUNK_ROWS 512
 
 typedef struct {
-  const zy_prefill_layer_args *L;
+  const zy_prefill_layer_args *L;     /* the layer of step A (qkv_rows) */
+  const zy_prefill_layer_args *prev;  /* the layer of step C (out_rows) */
   float *x, *q, *att; /* x [m, d]; q, att [m, nh·dh] */
   int64_t m;
   _Atomic int failed;
@@ -86,8 +87,8 @@ static int qkv_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
     zy_rope_rows(k, 1, L->nkv, dh, L->half, cs, 0, L->interleaved);
     const int64_t at = (L->pos0 + i0 + r) * kd;
     if (L->kv_type == ZY_KV_F16) {
-      uint16_t *kc = (uint16_t *)L->k_cache + at, *vc = (uint16_t *)L->v_cache + at;
-      for (int64_t j = 0; j < kd; j++) kc[j] = zy_f32_to_f16(k[j]), vc[j] = zy_f32_to_f16(v[j]);
+      zy_op_cast(k, ZY_F32, (uint16_t *)L->k_cache + at, ZY_F16, kd); /* the tensor path's cast (serial) */
+      zy_op_cast(v, ZY_F32, (uint16_t *)L->v_cache + at, ZY_F16, kd);
     } else {
       memcpy((float *)L->k_cache + at, k, (size_t)kd * sizeof(float));
       memcpy((float *)L->v_cache + at, v, (size_t)kd * sizeof(float));
@@ -96,9 +97,9 @@ static int qkv_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
   return 0;
 }
 
-/* Step C for rows [i0, i0 + mt): x += att·Woᵀ, then the MLP sublayer. */
+/* Step C for rows [i0, i0 + mt) of layer c->prev: x += att·Woᵀ, then the MLP sublayer. */
 static int out_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
-  const zy_prefill_layer_args *L = c->L;
+  const zy_prefill_layer_args *L = c->prev;
   const int64_t d = L->d, qd = L->nh * L->dh;
   rows_scratch s;
   if (scratch(L, mt, &s) != 0) return -1;
@@ -110,17 +111,23 @@ static int out_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
   return zy_prefill_mlp_chunk(x, mt, d, L->f, L->ffn_norm, L->eps, L->src, L->gu, L->gu_elem, L->down, L->down_elem);
 }
 
-/* Thread t of T: its contiguous share of the rows, CHUNK_ROWS at a time, through step A or C. */
-static void rows_task(layer_ctx *c, int64_t t, int (*step)(const layer_ctx *, int64_t, int64_t)) {
+/* Step C of layer c->prev (if any), then step A of layer c->L (if any), on the same rows. */
+static int stage_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
+  if (c->prev && out_rows(c, i0, mt) != 0) return -1;
+  return c->L ? qkv_rows(c, i0, mt) : 0;
+}
+
+/* Thread t of T: its contiguous share of the rows, CHUNK_ROWS at a time, through stage_rows. */
+static void stage_task(void *p, int64_t t, int64_t t1, int ti) {
+  (void)t1; (void)ti;
+  layer_ctx *c = p;
   const int64_t T = zy_threads(), i0 = c->m * t / T, i1 = c->m * (t + 1) / T;
   for (int64_t r = i0; r < i1; r += CHUNK_ROWS)
-    if (step(c, r, (r + CHUNK_ROWS < i1 ? r + CHUNK_ROWS : i1) - r) != 0) {
+    if (stage_rows(c, r, (r + CHUNK_ROWS < i1 ? r + CHUNK_ROWS : i1) - r) != 0) {
       atomic_store(&c->failed, 1);
       return;
     }
 }
-static void qkv_task(void *p, int64_t t, int64_t t1, int ti) { (void)t1; (void)ti; rows_task(p, t, qkv_rows); }
-static void out_task(void *p, int64_t t, int64_t t1, int ti) { (void)t1; (void)ti; rows_task(p, t, out_rows); }
 
 int zy_prefill_layer_applies(const zy_prefill_layer_args *L, int64_t m) {
   const int64_t qd = L->nh * L->dh, kd = L->nkv * L->dh;
@@ -130,17 +137,31 @@ int zy_prefill_layer_applies(const zy_prefill_layer_args *L, int64_t m) {
          zy_pw_replaces_quant(L->src, m, qd + 2 * kd, L->d) && zy_pw_replaces_quant(L->src, m, L->d, qd);
 }
 
-int zy_prefill_layer(const zy_prefill_layer_args *L, float *x, int64_t m) {
-  if (!zy_prefill_layer_applies(L, m)) return 1;
-  const int64_t qd = L->nh * L->dh;
+int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, int64_t m) {
+  if (n <= 0) return 1;
+  int64_t qd = 0;
+  for (int64_t l = 0; l < n; l++) {
+    if (!zy_prefill_layer_applies(&layers[l], m) || layers[l].d != layers[0].d) return 1;
+    if (layers[l].nh * layers[l].dh > qd) qd = layers[l].nh * layers[l].dh;
+  }
+  int64_t most_heads = 0;
+  for (int64_t l = 0; l < n; l++) most_heads = layers[l].nh > most_heads ? layers[l].nh : most_heads;
   const size_t b_q = floats_bytes(m * qd);
-  char *buf = (char *)zy_grow(&call_buf, &call_bytes, 2 * b_q + floats_bytes(L->nh * m));
+  char *buf = (char *)zy_grow(&call_buf, &call_bytes, 2 * b_q + floats_bytes(most_heads * m));
   if (!buf) return -1;
-  layer_ctx c = {L, x, (float *)buf, (float *)(buf + b_q), m, 0};
-  zy_parallel_run(qkv_task, &c);
-  if (atomic_load(&c.failed)) return -1;
-  zy_op_attention(c.q, L->k_cache, L->v_cache, L->kv_type, c.att, (float *)(buf + 2 * b_q), 1, m, L->pos0 + m, L->nh,
-                  L->nkv, L->dh, L->scale, 1, L->cap);
-  zy_parallel_run(out_task, &c);
-  return atomic_load(&c.failed) ? -1 : 0;
+  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, 0};
+  float *lse = (float *)(buf + 2 * b_q);
+  for (int64_t l = 0; l <= n; l++) {
+    c.prev = l > 0 ? &layers[l - 1] : NULL;
+    c.L = l < n ? &layers[l] : NULL;
+    zy_parallel_run(stage_task, &c); /* C of layer l − 1 and A of layer l, row by row: one dispatch */
+    if (atomic_load(&c.failed)) return -1;
+    if (l == n) break;
+    const zy_prefill_layer_args *L = &layers[l];
+    zy_op_attention(c.q, L->k_cache, L->v_cache, L->kv_type, c.att, lse, 1, m, L->pos0 + m, L->nh, L->nkv, L->dh,
+                    L->scale, 1, L->cap);
+  }
+  return 0;
 }
+
+int zy_prefill_layer(const zy_prefill_layer_args *L, float *x, int64_t m) { return zy_prefill_stack(L, 1, x, m); }

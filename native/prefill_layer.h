@@ -28,6 +28,10 @@ int zy_prefill_layer_applies(const zy_prefill_layer_args *L, int64_t m);
 /* x [m, d] through the layer in place; the new k/v rows written at positions pos0 … pos0 + m − 1 of the caches.
  * 0: done; 1: not this shape (x and caches untouched); -1: out of memory. */
 int zy_prefill_layer(const zy_prefill_layer_args *L, float *x, int64_t m);
+/* n layers in turn (layers[l]: layer l's fields, every one with the same d), the same bits as n zy_prefill_layer
+ * calls, in 2n + 1 pool dispatches instead of 3n: a thread's rows go from one layer's MLP straight into the next
+ * layer's norm and q/k/v product. 1: some layer is not a shape it runs (nothing touched). */
+int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, int64_t m);
 
 #ifdef __cplusplus
 }

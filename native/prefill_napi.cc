@@ -6,12 +6,15 @@
 //     ("f16" | "bf16"), attnNorm, ffnNorm, qNorm?, kNorm?, qkv, o, gateUp, down ({ data, type } panels of
 //     gemmPackWeights), kCache, vCache (Float32Array or Uint16Array f16 bits, [capacity, nKv, headDim]), capacity,
 //     pos0, rope (ropeTable of the prompt's positions) }.
+//   prefillStackPanels(x: Float32Array, m, specs: spec[]): every layer in turn, one call (zy_prefill_stack); false
+//     (nothing touched) when some layer is a shape it leaves to the tensor path.
 // Validates types and lengths through zy_args.h; throws TypeError naming the function, the field and the need.
 #include "zy_args.h"
 #include "gemm.h"
 #include "ops_kernels.h"
 #include "prefill_layer.h"
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -61,45 +64,72 @@ void *cache(zy::Args &a, const Napi::Object &spec, const char *name, int64_t nee
   return a.f32(v, field + " (Float32Array, or Uint16Array of f16 bits)", need);
 }
 
+// spec's fields into *L (m rows); false after a.fail.
+bool parseSpec(zy::Args &a, const Napi::Value &v, const std::string &name, int64_t m, zy_prefill_layer_args *L) {
+  if (!a.ok()) return false;
+  if (!v.IsObject()) { a.fail(name + " must be an object (see native/prefill_napi.cc)"); return false; }
+  const Napi::Object s = v.As<Napi::Object>();
+  const std::string n = name + ".";
+  *L = zy_prefill_layer_args{};
+  L->d = a.count(s.Get("hidden"), n + "hidden"), L->f = a.count(s.Get("ffn"), n + "ffn");
+  L->nh = a.count(s.Get("nHead"), n + "nHead"), L->nkv = a.count(s.Get("nKv"), n + "nKv");
+  L->dh = a.count(s.Get("headDim"), n + "headDim");
+  L->interleaved = s.Get("interleaved").ToBoolean().Value() ? 1 : 0;
+  L->eps = static_cast<float>(a.number(s.Get("eps"), n + "eps"));
+  L->scale = static_cast<float>(a.number(s.Get("scale"), n + "scale"));
+  const std::string type = a.string(s.Get("type"), n + "type", "\"f16\" or \"bf16\"");
+  L->src = elemOf(type);
+  if (a.ok() && L->src != ZY_PW_F16 && L->src != ZY_PW_BF16) a.fail(n + "type must be f16 or bf16 (got " + type + ")");
+  L->cap = a.count(s.Get("capacity"), n + "capacity"), L->pos0 = a.count(s.Get("pos0"), n + "pos0");
+  L->attn_norm = a.f32(s.Get("attnNorm"), n + "attnNorm", L->d);
+  L->ffn_norm = a.f32(s.Get("ffnNorm"), n + "ffnNorm", L->d);
+  L->q_norm = a.f32(s.Get("qNorm"), n + "qNorm", L->dh, true);
+  L->k_norm = a.f32(s.Get("kNorm"), n + "kNorm", L->dh, true);
+  size_t half2 = 0;
+  L->rope = a.array<float>(s.Get("rope"), n + "rope", napi_float32_array, "Float32Array", 0, false, &half2);
+  if (!a.ok()) return false;
+  if (m == 0 || half2 % static_cast<size_t>(2 * m) != 0) { a.fail(n + "rope must be ropeTable(freqs, pos0, m, ·): [m, 2·rotated pairs]"); return false; }
+  L->half = static_cast<int64_t>(half2) / (2 * m);
+  const int64_t qd = L->nh * L->dh, kd = L->nkv * L->dh;
+  L->qkv = panels(a, s, "qkv", L->src, qd + 2 * kd, L->d, &L->qkv_elem);
+  L->o = panels(a, s, "o", L->src, L->d, qd, &L->o_elem);
+  L->gu = panels(a, s, "gateUp", L->src, 2 * L->f, L->d, &L->gu_elem);
+  L->down = panels(a, s, "down", L->src, L->d, L->f, &L->down_elem);
+  int kt = 0, vt = 0;
+  L->k_cache = cache(a, s, "kCache", L->cap * kd, &kt);
+  L->v_cache = cache(a, s, "vCache", L->cap * kd, &vt);
+  if (!a.ok()) return false;
+  if (kt != vt) { a.fail(n + "kCache and " + n + "vCache must be the same type (both Float32Array or both Uint16Array)"); return false; }
+  L->kv_type = kt;
+  return true;
+}
+
 Napi::Value PrefillLayerPanels(const Napi::CallbackInfo &info) {
   zy::Args a(info, "prefillLayerPanels");
   if (!a.atLeast(3, "x, m, spec")) return a.done();
-  if (!a.arg(2).IsObject()) { a.fail("spec must be an object (see native/prefill_napi.cc)"); return a.done(); }
-  const Napi::Object s = a.arg(2).As<Napi::Object>();
-  zy_prefill_layer_args L = {};
   const int64_t m = a.count(a.arg(1), "m");
-  L.d = a.count(s.Get("hidden"), "spec.hidden"), L.f = a.count(s.Get("ffn"), "spec.ffn");
-  L.nh = a.count(s.Get("nHead"), "spec.nHead"), L.nkv = a.count(s.Get("nKv"), "spec.nKv");
-  L.dh = a.count(s.Get("headDim"), "spec.headDim");
-  L.interleaved = s.Get("interleaved").ToBoolean().Value() ? 1 : 0;
-  L.eps = static_cast<float>(a.number(s.Get("eps"), "spec.eps"));
-  L.scale = static_cast<float>(a.number(s.Get("scale"), "spec.scale"));
-  const std::string type = a.string(s.Get("type"), "spec.type", "\"f16\" or \"bf16\"");
-  L.src = elemOf(type);
-  if (a.ok() && L.src != ZY_PW_F16 && L.src != ZY_PW_BF16) a.fail("spec.type must be f16 or bf16 (got " + type + ")");
-  L.cap = a.count(s.Get("capacity"), "spec.capacity"), L.pos0 = a.count(s.Get("pos0"), "spec.pos0");
+  zy_prefill_layer_args L;
+  if (!parseSpec(a, a.arg(2), "spec", m, &L)) return a.done();
   float *x = a.f32(a.arg(0), "x", m * L.d);
-  L.attn_norm = a.f32(s.Get("attnNorm"), "spec.attnNorm", L.d);
-  L.ffn_norm = a.f32(s.Get("ffnNorm"), "spec.ffnNorm", L.d);
-  L.q_norm = a.f32(s.Get("qNorm"), "spec.qNorm", L.dh, true);
-  L.k_norm = a.f32(s.Get("kNorm"), "spec.kNorm", L.dh, true);
-  size_t half2 = 0;
-  L.rope = a.array<float>(s.Get("rope"), "spec.rope", napi_float32_array, "Float32Array", 0, false, &half2);
   if (!a.ok()) return a.done();
-  if (m == 0 || half2 % static_cast<size_t>(2 * m) != 0) { a.fail("spec.rope must be ropeTable(freqs, pos0, m, ·): [m, 2·rotated pairs]"); return a.done(); }
-  L.half = static_cast<int64_t>(half2) / (2 * m);
-  const int64_t qd = L.nh * L.dh, kd = L.nkv * L.dh;
-  L.qkv = panels(a, s, "qkv", L.src, qd + 2 * kd, L.d, &L.qkv_elem);
-  L.o = panels(a, s, "o", L.src, L.d, qd, &L.o_elem);
-  L.gu = panels(a, s, "gateUp", L.src, 2 * L.f, L.d, &L.gu_elem);
-  L.down = panels(a, s, "down", L.src, L.d, L.f, &L.down_elem);
-  int kt = 0, vt = 0;
-  L.k_cache = cache(a, s, "kCache", L.cap * kd, &kt);
-  L.v_cache = cache(a, s, "vCache", L.cap * kd, &vt);
-  if (!a.ok()) return a.done();
-  if (kt != vt) { a.fail("spec.kCache and spec.vCache must be the same type (both Float32Array or both Uint16Array)"); return a.done(); }
-  L.kv_type = kt;
   const int rc = zy_prefill_layer(&L, x, m);
+  if (rc < 0) { a.fail("out of memory"); return a.done(); }
+  return Napi::Boolean::New(info.Env(), rc == 0);
+}
+
+Napi::Value PrefillStackPanels(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "prefillStackPanels");
+  if (!a.atLeast(3, "x, m, specs")) return a.done();
+  const int64_t m = a.count(a.arg(1), "m");
+  if (!a.arg(2).IsArray()) { a.fail("specs must be an array of layer specs (one per layer, in order)"); return a.done(); }
+  const Napi::Array arr = a.arg(2).As<Napi::Array>();
+  std::vector<zy_prefill_layer_args> layers(arr.Length());
+  for (uint32_t l = 0; l < arr.Length(); l++)
+    if (!parseSpec(a, arr.Get(l), "specs[" + std::to_string(l) + "]", m, &layers[l])) return a.done();
+  if (layers.empty()) return Napi::Boolean::New(info.Env(), false);
+  float *x = a.f32(a.arg(0), "x", m * layers[0].d);
+  if (!a.ok()) return a.done();
+  const int rc = zy_prefill_stack(layers.data(), static_cast<int64_t>(layers.size()), x, m);
   if (rc < 0) { a.fail("out of memory"); return a.done(); }
   return Napi::Boolean::New(info.Env(), rc == 0);
 }
@@ -108,3 +138,4 @@ Napi::Value PrefillLayerPanels(const Napi::CallbackInfo &info) {
 
 ZY_REGISTER("ropeTable", RopeTable);
 ZY_REGISTER("prefillLayerPanels", PrefillLayerPanels);
+ZY_REGISTER("prefillStackPanels", PrefillStackPanels);

@@ -1,9 +1,9 @@
-// A/B of a prompt's prefill inside one process: "layer" runs each layer as one native call (prefillDecoderLayer →
-// native/prefill_layer.c), "mlp" keeps the layer op off (session 11's path: the tensor ops for the attention
+// A/B of a prompt's prefill inside one process: "stack" runs every layer in one native call (prefillDecoderLayers →
+// native/prefill_layer.c zy_prefill_stack), "layer" one native call a layer, "mlp" keeps the layer ops off (session 11's path: the tensor ops for the attention
 // sublayer, the MLP sublayer as one call), "tensor" turns both ops off. Interleaved passes of one prompt (the order
 // alternates by round); prints per arm the median process CPU ms and wall ms per pass and the B/A speed of each arm
 // against the first (the baseline: name it first), and checks every arm's logits agree bit for bit.
-// usage: node --import tsx dev/perf/prefill-ab.mts MODEL.gguf [--threads 2] [--rounds 15] [--tokens 128] [--kv-type f32] [--arms mlp,layer]
+// usage: node --import tsx dev/perf/prefill-ab.mts MODEL.gguf [--threads 2] [--rounds 15] [--tokens 128] [--kv-type f32] [--arms mlp,layer,stack]
 // (one arm alone, e.g. --arms layer --rounds 40: a steady load for `perf record` / `perf stat`).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
 import { createBackend } from "../../src/backend/index.js";
@@ -20,15 +20,16 @@ const model = await loadModel(args[0]!, { backend, contextLength: tokens + 8, kv
 const prompt = Array.from({ length: tokens }, (_, i) => 100 + ((i * 7919) % 5000));
 const proto = Object.getPrototypeOf(backend) as object;
 const getter = (name: string) => Object.getOwnPropertyDescriptor(proto, name)!.get!.call(backend) as unknown;
-const layerOp = getter("prefillLayerPanels"), mlpOp = getter("prefillMlpPanels");
+const layerOp = getter("prefillLayerPanels"), stackOp = getter("prefillStackPanels"), mlpOp = getter("prefillMlpPanels");
 const set = (name: string, v: unknown) => Object.defineProperty(backend, name, { value: v, configurable: true });
 const arms = {
-  layer: () => { set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); },
-  mlp: () => { set("prefillLayerPanels", undefined); set("prefillMlpPanels", mlpOp); },
-  tensor: () => { set("prefillLayerPanels", undefined); set("prefillMlpPanels", undefined); },
+  stack: () => { set("prefillStackPanels", stackOp); set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); },
+  layer: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); },
+  mlp: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", undefined); set("prefillMlpPanels", mlpOp); },
+  tensor: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", undefined); set("prefillMlpPanels", undefined); },
 } as const;
 type Arm = keyof typeof arms;
-const chosen = opt("arms", "mlp,layer").split(",") as Arm[];
+const chosen = opt("arms", "mlp,layer,stack").split(",") as Arm[];
 
 const pass = () => {
   const seq = model.createSequence();

@@ -403,6 +403,10 @@ export interface Backend {
    *  per-head norms, rope + cache write + attention (attendCached), the output product, add, then prefillMlpPanels.
    *  false (nothing touched): a shape it leaves to those ops. */
   prefillLayerPanels?(x: Float32Array, m: number, spec: PrefillLayerSpec): boolean;
+  /** Optional: prefillLayerPanels for every layer in turn, in one call (fewer pool dispatches: a thread's rows go
+   *  from one layer's MLP straight into the next layer's norm); the same bits. false (nothing touched): some layer
+   *  is a shape it leaves to the ops. */
+  prefillStackPanels?(x: Float32Array, m: number, specs: PrefillLayerSpec[]): boolean;
   /** Optional: RoPE's cos | sin rows for positions pos0 … pos0 + t − 1 into out [t, 2·freqs.length] (the values rope
    *  computes for itself on each call), for prefillLayerPanels. */
   ropeTable?(freqs: Float32Array, pos0: number, t: number, out: Float32Array): void;

@@ -1,5 +1,5 @@
-// A decoder prompt's whole layer as one backend call on packed f16 panels, rows split over 2 threads
-// (prefillDecoderLayer → native/prefill_layer.c: norm, stacked q/k/v, Qwen3's head norms, RoPE from a table computed
+// A decoder prompt's layers as one backend call on packed f16 panels (or one call a layer), rows split over 2
+// threads (prefillDecoderLayers → native/prefill_layer.c: norm, stacked q/k/v, Qwen3's head norms, RoPE from a table computed
 // once per prompt, cache writes, the attention kernel, the output product, the MLP sublayer): against the same GGUF
 // loaded with repack: false (every product through quantMatmul in the file's layout and every layer through the
 // tensor ops, the path gguf-goldens.test.ts and families.test.ts hold against llama.cpp and transformers), the logits
@@ -33,16 +33,25 @@ const addon = loadNative();
 const skip = !addon?.prefillLayerPanels ? "native addon without prefillLayerPanels"
   : !backend.packPanels?.(new Uint8Array(4), "f32", 1, 1) ? "this CPU has no AVX-512: no GEMM panels" : false;
 
-/** Counts the layer calls that ran (returned true); `mutate` alters the spec the op gets (the mutation tests). */
-const ran = { calls: 0, mutate: null as ((spec: PrefillLayerSpec) => PrefillLayerSpec) | null };
+/** Counts the layers the ops ran (a stack call counts its layers); `mutate` alters each spec the ops get (the
+ *  mutation tests); `stack: false` hides prefillStackPanels (the layer-at-a-time path). */
+const ran = { layers: 0, stackCalls: 0, stack: true, mutate: null as ((spec: PrefillLayerSpec) => PrefillLayerSpec) | null };
 if (!skip) {
-  const run = backend.prefillLayerPanels!;
+  const one = backend.prefillLayerPanels!, stack = backend.prefillStackPanels!;
+  const spec = (s: PrefillLayerSpec) => ran.mutate ? ran.mutate(s) : s;
   Object.defineProperty(backend, "prefillLayerPanels", {
-    value: (x: Float32Array, m: number, spec: PrefillLayerSpec) => {
-      const done = run.call(backend, x, m, ran.mutate ? ran.mutate(spec) : spec);
-      if (done) ran.calls++;
+    value: (x: Float32Array, m: number, s: PrefillLayerSpec) => {
+      const done = one.call(backend, x, m, spec(s));
+      if (done) ran.layers++;
       return done;
     },
+  });
+  Object.defineProperty(backend, "prefillStackPanels", {
+    get: () => ran.stack ? (x: Float32Array, m: number, specs: PrefillLayerSpec[]) => {
+      const done = stack.call(backend, x, m, specs.map(spec));
+      if (done) ran.layers += specs.length, ran.stackCalls++;
+      return done;
+    } : undefined,
   });
 }
 
@@ -70,13 +79,13 @@ async function bothWays(file: string, vocab: number, pieces: number[], kvCacheTy
   const packed = await loadModel(file, { contextLength, kvCacheType }), plain = await loadModel(file, { contextLength, kvCacheType, repack: false });
   const run = (model: typeof packed): { logits: Float32Array[]; calls: number } => {
     const seq = model.createSequence();
-    const before = ran.calls, logits: Float32Array[] = [];
+    const before = ran.layers, logits: Float32Array[] = [];
     let at = 0;
     for (const n of pieces) {
       logits.push(model.forward([{ seq, tokens: Array.from({ length: n }, (_, i) => ((at + i) * 37 + 11) % vocab) }])[0]!);
       at += n;
     }
-    const calls = ran.calls - before;
+    const calls = ran.layers - before;
     for (const t of [5, 77, 300]) logits.push(model.forward([{ seq, tokens: [t % vocab] }])[0]!);
     seq.dispose();
     return { logits, calls };
@@ -90,7 +99,7 @@ async function bothWays(file: string, vocab: number, pieces: number[], kvCacheTy
 async function packedEqualsPlain(file: string, vocab: number, pieces: number[], kvCacheType: KvCacheType = "f32"): Promise<void> {
   const { want, got } = await bothWays(file, vocab, pieces, kvCacheType);
   assert.equal(want.calls, 0, "repack: false must not run the layer op (no panels)");
-  assert.ok(got.calls > 0, "the prompt's layers did not run as one native call each");
+  assert.ok(got.calls > 0, "the prompt's layers did not run in the native op");
   got.logits.forEach((l, i) => assert.deepEqual(bits(l), bits(want.logits[i]!),
     `step ${i} (< ${pieces.length}: the prompt's pieces): layer op on packed panels ≠ the tensor path's logits`));
 }
@@ -106,8 +115,19 @@ async function withQwen3F16(body: (file: string) => Promise<void>): Promise<void
   }
 }
 
-test("llama f16: a 100-token prompt's layers in one call each at 2 threads = the tensor path, bit for bit", { skip }, async () => {
+test("llama f16: a 100-token prompt's layers in one native call at 2 threads = the tensor path, bit for bit", { skip }, async () => {
+  const stacks = ran.stackCalls;
   await packedEqualsPlain(LLAMA, 512, [100]);
+  assert.equal(ran.stackCalls, stacks + 1, "the prompt did not run as one prefillStackPanels call");
+});
+
+test("llama f16: the same prompt one layer call at a time (no prefillStackPanels) = the tensor path", { skip }, async () => {
+  ran.stack = false;
+  try {
+    await packedEqualsPlain(LLAMA, 512, [100]);
+  } finally {
+    ran.stack = true;
+  }
 });
 
 test("llama f16, f16 cache: a prompt in two pieces (100 then 110 tokens at pos0 100) = the tensor path", { skip }, async () => {

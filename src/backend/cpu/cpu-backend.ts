@@ -239,6 +239,13 @@ export class CpuBackend implements Backend, TunableBackend {
     return (x, m, spec) => run(x, m, spec);
   }
 
+  /** Every layer of a prompt in turn in one call (native/prefill_layer.c zy_prefill_stack). */
+  get prefillStackPanels(): ((x: Float32Array, m: number, specs: PrefillLayerSpec[]) => boolean) | undefined {
+    const run = this.addon.prefillStackPanels;
+    if (!run) return undefined;
+    return (x, m, specs) => run(x, m, specs);
+  }
+
   /** RoPE's cos | sin rows (native/ops_rope.c zy_rope_table). */
   get ropeTable(): ((freqs: Float32Array, pos0: number, t: number, out: Float32Array) => void) | undefined {
     const run = this.addon.ropeTable;
