@@ -128,9 +128,10 @@ export class DecoderModel implements CausalLmNetwork {
     }
     // A prompt of one sequence: RoPE's rows computed once for every layer's one-call path (prefillLayer).
     const seg = segs.length === 1 && segs[0].cache && segs[0].b === 1 && segs[0].cache.dtype !== "q8_0" ? segs[0] : null;
-    const rope = seg && seg.t >= 16 && this.promptLayerShape() ? promptRopeTable(x.backend, this.freqs, seg.pos0, seg.t) : null;
-    if (rope) { // every layer in one backend call where each is one the op runs
-      const ws = Array.from({ length: c.numLayers }, (_, l) => this.prefillWeights(l, seg!.t));
+    // Each layer's matrices where the op may run it (prefillWeights); RoPE's rows only when some layer has them.
+    const ws = seg && seg.t >= 16 && this.promptLayerShape() ? Array.from({ length: c.numLayers }, (_, l) => this.prefillWeights(l, seg.t)) : null;
+    const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, this.freqs, seg.pos0, seg.t) : null;
+    if (rope && ws) { // every layer in one backend call where each is one the op runs
       const y = ws.every((w) => w !== null) ? prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: seg!.cache!.k[l], v: seg!.cache!.v[l] })),
         this.prefillDims(), seg!.pos0, rope) : null;
       if (y) {
@@ -140,7 +141,7 @@ export class DecoderModel implements CausalLmNetwork {
     }
     for (let l = 0; l < c.numLayers; l++) {
       const input = x;
-      x = tidy(() => (rope && this.prefillLayer(l, input, seg!, rope)) || this.block(l, input, segs));
+      x = tidy(() => (rope && ws?.[l] && this.prefillLayer(l, input, seg!, rope)) || this.block(l, input, segs));
       input.dispose();
     }
     return x;
