@@ -47,6 +47,11 @@ int zy_op_rmsnorm_bw(const float *x, const float *w, const float *rstd, const fl
 /* rope (ops_rope.c); returns -1 when out of memory */
 int zy_op_rope(float *x, int64_t b, int64_t t, int64_t heads, int64_t head_dim, int64_t rot_dim, int64_t pos0,
                 const float *freqs, int interleaved, int inverse);
+/* cs [t, 2·half]: row ti holds cos then sin of (pos0 + ti)·freqs[i] (−sin with inverse), computed in double. */
+void zy_rope_table(const float *freqs, int64_t half, int64_t pos0, int64_t t, int inverse, float *cs);
+/* rows × heads vectors of head_dim, in place, on the calling thread; row r rotated by cs + r·cs_stride. */
+void zy_rope_rows(float *x, int64_t rows, int64_t heads, int64_t head_dim, int64_t half, const float *cs,
+                  int64_t cs_stride, int interleaved);
 /* embedding (ops_embedding.c) */
 void zy_op_embedding(const float *table, const int32_t *ids, float *out, int64_t n, int64_t dim);
 void zy_op_embedding_bw(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);

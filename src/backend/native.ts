@@ -111,6 +111,12 @@ export interface NativeAddon extends Partial<NativeOps> {
   /** A decoder prompt's SwiGLU MLP sublayer in place on packed panels (native/prefill_mlp.c); false: not this shape. */
   prefillMlpPanels?: (x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number, type: string,
     gateUp: { data: Uint8Array; type: PanelType }, down: { data: Uint8Array; type: PanelType }) => boolean;
+  /** A decoder prompt's whole layer in place on packed panels (native/prefill_layer.c); false: not this shape. */
+  prefillLayerPanels?: (x: Float32Array, m: number, spec: object) => boolean;
+  /** Every layer of a prompt in turn, one call (native/prefill_layer.c zy_prefill_stack). */
+  prefillStackPanels?: (x: Float32Array, m: number, specs: object[]) => boolean;
+  /** RoPE's cos | sin rows for positions pos0 … (native/ops_rope.c zy_rope_table). */
+  ropeTable?: (freqs: Float32Array, pos0: number, t: number, out: Float32Array) => void;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;

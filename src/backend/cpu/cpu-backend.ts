@@ -8,7 +8,7 @@
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
   type DecoderLayerRun, type DecoderLayerShape, type EncodedMatrix, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams,
-  type OpName, type PackedPanels,
+  type OpName, type PackedPanels, type PrefillLayerSpec,
   type PreparedDecoderLayer, type PreparedDecoderHead, type DecoderHeadWeights, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
@@ -235,6 +235,27 @@ export class CpuBackend implements Backend, TunableBackend {
     const run = this.addon.prefillMlpPanels;
     if (!run) return undefined;
     return (x, m, hidden, ffn, normW, eps, type, gateUp, down) => run(x, m, hidden, ffn, normW, eps, type, gateUp, down);
+  }
+
+  /** A decoder prompt's whole layer on packed panels, rows split over the pool (native/prefill_layer.c). */
+  get prefillLayerPanels(): ((x: Float32Array, m: number, spec: PrefillLayerSpec) => boolean) | undefined {
+    const run = this.addon.prefillLayerPanels;
+    if (!run) return undefined;
+    return (x, m, spec) => run(x, m, spec);
+  }
+
+  /** Every layer of a prompt in turn in one call (native/prefill_layer.c zy_prefill_stack). */
+  get prefillStackPanels(): ((x: Float32Array, m: number, specs: PrefillLayerSpec[]) => boolean) | undefined {
+    const run = this.addon.prefillStackPanels;
+    if (!run) return undefined;
+    return (x, m, specs) => run(x, m, specs);
+  }
+
+  /** RoPE's cos | sin rows (native/ops_rope.c zy_rope_table). */
+  get ropeTable(): ((freqs: Float32Array, pos0: number, t: number, out: Float32Array) => void) | undefined {
+    const run = this.addon.ropeTable;
+    if (!run) return undefined;
+    return (freqs, pos0, t, out) => run(freqs, pos0, t, out);
   }
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */
