@@ -78,6 +78,9 @@ void zy_op_attention_bw(const float *q, const float *k, const float *v, const fl
 int zy_attention_bw_blocked(const float *q, const float *k, const float *v, const float *out, const float *lse,
                             const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                             int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
+/* kv_memory.c: the 2 MiB-aligned middle of [p, p + n) marked for transparent huge pages (their first touch faults in
+ * 2 MiB pages); returns 1 when advised, 0 when the buffer has no aligned 2 MiB page or the system declines. */
+int zy_advise_huge_pages(void *p, size_t n);
 /* loss (ops_loss.c) */
 int64_t zy_op_cross_entropy(const float *logits, const int32_t *targets, float *losses, int64_t rows, int64_t cols,
                             int32_t ignore_index);

@@ -342,11 +342,24 @@ Napi::Value Adamw(const Napi::CallbackInfo &info) {
   return a.done();
 }
 
+Napi::Value AdviseHugePages(const Napi::CallbackInfo &info) {
+  Args a(info, "opsAdviseHugePages");
+  if (!a.ok()) return a.done();
+  if (!info[0].IsTypedArray()) {
+    a.fail("expected a typed array");
+    return a.done();
+  }
+  Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+  void *p = static_cast<uint8_t *>(t.ArrayBuffer().Data()) + t.ByteOffset();
+  return Napi::Boolean::New(info.Env(), zy_advise_huge_pages(p, t.ByteLength()) == 1);
+}
+
 }  // namespace
 
 ZY_REGISTER("opsCopyStrided", CopyStrided);
 ZY_REGISTER("opsAddStrided", AddStrided);
 ZY_REGISTER("opsCast", Cast);
+ZY_REGISTER("opsAdviseHugePages", AdviseHugePages);
 ZY_REGISTER("opsUnary", Unary);
 ZY_REGISTER("opsUnaryBackward", UnaryBackward);
 ZY_REGISTER("opsBinary", Binary);

@@ -306,6 +306,9 @@ export interface Backend {
    *  once front to back in one contiguous share per thread; `variant` says how the native kernel loads (the value is
    *  the same for all). Absent: the bench times reduceSum instead. */
   readChecksum?(x: Int32Array, variant: ReadVariant): number;
+  /** Optional hint for a large buffer that lives long and is streamed often (a KV cache): back its untouched pages with
+   *  2 MiB pages where the system allows (fewer TLB misses when a decode step reads it). Changes no value. */
+  adviseHugePages?(x: Storage): void;
 
   // ---- matmul ----
   /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */

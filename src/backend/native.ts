@@ -22,6 +22,8 @@ export interface NativeOps {
     dstStrides: readonly number[], shape: readonly number[]): void;
   opsCast(src: Float32Array | Uint16Array | Int32Array, srcType: number, dst: Float32Array | Uint16Array | Int32Array,
     dstType: number, n: number): void;
+  /** Optional (an addon built before session 12 lacks it): native/kv_memory.c's huge-page advice; true when advised. */
+  opsAdviseHugePages?(x: Float32Array | Uint16Array | Int32Array): boolean;
   opsUnary(op: number, x: F32, out: F32, n: number): void;
   opsUnaryBackward(op: number, x: F32, dy: F32, dx: F32, n: number, accumulate: boolean): void;
   opsBinary(op: number, a: F32, aStrides: readonly number[], b: F32, bStrides: readonly number[], out: F32,

@@ -148,6 +148,11 @@ export class CpuBackend implements Backend, TunableBackend {
     this.addon.opsReduceSum(x, out, outer, size, inner, accumulate);
   }
 
+  /** native/kv_memory.c's madvise; an addon built before it leaves the pages as they are. */
+  adviseHugePages(x: Storage): void {
+    this.addon.opsAdviseHugePages?.(x);
+  }
+
   /** The native probe (native/ops_read.c); an addon built before it sums through the reference. */
   readChecksum(x: Int32Array, variant: ReadVariant): number {
     OP_CHECKS.readChecksum(x, variant);
