@@ -13,6 +13,9 @@ extern "C" {
 /* layout (ops_elementwise.c) */
 void zy_op_copy_strided(const void *src, int64_t src_off, const int64_t *src_strides, void *dst, int64_t dst_off,
                         const int64_t *dst_strides, const int64_t *shape, int rank, int elem_bytes);
+/* dst view += src view (f32), the strided twin of an axpy: a gradient added into one slice of a bigger one. */
+void zy_op_add_strided(const float *src, int64_t src_off, const int64_t *src_strides, float *dst, int64_t dst_off,
+                       const int64_t *dst_strides, const int64_t *shape, int rank);
 void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t n);
 /* elementwise (ops_elementwise.c) */
 void zy_op_unary(int op, const float *x, float *y, int64_t n);
