@@ -8,6 +8,8 @@
  * The cache is f32 or f16 (written rounded to nearest even, read back exactly).
  * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's; with
  * Qwen2-MoE's sigmoid-gated shared expert), which also runs alone over a prompt's rows (zy_moe_mlp).
+ * Debugging aid: ZHIYU_DECODE_PROFILE=N prints where the rows path's threads spend a step (products, barriers, …)
+ * every N steps (prof_* below).
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
@@ -23,7 +25,10 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <x86intrin.h>
 #pragma GCC optimize("fp-contract=off")
 
 static int matvecs(const zy_decode_matrix *w, const float *x, float *out, int64_t m) {
@@ -40,29 +45,43 @@ typedef struct {
   const zy_decode_layer *L;
   const float *qs, *ks, *vs;
   int64_t q_stride, kv_stride;
-  float *q, *k, *head_rstd; /* head_rstd: [m, n_head] scratch for the per-head norms */
+  float *q, *k, *head_rstd; /* head_rstd: [m, n_head + n_kv] scratch for the per-head norms */
   int failed;
 } prepare_ctx;
 
+/* Sequences [i0, i1): part 0 = q (bias, head norm, RoPE), part 1 = k and v (bias, head norm, RoPE, the cache
+ * writes), part −1 = both. The parts touch disjoint data (k's head norms write their rstd after q's), so two threads
+ * may run them at once. */
+static void prepare_part(prepare_ctx *c, int64_t i0, int64_t i1, int part);
+
 static void prepare_task(void *p, int64_t i0, int64_t i1, int t) {
   (void)t;
-  prepare_ctx *c = p;
+  prepare_part(p, i0, i1, -1);
+}
+
+static void prepare_part(prepare_ctx *c, int64_t i0, int64_t i1, int part) {
   const zy_decode_layer *L = c->L;
   const int64_t hd = L->head_dim, qd = L->n_head * hd, kd = L->n_kv * hd;
   for (int64_t i = i0; i < i1; i++) {
     const float *qrow = c->qs + i * c->q_stride, *krow = c->ks + i * c->kv_stride, *vi = c->vs + i * c->kv_stride;
     float *qi = c->q + i * qd, *ki = c->k + i * kd;
-    /* The TS path adds the biases to the q/k/v slices before RoPE (q + b, elementwise). */
-    for (int64_t j = 0; j < qd; j++) qi[j] = L->bq ? qrow[j] + L->bq[j] : qrow[j];
-    for (int64_t j = 0; j < kd; j++) ki[j] = L->bk ? krow[j] + L->bk[j] : krow[j];
-    /* Qwen3: each head's q and k RMS-normalised (the tensor path's headNorm: rows of head_dim values) before RoPE. */
-    float *rs = c->head_rstd + i * L->n_head;
-    if (L->q_norm) zy_op_rmsnorm_serial(qi, L->q_norm, qi, rs, L->n_head, hd, L->eps);
-    if (L->k_norm) zy_op_rmsnorm_serial(ki, L->k_norm, ki, rs, L->n_kv, hd, L->eps);
+    /* Qwen3: each head's q and k RMS-normalised (the tensor path's headNorm: rows of head_dim values) before RoPE;
+     * the rstd outputs (unused) of q at head_rstd + i·(n_head + n_kv), of k after them. */
+    float *rs = c->head_rstd + i * (L->n_head + L->n_kv);
     const int64_t pos = L->pos[i];
-    if (L->rot_dim > 0 &&
-        (zy_op_rope(qi, 1, 1, L->n_head, hd, L->rot_dim, pos, L->freqs, L->rope_interleaved, 0) != 0 ||
-         zy_op_rope(ki, 1, 1, L->n_kv, hd, L->rot_dim, pos, L->freqs, L->rope_interleaved, 0) != 0)) {
+    if (part != 1) {
+      /* The TS path adds the biases to the q/k/v slices before RoPE (q + b, elementwise). */
+      for (int64_t j = 0; j < qd; j++) qi[j] = L->bq ? qrow[j] + L->bq[j] : qrow[j];
+      if (L->q_norm) zy_op_rmsnorm_serial(qi, L->q_norm, qi, rs, L->n_head, hd, L->eps);
+      if (L->rot_dim > 0 && zy_op_rope(qi, 1, 1, L->n_head, hd, L->rot_dim, pos, L->freqs, L->rope_interleaved, 0) != 0) {
+        c->failed = 1;
+        return;
+      }
+    }
+    if (part == 0) continue;
+    for (int64_t j = 0; j < kd; j++) ki[j] = L->bk ? krow[j] + L->bk[j] : krow[j];
+    if (L->k_norm) zy_op_rmsnorm_serial(ki, L->k_norm, ki, rs + L->n_head, L->n_kv, hd, L->eps);
+    if (L->rot_dim > 0 && zy_op_rope(ki, 1, 1, L->n_kv, hd, L->rot_dim, pos, L->freqs, L->rope_interleaved, 0) != 0) {
       c->failed = 1;
       return;
     }
@@ -182,9 +201,9 @@ int zy_decoder_layer_decode(const zy_decode_layer *L, float *x) {
   const int64_t m = L->m, D = L->hidden, hd = L->head_dim;
   const int64_t qd = L->n_head * hd, kd = L->n_kv * hd, F = L->ffn, qkv_w = qd + 2 * kd;
   /* scratch: h [m, D], qkv [m, qkv_w], q [m, qd], k [m, kd], att [m, qd], lse [m, n_head], o [m, D],
-   * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m], head_rstd [m, n_head]; then n_keys [m] (int64) */
+   * gu [m, 2F], g [m, F], u [m, F], act [m, F], rstd [m], head_rstd [m, n_head + n_kv]; then n_keys [m] (int64) */
   const size_t floats = (size_t)(m * D + m * qkv_w + m * qd + m * kd + m * qd + m * L->n_head + m * D + m * 2 * F + 3 * m * F + m +
-                                 m * L->n_head);
+                                 m * (L->n_head + L->n_kv));
   float *buf = zy_grow(&layer_scratch, &layer_scratch_size, floats * sizeof(float) + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
   float *h = buf, *qkv = h + m * D, *q = qkv + m * qkv_w, *k = q + m * qd, *att = k + m * kd, *lse = att + m * qd;
@@ -250,12 +269,12 @@ static void *head_scratch = NULL;
 static size_t head_scratch_size = 0;
 
 /* ---- the step's products split by rows inside one pool task per attention ----
- * Between two attention calls (zy_op_attention_decode: its own entry, its own threading) everything runs as one
- * zy_parallel_run: layer l−1's o product, residual, norm, gate/up, SwiGLU, down, residual, then layer l's norm and
- * q/k/v (or, after the last layer, the output norm and head). Each thread computes a fixed row range of every
+ * One zy_parallel_run per layer: layer l−1's o product, residual, norm, gate/up, SwiGLU, down, residual, then layer
+ * l's norm, q/k/v, RoPE and cache writes, and its attention split by kv heads (zy_op_attention_decode_heads; or,
+ * after the last layer, the output norm and head). Each thread computes a fixed row range of every
  * product (whole 16-row groups) and the elementwise work on those rows, normalises and quantizes every activation
  * row into its own buffer (no barrier for that), and waits at a spin barrier only where the data force it: after
- * q/k/v (thread 0 then runs RoPE and the cache writes), after o and its residual, after SwiGLU, after down and its
+ * q/k/v (then RoPE and the cache writes), after them (then attention), after o and its residual, after SwiGLU, after down and its
  * residual. Each output element is the same kernel over the same inputs as in zy_decoder_layer_decode, so the same
  * bits. Leaves out: MoE layers, m ≥ 16 (f16 panel GEMMs), ffn not a multiple of 16, one thread (the loop above). */
 
@@ -280,6 +299,95 @@ static int barrier_wait(spin_barrier *b) {
   return spins >= 2000;
 }
 
+/* ZHIYU_DECODE_PROFILE=N (a debugging aid, off by default): the rows path counts TSC ticks per thread — in the
+ * products (and the bytes they read), quantizing activations, barrier waits, the rest of a task, the wait between the
+ * dispatch and a task's start — and on thread 0 the dispatches, attention and the whole step, and prints a summary
+ * to stderr every N steps. Read once per process; costs two rdtsc per counted span when on. */
+#define PROF_THREADS 8
+enum { PR_MAT, PR_FILL, PR_WAIT, PR_HEAD, PR_START, PR_TASK, PR_PREP, PR_ATTN, PR_N }; /* PR_N ≤ 8 */
+typedef struct { /* all uint64_t: summed as an array */
+  uint64_t t[PROF_THREADS][8], bytes[PROF_THREADS][8], run, attn, step, outside, steps;
+} decode_profile;
+static uint64_t prof_min_outside; /* the shortest time between two steps in the report's window */
+/* Per product call site (segment · 16 + which) and thread, the shortest call over the report's steps, and per segment
+ * the shortest dispatch and attention: their sums estimate a step on an idle machine (a call of 20–70 µs is rarely
+ * descheduled, a whole step of 3–4 ms often is). */
+#define PROF_SEGS 256
+static uint64_t prof_site[PROF_THREADS][8]; /* per thread: the rows_run calls so far in this segment */
+static uint64_t prof_min_call[PROF_SEGS * 16][PROF_THREADS], prof_min_seg[PROF_SEGS][2];
+static void prof_min(uint64_t *slot, uint64_t v) {
+  if (!*slot || v < *slot) *slot = v;
+}
+static int prof_every = -1; /* -1: not read yet; 0: off */
+static decode_profile prof, prof_sum, prof_best; /* this step's, the sum over the report's steps, its fastest step */
+static uint64_t prof_dispatch, prof_last_end; /* rdtsc at the current dispatch, at the end of the last step */
+
+static int prof_on(void) {
+  if (prof_every < 0) {
+    const char *e = getenv("ZHIYU_DECODE_PROFILE");
+    prof_every = e ? atoi(e) : 0;
+    if (prof_every < 0) prof_every = 0;
+  }
+  return prof_every > 0;
+}
+
+static double tsc_ghz(void) {
+  static double ghz = 0;
+  if (ghz == 0) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    const uint64_t t0 = __rdtsc();
+    do clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec) < 2e7);
+    ghz = (double)(__rdtsc() - t0) / ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec));
+  }
+  return ghz;
+}
+
+static void prof_print(const char *what, const decode_profile *p, int T) {
+  const double g = tsc_ghz(), n = (double)p->steps, ms = 1e6 * g * n; /* ticks → ms per step */
+  fprintf(stderr, "decode profile, %s (%d steps), ms per step: step %.3f = dispatches %.3f + attention %.3f + rest %.3f; before the step (JS) %.3f\n",
+          what, (int)p->steps, p->step / ms, p->run / ms, p->attn / ms, ((double)p->step - p->run - p->attn) / ms, p->outside / ms);
+  for (int t = 0; t < T && t < PROF_THREADS; t++) {
+    const uint64_t *c = p->t[t];
+    const double rest = (double)c[PR_TASK] - (double)c[PR_MAT] - (double)c[PR_FILL] - (double)c[PR_WAIT];
+    fprintf(stderr, "  thread %d: tasks %.3f = products %.3f (%.2f MB, %.1f GB/s; head %.3f ms, %.1f GB/s) + act fill %.3f + barriers %.3f + rest %.3f (RoPE/cache %.3f, attention %.3f); start lag %.3f\n",
+            t, c[PR_TASK] / ms, c[PR_MAT] / ms, p->bytes[t][0] / n / 1e6, c[PR_MAT] ? p->bytes[t][0] * g / (double)c[PR_MAT] : 0.0,
+            c[PR_HEAD] / ms, c[PR_HEAD] ? p->bytes[t][1] * g / (double)c[PR_HEAD] : 0.0, c[PR_FILL] / ms, c[PR_WAIT] / ms, rest / ms,
+            c[PR_PREP] / ms, c[PR_ATTN] / ms, c[PR_START] / ms);
+  }
+}
+
+/* The step just ended: into the sums and, if fastest, the best; a report every prof_every steps. */
+static void prof_step_end(int T) {
+  uint64_t *a = (uint64_t *)(void *)&prof_sum;
+  const uint64_t *b = (const uint64_t *)(const void *)&prof;
+  for (size_t i = 0; i < sizeof prof / sizeof(uint64_t); i++) a[i] += b[i];
+  prof_sum.steps++;
+  if (prof_best.steps == 0 || prof.step < prof_best.step) prof_best = prof, prof_best.steps = 1;
+  if (prof.outside && (!prof_min_outside || prof.outside < prof_min_outside)) prof_min_outside = prof.outside;
+  memset(&prof, 0, sizeof prof);
+  if (prof_sum.steps == (uint64_t)prof_every) {
+    prof_print("mean", &prof_sum, T);
+    prof_print("fastest step", &prof_best, T);
+    const double ms = 1e6 * tsc_ghz();
+    double seg = 0, attn = 0, calls[PROF_THREADS] = {0};
+    for (int i = 0; i < PROF_SEGS; i++) seg += prof_min_seg[i][0] / ms, attn += prof_min_seg[i][1] / ms;
+    for (int i = 0; i < PROF_SEGS * 16; i++)
+      for (int t = 0; t < T && t < PROF_THREADS; t++) calls[t] += prof_min_call[i][t] / ms;
+    fprintf(stderr, "  shortest time between two steps (JS): %.3f ms; sums of the shortest: dispatches %.3f + attention %.3f = %.3f ms; products",
+            prof_min_outside / ms, seg, attn, seg + attn);
+    for (int t = 0; t < T && t < PROF_THREADS; t++)
+      fprintf(stderr, " thread %d %.3f ms (%.1f GB/s)", t, calls[t], prof_sum.bytes[t][0] / (double)prof_sum.steps / (calls[t] * 1e6));
+    fprintf(stderr, "\n");
+    prof_min_outside = 0;
+    memset(prof_min_call, 0, sizeof prof_min_call);
+    memset(prof_min_seg, 0, sizeof prof_min_seg);
+    memset(&prof_sum, 0, sizeof prof_sum);
+    memset(&prof_best, 0, sizeof prof_best);
+  }
+}
+
 enum { P_Q, P_K, P_V, P_O, P_G, P_U, P_DOWN, PLANS_PER_LAYER }; /* P_Q: fused qkv or q; P_G: fused gate_up or gate */
 
 typedef struct {
@@ -287,13 +395,16 @@ typedef struct {
   const zy_decode_head *head;
   int64_t n_layers, seg, m, D;
   float *x;
-  int T, isa, failed, late; /* late: barriers at which thread 0 had to yield */
+  int T, isa, failed, late, prof; /* late: barriers at which thread 0 had to yield; prof: prof_on() */
+  int64_t pf_bytes; /* of each thread's next product range, prefetched while it computes its last 16 rows */
   spin_barrier bar;
   uint8_t *plans; /* (n_layers · PLANS_PER_LAYER + 1) × plan_bytes; the last is the head's */
   size_t plan_bytes;
   float *qkv, *q, *k, *att, *o, *gu, *act, *head_rstd; /* shared */
   uint8_t *mine;       /* per thread, thread_bytes apart: h [m, D], rstd [m], then three activation slots */
   size_t thread_bytes, h_bytes, slot_bytes;
+  /* attention inside the task, each thread its kv heads (else thread 0's zy_op_attention_decode between dispatches) */
+  int attn_in_task;
 } rows_ctx;
 
 static const void *plan_of(const rows_ctx *c, int64_t l, int which) {
@@ -314,46 +425,91 @@ static void add_rows(float *x, const float *o, int64_t m, int64_t D, int64_t r0,
 }
 
 static void wait_all(rows_ctx *c, int t) {
+  const uint64_t t0 = c->prof ? __rdtsc() : 0;
   if (barrier_wait(&c->bar) && t == 0) c->late++;
+  if (c->prof) prof.t[t][PR_WAIT] += __rdtsc() - t0;
 }
 
-static void rows_task(void *p, int64_t b, int64_t e, int t) {
-  (void)b, (void)e;
-  rows_ctx *c = p;
+/* zy_quant_act_fill and zy_quant_rows, counted when profiling. */
+static void fill(rows_ctx *c, int t, int type, int64_t cols, const float *x, void *buf) {
+  const uint64_t t0 = c->prof ? __rdtsc() : 0;
+  zy_quant_act_fill(type, cols, x, c->m, buf);
+  if (c->prof) prof.t[t][PR_FILL] += __rdtsc() - t0;
+}
+
+static void rows_run(rows_ctx *c, int t, const void *plan, const zy_decode_matrix *w, const void *act, int64_t r0, int64_t r1) {
+  const uint64_t t0 = c->prof ? __rdtsc() : 0;
+  zy_quant_rows(plan, act, r0, r1);
+  if (c->prof) {
+    const uint64_t dt = __rdtsc() - t0;
+    if (c->seg < PROF_SEGS && t < PROF_THREADS) prof_min(&prof_min_call[c->seg * 16 + (prof_site[t][0]++ & 15)][t], dt);
+    const uint64_t bytes = r1 > r0 ? (uint64_t)((r1 - r0) * (w->cols / zy_qtype_block_elems(w->type)) * zy_qtype_block_bytes(w->type)) : 0;
+    prof.t[t][PR_MAT] += dt, prof.bytes[t][0] += bytes;
+    if (c->head && w == &c->head->w) prof.t[t][PR_HEAD] += dt, prof.bytes[t][1] += bytes;
+  }
+}
+
+/* Rows [r0, r1) of w; then this thread reads rows [n0, n1) of nw (its next product, after a barrier or not): the
+ * first pf_bytes of those are prefetched while it computes its last 16 rows, so the next stream starts warm instead
+ * of at the hardware prefetcher's ramp (a thread's share of a 1B Q4_0 product is 0.3–1.8 MB, 65 streams a step). The
+ * rows are contiguous from r0·row_bytes in every layout zy_quant_rows reads (an r16 group holds 16 whole rows). */
+static void rows(rows_ctx *c, int t, const void *plan, const zy_decode_matrix *w, const void *act, int64_t r0, int64_t r1,
+                 const zy_decode_matrix *nw, int64_t n0, int64_t n1) {
+  if (!nw || c->pf_bytes <= 0 || n1 <= n0) {
+    rows_run(c, t, plan, w, act, r0, r1);
+    return;
+  }
+  const int64_t split = r1 - r0 > 32 ? r1 - 16 : r0;
+  rows_run(c, t, plan, w, act, r0, split);
+  const int64_t row_bytes = nw->cols / zy_qtype_block_elems(nw->type) * zy_qtype_block_bytes(nw->type);
+  const int64_t n = (n1 - n0) * row_bytes < c->pf_bytes ? (n1 - n0) * row_bytes : c->pf_bytes;
+  const char *at = (const char *)nw->data + n0 * row_bytes;
+  for (int64_t i = 0; i < n; i += 64) _mm_prefetch(at + i, _MM_HINT_T0);
+  rows_run(c, t, plan, w, act, split, r1);
+}
+
+static void rows_task_body(rows_ctx *c, int t) {
   const int T = c->T;
   const int64_t s = c->seg, m = c->m, D = c->D;
   uint8_t *mine = c->mine + (size_t)t * c->thread_bytes;
   float *h = (float *)(void *)mine, *rstd = h + m * D, *x = c->x;
   uint8_t *slot[3] = {mine + c->h_bytes, mine + c->h_bytes + c->slot_bytes, mine + c->h_bytes + 2 * c->slot_bytes};
   int64_t r0, r1;
+  rows_of(D, t, T, &r0, &r1);
+  /* This thread's first rows of the step's next product after this segment (the head, or layer s's q/k/v) */
+  const zy_decode_layer *N = s < c->n_layers ? &c->layers[s] : NULL;
+  const zy_decode_matrix *next = N ? (N->qkv.data ? &N->qkv : &N->q) : c->head ? &c->head->w : NULL;
+  int64_t n0 = 0, n1 = 0;
+  if (next) rows_of(next->rows, t, T, &n0, &n1);
   if (s > 0) { /* layer s−1 after its attention */
     const zy_decode_layer *L = &c->layers[s - 1];
     const int64_t F = L->ffn;
-    zy_quant_act_fill(L->o.type, L->o.cols, c->att, m, slot[0]);
-    rows_of(D, t, T, &r0, &r1);
-    zy_quant_rows(plan_of(c, s - 1, P_O), slot[0], r0, r1);
+    int64_t f0, f1, gs;
+    rows_of(F, t, T, &f0, &f1);
+    const zy_decode_matrix *gate = L->gate_up.data ? &L->gate_up : &L->gate, *up = L->gate_up.data ? &L->gate_up : &L->up;
+    const int64_t u0 = L->gate_up.data ? F : 0; /* the up rows' first row in `up` */
+    fill(c, t, L->o.type, L->o.cols, c->att, slot[0]);
+    rows(c, t, plan_of(c, s - 1, P_O), &L->o, slot[0], r0, r1, gate, f0, f1);
     add_rows(x, c->o, m, D, r0, r1);
     wait_all(c, t);
     zy_op_rmsnorm_serial(x, L->ffn_norm, h, rstd, m, D, L->eps);
-    int64_t f0, f1, gs;
-    rows_of(F, t, T, &f0, &f1);
     const float *g = c->gu, *u;
     if (L->gate_up.data) {
-      zy_quant_act_fill(L->gate_up.type, D, h, m, slot[0]);
-      zy_quant_rows(plan_of(c, s - 1, P_G), slot[0], f0, f1);
-      zy_quant_rows(plan_of(c, s - 1, P_G), slot[0], F + f0, F + f1);
+      fill(c, t, L->gate_up.type, D, h, slot[0]);
+      rows(c, t, plan_of(c, s - 1, P_G), &L->gate_up, slot[0], f0, f1, up, u0 + f0, u0 + f1);
+      rows(c, t, plan_of(c, s - 1, P_G), &L->gate_up, slot[0], F + f0, F + f1, &L->down, r0, r1);
       u = c->gu + F, gs = 2 * F;
     } else {
-      zy_quant_act_fill(L->gate.type, D, h, m, slot[0]);
-      if (L->up.type != L->gate.type) zy_quant_act_fill(L->up.type, D, h, m, slot[1]);
-      zy_quant_rows(plan_of(c, s - 1, P_G), slot[0], f0, f1);
-      zy_quant_rows(plan_of(c, s - 1, P_U), slot[L->up.type != L->gate.type], f0, f1);
+      fill(c, t, L->gate.type, D, h, slot[0]);
+      if (L->up.type != L->gate.type) fill(c, t, L->up.type, D, h, slot[1]);
+      rows(c, t, plan_of(c, s - 1, P_G), &L->gate, slot[0], f0, f1, up, f0, f1);
+      rows(c, t, plan_of(c, s - 1, P_U), &L->up, slot[L->up.type != L->gate.type], f0, f1, &L->down, r0, r1);
       u = c->gu + m * F, gs = F;
     }
     for (int64_t i = 0; i < m && f1 > f0; i++) zy_swiglu_vec(c->isa, g + i * gs + f0, u + i * gs + f0, c->act + i * F + f0, f1 - f0);
     wait_all(c, t);
-    zy_quant_act_fill(L->down.type, F, c->act, m, slot[0]);
-    zy_quant_rows(plan_of(c, s - 1, P_DOWN), slot[0], r0, r1);
+    fill(c, t, L->down.type, F, c->act, slot[0]);
+    rows(c, t, plan_of(c, s - 1, P_DOWN), &L->down, slot[0], r0, r1, next, n0, n1);
     add_rows(x, c->o, m, D, r0, r1);
     if (s == c->n_layers && !c->head) return;
     wait_all(c, t);
@@ -361,9 +517,8 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
   if (s == c->n_layers) { /* the output norm and head */
     const zy_decode_head *H = c->head;
     zy_op_rmsnorm_serial(x, H->norm, h, rstd, m, D, H->eps);
-    zy_quant_act_fill(H->w.type, D, h, m, slot[0]);
-    rows_of(H->w.rows, t, T, &r0, &r1);
-    zy_quant_rows(plan_of(c, c->n_layers, 0), slot[0], r0, r1);
+    fill(c, t, H->w.type, D, h, slot[0]);
+    rows(c, t, plan_of(c, c->n_layers, 0), &H->w, slot[0], n0, n1, NULL, 0, 0);
     return;
   }
   const zy_decode_layer *L = &c->layers[s];
@@ -371,28 +526,77 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
   zy_op_rmsnorm_serial(x, L->attn_norm, h, rstd, m, D, L->eps);
   prepare_ctx pc = {L, c->qkv, c->qkv + qd, c->qkv + qd + kd, qd + 2 * kd, qd + 2 * kd, c->q, c->k, c->head_rstd, 0};
   if (L->qkv.data) {
-    zy_quant_act_fill(L->qkv.type, D, h, m, slot[0]);
-    rows_of(qd + 2 * kd, t, T, &r0, &r1);
-    zy_quant_rows(plan_of(c, s, P_Q), slot[0], r0, r1);
+    fill(c, t, L->qkv.type, D, h, slot[0]);
+    rows(c, t, plan_of(c, s, P_Q), &L->qkv, slot[0], n0, n1, &L->o, r0, r1);
   } else {
     const int types[3] = {L->q.type, L->k.type, L->v.type};
-    const int64_t rows[3] = {qd, kd, kd};
+    const zy_decode_matrix *w[4] = {&L->q, &L->k, &L->v, &L->o};
     int in[3];
+    int64_t a[4], b[4];
+    for (int j = 0; j < 4; j++) rows_of(w[j]->rows, t, T, &a[j], &b[j]);
     for (int j = 0; j < 3; j++) {
       in[j] = j;
       for (int i = 0; i < j; i++)
         if (types[i] == types[j]) { in[j] = in[i]; break; }
-      if (in[j] == j) zy_quant_act_fill(types[j], D, h, m, slot[j]);
-      rows_of(rows[j], t, T, &r0, &r1);
-      zy_quant_rows(plan_of(c, s, P_Q + j), slot[in[j]], r0, r1);
+      if (in[j] == j) fill(c, t, types[j], D, h, slot[j]);
+      rows(c, t, plan_of(c, s, P_Q + j), w[j], slot[in[j]], a[j], b[j], w[j + 1], a[j + 1], b[j + 1]);
     }
     pc.qs = c->qkv, pc.ks = c->qkv + m * qd, pc.vs = c->qkv + m * (qd + kd), pc.q_stride = qd, pc.kv_stride = kd;
   }
   wait_all(c, t);
-  if (t == 0) {
-    prepare_task(&pc, 0, m, 0);
+  /* RoPE and the cache writes: q on thread 0, k and v on thread 1. */
+  if (t < 2) {
+    const uint64_t t0 = c->prof ? __rdtsc() : 0;
+    prepare_part(&pc, 0, m, t);
+    if (c->prof) prof.t[t][PR_PREP] += __rdtsc() - t0;
     if (pc.failed) c->failed = 1;
   }
+  if (!c->attn_in_task) return; /* attention after the task, on thread 0 */
+  /* Attention, each thread its kv heads (their query heads' rows; the same bits at any split): one barrier for q
+   * and the cache rows, where it used to be the task's join, attention's own dispatch and join, and a dispatch. */
+  wait_all(c, t);
+  if (c->failed) return;
+  const uint64_t a0 = c->prof ? __rdtsc() : 0;
+  int64_t n_keys[16]; /* m < 16 on this path */
+  for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
+  const int64_t h0 = L->n_kv * t / T, h1 = L->n_kv * (t + 1) / T;
+  if (h1 > h0)
+    zy_op_attention_decode_heads(m, c->q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_type, n_keys,
+                                 c->att, c->o /* lse: o is free until the o product */, L->n_head, L->n_kv, hd, L->attn_scale,
+                                 h0, h1);
+  if (c->prof) prof.t[t][PR_ATTN] += __rdtsc() - a0;
+}
+
+static void rows_task(void *p, int64_t b, int64_t e, int t) {
+  (void)b, (void)e;
+  rows_ctx *c = p;
+  if (!c->prof) {
+    rows_task_body(c, t);
+    return;
+  }
+  const uint64_t t0 = __rdtsc();
+  prof.t[t][PR_START] += t0 - prof_dispatch;
+  if (t < PROF_THREADS) prof_site[t][0] = 0;
+  rows_task_body(c, t);
+  prof.t[t][PR_TASK] += __rdtsc() - t0;
+}
+
+/* How much of each next product range a thread prefetches (rows()): DECODE_PREFETCH_BYTES, or
+ * ZHIYU_DECODE_PREFETCH_KB (a development knob for in-process A/B: dev/perf/stack-ab.mts --arms always,pf8,pf32).
+ * Off by default: on the loaded machine of session 12, 8 and 32 KB moved the products' time by −4 % to +3 %
+ * (noise); a quiet A/B decides whether it pays. */
+#define DECODE_PREFETCH_BYTES 0
+static int64_t prefetch_bytes(void) {
+  const char *e = getenv("ZHIYU_DECODE_PREFETCH_KB");
+  return e ? (int64_t)atoi(e) * 1024 : DECODE_PREFETCH_BYTES;
+}
+
+/* Attention inside the rows task (each thread its kv heads), unless ZHIYU_DECODE_ATTN_APART=1 (a development knob
+ * for in-process A/B, read every step: dev/perf/stack-ab.mts --arms always,apart) puts it back between the
+ * dispatches, on thread 0 (zy_op_attention_decode, which threads itself from 32 keys on). */
+static int attention_in_task(void) {
+  const char *e = getenv("ZHIYU_DECODE_ATTN_APART");
+  return !(e && atoi(e) == 1);
 }
 
 static void *rows_scratch = NULL;
@@ -418,7 +622,7 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
     if (zy_quant_act_bytes(L->o.type, qd, m) > slot) slot = zy_quant_act_bytes(L->o.type, qd, m);
     if (zy_quant_act_bytes(L->down.type, F, m) > slot) slot = zy_quant_act_bytes(L->down.type, F, m);
     /* qkv, q, k, att, o, gu, act, head_rstd */
-    const size_t need = (size_t)(m * (qd + 2 * kd) + m * qd + m * kd + m * qd + m * D + 2 * m * F + m * F + m * L->n_head);
+    const size_t need = (size_t)(m * (qd + 2 * kd) + m * qd + m * kd + m * qd + m * D + 2 * m * F + m * F + m * (L->n_head + L->n_kv));
     if (need > shared) shared = need;
   }
   if (head && zy_quant_act_bytes(head->w.type, D, m) > slot) slot = zy_quant_act_bytes(head->w.type, D, m);
@@ -428,9 +632,10 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
   const size_t shared_bytes = (shared * sizeof(float) + 63) & ~(size_t)63;
   uint8_t *buf = zy_grow(&rows_scratch, &rows_scratch_size, n_plans * plan_bytes + shared_bytes + (size_t)T * thread_bytes + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
-  rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
+  rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, prof_on(), prefetch_bytes(), {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
                 NULL, NULL, NULL, buf + n_plans * plan_bytes + shared_bytes, thread_bytes, h_bytes, slot};
   int64_t *n_keys = (int64_t *)(void *)(c.mine + (size_t)T * thread_bytes);
+  c.attn_in_task = attention_in_task();
   /* The plans (outside the task: they read the tuning table), each product's output in the shared buffers. */
   for (int64_t l = 0; l < n_layers; l++) {
     const zy_decode_layer *L = &layers[l];
@@ -459,18 +664,36 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
     if (layers[l].n_head != layers[0].n_head || layers[l].n_kv != layers[0].n_kv || layers[l].head_dim != layers[0].head_dim ||
         layers[l].ffn != layers[0].ffn)
       return 1;
+  const uint64_t step0 = c.prof ? __rdtsc() : 0;
+  if (c.prof && prof_last_end) prof.outside = step0 - prof_last_end;
   for (int64_t s = 0; s <= n_layers; s++) {
     c.seg = s;
+    if (c.prof) prof_dispatch = __rdtsc();
     zy_parallel_run(rows_task, &c);
+    if (c.prof) {
+      prof.run += __rdtsc() - prof_dispatch;
+      if (s < PROF_SEGS) prof_min(&prof_min_seg[s][0], __rdtsc() - prof_dispatch);
+    }
     if (c.failed) {
       if (failed_layer) *failed_layer = s;
       return -1;
     }
     if (s == n_layers) break;
+    if (c.attn_in_task) continue;
     const zy_decode_layer *L = &layers[s];
     for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
+    const uint64_t a0 = c.prof ? __rdtsc() : 0;
     zy_op_attention_decode(m, c.q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_type, n_keys, c.att,
                            c.o /* lse: o is free until the o product */, L->n_head, L->n_kv, L->head_dim, L->attn_scale);
+    if (c.prof) {
+      prof.attn += __rdtsc() - a0;
+      if (s < PROF_SEGS) prof_min(&prof_min_seg[s][1], __rdtsc() - a0);
+    }
+  }
+  if (c.prof) {
+    prof_last_end = __rdtsc();
+    prof.step = prof_last_end - step0;
+    prof_step_end(T);
   }
   return 2 + c.late;
 }

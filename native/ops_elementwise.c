@@ -2,6 +2,7 @@
  * casts and strided copies. Exp-based ops use the vectorised math of ops_vecmath.c; the rest are plain loops
  * the compiler vectorises. Large arrays are split over the thread pool.
  * Leaves out: bounds checks (the TS layer does them), in-place aliasing other than out == x. */
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 #include "ops_common.h"
@@ -219,8 +220,22 @@ static inline float load_as_f32(const void *src, int type, int64_t i) {
   }
 }
 
+/* f32 → f16 eight at a time with F16C: round to nearest even, the bits of zy_f32_to_f16 (a NaN keeps its sign and top
+ * 10 payload bits with the quiet bit set; f32 subnormals round to a signed zero). An f16 KV cache is written this way:
+ * the scalar loop was ~6 % of a 2,048-token F16 prefill at 110M. */
+static ZY_AVX2 void cast_f32_to_f16_f16c(const float *x, uint16_t *o, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(o + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) o[i] = zy_f32_to_f16(x[i]);
+}
+
 void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t n) {
   if (src_type == dst_type) { memmove(dst, src, (size_t)n * (src_type == ZY_BF16 || src_type == ZY_F16 ? 2 : 4)); return; }
+  if (src_type == ZY_F32 && dst_type == ZY_F16 && zy_isa_level() >= 1) {
+    cast_f32_to_f16_f16c((const float *)src, (uint16_t *)dst, n);
+    return;
+  }
   for (int64_t i = 0; i < n; i++) {
     if (src_type == ZY_I32 && dst_type == ZY_F32) { ((float *)dst)[i] = (float)((const int32_t *)src)[i]; continue; }
     float v = load_as_f32(src, src_type, i);
@@ -233,6 +248,33 @@ void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t 
         ((int32_t *)dst)[i] = r;
       }
     }
+  }
+}
+
+/* The odometer walk of zy_op_copy_strided, adding instead of copying (one f32 add per element: the bits of a
+ * separate add into a temporary and a copy back, without the temporary's pass). */
+void zy_op_add_strided(const float *src, int64_t src_off, const int64_t *src_strides, float *dst, int64_t dst_off,
+                       const int64_t *dst_strides, const int64_t *shape, int rank) {
+  for (int d = 0; d < rank; d++) if (shape[d] == 0) return;
+  if (rank == 0) { dst[dst_off] += src[src_off]; return; }
+  int64_t idx[ZY_MAX_RANK] = {0};
+  int64_t s = src_off, t = dst_off, inner = shape[rank - 1], si = src_strides[rank - 1], ti = dst_strides[rank - 1];
+  for (;;) {
+    const float *a = src + s;
+    float *o = dst + t;
+    if (si == 1 && ti == 1) for (int64_t i = 0; i < inner; i++) o[i] += a[i];
+    else for (int64_t i = 0; i < inner; i++) o[i * ti] += a[i * si];
+    int d = rank - 2;
+    for (; d >= 0; d--) {
+      idx[d]++;
+      s += src_strides[d];
+      t += dst_strides[d];
+      if (idx[d] < shape[d]) break;
+      s -= src_strides[d] * shape[d];
+      t -= dst_strides[d] * shape[d];
+      idx[d] = 0;
+    }
+    if (d < 0) return;
   }
 }
 

@@ -13,6 +13,9 @@ extern "C" {
 /* layout (ops_elementwise.c) */
 void zy_op_copy_strided(const void *src, int64_t src_off, const int64_t *src_strides, void *dst, int64_t dst_off,
                         const int64_t *dst_strides, const int64_t *shape, int rank, int elem_bytes);
+/* dst view += src view (f32), the strided twin of an axpy: a gradient added into one slice of a bigger one. */
+void zy_op_add_strided(const float *src, int64_t src_off, const int64_t *src_strides, float *dst, int64_t dst_off,
+                       const int64_t *dst_strides, const int64_t *shape, int rank);
 void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t n);
 /* elementwise (ops_elementwise.c) */
 void zy_op_unary(int op, const float *x, float *y, int64_t n);
@@ -47,6 +50,11 @@ int zy_op_rmsnorm_bw(const float *x, const float *w, const float *rstd, const fl
 /* rope (ops_rope.c); returns -1 when out of memory */
 int zy_op_rope(float *x, int64_t b, int64_t t, int64_t heads, int64_t head_dim, int64_t rot_dim, int64_t pos0,
                 const float *freqs, int interleaved, int inverse);
+/* cs [t, 2·half]: row ti holds cos then sin of (pos0 + ti)·freqs[i] (−sin with inverse), computed in double. */
+void zy_rope_table(const float *freqs, int64_t half, int64_t pos0, int64_t t, int inverse, float *cs);
+/* rows × heads vectors of head_dim, in place, on the calling thread; row r rotated by cs + r·cs_stride. */
+void zy_rope_rows(float *x, int64_t rows, int64_t heads, int64_t head_dim, int64_t half, const float *cs,
+                  int64_t cs_stride, int interleaved);
 /* embedding (ops_embedding.c) */
 void zy_op_embedding(const float *table, const int32_t *ids, float *out, int64_t n, int64_t dim);
 void zy_op_embedding_bw(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
@@ -62,6 +70,11 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, 
 void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
                             int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
                             int64_t d, float scale);
+/* The same for the kv heads [kvh0, kvh1) only (their query heads' rows), on the calling thread: for a pool task that
+ * splits the heads over its threads (decode_layer.c). The same bits as zy_op_attention_decode's rows. */
+void zy_op_attention_decode_heads(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
+                                  int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
+                                  int64_t d, float scale, int64_t kvh0, int64_t kvh1);
 void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
                         const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                         int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
@@ -70,6 +83,9 @@ void zy_op_attention_bw(const float *q, const float *k, const float *v, const fl
 int zy_attention_bw_blocked(const float *q, const float *k, const float *v, const float *out, const float *lse,
                             const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                             int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);
+/* kv_memory.c: the 2 MiB-aligned middle of [p, p + n) marked for transparent huge pages (their first touch faults in
+ * 2 MiB pages); returns 1 when advised, 0 when the buffer has no aligned 2 MiB page or the system declines. */
+int zy_advise_huge_pages(void *p, size_t n);
 /* loss (ops_loss.c) */
 int64_t zy_op_cross_entropy(const float *logits, const int32_t *targets, float *losses, int64_t rows, int64_t cols,
                             int32_t ignore_index);

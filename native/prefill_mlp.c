@@ -41,9 +41,8 @@ static _Thread_local size_t mlp_bytes;
 
 static size_t floats_bytes(int64_t n) { return (size_t)((n + 15) / 16 * 16) * 4; }
 
-/* Rows [i0, i1) of x through the whole sublayer, on the calling thread. */
-static int mlp_rows(const mlp_ctx *c, int64_t i0, int64_t i1) {
-  const int64_t mt = i1 - i0, d = c->d, f = c->f;
+int zy_prefill_mlp_chunk(float *x, int64_t mt, int64_t d, int64_t f, const float *norm_w, float eps, int src,
+                         const void *gu_panels, int gu_elem, const void *down_panels, int down_elem) {
   const int64_t widest = d > f ? d : f, mr = zy_pw_prepare_panel_rows(), panels = (mt + mr - 1) / mr;
   /* h [mt, d] (then y [mt, d]), rstd [mt], rounded [mt, widest], packed A, gu [mt, 2f], s [mt, f] */
   const size_t b_h = floats_bytes(mt * d), b_rstd = floats_bytes(mt), b_round = floats_bytes(mt * widest),
@@ -53,15 +52,14 @@ static int mlp_rows(const mlp_ctx *c, int64_t i0, int64_t i1) {
   float *h = (float *)buf, *rstd = (float *)(buf + b_h), *rounded = (float *)(buf + b_h + b_rstd),
         *packed = (float *)(buf + b_h + b_rstd + b_round), *gu = (float *)(buf + b_h + b_rstd + b_round + b_pack),
         *s = (float *)(buf + b_h + b_rstd + b_round + b_pack + b_gu);
-  float *x = c->x + i0 * d;
-  zy_op_rmsnorm_serial(x, c->norm_w, h, rstd, mt, d, c->eps);
-  zy_pw_prepare_a_panels(c->src, h, mt, d, rounded, packed, 0, panels);
-  zy_pw_gemm_rows(packed, mt, d, c->gu, c->gu_elem, 2 * f, 0, 2 * f, gu, 2 * f);
+  zy_op_rmsnorm_serial(x, norm_w, h, rstd, mt, d, eps);
+  zy_pw_prepare_a_panels(src, h, mt, d, rounded, packed, 0, panels);
+  zy_pw_gemm_rows(packed, mt, d, gu_panels, gu_elem, 2 * f, 0, 2 * f, gu, 2 * f);
   const int isa = zy_isa_level();
   for (int64_t r = 0; r < mt; r++) zy_swiglu_vec(isa, gu + r * 2 * f, gu + r * 2 * f + f, s + r * f, f);
-  zy_pw_prepare_a_panels(c->src, s, mt, f, rounded, packed, 0, panels);
+  zy_pw_prepare_a_panels(src, s, mt, f, rounded, packed, 0, panels);
   float *y = h; /* h is no longer read */
-  zy_pw_gemm_rows(packed, mt, f, c->down, c->down_elem, d, 0, d, y, d);
+  zy_pw_gemm_rows(packed, mt, f, down_panels, down_elem, d, 0, d, y, d);
   for (int64_t i = 0; i < mt * d; i++) x[i] = x[i] + y[i];
   return 0;
 }
@@ -72,7 +70,8 @@ static void mlp_task(void *p, int64_t t, int64_t t1, int ti) {
   mlp_ctx *c = (mlp_ctx *)p;
   const int64_t T = zy_threads(), i0 = c->m * t / T, i1 = c->m * (t + 1) / T;
   for (int64_t r = i0; r < i1; r += CHUNK_ROWS)
-    if (mlp_rows(c, r, r + CHUNK_ROWS < i1 ? r + CHUNK_ROWS : i1) != 0) {
+    if (zy_prefill_mlp_chunk(c->x + r * c->d, (r + CHUNK_ROWS < i1 ? r + CHUNK_ROWS : i1) - r, c->d, c->f, c->norm_w,
+                             c->eps, c->src, c->gu, c->gu_elem, c->down, c->down_elem) != 0) {
       atomic_store(&c->failed, 1);
       return;
     }

@@ -13,6 +13,10 @@ int zy_prefill_mlp_applies(int src, int64_t m, int64_t d, int64_t f);
  * (zy_prefill_mlp_applies; x untouched); -1: out of memory. */
 int zy_prefill_mlp(float *x, int64_t m, int64_t d, int64_t f, const float *norm_w, float eps, int src,
                    const void *gu_panels, int gu_elem, const void *down_panels, int down_elem);
+/* The sublayer for mt rows of x on the calling thread (inside a pool task; prefill_layer.c runs it after the attention
+ * sublayer of the same rows): the same bits as zy_prefill_mlp's rows. 0, or -1: out of memory. */
+int zy_prefill_mlp_chunk(float *x, int64_t mt, int64_t d, int64_t f, const float *norm_w, float eps, int src,
+                         const void *gu_panels, int gu_elem, const void *down_panels, int down_elem);
 
 #ifdef __cplusplus
 }

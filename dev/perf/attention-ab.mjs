@@ -6,8 +6,10 @@
 //   that has it — pass the same addon twice to compare cache types; the max difference is then that of the types)
 //   [--layers L] (L copies of the cache, called in turn like a decode step's layers: with L = 12 at 2,048 keys f16 the
 //   caches stream from DRAM as in a 110M step, where one layer's cache alone would stay in L3)
+//   [--huge-new] (the new side's caches on 2 MiB pages: see hugeCopies)
 // Prints per build the median and min ms per call over interleaved rounds, new/old speed ratios, and the largest
 // difference between the two builds' outputs and lse (0 when a change keeps the bits).
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -41,10 +43,20 @@ const encode = (name, x) => {
 };
 const layers = Number(opt("layers", "1"));
 const copies = (x) => Array.from({ length: layers }, () => x.slice());
+/** --huge-new: the new side's caches in fresh buffers advised onto 2 MiB pages before their first write (the addon's
+ *  opsAdviseHugePages, native/kv_memory.c), the old side's on ordinary pages — pass one addon twice to see what huge
+ *  pages alone change. Prints the MB the process holds on huge pages. */
+const hugeNew = args.includes("--huge-new");
+const hugeCopies = (x) => { // all layers in one buffer (as src/models/kv-cache.ts keeps them), each layer a view
+  const all = new x.constructor(x.length * layers);
+  if (!builds.new.opsAdviseHugePages?.(all)) console.error("--huge-new: the caches were not advised (too small, or no THP)");
+  return Array.from({ length: layers }, (_, l) => { const y = all.subarray(l * x.length, (l + 1) * x.length); y.set(x); return y; });
+};
 // One set of caches for both builds when their types agree: separate copies put the two arms' caches at different
 // addresses, and that alone made the second build look ~1.1× faster with two copies of one addon (session 10).
 const kvOld = [copies(encode("old", k)), copies(encode("old", v))];
-const kv = { old: kvOld, new: kvOf.old === kvOf.new ? kvOld : [copies(encode("new", k)), copies(encode("new", v))] };
+const kv = { old: kvOld, new: kvOf.old === kvOf.new && !hugeNew ? kvOld : [(hugeNew ? hugeCopies : copies)(encode("new", k)),
+  (hugeNew ? hugeCopies : copies)(encode("new", v))] };
 const out = { old: new Float32Array(tq * nh * d), new: new Float32Array(tq * nh * d) };
 const lse = { old: new Float32Array(nh * tq), new: new Float32Array(nh * tq) };
 const call = (name, l) => builds[name].opsAttention(q, kv[name][0][l], kv[name][1][l], out[name], lse[name], 1, tq, tk, nh, nkv, d, 1 / Math.sqrt(d), true, tk,
@@ -65,4 +77,5 @@ for (let i = 0; i < lse.old.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ls
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1], min = (a) => Math.min(...a);
 console.log(JSON.stringify({ tk, tq, nh, nkv, d, threads, layers, kv: kvOf, old_ms: { median: +med(times.old).toFixed(4), min: +min(times.old).toFixed(4) },
   new_ms: { median: +med(times.new).toFixed(4), min: +min(times.new).toFixed(4) },
-  speedup_median: +(med(times.old) / med(times.new)).toFixed(2), speedup_min: +(min(times.old) / min(times.new)).toFixed(2), max_abs_diff: maxDiff }));
+  speedup_median: +(med(times.old) / med(times.new)).toFixed(2), speedup_min: +(min(times.old) / min(times.new)).toFixed(2), max_abs_diff: maxDiff,
+  ...(hugeNew ? { anon_huge_mb: Math.round(Number(/AnonHugePages:\s+(\d+)/.exec(readFileSync("/proc/self/smaps_rollup", "utf8"))?.[1] ?? 0) / 1024) } : {}) }));

@@ -8,6 +8,7 @@
 // --depth N [--kv-type f32|f16|q8_0] (with --runs): prefill N tokens once, then every run decodes 64 more on it (depth N,
 // N + 64, …: the decode attention at depth); also prints the process CPU ms per decoded token (median over runs; the
 // steadier figure on a loaded machine, run the two builds' processes alternately).
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -44,4 +45,14 @@ for (let r = -1; r < 0 || (runs > 0 ? r < runs : performance.now() - t0 < second
 cpuMs.sort((a, b) => a - b);
 rates.sort((a, b) => a - b);
 console.log(JSON.stringify({ root, model: args[0].split("/").pop(), median_tok_s: +rates[rates.length >> 1].toFixed(1), max_tok_s: +rates[rates.length - 1].toFixed(1), runs: rates.length,
-  depth, cpu_ms_per_token: +cpuMs[cpuMs.length >> 1].toFixed(3) }));
+  depth, cpu_ms_per_token: +cpuMs[cpuMs.length >> 1].toFixed(3), anon_huge_mb: anonHugeMb() }));
+
+/** MB of this process's memory on transparent huge pages (the KV caches ask for them), null off Linux. */
+function anonHugeMb() {
+  try {
+    const m = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync("/proc/self/smaps_rollup", "utf8"));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}

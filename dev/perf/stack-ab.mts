@@ -6,10 +6,15 @@
 // path even while its threads keep arriving late ("stack" then steps aside for a while). Interleaved arms of 64 greedy decode tokens each (the
 // order alternates by round); prints per arm the median process CPU ms per token and the median wall ms per token
 // (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
-// checks both arms' logits agree bit for bit.
-// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always]
+// checks both arms' logits agree bit for bit; also the 10th percentile and minimum of the per-token wall ms over all
+// rounds (step_p10, step_min: the least loaded tokens, the nearest a loaded machine gets to a quiet figure).
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always,fresh,apart,pf8,pf32]
+// The ratios printed are each arm's over the first arm named.
 // --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
 // (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
+// "fresh": "always" with a fresh logits array from every step (forward() without ForwardOptions.into; the other arms
+// reuse one buffer, as generation, the server and bench decode do). "apart": "always" with attention between the
+// rows path's dispatches on thread 0 (ZHIYU_DECODE_ATTN_APART=1; the others: inside the task, split by kv heads).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
 import { createBackend } from "../../src/backend/index.js";
 import type { DecoderLayerRun } from "../../src/backend/backend.js";
@@ -30,14 +35,19 @@ if (!run?.stack) throw new Error("the backend's decoder-layer-decode op has no s
 const stack = run.stack;
 const prompt = Array.from({ length: Math.max(4, depth) }, (_, i) => (i * 7919 + 13) % model.vocabSize);
 
+let reuseLogits = true; // every arm but "fresh": one logits buffer for all steps (ForwardOptions.into, as generation does)
+let steps: number[] = []; // this arm's per-token wall ms (the 10th percentile over all rounds: the least loaded steps)
 const decode = () => {
   const seq = model.createSequence();
-  let logits = model.forward([{ seq, tokens: prompt }])[0]!;
+  const into = reuseLogits ? new Float32Array(model.vocabSize) : undefined;
+  let logits = model.forward([{ seq, tokens: prompt }], { into })[0]!;
   const kept: Float32Array[] = [];
   const c0 = process.cpuUsage(), t0 = performance.now();
   for (let i = 0; i < tokens; i++) {
-    logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0]!;
-    if (i % 16 === 15) kept.push(logits);
+    const s0 = performance.now();
+    logits = model.forward([{ seq, tokens: [argmax(logits)] }], { into })[0]!;
+    steps.push(performance.now() - s0);
+    if (i % 16 === 15) kept.push(logits.slice());
   }
   const wall = performance.now() - t0, c = process.cpuUsage(c0);
   seq.dispose();
@@ -47,22 +57,33 @@ const decode = () => {
 // "nohead": the model's one-call decode forward (stack + head) switched off, so its trunk runs the stack alone.
 const net = model.model as unknown as { fusedDecodeForward: unknown };
 const fused = net.fusedDecodeForward;
+// "pf8" / "pf32": "always" with the rows path's prefetch of each thread's next product range at 8 / 32 KB
+// (ZHIYU_DECODE_PREFETCH_KB, which the addon reads every step; the other arms run its default, off).
+const always = () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], "always"); net.fusedDecodeForward = fused; };
+const prefetchKb = (kb: string | null) => { if (kb === null) delete process.env.ZHIYU_DECODE_PREFETCH_KB; else process.env.ZHIYU_DECODE_PREFETCH_KB = kb; };
 const arms = {
-  stack: () => { run.stack = stack; net.fusedDecodeForward = fused; },
-  nohead: () => { run.stack = stack; net.fusedDecodeForward = () => null; },
-  layers: () => { delete run.stack; net.fusedDecodeForward = fused; },
-  calls: () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
-  always: () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], "always"); net.fusedDecodeForward = fused; },
+  stack: () => { prefetchKb(null); run.stack = stack; net.fusedDecodeForward = fused; },
+  nohead: () => { prefetchKb(null); run.stack = stack; net.fusedDecodeForward = () => null; },
+  layers: () => { prefetchKb(null); delete run.stack; net.fusedDecodeForward = fused; },
+  calls: () => { prefetchKb(null); run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
+  always: () => { prefetchKb(null); always(); },
+  fresh: () => { prefetchKb(null); always(); reuseLogits = false; },
+  apart: () => { prefetchKb(null); always(); process.env.ZHIYU_DECODE_ATTN_APART = "1"; },
+  pf8: () => { prefetchKb("8"); always(); },
+  pf32: () => { prefetchKb("32"); always(); },
 } as const;
 type Arm = keyof typeof arms;
-const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[] }>;
+const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[], steps: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[]; steps: number[] }>;
 let reference: Float32Array[] | null = null;
 const chosen = opt("arms", opt("only", "stack,nohead,layers")).split(",") as Arm[];
 const order = (r: number) => (r % 2 ? [...chosen].reverse() : chosen);
-for (const a of order(0)) { arms[a](); decode(); } // warm-up
+for (const a of order(0)) { reuseLogits = true; delete process.env.ZHIYU_DECODE_ATTN_APART; arms[a](); decode(); } // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const a of order(r)) {
+    reuseLogits = true;
+    delete process.env.ZHIYU_DECODE_ATTN_APART;
     arms[a]();
+    steps = res[a].steps;
     const d = decode();
     res[a].wall.push(d.wallMs), res[a].cpu.push(d.cpuMs);
     if (!reference) reference = d.kept;
@@ -71,8 +92,11 @@ for (let r = 0; r < rounds; r++) {
 }
 run.stack = stack;
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+const p10 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 10)]!;
 const out = Object.fromEntries(Object.entries(res).filter(([, r]) => r.cpu.length > 0).map(([a, r]) => [a, { cpu_ms_per_tok: +median(r.cpu).toFixed(3),
-  wall_ms_per_tok: +median(r.wall).toFixed(3), cpu_min: +Math.min(...r.cpu).toFixed(3), wall_min: +Math.min(...r.wall).toFixed(3) }]));
+  wall_ms_per_tok: +median(r.wall).toFixed(3), cpu_min: +Math.min(...r.cpu).toFixed(3), wall_min: +Math.min(...r.wall).toFixed(3),
+  step_p10: +p10(r.steps).toFixed(3), step_min: +Math.min(...r.steps).toFixed(3) }]));
 console.log(JSON.stringify({ model: args[0]!.split("/").pop(), threads, rounds, tokens, depth, ...out,
-  ...Object.fromEntries(chosen.filter((a) => a !== "stack" && chosen.includes("stack")).map((a) => [`${a}_over_stack`,
-    { cpu: +(median(res[a].cpu) / median(res.stack.cpu)).toFixed(3), wall: +(median(res[a].wall) / median(res.stack.wall)).toFixed(3) }])), load: (await import("node:os")).loadavg()[0] }));
+  ...Object.fromEntries(chosen.filter((a) => a !== chosen[0]).map((a) => [`${a}_over_${chosen[0]}`,
+    { cpu: +(median(res[a].cpu) / median(res[chosen[0]!].cpu)).toFixed(3), wall: +(median(res[a].wall) / median(res[chosen[0]!].wall)).toFixed(3),
+      step_p10: +(p10(res[a].steps) / p10(res[chosen[0]!].steps)).toFixed(3) }])), load: (await import("node:os")).loadavg()[0] }));

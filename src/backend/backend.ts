@@ -252,7 +252,7 @@ export interface BackendInfo {
 }
 
 export type OpName =
-  | "copyStrided" | "cast" | "fill" | "unary" | "unaryBackward" | "binary" | "scale" | "axpy" | "reduceSum" | "reduceMax"
+  | "copyStrided" | "addStrided" | "cast" | "fill" | "unary" | "unaryBackward" | "binary" | "scale" | "axpy" | "reduceSum" | "reduceMax"
   | "matmul" | "softmax" | "softmaxBackward" | "logSoftmax" | "logSoftmaxBackward"
   | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward" | "rope"
   | "embedding" | "embeddingBackward" | "attention" | "attentionBackward"
@@ -276,6 +276,11 @@ export interface Backend {
   /** dst[dstOffset + Σ i_d·dstStrides_d] = src[srcOffset + Σ i_d·srcStrides_d] over all indices of shape.
    *  Same dtype on both sides. A 0 stride in src broadcasts. */
   copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void;
+  /** dst[dstOffset + Σ i_d·dstStrides_d] += src[srcOffset + Σ i_d·srcStrides_d] over all indices of shape (f32;
+   *  one f32 add per element). A gradient added into a slice of a bigger one, with no temporary. The dst view must
+   *  not visit an element twice nor overlap src. */
+  addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array, dstOffset: number,
     dstStrides: readonly number[], shape: readonly number[]): void;
   /** Element-wise dtype conversion of n elements (f32↔bf16 rounds to nearest even, f32↔f16 IEEE). */
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void;
@@ -301,6 +306,9 @@ export interface Backend {
    *  once front to back in one contiguous share per thread; `variant` says how the native kernel loads (the value is
    *  the same for all). Absent: the bench times reduceSum instead. */
   readChecksum?(x: Int32Array, variant: ReadVariant): number;
+  /** Optional hint for a large buffer that lives long and is streamed often (a KV cache): back its untouched pages with
+   *  2 MiB pages where the system allows (fewer TLB misses when a decode step reads it). Changes no value. */
+  adviseHugePages?(x: Storage): void;
 
   // ---- matmul ----
   /** C = alpha·op(A)·op(B) + beta·C, f32 or bf16 operands (dtype of a and b), f32 output and accumulation. */
@@ -398,6 +406,49 @@ export interface Backend {
    *  untouched): a shape it leaves to those ops. */
   prefillMlpPanels?(x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number,
     type: "f16" | "bf16", gateUp: PackedPanels, down: PackedPanels): boolean;
+  /** Optional: a decoder prompt's whole pre-norm layer in place on x [m, hidden] (one sequence, causal, its new k/v
+   *  rows written into the cache at pos0 …) — the bits of rmsNorm, quantMatmulPanels on the stacked q/k/v, the
+   *  per-head norms, rope + cache write + attention (attendCached), the output product, add, then prefillMlpPanels.
+   *  false (nothing touched): a shape it leaves to those ops. */
+  prefillLayerPanels?(x: Float32Array, m: number, spec: PrefillLayerSpec): boolean;
+  /** Optional: prefillLayerPanels for every layer in turn, in one call (fewer pool dispatches: a thread's rows go
+   *  from one layer's MLP straight into the next layer's norm); the same bits. false (nothing touched): some layer
+   *  is a shape it leaves to the ops. */
+  prefillStackPanels?(x: Float32Array, m: number, specs: PrefillLayerSpec[]): boolean;
+  /** Optional: RoPE's cos | sin rows for positions pos0 … pos0 + t − 1 into out [t, 2·freqs.length] (the values rope
+   *  computes for itself on each call), for prefillLayerPanels. */
+  ropeTable?(freqs: Float32Array, pos0: number, t: number, out: Float32Array): void;
+}
+
+/** One layer of a prompt for Backend.prefillLayerPanels: dims, norms, packed panels, the cache and the RoPE rows. */
+export interface PrefillLayerSpec {
+  hidden: number;
+  ffn: number;
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  /** RoPE pairs (2i, 2i+1) instead of (i, i + half). */
+  interleaved: boolean;
+  eps: number;
+  scale: number;
+  type: "f16" | "bf16";
+  attnNorm: Float32Array;
+  ffnNorm: Float32Array;
+  /** Per-head RMSNorm weights [headDim] of q and k before RoPE (Qwen3), or null. */
+  qNorm: Float32Array | null;
+  kNorm: Float32Array | null;
+  /** q, k, v stacked [nHead·headDim + 2·nKv·headDim, hidden]; o [hidden, nHead·headDim]; gate, up stacked [2·ffn, hidden]; down [hidden, ffn]. */
+  qkv: PackedPanels;
+  o: PackedPanels;
+  gateUp: PackedPanels;
+  down: PackedPanels;
+  /** [capacity, nKv, headDim]: f32, or f16 bits. */
+  kCache: Float32Array | Uint16Array;
+  vCache: Float32Array | Uint16Array;
+  capacity: number;
+  pos0: number;
+  /** ropeTable(freqs, pos0, m, ·). */
+  rope: Float32Array;
 }
 
 /** An error from a backend op: `[op] message`, naming shapes and the expected values. */

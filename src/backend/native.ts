@@ -18,8 +18,12 @@ type I32 = Int32Array;
 export interface NativeOps {
   opsCopyStrided(src: Float32Array | Uint16Array | Int32Array, srcOffset: number, srcStrides: readonly number[],
     dst: Float32Array | Uint16Array | Int32Array, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void;
+  opsAddStrided(src: F32, srcOffset: number, srcStrides: readonly number[], dst: F32, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void;
   opsCast(src: Float32Array | Uint16Array | Int32Array, srcType: number, dst: Float32Array | Uint16Array | Int32Array,
     dstType: number, n: number): void;
+  /** Optional (an addon built before session 12 lacks it): native/kv_memory.c's huge-page advice; true when advised. */
+  opsAdviseHugePages?(x: Float32Array | Uint16Array | Int32Array): boolean;
   opsUnary(op: number, x: F32, out: F32, n: number): void;
   opsUnaryBackward(op: number, x: F32, dy: F32, dx: F32, n: number, accumulate: boolean): void;
   opsBinary(op: number, a: F32, aStrides: readonly number[], b: F32, bStrides: readonly number[], out: F32,
@@ -109,6 +113,12 @@ export interface NativeAddon extends Partial<NativeOps> {
   /** A decoder prompt's SwiGLU MLP sublayer in place on packed panels (native/prefill_mlp.c); false: not this shape. */
   prefillMlpPanels?: (x: Float32Array, m: number, hidden: number, ffn: number, normW: Float32Array, eps: number, type: string,
     gateUp: { data: Uint8Array; type: PanelType }, down: { data: Uint8Array; type: PanelType }) => boolean;
+  /** A decoder prompt's whole layer in place on packed panels (native/prefill_layer.c); false: not this shape. */
+  prefillLayerPanels?: (x: Float32Array, m: number, spec: object) => boolean;
+  /** Every layer of a prompt in turn, one call (native/prefill_layer.c zy_prefill_stack). */
+  prefillStackPanels?: (x: Float32Array, m: number, specs: object[]) => boolean;
+  /** RoPE's cos | sin rows for positions pos0 … (native/ops_rope.c zy_rope_table). */
+  ropeTable?: (freqs: Float32Array, pos0: number, t: number, out: Float32Array) => void;
   // Quantized kernels (native/quant_napi.cc).
   quantMatmul?: (w: Uint8Array, type: string, rows: number, cols: number, x: Float32Array, out: Float32Array, m: number) => void;
   dequantize?: (w: Uint8Array, type: string, out: Float32Array, n: number) => void;
@@ -154,7 +164,7 @@ export function nativeLoadError(): string {
 }
 
 const OPS_FUNCTIONS: readonly (keyof NativeOps)[] = [
-  "opsCopyStrided", "opsCast", "opsUnary", "opsUnaryBackward", "opsBinary", "opsScale", "opsAxpy", "opsReduceSum",
+  "opsCopyStrided", "opsAddStrided", "opsCast", "opsUnary", "opsUnaryBackward", "opsBinary", "opsScale", "opsAxpy", "opsReduceSum",
   "opsReduceMax", "opsSoftmax", "opsSoftmaxBackward", "opsLayerNorm", "opsLayerNormBackward", "opsRmsNorm",
   "opsRmsNormBackward", "opsRope", "opsEmbedding", "opsEmbeddingBackward", "opsAttention", "opsAttentionBackward",
   "opsCrossEntropy", "opsCrossEntropyBackward", "opsSwiglu", "opsSwigluBackward", "opsAdamw",

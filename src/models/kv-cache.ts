@@ -12,6 +12,9 @@
 // in slot p mod w, so their memory is bounded by the window, not the context. A chunk of new tokens attends over the
 // ring (earlier positions) and its own fresh rows, then writes its last w rows in (decoder/attention.ts); the ring has
 // overwritten older positions, so truncating (prefix reuse) works only back to `minTruncate`.
+// Without sliding windows (and up to 1 GiB) the layers' k tensors are views of one buffer [numLayers, capacity, …] (and
+// the v tensors of another), advised onto 2 MiB pages before their first write (backend.adviseHugePages): a decode step at depth streams
+// every layer's cache, and one 3 MB buffer per layer mostly straddles the huge pages.
 // Leaves out: paging/sharing blocks between sequences, q4 caches.
 import { Tensor, zeros, narrow, assign, noGrad, tidy, keep } from "../tensor/index.js";
 
@@ -108,16 +111,28 @@ export class KvCache {
 
   private grow(capacity: number): void {
     const { numLayers, numKvHeads, headDim } = this.shape;
+    const row = this.dtype === "q8_0" ? [kvRowBytes("q8_0", numKvHeads, headDim) / 4] : [numKvHeads, headDim];
+    const dtype = this.dtype === "q8_0" ? "i32" : this.dtype;
+    // Without rings every layer holds `capacity` positions: all layers' keys in one buffer and all values in another,
+    // each layer a view of its slice, so that a decode step's caches sit on 2 MiB pages (a buffer per layer — 3 MB at
+    // 110M, 2,048 positions, f16 — mostly straddles them). Advised before the first write: a fresh buffer's pages are
+    // untouched, and each then faults in a huge page.
+    // Up to 1 GiB a buffer (a typed array holds at most 4 GiB here; an 8B model's f32 cache at 32k positions would be
+    // 4 GiB): past that a buffer per layer, each tens of MB and advised on its own.
+    const together = Array.from({ length: numLayers }, (_, l) => this.ring(l)).every((w) => w === null) &&
+      numLayers * capacity * kvRowBytes(this.dtype, numKvHeads, headDim) <= 2 ** 30;
     tidy(() => noGrad(() => {
+      const kAll = together ? zeros([numLayers, capacity, ...row], { dtype }) : null;
+      const vAll = together ? zeros([numLayers, capacity, ...row], { dtype }) : null;
+      for (const t of [kAll, vAll]) if (t) t.backend.adviseHugePages?.(t.storage("KvCache"));
       for (let l = 0; l < numLayers; l++) {
         const w = this.ring(l);
         const size = w === null ? capacity : Math.min(capacity, w);
         if (this.k[l] && this.k[l].shape[1] === size) continue; // a ring already at its window keeps its tensors
         // Before a ring reaches its window every position sits in slot p (p < size ≤ w), so the copy is the same.
-        const dims = this.dtype === "q8_0" ? [1, size, kvRowBytes("q8_0", numKvHeads, headDim) / 4] : [1, size, numKvHeads, headDim];
-        const dtype = this.dtype === "q8_0" ? "i32" : this.dtype;
-        const k = keep(zeros(dims, { dtype }));
-        const v = keep(zeros(dims, { dtype }));
+        const k = keep(kAll ? narrow(kAll, 0, l, 1) : zeros([1, size, ...row], { dtype }));
+        const v = keep(vAll ? narrow(vAll, 0, l, 1) : zeros([1, size, ...row], { dtype }));
+        if (!kAll) for (const t of [k, v]) t.backend.adviseHugePages?.(t.storage("KvCache"));
         if (this.length > 0) {
           assign(narrow(k, 1, 0, this.length), narrow(this.k[l], 1, 0, this.length));
           assign(narrow(v, 1, 0, this.length), narrow(this.v[l], 1, 0, this.length));

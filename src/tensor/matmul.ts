@@ -4,10 +4,12 @@
 // GGUF weights (QuantWeight, inference; the gradient flows to x only), and dequantizeWeight. bf16 products go to
 // the backend's optional matmulRoundBf16 when it has one (f32 operands rounded inside the GEMM's packing), else
 // the operands are cast to bf16 copies here and passed to matmul with dtype "bf16" (the same numbers).
+// Prompts (inference, f16 / bf16 weights on packed panels): prefillSwigluMlp (an MLP sublayer) and prefillDecoderLayer
+// (a whole pre-norm layer with its cache writes and attention) as one backend call each, the bits of the ops they replace.
 // Leaves out: 1-d operands (unsqueeze first), integer matmul.
-import type { Backend, PackedPanels, QuantType, Storage, WeightType } from "../backend/backend.js";
+import type { Backend, PackedPanels, PrefillLayerSpec, QuantType, Storage, WeightType } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
-import { broadcastShapes, broadcastStrides, numel, type Shape } from "../core/shape.js";
+import { broadcastShapes, broadcastStrides, numel, shapesEqual, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
 import { Tensor, isGradEnabled, noGrad } from "./tensor.js";
 import { record, save } from "./autograd.js";
@@ -273,6 +275,114 @@ export function prefillSwigluMlp(x: Tensor, norm: Tensor, eps: number, gateUp: Q
   }
   if (!ran) out.dispose();
   return ran ? out : null;
+}
+
+/** A prompt layer's matrices and norms for prefillDecoderLayer (q/k/v and gate/up each stacked by rows). */
+export interface PrefillLayerWeights {
+  attnNorm: Tensor;
+  ffnNorm: Tensor;
+  /** Per-head RMSNorm weights [Dh] of q and k before RoPE (Qwen3), or null (both). */
+  qNorm: Tensor | null;
+  kNorm: Tensor | null;
+  qkv: QuantWeight;
+  o: QuantWeight;
+  gateUp: QuantWeight;
+  down: QuantWeight;
+}
+
+/** RoPE's cos | sin rows for positions pos0 … pos0 + t − 1 (the values rope computes for itself on each call), for
+ *  every layer of a prompt's prefillDecoderLayer calls; null where the backend has no such op. */
+export function promptRopeTable(backend: Backend, freqs: Float32Array, pos0: number, t: number): Float32Array | null {
+  if (!backend.ropeTable || (!backend.prefillLayerPanels && !backend.prefillStackPanels)) return null;
+  const out = new Float32Array(t * 2 * freqs.length);
+  backend.ropeTable(freqs, pos0, t, out);
+  return out;
+}
+
+/** The raw elements of a contiguous cache tensor: f32, or f16 bits. */
+function cacheElements(t: Tensor): Float32Array | Uint16Array {
+  return (t.storage("prefillDecoderLayer") as Float32Array | Uint16Array).subarray(t.offset, t.offset + t.size);
+}
+
+/** The dims prefillDecoderLayer reads beyond the matrices' shapes. */
+export interface PrefillLayerDims {
+  nHead: number;
+  nKv: number;
+  headDim: number;
+  eps: number;
+  interleaved: boolean;
+}
+
+/** One layer's backend spec for m rows of width d, or null when the matrices, norms or cache do not fit what the op
+ *  runs; the dense views it took go into `held` (released by the caller after the call). */
+function layerSpec(backend: Backend, d: number, m: number, w: PrefillLayerWeights, dims: PrefillLayerDims,
+  cache: { k: Tensor; v: Tensor; pos0: number }, rope: Float32Array, held: Array<{ release(): void }>): PrefillLayerSpec | null {
+  const type = w.qkv.type, f = w.down.cols;
+  const { nHead, nKv, headDim } = dims, qd = nHead * headDim, kd = nKv * headDim;
+  const mats = [w.qkv, w.o, w.gateUp, w.down];
+  const { k, v, pos0 } = cache, cap = k.rank === 4 ? k.shape[1] : 0;
+  if ((type !== "f16" && type !== "bf16") || !mats.every((mw) => mw.type === type && mw.packPanels) ||
+    w.qkv.rows !== qd + 2 * kd || w.qkv.cols !== d || w.o.rows !== d || w.o.cols !== qd || w.gateUp.rows !== 2 * f ||
+    w.gateUp.cols !== d || w.down.rows !== d || (w.qNorm === null) !== (w.kNorm === null) ||
+    rope.length === 0 || rope.length % (2 * m) !== 0 ||
+    k.rank !== 4 || k.shape[0] !== 1 || k.shape[2] !== nKv || k.shape[3] !== headDim || !k.isContiguous || !v.isContiguous ||
+    !shapesEqual(k.shape, v.shape) || k.dtype !== v.dtype || (k.dtype !== "f32" && k.dtype !== "f16") || pos0 + m > cap) return null;
+  const panels = mats.map((mw) => panelsOf(mw, backend));
+  if (!panels.every((p) => p !== null)) return null;
+  const view = (t: Tensor | null, what: string) => {
+    if (!t) return null;
+    const dv = denseF32("prefillDecoderLayer", t, what);
+    held.push(dv);
+    return dv.data;
+  };
+  return {
+    hidden: d, ffn: f, nHead, nKv, headDim, interleaved: dims.interleaved, eps: dims.eps, scale: 1 / Math.sqrt(headDim), type,
+    attnNorm: view(w.attnNorm, "attnNorm")!, ffnNorm: view(w.ffnNorm, "ffnNorm")!, qNorm: view(w.qNorm, "qNorm"), kNorm: view(w.kNorm, "kNorm"),
+    qkv: panels[0]!, o: panels[1]!, gateUp: panels[2]!, down: panels[3]!,
+    kCache: cacheElements(k), vCache: cacheElements(v), capacity: cap, pos0, rope,
+  };
+}
+
+/** Inference on a prompt of one sequence: pre-norm decoder layers in turn — per layer h = rmsNorm(x); q|k|v = h·Wqkvᵀ;
+ *  (per-head rmsNorm of q, k); RoPE; k, v written into the layer's cache at pos0 …; causal attention over the cache
+ *  scaled by headDim^−½; x + att·Woᵀ; then the SwiGLU MLP sublayer of prefillSwigluMlp — as one backend call on the
+ *  matrices' packed panels (prefillStackPanels; or, for one layer or a backend without it, prefillLayerPanels),
+ *  the bits of those ops in turn (rmsNorm, linear, narrow, rmsNorm, attendCached, linear, add, prefillSwigluMlp).
+ *  rope: promptRopeTable(freqs, pos0, rows). null where the backend leaves it to those ops (no such op, gradients
+ *  on, matrices not packed, a cache that is not f32 / f16 [1, capacity, Hkv, Dh], a shape it does not split); then
+ *  x and the caches are untouched. */
+export function prefillDecoderLayers(x: Tensor, layers: ReadonlyArray<{ w: PrefillLayerWeights; k: Tensor; v: Tensor }>,
+  dims: PrefillLayerDims, pos0: number, rope: Float32Array): Tensor | null {
+  const backend = x.backend, one = backend.prefillLayerPanels, stack = layers.length > 1 ? backend.prefillStackPanels : undefined;
+  const d = x.shape[x.rank - 1], m = x.size / d;
+  if ((!one && !stack) || layers.length === 0 || isGradEnabled() || x.dtype !== "f32" || x.rank !== 2 || m < PANEL_MIN_ROWS) return null;
+  const held: Array<{ release(): void }> = [];
+  let out: Tensor | null = null, ran = false;
+  try {
+    const specs: PrefillLayerSpec[] = [];
+    for (const l of layers) {
+      const spec = layerSpec(backend, d, m, l.w, dims, { k: l.k, v: l.v, pos0 }, rope, held);
+      if (!spec) return null;
+      specs.push(spec);
+    }
+    const xs = denseF32("prefillDecoderLayer", x);
+    held.push(xs);
+    out = Tensor.uninit(backend, "f32", x.shape);
+    const o = outF32(out);
+    o.set(xs.data.subarray(0, m * d));
+    if (stack) ran = stack.call(backend, o, m, specs);
+    else if (one) ran = specs.length === 1 && one.call(backend, o, m, specs[0]!);
+  } finally {
+    for (const h of held) h.release();
+    if (out && !ran) out.dispose();
+  }
+  return ran ? out : null;
+}
+
+/** prefillDecoderLayers for one layer. */
+export function prefillDecoderLayer(x: Tensor, w: PrefillLayerWeights, dims: PrefillLayerDims,
+  cache: { k: Tensor; v: Tensor; pos0: number }, rope: Float32Array): Tensor | null {
+  return prefillDecoderLayers(x, [{ w, k: cache.k, v: cache.v }], dims, cache.pos0, rope);
 }
 
 /** The f32 matrix [rows, cols] a QuantWeight encodes. */

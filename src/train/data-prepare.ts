@@ -7,8 +7,9 @@
 //     (`split: "blank-line"`) or per line (`split: "line"`).
 //   - .jsonl: one record per line; .json: an array of records, or an object whose array values are record lists.
 //     A record that is a string is the document; an object gives its `field` (if named) or else its "text" /
-//     "content" field, or else all its string values joined by newlines (alpaca-style instruction/input/output);
-//     an array of strings is joined by newlines (dialogue turns). Gzipped files (.gz) are decompressed.
+//     "content" / "value" field, or else its string values and nested records joined by newlines in field order
+//     (alpaca-style instruction/input/output; chat "messages" and ShareGPT "conversations" give their turns' text);
+//     an array is joined by newlines (dialogue turns). Gzipped files (.gz) are decompressed.
 // documentTokenStream does the same in memory (no shards) for PPO-ptx's pretraining text.
 // Leaves out: deduplication, quality filtering, chat-template rendering of dialogues (that is SFT's job).
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
@@ -40,8 +41,11 @@ function recordText(rec: unknown, field: string | undefined, where: string): str
       }
       return recordText(obj[field], undefined, where);
     }
-    for (const key of ["text", "content"]) if (typeof obj[key] === "string") return obj[key] as string;
-    const parts = Object.values(obj).filter((v): v is string => typeof v === "string" && v !== "");
+    for (const key of ["text", "content", "value"]) if (typeof obj[key] === "string") return obj[key] as string;
+    // Strings, and the turns of nested dialogues (chat "messages", ShareGPT "conversations"), in field order.
+    const parts = Object.values(obj)
+      .map((v) => (typeof v === "string" ? v : v !== null && typeof v === "object" ? recordText(v, undefined, where) : null))
+      .filter((s): s is string => s !== null && s !== "");
     return parts.length > 0 ? parts.join("\n") : null;
   }
   return null;

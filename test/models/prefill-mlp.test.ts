@@ -5,6 +5,7 @@
 // a prompt long enough for the split (≥ 48 rows per thread; and one past a thread's 512-row chunk) and of decode
 // steps after it are bit-identical, and the op really ran (on the packed model only). Files: ../shared/testdata/gguf/dev-llama-tok512-f16.gguf as
 // shipped; ../shared/testdata/hf/qwen3's f32 GGUF with its matrices rounded to f16 (written to a temp folder).
+// The whole-layer ops (prefillLayerPanels / prefillStackPanels, which run the MLP sublayer inside) are off here.
 // Skips without the native addon's op or on CPUs without AVX-512 (no panels there).
 // Leaves out: speed (zhiyu bench infer), bf16 files (the same kernels), prompts the op leaves to the tensor path
 // (their products are decoder-panels.test.ts's).
@@ -33,6 +34,9 @@ const skip = !addon?.prefillMlpPanels ? "native addon without prefillMlpPanels"
 /** Counts the backend's prefillMlpPanels calls that ran (returned true). */
 const ran = { calls: 0 };
 if (!skip) {
+  // The whole-layer op (prefill-layer.test.ts) would run these prompts' layers without the MLP op: off here.
+  Object.defineProperty(backend, "prefillLayerPanels", { value: undefined });
+  Object.defineProperty(backend, "prefillStackPanels", { value: undefined });
   const run = backend.prefillMlpPanels!;
   Object.defineProperty(backend, "prefillMlpPanels", {
     value: (...args: Parameters<typeof run>) => {

@@ -144,6 +144,14 @@ test("document extraction from text, JSON and JSONL shapes in ../shared/data", (
   assert.deepEqual(extractDocuments('{"chosen":"c","rejected":"r"}', "h.jsonl", { field: "chosen" }), ["c"]);
   assert.throws(() => extractDocuments('{"a":"c"}', "h.jsonl", { field: "chosen" }), /no field "chosen".*--field/);
   assert.throws(() => extractDocuments("{oops", "h.jsonl"), /h.jsonl:1: not valid JSON/);
+  // Chat records: the turns' text, not the role names; ShareGPT turns with the record's other strings in field order.
+  assert.deepEqual(extractDocuments('{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}],"label":true}', "k.jsonl"),
+    ["hi\nyo"]);
+  assert.deepEqual(extractDocuments('[{"conversations":[{"from":"human","value":"q"},{"from":"gpt","value":"a"}],"tools":"[]"}]', "g.json"),
+    ["q\na\n[]"]);
+  const kto = extractDocuments(readFileSync("../shared/data/llamafactory-demo/kto_en_demo.json", "utf8"), "kto_en_demo.json");
+  const ktoFirst = JSON.parse(readFileSync("../shared/data/llamafactory-demo/kto_en_demo.json", "utf8"))[0].messages as { content: string }[];
+  assert.equal(kto[0], ktoFirst.map((m) => m.content).join("\n"));
   const alpaca = extractDocuments(readFileSync("../shared/data/llamafactory-demo/alpaca_en_demo.json", "utf8"), "alpaca_en_demo.json");
   assert.ok(alpaca.length > 100);
 });

@@ -8,7 +8,7 @@
 import {
   BackendError, type AdamWParams, type AttentionParams, type Backend, type BackendInfo, type BinaryOp, type DType,
   type DecoderLayerRun, type DecoderLayerShape, type EncodedMatrix, type DecoderLayerWeights, type FusedOpName, type FusedOps, type MatmulParams,
-  type OpName, type PackedPanels,
+  type OpName, type PackedPanels, type PrefillLayerSpec,
   type PreparedDecoderLayer, type PreparedDecoderHead, type DecoderHeadWeights, READ_VARIANTS, type ReadVariant, sameLayerShape, type QuantType, type Storage, type UnaryOp, type WeightType,
 } from "../backend.js";
 import type { NativeAddon, NativeOps } from "../native.js";
@@ -101,6 +101,12 @@ export class CpuBackend implements Backend, TunableBackend {
     this.addon.opsCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
   }
 
+  addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void {
+    OP_CHECKS.addStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+    this.addon.opsAddStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+  }
+
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void {
     OP_CHECKS.cast(src, srcType, dst, dstType, n);
     this.addon.opsCast(src, DTYPE_CODE[srcType], dst, DTYPE_CODE[dstType], n);
@@ -140,6 +146,11 @@ export class CpuBackend implements Backend, TunableBackend {
   reduceSum(x: Float32Array, out: Float32Array, outer: number, size: number, inner: number, accumulate: boolean): void {
     OP_CHECKS.reduceSum(x, out, outer, size, inner, accumulate);
     this.addon.opsReduceSum(x, out, outer, size, inner, accumulate);
+  }
+
+  /** native/kv_memory.c's madvise; an addon built before it leaves the pages as they are. */
+  adviseHugePages(x: Storage): void {
+    this.addon.opsAdviseHugePages?.(x);
   }
 
   /** The native probe (native/ops_read.c); an addon built before it sums through the reference. */
@@ -230,6 +241,27 @@ export class CpuBackend implements Backend, TunableBackend {
     const run = this.addon.prefillMlpPanels;
     if (!run) return undefined;
     return (x, m, hidden, ffn, normW, eps, type, gateUp, down) => run(x, m, hidden, ffn, normW, eps, type, gateUp, down);
+  }
+
+  /** A decoder prompt's whole layer on packed panels, rows split over the pool (native/prefill_layer.c). */
+  get prefillLayerPanels(): ((x: Float32Array, m: number, spec: PrefillLayerSpec) => boolean) | undefined {
+    const run = this.addon.prefillLayerPanels;
+    if (!run) return undefined;
+    return (x, m, spec) => run(x, m, spec);
+  }
+
+  /** Every layer of a prompt in turn in one call (native/prefill_layer.c zy_prefill_stack). */
+  get prefillStackPanels(): ((x: Float32Array, m: number, specs: PrefillLayerSpec[]) => boolean) | undefined {
+    const run = this.addon.prefillStackPanels;
+    if (!run) return undefined;
+    return (x, m, specs) => run(x, m, specs);
+  }
+
+  /** RoPE's cos | sin rows (native/ops_rope.c zy_rope_table). */
+  get ropeTable(): ((freqs: Float32Array, pos0: number, t: number, out: Float32Array) => void) | undefined {
+    const run = this.addon.ropeTable;
+    if (!run) return undefined;
+    return (freqs, pos0, t, out) => run(freqs, pos0, t, out);
   }
 
   /** bf16-rounded operands without bf16 copies (native gemmF32RoundBf16); without it: cast, then matmul. */

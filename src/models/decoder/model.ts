@@ -11,7 +11,7 @@
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
-  prefillSwigluMlp, swiglu, tanh, tidy, getDefaultBackend,
+  prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayers, promptRopeTable, type PrefillLayerDims, type PrefillLayerWeights, swiglu, tanh, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
 import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
@@ -126,12 +126,63 @@ export class DecoderModel implements CausalLmNetwork {
       native(y);
       return y;
     }
+    // A prompt of one sequence: RoPE's rows computed once for every layer's one-call path (prefillLayer).
+    const seg = segs.length === 1 && segs[0].cache && segs[0].b === 1 && segs[0].cache.dtype !== "q8_0" ? segs[0] : null;
+    // Each layer's matrices where the op may run it (prefillWeights); RoPE's rows only when some layer has them.
+    const ws = seg && seg.t >= 16 && this.promptLayerShape() ? Array.from({ length: c.numLayers }, (_, l) => this.prefillWeights(l, seg.t)) : null;
+    const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, this.freqs, seg.pos0, seg.t) : null;
+    if (rope && ws) { // every layer in one backend call where each is one the op runs
+      const y = ws.every((w) => w !== null) ? prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: seg!.cache!.k[l], v: seg!.cache!.v[l] })),
+        this.prefillDims(), seg!.pos0, rope) : null;
+      if (y) {
+        x.dispose();
+        return y;
+      }
+    }
     for (let l = 0; l < c.numLayers; l++) {
       const input = x;
-      x = tidy(() => this.block(l, input, segs));
+      x = tidy(() => (rope && ws?.[l] && this.prefillLayer(l, input, seg!, rope)) || this.block(l, input, segs));
       input.dispose();
     }
     return x;
+  }
+
+  /** Whether this family's layers are what prefillDecoderLayer computes: pre-norm, separate q/k/v without biases
+   *  (optionally Qwen3's per-head q/k norms), RoPE with the plain headDim^−½ scale, no soft-cap, window or dynamic
+   *  scaling, and a dense SwiGLU MLP with separate gate/up. */
+  private promptLayerShape(): boolean {
+    const c = this.config, L = c.layer;
+    const scale = (c.attentionScale ?? 1 / Math.sqrt(c.headDim)) * ropeAttentionFactor(c.rope.scaling) ** 2;
+    return !c.moe && !L.qkvFused && !L.qkvBias && !L.gateUpFused && L.norms === "pre" && L.activation === "silu" &&
+      c.attnSoftcap === null && c.rope.scaling?.type !== "dynamic" && c.slidingWindows.every((w) => w === null) &&
+      Math.abs(scale * Math.sqrt(c.headDim) - 1) <= 1e-12 && this.freqs.length > 0;
+  }
+
+  /** Layer l's matrices and norms for prefillDecoderLayer(s) when its projections are stacked f16 / bf16 panels
+   *  (stackedForPrompt) without biases; else null (block() runs it). */
+  private prefillWeights(l: number, rows: number): PrefillLayerWeights | null {
+    const p = `model.layers.${l}`;
+    const qkv = this.stackedForPrompt("qkv", l, rows), gateUp = this.stackedForPrompt("gateUp", l, rows);
+    const o = this.params.get(`${p}.self_attn.o_proj.weight`), down = this.params.get(`${p}.mlp.down_proj.weight`);
+    if (!qkv || !gateUp || !isQuantWeight(o) || !isQuantWeight(down) ||
+      ["q_proj", "k_proj", "v_proj"].some((n) => this.optional(`${p}.self_attn.${n}.bias`))) return null;
+    const qk = this.config.layer.qkNorm;
+    return {
+      attnNorm: this.t(`${p}.input_layernorm.weight`), ffnNorm: this.t(`${p}.${this.names.preFfnNorm}.weight`),
+      qNorm: qk ? this.t(`${p}.self_attn.q_norm.weight`) : null, kNorm: qk ? this.t(`${p}.self_attn.k_norm.weight`) : null,
+      qkv, o, gateUp, down,
+    };
+  }
+
+  private prefillDims(): PrefillLayerDims {
+    const c = this.config;
+    return { nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved" };
+  }
+
+  /** Layer l of a one-sequence prompt as one backend call (prefillDecoderLayer: the bits of block()); else null. */
+  private prefillLayer(l: number, x: Tensor, seg: Segment, rope: Float32Array): Tensor | null {
+    const w = this.prefillWeights(l, seg.t);
+    return w && seg.cache ? prefillDecoderLayer(x, w, this.prefillDims(), { k: seg.cache.k[l], v: seg.cache.v[l], pos0: seg.pos0 }, rope) : null;
   }
 
   norm(x: Tensor): Tensor {

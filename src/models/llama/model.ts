@@ -9,7 +9,7 @@
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
-  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, prefillSwigluMlp, tidy, getDefaultBackend,
+  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayers, promptRopeTable, type PrefillLayerDims, type PrefillLayerWeights, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
@@ -187,11 +187,24 @@ export class LlamaModel implements CausalLmNetwork {
       native(y);
       return y;
     }
+    // A prompt of one sequence: RoPE's rows computed once for every layer's one-call path (prefillLayer).
+    const seg = segs.length === 1 && segs[0].cache && segs[0].b === 1 && segs[0].cache.dtype !== "q8_0" ? segs[0] : null;
+    // Each layer's matrices where the op may run it (prefillWeights); RoPE's rows only when some layer has them.
+    const ws = seg && seg.t >= 16 && (this.options.matmulDtype ?? "f32") === "f32" ? Array.from({ length: c.numLayers }, (_, l) => this.prefillWeights(l)) : null;
+    const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, this.freqs, seg.pos0, seg.t) : null;
+    if (rope && ws) { // every layer in one backend call where each is one the op runs
+      const y = ws.every((w) => w !== null) ? prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: seg!.cache!.k[l], v: seg!.cache!.v[l] })),
+        this.prefillDims(), seg!.pos0, rope) : null;
+      if (y) {
+        x.dispose();
+        return y;
+      }
+    }
     // Without autograd nothing needs a layer's intermediates after it: free them (and its input) layer by layer,
     // so a 128-token prompt holds one layer's activations, not all of them (~100 MB less at 110M).
     for (let l = 0; l < c.numLayers; l++) {
       const input = x;
-      x = tidy(() => this.block(l, input, segs));
+      x = tidy(() => (rope && ws?.[l] && this.prefillLayer(l, input, seg!, rope)) || this.block(l, input, segs));
       input.dispose();
     }
     return x;
@@ -257,6 +270,31 @@ export class LlamaModel implements CausalLmNetwork {
   head(x: Tensor): Tensor {
     const c = this.config;
     return this.lin(this.norm(x), this.w(this.headName()));
+  }
+
+  /** Layer l's matrices and norms for prefillDecoderLayer(s) when its projections are stacked f16 / bf16 matrices
+   *  that pack into panels, without biases or adapters (the op checks the rest); else null (block() runs it). */
+  private prefillWeights(l: number): PrefillLayerWeights | null {
+    const p = `model.layers.${l}`;
+    const plain = (names: string[]) => names.every((n) => isQuantWeight(this.params.get(`${p}.${n}.weight`)));
+    const qkv = this.fused?.qkv[l], gateUp = this.fused?.gateUp[l], o = this.params.get(`${p}.self_attn.o_proj.weight`);
+    const down = this.params.get(`${p}.mlp.down_proj.weight`);
+    if (!qkv || !gateUp || (qkv.type !== "f16" && qkv.type !== "bf16") || !qkv.packPanels || !isQuantWeight(o) || !isQuantWeight(down) ||
+      !plain(["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"]) ||
+      ["q_proj", "k_proj", "v_proj"].some((n) => this.optional(`${p}.self_attn.${n}.bias`))) return null;
+    return { attnNorm: this.t(`${p}.input_layernorm.weight`), ffnNorm: this.t(`${p}.post_attention_layernorm.weight`), qNorm: null, kNorm: null,
+      qkv, o, gateUp, down };
+  }
+
+  private prefillDims(): PrefillLayerDims {
+    const c = this.config;
+    return { nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved" };
+  }
+
+  /** Layer l of a one-sequence prompt as one backend call (prefillDecoderLayer: the bits of block()); else null. */
+  private prefillLayer(l: number, x: Tensor, seg: Segment, rope: Float32Array): Tensor | null {
+    const w = this.prefillWeights(l);
+    return w && seg.cache ? prefillDecoderLayer(x, w, this.prefillDims(), { k: seg.cache.k[l], v: seg.cache.v[l], pos0: seg.pos0 }, rope) : null;
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
