@@ -251,6 +251,33 @@ void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t 
   }
 }
 
+/* The odometer walk of zy_op_copy_strided, adding instead of copying (one f32 add per element: the bits of a
+ * separate add into a temporary and a copy back, without the temporary's pass). */
+void zy_op_add_strided(const float *src, int64_t src_off, const int64_t *src_strides, float *dst, int64_t dst_off,
+                       const int64_t *dst_strides, const int64_t *shape, int rank) {
+  for (int d = 0; d < rank; d++) if (shape[d] == 0) return;
+  if (rank == 0) { dst[dst_off] += src[src_off]; return; }
+  int64_t idx[ZY_MAX_RANK] = {0};
+  int64_t s = src_off, t = dst_off, inner = shape[rank - 1], si = src_strides[rank - 1], ti = dst_strides[rank - 1];
+  for (;;) {
+    const float *a = src + s;
+    float *o = dst + t;
+    if (si == 1 && ti == 1) for (int64_t i = 0; i < inner; i++) o[i] += a[i];
+    else for (int64_t i = 0; i < inner; i++) o[i * ti] += a[i * si];
+    int d = rank - 2;
+    for (; d >= 0; d--) {
+      idx[d]++;
+      s += src_strides[d];
+      t += dst_strides[d];
+      if (idx[d] < shape[d]) break;
+      s -= src_strides[d] * shape[d];
+      t -= dst_strides[d] * shape[d];
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
 void zy_op_copy_strided(const void *src, int64_t src_off, const int64_t *src_strides, void *dst, int64_t dst_off,
                         const int64_t *dst_strides, const int64_t *shape, int rank, int elem_bytes) {
   for (int d = 0; d < rank; d++) if (shape[d] == 0) return;

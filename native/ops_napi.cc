@@ -14,13 +14,18 @@ napi_typedarray_type storageKind(const Napi::Value &v) {
   return v.IsTypedArray() ? v.As<Napi::TypedArray>().TypedArrayType() : napi_int8_array;
 }
 
-Napi::Value CopyStrided(const Napi::CallbackInfo &info) {
-  Args a(info, "opsCopyStrided");
+// opsCopyStrided, or (add) opsAddStrided: dst view += src view, Float32Array only.
+Napi::Value StridedWalk(const Napi::CallbackInfo &info, bool add) {
+  Args a(info, add ? "opsAddStrided" : "opsCopyStrided");
   std::vector<int64_t> ss, ds, shape;
   a.ints(2, ss); a.ints(5, ds); a.ints(6, shape);
   if (!a.ok()) return a.done();
   if (ss.size() != shape.size() || ds.size() != shape.size()) { a.fail("strides and shape ranks differ"); return a.done(); }
   napi_typedarray_type kind = storageKind(info[0]);
+  if (add && (kind != napi_float32_array || storageKind(info[3]) != napi_float32_array)) {
+    a.fail("src and dst must both be Float32Array");
+    return a.done();
+  }
   if (kind != storageKind(info[3]) || (kind != napi_float32_array && kind != napi_uint16_array && kind != napi_int32_array)) {
     a.fail("src and dst must be the same kind of Float32Array, Uint16Array or Int32Array");
     return a.done();
@@ -38,10 +43,13 @@ Napi::Value CopyStrided(const Napi::CallbackInfo &info) {
   }
   if (slo < 0 || dlo < 0 || shi >= (int64_t)sl || dhi >= (int64_t)dl) { a.fail("view out of bounds"); return a.done(); }
   if (!a.ok()) return a.done();
-  zy_op_copy_strided(src, so, ss.data(), dst, dof, ds.data(), shape.data(), (int)shape.size(),
-                     kind == napi_uint16_array ? 2 : 4);
+  if (add) zy_op_add_strided((const float *)src, so, ss.data(), (float *)dst, dof, ds.data(), shape.data(), (int)shape.size());
+  else zy_op_copy_strided(src, so, ss.data(), dst, dof, ds.data(), shape.data(), (int)shape.size(), kind == napi_uint16_array ? 2 : 4);
   return a.done();
 }
+
+Napi::Value CopyStrided(const Napi::CallbackInfo &info) { return StridedWalk(info, false); }
+Napi::Value AddStrided(const Napi::CallbackInfo &info) { return StridedWalk(info, true); }
 
 int dtypeKindOk(int code, napi_typedarray_type kind) {
   return (code == 0 && kind == napi_float32_array) || ((code == 1 || code == 2) && kind == napi_uint16_array) ||
@@ -349,6 +357,7 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo &info) {
 }  // namespace
 
 ZY_REGISTER("opsCopyStrided", CopyStrided);
+ZY_REGISTER("opsAddStrided", AddStrided);
 ZY_REGISTER("opsCast", Cast);
 ZY_REGISTER("opsAdviseHugePages", AdviseHugePages);
 ZY_REGISTER("opsUnary", Unary);

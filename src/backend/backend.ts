@@ -252,7 +252,7 @@ export interface BackendInfo {
 }
 
 export type OpName =
-  | "copyStrided" | "cast" | "fill" | "unary" | "unaryBackward" | "binary" | "scale" | "axpy" | "reduceSum" | "reduceMax"
+  | "copyStrided" | "addStrided" | "cast" | "fill" | "unary" | "unaryBackward" | "binary" | "scale" | "axpy" | "reduceSum" | "reduceMax"
   | "matmul" | "softmax" | "softmaxBackward" | "logSoftmax" | "logSoftmaxBackward"
   | "layerNorm" | "layerNormBackward" | "rmsNorm" | "rmsNormBackward" | "rope"
   | "embedding" | "embeddingBackward" | "attention" | "attentionBackward"
@@ -276,6 +276,11 @@ export interface Backend {
   /** dst[dstOffset + Σ i_d·dstStrides_d] = src[srcOffset + Σ i_d·srcStrides_d] over all indices of shape.
    *  Same dtype on both sides. A 0 stride in src broadcasts. */
   copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void;
+  /** dst[dstOffset + Σ i_d·dstStrides_d] += src[srcOffset + Σ i_d·srcStrides_d] over all indices of shape (f32;
+   *  one f32 add per element). A gradient added into a slice of a bigger one, with no temporary. The dst view must
+   *  not visit an element twice nor overlap src. */
+  addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array, dstOffset: number,
     dstStrides: readonly number[], shape: readonly number[]): void;
   /** Element-wise dtype conversion of n elements (f32↔bf16 rounds to nearest even, f32↔f16 IEEE). */
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void;

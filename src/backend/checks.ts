@@ -281,6 +281,17 @@ function checkBinaryOp(b: BinaryOp): void {
   if (!(b in BINARY_OPS)) throw new BackendError("binary", `unknown binary op "${String(b)}" (known: ${Object.keys(BINARY_OPS).join(", ")})`);
 }
 
+function checkAddStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage,
+  dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+  const op = "addStrided";
+  checkShape(op, shape);
+  if (!(src instanceof Float32Array) || !(dst instanceof Float32Array)) {
+    throw new BackendError(op, `src (${src.constructor.name}) and dst (${dst.constructor.name}) must both be Float32Array (f32)`);
+  }
+  checkStrided(op, "src", src, srcOffset, srcStrides, shape);
+  checkStrided(op, "dst", dst, dstOffset, dstStrides, shape);
+}
+
 function checkCopyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage,
   dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
   const op = "copyStrided";
@@ -409,6 +420,7 @@ type OpArgs<K extends CheckedOp> = Parameters<NonNullable<Backend[K]>>;
 /** OP_CHECKS.op(...the op's own arguments) throws unless they are valid; both backends call it first. */
 export const OP_CHECKS: { readonly [K in CheckedOp]: (...args: OpArgs<K>) => void } = {
   copyStrided: (src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape) => checkCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape),
+  addStrided: (src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape) => checkAddStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape),
   cast: (src, srcType, dst, dstType, n) => checkCast(src, srcType, dst, dstType, n),
   fill: (dst, value, n) => checkFill(dst, value, n),
   unary: (op, x, out, n) => {

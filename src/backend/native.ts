@@ -18,6 +18,8 @@ type I32 = Int32Array;
 export interface NativeOps {
   opsCopyStrided(src: Float32Array | Uint16Array | Int32Array, srcOffset: number, srcStrides: readonly number[],
     dst: Float32Array | Uint16Array | Int32Array, dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void;
+  opsAddStrided(src: F32, srcOffset: number, srcStrides: readonly number[], dst: F32, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void;
   opsCast(src: Float32Array | Uint16Array | Int32Array, srcType: number, dst: Float32Array | Uint16Array | Int32Array,
     dstType: number, n: number): void;
   /** Optional (an addon built before session 12 lacks it): native/kv_memory.c's huge-page advice; true when advised. */
@@ -162,7 +164,7 @@ export function nativeLoadError(): string {
 }
 
 const OPS_FUNCTIONS: readonly (keyof NativeOps)[] = [
-  "opsCopyStrided", "opsCast", "opsUnary", "opsUnaryBackward", "opsBinary", "opsScale", "opsAxpy", "opsReduceSum",
+  "opsCopyStrided", "opsAddStrided", "opsCast", "opsUnary", "opsUnaryBackward", "opsBinary", "opsScale", "opsAxpy", "opsReduceSum",
   "opsReduceMax", "opsSoftmax", "opsSoftmaxBackward", "opsLayerNorm", "opsLayerNormBackward", "opsRmsNorm",
   "opsRmsNormBackward", "opsRope", "opsEmbedding", "opsEmbeddingBackward", "opsAttention", "opsAttentionBackward",
   "opsCrossEntropy", "opsCrossEntropyBackward", "opsSwiglu", "opsSwigluBackward", "opsAdamw",

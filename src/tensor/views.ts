@@ -9,7 +9,7 @@ import type { AccumulatorTable, DerivativeTable } from "./graph.js";
 import { Tensor, isGradEnabled } from "./tensor.js";
 import { record } from "./autograd.js";
 import { backendOf, copyInto } from "./operands.js";
-import { add, copyOf } from "./elementwise.js";
+import { copyOf } from "./elementwise.js";
 import { sumTo } from "./reduce.js";
 
 declare module "./graph.js" {
@@ -244,9 +244,9 @@ export const viewDerivatives: DerivativeTable<"reshape" | "permute" | "narrow" |
 export const viewAccumulators: AccumulatorTable<"narrow"> = {
   narrow: ({ saved: { dim, start } }, dy, acc) => {
     const part = narrow(acc, dim, start, dy.shape[dim]);
-    const sum = add(part, dy);
-    copyInto("narrow", part, sum);
-    sum.dispose();
+    // In place (acc is a private dense buffer): no [N, D] temporary and no copy back.
+    dy.backend.addStrided(dy.storage("narrow") as Float32Array, dy.offset, dy.strides,
+      part.storage("narrow") as Float32Array, part.offset, part.strides, dy.shape);
     part.dispose();
     return [null];
   },

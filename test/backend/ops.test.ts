@@ -250,6 +250,16 @@ for (const [m, n, k] of [[1, 1, 1], [7, 33, 31], [33, 7, 127]] as const) {
       const dst = make(); be.copyStrided(src, 0, [1, 93, 3], dst, 0, [33, 11, 1], [3, 3, 11]); return [dst];
     } });
   }
+  // addStrided: a gradient added into one slice of a bigger one (the split q, k, v of a fused projection).
+  const base = uniform(n, 4);
+  cases.push({ name: `addStrided f32 column slice [${rows},10] of [${rows},${cols}]`, tol: TOL.exact, run: (be) => {
+    const dst = clone(base); be.addStrided(f, 0, [10, 1], dst, 7, [cols, 1], [rows, 10]); return [dst];
+  } });
+  cases.push({ name: "addStrided f32 step 2, transposed source and rank 3", tol: TOL.exact, run: (be) => {
+    const d1 = clone(base); be.addStrided(f, cols + 1, [1, 2 * cols], d1, 3, [15, 1], [16, 15]);
+    const d2 = clone(base); be.addStrided(f, 0, [1, 93, 3], d2, 0, [33, 11, 1], [3, 3, 11]);
+    return [d1, d2];
+  } });
   const special = new Float32Array([0, -0, 1, -1, 0.1, 65504, 65520, 1e-8, 6e-8, 3e-5, 1e38, 3.4e38, Infinity, -Infinity, NaN,
     1.00390625, 1.005859375, -2.5, 2 ** -24, 2 ** -25, 2 ** -25 * 1.5, 123456789, -2147483649]);
   const sn = special.length;
@@ -321,6 +331,20 @@ test("cpu backend matches the reference when multithreaded with 1 and with 2 thr
 });
 
 // ---- reference backend against known answers (independent of any implementation) ----
+
+test("addStrided adds one f32 rounding per element into the slice and leaves the rest alone", () => {
+  const rows = 5, cols = 9, src = uniform(rows * 3, 11), dst0 = uniform(rows * cols, 12);
+  for (const be of cpu ? [ref, cpu] : [ref]) {
+    const dst = clone(dst0);
+    be.addStrided(src, 0, [3, 1], dst, 4, [cols, 1], [rows, 3]); // columns 4..6 of a [5, 9] gradient
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const want = c >= 4 && c < 7 ? Math.fround(dst0[r * cols + c] + src[r * 3 + c - 4]) : dst0[r * cols + c];
+        assert.equal(dst[r * cols + c], want, `${be.info().name}: element [${r}, ${c}]`);
+      }
+    }
+  }
+});
 
 test("reference softmax, logSoftmax and crossEntropy give known values", () => {
   const x = new Float32Array([1, 2, 3]), y = new Float32Array(3), l = new Float32Array(3);

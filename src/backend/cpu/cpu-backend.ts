@@ -101,6 +101,12 @@ export class CpuBackend implements Backend, TunableBackend {
     this.addon.opsCopyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
   }
 
+  addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void {
+    OP_CHECKS.addStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+    this.addon.opsAddStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+  }
+
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void {
     OP_CHECKS.cast(src, srcType, dst, dstType, n);
     this.addon.opsCast(src, DTYPE_CODE[srcType], dst, DTYPE_CODE[dstType], n);

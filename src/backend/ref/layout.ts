@@ -1,4 +1,4 @@
-// Reference layout ops: strided copy (any rank, broadcasting 0 strides, negative strides), dtype casts, fill.
+// Reference layout ops: strided copy and strided f32 add-into (any rank, broadcasting 0 strides, negative strides), dtype casts, fill.
 // Leaves out: argument validation (checks.ts) and anything faster than a plain index walk.
 
 import { BackendError, type DType, type Storage } from "../backend.js";
@@ -19,6 +19,35 @@ export function copyStrided(src: Storage, srcOffset: number, srcStrides: readonl
   for (;;) {
     for (let i = 0; i < inner; i++) dst[t + i * tInner] = src[s + i * sInner];
     // Advance the outer index (odometer over dims rank-2 .. 0).
+    let d = rank - 2;
+    for (; d >= 0; d--) {
+      index[d]++;
+      s += srcStrides[d];
+      t += dstStrides[d];
+      if (index[d] < shape[d]) break;
+      s -= srcStrides[d] * shape[d];
+      t -= dstStrides[d] * shape[d];
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+/** dst[dstOffset + Σ i·dstStrides] += src[srcOffset + Σ i·srcStrides] (f32). The double sum rounded to f32 is
+ *  the correctly rounded f32 sum (53 ≥ 2·24 + 2 bits), so the bits match the native f32 add. */
+export function addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array,
+  dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+  const rank = shape.length;
+  for (const d of shape) if (d === 0) return;
+  if (rank === 0) {
+    dst[dstOffset] += src[srcOffset];
+    return;
+  }
+  const index = new Array<number>(rank).fill(0);
+  let s = srcOffset, t = dstOffset;
+  const inner = shape[rank - 1], sInner = srcStrides[rank - 1], tInner = dstStrides[rank - 1];
+  for (;;) {
+    for (let i = 0; i < inner; i++) dst[t + i * tInner] += src[s + i * sInner];
     let d = rank - 2;
     for (; d >= 0; d--) {
       index[d]++;

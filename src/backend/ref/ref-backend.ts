@@ -13,7 +13,7 @@ import { DTYPES, OP_CHECKS, WEIGHT_TYPES } from "../checks.js";
 import { attention, attentionBackward } from "./attention.js";
 import { embedding, embeddingBackward } from "./embedding.js";
 import { axpy, binary, scale, swiglu, swigluBackward, unary, unaryBackward } from "./elementwise.js";
-import { cast, copyStrided, fill } from "./layout.js";
+import { addStrided, cast, copyStrided, fill } from "./layout.js";
 import { crossEntropy, crossEntropyBackward } from "./loss.js";
 import { matmul } from "./matmul.js";
 import { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from "./norm.js";
@@ -55,6 +55,12 @@ export class RefBackend implements Backend {
     dstStrides: readonly number[], shape: readonly number[]): void {
     OP_CHECKS.copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
     copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+  }
+
+  addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[]): void {
+    OP_CHECKS.addStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
+    addStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape);
   }
 
   cast(src: Storage, srcType: DType, dst: Storage, dstType: DType, n: number): void {
