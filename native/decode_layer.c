@@ -269,12 +269,12 @@ static void *head_scratch = NULL;
 static size_t head_scratch_size = 0;
 
 /* ---- the step's products split by rows inside one pool task per attention ----
- * Between two attention calls (zy_op_attention_decode: its own entry, its own threading) everything runs as one
- * zy_parallel_run: layer l−1's o product, residual, norm, gate/up, SwiGLU, down, residual, then layer l's norm and
- * q/k/v (or, after the last layer, the output norm and head). Each thread computes a fixed row range of every
+ * One zy_parallel_run per layer: layer l−1's o product, residual, norm, gate/up, SwiGLU, down, residual, then layer
+ * l's norm, q/k/v, RoPE and cache writes, and its attention split by kv heads (zy_op_attention_decode_heads; or,
+ * after the last layer, the output norm and head). Each thread computes a fixed row range of every
  * product (whole 16-row groups) and the elementwise work on those rows, normalises and quantizes every activation
  * row into its own buffer (no barrier for that), and waits at a spin barrier only where the data force it: after
- * q/k/v (thread 0 then runs RoPE and the cache writes), after o and its residual, after SwiGLU, after down and its
+ * q/k/v (then RoPE and the cache writes), after them (then attention), after o and its residual, after SwiGLU, after down and its
  * residual. Each output element is the same kernel over the same inputs as in zy_decoder_layer_decode, so the same
  * bits. Leaves out: MoE layers, m ≥ 16 (f16 panel GEMMs), ffn not a multiple of 16, one thread (the loop above). */
 
@@ -304,7 +304,7 @@ static int barrier_wait(spin_barrier *b) {
  * dispatch and a task's start — and on thread 0 the dispatches, attention and the whole step, and prints a summary
  * to stderr every N steps. Read once per process; costs two rdtsc per counted span when on. */
 #define PROF_THREADS 8
-enum { PR_MAT, PR_FILL, PR_WAIT, PR_HEAD, PR_START, PR_TASK, PR_PREP, PR_N };
+enum { PR_MAT, PR_FILL, PR_WAIT, PR_HEAD, PR_START, PR_TASK, PR_PREP, PR_ATTN, PR_N }; /* PR_N ≤ 8 */
 typedef struct { /* all uint64_t: summed as an array */
   uint64_t t[PROF_THREADS][8], bytes[PROF_THREADS][8], run, attn, step, outside, steps;
 } decode_profile;
@@ -351,10 +351,10 @@ static void prof_print(const char *what, const decode_profile *p, int T) {
   for (int t = 0; t < T && t < PROF_THREADS; t++) {
     const uint64_t *c = p->t[t];
     const double rest = (double)c[PR_TASK] - (double)c[PR_MAT] - (double)c[PR_FILL] - (double)c[PR_WAIT];
-    fprintf(stderr, "  thread %d: tasks %.3f = products %.3f (%.2f MB, %.1f GB/s; head %.3f ms, %.1f GB/s) + act fill %.3f + barriers %.3f + rest %.3f (RoPE/cache %.3f); start lag %.3f\n",
+    fprintf(stderr, "  thread %d: tasks %.3f = products %.3f (%.2f MB, %.1f GB/s; head %.3f ms, %.1f GB/s) + act fill %.3f + barriers %.3f + rest %.3f (RoPE/cache %.3f, attention %.3f); start lag %.3f\n",
             t, c[PR_TASK] / ms, c[PR_MAT] / ms, p->bytes[t][0] / n / 1e6, c[PR_MAT] ? p->bytes[t][0] * g / (double)c[PR_MAT] : 0.0,
             c[PR_HEAD] / ms, c[PR_HEAD] ? p->bytes[t][1] * g / (double)c[PR_HEAD] : 0.0, c[PR_FILL] / ms, c[PR_WAIT] / ms, rest / ms,
-            c[PR_PREP] / ms, c[PR_START] / ms);
+            c[PR_PREP] / ms, c[PR_ATTN] / ms, c[PR_START] / ms);
   }
 }
 
@@ -403,6 +403,8 @@ typedef struct {
   float *qkv, *q, *k, *att, *o, *gu, *act, *head_rstd; /* shared */
   uint8_t *mine;       /* per thread, thread_bytes apart: h [m, D], rstd [m], then three activation slots */
   size_t thread_bytes, h_bytes, slot_bytes;
+  /* attention inside the task, each thread its kv heads (else thread 0's zy_op_attention_decode between dispatches) */
+  int attn_in_task;
 } rows_ctx;
 
 static const void *plan_of(const rows_ctx *c, int64_t l, int which) {
@@ -542,13 +544,27 @@ static void rows_task_body(rows_ctx *c, int t) {
     pc.qs = c->qkv, pc.ks = c->qkv + m * qd, pc.vs = c->qkv + m * (qd + kd), pc.q_stride = qd, pc.kv_stride = kd;
   }
   wait_all(c, t);
-  /* RoPE and the cache writes: q on thread 0, k and v on thread 1 (then attention, outside the task). */
+  /* RoPE and the cache writes: q on thread 0, k and v on thread 1. */
   if (t < 2) {
     const uint64_t t0 = c->prof ? __rdtsc() : 0;
     prepare_part(&pc, 0, m, t);
     if (c->prof) prof.t[t][PR_PREP] += __rdtsc() - t0;
     if (pc.failed) c->failed = 1;
   }
+  if (!c->attn_in_task) return; /* attention after the task, on thread 0 */
+  /* Attention, each thread its kv heads (their query heads' rows; the same bits at any split): one barrier for q
+   * and the cache rows, where it used to be the task's join, attention's own dispatch and join, and a dispatch. */
+  wait_all(c, t);
+  if (c->failed) return;
+  const uint64_t a0 = c->prof ? __rdtsc() : 0;
+  int64_t n_keys[16]; /* m < 16 on this path */
+  for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
+  const int64_t h0 = L->n_kv * t / T, h1 = L->n_kv * (t + 1) / T;
+  if (h1 > h0)
+    zy_op_attention_decode_heads(m, c->q, (const void *const *)L->k_cache, (const void *const *)L->v_cache, L->kv_type, n_keys,
+                                 c->att, c->o /* lse: o is free until the o product */, L->n_head, L->n_kv, hd, L->attn_scale,
+                                 h0, h1);
+  if (c->prof) prof.t[t][PR_ATTN] += __rdtsc() - a0;
 }
 
 static void rows_task(void *p, int64_t b, int64_t e, int t) {
@@ -573,6 +589,14 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
 static int64_t prefetch_bytes(void) {
   const char *e = getenv("ZHIYU_DECODE_PREFETCH_KB");
   return e ? (int64_t)atoi(e) * 1024 : DECODE_PREFETCH_BYTES;
+}
+
+/* Attention inside the rows task (each thread its kv heads), unless ZHIYU_DECODE_ATTN_APART=1 (a development knob
+ * for in-process A/B, read every step: dev/perf/stack-ab.mts --arms always,apart) puts it back between the
+ * dispatches, on thread 0 (zy_op_attention_decode, which threads itself from 32 keys on). */
+static int attention_in_task(void) {
+  const char *e = getenv("ZHIYU_DECODE_ATTN_APART");
+  return !(e && atoi(e) == 1);
 }
 
 static void *rows_scratch = NULL;
@@ -611,6 +635,7 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
   rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, prof_on(), prefetch_bytes(), {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
                 NULL, NULL, NULL, buf + n_plans * plan_bytes + shared_bytes, thread_bytes, h_bytes, slot};
   int64_t *n_keys = (int64_t *)(void *)(c.mine + (size_t)T * thread_bytes);
+  c.attn_in_task = attention_in_task();
   /* The plans (outside the task: they read the tuning table), each product's output in the shared buffers. */
   for (int64_t l = 0; l < n_layers; l++) {
     const zy_decode_layer *L = &layers[l];
@@ -654,6 +679,7 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
       return -1;
     }
     if (s == n_layers) break;
+    if (c.attn_in_task) continue;
     const zy_decode_layer *L = &layers[s];
     for (int64_t i = 0; i < m; i++) n_keys[i] = L->pos[i] + 1;
     const uint64_t a0 = c.prof ? __rdtsc() : 0;

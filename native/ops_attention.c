@@ -783,6 +783,47 @@ void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cach
   zy_ops_for(items, 1, work, attn_decode_task, &c);
 }
 
+/* zy_op_attention_decode for the kv heads [kvh0, kvh1) of every sequence (their query heads' rows), on the calling
+ * thread: for a caller inside a pool task that splits the heads over its threads itself (decode_layer.c's rows
+ * path). The position-major kernel's chunk states are folded as each is made (chunk order, as the split forms fold
+ * them), elsewhere the items run as attn_decode_task's: the same bits as zy_op_attention_decode's rows. Added in
+ * session 12 (helper bw2) beside the entry above, which it leaves as it was. */
+void zy_op_attention_decode_heads(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
+                                  int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
+                                  int64_t d, float scale, int64_t kvh0, int64_t kvh1) {
+  decode_ctx c = {q, k_cache, v_cache, n_keys, out, lse, nh, nkv, d, kv_row_bytes(kv_type, d), scale, zy_isa_level(),
+                  kv_type, NULL, NULL, NULL};
+  const int64_t group = nh / nkv;
+  const positions_fn fn = positions_kernel(c.isa, d, kv_type, group);
+  if (!fn) {
+    for (int64_t i = 0; i < m; i++) attn_decode_task(&c, i * nkv + kvh0, i * nkv + kvh1, 0);
+    return;
+  }
+  const int64_t per_call = ZY_POS_ROWS / group;
+  float st[ZY_POS_ROWS * (128 + 2)], tot[ZY_POS_ROWS][128], tm[ZY_POS_ROWS], tl[ZY_POS_ROWS];
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t h0 = kvh0; h0 < kvh1; h0 += per_call) {
+      const int64_t hn = kvh1 - h0 < per_call ? kvh1 - h0 : per_call, rows = hn * group, n = n_keys[i];
+      const char *kb = (const char *)k_cache[i] + h0 * c.rb, *vb = (const char *)v_cache[i] + h0 * c.rb;
+      for (int64_t r = 0; r < rows; r++) tm[r] = -INFINITY, tl[r] = 0.0f, memset(tot[r], 0, (size_t)d * sizeof(float));
+      for (int64_t ch = 0; ch < chunks_of(n); ch++) {
+        const int64_t j_lo = ch * ZY_KEY_CHUNK, j_hi = n < j_lo + ZY_KEY_CHUNK ? n : j_lo + ZY_KEY_CHUNK;
+        fn(q + (i * nh + h0 * group) * d, (int)group, (int)hn, kb, vb, nkv * c.rb, j_lo, j_hi, scale, st);
+        /* kv head a's rows at st + a·group·(d + 2): acc [group, d], then group maxima, then group sums */
+        for (int64_t a = 0; a < hn; a++)
+          for (int64_t h = 0; h < group; h++) {
+            const float *sa = st + a * group * (d + 2);
+            fold_state(d, &tm[a * group + h], &tl[a * group + h], tot[a * group + h], sa[group * d + h],
+                       sa[group * d + group + h], sa + h * d);
+          }
+      }
+      for (int64_t r = 0; r < rows; r++) {
+        const int64_t o = i * nh + h0 * group + r;
+        finish_row(d, tm[r], tl[r], tot[r], out + o * d, lse + o);
+      }
+    }
+}
+
 static void attn_bwd_task(void *p, int64_t g0, int64_t g1, int t) {
   (void)t;
   attn_ctx *c = p;

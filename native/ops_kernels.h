@@ -70,6 +70,11 @@ void zy_op_attention(const float *q, const void *k, const void *v, int kv_type, 
 void zy_op_attention_decode(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
                             int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
                             int64_t d, float scale);
+/* The same for the kv heads [kvh0, kvh1) only (their query heads' rows), on the calling thread: for a pool task that
+ * splits the heads over its threads (decode_layer.c). The same bits as zy_op_attention_decode's rows. */
+void zy_op_attention_decode_heads(int64_t m, const float *q, const void *const *k_cache, const void *const *v_cache,
+                                  int kv_type, const int64_t *n_keys, float *out, float *lse, int64_t nh, int64_t nkv,
+                                  int64_t d, float scale, int64_t kvh0, int64_t kvh1);
 void zy_op_attention_bw(const float *q, const float *k, const float *v, const float *out, const float *lse,
                         const float *dout, float *dq, float *dk, float *dv, int64_t b, int64_t tq, int64_t tk,
                         int64_t nh, int64_t nkv, int64_t d, float scale, int causal, int64_t cap);

@@ -8,10 +8,13 @@
 // (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
 // checks both arms' logits agree bit for bit; also the 10th percentile and minimum of the per-token wall ms over all
 // rounds (step_p10, step_min: the least loaded tokens, the nearest a loaded machine gets to a quiet figure).
-// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always,pf8,pf32]
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always,fresh,apart,pf8,pf32]
 // The ratios printed are each arm's over the first arm named.
 // --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
 // (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
+// "fresh": "always" with a fresh logits array from every step (forward() without ForwardOptions.into; the other arms
+// reuse one buffer, as generation, the server and bench decode do). "apart": "always" with attention between the
+// rows path's dispatches on thread 0 (ZHIYU_DECODE_ATTN_APART=1; the others: inside the task, split by kv heads).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
 import { createBackend } from "../../src/backend/index.js";
 import type { DecoderLayerRun } from "../../src/backend/backend.js";
@@ -32,17 +35,19 @@ if (!run?.stack) throw new Error("the backend's decoder-layer-decode op has no s
 const stack = run.stack;
 const prompt = Array.from({ length: Math.max(4, depth) }, (_, i) => (i * 7919 + 13) % model.vocabSize);
 
+let reuseLogits = true; // every arm but "fresh": one logits buffer for all steps (ForwardOptions.into, as generation does)
 let steps: number[] = []; // this arm's per-token wall ms (the 10th percentile over all rounds: the least loaded steps)
 const decode = () => {
   const seq = model.createSequence();
-  let logits = model.forward([{ seq, tokens: prompt }])[0]!;
+  const into = reuseLogits ? new Float32Array(model.vocabSize) : undefined;
+  let logits = model.forward([{ seq, tokens: prompt }], { into })[0]!;
   const kept: Float32Array[] = [];
   const c0 = process.cpuUsage(), t0 = performance.now();
   for (let i = 0; i < tokens; i++) {
     const s0 = performance.now();
-    logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0]!;
+    logits = model.forward([{ seq, tokens: [argmax(logits)] }], { into })[0]!;
     steps.push(performance.now() - s0);
-    if (i % 16 === 15) kept.push(logits);
+    if (i % 16 === 15) kept.push(logits.slice());
   }
   const wall = performance.now() - t0, c = process.cpuUsage(c0);
   seq.dispose();
@@ -62,6 +67,8 @@ const arms = {
   layers: () => { prefetchKb(null); delete run.stack; net.fusedDecodeForward = fused; },
   calls: () => { prefetchKb(null); run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
   always: () => { prefetchKb(null); always(); },
+  fresh: () => { prefetchKb(null); always(); reuseLogits = false; },
+  apart: () => { prefetchKb(null); always(); process.env.ZHIYU_DECODE_ATTN_APART = "1"; },
   pf8: () => { prefetchKb("8"); always(); },
   pf32: () => { prefetchKb("32"); always(); },
 } as const;
@@ -70,9 +77,11 @@ const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as nu
 let reference: Float32Array[] | null = null;
 const chosen = opt("arms", opt("only", "stack,nohead,layers")).split(",") as Arm[];
 const order = (r: number) => (r % 2 ? [...chosen].reverse() : chosen);
-for (const a of order(0)) { arms[a](); decode(); } // warm-up
+for (const a of order(0)) { reuseLogits = true; delete process.env.ZHIYU_DECODE_ATTN_APART; arms[a](); decode(); } // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const a of order(r)) {
+    reuseLogits = true;
+    delete process.env.ZHIYU_DECODE_ATTN_APART;
     arms[a]();
     steps = res[a].steps;
     const d = decode();

@@ -22,9 +22,10 @@ export interface GenerateOptions extends SamplingParams {
   stopTokenIds?: readonly number[];
   /** Receives text as it becomes final. */
   onText?: (text: string) => void;
-  /** Receives each generated id with the logits it was sampled from. */
+  /** Receives each generated id with the logits it was sampled from (valid during the call: the generation reuses
+   *  the buffer for the next step; copy to keep). */
   onToken?: (id: number, logits: Float32Array) => void;
-  /** Receives the logits at the last prompt position (before any sampling). */
+  /** Receives the logits at the last prompt position (before any sampling; valid during the call, as onToken's). */
   onPromptLogits?: (logits: Float32Array) => void;
   /** Masks tokens that may not come next (e.g. valid UTF-8 only); sampling sees the masked logits. */
   constraint?: TokenConstraint;
@@ -96,6 +97,8 @@ export class Generation {
   private readonly stopIds: Set<number>;
   private readonly maxTokens: number;
   private logits: Float32Array | null = null;
+  /** Each step's logits, written in place (ForwardOptions.into): a decode step allocates no vocab-sized array. */
+  private readonly logitsBuffer: Float32Array;
   /** Prompt + generated ids, for the sampler's penalties (grown in place, not re-concatenated each token). */
   private readonly history: number[];
 
@@ -127,6 +130,7 @@ export class Generation {
     this.matcher = new StopStringMatcher(options.stop ?? []);
     this.stopIds = new Set(options.stopTokenIds ?? model.stopTokenIds);
     this.seq = model.kind === "seq2seq" ? model.createSequence(promptIds) : model.createSequence();
+    this.logitsBuffer = new Float32Array(model.vocabSize);
   }
 
   get done(): boolean {
@@ -137,7 +141,7 @@ export class Generation {
   step(): boolean {
     if (this.done) return false;
     if (this.logits === null) {
-      this.logits = this.model.forward([{ seq: this.seq, tokens: this.firstTokens }])[0];
+      this.logits = this.model.forward([{ seq: this.seq, tokens: this.firstTokens }], { into: this.logitsBuffer })[0];
       this.options.onPromptLogits?.(this.logits);
     }
     if (this.ids.length >= this.maxTokens) return this.finish("length");
@@ -159,7 +163,7 @@ export class Generation {
     if (stopped) return this.finish("stop", false);
     if (this.ids.length >= this.maxTokens) return this.finish("length");
     if (this.seq.length >= this.model.contextLength) return this.finish("length");
-    this.logits = this.model.forward([{ seq: this.seq, tokens: [id] }])[0];
+    this.logits = this.model.forward([{ seq: this.seq, tokens: [id] }], { into: this.logitsBuffer })[0];
     return true;
   }
 

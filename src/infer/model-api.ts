@@ -38,6 +38,15 @@ export interface ForwardItem {
   adapters?: AdapterChoice;
 }
 
+/** How forward() hands the logits back. */
+export interface ForwardOptions {
+  /** A buffer the caller owns, of at least batch.length × vocabSize elements: the model may write the logits into it
+   *  and return views of it instead of fresh arrays — a decode loop then allocates no new
+   *  vocab-sized array per step. The views stay valid until the caller passes the buffer again (or writes it); a
+   *  caller that keeps a row past its next forward() copies it. A model may ignore it and return fresh arrays. */
+  into?: Float32Array;
+}
+
 export interface TextModel {
   /** Absent means "causal-lm" (fakes written before the other kinds existed need not say it). */
   readonly kind?: "causal-lm";
@@ -65,8 +74,8 @@ export interface TextModel {
   createSequence(): SequenceState;
   /** One forward pass over several sequences at once (continuous batching): appends each item's tokens to its
    *  cache and returns, per item in order, the logits at its last new token (length vocabSize). Throws a clear
-   *  error if a sequence would exceed contextLength. */
-  forward(batch: readonly ForwardItem[]): Float32Array[];
+   *  error if a sequence would exceed contextLength. options.into: see ForwardOptions. */
+  forward(batch: readonly ForwardItem[], options?: ForwardOptions): Float32Array[];
   /** A fixed-size embedding of the text's tokens (mean of the final hidden states), for /v1/embeddings. */
   embed(tokens: readonly number[]): Float32Array;
   dispose(): void;
@@ -133,7 +142,7 @@ export interface Seq2SeqModel {
   /** What the model's files say about it (model-info.ts), when the loader read it. */
   readonly info?: ModelInfo;
   createSequence(sourceTokens: readonly number[]): SequenceState;
-  forward(batch: readonly ForwardItem[]): Float32Array[];
+  forward(batch: readonly ForwardItem[], options?: ForwardOptions): Float32Array[];
   /** Mean of the encoder's hidden states over the tokens, for /v1/embeddings. */
   embed(tokens: readonly number[]): Float32Array;
   dispose(): void;

@@ -150,6 +150,9 @@ export class Scheduler {
   private idle: { seq: SequenceState; tokens: number[]; adapters: string }[] = [];
   private readonly active: Active[] = [];
   private running = false;
+  /** Each step's logits, written in place (ForwardOptions.into; grown to the batch): a step allocates no vocab-sized
+   *  arrays. A row is sampled from before the next step and never kept (advance copies it where it writes). */
+  private logitsBuffer = new Float32Array(0);
   /** Steps run and sequences they carried since start (batching efficiency = batchedItems / steps). */
   stats = { steps: 0, batchedItems: 0 };
 
@@ -344,7 +347,9 @@ export class Scheduler {
     const items: ForwardItem[] = batch.map((a, i) => ({ seq: a.seq!, tokens: fed[i], adapters: a.req.adapters }));
     let logits: Float32Array[];
     try {
-      logits = this.model.forward(items);
+      const need = items.length * this.model.vocabSize;
+      if (this.logitsBuffer.length < need) this.logitsBuffer = new Float32Array(need);
+      logits = this.model.forward(items, { into: this.logitsBuffer });
     } catch (err) {
       for (const a of batch) this.finish(a, "error", err as Error);
       return;

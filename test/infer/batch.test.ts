@@ -1,6 +1,7 @@
 // TextModel.forward over several sequences at once (the server's continuous batching): a mixed batch of
 // prefills and decodes gives the same logits as running each sequence alone; truncate() reuses a prompt prefix;
-// context-length overflows are clear errors; embed() returns one hidden-size vector.
+// context-length overflows are clear errors; embed() returns one hidden-size vector; logits written into a reused
+// buffer (ForwardOptions.into) are the same bits.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -50,6 +51,45 @@ for (const name of ["dev-llama-tok512-f32.gguf", "dev-gpt2-e32-f16.hf"]) {
     const e = model.embed(p1);
     assert.equal(e.length, model.embeddingDim);
     for (const s of [s1, s2, s3]) s.dispose();
+    model.dispose();
+  });
+}
+
+// ForwardOptions.into: the logits written into the caller's buffer (views of it, no fresh arrays) are the same bits
+// as the fresh arrays, for prefills, single decodes and a step that mixes both (two passes on a fused-decode model:
+// their rows must not overwrite each other); a buffer too small for the batch is ignored.
+for (const name of ["dev-llama-tok512-q8_0.gguf", "dev-gpt2-e32-f16.hf"]) {
+  test(`${name}: logits into a reused buffer equal fresh ones`, async () => {
+    const model = await loadModel(path.join(shared, name));
+    const v = model.vocabSize;
+    const run = (into?: Float32Array) => {
+      const s1 = model.createSequence(), s2 = model.createSequence(), s3 = model.createSequence();
+      const rows: Float32Array[][] = [];
+      const step = (batch: { seq: typeof s1; tokens: number[] }[]) => {
+        const out = model.forward(batch, { into });
+        if (into) for (const r of out) assert.equal(r.buffer, into.buffer, "a row outside the caller's buffer");
+        rows.push(out.map((r) => r.slice())); // kept past the next step: copied
+      };
+      step([{ seq: s1, tokens: [1, 15, 27, 300] }, { seq: s2, tokens: [1, 99, 5] }]);
+      step([{ seq: s1, tokens: [11] }, { seq: s2, tokens: [22] }, { seq: s3, tokens: [1, 400, 401] }]);
+      step([{ seq: s3, tokens: [33] }]);
+      step([{ seq: s1, tokens: [12] }, { seq: s3, tokens: [34] }]);
+      for (const s of [s1, s2, s3]) s.dispose();
+      return rows;
+    };
+    const fresh = run(), reused = run(new Float32Array(3 * v));
+    assert.deepEqual(reused.map((step) => step.length), fresh.map((step) => step.length));
+    fresh.forEach((step, t) => step.forEach((row, i) => {
+      const other = reused[t]![i]!;
+      assert.equal(other.length, v);
+      for (let j = 0; j < v; j++) assert.ok(Object.is(other[j], row[j]), `step ${t} item ${i} logit ${j}: ${other[j]} vs ${row[j]}`);
+    }));
+    // too small for two rows: ignored, fresh arrays
+    const s = model.createSequence(), s2 = model.createSequence();
+    const small = new Float32Array(v);
+    const out = model.forward([{ seq: s, tokens: [1, 2] }, { seq: s2, tokens: [1, 3] }], { into: small });
+    assert.ok(out.every((r) => r.buffer !== small.buffer && r.length === v));
+    s.dispose(); s2.dispose();
     model.dispose();
   });
 }

@@ -85,11 +85,13 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
       model.forward([{ seq, tokens: ids }]);
       rate = ids.length / ((performance.now() - t0) / 1000);
     } else {
-      let logits = model.forward([{ seq, tokens: ids }])[0];
+      // one logits buffer for every step, as the generation and the server's scheduler do (ForwardOptions.into)
+      const into = new Float32Array(vocab);
+      let logits = model.forward([{ seq, tokens: ids }], { into })[0];
       const n = Math.min(tokens, model.contextLength - ids.length);
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
-        logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0];
+        logits = model.forward([{ seq, tokens: [argmax(logits)] }], { into })[0];
       }
       rate = n / ((performance.now() - t0) / 1000);
     }
@@ -153,10 +155,11 @@ function moeTraffic(model: LoadedModel, prompt: readonly number[], n: number) {
   const denseBytes = weightBytes(net.params) - expertBytes;
   const trace: MoeTrace = { expertRuns: 0, rows: 0, bytesRead: 0 };
   const seq = model.createSequence();
-  let logits = model.forward([{ seq, tokens: [...prompt] }])[0]!;
+  const into = new Float32Array(model.vocabSize);
+  let logits = model.forward([{ seq, tokens: [...prompt] }], { into })[0]!;
   net.moeTrace = trace;
   try {
-    for (let i = 0; i < n; i++) logits = model.forward([{ seq, tokens: [argmax(logits)] }])[0]!;
+    for (let i = 0; i < n; i++) logits = model.forward([{ seq, tokens: [argmax(logits)] }], { into })[0]!;
   } finally {
     net.moeTrace = null;
     seq.dispose();

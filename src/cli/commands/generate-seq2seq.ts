@@ -72,7 +72,7 @@ export async function generateSeq2Seq(model: Seq2SeqModel, modelPath: string, pr
     seed: intFlagOr("seed", values.seed, 0, 0),
     stop: values.stop,
     onToken: (id, logits) => {
-      if (values["logits-out"]) rows.push(logits);
+      if (values["logits-out"]) rows.push(logits.slice()); // the generation reuses its buffer
       if (!values.json && !hasText) process.stdout.write(`${id} `);
     },
     onText: values.json || !hasText ? undefined : (t) => process.stdout.write(t),
