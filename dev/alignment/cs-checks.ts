@@ -1,5 +1,5 @@
 // Rule checks (dev/alignment/cs-rules.ts) over the held-out replies that eval-policies.ts --out wrote, per policy:
-// mean value recall, share of replies with every grounding value, with a foreign value, rude, generic, mean
+// mean value recall and copied span, share of replies with every grounding value, with a foreign value, rude, generic, mean
 // character F1 against the dialogue's own reply, distinct replies, replies starting 推荐您去, replies giving a value for
 // a slot their grounding lacks (unstated: "评分4.2分" for a phone number) and of those the groundings that could have
 // one (n of the prompts with no such slot at all), replies containing "4.2". The catalogue of known
@@ -28,7 +28,7 @@ for (const policy of evaluation.replies) {
   if (policy.replies.length !== prompts.length) throw new Error(`${values.eval}: ${policy.name} has ${policy.replies.length} replies for ${prompts.length} prompts in ${values.prompts}`);
   const checks = policy.replies.map((reply, i) => checkReply(reply, parseGrounding(systemOf(prompts[i]!)), catalogue, gold.get(JSON.stringify(prompts[i])) ?? null));
   console.log(JSON.stringify({ name: policy.name, n: checks.length,
-    valueRecall: mean(checks.map((c) => c.valueRecall)), allValues: mean(checks.map((c) => (c.valueRecall === 1 ? 1 : 0))),
+    valueRecall: mean(checks.map((c) => c.valueRecall)), valueSpan: mean(checks.map((c) => c.valueSpan)), allValues: mean(checks.map((c) => (c.valueRecall === 1 ? 1 : 0))),
     foreignValue: mean(checks.map((c) => (c.foreignValue ? 1 : 0))), rude: mean(checks.map((c) => (c.rude ? 1 : 0))),
     generic: mean(checks.map((c) => (c.generic ? 1 : 0))), charF1: mean(checks.flatMap((c) => (c.charF1 === null ? [] : [c.charF1]))),
     distinct: new Set(policy.replies).size, recommendOpener: policy.replies.filter((r) => r.startsWith("推荐您去")).length,

@@ -3,6 +3,8 @@
 // reads the grounding in the prompt's system message ("资料：槽位：值；槽位：值", as make-cs-preferences.ts writes it)
 // and, where given, the dialogue's own reply:
 //   valueRecall   share of the grounding's values that the reply contains (the dialogue's replies contain all)
+//   valueSpan     mean over the grounding's values of the longest run of a value's characters that the reply
+//                 contains, as a share of the value's length (1 = verbatim; shows partial copies valueRecall misses)
 //   foreignValue  the reply contains a value known from some other prompt's grounding that is not in its own
 //                 (a made-up or misplaced address, phone, name … — the wrong-value corruption)
 //   rude          the reply contains one of make-cs-preferences.ts's rude openers or closers
@@ -33,7 +35,7 @@ export function valueCatalogue(groundings: readonly Grounding[][]): string[] {
   return [...new Set(groundings.flat().map((g) => g.value).filter((v) => [...v].length >= 2))].sort();
 }
 
-export interface ReplyChecks { valueRecall: number; foreignValue: boolean; rude: boolean; generic: boolean; charF1: number | null; unstated: boolean }
+export interface ReplyChecks { valueRecall: number; valueSpan: number; foreignValue: boolean; rude: boolean; generic: boolean; charF1: number | null; unstated: boolean }
 
 /** Slots a reply can make a value up for (as make-cs-preferences.ts --extra-added does). */
 export const UNSTATED_SLOTS = ["评分", "价格", "人均消费", "门票", "营业时间", "游玩时间"];
@@ -46,12 +48,24 @@ export function unstatedValue(reply: string, grounding: readonly Grounding[]): b
 export function checkReply(reply: string, grounding: readonly Grounding[], catalogue: readonly string[], gold: string | null): ReplyChecks {
   const own = grounding.map((g) => g.value);
   const valueRecall = own.length === 0 ? 1 : own.filter((v) => reply.includes(v)).length / own.length;
+  const valueSpan = own.length === 0 ? 1 : own.reduce((a, v) => a + copiedShare(v, reply), 0) / own.length;
   // a catalogue value counts as foreign when it is in the reply but neither is, contains, nor is inside an own value
   const foreignValue = catalogue.some((v) => reply.includes(v) && !own.some((o) => o.includes(v) || v.includes(o)));
   const rude = RUDE_MARKERS.some((m) => reply.includes(m));
   const recommends = /^(推荐您去|您可以去|周边的(景点|餐馆)有)/.test(reply);
   const generic = GENERIC_LINES.includes(reply.trim()) || (recommends && !own.some((v) => reply.includes(v)));
-  return { valueRecall, foreignValue, rude, generic, charF1: gold === null ? null : charF1(reply, gold), unstated: unstatedValue(reply, grounding) };
+  return { valueRecall, valueSpan, foreignValue, rude, generic, charF1: gold === null ? null : charF1(reply, gold), unstated: unstatedValue(reply, grounding) };
+}
+
+/** The longest run of value's characters (code points) that reply contains, as a share of value's length. */
+export function copiedShare(value: string, reply: string): number {
+  const chars = [...value];
+  if (chars.length === 0) return 1;
+  let best = 0;
+  for (let i = 0; i < chars.length && chars.length - i > best; i++) {
+    for (let j = chars.length; j - i > best; j--) if (reply.includes(chars.slice(i, j).join(""))) { best = j - i; break; }
+  }
+  return best / chars.length;
 }
 
 /** Character-level F1 of two strings (counts of each character, as SQuAD's token F1 over characters). */

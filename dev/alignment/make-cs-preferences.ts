@@ -27,6 +27,14 @@
 // character by character (digit → random digit, Chinese character → a random one of the training values'
 // characters, letter → random letter; punctuation and units kept) in the grounding, the user turn and the reply
 // alike (a fifth generator, seed + 4): values nobody has seen, so the reply can only be right by copying.
+// --val-prompts N writes validation prompts for choosing among SFT/PPO checkpoints without touching the held-out
+// split (a sixth generator, seed + 5, after everything else; every other file byte for byte the same). Every
+// CrossWOZ dialogue here is either held-out or training (the train split is not in ../shared), so validation turns
+// are N seeded training-split turns whose grounded values are replaced afresh — answers no training file holds, so
+// only copying from the prompt gets them right; rejected = the turn's own reply (the remembered value):
+//   prompts-val-swap.jsonl, pairs-val-swap.jsonl      each value swapped for another training value of its slot, as
+//                                                     --sft-swaps does (kind "val-swap"; real-looking values)
+//   prompts-val-random.jsonl, pairs-val-random.jsonl  each value scrambled as --sft-random does (kind "val-random")
 // Train/held-out split by dialogue with a seeded shuffle (no dialogue in both). Writes to OUT_DIR:
 //   pairs-train.jsonl, pairs-heldout.jsonl     {"prompt": messages, "chosen": [assistant], "rejected": [assistant], "kind"}
 //                                              (--all-kinds: training pairs in a seeded shuffled order)
@@ -37,6 +45,7 @@
 // Leaves out: kdconv-travel / abcd (CrossWOZ alone gives ~2,500 short grounded turns), multi-turn context.
 // Usage: node --import tsx dev/alignment/make-cs-preferences.ts OUT_DIR [seed (7)] [--heldout-share 0.1]
 //        [--all-kinds] [--with-val] [--extra-wrong N] [--sft-swaps N] [--extra-added N] [--sft-random N]
+//        [--val-prompts N]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,6 +68,9 @@ if (!(Number.isInteger(extraAdded) && extraAdded >= 0)) throw new Error("make-cs
 const randomAt = args.indexOf("--sft-random");
 const sftRandom = randomAt >= 0 ? Number(args.splice(randomAt, 2)[1]) : 0;
 if (!(Number.isInteger(sftRandom) && sftRandom >= 0)) throw new Error("make-cs-preferences: --sft-random must be a whole number ≥ 0");
+const valAt = args.indexOf("--val-prompts");
+const valPrompts = valAt >= 0 ? Number(args.splice(valAt, 2)[1]) : 0;
+if (!(Number.isInteger(valPrompts) && valPrompts >= 0)) throw new Error("make-cs-preferences: --val-prompts must be a whole number ≥ 0");
 const allKinds = args.includes("--all-kinds");
 const withVal = args.includes("--with-val");
 for (const f of ["--all-kinds", "--with-val"]) if (args.includes(f)) args.splice(args.indexOf(f), 1);
@@ -262,31 +274,72 @@ if (extraAdded > 0) {
   writeFileSync(path.join(out, "pairs-heldout-added.jsonl"), lines(rows.heldout));
   console.log(`${rows.train.length} training and ${rows.heldout.length} held-out added-value pairs in ${out}`);
 }
+// the training values' Chinese characters, and one turn with every grounded value scrambled character by character
+const cjk = [...new Set([...turns, ...valTurns].filter((t) => !heldIds.has(t.dialogue)).flatMap((t) => t.facts.flatMap((a) => [...a[3]])))]
+  .filter((c) => /\p{Script=Han}/u.test(c)).sort();
+const scramble = (v: string) => [...v].map((c) => /[0-9]/.test(c) ? String(Math.floor(rand() * 10)) : /\p{Script=Han}/u.test(c) ? pick(cjk)
+  : /[A-Za-z]/.test(c) ? String.fromCharCode((c <= "Z" ? 65 : 97) + Math.floor(rand() * 26)) : c).join("");
+// longest first, and never a value inside another one (its replacement would break the longer one)
+const scramblable = (t: Turn) => t.facts.map((a) => [...a] as Act).sort((x, y) => y[3].length - x[3].length)
+  .filter((a, i, all) => !all.some((b, j) => j !== i && b[3] !== a[3] && b[3].includes(a[3])));
+function scrambledTurn(t: Turn, facts: readonly Act[]): Turn {
+  let { user, reply } = t;
+  const changed = facts.map((a) => {
+    const v = scramble(a[3]);
+    [user, reply] = [user.split(a[3]).join(v), reply.split(a[3]).join(v)];
+    return [a[0], a[1], a[2], v] as Act;
+  });
+  return { ...t, user, reply, facts: changed };
+}
 if (sftRandom > 0) {
   s = (Number(args[1] ?? 7) + 4) >>> 0; // a fifth generator: the files above do not depend on --sft-random
-  const cjk = [...new Set([...turns, ...valTurns].filter((t) => !heldIds.has(t.dialogue)).flatMap((t) => t.facts.flatMap((a) => [...a[3]])))]
-    .filter((c) => /\p{Script=Han}/u.test(c)).sort();
-  const scramble = (v: string) => [...v].map((c) => /[0-9]/.test(c) ? String(Math.floor(rand() * 10)) : /\p{Script=Han}/u.test(c) ? pick(cjk)
-    : /[A-Za-z]/.test(c) ? String.fromCharCode((c <= "Z" ? 65 : 97) + Math.floor(rand() * 26)) : c).join("");
   const scrambled: object[] = [];
   for (const t of [...turns, ...valTurns]) {
     if (heldIds.has(t.dialogue)) continue;
-    // longest first, and never a value inside another one (its replacement would break the longer one)
-    const facts = t.facts.map((a) => [...a] as Act).sort((x, y) => y[3].length - x[3].length)
-      .filter((a, i, all) => !all.some((b, j) => j !== i && b[3] !== a[3] && b[3].includes(a[3])));
+    const facts = scramblable(t);
     for (let k = 0; k < sftRandom; k++) {
-      let { user, reply } = t;
-      const changed = facts.map((a) => {
-        const v = scramble(a[3]);
-        [user, reply] = [user.split(a[3]).join(v), reply.split(a[3]).join(v)];
-        return [a[0], a[1], a[2], v] as Act;
-      });
-      if (reply === t.reply) continue;
-      scrambled.push({ messages: [...promptOf({ ...t, user, facts: changed }), { role: "assistant", content: reply }] });
+      const u = scrambledTurn(t, facts);
+      if (u.reply === t.reply) continue;
+      scrambled.push({ messages: [...promptOf(u), { role: "assistant", content: u.reply }] });
     }
   }
   writeFileSync(path.join(out, "sft-train-random.jsonl"), lines(shuffle(scrambled)));
   console.log(`${scrambled.length} value-scrambled SFT chats in ${path.join(out, "sft-train-random.jsonl")} (${cjk.length} characters)`);
+}
+if (valPrompts > 0) {
+  s = (Number(args[1] ?? 7) + 5) >>> 0; // a sixth generator: the files above do not depend on --val-prompts
+  const training = [...turns, ...valTurns].filter((t) => !heldIds.has(t.dialogue));
+  const slotValues = new Map<string, string[]>();
+  for (const t of training) for (const a of t.facts) slotValues.set(`${a[1]}/${a[2]}`, [...(slotValues.get(`${a[1]}/${a[2]}`) ?? []), a[3]]);
+  for (const [k, v] of slotValues) slotValues.set(k, [...new Set(v)]);
+  const swappedTurn = (t: Turn): Turn => {
+    let { user, reply } = t;
+    const facts = scramblable(t).map((a) => {
+      const others = (slotValues.get(`${a[1]}/${a[2]}`) ?? []).filter((v) => !t.facts.some((f) => f[3].includes(v) || v.includes(f[3])));
+      if (others.length === 0) return a;
+      const v = pick(others);
+      [user, reply] = [user.split(a[3]).join(v), reply.split(a[3]).join(v)];
+      return [a[0], a[1], a[2], v] as Act;
+    });
+    return { ...t, user, reply, facts };
+  };
+  const pairOf = (t: Turn, rejected: string, kind: string) => ({ prompt: promptOf(t), chosen: [{ role: "assistant", content: t.reply }],
+    rejected: [{ role: "assistant", content: rejected }], kind });
+  for (const [name, change] of [["val-swap", swappedTurn], ["val-random", (t: Turn) => scrambledTurn(t, scramblable(t))]] as const) {
+    const rows: object[] = [];
+    const seen = new Set<string>();
+    for (const t of shuffle([...training])) {
+      if (rows.length === valPrompts) break;
+      const u = change(t);
+      const key = JSON.stringify(promptOf(u));
+      if (u.reply === t.reply || seen.has(key)) continue;
+      seen.add(key);
+      rows.push(pairOf(u, t.reply, name));
+    }
+    writeFileSync(path.join(out, `pairs-${name}.jsonl`), lines(rows));
+    writeFileSync(path.join(out, `prompts-${name}.jsonl`), lines(promptRows(rows)));
+    console.log(`${rows.length} validation turns (${name}) in ${path.join(out, `prompts-${name}.jsonl`)}`);
+  }
 }
 const count = (rows: readonly object[], k: string) => rows.filter((r) => (r as { kind: string }).kind === k).length;
 console.log(`${turns.length} grounded turns (+${valTurns.length} val) from ${Object.keys(dialogues).length} dialogues; ` +

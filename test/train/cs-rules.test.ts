@@ -3,7 +3,7 @@
 // parsing, value recall, a foreign value, rude and generic replies, character F1, a value for a slot the grounding lacks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { charF1, checkReply, parseGrounding, unstatedValue, valueCatalogue } from "../../dev/alignment/cs-rules.js";
+import { charF1, checkReply, copiedShare, parseGrounding, unstatedValue, valueCatalogue } from "../../dev/alignment/cs-rules.js";
 
 const hotel = parseGrounding("资料：酒店地址：北京丰台区右安门外玉林里1号楼；酒店电话：69522039");
 const other = parseGrounding("资料：酒店地址：北京朝阳区建国路88号；景点名称：故宫");
@@ -19,7 +19,7 @@ test("the grounding's slots and values are read from the system message", () => 
 
 test("a correct, complete reply recalls every value and trips no rule", () => {
   const c = checkReply("地址是北京丰台区右安门外玉林里1号楼，电话是69522039。", hotel, catalogue, null);
-  assert.deepEqual(c, { valueRecall: 1, foreignValue: false, rude: false, generic: false, charF1: null, unstated: false });
+  assert.deepEqual(c, { valueRecall: 1, valueSpan: 1, foreignValue: false, rude: false, generic: false, charF1: null, unstated: false });
 });
 
 test("a swapped value halves the recall and is a foreign value", () => {
@@ -52,4 +52,15 @@ test("a rating, price or time the grounding does not give is flagged; one it giv
   assert.equal(unstatedValue("评分是4分。", parseGrounding("资料：餐馆评分：4分")), false); // the grounding has a rating
   assert.equal(unstatedValue("您可以问问评分。", hotel), false); // no number
   assert.equal(checkReply("电话是69522039，评分4.2分。", hotel, catalogue, null).unstated, true);
+});
+
+test("valueSpan: the longest run of each value's characters in the reply, as a share of its length", () => {
+  // "69522039" whole (1); of "北京丰台区右安门外玉林里1号楼" (15 characters) the run "右安门外玉林里" (7)
+  const c = checkReply("在右安门外玉林里，电话是69522039。", hotel, catalogue, null);
+  assert.equal(c.valueRecall, 0.5);
+  assert.equal(c.valueSpan, (1 + 7 / 15) / 2);
+  assert.equal(copiedShare("殿血声柒仪拉诺左吉", "周边的餐馆有殿柒拿拿态拉拿"), 1 / 9); // scattered characters count one at a time
+  assert.equal(copiedShare("619-51451386", "电话是619-514"), 7 / 12);
+  assert.equal(copiedShare("故宫", "没有"), 0);
+  assert.equal(copiedShare("", "任何回复"), 1);
 });
