@@ -12,6 +12,7 @@
 #include "gemm.h"
 #include "quant.h"
 #include "prefill_mlp.h"
+#include "ops_kernels.h"
 #include <cmath>
 #include <string>
 
@@ -85,7 +86,7 @@ int elemCode(const std::string &name) {
 }
 
 // gemmPackWeights(w: Uint8Array, type: "f32" | "f16" | "bf16", rows, cols, panel: "f32" | "f16" | "bf16"): the
-// weight w [rows, cols] packed once into GEMM panels (zy_pw_pack) in a new Uint8Array, or null on CPUs without
+// weight w [rows, cols] packed once into GEMM panels (zy_pw_pack) in a new Uint8Array (advised onto 2 MiB pages), or null on CPUs without
 // AVX-512 (there the products keep the unpacked path).
 Napi::Value GemmPackWeights(const Napi::CallbackInfo &info) {
   zy::Args a(info, "gemmPackWeights");
@@ -110,6 +111,8 @@ Napi::Value GemmPackWeights(const Napi::CallbackInfo &info) {
   if (reinterpret_cast<uintptr_t>(w) % (src == ZY_PW_F32 ? 4 : 2) != 0) { a.fail("w must be aligned to its element size"); return a.done(); }
   if (!zy_pw_available()) return env.Null();
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, zy_pw_bytes(elem, rows, cols));
+  // long-lived and streamed by every prompt: onto 2 MiB pages before the pack's first write (native/kv_memory.c)
+  zy_advise_huge_pages(buf.Data(), buf.ByteLength());
   zy_pw_pack(w, src, rows, cols, elem, buf.Data());
   return Napi::Uint8Array::New(env, buf.ByteLength(), buf, 0);
 }

@@ -306,7 +306,7 @@ export interface Backend {
    *  once front to back in one contiguous share per thread; `variant` says how the native kernel loads (the value is
    *  the same for all). Absent: the bench times reduceSum instead. */
   readChecksum?(x: Int32Array, variant: ReadVariant): number;
-  /** Optional hint for a large buffer that lives long and is streamed often (a KV cache): back its untouched pages with
+  /** Optional hint for a large buffer that lives long and is streamed often (a KV cache, a GGUF model's weights): back its untouched pages with
    *  2 MiB pages where the system allows (fewer TLB misses when a decode step reads it). Changes no value. */
   adviseHugePages?(x: Storage): void;
 

@@ -30,6 +30,11 @@ export class GgufSource implements WeightSource {
     if (!t) throw new ModelLoadError(`${this.description}: missing tensor '${n}' (${hfName})`);
     return t;
   }
+  /** The file's tensor for a parameter that is a whole tensor (not one slice of a stacked one), else null. */
+  wholeInfo(hfName: string): GgufTensorInfo | null {
+    const n = this.toGguf(hfName);
+    return n === null ? null : this.file.tensorByName.get(n) ?? null;
+  }
   /** info() of a tensor whose type Zhiyu can multiply with (else a clear error). */
   weightInfo(hfName: string): GgufTensorInfo {
     const t = this.info(hfName);
