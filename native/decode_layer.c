@@ -591,12 +591,19 @@ static int64_t prefetch_bytes(void) {
   return e ? (int64_t)atoi(e) * 1024 : DECODE_PREFETCH_BYTES;
 }
 
-/* Attention inside the rows task (each thread its kv heads), unless ZHIYU_DECODE_ATTN_APART=1 (a development knob
- * for in-process A/B, read every step: dev/perf/stack-ab.mts --arms always,apart) puts it back between the
- * dispatches, on thread 0 (zy_op_attention_decode, which threads itself from 32 keys on). */
-static int attention_in_task(void) {
+/* Attention inside the rows task (each thread its kv heads) while every item has fewer than
+ * DECODE_ATTN_IN_TASK_KEYS keys — there zy_op_attention_decode runs serially on thread 0 — and between the dispatches
+ * from then on, where zy_op_attention_decode splits the keys over the threads itself: the quiet rerun of session 12
+ * measured the head split inside the task 0.77-0.82x the key split at depth 2,048 (110M Q4_0, f16 cache; thread 1's
+ * heads took about twice thread 0's time). ZHIYU_DECODE_ATTN_APART=1 (a development knob for in-process A/B, read
+ * every step: dev/perf/stack-ab.mts --arms always,apart) keeps it between the dispatches at every depth. */
+#define DECODE_ATTN_IN_TASK_KEYS 32
+static int attention_in_task(const zy_decode_layer *L0, int64_t m) {
   const char *e = getenv("ZHIYU_DECODE_ATTN_APART");
-  return !(e && atoi(e) == 1);
+  if (e && atoi(e) == 1) return 0;
+  for (int64_t i = 0; i < m; i++)
+    if (L0->pos[i] + 1 >= DECODE_ATTN_IN_TASK_KEYS) return 0;
+  return 1;
 }
 
 static void *rows_scratch = NULL;
@@ -635,7 +642,7 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
   rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, prof_on(), prefetch_bytes(), {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
                 NULL, NULL, NULL, buf + n_plans * plan_bytes + shared_bytes, thread_bytes, h_bytes, slot};
   int64_t *n_keys = (int64_t *)(void *)(c.mine + (size_t)T * thread_bytes);
-  c.attn_in_task = attention_in_task();
+  c.attn_in_task = attention_in_task(&layers[0], m);
   /* The plans (outside the task: they read the tuning table), each product's output in the shared buffers. */
   for (int64_t l = 0; l < n_layers; l++) {
     const zy_decode_layer *L = &layers[l];
