@@ -251,6 +251,22 @@ void zy_op_cast(const void *src, int src_type, void *dst, int dst_type, int64_t 
   }
 }
 
+/* The odometer step of the strided walks below: the next innermost row's source and destination offsets; 0 after
+ * the last row. */
+static int strided_next_row(int64_t *idx, const int64_t *shape, int rank, const int64_t *src_strides,
+                            const int64_t *dst_strides, int64_t *s, int64_t *t) {
+  for (int d = rank - 2; d >= 0; d--) {
+    idx[d]++;
+    *s += src_strides[d];
+    *t += dst_strides[d];
+    if (idx[d] < shape[d]) return 1;
+    *s -= src_strides[d] * shape[d];
+    *t -= dst_strides[d] * shape[d];
+    idx[d] = 0;
+  }
+  return 0;
+}
+
 /* The odometer walk of zy_op_copy_strided, adding instead of copying (one f32 add per element: the bits of a
  * separate add into a temporary and a copy back, without the temporary's pass). */
 void zy_op_add_strided(const float *src, int64_t src_off, const int64_t *src_strides, float *dst, int64_t dst_off,
@@ -264,17 +280,7 @@ void zy_op_add_strided(const float *src, int64_t src_off, const int64_t *src_str
     float *o = dst + t;
     if (si == 1 && ti == 1) for (int64_t i = 0; i < inner; i++) o[i] += a[i];
     else for (int64_t i = 0; i < inner; i++) o[i * ti] += a[i * si];
-    int d = rank - 2;
-    for (; d >= 0; d--) {
-      idx[d]++;
-      s += src_strides[d];
-      t += dst_strides[d];
-      if (idx[d] < shape[d]) break;
-      s -= src_strides[d] * shape[d];
-      t -= dst_strides[d] * shape[d];
-      idx[d] = 0;
-    }
-    if (d < 0) return;
+    if (!strided_next_row(idx, shape, rank, src_strides, dst_strides, &s, &t)) return;
   }
 }
 
@@ -296,16 +302,6 @@ void zy_op_copy_strided(const void *src, int64_t src_off, const int64_t *src_str
       if (si == 1 && ti == 1) memcpy(o, a, (size_t)inner * 2);
       else for (int64_t i = 0; i < inner; i++) o[i * ti] = a[i * si];
     }
-    int d = rank - 2;
-    for (; d >= 0; d--) {
-      idx[d]++;
-      s += src_strides[d];
-      t += dst_strides[d];
-      if (idx[d] < shape[d]) break;
-      s -= src_strides[d] * shape[d];
-      t -= dst_strides[d] * shape[d];
-      idx[d] = 0;
-    }
-    if (d < 0) return;
+    if (!strided_next_row(idx, shape, rank, src_strides, dst_strides, &s, &t)) return;
   }
 }

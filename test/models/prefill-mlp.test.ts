@@ -16,12 +16,10 @@ import os from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
 import { loadNative } from "../../src/backend/native.js";
-import { refQuantize } from "../../src/backend/ref/quant-quantize.js";
 import { setDefaultBackend } from "../../src/tensor/index.js";
 import { loadModel } from "../../src/infer/load.js";
-import { readGguf, readTensorBytes } from "../../src/io/gguf.js";
-import { writeGguf, type GgufWriteTensor } from "../../src/io/gguf-writer.js";
 import { HF_DIR } from "./families-reference.js";
+import { f16Copy } from "./f16-gguf-copy.js";
 
 const LLAMA = path.resolve("../shared/testdata/gguf/dev-llama-tok512-f16.gguf");
 const QWEN3_F32 = path.join(HF_DIR, "qwen3", "gguf", "model-f32.gguf");
@@ -45,21 +43,6 @@ if (!skip) {
       return done;
     },
   });
-}
-
-/** src's 2-d f32 matrices rounded to f16 (vectors stay f32), written to dst. */
-function f16Copy(src: string, dst: string): void {
-  const f = readGguf(src);
-  const tensors: GgufWriteTensor[] = f.tensors.map((t) => {
-    const bytes = readTensorBytes(f, t);
-    if (t.dims.length < 2 || t.type !== "f32") return { name: t.name, dims: t.dims, type: t.type, data: bytes };
-    const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const out = new Uint8Array(x.length * 2);
-    refQuantize(x, "f16", out, x.length);
-    return { name: t.name, dims: t.dims, type: "f16", data: out };
-  });
-  const metadata = [...f.metadata].map(([k, v]) => [k, k === "general.file_type" ? 1 : v, f.metadataTypes.get(k)] as const);
-  writeGguf(dst, { metadata, tensors });
 }
 
 async function packedEqualsPlain(file: string, vocab: number, tokens = 100): Promise<void> {

@@ -4,21 +4,15 @@
 import { BackendError, type DType, type Storage } from "../backend.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../core/dtype.js";
 
-/** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] over every index i of shape. */
-export function copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage,
-  dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+/** Calls row(s, t) with the source and destination offsets of every innermost row of shape (rank ≥ 1, no zero
+ *  dims), advancing the outer index like an odometer over dims rank−2 … 0. */
+function forEachStridedRow(srcOffset: number, srcStrides: readonly number[], dstOffset: number, dstStrides: readonly number[],
+  shape: readonly number[], row: (s: number, t: number) => void): void {
   const rank = shape.length;
-  for (const d of shape) if (d === 0) return;
-  if (rank === 0) {
-    dst[dstOffset] = src[srcOffset];
-    return;
-  }
   const index = new Array<number>(rank).fill(0);
   let s = srcOffset, t = dstOffset;
-  const inner = shape[rank - 1], sInner = srcStrides[rank - 1], tInner = dstStrides[rank - 1];
   for (;;) {
-    for (let i = 0; i < inner; i++) dst[t + i * tInner] = src[s + i * sInner];
-    // Advance the outer index (odometer over dims rank-2 .. 0).
+    row(s, t);
     let d = rank - 2;
     for (; d >= 0; d--) {
       index[d]++;
@@ -33,6 +27,21 @@ export function copyStrided(src: Storage, srcOffset: number, srcStrides: readonl
   }
 }
 
+/** dst[dstOffset + Σ i·dstStrides] = src[srcOffset + Σ i·srcStrides] over every index i of shape. */
+export function copyStrided(src: Storage, srcOffset: number, srcStrides: readonly number[], dst: Storage,
+  dstOffset: number, dstStrides: readonly number[], shape: readonly number[]): void {
+  const rank = shape.length;
+  for (const d of shape) if (d === 0) return;
+  if (rank === 0) {
+    dst[dstOffset] = src[srcOffset];
+    return;
+  }
+  const inner = shape[rank - 1], sInner = srcStrides[rank - 1], tInner = dstStrides[rank - 1];
+  forEachStridedRow(srcOffset, srcStrides, dstOffset, dstStrides, shape, (s, t) => {
+    for (let i = 0; i < inner; i++) dst[t + i * tInner] = src[s + i * sInner];
+  });
+}
+
 /** dst[dstOffset + Σ i·dstStrides] += src[srcOffset + Σ i·srcStrides] (f32). The double sum rounded to f32 is
  *  the correctly rounded f32 sum (53 ≥ 2·24 + 2 bits), so the bits match the native f32 add. */
 export function addStrided(src: Float32Array, srcOffset: number, srcStrides: readonly number[], dst: Float32Array,
@@ -43,23 +52,10 @@ export function addStrided(src: Float32Array, srcOffset: number, srcStrides: rea
     dst[dstOffset] += src[srcOffset];
     return;
   }
-  const index = new Array<number>(rank).fill(0);
-  let s = srcOffset, t = dstOffset;
   const inner = shape[rank - 1], sInner = srcStrides[rank - 1], tInner = dstStrides[rank - 1];
-  for (;;) {
+  forEachStridedRow(srcOffset, srcStrides, dstOffset, dstStrides, shape, (s, t) => {
     for (let i = 0; i < inner; i++) dst[t + i * tInner] += src[s + i * sInner];
-    let d = rank - 2;
-    for (; d >= 0; d--) {
-      index[d]++;
-      s += srcStrides[d];
-      t += dstStrides[d];
-      if (index[d] < shape[d]) break;
-      s -= srcStrides[d] * shape[d];
-      t -= dstStrides[d] * shape[d];
-      index[d] = 0;
-    }
-    if (d < 0) return;
-  }
+  });
 }
 
 function toF32(src: Storage, srcType: DType, i: number): number {

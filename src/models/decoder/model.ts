@@ -11,14 +11,14 @@
 // Leaves out: training MoE / capped layers.
 import {
   type QuantWeight, type Tensor, add, affine, contiguous, copyOf, fromTypedArray, gelu, isGradEnabled, isQuantWeight, linear, mul, narrow, reshape, rmsNorm,
-  prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayers, promptRopeTable, type PrefillLayerDims, type PrefillLayerWeights, swiglu, tanh, tidy, getDefaultBackend,
+  prefillSwigluMlp, type PrefillLayerDims, type PrefillLayerWeights, swiglu, tanh, getDefaultBackend,
 } from "../../tensor/index.js";
 import type { Backend, DecoderHeadWeights, DecoderLayerShape, DecoderLayerWeights, DecoderMoeSpec } from "../../backend/backend.js";
 import { type FusedLayerDims, type FusedLayerParts, PreparedLayers, fusedDecodeLogits, fusedLayerWeights, opFloats } from "../fused-decode.js";
 import type { CausalLmNetwork } from "../descriptor.js";
 import { embedRows, type Weight } from "../embed.js";
 import type { KvCache, KvShape } from "../kv-cache.js";
-import { type FusedProjections, type Segment, attendSegments, forwardPackedSegments, fuseProjections } from "../llama/model.js";
+import { type FusedProjections, type Segment, attendSegments, forwardPackedSegments, fuseProjections, inferenceLayers } from "../llama/model.js";
 import { type MoeGrouping, type MoeTrace, type MoeWeights, moeFeedForward, routeTokens, traceRouted } from "../moe.js";
 import { dynamicNtkTheta, ropeAttentionFactor, scaledRopeFrequencies } from "../rope-params.js";
 import { type DecoderConfig, type DecoderNames, expertName } from "./config.js";
@@ -126,25 +126,11 @@ export class DecoderModel implements CausalLmNetwork {
       native(y);
       return y;
     }
-    // A prompt of one sequence: RoPE's rows computed once for every layer's one-call path (prefillLayer).
-    const seg = segs.length === 1 && segs[0].cache && segs[0].b === 1 && segs[0].cache.dtype !== "q8_0" ? segs[0] : null;
-    // Each layer's matrices where the op may run it (prefillWeights); RoPE's rows only when some layer has them.
-    const ws = seg && seg.t >= 16 && this.promptLayerShape() ? Array.from({ length: c.numLayers }, (_, l) => this.prefillWeights(l, seg.t)) : null;
-    const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, this.freqs, seg.pos0, seg.t) : null;
-    if (rope && ws) { // every layer in one backend call where each is one the op runs
-      const y = ws.every((w) => w !== null) ? prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: seg!.cache!.k[l], v: seg!.cache!.v[l] })),
-        this.prefillDims(), seg!.pos0, rope) : null;
-      if (y) {
-        x.dispose();
-        return y;
-      }
-    }
-    for (let l = 0; l < c.numLayers; l++) {
-      const input = x;
-      x = tidy(() => (rope && ws?.[l] && this.prefillLayer(l, input, seg!, rope)) || this.block(l, input, segs));
-      input.dispose();
-    }
-    return x;
+    return inferenceLayers(x, segs, {
+      numLayers: c.numLayers, freqs: this.freqs, dims: () => this.prefillDims(),
+      prefillWeights: this.promptLayerShape() ? (l, rows) => this.prefillWeights(l, rows) : null,
+      block: (l, input) => this.block(l, input, segs),
+    });
   }
 
   /** Whether this family's layers are what prefillDecoderLayer computes: pre-norm, separate q/k/v without biases
@@ -177,12 +163,6 @@ export class DecoderModel implements CausalLmNetwork {
   private prefillDims(): PrefillLayerDims {
     const c = this.config;
     return { nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved" };
-  }
-
-  /** Layer l of a one-sequence prompt as one backend call (prefillDecoderLayer: the bits of block()); else null. */
-  private prefillLayer(l: number, x: Tensor, seg: Segment, rope: Float32Array): Tensor | null {
-    const w = this.prefillWeights(l, seg.t);
-    return w && seg.cache ? prefillDecoderLayer(x, w, this.prefillDims(), { k: seg.cache.k[l], v: seg.cache.v[l], pos0: seg.pos0 }, rope) : null;
   }
 
   norm(x: Tensor): Tensor {

@@ -31,6 +31,40 @@ export interface Segment {
   cache: KvCache | null;
 }
 
+/** The layer loop of a pre-norm SwiGLU decoder's trunk without autograd (LlamaModel and the dense DecoderModel
+ *  families). A one-sequence prompt runs every layer in one backend call (prefillDecoderLayers) when each layer's
+ *  matrices allow it (prefillWeights, null where the model never takes that path), RoPE's rows computed once;
+ *  otherwise layer by layer — the one-call layer (prefillDecoderLayer, the bits of block()) where it runs, block()
+ *  elsewhere — freeing each layer's intermediates and input as it goes, since nothing needs them after it (a
+ *  128-token prompt holds one layer's activations, not all of them: ~100 MB less at 110M). */
+export function inferenceLayers(x: Tensor, segs: readonly Segment[], net: {
+  numLayers: number;
+  freqs: Float32Array;
+  dims: () => PrefillLayerDims;
+  prefillWeights: ((l: number, rows: number) => PrefillLayerWeights | null) | null;
+  block: (l: number, x: Tensor) => Tensor;
+}): Tensor {
+  const seg = segs.length === 1 && segs[0].cache && segs[0].b === 1 && segs[0].cache.dtype !== "q8_0" ? segs[0] : null;
+  const cache = seg?.cache ?? null;
+  const ws = seg && seg.t >= 16 && net.prefillWeights
+    ? Array.from({ length: net.numLayers }, (_, l) => net.prefillWeights!(l, seg.t)) : null;
+  const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, net.freqs, seg.pos0, seg.t) : null;
+  if (seg && cache && rope && ws && ws.every((w) => w !== null)) {
+    const y = prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: cache.k[l], v: cache.v[l] })), net.dims(), seg.pos0, rope);
+    if (y) {
+      x.dispose();
+      return y;
+    }
+  }
+  for (let l = 0; l < net.numLayers; l++) {
+    const input = x, w = ws?.[l] ?? null;
+    x = tidy(() => (seg && cache && rope && w && prefillDecoderLayer(input, w, net.dims(), { k: cache.k[l], v: cache.v[l], pos0: seg.pos0 }, rope)) ||
+      net.block(l, input));
+    input.dispose();
+  }
+  return x;
+}
+
 /** Per layer, the encoded projections that read the same input, as one matrix each (see fuseProjections);
  *  null for a layer whose group cannot be stacked (its matrices differ in type, e.g. a Q4_K_M file's q6_k v). */
 export interface FusedProjections {
@@ -187,27 +221,11 @@ export class LlamaModel implements CausalLmNetwork {
       native(y);
       return y;
     }
-    // A prompt of one sequence: RoPE's rows computed once for every layer's one-call path (prefillLayer).
-    const seg = segs.length === 1 && segs[0].cache && segs[0].b === 1 && segs[0].cache.dtype !== "q8_0" ? segs[0] : null;
-    // Each layer's matrices where the op may run it (prefillWeights); RoPE's rows only when some layer has them.
-    const ws = seg && seg.t >= 16 && (this.options.matmulDtype ?? "f32") === "f32" ? Array.from({ length: c.numLayers }, (_, l) => this.prefillWeights(l)) : null;
-    const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, this.freqs, seg.pos0, seg.t) : null;
-    if (rope && ws) { // every layer in one backend call where each is one the op runs
-      const y = ws.every((w) => w !== null) ? prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: seg!.cache!.k[l], v: seg!.cache!.v[l] })),
-        this.prefillDims(), seg!.pos0, rope) : null;
-      if (y) {
-        x.dispose();
-        return y;
-      }
-    }
-    // Without autograd nothing needs a layer's intermediates after it: free them (and its input) layer by layer,
-    // so a 128-token prompt holds one layer's activations, not all of them (~100 MB less at 110M).
-    for (let l = 0; l < c.numLayers; l++) {
-      const input = x;
-      x = tidy(() => (rope && ws?.[l] && this.prefillLayer(l, input, seg!, rope)) || this.block(l, input, segs));
-      input.dispose();
-    }
-    return x;
+    return inferenceLayers(x, segs, {
+      numLayers: c.numLayers, freqs: this.freqs, dims: () => this.prefillDims(),
+      prefillWeights: (this.options.matmulDtype ?? "f32") === "f32" ? (l) => this.prefillWeights(l) : null,
+      block: (l, input) => this.block(l, input, segs),
+    });
   }
 
   /** When the backend has the composite decode op and this step is single-token decoding of cached sequences
@@ -289,12 +307,6 @@ export class LlamaModel implements CausalLmNetwork {
   private prefillDims(): PrefillLayerDims {
     const c = this.config;
     return { nHead: c.numHeads, nKv: c.numKvHeads, headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved" };
-  }
-
-  /** Layer l of a one-sequence prompt as one backend call (prefillDecoderLayer: the bits of block()); else null. */
-  private prefillLayer(l: number, x: Tensor, seg: Segment, rope: Float32Array): Tensor | null {
-    const w = this.prefillWeights(l);
-    return w && seg.cache ? prefillDecoderLayer(x, w, this.prefillDims(), { k: seg.cache.k[l], v: seg.cache.v[l], pos0: seg.pos0 }, rope) : null;
   }
 
   private block(l: number, x: Tensor, segs: readonly Segment[]): Tensor {
