@@ -277,9 +277,13 @@ done:
  * bits. Leaves out: MoE layers, m ≥ 16 (f16 panel GEMMs), ffn not a multiple of 16, one thread (the loop above). */
 
 /* The rows path's knobs (decode_layer.h): from the environment at first use, then whatever zy_decode_options_set
- * says. Default attn_in_task_keys 31: attention inside the task below 32 keys (f5cb661: there zy_op_attention_decode
- * runs serially on thread 0), between the dispatches from 32 on. */
-#define DECODE_ATTN_IN_TASK_KEYS 31
+ * says. Default attn_in_task_keys = ZY_KEY_CHUNK's 512 (ops_attention.c): while a sequence's keys fit one chunk,
+ * zy_op_attention_decode splits its (chunk, kv head) units into one run of kv heads per thread (at 2 threads exactly
+ * the task's split), or runs serially on thread 0 below ZY_PAR_MIN's work (under ~43 keys at 110M) — so taking it
+ * out of the task there only adds a dispatch and a join per layer (f5cb661 did from 32 keys: 110M decode tg128 ran
+ * apart from its 28th token on). From two chunks on it splits by key ranges, which the quiet rerun of session 12
+ * measured 1.2–1.3× the head split at 2,048 keys (f5cb661). */
+#define DECODE_ATTN_IN_TASK_KEYS 512
 static zy_decode_options options;
 static pthread_once_t options_once = PTHREAD_ONCE_INIT;
 

@@ -15,7 +15,7 @@
 // "fresh": "always" with a fresh logits array from every step (forward() without ForwardOptions.into; the other arms
 // reuse one buffer, as generation, the server and bench decode do). "apart": "always" with attention between the
 // rows path's dispatches at every depth, "intask": inside the task (split by kv heads) at every depth; the others
-// the addon's default; "keysN" (e.g. keys32): "always" with attention inside up to N keys.
+// the addon's default (inside up to 512 keys); "keysN" (e.g. keys32): "always" with attention inside up to N keys.
 // Knobs through the addon's decoderOptions (process-wide, set per arm).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
 import { createBackend } from "../../src/backend/index.js";
