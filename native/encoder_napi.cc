@@ -32,21 +32,7 @@ struct Spec {
     if (!a.ok()) return nullptr;
     Napi::Value pv = o.Get(key).As<Napi::Object>().Get("panels");
     if (pv.IsUndefined() || pv.IsNull()) return nullptr;
-    const std::string k = std::string(key) + ".panels";
-    if (!pv.IsObject()) { a.fail(k + " must be { data: Uint8Array, type } (gemmPackWeights)"); return nullptr; }
-    Napi::Object p = pv.As<Napi::Object>();
-    Napi::Value t = p.Get("type");
-    const std::string type = t.IsString() ? t.As<Napi::String>().Utf8Value() : "";
-    *elem = type == "f32" ? ZY_PW_F32 : type == "f16" ? ZY_PW_F16 : type == "bf16" ? ZY_PW_BF16 : -1;
-    const bool fits = *elem == ZY_PW_F32 ? (w.type == ZY_QT_F32 || w.type == ZY_QT_F16 || w.type == ZY_QT_BF16) : *elem == w.type;
-    if (*elem < 0 || !fits) { a.fail(k + ".type must be f32, or the matrix's own f16 / bf16 type"); return nullptr; }
-    const size_t need = zy_pw_bytes(*elem, w.rows, w.cols);
-    size_t len = 0;
-    Napi::Value d = p.Get("data");
-    const uint8_t *data = zy::isTyped(d, napi_uint8_array) ? zy::typedPtr<uint8_t>(d, &len) : nullptr;
-    if (!data || len < need) { a.fail(k + ".data must be a Uint8Array of at least " + std::to_string(need) + " bytes"); return nullptr; }
-    if (reinterpret_cast<uintptr_t>(data) % 4 != 0) { a.fail(k + ".data must start on a 4-byte boundary"); return nullptr; }
-    return data;
+    return zy::readPanels(a, pv, std::string(key) + ".panels", w.type, w.rows, w.cols, elem);
   }
 };
 

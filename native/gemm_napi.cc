@@ -159,39 +159,13 @@ Napi::Value QuantMatmulPanels(const Napi::CallbackInfo &info) {
     a.fail("w has " + std::to_string(wLen) + " bytes, expected " + std::to_string(rows * cols * 2) + " for " + type + " [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
     return a.done();
   }
-  if (!a.arg(7).IsObject()) { a.fail("panels must be { data: Uint8Array, type } (gemmPackWeights)"); return a.done(); }
-  Napi::Object po = a.arg(7).As<Napi::Object>();
-  const int elem = elemCode(a.string(po.Get("type"), "panels.type", "\"f32\" or the weight's own type"));
-  size_t len = 0;
-  const uint8_t *pw = a.array<uint8_t>(po.Get("data"), "panels.data", napi_uint8_array, "Uint8Array", 0, false, &len);
+  int elem = -1;
+  const void *pw = zy::readPanels(a, a.arg(7), "panels", src, rows, cols, &elem);
   if (!a.ok()) return a.done();
-  if ((elem != ZY_PW_F32 && elem != src) || len < zy_pw_bytes(elem, rows, cols) || reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
-    a.fail("panels must hold this matrix packed by gemmPackWeights (f32 or " + type + ", at least " + std::to_string(zy_pw_bytes(elem < 0 ? 0 : elem, rows, cols)) + " bytes, 4-byte aligned)");
-    return a.done();
-  }
   const int rc = zy_pw_replaces_quant(src, m, rows, cols) ? zy_pw_linear(src, x, m, cols, pw, elem, rows, out)
                                                           : zy_quant_matmul(w, src, rows, cols, x, out, m);
   if (rc != 0) a.fail("out of memory");
   return a.done();
-}
-
-// One packed-panel matrix argument { data: Uint8Array, type } holding rows × cols of the 16-bit weight type src.
-const void *panelArg(zy::Args &a, const Napi::Value &v, const std::string &name, int src, int64_t rows, int64_t cols,
-                     int *elem) {
-  if (!a.ok()) return nullptr;
-  if (!v.IsObject()) { a.fail(name + " must be { data: Uint8Array, type } (gemmPackWeights)"); return nullptr; }
-  Napi::Object po = v.As<Napi::Object>();
-  *elem = elemCode(a.string(po.Get("type"), name + ".type", "\"f32\" or the weight's own type"));
-  size_t len = 0;
-  const uint8_t *pw = a.array<uint8_t>(po.Get("data"), name + ".data", napi_uint8_array, "Uint8Array", 0, false, &len);
-  if (!a.ok()) return nullptr;
-  if ((*elem != ZY_PW_F32 && *elem != src) || len < zy_pw_bytes(*elem < 0 ? 0 : *elem, rows, cols) ||
-      reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
-    a.fail(name + " must hold a [" + std::to_string(rows) + ", " + std::to_string(cols) + "] matrix packed by gemmPackWeights (f32 or the weights' type, at least " +
-           std::to_string(zy_pw_bytes(*elem < 0 ? 0 : *elem, rows, cols)) + " bytes, 4-byte aligned)");
-    return nullptr;
-  }
-  return pw;
 }
 
 // prefillMlpPanels(x, m, hidden, ffn, normW, eps, type, gateUp, down): a decoder prompt's SwiGLU MLP sublayer in
@@ -210,8 +184,8 @@ Napi::Value PrefillMlpPanels(const Napi::CallbackInfo &info) {
   const int src = elemCode(type);
   if (a.ok() && src != ZY_PW_F16 && src != ZY_PW_BF16) a.fail("type must be f16 or bf16 (got " + type + ")");
   int gu_elem = -1, down_elem = -1;
-  const void *gu = panelArg(a, a.arg(7), "gateUp", src, 2 * f, d, &gu_elem);
-  const void *down = panelArg(a, a.arg(8), "down", src, d, f, &down_elem);
+  const void *gu = zy::readPanels(a, a.arg(7), "gateUp", src, 2 * f, d, &gu_elem);
+  const void *down = zy::readPanels(a, a.arg(8), "down", src, d, f, &down_elem);
   if (!a.ok()) return a.done();
   const int rc = zy_prefill_mlp(x, m, d, f, w, eps, src, gu, gu_elem, down, down_elem);
   if (rc < 0) { a.fail("out of memory"); return a.done(); }

@@ -32,25 +32,6 @@ Napi::Value RopeTable(const Napi::CallbackInfo &info) {
   return a.done();
 }
 
-// One { data: Uint8Array, type } panel field of spec holding rows × cols of the weight type src.
-const void *panels(zy::Args &a, const Napi::Object &spec, const char *name, int src, int64_t rows, int64_t cols, int *elem) {
-  if (!a.ok()) return nullptr;
-  const Napi::Value v = spec.Get(name);
-  if (!v.IsObject()) { a.fail(std::string("spec.") + name + " must be { data: Uint8Array, type } (gemmPackWeights)"); return nullptr; }
-  const Napi::Object po = v.As<Napi::Object>();
-  *elem = elemOf(a.string(po.Get("type"), std::string("spec.") + name + ".type", "\"f32\" or the weights' type"));
-  size_t len = 0;
-  const uint8_t *pw = a.array<uint8_t>(po.Get("data"), std::string("spec.") + name + ".data", napi_uint8_array, "Uint8Array", 0, false, &len);
-  if (!a.ok()) return nullptr;
-  if ((*elem != ZY_PW_F32 && *elem != src) || len < zy_pw_bytes(*elem < 0 ? 0 : *elem, rows, cols) ||
-      reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
-    a.fail(std::string("spec.") + name + " must hold a [" + std::to_string(rows) + ", " + std::to_string(cols) +
-           "] matrix packed by gemmPackWeights (f32 or the weights' type, 4-byte aligned)");
-    return nullptr;
-  }
-  return pw;
-}
-
 // A cache field: f32 or f16 bits, at least `need` values; *kv the type.
 void *cache(zy::Args &a, const Napi::Object &spec, const char *name, int64_t need, int *kv) {
   if (!a.ok()) return nullptr;
@@ -91,10 +72,10 @@ bool parseSpec(zy::Args &a, const Napi::Value &v, const std::string &name, int64
   if (m == 0 || half2 % static_cast<size_t>(2 * m) != 0) { a.fail(n + "rope must be ropeTable(freqs, pos0, m, ·): [m, 2·rotated pairs]"); return false; }
   L->half = static_cast<int64_t>(half2) / (2 * m);
   const int64_t qd = L->nh * L->dh, kd = L->nkv * L->dh;
-  L->qkv = panels(a, s, "qkv", L->src, qd + 2 * kd, L->d, &L->qkv_elem);
-  L->o = panels(a, s, "o", L->src, L->d, qd, &L->o_elem);
-  L->gu = panels(a, s, "gateUp", L->src, 2 * L->f, L->d, &L->gu_elem);
-  L->down = panels(a, s, "down", L->src, L->d, L->f, &L->down_elem);
+  L->qkv = zy::readPanels(a, s.Get("qkv"), n + "qkv", L->src, qd + 2 * kd, L->d, &L->qkv_elem);
+  L->o = zy::readPanels(a, s.Get("o"), n + "o", L->src, L->d, qd, &L->o_elem);
+  L->gu = zy::readPanels(a, s.Get("gateUp"), n + "gateUp", L->src, 2 * L->f, L->d, &L->gu_elem);
+  L->down = zy::readPanels(a, s.Get("down"), n + "down", L->src, L->d, L->f, &L->down_elem);
   int kt = 0, vt = 0;
   L->k_cache = cache(a, s, "kCache", L->cap * kd, &kt);
   L->v_cache = cache(a, s, "vCache", L->cap * kd, &vt);

@@ -8,6 +8,9 @@
 #ifndef ZY_ARGS_H
 #define ZY_ARGS_H
 #include "zy_addon.h"
+#include "gemm.h" /* zy_pw_bytes, ZY_PW_* */
+#include <cstdint>
+#include <string>
 
 namespace zy {
 
@@ -121,6 +124,33 @@ class Args {
   std::string fn_;
   bool ok_ = true;
 };
+
+/** Packed GEMM panels { data: Uint8Array, type: "f32" | "f16" | "bf16" } (gemmPackWeights) of a weight [rows, cols]
+ *  of type src (ZY_PW_F32 / ZY_PW_F16 / ZY_PW_BF16, or another zy_qtype, which packs into nothing): panels of f32
+ *  (from an f32, f16 or bf16 weight) or of src itself, at least zy_pw_bytes long, 4-byte aligned. *elem: the
+ *  panels' type. nullptr after a.fail (the message names `name`, the dims and what to pass). One reader for every
+ *  glue file that takes panels (gemm_napi.cc, encoder_napi.cc, prefill_napi.cc). */
+inline const void *readPanels(Args &a, const Napi::Value &v, const std::string &name, int src, int64_t rows, int64_t cols,
+                              int *elem) {
+  *elem = -1;
+  if (!a.ok()) return nullptr;
+  if (!v.IsObject()) { a.fail(name + " must be { data: Uint8Array, type } (gemmPackWeights)"); return nullptr; }
+  const Napi::Object po = v.As<Napi::Object>();
+  const std::string type = a.string(po.Get("type"), name + ".type", "\"f32\" or the weight's own f16 / bf16 type");
+  *elem = type == "f32" ? ZY_PW_F32 : type == "f16" ? ZY_PW_F16 : type == "bf16" ? ZY_PW_BF16 : -1;
+  size_t len = 0;
+  const uint8_t *pw = a.array<uint8_t>(po.Get("data"), name + ".data", napi_uint8_array, "Uint8Array", 0, false, &len);
+  if (!a.ok()) return nullptr;
+  const bool fits = *elem == ZY_PW_F32 ? (src == ZY_PW_F32 || src == ZY_PW_F16 || src == ZY_PW_BF16) : *elem >= 0 && *elem == src;
+  const size_t need = zy_pw_bytes(*elem < 0 ? 0 : *elem, rows, cols);
+  if (!fits || len < need || reinterpret_cast<uintptr_t>(pw) % 4 != 0) {
+    a.fail(name + " must hold a [" + std::to_string(rows) + ", " + std::to_string(cols) +
+           "] matrix packed by gemmPackWeights (panels of f32 or the weight's own f16 / bf16 type, got " + type + "; at least " +
+           std::to_string(need) + " bytes, got " + std::to_string(len) + "; 4-byte aligned)");
+    return nullptr;
+  }
+  return pw;
+}
 
 }  // namespace zy
 

@@ -19,6 +19,7 @@ if (!values.eval || !values.prompts || !values.pairs || !values.catalogue) {
 type Message = { role: string; content: string };
 const jsonl = <T>(file: string): T[] => readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 const systemOf = (prompt: Message[]) => prompt.find((m) => m.role === "system")?.content ?? "";
+const userOf = (prompt: Message[]) => prompt.filter((m) => m.role === "user").map((m) => m.content).join("\n");
 const prompts = jsonl<{ prompt: Message[] }>(values.prompts).map((r) => r.prompt);
 const gold = new Map(jsonl<{ prompt: Message[]; chosen: Message[] }>(values.pairs).map((p) => [JSON.stringify(p.prompt), p.chosen[0]!.content]));
 const catalogue = valueCatalogue(values.catalogue.flatMap((f) => jsonl<{ prompt: Message[] }>(f).map((r) => parseGrounding(systemOf(r.prompt)))));
@@ -26,7 +27,7 @@ const evaluation = JSON.parse(readFileSync(values.eval, "utf8")) as { replies: {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 for (const policy of evaluation.replies) {
   if (policy.replies.length !== prompts.length) throw new Error(`${values.eval}: ${policy.name} has ${policy.replies.length} replies for ${prompts.length} prompts in ${values.prompts}`);
-  const checks = policy.replies.map((reply, i) => checkReply(reply, parseGrounding(systemOf(prompts[i]!)), catalogue, gold.get(JSON.stringify(prompts[i])) ?? null));
+  const checks = policy.replies.map((reply, i) => checkReply(reply, parseGrounding(systemOf(prompts[i]!)), catalogue, gold.get(JSON.stringify(prompts[i])) ?? null, userOf(prompts[i]!)));
   console.log(JSON.stringify({ name: policy.name, n: checks.length,
     valueRecall: mean(checks.map((c) => c.valueRecall)), valueSpan: mean(checks.map((c) => c.valueSpan)), allValues: mean(checks.map((c) => (c.valueRecall === 1 ? 1 : 0))),
     foreignValue: mean(checks.map((c) => (c.foreignValue ? 1 : 0))), rude: mean(checks.map((c) => (c.rude ? 1 : 0))),

@@ -40,12 +40,16 @@ export interface ReplyChecks { valueRecall: number; valueSpan: number; foreignVa
 /** Slots a reply can make a value up for (as make-cs-preferences.ts --extra-added does). */
 export const UNSTATED_SLOTS = ["评分", "价格", "人均消费", "门票", "营业时间", "游玩时间"];
 
-/** Whether the reply gives a number for one of UNSTATED_SLOTS that its grounding has no slot for. */
-export function unstatedValue(reply: string, grounding: readonly Grounding[]): boolean {
-  return UNSTATED_SLOTS.some((k) => !grounding.some((g) => g.slot.includes(k)) && new RegExp(`${k}[^，。！？,.]{0,8}?[0-9]`).test(reply));
+/** Whether the reply gives a number for one of UNSTATED_SLOTS that its grounding has no slot for. A number that
+ *  the grounding's values or the user's own words hold is stated, whatever word precedes it ("门票价格是60元" under a
+ *  门票 slot of 60元; the user's "人均50-100元" repeated back). */
+export function unstatedValue(reply: string, grounding: readonly Grounding[], userText = ""): boolean {
+  const stated = (n: string) => grounding.some((g) => g.value.includes(n)) || userText.includes(n);
+  return UNSTATED_SLOTS.some((k) => !grounding.some((g) => g.slot.includes(k)) &&
+    [...reply.matchAll(new RegExp(`${k}[^，。！？,.]{0,8}?([0-9][0-9.:]*)`, "g"))].some((m) => !stated(m[1]!.replace(/[.:]$/, ""))));
 }
 
-export function checkReply(reply: string, grounding: readonly Grounding[], catalogue: readonly string[], gold: string | null): ReplyChecks {
+export function checkReply(reply: string, grounding: readonly Grounding[], catalogue: readonly string[], gold: string | null, userText = ""): ReplyChecks {
   const own = grounding.map((g) => g.value);
   const valueRecall = own.length === 0 ? 1 : own.filter((v) => reply.includes(v)).length / own.length;
   const valueSpan = own.length === 0 ? 1 : own.reduce((a, v) => a + copiedShare(v, reply), 0) / own.length;
@@ -54,7 +58,7 @@ export function checkReply(reply: string, grounding: readonly Grounding[], catal
   const rude = RUDE_MARKERS.some((m) => reply.includes(m));
   const recommends = /^(推荐您去|您可以去|周边的(景点|餐馆)有)/.test(reply);
   const generic = GENERIC_LINES.includes(reply.trim()) || (recommends && !own.some((v) => reply.includes(v)));
-  return { valueRecall, valueSpan, foreignValue, rude, generic, charF1: gold === null ? null : charF1(reply, gold), unstated: unstatedValue(reply, grounding) };
+  return { valueRecall, valueSpan, foreignValue, rude, generic, charF1: gold === null ? null : charF1(reply, gold), unstated: unstatedValue(reply, grounding, userText) };
 }
 
 /** The longest run of value's characters (code points) that reply contains, as a share of value's length. */

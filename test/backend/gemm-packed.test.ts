@@ -109,7 +109,7 @@ test("quantMatmulPanels = quantMatmul bit for bit, on panels from 16 rows, on th
       sameBits(`quantMatmulPanels ${type} m=${m} n=${n} k=${k}`, got, want);
     }
   assert.throws(() => a.quantMatmulPanels!(new Uint8Array(64 * 2), "f16", 8, 8, new Float32Array(16 * 8), new Float32Array(16 * 8), 16,
-    { data: new Uint8Array(64), type: "f16" }), /quantMatmulPanels.*panels must hold this matrix/);
+    { data: new Uint8Array(64), type: "f16" }), /quantMatmulPanels: panels must hold a \[8, 8\] matrix packed by gemmPackWeights.*at least 512 bytes, got 64/);
 });
 
 test("gemmPackedCalls counts the products that ran on panels", { skip }, () => {

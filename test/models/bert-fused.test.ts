@@ -152,9 +152,9 @@ test("fused encoder layer: a bad spec is refused naming the field", { skip }, ()
   assert.throws(() => run(x, { ...spec, nHead: 3 }), /nHead × headDim/);
   assert.throws(() => run(new Float32Array(8), spec), /x has 8 elements, needs 24/);
   assert.throws(() => run(x, { ...spec, q: { ...m(8, 8), panels: { data: new Uint8Array(16), type: "f32" as const } } }),
-    /q\.panels\.data must be a Uint8Array of at least 1024 bytes/);
+    /q\.panels must hold a \[8, 8\] matrix packed by gemmPackWeights.*at least 1024 bytes, got 16/);
   assert.throws(() => run(x, { ...spec, q: { ...m(8, 8), panels: { data: new Uint8Array(1024), type: "f16" as const } } }),
-    /q\.panels\.type must be f32, or the matrix's own f16 \/ bf16 type/);
+    /q\.panels must hold a \[8, 8\] matrix.*panels of f32 or the weight's own f16 \/ bf16 type, got f16/);
 });
 
 test("packed panels: the unpacked fused layer's bits with several column passes per thread (f32 and f16, 1 to 3 threads)", { skip: panelsSkip }, () => {

@@ -54,6 +54,15 @@ test("a rating, price or time the grounding does not give is flagged; one it giv
   assert.equal(checkReply("电话是69522039，评分4.2分。", hotel, catalogue, null).unstated, true);
 });
 
+test("a number the grounding or the user already gave is stated, whatever word precedes it", () => {
+  const ticket = parseGrounding("资料：景点名称：故宫；门票：60元");
+  assert.equal(unstatedValue("故宫的门票价格是60元。", ticket), false); // 价格 before the grounding's own 60
+  assert.equal(unstatedValue("故宫的门票价格是80元。", ticket), true);
+  assert.equal(unstatedValue("人均消费50-100元的有海底捞。", hotel, "有没有人均消费50-100元的餐馆？"), false);
+  assert.equal(unstatedValue("人均消费135元。", hotel, "有没有人均消费50-100元的餐馆？"), true);
+  assert.equal(checkReply("人均消费50元左右。", hotel, catalogue, null, "人均50元的餐馆").unstated, false);
+});
+
 test("valueSpan: the longest run of each value's characters in the reply, as a share of its length", () => {
   // "69522039" whole (1); of "北京丰台区右安门外玉林里1号楼" (15 characters) the run "右安门外玉林里" (7)
   const c = checkReply("在右安门外玉林里，电话是69522039。", hotel, catalogue, null);
