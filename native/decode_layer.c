@@ -9,7 +9,8 @@
  * Also: per-head q/k RMSNorm (Qwen3) and a sparse MoE MLP (zy_decode_moe; the routing is the caller's; with
  * Qwen2-MoE's sigmoid-gated shared expert), which also runs alone over a prompt's rows (zy_moe_mlp).
  * Debugging aid: ZHIYU_DECODE_PROFILE=N prints where the rows path's threads spend a step (products, barriers, …)
- * every N steps (prof_* below).
+ * every N steps (prof_* below). The rows path's knobs (zy_decode_options) are read from the environment once and set
+ * through zy_decode_options_set; its scratch and step-aside counters live in the caller's zy_decode_state.
  * Leaves out: prefill (several tokens per sequence), dense f32 weights (only encoded weights: GGUF block types,
  * f16, bf16), GPT-2, gradients. */
 #include "decode_layer.h"
@@ -22,6 +23,7 @@
 #include "zy_scratch.h"
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -264,10 +266,6 @@ done:
   return rc;
 }
 
-/* Grow-only scratch of the head: the normalised rows and their rstd. */
-static void *head_scratch = NULL;
-static size_t head_scratch_size = 0;
-
 /* ---- the step's products split by rows inside one pool task per attention ----
  * One zy_parallel_run per layer: layer l−1's o product, residual, norm, gate/up, SwiGLU, down, residual, then layer
  * l's norm, q/k/v, RoPE and cache writes, and its attention split by kv heads (zy_op_attention_decode_heads; or,
@@ -277,6 +275,67 @@ static size_t head_scratch_size = 0;
  * q/k/v (then RoPE and the cache writes), after them (then attention), after o and its residual, after SwiGLU, after down and its
  * residual. Each output element is the same kernel over the same inputs as in zy_decoder_layer_decode, so the same
  * bits. Leaves out: MoE layers, m ≥ 16 (f16 panel GEMMs), ffn not a multiple of 16, one thread (the loop above). */
+
+/* The rows path's knobs (decode_layer.h): from the environment at first use, then whatever zy_decode_options_set
+ * says. Default attn_in_task_keys = ZY_KEY_CHUNK's 512 (ops_attention.c): while a sequence's keys fit one chunk,
+ * zy_op_attention_decode splits its (chunk, kv head) units into one run of kv heads per thread (at 2 threads exactly
+ * the task's split), or runs serially on thread 0 below ZY_PAR_MIN's work (under ~43 keys at 110M) — so taking it
+ * out of the task there only adds a dispatch and a join per layer (f5cb661 did from 32 keys: 110M decode tg128 ran
+ * apart from its 28th token on). From two chunks on it splits by key ranges, which the quiet rerun of session 12
+ * measured 1.2–1.3× the head split at 2,048 keys (f5cb661). */
+#define DECODE_ATTN_IN_TASK_KEYS 512
+static zy_decode_options options;
+static pthread_once_t options_once = PTHREAD_ONCE_INIT;
+
+static int64_t env_count(const char *name, int64_t fallback) {
+  const char *e = getenv(name);
+  if (!e || !*e) return fallback;
+  const long long v = atoll(e);
+  return v > 0 ? (int64_t)v : 0;
+}
+
+static void options_from_env(void) {
+  options.prefetch_kb = env_count("ZHIYU_DECODE_PREFETCH_KB", 0);
+  options.attn_in_task_keys = env_count("ZHIYU_DECODE_ATTN_IN_TASK_KEYS", DECODE_ATTN_IN_TASK_KEYS);
+  if (env_count("ZHIYU_DECODE_ATTN_APART", 0) == 1) options.attn_in_task_keys = 0;
+  options.profile_every = env_count("ZHIYU_DECODE_PROFILE", 0);
+}
+
+static const zy_decode_options *options_now(void) {
+  pthread_once(&options_once, options_from_env);
+  return &options;
+}
+
+void zy_decode_options_get(zy_decode_options *o) { *o = *options_now(); }
+
+static void prof_reset(void);
+
+void zy_decode_options_set(const zy_decode_options *o) {
+  options_now();
+  options.prefetch_kb = o->prefetch_kb > 0 ? o->prefetch_kb : 0;
+  options.attn_in_task_keys = o->attn_in_task_keys > 0 ? o->attn_in_task_keys : 0;
+  if ((o->profile_every > 0 ? o->profile_every : 0) != options.profile_every) prof_reset(); /* a new report window */
+  options.profile_every = o->profile_every > 0 ? o->profile_every : 0;
+}
+
+/* What a model's steps keep between calls (decode_layer.h). */
+struct zy_decode_state {
+  void *rows;      /* the rows path's plans, shared buffers, per-thread activation slots */
+  size_t rows_size;
+  void *head;      /* the loop path's head scratch: the normalised rows and their rstd */
+  size_t head_size;
+  int strikes;     /* rows steps in a row at which thread 0 was late at more than a quarter of its barriers */
+  int paused;      /* steps the rows path still stands aside */
+};
+
+zy_decode_state *zy_decode_state_new(void) { return calloc(1, sizeof(zy_decode_state)); }
+
+void zy_decode_state_free(zy_decode_state *st) {
+  if (!st) return;
+  free(st->rows);
+  free(st->head);
+  free(st);
+}
 
 typedef struct {
   _Atomic int count, phase;
@@ -299,10 +358,11 @@ static int barrier_wait(spin_barrier *b) {
   return spins >= 2000;
 }
 
-/* ZHIYU_DECODE_PROFILE=N (a debugging aid, off by default): the rows path counts TSC ticks per thread — in the
- * products (and the bytes they read), quantizing activations, barrier waits, the rest of a task, the wait between the
- * dispatch and a task's start — and on thread 0 the dispatches, attention and the whole step, and prints a summary
- * to stderr every N steps. Read once per process; costs two rdtsc per counted span when on. */
+/* ZHIYU_DECODE_PROFILE=N (a debugging aid, off by default; zy_decode_options.profile_every): the rows path counts TSC
+ * ticks per thread — in the products (and the bytes they read), quantizing activations, barrier waits, the rest of a
+ * task, the wait between the dispatch and a task's start — and on thread 0 the dispatches, attention and the whole
+ * step, and prints a summary to stderr every N steps. Costs two rdtsc per counted span when on. Process-wide, like
+ * stderr it prints to. */
 #define PROF_THREADS 8
 enum { PR_MAT, PR_FILL, PR_WAIT, PR_HEAD, PR_START, PR_TASK, PR_PREP, PR_ATTN, PR_N }; /* PR_N ≤ 8 */
 typedef struct { /* all uint64_t: summed as an array */
@@ -318,18 +378,9 @@ static uint64_t prof_min_call[PROF_SEGS * 16][PROF_THREADS], prof_min_seg[PROF_S
 static void prof_min(uint64_t *slot, uint64_t v) {
   if (!*slot || v < *slot) *slot = v;
 }
-static int prof_every = -1; /* -1: not read yet; 0: off */
 static decode_profile prof, prof_sum, prof_best; /* this step's, the sum over the report's steps, its fastest step */
 static uint64_t prof_dispatch, prof_last_end; /* rdtsc at the current dispatch, at the end of the last step */
 
-static int prof_on(void) {
-  if (prof_every < 0) {
-    const char *e = getenv("ZHIYU_DECODE_PROFILE");
-    prof_every = e ? atoi(e) : 0;
-    if (prof_every < 0) prof_every = 0;
-  }
-  return prof_every > 0;
-}
 
 static double tsc_ghz(void) {
   static double ghz = 0;
@@ -358,7 +409,7 @@ static void prof_print(const char *what, const decode_profile *p, int T) {
   }
 }
 
-/* The step just ended: into the sums and, if fastest, the best; a report every prof_every steps. */
+/* The step just ended: into the sums and, if fastest, the best; a report every profile_every steps. */
 static void prof_step_end(int T) {
   uint64_t *a = (uint64_t *)(void *)&prof_sum;
   const uint64_t *b = (const uint64_t *)(const void *)&prof;
@@ -367,7 +418,7 @@ static void prof_step_end(int T) {
   if (prof_best.steps == 0 || prof.step < prof_best.step) prof_best = prof, prof_best.steps = 1;
   if (prof.outside && (!prof_min_outside || prof.outside < prof_min_outside)) prof_min_outside = prof.outside;
   memset(&prof, 0, sizeof prof);
-  if (prof_sum.steps == (uint64_t)prof_every) {
+  if (prof_sum.steps == (uint64_t)options_now()->profile_every) {
     prof_print("mean", &prof_sum, T);
     prof_print("fastest step", &prof_best, T);
     const double ms = 1e6 * tsc_ghz();
@@ -380,12 +431,18 @@ static void prof_step_end(int T) {
     for (int t = 0; t < T && t < PROF_THREADS; t++)
       fprintf(stderr, " thread %d %.3f ms (%.1f GB/s)", t, calls[t], prof_sum.bytes[t][0] / (double)prof_sum.steps / (calls[t] * 1e6));
     fprintf(stderr, "\n");
-    prof_min_outside = 0;
-    memset(prof_min_call, 0, sizeof prof_min_call);
-    memset(prof_min_seg, 0, sizeof prof_min_seg);
-    memset(&prof_sum, 0, sizeof prof_sum);
-    memset(&prof_best, 0, sizeof prof_best);
+    prof_reset();
   }
+}
+
+/* A new report window: the sums, the fastest step and the shortest calls forgotten. */
+static void prof_reset(void) {
+  prof_min_outside = prof_last_end = 0;
+  memset(prof_min_call, 0, sizeof prof_min_call);
+  memset(prof_min_seg, 0, sizeof prof_min_seg);
+  memset(&prof, 0, sizeof prof);
+  memset(&prof_sum, 0, sizeof prof_sum);
+  memset(&prof_best, 0, sizeof prof_best);
 }
 
 enum { P_Q, P_K, P_V, P_O, P_G, P_U, P_DOWN, PLANS_PER_LAYER }; /* P_Q: fused qkv or q; P_G: fused gate_up or gate */
@@ -395,7 +452,7 @@ typedef struct {
   const zy_decode_head *head;
   int64_t n_layers, seg, m, D;
   float *x;
-  int T, isa, failed, late, prof; /* late: barriers at which thread 0 had to yield; prof: prof_on() */
+  int T, isa, failed, late, prof; /* late: barriers at which thread 0 had to yield; prof: options.profile_every > 0 */
   int64_t pf_bytes; /* of each thread's next product range, prefetched while it computes its last 16 rows */
   spin_barrier bar;
   uint8_t *plans; /* (n_layers · PLANS_PER_LAYER + 1) × plan_bytes; the last is the head's */
@@ -581,38 +638,18 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
   prof.t[t][PR_TASK] += __rdtsc() - t0;
 }
 
-/* How much of each next product range a thread prefetches (rows()): DECODE_PREFETCH_BYTES, or
- * ZHIYU_DECODE_PREFETCH_KB (a development knob for in-process A/B: dev/perf/stack-ab.mts --arms always,pf8,pf32).
- * Off by default: on the loaded machine of session 12, 8 and 32 KB moved the products' time by −4 % to +3 %
- * (noise); a quiet A/B decides whether it pays. */
-#define DECODE_PREFETCH_BYTES 0
-static int64_t prefetch_bytes(void) {
-  const char *e = getenv("ZHIYU_DECODE_PREFETCH_KB");
-  return e ? (int64_t)atoi(e) * 1024 : DECODE_PREFETCH_BYTES;
-}
-
-/* Attention inside the rows task (each thread its kv heads) while every item has fewer than
- * DECODE_ATTN_IN_TASK_KEYS keys — there zy_op_attention_decode runs serially on thread 0 — and between the dispatches
- * from then on, where zy_op_attention_decode splits the keys over the threads itself: the quiet rerun of session 12
- * measured the head split inside the task 0.77-0.82x the key split at depth 2,048 (110M Q4_0, f16 cache; thread 1's
- * heads took about twice thread 0's time). ZHIYU_DECODE_ATTN_APART=1 (a development knob for in-process A/B, read
- * every step: dev/perf/stack-ab.mts --arms always,apart) keeps it between the dispatches at every depth. */
-#define DECODE_ATTN_IN_TASK_KEYS 32
-static int attention_in_task(const zy_decode_layer *L0, int64_t m) {
-  const char *e = getenv("ZHIYU_DECODE_ATTN_APART");
-  if (e && atoi(e) == 1) return 0;
+/* Attention inside the rows task (each thread its kv heads) while every sequence has at most
+ * options.attn_in_task_keys keys, else between the dispatches (see DECODE_ATTN_IN_TASK_KEYS). */
+static int attention_in_task(const zy_decode_layer *L0, int64_t m, int64_t max_keys) {
   for (int64_t i = 0; i < m; i++)
-    if (L0->pos[i] + 1 >= DECODE_ATTN_IN_TASK_KEYS) return 0;
+    if (L0->pos[i] + 1 > max_keys) return 0;
   return 1;
 }
 
-static void *rows_scratch = NULL;
-static size_t rows_scratch_size = 0;
-
 /* The step on the rows path; 1 when it cannot take this step (the caller runs the loop instead), -1 when out of
  * memory or RoPE failed, else 2 + the barriers at which thread 0 had to yield. */
-static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head, float *logits,
-                      int64_t *failed_layer) {
+static int stack_rows(zy_decode_state *st, const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
+                      float *logits, int64_t *failed_layer) {
   const int T = zy_threads();
   const int64_t m = layers[0].m, D = layers[0].hidden;
   if (T < 2 || m >= 16) return 1;
@@ -637,12 +674,13 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
   const size_t h_bytes = ((size_t)(m * D + m) * sizeof(float) + 63) & ~(size_t)63, thread_bytes = h_bytes + 3 * slot;
   const size_t n_plans = (size_t)(n_layers * PLANS_PER_LAYER + 1);
   const size_t shared_bytes = (shared * sizeof(float) + 63) & ~(size_t)63;
-  uint8_t *buf = zy_grow(&rows_scratch, &rows_scratch_size, n_plans * plan_bytes + shared_bytes + (size_t)T * thread_bytes + (size_t)m * sizeof(int64_t));
+  uint8_t *buf = zy_grow(&st->rows, &st->rows_size, n_plans * plan_bytes + shared_bytes + (size_t)T * thread_bytes + (size_t)m * sizeof(int64_t));
   if (!buf) return -1;
-  rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, prof_on(), prefetch_bytes(), {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
+  const zy_decode_options *opt = options_now();
+  rows_ctx c = {layers, head, n_layers, 0, m, D, x, T, zy_isa_level(), 0, 0, opt->profile_every > 0, opt->prefetch_kb * 1024, {0, 0, T}, buf, plan_bytes, NULL, NULL, NULL, NULL, NULL,
                 NULL, NULL, NULL, buf + n_plans * plan_bytes + shared_bytes, thread_bytes, h_bytes, slot};
   int64_t *n_keys = (int64_t *)(void *)(c.mine + (size_t)T * thread_bytes);
-  c.attn_in_task = attention_in_task(&layers[0], m);
+  c.attn_in_task = attention_in_task(&layers[0], m, opt->attn_in_task_keys);
   /* The plans (outside the task: they read the tuning table), each product's output in the shared buffers. */
   for (int64_t l = 0; l < n_layers; l++) {
     const zy_decode_layer *L = &layers[l];
@@ -712,24 +750,23 @@ static int stack_rows(const zy_decode_layer *layers, int64_t n_layers, float *x,
  * LATE_STEPS strikes in a row the next ROWS_PAUSE steps take the other path, then the rows path is tried again. */
 #define LATE_STEPS 2
 #define ROWS_PAUSE 64
-static int rows_strikes = 0, rows_paused = 0;
 
-int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
-                            float *logits, int64_t *failed_layer, int use_rows, int *ran_rows) {
+int zy_decoder_stack_decode(zy_decode_state *st, const zy_decode_layer *layers, int64_t n_layers, float *x,
+                            const zy_decode_head *head, float *logits, int64_t *failed_layer, int use_rows, int *ran_rows) {
   if (ran_rows) *ran_rows = 0;
-  if (use_rows == 1 && rows_paused > 0) {
-    rows_paused--;
+  if (use_rows == 1 && st->paused > 0) {
+    st->paused--;
     use_rows = 0;
   }
   if (use_rows && n_layers > 0) {
-    const int rc = stack_rows(layers, n_layers, x, head, logits, failed_layer);
+    const int rc = stack_rows(st, layers, n_layers, x, head, logits, failed_layer);
     if (rc != 1) {
       if (ran_rows) *ran_rows = rc >= 0;
       if (rc < 0) return rc;
       if (rc - 2 > n_layers) { /* late at more than a quarter of its ~4 barriers per layer */
-        if (++rows_strikes >= LATE_STEPS) rows_paused = ROWS_PAUSE, rows_strikes = 0;
+        if (++st->strikes >= LATE_STEPS) st->paused = ROWS_PAUSE, st->strikes = 0;
       } else {
-        rows_strikes = 0;
+        st->strikes = 0;
       }
       return 0;
     }
@@ -744,7 +781,7 @@ int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, flo
   if (!head || n_layers == 0) return 0;
   /* The tensor path's head: the rmsNorm op, then the product with the encoded matrix (zy_quant_matmul). */
   const int64_t m = layers[0].m, D = layers[0].hidden;
-  float *h = zy_grow(&head_scratch, &head_scratch_size, (size_t)(m * D + m) * sizeof(float));
+  float *h = zy_grow(&st->head, &st->head_size, (size_t)(m * D + m) * sizeof(float));
   int rc = h ? 0 : -1;
   if (rc == 0) {
     zy_op_rmsnorm(x, head->norm, h, h + m * D, m, D, head->eps);

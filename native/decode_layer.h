@@ -66,15 +66,43 @@ typedef struct {
   zy_decode_matrix w; /* [vocab, hidden] */
 } zy_decode_head;
 
+/* What one model's stack steps keep from step to step: the rows path's scratch (plans, shared products' outputs,
+ * each thread's activations), the loop path's head scratch, and the rows path's step-aside counters (how many steps
+ * in a row its threads arrived late, how many steps it still stands aside). The caller makes one per model (its
+ * layer list: decode_napi.cc's decoderStackState) and frees it with the model, so two models never share buffers or
+ * counters. One step at a time per state; the pool (zy_pool.c) is one per process, so steps of different states
+ * still run one at a time. */
+typedef struct zy_decode_state zy_decode_state;
+zy_decode_state *zy_decode_state_new(void); /* NULL when out of memory */
+void zy_decode_state_free(zy_decode_state *state);
+
 /* Layers 0 … n_layers-1 of one decode step in order on x [m, hidden] in place (each as zy_decoder_layer_decode; every
  * layer's m and hidden equal), then (head non-NULL) the head's logits [m, vocab]. Returns 0, or the first failing
  * layer's code (-1, -2) with *failed_layer set (n_layers: the head ran out of memory). With use_rows, a step the
  * rows path takes (≥ 2 threads, dense layers of one shape, m < 16, ffn % 16 = 0) runs its products split by fixed
  * row ranges inside one pool task between attention calls, with the same bits; *ran_rows (if given) says whether
  * it did. use_rows 1: except for a while after steps whose threads kept arriving late at its barriers (a loaded
- * machine); 2: always. */
-int zy_decoder_stack_decode(const zy_decode_layer *layers, int64_t n_layers, float *x, const zy_decode_head *head,
-                            float *logits, int64_t *failed_layer, int use_rows, int *ran_rows);
+ * machine); 2: always. state: the model's (zy_decode_state_new). */
+int zy_decoder_stack_decode(zy_decode_state *state, const zy_decode_layer *layers, int64_t n_layers, float *x,
+                            const zy_decode_head *head, float *logits, int64_t *failed_layer, int use_rows, int *ran_rows);
+
+/* The rows path's development knobs, process-wide: read from the environment once (at the first step, or the first
+ * zy_decode_options_get / _set) and changeable at run time through zy_decode_options_set (decode_napi.cc's
+ * decoderOptions, for in-process A/B in dev/perf/). None changes a result bit. */
+typedef struct {
+  /* ZHIYU_DECODE_PREFETCH_KB: KiB of each thread's next product range prefetched while it computes its last 16
+   * rows (0: off, the default). */
+  int64_t prefetch_kb;
+  /* Attention runs inside the rows task (each thread its kv heads) while every sequence has at most this many keys,
+   * else between the task's dispatches (zy_op_attention_decode, which splits long caches by key ranges).
+   * ZHIYU_DECODE_ATTN_APART=1 sets it to 0 (always between); ZHIYU_DECODE_ATTN_IN_TASK_KEYS=N to N. */
+  int64_t attn_in_task_keys;
+  /* ZHIYU_DECODE_PROFILE=N: print where the rows path's threads spend a step every N steps (0: off). */
+  int64_t profile_every;
+} zy_decode_options;
+void zy_decode_options_get(zy_decode_options *options);
+/* Sets every field (negative values are taken as 0). */
+void zy_decode_options_set(const zy_decode_options *options);
 
 #ifdef __cplusplus
 }

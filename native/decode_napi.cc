@@ -3,8 +3,12 @@
 //   decoderLayerPrepare(spec without m and the caches) → an opaque handle holding the layer's fields read and checked
 //   once; decoderLayerStep(x, handle, kCaches, vCaches, capacities, positions) runs one step of it (m = the number
 //   of caches) — what a model calls every step, so only the caches are read per call;
-//   decoderStackStep(x, handles, kCaches, vCaches, positions[, head, logits, rows]): one step through every prepared layer
-//   in one call, optionally ending with the output norm and head of decoderHeadPrepare({ norm, eps, weight });
+//   decoderStackStep(x, handles, kCaches, vCaches, positions[, head, logits, rows, state]): one step through every
+//   prepared layer in one call, optionally ending with the output norm and head of decoderHeadPrepare({ norm, eps,
+//   weight }); state (from decoderStackState(), one per model, freed with it when collected) holds what the model's
+//   steps keep between calls — scratch and the rows path's step-aside counters; without it a step makes its own;
+//   decoderOptions([{ prefetchKb, attnInTaskKeys, profileEvery }]) sets the rows path's process-wide development knobs
+//   (the fields given) and returns them all (first read from ZHIYU_DECODE_* in the environment: decode_layer.h);
 //   decoderLayerMoe(h, out, handle, m): the MoE MLP alone of a prepared MoE layer over m rows (a prompt)
 // spec: { m, hidden, nHead, nKv, headDim, ffn, rotDim, eps, attnScale, ropeInterleaved, freqs, attnNorm, ffnNorm,
 //         bq, bk, bv, qNorm, kNorm (Float32Array or null), qkv or q, k, v; o; gateUp or gate, up; down, or
@@ -321,7 +325,43 @@ Napi::Value DecoderHeadPrepare(const Napi::CallbackInfo &info) {
   return Napi::External<PreparedHead>::New(info.Env(), P, [](Napi::Env, PreparedHead *p) { delete p; });
 }
 
-// decoderStackStep(x, layers, kCaches, vCaches, positions[, head, logits, rows]) → "rows" | "calls" (which path ran:
+// What a model's stack steps keep between calls (decode_layer.h's zy_decode_state), tagged so that another handle
+// passed in its place is refused instead of read as one.
+const napi_type_tag kStateTag = {0x7a68697975646563ULL, 0x6f64657374617465ULL};
+
+// decoderStackState() → a handle for decoderStackStep's state argument, freed when it is collected.
+Napi::Value DecoderStackState(const Napi::CallbackInfo &info) {
+  zy_decode_state *st = zy_decode_state_new();
+  if (!st) { zy::Args(info, "decoderStackState").fail("out of memory"); return info.Env().Undefined(); }
+  Napi::External<zy_decode_state> h = Napi::External<zy_decode_state>::New(info.Env(), st, [](Napi::Env, zy_decode_state *p) { zy_decode_state_free(p); });
+  napi_type_tag_object(info.Env(), h, &kStateTag);
+  return h;
+}
+
+// decoderOptions([{ prefetchKb, attnInTaskKeys, profileEvery }]) → all three now (each a non-negative integer).
+Napi::Value DecoderOptions(const Napi::CallbackInfo &info) {
+  zy::Args a(info, "decoderOptions");
+  zy_decode_options o;
+  zy_decode_options_get(&o);
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsObject()) { a.fail("options must be an object { prefetchKb, attnInTaskKeys, profileEvery }"); return a.done(); }
+    Napi::Object in = info[0].As<Napi::Object>();
+    const char *keys[3] = {"prefetchKb", "attnInTaskKeys", "profileEvery"};
+    int64_t *fields[3] = {&o.prefetch_kb, &o.attn_in_task_keys, &o.profile_every};
+    for (int i = 0; i < 3; i++)
+      if (in.Has(keys[i]) && !in.Get(keys[i]).IsUndefined()) *fields[i] = a.count(in.Get(keys[i]), keys[i]);
+    if (!a.ok()) return a.done();
+    zy_decode_options_set(&o);
+    zy_decode_options_get(&o);
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("prefetchKb", Napi::Number::New(info.Env(), static_cast<double>(o.prefetch_kb)));
+  out.Set("attnInTaskKeys", Napi::Number::New(info.Env(), static_cast<double>(o.attn_in_task_keys)));
+  out.Set("profileEvery", Napi::Number::New(info.Env(), static_cast<double>(o.profile_every)));
+  return out;
+}
+
+// decoderStackStep(x, layers, kCaches, vCaches, positions[, head, logits, rows, state]) → "rows" | "calls" (which path ran:
 // decode_layer.c's products split by rows inside one pool task, or a dispatch per product; rows false: the latter).
 // One single-token decode step through every
 // prepared layer in order, in one call (m = positions.length sequences), then with a head handle its logits [m, vocab]
@@ -443,9 +483,21 @@ Napi::Value DecoderStackStep(const Napi::CallbackInfo &info) {
   const Napi::Value rows_arg = info.Length() > 7 ? info[7] : env.Undefined();
   const int use_rows = rows_arg.IsBoolean() && !rows_arg.As<Napi::Boolean>().Value() ? 0
                        : rows_arg.IsString() && rows_arg.As<Napi::String>().Utf8Value() == "always" ? 2 : 1;
+  /* state (argument 8): the model's; absent, this step's own (scratch allocated and freed here, no step-aside). */
+  zy_decode_state *state = nullptr;
+  const Napi::Value state_arg = a.arg(8);
+  if (!state_arg.IsUndefined() && !state_arg.IsNull()) {
+    bool tagged = false;
+    if (state_arg.IsExternal()) napi_check_object_type_tag(env, state_arg, &kStateTag, &tagged);
+    if (!tagged) { a.fail("state must be a handle from decoderStackState"); return a.done(); }
+    state = state_arg.As<Napi::External<zy_decode_state>>().Data();
+  }
+  zy_decode_state *own = state ? nullptr : zy_decode_state_new();
+  if (!state && !own) { a.fail("out of memory"); return a.done(); }
   int64_t failed = 0;
   int ran_rows = 0;
-  const int rc = zy_decoder_stack_decode(L.data(), nl, x, H ? &H->head : nullptr, logits, &failed, use_rows, &ran_rows);
+  const int rc = zy_decoder_stack_decode(state ? state : own, L.data(), nl, x, H ? &H->head : nullptr, logits, &failed, use_rows, &ran_rows);
+  zy_decode_state_free(own);
   if (rc == -2 && !env.IsExceptionPending()) {
     const Router *r = static_cast<const Router *>(L[failed].moe->route_ctx);
     a.fail("layer " + std::to_string(failed) + ": " + r->error);
@@ -488,6 +540,8 @@ ZY_REGISTER("decoderLayerPrepare", DecoderLayerPrepare);
 ZY_REGISTER("decoderLayerStep", DecoderLayerStep);
 ZY_REGISTER("decoderStackStep", DecoderStackStep);
 ZY_REGISTER("decoderHeadPrepare", DecoderHeadPrepare);
+ZY_REGISTER("decoderStackState", DecoderStackState);
+ZY_REGISTER("decoderOptions", DecoderOptions);
 ZY_REGISTER("decoderLayerMoe", DecoderLayerMoe);
 // An addon that reads moe.shared says so (an older one would ignore the field and leave the shared expert out).
 ZY_REGISTER("decoderLayerMoeShared", DecoderLayerMoe);

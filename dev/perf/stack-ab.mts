@@ -8,15 +8,18 @@
 // (on a shared machine CPU time is the steadier figure: time not scheduled does not count, pool spinning does), and
 // checks both arms' logits agree bit for bit; also the 10th percentile and minimum of the per-token wall ms over all
 // rounds (step_p10, step_min: the least loaded tokens, the nearest a loaded machine gets to a quiet figure).
-// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always,fresh,apart,pf8,pf32]
+// usage: node --import tsx dev/perf/stack-ab.mts MODEL.gguf [--threads 2] [--rounds 8] [--tokens 64] [--depth 0] [--arms stack,nohead,layers,calls,always,fresh,apart,intask,pf8,pf32]
 // The ratios printed are each arm's over the first arm named.
 // --depth N: each arm decodes after an N-token prompt (the prompt's prefill is not timed). --arms a,b: those arms only
 // (one arm alone: for `perf stat` at two --rounds, whose difference is the per-token cost).
 // "fresh": "always" with a fresh logits array from every step (forward() without ForwardOptions.into; the other arms
 // reuse one buffer, as generation, the server and bench decode do). "apart": "always" with attention between the
-// rows path's dispatches on thread 0 (ZHIYU_DECODE_ATTN_APART=1; the others: inside the task, split by kv heads).
+// rows path's dispatches at every depth, "intask": inside the task (split by kv heads) at every depth; the others
+// the addon's default (inside up to 512 keys); "keysN" (e.g. keys32): "always" with attention inside up to N keys.
+// Knobs through the addon's decoderOptions (process-wide, set per arm).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
 import { createBackend } from "../../src/backend/index.js";
+import { loadNative } from "../../src/backend/native.js";
 import type { DecoderLayerRun } from "../../src/backend/backend.js";
 import { loadModel } from "../../src/infer/load.js";
 import { argmax } from "../../src/infer/sampler.js";
@@ -57,31 +60,41 @@ const decode = () => {
 // "nohead": the model's one-call decode forward (stack + head) switched off, so its trunk runs the stack alone.
 const net = model.model as unknown as { fusedDecodeForward: unknown };
 const fused = net.fusedDecodeForward;
-// "pf8" / "pf32": "always" with the rows path's prefetch of each thread's next product range at 8 / 32 KB
-// (ZHIYU_DECODE_PREFETCH_KB, which the addon reads every step; the other arms run its default, off).
+// "pf8" / "pf32": "always" with the rows path's prefetch of each thread's next product range at 8 / 32 KB (the other
+// arms run the addon's default, off).
 const always = () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], "always"); net.fusedDecodeForward = fused; };
-const prefetchKb = (kb: string | null) => { if (kb === null) delete process.env.ZHIYU_DECODE_PREFETCH_KB; else process.env.ZHIYU_DECODE_PREFETCH_KB = kb; };
+const addon = loadNative();
+if (!addon?.decoderOptions) throw new Error("the addon has no decoderOptions (built before session 13): rebuild it");
+const defaults = addon.decoderOptions();
+const knobs = (o: { prefetchKb?: number; attnInTaskKeys?: number }) => addon.decoderOptions!({ ...defaults, ...o });
+const prefetchKb = (kb: number) => knobs({ prefetchKb: kb });
 const arms = {
-  stack: () => { prefetchKb(null); run.stack = stack; net.fusedDecodeForward = fused; },
-  nohead: () => { prefetchKb(null); run.stack = stack; net.fusedDecodeForward = () => null; },
-  layers: () => { prefetchKb(null); delete run.stack; net.fusedDecodeForward = fused; },
-  calls: () => { prefetchKb(null); run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
-  always: () => { prefetchKb(null); always(); },
-  fresh: () => { prefetchKb(null); always(); reuseLogits = false; },
-  apart: () => { prefetchKb(null); always(); process.env.ZHIYU_DECODE_ATTN_APART = "1"; },
-  pf8: () => { prefetchKb("8"); always(); },
-  pf32: () => { prefetchKb("32"); always(); },
+  stack: () => { run.stack = stack; net.fusedDecodeForward = fused; },
+  nohead: () => { run.stack = stack; net.fusedDecodeForward = () => null; },
+  layers: () => { delete run.stack; net.fusedDecodeForward = fused; },
+  calls: () => { run.stack = (...a) => stack(a[0], a[1], a[2], a[3], a[4], a[5], a[6], false); net.fusedDecodeForward = fused; },
+  always: () => { always(); },
+  fresh: () => { always(); reuseLogits = false; },
+  apart: () => { always(); knobs({ attnInTaskKeys: 0 }); },
+  intask: () => { always(); knobs({ attnInTaskKeys: 1 << 30 }); },
+  pf8: () => { prefetchKb(8); always(); },
+  pf32: () => { prefetchKb(32); always(); },
 } as const;
 type Arm = keyof typeof arms;
+const chosen = opt("arms", opt("only", "stack,nohead,layers")).split(",") as Arm[];
+for (const a of chosen) { // "keysN": attention inside the rows task up to N keys
+  const keys = /^keys(\d+)$/.exec(a);
+  if (keys) (arms as Record<string, () => void>)[a] = () => { always(); knobs({ attnInTaskKeys: Number(keys[1]) }); };
+  else if (!(a in arms)) throw new Error(`unknown arm ${a}: expected one of ${Object.keys(arms).join(", ")}, keysN`);
+}
 const res = Object.fromEntries(Object.keys(arms).map((a) => [a, { wall: [] as number[], cpu: [] as number[], steps: [] as number[] }])) as Record<Arm, { wall: number[]; cpu: number[]; steps: number[] }>;
 let reference: Float32Array[] | null = null;
-const chosen = opt("arms", opt("only", "stack,nohead,layers")).split(",") as Arm[];
 const order = (r: number) => (r % 2 ? [...chosen].reverse() : chosen);
-for (const a of order(0)) { reuseLogits = true; delete process.env.ZHIYU_DECODE_ATTN_APART; arms[a](); decode(); } // warm-up
+for (const a of order(0)) { reuseLogits = true; knobs({}); arms[a](); decode(); } // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const a of order(r)) {
     reuseLogits = true;
-    delete process.env.ZHIYU_DECODE_ATTN_APART;
+    knobs({});
     arms[a]();
     steps = res[a].steps;
     const d = decode();
@@ -91,6 +104,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 run.stack = stack;
+knobs({});
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 const p10 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 10)]!;
 const out = Object.fromEntries(Object.entries(res).filter(([, r]) => r.cpu.length > 0).map(([a, r]) => [a, { cpu_ms_per_tok: +median(r.cpu).toFixed(3),

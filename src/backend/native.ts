@@ -14,6 +14,15 @@ type F32 = Float32Array;
 export type PanelType = "f32" | "f16" | "bf16";
 type I32 = Int32Array;
 
+/** native/decode_layer.h's zy_decode_options: KiB of each thread's next product range prefetched (0 off), attention
+ *  inside the rows task up to this many keys per sequence (0: always between its dispatches), a profile printed
+ *  every N steps (0 off). */
+export interface DecodeRowsOptions {
+  prefetchKb: number;
+  attnInTaskKeys: number;
+  profileEvery: number;
+}
+
 /** The element-wise and fused kernels of native/ops_*.c (op codes: see cpu/codes.ts). */
 export interface NativeOps {
   opsCopyStrided(src: Float32Array | Uint16Array | Int32Array, srcOffset: number, srcStrides: readonly number[],
@@ -89,7 +98,13 @@ export interface NativeAddon extends Partial<NativeOps> {
    *  layer l of sequence i, each its whole buffer (its length gives the capacity). */
   decoderStackStep?(x: Float32Array, layers: readonly object[], kCaches: Float32Array[] | Uint16Array[] | Uint8Array[],
     vCaches: Float32Array[] | Uint16Array[] | Uint8Array[], positions: readonly number[], head?: object, logits?: Float32Array,
-    rows?: boolean | "always"): "rows" | "calls" | undefined;
+    rows?: boolean | "always", state?: object): "rows" | "calls" | undefined;
+  /** What one model's decoderStackStep calls keep between steps (scratch, the rows path's step-aside counters), freed
+   *  when the handle is collected (absent in addons before session 13: each step then keeps its own). */
+  decoderStackState?(): object;
+  /** The rows path's process-wide development knobs (native/decode_layer.h: ZHIYU_DECODE_* read once): sets the fields
+   *  given and returns all of them (absent in addons before session 13). For in-process A/B in dev/perf/. */
+  decoderOptions?(options?: Partial<DecodeRowsOptions>): DecodeRowsOptions;
   /** The output norm and head a decoderStackStep may end with, read once into a handle (absent in older addons). */
   decoderHeadPrepare?(head: DecoderHeadWeights): object;
   /** Present when the decoder layer op reads moe.shared (Qwen2-MoE's shared expert); the same function as decoderLayerMoe. */

@@ -20,6 +20,7 @@ import type { LlamaModel } from "../../src/models/llama/model.js";
 import { presetConfig, randomParam } from "../../src/models/presets.js";
 import { writeModelGguf } from "../../src/infer/export.js";
 import { Rng } from "../../src/core/rng.js";
+import { loadNative } from "../../src/backend/native.js";
 
 const dir = path.resolve("../shared/testdata/gguf");
 const base = createBackend();
@@ -168,8 +169,10 @@ function stackWithRows(backend: Backend, rows: "always" | false): Backend {
 
 // The stack call's rows path (native/decode_layer.c stack_rows: every product of the step split by fixed row ranges
 // inside one pool task between attention calls) needs ≥ 2 threads; at 2 and 3 (row ranges that cut the products
-// differently), told to run always, it must run every step and give the tensor path's logits bit for bit;
-// stack(…, rows = false), the dispatch-per-product path, must give them too.
+// differently), told to run always, it must run every step and give the tensor path's logits bit for bit — with the
+// addon's default place for attention, between the task's dispatches at every step (decoderOptions attnInTaskKeys
+// 0), and inside the task until 40 keys, then between (the switch mid-run); stack(…, rows = false), the
+// dispatch-per-product path, must give them too.
 test("the stack call's rows path at 2 and 3 threads = its dispatch-per-product path = tensor path, bit for bit (f32, f16, q8_0 caches; two sequences at the end)",
   { skip: hasOp || (base.fused?.("decoder-layer-decode", { norm: "pre-rms", attention: "rotary-gqa", mlp: "swiglu" })?.stack ? false
     : "addon without decoderStackStep") }, async () => {
@@ -187,12 +190,25 @@ test("the stack call's rows path at 2 and 3 threads = its dispatch-per-product p
           const rows = await longDecodeLogits(file, always, kv);
           assert.ok(backends.stackCalls() - s0 >= 70, `${name}: the stack call ran ${backends.stackCalls() - s0} times`);
           assert.equal(backends.rowsCalls() - r0, backends.stackCalls() - s0, `${name}: every stack call took the rows path`);
+          const knobs = loadNative()?.decoderOptions;
+          const apart = [];
+          if (knobs) {
+            const defaults = knobs();
+            try {
+              for (const keys of [0, 40]) {
+                knobs({ attnInTaskKeys: keys });
+                apart.push([await longDecodeLogits(file, always, kv), `rows path, attention inside up to ${keys} keys`] as const);
+              }
+            } finally {
+              knobs(defaults);
+            }
+          }
           const r1 = backends.rowsCalls();
           const calls = await longDecodeLogits(file, callsOnly, kv);
           assert.equal(backends.rowsCalls(), r1, `${name}: stack(…, rows = false) took the rows path`);
           const tensor = await longDecodeLogits(file, backends.withoutOp, kv);
           assert.equal(rows.length, 67 + 3 * 2);
-          for (const [other, what] of [[calls, "dispatch per product"], [tensor, "tensor path"]] as const) {
+          for (const [other, what] of [[calls, "dispatch per product"], [tensor, "tensor path"], ...apart] as const) {
             rows.forEach((row, i) => {
               const j = row.findIndex((v, k) => !Object.is(v, other[i]![k]));
               assert.equal(j, -1, `${name}: rows path vs ${what}, logits row ${i} differ at ${j}: ${row[j]} vs ${other[i]![j]}`);

@@ -446,13 +446,15 @@ function decoderLayerRun(addon: NativeAddon, run: NonNullable<NativeAddon["decod
   };
   const stackNative = addon.decoderStackStep, headNative = addon.decoderHeadPrepare;
   if (stackNative && prepareNative && stepNative) {
-    // The handles of a model's layer list, gathered once per list (a model keeps its list while it runs here).
-    const handles = new WeakMap<readonly PreparedDecoderLayer[], object[]>();
+    // The handles of a model's layer list, gathered once per list (a model keeps its list while it runs here), and
+    // the native state its steps keep (scratch, step-aside counters: one per model, freed with the list).
+    const handles = new WeakMap<readonly PreparedDecoderLayer[], { layers: object[]; state: object | undefined }>();
     interface Head extends PreparedDecoderHead { weights: DecoderHeadWeights; handle: object }
     fn.stack = (x, layers, kCaches, vCaches, positions, head, logits, rows = true) => {
       let h = handles.get(layers);
-      if (!h) handles.set(layers, (h = layers.map((l) => (l as Prepared).handle!)));
-      return stackNative.call(addon, x, h, kCaches, vCaches, positions, head ? (head as Head).handle : undefined, logits, rows);
+      if (!h) handles.set(layers, (h = { layers: layers.map((l) => (l as Prepared).handle!), state: addon.decoderStackState?.() }));
+      return stackNative.call(addon, x, h.layers, kCaches, vCaches, positions, head ? (head as Head).handle : undefined, logits, rows,
+        h.state);
     };
     if (headNative) {
       fn.prepareHead = (weights) => {
