@@ -141,6 +141,8 @@ export class Generation {
   step(): boolean {
     if (this.done) return false;
     if (this.logits === null) {
+      // The cache sized for the whole generation at once (the prompt and up to maxTokens), not doubled mid-loop.
+      this.seq.reserve?.(this.firstTokens.length + this.maxTokens);
       this.logits = this.model.forward([{ seq: this.seq, tokens: this.firstTokens }], { into: this.logitsBuffer })[0];
       this.options.onPromptLogits?.(this.logits);
     }
