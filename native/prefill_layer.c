@@ -1,4 +1,5 @@
-/* A decoder prompt's whole pre-norm layer in one native call on weights packed once into GEMM panels:
+/* A decoder prompt's whole pre-norm layer in one native call on weights packed once into GEMM panels (or quantized,
+ * repacked r16 matrices):
  *   h = RMSNorm(x)·w → q|k|v = h·Wqkvᵀ → (Qwen3: per-head RMSNorm of q and k) → RoPE on q, k → k, v into the cache
  *   → causal attention over the cache → x += att·Woᵀ → the SwiGLU MLP sublayer (prefill_mlp.c)
  * in three steps: (A) each thread takes a contiguous share of the rows through the norm, the stacked q/k/v product,
@@ -14,6 +15,13 @@
  * attention, linear, add, then prefillSwigluMlp): zy_op_rmsnorm_serial, zy_pw_prepare_a_panels + zy_pw_gemm_rows
  * (per-element sums independent of the split), zy_rope_rows on zy_rope_table's values, zy_op_cast for an f16
  * cache, zy_op_attention, x + y — so the bits are the tensor path's.
+ * Quantized layers (src ZY_PREFILL_QUANT: the four matrices in r16 layouts, native/quant_r16.c) take the same steps
+ * with each product run as the tensor path's quantLinear runs it — the thread's rows quantized (zy_quant_act_fill),
+ * then the same kernels over every weight row (zy_quant_rows_into; per-row results independent of the row split) —
+ * and the MLP sublayer here (norm, gate|up, SwiGLU on whole rows, down, add): the tensor path's bits. This is what
+ * llama.cpp's graph does for a prompt and the tensor path did not: each thread quantizes only its own activations (the
+ * tensor path quantized all rows on the calling thread between dispatches) and the threads meet twice a layer
+ * instead of about fifteen times (each meeting a spin, then sched_yield, on a shared machine).
  * Leaves out (returns 1, the caller keeps the tensor path): what prefill_mlp.c leaves out (1 thread, fewer than 48
  * rows per thread, F % 16 != 0, products the tensor path would not run on panels, no AVX-512), q/k/v biases,
  * q8_0 caches, attention other than causal over one sequence's cache. */
@@ -22,6 +30,7 @@
 #include "ops_common.h"
 #include "ops_kernels.h"
 #include "prefill_mlp.h"
+#include "quant.h"
 #include "zy_pool.h"
 #include "zy_scratch.h"
 #include <stdatomic.h>
@@ -36,6 +45,7 @@ typedef struct {
   const zy_prefill_layer_args *prev;  /* the layer of step C (out_rows) */
   float *x, *q, *att; /* x [m, d]; q, att [m, nh·dh] */
   int64_t m;
+  const uint8_t *plans_L, *plans_prev; /* ZY_PREFILL_QUANT: the four products' plans (qkv, o, gu, down) of L / prev */
   _Atomic int failed;
 } layer_ctx;
 
@@ -48,21 +58,58 @@ static _Thread_local size_t call_bytes;
 
 static size_t floats_bytes(int64_t n) { return (size_t)((n + 15) / 16 * 16) * 4; }
 
-typedef struct { float *h, *rstd, *rounded, *packed, *out; } rows_scratch;
+/* rounded/packed: the panels' activations; qact: quantized activations (ZY_PREFILL_QUANT); s: SwiGLU's [mt, f]
+ * (ZY_PREFILL_QUANT: its MLP runs here, not in prefill_mlp.c). */
+typedef struct { float *h, *rstd, *rounded, *packed, *out, *s; void *qact; } rows_scratch;
 
-/* Scratch for mt rows: h [mt, d], rstd [mt · max(1, nh)], rounded/packed for inputs of up to max(d, nh·dh)
- * columns, out [mt, max(q|k|v width, d)]. */
+static size_t bytes64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* Activation bytes of the layer's widest quantized product input for mt rows. */
+static size_t qact_bytes(const zy_prefill_layer_args *L, int64_t mt) {
+  const int64_t qd = L->nh * L->dh;
+  const size_t b[4] = {zy_quant_act_bytes(L->qkv_elem, L->d, mt), zy_quant_act_bytes(L->o_elem, qd, mt),
+                       zy_quant_act_bytes(L->gu_elem, L->d, mt), zy_quant_act_bytes(L->down_elem, L->f, mt)};
+  size_t most = 0;
+  for (int i = 0; i < 4; i++) most = b[i] > most ? b[i] : most;
+  return bytes64(most);
+}
+
+/* Scratch for mt rows: h [mt, d], rstd [mt · max(1, nh)], out [mt, max(q|k|v width, d)]; panels: rounded/packed for
+ * inputs of up to max(d, nh·dh) columns; quantized: out also [mt, 2f], s [mt, f] and the quantized activations. */
 static int scratch(const zy_prefill_layer_args *L, int64_t mt, rows_scratch *s) {
+  const int quant = L->src == ZY_PREFILL_QUANT;
   const int64_t qd = L->nh * L->dh, nqkv = qd + 2 * L->nkv * L->dh, widest = L->d > qd ? L->d : qd;
-  const int64_t outw = nqkv > L->d ? nqkv : L->d, nr = mt * (L->nh > 1 ? L->nh : 1);
-  const size_t b_h = floats_bytes(mt * L->d), b_rstd = floats_bytes(nr), b_round = floats_bytes(mt * widest),
-               b_pack = (zy_pw_packed_a_bytes(mt, widest) + 63) / 64 * 64;
-  char *buf = (char *)zy_grow(&rows_buf, &rows_bytes, b_h + b_rstd + b_round + b_pack + floats_bytes(mt * outw));
+  int64_t outw = nqkv > L->d ? nqkv : L->d;
+  if (quant && 2 * L->f > outw) outw = 2 * L->f;
+  const int64_t nr = mt * (L->nh > 1 ? L->nh : 1);
+  const size_t b_h = floats_bytes(mt * L->d), b_rstd = floats_bytes(nr), b_round = quant ? 0 : floats_bytes(mt * widest),
+               b_pack = quant ? 0 : bytes64(zy_pw_packed_a_bytes(mt, widest)), b_out = floats_bytes(mt * outw),
+               b_s = quant ? floats_bytes(mt * L->f) : 0, b_q = quant ? qact_bytes(L, mt) : 0;
+  char *buf = (char *)zy_grow(&rows_buf, &rows_bytes, b_h + b_rstd + b_round + b_pack + b_out + b_s + b_q);
   if (!buf) return -1;
   s->h = (float *)buf, s->rstd = (float *)(buf + b_h), s->rounded = (float *)(buf + b_h + b_rstd);
   s->packed = (float *)(buf + b_h + b_rstd + b_round), s->out = (float *)(buf + b_h + b_rstd + b_round + b_pack);
+  s->s = (float *)(buf + b_h + b_rstd + b_round + b_pack + b_out);
+  s->qact = buf + b_h + b_rstd + b_round + b_pack + b_out + b_s;
   return 0;
 }
+
+/* out [mt, n] = in [mt, k] · Wᵀ for one of the layer's matrices (w, elem): on packed panels (the activations rounded
+ * and packed into s), or quantized (the activations quantized into s->qact, then plan's kernels). */
+static void product(const zy_prefill_layer_args *L, const rows_scratch *s, const void *w, int elem, const uint8_t *plan,
+                    const float *in, int64_t mt, int64_t k, int64_t n, float *out) {
+  if (L->src == ZY_PREFILL_QUANT) {
+    zy_quant_act_fill(elem, k, in, mt, s->qact);
+    zy_quant_rows_into(plan, s->qact, mt, out, 0, n);
+    return;
+  }
+  const int64_t mr = zy_pw_prepare_panel_rows(), panels = (mt + mr - 1) / mr;
+  zy_pw_prepare_a_panels(L->src, in, mt, k, s->rounded, s->packed, 0, panels);
+  zy_pw_gemm_rows(s->packed, mt, k, w, elem, n, 0, n, out, n);
+}
+
+/* Plan i of a layer's four (qkv, o, gu, down) in a plans block. */
+static const uint8_t *plan_of(const uint8_t *plans, int i) { return plans ? plans + (size_t)i * zy_quant_rows_plan_bytes() : NULL; }
 
 /* Step A for rows [i0, i0 + mt): norm, q/k/v, head norms, RoPE; q into c->q, k and v into the caches. */
 static int qkv_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
@@ -70,11 +117,9 @@ static int qkv_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
   const int64_t d = L->d, dh = L->dh, qd = L->nh * dh, kd = L->nkv * dh, nqkv = qd + 2 * kd;
   rows_scratch s;
   if (scratch(L, mt, &s) != 0) return -1;
-  const int64_t mr = zy_pw_prepare_panel_rows(), panels = (mt + mr - 1) / mr;
   zy_op_rmsnorm_serial(c->x + i0 * d, L->attn_norm, s.h, s.rstd, mt, d, L->eps);
-  zy_pw_prepare_a_panels(L->src, s.h, mt, d, s.rounded, s.packed, 0, panels);
   float *qkv = s.out;
-  zy_pw_gemm_rows(s.packed, mt, d, L->qkv, L->qkv_elem, nqkv, 0, nqkv, qkv, nqkv);
+  product(L, &s, L->qkv, L->qkv_elem, plan_of(c->plans_L, 0), s.h, mt, d, nqkv, qkv);
   for (int64_t r = 0; r < mt; r++) {
     float *row = qkv + r * nqkv, *q = c->q + (i0 + r) * qd, *k = row + qd, *v = row + qd + kd;
     memcpy(q, row, (size_t)qd * sizeof(float));
@@ -103,12 +148,23 @@ static int out_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
   const int64_t d = L->d, qd = L->nh * L->dh;
   rows_scratch s;
   if (scratch(L, mt, &s) != 0) return -1;
-  const int64_t mr = zy_pw_prepare_panel_rows(), panels = (mt + mr - 1) / mr;
-  zy_pw_prepare_a_panels(L->src, c->att + i0 * qd, mt, qd, s.rounded, s.packed, 0, panels);
   float *y = s.out, *x = c->x + i0 * d;
-  zy_pw_gemm_rows(s.packed, mt, qd, L->o, L->o_elem, d, 0, d, y, d);
+  product(L, &s, L->o, L->o_elem, plan_of(c->plans_prev, 1), c->att + i0 * qd, mt, qd, d, y);
   for (int64_t i = 0; i < mt * d; i++) x[i] = x[i] + y[i];
-  return zy_prefill_mlp_chunk(x, mt, d, L->f, L->ffn_norm, L->eps, L->src, L->gu, L->gu_elem, L->down, L->down_elem);
+  if (L->src != ZY_PREFILL_QUANT)
+    return zy_prefill_mlp_chunk(x, mt, d, L->f, L->ffn_norm, L->eps, L->src, L->gu, L->gu_elem, L->down, L->down_elem);
+  /* prefill_mlp.c's steps on quantized products (the tensor path: rmsNorm, quantLinear, narrow + swiglu,
+   * quantLinear, add) */
+  const int64_t f = L->f;
+  zy_op_rmsnorm_serial(x, L->ffn_norm, s.h, s.rstd, mt, d, L->eps);
+  float *gu = s.out;
+  product(L, &s, L->gu, L->gu_elem, plan_of(c->plans_prev, 2), s.h, mt, d, 2 * f, gu);
+  const int isa = zy_isa_level();
+  for (int64_t r = 0; r < mt; r++) zy_swiglu_vec(isa, gu + r * 2 * f, gu + r * 2 * f + f, s.s + r * f, f);
+  y = s.h; /* h is no longer read */
+  product(L, &s, L->down, L->down_elem, plan_of(c->plans_prev, 3), s.s, mt, f, d, y);
+  for (int64_t i = 0; i < mt * d; i++) x[i] = x[i] + y[i];
+  return 0;
 }
 
 /* Step C of layer c->prev (if any), then step A of layer c->L (if any), on the same rows. */
@@ -129,8 +185,20 @@ static void stage_task(void *p, int64_t t, int64_t t1, int ti) {
     }
 }
 
+/* A quantized layer's products: r16 matrices (whose rows are multiples of 16 by construction), a 2+ thread pool
+ * and at least MIN_ROWS_PER_THREAD rows a thread, F % 16 == 0 (SwiGLU on whole rows without a scalar tail). */
+static int quant_applies(const zy_prefill_layer_args *L, int64_t m) {
+  const int T = zy_threads();
+  return T >= 2 && m >= (int64_t)MIN_ROWS_PER_THREAD * T && L->f % 16 == 0 && zy_qtype_is_r16(L->qkv_elem) &&
+         zy_qtype_is_r16(L->o_elem) && zy_qtype_is_r16(L->gu_elem) && zy_qtype_is_r16(L->down_elem);
+}
+
 int zy_prefill_layer_applies(const zy_prefill_layer_args *L, int64_t m) {
   const int64_t qd = L->nh * L->dh, kd = L->nkv * L->dh;
+  if (L->src == ZY_PREFILL_QUANT)
+    return quant_applies(L, m) && L->nh > 0 && L->nkv > 0 && L->nh % L->nkv == 0 && L->half > 0 && 2 * L->half <= L->dh &&
+           (L->kv_type == ZY_KV_F32 || L->kv_type == ZY_KV_F16) && (L->q_norm == NULL) == (L->k_norm == NULL) &&
+           L->pos0 >= 0 && L->pos0 + m <= L->cap;
   return zy_prefill_mlp_applies(L->src, m, L->d, L->f) && L->nh > 0 && L->nkv > 0 && L->nh % L->nkv == 0 &&
          L->half > 0 && 2 * L->half <= L->dh && (L->kv_type == ZY_KV_F32 || L->kv_type == ZY_KV_F16) &&
          (L->q_norm == NULL) == (L->k_norm == NULL) && L->pos0 >= 0 && L->pos0 + m <= L->cap &&
@@ -146,14 +214,34 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
   }
   int64_t most_heads = 0;
   for (int64_t l = 0; l < n; l++) most_heads = layers[l].nh > most_heads ? layers[l].nh : most_heads;
-  const size_t b_q = floats_bytes(m * qd);
-  char *buf = (char *)zy_grow(&call_buf, &call_bytes, 2 * b_q + floats_bytes(most_heads * m));
+  /* quantized layers: four product plans each, made here (zy_quant_rows_plan reads the tuning table: not inside a
+   * pool task) */
+  const size_t pb = zy_quant_rows_plan_bytes(), b_q = floats_bytes(m * qd), b_lse = floats_bytes(most_heads * m);
+  size_t b_plans = 0;
+  for (int64_t l = 0; l < n; l++) b_plans += layers[l].src == ZY_PREFILL_QUANT ? 4 * pb : 0;
+  char *buf = (char *)zy_grow(&call_buf, &call_bytes, 2 * b_q + b_lse + bytes64(b_plans));
   if (!buf) return -1;
-  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, 0};
+  uint8_t *plans = (uint8_t *)(buf + 2 * b_q + b_lse);
+  const uint8_t *plan_at[n > 0 ? n : 1];
+  for (int64_t l = 0, at = 0; l < n; l++) {
+    const zy_prefill_layer_args *L = &layers[l];
+    plan_at[l] = NULL;
+    if (L->src != ZY_PREFILL_QUANT) continue;
+    const int64_t lqd = L->nh * L->dh, nqkv = lqd + 2 * L->nkv * L->dh;
+    const zy_qmm_job jobs[4] = {{L->qkv, L->qkv_elem, nqkv, L->d, NULL, NULL, m}, {L->o, L->o_elem, L->d, lqd, NULL, NULL, m},
+                                {L->gu, L->gu_elem, 2 * L->f, L->d, NULL, NULL, m}, {L->down, L->down_elem, L->d, L->f, NULL, NULL, m}};
+    for (int i = 0; i < 4; i++)
+      if (zy_quant_rows_plan(&jobs[i], plans + at + (size_t)i * pb) != 0) return 1;
+    plan_at[l] = plans + at;
+    at += 4 * (int64_t)pb;
+  }
+  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, NULL, NULL, 0};
   float *lse = (float *)(buf + 2 * b_q);
   for (int64_t l = 0; l <= n; l++) {
     c.prev = l > 0 ? &layers[l - 1] : NULL;
     c.L = l < n ? &layers[l] : NULL;
+    c.plans_prev = l > 0 ? plan_at[l - 1] : NULL;
+    c.plans_L = l < n ? plan_at[l] : NULL;
     zy_parallel_run(stage_task, &c); /* C of layer l − 1 and A of layer l, row by row: one dispatch */
     if (atomic_load(&c.failed)) return -1;
     if (l == n) break;

@@ -3,7 +3,7 @@
 //     (zy_rope_table: the values zy_op_rope computes for itself on every call)
 //   prefillLayerPanels(x: Float32Array, m, spec): the layer in place on x [m, hidden]; false (nothing touched) for a
 //     shape it leaves to the tensor path. spec: { hidden, ffn, nHead, nKv, headDim, interleaved, eps, scale, type
-//     ("f16" | "bf16"), attnNorm, ffnNorm, qNorm?, kNorm?, qkv, o, gateUp, down ({ data, type } panels of
+//     ("f16" | "bf16": qkv … down are panels; "quant": they are r16 QuantWeights { data, type: "q4_0_r16" … }), attnNorm, ffnNorm, qNorm?, kNorm?, qkv, o, gateUp, down ({ data, type } panels of
 //     gemmPackWeights), kCache, vCache (Float32Array or Uint16Array f16 bits, [capacity, nKv, headDim]), capacity,
 //     pos0, rope (ropeTable of the prompt's positions) }.
 //   prefillStackPanels(x: Float32Array, m, specs: spec[]): every layer in turn, one call (zy_prefill_stack); false
@@ -13,6 +13,7 @@
 #include "gemm.h"
 #include "ops_kernels.h"
 #include "prefill_layer.h"
+#include "quant.h"
 #include <string>
 #include <vector>
 
@@ -30,6 +31,28 @@ Napi::Value RopeTable(const Napi::CallbackInfo &info) {
   if (!a.ok()) return a.done();
   zy_rope_table(freqs, static_cast<int64_t>(half), pos0, t, 0, out);
   return a.done();
+}
+
+// A quantized matrix field { data: Uint8Array, type } of spec: an r16 type (zy_repack_r16's, e.g. "q4_0_r16") holding
+// rows × cols; *type the zy_qtype.
+const void *quantMatrix(zy::Args &a, const Napi::Value &v, const std::string &name, int64_t rows, int64_t cols, int *type) {
+  *type = -1;
+  if (!a.ok()) return nullptr;
+  if (!v.IsObject()) { a.fail(name + " must be { data: Uint8Array, type } (a QuantWeight's bytes and type)"); return nullptr; }
+  const Napi::Object o = v.As<Napi::Object>();
+  const std::string t = a.string(o.Get("type"), name + ".type", "\"q4_0_r16\"");
+  size_t len = 0;
+  const uint8_t *w = a.array<uint8_t>(o.Get("data"), name + ".data", napi_uint8_array, "Uint8Array", 0, false, &len);
+  if (!a.ok()) return nullptr;
+  *type = zy_qtype_from_name(t.c_str());
+  if (*type < 0 || !zy_qtype_is_r16(*type)) { a.fail(name + ".type must be a repacked r16 type such as q4_0_r16 (got " + t + ")"); return nullptr; }
+  const int64_t be = zy_qtype_block_elems(*type), need = cols % be == 0 ? rows * (cols / be) * zy_qtype_block_bytes(*type) : -1;
+  if (need < 0 || rows % 16 != 0 || static_cast<int64_t>(len) < need) {
+    a.fail(name + " must hold a [" + std::to_string(rows) + ", " + std::to_string(cols) + "] " + t + " matrix (rows a multiple of 16, cols of " +
+           std::to_string(be) + "; " + std::to_string(need) + " bytes), got " + std::to_string(len) + " bytes");
+    return nullptr;
+  }
+  return w;
 }
 
 // A cache field: f32 or f16 bits, at least `need` values; *kv the type.
@@ -58,9 +81,10 @@ bool parseSpec(zy::Args &a, const Napi::Value &v, const std::string &name, int64
   L->interleaved = s.Get("interleaved").ToBoolean().Value() ? 1 : 0;
   L->eps = static_cast<float>(a.number(s.Get("eps"), n + "eps"));
   L->scale = static_cast<float>(a.number(s.Get("scale"), n + "scale"));
-  const std::string type = a.string(s.Get("type"), n + "type", "\"f16\" or \"bf16\"");
-  L->src = elemOf(type);
-  if (a.ok() && L->src != ZY_PW_F16 && L->src != ZY_PW_BF16) a.fail(n + "type must be f16 or bf16 (got " + type + ")");
+  const std::string type = a.string(s.Get("type"), n + "type", "\"f16\", \"bf16\" or \"quant\"");
+  L->src = type == "quant" ? ZY_PREFILL_QUANT : elemOf(type);
+  if (a.ok() && L->src != ZY_PW_F16 && L->src != ZY_PW_BF16 && L->src != ZY_PREFILL_QUANT)
+    a.fail(n + "type must be f16, bf16 (panels) or quant (r16 matrices) (got " + type + ")");
   L->cap = a.count(s.Get("capacity"), n + "capacity"), L->pos0 = a.count(s.Get("pos0"), n + "pos0");
   L->attn_norm = a.f32(s.Get("attnNorm"), n + "attnNorm", L->d);
   L->ffn_norm = a.f32(s.Get("ffnNorm"), n + "ffnNorm", L->d);
@@ -72,10 +96,14 @@ bool parseSpec(zy::Args &a, const Napi::Value &v, const std::string &name, int64
   if (m == 0 || half2 % static_cast<size_t>(2 * m) != 0) { a.fail(n + "rope must be ropeTable(freqs, pos0, m, ·): [m, 2·rotated pairs]"); return false; }
   L->half = static_cast<int64_t>(half2) / (2 * m);
   const int64_t qd = L->nh * L->dh, kd = L->nkv * L->dh;
-  L->qkv = zy::readPanels(a, s.Get("qkv"), n + "qkv", L->src, qd + 2 * kd, L->d, &L->qkv_elem);
-  L->o = zy::readPanels(a, s.Get("o"), n + "o", L->src, L->d, qd, &L->o_elem);
-  L->gu = zy::readPanels(a, s.Get("gateUp"), n + "gateUp", L->src, 2 * L->f, L->d, &L->gu_elem);
-  L->down = zy::readPanels(a, s.Get("down"), n + "down", L->src, L->d, L->f, &L->down_elem);
+  const auto matrix = [&](const char *key, int64_t rows, int64_t cols, int *elem) {
+    return L->src == ZY_PREFILL_QUANT ? quantMatrix(a, s.Get(key), n + key, rows, cols, elem)
+                                      : zy::readPanels(a, s.Get(key), n + key, L->src, rows, cols, elem);
+  };
+  L->qkv = matrix("qkv", qd + 2 * kd, L->d, &L->qkv_elem);
+  L->o = matrix("o", L->d, qd, &L->o_elem);
+  L->gu = matrix("gateUp", 2 * L->f, L->d, &L->gu_elem);
+  L->down = matrix("down", L->d, L->f, &L->down_elem);
   int kt = 0, vt = 0;
   L->k_cache = cache(a, s, "kCache", L->cap * kd, &kt);
   L->v_cache = cache(a, s, "vCache", L->cap * kd, &vt);

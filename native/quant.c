@@ -884,3 +884,11 @@ void zy_quant_rows(const void *plan, const void *act, int64_t r0, int64_t r1) {
   c.act = (const zy_qact *)act;
   if (r0 < r1) matmul_task(&c, r0, r1, 0);
 }
+
+void zy_quant_rows_into(const void *plan, const void *act, int64_t m, float *out, int64_t r0, int64_t r1) {
+  matmul_ctx c = *(const matmul_ctx *)plan;
+  c.act = (const zy_qact *)act;
+  c.m = m;
+  c.out = out;
+  if (r0 < r1 && m > 0) matmul_task(&c, r0, r1, 0);
+}

@@ -63,6 +63,10 @@ int zy_quant_rows_plan(const zy_qmm_job *job, void *plan);
 size_t zy_quant_act_bytes(int type, int64_t cols, int64_t m);
 void zy_quant_act_fill(int type, int64_t cols, const float *x, int64_t m, void *buf);
 void zy_quant_rows(const void *plan, const void *act, int64_t r0, int64_t r1);
+/* zy_quant_rows for m activation rows into out [m, rows] (the plan's own m and out ignored): a caller whose threads
+ * each take their own activation rows (native/prefill_layer.c) plans a product once and runs it on every thread's
+ * rows. The same kernels on the same values as zy_quant_matmul with m rows: the same bits. */
+void zy_quant_rows_into(const void *plan, const void *act, int64_t m, float *out, int64_t r0, int64_t r1);
 /* Which kernel family the current ISA level selects: "avx512-vnni", "avx2" or "portable". */
 const char *zy_quant_impl(void);
 

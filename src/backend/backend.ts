@@ -74,6 +74,12 @@ export interface PackedPanels {
   type: "f32" | "f16" | "bf16";
 }
 
+/** A quantized matrix in a repacked r16 layout (Backend.repackWeight), as PrefillLayerSpec takes it. */
+export interface PackedQuantMatrix {
+  data: Uint8Array;
+  type: PackedType;
+}
+
 /** What a "cross-decoder-layer-decode" fused op computes (an encoder-decoder's decoder layer, T5's), named by its
  *  parts; a backend answers only for shapes it implements. */
 export interface CrossDecoderLayerShape {
@@ -431,17 +437,20 @@ export interface PrefillLayerSpec {
   interleaved: boolean;
   eps: number;
   scale: number;
-  type: "f16" | "bf16";
+  /** "f16" / "bf16": qkv … down are packed panels of weights of that type; "quant": they are repacked quantized
+   *  matrices (PackedType, e.g. q4_0_r16: QuantWeight.data and .type), each thread quantizing its own rows'
+   *  activations as quantMatmul does (the bits of quantMatmul in place of quantMatmulPanels). */
+  type: "f16" | "bf16" | "quant";
   attnNorm: Float32Array;
   ffnNorm: Float32Array;
   /** Per-head RMSNorm weights [headDim] of q and k before RoPE (Qwen3), or null. */
   qNorm: Float32Array | null;
   kNorm: Float32Array | null;
   /** q, k, v stacked [nHead·headDim + 2·nKv·headDim, hidden]; o [hidden, nHead·headDim]; gate, up stacked [2·ffn, hidden]; down [hidden, ffn]. */
-  qkv: PackedPanels;
-  o: PackedPanels;
-  gateUp: PackedPanels;
-  down: PackedPanels;
+  qkv: PackedPanels | PackedQuantMatrix;
+  o: PackedPanels | PackedQuantMatrix;
+  gateUp: PackedPanels | PackedQuantMatrix;
+  down: PackedPanels | PackedQuantMatrix;
   /** [capacity, nKv, headDim]: f32, or f16 bits. */
   kCache: Float32Array | Uint16Array;
   vCache: Float32Array | Uint16Array;

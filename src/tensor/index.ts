@@ -33,7 +33,7 @@ export {
 } from "./elementwise.js";
 export { sum, mean, max, sumTo } from "./reduce.js";
 export {
-  matmul, linear, quantLinear, prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayers, promptRopeTable, type PrefillLayerWeights, type PrefillLayerDims, dequantizeWeight, decodeWeightInto, isQuantWeight, isAdaptedWeight, type AdaptedWeight, type LowRankAdapter, type QuantWeight, type MatmulOptions, type MatmulDType,
+  matmul, linear, quantLinear, prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayers, prefillDecoderLayersOrWhy, type PrefillDeclined, promptRopeTable, type PrefillLayerWeights, type PrefillLayerDims, dequantizeWeight, decodeWeightInto, isQuantWeight, isAdaptedWeight, type AdaptedWeight, type LowRankAdapter, type QuantWeight, type MatmulOptions, type MatmulDType,
 } from "./matmul.js";
 export { layerNorm, rmsNorm } from "./norm.js";
 export { softmax, logSoftmax, crossEntropy, type CrossEntropyOptions, type Reduction } from "./softmax.js";

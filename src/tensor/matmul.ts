@@ -7,7 +7,7 @@
 // Prompts (inference, f16 / bf16 weights on packed panels): prefillSwigluMlp (an MLP sublayer) and prefillDecoderLayer
 // (a whole pre-norm layer with its cache writes and attention) as one backend call each, the bits of the ops they replace.
 // Leaves out: 1-d operands (unsqueeze first), integer matmul.
-import type { Backend, PackedPanels, PrefillLayerSpec, QuantType, Storage, WeightType } from "../backend/backend.js";
+import type { Backend, PackedPanels, PackedQuantMatrix, PackedType, PrefillLayerSpec, QuantType, Storage, WeightType } from "../backend/backend.js";
 import { OpError, fmtShape } from "../core/errors.js";
 import { broadcastShapes, broadcastStrides, numel, shapesEqual, type Shape } from "../core/shape.js";
 import type { DerivativeTable } from "./graph.js";
@@ -313,21 +313,27 @@ export interface PrefillLayerDims {
   interleaved: boolean;
 }
 
+const PACKED_TYPES: ReadonlySet<string> = new Set<PackedType>(["q8_0_r16", "q4_0_r16", "q4_k_r16", "q6_k_r16"]);
+
 /** One layer's backend spec for m rows of width d, or null when the matrices, norms or cache do not fit what the op
- *  runs; the dense views it took go into `held` (released by the caller after the call). */
+ *  runs; the dense views it took go into `held` (released by the caller after the call). The matrices: f16 / bf16
+ *  ones that pack into panels, or repacked quantized ones (r16 types: the op quantizes activations as quantMatmul). */
 function layerSpec(backend: Backend, d: number, m: number, w: PrefillLayerWeights, dims: PrefillLayerDims,
   cache: { k: Tensor; v: Tensor; pos0: number }, rope: Float32Array, held: Array<{ release(): void }>): PrefillLayerSpec | null {
   const type = w.qkv.type, f = w.down.cols;
   const { nHead, nKv, headDim } = dims, qd = nHead * headDim, kd = nKv * headDim;
   const mats = [w.qkv, w.o, w.gateUp, w.down];
+  const quant = mats.every((mw) => PACKED_TYPES.has(mw.type));
   const { k, v, pos0 } = cache, cap = k.rank === 4 ? k.shape[1] : 0;
-  if ((type !== "f16" && type !== "bf16") || !mats.every((mw) => mw.type === type && mw.packPanels) ||
+  if ((!quant && ((type !== "f16" && type !== "bf16") || !mats.every((mw) => mw.type === type && mw.packPanels))) ||
     w.qkv.rows !== qd + 2 * kd || w.qkv.cols !== d || w.o.rows !== d || w.o.cols !== qd || w.gateUp.rows !== 2 * f ||
     w.gateUp.cols !== d || w.down.rows !== d || (w.qNorm === null) !== (w.kNorm === null) ||
     rope.length === 0 || rope.length % (2 * m) !== 0 ||
     k.rank !== 4 || k.shape[0] !== 1 || k.shape[2] !== nKv || k.shape[3] !== headDim || !k.isContiguous || !v.isContiguous ||
     !shapesEqual(k.shape, v.shape) || k.dtype !== v.dtype || (k.dtype !== "f32" && k.dtype !== "f16") || pos0 + m > cap) return null;
-  const panels = mats.map((mw) => panelsOf(mw, backend));
+  const panels: Array<PackedPanels | PackedQuantMatrix | null> = quant
+    ? mats.map((mw) => ({ data: mw.data, type: mw.type as PackedType }))
+    : mats.map((mw) => panelsOf(mw, backend));
   if (!panels.every((p) => p !== null)) return null;
   const view = (t: Tensor | null, what: string) => {
     if (!t) return null;
@@ -336,33 +342,55 @@ function layerSpec(backend: Backend, d: number, m: number, w: PrefillLayerWeight
     return dv.data;
   };
   return {
-    hidden: d, ffn: f, nHead, nKv, headDim, interleaved: dims.interleaved, eps: dims.eps, scale: 1 / Math.sqrt(headDim), type,
+    hidden: d, ffn: f, nHead, nKv, headDim, interleaved: dims.interleaved, eps: dims.eps, scale: 1 / Math.sqrt(headDim),
+    type: quant ? "quant" : type as "f16" | "bf16",
     attnNorm: view(w.attnNorm, "attnNorm")!, ffnNorm: view(w.ffnNorm, "ffnNorm")!, qNorm: view(w.qNorm, "qNorm"), kNorm: view(w.kNorm, "kNorm"),
     qkv: panels[0]!, o: panels[1]!, gateUp: panels[2]!, down: panels[3]!,
     kCache: cacheElements(k), vCache: cacheElements(v), capacity: cap, pos0, rope,
   };
 }
 
+/** Why prefillDecoderLayersOrWhy left a prompt to the layer ops. everyLayer: the reason holds for each layer on its
+ *  own too (no such op, gradients on, the input, or the backend declining a stack whose layers all have one shape),
+ *  so calling the op layer by layer would only decline again; false: one layer's matrices, norms or cache do not
+ *  fit (the others may still run one call each). */
+export interface PrefillDeclined {
+  why: string;
+  everyLayer: boolean;
+}
+
+/** The fields of a spec the backend's shape check reads beyond the pointers: equal for every layer, the backend's
+ *  answer for the stack is its answer for each layer. */
+function specShape(s: PrefillLayerSpec): string {
+  return [s.hidden, s.ffn, s.nHead, s.nKv, s.headDim, s.type, s.qkv.type, s.o.type, s.gateUp.type, s.down.type, s.qNorm === null,
+    s.kCache.constructor.name, s.capacity, s.pos0, s.interleaved].join(",");
+}
+
 /** Inference on a prompt of one sequence: pre-norm decoder layers in turn — per layer h = rmsNorm(x); q|k|v = h·Wqkvᵀ;
  *  (per-head rmsNorm of q, k); RoPE; k, v written into the layer's cache at pos0 …; causal attention over the cache
  *  scaled by headDim^−½; x + att·Woᵀ; then the SwiGLU MLP sublayer of prefillSwigluMlp — as one backend call on the
- *  matrices' packed panels (prefillStackPanels; or, for one layer or a backend without it, prefillLayerPanels),
- *  the bits of those ops in turn (rmsNorm, linear, narrow, rmsNorm, attendCached, linear, add, prefillSwigluMlp).
- *  rope: promptRopeTable(freqs, pos0, rows). null where the backend leaves it to those ops (no such op, gradients
- *  on, matrices not packed, a cache that is not f32 / f16 [1, capacity, Hkv, Dh], a shape it does not split); then
- *  x and the caches are untouched. */
-export function prefillDecoderLayers(x: Tensor, layers: ReadonlyArray<{ w: PrefillLayerWeights; k: Tensor; v: Tensor }>,
-  dims: PrefillLayerDims, pos0: number, rope: Float32Array): Tensor | null {
+ *  matrices' packed panels or repacked quantized blocks (prefillStackPanels; or, for one layer or a backend without
+ *  it, prefillLayerPanels), the bits of those ops in turn (rmsNorm, linear, narrow, rmsNorm, attendCached, linear,
+ *  add, prefillSwigluMlp or linear + swiglu + linear + add). rope: promptRopeTable(freqs, pos0, rows). Where the
+ *  backend leaves it to those ops (no such op, gradients on, matrices neither packed nor repacked, a cache that is not
+ *  f32 / f16 [1, capacity, Hkv, Dh], a shape it does not split): why (PrefillDeclined), x and the caches untouched. */
+export function prefillDecoderLayersOrWhy(x: Tensor, layers: ReadonlyArray<{ w: PrefillLayerWeights; k: Tensor; v: Tensor }>,
+  dims: PrefillLayerDims, pos0: number, rope: Float32Array): Tensor | PrefillDeclined {
   const backend = x.backend, one = backend.prefillLayerPanels, stack = layers.length > 1 ? backend.prefillStackPanels : undefined;
   const d = x.shape[x.rank - 1], m = x.size / d;
-  if ((!one && !stack) || layers.length === 0 || isGradEnabled() || x.dtype !== "f32" || x.rank !== 2 || m < PANEL_MIN_ROWS) return null;
+  const shared = (why: string): PrefillDeclined => ({ why, everyLayer: true });
+  if (!one && !stack) return shared("the backend has no prefillLayerPanels / prefillStackPanels");
+  if (layers.length === 0) return shared("no layers");
+  if (layers.length > 1 && !stack) return { why: "the backend has no prefillStackPanels (one call a layer)", everyLayer: false };
+  if (isGradEnabled()) return shared("gradients are on");
+  if (x.dtype !== "f32" || x.rank !== 2 || m < PANEL_MIN_ROWS) return shared(`input ${x.dtype} ${fmtShape(x.shape)} (needs f32 [rows ≥ ${PANEL_MIN_ROWS}, hidden])`);
   const held: Array<{ release(): void }> = [];
   let out: Tensor | null = null, ran = false;
   try {
     const specs: PrefillLayerSpec[] = [];
-    for (const l of layers) {
-      const spec = layerSpec(backend, d, m, l.w, dims, { k: l.k, v: l.v, pos0 }, rope, held);
-      if (!spec) return null;
+    for (const [l, layer] of layers.entries()) {
+      const spec = layerSpec(backend, d, m, layer.w, dims, { k: layer.k, v: layer.v, pos0 }, rope, held);
+      if (!spec) return { why: `layer ${l}: its matrices, norms or cache do not fit the op`, everyLayer: false };
       specs.push(spec);
     }
     const xs = denseF32("prefillDecoderLayer", x);
@@ -370,13 +398,23 @@ export function prefillDecoderLayers(x: Tensor, layers: ReadonlyArray<{ w: Prefi
     out = Tensor.uninit(backend, "f32", x.shape);
     const o = outF32(out);
     o.set(xs.data.subarray(0, m * d));
-    if (stack) ran = stack.call(backend, o, m, specs);
-    else if (one) ran = specs.length === 1 && one.call(backend, o, m, specs[0]!);
+    ran = stack ? stack.call(backend, o, m, specs) : one!.call(backend, o, m, specs[0]!);
+    if (!ran) {
+      const oneShape = specs.every((s) => specShape(s) === specShape(specs[0]!));
+      return { why: `the backend declined ${m} rows of this shape (threads, rows per thread, dims)`, everyLayer: oneShape };
+    }
   } finally {
     for (const h of held) h.release();
     if (out && !ran) out.dispose();
   }
-  return ran ? out : null;
+  return out!;
+}
+
+/** prefillDecoderLayersOrWhy, null where it declines. */
+export function prefillDecoderLayers(x: Tensor, layers: ReadonlyArray<{ w: PrefillLayerWeights; k: Tensor; v: Tensor }>,
+  dims: PrefillLayerDims, pos0: number, rope: Float32Array): Tensor | null {
+  const y = prefillDecoderLayersOrWhy(x, layers, dims, pos0, rope);
+  return "why" in y ? null : y;
 }
 
 /** prefillDecoderLayers for one layer. */

@@ -144,11 +144,11 @@ export class DecoderModel implements CausalLmNetwork {
       Math.abs(scale * Math.sqrt(c.headDim) - 1) <= 1e-12 && this.freqs.length > 0;
   }
 
-  /** Layer l's matrices and norms for prefillDecoderLayer(s) when its projections are stacked f16 / bf16 panels
-   *  (stackedForPrompt) without biases; else null (block() runs it). */
+  /** Layer l's matrices and norms for prefillDecoderLayer(s) when its projections are stacked f16 / bf16 panels or
+   *  repacked (r16) quantized matrices (stackedForPrompt) without biases; else null (block() runs it). */
   private prefillWeights(l: number, rows: number): PrefillLayerWeights | null {
     const p = `model.layers.${l}`;
-    const qkv = this.stackedForPrompt("qkv", l, rows), gateUp = this.stackedForPrompt("gateUp", l, rows);
+    const qkv = this.stackedForPrompt("qkv", l, rows, true), gateUp = this.stackedForPrompt("gateUp", l, rows, true);
     const o = this.params.get(`${p}.self_attn.o_proj.weight`), down = this.params.get(`${p}.mlp.down_proj.weight`);
     if (!qkv || !gateUp || !isQuantWeight(o) || !isQuantWeight(down) ||
       ["q_proj", "k_proj", "v_proj"].some((n) => this.optional(`${p}.self_attn.${n}.bias`))) return null;
@@ -309,9 +309,10 @@ export class DecoderModel implements CausalLmNetwork {
 
   /** The stacked matrix of layer l's group for a prompt of n rows without gradients, when it is f16 / bf16 packed
    *  into panels (whose products give each output the same sum as the separate matrices': the same bits), else null. */
-  private stackedForPrompt(group: "qkv" | "gateUp", l: number, n: number): QuantWeight | null {
+  private stackedForPrompt(group: "qkv" | "gateUp", l: number, n: number, repackedToo = false): QuantWeight | null {
     const w = this.stacks?.[group][l];
-    if (!w || !w.packPanels || (w.type !== "f16" && w.type !== "bf16") || n < 16 || isGradEnabled()) return null;
+    const panels = !!w?.packPanels && (w.type === "f16" || w.type === "bf16"), repacked = repackedToo && !!w && w.type.endsWith("_r16");
+    if (!w || (!panels && !repacked) || n < 16 || isGradEnabled()) return null;
     // a part that now carries an adapter (LoRA) or was replaced takes the separate products
     const parts = group === "qkv" ? ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"] : ["mlp.gate_proj", "mlp.up_proj"];
     return parts.every((part) => isQuantWeight(this.params.get(`model.layers.${l}.${part}.weight`))) ? w : null;

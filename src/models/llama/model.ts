@@ -9,7 +9,7 @@
 // Leaves out: sliding-window attention, MoE, dropout.
 import {
   type QuantWeight, type Tensor, add, attendCached, attention, concat, copyOf, linear, narrow, reshape, rmsNorm, rope, swiglu, assign, to,
-  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayers, promptRopeTable, type PrefillLayerDims, type PrefillLayerWeights, tidy, getDefaultBackend,
+  contiguous, fromTypedArray, isAdaptedWeight, isQuantWeight, isGradEnabled, prefillSwigluMlp, prefillDecoderLayer, prefillDecoderLayersOrWhy, promptRopeTable, type PrefillLayerDims, type PrefillLayerWeights, tidy, getDefaultBackend,
 } from "../../tensor/index.js";
 import { type LlamaConfig, ropeFrequencies } from "./config.js";
 import { embedRows, type Weight } from "../embed.js";
@@ -34,8 +34,8 @@ export interface Segment {
 /** The layer loop of a pre-norm SwiGLU decoder's trunk without autograd (LlamaModel and the dense DecoderModel
  *  families). A one-sequence prompt runs every layer in one backend call (prefillDecoderLayers) when each layer's
  *  matrices allow it (prefillWeights, null where the model never takes that path), RoPE's rows computed once;
- *  otherwise layer by layer — the one-call layer (prefillDecoderLayer, the bits of block()) where it runs, block()
- *  elsewhere — freeing each layer's intermediates and input as it goes, since nothing needs them after it (a
+ *  otherwise layer by layer — the one-call layer (prefillDecoderLayer, the bits of block()) where it runs (not tried
+ *  when the stack call declined for a reason every layer shares: PrefillDeclined.everyLayer), block() elsewhere — freeing each layer's intermediates and input as it goes, since nothing needs them after it (a
  *  128-token prompt holds one layer's activations, not all of them: ~100 MB less at 110M). */
 export function inferenceLayers(x: Tensor, segs: readonly Segment[], net: {
   numLayers: number;
@@ -49,15 +49,17 @@ export function inferenceLayers(x: Tensor, segs: readonly Segment[], net: {
   const ws = seg && seg.t >= 16 && net.prefillWeights
     ? Array.from({ length: net.numLayers }, (_, l) => net.prefillWeights!(l, seg.t)) : null;
   const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, net.freqs, seg.pos0, seg.t) : null;
+  let layerCalls = true; // false once the stack call declined for a reason every layer shares
   if (seg && cache && rope && ws && ws.every((w) => w !== null)) {
-    const y = prefillDecoderLayers(x, ws.map((w, l) => ({ w: w!, k: cache.k[l], v: cache.v[l] })), net.dims(), seg.pos0, rope);
-    if (y) {
+    const y = prefillDecoderLayersOrWhy(x, ws.map((w, l) => ({ w: w!, k: cache.k[l], v: cache.v[l] })), net.dims(), seg.pos0, rope);
+    if (!("why" in y)) {
       x.dispose();
       return y;
     }
+    layerCalls = !y.everyLayer;
   }
   for (let l = 0; l < net.numLayers; l++) {
-    const input = x, w = ws?.[l] ?? null;
+    const input = x, w = layerCalls ? ws?.[l] ?? null : null;
     x = tidy(() => (seg && cache && rope && w && prefillDecoderLayer(input, w, net.dims(), { k: cache.k[l], v: cache.v[l], pos0: seg.pos0 }, rope)) ||
       net.block(l, input));
     input.dispose();
@@ -291,13 +293,15 @@ export class LlamaModel implements CausalLmNetwork {
   }
 
   /** Layer l's matrices and norms for prefillDecoderLayer(s) when its projections are stacked f16 / bf16 matrices
-   *  that pack into panels, without biases or adapters (the op checks the rest); else null (block() runs it). */
+   *  that pack into panels or repacked (r16) quantized ones, without biases or adapters (the op checks the rest);
+   *  else null (block() runs it). */
   private prefillWeights(l: number): PrefillLayerWeights | null {
     const p = `model.layers.${l}`;
     const plain = (names: string[]) => names.every((n) => isQuantWeight(this.params.get(`${p}.${n}.weight`)));
     const qkv = this.fused?.qkv[l], gateUp = this.fused?.gateUp[l], o = this.params.get(`${p}.self_attn.o_proj.weight`);
     const down = this.params.get(`${p}.mlp.down_proj.weight`);
-    if (!qkv || !gateUp || (qkv.type !== "f16" && qkv.type !== "bf16") || !qkv.packPanels || !isQuantWeight(o) || !isQuantWeight(down) ||
+    const panels = (qkv?.type === "f16" || qkv?.type === "bf16") && !!qkv.packPanels, repacked = !!qkv?.type.endsWith("_r16");
+    if (!qkv || !gateUp || (!panels && !repacked) || !isQuantWeight(o) || !isQuantWeight(down) ||
       !plain(["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"]) ||
       ["q_proj", "k_proj", "v_proj"].some((n) => this.optional(`${p}.self_attn.${n}.bias`))) return null;
     return { attnNorm: this.t(`${p}.input_layernorm.weight`), ffnNorm: this.t(`${p}.post_attention_layernorm.weight`), qNorm: null, kNorm: null,
