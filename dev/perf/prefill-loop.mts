@@ -1,6 +1,7 @@
 // A steady load of prompt passes for `perf record -p` / `perf stat -p`: loads MODEL, warms up, prints "ready PID" on
 // stderr, then runs pp passes until --seconds have passed and prints the median wall and CPU ms per pass.
-// usage: node --import tsx dev/perf/prefill-loop.mts MODEL.gguf [--threads 2] [--tokens 128] [--seconds 20]
+// usage: node --import tsx dev/perf/prefill-loop.mts MODEL.gguf [--threads 2] [--tokens 128] [--seconds 20] [--tensor]
+// --tensor: the prompt layer ops hidden (every layer through the tensor ops, the path before them).
 // Leaves out: A/B arms (dev/perf/prefill-ab.mts has them).
 import { createBackend } from "../../src/backend/index.js";
 import { loadModel } from "../../src/infer/load.js";
@@ -12,6 +13,8 @@ const threads = Number(opt("threads", "2")), tokens = Number(opt("tokens", "128"
 const backend = createBackend({ threads });
 setDefaultBackend(backend);
 const model = await loadModel(args[0]!, { backend, contextLength: tokens + 8 });
+if (args.includes("--tensor"))
+  for (const name of ["prefillStackPanels", "prefillLayerPanels", "prefillMlpPanels"]) Object.defineProperty(backend, name, { value: undefined });
 const prompt = Array.from({ length: tokens }, (_, i) => 100 + ((i * 7919) % 5000));
 const pass = () => {
   const seq = model.createSequence();
