@@ -85,6 +85,9 @@ export class StopStringMatcher {
 }
 
 /** Step-by-step generation, so callers can stream (yielding between steps) or run it to the end. */
+/** How many tokens past the prompt a generation's cache is sized for before its first step (SequenceState.reserve). */
+const RESERVE_AHEAD = 4096;
+
 export class Generation {
   readonly promptIds: number[];
   readonly ids: number[] = [];
@@ -141,6 +144,9 @@ export class Generation {
   step(): boolean {
     if (this.done) return false;
     if (this.logits === null) {
+      // The cache sized for the whole generation at once (the prompt and up to maxTokens), not doubled mid-loop; at most
+      // RESERVE_AHEAD tokens ahead (a huge maxTokens on a long-context model would otherwise allocate its whole context).
+      this.seq.reserve?.(this.firstTokens.length + Math.min(this.maxTokens, RESERVE_AHEAD));
       this.logits = this.model.forward([{ seq: this.seq, tokens: this.firstTokens }], { into: this.logitsBuffer })[0];
       this.options.onPromptLogits?.(this.logits);
     }

@@ -159,6 +159,9 @@ class Sequence implements SequenceState {
   dispose(): void {
     this.cache.dispose();
   }
+  reserve(extra: number): void {
+    this.cache.reserve(Math.max(0, Math.min(extra, this.cache.shape.maxLength - this.cache.length)));
+  }
 }
 
 export class LoadedModel implements TextModel {

@@ -1,6 +1,7 @@
 // The key/value cache of one sequence: per layer, k and v tensors [1, capacity, nKvHead, headDim] whose first
 // `length` positions are filled. Capacity grows by doubling (up to maxLength), so a short chat with a model whose
-// context is 32k does not reserve 32k positions up front.
+// context is 32k does not reserve 32k positions up front; a caller that knows how far it will go reserves that once
+// (generation: the prompt + maxTokens), since each growth allocates, copies and first-touches fresh buffers in one step.
 // The cache holds f32 (default), f16 or q8_0 values (KvShape.dtype; llama.cpp's -ctk/-ctv f16 / q8_0): an f16 cache
 // halves the bytes each decode step reads at long contexts, its values rounded to nearest even when written; a q8_0
 // cache stores each position's row (all kv heads) as ggml q8_0 blocks (an f16 scale and 32 int8 per 32 values, 34

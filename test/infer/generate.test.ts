@@ -1,7 +1,11 @@
 // The generation loop on a scripted fake model: stop strings across token boundaries, EOS, max tokens, the
-// context-length error, and UTF-8-safe streaming with a byte-level tokenizer (one token per byte).
+// context-length error, and UTF-8-safe streaming with a byte-level tokenizer (one token per byte); on a shipped GGUF,
+// the KV cache sized once before the loop (SequenceState.reserve) rather than doubled inside it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import path from "node:path";
+import { loadModel } from "../../src/infer/load.js";
+import type { KvCache } from "../../src/models/kv-cache.js";
 import { generate, StopStringMatcher } from "../../src/infer/generate.js";
 import type { ForwardItem, SequenceState, TextModel } from "../../src/infer/model-api.js";
 import type { StreamDecoder, Tokenizer } from "../../src/tokenizers/tokenizer.js";
@@ -112,4 +116,27 @@ test("StopStringMatcher holds back only possible prefixes", () => {
   assert.deepEqual(m.push("abc S"), { emit: "abc ", stopped: false });
   assert.deepEqual(m.push("x\n"), { emit: "Sx", stopped: false });
   assert.deepEqual(m.push("\nrest"), { emit: "", stopped: true });
+});
+
+test("a generation sizes the cache once, before its prompt, for the prompt and maxTokens (clamped at the context)", async () => {
+  const model = await loadModel(path.resolve("../shared/testdata/gguf/dev-llama-tok512-q8_0.gguf"));
+  try {
+    const capacities: number[] = [], forward = model.forward.bind(model);
+    model.forward = (items, options) => {
+      capacities.push((items[0]!.seq as unknown as { cache: KvCache }).cache.capacity);
+      return forward(items, options);
+    };
+    // No stop: 80 tokens after a 3-token prompt pass the cache's first size (64 positions) inside the loop.
+    const r = generate(model, [1, 15, 27], { temperature: 0, maxTokens: 80, stopTokenIds: [] });
+    assert.equal(r.ids.length, 80);
+    assert.equal(capacities.length, 80);
+    assert.ok(capacities[0]! >= 3 + 80, `capacity ${capacities[0]} at the prompt`);
+    assert.deepEqual(new Set(capacities), new Set([capacities[0]]), "the cache grew inside the decode loop");
+    const seq = model.createSequence();
+    seq.reserve!(10 * model.contextLength); // past the context: up to it, no error
+    assert.equal((seq as unknown as { cache: KvCache }).cache.capacity, model.contextLength);
+    seq.dispose();
+  } finally {
+    model.dispose();
+  }
 });

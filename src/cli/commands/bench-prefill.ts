@@ -1,6 +1,8 @@
 // `zhiyu bench prefill --model PATH --threads N [--tokens N] [--json]`: tokens per second reading a prompt of N
 // tokens (default 128) in one forward pass. Also hosts the shared decode benchmark (bench-decode.ts), whose
-// --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N).
+// --depth N first reads an N-token prompt (not timed) so the timed tokens attend to a long cache (llama-bench -d N);
+// decode sizes the sequence's cache for the prompt and the timed tokens before the prompt (SequenceState.reserve, as
+// generation does and as llama-bench allocates its n_ctx before timing), so no cache growth falls in the timed loop.
 // For an MoE model, decode also reports the weight bytes read per token against the active parameters' size.
 // Reports the median of several runs, resident memory (now and peak), the KV cache bytes, and the weight bytes.
 // --kv-type f16 / q8_0 keeps the KV cache in f16 / q8_0 (llama.cpp's -ctk/-ctv f16 / q8_0). --no-tune runs the fixed decode kernels instead of the tuned ones. --no-repack keeps every weight matrix in the file's layout (LoadModelOptions.repack), to measure what the
@@ -85,10 +87,12 @@ export async function runDecodeOrPrefill(kind: "decode" | "prefill", argv: strin
       model.forward([{ seq, tokens: ids }]);
       rate = ids.length / ((performance.now() - t0) / 1000);
     } else {
-      // one logits buffer for every step, as the generation and the server's scheduler do (ForwardOptions.into)
+      // one logits buffer for every step, as the generation and the server's scheduler do (ForwardOptions.into); the
+      // cache sized for the run before it (as generation does, and as llama-bench allocates its n_ctx before timing)
       const into = new Float32Array(vocab);
-      let logits = model.forward([{ seq, tokens: ids }], { into })[0];
       const n = Math.min(tokens, model.contextLength - ids.length);
+      seq.reserve?.(ids.length + n);
+      let logits = model.forward([{ seq, tokens: ids }], { into })[0];
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         logits = model.forward([{ seq, tokens: [argmax(logits)] }], { into })[0];
