@@ -14,7 +14,7 @@ import path from "node:path";
 import { readJsonObject } from "../io/json-file.js";
 import type { Rng } from "../core/rng.js";
 import { bf16ToF32, f16ToF32 } from "../core/dtype.js";
-import { type Tensor, crossEntropy, fromTypedArray, isQuantWeight, linear, mul, noGrad, reshape, sum, tidy } from "../tensor/index.js";
+import { type Tensor, crossEntropy, detach, fromTypedArray, isQuantWeight, linear, mul, noGrad, reshape, sum, tidy } from "../tensor/index.js";
 import { openSafetensorsFolder, writeSafetensors, type SafetensorsWriteTensor } from "../io/safetensors.js";
 import type { ParamSpec } from "../models/weights.js";
 import type { Weight } from "../models/embed.js";
@@ -281,12 +281,14 @@ export class TrainModel {
     }
   }
 
-  /** Value-head outputs [B, T] of B rows of T ids (withValueHead first). */
-  values(inputs: Int32Array, batch: number, seq: number): Tensor {
+  /** Value-head outputs [B, T] of B rows of T ids (withValueHead first). `detachTrunk`: the head reads the trunk's
+   *  features cut off from the graph, so a value loss trains the head alone and never moves the policy's weights. */
+  values(inputs: Int32Array, batch: number, seq: number, opts: { detachTrunk?: boolean } = {}): Tensor {
     const w = this.params.get("v_head.weight");
     if (!w) throw new TrainModelError("[TrainModel] this model has no value head; call withValueHead() first");
     if (!this.network.features) throw new TrainModelError(`[TrainModel] the ${this.family} network has no features(); it cannot carry a value head`);
-    return reshape(linear(this.network.features(fromTypedArray(inputs, [batch, seq])), w, this.params.get("v_head.bias")!), [batch, seq]);
+    const features = this.network.features(fromTypedArray(inputs, [batch, seq]));
+    return reshape(linear(opts.detachTrunk ? detach(features) : features, w, this.params.get("v_head.bias")!), [batch, seq]);
   }
 
   /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */

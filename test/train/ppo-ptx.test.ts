@@ -92,6 +92,7 @@ test("zhiyu ppo PPO-ptx bad input: γ < 0, a missing --ptx-data file, γ without
       [["--ptx-coef", "1"], /PPO-ptx: --ptx-coef 1 needs pretraining text \(--ptx-data FILE\)/],
       [["--ptx-data", text], /--ptx-data was given with --ptx-coef 0/],
       [["--ptx-coef", "1", "--ptx-data", wide], /PPO-ptx: the pretraining data holds token id 700, outside the policy's vocabulary of 512/],
+      [["--value-trunk", "sideways"], /--value-trunk sideways; use shared or detached/],
     ];
     for (const [i, [extra, message]] of cases.entries()) {
       const out = path.join(dir, `bad${i}`);
@@ -145,6 +146,44 @@ test("PPO-ptx minibatch loss and gradients match torch + transformers (pg + vf_c
   // the γ = 0.5 case differs from γ = 0 by exactly γ × the LM loss, so the reference exercises the mix
   const [a, b] = [ref.cases["0.0"]!, ref.cases["0.5"]!];
   assert.ok(Math.abs(b.loss - a.loss - 0.5 * b.ptx_loss) < 1e-5 && b.grad_global_norm !== a.grad_global_norm);
+});
+
+test("--value-trunk detached: the value loss trains the head alone — trunk gradients are the policy loss's, the head's unchanged", () => {
+  const model = TrainModel.fromHfFolder(path.join(CASE, "model"), "f32").withValueHead(new Rng(1));
+  const f32 = (m: number[][]) => Float32Array.from(m.flat());
+  const u8 = (m: number[][]) => Uint8Array.from(m.flat());
+  const minibatch = { inputs: Int32Array.from(ref.inputs.flat()), targets: Int32Array.from(ref.targets.flat()), rows: ref.rows, seq: ref.seq,
+    oldLogprobs: f32(ref.old_logprobs), oldValues: f32(ref.old_values), advantages: f32(ref.advantages), returns: f32(ref.returns),
+    padding: u8(ref.padding), paddingP1: u8(ref.padding_p1) };
+  const s = ref.settings;
+  const gradients = (vfCoef: number, valueTrunk: "shared" | "detached") => {
+    for (const t of model.params.values()) t.zeroGrad();
+    const settings = { temperature: s.temperature, cliprange: s.cliprange, cliprangeValue: s.cliprange_value, vfCoef, gamma: 1, lam: 0.95,
+      klCoef: 0.05, klEstimator: "k1" as const, ptxCoef: 0, valueTrunk };
+    const loss = tidy(() => {
+      const r = ppoMinibatchLoss(model, minibatch, settings, null);
+      r.loss.backward();
+      return r.loss.item();
+    });
+    return { loss, grads: new Map([...model.params].map(([name, t]) => [name, t.grad ? t.grad.toFloat32Array().slice() : null])) };
+  };
+  const shared = gradients(s.vf_coef, "shared");
+  const detached = gradients(s.vf_coef, "detached");
+  const policyOnly = gradients(0, "shared");
+  assert.equal(detached.loss, shared.loss, "detaching changes gradients, not the loss");
+  const maxDiff = (a: Float32Array | null | undefined, b: Float32Array | null | undefined) =>
+    a && b ? a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0) : Number.POSITIVE_INFINITY;
+  let trunkMovedByValue = 0;
+  for (const [name, g] of detached.grads) {
+    if (name.startsWith("v_head.")) {
+      assert.ok(maxDiff(g, shared.grads.get(name)) <= 1e-7, `${name}: the head's gradient is the shared model's`);
+      continue;
+    }
+    if (!g) continue; // a weight the loss does not reach (none in this model)
+    assert.ok(maxDiff(g, policyOnly.grads.get(name)) <= 1e-6, `${name}: the trunk gets the policy loss's gradient only`);
+    trunkMovedByValue = Math.max(trunkMovedByValue, maxDiff(shared.grads.get(name), policyOnly.grads.get(name)));
+  }
+  assert.ok(trunkMovedByValue > 1e-4, `the shared trunk does get the value loss's gradient (${trunkMovedByValue}), so the check above can fail`);
 });
 
 test("PPO-ptx data: text is tokenized in memory as zhiyu data prepare does (delimiter + ids); a token file is read as it is", () => {

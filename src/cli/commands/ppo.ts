@@ -3,7 +3,7 @@
 // never imports infer), a per-token KL penalty to the frozen starting model, the reward model's score (zhiyu rm),
 // GAE, clipped policy and value losses, a value head on the policy. See docs/alignment.md.
 // --kl-target turns on the adaptive KL coefficient; --ptx-coef γ --ptx-data FILE mixes in the pretraining loss
-// (PPO-ptx). Leaves out: a separate critic model.
+// (PPO-ptx); --value-trunk detached keeps the value loss out of the policy's weights. Leaves out: a separate critic model.
 import { readFrozenBase } from "../../infer/frozen-base.js";
 import { createBackend } from "../../backend/index.js";
 import { EngineRolloutGenerator } from "../../infer/rollout.js";
@@ -31,6 +31,8 @@ const HELP = `usage: zhiyu ppo --model DIR --reward-model RM --data PROMPTS --ou
                         minibatch's loss (0 = plain PPO); needs --ptx-data
   --ptx-data FILE       pretraining text for PPO-ptx: .txt / .json / .jsonl (as zhiyu data prepare reads them) or a
                         token file / shard folder  --ptx-batch N (rows; the minibatch's)  --ptx-seq T (the rollout rows')
+  --value-trunk shared|detached (${D.valueTrunk})  shared: the value loss trains the policy's trunk as well (trl's
+                        value-head model); detached: the value head reads the trunk without a gradient path
   --gamma γ (${D.gamma})  --lam λ (${D.lam})  --cliprange ε (${D.cliprange})  --cliprange-value ε (${D.cliprangeValue})  --vf-coef c (${D.vfCoef})
   --steps N (optimizer steps = minibatches)  --epochs E  --lr LR  --min-lr  --warmup N  --weight-decay  --grad-clip  --seed S
   --dtype f32|bf16  --threads N  --val-every K (held-out prompts scored greedily before and after)
@@ -40,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   const s = { type: "string" } as const;
   const { values } = parseFlags({ args: argv, options: { ...PREFERENCE_FLAGS, "reward-model": s, "prompts-per-rollout": s,
     "num-mini-batches": s, "ppo-epochs": s, "max-new-tokens": s, temperature: s, "kl-coef": s, "kl-estimator": s, "kl-target": s, "kl-horizon": s, gamma: s, lam: s,
-    cliprange: s, "cliprange-value": s, "vf-coef": s, "ptx-coef": s, "ptx-data": s, "ptx-batch": s, "ptx-seq": s } }, HELP);
+    cliprange: s, "cliprange-value": s, "vf-coef": s, "ptx-coef": s, "ptx-data": s, "ptx-batch": s, "ptx-seq": s, "value-trunk": s } }, HELP);
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -54,6 +56,8 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(n)) throw new UsageError(`--${flag} expects a number, got ${String(raw)}`);
     return n;
   };
+  const valueTrunk = values["value-trunk"] ?? D.valueTrunk;
+  if (valueTrunk !== "shared" && valueTrunk !== "detached") throw new UsageError(`--value-trunk ${valueTrunk}; use shared or detached`);
   const estimator = values["kl-estimator"] ?? D.klEstimator;
   if (estimator !== "k1" && estimator !== "k3") throw new UsageError(`--kl-estimator ${estimator}; use k1 or k3`);
   const ppo: PpoSettings = {
@@ -63,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     klTarget: values["kl-target"] === undefined ? null : num("kl-target", 0), klHorizon: num("kl-horizon", D.klHorizon),
     cliprange: num("cliprange", D.cliprange), cliprangeValue: num("cliprange-value", D.cliprangeValue), vfCoef: num("vf-coef", D.vfCoef),
     ptxCoef: num("ptx-coef", D.ptxCoef), ptxBatch: values["ptx-batch"] === undefined ? null : num("ptx-batch", 0),
-    ptxSeq: values["ptx-seq"] === undefined ? null : num("ptx-seq", 0),
+    ptxSeq: values["ptx-seq"] === undefined ? null : num("ptx-seq", 0), valueTrunk,
   };
   const threads = values.threads !== undefined ? Number(values.threads) : undefined;
   const backend = createBackend(threads !== undefined ? { threads } : {});

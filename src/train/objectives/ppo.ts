@@ -38,13 +38,18 @@ export interface PpoSettings extends PpoMathSettings {
   klHorizon: number;
   /** PPO-ptx: γ, the weight of the pretraining loss (0: plain PPO). */
   ptxCoef: number;
+  /** "shared": the value loss trains the trunk too (trl's AutoModelForCausalLMWithValueHead); "detached": the value
+   *  head reads the trunk's features without a gradient path, so only the policy loss moves the policy. */
+  valueTrunk: ValueTrunk;
   /** PPO-ptx: rows and tokens per row of each pretraining batch (null: the PPO minibatch's rows / the rollout rows' length). */
   ptxBatch: number | null;
   ptxSeq: number | null;
 }
 
+export type ValueTrunk = "shared" | "detached";
+
 export const DEFAULT_PPO: Omit<PpoSettings, keyof PpoMathSettings> = { promptsPerRollout: 8, numMiniBatches: 1, numPpoEpochs: 4, maxNewTokens: 53,
-  temperature: 0.7, klTarget: null, klHorizon: 10000, ptxCoef: 0, ptxBatch: null, ptxSeq: null };
+  temperature: 0.7, klTarget: null, klHorizon: 10000, ptxCoef: 0, ptxBatch: null, ptxSeq: null, valueTrunk: "shared" };
 
 export function checkPpoSettings(s: PpoSettings): void {
   const int = (v: number, min: number, flag: string) => {
@@ -68,6 +73,7 @@ export function checkPpoSettings(s: PpoSettings): void {
   if (!(s.ptxCoef >= 0) || !Number.isFinite(s.ptxCoef)) {
     throw new RangeError(`PPO-ptx: --ptx-coef ${s.ptxCoef}; expected γ ≥ 0 (the weight of the pretraining log-likelihood; 0 = plain PPO)`);
   }
+  if (s.valueTrunk !== "shared" && s.valueTrunk !== "detached") throw new RangeError(`PPO: --value-trunk ${String(s.valueTrunk)}; use shared or detached`);
   if (s.ptxBatch !== null) int(s.ptxBatch, 1, "--ptx-batch");
   if (s.ptxSeq !== null) int(s.ptxSeq, 1, "--ptx-seq");
 }
@@ -95,10 +101,10 @@ export function tokenLogprobs(m: TrainModel, inputs: Int32Array, targets: Int32A
  * PPO-ptx, γ × the mean next-token cross-entropy of a pretraining batch — minimising it maximises InstructGPT's
  * objective + γ·E_pretrain[log π(x)] (per token).
  */
-export function ppoMinibatchLoss(model: TrainModel, r: PpoMinibatch, s: PpoMathSettings & { temperature: number; ptxCoef: number },
-  ptx: PtxBatch | null): ObjectiveLoss {
+export function ppoMinibatchLoss(model: TrainModel, r: PpoMinibatch,
+  s: PpoMathSettings & { temperature: number; ptxCoef: number; valueTrunk?: ValueTrunk }, ptx: PtxBatch | null): ObjectiveLoss {
   const newLogprobs = tokenLogprobs(model, r.inputs, r.targets, r.rows, r.seq, s.temperature);
-  const vpred = model.values(r.inputs, r.rows, r.seq);
+  const vpred = model.values(r.inputs, r.rows, r.seq, { detachTrunk: s.valueTrunk === "detached" });
   const out = ppoLoss(newLogprobs, vpred, { ...r, T: r.seq }, s);
   if (!ptx || s.ptxCoef === 0) return { loss: out.loss, metrics: out.metrics };
   const lm = model.loss(ptx.inputs, ptx.targets, ptx.rows, ptx.seq);
