@@ -638,11 +638,16 @@ static void rows_task(void *p, int64_t b, int64_t e, int t) {
   prof.t[t][PR_TASK] += __rdtsc() - t0;
 }
 
-/* Attention inside the rows task (each thread its kv heads) while every sequence has at most
- * options.attn_in_task_keys keys, else between the dispatches (see DECODE_ATTN_IN_TASK_KEYS). */
+/* Attention inside the rows task (each thread its kv heads): one sequence while it has at most
+ * options.attn_in_task_keys keys (see DECODE_ATTN_IN_TASK_KEYS); several while each has at most
+ * DECODE_ATTN_BATCH_KEYS (and the option): past it zy_op_attention_decode gives each thread a run of whole sequences
+ * (every cache row read whole by one thread), which the task's head split has not been measured against. Else
+ * between the dispatches. */
+#define DECODE_ATTN_BATCH_KEYS 31
 static int attention_in_task(const zy_decode_layer *L0, int64_t m, int64_t max_keys) {
+  const int64_t limit = m == 1 || max_keys < DECODE_ATTN_BATCH_KEYS ? max_keys : DECODE_ATTN_BATCH_KEYS;
   for (int64_t i = 0; i < m; i++)
-    if (L0->pos[i] + 1 > max_keys) return 0;
+    if (L0->pos[i] + 1 > limit) return 0;
   return 1;
 }
 

@@ -93,8 +93,9 @@ typedef struct {
   /* ZHIYU_DECODE_PREFETCH_KB: KiB of each thread's next product range prefetched while it computes its last 16
    * rows (0: off, the default). */
   int64_t prefetch_kb;
-  /* Attention runs inside the rows task (each thread its kv heads) while every sequence has at most this many keys,
-   * else between the task's dispatches (zy_op_attention_decode, which splits long caches by key ranges).
+  /* Attention runs inside the rows task (each thread its kv heads) while a single sequence has at most this many
+   * keys (several sequences: at most 31 each, or this if lower), else between the task's dispatches
+   * (zy_op_attention_decode, which splits long caches by key ranges and several sequences by sequence ranges).
    * ZHIYU_DECODE_ATTN_APART=1 sets it to 0 (always between); ZHIYU_DECODE_ATTN_IN_TASK_KEYS=N to N. */
   int64_t attn_in_task_keys;
   /* ZHIYU_DECODE_PROFILE=N: print where the rows path's threads spend a step every N steps (0: off). */
