@@ -130,7 +130,7 @@ async function run(kind: "reward" | "dpo" | "orpo", input: PreferenceRunInput, m
 }
 
 /** `zhiyu rm train`: a reward model (score head added to a causal LM, or a sequence classifier trained further). */
-export async function runRewardTraining(input: PreferenceRunInput): Promise<PreferenceRunResult> {
+export async function runRewardTraining(input: PreferenceRunInput & { centerRewards?: number }): Promise<PreferenceRunResult> {
   const o = input.options;
   setDefaultBackend(input.backend);
   if (o.lora) throw new RangeError("rm train --lora: LoRA reward models are not supported yet (the score head must train too); train the full model");
@@ -138,7 +138,7 @@ export async function runRewardTraining(input: PreferenceRunInput): Promise<Pref
   const ck0 = input.resume === false ? null : latestCheckpoint(o.out);
   const { train, val } = readSplitPairs(o.model, o.data, o.valEvery, display);
   const model = TrainModel.fromHfFolder(ck0 ? ck0.dir : o.model, o.dtype, { rng: new Rng(o.seed ^ 0x5c0) });
-  const objective = new RewardObjective(train, val, o.batch, padIdOf(model), Math.min(o.maxLen, model.contextLength), o.seed);
+  const objective = new RewardObjective(train, val, o.batch, padIdOf(model), Math.min(o.maxLen, model.contextLength), o.seed, input.centerRewards ?? 0);
   return run("reward", input, model, objective, ck0, display);
 }
 

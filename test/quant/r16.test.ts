@@ -1,7 +1,8 @@
 // The r16 layout (16 rows of q8_0 / q4_0 interleaved per block; native/quant_r16.c): the TypeScript layout
 // (refRepackR16) is a permutation that refUnpackR16 inverts; the addon repacks to the same bytes in place; its
 // r16 matmul gives exactly the reference's bits for the rows it holds — on the fastest ISA and the portable path,
-// for 1–17 activation rows and a multithreaded size; and misuse (rows not a multiple of 16, dequantizing an r16
+// for 1–17 activation rows, a multithreaded size and an odd number of row groups against 8+ rows (the prompt kernel
+// that takes two groups a pass); and misuse (rows not a multiple of 16, dequantizing an r16
 // matrix, repacking another type) is refused with a clear message. Skipped without the addon.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -117,6 +118,7 @@ test("r16 matmul is bit-identical to the reference (fastest ISA: 1–17 activati
     checkMatmul(type, 16, bs, 1, seed++);
     checkMatmul(type, 1024, 768, 1, seed++);
     checkMatmul(type, 512, 256, 20, seed++);
+    checkMatmul(type, 48, 2 * bs, 10, seed++); // 8+ rows: q8_0 / q4_0 take two groups a pass, here with one left over
   }
 });
 

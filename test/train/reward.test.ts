@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createBackend } from "../../src/backend/index.js";
-import { noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
+import { fromTypedArray, noGrad, setDefaultBackend, tidy } from "../../src/tensor/index.js";
 import { TrainModel } from "../../src/train/model.js";
 import { bradleyTerryLoss, scorePositions, sequenceRewards } from "../../src/train/objectives/reward.js";
 import { encodePair, readRecords } from "../../src/train/preference-data.js";
@@ -40,6 +40,32 @@ test("rewards at the last non-pad token and the Bradley–Terry loss match trans
   want.forEach((w, i) => assert.ok(Math.abs(rewards[i]! - w) < 1e-5, `reward ${i}: ${rewards[i]} vs ${w}`));
   const wantLoss = ref.outputs.loss!.values![0]!;
   assert.ok(Math.abs(loss - wantLoss) < 1e-5, `BT loss ${loss} vs trl ${wantLoss}`);
+});
+
+test("--center-rewards c adds trl's c × mean((r_chosen + r_rejected)²), computed from transformers' rewards, within 1e-5; its gradient pulls pair sums to 0", () => {
+  const model = TrainModel.fromHfFolder(path.join(CASE, "model"), "f32");
+  const ids = ref.inputs.input_ids;
+  const [rows, seq] = [ids.length, ids[0]!.length];
+  const inputs = Int32Array.from(ids.flat());
+  const pad = model.hfConfig.pad_token_id as number;
+  const want = ref.outputs.rewards!.values!;
+  const n = want.length / 2;
+  const centerRef = Array.from({ length: n }, (_, k) => (want[k]! + want[n + k]!) ** 2).reduce((a, b) => a + b, 0) / n;
+  for (const c of [0.01, 0.5]) {
+    const loss = noGrad(() => tidy(() => bradleyTerryLoss(sequenceRewards(model, inputs, rows, seq, pad), undefined, c).item()));
+    const expected = ref.outputs.loss!.values![0]! + c * centerRef;
+    assert.ok(Math.abs(loss - expected) < 1e-5, `c ${c}: loss ${loss} vs trl's formula on transformers' rewards ${expected}`);
+  }
+  // d loss / d r_c = −σ(−(r_c − r_r))/n + 2c(r_c + r_r)/n, d loss / d r_r = σ(−(r_c − r_r))/n + 2c(r_c + r_r)/n
+  const c = 0.5;
+  const r = fromTypedArray(Float32Array.from(want), [want.length], { requiresGrad: true });
+  tidy(() => bradleyTerryLoss(r, undefined, c).backward());
+  const g = r.grad!.toFloat32Array();
+  for (let k = 0; k < n; k++) {
+    const s = 1 / (1 + Math.exp(want[k]! - want[n + k]!)), centre = (2 * c * (want[k]! + want[n + k]!)) / n;
+    assert.ok(Math.abs(g[k]! - (-s / n + centre)) < 1e-6, `d/dr_chosen ${k}: ${g[k]} vs ${-s / n + centre}`);
+    assert.ok(Math.abs(g[n + k]! - (s / n + centre)) < 1e-6, `d/dr_rejected ${k}: ${g[n + k]} vs ${s / n + centre}`);
+  }
 });
 
 test("a causal LM is not a reward model (no score head); a causal LM plus a fresh head is; empty completions are refused", async () => {
@@ -88,6 +114,17 @@ test("zhiyu rm score/eval/train: rewards of the reference rows, accuracy, a shor
       "--batch", String(n), "--val-every", "0", "--lr", "1e-3", "--warmup", "0"]), 0);
     const trained = TrainModel.fromHfFolder(path.join(dir, "run", "checkpoints", "step-00000002"), "f32");
     assert.equal(trained.scoreLabels, 1);
+    // centring: the first step's loss is the plain run's plus c × mean((r_c + r_r)²) of the same start, logged with the pair mean
+    assert.equal(await run(["train", "--model", path.join(CASE, "model"), "--data", pairs, "--out", path.join(dir, "centred"), "--steps", "1",
+      "--batch", String(n), "--val-every", "0", "--lr", "1e-3", "--warmup", "0", "--center-rewards", "0.5", "--log-every", "1"]), 0);
+    const firstStep = (out: string) => readFileSync(path.join(dir, out, "metrics.jsonl"), "utf8").trim().split("\n")
+      .map((l) => JSON.parse(l) as Record<string, number>).find((m) => typeof m.loss === "number")!;
+    const plain = firstStep("run"), centred = firstStep("centred");
+    const pairSq = Array.from({ length: n }, (_, k) => (r[k]! + r[n + k]!) ** 2).reduce((a, b) => a + b, 0) / n;
+    assert.ok(Math.abs(centred.loss! - plain.loss! - 0.5 * pairSq) < 1e-5, `centred ${centred.loss} vs plain ${plain.loss} + 0.5 × ${pairSq}`);
+    assert.ok(Math.abs(centred.reward_pair_mean! - r.reduce((a, b) => a + b, 0) / r.length) < 1e-5);
+    await assert.rejects(run(["train", "--model", path.join(CASE, "model"), "--data", pairs, "--out", path.join(dir, "bad"), "--center-rewards", "-1"]),
+      /--center-rewards expects a number ≥ 0, got -1/);
   } finally {
     restore();
     rmSync(dir, { recursive: true, force: true });

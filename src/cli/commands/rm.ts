@@ -65,6 +65,8 @@ const HELP = `usage: zhiyu rm train --model DIR --data PAIRS --out DIR [options]
 
 train:
 ${PREFERENCE_FLAGS_HELP}
+  --center-rewards c (0) add c × mean((r_chosen + r_rejected)²) to the loss (trl's center_rewards_coefficient, 0.01
+                        there): each pair's mean reward is pulled to 0, so different prompts' scores share one scale
 ${DATA_PARALLEL_HELP}
 eval:   pairwise accuracy (reward(chosen) > reward(rejected)), mean margin and Bradley–Terry loss over all pairs
 score:  FILE lines {"ids": [...]} or {"prompt": "...", "completion": "..."}; prints one reward per line ({"reward": x} with --json)`;
@@ -87,13 +89,14 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === "train") {
     const launch = launchDataParallel("rm train", rest);
     if (launch.standDown) return 0;
-    const { values } = parseFlags({ args: launch.argv, options: PREFERENCE_FLAGS }, HELP);
+    const { values } = parseFlags({ args: launch.argv, options: { ...PREFERENCE_FLAGS, "center-rewards": s } }, HELP);
     if (values.help) { console.log(HELP); return 0; }
     const options = preferenceOptions(values, HELP);
+    const centerRewards = num("center-rewards", values["center-rewards"], 0, false);
     const threads = values.threads !== undefined ? num("threads", values.threads, 1, true, 1) : undefined;
     const backend = createBackend({ threads: threads ?? launch.threadsPerRank });
     const r = await runRank(launch, "rm train", () => withStopSignals("rm train", (shouldStop) =>
-      runRewardTraining({ options, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
+      runRewardTraining({ options, centerRewards, backend, stdout: launch.stdout, resume: !values["no-resume"], shouldStop, distributed: launch.settings })));
     if (launch.rank === 0) console.log(`reward model finished at step ${r.finalStep}` + (r.valLoss !== null ? `, held-out loss ${r.valLoss.toFixed(4)}` : "") +
       (r.lastCheckpoint ? `; model in ${r.lastCheckpoint.dir}` : ""));
     return 0;
