@@ -585,7 +585,13 @@ static inline __attribute__((always_inline)) ZY_AVX512 void attend_positions_nc(
     int64_t j = 0;
     for (; j + 2 <= jn; j += 2) {
       const char *vr = vb + (j0 + j) * kstride;
-      for (int64_t o = 0; o < H * rb + 63 + kstride; o += 64) _mm_prefetch(vr + ZY_POS_AHEAD * kstride + o, _MM_HINT_T0);
+      if (H * rb == kstride) { /* whole rows: the two rows ZY_POS_AHEAD on, one span */
+        for (int64_t o = 0; o < 2 * kstride + 63; o += 64) _mm_prefetch(vr + ZY_POS_AHEAD * kstride + o, _MM_HINT_T0);
+      } else { /* kv heads split over threads: this call's heads of each row only (a span from one row's heads to the
+                * next's would fetch the bytes between, another thread's, into this core too) */
+        for (int64_t o = 0; o < H * rb + 63; o += 64) _mm_prefetch(vr + ZY_POS_AHEAD * kstride + o, _MM_HINT_T0);
+        for (int64_t o = 0; o < H * rb + 63; o += 64) _mm_prefetch(vr + (ZY_POS_AHEAD + 1) * kstride + o, _MM_HINT_T0);
+      }
       for (int hh = 0; hh < H; hh++) {
         const char *v0 = vr + hh * rb, *v1 = v0 + kstride;
         for (int g = 0; g < G; g++) {
