@@ -1,13 +1,12 @@
 // The trainer's view of a model: the GPT-2 or LLaMA model of src/models (written once, over the Tensor API)
 // with its parameters as trainable f32 tensors, plus what training needs around it — random init from a
 // config, import/export of Hugging Face weights (model.safetensors, GPT-2's Conv1D matrices transposed), the
-// weight-decay mask, the mean cross-entropy loss of a batch, and the FLOPs shape for MFU.
-// Sequence classifiers: where the head lives comes from the family descriptor — a family with `taskHeads` (BERT)
-// holds its heads in its own parameters (pooler + `classifier.*`, read at [CLS]); any other family's
-// `…ForSequenceClassification` is the trunk plus transformers' `score.weight`, read at the last non-pad token.
-// With LoRA (withLora) the trained tensors are the adapter's A/B matrices and the base stays frozen (f32 or
-// GGUF-encoded): `params`/`specs` then list the adapter's tensors in peft's names, so the loop, the optimizer and
-// checkpoints handle them like any parameters.
+// weight-decay mask, the mean cross-entropy loss of a batch, the FLOPs shape for MFU, PPO's value head. Sequence
+// classifiers: where the head lives comes from the family descriptor — a family with `taskHeads` (BERT) holds its heads
+// in its own parameters (pooler + `classifier.*`, read at [CLS]); any other family's `…ForSequenceClassification` is
+// the trunk plus transformers' `score.weight`, read at the last non-pad token.
+// With LoRA (withLora) the trained tensors are the adapter's A/B matrices, the base frozen (f32 or GGUF-encoded):
+// `params`/`specs` list the adapter's tensors in peft's names, so loop, optimizer and checkpoints treat them as any.
 // Leaves out: the model math (src/models), quantized or f16 master weights (training keeps f32 masters).
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -281,14 +280,13 @@ export class TrainModel {
     }
   }
 
-  /** Value-head outputs [B, T] of B rows of T ids (withValueHead first). `detachTrunk`: the head reads the trunk's
-   *  features cut off from the graph, so a value loss trains the head alone and never moves the policy's weights. */
+  /** Value-head outputs [B, T] of B rows of T ids (withValueHead first); `detachTrunk`: a value loss trains the head alone. */
   values(inputs: Int32Array, batch: number, seq: number, opts: { detachTrunk?: boolean } = {}): Tensor {
     const w = this.params.get("v_head.weight");
     if (!w) throw new TrainModelError("[TrainModel] this model has no value head; call withValueHead() first");
     if (!this.network.features) throw new TrainModelError(`[TrainModel] the ${this.family} network has no features(); it cannot carry a value head`);
-    const features = this.network.features(fromTypedArray(inputs, [batch, seq]));
-    return reshape(linear(opts.detachTrunk ? detach(features) : features, w, this.params.get("v_head.bias")!), [batch, seq]);
+    const f = this.network.features(fromTypedArray(inputs, [batch, seq])), trunk = opts.detachTrunk ? detach(f) : f;
+    return reshape(linear(trunk, w, this.params.get("v_head.bias")!), [batch, seq]);
   }
 
   /** Whether bf16 matmuls change this model's loss on a batch (false = the model code ignores matmulDtype). */
