@@ -62,25 +62,28 @@ if (!skip) {
 
 const bits = (l: Float32Array) => new Uint32Array(l.buffer, l.byteOffset, l.length);
 
+/** One sequence: `pieces` prompts in turn (deterministic ids) and three decode steps after — every step's logits, and
+ *  how many layer calls the prompt pieces ran. */
+function promptThenDecode(model: Awaited<ReturnType<typeof loadModel>>, vocab: number, pieces: number[]): { logits: Float32Array[]; calls: number } {
+  const seq = model.createSequence();
+  const before = ran.layers, logits: Float32Array[] = [];
+  let at = 0;
+  for (const n of pieces) {
+    logits.push(model.forward([{ seq, tokens: Array.from({ length: n }, (_, i) => ((at + i) * 37 + 11) % vocab) }])[0]!);
+    at += n;
+  }
+  const calls = ran.layers - before;
+  for (const t of [5, 77, 300]) logits.push(model.forward([{ seq, tokens: [t % vocab] }])[0]!);
+  seq.dispose();
+  return { logits, calls };
+}
+
 /** The logits of `pieces` prompts in turn (one sequence) and three decode steps after, on the packed model and on
  *  the repack: false one; how many layer calls ran on each. */
 async function bothWays(file: string, vocab: number, pieces: number[], kvCacheType: KvCacheType = "f32") {
   const total = pieces.reduce((a, b) => a + b, 0), contextLength = total + 16;
   const packed = await loadModel(file, { contextLength, kvCacheType }), plain = await loadModel(file, { contextLength, kvCacheType, repack: false });
-  const run = (model: typeof packed): { logits: Float32Array[]; calls: number } => {
-    const seq = model.createSequence();
-    const before = ran.layers, logits: Float32Array[] = [];
-    let at = 0;
-    for (const n of pieces) {
-      logits.push(model.forward([{ seq, tokens: Array.from({ length: n }, (_, i) => ((at + i) * 37 + 11) % vocab) }])[0]!);
-      at += n;
-    }
-    const calls = ran.layers - before;
-    for (const t of [5, 77, 300]) logits.push(model.forward([{ seq, tokens: [t % vocab] }])[0]!);
-    seq.dispose();
-    return { logits, calls };
-  };
-  const want = run(plain), got = run(packed);
+  const want = promptThenDecode(plain, vocab, pieces), got = promptThenDecode(packed, vocab, pieces);
   packed.dispose?.();
   plain.dispose?.();
   return { want, got };
@@ -100,19 +103,7 @@ async function packedEqualsPlain(file: string, vocab: number, pieces: number[], 
 async function opsOnAndOff(file: string, vocab: number, pieces: number[], kvCacheType: KvCacheType = "f32") {
   const contextLength = pieces.reduce((a, b) => a + b, 0) + 16;
   const model = await loadModel(file, { contextLength, kvCacheType });
-  const run = (): { logits: Float32Array[]; calls: number } => {
-    const seq = model.createSequence();
-    const before = ran.layers, logits: Float32Array[] = [];
-    let at = 0;
-    for (const n of pieces) {
-      logits.push(model.forward([{ seq, tokens: Array.from({ length: n }, (_, i) => ((at + i) * 37 + 11) % vocab) }])[0]!);
-      at += n;
-    }
-    const calls = ran.layers - before;
-    for (const t of [5, 77, 300]) logits.push(model.forward([{ seq, tokens: [t % vocab] }])[0]!);
-    seq.dispose();
-    return { logits, calls };
-  };
+  const run = () => promptThenDecode(model, vocab, pieces);
   ran.off = true;
   let want: ReturnType<typeof run>;
   try {
