@@ -10,6 +10,11 @@
  * fifteen, with no JavaScript tensors, copies (narrow, RoPE's private q/k) or per-layer cos/sin tables in between
  * (the caller computes the table once per prompt: zy_rope_table). zy_prefill_stack runs a model's layers in one call:
  * step C of a layer and step A of the next share a dispatch (each thread's rows go straight on), 2n + 1 in all.
+ * Panel layers of a prompt of at most 512 rows split each product by weight columns instead (cols_stage: each thread
+ * packs its rows' activations into a shared block, then multiplies every row by its share of the panels, two spin
+ * barriers a product): each f16 weight block is widened once a pass, not once per thread (9 % of a 1B pass when both
+ * threads widened every block), and the row tiles cover the whole prompt. ZHIYU_PREFILL_SPLIT=rows keeps the row
+ * split (dev A/B, tests); the bits are the same either way.
  * The kernels and their order are the tensor path's (src/models/llama/model.ts and src/models/decoder/model.ts
  * block(): rmsNorm, linear on the stacked panels, narrow, rmsNorm per head, attendCached = rope + cache write +
  * attention, linear, add, then prefillSwigluMlp): zy_op_rmsnorm_serial, zy_pw_prepare_a_panels + zy_pw_gemm_rows
@@ -33,12 +38,42 @@
 #include "quant.h"
 #include "zy_pool.h"
 #include "zy_scratch.h"
+#include <immintrin.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MIN_ROWS_PER_THREAD 48
 /* A thread's rows go through in chunks of at most this many (bounded scratch for long prompts, as prefill_mlp.c). */
 #define CHUNK_ROWS 512
+/* Panel layers of at most this many rows take the column split (cols_stage); more rows amortise each thread's
+ * widening of a weight block over enough row tiles. */
+#define COLS_MAX_ROWS 512
+
+typedef struct {
+  _Atomic int count, phase;
+  int n;
+} spin_barrier;
+
+/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived. */
+static void barrier_wait(spin_barrier *b) {
+  const int phase = atomic_load_explicit(&b->phase, memory_order_relaxed);
+  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
+    atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
+    return;
+  }
+  int spins = 0;
+  while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
+    if (++spins < 2000) _mm_pause();
+    else sched_yield();
+}
+
+/* The column split's buffers, every row of the prompt (the calling thread's, for the whole call): h [m, d],
+ * rstd [m · max(1, nh)], rounded / packed activations of up to the widest product input, y [m, d] (o and down
+ * products), wide [m, max(q|k|v width, 2f)] (q|k|v and gate|up products), s [m, f] (SwiGLU). */
+typedef struct { float *h, *rstd, *rounded, *packed, *y, *wide, *s; int64_t rstd_per_row; } shared_rows;
 
 typedef struct {
   const zy_prefill_layer_args *L;     /* the layer of step A (qkv_rows) */
@@ -47,6 +82,9 @@ typedef struct {
   int64_t m;
   const uint8_t *plans_L, *plans_prev; /* ZY_PREFILL_QUANT: the four products' plans (qkv, o, gu, down) of L / prev */
   _Atomic int failed;
+  int cols; /* panel layers of a short prompt: the products split by weight columns (shared, below) */
+  shared_rows sh;
+  spin_barrier bar;
 } layer_ctx;
 
 /* Per thread: h, rstd, rounded, packed, qkv (step A) / y (step C). */
@@ -111,21 +149,32 @@ static void product(const zy_prefill_layer_args *L, const rows_scratch *s, const
 /* Plan i of a layer's four (qkv, o, gu, down) in a plans block. */
 static const uint8_t *plan_of(const uint8_t *plans, int i) { return plans ? plans + (size_t)i * zy_quant_rows_plan_bytes() : NULL; }
 
+static void qkv_finish(const layer_ctx *c, float *qkv, float *rstd, int64_t i0, int64_t mt);
+
 /* Step A for rows [i0, i0 + mt): norm, q/k/v, head norms, RoPE; q into c->q, k and v into the caches. */
 static int qkv_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
   const zy_prefill_layer_args *L = c->L;
-  const int64_t d = L->d, dh = L->dh, qd = L->nh * dh, kd = L->nkv * dh, nqkv = qd + 2 * kd;
+  const int64_t d = L->d, nqkv = L->nh * L->dh + 2 * L->nkv * L->dh;
   rows_scratch s;
   if (scratch(L, mt, &s) != 0) return -1;
   zy_op_rmsnorm_serial(c->x + i0 * d, L->attn_norm, s.h, s.rstd, mt, d, L->eps);
   float *qkv = s.out;
   product(L, &s, L->qkv, L->qkv_elem, plan_of(c->plans_L, 0), s.h, mt, d, nqkv, qkv);
+  qkv_finish(c, qkv, s.rstd, i0, mt);
+  return 0;
+}
+
+/* Rows [i0, i0 + mt) of step A after the product (qkv [mt, q|k|v width]): head norms, RoPE; q into c->q, k and v
+ * into the caches. */
+static void qkv_finish(const layer_ctx *c, float *qkv, float *rstd, int64_t i0, int64_t mt) {
+  const zy_prefill_layer_args *L = c->L;
+  const int64_t dh = L->dh, qd = L->nh * dh, kd = L->nkv * dh, nqkv = qd + 2 * kd;
   for (int64_t r = 0; r < mt; r++) {
     float *row = qkv + r * nqkv, *q = c->q + (i0 + r) * qd, *k = row + qd, *v = row + qd + kd;
     memcpy(q, row, (size_t)qd * sizeof(float));
     if (L->q_norm) {
-      zy_op_rmsnorm_serial(q, L->q_norm, q, s.rstd, L->nh, dh, L->eps);
-      zy_op_rmsnorm_serial(k, L->k_norm, k, s.rstd, L->nkv, dh, L->eps);
+      zy_op_rmsnorm_serial(q, L->q_norm, q, rstd, L->nh, dh, L->eps);
+      zy_op_rmsnorm_serial(k, L->k_norm, k, rstd, L->nkv, dh, L->eps);
     }
     const float *cs = L->rope + (i0 + r) * 2 * L->half;
     zy_rope_rows(q, 1, L->nh, dh, L->half, cs, 0, L->interleaved);
@@ -139,7 +188,6 @@ static int qkv_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
       memcpy((float *)L->v_cache + at, v, (size_t)kd * sizeof(float));
     }
   }
-  return 0;
 }
 
 /* Step C for rows [i0, i0 + mt) of layer c->prev: x += att·Woᵀ, then the MLP sublayer. */
@@ -173,10 +221,57 @@ static int stage_rows(const layer_ctx *c, int64_t i0, int64_t mt) {
   return c->L ? qkv_rows(c, i0, mt) : 0;
 }
 
-/* Thread t of T: its contiguous share of the rows, CHUNK_ROWS at a time, through stage_rows. */
+/* The column split (panel layers, a prompt of at most COLS_MAX_ROWS rows): thread t of T packs its whole row panels
+ * [q0, q1) of the activations into the shared block, then, after every thread has, multiplies every row by its
+ * share of the weight panels (out [m, n]), so each weight block is widened once a pass instead of once per thread,
+ * and the row tiles cover the whole prompt (128 rows: ten 12-row tiles and one of 8, not five and one of 4 a
+ * thread). Rows are the threads' again for everything between products. Each element's sum is the one the row split
+ * computes (zy_pw_gemm_rows: independent of which rows or columns a call covers). Two barriers a product. */
+static void cols_product(layer_ctx *c, int64_t t, int64_t q0, int64_t q1, const void *w, int elem, const float *in,
+                         int64_t k, int64_t n, float *out) {
+  const int64_t T = zy_threads(), P = (n + ZY_PW_NR - 1) / ZY_PW_NR;
+  zy_pw_prepare_a_panels(c->L ? c->L->src : c->prev->src, in, c->m, k, c->sh.rounded, c->sh.packed, q0, q1);
+  barrier_wait(&c->bar);
+  zy_pw_gemm_rows(c->sh.packed, c->m, k, w, elem, n, P * t / T * ZY_PW_NR, P * (t + 1) / T * ZY_PW_NR, out, n);
+  barrier_wait(&c->bar);
+}
+
+static void cols_stage(layer_ctx *c, int64_t t) {
+  const int64_t T = zy_threads(), mr = zy_pw_prepare_panel_rows(), panels = (c->m + mr - 1) / mr;
+  const int64_t q0 = panels * t / T, q1 = panels * (t + 1) / T, i0 = q0 * mr, i1 = q1 * mr < c->m ? q1 * mr : c->m;
+  const int64_t mt = i1 > i0 ? i1 - i0 : 0;
+  const shared_rows *sh = &c->sh;
+  float *rstd = sh->rstd + i0 * sh->rstd_per_row;
+  if (c->prev) { /* step C: x += att·Woᵀ, then the MLP sublayer (prefill_mlp.c's steps) */
+    const zy_prefill_layer_args *L = c->prev;
+    const int64_t d = L->d, f = L->f, qd = L->nh * L->dh;
+    float *x = c->x + i0 * d, *y = sh->y + i0 * d;
+    cols_product(c, t, q0, q1, L->o, L->o_elem, c->att, qd, d, sh->y);
+    for (int64_t i = 0; i < mt * d; i++) x[i] = x[i] + y[i];
+    zy_op_rmsnorm_serial(x, L->ffn_norm, sh->h + i0 * d, rstd, mt, d, L->eps);
+    cols_product(c, t, q0, q1, L->gu, L->gu_elem, sh->h, d, 2 * f, sh->wide);
+    const int isa = zy_isa_level();
+    for (int64_t r = i0; r < i1; r++) zy_swiglu_vec(isa, sh->wide + r * 2 * f, sh->wide + r * 2 * f + f, sh->s + r * f, f);
+    cols_product(c, t, q0, q1, L->down, L->down_elem, sh->s, f, d, sh->y);
+    for (int64_t i = 0; i < mt * d; i++) x[i] = x[i] + y[i];
+  }
+  if (c->L) { /* step A */
+    const zy_prefill_layer_args *L = c->L;
+    const int64_t d = L->d, nqkv = L->nh * L->dh + 2 * L->nkv * L->dh;
+    zy_op_rmsnorm_serial(c->x + i0 * d, L->attn_norm, sh->h + i0 * d, rstd, mt, d, L->eps);
+    cols_product(c, t, q0, q1, L->qkv, L->qkv_elem, sh->h, d, nqkv, sh->wide);
+    qkv_finish(c, sh->wide + i0 * nqkv, rstd, i0, mt);
+  }
+}
+
+/* Thread t of T: its contiguous share of the rows, CHUNK_ROWS at a time, through stage_rows (or cols_stage). */
 static void stage_task(void *p, int64_t t, int64_t t1, int ti) {
   (void)t1; (void)ti;
   layer_ctx *c = p;
+  if (c->cols) {
+    cols_stage(c, t);
+    return;
+  }
   const int64_t T = zy_threads(), i0 = c->m * t / T, i1 = c->m * (t + 1) / T;
   for (int64_t r = i0; r < i1; r += CHUNK_ROWS)
     if (stage_rows(c, r, (r + CHUNK_ROWS < i1 ? r + CHUNK_ROWS : i1) - r) != 0) {
@@ -219,9 +314,32 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
   const size_t pb = zy_quant_rows_plan_bytes(), b_q = floats_bytes(m * qd), b_lse = floats_bytes(most_heads * m);
   size_t b_plans = 0;
   for (int64_t l = 0; l < n; l++) b_plans += layers[l].src == ZY_PREFILL_QUANT ? 4 * pb : 0;
-  char *buf = (char *)zy_grow(&call_buf, &call_bytes, 2 * b_q + b_lse + bytes64(b_plans));
+  /* the column split: every layer on panels, few enough rows that each thread's share leaves its widened weight
+   * blocks poorly amortised (ZHIYU_PREFILL_SPLIT=rows keeps the row split: dev A/B) */
+  const char *split = getenv("ZHIYU_PREFILL_SPLIT");
+  int cols = m <= COLS_MAX_ROWS && !(split && strcmp(split, "rows") == 0);
+  int64_t most_f = 0, most_in = 0, most_wide = 0;
+  for (int64_t l = 0; l < n; l++) {
+    const zy_prefill_layer_args *L = &layers[l];
+    const int64_t lqd = L->nh * L->dh, nqkv = lqd + 2 * L->nkv * L->dh;
+    cols = cols && L->src != ZY_PREFILL_QUANT;
+    most_f = L->f > most_f ? L->f : most_f;
+    most_in = L->d > most_in ? L->d : most_in, most_in = lqd > most_in ? lqd : most_in, most_in = L->f > most_in ? L->f : most_in;
+    most_wide = nqkv > most_wide ? nqkv : most_wide, most_wide = 2 * L->f > most_wide ? 2 * L->f : most_wide;
+  }
+  const int64_t d = layers[0].d, rstd_per_row = most_heads > 1 ? most_heads : 1;
+  const size_t b_h = floats_bytes(m * d), b_rstd = floats_bytes(m * rstd_per_row), b_round = floats_bytes(m * most_in),
+               b_pack = bytes64(zy_pw_packed_a_bytes(m, most_in)), b_wide = floats_bytes(m * most_wide),
+               b_s = floats_bytes(m * most_f),
+               b_shared = cols ? 2 * b_h + b_rstd + b_round + b_pack + b_wide + b_s : 0;
+  char *buf = (char *)zy_grow(&call_buf, &call_bytes, 2 * b_q + b_lse + bytes64(b_plans) + b_shared);
   if (!buf) return -1;
   uint8_t *plans = (uint8_t *)(buf + 2 * b_q + b_lse);
+  char *shb = buf + 2 * b_q + b_lse + bytes64(b_plans);
+  const shared_rows sh = {(float *)shb, (float *)(shb + b_h), (float *)(shb + b_h + b_rstd),
+                          (float *)(shb + b_h + b_rstd + b_round), (float *)(shb + b_h + b_rstd + b_round + b_pack),
+                          (float *)(shb + 2 * b_h + b_rstd + b_round + b_pack),
+                          (float *)(shb + 2 * b_h + b_rstd + b_round + b_pack + b_wide), rstd_per_row};
   const uint8_t *plan_at[n > 0 ? n : 1];
   for (int64_t l = 0, at = 0; l < n; l++) {
     const zy_prefill_layer_args *L = &layers[l];
@@ -235,7 +353,7 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
     plan_at[l] = plans + at;
     at += 4 * (int64_t)pb;
   }
-  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, NULL, NULL, 0};
+  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, NULL, NULL, 0, cols, sh, {0, 0, zy_threads()}};
   float *lse = (float *)(buf + 2 * b_q);
   for (int64_t l = 0; l <= n; l++) {
     c.prev = l > 0 ? &layers[l - 1] : NULL;

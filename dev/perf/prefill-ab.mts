@@ -3,6 +3,8 @@
 // sublayer, the MLP sublayer as one call), "tensor" turns both ops off. Interleaved passes of one prompt (the order
 // alternates by round); prints per arm the median process CPU ms and wall ms per pass and the B/A speed of each arm
 // against the first (the baseline: name it first), and checks every arm's logits agree bit for bit.
+// "rows" / "cols": "stack" with panel layers split by rows around every product (ZHIYU_PREFILL_SPLIT=rows) / by weight
+// columns inside the products (the default up to 512 rows).
 // usage: node --import tsx dev/perf/prefill-ab.mts MODEL.gguf [--threads 2] [--rounds 15] [--tokens 128] [--kv-type f32] [--arms mlp,layer,stack]
 // (one arm alone, e.g. --arms layer --rounds 40: a steady load for `perf record` / `perf stat`).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
@@ -22,11 +24,16 @@ const proto = Object.getPrototypeOf(backend) as object;
 const getter = (name: string) => Object.getOwnPropertyDescriptor(proto, name)!.get!.call(backend) as unknown;
 const layerOp = getter("prefillLayerPanels"), stackOp = getter("prefillStackPanels"), mlpOp = getter("prefillMlpPanels");
 const set = (name: string, v: unknown) => Object.defineProperty(backend, name, { value: v, configurable: true });
+const stackOn = () => { delete process.env.ZHIYU_PREFILL_SPLIT; set("prefillStackPanels", stackOp); set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); };
 const arms = {
-  stack: () => { set("prefillStackPanels", stackOp); set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); },
+  stack: stackOn,
   layer: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); },
   mlp: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", undefined); set("prefillMlpPanels", mlpOp); },
   tensor: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", undefined); set("prefillMlpPanels", undefined); },
+  // "stack" with panel layers split by rows around every product (ZHIYU_PREFILL_SPLIT=rows, read by each native call)
+  // or by weight columns in the products (the default up to 512 rows)
+  rows: () => { stackOn(); process.env.ZHIYU_PREFILL_SPLIT = "rows"; },
+  cols: stackOn,
 } as const;
 type Arm = keyof typeof arms;
 const chosen = opt("arms", "mlp,layer,stack").split(",") as Arm[];
