@@ -10,11 +10,11 @@
  * fifteen, with no JavaScript tensors, copies (narrow, RoPE's private q/k) or per-layer cos/sin tables in between
  * (the caller computes the table once per prompt: zy_rope_table). zy_prefill_stack runs a model's layers in one call:
  * step C of a layer and step A of the next share a dispatch (each thread's rows go straight on), 2n + 1 in all.
- * Panel layers of a prompt of at most 512 rows split each product by weight columns instead (cols_stage: each thread
+ * Panel layers of a prompt of at most 160 rows split each product by weight columns instead (cols_stage: each thread
  * packs its rows' activations into a shared block, then multiplies every row by its share of the panels, two spin
  * barriers a product): each f16 weight block is widened once a pass, not once per thread (9 % of a 1B pass when both
- * threads widened every block), and the row tiles cover the whole prompt. ZHIYU_PREFILL_SPLIT=rows keeps the row
- * split (dev A/B, tests); the bits are the same either way.
+ * threads widened every block), and the row tiles cover the whole prompt; paused while threads keep arriving late
+ * (COLS_LATE_CALLS). ZHIYU_PREFILL_SPLIT=rows / cols forces one split (dev A/B, tests); the bits are the same.
  * The kernels and their order are the tensor path's (src/models/llama/model.ts and src/models/decoder/model.ts
  * block(): rmsNorm, linear on the stacked panels, narrow, rmsNorm per head, attendCached = rope + cache write +
  * attention, linear, add, then prefillSwigluMlp): zy_op_rmsnorm_serial, zy_pw_prepare_a_panels + zy_pw_gemm_rows
@@ -48,26 +48,37 @@
 /* A thread's rows go through in chunks of at most this many (bounded scratch for long prompts, as prefill_mlp.c). */
 #define CHUNK_ROWS 512
 /* Panel layers of at most this many rows take the column split (cols_stage); more rows amortise each thread's
- * widening of a weight block over enough row tiles. */
-#define COLS_MAX_ROWS 512
+ * widening of a weight block over enough row tiles, and the shared activations crowd L2 (measured 0.8-0.94x at
+ * 256-512 rows, BENCHMARKS.md "helper f16n"). */
+#define COLS_MAX_ROWS 160
+/* The column split's threads meet at 8 barriers a layer where the row split's meet at 2 joins, so while other
+ * processes hold the cores (a thread descheduled for a time slice) it loses (measured 0.82× CPU at 110M pp128
+ * with two other busy processes on 2 cores). As decode_layer.c does for its rows path: a call at which thread 0
+ * yielded at more than a quarter of its barriers is a strike; after COLS_LATE_CALLS strikes in a row the next
+ * COLS_PAUSE calls take the row split, then the column split is tried again. */
+#define COLS_LATE_CALLS 2
+#define COLS_PAUSE 8
+static _Atomic int cols_strikes, cols_paused;
 
 typedef struct {
   _Atomic int count, phase;
   int n;
 } spin_barrier;
 
-/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived. */
-static void barrier_wait(spin_barrier *b) {
+/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived;
+ * returns 1 when it had to yield (another thread was late: descheduled). */
+static int barrier_wait(spin_barrier *b) {
   const int phase = atomic_load_explicit(&b->phase, memory_order_relaxed);
   if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
     atomic_store_explicit(&b->count, 0, memory_order_relaxed);
     atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-    return;
+    return 0;
   }
   int spins = 0;
   while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
     if (++spins < 2000) _mm_pause();
     else sched_yield();
+  return spins >= 2000;
 }
 
 /* The column split's buffers, every row of the prompt (the calling thread's, for the whole call): h [m, d],
@@ -85,6 +96,7 @@ typedef struct {
   int cols; /* panel layers of a short prompt: the products split by weight columns (shared, below) */
   shared_rows sh;
   spin_barrier bar;
+  int barriers, late; /* thread 0's barriers in this call, and those at which it had to yield */
 } layer_ctx;
 
 /* Per thread: h, rstd, rounded, packed, qkv (step A) / y (step C). */
@@ -231,9 +243,10 @@ static void cols_product(layer_ctx *c, int64_t t, int64_t q0, int64_t q1, const 
                          int64_t k, int64_t n, float *out) {
   const int64_t T = zy_threads(), P = (n + ZY_PW_NR - 1) / ZY_PW_NR;
   zy_pw_prepare_a_panels(c->L ? c->L->src : c->prev->src, in, c->m, k, c->sh.rounded, c->sh.packed, q0, q1);
-  barrier_wait(&c->bar);
+  int late = barrier_wait(&c->bar);
   zy_pw_gemm_rows(c->sh.packed, c->m, k, w, elem, n, P * t / T * ZY_PW_NR, P * (t + 1) / T * ZY_PW_NR, out, n);
-  barrier_wait(&c->bar);
+  late += barrier_wait(&c->bar);
+  if (t == 0) c->barriers += 2, c->late += late;
 }
 
 static void cols_stage(layer_ctx *c, int64_t t) {
@@ -315,9 +328,10 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
   size_t b_plans = 0;
   for (int64_t l = 0; l < n; l++) b_plans += layers[l].src == ZY_PREFILL_QUANT ? 4 * pb : 0;
   /* the column split: every layer on panels, few enough rows that each thread's share leaves its widened weight
-   * blocks poorly amortised (ZHIYU_PREFILL_SPLIT=rows keeps the row split: dev A/B) */
+   * blocks poorly amortised, and not paused (cols_paused); ZHIYU_PREFILL_SPLIT=rows / cols forces one (dev A/B) */
   const char *split = getenv("ZHIYU_PREFILL_SPLIT");
-  int cols = m <= COLS_MAX_ROWS && !(split && strcmp(split, "rows") == 0);
+  const int forced = split && strcmp(split, "cols") == 0;
+  int cols = forced || (m <= COLS_MAX_ROWS && !(split && strcmp(split, "rows") == 0));
   int64_t most_f = 0, most_in = 0, most_wide = 0;
   for (int64_t l = 0; l < n; l++) {
     const zy_prefill_layer_args *L = &layers[l];
@@ -326,6 +340,10 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
     most_f = L->f > most_f ? L->f : most_f;
     most_in = L->d > most_in ? L->d : most_in, most_in = lqd > most_in ? lqd : most_in, most_in = L->f > most_in ? L->f : most_in;
     most_wide = nqkv > most_wide ? nqkv : most_wide, most_wide = 2 * L->f > most_wide ? 2 * L->f : most_wide;
+  }
+  if (cols && !forced && atomic_load_explicit(&cols_paused, memory_order_relaxed) > 0) {
+    atomic_fetch_sub_explicit(&cols_paused, 1, memory_order_relaxed);
+    cols = 0;
   }
   const int64_t d = layers[0].d, rstd_per_row = most_heads > 1 ? most_heads : 1;
   const size_t b_h = floats_bytes(m * d), b_rstd = floats_bytes(m * rstd_per_row), b_round = floats_bytes(m * most_in),
@@ -353,7 +371,7 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
     plan_at[l] = plans + at;
     at += 4 * (int64_t)pb;
   }
-  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, NULL, NULL, 0, cols, sh, {0, 0, zy_threads()}};
+  layer_ctx c = {NULL, NULL, x, (float *)buf, (float *)(buf + b_q), m, NULL, NULL, 0, cols, sh, {0, 0, zy_threads()}, 0, 0};
   float *lse = (float *)(buf + 2 * b_q);
   for (int64_t l = 0; l <= n; l++) {
     c.prev = l > 0 ? &layers[l - 1] : NULL;
@@ -366,6 +384,13 @@ int zy_prefill_stack(const zy_prefill_layer_args *layers, int64_t n, float *x, i
     const zy_prefill_layer_args *L = &layers[l];
     zy_op_attention(c.q, L->k_cache, L->v_cache, L->kv_type, c.att, lse, 1, m, L->pos0 + m, L->nh, L->nkv, L->dh,
                     L->scale, 1, L->cap);
+  }
+  if (c.cols && !forced) { /* late at more than a quarter of its barriers: a strike */
+    if (4 * c.late <= c.barriers) atomic_store_explicit(&cols_strikes, 0, memory_order_relaxed);
+    else if (atomic_fetch_add_explicit(&cols_strikes, 1, memory_order_relaxed) + 1 >= COLS_LATE_CALLS) {
+      atomic_store_explicit(&cols_strikes, 0, memory_order_relaxed);
+      atomic_store_explicit(&cols_paused, COLS_PAUSE, memory_order_relaxed);
+    }
   }
   return 0;
 }

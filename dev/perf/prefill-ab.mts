@@ -4,7 +4,7 @@
 // alternates by round); prints per arm the median process CPU ms and wall ms per pass and the B/A speed of each arm
 // against the first (the baseline: name it first), and checks every arm's logits agree bit for bit.
 // "rows" / "cols": "stack" with panel layers split by rows around every product (ZHIYU_PREFILL_SPLIT=rows) / by weight
-// columns inside the products (the default up to 512 rows).
+// columns inside the products (=cols); "auto": the default (cols up to 160 rows, paused while threads arrive late).
 // usage: node --import tsx dev/perf/prefill-ab.mts MODEL.gguf [--threads 2] [--rounds 15] [--tokens 128] [--kv-type f32] [--arms mlp,layer,stack]
 // (one arm alone, e.g. --arms layer --rounds 40: a steady load for `perf record` / `perf stat`).
 // Leaves out: comparing builds (dev/perf/checkout-ab.mjs does).
@@ -30,10 +30,10 @@ const arms = {
   layer: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", layerOp); set("prefillMlpPanels", mlpOp); },
   mlp: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", undefined); set("prefillMlpPanels", mlpOp); },
   tensor: () => { set("prefillStackPanels", undefined); set("prefillLayerPanels", undefined); set("prefillMlpPanels", undefined); },
-  // "stack" with panel layers split by rows around every product (ZHIYU_PREFILL_SPLIT=rows, read by each native call)
-  // or by weight columns in the products (the default up to 512 rows)
+  // ZHIYU_PREFILL_SPLIT is read by each native call
   rows: () => { stackOn(); process.env.ZHIYU_PREFILL_SPLIT = "rows"; },
-  cols: stackOn,
+  cols: () => { stackOn(); process.env.ZHIYU_PREFILL_SPLIT = "cols"; },
+  auto: stackOn,
 } as const;
 type Arm = keyof typeof arms;
 const chosen = opt("arms", "mlp,layer,stack").split(",") as Arm[];

@@ -4,8 +4,8 @@
 // loaded with repack: false (every product through quantMatmul in the file's layout and every layer through the
 // tensor ops, the path gguf-goldens.test.ts and families.test.ts hold against llama.cpp and transformers), the logits
 // of a prompt and of decode steps after it are bit-identical — f32 and f16 caches, a prompt in two pieces (the second
-// at pos0 > 0), one past a thread's 512-row chunk, the products split by weight columns (prompts up to 512 rows) and by
-// rows (ZHIYU_PREFILL_SPLIT=rows; longer prompts) — and the op really ran (on the packed model only). Two mutations
+// at pos0 > 0), one past a thread's 512-row chunk, the products split by weight columns (prompts up to 160 rows unless
+// threads keep arriving late) and by rows (ZHIYU_PREFILL_SPLIT forces each) — and the op really ran (on the packed model only). Two mutations
 // show the comparison can fail: the op given q's and k's head norms swapped (Qwen3), or RoPE rows one position off.
 // Files: ../shared/testdata/gguf/dev-llama-tok512-f16.gguf as shipped; ../shared/testdata/hf/qwen3's f32 GGUF with its
 // matrices rounded to f16 (written to a temp folder). Skips without the op or on CPUs without AVX-512 (no panels).
@@ -151,14 +151,16 @@ test("llama f16: the same prompt one layer call at a time (no prefillStackPanels
   }
 });
 
-test("llama f16: the row split around every product (ZHIYU_PREFILL_SPLIT=rows; up to 512 rows the products split by weight columns) = the tensor path", { skip }, async () => {
-  process.env.ZHIYU_PREFILL_SPLIT = "rows";
-  try {
-    const stacks = ran.stackCalls;
-    await packedEqualsPlain(LLAMA, 512, [100, 110], "f16");
-    assert.equal(ran.stackCalls, stacks + 2, "the pieces did not run as prefillStackPanels calls");
-  } finally {
-    delete process.env.ZHIYU_PREFILL_SPLIT;
+test("llama f16: the row split around every product and the column split inside them (ZHIYU_PREFILL_SPLIT=rows / cols) = the tensor path", { skip }, async () => {
+  for (const split of ["rows", "cols"]) {
+    process.env.ZHIYU_PREFILL_SPLIT = split;
+    try {
+      const stacks = ran.stackCalls;
+      await packedEqualsPlain(LLAMA, 512, [100, 110], "f16");
+      assert.equal(ran.stackCalls, stacks + 2, `${split}: the pieces did not run as prefillStackPanels calls`);
+    } finally {
+      delete process.env.ZHIYU_PREFILL_SPLIT;
+    }
   }
 });
 
