@@ -19,6 +19,7 @@
 #include "ops_kernels.h"
 #include "quant.h"
 #include "zy_pool.h"
+#include "zy_spin_barrier.h"
 #include "zy_half.h"
 #include "zy_scratch.h"
 #include <immintrin.h>
@@ -335,27 +336,6 @@ void zy_decode_state_free(zy_decode_state *st) {
   free(st->rows);
   free(st->head);
   free(st);
-}
-
-typedef struct {
-  _Atomic int count, phase;
-  int n;
-} spin_barrier;
-
-/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived;
- * returns 1 when it had to yield (another thread was late: descheduled). */
-static int barrier_wait(spin_barrier *b) {
-  const int phase = atomic_load_explicit(&b->phase, memory_order_relaxed);
-  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
-    atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-    atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-    return 0;
-  }
-  int spins = 0;
-  while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
-    if (++spins < 2000) _mm_pause();
-    else sched_yield();
-  return spins >= 2000;
 }
 
 /* ZHIYU_DECODE_PROFILE=N (a debugging aid, off by default; zy_decode_options.profile_every): the rows path counts TSC

@@ -38,6 +38,7 @@
 #include "quant.h"
 #include "zy_pool.h"
 #include "zy_scratch.h"
+#include "zy_spin_barrier.h"
 #include <immintrin.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -59,27 +60,6 @@
 #define COLS_LATE_CALLS 2
 #define COLS_PAUSE 8
 static _Atomic int cols_strikes, cols_paused;
-
-typedef struct {
-  _Atomic int count, phase;
-  int n;
-} spin_barrier;
-
-/* Spins (pause, then yield: an oversubscribed machine must still let the late thread run) until all n arrived;
- * returns 1 when it had to yield (another thread was late: descheduled). */
-static int barrier_wait(spin_barrier *b) {
-  const int phase = atomic_load_explicit(&b->phase, memory_order_relaxed);
-  if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
-    atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-    atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-    return 0;
-  }
-  int spins = 0;
-  while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase)
-    if (++spins < 2000) _mm_pause();
-    else sched_yield();
-  return spins >= 2000;
-}
 
 /* The column split's buffers, every row of the prompt (the calling thread's, for the whole call): h [m, d],
  * rstd [m · max(1, nh)], rounded / packed activations of up to the widest product input, y [m, d] (o and down
