@@ -84,10 +84,10 @@ export class StopStringMatcher {
   }
 }
 
-/** Step-by-step generation, so callers can stream (yielding between steps) or run it to the end. */
 /** How many tokens past the prompt a generation's cache is sized for before its first step (SequenceState.reserve). */
 const RESERVE_AHEAD = 4096;
 
+/** Step-by-step generation, so callers can stream (yielding between steps) or run it to the end. */
 export class Generation {
   readonly promptIds: number[];
   readonly ids: number[] = [];

@@ -49,9 +49,10 @@ export function inferenceLayers(x: Tensor, segs: readonly Segment[], net: {
   const ws = seg && seg.t >= 16 && net.prefillWeights
     ? Array.from({ length: net.numLayers }, (_, l) => net.prefillWeights!(l, seg.t)) : null;
   const rope = seg && ws?.some((w) => w !== null) ? promptRopeTable(x.backend, net.freqs, seg.pos0, seg.t) : null;
+  const dims = rope ? net.dims() : null;
   let layerCalls = true; // false once the stack call declined for a reason every layer shares
-  if (seg && cache && rope && ws && ws.every((w) => w !== null)) {
-    const y = prefillDecoderLayersOrWhy(x, ws.map((w, l) => ({ w: w!, k: cache.k[l], v: cache.v[l] })), net.dims(), seg.pos0, rope);
+  if (seg && cache && rope && dims && ws && ws.every((w) => w !== null)) {
+    const y = prefillDecoderLayersOrWhy(x, ws.map((w, l) => ({ w: w!, k: cache.k[l], v: cache.v[l] })), dims, seg.pos0, rope);
     if (!("why" in y)) {
       x.dispose();
       return y;
@@ -60,7 +61,7 @@ export function inferenceLayers(x: Tensor, segs: readonly Segment[], net: {
   }
   for (let l = 0; l < net.numLayers; l++) {
     const input = x, w = layerCalls ? ws?.[l] ?? null : null;
-    x = tidy(() => (seg && cache && rope && w && prefillDecoderLayer(input, w, net.dims(), { k: cache.k[l], v: cache.v[l], pos0: seg.pos0 }, rope)) ||
+    x = tidy(() => (seg && cache && rope && dims && w && prefillDecoderLayer(input, w, dims, { k: cache.k[l], v: cache.v[l], pos0: seg.pos0 }, rope)) ||
       net.block(l, input));
     input.dispose();
   }
